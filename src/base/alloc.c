@@ -1,0 +1,64 @@
+#include "base/alloc.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+static atomic_long s_live;
+static atomic_long s_fail_after;
+
+static int s_should_fail(void)
+{
+    long n = atomic_load_explicit(&s_fail_after, memory_order_relaxed);
+    if (n <= 0)
+        return 0;
+    if (atomic_fetch_sub(&s_fail_after, 1) == 1)
+        return 1;
+    return 0;
+}
+
+void *mg_malloc(size_t n)
+{
+    if (s_should_fail())
+        return NULL;
+    void *p = malloc(n ? n : 1);
+    if (p)
+        atomic_fetch_add_explicit(&s_live, 1, memory_order_relaxed);
+    return p;
+}
+
+void *mg_calloc(size_t n, size_t size)
+{
+    if (s_should_fail())
+        return NULL;
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (p)
+        atomic_fetch_add_explicit(&s_live, 1, memory_order_relaxed);
+    return p;
+}
+
+void *mg_realloc(void *p, size_t n)
+{
+    if (p == NULL)
+        return mg_malloc(n);
+    if (s_should_fail())
+        return NULL;
+    return realloc(p, n ? n : 1);
+}
+
+void mg_free(void *p)
+{
+    if (p == NULL)
+        return;
+    atomic_fetch_sub_explicit(&s_live, 1, memory_order_relaxed);
+    free(p);
+}
+
+long mg_alloc_live(void)
+{
+    return atomic_load(&s_live);
+}
+
+void mg_alloc_fail_after(long n)
+{
+    atomic_store(&s_fail_after, n);
+}

@@ -1,0 +1,91 @@
+/* src/base/slice.h: borrowed byte views and bounded owned buffers. */
+#ifndef MG_SLICE_H
+#define MG_SLICE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+struct mg_slice {
+    const uint8_t *ptr;
+    size_t len;
+};
+
+/* A header or query parameter: name and value borrowed from the request bytes. */
+struct mg_kv {
+    struct mg_slice name, value;
+};
+
+struct mg_buf {
+    uint8_t *ptr;
+    size_t len, cap, max;
+};
+
+#define MG_SLICE_LIT(s) ((struct mg_slice){(const uint8_t *)(s), sizeof(s) - 1})
+#define MG_SLICE_FMT "%.*s"
+#define MG_SLICE_ARG(s) (int)((s).len > INT_MAX ? INT_MAX : (s).len), (const char *)(s).ptr
+
+struct mg_slice mg_slice_cstr(const char *s);
+static inline struct mg_slice mg_slice_make(const void *p, size_t n)
+{
+    return (struct mg_slice){(const uint8_t *)p, n};
+}
+bool mg_slice_eq(struct mg_slice a, struct mg_slice b);
+bool mg_slice_eq_cstr(struct mg_slice a, const char *s);
+bool mg_slice_ieq_cstr(struct mg_slice a, const char *s); /* ASCII case-insensitive */
+bool mg_slice_starts_with(struct mg_slice a, const char *prefix);
+int mg_slice_cmp(struct mg_slice a, struct mg_slice b); /* bytewise, shorter first on tie */
+/* false, in untouched, if n > len */
+bool mg_slice_take(struct mg_slice *in, size_t n, struct mg_slice *out);
+/* Splits at the first sep: out gets the part before, rest the part after. Without sep, out gets
+ * everything and rest becomes empty; returns false only when rest was already empty. */
+bool mg_slice_split(struct mg_slice *rest, uint8_t sep, struct mg_slice *out);
+struct mg_slice mg_slice_trim(struct mg_slice s); /* spaces and tabs */
+/* Index of c in s, or -1. */
+long mg_slice_find(struct mg_slice s, uint8_t c);
+struct mg_slice mg_slice_sub(struct mg_slice s, size_t off, size_t len);
+/* Parses a non-negative decimal that fits in *out; false on anything else. */
+bool mg_slice_to_u64(struct mg_slice s, uint64_t *out);
+
+/* Constant-time: signatures, tokens, MACs. Length is not secret. */
+bool mg_ct_equal(struct mg_slice a, struct mg_slice b);
+
+void mg_buf_init(struct mg_buf *b, size_t max);
+void mg_buf_cleanup(struct mg_buf *b);
+void mg_buf_reset(struct mg_buf *b);
+MG_MUST_USE enum mg_err mg_buf_reserve(struct mg_buf *b, size_t extra);
+MG_MUST_USE enum mg_err mg_buf_append(struct mg_buf *b, const void *p, size_t n);
+MG_MUST_USE enum mg_err mg_buf_append_slice(struct mg_buf *b, struct mg_slice s);
+MG_MUST_USE enum mg_err mg_buf_append_cstr(struct mg_buf *b, const char *s);
+MG_MUST_USE enum mg_err mg_buf_append_byte(struct mg_buf *b, uint8_t c);
+MG_MUST_USE enum mg_err mg_buf_printf(struct mg_buf *b, const char *fmt, ...) MG_PRINTF(2, 3);
+/* XML text escaping (&, <, >, ", '). */
+MG_MUST_USE enum mg_err mg_buf_append_xml(struct mg_buf *b, struct mg_slice s);
+/* JSON string body escaping, without the quotes. Invalid UTF-8 becomes U+FFFD. */
+MG_MUST_USE enum mg_err mg_buf_append_json_str(struct mg_buf *b, struct mg_slice s);
+/* NUL-terminated view of the contents (reserves the byte; NULL on failure). */
+const char *mg_buf_cstr(struct mg_buf *b);
+static inline struct mg_slice mg_buf_slice(const struct mg_buf *b)
+{
+    return (struct mg_slice){b->ptr, b->len};
+}
+/* Moves the storage out; b is left empty. Caller frees with mg_free. */
+uint8_t *mg_buf_take(struct mg_buf *b, size_t *len);
+
+/* Duplicates as a NUL-terminated heap string (mg_free). NULL on failure. */
+char *mg_slice_dup(struct mg_slice s);
+char *mg_strdup(const char *s);
+
+/* Lower-case hex of n bytes into out (2n bytes, not terminated). */
+void mg_hex_encode(const uint8_t *in, size_t n, char *out);
+bool mg_utf8_valid(struct mg_slice s);
+
+/* Raw memory helpers: the only place that calls memcpy/memcmp. */
+void mg_memcpy(void *dst, const void *src, size_t n);
+int mg_memcmp(const void *a, const void *b, size_t n);
+void mg_memzero(void *p, size_t n);        /* not optimised away: for secrets */
+
+#endif

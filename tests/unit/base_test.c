@@ -1,0 +1,72 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "base/alloc.h"
+#include "base/slice.h"
+#include "base/util.h"
+
+static void test_base_buf_limits(void **state)
+{
+    (void)state;
+    struct mg_buf b;
+    mg_buf_init(&b, 8);
+    assert_int_equal(mg_buf_append_cstr(&b, "12345678"), MG_E_OK);
+    assert_int_equal(mg_buf_append_cstr(&b, "9"), MG_E_TOO_LARGE);
+    assert_string_equal(mg_buf_cstr(&b), "12345678");
+    mg_buf_cleanup(&b);
+}
+
+static void test_base_time_roundtrip(void **state)
+{
+    (void)state;
+    int64_t t;
+    assert_true(mg_time_parse_amz(MG_SLICE_LIT("20150830T123600Z"), &t));
+    assert_int_equal(t, 1440938160);
+    char out[21];
+    mg_time_iso8601(t, out);
+    assert_string_equal(out, "2015-08-30T12:36:00Z");
+    assert_false(mg_time_parse_amz(MG_SLICE_LIT("20150230T123600Z"), &t));
+    assert_true(mg_time_parse_iso8601(MG_SLICE_LIT("2015-08-30T14:36:00+02:00"), &t));
+    assert_int_equal(t, 1440938160);
+}
+
+static void test_base_base64(void **state)
+{
+    (void)state;
+    struct mg_buf b, d;
+    mg_buf_init(&b, 100);
+    mg_buf_init(&d, 100);
+    assert_int_equal(mg_base64_encode(&b, MG_SLICE_LIT("hello!?")), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&b), "aGVsbG8hPw==");
+    assert_int_equal(mg_base64_decode(&d, mg_buf_slice(&b)), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&d), "hello!?");
+    mg_buf_reset(&d);
+    assert_int_equal(mg_base64_decode(&d, MG_SLICE_LIT("a$==")), MG_E_PARSE);
+    mg_buf_cleanup(&b);
+    mg_buf_cleanup(&d);
+}
+
+static void test_base_ct_equal_and_utf8(void **state)
+{
+    (void)state;
+    assert_true(mg_ct_equal(MG_SLICE_LIT("abc"), MG_SLICE_LIT("abc")));
+    assert_false(mg_ct_equal(MG_SLICE_LIT("abc"), MG_SLICE_LIT("abd")));
+    assert_false(mg_ct_equal(MG_SLICE_LIT("abc"), MG_SLICE_LIT("ab")));
+    assert_true(mg_utf8_valid(MG_SLICE_LIT("\xe1\x88\xb4")));
+    assert_false(mg_utf8_valid(MG_SLICE_LIT("\xc0\xaf")));
+    assert_false(mg_utf8_valid(MG_SLICE_LIT("\xed\xa0\x80")));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_base_buf_limits),
+        cmocka_unit_test(test_base_time_roundtrip),
+        cmocka_unit_test(test_base_base64),
+        cmocka_unit_test(test_base_ct_equal_and_utf8),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
