@@ -1,0 +1,70 @@
+/* src/state/store.h: the durable store, the source of truth. Handlers never talk SQL: they put and
+ * get JSON documents by (kind, account, key). SQLite (WAL) by default; PostgreSQL later behind the
+ * same vtable. Thread-safe: one writer at a time, readers may run in parallel. */
+#ifndef MG_STORE_H
+#define MG_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/slice.h"
+
+struct mg_store;
+
+/* One stored document. Strings are NUL-terminated and borrowed for the callback's duration. */
+struct mg_store_row {
+    const char *kind;    /* "account", "user", "role", "access_key", "policy", "gateway", ... */
+    const char *account; /* 12-digit account id, or "" for global rows */
+    const char *key;     /* unique within (kind, account) */
+    const char *doc;     /* JSON text */
+    size_t doc_len;
+    int64_t updated_ms;  /* wall-clock ms of the last write */
+};
+
+/* Returns false to stop the iteration early. */
+typedef bool (*mg_store_row_fn)(void *user, const struct mg_store_row *row);
+
+/* Opens (creating if needed) the store. `location` is a directory for SQLite: the database is
+ * DIR/mcpgate.db, the directory is created 0700 and the files 0600. Runs the numbered migrations.
+ * ei gets a message safe to print to the operator. */
+MG_MUST_USE enum mg_err mg_store_open(const char *location, struct mg_store **out,
+                                      struct mg_errinfo *ei);
+void mg_store_close(struct mg_store *s);
+
+/* Transactions group several writes atomically. Writes outside a transaction commit at once.
+ * A commit returns only after the data is durable (survives kill -9 right after).
+ * Transactions are per store handle and are held by the calling thread (the store serializes
+ * writers with a mutex that begin takes and commit/rollback releases). */
+MG_MUST_USE enum mg_err mg_store_begin(struct mg_store *s);
+MG_MUST_USE enum mg_err mg_store_commit(struct mg_store *s);
+void mg_store_rollback(struct mg_store *s);
+
+/* Insert or replace. */
+MG_MUST_USE enum mg_err mg_store_put(struct mg_store *s, const char *kind, const char *account,
+                                     const char *key, struct mg_slice doc);
+/* Insert only: MG_E_CONFLICT when (kind, account, key) exists. */
+MG_MUST_USE enum mg_err mg_store_insert(struct mg_store *s, const char *kind, const char *account,
+                                        const char *key, struct mg_slice doc);
+/* MG_E_NOT_FOUND when absent. doc_out is cleared first. */
+MG_MUST_USE enum mg_err mg_store_get(struct mg_store *s, const char *kind, const char *account,
+                                     const char *key, struct mg_buf *doc_out);
+/* MG_E_NOT_FOUND when absent. */
+MG_MUST_USE enum mg_err mg_store_delete(struct mg_store *s, const char *kind, const char *account,
+                                        const char *key);
+/* Rows of one kind (account NULL: every account), ordered by account then key. */
+MG_MUST_USE enum mg_err mg_store_list(struct mg_store *s, const char *kind, const char *account,
+                                      mg_store_row_fn fn, void *user);
+/* Every row, for building snapshots. */
+MG_MUST_USE enum mg_err mg_store_scan(struct mg_store *s, mg_store_row_fn fn, void *user);
+
+/* A counter that grows with every committed write (by any node, later). */
+uint64_t mg_store_generation(struct mg_store *s);
+
+/* Small server-wide values (key material, node settings). */
+MG_MUST_USE enum mg_err mg_store_meta_get(struct mg_store *s, const char *key,
+                                          struct mg_buf *out);
+MG_MUST_USE enum mg_err mg_store_meta_put(struct mg_store *s, const char *key,
+                                          struct mg_slice value);
+
+#endif
