@@ -1,0 +1,226 @@
+// Test harness: starts a real mcpgate process on a free loopback port with a
+// generated identities file and a throw-away data directory.
+//
+//   const gw = await startServer();
+//   gw.endpoint            'http://127.0.0.1:PORT'
+//   gw.port, gw.dataDir, gw.identitiesFile
+//   gw.accounts            [{ id, root: {accessKeyId, secretAccessKey},
+//                             users: { dev: {name, path, arn, accessKeyId, secretAccessKey} } }]
+//   gw.alive()             true while the process runs
+//   gw.stderr()            everything the server wrote on stderr so far
+//   await gw.stop()        SIGTERM, SIGKILL after 5 s; resolves {code, signal}
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, '..', '..', '..');
+
+export function binaryPath() {
+  return process.env.MCPGATE_BIN
+    ? path.resolve(process.env.MCPGATE_BIN)
+    : path.join(repoRoot, 'build', 'dev', 'mcpgate');
+}
+
+const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+function randomB32(n) {
+  const bytes = randomBytes(n);
+  let s = '';
+  for (let i = 0; i < n; i++) s += B32[bytes[i] & 31];
+  return s;
+}
+
+/** An access key id in AWS's shape: AKIA + 16 of [A-Z2-7]. */
+export function newAccessKeyId() {
+  return 'AKIA' + randomB32(16);
+}
+
+/** A 40-character secret access key, like AWS's. */
+export function newSecretAccessKey() {
+  return randomBytes(30).toString('base64').replace(/\+/g, 'A').replace(/\//g, 'z');
+}
+
+export function newKey() {
+  return { accessKeyId: newAccessKeyId(), secretAccessKey: newSecretAccessKey() };
+}
+
+/** Picks a port that was free a moment ago on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    const done = (ok) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(500, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The default hosted identities: two accounts, each with a root key and a user `dev`. */
+export function defaultAccounts() {
+  return ['111122223333', '444455556666'].map((id) => ({
+    id,
+    root: newKey(),
+    users: {
+      dev: { name: 'dev', path: '/', arn: `arn:aws:iam::${id}:user/dev`, ...newKey() },
+    },
+    roles: {},
+  }));
+}
+
+/** Turns the harness's account list into the --identities JSON document. */
+export function identitiesDocument(accounts) {
+  return {
+    accounts: accounts.map((a) => ({
+      id: a.id,
+      rootAccessKeys: [{ accessKeyId: a.root.accessKeyId, secretAccessKey: a.root.secretAccessKey }],
+      users: Object.values(a.users).map((u) => ({
+        name: u.name,
+        path: u.path ?? '/',
+        accessKeys: [{ accessKeyId: u.accessKeyId, secretAccessKey: u.secretAccessKey }],
+        inlinePolicies: u.inlinePolicies ?? {},
+        managedPolicyArns: u.managedPolicyArns ?? [],
+      })),
+      roles: Object.values(a.roles ?? {}).map((r) => ({
+        name: r.name,
+        path: r.path ?? '/',
+        assumeRolePolicyDocument: r.assumeRolePolicyDocument,
+        inlinePolicies: r.inlinePolicies ?? {},
+        managedPolicyArns: r.managedPolicyArns ?? [],
+      })),
+    })),
+  };
+}
+
+/**
+ * Starts the gateway. Options:
+ *   accounts   account list (default: defaultAccounts()); edit it to add users/roles/policies
+ *   args       extra `serve` arguments, e.g. ['--max-body', '1048576']
+ *   env        extra environment variables
+ *   timeoutMs  start-up timeout (default 10000)
+ */
+export async function startServer(opts = {}) {
+  const bin = binaryPath();
+  const accounts = opts.accounts ?? defaultAccounts();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mcpgate-e2e-'));
+  const dataDir = path.join(dir, 'data');
+  const identitiesFile = path.join(dir, 'identities.json');
+  await writeFile(identitiesFile, JSON.stringify(identitiesDocument(accounts), null, 2), { mode: 0o600 });
+
+  const port = await freePort();
+  const args = [
+    'serve',
+    '--listen', `127.0.0.1:${port}`,
+    '--data', dataDir,
+    '--identities', identitiesFile,
+    ...(opts.args ?? []),
+  ];
+  const child = spawn(bin, args, {
+    cwd: dir,
+    env: { ...process.env, ...(opts.env ?? {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let stdout = '';
+  child.stderr.setEncoding('utf8');
+  child.stdout.setEncoding('utf8');
+  child.stderr.on('data', (d) => { stderr += d; });
+  child.stdout.on('data', (d) => { stdout += d; });
+  let exited = null;
+  const exitPromise = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      resolve(exited);
+    });
+  });
+  let spawnError = null;
+  child.once('error', (e) => { spawnError = e; });
+
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  const startTimeout = opts.timeoutMs ?? 10000;
+  const t0 = Date.now();
+  for (;;) {
+    if (spawnError) {
+      await cleanup();
+      throw new Error(`cannot start ${bin}: ${spawnError.message}`);
+    }
+    if (exited) {
+      await cleanup();
+      throw new Error(`mcpgate exited during start-up (code ${exited.code}, signal ${exited.signal}); ` +
+        `args: ${args.join(' ')}\n--- stderr ---\n${stderr}`);
+    }
+    if (await canConnect(port)) break;
+    if (Date.now() - t0 > startTimeout) {
+      child.kill('SIGKILL');
+      await exitPromise;
+      await cleanup();
+      throw new Error(`mcpgate did not accept connections on port ${port} within ${startTimeout} ms\n` +
+        `--- stderr ---\n${stderr}`);
+    }
+    await sleep(50);
+  }
+
+  let stopping = null;
+  async function stop() {
+    if (!stopping) {
+      stopping = (async () => {
+        if (!exited) {
+          child.kill('SIGTERM');
+          const killer = setTimeout(() => { if (!exited) child.kill('SIGKILL'); }, 5000);
+          await exitPromise;
+          clearTimeout(killer);
+        }
+        await cleanup();
+        return exited;
+      })();
+    }
+    return stopping;
+  }
+
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    host: '127.0.0.1',
+    port,
+    pid: child.pid,
+    dataDir,
+    identitiesFile,
+    accounts,
+    args,
+    stop,
+    alive: () => exited === null,
+    exitStatus: () => exited,
+    stderr: () => stderr,
+    stdout: () => stdout,
+  };
+}
+
+/** All secrets of an account list, for "never logged" checks. */
+export function allSecrets(accounts) {
+  const out = [];
+  for (const a of accounts) {
+    out.push(a.root.secretAccessKey);
+    for (const u of Object.values(a.users)) out.push(u.secretAccessKey);
+  }
+  return out;
+}
