@@ -58,10 +58,31 @@ MG_MUST_USE enum mg_err mg_store_list(struct mg_store *s, const char *kind, cons
 /* Every row, for building snapshots. */
 MG_MUST_USE enum mg_err mg_store_scan(struct mg_store *s, mg_store_row_fn fn, void *user);
 
-/* A counter that grows with every committed write (by any node, later). */
+/* A counter that grows with every committed write transaction (by any process or node sharing
+ * the store). mg_store_generation is cheap (an atomic in memory, no I/O): it reflects this
+ * handle's own commits and the last refresh. mg_store_generation_refresh reads the value from the
+ * database, so writes by other processes become visible, updates the in-memory copy and returns
+ * it in *out. */
 uint64_t mg_store_generation(struct mg_store *s);
+MG_MUST_USE enum mg_err mg_store_generation_refresh(struct mg_store *s, uint64_t *out);
 
-/* Small server-wide values (key material, node settings). */
+/* Like mg_store_scan, but the rows and *generation_out come from one consistent read, so a
+ * snapshot built from them can be labelled with that generation. */
+MG_MUST_USE enum mg_err mg_store_scan_gen(struct mg_store *s, mg_store_row_fn fn, void *user,
+                                          uint64_t *generation_out);
+
+/* The calling thread's last store failure (the functions above, but mg_store_open, which fills
+ * its own ei), as an operator-facing message; code MG_E_OK and "" when there was none. */
+void mg_store_last_error(struct mg_errinfo *ei);
+
+/* Limits, checked before any I/O: kind and key are non-empty, kind, account and key at most
+ * MG_STORE_NAME_MAX bytes (MG_E_INVALID past it), documents and meta values at most
+ * MG_STORE_DOC_MAX bytes (MG_E_TOO_LARGE). */
+#define MG_STORE_NAME_MAX 1024u
+#define MG_STORE_DOC_MAX (8u * 1024u * 1024u)
+
+/* Small server-wide values (key material, node settings). The meta key "generation" is the
+ * store's own counter: mg_store_meta_put refuses it (MG_E_INVALID). */
 MG_MUST_USE enum mg_err mg_store_meta_get(struct mg_store *s, const char *key,
                                           struct mg_buf *out);
 MG_MUST_USE enum mg_err mg_store_meta_put(struct mg_store *s, const char *key,

@@ -1,0 +1,346 @@
+/* src/state/store.c: the backend-neutral front of the store. Checks limits, serializes writers
+ * with one mutex (begin takes it, commit/rollback release it; a single write outside a
+ * transaction holds it for its duration), tracks the open transaction and the generation, then
+ * calls the backend through its vtable. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "state/store_internal.h"
+
+static _Thread_local struct mg_errinfo s_last_error;
+/* Its address identifies the calling thread while it lives (never 0). */
+static _Thread_local char s_thread_token;
+
+static uintptr_t s_self(void)
+{
+    return (uintptr_t)&s_thread_token;
+}
+
+enum mg_err mg_store_fail(enum mg_err code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_last_error.code = code;
+    vsnprintf(s_last_error.msg, sizeof(s_last_error.msg), fmt, ap);
+    va_end(ap);
+    MG_LOG(MG_LOG_ERROR, MG_SUB_STORE, "%s", s_last_error.msg);
+    return code;
+}
+
+/* For failures that are the caller's doing (limits, conflicts): recorded, not logged. */
+static enum mg_err s_reject(enum mg_err code, const char *fmt, ...) MG_PRINTF(2, 3);
+static enum mg_err s_reject(enum mg_err code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_last_error.code = code;
+    vsnprintf(s_last_error.msg, sizeof(s_last_error.msg), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void mg_store_last_error(struct mg_errinfo *ei)
+{
+    if (ei == NULL)
+        return;
+    *ei = s_last_error;
+}
+
+void mg_store_base_init(struct mg_store *s, const struct mg_store_ops *ops)
+{
+    s->ops = ops;
+    pthread_mutex_init(&s->write_mu, NULL);
+    atomic_init(&s->tx_thread, 0);
+    s->tx_dirty = false;
+    s->tx_failed = false;
+    atomic_init(&s->generation, 0);
+}
+
+void mg_store_base_cleanup(struct mg_store *s)
+{
+    pthread_mutex_destroy(&s->write_mu);
+}
+
+enum mg_err mg_store_open(const char *location, struct mg_store **out, struct mg_errinfo *ei)
+{
+    *out = NULL;
+    if (location == NULL || location[0] == '\0')
+        return mg_errinfo_set(ei, MG_E_INVALID, "store location is empty");
+    if (strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0)
+        return mg_errinfo_set(ei, MG_E_INVALID,
+                              "the PostgreSQL store is not available in this build");
+    struct mg_store *s = NULL;
+    enum mg_err err = mg_store_sqlite_open(location, &s, ei);
+    if (err != MG_E_OK)
+        return err;
+    uint64_t gen = 0;
+    err = s->ops->generation_read(s, false, &gen);
+    if (err != MG_E_OK) {
+        mg_store_last_error(ei);
+        s->ops->destroy(s);
+        return err;
+    }
+    atomic_store(&s->generation, gen);
+    *out = s;
+    return MG_E_OK;
+}
+
+void mg_store_close(struct mg_store *s)
+{
+    if (s == NULL)
+        return;
+    if (atomic_load(&s->tx_thread) != 0) {
+        MG_LOG(MG_LOG_WARN, MG_SUB_STORE, "store closed with a transaction open: rolled back");
+        s->ops->tx_rollback(s);
+        atomic_store(&s->tx_thread, 0);
+        pthread_mutex_unlock(&s->write_mu);
+    }
+    s->ops->destroy(s);
+}
+
+static bool s_holds_tx(struct mg_store *s)
+{
+    return atomic_load(&s->tx_thread) == s_self();
+}
+
+static void s_generation_seen(struct mg_store *s, uint64_t gen)
+{
+    uint64_t cur = atomic_load(&s->generation);
+    while (cur < gen && !atomic_compare_exchange_weak(&s->generation, &cur, gen)) {
+    }
+}
+
+enum mg_err mg_store_begin(struct mg_store *s)
+{
+    if (s_holds_tx(s))
+        return s_reject(MG_E_INVALID, "a store transaction is already open on this thread");
+    pthread_mutex_lock(&s->write_mu);
+    enum mg_err err = s->ops->tx_begin(s);
+    if (err != MG_E_OK) {
+        pthread_mutex_unlock(&s->write_mu);
+        return err;
+    }
+    s->tx_dirty = false;
+    s->tx_failed = false;
+    atomic_store(&s->tx_thread, s_self());
+    return MG_E_OK;
+}
+
+/* Ends the transaction this thread holds and releases the writer. */
+static void s_tx_release(struct mg_store *s)
+{
+    s->tx_dirty = false;
+    s->tx_failed = false;
+    atomic_store(&s->tx_thread, 0);
+    pthread_mutex_unlock(&s->write_mu);
+}
+
+enum mg_err mg_store_commit(struct mg_store *s)
+{
+    if (!s_holds_tx(s))
+        return s_reject(MG_E_INVALID, "commit without an open store transaction on this thread");
+    enum mg_err err;
+    if (s->tx_failed) {
+        s->ops->tx_rollback(s);
+        err = mg_store_fail(MG_E_STORE,
+                            "store transaction rolled back: a write in it failed earlier");
+    } else {
+        uint64_t gen = 0;
+        err = s->ops->tx_commit(s, s->tx_dirty, &gen);
+        if (err == MG_E_OK && s->tx_dirty)
+            s_generation_seen(s, gen);
+    }
+    s_tx_release(s);
+    return err;
+}
+
+void mg_store_rollback(struct mg_store *s)
+{
+    if (!s_holds_tx(s))
+        return;
+    s->ops->tx_rollback(s);
+    s_tx_release(s);
+}
+
+static enum mg_err s_check_name(const char *what, const char *v, bool may_be_empty)
+{
+    if (v == NULL)
+        return s_reject(MG_E_INVALID, "store %s is missing", what);
+    size_t n = strnlen(v, MG_STORE_NAME_MAX + 1);
+    if (n > MG_STORE_NAME_MAX)
+        return s_reject(MG_E_INVALID, "store %s is longer than %u bytes", what,
+                        MG_STORE_NAME_MAX);
+    if (n == 0 && !may_be_empty)
+        return s_reject(MG_E_INVALID, "store %s is empty", what);
+    return MG_E_OK;
+}
+
+static enum mg_err s_check_ids(const char *kind, const char *account, const char *key)
+{
+    MG_TRY(s_check_name("kind", kind, false));
+    MG_TRY(s_check_name("account", account, true));
+    return s_check_name("key", key, false);
+}
+
+static enum mg_err s_check_doc(struct mg_slice doc)
+{
+    if (doc.ptr == NULL && doc.len != 0)
+        return s_reject(MG_E_INVALID, "store document is missing");
+    if (doc.len > MG_STORE_DOC_MAX)
+        return s_reject(MG_E_TOO_LARGE, "store document of %zu bytes exceeds the %u-byte limit",
+                        doc.len, MG_STORE_DOC_MAX);
+    return MG_E_OK;
+}
+
+/* Runs one write: inside the caller's transaction when it holds one, else in its own. */
+static enum mg_err s_write(struct mg_store *s, const struct mg_store_row *row,
+                           enum mg_store_write_mode mode, const char *meta_key,
+                           struct mg_slice meta_value)
+{
+    bool own = !s_holds_tx(s);
+    enum mg_err err;
+    if (own) {
+        pthread_mutex_lock(&s->write_mu);
+        err = s->ops->tx_begin(s);
+        if (err != MG_E_OK) {
+            pthread_mutex_unlock(&s->write_mu);
+            return err;
+        }
+    }
+    if (meta_key != NULL)
+        err = s->ops->meta_write(s, meta_key, meta_value);
+    else
+        err = s->ops->doc_write(s, row, mode);
+    /* Conflicts and misses leave the transaction usable; anything else poisons it. */
+    bool soft = err == MG_E_CONFLICT || err == MG_E_NOT_FOUND;
+    if (!own) {
+        if (err == MG_E_OK)
+            s->tx_dirty = true;
+        else if (!soft)
+            s->tx_failed = true;
+        return err;
+    }
+    if (err == MG_E_OK) {
+        uint64_t gen = 0;
+        err = s->ops->tx_commit(s, true, &gen);
+        if (err == MG_E_OK)
+            s_generation_seen(s, gen);
+    } else {
+        s->ops->tx_rollback(s);
+    }
+    pthread_mutex_unlock(&s->write_mu);
+    return err;
+}
+
+static enum mg_err s_doc_write(struct mg_store *s, const char *kind, const char *account,
+                               const char *key, struct mg_slice doc,
+                               enum mg_store_write_mode mode)
+{
+    MG_TRY(s_check_ids(kind, account, key));
+    if (mode != MG_STORE_WRITE_DELETE)
+        MG_TRY(s_check_doc(doc));
+    struct mg_store_row row = {
+        .kind = kind,
+        .account = account,
+        .key = key,
+        .doc = (const char *)doc.ptr,
+        .doc_len = doc.len,
+        .updated_ms = 0,
+    };
+    enum mg_err err = s_write(s, &row, mode, NULL, (struct mg_slice){0});
+    if (err == MG_E_CONFLICT)
+        return s_reject(err, "%s %s/%s already exists", kind, account, key);
+    if (err == MG_E_NOT_FOUND)
+        return s_reject(err, "%s %s/%s not found", kind, account, key);
+    return err;
+}
+
+enum mg_err mg_store_put(struct mg_store *s, const char *kind, const char *account,
+                         const char *key, struct mg_slice doc)
+{
+    return s_doc_write(s, kind, account, key, doc, MG_STORE_WRITE_PUT);
+}
+
+enum mg_err mg_store_insert(struct mg_store *s, const char *kind, const char *account,
+                            const char *key, struct mg_slice doc)
+{
+    return s_doc_write(s, kind, account, key, doc, MG_STORE_WRITE_INSERT);
+}
+
+enum mg_err mg_store_delete(struct mg_store *s, const char *kind, const char *account,
+                            const char *key)
+{
+    return s_doc_write(s, kind, account, key, (struct mg_slice){0}, MG_STORE_WRITE_DELETE);
+}
+
+enum mg_err mg_store_get(struct mg_store *s, const char *kind, const char *account,
+                         const char *key, struct mg_buf *doc_out)
+{
+    mg_buf_reset(doc_out);
+    MG_TRY(s_check_ids(kind, account, key));
+    enum mg_err err = s->ops->doc_get(s, s_holds_tx(s), kind, account, key, doc_out);
+    if (err == MG_E_NOT_FOUND)
+        return s_reject(err, "%s %s/%s not found", kind, account, key);
+    return err;
+}
+
+enum mg_err mg_store_list(struct mg_store *s, const char *kind, const char *account,
+                          mg_store_row_fn fn, void *user)
+{
+    MG_TRY(s_check_name("kind", kind, false));
+    if (account != NULL)
+        MG_TRY(s_check_name("account", account, true));
+    return s->ops->doc_iter(s, s_holds_tx(s), kind, account, fn, user, NULL);
+}
+
+enum mg_err mg_store_scan(struct mg_store *s, mg_store_row_fn fn, void *user)
+{
+    return s->ops->doc_iter(s, s_holds_tx(s), NULL, NULL, fn, user, NULL);
+}
+
+enum mg_err mg_store_scan_gen(struct mg_store *s, mg_store_row_fn fn, void *user,
+                              uint64_t *generation_out)
+{
+    uint64_t gen = 0;
+    enum mg_err err = s->ops->doc_iter(s, s_holds_tx(s), NULL, NULL, fn, user, &gen);
+    if (err == MG_E_OK) {
+        s_generation_seen(s, gen);
+        *generation_out = gen;
+    }
+    return err;
+}
+
+uint64_t mg_store_generation(struct mg_store *s)
+{
+    return atomic_load(&s->generation);
+}
+
+enum mg_err mg_store_generation_refresh(struct mg_store *s, uint64_t *out)
+{
+    uint64_t gen = 0;
+    MG_TRY(s->ops->generation_read(s, s_holds_tx(s), &gen));
+    s_generation_seen(s, gen);
+    *out = atomic_load(&s->generation);
+    return MG_E_OK;
+}
+
+enum mg_err mg_store_meta_get(struct mg_store *s, const char *key, struct mg_buf *out)
+{
+    mg_buf_reset(out);
+    MG_TRY(s_check_name("meta key", key, false));
+    enum mg_err err = s->ops->meta_get(s, s_holds_tx(s), key, out);
+    if (err == MG_E_NOT_FOUND)
+        return s_reject(err, "meta %s not found", key);
+    return err;
+}
+
+enum mg_err mg_store_meta_put(struct mg_store *s, const char *key, struct mg_slice value)
+{
+    MG_TRY(s_check_name("meta key", key, false));
+    if (strcmp(key, "generation") == 0)
+        return s_reject(MG_E_INVALID, "meta key \"generation\" is reserved for the store");
+    MG_TRY(s_check_doc(value));
+    return s_write(s, NULL, MG_STORE_WRITE_PUT, key, value);
+}

@@ -1,0 +1,78 @@
+/* src/state/store_internal.h: what the store front end (store.c) and its backends share.
+ * store.c validates arguments, owns the writer mutex, the transaction state and the in-memory
+ * generation; a backend only talks to its database. Not for use outside src/state/ and tests. */
+#ifndef MG_STORE_INTERNAL_H
+#define MG_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/slice.h"
+#include "state/store.h"
+
+enum mg_store_write_mode { MG_STORE_WRITE_PUT = 0, MG_STORE_WRITE_INSERT, MG_STORE_WRITE_DELETE };
+
+/* Backend operations. Write-side calls run with the writer mutex held, between tx_begin and
+ * tx_commit/tx_rollback. Read-side calls get on_writer true when the calling thread holds the
+ * open transaction: they must then read through the writer connection to see its own writes. */
+struct mg_store_ops {
+    const char *name;
+    void (*destroy)(struct mg_store *s);
+
+    enum mg_err (*tx_begin)(struct mg_store *s);
+    /* bump: increment the stored generation before committing; *gen_out gets the new value
+     * (left untouched when bump is false). On failure the transaction is rolled back. */
+    enum mg_err (*tx_commit)(struct mg_store *s, bool bump, uint64_t *gen_out);
+    void (*tx_rollback)(struct mg_store *s);
+    /* MG_E_CONFLICT for an insert onto an existing row, MG_E_NOT_FOUND for a delete of a
+     * missing one. row->doc is unused for deletes. */
+    enum mg_err (*doc_write)(struct mg_store *s, const struct mg_store_row *row,
+                             enum mg_store_write_mode mode);
+    enum mg_err (*meta_write)(struct mg_store *s, const char *key, struct mg_slice value);
+
+    enum mg_err (*doc_get)(struct mg_store *s, bool on_writer, const char *kind,
+                           const char *account, const char *key, struct mg_buf *out);
+    /* kind NULL: every row ordered by kind, account, key; account NULL: every account.
+     * gen_out (may be NULL) gets the generation read in the same consistent read. */
+    enum mg_err (*doc_iter)(struct mg_store *s, bool on_writer, const char *kind,
+                            const char *account, mg_store_row_fn fn, void *user,
+                            uint64_t *gen_out);
+    enum mg_err (*meta_get)(struct mg_store *s, bool on_writer, const char *key,
+                            struct mg_buf *out);
+    enum mg_err (*generation_read)(struct mg_store *s, bool on_writer, uint64_t *out);
+};
+
+/* The base every backend embeds first. */
+struct mg_store {
+    const struct mg_store_ops *ops;
+    pthread_mutex_t write_mu;
+    atomic_uintptr_t tx_thread; /* the owning thread's token while a transaction is open */
+    bool tx_dirty;              /* the open transaction wrote something */
+    bool tx_failed;             /* a write in it failed in the database: commit must refuse */
+    atomic_uint_least64_t generation;
+};
+
+/* Called by a backend's open on its embedded base. */
+void mg_store_base_init(struct mg_store *s, const struct mg_store_ops *ops);
+void mg_store_base_cleanup(struct mg_store *s);
+
+/* Records the calling thread's last error (see mg_store_last_error), logs it, returns code. */
+enum mg_err mg_store_fail(enum mg_err code, const char *fmt, ...) MG_PRINTF(2, 3);
+
+/* The SQLite backend: location is a directory. */
+MG_MUST_USE enum mg_err mg_store_sqlite_open(const char *location, struct mg_store **out,
+                                             struct mg_errinfo *ei);
+
+/* Numbered migrations embedded from src/state/migrations/NNNN_*.sql. */
+struct mg_store_migration {
+    int version;
+    const char *name; /* the file name, for messages and the consistency test */
+    const char *sql;
+};
+extern const struct mg_store_migration g_mg_store_sqlite_migrations[];
+extern const size_t g_mg_store_sqlite_migration_count;
+
+#endif

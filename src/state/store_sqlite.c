@@ -1,0 +1,934 @@
+/* src/state/store_sqlite.c: the SQLite backend of the store. One writer connection (used only
+ * under the front end's writer mutex), a small pool of read connections opened on demand, each
+ * connection with its own cache of prepared statements. WAL journal, synchronous=FULL so that a
+ * commit is on disk before it returns, foreign keys on, a busy timeout for other processes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "state/store_internal.h"
+
+#define S_DB_NAME "mcpgate.db"
+#define S_BUSY_TIMEOUT_MS 5000
+#define S_READERS_MAX 8
+
+enum s_stmt_id {
+    S_BEGIN_IMMEDIATE = 0,
+    S_BEGIN_DEFERRED,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_GET,
+    S_PUT,
+    S_INSERT,
+    S_DELETE,
+    S_LIST_KIND,
+    S_LIST_KIND_ACCOUNT,
+    S_SCAN,
+    S_META_GET,
+    S_META_PUT,
+    S_GEN_BUMP,
+    S_GEN_READ,
+    S_STMT_COUNT
+};
+
+#define S_ROW_COLUMNS "SELECT kind, account, key, doc, updated_ms FROM documents "
+
+static const char *const s_sql[S_STMT_COUNT] = {
+    [S_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [S_BEGIN_DEFERRED] = "BEGIN DEFERRED",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_GET] = "SELECT doc FROM documents WHERE kind = ?1 AND account = ?2 AND key = ?3",
+    [S_PUT] = "INSERT INTO documents (kind, account, key, doc, updated_ms) "
+              "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (kind, account, key) "
+              "DO UPDATE SET doc = excluded.doc, updated_ms = excluded.updated_ms",
+    [S_INSERT] = "INSERT INTO documents (kind, account, key, doc, updated_ms) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (kind, account, key) DO NOTHING",
+    [S_DELETE] = "DELETE FROM documents WHERE kind = ?1 AND account = ?2 AND key = ?3",
+    [S_LIST_KIND] = S_ROW_COLUMNS "WHERE kind = ?1 ORDER BY account, key",
+    [S_LIST_KIND_ACCOUNT] = S_ROW_COLUMNS "WHERE kind = ?1 AND account = ?2 ORDER BY key",
+    [S_SCAN] = S_ROW_COLUMNS "ORDER BY kind, account, key",
+    [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [S_META_PUT] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    [S_GEN_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'generation' RETURNING value",
+    [S_GEN_READ] = "SELECT value FROM meta WHERE key = 'generation'",
+};
+
+struct s_conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[S_STMT_COUNT];
+};
+
+struct mg_store_sqlite {
+    struct mg_store base; /* first: the front end casts */
+    char *path;           /* DIR/mcpgate.db */
+    struct s_conn writer;
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+    struct s_conn readers[S_READERS_MAX]; /* db NULL until first needed */
+    bool reader_busy[S_READERS_MAX];
+};
+
+static struct mg_store_sqlite *s_q(struct mg_store *s)
+{
+    return (struct mg_store_sqlite *)s;
+}
+
+/* ---- errors ---- */
+
+static void s_errno_text(int e, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (e != 0 && strerror_r(e, out, n) != 0)
+        snprintf(out, n, "errno %d", e);
+}
+
+/* Records an operator-facing message for an SQLite failure and returns the matching code. */
+static enum mg_err s_fail(const struct mg_store_sqlite *q, sqlite3 *db, int rc, const char *doing)
+{
+    const char *path = q->path;
+    const char *detail = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    char sys[128];
+    s_errno_text(db != NULL ? sqlite3_system_errno(db) : 0, sys, sizeof(sys));
+    switch (rc & 0xff) {
+    case SQLITE_NOMEM:
+        return mg_store_fail(MG_E_NOMEM, "out of memory while %s %s", doing, path);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return mg_store_fail(MG_E_STORE,
+                             "database %s is locked by another process or connection and was "
+                             "still busy after %d ms while %s",
+                             path, S_BUSY_TIMEOUT_MS, doing);
+    case SQLITE_FULL:
+        return mg_store_fail(MG_E_STORE, "disk full while %s %s", doing, path);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return mg_store_fail(MG_E_STORE,
+                             "database %s is corrupted or is not an SQLite database (%s while "
+                             "%s); restore it from a backup or move it away",
+                             path, detail, doing);
+    case SQLITE_CANTOPEN:
+        return mg_store_fail(MG_E_STORE, "cannot open database %s: %s%s%s", path, detail,
+                             sys[0] ? ": " : "", sys);
+    case SQLITE_READONLY:
+        return mg_store_fail(MG_E_STORE, "database %s is read-only while %s: %s", path, doing,
+                             detail);
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        return mg_store_fail(MG_E_STORE, "permission denied on database %s while %s: %s", path,
+                             doing, detail);
+    case SQLITE_IOERR:
+        return mg_store_fail(MG_E_STORE, "i/o error while %s %s: %s%s%s", doing, path, detail,
+                             sys[0] ? ": " : "", sys);
+    default:
+        return mg_store_fail(MG_E_STORE, "database %s failed while %s: %s", path, doing, detail);
+    }
+}
+
+/* ---- statements ---- */
+
+/* The cached statement for id on c, or a fresh one (*fresh true: finalize it after) when the
+ * cached one is still stepping, e.g. a list callback that reads through the same connection. */
+static int s_stmt(struct s_conn *c, enum s_stmt_id id, sqlite3_stmt **out, bool *fresh)
+{
+    *fresh = false;
+    if (c->stmt[id] != NULL && !sqlite3_stmt_busy(c->stmt[id])) {
+        *out = c->stmt[id];
+        return SQLITE_OK;
+    }
+    bool cache = c->stmt[id] == NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v3(c->db, s_sql[id], -1, cache ? SQLITE_PREPARE_PERSISTENT : 0, &st,
+                                NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    if (cache)
+        c->stmt[id] = st;
+    else
+        *fresh = true;
+    *out = st;
+    return SQLITE_OK;
+}
+
+static void s_stmt_done(sqlite3_stmt *st, bool fresh)
+{
+    if (st == NULL)
+        return;
+    if (fresh) {
+        sqlite3_finalize(st);
+        return;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Runs a statement that returns no rows we need. */
+static int s_run(struct s_conn *c, enum s_stmt_id id)
+{
+    sqlite3_stmt *st;
+    bool fresh;
+    int rc = s_stmt(c, id, &st, &fresh);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    s_stmt_done(st, fresh);
+    return rc;
+}
+
+static int s_bind_text(sqlite3_stmt *st, int i, const char *p, size_t n)
+{
+    return sqlite3_bind_text64(st, i, p != NULL ? p : "", p != NULL ? n : 0, SQLITE_STATIC,
+                               SQLITE_UTF8);
+}
+
+static int s_bind_ids(sqlite3_stmt *st, const char *kind, const char *account, const char *key)
+{
+    int rc = s_bind_text(st, 1, kind, strlen(kind));
+    if (rc == SQLITE_OK)
+        rc = s_bind_text(st, 2, account, strlen(account));
+    if (rc == SQLITE_OK)
+        rc = s_bind_text(st, 3, key, strlen(key));
+    return rc;
+}
+
+static void s_conn_close(struct s_conn *c)
+{
+    for (size_t i = 0; i < S_STMT_COUNT; i++) {
+        sqlite3_finalize(c->stmt[i]);
+        c->stmt[i] = NULL;
+    }
+    if (c->db != NULL)
+        sqlite3_close(c->db);
+    c->db = NULL;
+}
+
+/* ---- files ---- */
+
+/* Creates dir and any missing parents 0700; an existing directory is left as it is. */
+static enum mg_err s_make_dir(const char *dir)
+{
+    char *p = mg_strdup(dir);
+    if (p == NULL)
+        return mg_store_fail(MG_E_NOMEM, "out of memory");
+    enum mg_err err = MG_E_OK;
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        char saved = p[i];
+        p[i] = '\0';
+        if (mkdir(p, 0700) == 0) {
+            if (chmod(p, 0700) != 0) {
+                err = mg_store_fail(MG_E_IO, "cannot set permissions of %s: %s", p,
+                                    strerror(errno));
+                goto out;
+            }
+        } else if (errno != EEXIST) {
+            err = mg_store_fail(MG_E_IO, "cannot create data directory %s: %s", p,
+                                strerror(errno));
+            goto out;
+        }
+        p[i] = saved;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        err = mg_store_fail(MG_E_IO, "cannot use data directory %s: %s", dir, strerror(errno));
+        goto out;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        err = mg_store_fail(MG_E_IO, "data location %s exists and is not a directory", dir);
+        goto out;
+    }
+    if ((st.st_mode & 077) != 0)
+        MG_LOG(MG_LOG_WARN, MG_SUB_STORE,
+               "data directory %s is accessible to other users (mode %03o); 0700 is advised",
+               dir, (unsigned)(st.st_mode & 0777));
+out:
+    mg_free(p);
+    return err;
+}
+
+/* Makes sure path (created when create is true) is a regular file no one else can read. */
+static enum mg_err s_secure_file(const char *path, bool create)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+    if (fd < 0) {
+        if (!create && errno == ENOENT)
+            return MG_E_OK;
+        return mg_store_fail(MG_E_IO, "cannot open database %s: %s", path, strerror(errno));
+    }
+    enum mg_err err = MG_E_OK;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        err = mg_store_fail(MG_E_IO, "cannot stat %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err = mg_store_fail(MG_E_IO, "%s is not a regular file", path);
+        goto out;
+    }
+    if ((st.st_mode & 0777) != 0600 && st.st_size == 0) {
+        if (fchmod(fd, 0600) != 0)
+            err = mg_store_fail(MG_E_IO, "cannot set permissions of %s: %s", path,
+                                strerror(errno));
+    } else if ((st.st_mode & 077) != 0) {
+        MG_LOG(MG_LOG_WARN, MG_SUB_STORE, "%s was readable by other users: now mode %03o", path,
+               (unsigned)(st.st_mode & 0700));
+        if (fchmod(fd, st.st_mode & 0700) != 0)
+            err = mg_store_fail(MG_E_IO, "cannot set permissions of %s: %s", path,
+                                strerror(errno));
+    }
+out:
+    close(fd);
+    return err;
+}
+
+static enum mg_err s_secure_sidecars(const char *path)
+{
+    char side[4096];
+    static const char *const suffixes[] = {"-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        int n = snprintf(side, sizeof(side), "%s%s", path, suffixes[i]);
+        if (n < 0 || (size_t)n >= sizeof(side))
+            return mg_store_fail(MG_E_INVALID, "database path %s is too long", path);
+        MG_TRY(s_secure_file(side, false));
+    }
+    return MG_E_OK;
+}
+
+/* ---- connections ---- */
+
+static enum mg_err s_exec(const struct mg_store_sqlite *q, sqlite3 *db, const char *sql,
+                          const char *doing)
+{
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return s_fail(q, db, rc, doing);
+    return MG_E_OK;
+}
+
+static enum mg_err s_conn_open(const struct mg_store_sqlite *q, struct s_conn *c, bool writer)
+{
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE;
+    int rc = sqlite3_open_v2(q->path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        enum mg_err err = s_fail(q, c->db, rc, "opening");
+        s_conn_close(c);
+        return err;
+    }
+    enum mg_err err = MG_E_OK;
+    sqlite3_stmt *st = NULL;
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, S_BUSY_TIMEOUT_MS);
+    /* Corrupt or hostile files must not be able to make the library misbehave. */
+    sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+    sqlite3_db_config(c->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
+    sqlite3_db_config(c->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, (int *)NULL);
+    sqlite3_db_config(c->db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, (int *)NULL);
+    if (writer) {
+        /* The first statement that reads the file: random bytes fail here with NOTADB. */
+        rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW) {
+            err = s_fail(q, c->db, rc, "opening");
+            goto out;
+        }
+        const unsigned char *mode = sqlite3_column_text(st, 0);
+        if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
+            err = mg_store_fail(MG_E_STORE,
+                                "database %s cannot use write-ahead logging (journal mode %s); "
+                                "put the data directory on a local file system",
+                                q->path, mode != NULL ? (const char *)mode : "unknown");
+            goto out;
+        }
+    }
+    err = s_exec(q, c->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;", "configuring");
+    if (err == MG_E_OK && !writer)
+        err = s_exec(q, c->db, "PRAGMA query_only = ON;", "configuring");
+out:
+    sqlite3_finalize(st);
+    if (err != MG_E_OK)
+        s_conn_close(c);
+    return err;
+}
+
+static enum mg_err s_reader_acquire(struct mg_store_sqlite *q, struct s_conn **out)
+{
+    pthread_mutex_lock(&q->pool_mu);
+    size_t pick;
+    for (;;) {
+        pick = S_READERS_MAX;
+        for (size_t i = 0; i < S_READERS_MAX; i++) {
+            if (q->reader_busy[i])
+                continue;
+            if (q->readers[i].db != NULL) {
+                pick = i;
+                break;
+            }
+            if (pick == S_READERS_MAX)
+                pick = i;
+        }
+        if (pick < S_READERS_MAX)
+            break;
+        pthread_cond_wait(&q->pool_cv, &q->pool_mu);
+    }
+    q->reader_busy[pick] = true;
+    pthread_mutex_unlock(&q->pool_mu);
+    struct s_conn *c = &q->readers[pick];
+    if (c->db == NULL) {
+        enum mg_err err = s_conn_open(q, c, false);
+        if (err != MG_E_OK) {
+            pthread_mutex_lock(&q->pool_mu);
+            q->reader_busy[pick] = false;
+            pthread_cond_signal(&q->pool_cv);
+            pthread_mutex_unlock(&q->pool_mu);
+            return err;
+        }
+    }
+    *out = c;
+    return MG_E_OK;
+}
+
+static void s_reader_release(struct mg_store_sqlite *q, struct s_conn *c)
+{
+    size_t i = (size_t)(c - q->readers);
+    pthread_mutex_lock(&q->pool_mu);
+    q->reader_busy[i] = false;
+    pthread_cond_signal(&q->pool_cv);
+    pthread_mutex_unlock(&q->pool_mu);
+}
+
+/* The connection a read runs on: the writer inside the caller's transaction, else a reader. */
+static enum mg_err s_read_conn(struct mg_store_sqlite *q, bool on_writer, struct s_conn **out)
+{
+    if (on_writer) {
+        *out = &q->writer;
+        return MG_E_OK;
+    }
+    return s_reader_acquire(q, out);
+}
+
+static void s_read_done(struct mg_store_sqlite *q, struct s_conn *c)
+{
+    if (c != &q->writer)
+        s_reader_release(q, c);
+}
+
+/* ---- migrations ---- */
+
+static bool s_known_version(int64_t v)
+{
+    for (size_t i = 0; i < g_mg_store_sqlite_migration_count; i++)
+        if (g_mg_store_sqlite_migrations[i].version == v)
+            return true;
+    return false;
+}
+
+static int s_latest_version(void)
+{
+    int v = 0;
+    for (size_t i = 0; i < g_mg_store_sqlite_migration_count; i++)
+        if (g_mg_store_sqlite_migrations[i].version > v)
+            v = g_mg_store_sqlite_migrations[i].version;
+    return v;
+}
+
+/* One integer from a query with no parameters; SQLITE_OK with *out set, or an error code. */
+static int s_query_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        } else if (rc == SQLITE_DONE) {
+            *out = 0;
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static enum mg_err s_migrate_locked(struct mg_store_sqlite *q)
+{
+    sqlite3 *db = q->writer.db;
+    int64_t have = 0;
+    int rc = s_query_int(db,
+                         "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                         "AND name = 'schema_migrations'",
+                         &have);
+    if (rc != SQLITE_OK)
+        return s_fail(q, db, rc, "reading the schema of");
+    if (have == 0) {
+        int64_t objects = 0;
+        rc = s_query_int(db, "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
+                         &objects);
+        if (rc != SQLITE_OK)
+            return s_fail(q, db, rc, "reading the schema of");
+        if (objects != 0)
+            return mg_store_fail(MG_E_STORE,
+                                 "database %s holds tables but no schema_migrations table: it "
+                                 "was not created by mcpgate; refusing to use it",
+                                 q->path);
+        MG_TRY(s_exec(q, db,
+                      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL, "
+                      "name TEXT NOT NULL, applied_ms INTEGER NOT NULL)",
+                      "creating the schema of"));
+    }
+    sqlite3_stmt *st = NULL;
+    enum mg_err err = MG_E_OK;
+    rc = sqlite3_prepare_v2(db, "SELECT version FROM schema_migrations ORDER BY version", -1,
+                            &st, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(st, 0);
+        if (!s_known_version(v)) {
+            err = mg_store_fail(MG_E_STORE,
+                                "database %s has schema migration %lld, which this mcpgate "
+                                "(knowing migrations up to %d) does not: it was written by a "
+                                "newer version; upgrade mcpgate or restore an older backup",
+                                q->path, (long long)v, s_latest_version());
+            goto out;
+        }
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_DONE) {
+        err = s_fail(q, db, rc, "reading the schema of");
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    for (size_t i = 0; i < g_mg_store_sqlite_migration_count; i++) {
+        const struct mg_store_migration *m = &g_mg_store_sqlite_migrations[i];
+        char sql[128];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM schema_migrations WHERE version = %d",
+                 m->version);
+        rc = s_query_int(db, sql, &have);
+        if (rc != SQLITE_OK) {
+            err = s_fail(q, db, rc, "reading the schema of");
+            goto out;
+        }
+        if (have != 0)
+            continue;
+        MG_LOG(MG_LOG_INFO, MG_SUB_STORE, "applying migration %s to %s", m->name, q->path);
+        char *emsg = NULL;
+        rc = sqlite3_exec(db, m->sql, NULL, NULL, &emsg);
+        if (rc != SQLITE_OK) {
+            err = mg_store_fail(MG_E_STORE, "migration %s failed on %s: %s", m->name, q->path,
+                                emsg != NULL ? emsg : sqlite3_errstr(rc));
+            sqlite3_free(emsg);
+            goto out;
+        }
+        rc = sqlite3_prepare_v2(db,
+                                "INSERT INTO schema_migrations (version, name, applied_ms) "
+                                "VALUES (?1, ?2, ?3)",
+                                -1, &st, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int(st, 1, m->version);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(st, 3, mg_now_ms());
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE) {
+            err = s_fail(q, db, rc, "recording a migration in");
+            goto out;
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+out:
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* Applies the missing migrations in one transaction, so that two processes opening the same new
+ * database at once do not both apply them. */
+static enum mg_err s_migrate(struct mg_store_sqlite *q)
+{
+    sqlite3 *db = q->writer.db;
+    MG_TRY(s_exec(q, db, "BEGIN IMMEDIATE", "migrating"));
+    enum mg_err err = s_migrate_locked(q);
+    if (err == MG_E_OK)
+        err = s_exec(q, db, "COMMIT", "migrating");
+    if (err != MG_E_OK && !sqlite3_get_autocommit(db))
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return err;
+}
+
+/* ---- operations ---- */
+
+static void s_destroy(struct mg_store *s)
+{
+    struct mg_store_sqlite *q = s_q(s);
+    for (size_t i = 0; i < S_READERS_MAX; i++)
+        s_conn_close(&q->readers[i]);
+    s_conn_close(&q->writer);
+    pthread_cond_destroy(&q->pool_cv);
+    pthread_mutex_destroy(&q->pool_mu);
+    mg_store_base_cleanup(&q->base);
+    mg_free(q->path);
+    mg_free(q);
+}
+
+static enum mg_err s_tx_begin(struct mg_store *s)
+{
+    struct mg_store_sqlite *q = s_q(s);
+    int rc = s_run(&q->writer, S_BEGIN_IMMEDIATE);
+    if (rc != SQLITE_OK)
+        return s_fail(q, q->writer.db, rc, "starting a write transaction on");
+    return MG_E_OK;
+}
+
+static void s_tx_rollback(struct mg_store *s)
+{
+    struct mg_store_sqlite *q = s_q(s);
+    if (sqlite3_get_autocommit(q->writer.db))
+        return; /* SQLite already rolled back after an error */
+    int rc = s_run(&q->writer, S_ROLLBACK);
+    if (rc != SQLITE_OK)
+        (void)s_fail(q, q->writer.db, rc, "rolling back a transaction on");
+}
+
+static enum mg_err s_tx_commit(struct mg_store *s, bool bump, uint64_t *gen_out)
+{
+    struct mg_store_sqlite *q = s_q(s);
+    struct s_conn *c = &q->writer;
+    enum mg_err err = MG_E_OK;
+    if (sqlite3_get_autocommit(c->db))
+        return mg_store_fail(MG_E_STORE,
+                             "transaction on %s was rolled back by the database after an error",
+                             q->path);
+    if (bump) {
+        sqlite3_stmt *st;
+        bool fresh;
+        int rc = s_stmt(c, S_GEN_BUMP, &st, &fresh);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_step(st);
+            if (rc == SQLITE_ROW)
+                *gen_out = (uint64_t)sqlite3_column_int64(st, 0);
+            else if (rc == SQLITE_DONE)
+                rc = SQLITE_CORRUPT; /* the generation row is gone */
+            s_stmt_done(st, fresh);
+        }
+        if (rc != SQLITE_ROW) {
+            err = s_fail(q, c->db, rc, "updating the generation in");
+            goto out;
+        }
+    }
+    int rc = s_run(c, S_COMMIT);
+    if (rc != SQLITE_OK)
+        err = s_fail(q, c->db, rc, "committing to");
+out:
+    if (err != MG_E_OK)
+        s_tx_rollback(s);
+    return err;
+}
+
+static enum mg_err s_doc_write(struct mg_store *s, const struct mg_store_row *row,
+                               enum mg_store_write_mode mode)
+{
+    struct mg_store_sqlite *q = s_q(s);
+    struct s_conn *c = &q->writer;
+    enum s_stmt_id id = S_PUT;
+    switch (mode) {
+    case MG_STORE_WRITE_PUT:
+        id = S_PUT;
+        break;
+    case MG_STORE_WRITE_INSERT:
+        id = S_INSERT;
+        break;
+    case MG_STORE_WRITE_DELETE:
+        id = S_DELETE;
+        break;
+    }
+    sqlite3_stmt *st = NULL;
+    bool fresh = false;
+    int rc = s_stmt(c, id, &st, &fresh);
+    if (rc != SQLITE_OK)
+        return s_fail(q, c->db, rc, "preparing a write to");
+    rc = s_bind_ids(st, row->kind, row->account, row->key);
+    if (rc == SQLITE_OK && mode != MG_STORE_WRITE_DELETE) {
+        rc = s_bind_text(st, 4, row->doc, row->doc_len);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(st, 5, mg_now_ms());
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    s_stmt_done(st, fresh);
+    if (rc != SQLITE_DONE)
+        return s_fail(q, c->db, rc, "writing to");
+    if (mode == MG_STORE_WRITE_INSERT && sqlite3_changes(c->db) == 0)
+        return MG_E_CONFLICT;
+    if (mode == MG_STORE_WRITE_DELETE && sqlite3_changes(c->db) == 0)
+        return MG_E_NOT_FOUND;
+    return MG_E_OK;
+}
+
+static enum mg_err s_meta_write(struct mg_store *s, const char *key, struct mg_slice value)
+{
+    struct mg_store_sqlite *q = s_q(s);
+    struct s_conn *c = &q->writer;
+    sqlite3_stmt *st = NULL;
+    bool fresh = false;
+    int rc = s_stmt(c, S_META_PUT, &st, &fresh);
+    if (rc != SQLITE_OK)
+        return s_fail(q, c->db, rc, "preparing a write to");
+    rc = s_bind_text(st, 1, key, strlen(key));
+    if (rc == SQLITE_OK)
+        rc = value.len == 0 ? sqlite3_bind_zeroblob(st, 2, 0)
+                            : sqlite3_bind_blob64(st, 2, value.ptr, value.len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    s_stmt_done(st, fresh);
+    if (rc != SQLITE_DONE)
+        return s_fail(q, c->db, rc, "writing to");
+    return MG_E_OK;
+}
+
+/* Copies one column into out (cleared by the caller). */
+static enum mg_err s_column_to_buf(sqlite3_stmt *st, int col, bool blob, struct mg_buf *out)
+{
+    const void *p = blob ? sqlite3_column_blob(st, col) : (const void *)sqlite3_column_text(st, col);
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    if (p == NULL && n != 0)
+        return mg_store_fail(MG_E_NOMEM, "out of memory reading a stored value");
+    enum mg_err err = mg_buf_append(out, p, n);
+    if (err == MG_E_TOO_LARGE)
+        return mg_store_fail(err, "stored value of %zu bytes does not fit the caller's %zu-byte "
+                                  "buffer", n, out->max);
+    return err;
+}
+
+static enum mg_err s_get_one(struct mg_store_sqlite *q, bool on_writer, enum s_stmt_id id,
+                             const char *kind, const char *account, const char *key,
+                             struct mg_buf *out)
+{
+    struct s_conn *c = NULL;
+    MG_TRY(s_read_conn(q, on_writer, &c));
+    sqlite3_stmt *st = NULL;
+    bool fresh = false;
+    enum mg_err err = MG_E_OK;
+    int rc = s_stmt(c, id, &st, &fresh);
+    if (rc == SQLITE_OK)
+        rc = id == S_META_GET ? s_bind_text(st, 1, key, strlen(key))
+                              : s_bind_ids(st, kind, account, key);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        err = s_column_to_buf(st, 0, id == S_META_GET, out);
+    else if (rc == SQLITE_DONE)
+        err = MG_E_NOT_FOUND;
+    else
+        err = s_fail(q, c->db, rc, "reading");
+    s_stmt_done(st, fresh);
+    s_read_done(q, c);
+    return err;
+}
+
+static enum mg_err s_doc_get(struct mg_store *s, bool on_writer, const char *kind,
+                             const char *account, const char *key, struct mg_buf *out)
+{
+    return s_get_one(s_q(s), on_writer, S_GET, kind, account, key, out);
+}
+
+static enum mg_err s_meta_get(struct mg_store *s, bool on_writer, const char *key,
+                              struct mg_buf *out)
+{
+    return s_get_one(s_q(s), on_writer, S_META_GET, NULL, NULL, key, out);
+}
+
+static int s_read_generation(struct s_conn *c, uint64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    bool fresh = false;
+    int rc = s_stmt(c, S_GEN_READ, &st, &fresh);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = (uint64_t)sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_CORRUPT; /* the generation row is gone */
+    }
+    s_stmt_done(st, fresh);
+    return rc;
+}
+
+static enum mg_err s_generation_read(struct mg_store *s, bool on_writer, uint64_t *out)
+{
+    struct mg_store_sqlite *q = s_q(s);
+    struct s_conn *c = NULL;
+    MG_TRY(s_read_conn(q, on_writer, &c));
+    enum mg_err err = MG_E_OK;
+    int rc = s_read_generation(c, out);
+    if (rc != SQLITE_OK)
+        err = s_fail(q, c->db, rc, "reading the generation of");
+    s_read_done(q, c);
+    return err;
+}
+
+static enum mg_err s_doc_iter(struct mg_store *s, bool on_writer, const char *kind,
+                              const char *account, mg_store_row_fn fn, void *user,
+                              uint64_t *gen_out)
+{
+    struct mg_store_sqlite *q = s_q(s);
+    struct s_conn *c = NULL;
+    MG_TRY(s_read_conn(q, on_writer, &c));
+    enum s_stmt_id id = kind == NULL ? S_SCAN : account == NULL ? S_LIST_KIND : S_LIST_KIND_ACCOUNT;
+    sqlite3_stmt *st = NULL;
+    bool fresh = false;
+    bool own_tx = false;
+    enum mg_err err = MG_E_OK;
+    int rc = SQLITE_OK;
+    if (gen_out != NULL) {
+        /* One read transaction: the rows and the generation come from the same snapshot. */
+        if (!on_writer) {
+            rc = s_run(c, S_BEGIN_DEFERRED);
+            if (rc != SQLITE_OK)
+                goto out;
+            own_tx = true;
+        }
+        rc = s_read_generation(c, gen_out);
+        if (rc != SQLITE_OK)
+            goto out;
+    }
+    rc = s_stmt(c, id, &st, &fresh);
+    if (rc == SQLITE_OK && kind != NULL)
+        rc = s_bind_text(st, 1, kind, strlen(kind));
+    if (rc == SQLITE_OK && kind != NULL && account != NULL)
+        rc = s_bind_text(st, 2, account, strlen(account));
+    if (rc != SQLITE_OK)
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *doc = (const char *)sqlite3_column_text(st, 3);
+        struct mg_store_row row = {
+            .kind = (const char *)sqlite3_column_text(st, 0),
+            .account = (const char *)sqlite3_column_text(st, 1),
+            .key = (const char *)sqlite3_column_text(st, 2),
+            .doc = doc != NULL ? doc : "",
+            .doc_len = doc != NULL ? (size_t)sqlite3_column_bytes(st, 3) : 0,
+            .updated_ms = sqlite3_column_int64(st, 4),
+        };
+        if (row.kind == NULL || row.account == NULL || row.key == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        if (!fn(user, &row)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+out:
+    s_stmt_done(st, fresh);
+    if (rc != SQLITE_OK)
+        err = s_fail(q, c->db, rc, "reading");
+    if (own_tx) {
+        int rc2 = s_run(c, rc == SQLITE_OK ? S_COMMIT : S_ROLLBACK);
+        if (rc2 != SQLITE_OK && err == MG_E_OK)
+            err = s_fail(q, c->db, rc2, "ending a read on");
+    }
+    s_read_done(q, c);
+    return err;
+}
+
+static const struct mg_store_ops s_sqlite_ops = {
+    .name = "sqlite",
+    .destroy = s_destroy,
+    .tx_begin = s_tx_begin,
+    .tx_commit = s_tx_commit,
+    .tx_rollback = s_tx_rollback,
+    .doc_write = s_doc_write,
+    .meta_write = s_meta_write,
+    .doc_get = s_doc_get,
+    .doc_iter = s_doc_iter,
+    .meta_get = s_meta_get,
+    .generation_read = s_generation_read,
+};
+
+/* Makes the directory of a new database durable, so the file's name survives a power loss. */
+static void s_sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    (void)fsync(fd);
+    close(fd);
+}
+
+enum mg_err mg_store_sqlite_open(const char *location, struct mg_store **out,
+                                 struct mg_errinfo *ei)
+{
+    *out = NULL;
+    enum mg_err err = MG_E_OK;
+    struct mg_store_sqlite *q = NULL;
+    if (sqlite3_threadsafe() == 0) {
+        err = mg_store_fail(MG_E_STORE, "the SQLite library was built without thread support");
+        goto out;
+    }
+    err = s_make_dir(location);
+    if (err != MG_E_OK)
+        goto out;
+    q = mg_calloc(1, sizeof(*q));
+    if (q == NULL) {
+        err = mg_store_fail(MG_E_NOMEM, "out of memory opening the store");
+        goto out;
+    }
+    mg_store_base_init(&q->base, &s_sqlite_ops);
+    pthread_mutex_init(&q->pool_mu, NULL);
+    pthread_cond_init(&q->pool_cv, NULL);
+    size_t n = strlen(location);
+    q->path = mg_malloc(n + sizeof("/" S_DB_NAME));
+    if (q->path == NULL) {
+        err = mg_store_fail(MG_E_NOMEM, "out of memory opening the store");
+        goto out;
+    }
+    snprintf(q->path, n + sizeof("/" S_DB_NAME), "%s/%s", location, S_DB_NAME);
+    bool existed = access(q->path, F_OK) == 0;
+    /* Created here 0600 first: SQLite gives its -wal and -shm files the database's mode. */
+    err = s_secure_file(q->path, true);
+    if (err == MG_E_OK)
+        err = s_secure_sidecars(q->path);
+    if (err != MG_E_OK)
+        goto out;
+    if (!existed)
+        s_sync_dir(location);
+    err = s_conn_open(q, &q->writer, true);
+    if (err != MG_E_OK)
+        goto out;
+    err = s_migrate(q);
+    if (err == MG_E_OK)
+        err = s_secure_sidecars(q->path);
+    if (err != MG_E_OK)
+        goto out;
+    MG_LOG(MG_LOG_DEBUG, MG_SUB_STORE, "store open at %s (sqlite %s)", q->path,
+           sqlite3_libversion());
+    *out = &q->base;
+    q = NULL;
+out:
+    if (err != MG_E_OK)
+        mg_store_last_error(ei);
+    if (q != NULL)
+        s_destroy(&q->base);
+    return err;
+}

@@ -1,0 +1,826 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/slice.h"
+#include "state/store.h"
+#include "state/store_internal.h"
+
+/* Per-test fixture: a fresh temporary directory and the live-allocation count at the start. */
+struct fixture {
+    char root[256]; /* removed at teardown */
+    char dir[300];  /* the store location, root/data (not created yet) */
+    char db[340];   /* dir/mcpgate.db */
+    long live;
+};
+
+static void rm_rf(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (d != NULL) {
+            struct dirent *e;
+            while ((e = readdir(d)) != NULL) {
+                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                    continue;
+                char sub[1024];
+                snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+                rm_rf(sub);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return -1;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(f->root, sizeof(f->root), "%s/mg_store_test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(f->root) == NULL) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->dir, sizeof(f->dir), "%s/data", f->root);
+    snprintf(f->db, sizeof(f->db), "%s/mcpgate.db", f->dir);
+    f->live = mg_alloc_live();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    long live = mg_alloc_live();
+    rm_rf(f->root);
+    long expected = f->live;
+    free(f);
+    /* The leak check: every test closes what it opened. */
+    assert_int_equal(live, expected);
+    return 0;
+}
+
+static struct mg_store *open_ok(const struct fixture *f)
+{
+    struct mg_store *s = NULL;
+    struct mg_errinfo ei = {0};
+    enum mg_err err = mg_store_open(f->dir, &s, &ei);
+    if (err != MG_E_OK)
+        fail_msg("open failed: %s", ei.msg);
+    return s;
+}
+
+static enum mg_err put_str(struct mg_store *s, const char *kind, const char *account,
+                           const char *key, const char *doc)
+{
+    return mg_store_put(s, kind, account, key, mg_slice_cstr(doc));
+}
+
+static void assert_doc(struct mg_store *s, const char *kind, const char *account, const char *key,
+                       const char *want)
+{
+    struct mg_buf b;
+    mg_buf_init(&b, MG_STORE_DOC_MAX);
+    assert_int_equal(mg_store_get(s, kind, account, key, &b), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&b), want);
+    mg_buf_cleanup(&b);
+}
+
+static void assert_missing(struct mg_store *s, const char *kind, const char *account,
+                           const char *key)
+{
+    struct mg_buf b;
+    mg_buf_init(&b, 1024);
+    assert_int_equal(mg_store_get(s, kind, account, key, &b), MG_E_NOT_FOUND);
+    assert_int_equal(b.len, 0);
+    mg_buf_cleanup(&b);
+}
+
+static void test_store_put_get_overwrite(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    assert_int_equal(put_str(s, "user", "111122223333", "alice", "{\"a\":1}"), MG_E_OK);
+    assert_doc(s, "user", "111122223333", "alice", "{\"a\":1}");
+    assert_int_equal(put_str(s, "user", "111122223333", "alice", "{\"a\":2}"), MG_E_OK);
+    assert_doc(s, "user", "111122223333", "alice", "{\"a\":2}");
+    /* Same key under another account or kind is another row. */
+    assert_missing(s, "user", "444455556666", "alice");
+    assert_missing(s, "role", "111122223333", "alice");
+    /* Global rows use the empty account; empty documents are allowed. */
+    assert_int_equal(put_str(s, "account", "", "111122223333", ""), MG_E_OK);
+    assert_doc(s, "account", "", "111122223333", "");
+    /* get clears its output first. */
+    struct mg_buf b;
+    mg_buf_init(&b, 64);
+    assert_int_equal(mg_buf_append_cstr(&b, "junk"), MG_E_OK);
+    assert_int_equal(mg_store_get(s, "user", "111122223333", "alice", &b), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&b), "{\"a\":2}");
+    /* A document larger than the caller's buffer is refused, not truncated. */
+    struct mg_buf small;
+    mg_buf_init(&small, 3);
+    assert_int_equal(mg_store_get(s, "user", "111122223333", "alice", &small), MG_E_TOO_LARGE);
+    mg_buf_cleanup(&small);
+    mg_buf_cleanup(&b);
+    mg_store_close(s);
+}
+
+static void test_store_insert_conflict(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    assert_int_equal(mg_store_insert(s, "role", "111122223333", "admin", MG_SLICE_LIT("{\"v\":1}")),
+                     MG_E_OK);
+    assert_int_equal(mg_store_insert(s, "role", "111122223333", "admin", MG_SLICE_LIT("{\"v\":2}")),
+                     MG_E_CONFLICT);
+    struct mg_errinfo ei;
+    mg_store_last_error(&ei);
+    assert_int_equal(ei.code, MG_E_CONFLICT);
+    assert_non_null(strstr(ei.msg, "already exists"));
+    assert_doc(s, "role", "111122223333", "admin", "{\"v\":1}");
+    /* A conflict inside a transaction leaves it usable. */
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    assert_int_equal(mg_store_insert(s, "role", "111122223333", "admin", MG_SLICE_LIT("{}")),
+                     MG_E_CONFLICT);
+    assert_int_equal(mg_store_insert(s, "role", "111122223333", "dev", MG_SLICE_LIT("{}")),
+                     MG_E_OK);
+    assert_int_equal(mg_store_commit(s), MG_E_OK);
+    assert_doc(s, "role", "111122223333", "dev", "{}");
+    mg_store_close(s);
+}
+
+static void test_store_delete_not_found(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    assert_int_equal(mg_store_delete(s, "user", "111122223333", "bob"), MG_E_NOT_FOUND);
+    assert_int_equal(put_str(s, "user", "111122223333", "bob", "{}"), MG_E_OK);
+    assert_int_equal(mg_store_delete(s, "user", "111122223333", "bob"), MG_E_OK);
+    assert_missing(s, "user", "111122223333", "bob");
+    assert_int_equal(mg_store_delete(s, "user", "111122223333", "bob"), MG_E_NOT_FOUND);
+    struct mg_errinfo ei;
+    mg_store_last_error(&ei);
+    assert_int_equal(ei.code, MG_E_NOT_FOUND);
+    mg_store_close(s);
+}
+
+struct collect {
+    char out[4096];
+    size_t n;
+    size_t stop_after; /* 0: never */
+};
+
+static bool collect_row(void *user, const struct mg_store_row *row)
+{
+    struct collect *c = user;
+    size_t room = sizeof(c->out) - strlen(c->out);
+    snprintf(c->out + strlen(c->out), room, "%s/%s/%s=%.*s;", row->kind, row->account, row->key,
+             (int)row->doc_len, row->doc);
+    assert_true(row->updated_ms > 0);
+    c->n++;
+    return c->stop_after == 0 || c->n < c->stop_after;
+}
+
+static void test_store_list_order_and_filter(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    static const char *const rows[][3] = {
+        {"user", "222222222222", "b"}, {"role", "111111111111", "r"},
+        {"user", "111111111111", "z"}, {"user", "111111111111", "a"},
+        {"user", "", "g"},             {"user", "222222222222", "a"},
+        {"policy", "", "p"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        assert_int_equal(put_str(s, rows[i][0], rows[i][1], rows[i][2], rows[i][2]), MG_E_OK);
+
+    struct collect c = {0};
+    assert_int_equal(mg_store_list(s, "user", NULL, collect_row, &c), MG_E_OK);
+    assert_string_equal(c.out, "user//g=g;user/111111111111/a=a;user/111111111111/z=z;"
+                               "user/222222222222/a=a;user/222222222222/b=b;");
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(mg_store_list(s, "user", "222222222222", collect_row, &c), MG_E_OK);
+    assert_string_equal(c.out, "user/222222222222/a=a;user/222222222222/b=b;");
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(mg_store_list(s, "user", "", collect_row, &c), MG_E_OK);
+    assert_string_equal(c.out, "user//g=g;");
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(mg_store_list(s, "gateway", NULL, collect_row, &c), MG_E_OK);
+    assert_int_equal(c.n, 0);
+
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(mg_store_scan(s, collect_row, &c), MG_E_OK);
+    assert_string_equal(c.out, "policy//p=p;role/111111111111/r=r;user//g=g;"
+                               "user/111111111111/a=a;user/111111111111/z=z;"
+                               "user/222222222222/a=a;user/222222222222/b=b;");
+    /* The callback stops the iteration early. */
+    memset(&c, 0, sizeof(c));
+    c.stop_after = 2;
+    assert_int_equal(mg_store_scan(s, collect_row, &c), MG_E_OK);
+    assert_int_equal(c.n, 2);
+    /* A scan with its generation. */
+    memset(&c, 0, sizeof(c));
+    uint64_t gen = 0;
+    assert_int_equal(mg_store_scan_gen(s, collect_row, &c, &gen), MG_E_OK);
+    assert_int_equal(c.n, 7);
+    assert_int_equal(gen, 7);
+    mg_store_close(s);
+}
+
+/* A list callback that reads and writes through the store while the iteration runs. */
+struct nested {
+    struct mg_store *s;
+    size_t n;
+};
+
+static bool nested_row(void *user, const struct mg_store_row *row)
+{
+    struct nested *n = user;
+    struct mg_buf b;
+    mg_buf_init(&b, 1024);
+    assert_int_equal(mg_store_get(n->s, row->kind, row->account, row->key, &b), MG_E_OK);
+    assert_int_equal(b.len, row->doc_len);
+    mg_buf_cleanup(&b);
+    struct collect c = {0};
+    assert_int_equal(mg_store_list(n->s, row->kind, row->account, collect_row, &c), MG_E_OK);
+    assert_int_equal(mg_store_put(n->s, "copy", row->account, row->key,
+                                  mg_slice_make(row->doc, row->doc_len)),
+                     MG_E_OK);
+    n->n++;
+    return true;
+}
+
+static void test_store_nested_calls_in_callbacks(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    for (int i = 0; i < 5; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_int_equal(put_str(s, "orig", "111111111111", key, key), MG_E_OK);
+    }
+    struct nested n = {s, 0};
+    assert_int_equal(mg_store_list(s, "orig", NULL, nested_row, &n), MG_E_OK);
+    assert_int_equal(n.n, 5);
+    /* The same inside a transaction: everything goes through the writer connection. */
+    n.n = 0;
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    assert_int_equal(mg_store_list(s, "orig", NULL, nested_row, &n), MG_E_OK);
+    assert_int_equal(mg_store_commit(s), MG_E_OK);
+    assert_int_equal(n.n, 5);
+    assert_doc(s, "copy", "111111111111", "k4", "k4");
+    mg_store_close(s);
+}
+
+static void test_store_limits(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    size_t big = MG_STORE_DOC_MAX + 1;
+    char *doc = malloc(big);
+    assert_non_null(doc);
+    memset(doc, 'x', big);
+    assert_int_equal(mg_store_put(s, "k", "", "big", mg_slice_make(doc, big)), MG_E_TOO_LARGE);
+    assert_int_equal(mg_store_insert(s, "k", "", "big", mg_slice_make(doc, big)),
+                     MG_E_TOO_LARGE);
+    assert_int_equal(mg_store_meta_put(s, "big", mg_slice_make(doc, big)), MG_E_TOO_LARGE);
+    /* Exactly at the limit is fine, and reads back whole. */
+    assert_int_equal(mg_store_put(s, "k", "", "max", mg_slice_make(doc, big - 1)), MG_E_OK);
+    struct mg_buf b;
+    mg_buf_init(&b, MG_STORE_DOC_MAX);
+    assert_int_equal(mg_store_get(s, "k", "", "max", &b), MG_E_OK);
+    assert_int_equal(b.len, big - 1);
+    assert_int_equal(mg_memcmp(b.ptr, doc, big - 1), 0);
+    mg_buf_cleanup(&b);
+
+    char name[MG_STORE_NAME_MAX + 2];
+    memset(name, 'n', sizeof(name));
+    name[MG_STORE_NAME_MAX] = '\0';
+    assert_int_equal(put_str(s, name, name, name, "{}"), MG_E_OK);
+    name[MG_STORE_NAME_MAX] = 'n';
+    name[MG_STORE_NAME_MAX + 1] = '\0';
+    assert_int_equal(put_str(s, name, "", "k", "{}"), MG_E_INVALID);
+    assert_int_equal(put_str(s, "k", name, "k", "{}"), MG_E_INVALID);
+    assert_int_equal(put_str(s, "k", "", name, "{}"), MG_E_INVALID);
+    assert_int_equal(mg_store_delete(s, "k", "", name), MG_E_INVALID);
+    assert_int_equal(mg_store_meta_put(s, name, MG_SLICE_LIT("v")), MG_E_INVALID);
+    struct mg_errinfo ei;
+    mg_store_last_error(&ei);
+    assert_int_equal(ei.code, MG_E_INVALID);
+    assert_non_null(strstr(ei.msg, "longer than"));
+    assert_int_equal(put_str(s, "", "", "k", "{}"), MG_E_INVALID);
+    assert_int_equal(put_str(s, "k", "", "", "{}"), MG_E_INVALID);
+    assert_int_equal(put_str(s, "k", NULL, "k", "{}"), MG_E_INVALID);
+    assert_int_equal(mg_store_meta_put(s, "generation", MG_SLICE_LIT("9")), MG_E_INVALID);
+    free(doc);
+    mg_store_close(s);
+}
+
+static void test_store_transactions(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    /* A second handle plays the part of another process. */
+    struct mg_store *other = open_ok(f);
+    uint64_t g0 = mg_store_generation(s);
+    assert_int_equal(g0, 0);
+
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    assert_int_equal(mg_store_begin(s), MG_E_INVALID); /* no nesting */
+    assert_int_equal(put_str(s, "user", "1", "a", "A"), MG_E_OK);
+    assert_int_equal(put_str(s, "user", "1", "b", "B"), MG_E_OK);
+    assert_int_equal(mg_store_meta_put(s, "m", MG_SLICE_LIT("v")), MG_E_OK);
+    assert_doc(s, "user", "1", "a", "A"); /* the transaction sees its own writes */
+    assert_missing(other, "user", "1", "a"); /* nobody else does */
+    mg_store_rollback(s);
+    assert_missing(s, "user", "1", "a");
+    assert_missing(s, "user", "1", "b");
+    struct mg_buf b;
+    mg_buf_init(&b, 64);
+    assert_int_equal(mg_store_meta_get(s, "m", &b), MG_E_NOT_FOUND);
+    assert_int_equal(mg_store_generation(s), g0);
+
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    assert_int_equal(put_str(s, "user", "1", "a", "A"), MG_E_OK);
+    assert_int_equal(put_str(s, "user", "1", "b", "B"), MG_E_OK);
+    assert_int_equal(mg_store_delete(s, "user", "1", "b"), MG_E_OK);
+    assert_int_equal(mg_store_commit(s), MG_E_OK);
+    assert_doc(s, "user", "1", "a", "A");
+    assert_missing(s, "user", "1", "b");
+    assert_doc(other, "user", "1", "a", "A");
+    /* One committed transaction is one generation. */
+    assert_int_equal(mg_store_generation(s), g0 + 1);
+
+    /* A transaction that wrote nothing does not move the generation. */
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    assert_doc(s, "user", "1", "a", "A");
+    assert_int_equal(mg_store_commit(s), MG_E_OK);
+    assert_int_equal(mg_store_generation(s), g0 + 1);
+
+    /* Commit or rollback without a transaction. */
+    assert_int_equal(mg_store_commit(s), MG_E_INVALID);
+    mg_store_rollback(s);
+
+    /* The other handle sees the change only after a refresh. */
+    uint64_t g = 0;
+    assert_int_equal(mg_store_generation(other), 0);
+    assert_int_equal(mg_store_generation_refresh(other, &g), MG_E_OK);
+    assert_int_equal(g, g0 + 1);
+    assert_int_equal(put_str(other, "user", "1", "c", "C"), MG_E_OK);
+    assert_int_equal(mg_store_generation(other), g0 + 2);
+    assert_int_equal(mg_store_generation(s), g0 + 1);
+    assert_int_equal(mg_store_generation_refresh(s, &g), MG_E_OK);
+    assert_int_equal(g, g0 + 2);
+    assert_int_equal(mg_store_generation(s), g0 + 2);
+
+    /* Closing with a transaction open rolls it back. */
+    assert_int_equal(mg_store_begin(other), MG_E_OK);
+    assert_int_equal(put_str(other, "user", "1", "d", "D"), MG_E_OK);
+    mg_store_close(other);
+    assert_missing(s, "user", "1", "d");
+    mg_buf_cleanup(&b);
+    mg_store_close(s);
+}
+
+static void test_store_meta(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    struct mg_buf b;
+    mg_buf_init(&b, 1024);
+    assert_int_equal(mg_store_meta_get(s, "signing_key", &b), MG_E_NOT_FOUND);
+    static const uint8_t bin[] = {0, 1, 2, 0xff, 0};
+    assert_int_equal(mg_store_meta_put(s, "signing_key", mg_slice_make(bin, sizeof(bin))),
+                     MG_E_OK);
+    assert_int_equal(mg_store_meta_get(s, "signing_key", &b), MG_E_OK);
+    assert_int_equal(b.len, sizeof(bin));
+    assert_int_equal(mg_memcmp(b.ptr, bin, sizeof(bin)), 0);
+    assert_int_equal(mg_store_meta_put(s, "signing_key", MG_SLICE_LIT("v2")), MG_E_OK);
+    assert_int_equal(mg_store_meta_get(s, "signing_key", &b), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&b), "v2");
+    assert_int_equal(mg_store_meta_put(s, "empty", MG_SLICE_LIT("")), MG_E_OK);
+    assert_int_equal(mg_store_meta_get(s, "empty", &b), MG_E_OK);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(mg_store_generation(s), 3);
+    mg_buf_cleanup(&b);
+    mg_store_close(s);
+}
+
+static int64_t count_migrations(const char *db_path)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM schema_migrations", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void exec_sql(const char *db_path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                     NULL),
+                     SQLITE_OK);
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fail_msg("sql failed: %s", msg ? msg : "?");
+    sqlite3_close(db);
+}
+
+static void test_store_migrations_idempotent(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    assert_int_equal(put_str(s, "user", "1", "a", "A"), MG_E_OK);
+    mg_store_close(s);
+    assert_int_equal(count_migrations(f->db), (int64_t)g_mg_store_sqlite_migration_count);
+    for (int i = 0; i < 2; i++) {
+        s = open_ok(f);
+        assert_doc(s, "user", "1", "a", "A");
+        assert_int_equal(mg_store_generation(s), 1); /* read back from the database */
+        mg_store_close(s);
+        assert_int_equal(count_migrations(f->db), (int64_t)g_mg_store_sqlite_migration_count);
+    }
+    /* A database from a newer version is refused with a clear message. */
+    exec_sql(f->db, "INSERT INTO schema_migrations (version, name, applied_ms) "
+                    "VALUES (9999, '9999_future.sql', 0)");
+    struct mg_errinfo ei = {0};
+    s = NULL;
+    assert_int_equal(mg_store_open(f->dir, &s, &ei), MG_E_STORE);
+    assert_null(s);
+    assert_non_null(strstr(ei.msg, "newer version"));
+    assert_non_null(strstr(ei.msg, "9999"));
+}
+
+/* The embedded SQL must be exactly the text of the .sql files in the source tree. */
+static void test_store_embedded_migrations_match_files(void **state)
+{
+    (void)state;
+    int last = 0;
+    for (size_t i = 0; i < g_mg_store_sqlite_migration_count; i++) {
+        const struct mg_store_migration *m = &g_mg_store_sqlite_migrations[i];
+        assert_true(m->version > last); /* strictly increasing */
+        last = m->version;
+        char want_prefix[8];
+        snprintf(want_prefix, sizeof(want_prefix), "%04d_", m->version);
+        assert_int_equal(strncmp(m->name, want_prefix, 5), 0);
+        char path[256];
+        snprintf(path, sizeof(path), "src/state/migrations/%s", m->name);
+        FILE *fp = fopen(path, "rb");
+        if (fp == NULL) {
+            print_message("skipping %s: not run from the source tree\n", path);
+            continue;
+        }
+        static char text[65536];
+        size_t n = fread(text, 1, sizeof(text) - 1, fp);
+        fclose(fp);
+        text[n] = '\0';
+        assert_string_equal(text, m->sql);
+    }
+}
+
+static unsigned mode_of(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        fail_msg("stat %s: %s", path, strerror(errno));
+    return (unsigned)(st.st_mode & 0777);
+}
+
+static void test_store_permissions(void **state)
+{
+    struct fixture *f = *state;
+    mode_t old = umask(022);
+    char nested[400];
+    snprintf(nested, sizeof(nested), "%s/deep/er", f->dir);
+    struct mg_store *s = NULL;
+    struct mg_errinfo ei = {0};
+    assert_int_equal(mg_store_open(nested, &s, &ei), MG_E_OK);
+    assert_int_equal(put_str(s, "user", "1", "a", "A"), MG_E_OK);
+    assert_int_equal(mode_of(f->dir), 0700);
+    assert_int_equal(mode_of(nested), 0700);
+    char p[500];
+    snprintf(p, sizeof(p), "%s/mcpgate.db", nested);
+    assert_int_equal(mode_of(p), 0600);
+    snprintf(p, sizeof(p), "%s/mcpgate.db-wal", nested);
+    assert_int_equal(mode_of(p), 0600);
+    snprintf(p, sizeof(p), "%s/mcpgate.db-shm", nested);
+    assert_int_equal(mode_of(p), 0600);
+    mg_store_close(s);
+    umask(old);
+}
+
+static void test_store_tightens_existing_file(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    mg_store_close(s);
+    assert_int_equal(chmod(f->db, 0644), 0);
+    s = open_ok(f);
+    assert_int_equal(mode_of(f->db), 0600);
+    mg_store_close(s);
+}
+
+/* The child: writes rows one transaction each and reports each acknowledged commit. */
+static void durability_child(const char *dir, int fd)
+{
+    struct mg_store *s = NULL;
+    if (mg_store_open(dir, &s, NULL) != MG_E_OK)
+        _exit(2);
+    if (write(fd, "ready\n", 6) != 6)
+        _exit(3);
+    for (int i = 0; i < 100000; i++) {
+        char key[32], doc[64];
+        snprintf(key, sizeof(key), "k%06d", i);
+        snprintf(doc, sizeof(doc), "{\"i\":%d}", i);
+        if (i % 2 == 0) {
+            if (mg_store_put(s, "row", "", key, mg_slice_cstr(doc)) != MG_E_OK)
+                _exit(4);
+        } else {
+            if (mg_store_begin(s) != MG_E_OK ||
+                mg_store_insert(s, "row", "", key, mg_slice_cstr(doc)) != MG_E_OK ||
+                mg_store_commit(s) != MG_E_OK)
+                _exit(4);
+        }
+        char line[32];
+        int n = snprintf(line, sizeof(line), "%d\n", i);
+        if (write(fd, line, (size_t)n) != n)
+            _exit(5);
+    }
+    _exit(0);
+}
+
+static void test_store_kill9_durability(void **state)
+{
+    struct fixture *f = *state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        durability_child(f->dir, fds[1]);
+    }
+    close(fds[1]);
+    FILE *in = fdopen(fds[0], "r");
+    assert_non_null(in);
+    char line[64];
+    int acked = -1;
+    bool ready = false;
+    while (fgets(line, sizeof(line), in) != NULL) {
+        if (!ready) {
+            assert_string_equal(line, "ready\n");
+            ready = true;
+            continue;
+        }
+        acked = atoi(line);
+        if (acked >= 60)
+            break;
+    }
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    fclose(in);
+    assert_true(acked >= 60);
+
+    struct mg_store *s = open_ok(f);
+    for (int i = 0; i <= acked; i++) {
+        char key[32], doc[64];
+        snprintf(key, sizeof(key), "k%06d", i);
+        snprintf(doc, sizeof(doc), "{\"i\":%d}", i);
+        assert_doc(s, "row", "", key, doc);
+    }
+    /* Every acknowledged commit bumped the generation (later unacknowledged ones may be there). */
+    assert_true(mg_store_generation(s) >= (uint64_t)acked + 1);
+    mg_store_close(s);
+}
+
+static void test_store_corrupt_file(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(mkdir(f->dir, 0700), 0);
+    int fd = open(f->db, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    uint8_t junk[65536];
+    srand(12345);
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (uint8_t)rand();
+    assert_int_equal(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+    close(fd);
+    struct mg_store *s = NULL;
+    struct mg_errinfo ei = {0};
+    assert_int_equal(mg_store_open(f->dir, &s, &ei), MG_E_STORE);
+    assert_null(s);
+    assert_int_equal(ei.code, MG_E_STORE);
+    assert_non_null(strstr(ei.msg, "corrupted"));
+    assert_non_null(strstr(ei.msg, "mcpgate.db"));
+
+    /* A valid SQLite file of some other program is refused too. */
+    unlink(f->db);
+    exec_sql(f->db, "CREATE TABLE other (x); INSERT INTO other VALUES (1);");
+    assert_int_equal(mg_store_open(f->dir, &s, &ei), MG_E_STORE);
+    assert_non_null(strstr(ei.msg, "not created by mcpgate"));
+
+    /* A truncated header of a real store. */
+    unlink(f->db);
+    s = open_ok(f);
+    for (int i = 0; i < 50; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_int_equal(put_str(s, "row", "", key, "{\"some\":\"document\"}"), MG_E_OK);
+    }
+    mg_store_close(s);
+    fd = open(f->db, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, junk, 200, 0), 200);
+    close(fd);
+    assert_int_equal(mg_store_open(f->dir, &s, &ei), MG_E_STORE);
+    assert_null(s);
+    assert_true(strlen(ei.msg) > 0);
+
+    /* The location is a file, not a directory. */
+    char file_loc[400];
+    snprintf(file_loc, sizeof(file_loc), "%s/plainfile", f->root);
+    fd = open(file_loc, O_WRONLY | O_CREAT, 0600);
+    close(fd);
+    assert_int_equal(mg_store_open(file_loc, &s, &ei), MG_E_IO);
+    assert_non_null(strstr(ei.msg, "not a directory"));
+    assert_int_equal(mg_store_open("", &s, &ei), MG_E_INVALID);
+}
+
+static void test_store_locked_beyond_timeout(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(put_str(s, "user", "1", "a", "A"), MG_E_STORE);
+    struct mg_errinfo ei;
+    mg_store_last_error(&ei);
+    assert_int_equal(ei.code, MG_E_STORE);
+    assert_non_null(strstr(ei.msg, "locked"));
+    /* Reads still work while another process writes (WAL). */
+    assert_missing(s, "user", "1", "a");
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    /* And the writer recovers once the lock is gone. */
+    assert_int_equal(put_str(s, "user", "1", "a", "A"), MG_E_OK);
+    mg_store_close(s);
+}
+
+struct conc {
+    struct mg_store *s;
+    atomic_int done;
+    atomic_int errors;
+    atomic_long reads;
+};
+
+#define CONC_ROWS 150
+
+static void *conc_writer(void *arg)
+{
+    struct conc *c = arg;
+    for (int i = 0; i < CONC_ROWS; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "k%04d", i);
+        enum mg_err err;
+        if (i % 3 == 0) {
+            err = mg_store_begin(c->s);
+            if (err == MG_E_OK)
+                err = mg_store_put(c->s, "row", "1", key, MG_SLICE_LIT("{\"v\":1}"));
+            if (err == MG_E_OK)
+                err = mg_store_put(c->s, "row", "2", key, MG_SLICE_LIT("{\"v\":2}"));
+            if (err == MG_E_OK)
+                err = mg_store_commit(c->s);
+            else
+                mg_store_rollback(c->s);
+        } else {
+            err = mg_store_put(c->s, "row", "1", key, MG_SLICE_LIT("{\"v\":1}"));
+            if (err == MG_E_OK)
+                err = mg_store_put(c->s, "row", "2", key, MG_SLICE_LIT("{\"v\":2}"));
+        }
+        if (err != MG_E_OK)
+            atomic_fetch_add(&c->errors, 1);
+    }
+    atomic_fetch_add(&c->done, 1);
+    return NULL;
+}
+
+static bool count_row(void *user, const struct mg_store_row *row)
+{
+    (void)row;
+    (*(size_t *)user)++;
+    return true;
+}
+
+static void *conc_reader(void *arg)
+{
+    struct conc *c = arg;
+    struct mg_buf b;
+    mg_buf_init(&b, 4096);
+    size_t last = 0;
+    unsigned i = 0;
+    while (atomic_load(&c->done) < 2) {
+        char key[32];
+        snprintf(key, sizeof(key), "k%04u", i++ % CONC_ROWS);
+        enum mg_err err = mg_store_get(c->s, "row", "1", key, &b);
+        if (err != MG_E_OK && err != MG_E_NOT_FOUND)
+            atomic_fetch_add(&c->errors, 1);
+        size_t n = 0;
+        if (mg_store_list(c->s, "row", "1", count_row, &n) != MG_E_OK || n < last)
+            atomic_fetch_add(&c->errors, 1);
+        last = n;
+        uint64_t gen;
+        if (mg_store_generation_refresh(c->s, &gen) != MG_E_OK)
+            atomic_fetch_add(&c->errors, 1);
+        atomic_fetch_add(&c->reads, 1);
+    }
+    mg_buf_cleanup(&b);
+    return NULL;
+}
+
+static void test_store_concurrency(void **state)
+{
+    struct fixture *f = *state;
+    struct conc c = {.s = open_ok(f)};
+    pthread_t w1, w2, r1, r2;
+    assert_int_equal(pthread_create(&r1, NULL, conc_reader, &c), 0);
+    assert_int_equal(pthread_create(&r2, NULL, conc_reader, &c), 0);
+    assert_int_equal(pthread_create(&w1, NULL, conc_writer, &c), 0);
+    assert_int_equal(pthread_create(&w2, NULL, conc_writer, &c), 0);
+    pthread_join(w1, NULL);
+    pthread_join(w2, NULL);
+    pthread_join(r1, NULL);
+    pthread_join(r2, NULL);
+    assert_int_equal(atomic_load(&c.errors), 0);
+    assert_true(atomic_load(&c.reads) > 0);
+    size_t n = 0;
+    assert_int_equal(mg_store_scan(c.s, count_row, &n), MG_E_OK);
+    assert_int_equal(n, 2 * CONC_ROWS);
+    /* Each writer: one generation per single put, one per transaction. */
+    uint64_t per_writer = (uint64_t)(CONC_ROWS / 3) + 2u * (CONC_ROWS - CONC_ROWS / 3);
+    assert_int_equal(mg_store_generation(c.s), 2 * per_writer);
+    mg_store_close(c.s);
+}
+
+int main(void)
+{
+    g_mg_log_level = MG_LOG_OFF;
+    const char *lvl = getenv("MG_TEST_LOG");
+    if (lvl != NULL)
+        (void)mg_log_parse_level(lvl, &g_mg_log_level);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_store_put_get_overwrite, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_insert_conflict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_delete_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_list_order_and_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_nested_calls_in_callbacks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_transactions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_meta, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_migrations_idempotent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_embedded_migrations_match_files, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_store_permissions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_tightens_existing_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_kill9_durability, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_corrupt_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_locked_beyond_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_concurrency, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
