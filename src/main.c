@@ -1,2 +1,6 @@
-#include <stdio.h>
-int main(void) { puts("mcpgate"); return 0; }
+#include "cli/cli.h"
+
+int main(int argc, char **argv)
+{
+    return mg_cli_main(argc, argv);
+}

@@ -1,0 +1,206 @@
+/* The request pipeline: route -> authenticate (SigV4) -> service handler. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+
+enum s_service { S_NONE = 0, S_STS, S_IAM, S_LAMBDA, S_AGENTCORE };
+
+static enum s_service s_service_of(struct mg_slice name)
+{
+    if (mg_slice_eq_cstr(name, "sts"))
+        return S_STS;
+    if (mg_slice_eq_cstr(name, "iam"))
+        return S_IAM;
+    if (mg_slice_eq_cstr(name, "lambda"))
+        return S_LAMBDA;
+    if (mg_slice_eq_cstr(name, "bedrock-agentcore"))
+        return S_AGENTCORE;
+    return S_NONE;
+}
+
+/* Which wire format an unauthenticated request would be answered in. */
+static enum mg_aws_protocol s_protocol_for_path(struct mg_slice path)
+{
+    if (path.len <= 1)
+        return MG_AWS_QUERY_STS;
+    return MG_AWS_REST_JSON;
+}
+
+static enum mg_aws_protocol s_protocol_for_service(enum s_service s, struct mg_slice path)
+{
+    switch (s) {
+    case S_STS: return MG_AWS_QUERY_STS;
+    case S_IAM: return MG_AWS_QUERY_IAM;
+    case S_LAMBDA:
+    case S_AGENTCORE: return MG_AWS_REST_JSON;
+    case S_NONE: break;
+    }
+    return s_protocol_for_path(path);
+}
+
+static void s_auth_error(struct mg_http_exchange *x, enum mg_aws_protocol p,
+                         enum mg_sigv4_status st, const char *msg)
+{
+    bool json = p == MG_AWS_REST_JSON;
+    const char *code = NULL;
+    int status = 403;
+    switch (st) {
+    case MG_SIGV4_MISSING:
+        code = json ? "MissingAuthenticationTokenException" : "MissingAuthenticationToken";
+        msg = json ? "Missing Authentication Token" : "Request is missing Authentication Token";
+        break;
+    case MG_SIGV4_INCOMPLETE:
+    case MG_SIGV4_UNSUPPORTED:
+        code = json ? "IncompleteSignatureException" : "IncompleteSignature";
+        status = json ? 403 : 400;
+        break;
+    case MG_SIGV4_BAD_SCOPE:
+    case MG_SIGV4_SKEW:
+    case MG_SIGV4_MISMATCH:
+        code = json ? "InvalidSignatureException" : "SignatureDoesNotMatch";
+        break;
+    case MG_SIGV4_UNKNOWN_KEY:
+        code = json ? "UnrecognizedClientException" : "InvalidClientTokenId";
+        msg = "The security token included in the request is invalid.";
+        break;
+    case MG_SIGV4_EXPIRED_TOKEN:
+        code = json ? "ExpiredTokenException" : "ExpiredToken";
+        msg = "The security token included in the request is expired";
+        status = json ? 403 : 400;
+        break;
+    case MG_SIGV4_UNCHECKED:
+    case MG_SIGV4_OK:
+        code = json ? "InternalFailure" : "InternalFailure";
+        msg = "The request processing has failed because of an unknown error.";
+        status = 500;
+        break;
+    }
+    mg_aws_send_error(x, p, status, code, msg && msg[0] ? msg : "Request signature is invalid.");
+}
+
+static void s_handle_query(struct mg_call *c, enum s_service svc)
+{
+    struct mg_aws_params params;
+    enum mg_err e = mg_aws_params_parse(&params, c->req);
+    if (e) {
+        mg_aws_params_cleanup(&params);
+        mg_aws_send_error(c->x, c->protocol, e == MG_E_TOO_LARGE ? 413 : 400,
+                          e == MG_E_TOO_LARGE ? "RequestEntityTooLarge" : "MalformedInput",
+                          e == MG_E_TOO_LARGE ? "Too many request parameters."
+                                              : "The request parameters could not be read.");
+        return;
+    }
+    const struct mg_slice *action = mg_aws_param(&params, "Action");
+    if (action == NULL || action->len == 0) {
+        mg_aws_send_error(c->x, c->protocol, 400, "MissingAction",
+                          "Missing Action");
+    } else if (svc == S_STS) {
+        mg_sts_handle(c, &params);
+    } else {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "Could not find operation " MG_SLICE_FMT " for version %s",
+                 MG_SLICE_ARG(*action), svc == S_IAM ? "2010-05-08" : "2011-06-15");
+        mg_aws_send_error(c->x, c->protocol, 400, "InvalidAction", msg);
+    }
+    mg_aws_params_cleanup(&params);
+}
+
+/* Resolves the caller for a verified-format request; fills c->principal. */
+static enum mg_sigv4_status s_authenticate(struct mg_call *c, struct mg_sigv4_request *sreq,
+                                           enum s_service svc, struct mg_errinfo *ei)
+{
+    struct mg_app *app = c->app;
+    enum mg_sigv4_status st = mg_sigv4_parse(sreq, &c->auth, ei);
+    if (st != MG_SIGV4_OK)
+        return st;
+    const char *regions[2] = {app->cfg.region, "us-east-1"};
+    /* IAM and STS's global endpoint sign for us-east-1 whatever region the server serves. */
+    size_t n_regions = (svc == S_IAM || svc == S_STS) ? 2 : 1;
+    st = mg_sigv4_check(&c->auth, regions, n_regions, NULL, mg_now(), app->cfg.clock_skew, ei);
+    if (st != MG_SIGV4_OK)
+        return st;
+    if (svc == S_NONE) {
+        mg_errinfo_set(ei, MG_E_AUTH, "Credential should be scoped to correct service: '" MG_SLICE_FMT "'. ",
+                       MG_SLICE_ARG(c->auth.service));
+        return MG_SIGV4_BAD_SCOPE;
+    }
+    const struct mg_iam_key *key = mg_iam_find_key(c->snap, c->auth.access_key_id);
+    if (key == NULL || !key->active)
+        return MG_SIGV4_UNKNOWN_KEY;
+    st = mg_sigv4_verify(sreq, &c->auth, mg_slice_cstr(key->secret), app->key_cache, ei);
+    if (st != MG_SIGV4_OK)
+        return st;
+    mg_iam_principal_from_key(key, &c->principal);
+    return MG_SIGV4_OK;
+}
+
+static void s_send_plain(struct mg_http_exchange *x, int status, const char *text)
+{
+    mg_http_set_status(x, status);
+    mg_http_add_header(x, "content-type", MG_SLICE_LIT("text/plain; charset=utf-8"));
+    if (mg_buf_append_cstr(mg_http_body(x), text) != MG_E_OK)
+        mg_buf_reset(mg_http_body(x));
+    mg_http_send(x);
+}
+
+void mg_app_handle(void *user, struct mg_http_exchange *x)
+{
+    struct mg_app *app = user;
+    const struct mg_http_req *r = mg_http_request(x);
+
+    if (r->n_host_headers != 1) {
+        s_send_plain(x, 400, r->n_host_headers ? "more than one Host header\n"
+                                               : "a Host header is required\n");
+        return;
+    }
+    if (mg_slice_eq_cstr(r->path, "/_mcpgate/health")) {
+        s_send_plain(x, 200, "ok\n");
+        return;
+    }
+
+    struct mg_call c;
+    memset(&c, 0, sizeof(c));
+    c.app = app;
+    c.x = x;
+    c.req = r;
+    c.snap = mg_state_read(&app->state, &app->readers[r->loop]);
+
+    struct mg_sigv4_request sreq = {r->method, r->path, r->query, r->headers, r->n_headers,
+                                    r->body};
+    /* The service comes from the credential scope; parse once to learn it. */
+    struct mg_sigv4_auth peek;
+    struct mg_errinfo ei = {0};
+    enum s_service svc = S_NONE;
+    if (mg_sigv4_parse(&sreq, &peek, NULL) == MG_SIGV4_OK)
+        svc = s_service_of(peek.service);
+    c.protocol = s_protocol_for_service(svc, r->path);
+
+    enum mg_sigv4_status st = s_authenticate(&c, &sreq, svc, &ei);
+    if (st != MG_SIGV4_OK) {
+        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_SIGV4, r->request_id,
+                   "authentication refused: %s (key " MG_SLICE_FMT ", %.*s %.*s)",
+                   ei.msg[0] ? ei.msg : "no valid credentials",
+                   MG_SLICE_ARG(c.auth.access_key_id), (int)r->method.len,
+                   (const char *)r->method.ptr, (int)(r->path.len > 200 ? 200 : r->path.len),
+                   (const char *)r->path.ptr);
+        s_auth_error(x, c.protocol, st, ei.msg);
+        return;
+    }
+
+    switch (svc) {
+    case S_STS:
+    case S_IAM:
+        s_handle_query(&c, svc);
+        return;
+    case S_LAMBDA:
+    case S_AGENTCORE:
+    case S_NONE:
+        break;
+    }
+    mg_aws_send_error(x, MG_AWS_REST_JSON, 404, "UnknownOperationException",
+                      "This operation is not served by mcpgate yet.");
+}

@@ -1,0 +1,324 @@
+/* mcpgate serve / mcpgate credentials */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/app.h"
+#include "base/alloc.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "cli/cli.h"
+
+static const char s_serve_usage[] =
+    "usage: mcpgate serve [options]\n"
+    "\n"
+    "  --listen ADDR:PORT      where to listen (default 127.0.0.1:4777; [::1]:PORT for IPv6)\n"
+    "  --data DIR              state directory, SQLite inside (default ./mcpgate-data)\n"
+    "  --identities FILE       hosted AWS accounts, users, roles and keys (JSON); without it:\n"
+    "                          account 000000000000, access key 'test', secret 'test',\n"
+    "                          loopback addresses only\n"
+    "  --region REGION         the region this server is (default us-east-1)\n"
+    "  --threads N             event-loop threads (default: one per core)\n"
+    "  --log-level LEVEL       debug, info, warn, error or off (default info)\n"
+    "  --max-body BYTES        request body limit (default 6291456)\n"
+    "  --clock-skew SECONDS    allowed SigV4 clock difference (default 900)\n"
+    "  --request-timeout MS    time allowed to receive one request (default 10000)\n"
+    "  --idle-timeout MS       keep-alive idle timeout (default 10000)\n"
+    "  --tls-cert FILE         serve HTTPS with this PEM certificate chain (with --tls-key)\n"
+    "  --tls-key FILE          the PEM private key for --tls-cert\n"
+    "  --public-url URL        how clients reach this server (default from --listen)\n";
+
+static bool s_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool s_parse_listen(const char *s, struct mg_http_config *h)
+{
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || colon == s)
+        return false;
+    size_t hl = (size_t)(colon - s);
+    if (hl >= sizeof(h->listen_host))
+        return false;
+    uint64_t port;
+    if (!s_parse_u64(colon + 1, 0, 65535, &port))
+        return false;
+    memcpy(h->listen_host, s, hl);
+    h->listen_host[hl] = 0;
+    h->listen_port = (uint16_t)port;
+    return true;
+}
+
+static bool s_is_loopback(const char *host)
+{
+    char h[256];
+    snprintf(h, sizeof(h), "%s", host);
+    size_t n = strlen(h);
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        memmove(h, h + 1, n - 2);
+        h[n - 2] = 0;
+    }
+    if (strcmp(h, "localhost") == 0)
+        return true;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, h, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, h, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
+}
+
+int mg_cli_serve_main(int argc, char **argv)
+{
+    struct mg_app_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    snprintf(cfg.http.listen_host, sizeof(cfg.http.listen_host), "127.0.0.1");
+    cfg.http.listen_port = MG_DEFAULT_PORT;
+    cfg.http.max_body = MG_LIMIT_BODY_DEFAULT;
+    cfg.http.max_header_bytes = MG_LIMIT_HEADER_BYTES;
+    cfg.http.req_timeout_ms = 10000;
+    cfg.http.idle_timeout_ms = 10000;
+    snprintf(cfg.data_dir, sizeof(cfg.data_dir), "./mcpgate-data");
+    snprintf(cfg.region, sizeof(cfg.region), "us-east-1");
+    cfg.clock_skew = 900;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        uint64_t n;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(s_serve_usage, stdout);
+            return 0;
+        }
+        if (v == NULL) {
+            fprintf(stderr, "mcpgate serve: %s needs a value (or unknown option)\n\n%s", a,
+                    s_serve_usage);
+            return 2;
+        }
+        i++;
+        if (strcmp(a, "--listen") == 0) {
+            if (!s_parse_listen(v, &cfg.http)) {
+                fprintf(stderr, "mcpgate serve: --listen wants ADDR:PORT, got '%s'\n", v);
+                return 2;
+            }
+        } else if (strcmp(a, "--data") == 0) {
+            if (strlen(v) >= sizeof(cfg.data_dir)) {
+                fprintf(stderr, "mcpgate serve: --data path too long\n");
+                return 2;
+            }
+            snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", v);
+        } else if (strcmp(a, "--identities") == 0) {
+            cfg.identities = v;
+        } else if (strcmp(a, "--region") == 0) {
+            size_t l = strlen(v);
+            bool ok = l > 0 && l < sizeof(cfg.region);
+            for (size_t k = 0; ok && k < l; k++)
+                ok = (v[k] >= 'a' && v[k] <= 'z') || (v[k] >= '0' && v[k] <= '9') || v[k] == '-';
+            if (!ok) {
+                fprintf(stderr, "mcpgate serve: --region wants a region name like us-east-1\n");
+                return 2;
+            }
+            snprintf(cfg.region, sizeof(cfg.region), "%s", v);
+        } else if (strcmp(a, "--threads") == 0) {
+            if (!s_parse_u64(v, 1, MG_MAX_LOOPS, &n)) {
+                fprintf(stderr, "mcpgate serve: --threads wants 1 to %d\n", MG_MAX_LOOPS);
+                return 2;
+            }
+            cfg.http.threads = (int)n;
+        } else if (strcmp(a, "--log-level") == 0) {
+            if (!mg_log_parse_level(v, &g_mg_log_level)) {
+                fprintf(stderr, "mcpgate serve: --log-level wants debug, info, warn, error or off\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--max-body") == 0) {
+            if (!s_parse_u64(v, 1024, 1ull << 30, &n)) {
+                fprintf(stderr, "mcpgate serve: --max-body wants 1024 to 1073741824 bytes\n");
+                return 2;
+            }
+            cfg.http.max_body = n;
+        } else if (strcmp(a, "--clock-skew") == 0) {
+            if (!s_parse_u64(v, 0, 86400, &n)) {
+                fprintf(stderr, "mcpgate serve: --clock-skew wants 0 to 86400 seconds\n");
+                return 2;
+            }
+            cfg.clock_skew = (int64_t)n;
+        } else if (strcmp(a, "--request-timeout") == 0) {
+            if (!s_parse_u64(v, 100, 3600000, &n)) {
+                fprintf(stderr, "mcpgate serve: --request-timeout wants 100 to 3600000 ms\n");
+                return 2;
+            }
+            cfg.http.req_timeout_ms = n;
+        } else if (strcmp(a, "--idle-timeout") == 0) {
+            if (!s_parse_u64(v, 100, 3600000, &n)) {
+                fprintf(stderr, "mcpgate serve: --idle-timeout wants 100 to 3600000 ms\n");
+                return 2;
+            }
+            cfg.http.idle_timeout_ms = n;
+        } else if (strcmp(a, "--tls-cert") == 0) {
+            cfg.http.tls_cert = v;
+        } else if (strcmp(a, "--tls-key") == 0) {
+            cfg.http.tls_key = v;
+        } else if (strcmp(a, "--public-url") == 0) {
+            snprintf(cfg.public_url, sizeof(cfg.public_url), "%s", v);
+        } else {
+            fprintf(stderr, "mcpgate serve: unknown option '%s'\n\n%s", a, s_serve_usage);
+            return 2;
+        }
+    }
+    if (!cfg.http.tls_cert != !cfg.http.tls_key) {
+        fprintf(stderr, "mcpgate serve: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    if (cfg.identities == NULL && !s_is_loopback(cfg.http.listen_host)) {
+        fprintf(stderr,
+                "mcpgate serve: refusing to listen on %s with the well-known test credentials.\n"
+                "Give an --identities file with your own keys to listen beyond loopback.\n",
+                cfg.http.listen_host);
+        return 2;
+    }
+
+    /* Signals are taken by this thread with sigwait; the loops never see them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    static struct mg_app app;
+    struct mg_errinfo ei = {0};
+    if (mg_app_open(&app, &cfg, &ei) != MG_E_OK) {
+        fprintf(stderr, "mcpgate serve: %s\n", ei.msg);
+        return 1;
+    }
+    if (mg_app_serve(&app, &ei) != MG_E_OK) {
+        fprintf(stderr, "mcpgate serve: %s\n", ei.msg);
+        mg_app_close(&app);
+        return 1;
+    }
+    const char *scheme = cfg.http.tls_cert ? "https" : "http";
+    char endpoint[512];
+    if (cfg.public_url[0])
+        snprintf(endpoint, sizeof(endpoint), "%s", cfg.public_url);
+    else
+        snprintf(endpoint, sizeof(endpoint), "%s://%s:%u", scheme, cfg.http.listen_host,
+                 (unsigned)mg_http_port(app.http));
+    snprintf(app.cfg.public_url, sizeof(app.cfg.public_url), "%s", endpoint);
+    if (mg_store_meta_put(app.store, "endpoint", mg_slice_cstr(endpoint)) != MG_E_OK)
+        MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "could not record the endpoint in the store");
+    MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "listening on %s (region %s, data %s)", endpoint, cfg.region,
+           cfg.data_dir);
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "signal %d: stopping, letting requests in flight finish",
+           sig);
+    mg_app_close(&app);
+    MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "stopped");
+    return 0;
+}
+
+struct s_cred_ctx {
+    const char *endpoint;
+    const char *region;
+    int count;
+    FILE *out;
+    bool config;
+};
+
+static bool s_print_key(void *user, const struct mg_store_row *row)
+{
+    struct s_cred_ctx *c = user;
+    json_t *doc = json_loadb(row->doc, row->doc_len, 0, NULL);
+    if (doc == NULL)
+        return true;
+    const char *id = json_string_value(json_object_get(doc, "accessKeyId"));
+    const char *secret = json_string_value(json_object_get(doc, "secretAccessKey"));
+    const char *user_name = json_string_value(json_object_get(doc, "userName"));
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    if (id && secret && (status == NULL || strcmp(status, "Active") == 0)) {
+        char profile[256];
+        if (user_name)
+            snprintf(profile, sizeof(profile), "mcpgate-%s-%s", row->account, user_name);
+        else
+            snprintf(profile, sizeof(profile), "mcpgate-%s", row->account);
+        if (c->config)
+            fprintf(c->out, "[profile %s]\nregion = %s\nendpoint_url = %s\n\n", profile,
+                    c->region, c->endpoint);
+        else
+            fprintf(c->out, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n",
+                    profile, id, secret);
+        c->count++;
+    }
+    json_decref(doc);
+    return true;
+}
+
+int mg_cli_credentials_main(int argc, char **argv)
+{
+    const char *data = "./mcpgate-data";
+    const char *region = "us-east-1";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            puts("usage: mcpgate credentials [--data DIR] [--region REGION]\n\n"
+                 "Prints ~/.aws/config and ~/.aws/credentials sections for every active access\n"
+                 "key that this server hosts, with the endpoint it last listened on.");
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "mcpgate credentials: %s needs a value\n", argv[i]);
+            return 2;
+        }
+        if (strcmp(argv[i], "--data") == 0)
+            data = argv[++i];
+        else if (strcmp(argv[i], "--region") == 0)
+            region = argv[++i];
+        else {
+            fprintf(stderr, "mcpgate credentials: unknown option '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    struct mg_store *store;
+    struct mg_errinfo ei = {0};
+    if (mg_store_open(data, &store, &ei) != MG_E_OK) {
+        fprintf(stderr, "mcpgate credentials: %s\n", ei.msg);
+        return 1;
+    }
+    struct mg_buf ep;
+    mg_buf_init(&ep, 4096);
+    char endpoint[512];
+    if (mg_store_meta_get(store, "endpoint", &ep) == MG_E_OK && mg_buf_cstr(&ep))
+        snprintf(endpoint, sizeof(endpoint), "%s", mg_buf_cstr(&ep));
+    else
+        snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", MG_DEFAULT_PORT);
+    mg_buf_cleanup(&ep);
+    struct s_cred_ctx c = {endpoint, region, 0, stdout, true};
+    printf("# ~/.aws/config\n");
+    enum mg_err e = mg_store_list(store, "access_key", NULL, s_print_key, &c);
+    c.config = false;
+    c.count = 0;
+    printf("# ~/.aws/credentials\n");
+    if (!e)
+        e = mg_store_list(store, "access_key", NULL, s_print_key, &c);
+    mg_store_close(store);
+    if (e) {
+        fprintf(stderr, "mcpgate credentials: cannot read the store: %s\n", mg_err_str(e));
+        return 1;
+    }
+    if (c.count == 0)
+        fprintf(stderr, "mcpgate credentials: no access keys in %s (run 'mcpgate serve' first)\n",
+                data);
+    return 0;
+}

@@ -1,0 +1,79 @@
+/* src/iam/iam.h: accounts, users, roles, access keys and sessions; who a request comes from.
+ *
+ * Documents in the store (kind / account / key -> JSON):
+ *   account    / ID / ID        {"id", "createDate"}
+ *   access_key / ID / AKID      {"accessKeyId", "secretAccessKey", "userName" (absent: root),
+ *                                "status": "Active"|"Inactive", "createDate"}
+ *   user       / ID / NAME      {"UserName", "Path", "UserId", "Arn", "CreateDate", "Tags": [],
+ *                                "InlinePolicies": {NAME: DOCUMENT-TEXT}, "AttachedPolicies": [ARN],
+ *                                "PermissionsBoundary": ARN (optional)}
+ *   role       / ID / NAME      {"RoleName", "Path", "RoleId", "Arn", "CreateDate",
+ *                                "AssumeRolePolicyDocument": TEXT, "Description",
+ *                                "MaxSessionDuration", "Tags", "InlinePolicies",
+ *                                "AttachedPolicies", "PermissionsBoundary"}
+ *   policy     / ID / NAME      customer managed policy {"PolicyName", "PolicyId", "Arn", "Path",
+ *                                "DefaultVersionId", "Versions": [{"VersionId", "Document",
+ *                                "CreateDate"}], "CreateDate", "UpdateDate", "Description", "Tags"}
+ * Dates are ISO 8601 strings ("2026-11-28T01:02:03Z"). Policy documents are kept as the text the
+ * client sent. */
+#ifndef MG_IAM_H
+#define MG_IAM_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/slice.h"
+#include "state/snapshot.h"
+
+enum mg_principal_type {
+    MG_PRINCIPAL_NONE = 0,
+    MG_PRINCIPAL_ROOT,
+    MG_PRINCIPAL_USER,
+    MG_PRINCIPAL_ASSUMED_ROLE,
+    MG_PRINCIPAL_SERVICE,
+};
+
+/* Who made a request, as authentication established it. */
+struct mg_principal {
+    enum mg_principal_type type;
+    char account[13];
+    char arn[512];        /* arn:aws:iam::A:root, arn:aws:iam::A:user/P/N, arn:aws:sts::A:assumed-role/R/S */
+    char user_id[160];    /* A (root), AIDA..., AROA...:session */
+    char name[129];       /* user name or role name */
+    char session_name[65];
+    char role_arn[512];   /* for sessions: the role's ARN */
+    char access_key_id[129];
+    int64_t token_issued, token_expires; /* sessions */
+    const json_t *user;   /* the user's or role's document in the snapshot, or NULL */
+};
+
+/* The key table: access key id -> secret and owner, built into every snapshot. */
+struct mg_iam_key {
+    const char *access_key_id;
+    const char *secret;
+    const char *account;
+    const json_t *user; /* NULL for the account root */
+    bool active;
+};
+
+/* Registers the IAM snapshot extension; call once at start-up. */
+void mg_iam_init(void);
+const struct mg_iam_key *mg_iam_find_key(const struct mg_snapshot *snap, struct mg_slice akid);
+/* Fills p for a long-term key. */
+void mg_iam_principal_from_key(const struct mg_iam_key *k, struct mg_principal *p);
+
+/* Hosted accounts from an identities file (see docs/configuration.md). Validates the whole file
+ * first (ei names the place: "accounts[0].users[1].name: ..."), then applies it to the store
+ * idempotently: existing ids and creation dates are kept, nothing is duplicated. */
+MG_MUST_USE enum mg_err mg_iam_apply_identities(struct mg_state *st, const char *path,
+                                                struct mg_errinfo *ei);
+/* Without a file: account 000000000000 with root key test / test. */
+MG_MUST_USE enum mg_err mg_iam_apply_default_identities(struct mg_state *st,
+                                                        struct mg_errinfo *ei);
+
+/* Ids as AWS makes them: prefix + 17 (user/role/policy) or 16 (access keys) of [A-Z2-7]. */
+void mg_iam_new_id(const char *prefix, char out[32]);
+
+#endif

@@ -1,0 +1,517 @@
+/* Hosted accounts from the identities file, applied idempotently to the store. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/alloc.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "iam/iam.h"
+
+static bool s_is_account_id(const char *s)
+{
+    if (strlen(s) != 12)
+        return false;
+    for (int i = 0; i < 12; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+static bool s_is_iam_name(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("_+=,.@-", c)))
+            return false;
+    }
+    return true;
+}
+
+static bool s_is_path(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 512 || s[0] != '/' || s[n - 1] != '/')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+            return false;
+    return true;
+}
+
+static bool s_is_akid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 4 || n > 128)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* Refuses members outside `allowed` (NULL-terminated). */
+static enum mg_err s_only(const json_t *o, const char *where, const char *const *allowed,
+                          struct mg_errinfo *ei)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)o, k, v) {
+        bool ok = false;
+        for (size_t i = 0; allowed[i]; i++)
+            if (strcmp(k, allowed[i]) == 0)
+                ok = true;
+        if (!ok)
+            return mg_errinfo_set(ei, MG_E_INVALID, "%s: unknown field \"%s\"", where, k);
+    }
+    return MG_E_OK;
+}
+
+static enum mg_err s_get_str(const json_t *o, const char *where, const char *field, bool required,
+                             const char **out, struct mg_errinfo *ei)
+{
+    json_t *v = json_object_get(o, field);
+    *out = NULL;
+    if (v == NULL) {
+        if (required)
+            return mg_errinfo_set(ei, MG_E_INVALID, "%s: missing required field \"%s\"", where,
+                                  field);
+        return MG_E_OK;
+    }
+    if (!json_is_string(v))
+        return mg_errinfo_set(ei, MG_E_INVALID, "%s.%s: must be a string", where, field);
+    *out = json_string_value(v);
+    return MG_E_OK;
+}
+
+static enum mg_err s_check_keys(const json_t *arr, const char *where, json_t *seen,
+                                struct mg_errinfo *ei)
+{
+    static const char *const allowed[] = {"accessKeyId", "secretAccessKey", "status", NULL};
+    if (arr == NULL)
+        return MG_E_OK;
+    if (!json_is_array(arr))
+        return mg_errinfo_set(ei, MG_E_INVALID, "%s: must be an array", where);
+    size_t i;
+    json_t *k;
+    json_array_foreach(arr, i, k) {
+        char w[256];
+        snprintf(w, sizeof(w), "%s[%zu]", where, i);
+        if (!json_is_object(k))
+            return mg_errinfo_set(ei, MG_E_INVALID, "%s: must be an object", w);
+        MG_TRY(s_only(k, w, allowed, ei));
+        const char *id, *secret, *status;
+        MG_TRY(s_get_str(k, w, "accessKeyId", true, &id, ei));
+        MG_TRY(s_get_str(k, w, "secretAccessKey", true, &secret, ei));
+        MG_TRY(s_get_str(k, w, "status", false, &status, ei));
+        if (!s_is_akid(id))
+            return mg_errinfo_set(ei, MG_E_INVALID,
+                                  "%s.accessKeyId: must be 4 to 128 letters, digits or '_'", w);
+        size_t sl = strlen(secret);
+        if (sl == 0 || sl > 128)
+            return mg_errinfo_set(ei, MG_E_INVALID,
+                                  "%s.secretAccessKey: must be 1 to 128 characters", w);
+        if (status && strcmp(status, "Active") && strcmp(status, "Inactive"))
+            return mg_errinfo_set(ei, MG_E_INVALID,
+                                  "%s.status: must be \"Active\" or \"Inactive\"", w);
+        if (json_object_get(seen, id))
+            return mg_errinfo_set(ei, MG_E_INVALID, "%s.accessKeyId: \"%s\" appears twice", w,
+                                  id);
+        json_object_set_new(seen, id, json_true());
+    }
+    return MG_E_OK;
+}
+
+static enum mg_err s_check_policies(const json_t *o, const json_t *arns, const char *where,
+                                    struct mg_errinfo *ei)
+{
+    if (o) {
+        if (!json_is_object(o))
+            return mg_errinfo_set(ei, MG_E_INVALID, "%s.inlinePolicies: must be an object", where);
+        const char *name;
+        json_t *doc;
+        json_object_foreach((json_t *)o, name, doc) {
+            if (!s_is_iam_name(name, 128))
+                return mg_errinfo_set(ei, MG_E_INVALID,
+                                      "%s.inlinePolicies: \"%s\" is not a valid policy name",
+                                      where, name);
+            if (!json_is_object(doc))
+                return mg_errinfo_set(ei, MG_E_INVALID,
+                                      "%s.inlinePolicies.%s: must be a policy document object",
+                                      where, name);
+        }
+    }
+    if (arns) {
+        if (!json_is_array(arns))
+            return mg_errinfo_set(ei, MG_E_INVALID, "%s.managedPolicyArns: must be an array",
+                                  where);
+        size_t i;
+        json_t *a;
+        json_array_foreach(arns, i, a) {
+            const char *s = json_string_value(a);
+            if (s == NULL || strncmp(s, "arn:aws:iam::", 13) != 0 || strstr(s, ":policy/") == NULL)
+                return mg_errinfo_set(ei, MG_E_INVALID,
+                                      "%s.managedPolicyArns[%zu]: must be a policy ARN "
+                                      "(arn:aws:iam::ACCOUNT:policy/NAME)",
+                                      where, i);
+        }
+    }
+    return MG_E_OK;
+}
+
+static enum mg_err s_check_principals(const json_t *arr, const char *where, bool role,
+                                      struct mg_errinfo *ei)
+{
+    static const char *const user_fields[] = {"name", "path", "accessKeys", "inlinePolicies",
+                                              "managedPolicyArns", "tags", NULL};
+    static const char *const role_fields[] = {"name",
+                                              "path",
+                                              "assumeRolePolicyDocument",
+                                              "inlinePolicies",
+                                              "managedPolicyArns",
+                                              "description",
+                                              "maxSessionDuration",
+                                              "tags",
+                                              NULL};
+    if (arr == NULL)
+        return MG_E_OK;
+    if (!json_is_array(arr))
+        return mg_errinfo_set(ei, MG_E_INVALID, "%s: must be an array", where);
+    json_t *names = json_object();
+    size_t i;
+    json_t *u;
+    enum mg_err e = MG_E_OK;
+    json_array_foreach(arr, i, u) {
+        char w[256];
+        snprintf(w, sizeof(w), "%s[%zu]", where, i);
+        if (!json_is_object(u)) {
+            e = mg_errinfo_set(ei, MG_E_INVALID, "%s: must be an object", w);
+            break;
+        }
+        const char *name, *path, *desc;
+        if ((e = s_only(u, w, role ? role_fields : user_fields, ei)) ||
+            (e = s_get_str(u, w, "name", true, &name, ei)) ||
+            (e = s_get_str(u, w, "path", false, &path, ei)))
+            break;
+        if (!s_is_iam_name(name, 64)) {
+            e = mg_errinfo_set(ei, MG_E_INVALID,
+                               "%s.name: must be 1 to 64 of letters, digits and _+=,.@-", w);
+            break;
+        }
+        if (json_object_get(names, name)) {
+            e = mg_errinfo_set(ei, MG_E_INVALID, "%s.name: \"%s\" appears twice", w, name);
+            break;
+        }
+        json_object_set_new(names, name, json_true());
+        if (path && !s_is_path(path)) {
+            e = mg_errinfo_set(ei, MG_E_INVALID,
+                               "%s.path: must start and end with '/' (for example \"/\")", w);
+            break;
+        }
+        if ((e = s_check_policies(json_object_get(u, "inlinePolicies"),
+                                  json_object_get(u, "managedPolicyArns"), w, ei)))
+            break;
+        json_t *tags = json_object_get(u, "tags");
+        if (tags) {
+            const char *tk;
+            json_t *tv;
+            if (!json_is_object(tags)) {
+                e = mg_errinfo_set(ei, MG_E_INVALID, "%s.tags: must be an object of strings", w);
+                break;
+            }
+            json_object_foreach(tags, tk, tv) {
+                if (!json_is_string(tv)) {
+                    e = mg_errinfo_set(ei, MG_E_INVALID, "%s.tags.%s: must be a string", w, tk);
+                    break;
+                }
+            }
+            if (e)
+                break;
+        }
+        if (role) {
+            json_t *trust = json_object_get(u, "assumeRolePolicyDocument");
+            if (!json_is_object(trust)) {
+                e = mg_errinfo_set(ei, MG_E_INVALID,
+                                   "%s.assumeRolePolicyDocument: required, a policy document "
+                                   "object",
+                                   w);
+                break;
+            }
+            if ((e = s_get_str(u, w, "description", false, &desc, ei)))
+                break;
+            json_t *msd = json_object_get(u, "maxSessionDuration");
+            if (msd && (!json_is_integer(msd) || json_integer_value(msd) < 3600 ||
+                        json_integer_value(msd) > 43200)) {
+                e = mg_errinfo_set(ei, MG_E_INVALID,
+                                   "%s.maxSessionDuration: must be an integer from 3600 to 43200",
+                                   w);
+                break;
+            }
+        }
+    }
+    json_decref(names);
+    return e;
+}
+
+static enum mg_err s_validate(const json_t *root, struct mg_errinfo *ei)
+{
+    static const char *const top[] = {"accounts", NULL};
+    static const char *const acct_fields[] = {"id", "rootAccessKeys", "users", "roles", NULL};
+    if (!json_is_object(root))
+        return mg_errinfo_set(ei, MG_E_INVALID, "(top level): must be a JSON object");
+    MG_TRY(s_only(root, "(top level)", top, ei));
+    json_t *accounts = json_object_get(root, "accounts");
+    if (!json_is_array(accounts))
+        return mg_errinfo_set(ei, MG_E_INVALID, "accounts: required, an array");
+    json_t *seen_keys = json_object(), *seen_accts = json_object();
+    enum mg_err e = MG_E_OK;
+    size_t i;
+    json_t *a;
+    json_array_foreach(accounts, i, a) {
+        char w[256], w2[300];
+        snprintf(w, sizeof(w), "accounts[%zu]", i);
+        const char *id;
+        if (!json_is_object(a)) {
+            e = mg_errinfo_set(ei, MG_E_INVALID, "%s: must be an object", w);
+            break;
+        }
+        if ((e = s_only(a, w, acct_fields, ei)) || (e = s_get_str(a, w, "id", true, &id, ei)))
+            break;
+        if (!s_is_account_id(id)) {
+            e = mg_errinfo_set(ei, MG_E_INVALID, "%s.id: must be 12 digits, got \"%s\"", w, id);
+            break;
+        }
+        if (json_object_get(seen_accts, id)) {
+            e = mg_errinfo_set(ei, MG_E_INVALID, "%s.id: account %s appears twice", w, id);
+            break;
+        }
+        json_object_set_new(seen_accts, id, json_true());
+        snprintf(w2, sizeof(w2), "%s.rootAccessKeys", w);
+        if ((e = s_check_keys(json_object_get(a, "rootAccessKeys"), w2, seen_keys, ei)))
+            break;
+        snprintf(w2, sizeof(w2), "%s.users", w);
+        if ((e = s_check_principals(json_object_get(a, "users"), w2, false, ei)))
+            break;
+        json_t *users = json_object_get(a, "users");
+        size_t k;
+        json_t *u;
+        json_array_foreach(users, k, u) {
+            snprintf(w2, sizeof(w2), "%s.users[%zu].accessKeys", w, k);
+            if ((e = s_check_keys(json_object_get(u, "accessKeys"), w2, seen_keys, ei)))
+                break;
+        }
+        if (e)
+            break;
+        snprintf(w2, sizeof(w2), "%s.roles", w);
+        if ((e = s_check_principals(json_object_get(a, "roles"), w2, true, ei)))
+            break;
+    }
+    json_decref(seen_keys);
+    json_decref(seen_accts);
+    return e;
+}
+
+/* --- applying ------------------------------------------------------------------------------ */
+
+static enum mg_err s_put_json(struct mg_state *st, const char *kind, const char *account,
+                              const char *key, json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    if (text == NULL)
+        return MG_E_NOMEM;
+    enum mg_err e = mg_store_put(st->store, kind, account, key, mg_slice_cstr(text));
+    free(text);
+    return e;
+}
+
+/* Loads an existing document (NULL when absent). */
+static json_t *s_existing(struct mg_state *st, const char *kind, const char *account,
+                          const char *key)
+{
+    struct mg_buf b;
+    mg_buf_init(&b, 16u * 1024 * 1024);
+    json_t *doc = NULL;
+    if (mg_store_get(st->store, kind, account, key, &b) == MG_E_OK)
+        doc = json_loadb((const char *)b.ptr, b.len, 0, NULL);
+    mg_buf_cleanup(&b);
+    return doc;
+}
+
+static enum mg_err s_apply_keys(struct mg_state *st, const char *account, const json_t *arr,
+                                const char *user, const char *now)
+{
+    size_t i;
+    json_t *k;
+    json_array_foreach(arr, i, k) {
+        const char *id = json_string_value(json_object_get(k, "accessKeyId"));
+        json_t *old = s_existing(st, "access_key", account, id);
+        const char *created = old ? json_string_value(json_object_get(old, "createDate")) : NULL;
+        const char *status = json_string_value(json_object_get(k, "status"));
+        json_t *doc = json_pack("{s:s, s:O, s:s, s:s}", "accessKeyId", id, "secretAccessKey",
+                                json_object_get(k, "secretAccessKey"), "status",
+                                status ? status : "Active", "createDate", created ? created : now);
+        if (user)
+            json_object_set_new(doc, "userName", json_string(user));
+        enum mg_err e = s_put_json(st, "access_key", account, id, doc);
+        json_decref(doc);
+        json_decref(old);
+        if (e)
+            return e;
+    }
+    return MG_E_OK;
+}
+
+static json_t *s_policies_as_text(const json_t *o)
+{
+    json_t *out = json_object();
+    const char *name;
+    json_t *doc;
+    json_object_foreach((json_t *)o, name, doc) {
+        char *t = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (t) {
+            json_object_set_new(out, name, json_string(t));
+            free(t);
+        }
+    }
+    return out;
+}
+
+static json_t *s_tags(const json_t *o)
+{
+    json_t *arr = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)o, k, v) {
+        json_array_append_new(arr, json_pack("{s:s, s:O}", "Key", k, "Value", v));
+    }
+    return arr;
+}
+
+static enum mg_err s_apply_principal(struct mg_state *st, const char *account, const json_t *u,
+                                     bool role, const char *now)
+{
+    const char *name = json_string_value(json_object_get(u, "name"));
+    const char *path = json_string_value(json_object_get(u, "path"));
+    if (path == NULL)
+        path = "/";
+    const char *kind = role ? "role" : "user";
+    json_t *old = s_existing(st, kind, account, name);
+    json_t *doc = old ? json_deep_copy(old) : json_object();
+    const char *idf = role ? "RoleId" : "UserId";
+    if (json_string_value(json_object_get(doc, idf)) == NULL) {
+        char id[32] = {0};
+        mg_iam_new_id(role ? "AROA" : "AIDA", id);
+        json_object_set_new(doc, idf, json_string(id));
+    }
+    if (json_string_value(json_object_get(doc, "CreateDate")) == NULL)
+        json_object_set_new(doc, "CreateDate", json_string(now));
+    char arn[700];
+    snprintf(arn, sizeof(arn), "arn:aws:iam::%s:%s%s%s", account, kind, path, name);
+    json_object_set_new(doc, role ? "RoleName" : "UserName", json_string(name));
+    json_object_set_new(doc, "Path", json_string(path));
+    json_object_set_new(doc, "Arn", json_string(arn));
+    json_t *inl = json_object_get(u, "inlinePolicies");
+    json_object_set_new(doc, "InlinePolicies", inl ? s_policies_as_text(inl) : json_object());
+    json_t *arns = json_object_get(u, "managedPolicyArns");
+    json_object_set_new(doc, "AttachedPolicies", arns ? json_deep_copy(arns) : json_array());
+    json_t *tags = json_object_get(u, "tags");
+    json_object_set_new(doc, "Tags", tags ? s_tags(tags) : json_array());
+    if (role) {
+        char *trust = json_dumps(json_object_get(u, "assumeRolePolicyDocument"),
+                                 JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_object_set_new(doc, "AssumeRolePolicyDocument", json_string(trust ? trust : "{}"));
+        free(trust);
+        json_t *msd = json_object_get(u, "maxSessionDuration");
+        json_object_set_new(doc, "MaxSessionDuration",
+                            json_integer(msd ? json_integer_value(msd) : 3600));
+        json_t *desc = json_object_get(u, "description");
+        if (desc)
+            json_object_set(doc, "Description", desc);
+    }
+    enum mg_err e = s_put_json(st, kind, account, name, doc);
+    json_decref(doc);
+    json_decref(old);
+    if (!e && !role && json_object_get(u, "accessKeys"))
+        e = s_apply_keys(st, account, json_object_get(u, "accessKeys"), name, now);
+    return e;
+}
+
+static enum mg_err s_apply(struct mg_state *st, const json_t *root, struct mg_errinfo *ei)
+{
+    char now[21];
+    mg_time_iso8601(mg_now(), now);
+    MG_TRY(mg_state_write_begin(st));
+    enum mg_err e = MG_E_OK;
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(root, "accounts"), i, a) {
+        const char *id = json_string_value(json_object_get(a, "id"));
+        json_t *old = s_existing(st, "account", id, id);
+        if (old == NULL) {
+            json_t *doc = json_pack("{s:s, s:s}", "id", id, "createDate", now);
+            e = s_put_json(st, "account", id, id, doc);
+            json_decref(doc);
+        }
+        json_decref(old);
+        if (!e && json_object_get(a, "rootAccessKeys"))
+            e = s_apply_keys(st, id, json_object_get(a, "rootAccessKeys"), NULL, now);
+        size_t k;
+        json_t *u;
+        json_array_foreach(json_object_get(a, "users"), k, u) {
+            if (!e)
+                e = s_apply_principal(st, id, u, false, now);
+        }
+        json_array_foreach(json_object_get(a, "roles"), k, u) {
+            if (!e)
+                e = s_apply_principal(st, id, u, true, now);
+        }
+        if (e)
+            break;
+    }
+    if (e) {
+        mg_state_write_abort(st);
+        return mg_errinfo_set(ei, e, "cannot store the identities: %s", mg_err_str(e));
+    }
+    return mg_state_write_commit(st, ei);
+}
+
+enum mg_err mg_iam_apply_identities(struct mg_state *st, const char *path, struct mg_errinfo *ei)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return mg_errinfo_set(ei, MG_E_INVALID, "%s: cannot read the identities file", path);
+    if ((size_t)sb.st_size > MG_LIMIT_IDENTITIES_FILE)
+        return mg_errinfo_set(ei, MG_E_TOO_LARGE, "%s: larger than %u bytes", path,
+                              MG_LIMIT_IDENTITIES_FILE);
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return mg_errinfo_set(ei, MG_E_PARSE, "%s:%d:%d: %s", path, jerr.line, jerr.column,
+                              jerr.text);
+    struct mg_errinfo local = {0};
+    enum mg_err e = s_validate(root, &local);
+    if (e) {
+        mg_errinfo_set(ei, e, "%s: %s", path, local.msg);
+    } else {
+        e = s_apply(st, root, ei);
+    }
+    json_decref(root);
+    return e;
+}
+
+enum mg_err mg_iam_apply_default_identities(struct mg_state *st, struct mg_errinfo *ei)
+{
+    json_t *root = json_pack("{s:[{s:s, s:[{s:s, s:s}]}]}", "accounts", "id", "000000000000",
+                             "rootAccessKeys", "accessKeyId", "test", "secretAccessKey", "test");
+    enum mg_err e = s_apply(st, root, ei);
+    json_decref(root);
+    return e;
+}
