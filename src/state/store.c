@@ -29,9 +29,7 @@ enum mg_err mg_store_fail(enum mg_err code, const char *fmt, ...)
     return code;
 }
 
-/* For failures that are the caller's doing (limits, conflicts): recorded, not logged. */
-static enum mg_err s_reject(enum mg_err code, const char *fmt, ...) MG_PRINTF(2, 3);
-static enum mg_err s_reject(enum mg_err code, const char *fmt, ...)
+enum mg_err mg_store_note(enum mg_err code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -115,7 +113,7 @@ static void s_generation_seen(struct mg_store *s, uint64_t gen)
 enum mg_err mg_store_begin(struct mg_store *s)
 {
     if (s_holds_tx(s))
-        return s_reject(MG_E_INVALID, "a store transaction is already open on this thread");
+        return mg_store_note(MG_E_INVALID, "a store transaction is already open on this thread");
     pthread_mutex_lock(&s->write_mu);
     enum mg_err err = s->ops->tx_begin(s);
     if (err != MG_E_OK) {
@@ -140,7 +138,8 @@ static void s_tx_release(struct mg_store *s)
 enum mg_err mg_store_commit(struct mg_store *s)
 {
     if (!s_holds_tx(s))
-        return s_reject(MG_E_INVALID, "commit without an open store transaction on this thread");
+        return mg_store_note(MG_E_INVALID,
+                             "commit without an open store transaction on this thread");
     enum mg_err err;
     if (s->tx_failed) {
         s->ops->tx_rollback(s);
@@ -167,13 +166,13 @@ void mg_store_rollback(struct mg_store *s)
 static enum mg_err s_check_name(const char *what, const char *v, bool may_be_empty)
 {
     if (v == NULL)
-        return s_reject(MG_E_INVALID, "store %s is missing", what);
+        return mg_store_note(MG_E_INVALID, "store %s is missing", what);
     size_t n = strnlen(v, MG_STORE_NAME_MAX + 1);
     if (n > MG_STORE_NAME_MAX)
-        return s_reject(MG_E_INVALID, "store %s is longer than %u bytes", what,
-                        MG_STORE_NAME_MAX);
+        return mg_store_note(MG_E_INVALID, "store %s is longer than %u bytes", what,
+                             MG_STORE_NAME_MAX);
     if (n == 0 && !may_be_empty)
-        return s_reject(MG_E_INVALID, "store %s is empty", what);
+        return mg_store_note(MG_E_INVALID, "store %s is empty", what);
     return MG_E_OK;
 }
 
@@ -187,10 +186,11 @@ static enum mg_err s_check_ids(const char *kind, const char *account, const char
 static enum mg_err s_check_doc(struct mg_slice doc)
 {
     if (doc.ptr == NULL && doc.len != 0)
-        return s_reject(MG_E_INVALID, "store document is missing");
+        return mg_store_note(MG_E_INVALID, "store document is missing");
     if (doc.len > MG_STORE_DOC_MAX)
-        return s_reject(MG_E_TOO_LARGE, "store document of %zu bytes exceeds the %u-byte limit",
-                        doc.len, MG_STORE_DOC_MAX);
+        return mg_store_note(MG_E_TOO_LARGE,
+                             "store document of %zu bytes exceeds the %u-byte limit", doc.len,
+                             MG_STORE_DOC_MAX);
     return MG_E_OK;
 }
 
@@ -201,6 +201,10 @@ static enum mg_err s_write(struct mg_store *s, const struct mg_store_row *row,
 {
     bool own = !s_holds_tx(s);
     enum mg_err err;
+    /* After a failed write the database may have rolled the transaction back already: writing
+     * on would commit on its own, outside the caller's transaction. */
+    if (!own && s->tx_failed)
+        return mg_store_note(MG_E_STORE, "store transaction already failed: roll it back");
     if (own) {
         pthread_mutex_lock(&s->write_mu);
         err = s->ops->tx_begin(s);
@@ -235,8 +239,7 @@ static enum mg_err s_write(struct mg_store *s, const struct mg_store_row *row,
 }
 
 static enum mg_err s_doc_write(struct mg_store *s, const char *kind, const char *account,
-                               const char *key, struct mg_slice doc,
-                               enum mg_store_write_mode mode)
+                               const char *key, struct mg_slice doc, enum mg_store_write_mode mode)
 {
     MG_TRY(s_check_ids(kind, account, key));
     if (mode != MG_STORE_WRITE_DELETE)
@@ -251,14 +254,14 @@ static enum mg_err s_doc_write(struct mg_store *s, const char *kind, const char 
     };
     enum mg_err err = s_write(s, &row, mode, NULL, (struct mg_slice){0});
     if (err == MG_E_CONFLICT)
-        return s_reject(err, "%s %s/%s already exists", kind, account, key);
+        return mg_store_note(err, "%s %s/%s already exists", kind, account, key);
     if (err == MG_E_NOT_FOUND)
-        return s_reject(err, "%s %s/%s not found", kind, account, key);
+        return mg_store_note(err, "%s %s/%s not found", kind, account, key);
     return err;
 }
 
-enum mg_err mg_store_put(struct mg_store *s, const char *kind, const char *account,
-                         const char *key, struct mg_slice doc)
+enum mg_err mg_store_put(struct mg_store *s, const char *kind, const char *account, const char *key,
+                         struct mg_slice doc)
 {
     return s_doc_write(s, kind, account, key, doc, MG_STORE_WRITE_PUT);
 }
@@ -275,14 +278,14 @@ enum mg_err mg_store_delete(struct mg_store *s, const char *kind, const char *ac
     return s_doc_write(s, kind, account, key, (struct mg_slice){0}, MG_STORE_WRITE_DELETE);
 }
 
-enum mg_err mg_store_get(struct mg_store *s, const char *kind, const char *account,
-                         const char *key, struct mg_buf *doc_out)
+enum mg_err mg_store_get(struct mg_store *s, const char *kind, const char *account, const char *key,
+                         struct mg_buf *doc_out)
 {
     mg_buf_reset(doc_out);
     MG_TRY(s_check_ids(kind, account, key));
     enum mg_err err = s->ops->doc_get(s, s_holds_tx(s), kind, account, key, doc_out);
     if (err == MG_E_NOT_FOUND)
-        return s_reject(err, "%s %s/%s not found", kind, account, key);
+        return mg_store_note(err, "%s %s/%s not found", kind, account, key);
     return err;
 }
 
@@ -332,7 +335,7 @@ enum mg_err mg_store_meta_get(struct mg_store *s, const char *key, struct mg_buf
     MG_TRY(s_check_name("meta key", key, false));
     enum mg_err err = s->ops->meta_get(s, s_holds_tx(s), key, out);
     if (err == MG_E_NOT_FOUND)
-        return s_reject(err, "meta %s not found", key);
+        return mg_store_note(err, "meta %s not found", key);
     return err;
 }
 
@@ -340,7 +343,7 @@ enum mg_err mg_store_meta_put(struct mg_store *s, const char *key, struct mg_sli
 {
     MG_TRY(s_check_name("meta key", key, false));
     if (strcmp(key, "generation") == 0)
-        return s_reject(MG_E_INVALID, "meta key \"generation\" is reserved for the store");
+        return mg_store_note(MG_E_INVALID, "meta key \"generation\" is reserved for the store");
     MG_TRY(s_check_doc(value));
     return s_write(s, NULL, MG_STORE_WRITE_PUT, key, value);
 }

@@ -27,6 +27,8 @@ typedef bool (*mg_store_row_fn)(void *user, const struct mg_store_row *row);
 
 /* Opens (creating if needed) the store. `location` is a directory for SQLite: the database is
  * DIR/mcpgate.db, the directory is created 0700 and the files 0600. Runs the numbered migrations.
+ * A database carrying a migration this build does not know (written by a newer mcpgate), a file
+ * that is not an SQLite database, or an SQLite file of another program is refused (MG_E_STORE).
  * ei gets a message safe to print to the operator. */
 MG_MUST_USE enum mg_err mg_store_open(const char *location, struct mg_store **out,
                                       struct mg_errinfo *ei);
@@ -35,7 +37,12 @@ void mg_store_close(struct mg_store *s);
 /* Transactions group several writes atomically. Writes outside a transaction commit at once.
  * A commit returns only after the data is durable (survives kill -9 right after).
  * Transactions are per store handle and are held by the calling thread (the store serializes
- * writers with a mutex that begin takes and commit/rollback releases). */
+ * writers with a mutex that begin takes and commit/rollback releases). Inside a transaction the
+ * owning thread's reads see its uncommitted writes; other threads and processes do not.
+ * begin on a thread that already holds one is MG_E_INVALID (no nesting). commit always ends the
+ * transaction: on failure everything is rolled back. After a write in it failed with anything
+ * but MG_E_CONFLICT / MG_E_NOT_FOUND, further writes fail and commit rolls back. Closing the
+ * store with a transaction open rolls it back. Callbacks of list/scan may call the store. */
 MG_MUST_USE enum mg_err mg_store_begin(struct mg_store *s);
 MG_MUST_USE enum mg_err mg_store_commit(struct mg_store *s);
 void mg_store_rollback(struct mg_store *s);

@@ -38,8 +38,7 @@ struct mg_store_ops {
     /* kind NULL: every row ordered by kind, account, key; account NULL: every account.
      * gen_out (may be NULL) gets the generation read in the same consistent read. */
     enum mg_err (*doc_iter)(struct mg_store *s, bool on_writer, const char *kind,
-                            const char *account, mg_store_row_fn fn, void *user,
-                            uint64_t *gen_out);
+                            const char *account, mg_store_row_fn fn, void *user, uint64_t *gen_out);
     enum mg_err (*meta_get)(struct mg_store *s, bool on_writer, const char *key,
                             struct mg_buf *out);
     enum mg_err (*generation_read)(struct mg_store *s, bool on_writer, uint64_t *out);
@@ -61,6 +60,8 @@ void mg_store_base_cleanup(struct mg_store *s);
 
 /* Records the calling thread's last error (see mg_store_last_error), logs it, returns code. */
 enum mg_err mg_store_fail(enum mg_err code, const char *fmt, ...) MG_PRINTF(2, 3);
+/* The same for failures that are the caller's doing (limits, conflicts): recorded, not logged. */
+enum mg_err mg_store_note(enum mg_err code, const char *fmt, ...) MG_PRINTF(2, 3);
 
 /* The SQLite backend: location is a directory. */
 MG_MUST_USE enum mg_err mg_store_sqlite_open(const char *location, struct mg_store **out,

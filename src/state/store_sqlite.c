@@ -100,15 +100,15 @@ static enum mg_err s_fail(const struct mg_store_sqlite *q, sqlite3 *db, int rc, 
     s_errno_text(db != NULL ? sqlite3_system_errno(db) : 0, sys, sizeof(sys));
     switch (rc & 0xff) {
     case SQLITE_NOMEM:
-        return mg_store_fail(MG_E_NOMEM, "out of memory while %s %s", doing, path);
+        return mg_store_fail(MG_E_NOMEM, "out of memory while %s (database %s)", doing, path);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         return mg_store_fail(MG_E_STORE,
-                             "database %s is locked by another process or connection and was "
-                             "still busy after %d ms while %s",
+                             "database %s is locked by another process and stayed busy for "
+                             "%d ms (while %s); retry, or stop the other process",
                              path, S_BUSY_TIMEOUT_MS, doing);
     case SQLITE_FULL:
-        return mg_store_fail(MG_E_STORE, "disk full while %s %s", doing, path);
+        return mg_store_fail(MG_E_STORE, "disk full while %s (database %s)", doing, path);
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
         return mg_store_fail(MG_E_STORE,
@@ -119,15 +119,15 @@ static enum mg_err s_fail(const struct mg_store_sqlite *q, sqlite3 *db, int rc, 
         return mg_store_fail(MG_E_STORE, "cannot open database %s: %s%s%s", path, detail,
                              sys[0] ? ": " : "", sys);
     case SQLITE_READONLY:
-        return mg_store_fail(MG_E_STORE, "database %s is read-only while %s: %s", path, doing,
+        return mg_store_fail(MG_E_STORE, "database %s is read-only (while %s): %s", path, doing,
                              detail);
     case SQLITE_PERM:
     case SQLITE_AUTH:
-        return mg_store_fail(MG_E_STORE, "permission denied on database %s while %s: %s", path,
+        return mg_store_fail(MG_E_STORE, "permission denied on database %s (while %s): %s", path,
                              doing, detail);
     case SQLITE_IOERR:
-        return mg_store_fail(MG_E_STORE, "i/o error while %s %s: %s%s%s", doing, path, detail,
-                             sys[0] ? ": " : "", sys);
+        return mg_store_fail(MG_E_STORE, "i/o error on database %s while %s: %s%s%s", path, doing,
+                             detail, sys[0] ? ": " : "", sys);
     default:
         return mg_store_fail(MG_E_STORE, "database %s failed while %s: %s", path, doing, detail);
     }
@@ -146,8 +146,8 @@ static int s_stmt(struct s_conn *c, enum s_stmt_id id, sqlite3_stmt **out, bool 
     }
     bool cache = c->stmt[id] == NULL;
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v3(c->db, s_sql[id], -1, cache ? SQLITE_PREPARE_PERSISTENT : 0, &st,
-                                NULL);
+    int rc =
+        sqlite3_prepare_v3(c->db, s_sql[id], -1, cache ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL);
     if (rc != SQLITE_OK) {
         sqlite3_finalize(st);
         return rc;
@@ -233,13 +233,12 @@ static enum mg_err s_make_dir(const char *dir)
         p[i] = '\0';
         if (mkdir(p, 0700) == 0) {
             if (chmod(p, 0700) != 0) {
-                err = mg_store_fail(MG_E_IO, "cannot set permissions of %s: %s", p,
-                                    strerror(errno));
+                err =
+                    mg_store_fail(MG_E_IO, "cannot set permissions of %s: %s", p, strerror(errno));
                 goto out;
             }
         } else if (errno != EEXIST) {
-            err = mg_store_fail(MG_E_IO, "cannot create data directory %s: %s", p,
-                                strerror(errno));
+            err = mg_store_fail(MG_E_IO, "cannot create data directory %s: %s", p, strerror(errno));
             goto out;
         }
         p[i] = saved;
@@ -255,8 +254,8 @@ static enum mg_err s_make_dir(const char *dir)
     }
     if ((st.st_mode & 077) != 0)
         MG_LOG(MG_LOG_WARN, MG_SUB_STORE,
-               "data directory %s is accessible to other users (mode %03o); 0700 is advised",
-               dir, (unsigned)(st.st_mode & 0777));
+               "data directory %s is accessible to other users (mode %03o); 0700 is advised", dir,
+               (unsigned)(st.st_mode & 0777));
 out:
     mg_free(p);
     return err;
@@ -283,14 +282,12 @@ static enum mg_err s_secure_file(const char *path, bool create)
     }
     if ((st.st_mode & 0777) != 0600 && st.st_size == 0) {
         if (fchmod(fd, 0600) != 0)
-            err = mg_store_fail(MG_E_IO, "cannot set permissions of %s: %s", path,
-                                strerror(errno));
+            err = mg_store_fail(MG_E_IO, "cannot set permissions of %s: %s", path, strerror(errno));
     } else if ((st.st_mode & 077) != 0) {
         MG_LOG(MG_LOG_WARN, MG_SUB_STORE, "%s was readable by other users: now mode %03o", path,
                (unsigned)(st.st_mode & 0700));
         if (fchmod(fd, st.st_mode & 0700) != 0)
-            err = mg_store_fail(MG_E_IO, "cannot set permissions of %s: %s", path,
-                                strerror(errno));
+            err = mg_store_fail(MG_E_IO, "cannot set permissions of %s: %s", path, strerror(errno));
     }
 out:
     close(fd);
@@ -476,13 +473,13 @@ static enum mg_err s_migrate_locked(struct mg_store_sqlite *q)
                          "AND name = 'schema_migrations'",
                          &have);
     if (rc != SQLITE_OK)
-        return s_fail(q, db, rc, "reading the schema of");
+        return s_fail(q, db, rc, "reading the schema");
     if (have == 0) {
         int64_t objects = 0;
         rc = s_query_int(db, "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
                          &objects);
         if (rc != SQLITE_OK)
-            return s_fail(q, db, rc, "reading the schema of");
+            return s_fail(q, db, rc, "reading the schema");
         if (objects != 0)
             return mg_store_fail(MG_E_STORE,
                                  "database %s holds tables but no schema_migrations table: it "
@@ -491,12 +488,12 @@ static enum mg_err s_migrate_locked(struct mg_store_sqlite *q)
         MG_TRY(s_exec(q, db,
                       "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL, "
                       "name TEXT NOT NULL, applied_ms INTEGER NOT NULL)",
-                      "creating the schema of"));
+                      "creating the schema"));
     }
     sqlite3_stmt *st = NULL;
     enum mg_err err = MG_E_OK;
-    rc = sqlite3_prepare_v2(db, "SELECT version FROM schema_migrations ORDER BY version", -1,
-                            &st, NULL);
+    rc = sqlite3_prepare_v2(db, "SELECT version FROM schema_migrations ORDER BY version", -1, &st,
+                            NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t v = sqlite3_column_int64(st, 0);
         if (!s_known_version(v)) {
@@ -510,7 +507,7 @@ static enum mg_err s_migrate_locked(struct mg_store_sqlite *q)
         rc = SQLITE_OK;
     }
     if (rc != SQLITE_DONE) {
-        err = s_fail(q, db, rc, "reading the schema of");
+        err = s_fail(q, db, rc, "reading the schema");
         goto out;
     }
     sqlite3_finalize(st);
@@ -522,7 +519,7 @@ static enum mg_err s_migrate_locked(struct mg_store_sqlite *q)
                  m->version);
         rc = s_query_int(db, sql, &have);
         if (rc != SQLITE_OK) {
-            err = s_fail(q, db, rc, "reading the schema of");
+            err = s_fail(q, db, rc, "reading the schema");
             goto out;
         }
         if (have != 0)
@@ -549,7 +546,7 @@ static enum mg_err s_migrate_locked(struct mg_store_sqlite *q)
         if (rc == SQLITE_OK)
             rc = sqlite3_step(st);
         if (rc != SQLITE_DONE) {
-            err = s_fail(q, db, rc, "recording a migration in");
+            err = s_fail(q, db, rc, "recording a migration");
             goto out;
         }
         sqlite3_finalize(st);
@@ -594,7 +591,7 @@ static enum mg_err s_tx_begin(struct mg_store *s)
     struct mg_store_sqlite *q = s_q(s);
     int rc = s_run(&q->writer, S_BEGIN_IMMEDIATE);
     if (rc != SQLITE_OK)
-        return s_fail(q, q->writer.db, rc, "starting a write transaction on");
+        return s_fail(q, q->writer.db, rc, "starting a write transaction");
     return MG_E_OK;
 }
 
@@ -605,7 +602,7 @@ static void s_tx_rollback(struct mg_store *s)
         return; /* SQLite already rolled back after an error */
     int rc = s_run(&q->writer, S_ROLLBACK);
     if (rc != SQLITE_OK)
-        (void)s_fail(q, q->writer.db, rc, "rolling back a transaction on");
+        (void)s_fail(q, q->writer.db, rc, "rolling back a transaction");
 }
 
 static enum mg_err s_tx_commit(struct mg_store *s, bool bump, uint64_t *gen_out)
@@ -630,13 +627,13 @@ static enum mg_err s_tx_commit(struct mg_store *s, bool bump, uint64_t *gen_out)
             s_stmt_done(st, fresh);
         }
         if (rc != SQLITE_ROW) {
-            err = s_fail(q, c->db, rc, "updating the generation in");
+            err = s_fail(q, c->db, rc, "updating the generation");
             goto out;
         }
     }
     int rc = s_run(c, S_COMMIT);
     if (rc != SQLITE_OK)
-        err = s_fail(q, c->db, rc, "committing to");
+        err = s_fail(q, c->db, rc, "committing");
 out:
     if (err != MG_E_OK)
         s_tx_rollback(s);
@@ -664,7 +661,7 @@ static enum mg_err s_doc_write(struct mg_store *s, const struct mg_store_row *ro
     bool fresh = false;
     int rc = s_stmt(c, id, &st, &fresh);
     if (rc != SQLITE_OK)
-        return s_fail(q, c->db, rc, "preparing a write to");
+        return s_fail(q, c->db, rc, "preparing a write");
     rc = s_bind_ids(st, row->kind, row->account, row->key);
     if (rc == SQLITE_OK && mode != MG_STORE_WRITE_DELETE) {
         rc = s_bind_text(st, 4, row->doc, row->doc_len);
@@ -675,7 +672,7 @@ static enum mg_err s_doc_write(struct mg_store *s, const struct mg_store_row *ro
         rc = sqlite3_step(st);
     s_stmt_done(st, fresh);
     if (rc != SQLITE_DONE)
-        return s_fail(q, c->db, rc, "writing to");
+        return s_fail(q, c->db, rc, "writing");
     if (mode == MG_STORE_WRITE_INSERT && sqlite3_changes(c->db) == 0)
         return MG_E_CONFLICT;
     if (mode == MG_STORE_WRITE_DELETE && sqlite3_changes(c->db) == 0)
@@ -691,7 +688,7 @@ static enum mg_err s_meta_write(struct mg_store *s, const char *key, struct mg_s
     bool fresh = false;
     int rc = s_stmt(c, S_META_PUT, &st, &fresh);
     if (rc != SQLITE_OK)
-        return s_fail(q, c->db, rc, "preparing a write to");
+        return s_fail(q, c->db, rc, "preparing a write");
     rc = s_bind_text(st, 1, key, strlen(key));
     if (rc == SQLITE_OK)
         rc = value.len == 0 ? sqlite3_bind_zeroblob(st, 2, 0)
@@ -700,21 +697,24 @@ static enum mg_err s_meta_write(struct mg_store *s, const char *key, struct mg_s
         rc = sqlite3_step(st);
     s_stmt_done(st, fresh);
     if (rc != SQLITE_DONE)
-        return s_fail(q, c->db, rc, "writing to");
+        return s_fail(q, c->db, rc, "writing");
     return MG_E_OK;
 }
 
 /* Copies one column into out (cleared by the caller). */
 static enum mg_err s_column_to_buf(sqlite3_stmt *st, int col, bool blob, struct mg_buf *out)
 {
-    const void *p = blob ? sqlite3_column_blob(st, col) : (const void *)sqlite3_column_text(st, col);
+    const void *p =
+        blob ? sqlite3_column_blob(st, col) : (const void *)sqlite3_column_text(st, col);
     size_t n = (size_t)sqlite3_column_bytes(st, col);
     if (p == NULL && n != 0)
         return mg_store_fail(MG_E_NOMEM, "out of memory reading a stored value");
     enum mg_err err = mg_buf_append(out, p, n);
     if (err == MG_E_TOO_LARGE)
-        return mg_store_fail(err, "stored value of %zu bytes does not fit the caller's %zu-byte "
-                                  "buffer", n, out->max);
+        return mg_store_note(err,
+                             "stored value of %zu bytes does not fit the caller's %zu-byte "
+                             "buffer",
+                             n, out->max);
     return err;
 }
 
@@ -781,7 +781,7 @@ static enum mg_err s_generation_read(struct mg_store *s, bool on_writer, uint64_
     enum mg_err err = MG_E_OK;
     int rc = s_read_generation(c, out);
     if (rc != SQLITE_OK)
-        err = s_fail(q, c->db, rc, "reading the generation of");
+        err = s_fail(q, c->db, rc, "reading the generation");
     s_read_done(q, c);
     return err;
 }
@@ -846,7 +846,7 @@ out:
     if (own_tx) {
         int rc2 = s_run(c, rc == SQLITE_OK ? S_COMMIT : S_ROLLBACK);
         if (rc2 != SQLITE_OK && err == MG_E_OK)
-            err = s_fail(q, c->db, rc2, "ending a read on");
+            err = s_fail(q, c->db, rc2, "ending a read");
     }
     s_read_done(q, c);
     return err;
@@ -876,8 +876,7 @@ static void s_sync_dir(const char *dir)
     close(fd);
 }
 
-enum mg_err mg_store_sqlite_open(const char *location, struct mg_store **out,
-                                 struct mg_errinfo *ei)
+enum mg_err mg_store_sqlite_open(const char *location, struct mg_store **out, struct mg_errinfo *ei)
 {
     *out = NULL;
     enum mg_err err = MG_E_OK;

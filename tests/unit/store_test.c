@@ -211,9 +211,12 @@ static void test_store_list_order_and_filter(void **state)
     struct fixture *f = *state;
     struct mg_store *s = open_ok(f);
     static const char *const rows[][3] = {
-        {"user", "222222222222", "b"}, {"role", "111111111111", "r"},
-        {"user", "111111111111", "z"}, {"user", "111111111111", "a"},
-        {"user", "", "g"},             {"user", "222222222222", "a"},
+        {"user", "222222222222", "b"},
+        {"role", "111111111111", "r"},
+        {"user", "111111111111", "z"},
+        {"user", "111111111111", "a"},
+        {"user", "", "g"},
+        {"user", "222222222222", "a"},
         {"policy", "", "p"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
@@ -268,9 +271,9 @@ static bool nested_row(void *user, const struct mg_store_row *row)
     mg_buf_cleanup(&b);
     struct collect c = {0};
     assert_int_equal(mg_store_list(n->s, row->kind, row->account, collect_row, &c), MG_E_OK);
-    assert_int_equal(mg_store_put(n->s, "copy", row->account, row->key,
-                                  mg_slice_make(row->doc, row->doc_len)),
-                     MG_E_OK);
+    assert_int_equal(
+        mg_store_put(n->s, "copy", row->account, row->key, mg_slice_make(row->doc, row->doc_len)),
+        MG_E_OK);
     n->n++;
     return true;
 }
@@ -306,8 +309,7 @@ static void test_store_limits(void **state)
     assert_non_null(doc);
     memset(doc, 'x', big);
     assert_int_equal(mg_store_put(s, "k", "", "big", mg_slice_make(doc, big)), MG_E_TOO_LARGE);
-    assert_int_equal(mg_store_insert(s, "k", "", "big", mg_slice_make(doc, big)),
-                     MG_E_TOO_LARGE);
+    assert_int_equal(mg_store_insert(s, "k", "", "big", mg_slice_make(doc, big)), MG_E_TOO_LARGE);
     assert_int_equal(mg_store_meta_put(s, "big", mg_slice_make(doc, big)), MG_E_TOO_LARGE);
     /* Exactly at the limit is fine, and reads back whole. */
     assert_int_equal(mg_store_put(s, "k", "", "max", mg_slice_make(doc, big - 1)), MG_E_OK);
@@ -355,7 +357,7 @@ static void test_store_transactions(void **state)
     assert_int_equal(put_str(s, "user", "1", "a", "A"), MG_E_OK);
     assert_int_equal(put_str(s, "user", "1", "b", "B"), MG_E_OK);
     assert_int_equal(mg_store_meta_put(s, "m", MG_SLICE_LIT("v")), MG_E_OK);
-    assert_doc(s, "user", "1", "a", "A"); /* the transaction sees its own writes */
+    assert_doc(s, "user", "1", "a", "A");    /* the transaction sees its own writes */
     assert_missing(other, "user", "1", "a"); /* nobody else does */
     mg_store_rollback(s);
     assert_missing(s, "user", "1", "a");
@@ -407,6 +409,28 @@ static void test_store_transactions(void **state)
     mg_store_close(s);
 }
 
+/* White-box: once a write in a transaction failed in the database, later writes are refused
+ * and the commit rolls everything back. */
+static void test_store_failed_transaction_is_poisoned(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    assert_int_equal(put_str(s, "user", "1", "a", "A"), MG_E_OK);
+    s->tx_failed = true; /* as if the next write had hit a full disk */
+    assert_int_equal(put_str(s, "user", "1", "b", "B"), MG_E_STORE);
+    assert_int_equal(mg_store_commit(s), MG_E_STORE);
+    struct mg_errinfo ei;
+    mg_store_last_error(&ei);
+    assert_non_null(strstr(ei.msg, "rolled back"));
+    assert_missing(s, "user", "1", "a");
+    assert_missing(s, "user", "1", "b");
+    assert_int_equal(mg_store_generation(s), 0);
+    /* The writer is free again. */
+    assert_int_equal(put_str(s, "user", "1", "c", "C"), MG_E_OK);
+    mg_store_close(s);
+}
+
 static void test_store_meta(void **state)
 {
     struct fixture *f = *state;
@@ -415,8 +439,7 @@ static void test_store_meta(void **state)
     mg_buf_init(&b, 1024);
     assert_int_equal(mg_store_meta_get(s, "signing_key", &b), MG_E_NOT_FOUND);
     static const uint8_t bin[] = {0, 1, 2, 0xff, 0};
-    assert_int_equal(mg_store_meta_put(s, "signing_key", mg_slice_make(bin, sizeof(bin))),
-                     MG_E_OK);
+    assert_int_equal(mg_store_meta_put(s, "signing_key", mg_slice_make(bin, sizeof(bin))), MG_E_OK);
     assert_int_equal(mg_store_meta_get(s, "signing_key", &b), MG_E_OK);
     assert_int_equal(b.len, sizeof(bin));
     assert_int_equal(mg_memcmp(b.ptr, bin, sizeof(bin)), 0);
@@ -436,9 +459,8 @@ static int64_t count_migrations(const char *db_path)
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM schema_migrations", -1, &st,
-                                        NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM schema_migrations", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     int64_t n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
@@ -449,9 +471,8 @@ static int64_t count_migrations(const char *db_path)
 static void exec_sql(const char *db_path, const char *sql)
 {
     sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                                     NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
     char *msg = NULL;
     int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK)
@@ -811,6 +832,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_nested_calls_in_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_transactions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_failed_transaction_is_poisoned, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_store_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_migrations_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_embedded_migrations_match_files, setup,
