@@ -49,6 +49,8 @@ struct mg_sigv4_auth {
     struct mg_slice security_token; /* X-Amz-Security-Token header or query, may be empty; may be
                                      * percent-encoded when it came from the query: use
                                      * mg_sigv4_token() to get the decoded value */
+    bool token_in_query;          /* security_token came from the presigned query */
+    bool date_from_date_header;   /* header form dated by `Date` (then `date` must be signed) */
 };
 
 /* Step 1: find and parse the authentication data (header or presigned query).
@@ -62,6 +64,10 @@ enum mg_sigv4_status mg_sigv4_parse(const struct mg_sigv4_request *req, struct m
 enum mg_sigv4_status mg_sigv4_check(const struct mg_sigv4_auth *auth, const char *const *regions,
                                     size_t n_regions, const char *expected_service, int64_t now,
                                     int64_t skew_seconds, struct mg_errinfo *ei);
+
+/* Frees the calling thread's crypto contexts and scratch buffers (they are created on first use
+ * and otherwise freed at thread exit). */
+void mg_sigv4_thread_cleanup(void);
 
 /* Decoded session token into out (cleared first). */
 MG_MUST_USE enum mg_err mg_sigv4_token(const struct mg_sigv4_auth *auth, struct mg_buf *out);
