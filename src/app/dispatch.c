@@ -128,6 +128,25 @@ static enum mg_sigv4_status s_authenticate(struct mg_call *c, struct mg_sigv4_re
                        MG_SLICE_ARG(c->auth.service));
         return MG_SIGV4_BAD_SCOPE;
     }
+    if (mg_slice_starts_with(c->auth.access_key_id, "ASIA")) {
+        /* Temporary credentials: the session token carries the secret and the session. */
+        struct mg_buf token;
+        mg_buf_init(&token, 16384);
+        char secret[129];
+        if (mg_sigv4_token(&c->auth, &token) != MG_E_OK || token.len == 0) {
+            mg_buf_cleanup(&token);
+            return MG_SIGV4_UNKNOWN_KEY;
+        }
+        st = (enum mg_sigv4_status)mg_sts_session_resolve(app, c->snap, c->auth.access_key_id,
+                                                          mg_buf_slice(&token), &c->principal,
+                                                          secret, sizeof(secret));
+        mg_buf_cleanup(&token);
+        if (st != MG_SIGV4_OK)
+            return st;
+        st = mg_sigv4_verify(sreq, &c->auth, mg_slice_cstr(secret), app->key_cache, ei);
+        mg_memzero(secret, sizeof(secret));
+        return st;
+    }
     const struct mg_iam_key *key = mg_iam_find_key(c->snap, c->auth.access_key_id);
     if (key == NULL || !key->active)
         return MG_SIGV4_UNKNOWN_KEY;
@@ -181,6 +200,7 @@ void mg_app_handle(void *user, struct mg_http_exchange *x)
 
     enum mg_sigv4_status st = s_authenticate(&c, &sreq, svc, &ei);
     if (st != MG_SIGV4_OK) {
+        mg_principal_cleanup(&c.principal);
         MG_LOG_REQ(MG_LOG_INFO, MG_SUB_SIGV4, r->request_id,
                    "authentication refused: %s (key " MG_SLICE_FMT ", %.*s %.*s)",
                    ei.msg[0] ? ei.msg : "no valid credentials",
@@ -195,12 +215,13 @@ void mg_app_handle(void *user, struct mg_http_exchange *x)
     case S_STS:
     case S_IAM:
         s_handle_query(&c, svc);
-        return;
+        break;
     case S_LAMBDA:
     case S_AGENTCORE:
     case S_NONE:
+        mg_aws_send_error(x, MG_AWS_REST_JSON, 404, "UnknownOperationException",
+                          "This operation is not served by mcpgate yet.");
         break;
     }
-    mg_aws_send_error(x, MG_AWS_REST_JSON, 404, "UnknownOperationException",
-                      "This operation is not served by mcpgate yet.");
+    mg_principal_cleanup(&c.principal);
 }

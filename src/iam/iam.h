@@ -25,6 +25,7 @@
 
 #include "base/err.h"
 #include "base/slice.h"
+#include "policy/policy.h"
 #include "state/snapshot.h"
 
 enum mg_principal_type {
@@ -47,7 +48,31 @@ struct mg_principal {
     char access_key_id[129];
     int64_t token_issued, token_expires; /* sessions */
     const json_t *user;   /* the user's or role's document in the snapshot, or NULL */
+    /* Sessions: compiled session policies (owned references, released by
+     * mg_principal_cleanup) and session tags (owned JSON object {key: value}, or NULL). */
+    struct mg_policy *session_policies[4];
+    size_t n_session_policies;
+    json_t *session_tags;
+    bool role_chained;    /* the session was made by a role session (chaining) */
 };
+
+void mg_principal_cleanup(struct mg_principal *p);
+
+/* Compiled identity policies of a user or role (inline and attached managed, customer or AWS
+ * managed) and its permissions boundary, built into every snapshot. */
+struct mg_iam_entity_policies {
+    struct mg_policy **identity;
+    size_t n_identity;
+    struct mg_policy **boundary;
+    size_t n_boundary;
+};
+/* NULL for root and for principals without a user or role. */
+const struct mg_iam_entity_policies *mg_iam_policies_of(const struct mg_snapshot *snap,
+                                                        const struct mg_principal *p);
+/* An AWS managed policy's document ("arn:aws:iam::aws:policy/..."), or NULL. */
+const char *mg_iam_aws_managed_policy(const char *arn);
+/* A compiled managed policy (customer managed in the snapshot, or AWS managed), or NULL. */
+const struct mg_policy *mg_iam_managed_policy(const struct mg_snapshot *snap, const char *arn);
 
 /* The key table: access key id -> secret and owner, built into every snapshot. */
 struct mg_iam_key {
@@ -72,6 +97,15 @@ MG_MUST_USE enum mg_err mg_iam_apply_identities(struct mg_state *st, const char 
 /* Without a file: account 000000000000 with root key test / test. */
 MG_MUST_USE enum mg_err mg_iam_apply_default_identities(struct mg_state *st,
                                                         struct mg_errinfo *ei);
+
+/* Temporary credentials (ASIA keys): the session token is an authenticated, encrypted token that
+ * carries the secret and the session, so it verifies without a store lookup. Fills p and the
+ * secret to verify the signature with. Returns MG_SIGV4_OK, MG_SIGV4_UNKNOWN_KEY or
+ * MG_SIGV4_EXPIRED_TOKEN (as int, to keep this header free of sigv4.h). */
+struct mg_app;
+int mg_sts_session_resolve(struct mg_app *app, const struct mg_snapshot *snap,
+                           struct mg_slice access_key_id, struct mg_slice token,
+                           struct mg_principal *p, char *secret, size_t secret_cap);
 
 /* Ids as AWS makes them: prefix + 17 (user/role/policy) or 16 (access keys) of [A-Z2-7]. */
 void mg_iam_new_id(const char *prefix, char out[32]);

@@ -68,10 +68,13 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
     return MG_E_OK;
 }
 
+void mg_iam_policies_init(void);
+
 void mg_iam_init(void)
 {
     static const struct mg_snapshot_ext ext = {"iam-keys", s_build, s_destroy};
     s_slot = mg_snapshot_register_ext(&ext);
+    mg_iam_policies_init();
 }
 
 const struct mg_iam_key *mg_iam_find_key(const struct mg_snapshot *snap, struct mg_slice akid)

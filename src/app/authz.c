@@ -1,0 +1,220 @@
+#include "app/authz.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/util.h"
+
+static void s_ctx(struct mg_policy_ctx_entry *ctx, size_t *n, const char *key, struct mg_slice v)
+{
+    if (*n >= MG_AUTHZ_MAX_CONTEXT)
+        return;
+    ctx[*n].key = mg_slice_cstr(key);
+    ctx[*n].values = NULL;
+    ctx[*n].n_values = 0;
+    ctx[*n].value = v;
+    (*n)++;
+}
+
+/* Adds "<prefix><Key>" entries for tags given as [{"Key","Value"}] or {"k":"v"}. The key text
+ * lives in the JSON, so the entry's key is built in a small static-per-call buffer pool. */
+struct s_tagbuf {
+    char keys[32][160];
+    size_t used;
+};
+
+static void s_tags(struct mg_policy_ctx_entry *ctx, size_t *n, struct s_tagbuf *tb,
+                   const char *prefix, const json_t *tags)
+{
+    if (tags == NULL)
+        return;
+    if (json_is_array(tags)) {
+        size_t i;
+        json_t *t;
+        json_array_foreach(tags, i, t) {
+            const char *k = json_string_value(json_object_get(t, "Key"));
+            const char *v = json_string_value(json_object_get(t, "Value"));
+            if (k == NULL || v == NULL || tb->used >= 32 || *n >= MG_AUTHZ_MAX_CONTEXT)
+                continue;
+            snprintf(tb->keys[tb->used], sizeof(tb->keys[0]), "%s%s", prefix, k);
+            s_ctx(ctx, n, tb->keys[tb->used++], mg_slice_cstr(v));
+        }
+    } else if (json_is_object(tags)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)tags, k, v) {
+            if (!json_is_string(v) || tb->used >= 32 || *n >= MG_AUTHZ_MAX_CONTEXT)
+                continue;
+            snprintf(tb->keys[tb->used], sizeof(tb->keys[0]), "%s%s", prefix, k);
+            s_ctx(ctx, n, tb->keys[tb->used++], mg_slice_cstr(json_string_value(v)));
+        }
+    }
+}
+
+static _Thread_local struct s_tagbuf t_tagbuf;
+
+void mg_authz_fill_request(const struct mg_principal *p, const struct mg_http_req *r,
+                           const char *region, struct mg_policy_request *req,
+                           struct mg_policy_ctx_entry *ctx, size_t *n_ctx,
+                           struct mg_authz_storage *st)
+{
+    memset(req, 0, sizeof(*req));
+    size_t n = 0;
+    t_tagbuf.used = 0;
+    req->principal_arn = mg_slice_cstr(p->arn);
+    req->principal_account = mg_slice_cstr(p->account);
+    req->is_root = p->type == MG_PRINCIPAL_ROOT;
+    const char *ptype = "Account";
+    switch (p->type) {
+    case MG_PRINCIPAL_ROOT:
+        req->principal_type = MG_POLICY_PRINCIPAL_ACCOUNT;
+        ptype = "Account";
+        break;
+    case MG_PRINCIPAL_USER:
+        req->principal_type = MG_POLICY_PRINCIPAL_USER;
+        ptype = "User";
+        break;
+    case MG_PRINCIPAL_ASSUMED_ROLE:
+        req->principal_type = MG_POLICY_PRINCIPAL_ASSUMED_ROLE;
+        ptype = "AssumedRole";
+        req->role_arn = mg_slice_cstr(p->role_arn);
+        break;
+    case MG_PRINCIPAL_SERVICE:
+        req->principal_type = MG_POLICY_PRINCIPAL_SERVICE;
+        ptype = "AWSService";
+        req->service = mg_slice_cstr(p->name);
+        break;
+    case MG_PRINCIPAL_NONE:
+        req->principal_type = MG_POLICY_PRINCIPAL_ANONYMOUS;
+        ptype = "Anonymous";
+        break;
+    }
+    if (p->type == MG_PRINCIPAL_USER || p->type == MG_PRINCIPAL_ASSUMED_ROLE) {
+        /* unique id without ":session" */
+        const char *colon = strchr(p->user_id, ':');
+        req->unique_id = mg_slice_make(p->user_id, colon ? (size_t)(colon - p->user_id)
+                                                         : strlen(p->user_id));
+    }
+    if (p->type != MG_PRINCIPAL_NONE && p->type != MG_PRINCIPAL_SERVICE) {
+        s_ctx(ctx, &n, "aws:PrincipalArn",
+              p->type == MG_PRINCIPAL_ASSUMED_ROLE ? mg_slice_cstr(p->role_arn)
+                                                   : mg_slice_cstr(p->arn));
+        s_ctx(ctx, &n, "aws:PrincipalAccount", mg_slice_cstr(p->account));
+        s_ctx(ctx, &n, "aws:PrincipalType", mg_slice_cstr(ptype));
+        s_ctx(ctx, &n, "aws:userid", mg_slice_cstr(p->user_id));
+    } else if (p->type == MG_PRINCIPAL_SERVICE) {
+        s_ctx(ctx, &n, "aws:PrincipalServiceName", mg_slice_cstr(p->name));
+    }
+    if (p->type == MG_PRINCIPAL_USER)
+        s_ctx(ctx, &n, "aws:username", mg_slice_cstr(p->name));
+    if (p->type == MG_PRINCIPAL_ASSUMED_ROLE) {
+        snprintf(st->token_issued, sizeof(st->token_issued), "%s", "");
+        char iso[21];
+        mg_time_iso8601(p->token_issued, iso);
+        snprintf(st->token_issued, sizeof(st->token_issued), "%s", iso);
+        s_ctx(ctx, &n, "aws:TokenIssueTime", mg_slice_cstr(st->token_issued));
+    }
+    if (p->user)
+        s_tags(ctx, &n, &t_tagbuf, "aws:PrincipalTag/", json_object_get(p->user, "Tags"));
+    if (p->session_tags)
+        s_tags(ctx, &n, &t_tagbuf, "aws:PrincipalTag/", p->session_tags);
+
+    int64_t now = mg_now();
+    mg_time_iso8601(now, st->now);
+    snprintf(st->epoch, sizeof(st->epoch), "%lld", (long long)now);
+    s_ctx(ctx, &n, "aws:CurrentTime", mg_slice_cstr(st->now));
+    s_ctx(ctx, &n, "aws:EpochTime", mg_slice_cstr(st->epoch));
+    if (r) {
+        snprintf(st->secure, sizeof(st->secure), "%s", r->secure ? "true" : "false");
+        s_ctx(ctx, &n, "aws:SecureTransport", mg_slice_cstr(st->secure));
+        if (r->remote_ip[0])
+            s_ctx(ctx, &n, "aws:SourceIp", mg_slice_cstr(r->remote_ip));
+    }
+    if (region)
+        s_ctx(ctx, &n, "aws:RequestedRegion", mg_slice_cstr(region));
+    *n_ctx = n;
+    req->context = ctx;
+    req->n_context = n;
+}
+
+enum mg_policy_decision mg_authz_decide(const struct mg_call *c, const char *action,
+                                        const struct mg_authz_resource *res,
+                                        const struct mg_authz_extra *extra,
+                                        struct mg_policy_explain *ex, char *msg, size_t cap)
+{
+    struct mg_policy_request req;
+    struct mg_policy_ctx_entry ctx[MG_AUTHZ_MAX_CONTEXT];
+    struct mg_authz_storage st;
+    size_t n = 0;
+    mg_authz_fill_request(&c->principal, c->req, c->app->cfg.region, &req, ctx, &n, &st);
+
+    char account[13] = {0};
+    if (res->account) {
+        snprintf(account, sizeof(account), "%s", res->account);
+    } else {
+        struct mg_arn arn;
+        if (mg_arn_parse(mg_slice_cstr(res->arn), &arn) && arn.account.len == 12)
+            snprintf(account, sizeof(account), MG_SLICE_FMT, MG_SLICE_ARG(arn.account));
+        else
+            snprintf(account, sizeof(account), "%s", c->principal.account);
+    }
+    s_ctx(ctx, &n, "aws:ResourceAccount", mg_slice_cstr(account));
+    s_tags(ctx, &n, &t_tagbuf, "aws:ResourceTag/", res->tags);
+    if (extra)
+        for (size_t i = 0; i < extra->n && n < MG_AUTHZ_MAX_CONTEXT; i++)
+            ctx[n++] = extra->entries[i];
+    req.n_context = n;
+    req.action = mg_slice_cstr(action);
+    req.resource = mg_slice_cstr(res->arn);
+    req.resource_account = mg_slice_cstr(account);
+
+    struct mg_policy_set set = {0};
+    const struct mg_iam_entity_policies *ep = mg_iam_policies_of(c->snap, &c->principal);
+    if (ep) {
+        set.identity = (const struct mg_policy *const *)ep->identity;
+        set.n_identity = ep->n_identity;
+        set.boundary = (const struct mg_policy *const *)ep->boundary;
+        set.n_boundary = ep->n_boundary;
+    }
+    set.session = (const struct mg_policy *const *)c->principal.session_policies;
+    set.n_session = c->principal.n_session_policies;
+    set.resource = res->policy;
+    enum mg_policy_decision d = mg_policy_evaluate(&set, &req, ex);
+    if (msg && cap && d != MG_POLICY_ALLOW)
+        mg_policy_denied_message(ex, &req, msg, cap);
+    return d;
+}
+
+void mg_authz_audit(const struct mg_call *c, const char *action, const char *resource,
+                    const struct mg_policy_explain *ex, const char *msg)
+{
+    char where[256] = "";
+    if (ex->reason == MG_POLICY_REASON_EXPLICIT_DENY && ex->deny.policy) {
+        char st[96];
+        mg_policy_statement_name(ex->deny.policy, ex->deny.statement, st, sizeof(st));
+        snprintf(where, sizeof(where), "; explicit deny in %s statement %s",
+                 mg_policy_label(ex->deny.policy), st);
+    }
+    MG_LOG_REQ(MG_LOG_INFO, MG_SUB_AUDIT, c->req ? c->req->request_id : NULL,
+               "denied principal=%s action=%s resource=%s decision=%s reason=%s "
+               "cross_account=%s identity_allows=%s resource_allows=%s%s: %s",
+               c->principal.arn, action, resource, mg_policy_decision_str(ex->decision),
+               mg_policy_reason_str(ex->reason), ex->cross_account ? "true" : "false",
+               ex->identity_allows ? "true" : "false", ex->resource_allows ? "true" : "false",
+               where, msg);
+}
+
+bool mg_authz(struct mg_call *c, const char *action, const struct mg_authz_resource *res,
+              const struct mg_authz_extra *extra)
+{
+    struct mg_policy_explain ex;
+    char msg[1024];
+    if (mg_authz_decide(c, action, res, extra, &ex, msg, sizeof(msg)) == MG_POLICY_ALLOW)
+        return true;
+    mg_authz_audit(c, action, res->arn, &ex, msg);
+    bool json = c->protocol == MG_AWS_REST_JSON;
+    mg_aws_send_error(c->x, c->protocol, 403, json ? "AccessDeniedException" : "AccessDenied",
+                      msg);
+    return false;
+}

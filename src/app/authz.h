@@ -1,0 +1,53 @@
+/* src/app/authz.h: authorization of an authenticated call with the IAM policy engine. */
+#ifndef MG_AUTHZ_H
+#define MG_AUTHZ_H
+
+#include <stdbool.h>
+
+#include "app/app.h"
+#include "policy/policy.h"
+
+#define MG_AUTHZ_MAX_CONTEXT 64
+
+/* The resource a call acts on. */
+struct mg_authz_resource {
+    const char *arn;                /* resource ARN, or "*" */
+    const char *account;            /* owner; NULL: from the ARN, else the caller's account */
+    const struct mg_policy *policy; /* its resource-based policy, or NULL */
+    const json_t *tags;             /* [{"Key","Value"}] or {"k": "v"}: aws:ResourceTag/k */
+};
+
+/* Extra request context: service condition keys, aws:RequestTag/..., aws:TagKeys. Values are
+ * borrowed for the duration of the call. */
+struct mg_authz_extra {
+    const struct mg_policy_ctx_entry *entries;
+    size_t n;
+};
+
+/* The decision, without answering the client. msg (may be NULL) gets AWS's AccessDenied text. */
+enum mg_policy_decision mg_authz_decide(const struct mg_call *c, const char *action,
+                                        const struct mg_authz_resource *res,
+                                        const struct mg_authz_extra *extra,
+                                        struct mg_policy_explain *ex, char *msg, size_t cap);
+
+/* Decides; on a denial sends AccessDenied in the call's protocol, writes the explanation to the
+ * audit log, and returns false. */
+bool mg_authz(struct mg_call *c, const char *action, const struct mg_authz_resource *res,
+              const struct mg_authz_extra *extra);
+
+/* Logs the explanation of a denial at info level under the audit subsystem. */
+void mg_authz_audit(const struct mg_call *c, const char *action, const char *resource,
+                    const struct mg_policy_explain *ex, const char *msg);
+
+/* Fills a policy request (principal part and global condition keys) for principal p. ctx must
+ * have room for MG_AUTHZ_MAX_CONTEXT entries; storage holds values that need formatting. */
+struct mg_authz_storage {
+    char epoch[24], now[24], secure[8], token_issued[24];
+    struct mg_slice tag_keys[16];
+};
+void mg_authz_fill_request(const struct mg_principal *p, const struct mg_http_req *r,
+                           const char *region, struct mg_policy_request *req,
+                           struct mg_policy_ctx_entry *ctx, size_t *n_ctx,
+                           struct mg_authz_storage *st);
+
+#endif
