@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/util.h"
 
 static void s_loop_start(void *user, int loop)
 {
@@ -36,6 +37,14 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg,
         if (app->key_cache == NULL)
             e = mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
     }
+    if (!e)
+        e = mg_app_load_token_key(app, ei);
+    if (!e)
+        e = mg_agentcore_start(app, ei);
+    if (!e)
+        e = mg_lambda_start(app, ei);
+    if (!e)
+        e = mg_mcp_start(app, ei);
     if (e) {
         mg_app_close(app);
         return e;
@@ -63,6 +72,9 @@ void mg_app_stop(struct mg_app *app)
 void mg_app_close(struct mg_app *app)
 {
     mg_app_stop(app);
+    mg_mcp_stop(app);
+    mg_lambda_stop(app);
+    mg_agentcore_stop(app);
     if (app->store) {
         mg_state_cleanup(&app->state);
         mg_store_close(app->store);
@@ -70,4 +82,24 @@ void mg_app_close(struct mg_app *app)
     }
     mg_sigv4_key_cache_free(app->key_cache);
     app->key_cache = NULL;
+}
+
+enum mg_err mg_app_load_token_key(struct mg_app *app, struct mg_errinfo *ei)
+{
+    struct mg_buf b;
+    mg_buf_init(&b, 64);
+    enum mg_err e = mg_store_meta_get(app->store, "token_key", &b);
+    if (e == MG_E_OK && b.len == sizeof(app->token_key)) {
+        mg_memcpy(app->token_key, b.ptr, b.len);
+    } else if (e == MG_E_OK || e == MG_E_NOT_FOUND) {
+        mg_random_bytes(app->token_key, sizeof(app->token_key));
+        e = mg_store_meta_put(app->store, "token_key",
+                              mg_slice_make(app->token_key, sizeof(app->token_key)));
+    }
+    if (b.ptr)
+        mg_memzero(b.ptr, b.len);
+    mg_buf_cleanup(&b);
+    if (e)
+        return mg_errinfo_set(ei, e, "cannot load or create the token key in the store");
+    return MG_E_OK;
 }

@@ -32,6 +32,11 @@ struct mg_app {
     struct mg_sigv4_key_cache *key_cache;
     struct mg_state_reader readers[MG_MAX_LOOPS];
     struct mg_http_server *http;
+    /* module-private state */
+    void *agentcore;
+    void *lambda;
+    void *mcp;
+    uint8_t token_key[32]; /* STS session tokens and MCP session ids: AEAD key */
 };
 
 /* One authenticated API call on its way to a handler. */
@@ -56,5 +61,23 @@ void mg_app_handle(void *user, struct mg_http_exchange *x);
 
 /* Service handlers. */
 void mg_sts_handle(struct mg_call *c, const struct mg_aws_params *params);
+void mg_iam_handle(struct mg_call *c, const struct mg_aws_params *params);
+void mg_agentcore_handle(struct mg_call *c); /* bedrock-agentcore-control (rest-json) */
+void mg_lambda_handle(struct mg_call *c);    /* Lambda API (rest-json) */
+/* The MCP data plane: a request to a gateway URL, before any authentication (the gateway's
+ * authorizer decides how to authenticate). */
+void mg_mcp_handle(struct mg_app *app, struct mg_http_exchange *x, struct mg_slice gateway_id);
+
+/* Module lifecycles, called by mg_app_open (start, after the state is loaded) and mg_app_close
+ * (stop, after the HTTP server stopped). */
+MG_MUST_USE enum mg_err mg_agentcore_start(struct mg_app *app, struct mg_errinfo *ei);
+void mg_agentcore_stop(struct mg_app *app);
+MG_MUST_USE enum mg_err mg_lambda_start(struct mg_app *app, struct mg_errinfo *ei);
+void mg_lambda_stop(struct mg_app *app);
+MG_MUST_USE enum mg_err mg_mcp_start(struct mg_app *app, struct mg_errinfo *ei);
+void mg_mcp_stop(struct mg_app *app);
+
+/* Loads (or creates) the server's token key from the store meta. */
+MG_MUST_USE enum mg_err mg_app_load_token_key(struct mg_app *app, struct mg_errinfo *ei);
 
 #endif

@@ -100,6 +100,8 @@ static void s_handle_query(struct mg_call *c, enum s_service svc)
                           "Missing Action");
     } else if (svc == S_STS) {
         mg_sts_handle(c, &params);
+    } else if (svc == S_IAM) {
+        mg_iam_handle(c, &params);
     } else {
         char msg[256];
         snprintf(msg, sizeof(msg), "Could not find operation " MG_SLICE_FMT " for version %s",
@@ -157,6 +159,31 @@ static enum mg_sigv4_status s_authenticate(struct mg_call *c, struct mg_sigv4_re
     return MG_SIGV4_OK;
 }
 
+static bool s_gateway_route(const struct mg_http_req *r, struct mg_slice *id)
+{
+    static const char prefix[] = "/gateways/";
+    struct mg_slice p = r->path;
+    if (mg_slice_starts_with(p, prefix)) {
+        struct mg_slice rest = mg_slice_sub(p, sizeof(prefix) - 1, p.len);
+        long slash = mg_slice_find(rest, '/');
+        if (slash > 0 && mg_slice_eq_cstr(mg_slice_sub(rest, (size_t)slash, rest.len), "/mcp")) {
+            *id = mg_slice_sub(rest, 0, (size_t)slash);
+            return true;
+        }
+        return false;
+    }
+    if (mg_slice_eq_cstr(p, "/mcp")) {
+        /* {gatewayId}.gateway.{anything} */
+        long dot = mg_slice_find(r->host, '.');
+        if (dot > 0 && mg_slice_starts_with(mg_slice_sub(r->host, (size_t)dot, r->host.len),
+                                            ".gateway.")) {
+            *id = mg_slice_sub(r->host, 0, (size_t)dot);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void s_send_plain(struct mg_http_exchange *x, int status, const char *text)
 {
     mg_http_set_status(x, status);
@@ -178,6 +205,13 @@ void mg_app_handle(void *user, struct mg_http_exchange *x)
     }
     if (mg_slice_eq_cstr(r->path, "/_mcpgate/health")) {
         s_send_plain(x, 200, "ok\n");
+        return;
+    }
+
+    /* The MCP data plane: /gateways/{id}/mcp, or /mcp under a Host of {id}.gateway.* */
+    struct mg_slice gw;
+    if (s_gateway_route(r, &gw)) {
+        mg_mcp_handle(app, x, gw);
         return;
     }
 
@@ -217,10 +251,14 @@ void mg_app_handle(void *user, struct mg_http_exchange *x)
         s_handle_query(&c, svc);
         break;
     case S_LAMBDA:
+        mg_lambda_handle(&c);
+        break;
     case S_AGENTCORE:
+        mg_agentcore_handle(&c);
+        break;
     case S_NONE:
         mg_aws_send_error(x, MG_AWS_REST_JSON, 404, "UnknownOperationException",
-                          "This operation is not served by mcpgate yet.");
+                          "No service is served at this address.");
         break;
     }
     mg_principal_cleanup(&c.principal);
