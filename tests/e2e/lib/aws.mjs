@@ -47,14 +47,14 @@ export function signatureOf(s) {
   return m ? m[1] : null;
 }
 
-function signer(key, service, region) {
+function signer(key, service, region, applyChecksum = true) {
   return new SignatureV4({
     service,
     region,
     credentials: key,
     sha256: Sha256,
     uriEscapePath: true,
-    applyChecksum: true,
+    applyChecksum,
   });
 }
 
@@ -83,7 +83,9 @@ export function buildQuery(query) {
 /**
  * Signs a request with SigV4 and returns {url, method, headers, body, signature}
  * ready for fetch(). Options: method, path (may hold a query), headers, body
- * (string or Buffer), service ('sts'), region, date (Date: the signing time).
+ * (string or Buffer), service ('sts'), region, date (Date: the signing time),
+ * checksum (default true: send and sign x-amz-content-sha256),
+ * signContentLength (default false: also sign content-length, as the AWS SDKs do).
  */
 export async function signRequest(gw, key, opts = {}) {
   const method = opts.method ?? 'POST';
@@ -92,6 +94,9 @@ export async function signRequest(gw, key, opts = {}) {
   const body = opts.body;
   if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) {
     headers['content-type'] = 'application/x-www-form-urlencoded; charset=utf-8';
+  }
+  if (body !== undefined && opts.signContentLength) {
+    headers['content-length'] = String(Buffer.byteLength(body));
   }
   const req = new HttpRequest({
     method,
@@ -103,14 +108,15 @@ export async function signRequest(gw, key, opts = {}) {
     headers,
     body,
   });
-  const signed = await signer(key, opts.service ?? 'sts', opts.region ?? REGION).sign(req, {
+  const signed = await signer(key, opts.service ?? 'sts', opts.region ?? REGION, opts.checksum ?? true).sign(req, {
     signingDate: opts.date ?? new Date(),
   });
   const qs = buildQuery(signed.query ?? {});
   const url = `${gw.endpoint}${u.pathname}${qs ? '?' + qs : ''}`;
-  // fetch() sets Host itself and refuses some headers; drop host (it matches anyway).
+  // fetch() sets Host and Content-Length itself (to the same values): drop ours.
   const outHeaders = { ...signed.headers };
   delete outHeaders.host;
+  delete outHeaders['content-length'];
   return { url, method, headers: outHeaders, body, signature: signatureOf(signed.headers.authorization) };
 }
 
