@@ -73,6 +73,7 @@ struct mg_http_exchange {
     h2o_generator_t generator;
     bool streaming, stream_busy, stream_ended;
     struct mg_buf stream_pending, stream_inflight;
+    uint64_t start_ns;
 };
 
 const struct mg_http_req *mg_http_request(struct mg_http_exchange *x)
@@ -173,11 +174,23 @@ static const char *s_reason(int status)
     }
 }
 
+static void s_access_log(const struct mg_http_exchange *x, int status)
+{
+    /* The path only: presigned URLs carry signatures in the query. */
+    const struct mg_http_req *v = &x->view;
+    MG_LOG_REQ(MG_LOG_INFO, MG_SUB_HTTP, v->request_id, "%.*s %.*s %d %.3fms%s",
+               (int)(v->method.len > 16 ? 16 : v->method.len), (const char *)v->method.ptr,
+               (int)(v->path.len > 512 ? 512 : v->path.len), (const char *)v->path.ptr, status,
+               (double)(mg_mono_ns() - x->start_ns) / 1e6, x->req ? "" : " (client gone)");
+}
+
 void mg_http_send(struct mg_http_exchange *x)
 {
     if (x->sent)
         return;
     x->sent = true;
+    if (MG_LOG_INFO >= g_mg_log_level)
+        s_access_log(x, x->status ? x->status : 200);
     if (x->req) {
         h2o_req_t *req = x->req;
         req->res.status = x->status ? x->status : 200;
@@ -262,6 +275,8 @@ void mg_http_stream_start(struct mg_http_exchange *x)
     if (x->req == NULL || x->streaming)
         return;
     x->streaming = true;
+    if (MG_LOG_INFO >= g_mg_log_level)
+        s_access_log(x, x->status ? x->status : 200);
     mg_buf_init(&x->stream_pending, 16u * 1024 * 1024);
     mg_buf_init(&x->stream_inflight, 16u * 1024 * 1024);
     h2o_req_t *req = x->req;
@@ -328,6 +343,7 @@ static int s_on_req(h2o_handler_t *self, h2o_req_t *req)
     atomic_fetch_add(&loop->inflight, 1);
     x->req = req;
     x->loop = loop;
+    x->start_ns = mg_mono_ns();
     mg_buf_init(&x->body, MG_LIMIT_RESPONSE);
     x->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*x->guard), s_guard_dispose);
     x->guard->x = x;
