@@ -37,15 +37,26 @@ static enum mg_sigv4_status s_fail(struct mg_errinfo *ei, enum mg_sigv4_status s
     return st;
 }
 
-static bool s_is_sep(uint8_t c)
+static const bool s_sep[256] = {[','] = true, [' '] = true, ['\t'] = true};
+
+static inline bool s_is_sep(uint8_t c)
 {
-    return c == ',' || c == ' ' || c == '\t';
+    return s_sep[c];
 }
 
 /* Splits a credential at '/' (or "%2F" in a query). Returns the number of parts (at most 6). */
 static size_t s_split_credential(struct mg_slice cred, bool pct, struct mg_slice parts[6])
 {
     size_t n = 0, start = 0, i = 0;
+    if (!pct) {
+        struct mg_slice rest = cred, part;
+        while (mg_slice_split(&rest, '/', &part)) {
+            if (n == 6)
+                return 7;
+            parts[n++] = part;
+        }
+        return n;
+    }
     while (i <= cred.len) {
         size_t sep = 0;
         if (i == cred.len)
@@ -302,7 +313,7 @@ enum mg_sigv4_status mg_sigv4_parse(const struct mg_sigv4_request *req, struct m
     struct mg_slice hdr = {0};
     size_t n_auth = 0;
     for (size_t i = 0; i < req->n_headers; i++) {
-        if (mg_slice_ieq_cstr(req->headers[i].name, "authorization")) {
+        if (mg_sigv4_name_ieq(req->headers[i].name, MG_SLICE_LIT("authorization"))) {
             if (!n_auth++)
                 hdr = req->headers[i].value;
         }

@@ -60,9 +60,28 @@ static inline int s_hexval(uint8_t c)
     return -1;
 }
 
+/* Encodes every byte of s: runs of unreserved bytes are copied in one go. */
+static void s_put_encoded_all(struct s_w *w, struct mg_slice s)
+{
+    size_t i = 0;
+    while (i < s.len) {
+        size_t j = i;
+        while (j < s.len && s_unreserved(s.ptr[j]))
+            j++;
+        s_put_slice(w, mg_slice_make(s.ptr + i, j - i));
+        if (j < s.len)
+            s_put_encoded(w, s.ptr[j++]);
+        i = j;
+    }
+}
+
 /* Percent-decodes (no '+' to space) and re-encodes with the SigV4 unreserved set. */
 static void s_put_reencoded(struct s_w *w, struct mg_slice s)
 {
+    if (mg_slice_find(s, '%') < 0) {
+        s_put_encoded_all(w, s);
+        return;
+    }
     for (size_t i = 0; i < s.len; i++) {
         uint8_t c = s.ptr[i];
         if (c == '%' && i + 2 < s.len) {
@@ -107,8 +126,7 @@ static void s_put_uri(struct s_w *w, struct mg_slice path)
             continue;
         }
         s_put(w, '/');
-        for (size_t i = 0; i < seg.len; i++)
-            s_put_encoded(w, seg.ptr[i]);
+        s_put_encoded_all(w, seg);
     }
     if (w->p == start || trailing)
         s_put(w, '/');
@@ -181,6 +199,14 @@ static inline bool s_ws(uint8_t c)
 /* Trims, and collapses every whitespace run (folded lines included) to one space. */
 static void s_put_header_value(struct s_w *w, struct mg_slice v)
 {
+    /* fast path: nothing to trim or collapse */
+    bool plain = v.len == 0 || (!s_ws(v.ptr[0]) && !s_ws(v.ptr[v.len - 1]));
+    for (size_t i = 0; plain && i < v.len; i++)
+        plain = v.ptr[i] > ' ' || (v.ptr[i] == ' ' && v.ptr[i + 1] != ' ');
+    if (plain) {
+        s_put_slice(w, v);
+        return;
+    }
     bool pending_space = false, started = false;
     for (size_t i = 0; i < v.len; i++) {
         uint8_t c = v.ptr[i];
@@ -222,8 +248,9 @@ bool mg_sigv4_next_signed_header(struct mg_slice *rest, struct mg_slice *name)
 
 bool mg_sigv4_header(const struct mg_sigv4_request *req, const char *name, struct mg_slice *value)
 {
+    struct mg_slice n = mg_slice_cstr(name);
     for (size_t i = 0; i < req->n_headers; i++) {
-        if (mg_slice_ieq_cstr(req->headers[i].name, name)) {
+        if (mg_sigv4_name_ieq(req->headers[i].name, n)) {
             *value = req->headers[i].value;
             return true;
         }

@@ -14,6 +14,11 @@ struct s_thread {
     struct mg_sigv4_tls pub;
     EVP_MD_CTX *md;
     EVP_MAC_CTX *mac;
+    /* A second MAC context that stays keyed with the last signing key, so that the final HMAC
+     * of a verification skips the key schedule when the key repeats (the common case). */
+    EVP_MAC_CTX *sig_mac;
+    uint8_t sig_key[32];
+    bool sig_keyed;
 };
 
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
@@ -29,6 +34,8 @@ static void s_thread_free(void *p)
         return;
     EVP_MD_CTX_free(t->md);
     EVP_MAC_CTX_free(t->mac);
+    EVP_MAC_CTX_free(t->sig_mac);
+    mg_memzero(t->sig_key, sizeof(t->sig_key));
     mg_buf_cleanup(&t->pub.creq);
     mg_buf_cleanup(&t->pub.scratch);
     mg_free(t);
@@ -39,6 +46,23 @@ static void s_init_once(void)
     (void)pthread_key_create(&s_key, s_thread_free);
     s_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     s_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+static EVP_MAC_CTX *s_mac_new(void)
+{
+    EVP_MAC_CTX *m = EVP_MAC_CTX_new(s_hmac);
+    if (!m)
+        return NULL;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[2] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (!EVP_MAC_CTX_set_params(m, params)) {
+        EVP_MAC_CTX_free(m);
+        return NULL;
+    }
+    return m;
 }
 
 static struct s_thread *s_thread_get(void)
@@ -54,19 +78,9 @@ static struct s_thread *s_thread_get(void)
     mg_buf_init(&t->pub.creq, MG_LIMIT_CANONICAL_REQUEST);
     mg_buf_init(&t->pub.scratch, MG_LIMIT_CANONICAL_REQUEST);
     t->md = EVP_MD_CTX_new();
-    t->mac = EVP_MAC_CTX_new(s_hmac);
-    if (t->mac) {
-        char digest[] = "SHA256";
-        OSSL_PARAM params[2] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-            OSSL_PARAM_construct_end(),
-        };
-        if (!EVP_MAC_CTX_set_params(t->mac, params)) {
-            EVP_MAC_CTX_free(t->mac);
-            t->mac = NULL;
-        }
-    }
-    if (!t->md || !t->mac) {
+    t->mac = s_mac_new();
+    t->sig_mac = s_mac_new();
+    if (!t->md || !t->mac || !t->sig_mac) {
         s_thread_free(t);
         return NULL;
     }
@@ -106,4 +120,24 @@ bool mg_sigv4_hmac(const uint8_t *key, size_t key_len, struct mg_slice msg, uint
     return t && EVP_MAC_init(t->mac, key, key_len, NULL) &&
            EVP_MAC_update(t->mac, msg.ptr, msg.len) && EVP_MAC_final(t->mac, out, &n, 32) &&
            n == 32;
+}
+
+bool mg_sigv4_hmac_signing(const uint8_t key[32], struct mg_slice msg, uint8_t out[32])
+{
+    struct s_thread *t = s_thread_get();
+    if (!t)
+        return false;
+    size_t n = 0;
+    bool same = t->sig_keyed && mg_ct_equal(mg_slice_make(key, 32), mg_slice_make(t->sig_key, 32));
+    /* With a NULL key, EVP_MAC_init() restarts from the key set before. */
+    if (!EVP_MAC_init(t->sig_mac, same ? NULL : key, same ? 0 : 32, NULL)) {
+        t->sig_keyed = false;
+        return false;
+    }
+    if (!same) {
+        mg_memcpy(t->sig_key, key, 32);
+        t->sig_keyed = true;
+    }
+    return EVP_MAC_update(t->sig_mac, msg.ptr, msg.len) &&
+           EVP_MAC_final(t->sig_mac, out, &n, 32) && n == 32;
 }

@@ -28,6 +28,9 @@ MG_MUST_USE bool mg_sigv4_sha256(struct mg_slice in, uint8_t out[32]);
 MG_MUST_USE bool mg_sigv4_hmac(const uint8_t *key, size_t key_len, struct mg_slice msg,
                                uint8_t out[32]);
 
+/* HMAC-SHA256 keyed with a 32-byte signing key, on a context that keeps the last key's schedule. */
+MG_MUST_USE bool mg_sigv4_hmac_signing(const uint8_t key[32], struct mg_slice msg, uint8_t out[32]);
+
 /* Iterates over a SignedHeaders list, whose separator is ';' or, in a presigned query, "%3B".
  * Returns false at the end. */
 bool mg_sigv4_next_signed_header(struct mg_slice *rest, struct mg_slice *name);

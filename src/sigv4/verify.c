@@ -116,7 +116,7 @@ static enum mg_err s_signature(const struct mg_sigv4_request *req, const struct 
     mg_hex_encode(h, 32, hex);
     mg_buf_reset(&tls->scratch);
     MG_TRY(mg_sigv4_sts_from_hash(auth, hex, &tls->scratch));
-    if (!mg_sigv4_hmac(key, 32, mg_buf_slice(&tls->scratch), h))
+    if (!mg_sigv4_hmac_signing(key, mg_buf_slice(&tls->scratch), h))
         return MG_E_NOMEM;
     mg_hex_encode(h, 32, sig_hex);
     return MG_E_OK;

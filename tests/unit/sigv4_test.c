@@ -179,7 +179,7 @@ static void s_vector_form(const char *dir, const char *name, const struct vctx *
                           struct mg_sigv4_key_cache *cache)
 {
     const char *form = query ? "query" : "header";
-    char path[1024];
+    char path[2048];
     struct treq t;
     snprintf(path, sizeof(path), "%s/%s-signed-request.txt", dir, form);
     assert_true(s_load_http(&t, path));
@@ -263,7 +263,7 @@ static void s_vector_form(const char *dir, const char *name, const struct vctx *
 /* The outbound signer, from request.txt, must produce the suite's Authorization header. */
 static void s_vector_signer(const char *dir, const struct vctx *c)
 {
-    char path[1024];
+    char path[2048];
     struct treq t, s;
     snprintf(path, sizeof(path), "%s/request.txt", dir);
     assert_true(s_load_http(&t, path));
