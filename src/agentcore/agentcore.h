@@ -1,0 +1,176 @@
+/* src/agentcore/agentcore.h: the AgentCore control plane (bedrock-agentcore-control): gateways,
+ * gateway targets, resource-based policies and tags, and the read-only view of them that every
+ * snapshot carries for the MCP data plane.
+ *
+ * Documents in the store (kind / account / key -> JSON):
+ *   agentcore_gateway / ACCOUNT / GATEWAY-ID          the gateway as GetGateway returns it, plus
+ *                                                     private members prefixed with "_"
+ *   agentcore_target  / ACCOUNT / GATEWAY-ID "/" TARGET-ID
+ *   resource_policy   / ACCOUNT / RESOURCE-ARN        {"resourceArn", "policy": TEXT}
+ *
+ * Everything reachable from a struct mg_gateway lives as long as the snapshot it came from: hold
+ * a reference to the snapshot (the event loop's reader does) while using it. All of it is
+ * immutable; never free or modify it. */
+#ifndef MG_AGENTCORE_H
+#define MG_AGENTCORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/slice.h"
+#include "policy/policy.h"
+#include "state/snapshot.h"
+
+/* Lifecycle of a gateway (GatewayStatus) and of a target (TargetStatus). */
+enum mg_agentcore_status {
+    MG_AGENTCORE_CREATING = 0,
+    MG_AGENTCORE_UPDATING,
+    MG_AGENTCORE_UPDATE_UNSUCCESSFUL,
+    MG_AGENTCORE_DELETING,
+    MG_AGENTCORE_READY,
+    MG_AGENTCORE_FAILED,
+    MG_AGENTCORE_SYNCHRONIZING,
+    MG_AGENTCORE_SYNCHRONIZE_UNSUCCESSFUL,
+};
+/* "CREATING", "READY", ... */
+const char *mg_agentcore_status_str(enum mg_agentcore_status s);
+
+/* The gateway's inbound authorizer (authorizerType). */
+enum mg_gateway_authorizer {
+    MG_GATEWAY_AUTH_AWS_IAM = 0,
+    MG_GATEWAY_AUTH_CUSTOM_JWT,
+    MG_GATEWAY_AUTH_NONE,
+    MG_GATEWAY_AUTH_AUTHENTICATE_ONLY,
+};
+const char *mg_gateway_authorizer_str(enum mg_gateway_authorizer a);
+
+/* What a target fronts (the member of targetConfiguration.mcp). Only LAMBDA is served today;
+ * the others are refused at creation and never appear in a snapshot. */
+enum mg_target_kind {
+    MG_TARGET_LAMBDA = 0,
+    MG_TARGET_OPENAPI,
+    MG_TARGET_SMITHY,
+    MG_TARGET_MCP_SERVER,
+    MG_TARGET_OTHER,
+};
+
+/* credentialProviderConfigurations[0].credentialProviderType. */
+enum mg_credential_type {
+    MG_CRED_NONE = 0, /* no credential provider configured */
+    MG_CRED_GATEWAY_IAM_ROLE,
+    MG_CRED_OAUTH,
+    MG_CRED_API_KEY,
+    MG_CRED_CALLER_IAM_CREDENTIALS,
+    MG_CRED_JWT_PASSTHROUGH,
+};
+
+struct mg_gateway;
+struct mg_gateway_target;
+
+/* One tool as the data plane serves it. */
+struct mg_tool {
+    const char *full_name;      /* "TARGETNAME___TOOLNAME" */
+    size_t full_name_len;
+    const struct mg_gateway_target *target;
+    const char *name;           /* the tool's own name (what the Lambda knows) */
+    const char *description;    /* may be "" */
+    const json_t *input_schema; /* JSON object, never NULL */
+    const json_t *output_schema; /* or NULL */
+    /* The MCP Tool object for tools/list, compact JSON:
+     * {"name":FULL,"description":...,"inputSchema":{...}[,"outputSchema":{...}]} */
+    const char *json;
+    size_t json_len;
+};
+
+#define MG_TOOL_PAGE_SIZE_DEFAULT 100u
+
+/* The tools of a gateway: every tool of its READY targets, sorted bytewise by full_name (a
+ * stable order: the same targets give the same catalog), with tools/list pages serialized in
+ * advance. */
+struct mg_tool_catalog {
+    const struct mg_tool *tools;
+    size_t n_tools;
+    size_t page_size;          /* tools per page (MG_TOOL_PAGE_SIZE_DEFAULT unless configured) */
+    size_t n_pages;            /* ceil(n_tools / page_size); 0 when there are no tools */
+    /* page_json[i] is the JSON array text "[tool,tool,...]" of page i (tools
+     * [i*page_size, min(n_tools, (i+1)*page_size))). With no tools, n_pages is 0. */
+    const char *const *page_json;
+    const size_t *page_json_len;
+    /* Changes whenever the set or content of the tools changes: put it in cursors so that a
+     * cursor from an older catalog can be recognized (and refused or restarted). */
+    uint64_t version;
+};
+
+struct mg_gateway_target {
+    const struct mg_gateway *gateway;
+    const char *id;           /* 10 characters [0-9A-Z] */
+    const char *name;
+    const char *description;  /* or NULL */
+    enum mg_agentcore_status status;
+    enum mg_target_kind kind;
+    const char *lambda_arn;   /* LAMBDA: function ARN (qualifier included if given) */
+    enum mg_credential_type credential_type;
+    const json_t *doc;        /* the stored document (GetGatewayTarget shape) */
+};
+
+struct mg_gateway {
+    const char *id;           /* "name-xxxxxxxxxx" */
+    const char *arn;          /* arn:aws:bedrock-agentcore:REGION:ACCOUNT:gateway/ID */
+    const char *account;
+    const char *region;
+    const char *name;
+    const char *description;  /* or NULL */
+    const char *url;          /* gatewayUrl */
+    enum mg_agentcore_status status;
+    enum mg_gateway_authorizer authorizer;
+    /* authorizerConfiguration.customJWTAuthorizer, or NULL */
+    const json_t *jwt_authorizer;
+    const char *protocol_type;   /* "MCP", or NULL when not set */
+    /* protocolConfiguration.mcp.supportedVersions; none given: every version AgentCore
+     * supports (n_supported_versions is then 0 and supported_versions NULL). */
+    const char *const *supported_versions;
+    size_t n_supported_versions;
+    bool search_semantic;        /* searchType SEMANTIC */
+    const char *instructions;    /* or NULL */
+    bool exception_debug;        /* exceptionLevel DEBUG */
+    bool has_session_config;     /* protocolConfiguration.mcp.sessionConfiguration present */
+    int session_timeout_s;       /* its sessionTimeoutInSeconds (default 3600) */
+    bool response_streaming;     /* streamingConfiguration.enableResponseStreaming */
+    const char *role_arn;
+    const char *kms_key_arn;     /* or NULL */
+    const json_t *interceptors;  /* interceptorConfigurations array, or NULL */
+    /* The compiled resource-based policy (PutResourcePolicy on the gateway ARN), or NULL: pass it
+     * as struct mg_authz_resource.policy for bedrock-agentcore:InvokeGateway. */
+    const struct mg_policy *resource_policy;
+    const json_t *tags;          /* {"key": "value"} (never NULL; may be empty) */
+    const json_t *doc;           /* the stored document */
+    /* Targets not being deleted, sorted by id. */
+    const struct mg_gateway_target *targets;
+    size_t n_targets;
+    struct mg_tool_catalog catalog;
+};
+
+/* The gateway with this id (not an ARN) in the snapshot, or NULL. Gateways being deleted are not
+ * returned; a gateway in another state is (check status: the data plane serves only READY and
+ * UPDATING, UPDATE_UNSUCCESSFUL gateways). */
+const struct mg_gateway *mg_agentcore_gateway(const struct mg_snapshot *snap,
+                                              struct mg_slice gateway_id);
+/* A tool of the gateway's catalog by its full name, or NULL (binary search). */
+const struct mg_tool *mg_agentcore_find_tool(const struct mg_gateway *gw, struct mg_slice full_name);
+/* The compiled resource-based policy stored for any resource ARN, or NULL. */
+const struct mg_policy *mg_agentcore_resource_policy(const struct mg_snapshot *snap,
+                                                     struct mg_slice arn);
+/* Every gateway of the snapshot (all accounts), sorted by (account, id). */
+const struct mg_gateway *mg_agentcore_gateways(const struct mg_snapshot *snap, size_t *n);
+
+/* ---- internals shared with the unit tests ---------------------------------------------- */
+
+/* Registers the snapshot extension (idempotent); mg_agentcore_start calls it. */
+void mg_agentcore_init(void);
+/* Page size used by the catalogs of snapshots built from now on (0: default). */
+void mg_agentcore_set_page_size(size_t n);
+
+#endif
