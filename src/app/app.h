@@ -23,6 +23,9 @@ struct mg_app_config {
     char region[64];
     int64_t clock_skew;      /* seconds */
     char public_url[512];    /* how clients reach us, e.g. http://127.0.0.1:4777 */
+    /* gatewayUrl of AgentCore gateways: "" for PUBLIC_URL/gateways/{id}/mcp, else a template
+     * where "{id}" stands for the gateway id, e.g. https://{id}.gateway.example.com/mcp */
+    char gateway_url_template[512];
 };
 
 struct mg_app {

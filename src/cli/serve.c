@@ -30,7 +30,9 @@ static const char s_serve_usage[] =
     "  --idle-timeout MS       keep-alive idle timeout (default 10000)\n"
     "  --tls-cert FILE         serve HTTPS with this PEM certificate chain (with --tls-key)\n"
     "  --tls-key FILE          the PEM private key for --tls-cert\n"
-    "  --public-url URL        how clients reach this server (default from --listen)\n";
+    "  --public-url URL        how clients reach this server (default from --listen)\n"
+    "  --gateway-url-template T  gatewayUrl of AgentCore gateways, {id} = gateway id\n"
+    "                          (default PUBLIC-URL/gateways/{id}/mcp)\n";
 
 static bool s_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -172,6 +174,12 @@ int mg_cli_serve_main(int argc, char **argv)
             cfg.http.tls_key = v;
         } else if (strcmp(a, "--public-url") == 0) {
             snprintf(cfg.public_url, sizeof(cfg.public_url), "%s", v);
+        } else if (strcmp(a, "--gateway-url-template") == 0) {
+            if (strlen(v) >= sizeof(cfg.gateway_url_template) || strstr(v, "{id}") == NULL) {
+                fprintf(stderr, "mcpgate serve: --gateway-url-template wants a URL with {id}\n");
+                return 2;
+            }
+            snprintf(cfg.gateway_url_template, sizeof(cfg.gateway_url_template), "%s", v);
         } else {
             fprintf(stderr, "mcpgate serve: unknown option '%s'\n\n%s", a, s_serve_usage);
             return 2;
