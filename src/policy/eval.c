@@ -246,9 +246,16 @@ enum mg_policy_decision mg_policy_evaluate(const struct mg_policy_set *set,
                             MG_POLICY_GRANT_NONE);
         }
     }
-    /* 2. the account root in its own account */
-    if (req->is_root && same && !anon)
-        return s_finish(ex, MG_POLICY_ALLOW, MG_POLICY_REASON_NONE, MG_POLICY_GRANT_ROOT);
+    /* 2. the account root: everything in its own account; across accounts its identity side
+     * is implicitly full, so only the resource side is needed */
+    if (req->is_root && !anon) {
+        if (same)
+            return s_finish(ex, MG_POLICY_ALLOW, MG_POLICY_REASON_NONE, MG_POLICY_GRANT_ROOT);
+        if (rs.grant != S_G_NONE)
+            return s_finish(ex, MG_POLICY_ALLOW, MG_POLICY_REASON_NONE, MG_POLICY_GRANT_BOTH);
+        return s_finish(ex, MG_POLICY_IMPLICIT_DENY, MG_POLICY_REASON_NO_RESOURCE_ALLOW,
+                        MG_POLICY_GRANT_NONE);
+    }
 
     /* 3. anonymous callers and service principals have no identity policies */
     if (anon) {
