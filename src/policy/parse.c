@@ -3,6 +3,7 @@
 #include <stdalign.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/alloc.h"
 #include "base/util.h"
