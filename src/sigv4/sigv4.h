@@ -54,13 +54,17 @@ struct mg_sigv4_auth {
 };
 
 /* Step 1: find and parse the authentication data (header or presigned query).
- * Returns OK, MISSING, INCOMPLETE or UNSUPPORTED; ei gets AWS's message text. */
+ * Returns OK, MISSING, INCOMPLETE or UNSUPPORTED; ei gets AWS's message text. Like AWS's, some
+ * messages echo the Authorization header: send them to the client, never log them above DEBUG.
+ * Both mechanisms at once, two Authorization headers, a repeated X-Amz-* parameter: INCOMPLETE.
+ * The date is X-Amz-Date, else the Date header (basic ISO 8601 or RFC 7231 IMF-fixdate). */
 enum mg_sigv4_status mg_sigv4_parse(const struct mg_sigv4_request *req, struct mg_sigv4_auth *out,
                                     struct mg_errinfo *ei);
 
 /* Step 2: scope (date matches X-Amz-Date, region in the served set, expected service, terminator)
  * and clock (|now - t| <= skew for the header form; t - skew <= now <= t + expires for presigned).
- * expected_service may be NULL to accept any service. */
+ * n_regions == 0 accepts any region; expected_service may be NULL to accept any service. Scope
+ * failures are BAD_SCOPE, clock failures SKEW (the message names the window in minutes). */
 enum mg_sigv4_status mg_sigv4_check(const struct mg_sigv4_auth *auth, const char *const *regions,
                                     size_t n_regions, const char *expected_service, int64_t now,
                                     int64_t skew_seconds, struct mg_errinfo *ei);
@@ -72,16 +76,22 @@ void mg_sigv4_thread_cleanup(void);
 /* Decoded session token into out (cleared first). */
 MG_MUST_USE enum mg_err mg_sigv4_token(const struct mg_sigv4_auth *auth, struct mg_buf *out);
 
-/* Signing-key cache per (access key, date, region, service). Thread-safe, lock-free reads.
- * Keys are only valid for their date. */
+/* Signing-key cache per (access key, date, region, service). Thread-safe, lock-free reads (a
+ * seqlock per slot, direct-mapped), a fixed number of slots. Entries also carry a fingerprint of
+ * the secret, so a new secret for the same access key misses. Keys are only valid for their date
+ * (the date is part of the cache key). Returns NULL for 0 or more than 2^20 slots. */
 struct mg_sigv4_key_cache;
 struct mg_sigv4_key_cache *mg_sigv4_key_cache_new(size_t slots);
 void mg_sigv4_key_cache_free(struct mg_sigv4_key_cache *c);
 
 /* Step 3: rebuild the canonical request and compare signatures in constant time.
  * cache may be NULL. Returns OK, MISMATCH or INCOMPLETE (a signed header is absent,
- * host not signed, SignedHeaders not sorted/lower-case, x-amz-content-sha256 disagrees with the
- * body). On MISMATCH ei gets AWS's message (without the canonical request). */
+ * host not signed, x-amz-date (or date) not signed in the header form, SignedHeaders not
+ * sorted/lower-case/unique, x-amz-content-sha256 disagrees with the body and is not
+ * UNSIGNED-PAYLOAD; ei->code MG_E_TOO_LARGE / MG_E_NOMEM for limits and allocation failures).
+ * On MISMATCH ei gets AWS's message (without the canonical request). A presigned URL whose
+ * X-Amz-Security-Token was appended after signing also verifies (the caller checks the token).
+ * Once the thread is warm (first call), it does not allocate. */
 enum mg_sigv4_status mg_sigv4_verify(const struct mg_sigv4_request *req,
                                      const struct mg_sigv4_auth *auth, struct mg_slice secret,
                                      struct mg_sigv4_key_cache *cache, struct mg_errinfo *ei);
@@ -98,7 +108,10 @@ void mg_sigv4_signing_key(struct mg_slice secret, struct mg_slice date, struct m
 
 /* Outbound: sign a request with the Authorization header form. Writes the values of the
  * headers the caller must add: x-amz-date (17 bytes incl. NUL), authorization (into auth_out).
- * The request's headers must already include host (and x-amz-security-token when token given). */
+ * The request's headers must already include host (and x-amz-security-token when token given),
+ * have lower-case names, and not yet hold x-amz-date or authorization (else MG_E_INVALID).
+ * Every header is signed except user-agent, expect, x-amzn-trace-id and hop-by-hop headers.
+ * The payload hash is x-amz-content-sha256 when the caller added it, else SHA-256 of the body. */
 struct mg_sigv4_signer {
     struct mg_slice access_key_id, secret, session_token, region, service;
     int64_t now;
