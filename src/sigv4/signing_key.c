@@ -116,7 +116,8 @@ static bool s_id(const struct mg_sigv4_auth *a, uint64_t words[S_ID_WORDS], size
     struct mg_slice parts[4] = {a->access_key_id, a->scope_date, a->region, a->service};
     size_t n = 0;
     for (size_t i = 0; i < 4; i++) {
-        if (parts[i].len > sizeof(buf) - n - (i < 3))
+        size_t need = parts[i].len + (i < 3 ? 1u : 0u);
+        if (need > sizeof(buf) - n) /* n <= sizeof(buf) holds throughout */
             return false;
         if (parts[i].len)
             mg_memcpy(buf + n, parts[i].ptr, parts[i].len);

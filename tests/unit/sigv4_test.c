@@ -1044,6 +1044,16 @@ static void test_sigv4_key_cache(void **state)
     mg_sigv4_signing_key(MG_SLICE_LIT(SECRET), au.scope_date, au.region, au.service, k2);
     assert_memory_equal(k1, k2, 32);
     assert_false(mg_sigv4_key_cache_get(many, &au, MG_SLICE_LIT("other"), k1));
+    /* ids up to 128 bytes ("akid/date/region/service") are cached, longer ones bypass the cache */
+    char akid[200];
+    memset(akid, 'A', sizeof(akid));
+    for (size_t len = 80; len < 200; len++) {
+        struct mg_sigv4_auth la = au;
+        la.access_key_id = mg_slice_make(akid, len);
+        mg_sigv4_key_cache_put(many, &la, MG_SLICE_LIT(SECRET), k2);
+        bool hit = mg_sigv4_key_cache_get(many, &la, MG_SLICE_LIT(SECRET), k1);
+        assert_int_equal(hit, len + 1 + 8 + 1 + 9 + 1 + 17 <= 128);
+    }
     mg_sigv4_key_cache_free(one);
     mg_sigv4_key_cache_free(many);
     mg_sigv4_key_cache_free(NULL);
