@@ -1,0 +1,28 @@
+// The cross-account walkthrough as a demo: runs every step against a running mcpgate and prints
+// it the way the walkthrough shows it. Usage (scripts/demo does this):
+//   node tests/e2e/demo.mjs ENDPOINT IDENTITIES_FILE
+import { readFileSync } from 'node:fs';
+import { runWalkthrough } from './lib/walkthrough.mjs';
+
+const [endpoint, identitiesFile] = process.argv.slice(2);
+if (!endpoint || !identitiesFile) {
+  console.error('usage: node tests/e2e/demo.mjs ENDPOINT IDENTITIES_FILE');
+  process.exit(2);
+}
+const doc = JSON.parse(readFileSync(identitiesFile, 'utf8'));
+const account = (id) => {
+  const a = doc.accounts.find((x) => x.id === id);
+  if (!a) throw new Error(`account ${id} is not in ${identitiesFile}`);
+  return { id, root: a.rootAccessKeys[0] };
+};
+try {
+  await runWalkthrough({
+    endpoint,
+    accounts: { a: account('111122223333'), b: account('444455556666') },
+    log: (s) => console.log(s),
+  });
+  console.log('\nThe walkthrough ran through: every step behaved as on AWS.');
+} catch (e) {
+  console.error(`\ndemo: a step failed: ${e?.name ?? ''} ${e?.message ?? e}`);
+  process.exit(1);
+}
