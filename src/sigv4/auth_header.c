@@ -245,7 +245,8 @@ static bool s_scan_query(struct mg_slice query, struct mg_slice vals[S_QP_N], bo
     while (rest.len && mg_slice_split(&rest, '&', &item)) {
         if (item.len < 10 || item.ptr[0] != 'X')
             continue;
-        struct mg_slice name = item, value = {0};
+        /* without '=' the value is empty, but never a NULL slice */
+        struct mg_slice name = item, value = mg_slice_make(item.ptr + item.len, 0);
         long eq = mg_slice_find(item, '=');
         if (eq >= 0) {
             name = mg_slice_sub(item, 0, (size_t)eq);

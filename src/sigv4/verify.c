@@ -37,12 +37,11 @@ enum mg_sigv4_status mg_sigv4_check_signed_headers(const struct mg_sigv4_request
                                                    const struct mg_sigv4_auth *auth,
                                                    struct mg_errinfo *ei)
 {
-    struct mg_slice rest = auth->signed_headers, name, prev = {0};
+    struct mg_slice sh = auth->signed_headers.ptr ? auth->signed_headers : MG_SLICE_LIT("");
+    struct mg_slice rest = sh, name, prev = {0};
     bool have_host = false, have_date = false;
     size_t n = 0;
     const char *date_name = auth->date_from_date_header ? "date" : "x-amz-date";
-    if (!rest.ptr)
-        rest = MG_SLICE_LIT("");
     while (mg_sigv4_next_signed_header(&rest, &name)) {
         bool ok = name.len > 0;
         for (size_t i = 0; ok && i < name.len; i++)
@@ -51,7 +50,7 @@ enum mg_sigv4_status mg_sigv4_check_signed_headers(const struct mg_sigv4_request
             return s_incomplete(ei, MG_E_PARSE,
                                 "SignedHeaders must be a ';'-separated list of lower-case header "
                                 "names, got '%.*s'",
-                                MG_SLICE_ARG(mg_slice_sub(auth->signed_headers, 0, 200)));
+                                MG_SLICE_ARG(mg_slice_sub(sh, 0, 200)));
         if (n && mg_slice_cmp(prev, name) >= 0)
             return s_incomplete(ei, MG_E_PARSE,
                                 "SignedHeaders must be sorted and must not repeat a name: '%.*s' "
