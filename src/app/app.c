@@ -14,6 +14,7 @@ static void s_loop_start(void *user, int loop)
 static void s_loop_stop(void *user, int loop)
 {
     struct mg_app *app = user;
+    mg_sigv4_thread_cleanup();
     if (loop >= 0 && loop < MG_MAX_LOOPS)
         mg_state_reader_release(&app->readers[loop]);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/authn.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -40,6 +41,23 @@ static enum mg_aws_protocol s_protocol_for_service(enum s_service s, struct mg_s
     case S_NONE: break;
     }
     return s_protocol_for_path(path);
+}
+
+static const char *s_status_name(enum mg_sigv4_status st)
+{
+    switch (st) {
+    case MG_SIGV4_UNCHECKED: return "unchecked";
+    case MG_SIGV4_OK: return "ok";
+    case MG_SIGV4_MISSING: return "no authentication data";
+    case MG_SIGV4_INCOMPLETE: return "incomplete or malformed signature data";
+    case MG_SIGV4_BAD_SCOPE: return "credential scope does not fit this server";
+    case MG_SIGV4_SKEW: return "request time outside the allowed window";
+    case MG_SIGV4_MISMATCH: return "signature mismatch";
+    case MG_SIGV4_UNKNOWN_KEY: return "unknown or inactive access key";
+    case MG_SIGV4_EXPIRED_TOKEN: return "expired session token";
+    case MG_SIGV4_UNSUPPORTED: return "unsupported signing algorithm";
+    }
+    return "unknown";
 }
 
 static void s_auth_error(struct mg_http_exchange *x, enum mg_aws_protocol p,
@@ -130,33 +148,7 @@ static enum mg_sigv4_status s_authenticate(struct mg_call *c, struct mg_sigv4_re
                        MG_SLICE_ARG(c->auth.service));
         return MG_SIGV4_BAD_SCOPE;
     }
-    if (mg_slice_starts_with(c->auth.access_key_id, "ASIA")) {
-        /* Temporary credentials: the session token carries the secret and the session. */
-        struct mg_buf token;
-        mg_buf_init(&token, 16384);
-        char secret[129];
-        if (mg_sigv4_token(&c->auth, &token) != MG_E_OK || token.len == 0) {
-            mg_buf_cleanup(&token);
-            return MG_SIGV4_UNKNOWN_KEY;
-        }
-        st = (enum mg_sigv4_status)mg_sts_session_resolve(app, c->snap, c->auth.access_key_id,
-                                                          mg_buf_slice(&token), &c->principal,
-                                                          secret, sizeof(secret));
-        mg_buf_cleanup(&token);
-        if (st != MG_SIGV4_OK)
-            return st;
-        st = mg_sigv4_verify(sreq, &c->auth, mg_slice_cstr(secret), app->key_cache, ei);
-        mg_memzero(secret, sizeof(secret));
-        return st;
-    }
-    const struct mg_iam_key *key = mg_iam_find_key(c->snap, c->auth.access_key_id);
-    if (key == NULL || !key->active)
-        return MG_SIGV4_UNKNOWN_KEY;
-    st = mg_sigv4_verify(sreq, &c->auth, mg_slice_cstr(key->secret), app->key_cache, ei);
-    if (st != MG_SIGV4_OK)
-        return st;
-    mg_iam_principal_from_key(key, &c->principal);
-    return MG_SIGV4_OK;
+    return mg_app_verify_caller(app, sreq, c->snap, &c->auth, &c->principal, ei);
 }
 
 static bool s_gateway_route(const struct mg_http_req *r, struct mg_slice *id)
@@ -235,10 +227,11 @@ void mg_app_handle(void *user, struct mg_http_exchange *x)
     enum mg_sigv4_status st = s_authenticate(&c, &sreq, svc, &ei);
     if (st != MG_SIGV4_OK) {
         mg_principal_cleanup(&c.principal);
+        /* AWS's messages may echo the Authorization header: log only the category. */
         MG_LOG_REQ(MG_LOG_INFO, MG_SUB_SIGV4, r->request_id,
-                   "authentication refused: %s (key " MG_SLICE_FMT ", %.*s %.*s)",
-                   ei.msg[0] ? ei.msg : "no valid credentials",
-                   MG_SLICE_ARG(c.auth.access_key_id), (int)r->method.len,
+                   "authentication refused: %s (key %.*s, %.*s %.*s)", s_status_name(st),
+                   (int)(c.auth.access_key_id.len > 128 ? 128 : c.auth.access_key_id.len),
+                   (const char *)c.auth.access_key_id.ptr, (int)r->method.len,
                    (const char *)r->method.ptr, (int)(r->path.len > 200 ? 200 : r->path.len),
                    (const char *)r->path.ptr);
         s_auth_error(x, c.protocol, st, ei.msg);

@@ -120,6 +120,8 @@ long mg_slice_find(struct mg_slice s, uint8_t c)
 
 struct mg_slice mg_slice_sub(struct mg_slice s, size_t off, size_t len)
 {
+    if (s.ptr == NULL)
+        return s;
     if (off > s.len)
         off = s.len;
     if (len > s.len - off)

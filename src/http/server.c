@@ -376,7 +376,7 @@ static int s_on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     /* h2o keeps the Host header out of req->headers (it becomes the authority): put it back at
      * the front so that SigV4 sees the headers as they were sent. */
-    x->headers = mg_calloc(n + 1, sizeof(*x->headers));
+    x->headers = mg_calloc(n + 2, sizeof(*x->headers));
     if (x->headers == NULL) {
         mg_http_set_status(x, 503);
         mg_http_send(x);
@@ -388,6 +388,15 @@ static int s_on_req(h2o_handler_t *self, h2o_req_t *req)
         x->headers[o].value = mg_slice_make(req->input.authority.base, req->input.authority.len);
         v->host = x->headers[o].value;
         v->n_host_headers = 1;
+        o++;
+    }
+    /* ... and Content-Length, which it keeps in req->content_length. */
+    char *clen = NULL;
+    if (req->content_length != SIZE_MAX) {
+        clen = h2o_mem_alloc_pool(&req->pool, 24);
+        int cn = snprintf(clen, 24, "%zu", req->content_length);
+        x->headers[o].name = MG_SLICE_LIT("content-length");
+        x->headers[o].value = mg_slice_make(clen, cn > 0 ? (size_t)cn : 0);
         o++;
     }
     for (size_t i = 0; i < n; i++) {

@@ -165,7 +165,8 @@ static enum mg_err s_build(struct mg_state *st, uint64_t gen, struct mg_snapshot
     if (!e)
         e = b.err;
     if (!e) {
-        qsort(s->docs, s->n_docs, sizeof(*s->docs), s_sort_docs);
+        if (s->n_docs > 1)
+            qsort(s->docs, s->n_docs, sizeof(*s->docs), s_sort_docs);
         for (size_t i = 0; i < s->n_docs && !e; i++) {
             char k[1024];
             size_t n;
