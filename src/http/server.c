@@ -392,9 +392,13 @@ static int s_on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     /* ... and Content-Length, which it keeps in req->content_length. */
     char *clen = NULL;
-    if (req->content_length != SIZE_MAX) {
+    bool chunked = false;
+    for (size_t i = 0; i < n; i++)
+        if (req->headers.entries[i].name == &H2O_TOKEN_TRANSFER_ENCODING->buf)
+            chunked = true;
+    if (req->entity.base != NULL && !chunked) {
         clen = h2o_mem_alloc_pool(&req->pool, 24);
-        int cn = snprintf(clen, 24, "%zu", req->content_length);
+        int cn = snprintf(clen, 24, "%zu", req->entity.len);
         x->headers[o].name = MG_SLICE_LIT("content-length");
         x->headers[o].value = mg_slice_make(clen, cn > 0 ? (size_t)cn : 0);
         o++;
