@@ -32,7 +32,11 @@ static const char s_serve_usage[] =
     "  --tls-key FILE          the PEM private key for --tls-cert\n"
     "  --public-url URL        how clients reach this server (default from --listen)\n"
     "  --gateway-url-template T  gatewayUrl of AgentCore gateways, {id} = gateway id\n"
-    "                          (default PUBLIC-URL/gateways/{id}/mcp)\n";
+    "                          (default PUBLIC-URL/gateways/{id}/mcp)\n"
+    "  --runtimes-dir DIR      Lambda bootstraps (default: EXE-DIR/../../runtimes, then\n"
+    "                          ./runtimes)\n"
+    "  --lambda-concurrency N  runtime processes per Lambda function (default 10)\n"
+    "  --lambda-idle-timeout S stop idle runtime processes after S seconds (default 300)\n";
 
 static bool s_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -180,6 +184,25 @@ int mg_cli_serve_main(int argc, char **argv)
                 return 2;
             }
             snprintf(cfg.gateway_url_template, sizeof(cfg.gateway_url_template), "%s", v);
+        } else if (strcmp(a, "--runtimes-dir") == 0) {
+            /* Lambda */
+            if (strlen(v) >= sizeof(cfg.runtimes_dir)) {
+                fprintf(stderr, "mcpgate serve: --runtimes-dir path too long\n");
+                return 2;
+            }
+            snprintf(cfg.runtimes_dir, sizeof(cfg.runtimes_dir), "%s", v);
+        } else if (strcmp(a, "--lambda-concurrency") == 0) {
+            if (!s_parse_u64(v, 1, 1000, &n)) {
+                fprintf(stderr, "mcpgate serve: --lambda-concurrency wants 1 to 1000\n");
+                return 2;
+            }
+            cfg.lambda_concurrency = (int)n;
+        } else if (strcmp(a, "--lambda-idle-timeout") == 0) {
+            if (!s_parse_u64(v, 1, 86400, &n)) {
+                fprintf(stderr, "mcpgate serve: --lambda-idle-timeout wants 1 to 86400 seconds\n");
+                return 2;
+            }
+            cfg.lambda_idle_seconds = (int)n;
         } else {
             fprintf(stderr, "mcpgate serve: unknown option '%s'\n\n%s", a, s_serve_usage);
             return 2;

@@ -52,6 +52,7 @@ struct mg_lambda_result {
     const char *function_arn;     /* the unqualified ARN when the function was found, else NULL */
     const char *executed_version; /* "$LATEST" when it ran, else NULL */
     const char *request_id;       /* the invocation's aws_request_id (always set) */
+    struct mg_slice log_tail;     /* the invocation's log, START to REPORT, last 4 KB */
 };
 
 /* Called exactly once per accepted mg_lambda_invoke_async, on a thread of the Lambda module (never
@@ -70,7 +71,8 @@ typedef void (*mg_lambda_done_fn)(void *user, const struct mg_lambda_result *res
  * No authorization is done here: the caller authorizes lambda:InvokeFunction itself.
  * Returns MG_E_OK when the invocation was accepted (done will be called later, exactly once, even
  * for NOT_FOUND, THROTTLED, TIMEOUT ...); an error (MG_E_INVALID for a malformed name,
- * MG_E_NOMEM, MG_E_INTERNAL when the module is not running) means done will never be called. */
+ * MG_E_TOO_LARGE for a payload over MG_LAMBDA_PAYLOAD_MAX, MG_E_NOMEM, MG_E_INTERNAL when the
+ * module is not running) means done will never be called. */
 MG_MUST_USE enum mg_err mg_lambda_invoke_async(struct mg_app *app, const char *function,
                                                const char *account, struct mg_slice payload,
                                                struct mg_slice client_context_json,

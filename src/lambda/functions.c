@@ -1,0 +1,134 @@
+/* Functions: runtimes, code locations, and the snapshot extension that compiles each function's
+ * resource-based policy. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "lambda/internal.h"
+
+const char *const mg_lambda_runtimes[] = {
+    "python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "nodejs18.x",
+    "nodejs20.x", "nodejs22.x", "provided.al2", "provided.al2023", NULL,
+};
+
+bool mg_lambda_runtime_known(const char *runtime, enum mg_lambda_runtime_kind *kind)
+{
+    for (size_t i = 0; mg_lambda_runtimes[i]; i++) {
+        if (strcmp(runtime, mg_lambda_runtimes[i]) != 0)
+            continue;
+        if (kind)
+            *kind = strncmp(runtime, "python", 6) == 0   ? MG_RT_PYTHON
+                    : strncmp(runtime, "nodejs", 6) == 0 ? MG_RT_NODE
+                                                         : MG_RT_PROVIDED;
+        return true;
+    }
+    return false;
+}
+
+void mg_lambda_code_dir(const struct mg_app *app, const char *account, const char *name,
+                        char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/lambda/%s/%s", app->cfg.data_dir, account, name);
+}
+
+bool mg_lambda_sha_hex(const char *b64, char out[65])
+{
+    struct mg_buf b;
+    mg_buf_init(&b, 64);
+    bool ok = b64 && mg_base64_decode(&b, mg_slice_cstr(b64)) == MG_E_OK && b.len == 32;
+    if (ok) {
+        mg_hex_encode(b.ptr, 32, out);
+        out[64] = 0;
+    }
+    mg_buf_cleanup(&b);
+    return ok;
+}
+
+/* --- snapshot extension: compiled resource policies ------------------------------------- */
+
+struct s_policies {
+    struct mg_map by_arn; /* unqualified function ARN -> struct mg_policy */
+};
+
+static int s_slot = -1;
+
+static void s_destroy(void *p)
+{
+    struct s_policies *x = p;
+    if (x == NULL)
+        return;
+    for (size_t i = 0; i < x->by_arn.cap; i++)
+        if (x->by_arn.slots[i].key)
+            mg_policy_unref(x->by_arn.slots[i].value);
+    mg_map_cleanup(&x->by_arn);
+    mg_free(x);
+}
+
+static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errinfo *ei)
+{
+    (void)ei;
+    struct s_policies *x = mg_calloc(1, sizeof(*x));
+    if (x == NULL)
+        return MG_E_NOMEM;
+    mg_map_init(&x->by_arn);
+    size_t n = 0;
+    const struct mg_snapshot_doc *d = mg_snapshot_range(snap, "function", NULL, &n);
+    for (size_t i = 0; i < n; i++) {
+        const char *text = json_string_value(json_object_get(d[i].doc, "Policy"));
+        const char *arn = json_string_value(json_object_get(d[i].doc, "FunctionArn"));
+        if (text == NULL || arn == NULL)
+            continue;
+        struct mg_policy_parse_opts o = {MG_POLICY_KIND_RESOURCE, MG_POLICY_LIMIT_RAW, arn};
+        struct mg_policy *p = NULL;
+        struct mg_errinfo pe = {0};
+        if (mg_policy_parse(mg_slice_cstr(text), &o, &p, &pe) != MG_E_OK) {
+            MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA, "function %s: stored policy does not compile: %s",
+                   arn, pe.msg);
+            continue;
+        }
+        if (mg_map_put(&x->by_arn, mg_slice_cstr(arn), p) != MG_E_OK) {
+            mg_policy_unref(p);
+            s_destroy(x);
+            return MG_E_NOMEM;
+        }
+    }
+    *out = x;
+    return MG_E_OK;
+}
+
+void mg_lambda_init(void)
+{
+    static const struct mg_snapshot_ext ext = {"lambda.policies", s_build, s_destroy};
+    s_slot = mg_snapshot_register_ext(&ext);
+}
+
+const struct mg_policy *mg_lambda_function_policy(const struct mg_snapshot *snap,
+                                                  const char *function_arn)
+{
+    if (s_slot < 0 || snap == NULL || function_arn == NULL)
+        return NULL;
+    const struct s_policies *x = snap->ext[s_slot];
+    if (x == NULL)
+        return NULL;
+    struct mg_slice a = mg_slice_cstr(function_arn);
+    static const char latest[] = ":$LATEST";
+    if (a.len > sizeof(latest) - 1 &&
+        mg_slice_eq_cstr(mg_slice_sub(a, a.len - (sizeof(latest) - 1), sizeof(latest) - 1), latest))
+        a.len -= sizeof(latest) - 1;
+    return mg_map_get(&x->by_arn, a);
+}
+
+const json_t *mg_lambda_function_doc(const struct mg_snapshot *snap, const char *function,
+                                     const char *account)
+{
+    struct mg_lambda_name n;
+    if (snap == NULL || !mg_lambda_parse_name(function, &n))
+        return NULL;
+    const char *acct = n.account[0] ? n.account : account;
+    if (acct == NULL)
+        return NULL;
+    const struct mg_snapshot_doc *d = mg_snapshot_get(snap, "function", acct, n.name);
+    return d ? d->doc : NULL;
+}

@@ -1,0 +1,149 @@
+/* src/lambda/internal.h: private to src/lambda/. */
+#ifndef MG_LAMBDA_INTERNAL_H
+#define MG_LAMBDA_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "app/app.h"
+#include "base/map.h"
+#include "base/slice.h"
+#include "lambda/lambda.h"
+
+/* Copies src into dst (cap bytes), truncating; dst is always terminated. */
+static inline void mg_lambda_strlcpy(char *dst, size_t cap, const char *src)
+{
+    size_t n = 0;
+    while (src[n] && n + 1 < cap)
+        n++;
+    mg_memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+/* --- zip (zip.c) ------------------------------------------------------------------------- */
+
+#define MG_LAMBDA_UNZIPPED_MAX (250ull * 1024ull * 1024ull) /* Lambda's unzipped size limit */
+#define MG_LAMBDA_ZIP_ENTRIES_MAX 20000u
+
+struct mg_lambda_zip_info {
+    size_t n_entries;
+    uint64_t total_uncompressed; /* as declared by the central directory */
+};
+
+/* Checks the archive's structure without inflating: the central directory parses, no entry
+ * escapes the target directory (no "..", no absolute path, no backslash), methods are stored or
+ * deflate, declared sizes stay under max_total. msg gets a reason for the log. */
+MG_MUST_USE enum mg_err mg_lambda_zip_check(struct mg_slice zip, uint64_t max_total,
+                                            struct mg_lambda_zip_info *info, char *msg,
+                                            size_t cap);
+/* Extracts into dir (created 0700; files 0600, or 0700 when the archive marks them
+ * executable), refusing what mg_lambda_zip_check refuses and stopping when the inflated bytes go
+ * past max_total (zip bombs) or past an entry's declared size, or a CRC does not match. */
+MG_MUST_USE enum mg_err mg_lambda_zip_extract(struct mg_slice zip, const char *dir,
+                                              uint64_t max_total, char *msg, size_t cap);
+
+/* --- log ring (logs.c) ------------------------------------------------------------------- */
+
+/* A bounded byte ring that keeps the newest bytes. */
+struct mg_lambda_ring {
+    uint8_t *data;
+    size_t cap, start, len;
+};
+MG_MUST_USE enum mg_err mg_lambda_ring_init(struct mg_lambda_ring *r, size_t cap);
+void mg_lambda_ring_cleanup(struct mg_lambda_ring *r);
+void mg_lambda_ring_append(struct mg_lambda_ring *r, struct mg_slice s);
+/* Copies the newest min(n, len) bytes into out (appended). */
+MG_MUST_USE enum mg_err mg_lambda_ring_tail(const struct mg_lambda_ring *r, size_t n,
+                                            struct mg_buf *out);
+
+/* --- names (names.c) --------------------------------------------------------------------- */
+
+bool mg_lambda_valid_name(const char *name); /* [a-zA-Z0-9-_]{1,64} */
+void mg_lambda_function_arn(const char *region, const char *account, const char *name, char *out,
+                            size_t cap);
+
+/* --- functions (functions.c) ------------------------------------------------------------- */
+
+/* The runtime a function's processes run. */
+enum mg_lambda_runtime_kind { MG_RT_PYTHON, MG_RT_NODE, MG_RT_PROVIDED };
+bool mg_lambda_runtime_known(const char *runtime, enum mg_lambda_runtime_kind *kind);
+extern const char *const mg_lambda_runtimes[]; /* NULL-terminated */
+
+/* DATA/lambda/ACCOUNT/NAME */
+void mg_lambda_code_dir(const struct mg_app *app, const char *account, const char *name,
+                        char *out, size_t cap);
+/* CodeSha256 (base64) -> lower-case hex of the same digest, for file names. */
+bool mg_lambda_sha_hex(const char *code_sha256_b64, char out[65]);
+
+/* --- the module ------------------------------------------------------------------------- */
+
+struct s_fn;
+struct s_proc;
+
+enum s_inv_kind { S_INV_SYNC, S_INV_EVENT };
+
+/* One invocation, from the call to its result. */
+struct mg_lambda_inv {
+    struct mg_lambda_inv *next; /* queue link */
+    char request_id[37];
+    char account[13], name[65];
+    struct mg_buf payload;        /* event */
+    char *client_context;         /* JSON text or NULL */
+    mg_lambda_done_fn done;
+    void *user;
+    bool want_tail;
+    struct mg_lambda_ring log;    /* this invocation's log (4 KB tail) */
+    struct mg_buf result;         /* response or error payload */
+    char error_type[128];
+    enum mg_lambda_outcome outcome;
+    uint64_t queued_ns, start_ns;
+    int64_t deadline_ms;
+    bool init_phase;              /* a fresh process: report Init Duration */
+    double init_ms;
+};
+
+struct mg_lambda {
+    struct mg_app *app;
+    pthread_mutex_t mu;
+    pthread_t thread;
+    bool thread_started;
+    int wake_fd;               /* eventfd: wakes the manager */
+    bool stopping;
+    struct mg_map fns;         /* "account\x1fname" -> struct s_fn (owned) */
+    struct s_fn **fn_list;
+    size_t n_fns, cap_fns;
+    struct mg_lambda_inv *new_head, *new_tail; /* invocations not yet routed to a function */
+    size_t n_new;
+    /* activation jobs: functions whose code must be unzipped and State set to Active */
+    struct s_job { char account[13], name[65], sha[64]; } *jobs;
+    size_t n_jobs, cap_jobs;
+    /* settings */
+    int concurrency;           /* processes per function */
+    int queue_max;             /* queued invocations per function */
+    int idle_ms;               /* idle process lifetime */
+    char runtimes_dir[1024];
+    char python[256], node[256];
+};
+
+/* Queues an invocation (takes ownership); wakes the manager. */
+void mg_lambda_submit(struct mg_lambda *L, struct mg_lambda_inv *inv);
+/* Queues activation of the function's code (unzip, then State Active / LastUpdateStatus
+ * Successful). */
+void mg_lambda_queue_activation(struct mg_lambda *L, const char *account, const char *name,
+                                const char *sha_b64);
+/* Kills the function's processes (delete). */
+void mg_lambda_forget(struct mg_lambda *L, const char *account, const char *name);
+void mg_lambda_inv_free(struct mg_lambda_inv *inv);
+struct mg_lambda_inv *mg_lambda_inv_new(const char *account, const char *name,
+                                        struct mg_slice payload, struct mg_slice client_context,
+                                        mg_lambda_done_fn done, void *user);
+/* The function's recent log (newest n bytes). */
+MG_MUST_USE enum mg_err mg_lambda_recent_log(struct mg_lambda *L, const char *account,
+                                             const char *name, size_t n, struct mg_buf *out);
+
+MG_MUST_USE enum mg_err mg_lambda_manager_start(struct mg_lambda *L, struct mg_errinfo *ei);
+void mg_lambda_manager_stop(struct mg_lambda *L);
+
+#endif

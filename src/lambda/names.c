@@ -1,0 +1,120 @@
+/* Function names, partial ARNs and ARNs. */
+#include <stdio.h>
+#include <string.h>
+
+#include "lambda/internal.h"
+
+static bool s_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
+bool mg_lambda_valid_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!s_name_char(name[i]))
+            return false;
+    return true;
+}
+
+static bool s_valid_qualifier(const char *q)
+{
+    size_t n = strlen(q);
+    if (n == 0 || n > 128)
+        return false;
+    if (strcmp(q, "$LATEST") == 0)
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (!s_name_char(q[i]))
+            return false;
+    return true;
+}
+
+static bool s_digits12(const char *s, size_t n)
+{
+    if (n != 12)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* Copies the next ':'-separated part of *p into out; false when too long. */
+static bool s_part(const char **p, char *out, size_t cap, bool *last)
+{
+    const char *c = strchr(*p, ':');
+    size_t n = c ? (size_t)(c - *p) : strlen(*p);
+    if (n >= cap)
+        return false;
+    memcpy(out, *p, n);
+    out[n] = 0;
+    *last = c == NULL;
+    *p = c ? c + 1 : *p + n;
+    return true;
+}
+
+bool mg_lambda_parse_name(const char *in, struct mg_lambda_name *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (in == NULL || in[0] == 0 || strlen(in) > 256)
+        return false;
+    char parts[8][160];
+    size_t n = 0;
+    const char *p = in;
+    bool last = false;
+    while (!last) {
+        if (n == 8 || !s_part(&p, parts[n], sizeof(parts[n]), &last))
+            return false;
+        n++;
+    }
+    const char *account = "", *region = "", *name = NULL, *qual = "";
+    if (n >= 6 && strcmp(parts[0], "arn") == 0) {
+        /* arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER] */
+        if (n > 8 || strncmp(parts[1], "aws", 3) != 0 || strcmp(parts[2], "lambda") != 0 ||
+            n < 7 || strcmp(parts[5], "function") != 0)
+            return false;
+        region = parts[3];
+        account = parts[4];
+        name = parts[6];
+        qual = n == 8 ? parts[7] : "";
+        if (region[0] == 0 || strlen(region) >= sizeof(out->region))
+            return false;
+    } else if (n >= 3 && strcmp(parts[1], "function") == 0) {
+        /* ACCOUNT:function:NAME[:QUALIFIER] */
+        if (n > 4)
+            return false;
+        account = parts[0];
+        name = parts[2];
+        qual = n == 4 ? parts[3] : "";
+    } else if (n <= 2) {
+        /* NAME[:QUALIFIER] */
+        name = parts[0];
+        qual = n == 2 ? parts[1] : "";
+    } else {
+        return false;
+    }
+    if (account[0] && !s_digits12(account, strlen(account)))
+        return false;
+    if (!mg_lambda_valid_name(name))
+        return false;
+    if (n > 1 && qual[0] == 0 && (n == 2 || n == 4 || n == 8))
+        return false;
+    if (qual[0] && !s_valid_qualifier(qual))
+        return false;
+    mg_lambda_strlcpy(out->region, sizeof(out->region), region);
+    mg_lambda_strlcpy(out->account, sizeof(out->account), account);
+    mg_lambda_strlcpy(out->name, sizeof(out->name), name);
+    mg_lambda_strlcpy(out->qualifier, sizeof(out->qualifier), qual);
+    return true;
+}
+
+void mg_lambda_function_arn(const char *region, const char *account, const char *name, char *out,
+                            size_t cap)
+{
+    snprintf(out, cap, "arn:aws:lambda:%s:%s:function:%s", region, account, name);
+}
