@@ -1,20 +1,8 @@
 // The cross-account walkthrough, end to end, asserting each step's exact outcome.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { runWalkthrough } from './lib/walkthrough.mjs';
+import { adminRole, runWalkthrough } from './lib/walkthrough.mjs';
 import { defaultAccounts, startServer } from './lib/server.mjs';
-
-export function adminRole(accountId) {
-  return {
-    name: 'AdminRole',
-    path: '/',
-    assumeRolePolicyDocument: {
-      Version: '2012-10-17',
-      Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${accountId}:root` }, Action: 'sts:AssumeRole' }],
-    },
-    managedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'],
-  };
-}
 
 let gw;
 let r;

@@ -38,6 +38,16 @@ function trust(principal) {
   });
 }
 
+/** The identities-file entry of an AdminRole: trusts its own account, AdministratorAccess. */
+export function adminRole(accountId) {
+  return {
+    name: 'AdminRole',
+    path: '/',
+    assumeRolePolicyDocument: JSON.parse(trust({ AWS: `arn:aws:iam::${accountId}:root` })),
+    managedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess'],
+  };
+}
+
 function clients(endpoint, credentials) {
   const base = { region: REGION, endpoint, credentials, maxAttempts: 3 };
   return {
