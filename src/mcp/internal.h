@@ -1,0 +1,223 @@
+/* src/mcp/internal.h: pieces of the MCP data plane shared between its files and the unit tests.
+ *
+ *   transport.c     HTTP rules (methods, Accept, Origin/Host, versions, sessions), inbound
+ *                   authentication and authorization, assembling the reply
+ *   jsonrpc.c       parsing and classifying JSON-RPC messages, error and result envelopes
+ *   session.c       Mcp-Session-Id tokens and their revocation list
+ *   tools.c         initialize, ping, tools/list (cursors), tools/call routing, the schema checker
+ *   search.c        x_amz_bedrock_agentcore_search (BM25)
+ *   lambda_target.c tools/call of Lambda targets (role session, lambda:InvokeFunction, invoke) and
+ *                   notifications/cancelled */
+#ifndef MG_MCP_INTERNAL_H
+#define MG_MCP_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agentcore/agentcore.h"
+#include "app/app.h"
+#include "base/err.h"
+#include "base/slice.h"
+
+/* ---- limits ---------------------------------------------------------------------------------- */
+
+#define MG_MCP_MAX_DEPTH 64         /* JSON nesting of a request body */
+#define MG_MCP_MAX_ID 256           /* bytes of a request id (string, or integer text) */
+#define MG_MCP_MAX_BATCH 64         /* messages in one 2025-03-26 batch */
+#define MG_MCP_MAX_METHOD 128       /* bytes of a method name */
+#define MG_MCP_SEARCH_RESULTS 10    /* tools returned by the search tool */
+#define MG_MCP_SESSION_MAX 2048     /* bytes of an Mcp-Session-Id */
+
+/* JSON-RPC and transport error codes. */
+#define MG_JSONRPC_PARSE_ERROR (-32700)
+#define MG_JSONRPC_INVALID_REQUEST (-32600)
+#define MG_JSONRPC_METHOD_NOT_FOUND (-32601)
+#define MG_JSONRPC_INVALID_PARAMS (-32602)
+#define MG_JSONRPC_INTERNAL_ERROR (-32603)
+#define MG_JSONRPC_SERVER_ERROR (-32000) /* HTTP-level problems, as the MCP SDK reports them */
+
+#define MG_MCP_SEARCH_TOOL "x_amz_bedrock_agentcore_search"
+#define MG_MCP_GENERIC_ERROR "An internal error occurred. Please retry later."
+
+/* ---- protocol versions ----------------------------------------------------------------------- */
+
+enum mg_mcp_version {
+    MG_MCP_V_NONE = 0,
+    MG_MCP_V_2025_03_26,
+    MG_MCP_V_2025_06_18,
+    MG_MCP_V_2025_11_25,
+};
+#define MG_MCP_V_LATEST MG_MCP_V_2025_11_25
+
+const char *mg_mcp_version_str(enum mg_mcp_version v);
+/* A version this server speaks, or MG_MCP_V_NONE. */
+enum mg_mcp_version mg_mcp_version_parse(struct mg_slice s);
+/* Whether the gateway admits v (its supportedVersions, all three when it lists none). */
+bool mg_mcp_gateway_supports(const struct mg_gateway *gw, enum mg_mcp_version v);
+/* The newest version the gateway admits (MG_MCP_V_NONE when it lists none this server speaks). */
+enum mg_mcp_version mg_mcp_gateway_latest(const struct mg_gateway *gw);
+/* "2025-03-26, 2025-06-18" for messages. */
+void mg_mcp_gateway_versions_text(const struct mg_gateway *gw, char *out, size_t cap);
+
+/* ---- JSON-RPC -------------------------------------------------------------------------------- */
+
+enum mg_jsonrpc_kind {
+    MG_JSONRPC_REQUEST = 0,
+    MG_JSONRPC_NOTIFICATION,
+    MG_JSONRPC_RESPONSE,
+    MG_JSONRPC_INVALID, /* answer with err_code / err_msg (id when one could be read) */
+};
+
+/* One message of a body. Pointers borrow from the parsed document. */
+struct mg_jsonrpc_msg {
+    enum mg_jsonrpc_kind kind;
+    const json_t *obj;
+    const char *method;      /* requests and notifications */
+    const json_t *id;        /* requests and responses; NULL when absent or unusable */
+    const json_t *params;    /* object, or NULL */
+    int err_code;            /* MG_JSONRPC_INVALID */
+    const char *err_msg;
+};
+
+/* A parsed body: one message, or a batch. */
+struct mg_jsonrpc_body {
+    json_t *root;            /* owned */
+    bool batch;
+    struct mg_jsonrpc_msg *msgs; /* owned; n entries */
+    size_t n;
+};
+
+/* Parses a POST body. MG_E_PARSE: not JSON, invalid UTF-8 or nested deeper than
+ * MG_MCP_MAX_DEPTH (answer -32700); MG_E_INVALID: an empty batch, a batch longer than
+ * MG_MCP_MAX_BATCH, or a top-level value that is neither object nor array (answer -32600);
+ * MG_E_NOMEM. On success every message is classified, invalid ones included. */
+MG_MUST_USE enum mg_err mg_jsonrpc_parse(struct mg_slice body, struct mg_jsonrpc_body *out,
+                                         struct mg_errinfo *ei);
+void mg_jsonrpc_body_cleanup(struct mg_jsonrpc_body *b);
+/* Classifies one value (exposed for tests). */
+void mg_jsonrpc_classify(const json_t *v, struct mg_jsonrpc_msg *out);
+/* Bytes nesting check without parsing: true when no value nests deeper than max. */
+bool mg_jsonrpc_depth_ok(struct mg_slice body, int max);
+
+/* Appends the id as JSON ("null" for NULL). */
+MG_MUST_USE enum mg_err mg_jsonrpc_append_id(struct mg_buf *b, const json_t *id);
+/* {"jsonrpc":"2.0","id":ID,"error":{"code":C,"message":M[,"data":DATA]}} */
+MG_MUST_USE enum mg_err mg_jsonrpc_error(struct mg_buf *b, const json_t *id, int code,
+                                         const char *msg, const json_t *data);
+/* {"jsonrpc":"2.0","id":ID,"result": — the caller appends the result and then "}". */
+MG_MUST_USE enum mg_err mg_jsonrpc_result_open(struct mg_buf *b, const json_t *id);
+
+/* ---- session ids ----------------------------------------------------------------------------- */
+
+struct mg_mcp_session {
+    char sid[33];            /* 32 hex: names the session in the revocation list */
+    char gateway_id[128];
+    char caller[512];        /* principal ARN ("anonymous" for NONE gateways) */
+    enum mg_mcp_version version;
+    int64_t expires;         /* epoch seconds */
+};
+
+/* Seals s (a fresh random sid is written into it) into out as base64url. */
+MG_MUST_USE enum mg_err mg_mcp_session_seal(const uint8_t key[32], struct mg_mcp_session *s,
+                                            struct mg_buf *out);
+/* Opens a token: MG_E_AUTH when it is garbage, tampered with, sealed under another key or for
+ * another purpose (an STS session token never opens here). Expiry is not checked. */
+MG_MUST_USE enum mg_err mg_mcp_session_open(const uint8_t key[32], struct mg_slice token,
+                                            struct mg_mcp_session *out);
+/* Whether DELETE ended this session (a snapshot lookup). */
+bool mg_mcp_session_revoked(const struct mg_snapshot *snap, const struct mg_gateway *gw,
+                            const char *sid);
+/* Adds the session to the revocation list (a store write; drops expired entries of the gateway). */
+MG_MUST_USE enum mg_err mg_mcp_session_revoke(struct mg_app *app, const struct mg_gateway *gw,
+                                              const struct mg_mcp_session *s,
+                                              struct mg_errinfo *ei);
+
+/* ---- cursors --------------------------------------------------------------------------------- */
+
+/* base64url( version (8, big endian) | page (4) | check (8) ), check = HMAC-SHA256(key,
+ * "mcpgate-mcp-cursor-1" | gateway id | version | page) truncated. */
+MG_MUST_USE enum mg_err mg_mcp_cursor_make(const uint8_t key[32], const char *gateway_id,
+                                           uint64_t version, uint32_t page, struct mg_buf *out);
+/* true with *page when the cursor is well formed, authentic, for this gateway and this catalog
+ * version; false otherwise (answer -32602 "Invalid cursor"). */
+bool mg_mcp_cursor_parse(const uint8_t key[32], const char *gateway_id, uint64_t version,
+                         struct mg_slice cursor, uint32_t *page);
+
+/* ---- JSON Schema subset ---------------------------------------------------------------------- */
+
+/* Checks value against schema for the keywords type (a name or a list), enum, const, required,
+ * properties, additionalProperties (false or a schema), items (a schema), minimum, maximum,
+ * minLength, maxLength, minItems, maxItems; other keywords are ignored (they pass). false with a
+ * message like "arguments.count: expected integer" on the first violation. */
+bool mg_mcp_schema_check(const json_t *schema, const json_t *value, char *msg, size_t cap);
+
+/* ---- search ---------------------------------------------------------------------------------- */
+
+/* Ranks the catalog's tools against query with BM25 over their names (split at '_', '-', '.',
+ * and case changes), descriptions and input-schema property names. Writes up to max indexes into
+ * catalog->tools, best first, only tools with a positive score; returns how many. */
+size_t mg_mcp_search(const struct mg_tool_catalog *catalog, const char *query, size_t *out,
+                     size_t max);
+/* The search tool's MCP Tool object (JSON text). */
+extern const char mg_mcp_search_tool_json[];
+
+/* ---- one request body being answered --------------------------------------------------------- */
+
+/* The answer to a POST: one slot per request of the body (a batch has several). Slots are filled
+ * synchronously on the loop or later by a Lambda callback; the reply is sent when the last slot
+ * is done. `pending` counts unfinished slots plus one hold by the dispatcher. */
+struct mg_mcp_reply {
+    struct mg_app *app;
+    struct mg_http_exchange *x;
+    bool batch;
+    bool sse;                /* answer as an SSE stream (one event per response) */
+    size_t n_slots;
+    struct mg_buf *slots;    /* each a complete JSON-RPC response, or empty (nothing to send) */
+    atomic_int pending;
+    char request_id[37];
+};
+
+/* Marks one unit of the reply done; the caller that brings pending to zero sends it (on_loop:
+ * on the exchange's loop, else via mg_http_send_from_thread) and frees the reply. */
+void mg_mcp_reply_release(struct mg_mcp_reply *r, bool on_loop);
+
+/* What a method handler knows about its request. */
+struct mg_mcp_ctx {
+    struct mg_app *app;
+    const struct mg_http_req *req;
+    struct mg_snapshot *snap;
+    const struct mg_gateway *gw;
+    const struct mg_principal *principal; /* the caller (type NONE on NONE gateways) */
+    const char *caller;                  /* principal ARN or "anonymous" */
+    enum mg_mcp_version version;         /* negotiated, or assumed */
+    struct mg_mcp_reply *reply;
+    size_t slot;
+    struct mg_http_exchange *x;
+    /* initialize may set the session id to send (header added by the transport) */
+    struct mg_buf *new_session;
+    enum mg_mcp_version *negotiated;
+};
+
+/* Handles one request (fills reply slot, or goes async and holds the reply). */
+void mg_mcp_tools_request(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m);
+/* Handles one notification. */
+void mg_mcp_tools_notification(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m);
+
+/* A tool failure as a CallToolResult: the generic text, or with DEBUG the detail in the text and
+ * in _meta.debug. Writes the whole JSON-RPC response. */
+MG_MUST_USE enum mg_err mg_mcp_tool_failure(struct mg_buf *b, const json_t *id, bool debug,
+                                            const char *detail);
+
+/* Lambda targets: starts the invocation (fills the slot itself on synchronous failures). */
+void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
+                        const struct mg_tool *tool, const json_t *arguments);
+/* notifications/cancelled: stops an in-flight call of this caller on this gateway. */
+void mg_mcp_lambda_cancel(const char *gateway_id, const char *caller, const json_t *request_id);
+MG_MUST_USE enum mg_err mg_mcp_lambda_init(void);
+void mg_mcp_lambda_shutdown(void);
+
+#endif

@@ -1,0 +1,435 @@
+/* tools/call of a Lambda target, as AgentCore makes it:
+ *   1. the gateway's roleArn is assumed as bedrock-agentcore.amazonaws.com (its trust policy must
+ *      admit the service); the session is kept per (loop, role, snapshot) for a few minutes;
+ *   2. that session must be allowed lambda:InvokeFunction on the function: the role's identity
+ *      policies, the function's resource-based policy, and both when the function lives in
+ *      another account;
+ *   3. the function is invoked with the arguments object as the event and client_context.custom
+ *      naming the tool, gateway, target, message version, request id and JSON-RPC id;
+ *   4. the callback (on a Lambda thread) writes the CallToolResult into the reply's slot and
+ *      releases the reply, which is then sent on the exchange's loop.
+ * notifications/cancelled claims the slot first: the call's answer is dropped, and a POST whose
+ * every answer was cancelled gets 202 with no body. */
+#include <stdio.h>
+#include <string.h>
+
+#include "app/authz.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "lambda/lambda.h"
+#include "mcp/internal.h"
+
+#define S_SERVICE "bedrock-agentcore.amazonaws.com"
+#define S_ROLE_CACHE 4
+#define S_ROLE_TTL 300 /* seconds a role session is reused */
+
+/* ---- role sessions, per loop ------------------------------------------------------------------- */
+
+struct s_role_entry {
+    bool used;
+    char role_arn[512];
+    uint64_t generation;
+    int64_t until;
+    struct mg_principal principal;
+};
+
+static struct s_role_entry s_roles[MG_MAX_LOOPS][S_ROLE_CACHE];
+
+/* A role session for the loop, or NULL with the reason in msg. */
+static const struct mg_principal *s_role_session(struct mg_mcp_ctx *c, char *msg, size_t cap)
+{
+    int loop = c->req->loop;
+    if (loop < 0 || loop >= MG_MAX_LOOPS)
+        loop = 0;
+    struct s_role_entry *set = s_roles[loop];
+    int64_t now = mg_now();
+    const char *role = c->gw->role_arn ? c->gw->role_arn : "";
+    for (int i = 0; i < S_ROLE_CACHE; i++)
+        if (set[i].used && set[i].generation == c->snap->generation && set[i].until > now &&
+            strcmp(set[i].role_arn, role) == 0)
+            return &set[i].principal;
+    /* replace the oldest entry */
+    int victim = 0;
+    for (int i = 0; i < S_ROLE_CACHE; i++) {
+        if (!set[i].used) {
+            victim = i;
+            break;
+        }
+        if (set[i].until < set[victim].until)
+            victim = i;
+    }
+    struct s_role_entry *e = &set[victim];
+    if (e->used)
+        mg_principal_cleanup(&e->principal);
+    memset(e, 0, sizeof(*e));
+    struct mg_errinfo ei = {0};
+    char akid[32], secret[64];
+    char session_name[65];
+    snprintf(session_name, sizeof(session_name), "%.64s", c->gw->id);
+    enum mg_err err = mg_sts_assume_role_as_service(c->app, c->snap, role, S_SERVICE,
+                                                    session_name, 900, &e->principal, akid,
+                                                    secret, NULL, NULL, &ei);
+    mg_memzero(secret, sizeof(secret));
+    if (err != MG_E_OK) {
+        mg_principal_cleanup(&e->principal);
+        memset(e, 0, sizeof(*e));
+        snprintf(msg, cap, "%s", ei.msg[0] ? ei.msg : "The gateway role could not be assumed.");
+        return NULL;
+    }
+    e->used = true;
+    snprintf(e->role_arn, sizeof(e->role_arn), "%s", role);
+    e->generation = c->snap->generation;
+    e->until = now + S_ROLE_TTL;
+    return &e->principal;
+}
+
+/* ---- in-flight calls (for notifications/cancelled) ------------------------------------------- */
+
+struct s_call {
+    struct s_call *prev, *next;
+    bool registered;
+    bool claimed;           /* the slot was answered (by the callback or by a cancel) */
+    struct mg_mcp_reply *reply;
+    size_t slot;
+    char *gateway_id, *caller, *id_text; /* registry key */
+    char *function_arn;
+    bool debug, has_output_schema;
+};
+
+static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct s_call *s_inflight;
+
+static void s_call_free(struct s_call *k)
+{
+    if (k == NULL)
+        return;
+    mg_free(k->gateway_id);
+    mg_free(k->caller);
+    mg_free(k->id_text);
+    mg_free(k->function_arn);
+    mg_free(k);
+}
+
+/* Under s_lock. */
+static void s_unlink(struct s_call *k)
+{
+    if (!k->registered)
+        return;
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        s_inflight = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    k->prev = k->next = NULL;
+    k->registered = false;
+}
+
+/* Claims the call's slot: true for the first caller only. */
+static bool s_claim(struct s_call *k)
+{
+    pthread_mutex_lock(&s_lock);
+    bool first = !k->claimed;
+    k->claimed = true;
+    s_unlink(k);
+    pthread_mutex_unlock(&s_lock);
+    return first;
+}
+
+static char *s_id_text(const json_t *id)
+{
+    struct mg_buf b;
+    mg_buf_init(&b, 4 * MG_MCP_MAX_ID);
+    char *out = NULL;
+    if (mg_jsonrpc_append_id(&b, id) == MG_E_OK)
+        out = mg_slice_dup(mg_buf_slice(&b));
+    mg_buf_cleanup(&b);
+    return out;
+}
+
+void mg_mcp_lambda_cancel(const char *gateway_id, const char *caller, const json_t *request_id)
+{
+    char *idt = s_id_text(request_id);
+    if (idt == NULL)
+        return;
+    struct s_call *hit = NULL;
+    pthread_mutex_lock(&s_lock);
+    for (struct s_call *k = s_inflight; k; k = k->next) {
+        if (!k->claimed && strcmp(k->id_text, idt) == 0 && strcmp(k->caller, caller) == 0 &&
+            strcmp(k->gateway_id, gateway_id) == 0) {
+            hit = k;
+            k->claimed = true;
+            s_unlink(k);
+            break;
+        }
+    }
+    /* The reply cannot go away before this slot is released below, so it is safe to use after
+     * unlocking; the call record itself stays owned by the Lambda callback. */
+    struct mg_mcp_reply *reply = hit ? hit->reply : NULL;
+    size_t slot = hit ? hit->slot : 0;
+    pthread_mutex_unlock(&s_lock);
+    mg_free(idt);
+    if (reply) {
+        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, reply->request_id, "tools/call cancelled by the client");
+        mg_buf_reset(&reply->slots[slot]);
+        mg_mcp_reply_release(reply, false);
+    }
+}
+
+enum mg_err mg_mcp_lambda_init(void)
+{
+    return MG_E_OK;
+}
+
+void mg_mcp_lambda_shutdown(void)
+{
+    for (int l = 0; l < MG_MAX_LOOPS; l++)
+        for (int i = 0; i < S_ROLE_CACHE; i++)
+            if (s_roles[l][i].used) {
+                mg_principal_cleanup(&s_roles[l][i].principal);
+                memset(&s_roles[l][i], 0, sizeof(s_roles[l][i]));
+            }
+}
+
+/* ---- the result ------------------------------------------------------------------------------ */
+
+static bool s_is_call_tool_result(const json_t *v)
+{
+    const json_t *content = json_object_get(v, "content");
+    if (!json_is_array(content))
+        return false;
+    size_t i;
+    const json_t *it;
+    json_array_foreach(content, i, it) {
+        if (!json_is_string(json_object_get(it, "type")))
+            return false;
+    }
+    const json_t *ie = json_object_get(v, "isError");
+    return ie == NULL || json_is_boolean(ie);
+}
+
+/* The function's payload as a CallToolResult (see docs/mcp.md "Lambda targets"). */
+static enum mg_err s_result(struct mg_buf *b, const struct s_call *k, struct mg_slice payload)
+{
+    MG_TRY(mg_buf_append_cstr(b, "{\"jsonrpc\":\"2.0\",\"id\":"));
+    MG_TRY(mg_buf_append_cstr(b, k->id_text));
+    MG_TRY(mg_buf_append_cstr(b, ",\"result\":"));
+    json_t *v = json_loadb((const char *)payload.ptr, payload.len, JSON_DECODE_ANY, NULL);
+    enum mg_err e = MG_E_OK;
+    if (json_is_object(v) && s_is_call_tool_result(v)) {
+        /* already MCP-shaped: pass content and isError through */
+        json_t *out = json_object();
+        if (out == NULL) {
+            e = MG_E_NOMEM;
+            goto out;
+        }
+        json_object_set(out, "content", json_object_get(v, "content"));
+        json_object_set_new(out, "isError", json_boolean(json_is_true(json_object_get(v, "isError"))));
+        const json_t *sc = json_object_get(v, "structuredContent");
+        if (k->has_output_schema && json_is_object(sc))
+            json_object_set(out, "structuredContent", (json_t *)sc);
+        char *text = json_dumps(out, JSON_COMPACT);
+        json_decref(out);
+        if (text == NULL) {
+            e = MG_E_NOMEM;
+            goto out;
+        }
+        e = mg_buf_append_cstr(b, text);
+        free(text);
+        if (!e)
+            e = mg_buf_append_byte(b, '}');
+        goto out;
+    }
+    e = mg_buf_append_cstr(b, "{\"content\":[{\"type\":\"text\",\"text\":\"");
+    if (!e)
+        e = mg_buf_append_json_str(b, payload);
+    if (!e)
+        e = mg_buf_append_cstr(b, "\"}],\"isError\":false");
+    if (!e && k->has_output_schema && json_is_object(v)) {
+        e = mg_buf_append_cstr(b, ",\"structuredContent\":");
+        if (!e)
+            e = mg_buf_append_slice(b, payload);
+    }
+    if (!e)
+        e = mg_buf_append_cstr(b, "}}");
+out:
+    json_decref(v);
+    return e;
+}
+
+static void s_done(void *user, const struct mg_lambda_result *res)
+{
+    struct s_call *k = user;
+    if (!s_claim(k)) {
+        s_call_free(k); /* cancelled: the slot was answered already */
+        return;
+    }
+    struct mg_mcp_reply *reply = k->reply;
+    struct mg_buf *b = &reply->slots[k->slot];
+    mg_buf_reset(b);
+    enum mg_err e = MG_E_OK;
+    char detail[1024];
+    if (res->outcome == MG_LAMBDA_OK) {
+        e = s_result(b, k, res->payload);
+    } else {
+        switch (res->outcome) {
+        case MG_LAMBDA_FUNCTION_ERROR:
+        case MG_LAMBDA_TIMEOUT:
+            snprintf(detail, sizeof(detail), "Lambda function %s returned an error: %s: %s",
+                     k->function_arn, res->error_type ? res->error_type : "Unhandled",
+                     res->error_message ? res->error_message : "");
+            break;
+        case MG_LAMBDA_NOT_FOUND:
+            snprintf(detail, sizeof(detail), "Lambda function %s was not found.",
+                     k->function_arn);
+            break;
+        case MG_LAMBDA_THROTTLED:
+            snprintf(detail, sizeof(detail), "Lambda function %s is throttled (%s). Retry later.",
+                     k->function_arn, res->error_message ? res->error_message : "Rate Exceeded.");
+            break;
+        case MG_LAMBDA_TOO_LARGE:
+            snprintf(detail, sizeof(detail), "The payload of Lambda function %s is too large: %s",
+                     k->function_arn, res->error_message ? res->error_message : "");
+            break;
+        default:
+            snprintf(detail, sizeof(detail), "Lambda function %s could not be invoked: %s",
+                     k->function_arn, res->error_message ? res->error_message : "internal error");
+            break;
+        }
+        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, reply->request_id, "tools/call failed: %s", detail);
+        json_t *idv = json_loadb(k->id_text, strlen(k->id_text), JSON_DECODE_ANY, NULL);
+        e = mg_mcp_tool_failure(b, idv, k->debug, detail);
+        json_decref(idv);
+    }
+    if (e) {
+        mg_buf_reset(b);
+        json_t *idv = json_loadb(k->id_text, strlen(k->id_text), JSON_DECODE_ANY, NULL);
+        if (mg_jsonrpc_error(b, idv, MG_JSONRPC_INTERNAL_ERROR,
+                             "Internal error: the result could not be built", NULL) != MG_E_OK)
+            mg_buf_reset(b);
+        json_decref(idv);
+    }
+    s_call_free(k);
+    mg_mcp_reply_release(reply, false);
+}
+
+/* ---- the call -------------------------------------------------------------------------------- */
+
+static void s_fail_now(struct mg_mcp_ctx *c, const json_t *id, const char *detail)
+{
+    MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, c->req->request_id, "tools/call refused: %s", detail);
+    struct mg_buf *b = &c->reply->slots[c->slot];
+    mg_buf_reset(b);
+    if (mg_mcp_tool_failure(b, id, c->gw->exception_debug, detail) != MG_E_OK) {
+        mg_buf_reset(b);
+        if (mg_jsonrpc_error(b, id, MG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL) != MG_E_OK)
+            mg_buf_reset(b);
+    }
+}
+
+void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
+                        const struct mg_tool *tool, const json_t *arguments)
+{
+    const struct mg_gateway_target *t = tool->target;
+    char detail[2300];
+    struct mg_lambda_name ln;
+    if (t->lambda_arn == NULL || !mg_lambda_parse_name(t->lambda_arn, &ln)) {
+        s_fail_now(c, m->id, "The target's Lambda ARN is not valid.");
+        return;
+    }
+    char fn_arn[256];
+    snprintf(fn_arn, sizeof(fn_arn), "arn:aws:lambda:%s:%s:function:%s",
+             ln.region[0] ? ln.region : c->gw->region, ln.account[0] ? ln.account : c->gw->account,
+             ln.name);
+    char access_denied[512];
+    snprintf(access_denied, sizeof(access_denied),
+             "Access denied while invoking Lambda function %s. Check the permissions on the Lambda "
+             "function and Gateway execution role, and retry the request.", t->lambda_arn);
+
+    /* 1. the gateway role's session */
+    char why[600];
+    const struct mg_principal *role = s_role_session(c, why, sizeof(why));
+    if (role == NULL) {
+        snprintf(detail, sizeof(detail), "%s (%s)", access_denied, why);
+        s_fail_now(c, m->id, detail);
+        return;
+    }
+    /* 2. lambda:InvokeFunction for that session */
+    struct mg_call call;
+    memset(&call, 0, sizeof(call));
+    call.app = c->app;
+    call.snap = c->snap;
+    call.protocol = MG_AWS_REST_JSON;
+    mg_memcpy(&call.principal, role, sizeof(call.principal)); /* borrowed: never cleaned up */
+    struct mg_policy_explain ex;
+    char msg[1024];
+    struct mg_authz_resource res = {.arn = fn_arn,
+                                    .policy = mg_lambda_function_policy(c->snap, fn_arn)};
+    if (mg_authz_decide(&call, "lambda:InvokeFunction", &res, NULL, &ex, msg, sizeof(msg)) !=
+        MG_POLICY_ALLOW) {
+        mg_authz_audit(&call, "lambda:InvokeFunction", fn_arn, &ex, msg);
+        snprintf(detail, sizeof(detail), "%s (%s)", access_denied, msg);
+        s_fail_now(c, m->id, detail);
+        return;
+    }
+    /* 3. the invocation */
+    char *payload = json_dumps(arguments, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *idt = s_id_text(m->id);
+    char mcp_id[MG_MCP_MAX_ID * 2 + 32];
+    if (json_is_string(m->id))
+        snprintf(mcp_id, sizeof(mcp_id), "%s", json_string_value(m->id));
+    else
+        snprintf(mcp_id, sizeof(mcp_id), "%lld", (long long)json_integer_value(m->id));
+    json_t *cc = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "custom",
+                           "bedrockAgentCoreToolName", tool->full_name,
+                           "bedrockAgentCoreGatewayId", c->gw->id,
+                           "bedrockAgentCoreTargetId", t->id,
+                           "bedrockAgentCoreMessageVersion", "1.0",
+                           "bedrockAgentCoreAwsRequestId", c->req->request_id,
+                           "bedrockAgentCoreMcpMessageId", mcp_id);
+    char *cc_text = cc ? json_dumps(cc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(cc);
+    struct s_call *k = mg_calloc(1, sizeof(*k));
+    if (k)
+        *k = (struct s_call){.reply = c->reply, .slot = c->slot,
+                             .gateway_id = mg_strdup(c->gw->id), .caller = mg_strdup(c->caller),
+                             .id_text = idt, .function_arn = mg_strdup(t->lambda_arn),
+                             .debug = c->gw->exception_debug,
+                             .has_output_schema = tool->output_schema != NULL};
+    else
+        mg_free(idt);
+    if (payload == NULL || cc_text == NULL || k == NULL || k->gateway_id == NULL ||
+        k->caller == NULL || k->id_text == NULL || k->function_arn == NULL) {
+        free(payload);
+        free(cc_text);
+        s_call_free(k);
+        s_fail_now(c, m->id, "Out of memory while preparing the invocation.");
+        return;
+    }
+    /* hold the reply for this slot, register for cancellation, then invoke */
+    atomic_fetch_add(&c->reply->pending, 1);
+    pthread_mutex_lock(&s_lock);
+    k->next = s_inflight;
+    if (s_inflight)
+        s_inflight->prev = k;
+    s_inflight = k;
+    k->registered = true;
+    pthread_mutex_unlock(&s_lock);
+    enum mg_err e = mg_lambda_invoke_async(c->app, t->lambda_arn, c->gw->account,
+                                           mg_slice_cstr(payload), mg_slice_cstr(cc_text), s_done,
+                                           k);
+    free(payload);
+    free(cc_text);
+    if (e != MG_E_OK) {
+        bool mine = s_claim(k);
+        s_call_free(k);
+        if (mine) {
+            snprintf(detail, sizeof(detail), "Lambda function %s could not be invoked (%s).",
+                     t->lambda_arn, mg_err_str(e));
+            s_fail_now(c, m->id, detail);
+            mg_mcp_reply_release(c->reply, true);
+        }
+        /* else a cancel already answered and released the slot */
+    }
+}

@@ -1,0 +1,288 @@
+/* Mcp-Session-Id tokens and tools/list cursors.
+ *
+ * A session id is the session itself, sealed with AES-256-GCM under the server's token key:
+ *
+ *   base64url( 0x4d | nonce (12, random) | ciphertext | tag (16) ),  AAD "mcpgate-mcp-session-1"
+ *
+ * The plaintext is "sid \n gateway id \n caller ARN \n version \n expiry". The AAD is the purpose
+ * label: an STS session token (AAD "mcpgate-sts-1") never opens as a session id and the other way
+ * round, although both use the same key. Any node holding the key checks a session id without a
+ * store lookup; only ended sessions (DELETE) are listed, as documents
+ *   mcp_revoked / GATEWAY-ACCOUNT / GATEWAY-ID "/" SID   {"expires": EPOCH}
+ * which every snapshot carries. */
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "mcp/internal.h"
+#include "state/store.h"
+
+#define S_VERSION 0x4d
+#define S_NONCE 12
+#define S_TAG 16
+#define S_AAD "mcpgate-mcp-session-1"
+#define S_PLAIN_MAX 1024
+#define S_REVOKED_KIND "mcp_revoked"
+
+static enum mg_err s_gcm(bool enc, const uint8_t key[32], const uint8_t *nonce, const uint8_t *in,
+                         size_t n, uint8_t *out, uint8_t *tag)
+{
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (ctx == NULL)
+        return MG_E_NOMEM;
+    enum mg_err e = MG_E_AUTH;
+    int len = 0;
+    if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc ? 1 : 0) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, S_NONCE, NULL) != 1 ||
+        EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc ? 1 : 0) != 1 ||
+        EVP_CipherUpdate(ctx, NULL, &len, (const uint8_t *)S_AAD, (int)strlen(S_AAD)) != 1)
+        goto out;
+    if (n && EVP_CipherUpdate(ctx, out, &len, in, (int)n) != 1)
+        goto out;
+    if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, S_TAG, tag) != 1)
+        goto out;
+    if (EVP_CipherFinal_ex(ctx, out + len, &len) != 1)
+        goto out;
+    if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, S_TAG, tag) != 1)
+        goto out;
+    e = MG_E_OK;
+out:
+    EVP_CIPHER_CTX_free(ctx);
+    return e;
+}
+
+static bool s_field_ok(const char *s)
+{
+    return strchr(s, '\n') == NULL;
+}
+
+enum mg_err mg_mcp_session_seal(const uint8_t key[32], struct mg_mcp_session *s,
+                                struct mg_buf *out)
+{
+    uint8_t rnd[16];
+    mg_random_bytes(rnd, sizeof(rnd));
+    mg_hex_encode(rnd, sizeof(rnd), s->sid);
+    s->sid[32] = 0;
+    if (!s_field_ok(s->gateway_id) || !s_field_ok(s->caller))
+        return MG_E_INVALID;
+    char plain[S_PLAIN_MAX];
+    int n = snprintf(plain, sizeof(plain), "%s\n%s\n%s\n%s\n%lld", s->sid, s->gateway_id,
+                     s->caller, mg_mcp_version_str(s->version), (long long)s->expires);
+    if (n < 0 || (size_t)n >= sizeof(plain))
+        return MG_E_TOO_LARGE;
+    uint8_t sealed[1 + S_NONCE + S_PLAIN_MAX + S_TAG];
+    sealed[0] = S_VERSION;
+    mg_random_bytes(sealed + 1, S_NONCE);
+    enum mg_err e = s_gcm(true, key, sealed + 1, (const uint8_t *)plain, (size_t)n,
+                          sealed + 1 + S_NONCE, sealed + 1 + S_NONCE + n);
+    mg_memzero(plain, sizeof(plain));
+    if (e)
+        return e;
+    return mg_base64url_encode(out, mg_slice_make(sealed, 1 + S_NONCE + (size_t)n + S_TAG));
+}
+
+static bool s_next(char **p, char **field)
+{
+    if (*p == NULL)
+        return false;
+    *field = *p;
+    char *nl = strchr(*p, '\n');
+    if (nl) {
+        *nl = 0;
+        *p = nl + 1;
+    } else {
+        *p = NULL;
+    }
+    return true;
+}
+
+static bool s_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        return false;
+    mg_memcpy(dst, src, n + 1);
+    return true;
+}
+
+enum mg_err mg_mcp_session_open(const uint8_t key[32], struct mg_slice token,
+                                struct mg_mcp_session *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (token.len == 0 || token.len > MG_MCP_SESSION_MAX)
+        return MG_E_AUTH;
+    struct mg_buf raw;
+    mg_buf_init(&raw, MG_MCP_SESSION_MAX);
+    enum mg_err e = MG_E_AUTH;
+    char plain[S_PLAIN_MAX + 1];
+    if (mg_base64url_decode(&raw, token) != MG_E_OK)
+        goto out;
+    if (raw.len < 1 + S_NONCE + S_TAG || raw.len - 1 - S_NONCE - S_TAG > S_PLAIN_MAX ||
+        raw.ptr[0] != S_VERSION)
+        goto out;
+    size_t n = raw.len - 1 - S_NONCE - S_TAG;
+    if (s_gcm(false, key, raw.ptr + 1, raw.ptr + 1 + S_NONCE, n, (uint8_t *)plain,
+              raw.ptr + 1 + S_NONCE + n) != MG_E_OK)
+        goto out;
+    plain[n] = 0;
+    if (strlen(plain) != n)
+        goto out;
+    char *p = plain, *sid, *gw, *caller, *ver, *exp;
+    if (!s_next(&p, &sid) || !s_next(&p, &gw) || !s_next(&p, &caller) || !s_next(&p, &ver) ||
+        !s_next(&p, &exp) || p != NULL)
+        goto out;
+    uint64_t expires;
+    if (strlen(sid) != 32 || !s_copy(out->sid, sizeof(out->sid), sid) ||
+        !s_copy(out->gateway_id, sizeof(out->gateway_id), gw) ||
+        !s_copy(out->caller, sizeof(out->caller), caller) ||
+        !mg_slice_to_u64(mg_slice_cstr(exp), &expires) || expires > INT64_MAX)
+        goto out;
+    out->version = mg_mcp_version_parse(mg_slice_cstr(ver));
+    if (out->version == MG_MCP_V_NONE)
+        goto out;
+    out->expires = (int64_t)expires;
+    e = MG_E_OK;
+out:
+    mg_memzero(plain, sizeof(plain));
+    mg_buf_cleanup(&raw);
+    if (e)
+        memset(out, 0, sizeof(*out));
+    return e;
+}
+
+static void s_revoked_key(const struct mg_gateway *gw, const char *sid, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", gw->id, sid);
+}
+
+bool mg_mcp_session_revoked(const struct mg_snapshot *snap, const struct mg_gateway *gw,
+                            const char *sid)
+{
+    char key[256];
+    s_revoked_key(gw, sid, key, sizeof(key));
+    return mg_snapshot_get(snap, S_REVOKED_KIND, gw->account, key) != NULL;
+}
+
+struct s_sweep {
+    const char *prefix;
+    size_t prefix_len;
+    int64_t now;
+    char (*keys)[256];
+    size_t n, cap;
+};
+
+static bool s_sweep_row(void *user, const struct mg_store_row *row)
+{
+    struct s_sweep *sw = user;
+    if (sw->n >= sw->cap || strncmp(row->key, sw->prefix, sw->prefix_len) != 0)
+        return true;
+    json_t *doc = json_loadb(row->doc, row->doc_len, 0, NULL);
+    json_int_t exp = json_integer_value(json_object_get(doc, "expires"));
+    json_decref(doc);
+    if (exp < sw->now)
+        snprintf(sw->keys[sw->n++], sizeof(sw->keys[0]), "%s", row->key);
+    return true;
+}
+
+enum mg_err mg_mcp_session_revoke(struct mg_app *app, const struct mg_gateway *gw,
+                                  const struct mg_mcp_session *s, struct mg_errinfo *ei)
+{
+    char key[256], doc[64], prefix[160];
+    s_revoked_key(gw, s->sid, key, sizeof(key));
+    snprintf(doc, sizeof(doc), "{\"expires\":%lld}", (long long)s->expires);
+    snprintf(prefix, sizeof(prefix), "%s/", gw->id);
+    struct s_sweep sw = {prefix, strlen(prefix), mg_now(), NULL, 0, 64};
+    sw.keys = mg_calloc(sw.cap, sizeof(*sw.keys));
+    if (sw.keys == NULL)
+        return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
+    enum mg_err e = mg_state_write_begin(&app->state);
+    if (e) {
+        mg_free(sw.keys);
+        return mg_errinfo_set(ei, e, "cannot write the session list");
+    }
+    /* Entries past their expiry answer 404 anyway (the token expired): drop some each time. */
+    if (mg_store_list(app->store, S_REVOKED_KIND, gw->account, s_sweep_row, &sw) == MG_E_OK)
+        for (size_t i = 0; i < sw.n; i++)
+            if (mg_store_delete(app->store, S_REVOKED_KIND, gw->account, sw.keys[i]) != MG_E_OK)
+                break;
+    mg_free(sw.keys);
+    e = mg_store_put(app->store, S_REVOKED_KIND, gw->account, key, mg_slice_cstr(doc));
+    if (e) {
+        mg_state_write_abort(&app->state);
+        return mg_errinfo_set(ei, e, "cannot write the session list");
+    }
+    return mg_state_write_commit(&app->state, ei);
+}
+
+/* ---- cursors --------------------------------------------------------------------------------- */
+
+#define S_CURSOR_LABEL "mcpgate-mcp-cursor-1"
+#define S_CURSOR_LEN 20
+
+static bool s_cursor_check(const uint8_t key[32], const char *gateway_id, const uint8_t head[12],
+                           uint8_t check[8])
+{
+    uint8_t mac[EVP_MAX_MD_SIZE];
+    unsigned mac_len = 0;
+    uint8_t msg[sizeof(S_CURSOR_LABEL) + 128 + 12];
+    size_t gl = strlen(gateway_id);
+    if (gl > 128)
+        return false;
+    size_t n = 0;
+    mg_memcpy(msg, S_CURSOR_LABEL, sizeof(S_CURSOR_LABEL));
+    n += sizeof(S_CURSOR_LABEL);
+    mg_memcpy(msg + n, gateway_id, gl);
+    n += gl;
+    mg_memcpy(msg + n, head, 12);
+    n += 12;
+    if (HMAC(EVP_sha256(), key, 32, msg, n, mac, &mac_len) == NULL)
+        return false;
+    mg_memcpy(check, mac, 8);
+    return true;
+}
+
+enum mg_err mg_mcp_cursor_make(const uint8_t key[32], const char *gateway_id, uint64_t version,
+                               uint32_t page, struct mg_buf *out)
+{
+    uint8_t c[S_CURSOR_LEN];
+    for (int i = 0; i < 8; i++)
+        c[i] = (uint8_t)(version >> (56 - 8 * i));
+    for (int i = 0; i < 4; i++)
+        c[8 + i] = (uint8_t)(page >> (24 - 8 * i));
+    if (!s_cursor_check(key, gateway_id, c, c + 12))
+        return MG_E_INTERNAL;
+    return mg_base64url_encode(out, mg_slice_make(c, sizeof(c)));
+}
+
+bool mg_mcp_cursor_parse(const uint8_t key[32], const char *gateway_id, uint64_t version,
+                         struct mg_slice cursor, uint32_t *page)
+{
+    if (cursor.len == 0 || cursor.len > 64)
+        return false;
+    struct mg_buf raw;
+    mg_buf_init(&raw, 64);
+    bool ok = false;
+    if (mg_base64url_decode(&raw, cursor) != MG_E_OK || raw.len != S_CURSOR_LEN)
+        goto out;
+    uint8_t check[8];
+    if (!s_cursor_check(key, gateway_id, raw.ptr, check) ||
+        !mg_ct_equal(mg_slice_make(check, 8), mg_slice_make(raw.ptr + 12, 8)))
+        goto out;
+    uint64_t v = 0;
+    uint32_t p = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | raw.ptr[i];
+    for (int i = 0; i < 4; i++)
+        p = (p << 8) | raw.ptr[8 + i];
+    if (v != version)
+        goto out;
+    *page = p;
+    ok = true;
+out:
+    mg_buf_cleanup(&raw);
+    return ok;
+}

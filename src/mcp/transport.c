@@ -1,0 +1,685 @@
+/* The MCP Streamable HTTP endpoint of every gateway: HTTP rules, inbound authentication and
+ * authorization (with a per-loop decision cache), sessions, and sending the reply.
+ *
+ * Order of checks for a request to a gateway URL:
+ *   gateway exists and serves (404) -> Origin / Host (403) -> authorizer: SigV4 + InvokeGateway
+ *   (403), NONE, or JWT kinds (401) -> method (405) -> Accept (406), Content-Type (415), size (413)
+ *   -> MCP-Protocol-Version (400) -> body (400 -32700/-32600) -> session (400 missing, 404 unknown)
+ *   -> JSON-RPC methods (200) or notifications/responses only (202). */
+#include <stdio.h>
+#include <string.h>
+
+#include "app/authn.h"
+#include "app/authz.h"
+#include "base/alloc.h"
+#include "base/limits.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "mcp/internal.h"
+
+/* ---- module state: per-loop caches of InvokeGateway decisions --------------------------------- */
+
+#define S_CACHE_SLOTS 64
+#define S_CACHE_KEY 1024
+
+struct s_cache_entry {
+    uint64_t generation;
+    char key[S_CACHE_KEY]; /* gateway \n principal ARN \n access key \n source ip */
+};
+
+struct s_cache {
+    struct s_cache_entry e[S_CACHE_SLOTS];
+};
+
+struct s_module {
+    struct s_cache *cache[MG_MAX_LOOPS];
+};
+
+enum mg_err mg_mcp_start(struct mg_app *app, struct mg_errinfo *ei)
+{
+    struct s_module *m = mg_calloc(1, sizeof(*m));
+    if (m == NULL)
+        return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
+    enum mg_err e = mg_mcp_lambda_init();
+    if (e) {
+        mg_free(m);
+        return mg_errinfo_set(ei, e, "cannot start the MCP data plane");
+    }
+    app->mcp = m;
+    return MG_E_OK;
+}
+
+void mg_mcp_stop(struct mg_app *app)
+{
+    struct s_module *m = app->mcp;
+    mg_mcp_lambda_shutdown();
+    if (m == NULL)
+        return;
+    for (int i = 0; i < MG_MAX_LOOPS; i++)
+        mg_free(m->cache[i]);
+    mg_free(m);
+    app->mcp = NULL;
+}
+
+static uint64_t s_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+/* The cache of this loop (NULL when it cannot be had: decide without caching). */
+static struct s_cache *s_cache_of(struct mg_app *app, int loop)
+{
+    struct s_module *m = app->mcp;
+    if (m == NULL || loop < 0 || loop >= MG_MAX_LOOPS)
+        return NULL;
+    if (m->cache[loop] == NULL)
+        m->cache[loop] = mg_calloc(1, sizeof(struct s_cache));
+    return m->cache[loop];
+}
+
+/* ---- small senders -------------------------------------------------------------------------- */
+
+/* An HTTP-level error with a JSON-RPC body without id, as the MCP SDK's transport sends them. */
+static void s_http_error(struct mg_http_exchange *x, int status, int code, const char *msg)
+{
+    struct mg_buf *b = mg_http_body(x);
+    mg_buf_reset(b);
+    mg_http_set_status(x, status);
+    mg_http_add_header(x, "content-type", MG_SLICE_LIT("application/json"));
+    if (mg_jsonrpc_error(b, NULL, code, msg, NULL) != MG_E_OK)
+        mg_buf_reset(b);
+    mg_http_send(x);
+}
+
+static void s_unknown(struct mg_http_exchange *x)
+{
+    mg_http_set_status(x, 404);
+    mg_http_add_header(x, "content-type", MG_SLICE_LIT("application/xml"));
+    if (mg_buf_append_cstr(mg_http_body(x), "<UnknownOperationException/>\n") != MG_E_OK)
+        mg_buf_reset(mg_http_body(x));
+    mg_http_send(x);
+}
+
+static void s_auth_error(struct mg_http_exchange *x, enum mg_sigv4_status st, const char *msg)
+{
+    const char *code = "InvalidSignatureException";
+    switch (st) {
+    case MG_SIGV4_MISSING:
+        code = "MissingAuthenticationTokenException";
+        msg = "Missing Authentication Token";
+        break;
+    case MG_SIGV4_INCOMPLETE:
+    case MG_SIGV4_UNSUPPORTED:
+        code = "IncompleteSignatureException";
+        break;
+    case MG_SIGV4_UNKNOWN_KEY:
+        code = "UnrecognizedClientException";
+        msg = "The security token included in the request is invalid.";
+        break;
+    case MG_SIGV4_EXPIRED_TOKEN:
+        code = "ExpiredTokenException";
+        msg = "The security token included in the request is expired";
+        break;
+    default:
+        break;
+    }
+    mg_aws_send_error(x, MG_AWS_REST_JSON, 403, code,
+                      msg && msg[0] ? msg : "The request signature we calculated does not match "
+                                            "the signature you provided.");
+}
+
+/* ---- Origin and Host -------------------------------------------------------------------------- */
+
+/* The host part of "scheme://host[:port]/..." (IPv6 in brackets kept), or false. */
+static bool s_url_host(struct mg_slice url, struct mg_slice *host, struct mg_slice *origin)
+{
+    const uint8_t *p = url.ptr;
+    size_t n = url.len, i = 0;
+    while (i + 2 < n && !(p[i] == ':' && p[i + 1] == '/' && p[i + 2] == '/'))
+        i++;
+    if (i + 2 >= n)
+        return false;
+    size_t start = i + 3, end = start;
+    while (end < n && p[end] != '/' && p[end] != '?' && p[end] != '#')
+        end++;
+    if (origin)
+        *origin = mg_slice_make(p, end);
+    struct mg_slice hp = mg_slice_make(p + start, end - start);
+    if (hp.len && hp.ptr[0] == '[') {
+        long rb = mg_slice_find(hp, ']');
+        if (rb < 0)
+            return false;
+        *host = mg_slice_sub(hp, 0, (size_t)rb + 1);
+        return true;
+    }
+    long colon = mg_slice_find(hp, ':');
+    *host = colon >= 0 ? mg_slice_sub(hp, 0, (size_t)colon) : hp;
+    return true;
+}
+
+static struct mg_slice s_strip_port(struct mg_slice hp)
+{
+    if (hp.len && hp.ptr[0] == '[') {
+        long rb = mg_slice_find(hp, ']');
+        return rb >= 0 ? mg_slice_sub(hp, 0, (size_t)rb + 1) : hp;
+    }
+    long colon = mg_slice_find(hp, ':');
+    return colon >= 0 ? mg_slice_sub(hp, 0, (size_t)colon) : hp;
+}
+
+static bool s_loopback(struct mg_slice host)
+{
+    return mg_slice_ieq_cstr(host, "localhost") || mg_slice_eq_cstr(host, "127.0.0.1") ||
+           mg_slice_eq_cstr(host, "[::1]");
+}
+
+static bool s_origin_ok(const struct mg_app *app, const struct mg_gateway *gw,
+                        struct mg_slice origin)
+{
+    struct mg_slice host, o;
+    if (!s_url_host(origin, &host, &o))
+        return false;
+    if (!(mg_slice_starts_with(origin, "http://") || mg_slice_starts_with(origin, "https://")))
+        return false;
+    if (s_loopback(host))
+        return true;
+    struct mg_slice gh, go;
+    if (gw->url && s_url_host(mg_slice_cstr(gw->url), &gh, &go) && mg_slice_eq(o, go))
+        return true;
+    if (app->cfg.public_url[0] &&
+        s_url_host(mg_slice_cstr(app->cfg.public_url), &gh, &go) && mg_slice_eq(o, go))
+        return true;
+    return false;
+}
+
+static bool s_host_ok(const struct mg_app *app, const struct mg_gateway *gw, struct mg_slice hp)
+{
+    struct mg_slice host = s_strip_port(hp);
+    if (host.len == 0)
+        return false;
+    if (s_loopback(host))
+        return true;
+    struct mg_slice h, o;
+    if (gw->url && s_url_host(mg_slice_cstr(gw->url), &h, &o) && mg_slice_eq(host, h))
+        return true;
+    if (app->cfg.public_url[0] && s_url_host(mg_slice_cstr(app->cfg.public_url), &h, &o) &&
+        mg_slice_eq(host, h))
+        return true;
+    /* {gateway-id}.gateway.* */
+    size_t idl = strlen(gw->id);
+    if (host.len > idl + 9 && mg_memcmp(host.ptr, gw->id, idl) == 0 &&
+        mg_slice_starts_with(mg_slice_sub(host, idl, host.len), ".gateway."))
+        return true;
+    /* a listener bound to a specific address: that address */
+    if (app->cfg.http.listen_host[0] && mg_slice_eq_cstr(host, app->cfg.http.listen_host))
+        return true;
+    return false;
+}
+
+/* ---- Accept ------------------------------------------------------------------------------------- */
+
+static void s_accepts(const struct mg_slice *accept, bool *json, bool *sse)
+{
+    *json = *sse = false;
+    if (accept == NULL) {
+        *json = true; /* raw clients without Accept get JSON, as on AgentCore */
+        return;
+    }
+    struct mg_slice rest = *accept, part;
+    while (mg_slice_split(&rest, ',', &part)) {
+        struct mg_slice mt = part;
+        long semi = mg_slice_find(mt, ';');
+        if (semi >= 0)
+            mt = mg_slice_sub(mt, 0, (size_t)semi);
+        mt = mg_slice_trim(mt);
+        if (mg_slice_ieq_cstr(mt, "application/json") || mg_slice_ieq_cstr(mt, "application/*"))
+            *json = true;
+        else if (mg_slice_ieq_cstr(mt, "text/event-stream") || mg_slice_ieq_cstr(mt, "text/*"))
+            *sse = true;
+        else if (mg_slice_eq_cstr(mt, "*/*"))
+            *json = *sse = true;
+        if (rest.len == 0)
+            break;
+    }
+}
+
+/* ---- inbound authorization ---------------------------------------------------------------------- */
+
+struct s_auth {
+    struct mg_principal principal;
+    char caller[512];
+};
+
+/* InvokeGateway for an authenticated principal; answers 403 itself on a denial. */
+static bool s_authorize(struct mg_app *app, struct mg_http_exchange *x, struct mg_snapshot *snap,
+                        const struct mg_gateway *gw, struct mg_principal *p)
+{
+    const struct mg_http_req *r = mg_http_request(x);
+    char key[S_CACHE_KEY];
+    int kl = snprintf(key, sizeof(key), "%s\n%s\n%s\n%s", gw->id, p->arn, p->access_key_id,
+                      r->remote_ip);
+    struct s_cache *cache = (kl > 0 && (size_t)kl < sizeof(key)) ? s_cache_of(app, r->loop) : NULL;
+    struct s_cache_entry *slot = NULL;
+    if (cache) {
+        slot = &cache->e[s_hash(key) % S_CACHE_SLOTS];
+        if (slot->generation == snap->generation && strcmp(slot->key, key) == 0)
+            return true;
+    }
+    struct mg_call call;
+    memset(&call, 0, sizeof(call));
+    call.app = app;
+    call.x = x;
+    call.req = r;
+    call.snap = snap;
+    call.protocol = MG_AWS_REST_JSON;
+    mg_memcpy(&call.principal, p, sizeof(*p)); /* borrowed: p is cleaned up by the caller */
+    struct mg_policy_explain ex;
+    char msg[1024];
+    struct mg_authz_resource res = {.arn = gw->arn, .policy = gw->resource_policy,
+                                    .tags = gw->tags};
+    if (mg_authz_decide(&call, "bedrock-agentcore:InvokeGateway", &res, NULL, &ex, msg,
+                        sizeof(msg)) == MG_POLICY_ALLOW) {
+        if (slot) {
+            slot->generation = snap->generation;
+            mg_memcpy(slot->key, key, (size_t)kl + 1);
+        }
+        return true;
+    }
+    mg_authz_audit(&call, "bedrock-agentcore:InvokeGateway", gw->arn, &ex, msg);
+    mg_aws_send_error(x, MG_AWS_REST_JSON, 403, "AccessDeniedException", msg);
+    return false;
+}
+
+/* Authenticates per the gateway's authorizer; false when it answered. */
+static bool s_authenticate(struct mg_app *app, struct mg_http_exchange *x,
+                           struct mg_snapshot *snap, const struct mg_gateway *gw,
+                           struct s_auth *a)
+{
+    const struct mg_http_req *r = mg_http_request(x);
+    switch (gw->authorizer) {
+    case MG_GATEWAY_AUTH_NONE:
+        snprintf(a->caller, sizeof(a->caller), "anonymous");
+        return true;
+    case MG_GATEWAY_AUTH_CUSTOM_JWT:
+    case MG_GATEWAY_AUTH_AUTHENTICATE_ONLY:
+        mg_http_set_status(x, 401);
+        mg_http_add_header(x, "content-type", MG_SLICE_LIT("application/json"));
+        if (mg_buf_printf(mg_http_body(x),
+                          "{\"message\":\"This gateway uses the %s authorizer, which mcpgate does "
+                          "not support yet: every call is refused.\"}",
+                          mg_gateway_authorizer_str(gw->authorizer)) != MG_E_OK)
+            mg_buf_reset(mg_http_body(x));
+        mg_http_send(x);
+        return false;
+    case MG_GATEWAY_AUTH_AWS_IAM:
+        break;
+    }
+    const struct mg_slice *authz = mg_http_header(r, "authorization");
+    if (authz && authz->len >= 7 && mg_slice_ieq_cstr(mg_slice_sub(*authz, 0, 7), "bearer ")) {
+        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, r->request_id,
+                   "bearer token refused on AWS_IAM gateway %s", gw->id);
+        mg_aws_send_error(x, MG_AWS_REST_JSON, 403, "AccessDeniedException",
+                          "Authorization method mismatch: this gateway authorizes callers with "
+                          "AWS_IAM (SigV4); bearer tokens are not accepted.");
+        return false;
+    }
+    struct mg_sigv4_request sreq = {r->method, r->path, r->query, r->headers, r->n_headers,
+                                    r->body};
+    struct mg_sigv4_auth auth;
+    struct mg_errinfo ei = {0};
+    enum mg_sigv4_status st = mg_sigv4_parse(&sreq, &auth, &ei);
+    if (st == MG_SIGV4_OK) {
+        const char *regions[1] = {gw->region};
+        st = mg_sigv4_check(&auth, regions, 1, "bedrock-agentcore", mg_now(),
+                            app->cfg.clock_skew, &ei);
+    }
+    if (st == MG_SIGV4_OK)
+        st = mg_app_verify_caller(app, &sreq, snap, &auth, &a->principal, &ei);
+    if (st != MG_SIGV4_OK) {
+        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_SIGV4, r->request_id,
+                   "authentication refused at gateway %s: %s", gw->id,
+                   ei.msg[0] ? ei.msg : "no valid credentials");
+        s_auth_error(x, st, ei.msg);
+        return false;
+    }
+    snprintf(a->caller, sizeof(a->caller), "%s", a->principal.arn);
+    return s_authorize(app, x, snap, gw, &a->principal);
+}
+
+/* ---- the reply ---------------------------------------------------------------------------------- */
+
+static void s_reply_free(struct mg_mcp_reply *rp)
+{
+    for (size_t i = 0; i < rp->n_slots; i++)
+        mg_buf_cleanup(&rp->slots[i]);
+    mg_free(rp->slots);
+    mg_free(rp);
+}
+
+void mg_mcp_reply_release(struct mg_mcp_reply *rp, bool on_loop)
+{
+    if (atomic_fetch_sub(&rp->pending, 1) != 1)
+        return;
+    struct mg_http_exchange *x = rp->x;
+    struct mg_buf *b = mg_http_body(x);
+    mg_buf_reset(b);
+    size_t n = 0;
+    enum mg_err e = MG_E_OK;
+    for (size_t i = 0; i < rp->n_slots && !e; i++) {
+        struct mg_buf *s = &rp->slots[i];
+        if (s->len == 0)
+            continue;
+        if (rp->sse) {
+            e = mg_buf_append_cstr(b, "event: message\ndata: ");
+            if (!e)
+                e = mg_buf_append_slice(b, mg_buf_slice(s));
+            if (!e)
+                e = mg_buf_append_cstr(b, "\n\n");
+        } else {
+            e = mg_buf_append_cstr(b, n == 0 ? (rp->batch ? "[" : "") : ",");
+            if (!e)
+                e = mg_buf_append_slice(b, mg_buf_slice(s));
+        }
+        n++;
+    }
+    if (!e && n && rp->batch && !rp->sse)
+        e = mg_buf_append_byte(b, ']');
+    if (e) {
+        mg_buf_reset(b);
+        mg_http_set_status(x, 500);
+    } else if (n == 0) {
+        mg_http_set_status(x, 202); /* everything was cancelled */
+    }
+    s_reply_free(rp);
+    if (on_loop)
+        mg_http_send(x);
+    else
+        mg_http_send_from_thread(x);
+}
+
+/* ---- POST ---------------------------------------------------------------------------------------- */
+
+static bool s_is_legacy_stateless(const struct mg_jsonrpc_msg *m)
+{
+    /* A 2026-07-28 client: server/discover, or per-request protocol metadata. */
+    if (m->method && strcmp(m->method, "server/discover") == 0)
+        return true;
+    const json_t *meta = m->params ? json_object_get(m->params, "_meta") : NULL;
+    return json_object_get(meta, "io.modelcontextprotocol/protocolVersion") != NULL;
+}
+
+static void s_post(struct mg_app *app, struct mg_http_exchange *x, struct mg_snapshot *snap,
+                   const struct mg_gateway *gw, struct s_auth *a)
+{
+    const struct mg_http_req *r = mg_http_request(x);
+    bool acc_json, acc_sse;
+    s_accepts(mg_http_header(r, "accept"), &acc_json, &acc_sse);
+    if (!acc_json && !acc_sse) {
+        s_http_error(x, 406, MG_JSONRPC_SERVER_ERROR,
+                     "Not Acceptable: Client must accept application/json or text/event-stream");
+        return;
+    }
+    const struct mg_slice *ct = mg_http_header(r, "content-type");
+    if (ct) {
+        struct mg_slice mt = *ct;
+        long semi = mg_slice_find(mt, ';');
+        if (semi >= 0)
+            mt = mg_slice_sub(mt, 0, (size_t)semi);
+        if (!mg_slice_ieq_cstr(mg_slice_trim(mt), "application/json")) {
+            s_http_error(x, 415, MG_JSONRPC_SERVER_ERROR,
+                         "Unsupported Media Type: Content-Type must be application/json");
+            return;
+        }
+    }
+    if (r->body.len > MG_LIMIT_BODY_DEFAULT) {
+        s_http_error(x, 413, MG_JSONRPC_INVALID_REQUEST, "Request body larger than 6 MB");
+        return;
+    }
+    char list[128];
+    mg_mcp_gateway_versions_text(gw, list, sizeof(list));
+    const struct mg_slice *hv = mg_http_header(r, "mcp-protocol-version");
+    enum mg_mcp_version header_v = MG_MCP_V_NONE;
+    if (hv) {
+        header_v = mg_mcp_version_parse(*hv);
+        if (!mg_mcp_gateway_supports(gw, header_v)) {
+            char msg[300];
+            snprintf(msg, sizeof(msg),
+                     "Bad Request: Unsupported protocol version: %.*s (supported versions: %s)",
+                     (int)(hv->len > 40 ? 40 : hv->len), (const char *)hv->ptr, list);
+            /* keep the header text printable */
+            for (char *p = msg; *p; p++)
+                if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+                    *p = '?';
+            s_http_error(x, 400, MG_JSONRPC_SERVER_ERROR, msg);
+            return;
+        }
+    }
+
+    struct mg_jsonrpc_body body;
+    struct mg_errinfo ei = {0};
+    enum mg_err e = mg_jsonrpc_parse(r->body, &body, &ei);
+    if (e) {
+        if (e == MG_E_NOMEM)
+            s_http_error(x, 500, MG_JSONRPC_INTERNAL_ERROR, "Internal error");
+        else
+            s_http_error(x, 400, e == MG_E_PARSE ? MG_JSONRPC_PARSE_ERROR
+                                                 : MG_JSONRPC_INVALID_REQUEST, ei.msg);
+        return;
+    }
+    struct mg_mcp_reply *rp = NULL;
+    struct mg_buf new_session;
+    mg_buf_init(&new_session, 4096);
+
+    if (!body.batch && body.msgs[0].kind == MG_JSONRPC_INVALID) {
+        struct mg_buf *b = mg_http_body(x);
+        mg_http_set_status(x, 400);
+        mg_http_add_header(x, "content-type", MG_SLICE_LIT("application/json"));
+        if (mg_jsonrpc_error(b, body.msgs[0].id, body.msgs[0].err_code, body.msgs[0].err_msg,
+                             NULL) != MG_E_OK)
+            mg_buf_reset(b);
+        mg_http_send(x);
+        goto out;
+    }
+    bool is_init = !body.batch && body.msgs[0].kind == MG_JSONRPC_REQUEST &&
+                   strcmp(body.msgs[0].method, "initialize") == 0;
+
+    /* the session and the version in force */
+    enum mg_mcp_version v = header_v;
+    const struct mg_slice *sid = mg_http_header(r, "mcp-session-id");
+    if (!is_init && gw->has_session_config) {
+        if (sid == NULL) {
+            bool legacy = !body.batch && s_is_legacy_stateless(&body.msgs[0]);
+            s_http_error(x, 400, MG_JSONRPC_SERVER_ERROR,
+                         legacy ? "Bad Request: Server not initialized"
+                                : "Bad Request: Mcp-Session-Id header is required");
+            goto out;
+        }
+        struct mg_mcp_session s;
+        if (mg_mcp_session_open(app->token_key, *sid, &s) != MG_E_OK ||
+            strcmp(s.gateway_id, gw->id) != 0 || strcmp(s.caller, a->caller) != 0 ||
+            s.expires < mg_now() || mg_mcp_session_revoked(snap, gw, s.sid) ||
+            !mg_mcp_gateway_supports(gw, s.version)) {
+            s_http_error(x, 404, -32001, "Session not found");
+            goto out;
+        }
+        if (hv && header_v != s.version) {
+            s_http_error(x, 400, MG_JSONRPC_SERVER_ERROR,
+                         "Bad Request: MCP-Protocol-Version does not match the session's version");
+            goto out;
+        }
+        v = s.version;
+    } else if (!is_init) {
+        if (!body.batch && s_is_legacy_stateless(&body.msgs[0])) {
+            s_http_error(x, 400, MG_JSONRPC_SERVER_ERROR, "Bad Request: Server not initialized");
+            goto out;
+        }
+        if (v == MG_MCP_V_NONE) /* no header: assume 2025-03-26 as the spec says */
+            v = mg_mcp_gateway_supports(gw, MG_MCP_V_2025_03_26) ? MG_MCP_V_2025_03_26
+                                                                 : mg_mcp_gateway_latest(gw);
+    }
+    if (body.batch && (v != MG_MCP_V_2025_03_26 || is_init)) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "Invalid Request: JSON-RPC batches are not supported in "
+                 "protocol version %s", mg_mcp_version_str(v));
+        s_http_error(x, 400, MG_JSONRPC_INVALID_REQUEST, msg);
+        goto out;
+    }
+
+    size_t n_slots = 0;
+    for (size_t i = 0; i < body.n; i++)
+        if (body.msgs[i].kind == MG_JSONRPC_REQUEST || body.msgs[i].kind == MG_JSONRPC_INVALID)
+            n_slots++;
+    rp = mg_calloc(1, sizeof(*rp));
+    if (rp == NULL || (n_slots && (rp->slots = mg_calloc(n_slots, sizeof(*rp->slots))) == NULL)) {
+        mg_free(rp);
+        rp = NULL;
+        s_http_error(x, 500, MG_JSONRPC_INTERNAL_ERROR, "Internal error");
+        goto out;
+    }
+    rp->app = app;
+    rp->x = x;
+    rp->batch = body.batch;
+    rp->sse = acc_sse && !acc_json;
+    rp->n_slots = n_slots;
+    for (size_t i = 0; i < n_slots; i++)
+        mg_buf_init(&rp->slots[i], MG_LIMIT_RESPONSE);
+    atomic_init(&rp->pending, 1);
+    snprintf(rp->request_id, sizeof(rp->request_id), "%s", r->request_id);
+
+    /* headers are added here, on the loop: a Lambda callback only fills the body */
+    enum mg_mcp_version negotiated = MG_MCP_V_NONE;
+    struct mg_mcp_ctx ctx = {.app = app, .req = r, .snap = snap, .gw = gw,
+                             .principal = &a->principal, .caller = a->caller, .version = v,
+                             .reply = rp, .x = x, .new_session = &new_session,
+                             .negotiated = &negotiated};
+    size_t slot = 0;
+    for (size_t i = 0; i < body.n; i++) {
+        const struct mg_jsonrpc_msg *m = &body.msgs[i];
+        ctx.slot = slot;
+        switch (m->kind) {
+        case MG_JSONRPC_INVALID:
+            if (mg_jsonrpc_error(&rp->slots[slot], m->id, m->err_code, m->err_msg, NULL))
+                mg_buf_reset(&rp->slots[slot]);
+            slot++;
+            break;
+        case MG_JSONRPC_REQUEST:
+            if (!is_init && strcmp(m->method, "initialize") == 0) {
+                if (mg_jsonrpc_error(&rp->slots[slot], m->id, MG_JSONRPC_INVALID_REQUEST,
+                                     "Invalid Request: initialize must not be part of a batch",
+                                     NULL))
+                    mg_buf_reset(&rp->slots[slot]);
+            } else {
+                mg_mcp_tools_request(&ctx, m);
+            }
+            slot++;
+            break;
+        case MG_JSONRPC_NOTIFICATION:
+            mg_mcp_tools_notification(&ctx, m);
+            break;
+        case MG_JSONRPC_RESPONSE:
+            break; /* this server sends no requests: nothing waits for responses */
+        }
+    }
+    if (n_slots == 0) {
+        mg_http_set_status(x, 202);
+    } else {
+        mg_http_set_status(x, 200);
+        mg_http_add_header(x, "content-type", rp->sse ? MG_SLICE_LIT("text/event-stream")
+                                                      : MG_SLICE_LIT("application/json"));
+        if (rp->sse)
+            mg_http_add_header(x, "cache-control", MG_SLICE_LIT("no-cache"));
+    }
+    if (new_session.len && negotiated != MG_MCP_V_NONE)
+        mg_http_add_header(x, "mcp-session-id", mg_buf_slice(&new_session));
+    mg_mcp_reply_release(rp, true);
+out:
+    mg_buf_cleanup(&new_session);
+    mg_jsonrpc_body_cleanup(&body);
+}
+
+/* ---- DELETE ------------------------------------------------------------------------------------- */
+
+static void s_delete(struct mg_app *app, struct mg_http_exchange *x, struct mg_snapshot *snap,
+                     const struct mg_gateway *gw, struct s_auth *a)
+{
+    const struct mg_http_req *r = mg_http_request(x);
+    if (!gw->has_session_config) {
+        mg_http_add_header(x, "allow", MG_SLICE_LIT("POST"));
+        s_http_error(x, 405, MG_JSONRPC_SERVER_ERROR,
+                     "Method Not Allowed: this gateway keeps no sessions");
+        return;
+    }
+    const struct mg_slice *sid = mg_http_header(r, "mcp-session-id");
+    if (sid == NULL) {
+        s_http_error(x, 400, MG_JSONRPC_SERVER_ERROR,
+                     "Bad Request: Mcp-Session-Id header is required");
+        return;
+    }
+    struct mg_mcp_session s;
+    if (mg_mcp_session_open(app->token_key, *sid, &s) != MG_E_OK ||
+        strcmp(s.gateway_id, gw->id) != 0 || strcmp(s.caller, a->caller) != 0 ||
+        s.expires < mg_now() || mg_mcp_session_revoked(snap, gw, s.sid)) {
+        s_http_error(x, 404, -32001, "Session not found");
+        return;
+    }
+    struct mg_errinfo ei = {0};
+    if (mg_mcp_session_revoke(app, gw, &s, &ei) != MG_E_OK) {
+        MG_LOG_REQ(MG_LOG_ERROR, MG_SUB_MCP, r->request_id, "cannot end session: %s", ei.msg);
+        s_http_error(x, 500, MG_JSONRPC_INTERNAL_ERROR, "Internal error: the session could not "
+                     "be ended");
+        return;
+    }
+    MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, r->request_id, "session ended on gateway %s", gw->id);
+    mg_http_set_status(x, 200);
+    mg_http_send(x);
+}
+
+/* ---- entry ------------------------------------------------------------------------------------ */
+
+static bool s_serving(const struct mg_gateway *gw)
+{
+    return gw->status == MG_AGENTCORE_READY || gw->status == MG_AGENTCORE_UPDATING ||
+           gw->status == MG_AGENTCORE_UPDATE_UNSUCCESSFUL;
+}
+
+void mg_mcp_handle(struct mg_app *app, struct mg_http_exchange *x, struct mg_slice gateway_id)
+{
+    const struct mg_http_req *r = mg_http_request(x);
+    struct mg_snapshot *snap = mg_state_read(&app->state, &app->readers[r->loop]);
+    const struct mg_gateway *gw = snap ? mg_agentcore_gateway(snap, gateway_id) : NULL;
+    if (gw == NULL || !s_serving(gw)) {
+        s_unknown(x);
+        return;
+    }
+    const struct mg_slice *origin = mg_http_header(r, "origin");
+    if (origin && !s_origin_ok(app, gw, *origin)) {
+        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, r->request_id, "refused Origin at gateway %s", gw->id);
+        s_http_error(x, 403, MG_JSONRPC_SERVER_ERROR, "Forbidden: invalid Origin header");
+        return;
+    }
+    if (!s_host_ok(app, gw, r->host)) {
+        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, r->request_id, "refused Host at gateway %s", gw->id);
+        s_http_error(x, 403, MG_JSONRPC_SERVER_ERROR, "Forbidden: invalid Host header");
+        return;
+    }
+    struct s_auth a;
+    memset(&a, 0, sizeof(a));
+    if (!s_authenticate(app, x, snap, gw, &a))
+        goto out;
+    if (mg_slice_eq_cstr(r->method, "POST")) {
+        s_post(app, x, snap, gw, &a);
+    } else if (mg_slice_eq_cstr(r->method, "DELETE")) {
+        s_delete(app, x, snap, gw, &a);
+    } else {
+        /* GET would open the server stream: this gateway sends nothing outside a request (no
+         * list_changed), so it offers none, as the spec allows. */
+        mg_http_add_header(x, "allow", gw->has_session_config ? MG_SLICE_LIT("POST, DELETE")
+                                                              : MG_SLICE_LIT("POST"));
+        s_http_error(x, 405, MG_JSONRPC_SERVER_ERROR, "Method Not Allowed");
+    }
+out:
+    mg_principal_cleanup(&a.principal);
+}
