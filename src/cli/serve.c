@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agentcore/agentcore.h"
 #include "app/app.h"
 #include "base/alloc.h"
 #include "base/limits.h"
@@ -36,7 +37,8 @@ static const char s_serve_usage[] =
     "  --runtimes-dir DIR      Lambda bootstraps (default: EXE-DIR/../../runtimes, then\n"
     "                          ./runtimes)\n"
     "  --lambda-concurrency N  runtime processes per Lambda function (default 10)\n"
-    "  --lambda-idle-timeout S stop idle runtime processes after S seconds (default 300)\n";
+    "  --lambda-idle-timeout S stop idle runtime processes after S seconds (default 300)\n"
+    "  --tools-page-size N     tools per MCP tools/list page (default 100)\n";
 
 static bool s_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -191,6 +193,12 @@ int mg_cli_serve_main(int argc, char **argv)
                 return 2;
             }
             snprintf(cfg.runtimes_dir, sizeof(cfg.runtimes_dir), "%s", v);
+        } else if (strcmp(a, "--tools-page-size") == 0) {
+            if (!s_parse_u64(v, 1, 1000, &n)) {
+                fprintf(stderr, "mcpgate serve: --tools-page-size wants 1 to 1000\n");
+                return 2;
+            }
+            mg_agentcore_set_page_size((size_t)n);
         } else if (strcmp(a, "--lambda-concurrency") == 0) {
             if (!s_parse_u64(v, 1, 1000, &n)) {
                 fprintf(stderr, "mcpgate serve: --lambda-concurrency wants 1 to 1000\n");
