@@ -1,13 +1,705 @@
-/* The IAM API: not served yet. */
+/* The IAM API (query protocol, version 2010-05-08): dispatch and the helpers every operation
+ * shares. The operations are in api_roles.c, api_users.c, api_entity_policies.c and
+ * api_policies.c. */
+#include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
-#include "app/app.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "iam/api_internal.h"
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+static bool s_vfail(struct mg_call *c, int status, const char *code, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    mg_aws_send_error(c->x, c->protocol, status, code, msg);
+    return false;
+}
+
+bool mg_iam_fail(struct mg_call *c, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_vfail(c, status, code, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool mg_iam_invalid(struct mg_call *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_vfail(c, 400, "ValidationError", fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool mg_iam_missing(struct mg_call *c, const char *member)
+{
+    return mg_iam_invalid(c,
+                          "1 validation error detected: Value null at '%s' failed to satisfy "
+                          "constraint: Member must not be null",
+                          member);
+}
+
+bool mg_iam_internal(struct mg_call *c)
+{
+    return mg_iam_fail(c, 500, "ServiceFailure",
+                       "The request processing has failed because of an unknown error, "
+                       "exception or failure.");
+}
+
+bool mg_iam_policy_error(struct mg_call *c, enum mg_err e, const struct mg_errinfo *ei)
+{
+    if (e == MG_E_TOO_LARGE)
+        return mg_iam_fail(c, 409, "LimitExceeded", "%s", ei->msg);
+    if (e == MG_E_PARSE || e == MG_E_INVALID)
+        return mg_iam_fail(c, 400, "MalformedPolicyDocument", "%s", ei->msg);
+    return mg_iam_internal(c);
+}
+
+/* ---- parameters -------------------------------------------------------------------------- */
+
+const struct mg_slice *mg_iam_param(const struct mg_aws_params *p, const char *name)
+{
+    return mg_aws_param(p, name);
+}
+
+bool mg_iam_valid_name(struct mg_slice s, size_t max)
+{
+    if (s.len == 0 || s.len > max)
+        return false;
+    for (size_t i = 0; i < s.len; i++) {
+        uint8_t ch = s.ptr[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              (ch && strchr("_+=,.@-", ch))))
+            return false;
+    }
+    return true;
+}
+
+/* Prints a client value into an error message safely (bounded). */
+static void s_value(struct mg_slice v, char *out, size_t cap)
+{
+    size_t n = v.len < cap - 1 ? v.len : cap - 1;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++)
+        out[j++] = (v.ptr[i] >= 0x20 && v.ptr[i] < 0x7f) ? (char)v.ptr[i] : '?';
+    out[j] = 0;
+}
+
+bool mg_iam_name_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
+                       const char *member, size_t max, bool required, char *out, bool *present)
+{
+    const struct mg_slice *v = mg_aws_param(p, name);
+    out[0] = 0;
+    if (present)
+        *present = v != NULL;
+    if (v == NULL)
+        return required ? mg_iam_missing(c, member) : true;
+    char shown[200];
+    s_value(*v, shown, sizeof(shown));
+    if (v->len < 1)
+        return mg_iam_invalid(c,
+                              "1 validation error detected: Value '' at '%s' failed to satisfy "
+                              "constraint: Member must have length greater than or equal to 1",
+                              member);
+    if (v->len > max)
+        return mg_iam_invalid(c,
+                              "1 validation error detected: Value '%s' at '%s' failed to satisfy "
+                              "constraint: Member must have length less than or equal to %zu",
+                              shown, member, max);
+    if (!mg_iam_valid_name(*v, max))
+        return mg_iam_invalid(c,
+                              "1 validation error detected: Value '%s' at '%s' failed to satisfy "
+                              "constraint: Member must satisfy regular expression pattern: "
+                              "[\\w+=,.@-]+",
+                              shown, member);
+    mg_memcpy(out, v->ptr, v->len);
+    out[v->len] = 0;
+    return true;
+}
+
+bool mg_iam_path_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
+                       const char *member, char *out)
+{
+    const struct mg_slice *v = mg_aws_param(p, name);
+    if (v == NULL) {
+        out[0] = '/';
+        out[1] = 0;
+        return true;
+    }
+    bool ok = v->len >= 1 && v->len <= 512 && v->ptr[0] == '/' && v->ptr[v->len - 1] == '/';
+    for (size_t i = 0; ok && i < v->len; i++)
+        if (v->ptr[i] < 0x21 || v->ptr[i] > 0x7e)
+            ok = false;
+    if (!ok) {
+        char shown[200];
+        s_value(*v, shown, sizeof(shown));
+        return mg_iam_invalid(c,
+                              "1 validation error detected: Value '%s' at '%s' failed to satisfy "
+                              "constraint: Member must satisfy regular expression pattern: "
+                              "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
+                              shown, member);
+    }
+    mg_memcpy(out, v->ptr, v->len);
+    out[v->len] = 0;
+    return true;
+}
+
+static bool s_text_ok(struct mg_slice v)
+{
+    if (!mg_utf8_valid(v))
+        return false;
+    for (size_t i = 0; i < v.len; i++)
+        if (v.ptr[i] < 0x20 && v.ptr[i] != '\t' && v.ptr[i] != '\n' && v.ptr[i] != '\r')
+            return false;
+    return true;
+}
+
+bool mg_iam_str_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
+                      const char *member, size_t max, bool required, char *out, size_t cap)
+{
+    const struct mg_slice *v = mg_aws_param(p, name);
+    out[0] = 0;
+    if (v == NULL)
+        return required ? mg_iam_missing(c, member) : true;
+    if (v->len > max || v->len >= cap)
+        return mg_iam_invalid(c,
+                              "1 validation error detected: Value at '%s' failed to satisfy "
+                              "constraint: Member must have length less than or equal to %zu",
+                              member, max);
+    if (!s_text_ok(*v))
+        return mg_iam_invalid(c,
+                              "1 validation error detected: Value at '%s' failed to satisfy "
+                              "constraint: Member must satisfy regular expression pattern: "
+                              "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
+                              member);
+    mg_memcpy(out, v->ptr, v->len);
+    out[v->len] = 0;
+    return true;
+}
+
+char *mg_iam_doc_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
+                       const char *member, bool required, bool *absent)
+{
+    const struct mg_slice *v = mg_aws_param(p, name);
+    if (absent)
+        *absent = v == NULL;
+    if (v == NULL) {
+        if (required)
+            mg_iam_missing(c, member);
+        return NULL;
+    }
+    if (v->len < 1) {
+        mg_iam_invalid(c,
+                       "1 validation error detected: Value '' at '%s' failed to satisfy "
+                       "constraint: Member must have length greater than or equal to 1",
+                       member);
+        return NULL;
+    }
+    if (v->len > MG_IAM_DOC_MAX) {
+        mg_iam_invalid(c,
+                       "1 validation error detected: Value at '%s' failed to satisfy constraint: "
+                       "Member must have length less than or equal to %u",
+                       member, MG_IAM_DOC_MAX);
+        return NULL;
+    }
+    if (!s_text_ok(*v)) {
+        mg_iam_invalid(c,
+                       "1 validation error detected: Value at '%s' failed to satisfy constraint: "
+                       "Member must satisfy regular expression pattern: "
+                       "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
+                       member);
+        return NULL;
+    }
+    char *d = mg_slice_dup(*v);
+    if (d == NULL)
+        mg_iam_internal(c);
+    if (absent)
+        *absent = false;
+    return d;
+}
+
+bool mg_iam_int_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
+                      const char *member, int64_t min, int64_t max, int64_t dflt, int64_t *out)
+{
+    const struct mg_slice *v = mg_aws_param(p, name);
+    *out = dflt;
+    if (v == NULL)
+        return true;
+    uint64_t u = 0;
+    char shown[64];
+    s_value(*v, shown, sizeof(shown));
+    if (!mg_slice_to_u64(*v, &u) || u > (uint64_t)INT64_MAX)
+        return mg_iam_invalid(c, "Value '%s' at '%s' is not a valid integer", shown, member);
+    if ((int64_t)u < min)
+        return mg_iam_invalid(c,
+                              "1 validation error detected: Value '%s' at '%s' failed to satisfy "
+                              "constraint: Member must have value greater than or equal to %lld",
+                              shown, member, (long long)min);
+    if ((int64_t)u > max)
+        return mg_iam_invalid(c,
+                              "1 validation error detected: Value '%s' at '%s' failed to satisfy "
+                              "constraint: Member must have value less than or equal to %lld",
+                              shown, member, (long long)max);
+    *out = (int64_t)u;
+    return true;
+}
+
+bool mg_iam_bool_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
+                       bool dflt, bool *out)
+{
+    const struct mg_slice *v = mg_aws_param(p, name);
+    *out = dflt;
+    if (v == NULL)
+        return true;
+    if (mg_slice_ieq_cstr(*v, "true"))
+        *out = true;
+    else if (mg_slice_ieq_cstr(*v, "false"))
+        *out = false;
+    else
+        return mg_iam_invalid(c, "Value for %s must be true or false", name);
+    return true;
+}
+
+static bool s_tag_text(struct mg_slice v, size_t max)
+{
+    if (v.len > max || !mg_utf8_valid(v))
+        return false;
+    for (size_t i = 0; i < v.len; i++)
+        if (v.ptr[i] < 0x20)
+            return false;
+    return true;
+}
+
+json_t *mg_iam_tags_param(struct mg_call *c, const struct mg_aws_params *p, const char *prefix)
+{
+    json_t *arr = json_array();
+    if (arr == NULL) {
+        mg_iam_internal(c);
+        return NULL;
+    }
+    for (size_t i = 1;; i++) {
+        char kn[96], vn[96];
+        snprintf(kn, sizeof(kn), "%s.member.%zu.Key", prefix, i);
+        snprintf(vn, sizeof(vn), "%s.member.%zu.Value", prefix, i);
+        const struct mg_slice *k = mg_aws_param(p, kn), *v = mg_aws_param(p, vn);
+        if (k == NULL && v == NULL)
+            break;
+        if (i > MG_IAM_MAX_TAGS) {
+            json_decref(arr);
+            mg_iam_invalid(c,
+                           "1 validation error detected: Value at 'tags' failed to satisfy "
+                           "constraint: Member must have length less than or equal to 50");
+            return NULL;
+        }
+        if (k == NULL || k->len == 0 || !s_tag_text(*k, 128)) {
+            json_decref(arr);
+            mg_iam_invalid(c,
+                           "1 validation error detected: Value at 'tags.%zu.member.key' failed "
+                           "to satisfy constraint: Member must have length between 1 and 128 "
+                           "and satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
+                           i);
+            return NULL;
+        }
+        if (v == NULL || !s_tag_text(*v, 256)) {
+            json_decref(arr);
+            mg_iam_invalid(c,
+                           "1 validation error detected: Value at 'tags.%zu.member.value' "
+                           "failed to satisfy constraint: Member must have length less than or "
+                           "equal to 256",
+                           i);
+            return NULL;
+        }
+        char *ks = mg_slice_dup(*k), *vs = mg_slice_dup(*v);
+        if (ks && vs) {
+            /* A key given twice: the last value wins, as IAM keys are unique. */
+            size_t j;
+            json_t *t;
+            json_array_foreach(arr, j, t) {
+                if (strcmp(json_string_value(json_object_get(t, "Key")), ks) == 0) {
+                    json_array_remove(arr, j);
+                    break;
+                }
+            }
+            json_array_append_new(arr, json_pack("{s:s, s:s}", "Key", ks, "Value", vs));
+        }
+        mg_free(ks);
+        mg_free(vs);
+    }
+    return arr;
+}
+
+json_t *mg_iam_list_param(struct mg_call *c, const struct mg_aws_params *p, const char *prefix,
+                          const char *member, size_t max_items)
+{
+    json_t *arr = json_array();
+    for (size_t i = 1;; i++) {
+        char n[96];
+        snprintf(n, sizeof(n), "%s.member.%zu", prefix, i);
+        const struct mg_slice *v = mg_aws_param(p, n);
+        if (v == NULL)
+            break;
+        if (i > max_items || !s_tag_text(*v, 2048)) {
+            json_decref(arr);
+            mg_iam_invalid(c,
+                           "1 validation error detected: Value at '%s' failed to satisfy "
+                           "constraint: Member must have length less than or equal to %zu",
+                           member, max_items);
+            return NULL;
+        }
+        char *s = mg_slice_dup(*v);
+        if (s)
+            json_array_append_new(arr, json_string(s));
+        mg_free(s);
+    }
+    return arr;
+}
+
+bool mg_iam_page_params(struct mg_call *c, const struct mg_aws_params *p, struct mg_iam_page *pg)
+{
+    pg->marker[0] = 0;
+    if (!mg_iam_int_param(c, p, "MaxItems", "maxItems", 1, 1000, 100, &pg->max_items))
+        return false;
+    const struct mg_slice *m = mg_aws_param(p, "Marker");
+    if (m == NULL)
+        return true;
+    struct mg_buf b;
+    mg_buf_init(&b, sizeof(pg->marker) - 1);
+    bool ok = m->len > 0 && mg_base64url_decode(&b, *m) == MG_E_OK && b.len > 0 &&
+              mg_memcmp(b.ptr, "\x01", 1) == 0;
+    if (ok) {
+        mg_memcpy(pg->marker, b.ptr + 1, b.len - 1);
+        pg->marker[b.len - 1] = 0;
+    }
+    mg_buf_cleanup(&b);
+    if (!ok)
+        return mg_iam_invalid(c, "Invalid Marker.");
+    return true;
+}
+
+enum mg_err mg_iam_page_end(struct mg_buf *b, bool truncated, const char *next_key)
+{
+    MG_TRY(mg_iam_xml(b, 4, "IsTruncated", truncated ? "true" : "false"));
+    if (!truncated)
+        return MG_E_OK;
+    struct mg_buf raw, enc;
+    mg_buf_init(&raw, 1024);
+    mg_buf_init(&enc, 2048);
+    enum mg_err e = mg_buf_append_byte(&raw, 1);
+    if (!e)
+        e = mg_buf_append_cstr(&raw, next_key);
+    if (!e)
+        e = mg_base64url_encode(&enc, mg_buf_slice(&raw));
+    const char *m = e ? NULL : mg_buf_cstr(&enc);
+    if (!e && m == NULL)
+        e = MG_E_NOMEM;
+    if (!e)
+        e = mg_iam_xml(b, 4, "Marker", m);
+    mg_buf_cleanup(&raw);
+    mg_buf_cleanup(&enc);
+    return e;
+}
+
+/* ---- output ------------------------------------------------------------------------------ */
+
+enum mg_err mg_iam_xml(struct mg_buf *b, int indent, const char *name, const char *value)
+{
+    MG_TRY(mg_buf_printf(b, "%*s<%s>", indent, "", name));
+    MG_TRY(mg_buf_append_xml(b, mg_slice_cstr(value ? value : "")));
+    return mg_buf_printf(b, "</%s>\n", name);
+}
+
+enum mg_err mg_iam_xml_doc(struct mg_buf *b, int indent, const char *name, const char *doc)
+{
+    struct mg_buf enc;
+    mg_buf_init(&enc, 4u * MG_IAM_DOC_MAX);
+    enum mg_err e = mg_url_encode(&enc, mg_slice_cstr(doc ? doc : ""), false);
+    if (!e)
+        e = mg_buf_printf(b, "%*s<%s>", indent, "", name);
+    if (!e)
+        e = mg_buf_append_slice(b, mg_buf_slice(&enc)); /* %XX text: nothing to escape */
+    if (!e)
+        e = mg_buf_printf(b, "</%s>\n", name);
+    mg_buf_cleanup(&enc);
+    return e;
+}
+
+enum mg_err mg_iam_xml_tags(struct mg_buf *b, int indent, const json_t *tags)
+{
+    if (json_array_size(tags) == 0)
+        return MG_E_OK;
+    MG_TRY(mg_buf_printf(b, "%*s<Tags>\n", indent, ""));
+    size_t i;
+    json_t *t;
+    json_array_foreach(tags, i, t) {
+        MG_TRY(mg_buf_printf(b, "%*s<member>\n", indent + 2, ""));
+        MG_TRY(mg_iam_xml(b, indent + 4, "Key", json_string_value(json_object_get(t, "Key"))));
+        MG_TRY(mg_iam_xml(b, indent + 4, "Value",
+                          json_string_value(json_object_get(t, "Value"))));
+        MG_TRY(mg_buf_printf(b, "%*s</member>\n", indent + 2, ""));
+    }
+    return mg_buf_printf(b, "%*s</Tags>\n", indent, "");
+}
+
+void mg_iam_send(struct mg_call *c, const char *action, const struct mg_buf *inner)
+{
+    bool has = inner && inner->len > 0;
+    mg_aws_send_xml(c->x, c->protocol, action,
+                    has ? mg_buf_slice(inner) : mg_slice_make("", 0), has);
+}
+
+/* ---- state -------------------------------------------------------------------------------- */
+
+struct mg_snapshot *mg_iam_write_begin(struct mg_call *c)
+{
+    if (mg_state_write_begin(&c->app->state) != MG_E_OK) {
+        mg_iam_internal(c);
+        return NULL;
+    }
+    return mg_state_acquire(&c->app->state);
+}
+
+void mg_iam_write_abort(struct mg_call *c, struct mg_snapshot *snap)
+{
+    mg_state_write_abort(&c->app->state);
+    mg_snapshot_unref(snap);
+}
+
+bool mg_iam_write_commit(struct mg_call *c, struct mg_snapshot *snap)
+{
+    struct mg_errinfo ei = {0};
+    enum mg_err e = mg_state_write_commit(&c->app->state, &ei);
+    mg_snapshot_unref(snap);
+    if (e) {
+        MG_LOG_REQ(MG_LOG_ERROR, MG_SUB_IAM, c->req->request_id, "IAM write failed: %s", ei.msg);
+        return mg_iam_internal(c);
+    }
+    return true;
+}
+
+json_t *mg_iam_load(const struct mg_snapshot *snap, const char *kind, const char *account,
+                    const char *key)
+{
+    const struct mg_snapshot_doc *d = mg_snapshot_get(snap, kind, account, key);
+    return d ? json_deep_copy(d->doc) : NULL;
+}
+
+enum mg_err mg_iam_save(struct mg_call *c, const char *kind, const char *account,
+                        const char *key, const json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text == NULL)
+        return MG_E_NOMEM;
+    enum mg_err e = mg_store_put(c->app->store, kind, account, key, mg_slice_cstr(text));
+    free(text);
+    return e;
+}
+
+bool mg_iam_no_entity(struct mg_call *c, const char *kind, const char *name)
+{
+    return mg_iam_fail(c, 404, "NoSuchEntity", "The %s with name %s cannot be found.", kind,
+                       name);
+}
+
+bool mg_iam_modify(struct mg_call *c, const char *kind, const char *name, mg_iam_modify_fn fn,
+                   void *arg, json_t **out_doc)
+{
+    if (out_doc)
+        *out_doc = NULL;
+    struct mg_snapshot *snap = mg_iam_write_begin(c);
+    if (snap == NULL)
+        return false;
+    const char *account = mg_iam_account(c);
+    json_t *doc = mg_iam_load(snap, kind, account, name);
+    if (doc == NULL) {
+        mg_iam_write_abort(c, snap);
+        return mg_iam_no_entity(c, kind, name);
+    }
+    if (!fn(c, doc, snap, arg)) {
+        mg_iam_write_abort(c, snap);
+        json_decref(doc);
+        return false;
+    }
+    if (mg_iam_save(c, kind, account, name, doc) != MG_E_OK) {
+        mg_iam_write_abort(c, snap);
+        json_decref(doc);
+        return mg_iam_internal(c);
+    }
+    if (!mg_iam_write_commit(c, snap)) {
+        json_decref(doc);
+        return false;
+    }
+    if (out_doc)
+        *out_doc = doc;
+    else
+        json_decref(doc);
+    return true;
+}
+
+/* ---- authorization ------------------------------------------------------------------------ */
+
+bool mg_iam_authz(struct mg_call *c, const char *action, const char *arn, const json_t *tags,
+                  const json_t *request_tags, const char *extra_key, const char *extra_value)
+{
+    struct mg_policy_ctx_entry ctx[MG_IAM_MAX_TAGS + 2];
+    struct mg_slice keys[MG_IAM_MAX_TAGS];
+    char names[MG_IAM_MAX_TAGS][160];
+    size_t n = 0, nk = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(request_tags, i, t) {
+        if (nk >= MG_IAM_MAX_TAGS)
+            break;
+        const char *k = json_string_value(json_object_get(t, "Key"));
+        const char *v = json_string_value(json_object_get(t, "Value"));
+        if (k == NULL || v == NULL)
+            continue;
+        snprintf(names[nk], sizeof(names[nk]), "aws:RequestTag/%s", k);
+        ctx[n++] = (struct mg_policy_ctx_entry){mg_slice_cstr(names[nk]), NULL, 0,
+                                                mg_slice_cstr(v)};
+        keys[nk++] = mg_slice_cstr(k);
+    }
+    if (request_tags)
+        ctx[n++] = (struct mg_policy_ctx_entry){MG_SLICE_LIT("aws:TagKeys"), keys, nk,
+                                                mg_slice_make("", 0)};
+    if (extra_key && extra_value)
+        ctx[n++] = (struct mg_policy_ctx_entry){mg_slice_cstr(extra_key), NULL, 0,
+                                                mg_slice_cstr(extra_value)};
+    struct mg_authz_extra extra = {ctx, n};
+    struct mg_authz_resource res = {.arn = arn, .tags = tags};
+    return mg_authz(c, action, &res, n ? &extra : NULL);
+}
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+void mg_iam_now(char out[21])
+{
+    mg_time_iso8601(mg_now(), out);
+}
+
+const char *mg_iam_account(const struct mg_call *c)
+{
+    return c->principal.account;
+}
+
+bool mg_iam_check_policy(struct mg_call *c, const char *doc, enum mg_policy_kind kind,
+                         size_t max_chars)
+{
+    struct mg_policy_parse_opts o = {kind, max_chars, "request"};
+    struct mg_policy *pol = NULL;
+    struct mg_errinfo ei = {0};
+    enum mg_err e = mg_policy_parse(mg_slice_cstr(doc), &o, &pol, &ei);
+    mg_policy_unref(pol);
+    if (e)
+        return mg_iam_policy_error(c, e, &ei);
+    return true;
+}
+
+const struct mg_snapshot_doc *mg_iam_customer_policy(const struct mg_snapshot *snap,
+                                                      const char *arn)
+{
+    static const char prefix[] = "arn:aws:iam::";
+    if (strncmp(arn, prefix, sizeof(prefix) - 1) != 0)
+        return NULL;
+    const char *acct = arn + sizeof(prefix) - 1;
+    if (strlen(acct) < 13 || acct[12] != ':' || strncmp(acct + 13, "policy/", 7) != 0)
+        return NULL;
+    char account[13];
+    mg_memcpy(account, acct, 12);
+    account[12] = 0;
+    const char *slash = strrchr(arn, '/');
+    const struct mg_snapshot_doc *d = mg_snapshot_get(snap, "policy", account, slash + 1);
+    if (d == NULL)
+        return NULL;
+    const char *darn = json_string_value(json_object_get(d->doc, "Arn"));
+    return darn && strcmp(darn, arn) == 0 ? d : NULL;
+}
+
+bool mg_iam_policy_exists(const struct mg_snapshot *snap, const char *account, const char *arn)
+{
+    if (mg_iam_aws_policy_find(arn))
+        return true;
+    const struct mg_snapshot_doc *d = mg_iam_customer_policy(snap, arn);
+    return d && strcmp(d->account, account) == 0;
+}
+
+/* ---- dispatch ----------------------------------------------------------------------------- */
+
+struct s_op {
+    const char *name;
+    mg_iam_op fn;
+};
+
+static const struct s_op s_ops[] = {
+    {"CreateRole", mg_iam_op_create_role},
+    {"GetRole", mg_iam_op_get_role},
+    {"ListRoles", mg_iam_op_list_roles},
+    {"DeleteRole", mg_iam_op_delete_role},
+    {"UpdateRole", mg_iam_op_update_role},
+    {"UpdateRoleDescription", mg_iam_op_update_role_description},
+    {"UpdateAssumeRolePolicy", mg_iam_op_update_assume_role_policy},
+    {"TagRole", mg_iam_op_tag_role},
+    {"UntagRole", mg_iam_op_untag_role},
+    {"ListRoleTags", mg_iam_op_list_role_tags},
+    {"PutRolePermissionsBoundary", mg_iam_op_put_role_boundary},
+    {"DeleteRolePermissionsBoundary", mg_iam_op_delete_role_boundary},
+    {"PutRolePolicy", mg_iam_op_put_role_policy},
+    {"GetRolePolicy", mg_iam_op_get_role_policy},
+    {"DeleteRolePolicy", mg_iam_op_delete_role_policy},
+    {"ListRolePolicies", mg_iam_op_list_role_policies},
+    {"AttachRolePolicy", mg_iam_op_attach_role_policy},
+    {"DetachRolePolicy", mg_iam_op_detach_role_policy},
+    {"ListAttachedRolePolicies", mg_iam_op_list_attached_role_policies},
+    {"CreateUser", mg_iam_op_create_user},
+    {"GetUser", mg_iam_op_get_user},
+    {"ListUsers", mg_iam_op_list_users},
+    {"DeleteUser", mg_iam_op_delete_user},
+    {"TagUser", mg_iam_op_tag_user},
+    {"UntagUser", mg_iam_op_untag_user},
+    {"ListUserTags", mg_iam_op_list_user_tags},
+    {"PutUserPermissionsBoundary", mg_iam_op_put_user_boundary},
+    {"DeleteUserPermissionsBoundary", mg_iam_op_delete_user_boundary},
+    {"CreateAccessKey", mg_iam_op_create_access_key},
+    {"DeleteAccessKey", mg_iam_op_delete_access_key},
+    {"ListAccessKeys", mg_iam_op_list_access_keys},
+    {"UpdateAccessKey", mg_iam_op_update_access_key},
+    {"PutUserPolicy", mg_iam_op_put_user_policy},
+    {"GetUserPolicy", mg_iam_op_get_user_policy},
+    {"DeleteUserPolicy", mg_iam_op_delete_user_policy},
+    {"ListUserPolicies", mg_iam_op_list_user_policies},
+    {"AttachUserPolicy", mg_iam_op_attach_user_policy},
+    {"DetachUserPolicy", mg_iam_op_detach_user_policy},
+    {"ListAttachedUserPolicies", mg_iam_op_list_attached_user_policies},
+    {"CreatePolicy", mg_iam_op_create_policy},
+    {"GetPolicy", mg_iam_op_get_policy},
+    {"DeletePolicy", mg_iam_op_delete_policy},
+    {"ListPolicies", mg_iam_op_list_policies},
+    {"GetPolicyVersion", mg_iam_op_get_policy_version},
+    {"CreatePolicyVersion", mg_iam_op_create_policy_version},
+    {"DeletePolicyVersion", mg_iam_op_delete_policy_version},
+    {"ListPolicyVersions", mg_iam_op_list_policy_versions},
+    {"SetDefaultPolicyVersion", mg_iam_op_set_default_policy_version},
+};
 
 void mg_iam_handle(struct mg_call *c, const struct mg_aws_params *params)
 {
     const struct mg_slice *action = mg_aws_param(params, "Action");
-    char msg[256];
-    snprintf(msg, sizeof(msg), "Could not find operation " MG_SLICE_FMT " for version 2010-05-08",
-             MG_SLICE_ARG(*action));
-    mg_aws_send_error(c->x, MG_AWS_QUERY_IAM, 400, "InvalidAction", msg);
+    for (size_t i = 0; i < sizeof(s_ops) / sizeof(s_ops[0]); i++) {
+        if (mg_slice_eq_cstr(*action, s_ops[i].name)) {
+            s_ops[i].fn(c, params);
+            return;
+        }
+    }
+    char shown[128];
+    s_value(*action, shown, sizeof(shown));
+    mg_iam_fail(c, 400, "InvalidAction",
+                "Could not find operation %s for version 2010-05-08 (not supported by mcpgate; "
+                "see docs/iam-api.md)",
+                shown);
 }

@@ -50,7 +50,7 @@ struct mg_principal {
     const json_t *user;   /* the user's or role's document in the snapshot, or NULL */
     /* Sessions: compiled session policies (owned references, released by
      * mg_principal_cleanup) and session tags (owned JSON object {key: value}, or NULL). */
-    struct mg_policy *session_policies[4];
+    struct mg_policy *session_policies[11]; /* inline + up to 10 managed ARNs */
     size_t n_session_policies;
     json_t *session_tags;
     bool role_chained;    /* the session was made by a role session (chaining) */
@@ -71,6 +71,12 @@ const struct mg_iam_entity_policies *mg_iam_policies_of(const struct mg_snapshot
                                                         const struct mg_principal *p);
 /* An AWS managed policy's document ("arn:aws:iam::aws:policy/..."), or NULL. */
 const char *mg_iam_aws_managed_policy(const char *arn);
+/* The AWS managed policies mcpgate knows, with what GetPolicy shows of them. */
+struct mg_iam_aws_policy {
+    const char *name, *path, *arn, *id, *version, *created, *updated, *description, *document;
+};
+const struct mg_iam_aws_policy *mg_iam_aws_policies(size_t *n);
+const struct mg_iam_aws_policy *mg_iam_aws_policy_find(const char *arn);
 /* A compiled managed policy (customer managed in the snapshot, or AWS managed), or NULL. */
 const struct mg_policy *mg_iam_managed_policy(const struct mg_snapshot *snap, const char *arn);
 
@@ -106,6 +112,61 @@ struct mg_app;
 int mg_sts_session_resolve(struct mg_app *app, const struct mg_snapshot *snap,
                            struct mg_slice access_key_id, struct mg_slice token,
                            struct mg_principal *p, char *secret, size_t secret_cap);
+
+/* What a session token carries (see src/iam/session.c). Strings are NUL-terminated. */
+struct mg_sts_session {
+    char access_key_id[21]; /* ASIA + 16 */
+    char secret[41];
+    char account[13];
+    char role_arn[512];     /* arn:aws:iam::A:role/PATH/NAME */
+    char role_id[32];       /* AROA... */
+    char session_name[65];
+    int64_t issued, expires;
+    bool chained;           /* made by a role session */
+    char *policy;           /* inline session policy text (mg_free), or NULL */
+    char *policy_arns[10];  /* session policy ARNs (mg_free) */
+    size_t n_policy_arns;
+    json_t *tags;           /* session tags {key: value} (owned), or NULL */
+};
+void mg_sts_session_cleanup(struct mg_sts_session *s);
+
+/* Issues a session: fills the credentials (access key id, secret, issue and expiry times from
+ * mg_now() and duration) in s, then seals s into token_out (base64). */
+MG_MUST_USE enum mg_err mg_sts_session_issue(const uint8_t key[32], struct mg_sts_session *s,
+                                             int64_t duration, struct mg_buf *token_out);
+/* Opens a token sealed with key: MG_E_AUTH when it is garbage, tampered with or sealed with
+ * another key (expiry is not checked here). */
+MG_MUST_USE enum mg_err mg_sts_session_open(const uint8_t key[32], struct mg_slice token,
+                                            struct mg_sts_session *out);
+
+/* Fills p for a session: the assumed-role principal, its session policies (compiled, cached) and
+ * tags. When the role no longer exists in snap (or was created again), the principal still
+ * resolves but a deny-everything session policy leaves it no identity-based permission. */
+void mg_sts_principal_from_session(const struct mg_snapshot *snap, const struct mg_sts_session *s,
+                                   struct mg_principal *p);
+
+/* Compiles a policy text of a kind, sharing compiled policies across requests through a small
+ * thread-safe cache keyed by (kind, text). Returns a new reference (mg_policy_unref), or NULL
+ * with ei set. */
+struct mg_policy *mg_iam_policy_cached(enum mg_policy_kind kind, struct mg_slice text,
+                                       const char *label, struct mg_errinfo *ei);
+
+/* mcpgate assumes a role on behalf of an AWS service (e.g. "bedrock-agentcore.amazonaws.com",
+ * "lambda.amazonaws.com"). Succeeds only if the role exists and its trust policy allows that
+ * service principal sts:AssumeRole; otherwise MG_E_DENIED with AWS's wording in ei. duration 0
+ * means 3600 (clamped to 900..MaxSessionDuration). On success fills out_principal (the session,
+ * for in-process authorization; release with mg_principal_cleanup), the temporary credentials
+ * (akid_out >= 21 bytes, secret_out >= 41 bytes, token_out) and *expires_out (epoch seconds).
+ * out_principal, token_out and expires_out may be NULL. */
+MG_MUST_USE enum mg_err mg_sts_assume_role_as_service(struct mg_app *app,
+                                                      const struct mg_snapshot *snap,
+                                                      const char *role_arn, const char *service,
+                                                      const char *session_name, int64_t duration,
+                                                      struct mg_principal *out_principal,
+                                                      char *akid_out, char *secret_out,
+                                                      struct mg_buf *token_out,
+                                                      int64_t *expires_out,
+                                                      struct mg_errinfo *ei);
 
 /* Ids as AWS makes them: prefix + 17 (user/role/policy) or 16 (access keys) of [A-Z2-7]. */
 void mg_iam_new_id(const char *prefix, char out[32]);

@@ -1,0 +1,307 @@
+/* IAM roles: CreateRole, GetRole, ListRoles, DeleteRole, UpdateRole, UpdateRoleDescription,
+ * UpdateAssumeRolePolicy. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "iam/api_internal.h"
+
+static enum mg_err s_boundary_xml(struct mg_buf *b, int indent, const json_t *d)
+{
+    const char *pb = json_string_value(json_object_get(d, "PermissionsBoundary"));
+    if (pb == NULL)
+        return MG_E_OK;
+    MG_TRY(mg_buf_printf(b, "%*s<PermissionsBoundary>\n", indent, ""));
+    MG_TRY(mg_iam_xml(b, indent + 2, "PermissionsBoundaryType", "Policy"));
+    MG_TRY(mg_iam_xml(b, indent + 2, "PermissionsBoundaryArn", pb));
+    return mg_buf_printf(b, "%*s</PermissionsBoundary>\n", indent, "");
+}
+
+/* <Role> (or member) contents. full: GetRole / CreateRole (boundary, tags, RoleLastUsed). */
+static enum mg_err s_role_xml(struct mg_buf *b, int indent, const char *el, const json_t *r,
+                              bool full)
+{
+    char num[24];
+    MG_TRY(mg_buf_printf(b, "%*s<%s>\n", indent, "", el));
+    int in = indent + 2;
+    MG_TRY(mg_iam_xml(b, in, "Path", json_string_value(json_object_get(r, "Path"))));
+    MG_TRY(mg_iam_xml(b, in, "RoleName", json_string_value(json_object_get(r, "RoleName"))));
+    MG_TRY(mg_iam_xml(b, in, "RoleId", json_string_value(json_object_get(r, "RoleId"))));
+    MG_TRY(mg_iam_xml(b, in, "Arn", json_string_value(json_object_get(r, "Arn"))));
+    MG_TRY(mg_iam_xml(b, in, "CreateDate", json_string_value(json_object_get(r, "CreateDate"))));
+    MG_TRY(mg_iam_xml_doc(b, in, "AssumeRolePolicyDocument",
+                          json_string_value(json_object_get(r, "AssumeRolePolicyDocument"))));
+    const char *desc = json_string_value(json_object_get(r, "Description"));
+    if (desc)
+        MG_TRY(mg_iam_xml(b, in, "Description", desc));
+    json_t *msd = json_object_get(r, "MaxSessionDuration");
+    snprintf(num, sizeof(num), "%lld",
+             (long long)(json_is_integer(msd) ? json_integer_value(msd) : 3600));
+    MG_TRY(mg_iam_xml(b, in, "MaxSessionDuration", num));
+    if (full) {
+        MG_TRY(s_boundary_xml(b, in, r));
+        MG_TRY(mg_iam_xml_tags(b, in, json_object_get(r, "Tags")));
+        MG_TRY(mg_buf_printf(b, "%*s<RoleLastUsed/>\n", in, ""));
+    }
+    return mg_buf_printf(b, "%*s</%s>\n", indent, "", el);
+}
+
+static void s_send_role(struct mg_call *c, const char *action, const json_t *r)
+{
+    struct mg_buf b;
+    mg_buf_init(&b, 1024 * 1024);
+    if (s_role_xml(&b, 4, "Role", r, true) != MG_E_OK)
+        mg_iam_internal(c);
+    else
+        mg_iam_send(c, action, &b);
+    mg_buf_cleanup(&b);
+}
+
+static const json_t *s_lookup(struct mg_call *c, const char *name, char *arn)
+{
+    const struct mg_snapshot_doc *d = mg_snapshot_get(c->snap, "role", mg_iam_account(c), name);
+    const char *a = d ? json_string_value(json_object_get(d->doc, "Arn")) : NULL;
+    if (a)
+        snprintf(arn, MG_IAM_ARN_CAP, "%s", a);
+    else
+        snprintf(arn, MG_IAM_ARN_CAP, "arn:aws:iam::%s:role/%s", mg_iam_account(c), name);
+    return d ? d->doc : NULL;
+}
+
+void mg_iam_op_create_role(struct mg_call *c, const struct mg_aws_params *p)
+{
+    char name[MG_IAM_NAME_CAP], path[MG_IAM_PATH_CAP], desc[1001], boundary[MG_IAM_ARN_CAP];
+    char arn[MG_IAM_ARN_CAP];
+    int64_t msd;
+    if (!mg_iam_name_param(c, p, "RoleName", "roleName", 64, true, name, NULL) ||
+        !mg_iam_path_param(c, p, "Path", "path", path) ||
+        !mg_iam_str_param(c, p, "Description", "description", 1000, false, desc, sizeof(desc)) ||
+        !mg_iam_int_param(c, p, "MaxSessionDuration", "maxSessionDuration", 3600, 43200, 3600,
+                          &msd) ||
+        !mg_iam_str_param(c, p, "PermissionsBoundary", "permissionsBoundary", 2048, false,
+                          boundary, sizeof(boundary)))
+        return;
+    char *trust = mg_iam_doc_param(c, p, "AssumeRolePolicyDocument", "assumeRolePolicyDocument",
+                                   true, NULL);
+    if (trust == NULL)
+        return;
+    json_t *tags = mg_iam_tags_param(c, p, "Tags");
+    struct mg_snapshot *snap = NULL;
+    json_t *doc = NULL;
+    if (tags == NULL)
+        goto out;
+    snprintf(arn, sizeof(arn), "arn:aws:iam::%s:role%s%s", mg_iam_account(c), path, name);
+    if (!mg_iam_authz(c, "iam:CreateRole", arn, NULL, json_array_size(tags) ? tags : NULL,
+                      boundary[0] ? "iam:PermissionsBoundary" : NULL, boundary))
+        goto out;
+    if (!mg_iam_check_policy(c, trust, MG_POLICY_KIND_TRUST, 0))
+        goto out;
+    snap = mg_iam_write_begin(c);
+    if (snap == NULL)
+        goto out;
+    const char *account = mg_iam_account(c);
+    if (mg_snapshot_get(snap, "role", account, name)) {
+        mg_iam_write_abort(c, snap);
+        mg_iam_fail(c, 409, "EntityAlreadyExists", "Role with name %s already exists.", name);
+        goto out;
+    }
+    if (boundary[0] && !mg_iam_policy_exists(snap, account, boundary)) {
+        mg_iam_write_abort(c, snap);
+        mg_iam_fail(c, 404, "NoSuchEntity", "Scope ARN: %s does not exist or is not attachable.",
+                    boundary);
+        goto out;
+    }
+    char id[32] = {0}, now[21];
+    mg_iam_new_id("AROA", id);
+    mg_iam_now(now);
+    doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:O, s:{}, s:[]}", "RoleName", name,
+                    "Path", path, "RoleId", id, "Arn", arn, "CreateDate", now,
+                    "AssumeRolePolicyDocument", trust, "MaxSessionDuration", (json_int_t)msd,
+                    "Tags", tags, "InlinePolicies", "AttachedPolicies");
+    if (doc && mg_aws_param(p, "Description"))
+        json_object_set_new(doc, "Description", json_string(desc));
+    if (doc && boundary[0])
+        json_object_set_new(doc, "PermissionsBoundary", json_string(boundary));
+    if (doc == NULL || mg_iam_save(c, "role", account, name, doc) != MG_E_OK) {
+        mg_iam_write_abort(c, snap);
+        mg_iam_internal(c);
+        goto out;
+    }
+    if (mg_iam_write_commit(c, snap))
+        s_send_role(c, "CreateRole", doc);
+out:
+    json_decref(doc);
+    json_decref(tags);
+    mg_free(trust);
+}
+
+void mg_iam_op_get_role(struct mg_call *c, const struct mg_aws_params *p)
+{
+    char name[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP];
+    if (!mg_iam_name_param(c, p, "RoleName", "roleName", 64, true, name, NULL))
+        return;
+    const json_t *r = s_lookup(c, name, arn);
+    if (!mg_iam_authz(c, "iam:GetRole", arn, r ? json_object_get(r, "Tags") : NULL, NULL, NULL,
+                      NULL))
+        return;
+    if (r == NULL) {
+        mg_iam_no_entity(c, "role", name);
+        return;
+    }
+    s_send_role(c, "GetRole", r);
+}
+
+void mg_iam_op_list_roles(struct mg_call *c, const struct mg_aws_params *p)
+{
+    char prefix[MG_IAM_PATH_CAP], arn[MG_IAM_ARN_CAP];
+    struct mg_iam_page pg;
+    if (!mg_iam_path_param(c, p, "PathPrefix", "pathPrefix", prefix) ||
+        !mg_iam_page_params(c, p, &pg))
+        return;
+    snprintf(arn, sizeof(arn), "arn:aws:iam::%s:role%s", mg_iam_account(c), prefix);
+    if (!mg_iam_authz(c, "iam:ListRoles", arn, NULL, NULL, NULL, NULL))
+        return;
+    size_t n;
+    const struct mg_snapshot_doc *docs = mg_snapshot_range(c->snap, "role", mg_iam_account(c), &n);
+    struct mg_buf b;
+    mg_buf_init(&b, 64u * 1024 * 1024);
+    enum mg_err e = mg_buf_append_cstr(&b, "    <Roles>\n");
+    size_t shown = 0;
+    const char *next = NULL;
+    for (size_t i = 0; i < n && !e; i++) {
+        const char *path = json_string_value(json_object_get(docs[i].doc, "Path"));
+        if (path == NULL || strncmp(path, prefix, strlen(prefix)) != 0)
+            continue;
+        if (pg.marker[0] && strcmp(docs[i].key, pg.marker) < 0)
+            continue;
+        if (shown == (size_t)pg.max_items) {
+            next = docs[i].key;
+            break;
+        }
+        e = s_role_xml(&b, 6, "member", docs[i].doc, false);
+        shown++;
+    }
+    if (!e)
+        e = mg_buf_append_cstr(&b, "    </Roles>\n");
+    if (!e)
+        e = mg_iam_page_end(&b, next != NULL, next);
+    if (e)
+        mg_iam_internal(c);
+    else
+        mg_iam_send(c, "ListRoles", &b);
+    mg_buf_cleanup(&b);
+}
+
+void mg_iam_op_delete_role(struct mg_call *c, const struct mg_aws_params *p)
+{
+    char name[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP];
+    if (!mg_iam_name_param(c, p, "RoleName", "roleName", 64, true, name, NULL))
+        return;
+    const json_t *r = s_lookup(c, name, arn);
+    if (!mg_iam_authz(c, "iam:DeleteRole", arn, r ? json_object_get(r, "Tags") : NULL, NULL,
+                      NULL, NULL))
+        return;
+    struct mg_snapshot *snap = mg_iam_write_begin(c);
+    if (snap == NULL)
+        return;
+    const struct mg_snapshot_doc *d = mg_snapshot_get(snap, "role", mg_iam_account(c), name);
+    if (d == NULL) {
+        mg_iam_write_abort(c, snap);
+        mg_iam_no_entity(c, "role", name);
+        return;
+    }
+    if (json_object_size(json_object_get(d->doc, "InlinePolicies"))) {
+        mg_iam_write_abort(c, snap);
+        mg_iam_fail(c, 409, "DeleteConflict", "Cannot delete entity, must delete policies first.");
+        return;
+    }
+    if (json_array_size(json_object_get(d->doc, "AttachedPolicies"))) {
+        mg_iam_write_abort(c, snap);
+        mg_iam_fail(c, 409, "DeleteConflict",
+                    "Cannot delete entity, must detach all policies first.");
+        return;
+    }
+    if (mg_store_delete(c->app->store, "role", mg_iam_account(c), name) != MG_E_OK) {
+        mg_iam_write_abort(c, snap);
+        mg_iam_internal(c);
+        return;
+    }
+    if (mg_iam_write_commit(c, snap))
+        mg_iam_send(c, "DeleteRole", NULL);
+}
+
+/* ---- updates --------------------------------------------------------------------------------- */
+
+struct s_update {
+    const char *desc;   /* NULL: unchanged */
+    int64_t msd;        /* 0: unchanged */
+    const char *trust;  /* NULL: unchanged */
+};
+
+static bool s_update(struct mg_call *c, json_t *doc, const struct mg_snapshot *snap, void *a)
+{
+    (void)c;
+    (void)snap;
+    struct s_update *u = a;
+    if (u->desc)
+        json_object_set_new(doc, "Description", json_string(u->desc));
+    if (u->msd)
+        json_object_set_new(doc, "MaxSessionDuration", json_integer(u->msd));
+    if (u->trust)
+        json_object_set_new(doc, "AssumeRolePolicyDocument", json_string(u->trust));
+    return true;
+}
+
+static bool s_authz_role(struct mg_call *c, const char *action, const char *name)
+{
+    char arn[MG_IAM_ARN_CAP];
+    const json_t *r = s_lookup(c, name, arn);
+    return mg_iam_authz(c, action, arn, r ? json_object_get(r, "Tags") : NULL, NULL, NULL, NULL);
+}
+
+void mg_iam_op_update_role(struct mg_call *c, const struct mg_aws_params *p)
+{
+    char name[MG_IAM_NAME_CAP], desc[1001];
+    int64_t msd;
+    if (!mg_iam_name_param(c, p, "RoleName", "roleName", 64, true, name, NULL) ||
+        !mg_iam_str_param(c, p, "Description", "description", 1000, false, desc, sizeof(desc)) ||
+        !mg_iam_int_param(c, p, "MaxSessionDuration", "maxSessionDuration", 3600, 43200, 0, &msd))
+        return;
+    if (!s_authz_role(c, "iam:UpdateRole", name))
+        return;
+    struct s_update u = {mg_aws_param(p, "Description") ? desc : NULL, msd, NULL};
+    if (mg_iam_modify(c, "role", name, s_update, &u, NULL))
+        mg_iam_send(c, "UpdateRole", NULL);
+}
+
+void mg_iam_op_update_role_description(struct mg_call *c, const struct mg_aws_params *p)
+{
+    char name[MG_IAM_NAME_CAP], desc[1001];
+    if (!mg_iam_name_param(c, p, "RoleName", "roleName", 64, true, name, NULL) ||
+        !mg_iam_str_param(c, p, "Description", "description", 1000, true, desc, sizeof(desc)))
+        return;
+    if (!s_authz_role(c, "iam:UpdateRoleDescription", name))
+        return;
+    struct s_update u = {desc, 0, NULL};
+    json_t *doc = NULL;
+    if (mg_iam_modify(c, "role", name, s_update, &u, &doc))
+        s_send_role(c, "UpdateRoleDescription", doc);
+    json_decref(doc);
+}
+
+void mg_iam_op_update_assume_role_policy(struct mg_call *c, const struct mg_aws_params *p)
+{
+    char name[MG_IAM_NAME_CAP];
+    if (!mg_iam_name_param(c, p, "RoleName", "roleName", 64, true, name, NULL))
+        return;
+    char *trust = mg_iam_doc_param(c, p, "PolicyDocument", "policyDocument", true, NULL);
+    if (trust == NULL)
+        return;
+    if (s_authz_role(c, "iam:UpdateAssumeRolePolicy", name) &&
+        mg_iam_check_policy(c, trust, MG_POLICY_KIND_TRUST, 0)) {
+        struct s_update u = {NULL, 0, trust};
+        if (mg_iam_modify(c, "role", name, s_update, &u, NULL))
+            mg_iam_send(c, "UpdateAssumeRolePolicy", NULL);
+    }
+    mg_free(trust);
+}
