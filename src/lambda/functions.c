@@ -8,44 +8,6 @@
 #include "base/util.h"
 #include "lambda/internal.h"
 
-const char *const mg_lambda_runtimes[] = {
-    "python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "nodejs18.x",
-    "nodejs20.x", "nodejs22.x", "provided.al2", "provided.al2023", NULL,
-};
-
-bool mg_lambda_runtime_known(const char *runtime, enum mg_lambda_runtime_kind *kind)
-{
-    for (size_t i = 0; mg_lambda_runtimes[i]; i++) {
-        if (strcmp(runtime, mg_lambda_runtimes[i]) != 0)
-            continue;
-        if (kind)
-            *kind = strncmp(runtime, "python", 6) == 0   ? MG_RT_PYTHON
-                    : strncmp(runtime, "nodejs", 6) == 0 ? MG_RT_NODE
-                                                         : MG_RT_PROVIDED;
-        return true;
-    }
-    return false;
-}
-
-void mg_lambda_code_dir(const struct mg_app *app, const char *account, const char *name,
-                        char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/lambda/%s/%s", app->cfg.data_dir, account, name);
-}
-
-bool mg_lambda_sha_hex(const char *b64, char out[65])
-{
-    struct mg_buf b;
-    mg_buf_init(&b, 64);
-    bool ok = b64 && mg_base64_decode(&b, mg_slice_cstr(b64)) == MG_E_OK && b.len == 32;
-    if (ok) {
-        mg_hex_encode(b.ptr, 32, out);
-        out[64] = 0;
-    }
-    mg_buf_cleanup(&b);
-    return ok;
-}
-
 /* --- snapshot extension: compiled resource policies ------------------------------------- */
 
 struct s_policies {

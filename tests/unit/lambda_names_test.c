@@ -1,0 +1,110 @@
+/* Lambda function names and ARNs, and the log ring. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "base/alloc.h"
+#include "lambda/internal.h"
+
+static void test_lambda_names_parse(void **state)
+{
+    (void)state;
+    struct mg_lambda_name n;
+    assert_true(mg_lambda_parse_name("my-fn_1", &n));
+    assert_string_equal(n.name, "my-fn_1");
+    assert_string_equal(n.account, "");
+    assert_string_equal(n.qualifier, "");
+    assert_true(mg_lambda_parse_name("my-fn:$LATEST", &n));
+    assert_string_equal(n.qualifier, "$LATEST");
+    assert_true(mg_lambda_parse_name("111122223333:function:fn", &n));
+    assert_string_equal(n.account, "111122223333");
+    assert_string_equal(n.name, "fn");
+    assert_true(mg_lambda_parse_name("arn:aws:lambda:us-east-1:111122223333:function:fn", &n));
+    assert_string_equal(n.region, "us-east-1");
+    assert_string_equal(n.account, "111122223333");
+    assert_string_equal(n.name, "fn");
+    assert_true(mg_lambda_parse_name("arn:aws:lambda:us-east-1:111122223333:function:fn:prod", &n));
+    assert_string_equal(n.qualifier, "prod");
+
+    const char *bad[] = {"", "a b", "fn:", ":fn", "arn:aws:lambda:us-east-1:1111:function:fn",
+                         "arn:aws:s3:us-east-1:111122223333:function:fn",
+                         "arn:aws:lambda:us-east-1:111122223333:layer:fn", "a:b:c",
+                         "11112222333x:function:fn", "fn:$LATEST:x",
+                         "0123456789012345678901234567890123456789012345678901234567890123456789"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(mg_lambda_parse_name(bad[i], &n));
+    assert_false(mg_lambda_parse_name(NULL, &n));
+
+    char arn[256];
+    mg_lambda_function_arn("eu-west-1", "111122223333", "fn", arn, sizeof(arn));
+    assert_string_equal(arn, "arn:aws:lambda:eu-west-1:111122223333:function:fn");
+    assert_true(mg_lambda_valid_name("a"));
+    assert_false(mg_lambda_valid_name("a.b"));
+}
+
+static void test_lambda_names_runtimes(void **state)
+{
+    (void)state;
+    enum mg_lambda_runtime_kind k;
+    assert_true(mg_lambda_runtime_known("python3.12", &k));
+    assert_int_equal(k, MG_RT_PYTHON);
+    assert_true(mg_lambda_runtime_known("nodejs20.x", &k));
+    assert_int_equal(k, MG_RT_NODE);
+    assert_true(mg_lambda_runtime_known("provided.al2023", &k));
+    assert_int_equal(k, MG_RT_PROVIDED);
+    assert_false(mg_lambda_runtime_known("python2.7", &k));
+    assert_false(mg_lambda_runtime_known("java21", &k));
+    char hex[65];
+    /* base64 of 32 zero bytes */
+    assert_true(mg_lambda_sha_hex("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", hex));
+    assert_string_equal(hex, "0000000000000000000000000000000000000000000000000000000000000000");
+    assert_false(mg_lambda_sha_hex("AAAA", hex));
+}
+
+static void test_lambda_names_ring(void **state)
+{
+    (void)state;
+    struct mg_lambda_ring r;
+    assert_int_equal(mg_lambda_ring_init(&r, 8), MG_E_OK);
+    struct mg_buf out;
+    mg_buf_init(&out, 64);
+    assert_int_equal(mg_lambda_ring_tail(&r, 4, &out), MG_E_OK);
+    assert_int_equal(out.len, 0);
+    mg_lambda_ring_append(&r, MG_SLICE_LIT("abc"));
+    assert_int_equal(mg_lambda_ring_tail(&r, 100, &out), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&out), "abc");
+    mg_lambda_ring_append(&r, MG_SLICE_LIT("defgh"));
+    mg_lambda_ring_append(&r, MG_SLICE_LIT("ij"));
+    mg_buf_reset(&out);
+    assert_int_equal(mg_lambda_ring_tail(&r, 100, &out), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&out), "cdefghij");
+    mg_buf_reset(&out);
+    assert_int_equal(mg_lambda_ring_tail(&r, 3, &out), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&out), "hij");
+    mg_lambda_ring_append(&r, MG_SLICE_LIT("0123456789XYZ"));
+    mg_buf_reset(&out);
+    assert_int_equal(mg_lambda_ring_tail(&r, 8, &out), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&out), "56789XYZ");
+    /* many small appends wrap correctly */
+    for (int i = 0; i < 100; i++)
+        mg_lambda_ring_append(&r, mg_slice_make(&"0123456789"[i % 10], 1));
+    mg_buf_reset(&out);
+    assert_int_equal(mg_lambda_ring_tail(&r, 8, &out), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&out), "23456789");
+    mg_buf_cleanup(&out);
+    mg_lambda_ring_cleanup(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lambda_names_parse),
+        cmocka_unit_test(test_lambda_names_runtimes),
+        cmocka_unit_test(test_lambda_names_ring),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
