@@ -1,5 +1,6 @@
 /* Hosted accounts from the identities file, applied idempotently to the store. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -130,8 +131,30 @@ static enum mg_err s_check_keys(const json_t *arr, const char *where, json_t *se
     return MG_E_OK;
 }
 
+/* Validates a policy document with the policy parser, as IAM would when it is put. */
+static enum mg_err s_check_document(const json_t *doc, enum mg_policy_kind kind, size_t limit,
+                                    const char *where, struct mg_errinfo *ei)
+{
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (text == NULL)
+        return mg_errinfo_set(ei, MG_E_NOMEM, "%s: out of memory", where);
+    struct mg_policy_parse_opts o = {kind, limit, where};
+    struct mg_policy *p = NULL;
+    struct mg_errinfo pe = {0};
+    enum mg_err e = mg_policy_parse(mg_slice_cstr(text), &o, &p, &pe);
+    free(text);
+    mg_policy_unref(p);
+    if (e == MG_E_NOMEM)
+        return mg_errinfo_set(ei, e, "%s: out of memory", where);
+    if (e)
+        return mg_errinfo_set(ei, MG_E_INVALID, "%s: %s: %s", where,
+                              e == MG_E_TOO_LARGE ? "LimitExceeded" : "MalformedPolicyDocument",
+                              pe.msg);
+    return MG_E_OK;
+}
+
 static enum mg_err s_check_policies(const json_t *o, const json_t *arns, const char *where,
-                                    struct mg_errinfo *ei)
+                                    bool role, struct mg_errinfo *ei)
 {
     if (o) {
         if (!json_is_object(o))
@@ -147,6 +170,12 @@ static enum mg_err s_check_policies(const json_t *o, const json_t *arns, const c
                 return mg_errinfo_set(ei, MG_E_INVALID,
                                       "%s.inlinePolicies.%s: must be a policy document object",
                                       where, name);
+            char w[400];
+            snprintf(w, sizeof(w), "%s.inlinePolicies.%s", where, name);
+            MG_TRY(s_check_document(doc, MG_POLICY_KIND_IDENTITY,
+                                    role ? MG_POLICY_LIMIT_ROLE_INLINE
+                                         : MG_POLICY_LIMIT_USER_INLINE,
+                                    w, ei));
         }
     }
     if (arns) {
@@ -217,7 +246,7 @@ static enum mg_err s_check_principals(const json_t *arr, const char *where, bool
             break;
         }
         if ((e = s_check_policies(json_object_get(u, "inlinePolicies"),
-                                  json_object_get(u, "managedPolicyArns"), w, ei)))
+                                  json_object_get(u, "managedPolicyArns"), w, role, ei)))
             break;
         json_t *tags = json_object_get(u, "tags");
         if (tags) {
@@ -245,6 +274,10 @@ static enum mg_err s_check_principals(const json_t *arr, const char *where, bool
                                    w);
                 break;
             }
+            char tw[300];
+            snprintf(tw, sizeof(tw), "%s.assumeRolePolicyDocument", w);
+            if ((e = s_check_document(trust, MG_POLICY_KIND_TRUST, 0, tw, ei)))
+                break;
             if ((e = s_get_str(u, w, "description", false, &desc, ei)))
                 break;
             json_t *msd = json_object_get(u, "maxSessionDuration");

@@ -330,12 +330,14 @@ static bool s_add_session_policy(struct mg_principal *p, struct mg_policy *pol)
     return true;
 }
 
-/* A session policy with no statement: nothing is allowed through it. */
+/* A session policy that denies everything (an explicit deny also beats resource-based allows). */
 static struct mg_policy *s_deny_all(void)
 {
-    static const char empty[] = "{\"Version\":\"2012-10-17\",\"Statement\":[]}";
-    return mg_iam_policy_cached(MG_POLICY_KIND_SESSION, MG_SLICE_LIT(empty),
-                                "session:role-no-longer-exists", NULL);
+    static const char deny[] = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":"
+                               "\"SessionNoLongerValid\",\"Effect\":\"Deny\",\"Action\":\"*\","
+                               "\"Resource\":\"*\"}]}";
+    return mg_iam_policy_cached(MG_POLICY_KIND_SESSION, MG_SLICE_LIT(deny),
+                                "session policy (role deleted or policy unavailable)", NULL);
 }
 
 void mg_sts_principal_from_session(const struct mg_snapshot *snap, const struct mg_sts_session *s,
