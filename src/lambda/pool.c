@@ -249,9 +249,18 @@ static void s_drain_output(struct s_proc *p)
     }
 }
 
-static long s_max_rss_mb(pid_t pid)
+static long s_max_rss_mb(pid_t shim)
 {
-    char path[64], line[256];
+    char path[96], line[256];
+    pid_t pid = shim;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)shim, (int)shim);
+    FILE *cf = fopen(path, "re");
+    if (cf) {
+        int child = 0;
+        if (fscanf(cf, "%d", &child) == 1 && child > 0)
+            pid = child;
+        fclose(cf);
+    }
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
     FILE *f = fopen(path, "re");
     long kb = 0;
@@ -474,6 +483,71 @@ static const char *s_runtime_version(const struct s_fn *fn)
     return json_string_value(json_object_get(fn->conf, "Runtime"));
 }
 
+/* The forked child (async-signal-safe calls only). It leads a new process group and stays as a
+ * small shim around the runtime: when mcpgate dies (even by SIGKILL) the shim gets SIGTERM and
+ * kills the whole group, so no function process outlives the server. Its exit status mirrors the
+ * runtime's. */
+static void s_shim_term(int sig)
+{
+    (void)sig;
+    kill(0, SIGKILL);
+}
+
+static void s_child(pid_t parent, int devnull, int out_fd, const char *dir, char **argv,
+                    char **env) __attribute__((noreturn));
+static void s_child(pid_t parent, int devnull, int out_fd, const char *dir, char **argv,
+                    char **env)
+{
+    setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = s_shim_term;
+    sigaction(SIGTERM, &sa, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (getppid() != parent)
+        _exit(127);
+    pid_t rt = fork();
+    if (rt == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        sa.sa_handler = SIG_DFL;
+        sigaction(SIGTERM, &sa, NULL);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        dup2(out_fd, 1);
+        dup2(out_fd, 2);
+        if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
+            for (int fd = 3; fd < 4096; fd++)
+                close(fd);
+        if (chdir(dir) != 0)
+            _exit(126);
+        execve(argv[0], argv, env);
+        static const char m[] = "mcpgate: cannot execute the runtime\n";
+        if (write(2, m, sizeof(m) - 1) < 0) {
+            /* nothing more to say */
+        }
+        _exit(127);
+    }
+    /* the shim keeps no descriptor: the output pipe ends when the runtime's copies close */
+    if (syscall(SYS_close_range, 0u, ~0u, 0u) != 0)
+        for (int fd = 0; fd < 4096; fd++)
+            close(fd);
+    if (rt < 0)
+        _exit(127);
+    int st = 0;
+    while (waitpid(rt, &st, 0) < 0) {
+        /* EINTR only */
+    }
+    if (WIFSIGNALED(st)) {
+        sa.sa_handler = SIG_DFL;
+        sigaction(WTERMSIG(st), &sa, NULL);
+        kill(getpid(), WTERMSIG(st));
+    }
+    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+}
+
 /* Starts one runtime process for fn. Returns NULL on failure (logged). */
 static struct s_proc *s_spawn(struct mg_lambda *L, struct s_fn *fn)
 {
@@ -556,31 +630,8 @@ static struct s_proc *s_spawn(struct mg_lambda *L, struct s_fn *fn)
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pid_t parent = getpid();
     pid_t pid = fork();
-    if (pid == 0) {
-        /* child: async-signal-safe calls only */
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        dup2(pfd[1], 1);
-        dup2(pfd[1], 2);
-        if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
-            for (int fd = 3; fd < 4096; fd++)
-                close(fd);
-        if (chdir(fn->code_dir) != 0)
-            _exit(126);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execve(argv[0], argv, env);
-        static const char m[] = "mcpgate: cannot execute the runtime\n";
-        if (write(2, m, sizeof(m) - 1) < 0) {
-            /* nothing more to say */
-        }
-        _exit(127);
-    }
+    if (pid == 0)
+        s_child(parent, devnull, pfd[1], fn->code_dir, argv, env); /* does not return */
     if (devnull >= 0)
         close(devnull);
     for (size_t i = 0; i < ne; i++) {
