@@ -128,6 +128,10 @@ MG_MUST_USE enum mg_err mg_mcp_session_seal(const uint8_t key[32], struct mg_mcp
  * another purpose (an STS session token never opens here). Expiry is not checked. */
 MG_MUST_USE enum mg_err mg_mcp_session_open(const uint8_t key[32], struct mg_slice token,
                                             struct mg_mcp_session *out);
+/* Opens token and checks that it belongs to this gateway and caller and has not expired at now:
+ * false for anything else (the transport answers 404). Revocation is checked separately. */
+bool mg_mcp_session_check(const uint8_t key[32], struct mg_slice token, const char *gateway_id,
+                          const char *caller, int64_t now, struct mg_mcp_session *out);
 /* Whether DELETE ended this session (a snapshot lookup). */
 bool mg_mcp_session_revoked(const struct mg_snapshot *snap, const struct mg_gateway *gw,
                             const char *sid);

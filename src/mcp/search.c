@@ -2,8 +2,8 @@
  *
  * A tool's document is its full name, its description and the property names of its input schema
  * (top level and nested), cut into lower-case tokens at anything that is not a letter or digit and
- * at lower-to-upper case changes ("getWeather_v2" -> get, weather, v2). The query is cut the same
- * way. This is not embedding-based: synonyms do not match. The index is built per query; catalogs
+ * at lower-to-upper case changes ("getWeather_v2" -> get, weather, v2), leaving out a few common
+ * English words ("the", "what", "get", ...). The query is cut the same way. This is not embedding-based: synonyms do not match. The index is built per query; catalogs
  * are small (hundreds of tools), so that costs well under a millisecond. */
 #include <ctype.h>
 #include <math.h>
@@ -29,7 +29,22 @@ struct s_tok {
     char t[S_TOKEN_MAX];
 };
 
-/* Calls fn for every token of text. */
+/* Common English words that carry no meaning for tool selection. */
+static const char *const s_stop[] = {
+    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "get",
+    "how", "i", "in", "is", "it", "me", "my", "of", "on", "or", "please", "s", "the", "this",
+    "that", "to", "what", "which", "with", "you", "your",
+};
+
+static bool s_is_stop(const char *t)
+{
+    for (size_t i = 0; i < sizeof(s_stop) / sizeof(s_stop[0]); i++)
+        if (strcmp(s_stop[i], t) == 0)
+            return true;
+    return false;
+}
+
+/* Calls fn for every token of text (stop words left out). */
 typedef void (*s_tok_fn)(void *user, const char *tok);
 
 static void s_tokenize(const char *text, size_t len, s_tok_fn fn, void *user)
@@ -44,7 +59,8 @@ static void s_tokenize(const char *text, size_t len, s_tok_fn fn, void *user)
             split = true;
         if (split && n > 0) {
             cur[n] = 0;
-            fn(user, cur);
+            if (!s_is_stop(cur))
+                fn(user, cur);
             n = 0;
         }
         if (word && n < S_TOKEN_MAX - 1)

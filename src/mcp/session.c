@@ -154,6 +154,15 @@ out:
     return e;
 }
 
+bool mg_mcp_session_check(const uint8_t key[32], struct mg_slice token, const char *gateway_id,
+                          const char *caller, int64_t now, struct mg_mcp_session *out)
+{
+    if (mg_mcp_session_open(key, token, out) != MG_E_OK)
+        return false;
+    return strcmp(out->gateway_id, gateway_id) == 0 && strcmp(out->caller, caller) == 0 &&
+           out->expires >= now;
+}
+
 static void s_revoked_key(const struct mg_gateway *gw, const char *sid, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%s", gw->id, sid);

@@ -498,10 +498,8 @@ static void s_post(struct mg_app *app, struct mg_http_exchange *x, struct mg_sna
             goto out;
         }
         struct mg_mcp_session s;
-        if (mg_mcp_session_open(app->token_key, *sid, &s) != MG_E_OK ||
-            strcmp(s.gateway_id, gw->id) != 0 || strcmp(s.caller, a->caller) != 0 ||
-            s.expires < mg_now() || mg_mcp_session_revoked(snap, gw, s.sid) ||
-            !mg_mcp_gateway_supports(gw, s.version)) {
+        if (!mg_mcp_session_check(app->token_key, *sid, gw->id, a->caller, mg_now(), &s) ||
+            mg_mcp_session_revoked(snap, gw, s.sid) || !mg_mcp_gateway_supports(gw, s.version)) {
             s_http_error(x, 404, -32001, "Session not found");
             goto out;
         }
@@ -619,9 +617,8 @@ static void s_delete(struct mg_app *app, struct mg_http_exchange *x, struct mg_s
         return;
     }
     struct mg_mcp_session s;
-    if (mg_mcp_session_open(app->token_key, *sid, &s) != MG_E_OK ||
-        strcmp(s.gateway_id, gw->id) != 0 || strcmp(s.caller, a->caller) != 0 ||
-        s.expires < mg_now() || mg_mcp_session_revoked(snap, gw, s.sid)) {
+    if (!mg_mcp_session_check(app->token_key, *sid, gw->id, a->caller, mg_now(), &s) ||
+        mg_mcp_session_revoked(snap, gw, s.sid)) {
         s_http_error(x, 404, -32001, "Session not found");
         return;
     }
