@@ -127,6 +127,10 @@ after(async () => {
   if (gw) {
     const r = await gw.stop();
     assert.equal(r.signal, null, gw.stderr().slice(-2000));
+    // sanitizer builds: no memory error anywhere, no leak from the Lambda module
+    const err = gw.stderr();
+    assert.doesNotMatch(err, /ERROR: AddressSanitizer: (?!detected memory leaks)|runtime error:/, err.slice(-4000));
+    assert.doesNotMatch(err, /mg_lambda|src\/lambda\//, err.slice(-4000));
   }
 });
 
