@@ -256,6 +256,23 @@ test('JSON-RPC errors: -32700, -32600, -32601, -32602; _meta keys are tolerated'
   assert.equal(r.json.id, 'é'.repeat(10));
 });
 
+test('notifications/cancelled stops a call: its POST ends at once with 202', async () => {
+  const t0 = Date.now();
+  const call = post(openGw.gatewayUrl, rpc('tools/call', 'slow-1', { name: 'x___t1', arguments: { sleep: 3 } }));
+  await new Promise((r) => setTimeout(r, 300));
+  const c = await post(openGw.gatewayUrl, rpc('notifications/cancelled', undefined, { requestId: 'slow-1', reason: 'test' }));
+  assert.equal(c.status, 202);
+  const r = await call;
+  assert.equal(r.status, 202);
+  assert.equal(r.text, '');
+  assert.ok(Date.now() - t0 < 2500, `took ${Date.now() - t0} ms`);
+  // an unknown or late cancel is ignored
+  const late = await post(openGw.gatewayUrl, rpc('notifications/cancelled', undefined, { requestId: 'slow-1' }));
+  assert.equal(late.status, 202);
+  const ok = await post(openGw.gatewayUrl, rpc('tools/call', 2, { name: 'x___t1', arguments: { v: 1 } }));
+  assert.equal(JSON.parse(ok.json.result.content[0].text).event.v, 1);
+});
+
 test('hostile input gets an error and never a crash', async () => {
   const u = openGw.gatewayUrl;
   let r = await post(u, JSON.stringify({ jsonrpc: '2.0', id: 'x'.repeat(100000), method: 'ping' }));
@@ -282,4 +299,5 @@ test('hostile input gets an error and never a crash', async () => {
   r = await post(u, rpc('ping', 7));
   assert.deepEqual(r.json, { jsonrpc: '2.0', id: 7, result: {} });
   assert.ok(gw.alive());
+  assert.doesNotMatch(gw.stderr(), /AddressSanitizer|LeakSanitizer|runtime error/);
 });

@@ -15,8 +15,11 @@ import { zipFiles } from './zipfile.mjs';
 export const REGION = 'us-east-1';
 
 export const ECHO_PY = `import json
+import time
 
 def handler(event, context):
+    if isinstance(event, dict) and event.get("sleep"):
+        time.sleep(float(event["sleep"]))
     cc = getattr(context, "client_context", None)
     custom = getattr(cc, "custom", None) if cc is not None else None
     if isinstance(event, dict) and event.get("fail"):
