@@ -143,6 +143,20 @@ out:
     return e;
 }
 
+/* Concatenates parts (NULL-terminated list) into dst, truncating at cap. */
+static void s_join(char *dst, size_t cap, const char *const *parts)
+{
+    size_t n = 0;
+    for (size_t i = 0; parts[i]; i++) {
+        size_t l = strlen(parts[i]);
+        if (l > cap - 1 - n)
+            l = cap - 1 - n;
+        mg_memcpy(dst + n, parts[i], l);
+        n += l;
+    }
+    dst[n] = 0;
+}
+
 static bool s_fits(const json_t *o, const char *k, size_t cap)
 {
     const char *v = json_string_value(json_object_get(o, k));
@@ -348,10 +362,11 @@ void mg_sts_principal_from_session(const struct mg_snapshot *snap, const struct 
     const char *role_name = slash ? slash + 1 : s->role_arn;
     p->type = MG_PRINCIPAL_ASSUMED_ROLE;
     s_copy(p->account, sizeof(p->account), s->account);
-    int n = snprintf(p->arn, sizeof(p->arn), "arn:aws:sts::%s:assumed-role/%s/%s", s->account,
-                     role_name, s->session_name);
-    n += snprintf(p->user_id, sizeof(p->user_id), "%s:%s", s->role_id, s->session_name);
-    (void)n; /* names are bounded (64 characters each): nothing is cut */
+    const char *arn_parts[] = {"arn:aws:sts::", s->account, ":assumed-role/", role_name, "/",
+                               s->session_name, NULL};
+    s_join(p->arn, sizeof(p->arn), arn_parts);
+    const char *id_parts[] = {s->role_id, ":", s->session_name, NULL};
+    s_join(p->user_id, sizeof(p->user_id), id_parts);
     s_copy(p->name, sizeof(p->name), role_name);
     s_copy(p->session_name, sizeof(p->session_name), s->session_name);
     s_copy(p->role_arn, sizeof(p->role_arn), s->role_arn);
