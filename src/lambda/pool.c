@@ -1571,22 +1571,26 @@ void mg_lambda_queue_activation(struct mg_lambda *L, const char *account, const 
 
 void mg_lambda_forget(struct mg_lambda *L, const char *account, const char *name)
 {
-    struct s_done_list d = {0};
     pthread_mutex_lock(&L->mu);
     struct s_fn *fn = s_fn_get(L, account, name, false);
     if (fn) {
         s_fn_retire_all(fn);
         fn->rev[0] = 0;
+        /* queued work goes back to routing, which finds the function gone (the manager reports
+         * it: callbacks never run on the caller's thread) */
         struct mg_lambda_inv *inv;
         while ((inv = s_pop(fn)) != NULL) {
-            char m[320];
-            snprintf(m, sizeof(m), "Function not found: %s", fn->arn);
-            s_fail_inv(&d, inv, MG_LAMBDA_NOT_FOUND, "ResourceNotFoundException", m);
+            inv->next = NULL;
+            if (L->new_tail)
+                L->new_tail->next = inv;
+            else
+                L->new_head = inv;
+            L->new_tail = inv;
+            L->n_new++;
         }
     }
     pthread_mutex_unlock(&L->mu);
     s_wake(L);
-    s_report(L, &d);
 }
 
 enum mg_err mg_lambda_recent_log(struct mg_lambda *L, const char *account, const char *name,
