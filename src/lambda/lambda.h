@@ -10,7 +10,8 @@
  *                               it, plus "Tags" {k: v}, "Policy" (resource-based policy text, or
  *                               absent) and "PolicyRevisionId".
  * Code: DATA/lambda/ACCOUNT/NAME/<sha256-hex>.zip (0600, directories 0700), unzipped into
- * DATA/lambda/ACCOUNT/NAME/<sha256-hex>/ when a runtime process first needs it. */
+ * DATA/lambda/ACCOUNT/NAME/<sha256-hex>/ in the background after Create/UpdateFunctionCode (or when
+ * a runtime process first needs it). */
 #ifndef MG_LAMBDA_H
 #define MG_LAMBDA_H
 
