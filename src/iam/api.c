@@ -558,11 +558,13 @@ bool mg_iam_authz(struct mg_call *c, const char *action, const char *arn, const 
             break;
         const char *k = json_string_value(json_object_get(t, "Key"));
         const char *v = json_string_value(json_object_get(t, "Value"));
-        if (k == NULL || v == NULL)
+        if (k == NULL)
             continue;
-        snprintf(names[nk], sizeof(names[nk]), "aws:RequestTag/%s", k);
-        ctx[n++] = (struct mg_policy_ctx_entry){mg_slice_cstr(names[nk]), NULL, 0,
-                                                mg_slice_cstr(v)};
+        if (v) { /* UntagX passes keys only: aws:TagKeys, no aws:RequestTag */
+            snprintf(names[nk], sizeof(names[nk]), "aws:RequestTag/%s", k);
+            ctx[n++] = (struct mg_policy_ctx_entry){mg_slice_cstr(names[nk]), NULL, 0,
+                                                    mg_slice_cstr(v)};
+        }
         keys[nk++] = mg_slice_cstr(k);
     }
     if (request_tags)

@@ -488,7 +488,7 @@ static void s_tag_op(struct mg_call *c, const struct mg_aws_params *p, const str
         size_t i;
         json_t *kk;
         json_array_foreach(arg, i, kk) {
-            json_array_append_new(untag_ctx, json_pack("{s:O, s:s}", "Key", kk, "Value", ""));
+            json_array_append_new(untag_ctx, json_pack("{s:O}", "Key", kk));
         }
         ctx_tags = untag_ctx;
     }

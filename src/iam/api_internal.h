@@ -110,7 +110,7 @@ bool mg_iam_modify(struct mg_call *c, const char *kind, const char *name, mg_iam
 /* ---- authorization ------------------------------------------------------------------------ */
 
 /* Authorizes `action` on `arn` (tags: the resource's tags or NULL; request_tags: aws:RequestTag
- * and aws:TagKeys, or NULL; extra_key/extra_value: one more service condition key, or NULL). */
+ * and aws:TagKeys from [{"Key","Value"}] (entries without Value add to aws:TagKeys only), or NULL; extra_key/extra_value: one more service condition key, or NULL). */
 bool mg_iam_authz(struct mg_call *c, const char *action, const char *arn, const json_t *tags,
                   const json_t *request_tags, const char *extra_key, const char *extra_value);
 

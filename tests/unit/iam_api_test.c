@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "sigv4/sigv4.h"
 #include "iam/api_internal.h"
 
 static void test_iam_document_url_encoding(void **state)
@@ -172,6 +173,91 @@ static void test_iam_identities_policies_validated(void **state)
     assert_non_null(strstr(ei.msg, "accounts[0].roles[0].assumeRolePolicyDocument"));
 }
 
+static void test_iam_assume_role_as_service(void **state)
+{
+    (void)state;
+    mg_iam_init();
+    char dir[] = "/tmp/mg-iam-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128], data[128];
+    snprintf(path, sizeof(path), "%s/identities.json", dir);
+    snprintf(data, sizeof(data), "%s/data", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"accounts\":[{\"id\":\"111122223333\",\"roles\":[{\"name\":\"GatewayRole\","
+          "\"path\":\"/svc/\",\"maxSessionDuration\":7200,"
+          "\"assumeRolePolicyDocument\":{\"Version\":\"2012-10-17\",\"Statement\":[{"
+          "\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"bedrock-agentcore.amazonaws.com\"},"
+          "\"Action\":\"sts:AssumeRole\"}]},\"inlinePolicies\":{\"invoke\":{\"Version\":"
+          "\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":"
+          "\"lambda:InvokeFunction\",\"Resource\":\"*\"}]}}}]}]}",
+          f);
+    fclose(f);
+    static struct mg_app app;
+    struct mg_errinfo ei = {0};
+    mg_random_bytes(app.token_key, sizeof(app.token_key));
+    assert_int_equal(mg_store_open(data, &app.store, &ei), MG_E_OK);
+    assert_int_equal(mg_state_init(&app.state, app.store, &ei), MG_E_OK);
+    assert_int_equal(mg_iam_apply_identities(&app.state, path, &ei), MG_E_OK);
+    struct mg_snapshot *snap = mg_state_acquire(&app.state);
+    const char *role = "arn:aws:iam::111122223333:role/svc/GatewayRole";
+
+    struct mg_principal p;
+    char akid[21], secret[41];
+    struct mg_buf tok;
+    mg_buf_init(&tok, 16384);
+    int64_t expires = 0;
+    assert_int_equal(mg_sts_assume_role_as_service(&app, snap, role,
+                                                   "bedrock-agentcore.amazonaws.com", "gw-1", 0,
+                                                   &p, akid, secret, &tok, &expires, &ei),
+                     MG_E_OK);
+    assert_int_equal(p.type, MG_PRINCIPAL_ASSUMED_ROLE);
+    assert_string_equal(p.arn, "arn:aws:sts::111122223333:assumed-role/GatewayRole/gw-1");
+    assert_string_equal(p.role_arn, role);
+    assert_non_null(p.user);
+    assert_int_equal(p.n_session_policies, 0);
+    assert_memory_equal(akid, "ASIA", 4);
+    assert_int_equal(strlen(secret), 40);
+    assert_int_equal(expires - mg_now() <= 3600 && expires - mg_now() > 3500, 1);
+    mg_principal_cleanup(&p);
+
+    /* the credentials work as a session of the role */
+    char sec2[129];
+    assert_int_equal(mg_sts_session_resolve(&app, snap, mg_slice_cstr(akid), mg_buf_slice(&tok),
+                                            &p, sec2, sizeof(sec2)),
+                     MG_SIGV4_OK);
+    assert_string_equal(sec2, secret);
+    assert_non_null(mg_iam_policies_of(snap, &p));
+    mg_principal_cleanup(&p);
+
+    /* another service, or an unknown role: denied with AWS's wording */
+    ei = (struct mg_errinfo){0};
+    assert_int_equal(mg_sts_assume_role_as_service(&app, snap, role, "lambda.amazonaws.com", "x1",
+                                                   0, NULL, akid, secret, NULL, NULL, &ei),
+                     MG_E_DENIED);
+    assert_non_null(strstr(ei.msg, "is not authorized to perform: sts:AssumeRole on resource: "
+                                   "arn:aws:iam::111122223333:role/svc/GatewayRole"));
+    assert_int_equal(mg_sts_assume_role_as_service(&app, snap,
+                                                   "arn:aws:iam::111122223333:role/GatewayRole",
+                                                   "bedrock-agentcore.amazonaws.com", "x1", 0,
+                                                   NULL, akid, secret, NULL, NULL, &ei),
+                     MG_E_DENIED);
+    /* a longer duration is capped by MaxSessionDuration */
+    assert_int_equal(mg_sts_assume_role_as_service(&app, snap, role,
+                                                   "bedrock-agentcore.amazonaws.com", NULL, 99999,
+                                                   NULL, akid, secret, NULL, &expires, &ei),
+                     MG_E_OK);
+    assert_true(expires - mg_now() <= 7200 && expires - mg_now() > 7100);
+
+    mg_buf_cleanup(&tok);
+    mg_snapshot_unref(snap);
+    mg_state_cleanup(&app.state);
+    mg_store_close(app.store);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_iam_names),
         cmocka_unit_test(test_iam_aws_managed_policies),
         cmocka_unit_test(test_iam_identities_policies_validated),
+        cmocka_unit_test(test_iam_assume_role_as_service),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
