@@ -1,0 +1,496 @@
+/* The AgentCore snapshot extension: gateways, targets, tool catalogs and compiled resource
+ * policies, derived from the documents of every snapshot, for the data plane and the control
+ * plane's authorization. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentcore/internal.h"
+#include "base/alloc.h"
+#include "base/log.h"
+
+struct s_ext {
+    struct mg_gateway *gws;
+    size_t n_gws;
+    struct mg_gateway_target *targets;
+    size_t n_targets;
+    struct mg_map by_id;    /* gateway id -> struct mg_gateway */
+    struct mg_map policies; /* resource ARN -> struct mg_policy */
+    struct mg_policy **pols;
+    size_t n_pols;
+    json_t *empty_tags;
+};
+
+static int s_slot = -1;
+static size_t s_page_size = MG_TOOL_PAGE_SIZE_DEFAULT;
+
+void mg_agentcore_set_page_size(size_t n)
+{
+    s_page_size = n ? n : MG_TOOL_PAGE_SIZE_DEFAULT;
+}
+
+static const char *const s_status_names[] = {
+    [MG_AGENTCORE_CREATING] = "CREATING",
+    [MG_AGENTCORE_UPDATING] = "UPDATING",
+    [MG_AGENTCORE_UPDATE_UNSUCCESSFUL] = "UPDATE_UNSUCCESSFUL",
+    [MG_AGENTCORE_DELETING] = "DELETING",
+    [MG_AGENTCORE_READY] = "READY",
+    [MG_AGENTCORE_FAILED] = "FAILED",
+    [MG_AGENTCORE_SYNCHRONIZING] = "SYNCHRONIZING",
+    [MG_AGENTCORE_SYNCHRONIZE_UNSUCCESSFUL] = "SYNCHRONIZE_UNSUCCESSFUL",
+};
+
+const char *mg_agentcore_status_str(enum mg_agentcore_status s)
+{
+    if ((size_t)s < sizeof(s_status_names) / sizeof(s_status_names[0]))
+        return s_status_names[s];
+    return "FAILED";
+}
+
+static enum mg_agentcore_status s_status(const char *s)
+{
+    for (size_t i = 0; s && i < sizeof(s_status_names) / sizeof(s_status_names[0]); i++)
+        if (strcmp(s_status_names[i], s) == 0)
+            return (enum mg_agentcore_status)i;
+    return MG_AGENTCORE_FAILED;
+}
+
+static const char *const s_auth_names[] = {
+    [MG_GATEWAY_AUTH_AWS_IAM] = "AWS_IAM",
+    [MG_GATEWAY_AUTH_CUSTOM_JWT] = "CUSTOM_JWT",
+    [MG_GATEWAY_AUTH_NONE] = "NONE",
+    [MG_GATEWAY_AUTH_AUTHENTICATE_ONLY] = "AUTHENTICATE_ONLY",
+};
+
+const char *mg_gateway_authorizer_str(enum mg_gateway_authorizer a)
+{
+    if ((size_t)a < sizeof(s_auth_names) / sizeof(s_auth_names[0]))
+        return s_auth_names[a];
+    return "AWS_IAM";
+}
+
+static enum mg_gateway_authorizer s_auth(const char *s)
+{
+    for (size_t i = 0; s && i < sizeof(s_auth_names) / sizeof(s_auth_names[0]); i++)
+        if (strcmp(s_auth_names[i], s) == 0)
+            return (enum mg_gateway_authorizer)i;
+    return MG_GATEWAY_AUTH_AWS_IAM;
+}
+
+static enum mg_credential_type s_cred(const json_t *doc)
+{
+    static const char *const names[] = {"", "GATEWAY_IAM_ROLE", "OAUTH", "API_KEY",
+                                        "CALLER_IAM_CREDENTIALS", "JWT_PASSTHROUGH"};
+    const json_t *c = json_array_get(json_object_get(doc, "credentialProviderConfigurations"), 0);
+    const char *t = json_string_value(json_object_get(c, "credentialProviderType"));
+    for (size_t i = 1; t && i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(names[i], t) == 0)
+            return (enum mg_credential_type)i;
+    return MG_CRED_NONE;
+}
+
+static const char *s_cstr(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static void s_free_catalog(struct mg_tool_catalog *cat)
+{
+    struct mg_tool *tools = (struct mg_tool *)cat->tools;
+    for (size_t i = 0; i < cat->n_tools; i++) {
+        mg_free((char *)tools[i].full_name);
+        free((char *)tools[i].json);
+    }
+    mg_free(tools);
+    char **pages = (char **)cat->page_json;
+    for (size_t i = 0; i < cat->n_pages; i++)
+        mg_free(pages[i]);
+    mg_free(pages);
+    mg_free((size_t *)cat->page_json_len);
+    memset(cat, 0, sizeof(*cat));
+}
+
+static void s_destroy(void *p)
+{
+    struct s_ext *x = p;
+    if (x == NULL)
+        return;
+    for (size_t i = 0; i < x->n_gws; i++) {
+        struct mg_gateway *g = &x->gws[i];
+        s_free_catalog(&g->catalog);
+        mg_free((char *)g->url);
+        mg_free((void *)g->supported_versions);
+    }
+    mg_free(x->gws);
+    mg_free(x->targets);
+    for (size_t i = 0; i < x->n_pols; i++)
+        mg_policy_unref(x->pols[i]);
+    mg_free(x->pols);
+    mg_map_cleanup(&x->by_id);
+    mg_map_cleanup(&x->policies);
+    json_decref(x->empty_tags);
+    mg_free(x);
+}
+
+static int s_tool_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct mg_tool *)a)->full_name, ((const struct mg_tool *)b)->full_name);
+}
+
+static uint64_t s_fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static enum mg_err s_build_catalog(struct mg_gateway *g)
+{
+    struct mg_tool_catalog *cat = &g->catalog;
+    size_t n = 0;
+    for (size_t i = 0; i < g->n_targets; i++) {
+        const struct mg_gateway_target *t = &g->targets[i];
+        if (t->status != MG_AGENTCORE_READY || t->kind != MG_TARGET_LAMBDA)
+            continue;
+        n += json_array_size(json_object_get(json_object_get(json_object_get(
+            json_object_get(json_object_get(t->doc, "targetConfiguration"), "mcp"), "lambda"),
+            "toolSchema"), "inlinePayload"));
+    }
+    cat->page_size = s_page_size;
+    if (n == 0) {
+        cat->version = s_fnv(1469598103934665603ull, "", 0);
+        return MG_E_OK;
+    }
+    struct mg_tool *tools = mg_calloc(n, sizeof(*tools));
+    if (tools == NULL)
+        return MG_E_NOMEM;
+    cat->tools = tools;
+    size_t k = 0;
+    for (size_t i = 0; i < g->n_targets; i++) {
+        const struct mg_gateway_target *t = &g->targets[i];
+        if (t->status != MG_AGENTCORE_READY || t->kind != MG_TARGET_LAMBDA)
+            continue;
+        const json_t *arr = json_object_get(json_object_get(json_object_get(json_object_get(
+            json_object_get(t->doc, "targetConfiguration"), "mcp"), "lambda"), "toolSchema"),
+            "inlinePayload");
+        size_t j;
+        json_t *def;
+        json_array_foreach(arr, j, def) {
+            const char *name = s_cstr(def, "name");
+            const json_t *in = json_object_get(def, "inputSchema");
+            if (name == NULL || !json_is_object(in))
+                continue;
+            struct mg_tool *tool = &tools[k];
+            size_t fl = strlen(t->name) + 3 + strlen(name);
+            char *full = mg_malloc(fl + 1);
+            if (full == NULL)
+                return MG_E_NOMEM;
+            snprintf(full, fl + 1, "%s___%s", t->name, name);
+            tool->full_name = full;
+            tool->full_name_len = fl;
+            tool->target = t;
+            tool->name = name;
+            tool->description = s_cstr(def, "description") ? s_cstr(def, "description") : "";
+            tool->input_schema = in;
+            const json_t *out = json_object_get(def, "outputSchema");
+            tool->output_schema = json_is_object(out) ? out : NULL;
+            json_t *obj = json_pack("{s:s, s:s, s:O}", "name", full, "description",
+                                    tool->description, "inputSchema", in);
+            if (obj && tool->output_schema)
+                json_object_set(obj, "outputSchema", (json_t *)tool->output_schema);
+            char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+            json_decref(obj);
+            k++;
+            cat->n_tools = k;
+            if (text == NULL)
+                return MG_E_NOMEM;
+            tool->json = text;
+            tool->json_len = strlen(text);
+        }
+    }
+    qsort(tools, k, sizeof(*tools), s_tool_cmp);
+    /* drop duplicate full names (cannot happen with validated targets; be safe) */
+    size_t w = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (w > 0 && strcmp(tools[w - 1].full_name, tools[i].full_name) == 0) {
+            mg_free((char *)tools[i].full_name);
+            free((char *)tools[i].json);
+            continue;
+        }
+        tools[w++] = tools[i];
+    }
+    cat->n_tools = w;
+    size_t ps = cat->page_size;
+    cat->n_pages = (w + ps - 1) / ps;
+    char **pages = mg_calloc(cat->n_pages ? cat->n_pages : 1, sizeof(char *));
+    size_t *lens = mg_calloc(cat->n_pages ? cat->n_pages : 1, sizeof(size_t));
+    cat->page_json = (const char *const *)pages;
+    cat->page_json_len = lens;
+    if (pages == NULL || lens == NULL) {
+        cat->n_pages = pages == NULL ? 0 : cat->n_pages;
+        return MG_E_NOMEM;
+    }
+    uint64_t h = s_fnv(1469598103934665603ull, &ps, sizeof(ps));
+    for (size_t p = 0; p < cat->n_pages; p++) {
+        struct mg_buf b;
+        mg_buf_init(&b, 64u * 1024u * 1024u);
+        enum mg_err e = mg_buf_append_byte(&b, '[');
+        for (size_t i = p * ps; !e && i < w && i < (p + 1) * ps; i++) {
+            if (i > p * ps)
+                e = mg_buf_append_byte(&b, ',');
+            if (!e)
+                e = mg_buf_append(&b, tools[i].json, tools[i].json_len);
+            h = s_fnv(h, tools[i].json, tools[i].json_len + 1);
+        }
+        if (!e)
+            e = mg_buf_append_byte(&b, ']');
+        if (!e)
+            e = mg_buf_append_byte(&b, 0);
+        if (e) {
+            mg_buf_cleanup(&b);
+            return e;
+        }
+        size_t len;
+        pages[p] = (char *)mg_buf_take(&b, &len);
+        lens[p] = len - 1;
+    }
+    cat->version = h;
+    return MG_E_OK;
+}
+
+static void s_fill_gateway(struct s_ext *x, struct mg_gateway *g, const struct mg_snapshot_doc *d)
+{
+    const json_t *doc = d->doc;
+    g->doc = doc;
+    g->id = d->key;
+    g->account = d->account;
+    g->arn = s_cstr(doc, "gatewayArn") ? s_cstr(doc, "gatewayArn") : "";
+    g->region = s_cstr(doc, "_region") ? s_cstr(doc, "_region") : "us-east-1";
+    g->name = s_cstr(doc, "name") ? s_cstr(doc, "name") : "";
+    g->description = s_cstr(doc, "description");
+    g->status = s_status(s_cstr(doc, "status"));
+    g->authorizer = s_auth(s_cstr(doc, "authorizerType"));
+    g->jwt_authorizer = json_object_get(json_object_get(doc, "authorizerConfiguration"),
+                                        "customJWTAuthorizer");
+    g->protocol_type = s_cstr(doc, "protocolType");
+    const json_t *mcp = json_object_get(json_object_get(doc, "protocolConfiguration"), "mcp");
+    const json_t *vers = json_object_get(mcp, "supportedVersions");
+    size_t nv = json_array_size(vers);
+    if (nv) {
+        const char **arr = mg_calloc(nv, sizeof(char *));
+        if (arr) {
+            size_t k = 0, i;
+            json_t *v;
+            json_array_foreach(vers, i, v) if (json_is_string(v)) arr[k++] = json_string_value(v);
+            g->supported_versions = arr;
+            g->n_supported_versions = k;
+        }
+    }
+    g->search_semantic = s_cstr(mcp, "searchType") && strcmp(s_cstr(mcp, "searchType"),
+                                                             "SEMANTIC") == 0;
+    g->instructions = s_cstr(mcp, "instructions");
+    g->exception_debug = s_cstr(doc, "exceptionLevel") != NULL;
+    const json_t *sc = json_object_get(mcp, "sessionConfiguration");
+    g->has_session_config = json_is_object(sc);
+    const json_t *to = json_object_get(sc, "sessionTimeoutInSeconds");
+    g->session_timeout_s = json_is_integer(to) ? (int)json_integer_value(to) : 3600;
+    g->response_streaming = json_is_true(json_object_get(
+        json_object_get(mcp, "streamingConfiguration"), "enableResponseStreaming"));
+    g->role_arn = s_cstr(doc, "roleArn") ? s_cstr(doc, "roleArn") : "";
+    g->kms_key_arn = s_cstr(doc, "kmsKeyArn");
+    g->interceptors = json_object_get(doc, "interceptorConfigurations");
+    g->resource_policy = mg_map_get(&x->policies, mg_slice_cstr(g->arn));
+    const json_t *tags = json_object_get(doc, "_tags");
+    g->tags = json_is_object(tags) ? tags : x->empty_tags;
+    char url[1024];
+    mg_ac_gateway_url(g->id, url, sizeof(url));
+    g->url = mg_strdup(url);
+    if (g->url == NULL)
+        g->url = "";
+}
+
+static enum mg_target_kind s_kind(const json_t *doc)
+{
+    const json_t *mcp = json_object_get(json_object_get(doc, "targetConfiguration"), "mcp");
+    if (json_object_get(mcp, "lambda"))
+        return MG_TARGET_LAMBDA;
+    if (json_object_get(mcp, "openApiSchema"))
+        return MG_TARGET_OPENAPI;
+    if (json_object_get(mcp, "smithyModel"))
+        return MG_TARGET_SMITHY;
+    if (json_object_get(mcp, "mcpServer"))
+        return MG_TARGET_MCP_SERVER;
+    return MG_TARGET_OTHER;
+}
+
+static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errinfo *ei)
+{
+    (void)ei;
+    struct s_ext *x = mg_calloc(1, sizeof(*x));
+    if (x == NULL)
+        return MG_E_NOMEM;
+    mg_map_init(&x->by_id);
+    mg_map_init(&x->policies);
+    x->empty_tags = json_object();
+    enum mg_err e = MG_E_OK;
+
+    /* resource policies */
+    size_t np;
+    const struct mg_snapshot_doc *pd = mg_snapshot_range(snap, MG_AC_KIND_POLICY, NULL, &np);
+    x->pols = mg_calloc(np + 1, sizeof(*x->pols));
+    if (x->pols == NULL)
+        e = MG_E_NOMEM;
+    for (size_t i = 0; i < np && !e; i++) {
+        const char *text = s_cstr(pd[i].doc, "policy");
+        if (text == NULL)
+            continue;
+        struct mg_policy_parse_opts o = {MG_POLICY_KIND_RESOURCE, MG_POLICY_LIMIT_RAW, pd[i].key};
+        struct mg_policy *p = NULL;
+        struct mg_errinfo pe = {0};
+        if (mg_policy_parse(mg_slice_cstr(text), &o, &p, &pe) != MG_E_OK) {
+            MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "resource policy of %s does not compile: %s",
+                   pd[i].key, pe.msg);
+            continue;
+        }
+        x->pols[x->n_pols++] = p;
+        e = mg_map_put(&x->policies, mg_slice_cstr(pd[i].key), p);
+    }
+
+    /* gateways (not being deleted) */
+    size_t ng, nt;
+    const struct mg_snapshot_doc *gd = mg_snapshot_range(snap, MG_AC_KIND_GATEWAY, NULL, &ng);
+    const struct mg_snapshot_doc *td = mg_snapshot_range(snap, MG_AC_KIND_TARGET, NULL, &nt);
+    if (!e) {
+        x->gws = mg_calloc(ng + 1, sizeof(*x->gws));
+        x->targets = mg_calloc(nt + 1, sizeof(*x->targets));
+        if (x->gws == NULL || x->targets == NULL)
+            e = MG_E_NOMEM;
+    }
+    /* targets grouped by gateway: (account \x1f gatewayId) -> gateway index + 1 */
+    struct mg_map acct_id;
+    mg_map_init(&acct_id);
+    size_t *counts = mg_calloc(ng + 1, sizeof(size_t));
+    if (counts == NULL && !e)
+        e = MG_E_NOMEM;
+    for (size_t i = 0; i < ng && !e; i++) {
+        if (s_status(s_cstr(gd[i].doc, "status")) == MG_AGENTCORE_DELETING)
+            continue;
+        struct mg_gateway *g = &x->gws[x->n_gws++];
+        s_fill_gateway(x, g, &gd[i]);
+        char key[200];
+        int kl = snprintf(key, sizeof(key), "%s\x1f%s", g->account, g->id);
+        if (kl > 0 && (size_t)kl < sizeof(key))
+            e = mg_map_put(&acct_id, mg_slice_make(key, (size_t)kl), (void *)(uintptr_t)x->n_gws);
+        if (!e)
+            e = mg_map_put(&x->by_id, mg_slice_cstr(g->id), g);
+    }
+    size_t *owner = mg_calloc(nt + 1, sizeof(size_t));
+    if (owner == NULL && !e)
+        e = MG_E_NOMEM;
+    for (size_t i = 0; i < nt && !e; i++) {
+        const char *slash = strchr(td[i].key, '/');
+        if (slash == NULL || s_status(s_cstr(td[i].doc, "status")) == MG_AGENTCORE_DELETING)
+            continue;
+        char key[200];
+        int kl = snprintf(key, sizeof(key), "%s\x1f%.*s", td[i].account,
+                          (int)(slash - td[i].key), td[i].key);
+        if (kl <= 0 || (size_t)kl >= sizeof(key))
+            continue;
+        uintptr_t gi = (uintptr_t)mg_map_get(&acct_id, mg_slice_make(key, (size_t)kl));
+        owner[i] = gi;
+        if (gi)
+            counts[gi - 1]++;
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < x->n_gws && !e; i++) {
+        x->gws[i].targets = &x->targets[off];
+        off += counts[i];
+    }
+    for (size_t i = 0; i < nt && !e; i++) {
+        if (owner[i] == 0)
+            continue;
+        struct mg_gateway *g = &x->gws[owner[i] - 1];
+        const json_t *doc = td[i].doc;
+        struct mg_gateway_target *t = (struct mg_gateway_target *)&g->targets[g->n_targets++];
+        x->n_targets++;
+        t->gateway = g;
+        t->id = strchr(td[i].key, '/') + 1;
+        t->name = s_cstr(doc, "name") ? s_cstr(doc, "name") : t->id;
+        t->description = s_cstr(doc, "description");
+        t->status = s_status(s_cstr(doc, "status"));
+        t->kind = s_kind(doc);
+        t->lambda_arn = s_cstr(json_object_get(json_object_get(json_object_get(
+                                   doc, "targetConfiguration"), "mcp"), "lambda"),
+                               "lambdaArn");
+        t->credential_type = s_cred(doc);
+        t->doc = doc;
+    }
+    for (size_t i = 0; i < x->n_gws && !e; i++)
+        e = s_build_catalog(&x->gws[i]);
+    mg_free(counts);
+    mg_free(owner);
+    mg_map_cleanup(&acct_id);
+    if (e) {
+        s_destroy(x);
+        return e;
+    }
+    *out = x;
+    return MG_E_OK;
+}
+
+void mg_agentcore_init(void)
+{
+    static const struct mg_snapshot_ext ext = {"agentcore", s_build, s_destroy};
+    if (s_slot < 0)
+        s_slot = mg_snapshot_register_ext(&ext);
+}
+
+static const struct s_ext *s_get(const struct mg_snapshot *snap)
+{
+    if (snap == NULL || s_slot < 0)
+        return NULL;
+    return snap->ext[s_slot];
+}
+
+const struct mg_gateway *mg_agentcore_gateway(const struct mg_snapshot *snap,
+                                              struct mg_slice gateway_id)
+{
+    const struct s_ext *x = s_get(snap);
+    return x ? mg_map_get(&x->by_id, gateway_id) : NULL;
+}
+
+const struct mg_gateway *mg_agentcore_gateways(const struct mg_snapshot *snap, size_t *n)
+{
+    const struct s_ext *x = s_get(snap);
+    *n = x ? x->n_gws : 0;
+    return x ? x->gws : NULL;
+}
+
+const struct mg_tool *mg_agentcore_find_tool(const struct mg_gateway *gw, struct mg_slice full_name)
+{
+    if (gw == NULL)
+        return NULL;
+    size_t lo = 0, hi = gw->catalog.n_tools;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct mg_tool *t = &gw->catalog.tools[mid];
+        int c = mg_slice_cmp(mg_slice_make(t->full_name, t->full_name_len), full_name);
+        if (c == 0)
+            return t;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+const struct mg_policy *mg_agentcore_resource_policy(const struct mg_snapshot *snap,
+                                                     struct mg_slice arn)
+{
+    const struct s_ext *x = s_get(snap);
+    return x ? mg_map_get(&x->policies, arn) : NULL;
+}

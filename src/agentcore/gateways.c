@@ -1,0 +1,607 @@
+/* CreateGateway, GetGateway, ListGateways, UpdateGateway, DeleteGateway. */
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentcore/internal.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+
+/* ---- shared helpers --------------------------------------------------------------------- */
+
+void mg_ac_ctx_add(struct mg_ac_ctx *x, const char *key, const char *value)
+{
+    if (x->n >= sizeof(x->e) / sizeof(x->e[0]) || key == NULL || value == NULL)
+        return;
+    x->e[x->n++] = (struct mg_policy_ctx_entry){.key = mg_slice_cstr(key),
+                                                .value = mg_slice_cstr(value)};
+}
+
+void mg_ac_ctx_tags(struct mg_ac_ctx *x, const json_t *tags)
+{
+    size_t nk = 0;
+    if (json_is_object(tags)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)tags, k, v) {
+            if (nk < sizeof(x->tag_keys) / sizeof(x->tag_keys[0]))
+                x->tag_keys[nk++] = mg_slice_cstr(k);
+            if (x->n_keys < sizeof(x->keys) / sizeof(x->keys[0]) && json_is_string(v)) {
+                snprintf(x->keys[x->n_keys], sizeof(x->keys[0]), "aws:RequestTag/%s", k);
+                mg_ac_ctx_add(x, x->keys[x->n_keys++], json_string_value(v));
+            }
+        }
+    } else if (json_is_array(tags)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(tags, i, v) {
+            if (json_is_string(v) && nk < sizeof(x->tag_keys) / sizeof(x->tag_keys[0]))
+                x->tag_keys[nk++] = mg_slice_cstr(json_string_value(v));
+        }
+    } else {
+        return;
+    }
+    if (x->n < sizeof(x->e) / sizeof(x->e[0]))
+        x->e[x->n++] = (struct mg_policy_ctx_entry){.key = MG_SLICE_LIT("aws:TagKeys"),
+                                                    .values = x->tag_keys, .n_values = nk};
+}
+
+void mg_ac_ctx_gateway(struct mg_ac_ctx *x, const json_t *gw)
+{
+    mg_ac_ctx_add(x, "bedrock-agentcore:GatewayAuthorizerType",
+                  json_string_value(json_object_get(gw, "authorizerType")));
+    mg_ac_ctx_add(x, "bedrock-agentcore:ProtocolType",
+                  json_string_value(json_object_get(gw, "protocolType")));
+    mg_ac_ctx_add(x, "bedrock-agentcore:DiscoveryUrl",
+                  json_string_value(json_object_get(json_object_get(
+                      json_object_get(gw, "authorizerConfiguration"), "customJWTAuthorizer"),
+                      "discoveryUrl")));
+    mg_ac_ctx_add(x, "bedrock-agentcore:KmsKeyArn",
+                  json_string_value(json_object_get(gw, "kmsKeyArn")));
+}
+
+enum mg_err mg_ac_put(struct mg_app *app, const char *kind, const char *account, const char *key,
+                      const json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    if (text == NULL)
+        return MG_E_NOMEM;
+    enum mg_err e = mg_store_put(app->store, kind, account, key, mg_slice_cstr(text));
+    free(text);
+    return e;
+}
+
+void mg_ac_write_failed(struct mg_call *c, enum mg_err e)
+{
+    struct mg_errinfo ei = {0};
+    mg_store_last_error(&ei);
+    MG_LOG_REQ(MG_LOG_ERROR, MG_SUB_MAIN, c->req->request_id, "agentcore write failed: %s (%s)",
+               mg_err_str(e), ei.msg);
+    mg_ac_send_error(c, 500, "InternalServerException",
+                     "The request could not be stored; retry later.");
+}
+
+void mg_ac_request_hash(const json_t *body, char out[65])
+{
+    json_t *copy = json_deep_copy(body);
+    json_object_del(copy, "clientToken");
+    char *text = copy ? json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(copy);
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)(text ? text : ""), text ? strlen(text) : 0, md);
+    free(text);
+    mg_hex_encode(md, sizeof(md), out);
+    out[64] = 0;
+}
+
+static bool s_transitional(const char *st)
+{
+    return st && (strcmp(st, "CREATING") == 0 || strcmp(st, "UPDATING") == 0 ||
+                  strcmp(st, "DELETING") == 0 || strcmp(st, "SYNCHRONIZING") == 0);
+}
+
+static void s_gateway_arn(struct mg_call *c, const char *account, const char *id, char *out,
+                          size_t cap)
+{
+    snprintf(out, cap, "arn:aws:bedrock-agentcore:%s:%s:gateway/%s", c->app->cfg.region, account,
+             id);
+}
+
+/* The role named by an ARN in the snapshot, or NULL. */
+static const json_t *s_role(const struct mg_snapshot *snap, const char *account, const char *arn)
+{
+    struct mg_arn a;
+    if (!mg_arn_parse(mg_slice_cstr(arn), &a))
+        return NULL;
+    char acct[13];
+    if (a.account.len == 12)
+        snprintf(acct, sizeof(acct), MG_SLICE_FMT, MG_SLICE_ARG(a.account));
+    else
+        snprintf(acct, sizeof(acct), "%s", account);
+    const char *slash = strrchr(arn, '/');
+    if (slash == NULL)
+        return NULL;
+    const struct mg_snapshot_doc *d = mg_snapshot_get(snap, "role", acct, slash + 1);
+    if (d == NULL)
+        return NULL;
+    const char *darn = json_string_value(json_object_get(d->doc, "Arn"));
+    if (darn == NULL)
+        return NULL;
+    /* an ARN without account id means the caller's account */
+    if (strcmp(darn, arn) != 0 && a.account.len == 12)
+        return NULL;
+    return d->doc;
+}
+
+const char *mg_ac_check_role(const struct mg_snapshot *snap, const char *account,
+                             const char *role_arn)
+{
+    const json_t *role = s_role(snap, account, role_arn);
+    if (role == NULL)
+        return "Gateway role does not exist or cannot be found";
+    const char *trust = json_string_value(json_object_get(role, "AssumeRolePolicyDocument"));
+    struct mg_policy *p = NULL;
+    struct mg_policy_parse_opts o = {MG_POLICY_KIND_TRUST, MG_POLICY_LIMIT_RAW, role_arn};
+    if (trust == NULL || mg_policy_parse(mg_slice_cstr(trust), &o, &p, NULL) != MG_E_OK)
+        return "Gateway service is not authorized to perform AssumeRole on Gateway role";
+    const char *arn = json_string_value(json_object_get(role, "Arn"));
+    struct mg_policy_ctx_entry ctx[2] = {
+        {.key = MG_SLICE_LIT("aws:SourceAccount"), .value = mg_slice_cstr(account)},
+        {.key = MG_SLICE_LIT("aws:PrincipalServiceName"),
+         .value = MG_SLICE_LIT("bedrock-agentcore.amazonaws.com")},
+    };
+    struct mg_policy_request req = {
+        .principal_type = MG_POLICY_PRINCIPAL_SERVICE,
+        .service = MG_SLICE_LIT("bedrock-agentcore.amazonaws.com"),
+        .action = MG_SLICE_LIT("sts:AssumeRole"),
+        .resource = mg_slice_cstr(arn ? arn : role_arn),
+        .resource_account = mg_slice_cstr(account),
+        .context = ctx,
+        .n_context = 2,
+    };
+    struct mg_policy_set set = {.resource = p};
+    enum mg_policy_decision d = mg_policy_evaluate(&set, &req, NULL);
+    mg_policy_unref(p);
+    if (d != MG_POLICY_ALLOW)
+        return "Gateway service is not authorized to perform AssumeRole on Gateway role";
+    return NULL;
+}
+
+/* iam:PassRole on the role, and the role must exist in the caller's account. */
+static bool s_pass_role(struct mg_call *c, const char *account, const char *role_arn)
+{
+    struct mg_ac_ctx ctx = {0};
+    mg_ac_ctx_add(&ctx, "iam:PassedToService", "bedrock-agentcore.amazonaws.com");
+    struct mg_authz_extra ex = mg_ac_extra(&ctx);
+    struct mg_authz_resource res = {.arn = role_arn, .account = account};
+    if (!mg_authz(c, "iam:PassRole", &res, &ex))
+        return false;
+    struct mg_arn a;
+    bool other = mg_arn_parse(mg_slice_cstr(role_arn), &a) && a.account.len == 12 &&
+                 !mg_slice_eq_cstr(a.account, account);
+    if (other || s_role(c->snap, account, role_arn) == NULL) {
+        char msg[2300];
+        snprintf(msg, sizeof(msg), "The role %.2048s does not exist in account %s or cannot be "
+                                   "used by this gateway", role_arn, account);
+        mg_ac_send_validation_msg(c, "FieldValidationFailed", msg);
+        return false;
+    }
+    return true;
+}
+
+/* The members a client may set on a gateway (create and update). */
+static const char *const s_gw_members[] = {
+    "description", "roleArn", "protocolType", "protocolConfiguration", "authorizerType",
+    "authorizerConfiguration", "kmsKeyArn", "interceptorConfigurations", "exceptionLevel",
+    "customTransformConfiguration", "wafConfiguration", NULL};
+
+static void s_copy_members(json_t *doc, const json_t *body)
+{
+    for (int i = 0; s_gw_members[i]; i++) {
+        json_t *v = json_object_get(body, s_gw_members[i]);
+        if (v && !json_is_null(v))
+            json_object_set(doc, s_gw_members[i], v);
+    }
+    if (json_object_get(doc, "protocolType") == NULL)
+        json_object_set_new(doc, "protocolType", json_string("MCP"));
+}
+
+static json_t *s_summary(const json_t *doc)
+{
+    static const char *const keys[] = {"gatewayId", "name", "status", "description", "createdAt",
+                                       "updatedAt", "authorizerType", "protocolType", NULL};
+    json_t *o = json_object();
+    for (int i = 0; keys[i]; i++) {
+        json_t *v = json_object_get(doc, keys[i]);
+        if (v)
+            json_object_set(o, keys[i], v);
+    }
+    return o;
+}
+
+/* ---- CreateGateway ---------------------------------------------------------------------- */
+
+void mg_ac_create_gateway(struct mg_call *c)
+{
+    struct mg_app *app = c->app;
+    json_t *body = mg_ac_body(c);
+    if (body == NULL)
+        return;
+    json_t *doc = NULL;
+    struct mg_snapshot *snap = NULL;
+    struct mg_ac_verr v = {0};
+    mg_ac_validate_gateway(body, false, &v);
+    if (mg_ac_verr_any(&v)) {
+        mg_ac_send_validation(c, &v);
+        goto out;
+    }
+    const char *account = c->principal.account;
+    struct mg_ac_ctx ctx = {0};
+    mg_ac_ctx_gateway(&ctx, body);
+    mg_ac_ctx_tags(&ctx, json_object_get(body, "tags"));
+    struct mg_authz_extra extra = mg_ac_extra(&ctx);
+    struct mg_authz_resource res = {.arn = "*", .account = account};
+    if (!mg_authz(c, "bedrock-agentcore:CreateGateway", &res, &extra))
+        goto out;
+    const char *role = json_string_value(json_object_get(body, "roleArn"));
+    if (!s_pass_role(c, account, role))
+        goto out;
+    const char *name = json_string_value(json_object_get(body, "name"));
+    const char *token = json_string_value(json_object_get(body, "clientToken"));
+    char hash[65];
+    mg_ac_request_hash(body, hash);
+
+    if (mg_state_write_begin(&app->state) != MG_E_OK) {
+        mg_ac_write_failed(c, MG_E_STORE);
+        goto out;
+    }
+    snap = mg_state_acquire(&app->state);
+    size_t n;
+    const struct mg_snapshot_doc *gws = mg_snapshot_range(snap, MG_AC_KIND_GATEWAY, account, &n);
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *g = gws[i].doc;
+        const char *gt = json_string_value(json_object_get(g, "_clientToken"));
+        if (token && gt && strcmp(gt, token) == 0) {
+            mg_state_write_abort(&app->state);
+            const char *gh = json_string_value(json_object_get(g, "_requestHash"));
+            if (gh && strcmp(gh, hash) == 0)
+                mg_ac_send_json(c, 202, mg_ac_public_gateway(g));
+            else
+                mg_ac_send_validation_msg(c, "IdempotentParameterMismatchException",
+                                          "The clientToken was already used with a different "
+                                          "request.");
+            goto out;
+        }
+        const char *st = json_string_value(json_object_get(g, "status"));
+        if (st && strcmp(st, "DELETING") == 0)
+            continue;
+        live++;
+        const char *gn = json_string_value(json_object_get(g, "name"));
+        if (gn && strcmp(gn, name) == 0) {
+            mg_state_write_abort(&app->state);
+            char msg[200];
+            snprintf(msg, sizeof(msg), "A gateway with name %s already exists in this account",
+                     name);
+            mg_ac_send_error(c, 409, "ConflictException", msg);
+            goto out;
+        }
+    }
+    if (live >= g_mg_ac_quotas.gateways_per_account) {
+        mg_state_write_abort(&app->state);
+        char msg[200];
+        snprintf(msg, sizeof(msg), "The maximum number of gateways per account (%zu) has been "
+                                   "reached", g_mg_ac_quotas.gateways_per_account);
+        mg_ac_send_error(c, 402, "ServiceQuotaExceededException", msg);
+        goto out;
+    }
+    char id[64], arn[256], now[32], wid[300], suffix[11];
+    mg_ac_new_gateway_id(name, id);
+    s_gateway_arn(c, account, id, arn, sizeof(arn));
+    mg_ac_now(now);
+    mg_random_chars(suffix, 10, MG_ALPHA_LOWER_NUM);
+    suffix[10] = 0;
+    snprintf(wid, sizeof(wid), "arn:aws:bedrock-agentcore:%s:%s:workload-identity-directory/"
+                               "default/workload-identity/%s-%s", app->cfg.region, account, name,
+             suffix);
+    doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "gatewayArn", arn, "gatewayId", id,
+                    "createdAt", now, "updatedAt", now, "status", "CREATING", "name", name);
+    if (doc == NULL) {
+        mg_state_write_abort(&app->state);
+        mg_ac_write_failed(c, MG_E_NOMEM);
+        goto out;
+    }
+    s_copy_members(doc, body);
+    json_object_set_new(doc, "workloadIdentityDetails",
+                        json_pack("{s:s}", "workloadIdentityArn", wid));
+    json_object_set_new(doc, "_region", json_string(app->cfg.region));
+    json_t *tags = json_object_get(body, "tags");
+    json_object_set_new(doc, "_tags", json_is_object(tags) ? json_deep_copy(tags) : json_object());
+    if (token)
+        json_object_set_new(doc, "_clientToken", json_string(token));
+    json_object_set_new(doc, "_requestHash", json_string(hash));
+    char *text = json_dumps(doc, JSON_COMPACT);
+    enum mg_err e = text ? mg_store_insert(app->store, MG_AC_KIND_GATEWAY, account, id,
+                                           mg_slice_cstr(text))
+                         : MG_E_NOMEM;
+    free(text);
+    struct mg_errinfo ei = {0};
+    if (e == MG_E_OK)
+        e = mg_state_write_commit(&app->state, &ei);
+    else
+        mg_state_write_abort(&app->state);
+    if (e) {
+        mg_ac_write_failed(c, e);
+        goto out;
+    }
+    MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MAIN, c->req->request_id, "gateway %s created in %s", id,
+               account);
+    mg_ac_kick(app);
+    mg_ac_send_json(c, 202, mg_ac_public_gateway(doc));
+out:
+    if (snap)
+        mg_snapshot_unref(snap);
+    json_decref(doc);
+    json_decref(body);
+}
+
+/* ---- GetGateway / ListGateways ---------------------------------------------------------- */
+
+/* Resolves, authorizes and finds a gateway. NULL when answered. */
+static const struct mg_snapshot_doc *s_gateway_for(struct mg_call *c, const char *ident,
+                                                   const char *action,
+                                                   const struct mg_ac_ctx *ctx)
+{
+    char account[13], id[128], arn[256];
+    if (!mg_ac_gateway_ident(c, ident, account, id))
+        return NULL;
+    s_gateway_arn(c, account, id, arn, sizeof(arn));
+    const struct mg_snapshot_doc *d = mg_snapshot_get(c->snap, MG_AC_KIND_GATEWAY, account, id);
+    struct mg_authz_resource res = {.arn = arn,
+                                    .account = account,
+                                    .policy = mg_ac_policy_of(c, arn),
+                                    .tags = d ? json_object_get(d->doc, "_tags") : NULL};
+    struct mg_authz_extra extra = ctx ? mg_ac_extra(ctx) : (struct mg_authz_extra){0};
+    if (!mg_authz(c, action, &res, ctx ? &extra : NULL))
+        return NULL;
+    if (d == NULL)
+        return mg_ac_gateway_doc(c, account, id);
+    return d;
+}
+
+const struct mg_snapshot_doc *mg_ac_gateway_authorized(struct mg_call *c, const char *ident,
+                                                       const char *action,
+                                                       const struct mg_ac_ctx *ctx)
+{
+    return s_gateway_for(c, ident, action, ctx);
+}
+
+void mg_ac_get_gateway(struct mg_call *c, const char *ident)
+{
+    const struct mg_snapshot_doc *d = s_gateway_for(c, ident, "bedrock-agentcore:GetGateway",
+                                                    NULL);
+    if (d)
+        mg_ac_send_json(c, 200, mg_ac_public_gateway(d->doc));
+}
+
+bool mg_ac_page_params(struct mg_call *c, size_t *max, char *token, size_t cap)
+{
+    char buf[64];
+    const char *m = mg_ac_query(c->req, "maxResults", buf, sizeof(buf));
+    *max = 1000;
+    if (m) {
+        uint64_t n = 0;
+        if (!mg_slice_to_u64(mg_slice_cstr(m), &n) || n < 1 || n > 1000) {
+            struct mg_ac_verr v = {0};
+            mg_ac_verr_add(&v, "maxResults", "Value '%.30s' at 'maxResults' failed to satisfy "
+                                             "constraint: Member must have value between 1 and "
+                                             "1000", m);
+            mg_ac_send_validation(c, &v);
+            return false;
+        }
+        *max = (size_t)n;
+    }
+    token[0] = 0;
+    const char *t = mg_ac_query(c->req, "nextToken", token, cap);
+    if (t && (t[0] == 0 || strlen(t) > 2048)) {
+        mg_ac_send_validation_msg(c, "FieldValidationFailed", "Invalid nextToken");
+        return false;
+    }
+    return true;
+}
+
+void mg_ac_list_gateways(struct mg_call *c)
+{
+    struct mg_authz_resource res = {.arn = "*", .account = c->principal.account};
+    if (!mg_authz(c, "bedrock-agentcore:ListGateways", &res, NULL))
+        return;
+    size_t max;
+    char token[2100];
+    if (!mg_ac_page_params(c, &max, token, sizeof(token)))
+        return;
+    if (token[0] && !mg_ac_match_gateway_id(token)) {
+        mg_ac_send_validation_msg(c, "FieldValidationFailed", "Invalid nextToken");
+        return;
+    }
+    size_t n;
+    const struct mg_snapshot_doc *gws = mg_snapshot_range(c->snap, MG_AC_KIND_GATEWAY,
+                                                          c->principal.account, &n);
+    json_t *items = json_array();
+    const char *last = NULL;
+    size_t i = 0;
+    if (token[0])
+        while (i < n && strcmp(gws[i].key, token) <= 0)
+            i++;
+    for (; i < n && json_array_size(items) < max; i++) {
+        json_array_append_new(items, s_summary(gws[i].doc));
+        last = gws[i].key;
+    }
+    json_t *o = json_pack("{s:o}", "items", items);
+    if (i < n && last)
+        json_object_set_new(o, "nextToken", json_string(last));
+    mg_ac_send_json(c, 200, o);
+}
+
+/* ---- UpdateGateway ---------------------------------------------------------------------- */
+
+void mg_ac_update_gateway(struct mg_call *c, const char *ident)
+{
+    struct mg_app *app = c->app;
+    json_t *body = mg_ac_body(c);
+    json_t *doc = NULL;
+    if (body == NULL)
+        return;
+    struct mg_ac_verr v = {0};
+    mg_ac_validate_gateway(body, true, &v);
+    if (mg_ac_verr_any(&v)) {
+        mg_ac_send_validation(c, &v);
+        goto out;
+    }
+    struct mg_ac_ctx ctx = {0};
+    mg_ac_ctx_gateway(&ctx, body);
+    const struct mg_snapshot_doc *d = s_gateway_for(c, ident, "bedrock-agentcore:UpdateGateway",
+                                                    &ctx);
+    if (d == NULL)
+        goto out;
+    const char *account = d->account;
+    const char *role = json_string_value(json_object_get(body, "roleArn"));
+    if (!s_pass_role(c, account, role))
+        goto out;
+    const json_t *old = d->doc;
+    const char *st = json_string_value(json_object_get(old, "status"));
+    if (s_transitional(st)) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "Gateway %s is %s; retry when the operation has finished",
+                 d->key, st);
+        mg_ac_send_error(c, 409, "ConflictException", msg);
+        goto out;
+    }
+    const char *name = json_string_value(json_object_get(body, "name"));
+    const char *oldname = json_string_value(json_object_get(old, "name"));
+    if (oldname && strcmp(name, oldname) != 0) {
+        mg_ac_send_validation_msg(c, "FieldValidationFailed",
+                                  "The name of a gateway cannot be changed");
+        goto out;
+    }
+    const char *os = json_string_value(json_object_get(json_object_get(
+        json_object_get(old, "protocolConfiguration"), "mcp"), "searchType"));
+    const char *ns = json_string_value(json_object_get(json_object_get(
+        json_object_get(body, "protocolConfiguration"), "mcp"), "searchType"));
+    if ((os == NULL) != (ns == NULL) || (os && ns && strcmp(os, ns) != 0)) {
+        mg_ac_send_validation_msg(c, "FieldValidationFailed",
+                                  "searchType can only be set when the gateway is created");
+        goto out;
+    }
+    char now[32];
+    mg_ac_now(now);
+    doc = json_object();
+    static const char *const keep[] = {"gatewayArn", "gatewayId", "createdAt", "name",
+                                       "workloadIdentityDetails", "_region", "_tags",
+                                       "_clientToken", "_requestHash", NULL};
+    for (int i = 0; keep[i]; i++) {
+        json_t *val = json_object_get(old, keep[i]);
+        if (val)
+            json_object_set(doc, keep[i], val);
+    }
+    json_object_set_new(doc, "updatedAt", json_string(now));
+    json_object_set_new(doc, "status", json_string("UPDATING"));
+    s_copy_members(doc, body);
+    if (mg_state_write_begin(&app->state) != MG_E_OK) {
+        mg_ac_write_failed(c, MG_E_STORE);
+        goto out;
+    }
+    struct mg_buf cur;
+    mg_buf_init(&cur, MG_STORE_DOC_MAX);
+    enum mg_err e = mg_store_get(app->store, MG_AC_KIND_GATEWAY, account, d->key, &cur);
+    mg_buf_cleanup(&cur);
+    if (e == MG_E_OK)
+        e = mg_ac_put(app, MG_AC_KIND_GATEWAY, account, d->key, doc);
+    struct mg_errinfo ei = {0};
+    if (e == MG_E_OK) {
+        e = mg_state_write_commit(&app->state, &ei);
+    } else {
+        mg_state_write_abort(&app->state);
+        if (e == MG_E_NOT_FOUND) {
+            mg_ac_gateway_doc(c, account, "");
+            goto out;
+        }
+    }
+    if (e) {
+        mg_ac_write_failed(c, e);
+        goto out;
+    }
+    mg_ac_kick(app);
+    mg_ac_send_json(c, 202, mg_ac_public_gateway(doc));
+out:
+    json_decref(doc);
+    json_decref(body);
+}
+
+/* ---- DeleteGateway ---------------------------------------------------------------------- */
+
+void mg_ac_delete_gateway(struct mg_call *c, const char *ident)
+{
+    struct mg_app *app = c->app;
+    const struct mg_snapshot_doc *d = s_gateway_for(c, ident, "bedrock-agentcore:DeleteGateway",
+                                                    NULL);
+    if (d == NULL)
+        return;
+    const char *account = d->account;
+    char id[128];
+    snprintf(id, sizeof(id), "%s", d->key);
+    if (mg_state_write_begin(&app->state) != MG_E_OK) {
+        mg_ac_write_failed(c, MG_E_STORE);
+        return;
+    }
+    struct mg_snapshot *snap = mg_state_acquire(&app->state);
+    json_t *doc = NULL;
+    const struct mg_snapshot_doc *cur = mg_snapshot_get(snap, MG_AC_KIND_GATEWAY, account, id);
+    if (cur == NULL) {
+        mg_state_write_abort(&app->state);
+        mg_ac_gateway_doc(c, account, id);
+        goto out;
+    }
+    const char *st = json_string_value(json_object_get(cur->doc, "status"));
+    if (st && strcmp(st, "DELETING") == 0) {
+        mg_state_write_abort(&app->state);
+        mg_ac_send_json(c, 202, json_pack("{s:s, s:s}", "gatewayId", id, "status", "DELETING"));
+        goto out;
+    }
+    size_t n;
+    const struct mg_snapshot_doc *tgs = mg_snapshot_range(snap, MG_AC_KIND_TARGET, account, &n);
+    size_t idl = strlen(id);
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(tgs[i].key, id, idl) != 0 || tgs[i].key[idl] != '/')
+            continue;
+        const char *ts = json_string_value(json_object_get(tgs[i].doc, "status"));
+        if (ts && strcmp(ts, "DELETING") == 0)
+            continue;
+        mg_state_write_abort(&app->state);
+        mg_ac_send_error(c, 409, "ConflictException",
+                         "The gateway has targets. Delete all of its targets before deleting "
+                         "the gateway.");
+        goto out;
+    }
+    doc = json_deep_copy(cur->doc);
+    char now[32];
+    mg_ac_now(now);
+    json_object_set_new(doc, "status", json_string("DELETING"));
+    json_object_set_new(doc, "updatedAt", json_string(now));
+    enum mg_err e = mg_ac_put(app, MG_AC_KIND_GATEWAY, account, id, doc);
+    struct mg_errinfo ei = {0};
+    if (e == MG_E_OK)
+        e = mg_state_write_commit(&app->state, &ei);
+    else
+        mg_state_write_abort(&app->state);
+    if (e) {
+        mg_ac_write_failed(c, e);
+        goto out;
+    }
+    mg_ac_kick(app);
+    mg_ac_send_json(c, 202, json_pack("{s:s, s:s}", "gatewayId", id, "status", "DELETING"));
+out:
+    json_decref(doc);
+    mg_snapshot_unref(snap);
+}

@@ -1,0 +1,171 @@
+/* src/agentcore/internal.h: shared by the files of the control plane. Not for other modules. */
+#ifndef MG_AGENTCORE_INTERNAL_H
+#define MG_AGENTCORE_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "agentcore/agentcore.h"
+#include "app/app.h"
+#include "app/authz.h"
+
+#define MG_AC_KIND_GATEWAY "agentcore_gateway"
+#define MG_AC_KIND_TARGET "agentcore_target"
+#define MG_AC_KIND_POLICY "resource_policy"
+
+#define MG_AC_MAX_BODY (8u * 1024u * 1024u)
+
+/* Quotas (AWS defaults; environment variables MCPGATE_MAX_GATEWAYS_PER_ACCOUNT,
+ * MCPGATE_MAX_TARGETS_PER_GATEWAY, MCPGATE_MAX_TOOLS_PER_TARGET override them). */
+struct mg_ac_quotas {
+    size_t gateways_per_account; /* 1000 */
+    size_t targets_per_gateway;  /* 100 */
+    size_t tools_per_target;     /* 1000 */
+    size_t tool_name_len;        /* 256 */
+};
+extern struct mg_ac_quotas g_mg_ac_quotas;
+
+/* ---- validation (validate.c) ------------------------------------------------------------ */
+
+#define MG_AC_VERR_MAX 8
+
+/* Collected validation failures, AWS style. */
+struct mg_ac_verr {
+    size_t n;
+    char reason[40];               /* "FieldValidationFailed" unless set */
+    char names[MG_AC_VERR_MAX][128];
+    char msgs[MG_AC_VERR_MAX][400];
+    char plain[512];               /* a service rule message (no field list) */
+};
+
+void mg_ac_verr_add(struct mg_ac_verr *v, const char *field, const char *fmt, ...) MG_PRINTF(3, 4);
+/* A rule of the service: the message is sent as is. */
+void mg_ac_verr_rule(struct mg_ac_verr *v, const char *fmt, ...) MG_PRINTF(2, 3);
+bool mg_ac_verr_any(const struct mg_ac_verr *v);
+/* "1 validation error detected: ..." */
+void mg_ac_verr_message(const struct mg_ac_verr *v, char *out, size_t cap);
+
+bool mg_ac_match_gateway_name(const char *s);
+bool mg_ac_match_target_name(const char *s);
+bool mg_ac_match_gateway_id(const char *s);
+bool mg_ac_match_target_id(const char *s);
+bool mg_ac_match_client_token(const char *s);
+bool mg_ac_match_role_arn(const char *s);
+bool mg_ac_match_lambda_arn(const char *s);
+bool mg_ac_match_kms_arn(const char *s);
+bool mg_ac_match_tag_chars(const char *s);
+bool mg_ac_match_tag_resource_arn(const char *s);
+bool mg_ac_match_discovery_url(const char *s);
+
+/* Validates a CreateGateway (update false) or UpdateGateway body. */
+void mg_ac_validate_gateway(const json_t *body, bool update, struct mg_ac_verr *v);
+/* Validates a CreateGatewayTarget / UpdateGatewayTarget body. */
+void mg_ac_validate_target(const json_t *body, bool update, struct mg_ac_verr *v);
+/* Validates a tags map (field names the member). */
+void mg_ac_validate_tags(const json_t *tags, const char *field, struct mg_ac_verr *v);
+/* The tool-schema rules checked when the target is compiled: names unique, quotas. NULL when
+ * fine, else the statusReasons text. */
+const char *mg_ac_check_tools(const json_t *tools, char *buf, size_t cap);
+/* ID generation. */
+void mg_ac_new_gateway_id(const char *name, char out[64]);
+void mg_ac_new_target_id(char out[11]);
+
+struct mg_ac_ctx;
+
+/* ---- HTTP helpers (routes.c) ------------------------------------------------------------ */
+
+void mg_ac_send_error(struct mg_call *c, int status, const char *code, const char *msg);
+void mg_ac_send_validation(struct mg_call *c, const struct mg_ac_verr *v);
+void mg_ac_send_validation_msg(struct mg_call *c, const char *reason, const char *msg);
+void mg_ac_send_json(struct mg_call *c, int status, json_t *obj); /* steals obj */
+/* The body as a JSON object, or answers (400 SerializationException / ValidationException) and
+ * returns NULL. An empty body is {}. */
+json_t *mg_ac_body(struct mg_call *c);
+/* Value of a query parameter (decoded into buf), or NULL. */
+const char *mg_ac_query(const struct mg_http_req *r, const char *name, char *buf, size_t cap);
+void mg_ac_now(char out[32]); /* RFC 3339 with microseconds */
+
+/* Resolves a gatewayIdentifier (id or ARN) to (account, id). false: not a valid identifier
+ * (answered). */
+bool mg_ac_gateway_ident(struct mg_call *c, const char *ident, char account[13], char id[128]);
+/* The gateway document, or NULL after answering ResourceNotFoundException. */
+const struct mg_snapshot_doc *mg_ac_gateway_doc(struct mg_call *c, const char *account,
+                                                const char *id);
+/* The compiled resource policy of an ARN in the call's snapshot, or NULL. */
+const struct mg_policy *mg_ac_policy_of(struct mg_call *c, const char *arn);
+/* Resolves gatewayIdentifier, authorizes `action` on the gateway (resource policy, tags, ctx),
+ * then finds it: NULL when answered (validation, access denied, not found). */
+const struct mg_snapshot_doc *mg_ac_gateway_authorized(struct mg_call *c, const char *ident,
+                                                       const char *action,
+                                                       const struct mg_ac_ctx *ctx);
+/* maxResults (1..1000, default 1000) and nextToken of a List call; false when answered. */
+bool mg_ac_page_params(struct mg_call *c, size_t *max, char *token, size_t cap);
+/* Authorizes on a gateway: resource policy and tags of the gateway doc applied. */
+bool mg_ac_authz_gateway(struct mg_call *c, const char *action, const json_t *gw,
+                         const struct mg_authz_extra *extra);
+/* The gatewayUrl for an id. */
+void mg_ac_gateway_url(const char *id, char *out, size_t cap);
+/* A copy of a stored doc without private "_" members, with gatewayUrl filled. */
+json_t *mg_ac_public_gateway(const json_t *doc);
+json_t *mg_ac_public_target(const json_t *doc);
+
+/* Extra authorization context: condition keys of the request. */
+struct mg_ac_ctx {
+    struct mg_policy_ctx_entry e[40];
+    size_t n;
+    char keys[20][160];
+    size_t n_keys;
+    struct mg_slice tag_keys[64];
+};
+void mg_ac_ctx_add(struct mg_ac_ctx *x, const char *key, const char *value);
+/* aws:RequestTag/K for each tag and aws:TagKeys (tags: {"k": "v"}, or an array of keys). */
+void mg_ac_ctx_tags(struct mg_ac_ctx *x, const json_t *tags);
+/* The gateway condition keys (GatewayAuthorizerType, ProtocolType, DiscoveryUrl, KmsKeyArn) of a
+ * request body or stored gateway. */
+void mg_ac_ctx_gateway(struct mg_ac_ctx *x, const json_t *gw);
+static inline struct mg_authz_extra mg_ac_extra(const struct mg_ac_ctx *x)
+{
+    return (struct mg_authz_extra){x->e, x->n};
+}
+
+/* Stores doc (compact JSON) inside an open write transaction. */
+MG_MUST_USE enum mg_err mg_ac_put(struct mg_app *app, const char *kind, const char *account,
+                                  const char *key, const json_t *doc);
+/* Answers a failed write (500 InternalServerException) after aborting. */
+void mg_ac_write_failed(struct mg_call *c, enum mg_err e);
+
+/* ---- operations ------------------------------------------------------------------------- */
+
+void mg_ac_create_gateway(struct mg_call *c);
+void mg_ac_get_gateway(struct mg_call *c, const char *ident);
+void mg_ac_list_gateways(struct mg_call *c);
+void mg_ac_update_gateway(struct mg_call *c, const char *ident);
+void mg_ac_delete_gateway(struct mg_call *c, const char *ident);
+void mg_ac_create_target(struct mg_call *c, const char *ident);
+void mg_ac_get_target(struct mg_call *c, const char *ident, const char *tid);
+void mg_ac_list_targets(struct mg_call *c, const char *ident);
+void mg_ac_update_target(struct mg_call *c, const char *ident, const char *tid);
+void mg_ac_delete_target(struct mg_call *c, const char *ident, const char *tid);
+void mg_ac_sync_targets(struct mg_call *c, const char *ident);
+void mg_ac_put_policy(struct mg_call *c, const char *arn);
+void mg_ac_get_policy(struct mg_call *c, const char *arn);
+void mg_ac_delete_policy(struct mg_call *c, const char *arn);
+void mg_ac_tag(struct mg_call *c, const char *arn);
+void mg_ac_untag(struct mg_call *c, const char *arn);
+void mg_ac_list_tags(struct mg_call *c, const char *arn);
+
+/* ---- lifecycle (lifecycle.c) ------------------------------------------------------------ */
+
+/* Wakes the background worker (a resource entered a transitional state). */
+void mg_ac_kick(struct mg_app *app);
+/* Validates the resource policy text for a resource ARN; NULL when fine, else the message. */
+const char *mg_ac_check_resource_policy(const char *text, const char *arn, char *buf, size_t cap);
+/* Checks a gateway's role for the worker: NULL when it exists and trusts the service. */
+const char *mg_ac_check_role(const struct mg_snapshot *snap, const char *account,
+                             const char *role_arn);
+/* A hash of a request body without clientToken (for idempotency). */
+void mg_ac_request_hash(const json_t *body, char out[65]);
+/* The application (set by mg_agentcore_start). */
+extern struct mg_app *g_mg_ac_app;
+
+#endif

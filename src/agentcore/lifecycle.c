@@ -1,0 +1,262 @@
+/* The control plane's background worker: moves gateways and targets out of their transitional
+ * states (CREATING, UPDATING, SYNCHRONIZING -> READY or a failure state with statusReasons;
+ * DELETING -> gone). It runs at start-up too, so nothing stays stuck after a restart or a crash. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agentcore/internal.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+
+struct mg_app *g_mg_ac_app;
+
+struct s_worker {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop, kicked, running;
+};
+
+void mg_ac_kick(struct mg_app *app)
+{
+    struct s_worker *w = app->agentcore;
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->kicked = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static const char *s_str(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static bool s_is(const json_t *o, const char *st)
+{
+    const char *s = s_str(o, "status");
+    return s && strcmp(s, st) == 0;
+}
+
+static void s_set_status(json_t *doc, const char *status, const char *reason)
+{
+    json_object_set_new(doc, "status", json_string(status));
+    if (reason)
+        json_object_set_new(doc, "statusReasons", json_pack("[s]", reason));
+    else
+        json_object_del(doc, "statusReasons");
+}
+
+/* One gateway in a transitional state: the new doc, or deletion. */
+static enum mg_err s_gateway(struct mg_app *app, const struct mg_snapshot *snap,
+                             const struct mg_snapshot_doc *d, bool *changed)
+{
+    const json_t *cur = d->doc;
+    if (s_is(cur, "DELETING")) {
+        size_t n, idl = strlen(d->key);
+        const struct mg_snapshot_doc *tgs = mg_snapshot_range(snap, MG_AC_KIND_TARGET, d->account,
+                                                              &n);
+        for (size_t i = 0; i < n; i++) {
+            if (strncmp(tgs[i].key, d->key, idl) == 0 && tgs[i].key[idl] == '/') {
+                enum mg_err e = mg_store_delete(app->store, MG_AC_KIND_TARGET, d->account,
+                                                tgs[i].key);
+                if (e && e != MG_E_NOT_FOUND)
+                    return e;
+            }
+        }
+        const char *arn = s_str(cur, "gatewayArn");
+        if (arn) {
+            enum mg_err e = mg_store_delete(app->store, MG_AC_KIND_POLICY, d->account, arn);
+            if (e && e != MG_E_NOT_FOUND)
+                return e;
+        }
+        enum mg_err e = mg_store_delete(app->store, MG_AC_KIND_GATEWAY, d->account, d->key);
+        *changed = true;
+        MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "gateway %s deleted", d->key);
+        return e == MG_E_NOT_FOUND ? MG_E_OK : e;
+    }
+    bool creating = s_is(cur, "CREATING");
+    if (!creating && !s_is(cur, "UPDATING"))
+        return MG_E_OK;
+    const char *reason = mg_ac_check_role(snap, d->account, s_str(cur, "roleArn"));
+    json_t *doc = json_deep_copy(cur);
+    if (doc == NULL)
+        return MG_E_NOMEM;
+    s_set_status(doc, reason ? (creating ? "FAILED" : "UPDATE_UNSUCCESSFUL") : "READY", reason);
+    enum mg_err e = mg_ac_put(app, MG_AC_KIND_GATEWAY, d->account, d->key, doc);
+    json_decref(doc);
+    *changed = true;
+    MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "gateway %s %s%s%s", d->key,
+           reason ? (creating ? "FAILED" : "UPDATE_UNSUCCESSFUL") : "READY", reason ? ": " : "",
+           reason ? reason : "");
+    return e;
+}
+
+static enum mg_err s_target(struct mg_app *app, const struct mg_snapshot *snap,
+                            const struct mg_snapshot_doc *d, bool *changed)
+{
+    const json_t *cur = d->doc;
+    const char *slash = strchr(d->key, '/');
+    char gwid[128];
+    snprintf(gwid, sizeof(gwid), "%.*s", slash ? (int)(slash - d->key) : 0, d->key);
+    bool orphan = mg_snapshot_get(snap, MG_AC_KIND_GATEWAY, d->account, gwid) == NULL;
+    if (s_is(cur, "DELETING") || orphan) {
+        enum mg_err e = mg_store_delete(app->store, MG_AC_KIND_TARGET, d->account, d->key);
+        *changed = true;
+        return e == MG_E_NOT_FOUND ? MG_E_OK : e;
+    }
+    const char *fail = NULL;
+    if (s_is(cur, "CREATING"))
+        fail = "FAILED";
+    else if (s_is(cur, "UPDATING"))
+        fail = "UPDATE_UNSUCCESSFUL";
+    else if (s_is(cur, "SYNCHRONIZING"))
+        fail = "SYNCHRONIZE_UNSUCCESSFUL";
+    else
+        return MG_E_OK;
+    const json_t *tools = json_object_get(json_object_get(json_object_get(json_object_get(
+        json_object_get(cur, "targetConfiguration"), "mcp"), "lambda"), "toolSchema"),
+        "inlinePayload");
+    char buf[256];
+    const char *reason = mg_ac_check_tools(tools, buf, sizeof(buf));
+    json_t *doc = json_deep_copy(cur);
+    if (doc == NULL)
+        return MG_E_NOMEM;
+    s_set_status(doc, reason ? fail : "READY", reason);
+    if (reason == NULL) {
+        char now[32];
+        mg_ac_now(now);
+        json_object_set_new(doc, "lastSynchronizedAt", json_string(now));
+    }
+    enum mg_err e = mg_ac_put(app, MG_AC_KIND_TARGET, d->account, d->key, doc);
+    json_decref(doc);
+    *changed = true;
+    return e;
+}
+
+static bool s_pending(const json_t *doc)
+{
+    return s_is(doc, "CREATING") || s_is(doc, "UPDATING") || s_is(doc, "DELETING") ||
+           s_is(doc, "SYNCHRONIZING");
+}
+
+/* One pass: finishes everything transitional in a single write transaction. */
+static void s_pass(struct mg_app *app)
+{
+    struct mg_snapshot *peek = mg_state_acquire(&app->state);
+    size_t ng, nt;
+    bool any = false;
+    const struct mg_snapshot_doc *g = mg_snapshot_range(peek, MG_AC_KIND_GATEWAY, NULL, &ng);
+    const struct mg_snapshot_doc *t = mg_snapshot_range(peek, MG_AC_KIND_TARGET, NULL, &nt);
+    for (size_t i = 0; i < ng && !any; i++)
+        any = s_pending(g[i].doc);
+    for (size_t i = 0; i < nt && !any; i++)
+        any = s_pending(t[i].doc);
+    mg_snapshot_unref(peek);
+    if (!any)
+        return;
+    if (mg_state_write_begin(&app->state) != MG_E_OK)
+        return;
+    /* under the write lock, the current snapshot is exactly the store's state */
+    struct mg_snapshot *snap = mg_state_acquire(&app->state);
+    enum mg_err e = MG_E_OK;
+    bool changed = false;
+    t = mg_snapshot_range(snap, MG_AC_KIND_TARGET, NULL, &nt);
+    for (size_t i = 0; i < nt && !e; i++)
+        if (s_pending(t[i].doc))
+            e = s_target(app, snap, &t[i], &changed);
+    g = mg_snapshot_range(snap, MG_AC_KIND_GATEWAY, NULL, &ng);
+    for (size_t i = 0; i < ng && !e; i++)
+        if (s_pending(g[i].doc))
+            e = s_gateway(app, snap, &g[i], &changed);
+    mg_snapshot_unref(snap);
+    struct mg_errinfo ei = {0};
+    if (e || !changed) {
+        mg_state_write_abort(&app->state);
+        if (e)
+            MG_LOG(MG_LOG_ERROR, MG_SUB_MAIN, "agentcore worker: write failed: %s",
+                   mg_err_str(e));
+        return;
+    }
+    if (mg_state_write_commit(&app->state, &ei) != MG_E_OK)
+        MG_LOG(MG_LOG_ERROR, MG_SUB_MAIN, "agentcore worker: commit failed: %s", ei.msg);
+}
+
+static void *s_run(void *arg)
+{
+    struct mg_app *app = arg;
+    struct s_worker *w = app->agentcore;
+    for (;;) {
+        s_pass(app);
+        pthread_mutex_lock(&w->mu);
+        if (!w->stop && !w->kicked) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+        }
+        bool stop = w->stop;
+        w->kicked = false;
+        pthread_mutex_unlock(&w->mu);
+        if (stop)
+            break;
+    }
+    return NULL;
+}
+
+static size_t s_env_size(const char *name, size_t def)
+{
+    const char *v = getenv(name);
+    uint64_t n;
+    if (v && mg_slice_to_u64(mg_slice_cstr(v), &n) && n > 0 && n < 1000000)
+        return (size_t)n;
+    return def;
+}
+
+enum mg_err mg_agentcore_start(struct mg_app *app, struct mg_errinfo *ei)
+{
+    g_mg_ac_app = app;
+    g_mg_ac_quotas.gateways_per_account = s_env_size("MCPGATE_MAX_GATEWAYS_PER_ACCOUNT", 1000);
+    g_mg_ac_quotas.targets_per_gateway = s_env_size("MCPGATE_MAX_TARGETS_PER_GATEWAY", 100);
+    g_mg_ac_quotas.tools_per_target = s_env_size("MCPGATE_MAX_TOOLS_PER_TARGET", 1000);
+    mg_agentcore_set_page_size(s_env_size("MCPGATE_TOOLS_PAGE_SIZE", MG_TOOL_PAGE_SIZE_DEFAULT));
+    mg_agentcore_init();
+    MG_TRY(mg_state_rebuild(&app->state, ei));
+    struct s_worker *w = mg_calloc(1, sizeof(*w));
+    if (w == NULL)
+        return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    app->agentcore = w;
+    if (pthread_create(&w->thread, NULL, s_run, app) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        mg_free(w);
+        app->agentcore = NULL;
+        return mg_errinfo_set(ei, MG_E_INTERNAL, "could not start the AgentCore worker thread");
+    }
+    w->running = true;
+    return MG_E_OK;
+}
+
+void mg_agentcore_stop(struct mg_app *app)
+{
+    struct s_worker *w = app->agentcore;
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    if (w->running)
+        pthread_join(w->thread, NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    mg_free(w);
+    app->agentcore = NULL;
+}

@@ -1,0 +1,499 @@
+/* CreateGatewayTarget, GetGatewayTarget, ListGatewayTargets, UpdateGatewayTarget,
+ * DeleteGatewayTarget, SynchronizeGatewayTargets. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentcore/internal.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/util.h"
+
+static const char *s_str(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static bool s_is(const json_t *o, const char *status)
+{
+    const char *s = s_str(o, "status");
+    return s && strcmp(s, status) == 0;
+}
+
+static bool s_busy(const json_t *o)
+{
+    return s_is(o, "CREATING") || s_is(o, "UPDATING") || s_is(o, "DELETING") ||
+           s_is(o, "SYNCHRONIZING");
+}
+
+static const char *s_mcp_kind(const json_t *body)
+{
+    const json_t *mcp = json_object_get(json_object_get(body, "targetConfiguration"), "mcp");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)mcp, k, v) return k;
+    return NULL;
+}
+
+static void s_target_ctx(struct mg_ac_ctx *ctx, const json_t *body)
+{
+    mg_ac_ctx_add(ctx, "bedrock-agentcore:McpTargetConfigurationType", s_mcp_kind(body));
+    const json_t *c = json_array_get(json_object_get(body, "credentialProviderConfigurations"), 0);
+    mg_ac_ctx_add(ctx, "bedrock-agentcore:CredentialProviderType",
+                  s_str(c, "credentialProviderType"));
+}
+
+static void s_not_found(struct mg_call *c, const char *tid)
+{
+    char msg[200];
+    snprintf(msg, sizeof(msg), "Target not found: %.20s", tid);
+    mg_ac_send_error(c, 404, "ResourceNotFoundException", msg);
+}
+
+static bool s_check_tid(struct mg_call *c, const char *tid)
+{
+    if (mg_ac_match_target_id(tid))
+        return true;
+    struct mg_ac_verr v = {0};
+    mg_ac_verr_add(&v, "targetId", "Value '%.40s' at 'targetId' failed to satisfy constraint: "
+                                   "Member must satisfy regular expression pattern: "
+                                   "[0-9a-zA-Z]{10}", tid);
+    mg_ac_send_validation(c, &v);
+    return false;
+}
+
+static json_t *s_summary(const json_t *doc)
+{
+    static const char *const keys[] = {"targetId", "name", "status", "description", "createdAt",
+                                       "updatedAt", "lastSynchronizedAt", NULL};
+    json_t *o = json_object();
+    for (int i = 0; keys[i]; i++) {
+        json_t *v = json_object_get(doc, keys[i]);
+        if (v)
+            json_object_set(o, keys[i], v);
+    }
+    json_object_set_new(o, "targetType", json_string("LAMBDA"));
+    return o;
+}
+
+static size_t s_tool_count(const json_t *body)
+{
+    return json_array_size(json_object_get(json_object_get(json_object_get(json_object_get(
+        json_object_get(body, "targetConfiguration"), "mcp"), "lambda"), "toolSchema"),
+        "inlinePayload"));
+}
+
+static bool s_tool_quota(struct mg_call *c, const json_t *body)
+{
+    if (s_tool_count(body) <= g_mg_ac_quotas.tools_per_target)
+        return true;
+    char msg[200];
+    snprintf(msg, sizeof(msg), "The maximum number of tools per target (%zu) has been exceeded",
+             g_mg_ac_quotas.tools_per_target);
+    mg_ac_send_error(c, 402, "ServiceQuotaExceededException", msg);
+    return false;
+}
+
+static void s_key(char *out, size_t cap, const char *gw, const char *tid)
+{
+    snprintf(out, cap, "%s/%s", gw, tid);
+}
+
+/* Writes doc under an already-open transaction and answers with `reply` (stolen). */
+static void s_commit(struct mg_call *c, const char *account, const char *key, const json_t *doc,
+                     int status, json_t *reply)
+{
+    struct mg_app *app = c->app;
+    enum mg_err e = mg_ac_put(app, MG_AC_KIND_TARGET, account, key, doc);
+    struct mg_errinfo ei = {0};
+    if (e == MG_E_OK)
+        e = mg_state_write_commit(&app->state, &ei);
+    else
+        mg_state_write_abort(&app->state);
+    if (e) {
+        json_decref(reply);
+        mg_ac_write_failed(c, e);
+        return;
+    }
+    mg_ac_kick(app);
+    mg_ac_send_json(c, status, reply);
+}
+
+/* ---- CreateGatewayTarget ---------------------------------------------------------------- */
+
+void mg_ac_create_target(struct mg_call *c, const char *ident)
+{
+    struct mg_app *app = c->app;
+    json_t *body = mg_ac_body(c);
+    if (body == NULL)
+        return;
+    json_t *doc = NULL;
+    struct mg_snapshot *snap = NULL;
+    struct mg_ac_verr v = {0};
+    mg_ac_validate_target(body, false, &v);
+    if (mg_ac_verr_any(&v)) {
+        mg_ac_send_validation(c, &v);
+        goto out;
+    }
+    struct mg_ac_ctx ctx = {0};
+    s_target_ctx(&ctx, body);
+    const struct mg_snapshot_doc *gd =
+        mg_ac_gateway_authorized(c, ident, "bedrock-agentcore:CreateGatewayTarget", &ctx);
+    if (gd == NULL || !s_tool_quota(c, body))
+        goto out;
+    if (s_is(gd->doc, "DELETING")) {
+        mg_ac_send_error(c, 409, "ConflictException", "The gateway is being deleted");
+        goto out;
+    }
+    char account[13], gwid[128], gwarn[300];
+    snprintf(account, sizeof(account), "%s", gd->account);
+    snprintf(gwid, sizeof(gwid), "%s", gd->key);
+    snprintf(gwarn, sizeof(gwarn), "%s", s_str(gd->doc, "gatewayArn"));
+    const char *token = s_str(body, "clientToken");
+    char hash[65], tid[11];
+    mg_ac_request_hash(body, hash);
+    mg_ac_new_target_id(tid);
+    const char *name = s_str(body, "name");
+
+    if (mg_state_write_begin(&app->state) != MG_E_OK) {
+        mg_ac_write_failed(c, MG_E_STORE);
+        goto out;
+    }
+    snap = mg_state_acquire(&app->state);
+    if (mg_snapshot_get(snap, MG_AC_KIND_GATEWAY, account, gwid) == NULL) {
+        mg_state_write_abort(&app->state);
+        mg_ac_gateway_doc(c, account, gwid);
+        goto out;
+    }
+    size_t n, live = 0, idl = strlen(gwid);
+    const struct mg_snapshot_doc *tgs = mg_snapshot_range(snap, MG_AC_KIND_TARGET, account, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(tgs[i].key, gwid, idl) != 0 || tgs[i].key[idl] != '/')
+            continue;
+        const json_t *t = tgs[i].doc;
+        const char *tt = s_str(t, "_clientToken");
+        if (token && tt && strcmp(tt, token) == 0) {
+            mg_state_write_abort(&app->state);
+            const char *th = s_str(t, "_requestHash");
+            if (th && strcmp(th, hash) == 0)
+                mg_ac_send_json(c, 202, mg_ac_public_target(t));
+            else
+                mg_ac_send_validation_msg(c, "IdempotentParameterMismatchException",
+                                          "The clientToken was already used with a different "
+                                          "request.");
+            goto out;
+        }
+        if (s_is(t, "DELETING"))
+            continue;
+        live++;
+        const char *tn = s_str(t, "name");
+        if (name && tn && strcmp(tn, name) == 0) {
+            mg_state_write_abort(&app->state);
+            char msg[200];
+            snprintf(msg, sizeof(msg), "A target with name %.100s already exists in this gateway",
+                     name);
+            mg_ac_send_error(c, 409, "ConflictException", msg);
+            goto out;
+        }
+    }
+    if (live >= g_mg_ac_quotas.targets_per_gateway) {
+        mg_state_write_abort(&app->state);
+        char msg[200];
+        snprintf(msg, sizeof(msg), "The maximum number of targets per gateway (%zu) has been "
+                                   "reached", g_mg_ac_quotas.targets_per_gateway);
+        mg_ac_send_error(c, 402, "ServiceQuotaExceededException", msg);
+        goto out;
+    }
+    char now[32];
+    mg_ac_now(now);
+    doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:s}", "gatewayArn", gwarn, "targetId",
+                    tid, "createdAt", now, "updatedAt", now, "status", "CREATING", "name",
+                    name ? name : tid, "targetConfiguration",
+                    json_object_get(body, "targetConfiguration"), "protocolType", "MCP");
+    if (doc == NULL) {
+        mg_state_write_abort(&app->state);
+        mg_ac_write_failed(c, MG_E_NOMEM);
+        goto out;
+    }
+    static const char *const opt[] = {"description", "credentialProviderConfigurations",
+                                      "metadataConfiguration", NULL};
+    for (int i = 0; opt[i]; i++) {
+        json_t *val = json_object_get(body, opt[i]);
+        if (val && !json_is_null(val))
+            json_object_set(doc, opt[i], val);
+    }
+    if (token)
+        json_object_set_new(doc, "_clientToken", json_string(token));
+    json_object_set_new(doc, "_requestHash", json_string(hash));
+    char key[160];
+    s_key(key, sizeof(key), gwid, tid);
+    s_commit(c, account, key, doc, 202, mg_ac_public_target(doc));
+out:
+    if (snap)
+        mg_snapshot_unref(snap);
+    json_decref(doc);
+    json_decref(body);
+}
+
+/* ---- Get / List ------------------------------------------------------------------------- */
+
+static const struct mg_snapshot_doc *s_target_doc(struct mg_call *c,
+                                                  const struct mg_snapshot_doc *gd,
+                                                  const char *tid)
+{
+    char key[160];
+    s_key(key, sizeof(key), gd->key, tid);
+    const struct mg_snapshot_doc *d = mg_snapshot_get(c->snap, MG_AC_KIND_TARGET, gd->account,
+                                                      key);
+    if (d == NULL)
+        s_not_found(c, tid);
+    return d;
+}
+
+void mg_ac_get_target(struct mg_call *c, const char *ident, const char *tid)
+{
+    const struct mg_snapshot_doc *gd =
+        mg_ac_gateway_authorized(c, ident, "bedrock-agentcore:GetGatewayTarget", NULL);
+    if (gd == NULL || !s_check_tid(c, tid))
+        return;
+    const struct mg_snapshot_doc *d = s_target_doc(c, gd, tid);
+    if (d)
+        mg_ac_send_json(c, 200, mg_ac_public_target(d->doc));
+}
+
+void mg_ac_list_targets(struct mg_call *c, const char *ident)
+{
+    const struct mg_snapshot_doc *gd =
+        mg_ac_gateway_authorized(c, ident, "bedrock-agentcore:ListGatewayTargets", NULL);
+    if (gd == NULL)
+        return;
+    size_t max;
+    char token[2100];
+    if (!mg_ac_page_params(c, &max, token, sizeof(token)))
+        return;
+    if (token[0] && !mg_ac_match_target_id(token)) {
+        mg_ac_send_validation_msg(c, "FieldValidationFailed", "Invalid nextToken");
+        return;
+    }
+    size_t n, idl = strlen(gd->key);
+    const struct mg_snapshot_doc *tgs = mg_snapshot_range(c->snap, MG_AC_KIND_TARGET, gd->account,
+                                                          &n);
+    json_t *items = json_array();
+    const char *last = NULL;
+    bool more = false;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(tgs[i].key, gd->key, idl) != 0 || tgs[i].key[idl] != '/')
+            continue;
+        const char *tid = tgs[i].key + idl + 1;
+        if (token[0] && strcmp(tid, token) <= 0)
+            continue;
+        if (json_array_size(items) >= max) {
+            more = true;
+            break;
+        }
+        json_array_append_new(items, s_summary(tgs[i].doc));
+        last = tid;
+    }
+    json_t *o = json_pack("{s:o}", "items", items);
+    if (more && last)
+        json_object_set_new(o, "nextToken", json_string(last));
+    mg_ac_send_json(c, 200, o);
+}
+
+/* ---- Update / Delete / Synchronize ------------------------------------------------------ */
+
+/* Takes the write lock and finds the current target doc; NULL when answered. */
+static const struct mg_snapshot_doc *s_locked_target(struct mg_call *c,
+                                                     const struct mg_snapshot_doc *gd,
+                                                     const char *tid, struct mg_snapshot **snap)
+{
+    struct mg_app *app = c->app;
+    if (mg_state_write_begin(&app->state) != MG_E_OK) {
+        mg_ac_write_failed(c, MG_E_STORE);
+        return NULL;
+    }
+    *snap = mg_state_acquire(&app->state);
+    char key[160];
+    s_key(key, sizeof(key), gd->key, tid);
+    const struct mg_snapshot_doc *d = mg_snapshot_get(*snap, MG_AC_KIND_TARGET, gd->account, key);
+    if (d == NULL) {
+        mg_state_write_abort(&app->state);
+        s_not_found(c, tid);
+    }
+    return d;
+}
+
+void mg_ac_update_target(struct mg_call *c, const char *ident, const char *tid)
+{
+    struct mg_app *app = c->app;
+    json_t *body = mg_ac_body(c);
+    if (body == NULL)
+        return;
+    json_t *doc = NULL;
+    struct mg_snapshot *snap = NULL;
+    struct mg_ac_verr v = {0};
+    mg_ac_validate_target(body, true, &v);
+    if (mg_ac_verr_any(&v)) {
+        mg_ac_send_validation(c, &v);
+        goto out;
+    }
+    struct mg_ac_ctx ctx = {0};
+    s_target_ctx(&ctx, body);
+    const struct mg_snapshot_doc *gd =
+        mg_ac_gateway_authorized(c, ident, "bedrock-agentcore:UpdateGatewayTarget", &ctx);
+    if (gd == NULL || !s_check_tid(c, tid) || !s_tool_quota(c, body))
+        goto out;
+    char account[13], gwid[128];
+    snprintf(account, sizeof(account), "%s", gd->account);
+    snprintf(gwid, sizeof(gwid), "%s", gd->key);
+    const struct mg_snapshot_doc *d = s_locked_target(c, gd, tid, &snap);
+    if (d == NULL)
+        goto out;
+    if (s_busy(d->doc)) {
+        mg_state_write_abort(&app->state);
+        char msg[200];
+        snprintf(msg, sizeof(msg), "Target %s is %s; retry when the operation has finished", tid,
+                 s_str(d->doc, "status"));
+        mg_ac_send_error(c, 409, "ConflictException", msg);
+        goto out;
+    }
+    const char *name = s_str(body, "name");
+    if (name && strcmp(name, s_str(d->doc, "name") ? s_str(d->doc, "name") : "") != 0) {
+        size_t n, idl = strlen(gwid);
+        const struct mg_snapshot_doc *tgs = mg_snapshot_range(snap, MG_AC_KIND_TARGET, account,
+                                                              &n);
+        for (size_t i = 0; i < n; i++) {
+            if (strncmp(tgs[i].key, gwid, idl) != 0 || tgs[i].key[idl] != '/' ||
+                s_is(tgs[i].doc, "DELETING"))
+                continue;
+            const char *tn = s_str(tgs[i].doc, "name");
+            if (tn && strcmp(tn, name) == 0) {
+                mg_state_write_abort(&app->state);
+                mg_ac_send_error(c, 409, "ConflictException",
+                                 "A target with this name already exists in this gateway");
+                goto out;
+            }
+        }
+    }
+    doc = json_object();
+    static const char *const keep[] = {"gatewayArn", "targetId", "createdAt", "name",
+                                       "protocolType", "lastSynchronizedAt", "_clientToken",
+                                       "_requestHash", NULL};
+    for (int i = 0; keep[i]; i++) {
+        json_t *val = json_object_get(d->doc, keep[i]);
+        if (val)
+            json_object_set(doc, keep[i], val);
+    }
+    static const char *const repl[] = {"name", "description", "targetConfiguration",
+                                       "credentialProviderConfigurations",
+                                       "metadataConfiguration", NULL};
+    for (int i = 0; repl[i]; i++) {
+        json_t *val = json_object_get(body, repl[i]);
+        if (val && !json_is_null(val))
+            json_object_set(doc, repl[i], val);
+    }
+    char now[32];
+    mg_ac_now(now);
+    json_object_set_new(doc, "updatedAt", json_string(now));
+    json_object_set_new(doc, "status", json_string("UPDATING"));
+    s_commit(c, account, d->key, doc, 202, mg_ac_public_target(doc));
+out:
+    if (snap)
+        mg_snapshot_unref(snap);
+    json_decref(doc);
+    json_decref(body);
+}
+
+void mg_ac_delete_target(struct mg_call *c, const char *ident, const char *tid)
+{
+    struct mg_app *app = c->app;
+    const struct mg_snapshot_doc *gd =
+        mg_ac_gateway_authorized(c, ident, "bedrock-agentcore:DeleteGatewayTarget", NULL);
+    if (gd == NULL || !s_check_tid(c, tid))
+        return;
+    char account[13];
+    snprintf(account, sizeof(account), "%s", gd->account);
+    const char *gwarn = s_str(gd->doc, "gatewayArn");
+    json_t *reply = json_pack("{s:s, s:s, s:s}", "gatewayArn", gwarn ? gwarn : "", "targetId",
+                              tid, "status", "DELETING");
+    struct mg_snapshot *snap = NULL;
+    json_t *doc = NULL;
+    const struct mg_snapshot_doc *d = s_locked_target(c, gd, tid, &snap);
+    if (d == NULL)
+        goto out;
+    if (s_is(d->doc, "DELETING")) {
+        mg_state_write_abort(&app->state);
+        mg_ac_send_json(c, 202, reply);
+        reply = NULL;
+        goto out;
+    }
+    doc = json_deep_copy(d->doc);
+    char now[32];
+    mg_ac_now(now);
+    json_object_set_new(doc, "status", json_string("DELETING"));
+    json_object_set_new(doc, "updatedAt", json_string(now));
+    s_commit(c, account, d->key, doc, 202, reply);
+    reply = NULL;
+out:
+    json_decref(reply);
+    json_decref(doc);
+    if (snap)
+        mg_snapshot_unref(snap);
+}
+
+void mg_ac_sync_targets(struct mg_call *c, const char *ident)
+{
+    struct mg_app *app = c->app;
+    json_t *body = mg_ac_body(c);
+    if (body == NULL)
+        return;
+    json_t *doc = NULL;
+    struct mg_snapshot *snap = NULL;
+    const json_t *list = json_object_get(body, "targetIdList");
+    struct mg_ac_verr v = {0};
+    if (list == NULL || json_is_null(list))
+        mg_ac_verr_add(&v, "targetIdList", "Value null at 'targetIdList' failed to satisfy "
+                                           "constraint: Member must not be null");
+    else if (!json_is_array(list) || json_array_size(list) != 1)
+        mg_ac_verr_add(&v, "targetIdList", "Value at 'targetIdList' failed to satisfy constraint: "
+                                           "Member must have length between 1 and 1");
+    else if (!mg_ac_match_target_id(json_string_value(json_array_get(list, 0))))
+        mg_ac_verr_add(&v, "targetIdList.member", "Value at 'targetIdList.member' failed to "
+                                                  "satisfy constraint: Member must satisfy "
+                                                  "regular expression pattern: [0-9a-zA-Z]{10}");
+    if (mg_ac_verr_any(&v)) {
+        mg_ac_send_validation(c, &v);
+        goto out;
+    }
+    char tid[11];
+    snprintf(tid, sizeof(tid), "%s", json_string_value(json_array_get(list, 0)));
+    const struct mg_snapshot_doc *gd =
+        mg_ac_gateway_authorized(c, ident, "bedrock-agentcore:SynchronizeGatewayTargets", NULL);
+    if (gd == NULL)
+        goto out;
+    char account[13];
+    snprintf(account, sizeof(account), "%s", gd->account);
+    const struct mg_snapshot_doc *d = s_locked_target(c, gd, tid, &snap);
+    if (d == NULL)
+        goto out;
+    if (s_busy(d->doc)) {
+        mg_state_write_abort(&app->state);
+        mg_ac_send_error(c, 409, "ConflictException",
+                         "The target is busy; retry when the operation has finished");
+        goto out;
+    }
+    doc = json_deep_copy(d->doc);
+    char now[32];
+    mg_ac_now(now);
+    json_object_set_new(doc, "status", json_string("SYNCHRONIZING"));
+    json_object_set_new(doc, "updatedAt", json_string(now));
+    json_t *pub = mg_ac_public_target(doc);
+    json_t *arr = json_array();
+    json_array_append_new(arr, pub);
+    s_commit(c, account, d->key, doc, 202, json_pack("{s:o}", "targets", arr));
+out:
+    if (snap)
+        mg_snapshot_unref(snap);
+    json_decref(doc);
+    json_decref(body);
+}
