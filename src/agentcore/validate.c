@@ -728,7 +728,7 @@ static void s_validate_creds(const json_t *b, int kind, struct mg_ac_verr *v)
     if (t == 2 && p != 1)
         mg_ac_verr_rule(v, "API key credential provider is required for API_KEY credential "
                            "provider type");
-    if (t == 0 && p != 2 && (kind == 1 || kind == 3))
+    if (t == 0 && p != 2 && (kind == 1 || kind == 2))
         mg_ac_verr_rule(v, "IamCredentialProvider is required for %s targets using IAM "
                            "authentication", kind == 1 ? "openApiSchema" : "mcpServer");
 }

@@ -1,0 +1,232 @@
+/* AgentCore control plane: id formats, patterns, request validation, resource policy rules. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "agentcore/internal.h"
+
+static json_t *s_json(const char *text)
+{
+    json_error_t err;
+    json_t *j = json_loads(text, 0, &err);
+    assert_non_null(j);
+    return j;
+}
+
+static void test_ids(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 200; i++) {
+        char id[64], tid[11];
+        mg_ac_new_gateway_id("TestGWforLambda", id);
+        assert_int_equal(strlen(id), strlen("testgwforlambda-") + 10);
+        assert_memory_equal(id, "testgwforlambda-", 16);
+        assert_true(mg_ac_match_gateway_id(id));
+        mg_ac_new_target_id(tid);
+        assert_int_equal(strlen(tid), 10);
+        for (int k = 0; k < 10; k++)
+            assert_true((tid[k] >= 'A' && tid[k] <= 'Z') || (tid[k] >= '0' && tid[k] <= '9'));
+        assert_true(mg_ac_match_target_id(tid));
+    }
+    char id[64];
+    mg_ac_new_gateway_id("a-", id); /* trailing hyphen in the name still gives a valid id */
+    assert_true(mg_ac_match_gateway_id(id));
+}
+
+static void test_patterns(void **state)
+{
+    (void)state;
+    assert_true(mg_ac_match_gateway_name("TestGW-1"));
+    assert_true(mg_ac_match_gateway_name("a"));
+    assert_false(mg_ac_match_gateway_name("bad name"));
+    assert_false(mg_ac_match_gateway_name("-a"));
+    assert_false(mg_ac_match_gateway_name("a--b"));
+    assert_false(mg_ac_match_gateway_name("a_b"));
+    char long_name[60];
+    memset(long_name, 'a', 49);
+    long_name[49] = 0;
+    assert_false(mg_ac_match_gateway_name(long_name));
+    long_name[48] = 0;
+    assert_true(mg_ac_match_gateway_name(long_name));
+    assert_false(mg_ac_match_gateway_id("Upper-abcdefghij"));
+    assert_false(mg_ac_match_gateway_id("abc-abcdefghi"));
+    assert_true(mg_ac_match_role_arn("arn:aws:iam::111122223333:role/gw"));
+    assert_true(mg_ac_match_role_arn("arn:aws:iam::111122223333:role/path/gw"));
+    assert_false(mg_ac_match_role_arn("arn:aws:iam::111122223333:user/gw"));
+    assert_true(mg_ac_match_lambda_arn("arn:aws:lambda:us-east-1:111122223333:function:f"));
+    assert_true(mg_ac_match_lambda_arn("arn:aws:lambda:us-east-1:111122223333:function:f:$LATEST"));
+    assert_true(mg_ac_match_lambda_arn("arn:aws:lambda:us-gov-west-1:111122223333:function:f:prod"));
+    assert_false(mg_ac_match_lambda_arn("arn:aws:lambda:us-east-1:1111:function:f"));
+    assert_true(mg_ac_match_client_token("12345678-1234-1234-1234-123456789012"));
+    assert_false(mg_ac_match_client_token("-abc"));
+    assert_true(mg_ac_match_kms_arn("arn:aws:kms:us-east-1:111122223333:key/"
+                                    "12345678-1234-1234-1234-123456789012"));
+    assert_true(mg_ac_match_tag_chars("cost center:a/b=c+d@e.f-g_h"));
+    assert_false(mg_ac_match_tag_chars("a*b"));
+    assert_true(mg_ac_match_tag_resource_arn(
+        "arn:aws:bedrock-agentcore:us-east-1:111122223333:gateway/gw-abcdefghij"));
+    assert_false(mg_ac_match_tag_resource_arn("arn:aws:s3:::bucket"));
+    assert_true(mg_ac_match_discovery_url("https://x.example.com/.well-known/openid-configuration"));
+    assert_false(mg_ac_match_discovery_url("https://x.example.com/jwks"));
+}
+
+static void s_expect(const char *body, bool target, const char *needle)
+{
+    json_t *b = s_json(body);
+    struct mg_ac_verr v = {0};
+    if (target)
+        mg_ac_validate_target(b, false, &v);
+    else
+        mg_ac_validate_gateway(b, false, &v);
+    char msg[2048];
+    mg_ac_verr_message(&v, msg, sizeof(msg));
+    if (needle == NULL) {
+        if (mg_ac_verr_any(&v))
+            fail_msg("unexpected validation error: %s", msg);
+    } else if (strstr(msg, needle) == NULL) {
+        fail_msg("expected '%s' in '%s'", needle, msg);
+    }
+    json_decref(b);
+}
+
+#define ROLE "\"roleArn\":\"arn:aws:iam::111122223333:role/gw\""
+#define CREDS "\"credentialProviderConfigurations\":[{\"credentialProviderType\":\"GATEWAY_IAM_ROLE\"}]"
+#define LAMBDA(tools)                                                                            \
+    "{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"                \
+    "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{\"inlinePayload\":"    \
+    tools "}}}}," CREDS "}"
+#define TOOL(n) "{\"name\":\"" n "\",\"description\":\"d\",\"inputSchema\":{\"type\":\"object\"}}"
+
+static void test_gateway_validation(void **state)
+{
+    (void)state;
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\"}", false, NULL);
+    s_expect("{\"name\":\"gw\"," ROLE "}", false,
+             "Value null at 'authorizerType' failed to satisfy constraint: Member must not be null");
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"OIDC\"}", false,
+             "Member must satisfy enum value set: [CUSTOM_JWT, AWS_IAM, NONE, AUTHENTICATE_ONLY]");
+    s_expect("{\"name\":\"bad name\"," ROLE ",\"authorizerType\":\"AWS_IAM\"}", false,
+             "Value 'bad name' at 'name' failed to satisfy constraint: Member must satisfy regular "
+             "expression pattern: ([0-9a-zA-Z][-]?){1,48}");
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"CUSTOM_JWT\"}", false,
+             "AuthorizerConfiguration is required for CUSTOM_JWT authorizer type");
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AUTHENTICATE_ONLY\"}", false, NULL);
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"authorizerConfiguration\":"
+             "{\"customJWTAuthorizer\":{\"discoveryUrl\":\"https://a/.well-known/openid-configuration\"}}}",
+             false, "AuthorizerConfiguration should be null for AWS_IAM AuthorizerType");
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"CUSTOM_JWT\",\"authorizerConfiguration\":"
+             "{\"customJWTAuthorizer\":{\"discoveryUrl\":\"https://a/jwks\"}}}",
+             false, "authorizerConfiguration.customJWTAuthorizer.discoveryUrl");
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
+             "{\"mcp\":{\"supportedVersions\":[\"2024-11-05\"]}}}",
+             false, "Unsupported MCP Version(s) are provided in request");
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
+             "{\"mcp\":{},\"other\":{}}}", false, "Union must have exactly one member set");
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
+             "{\"mcp\":{\"sessionConfiguration\":{\"sessionTimeoutInSeconds\":10}}}}",
+             false, "between 900 and 28800");
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"description\":\"\"}", false,
+             "Member must have length greater than or equal to 1");
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"clientToken\":\"short\"}",
+             false, "'clientToken'");
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"tags\":{\"a*\":\"b\"}}",
+             false, "'tags'");
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"interceptorConfigurations\":["
+             "{\"interceptor\":{\"lambda\":{\"arn\":\"arn:aws:lambda:us-east-1:111122223333:function:a\"}},"
+             "\"interceptionPoints\":[\"REQUEST\",\"RESPONSE\"]},"
+             "{\"interceptor\":{\"lambda\":{\"arn\":\"arn:aws:lambda:us-east-1:111122223333:function:b\"}},"
+             "\"interceptionPoints\":[\"RESPONSE\"]}]}",
+             false, "Only one interceptor configuration per interception point can be defined");
+    /* several failures are counted */
+    json_t *b = s_json("{\"name\":\"x y\",\"roleArn\":\"r\",\"authorizerType\":\"AWS_IAM\"}");
+    struct mg_ac_verr v = {0};
+    mg_ac_validate_gateway(b, false, &v);
+    assert_int_equal(v.n, 2);
+    assert_string_equal(v.names[0], "name");
+    assert_string_equal(v.names[1], "roleArn");
+    char msg[1024];
+    mg_ac_verr_message(&v, msg, sizeof(msg));
+    assert_memory_equal(msg, "2 validation errors detected: ", 30);
+    json_decref(b);
+}
+
+static void test_target_validation(void **state)
+{
+    (void)state;
+    s_expect(LAMBDA("[" TOOL("a") "," TOOL("b") "]"), true, NULL);
+    s_expect(LAMBDA("[]"), true, "No Lambda tool schema found in target configuration");
+    s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
+             "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{\"inlinePayload\":"
+             "[" TOOL("a") "]}}}},\"credentialProviderConfigurations\":[{\"credentialProviderType\":"
+             "\"API_KEY\",\"credentialProvider\":{\"apiKeyCredentialProvider\":{\"providerArn\":\"x\"}}}]}",
+             true, "Lambda target only supports GATEWAY_IAM_ROLE credential provider type");
+    s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
+             "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{\"inlinePayload\":"
+             "[" TOOL("a") "]}}}}}", true, "Lambda target only supports GATEWAY_IAM_ROLE");
+    s_expect(LAMBDA("[{\"name\":\"a\",\"description\":\"d\",\"inputSchema\":{\"type\":\"object\","
+                    "\"properties\":{\"p\":{\"$ref\":\"#/defs/x\"}}}}]"),
+             true, "$ref is not supported");
+    s_expect(LAMBDA("[{\"name\":\"a\",\"description\":\"d\",\"inputSchema\":{\"type\":\"map\"}}]"),
+             true, "inlinePayload.1.inputSchema.type");
+    s_expect(LAMBDA("[{\"name\":\"a\",\"description\":\"d\"}]"), true,
+             "Value null at 'targetConfiguration.mcp.lambda.toolSchema.inlinePayload.1.inputSchema'");
+    s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"openApiSchema\":{\"inlinePayload\":"
+             "\"{}\"}}},\"credentialProviderConfigurations\":[{\"credentialProviderType\":\"GATEWAY_IAM_ROLE\"}]}",
+             true, "IamCredentialProvider is required for openApiSchema targets using IAM authentication");
+    s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"smithyModel\":{\"inlinePayload\":"
+             "\"{}\"}}}," CREDS "}", true, "not supported by mcpgate yet");
+    s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
+             "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{\"s3\":{\"uri\":"
+             "\"s3://b/k\"}}}}}," CREDS "}", true, "S3 tool schemas");
+    s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"http\":{}}}", true, "HTTP target");
+    s_expect("{\"name\":\"t\"}", true, "Value null at 'targetConfiguration'");
+    char buf[128];
+    json_t *tools = s_json("[" TOOL("a") "," TOOL("a") "]");
+    assert_non_null(mg_ac_check_tools(tools, buf, sizeof(buf)));
+    assert_string_equal(buf, "Duplicate tool found in target configuration");
+    json_decref(tools);
+    tools = s_json("[" TOOL("a") "," TOOL("b") "]");
+    assert_null(mg_ac_check_tools(tools, buf, sizeof(buf)));
+    json_decref(tools);
+}
+
+static void test_resource_policy_rules(void **state)
+{
+    (void)state;
+    const char *arn = "arn:aws:bedrock-agentcore:us-east-1:111122223333:gateway/gw-abcdefghij";
+    char buf[1200];
+    char doc[1024];
+    snprintf(doc, sizeof(doc), "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+             "\"Principal\":{\"AWS\":\"arn:aws:iam::444455556666:root\"},\"Action\":"
+             "\"bedrock-agentcore:InvokeGateway\",\"Resource\":\"%s\"}]}", arn);
+    assert_null(mg_ac_check_resource_policy(doc, arn, buf, sizeof(buf)));
+    snprintf(doc, sizeof(doc), "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\","
+             "\"Principal\":\"*\",\"Action\":\"bedrock-agentcore:InvokeGateway\",\"Resource\":\"*\"}}");
+    assert_non_null(mg_ac_check_resource_policy(doc, arn, buf, sizeof(buf)));
+    assert_non_null(strstr(buf, "Resource"));
+    snprintf(doc, sizeof(doc), "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+             "\"Principal\":\"*\",\"Action\":[\"bedrock-agentcore:InvokeGateway\","
+             "\"bedrock-agentcore:DeleteGateway\"],\"Resource\":\"%s\"}]}", arn);
+    assert_non_null(mg_ac_check_resource_policy(doc, arn, buf, sizeof(buf)));
+    assert_non_null(strstr(buf, "DeleteGateway"));
+    snprintf(doc, sizeof(doc), "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+             "\"Action\":\"bedrock-agentcore:InvokeGateway\",\"Resource\":\"%s\"}]}", arn);
+    assert_non_null(mg_ac_check_resource_policy(doc, arn, buf, sizeof(buf)));
+    assert_non_null(mg_ac_check_resource_policy("{nope", arn, buf, sizeof(buf)));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_patterns),
+        cmocka_unit_test(test_gateway_validation),
+        cmocka_unit_test(test_target_validation),
+        cmocka_unit_test(test_resource_policy_rules),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
