@@ -115,10 +115,11 @@ void mg_authz_fill_request(const struct mg_principal *p, const struct mg_http_re
         snprintf(st->token_issued, sizeof(st->token_issued), "%s", iso);
         s_ctx(ctx, &n, "aws:TokenIssueTime", mg_slice_cstr(st->token_issued));
     }
-    if (p->user)
-        s_tags(ctx, &n, &t_tagbuf, "aws:PrincipalTag/", json_object_get(p->user, "Tags"));
+    /* Session tags first: where a key is on both, the session's value is the one AWS uses. */
     if (p->session_tags)
         s_tags(ctx, &n, &t_tagbuf, "aws:PrincipalTag/", p->session_tags);
+    if (p->user)
+        s_tags(ctx, &n, &t_tagbuf, "aws:PrincipalTag/", json_object_get(p->user, "Tags"));
 
     int64_t now = mg_now();
     mg_time_iso8601(now, st->now);

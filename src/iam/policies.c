@@ -142,7 +142,9 @@ static enum mg_err s_entity(struct s_policies_ext *x, const struct mg_snapshot *
         /* A boundary that cannot be found allows nothing: keep an empty, denying boundary. */
         if (p == NULL) {
             struct mg_policy_parse_opts o = {MG_POLICY_KIND_BOUNDARY, 0, boundary};
-            static const char empty[] = "{\"Version\":\"2012-10-17\",\"Statement\":[]}";
+            static const char empty[] =
+                "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+                "\"Action\":\"mcpgate:BoundaryNotFound\",\"Resource\":\"*\"}]}";
             if (mg_policy_parse(MG_SLICE_LIT(empty), &o, &p, NULL) != MG_E_OK)
                 return MG_E_NOMEM;
             MG_TRY(s_push(&out->boundary, &out->n_boundary, p));

@@ -190,7 +190,9 @@ static enum mg_err s_check_vendor_colons(struct s_ctx *c, const char *s, size_t 
         }
     if (colons == 0 || first == 0)
         return s_fail(c, "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.");
-    if (colons > 1)
+    /* Actions have one colon. Condition keys may have more after the vendor prefix
+     * (kms:EncryptionContext:aws:..., bedrock-agentcore:...:arn), which IAM accepts. */
+    if (colons > 1 && !key)
         return s_fail(c, "Actions/Condition can contain only one colon.");
     for (size_t i = 0; i < first; i++) {
         char ch = s[i];

@@ -98,13 +98,6 @@ static void test_iam_aws_managed_policies(void **state)
         struct mg_policy *pol = NULL;
         struct mg_errinfo ei = {0};
         enum mg_err e = mg_policy_parse(mg_slice_cstr(p->document), &o, &pol, &ei);
-        if (e != MG_E_OK && strstr(ei.msg, "only one colon")) {
-            /* Known gap of the policy parser: condition keys with several colons
-             * (kms:EncryptionContext:aws:...) are refused; AWS accepts them. */
-            printf("KNOWN GAP: %s does not compile: %s\n", p->name, ei.msg);
-            assert_ptr_equal(mg_iam_aws_managed_policy(p->arn), p->document);
-            continue;
-        }
         assert_int_equal(e, MG_E_OK);
         assert_true(mg_policy_statement_count(pol) >= 1);
         mg_policy_unref(pol);

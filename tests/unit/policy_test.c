@@ -211,9 +211,6 @@ static const struct s_err_case s_err_cases[] = {
             "{\"StringEqualz\":{\"aws:x\":\"1\"}}}"),
      "Invalid Condition type : StringEqualz"},
     {ID, ST("{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\",\"Condition\":"
-            "{\"StringEquals\":{\"a:b:c\":\"1\"}}}"),
-     "Actions/Condition can contain only one colon."},
-    {ID, ST("{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\",\"Condition\":"
             "{\"NumericLessThan\":{\"s3:max-keys\":\"ten\"}}}"),
      "Invalid value for condition operator NumericLessThan"},
     {ID, ST("{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\",\"Condition\":"
@@ -261,6 +258,22 @@ static void test_policy_parse_errors(void **state)
         assert_null(p);
     }
     assert_int_equal(mg_alloc_live(), live);
+}
+
+/* IAM accepts condition keys with colons after the vendor prefix (AWS's own managed policies
+ * use kms:EncryptionContext:aws:... keys); actions keep their single colon. */
+static void test_policy_condition_key_colons(void **state)
+{
+    (void)state;
+    static const char doc[] =
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":"
+        "\"kms:Decrypt\",\"Resource\":\"*\",\"Condition\":{\"StringLike\":"
+        "{\"kms:EncryptionContext:aws:bedrock-agentcore-gateway:arn\":\"arn:aws:*\"}}}]}";
+    struct mg_policy_parse_opts o = {.kind = MG_POLICY_KIND_IDENTITY};
+    struct mg_policy *p = NULL;
+    struct mg_errinfo ei = {0};
+    assert_int_equal(mg_policy_parse(MG_SLICE_LIT(doc), &o, &p, &ei), MG_E_OK);
+    mg_policy_unref(p);
 }
 
 static void test_policy_size_limits(void **state)
@@ -686,6 +699,7 @@ int main(void)
         cmocka_unit_test(test_policy_arn_match),
         cmocka_unit_test(test_policy_expand_variables),
         cmocka_unit_test(test_policy_parse_errors),
+        cmocka_unit_test(test_policy_condition_key_colons),
         cmocka_unit_test(test_policy_size_limits),
         cmocka_unit_test(test_policy_valid_forms),
         cmocka_unit_test(test_policy_lint),
