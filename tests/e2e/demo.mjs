@@ -13,7 +13,9 @@ const doc = JSON.parse(readFileSync(identitiesFile, 'utf8'));
 const account = (id) => {
   const a = doc.accounts.find((x) => x.id === id);
   if (!a) throw new Error(`account ${id} is not in ${identitiesFile}`);
-  return { id, root: a.rootAccessKeys[0] };
+  const op = (a.users ?? []).find((u) => u.name === 'operator');
+  if (!op) throw new Error(`account ${id} has no user "operator" in ${identitiesFile}`);
+  return { id, operator: op.accessKeys[0] };
 };
 try {
   await runWalkthrough({

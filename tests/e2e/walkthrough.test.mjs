@@ -1,8 +1,8 @@
 // The cross-account walkthrough, end to end, asserting each step's exact outcome.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { adminRole, runWalkthrough } from './lib/walkthrough.mjs';
-import { defaultAccounts, startServer } from './lib/server.mjs';
+import { adminRole, operatorUser, runWalkthrough } from './lib/walkthrough.mjs';
+import { defaultAccounts, newKey, startServer } from './lib/server.mjs';
 
 let gw;
 let r;
@@ -10,12 +10,18 @@ let failure;
 
 before(async () => {
   const accounts = defaultAccounts();
-  for (const a of accounts) a.roles = { AdminRole: adminRole(a.id) };
+  for (const a of accounts) {
+    a.roles = { AdminRole: adminRole(a.id) };
+    a.users.operator = operatorUser(a.id, newKey());
+  }
   gw = await startServer({ accounts });
   try {
     r = await runWalkthrough({
       endpoint: gw.endpoint,
-      accounts: { a: accounts[0], b: accounts[1] },
+      accounts: {
+        a: { id: accounts[0].id, operator: accounts[0].users.operator },
+        b: { id: accounts[1].id, operator: accounts[1].users.operator },
+      },
     });
   } catch (e) {
     failure = e;

@@ -38,6 +38,24 @@ function trust(principal) {
   });
 }
 
+/**
+ * The identities-file entry of the operator user whose keys assume AdminRole (the walkthrough's
+ * `source_profile`): it may assume roles of its own account, nothing else.
+ */
+export function operatorUser(accountId, key) {
+  return {
+    name: 'operator',
+    path: '/',
+    ...key,
+    inlinePolicies: {
+      AssumeRoles: {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: `arn:aws:iam::${accountId}:role/*` }],
+      },
+    },
+  };
+}
+
 /** The identities-file entry of an AdminRole: trusts its own account, AdministratorAccess. */
 export function adminRole(accountId) {
   return {
@@ -59,9 +77,12 @@ function clients(endpoint, credentials) {
   };
 }
 
-/** Assumes ROLE in the account of `rootKey` and returns SDK clients for the session. */
-export async function assumeRole(endpoint, rootKey, accountId, roleName, sessionName = 'session') {
-  const sts = new STSClient({ region: REGION, endpoint, credentials: rootKey, maxAttempts: 3 });
+/**
+ * Assumes ROLE in `accountId` with the long-term key of an IAM user of that account (AWS does not
+ * let the root user assume roles) and returns SDK clients for the session.
+ */
+export async function assumeRole(endpoint, userKey, accountId, roleName, sessionName = 'session') {
+  const sts = new STSClient({ region: REGION, endpoint, credentials: userKey, maxAttempts: 3 });
   const out = await sts.send(new AssumeRoleCommand({
     RoleArn: `arn:aws:iam::${accountId}:role/${roleName}`,
     RoleSessionName: sessionName,
@@ -125,16 +146,16 @@ function printList(r, log) {
 }
 
 /**
- * Runs the whole scenario. accounts: {a: {id, root}, b: {id, root}}, root = {accessKeyId,
- * secretAccessKey}; each account must have an AdminRole that its own account may assume
- * (AdministratorAccess attached). Returns what each step produced.
+ * Runs the whole scenario. accounts: {a: {id, operator}, b: {id, operator}}, operator =
+ * {accessKeyId, secretAccessKey} of an IAM user allowed to assume the account's AdminRole
+ * (AdministratorAccess attached, trusts its own account). Returns what each step produced.
  */
 export async function runWalkthrough({ endpoint, accounts, log = () => {} }) {
   const r = {};
   const A = accounts.a.id;
   const B = accounts.b.id;
-  const a = await assumeRole(endpoint, accounts.a.root, A, 'AdminRole');
-  const b = await assumeRole(endpoint, accounts.b.root, B, 'AdminRole');
+  const a = await assumeRole(endpoint, accounts.a.operator, A, 'AdminRole');
+  const b = await assumeRole(endpoint, accounts.b.operator, B, 'AdminRole');
   r.callerA = await printCaller('account-a', a, log);
   r.callerB = await printCaller('account-b', b, log);
 
@@ -276,7 +297,7 @@ export async function runWalkthrough({ endpoint, accounts, log = () => {} }) {
     resourceArn: r.gatewayArn, policy: policyFor(`arn:aws:iam::${B}:role/AgentRole`, r.gatewayArn),
   }));
   log(`Principal is now arn:aws:iam::${B}:role/AgentRole`);
-  const agent = await assumeRole(endpoint, accounts.b.root, B, 'AgentRole', 'agent');
+  const agent = await assumeRole(endpoint, accounts.b.operator, B, 'AgentRole', 'agent');
   await printCaller('account-b AgentRole', agent, log);
   r.listAgent = await listTools(r.gatewayUrl, agent.credentials);
   printList(r.listAgent, log);
