@@ -302,7 +302,11 @@ static void s_tools_list(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m)
         }
     }
     struct mg_buf *b = &c->reply->slots[c->slot];
-    enum mg_err e = mg_jsonrpc_result_open(b, m->id);
+    /* one allocation: the page plus the envelope, the search tool and a cursor */
+    enum mg_err e = mg_buf_reserve(b, (cat->n_pages ? cat->page_json_len[page] : 0) +
+                                          1024 + 2 * MG_MCP_MAX_ID);
+    if (!e)
+        e = mg_jsonrpc_result_open(b, m->id);
     if (!e)
         e = mg_buf_append_cstr(b, "{\"tools\":");
     bool search = c->gw->search_semantic && page == 0;

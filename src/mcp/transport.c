@@ -259,9 +259,21 @@ static bool s_authorize(struct mg_app *app, struct mg_http_exchange *x, struct m
 {
     const struct mg_http_req *r = mg_http_request(x);
     char key[S_CACHE_KEY];
-    int kl = snprintf(key, sizeof(key), "%s\n%s\n%s\n%s", gw->id, p->arn, p->access_key_id,
-                      r->remote_ip);
-    struct s_cache *cache = (kl > 0 && (size_t)kl < sizeof(key)) ? s_cache_of(app, r->loop) : NULL;
+    const char *parts[4] = {gw->id, p->arn, p->access_key_id, r->remote_ip};
+    size_t kl = 0;
+    bool fits = true;
+    for (int i = 0; i < 4 && fits; i++) {
+        size_t n = strlen(parts[i]);
+        if (kl + n + 1 >= sizeof(key)) {
+            fits = false;
+            break;
+        }
+        mg_memcpy(key + kl, parts[i], n);
+        kl += n;
+        key[kl++] = '\n';
+    }
+    key[fits ? kl : 0] = 0;
+    struct s_cache *cache = fits ? s_cache_of(app, r->loop) : NULL;
     struct s_cache_entry *slot = NULL;
     if (cache) {
         slot = &cache->e[s_hash(key) % S_CACHE_SLOTS];
@@ -284,7 +296,7 @@ static bool s_authorize(struct mg_app *app, struct mg_http_exchange *x, struct m
                         sizeof(msg)) == MG_POLICY_ALLOW) {
         if (slot) {
             slot->generation = snap->generation;
-            mg_memcpy(slot->key, key, (size_t)kl + 1);
+            mg_memcpy(slot->key, key, kl + 1);
         }
         return true;
     }
@@ -345,7 +357,7 @@ static bool s_authenticate(struct mg_app *app, struct mg_http_exchange *x,
         s_auth_error(x, st, ei.msg);
         return false;
     }
-    snprintf(a->caller, sizeof(a->caller), "%s", a->principal.arn);
+    mg_memcpy(a->caller, a->principal.arn, sizeof(a->caller)); /* both 512, NUL-terminated */
     return s_authorize(app, x, snap, gw, &a->principal);
 }
 
@@ -368,7 +380,15 @@ void mg_mcp_reply_release(struct mg_mcp_reply *rp, bool on_loop)
     mg_buf_reset(b);
     size_t n = 0;
     enum mg_err e = MG_E_OK;
-    for (size_t i = 0; i < rp->n_slots && !e; i++) {
+    bool moved = false;
+    if (!rp->batch && !rp->sse && rp->n_slots == 1 && rp->slots[0].len) {
+        struct mg_buf t = *b;
+        *b = rp->slots[0];
+        rp->slots[0] = t;
+        n = 1;
+        moved = true;
+    }
+    for (size_t i = 0; i < rp->n_slots && !e && !moved; i++) {
         struct mg_buf *s = &rp->slots[i];
         if (s->len == 0)
             continue;
@@ -438,14 +458,13 @@ static void s_post(struct mg_app *app, struct mg_http_exchange *x, struct mg_sna
         s_http_error(x, 413, MG_JSONRPC_INVALID_REQUEST, "Request body larger than 6 MB");
         return;
     }
-    char list[128];
-    mg_mcp_gateway_versions_text(gw, list, sizeof(list));
     const struct mg_slice *hv = mg_http_header(r, "mcp-protocol-version");
     enum mg_mcp_version header_v = MG_MCP_V_NONE;
     if (hv) {
         header_v = mg_mcp_version_parse(*hv);
         if (!mg_mcp_gateway_supports(gw, header_v)) {
-            char msg[300];
+            char msg[300], list[128];
+            mg_mcp_gateway_versions_text(gw, list, sizeof(list));
             snprintf(msg, sizeof(msg),
                      "Bad Request: Unsupported protocol version: %.*s (supported versions: %s)",
                      (int)(hv->len > 40 ? 40 : hv->len), (const char *)hv->ptr, list);
@@ -545,7 +564,7 @@ static void s_post(struct mg_app *app, struct mg_http_exchange *x, struct mg_sna
     for (size_t i = 0; i < n_slots; i++)
         mg_buf_init(&rp->slots[i], MG_LIMIT_RESPONSE);
     atomic_init(&rp->pending, 1);
-    snprintf(rp->request_id, sizeof(rp->request_id), "%s", r->request_id);
+    mg_memcpy(rp->request_id, r->request_id, sizeof(rp->request_id));
 
     /* headers are added here, on the loop: a Lambda callback only fills the body */
     enum mg_mcp_version negotiated = MG_MCP_V_NONE;

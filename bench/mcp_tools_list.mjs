@@ -1,0 +1,121 @@
+// SigV4-signed MCP tools/list through mcpgate against nginx `return 200` on the same machine, in
+// the same run, with wrk. Started by bench/mcp_tools_list.sh (which checks the tools). The request
+// is signed once and replayed as the same bytes (valid within the SigV4 clock-skew window).
+// Environment: MCPGATE_BIN, DURATION (s, default 10), CONNECTIONS (default 32), THREADS (server
+// loops and nginx workers, default 1), TOOLS (tools in the catalog, default 10), ROUNDS (default
+// 3: nginx and mcpgate runs alternate, and the median of the per-round ratios is reported, which
+// keeps a busy machine from skewing one side).
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { signRequest } from '../tests/e2e/lib/aws.mjs';
+import { createEchoFunction, createGateway, createLambdaTarget, startMcpServer } from '../tests/e2e/lib/mcp.mjs';
+import { freePort } from '../tests/e2e/lib/server.mjs';
+
+const run = promisify(execFile);
+const DURATION = Number(process.env.DURATION ?? 10);
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
+const THREADS = Number(process.env.THREADS ?? 1);
+const NTOOLS = Number(process.env.TOOLS ?? 10);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+
+const LUA_REPORT = `
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT rps=%.1f p50_us=%d p99_us=%d errors=%d non2xx=%d\\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99),
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status))
+end
+`;
+
+function luaString(s) {
+  return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') + '"';
+}
+
+async function wrk(url, luaFile) {
+  const { stdout } = await run('wrk', ['-t', '1', '-c', String(CONNECTIONS), '-d', `${DURATION}s`, '--latency', '-s', luaFile, url],
+    { maxBuffer: 1 << 20 });
+  const m = /RESULT rps=([\d.]+) p50_us=(\d+) p99_us=(\d+) errors=(\d+) non2xx=(\d+)/.exec(stdout);
+  if (!m) throw new Error(`wrk output not understood:\n${stdout}`);
+  return { rps: Number(m[1]), p50: Number(m[2]), p99: Number(m[3]), errors: Number(m[4]), non2xx: Number(m[5]) };
+}
+
+const dir = await mkdtemp(path.join(os.tmpdir(), 'mcpgate-bench-'));
+let gw;
+let nginx;
+try {
+  gw = await startMcpServer({ args: ['--threads', String(THREADS), '--log-level', 'warn'] });
+  const A = gw.accounts[0];
+  const fn = await createEchoFunction(gw, A);
+  const g = await createGateway(gw, A);
+  const tools = Array.from({ length: NTOOLS }, (_, i) => ({
+    name: `tool_${i}`, description: `Benchmark tool number ${i}`,
+    inputSchema: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] },
+  }));
+  await createLambdaTarget(gw, A, g.gatewayId, 'bench', fn, tools);
+
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+  const gwPath = new URL(g.gatewayUrl).pathname;
+  const signed = await signRequest(gw, A.root, {
+    path: gwPath, service: 'bedrock-agentcore', body, signContentLength: true,
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+  });
+  // sanity: one request through fetch
+  const check = await fetch(signed.url, { method: 'POST', headers: signed.headers, body });
+  const checkBody = await check.json();
+  if (check.status !== 200 || checkBody.result?.tools?.length !== NTOOLS) {
+    throw new Error(`signed tools/list failed: ${check.status} ${JSON.stringify(checkBody).slice(0, 300)}`);
+  }
+  const headerLines = Object.entries(signed.headers).map(([k, v]) => `wrk.headers[${luaString(k)}] = ${luaString(v)}`);
+  const mcpLua = path.join(dir, 'mcp.lua');
+  await writeFile(mcpLua, `wrk.method = "POST"\nwrk.body = ${luaString(body)}\n${headerLines.join('\n')}\n${LUA_REPORT}`);
+  const plainLua = path.join(dir, 'plain.lua');
+  await writeFile(plainLua, `wrk.method = "POST"\nwrk.body = ${luaString(body)}\nwrk.headers["content-type"] = "application/json"\n${LUA_REPORT}`);
+
+  const nport = await freePort();
+  const conf = path.join(dir, 'nginx.conf');
+  await writeFile(conf, `worker_processes ${THREADS};
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server { listen 127.0.0.1:${nport}; location / { return 200 "ok"; } }
+}
+`);
+  nginx = spawn('nginx', ['-c', conf, '-p', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  for (let i = 0; i < 50; i++) {
+    try { if ((await fetch(`http://127.0.0.1:${nport}/`)).status === 200) break; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  const rounds = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const ng = await wrk(`http://127.0.0.1:${nport}/`, plainLua);
+    const mc = await wrk(signed.url, mcpLua);
+    rounds.push({ ng, mc, ratio: mc.rps / ng.rps });
+    console.log(`round ${i + 1}: nginx ${ng.rps.toFixed(0)} req/s (p50 ${ng.p50} us, p99 ${ng.p99} us); ` +
+      `mcpgate ${mc.rps.toFixed(0)} req/s (p50 ${mc.p50} us, p99 ${mc.p99} us); ratio ${(mc.rps / ng.rps).toFixed(2)}`);
+  }
+  rounds.sort((x, y) => x.ratio - y.ratio);
+  const { ng, mc, ratio } = rounds[Math.floor(rounds.length / 2)];
+  console.log('median round:');
+  console.log(`nginx return 200      : ${ng.rps.toFixed(0)} req/s, p50 ${ng.p50} us, p99 ${ng.p99} us, errors ${ng.errors}, non-2xx ${ng.non2xx}`);
+  console.log(`mcpgate tools/list    : ${mc.rps.toFixed(0)} req/s, p50 ${mc.p50} us, p99 ${mc.p99} us, errors ${mc.errors}, non-2xx ${mc.non2xx}`);
+  console.log(`ratio mcpgate / nginx : ${ratio.toFixed(2)} (budget >= 0.60) ${ratio >= 0.6 ? 'OK' : 'BELOW BUDGET'}`);
+  console.log(`(${THREADS} server thread(s), ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s, ${NTOOLS} tools, SigV4 verified per request)`);
+  if (mc.non2xx || mc.errors) process.exitCode = 1;
+  if (ratio < 0.6) process.exitCode = 1;
+} finally {
+  if (nginx) { nginx.kill('SIGQUIT'); await new Promise((r) => nginx.once('exit', r)); }
+  await gw?.stop();
+  await rm(dir, { recursive: true, force: true });
+}
