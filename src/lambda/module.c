@@ -63,8 +63,11 @@ static void s_find_interpreter(const char *env, const char *cmd, char *out, size
     char line[1024];
     if (fgets(line, sizeof(line), f)) {
         line[strcspn(line, "\r\n")] = 0;
-        if (line[0] == '/')
-            snprintf(out, cap, "%s", line);
+        size_t n = strlen(line);
+        if (line[0] == '/' && n < cap) { /* a path that does not fit is not used */
+            mg_memcpy(out, line, n);
+            out[n] = 0;
+        }
     }
     pclose(f);
 }
