@@ -5,42 +5,20 @@
 // loops and nginx workers, default 1), TOOLS (tools in the catalog, default 10), ROUNDS (default
 // 3: nginx and mcpgate runs alternate, and the median of the per-round ratios is reported, which
 // keeps a busy machine from skewing one side).
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { signRequest } from '../tests/e2e/lib/aws.mjs';
 import { createEchoFunction, createGateway, createLambdaTarget, startMcpServer } from '../tests/e2e/lib/mcp.mjs';
 import { freePort } from '../tests/e2e/lib/server.mjs';
+import { writeLua, wrk as wrkRun } from './lib/wrk.mjs';
 
-const run = promisify(execFile);
 const DURATION = Number(process.env.DURATION ?? 10);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
 const THREADS = Number(process.env.THREADS ?? 1);
 const NTOOLS = Number(process.env.TOOLS ?? 10);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
-
-const LUA_REPORT = `
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT rps=%.1f p50_us=%d p99_us=%d errors=%d non2xx=%d\\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99),
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status))
-end
-`;
-
-function luaString(s) {
-  return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') + '"';
-}
-
-async function wrk(url, luaFile) {
-  const { stdout } = await run('wrk', ['-t', '1', '-c', String(CONNECTIONS), '-d', `${DURATION}s`, '--latency', '-s', luaFile, url],
-    { maxBuffer: 1 << 20 });
-  const m = /RESULT rps=([\d.]+) p50_us=(\d+) p99_us=(\d+) errors=(\d+) non2xx=(\d+)/.exec(stdout);
-  if (!m) throw new Error(`wrk output not understood:\n${stdout}`);
-  return { rps: Number(m[1]), p50: Number(m[2]), p99: Number(m[3]), errors: Number(m[4]), non2xx: Number(m[5]) };
-}
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'mcpgate-bench-'));
 let gw;
@@ -68,11 +46,10 @@ try {
   if (check.status !== 200 || checkBody.result?.tools?.length !== NTOOLS) {
     throw new Error(`signed tools/list failed: ${check.status} ${JSON.stringify(checkBody).slice(0, 300)}`);
   }
-  const headerLines = Object.entries(signed.headers).map(([k, v]) => `wrk.headers[${luaString(k)}] = ${luaString(v)}`);
-  const mcpLua = path.join(dir, 'mcp.lua');
-  await writeFile(mcpLua, `wrk.method = "POST"\nwrk.body = ${luaString(body)}\n${headerLines.join('\n')}\n${LUA_REPORT}`);
-  const plainLua = path.join(dir, 'plain.lua');
-  await writeFile(plainLua, `wrk.method = "POST"\nwrk.body = ${luaString(body)}\nwrk.headers["content-type"] = "application/json"\n${LUA_REPORT}`);
+  const mcpLua = await writeLua(path.join(dir, 'mcp.lua'), { method: 'POST', headers: signed.headers, body });
+  const plainLua = await writeLua(path.join(dir, 'plain.lua'),
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const wrk = (url, lua) => wrkRun(url, lua, { duration: DURATION, connections: CONNECTIONS });
 
   const nport = await freePort();
   const conf = path.join(dir, 'nginx.conf');

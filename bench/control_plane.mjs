@@ -1,0 +1,66 @@
+// Control-plane reads with 1,000 gateways: signed GetGateway and ListGateways (SigV4, IAM
+// authorization, snapshot reads, JSON out) next to the unauthenticated static route
+// /_mcpgate/health of the same server, in the same run, with wrk. Each signed request is made
+// once and replayed (valid within the SigV4 clock-skew window).
+//   MCPGATE_BIN=build/release/mcpgate node bench/control_plane.mjs
+// Environment: DURATION (s, default 5), CONNECTIONS (default 32), THREADS (server loops, default 1),
+// GATEWAYS (default 1000).
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { signRequest } from '../tests/e2e/lib/aws.mjs';
+import { defaultAccounts, startServer } from '../tests/e2e/lib/server.mjs';
+import { writeLua, wrk } from './lib/wrk.mjs';
+
+const DURATION = Number(process.env.DURATION ?? 5);
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
+const THREADS = Number(process.env.THREADS ?? 1);
+const GATEWAYS = Number(process.env.GATEWAYS ?? 1000);
+
+const accounts = defaultAccounts();
+accounts[0].roles = { gw: { name: 'gw', path: '/', assumeRolePolicyDocument: {
+  Version: '2012-10-17', Statement: [{ Effect: 'Allow',
+    Principal: { Service: 'bedrock-agentcore.amazonaws.com' }, Action: 'sts:AssumeRole' }] } } };
+const gw = await startServer({ accounts, args: ['--threads', String(THREADS), '--log-level', 'warn'] });
+const key = accounts[0].root;
+const dir = await mkdtemp(path.join(os.tmpdir(), 'mcpgate-bench-cp-'));
+
+async function signed(method, p, body) {
+  const s = await signRequest(gw, key, { method, path: p, service: 'bedrock-agentcore',
+    headers: body ? { 'content-type': 'application/json' } : {}, body });
+  const res = await fetch(s.url, { method, headers: s.headers, body });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${text}`);
+  return { ...s, text };
+}
+
+try {
+  const ids = [];
+  for (let i = 0; i < GATEWAYS; i++) {
+    const r = await signed('POST', '/gateways/', JSON.stringify({
+      name: `bench${i}`, roleArn: 'arn:aws:iam::111122223333:role/gw', authorizerType: 'AWS_IAM' }));
+    ids.push(JSON.parse(r.text).gatewayId);
+  }
+  const shapes = [
+    ['GET /_mcpgate/health (static, no auth)', `${gw.endpoint}/_mcpgate/health`, {}],
+    ['GetGateway', null, await signed('GET', `/gateways/${ids[ids.length >> 1]}/`)],
+    ['ListGateways maxResults=10', null, await signed('GET', '/gateways/?maxResults=10')],
+    ['ListGateways maxResults=100', null, await signed('GET', '/gateways/?maxResults=100')],
+  ];
+  const results = [];
+  for (const [name, url, s] of shapes) {
+    const lua = await writeLua(path.join(dir, `${results.length}.lua`), { method: 'GET', headers: s.headers ?? {} });
+    const r = await wrk(url ?? s.url, lua, { duration: DURATION, connections: CONNECTIONS });
+    if (r.non2xx || r.errors) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+    results.push([name, r]);
+  }
+  const base = results[0][1].rps;
+  console.log(`${GATEWAYS} gateways; ${THREADS} server thread(s), ${CONNECTIONS} connections, ${DURATION} s each`);
+  for (const [name, r] of results) {
+    console.log(`${name.padEnd(40)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50} us  p99 ${r.p99} us  ` +
+      `ratio to static ${(r.rps / base).toFixed(2)}`);
+  }
+} finally {
+  await gw.stop();
+  await rm(dir, { recursive: true, force: true });
+}
