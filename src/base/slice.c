@@ -19,9 +19,7 @@ int mg_memcmp(const void *a, const void *b, size_t n)
 
 void mg_memzero(void *p, size_t n)
 {
-    volatile uint8_t *v = p;
-    while (n--)
-        *v++ = 0;
+    explicit_bzero(p, n); /* never optimised away */
 }
 
 struct mg_slice mg_slice_cstr(const char *s)
@@ -36,7 +34,12 @@ bool mg_slice_eq(struct mg_slice a, struct mg_slice b)
 
 bool mg_slice_eq_cstr(struct mg_slice a, const char *s)
 {
-    return mg_slice_eq(a, mg_slice_cstr(s));
+    /* No strlen: header lookups compare many names against one literal. */
+    size_t i = 0;
+    for (; i < a.len; i++)
+        if (s[i] == 0 || (uint8_t)s[i] != a.ptr[i])
+            return false;
+    return s[i] == 0;
 }
 
 static uint8_t s_lower(uint8_t c)
@@ -150,10 +153,20 @@ bool mg_ct_equal(struct mg_slice a, struct mg_slice b)
 {
     if (a.len != b.len)
         return false;
-    volatile uint8_t acc = 0;
-    for (size_t i = 0; i < a.len; i++)
-        acc |= (uint8_t)(a.ptr[i] ^ b.ptr[i]);
-    return acc == 0;
+    /* Every byte is looked at whatever differs: word by word, then the tail. */
+    uint64_t acc = 0;
+    size_t i = 0;
+    for (; i + 8 <= a.len; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a.ptr + i, 8);
+        memcpy(&y, b.ptr + i, 8);
+        acc |= x ^ y;
+    }
+    for (; i < a.len; i++)
+        acc |= (uint64_t)(a.ptr[i] ^ b.ptr[i]);
+    /* launder through a volatile so the compiler cannot turn this into an early exit */
+    volatile uint64_t r = acc;
+    return r == 0;
 }
 
 void mg_buf_init(struct mg_buf *b, size_t max)
@@ -182,7 +195,7 @@ enum mg_err mg_buf_reserve(struct mg_buf *b, size_t extra)
     size_t need = b->len + extra;
     if (need <= b->cap)
         return MG_E_OK;
-    size_t cap = b->cap ? b->cap : 64;
+    size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     if (cap > b->max + 1)
@@ -237,6 +250,20 @@ enum mg_err mg_buf_printf(struct mg_buf *b, const char *fmt, ...)
     va_end(ap);
     b->len += (size_t)n;
     return MG_E_OK;
+}
+
+enum mg_err mg_buf_append_i64(struct mg_buf *b, int64_t v)
+{
+    char d[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        d[sizeof(d) - 1 - n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        d[sizeof(d) - 1 - n++] = '-';
+    return mg_buf_append(b, d + sizeof(d) - n, n);
 }
 
 enum mg_err mg_buf_append_xml(struct mg_buf *b, struct mg_slice s)

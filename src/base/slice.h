@@ -62,6 +62,8 @@ MG_MUST_USE enum mg_err mg_buf_append_slice(struct mg_buf *b, struct mg_slice s)
 MG_MUST_USE enum mg_err mg_buf_append_cstr(struct mg_buf *b, const char *s);
 MG_MUST_USE enum mg_err mg_buf_append_byte(struct mg_buf *b, uint8_t c);
 MG_MUST_USE enum mg_err mg_buf_printf(struct mg_buf *b, const char *fmt, ...) MG_PRINTF(2, 3);
+/* Decimal text of v, without printf. */
+MG_MUST_USE enum mg_err mg_buf_append_i64(struct mg_buf *b, int64_t v);
 /* XML text escaping (&, <, >, ", '). */
 MG_MUST_USE enum mg_err mg_buf_append_xml(struct mg_buf *b, struct mg_slice s);
 /* JSON string body escaping, without the quotes. Invalid UTF-8 becomes U+FFFD. */

@@ -234,13 +234,38 @@ void mg_random_chars(char *out, size_t n, const char *alphabet)
     out[n] = 0;
 }
 
+/* Request ids need to be unique, not secret: a per-thread xorshift128+ seeded once from the
+ * kernel keeps a getrandom() call and a printf out of every request. */
+static _Thread_local uint64_t t_rid[2];
+
+static uint64_t s_rid_next(void)
+{
+    if ((t_rid[0] | t_rid[1]) == 0) {
+        do
+            mg_random_bytes(t_rid, sizeof(t_rid));
+        while ((t_rid[0] | t_rid[1]) == 0);
+    }
+    uint64_t a = t_rid[0];
+    const uint64_t b = t_rid[1];
+    t_rid[0] = b;
+    a ^= a << 23;
+    t_rid[1] = a ^ b ^ (a >> 17) ^ (b >> 26);
+    return t_rid[1] + b;
+}
+
 void mg_request_id(char out[37])
 {
-    uint8_t r[16];
-    char hex[32];
-    mg_random_bytes(r, sizeof(r));
-    mg_hex_encode(r, sizeof(r), hex);
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+    static const char hex[] = "0123456789abcdef";
+    uint64_t r[2] = {s_rid_next(), s_rid_next()};
+    const uint8_t *p = (const uint8_t *)r;
+    size_t o = 0;
+    for (size_t i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[p[i] >> 4];
+        out[o++] = hex[p[i] & 15];
+    }
+    out[o] = 0;
 }
 
 static const char s_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

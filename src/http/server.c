@@ -345,6 +345,9 @@ static int s_on_req(h2o_handler_t *self, h2o_req_t *req)
     x->loop = loop;
     x->start_ns = mg_mono_ns();
     mg_buf_init(&x->body, MG_LIMIT_RESPONSE);
+    if (mg_buf_reserve(&x->body, 4096) != MG_E_OK) { /* most answers fit: no regrowth */
+        /* the first append will retry */
+    }
     x->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*x->guard), s_guard_dispose);
     x->guard->x = x;
 
@@ -398,9 +401,16 @@ static int s_on_req(h2o_handler_t *self, h2o_req_t *req)
             chunked = true;
     if (req->entity.base != NULL && !chunked) {
         clen = h2o_mem_alloc_pool(&req->pool, 24);
-        int cn = snprintf(clen, 24, "%zu", req->entity.len);
+        char digits[24];
+        size_t nd = 0, left = req->entity.len;
+        do {
+            digits[nd++] = (char)('0' + left % 10);
+            left /= 10;
+        } while (left);
+        for (size_t k = 0; k < nd; k++)
+            clen[k] = digits[nd - 1 - k];
         x->headers[o].name = MG_SLICE_LIT("content-length");
-        x->headers[o].value = mg_slice_make(clen, cn > 0 ? (size_t)cn : 0);
+        x->headers[o].value = mg_slice_make(clen, nd);
         o++;
     }
     for (size_t i = 0; i < n; i++) {

@@ -237,7 +237,7 @@ enum mg_err mg_jsonrpc_append_id(struct mg_buf *b, const json_t *id)
     if (id == NULL)
         return mg_buf_append_cstr(b, "null");
     if (json_is_integer(id))
-        return mg_buf_printf(b, "%lld", (long long)json_integer_value(id));
+        return mg_buf_append_i64(b, (int64_t)json_integer_value(id));
     if (json_is_string(id)) {
         MG_TRY(mg_buf_append_byte(b, '"'));
         MG_TRY(mg_buf_append_json_str(

@@ -22,8 +22,11 @@
 #define S_CACHE_SLOTS 64
 #define S_CACHE_KEY 1024
 
+/* Allowed decisions, per loop. An entry holds for its snapshot and for at most one second, so
+ * conditions on aws:CurrentTime / aws:EpochTime are re-evaluated as time moves. */
 struct s_cache_entry {
     uint64_t generation;
+    int64_t second;
     char key[S_CACHE_KEY]; /* gateway \n principal ARN \n access key \n source ip */
 };
 
@@ -277,7 +280,8 @@ static bool s_authorize(struct mg_app *app, struct mg_http_exchange *x, struct m
     struct s_cache_entry *slot = NULL;
     if (cache) {
         slot = &cache->e[s_hash(key) % S_CACHE_SLOTS];
-        if (slot->generation == snap->generation && strcmp(slot->key, key) == 0)
+        if (slot->generation == snap->generation && slot->second == mg_now() &&
+            strcmp(slot->key, key) == 0)
             return true;
     }
     struct mg_call call;
@@ -296,6 +300,7 @@ static bool s_authorize(struct mg_app *app, struct mg_http_exchange *x, struct m
                         sizeof(msg)) == MG_POLICY_ALLOW) {
         if (slot) {
             slot->generation = snap->generation;
+            slot->second = mg_now();
             mg_memcpy(slot->key, key, kl + 1);
         }
         return true;
