@@ -26,14 +26,19 @@ int mg_err_http_status(enum mg_err e)
     return 500;
 }
 
-enum mg_err mg_errinfo_set(struct mg_errinfo *ei, enum mg_err code, const char *fmt, ...)
+void mg_errinfo_vset(struct mg_errinfo *ei, enum mg_err code, const char *fmt, va_list ap)
 {
     if (ei) {
-        va_list ap;
-        va_start(ap, fmt);
         ei->code = code;
         vsnprintf(ei->msg, sizeof(ei->msg), fmt, ap);
-        va_end(ap);
     }
+}
+
+enum mg_err mg_errinfo_set(struct mg_errinfo *ei, enum mg_err code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mg_errinfo_vset(ei, code, fmt, ap);
+    va_end(ap);
     return code;
 }

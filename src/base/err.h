@@ -43,6 +43,10 @@ struct mg_errinfo {
 enum mg_err mg_errinfo_set(struct mg_errinfo *ei, enum mg_err code, const char *fmt, ...)
     MG_PRINTF(3, 4);
 
+/* The same with a va_list, for functions that wrap it. */
+void mg_errinfo_vset(struct mg_errinfo *ei, enum mg_err code, const char *fmt, va_list ap)
+    MG_PRINTF(3, 0);
+
 #define MG_TRY(expr)                                                                               \
     do {                                                                                           \
         enum mg_err mg_try_err_ = (expr);                                                          \

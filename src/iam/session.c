@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crypto/crypto.h"
 #include "app/app.h"
 #include "base/alloc.h"
 #include "base/log.h"
@@ -44,31 +45,7 @@ void mg_sts_session_cleanup(struct mg_sts_session *s)
 static enum mg_err s_gcm(bool enc, const uint8_t key[32], const uint8_t *nonce, const uint8_t *in,
                          size_t n, uint8_t *out, uint8_t *tag)
 {
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (ctx == NULL)
-        return MG_E_NOMEM;
-    enum mg_err e = MG_E_AUTH;
-    int len = 0;
-    if (n > (size_t)INT32_MAX)
-        goto out;
-    if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc ? 1 : 0) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, S_NONCE, NULL) != 1 ||
-        EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc ? 1 : 0) != 1 ||
-        EVP_CipherUpdate(ctx, NULL, &len, (const uint8_t *)S_AAD, (int)strlen(S_AAD)) != 1)
-        goto out;
-    if (n && EVP_CipherUpdate(ctx, out, &len, in, (int)n) != 1)
-        goto out;
-    if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, S_TAG, tag) != 1)
-        goto out;
-    /* Decryption: the tag is checked here (in constant time, by OpenSSL). */
-    if (EVP_CipherFinal_ex(ctx, out + len, &len) != 1)
-        goto out;
-    if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, S_TAG, tag) != 1)
-        goto out;
-    e = MG_E_OK;
-out:
-    EVP_CIPHER_CTX_free(ctx);
-    return e;
+    return mg_aes256gcm(enc, key, nonce, MG_SLICE_LIT(S_AAD), in, n, out, tag);
 }
 
 static json_t *s_to_json(const struct mg_sts_session *s)

@@ -15,13 +15,10 @@ static enum mg_sigv4_status s_incomplete(struct mg_errinfo *ei, enum mg_err code
 static enum mg_sigv4_status s_incomplete(struct mg_errinfo *ei, enum mg_err code, const char *fmt,
                                          ...)
 {
-    if (ei) {
-        va_list ap;
-        va_start(ap, fmt);
-        ei->code = code;
-        vsnprintf(ei->msg, sizeof(ei->msg), fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    mg_errinfo_vset(ei, code, fmt, ap);
+    va_end(ap);
     return MG_SIGV4_INCOMPLETE;
 }
 
