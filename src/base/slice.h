@@ -84,6 +84,17 @@ char *mg_strdup(const char *s);
 /* Lower-case hex of n bytes into out (2n bytes, not terminated). */
 void mg_hex_encode(const uint8_t *in, size_t n, char *out);
 bool mg_utf8_valid(struct mg_slice s);
+/* Value of one hex digit (either case), or -1. */
+static inline int mg_hex_value(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
 
 /* Raw memory helpers: the only place that calls memcpy/memcmp. */
 void mg_memcpy(void *dst, const void *src, size_t n);

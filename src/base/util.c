@@ -354,16 +354,6 @@ enum mg_err mg_base64url_decode(struct mg_buf *out, struct mg_slice in)
     return s_b64_dec(out, in, true);
 }
 
-static int s_hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 enum mg_err mg_url_decode(struct mg_buf *out, struct mg_slice in, bool plus_is_space)
 {
@@ -371,7 +361,7 @@ enum mg_err mg_url_decode(struct mg_buf *out, struct mg_slice in, bool plus_is_s
     for (size_t i = 0; i < in.len; i++) {
         uint8_t c = in.ptr[i];
         if (c == '%' && i + 2 < in.len) {
-            int h = s_hexval(in.ptr[i + 1]), l = s_hexval(in.ptr[i + 2]);
+            int h = mg_hex_value(in.ptr[i + 1]), l = mg_hex_value(in.ptr[i + 2]);
             if (h >= 0 && l >= 0) {
                 MG_TRY(mg_buf_append_byte(out, (uint8_t)(h << 4 | l)));
                 i += 2;

@@ -49,16 +49,6 @@ static inline void s_put_encoded(struct s_w *w, uint8_t c)
     }
 }
 
-static inline int s_hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Encodes every byte of s: runs of unreserved bytes are copied in one go. */
 static void s_put_encoded_all(struct s_w *w, struct mg_slice s)
@@ -85,7 +75,7 @@ static void s_put_reencoded(struct s_w *w, struct mg_slice s)
     for (size_t i = 0; i < s.len; i++) {
         uint8_t c = s.ptr[i];
         if (c == '%' && i + 2 < s.len) {
-            int h = s_hexval(s.ptr[i + 1]), l = s_hexval(s.ptr[i + 2]);
+            int h = mg_hex_value(s.ptr[i + 1]), l = mg_hex_value(s.ptr[i + 2]);
             if (h >= 0 && l >= 0) {
                 c = (uint8_t)(h << 4 | l);
                 i += 2;
