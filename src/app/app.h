@@ -30,6 +30,7 @@ struct mg_app_config {
     char runtimes_dir[1024]; /* bootstraps; "" = next to the executable, then ./runtimes */
     int lambda_concurrency;  /* runtime processes per function; 0 = 10 */
     int lambda_idle_seconds; /* idle runtime processes are stopped after this; 0 = 300 */
+    int lambda_queue;        /* invocations waiting per function before 429; 0 = 100 */
 };
 
 struct mg_app {

@@ -37,6 +37,8 @@ static const char s_serve_usage[] =
     "  --runtimes-dir DIR      Lambda bootstraps (default: EXE-DIR/../../runtimes, then\n"
     "                          ./runtimes)\n"
     "  --lambda-concurrency N  runtime processes per Lambda function (default 10)\n"
+    "  --lambda-queue N        invocations that may wait per function before Invoke answers\n"
+    "                          429 TooManyRequestsException (default 100)\n"
     "  --lambda-idle-timeout S stop idle runtime processes after S seconds (default 300)\n"
     "  --tools-page-size N     tools per MCP tools/list page (default 100)\n";
 
@@ -207,6 +209,12 @@ int mg_cli_serve_main(int argc, char **argv)
                 return 2;
             }
             cfg.lambda_concurrency = (int)n;
+        } else if (strcmp(a, "--lambda-queue") == 0) {
+            if (!s_parse_u64(v, 1, 100000, &n)) {
+                fprintf(stderr, "mcpgate serve: --lambda-queue wants 1 to 100000\n");
+                return 2;
+            }
+            cfg.lambda_queue = (int)n;
         } else if (strcmp(a, "--lambda-idle-timeout") == 0) {
             if (!s_parse_u64(v, 1, 86400, &n)) {
                 fprintf(stderr, "mcpgate serve: --lambda-idle-timeout wants 1 to 86400 seconds\n");

@@ -85,7 +85,7 @@ enum mg_err mg_lambda_start(struct mg_app *app, struct mg_errinfo *ei)
     pthread_mutex_init(&L->mu, NULL);
     mg_map_init(&L->fns);
     L->concurrency = app->cfg.lambda_concurrency > 0 ? app->cfg.lambda_concurrency : 10;
-    L->queue_max = 100;
+    L->queue_max = app->cfg.lambda_queue > 0 ? app->cfg.lambda_queue : 100;
     L->idle_ms = (app->cfg.lambda_idle_seconds > 0 ? app->cfg.lambda_idle_seconds : 300) * 1000;
     s_find_runtimes(L, app->cfg.runtimes_dir);
     s_find_interpreter("MCPGATE_PYTHON", "python3 -c 'import sys; print(sys.executable)' 2>/dev/null",

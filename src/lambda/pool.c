@@ -1224,7 +1224,14 @@ static void s_route_new(struct mg_lambda *L, struct s_done_list *d)
             s_fail_inv(d, inv, MG_LAMBDA_INTERNAL, "ServiceException", "out of memory");
             continue;
         }
-        if (fn->q_len >= (size_t)L->queue_max) {
+        /* Invocations that a process can take now, or once started within the concurrency
+         * limit, are not "waiting": only the ones beyond go against the queue. */
+        size_t busy = 0;
+        for (size_t i = 0; i < fn->n_procs; i++)
+            if (fn->procs[i]->state == P_BUSY)
+                busy++;
+        size_t room = (size_t)L->concurrency > busy ? (size_t)L->concurrency - busy : 0;
+        if (fn->q_len >= (size_t)L->queue_max + room) {
             s_fail_inv(d, inv, MG_LAMBDA_THROTTLED, "TooManyRequestsException", "Rate Exceeded.");
             continue;
         }

@@ -117,7 +117,7 @@ before(async () => {
     exec: { name: 'fn-exec', path: '/', assumeRolePolicyDocument: trust('lambda.amazonaws.com') },
     ec2: { name: 'ec2-only', path: '/', assumeRolePolicyDocument: trust('ec2.amazonaws.com') },
   };
-  gw = await startServer({ accounts, args: ['--lambda-concurrency', '3', '--lambda-idle-timeout', '60'] });
+  gw = await startServer({ accounts, args: ['--lambda-concurrency', '3', '--lambda-queue', '2', '--lambda-idle-timeout', '60'] });
   lambdaA = client(accounts[0].root);
   lambdaB = client(accounts[1].root);
   devA = client(accounts[0].users.dev);
@@ -353,6 +353,18 @@ done
     const took = Date.now() - t0;
     for (const [i, r] of rs.entries()) assert.equal(dec(r.Payload).event.i, i + 1);
     assert.ok(took < 2900, `3 parallel 1 s invocations took ${took} ms`);
+  });
+
+  test('concurrency: past the processes and the queue, Invoke is throttled with 429', async () => {
+    // 3 processes run, 2 invocations wait (--lambda-queue 2), the rest are refused at once.
+    const calls = [1, 2, 3, 4, 5, 6, 7].map((i) => lambdaA.send(new InvokeCommand({
+      FunctionName: 'py-echo', Payload: JSON.stringify({ sleep: 1, i }) })).then(() => 'ok', (e) => e));
+    const rs = await Promise.all(calls);
+    const ok = rs.filter((r) => r === 'ok').length;
+    const throttled = rs.filter((r) => r?.name === 'TooManyRequestsException');
+    assert.equal(ok, 5, rs.map((r) => (r === 'ok' ? r : `${r.name}: ${r.message}`)).join(', '));
+    assert.equal(throttled.length, 2);
+    assert.equal(throttled[0].$metadata.httpStatusCode, 429);
   });
 
   test('permissions: cross-account Invoke works only after AddPermission', async () => {
