@@ -64,7 +64,7 @@ static bool s_parse_listen(const char *s, struct mg_http_config *h)
     uint64_t port;
     if (!s_parse_u64(colon + 1, 0, 65535, &port))
         return false;
-    memcpy(h->listen_host, s, hl);
+    mg_memcpy(h->listen_host, s, hl);
     h->listen_host[hl] = 0;
     h->listen_port = (uint16_t)port;
     return true;

@@ -52,7 +52,7 @@ static bool s_part(const char **p, char *out, size_t cap, bool *last)
     size_t n = c ? (size_t)(c - *p) : strlen(*p);
     if (n >= cap)
         return false;
-    memcpy(out, *p, n);
+    mg_memcpy(out, *p, n);
     out[n] = 0;
     *last = c == NULL;
     *p = c ? c + 1 : *p + n;
