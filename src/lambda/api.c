@@ -468,20 +468,16 @@ static bool s_store_code(struct mg_call *c, const json_t *zipfile, const char *a
     return ok;
 }
 
-static int s_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
+/* The code tree is renamed aside at once (a new function of the same name starts clean) and
+ * removed by the Lambda manager thread, off the event loop. */
 static void s_remove_code(struct mg_app *app, const char *account, const char *name)
 {
-    char dir[1024];
+    char dir[1024], aside[1100], tag[9];
     mg_lambda_code_dir(app, account, name, dir, sizeof(dir));
-    nftw(dir, s_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    mg_random_chars(tag, 8, MG_ALPHA_LOWER_NUM);
+    snprintf(aside, sizeof(aside), "%s.deleted-%s", dir, tag);
+    if (rename(dir, aside) == 0)
+        mg_lambda_queue_removal(app->lambda, aside);
 }
 
 /* --- store writes ----------------------------------------------------------------------- */

@@ -119,6 +119,9 @@ struct mg_lambda {
     /* activation jobs: functions whose code must be unzipped and State set to Active */
     struct s_job { char account[13], name[65], sha[64]; } *jobs;
     size_t n_jobs, cap_jobs;
+    /* code trees of deleted functions, already renamed aside, removed by the manager thread */
+    char **trash;
+    size_t n_trash, cap_trash;
     /* settings */
     int concurrency;           /* processes per function */
     int queue_max;             /* queued invocations per function */
@@ -135,6 +138,8 @@ void mg_lambda_queue_activation(struct mg_lambda *L, const char *account, const 
                                 const char *sha_b64);
 /* Kills the function's processes (delete). */
 void mg_lambda_forget(struct mg_lambda *L, const char *account, const char *name);
+/* Removes a directory tree on the manager thread (takes a copy of path). */
+void mg_lambda_queue_removal(struct mg_lambda *L, const char *path);
 void mg_lambda_inv_free(struct mg_lambda_inv *inv);
 struct mg_lambda_inv *mg_lambda_inv_new(const char *account, const char *name,
                                         struct mg_slice payload, struct mg_slice client_context,

@@ -1368,6 +1368,14 @@ static void *s_manager_main(void *arg)
     struct s_done_list d = {0};
     pthread_mutex_lock(&L->mu);
     while (!L->stopping) {
+        /* deleted functions' code, without the lock: a tree can be large */
+        while (L->n_trash) {
+            char *path = L->trash[--L->n_trash];
+            pthread_mutex_unlock(&L->mu);
+            nftw(path, s_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+            mg_free(path);
+            pthread_mutex_lock(&L->mu);
+        }
         /* activation jobs run without the lock: unzipping can take a while */
         while (L->n_jobs) {
             struct s_job job = L->jobs[--L->n_jobs];
@@ -1576,6 +1584,28 @@ void mg_lambda_queue_activation(struct mg_lambda *L, const char *account, const 
     s_wake(L);
 }
 
+void mg_lambda_queue_removal(struct mg_lambda *L, const char *path)
+{
+    char *copy = mg_strdup(path);
+    if (copy == NULL)
+        return;
+    pthread_mutex_lock(&L->mu);
+    if (L->n_trash == L->cap_trash) {
+        size_t cap = L->cap_trash ? L->cap_trash * 2 : 8;
+        char **t = mg_realloc(L->trash, cap * sizeof(*t));
+        if (t == NULL) {
+            pthread_mutex_unlock(&L->mu);
+            mg_free(copy);
+            return;
+        }
+        L->trash = t;
+        L->cap_trash = cap;
+    }
+    L->trash[L->n_trash++] = copy;
+    pthread_mutex_unlock(&L->mu);
+    s_wake(L);
+}
+
 void mg_lambda_forget(struct mg_lambda *L, const char *account, const char *name)
 {
     pthread_mutex_lock(&L->mu);
@@ -1646,6 +1676,14 @@ void mg_lambda_manager_stop(struct mg_lambda *L)
     mg_map_cleanup(&L->fns);
     mg_free(L->jobs);
     L->jobs = NULL;
+    /* trees not removed before the stop: remove them now, the loops are gone */
+    for (size_t i = 0; i < L->n_trash; i++) {
+        nftw(L->trash[i], s_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        mg_free(L->trash[i]);
+    }
+    mg_free(L->trash);
+    L->trash = NULL;
+    L->n_trash = L->cap_trash = 0;
     if (L->wake_fd >= 0)
         close(L->wake_fd);
     L->wake_fd = -1;

@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
   AddPermissionCommand, CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCommand,
@@ -427,6 +428,10 @@ done
     await expectError(lambdaA.send(new InvokeCommand({ FunctionName: 'node-fn' })), 'ResourceNotFoundException');
     await expectError(lambdaA.send(new DeleteFunctionCommand({ FunctionName: 'node-fn' })), 'ResourceNotFoundException');
     assert.ok(!existsSync(path.join(gw.dataDir, 'lambda', A, 'node-fn')));
+    // the code tree, renamed aside at once, is removed in the background
+    const leftovers = async () => (await readdir(path.join(gw.dataDir, 'lambda', A))).filter((f) => f.startsWith('node-fn.deleted-'));
+    for (let i = 0; i < 50 && (await leftovers()).length; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await leftovers(), []);
     // recreate under the same name: new code runs
     await create(lambdaA, {
       FunctionName: 'node-fn', Runtime: 'nodejs18.x', Handler: 'esm.handler',
