@@ -403,7 +403,7 @@ done
 
   test('aws-lambda-ric serves a Node.js handler', async (t) => {
     const ric = process.env.AWS_LAMBDA_RIC_DIR
-      ?? [path.resolve('node_modules/aws-lambda-ric'), '/tmp/ric/node_modules/aws-lambda-ric'].find((p) => existsSync(p));
+      ?? [fileURLToPath(new URL('./node_modules/aws-lambda-ric', import.meta.url))].find((p) => existsSync(p));
     // the package needs its native part (dist/rapid-client.node, built at install time)
     if (!ric || !existsSync(path.join(ric, 'bin', 'index.mjs')) || !existsSync(path.join(ric, 'dist', 'rapid-client.node'))) {
       t.skip('aws-lambda-ric is not installed (set AWS_LAMBDA_RIC_DIR to its package directory)');
