@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   AddPermissionCommand, CreateFunctionCommand, DeleteFunctionCommand, GetFunctionCommand,
   GetFunctionConfigurationCommand, GetPolicyCommand, InvokeCommand, LambdaClient,
