@@ -131,7 +131,6 @@ static void s_exchange_free(struct mg_http_exchange *x)
     mg_buf_cleanup(&x->body);
     mg_buf_cleanup(&x->stream_pending);
     mg_buf_cleanup(&x->stream_inflight);
-    mg_free(x->headers);
     mg_free(x);
 }
 
@@ -176,12 +175,28 @@ static const char *s_reason(int status)
 
 static void s_access_log(const struct mg_http_exchange *x, int status)
 {
-    /* The path only: presigned URLs carry signatures in the query. */
+    /* The path only: presigned URLs carry signatures in the query. Once the client went away,
+     * the request's memory (method, path) is gone with it: only the id is logged. */
     const struct mg_http_req *v = &x->view;
-    MG_LOG_REQ(MG_LOG_INFO, MG_SUB_HTTP, v->request_id, "%.*s %.*s %d %.3fms%s",
+    if (x->req == NULL) {
+        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_HTTP, v->request_id, "%d %.3fms (client gone)", status,
+                   (double)(mg_mono_ns() - x->start_ns) / 1e6);
+        return;
+    }
+    MG_LOG_REQ(MG_LOG_INFO, MG_SUB_HTTP, v->request_id, "%.*s %.*s %d %.3fms",
                (int)(v->method.len > 16 ? 16 : v->method.len), (const char *)v->method.ptr,
                (int)(v->path.len > 512 ? 512 : v->path.len), (const char *)v->path.ptr, status,
-               (double)(mg_mono_ns() - x->start_ns) / 1e6, x->req ? "" : " (client gone)");
+               (double)(mg_mono_ns() - x->start_ns) / 1e6);
+}
+
+/* A response body owned by the request's pool. */
+struct s_owned {
+    uint8_t *ptr;
+};
+
+static void s_owned_dispose(void *p)
+{
+    mg_free(((struct s_owned *)p)->ptr);
 }
 
 void mg_http_send(struct mg_http_exchange *x)
@@ -200,7 +215,22 @@ void mg_http_send(struct mg_http_exchange *x)
             h2o_start_response(req, &gen);
             h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
         } else {
-            h2o_send_inline(req, x->body.ptr ? (const char *)x->body.ptr : "", x->body.len);
+            /* The body is handed to h2o as it is (no copy) and freed with the request's pool;
+             * a known length means a Content-Length answer instead of chunked framing. */
+            static h2o_generator_t gen = {NULL, NULL};
+            size_t len = 0;
+            uint8_t *body = mg_buf_take(&x->body, &len);
+            h2o_iovec_t iov = h2o_iovec_init(body ? (char *)body : "", len);
+            if (body) {
+                struct s_owned *o = h2o_mem_alloc_shared(&req->pool, sizeof(*o), s_owned_dispose);
+                o->ptr = body;
+            }
+            req->res.content_length = len;
+            h2o_start_response(req, &gen);
+            if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
+                h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+            else
+                h2o_send(req, &iov, 1, H2O_SEND_STATE_FINAL);
         }
     }
     s_exchange_free(x);
@@ -379,7 +409,7 @@ static int s_on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     /* h2o keeps the Host header out of req->headers (it becomes the authority): put it back at
      * the front so that SigV4 sees the headers as they were sent. */
-    x->headers = mg_calloc(n + 2, sizeof(*x->headers));
+    x->headers = h2o_mem_alloc_pool(&req->pool, (n + 2) * sizeof(*x->headers));
     if (x->headers == NULL) {
         mg_http_set_status(x, 503);
         mg_http_send(x);
