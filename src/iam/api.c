@@ -705,3 +705,46 @@ void mg_iam_handle(struct mg_call *c, const struct mg_aws_params *params)
                 "see docs/iam-api.md)",
                 shown);
 }
+
+void mg_iam_list_entities(struct mg_call *c, const struct mg_aws_params *p, const char *kind,
+                          const char *action, const char *container, mg_iam_entity_xml_fn xml)
+{
+    char prefix[MG_IAM_PATH_CAP], arn[MG_IAM_ARN_CAP], iam_action[64];
+    struct mg_iam_page pg;
+    if (!mg_iam_path_param(c, p, "PathPrefix", "pathPrefix", prefix) ||
+        !mg_iam_page_params(c, p, &pg))
+        return;
+    snprintf(arn, sizeof(arn), "arn:aws:iam::%s:%s%s", mg_iam_account(c), kind, prefix);
+    snprintf(iam_action, sizeof(iam_action), "iam:%s", action);
+    if (!mg_iam_authz(c, iam_action, arn, NULL, NULL, NULL, NULL))
+        return;
+    size_t n;
+    const struct mg_snapshot_doc *docs = mg_snapshot_range(c->snap, kind, mg_iam_account(c), &n);
+    struct mg_buf b;
+    mg_buf_init(&b, 64u * 1024 * 1024);
+    enum mg_err e = mg_buf_printf(&b, "    <%s>\n", container);
+    size_t shown = 0;
+    const char *next = NULL;
+    for (size_t i = 0; i < n && !e; i++) {
+        const char *path = json_string_value(json_object_get(docs[i].doc, "Path"));
+        if (path == NULL || strncmp(path, prefix, strlen(prefix)) != 0)
+            continue;
+        if (pg.marker[0] && strcmp(docs[i].key, pg.marker) < 0)
+            continue;
+        if (shown == (size_t)pg.max_items) {
+            next = docs[i].key;
+            break;
+        }
+        e = xml(&b, 6, "member", docs[i].doc, false);
+        shown++;
+    }
+    if (!e)
+        e = mg_buf_printf(&b, "    </%s>\n", container);
+    if (!e)
+        e = mg_iam_page_end(&b, next != NULL, next);
+    if (e)
+        mg_iam_internal(c);
+    else
+        mg_iam_send(c, action, &b);
+    mg_buf_cleanup(&b);
+}

@@ -70,6 +70,13 @@ bool mg_iam_page_params(struct mg_call *c, const struct mg_aws_params *p, struct
 /* Writes IsTruncated and, when truncated, Marker (encoding next_key). */
 MG_MUST_USE enum mg_err mg_iam_page_end(struct mg_buf *b, bool truncated, const char *next_key);
 
+/* ListRoles / ListUsers: the entities of one kind ("role", "user") under PathPrefix, one page,
+ * each written by xml(b, indent, "member", doc, false) inside <container>. */
+typedef enum mg_err (*mg_iam_entity_xml_fn)(struct mg_buf *b, int indent, const char *el,
+                                            const json_t *doc, bool full);
+void mg_iam_list_entities(struct mg_call *c, const struct mg_aws_params *p, const char *kind,
+                          const char *action, const char *container, mg_iam_entity_xml_fn xml);
+
 /* ---- output ------------------------------------------------------------------------------ */
 
 /* <name>escaped value</name> on its own line, indented by `indent` spaces. */

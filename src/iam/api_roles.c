@@ -153,43 +153,7 @@ void mg_iam_op_get_role(struct mg_call *c, const struct mg_aws_params *p)
 
 void mg_iam_op_list_roles(struct mg_call *c, const struct mg_aws_params *p)
 {
-    char prefix[MG_IAM_PATH_CAP], arn[MG_IAM_ARN_CAP];
-    struct mg_iam_page pg;
-    if (!mg_iam_path_param(c, p, "PathPrefix", "pathPrefix", prefix) ||
-        !mg_iam_page_params(c, p, &pg))
-        return;
-    snprintf(arn, sizeof(arn), "arn:aws:iam::%s:role%s", mg_iam_account(c), prefix);
-    if (!mg_iam_authz(c, "iam:ListRoles", arn, NULL, NULL, NULL, NULL))
-        return;
-    size_t n;
-    const struct mg_snapshot_doc *docs = mg_snapshot_range(c->snap, "role", mg_iam_account(c), &n);
-    struct mg_buf b;
-    mg_buf_init(&b, 64u * 1024 * 1024);
-    enum mg_err e = mg_buf_append_cstr(&b, "    <Roles>\n");
-    size_t shown = 0;
-    const char *next = NULL;
-    for (size_t i = 0; i < n && !e; i++) {
-        const char *path = json_string_value(json_object_get(docs[i].doc, "Path"));
-        if (path == NULL || strncmp(path, prefix, strlen(prefix)) != 0)
-            continue;
-        if (pg.marker[0] && strcmp(docs[i].key, pg.marker) < 0)
-            continue;
-        if (shown == (size_t)pg.max_items) {
-            next = docs[i].key;
-            break;
-        }
-        e = s_role_xml(&b, 6, "member", docs[i].doc, false);
-        shown++;
-    }
-    if (!e)
-        e = mg_buf_append_cstr(&b, "    </Roles>\n");
-    if (!e)
-        e = mg_iam_page_end(&b, next != NULL, next);
-    if (e)
-        mg_iam_internal(c);
-    else
-        mg_iam_send(c, "ListRoles", &b);
-    mg_buf_cleanup(&b);
+    mg_iam_list_entities(c, p, "role", "ListRoles", "Roles", s_role_xml);
 }
 
 void mg_iam_op_delete_role(struct mg_call *c, const struct mg_aws_params *p)
