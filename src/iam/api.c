@@ -748,3 +748,26 @@ void mg_iam_list_entities(struct mg_call *c, const struct mg_aws_params *p, cons
         mg_iam_send(c, action, &b);
     mg_buf_cleanup(&b);
 }
+
+const json_t *mg_iam_entity_find(struct mg_call *c, const char *kind, const char *name,
+                                 char *arn, size_t cap)
+{
+    const struct mg_snapshot_doc *d = mg_snapshot_get(c->snap, kind, mg_iam_account(c), name);
+    const char *a = d ? json_string_value(json_object_get(d->doc, "Arn")) : NULL;
+    if (a)
+        snprintf(arn, cap, "%s", a);
+    else
+        snprintf(arn, cap, "arn:aws:iam::%s:%s/%s", mg_iam_account(c), kind, name);
+    return d ? d->doc : NULL;
+}
+
+enum mg_err mg_iam_boundary_xml(struct mg_buf *b, int indent, const json_t *doc)
+{
+    const char *pb = json_string_value(json_object_get(doc, "PermissionsBoundary"));
+    if (pb == NULL)
+        return MG_E_OK;
+    MG_TRY(mg_buf_printf(b, "%*s<PermissionsBoundary>\n", indent, ""));
+    MG_TRY(mg_iam_xml(b, indent + 2, "PermissionsBoundaryType", "Policy"));
+    MG_TRY(mg_iam_xml(b, indent + 2, "PermissionsBoundaryArn", pb));
+    return mg_buf_printf(b, "%*s</PermissionsBoundary>\n", indent, "");
+}

@@ -25,13 +25,7 @@ static const struct s_kind s_user = {"user", "User", "UserName", "userName",
 static const json_t *s_find(struct mg_call *c, const struct s_kind *k, const char *name,
                             char *arn, size_t cap)
 {
-    const struct mg_snapshot_doc *d = mg_snapshot_get(c->snap, k->kind, mg_iam_account(c), name);
-    const char *a = d ? json_string_value(json_object_get(d->doc, "Arn")) : NULL;
-    if (a)
-        snprintf(arn, cap, "%s", a);
-    else
-        snprintf(arn, cap, "arn:aws:iam::%s:%s/%s", mg_iam_account(c), k->kind, name);
-    return d ? d->doc : NULL;
+    return mg_iam_entity_find(c, k->kind, name, arn, cap);
 }
 
 /* Reads the entity name and authorizes; returns the entity document (may be NULL: not found,

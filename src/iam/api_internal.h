@@ -70,6 +70,13 @@ bool mg_iam_page_params(struct mg_call *c, const struct mg_aws_params *p, struct
 /* Writes IsTruncated and, when truncated, Marker (encoding next_key). */
 MG_MUST_USE enum mg_err mg_iam_page_end(struct mg_buf *b, bool truncated, const char *next_key);
 
+/* A user or role ("user" / "role") of the caller's account in the snapshot, or NULL; arn gets its
+ * ARN (from its document, or as it would be with path "/" when it does not exist). */
+const json_t *mg_iam_entity_find(struct mg_call *c, const char *kind, const char *name,
+                                 char *arn, size_t cap);
+/* <PermissionsBoundary> of a user or role document, when it has one. */
+MG_MUST_USE enum mg_err mg_iam_boundary_xml(struct mg_buf *b, int indent, const json_t *doc);
+
 /* ListRoles / ListUsers: the entities of one kind ("role", "user") under PathPrefix, one page,
  * each written by xml(b, indent, "member", doc, false) inside <container>. */
 typedef enum mg_err (*mg_iam_entity_xml_fn)(struct mg_buf *b, int indent, const char *el,

@@ -6,17 +6,6 @@
 #include "base/alloc.h"
 #include "iam/api_internal.h"
 
-static enum mg_err s_boundary_xml(struct mg_buf *b, int indent, const json_t *d)
-{
-    const char *pb = json_string_value(json_object_get(d, "PermissionsBoundary"));
-    if (pb == NULL)
-        return MG_E_OK;
-    MG_TRY(mg_buf_printf(b, "%*s<PermissionsBoundary>\n", indent, ""));
-    MG_TRY(mg_iam_xml(b, indent + 2, "PermissionsBoundaryType", "Policy"));
-    MG_TRY(mg_iam_xml(b, indent + 2, "PermissionsBoundaryArn", pb));
-    return mg_buf_printf(b, "%*s</PermissionsBoundary>\n", indent, "");
-}
-
 /* <Role> (or member) contents. full: GetRole / CreateRole (boundary, tags, RoleLastUsed). */
 static enum mg_err s_role_xml(struct mg_buf *b, int indent, const char *el, const json_t *r,
                               bool full)
@@ -39,7 +28,7 @@ static enum mg_err s_role_xml(struct mg_buf *b, int indent, const char *el, cons
              (long long)(json_is_integer(msd) ? json_integer_value(msd) : 3600));
     MG_TRY(mg_iam_xml(b, in, "MaxSessionDuration", num));
     if (full) {
-        MG_TRY(s_boundary_xml(b, in, r));
+        MG_TRY(mg_iam_boundary_xml(b, in, r));
         MG_TRY(mg_iam_xml_tags(b, in, json_object_get(r, "Tags")));
         MG_TRY(mg_buf_printf(b, "%*s<RoleLastUsed/>\n", in, ""));
     }
@@ -59,13 +48,7 @@ static void s_send_role(struct mg_call *c, const char *action, const json_t *r)
 
 static const json_t *s_lookup(struct mg_call *c, const char *name, char *arn)
 {
-    const struct mg_snapshot_doc *d = mg_snapshot_get(c->snap, "role", mg_iam_account(c), name);
-    const char *a = d ? json_string_value(json_object_get(d->doc, "Arn")) : NULL;
-    if (a)
-        snprintf(arn, MG_IAM_ARN_CAP, "%s", a);
-    else
-        snprintf(arn, MG_IAM_ARN_CAP, "arn:aws:iam::%s:role/%s", mg_iam_account(c), name);
-    return d ? d->doc : NULL;
+    return mg_iam_entity_find(c, "role", name, arn, MG_IAM_ARN_CAP);
 }
 
 void mg_iam_op_create_role(struct mg_call *c, const struct mg_aws_params *p)

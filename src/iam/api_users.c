@@ -20,13 +20,7 @@ static enum mg_err s_user_xml(struct mg_buf *b, int indent, const char *el, cons
     MG_TRY(mg_iam_xml(b, in, "Arn", json_string_value(json_object_get(u, "Arn"))));
     MG_TRY(mg_iam_xml(b, in, "CreateDate", json_string_value(json_object_get(u, "CreateDate"))));
     if (full) {
-        const char *pb = json_string_value(json_object_get(u, "PermissionsBoundary"));
-        if (pb) {
-            MG_TRY(mg_buf_printf(b, "%*s<PermissionsBoundary>\n", in, ""));
-            MG_TRY(mg_iam_xml(b, in + 2, "PermissionsBoundaryType", "Policy"));
-            MG_TRY(mg_iam_xml(b, in + 2, "PermissionsBoundaryArn", pb));
-            MG_TRY(mg_buf_printf(b, "%*s</PermissionsBoundary>\n", in, ""));
-        }
+        MG_TRY(mg_iam_boundary_xml(b, in, u));
         MG_TRY(mg_iam_xml_tags(b, in, json_object_get(u, "Tags")));
     }
     return mg_buf_printf(b, "%*s</%s>\n", indent, "", el);
@@ -45,13 +39,7 @@ static void s_send_user(struct mg_call *c, const char *action, const json_t *u)
 
 static const json_t *s_lookup(struct mg_call *c, const char *name, char *arn)
 {
-    const struct mg_snapshot_doc *d = mg_snapshot_get(c->snap, "user", mg_iam_account(c), name);
-    const char *a = d ? json_string_value(json_object_get(d->doc, "Arn")) : NULL;
-    if (a)
-        snprintf(arn, MG_IAM_ARN_CAP, "%s", a);
-    else
-        snprintf(arn, MG_IAM_ARN_CAP, "arn:aws:iam::%s:user/%s", mg_iam_account(c), name);
-    return d ? d->doc : NULL;
+    return mg_iam_entity_find(c, "user", name, arn, MG_IAM_ARN_CAP);
 }
 
 /* The user an operation is about: UserName, or the calling user when absent. *root is set when
