@@ -130,13 +130,16 @@ static void s_handle_query(struct mg_call *c, enum s_service svc)
 }
 
 /* Resolves the caller for a verified-format request; fills c->principal. */
+/* Checks the credential scope and the signature of a request whose authentication data was
+ * parsed (c->auth) with the result `parsed`. */
 static enum mg_sigv4_status s_authenticate(struct mg_call *c, struct mg_sigv4_request *sreq,
-                                           enum s_service svc, struct mg_errinfo *ei)
+                                           enum s_service svc, enum mg_sigv4_status parsed,
+                                           struct mg_errinfo *ei)
 {
     struct mg_app *app = c->app;
-    enum mg_sigv4_status st = mg_sigv4_parse(sreq, &c->auth, ei);
-    if (st != MG_SIGV4_OK)
-        return st;
+    if (parsed != MG_SIGV4_OK)
+        return parsed;
+    enum mg_sigv4_status st;
     const char *regions[2] = {app->cfg.region, "us-east-1"};
     /* IAM and STS's global endpoint sign for us-east-1 whatever region the server serves. */
     size_t n_regions = (svc == S_IAM || svc == S_STS) ? 2 : 1;
@@ -216,15 +219,15 @@ void mg_app_handle(void *user, struct mg_http_exchange *x)
 
     struct mg_sigv4_request sreq = {r->method, r->path, r->query, r->headers, r->n_headers,
                                     r->body};
-    /* The service comes from the credential scope; parse once to learn it. */
-    struct mg_sigv4_auth peek;
+    /* The service comes from the credential scope: it chooses the API and its error format. */
     struct mg_errinfo ei = {0};
     enum s_service svc = S_NONE;
-    if (mg_sigv4_parse(&sreq, &peek, NULL) == MG_SIGV4_OK)
-        svc = s_service_of(peek.service);
+    enum mg_sigv4_status parsed = mg_sigv4_parse(&sreq, &c.auth, &ei);
+    if (parsed == MG_SIGV4_OK)
+        svc = s_service_of(c.auth.service);
     c.protocol = s_protocol_for_service(svc, r->path);
 
-    enum mg_sigv4_status st = s_authenticate(&c, &sreq, svc, &ei);
+    enum mg_sigv4_status st = s_authenticate(&c, &sreq, svc, parsed, &ei);
     if (st != MG_SIGV4_OK) {
         mg_principal_cleanup(&c.principal);
         /* AWS's messages may echo the Authorization header: log only the category. */
