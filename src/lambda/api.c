@@ -834,6 +834,25 @@ static bool s_valid_sid(const char *s)
     return true;
 }
 
+/* Writes the function document (under the write lock the caller holds) and commits; answers
+ * 500 and releases the lock on failure. */
+static bool s_store_policy_doc(struct mg_call *c, const struct s_target *t, const json_t *doc)
+{
+    char *dtext = json_dumps(doc, JSON_COMPACT);
+    enum mg_err e = dtext ? mg_store_put(c->app->store, "function", t->account, t->name,
+                                         mg_slice_cstr(dtext))
+                          : MG_E_NOMEM;
+    free(dtext);
+    struct mg_errinfo ei = {0};
+    if (e || mg_state_write_commit(&c->app->state, &ei)) {
+        if (e)
+            mg_state_write_abort(&c->app->state);
+        s_err(c, 500, "ServiceException", "The policy could not be stored.");
+        return false;
+    }
+    return true;
+}
+
 static void s_add_permission(struct mg_call *c, struct s_target *t)
 {
     if (!s_authorize(c, "lambda:AddPermission", t) || s_not_found(c, t))
@@ -937,18 +956,8 @@ static void s_add_permission(struct mg_call *c, struct s_target *t)
     json_object_set_new(doc, "Policy", json_string(text));
     json_object_set_new(doc, "PolicyRevisionId", json_string(rev));
     free(text);
-    char *dtext = json_dumps(doc, JSON_COMPACT);
-    enum mg_err e = dtext ? mg_store_put(c->app->store, "function", t->account, t->name,
-                                         mg_slice_cstr(dtext))
-                          : MG_E_NOMEM;
-    free(dtext);
-    struct mg_errinfo ei = {0};
-    if (e || mg_state_write_commit(&c->app->state, &ei)) {
-        if (e)
-            mg_state_write_abort(&c->app->state);
-        s_err(c, 500, "ServiceException", "The policy could not be stored.");
+    if (!s_store_policy_doc(c, t, doc))
         goto out;
-    }
     char *st = json_dumps(stmt, JSON_COMPACT);
     json_t *r = json_pack("{s:s}", "Statement", st ? st : "{}");
     free(st);
@@ -1010,18 +1019,8 @@ static void s_remove_permission(struct mg_call *c, struct s_target *t, struct mg
     char rev[37];
     s_new_revision(rev);
     json_object_set_new(doc, "PolicyRevisionId", json_string(rev));
-    char *dtext = json_dumps(doc, JSON_COMPACT);
-    enum mg_err e = dtext ? mg_store_put(c->app->store, "function", t->account, t->name,
-                                         mg_slice_cstr(dtext))
-                          : MG_E_NOMEM;
-    free(dtext);
-    struct mg_errinfo ei = {0};
-    if (e || mg_state_write_commit(&c->app->state, &ei)) {
-        if (e)
-            mg_state_write_abort(&c->app->state);
-        s_err(c, 500, "ServiceException", "The policy could not be stored.");
+    if (!s_store_policy_doc(c, t, doc))
         goto out;
-    }
     mg_http_set_status(c->x, 204);
     mg_http_send(c->x);
 out:
