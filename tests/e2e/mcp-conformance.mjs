@@ -1,9 +1,8 @@
 // Runs the scenarios of @modelcontextprotocol/conformance that apply to a gateway's protocol
 // handling against a real gateway (authorizer NONE, one Lambda target), and prints the outcome.
-// The suite needs Node 22; install it and the suite once, anywhere:
-//   mkdir -p ~/mcp-conformance && cd ~/mcp-conformance &&
-//     npm install node@22 @modelcontextprotocol/conformance@0.1.16
-// then: CONFORMANCE_DIR=~/mcp-conformance MCPGATE_BIN=build/dev/mcpgate node tests/e2e/mcp-conformance.mjs
+// The suite needs Node 22; both come from the lockfile in tests/conformance (scripts/test runs
+// `npm ci` there): CONFORMANCE_DIR=$PWD/tests/conformance MCPGATE_BIN=build/dev/mcpgate \
+//   node tests/e2e/mcp-conformance.mjs
 // Exit code 0 when every applicable scenario passes; 2 when the suite is not installed.
 // Scenarios left out, and why: see docs/mcp.md ("Conformance suite").
 import { execFile } from 'node:child_process';
