@@ -224,7 +224,8 @@ enum mg_err mg_agentcore_start(struct mg_app *app, struct mg_errinfo *ei)
     g_mg_ac_quotas.gateways_per_account = s_env_size("MCPGATE_MAX_GATEWAYS_PER_ACCOUNT", 1000);
     g_mg_ac_quotas.targets_per_gateway = s_env_size("MCPGATE_MAX_TARGETS_PER_GATEWAY", 100);
     g_mg_ac_quotas.tools_per_target = s_env_size("MCPGATE_MAX_TOOLS_PER_TARGET", 1000);
-    mg_agentcore_set_page_size(s_env_size("MCPGATE_TOOLS_PAGE_SIZE", MG_TOOL_PAGE_SIZE_DEFAULT));
+    mg_agentcore_set_page_size(app->cfg.tools_page_size ? app->cfg.tools_page_size
+                                                        : MG_TOOL_PAGE_SIZE_DEFAULT);
     mg_agentcore_init();
     MG_TRY(mg_state_rebuild(&app->state, ei));
     struct s_worker *w = mg_calloc(1, sizeof(*w));

@@ -26,6 +26,7 @@ struct mg_app_config {
     /* gatewayUrl of AgentCore gateways: "" for PUBLIC_URL/gateways/{id}/mcp, else a template
      * where "{id}" stands for the gateway id, e.g. https://{id}.gateway.example.com/mcp */
     char gateway_url_template[512];
+    size_t tools_page_size;  /* tools per MCP tools/list page; 0 = the default (100) */
     /* Lambda (src/lambda/) */
     char runtimes_dir[1024]; /* bootstraps; "" = next to the executable, then ./runtimes */
     int lambda_concurrency;  /* runtime processes per function; 0 = 10 */

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agentcore/agentcore.h"
 #include "app/app.h"
 #include "base/alloc.h"
 #include "base/limits.h"
@@ -200,9 +199,7 @@ int mg_cli_serve_main(int argc, char **argv)
                 fprintf(stderr, "mcpgate serve: --tools-page-size wants 1 to 1000\n");
                 return 2;
             }
-            /* the control plane reads it when it starts (src/agentcore/lifecycle.c) */
-            setenv("MCPGATE_TOOLS_PAGE_SIZE", v, 1);
-            mg_agentcore_set_page_size((size_t)n);
+            cfg.tools_page_size = (size_t)n;
         } else if (strcmp(a, "--lambda-concurrency") == 0) {
             if (!s_parse_u64(v, 1, 1000, &n)) {
                 fprintf(stderr, "mcpgate serve: --lambda-concurrency wants 1 to 1000\n");
