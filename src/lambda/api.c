@@ -17,8 +17,6 @@
 #include "iam/iam.h"
 #include "lambda/internal.h"
 
-#pragma weak mg_sts_assume_role_as_service
-
 #define S_ZIP_MAX (50u * 1024u * 1024u) /* direct upload limit */
 
 static void s_err(struct mg_call *c, int status, const char *type, const char *msg)
@@ -221,33 +219,17 @@ static bool s_check_role(struct mg_call *c, const char *role)
                role ? role : "");
         return false;
     }
-    if (mg_sts_assume_role_as_service) {
-        struct mg_buf tok;
-        mg_buf_init(&tok, 16384);
-        char akid[32], secret[64];
-        struct mg_errinfo ei = {0};
-        enum mg_err e = mg_sts_assume_role_as_service(c->app, c->snap, role,
-                                                      "lambda.amazonaws.com", "validate", 900,
-                                                      NULL, akid, secret, &tok, NULL, &ei);
-        mg_memzero(secret, sizeof(secret));
-        mg_buf_cleanup(&tok);
-        if (e != MG_E_OK) {
-            s_err(c, 400, "InvalidParameterValueException", msg);
-            return false;
-        }
-        return true;
-    }
-    /* Without STS's service assumption: the role exists and its trust policy names Lambda. */
-    char account[13], name[129];
-    snprintf(account, sizeof(account), MG_SLICE_FMT, MG_SLICE_ARG(a.account));
-    const char *slash = strrchr(role, '/');
-    mg_lambda_strlcpy(name, sizeof(name), slash ? slash + 1 : "");
-    const struct mg_snapshot_doc *d = mg_snapshot_get(c->snap, "role", account, name);
-    const char *trust = d ? json_string_value(json_object_get(d->doc, "AssumeRolePolicyDocument"))
-                          : NULL;
-    const char *arn = d ? json_string_value(json_object_get(d->doc, "Arn")) : NULL;
-    if (trust == NULL || arn == NULL || strcmp(arn, role) != 0 ||
-        strstr(trust, "lambda.amazonaws.com") == NULL) {
+    struct mg_buf tok;
+    mg_buf_init(&tok, 16384);
+    char akid[32], secret[64];
+    struct mg_errinfo ei = {0};
+    /* The role must exist and admit lambda.amazonaws.com: exactly what assuming it checks. */
+    enum mg_err e = mg_sts_assume_role_as_service(c->app, c->snap, role, "lambda.amazonaws.com",
+                                                  "validate", 900, NULL, akid, secret, &tok, NULL,
+                                                  &ei);
+    mg_memzero(secret, sizeof(secret));
+    mg_buf_cleanup(&tok);
+    if (e != MG_E_OK) {
         s_err(c, 400, "InvalidParameterValueException", msg);
         return false;
     }

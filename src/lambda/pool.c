@@ -33,8 +33,6 @@
 #include "iam/iam.h"
 #include "lambda/internal.h"
 
-#pragma weak mg_sts_assume_role_as_service
-
 #define S_MAX_CONNS 4
 #define S_CONN_IN_MAX (MG_LAMBDA_PAYLOAD_MAX + 64u * 1024u)
 #define S_FN_LOG_BYTES (256u * 1024u)
@@ -66,6 +64,7 @@ struct s_proc {
     double init_ms;
     int64_t idle_since_ms;
     bool retire;
+    int64_t creds_expire; /* epoch seconds when its role credentials expire (0: none) */
 };
 
 struct s_fn {
@@ -429,13 +428,14 @@ static bool s_env_add(char **env, size_t *n, size_t cap, const char *k, const ch
     return true;
 }
 
-/* The execution role's temporary credentials, from mcpgate's STS. */
-static void s_role_credentials(struct mg_lambda *L, struct s_fn *fn, char **env, size_t *n,
-                               size_t cap)
+/* The execution role's temporary credentials, from mcpgate's STS; returns when they expire
+ * (0 without credentials). */
+static int64_t s_role_credentials(struct mg_lambda *L, struct s_fn *fn, char **env, size_t *n,
+                                  size_t cap)
 {
     const char *role = json_string_value(json_object_get(fn->conf, "Role"));
-    if (role == NULL || mg_sts_assume_role_as_service == NULL)
-        return;
+    if (role == NULL)
+        return 0;
     struct mg_snapshot *snap = mg_state_acquire(&L->app->state);
     char akid[32], secret[64];
     struct mg_buf token;
@@ -449,6 +449,7 @@ static void s_role_credentials(struct mg_lambda *L, struct s_fn *fn, char **env,
         s_env_add(env, n, cap, "AWS_SECRET_ACCESS_KEY", secret);
         s_env_add(env, n, cap, "AWS_SESSION_TOKEN", mg_buf_cstr(&token));
     } else {
+        exp = 0;
         MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA, "function %s: no credentials for role %s: %s",
                fn->arn, role, ei.msg);
     }
@@ -457,6 +458,7 @@ static void s_role_credentials(struct mg_lambda *L, struct s_fn *fn, char **env,
         mg_memzero(token.ptr, token.len);
     mg_buf_cleanup(&token);
     mg_snapshot_unref(snap);
+    return exp;
 }
 
 static int s_listen_loopback(uint16_t *port)
@@ -625,7 +627,7 @@ static struct s_proc *s_spawn(struct mg_lambda *L, struct s_fn *fn)
         goto fail;
     if (getenv("HOME"))
         s_env_add(env, &ne, 256, "HOME", getenv("HOME"));
-    s_role_credentials(L, fn, env, &ne, 256);
+    p->creds_expire = s_role_credentials(L, fn, env, &ne, 256);
 
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pid_t parent = getpid();
@@ -1350,6 +1352,10 @@ static void s_housekeeping(struct mg_lambda *L, struct s_fn *fn, struct s_done_l
             s_kill(p);
             continue;
         }
+        /* A process whose role credentials end within five minutes takes no more work: the
+         * next invocation starts a process with fresh ones. */
+        if (p->creds_expire && mg_now() > p->creds_expire - 300)
+            p->retire = true;
         if ((p->state == P_WAITING || p->state == P_READY) &&
             (p->retire || strcmp(p->rev, fn->rev) != 0 ||
              (now - p->idle_since_ms > L->idle_ms && p->state == P_WAITING))) {
