@@ -109,10 +109,7 @@ void mg_authz_fill_request(const struct mg_principal *p, const struct mg_http_re
     if (p->type == MG_PRINCIPAL_USER)
         s_ctx(ctx, &n, "aws:username", mg_slice_cstr(p->name));
     if (p->type == MG_PRINCIPAL_ASSUMED_ROLE) {
-        snprintf(st->token_issued, sizeof(st->token_issued), "%s", "");
-        char iso[21];
-        mg_time_iso8601(p->token_issued, iso);
-        snprintf(st->token_issued, sizeof(st->token_issued), "%s", iso);
+        mg_time_iso8601(p->token_issued, st->token_issued);
         s_ctx(ctx, &n, "aws:TokenIssueTime", mg_slice_cstr(st->token_issued));
     }
     /* Session tags first: where a key is on both, the session's value is the one AWS uses. */
