@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/app.h"
 #include "base/alloc.h"
@@ -33,13 +34,15 @@ static const char s_serve_usage[] =
     "  --public-url URL        how clients reach this server (default from --listen)\n"
     "  --gateway-url-template T  gatewayUrl of AgentCore gateways, {id} = gateway id\n"
     "                          (default PUBLIC-URL/gateways/{id}/mcp)\n"
-    "  --runtimes-dir DIR      Lambda bootstraps (default: EXE-DIR/../../runtimes, then\n"
-    "                          ./runtimes)\n"
+    "  --runtimes-dir DIR      Lambda bootstraps (default: DATA/runtimes, written there at\n"
+    "                          start-up from the copies built into mcpgate)\n"
     "  --lambda-concurrency N  runtime processes per Lambda function (default 10)\n"
     "  --lambda-queue N        invocations that may wait per function before Invoke answers\n"
     "                          429 TooManyRequestsException (default 100)\n"
     "  --lambda-idle-timeout S stop idle runtime processes after S seconds (default 300)\n"
-    "  --tools-page-size N     tools per MCP tools/list page (default 100)\n";
+    "  --tools-page-size N     tools per MCP tools/list page (default 100)\n"
+    "\n"
+    "Relative paths are taken from the working directory at start-up and made absolute.\n";
 
 static bool s_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -87,6 +90,103 @@ static bool s_is_loopback(const char *host)
     if (inet_pton(AF_INET6, h, &a6) == 1)
         return IN6_IS_ADDR_LOOPBACK(&a6);
     return false;
+}
+
+/* Makes path absolute against the working directory, in place (cap bytes): realpath when it
+ * exists, else a lexical join that drops "." and resolves ".." (the data folder may not exist
+ * yet). False when the working directory is unknown or the result does not fit. */
+static bool s_make_absolute(char *path, size_t cap)
+{
+    char real[PATH_MAX];
+    if (realpath(path, real) != NULL) {
+        if (strlen(real) >= cap)
+            return false;
+        snprintf(path, cap, "%s", real);
+        return true;
+    }
+    char joined[PATH_MAX * 2];
+    if (path[0] == '/') {
+        snprintf(joined, sizeof(joined), "%s", path);
+    } else {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof(cwd)) == NULL)
+            return false;
+        int n = snprintf(joined, sizeof(joined), "%s/%s", cwd, path);
+        if (n < 0 || (size_t)n >= sizeof(joined))
+            return false;
+    }
+    /* lexical clean-up: "//" and "/./" go, "/x/.." goes */
+    char out[PATH_MAX * 2];
+    size_t o = 0;
+    const char *p = joined;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *seg = p;
+        while (*p && *p != '/')
+            p++;
+        size_t len = (size_t)(p - seg);
+        if (len == 0 || (len == 1 && seg[0] == '.'))
+            continue;
+        if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+            while (o > 0 && out[o - 1] != '/')
+                o--;
+            if (o > 0)
+                o--; /* the slash before it */
+            continue;
+        }
+        if (o + 1 + len >= sizeof(out))
+            return false;
+        out[o++] = '/';
+        mg_memcpy(out + o, seg, len);
+        o += len;
+    }
+    if (o == 0)
+        out[o++] = '/';
+    out[o] = 0;
+    if (o >= cap)
+        return false;
+    snprintf(path, cap, "%s", out);
+    return true;
+}
+
+/* Every path option, made absolute: the runtime processes start in their function's folder. */
+static bool s_absolute_paths(struct mg_app_config *cfg)
+{
+    static char identities[PATH_MAX], tls_cert[PATH_MAX], tls_key[PATH_MAX];
+    struct {
+        const char *what;
+        const char **ref;
+        char *buf;
+        size_t cap;
+    } opts[] = {
+        {"--data", NULL, cfg->data_dir, sizeof(cfg->data_dir)},
+        {"--runtimes-dir", NULL, cfg->runtimes_dir, sizeof(cfg->runtimes_dir)},
+        {"--identities", &cfg->identities, identities, sizeof(identities)},
+        {"--tls-cert", &cfg->http.tls_cert, tls_cert, sizeof(tls_cert)},
+        {"--tls-key", &cfg->http.tls_key, tls_key, sizeof(tls_key)},
+    };
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        if (opts[i].ref) {
+            if (*opts[i].ref == NULL)
+                continue;
+            if (strlen(*opts[i].ref) >= opts[i].cap) {
+                fprintf(stderr, "mcpgate serve: %s path too long\n", opts[i].what);
+                return false;
+            }
+            snprintf(opts[i].buf, opts[i].cap, "%s", *opts[i].ref);
+        }
+        if (opts[i].buf[0] == 0)
+            continue;
+        if (!s_make_absolute(opts[i].buf, opts[i].cap)) {
+            fprintf(stderr, "mcpgate serve: cannot make the %s path '%s' absolute\n", opts[i].what,
+                    opts[i].buf);
+            return false;
+        }
+        if (opts[i].ref)
+            *opts[i].ref = opts[i].buf;
+    }
+    return true;
 }
 
 int mg_cli_serve_main(int argc, char **argv)
@@ -234,6 +334,8 @@ int mg_cli_serve_main(int argc, char **argv)
                 cfg.http.listen_host);
         return 2;
     }
+    if (!s_absolute_paths(&cfg))
+        return 2;
 
     /* Signals are taken by this thread with sigwait; the loops never see them. */
     sigset_t set;
@@ -242,6 +344,16 @@ int mg_cli_serve_main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    char runtimes[sizeof(cfg.runtimes_dir) + 32];
+    if (cfg.runtimes_dir[0])
+        snprintf(runtimes, sizeof(runtimes), "%s", cfg.runtimes_dir);
+    else
+        snprintf(runtimes, sizeof(runtimes), "%s/runtimes (built in)", cfg.data_dir);
+    MG_LOG(MG_LOG_INFO, MG_SUB_MAIN,
+           "paths: data %s; identities %s; runtimes %s; tls cert %s; tls key %s", cfg.data_dir, cfg.identities ? cfg.identities : "(none: test credentials)", runtimes,
+           cfg.http.tls_cert ? cfg.http.tls_cert : "(none)",
+           cfg.http.tls_key ? cfg.http.tls_key : "(none)");
 
     static struct mg_app app;
     struct mg_errinfo ei = {0};

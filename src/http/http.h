@@ -1,4 +1,4 @@
-/* src/http/http.h: the HTTP server (h2o evloop, one loop per thread, SO_REUSEPORT) and the
+/* src/http/http.h: the HTTP server (h2o evloop, one loop per thread, one shared listener) and the
  * request/response view that the rest of mcpgate works with. Nothing outside src/http/ sees h2o. */
 #ifndef MG_HTTP_H
 #define MG_HTTP_H

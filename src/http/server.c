@@ -1,7 +1,9 @@
-/* src/http/server.c: h2o glue. One h2o context and evloop per thread, each with its own
- * SO_REUSEPORT listener; requests are handed to the application as mg_http_exchange. */
+/* src/http/server.c: h2o glue. One h2o context and evloop per thread, all accepting from one
+ * listening socket (each loop holds a dup of it); requests are handed to the application as
+ * mg_http_exchange. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -522,14 +524,22 @@ static int s_listen_fd(const struct mg_http_config *cfg, uint16_t port, struct m
                        cfg->listen_host, gai_strerror(rc));
         return -1;
     }
+    /* No SO_REUSEPORT: with it, a second server (same user) could bind the same address and
+     * silently take part of the traffic. The loops share this one socket instead. SO_REUSEADDR
+     * only lets a restart bind while old connections sit in TIME_WAIT. */
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int on = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
         bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
-        mg_errinfo_set(ei, MG_E_IO, "cannot listen on %s:%u: %s", cfg->listen_host,
-                       (unsigned)port, strerror(errno));
+        if (errno == EADDRINUSE)
+            mg_errinfo_set(ei, MG_E_IO,
+                           "cannot listen on %s:%u: address already in use (another server is "
+                           "listening there: stop it or choose another --listen)",
+                           cfg->listen_host, (unsigned)port);
+        else
+            mg_errinfo_set(ei, MG_E_IO, "cannot listen on %s:%u: %s", cfg->listen_host,
+                           (unsigned)port, strerror(errno));
         if (fd >= 0)
             close(fd);
         freeaddrinfo(res);
@@ -640,8 +650,13 @@ enum mg_err mg_http_start(const struct mg_http_config *cfg, mg_http_handler_fn f
     for (int i = 0; i < s->n_loops; i++) {
         s->loops[i].srv = s;
         s->loops[i].index = i;
-        s->loops[i].listen_fd = s_listen_fd(cfg, port, ei);
+        /* each loop gets its own descriptor of the one socket (h2o closes it with the loop) */
+        s->loops[i].listen_fd = i == 0 ? s_listen_fd(cfg, port, ei)
+                                       : fcntl(s->loops[0].listen_fd, F_DUPFD_CLOEXEC, 0);
         if (s->loops[i].listen_fd < 0) {
+            if (i > 0)
+                mg_errinfo_set(ei, MG_E_IO, "cannot share the listening socket: %s",
+                               strerror(errno));
             for (int k = 0; k < i; k++)
                 close(s->loops[k].listen_fd);
             mg_free(s->loops);

@@ -148,6 +148,12 @@ struct mg_lambda_inv *mg_lambda_inv_new(const char *account, const char *name,
 MG_MUST_USE enum mg_err mg_lambda_recent_log(struct mg_lambda *L, const char *account,
                                              const char *name, size_t n, struct mg_buf *out);
 
+/* The first file a runtime of this kind needs that is missing (the interpreter, then the
+ * bootstrap under runtimes_dir), written into out; false when both are there (always for
+ * provided runtimes, whose bootstrap is the function's own). */
+bool mg_lambda_runtime_missing(const struct mg_lambda *L, enum mg_lambda_runtime_kind kind,
+                               char *out, size_t cap);
+
 MG_MUST_USE enum mg_err mg_lambda_manager_start(struct mg_lambda *L, struct mg_errinfo *ei);
 void mg_lambda_manager_stop(struct mg_lambda *L);
 

@@ -1,4 +1,6 @@
 /* The Lambda module: start/stop, interpreters, and the in-process invocation entry point. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,44 +9,175 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "lambda/embedded.h"
 #include "lambda/internal.h"
 
-static bool s_is_dir(const char *p)
+/* Creates dir (one level) and sets its mode: readable and searchable by everyone, writable by
+ * the server only. */
+static bool s_mkdir_mode(const char *dir, mode_t mode)
 {
+    if (mkdir(dir, mode) != 0 && errno != EEXIST)
+        return false;
     struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return false;
+    return (st.st_mode & 07777) == mode || chmod(dir, mode) == 0;
 }
 
-/* <dir of the executable>/../../runtimes (build/dev/mcpgate), then ./runtimes. */
-static void s_find_runtimes(struct mg_lambda *L, const char *configured)
+/* True when path holds exactly data[0..len). */
+static bool s_same_content(const char *path, const unsigned char *data, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return false;
+    struct stat st;
+    bool same = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == len;
+    unsigned char chunk[4096];
+    size_t off = 0;
+    while (same && off < len) {
+        size_t want = len - off < sizeof(chunk) ? len - off : sizeof(chunk);
+        ssize_t n = read(fd, chunk, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || mg_memcmp(chunk, data + off, (size_t)n) != 0)
+            same = false;
+        else
+            off += (size_t)n;
+    }
+    close(fd);
+    return same;
+}
+
+/* Writes one bootstrap (mode 0444) unless it is already there, byte for byte; a new copy goes to
+ * a temporary file renamed over the old one, so a starting runtime never reads half a file. */
+static bool s_install_file(const char *root, const struct mg_lambda_embedded_file *f)
+{
+    char path[1400], dir[1400], tmp[1500];
+    int n = snprintf(path, sizeof(path), "%s/%s", root, f->path);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return false;
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        return false;
+    *slash = 0;
+    if (!s_mkdir_mode(dir, 0755))
+        return false;
+    if (s_same_content(path, f->data, f->len)) {
+        struct stat st;
+        return stat(path, &st) == 0 && ((st.st_mode & 07777) == 0444 || chmod(path, 0444) == 0);
+    }
+    snprintf(tmp, sizeof(tmp), "%s.new-%ld", path, (long)getpid());
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
+    if (fd < 0)
+        return false;
+    bool ok = fchmod(fd, 0444) == 0;
+    size_t off = 0;
+    while (ok && off < f->len) {
+        ssize_t w = write(fd, f->data + off, f->len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            ok = false;
+        else
+            off += (size_t)w;
+    }
+    if (close(fd) != 0)
+        ok = false;
+    if (ok && rename(tmp, path) != 0)
+        ok = false;
+    if (!ok)
+        unlink(tmp);
+    return ok;
+}
+
+/* --runtimes-dir when given (already absolute), else DATA/runtimes, filled from the copies built
+ * into the binary. */
+static void s_setup_runtimes(struct mg_lambda *L, const char *configured, const char *data_dir)
 {
     if (configured && configured[0]) {
         mg_lambda_strlcpy(L->runtimes_dir, sizeof(L->runtimes_dir), configured);
         return;
     }
-    char exe[1024];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0;
-            char cand[1100], real[4096];
-            const char *ups[] = {"/../../runtimes", "/../runtimes", "/../share/mcpgate/runtimes"};
-            for (size_t i = 0; i < sizeof(ups) / sizeof(ups[0]); i++) {
-                snprintf(cand, sizeof(cand), "%s%s", exe, ups[i]);
-                if (s_is_dir(cand) && realpath(cand, real) && strlen(real) < sizeof(L->runtimes_dir)) {
-                    mg_lambda_strlcpy(L->runtimes_dir, sizeof(L->runtimes_dir), real);
-                    return;
-                }
-            }
-        }
+    int n = snprintf(L->runtimes_dir, sizeof(L->runtimes_dir), "%s/runtimes", data_dir);
+    if (n < 0 || (size_t)n >= sizeof(L->runtimes_dir)) {
+        MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA, "the data folder path is too long for the Lambda "
+               "runtimes: give --runtimes-dir");
+        return;
     }
-    char real[4096];
-    if (realpath("runtimes", real) && strlen(real) < sizeof(L->runtimes_dir))
-        mg_lambda_strlcpy(L->runtimes_dir, sizeof(L->runtimes_dir), real);
-    else
-        snprintf(L->runtimes_dir, sizeof(L->runtimes_dir), "./runtimes");
+    if (!s_mkdir_mode(L->runtimes_dir, 0755)) {
+        MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA, "cannot create the Lambda runtimes folder %s: %s",
+               L->runtimes_dir, strerror(errno));
+        return;
+    }
+    for (size_t i = 0; i < mg_lambda_embedded_count; i++)
+        if (!s_install_file(L->runtimes_dir, &mg_lambda_embedded_files[i]))
+            MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA, "cannot write the Lambda runtime file %s/%s: %s",
+                   L->runtimes_dir, mg_lambda_embedded_files[i].path, strerror(errno));
+}
+
+bool mg_lambda_runtime_missing(const struct mg_lambda *L, enum mg_lambda_runtime_kind kind,
+                               char *out, size_t cap)
+{
+    const char *interp = NULL, *boot = NULL;
+    switch (kind) {
+    case MG_RT_PYTHON:
+        interp = L->python;
+        boot = "python/bootstrap.py";
+        break;
+    case MG_RT_NODE:
+        interp = L->node;
+        boot = "nodejs/bootstrap.mjs";
+        break;
+    case MG_RT_PROVIDED:
+        return false; /* its bootstrap is in the function's code */
+    }
+    if (interp == NULL || boot == NULL)
+        return false;
+    if (access(interp, X_OK) != 0) {
+        snprintf(out, cap, "%s", interp);
+        return true;
+    }
+    char path[1400];
+    snprintf(path, sizeof(path), "%s/%s", L->runtimes_dir, boot);
+    if (access(path, R_OK) != 0) {
+        snprintf(out, cap, "%s", path);
+        return true;
+    }
+    return false;
+}
+
+/* Says at start-up what a Python or Node.js function would miss. */
+static void s_check_runtimes(const struct mg_lambda *L)
+{
+    struct stat st;
+    if (stat(L->runtimes_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA,
+               "the Lambda runtimes folder %s does not exist: Python and Node.js functions cannot "
+               "start (fix --runtimes-dir, or leave it out to use the built-in bootstraps)",
+               L->runtimes_dir);
+        return;
+    }
+    static const struct {
+        enum mg_lambda_runtime_kind kind;
+        const char *lang, *env;
+    } kinds[] = {{MG_RT_PYTHON, "Python", "MCPGATE_PYTHON"}, {MG_RT_NODE, "Node.js", "MCPGATE_NODE"}};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        char missing[1400];
+        if (!mg_lambda_runtime_missing(L, kinds[i].kind, missing, sizeof(missing)))
+            continue;
+        if (strncmp(missing, L->runtimes_dir, strlen(L->runtimes_dir)) == 0)
+            MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA,
+                   "the Lambda runtime file %s is missing: %s functions cannot start (fix "
+                   "--runtimes-dir, or leave it out to use the built-in bootstraps)",
+                   missing, kinds[i].lang);
+        else
+            MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA,
+                   "the interpreter %s is missing: %s functions cannot start (install it, put it "
+                   "on PATH or set %s)",
+                   missing, kinds[i].lang, kinds[i].env);
+    }
 }
 
 /* The interpreter's real path: shims (pyenv) would need their own environment. */
@@ -87,13 +220,14 @@ enum mg_err mg_lambda_start(struct mg_app *app, struct mg_errinfo *ei)
     L->concurrency = app->cfg.lambda_concurrency > 0 ? app->cfg.lambda_concurrency : 10;
     L->queue_max = app->cfg.lambda_queue > 0 ? app->cfg.lambda_queue : 100;
     L->idle_ms = (app->cfg.lambda_idle_seconds > 0 ? app->cfg.lambda_idle_seconds : 300) * 1000;
-    s_find_runtimes(L, app->cfg.runtimes_dir);
+    s_setup_runtimes(L, app->cfg.runtimes_dir, app->cfg.data_dir);
     s_find_interpreter("MCPGATE_PYTHON", "python3 -c 'import sys; print(sys.executable)' 2>/dev/null",
                        L->python, sizeof(L->python), "/usr/bin/python3");
     s_find_interpreter("MCPGATE_NODE", "node -p process.execPath 2>/dev/null", L->node,
                        sizeof(L->node), "/usr/bin/node");
     MG_LOG(MG_LOG_INFO, MG_SUB_LAMBDA, "runtimes from %s; python %s; node %s", L->runtimes_dir,
            L->python, L->node);
+    s_check_runtimes(L);
     app->lambda = L;
     enum mg_err e = mg_lambda_manager_start(L, ei);
     if (e) {

@@ -1304,12 +1304,16 @@ static void s_housekeeping(struct mg_lambda *L, struct s_fn *fn, struct s_done_l
         }
         if (p->reaped && p->state != P_DEAD) {
             s_drain_output(p);
-            char m[200], why[64];
+            char m[1400], why[64], missing[1100] = "";
             if (WIFSIGNALED(p->status))
                 snprintf(why, sizeof(why), "signal: %s",
                          WTERMSIG(p->status) == SIGKILL ? "killed" : strsignal(WTERMSIG(p->status)));
             else
                 snprintf(why, sizeof(why), "exit status %d", WEXITSTATUS(p->status));
+            /* a runtime that could not start: say which file it lacks */
+            if (!p->initialized && mg_lambda_runtime_missing(L, fn->kind, missing, sizeof(missing)))
+                MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA, "function %s: cannot start the runtime: %s is "
+                       "missing (see --runtimes-dir)", fn->arn, missing);
             struct mg_lambda_inv *inv = p->inv;
             if (inv == NULL && !p->initialized && !p->retire && fn->q_head) {
                 /* died during init with work waiting: that work gets the error */
@@ -1319,8 +1323,10 @@ static void s_housekeeping(struct mg_lambda *L, struct s_fn *fn, struct s_done_l
                 s_logf(fn, inv, "START RequestId: %s Version: $LATEST\n", inv->request_id);
             }
             if (inv) {
-                snprintf(m, sizeof(m), "RequestId: %s Error: Runtime exited with error: %s",
-                         inv->request_id, why);
+                snprintf(m, sizeof(m), "RequestId: %s Error: Runtime exited with error: %s%s%s%s",
+                         inv->request_id, why,
+                         missing[0] ? " (cannot start the runtime: " : "", missing,
+                         missing[0] ? " is missing; see --runtimes-dir)" : "");
                 s_logf(fn, inv, "%s\nRuntime.ExitError\n", m);
                 s_set_error(inv, MG_LAMBDA_FUNCTION_ERROR, "Runtime.ExitError", m);
                 s_finish(p, d, "\tStatus: error\tError Type: Runtime.ExitError");
