@@ -1,6 +1,7 @@
 /* The Lambda module: start/stop, interpreters, and the in-process invocation entry point. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,8 +136,8 @@ bool mg_lambda_runtime_missing(const struct mg_lambda *L, enum mg_lambda_runtime
     }
     if (interp == NULL || boot == NULL)
         return false;
-    if (access(interp, X_OK) != 0) {
-        snprintf(out, cap, "%s", interp);
+    if (interp[0] == 0 || access(interp, X_OK) != 0) {
+        snprintf(out, cap, "%s", interp[0] ? interp : "(no interpreter)");
         return true;
     }
     char path[1400];
@@ -186,7 +187,16 @@ static void s_find_interpreter(const char *env, const char *cmd, char *out, size
 {
     const char *v = getenv(env);
     if (v && v[0]) {
-        snprintf(out, cap, "%s", v);
+        /* made absolute: the runtime starts in its function's folder */
+        char real[PATH_MAX];
+        const char *use = v[0] != '/' && realpath(v, real) ? real : v;
+        if (strlen(use) < cap) {
+            snprintf(out, cap, "%s", use);
+        } else {
+            out[0] = 0;
+            MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA, "%s is longer than %zu bytes: not used", env,
+                   cap - 1);
+        }
         return;
     }
     snprintf(out, cap, "%s", fallback);

@@ -3,11 +3,12 @@
 // with no options at all (127.0.0.1:4777, when free). Each creates a Python and a Node.js
 // function, a gateway with Lambda targets, and calls every tool through MCP (SigV4-signed MCP
 // SDK client) and through Lambda Invoke, checking the functions' real answers.
-// Also: the built-in runtime bootstraps (installed under the data folder, restored when changed),
+// Also: relative paths of every kind, the built-in runtime bootstraps (installed under the data folder, restored when changed),
 // what a missing runtime says, and a second server on a port that is taken.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -22,7 +23,7 @@ import {
   CreateFunctionCommand, GetFunctionConfigurationCommand, InvokeCommand, LambdaClient,
   ListFunctionsCommand,
 } from '@aws-sdk/client-lambda';
-import { binaryPath, freePort, repoRoot } from './lib/server.mjs';
+import { binaryPath, defaultAccounts, freePort, identitiesDocument, repoRoot } from './lib/server.mjs';
 import { connect } from './lib/mcp.mjs';
 import { zipFiles } from './lib/zipfile.mjs';
 
@@ -304,6 +305,37 @@ describe('the quickstart, started as the README and scripts/run start it', () =>
       assert.equal((await s.stop()).code, 0, s.stderr());
     }
   });
+});
+
+test('relative --identities, --tls-cert, --tls-key and --data are made absolute and used', async () => {
+  const dir = await freshDir();
+  await mkdir(path.join(dir, 'etc'));
+  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-keyout', 'etc/key.pem', '-out', 'etc/cert.pem'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(gen.status, 0, gen.stderr);
+  const accounts = defaultAccounts();
+  await writeFile(path.join(dir, 'etc', 'ids.json'), JSON.stringify(identitiesDocument(accounts)), { mode: 0o600 });
+  const port = await freePort();
+  const s = await serve({
+    cwd: dir, port,
+    args: ['--listen', `127.0.0.1:${port}`, '--data', 'etc/../state/./db', '--identities', 'etc/ids.json',
+      '--tls-cert', './etc/cert.pem', '--tls-key', 'etc//key.pem'],
+  });
+  try {
+    const { msg } = pathsLine(s.stderr());
+    assert.equal(msg, `paths: data ${dir}/state/db; identities ${dir}/etc/ids.json; `
+      + `runtimes ${dir}/state/db/runtimes (built in); tls cert ${dir}/etc/cert.pem; tls key ${dir}/etc/key.pem`);
+    const user = accounts[0].users.dev;
+    const { stdout } = await promisify(execFile)('curl', ['-sS', '-i', '-k', '--max-time', '10',
+      '--aws-sigv4', 'aws:amz:us-east-1:sts', '--user', `${user.accessKeyId}:${user.secretAccessKey}`,
+      '-H', 'content-type: application/x-www-form-urlencoded', '--data', 'Action=GetCallerIdentity&Version=2011-06-15',
+      `https://127.0.0.1:${port}/`]);
+    assert.match(stdout, /^HTTP\/1\.1 200/);
+    assert.match(stdout, new RegExp(`<Arn>arn:aws:iam::${accounts[0].id}:user/dev</Arn>`));
+    assert.ok(existsSync(path.join(dir, 'state', 'db', 'mcpgate.db')));
+  } finally {
+    assert.equal((await s.stop()).code, 0, s.stderr());
+  }
 });
 
 describe('the Lambda runtimes', () => {
