@@ -1,4 +1,5 @@
-/* The Lambda module: start/stop, interpreters, and the in-process invocation entry point. */
+/* The Lambda module: start/stop, the runtimes folder (built-in bootstraps, start-up checks),
+ * interpreters, and the in-process invocation entry point. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
