@@ -749,10 +749,26 @@ void mg_iam_list_entities(struct mg_call *c, const struct mg_aws_params *p, cons
     mg_buf_cleanup(&b);
 }
 
-const json_t *mg_iam_entity_find(struct mg_call *c, const char *kind, const char *name,
-                                 char *arn, size_t cap)
+const struct mg_snapshot_doc *mg_iam_find_name(const struct mg_snapshot *snap, const char *kind,
+                                               const char *account, const char *name)
 {
-    const struct mg_snapshot_doc *d = mg_snapshot_get(c->snap, kind, mg_iam_account(c), name);
+    const struct mg_snapshot_doc *d = mg_snapshot_get(snap, kind, account, name);
+    if (d)
+        return d;
+    size_t n;
+    const struct mg_snapshot_doc *docs = mg_snapshot_range(snap, kind, account, &n);
+    for (size_t i = 0; i < n; i++)
+        if (mg_slice_ieq_cstr(mg_slice_cstr(docs[i].key), name))
+            return &docs[i];
+    return NULL;
+}
+
+const json_t *mg_iam_entity_find(struct mg_call *c, const char *kind, char *name, char *arn,
+                                 size_t cap)
+{
+    const struct mg_snapshot_doc *d = mg_iam_find_name(c->snap, kind, mg_iam_account(c), name);
+    if (d && strcmp(d->key, name) != 0 && strlen(d->key) < MG_IAM_NAME_CAP)
+        snprintf(name, MG_IAM_NAME_CAP, "%s", d->key);
     const char *a = d ? json_string_value(json_object_get(d->doc, "Arn")) : NULL;
     if (a)
         snprintf(arn, cap, "%s", a);

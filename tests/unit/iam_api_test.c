@@ -195,6 +195,16 @@ static void test_iam_assume_role_as_service(void **state)
     struct mg_snapshot *snap = mg_state_acquire(&app.state);
     const char *role = "arn:aws:iam::111122223333:role/svc/GatewayRole";
 
+    /* IAM names resolve whatever their letter case, within their account */
+    const struct mg_snapshot_doc *named =
+        mg_iam_find_name(snap, "role", "111122223333", "GATEWAYROLE");
+    assert_non_null(named);
+    assert_string_equal(named->key, "GatewayRole");
+    assert_ptr_equal(mg_iam_find_name(snap, "role", "111122223333", "GatewayRole"), named);
+    assert_null(mg_iam_find_name(snap, "role", "111122223333", "GatewayRol"));
+    assert_null(mg_iam_find_name(snap, "role", "444455556666", "gatewayrole"));
+    assert_null(mg_iam_find_name(snap, "user", "111122223333", "gatewayrole"));
+
     struct mg_principal p;
     char akid[21], secret[41];
     struct mg_buf tok;
