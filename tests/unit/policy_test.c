@@ -676,6 +676,17 @@ static void test_policy_simulate_invalid_input(void **state)
         "{\"identityPolicies\":[{\"Statement\":[]}],\"request\":{\"action\":\"a:b\",\"resource\":\"*\"}}",
         "{\"identityPolicies\":[5],\"request\":{\"action\":\"a:b\",\"resource\":\"*\"}}",
         "{\"request\":{\"action\":\"a:b\",\"resource\":\"*\",\"context\":{\"k\":{}}}}",
+        /* sts:AssumeRole on a role without the role's trust policy */
+        "{\"identityPolicies\":[{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"*\","
+        "\"Resource\":\"*\"}}],\"request\":{\"principal\":\"arn:aws:iam::111122223333:user/a\","
+        "\"action\":\"sts:AssumeRole\",\"resource\":\"arn:aws:iam::111122223333:role/R\"}}",
+        /* aws:PrincipalArn that is not the session's role */
+        "{\"request\":{\"principal\":\"arn:aws:sts::111122223333:assumed-role/R/s\","
+        "\"action\":\"a:b\",\"resource\":\"*\",\"context\":{\"aws:PrincipalArn\":"
+        "\"arn:aws:iam::111122223333:role/p/OtherR\"}}}",
+        "{\"request\":{\"principal\":\"arn:aws:sts::111122223333:assumed-role/R/s\","
+        "\"action\":\"a:b\",\"resource\":\"*\",\"context\":{\"aws:PrincipalArn\":"
+        "\"arn:aws:iam::444455556666:role/p/R\"}}}",
     };
     long live = mg_alloc_live();
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
