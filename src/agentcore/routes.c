@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "agentcore/internal.h"
+#include "app/unsupported.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -260,13 +261,10 @@ static const struct {
     {"registries", "AgentCore registries"},
 };
 
-static void s_unknown(struct mg_call *c, const char *what)
+/* feature: what the path belongs to, or NULL */
+static void s_unknown(struct mg_call *c, const char *feature)
 {
-    char msg[512];
-    snprintf(msg, sizeof(msg), "%s is not supported by mcpgate: this server implements the "
-                               "AgentCore Gateway control plane (gateways, gateway targets, "
-                               "resource policies, tags) only.", what);
-    mg_ac_send_error(c, 404, "UnknownOperationException", msg);
+    mg_app_unsupported_rest(c, MG_APP_SVC_AGENTCORE_CONTROL, feature);
 }
 
 #define S_MAX_SEGS 6
@@ -366,8 +364,5 @@ void mg_agentcore_handle(struct mg_call *c)
             if (strcmp(s[0], s_unsupported[i].segment) == 0)
                 return s_unknown(c, s_unsupported[i].feature);
     }
-    char what[300];
-    snprintf(what, sizeof(what), "The operation %.*s %.200s", MG_SLICE_ARG(m),
-             n > 0 ? "on this path" : "/");
-    s_unknown(c, what);
+    s_unknown(c, NULL);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/unsupported.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -698,12 +699,7 @@ void mg_iam_handle(struct mg_call *c, const struct mg_aws_params *params)
             return;
         }
     }
-    char shown[128];
-    s_value(*action, shown, sizeof(shown));
-    mg_iam_fail(c, 400, "InvalidAction",
-                "Could not find operation %s for version 2010-05-08 (not supported by mcpgate; "
-                "see docs/iam-api.md)",
-                shown);
+    mg_app_unsupported_action(c, MG_APP_SVC_IAM, *action);
 }
 
 void mg_iam_list_entities(struct mg_call *c, const struct mg_aws_params *p, const char *kind,
