@@ -280,6 +280,51 @@ describe('presigned URLs and curl', () => {
   });
 });
 
+describe('a credential scoped to another region names the region to use', () => {
+  const AWS_WORDS = "Credential should be scoped to a valid region, not 'eu-west-1'. ";
+  const unxml = (t) => t.replace(/&apos;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+
+  test('STS and IAM (XML): SignatureDoesNotMatch with the server region', async () => {
+    const key = gw.accounts[0].users.dev;
+    const res = await sendSigned(gw, key, { body: STS_BODY, region: 'eu-west-1' });
+    const err = assertStsError(res, 403, 'SignatureDoesNotMatch');
+    assert.equal(unxml(err.message), `${AWS_WORDS}This server serves us-east-1.`);
+    const iamRes = await sendSigned(gw, key, { service: 'iam', region: 'eu-west-1', body: 'Action=ListRoles&Version=2010-05-08' });
+    assert.equal(iamRes.status, 403);
+    assert.match(iamRes.text, /<ErrorResponse xmlns="https:\/\/iam\.amazonaws\.com\/doc\/2010-05-08\/">/);
+    assert.equal(unxml(parseXmlError(iamRes.text).message), `${AWS_WORDS}This server serves us-east-1.`);
+  });
+
+  test('Lambda and AgentCore (JSON): InvalidSignatureException with the server region', async () => {
+    const key = gw.accounts[0].root;
+    for (const [service, path] of [['lambda', '/2015-03-31/functions'], ['bedrock-agentcore', '/gateways/']]) {
+      const res = await sendSigned(gw, key, { service, region: 'eu-west-1', method: 'GET', path });
+      assert.equal(res.status, 403, res.text);
+      assert.equal(res.headers.get('x-amzn-errortype'), 'InvalidSignatureException');
+      assert.equal(JSON.parse(res.text).message, `${AWS_WORDS}This server serves us-east-1.`);
+    }
+  });
+
+  test('a server in eu-west-1: the SDK signing for us-west-2 is told to use eu-west-1', async () => {
+    const eu = await startServer({ args: ['--region', 'eu-west-1'] });
+    try {
+      const key = eu.accounts[0].root;
+      const c = makeClient(LambdaClient, eu, key, { region: 'us-west-2' });
+      const err = await c.send(new ListAliasesCommand({ FunctionName: 'f' })).then(() => null, (x) => x);
+      assert.equal(err.name, 'InvalidSignatureException');
+      assert.equal(err.message, "Credential should be scoped to a valid region, not 'us-west-2'. This server serves eu-west-1.");
+      // IAM and STS also accept us-east-1 (their global endpoint), and say so.
+      const res = await sendSigned(eu, key, { body: STS_BODY, region: 'us-west-2' });
+      const xe = parseXmlError(res.text);
+      assert.equal(xe.code, 'SignatureDoesNotMatch');
+      assert.equal(unxml(xe.message), "Credential should be scoped to a valid region, not 'us-west-2'. "
+        + 'This server serves eu-west-1; this service also accepts us-east-1.');
+    } finally {
+      await eu.stop();
+    }
+  });
+});
+
 describe('unsupported operations: one form for every service', () => {
   const COVERAGE = /see docs\/api-coverage\.md|listed in docs\/api-coverage\.md/;
   async function sdkFailure(p) {
