@@ -15,6 +15,9 @@ import {
   TagRoleCommand, UntagRoleCommand, UpdateAssumeRolePolicyCommand, UpdateRoleCommand,
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import {
+  BedrockAgentCoreControlClient, CreateGatewayCommand, PutResourcePolicyCommand,
+} from '@aws-sdk/client-bedrock-agentcore-control';
 import { defaultAccounts, startServer } from './lib/server.mjs';
 import { makeClient, parseXmlError, sendSigned, xmlText } from './lib/aws.mjs';
 
@@ -133,6 +136,19 @@ describe('roles', () => {
     }
     const roles = await c.send(new ListRolesCommand({}));
     assert.ok(!roles.Roles.some((r) => r.RoleName === 'BadTrust'));
+  });
+
+  test('a policy that is not JSON: MalformedPolicyDocument with the line, column and reason', async () => {
+    const c = iam(acctA.root);
+    const e = await failure(c.send(new CreateRoleCommand({ RoleName: 'BadJson', AssumeRolePolicyDocument: '{"Version":"2012-10-17"' })));
+    assert.equal(e.name, 'MalformedPolicyDocumentException');
+    assert.equal(e.message, "Syntax errors in policy. (line 1, column 23: '}' expected near end of file)");
+    const e2 = await failure(c.send(new PutRolePolicyCommand({
+      RoleName: 'CrossRole', PolicyName: 'p',
+      PolicyDocument: '{"Version": "2012-10-17",\n "Statement": [{"Effect": "Allow", "Action": "s3:*" "Resource": "*"}]}',
+    })));
+    assert.equal(e2.name, 'MalformedPolicyDocumentException');
+    assert.equal(e2.message, 'Syntax errors in policy. (line 2, column 62: \'}\' expected near \'"Resource"\')');
   });
 
   test('inline role policy: put, get (URL-encoded), list, delete', async () => {
@@ -538,6 +554,25 @@ describe('IAM names ignore letter case', () => {
     await c.send(new DeleteUserPolicyCommand({ UserName: 'CASEUSER', PolicyName: 'P1' }));
     await c.send(new DeleteUserCommand({ UserName: 'caseUser' }));
     await c.send(new DeletePolicyCommand({ PolicyArn: `arn:aws:iam::${A}:policy/CasePolicy` }));
+  });
+});
+
+describe('resource policies that are not JSON', () => {
+  test('AgentCore PutResourcePolicy: ValidationException with the line, column and reason', async () => {
+    await iam(acctA.root).send(new CreateRoleCommand({
+      RoleName: 'GwRoleForPolicy',
+      AssumeRolePolicyDocument: trust({ Service: 'bedrock-agentcore.amazonaws.com' }),
+    }));
+    const ac = makeClient(BedrockAgentCoreControlClient, gw, acctA.root);
+    const g = await ac.send(new CreateGatewayCommand({
+      name: 'policy-json', roleArn: `arn:aws:iam::${A}:role/GwRoleForPolicy`, authorizerType: 'AWS_IAM',
+    }));
+    const e = await failure(ac.send(new PutResourcePolicyCommand({
+      resourceArn: g.gatewayArn, policy: '{"Version": "2012-10-17", "Statement": [}',
+    })));
+    assert.equal(e.name, 'ValidationException');
+    assert.equal(e.$metadata.httpStatusCode, 400);
+    assert.equal(e.message, "Invalid resource policy: Syntax errors in policy. (line 1, column 41: unexpected token near '}')");
   });
 });
 

@@ -174,6 +174,14 @@ struct s_err_case {
 static const struct s_err_case s_err_cases[] = {
     {ID, "{", "Syntax errors in policy."},
     {ID, "[]", "Syntax errors in policy."},
+    /* JSON errors: AWS's message, then the line, column and jansson's reason */
+    {ID, "{\"Version\":\"2012-10-17\"",
+     "Syntax errors in policy. (line 1, column 23: '}' expected near end of file)"},
+    {ID, "{\"Version\":\"2012-10-17\",\n \"Statement\": x}",
+     "Syntax errors in policy. (line 2, column 15: invalid token near 'x')"},
+    {RS, "{\"a\":\"\x01\"}",
+     "Syntax errors in policy. (line 1, column 6: control character 0x1 near '\"')"},
+    {ID, "", "Syntax errors in policy. (the document is empty)"},
     {ID, "{\"Version\":\"2012-10-17\"}", "Missing required field Statement"},
     {ID, "{\"Version\":\"2012-10-18\",\"Statement\":" OK_ST "}", "The policy failed legacy parsing"},
     {ID, "{\"Version\":\"2012-10-17\",\"Statement\":" OK_ST ",\"Extra\":1}", "Unknown field Extra"},
