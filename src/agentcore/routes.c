@@ -341,9 +341,9 @@ void mg_agentcore_handle(struct mg_call *c)
             if (put)
                 return mg_ac_sync_targets(c, s[1]);
         } else if (n >= 3 && strcmp(s[2], "rules") == 0) {
-            return s_unknown(c, "Gateway rules (Create/Get/List/Update/DeleteGatewayRule)");
+            return s_unknown(c, "Gateway rules");
         } else if (n >= 3 && strcmp(s[2], "rate-limits") == 0) {
-            return s_unknown(c, "Gateway rate limits (*GatewayRateLimit*)");
+            return s_unknown(c, "Gateway rate limits");
         }
     } else if (n == 2 && strcmp(s[0], "resourcepolicy") == 0) {
         if (put)

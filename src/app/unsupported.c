@@ -125,17 +125,22 @@ static const char *s_best(const struct s_rest_op *ops, size_t n, struct mg_slice
     return name;
 }
 
-const char *mg_app_model_rest_op(enum mg_app_service svc, struct mg_slice method,
-                                 struct mg_slice path)
+/* The operation and the name of the API whose model has it (*api), or NULL. */
+static const char *s_rest_op(enum mg_app_service svc, struct mg_slice method, struct mg_slice path,
+                             const char **api)
 {
     int best = -1;
+    *api = s_service_name(svc);
     switch (svc) {
     case MG_APP_SVC_LAMBDA:
         return s_best(s_ops_lambda, S_COUNT(s_ops_lambda), method, path, &best);
     case MG_APP_SVC_AGENTCORE_CONTROL: {
+        /* one signing name, two models: the control plane and the data plane */
         const char *a = s_best(s_ops_agentcore_control, S_COUNT(s_ops_agentcore_control), method,
                                path, &best);
         const char *b = s_best(s_ops_agentcore, S_COUNT(s_ops_agentcore), method, path, &best);
+        if (b)
+            *api = "bedrock-agentcore";
         return b ? b : a;
     }
     case MG_APP_SVC_IAM:
@@ -143,6 +148,13 @@ const char *mg_app_model_rest_op(enum mg_app_service svc, struct mg_slice method
         break;
     }
     return NULL;
+}
+
+const char *mg_app_model_rest_op(enum mg_app_service svc, struct mg_slice method,
+                                 struct mg_slice path)
+{
+    const char *api;
+    return s_rest_op(svc, method, path, &api);
 }
 
 void mg_app_unsupported_action(struct mg_call *c, enum mg_app_service svc, struct mg_slice action)
@@ -165,7 +177,8 @@ void mg_app_unsupported_action(struct mg_call *c, enum mg_app_service svc, struc
 void mg_app_unsupported_rest(struct mg_call *c, enum mg_app_service svc, const char *feature)
 {
     const struct mg_http_req *r = c->req;
-    const char *op = mg_app_model_rest_op(svc, r->method, r->path);
+    const char *api;
+    const char *op = s_rest_op(svc, r->method, r->path, &api);
     char method[S_SHOWN + 4], path[S_SHOWN + 4], msg[1024];
     s_shown(mg_slice_sub(r->method, 0, 10), method);
     s_shown(r->path, path);
@@ -178,7 +191,7 @@ void mg_app_unsupported_rest(struct mg_call *c, enum mg_app_service svc, const c
                  "%s%s%s%s is %s %s operation that is not supported by mcpgate%s "
                  "(see docs/api-coverage.md).",
                  op, feature ? " (" : "", feature ? feature : "", feature ? ")" : "",
-                 s_article(svc), s_service_name(svc), scope);
+                 s_article(svc), api, scope);
     else
         snprintf(msg, sizeof(msg),
                  "%s %s is not an operation of the %s API%s%s%s, so it is not supported by "

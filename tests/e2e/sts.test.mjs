@@ -392,6 +392,10 @@ describe('unsupported operations: one form for every service', () => {
     assert.equal(res.status, 404);
     assert.equal(res.headers.get('x-amzn-errortype'), 'UnknownOperationException');
     assert.match(JSON.parse(res.text).message, /^DELETE \/no\/such\/thing is not an operation of the bedrock-agentcore-control API, so it is not supported by mcpgate/);
+    // the data plane's model shares the signing name
+    const inv = await sendSigned(gw, key, { service: 'bedrock-agentcore', method: 'POST', path: '/runtimes/rt-1/invocations', body: '{}', headers: { 'content-type': 'application/json' } });
+    assert.equal(inv.status, 404);
+    assert.match(JSON.parse(inv.text).message, /^InvokeAgentRuntime \(AgentCore Runtime\) is a bedrock-agentcore operation that is not supported by mcpgate/);
   });
 });
 
