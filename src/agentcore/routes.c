@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "agentcore/internal.h"
+#include "app/unsupported.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -260,13 +261,10 @@ static const struct {
     {"registries", "AgentCore registries"},
 };
 
-static void s_unknown(struct mg_call *c, const char *what)
+/* feature: what the path belongs to, or NULL */
+static void s_unknown(struct mg_call *c, const char *feature)
 {
-    char msg[512];
-    snprintf(msg, sizeof(msg), "%s is not supported by mcpgate: this server implements the "
-                               "AgentCore Gateway control plane (gateways, gateway targets, "
-                               "resource policies, tags) only.", what);
-    mg_ac_send_error(c, 404, "UnknownOperationException", msg);
+    mg_app_unsupported_rest(c, MG_APP_SVC_AGENTCORE_CONTROL, feature);
 }
 
 #define S_MAX_SEGS 6
@@ -343,9 +341,9 @@ void mg_agentcore_handle(struct mg_call *c)
             if (put)
                 return mg_ac_sync_targets(c, s[1]);
         } else if (n >= 3 && strcmp(s[2], "rules") == 0) {
-            return s_unknown(c, "Gateway rules (Create/Get/List/Update/DeleteGatewayRule)");
+            return s_unknown(c, "Gateway rules");
         } else if (n >= 3 && strcmp(s[2], "rate-limits") == 0) {
-            return s_unknown(c, "Gateway rate limits (*GatewayRateLimit*)");
+            return s_unknown(c, "Gateway rate limits");
         }
     } else if (n == 2 && strcmp(s[0], "resourcepolicy") == 0) {
         if (put)
@@ -366,8 +364,5 @@ void mg_agentcore_handle(struct mg_call *c)
             if (strcmp(s[0], s_unsupported[i].segment) == 0)
                 return s_unknown(c, s_unsupported[i].feature);
     }
-    char what[300];
-    snprintf(what, sizeof(what), "The operation %.*s %.200s", MG_SLICE_ARG(m),
-             n > 0 ? "on this path" : "/");
-    s_unknown(c, what);
+    s_unknown(c, NULL);
 }

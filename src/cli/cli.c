@@ -18,7 +18,8 @@ static void s_usage(FILE *f)
           "  policy        offline IAM tools: 'policy simulate' and 'policy validate'\n"
           "  version       print the version\n"
           "\n"
-          "'mcpgate <command> --help' describes each command.\n",
+          "'mcpgate <command> --help' (or 'mcpgate help <command>') describes each command,\n"
+          "e.g. 'mcpgate policy validate --help'.\n",
           f);
 }
 
@@ -38,8 +39,21 @@ int mg_cli_main(int argc, char **argv)
         return mg_cli_policy_main(argc - 1, argv + 1);
 #endif
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+            puts("usage: mcpgate version\n\nPrints the version of mcpgate.");
+            return 0;
+        }
+        if (argc > 2) {
+            fprintf(stderr, "mcpgate version: unexpected argument '%.200s'\n", argv[2]);
+            return 2;
+        }
         printf("mcpgate %s\n", MG_VERSION);
         return 0;
+    }
+    if (strcmp(cmd, "help") == 0 && argc == 3 && strcmp(argv[2], "help") != 0) {
+        /* `mcpgate help COMMAND` is `mcpgate COMMAND --help` */
+        char *args[] = {argv[0], argv[2], (char *)"--help", NULL};
+        return mg_cli_main(3, args);
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         s_usage(stdout);

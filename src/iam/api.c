@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/unsupported.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -698,12 +699,7 @@ void mg_iam_handle(struct mg_call *c, const struct mg_aws_params *params)
             return;
         }
     }
-    char shown[128];
-    s_value(*action, shown, sizeof(shown));
-    mg_iam_fail(c, 400, "InvalidAction",
-                "Could not find operation %s for version 2010-05-08 (not supported by mcpgate; "
-                "see docs/iam-api.md)",
-                shown);
+    mg_app_unsupported_action(c, MG_APP_SVC_IAM, *action);
 }
 
 void mg_iam_list_entities(struct mg_call *c, const struct mg_aws_params *p, const char *kind,
@@ -749,10 +745,26 @@ void mg_iam_list_entities(struct mg_call *c, const struct mg_aws_params *p, cons
     mg_buf_cleanup(&b);
 }
 
-const json_t *mg_iam_entity_find(struct mg_call *c, const char *kind, const char *name,
-                                 char *arn, size_t cap)
+const struct mg_snapshot_doc *mg_iam_find_name(const struct mg_snapshot *snap, const char *kind,
+                                               const char *account, const char *name)
 {
-    const struct mg_snapshot_doc *d = mg_snapshot_get(c->snap, kind, mg_iam_account(c), name);
+    const struct mg_snapshot_doc *d = mg_snapshot_get(snap, kind, account, name);
+    if (d)
+        return d;
+    size_t n;
+    const struct mg_snapshot_doc *docs = mg_snapshot_range(snap, kind, account, &n);
+    for (size_t i = 0; i < n; i++)
+        if (mg_slice_ieq_cstr(mg_slice_cstr(docs[i].key), name))
+            return &docs[i];
+    return NULL;
+}
+
+const json_t *mg_iam_entity_find(struct mg_call *c, const char *kind, char *name, char *arn,
+                                 size_t cap)
+{
+    const struct mg_snapshot_doc *d = mg_iam_find_name(c->snap, kind, mg_iam_account(c), name);
+    if (d && strcmp(d->key, name) != 0 && strlen(d->key) < MG_IAM_NAME_CAP)
+        snprintf(name, MG_IAM_NAME_CAP, "%s", d->key);
     const char *a = d ? json_string_value(json_object_get(d->doc, "Arn")) : NULL;
     if (a)
         snprintf(arn, cap, "%s", a);

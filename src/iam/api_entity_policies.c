@@ -22,7 +22,7 @@ static const struct s_kind s_user = {"user", "User", "UserName", "userName",
                                      MG_POLICY_LIMIT_USER_INLINE, 10};
 
 /* ARN of the entity: from its document, or (absent) as it would be with path "/". */
-static const json_t *s_find(struct mg_call *c, const struct s_kind *k, const char *name,
+static const json_t *s_find(struct mg_call *c, const struct s_kind *k, char *name,
                             char *arn, size_t cap)
 {
     return mg_iam_entity_find(c, k->kind, name, arn, cap);
@@ -52,9 +52,26 @@ static const json_t *s_begin(struct mg_call *c, const struct mg_aws_params *p,
 
 /* ---- inline policies ---------------------------------------------------------------------- */
 
+/* Inline policy names are unique within their entity whatever their case: a name given in
+ * another case names the existing policy. Rewrites pname (cap MG_IAM_NAME_CAP) to it. */
+static void s_inline_name(const json_t *inl, char *pname)
+{
+    if (json_object_get(inl, pname))
+        return;
+    const char *n;
+    json_t *v;
+    json_object_foreach((json_t *)inl, n, v) {
+        if (mg_slice_ieq_cstr(mg_slice_cstr(n), pname) && strlen(n) < MG_IAM_NAME_CAP) {
+            snprintf(pname, MG_IAM_NAME_CAP, "%s", n);
+            return;
+        }
+    }
+}
+
 struct s_put_arg {
     const struct s_kind *k;
-    const char *policy_name, *doc;
+    char *policy_name; /* cap MG_IAM_NAME_CAP */
+    const char *doc;
 };
 
 static bool s_put_inline(struct mg_call *c, json_t *doc, const struct mg_snapshot *snap, void *a)
@@ -66,6 +83,7 @@ static bool s_put_inline(struct mg_call *c, json_t *doc, const struct mg_snapsho
         inl = json_object();
         json_object_set_new(doc, "InlinePolicies", inl);
     }
+    s_inline_name(inl, arg->policy_name);
     /* IAM limits the aggregate size of an entity's inline policies. */
     size_t total = mg_policy_count_chars(mg_slice_cstr(arg->doc));
     const char *n;
@@ -115,8 +133,9 @@ static void s_get_policy(struct mg_call *c, const struct mg_aws_params *p, const
         return;
     if (!mg_iam_name_param(c, p, "PolicyName", "policyName", 128, true, pname, NULL))
         return;
-    const char *text = json_string_value(json_object_get(json_object_get(d, "InlinePolicies"),
-                                                         pname));
+    const json_t *inl = json_object_get(d, "InlinePolicies");
+    s_inline_name(inl, pname);
+    const char *text = json_string_value(json_object_get(inl, pname));
     if (text == NULL) {
         mg_iam_fail(c, 404, "NoSuchEntity", "The %s policy with name %s cannot be found.",
                     k->kind, pname);
@@ -142,6 +161,7 @@ static bool s_del_inline(struct mg_call *c, json_t *doc, const struct mg_snapsho
     (void)snap;
     struct s_put_arg *arg = a;
     json_t *inl = json_object_get(doc, "InlinePolicies");
+    s_inline_name(inl, arg->policy_name);
     if (json_object_get(inl, arg->policy_name) == NULL)
         return mg_iam_fail(c, 404, "NoSuchEntity", "The %s policy with name %s cannot be found.",
                            arg->k->kind, arg->policy_name);

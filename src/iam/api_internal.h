@@ -70,10 +70,17 @@ bool mg_iam_page_params(struct mg_call *c, const struct mg_aws_params *p, struct
 /* Writes IsTruncated and, when truncated, Marker (encoding next_key). */
 MG_MUST_USE enum mg_err mg_iam_page_end(struct mg_buf *b, bool truncated, const char *next_key);
 
+/* IAM names (users, roles, managed policies, inline policies) are unique whatever their letter
+ * case, and a name given in another case names the same entity, as on AWS. The document of
+ * `kind` in `account` whose key is `name`, or else equals it ignoring ASCII case; NULL if none. */
+const struct mg_snapshot_doc *mg_iam_find_name(const struct mg_snapshot *snap, const char *kind,
+                                               const char *account, const char *name);
 /* A user or role ("user" / "role") of the caller's account in the snapshot, or NULL; arn gets its
- * ARN (from its document, or as it would be with path "/" when it does not exist). */
-const json_t *mg_iam_entity_find(struct mg_call *c, const char *kind, const char *name,
-                                 char *arn, size_t cap);
+ * ARN (from its document, or as it would be with path "/" when it does not exist). When found,
+ * name (cap MG_IAM_NAME_CAP) is rewritten to the name as stored (a name given in another case
+ * resolves to the entity). */
+const json_t *mg_iam_entity_find(struct mg_call *c, const char *kind, char *name, char *arn,
+                                 size_t cap);
 /* <PermissionsBoundary> of a user or role document, when it has one. */
 MG_MUST_USE enum mg_err mg_iam_boundary_xml(struct mg_buf *b, int indent, const json_t *doc);
 

@@ -152,7 +152,7 @@ void mg_iam_op_create_policy(struct mg_call *c, const struct mg_aws_params *p)
     if (snap == NULL)
         goto out;
     const char *account = mg_iam_account(c);
-    if (mg_snapshot_get(snap, "policy", account, name)) {
+    if (mg_iam_find_name(snap, "policy", account, name)) {
         mg_iam_write_abort(c, snap);
         mg_iam_fail(c, 409, "EntityAlreadyExists",
                     "A policy called %s already exists. Duplicate names are not allowed.", name);

@@ -46,7 +46,7 @@ static void s_send_role(struct mg_call *c, const char *action, const json_t *r)
     mg_buf_cleanup(&b);
 }
 
-static const json_t *s_lookup(struct mg_call *c, const char *name, char *arn)
+static const json_t *s_lookup(struct mg_call *c, char *name, char *arn)
 {
     return mg_iam_entity_find(c, "role", name, arn, MG_IAM_ARN_CAP);
 }
@@ -83,7 +83,7 @@ void mg_iam_op_create_role(struct mg_call *c, const struct mg_aws_params *p)
     if (snap == NULL)
         goto out;
     const char *account = mg_iam_account(c);
-    if (mg_snapshot_get(snap, "role", account, name)) {
+    if (mg_iam_find_name(snap, "role", account, name)) {
         mg_iam_write_abort(c, snap);
         mg_iam_fail(c, 409, "EntityAlreadyExists", "Role with name %s already exists.", name);
         goto out;
@@ -199,7 +199,7 @@ static bool s_update(struct mg_call *c, json_t *doc, const struct mg_snapshot *s
     return true;
 }
 
-static bool s_authz_role(struct mg_call *c, const char *action, const char *name)
+static bool s_authz_role(struct mg_call *c, const char *action, char *name)
 {
     char arn[MG_IAM_ARN_CAP];
     const json_t *r = s_lookup(c, name, arn);

@@ -37,7 +37,7 @@ static void s_send_user(struct mg_call *c, const char *action, const json_t *u)
     mg_buf_cleanup(&b);
 }
 
-static const json_t *s_lookup(struct mg_call *c, const char *name, char *arn)
+static const json_t *s_lookup(struct mg_call *c, char *name, char *arn)
 {
     return mg_iam_entity_find(c, "user", name, arn, MG_IAM_ARN_CAP);
 }
@@ -93,7 +93,7 @@ void mg_iam_op_create_user(struct mg_call *c, const struct mg_aws_params *p)
     if (snap == NULL)
         goto out;
     const char *account = mg_iam_account(c);
-    if (mg_snapshot_get(snap, "user", account, name)) {
+    if (mg_iam_find_name(snap, "user", account, name)) {
         mg_iam_write_abort(c, snap);
         mg_iam_fail(c, 409, "EntityAlreadyExists", "User with name %s already exists.", name);
         goto out;

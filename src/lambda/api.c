@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "app/authz.h"
+#include "app/unsupported.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -1218,6 +1219,10 @@ void mg_lambda_handle(struct mg_call *c)
     rest = mg_slice_sub(rest, 1, rest.len - 1);
     struct mg_slice name, sub = rest;
     mg_slice_split(&sub, '/', &name);
+    if (sub.len && !mg_slice_eq_cstr(sub, "configuration") && !mg_slice_eq_cstr(sub, "code") &&
+        !mg_slice_eq_cstr(sub, "invocations") && !mg_slice_eq_cstr(sub, "policy") &&
+        !mg_slice_starts_with(sub, "policy/"))
+        goto unknown; /* before the function is looked up: an unsupported operation says so */
     struct s_target t;
     if (!s_resolve(c, name, &t))
         return;
@@ -1253,11 +1258,5 @@ void mg_lambda_handle(struct mg_call *c)
     }
     return;
 unknown:
-    s_errf(c, 400, "UnsupportedOperationException",
-           "mcpgate does not serve this Lambda operation (%.*s %.*s): it serves CreateFunction, "
-           "GetFunction, GetFunctionConfiguration, ListFunctions, DeleteFunction, "
-           "UpdateFunctionCode, UpdateFunctionConfiguration, Invoke, AddPermission, "
-           "RemovePermission and GetPolicy.",
-           (int)(m.len > 10 ? 10 : m.len), (const char *)m.ptr,
-           (int)(path.len > 200 ? 200 : path.len), (const char *)path.ptr);
+    mg_app_unsupported_rest(c, MG_APP_SVC_LAMBDA, NULL);
 }

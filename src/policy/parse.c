@@ -831,7 +831,22 @@ enum mg_err mg_policy_parse(struct mg_slice doc, const struct mg_policy_parse_op
     json_error_t jerr;
     json_t *root = json_loadb((const char *)doc.ptr, doc.len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        err = s_fail(&c, MSG_SYNTAX);
+        /* AWS's message, then where and why (jansson's reason, printable ASCII only: it may
+         * quote the document) */
+        char why[sizeof(jerr.text)];
+        size_t j = 0;
+        for (size_t i = 0; jerr.text[i] && j + 1 < sizeof(why); i++) {
+            unsigned char ch = (unsigned char)jerr.text[i];
+            why[j++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+        }
+        why[j] = 0;
+        if (doc.len == 0)
+            err = s_fail(&c, MSG_SYNTAX " (the document is empty)");
+        else if (jerr.line >= 1)
+            err = s_fail(&c, MSG_SYNTAX " (line %d, column %d: %s)", jerr.line,
+                         jerr.column > 0 ? jerr.column : 1, why);
+        else
+            err = s_fail(&c, MSG_SYNTAX " (%s)", why);
         goto out;
     }
     const char *label = opts->label ? opts->label : "policy";

@@ -185,6 +185,38 @@ static const char *s_get_str(json_t *o, const char *k)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* The role ARN of a role session. The session ARN (arn:aws:sts::A:assumed-role/NAME/SESSION)
+ * omits the role's path, which aws:PrincipalArn keeps, as on AWS: a case that sets
+ * aws:PrincipalArn gives the role's ARN with its path; without it the role is assumed to have
+ * the path "/" (arn:aws:iam::A:role/NAME). */
+static enum mg_err s_session_role(struct s_sim *s, struct mg_slice arn, struct mg_slice acct,
+                                  struct mg_slice role, struct mg_errinfo *ei)
+{
+    struct mg_policy_request *r = &s->req;
+    const struct mg_policy_ctx_entry *pa =
+        mg_policy_ctx_find(r, MG_SLICE_LIT("aws:PrincipalArn"));
+    if (pa == NULL) {
+        r->role_arn = s_pool_printf(s, "arn:" MG_SLICE_FMT ":iam::" MG_SLICE_FMT ":role/" MG_SLICE_FMT,
+                                    MG_SLICE_ARG(s_arn_field(arn, 1)), MG_SLICE_ARG(acct),
+                                    MG_SLICE_ARG(role));
+        return MG_E_OK;
+    }
+    /* it must be this session's role: same account, a role ARN ending in /NAME */
+    struct mg_slice v = pa->n_values == 0 ? pa->value : (struct mg_slice){0};
+    struct mg_slice vres = s_arn_field(v, 5);
+    bool ok = mg_slice_eq_cstr(s_arn_field(v, 2), "iam") && mg_slice_eq(s_arn_field(v, 4), acct) &&
+              mg_slice_starts_with(vres, "role/") && vres.len > role.len &&
+              vres.ptr[vres.len - role.len - 1] == '/' &&
+              mg_slice_eq(mg_slice_sub(vres, vres.len - role.len, vres.len), role);
+    if (!ok)
+        return mg_errinfo_set(ei, MG_E_INVALID,
+                              "request.context aws:PrincipalArn must be the ARN of the session's "
+                              "role (arn:aws:iam::" MG_SLICE_FMT ":role/PATH/" MG_SLICE_FMT ")",
+                              MG_SLICE_ARG(acct), MG_SLICE_ARG(role));
+    r->role_arn = v;
+    return MG_E_OK;
+}
+
 static enum mg_err s_principal(struct s_sim *s, json_t *rq, struct mg_errinfo *ei)
 {
     struct mg_policy_request *r = &s->req;
@@ -226,9 +258,7 @@ static enum mg_err s_principal(struct s_sim *s, json_t *rq, struct mg_errinfo *e
         type = MG_SLICE_LIT("AssumedRole");
         struct mg_slice rest = mg_slice_sub(res, 13, res.len - 13), role;
         mg_slice_split(&rest, '/', &role);
-        r->role_arn = s_pool_printf(s, "arn:" MG_SLICE_FMT ":iam::" MG_SLICE_FMT ":role/" MG_SLICE_FMT,
-                                    MG_SLICE_ARG(s_arn_field(arn, 1)), MG_SLICE_ARG(acct),
-                                    MG_SLICE_ARG(role));
+        MG_TRY(s_session_role(s, arn, acct, role, ei));
         if (r->unique_id.len)
             userid = s_pool_printf(s, MG_SLICE_FMT ":" MG_SLICE_FMT, MG_SLICE_ARG(r->unique_id),
                                    MG_SLICE_ARG(rest));
@@ -371,15 +401,24 @@ static enum mg_err s_run(struct s_sim *s, struct mg_slice input, struct mg_buf *
                        "sessionPolicy", s->session, &s->n_session, ei));
     MG_TRY(s_load_list(json_object_get(s->root, "sessionPolicies"), MG_POLICY_KIND_SESSION,
                        "sessionPolicies", s->session, &s->n_session, ei));
+    /* sts:AssumeRole* on a role: the resource policy is the role's trust policy, which must
+     * name the caller even in the role's own account, as on AWS. */
+    bool assume = mg_slice_ieq_cstr(mg_slice_sub(s->req.action, 0, 14), "sts:AssumeRole") &&
+                  mg_slice_eq_cstr(s_arn_field(s->req.resource, 2), "iam") &&
+                  mg_slice_starts_with(s_arn_field(s->req.resource, 5), "role/");
     json_t *rp = json_object_get(s->root, "resourcePolicy");
+    const char *rt = s_get_str(s->root, "resourcePolicyType");
+    if (rt && strcmp(rt, "trust") != 0 && strcmp(rt, "resource") != 0)
+        return mg_errinfo_set(ei, MG_E_INVALID, "resourcePolicyType: resource or trust");
     if (rp && !json_is_null(rp)) {
-        const char *rt = s_get_str(s->root, "resourcePolicyType");
         enum mg_policy_kind kind = MG_POLICY_KIND_RESOURCE;
-        if (rt && strcmp(rt, "trust") == 0)
+        if (rt ? strcmp(rt, "trust") == 0 : assume)
             kind = MG_POLICY_KIND_TRUST;
-        else if (rt && strcmp(rt, "resource") != 0)
-            return mg_errinfo_set(ei, MG_E_INVALID, "resourcePolicyType: resource or trust");
         MG_TRY(s_load_policy(rp, kind, "resourcePolicy", &s->resource, ei));
+    } else if (assume) {
+        return mg_errinfo_set(ei, MG_E_INVALID,
+                              "%s on a role needs the role's trust policy as \"resourcePolicy\"",
+                              action);
     }
 
     MG_TRY(s_context(s, json_object_get(rq, "context"), ei));

@@ -4,6 +4,7 @@
  * above DEBUG. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "base/limits.h"
 #include "base/util.h"
@@ -358,10 +359,19 @@ enum mg_sigv4_status mg_sigv4_check(const struct mg_sigv4_auth *auth, const char
     bool region_ok = n_regions == 0;
     for (size_t i = 0; i < n_regions && !region_ok; i++)
         region_ok = mg_slice_eq_cstr(auth->region, regions[i]);
+    /* AWS's wording, then the region to use: with one server the fix is always "sign for R". */
+    if (!region_ok && n_regions > 1 && strcmp(regions[0], regions[1]) != 0)
+        return s_fail(ei, MG_SIGV4_BAD_SCOPE, MG_E_AUTH,
+                      "Credential should be scoped to a valid region, not '%.*s'. This server "
+                      "serves %.64s; this service also accepts %.64s.",
+                      (int)(auth->region.len > 128 ? 128 : auth->region.len),
+                      (const char *)auth->region.ptr, regions[0], regions[1]);
     if (!region_ok)
         return s_fail(ei, MG_SIGV4_BAD_SCOPE, MG_E_AUTH,
-                      "Credential should be scoped to a valid region, not '%.*s'. ",
-                      S_ECHO(auth->region));
+                      "Credential should be scoped to a valid region, not '%.*s'. This server "
+                      "serves %.64s.",
+                      (int)(auth->region.len > 128 ? 128 : auth->region.len),
+                      (const char *)auth->region.ptr, regions[0]);
     if (expected_service && !mg_slice_eq_cstr(auth->service, expected_service))
         return s_fail(ei, MG_SIGV4_BAD_SCOPE, MG_E_AUTH,
                       "Credential should be scoped to correct service: '%s'. ", expected_service);

@@ -2,7 +2,7 @@
 // `mcpgate credentials`, option errors, and a restart with the same identities file.
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -86,4 +86,59 @@ test('a malformed identities file stops the start with the place of the error', 
     '--identities', file], { encoding: 'utf8', timeout: 10000 });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /accounts\[0\]\.id: must be 12 digits/);
+});
+
+test('every command has its own --help (exit 0), as `mcpgate --help` promises', () => {
+  const top = spawnSync(binaryPath(), ['--help'], { encoding: 'utf8' });
+  assert.equal(top.status, 0);
+  assert.match(top.stdout, /'mcpgate <command> --help'/);
+  const cases = [
+    [['serve', '--help'], /^usage: mcpgate serve/],
+    [['credentials', '--help'], /^usage: mcpgate credentials/],
+    [['policy', '--help'], /^usage: mcpgate policy simulate[\s\S]*mcpgate policy validate/],
+    [['policy', 'simulate', '--help'], /^usage: mcpgate policy simulate < case\.json\n\nReads one case on stdin/],
+    [['policy', 'simulate', '-h'], /^usage: mcpgate policy simulate/],
+    [['policy', 'validate', '--help'], /^usage: mcpgate policy validate FILE[\s\S]*--type KIND[\s\S]*--max-chars N/],
+    [['policy', 'validate', 'x.json', '--help'], /^usage: mcpgate policy validate FILE/],
+    [['help', 'policy'], /^usage: mcpgate policy simulate/],
+    [['version', '--help'], /^usage: mcpgate version/],
+  ];
+  for (const [args, want] of cases) {
+    const r = spawnSync(binaryPath(), args, { encoding: 'utf8', input: '' });
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stdout, want, args.join(' '));
+  }
+  // the two policy commands describe different things
+  const sim = spawnSync(binaryPath(), ['policy', 'simulate', '--help'], { encoding: 'utf8' }).stdout;
+  const val = spawnSync(binaryPath(), ['policy', 'validate', '--help'], { encoding: 'utf8' }).stdout;
+  assert.notEqual(sim, val);
+});
+
+test('policy command errors name the bad argument and exit 2', () => {
+  const cases = [
+    [['policy', 'validate', 'p.json', '--type', 'bogus'], /--type 'bogus' is not a policy kind: use identity, resource, trust, session or boundary/],
+    [['policy', 'validate', 'p.json', '--type'], /--type needs a value/],
+    [['policy', 'validate', 'p.json', '--max-chars', 'lots'], /--max-chars 'lots' is not a number/],
+    [['policy', 'validate', 'p.json', '--max-chars', '0'], /--max-chars '0' is not a number/],
+    [['policy', 'validate', 'p.json', '--frob'], /unknown option '--frob'/],
+    [['policy', 'validate', 'a.json', 'b.json'], /one FILE at a time: 'a\.json' and 'b\.json'/],
+    [['policy', 'validate'], /the policy FILE is missing/],
+    [['policy', 'simulate', 'case.json'], /unexpected argument 'case\.json' \(the case is read from stdin\)/],
+    [['policy', 'simulat'], /unknown command 'simulat': use simulate or validate/],
+    [['version', 'now'], /unexpected argument 'now'/],
+  ];
+  for (const [args, want] of cases) {
+    const r = spawnSync(binaryPath(), args, { encoding: 'utf8', input: '' });
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, want, args.join(' '));
+  }
+});
+
+test('policy validate gives the line and column of a document that is not JSON', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mcpgate-validate-'));
+  const file = path.join(dir, 'broken.json');
+  writeFileSync(file, '{"Version": "2012-10-17",\n "Statement": [{"Effect": "Allow", "Action": "s3:*" "Resource": "*"}]}');
+  const r = spawnSync(binaryPath(), ['policy', 'validate', file, '--type', 'identity'], { encoding: 'utf8' });
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(r.stdout, "MalformedPolicyDocument: Syntax errors in policy. (line 2, column 62: '}' expected near '\"Resource\"')\n");
 });

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import {
   AttachRolePolicyCommand, CreateAccessKeyCommand, CreatePolicyCommand, CreatePolicyVersionCommand,
   CreateRoleCommand, CreateUserCommand, DeleteAccessKeyCommand, DeletePolicyCommand,
-  DeleteRoleCommand, DeleteRolePolicyCommand, DeleteUserCommand, DetachRolePolicyCommand,
+  DeleteRoleCommand, DeleteRolePolicyCommand, DeleteUserCommand, DeleteUserPolicyCommand, DetachRolePolicyCommand,
   GetPolicyCommand, GetPolicyVersionCommand, GetRoleCommand, GetRolePolicyCommand, GetUserCommand,
   IAMClient, ListAccessKeysCommand, ListAttachedRolePoliciesCommand, ListPoliciesCommand,
   ListPolicyVersionsCommand, ListRolePoliciesCommand, ListRolesCommand, ListRoleTagsCommand,
@@ -15,6 +15,9 @@ import {
   TagRoleCommand, UntagRoleCommand, UpdateAssumeRolePolicyCommand, UpdateRoleCommand,
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import {
+  BedrockAgentCoreControlClient, CreateGatewayCommand, PutResourcePolicyCommand,
+} from '@aws-sdk/client-bedrock-agentcore-control';
 import { defaultAccounts, startServer } from './lib/server.mjs';
 import { makeClient, parseXmlError, sendSigned, xmlText } from './lib/aws.mjs';
 
@@ -133,6 +136,19 @@ describe('roles', () => {
     }
     const roles = await c.send(new ListRolesCommand({}));
     assert.ok(!roles.Roles.some((r) => r.RoleName === 'BadTrust'));
+  });
+
+  test('a policy that is not JSON: MalformedPolicyDocument with the line, column and reason', async () => {
+    const c = iam(acctA.root);
+    const e = await failure(c.send(new CreateRoleCommand({ RoleName: 'BadJson', AssumeRolePolicyDocument: '{"Version":"2012-10-17"' })));
+    assert.equal(e.name, 'MalformedPolicyDocumentException');
+    assert.equal(e.message, "Syntax errors in policy. (line 1, column 23: '}' expected near end of file)");
+    const e2 = await failure(c.send(new PutRolePolicyCommand({
+      RoleName: 'CrossRole', PolicyName: 'p',
+      PolicyDocument: '{"Version": "2012-10-17",\n "Statement": [{"Effect": "Allow", "Action": "s3:*" "Resource": "*"}]}',
+    })));
+    assert.equal(e2.name, 'MalformedPolicyDocumentException');
+    assert.equal(e2.message, 'Syntax errors in policy. (line 2, column 62: \'}\' expected near \'"Resource"\')');
   });
 
   test('inline role policy: put, get (URL-encoded), list, delete', async () => {
@@ -486,23 +502,106 @@ describe('STS AssumeRole', () => {
   });
 });
 
+describe('IAM names ignore letter case', () => {
+  test('names are unique whatever their case: CreateRole TEAMROLE next to teamrole is refused', async () => {
+    const c = iam(acctA.root);
+    await c.send(new CreateRoleCommand({ RoleName: 'teamrole', AssumeRolePolicyDocument: trust({ AWS: A }) }));
+    const e = await failure(c.send(new CreateRoleCommand({
+      RoleName: 'TEAMROLE', AssumeRolePolicyDocument: trust({ AWS: A }),
+    })));
+    assert.equal(e.name, 'EntityAlreadyExistsException');
+    assert.equal(e.$metadata.httpStatusCode, 409);
+    assert.equal(e.message, 'Role with name TEAMROLE already exists.');
+    // A lookup in another case finds the role as it was created.
+    const got = await c.send(new GetRoleCommand({ RoleName: 'TeamRole' }));
+    assert.equal(got.Role.RoleName, 'teamrole');
+    assert.equal(got.Role.Arn, `arn:aws:iam::${A}:role/teamrole`);
+    const roles = await c.send(new ListRolesCommand({ MaxItems: 1000 }));
+    assert.equal(roles.Roles.filter((r) => r.RoleName.toLowerCase() === 'teamrole').length, 1);
+    // Inline policy names too: a put in another case replaces the policy under its first name.
+    await c.send(new PutRolePolicyCommand({ RoleName: 'TEAMROLE', PolicyName: 'Perm', PolicyDocument: allow('s3:GetObject') }));
+    await c.send(new PutRolePolicyCommand({ RoleName: 'teamrole', PolicyName: 'PERM', PolicyDocument: allow('s3:PutObject') }));
+    const names = await c.send(new ListRolePoliciesCommand({ RoleName: 'teamRole' }));
+    assert.deepEqual(names.PolicyNames, ['Perm']);
+    const pol = await c.send(new GetRolePolicyCommand({ RoleName: 'teamrole', PolicyName: 'perm' }));
+    assert.equal(pol.PolicyName, 'Perm');
+    assert.equal(pol.RoleName, 'teamrole');
+    assert.match(decodeURIComponent(pol.PolicyDocument), /s3:PutObject/);
+    await c.send(new DeleteRolePolicyCommand({ RoleName: 'TeamRole', PolicyName: 'pERM' }));
+    await c.send(new DeleteRoleCommand({ RoleName: 'TEAMROLE' }));
+    const gone = await failure(c.send(new GetRoleCommand({ RoleName: 'teamrole' })));
+    assert.match(gone.name, /NoSuchEntity/);
+  });
+
+  test('names are unique whatever their case: users and managed policies', async () => {
+    const c = iam(acctA.root);
+    await c.send(new CreateUserCommand({ UserName: 'CaseUser' }));
+    const e = await failure(c.send(new CreateUserCommand({ UserName: 'caseuser' })));
+    assert.equal(e.name, 'EntityAlreadyExistsException');
+    assert.equal(e.$metadata.httpStatusCode, 409);
+    assert.equal(e.message, 'User with name caseuser already exists.');
+    const u = await c.send(new GetUserCommand({ UserName: 'CASEUSER' }));
+    assert.equal(u.User.UserName, 'CaseUser');
+    await c.send(new PutUserPolicyCommand({ UserName: 'caseuser', PolicyName: 'p1', PolicyDocument: allow('s3:GetObject') }));
+    const up = await c.send(new GetUserPolicyCommand({ UserName: 'CaseUser', PolicyName: 'P1' }));
+    assert.equal(up.UserName, 'CaseUser');
+    assert.equal(up.PolicyName, 'p1');
+    await c.send(new CreatePolicyCommand({ PolicyName: 'CasePolicy', PolicyDocument: allow('s3:GetObject') }));
+    const pe = await failure(c.send(new CreatePolicyCommand({ PolicyName: 'CASEPOLICY', Path: '/other/', PolicyDocument: allow('s3:GetObject') })));
+    assert.equal(pe.name, 'EntityAlreadyExistsException');
+    assert.equal(pe.$metadata.httpStatusCode, 409);
+    assert.equal(pe.message, 'A policy called CASEPOLICY already exists. Duplicate names are not allowed.');
+    await c.send(new DeleteUserPolicyCommand({ UserName: 'CASEUSER', PolicyName: 'P1' }));
+    await c.send(new DeleteUserCommand({ UserName: 'caseUser' }));
+    await c.send(new DeletePolicyCommand({ PolicyArn: `arn:aws:iam::${A}:policy/CasePolicy` }));
+  });
+});
+
+describe('resource policies that are not JSON', () => {
+  test('AgentCore PutResourcePolicy: ValidationException with the line, column and reason', async () => {
+    await iam(acctA.root).send(new CreateRoleCommand({
+      RoleName: 'GwRoleForPolicy',
+      AssumeRolePolicyDocument: trust({ Service: 'bedrock-agentcore.amazonaws.com' }),
+    }));
+    const ac = makeClient(BedrockAgentCoreControlClient, gw, acctA.root);
+    const g = await ac.send(new CreateGatewayCommand({
+      name: 'policy-json', roleArn: `arn:aws:iam::${A}:role/GwRoleForPolicy`, authorizerType: 'AWS_IAM',
+    }));
+    const e = await failure(ac.send(new PutResourcePolicyCommand({
+      resourceArn: g.gatewayArn, policy: '{"Version": "2012-10-17", "Statement": [}',
+    })));
+    assert.equal(e.name, 'ValidationException');
+    assert.equal(e.$metadata.httpStatusCode, 400);
+    assert.equal(e.message, "Invalid resource policy: Syntax errors in policy. (line 1, column 41: unexpected token near '}')");
+  });
+});
+
 describe('boto3', () => {
   const hasBoto = spawnSync('python3', ['-c', 'import boto3'], { stdio: 'ignore' }).status === 0;
 
   test('cross-account AssumeRole and GetCallerIdentity with boto3', { skip: hasBoto ? false : 'boto3 is not importable' }, () => {
     const script = `
 import boto3, json, sys
-ep, akid, secret, role = sys.argv[1:5]
+ep, akid, secret, role, root_akid, root_secret = sys.argv[1:7]
 s = boto3.client('sts', endpoint_url=ep, region_name='us-east-1', aws_access_key_id=akid, aws_secret_access_key=secret)
 c = s.assume_role(RoleArn=role, RoleSessionName='boto')['Credentials']
 t = boto3.client('sts', endpoint_url=ep, region_name='us-east-1', aws_access_key_id=c['AccessKeyId'],
                  aws_secret_access_key=c['SecretAccessKey'], aws_session_token=c['SessionToken'])
-i = boto3.client('iam', endpoint_url=ep, region_name='us-east-1', aws_access_key_id=akid, aws_secret_access_key=secret)
-print(json.dumps({'arn': t.get_caller_identity()['Arn']}))
+i = boto3.client('iam', endpoint_url=ep, region_name='us-east-1', aws_access_key_id=root_akid,
+                 aws_secret_access_key=root_secret)
+try:
+    i.create_role(RoleName='CROSSROLE', Path='/team/', AssumeRolePolicyDocument=json.dumps({
+        'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Principal': {'AWS': 'arn:aws:iam::111122223333:root'},
+                                                'Action': 'sts:AssumeRole'}]}))
+    dup = 'created'
+except i.exceptions.EntityAlreadyExistsException as e:
+    dup = e.response['Error']['Code']
+print(json.dumps({'arn': t.get_caller_identity()['Arn'], 'dup': dup}))
 `;
     const r = spawnSync('python3', ['-c', script, gw.endpoint, acctB.users.dev.accessKeyId, acctB.users.dev.secretAccessKey,
-      `arn:aws:iam::${A}:role/team/CrossRole`], { encoding: 'utf8', env: { ...process.env, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' } });
+      `arn:aws:iam::${A}:role/team/CrossRole`, acctA.root.accessKeyId, acctA.root.secretAccessKey], { encoding: 'utf8', env: { ...process.env, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' } });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).arn, `arn:aws:sts::${A}:assumed-role/CrossRole/boto`);
+    assert.equal(JSON.parse(r.stdout).dup, 'EntityAlreadyExists');
   });
 });

@@ -48,6 +48,23 @@ test('invalid input answers {"error"} and exit 2', () => {
   }
 });
 
+test('sts:AssumeRole on a role without its trust policy is invalid input; a bad aws:PrincipalArn too', () => {
+  const assume = simulate(JSON.stringify({
+    identityPolicies: [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }] }],
+    request: { principal: 'arn:aws:iam::111122223333:user/alice', action: 'sts:AssumeRole', resource: 'arn:aws:iam::111122223333:role/R' },
+  }));
+  assert.equal(assume.code, 2);
+  assert.match(JSON.parse(assume.out).error, /sts:AssumeRole on a role needs the role's trust policy as "resourcePolicy"/);
+  const pa = simulate(JSON.stringify({
+    request: {
+      principal: 'arn:aws:sts::111122223333:assumed-role/R/s', action: 's3:GetObject', resource: '*',
+      context: { 'aws:PrincipalArn': 'arn:aws:iam::111122223333:role/team/Other' },
+    },
+  }));
+  assert.equal(pa.code, 2);
+  assert.match(JSON.parse(pa.out).error, /aws:PrincipalArn must be the ARN of the session's role/);
+});
+
 test('policy validate: a valid document passes, a malformed one names the problem', () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'mcpgate-validate-'));
   const good = path.join(tmp, 'good.json');

@@ -4,7 +4,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { GetCallerIdentityCommand, GetSessionTokenCommand, STSClient } from '@aws-sdk/client-sts';
+import { CreateGroupCommand, IAMClient } from '@aws-sdk/client-iam';
+import { LambdaClient, ListAliasesCommand } from '@aws-sdk/client-lambda';
+import { BedrockAgentCoreControlClient, ListAgentRuntimesCommand } from '@aws-sdk/client-bedrock-agentcore-control';
 import { allSecrets, newKey, startServer } from './lib/server.mjs';
 import {
   makeClient, parseXmlError, presignUrl, sendSigned, signatureOf, signRequest, STS_BODY, xmlText,
@@ -274,6 +277,125 @@ describe('presigned URLs and curl', () => {
     assert.match(stdout, /^HTTP\/1\.1 200/, stdout);
     assert.match(stdout, /^x-amzn-requestid: \S+/im, 'no x-amzn-RequestId header');
     assert.equal(xmlText(stdout, 'Arn'), `arn:aws:iam::${acct.id}:user/dev`);
+  });
+});
+
+describe('a credential scoped to another region names the region to use', () => {
+  const AWS_WORDS = "Credential should be scoped to a valid region, not 'eu-west-1'. ";
+  const unxml = (t) => t.replace(/&apos;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+
+  test('STS and IAM (XML): SignatureDoesNotMatch with the server region', async () => {
+    const key = gw.accounts[0].users.dev;
+    const res = await sendSigned(gw, key, { body: STS_BODY, region: 'eu-west-1' });
+    const err = assertStsError(res, 403, 'SignatureDoesNotMatch');
+    assert.equal(unxml(err.message), `${AWS_WORDS}This server serves us-east-1.`);
+    const iamRes = await sendSigned(gw, key, { service: 'iam', region: 'eu-west-1', body: 'Action=ListRoles&Version=2010-05-08' });
+    assert.equal(iamRes.status, 403);
+    assert.match(iamRes.text, /<ErrorResponse xmlns="https:\/\/iam\.amazonaws\.com\/doc\/2010-05-08\/">/);
+    assert.equal(unxml(parseXmlError(iamRes.text).message), `${AWS_WORDS}This server serves us-east-1.`);
+  });
+
+  test('Lambda and AgentCore (JSON): InvalidSignatureException with the server region', async () => {
+    const key = gw.accounts[0].root;
+    for (const [service, path] of [['lambda', '/2015-03-31/functions'], ['bedrock-agentcore', '/gateways/']]) {
+      const res = await sendSigned(gw, key, { service, region: 'eu-west-1', method: 'GET', path });
+      assert.equal(res.status, 403, res.text);
+      assert.equal(res.headers.get('x-amzn-errortype'), 'InvalidSignatureException');
+      assert.equal(JSON.parse(res.text).message, `${AWS_WORDS}This server serves us-east-1.`);
+    }
+  });
+
+  test('a server in eu-west-1: the SDK signing for us-west-2 is told to use eu-west-1', async () => {
+    const eu = await startServer({ args: ['--region', 'eu-west-1'] });
+    try {
+      const key = eu.accounts[0].root;
+      const c = makeClient(LambdaClient, eu, key, { region: 'us-west-2' });
+      const err = await c.send(new ListAliasesCommand({ FunctionName: 'f' })).then(() => null, (x) => x);
+      assert.equal(err.name, 'InvalidSignatureException');
+      assert.equal(err.message, "Credential should be scoped to a valid region, not 'us-west-2'. This server serves eu-west-1.");
+      // IAM and STS also accept us-east-1 (their global endpoint), and say so.
+      const res = await sendSigned(eu, key, { body: STS_BODY, region: 'us-west-2' });
+      const xe = parseXmlError(res.text);
+      assert.equal(xe.code, 'SignatureDoesNotMatch');
+      assert.equal(unxml(xe.message), "Credential should be scoped to a valid region, not 'us-west-2'. "
+        + 'This server serves eu-west-1; this service also accepts us-east-1.');
+    } finally {
+      await eu.stop();
+    }
+  });
+});
+
+describe('unsupported operations: one form for every service', () => {
+  const COVERAGE = /see docs\/api-coverage\.md|listed in docs\/api-coverage\.md/;
+  async function sdkFailure(p) {
+    try {
+      await p;
+    } catch (e) {
+      return e;
+    }
+    assert.fail('the call succeeded but should have been refused');
+  }
+
+  test('STS GetSessionToken (in the STS model): InvalidAction naming it (SDK)', async () => {
+    const e = await sdkFailure(sts(gw.accounts[0].users.dev).send(new GetSessionTokenCommand({})));
+    assert.equal(e.name, 'InvalidAction');
+    assert.equal(e.$metadata.httpStatusCode, 400);
+    assert.equal(e.message, 'Could not find operation GetSessionToken for version 2011-06-15: GetSessionToken '
+      + 'is an STS operation that is not supported by mcpgate (see docs/api-coverage.md).');
+  });
+
+  test('STS: a name that is no STS operation is told apart (raw)', async () => {
+    const res = await sendSigned(gw, gw.accounts[0].users.dev, { body: 'Action=GetSessionTokn&Version=2011-06-15' });
+    const err = assertStsError(res, 400, 'InvalidAction');
+    assert.match(err.message, /^Could not find operation GetSessionTokn for version 2011-06-15: STS has no operation of this name/);
+    assert.match(err.message, COVERAGE);
+    assert.doesNotMatch(err.message, /is an STS operation/);
+  });
+
+  test('IAM CreateGroup (in the IAM model) and a garbage action: InvalidAction', async () => {
+    const key = gw.accounts[0].root;
+    const e = await sdkFailure(makeClient(IAMClient, gw, key).send(new CreateGroupCommand({ GroupName: 'g' })));
+    assert.equal(e.name, 'InvalidAction');
+    assert.equal(e.$metadata.httpStatusCode, 400);
+    assert.equal(e.message, 'Could not find operation CreateGroup for version 2010-05-08: CreateGroup is an '
+      + 'IAM operation that is not supported by mcpgate (see docs/api-coverage.md).');
+    const res = await sendSigned(gw, key, { service: 'iam', body: 'Action=Frobnicate&Version=2010-05-08' });
+    assert.equal(res.status, 400);
+    assert.match(res.text, /<ErrorResponse xmlns="https:\/\/iam\.amazonaws\.com\/doc\/2010-05-08\/">/);
+    const err = parseXmlError(res.text);
+    assert.equal(err.code, 'InvalidAction');
+    assert.match(err.message, /^Could not find operation Frobnicate for version 2010-05-08: IAM has no operation of this name/);
+  });
+
+  test('Lambda ListAliases (in the model) and an unknown path: UnknownOperationException (404)', async () => {
+    const key = gw.accounts[0].root;
+    const e = await sdkFailure(makeClient(LambdaClient, gw, key).send(new ListAliasesCommand({ FunctionName: 'nope' })));
+    assert.equal(e.name, 'UnknownOperationException');
+    assert.equal(e.$metadata.httpStatusCode, 404);
+    assert.equal(e.message, 'ListAliases is a Lambda operation that is not supported by mcpgate (see docs/api-coverage.md).');
+    const res = await sendSigned(gw, key, { service: 'lambda', method: 'GET', path: '/2015-03-31/nothing-here' });
+    assert.equal(res.status, 404);
+    assert.equal(res.headers.get('x-amzn-errortype'), 'UnknownOperationException');
+    const body = JSON.parse(res.text);
+    assert.match(body.message, /^GET \/2015-03-31\/nothing-here is not an operation of the Lambda API, so it is not supported by mcpgate/);
+    assert.match(body.message, COVERAGE);
+  });
+
+  test('bedrock-agentcore-control ListAgentRuntimes and an unknown path: UnknownOperationException (404)', async () => {
+    const key = gw.accounts[0].root;
+    const e = await sdkFailure(makeClient(BedrockAgentCoreControlClient, gw, key).send(new ListAgentRuntimesCommand({})));
+    assert.equal(e.name, 'UnknownOperationException');
+    assert.equal(e.$metadata.httpStatusCode, 404);
+    assert.match(e.message, /^ListAgentRuntimes \(AgentCore Runtime\) is a bedrock-agentcore-control operation that is not supported by mcpgate/);
+    assert.match(e.message, COVERAGE);
+    const res = await sendSigned(gw, key, { service: 'bedrock-agentcore', method: 'DELETE', path: '/no/such/thing' });
+    assert.equal(res.status, 404);
+    assert.equal(res.headers.get('x-amzn-errortype'), 'UnknownOperationException');
+    assert.match(JSON.parse(res.text).message, /^DELETE \/no\/such\/thing is not an operation of the bedrock-agentcore-control API, so it is not supported by mcpgate/);
+    // the data plane's model shares the signing name
+    const inv = await sendSigned(gw, key, { service: 'bedrock-agentcore', method: 'POST', path: '/runtimes/rt-1/invocations', body: '{}', headers: { 'content-type': 'application/json' } });
+    assert.equal(inv.status, 404);
+    assert.match(JSON.parse(inv.text).message, /^InvokeAgentRuntime \(AgentCore Runtime\) is a bedrock-agentcore operation that is not supported by mcpgate/);
   });
 });
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/unsupported.h"
 #include "base/util.h"
 #include "sigv4/sigv4.h"
 #include "iam/api_internal.h"
@@ -195,6 +196,16 @@ static void test_iam_assume_role_as_service(void **state)
     struct mg_snapshot *snap = mg_state_acquire(&app.state);
     const char *role = "arn:aws:iam::111122223333:role/svc/GatewayRole";
 
+    /* IAM names resolve whatever their letter case, within their account */
+    const struct mg_snapshot_doc *named =
+        mg_iam_find_name(snap, "role", "111122223333", "GATEWAYROLE");
+    assert_non_null(named);
+    assert_string_equal(named->key, "GatewayRole");
+    assert_ptr_equal(mg_iam_find_name(snap, "role", "111122223333", "GatewayRole"), named);
+    assert_null(mg_iam_find_name(snap, "role", "111122223333", "GatewayRol"));
+    assert_null(mg_iam_find_name(snap, "role", "444455556666", "gatewayrole"));
+    assert_null(mg_iam_find_name(snap, "user", "111122223333", "gatewayrole"));
+
     struct mg_principal p;
     char akid[21], secret[41];
     struct mg_buf tok;
@@ -251,6 +262,44 @@ static void test_iam_assume_role_as_service(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Unsupported operations: the compiled-in model names tell a real operation from garbage. */
+static void test_iam_unsupported_operations_model(void **state)
+{
+    (void)state;
+    assert_true(mg_app_model_has_action(MG_APP_SVC_STS, MG_SLICE_LIT("GetSessionToken")));
+    assert_true(mg_app_model_has_action(MG_APP_SVC_IAM, MG_SLICE_LIT("CreateGroup")));
+    assert_false(mg_app_model_has_action(MG_APP_SVC_STS, MG_SLICE_LIT("CreateGroup")));
+    assert_false(mg_app_model_has_action(MG_APP_SVC_IAM, MG_SLICE_LIT("creategroup")));
+    assert_false(mg_app_model_has_action(MG_APP_SVC_IAM, MG_SLICE_LIT("")));
+    struct {
+        enum mg_app_service svc;
+        const char *method, *path, *op; /* op NULL: no operation */
+    } cases[] = {
+        {MG_APP_SVC_LAMBDA, "GET", "/2015-03-31/functions/f/aliases", "ListAliases"},
+        {MG_APP_SVC_LAMBDA, "GET", "/2015-03-31/functions/f/aliases/", "ListAliases"},
+        {MG_APP_SVC_LAMBDA, "POST", "/2015-03-31/functions/f/aliases", "CreateAlias"},
+        {MG_APP_SVC_LAMBDA, "GET", "/2015-03-31/functions/f/aliases/live", "GetAlias"},
+        {MG_APP_SVC_LAMBDA, "GET", "/2015-03-31/functions/f", "GetFunction"},
+        {MG_APP_SVC_LAMBDA, "GET", "/2015-03-31/functions/f/versions", "ListVersionsByFunction"},
+        {MG_APP_SVC_LAMBDA, "GET", "/2015-03-31/nothing", NULL},
+        {MG_APP_SVC_LAMBDA, "PATCH", "/2015-03-31/functions/f", NULL},
+        {MG_APP_SVC_LAMBDA, "GET", "/", NULL},
+        {MG_APP_SVC_AGENTCORE_CONTROL, "PUT", "/runtimes/", "CreateAgentRuntime"},
+        {MG_APP_SVC_AGENTCORE_CONTROL, "POST", "/runtimes/", "ListAgentRuntimes"},
+        {MG_APP_SVC_AGENTCORE_CONTROL, "POST", "/runtimes/arn/invocations", "InvokeAgentRuntime"},
+        {MG_APP_SVC_AGENTCORE_CONTROL, "DELETE", "/no/such/thing", NULL},
+        {MG_APP_SVC_IAM, "GET", "/", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *op = mg_app_model_rest_op(cases[i].svc, mg_slice_cstr(cases[i].method),
+                                              mg_slice_cstr(cases[i].path));
+        if (cases[i].op == NULL)
+            assert_null(op);
+        else
+            assert_string_equal(op, cases[i].op);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_iam_aws_managed_policies),
         cmocka_unit_test(test_iam_identities_policies_validated),
         cmocka_unit_test(test_iam_assume_role_as_service),
+        cmocka_unit_test(test_iam_unsupported_operations_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -174,6 +174,14 @@ struct s_err_case {
 static const struct s_err_case s_err_cases[] = {
     {ID, "{", "Syntax errors in policy."},
     {ID, "[]", "Syntax errors in policy."},
+    /* JSON errors: AWS's message, then the line, column and jansson's reason */
+    {ID, "{\"Version\":\"2012-10-17\"",
+     "Syntax errors in policy. (line 1, column 23: '}' expected near end of file)"},
+    {ID, "{\"Version\":\"2012-10-17\",\n \"Statement\": x}",
+     "Syntax errors in policy. (line 2, column 15: invalid token near 'x')"},
+    {RS, "{\"a\":\"\x01\"}",
+     "Syntax errors in policy. (line 1, column 6: control character 0x1 near '\"')"},
+    {ID, "", "Syntax errors in policy. (the document is empty)"},
     {ID, "{\"Version\":\"2012-10-17\"}", "Missing required field Statement"},
     {ID, "{\"Version\":\"2012-10-18\",\"Statement\":" OK_ST "}", "The policy failed legacy parsing"},
     {ID, "{\"Version\":\"2012-10-17\",\"Statement\":" OK_ST ",\"Extra\":1}", "Unknown field Extra"},
@@ -676,6 +684,17 @@ static void test_policy_simulate_invalid_input(void **state)
         "{\"identityPolicies\":[{\"Statement\":[]}],\"request\":{\"action\":\"a:b\",\"resource\":\"*\"}}",
         "{\"identityPolicies\":[5],\"request\":{\"action\":\"a:b\",\"resource\":\"*\"}}",
         "{\"request\":{\"action\":\"a:b\",\"resource\":\"*\",\"context\":{\"k\":{}}}}",
+        /* sts:AssumeRole on a role without the role's trust policy */
+        "{\"identityPolicies\":[{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"*\","
+        "\"Resource\":\"*\"}}],\"request\":{\"principal\":\"arn:aws:iam::111122223333:user/a\","
+        "\"action\":\"sts:AssumeRole\",\"resource\":\"arn:aws:iam::111122223333:role/R\"}}",
+        /* aws:PrincipalArn that is not the session's role */
+        "{\"request\":{\"principal\":\"arn:aws:sts::111122223333:assumed-role/R/s\","
+        "\"action\":\"a:b\",\"resource\":\"*\",\"context\":{\"aws:PrincipalArn\":"
+        "\"arn:aws:iam::111122223333:role/p/OtherR\"}}}",
+        "{\"request\":{\"principal\":\"arn:aws:sts::111122223333:assumed-role/R/s\","
+        "\"action\":\"a:b\",\"resource\":\"*\",\"context\":{\"aws:PrincipalArn\":"
+        "\"arn:aws:iam::444455556666:role/p/R\"}}}",
     };
     long live = mg_alloc_live();
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

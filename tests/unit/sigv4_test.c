@@ -583,7 +583,21 @@ static void test_sigv4_scope_and_clock(void **state)
     s_own_headers(&o, true);
     s_replace(o.authz, "/us-west-2/", "/eu-west-1/");
     s_expect(&o, T0, MG_SIGV4_BAD_SCOPE,
-             "Credential should be scoped to a valid region, not 'eu-west-1'. ");
+             "Credential should be scoped to a valid region, not 'eu-west-1'. This server serves "
+             "us-east-1; this service also accepts us-west-2.");
+    {
+        /* AWS's wording first, then the region to sign for */
+        struct mg_sigv4_auth a;
+        struct mg_errinfo ei = {0};
+        const char *one[] = {"us-east-1"}, *same[] = {"us-east-1", "us-east-1"};
+        assert_int_equal(mg_sigv4_parse(&o.req, &a, &ei), MG_SIGV4_OK);
+        assert_int_equal(mg_sigv4_check(&a, one, 1, SERVICE, T0, 900, &ei), MG_SIGV4_BAD_SCOPE);
+        assert_string_equal(ei.msg, "Credential should be scoped to a valid region, not "
+                                    "'eu-west-1'. This server serves us-east-1.");
+        assert_int_equal(mg_sigv4_check(&a, same, 2, SERVICE, T0, 900, &ei), MG_SIGV4_BAD_SCOPE);
+        assert_string_equal(ei.msg, "Credential should be scoped to a valid region, not "
+                                    "'eu-west-1'. This server serves us-east-1.");
+    }
     o = orig;
     s_own_headers(&o, true);
     s_replace(o.authz, "/us-west-2/", "/us-east-1/"); /* served, but not what was signed */

@@ -299,6 +299,33 @@ case(D, "trust-external-id", "Allowed", S_TRUST, [pol(st(action="sts:AssumeRole"
 case(D, "trust-external-id-missing", "ImplicitlyDenied", S_TRUST, [pol(st(action="sts:AssumeRole", resource=TR))],
      res=pol(st(principal={"AWS": A2}, action="sts:AssumeRole", no_resource=True, cond={"StringEquals": {"sts:ExternalId": "ext-123"}})),
      rtype="trust", principal=X_USER, action="sts:AssumeRole", resource=TR)
+# sts:AssumeRole* on a role ARN: the resource policy is the role's trust policy without
+# "resourcePolicyType" having to say so (the case "trust-identity-only-same-account" without rtype).
+case(D, "trust-implied-identity-only-same-account", "ImplicitlyDenied", S_TRUST, [pol(st(action="sts:AssumeRole", resource=TR))],
+     res=pol(st(principal={"AWS": USER_B}, action="sts:AssumeRole", no_resource=True)),
+     principal=USER, action="sts:AssumeRole", resource=TR, reason="noResourceAllow")
+case(D, "trust-implied-names-user", "Allowed", S_TRUST, res=pol(st(principal={"AWS": USER}, action="sts:AssumeRole", no_resource=True)),
+     principal=USER, action="sts:AssumeRole", resource=TR)
+case(D, "trust-implied-session-identity-only", "ImplicitlyDenied", S_TRUST, [ALLOW, pol(st(action="sts:AssumeRole*", resource="*"))],
+     res=pol(st(principal={"AWS": ROOT}, action="sts:AssumeRole", no_resource=True, cond={"StringEquals": {"aws:PrincipalTag/team": "x"}})),
+     principal=SESS, action="sts:assumerole", resource=f"arn:aws:iam::{A1}:role/svc/GatewayRole", reason="noResourceAllow")
+
+# ---------------------------------------------------------------- role sessions of roles with a path
+# The session ARN omits the role's path; aws:PrincipalArn (given in the context) keeps it.
+P = "principals"
+XP_ROLE = f"arn:aws:iam::{A2}:role/xacct/AgentRole"
+case(P, "session-role-path-from-principalarn", "Allowed", S_PRINCIPAL, [ALLOW], res=pol(rst(principal={"AWS": XP_ROLE})),
+     principal=X_SESS, ctx={"aws:PrincipalArn": XP_ROLE})
+case(P, "session-role-path-from-principalarn-same-account", "Allowed", S_PRINCIPAL,
+     res=pol(rst(principal={"AWS": f"arn:aws:iam::{A1}:role/team/AgentRole"})),
+     principal=SESS, ctx={"aws:PrincipalArn": f"arn:aws:iam::{A1}:role/team/AgentRole"})
+case(P, "session-role-path-other-path", "ImplicitlyDenied", S_PRINCIPAL, [ALLOW], res=pol(rst(principal={"AWS": XP_ROLE})),
+     principal=X_SESS, ctx={"aws:PrincipalArn": f"arn:aws:iam::{A2}:role/other/AgentRole"}, reason="noResourceAllow")
+case(P, "session-role-without-principalarn-has-no-path", "ImplicitlyDenied", S_PRINCIPAL, [ALLOW], res=pol(rst(principal={"AWS": XP_ROLE})),
+     principal=X_SESS, reason="noResourceAllow")
+case(P, "session-role-path-trust", "Allowed", S_TRUST, [pol(st(action="sts:AssumeRole", resource="*"))],
+     res=pol(st(principal={"AWS": XP_ROLE}, action="sts:AssumeRole", no_resource=True)),
+     principal=X_SESS, action="sts:AssumeRole", resource=TR, ctx={"aws:PrincipalArn": XP_ROLE})
 
 # ---------------------------------------------------------------- NotPrincipal
 P = "principals"
