@@ -545,6 +545,13 @@ static void s_post(struct mg_app *app, struct mg_http_exchange *x, struct mg_sna
             return;
         }
     }
+    if (mg_mcp_gateway_latest(gw) == MG_MCP_V_NONE) {
+        /* stored before CreateGateway refused such lists: answer the same everywhere */
+        s_http_error(x, 400, MG_JSONRPC_SERVER_ERROR,
+                     "Bad Request: Unsupported protocol version: the gateway's supportedVersions "
+                     "name none that mcpgate serves (2025-03-26, 2025-06-18, 2025-11-25)");
+        return;
+    }
 
     struct mg_jsonrpc_body body;
     struct mg_errinfo ei = {0};
