@@ -847,6 +847,12 @@ const char *mg_ac_check_tools(const json_t *tools, char *buf, size_t cap)
     size_t n = json_array_size(tools);
     for (size_t i = 0; i < n; i++) {
         const char *a = json_string_value(json_object_get(json_array_get(tools, i), "name"));
+        if (a && !s_tool_name_ok(a)) {
+            /* stored before names were checked at creation: never published */
+            snprintf(buf, cap, "Invalid tool name found in target configuration: tool names must "
+                               "match [A-Za-z0-9_.-]+");
+            return buf;
+        }
         for (size_t k = i + 1; a && k < n; k++) {
             const char *b = json_string_value(json_object_get(json_array_get(tools, k), "name"));
             if (b && strcmp(a, b) == 0) {

@@ -220,6 +220,13 @@ static void test_target_validation(void **state)
     tools = s_json("[" TOOL("a") "," TOOL("b") "]");
     assert_null(mg_ac_check_tools(tools, buf, sizeof(buf)));
     json_decref(tools);
+    /* a target stored before names were checked fails when it is synchronized */
+    char big[256];
+    tools = s_json("[" TOOL("a") "," TOOL("my tool!") "]");
+    assert_non_null(mg_ac_check_tools(tools, big, sizeof(big)));
+    assert_string_equal(big, "Invalid tool name found in target configuration: tool names must "
+                             "match [A-Za-z0-9_.-]+");
+    json_decref(tools);
 }
 
 static void test_resource_policy_rules(void **state)
