@@ -193,7 +193,12 @@ async function rssKb() {
   return Number(/VmRSS:\s+(\d+)/.exec(s)[1]);
 }
 
-test('initialize + DELETE on a NONE gateway: nothing is stored, memory stays bounded, ended sessions stay ended', async () => {
+/** Under AddressSanitizer freed memory is quarantined (up to 256 MB): RSS says nothing then. */
+async function sanitized() {
+  return /libasan|libclang_rt\.asan/.test(await readFile(`/proc/${gw.pid}/maps`, 'utf8'));
+}
+
+test('initialize + DELETE on a NONE gateway: nothing is stored, memory stays bounded, ended sessions stay ended', async (t) => {
   const g = await createGateway(gw, A, {
     name: 'anon', authorizerType: 'NONE',
     protocolConfiguration: { mcp: { sessionConfiguration: { sessionTimeoutInSeconds: 900 } } },
@@ -225,7 +230,9 @@ test('initialize + DELETE on a NONE gateway: nothing is stored, memory stays bou
   }
   assert.equal(dbBytes(), bytes0, 'the database did not grow');
   const rss1 = await rssKb();
-  assert.ok(rss1 - rss0 < 16 * 1024, `RSS grew by ${rss1 - rss0} kB`);
+  t.diagnostic(`RSS grew by ${rss1 - rss0} kB over ${N} sessions`);
+  if (await sanitized()) t.diagnostic('AddressSanitizer build: RSS not checked (the unit tests check the bounds)');
+  else assert.ok(rss1 - rss0 < 16 * 1024, `RSS grew by ${rss1 - rss0} kB`);
   // every ended session is still refused, as the MCP spec asks (404)
   for (const h of [first, ...ended]) {
     const r = await fetch(g.gatewayUrl, { method: 'POST', headers: { ...JSON_HEADERS, ...h }, body: ping });
