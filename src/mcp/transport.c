@@ -75,12 +75,14 @@ static void s_drop_stored_revocations(struct mg_app *app)
         }
         struct mg_errinfo ei = {0};
         enum mg_err e = mg_state_write_begin(&app->state);
-        for (size_t i = 0; i < o.n && !e; i++)
-            e = mg_store_delete(app->store, S_OLD_REVOKED_KIND, o.keys[i][0], o.keys[i][1]);
-        if (e == MG_E_OK)
-            e = mg_state_write_commit(&app->state, &ei);
-        else
-            mg_state_write_abort(&app->state);
+        if (e == MG_E_OK) {
+            for (size_t i = 0; i < o.n && !e; i++)
+                e = mg_store_delete(app->store, S_OLD_REVOKED_KIND, o.keys[i][0], o.keys[i][1]);
+            if (e == MG_E_OK)
+                e = mg_state_write_commit(&app->state, &ei);
+            else
+                mg_state_write_abort(&app->state);
+        }
         mg_free(o.keys);
         if (e) {
             MG_LOG(MG_LOG_WARN, MG_SUB_MCP, "cannot drop stored ended-session records: %s",

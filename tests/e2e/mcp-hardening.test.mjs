@@ -1,10 +1,12 @@
 // The MCP data plane's edges that a user or an attacker meets: supportedVersions that name no
 // version mcpgate serves, tool names outside MCP's alphabet, what the log says about failing
 // tools, refused signatures and denials, and ended sessions on an anonymous gateway, which must
-// stay ended without growing the database.
+// stay ended without growing the database (and a restart, which ends every earlier session).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
@@ -245,4 +247,64 @@ test('initialize + DELETE on a NONE gateway: nothing is stored, memory stays bou
   const r = await fetch(g.gatewayUrl, { method: 'POST', headers: { ...JSON_HEADERS, ...live }, body: ping });
   assert.equal(r.status, 200);
   assert.deepEqual((await r.json()).result, {});
+});
+
+test('a restart ends earlier sessions and drops ended-session records stored by earlier versions', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mcpgate-e2e-keep-'));
+  // one python3 process per call (it may start slowly): statements separated by ';', the last
+  // one's first value printed
+  const sql = (stmts) => execFileSync('python3', ['-c',
+    'import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=10)\nr = []\n' +
+    'for q in sys.argv[2:]:\n    r = c.execute(q).fetchall()\nc.commit()\nprint(r[0][0] if r else "")',
+    path.join(dir, 'mcpgate.db'), ...[].concat(stmts)], { encoding: 'utf8' }).trim();
+  let s1;
+  let s2;
+  try {
+    s1 = await startMcpServer({ accounts: gw.accounts, args: ['--data', dir] });
+    const g = await createGateway(s1, A, {
+      name: 'restart', authorizerType: 'NONE',
+      protocolConfiguration: { mcp: { sessionConfiguration: { sessionTimeoutInSeconds: 900 } } },
+    });
+    const legacy = await createGateway(s1, A, { name: 'legacy', authorizerType: 'NONE' });
+    const url = `${s1.endpoint}/gateways/${g.gatewayId}/mcp`;
+    let r = await fetch(url, { method: 'POST', headers: JSON_HEADERS, body: init() });
+    assert.equal(r.status, 200);
+    const h = { 'mcp-session-id': r.headers.get('mcp-session-id'), 'mcp-protocol-version': '2025-11-25' };
+    await r.text();
+    await s1.stop();
+    // what an earlier version left: one document per ended session
+    const exp = Math.floor(Date.now() / 1000) + 900;
+    const rows = [];
+    for (let i = 0; i < 40; i++) {
+      rows.push(`INSERT INTO documents (kind, account, key, doc, updated_ms) VALUES ('mcp_revoked', '${A.id}', ` +
+        `'${g.gatewayId}/${i.toString(16).padStart(32, '0')}', '{"expires":${exp}}', 0)`);
+    }
+    // and a gateway stored with supportedVersions that CreateGateway refuses now
+    rows.push("UPDATE documents SET doc = json_set(doc, '$.protocolConfiguration', json('{\"mcp\":{\"supportedVersions\":[\"2026-07-28\"]}}')) " +
+      `WHERE kind = 'agentcore_gateway' AND key = '${legacy.gatewayId}'`);
+    rows.push("SELECT count(*) FROM documents WHERE kind = 'mcp_revoked'");
+    assert.equal(sql(rows), '40');
+    assert.equal(sql(`SELECT json_extract(doc, '$.protocolConfiguration.mcp.supportedVersions[0]') FROM documents WHERE key = '${legacy.gatewayId}'`), '2026-07-28');
+    s2 = await startMcpServer({ accounts: gw.accounts, args: ['--data', dir] });
+    assert.equal(sql("SELECT count(*) FROM documents WHERE kind = 'mcp_revoked'"), '0');
+    const url2 = `${s2.endpoint}/gateways/${g.gatewayId}/mcp`;
+    r = await fetch(url2, { method: 'POST', headers: { ...JSON_HEADERS, ...h }, body: ping });
+    assert.equal(r.status, 404, 'a session from before the restart is ended');
+    await r.text();
+    const tl = JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' });
+    r = await fetch(`${s2.endpoint}/gateways/${legacy.gatewayId}/mcp`, { method: 'POST', headers: JSON_HEADERS, body: tl });
+    assert.equal(r.status, 400, 'no version it lists is served: refused at once, not 200');
+    assert.match((await r.json()).error.message, /supportedVersions name none that mcpgate serves/);
+    r = await fetch(url2, { method: 'POST', headers: JSON_HEADERS, body: init() });
+    assert.equal(r.status, 200);
+    const h2 = { 'mcp-session-id': r.headers.get('mcp-session-id'), 'mcp-protocol-version': '2025-11-25' };
+    await r.text();
+    r = await fetch(url2, { method: 'POST', headers: { ...JSON_HEADERS, ...h2 }, body: ping });
+    assert.equal(r.status, 200);
+    await r.text();
+  } finally {
+    await s1?.stop();
+    await s2?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
