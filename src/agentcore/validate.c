@@ -335,8 +335,28 @@ static void s_string_list(struct mg_ac_verr *v, const json_t *o, const char *bas
 
 /* ---- gateways --------------------------------------------------------------------------- */
 
-static const char *const s_mcp_versions[] = {"2025-03-26", "2025-06-18", "2025-11-25",
-                                             "2026-07-28", NULL};
+/* The versions AgentCore accepts in supportedVersions, and whether mcpgate's data plane speaks
+ * each: a list naming none that it speaks would make a gateway that answers nothing. */
+static const struct {
+    const char *name;
+    bool served;
+} s_mcp_versions[] = {
+    {"2025-03-26", true}, {"2025-06-18", true}, {"2025-11-25", true}, {"2026-07-28", false},
+};
+#define S_N_MCP_VERSIONS (sizeof(s_mcp_versions) / sizeof(s_mcp_versions[0]))
+
+static bool s_tool_name_ok(const char *s)
+{
+    if (s == NULL || s[0] == 0)
+        return false;
+    for (; *s; s++) {
+        char ch = *s;
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '.' || ch == '-'))
+            return false;
+    }
+    return true;
+}
 
 static bool s_scope_ok(const char *s)
 {
@@ -471,15 +491,23 @@ void mg_ac_validate_gateway(const json_t *b, bool update, struct mg_ac_verr *v)
             const json_t *vers = S_ARR(v, mcp, base, "supportedVersions", false);
             size_t i;
             json_t *e;
-            bool bad = false;
+            bool bad = false, served = false;
             json_array_foreach(vers, i, e) {
                 bool ok = false;
-                for (int k = 0; s_mcp_versions[k] && json_is_string(e); k++)
-                    ok = ok || strcmp(s_mcp_versions[k], json_string_value(e)) == 0;
+                for (size_t k = 0; k < S_N_MCP_VERSIONS && json_is_string(e); k++) {
+                    if (strcmp(s_mcp_versions[k].name, json_string_value(e)) == 0) {
+                        ok = true;
+                        served = served || s_mcp_versions[k].served;
+                    }
+                }
                 bad = bad || !ok;
             }
             if (bad)
                 mg_ac_verr_rule(v, "Unsupported MCP Version(s) are provided in request");
+            else if (vers && json_array_size(vers) > 0 && !served)
+                mg_ac_verr_rule(v, "Unsupported MCP Version(s) are provided in request. mcpgate "
+                                   "does not serve 2026-07-28 yet: list 2025-03-26, 2025-06-18 "
+                                   "or 2025-11-25 as well.");
             s_len(v, base, "instructions", s_str(v, mcp, base, "instructions", false), 1, 2048,
                   true);
             s_enum(v, base, "searchType", s_str(v, mcp, base, "searchType", false), search_types);
@@ -662,6 +690,12 @@ static void s_validate_tools(const json_t *tools, struct mg_ac_verr *v)
             char p2[160];
             s_path(p2, sizeof(p2), path, "name");
             s_fail(v, p2, name, true, c);
+        } else if (name && !s_tool_name_ok(name)) {
+            /* MCP's tool-name alphabet: the full name TARGET___TOOL must stay in it */
+            char p2[160];
+            s_path(p2, sizeof(p2), path, "name");
+            s_fail(v, p2, name, true,
+                   "Member must satisfy regular expression pattern: [A-Za-z0-9_.-]+");
         }
         s_str(v, t, path, "description", true);
         char p3[160];
@@ -813,6 +847,12 @@ const char *mg_ac_check_tools(const json_t *tools, char *buf, size_t cap)
     size_t n = json_array_size(tools);
     for (size_t i = 0; i < n; i++) {
         const char *a = json_string_value(json_object_get(json_array_get(tools, i), "name"));
+        if (a && !s_tool_name_ok(a)) {
+            /* stored before names were checked at creation: never published */
+            snprintf(buf, cap, "Invalid tool name found in target configuration: tool names must "
+                               "match [A-Za-z0-9_.-]+");
+            return buf;
+        }
         for (size_t k = i + 1; a && k < n; k++) {
             const char *b = json_string_value(json_object_get(json_array_get(tools, k), "name"));
             if (b && strcmp(a, b) == 0) {

@@ -1,7 +1,37 @@
 /* Resolving the signer of a SigV4 request to a principal. */
 #include "app/authn.h"
 
+#include "base/log.h"
 #include "base/slice.h"
+
+const char *mg_app_auth_status_name(enum mg_sigv4_status st)
+{
+    switch (st) {
+    case MG_SIGV4_UNCHECKED: return "unchecked";
+    case MG_SIGV4_OK: return "ok";
+    case MG_SIGV4_MISSING: return "no authentication data";
+    case MG_SIGV4_INCOMPLETE: return "incomplete or malformed signature data";
+    case MG_SIGV4_BAD_SCOPE: return "credential scope does not fit this server";
+    case MG_SIGV4_SKEW: return "request time outside the allowed window";
+    case MG_SIGV4_MISMATCH: return "signature mismatch";
+    case MG_SIGV4_UNKNOWN_KEY: return "unknown or inactive access key";
+    case MG_SIGV4_EXPIRED_TOKEN: return "expired session token";
+    case MG_SIGV4_UNSUPPORTED: return "unsupported signing algorithm";
+    }
+    return "unknown";
+}
+
+void mg_app_log_auth_refused(const struct mg_http_req *r, enum mg_sigv4_status st,
+                             const struct mg_sigv4_auth *auth, const char *where)
+{
+    struct mg_slice akid = auth ? auth->access_key_id : (struct mg_slice){0};
+    MG_LOG_REQ(MG_LOG_INFO, MG_SUB_SIGV4, r->request_id,
+               "authentication refused%s%s: %s (key %.*s, %.*s %.*s)", where ? " at " : "",
+               where ? where : "", mg_app_auth_status_name(st),
+               (int)(akid.len > 128 ? 128 : akid.len), akid.ptr ? (const char *)akid.ptr : "",
+               (int)r->method.len, (const char *)r->method.ptr,
+               (int)(r->path.len > 200 ? 200 : r->path.len), (const char *)r->path.ptr);
+}
 
 enum mg_sigv4_status mg_app_verify_caller(struct mg_app *app, const struct mg_sigv4_request *sreq,
                                           const struct mg_snapshot *snap,

@@ -14,4 +14,14 @@ enum mg_sigv4_status mg_app_verify_caller(struct mg_app *app, const struct mg_si
                                           const struct mg_sigv4_auth *auth,
                                           struct mg_principal *principal, struct mg_errinfo *ei);
 
+/* A short name of st for logs ("signature mismatch", ...). */
+const char *mg_app_auth_status_name(enum mg_sigv4_status st);
+
+/* Logs a refused authentication (info, subsystem sigv4) for the API pipeline and the MCP data
+ * plane alike: the category, the access key id, the method and path, and `where` (may be NULL,
+ * e.g. "gateway ID"). Never the Authorization header, signatures, session tokens or AWS's
+ * messages, which may echo the header. auth may be NULL or zeroed when parsing failed. */
+void mg_app_log_auth_refused(const struct mg_http_req *r, enum mg_sigv4_status st,
+                             const struct mg_sigv4_auth *auth, const char *where);
+
 #endif

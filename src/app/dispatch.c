@@ -44,23 +44,6 @@ static enum mg_aws_protocol s_protocol_for_service(enum s_service s, struct mg_s
     return s_protocol_for_path(path);
 }
 
-static const char *s_status_name(enum mg_sigv4_status st)
-{
-    switch (st) {
-    case MG_SIGV4_UNCHECKED: return "unchecked";
-    case MG_SIGV4_OK: return "ok";
-    case MG_SIGV4_MISSING: return "no authentication data";
-    case MG_SIGV4_INCOMPLETE: return "incomplete or malformed signature data";
-    case MG_SIGV4_BAD_SCOPE: return "credential scope does not fit this server";
-    case MG_SIGV4_SKEW: return "request time outside the allowed window";
-    case MG_SIGV4_MISMATCH: return "signature mismatch";
-    case MG_SIGV4_UNKNOWN_KEY: return "unknown or inactive access key";
-    case MG_SIGV4_EXPIRED_TOKEN: return "expired session token";
-    case MG_SIGV4_UNSUPPORTED: return "unsupported signing algorithm";
-    }
-    return "unknown";
-}
-
 static void s_auth_error(struct mg_http_exchange *x, enum mg_aws_protocol p,
                          enum mg_sigv4_status st, const char *msg)
 {
@@ -240,12 +223,7 @@ void mg_app_handle(void *user, struct mg_http_exchange *x)
     if (st != MG_SIGV4_OK) {
         mg_principal_cleanup(&c.principal);
         /* AWS's messages may echo the Authorization header: log only the category. */
-        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_SIGV4, r->request_id,
-                   "authentication refused: %s (key %.*s, %.*s %.*s)", s_status_name(st),
-                   (int)(c.auth.access_key_id.len > 128 ? 128 : c.auth.access_key_id.len),
-                   (const char *)c.auth.access_key_id.ptr, (int)r->method.len,
-                   (const char *)r->method.ptr, (int)(r->path.len > 200 ? 200 : r->path.len),
-                   (const char *)r->path.ptr);
+        mg_app_log_auth_refused(r, st, &c.auth, NULL);
         s_auth_error(x, c.protocol, st, ei.msg);
         return;
     }

@@ -3,7 +3,8 @@
  *   transport.c     HTTP rules (methods, Accept, Origin/Host, versions, sessions), inbound
  *                   authentication and authorization, assembling the reply
  *   jsonrpc.c       parsing and classifying JSON-RPC messages, error and result envelopes
- *   session.c       Mcp-Session-Id tokens and their revocation list
+ *   session.c       Mcp-Session-Id tokens and tools/list cursors
+ *   revoke.c        ended sessions (DELETE): bounded, in memory, never stored
  *   tools.c         initialize, ping, tools/list (cursors), tools/call routing, the schema checker
  *   search.c        x_amz_bedrock_agentcore_search (BM25)
  *   lambda_target.c tools/call of Lambda targets (role session, lambda:InvokeFunction, invoke) and
@@ -31,6 +32,8 @@
 #define MG_MCP_MAX_METHOD 128       /* bytes of a method name */
 #define MG_MCP_SEARCH_RESULTS 10    /* tools returned by the search tool */
 #define MG_MCP_SESSION_MAX 2048     /* bytes of an Mcp-Session-Id */
+#define MG_MCP_REVOKE_ENTRIES 65536 /* ended sessions remembered one by one, all gateways */
+#define MG_MCP_REVOKE_GATEWAYS 1024 /* gateways with ended sessions or a floor at once */
 
 /* JSON-RPC and transport error codes. */
 #define MG_JSONRPC_PARSE_ERROR (-32700)
@@ -119,9 +122,11 @@ struct mg_mcp_session {
     char caller[512];        /* principal ARN ("anonymous" for NONE gateways) */
     enum mg_mcp_version version;
     int64_t expires;         /* epoch seconds */
+    int64_t issued_ms;       /* epoch milliseconds */
 };
 
-/* Seals s (a fresh random sid is written into it) into out as base64url. */
+/* Seals s (a fresh random sid and the issue time, now, are written into it) into out as
+ * base64url. */
 MG_MUST_USE enum mg_err mg_mcp_session_seal(const uint8_t key[32], struct mg_mcp_session *s,
                                             struct mg_buf *out);
 /* Opens a token: MG_E_AUTH when it is garbage, tampered with, sealed under another key or for
@@ -132,13 +137,28 @@ MG_MUST_USE enum mg_err mg_mcp_session_open(const uint8_t key[32], struct mg_sli
  * false for anything else (the transport answers 404). Revocation is checked separately. */
 bool mg_mcp_session_check(const uint8_t key[32], struct mg_slice token, const char *gateway_id,
                           const char *caller, int64_t now, struct mg_mcp_session *out);
-/* Whether DELETE ended this session (a snapshot lookup). */
-bool mg_mcp_session_revoked(const struct mg_snapshot *snap, const struct mg_gateway *gw,
-                            const char *sid);
-/* Adds the session to the revocation list (a store write; drops expired entries of the gateway). */
-MG_MUST_USE enum mg_err mg_mcp_session_revoke(struct mg_app *app, const struct mg_gateway *gw,
-                                              const struct mg_mcp_session *s,
-                                              struct mg_errinfo *ei);
+/* ---- ended sessions (revoke.c) ---------------------------------------------------------------- */
+
+/* Sets up the list of ended sessions: at most max_entries sessions one by one and max_gateways
+ * gateway records (MG_MCP_REVOKE_*), and a global floor at start_ms (sessions issued at or before
+ * it are ended). Calling it again starts over. MG_E_INVALID for zero sizes, MG_E_NOMEM. */
+MG_MUST_USE enum mg_err mg_mcp_revoke_init(size_t max_entries, size_t max_gateways,
+                                           int64_t start_ms);
+void mg_mcp_revoke_cleanup(void);
+/* Whether the session was ended: by DELETE, or by a floor that covers its issue time (true as
+ * well before mg_mcp_revoke_init). Expiry is checked by mg_mcp_session_check. */
+bool mg_mcp_session_revoked(const struct mg_mcp_session *s);
+/* Ends the session: afterwards mg_mcp_session_revoked(s) is true until it expires. Never stores
+ * anything and never grows past its bounds: when full, a floor ends more sessions instead (see
+ * revoke.c). MG_E_INVALID for a malformed sid, MG_E_INTERNAL before init. */
+MG_MUST_USE enum mg_err mg_mcp_session_revoke(const struct mg_mcp_session *s, int64_t now_ms);
+
+struct mg_mcp_revoke_stats {
+    size_t entries, gateways, max_entries;
+    size_t bytes;            /* memory held, fixed at init */
+    int64_t global_floor_ms;
+};
+void mg_mcp_revoke_stats(struct mg_mcp_revoke_stats *out);
 
 /* ---- cursors --------------------------------------------------------------------------------- */
 

@@ -297,7 +297,7 @@ static void s_done(void *user, const struct mg_lambda_result *res)
                      k->function_arn, res->error_message ? res->error_message : "internal error");
             break;
         }
-        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, reply->request_id, "tools/call failed: %s", detail);
+        MG_LOG_REQ(MG_LOG_WARN, MG_SUB_MCP, reply->request_id, "tools/call failed: %s", detail);
         json_t *idv = json_loadb(k->id_text, strlen(k->id_text), JSON_DECODE_ANY, NULL);
         e = mg_mcp_tool_failure(b, idv, k->debug, detail);
         json_decref(idv);
@@ -318,7 +318,7 @@ static void s_done(void *user, const struct mg_lambda_result *res)
 
 static void s_fail_now(struct mg_mcp_ctx *c, const json_t *id, const char *detail)
 {
-    MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, c->req->request_id, "tools/call refused: %s", detail);
+    MG_LOG_REQ(MG_LOG_WARN, MG_SUB_MCP, c->req->request_id, "tools/call refused: %s", detail);
     struct mg_buf *b = &c->reply->slots[c->slot];
     mg_buf_reset(b);
     if (mg_mcp_tool_failure(b, id, c->gw->exception_debug, detail) != MG_E_OK) {

@@ -4,12 +4,10 @@
  *
  *   base64url( 0x4d | nonce (12, random) | ciphertext | tag (16) ),  AAD "mcpgate-mcp-session-1"
  *
- * The plaintext is "sid \n gateway id \n caller ARN \n version \n expiry". The AAD is the purpose
- * label: an STS session token (AAD "mcpgate-sts-1") never opens as a session id and the other way
- * round, although both use the same key. Any node holding the key checks a session id without a
- * store lookup; only ended sessions (DELETE) are listed, as documents
- *   mcp_revoked / GATEWAY-ACCOUNT / GATEWAY-ID "/" SID   {"expires": EPOCH}
- * which every snapshot carries. */
+ * The plaintext is "sid \n gateway id \n caller ARN \n version \n expiry \n issued (ms)". The AAD
+ * is the purpose label: an STS session token (AAD "mcpgate-sts-1") never opens as a session id and
+ * the other way round, although both use the same key. Any node holding the key checks a session
+ * id without a store lookup; ended sessions (DELETE) are kept in memory by revoke.c. */
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
@@ -17,17 +15,14 @@
 
 #include "crypto/crypto.h"
 #include "base/alloc.h"
-#include "base/log.h"
 #include "base/util.h"
 #include "mcp/internal.h"
-#include "state/store.h"
 
-#define S_VERSION 0x4d
+#define S_VERSION 0x4e /* 0x4d: without the issue time */
 #define S_NONCE 12
 #define S_TAG 16
 #define S_AAD "mcpgate-mcp-session-1"
 #define S_PLAIN_MAX 1024
-#define S_REVOKED_KIND "mcp_revoked"
 
 static enum mg_err s_gcm(bool enc, const uint8_t key[32], const uint8_t *nonce, const uint8_t *in,
                          size_t n, uint8_t *out, uint8_t *tag)
@@ -47,11 +42,13 @@ enum mg_err mg_mcp_session_seal(const uint8_t key[32], struct mg_mcp_session *s,
     mg_random_bytes(rnd, sizeof(rnd));
     mg_hex_encode(rnd, sizeof(rnd), s->sid);
     s->sid[32] = 0;
+    s->issued_ms = mg_now_ms();
     if (!s_field_ok(s->gateway_id) || !s_field_ok(s->caller))
         return MG_E_INVALID;
     char plain[S_PLAIN_MAX];
-    int n = snprintf(plain, sizeof(plain), "%s\n%s\n%s\n%s\n%lld", s->sid, s->gateway_id,
-                     s->caller, mg_mcp_version_str(s->version), (long long)s->expires);
+    int n = snprintf(plain, sizeof(plain), "%s\n%s\n%s\n%s\n%lld\n%lld", s->sid, s->gateway_id,
+                     s->caller, mg_mcp_version_str(s->version), (long long)s->expires,
+                     (long long)s->issued_ms);
     if (n < 0 || (size_t)n >= sizeof(plain))
         return MG_E_TOO_LARGE;
     uint8_t sealed[1 + S_NONCE + S_PLAIN_MAX + S_TAG];
@@ -111,16 +108,18 @@ enum mg_err mg_mcp_session_open(const uint8_t key[32], struct mg_slice token,
     plain[n] = 0;
     if (strlen(plain) != n)
         goto out;
-    char *p = plain, *sid, *gw, *caller, *ver, *exp;
+    char *p = plain, *sid, *gw, *caller, *ver, *exp, *iss;
     if (!s_next(&p, &sid) || !s_next(&p, &gw) || !s_next(&p, &caller) || !s_next(&p, &ver) ||
-        !s_next(&p, &exp) || p != NULL)
+        !s_next(&p, &exp) || !s_next(&p, &iss) || p != NULL)
         goto out;
-    uint64_t expires;
+    uint64_t expires, issued;
     if (strlen(sid) != 32 || !s_copy(out->sid, sizeof(out->sid), sid) ||
         !s_copy(out->gateway_id, sizeof(out->gateway_id), gw) ||
         !s_copy(out->caller, sizeof(out->caller), caller) ||
-        !mg_slice_to_u64(mg_slice_cstr(exp), &expires) || expires > INT64_MAX)
+        !mg_slice_to_u64(mg_slice_cstr(exp), &expires) || expires > INT64_MAX ||
+        !mg_slice_to_u64(mg_slice_cstr(iss), &issued) || issued > INT64_MAX)
         goto out;
+    out->issued_ms = (int64_t)issued;
     out->version = mg_mcp_version_parse(mg_slice_cstr(ver));
     if (out->version == MG_MCP_V_NONE)
         goto out;
@@ -141,70 +140,6 @@ bool mg_mcp_session_check(const uint8_t key[32], struct mg_slice token, const ch
         return false;
     return strcmp(out->gateway_id, gateway_id) == 0 && strcmp(out->caller, caller) == 0 &&
            out->expires >= now;
-}
-
-static void s_revoked_key(const struct mg_gateway *gw, const char *sid, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/%s", gw->id, sid);
-}
-
-bool mg_mcp_session_revoked(const struct mg_snapshot *snap, const struct mg_gateway *gw,
-                            const char *sid)
-{
-    char key[256];
-    s_revoked_key(gw, sid, key, sizeof(key));
-    return mg_snapshot_get(snap, S_REVOKED_KIND, gw->account, key) != NULL;
-}
-
-struct s_sweep {
-    const char *prefix;
-    size_t prefix_len;
-    int64_t now;
-    char (*keys)[256];
-    size_t n, cap;
-};
-
-static bool s_sweep_row(void *user, const struct mg_store_row *row)
-{
-    struct s_sweep *sw = user;
-    if (sw->n >= sw->cap || strncmp(row->key, sw->prefix, sw->prefix_len) != 0)
-        return true;
-    json_t *doc = json_loadb(row->doc, row->doc_len, 0, NULL);
-    json_int_t exp = json_integer_value(json_object_get(doc, "expires"));
-    json_decref(doc);
-    if (exp < sw->now)
-        snprintf(sw->keys[sw->n++], sizeof(sw->keys[0]), "%s", row->key);
-    return true;
-}
-
-enum mg_err mg_mcp_session_revoke(struct mg_app *app, const struct mg_gateway *gw,
-                                  const struct mg_mcp_session *s, struct mg_errinfo *ei)
-{
-    char key[256], doc[64], prefix[160];
-    s_revoked_key(gw, s->sid, key, sizeof(key));
-    snprintf(doc, sizeof(doc), "{\"expires\":%lld}", (long long)s->expires);
-    snprintf(prefix, sizeof(prefix), "%s/", gw->id);
-    struct s_sweep sw = {prefix, strlen(prefix), mg_now(), NULL, 0, 64};
-    sw.keys = mg_calloc(sw.cap, sizeof(*sw.keys));
-    if (sw.keys == NULL)
-        return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
-    enum mg_err e = mg_state_write_begin(&app->state);
-    if (e) {
-        mg_free(sw.keys);
-        return mg_errinfo_set(ei, e, "cannot write the session list");
-    }
-    /* Entries past their expiry answer 404 anyway (the token expired): drop some each time. */
-    if (mg_store_list(app->store, S_REVOKED_KIND, gw->account, s_sweep_row, &sw) == MG_E_OK)
-        for (size_t i = 0; i < sw.n; i++)
-            if (mg_store_delete(app->store, S_REVOKED_KIND, gw->account, sw.keys[i]) != MG_E_OK)
-                break;
-    mg_free(sw.keys);
-    e = mg_store_put(app->store, S_REVOKED_KIND, gw->account, key, mg_slice_cstr(doc));
-    if (e) {
-        mg_state_write_abort(&app->state);
-        return mg_errinfo_set(ei, e, "cannot write the session list");
-    }
-    return mg_state_write_commit(&app->state, ei);
 }
 
 /* ---- cursors --------------------------------------------------------------------------------- */

@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "mcp/internal.h"
+#include "state/store.h"
 
 /* ---- module state: per-loop caches of InvokeGateway decisions --------------------------------- */
 
@@ -38,17 +39,79 @@ struct s_module {
     struct s_cache *cache[MG_MAX_LOOPS];
 };
 
+/* Earlier versions stored every ended session as a document of kind "mcp_revoked"; the global
+ * floor covers them all now, so they go (once, at the first start of this version). */
+#define S_OLD_REVOKED_KIND "mcp_revoked"
+
+struct s_old_rows {
+    char (*keys)[2][MG_STORE_NAME_MAX + 1]; /* account, key */
+    size_t n, cap;
+};
+
+static bool s_old_row(void *user, const struct mg_store_row *row)
+{
+    struct s_old_rows *o = user;
+    if (o->n >= o->cap)
+        return false;
+    snprintf(o->keys[o->n][0], sizeof(o->keys[0][0]), "%s", row->account);
+    snprintf(o->keys[o->n][1], sizeof(o->keys[0][1]), "%s", row->key);
+    o->n++;
+    return true;
+}
+
+static void s_drop_stored_revocations(struct mg_app *app)
+{
+    if (app->store == NULL)
+        return;
+    for (int round = 0; round < 1000; round++) {
+        struct s_old_rows o = {NULL, 0, 256};
+        o.keys = mg_calloc(o.cap, sizeof(*o.keys));
+        if (o.keys == NULL)
+            return;
+        if (mg_store_list(app->store, S_OLD_REVOKED_KIND, NULL, s_old_row, &o) != MG_E_OK ||
+            o.n == 0) {
+            mg_free(o.keys);
+            return;
+        }
+        struct mg_errinfo ei = {0};
+        enum mg_err e = mg_state_write_begin(&app->state);
+        if (e == MG_E_OK) {
+            for (size_t i = 0; i < o.n && !e; i++)
+                e = mg_store_delete(app->store, S_OLD_REVOKED_KIND, o.keys[i][0], o.keys[i][1]);
+            if (e == MG_E_OK)
+                e = mg_state_write_commit(&app->state, &ei);
+            else
+                mg_state_write_abort(&app->state);
+        }
+        mg_free(o.keys);
+        if (e) {
+            MG_LOG(MG_LOG_WARN, MG_SUB_MCP, "cannot drop stored ended-session records: %s",
+                   ei.msg[0] ? ei.msg : mg_err_str(e));
+            return;
+        }
+        if (round == 0)
+            MG_LOG(MG_LOG_INFO, MG_SUB_MCP, "dropping ended-session records of an earlier "
+                   "version (ended sessions are kept in memory now)");
+    }
+}
+
 enum mg_err mg_mcp_start(struct mg_app *app, struct mg_errinfo *ei)
 {
     struct s_module *m = mg_calloc(1, sizeof(*m));
     if (m == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
-    enum mg_err e = mg_mcp_lambda_init();
+    /* Sessions issued before this start may have been ended while nobody kept the list:
+     * the global floor refuses them (clients initialize again). */
+    enum mg_err e = mg_mcp_revoke_init(MG_MCP_REVOKE_ENTRIES, MG_MCP_REVOKE_GATEWAYS, mg_now_ms());
+    if (!e)
+        e = mg_mcp_lambda_init();
     if (e) {
+        mg_mcp_revoke_cleanup();
         mg_free(m);
         return mg_errinfo_set(ei, e, "cannot start the MCP data plane");
     }
     app->mcp = m;
+    s_drop_stored_revocations(app);
     return MG_E_OK;
 }
 
@@ -56,6 +119,7 @@ void mg_mcp_stop(struct mg_app *app)
 {
     struct s_module *m = app->mcp;
     mg_mcp_lambda_shutdown();
+    mg_mcp_revoke_cleanup();
     if (m == NULL)
         return;
     for (int i = 0; i < MG_MAX_LOOPS; i++)
@@ -346,6 +410,7 @@ static bool s_authenticate(struct mg_app *app, struct mg_http_exchange *x,
     struct mg_sigv4_request sreq = {r->method, r->path, r->query, r->headers, r->n_headers,
                                     r->body};
     struct mg_sigv4_auth auth;
+    memset(&auth, 0, sizeof(auth));
     struct mg_errinfo ei = {0};
     enum mg_sigv4_status st = mg_sigv4_parse(&sreq, &auth, &ei);
     if (st == MG_SIGV4_OK) {
@@ -356,9 +421,10 @@ static bool s_authenticate(struct mg_app *app, struct mg_http_exchange *x,
     if (st == MG_SIGV4_OK)
         st = mg_app_verify_caller(app, &sreq, snap, &auth, &a->principal, &ei);
     if (st != MG_SIGV4_OK) {
-        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_SIGV4, r->request_id,
-                   "authentication refused at gateway %s: %s", gw->id,
-                   ei.msg[0] ? ei.msg : "no valid credentials");
+        /* ei.msg may echo the Authorization header (AWS's wording does): never log it */
+        char where[160];
+        snprintf(where, sizeof(where), "gateway %s", gw->id);
+        mg_app_log_auth_refused(r, st, &auth, where);
         s_auth_error(x, st, ei.msg);
         return false;
     }
@@ -481,6 +547,13 @@ static void s_post(struct mg_app *app, struct mg_http_exchange *x, struct mg_sna
             return;
         }
     }
+    if (mg_mcp_gateway_latest(gw) == MG_MCP_V_NONE) {
+        /* stored before CreateGateway refused such lists: answer the same everywhere */
+        s_http_error(x, 400, MG_JSONRPC_SERVER_ERROR,
+                     "Bad Request: Unsupported protocol version: the gateway's supportedVersions "
+                     "name none that mcpgate serves (2025-03-26, 2025-06-18, 2025-11-25)");
+        return;
+    }
 
     struct mg_jsonrpc_body body;
     struct mg_errinfo ei = {0};
@@ -523,7 +596,7 @@ static void s_post(struct mg_app *app, struct mg_http_exchange *x, struct mg_sna
         }
         struct mg_mcp_session s;
         if (!mg_mcp_session_check(app->token_key, *sid, gw->id, a->caller, mg_now(), &s) ||
-            mg_mcp_session_revoked(snap, gw, s.sid) || !mg_mcp_gateway_supports(gw, s.version)) {
+            mg_mcp_session_revoked(&s) || !mg_mcp_gateway_supports(gw, s.version)) {
             s_http_error(x, 404, -32001, "Session not found");
             goto out;
         }
@@ -624,8 +697,8 @@ out:
 
 /* ---- DELETE ------------------------------------------------------------------------------------- */
 
-static void s_delete(struct mg_app *app, struct mg_http_exchange *x, struct mg_snapshot *snap,
-                     const struct mg_gateway *gw, struct s_auth *a)
+static void s_delete(struct mg_app *app, struct mg_http_exchange *x, const struct mg_gateway *gw,
+                     struct s_auth *a)
 {
     const struct mg_http_req *r = mg_http_request(x);
     if (!gw->has_session_config) {
@@ -642,13 +715,14 @@ static void s_delete(struct mg_app *app, struct mg_http_exchange *x, struct mg_s
     }
     struct mg_mcp_session s;
     if (!mg_mcp_session_check(app->token_key, *sid, gw->id, a->caller, mg_now(), &s) ||
-        mg_mcp_session_revoked(snap, gw, s.sid)) {
+        mg_mcp_session_revoked(&s)) {
         s_http_error(x, 404, -32001, "Session not found");
         return;
     }
-    struct mg_errinfo ei = {0};
-    if (mg_mcp_session_revoke(app, gw, &s, &ei) != MG_E_OK) {
-        MG_LOG_REQ(MG_LOG_ERROR, MG_SUB_MCP, r->request_id, "cannot end session: %s", ei.msg);
+    enum mg_err e = mg_mcp_session_revoke(&s, mg_now_ms());
+    if (e != MG_E_OK) {
+        MG_LOG_REQ(MG_LOG_ERROR, MG_SUB_MCP, r->request_id, "cannot end session: %s",
+                   mg_err_str(e));
         s_http_error(x, 500, MG_JSONRPC_INTERNAL_ERROR, "Internal error: the session could not "
                      "be ended");
         return;
@@ -693,7 +767,7 @@ void mg_mcp_handle(struct mg_app *app, struct mg_http_exchange *x, struct mg_sli
     if (mg_slice_eq_cstr(r->method, "POST")) {
         s_post(app, x, snap, gw, &a);
     } else if (mg_slice_eq_cstr(r->method, "DELETE")) {
-        s_delete(app, x, snap, gw, &a);
+        s_delete(app, x, gw, &a);
     } else {
         /* GET would open the server stream: this gateway sends nothing outside a request (no
          * list_changed), so it offers none, as the spec allows. */

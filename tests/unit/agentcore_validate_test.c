@@ -124,6 +124,15 @@ static void test_gateway_validation(void **state)
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
              "{\"mcp\":{\"supportedVersions\":[\"2024-11-05\"]}}}",
              false, "Unsupported MCP Version(s) are provided in request");
+    /* 2026-07-28 is AgentCore's, but mcpgate does not serve it: alone it is refused */
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
+             "{\"mcp\":{\"supportedVersions\":[\"2026-07-28\"]}}}",
+             false, "Unsupported MCP Version(s) are provided in request. mcpgate does not serve "
+                    "2026-07-28 yet");
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
+             "{\"mcp\":{\"supportedVersions\":[\"2026-07-28\",\"2025-11-25\"]}}}", false, NULL);
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
+             "{\"mcp\":{\"supportedVersions\":[\"2025-03-26\"]}}}", false, NULL);
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
              "{\"mcp\":{},\"other\":{}}}", false, "Union must have exactly one member set");
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
@@ -159,6 +168,25 @@ static void test_target_validation(void **state)
     (void)state;
     s_expect(LAMBDA("[" TOOL("a") "," TOOL("b") "]"), true, NULL);
     s_expect(LAMBDA("[]"), true, "No Lambda tool schema found in target configuration");
+    /* tool names stay in MCP's alphabet [A-Za-z0-9_.-]; the name itself is not echoed */
+    s_expect(LAMBDA("[" TOOL("get.order-v2_Tool") "]"), true, NULL);
+    s_expect(LAMBDA("[" TOOL("a") "," TOOL("my tool!") "]"), true,
+             "1 validation error detected: Value at "
+             "'targetConfiguration.mcp.lambda.toolSchema.inlinePayload.2.name' failed to satisfy "
+             "constraint: Member must satisfy regular expression pattern: [A-Za-z0-9_.-]+");
+    s_expect(LAMBDA("[" TOOL("a/b") "]"), true, "regular expression pattern: [A-Za-z0-9_.-]+");
+    s_expect(LAMBDA("[" TOOL("caf\u00e9") "]"), true, "regular expression pattern");
+    s_expect(LAMBDA("[" TOOL("a\\nb") "]"), true, "regular expression pattern");
+    {
+        json_t *bad = s_json(LAMBDA("[" TOOL("my tool!") "]"));
+        struct mg_ac_verr bv = {0};
+        mg_ac_validate_target(bad, true, &bv); /* UpdateGatewayTarget validates the same way */
+        char bm[1024];
+        mg_ac_verr_message(&bv, bm, sizeof(bm));
+        assert_null(strstr(bm, "my tool!"));
+        assert_non_null(strstr(bm, "[A-Za-z0-9_.-]+"));
+        json_decref(bad);
+    }
     s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
              "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{\"inlinePayload\":"
              "[" TOOL("a") "]}}}},\"credentialProviderConfigurations\":[{\"credentialProviderType\":"
@@ -191,6 +219,13 @@ static void test_target_validation(void **state)
     json_decref(tools);
     tools = s_json("[" TOOL("a") "," TOOL("b") "]");
     assert_null(mg_ac_check_tools(tools, buf, sizeof(buf)));
+    json_decref(tools);
+    /* a target stored before names were checked fails when it is synchronized */
+    char big[256];
+    tools = s_json("[" TOOL("a") "," TOOL("my tool!") "]");
+    assert_non_null(mg_ac_check_tools(tools, big, sizeof(big)));
+    assert_string_equal(big, "Invalid tool name found in target configuration: tool names must "
+                             "match [A-Za-z0-9_.-]+");
     json_decref(tools);
 }
 
