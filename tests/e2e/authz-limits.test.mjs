@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-bedrock-agentcore-control';
 import { defaultAccounts, startServer } from './lib/server.mjs';
 import { makeClient } from './lib/aws.mjs';
+import { signedFetch } from './lib/mcp.mjs';
 
 const A = '111122223333';
 const allowAll = (action, extra = {}) => ({ Effect: 'Allow', Action: action, Resource: '*', ...extra });
@@ -178,8 +179,8 @@ describe('gateways: aws:RequestTag and aws:ResourceTag at 50 tags', () => {
       RoleName: 'tagged', PolicyName: 'p',
       PolicyDocument: JSON.stringify(doc(
         allowAll('bedrock-agentcore:*'),
-        { Effect: 'Deny', Action: 'bedrock-agentcore:GetGateway', Resource: '*',
-          Condition: { StringEquals: { 'aws:ResourceTag/env': 'prod' } } })),
+        { Effect: 'Deny', Action: ['bedrock-agentcore:GetGateway', 'bedrock-agentcore:InvokeGateway'],
+          Resource: '*', Condition: { StringEquals: { 'aws:ResourceTag/env': 'prod' } } })),
     }));
     const r = await makeClient(STSClient, gw, dev).send(new AssumeRoleCommand({
       RoleArn: `arn:aws:iam::${A}:role/tagged`, RoleSessionName: 'sess', Tags: tagList(50, 'x', 'y', 'st'),
@@ -194,6 +195,26 @@ describe('gateways: aws:RequestTag and aws:ResourceTag at 50 tags', () => {
     assert.equal(g.gatewayId, dev2.gatewayId);
     const list = await sctl.send(new ListGatewaysCommand({}));
     assert.ok(list.items.length >= 2);
+
+    // the data plane: InvokeGateway on the MCP endpoint, decided on the same context
+    const fetchSigned = signedFetch(session);
+    const initialize = (url) => fetchSigned(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {
+        protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'e2e', version: '1' } } }),
+    });
+    for (const g of [prod, dev2]) {
+      const t0 = Date.now();
+      while ((await ctl.send(new GetGatewayCommand({ gatewayIdentifier: g.gatewayId }))).status !== 'READY') {
+        assert.ok(Date.now() - t0 < 5000, 'gateway not READY');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const denied = await initialize(prod.gatewayUrl);
+    assert.equal(denied.status, 403, await denied.text());
+    const ok = await initialize(dev2.gatewayUrl);
+    assert.equal(ok.status, 200, await ok.text());
   });
 
   test('more than 50 tags on a gateway is refused', async () => {
