@@ -13,10 +13,23 @@
 
 void mg_ac_ctx_add(struct mg_ac_ctx *x, const char *key, const char *value)
 {
-    if (x->n >= sizeof(x->e) / sizeof(x->e[0]) || key == NULL || value == NULL)
+    if (key == NULL || value == NULL)
         return;
+    if (x->n >= sizeof(x->e) / sizeof(x->e[0])) {
+        x->overflow = "more condition keys than the request context holds";
+        return;
+    }
     x->e[x->n++] = (struct mg_policy_ctx_entry){.key = mg_slice_cstr(key),
                                                 .value = mg_slice_cstr(value)};
+}
+
+static void s_ctx_tag_key(struct mg_ac_ctx *x, size_t *nk, const char *k)
+{
+    if (*nk >= sizeof(x->tag_keys) / sizeof(x->tag_keys[0])) {
+        x->overflow = "more tag keys than AWS allows in one request";
+        return;
+    }
+    x->tag_keys[(*nk)++] = mg_slice_cstr(k);
 }
 
 void mg_ac_ctx_tags(struct mg_ac_ctx *x, const json_t *tags)
@@ -26,26 +39,36 @@ void mg_ac_ctx_tags(struct mg_ac_ctx *x, const json_t *tags)
         const char *k;
         json_t *v;
         json_object_foreach((json_t *)tags, k, v) {
-            if (nk < sizeof(x->tag_keys) / sizeof(x->tag_keys[0]))
-                x->tag_keys[nk++] = mg_slice_cstr(k);
-            if (x->n_keys < sizeof(x->keys) / sizeof(x->keys[0]) && json_is_string(v)) {
-                snprintf(x->keys[x->n_keys], sizeof(x->keys[0]), "aws:RequestTag/%s", k);
-                mg_ac_ctx_add(x, x->keys[x->n_keys++], json_string_value(v));
+            s_ctx_tag_key(x, &nk, k);
+            if (!json_is_string(v))
+                continue;
+            if (x->n_keys >= sizeof(x->keys) / sizeof(x->keys[0])) {
+                x->overflow = "more request tags than AWS allows";
+                continue;
             }
+            int len = snprintf(x->keys[x->n_keys], sizeof(x->keys[0]), "aws:RequestTag/%s", k);
+            if (len < 0 || (size_t)len >= sizeof(x->keys[0])) {
+                x->overflow = "a request tag key longer than AWS allows";
+                continue;
+            }
+            mg_ac_ctx_add(x, x->keys[x->n_keys++], json_string_value(v));
         }
     } else if (json_is_array(tags)) {
         size_t i;
         json_t *v;
         json_array_foreach(tags, i, v) {
-            if (json_is_string(v) && nk < sizeof(x->tag_keys) / sizeof(x->tag_keys[0]))
-                x->tag_keys[nk++] = mg_slice_cstr(json_string_value(v));
+            if (json_is_string(v))
+                s_ctx_tag_key(x, &nk, json_string_value(v));
         }
     } else {
         return;
     }
-    if (x->n < sizeof(x->e) / sizeof(x->e[0]))
-        x->e[x->n++] = (struct mg_policy_ctx_entry){.key = MG_SLICE_LIT("aws:TagKeys"),
-                                                    .values = x->tag_keys, .n_values = nk};
+    if (x->n >= sizeof(x->e) / sizeof(x->e[0])) {
+        x->overflow = "more condition keys than the request context holds";
+        return;
+    }
+    x->e[x->n++] = (struct mg_policy_ctx_entry){.key = MG_SLICE_LIT("aws:TagKeys"),
+                                                .values = x->tag_keys, .n_values = nk};
 }
 
 void mg_ac_ctx_gateway(struct mg_ac_ctx *x, const json_t *gw)

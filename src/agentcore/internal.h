@@ -109,13 +109,17 @@ void mg_ac_gateway_url(const char *id, char *out, size_t cap);
 json_t *mg_ac_public_gateway(const json_t *doc);
 json_t *mg_ac_public_target(const json_t *doc);
 
-/* Extra authorization context: condition keys of the request. */
+/* Extra authorization context: condition keys of the request. Sized for AWS's maxima (50 tags
+ * in a TagResource or Create* request, 200 keys in an UntagResource) plus the service keys;
+ * anything beyond sets overflow, and the call is then denied (see mg_authz_extra). */
+#define MG_AC_CTX_MAX_UNTAG_KEYS 200
 struct mg_ac_ctx {
-    struct mg_policy_ctx_entry e[40];
+    struct mg_policy_ctx_entry e[MG_AUTHZ_MAX_TAGS + 16];
     size_t n;
-    char keys[20][160];
+    char keys[MG_AUTHZ_MAX_TAGS][MG_AUTHZ_TAG_NAME_CAP];
     size_t n_keys;
-    struct mg_slice tag_keys[64];
+    struct mg_slice tag_keys[MG_AC_CTX_MAX_UNTAG_KEYS];
+    const char *overflow;
 };
 void mg_ac_ctx_add(struct mg_ac_ctx *x, const char *key, const char *value);
 /* aws:RequestTag/K for each tag and aws:TagKeys (tags: {"k": "v"}, or an array of keys). */
@@ -125,7 +129,7 @@ void mg_ac_ctx_tags(struct mg_ac_ctx *x, const json_t *tags);
 void mg_ac_ctx_gateway(struct mg_ac_ctx *x, const json_t *gw);
 static inline struct mg_authz_extra mg_ac_extra(const struct mg_ac_ctx *x)
 {
-    return (struct mg_authz_extra){x->e, x->n};
+    return (struct mg_authz_extra){x->e, x->n, x->overflow};
 }
 
 /* Stores doc (compact JSON) inside an open write transaction. */

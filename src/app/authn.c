@@ -1,6 +1,11 @@
 /* Resolving the signer of a SigV4 request to a principal. */
 #include "app/authn.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "base/log.h"
 #include "base/slice.h"
 
@@ -33,6 +38,27 @@ void mg_app_log_auth_refused(const struct mg_http_req *r, enum mg_sigv4_status s
                (int)(r->path.len > 200 ? 200 : r->path.len), (const char *)r->path.ptr);
 }
 
+/* True when host (as given to --listen) is a loopback address or "localhost". */
+static bool s_loopback_host(const char *host)
+{
+    char h[256];
+    snprintf(h, sizeof(h), "%s", host);
+    size_t n = strlen(h);
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        memmove(h, h + 1, n - 2);
+        h[n - 2] = 0;
+    }
+    if (strcmp(h, "localhost") == 0)
+        return true;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, h, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, h, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
+}
+
 enum mg_sigv4_status mg_app_verify_caller(struct mg_app *app, const struct mg_sigv4_request *sreq,
                                           const struct mg_snapshot *snap,
                                           const struct mg_sigv4_auth *auth,
@@ -61,6 +87,13 @@ enum mg_sigv4_status mg_app_verify_caller(struct mg_app *app, const struct mg_si
     const struct mg_iam_key *key = mg_iam_find_key(snap, auth->access_key_id);
     if (key == NULL || !key->active)
         return MG_SIGV4_UNKNOWN_KEY;
+    if (key->loopback_only && !s_loopback_host(app->cfg.http.listen_host)) {
+        /* the well-known test key is public: never beyond loopback */
+        MG_LOG(MG_LOG_WARN, MG_SUB_AUDIT,
+               "refused the built-in test key: the server listens on %s, not on loopback",
+               app->cfg.http.listen_host);
+        return MG_SIGV4_UNKNOWN_KEY;
+    }
     st = mg_sigv4_verify(sreq, auth, mg_slice_cstr(key->secret), app->key_cache, ei);
     if (st != MG_SIGV4_OK)
         return st;

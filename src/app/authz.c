@@ -6,53 +6,78 @@
 #include "base/log.h"
 #include "base/util.h"
 
-static void s_ctx(struct mg_policy_ctx_entry *ctx, size_t *n, const char *key, struct mg_slice v)
+/* Every aws:PrincipalTag (session and entity tags) and aws:ResourceTag name of one decision. */
+#define S_TAG_SLOTS (3 * MG_AUTHZ_MAX_TAGS)
+
+struct s_tagbuf {
+    char keys[S_TAG_SLOTS][MG_AUTHZ_TAG_NAME_CAP];
+    size_t used;
+};
+
+/* Per thread: a decision runs on one thread from start to end and allocates nothing. */
+static _Thread_local struct s_tagbuf t_tagbuf;
+
+static void s_ctx(struct mg_policy_ctx_entry *ctx, size_t *n, struct mg_authz_storage *st,
+                  struct mg_slice key, struct mg_slice v)
 {
-    if (*n >= MG_AUTHZ_MAX_CONTEXT)
+    if (*n >= MG_AUTHZ_MAX_CONTEXT) {
+        st->overflow = "more condition keys than the authorization context holds";
         return;
-    ctx[*n].key = mg_slice_cstr(key);
+    }
+    ctx[*n].key = key;
     ctx[*n].values = NULL;
     ctx[*n].n_values = 0;
     ctx[*n].value = v;
     (*n)++;
 }
 
-/* Adds "<prefix><Key>" entries for tags given as [{"Key","Value"}] or {"k":"v"}. The key text
- * lives in the JSON, so the entry's key is built in a small static-per-call buffer pool. */
-struct s_tagbuf {
-    char keys[32][160];
-    size_t used;
-};
+static void s_tag(struct mg_policy_ctx_entry *ctx, size_t *n, struct mg_authz_storage *st,
+                  const char *prefix, const char *k, const char *v)
+{
+    if (t_tagbuf.used >= S_TAG_SLOTS) {
+        st->overflow = "more principal and resource tags than AWS allows";
+        return;
+    }
+    char *name = t_tagbuf.keys[t_tagbuf.used];
+    int len = snprintf(name, MG_AUTHZ_TAG_NAME_CAP, "%s%s", prefix, k);
+    if (len < 0 || (size_t)len >= MG_AUTHZ_TAG_NAME_CAP) {
+        st->overflow = "a tag key longer than AWS allows";
+        return;
+    }
+    t_tagbuf.used++;
+    s_ctx(ctx, n, st, mg_slice_make(name, (size_t)len), mg_slice_cstr(v));
+}
 
-static void s_tags(struct mg_policy_ctx_entry *ctx, size_t *n, struct s_tagbuf *tb,
+/* Adds "<prefix><Key>" entries for tags given as [{"Key","Value"}] or {"k":"v"}; more than
+ * MG_AUTHZ_MAX_TAGS of them is an overflow. */
+static void s_tags(struct mg_policy_ctx_entry *ctx, size_t *n, struct mg_authz_storage *st,
                    const char *prefix, const json_t *tags)
 {
     if (tags == NULL)
         return;
+    size_t count = json_is_array(tags) ? json_array_size(tags) : json_object_size(tags);
+    if (count > MG_AUTHZ_MAX_TAGS) {
+        st->overflow = "more tags on one entity or session than AWS allows";
+        return;
+    }
     if (json_is_array(tags)) {
         size_t i;
         json_t *t;
         json_array_foreach(tags, i, t) {
             const char *k = json_string_value(json_object_get(t, "Key"));
             const char *v = json_string_value(json_object_get(t, "Value"));
-            if (k == NULL || v == NULL || tb->used >= 32 || *n >= MG_AUTHZ_MAX_CONTEXT)
-                continue;
-            snprintf(tb->keys[tb->used], sizeof(tb->keys[0]), "%s%s", prefix, k);
-            s_ctx(ctx, n, tb->keys[tb->used++], mg_slice_cstr(v));
+            if (k && v)
+                s_tag(ctx, n, st, prefix, k, v);
         }
     } else if (json_is_object(tags)) {
         const char *k;
         json_t *v;
         json_object_foreach((json_t *)tags, k, v) {
-            if (!json_is_string(v) || tb->used >= 32 || *n >= MG_AUTHZ_MAX_CONTEXT)
-                continue;
-            snprintf(tb->keys[tb->used], sizeof(tb->keys[0]), "%s%s", prefix, k);
-            s_ctx(ctx, n, tb->keys[tb->used++], mg_slice_cstr(json_string_value(v)));
+            if (json_is_string(v))
+                s_tag(ctx, n, st, prefix, k, json_string_value(v));
         }
     }
 }
-
-static _Thread_local struct s_tagbuf t_tagbuf;
 
 void mg_authz_fill_request(const struct mg_principal *p, const struct mg_http_req *r,
                            const char *region, struct mg_policy_request *req,
@@ -62,6 +87,7 @@ void mg_authz_fill_request(const struct mg_principal *p, const struct mg_http_re
     memset(req, 0, sizeof(*req));
     size_t n = 0;
     t_tagbuf.used = 0;
+    st->overflow = NULL;
     req->principal_arn = mg_slice_cstr(p->arn);
     req->principal_account = mg_slice_cstr(p->account);
     req->is_root = p->type == MG_PRINCIPAL_ROOT;
@@ -97,40 +123,40 @@ void mg_authz_fill_request(const struct mg_principal *p, const struct mg_http_re
                                                          : strlen(p->user_id));
     }
     if (p->type != MG_PRINCIPAL_NONE && p->type != MG_PRINCIPAL_SERVICE) {
-        s_ctx(ctx, &n, "aws:PrincipalArn",
+        s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:PrincipalArn"),
               p->type == MG_PRINCIPAL_ASSUMED_ROLE ? mg_slice_cstr(p->role_arn)
                                                    : mg_slice_cstr(p->arn));
-        s_ctx(ctx, &n, "aws:PrincipalAccount", mg_slice_cstr(p->account));
-        s_ctx(ctx, &n, "aws:PrincipalType", mg_slice_cstr(ptype));
-        s_ctx(ctx, &n, "aws:userid", mg_slice_cstr(p->user_id));
+        s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:PrincipalAccount"), mg_slice_cstr(p->account));
+        s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:PrincipalType"), mg_slice_cstr(ptype));
+        s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:userid"), mg_slice_cstr(p->user_id));
     } else if (p->type == MG_PRINCIPAL_SERVICE) {
-        s_ctx(ctx, &n, "aws:PrincipalServiceName", mg_slice_cstr(p->name));
+        s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:PrincipalServiceName"), mg_slice_cstr(p->name));
     }
     if (p->type == MG_PRINCIPAL_USER)
-        s_ctx(ctx, &n, "aws:username", mg_slice_cstr(p->name));
+        s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:username"), mg_slice_cstr(p->name));
     if (p->type == MG_PRINCIPAL_ASSUMED_ROLE) {
         mg_time_iso8601(p->token_issued, st->token_issued);
-        s_ctx(ctx, &n, "aws:TokenIssueTime", mg_slice_cstr(st->token_issued));
+        s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:TokenIssueTime"), mg_slice_cstr(st->token_issued));
     }
     /* Session tags first: where a key is on both, the session's value is the one AWS uses. */
     if (p->session_tags)
-        s_tags(ctx, &n, &t_tagbuf, "aws:PrincipalTag/", p->session_tags);
+        s_tags(ctx, &n, st, "aws:PrincipalTag/", p->session_tags);
     if (p->user)
-        s_tags(ctx, &n, &t_tagbuf, "aws:PrincipalTag/", json_object_get(p->user, "Tags"));
+        s_tags(ctx, &n, st, "aws:PrincipalTag/", json_object_get(p->user, "Tags"));
 
     int64_t now = mg_now();
     mg_time_iso8601(now, st->now);
     snprintf(st->epoch, sizeof(st->epoch), "%lld", (long long)now);
-    s_ctx(ctx, &n, "aws:CurrentTime", mg_slice_cstr(st->now));
-    s_ctx(ctx, &n, "aws:EpochTime", mg_slice_cstr(st->epoch));
+    s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:CurrentTime"), mg_slice_cstr(st->now));
+    s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:EpochTime"), mg_slice_cstr(st->epoch));
     if (r) {
         snprintf(st->secure, sizeof(st->secure), "%s", r->secure ? "true" : "false");
-        s_ctx(ctx, &n, "aws:SecureTransport", mg_slice_cstr(st->secure));
+        s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:SecureTransport"), mg_slice_cstr(st->secure));
         if (r->remote_ip[0])
-            s_ctx(ctx, &n, "aws:SourceIp", mg_slice_cstr(r->remote_ip));
+            s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:SourceIp"), mg_slice_cstr(r->remote_ip));
     }
     if (region)
-        s_ctx(ctx, &n, "aws:RequestedRegion", mg_slice_cstr(region));
+        s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:RequestedRegion"), mg_slice_cstr(region));
     *n_ctx = n;
     req->context = ctx;
     req->n_context = n;
@@ -157,16 +183,37 @@ enum mg_policy_decision mg_authz_decide(const struct mg_call *c, const char *act
         else
             snprintf(account, sizeof(account), "%s", c->principal.account);
     }
-    s_ctx(ctx, &n, "aws:ResourceAccount", mg_slice_cstr(account));
-    s_tags(ctx, &n, &t_tagbuf, "aws:ResourceTag/", res->tags);
-    if (extra)
-        for (size_t i = 0; i < extra->n && n < MG_AUTHZ_MAX_CONTEXT; i++)
+    s_ctx(ctx, &n, &st, MG_SLICE_LIT("aws:ResourceAccount"), mg_slice_cstr(account));
+    s_tags(ctx, &n, &st, "aws:ResourceTag/", res->tags);
+    if (extra && extra->overflow)
+        st.overflow = extra->overflow;
+    else if (extra && extra->n > MG_AUTHZ_MAX_CONTEXT - n)
+        st.overflow = "more condition keys than the authorization context holds";
+    else if (extra)
+        for (size_t i = 0; i < extra->n; i++)
             ctx[n++] = extra->entries[i];
     req.n_context = n;
     req.action = mg_slice_cstr(action);
     req.resource = mg_slice_cstr(res->arn);
     req.resource_account = mg_slice_cstr(account);
 
+    if (st.overflow) {
+        /* Fail closed: a condition must never be decided on a context with keys left out. */
+        if (ex) {
+            memset(ex, 0, sizeof(*ex));
+            ex->decision = MG_POLICY_EXPLICIT_DENY;
+            ex->reason = MG_POLICY_REASON_EXPLICIT_DENY;
+        }
+        MG_LOG_REQ(MG_LOG_WARN, MG_SUB_AUDIT, c->req ? c->req->request_id : NULL,
+                   "denied principal=%s action=%s resource=%s reason=context-overflow: %s",
+                   c->principal.arn, action, res->arn, st.overflow);
+        if (msg && cap)
+            snprintf(msg, cap,
+                     "User: %s is not authorized to perform: %s on resource: %s because the "
+                     "request carries more condition keys than can be evaluated",
+                     c->principal.arn, action, res->arn);
+        return MG_POLICY_EXPLICIT_DENY;
+    }
     struct mg_policy_set set = {0};
     const struct mg_iam_entity_policies *ep = mg_iam_policies_of(c->snap, &c->principal);
     if (ep) {

@@ -7,7 +7,14 @@
 #include "app/app.h"
 #include "policy/policy.h"
 
-#define MG_AUTHZ_MAX_CONTEXT 64
+/* AWS's maxima: 50 tags on an IAM user or role, 50 session tags, 50 tags on a resource, 50 tags
+ * in one request (IAM and AgentCore TagResource / Create*). */
+#define MG_AUTHZ_MAX_TAGS 50
+/* Room for the global keys (about 12), aws:PrincipalTag (session tags plus the user's or role's
+ * tags), aws:ResourceTag, and a request's service keys, aws:RequestTag and aws:TagKeys. */
+#define MG_AUTHZ_MAX_CONTEXT 256
+/* The longest "aws:PrincipalTag/KEY" (a tag key is at most 128 bytes), with its NUL. */
+#define MG_AUTHZ_TAG_NAME_CAP 160
 
 /* The resource a call acts on. */
 struct mg_authz_resource {
@@ -22,6 +29,9 @@ struct mg_authz_resource {
 struct mg_authz_extra {
     const struct mg_policy_ctx_entry *entries;
     size_t n;
+    /* Set when the builder could not hold every key of the request (more entries or longer
+     * names than it has room for): the call is denied, never decided on a partial context. */
+    const char *overflow;
 };
 
 /* The decision, without answering the client. msg (may be NULL) gets AWS's AccessDenied text. */
@@ -40,10 +50,14 @@ void mg_authz_audit(const struct mg_call *c, const char *action, const char *res
                     const struct mg_policy_explain *ex, const char *msg);
 
 /* Fills a policy request (principal part and global condition keys) for principal p. ctx must
- * have room for MG_AUTHZ_MAX_CONTEXT entries; storage holds values that need formatting. */
+ * have room for MG_AUTHZ_MAX_CONTEXT entries; storage holds values that need formatting. When a
+ * key does not fit (more tags than AWS allows, a tag key longer than 128 bytes), st->overflow
+ * names the reason and the request must be denied: a missing key could turn a Deny's condition
+ * false or a ForAllValues true. The tag names live in a per-thread buffer that the next
+ * fill_request on the thread reuses. */
 struct mg_authz_storage {
     char epoch[24], now[24], secure[8], token_issued[24];
-    struct mg_slice tag_keys[16];
+    const char *overflow; /* NULL, or why the context is incomplete */
 };
 void mg_authz_fill_request(const struct mg_principal *p, const struct mg_http_req *r,
                            const char *region, struct mg_policy_request *req,

@@ -554,9 +554,13 @@ bool mg_iam_authz(struct mg_call *c, const char *action, const char *arn, const 
     size_t n = 0, nk = 0;
     size_t i;
     json_t *t;
+    const char *overflow = NULL;
     json_array_foreach(request_tags, i, t) {
-        if (nk >= MG_IAM_MAX_TAGS)
+        if (nk >= MG_IAM_MAX_TAGS) {
+            /* the parameters were checked against IAM's limit: deny rather than drop a key */
+            overflow = "more request tags than IAM allows";
             break;
+        }
         const char *k = json_string_value(json_object_get(t, "Key"));
         const char *v = json_string_value(json_object_get(t, "Value"));
         if (k == NULL)
@@ -574,9 +578,9 @@ bool mg_iam_authz(struct mg_call *c, const char *action, const char *arn, const 
     if (extra_key && extra_value)
         ctx[n++] = (struct mg_policy_ctx_entry){mg_slice_cstr(extra_key), NULL, 0,
                                                 mg_slice_cstr(extra_value)};
-    struct mg_authz_extra extra = {ctx, n};
+    struct mg_authz_extra extra = {ctx, n, overflow};
     struct mg_authz_resource res = {.arn = arn, .tags = tags};
-    return mg_authz(c, action, &res, n ? &extra : NULL);
+    return mg_authz(c, action, &res, n || overflow ? &extra : NULL);
 }
 
 /* ---- helpers ------------------------------------------------------------------------------- */

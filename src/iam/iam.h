@@ -87,6 +87,7 @@ struct mg_iam_key {
     const char *account;
     const json_t *user; /* NULL for the account root */
     bool active;
+    bool loopback_only; /* the built-in test key: refused unless the server listens on loopback */
 };
 
 /* Registers the IAM snapshot extension; call once at start-up. */
@@ -97,10 +98,14 @@ void mg_iam_principal_from_key(const struct mg_iam_key *k, struct mg_principal *
 
 /* Hosted accounts from an identities file (see docs/configuration.md). Validates the whole file
  * first (ei names the place: "accounts[0].users[1].name: ..."), then applies it to the store
- * idempotently: existing ids and creation dates are kept, nothing is duplicated. */
+ * idempotently: existing ids and creation dates are kept, nothing is duplicated. The file is the
+ * source of truth for what came from it: keys, users and roles that an earlier start applied
+ * (from a file, or the built-in test key) and the file no longer lists are removed. Entities
+ * created through the API are left alone. */
 MG_MUST_USE enum mg_err mg_iam_apply_identities(struct mg_state *st, const char *path,
                                                 struct mg_errinfo *ei);
-/* Without a file: account 000000000000 with root key test / test. */
+/* Without a file: account 000000000000 with root key test / test, marked loopback-only. What an
+ * earlier file applied is kept (and removed by the next start with a file that lacks it). */
 MG_MUST_USE enum mg_err mg_iam_apply_default_identities(struct mg_state *st,
                                                         struct mg_errinfo *ei);
 

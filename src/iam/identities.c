@@ -10,6 +10,19 @@
 #include "base/util.h"
 #include "iam/iam.h"
 
+/* IAM's limit of tags per user or role. */
+#define S_MAX_TAGS 50
+
+/* The meta value recording what the identities file (source "file") or the built-in default
+ * (source "default") put in the store at the last start: the file is the source of truth for
+ * those entries, and what it no longer lists is removed at the next start. */
+#define S_PROVENANCE_KEY "identities.provenance"
+
+/* Without a file: account 000000000000 with the well-known root key test / test, which
+ * authenticates only while the server listens on loopback. */
+#define S_DEFAULT_ACCOUNT "000000000000"
+#define S_DEFAULT_KEY "test"
+
 static bool s_is_account_id(const char *s)
 {
     if (strlen(s) != 12)
@@ -120,6 +133,11 @@ static enum mg_err s_check_keys(const json_t *arr, const char *where, json_t *se
         if (sl == 0 || sl > 128)
             return mg_errinfo_set(ei, MG_E_INVALID,
                                   "%s.secretAccessKey: must be 1 to 128 characters", w);
+        if (strcmp(id, "test") == 0 && strcmp(secret, "test") == 0)
+            return mg_errinfo_set(ei, MG_E_INVALID,
+                                  "%s: the well-known test / test key is public and cannot "
+                                  "be given in an identities file",
+                                  w);
         if (status && strcmp(status, "Active") && strcmp(status, "Inactive"))
             return mg_errinfo_set(ei, MG_E_INVALID,
                                   "%s.status: must be \"Active\" or \"Inactive\"", w);
@@ -256,9 +274,22 @@ static enum mg_err s_check_principals(const json_t *arr, const char *where, bool
                 e = mg_errinfo_set(ei, MG_E_INVALID, "%s.tags: must be an object of strings", w);
                 break;
             }
+            if (json_object_size(tags) > S_MAX_TAGS) {
+                e = mg_errinfo_set(ei, MG_E_INVALID, "%s.tags: at most %d tags, as IAM allows",
+                                   w, S_MAX_TAGS);
+                break;
+            }
             json_object_foreach(tags, tk, tv) {
-                if (!json_is_string(tv)) {
-                    e = mg_errinfo_set(ei, MG_E_INVALID, "%s.tags.%s: must be a string", w, tk);
+                size_t kl = strlen(tk);
+                if (kl == 0 || kl > 128) {
+                    e = mg_errinfo_set(ei, MG_E_INVALID,
+                                       "%s.tags: a tag key must be 1 to 128 characters", w);
+                    break;
+                }
+                if (!json_is_string(tv) || strlen(json_string_value(tv)) > 256) {
+                    e = mg_errinfo_set(ei, MG_E_INVALID,
+                                       "%s.tags.%s: must be a string of at most 256 characters",
+                                       w, tk);
                     break;
                 }
             }
@@ -378,8 +409,47 @@ static json_t *s_existing(struct mg_state *st, const char *kind, const char *acc
     return doc;
 }
 
-static enum mg_err s_apply_keys(struct mg_state *st, const char *account, const json_t *arr,
-                                const char *user, const char *now)
+/* What one start puts in the store: the provenance entries (kind, account, key, the user's or
+ * role's id) and a set of "kind/account/key" for lookups. */
+struct s_run {
+    const char *source; /* "file" or "default" */
+    json_t *entries;    /* [{"kind","account","key","source"[,"id"]}] */
+    json_t *seen;       /* {"kind/account/key": true} */
+    const char *now;
+};
+
+static void s_seen_key(char *out, size_t cap, const char *kind, const char *account,
+                       const char *key)
+{
+    snprintf(out, cap, "%s/%s/%s", kind, account, key);
+}
+
+static enum mg_err s_record(struct s_run *run, const char *kind, const char *account,
+                            const char *key, const char *id)
+{
+    char sk[1200];
+    s_seen_key(sk, sizeof(sk), kind, account, key);
+    json_t *e = json_pack("{s:s, s:s, s:s, s:s}", "kind", kind, "account", account, "key", key,
+                          "source", run->source);
+    if (e == NULL)
+        return MG_E_NOMEM;
+    if (id)
+        json_object_set_new(e, "id", json_string(id));
+    if (json_array_append_new(run->entries, e) || json_object_set_new(run->seen, sk, json_true()))
+        return MG_E_NOMEM;
+    return MG_E_OK;
+}
+
+static bool s_was_applied(const struct s_run *run, const char *kind, const char *account,
+                          const char *key)
+{
+    char sk[1200];
+    s_seen_key(sk, sizeof(sk), kind, account, key);
+    return json_object_get(run->seen, sk) != NULL;
+}
+
+static enum mg_err s_apply_keys(struct mg_state *st, struct s_run *run, const char *account,
+                                const json_t *arr, const char *user, bool loopback_only)
 {
     size_t i;
     json_t *k;
@@ -390,12 +460,17 @@ static enum mg_err s_apply_keys(struct mg_state *st, const char *account, const 
         const char *status = json_string_value(json_object_get(k, "status"));
         json_t *doc = json_pack("{s:s, s:O, s:s, s:s}", "accessKeyId", id, "secretAccessKey",
                                 json_object_get(k, "secretAccessKey"), "status",
-                                status ? status : "Active", "createDate", created ? created : now);
+                                status ? status : "Active", "createDate",
+                                created ? created : run->now);
         if (user)
             json_object_set_new(doc, "userName", json_string(user));
+        if (loopback_only)
+            json_object_set_new(doc, "loopbackOnly", json_true());
         enum mg_err e = s_put_json(st, "access_key", account, id, doc);
         json_decref(doc);
         json_decref(old);
+        if (!e)
+            e = s_record(run, "access_key", account, id, NULL);
         if (e)
             return e;
     }
@@ -428,9 +503,10 @@ static json_t *s_tags(const json_t *o)
     return arr;
 }
 
-static enum mg_err s_apply_principal(struct mg_state *st, const char *account, const json_t *u,
-                                     bool role, const char *now)
+static enum mg_err s_apply_principal(struct mg_state *st, struct s_run *run, const char *account,
+                                     const json_t *u, bool role)
 {
+    const char *now = run->now;
     const char *name = json_string_value(json_object_get(u, "name"));
     const char *path = json_string_value(json_object_get(u, "path"));
     if (path == NULL)
@@ -470,18 +546,180 @@ static enum mg_err s_apply_principal(struct mg_state *st, const char *account, c
             json_object_set(doc, "Description", desc);
     }
     enum mg_err e = s_put_json(st, kind, account, name, doc);
+    if (!e)
+        e = s_record(run, kind, account, name, json_string_value(json_object_get(doc, idf)));
     json_decref(doc);
     json_decref(old);
     if (!e && !role && json_object_get(u, "accessKeys"))
-        e = s_apply_keys(st, account, json_object_get(u, "accessKeys"), name, now);
+        e = s_apply_keys(st, run, account, json_object_get(u, "accessKeys"), name, false);
     return e;
 }
 
-static enum mg_err s_apply(struct mg_state *st, const json_t *root, struct mg_errinfo *ei)
+/* ---- removing what the file no longer has ------------------------------------------------ */
+
+struct s_user_keys {
+    const char *user;
+    json_t *ids;
+};
+
+static bool s_collect_user_key(void *user, const struct mg_store_row *row)
 {
-    char now[21];
-    mg_time_iso8601(mg_now(), now);
-    MG_TRY(mg_state_write_begin(st));
+    struct s_user_keys *uk = user;
+    json_t *doc = json_loadb(row->doc, row->doc_len, 0, NULL);
+    const char *owner = json_string_value(json_object_get(doc, "userName"));
+    if (owner && strcmp(owner, uk->user) == 0)
+        json_array_append_new(uk->ids, json_string(row->key));
+    json_decref(doc);
+    return true;
+}
+
+/* Deletes a user and every access key of it (a key of a deleted user must not come back to life
+ * when a user of the same name is created again). */
+static enum mg_err s_remove_user(struct mg_state *st, const char *account, const char *name)
+{
+    struct s_user_keys uk = {name, json_array()};
+    if (uk.ids == NULL)
+        return MG_E_NOMEM;
+    enum mg_err e = mg_store_list(st->store, "access_key", account, s_collect_user_key, &uk);
+    size_t i;
+    json_t *id;
+    json_array_foreach(uk.ids, i, id) {
+        if (!e)
+            e = mg_store_delete(st->store, "access_key", account, json_string_value(id));
+    }
+    json_decref(uk.ids);
+    if (!e)
+        e = mg_store_delete(st->store, "user", account, name);
+    if (!e)
+        MG_LOG(MG_LOG_WARN, MG_SUB_IAM,
+               "identities: removed user %s of account %s (no longer in the identities file)",
+               name, account);
+    return e;
+}
+
+/* Removes one entry of the previous start that this start did not apply. A user or role is
+ * removed only while it is the one the file made (same id): one deleted and created again
+ * through the API since is left alone. */
+static enum mg_err s_remove_entry(struct mg_state *st, const json_t *entry)
+{
+    const char *kind = json_string_value(json_object_get(entry, "kind"));
+    const char *account = json_string_value(json_object_get(entry, "account"));
+    const char *key = json_string_value(json_object_get(entry, "key"));
+    const char *id = json_string_value(json_object_get(entry, "id"));
+    if (kind == NULL || account == NULL || key == NULL)
+        return MG_E_OK;
+    json_t *doc = s_existing(st, kind, account, key);
+    if (doc == NULL)
+        return MG_E_OK; /* already gone */
+    enum mg_err e = MG_E_OK;
+    if (strcmp(kind, "access_key") == 0) {
+        e = mg_store_delete(st->store, kind, account, key);
+        if (!e)
+            MG_LOG(MG_LOG_WARN, MG_SUB_IAM,
+                   "identities: removed access key %s of account %s (no longer in the "
+                   "identities file)",
+                   key, account);
+    } else if (strcmp(kind, "user") == 0 || strcmp(kind, "role") == 0) {
+        bool role = kind[0] == 'r';
+        const char *cur = json_string_value(json_object_get(doc, role ? "RoleId" : "UserId"));
+        if (id && cur && strcmp(id, cur) == 0) {
+            if (role) {
+                e = mg_store_delete(st->store, kind, account, key);
+                if (!e)
+                    MG_LOG(MG_LOG_WARN, MG_SUB_IAM,
+                           "identities: removed role %s of account %s (no longer in the "
+                           "identities file); its sessions are denied everything",
+                           key, account);
+            } else {
+                e = s_remove_user(st, account, key);
+            }
+        }
+    }
+    json_decref(doc);
+    return e == MG_E_NOT_FOUND ? MG_E_OK : e;
+}
+
+/* The provenance of the previous start, or NULL when none was recorded (a store written before
+ * provenance was kept, or a new one). */
+static json_t *s_load_provenance(struct mg_state *st)
+{
+    struct mg_buf b;
+    mg_buf_init(&b, MG_STORE_DOC_MAX);
+    json_t *doc = NULL;
+    if (mg_store_meta_get(st->store, S_PROVENANCE_KEY, &b) == MG_E_OK)
+        doc = json_loadb((const char *)b.ptr, b.len, 0, NULL);
+    mg_buf_cleanup(&b);
+    json_t *entries = json_incref(json_object_get(doc, "entries"));
+    json_decref(doc);
+    if (entries && !json_is_array(entries)) {
+        json_decref(entries);
+        entries = NULL;
+    }
+    return entries;
+}
+
+/* Removes what an earlier start applied and this one did not. A start with the built-in
+ * default (no file) leaves what a file made alone: forgetting --identities must not wipe the
+ * users; the next start with the file settles them. A store from before provenance was kept
+ * may still hold the default key: a start with a file removes it unless the file lists it. */
+static enum mg_err s_prune(struct mg_state *st, struct s_run *run, json_t *previous)
+{
+    bool from_file = strcmp(run->source, "file") == 0;
+    if (previous == NULL && from_file &&
+        !s_was_applied(run, "access_key", S_DEFAULT_ACCOUNT, S_DEFAULT_KEY)) {
+        json_t *doc = s_existing(st, "access_key", S_DEFAULT_ACCOUNT, S_DEFAULT_KEY);
+        const char *secret = json_string_value(json_object_get(doc, "secretAccessKey"));
+        bool is_default = secret && strcmp(secret, S_DEFAULT_KEY) == 0 &&
+                          json_object_get(doc, "userName") == NULL;
+        json_decref(doc);
+        if (is_default) {
+            json_t *e = json_pack("{s:s, s:s, s:s}", "kind", "access_key", "account",
+                                  S_DEFAULT_ACCOUNT, "key", S_DEFAULT_KEY);
+            enum mg_err err = e ? s_remove_entry(st, e) : MG_E_NOMEM;
+            json_decref(e);
+            MG_TRY(err);
+        }
+    }
+    size_t i;
+    json_t *entry;
+    json_array_foreach(previous, i, entry) {
+        const char *kind = json_string_value(json_object_get(entry, "kind"));
+        const char *account = json_string_value(json_object_get(entry, "account"));
+        const char *key = json_string_value(json_object_get(entry, "key"));
+        const char *source = json_string_value(json_object_get(entry, "source"));
+        if (kind == NULL || account == NULL || key == NULL || source == NULL)
+            continue;
+        if (s_was_applied(run, kind, account, key))
+            continue;
+        if (!from_file && strcmp(source, "file") == 0) {
+            /* kept, and still the file's to settle */
+            char sk[1200];
+            s_seen_key(sk, sizeof(sk), kind, account, key);
+            if (json_array_append(run->entries, entry) ||
+                json_object_set_new(run->seen, sk, json_true()))
+                return MG_E_NOMEM;
+            continue;
+        }
+        MG_TRY(s_remove_entry(st, entry));
+    }
+    return MG_E_OK;
+}
+
+static enum mg_err s_save_provenance(struct mg_state *st, const struct s_run *run)
+{
+    json_t *doc = json_pack("{s:i, s:O}", "version", 1, "entries", run->entries);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (text == NULL)
+        return MG_E_NOMEM;
+    enum mg_err e = mg_store_meta_put(st->store, S_PROVENANCE_KEY, mg_slice_cstr(text));
+    free(text);
+    return e;
+}
+
+static enum mg_err s_apply_all(struct mg_state *st, struct s_run *run, const json_t *root)
+{
+    bool loopback_only = strcmp(run->source, "default") == 0;
     enum mg_err e = MG_E_OK;
     size_t i;
     json_t *a;
@@ -489,31 +727,64 @@ static enum mg_err s_apply(struct mg_state *st, const json_t *root, struct mg_er
         const char *id = json_string_value(json_object_get(a, "id"));
         json_t *old = s_existing(st, "account", id, id);
         if (old == NULL) {
-            json_t *doc = json_pack("{s:s, s:s}", "id", id, "createDate", now);
+            json_t *doc = json_pack("{s:s, s:s}", "id", id, "createDate", run->now);
             e = s_put_json(st, "account", id, id, doc);
             json_decref(doc);
         }
         json_decref(old);
         if (!e && json_object_get(a, "rootAccessKeys"))
-            e = s_apply_keys(st, id, json_object_get(a, "rootAccessKeys"), NULL, now);
+            e = s_apply_keys(st, run, id, json_object_get(a, "rootAccessKeys"), NULL,
+                             loopback_only);
         size_t k;
         json_t *u;
         json_array_foreach(json_object_get(a, "users"), k, u) {
             if (!e)
-                e = s_apply_principal(st, id, u, false, now);
+                e = s_apply_principal(st, run, id, u, false);
         }
         json_array_foreach(json_object_get(a, "roles"), k, u) {
             if (!e)
-                e = s_apply_principal(st, id, u, true, now);
+                e = s_apply_principal(st, run, id, u, true);
         }
         if (e)
             break;
     }
+    return e;
+}
+
+/* Applies root in one transaction: what it lists is inserted or updated, what an earlier start
+ * applied and it no longer lists is removed (see s_prune), and the new provenance is kept. */
+static enum mg_err s_apply(struct mg_state *st, const json_t *root, const char *source,
+                           struct mg_errinfo *ei)
+{
+    char now[21];
+    mg_time_iso8601(mg_now(), now);
+    struct s_run run = {source, json_array(), json_object(), now};
+    json_t *previous = NULL;
+    enum mg_err e = MG_E_NOMEM;
+    if (run.entries == NULL || run.seen == NULL)
+        goto out;
+    if ((e = mg_state_write_begin(st)))
+        goto out;
+    previous = s_load_provenance(st);
+    e = s_apply_all(st, &run, root);
+    if (!e)
+        e = s_prune(st, &run, previous);
+    if (!e)
+        e = s_save_provenance(st, &run);
     if (e) {
         mg_state_write_abort(st);
-        return mg_errinfo_set(ei, e, "cannot store the identities: %s", mg_err_str(e));
+        goto out;
     }
-    return mg_state_write_commit(st, ei);
+    e = mg_state_write_commit(st, ei);
+    json_decref(previous);
+    json_decref(run.entries);
+    json_decref(run.seen);
+    return e;
+out:
+    json_decref(previous);
+    json_decref(run.entries);
+    json_decref(run.seen);
+    return mg_errinfo_set(ei, e, "cannot store the identities: %s", mg_err_str(e));
 }
 
 enum mg_err mg_iam_apply_identities(struct mg_state *st, const char *path, struct mg_errinfo *ei)
@@ -534,7 +805,7 @@ enum mg_err mg_iam_apply_identities(struct mg_state *st, const char *path, struc
     if (e) {
         mg_errinfo_set(ei, e, "%s: %s", path, local.msg);
     } else {
-        e = s_apply(st, root, ei);
+        e = s_apply(st, root, "file", ei);
     }
     json_decref(root);
     return e;
@@ -542,9 +813,12 @@ enum mg_err mg_iam_apply_identities(struct mg_state *st, const char *path, struc
 
 enum mg_err mg_iam_apply_default_identities(struct mg_state *st, struct mg_errinfo *ei)
 {
-    json_t *root = json_pack("{s:[{s:s, s:[{s:s, s:s}]}]}", "accounts", "id", "000000000000",
-                             "rootAccessKeys", "accessKeyId", "test", "secretAccessKey", "test");
-    enum mg_err e = s_apply(st, root, ei);
+    json_t *root =
+        json_pack("{s:[{s:s, s:[{s:s, s:s}]}]}", "accounts", "id", S_DEFAULT_ACCOUNT,
+                  "rootAccessKeys", "accessKeyId", S_DEFAULT_KEY, "secretAccessKey", S_DEFAULT_KEY);
+    if (root == NULL)
+        return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
+    enum mg_err e = s_apply(st, root, "default", ei);
     json_decref(root);
     return e;
 }

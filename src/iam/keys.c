@@ -51,6 +51,7 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
         k->secret = s_str(d, "secretAccessKey");
         k->account = docs[i].account;
         k->active = strcmp(s_str(d, "status"), "Inactive") != 0;
+        k->loopback_only = json_is_true(json_object_get(d, "loopbackOnly"));
         const char *user = json_string_value(json_object_get(d, "userName"));
         if (user) {
             const struct mg_snapshot_doc *u = mg_snapshot_get(snap, "user", docs[i].account, user);

@@ -308,19 +308,6 @@ static const char *s_policy_doc(const struct mg_snapshot *snap, const char *arn)
     return NULL;
 }
 
-static bool s_add_session_policy(struct mg_principal *p, struct mg_policy *pol)
-{
-    if (pol == NULL)
-        return false;
-    size_t cap = sizeof(p->session_policies) / sizeof(p->session_policies[0]);
-    if (p->n_session_policies >= cap) {
-        mg_policy_unref(pol);
-        return false;
-    }
-    p->session_policies[p->n_session_policies++] = pol;
-    return true;
-}
-
 /* A session policy that denies everything (an explicit deny also beats resource-based allows). */
 static struct mg_policy *s_deny_all(void)
 {
@@ -329,6 +316,26 @@ static struct mg_policy *s_deny_all(void)
                                "\"Resource\":\"*\"}]}";
     return mg_iam_policy_cached(MG_POLICY_KIND_SESSION, MG_SLICE_LIT(deny),
                                 "session policy (role deleted or policy unavailable)", NULL);
+}
+
+static bool s_add_session_policy(struct mg_principal *p, struct mg_policy *pol)
+{
+    if (pol == NULL)
+        return false;
+    size_t cap = sizeof(p->session_policies) / sizeof(p->session_policies[0]);
+    if (p->n_session_policies >= cap) {
+        /* No room: a session policy is never dropped (it may hold a Deny); the session is
+         * denied everything instead. */
+        mg_policy_unref(pol);
+        struct mg_policy *deny = s_deny_all();
+        if (deny) {
+            mg_policy_unref(p->session_policies[cap - 1]);
+            p->session_policies[cap - 1] = deny;
+        }
+        return false;
+    }
+    p->session_policies[p->n_session_policies++] = pol;
+    return true;
 }
 
 void mg_sts_principal_from_session(const struct mg_snapshot *snap, const struct mg_sts_session *s,

@@ -222,7 +222,13 @@ static void s_assume_role(struct mg_call *c, const struct mg_aws_params *p)
         goto out;
     }
 
-    /* condition keys of the request */
+    /* condition keys of the request: the tags were checked against STS's limit of 50 */
+    if (json_array_size(tags) > MG_IAM_MAX_TAGS) {
+        mg_policy_unref(trust);
+        mg_iam_invalid(c, "1 validation error detected: Value at 'tags' failed to satisfy "
+                          "constraint: Member must have length less than or equal to 50");
+        goto out;
+    }
     struct mg_policy_ctx_entry ctx[MG_IAM_MAX_TAGS + 6];
     struct mg_slice keys[MG_IAM_MAX_TAGS];
     char names[MG_IAM_MAX_TAGS][160];
@@ -247,7 +253,7 @@ static void s_assume_role(struct mg_call *c, const struct mg_aws_params *p)
     if (nk)
         ctx[n++] = (struct mg_policy_ctx_entry){MG_SLICE_LIT("aws:TagKeys"), keys, nk,
                                                 mg_slice_make("", 0)};
-    struct mg_authz_extra extra = {ctx, n};
+    struct mg_authz_extra extra = {ctx, n, NULL};
     const json_t *role_tags = json_object_get(role->doc, "Tags");
     bool ok = s_authorize(c, "sts:AssumeRole", role_arn, account, trust, role_tags, &extra);
     /* Passing session tags needs sts:TagSession as well. */
@@ -383,7 +389,8 @@ enum mg_err mg_sts_assume_role_as_service(struct mg_app *app, const struct mg_sn
         struct mg_authz_storage st;
         size_t n = 0;
         mg_authz_fill_request(&sp, NULL, app ? app->cfg.region : NULL, &req, ctx, &n, &st);
-        if (n + 2 <= MG_AUTHZ_MAX_CONTEXT) {
+        bool complete = st.overflow == NULL && n + 2 <= MG_AUTHZ_MAX_CONTEXT;
+        if (complete) {
             ctx[n++] = (struct mg_policy_ctx_entry){MG_SLICE_LIT("sts:RoleSessionName"), NULL, 0,
                                                     mg_slice_cstr(session_name)};
             ctx[n++] = (struct mg_policy_ctx_entry){MG_SLICE_LIT("aws:ResourceAccount"), NULL, 0,
@@ -395,7 +402,8 @@ enum mg_err mg_sts_assume_role_as_service(struct mg_app *app, const struct mg_sn
         req.resource = mg_slice_cstr(role_arn);
         req.resource_account = mg_slice_cstr(account);
         struct mg_policy_set set = {.resource = trust};
-        allowed = mg_policy_evaluate(&set, &req, NULL) == MG_POLICY_ALLOW;
+        /* never decided on a partial context */
+        allowed = complete && mg_policy_evaluate(&set, &req, NULL) == MG_POLICY_ALLOW;
         mg_policy_unref(trust);
     }
     if (!allowed)

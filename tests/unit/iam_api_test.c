@@ -300,6 +300,152 @@ static void test_iam_unsupported_operations_model(void **state)
     }
 }
 
+/* The identities file is the source of truth for what came from it. */
+static void s_write_file(const char *path, const char *json)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(json, f);
+    fclose(f);
+}
+
+static bool s_has(struct mg_state *st, const char *kind, const char *account, const char *key)
+{
+    struct mg_snapshot *snap = mg_state_acquire(st);
+    bool found = mg_snapshot_get(snap, kind, account, key) != NULL;
+    mg_snapshot_unref(snap);
+    return found;
+}
+
+static bool s_key_works(struct mg_state *st, const char *akid)
+{
+    struct mg_snapshot *snap = mg_state_acquire(st);
+    const struct mg_iam_key *k = mg_iam_find_key(snap, mg_slice_cstr(akid));
+    bool ok = k && k->active;
+    mg_snapshot_unref(snap);
+    return ok;
+}
+
+#define S_TRUST                                                                                    \
+    "\"assumeRolePolicyDocument\":{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"        \
+    "\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::111122223333:root\"},\"Action\":"           \
+    "\"sts:AssumeRole\"}]}"
+
+static void test_iam_identities_removed_at_start(void **state)
+{
+    (void)state;
+    mg_iam_init();
+    char dir[] = "/tmp/mg-iam-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128], data[128];
+    snprintf(path, sizeof(path), "%s/identities.json", dir);
+    snprintf(data, sizeof(data), "%s/data", dir);
+    struct mg_store *store = NULL;
+    struct mg_state st;
+    struct mg_errinfo ei = {0};
+    assert_int_equal(mg_store_open(data, &store, &ei), MG_E_OK);
+    assert_int_equal(mg_state_init(&st, store, &ei), MG_E_OK);
+    const char *A = "111122223333";
+
+    /* no file: the loopback-only test key */
+    assert_int_equal(mg_iam_apply_default_identities(&st, &ei), MG_E_OK);
+    struct mg_snapshot *snap = mg_state_acquire(&st);
+    const struct mg_iam_key *tk = mg_iam_find_key(snap, MG_SLICE_LIT("test"));
+    assert_non_null(tk);
+    assert_true(tk->loopback_only);
+    mg_snapshot_unref(snap);
+
+    /* the file: root key, user u with a key, roles r and r2 */
+    s_write_file(path, "{\"accounts\":[{\"id\":\"111122223333\",\"rootAccessKeys\":[{"
+                       "\"accessKeyId\":\"AKIAROOT1\",\"secretAccessKey\":\"s\"}],"
+                       "\"users\":[{\"name\":\"u\",\"accessKeys\":[{\"accessKeyId\":\"AKIAUSER1\","
+                       "\"secretAccessKey\":\"s\"}]}],"
+                       "\"roles\":[{\"name\":\"r\"," S_TRUST "},{\"name\":\"r2\"," S_TRUST
+                       "}]}]}");
+    assert_int_equal(mg_iam_apply_identities(&st, path, &ei), MG_E_OK);
+    assert_false(s_key_works(&st, "test"));
+    assert_true(s_key_works(&st, "AKIAROOT1"));
+    assert_true(s_key_works(&st, "AKIAUSER1"));
+    snap = mg_state_acquire(&st);
+    assert_false(mg_iam_find_key(snap, MG_SLICE_LIT("AKIAROOT1"))->loopback_only);
+    mg_snapshot_unref(snap);
+
+    /* through the API: a key of u, a user of its own; r2 deleted and created again */
+    assert_int_equal(mg_state_write_begin(&st), MG_E_OK);
+    assert_int_equal(mg_store_put(store, "access_key", A, "AKIAAPIKEYOFU",
+                                  MG_SLICE_LIT("{\"accessKeyId\":\"AKIAAPIKEYOFU\","
+                                               "\"secretAccessKey\":\"s\",\"status\":\"Active\","
+                                               "\"userName\":\"u\"}")),
+                     MG_E_OK);
+    assert_int_equal(mg_store_put(store, "user", A, "api",
+                                  MG_SLICE_LIT("{\"UserName\":\"api\",\"UserId\":\"AIDAAPI\","
+                                               "\"Arn\":\"arn:aws:iam::111122223333:user/api\"}")),
+                     MG_E_OK);
+    assert_int_equal(mg_store_put(store, "role", A, "r2",
+                                  MG_SLICE_LIT("{\"RoleName\":\"r2\",\"RoleId\":\"AROANEW\"}")),
+                     MG_E_OK);
+    assert_int_equal(mg_state_write_commit(&st, &ei), MG_E_OK);
+    assert_true(s_key_works(&st, "AKIAAPIKEYOFU"));
+
+    /* a start without the file keeps what the file made */
+    assert_int_equal(mg_iam_apply_default_identities(&st, &ei), MG_E_OK);
+    assert_true(s_key_works(&st, "test"));
+    assert_true(s_key_works(&st, "AKIAROOT1"));
+
+    /* the file again, with the root key rotated and u, r, r2 gone */
+    s_write_file(path, "{\"accounts\":[{\"id\":\"111122223333\",\"rootAccessKeys\":[{"
+                       "\"accessKeyId\":\"AKIAROOT2\",\"secretAccessKey\":\"s\"}]}]}");
+    assert_int_equal(mg_iam_apply_identities(&st, path, &ei), MG_E_OK);
+    assert_false(s_key_works(&st, "test"));
+    assert_false(s_key_works(&st, "AKIAROOT1"));
+    assert_true(s_key_works(&st, "AKIAROOT2"));
+    assert_false(s_key_works(&st, "AKIAUSER1"));
+    assert_false(s_has(&st, "user", A, "u"));
+    assert_false(s_has(&st, "access_key", A, "AKIAAPIKEYOFU")); /* u's keys go with u */
+    assert_false(s_has(&st, "role", A, "r"));
+    assert_true(s_has(&st, "role", A, "r2")); /* not the role the file made */
+    assert_true(s_has(&st, "user", A, "api"));
+    assert_true(s_has(&st, "account", A, A));
+
+    /* applying the same file again changes nothing */
+    assert_int_equal(mg_iam_apply_identities(&st, path, &ei), MG_E_OK);
+    assert_true(s_key_works(&st, "AKIAROOT2"));
+
+    mg_state_cleanup(&st);
+    mg_store_close(store);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_iam_identities_tags_limited(void **state)
+{
+    (void)state;
+    struct mg_errinfo ei = {0};
+    char doc[8192];
+    int n = snprintf(doc, sizeof(doc),
+                     "{\"accounts\":[{\"id\":\"111122223333\",\"users\":[{\"name\":\"u\",\"tags\":{");
+    for (int i = 0; i < 51; i++)
+        n += snprintf(doc + n, sizeof(doc) - (size_t)n, "%s\"k%d\":\"v\"", i ? "," : "", i);
+    snprintf(doc + n, sizeof(doc) - (size_t)n, "}}]}]}");
+    assert_int_equal(s_apply(doc, &ei), MG_E_INVALID);
+    assert_non_null(strstr(ei.msg, "at most 50 tags"));
+    char key[200];
+    memset(key, 'a', 129);
+    key[129] = 0;
+    snprintf(doc, sizeof(doc),
+             "{\"accounts\":[{\"id\":\"111122223333\",\"users\":[{\"name\":\"u\",\"tags\":{"
+             "\"%s\":\"v\"}}]}]}",
+             key);
+    assert_int_equal(s_apply(doc, &ei), MG_E_INVALID);
+    assert_non_null(strstr(ei.msg, "1 to 128"));
+    assert_int_equal(s_apply("{\"accounts\":[{\"id\":\"111122223333\",\"rootAccessKeys\":[{"
+                             "\"accessKeyId\":\"test\",\"secretAccessKey\":\"test\"}]}]}",
+                             &ei),
+                     MG_E_INVALID);
+    assert_non_null(strstr(ei.msg, "well-known"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +456,8 @@ int main(void)
         cmocka_unit_test(test_iam_identities_policies_validated),
         cmocka_unit_test(test_iam_assume_role_as_service),
         cmocka_unit_test(test_iam_unsupported_operations_model),
+        cmocka_unit_test(test_iam_identities_removed_at_start),
+        cmocka_unit_test(test_iam_identities_tags_limited),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
