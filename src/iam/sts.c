@@ -253,6 +253,9 @@ static void s_assume_role(struct mg_call *c, const struct mg_aws_params *p)
     /* Passing session tags needs sts:TagSession as well. */
     if (ok && nk)
         ok = s_authorize(c, "sts:TagSession", role_arn, account, trust, role_tags, &extra);
+    /* Setting a source identity needs sts:SetSourceIdentity (trust and identity policies). */
+    if (ok && source[0])
+        ok = s_authorize(c, "sts:SetSourceIdentity", role_arn, account, trust, role_tags, &extra);
     mg_policy_unref(trust);
     if (!ok)
         goto out;
