@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import {
   CreateGatewayTargetCommand, UpdateGatewayTargetCommand,
 } from '@aws-sdk/client-bedrock-agentcore-control';
-import { PutRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
+import { IAMClient, ListRolesCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import {
   CreateFunctionCommand, GetFunctionCommand, InvokeCommand, UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
@@ -69,6 +69,12 @@ before(async () => {
       assumeRolePolicyDocument: doc({ Effect: 'Allow', Principal: { AWS: devArn }, Action: 'sts:AssumeRole' }) },
     SourceIdentityOk: { name: 'SourceIdentityOk',
       assumeRolePolicyDocument: doc({ Effect: 'Allow', Principal: { AWS: devArn }, Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'] }) },
+    // chained from SourceIdentityOk: one trusts it for AssumeRole only, one for both
+    ChainNoSI: { name: 'ChainNoSI',
+      assumeRolePolicyDocument: doc({ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${A.id}:role/SourceIdentityOk` }, Action: 'sts:AssumeRole' }) },
+    ChainSI: { name: 'ChainSI',
+      assumeRolePolicyDocument: doc({ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${A.id}:role/SourceIdentityOk` }, Action: ['sts:AssumeRole', 'sts:SetSourceIdentity'] }),
+      inlinePolicies: { p: doc({ Effect: 'Allow', Action: 'iam:ListRoles', Resource: '*', Condition: { StringEquals: { 'aws:SourceIdentity': 'alice' } } }) } },
   });
   gw = await startMcpServer({ accounts, args: ['--threads', '1'] });
   fnArn = await createEchoFunction(gw, A);
@@ -259,6 +265,40 @@ test('AssumeRole with a SourceIdentity needs sts:SetSourceIdentity in the trust 
   assert.ok((await assume('NoSourceIdentity')).Credentials.AccessKeyId.startsWith('ASIA'));
   const ok = await assume('SourceIdentityOk', 'alice');
   assert.equal(ok.SourceIdentity, 'alice');
+});
+
+test('a session\'s source identity is kept along the chain and cannot be changed', async () => {
+  const stsAs = (creds) => new STSClient({ region: REGION, endpoint: gw.endpoint, maxAttempts: 1, credentials: creds });
+  const asCreds = (out) => ({ accessKeyId: out.Credentials.AccessKeyId, secretAccessKey: out.Credentials.SecretAccessKey,
+    sessionToken: out.Credentials.SessionToken });
+  const first = (SourceIdentity) => stsAs(A.users.dev).send(new AssumeRoleCommand({
+    RoleArn: `arn:aws:iam::${A.id}:role/SourceIdentityOk`, RoleSessionName: 'first', ...(SourceIdentity ? { SourceIdentity } : {}),
+  }));
+  const chain = (sts, role, SourceIdentity) => sts.send(new AssumeRoleCommand({
+    RoleArn: `arn:aws:iam::${A.id}:role/${role}`, RoleSessionName: 'second', ...(SourceIdentity ? { SourceIdentity } : {}),
+  }));
+  const alice = stsAs(asCreds(await first('alice')));
+  // carrying the source identity on needs sts:SetSourceIdentity in the next role's trust policy
+  const e = await rejects(chain(alice, 'ChainNoSI'));
+  assert.equal(e.name, 'AccessDenied');
+  assert.match(e.message, /sts:SetSourceIdentity/);
+  // it cannot be changed
+  const changed = await rejects(chain(alice, 'ChainSI', 'mallory'));
+  assert.equal(changed.name, 'AccessDenied');
+  // and it is kept: the response names it, and aws:SourceIdentity decides in the new session
+  const second = await chain(alice, 'ChainSI');
+  assert.equal(second.SourceIdentity, 'alice');
+  assert.equal((await chain(alice, 'ChainSI', 'alice')).SourceIdentity, 'alice');
+  const iamAs = (creds) => new IAMClient({ region: REGION, endpoint: gw.endpoint, maxAttempts: 1, credentials: creds });
+  const roles = await iamAs(asCreds(second)).send(new ListRolesCommand({}));
+  assert.ok(roles.Roles.length > 0);
+  // a chain that never set one has no aws:SourceIdentity, so the same policy does not allow
+  const plain = stsAs(asCreds(await first()));
+  assert.ok((await chain(plain, 'ChainNoSI')).Credentials.AccessKeyId.startsWith('ASIA'));
+  const none = await chain(plain, 'ChainSI');
+  assert.equal(none.SourceIdentity, undefined);
+  const denied = await rejects(iamAs(asCreds(none)).send(new ListRolesCommand({})));
+  assert.equal(denied.name, 'AccessDenied');
 });
 
 test('the server kept serving and logged no secrets', async () => {
