@@ -301,9 +301,15 @@ test('a session\'s source identity is kept along the chain and cannot be changed
   assert.equal(denied.name, 'AccessDenied');
 });
 
-test('the server kept serving and logged no secrets', async () => {
+test('the server kept serving, logged no secrets and stops cleanly', async () => {
   assert.ok(gw.alive());
+  const r = await gw.stop();
   const log = gw.stderr();
+  assert.equal(r.signal, null, log.slice(-2000));
+  // sanitizer builds: no memory error, and no leak from the code these tests drive
+  assert.doesNotMatch(log, /ERROR: AddressSanitizer: (?!detected memory leaks)|runtime error:/, log.slice(-4000));
+  assert.doesNotMatch(log, /src\/(mcp\/lambda_target|sigv4\/\w+|iam\/(sts|session)|app\/(authn|authz)|agentcore\/targets|lambda\/(names|api))\.c/,
+    log.slice(-4000));
   assert.doesNotMatch(log, new RegExp(A.root.secretAccessKey.replace(/[+/]/g, '.')));
   assert.doesNotMatch(log, /AQoDYXdzEJr1K2ZXhhbXBsZXRva2Vu/);
 });
