@@ -226,9 +226,21 @@ test('a long-term key with a session token is an invalid token', async () => {
     const r = await sendSigned(gw, key, { method: 'GET', path: '/2015-03-31/functions/', service: 'lambda' });
     assert.equal(r.status, 403, r.text);
     assert.equal(r.headers.get('x-amzn-errortype')?.split(':')[0], 'UnrecognizedClientException');
+    const m = await sendSigned(gw, key, {
+      method: 'POST', path: `/gateways/${gateway.gatewayId}/mcp`, service: 'bedrock-agentcore',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    assert.equal(m.status, 403, m.text);
   }
   const plain = await sendSigned(gw, A.root, { body: STS_BODY });
   assert.equal(plain.status, 200, plain.text);
+  const mcp = await sendSigned(gw, A.root, {
+    method: 'POST', path: `/gateways/${gateway.gatewayId}/mcp`, service: 'bedrock-agentcore',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+  });
+  assert.equal(mcp.status, 200, mcp.text);
 });
 
 test('UNSIGNED-PAYLOAD is refused outside S3; the body hash must be the body\'s', async () => {
