@@ -94,6 +94,34 @@ static bool s_tool_quota(struct mg_call *c, const json_t *body)
     return false;
 }
 
+/* A gateway invokes Lambda functions of its own region and partition only (Lambda answers
+ * "Functions from 'R' are not reachable in this region" for others), so a target naming one
+ * elsewhere is refused up front rather than left to fail, or to reach a local namesake, when
+ * called. */
+static bool s_lambda_in_region(struct mg_call *c, const json_t *body)
+{
+    const json_t *l = json_object_get(
+        json_object_get(json_object_get(body, "targetConfiguration"), "mcp"), "lambda");
+    const char *arn = s_str(l, "lambdaArn");
+    struct mg_arn a;
+    if (arn == NULL || !mg_arn_parse(mg_slice_cstr(arn), &a))
+        return true; /* absent, or already refused by the pattern */
+    const char *region = c->app->cfg.region;
+    if (mg_slice_eq_cstr(a.partition, "aws") && mg_slice_eq_cstr(a.region, region))
+        return true;
+    struct mg_ac_verr v = {0};
+    if (mg_slice_eq_cstr(a.region, region))
+        mg_ac_verr_rule(&v, "Lambda function %.200s is not in the partition of the gateway (aws)",
+                        arn);
+    else
+        mg_ac_verr_rule(&v, "Lambda function must be in the same region as the gateway: "
+                            "functions from '" MG_SLICE_FMT "' are not reachable in this region "
+                            "('%s')",
+                        MG_SLICE_ARG(a.region), region);
+    mg_ac_send_validation(c, &v);
+    return false;
+}
+
 static void s_key(char *out, size_t cap, const char *gw, const char *tid)
 {
     snprintf(out, cap, "%s/%s", gw, tid);
@@ -135,6 +163,8 @@ void mg_ac_create_target(struct mg_call *c, const char *ident)
         mg_ac_send_validation(c, &v);
         goto out;
     }
+    if (!s_lambda_in_region(c, body))
+        goto out;
     struct mg_ac_ctx ctx = {0};
     s_target_ctx(&ctx, body);
     const struct mg_snapshot_doc *gd =
@@ -337,6 +367,8 @@ void mg_ac_update_target(struct mg_call *c, const char *ident, const char *tid)
         mg_ac_send_validation(c, &v);
         goto out;
     }
+    if (!s_lambda_in_region(c, body))
+        goto out;
     struct mg_ac_ctx ctx = {0};
     s_target_ctx(&ctx, body);
     const struct mg_snapshot_doc *gd =

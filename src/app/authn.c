@@ -84,6 +84,10 @@ enum mg_sigv4_status mg_app_verify_caller(struct mg_app *app, const struct mg_si
         mg_memzero(secret, sizeof(secret));
         return st;
     }
+    /* A long-term key never comes with a session token: AWS refuses the pair as an invalid
+     * token (InvalidClientTokenId / UnrecognizedClientException), whatever the token holds. */
+    if (auth->security_token.len)
+        return MG_SIGV4_UNKNOWN_KEY;
     const struct mg_iam_key *key = mg_iam_find_key(snap, auth->access_key_id);
     if (key == NULL || !key->active)
         return MG_SIGV4_UNKNOWN_KEY;

@@ -6,7 +6,8 @@
 #include "app/app.h"
 
 /* After mg_sigv4_parse and mg_sigv4_check succeeded on auth: finds the signing key (a long-term
- * access key in snap, or an ASIA key whose session token opens), verifies the signature and fills
+ * access key in snap, sent without a session token, or an ASIA key whose session token opens),
+ * verifies the signature and fills
  * *principal. Returns MG_SIGV4_OK, MG_SIGV4_UNKNOWN_KEY, MG_SIGV4_EXPIRED_TOKEN or
  * MG_SIGV4_MISMATCH (ei says why). The caller releases principal with mg_principal_cleanup. */
 enum mg_sigv4_status mg_app_verify_caller(struct mg_app *app, const struct mg_sigv4_request *sreq,

@@ -137,6 +137,8 @@ void mg_authz_fill_request(const struct mg_principal *p, const struct mg_http_re
     if (p->type == MG_PRINCIPAL_ASSUMED_ROLE) {
         mg_time_iso8601(p->token_issued, st->token_issued);
         s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:TokenIssueTime"), mg_slice_cstr(st->token_issued));
+        if (p->source_identity[0])
+            s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:SourceIdentity"), mg_slice_cstr(p->source_identity));
     }
     /* Session tags first: where a key is on both, the session's value is the one AWS uses. */
     if (p->session_tags)

@@ -54,6 +54,7 @@ struct mg_principal {
     size_t n_session_policies;
     json_t *session_tags;
     bool role_chained;    /* the session was made by a role session (chaining) */
+    char source_identity[65]; /* sessions: the SourceIdentity set when the chain began, or "" */
 };
 
 void mg_principal_cleanup(struct mg_principal *p);
@@ -128,6 +129,7 @@ struct mg_sts_session {
     char session_name[65];
     int64_t issued, expires;
     bool chained;           /* made by a role session */
+    char source_identity[65]; /* set once (AssumeRole SourceIdentity), kept along the chain */
     char *policy;           /* inline session policy text (mg_free), or NULL */
     char *policy_arns[10];  /* session policy ARNs (mg_free) */
     size_t n_policy_arns;

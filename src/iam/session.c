@@ -66,6 +66,8 @@ static json_t *s_to_json(const struct mg_sts_session *s)
     }
     if (s->tags && json_object_size(s->tags))
         json_object_set(o, "g", s->tags);
+    if (s->source_identity[0])
+        json_object_set_new(o, "si", json_string(s->source_identity));
     return o;
 }
 
@@ -169,7 +171,8 @@ enum mg_err mg_sts_session_open(const uint8_t key[32], struct mg_slice token,
         !s_fits(o, "s", sizeof(out->secret)) || !s_fits(o, "a", sizeof(out->account)) ||
         !s_fits(o, "r", sizeof(out->role_arn)) || !s_fits(o, "i", sizeof(out->role_id)) ||
         !s_fits(o, "n", sizeof(out->session_name)) ||
-        !json_is_integer(json_object_get(o, "t")) || !json_is_integer(json_object_get(o, "e")))
+        !json_is_integer(json_object_get(o, "t")) || !json_is_integer(json_object_get(o, "e")) ||
+        (json_object_get(o, "si") && !s_fits(o, "si", sizeof(out->source_identity))))
         goto out;
     s_copy(out->access_key_id, sizeof(out->access_key_id),
            json_string_value(json_object_get(o, "k")));
@@ -182,6 +185,8 @@ enum mg_err mg_sts_session_open(const uint8_t key[32], struct mg_slice token,
     out->issued = json_integer_value(json_object_get(o, "t"));
     out->expires = json_integer_value(json_object_get(o, "e"));
     out->chained = json_is_true(json_object_get(o, "c"));
+    s_copy(out->source_identity, sizeof(out->source_identity),
+           json_string_value(json_object_get(o, "si")));
     e = MG_E_NOMEM;
     const char *pol = json_string_value(json_object_get(o, "p"));
     if (pol && (out->policy = mg_strdup(pol)) == NULL)
@@ -358,6 +363,7 @@ void mg_sts_principal_from_session(const struct mg_snapshot *snap, const struct 
     p->token_issued = s->issued;
     p->token_expires = s->expires;
     p->role_chained = s->chained;
+    s_copy(p->source_identity, sizeof(p->source_identity), s->source_identity);
 
     const struct mg_snapshot_doc *d = snap ? mg_snapshot_get(snap, "role", s->account, role_name)
                                            : NULL;

@@ -206,6 +206,22 @@ static void s_assume_role(struct mg_call *c, const struct mg_aws_params *p)
         mg_iam_fail(c, 403, "AccessDenied", "Roles may not be assumed by root accounts.");
         goto out;
     }
+    /* A session's source identity is set once: a chained AssumeRole carries it on (and so needs
+     * sts:SetSourceIdentity as well), and may not name another. */
+    if (c->principal.type == MG_PRINCIPAL_ASSUMED_ROLE && c->principal.source_identity[0]) {
+        if (source[0] && strcmp(source, c->principal.source_identity) != 0) {
+            MG_LOG_REQ(MG_LOG_INFO, MG_SUB_AUDIT, c->req->request_id,
+                       "denied principal=%s action=sts:SetSourceIdentity resource=%s "
+                       "reason=source-identity-already-set",
+                       c->principal.arn, role_arn);
+            mg_iam_fail(c, 403, "AccessDenied",
+                        "User: %s is not authorized to perform: sts:SetSourceIdentity on "
+                        "resource: %s (the source identity of a session cannot be changed)",
+                        c->principal.arn, role_arn);
+            goto out;
+        }
+        s_cpy(source, sizeof(source), c->principal.source_identity);
+    }
 
     char account[13];
     const struct mg_snapshot_doc *role = s_role(c->snap, role_arn, account);
@@ -259,6 +275,9 @@ static void s_assume_role(struct mg_call *c, const struct mg_aws_params *p)
     /* Passing session tags needs sts:TagSession as well. */
     if (ok && nk)
         ok = s_authorize(c, "sts:TagSession", role_arn, account, trust, role_tags, &extra);
+    /* Setting a source identity needs sts:SetSourceIdentity (trust and identity policies). */
+    if (ok && source[0])
+        ok = s_authorize(c, "sts:SetSourceIdentity", role_arn, account, trust, role_tags, &extra);
     mg_policy_unref(trust);
     if (!ok)
         goto out;
@@ -279,6 +298,7 @@ static void s_assume_role(struct mg_call *c, const struct mg_aws_params *p)
     s_cpy(s.role_arn, sizeof(s.role_arn), role_arn);
     s_cpy(s.role_id, sizeof(s.role_id), json_string_value(json_object_get(role->doc, "RoleId")));
     s_cpy(s.session_name, sizeof(s.session_name), session);
+    s_cpy(s.source_identity, sizeof(s.source_identity), source);
     s.chained = chained;
     if (nk) {
         s.tags = json_object();

@@ -98,6 +98,13 @@ static bool s_resolve(struct mg_call *c, struct mg_slice raw, struct s_target *t
         mg_buf_cleanup(&b);
         return false;
     }
+    char why[400];
+    if (!mg_lambda_name_is_local(&n, mg_buf_cstr(&b), c->app->cfg.region, why, sizeof(why))) {
+        /* an ARN of another region or partition never names a function of this server */
+        s_err(c, 404, "ResourceNotFoundException", why);
+        mg_buf_cleanup(&b);
+        return false;
+    }
     mg_buf_cleanup(&b);
     memset(t, 0, sizeof(*t));
     mg_lambda_strlcpy(t->account, sizeof(t->account), n.account[0] ? n.account : c->principal.account);
@@ -507,6 +514,19 @@ static bool s_check_revision(struct mg_call *c, const json_t *body, const json_t
     return true;
 }
 
+/* iam:PassRole of the execution role to Lambda, with iam:PassedToService as AWS sets it (so a
+ * policy conditioned on the service decides as on AWS). Lambda does not set
+ * iam:AssociatedResourceArn. */
+static bool s_pass_role(struct mg_call *c, const char *role)
+{
+    struct mg_policy_ctx_entry ctx[] = {
+        {MG_SLICE_LIT("iam:PassedToService"), NULL, 0, MG_SLICE_LIT("lambda.amazonaws.com")},
+    };
+    struct mg_authz_extra ex = {ctx, 1};
+    struct mg_authz_resource rr = {.arn = role};
+    return mg_authz(c, "iam:PassRole", &rr, &ex);
+}
+
 /* --- operations ------------------------------------------------------------------------- */
 
 static void s_create(struct mg_call *c)
@@ -526,6 +546,11 @@ static void s_create(struct mg_call *c)
                fname ? fname : "");
         goto out;
     }
+    char why[400];
+    if (!mg_lambda_name_is_local(&n, fname, c->app->cfg.region, why, sizeof(why))) {
+        s_err(c, 404, "ResourceNotFoundException", why);
+        goto out;
+    }
     struct s_target t;
     memset(&t, 0, sizeof(t));
     mg_lambda_strlcpy(t.account, sizeof(t.account), n.account[0] ? n.account : c->principal.account);
@@ -539,11 +564,8 @@ static void s_create(struct mg_call *c)
         goto out;
     }
     const char *role = json_string_value(json_object_get(body, "Role"));
-    if (role) {
-        struct mg_authz_resource rr = {.arn = role};
-        if (!mg_authz(c, "iam:PassRole", &rr, NULL))
-            goto out;
-    }
+    if (role && !s_pass_role(c, role))
+        goto out;
     const char *pt = json_string_value(json_object_get(body, "PackageType"));
     if (pt && strcmp(pt, "Zip") != 0) {
         s_err(c, 400, "InvalidParameterValueException",
@@ -738,11 +760,8 @@ static void s_update(struct mg_call *c, struct s_target *t, bool code)
         json_object_set_new(doc, "LastUpdateStatusReasonCode", json_string("Creating"));
     } else {
         const char *role = json_string_value(json_object_get(body, "Role"));
-        if (role) {
-            struct mg_authz_resource rr = {.arn = role};
-            if (!mg_authz(c, "iam:PassRole", &rr, NULL))
-                goto out;
-        }
+        if (role && !s_pass_role(c, role))
+            goto out;
         if (!s_apply_config(c, body, doc, false))
             goto out;
         json_object_set_new(doc, "LastUpdateStatus", json_string("Successful"));

@@ -95,12 +95,19 @@ const json_t *mg_lambda_function_doc(const struct mg_snapshot *snap, const char 
  * into account (empty when not given), name and qualifier (empty when not given). false when the
  * input is not a valid function identifier. */
 struct mg_lambda_name {
+    char partition[32]; /* "" unless an ARN */
     char region[32];
     char account[13];
     char name[65];
     char qualifier[130];
 };
 bool mg_lambda_parse_name(const char *in, struct mg_lambda_name *out);
+/* Whether n names a function this server can hold: a name or partial ARN, or an ARN of partition
+ * aws in `region` (the server's). When it cannot, why gets Lambda's ResourceNotFoundException
+ * message ("Functions from 'R' are not reachable in this region ('S')"); in is the name as given,
+ * for that message. A function of another region or partition never resolves to a local one. */
+bool mg_lambda_name_is_local(const struct mg_lambda_name *n, const char *in, const char *region,
+                             char *why, size_t cap);
 
 /* Registers the Lambda snapshot extension; called by mg_lambda_start, idempotent. */
 void mg_lambda_init(void);

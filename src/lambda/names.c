@@ -73,17 +73,19 @@ bool mg_lambda_parse_name(const char *in, struct mg_lambda_name *out)
             return false;
         n++;
     }
-    const char *account = "", *region = "", *name = NULL, *qual = "";
+    const char *partition = "", *account = "", *region = "", *name = NULL, *qual = "";
     if (n >= 6 && strcmp(parts[0], "arn") == 0) {
         /* arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER] */
         if (n > 8 || strncmp(parts[1], "aws", 3) != 0 || strcmp(parts[2], "lambda") != 0 ||
             n < 7 || strcmp(parts[5], "function") != 0)
             return false;
+        partition = parts[1];
         region = parts[3];
         account = parts[4];
         name = parts[6];
         qual = n == 8 ? parts[7] : "";
-        if (region[0] == 0 || strlen(region) >= sizeof(out->region))
+        if (region[0] == 0 || strlen(region) >= sizeof(out->region) ||
+            strlen(partition) >= sizeof(out->partition))
             return false;
     } else if (n >= 3 && strcmp(parts[1], "function") == 0) {
         /* ACCOUNT:function:NAME[:QUALIFIER] */
@@ -107,11 +109,29 @@ bool mg_lambda_parse_name(const char *in, struct mg_lambda_name *out)
         return false;
     if (qual[0] && !s_valid_qualifier(qual))
         return false;
+    mg_lambda_strlcpy(out->partition, sizeof(out->partition), partition);
     mg_lambda_strlcpy(out->region, sizeof(out->region), region);
     mg_lambda_strlcpy(out->account, sizeof(out->account), account);
     mg_lambda_strlcpy(out->name, sizeof(out->name), name);
     mg_lambda_strlcpy(out->qualifier, sizeof(out->qualifier), qual);
     return true;
+}
+
+bool mg_lambda_name_is_local(const struct mg_lambda_name *n, const char *in, const char *region,
+                             char *why, size_t cap)
+{
+    if (n->region[0] == 0 && n->partition[0] == 0)
+        return true; /* a name or a partial ARN: this server's region */
+    if (region && strcmp(n->region, region) == 0 && strcmp(n->partition, "aws") == 0)
+        return true;
+    if (cap == 0)
+        return false;
+    if (region && strcmp(n->region, region) != 0)
+        snprintf(why, cap, "Functions from '%s' are not reachable in this region ('%s')",
+                 n->region, region);
+    else
+        snprintf(why, cap, "Function not found: %.256s", in ? in : n->name);
+    return false;
 }
 
 void mg_lambda_function_arn(const char *region, const char *account, const char *name, char *out,

@@ -1,6 +1,8 @@
 /* tools/call of a Lambda target, as AgentCore makes it:
  *   1. the gateway's roleArn is assumed as bedrock-agentcore.amazonaws.com (its trust policy must
- *      admit the service); the session is kept per (loop, role, snapshot) for a few minutes;
+ *      admit the service) with the gateway id as the session name; the session is kept per
+ *      (loop, role, gateway, snapshot) for a few minutes, so gateways sharing a role never share a
+ *      session;
  *   2. that session must be allowed lambda:InvokeFunction on the function: the role's identity
  *      policies, the function's resource-based policy, and both when the function lives in
  *      another account;
@@ -29,6 +31,7 @@
 struct s_role_entry {
     bool used;
     char role_arn[512];
+    char gateway_arn[512];  /* the session is the gateway's: its id is the session name */
     uint64_t generation;
     int64_t until;
     struct mg_principal principal;
@@ -45,9 +48,14 @@ static const struct mg_principal *s_role_session(struct mg_mcp_ctx *c, char *msg
     struct s_role_entry *set = s_roles[loop];
     int64_t now = mg_now();
     const char *role = c->gw->role_arn ? c->gw->role_arn : "";
+    const char *gw_arn = c->gw->arn ? c->gw->arn : "";
+    if (strlen(role) >= sizeof(set[0].role_arn) || strlen(gw_arn) >= sizeof(set[0].gateway_arn)) {
+        snprintf(msg, cap, "The gateway role could not be assumed.");
+        return NULL;
+    }
     for (int i = 0; i < S_ROLE_CACHE; i++)
         if (set[i].used && set[i].generation == c->snap->generation && set[i].until > now &&
-            strcmp(set[i].role_arn, role) == 0)
+            strcmp(set[i].role_arn, role) == 0 && strcmp(set[i].gateway_arn, gw_arn) == 0)
             return &set[i].principal;
     /* replace the oldest entry */
     int victim = 0;
@@ -79,6 +87,7 @@ static const struct mg_principal *s_role_session(struct mg_mcp_ctx *c, char *msg
     }
     e->used = true;
     snprintf(e->role_arn, sizeof(e->role_arn), "%s", role);
+    snprintf(e->gateway_arn, sizeof(e->gateway_arn), "%s", gw_arn);
     e->generation = c->snap->generation;
     e->until = now + S_ROLE_TTL;
     return &e->principal;
@@ -336,6 +345,19 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     struct mg_lambda_name ln;
     if (t->lambda_arn == NULL || !mg_lambda_parse_name(t->lambda_arn, &ln)) {
         s_fail_now(c, m->id, "The target's Lambda ARN is not valid.");
+        return;
+    }
+    /* Only functions of this server's region and partition, unqualified or $LATEST (the only
+     * version served), exist here: anything else is not found, never the local namesake. */
+    char nf[400] = "";
+    bool unserved = ln.qualifier[0] && strcmp(ln.qualifier, "$LATEST") != 0;
+    if (!mg_lambda_name_is_local(&ln, t->lambda_arn, c->app->cfg.region, nf, sizeof(nf)) ||
+        unserved) {
+        if (nf[0] == 0)
+            snprintf(nf, sizeof(nf), "Function not found: %.256s", t->lambda_arn);
+        snprintf(detail, sizeof(detail), "Lambda function %s was not found (%s).", t->lambda_arn,
+                 nf);
+        s_fail_now(c, m->id, detail);
         return;
     }
     char fn_arn[256];

@@ -87,8 +87,9 @@ void mg_sigv4_key_cache_free(struct mg_sigv4_key_cache *c);
 /* Step 3: rebuild the canonical request and compare signatures in constant time.
  * cache may be NULL. Returns OK, MISMATCH or INCOMPLETE (a signed header is absent,
  * host not signed, x-amz-date (or date) not signed in the header form, SignedHeaders not
- * sorted/lower-case/unique, x-amz-content-sha256 disagrees with the body and is not
- * UNSIGNED-PAYLOAD; ei->code MG_E_TOO_LARGE / MG_E_NOMEM for limits and allocation failures).
+ * sorted/lower-case/unique; ei->code MG_E_TOO_LARGE / MG_E_NOMEM for limits and allocation
+ * failures). The payload hash is always the body's SHA-256 (the services served are not S3): an
+ * x-amz-content-sha256 that names anything else, UNSIGNED-PAYLOAD included, is a MISMATCH.
  * On MISMATCH ei gets AWS's message (without the canonical request). A presigned URL whose
  * X-Amz-Security-Token was appended after signing also verifies (the caller checks the token).
  * Once the thread is warm (first call), it does not allocate. */

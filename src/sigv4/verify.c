@@ -126,24 +126,28 @@ enum mg_sigv4_status mg_sigv4_verify(const struct mg_sigv4_request *req,
     if (st != MG_SIGV4_OK)
         return st;
 
-    /* Payload hash: x-amz-content-sha256 when present (it must then match the body unless it
-     * says UNSIGNED-PAYLOAD), else the body's SHA-256. */
+    /* Payload hash: the body's SHA-256. Every service served here (sts, iam, lambda,
+     * bedrock-agentcore) hashes the body; only S3, not served, honours UNSIGNED-PAYLOAD or the
+     * streaming markers. An x-amz-content-sha256 header, when present, goes into the canonical
+     * request as sent and must name that hash: any other value (UNSIGNED-PAYLOAD included) means
+     * the signature does not cover this body, a signature mismatch. */
     char body_hex[64];
     struct mg_slice payload_hash = {0}, v;
     bool have_hdr = mg_sigv4_header(req, "x-amz-content-sha256", &v);
     if (have_hdr)
         payload_hash = mg_slice_trim(v);
-    if (!have_hdr || !mg_slice_eq_cstr(payload_hash, "UNSIGNED-PAYLOAD")) {
-        uint8_t h[32];
-        if (!mg_sigv4_sha256(req->body, h))
-            return s_incomplete(ei, MG_E_NOMEM, "out of memory");
-        mg_hex_encode(h, 32, body_hex);
-        if (!have_hdr)
-            payload_hash = mg_slice_make(body_hex, 64);
-        else if (!s_hex_ieq(payload_hash, body_hex))
-            return s_incomplete(ei, MG_E_PARSE,
-                                "The provided 'x-amz-content-sha256' header does not match what "
-                                "was computed.");
+    uint8_t bh[32];
+    if (!mg_sigv4_sha256(req->body, bh))
+        return s_incomplete(ei, MG_E_NOMEM, "out of memory");
+    mg_hex_encode(bh, 32, body_hex);
+    if (!have_hdr) {
+        payload_hash = mg_slice_make(body_hex, 64);
+    } else if (!s_hex_ieq(payload_hash, body_hex)) {
+        if (ei) {
+            ei->code = MG_E_AUTH;
+            snprintf(ei->msg, sizeof(ei->msg), "%s", s_mismatch_msg);
+        }
+        return MG_SIGV4_MISMATCH;
     }
 
     uint8_t key[32];

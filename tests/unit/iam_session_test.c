@@ -76,6 +76,39 @@ static void test_iam_session_round_trip(void **state)
     assert_int_equal(mg_alloc_live(), live);
 }
 
+/* The source identity is sealed into the token and reaches the principal; a session without one
+ * has none. */
+static void test_iam_session_source_identity(void **state)
+{
+    (void)state;
+    /* warm the policy cache (a principal without a snapshot gets its cached deny-all policy) */
+    struct mg_sts_session w;
+    struct mg_principal wp;
+    s_fill(&w);
+    mg_sts_principal_from_session(NULL, &w, &wp);
+    mg_principal_cleanup(&wp);
+    long live = mg_alloc_live();
+    for (int with = 0; with < 2; with++) {
+        struct mg_sts_session s, o;
+        s_fill(&s);
+        if (with)
+            strcpy(s.source_identity, "alice@example.com");
+        struct mg_buf tok;
+        mg_buf_init(&tok, 16384);
+        assert_int_equal(mg_sts_session_issue(s_key, &s, 900, &tok), MG_E_OK);
+        assert_int_equal(mg_sts_session_open(s_key, mg_buf_slice(&tok), &o), MG_E_OK);
+        assert_string_equal(o.source_identity, with ? "alice@example.com" : "");
+        struct mg_principal p;
+        mg_sts_principal_from_session(NULL, &o, &p);
+        assert_string_equal(p.source_identity, with ? "alice@example.com" : "");
+        mg_principal_cleanup(&p);
+        mg_sts_session_cleanup(&o);
+        mg_sts_session_cleanup(&s);
+        mg_buf_cleanup(&tok);
+    }
+    assert_int_equal(mg_alloc_live(), live);
+}
+
 static void test_iam_session_tamper_and_wrong_key(void **state)
 {
     (void)state;
@@ -220,6 +253,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iam_session_round_trip),
+        cmocka_unit_test(test_iam_session_source_identity),
         cmocka_unit_test(test_iam_session_tamper_and_wrong_key),
         cmocka_unit_test(test_iam_session_resolve_expiry),
         cmocka_unit_test(test_iam_ids),

@@ -46,6 +46,36 @@ static void test_lambda_names_parse(void **state)
     assert_false(mg_lambda_valid_name("a.b"));
 }
 
+/* Only names, partial ARNs, and ARNs of partition aws in the server's region are local; any
+ * other ARN gets Lambda's not-found message and never resolves to the local namesake. */
+static void test_lambda_names_region(void **state)
+{
+    (void)state;
+    struct mg_lambda_name n;
+    char why[400];
+    static const char *const local[] = {"fn", "fn:$LATEST", "111122223333:function:fn",
+                                        "arn:aws:lambda:us-east-1:111122223333:function:fn"};
+    for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
+        assert_true(mg_lambda_parse_name(local[i], &n));
+        assert_true(mg_lambda_name_is_local(&n, local[i], "us-east-1", why, sizeof(why)));
+    }
+    assert_true(mg_lambda_parse_name("arn:aws:lambda:eu-west-1:111122223333:function:fn", &n));
+    assert_string_equal(n.partition, "aws");
+    assert_false(mg_lambda_name_is_local(&n, "x", "us-east-1", why, sizeof(why)));
+    assert_string_equal(why, "Functions from 'eu-west-1' are not reachable in this region "
+                             "('us-east-1')");
+    assert_true(mg_lambda_name_is_local(&n, "x", "eu-west-1", why, sizeof(why)));
+    const char *cn = "arn:aws-cn:lambda:us-east-1:111122223333:function:fn";
+    assert_true(mg_lambda_parse_name(cn, &n));
+    assert_string_equal(n.partition, "aws-cn");
+    assert_false(mg_lambda_name_is_local(&n, cn, "us-east-1", why, sizeof(why)));
+    assert_string_equal(why, "Function not found: arn:aws-cn:lambda:us-east-1:111122223333:"
+                             "function:fn");
+    /* a partition too long to be one is not a name at all */
+    assert_false(mg_lambda_parse_name("arn:aws-0123456789012345678901234567890:lambda:us-east-1:"
+                                      "111122223333:function:fn", &n));
+}
+
 static void test_lambda_names_runtimes(void **state)
 {
     (void)state;
@@ -103,6 +133,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lambda_names_parse),
+        cmocka_unit_test(test_lambda_names_region),
         cmocka_unit_test(test_lambda_names_runtimes),
         cmocka_unit_test(test_lambda_names_ring),
     };

@@ -766,50 +766,81 @@ static void test_sigv4_signed_headers_rules(void **state)
              "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
 }
 
-static void test_sigv4_payload_header(void **state)
+/* Signs r (headers h[0..n-1], room for two more) as the outbound signer does and adds
+ * x-amz-date and authorization; returns the new header count. */
+static size_t s_sign_into(struct mg_sigv4_request *r, struct mg_kv *h, size_t n, char *authz,
+                          size_t cap, char date[17])
 {
-    (void)state;
-    /* x-amz-content-sha256: its value is signed, and it must match the body unless it says
-     * UNSIGNED-PAYLOAD */
-    struct own o;
-    s_own_make(&o, REGION, T0);
-    struct mg_kv h[8];
-    char authz[600], date[17];
-    size_t n = 0;
-    h[n++] = (struct mg_kv){MG_SLICE_LIT("host"), MG_SLICE_LIT("example.com")};
-    h[n++] = (struct mg_kv){MG_SLICE_LIT("x-amz-content-sha256"), MG_SLICE_LIT("UNSIGNED-PAYLOAD")};
-    struct mg_sigv4_request r = {
-        .method = MG_SLICE_LIT("PUT"),
-        .path = MG_SLICE_LIT("/"),
-        .headers = h,
-        .n_headers = n,
-        .body = MG_SLICE_LIT("hello"),
-    };
     struct mg_sigv4_signer s = {.access_key_id = MG_SLICE_LIT(AKID),
                                 .secret = MG_SLICE_LIT(SECRET),
                                 .region = MG_SLICE_LIT(REGION),
                                 .service = MG_SLICE_LIT(SERVICE),
                                 .now = T0};
+    r->headers = h;
+    r->n_headers = n;
     struct mg_buf b;
-    mg_buf_init(&b, sizeof(authz) - 1);
-    assert_int_equal(mg_sigv4_sign(&s, &r, date, &b), MG_E_OK);
-    snprintf(authz, sizeof(authz), "%s", mg_buf_cstr(&b));
+    mg_buf_init(&b, cap - 1);
+    assert_int_equal(mg_sigv4_sign(&s, r, date, &b), MG_E_OK);
+    snprintf(authz, cap, "%s", mg_buf_cstr(&b));
     mg_buf_cleanup(&b);
     h[n++] = (struct mg_kv){MG_SLICE_LIT("x-amz-date"), mg_slice_make(date, 16)};
     h[n++] = (struct mg_kv){MG_SLICE_LIT("authorization"), mg_slice_cstr(authz)};
-    r.n_headers = n;
+    r->n_headers = n;
+    return n;
+}
+
+static void test_sigv4_payload_header(void **state)
+{
+    (void)state;
+    /* x-amz-content-sha256: its value is signed as sent, and it must name the body's hash */
+    struct own o;
+    s_own_make(&o, REGION, T0);
+    struct mg_kv h[8];
+    char authz[600], date[17];
+    struct mg_sigv4_request r = {
+        .method = MG_SLICE_LIT("PUT"),
+        .path = MG_SLICE_LIT("/"),
+        .body = MG_SLICE_LIT("hello"),
+    };
+    h[0] = (struct mg_kv){MG_SLICE_LIT("host"), MG_SLICE_LIT("example.com")};
+    h[1] = (struct mg_kv){MG_SLICE_LIT("x-amz-content-sha256"),
+                          MG_SLICE_LIT("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")};
+    s_sign_into(&r, h, 2, authz, sizeof(authz), date);
     struct mg_errinfo ei;
     assert_int_equal(s_run(&r, SECRET, T0, NULL, &ei), MG_SIGV4_OK);
-    r.body = MG_SLICE_LIT("other body"); /* unsigned payload: the body is not covered */
-    assert_int_equal(s_run(&r, SECRET, T0, NULL, &ei), MG_SIGV4_OK);
-    /* a header hash that disagrees with the body is refused before any signature work */
-    h[1].value = MG_SLICE_LIT("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+    /* a body that disagrees with the signed hash is a signature mismatch, before any key work */
     r.body = MG_SLICE_LIT("hellO");
-    assert_int_equal(s_run(&r, SECRET, T0, NULL, &ei), MG_SIGV4_INCOMPLETE);
-    assert_string_equal(ei.msg, "The provided 'x-amz-content-sha256' header does not match what "
-                                "was computed.");
-    r.body = MG_SLICE_LIT("hello"); /* matches, but differs from the UNSIGNED-PAYLOAD signed */
     assert_int_equal(s_run(&r, SECRET, T0, NULL, &ei), MG_SIGV4_MISMATCH);
+    assert_string_equal(ei.msg, "The request signature we calculated does not match the "
+                                "signature you provided. Check your AWS Secret Access Key and "
+                                "signing method. Consult the service documentation for details.");
+}
+
+/* UNSIGNED-PAYLOAD is S3's: every service here hashes the body, so a request that claims an
+ * unsigned payload is refused, with the body it was signed with or with any other. */
+static void test_sigv4_rejects_unsigned_payload(void **state)
+{
+    (void)state;
+    static const char *const markers[] = {"UNSIGNED-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+                                          "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"};
+    for (size_t i = 0; i < sizeof(markers) / sizeof(markers[0]); i++) {
+        struct mg_kv h[8];
+        char authz[600], date[17];
+        struct mg_sigv4_request r = {
+            .method = MG_SLICE_LIT("POST"),
+            .path = MG_SLICE_LIT("/"),
+            .body = MG_SLICE_LIT("Action=GetCallerIdentity&Version=2011-06-15"),
+        };
+        h[0] = (struct mg_kv){MG_SLICE_LIT("host"), MG_SLICE_LIT("example.com")};
+        h[1] = (struct mg_kv){MG_SLICE_LIT("x-amz-content-sha256"), mg_slice_cstr(markers[i])};
+        s_sign_into(&r, h, 2, authz, sizeof(authz), date);
+        struct mg_errinfo ei;
+        assert_int_equal(s_run(&r, SECRET, T0, NULL, &ei), MG_SIGV4_MISMATCH);
+        r.body = MG_SLICE_LIT("Action=AssumeRole&Version=2011-06-15");
+        assert_int_equal(s_run(&r, SECRET, T0, NULL, &ei), MG_SIGV4_MISMATCH);
+        r.body = MG_SLICE_LIT("");
+        assert_int_equal(s_run(&r, SECRET, T0, NULL, &ei), MG_SIGV4_MISMATCH);
+    }
 }
 
 /* Fills a 64-zero placeholder signature in buf (query or header) with the right value. */
@@ -1203,6 +1234,7 @@ int main(void)
         cmocka_unit_test(test_sigv4_malformed_authorization),
         cmocka_unit_test(test_sigv4_signed_headers_rules),
         cmocka_unit_test(test_sigv4_payload_header),
+        cmocka_unit_test(test_sigv4_rejects_unsigned_payload),
         cmocka_unit_test(test_sigv4_presigned),
         cmocka_unit_test(test_sigv4_date_header),
         cmocka_unit_test(test_sigv4_canonical_details),
