@@ -522,7 +522,7 @@ static bool s_pass_role(struct mg_call *c, const char *role)
     struct mg_policy_ctx_entry ctx[] = {
         {MG_SLICE_LIT("iam:PassedToService"), NULL, 0, MG_SLICE_LIT("lambda.amazonaws.com")},
     };
-    struct mg_authz_extra ex = {ctx, 1};
+    struct mg_authz_extra ex = {ctx, 1, NULL};
     struct mg_authz_resource rr = {.arn = role};
     return mg_authz(c, "iam:PassRole", &rr, &ex);
 }
