@@ -86,14 +86,19 @@ static bool s_resolve(struct mg_call *c, struct mg_slice raw, struct s_target *t
     bool ok = mg_url_decode(&b, raw, false) == MG_E_OK && mg_buf_cstr(&b);
     struct mg_lambda_name n;
     if (ok)
-        ok = mg_lambda_parse_name(mg_buf_cstr(&b), &n);
+        ok = mg_lambda_parse_name_bytes(mg_buf_slice(&b), &n);
     if (!ok) {
+        /* the value is echoed as Lambda does, with control characters (NUL...) left out */
+        for (size_t i = 0; i < b.len; i++)
+            if (b.ptr[i] < 0x20 || b.ptr[i] == 0x7f)
+                b.ptr[i] = '?';
         s_errf(c, 400, "ValidationException",
-               "1 validation error detected: Value '" MG_SLICE_FMT
-               "' at 'functionName' failed to satisfy constraint: Member must satisfy regular "
-               "expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?"
-               "(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
-               MG_SLICE_ARG(mg_buf_slice(&b)));
+               "1 validation error detected: Value '%.256s' at 'functionName' failed to satisfy "
+               "constraint: Member must satisfy regular expression pattern: "
+               "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?"
+               "(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|"
+               "[a-zA-Z0-9-_]+))?",
+               mg_buf_cstr(&b) ? mg_buf_cstr(&b) : "");
         mg_buf_cleanup(&b);
         return false;
     }

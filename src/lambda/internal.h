@@ -61,6 +61,8 @@ MG_MUST_USE enum mg_err mg_lambda_ring_tail(const struct mg_lambda_ring *r, size
 /* --- names (names.c) --------------------------------------------------------------------- */
 
 bool mg_lambda_valid_name(const char *name); /* [a-zA-Z0-9-_]{1,64} */
+/* mg_lambda_parse_name over bytes taken from a path or body: a NUL anywhere is refused. */
+bool mg_lambda_parse_name_bytes(struct mg_slice in, struct mg_lambda_name *out);
 void mg_lambda_function_arn(const char *region, const char *account, const char *name, char *out,
                             size_t cap);
 

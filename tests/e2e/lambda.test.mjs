@@ -198,6 +198,25 @@ describe('Lambda API', () => {
     await expectError(devA.send(new InvokeCommand({ FunctionName: 'py-echo' })), 'AccessDeniedException');
   });
 
+  test('function names with NUL or bytes outside Lambda\'s patterns are refused, not truncated', async () => {
+    // py-echo exists: "py-echo%00" must not resolve to it
+    const pattern = /at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern/;
+    for (const name of ['py-echo\u0000', 'py-echo\u0000x', `arn:aws:lambda:us-east-1:${A}:function:py-echo\u0000`,
+      `arn:aws:lambda:us-east-1\r\n:${A}:function:py-echo`, `arn:aws:lambda:US-EAST-1:${A}:function:py-echo`]) {
+      await expectError(lambdaA.send(new GetFunctionCommand({ FunctionName: name })), 'ValidationException', pattern);
+      await expectError(lambdaA.send(new InvokeCommand({ FunctionName: name, Payload: '{}' })), 'ValidationException', pattern);
+      await expectError(lambdaA.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Timeout: 9 })),
+        'ValidationException', pattern);
+    }
+    // in a body, NUL does not get past the JSON parser
+    await expectError(lambdaA.send(new CreateFunctionCommand({
+      FunctionName: 'nul-fn\u0000', Role: ROLE, Handler: 'app.handler', Runtime: 'python3.12',
+      Code: { ZipFile: zipFiles({ 'app.py': PY_ECHO }) },
+    })), 'InvalidRequestContentException');
+    const f = await lambdaA.send(new GetFunctionConfigurationCommand({ FunctionName: 'py-echo' }));
+    assert.notEqual(f.Timeout, 9);
+  });
+
   test('invoke Python: payload, context, client context, environment, tail logs', async () => {
     const cc = Buffer.from(JSON.stringify({ custom: { tool: 'x___y', n: '1' }, env: { a: 'b' } })).toString('base64');
     const r = await lambdaA.send(new InvokeCommand({
