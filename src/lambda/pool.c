@@ -577,6 +577,8 @@ static struct s_proc *s_spawn(struct mg_lambda *L, struct s_fn *fn)
     for (int i = 0; i < S_MAX_CONNS; i++)
         p->conns[i].fd = -1;
     mg_lambda_strlcpy(p->rev, sizeof(p->rev), fn->rev);
+    const char *slash = strrchr(fn->code_dir, '/');
+    mg_lambda_strlcpy(p->code_hex, sizeof(p->code_hex), slash ? slash + 1 : "");
     p->lfd = s_listen_loopback(&p->port);
     int pfd[2] = {-1, -1};
     char *env[256] = {0};
@@ -1401,12 +1403,22 @@ static bool s_fn_refresh(struct mg_lambda *L, struct s_fn *fn, const json_t *doc
     return true;
 }
 
-static void s_fn_remove_dead(struct s_fn *fn)
+static bool s_push_job(struct mg_lambda *L, const char *account, const char *name,
+                       const char *sha_b64);
+static void s_sweep(struct mg_lambda *L, const char *account, const char *name);
+
+static void s_fn_remove_dead(struct mg_lambda *L, struct s_fn *fn)
 {
     size_t o = 0;
+    char cur[65] = "";
+    if (!mg_lambda_sha_hex(json_string_value(json_object_get(fn->conf, "CodeSha256")), cur))
+        cur[0] = 0;
     for (size_t i = 0; i < fn->n_procs; i++) {
         struct s_proc *p = fn->procs[i];
         if (p->state == P_DEAD && p->reaped && p->out_fd < 0 && p->inv == NULL) {
+            /* the last user of an older code version may be gone: sweep it */
+            if (strcmp(p->code_hex, cur) != 0)
+                s_push_job(L, fn->account, fn->name, "");
             s_proc_free(p);
             continue;
         }
@@ -1593,7 +1605,7 @@ static void s_housekeeping(struct mg_lambda *L, struct s_fn *fn, struct s_done_l
             continue;
         }
     }
-    s_fn_remove_dead(fn);
+    s_fn_remove_dead(L, fn);
 }
 
 static void *s_manager_main(void *arg)
@@ -1615,6 +1627,10 @@ static void *s_manager_main(void *arg)
         /* activation jobs run without the lock: unzipping can take a while */
         while (L->n_jobs) {
             struct s_job job = L->jobs[--L->n_jobs];
+            if (job.sha[0] == 0) {
+                s_sweep(L, job.account, job.name);
+                continue;
+            }
             pthread_mutex_unlock(&L->mu);
             char dir[1200];
             enum mg_err e = s_ensure_code(L, job.account, job.name, job.sha, dir, sizeof(dir));
@@ -1660,6 +1676,7 @@ static void *s_manager_main(void *arg)
                 }
             }
             pthread_mutex_lock(&L->mu);
+            s_sweep(L, job.account, job.name);
         }
         s_route_new(L, &d);
         int64_t now = mg_now_ms();
@@ -1798,17 +1815,19 @@ void mg_lambda_submit(struct mg_lambda *L, struct mg_lambda_inv *inv)
     s_wake(L);
 }
 
-void mg_lambda_queue_activation(struct mg_lambda *L, const char *account, const char *name,
-                                const char *sha_b64)
+/* Queues a job under L->mu: activation of sha_b64 (then a sweep), or a sweep alone (sha ""). A
+ * sweep already queued for the function is not queued twice. */
+static bool s_push_job(struct mg_lambda *L, const char *account, const char *name,
+                       const char *sha_b64)
 {
-    pthread_mutex_lock(&L->mu);
+    for (size_t i = 0; sha_b64[0] == 0 && i < L->n_jobs; i++)
+        if (strcmp(L->jobs[i].account, account) == 0 && strcmp(L->jobs[i].name, name) == 0)
+            return true;
     if (L->n_jobs == L->cap_jobs) {
         size_t nc = L->cap_jobs ? L->cap_jobs * 2 : 16;
         struct s_job *nj = mg_realloc(L->jobs, nc * sizeof(*nj));
-        if (nj == NULL) {
-            pthread_mutex_unlock(&L->mu);
-            return;
-        }
+        if (nj == NULL)
+            return false;
         L->jobs = nj;
         L->cap_jobs = nc;
     }
@@ -1816,8 +1835,137 @@ void mg_lambda_queue_activation(struct mg_lambda *L, const char *account, const 
     mg_lambda_strlcpy(j->account, sizeof(j->account), account);
     mg_lambda_strlcpy(j->name, sizeof(j->name), name);
     mg_lambda_strlcpy(j->sha, sizeof(j->sha), sha_b64);
+    return true;
+}
+
+void mg_lambda_queue_activation(struct mg_lambda *L, const char *account, const char *name,
+                                const char *sha_b64)
+{
+    pthread_mutex_lock(&L->mu);
+    s_push_job(L, account, name, sha_b64 ? sha_b64 : "");
     pthread_mutex_unlock(&L->mu);
     s_wake(L);
+}
+
+void mg_lambda_queue_sweep(struct mg_lambda *L, const char *account, const char *name)
+{
+    pthread_mutex_lock(&L->mu);
+    s_push_job(L, account, name, "");
+    pthread_mutex_unlock(&L->mu);
+    s_wake(L);
+}
+
+static bool s_code_mark(struct mg_lambda *L, const char *account, const char *name,
+                        const char *hex, bool add)
+{
+    char key[150];
+    snprintf(key, sizeof(key), "%s/%s/%s", account, name, hex);
+    bool ok = true;
+    pthread_mutex_lock(&L->mu);
+    size_t i = 0;
+    while (i < L->n_pending && strcmp(L->pending[i].key, key) != 0)
+        i++;
+    if (add) {
+        if (i == L->n_pending && L->n_pending == L->cap_pending) {
+            size_t nc = L->cap_pending ? L->cap_pending * 2 : 8;
+            struct s_pending_code *np = mg_realloc(L->pending, nc * sizeof(*np));
+            if (np == NULL) {
+                ok = false;
+            } else {
+                L->pending = np;
+                L->cap_pending = nc;
+            }
+        }
+        if (ok && i == L->n_pending) {
+            mg_lambda_strlcpy(L->pending[i].key, sizeof(L->pending[i].key), key);
+            L->pending[i].n = 0;
+            L->n_pending++;
+        }
+        if (ok)
+            L->pending[i].n++;
+    } else if (i < L->n_pending && --L->pending[i].n == 0) {
+        L->pending[i] = L->pending[--L->n_pending];
+    }
+    pthread_mutex_unlock(&L->mu);
+    return ok;
+}
+
+bool mg_lambda_code_pending(struct mg_lambda *L, const char *account, const char *name,
+                            const char *hex)
+{
+    return s_code_mark(L, account, name, hex, true);
+}
+
+void mg_lambda_code_stored(struct mg_lambda *L, const char *account, const char *name,
+                           const char *hex)
+{
+    s_code_mark(L, account, name, hex, false);
+}
+
+/* Whether name (an entry of a code directory) belongs to one of the versions in keep. */
+static bool s_kept(const char *name, char (*keep)[65], size_t n_keep)
+{
+    for (size_t i = 0; i < n_keep; i++)
+        if (keep[i][0] && strncmp(name, keep[i], 64) == 0)
+            return true;
+    return false;
+}
+
+/* Removes the code versions of a function that nothing uses: not its configuration, not a
+ * runtime process, not a store in progress. Called on the manager thread with L->mu held; the
+ * removal itself runs without it. */
+static void s_sweep(struct mg_lambda *L, const char *account, const char *name)
+{
+    enum { KEEP_MAX = 64 };
+    char keep[KEEP_MAX][65];
+    size_t n_keep = 0;
+    bool overflow = false;
+    /* first what is pending (a store commits before it stops being pending) ... */
+    char prefix[96];
+    int pl = snprintf(prefix, sizeof(prefix), "%s/%s/", account, name);
+    for (size_t i = 0; i < L->n_pending; i++) {
+        if (strncmp(L->pending[i].key, prefix, (size_t)pl) != 0)
+            continue;
+        if (n_keep == KEEP_MAX)
+            overflow = true;
+        else
+            mg_lambda_strlcpy(keep[n_keep++], 65, L->pending[i].key + pl);
+    }
+    struct s_fn *fn = s_fn_get(L, account, name, false);
+    for (size_t i = 0; fn && i < fn->n_procs; i++) {
+        if (n_keep == KEEP_MAX)
+            overflow = true;
+        else
+            mg_lambda_strlcpy(keep[n_keep++], 65, fn->procs[i]->code_hex);
+    }
+    if (overflow)
+        return; /* keep everything: a later sweep removes what is left */
+    pthread_mutex_unlock(&L->mu);
+    /* ... then the configuration, which a store that was pending above has committed to */
+    struct mg_snapshot *snap = mg_state_acquire(&L->app->state);
+    const struct mg_snapshot_doc *d = mg_snapshot_get(snap, "function", account, name);
+    char cur[65] = "";
+    if (d && mg_lambda_sha_hex(json_string_value(json_object_get(d->doc, "CodeSha256")), cur) &&
+        n_keep < KEEP_MAX)
+        mg_lambda_strlcpy(keep[n_keep++], 65, cur);
+    mg_snapshot_unref(snap);
+    char dir[1024];
+    mg_lambda_code_dir(L->app, account, name, dir, sizeof(dir));
+    DIR *dh = opendir(dir);
+    struct dirent *de;
+    while (dh && (de = readdir(dh)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        /* <hex>.zip, <hex>.zip.tmp, <hex>/, and .tmp-* (an unpacking this thread left) */
+        if (de->d_name[0] != '.' && s_kept(de->d_name, keep, n_keep))
+            continue;
+        char path[1400];
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        nftw(path, s_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    if (dh)
+        closedir(dh);
+    pthread_mutex_lock(&L->mu);
 }
 
 void mg_lambda_queue_removal(struct mg_lambda *L, const char *path)
@@ -1912,6 +2060,9 @@ void mg_lambda_manager_stop(struct mg_lambda *L)
     mg_map_cleanup(&L->fns);
     mg_free(L->jobs);
     L->jobs = NULL;
+    mg_free(L->pending);
+    L->pending = NULL;
+    L->n_pending = L->cap_pending = 0;
     /* trees not removed before the stop: remove them now, the loops are gone */
     for (size_t i = 0; i < L->n_trash; i++) {
         nftw(L->trash[i], s_rm_one, 16, FTW_DEPTH | FTW_PHYS);

@@ -461,3 +461,114 @@ done
     assert.deepEqual(dec(r.Payload), { esm: true, got: { again: 1 } });
   });
 });
+
+// Code storage: only the version in use stays on disk, the account's total is capped, and
+// archives that unpack past Lambda's limits are refused before anything is written.
+describe('Lambda code storage', () => {
+  const CAP = 3_000_000;
+  let gw2;
+  let lc;
+
+  before(async () => {
+    const acc = defaultAccounts();
+    acc[0].roles = { exec: { name: 'fn-exec', path: '/', assumeRolePolicyDocument: trust('lambda.amazonaws.com') } };
+    gw2 = await startServer({ accounts: acc, args: ['--lambda-code-storage', String(CAP), '--lambda-idle-timeout', '60'] });
+    lc = makeClient(LambdaClient, gw2, acc[0].root);
+  });
+
+  after(async () => {
+    if (gw2) {
+      const r = await gw2.stop();
+      assert.equal(r.signal, null, gw2.stderr().slice(-2000));
+    }
+  });
+
+  const codeDir = (name) => path.join(gw2.dataDir, 'lambda', A, name);
+  const hexOf = (b64) => Buffer.from(b64, 'base64').toString('hex');
+  // PY_ECHO plus `pad` bytes of zeros: a small zip that unpacks to about `pad` bytes
+  const padded = (pad, tag) => zipFiles({ 'app.py': `${PY_ECHO}\nTAG = ${JSON.stringify(tag)}\n`, 'pad.bin': Buffer.alloc(pad) });
+
+  async function activeIn(name) {
+    for (let i = 0; i < 100; i++) {
+      const f = await lc.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
+      if (f.State === 'Active' && f.LastUpdateStatus !== 'InProgress') return f;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.fail(`function ${name} never became Active`);
+  }
+
+  test('three code updates leave one version on disk', async () => {
+    await lc.send(new CreateFunctionCommand({
+      FunctionName: 'versions', Role: ROLE, Runtime: 'python3.12', Handler: 'app.handler', Code: { ZipFile: padded(100_000, 0) },
+    }));
+    await activeIn('versions');
+    await lc.send(new InvokeCommand({ FunctionName: 'versions', Payload: '{"v":0}' }));
+    let last;
+    for (let v = 1; v <= 3; v++) {
+      last = await lc.send(new UpdateFunctionCodeCommand({ FunctionName: 'versions', ZipFile: padded(100_000, v) }));
+      await activeIn('versions');
+      const r = await lc.send(new InvokeCommand({ FunctionName: 'versions', Payload: JSON.stringify({ v }) }));
+      assert.equal(r.FunctionError, undefined);
+      assert.deepEqual(dec(r.Payload).event, { v });
+    }
+    const hex = hexOf(last.CodeSha256);
+    const want = [hex, `${hex}.zip`].sort();
+    let have = [];
+    for (let i = 0; i < 100; i++) {
+      have = (await readdir(codeDir('versions'))).sort();
+      if (JSON.stringify(have) === JSON.stringify(want)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(have, want);
+    // the private size bookkeeping does not leak into the API
+    const f = await lc.send(new GetFunctionConfigurationCommand({ FunctionName: 'versions' }));
+    assert.equal(f.CodeUnzippedSize, undefined);
+    await lc.send(new DeleteFunctionCommand({ FunctionName: 'versions' }));
+  });
+
+  test('past the per-account code storage limit: CodeStorageExceededException', async () => {
+    const mk = (name, zip) => lc.send(new CreateFunctionCommand({
+      FunctionName: name, Role: ROLE, Runtime: 'python3.12', Handler: 'app.handler', Code: { ZipFile: zip },
+    }));
+    await mk('store-1', padded(1_000_000, 1));
+    await mk('store-2', padded(1_000_000, 2));
+    await expectError(mk('store-3', padded(1_000_000, 3)), 'CodeStorageExceededException', /^Code storage limit exceeded\.$/);
+    assert.ok(!existsSync(codeDir('store-3')) || (await readdir(codeDir('store-3'))).length === 0);
+    // an update counts instead of the code it replaces
+    await activeIn('store-1');
+    await lc.send(new UpdateFunctionCodeCommand({ FunctionName: 'store-1', ZipFile: padded(900_000, 4) }));
+    await activeIn('store-1');
+    await expectError(lc.send(new UpdateFunctionCodeCommand({ FunctionName: 'store-1', ZipFile: padded(2_100_000, 5) })),
+      'CodeStorageExceededException');
+    // deleting a function frees its share
+    await lc.send(new DeleteFunctionCommand({ FunctionName: 'store-2' }));
+    await mk('store-3', padded(1_000_000, 3));
+    await activeIn('store-3');
+    for (const n of ['store-1', 'store-3']) await lc.send(new DeleteFunctionCommand({ FunctionName: n }));
+  });
+
+  test('an archive over 250 MB unzipped, or one that unpacks past what it declares, is refused', async () => {
+    const base = { Role: ROLE, Runtime: 'python3.12', Handler: 'app.handler' };
+    // declares 300 MB (honestly or not: refused on the declaration)
+    const big = zipFiles({ 'pad.bin': Buffer.alloc(1000) });
+    big.writeUInt32LE(300_000_000, 22); // local header
+    big.writeUInt32LE(300_000_000, big.length - 22 - 46 - 'pad.bin'.length + 24); // central directory
+    await expectError(lc.send(new CreateFunctionCommand({ ...base, FunctionName: 'too-big', Code: { ZipFile: big } })),
+      'InvalidParameterValueException', /^Unzipped size must be smaller than 262144000 bytes$/);
+    // a zip bomb: one entry that declares 1000 bytes and inflates to 40 MB
+    const bomb = zipFiles({ 'bomb.bin': Buffer.alloc(40 * 1024 * 1024) });
+    bomb.writeUInt32LE(1000, 22);
+    bomb.writeUInt32LE(1000, bomb.length - 22 - 46 - 'bomb.bin'.length + 24);
+    assert.ok(bomb.length < 100_000);
+    await expectError(lc.send(new CreateFunctionCommand({ ...base, FunctionName: 'bomb', Code: { ZipFile: bomb } })),
+      'InvalidParameterValueException', /Could not unzip uploaded file/);
+    assert.ok(!existsSync(codeDir('bomb')));
+    await lc.send(new CreateFunctionCommand({ ...base, FunctionName: 'later-bomb', Code: { ZipFile: padded(10, 'x') } }));
+    await activeIn('later-bomb');
+    await expectError(lc.send(new UpdateFunctionCodeCommand({ FunctionName: 'later-bomb', ZipFile: bomb })),
+      'InvalidParameterValueException', /Could not unzip uploaded file/);
+    const f = await lc.send(new GetFunctionConfigurationCommand({ FunctionName: 'later-bomb' }));
+    assert.equal(f.LastUpdateStatus, 'Successful');
+    assert.equal((await readdir(codeDir('later-bomb'))).length, 2);
+  });
+});
