@@ -804,6 +804,11 @@ static void s_assign(struct mg_lambda *L, struct s_proc *p, struct s_conn *c,
     bool safe = s_header_safe(inv->request_id) && s_header_safe(fn->arn) && s_header_safe(trace) &&
                 (inv->client_context == NULL || s_header_safe(inv->client_context));
     enum mg_err e = safe ? MG_E_OK : MG_E_INVALID;
+    if (!safe)
+        MG_LOG(MG_LOG_ERROR, MG_SUB_LAMBDA,
+               "function %s: invocation %s: a Runtime API header value is not printable ASCII; "
+               "the event goes without headers",
+               fn->name, inv->request_id);
     if (!e)
         e = mg_buf_printf(&h,
                           "Lambda-Runtime-Aws-Request-Id: %s\r\n"
