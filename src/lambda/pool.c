@@ -1681,6 +1681,17 @@ static void *s_manager_main(void *arg)
                 }
             }
             pthread_mutex_lock(&L->mu);
+            /* idle processes of the previous code stop now (busy ones after their invocation),
+             * so that its files can go without waiting for the next invocation */
+            struct s_fn *jfn = s_fn_get(L, job.account, job.name, false);
+            if (jfn && jfn->conf) {
+                struct mg_snapshot *snap = mg_state_acquire(&L->app->state);
+                const struct mg_snapshot_doc *jd = mg_snapshot_get(snap, "function", job.account,
+                                                                   job.name);
+                if (jd)
+                    (void)s_fn_refresh(L, jfn, jd->doc);
+                mg_snapshot_unref(snap);
+            }
             s_sweep(L, job.account, job.name);
         }
         s_route_new(L, &d);
