@@ -528,6 +528,31 @@ describe('Lambda code storage', () => {
     await lc.send(new DeleteFunctionCommand({ FunctionName: 'versions' }));
   });
 
+  test('concurrent creates of one name: the loser\'s code does not stay on disk', async () => {
+    const names = ['race-1', 'race-2', 'race-3', 'race-4'];
+    for (const name of names) {
+      const zips = [padded(300_000, `${name}-a`), padded(300_000, `${name}-b`)];
+      const rs = await Promise.allSettled(zips.map((zip) => lc.send(new CreateFunctionCommand({
+        FunctionName: name, Role: ROLE, Runtime: 'python3.12', Handler: 'app.handler', Code: { ZipFile: zip },
+      }))));
+      const won = rs.filter((r) => r.status === 'fulfilled');
+      assert.equal(won.length, 1, JSON.stringify(rs.map((r) => r.reason?.name)));
+      const lost = rs.find((r) => r.status === 'rejected');
+      assert.equal(lost.reason.name, 'ResourceConflictException');
+      await activeIn(name);
+      const hex = hexOf(won[0].value.CodeSha256);
+      const want = JSON.stringify([hex, `${hex}.zip`].sort());
+      let have = [];
+      for (let i = 0; i < 50; i++) {
+        have = (await readdir(codeDir(name))).sort();
+        if (JSON.stringify(have) === want) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(JSON.stringify(have), want);
+    }
+    for (const name of names) await lc.send(new DeleteFunctionCommand({ FunctionName: name }));
+  });
+
   test('past the per-account code storage limit: CodeStorageExceededException', async () => {
     const mk = (name, zip) => lc.send(new CreateFunctionCommand({
       FunctionName: name, Role: ROLE, Runtime: 'python3.12', Handler: 'app.handler', Code: { ZipFile: zip },
