@@ -32,6 +32,7 @@ struct mg_app_config {
     int lambda_concurrency;  /* runtime processes per function; 0 = 10 */
     int lambda_idle_seconds; /* idle runtime processes are stopped after this; 0 = 300 */
     int lambda_queue;        /* invocations waiting per function before 429; 0 = 100 */
+    uint64_t lambda_code_storage; /* code bytes per account (zips + unpacked); 0 = env/default */
 };
 
 struct mg_app {

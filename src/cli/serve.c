@@ -40,6 +40,8 @@ static const char s_serve_usage[] =
     "  --lambda-queue N        invocations that may wait per function before Invoke answers\n"
     "                          429 TooManyRequestsException (default 100)\n"
     "  --lambda-idle-timeout S stop idle runtime processes after S seconds (default 300)\n"
+    "  --lambda-code-storage BYTES  Lambda code (zips and unpacked trees) per account\n"
+    "                          (default 10737418240, or MCPGATE_LAMBDA_CODE_STORAGE)\n"
     "  --tools-page-size N     tools per MCP tools/list page (default 100)\n"
     "\n"
     "Relative paths are taken from the working directory at start-up and made absolute.\n";
@@ -318,6 +320,12 @@ int mg_cli_serve_main(int argc, char **argv)
                 return 2;
             }
             cfg.lambda_idle_seconds = (int)n;
+        } else if (strcmp(a, "--lambda-code-storage") == 0) {
+            if (!s_parse_u64(v, 1, UINT64_MAX, &n)) {
+                fprintf(stderr, "mcpgate serve: --lambda-code-storage wants a byte count\n");
+                return 2;
+            }
+            cfg.lambda_code_storage = n;
         } else {
             fprintf(stderr, "mcpgate serve: unknown option '%s'\n\n%s", a, s_serve_usage);
             return 2;

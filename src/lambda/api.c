@@ -68,6 +68,7 @@ static json_t *s_public_conf(const json_t *doc)
         json_object_del(j, "Tags");
         json_object_del(j, "Policy");
         json_object_del(j, "PolicyRevisionId");
+        json_object_del(j, "CodeUnzippedSize");
     }
     return j;
 }
@@ -87,14 +88,19 @@ static bool s_resolve(struct mg_call *c, struct mg_slice raw, struct s_target *t
     bool ok = mg_url_decode(&b, raw, false) == MG_E_OK && mg_buf_cstr(&b);
     struct mg_lambda_name n;
     if (ok)
-        ok = mg_lambda_parse_name(mg_buf_cstr(&b), &n);
+        ok = mg_lambda_parse_name_bytes(mg_buf_slice(&b), &n);
     if (!ok) {
+        /* the value is echoed as Lambda does, with control characters (NUL...) left out */
+        for (size_t i = 0; i < b.len; i++)
+            if (b.ptr[i] < 0x20 || b.ptr[i] == 0x7f)
+                b.ptr[i] = '?';
         s_errf(c, 400, "ValidationException",
-               "1 validation error detected: Value '" MG_SLICE_FMT
-               "' at 'functionName' failed to satisfy constraint: Member must satisfy regular "
-               "expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?"
-               "(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?",
-               MG_SLICE_ARG(mg_buf_slice(&b)));
+               "1 validation error detected: Value '%.256s' at 'functionName' failed to satisfy "
+               "constraint: Member must satisfy regular expression pattern: "
+               "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?"
+               "(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|"
+               "[a-zA-Z0-9-_]+))?",
+               mg_buf_cstr(&b) ? mg_buf_cstr(&b) : "");
         mg_buf_cleanup(&b);
         return false;
     }
@@ -399,9 +405,23 @@ static enum mg_err s_write_file(const char *path, struct mg_slice data)
     return MG_E_OK;
 }
 
-/* Decodes Code.ZipFile / ZipFile, checks it, stores it; fills CodeSha256 and CodeSize. */
+static const char s_storage_msg[] = "Code storage limit exceeded.";
+
+/* Whether the account's code, with this function's code counted as new_bytes instead of what it
+ * has now, stays within the code storage limit (snap: the state to count in). */
+static bool s_storage_ok(struct mg_call *c, const struct mg_snapshot *snap, const char *account,
+                         const char *name, uint64_t new_bytes)
+{
+    uint64_t used = mg_lambda_account_code_bytes(snap, account, name);
+    uint64_t max = mg_lambda_code_storage_max(c->app);
+    return used <= max && new_bytes <= max - used;
+}
+
+/* Decodes Code.ZipFile / ZipFile, checks it, stores it; fills CodeSha256, CodeSize and
+ * CodeUnzippedSize. On success the version (hex) is marked pending: the caller unmarks it with
+ * s_code_done once the document is committed or not. */
 static bool s_store_code(struct mg_call *c, const json_t *zipfile, const char *account,
-                         const char *name, json_t *doc)
+                         const char *name, json_t *doc, char hex[65])
 {
     const char *b64 = json_string_value(zipfile);
     if (b64 == NULL) {
@@ -421,8 +441,12 @@ static bool s_store_code(struct mg_call *c, const json_t *zipfile, const char *a
     }
     char msg[128] = "";
     struct mg_lambda_zip_info info;
-    if (e || mg_lambda_zip_check(mg_buf_slice(&zip), MG_LAMBDA_UNZIPPED_MAX, &info, msg,
-                                 sizeof(msg))) {
+    /* the declared sizes first (cheap), then the real ones: an archive whose entries inflate
+     * past what they declare (a zip bomb) is refused here, not when it is unpacked */
+    if (e ||
+        mg_lambda_zip_check(mg_buf_slice(&zip), MG_LAMBDA_UNZIPPED_MAX, &info, msg,
+                            sizeof(msg)) ||
+        mg_lambda_zip_verify(mg_buf_slice(&zip), MG_LAMBDA_UNZIPPED_MAX, msg, sizeof(msg))) {
         mg_buf_cleanup(&zip);
         MG_LOG_REQ(MG_LOG_INFO, MG_SUB_LAMBDA, c->req->request_id, "zip refused: %s",
                    msg[0] ? msg : "not base64");
@@ -435,9 +459,13 @@ static bool s_store_code(struct mg_call *c, const json_t *zipfile, const char *a
                   "again.");
         return false;
     }
+    if (!s_storage_ok(c, c->snap, account, name, zip.len + info.total_uncompressed)) {
+        mg_buf_cleanup(&zip);
+        s_err(c, 400, "CodeStorageExceededException", s_storage_msg);
+        return false;
+    }
     uint8_t digest[32];
     SHA256(zip.ptr, zip.len, digest);
-    char hex[65];
     mg_hex_encode(digest, 32, hex);
     hex[64] = 0;
     struct mg_buf sha;
@@ -445,17 +473,35 @@ static bool s_store_code(struct mg_call *c, const json_t *zipfile, const char *a
     char dir[1024], path[1200];
     mg_lambda_code_dir(c->app, account, name, dir, sizeof(dir));
     snprintf(path, sizeof(path), "%s/%s.zip", dir, hex);
-    bool ok = mg_base64_encode(&sha, mg_slice_make(digest, 32)) == MG_E_OK && mg_buf_cstr(&sha) &&
-              s_mkdir_p(dir) == MG_E_OK && s_write_file(path, mg_buf_slice(&zip)) == MG_E_OK;
+    bool pending = mg_lambda_code_pending(c->app->lambda, account, name, hex);
+    bool ok = pending && mg_base64_encode(&sha, mg_slice_make(digest, 32)) == MG_E_OK &&
+              mg_buf_cstr(&sha) && s_mkdir_p(dir) == MG_E_OK &&
+              s_write_file(path, mg_buf_slice(&zip)) == MG_E_OK;
     if (ok) {
         json_object_set_new(doc, "CodeSha256", json_string(mg_buf_cstr(&sha)));
         json_object_set_new(doc, "CodeSize", json_integer((json_int_t)zip.len));
+        json_object_set_new(doc, "CodeUnzippedSize",
+                            json_integer((json_int_t)info.total_uncompressed));
     } else {
+        if (pending) {
+            /* nothing may be left of this version if the function does not use it */
+            mg_lambda_code_stored(c->app->lambda, account, name, hex);
+            mg_lambda_queue_sweep(c->app->lambda, account, name);
+        }
         s_err(c, 500, "ServiceException", "The code could not be stored.");
     }
     mg_buf_cleanup(&sha);
     mg_buf_cleanup(&zip);
     return ok;
+}
+
+/* After the document with a new code version was committed or not: the version is no longer
+ * pending, and versions nothing uses (the loser of a race, the previous code) are swept. */
+static void s_code_done(struct mg_call *c, const char *account, const char *name,
+                        const char *hex)
+{
+    mg_lambda_code_stored(c->app->lambda, account, name, hex);
+    mg_lambda_queue_sweep(c->app->lambda, account, name);
 }
 
 /* The code tree is renamed aside at once (a new function of the same name starts clean) and
@@ -473,7 +519,7 @@ static void s_remove_code(struct mg_app *app, const char *account, const char *n
 /* --- store writes ----------------------------------------------------------------------- */
 
 static bool s_commit(struct mg_call *c, const char *account, const char *name, json_t *doc,
-                     bool insert)
+                     bool insert, bool new_code)
 {
     char *text = json_dumps(doc, JSON_COMPACT);
     if (text == NULL) {
@@ -481,6 +527,20 @@ static bool s_commit(struct mg_call *c, const char *account, const char *name, j
         return false;
     }
     enum mg_err e = mg_state_write_begin(&c->app->state);
+    if (!e && new_code) {
+        /* the storage check again, under the write lock: concurrent uploads cannot both pass */
+        struct mg_snapshot *cur = mg_state_acquire(&c->app->state);
+        json_int_t size = json_integer_value(json_object_get(doc, "CodeSize")) +
+                          json_integer_value(json_object_get(doc, "CodeUnzippedSize"));
+        bool ok = s_storage_ok(c, cur, account, name, size > 0 ? (uint64_t)size : 0);
+        mg_snapshot_unref(cur);
+        if (!ok) {
+            free(text);
+            mg_state_write_abort(&c->app->state);
+            s_err(c, 400, "CodeStorageExceededException", s_storage_msg);
+            return false;
+        }
+    }
     if (!e)
         e = insert ? mg_store_insert(c->app->store, "function", account, name, mg_slice_cstr(text))
                    : mg_store_put(c->app->store, "function", account, name, mg_slice_cstr(text));
@@ -535,6 +595,10 @@ static void s_create(struct mg_call *c)
     if (body == NULL)
         return;
     json_t *doc = NULL;
+    char hex[65] = "";
+    bool stored = false;
+    struct s_target t;
+    memset(&t, 0, sizeof(t));
     const char *fname = json_string_value(json_object_get(body, "FunctionName"));
     struct mg_lambda_name n;
     if (fname == NULL || !mg_lambda_parse_name(fname, &n) || n.qualifier[0]) {
@@ -551,8 +615,6 @@ static void s_create(struct mg_call *c)
         s_err(c, 404, "ResourceNotFoundException", why);
         goto out;
     }
-    struct s_target t;
-    memset(&t, 0, sizeof(t));
     mg_lambda_strlcpy(t.account, sizeof(t.account), n.account[0] ? n.account : c->principal.account);
     mg_lambda_strlcpy(t.name, sizeof(t.name), n.name);
     mg_lambda_function_arn(c->app->cfg.region, t.account, t.name, t.arn, sizeof(t.arn));
@@ -590,8 +652,9 @@ static void s_create(struct mg_call *c)
         goto out;
     }
     if (!s_store_code(c, json_object_get(json_object_get(body, "Code"), "ZipFile"), t.account,
-                      t.name, doc))
+                      t.name, doc, hex))
         goto out;
+    stored = true;
     char rev[37], lm[40];
     s_new_revision(rev);
     s_last_modified(lm);
@@ -616,7 +679,7 @@ static void s_create(struct mg_call *c)
     json_object_set_new(doc, "LoggingConfig",
                         json_pack("{s:s,s:s}", "LogFormat", "Text", "LogGroup", lg));
     json_object_set_new(doc, "Tags", tags ? json_deep_copy(tags) : json_object());
-    if (!s_commit(c, t.account, t.name, doc, true))
+    if (!s_commit(c, t.account, t.name, doc, true, true))
         goto out;
     mg_lambda_queue_activation(c->app->lambda, t.account, t.name,
                                json_string_value(json_object_get(doc, "CodeSha256")));
@@ -624,6 +687,8 @@ static void s_create(struct mg_call *c)
     s_send_json_obj(c, 201, pub);
     json_decref(pub);
 out:
+    if (stored)
+        s_code_done(c, t.account, t.name, hex);
     json_decref(doc);
     json_decref(body);
 }
@@ -749,11 +814,14 @@ static void s_update(struct mg_call *c, struct s_target *t, bool code)
     if (body == NULL)
         return;
     json_t *doc = json_deep_copy(t->doc);
+    char hex[65] = "";
+    bool stored = false;
     if (!s_check_revision(c, body, doc, "RevisionId"))
         goto out;
     if (code) {
-        if (!s_store_code(c, json_object_get(body, "ZipFile"), t->account, t->name, doc))
+        if (!s_store_code(c, json_object_get(body, "ZipFile"), t->account, t->name, doc, hex))
             goto out;
+        stored = true;
         json_object_set_new(doc, "LastUpdateStatus", json_string("InProgress"));
         json_object_set_new(doc, "LastUpdateStatusReason",
                             json_string("The function is being created."));
@@ -790,7 +858,7 @@ static void s_update(struct mg_call *c, struct s_target *t, bool code)
         json_object_del(doc, "PolicyRevisionId");
     json_decref(cur);
     mg_state_write_abort(&c->app->state);
-    if (!s_commit(c, t->account, t->name, doc, false))
+    if (!s_commit(c, t->account, t->name, doc, false, code))
         goto out;
     if (code)
         mg_lambda_queue_activation(c->app->lambda, t->account, t->name,
@@ -799,6 +867,8 @@ static void s_update(struct mg_call *c, struct s_target *t, bool code)
     s_send_json_obj(c, 200, pub);
     json_decref(pub);
 out:
+    if (stored)
+        s_code_done(c, t->account, t->name, hex);
     json_decref(doc);
     json_decref(body);
 }

@@ -1,6 +1,8 @@
 /* Functions: runtimes, code locations, and the snapshot extension that compiles each function's
  * resource-based policy. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -93,4 +95,41 @@ const json_t *mg_lambda_function_doc(const struct mg_snapshot *snap, const char 
         return NULL;
     const struct mg_snapshot_doc *d = mg_snapshot_get(snap, "function", acct, n.name);
     return d ? d->doc : NULL;
+}
+
+/* --- code storage ----------------------------------------------------------------------- */
+
+uint64_t mg_lambda_code_storage_max(const struct mg_app *app)
+{
+    if (app->cfg.lambda_code_storage)
+        return app->cfg.lambda_code_storage;
+    const char *v = getenv("MCPGATE_LAMBDA_CODE_STORAGE");
+    if (v && v[0] >= '0' && v[0] <= '9') {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (errno == 0 && *end == 0 && n > 0)
+            return n;
+    }
+    return MG_LAMBDA_CODE_STORAGE_DEFAULT;
+}
+
+static uint64_t s_doc_u64(const json_t *doc, const char *member)
+{
+    json_int_t v = json_integer_value(json_object_get(doc, member));
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+uint64_t mg_lambda_account_code_bytes(const struct mg_snapshot *snap, const char *account,
+                                      const char *except_name)
+{
+    size_t n = 0;
+    const struct mg_snapshot_doc *d = mg_snapshot_range(snap, "function", account, &n);
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (except_name && strcmp(d[i].key, except_name) == 0)
+            continue;
+        total += s_doc_u64(d[i].doc, "CodeSize") + s_doc_u64(d[i].doc, "CodeUnzippedSize");
+    }
+    return total;
 }

@@ -44,6 +44,12 @@ MG_MUST_USE enum mg_err mg_lambda_zip_check(struct mg_slice zip, uint64_t max_to
 MG_MUST_USE enum mg_err mg_lambda_zip_extract(struct mg_slice zip, const char *dir,
                                               uint64_t max_total, char *msg, size_t cap);
 
+/* Inflates every entry as mg_lambda_zip_extract would, writing nothing: the archive's real
+ * unzipped size (not only the declared one) stays under max_total, and every entry inflates to
+ * exactly its declared size with its CRC. Stops as soon as a limit is passed (zip bombs). */
+MG_MUST_USE enum mg_err mg_lambda_zip_verify(struct mg_slice zip, uint64_t max_total, char *msg,
+                                             size_t cap);
+
 /* --- log ring (logs.c) ------------------------------------------------------------------- */
 
 /* A bounded byte ring that keeps the newest bytes. */
@@ -61,6 +67,8 @@ MG_MUST_USE enum mg_err mg_lambda_ring_tail(const struct mg_lambda_ring *r, size
 /* --- names (names.c) --------------------------------------------------------------------- */
 
 bool mg_lambda_valid_name(const char *name); /* [a-zA-Z0-9-_]{1,64} */
+/* mg_lambda_parse_name over bytes taken from a path or body: a NUL anywhere is refused. */
+bool mg_lambda_parse_name_bytes(struct mg_slice in, struct mg_lambda_name *out);
 void mg_lambda_function_arn(const char *region, const char *account, const char *name, char *out,
                             size_t cap);
 
@@ -76,6 +84,16 @@ void mg_lambda_code_dir(const struct mg_app *app, const char *account, const cha
                         char *out, size_t cap);
 /* CodeSha256 (base64) -> lower-case hex of the same digest, for file names. */
 bool mg_lambda_sha_hex(const char *code_sha256_b64, char out[65]);
+
+/* Code storage. A function's code takes its zip (CodeSize) plus its unpacked tree (the declared
+ * unzipped size, kept in the private document member "CodeUnzippedSize"); only the version in
+ * use is kept. The per-account total is capped, as Lambda's code storage quota does. */
+#define MG_LAMBDA_CODE_STORAGE_DEFAULT (10ull * 1024ull * 1024ull * 1024ull)
+/* --lambda-code-storage, else MCPGATE_LAMBDA_CODE_STORAGE, else the default. */
+uint64_t mg_lambda_code_storage_max(const struct mg_app *app);
+/* Bytes the code of the account's functions takes, leaving out except_name (may be NULL). */
+uint64_t mg_lambda_account_code_bytes(const struct mg_snapshot *snap, const char *account,
+                                      const char *except_name);
 
 /* --- the module ------------------------------------------------------------------------- */
 
@@ -122,6 +140,9 @@ struct mg_lambda {
     /* code trees of deleted functions, already renamed aside, removed by the manager thread */
     char **trash;
     size_t n_trash, cap_trash;
+    /* code versions being stored by an API call, not yet committed: "account/name/hex" */
+    struct s_pending_code { char key[150]; int n; } *pending;
+    size_t n_pending, cap_pending;
     /* settings */
     int concurrency;           /* processes per function */
     int queue_max;             /* queued invocations per function */
@@ -138,6 +159,15 @@ void mg_lambda_queue_activation(struct mg_lambda *L, const char *account, const 
                                 const char *sha_b64);
 /* Kills the function's processes (delete). */
 void mg_lambda_forget(struct mg_lambda *L, const char *account, const char *name);
+/* Marks a code version as being stored, until mg_lambda_code_stored: old versions are swept only
+ * when neither the function's configuration, a runtime process nor a pending store uses them.
+ * false when it cannot be marked (out of memory): the caller must not store the code then. */
+MG_MUST_USE bool mg_lambda_code_pending(struct mg_lambda *L, const char *account, const char *name,
+                                        const char *hex);
+void mg_lambda_code_stored(struct mg_lambda *L, const char *account, const char *name,
+                           const char *hex);
+/* Queues removal of the function's unused code versions (on the manager thread). */
+void mg_lambda_queue_sweep(struct mg_lambda *L, const char *account, const char *name);
 /* Removes a directory tree on the manager thread (takes a copy of path). */
 void mg_lambda_queue_removal(struct mg_lambda *L, const char *path);
 void mg_lambda_inv_free(struct mg_lambda_inv *inv);

@@ -59,6 +59,60 @@ static bool s_part(const char **p, char *out, size_t cap, bool *last)
     return true;
 }
 
+/* aws[a-zA-Z-]* */
+static bool s_valid_partition(const char *p)
+{
+    if (strncmp(p, "aws", 3) != 0)
+        return false;
+    for (p += 3; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '-'))
+            return false;
+    return true;
+}
+
+static size_t s_lower_run(const char *p)
+{
+    size_t n = 0;
+    while (p[n] >= 'a' && p[n] <= 'z')
+        n++;
+    return n;
+}
+
+/* [a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}, Lambda's region pattern */
+static bool s_valid_region(const char *r)
+{
+    if (s_lower_run(r) != 2 || r[2] != '-')
+        return false;
+    const char *p = r + 2;
+    if (strncmp(p, "-gov-", 5) == 0) {
+        p += 4;
+    } else if (strncmp(p, "-iso", 4) == 0) {
+        size_t n = s_lower_run(p + 4);
+        if (n <= 1 && p[4 + n] == '-')
+            p += 4 + n;
+    }
+    /* p is at "-[a-z]+-D" */
+    size_t n = s_lower_run(p + 1);
+    if (p[0] != '-' || n == 0 || p[1 + n] != '-')
+        return false;
+    p += 2 + n;
+    return p[0] >= '0' && p[0] <= '9' && p[1] == 0;
+}
+
+bool mg_lambda_parse_name_bytes(struct mg_slice in, struct mg_lambda_name *out)
+{
+    char buf[260];
+    memset(out, 0, sizeof(*out));
+    if (in.len == 0 || in.len >= sizeof(buf))
+        return false;
+    for (size_t i = 0; i < in.len; i++)
+        if (in.ptr[i] == 0)
+            return false; /* "fn%00" is not "fn" */
+    mg_memcpy(buf, in.ptr, in.len);
+    buf[in.len] = 0;
+    return mg_lambda_parse_name(buf, out);
+}
+
 bool mg_lambda_parse_name(const char *in, struct mg_lambda_name *out)
 {
     memset(out, 0, sizeof(*out));
@@ -76,7 +130,7 @@ bool mg_lambda_parse_name(const char *in, struct mg_lambda_name *out)
     const char *partition = "", *account = "", *region = "", *name = NULL, *qual = "";
     if (n >= 6 && strcmp(parts[0], "arn") == 0) {
         /* arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER] */
-        if (n > 8 || strncmp(parts[1], "aws", 3) != 0 || strcmp(parts[2], "lambda") != 0 ||
+        if (n > 8 || !s_valid_partition(parts[1]) || strcmp(parts[2], "lambda") != 0 ||
             n < 7 || strcmp(parts[5], "function") != 0)
             return false;
         partition = parts[1];
@@ -84,7 +138,7 @@ bool mg_lambda_parse_name(const char *in, struct mg_lambda_name *out)
         account = parts[4];
         name = parts[6];
         qual = n == 8 ? parts[7] : "";
-        if (region[0] == 0 || strlen(region) >= sizeof(out->region) ||
+        if (!s_valid_region(region) || strlen(region) >= sizeof(out->region) || account[0] == 0 ||
             strlen(partition) >= sizeof(out->partition))
             return false;
     } else if (n >= 3 && strcmp(parts[1], "function") == 0) {

@@ -9,6 +9,9 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -65,6 +68,8 @@ struct s_proc {
     int64_t idle_since_ms;
     bool retire;
     int64_t creds_expire; /* epoch seconds when its role credentials expire (0: none) */
+    char code_hex[65];    /* the code version it runs (its directory's name) */
+    bool refused_logged;  /* a foreign connection was refused and logged */
 };
 
 struct s_fn {
@@ -104,7 +109,15 @@ struct mg_lambda_inv *mg_lambda_inv_new(const char *account, const char *name,
         mg_lambda_ring_init(&inv->log, S_INV_LOG_BYTES) != MG_E_OK)
         goto fail;
     if (client_context.len) {
-        inv->client_context = mg_slice_dup(client_context);
+        /* It goes into a Runtime API header: re-serialized compactly with every non-ASCII and
+         * control character escaped, so no whitespace of the caller's JSON (CR, LF) reaches the
+         * header block. Not a JSON object: refused. */
+        json_t *cj = json_loadb((const char *)client_context.ptr, client_context.len, 0, NULL);
+        char *text = json_is_object(cj) ? json_dumps(cj, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        json_decref(cj);
+        if (text)
+            inv->client_context = mg_strdup(text);
+        free(text);
         if (inv->client_context == NULL)
             goto fail;
     }
@@ -564,6 +577,8 @@ static struct s_proc *s_spawn(struct mg_lambda *L, struct s_fn *fn)
     for (int i = 0; i < S_MAX_CONNS; i++)
         p->conns[i].fd = -1;
     mg_lambda_strlcpy(p->rev, sizeof(p->rev), fn->rev);
+    const char *slash = strrchr(fn->code_dir, '/');
+    mg_lambda_strlcpy(p->code_hex, sizeof(p->code_hex), slash ? slash + 1 : "");
     p->lfd = s_listen_loopback(&p->port);
     int pfd[2] = {-1, -1};
     char *env[256] = {0};
@@ -758,6 +773,15 @@ static int s_dechunk(struct mg_slice in, struct mg_buf *out, size_t *used)
     }
 }
 
+/* A header value: printable ASCII only (no CR, LF or other control character). */
+static bool s_header_safe(const char *v)
+{
+    for (; *v; v++)
+        if ((unsigned char)*v < 0x20 || (unsigned char)*v > 0x7e)
+            return false;
+    return true;
+}
+
 static void s_assign(struct mg_lambda *L, struct s_proc *p, struct s_conn *c,
                      struct mg_lambda_inv *inv)
 {
@@ -776,12 +800,22 @@ static void s_assign(struct mg_lambda *L, struct s_proc *p, struct s_conn *c,
              (unsigned long long)(mg_now() & 0xffffffffll), hex);
     struct mg_buf h;
     mg_buf_init(&h, 64 * 1024);
-    enum mg_err e = mg_buf_printf(&h,
-                                  "Lambda-Runtime-Aws-Request-Id: %s\r\n"
-                                  "Lambda-Runtime-Deadline-Ms: %lld\r\n"
-                                  "Lambda-Runtime-Invoked-Function-Arn: %s\r\n"
-                                  "Lambda-Runtime-Trace-Id: %s\r\n",
-                                  inv->request_id, (long long)inv->deadline_ms, fn->arn, trace);
+    /* every value below is ours or validated; checked again so that none can end a header */
+    bool safe = s_header_safe(inv->request_id) && s_header_safe(fn->arn) && s_header_safe(trace) &&
+                (inv->client_context == NULL || s_header_safe(inv->client_context));
+    enum mg_err e = safe ? MG_E_OK : MG_E_INVALID;
+    if (!safe)
+        MG_LOG(MG_LOG_ERROR, MG_SUB_LAMBDA,
+               "function %s: invocation %s: a Runtime API header value is not printable ASCII; "
+               "the event goes without headers",
+               fn->name, inv->request_id);
+    if (!e)
+        e = mg_buf_printf(&h,
+                          "Lambda-Runtime-Aws-Request-Id: %s\r\n"
+                          "Lambda-Runtime-Deadline-Ms: %lld\r\n"
+                          "Lambda-Runtime-Invoked-Function-Arn: %s\r\n"
+                          "Lambda-Runtime-Trace-Id: %s\r\n",
+                          inv->request_id, (long long)inv->deadline_ms, fn->arn, trace);
     if (!e && inv->client_context)
         e = mg_buf_printf(&h, "Lambda-Runtime-Client-Context: %s\r\n", inv->client_context);
     const char *hs = e ? NULL : mg_buf_cstr(&h);
@@ -847,15 +881,15 @@ static void s_handle_request(struct mg_lambda *L, struct s_proc *p, struct s_con
     }
     struct mg_slice rest = mg_slice_sub(path, sizeof(pre) - 1, path.len);
     if (mg_slice_eq_cstr(rest, "invocation/next") && mg_slice_eq_cstr(method, "GET")) {
+        c->parked = true;
         if (p->inv) {
-            /* asked for more work without answering: the runtime gave up on the request */
-            s_fail_inv(d, p->inv, MG_LAMBDA_FUNCTION_ERROR, "Runtime.NoResponse",
-                       "The runtime asked for the next invocation without a response.");
-            p->inv = NULL;
+            /* As Lambda does, a /next while an invocation is in flight waits for the next
+             * event: the invocation in flight keeps running and may still be answered (or
+             * time out); the process takes new work only once it has. */
+            return;
         }
         if (!p->initialized)
             p->init_ms = (double)(mg_mono_ns() - p->spawned_ns) / 1e6;
-        c->parked = true;
         p->state = P_WAITING;
         p->idle_since_ms = mg_now_ms();
         return;
@@ -924,6 +958,13 @@ static void s_handle_request(struct mg_lambda *L, struct s_proc *p, struct s_con
                 }
                 s_finish(p, d, note);
                 p->state = P_READY;
+                for (int i = 0; i < S_MAX_CONNS; i++) {
+                    if (p->conns[i].fd >= 0 && p->conns[i].parked) {
+                        /* a /next that came while the invocation was in flight */
+                        p->state = P_WAITING;
+                        p->idle_since_ms = mg_now_ms();
+                    }
+                }
                 return;
             }
         }
@@ -1061,12 +1102,208 @@ static void s_conn_write(struct s_conn *c)
     }
 }
 
+/* --- who is calling: the Runtime API answers only its own runtime --------------------------- *
+ *
+ * A listener on 127.0.0.1 is reachable by every local process (functions included: they share
+ * the host's network). Every accepted connection is therefore traced to the process that holds
+ * its other end: the kernel's socket table names the client socket's inode (sock_diag, or
+ * /proc/net/tcp where netlink is not available), and that inode must be among the open files of
+ * the runtime's own process tree (the shim and its descendants). Anything else is refused before
+ * a byte of it is read. This needs no cooperation from the client, so every Runtime API client
+ * works unchanged (our bootstraps, a provided.* bootstrap with curl, aws-lambda-ric). */
+
+#define S_TREE_PROCS_MAX 256
+#define S_TREE_FDS_MAX 65536
+
+/* The client socket's inode from sock_diag (exact 4-tuple lookup); 0 when unknown. */
+static unsigned long s_peer_inode_diag(const struct sockaddr_in *peer,
+                                       const struct sockaddr_in *self)
+{
+    int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (nl < 0)
+        return 0;
+    struct {
+        struct nlmsghdr nlh;
+        struct inet_diag_req_v2 r;
+    } req;
+    memset(&req, 0, sizeof(req));
+    req.nlh.nlmsg_len = sizeof(req);
+    req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    req.nlh.nlmsg_flags = NLM_F_REQUEST;
+    req.r.sdiag_family = AF_INET;
+    req.r.sdiag_protocol = IPPROTO_TCP;
+    req.r.idiag_states = ~0u;
+    /* the client's socket: its local end is our peer, its remote end is us */
+    req.r.id.idiag_sport = peer->sin_port;
+    req.r.id.idiag_dport = self->sin_port;
+    req.r.id.idiag_src[0] = peer->sin_addr.s_addr;
+    req.r.id.idiag_dst[0] = self->sin_addr.s_addr;
+    req.r.id.idiag_cookie[0] = req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+    struct sockaddr_nl sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.nl_family = AF_NETLINK;
+    unsigned long inode = 0;
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+    setsockopt(nl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (sendto(nl, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) ==
+        (ssize_t)sizeof(req)) {
+        long buf[2048];
+        ssize_t n = recv(nl, buf, sizeof(buf), 0);
+        struct nlmsghdr *h = (struct nlmsghdr *)buf;
+        if (n > 0 && NLMSG_OK(h, (size_t)n) && h->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+            h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
+            const struct inet_diag_msg *m = NLMSG_DATA(h);
+            if (m->id.idiag_sport == peer->sin_port && m->id.idiag_dport == self->sin_port &&
+                m->id.idiag_src[0] == peer->sin_addr.s_addr &&
+                m->id.idiag_dst[0] == self->sin_addr.s_addr)
+                inode = m->idiag_inode;
+        }
+    }
+    close(nl);
+    return inode;
+}
+
+/* The same from /proc/net/tcp: "sl local rem st ... uid timeout inode", addresses as the kernel
+ * prints them (%08X of the network-order word, %04X of the host-order port). */
+static unsigned long s_peer_inode_proc(const struct sockaddr_in *peer,
+                                       const struct sockaddr_in *self)
+{
+    FILE *f = fopen("/proc/net/tcp", "re");
+    if (f == NULL)
+        return 0;
+    char want_local[32], want_rem[32], line[512];
+    snprintf(want_local, sizeof(want_local), "%08X:%04X", (unsigned)peer->sin_addr.s_addr,
+             (unsigned)ntohs(peer->sin_port));
+    snprintf(want_rem, sizeof(want_rem), "%08X:%04X", (unsigned)self->sin_addr.s_addr,
+             (unsigned)ntohs(self->sin_port));
+    unsigned long inode = 0;
+    while (inode == 0 && fgets(line, sizeof(line), f)) {
+        char local[64], rem[64];
+        unsigned long ino;
+        if (sscanf(line, " %*s %63s %63s %*s %*s %*s %*s %*s %*s %lu", local, rem, &ino) == 3 &&
+            strcmp(local, want_local) == 0 && strcmp(rem, want_rem) == 0)
+            inode = ino;
+    }
+    fclose(f);
+    return inode;
+}
+
+/* Adds the children of every thread of pid to the queue. */
+static void s_tree_children(pid_t pid, pid_t *q, size_t *qn)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && *qn < S_TREE_PROCS_MAX) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        char cp[160];
+        snprintf(cp, sizeof(cp), "/proc/%d/task/%.16s/children", (int)pid, de->d_name);
+        FILE *f = fopen(cp, "re");
+        if (f == NULL)
+            continue;
+        int child;
+        while (*qn < S_TREE_PROCS_MAX && fscanf(f, "%d", &child) == 1)
+            if (child > 0)
+                q[(*qn)++] = child;
+        fclose(f);
+    }
+    closedir(d);
+}
+
+/* Whether a process of the tree rooted at root has socket:[inode] open. */
+static bool s_tree_holds(pid_t root, unsigned long inode)
+{
+    pid_t q[S_TREE_PROCS_MAX];
+    size_t qn = 0, fds = 0;
+    q[qn++] = root;
+    char want[48];
+    int wl = snprintf(want, sizeof(want), "socket:[%lu]", inode);
+    for (size_t i = 0; i < qn; i++) {
+        char path[96];
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int)q[i]);
+        DIR *d = opendir(path);
+        if (d) {
+            int dfd = dirfd(d);
+            struct dirent *de;
+            while ((de = readdir(d)) != NULL) {
+                if (de->d_name[0] < '0' || de->d_name[0] > '9')
+                    continue;
+                if (++fds > S_TREE_FDS_MAX) {
+                    closedir(d);
+                    return false;
+                }
+                char target[64];
+                ssize_t n = readlinkat(dfd, de->d_name, target, sizeof(target));
+                if (n > 0 && mg_slice_eq(mg_slice_make(target, (size_t)n),
+                                         mg_slice_make(want, (size_t)wl))) {
+                    closedir(d);
+                    return true;
+                }
+            }
+            closedir(d);
+        }
+        s_tree_children(q[i], q, &qn);
+    }
+    return false;
+}
+
+/* Whether the connection fd comes from a process of p's runtime. */
+static bool s_conn_is_runtime(const struct s_proc *p, int fd)
+{
+    struct sockaddr_in peer, self;
+    socklen_t pl = sizeof(peer), sl = sizeof(self);
+    if (p->pid <= 0 || p->reaped || getpeername(fd, (struct sockaddr *)&peer, &pl) != 0 ||
+        getsockname(fd, (struct sockaddr *)&self, &sl) != 0 || peer.sin_family != AF_INET ||
+        self.sin_family != AF_INET)
+        return false;
+    unsigned long inode = s_peer_inode_diag(&peer, &self);
+    if (inode == 0)
+        inode = s_peer_inode_proc(&peer, &self);
+    return inode != 0 && s_tree_holds(p->pid, inode);
+}
+
+/* Answers a foreign connection 403 and closes it; nothing it sent is read as a request. */
+static void s_refuse(struct s_proc *p, int fd)
+{
+    static const char body[] = "{\"errorMessage\":\"This Runtime API endpoint serves only its own "
+                               "runtime process.\",\"errorType\":\"AccessDeniedException\"}";
+    char resp[512];
+    int n = snprintf(resp, sizeof(resp),
+                     "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     sizeof(body) - 1, body);
+    if (n > 0 && send(fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        /* the connection is closed below either way */
+    }
+    shutdown(fd, SHUT_WR);
+    /* read what already arrived, so that closing does not reset the answer away */
+    char sink[4096];
+    for (int i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++) {
+    }
+    close(fd);
+    if (!p->refused_logged) {
+        p->refused_logged = true;
+        MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA,
+               "function %s: refused a Runtime API connection from a process that is not its "
+               "runtime (further ones of this process are not logged)",
+               p->fn->arn);
+    }
+}
+
 static void s_accept(struct s_proc *p)
 {
-    for (;;) {
+    for (int accepted = 0; accepted < 64; accepted++) {
         int fd = accept4(p->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
+        if (!s_conn_is_runtime(p, fd)) {
+            s_refuse(p, fd);
+            continue;
+        }
         int slot = -1;
         for (int i = 0; i < S_MAX_CONNS; i++)
             if (p->conns[i].fd < 0) {
@@ -1171,12 +1408,22 @@ static bool s_fn_refresh(struct mg_lambda *L, struct s_fn *fn, const json_t *doc
     return true;
 }
 
-static void s_fn_remove_dead(struct s_fn *fn)
+static bool s_push_job(struct mg_lambda *L, const char *account, const char *name,
+                       const char *sha_b64);
+static void s_sweep(struct mg_lambda *L, const char *account, const char *name);
+
+static void s_fn_remove_dead(struct mg_lambda *L, struct s_fn *fn)
 {
     size_t o = 0;
+    char cur[65] = "";
+    if (!mg_lambda_sha_hex(json_string_value(json_object_get(fn->conf, "CodeSha256")), cur))
+        cur[0] = 0;
     for (size_t i = 0; i < fn->n_procs; i++) {
         struct s_proc *p = fn->procs[i];
         if (p->state == P_DEAD && p->reaped && p->out_fd < 0 && p->inv == NULL) {
+            /* the last user of an older code version may be gone: sweep it */
+            if (strcmp(p->code_hex, cur) != 0)
+                s_push_job(L, fn->account, fn->name, "");
             s_proc_free(p);
             continue;
         }
@@ -1369,7 +1616,7 @@ static void s_housekeeping(struct mg_lambda *L, struct s_fn *fn, struct s_done_l
             continue;
         }
     }
-    s_fn_remove_dead(fn);
+    s_fn_remove_dead(L, fn);
 }
 
 static void *s_manager_main(void *arg)
@@ -1391,6 +1638,10 @@ static void *s_manager_main(void *arg)
         /* activation jobs run without the lock: unzipping can take a while */
         while (L->n_jobs) {
             struct s_job job = L->jobs[--L->n_jobs];
+            if (job.sha[0] == 0) {
+                s_sweep(L, job.account, job.name);
+                continue;
+            }
             pthread_mutex_unlock(&L->mu);
             char dir[1200];
             enum mg_err e = s_ensure_code(L, job.account, job.name, job.sha, dir, sizeof(dir));
@@ -1436,6 +1687,18 @@ static void *s_manager_main(void *arg)
                 }
             }
             pthread_mutex_lock(&L->mu);
+            /* idle processes of the previous code stop now (busy ones after their invocation),
+             * so that its files can go without waiting for the next invocation */
+            struct s_fn *jfn = s_fn_get(L, job.account, job.name, false);
+            if (jfn && jfn->conf) {
+                struct mg_snapshot *snap = mg_state_acquire(&L->app->state);
+                const struct mg_snapshot_doc *jd = mg_snapshot_get(snap, "function", job.account,
+                                                                   job.name);
+                if (jd)
+                    (void)s_fn_refresh(L, jfn, jd->doc);
+                mg_snapshot_unref(snap);
+            }
+            s_sweep(L, job.account, job.name);
         }
         s_route_new(L, &d);
         int64_t now = mg_now_ms();
@@ -1574,17 +1837,19 @@ void mg_lambda_submit(struct mg_lambda *L, struct mg_lambda_inv *inv)
     s_wake(L);
 }
 
-void mg_lambda_queue_activation(struct mg_lambda *L, const char *account, const char *name,
-                                const char *sha_b64)
+/* Queues a job under L->mu: activation of sha_b64 (then a sweep), or a sweep alone (sha ""). A
+ * sweep already queued for the function is not queued twice. */
+static bool s_push_job(struct mg_lambda *L, const char *account, const char *name,
+                       const char *sha_b64)
 {
-    pthread_mutex_lock(&L->mu);
+    for (size_t i = 0; sha_b64[0] == 0 && i < L->n_jobs; i++)
+        if (strcmp(L->jobs[i].account, account) == 0 && strcmp(L->jobs[i].name, name) == 0)
+            return true;
     if (L->n_jobs == L->cap_jobs) {
         size_t nc = L->cap_jobs ? L->cap_jobs * 2 : 16;
         struct s_job *nj = mg_realloc(L->jobs, nc * sizeof(*nj));
-        if (nj == NULL) {
-            pthread_mutex_unlock(&L->mu);
-            return;
-        }
+        if (nj == NULL)
+            return false;
         L->jobs = nj;
         L->cap_jobs = nc;
     }
@@ -1592,8 +1857,137 @@ void mg_lambda_queue_activation(struct mg_lambda *L, const char *account, const 
     mg_lambda_strlcpy(j->account, sizeof(j->account), account);
     mg_lambda_strlcpy(j->name, sizeof(j->name), name);
     mg_lambda_strlcpy(j->sha, sizeof(j->sha), sha_b64);
+    return true;
+}
+
+void mg_lambda_queue_activation(struct mg_lambda *L, const char *account, const char *name,
+                                const char *sha_b64)
+{
+    pthread_mutex_lock(&L->mu);
+    s_push_job(L, account, name, sha_b64 ? sha_b64 : "");
     pthread_mutex_unlock(&L->mu);
     s_wake(L);
+}
+
+void mg_lambda_queue_sweep(struct mg_lambda *L, const char *account, const char *name)
+{
+    pthread_mutex_lock(&L->mu);
+    s_push_job(L, account, name, "");
+    pthread_mutex_unlock(&L->mu);
+    s_wake(L);
+}
+
+static bool s_code_mark(struct mg_lambda *L, const char *account, const char *name,
+                        const char *hex, bool add)
+{
+    char key[150];
+    snprintf(key, sizeof(key), "%s/%s/%s", account, name, hex);
+    bool ok = true;
+    pthread_mutex_lock(&L->mu);
+    size_t i = 0;
+    while (i < L->n_pending && strcmp(L->pending[i].key, key) != 0)
+        i++;
+    if (add) {
+        if (i == L->n_pending && L->n_pending == L->cap_pending) {
+            size_t nc = L->cap_pending ? L->cap_pending * 2 : 8;
+            struct s_pending_code *np = mg_realloc(L->pending, nc * sizeof(*np));
+            if (np == NULL) {
+                ok = false;
+            } else {
+                L->pending = np;
+                L->cap_pending = nc;
+            }
+        }
+        if (ok && i == L->n_pending) {
+            mg_lambda_strlcpy(L->pending[i].key, sizeof(L->pending[i].key), key);
+            L->pending[i].n = 0;
+            L->n_pending++;
+        }
+        if (ok)
+            L->pending[i].n++;
+    } else if (i < L->n_pending && --L->pending[i].n == 0) {
+        L->pending[i] = L->pending[--L->n_pending];
+    }
+    pthread_mutex_unlock(&L->mu);
+    return ok;
+}
+
+bool mg_lambda_code_pending(struct mg_lambda *L, const char *account, const char *name,
+                            const char *hex)
+{
+    return s_code_mark(L, account, name, hex, true);
+}
+
+void mg_lambda_code_stored(struct mg_lambda *L, const char *account, const char *name,
+                           const char *hex)
+{
+    s_code_mark(L, account, name, hex, false);
+}
+
+/* Whether name (an entry of a code directory) belongs to one of the versions in keep. */
+static bool s_kept(const char *name, char (*keep)[65], size_t n_keep)
+{
+    for (size_t i = 0; i < n_keep; i++)
+        if (keep[i][0] && strncmp(name, keep[i], 64) == 0)
+            return true;
+    return false;
+}
+
+/* Removes the code versions of a function that nothing uses: not its configuration, not a
+ * runtime process, not a store in progress. Called on the manager thread with L->mu held; the
+ * removal itself runs without it. */
+static void s_sweep(struct mg_lambda *L, const char *account, const char *name)
+{
+    enum { KEEP_MAX = 64 };
+    char keep[KEEP_MAX][65];
+    size_t n_keep = 0;
+    bool overflow = false;
+    /* first what is pending (a store commits before it stops being pending) ... */
+    char prefix[96];
+    int pl = snprintf(prefix, sizeof(prefix), "%s/%s/", account, name);
+    for (size_t i = 0; i < L->n_pending; i++) {
+        if (strncmp(L->pending[i].key, prefix, (size_t)pl) != 0)
+            continue;
+        if (n_keep == KEEP_MAX)
+            overflow = true;
+        else
+            mg_lambda_strlcpy(keep[n_keep++], 65, L->pending[i].key + pl);
+    }
+    struct s_fn *fn = s_fn_get(L, account, name, false);
+    for (size_t i = 0; fn && i < fn->n_procs; i++) {
+        if (n_keep == KEEP_MAX)
+            overflow = true;
+        else
+            mg_lambda_strlcpy(keep[n_keep++], 65, fn->procs[i]->code_hex);
+    }
+    if (overflow)
+        return; /* keep everything: a later sweep removes what is left */
+    pthread_mutex_unlock(&L->mu);
+    /* ... then the configuration, which a store that was pending above has committed to */
+    struct mg_snapshot *snap = mg_state_acquire(&L->app->state);
+    const struct mg_snapshot_doc *d = mg_snapshot_get(snap, "function", account, name);
+    char cur[65] = "";
+    if (d && mg_lambda_sha_hex(json_string_value(json_object_get(d->doc, "CodeSha256")), cur) &&
+        n_keep < KEEP_MAX)
+        mg_lambda_strlcpy(keep[n_keep++], 65, cur);
+    mg_snapshot_unref(snap);
+    char dir[1024];
+    mg_lambda_code_dir(L->app, account, name, dir, sizeof(dir));
+    DIR *dh = opendir(dir);
+    struct dirent *de;
+    while (dh && (de = readdir(dh)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        /* <hex>.zip, <hex>.zip.tmp, <hex>/, and .tmp-* (an unpacking this thread left) */
+        if (de->d_name[0] != '.' && s_kept(de->d_name, keep, n_keep))
+            continue;
+        char path[1400];
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        nftw(path, s_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    if (dh)
+        closedir(dh);
+    pthread_mutex_lock(&L->mu);
 }
 
 void mg_lambda_queue_removal(struct mg_lambda *L, const char *path)
@@ -1688,6 +2082,9 @@ void mg_lambda_manager_stop(struct mg_lambda *L)
     mg_map_cleanup(&L->fns);
     mg_free(L->jobs);
     L->jobs = NULL;
+    mg_free(L->pending);
+    L->pending = NULL;
+    L->n_pending = L->cap_pending = 0;
     /* trees not removed before the stop: remove them now, the loops are gone */
     for (size_t i = 0; i < L->n_trash; i++) {
         nftw(L->trash[i], s_rm_one, 16, FTW_DEPTH | FTW_PHYS);

@@ -220,7 +220,7 @@ static enum mg_err s_extract_one(const struct s_zip *zip, const struct s_entry *
         if (*total > max_total)
             return s_fail(msg, cap, "unzipped size over the limit");
         crc = crc32(crc, in.ptr, (uInt)in.len);
-        if (s_write_all(fd, in.ptr, in.len))
+        if (fd >= 0 && s_write_all(fd, in.ptr, in.len))
             return s_fail(msg, cap, "write failed");
     } else {
         z_stream zs;
@@ -244,7 +244,7 @@ static enum mg_err s_extract_one(const struct s_zip *zip, const struct s_entry *
                 break;
             }
             crc = crc32(crc, buf, (uInt)got);
-            if (got && s_write_all(fd, buf, got)) {
+            if (got && fd >= 0 && s_write_all(fd, buf, got)) {
                 err = s_fail(msg, cap, "write failed");
                 break;
             }
@@ -299,6 +299,23 @@ enum mg_err mg_lambda_zip_extract(struct mg_slice z, const char *dir, uint64_t m
             err = s_fail(msg, cap, "write failed");
         if (err)
             return err;
+    }
+    return MG_E_OK;
+}
+
+enum mg_err mg_lambda_zip_verify(struct mg_slice z, uint64_t max_total, char *msg, size_t cap)
+{
+    MG_TRY(mg_lambda_zip_check(z, max_total, NULL, msg, cap));
+    struct s_zip zip;
+    MG_TRY(s_open(z, &zip, msg, cap));
+    size_t off = zip.cd_off;
+    uint64_t total = 0;
+    for (size_t i = 0; i < zip.n; i++) {
+        struct s_entry e;
+        MG_TRY(s_entry(&zip, &off, &e, msg, cap));
+        if (s_is_symlink(&e) || e.name.ptr[e.name.len - 1] == '/')
+            continue;
+        MG_TRY(s_extract_one(&zip, &e, -1, &total, max_total, msg, cap));
     }
     return MG_E_OK;
 }

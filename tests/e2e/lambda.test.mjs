@@ -198,6 +198,25 @@ describe('Lambda API', () => {
     await expectError(devA.send(new InvokeCommand({ FunctionName: 'py-echo' })), 'AccessDeniedException');
   });
 
+  test('function names with NUL or bytes outside Lambda\'s patterns are refused, not truncated', async () => {
+    // py-echo exists: "py-echo%00" must not resolve to it
+    const pattern = /at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern/;
+    for (const name of ['py-echo\u0000', 'py-echo\u0000x', `arn:aws:lambda:us-east-1:${A}:function:py-echo\u0000`,
+      `arn:aws:lambda:us-east-1\r\n:${A}:function:py-echo`, `arn:aws:lambda:US-EAST-1:${A}:function:py-echo`]) {
+      await expectError(lambdaA.send(new GetFunctionCommand({ FunctionName: name })), 'ValidationException', pattern);
+      await expectError(lambdaA.send(new InvokeCommand({ FunctionName: name, Payload: '{}' })), 'ValidationException', pattern);
+      await expectError(lambdaA.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Timeout: 9 })),
+        'ValidationException', pattern);
+    }
+    // in a body, NUL does not get past the JSON parser
+    await expectError(lambdaA.send(new CreateFunctionCommand({
+      FunctionName: 'nul-fn\u0000', Role: ROLE, Handler: 'app.handler', Runtime: 'python3.12',
+      Code: { ZipFile: zipFiles({ 'app.py': PY_ECHO }) },
+    })), 'InvalidRequestContentException');
+    const f = await lambdaA.send(new GetFunctionConfigurationCommand({ FunctionName: 'py-echo' }));
+    assert.notEqual(f.Timeout, 9);
+  });
+
   test('invoke Python: payload, context, client context, environment, tail logs', async () => {
     const cc = Buffer.from(JSON.stringify({ custom: { tool: 'x___y', n: '1' }, env: { a: 'b' } })).toString('base64');
     const r = await lambdaA.send(new InvokeCommand({
@@ -440,5 +459,143 @@ done
     });
     const r = await lambdaA.send(new InvokeCommand({ FunctionName: 'node-fn', Payload: '{"again":1}' }));
     assert.deepEqual(dec(r.Payload), { esm: true, got: { again: 1 } });
+  });
+});
+
+// Code storage: only the version in use stays on disk, the account's total is capped, and
+// archives that unpack past Lambda's limits are refused before anything is written.
+describe('Lambda code storage', () => {
+  const CAP = 3_000_000;
+  let gw2;
+  let lc;
+
+  before(async () => {
+    const acc = defaultAccounts();
+    acc[0].roles = { exec: { name: 'fn-exec', path: '/', assumeRolePolicyDocument: trust('lambda.amazonaws.com') } };
+    gw2 = await startServer({ accounts: acc, args: ['--lambda-code-storage', String(CAP), '--lambda-idle-timeout', '60'] });
+    lc = makeClient(LambdaClient, gw2, acc[0].root);
+  });
+
+  after(async () => {
+    if (gw2) {
+      const r = await gw2.stop();
+      assert.equal(r.signal, null, gw2.stderr().slice(-2000));
+    }
+  });
+
+  const codeDir = (name) => path.join(gw2.dataDir, 'lambda', A, name);
+  const hexOf = (b64) => Buffer.from(b64, 'base64').toString('hex');
+  // PY_ECHO plus `pad` bytes of zeros: a small zip that unpacks to about `pad` bytes
+  const padded = (pad, tag) => zipFiles({ 'app.py': `${PY_ECHO}\nTAG = ${JSON.stringify(tag)}\n`, 'pad.bin': Buffer.alloc(pad) });
+
+  async function activeIn(name) {
+    for (let i = 0; i < 100; i++) {
+      const f = await lc.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
+      if (f.State === 'Active' && f.LastUpdateStatus !== 'InProgress') return f;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.fail(`function ${name} never became Active`);
+  }
+
+  test('three code updates leave one version on disk', async () => {
+    await lc.send(new CreateFunctionCommand({
+      FunctionName: 'versions', Role: ROLE, Runtime: 'python3.12', Handler: 'app.handler', Code: { ZipFile: padded(100_000, 0) },
+    }));
+    await activeIn('versions');
+    await lc.send(new InvokeCommand({ FunctionName: 'versions', Payload: '{"v":0}' }));
+    let last;
+    for (let v = 1; v <= 3; v++) {
+      last = await lc.send(new UpdateFunctionCodeCommand({ FunctionName: 'versions', ZipFile: padded(100_000, v) }));
+      await activeIn('versions');
+    }
+    // no invocation since: the idle process of the first version must not keep its code alive
+    const hex = hexOf(last.CodeSha256);
+    const want = [hex, `${hex}.zip`].sort();
+    let have = [];
+    for (let i = 0; i < 100; i++) {
+      have = (await readdir(codeDir('versions'))).sort();
+      if (JSON.stringify(have) === JSON.stringify(want)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(have, want);
+    const r = await lc.send(new InvokeCommand({ FunctionName: 'versions', Payload: '{"v":3}' }));
+    assert.equal(r.FunctionError, undefined);
+    assert.deepEqual(dec(r.Payload).event, { v: 3 });
+    assert.equal((await readdir(codeDir('versions'))).length, 2);
+    // the private size bookkeeping does not leak into the API
+    const f = await lc.send(new GetFunctionConfigurationCommand({ FunctionName: 'versions' }));
+    assert.equal(f.CodeUnzippedSize, undefined);
+    await lc.send(new DeleteFunctionCommand({ FunctionName: 'versions' }));
+  });
+
+  test('concurrent creates of one name: the loser\'s code does not stay on disk', async () => {
+    const names = ['race-1', 'race-2', 'race-3', 'race-4'];
+    for (const name of names) {
+      const zips = [padded(300_000, `${name}-a`), padded(300_000, `${name}-b`)];
+      const rs = await Promise.allSettled(zips.map((zip) => lc.send(new CreateFunctionCommand({
+        FunctionName: name, Role: ROLE, Runtime: 'python3.12', Handler: 'app.handler', Code: { ZipFile: zip },
+      }))));
+      const won = rs.filter((r) => r.status === 'fulfilled');
+      assert.equal(won.length, 1, JSON.stringify(rs.map((r) => r.reason?.name)));
+      const lost = rs.find((r) => r.status === 'rejected');
+      assert.equal(lost.reason.name, 'ResourceConflictException');
+      await activeIn(name);
+      const hex = hexOf(won[0].value.CodeSha256);
+      const want = JSON.stringify([hex, `${hex}.zip`].sort());
+      let have = [];
+      for (let i = 0; i < 50; i++) {
+        have = (await readdir(codeDir(name))).sort();
+        if (JSON.stringify(have) === want) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(JSON.stringify(have), want);
+    }
+    for (const name of names) await lc.send(new DeleteFunctionCommand({ FunctionName: name }));
+  });
+
+  test('past the per-account code storage limit: CodeStorageExceededException', async () => {
+    const mk = (name, zip) => lc.send(new CreateFunctionCommand({
+      FunctionName: name, Role: ROLE, Runtime: 'python3.12', Handler: 'app.handler', Code: { ZipFile: zip },
+    }));
+    await mk('store-1', padded(1_000_000, 1));
+    await mk('store-2', padded(1_000_000, 2));
+    await expectError(mk('store-3', padded(1_000_000, 3)), 'CodeStorageExceededException', /^Code storage limit exceeded\.$/);
+    assert.ok(!existsSync(codeDir('store-3')) || (await readdir(codeDir('store-3'))).length === 0);
+    // an update counts instead of the code it replaces
+    await activeIn('store-1');
+    await lc.send(new UpdateFunctionCodeCommand({ FunctionName: 'store-1', ZipFile: padded(900_000, 4) }));
+    await activeIn('store-1');
+    await expectError(lc.send(new UpdateFunctionCodeCommand({ FunctionName: 'store-1', ZipFile: padded(2_100_000, 5) })),
+      'CodeStorageExceededException');
+    // deleting a function frees its share
+    await lc.send(new DeleteFunctionCommand({ FunctionName: 'store-2' }));
+    await mk('store-3', padded(1_000_000, 3));
+    await activeIn('store-3');
+    for (const n of ['store-1', 'store-3']) await lc.send(new DeleteFunctionCommand({ FunctionName: n }));
+  });
+
+  test('an archive over 250 MB unzipped, or one that unpacks past what it declares, is refused', async () => {
+    const base = { Role: ROLE, Runtime: 'python3.12', Handler: 'app.handler' };
+    // declares 300 MB (honestly or not: refused on the declaration)
+    const big = zipFiles({ 'pad.bin': Buffer.alloc(1000) });
+    big.writeUInt32LE(300_000_000, 22); // local header
+    big.writeUInt32LE(300_000_000, big.length - 22 - 46 - 'pad.bin'.length + 24); // central directory
+    await expectError(lc.send(new CreateFunctionCommand({ ...base, FunctionName: 'too-big', Code: { ZipFile: big } })),
+      'InvalidParameterValueException', /^Unzipped size must be smaller than 262144000 bytes$/);
+    // a zip bomb: one entry that declares 1000 bytes and inflates to 40 MB
+    const bomb = zipFiles({ 'bomb.bin': Buffer.alloc(40 * 1024 * 1024) });
+    bomb.writeUInt32LE(1000, 22);
+    bomb.writeUInt32LE(1000, bomb.length - 22 - 46 - 'bomb.bin'.length + 24);
+    assert.ok(bomb.length < 100_000);
+    await expectError(lc.send(new CreateFunctionCommand({ ...base, FunctionName: 'bomb', Code: { ZipFile: bomb } })),
+      'InvalidParameterValueException', /Could not unzip uploaded file/);
+    assert.ok(!existsSync(codeDir('bomb')));
+    await lc.send(new CreateFunctionCommand({ ...base, FunctionName: 'later-bomb', Code: { ZipFile: padded(10, 'x') } }));
+    await activeIn('later-bomb');
+    await expectError(lc.send(new UpdateFunctionCodeCommand({ FunctionName: 'later-bomb', ZipFile: bomb })),
+      'InvalidParameterValueException', /Could not unzip uploaded file/);
+    const f = await lc.send(new GetFunctionConfigurationCommand({ FunctionName: 'later-bomb' }));
+    assert.equal(f.LastUpdateStatus, 'Successful');
+    assert.equal((await readdir(codeDir('later-bomb'))).length, 2);
   });
 });

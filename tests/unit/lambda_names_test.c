@@ -39,6 +39,42 @@ static void test_lambda_names_parse(void **state)
         assert_false(mg_lambda_parse_name(bad[i], &n));
     assert_false(mg_lambda_parse_name(NULL, &n));
 
+    /* Lambda's region and partition patterns */
+    assert_true(mg_lambda_parse_name("arn:aws-us-gov:lambda:us-gov-west-1:111122223333:function:f", &n));
+    assert_string_equal(n.region, "us-gov-west-1");
+    assert_true(mg_lambda_parse_name("arn:aws-iso-b:lambda:us-isob-east-1:111122223333:function:f", &n));
+    const char *bad_arn[] = {
+        "arn:aws:lambda:us-east-1\r\nX: y:111122223333:function:f",
+        "arn:aws:lambda:US-EAST-1:111122223333:function:f",
+        "arn:aws:lambda:us-east-12:111122223333:function:f",
+        "arn:aws:lambda:useast-1:111122223333:function:f",
+        "arn:aws:lambda:us-east-:111122223333:function:f",
+        "arn:aws:lambda:us-east-1 :111122223333:function:f",
+        "arn:awsx\n:lambda:us-east-1:111122223333:function:f",
+        "arn:gcp:lambda:us-east-1:111122223333:function:f",
+        "arn:aws:lambda:us-east-1::function:f",
+    };
+    for (size_t i = 0; i < sizeof(bad_arn) / sizeof(bad_arn[0]); i++)
+        assert_false(mg_lambda_parse_name(bad_arn[i], &n));
+}
+
+/* Bytes from a URL path: "fn1%00" decodes to "fn1\0", which must not become "fn1". */
+static void test_lambda_names_refuse_nul(void **state)
+{
+    (void)state;
+    struct mg_lambda_name n;
+    assert_true(mg_lambda_parse_name_bytes(MG_SLICE_LIT("fn1"), &n));
+    assert_string_equal(n.name, "fn1");
+    assert_false(mg_lambda_parse_name_bytes(MG_SLICE_LIT("fn1\0"), &n));
+    assert_false(mg_lambda_parse_name_bytes(MG_SLICE_LIT("fn1\0x"), &n));
+    assert_false(mg_lambda_parse_name_bytes(MG_SLICE_LIT("\0fn1"), &n));
+    assert_false(mg_lambda_parse_name_bytes(MG_SLICE_LIT("111122223333:function:fn1\0:prod"), &n));
+    assert_false(mg_lambda_parse_name_bytes(MG_SLICE_LIT("fn1\r\n"), &n));
+    assert_false(mg_lambda_parse_name_bytes(MG_SLICE_LIT(""), &n));
+    char big[300];
+    memset(big, 'a', sizeof(big));
+    assert_false(mg_lambda_parse_name_bytes(mg_slice_make(big, sizeof(big)), &n));
+
     char arn[256];
     mg_lambda_function_arn("eu-west-1", "111122223333", "fn", arn, sizeof(arn));
     assert_string_equal(arn, "arn:aws:lambda:eu-west-1:111122223333:function:fn");
@@ -134,6 +170,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lambda_names_parse),
         cmocka_unit_test(test_lambda_names_region),
+        cmocka_unit_test(test_lambda_names_refuse_nul),
         cmocka_unit_test(test_lambda_names_runtimes),
         cmocka_unit_test(test_lambda_names_ring),
     };

@@ -226,6 +226,51 @@ static void test_lambda_zip_bombs(void **state)
     free(zeros);
 }
 
+/* mg_lambda_zip_verify: the real sizes and CRCs at upload, with nothing written */
+static void test_lambda_zip_verify(void **state)
+{
+    (void)state;
+    size_t big = 4u * 1024u * 1024u;
+    uint8_t *zeros = calloc(1, big);
+    char msg[128];
+    struct mg_buf z;
+    /* a valid archive passes */
+    struct t_entry ok[] = {{"app.py", "x = 1\n", 6, true, 0, -1}, {"dir/", "", 0, false, 040755, -1},
+                           {"pad.bin", zeros, big, true, 0, -1}};
+    t_zip(&z, ok, 3);
+    assert_int_equal(mg_lambda_zip_verify(mg_buf_slice(&z), MG_LAMBDA_UNZIPPED_MAX, msg, sizeof(msg)),
+                     MG_E_OK);
+    /* the real total counts against the limit */
+    assert_int_not_equal(mg_lambda_zip_verify(mg_buf_slice(&z), big, msg, sizeof(msg)), MG_E_OK);
+    mg_buf_cleanup(&z);
+    /* a liar passes the declared check and fails verification */
+    struct t_entry liar[] = {{"bomb.bin", zeros, big, true, 0, 1000}};
+    t_zip(&z, liar, 1);
+    assert_int_equal(mg_lambda_zip_check(mg_buf_slice(&z), MG_LAMBDA_UNZIPPED_MAX, NULL, NULL, 0),
+                     MG_E_OK);
+    assert_int_not_equal(mg_lambda_zip_verify(mg_buf_slice(&z), MG_LAMBDA_UNZIPPED_MAX, msg,
+                                              sizeof(msg)),
+                         MG_E_OK);
+    assert_non_null(strstr(msg, "declared"));
+    mg_buf_cleanup(&z);
+    /* a stored entry that declares more than it has, and a corrupt CRC */
+    struct t_entry shortie[] = {{"s.bin", "abc", 3, false, 0, 10}};
+    t_zip(&z, shortie, 1);
+    assert_int_not_equal(mg_lambda_zip_verify(mg_buf_slice(&z), MG_LAMBDA_UNZIPPED_MAX, msg,
+                                              sizeof(msg)),
+                         MG_E_OK);
+    mg_buf_cleanup(&z);
+    const char *txt = "hello hello hello hello hello hello hello hello";
+    struct t_entry e[] = {{"f.txt", txt, strlen(txt), false, 0, -1}};
+    t_zip(&z, e, 1);
+    z.ptr[30 + 5 + 3] ^= 0x55; /* a byte of the stored data: the CRC no longer matches */
+    assert_int_not_equal(mg_lambda_zip_verify(mg_buf_slice(&z), MG_LAMBDA_UNZIPPED_MAX, msg,
+                                              sizeof(msg)),
+                         MG_E_OK);
+    mg_buf_cleanup(&z);
+    free(zeros);
+}
+
 static void test_lambda_zip_garbage(void **state)
 {
     (void)state;
@@ -265,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_lambda_zip_extract_ok),
         cmocka_unit_test(test_lambda_zip_traversal),
         cmocka_unit_test(test_lambda_zip_bombs),
+        cmocka_unit_test(test_lambda_zip_verify),
         cmocka_unit_test(test_lambda_zip_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
