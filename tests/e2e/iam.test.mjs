@@ -17,6 +17,7 @@ import {
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { defaultAccounts, startServer } from './lib/server.mjs';
 import { makeClient, parseXmlError, sendSigned, xmlText } from './lib/aws.mjs';
+import { boto3Env, boto3Python } from './lib/python.mjs';
 
 const A = '111122223333';
 const B = '444455556666';
@@ -487,9 +488,8 @@ describe('STS AssumeRole', () => {
 });
 
 describe('boto3', () => {
-  const hasBoto = spawnSync('python3', ['-c', 'import boto3'], { stdio: 'ignore' }).status === 0;
-
-  test('cross-account AssumeRole and GetCallerIdentity with boto3', { skip: hasBoto ? false : 'boto3 is not importable' }, () => {
+  test('cross-account AssumeRole and GetCallerIdentity with boto3', () => {
+    const { python } = boto3Python();
     const script = `
 import boto3, json, sys
 ep, akid, secret, role = sys.argv[1:5]
@@ -500,8 +500,8 @@ t = boto3.client('sts', endpoint_url=ep, region_name='us-east-1', aws_access_key
 i = boto3.client('iam', endpoint_url=ep, region_name='us-east-1', aws_access_key_id=akid, aws_secret_access_key=secret)
 print(json.dumps({'arn': t.get_caller_identity()['Arn']}))
 `;
-    const r = spawnSync('python3', ['-c', script, gw.endpoint, acctB.users.dev.accessKeyId, acctB.users.dev.secretAccessKey,
-      `arn:aws:iam::${A}:role/team/CrossRole`], { encoding: 'utf8', env: { ...process.env, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' } });
+    const r = spawnSync(python, ['-c', script, gw.endpoint, acctB.users.dev.accessKeyId, acctB.users.dev.secretAccessKey,
+      `arn:aws:iam::${A}:role/team/CrossRole`], { encoding: 'utf8', env: boto3Env({ ...process.env, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' }) });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).arn, `arn:aws:sts::${A}:assumed-role/CrossRole/boto`);
   });
