@@ -7,39 +7,27 @@
 // ./mcpgate-data is never touched; MCPGATE_BIN points scripts/run at the binary under test
 // instead of a release build.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { assumeRole, GATEWAY_NAME } from './lib/walkthrough.mjs';
 import { CreateGatewayCommand } from '@aws-sdk/client-bedrock-agentcore-control';
 import { CreateRoleCommand } from '@aws-sdk/client-iam';
-import { binaryPath, freePort, repoRoot } from './lib/server.mjs';
+import { assumeRole, GATEWAY_NAME } from './lib/walkthrough.mjs';
+import { removeCopy, repoCopy as makeCopy, startRun } from './lib/repocopy.mjs';
+import { freePort } from './lib/server.mjs';
 
 const ANSWER_RE = /tools\/call echo-tools___echo_message returned: .*Hello from Gateway! Input: \{'message': 'hello from account B'\}/;
 const RAISING = 'def handler(event, context):\n    raise RuntimeError("the function failed on purpose")\n';
 
 const copies = [];
 after(() => {
-  for (const d of copies) rmSync(d, { recursive: true, force: true });
+  for (const d of copies) removeCopy(d);
 });
 
-/** A temporary copy of what scripts/run needs; returns its folder. */
 function repoCopy() {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'mcpgate-run-'));
+  const dir = makeCopy();
   copies.push(dir);
-  for (const d of ['scripts', 'runtimes', 'models']) {
-    cpSync(path.join(repoRoot, d), path.join(dir, d), { recursive: true });
-  }
-  const e2e = path.join(repoRoot, 'tests', 'e2e');
-  const to = path.join(dir, 'tests', 'e2e');
-  for (const f of readdirSync(e2e)) {
-    if (f === 'node_modules') continue;
-    cpSync(path.join(e2e, f), path.join(to, f), { recursive: true });
-  }
-  symlinkSync(path.join(e2e, 'node_modules'), path.join(to, 'node_modules'));
   return dir;
 }
 
@@ -54,40 +42,20 @@ function portTaken(port) {
 
 /**
  * Runs scripts/run in `cwd` until it prints its banner (then stops it with SIGTERM, as Ctrl-C
- * does) or exits by itself. Resolves {code, signal, out} (stdout and stderr together).
+ * does) or exits by itself. Resolves {code, signal, out, stopped} (stdout and stderr together).
  */
-function runScript(cwd, args = [], env = {}, timeoutMs = 150000) {
-  return new Promise((resolve, reject) => {
-    const child = spawn('scripts/run', args, {
-      cwd,
-      env: { ...process.env, MCPGATE_BIN: binaryPath(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    let out = '';
-    let stopping = false;
-    const stop = () => {
-      if (stopping) return;
-      stopping = true;
-      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
-    };
-    const onData = (d) => {
-      out += d;
-      if (/walkthrough: (passed|skipped)/.test(out) && /Stop the gateway with Ctrl-C/.test(out)) stop();
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    const timer = setTimeout(() => {
-      stop();
-      reject(new Error(`scripts/run did not finish in ${timeoutMs} ms; its output:\n${out}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      // let the pipes drain
-      setTimeout(() => resolve({ code, signal, out, stopped: stopping }), 100);
-    });
-  });
+async function runScript(cwd, args = [], env = {}, timeoutMs = 150000) {
+  const run = startRun(cwd, args, env);
+  let timer;
+  const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
+  const served = await Promise.race([run.banner.then(() => true, () => false), timeout]);
+  clearTimeout(timer);
+  if (served === 'timeout') {
+    await run.stop();
+    throw new Error(`scripts/run did not finish in ${timeoutMs} ms; its output:\n${run.output()}`);
+  }
+  const { code, signal } = served ? await run.stop() : await run.exited;
+  return { code, signal, out: run.output(), stopped: served };
 }
 
 describe('scripts/run the way a user runs it', () => {
@@ -135,15 +103,9 @@ describe('scripts/run the way a user runs it', () => {
     const args = ['--data', data, '--listen', `127.0.0.1:${port}`];
     // A run interrupted half way: the gateway serves (no walkthrough), the roles and a gateway
     // of the walkthrough exist.
-    const child = spawn('scripts/run', args, {
-      cwd: dir, env: { ...process.env, MCPGATE_BIN: binaryPath(), MCPGATE_DEMO: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
-    });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const run = startRun(dir, args, { MCPGATE_DEMO: '0' });
     try {
-      for (let i = 0; i < 300 && !/Stop the gateway with Ctrl-C/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+      const out = await run.banner;
       assert.match(out, /walkthrough: skipped/, out);
       const ids = JSON.parse(readFileSync(path.join(data, 'identities.json'), 'utf8'));
       const op = (id) => ids.accounts.find((x) => x.id === id).users.find((u) => u.name === 'operator').accessKeys[0];
@@ -155,8 +117,7 @@ describe('scripts/run the way a user runs it', () => {
       await b.iam.send(new CreateRoleCommand({ RoleName: 'AgentRole', AssumeRolePolicyDocument: trust({ AWS: 'arn:aws:iam::444455556666:root' }) }));
       await a.agentcore.send(new CreateGatewayCommand({ name: GATEWAY_NAME, protocolType: 'MCP', authorizerType: 'AWS_IAM', roleArn: role.Role.Arn }));
     } finally {
-      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
-      await exited;
+      await run.stop();
     }
     const r = await runScript(dir, args);
     assert.match(r.out, /Removed what an earlier run left: gateway cross-account-test-\w+, role CrossAccountTestLambdaRole, role AgentCoreGatewayServiceRole, role AgentRole/, r.out);
