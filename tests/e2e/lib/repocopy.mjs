@@ -29,8 +29,8 @@ export function removeCopy(dir) {
 /**
  * Starts scripts/run in `cwd` (its own process group) with MCPGATE_BIN set to the binary under
  * test. Returns {child, output(), banner (a promise resolved when the "Stop the gateway" banner
- * is out, or rejected when scripts/run exits first), stop() (SIGTERM to the group, as Ctrl-C;
- * resolves {code, signal})}.
+ * is out, or rejected when scripts/run exits first), stop() (SIGTERM to scripts/run, as `kill`
+ * does; resolves {code, signal})}.
  */
 export function startRun(cwd, args = [], env = {}) {
   const child = spawn('scripts/run', args, {
@@ -62,9 +62,16 @@ export function startRun(cwd, args = [], env = {}) {
     output: () => out,
     banner,
     exited,
+    // SIGTERM to scripts/run (its trap stops the gateway cleanly), then to its whole process
+    // group if it has not exited within 10 s.
     stop: async () => {
-      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
-      return exited;
+      try { process.kill(child.pid, 'SIGTERM'); } catch { /* already gone */ }
+      const t = setTimeout(() => {
+        try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+      }, 10000);
+      const r = await exited;
+      clearTimeout(t);
+      return r;
     },
   };
 }
