@@ -5,8 +5,8 @@ boto3 1.26 / botocore 1.29).
 botocore 1.31 and later take a client's endpoint from AWS_ENDPOINT_URL_<SERVICE>,
 AWS_ENDPOINT_URL and the profile's `endpoint_url` setting; older ones ignore all three and
 send every request, the AssumeRole of a `role_arn` + `source_profile` profile included, to AWS
-itself. With this folder on PYTHONPATH (scripts/run, scripts/demo and scripts/test put it
-there), such a botocore is given the same behaviour: an `endpoint_url` passed to the client
+itself. With this folder on PYTHONPATH (scripts/run prints the export; the boto3 tests set it),
+such a botocore is given the same behaviour: an `endpoint_url` passed to the client
 still wins, then the environment variables, then the profile. A botocore that already has the
 feature, or has AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true, is left alone.
 
