@@ -16,8 +16,9 @@ import {
   DeleteResourcePolicyCommand, TagResourceCommand, UntagResourceCommand,
   ListTagsForResourceCommand, ListAgentRuntimesCommand,
 } from '@aws-sdk/client-bedrock-agentcore-control';
-import { defaultAccounts, repoRoot, startServer } from './lib/server.mjs';
+import { defaultAccounts, startServer } from './lib/server.mjs';
 import { makeClient, sendSigned } from './lib/aws.mjs';
+import { boto3Env, boto3Python } from './lib/python.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const A = '111122223333';
@@ -565,10 +566,8 @@ describe('restarts', () => {
 });
 
 describe('boto3', () => {
-  const probe = spawnSync('python3', ['-c', 'import boto3'], { encoding: 'utf8' });
-  test('core flow with boto3', { skip: probe.status !== 0 ? 'boto3 is not importable' : false }, async () => {
-    const shared = process.env.MG_SHARED_DIR ?? path.join(repoRoot, '..', 'shared');
-    const models = path.join(shared, 'aws-models');
+  test('core flow with boto3', async () => {
+    const { python } = boto3Python();
     const script = `
 import boto3, time, json, sys
 c = boto3.client('bedrock-agentcore-control', endpoint_url=sys.argv[1], region_name='us-east-1',
@@ -594,15 +593,8 @@ c.delete_gateway_target(gatewayIdentifier=g['gatewayId'], targetId=t['targetId']
 c.delete_gateway(gatewayIdentifier=g['gatewayId'])
 print('ok')
 `;
-    const env = { ...process.env };
-    const fs = await import('node:fs');
-    if (fs.existsSync(models)) env.AWS_DATA_PATH = models;
-    const r = spawnSync('python3', ['-c', script, gw.endpoint, accounts[0].root.accessKeyId,
-      accounts[0].root.secretAccessKey, roleArn(A)], { encoding: 'utf8', env });
-    if (r.status !== 0 && /UnknownServiceError/.test(r.stderr)) {
-      console.log('boto3 does not know bedrock-agentcore-control here: skipped');
-      return;
-    }
+    const r = spawnSync(python, ['-c', script, gw.endpoint, accounts[0].root.accessKeyId,
+      accounts[0].root.secretAccessKey, roleArn(A)], { encoding: 'utf8', env: boto3Env() });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /ok/);
   });

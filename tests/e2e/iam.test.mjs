@@ -20,6 +20,7 @@ import {
 } from '@aws-sdk/client-bedrock-agentcore-control';
 import { defaultAccounts, startServer } from './lib/server.mjs';
 import { makeClient, parseXmlError, sendSigned, xmlText } from './lib/aws.mjs';
+import { boto3Env, boto3Python } from './lib/python.mjs';
 
 const A = '111122223333';
 const B = '444455556666';
@@ -577,9 +578,8 @@ describe('resource policies that are not JSON', () => {
 });
 
 describe('boto3', () => {
-  const hasBoto = spawnSync('python3', ['-c', 'import boto3'], { stdio: 'ignore' }).status === 0;
-
-  test('cross-account AssumeRole and GetCallerIdentity with boto3', { skip: hasBoto ? false : 'boto3 is not importable' }, () => {
+  test('cross-account AssumeRole and GetCallerIdentity with boto3', () => {
+    const { python } = boto3Python();
     const script = `
 import boto3, json, sys
 ep, akid, secret, role, root_akid, root_secret = sys.argv[1:7]
@@ -598,8 +598,8 @@ except i.exceptions.EntityAlreadyExistsException as e:
     dup = e.response['Error']['Code']
 print(json.dumps({'arn': t.get_caller_identity()['Arn'], 'dup': dup}))
 `;
-    const r = spawnSync('python3', ['-c', script, gw.endpoint, acctB.users.dev.accessKeyId, acctB.users.dev.secretAccessKey,
-      `arn:aws:iam::${A}:role/team/CrossRole`, acctA.root.accessKeyId, acctA.root.secretAccessKey], { encoding: 'utf8', env: { ...process.env, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' } });
+    const r = spawnSync(python, ['-c', script, gw.endpoint, acctB.users.dev.accessKeyId, acctB.users.dev.secretAccessKey,
+      `arn:aws:iam::${A}:role/team/CrossRole`, acctA.root.accessKeyId, acctA.root.secretAccessKey], { encoding: 'utf8', env: boto3Env({ ...process.env, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' }) });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).arn, `arn:aws:sts::${A}:assumed-role/CrossRole/boto`);
     assert.equal(JSON.parse(r.stdout).dup, 'EntityAlreadyExists');

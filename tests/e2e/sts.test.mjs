@@ -2,7 +2,7 @@
 // URLs, curl, boto3; authentication failures; logging hygiene; clean shutdown.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { GetCallerIdentityCommand, GetSessionTokenCommand, STSClient } from '@aws-sdk/client-sts';
 import { CreateGroupCommand, IAMClient } from '@aws-sdk/client-iam';
@@ -12,6 +12,7 @@ import { allSecrets, newKey, startServer } from './lib/server.mjs';
 import {
   makeClient, parseXmlError, presignUrl, sendSigned, signatureOf, signRequest, STS_BODY, xmlText,
 } from './lib/aws.mjs';
+import { boto3Env, boto3Python } from './lib/python.mjs';
 
 const run = promisify(execFile);
 
@@ -400,12 +401,8 @@ describe('unsupported operations: one form for every service', () => {
 });
 
 describe('boto3', () => {
-  test('boto3 get_caller_identity returns the user ARN', async (t) => {
-    const probe = spawnSync('python3', ['-c', 'import boto3'], { encoding: 'utf8' });
-    if (probe.status !== 0) {
-      t.skip('boto3 not importable');
-      return;
-    }
+  test('boto3 get_caller_identity returns the user ARN', async () => {
+    const { python } = boto3Python();
     const acct = gw.accounts[1];
     const user = acct.users.dev;
     const script = [
@@ -415,7 +412,7 @@ describe('boto3', () => {
     ].join('\n');
     const env = { ...process.env };
     for (const k of Object.keys(env)) if (k.startsWith('AWS_')) delete env[k];
-    Object.assign(env, {
+    Object.assign(env, boto3Env(env), {
       AWS_ENDPOINT_URL: gw.endpoint,
       AWS_ACCESS_KEY_ID: user.accessKeyId,
       AWS_SECRET_ACCESS_KEY: user.secretAccessKey,
@@ -424,7 +421,7 @@ describe('boto3', () => {
       AWS_CONFIG_FILE: '/dev/null',
       AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
     });
-    const { stdout } = await run('python3', ['-c', script], { timeout: 30000, env });
+    const { stdout } = await run(python, ['-c', script], { timeout: 30000, env });
     const out = JSON.parse(stdout);
     assert.equal(out.Arn, `arn:aws:iam::${acct.id}:user/dev`);
     assert.equal(out.Account, acct.id);

@@ -1,27 +1,22 @@
-// The walkthrough with boto3, through AWS profiles (role_arn + source_profile), when boto3 is
-// importable by python3 (pyenv's, or Debian's python3-boto3 taught the AgentCore models by
-// AWS_DATA_PATH); skipped otherwise.
+// The walkthrough with boto3, through AWS profiles (role_arn + source_profile), with the Python
+// that lib/python.mjs picks (Debian's python3-boto3 taught the AgentCore models by AWS_DATA_PATH
+// and the profile's endpoint_url by scripts/python, or a newer boto3). Never skipped.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { adminRole, operatorUser } from './lib/walkthrough.mjs';
+import { boto3Env, boto3Python } from './lib/python.mjs';
 import { defaultAccounts, newKey, repoRoot, startServer } from './lib/server.mjs';
 
-const modelDir = path.resolve(repoRoot, '..', 'shared', 'aws-models');
-const env = { ...process.env };
-if (existsSync(modelDir)) env.AWS_DATA_PATH = modelDir;
-const probe = spawnSync('python3', ['-c',
-  'import boto3; assert "bedrock-agentcore-control" in boto3.session.Session().get_available_services()'],
-{ env, encoding: 'utf8' });
-const skip = probe.status === 0 ? false : 'boto3 (with the bedrock-agentcore-control model) is not importable';
 
 let gw;
 after(async () => { await gw?.stop(); });
 
-test('the walkthrough with boto3 and AWS profiles', { skip, timeout: 180000 }, async () => {
+test('the walkthrough with boto3 and AWS profiles', { timeout: 180000 }, async () => {
+  const { python } = boto3Python();
   const accounts = defaultAccounts();
   for (const a of accounts) {
     a.roles = { AdminRole: adminRole(a.id) };
@@ -40,9 +35,9 @@ test('the walkthrough with boto3 and AWS profiles', { skip, timeout: 180000 }, a
   });
   writeFileSync(path.join(dir, 'config'), config);
   writeFileSync(path.join(dir, 'credentials'), creds);
-  const run = spawnSync('python3', [path.join(repoRoot, 'tests', 'e2e', 'py', 'walkthrough_boto3.py')], {
+  const run = spawnSync(python, [path.join(repoRoot, 'tests', 'e2e', 'py', 'walkthrough_boto3.py')], {
     env: {
-      ...env,
+      ...boto3Env(),
       AWS_CONFIG_FILE: path.join(dir, 'config'),
       AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'credentials'),
       AWS_ENDPOINT_URL: '', AWS_PROFILE: '', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '',

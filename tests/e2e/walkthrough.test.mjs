@@ -1,28 +1,30 @@
 // The cross-account walkthrough, end to end, asserting each step's exact outcome.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { adminRole, operatorUser, runWalkthrough } from './lib/walkthrough.mjs';
+import {
+  adminRole, assumeRole, operatorUser, removeLeftovers, runWalkthrough, StepFailed,
+} from './lib/walkthrough.mjs';
 import { defaultAccounts, newKey, startServer } from './lib/server.mjs';
 
 let gw;
 let r;
 let failure;
+let accounts;
+
+const accountsOf = () => ({
+  a: { id: accounts[0].id, operator: accounts[0].users.operator },
+  b: { id: accounts[1].id, operator: accounts[1].users.operator },
+});
 
 before(async () => {
-  const accounts = defaultAccounts();
+  accounts = defaultAccounts();
   for (const a of accounts) {
     a.roles = { AdminRole: adminRole(a.id) };
     a.users.operator = operatorUser(a.id, newKey());
   }
   gw = await startServer({ accounts });
   try {
-    r = await runWalkthrough({
-      endpoint: gw.endpoint,
-      accounts: {
-        a: { id: accounts[0].id, operator: accounts[0].users.operator },
-        b: { id: accounts[1].id, operator: accounts[1].users.operator },
-      },
-    });
+    r = await runWalkthrough({ endpoint: gw.endpoint, accounts: accountsOf() });
   } catch (e) {
     failure = e;
   }
@@ -102,4 +104,44 @@ test('cleanup succeeds step by step, in the walkthrough order', () => {
     'Deleted role: AgentCoreGatewayServiceRole',
     'Deleted role: AgentRole',
   ]);
+});
+
+test('the walkthrough runs again on the same server, with the same real answer', async () => {
+  ran();
+  const again = await runWalkthrough({ endpoint: gw.endpoint, accounts: accountsOf() });
+  assert.deepEqual(again.leftovers, []);
+  const text = again.callB.content.map((c) => c.text).join('');
+  assert.match(text, /Hello from Gateway! Input: \{'message': 'hello from account B'\}/);
+});
+
+test('a step that does not hold throws StepFailed naming it, and what the run made is removed', async () => {
+  ran();
+  const raising = 'def handler(event, context):\n    raise RuntimeError("on purpose")\n';
+  await assert.rejects(
+    runWalkthrough({ endpoint: gw.endpoint, accounts: accountsOf(), lambdaCode: raising }),
+    (e) => {
+      assert.ok(e instanceof StepFailed, String(e));
+      assert.equal(e.step, 'Calling the gateway from account B again');
+      assert.match(e.message, /tools\/call echo-tools___echo_message returned an error ".*" instead of the function's answer/);
+      return true;
+    },
+  );
+  const a = await assumeRole(gw.endpoint, accountsOf().a.operator, '111122223333', 'AdminRole');
+  const b = await assumeRole(gw.endpoint, accountsOf().b.operator, '444455556666', 'AdminRole');
+  assert.deepEqual(await removeLeftovers(a, b), [], 'the failed run left something behind');
+});
+
+test('a caller that is not refused where AWS answers 403 fails that step', async () => {
+  ran();
+  // "Account B" is account A here, so its call without a resource policy is let in.
+  const same = accountsOf();
+  await assert.rejects(
+    runWalkthrough({ endpoint: gw.endpoint, accounts: { a: same.a, b: same.a } }),
+    (e) => {
+      assert.ok(e instanceof StepFailed, String(e));
+      assert.equal(e.step, 'Calling the gateway from account B (cross-account, no resource policy)');
+      assert.match(e.message, /should be refused with 403 Forbidden, but listed the tools/);
+      return true;
+    },
+  );
 });
