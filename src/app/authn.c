@@ -1,13 +1,10 @@
 /* Resolving the signer of a SigV4 request to a principal. */
 #include "app/authn.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <stdio.h>
-#include <string.h>
 
 #include "base/log.h"
 #include "base/slice.h"
+#include "base/util.h"
 
 const char *mg_app_auth_status_name(enum mg_sigv4_status st)
 {
@@ -36,27 +33,6 @@ void mg_app_log_auth_refused(const struct mg_http_req *r, enum mg_sigv4_status s
                (int)(akid.len > 128 ? 128 : akid.len), akid.ptr ? (const char *)akid.ptr : "",
                (int)r->method.len, (const char *)r->method.ptr,
                (int)(r->path.len > 200 ? 200 : r->path.len), (const char *)r->path.ptr);
-}
-
-/* True when host (as given to --listen) is a loopback address or "localhost". */
-static bool s_loopback_host(const char *host)
-{
-    char h[256];
-    snprintf(h, sizeof(h), "%s", host);
-    size_t n = strlen(h);
-    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-        memmove(h, h + 1, n - 2);
-        h[n - 2] = 0;
-    }
-    if (strcmp(h, "localhost") == 0)
-        return true;
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, h, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, h, &a6) == 1)
-        return IN6_IS_ADDR_LOOPBACK(&a6);
-    return false;
 }
 
 enum mg_sigv4_status mg_app_verify_caller(struct mg_app *app, const struct mg_sigv4_request *sreq,
@@ -91,7 +67,7 @@ enum mg_sigv4_status mg_app_verify_caller(struct mg_app *app, const struct mg_si
     const struct mg_iam_key *key = mg_iam_find_key(snap, auth->access_key_id);
     if (key == NULL || !key->active)
         return MG_SIGV4_UNKNOWN_KEY;
-    if (key->loopback_only && !s_loopback_host(app->cfg.http.listen_host)) {
+    if (key->loopback_only && !mg_host_is_loopback(app->cfg.http.listen_host)) {
         /* the well-known test key is public: never beyond loopback */
         MG_LOG(MG_LOG_WARN, MG_SUB_AUDIT,
                "refused the built-in test key: the server listens on %s, not on loopback",

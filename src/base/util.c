@@ -1,9 +1,12 @@
 #include "base/util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 
 #include "base/alloc.h"
@@ -390,4 +393,27 @@ enum mg_err mg_url_encode(struct mg_buf *out, struct mg_slice in, bool keep_slas
         }
     }
     return MG_E_OK;
+}
+
+bool mg_host_is_loopback(const char *host)
+{
+    char h[256];
+    size_t n = strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+        host++;
+        n -= 2;
+    }
+    if (n == 0 || n >= sizeof(h))
+        return false;
+    memcpy(h, host, n);
+    h[n] = 0;
+    if (strcmp(h, "localhost") == 0)
+        return true;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, h, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, h, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
 }

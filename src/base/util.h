@@ -53,4 +53,8 @@ MG_MUST_USE enum mg_err mg_url_decode(struct mg_buf *out, struct mg_slice in, bo
 /* Percent-encoding of everything but A-Z a-z 0-9 - _ . ~ (upper-case hex); keeps '/' if keep_slash. */
 MG_MUST_USE enum mg_err mg_url_encode(struct mg_buf *out, struct mg_slice in, bool keep_slash);
 
+/* True when host (an address as given to --listen, IPv6 optionally in brackets, or
+ * "localhost") is a loopback address: 127.0.0.0/8, ::1 or localhost. */
+bool mg_host_is_loopback(const char *host);
+
 #endif

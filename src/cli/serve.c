@@ -1,5 +1,4 @@
 /* mcpgate serve / mcpgate credentials */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -12,6 +11,7 @@
 #include "base/alloc.h"
 #include "base/limits.h"
 #include "base/log.h"
+#include "base/util.h"
 #include "cli/cli.h"
 
 static const char s_serve_usage[] =
@@ -72,26 +72,6 @@ static bool s_parse_listen(const char *s, struct mg_http_config *h)
     h->listen_host[hl] = 0;
     h->listen_port = (uint16_t)port;
     return true;
-}
-
-static bool s_is_loopback(const char *host)
-{
-    char h[256];
-    snprintf(h, sizeof(h), "%s", host);
-    size_t n = strlen(h);
-    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-        memmove(h, h + 1, n - 2);
-        h[n - 2] = 0;
-    }
-    if (strcmp(h, "localhost") == 0)
-        return true;
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, h, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, h, &a6) == 1)
-        return IN6_IS_ADDR_LOOPBACK(&a6);
-    return false;
 }
 
 /* Makes path absolute against the working directory, in place (cap bytes): realpath when it
@@ -335,7 +315,7 @@ int mg_cli_serve_main(int argc, char **argv)
         fprintf(stderr, "mcpgate serve: --tls-cert and --tls-key go together\n");
         return 2;
     }
-    if (cfg.identities == NULL && !s_is_loopback(cfg.http.listen_host)) {
+    if (cfg.identities == NULL && !mg_host_is_loopback(cfg.http.listen_host)) {
         fprintf(stderr,
                 "mcpgate serve: refusing to listen on %s with the well-known test credentials.\n"
                 "Give an --identities file with your own keys to listen beyond loopback.\n",
