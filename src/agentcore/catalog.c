@@ -181,7 +181,9 @@ static enum mg_err s_build_catalog(struct mg_gateway *g)
         json_array_foreach(arr, j, def) {
             const char *name = s_cstr(def, "name");
             const json_t *in = json_object_get(def, "inputSchema");
-            if (name == NULL || !json_is_object(in))
+            /* A target stored before tool names were checked may hold one outside MCP's
+             * alphabet: it is not served (synchronizing the target fails it). */
+            if (name == NULL || !mg_ac_match_tool_name(name) || !json_is_object(in))
                 continue;
             struct mg_tool *tool = &tools[k];
             size_t fl = strlen(t->name) + 3 + strlen(name);

@@ -56,6 +56,7 @@ bool mg_ac_match_kms_arn(const char *s);
 bool mg_ac_match_tag_chars(const char *s);
 bool mg_ac_match_tag_resource_arn(const char *s);
 bool mg_ac_match_discovery_url(const char *s);
+bool mg_ac_match_tool_name(const char *s); /* MCP's tool-name alphabet [A-Za-z0-9_.-]+ */
 
 /* Validates a CreateGateway (update false) or UpdateGateway body. */
 void mg_ac_validate_gateway(const json_t *body, bool update, struct mg_ac_verr *v);

@@ -345,7 +345,7 @@ static const struct {
 };
 #define S_N_MCP_VERSIONS (sizeof(s_mcp_versions) / sizeof(s_mcp_versions[0]))
 
-static bool s_tool_name_ok(const char *s)
+bool mg_ac_match_tool_name(const char *s)
 {
     if (s == NULL || s[0] == 0)
         return false;
@@ -690,7 +690,7 @@ static void s_validate_tools(const json_t *tools, struct mg_ac_verr *v)
             char p2[160];
             s_path(p2, sizeof(p2), path, "name");
             s_fail(v, p2, name, true, c);
-        } else if (name && !s_tool_name_ok(name)) {
+        } else if (name && !mg_ac_match_tool_name(name)) {
             /* MCP's tool-name alphabet: the full name TARGET___TOOL must stay in it */
             char p2[160];
             s_path(p2, sizeof(p2), path, "name");
@@ -847,7 +847,7 @@ const char *mg_ac_check_tools(const json_t *tools, char *buf, size_t cap)
     size_t n = json_array_size(tools);
     for (size_t i = 0; i < n; i++) {
         const char *a = json_string_value(json_object_get(json_array_get(tools, i), "name"));
-        if (a && !s_tool_name_ok(a)) {
+        if (a && !mg_ac_match_tool_name(a)) {
             /* stored before names were checked at creation: never published */
             snprintf(buf, cap, "Invalid tool name found in target configuration: tool names must "
                                "match [A-Za-z0-9_.-]+");

@@ -78,7 +78,7 @@ static void test_catalog(void **state)
     s_put(f, MG_AC_KIND_GATEWAY, "gw-abcdefghij-zzzzzzzzzz",
           "{\"gatewayId\":\"gw-abcdefghij-zzzzzzzzzz\",\"name\":\"gw-abcdefghij\",\"status\":\"DELETING\"}");
     s_put(f, MG_AC_KIND_TARGET, "gw-abcdefghij/BBBBBBBBBB",
-          TARGET("zeta", "READY", "[" TOOL("b") "," TOOL("a") "]"));
+          TARGET("zeta", "READY", "[" TOOL("b") "," TOOL("a") "," TOOL("bad tool!") "]"));
     s_put(f, MG_AC_KIND_TARGET, "gw-abcdefghij/AAAAAAAAAA",
           TARGET("alpha", "READY", "[" TOOL("c") "]"));
     s_put(f, MG_AC_KIND_TARGET, "gw-abcdefghij/CCCCCCCCCC",
@@ -119,7 +119,7 @@ static void test_catalog(void **state)
     assert_string_equal(g->targets[0].lambda_arn, "arn:aws:lambda:us-east-1:111122223333:function:f");
 
     const struct mg_tool_catalog *cat = &g->catalog;
-    assert_int_equal(cat->n_tools, 3); /* READY targets only */
+    assert_int_equal(cat->n_tools, 3); /* READY targets only; "bad tool!" is not served */
     assert_string_equal(cat->tools[0].full_name, "alpha___c");
     assert_string_equal(cat->tools[1].full_name, "zeta___a");
     assert_string_equal(cat->tools[2].full_name, "zeta___b");
