@@ -39,6 +39,10 @@ static const char s_serve_usage[] =
     "  --lambda-queue N        invocations that may wait per function before Invoke answers\n"
     "                          429 TooManyRequestsException (default 100)\n"
     "  --lambda-idle-timeout S stop idle runtime processes after S seconds (default 300)\n"
+    "  --lambda-isolation M    auto (default): each function in a sandbox where the host\n"
+    "                          allows, else one account's functions only; sandbox: refuse to\n"
+    "                          start without one; none: no sandbox, every function runs as\n"
+    "                          this server and can read every account's secrets\n"
     "  --tools-page-size N     tools per MCP tools/list page (default 100)\n";
 
 static bool s_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -218,6 +222,17 @@ int mg_cli_serve_main(int argc, char **argv)
                 return 2;
             }
             cfg.lambda_idle_seconds = (int)n;
+        } else if (strcmp(a, "--lambda-isolation") == 0) {
+            if (strcmp(v, "auto") == 0)
+                cfg.lambda_isolation = 0;
+            else if (strcmp(v, "sandbox") == 0)
+                cfg.lambda_isolation = 1;
+            else if (strcmp(v, "none") == 0)
+                cfg.lambda_isolation = 2;
+            else {
+                fprintf(stderr, "mcpgate serve: --lambda-isolation wants auto, sandbox or none\n");
+                return 2;
+            }
         } else {
             fprintf(stderr, "mcpgate serve: unknown option '%s'\n\n%s", a, s_serve_usage);
             return 2;
