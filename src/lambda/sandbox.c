@@ -507,7 +507,7 @@ enum mg_err mg_lambda_sandbox_init(struct mg_lambda_sandbox *sb, enum mg_lambda_
     sb->enabled = false;
     if (mode == MG_LAMBDA_ISOLATION_NONE) {
         MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA,
-               "lambda isolation: none (--lambda-isolation=none): every function runs as the "
+               "lambda isolation: none (--lambda-isolation none): every function runs as the "
                "server's user with its view of the file system, processes and data folder; "
                "functions of one account can read other accounts' secrets");
         return MG_E_OK;
@@ -997,10 +997,11 @@ static const char *s_build_root(const struct mg_lambda_box_plan *plan)
     s_join(path, sizeof(path), S_NEWROOT, "/dev");
     if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL) != 0)
         return "make /dev read-only";
-    /* /proc of the new PID namespace */
+    /* /proc of the new PID namespace; init (a copy of the server, with its command line) is
+     * another user's, and hidepid hides it */
     s_join(path, sizeof(path), S_NEWROOT, "/proc");
     if (mkdir(path, 0555) != 0 ||
-        mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+        mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2") != 0)
         return "mount /proc";
     if (chdir(S_NEWROOT) != 0 || syscall(SYS_pivot_root, ".", ".") != 0)
         return "pivot_root";
