@@ -455,6 +455,46 @@ describe('Lambda isolation: --lambda-isolation', () => {
     }
   });
 
+  // A runtimes folder that does not exist fails the start-up probe (its bind mount cannot be
+  // made), as a host without namespaces would: the server then runs one account's functions.
+  test('auto without a sandbox: one account\'s functions only', async () => {
+    const acc = setupAccounts();
+    const g = await startServer({ accounts: acc, args: ['--runtimes-dir', '/nonexistent-mcpgate-runtimes'] });
+    try {
+      assert.match(g.stderr(), /lambda isolation: unavailable \(.+\): functions of one account only/);
+      const ca = makeClient(LambdaClient, g, acc[0].root);
+      const cb = makeClient(LambdaClient, g, acc[1].root);
+      const bootstrap = '#!/bin/sh\nwhile :; do\n' +
+        'h=$(mktemp); b=$(mktemp)\n' +
+        'curl -sS -D "$h" -o "$b" "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next"\n' +
+        'id=$(grep -i "^lambda-runtime-aws-request-id:" "$h" | tr -d "\\r" | cut -d" " -f2)\n' +
+        'curl -sS -X POST -d "{\\"ran\\":1}" "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/$id/response" >/dev/null\n' +
+        'done\n';
+      const code = { ZipFile: zipFiles([['bootstrap', bootstrap, { mode: 0o755 }]]) };
+      await create(ca, A, { FunctionName: 'f', Runtime: 'provided.al2023', Handler: 'x', Code: code });
+      await create(cb, B, { FunctionName: 'f', Runtime: 'provided.al2023', Handler: 'x', Code: code });
+      const ra = await invoke(ca, 'f', {});
+      assert.equal(ra.error, undefined, JSON.stringify(ra.payload));
+      assert.deepEqual(ra.payload, { ran: 1 });
+      await assert.rejects(invoke(cb, 'f', {}), (e) => {
+        assert.equal(e.name, 'ServiceException');
+        assert.match(e.message, /one account's functions only.*--lambda-isolation/);
+        return true;
+      });
+      // A still runs
+      assert.deepEqual((await invoke(ca, 'f', {})).payload, { ran: 1 });
+    } finally {
+      await g.stop();
+    }
+  });
+
+  test('sandbox: without one, the server refuses to start', async () => {
+    await assert.rejects(
+      startServer({ args: ['--lambda-isolation', 'sandbox', '--runtimes-dir', '/nonexistent-mcpgate-runtimes'] }),
+      /exited during start-up[\s\S]*no sandbox on this host/,
+    );
+  });
+
   test('none: a warning that says what is given up', async () => {
     const g = await startServer({ args: ['--lambda-isolation', 'none'] });
     try {
