@@ -385,6 +385,29 @@ static bool s_cgroup_mount(const char *ctl, char *out, size_t cap)
     return found;
 }
 
+static void s_cg_remove_tree(const char *parent);
+
+/* Removes the cgroups that servers which are gone (killed, crashed) left under dir. */
+static void s_cg_remove_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "mcpgate-", 8) != 0)
+            continue;
+        char *end;
+        long pid = strtol(e->d_name + 8, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path[1200];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        s_cg_remove_tree(path);
+    }
+    closedir(d);
+}
+
 /* A parent cgroup for this server under the hierarchy of ctl: MOUNT/OWN-CGROUP/mcpgate-PID. */
 static bool s_make_parent(const char *ctl, char *out, size_t cap)
 {
@@ -396,6 +419,7 @@ static bool s_make_parent(const char *ctl, char *out, size_t cap)
     snprintf(path, sizeof(path), "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own);
     if (!s_is_dir(path))
         mg_lambda_strlcpy(path, sizeof(path), mnt); /* our cgroup is not visible: the root */
+    s_cg_remove_stale(path);
     size_t l = strlen(path);
     snprintf(path + l, sizeof(path) - l, "/mcpgate-%d", (int)getpid());
     if (strlen(path) >= cap || (mkdir(path, 0755) != 0 && errno != EEXIST))
