@@ -569,7 +569,7 @@ enum mg_err mg_lambda_sandbox_init(struct mg_lambda_sandbox *sb, enum mg_lambda_
             return mg_errinfo_set(ei, MG_E_INTERNAL, "lambda: no sandbox on this host");
         MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA,
                "lambda isolation: unavailable (%s): functions of one account only; "
-               "--lambda-isolation=none runs every account's functions without isolation",
+               "--lambda-isolation none runs every account's functions without isolation",
                sb->why);
         return MG_E_OK;
     }
