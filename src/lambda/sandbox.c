@@ -566,7 +566,8 @@ enum mg_err mg_lambda_sandbox_init(struct mg_lambda_sandbox *sb, enum mg_lambda_
     if (!ok) {
         mg_lambda_sandbox_cleanup(sb);
         if (mode == MG_LAMBDA_ISOLATION_SANDBOX)
-            return mg_errinfo_set(ei, MG_E_INTERNAL, "lambda: no sandbox on this host");
+            return mg_errinfo_set(ei, MG_E_INTERNAL, "lambda: no sandbox on this host (%.90s)",
+                                  sb->why);
         MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA,
                "lambda isolation: unavailable (%s): functions of one account only; "
                "--lambda-isolation none runs every account's functions without isolation",
