@@ -401,7 +401,7 @@ static void s_cg_remove_stale(const char *dir)
         long pid = strtol(e->d_name + 8, &end, 10);
         if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
-        char path[1200];
+        char path[1400];
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
         s_cg_remove_tree(path);
     }
