@@ -595,7 +595,7 @@ static bool s_cg_remove(const char *dir)
         return true;
     if (rmdir(dir) == 0 || errno == ENOENT)
         return true;
-    char path[700];
+    char path[1800];
     snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
     FILE *f = fopen(path, "re");
     if (f) {
@@ -618,7 +618,7 @@ static void s_cg_remove_tree(const char *parent)
         while ((e = readdir(d)) != NULL) {
             if (e->d_type != DT_DIR || e->d_name[0] != 'p')
                 continue;
-            char path[700];
+            char path[1800];
             snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
             for (int i = 0; i < 100 && !s_cg_remove(path); i++)
                 usleep(5000);
