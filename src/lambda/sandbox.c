@@ -578,8 +578,8 @@ enum mg_err mg_lambda_sandbox_init(struct mg_lambda_sandbox *sb, enum mg_lambda_
                      : sb->cg == MG_LAMBDA_CG_V1
                          ? (sb->cg_mem[0] && sb->cg_pids[0] ? "v1 (memory, pids)"
                             : sb->cg_mem[0]                ? "v1 (memory); pids by setrlimit"
-                                                           : "v1 (pids); no memory limit")
-                         : "none (setrlimit only; no memory limit)";
+                                                           : "v1 (pids); memory by setrlimit")
+                         : "none (setrlimit: RLIMIT_DATA, RLIMIT_NPROC)";
     MG_LOG(MG_LOG_INFO, MG_SUB_LAMBDA,
            "lambda isolation: sandbox; namespaces %s, mount, pid, ipc; %s; cgroup %s; "
            "seccomp %s",
