@@ -838,7 +838,8 @@ static void s_close_except(int a, int b, int c)
     for (int i = 0; i < 3; i++) {
         if (keep[i] < 0 || (unsigned)keep[i] < from)
             continue;
-        if ((unsigned)keep[i] > from && syscall(SYS_close_range, from, (unsigned)keep[i] - 1u, 0u) != 0)
+        unsigned upto = (unsigned)keep[i];
+        if (upto > from && syscall(SYS_close_range, from, upto - 1u, 0u) != 0)
             for (unsigned fd = from; fd < (unsigned)keep[i]; fd++)
                 close((int)fd);
         from = (unsigned)keep[i] + 1u;
@@ -998,7 +999,8 @@ static const char *s_build_root(const struct mg_lambda_box_plan *plan)
     /* /dev: the harmless character devices and the usual links */
     s_join(path, sizeof(path), S_NEWROOT, "/dev");
     if (mkdir(path, 0755) != 0 ||
-        mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,nr_inodes=64,mode=0755") != 0)
+        mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC,
+              "size=64k,nr_inodes=64,mode=0755") != 0)
         return "mount /dev";
     for (size_t i = 0; i < S_NDEVS; i++) {
         s_join(dev, sizeof(dev), S_NEWROOT "/dev/", s_devs[i]);
@@ -1020,7 +1022,8 @@ static const char *s_build_root(const struct mg_lambda_box_plan *plan)
             return "make a /dev link";
     }
     s_join(path, sizeof(path), S_NEWROOT, "/dev");
-    if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL) != 0)
+    if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+              NULL) != 0)
         return "make /dev read-only";
     /* /proc of the new PID namespace; init (a copy of the server, with its command line) is
      * another user's, and hidepid hides it */
@@ -1121,7 +1124,8 @@ static void s_runtime(const struct mg_lambda_box_plan *plan, int in_fd, int out_
         struct sock_fprog prog = {sb->n_filter, sb->filter};
         /* without SPEC_ALLOW the kernel would also turn on its speculative store bypass
          * mitigation for the process, which slows interpreters down by several times */
-        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog) != 0 &&
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+                    &prog) != 0 &&
             prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) {
             step = "install the seccomp filter";
             goto fail;
