@@ -33,6 +33,7 @@ struct mg_app_config {
     int lambda_idle_seconds; /* idle runtime processes are stopped after this; 0 = 300 */
     int lambda_queue;        /* invocations waiting per function before 429; 0 = 100 */
     uint64_t lambda_code_storage; /* code bytes per account (zips + unpacked); 0 = env/default */
+    int lambda_isolation;    /* enum mg_lambda_isolation: 0 auto, 1 sandbox, 2 none */
 };
 
 struct mg_app {

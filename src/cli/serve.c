@@ -42,6 +42,10 @@ static const char s_serve_usage[] =
     "  --lambda-idle-timeout S stop idle runtime processes after S seconds (default 300)\n"
     "  --lambda-code-storage BYTES  Lambda code (zips and unpacked trees) per account\n"
     "                          (default 10737418240, or MCPGATE_LAMBDA_CODE_STORAGE)\n"
+    "  --lambda-isolation M    auto (default): each function in a sandbox where the host\n"
+    "                          allows, else one account's functions only; sandbox: refuse to\n"
+    "                          start without one; none: no sandbox, every function runs as\n"
+    "                          this server and can read every account's secrets\n"
     "  --tools-page-size N     tools per MCP tools/list page (default 100)\n"
     "\n"
     "Relative paths are taken from the working directory at start-up and made absolute.\n";
@@ -306,6 +310,17 @@ int mg_cli_serve_main(int argc, char **argv)
                 return 2;
             }
             cfg.lambda_code_storage = n;
+        } else if (strcmp(a, "--lambda-isolation") == 0) {
+            if (strcmp(v, "auto") == 0)
+                cfg.lambda_isolation = 0;
+            else if (strcmp(v, "sandbox") == 0)
+                cfg.lambda_isolation = 1;
+            else if (strcmp(v, "none") == 0)
+                cfg.lambda_isolation = 2;
+            else {
+                fprintf(stderr, "mcpgate serve: --lambda-isolation wants auto, sandbox or none\n");
+                return 2;
+            }
         } else {
             fprintf(stderr, "mcpgate serve: unknown option '%s'\n\n%s", a, s_serve_usage);
             return 2;

@@ -11,6 +11,7 @@
 #include "base/map.h"
 #include "base/slice.h"
 #include "lambda/lambda.h"
+#include "lambda/sandbox.h"
 
 /* Copies src into dst (cap bytes), truncating; dst is always terminated. */
 static inline void mg_lambda_strlcpy(char *dst, size_t cap, const char *src)
@@ -149,6 +150,7 @@ struct mg_lambda {
     int idle_ms;               /* idle process lifetime */
     char runtimes_dir[1024];
     char python[256], node[256];
+    struct mg_lambda_sandbox sandbox; /* sandbox.c */
 };
 
 /* Queues an invocation (takes ownership); wakes the manager. */

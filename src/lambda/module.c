@@ -240,7 +240,14 @@ enum mg_err mg_lambda_start(struct mg_app *app, struct mg_errinfo *ei)
            L->python, L->node);
     s_check_runtimes(L);
     app->lambda = L;
-    enum mg_err e = mg_lambda_manager_start(L, ei);
+    const char *interpreters[] = {L->python, L->node, NULL};
+    enum mg_err e = mg_lambda_sandbox_init(&L->sandbox, app->cfg.lambda_isolation,
+                                           L->runtimes_dir, app->cfg.data_dir, interpreters, ei);
+    if (e) {
+        mg_lambda_stop(app);
+        return e;
+    }
+    e = mg_lambda_manager_start(L, ei);
     if (e) {
         mg_lambda_stop(app);
         return e;
@@ -254,6 +261,7 @@ void mg_lambda_stop(struct mg_app *app)
     if (L == NULL)
         return;
     mg_lambda_manager_stop(L);
+    mg_lambda_sandbox_cleanup(&L->sandbox);
     pthread_mutex_destroy(&L->mu);
     mg_free(L);
     app->lambda = NULL;

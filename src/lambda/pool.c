@@ -70,6 +70,8 @@ struct s_proc {
     int64_t creds_expire; /* epoch seconds when its role credentials expire (0: none) */
     char code_hex[65];    /* the code version it runs (its directory's name) */
     bool refused_logged;  /* a foreign connection was refused and logged */
+    bool boxed;           /* runs in a sandbox (sandbox.c) */
+    struct mg_lambda_box box;
 };
 
 struct s_fn {
@@ -261,10 +263,13 @@ static void s_drain_output(struct s_proc *p)
     }
 }
 
-static long s_max_rss_mb(pid_t shim)
+static long s_max_rss_mb(const struct s_proc *p)
 {
+    long cg = p->boxed ? mg_lambda_box_max_memory_mb(&p->box) : -1;
+    if (cg >= 0)
+        return cg;
     char path[96], line[256];
-    pid_t pid = shim;
+    pid_t shim = p->pid, pid = shim;
     snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)shim, (int)shim);
     FILE *cf = fopen(path, "re");
     if (cf) {
@@ -301,7 +306,7 @@ static void s_finish(struct s_proc *p, struct s_done_list *d, const char *status
     s_logf(p->fn, inv,
            "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %ld ms\tMemory Size: %d MB"
            "\tMax Memory Used: %ld MB%s%s\t\n",
-           inv->request_id, ms, billed, p->fn->memory, s_max_rss_mb(p->pid), init,
+           inv->request_id, ms, billed, p->fn->memory, s_max_rss_mb(p), init,
            status_note ? status_note : "");
     p->inv = NULL;
     s_done_push(d, inv);
@@ -328,6 +333,10 @@ static void s_kill(struct s_proc *p)
         kill(-p->pid, SIGKILL);
         kill(p->pid, SIGKILL);
     }
+    /* the sandbox's init dies with the shim, and its PID namespace with it; the cgroup holds
+     * whatever else the box started */
+    if (p->boxed)
+        mg_lambda_box_kill(&p->box);
     p->state = P_DEAD;
     for (int i = 0; i < S_MAX_CONNS; i++)
         s_conn_close(&p->conns[i]);
@@ -339,6 +348,8 @@ static void s_kill(struct s_proc *p)
 static void s_proc_free(struct s_proc *p)
 {
     s_kill(p);
+    if (p->boxed)
+        mg_lambda_box_release(&p->box);
     if (p->out_fd >= 0)
         close(p->out_fd);
     mg_free(p);
@@ -381,6 +392,31 @@ static int s_rm_one(const char *path, const struct stat *st, int flag, struct FT
     (void)ftw;
     remove(path);
     return 0;
+}
+
+static int s_open_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (flag == FTW_D || flag == FTW_DP)
+        chmod(path, 0755);
+    else if (flag == FTW_F)
+        chmod(path, (st->st_mode & 0100) ? 0755 : 0644);
+    return 0;
+}
+
+/* A sandbox's user is not the tree's owner: the unzipped code becomes readable by all (its
+ * parent, DATA/lambda/A/N, stays 0700, so only the function's own sandbox reaches it). The
+ * top directory is opened last: its mode says the walk is done. */
+static enum mg_err s_open_code(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return MG_E_NOT_FOUND;
+    if ((st.st_mode & 0005) == 0005)
+        return MG_E_OK;
+    if (nftw(dir, s_open_one, 16, FTW_PHYS | FTW_DEPTH) != 0)
+        return MG_E_IO;
+    return MG_E_OK;
 }
 
 /* Makes sure DATA/lambda/A/N/<sha> holds the unzipped code. */
@@ -509,9 +545,9 @@ static void s_shim_term(int sig)
 }
 
 static void s_child(pid_t parent, int devnull, int out_fd, const char *dir, char **argv,
-                    char **env) __attribute__((noreturn));
+                    char **env, const struct mg_lambda_box_plan *plan) __attribute__((noreturn));
 static void s_child(pid_t parent, int devnull, int out_fd, const char *dir, char **argv,
-                    char **env)
+                    char **env, const struct mg_lambda_box_plan *plan)
 {
     setpgid(0, 0);
     sigset_t none;
@@ -524,8 +560,9 @@ static void s_child(pid_t parent, int devnull, int out_fd, const char *dir, char
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (getppid() != parent)
         _exit(127);
-    pid_t rt = fork();
-    if (rt == 0) {
+    int status_fd = -1;
+    pid_t rt = plan ? mg_lambda_box_start(plan, devnull, out_fd, argv, env, &status_fd) : fork();
+    if (rt == 0 && plan == NULL) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         sa.sa_handler = SIG_DFL;
         sigaction(SIGTERM, &sa, NULL);
@@ -545,16 +582,24 @@ static void s_child(pid_t parent, int devnull, int out_fd, const char *dir, char
         }
         _exit(127);
     }
-    /* the shim keeps no descriptor: the output pipe ends when the runtime's copies close */
-    if (syscall(SYS_close_range, 0u, ~0u, 0u) != 0)
+    /* the shim keeps no descriptor but the sandbox's status pipe: the output pipe ends when
+     * the runtime's copies close */
+    unsigned keep = status_fd >= 0 ? (unsigned)status_fd : ~0u;
+    if ((keep > 0 && syscall(SYS_close_range, 0u, keep - 1u, 0u) != 0) ||
+        (keep != ~0u && syscall(SYS_close_range, keep + 1u, ~0u, 0u) != 0))
         for (int fd = 0; fd < 4096; fd++)
-            close(fd);
+            if (fd != status_fd)
+                close(fd);
     if (rt < 0)
         _exit(127);
     int st = 0;
     while (waitpid(rt, &st, 0) < 0) {
         /* EINTR only */
     }
+    /* a sandbox's init reports the runtime's wait status (init itself always exits 0) */
+    int rst;
+    if (status_fd >= 0 && read(status_fd, &rst, sizeof(rst)) == (ssize_t)sizeof(rst))
+        st = rst;
     if (WIFSIGNALED(st)) {
         sa.sa_handler = SIG_DFL;
         sigaction(WTERMSIG(st), &sa, NULL);
@@ -585,20 +630,36 @@ static struct s_proc *s_spawn(struct mg_lambda *L, struct s_fn *fn)
     size_t ne = 0;
     char prog[1400], script[1400];
     char *argv[4] = {0};
+    struct mg_lambda_box_plan *plan = NULL;
     if (p->lfd < 0 || pipe2(pfd, O_CLOEXEC) != 0)
         goto fail;
+    /* in a sandbox, the code is at /var/task and the bootstraps at /var/runtime */
+    p->boxed = L->sandbox.enabled;
+    const char *task_root = p->boxed ? "/var/task" : fn->code_dir;
+    const char *rt_root = p->boxed ? "/var/runtime" : L->runtimes_dir;
+    if (p->boxed) {
+        json_t *eph = json_object_get(json_object_get(fn->conf, "EphemeralStorage"), "Size");
+        plan = mg_calloc(1, sizeof(*plan));
+        if (plan == NULL || s_open_code(fn->code_dir) != MG_E_OK ||
+            mg_lambda_box_prepare(&L->sandbox, fn->account, fn->code_dir, L->runtimes_dir,
+                                  fn->memory, (int)json_integer_value(eph), &p->box,
+                                  plan) != MG_E_OK) {
+            p->boxed = false;
+            goto fail;
+        }
+    }
     if (fn->kind == MG_RT_PYTHON) {
         mg_lambda_strlcpy(prog, sizeof(prog), L->python);
-        snprintf(script, sizeof(script), "%s/python/bootstrap.py", L->runtimes_dir);
+        snprintf(script, sizeof(script), "%s/python/bootstrap.py", rt_root);
         argv[0] = prog;
         argv[1] = script;
     } else if (fn->kind == MG_RT_NODE) {
         mg_lambda_strlcpy(prog, sizeof(prog), L->node);
-        snprintf(script, sizeof(script), "%s/nodejs/bootstrap.mjs", L->runtimes_dir);
+        snprintf(script, sizeof(script), "%s/nodejs/bootstrap.mjs", rt_root);
         argv[0] = prog;
         argv[1] = script;
     } else {
-        snprintf(prog, sizeof(prog), "%s/bootstrap", fn->code_dir);
+        snprintf(prog, sizeof(prog), "%s/bootstrap", task_root);
         argv[0] = prog;
     }
     /* environment: the function's variables, then Lambda's own (which win) */
@@ -613,14 +674,14 @@ static struct s_proc *s_spawn(struct mg_lambda *L, struct s_fn *fn)
     snprintf(api, sizeof(api), "127.0.0.1:%u", p->port);
     snprintf(mem, sizeof(mem), "%d", fn->memory);
     snprintf(execenv, sizeof(execenv), "AWS_Lambda_%s", s_runtime_version(fn));
-    snprintf(rtdir, sizeof(rtdir), "%s/%s", L->runtimes_dir,
+    snprintf(rtdir, sizeof(rtdir), "%s/%s", rt_root,
              fn->kind == MG_RT_PYTHON ? "python" : "nodejs");
     const char *path = getenv("PATH");
     char lg[128];
     snprintf(lg, sizeof(lg), "/aws/lambda/%s", fn->name);
     bool ok = s_env_add(env, &ne, 256, "AWS_LAMBDA_RUNTIME_API", api) &&
               s_env_add(env, &ne, 256, "_HANDLER", fn->handler) &&
-              s_env_add(env, &ne, 256, "LAMBDA_TASK_ROOT", fn->code_dir) &&
+              s_env_add(env, &ne, 256, "LAMBDA_TASK_ROOT", task_root) &&
               s_env_add(env, &ne, 256, "LAMBDA_RUNTIME_DIR", rtdir) &&
               s_env_add(env, &ne, 256, "AWS_LAMBDA_FUNCTION_NAME", fn->name) &&
               s_env_add(env, &ne, 256, "AWS_LAMBDA_FUNCTION_VERSION", "$LATEST") &&
@@ -648,9 +709,11 @@ static struct s_proc *s_spawn(struct mg_lambda *L, struct s_fn *fn)
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0)
-        s_child(parent, devnull, pfd[1], fn->code_dir, argv, env); /* does not return */
+        s_child(parent, devnull, pfd[1], fn->code_dir, argv, env, plan); /* does not return */
     if (devnull >= 0)
         close(devnull);
+    mg_free(plan);
+    plan = NULL;
     for (size_t i = 0; i < ne; i++) {
         if (strncmp(env[i], "AWS_SECRET_ACCESS_KEY=", 22) == 0 ||
             strncmp(env[i], "AWS_SESSION_TOKEN=", 18) == 0)
@@ -676,6 +739,11 @@ static struct s_proc *s_spawn(struct mg_lambda *L, struct s_fn *fn)
 fail:
     for (size_t i = 0; i < ne; i++)
         mg_free(env[i]);
+    mg_free(plan);
+    if (p->boxed) {
+        mg_lambda_box_kill(&p->box);
+        mg_lambda_box_release(&p->box);
+    }
     if (pfd[0] >= 0)
         close(pfd[0]);
     if (pfd[1] >= 0)
@@ -1420,7 +1488,9 @@ static void s_fn_remove_dead(struct mg_lambda *L, struct s_fn *fn)
         cur[0] = 0;
     for (size_t i = 0; i < fn->n_procs; i++) {
         struct s_proc *p = fn->procs[i];
-        if (p->state == P_DEAD && p->reaped && p->out_fd < 0 && p->inv == NULL) {
+        /* a sandbox's cgroups go once the last of its processes is gone */
+        if (p->state == P_DEAD && p->reaped && p->out_fd < 0 && p->inv == NULL &&
+            (!p->boxed || mg_lambda_box_release(&p->box))) {
             /* the last user of an older code version may be gone: sweep it */
             if (strcmp(p->code_hex, cur) != 0)
                 s_push_job(L, fn->account, fn->name, "");
@@ -1466,6 +1536,13 @@ static void s_route_new(struct mg_lambda *L, struct s_done_list *d)
             char m[320];
             snprintf(m, sizeof(m), "Function not found: %s", arn);
             s_fail_inv(d, inv, MG_LAMBDA_NOT_FOUND, "ResourceNotFoundException", m);
+            continue;
+        }
+        if (!mg_lambda_sandbox_admits(&L->sandbox, inv->account)) {
+            /* no sandbox on this host: one account's functions only */
+            s_fail_inv(d, inv, MG_LAMBDA_INTERNAL, "ServiceException",
+                       "This server cannot isolate functions of different accounts: it runs "
+                       "one account's functions only (see --lambda-isolation).");
             continue;
         }
         struct s_fn *fn = s_fn_get(L, inv->account, inv->name, true);

@@ -2,7 +2,7 @@
 // really run (Python and Node.js bootstraps, provided.* bootstraps, aws-lambda-ric if present).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -429,10 +429,14 @@ done
       t.skip('aws-lambda-ric is not installed (set AWS_LAMBDA_RIC_DIR to its package directory)');
       return;
     }
-    const bootstrap = `#!/bin/sh\nexec node ${path.join(ric, 'bin', 'index.mjs')} "$_HANDLER"\n`;
+    // the client ships in the function's package, as on AWS: the function sees nothing of
+    // the host but the system and its own code
+    const bootstrap = '#!/bin/sh\nexec node "$LAMBDA_TASK_ROOT/ric/bin/index.mjs" "$_HANDLER"\n';
+    const ricFiles = ['package.json', 'bin/index.mjs', 'dist/index.mjs', 'dist/rapid-client.node']
+      .map((f) => [`ric/${f}`, readFileSync(path.join(ric, f))]);
     await create(lambdaA, {
       FunctionName: 'ric-fn', Runtime: 'provided.al2023', Handler: 'index.handler',
-      Code: { ZipFile: zipFiles([['bootstrap', bootstrap, { mode: 0o755 }], ['index.js', NODE_CJS]]) },
+      Code: { ZipFile: zipFiles([['bootstrap', bootstrap, { mode: 0o755 }], ['index.js', NODE_CJS], ...ricFiles]) },
     });
     const r = await lambdaA.send(new InvokeCommand({ FunctionName: 'ric-fn', Payload: '{"ric":1}' }));
     assert.equal(r.FunctionError, undefined, Buffer.from(r.Payload ?? []).toString());
