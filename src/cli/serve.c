@@ -50,6 +50,23 @@ static const char s_serve_usage[] =
     "\n"
     "Relative paths are taken from the working directory at start-up and made absolute.\n";
 
+/* Every option of serve takes a value. */
+static const char *const s_serve_opts[] = {
+    "--listen", "--data", "--identities", "--region", "--threads", "--log-level", "--max-body",
+    "--clock-skew", "--request-timeout", "--idle-timeout", "--tls-cert", "--tls-key",
+    "--public-url", "--gateway-url-template", "--runtimes-dir", "--tools-page-size",
+    "--lambda-concurrency", "--lambda-queue", "--lambda-idle-timeout", "--lambda-code-storage",
+    "--lambda-isolation", NULL,
+};
+
+static bool s_serve_opt_known(const char *a)
+{
+    for (size_t i = 0; s_serve_opts[i]; i++)
+        if (strcmp(a, s_serve_opts[i]) == 0)
+            return true;
+    return false;
+}
+
 static bool s_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end;
@@ -197,9 +214,12 @@ int mg_cli_serve_main(int argc, char **argv)
             fputs(s_serve_usage, stdout);
             return 0;
         }
+        if (!s_serve_opt_known(a)) {
+            fprintf(stderr, "mcpgate serve: unknown option '%s' (see mcpgate serve --help)\n", a);
+            return 2;
+        }
         if (v == NULL) {
-            fprintf(stderr, "mcpgate serve: %s needs a value (or unknown option)\n\n%s", a,
-                    s_serve_usage);
+            fprintf(stderr, "mcpgate serve: %s needs a value (see mcpgate serve --help)\n", a);
             return 2;
         }
         i++;
@@ -222,42 +242,56 @@ int mg_cli_serve_main(int argc, char **argv)
             for (size_t k = 0; ok && k < l; k++)
                 ok = (v[k] >= 'a' && v[k] <= 'z') || (v[k] >= '0' && v[k] <= '9') || v[k] == '-';
             if (!ok) {
-                fprintf(stderr, "mcpgate serve: --region wants a region name like us-east-1\n");
+                fprintf(stderr,
+                        "mcpgate serve: --region wants a region name like us-east-1, got '%s'\n",
+                        v);
                 return 2;
             }
             snprintf(cfg.region, sizeof(cfg.region), "%s", v);
         } else if (strcmp(a, "--threads") == 0) {
             if (!s_parse_u64(v, 1, MG_MAX_LOOPS, &n)) {
-                fprintf(stderr, "mcpgate serve: --threads wants 1 to %d\n", MG_MAX_LOOPS);
+                fprintf(stderr,
+                        "mcpgate serve: --threads wants 1 to %d, got '%s'\n",
+                        MG_MAX_LOOPS, v);
                 return 2;
             }
             cfg.http.threads = (int)n;
         } else if (strcmp(a, "--log-level") == 0) {
             if (!mg_log_parse_level(v, &g_mg_log_level)) {
-                fprintf(stderr, "mcpgate serve: --log-level wants debug, info, warn, error or off\n");
+                fprintf(stderr, "mcpgate serve: --log-level wants debug, info, warn, error or off, "
+                                "got '%s'\n",
+                        v);
                 return 2;
             }
         } else if (strcmp(a, "--max-body") == 0) {
             if (!s_parse_u64(v, 1024, 1ull << 30, &n)) {
-                fprintf(stderr, "mcpgate serve: --max-body wants 1024 to 1073741824 bytes\n");
+                fprintf(stderr,
+                        "mcpgate serve: --max-body wants 1024 to 1073741824 bytes, got '%s'\n",
+                        v);
                 return 2;
             }
             cfg.http.max_body = n;
         } else if (strcmp(a, "--clock-skew") == 0) {
             if (!s_parse_u64(v, 0, 86400, &n)) {
-                fprintf(stderr, "mcpgate serve: --clock-skew wants 0 to 86400 seconds\n");
+                fprintf(stderr,
+                        "mcpgate serve: --clock-skew wants 0 to 86400 seconds, got '%s'\n",
+                        v);
                 return 2;
             }
             cfg.clock_skew = (int64_t)n;
         } else if (strcmp(a, "--request-timeout") == 0) {
             if (!s_parse_u64(v, 100, 3600000, &n)) {
-                fprintf(stderr, "mcpgate serve: --request-timeout wants 100 to 3600000 ms\n");
+                fprintf(stderr,
+                        "mcpgate serve: --request-timeout wants 100 to 3600000 ms, got '%s'\n",
+                        v);
                 return 2;
             }
             cfg.http.req_timeout_ms = n;
         } else if (strcmp(a, "--idle-timeout") == 0) {
             if (!s_parse_u64(v, 100, 3600000, &n)) {
-                fprintf(stderr, "mcpgate serve: --idle-timeout wants 100 to 3600000 ms\n");
+                fprintf(stderr,
+                        "mcpgate serve: --idle-timeout wants 100 to 3600000 ms, got '%s'\n",
+                        v);
                 return 2;
             }
             cfg.http.idle_timeout_ms = n;
@@ -269,7 +303,9 @@ int mg_cli_serve_main(int argc, char **argv)
             snprintf(cfg.public_url, sizeof(cfg.public_url), "%s", v);
         } else if (strcmp(a, "--gateway-url-template") == 0) {
             if (strlen(v) >= sizeof(cfg.gateway_url_template) || strstr(v, "{id}") == NULL) {
-                fprintf(stderr, "mcpgate serve: --gateway-url-template wants a URL with {id}\n");
+                fprintf(stderr,
+                        "mcpgate serve: --gateway-url-template wants a URL with {id}, got '%s'\n",
+                        v);
                 return 2;
             }
             snprintf(cfg.gateway_url_template, sizeof(cfg.gateway_url_template), "%s", v);
@@ -282,31 +318,37 @@ int mg_cli_serve_main(int argc, char **argv)
             snprintf(cfg.runtimes_dir, sizeof(cfg.runtimes_dir), "%s", v);
         } else if (strcmp(a, "--tools-page-size") == 0) {
             if (!s_parse_u64(v, 1, 1000, &n)) {
-                fprintf(stderr, "mcpgate serve: --tools-page-size wants 1 to 1000\n");
+                fprintf(stderr, "mcpgate serve: --tools-page-size wants 1 to 1000, got '%s'\n", v);
                 return 2;
             }
             cfg.tools_page_size = (size_t)n;
         } else if (strcmp(a, "--lambda-concurrency") == 0) {
             if (!s_parse_u64(v, 1, 1000, &n)) {
-                fprintf(stderr, "mcpgate serve: --lambda-concurrency wants 1 to 1000\n");
+                fprintf(stderr,
+                        "mcpgate serve: --lambda-concurrency wants 1 to 1000, got '%s'\n",
+                        v);
                 return 2;
             }
             cfg.lambda_concurrency = (int)n;
         } else if (strcmp(a, "--lambda-queue") == 0) {
             if (!s_parse_u64(v, 1, 100000, &n)) {
-                fprintf(stderr, "mcpgate serve: --lambda-queue wants 1 to 100000\n");
+                fprintf(stderr, "mcpgate serve: --lambda-queue wants 1 to 100000, got '%s'\n", v);
                 return 2;
             }
             cfg.lambda_queue = (int)n;
         } else if (strcmp(a, "--lambda-idle-timeout") == 0) {
             if (!s_parse_u64(v, 1, 86400, &n)) {
-                fprintf(stderr, "mcpgate serve: --lambda-idle-timeout wants 1 to 86400 seconds\n");
+                fprintf(stderr,
+                        "mcpgate serve: --lambda-idle-timeout wants 1 to 86400 seconds, got '%s'\n",
+                        v);
                 return 2;
             }
             cfg.lambda_idle_seconds = (int)n;
         } else if (strcmp(a, "--lambda-code-storage") == 0) {
             if (!s_parse_u64(v, 1, UINT64_MAX, &n)) {
-                fprintf(stderr, "mcpgate serve: --lambda-code-storage wants a byte count\n");
+                fprintf(stderr,
+                        "mcpgate serve: --lambda-code-storage wants a byte count, got '%s'\n",
+                        v);
                 return 2;
             }
             cfg.lambda_code_storage = n;
@@ -318,7 +360,9 @@ int mg_cli_serve_main(int argc, char **argv)
             else if (strcmp(v, "none") == 0)
                 cfg.lambda_isolation = 2;
             else {
-                fprintf(stderr, "mcpgate serve: --lambda-isolation wants auto, sandbox or none\n");
+                fprintf(stderr,
+                        "mcpgate serve: --lambda-isolation wants auto, sandbox or none, got '%s'\n",
+                        v);
                 return 2;
             }
         } else {
@@ -354,7 +398,8 @@ int mg_cli_serve_main(int argc, char **argv)
     else
         snprintf(runtimes, sizeof(runtimes), "%s/runtimes (built in)", cfg.data_dir);
     MG_LOG(MG_LOG_INFO, MG_SUB_MAIN,
-           "paths: data %s; identities %s; runtimes %s; tls cert %s; tls key %s", cfg.data_dir, cfg.identities ? cfg.identities : "(none: test credentials)", runtimes,
+           "paths: data %s; identities %s; runtimes %s; tls cert %s; tls key %s", cfg.data_dir,
+           cfg.identities ? cfg.identities : "(none: test credentials)", runtimes,
            cfg.http.tls_cert ? cfg.http.tls_cert : "(none)",
            cfg.http.tls_key ? cfg.http.tls_key : "(none)");
 
@@ -437,6 +482,12 @@ int mg_cli_credentials_main(int argc, char **argv)
                  "Prints ~/.aws/config and ~/.aws/credentials sections for every active access\n"
                  "key that this server hosts, with the endpoint it last listened on.");
             return 0;
+        }
+        if (strcmp(argv[i], "--data") != 0 && strcmp(argv[i], "--region") != 0) {
+            fprintf(stderr,
+                    "mcpgate credentials: unknown option '%s' (see mcpgate credentials --help)\n",
+                    argv[i]);
+            return 2;
         }
         if (i + 1 >= argc) {
             fprintf(stderr, "mcpgate credentials: %s needs a value\n", argv[i]);

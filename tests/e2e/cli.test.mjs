@@ -134,6 +134,26 @@ test('policy command errors name the bad argument and exit 2', () => {
   }
 });
 
+test('serve and credentials errors name the bad argument and exit 2', () => {
+  const cases = [
+    [['serve', '--bogus'], /unknown option '--bogus'/],
+    [['serve', '--bogus', 'x'], /unknown option '--bogus'/],
+    [['serve', '--threads'], /--threads needs a value/],
+    [['serve', '--threads', '0'], /--threads wants 1 to \d+, got '0'/],
+    [['serve', '--log-level', 'loud'], /--log-level wants debug, info, warn, error or off, got 'loud'/],
+    [['serve', '--lambda-isolation', 'maybe'], /--lambda-isolation wants auto, sandbox or none, got 'maybe'/],
+    [['serve', '--max-body', '12'], /--max-body wants 1024 to 1073741824 bytes, got '12'/],
+    [['credentials', '--bogus'], /unknown option '--bogus'/],
+    [['credentials', '--bogus', 'x'], /unknown option '--bogus'/],
+  ];
+  for (const [args, want] of cases) {
+    const r = spawnSync(binaryPath(), args, { encoding: 'utf8', input: '' });
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, want, args.join(' '));
+    assert.doesNotMatch(r.stderr, /or unknown option/, args.join(' '));
+  }
+});
+
 test('policy validate gives the line and column of a document that is not JSON', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mcpgate-validate-'));
   const file = path.join(dir, 'broken.json');
