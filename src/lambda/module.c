@@ -277,6 +277,12 @@ enum mg_err mg_lambda_invoke_async(struct mg_app *app, const char *function, con
     struct mg_lambda_name n;
     if (!mg_lambda_parse_name(function, &n))
         return MG_E_INVALID;
+    /* Callers check this first; a function of another region, partition or qualifier is never the
+     * local one of the same name. */
+    char why[256];
+    if (!mg_lambda_name_is_local(&n, function, app->cfg.region, why, sizeof(why)) ||
+        (n.qualifier[0] && strcmp(n.qualifier, "$LATEST") != 0))
+        return MG_E_INVALID;
     const char *acct = n.account[0] ? n.account : account;
     if (acct == NULL || strlen(acct) != 12)
         return MG_E_INVALID;
