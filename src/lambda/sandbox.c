@@ -320,6 +320,19 @@ static bool s_write_file(const char *path, const char *text)
     return ok;
 }
 
+/* True when the comma-separated list csv (a line of /proc/self/{cgroup,mounts}) holds item. */
+static bool s_csv_has(const char *csv, const char *item)
+{
+    char list[2048];
+    if (strlen(csv) >= sizeof(list))
+        return false;
+    mg_lambda_strlcpy(list, sizeof(list), csv);
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (strcmp(t, item) == 0)
+            return true;
+    return false;
+}
+
 /* This process's cgroup under a v1 controller (or the v2 hierarchy when ctl is ""). */
 static bool s_own_cgroup(const char *ctl, char *out, size_t cap)
 {
@@ -340,12 +353,7 @@ static bool s_own_cgroup(const char *ctl, char *out, size_t cap)
         if (ctl[0] == 0) {
             match = ctls[0] == 0 && strncmp(line, "0", 2) == 0;
         } else {
-            char list[256];
-            mg_lambda_strlcpy(list, sizeof(list), ctls);
-            for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
-                 t = strtok_r(NULL, ",", &save))
-                if (strcmp(t, ctl) == 0)
-                    match = true;
+            match = s_csv_has(ctls, ctl);
         }
         if (match && strlen(b + 1) < cap) {
             mg_lambda_strlcpy(out, cap, b + 1);
@@ -374,9 +382,7 @@ static bool s_cgroup_mount(const char *ctl, char *out, size_t cap)
         if (ctl[0] == 0) {
             found = strcmp(type, "cgroup2") == 0;
         } else if (strcmp(type, "cgroup") == 0) {
-            for (char *s2 = NULL, *t = strtok_r(opts, ",", &s2); t; t = strtok_r(NULL, ",", &s2))
-                if (strcmp(t, ctl) == 0)
-                    found = true;
+            found = s_csv_has(opts, ctl);
         }
         if (found)
             mg_lambda_strlcpy(out, cap, dir);
