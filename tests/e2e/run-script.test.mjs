@@ -95,6 +95,19 @@ describe('scripts/run the way a user runs it', () => {
     assert.equal(await portTaken(port), false);
   });
 
+  test('where node is older than 20 (Debian 12 has 18), the walkthrough runs on Node.js 22 from npm', { timeout: 300000 }, async () => {
+    const dir = repoCopy();
+    const data = path.join(dir, 'data');
+    const port = await freePort();
+    // MCPGATE_DEMO_NODE_MIN raises the bar so that this machine's node counts as too old.
+    const r = await runScript(dir, ['--data', data, '--listen', `127.0.0.1:${port}`], { MCPGATE_DEMO_NODE_MIN: '99' });
+    assert.match(r.out, /installing Node\.js 22 from npm \(scripts\/node22\)/, r.out);
+    assert.ok(existsSync(path.join(dir, 'scripts', 'node22', 'node_modules', '.bin', 'node')));
+    assert.match(r.out, ANSWER_RE, r.out);
+    assert.match(r.out, /walkthrough: passed/, r.out);
+    assert.equal(r.code, 0, r.out);
+  });
+
   test('what an earlier run left (roles, a gateway) is removed, and the walkthrough passes', { timeout: 300000 }, async () => {
     const dir = repoCopy();
     const data = path.join(dir, 'data');

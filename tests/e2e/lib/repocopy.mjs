@@ -10,7 +10,11 @@ import { binaryPath, repoRoot } from './server.mjs';
 export function repoCopy() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mcpgate-run-'));
   for (const d of ['scripts', 'runtimes', 'models']) {
-    cpSync(path.join(repoRoot, d), path.join(dir, d), { recursive: true });
+    // scripts/node22/node_modules (Node.js 22, when an earlier run installed it) is left out:
+    // a copy installs its own, as a fresh clone does.
+    cpSync(path.join(repoRoot, d), path.join(dir, d), {
+      recursive: true, filter: (src) => !src.split(path.sep).includes('node_modules'),
+    });
   }
   const e2e = path.join(repoRoot, 'tests', 'e2e');
   const to = path.join(dir, 'tests', 'e2e');
