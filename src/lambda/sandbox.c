@@ -516,7 +516,7 @@ static bool s_probe(struct mg_lambda_sandbox *sb, const char *runtimes_dir, char
     msg[strcspn(msg, "\n")] = 0;
     ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
     if (!ok)
-        snprintf(why, cap, "%s", msg[0] ? msg : "the sandbox did not start");
+        mg_lambda_strlcpy(why, cap, msg[0] ? msg : "the sandbox did not start");
 done:
     if (out[0] >= 0)
         close(out[0]);
