@@ -12,6 +12,12 @@ void mg_memcpy(void *dst, const void *src, size_t n)
         memcpy(dst, src, n);
 }
 
+void mg_memmove(void *dst, const void *src, size_t n)
+{
+    if (n)
+        memmove(dst, src, n);
+}
+
 int mg_memcmp(const void *a, const void *b, size_t n)
 {
     return n ? memcmp(a, b, n) : 0;

@@ -96,8 +96,9 @@ static inline int mg_hex_value(uint8_t c)
     return -1;
 }
 
-/* Raw memory helpers: the only place that calls memcpy/memcmp. */
+/* Raw memory helpers: the only place that calls memcpy/memmove/memcmp (scripts/check-source). */
 void mg_memcpy(void *dst, const void *src, size_t n);
+void mg_memmove(void *dst, const void *src, size_t n); /* regions may overlap */
 int mg_memcmp(const void *a, const void *b, size_t n);
 void mg_memzero(void *p, size_t n);        /* not optimised away: for secrets */
 

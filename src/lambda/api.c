@@ -45,7 +45,7 @@ static void s_send_json_obj(struct mg_call *c, int status, json_t *j)
         return;
     }
     mg_aws_send_json(c->x, status, mg_slice_cstr(text));
-    free(text);
+    mg_free(text);
 }
 
 static void s_new_revision(char out[37])
@@ -535,7 +535,7 @@ static bool s_commit(struct mg_call *c, const char *account, const char *name, j
         bool ok = s_storage_ok(c, cur, account, name, size > 0 ? (uint64_t)size : 0);
         mg_snapshot_unref(cur);
         if (!ok) {
-            free(text);
+            mg_free(text);
             mg_state_write_abort(&c->app->state);
             s_err(c, 400, "CodeStorageExceededException", s_storage_msg);
             return false;
@@ -544,7 +544,7 @@ static bool s_commit(struct mg_call *c, const char *account, const char *name, j
     if (!e)
         e = insert ? mg_store_insert(c->app->store, "function", account, name, mg_slice_cstr(text))
                    : mg_store_put(c->app->store, "function", account, name, mg_slice_cstr(text));
-    free(text);
+    mg_free(text);
     struct mg_errinfo ei = {0};
     if (e == MG_E_CONFLICT) {
         mg_state_write_abort(&c->app->state);
@@ -914,7 +914,7 @@ static bool s_store_policy_doc(struct mg_call *c, const struct s_target *t, cons
     enum mg_err e = dtext ? mg_store_put(c->app->store, "function", t->account, t->name,
                                          mg_slice_cstr(dtext))
                           : MG_E_NOMEM;
-    free(dtext);
+    mg_free(dtext);
     struct mg_errinfo ei = {0};
     if (e || mg_state_write_commit(&c->app->state, &ei)) {
         if (e)
@@ -1016,7 +1016,7 @@ static void s_add_permission(struct mg_call *c, struct s_target *t)
     struct mg_errinfo pe = {0};
     if (text == NULL || mg_policy_parse(mg_slice_cstr(text), &o, &compiled, &pe) != MG_E_OK ||
         strlen(text) > 20480) {
-        free(text);
+        mg_free(text);
         mg_state_write_abort(&c->app->state);
         s_errf(c, 400, "InvalidParameterValueException", "The policy is not valid: %s",
                pe.msg[0] ? pe.msg : "The final policy size is bigger than the limit.");
@@ -1027,12 +1027,12 @@ static void s_add_permission(struct mg_call *c, struct s_target *t)
     s_new_revision(rev);
     json_object_set_new(doc, "Policy", json_string(text));
     json_object_set_new(doc, "PolicyRevisionId", json_string(rev));
-    free(text);
+    mg_free(text);
     if (!s_store_policy_doc(c, t, doc))
         goto out;
     char *st = json_dumps(stmt, JSON_COMPACT);
     json_t *r = json_pack("{s:s}", "Statement", st ? st : "{}");
-    free(st);
+    mg_free(st);
     s_send_json_obj(c, 201, r);
     json_decref(r);
 out:
@@ -1086,7 +1086,7 @@ static void s_remove_permission(struct mg_call *c, struct s_target *t, struct mg
     } else {
         char *text = json_dumps(policy, JSON_COMPACT);
         json_object_set_new(doc, "Policy", json_string(text ? text : ""));
-        free(text);
+        mg_free(text);
     }
     char rev[37];
     s_new_revision(rev);

@@ -9,6 +9,7 @@
 
 #include "base/alloc.h"
 #include "lambda/internal.h"
+#include "unit/leaks.h"
 
 static void test_lambda_names_parse(void **state)
 {
@@ -174,5 +175,5 @@ int main(void)
         cmocka_unit_test(test_lambda_names_runtimes),
         cmocka_unit_test(test_lambda_names_ring),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return MG_RUN_TESTS(tests);
 }
