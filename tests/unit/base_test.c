@@ -82,6 +82,18 @@ static void test_base_json_uses_counting_allocator(void **state)
     assert_int_equal(mg_alloc_live(), live);
 }
 
+static void test_base_fmt_fails_instead_of_truncating(void **state)
+{
+    (void)state;
+    char out[8];
+    assert_true(mg_fmt(out, sizeof(out), "%s/%s", "ab", "cd"));
+    assert_string_equal(out, "ab/cd");
+    assert_true(mg_fmt(out, sizeof(out), "%s", "1234567"));
+    assert_false(mg_fmt(out, sizeof(out), "%s", "12345678"));
+    assert_string_equal(out, "");
+    assert_false(mg_fmt(out, 0, "x"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -90,6 +102,7 @@ int main(void)
         cmocka_unit_test(test_base_base64),
         cmocka_unit_test(test_base_ct_equal_and_utf8),
         cmocka_unit_test(test_base_json_uses_counting_allocator),
+        cmocka_unit_test(test_base_fmt_fails_instead_of_truncating),
     };
     return MG_RUN_TESTS(tests);
 }
