@@ -99,7 +99,7 @@ static void s_free_catalog(struct mg_tool_catalog *cat)
     struct mg_tool *tools = (struct mg_tool *)cat->tools;
     for (size_t i = 0; i < cat->n_tools; i++) {
         mg_free((char *)tools[i].full_name);
-        free((char *)tools[i].json);
+        mg_free((char *)tools[i].json);
     }
     mg_free(tools);
     char **pages = (char **)cat->page_json;
@@ -219,7 +219,7 @@ static enum mg_err s_build_catalog(struct mg_gateway *g)
     for (size_t i = 0; i < k; i++) {
         if (w > 0 && strcmp(tools[w - 1].full_name, tools[i].full_name) == 0) {
             mg_free((char *)tools[i].full_name);
-            free((char *)tools[i].json);
+            mg_free((char *)tools[i].json);
             continue;
         }
         tools[w++] = tools[i];

@@ -92,7 +92,7 @@ enum mg_err mg_ac_put(struct mg_app *app, const char *kind, const char *account,
     if (text == NULL)
         return MG_E_NOMEM;
     enum mg_err e = mg_store_put(app->store, kind, account, key, mg_slice_cstr(text));
-    free(text);
+    mg_free(text);
     return e;
 }
 
@@ -114,7 +114,7 @@ void mg_ac_request_hash(const json_t *body, char out[65])
     json_decref(copy);
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)(text ? text : ""), text ? strlen(text) : 0, md);
-    free(text);
+    mg_free(text);
     mg_hex_encode(md, sizeof(md), out);
     out[64] = 0;
 }
@@ -349,7 +349,7 @@ void mg_ac_create_gateway(struct mg_call *c)
     enum mg_err e = text ? mg_store_insert(app->store, MG_AC_KIND_GATEWAY, account, id,
                                            mg_slice_cstr(text))
                          : MG_E_NOMEM;
-    free(text);
+    mg_free(text);
     struct mg_errinfo ei = {0};
     if (e == MG_E_OK)
         e = mg_state_write_commit(&app->state, &ei);

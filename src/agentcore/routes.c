@@ -23,7 +23,7 @@ static void s_send_body(struct mg_call *c, int status, const char *code, json_t 
         char *text = json_dumps(obj, JSON_COMPACT);
         mg_http_add_header(x, "content-type", MG_SLICE_LIT("application/json"));
         e = text ? mg_buf_append_cstr(b, text) : MG_E_NOMEM;
-        free(text);
+        mg_free(text);
     }
     json_decref(obj);
     if (e) {

@@ -256,14 +256,21 @@ static int s_enum(struct mg_ac_verr *v, const char *base, const char *key, const
     for (int i = 0; vals[i]; i++)
         if (strcmp(vals[i], s) == 0)
             return i;
-    char path[256], c[300] = "Member must satisfy enum value set: [";
+    char path[256], c[600];
     s_path(path, sizeof(path), base, key);
-    for (int i = 0; vals[i]; i++) {
-        strncat(c, vals[i], sizeof(c) - strlen(c) - 3);
-        if (vals[i + 1])
-            strncat(c, ", ", sizeof(c) - strlen(c) - 3);
+    /* The value sets are constants of this file and fit; should one outgrow c, the message
+     * says so rather than listing part of the set. */
+    size_t n = (size_t)snprintf(c, sizeof(c), "Member must satisfy enum value set: [");
+    for (int i = 0; vals[i] && n < sizeof(c); i++) {
+        int w = snprintf(c + n, sizeof(c) - n, "%s%s", i ? ", " : "", vals[i]);
+        n = w < 0 ? sizeof(c) : n + (size_t)w;
     }
-    strncat(c, "]", sizeof(c) - strlen(c) - 1);
+    if (n + 1 < sizeof(c)) {
+        c[n] = ']';
+        c[n + 1] = 0;
+    } else {
+        snprintf(c, sizeof(c), "Member must satisfy its enum value set");
+    }
     s_fail(v, path, s, false, c);
     return -1;
 }

@@ -1,18 +1,22 @@
 #include "base/alloc.h"
 
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
 static atomic_long s_live;
 static atomic_long s_fail_after;
+static atomic_long s_failures;
 
 static int s_should_fail(void)
 {
     long n = atomic_load_explicit(&s_fail_after, memory_order_relaxed);
     if (n <= 0)
         return 0;
-    if (atomic_fetch_sub(&s_fail_after, 1) == 1)
+    if (atomic_fetch_sub(&s_fail_after, 1) == 1) {
+        atomic_fetch_add_explicit(&s_failures, 1, memory_order_relaxed);
         return 1;
+    }
     return 0;
 }
 
@@ -23,6 +27,8 @@ void *mg_malloc(size_t n)
     void *p = malloc(n ? n : 1);
     if (p)
         atomic_fetch_add_explicit(&s_live, 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&s_failures, 1, memory_order_relaxed);
     return p;
 }
 
@@ -33,6 +39,8 @@ void *mg_calloc(size_t n, size_t size)
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (p)
         atomic_fetch_add_explicit(&s_live, 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&s_failures, 1, memory_order_relaxed);
     return p;
 }
 
@@ -53,6 +61,11 @@ void mg_free(void *p)
     free(p);
 }
 
+long mg_alloc_failures(void)
+{
+    return atomic_load(&s_failures);
+}
+
 long mg_alloc_live(void)
 {
     return atomic_load(&s_live);
@@ -61,4 +74,9 @@ long mg_alloc_live(void)
 void mg_alloc_fail_after(long n)
 {
     atomic_store(&s_fail_after, n);
+}
+
+void mg_json_use_counting_allocator(void)
+{
+    json_set_alloc_funcs(mg_malloc, mg_free);
 }

@@ -9,6 +9,16 @@ void *mg_calloc(size_t n, size_t size);
 void *mg_realloc(void *p, size_t n);
 void mg_free(void *p);
 
+/* Routes jansson's allocations through mg_malloc/mg_free, so that the live count (and the
+ * failure injection) covers JSON too; what json_dumps returns is then released with mg_free.
+ * Call once at start-up, before any JSON value exists (main, and each unit test's main). */
+void mg_json_use_counting_allocator(void);
+
+/* How many allocations have failed so far (injected or real). jansson reports a failed
+ * allocation while parsing as a syntax error; a parser compares this count before and after
+ * json_loadb to answer "out of memory" instead. */
+long mg_alloc_failures(void);
+
 /* Test hooks: live block count, and fail the Nth allocation from now (0 = never). */
 long mg_alloc_live(void);
 void mg_alloc_fail_after(long n);

@@ -12,6 +12,27 @@ void mg_memcpy(void *dst, const void *src, size_t n)
         memcpy(dst, src, n);
 }
 
+bool mg_fmt(char *out, size_t cap, const char *fmt, ...)
+{
+    if (cap == 0)
+        return false;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap) {
+        out[0] = 0;
+        return false;
+    }
+    return true;
+}
+
+void mg_memmove(void *dst, const void *src, size_t n)
+{
+    if (n)
+        memmove(dst, src, n);
+}
+
 int mg_memcmp(const void *a, const void *b, size_t n)
 {
     return n ? memcmp(a, b, n) : 0;

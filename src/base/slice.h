@@ -96,8 +96,13 @@ static inline int mg_hex_value(uint8_t c)
     return -1;
 }
 
-/* Raw memory helpers: the only place that calls memcpy/memcmp. */
+/* snprintf for names, paths, ARNs and keys: false, and out empty, when the result does not fit
+ * in cap (or cap is 0), so that a caller answers "too large" instead of using a truncated one. */
+MG_MUST_USE bool mg_fmt(char *out, size_t cap, const char *fmt, ...) MG_PRINTF(3, 4);
+
+/* Raw memory helpers: the only place that calls memcpy/memmove/memcmp (scripts/check-source). */
 void mg_memcpy(void *dst, const void *src, size_t n);
+void mg_memmove(void *dst, const void *src, size_t n); /* regions may overlap */
 int mg_memcmp(const void *a, const void *b, size_t n);
 void mg_memzero(void *p, size_t n);        /* not optimised away: for secrets */
 

@@ -300,6 +300,10 @@ int mg_cli_serve_main(int argc, char **argv)
         } else if (strcmp(a, "--tls-key") == 0) {
             cfg.http.tls_key = v;
         } else if (strcmp(a, "--public-url") == 0) {
+            if (strlen(v) >= sizeof(cfg.public_url)) {
+                fprintf(stderr, "mcpgate serve: --public-url too long\n");
+                return 2;
+            }
             snprintf(cfg.public_url, sizeof(cfg.public_url), "%s", v);
         } else if (strcmp(a, "--gateway-url-template") == 0) {
             if (strlen(v) >= sizeof(cfg.gateway_url_template) || strstr(v, "{id}") == NULL) {

@@ -498,7 +498,7 @@ enum mg_err mg_iam_save(struct mg_call *c, const char *kind, const char *account
     if (text == NULL)
         return MG_E_NOMEM;
     enum mg_err e = mg_store_put(c->app->store, kind, account, key, mg_slice_cstr(text));
-    free(text);
+    mg_free(text);
     return e;
 }
 

@@ -158,6 +158,9 @@ void mg_sts_principal_from_session(const struct mg_snapshot *snap, const struct 
 struct mg_policy *mg_iam_policy_cached(enum mg_policy_kind kind, struct mg_slice text,
                                        const char *label, struct mg_errinfo *ei);
 
+/* Drops every cached compiled policy (at shutdown, and in tests that count live blocks). */
+void mg_iam_policy_cache_clear(void);
+
 /* mcpgate assumes a role on behalf of an AWS service (e.g. "bedrock-agentcore.amazonaws.com",
  * "lambda.amazonaws.com"). Succeeds only if the role exists and its trust policy allows that
  * service principal sts:AssumeRole; otherwise MG_E_DENIED with AWS's wording in ei. duration 0

@@ -160,7 +160,7 @@ static enum mg_err s_check_document(const json_t *doc, enum mg_policy_kind kind,
     struct mg_policy *p = NULL;
     struct mg_errinfo pe = {0};
     enum mg_err e = mg_policy_parse(mg_slice_cstr(text), &o, &p, &pe);
-    free(text);
+    mg_free(text);
     mg_policy_unref(p);
     if (e == MG_E_NOMEM)
         return mg_errinfo_set(ei, e, "%s: out of memory", where);
@@ -392,7 +392,7 @@ static enum mg_err s_put_json(struct mg_state *st, const char *kind, const char 
     if (text == NULL)
         return MG_E_NOMEM;
     enum mg_err e = mg_store_put(st->store, kind, account, key, mg_slice_cstr(text));
-    free(text);
+    mg_free(text);
     return e;
 }
 
@@ -486,7 +486,7 @@ static json_t *s_policies_as_text(const json_t *o)
         char *t = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (t) {
             json_object_set_new(out, name, json_string(t));
-            free(t);
+            mg_free(t);
         }
     }
     return out;
@@ -537,7 +537,7 @@ static enum mg_err s_apply_principal(struct mg_state *st, struct s_run *run, con
         char *trust = json_dumps(json_object_get(u, "assumeRolePolicyDocument"),
                                  JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_object_set_new(doc, "AssumeRolePolicyDocument", json_string(trust ? trust : "{}"));
-        free(trust);
+        mg_free(trust);
         json_t *msd = json_object_get(u, "maxSessionDuration");
         json_object_set_new(doc, "MaxSessionDuration",
                             json_integer(msd ? json_integer_value(msd) : 3600));
@@ -713,7 +713,7 @@ static enum mg_err s_save_provenance(struct mg_state *st, const struct s_run *ru
     if (text == NULL)
         return MG_E_NOMEM;
     enum mg_err e = mg_store_meta_put(st->store, S_PROVENANCE_KEY, mg_slice_cstr(text));
-    free(text);
+    mg_free(text);
     return e;
 }
 

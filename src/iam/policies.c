@@ -70,7 +70,7 @@ static struct mg_policy *s_managed(struct s_policies_ext *x, const struct mg_sna
         if (strncmp(arn, "arn:aws:iam::", 13) != 0 || slash == NULL || strlen(acct) < 13)
             return NULL;
         char account[13];
-        memcpy(account, acct, 12);
+        mg_memcpy(account, acct, 12);
         account[12] = 0;
         const struct mg_snapshot_doc *d = mg_snapshot_get(snap, "policy", account, slash + 1);
         if (d == NULL)

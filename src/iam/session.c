@@ -114,7 +114,7 @@ enum mg_err mg_sts_session_issue(const uint8_t key[32], struct mg_sts_session *s
     }
 out:
     mg_memzero(text, n);
-    free(text);
+    mg_free(text);
     if (raw) {
         mg_memzero(raw, 1 + S_NONCE + n + S_TAG);
         mg_free(raw);
@@ -277,6 +277,18 @@ struct mg_policy *mg_iam_policy_cached(enum mg_policy_kind kind, struct mg_slice
     mg_policy_unref(old);
     mg_free(old_text);
     return p;
+}
+
+void mg_iam_policy_cache_clear(void)
+{
+    pthread_mutex_lock(&s_cache_lock);
+    for (size_t i = 0; i < S_CACHE_SIZE; i++) {
+        mg_policy_unref(s_cache[i].policy);
+        mg_free(s_cache[i].text);
+        s_cache[i] = (struct s_cache_entry){0};
+    }
+    s_cache_next = 0;
+    pthread_mutex_unlock(&s_cache_lock);
 }
 
 /* ---- resolving a session ------------------------------------------------------------------ */

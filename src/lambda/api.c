@@ -37,6 +37,12 @@ static void s_errf(struct mg_call *c, int status, const char *type, const char *
     s_err(c, status, type, msg);
 }
 
+/* A JSON document could not be built (an allocation failed): AWS's 500, never a partial one. */
+static void s_nomem(struct mg_call *c)
+{
+    s_err(c, 500, "ServiceException", "The request could not be completed: out of memory.");
+}
+
 static void s_send_json_obj(struct mg_call *c, int status, json_t *j)
 {
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -45,7 +51,7 @@ static void s_send_json_obj(struct mg_call *c, int status, json_t *j)
         return;
     }
     mg_aws_send_json(c->x, status, mg_slice_cstr(text));
-    free(text);
+    mg_free(text);
 }
 
 static void s_new_revision(char out[37])
@@ -354,8 +360,11 @@ static bool s_apply_config(struct mg_call *c, const json_t *body, json_t *doc, b
             return false;
         }
         json_t *env = json_object();
-        json_object_set_new(env, "Variables", vars ? json_deep_copy(vars) : json_object());
-        json_object_set_new(doc, "Environment", env);
+        if (json_object_set_new(env, "Variables", vars ? json_deep_copy(vars) : json_object()) ||
+            json_object_set_new(doc, "Environment", env)) {
+            s_nomem(c);
+            return false;
+        }
     }
     return true;
 }
@@ -382,7 +391,8 @@ static enum mg_err s_mkdir_p(const char *path)
 static enum mg_err s_write_file(const char *path, struct mg_slice data)
 {
     char tmp[1300];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    if (!mg_fmt(tmp, sizeof(tmp), "%s.tmp", path))
+        return MG_E_TOO_LARGE;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return MG_E_IO;
@@ -471,18 +481,18 @@ static bool s_store_code(struct mg_call *c, const json_t *zipfile, const char *a
     struct mg_buf sha;
     mg_buf_init(&sha, 64);
     char dir[1024], path[1200];
-    mg_lambda_code_dir(c->app, account, name, dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/%s.zip", dir, hex);
+    bool fits = mg_lambda_code_dir(c->app, account, name, dir, sizeof(dir)) &&
+                mg_fmt(path, sizeof(path), "%s/%s.zip", dir, hex);
     bool pending = mg_lambda_code_pending(c->app->lambda, account, name, hex);
-    bool ok = pending && mg_base64_encode(&sha, mg_slice_make(digest, 32)) == MG_E_OK &&
+    bool ok = pending && fits && mg_base64_encode(&sha, mg_slice_make(digest, 32)) == MG_E_OK &&
               mg_buf_cstr(&sha) && s_mkdir_p(dir) == MG_E_OK &&
               s_write_file(path, mg_buf_slice(&zip)) == MG_E_OK;
-    if (ok) {
-        json_object_set_new(doc, "CodeSha256", json_string(mg_buf_cstr(&sha)));
-        json_object_set_new(doc, "CodeSize", json_integer((json_int_t)zip.len));
-        json_object_set_new(doc, "CodeUnzippedSize",
-                            json_integer((json_int_t)info.total_uncompressed));
-    } else {
+    if (ok)
+        ok = (json_object_set_new(doc, "CodeSha256", json_string(mg_buf_cstr(&sha))) |
+              json_object_set_new(doc, "CodeSize", json_integer((json_int_t)zip.len)) |
+              json_object_set_new(doc, "CodeUnzippedSize",
+                                  json_integer((json_int_t)info.total_uncompressed))) == 0;
+    if (!ok) {
         if (pending) {
             /* nothing may be left of this version if the function does not use it */
             mg_lambda_code_stored(c->app->lambda, account, name, hex);
@@ -509,9 +519,11 @@ static void s_code_done(struct mg_call *c, const char *account, const char *name
 static void s_remove_code(struct mg_app *app, const char *account, const char *name)
 {
     char dir[1024], aside[1100], tag[9];
-    mg_lambda_code_dir(app, account, name, dir, sizeof(dir));
     mg_random_chars(tag, 8, MG_ALPHA_LOWER_NUM);
-    snprintf(aside, sizeof(aside), "%s.deleted-%s", dir, tag);
+    /* a truncated path would name another function's code */
+    if (!mg_lambda_code_dir(app, account, name, dir, sizeof(dir)) ||
+        !mg_fmt(aside, sizeof(aside), "%s.deleted-%s", dir, tag))
+        return;
     if (rename(dir, aside) == 0)
         mg_lambda_queue_removal(app->lambda, aside);
 }
@@ -535,7 +547,7 @@ static bool s_commit(struct mg_call *c, const char *account, const char *name, j
         bool ok = s_storage_ok(c, cur, account, name, size > 0 ? (uint64_t)size : 0);
         mg_snapshot_unref(cur);
         if (!ok) {
-            free(text);
+            mg_free(text);
             mg_state_write_abort(&c->app->state);
             s_err(c, 400, "CodeStorageExceededException", s_storage_msg);
             return false;
@@ -544,7 +556,7 @@ static bool s_commit(struct mg_call *c, const char *account, const char *name, j
     if (!e)
         e = insert ? mg_store_insert(c->app->store, "function", account, name, mg_slice_cstr(text))
                    : mg_store_put(c->app->store, "function", account, name, mg_slice_cstr(text));
-    free(text);
+    mg_free(text);
     struct mg_errinfo ei = {0};
     if (e == MG_E_CONFLICT) {
         mg_state_write_abort(&c->app->state);
@@ -639,11 +651,15 @@ static void s_create(struct mg_call *c)
         goto out;
     }
     doc = json_object();
-    json_object_set_new(doc, "FunctionName", json_string(t.name));
-    json_object_set_new(doc, "FunctionArn", json_string(t.arn));
-    json_object_set_new(doc, "Timeout", json_integer(3));
-    json_object_set_new(doc, "MemorySize", json_integer(128));
-    json_object_set_new(doc, "Description", json_string(""));
+    int bad = json_object_set_new(doc, "FunctionName", json_string(t.name));
+    bad |= json_object_set_new(doc, "FunctionArn", json_string(t.arn));
+    bad |= json_object_set_new(doc, "Timeout", json_integer(3));
+    bad |= json_object_set_new(doc, "MemorySize", json_integer(128));
+    bad |= json_object_set_new(doc, "Description", json_string(""));
+    if (bad) {
+        s_nomem(c);
+        goto out;
+    }
     if (!s_apply_config(c, body, doc, true))
         goto out;
     json_t *tags = json_object_get(body, "Tags");
@@ -658,27 +674,30 @@ static void s_create(struct mg_call *c)
     char rev[37], lm[40];
     s_new_revision(rev);
     s_last_modified(lm);
-    json_object_set_new(doc, "Version", json_string("$LATEST"));
-    json_object_set_new(doc, "LastModified", json_string(lm));
-    json_object_set_new(doc, "RevisionId", json_string(rev));
-    json_object_set_new(doc, "State", json_string("Pending"));
-    json_object_set_new(doc, "StateReason", json_string("The function is being created."));
-    json_object_set_new(doc, "StateReasonCode", json_string("Creating"));
-    json_object_set_new(doc, "PackageType", json_string("Zip"));
+    bad |= json_object_set_new(doc, "Version", json_string("$LATEST"));
+    bad |= json_object_set_new(doc, "LastModified", json_string(lm));
+    bad |= json_object_set_new(doc, "RevisionId", json_string(rev));
+    bad |= json_object_set_new(doc, "State", json_string("Pending"));
+    bad |= json_object_set_new(doc, "StateReason", json_string("The function is being created."));
+    bad |= json_object_set_new(doc, "StateReasonCode", json_string("Creating"));
+    bad |= json_object_set_new(doc, "PackageType", json_string("Zip"));
     json_t *arch = json_object_get(body, "Architectures");
-    json_object_set_new(doc, "Architectures",
-                        json_is_array(arch) && json_array_size(arch) == 1
-                            ? json_deep_copy(arch)
-                            : json_pack("[s]", "x86_64"));
-    json_object_set_new(doc, "TracingConfig", json_pack("{s:s}", "Mode", "PassThrough"));
-    json_object_set_new(doc, "EphemeralStorage", json_pack("{s:i}", "Size", 512));
-    json_object_set_new(doc, "SnapStart",
-                        json_pack("{s:s,s:s}", "ApplyOn", "None", "OptimizationStatus", "Off"));
-    char lg[128];
-    snprintf(lg, sizeof(lg), "/aws/lambda/%s", t.name);
-    json_object_set_new(doc, "LoggingConfig",
-                        json_pack("{s:s,s:s}", "LogFormat", "Text", "LogGroup", lg));
-    json_object_set_new(doc, "Tags", tags ? json_deep_copy(tags) : json_object());
+    bad |= json_object_set_new(doc, "Architectures",
+                               json_is_array(arch) && json_array_size(arch) == 1
+                                   ? json_deep_copy(arch)
+                                   : json_pack("[s]", "x86_64"));
+    bad |= json_object_set_new(doc, "TracingConfig", json_pack("{s:s}", "Mode", "PassThrough"));
+    bad |= json_object_set_new(doc, "EphemeralStorage", json_pack("{s:i}", "Size", 512));
+    bad |= json_object_set_new(doc, "SnapStart", json_pack("{s:s,s:s}", "ApplyOn", "None",
+                                                           "OptimizationStatus", "Off"));
+    bad |= json_object_set_new(doc, "LoggingConfig",
+                               json_pack("{s:s,s:s+}", "LogFormat", "Text", "LogGroup",
+                                         "/aws/lambda/", t.name));
+    bad |= json_object_set_new(doc, "Tags", tags ? json_deep_copy(tags) : json_object());
+    if (bad) {
+        s_nomem(c);
+        goto out;
+    }
     if (!s_commit(c, t.account, t.name, doc, true, true))
         goto out;
     mg_lambda_queue_activation(c->app->lambda, t.account, t.name,
@@ -705,14 +724,15 @@ static void s_get(struct mg_call *c, struct s_target *t, bool config_only)
         json_decref(conf);
         return;
     }
-    char loc[1024];
-    snprintf(loc, sizeof(loc), "%s/_mcpgate/lambda/%s/%s/code.zip", c->app->cfg.public_url,
-             t->account, t->name);
     json_t *tags = json_object_get(t->doc, "Tags");
-    json_t *r = json_pack("{s:o,s:{s:s,s:s}}", "Configuration", conf, "Code", "RepositoryType",
-                          "S3", "Location", loc);
-    if (r && tags && json_object_size(tags))
-        json_object_set(r, "Tags", tags);
+    /* "o" takes conf even when json_pack fails; the location is built by jansson, unbounded */
+    json_t *r = json_pack("{s:o,s:{s:s,s:s+++++}}", "Configuration", conf, "Code",
+                          "RepositoryType", "S3", "Location", c->app->cfg.public_url,
+                          "/_mcpgate/lambda/", t->account, "/", t->name, "/code.zip");
+    if (r && tags && json_object_size(tags) && json_object_set(r, "Tags", tags)) {
+        json_decref(r);
+        r = NULL;
+    }
     s_send_json_obj(c, 200, r);
     json_decref(r);
 }
@@ -752,11 +772,17 @@ static void s_list(struct mg_call *c)
                                         : NULL;
             break;
         }
-        json_array_append_new(arr, s_public_conf(d[i].doc));
+        if (json_array_append_new(arr, s_public_conf(d[i].doc))) {
+            json_decref(arr);
+            arr = NULL;
+            break;
+        }
     }
     json_t *r = json_pack("{s:o}", "Functions", arr);
-    if (next)
-        json_object_set_new(r, "NextMarker", json_string(next));
+    if (r && next && json_object_set_new(r, "NextMarker", json_string(next))) {
+        json_decref(r);
+        r = NULL;
+    }
     s_send_json_obj(c, 200, r);
     json_decref(r);
     mg_buf_cleanup(&mb);
@@ -816,29 +842,38 @@ static void s_update(struct mg_call *c, struct s_target *t, bool code)
     json_t *doc = json_deep_copy(t->doc);
     char hex[65] = "";
     bool stored = false;
+    int bad = 0;
+    if (doc == NULL) {
+        s_nomem(c);
+        goto out;
+    }
     if (!s_check_revision(c, body, doc, "RevisionId"))
         goto out;
     if (code) {
         if (!s_store_code(c, json_object_get(body, "ZipFile"), t->account, t->name, doc, hex))
             goto out;
         stored = true;
-        json_object_set_new(doc, "LastUpdateStatus", json_string("InProgress"));
-        json_object_set_new(doc, "LastUpdateStatusReason",
-                            json_string("The function is being created."));
-        json_object_set_new(doc, "LastUpdateStatusReasonCode", json_string("Creating"));
+        bad |= json_object_set_new(doc, "LastUpdateStatus", json_string("InProgress"));
+        bad |= json_object_set_new(doc, "LastUpdateStatusReason",
+                                   json_string("The function is being created."));
+        bad |= json_object_set_new(doc, "LastUpdateStatusReasonCode", json_string("Creating"));
     } else {
         const char *role = json_string_value(json_object_get(body, "Role"));
         if (role && !s_pass_role(c, role))
             goto out;
         if (!s_apply_config(c, body, doc, false))
             goto out;
-        json_object_set_new(doc, "LastUpdateStatus", json_string("Successful"));
+        bad |= json_object_set_new(doc, "LastUpdateStatus", json_string("Successful"));
     }
     char rev[37], lm[40];
     s_new_revision(rev);
     s_last_modified(lm);
-    json_object_set_new(doc, "RevisionId", json_string(rev));
-    json_object_set_new(doc, "LastModified", json_string(lm));
+    bad |= json_object_set_new(doc, "RevisionId", json_string(rev));
+    bad |= json_object_set_new(doc, "LastModified", json_string(lm));
+    if (bad) {
+        s_nomem(c);
+        goto out;
+    }
     /* keep what AddPermission wrote meanwhile: re-read under the write lock */
     if (mg_state_write_begin(&c->app->state) != MG_E_OK) {
         s_err(c, 500, "ServiceException", "The function could not be stored.");
@@ -850,14 +885,20 @@ static void s_update(struct mg_call *c, struct s_target *t, bool code)
         s_not_found(c, &(struct s_target){.doc = NULL});
         goto out;
     }
-    json_object_set(doc, "Policy", json_object_get(cur, "Policy"));
-    json_object_set(doc, "PolicyRevisionId", json_object_get(cur, "PolicyRevisionId"));
-    if (!json_object_get(cur, "Policy"))
-        json_object_del(doc, "Policy");
-    if (!json_object_get(cur, "PolicyRevisionId"))
-        json_object_del(doc, "PolicyRevisionId");
+    static const char *const kept[] = {"Policy", "PolicyRevisionId"};
+    for (size_t k = 0; k < 2; k++) {
+        json_t *v = json_object_get(cur, kept[k]);
+        if (v)
+            bad |= json_object_set(doc, kept[k], v);
+        else
+            json_object_del(doc, kept[k]);
+    }
     json_decref(cur);
     mg_state_write_abort(&c->app->state);
+    if (bad) {
+        s_nomem(c);
+        goto out;
+    }
     if (!s_commit(c, t->account, t->name, doc, false, code))
         goto out;
     if (code)
@@ -914,7 +955,7 @@ static bool s_store_policy_doc(struct mg_call *c, const struct s_target *t, cons
     enum mg_err e = dtext ? mg_store_put(c->app->store, "function", t->account, t->name,
                                          mg_slice_cstr(dtext))
                           : MG_E_NOMEM;
-    free(dtext);
+    mg_free(dtext);
     struct mg_errinfo ei = {0};
     if (e || mg_state_write_commit(&c->app->state, &ei)) {
         if (e)
@@ -961,20 +1002,26 @@ static void s_add_permission(struct mg_call *c, struct s_target *t)
     const char *src_arn = json_string_value(json_object_get(body, "SourceArn"));
     const char *src_acct = json_string_value(json_object_get(body, "SourceAccount"));
     const char *org = json_string_value(json_object_get(body, "PrincipalOrgID"));
+    int bad = stmt == NULL || cond == NULL;
     if (src_acct || org) {
         json_t *se = json_object();
         if (src_acct)
-            json_object_set_new(se, "AWS:SourceAccount", json_string(src_acct));
+            bad |= json_object_set_new(se, "AWS:SourceAccount", json_string(src_acct));
         if (org)
-            json_object_set_new(se, "aws:PrincipalOrgID", json_string(org));
-        json_object_set_new(cond, "StringEquals", se);
+            bad |= json_object_set_new(se, "aws:PrincipalOrgID", json_string(org));
+        bad |= json_object_set_new(cond, "StringEquals", se);
     }
     if (src_arn)
-        json_object_set_new(cond, "ArnLike", json_pack("{s:s}", "AWS:SourceArn", src_arn));
+        bad |= json_object_set_new(cond, "ArnLike",
+                                   json_pack("{s:s}", "AWS:SourceArn", src_arn));
     if (json_object_size(cond))
-        json_object_set_new(stmt, "Condition", cond);
+        bad |= json_object_set_new(stmt, "Condition", cond);
     else
         json_decref(cond);
+    if (bad) {
+        s_nomem(c);
+        goto out;
+    }
 
     if (mg_state_write_begin(&c->app->state) != MG_E_OK) {
         s_err(c, 500, "ServiceException", "The policy could not be stored.");
@@ -991,11 +1038,17 @@ static void s_add_permission(struct mg_call *c, struct s_target *t)
         goto out;
     }
     const char *ptext = json_string_value(json_object_get(doc, "Policy"));
-    policy = ptext ? json_loads(ptext, 0, NULL) : NULL;
-    if (policy == NULL)
-        policy = json_pack("{s:s,s:s,s:[]}", "Version", "2012-10-17", "Id", "default",
-                           "Statement");
+    /* the stored policy failing to load (an allocation failed) must not start a new one: that
+     * would drop every statement granted before */
+    policy = ptext ? json_loads(ptext, 0, NULL)
+                   : json_pack("{s:s,s:s,s:[]}", "Version", "2012-10-17", "Id", "default",
+                               "Statement");
     json_t *stmts = json_object_get(policy, "Statement");
+    if (!json_is_array(stmts)) {
+        mg_state_write_abort(&c->app->state);
+        s_nomem(c);
+        goto out;
+    }
     size_t i;
     json_t *s;
     json_array_foreach(stmts, i, s) {
@@ -1009,14 +1062,29 @@ static void s_add_permission(struct mg_call *c, struct s_target *t)
             goto out;
         }
     }
-    json_array_append(stmts, stmt);
+    if (json_array_append(stmts, stmt)) {
+        mg_state_write_abort(&c->app->state);
+        s_nomem(c);
+        goto out;
+    }
     char *text = json_dumps(policy, JSON_COMPACT);
     struct mg_policy_parse_opts o = {MG_POLICY_KIND_RESOURCE, MG_POLICY_LIMIT_RAW, t->arn};
     struct mg_policy *compiled = NULL;
     struct mg_errinfo pe = {0};
-    if (text == NULL || mg_policy_parse(mg_slice_cstr(text), &o, &compiled, &pe) != MG_E_OK ||
-        strlen(text) > 20480) {
-        free(text);
+    if (text == NULL) {
+        mg_state_write_abort(&c->app->state);
+        s_nomem(c);
+        goto out;
+    }
+    enum mg_err pe_code = mg_policy_parse(mg_slice_cstr(text), &o, &compiled, &pe);
+    if (pe_code == MG_E_NOMEM) {
+        mg_free(text);
+        mg_state_write_abort(&c->app->state);
+        s_nomem(c);
+        goto out;
+    }
+    if (pe_code != MG_E_OK || strlen(text) > 20480) {
+        mg_free(text);
         mg_state_write_abort(&c->app->state);
         s_errf(c, 400, "InvalidParameterValueException", "The policy is not valid: %s",
                pe.msg[0] ? pe.msg : "The final policy size is bigger than the limit.");
@@ -1025,14 +1093,19 @@ static void s_add_permission(struct mg_call *c, struct s_target *t)
     mg_policy_unref(compiled);
     char rev[37];
     s_new_revision(rev);
-    json_object_set_new(doc, "Policy", json_string(text));
-    json_object_set_new(doc, "PolicyRevisionId", json_string(rev));
-    free(text);
+    bad = json_object_set_new(doc, "Policy", json_string(text));
+    bad |= json_object_set_new(doc, "PolicyRevisionId", json_string(rev));
+    mg_free(text);
+    if (bad) {
+        mg_state_write_abort(&c->app->state);
+        s_nomem(c);
+        goto out;
+    }
     if (!s_store_policy_doc(c, t, doc))
         goto out;
     char *st = json_dumps(stmt, JSON_COMPACT);
-    json_t *r = json_pack("{s:s}", "Statement", st ? st : "{}");
-    free(st);
+    json_t *r = st ? json_pack("{s:s}", "Statement", st) : NULL;
+    mg_free(st);
     s_send_json_obj(c, 201, r);
     json_decref(r);
 out:
@@ -1081,16 +1154,23 @@ static void s_remove_permission(struct mg_call *c, struct s_target *t, struct mg
         goto out;
     }
     json_array_remove(stmts, idx);
+    int bad = 0;
     if (json_array_size(stmts) == 0) {
         json_object_del(doc, "Policy");
     } else {
+        /* never store an empty policy in place of the remaining statements */
         char *text = json_dumps(policy, JSON_COMPACT);
-        json_object_set_new(doc, "Policy", json_string(text ? text : ""));
-        free(text);
+        bad = text == NULL || json_object_set_new(doc, "Policy", json_string(text));
+        mg_free(text);
     }
     char rev[37];
     s_new_revision(rev);
-    json_object_set_new(doc, "PolicyRevisionId", json_string(rev));
+    bad |= json_object_set_new(doc, "PolicyRevisionId", json_string(rev));
+    if (bad) {
+        mg_state_write_abort(&c->app->state);
+        s_nomem(c);
+        goto out;
+    }
     if (!s_store_policy_doc(c, t, doc))
         goto out;
     mg_http_set_status(c->x, 204);

@@ -80,8 +80,8 @@ enum mg_lambda_runtime_kind { MG_RT_PYTHON, MG_RT_NODE, MG_RT_PROVIDED };
 bool mg_lambda_runtime_known(const char *runtime, enum mg_lambda_runtime_kind *kind);
 extern const char *const mg_lambda_runtimes[]; /* NULL-terminated */
 
-/* DATA/lambda/ACCOUNT/NAME */
-void mg_lambda_code_dir(const struct mg_app *app, const char *account, const char *name,
+/* DATA/lambda/ACCOUNT/NAME; false (out empty) when it does not fit in cap. */
+bool mg_lambda_code_dir(const struct mg_app *app, const char *account, const char *name,
                         char *out, size_t cap);
 /* CodeSha256 (base64) -> lower-case hex of the same digest, for file names. */
 bool mg_lambda_sha_hex(const char *code_sha256_b64, char out[65]);

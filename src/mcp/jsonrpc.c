@@ -269,7 +269,7 @@ enum mg_err mg_jsonrpc_error(struct mg_buf *b, const json_t *id, int code, const
         enum mg_err e = mg_buf_append_cstr(b, ",\"data\":");
         if (!e)
             e = mg_buf_append_cstr(b, d);
-        free(d);
+        mg_free(d);
         MG_TRY(e);
     }
     return mg_buf_append_cstr(b, "}}");

@@ -245,7 +245,7 @@ static enum mg_err s_result(struct mg_buf *b, const struct s_call *k, struct mg_
             goto out;
         }
         e = mg_buf_append_cstr(b, text);
-        free(text);
+        mg_free(text);
         if (!e)
             e = mg_buf_append_byte(b, '}');
         goto out;
@@ -423,8 +423,8 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
         mg_free(idt);
     if (payload == NULL || cc_text == NULL || k == NULL || k->gateway_id == NULL ||
         k->caller == NULL || k->id_text == NULL || k->function_arn == NULL) {
-        free(payload);
-        free(cc_text);
+        mg_free(payload);
+        mg_free(cc_text);
         s_call_free(k);
         s_fail_now(c, m->id, "Out of memory while preparing the invocation.");
         return;
@@ -441,8 +441,8 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     enum mg_err e = mg_lambda_invoke_async(c->app, t->lambda_arn, c->gw->account,
                                            mg_slice_cstr(payload), mg_slice_cstr(cc_text), s_done,
                                            k);
-    free(payload);
-    free(cc_text);
+    mg_free(payload);
+    mg_free(cc_text);
     if (e != MG_E_OK) {
         bool mine = s_claim(k);
         s_call_free(k);

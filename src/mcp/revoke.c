@@ -105,7 +105,7 @@ static struct s_gateway *s_gw_add(uint64_t hash, const char *id)
     size_t at = 0;
     while (at < s_n_gws && s_gws[at].hash < hash)
         at++;
-    memmove(s_gws + at + 1, s_gws + at, (s_n_gws - at) * sizeof(*s_gws));
+    mg_memmove(s_gws + at + 1, s_gws + at, (s_n_gws - at) * sizeof(*s_gws));
     s_n_gws++;
     struct s_gateway *g = &s_gws[at];
     memset(g, 0, sizeof(*g));

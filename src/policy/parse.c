@@ -829,7 +829,12 @@ enum mg_err mg_policy_parse(struct mg_slice doc, const struct mg_policy_parse_op
                          opts->kind == MG_POLICY_KIND_BOUNDARY;
     enum mg_err err = MG_E_OK;
     json_error_t jerr;
+    long failures = mg_alloc_failures();
     json_t *root = json_loadb((const char *)doc.ptr, doc.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root && mg_alloc_failures() != failures) {
+        err = s_nomem(&c);
+        goto out;
+    }
     if (!root) {
         /* AWS's message, then where and why (jansson's reason, printable ASCII only: it may
          * quote the document) */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "agentcore/internal.h"
+#include "unit/leaks.h"
 
 struct s_fx {
     char dir[64];
@@ -168,5 +169,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_catalog, s_setup, s_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return MG_RUN_TESTS(tests);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agentcore/internal.h"
+#include "unit/leaks.h"
 
 static json_t *s_json(const char *text)
 {
@@ -263,5 +264,5 @@ int main(void)
         cmocka_unit_test(test_target_validation),
         cmocka_unit_test(test_resource_policy_rules),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return MG_RUN_TESTS(tests);
 }

@@ -11,6 +11,7 @@
 
 #include "app/authz.h"
 #include "base/alloc.h"
+#include "unit/leaks.h"
 
 /* n tags "k1".."kN" = "v", with the last one's key and value given. */
 static json_t *s_tag_object(size_t n, const char *last_key, const char *last_value)
@@ -307,5 +308,5 @@ int main(void)
         cmocka_unit_test(test_authz_request_tags_at_the_maximum),
         cmocka_unit_test(test_authz_extra_overflow_denies),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return MG_RUN_TESTS(tests);
 }

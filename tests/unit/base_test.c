@@ -3,10 +3,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "base/alloc.h"
 #include "base/slice.h"
 #include "base/util.h"
+#include "unit/leaks.h"
 
 static void test_base_buf_limits(void **state)
 {
@@ -60,6 +62,38 @@ static void test_base_ct_equal_and_utf8(void **state)
     assert_false(mg_utf8_valid(MG_SLICE_LIT("\xed\xa0\x80")));
 }
 
+/* jansson allocates through the counting allocator: a JSON value left live shows in the count,
+ * and failure injection reaches it. */
+static void test_base_json_uses_counting_allocator(void **state)
+{
+    (void)state;
+    long live = mg_alloc_live();
+    json_t *o = json_pack("{s:s}", "k", "v");
+    assert_non_null(o);
+    assert_true(mg_alloc_live() > live);
+    char *text = json_dumps(o, JSON_COMPACT);
+    assert_string_equal(text, "{\"k\":\"v\"}");
+    mg_free(text);
+    json_decref(o);
+    assert_int_equal(mg_alloc_live(), live);
+    mg_alloc_fail_after(1);
+    assert_null(json_object());
+    mg_alloc_fail_after(0);
+    assert_int_equal(mg_alloc_live(), live);
+}
+
+static void test_base_fmt_fails_instead_of_truncating(void **state)
+{
+    (void)state;
+    char out[8];
+    assert_true(mg_fmt(out, sizeof(out), "%s/%s", "ab", "cd"));
+    assert_string_equal(out, "ab/cd");
+    assert_true(mg_fmt(out, sizeof(out), "%s", "1234567"));
+    assert_false(mg_fmt(out, sizeof(out), "%s", "12345678"));
+    assert_string_equal(out, "");
+    assert_false(mg_fmt(out, 0, "x"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -67,6 +101,8 @@ int main(void)
         cmocka_unit_test(test_base_time_roundtrip),
         cmocka_unit_test(test_base_base64),
         cmocka_unit_test(test_base_ct_equal_and_utf8),
+        cmocka_unit_test(test_base_json_uses_counting_allocator),
+        cmocka_unit_test(test_base_fmt_fails_instead_of_truncating),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return MG_RUN_TESTS(tests);
 }

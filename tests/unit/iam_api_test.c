@@ -15,6 +15,7 @@
 #include "base/util.h"
 #include "sigv4/sigv4.h"
 #include "iam/api_internal.h"
+#include "unit/leaks.h"
 
 static void test_iam_document_url_encoding(void **state)
 {
@@ -459,5 +460,9 @@ int main(void)
         cmocka_unit_test(test_iam_identities_removed_at_start),
         cmocka_unit_test(test_iam_identities_tags_limited),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    mg_json_use_counting_allocator();
+    mg_leaks_setup(NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    mg_iam_policy_cache_clear(); /* a process-wide cache, not a leak */
+    return mg_leaks_done(failed);
 }

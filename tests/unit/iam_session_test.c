@@ -12,6 +12,7 @@
 #include "base/util.h"
 #include "iam/iam.h"
 #include "sigv4/sigv4.h"
+#include "unit/leaks.h"
 
 static const uint8_t s_key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
                                   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
@@ -259,5 +260,9 @@ int main(void)
         cmocka_unit_test(test_iam_ids),
         cmocka_unit_test(test_iam_policy_cache),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    mg_json_use_counting_allocator();
+    mg_leaks_setup(NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    mg_iam_policy_cache_clear(); /* a process-wide cache, not a leak */
+    return mg_leaks_done(failed);
 }

@@ -5,10 +5,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "lambda/internal.h"
+#include "unit/leaks.h"
 
 static void test_lambda_names_parse(void **state)
 {
@@ -165,14 +167,31 @@ static void test_lambda_names_ring(void **state)
     mg_lambda_ring_cleanup(&r);
 }
 
+/* A data directory so long that DATA/lambda/ACCOUNT/NAME does not fit: no truncated path (which
+ * could name another function's code), but a failure. */
+static void test_lambda_code_dir_too_long(void **state)
+{
+    (void)state;
+    static struct mg_app app;
+    memset(&app, 0, sizeof(app));
+    memset(app.cfg.data_dir, 'd', sizeof(app.cfg.data_dir) - 1);
+    char dir[1024];
+    assert_false(mg_lambda_code_dir(&app, "123456789012", "fn", dir, sizeof(dir)));
+    assert_string_equal(dir, "");
+    snprintf(app.cfg.data_dir, sizeof(app.cfg.data_dir), "/var/lib/mcpgate");
+    assert_true(mg_lambda_code_dir(&app, "123456789012", "fn", dir, sizeof(dir)));
+    assert_string_equal(dir, "/var/lib/mcpgate/lambda/123456789012/fn");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lambda_code_dir_too_long),
         cmocka_unit_test(test_lambda_names_parse),
         cmocka_unit_test(test_lambda_names_region),
         cmocka_unit_test(test_lambda_names_refuse_nul),
         cmocka_unit_test(test_lambda_names_runtimes),
         cmocka_unit_test(test_lambda_names_ring),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return MG_RUN_TESTS(tests);
 }

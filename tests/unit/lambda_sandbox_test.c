@@ -21,6 +21,7 @@
 
 #include "base/alloc.h"
 #include "lambda/internal.h"
+#include "unit/leaks.h"
 
 static void test_lambda_sandbox_admits_one_account_without_isolation(void **state)
 {
@@ -119,5 +120,5 @@ int main(void)
         cmocka_unit_test(test_lambda_sandbox_none_builds_nothing),
         cmocka_unit_test(test_lambda_sandbox_seccomp_filter),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return MG_RUN_TESTS(tests);
 }

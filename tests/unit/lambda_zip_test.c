@@ -16,6 +16,7 @@
 
 #include "base/alloc.h"
 #include "lambda/internal.h"
+#include "unit/leaks.h"
 
 /* A tiny zip writer for the tests. */
 struct t_entry {
@@ -313,5 +314,5 @@ int main(void)
         cmocka_unit_test(test_lambda_zip_verify),
         cmocka_unit_test(test_lambda_zip_garbage),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return MG_RUN_TESTS(tests);
 }

@@ -8,6 +8,7 @@
 
 #include "base/alloc.h"
 #include "mcp/internal.h"
+#include "unit/leaks.h"
 
 static enum mg_err s_parse(const char *text, struct mg_jsonrpc_body *b)
 {
@@ -183,5 +184,5 @@ int main(void)
         cmocka_unit_test(test_mcp_jsonrpc_envelopes),
         cmocka_unit_test(test_mcp_versions),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return MG_RUN_TESTS(tests);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mcp/internal.h"
+#include "unit/leaks.h"
 
 static bool s_ok(const char *schema, const char *value, char *msg)
 {
@@ -78,5 +79,5 @@ int main(void)
         cmocka_unit_test(test_mcp_schema_types),
         cmocka_unit_test(test_mcp_schema_keywords),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return MG_RUN_TESTS(tests);
 }

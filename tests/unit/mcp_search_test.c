@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mcp/internal.h"
+#include "unit/leaks.h"
 
 struct s_def {
     const char *name, *desc, *schema;
@@ -91,5 +92,7 @@ int main(void)
         cmocka_unit_test(test_mcp_search_ranks),
         cmocka_unit_test(test_mcp_search_edges),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    mg_json_use_counting_allocator();
+    mg_leaks_setup(NULL);
+    return mg_leaks_done(cmocka_run_group_tests(tests, s_setup, s_teardown));
 }

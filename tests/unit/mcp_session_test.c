@@ -10,6 +10,7 @@
 #include "base/util.h"
 #include "iam/iam.h"
 #include "mcp/internal.h"
+#include "unit/leaks.h"
 
 static const uint8_t s_key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
                                   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
@@ -307,5 +308,5 @@ int main(void)
         cmocka_unit_test(test_mcp_revoke_gateways_full),
         cmocka_unit_test(test_mcp_revoke_random),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return MG_RUN_TESTS(tests);
 }

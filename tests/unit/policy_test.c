@@ -14,6 +14,7 @@
 #include "base/slice.h"
 #include "policy/policy.h"
 #include "policy/policy_internal.h"
+#include "unit/leaks.h"
 
 #define A1 "111122223333"
 #define A2 "444455556666"
@@ -579,7 +580,7 @@ static void test_policy_parse_oom_no_leak(void **state)
                          "\"Resource\":\"*\",\"Condition\":{\"StringLike\":{\"aws:k\":[\"a\",\"b\"]}}}");
     long live = mg_alloc_live();
     bool succeeded = false;
-    for (long n = 1; n < 50 && !succeeded; n++) {
+    for (long n = 1; n < 500 && !succeeded; n++) {
         struct mg_policy *p = NULL;
         mg_alloc_fail_after(n);
         struct mg_policy_parse_opts o = {.kind = MG_POLICY_KIND_IDENTITY};
@@ -731,5 +732,5 @@ int main(void)
         cmocka_unit_test(test_policy_vectors),
         cmocka_unit_test(test_policy_simulate_invalid_input),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return MG_RUN_TESTS(tests);
 }

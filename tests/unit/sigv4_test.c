@@ -19,6 +19,7 @@
 #include "base/util.h"
 #include "sigv4/sigv4.h"
 #include "sigv4/sigv4_internal.h"
+#include "unit/leaks.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* helpers */
@@ -1243,5 +1244,5 @@ int main(void)
         cmocka_unit_test(test_sigv4_curl_vectors),
         cmocka_unit_test(test_sigv4_no_leaks),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return MG_RUN_TESTS(tests);
 }

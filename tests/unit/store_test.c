@@ -22,6 +22,7 @@
 #include "base/slice.h"
 #include "state/store.h"
 #include "state/store_internal.h"
+#include "unit/leaks.h"
 
 /* Per-test fixture: a fresh temporary directory and the live-allocation count at the start. */
 struct fixture {
@@ -845,5 +846,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_locked_beyond_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_concurrency, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return MG_RUN_TESTS(tests);
 }
