@@ -35,6 +35,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/slice.h"
 #include "lambda/internal.h"
 #include "lambda/sandbox.h"
 
@@ -408,8 +409,8 @@ static void s_cg_remove_stale(const char *dir)
         if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
         char path[1400];
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        s_cg_remove_tree(path);
+        if (mg_fmt(path, sizeof(path), "%s/%s", dir, e->d_name))
+            s_cg_remove_tree(path);
     }
     closedir(d);
 }
@@ -422,13 +423,13 @@ static bool s_make_parent(const char *ctl, char *out, size_t cap)
         return false;
     if (!s_own_cgroup(ctl, own, sizeof(own)))
         own[0] = 0;
-    snprintf(path, sizeof(path), "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own);
-    if (!s_is_dir(path))
+    if (!mg_fmt(path, sizeof(path), "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own) ||
+        !s_is_dir(path))
         mg_lambda_strlcpy(path, sizeof(path), mnt); /* our cgroup is not visible: the root */
     s_cg_remove_stale(path);
     size_t l = strlen(path);
-    snprintf(path + l, sizeof(path) - l, "/mcpgate-%d", (int)getpid());
-    if (strlen(path) >= cap || (mkdir(path, 0755) != 0 && errno != EEXIST))
+    if (!mg_fmt(path + l, sizeof(path) - l, "/mcpgate-%d", (int)getpid()) || strlen(path) >= cap ||
+        (mkdir(path, 0755) != 0 && errno != EEXIST))
         return false;
     mg_lambda_strlcpy(out, cap, path);
     return true;
@@ -439,8 +440,8 @@ static void s_detect_cgroups(struct mg_lambda_sandbox *sb)
     /* v2, when its hierarchy has the memory and pids controllers */
     char mnt[512], own[512], path[1100], ctl[256] = "";
     if (s_cgroup_mount("", mnt, sizeof(mnt))) {
-        snprintf(path, sizeof(path), "%s/cgroup.controllers", mnt);
-        FILE *f = fopen(path, "re");
+        FILE *f = mg_fmt(path, sizeof(path), "%s/cgroup.controllers", mnt) ? fopen(path, "re")
+                                                                               : NULL;
         if (f) {
             if (fgets(ctl, sizeof(ctl), f) == NULL)
                 ctl[0] = 0;
@@ -448,8 +449,8 @@ static void s_detect_cgroups(struct mg_lambda_sandbox *sb)
         }
         if (strstr(ctl, "memory") && strstr(ctl, "pids") && s_own_cgroup("", own, sizeof(own)) &&
             s_make_parent("", sb->cg_mem, sizeof(sb->cg_mem))) {
-            snprintf(path, sizeof(path), "%s/cgroup.subtree_control", sb->cg_mem);
-            if (s_write_file(path, "+memory +pids")) {
+            if (mg_fmt(path, sizeof(path), "%s/cgroup.subtree_control", sb->cg_mem) &&
+                s_write_file(path, "+memory +pids")) {
                 sb->cg = MG_LAMBDA_CG_V2;
                 return;
             }
@@ -602,8 +603,7 @@ static bool s_cg_remove(const char *dir)
     if (rmdir(dir) == 0 || errno == ENOENT)
         return true;
     char path[1800];
-    snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-    FILE *f = fopen(path, "re");
+    FILE *f = mg_fmt(path, sizeof(path), "%s/cgroup.procs", dir) ? fopen(path, "re") : NULL;
     if (f) {
         int pid;
         while (fscanf(f, "%d", &pid) == 1)
@@ -625,7 +625,8 @@ static void s_cg_remove_tree(const char *parent)
             if (e->d_type != DT_DIR || e->d_name[0] != 'p')
                 continue;
             char path[1800];
-            snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+            if (!mg_fmt(path, sizeof(path), "%s/%s", parent, e->d_name))
+                continue;
             for (int i = 0; i < 100 && !s_cg_remove(path); i++)
                 usleep(5000);
         }
@@ -680,9 +681,8 @@ bool mg_lambda_sandbox_admits(struct mg_lambda_sandbox *sb, const char *account)
 static bool s_cg_setf(const char *dir, const char *file, unsigned long long v)
 {
     char path[700], text[32];
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
-    snprintf(text, sizeof(text), "%llu", v);
-    return s_write_file(path, text);
+    return mg_fmt(path, sizeof(path), "%s/%s", dir, file) &&
+           mg_fmt(text, sizeof(text), "%llu", v) && s_write_file(path, text);
 }
 
 enum mg_err mg_lambda_box_prepare(struct mg_lambda_sandbox *sb, const char *account,
@@ -703,32 +703,36 @@ enum mg_err mg_lambda_box_prepare(struct mg_lambda_sandbox *sb, const char *acco
     uint64_t mem = (uint64_t)(memory_mb > 0 ? memory_mb : 128) * 1024u * 1024u;
     uint64_t seq = ++sb->seq;
     if (sb->cg == MG_LAMBDA_CG_V2) {
-        snprintf(box->cg_mem, sizeof(box->cg_mem), "%s/p%llu", sb->cg_mem,
-                 (unsigned long long)seq);
-        if (mkdir(box->cg_mem, 0755) != 0 || !s_cg_setf(box->cg_mem, "memory.max", mem) ||
+        if (!mg_fmt(box->cg_mem, sizeof(box->cg_mem), "%s/p%llu", sb->cg_mem,
+                    (unsigned long long)seq) ||
+            mkdir(box->cg_mem, 0755) != 0 || !s_cg_setf(box->cg_mem, "memory.max", mem) ||
             !s_cg_setf(box->cg_mem, "pids.max", MG_LAMBDA_SANDBOX_PIDS))
             goto fail;
         s_cg_setf(box->cg_mem, "memory.swap.max", 0);
-        snprintf(plan->cg_procs[0], sizeof(plan->cg_procs[0]), "%s/cgroup.procs", box->cg_mem);
+        if (!mg_fmt(plan->cg_procs[0], sizeof(plan->cg_procs[0]), "%s/cgroup.procs",
+                    box->cg_mem))
+            goto fail;
     } else if (sb->cg == MG_LAMBDA_CG_V1) {
         if (sb->cg_mem[0]) {
-            snprintf(box->cg_mem, sizeof(box->cg_mem), "%s/p%llu", sb->cg_mem,
-                     (unsigned long long)seq);
-            if (mkdir(box->cg_mem, 0755) != 0 ||
+            if (!mg_fmt(box->cg_mem, sizeof(box->cg_mem), "%s/p%llu", sb->cg_mem,
+                        (unsigned long long)seq) ||
+                mkdir(box->cg_mem, 0755) != 0 ||
                 !s_cg_setf(box->cg_mem, "memory.limit_in_bytes", mem))
                 goto fail;
             s_cg_setf(box->cg_mem, "memory.memsw.limit_in_bytes", mem); /* no swap either */
-            snprintf(plan->cg_procs[0], sizeof(plan->cg_procs[0]), "%s/cgroup.procs",
-                     box->cg_mem);
+            if (!mg_fmt(plan->cg_procs[0], sizeof(plan->cg_procs[0]), "%s/cgroup.procs",
+                        box->cg_mem))
+                goto fail;
         }
         if (sb->cg_pids[0]) {
-            snprintf(box->cg_pids, sizeof(box->cg_pids), "%s/p%llu", sb->cg_pids,
-                     (unsigned long long)seq);
-            if (mkdir(box->cg_pids, 0755) != 0 ||
+            if (!mg_fmt(box->cg_pids, sizeof(box->cg_pids), "%s/p%llu", sb->cg_pids,
+                        (unsigned long long)seq) ||
+                mkdir(box->cg_pids, 0755) != 0 ||
                 !s_cg_setf(box->cg_pids, "pids.max", MG_LAMBDA_SANDBOX_PIDS))
                 goto fail;
-            snprintf(plan->cg_procs[1], sizeof(plan->cg_procs[1]), "%s/cgroup.procs",
-                     box->cg_pids);
+            if (!mg_fmt(plan->cg_procs[1], sizeof(plan->cg_procs[1]), "%s/cgroup.procs",
+                        box->cg_pids))
+                goto fail;
         }
     }
     if (box->cg_mem[0] == 0)
@@ -757,8 +761,9 @@ void mg_lambda_box_kill(const struct mg_lambda_box *box)
         if (dirs[k][0] == 0)
             continue;
         char path[700];
-        snprintf(path, sizeof(path), "%s/cgroup.procs", dirs[k]);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = mg_fmt(path, sizeof(path), "%s/cgroup.procs", dirs[k])
+                     ? open(path, O_RDONLY | O_CLOEXEC)
+                     : -1;
         if (fd < 0)
             continue;
         char buf[4096];
@@ -802,12 +807,11 @@ long mg_lambda_box_max_memory_mb(const struct mg_lambda_box *box)
     if (box->cg_mem[0] == 0)
         return -1;
     char path[700], text[64];
-    snprintf(path, sizeof(path), "%s/memory.max_usage_in_bytes", box->cg_mem);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(path, sizeof(path), "%s/memory.peak", box->cg_mem);
+    int fd = mg_fmt(path, sizeof(path), "%s/memory.max_usage_in_bytes", box->cg_mem)
+                 ? open(path, O_RDONLY | O_CLOEXEC)
+                 : -1;
+    if (fd < 0 && mg_fmt(path, sizeof(path), "%s/memory.peak", box->cg_mem))
         fd = open(path, O_RDONLY | O_CLOEXEC);
-    }
     if (fd < 0)
         return -1;
     ssize_t r = read(fd, text, sizeof(text) - 1);
