@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *type = types[data[0] % 4];
     struct mg_slice rest = mg_slice_make(data + 1, size - 1), query = {0};
     mg_slice_split(&rest, '\n', &query);
-    struct mg_kv h = {MG_SLICE_LIT("content-type"), type ? mg_slice_cstr(type) : (struct mg_slice){0}};
+    struct mg_kv h = {MG_SLICE_LIT("content-type"),
+                      type ? mg_slice_cstr(type) : (struct mg_slice){0}};
     struct mg_http_req r = {.method = MG_SLICE_LIT("POST"),
                             .path = MG_SLICE_LIT("/"),
                             .query = query,

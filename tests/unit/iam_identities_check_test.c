@@ -21,7 +21,8 @@ static void test_iam_identities_check(void **state)
     mg_iam_init();
     struct mg_errinfo ei;
     assert_int_equal(s_check("{\"accounts\":[{\"id\":\"111122223333\",\"rootAccessKeys\":"
-                             "[{\"accessKeyId\":\"AKIAEXAMPLEROOTKEY01\",\"secretAccessKey\":\"s\"}]}]}",
+                             "[{\"accessKeyId\":\"AKIAEXAMPLEROOTKEY01\","
+                             "\"secretAccessKey\":\"s\"}]}]}",
                              &ei),
                      MG_E_OK);
     /* duplicate members are refused by the JSON parser */
