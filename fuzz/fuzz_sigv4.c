@@ -3,7 +3,9 @@
  * Input, '\n'-separated: method, path, query, an Authorization value, a SignedHeaders list, then
  * "name:value" header lines up to an empty line, then the body. Properties checked besides "no
  * crash": whatever the outbound signer signs, the verifier never calls a signature mismatch
- * (it accepts, or refuses the request's shape as INCOMPLETE). */
+ * (it accepts, or refuses the request's shape as INCOMPLETE), unless the request has its own
+ * x-amz-content-sha256 header (held to the body's hash). */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -125,7 +127,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         enum mg_sigv4_status st = mg_sigv4_parse(&req, &a, &ei);
         if (st == MG_SIGV4_OK)
             st = mg_sigv4_verify(&req, &a, MG_SLICE_LIT(S_SECRET), s_cache, &ei);
-        if (st == MG_SIGV4_MISMATCH)
+        /* unless the request carries its own x-amz-content-sha256: the verifier holds it to the
+         * body's hash (UNSIGNED-PAYLOAD and the like are a mismatch, by design) */
+        bool own_hash = false;
+        for (size_t i = 0; i < n; i++)
+            own_hash |= mg_slice_eq_cstr(h[i].name, "x-amz-content-sha256");
+        if (st == MG_SIGV4_MISMATCH && !own_hash)
             abort();
     }
     mg_buf_cleanup(&b);

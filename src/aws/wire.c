@@ -64,11 +64,12 @@ enum mg_err mg_aws_params_parse(struct mg_aws_params *p, const struct mg_http_re
             e = MG_E_NOMEM;
     }
     if (!e) {
+        /* storage is still NULL when every name and value decoded empty ("=&=") */
+        const uint8_t *base = p->storage.ptr ? p->storage.ptr : (const uint8_t *)"";
         for (size_t i = 0; i < n; i++) {
-            p->items[i].name = mg_slice_make(p->storage.ptr + (uintptr_t)tmp[2 * i].ptr,
-                                             tmp[2 * i].len);
-            p->items[i].value = mg_slice_make(p->storage.ptr + (uintptr_t)tmp[2 * i + 1].ptr,
-                                              tmp[2 * i + 1].len);
+            p->items[i].name = mg_slice_make(base + (uintptr_t)tmp[2 * i].ptr, tmp[2 * i].len);
+            p->items[i].value =
+                mg_slice_make(base + (uintptr_t)tmp[2 * i + 1].ptr, tmp[2 * i + 1].len);
         }
         p->n = n;
     }

@@ -109,6 +109,9 @@ MG_MUST_USE enum mg_err mg_iam_apply_identities(struct mg_state *st, const char 
  * earlier file applied is kept (and removed by the next start with a file that lacks it). */
 MG_MUST_USE enum mg_err mg_iam_apply_default_identities(struct mg_state *st,
                                                         struct mg_errinfo *ei);
+/* Parses and validates an identities document held in memory, as mg_iam_apply_identities does,
+ * without applying it (the fuzzer's entry point). */
+MG_MUST_USE enum mg_err mg_iam_check_identities(struct mg_slice text, struct mg_errinfo *ei);
 
 /* Temporary credentials (ASIA keys): the session token is an authenticated, encrypted token that
  * carries the secret and the session, so it verifies without a store lookup. Fills p and the

@@ -822,3 +822,17 @@ enum mg_err mg_iam_apply_default_identities(struct mg_state *st, struct mg_errin
     json_decref(root);
     return e;
 }
+
+enum mg_err mg_iam_check_identities(struct mg_slice text, struct mg_errinfo *ei)
+{
+    if (text.len > MG_LIMIT_IDENTITIES_FILE)
+        return mg_errinfo_set(ei, MG_E_TOO_LARGE, "larger than %u bytes",
+                              MG_LIMIT_IDENTITIES_FILE);
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)text.ptr, text.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return mg_errinfo_set(ei, MG_E_PARSE, "%d:%d: %s", jerr.line, jerr.column, jerr.text);
+    enum mg_err e = s_validate(root, ei);
+    json_decref(root);
+    return e;
+}

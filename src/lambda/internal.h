@@ -51,6 +51,37 @@ MG_MUST_USE enum mg_err mg_lambda_zip_extract(struct mg_slice zip, const char *d
 MG_MUST_USE enum mg_err mg_lambda_zip_verify(struct mg_slice zip, uint64_t max_total, char *msg,
                                              size_t cap);
 
+/* --- the Runtime API's request parser (rtapi_parse.c) ---------------------------------- */
+
+#define MG_RTAPI_HEAD_MAX (64u * 1024u) /* request line and header fields */
+#define MG_RTAPI_HEADERS_MAX 100u       /* header fields (and chunked trailers) */
+#define MG_RTAPI_LINE_MAX 4096u         /* a chunk-size line or a trailer */
+/* A response may be up to Lambda's payload limit; the margin lets the pool answer an oversize
+ * one with Function.ResponseSizeTooLarge rather than a bare 413. */
+#define MG_RTAPI_BODY_MAX (MG_LAMBDA_PAYLOAD_MAX + 64u * 1024u)
+
+enum mg_rtapi_status { MG_RTAPI_COMPLETE, MG_RTAPI_INCOMPLETE, MG_RTAPI_ERROR };
+
+struct mg_rtapi_request {
+    struct mg_slice method;     /* a token */
+    struct mg_slice path;       /* the target without its query */
+    struct mg_slice error_type; /* Lambda-Runtime-Function-Error-Type (trimmed), or empty */
+    struct mg_slice body;       /* into the input, or into the body buffer when chunked */
+    bool close;                 /* Connection: close, or HTTP/1.0 */
+    size_t used;                /* bytes of input the request takes */
+    int status;                 /* MG_RTAPI_ERROR: the HTTP status to answer (400, 413, 431,
+                                 * 500, 501, 505); the connection is closed after it */
+};
+
+/* Parses the first request in `in` (HTTP/1.1, Content-Length or chunked body). COMPLETE fills
+ * req; INCOMPLETE needs more bytes (never past the limits above: those fail); ERROR sets
+ * req->status. body (reset here) receives a chunked body's decoded bytes; create it with
+ * mg_buf_init(body, MG_RTAPI_BODY_MAX). Both Transfer-Encoding and Content-Length, duplicates of
+ * either, a transfer coding other than chunked, obs-fold and malformed fields are refused. */
+MG_MUST_USE enum mg_rtapi_status mg_lambda_rtapi_parse(struct mg_slice in,
+                                                       struct mg_rtapi_request *req,
+                                                       struct mg_buf *body);
+
 /* --- log ring (logs.c) ------------------------------------------------------------------- */
 
 /* A bounded byte ring that keeps the newest bytes. */

@@ -774,70 +774,15 @@ static void s_respond_json(struct s_conn *c, int status, const char *reason, con
     s_respond(c, status, reason, NULL, mg_slice_cstr(json));
 }
 
-static struct mg_slice s_find_header(struct mg_slice head, const char *lname)
+static const char *s_reason(int status)
 {
-    struct mg_slice rest = head, line;
-    while (mg_slice_split(&rest, '\n', &line)) {
-        if (line.len && line.ptr[line.len - 1] == '\r')
-            line.len--;
-        long colon = mg_slice_find(line, ':');
-        if (colon <= 0)
-            continue;
-        struct mg_slice name = mg_slice_sub(line, 0, (size_t)colon);
-        if (mg_slice_ieq_cstr(name, lname))
-            return mg_slice_trim(mg_slice_sub(line, (size_t)colon + 1, line.len));
-    }
-    return mg_slice_make("", 0);
-}
-
-/* Decodes a chunked body starting at in; 1 complete (*used set), 0 incomplete, -1 malformed. */
-static int s_dechunk(struct mg_slice in, struct mg_buf *out, size_t *used)
-{
-    size_t off = 0;
-    for (;;) {
-        size_t eol = off;
-        while (eol + 1 < in.len && !(in.ptr[eol] == '\r' && in.ptr[eol + 1] == '\n'))
-            eol++;
-        if (eol + 1 >= in.len)
-            return 0;
-        uint64_t size = 0;
-        size_t i = off;
-        for (; i < eol; i++) {
-            uint8_t ch = in.ptr[i];
-            int d = ch >= '0' && ch <= '9'   ? ch - '0'
-                    : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                    : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                             : -1;
-            if (d < 0)
-                break;
-            size = size * 16 + (uint64_t)d;
-            if (size > S_CONN_IN_MAX)
-                return -1;
-        }
-        if (i == off)
-            return -1;
-        off = eol + 2;
-        if (size == 0) {
-            /* trailers end with an empty line */
-            for (;;) {
-                size_t e2 = off;
-                while (e2 + 1 < in.len && !(in.ptr[e2] == '\r' && in.ptr[e2 + 1] == '\n'))
-                    e2++;
-                if (e2 + 1 >= in.len)
-                    return 0;
-                bool empty = e2 == off;
-                off = e2 + 2;
-                if (empty) {
-                    *used = off;
-                    return 1;
-                }
-            }
-        }
-        if (in.len - off < size + 2)
-            return 0;
-        if (mg_buf_append(out, in.ptr + off, (size_t)size))
-            return -1;
-        off += (size_t)size + 2;
+    switch (status) {
+    case 400: return "Bad Request";
+    case 413: return "Payload Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Internal Server Error";
     }
 }
 
@@ -894,11 +839,11 @@ static void s_assign(struct mg_lambda *L, struct s_proc *p, struct s_conn *c,
 }
 
 /* The error payload of /error and /init/error: the body when it is a JSON object with an
- * errorType, else one built from the Lambda-Runtime-Function-Error-Type header. */
-static void s_error_payload(struct mg_lambda_inv *inv, struct mg_slice head, struct mg_slice body)
+ * errorType, else one built from the Lambda-Runtime-Function-Error-Type header (hdr_type). */
+static void s_error_payload(struct mg_lambda_inv *inv, struct mg_slice hdr_type,
+                            struct mg_slice body)
 {
     json_t *j = json_loadb((const char *)body.ptr, body.len, 0, NULL);
-    struct mg_slice hdr_type = s_find_header(head, "lambda-runtime-function-error-type");
     const char *type = json_string_value(json_object_get(j, "errorType"));
     mg_buf_reset(&inv->result);
     if (json_is_object(j)) {
@@ -938,10 +883,10 @@ static struct mg_lambda_inv *s_pop(struct s_fn *fn)
 
 /* Handles one complete request. */
 static void s_handle_request(struct mg_lambda *L, struct s_proc *p, struct s_conn *c,
-                             struct mg_slice method, struct mg_slice path, struct mg_slice head,
-                             struct mg_slice body, struct s_done_list *d)
+                             const struct mg_rtapi_request *req, struct s_done_list *d)
 {
     (void)L;
+    struct mg_slice method = req->method, path = req->path, body = req->body;
     static const char pre[] = "/2018-06-01/runtime/";
     if (!mg_slice_starts_with(path, pre)) {
         s_respond_json(c, 404, "Not Found", "{\"errorMessage\":\"not found\",\"errorType\":\"NotFound\"}");
@@ -971,7 +916,7 @@ static void s_handle_request(struct mg_lambda *L, struct s_proc *p, struct s_con
                 p->inv = inv;
                 s_logf(p->fn, inv, "START RequestId: %s Version: $LATEST\n", inv->request_id);
             }
-            s_error_payload(inv, head, body);
+            s_error_payload(inv, req->error_type, body);
             s_finish(p, d, "\tStatus: error\tError Type: Runtime.InitError");
         }
         s_respond_json(c, 202, "Accepted", "{\"status\":\"OK\"}");
@@ -1021,7 +966,7 @@ static void s_handle_request(struct mg_lambda *L, struct s_proc *p, struct s_con
                     inv->outcome = MG_LAMBDA_OK;
                     s_respond_json(c, 202, "Accepted", "{\"status\":\"OK\"}");
                 } else {
-                    s_error_payload(inv, head, body);
+                    s_error_payload(inv, req->error_type, body);
                     s_respond_json(c, 202, "Accepted", "{\"status\":\"OK\"}");
                 }
                 s_finish(p, d, note);
@@ -1045,76 +990,32 @@ static void s_handle_request(struct mg_lambda *L, struct s_proc *p, struct s_con
 static void s_conn_process(struct mg_lambda *L, struct s_proc *p, struct s_conn *c,
                            struct s_done_list *d)
 {
-    while (c->fd >= 0 && !c->parked && c->in.len) {
-        struct mg_slice in = mg_buf_slice(&c->in);
-        size_t he = 0;
-        for (size_t i = 0; i + 3 < in.len; i++)
-            if (in.ptr[i] == '\r' && in.ptr[i + 1] == '\n' && in.ptr[i + 2] == '\r' &&
-                in.ptr[i + 3] == '\n') {
-                he = i + 4;
-                break;
-            }
-        if (he == 0) {
-            if (in.len > 64 * 1024)
-                c->close_after = true, s_respond_json(c, 431, "Too Large", "{}");
+    /* after a refusal or a Connection: close, nothing more is read from the connection */
+    while (c->fd >= 0 && !c->parked && !c->close_after && c->in.len) {
+        struct mg_rtapi_request req;
+        struct mg_buf body;
+        mg_buf_init(&body, MG_RTAPI_BODY_MAX);
+        enum mg_rtapi_status r = mg_lambda_rtapi_parse(mg_buf_slice(&c->in), &req, &body);
+        if (r == MG_RTAPI_INCOMPLETE) {
+            mg_buf_cleanup(&body);
             return;
         }
-        struct mg_slice head = mg_slice_sub(in, 0, he);
-        struct mg_slice line, hrest = head;
-        mg_slice_split(&hrest, '\n', &line);
-        struct mg_slice method, target, lr = line;
-        mg_slice_split(&lr, ' ', &method);
-        mg_slice_split(&lr, ' ', &target);
-        struct mg_slice q = target;
-        struct mg_slice path;
-        mg_slice_split(&q, '?', &path);
-        struct mg_slice te = s_find_header(hrest, "transfer-encoding");
-        struct mg_slice cl = s_find_header(hrest, "content-length");
-        struct mg_slice conn = s_find_header(hrest, "connection");
-        if (mg_slice_ieq_cstr(conn, "close"))
+        if (r == MG_RTAPI_ERROR) {
+            mg_buf_cleanup(&body);
             c->close_after = true;
-        struct mg_buf body;
-        mg_buf_init(&body, S_CONN_IN_MAX);
-        size_t used = he;
-        if (te.len && mg_slice_ieq_cstr(te, "chunked")) {
-            size_t u = 0;
-            int r = s_dechunk(mg_slice_sub(in, he, in.len - he), &body, &u);
-            if (r == 0) {
-                mg_buf_cleanup(&body);
-                return;
-            }
-            if (r < 0) {
-                mg_buf_cleanup(&body);
-                c->close_after = true;
-                s_respond_json(c, 400, "Bad Request", "{}");
-                return;
-            }
-            used = he + u;
-        } else if (cl.len) {
-            uint64_t n;
-            if (!mg_slice_to_u64(cl, &n) || n > S_CONN_IN_MAX) {
-                mg_buf_cleanup(&body);
-                c->close_after = true;
-                s_respond_json(c, 413, "Payload Too Large", "{}");
-                return;
-            }
-            if (in.len - he < n) {
-                mg_buf_cleanup(&body);
-                return;
-            }
-            if (mg_buf_append(&body, in.ptr + he, (size_t)n)) {
-                mg_buf_cleanup(&body);
-                c->close_after = true;
-                return;
-            }
-            used = he + (size_t)n;
+            s_respond_json(c, req.status, s_reason(req.status), "{}");
+            break;
         }
-        s_handle_request(L, p, c, method, path, hrest, mg_buf_slice(&body), d);
+        if (req.close)
+            c->close_after = true;
+        s_handle_request(L, p, c, &req, d);
         mg_buf_cleanup(&body);
         /* drop the consumed request */
-        memmove(c->in.ptr, c->in.ptr + used, c->in.len - used);
-        c->in.len -= used;
+        memmove(c->in.ptr, c->in.ptr + req.used, c->in.len - req.used);
+        c->in.len -= req.used;
     }
+    if (c->close_after)
+        c->in.len = 0;
 }
 
 static void s_conn_read(struct mg_lambda *L, struct s_proc *p, struct s_conn *c,
