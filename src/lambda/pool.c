@@ -119,7 +119,7 @@ struct mg_lambda_inv *mg_lambda_inv_new(const char *account, const char *name,
         json_decref(cj);
         if (text)
             inv->client_context = mg_strdup(text);
-        free(text);
+        mg_free(text);
         if (inv->client_context == NULL)
             goto fail;
     }
@@ -1011,7 +1011,7 @@ static void s_conn_process(struct mg_lambda *L, struct s_proc *p, struct s_conn 
         s_handle_request(L, p, c, &req, d);
         mg_buf_cleanup(&body);
         /* drop the consumed request */
-        memmove(c->in.ptr, c->in.ptr + req.used, c->in.len - req.used);
+        mg_memmove(c->in.ptr, c->in.ptr + req.used, c->in.len - req.used);
         c->in.len -= req.used;
     }
     if (c->close_after)
@@ -1633,26 +1633,31 @@ static void *s_manager_main(void *arg)
                 const char *sha = json_string_value(json_object_get(doc, "CodeSha256"));
                 bool ok = false;
                 if (sha && strcmp(sha, job.sha) == 0) {
+                    bool set = true;
                     if (e) {
-                        json_object_set_new(doc, "State", json_string(
-                            strcmp(json_string_value(json_object_get(doc, "State")), "Pending") == 0
-                                ? "Failed" : "Active"));
-                        json_object_set_new(doc, "LastUpdateStatus", json_string("Failed"));
-                        json_object_set_new(doc, "StateReason",
-                                            json_string("Could not unzip uploaded file."));
-                        json_object_set_new(doc, "StateReasonCode", json_string("InvalidZipFileException"));
+                        const char *state = json_string_value(json_object_get(doc, "State"));
+                        bool pending = state && strcmp(state, "Pending") == 0;
+                        const char *reason = "Could not unzip uploaded file.";
+                        set = !json_object_set_new(doc, "State",
+                                                   json_string(pending ? "Failed" : "Active")) &&
+                              !json_object_set_new(doc, "LastUpdateStatus",
+                                                   json_string("Failed")) &&
+                              !json_object_set_new(doc, "StateReason", json_string(reason)) &&
+                              !json_object_set_new(doc, "StateReasonCode",
+                                                   json_string("InvalidZipFileException"));
                     } else {
-                        json_object_set_new(doc, "State", json_string("Active"));
-                        json_object_set_new(doc, "LastUpdateStatus", json_string("Successful"));
+                        set = !json_object_set_new(doc, "State", json_string("Active")) &&
+                              !json_object_set_new(doc, "LastUpdateStatus",
+                                                   json_string("Successful"));
                         json_object_del(doc, "StateReason");
                         json_object_del(doc, "StateReasonCode");
                         json_object_del(doc, "LastUpdateStatusReason");
                         json_object_del(doc, "LastUpdateStatusReasonCode");
                     }
-                    char *text = json_dumps(doc, JSON_COMPACT);
+                    char *text = set ? json_dumps(doc, JSON_COMPACT) : NULL;
                     ok = text && mg_store_put(L->app->store, "function", job.account, job.name,
                                               mg_slice_cstr(text)) == MG_E_OK;
-                    free(text);
+                    mg_free(text);
                 }
                 json_decref(doc);
                 mg_buf_cleanup(&b);

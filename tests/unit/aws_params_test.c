@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "aws/aws.h"
+#include "unit/leaks.h"
 
 static struct mg_http_req s_req(const char *query, const char *body)
 {
@@ -71,5 +72,5 @@ int main(void)
         cmocka_unit_test(test_aws_params_all_empty),
         cmocka_unit_test(test_aws_params_too_many),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return MG_RUN_TESTS(tests);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "iam/iam.h"
+#include "unit/leaks.h"
 
 static enum mg_err s_check(const char *text, struct mg_errinfo *ei)
 {
@@ -45,5 +46,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iam_identities_check),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return MG_RUN_TESTS(tests);
 }

@@ -9,6 +9,7 @@
 
 #include "base/alloc.h"
 #include "lambda/internal.h"
+#include "unit/leaks.h"
 
 static enum mg_rtapi_status s_parse(const char *text, size_t len, struct mg_rtapi_request *req,
                                     struct mg_buf *body)
@@ -239,5 +240,5 @@ int main(void)
         cmocka_unit_test(test_lambda_rtapi_parse_oversize),
         cmocka_unit_test(test_lambda_rtapi_parse_malformed),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return MG_RUN_TESTS(tests);
 }
