@@ -4,7 +4,6 @@
 
 #include "app/app.h"
 #include "app/authn.h"
-#include "app/unsupported.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -84,17 +83,6 @@ static void s_auth_error(struct mg_http_exchange *x, enum mg_aws_protocol p,
     mg_aws_send_error(x, p, status, code, msg && msg[0] ? msg : "Request signature is invalid.");
 }
 
-/* The STS actions mg_sts_handle serves (src/iam/sts.c): keep in step with it. Every other
- * action gets the one answer for unsupported operations. */
-static bool s_sts_serves(struct mg_slice action)
-{
-    static const char *const served[] = {"GetCallerIdentity", "AssumeRole"};
-    for (size_t i = 0; i < sizeof(served) / sizeof(served[0]); i++)
-        if (mg_slice_eq_cstr(action, served[i]))
-            return true;
-    return false;
-}
-
 static void s_handle_query(struct mg_call *c, enum s_service svc)
 {
     struct mg_aws_params params;
@@ -111,12 +99,10 @@ static void s_handle_query(struct mg_call *c, enum s_service svc)
     if (action == NULL || action->len == 0) {
         mg_aws_send_error(c->x, c->protocol, 400, "MissingAction",
                           "Missing Action");
-    } else if (svc == S_STS && !s_sts_serves(*action)) {
-        mg_app_unsupported_action(c, MG_APP_SVC_STS, *action);
     } else if (svc == S_STS) {
-        mg_sts_handle(c, &params);
+        mg_sts_handle(c, &params); /* both answer unserved actions with mg_app_unsupported_action */
     } else {
-        mg_iam_handle(c, &params); /* answers unserved actions with mg_app_unsupported_action */
+        mg_iam_handle(c, &params);
     }
     mg_aws_params_cleanup(&params);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "app/authz.h"
+#include "app/unsupported.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -480,8 +481,5 @@ void mg_sts_handle(struct mg_call *c, const struct mg_aws_params *params)
         s_assume_role(c, params);
         return;
     }
-    char msg[256];
-    snprintf(msg, sizeof(msg), "Could not find operation " MG_SLICE_FMT " for version 2011-06-15",
-             MG_SLICE_ARG(*action));
-    mg_aws_send_error(c->x, MG_AWS_QUERY_STS, 400, "InvalidAction", msg);
+    mg_app_unsupported_action(c, MG_APP_SVC_STS, *action);
 }
