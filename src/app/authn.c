@@ -69,7 +69,7 @@ enum mg_sigv4_status mg_app_verify_caller(struct mg_app *app, const struct mg_si
         return MG_SIGV4_UNKNOWN_KEY;
     if (key->loopback_only && !mg_host_is_loopback(app->cfg.http.listen_host)) {
         /* the well-known test key is public: never beyond loopback */
-        MG_LOG(MG_LOG_WARN, MG_SUB_AUDIT,
+        MG_LOG(MG_LOG_DEBUG, MG_SUB_AUDIT, /* the refusal itself is logged by the caller */
                "refused the built-in test key: the server listens on %s, not on loopback",
                app->cfg.http.listen_host);
         return MG_SIGV4_UNKNOWN_KEY;

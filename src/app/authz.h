@@ -13,8 +13,9 @@
 /* Room for the global keys (about 12), aws:PrincipalTag (session tags plus the user's or role's
  * tags), aws:ResourceTag, and a request's service keys, aws:RequestTag and aws:TagKeys. */
 #define MG_AUTHZ_MAX_CONTEXT 256
-/* The longest "aws:PrincipalTag/KEY" (a tag key is at most 128 bytes), with its NUL. */
-#define MG_AUTHZ_TAG_NAME_CAP 160
+/* The longest "aws:PrincipalTag/KEY" with its NUL: a tag key is at most 128 characters, so up
+ * to 512 bytes of UTF-8. */
+#define MG_AUTHZ_TAG_NAME_CAP (17 + 4 * 128 + 1)
 
 /* The resource a call acts on. */
 struct mg_authz_resource {

@@ -151,8 +151,9 @@ MG_MUST_USE enum mg_err mg_sts_session_open(const uint8_t key[32], struct mg_sli
 
 /* Fills p for a session: the assumed-role principal, its session policies (compiled, cached) and
  * tags. When the role no longer exists in snap (or was created again), the principal still
- * resolves but a deny-everything session policy leaves it no identity-based permission. */
-void mg_sts_principal_from_session(const struct mg_snapshot *snap, const struct mg_sts_session *s,
+ * resolves but a deny-everything session policy leaves it no identity-based permission. False
+ * (out of memory) when a session policy or tag could not be installed: p must not be used. */
+bool mg_sts_principal_from_session(const struct mg_snapshot *snap, const struct mg_sts_session *s,
                                    struct mg_principal *p);
 
 /* Compiles a policy text of a kind, sharing compiled policies across requests through a small

@@ -639,23 +639,29 @@ static enum mg_err s_remove_entry(struct mg_state *st, const json_t *entry)
     return e == MG_E_NOT_FOUND ? MG_E_OK : e;
 }
 
-/* The provenance of the previous start, or NULL when none was recorded (a store written before
- * provenance was kept, or a new one). */
-static json_t *s_load_provenance(struct mg_state *st)
+/* The provenance of the previous start into *out: NULL when none was recorded (a store written
+ * before provenance was kept, or a new one). A record that cannot be read is an error, never
+ * "none": removals would silently not happen. */
+static enum mg_err s_load_provenance(struct mg_state *st, json_t **out)
 {
+    *out = NULL;
     struct mg_buf b;
     mg_buf_init(&b, MG_STORE_DOC_MAX);
-    json_t *doc = NULL;
-    if (mg_store_meta_get(st->store, S_PROVENANCE_KEY, &b) == MG_E_OK)
-        doc = json_loadb((const char *)b.ptr, b.len, 0, NULL);
+    enum mg_err e = mg_store_meta_get(st->store, S_PROVENANCE_KEY, &b);
+    json_t *doc = e == MG_E_OK ? json_loadb((const char *)b.ptr, b.len, 0, NULL) : NULL;
     mg_buf_cleanup(&b);
+    if (e == MG_E_NOT_FOUND)
+        return MG_E_OK;
+    if (e)
+        return e;
     json_t *entries = json_incref(json_object_get(doc, "entries"));
     json_decref(doc);
-    if (entries && !json_is_array(entries)) {
+    if (!json_is_array(entries)) {
         json_decref(entries);
-        entries = NULL;
+        return MG_E_STORE;
     }
-    return entries;
+    *out = entries;
+    return MG_E_OK;
 }
 
 /* Removes what an earlier start applied and this one did not. A start with the built-in
@@ -765,8 +771,9 @@ static enum mg_err s_apply(struct mg_state *st, const json_t *root, const char *
         goto out;
     if ((e = mg_state_write_begin(st)))
         goto out;
-    previous = s_load_provenance(st);
-    e = s_apply_all(st, &run, root);
+    e = s_load_provenance(st, &previous);
+    if (!e)
+        e = s_apply_all(st, &run, root);
     if (!e)
         e = s_prune(st, &run, previous);
     if (!e)

@@ -335,6 +335,8 @@ static struct mg_policy *s_deny_all(void)
                                 "session policy (role deleted or policy unavailable)", NULL);
 }
 
+/* Adds pol (NULL: it could not be compiled or allocated). False when the principal would be
+ * left with more permission than its session allows: the caller must not use it. */
 static bool s_add_session_policy(struct mg_principal *p, struct mg_policy *pol)
 {
     if (pol == NULL)
@@ -345,19 +347,20 @@ static bool s_add_session_policy(struct mg_principal *p, struct mg_policy *pol)
          * denied everything instead. */
         mg_policy_unref(pol);
         struct mg_policy *deny = s_deny_all();
-        if (deny) {
-            mg_policy_unref(p->session_policies[cap - 1]);
-            p->session_policies[cap - 1] = deny;
-        }
-        return false;
+        if (deny == NULL)
+            return false;
+        mg_policy_unref(p->session_policies[cap - 1]);
+        p->session_policies[cap - 1] = deny;
+        return true;
     }
     p->session_policies[p->n_session_policies++] = pol;
     return true;
 }
 
-void mg_sts_principal_from_session(const struct mg_snapshot *snap, const struct mg_sts_session *s,
+bool mg_sts_principal_from_session(const struct mg_snapshot *snap, const struct mg_sts_session *s,
                                    struct mg_principal *p)
 {
+    bool ok = true;
     memset(p, 0, sizeof(*p));
     const char *slash = strrchr(s->role_arn, '/');
     const char *role_name = slash ? slash + 1 : s->role_arn;
@@ -385,7 +388,7 @@ void mg_sts_principal_from_session(const struct mg_snapshot *snap, const struct 
     } else {
         /* The role was deleted (or deleted and created again): the session stays
          * authenticated, but no identity-based policy can allow it anything. */
-        s_add_session_policy(p, s_deny_all());
+        ok = s_add_session_policy(p, s_deny_all()) && ok;
     }
     char label[600];
     if (s->policy) {
@@ -396,9 +399,9 @@ void mg_sts_principal_from_session(const struct mg_snapshot *snap, const struct 
         if (pol == NULL) {
             MG_LOG(MG_LOG_WARN, MG_SUB_STS, "session policy of %s does not compile: %s", p->arn,
                    ei.msg);
-            s_add_session_policy(p, s_deny_all());
+            ok = s_add_session_policy(p, s_deny_all()) && ok;
         } else {
-            s_add_session_policy(p, pol);
+            ok = s_add_session_policy(p, pol) && ok;
         }
     }
     for (size_t i = 0; i < s->n_policy_arns; i++) {
@@ -410,10 +413,13 @@ void mg_sts_principal_from_session(const struct mg_snapshot *snap, const struct 
         /* A session policy ARN that no longer resolves allows nothing. */
         if (pol == NULL)
             pol = s_deny_all();
-        s_add_session_policy(p, pol);
+        ok = s_add_session_policy(p, pol) && ok;
     }
-    if (s->tags && json_object_size(s->tags))
+    if (s->tags && json_object_size(s->tags)) {
         p->session_tags = json_deep_copy(s->tags);
+        ok = p->session_tags != NULL && ok; /* a tag may be what a Deny matches */
+    }
+    return ok;
 }
 
 int mg_sts_session_resolve(struct mg_app *app, const struct mg_snapshot *snap,
@@ -430,7 +436,10 @@ int mg_sts_session_resolve(struct mg_app *app, const struct mg_snapshot *snap,
         rc = MG_SIGV4_EXPIRED_TOKEN;
         goto out;
     }
-    mg_sts_principal_from_session(snap, &s, p);
+    if (!mg_sts_principal_from_session(snap, &s, p)) {
+        mg_principal_cleanup(p); /* out of memory: never a principal with less than its limits */
+        goto out;
+    }
     s_copy(secret, secret_cap, s.secret);
     rc = MG_SIGV4_OK;
 out:

@@ -461,8 +461,12 @@ enum mg_err mg_sts_assume_role_as_service(struct mg_app *app, const struct mg_sn
         snprintf(secret_out, 41, "%s", s.secret);
     if (expires_out)
         *expires_out = s.expires;
-    if (out_principal)
-        mg_sts_principal_from_session(snap, &s, out_principal);
+    if (out_principal && !mg_sts_principal_from_session(snap, &s, out_principal)) {
+        mg_principal_cleanup(out_principal);
+        mg_buf_cleanup(&tmp);
+        mg_sts_session_cleanup(&s);
+        return mg_errinfo_set(ei, MG_E_NOMEM, "cannot resolve the session");
+    }
     mg_buf_cleanup(&tmp);
     mg_sts_session_cleanup(&s);
     return MG_E_OK;

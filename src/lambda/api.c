@@ -599,6 +599,22 @@ static bool s_pass_role(struct mg_call *c, const char *role)
     return mg_authz(c, "iam:PassRole", &rr, &ex);
 }
 
+/* Lambda's tag rules: a key of 1 to 128 characters, a string value of at most 256. */
+static size_t s_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static bool s_tag_ok(const char *key, const json_t *value)
+{
+    size_t kn = s_chars(key);
+    return kn >= 1 && kn <= 128 && json_is_string(value) &&
+           s_chars(json_string_value(value)) <= 256;
+}
+
 /* --- operations ------------------------------------------------------------------------- */
 
 static void s_create(struct mg_call *c)
@@ -666,6 +682,16 @@ static void s_create(struct mg_call *c)
     if (tags && (!json_is_object(tags) || json_object_size(tags) > 50)) {
         s_err(c, 400, "InvalidParameterValueException", "Tags must be a map of at most 50 tags.");
         goto out;
+    }
+    const char *tk;
+    json_t *tv;
+    json_object_foreach(tags, tk, tv) {
+        if (!s_tag_ok(tk, tv)) {
+            s_err(c, 400, "InvalidParameterValueException",
+                  "A tag key must be 1 to 128 characters and a tag value a string of at most 256 "
+                  "characters.");
+            goto out;
+        }
     }
     if (!s_store_code(c, json_object_get(json_object_get(body, "Code"), "ZipFile"), t.account,
                       t.name, doc, hex))

@@ -2,6 +2,7 @@
  *
  * Pure: bytes in, a request (or "need more", or an error with its HTTP status) out; no I/O and
  * no state between calls. Every size is bounded (head, header count, body). */
+#include "base/slice.h"
 #include "lambda/internal.h"
 
 static bool s_tchar(uint8_t ch)
@@ -56,14 +57,6 @@ static size_t s_line_end(struct mg_slice in, size_t off)
     return 0;
 }
 
-static int s_hex(uint8_t ch)
-{
-    return ch >= '0' && ch <= '9'   ? ch - '0'
-           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                    : -1;
-}
-
 /* Walks a chunked body starting at in (out NULL: only measures). Sets *used to the bytes the
  * body takes; the decoded bytes go to out. */
 static enum mg_rtapi_status s_chunked(struct mg_slice in, struct mg_buf *out, size_t *used,
@@ -81,7 +74,7 @@ static enum mg_rtapi_status s_chunked(struct mg_slice in, struct mg_buf *out, si
         uint64_t size = 0;
         size_t i = off;
         for (; i < eol - 2; i++) {
-            int d = s_hex(in.ptr[i]);
+            int d = mg_hex_value(in.ptr[i]);
             if (d < 0)
                 break;
             size = size * 16 + (uint64_t)d;

@@ -352,7 +352,7 @@ static bool s_own_cgroup(const char *ctl, char *out, size_t cap)
         const char *ctls = a + 1;
         bool match = false;
         if (ctl[0] == 0) {
-            match = ctls[0] == 0 && strncmp(line, "0", 2) == 0;
+            match = ctls[0] == 0 && a == line + 1 && line[0] == '0'; /* "0::/path" */
         } else {
             match = s_csv_has(ctls, ctl);
         }
@@ -596,21 +596,28 @@ enum mg_err mg_lambda_sandbox_init(struct mg_lambda_sandbox *sb, enum mg_lambda_
 }
 
 /* Kills what is in a cgroup and removes it; false while it is busy. */
+/* SIGKILL to every process of the cgroup dir, the whole cgroup.procs read number by number (a
+ * box may hold 1024 processes: a fixed read could cut a pid into another, host, pid). */
+static void s_cg_kill_procs(const char *dir)
+{
+    char path[1800];
+    FILE *f = mg_fmt(path, sizeof(path), "%s/cgroup.procs", dir) ? fopen(path, "re") : NULL;
+    if (f == NULL)
+        return;
+    int pid;
+    while (fscanf(f, "%d", &pid) == 1)
+        if (pid > 0)
+            kill(pid, SIGKILL);
+    fclose(f);
+}
+
 static bool s_cg_remove(const char *dir)
 {
     if (dir[0] == 0)
         return true;
     if (rmdir(dir) == 0 || errno == ENOENT)
         return true;
-    char path[1800];
-    FILE *f = mg_fmt(path, sizeof(path), "%s/cgroup.procs", dir) ? fopen(path, "re") : NULL;
-    if (f) {
-        int pid;
-        while (fscanf(f, "%d", &pid) == 1)
-            if (pid > 0)
-                kill(pid, SIGKILL);
-        fclose(f);
-    }
+    s_cg_kill_procs(dir);
     return rmdir(dir) == 0 || errno == ENOENT;
 }
 
@@ -760,27 +767,7 @@ void mg_lambda_box_kill(const struct mg_lambda_box *box)
     for (int k = 0; k < 2; k++) {
         if (dirs[k][0] == 0)
             continue;
-        char path[700];
-        int fd = mg_fmt(path, sizeof(path), "%s/cgroup.procs", dirs[k])
-                     ? open(path, O_RDONLY | O_CLOEXEC)
-                     : -1;
-        if (fd < 0)
-            continue;
-        char buf[4096];
-        ssize_t r = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (r <= 0)
-            continue;
-        buf[r] = 0;
-        for (char *s = buf; *s;) {
-            char *end;
-            long pid = strtol(s, &end, 10);
-            if (end == s)
-                break;
-            if (pid > 0)
-                kill((pid_t)pid, SIGKILL);
-            s = end;
-        }
+        s_cg_kill_procs(dirs[k]);
     }
 }
 
@@ -1071,6 +1058,9 @@ static void s_runtime(const struct mg_lambda_box_plan *plan, int in_fd, int out_
             close(fd);
     struct rlimit core = {0, 0};
     setrlimit(RLIMIT_CORE, &core);
+    /* Lambda's 1024 file descriptors; it also bounds what the Runtime API's peer check walks */
+    struct rlimit nofile = {1024, 1024};
+    setrlimit(RLIMIT_NOFILE, &nofile);
     if (sb->cg == MG_LAMBDA_CG_NONE || (sb->cg == MG_LAMBDA_CG_V1 && sb->cg_pids[0] == 0)) {
         /* per host uid, so per account: a floor, not a per-process limit */
         struct rlimit np = {MG_LAMBDA_SANDBOX_PIDS * 4, MG_LAMBDA_SANDBOX_PIDS * 4};
@@ -1157,6 +1147,10 @@ static void s_init(const struct mg_lambda_box_plan *plan, int in_fd, int out_fd,
                    char **env, int status_fd)
 {
     int st = 126 << 8;
+    /* the shim's handlers are the server's code: init, signalled from inside, runs none of it */
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     /* nothing of the server's: its sockets would stay open as long as the sandbox */
     s_close_except(in_fd, out_fd, status_fd);

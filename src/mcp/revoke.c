@@ -43,7 +43,8 @@ struct s_gateway {
     int64_t floor_until; /* epoch seconds after which the floor covers nothing alive */
 };
 
-static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Lookups (every MCP request with a session) share it; changes take it alone. */
+static pthread_rwlock_t s_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct s_entry *s_tab;    /* 2 * max_entries slots (a power of two) */
 static size_t s_tab_cap, s_max_entries, s_count;
 static struct s_gateway *s_gws;  /* max_gateways records, unordered */
@@ -201,7 +202,7 @@ enum mg_err mg_mcp_revoke_init(size_t max_entries, size_t max_gateways, int64_t 
         mg_free(gws);
         return MG_E_NOMEM;
     }
-    pthread_mutex_lock(&s_lock);
+    pthread_rwlock_wrlock(&s_lock);
     mg_free(s_tab);
     mg_free(s_gws);
     s_tab = tab;
@@ -213,19 +214,19 @@ enum mg_err mg_mcp_revoke_init(size_t max_entries, size_t max_gateways, int64_t 
     s_n_gws = 0;
     s_global_floor_ms = start_ms;
     s_last_sweep = 0;
-    pthread_mutex_unlock(&s_lock);
+    pthread_rwlock_unlock(&s_lock);
     return MG_E_OK;
 }
 
 void mg_mcp_revoke_cleanup(void)
 {
-    pthread_mutex_lock(&s_lock);
+    pthread_rwlock_wrlock(&s_lock);
     mg_free(s_tab);
     mg_free(s_gws);
     s_tab = NULL;
     s_gws = NULL;
     s_tab_cap = s_max_entries = s_count = s_max_gateways = s_n_gws = 0;
-    pthread_mutex_unlock(&s_lock);
+    pthread_rwlock_unlock(&s_lock);
 }
 
 bool mg_mcp_session_revoked(const struct mg_mcp_session *s)
@@ -234,7 +235,7 @@ bool mg_mcp_session_revoked(const struct mg_mcp_session *s)
     if (!s_sid_bytes(s->sid, sid))
         return true;
     bool out = false;
-    pthread_mutex_lock(&s_lock);
+    pthread_rwlock_rdlock(&s_lock);
     if (s_tab == NULL || s->issued_ms <= s_global_floor_ms) {
         out = true; /* not initialized: nothing can be known, so refuse */
         goto done;
@@ -255,7 +256,7 @@ bool mg_mcp_session_revoked(const struct mg_mcp_session *s)
         }
     }
 done:
-    pthread_mutex_unlock(&s_lock);
+    pthread_rwlock_unlock(&s_lock);
     return out;
 }
 
@@ -266,7 +267,7 @@ enum mg_err mg_mcp_session_revoke(const struct mg_mcp_session *s, int64_t now_ms
         return MG_E_INVALID;
     int64_t now = now_ms / 1000;
     enum mg_err e = MG_E_OK;
-    pthread_mutex_lock(&s_lock);
+    pthread_rwlock_wrlock(&s_lock);
     if (s_tab == NULL) {
         e = MG_E_INTERNAL;
         goto done;
@@ -318,17 +319,17 @@ enum mg_err mg_mcp_session_revoke(const struct mg_mcp_session *s, int64_t now_ms
     g->count++;
     s_count++;
 done:
-    pthread_mutex_unlock(&s_lock);
+    pthread_rwlock_unlock(&s_lock);
     return e;
 }
 
 void mg_mcp_revoke_stats(struct mg_mcp_revoke_stats *out)
 {
-    pthread_mutex_lock(&s_lock);
+    pthread_rwlock_wrlock(&s_lock);
     out->entries = s_count;
     out->gateways = s_n_gws;
     out->max_entries = s_max_entries;
     out->bytes = s_tab_cap * sizeof(struct s_entry) + s_max_gateways * sizeof(struct s_gateway);
     out->global_floor_ms = s_global_floor_ms;
-    pthread_mutex_unlock(&s_lock);
+    pthread_rwlock_unlock(&s_lock);
 }

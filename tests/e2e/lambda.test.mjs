@@ -189,6 +189,17 @@ describe('Lambda API', () => {
       'ValidationException');
     await expectError(lambdaA.send(new CreateFunctionCommand({ ...base, FunctionName: 'x1', Runtime: 'python3.12', Environment: { Variables: { AWS_REGION: 'x' } } })),
       'InvalidParameterValueException', /reserved keys/);
+    // tags at Lambda's limits: a key over 128 characters is refused at the input; one of 128
+    // non-ASCII characters (256 bytes) is accepted and fits the authorization context, so the
+    // function stays readable and deletable
+    await expectError(lambdaA.send(new CreateFunctionCommand({ ...base, FunctionName: 'x1', Runtime: 'python3.12', Tags: { ['k'.repeat(129)]: 'v' } })),
+      'InvalidParameterValueException', /tag key must be 1 to 128 characters/);
+    await expectError(lambdaA.send(new CreateFunctionCommand({ ...base, FunctionName: 'x1', Runtime: 'python3.12', Tags: { k: 'v'.repeat(257) } })),
+      'InvalidParameterValueException', /at most 256/);
+    await create(lambdaA, { ...base, FunctionName: 'tag-limits', Runtime: 'python3.12', Tags: { ['\u00e9'.repeat(128)]: 'v' } });
+    const tagged = await lambdaA.send(new GetFunctionCommand({ FunctionName: 'tag-limits' }));
+    assert.equal(tagged.Tags['\u00e9'.repeat(128)], 'v');
+    await lambdaA.send(new DeleteFunctionCommand({ FunctionName: 'tag-limits' }));
     await expectError(lambdaA.send(new GetFunctionCommand({ FunctionName: 'nope' })),
       'ResourceNotFoundException', new RegExp(`Function not found: arn:aws:lambda:us-east-1:${A}:function:nope`));
     await expectError(lambdaA.send(new InvokeCommand({ FunctionName: 'nope' })), 'ResourceNotFoundException');

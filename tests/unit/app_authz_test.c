@@ -104,7 +104,7 @@ static void test_authz_principal_tags_over_the_maximum(void **state)
     assert_non_null(st.overflow);
     json_decref(role);
     /* a tag key longer than a name can hold is not cut short */
-    char longkey[300];
+    char longkey[MG_AUTHZ_TAG_NAME_CAP + 64];
     memset(longkey, 'a', sizeof(longkey) - 1);
     longkey[sizeof(longkey) - 1] = 0;
     s_role_session(&p, s_tag_object(1, longkey, "x"), NULL);

@@ -100,7 +100,7 @@ static void test_iam_session_source_identity(void **state)
         assert_int_equal(mg_sts_session_open(s_key, mg_buf_slice(&tok), &o), MG_E_OK);
         assert_string_equal(o.source_identity, with ? "alice@example.com" : "");
         struct mg_principal p;
-        mg_sts_principal_from_session(NULL, &o, &p);
+        assert_true(mg_sts_principal_from_session(NULL, &o, &p));
         assert_string_equal(p.source_identity, with ? "alice@example.com" : "");
         mg_principal_cleanup(&p);
         mg_sts_session_cleanup(&o);
@@ -250,6 +250,30 @@ static void test_iam_policy_cache(void **state)
     mg_policy_unref(c);
 }
 
+/* A principal whose deny-everything session policy cannot be made (out of memory) is refused,
+ * never handed out with fewer limits than its session has. */
+static void test_iam_session_oom_fails_closed(void **state)
+{
+    (void)state;
+    mg_iam_policy_cache_clear(); /* the deny-all policy must be compiled afresh */
+    struct mg_sts_session s;
+    s_fill(&s);
+    int refused = 0;
+    for (long n = 1; n < 400; n++) {
+        struct mg_principal p;
+        mg_alloc_fail_after(n);
+        bool ok = mg_sts_principal_from_session(NULL, &s, &p); /* no snapshot: role gone */
+        mg_alloc_fail_after(0);
+        if (ok)
+            assert_true(p.n_session_policies >= 1); /* the deny-all is there */
+        else
+            refused++;
+        mg_principal_cleanup(&p);
+        mg_iam_policy_cache_clear();
+    }
+    assert_true(refused > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_iam_session_resolve_expiry),
         cmocka_unit_test(test_iam_ids),
         cmocka_unit_test(test_iam_policy_cache),
+        cmocka_unit_test(test_iam_session_oom_fails_closed),
     };
     mg_json_use_counting_allocator();
     mg_leaks_setup(NULL);
