@@ -1,13 +1,9 @@
 /* The Lambda API (rest-json, /2015-03-31/functions...): functions, code, permissions, Invoke. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app/authz.h"
@@ -17,8 +13,6 @@
 #include "base/util.h"
 #include "iam/iam.h"
 #include "lambda/internal.h"
-
-#define S_ZIP_MAX (50u * 1024u * 1024u) /* direct upload limit */
 
 static void s_err(struct mg_call *c, int status, const char *type, const char *msg)
 {
@@ -371,65 +365,11 @@ static bool s_apply_config(struct mg_call *c, const json_t *body, json_t *doc, b
 
 /* --- code ------------------------------------------------------------------------------- */
 
-static enum mg_err s_mkdir_p(const char *path)
-{
-    char tmp[1200];
-    mg_lambda_strlcpy(tmp, sizeof(tmp), path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-                return MG_E_IO;
-            *p = '/';
-        }
-    }
-    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-        return MG_E_IO;
-    return MG_E_OK;
-}
-
-static enum mg_err s_write_file(const char *path, struct mg_slice data)
-{
-    char tmp[1300];
-    if (!mg_fmt(tmp, sizeof(tmp), "%s.tmp", path))
-        return MG_E_TOO_LARGE;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return MG_E_IO;
-    size_t off = 0;
-    while (off < data.len) {
-        ssize_t w = write(fd, data.ptr + off, data.len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            close(fd);
-            unlink(tmp);
-            return MG_E_IO;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return MG_E_IO;
-    }
-    return MG_E_OK;
-}
-
 static const char s_storage_msg[] = "Code storage limit exceeded.";
 
-/* Whether the account's code, with this function's code counted as new_bytes instead of what it
- * has now, stays within the code storage limit (snap: the state to count in). */
-static bool s_storage_ok(struct mg_call *c, const struct mg_snapshot *snap, const char *account,
-                         const char *name, uint64_t new_bytes)
-{
-    uint64_t used = mg_lambda_account_code_bytes(snap, account, name);
-    uint64_t max = mg_lambda_code_storage_max(c->app);
-    return used <= max && new_bytes <= max - used;
-}
-
-/* Decodes Code.ZipFile / ZipFile, checks it, stores it; fills CodeSha256, CodeSize and
- * CodeUnzippedSize. On success the version (hex) is marked pending: the caller unmarks it with
- * s_code_done once the document is committed or not. */
+/* Decodes Code.ZipFile / ZipFile, checks it, stores it (codestore.c); fills CodeSha256, CodeSize
+ * and CodeUnzippedSize. On success the version (hex) is pending: the caller ends that with
+ * mg_lambda_code_done once the document is committed or not. */
 static bool s_store_code(struct mg_call *c, const json_t *zipfile, const char *account,
                          const char *name, json_t *doc, char hex[65])
 {
@@ -440,92 +380,45 @@ static bool s_store_code(struct mg_call *c, const json_t *zipfile, const char *a
               "from S3 or container images.");
         return false;
     }
-    struct mg_buf zip;
-    mg_buf_init(&zip, S_ZIP_MAX);
-    enum mg_err e = mg_base64_decode(&zip, mg_slice_cstr(b64));
-    if (e == MG_E_TOO_LARGE) {
-        mg_buf_cleanup(&zip);
+    struct mg_lambda_code code;
+    char msg[128] = "";
+    switch (mg_lambda_code_put(c->app->lambda, c->snap, account, name, mg_slice_cstr(b64), &code,
+                               msg, sizeof(msg))) {
+    case MG_LAMBDA_CODE_OK:
+        break;
+    case MG_LAMBDA_CODE_TOO_LARGE:
         s_err(c, 413, "RequestEntityTooLargeException",
               "Request must be smaller than 70167211 bytes for the CreateFunction operation");
         return false;
-    }
-    char msg[128] = "";
-    struct mg_lambda_zip_info info;
-    /* the declared sizes first (cheap), then the real ones: an archive whose entries inflate
-     * past what they declare (a zip bomb) is refused here, not when it is unpacked */
-    if (e ||
-        mg_lambda_zip_check(mg_buf_slice(&zip), MG_LAMBDA_UNZIPPED_MAX, &info, msg,
-                            sizeof(msg)) ||
-        mg_lambda_zip_verify(mg_buf_slice(&zip), MG_LAMBDA_UNZIPPED_MAX, msg, sizeof(msg))) {
-        mg_buf_cleanup(&zip);
-        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_LAMBDA, c->req->request_id, "zip refused: %s",
-                   msg[0] ? msg : "not base64");
-        if (strstr(msg, "size over"))
-            s_err(c, 400, "InvalidParameterValueException",
-                  "Unzipped size must be smaller than 262144000 bytes");
-        else
-            s_err(c, 400, "InvalidParameterValueException",
-                  "Could not unzip uploaded file. Please check your file, then try to upload "
-                  "again.");
+    case MG_LAMBDA_CODE_UNZIPPED_TOO_LARGE:
+        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_LAMBDA, c->req->request_id, "zip refused: %s", msg);
+        s_err(c, 400, "InvalidParameterValueException",
+              "Unzipped size must be smaller than 262144000 bytes");
         return false;
-    }
-    if (!s_storage_ok(c, c->snap, account, name, zip.len + info.total_uncompressed)) {
-        mg_buf_cleanup(&zip);
+    case MG_LAMBDA_CODE_INVALID_ZIP:
+        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_LAMBDA, c->req->request_id, "zip refused: %s", msg);
+        s_err(c, 400, "InvalidParameterValueException",
+              "Could not unzip uploaded file. Please check your file, then try to upload "
+              "again.");
+        return false;
+    case MG_LAMBDA_CODE_STORAGE_EXCEEDED:
         s_err(c, 400, "CodeStorageExceededException", s_storage_msg);
         return false;
+    case MG_LAMBDA_CODE_IO:
+        s_err(c, 500, "ServiceException", "The code could not be stored.");
+        return false;
     }
-    uint8_t digest[32];
-    SHA256(zip.ptr, zip.len, digest);
-    mg_hex_encode(digest, 32, hex);
-    hex[64] = 0;
-    struct mg_buf sha;
-    mg_buf_init(&sha, 64);
-    char dir[1024], path[1200];
-    bool fits = mg_lambda_code_dir(c->app, account, name, dir, sizeof(dir)) &&
-                mg_fmt(path, sizeof(path), "%s/%s.zip", dir, hex);
-    bool pending = mg_lambda_code_pending(c->app->lambda, account, name, hex);
-    bool ok = pending && fits && mg_base64_encode(&sha, mg_slice_make(digest, 32)) == MG_E_OK &&
-              mg_buf_cstr(&sha) && s_mkdir_p(dir) == MG_E_OK &&
-              s_write_file(path, mg_buf_slice(&zip)) == MG_E_OK;
-    if (ok)
-        ok = (json_object_set_new(doc, "CodeSha256", json_string(mg_buf_cstr(&sha))) |
-              json_object_set_new(doc, "CodeSize", json_integer((json_int_t)zip.len)) |
-              json_object_set_new(doc, "CodeUnzippedSize",
-                                  json_integer((json_int_t)info.total_uncompressed))) == 0;
+    mg_lambda_strlcpy(hex, 65, code.hex);
+    bool ok = (json_object_set_new(doc, "CodeSha256", json_string(code.sha256)) |
+               json_object_set_new(doc, "CodeSize", json_integer((json_int_t)code.size)) |
+               json_object_set_new(doc, "CodeUnzippedSize",
+                                   json_integer((json_int_t)code.unzipped_size))) == 0;
     if (!ok) {
-        if (pending) {
-            /* nothing may be left of this version if the function does not use it */
-            mg_lambda_code_stored(c->app->lambda, account, name, hex);
-            mg_lambda_queue_sweep(c->app->lambda, account, name);
-        }
+        /* nothing may be left of this version if the function does not use it */
+        mg_lambda_code_done(c->app->lambda, account, name, hex);
         s_err(c, 500, "ServiceException", "The code could not be stored.");
     }
-    mg_buf_cleanup(&sha);
-    mg_buf_cleanup(&zip);
     return ok;
-}
-
-/* After the document with a new code version was committed or not: the version is no longer
- * pending, and versions nothing uses (the loser of a race, the previous code) are swept. */
-static void s_code_done(struct mg_call *c, const char *account, const char *name,
-                        const char *hex)
-{
-    mg_lambda_code_stored(c->app->lambda, account, name, hex);
-    mg_lambda_queue_sweep(c->app->lambda, account, name);
-}
-
-/* The code tree is renamed aside at once (a new function of the same name starts clean) and
- * removed by the Lambda manager thread, off the event loop. */
-static void s_remove_code(struct mg_app *app, const char *account, const char *name)
-{
-    char dir[1024], aside[1100], tag[9];
-    mg_random_chars(tag, 8, MG_ALPHA_LOWER_NUM);
-    /* a truncated path would name another function's code */
-    if (!mg_lambda_code_dir(app, account, name, dir, sizeof(dir)) ||
-        !mg_fmt(aside, sizeof(aside), "%s.deleted-%s", dir, tag))
-        return;
-    if (rename(dir, aside) == 0)
-        mg_lambda_queue_removal(app->lambda, aside);
 }
 
 /* --- store writes ----------------------------------------------------------------------- */
@@ -544,7 +437,8 @@ static bool s_commit(struct mg_call *c, const char *account, const char *name, j
         struct mg_snapshot *cur = mg_state_acquire(&c->app->state);
         json_int_t size = json_integer_value(json_object_get(doc, "CodeSize")) +
                           json_integer_value(json_object_get(doc, "CodeUnzippedSize"));
-        bool ok = s_storage_ok(c, cur, account, name, size > 0 ? (uint64_t)size : 0);
+        bool ok = mg_lambda_code_fits(c->app, cur, account, name,
+                                      size > 0 ? (uint64_t)size : 0);
         mg_snapshot_unref(cur);
         if (!ok) {
             mg_free(text);
@@ -733,7 +627,7 @@ static void s_create(struct mg_call *c)
     json_decref(pub);
 out:
     if (stored)
-        s_code_done(c, t.account, t.name, hex);
+        mg_lambda_code_done(c->app->lambda, t.account, t.name, hex);
     json_decref(doc);
     json_decref(body);
 }
@@ -839,7 +733,7 @@ static void s_delete(struct mg_call *c, struct s_target *t)
         return;
     }
     mg_lambda_forget(c->app->lambda, t->account, t->name);
-    s_remove_code(c->app, t->account, t->name);
+    mg_lambda_code_remove(c->app->lambda, t->account, t->name);
     mg_http_set_status(c->x, 204);
     mg_http_send(c->x);
 }
@@ -935,7 +829,7 @@ static void s_update(struct mg_call *c, struct s_target *t, bool code)
     json_decref(pub);
 out:
     if (stored)
-        s_code_done(c, t->account, t->name, hex);
+        mg_lambda_code_done(c->app->lambda, t->account, t->name, hex);
     json_decref(doc);
     json_decref(body);
 }

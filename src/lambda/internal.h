@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "app/app.h"
 #include "base/map.h"
@@ -117,22 +118,96 @@ bool mg_lambda_code_dir(const struct mg_app *app, const char *account, const cha
 /* CodeSha256 (base64) -> lower-case hex of the same digest, for file names. */
 bool mg_lambda_sha_hex(const char *code_sha256_b64, char out[65]);
 
-/* Code storage. A function's code takes its zip (CodeSize) plus its unpacked tree (the declared
- * unzipped size, kept in the private document member "CodeUnzippedSize"); only the version in
- * use is kept. The per-account total is capped, as Lambda's code storage quota does. */
+/* --- the code store (codestore.c) ------------------------------------------------------- */
+
+/* A function's code takes its zip (CodeSize) plus its unpacked tree (the declared unzipped size,
+ * kept in the private document member "CodeUnzippedSize"); only the version in use is kept. The
+ * per-account total is capped, as Lambda's code storage quota does. */
+struct mg_lambda;
+
 #define MG_LAMBDA_CODE_STORAGE_DEFAULT (10ull * 1024ull * 1024ull * 1024ull)
 /* --lambda-code-storage, else MCPGATE_LAMBDA_CODE_STORAGE, else the default. */
 uint64_t mg_lambda_code_storage_max(const struct mg_app *app);
 /* Bytes the code of the account's functions takes, leaving out except_name (may be NULL). */
 uint64_t mg_lambda_account_code_bytes(const struct mg_snapshot *snap, const char *account,
                                       const char *except_name);
+/* Whether the account's code, with this function's code counted as new_bytes instead of what it
+ * has now, stays within the code storage limit (snap: the state to count in). */
+bool mg_lambda_code_fits(const struct mg_app *app, const struct mg_snapshot *snap,
+                         const char *account, const char *name, uint64_t new_bytes);
+
+enum mg_lambda_code_status {
+    MG_LAMBDA_CODE_OK,
+    MG_LAMBDA_CODE_TOO_LARGE,          /* the package is over the direct upload limit */
+    MG_LAMBDA_CODE_INVALID_ZIP,        /* not base64, or not an archive Lambda unzips */
+    MG_LAMBDA_CODE_UNZIPPED_TOO_LARGE, /* over Lambda's unzipped size limit */
+    MG_LAMBDA_CODE_STORAGE_EXCEEDED,   /* over the account's code storage */
+    MG_LAMBDA_CODE_IO                  /* it could not be written */
+};
+
+struct mg_lambda_code {
+    char hex[65];     /* SHA-256 in hex: the version's file names */
+    char sha256[48];  /* CodeSha256 (base64) */
+    uint64_t size;    /* CodeSize */
+    uint64_t unzipped_size; /* as the central directory declares it (verified) */
+};
+
+/* Decodes a deployment package (base64), checks it (structure, declared and real unzipped
+ * sizes), counts it against the account's code storage in snap, writes it as <hex>.zip and
+ * marks that version pending: on MG_LAMBDA_CODE_OK the caller calls mg_lambda_code_done once the
+ * function's document is committed or not. msg gets a reason for the log. */
+MG_MUST_USE enum mg_lambda_code_status
+mg_lambda_code_put(struct mg_lambda *L, const struct mg_snapshot *snap, const char *account,
+                   const char *name, struct mg_slice zip_b64, struct mg_lambda_code *out,
+                   char *msg, size_t cap);
+/* The version hex is no longer pending; versions nothing uses (the loser of a race, the
+ * previous code) are swept on the manager thread. */
+void mg_lambda_code_done(struct mg_lambda *L, const char *account, const char *name,
+                         const char *hex);
+/* A deleted function's code: its tree is renamed aside at once (a new function of the same name
+ * starts clean) and removed on the manager thread. */
+void mg_lambda_code_remove(struct mg_lambda *L, const char *account, const char *name);
+
+/* Marks a code version as being stored, until mg_lambda_code_stored: old versions are swept only
+ * when neither the function's configuration, a runtime process nor a pending store uses them.
+ * false when it cannot be marked (out of memory): the caller must not store the code then. */
+MG_MUST_USE bool mg_lambda_code_pending(struct mg_lambda *L, const char *account, const char *name,
+                                        const char *hex);
+void mg_lambda_code_stored(struct mg_lambda *L, const char *account, const char *name,
+                           const char *hex);
+
+/* Queues activation of the function's code (unzip, then State Active / LastUpdateStatus
+ * Successful). */
+void mg_lambda_queue_activation(struct mg_lambda *L, const char *account, const char *name,
+                                const char *sha_b64);
+/* Queues removal of the function's unused code versions (on the manager thread). */
+void mg_lambda_queue_sweep(struct mg_lambda *L, const char *account, const char *name);
+/* Removes a directory tree on the manager thread (takes a copy of path). */
+void mg_lambda_queue_removal(struct mg_lambda *L, const char *path);
+/* Queues a job with L->mu held: activation of sha_b64 (then a sweep), or a sweep alone (sha
+ * ""). A sweep already queued for the function is not queued twice. false: out of memory. */
+bool mg_lambda_code_push_job(struct mg_lambda *L, const char *account, const char *name,
+                             const char *sha_b64);
+
+/* The manager thread's side, without L->mu unless said. */
+/* Makes sure DATA/lambda/A/N/<hex> holds the unzipped code; dir gets its path. */
+MG_MUST_USE enum mg_err mg_lambda_code_unpack(struct mg_lambda *L, const char *account,
+                                              const char *name, const char *sha_b64, char *dir,
+                                              size_t cap);
+/* Makes an unpacked tree readable by a sandbox's user (its parent stays 0700). */
+MG_MUST_USE enum mg_err mg_lambda_code_open(const char *dir);
+/* Unpacks the version, then sets the function's State (Active, or Failed when it cannot be
+ * unzipped) if the function still has that code. */
+void mg_lambda_code_activate(struct mg_lambda *L, const char *account, const char *name,
+                             const char *sha_b64);
+/* With L->mu held (released during the removal): removes the function's code versions that
+ * neither its configuration, a pending store nor in_use (the versions its processes run) keeps. */
+void mg_lambda_code_sweep(struct mg_lambda *L, const char *account, const char *name,
+                          const char (*in_use)[65], size_t n_in_use);
+/* Removes a directory tree (symbolic links are not followed). */
+void mg_lambda_code_rmtree(const char *path);
 
 /* --- the module ------------------------------------------------------------------------- */
-
-struct s_fn;
-struct s_proc;
-
-enum s_inv_kind { S_INV_SYNC, S_INV_EVENT };
 
 /* One invocation, from the call to its result. */
 struct mg_lambda_inv {
@@ -162,7 +237,7 @@ struct mg_lambda {
     int wake_fd;               /* eventfd: wakes the manager */
     bool stopping;
     struct mg_map fns;         /* "account\x1fname" -> struct s_fn (owned) */
-    struct s_fn **fn_list;
+    struct mg_lambda_fn **fn_list;
     size_t n_fns, cap_fns;
     struct mg_lambda_inv *new_head, *new_tail; /* invocations not yet routed to a function */
     size_t n_new;
@@ -184,25 +259,19 @@ struct mg_lambda {
     struct mg_lambda_sandbox sandbox; /* sandbox.c */
 };
 
-/* Queues an invocation (takes ownership); wakes the manager. */
+/* Wakes the manager thread (any thread). */
+static inline void mg_lambda_wake(struct mg_lambda *L)
+{
+    uint64_t one = 1;
+    if (write(L->wake_fd, &one, sizeof(one)) < 0) {
+        /* the counter is saturated: the manager is awake anyway */
+    }
+}
+
+/* Queues an invocation (takes ownership); wakes the manager (scheduler.c). */
 void mg_lambda_submit(struct mg_lambda *L, struct mg_lambda_inv *inv);
-/* Queues activation of the function's code (unzip, then State Active / LastUpdateStatus
- * Successful). */
-void mg_lambda_queue_activation(struct mg_lambda *L, const char *account, const char *name,
-                                const char *sha_b64);
 /* Kills the function's processes (delete). */
 void mg_lambda_forget(struct mg_lambda *L, const char *account, const char *name);
-/* Marks a code version as being stored, until mg_lambda_code_stored: old versions are swept only
- * when neither the function's configuration, a runtime process nor a pending store uses them.
- * false when it cannot be marked (out of memory): the caller must not store the code then. */
-MG_MUST_USE bool mg_lambda_code_pending(struct mg_lambda *L, const char *account, const char *name,
-                                        const char *hex);
-void mg_lambda_code_stored(struct mg_lambda *L, const char *account, const char *name,
-                           const char *hex);
-/* Queues removal of the function's unused code versions (on the manager thread). */
-void mg_lambda_queue_sweep(struct mg_lambda *L, const char *account, const char *name);
-/* Removes a directory tree on the manager thread (takes a copy of path). */
-void mg_lambda_queue_removal(struct mg_lambda *L, const char *path);
 void mg_lambda_inv_free(struct mg_lambda_inv *inv);
 struct mg_lambda_inv *mg_lambda_inv_new(const char *account, const char *name,
                                         struct mg_slice payload, struct mg_slice client_context,
