@@ -1,9 +1,16 @@
 /* src/lambda/rtapi_parse.c: the Lambda Runtime API's HTTP/1.1 request parser.
  *
  * Pure: bytes in, a request (or "need more", or an error with its HTTP status) out; no I/O and
- * no state between calls. Every size is bounded (head, header count, body). */
+ * no state between calls. Every size is bounded (head, header count, body). The request line and
+ * header fields are picohttpparser's (the parser h2o ships), checked again here more strictly
+ * (tokens, origin-form targets, CRLF only, single spaces); chunked bodies are decoded here. */
+#define _GNU_SOURCE
+#include <string.h>
+
 #include "base/slice.h"
+#include "base/util.h"
 #include "lambda/internal.h"
+#include "lambda/picohttpparser.h"
 
 static bool s_tchar(uint8_t ch)
 {
@@ -127,6 +134,45 @@ static enum mg_rtapi_status s_chunked(struct mg_slice in, struct mg_buf *out, si
     }
 }
 
+/* Where the head ends (just past its empty line), or 0 when it has not ended within
+ * MG_RTAPI_HEAD_MAX bytes. */
+static size_t s_head_end(struct mg_slice in)
+{
+    size_t scan = in.len < MG_RTAPI_HEAD_MAX ? in.len : MG_RTAPI_HEAD_MAX;
+    const uint8_t *e = memmem(in.ptr, scan, "\r\n\r\n", 4);
+    return e ? (size_t)(e - in.ptr) + 4 : 0;
+}
+
+/* Whether every LF of the head ends a CRLF (picohttpparser takes a bare LF as a line end). */
+static bool s_crlf_only(struct mg_slice head)
+{
+    for (size_t i = 0; i < head.len; i++)
+        if (head.ptr[i] == '\n' && (i == 0 || head.ptr[i - 1] != '\r'))
+            return false;
+    return true;
+}
+
+/* The status for a head picohttpparser refused: 431 for too many fields, 505 for an HTTP
+ * version other than 1.x, else 400. */
+static int s_refused_status(struct mg_slice head)
+{
+    size_t lines = 0;
+    for (size_t i = 0; i + 1 < head.len; i++)
+        lines += head.ptr[i] == '\r' && head.ptr[i + 1] == '\n';
+    /* the request line and the empty line are not fields */
+    if (lines > MG_RTAPI_HEADERS_MAX + 2)
+        return 431;
+    long le = mg_slice_find(head, '\r');
+    struct mg_slice line = mg_slice_sub(head, 0, le > 0 ? (size_t)le : 0);
+    if (line.len < 9)
+        return 400;
+    struct mg_slice v = mg_slice_sub(line, line.len - 9, 9); /* " HTTP/d.d" */
+    if (mg_slice_starts_with(v, " HTTP/") && v.ptr[6] >= '0' && v.ptr[6] <= '9' &&
+        v.ptr[7] == '.' && v.ptr[8] >= '0' && v.ptr[8] <= '9' && v.ptr[6] != '1')
+        return 505;
+    return 400;
+}
+
 enum mg_rtapi_status mg_lambda_rtapi_parse(struct mg_slice in, struct mg_rtapi_request *req,
                                            struct mg_buf *body)
 {
@@ -139,55 +185,49 @@ enum mg_rtapi_status mg_lambda_rtapi_parse(struct mg_slice in, struct mg_rtapi_r
     } while (0)
 
     /* the head: up to the first empty line, at most MG_RTAPI_HEAD_MAX bytes */
-    size_t he = 0;
-    size_t scan = in.len < MG_RTAPI_HEAD_MAX ? in.len : MG_RTAPI_HEAD_MAX;
-    for (size_t i = 0; i + 3 < scan; i++)
-        if (in.ptr[i] == '\r' && in.ptr[i + 1] == '\n' && in.ptr[i + 2] == '\r' &&
-            in.ptr[i + 3] == '\n') {
-            he = i + 4;
-            break;
-        }
+    size_t he = s_head_end(in);
     if (he == 0) {
         if (in.len >= MG_RTAPI_HEAD_MAX)
             S_FAIL(431);
         return MG_RTAPI_INCOMPLETE;
     }
-
-    /* request line: METHOD SP target SP HTTP/1.x */
-    size_t le = s_line_end(in, 0);
-    struct mg_slice line = mg_slice_sub(in, 0, le - 2), method, target, version;
-    struct mg_slice lr = line;
-    if (!mg_slice_split(&lr, ' ', &method) || !mg_slice_split(&lr, ' ', &target))
+    struct mg_slice head = mg_slice_sub(in, 0, he);
+    if (!s_crlf_only(head))
         S_FAIL(400);
-    version = lr;
+
+    /* request line and fields: picohttpparser, then our own stricter checks */
+    const char *m = NULL, *p = NULL;
+    size_t m_len = 0, p_len = 0, n_fields = MG_RTAPI_HEADERS_MAX;
+    int minor = -1;
+    struct phr_header fields[MG_RTAPI_HEADERS_MAX];
+    int pr = phr_parse_request((const char *)head.ptr, head.len, &m, &m_len, &p, &p_len, &minor,
+                               fields, &n_fields, 0);
+    if (pr < 0 || (size_t)pr != he)
+        S_FAIL(s_refused_status(head));
+    struct mg_slice method = mg_slice_make(m, m_len), target = mg_slice_make(p, p_len);
+    /* METHOD SP target SP HTTP/1.x CRLF, with single spaces */
+    size_t t_off = (size_t)((const uint8_t *)p - head.ptr), t_end = t_off + p_len;
+    if ((const uint8_t *)m != head.ptr || t_off != m_len + 1 || t_end + 10 >= he ||
+        !mg_slice_starts_with(mg_slice_sub(head, t_end, 10), " HTTP/1.") ||
+        head.ptr[t_end + 9] != '\r')
+        S_FAIL(400);
     if (!s_token(method) || !s_target_ok(target))
         S_FAIL(400);
-    if (!mg_slice_eq_cstr(version, "HTTP/1.1") && !mg_slice_eq_cstr(version, "HTTP/1.0"))
-        S_FAIL(version.len == 8 && mg_slice_starts_with(version, "HTTP/") &&
-                       version.ptr[5] >= '0' && version.ptr[5] <= '9' && version.ptr[6] == '.' &&
-                       version.ptr[7] >= '0' && version.ptr[7] <= '9'
-                   ? 505
-                   : 400);
+    if (minor != 0 && minor != 1)
+        S_FAIL(505);
     struct mg_slice q = target;
     mg_slice_split(&q, '?', &req->path);
     req->method = method;
-    req->close = mg_slice_eq_cstr(version, "HTTP/1.0");
+    req->close = minor == 0;
 
     /* header fields */
     struct mg_slice te = {0}, cl = {0};
     bool have_te = false, have_cl = false;
-    size_t n_headers = 0;
-    for (size_t off = le; off < he - 2;) {
-        size_t e = s_line_end(in, off);
-        struct mg_slice h = mg_slice_sub(in, off, e - 2 - off);
-        off = e;
-        if (++n_headers > MG_RTAPI_HEADERS_MAX)
-            S_FAIL(431);
-        long colon = mg_slice_find(h, ':');
-        if (colon <= 0)
-            S_FAIL(400); /* no name, no colon, or obs-fold (a line starting with a space) */
-        struct mg_slice name = mg_slice_sub(h, 0, (size_t)colon);
-        struct mg_slice value = mg_slice_trim(mg_slice_sub(h, (size_t)colon + 1, h.len));
+    for (size_t i = 0; i < n_fields; i++) {
+        if (fields[i].name == NULL)
+            S_FAIL(400); /* obs-fold */
+        struct mg_slice name = mg_slice_make(fields[i].name, fields[i].name_len);
+        struct mg_slice value = mg_slice_trim(mg_slice_make(fields[i].value, fields[i].value_len));
         if (!s_token(name) || !s_value_ok(value))
             S_FAIL(400);
         if (mg_slice_ieq_cstr(name, "transfer-encoding")) {

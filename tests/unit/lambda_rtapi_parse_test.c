@@ -219,6 +219,13 @@ static void test_lambda_rtapi_parse_malformed(void **state)
         {"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400},
+        /* what picohttpparser alone would take, refused by the checks around it */
+        {"GET /  HTTP/1.1\r\n\r\n", 400},
+        {"GET / HTTP/1.1\nA: 1\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\n\tA: 1\r\n\r\n", 400},
+        {"GET /\x01 HTTP/1.1\r\n\r\n", 400},
+        {"GET / HTTP/1.2\r\n\r\n", 505},
+        {"GET / HTTP/3.0\r\nA: 1\r\n\r\n", 505},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         enum mg_rtapi_status r = s_parse(cases[i].text, strlen(cases[i].text), &req, &body);
