@@ -18,7 +18,7 @@
 #define S_FN_LOG_BYTES (256u * 1024u)
 #define S_INIT_TIMEOUT_MS 10000
 
-/* --- the function registry ------------------------------------------------------------------------------ */
+/* --- the function registry ------------------------------------------------------------------ */
 
 static void s_fn_key(const char *account, const char *name, char *out, size_t cap)
 {
@@ -140,7 +140,7 @@ static bool s_fn_add_proc(struct mg_lambda_fn *fn, struct mg_lambda_proc *p)
     return true;
 }
 
-/* --- queues and processes ---------------------------------------------------------------------- */
+/* --- queues and processes ------------------------------------------------------------------- */
 
 void mg_lambda_route_new(struct mg_lambda *L, struct mg_lambda_done *d)
 {
