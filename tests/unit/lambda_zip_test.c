@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "base/alloc.h"
+#include "base/util.h"
 #include "lambda/internal.h"
 #include "unit/leaks.h"
 
@@ -305,6 +306,106 @@ static void test_lambda_zip_garbage(void **state)
     t_refused(dup, 2, MG_LAMBDA_UNZIPPED_MAX);
 }
 
+/* The code store: a package is checked, counted against the account's code storage, written as
+ * <hex>.zip and marked pending until mg_lambda_code_done, which queues a sweep; a deleted
+ * function's tree is renamed aside and queued for removal. */
+static void test_lambda_codestore_put(void **state)
+{
+    (void)state;
+    static struct mg_app app;
+    memset(&app, 0, sizeof(app));
+    t_tmpdir(app.cfg.data_dir, sizeof(app.cfg.data_dir));
+    assert_int_equal(mkdir(app.cfg.data_dir, 0700), 0);
+    struct mg_store *store = NULL;
+    struct mg_errinfo ei = {0};
+    assert_int_equal(mg_store_open(app.cfg.data_dir, &store, &ei), MG_E_OK);
+    assert_int_equal(mg_state_init(&app.state, store, &ei), MG_E_OK);
+    struct mg_lambda L;
+    memset(&L, 0, sizeof(L));
+    L.app = &app;
+    L.wake_fd = -1;
+    pthread_mutex_init(&L.mu, NULL);
+
+    static const char code[] = "def handler(event, context):\n    return event\n";
+    const struct t_entry e[] = {{"app.py", code, sizeof(code) - 1, true, 0, -1}};
+    struct mg_buf zip, b64;
+    t_zip(&zip, e, 1);
+    mg_buf_init(&b64, 1u << 27);
+    assert_int_equal(mg_base64_encode(&b64, mg_buf_slice(&zip)), MG_E_OK);
+    struct mg_snapshot *snap = mg_state_acquire(&app.state);
+    const char *acct = "123456789012";
+    struct mg_lambda_code c;
+    char msg[128];
+
+    /* not base64, not a zip */
+    assert_int_equal(mg_lambda_code_put(&L, snap, acct, "fn", mg_slice_cstr("%%%"), &c, msg,
+                                        sizeof(msg)),
+                     MG_LAMBDA_CODE_INVALID_ZIP);
+    assert_int_equal(mg_lambda_code_put(&L, snap, acct, "fn", mg_slice_cstr("AAAA"), &c, msg,
+                                        sizeof(msg)),
+                     MG_LAMBDA_CODE_INVALID_ZIP);
+    /* over the account's code storage: the zip plus its unzipped size */
+    app.cfg.lambda_code_storage = zip.len + sizeof(code) - 2;
+    assert_false(mg_lambda_code_fits(&app, snap, acct, "fn", zip.len + sizeof(code) - 1));
+    assert_int_equal(mg_lambda_code_put(&L, snap, acct, "fn", mg_buf_slice(&b64), &c, msg,
+                                        sizeof(msg)),
+                     MG_LAMBDA_CODE_STORAGE_EXCEEDED);
+    assert_int_equal(L.n_pending, 0);
+    app.cfg.lambda_code_storage = zip.len + sizeof(code) - 1;
+    assert_true(mg_lambda_code_fits(&app, snap, acct, "fn", zip.len + sizeof(code) - 1));
+    assert_int_equal(mg_lambda_code_put(&L, snap, acct, "fn", mg_buf_slice(&b64), &c, msg,
+                                        sizeof(msg)),
+                     MG_LAMBDA_CODE_OK);
+    assert_int_equal(c.size, zip.len);
+    assert_int_equal(c.unzipped_size, sizeof(code) - 1);
+    assert_int_equal(strlen(c.hex), 64);
+    assert_int_equal(strlen(c.sha256), 44);
+    char hex[65];
+    assert_true(mg_lambda_sha_hex(c.sha256, hex));
+    assert_string_equal(hex, c.hex);
+    char path[1400];
+    snprintf(path, sizeof(path), "%s/lambda/%s/fn/%s.zip", app.cfg.data_dir, acct, c.hex);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal((long long)st.st_size, (long long)zip.len);
+    assert_int_equal(L.n_pending, 1);
+    mg_lambda_code_done(&L, acct, "fn", c.hex);
+    assert_int_equal(L.n_pending, 0);
+    assert_int_equal(L.n_jobs, 1); /* a sweep */
+    assert_string_equal(L.jobs[0].sha, "");
+    /* a second sweep of the same function is not queued twice */
+    mg_lambda_queue_sweep(&L, acct, "fn");
+    assert_int_equal(L.n_jobs, 1);
+
+    /* unpacking */
+    char dir[1200];
+    assert_int_equal(mg_lambda_code_unpack(&L, acct, "fn", c.sha256, dir, sizeof(dir)), MG_E_OK);
+    snprintf(path, sizeof(path), "%s/app.py", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal((long long)st.st_size, (long long)(sizeof(code) - 1));
+
+    /* removal: renamed aside at once, removed by the manager */
+    mg_lambda_code_remove(&L, acct, "fn");
+    snprintf(path, sizeof(path), "%s/lambda/%s/fn", app.cfg.data_dir, acct);
+    assert_int_not_equal(stat(path, &st), 0);
+    assert_int_equal(L.n_trash, 1);
+    assert_int_equal(stat(L.trash[0], &st), 0);
+    mg_lambda_code_rmtree(L.trash[0]);
+    assert_int_not_equal(stat(L.trash[0], &st), 0);
+
+    mg_free(L.trash[0]);
+    mg_free(L.trash);
+    mg_free(L.jobs);
+    mg_free(L.pending);
+    pthread_mutex_destroy(&L.mu);
+    mg_snapshot_unref(snap);
+    mg_buf_cleanup(&b64);
+    mg_buf_cleanup(&zip);
+    mg_state_cleanup(&app.state);
+    mg_store_close(store);
+    nftw(app.cfg.data_dir, t_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_lambda_zip_bombs),
         cmocka_unit_test(test_lambda_zip_verify),
         cmocka_unit_test(test_lambda_zip_garbage),
+        cmocka_unit_test(test_lambda_codestore_put),
     };
     return MG_RUN_TESTS(tests);
 }
