@@ -161,16 +161,17 @@ void mg_app_unsupported_action(struct mg_call *c, enum mg_app_service svc, struc
 {
     char shown[S_SHOWN + 4], msg[768];
     s_shown(action, shown);
-    if (mg_app_model_has_action(svc, action))
+    if (mg_app_model_has_action(svc, action)) {
         snprintf(msg, sizeof(msg),
-                 "Could not find operation %s for version %s: %s is %s %s operation that is not "
-                 "supported by mcpgate (see docs/api-coverage.md).",
-                 shown, s_version(svc), shown, s_article(svc), s_service_name(svc));
-    else
-        snprintf(msg, sizeof(msg),
-                 "Could not find operation %s for version %s: %s has no operation of this name "
-                 "(the operations mcpgate supports are listed in docs/api-coverage.md).",
-                 shown, s_version(svc), s_service_name(svc));
+                 "%s is %s %s operation that mcpgate does not implement (see docs/api-coverage.md).",
+                 shown, s_article(svc), s_service_name(svc));
+        mg_aws_send_error(c->x, c->protocol, 501, "NotImplemented", msg);
+        return;
+    }
+    snprintf(msg, sizeof(msg),
+             "Could not find operation %s for version %s: %s has no operation of this name "
+             "(the operations mcpgate supports are listed in docs/api-coverage.md).",
+             shown, s_version(svc), s_service_name(svc));
     mg_aws_send_error(c->x, c->protocol, 400, "InvalidAction", msg);
 }
 
@@ -186,17 +187,19 @@ void mg_app_unsupported_rest(struct mg_call *c, enum mg_app_service svc, const c
                             ? ": mcpgate implements the AgentCore Gateway control plane (gateways, "
                               "gateway targets, resource policies, tags) only"
                             : "";
-    if (op)
+    if (op) {
         snprintf(msg, sizeof(msg),
-                 "%s%s%s%s is %s %s operation that is not supported by mcpgate%s "
+                 "%s%s%s%s is %s %s operation that mcpgate does not implement%s "
                  "(see docs/api-coverage.md).",
                  op, feature ? " (" : "", feature ? feature : "", feature ? ")" : "",
                  s_article(svc), api, scope);
-    else
-        snprintf(msg, sizeof(msg),
-                 "%s %s is not an operation of the %s API%s%s%s, so it is not supported by "
-                 "mcpgate (the operations it supports are listed in docs/api-coverage.md).",
-                 method, path, s_service_name(svc), feature ? " (" : "", feature ? feature : "",
-                 feature ? ")" : "");
+        mg_aws_send_error(c->x, MG_AWS_REST_JSON, 501, "NotImplementedException", msg);
+        return;
+    }
+    snprintf(msg, sizeof(msg),
+             "%s %s is not an operation of the %s API%s%s%s, so it is not supported by "
+             "mcpgate (the operations it supports are listed in docs/api-coverage.md).",
+             method, path, s_service_name(svc), feature ? " (" : "", feature ? feature : "",
+             feature ? ")" : "");
     mg_aws_send_error(c->x, MG_AWS_REST_JSON, 404, "UnknownOperationException", msg);
 }
