@@ -119,8 +119,11 @@ async function call(svc, sdk, client, model, op) {
   const input = minimalInput(model, op);
   const Command = sdk[`${op}Command`];
   if (!Command || isStreaming(model, op)) {
-    const r = await sendRaw(gw, key, model, op, input);
-    return { ...r, via: 'raw' };
+    try {
+      return { ...(await sendRaw(gw, key, model, op, input, TIMEOUT_MS)), via: 'raw' };
+    } catch (e) {
+      return { status: null, name: e.name, message: e.message, via: 'raw' };
+    }
   }
   try {
     const out = await client.send(new Command(input), { abortSignal: AbortSignal.timeout(TIMEOUT_MS) });

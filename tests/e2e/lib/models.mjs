@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './server.mjs';
-import { buildQuery, rfc3986, sendSigned } from './aws.mjs';
+import { buildQuery, rfc3986, signRequest } from './aws.mjs';
 
 /** The five served models: where each lives in the repository and the SDK package for it. */
 export const SERVICES = [
@@ -205,12 +205,21 @@ function scalarText(v) {
   return String(v);
 }
 
+/** Signs and sends with fetch(), giving up after `timeoutMs`; resolves {status, headers, text}. */
+async function sendBounded(gw, key, opts, timeoutMs) {
+  const s = await signRequest(gw, key, opts);
+  const res = await fetch(s.url, { method: s.method, headers: s.headers, body: s.body,
+    signal: AbortSignal.timeout(timeoutMs) });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
 /**
  * Sends an operation's input as a raw SigV4 request in the service's protocol (rest-json or
  * query), the way the SDK would: labels in the path, query-string and header members, a JSON
- * or raw payload, or the Action form. Resolves {status, name, message, text}.
+ * or raw payload, or the Action form. Resolves {status, name, message, text}; rejects when no
+ * answer has come after `timeoutMs`.
  */
-export async function sendRaw(gw, key, model, op, input) {
+export async function sendRaw(gw, key, model, op, input, timeoutMs = 15000) {
   const o = model.operations[op];
   const md = model.metadata;
   const service = md.signingName ?? md.endpointPrefix;
@@ -223,7 +232,7 @@ export async function sendRaw(gw, key, model, op, input) {
       if (t.type === 'list') v.forEach((x, i) => { form[`${k}.member.${i + 1}`] = scalarText(x); });
       else if (t.type !== 'structure' && t.type !== 'map') form[k] = scalarText(v);
     }
-    const res = await sendSigned(gw, key, { service, body: buildQuery(form) });
+    const res = await sendBounded(gw, key, { service, body: buildQuery(form) }, timeoutMs);
     const code = /<Code>([^<]*)<\/Code>/.exec(res.text)?.[1] ?? null;
     const message = /<Message>([^<]*)<\/Message>/.exec(res.text)?.[1] ?? null;
     return { status: res.status, name: res.status >= 300 ? code : null, message, text: res.text };
@@ -263,9 +272,9 @@ export async function sendRaw(gw, key, model, op, input) {
     headers['content-type'] = 'application/json';
   }
   const qs = buildQuery(query);
-  const res = await sendSigned(gw, key, {
+  const res = await sendBounded(gw, key, {
     service, method: o.http.method, path: pathPart + (qs ? `?${qs}` : ''), headers, body: bodyText,
-  });
+  }, timeoutMs);
   let parsed = {};
   try {
     parsed = JSON.parse(res.text);
