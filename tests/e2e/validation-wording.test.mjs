@@ -1,6 +1,6 @@
 // Validation errors in AWS's own words, for a sample of operations of each protocol, as the
 // real SDKs see them: the AWS SDK for JavaScript v3 and boto3 (with botocore's client-side
-// parameter validation off, so that the bad input reaches the server). Query (IAM): code
+// parameter validation off, so that the bad input reaches the server). Query (IAM, STS): code
 // ValidationError, type Sender; rest-json (Lambda, AgentCore control): ValidationException,
 // and for AgentCore its `reason` and `fieldList`. The wording is AWS's pattern:
 //   1 validation error detected: Value 'x' at 'member' failed to satisfy constraint: Member must ...
@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { IAMClient, CreateRoleCommand, CreateUserCommand, ListRolesCommand, ListUsersCommand } from '@aws-sdk/client-iam';
+import { STSClient, AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { LambdaClient, CreateFunctionCommand, GetFunctionCommand, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import {
   BedrockAgentCoreControlClient, CreateGatewayCommand, CreateGatewayTargetCommand, ListGatewaysCommand,
@@ -46,7 +47,7 @@ function field(value, member, constraint) {
 }
 
 /**
- * A case: the service (iam | lambda | control), the operation, its input (SDK member names;
+ * A case: the service (iam | sts | lambda | control), the operation, its input (SDK member names;
  * Code.ZipFile in base64), and the answer: HTTP status, error code, message, and for AgentCore
  * the reason and the fieldList names.
  */
@@ -56,6 +57,11 @@ function kase(name, service, op, input, expect) {
 
 function iamCase(name, op, input, member, value, constraint) {
   return kase(name, 'iam', op, input, { code: 'ValidationError', message: PREFIX + field(value, member, constraint) });
+}
+
+function stsCase(name, input, member, value, constraint) {
+  return kase(name, 'sts', 'AssumeRole', { RoleArn: ROLE, RoleSessionName: 'ss', ...input },
+    { code: 'ValidationError', message: PREFIX + field(value, member, constraint) });
 }
 
 function lambdaCase(name, op, input, member, value, constraint) {
@@ -80,6 +86,14 @@ const CASES = [
     'path', 'noslash', 'satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)'),
   iamCase('IAM CreateUser: a path with a space', 'CreateUser', { UserName: 'u1', Path: '/a b/' },
     'path', '/a b/', 'satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)'),
+  stsCase('STS AssumeRole: DurationSeconds 899', { DurationSeconds: 899 },
+    'durationSeconds', '899', 'have value greater than or equal to 900'),
+  stsCase('STS AssumeRole: DurationSeconds 43201', { DurationSeconds: 43201 },
+    'durationSeconds', '43201', 'have value less than or equal to 43200'),
+  stsCase('STS AssumeRole: a RoleArn shorter than 20', { RoleArn: 'arn:aws:iam::1:role' },
+    'roleArn', 'arn:aws:iam::1:role', 'have length greater than or equal to 20'),
+  stsCase('STS AssumeRole: no RoleSessionName', { RoleSessionName: undefined },
+    'roleSessionName', null, 'not be null'),
   lambdaCase('Lambda CreateFunction: Timeout 0', 'CreateFunction', fnInput({ Timeout: 0 }),
     'timeout', '0', 'have value greater than or equal to 1'),
   lambdaCase('Lambda CreateFunction: Timeout 901', 'CreateFunction', fnInput({ Timeout: 901 }),
@@ -102,6 +116,11 @@ const CASES = [
 
 // Where mcpgate's answer differs from AWS's today (each with what it says instead).
 const WORDING_GAPS = [
+  // mcpgate folds the length bounds into the pattern it prints: [\w+=,.@-]{2,64}
+  stsCase('STS AssumeRole: a RoleSessionName outside the pattern', { RoleSessionName: 'bad name!' },
+    'roleSessionName', 'bad name!', 'satisfy regular expression pattern: [\\w+=,.@-]*'),
+  stsCase('STS AssumeRole: a one-character RoleSessionName', { RoleSessionName: 'a' },
+    'roleSessionName', 'a', 'have length greater than or equal to 2'),
   // mcpgate prints an older, shorter pattern (no -iso regions, no qualifier)
   lambdaCase('Lambda CreateFunction: a name outside the pattern', 'CreateFunction', fnInput({ FunctionName: 'bad name!' }),
     'functionName', 'bad name!', `satisfy regular expression pattern: ${LAMBDA_NAME}`),
@@ -121,12 +140,13 @@ const WORDING_GAPS = [
 
 const JS = {
   iam: { Client: IAMClient, commands: { CreateRole: CreateRoleCommand, CreateUser: CreateUserCommand } },
+  sts: { Client: STSClient, commands: { AssumeRole: AssumeRoleCommand } },
   lambda: { Client: LambdaClient, commands: { CreateFunction: CreateFunctionCommand, GetFunction: GetFunctionCommand } },
   control: { Client: BedrockAgentCoreControlClient,
     commands: { CreateGateway: CreateGatewayCommand, CreateGatewayTarget: CreateGatewayTargetCommand,
       ListGateways: ListGatewaysCommand } },
 };
-const BOTO3 = { iam: 'iam', lambda: 'lambda', control: 'bedrock-agentcore-control' };
+const BOTO3 = { iam: 'iam', sts: 'sts', lambda: 'lambda', control: 'bedrock-agentcore-control' };
 
 let gw;
 let key;
@@ -225,7 +245,7 @@ function check(c, got, client) {
   assert.equal(got.status, e.status, `${where}: HTTP status; message: ${got.message}`);
   assert.equal(got.code, e.code, `${where}: error code`);
   assert.equal(got.message, e.message, `${where}: message`);
-  if (c.service === 'iam') assert.equal(got.type, 'Sender', `${where}: error type`);
+  if (c.service === 'iam' || c.service === 'sts') assert.equal(got.type, 'Sender', `${where}: error type`);
   if (e.reason) {
     assert.equal(got.reason, e.reason, `${where}: reason`);
     assert.deepEqual(got.fields, e.fields, `${where}: fieldList`);
@@ -249,13 +269,14 @@ describe('validation errors in AWS words: boto3', () => {
 
 if (process.env.MCPGATE_WORDING_GAPS) {
   describe('aws wording gaps', () => {
-    for (const c of WORDING_GAPS) {
+    let answers;
+    for (const [i, c] of WORDING_GAPS.entries()) {
       test(`${c.name} (JS SDK)`, async () => check(c, await viaJs(c), 'JS SDK'));
+      test(`${c.name} (boto3)`, () => {
+        answers ??= viaBoto3(WORDING_GAPS);
+        check(c, answers[i], 'boto3');
+      });
     }
-    test('the same with boto3', () => {
-      const answers = viaBoto3(WORDING_GAPS);
-      for (const [i, c] of WORDING_GAPS.entries()) check(c, answers[i], 'boto3');
-    });
   });
 }
 
