@@ -3,7 +3,8 @@
  * NotImplemented in an XML ErrorResponse; rest-json: NotImplementedException) with a message that
  * names the service and the operation and says mcpgate does not implement it; a name or path that
  * no model has keeps AWS's answer for an unknown operation (query: 400 InvalidAction; rest-json:
- * 404 UnknownOperationException). Both point to docs/api-coverage.md. */
+ * 404 UnknownOperationException). Both point to docs/api-coverage.md. The operations come from
+ * the model tables (src/aws/model.h). */
 #ifndef MG_APP_UNSUPPORTED_H
 #define MG_APP_UNSUPPORTED_H
 
