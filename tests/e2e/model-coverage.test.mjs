@@ -74,13 +74,7 @@ const KNOWN_WRONG = {
     AssumeRoleWithSAML: /MissingAuthenticationToken/,
     AssumeRoleWithWebIdentity: /MissingAuthenticationToken/,
   },
-  // the operation table drops the fixed query of GetLayerVersionByArn (?find=LayerVersion) and
-  // ListProvisionedConcurrencyConfigs (?List=ALL), so two operations share a route
-  lambda: {
-    ListLayers: /does not name ListLayers: GetLayerVersionByArn is a Lambda operation/,
-    ListProvisionedConcurrencyConfigs:
-      /does not name ListProvisionedConcurrencyConfigs: GetProvisionedConcurrencyConfig is a Lambda operation/,
-  },
+  lambda: {},
 };
 
 let gw;
