@@ -18,7 +18,7 @@ import {
   BedrockAgentCoreControlClient, CreateGatewayCommand, CreateGatewayTargetCommand, ListGatewaysCommand,
 } from '@aws-sdk/client-bedrock-agentcore-control';
 import { defaultAccounts, startServer } from './lib/server.mjs';
-import { makeClient } from './lib/aws.mjs';
+import { makeClient, parseXmlError, sendSigned } from './lib/aws.mjs';
 import { boto3Env, boto3Python } from './lib/python.mjs';
 
 const A = '111122223333';
@@ -265,6 +265,46 @@ describe('validation errors in AWS words: boto3', () => {
       check(c, boto3Answers[i], 'boto3');
     });
   }
+});
+
+const XML_ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const xmlUnescape = (t) => t.replace(/&(amp|lt|gt|quot|apos);/g, (_, e) => XML_ENTITIES[e]);
+
+describe('validation errors on the wire', () => {
+  test('query (IAM): an XML ErrorResponse of type Sender, code ValidationError', async () => {
+    const res = await sendSigned(gw, key, { service: 'iam',
+      body: `Action=CreateRole&Version=2010-05-08&RoleName=${'r'.repeat(65)}` });
+    assert.equal(res.status, 400);
+    assert.match(res.text, /^(<\?xml[^>]*>\s*)?<ErrorResponse xmlns="https:\/\/iam\.amazonaws\.com\/doc\/2010-05-08\/">/);
+    const err = parseXmlError(res.text);
+    assert.equal(err.type, 'Sender');
+    assert.equal(err.code, 'ValidationError');
+    assert.equal(xmlUnescape(err.message),
+      PREFIX + field('r'.repeat(65), 'roleName', 'have length less than or equal to 64'));
+    assert.ok(err.requestId);
+  });
+
+  test('rest-json (Lambda): x-amzn-errortype ValidationException and a JSON message', async () => {
+    const res = await sendSigned(gw, key, { service: 'lambda', method: 'GET',
+      path: '/2015-03-31/functions/bad%20name%21' });
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('x-amzn-errortype')?.split(':')[0], 'ValidationException');
+    assert.match(res.headers.get('content-type') ?? '', /json/);
+    const body = JSON.parse(res.text);
+    assert.equal(body.message ?? body.Message,
+      PREFIX + field('bad name!', 'functionName', `satisfy regular expression pattern: ${LAMBDA_NAMESPACED}`));
+  });
+
+  test('rest-json (AgentCore control): the message, reason and fieldList in the JSON body', async () => {
+    const res = await sendSigned(gw, key, { service: 'bedrock-agentcore', method: 'POST', path: '/gateways/',
+      headers: { 'content-type': 'application/json' }, body: JSON.stringify(gwInput({ protocolType: 'XYZ' })) });
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('x-amzn-errortype')?.split(':')[0], 'ValidationException');
+    const detail = field('XYZ', 'protocolType', 'satisfy enum value set: [MCP]');
+    const { message, reason, fieldList } = JSON.parse(res.text);
+    assert.deepEqual({ message, reason, fieldList }, { message: PREFIX + detail, reason: 'FieldValidationFailed',
+      fieldList: [{ name: 'protocolType', message: detail }] });
+  });
 });
 
 if (process.env.MCPGATE_WORDING_GAPS) {
