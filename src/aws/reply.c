@@ -157,19 +157,31 @@ enum mg_err mg_aws_reply_error_body(const struct mg_aws_reply *r, enum mg_aws_pr
                                     const char *request_id, struct mg_buf *b)
 {
     if (p == MG_AWS_REST_JSON) {
-        json_t *o = r->fields ? json_deep_copy(r->fields) : json_object();
-        if (o == NULL || json_object_set_new(o, "__type", json_string(r->code)) ||
-            json_object_set_new(o, "message", json_string(r->message))) {
-            json_decref(o);
-            return MG_E_NOMEM;
+        /* escaped by hand: a message cut at its buffer's end may end inside a UTF-8 sequence */
+        MG_TRY(mg_buf_append_cstr(b, "{\"__type\":\""));
+        MG_TRY(mg_buf_append_json_str(b, mg_slice_cstr(r->code)));
+        MG_TRY(mg_buf_append_cstr(b, "\",\"message\":\""));
+        MG_TRY(mg_buf_append_json_str(b, mg_slice_cstr(r->message)));
+        MG_TRY(mg_buf_append_byte(b, '"'));
+        const char *k;
+        json_t *v;
+        json_object_foreach(r->fields, k, v) {
+            if (strcmp(k, "__type") == 0 || strcmp(k, "message") == 0)
+                continue;
+            char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+            if (text == NULL)
+                return MG_E_NOMEM;
+            enum mg_err e = mg_buf_append_cstr(b, ",\"");
+            if (!e)
+                e = mg_buf_append_json_str(b, mg_slice_cstr(k));
+            if (!e)
+                e = mg_buf_append_cstr(b, "\":");
+            if (!e)
+                e = mg_buf_append_cstr(b, text);
+            mg_free(text);
+            MG_TRY(e);
         }
-        char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(o);
-        if (text == NULL)
-            return MG_E_NOMEM;
-        enum mg_err e = mg_buf_append_cstr(b, text);
-        mg_free(text);
-        return e;
+        return mg_buf_append_byte(b, '}');
     }
     MG_TRY(mg_buf_printf(b, "<ErrorResponse xmlns=\"%s\">\n  <Error>\n    <Type>%s</Type>\n"
                             "    <Code>",

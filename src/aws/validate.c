@@ -108,9 +108,11 @@ static void s_value(const json_t *j, bool sensitive, char *out, size_t cap)
         return;
     }
     if (json_is_string(j)) {
-        size_t n = json_string_length(j);
-        snprintf(out, cap, "Value '%.*s%s'", (int)(n > S_SHOWN ? S_SHOWN : n), json_string_value(j),
-                 n > S_SHOWN ? "..." : "");
+        size_t n = json_string_length(j), k = n > S_SHOWN ? S_SHOWN : n;
+        const char *str = json_string_value(j);
+        while (k < n && k > 0 && ((unsigned char)str[k] & 0xC0) == 0x80)
+            k--; /* cut at a character's start */
+        snprintf(out, cap, "Value '%.*s%s'", (int)k, str, k < n ? "..." : "");
     } else if (json_is_integer(j)) {
         snprintf(out, cap, "Value '%" JSON_INTEGER_FORMAT "'", json_integer_value(j));
     } else if (json_is_real(j)) {

@@ -453,6 +453,14 @@ static void test_replies(void **state)
     assert_null(rep.fields);
     mg_aws_reply_validation(&rep, mg_aws_op_find(MG_AWS_SVC_LAMBDA, S("GetFunction")), &v);
     assert_string_equal(rep.code, "InvalidParameterValueException");
+    /* a message that is not UTF-8 still gives a JSON body */
+    mg_aws_reply_error(&rep, 400, "ValidationException", "bad \xff value");
+    mg_buf_reset(&b);
+    assert_int_equal(mg_aws_reply_error_body(&rep, MG_AWS_REST_JSON, "rid", &b), MG_E_OK);
+    body = json_loads(mg_buf_cstr(&b), 0, NULL);
+    assert_non_null(body);
+    assert_null(json_object_get(body, "fieldList"));
+    json_decref(body);
     /* a success body replaces an error */
     mg_aws_reply_json(&rep, 200, json_pack("{s:s}", "a", "b"));
     assert_int_equal(rep.code[0], 0);
