@@ -1,8 +1,10 @@
 /* src/app/unsupported.h: one answer for every operation mcpgate does not serve, in each
- * service's wire format: AWS's error code for an unknown operation (query: 400 InvalidAction;
- * rest-json: 404 UnknownOperationException) with a message that names the operation, says that
- * mcpgate does not support it and points to docs/api-coverage.md. An operation of the service's
- * AWS model is told apart from a name that no AWS API has (src/app/aws_operations.inc). */
+ * service's wire format. An operation of the service's AWS model answers HTTP 501 (query:
+ * NotImplemented in an XML ErrorResponse; rest-json: NotImplementedException) with a message that
+ * names the service and the operation and says mcpgate does not implement it; a name or path that
+ * no model has keeps AWS's answer for an unknown operation (query: 400 InvalidAction; rest-json:
+ * 404 UnknownOperationException). Both point to docs/api-coverage.md. The operations come from
+ * the model tables (src/aws/model.h). */
 #ifndef MG_APP_UNSUPPORTED_H
 #define MG_APP_UNSUPPORTED_H
 

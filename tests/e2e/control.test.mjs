@@ -496,10 +496,10 @@ describe('resource policies and tags', () => {
 });
 
 describe('unsupported operations', () => {
-  test('answer UnknownOperationException with a clear message', async () => {
+  test('answer 501 NotImplementedException with a clear message', async () => {
     const e = await expectError(root.send(new ListAgentRuntimesCommand({})),
-      'UnknownOperationException', 404);
-    assert.match(e.message, /not supported by mcpgate/);
+      'NotImplementedException', 501);
+    assert.match(e.message, /mcpgate does not implement/);
   });
 });
 

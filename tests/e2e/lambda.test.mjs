@@ -203,7 +203,8 @@ describe('Lambda API', () => {
     await expectError(lambdaA.send(new GetFunctionCommand({ FunctionName: 'nope' })),
       'ResourceNotFoundException', new RegExp(`Function not found: arn:aws:lambda:us-east-1:${A}:function:nope`));
     await expectError(lambdaA.send(new InvokeCommand({ FunctionName: 'nope' })), 'ResourceNotFoundException');
-    await expectError(lambdaA.send(new ListAliasesCommand({ FunctionName: 'py-echo' })), 'UnknownOperationException');
+    await expectError(lambdaA.send(new ListAliasesCommand({ FunctionName: 'py-echo' })), 'NotImplementedException',
+      /^ListAliases is a Lambda operation that mcpgate does not implement/);
     // the user dev has no permissions
     await expectError(devA.send(new GetFunctionCommand({ FunctionName: 'py-echo' })), 'AccessDeniedException');
     await expectError(devA.send(new InvokeCommand({ FunctionName: 'py-echo' })), 'AccessDeniedException');

@@ -337,12 +337,12 @@ describe('unsupported operations: one form for every service', () => {
     assert.fail('the call succeeded but should have been refused');
   }
 
-  test('STS GetSessionToken (in the STS model): InvalidAction naming it (SDK)', async () => {
+  test('STS GetSessionToken (in the STS model): 501 NotImplemented naming it (SDK)', async () => {
     const e = await sdkFailure(sts(gw.accounts[0].users.dev).send(new GetSessionTokenCommand({})));
-    assert.equal(e.name, 'InvalidAction');
-    assert.equal(e.$metadata.httpStatusCode, 400);
-    assert.equal(e.message, 'Could not find operation GetSessionToken for version 2011-06-15: GetSessionToken '
-      + 'is an STS operation that is not supported by mcpgate (see docs/api-coverage.md).');
+    assert.equal(e.name, 'NotImplemented');
+    assert.equal(e.$metadata.httpStatusCode, 501);
+    assert.equal(e.message, 'GetSessionToken is an STS operation that mcpgate does not implement '
+      + '(see docs/api-coverage.md).');
   });
 
   test('STS: a name that is no STS operation is told apart (raw)', async () => {
@@ -353,13 +353,17 @@ describe('unsupported operations: one form for every service', () => {
     assert.doesNotMatch(err.message, /is an STS operation/);
   });
 
-  test('IAM CreateGroup (in the IAM model) and a garbage action: InvalidAction', async () => {
+  test('IAM CreateGroup (in the IAM model): 501 NotImplemented; a garbage action: InvalidAction', async () => {
     const key = gw.accounts[0].root;
     const e = await sdkFailure(makeClient(IAMClient, gw, key).send(new CreateGroupCommand({ GroupName: 'g' })));
-    assert.equal(e.name, 'InvalidAction');
-    assert.equal(e.$metadata.httpStatusCode, 400);
-    assert.equal(e.message, 'Could not find operation CreateGroup for version 2010-05-08: CreateGroup is an '
-      + 'IAM operation that is not supported by mcpgate (see docs/api-coverage.md).');
+    assert.equal(e.name, 'NotImplemented');
+    assert.equal(e.$metadata.httpStatusCode, 501);
+    assert.equal(e.message, 'CreateGroup is an IAM operation that mcpgate does not implement '
+      + '(see docs/api-coverage.md).');
+    const raw = await sendSigned(gw, key, { service: 'iam', body: 'Action=CreateGroup&Version=2010-05-08&GroupName=g' });
+    assert.equal(raw.status, 501);
+    assert.match(raw.text, /<Type>Receiver<\/Type>/);
+    assert.equal(parseXmlError(raw.text).code, 'NotImplemented');
     const res = await sendSigned(gw, key, { service: 'iam', body: 'Action=Frobnicate&Version=2010-05-08' });
     assert.equal(res.status, 400);
     assert.match(res.text, /<ErrorResponse xmlns="https:\/\/iam\.amazonaws\.com\/doc\/2010-05-08\/">/);
@@ -368,12 +372,12 @@ describe('unsupported operations: one form for every service', () => {
     assert.match(err.message, /^Could not find operation Frobnicate for version 2010-05-08: IAM has no operation of this name/);
   });
 
-  test('Lambda ListAliases (in the model) and an unknown path: UnknownOperationException (404)', async () => {
+  test('Lambda ListAliases (in the model): 501 NotImplementedException; an unknown path: UnknownOperationException (404)', async () => {
     const key = gw.accounts[0].root;
     const e = await sdkFailure(makeClient(LambdaClient, gw, key).send(new ListAliasesCommand({ FunctionName: 'nope' })));
-    assert.equal(e.name, 'UnknownOperationException');
-    assert.equal(e.$metadata.httpStatusCode, 404);
-    assert.equal(e.message, 'ListAliases is a Lambda operation that is not supported by mcpgate (see docs/api-coverage.md).');
+    assert.equal(e.name, 'NotImplementedException');
+    assert.equal(e.$metadata.httpStatusCode, 501);
+    assert.equal(e.message, 'ListAliases is a Lambda operation that mcpgate does not implement (see docs/api-coverage.md).');
     const res = await sendSigned(gw, key, { service: 'lambda', method: 'GET', path: '/2015-03-31/nothing-here' });
     assert.equal(res.status, 404);
     assert.equal(res.headers.get('x-amzn-errortype'), 'UnknownOperationException');
@@ -382,12 +386,12 @@ describe('unsupported operations: one form for every service', () => {
     assert.match(body.message, COVERAGE);
   });
 
-  test('bedrock-agentcore-control ListAgentRuntimes and an unknown path: UnknownOperationException (404)', async () => {
+  test('bedrock-agentcore-control ListAgentRuntimes: 501 NotImplementedException; an unknown path: UnknownOperationException (404)', async () => {
     const key = gw.accounts[0].root;
     const e = await sdkFailure(makeClient(BedrockAgentCoreControlClient, gw, key).send(new ListAgentRuntimesCommand({})));
-    assert.equal(e.name, 'UnknownOperationException');
-    assert.equal(e.$metadata.httpStatusCode, 404);
-    assert.match(e.message, /^ListAgentRuntimes \(AgentCore Runtime\) is a bedrock-agentcore-control operation that is not supported by mcpgate/);
+    assert.equal(e.name, 'NotImplementedException');
+    assert.equal(e.$metadata.httpStatusCode, 501);
+    assert.match(e.message, /^ListAgentRuntimes \(AgentCore Runtime\) is a bedrock-agentcore-control operation that mcpgate does not implement/);
     assert.match(e.message, COVERAGE);
     const res = await sendSigned(gw, key, { service: 'bedrock-agentcore', method: 'DELETE', path: '/no/such/thing' });
     assert.equal(res.status, 404);
@@ -395,8 +399,9 @@ describe('unsupported operations: one form for every service', () => {
     assert.match(JSON.parse(res.text).message, /^DELETE \/no\/such\/thing is not an operation of the bedrock-agentcore-control API, so it is not supported by mcpgate/);
     // the data plane's model shares the signing name
     const inv = await sendSigned(gw, key, { service: 'bedrock-agentcore', method: 'POST', path: '/runtimes/rt-1/invocations', body: '{}', headers: { 'content-type': 'application/json' } });
-    assert.equal(inv.status, 404);
-    assert.match(JSON.parse(inv.text).message, /^InvokeAgentRuntime \(AgentCore Runtime\) is a bedrock-agentcore operation that is not supported by mcpgate/);
+    assert.equal(inv.status, 501);
+    assert.equal(inv.headers.get('x-amzn-errortype'), 'NotImplementedException');
+    assert.match(JSON.parse(inv.text).message, /^InvokeAgentRuntime \(AgentCore Runtime\) is a bedrock-agentcore operation that mcpgate does not implement/);
   });
 });
 

@@ -1,0 +1,155 @@
+/* Routers over the model tables: query Action -> operation, rest-json method + path (+ literal
+ * query) -> operation + label values (see model.h). */
+#include "aws/model.h"
+
+const struct mg_aws_op *mg_aws_route_query(enum mg_aws_service svc, struct mg_slice action)
+{
+    const struct mg_aws_service_info *s = mg_aws_service(svc);
+    if (s == NULL || s->wire != MG_AWS_WIRE_QUERY)
+        return NULL;
+    return mg_aws_op_find(svc, action);
+}
+
+/* Next non-empty segment of a path ("/a//b" -> "a", then "b"); false at the end. */
+static bool s_next_segment(struct mg_slice *rest, struct mg_slice *seg)
+{
+    size_t i = 0;
+    while (i < rest->len && rest->ptr[i] == '/')
+        i++;
+    if (i == rest->len) {
+        *rest = mg_slice_make(rest->ptr + i, 0);
+        return false;
+    }
+    size_t j = i;
+    while (j < rest->len && rest->ptr[j] != '/')
+        j++;
+    *seg = mg_slice_make(rest->ptr + i, j - i);
+    *rest = mg_slice_make(rest->ptr + j, rest->len - j);
+    return true;
+}
+
+/* Whether the raw query has name=value (or just name, when value is empty) among its pairs. */
+static bool s_query_has(struct mg_slice query, struct mg_slice name, struct mg_slice value)
+{
+    struct mg_slice rest = query, pair;
+    while (rest.len) {
+        if (!mg_slice_split(&rest, '&', &pair)) {
+            pair = rest;
+            rest = mg_slice_make(rest.ptr + rest.len, 0);
+        }
+        long eq = mg_slice_find(pair, '=');
+        struct mg_slice n = eq < 0 ? pair : mg_slice_make(pair.ptr, (size_t)eq);
+        struct mg_slice v = eq < 0 ? mg_slice_make(pair.ptr, 0)
+                                   : mg_slice_make(pair.ptr + eq + 1, pair.len - (size_t)eq - 1);
+        if (mg_slice_eq(n, name) && (value.len == 0 || mg_slice_eq(v, value)))
+            return true;
+    }
+    return false;
+}
+
+/* Every literal query part of the template ("find=LayerVersion&x") present; counts them. */
+static bool s_query_match(const char *tq, struct mg_slice query, int *parts)
+{
+    struct mg_slice rest = mg_slice_cstr(tq), pair;
+    *parts = 0;
+    while (rest.len) {
+        if (!mg_slice_split(&rest, '&', &pair)) {
+            pair = rest;
+            rest = mg_slice_make(rest.ptr + rest.len, 0);
+        }
+        long eq = mg_slice_find(pair, '=');
+        struct mg_slice n = eq < 0 ? pair : mg_slice_make(pair.ptr, (size_t)eq);
+        struct mg_slice v = eq < 0 ? mg_slice_make(pair.ptr, 0)
+                                   : mg_slice_make(pair.ptr + eq + 1, pair.len - (size_t)eq - 1);
+        if (!s_query_has(query, n, v))
+            return false;
+        (*parts)++;
+    }
+    return true;
+}
+
+struct s_score {
+    int literal, query, plain; /* literal segments, literal query parts, no greedy label */
+};
+
+static bool s_better(struct s_score a, struct s_score b)
+{
+    if (a.literal != b.literal)
+        return a.literal > b.literal;
+    if (a.query != b.query)
+        return a.query > b.query;
+    return a.plain > b.plain;
+}
+
+/* Matches one template against the path, filling labels; false when it does not match. */
+static bool s_match(const struct mg_aws_op *op, struct mg_slice path, struct mg_aws_route *rt,
+                    struct s_score *sc)
+{
+    struct mg_slice t = mg_slice_cstr(mg_aws_str(op->uri)), p = path, ts, ps;
+    sc->literal = 0;
+    sc->plain = 1;
+    rt->n_labels = 0;
+    for (;;) {
+        bool more_t = s_next_segment(&t, &ts), more_p = s_next_segment(&p, &ps);
+        if (!more_t)
+            return !more_p;
+        if (!more_p)
+            return false;
+        bool label = ts.len >= 3 && ts.ptr[0] == '{' && ts.ptr[ts.len - 1] == '}';
+        if (!label) {
+            if (!mg_slice_eq(ts, ps))
+                return false;
+            sc->literal++;
+            continue;
+        }
+        bool greedy = ts.ptr[ts.len - 2] == '+';
+        struct mg_slice name = mg_slice_make(ts.ptr + 1, ts.len - 2 - (greedy ? 1 : 0));
+        if (rt->n_labels == MG_AWS_MAX_LABELS)
+            return false;
+        rt->labels[rt->n_labels].name = name; /* static: the template is in the string table */
+        rt->labels[rt->n_labels].raw = ps;
+        if (greedy) {
+            /* the rest of the path, from this segment on, trailing slash kept out */
+            size_t end = path.len;
+            while (end > 0 && path.ptr[end - 1] == '/')
+                end--;
+            size_t from = (size_t)(ps.ptr - path.ptr);
+            rt->labels[rt->n_labels].raw = mg_slice_make(ps.ptr, end > from ? end - from : 0);
+            sc->plain = 0;
+        }
+        rt->n_labels++;
+        if (greedy) {
+            struct mg_slice more;
+            return !s_next_segment(&t, &more); /* a greedy label ends the template */
+        }
+    }
+}
+
+bool mg_aws_route_rest(const enum mg_aws_service *svcs, size_t n_svcs, struct mg_slice method,
+                       struct mg_slice path, struct mg_slice query, struct mg_aws_route *out)
+{
+    struct mg_aws_route cur;
+    struct s_score best = {-1, -1, -1}, sc;
+    out->op = NULL;
+    out->n_labels = 0;
+    for (size_t k = 0; k < n_svcs; k++) {
+        const struct mg_aws_service_info *s = mg_aws_service(svcs[k]);
+        if (s == NULL || s->wire == MG_AWS_WIRE_QUERY)
+            continue;
+        for (size_t i = s->first_op; i < (size_t)s->first_op + s->n_ops; i++) {
+            const struct mg_aws_op *op = &mg_aws_model.ops[i];
+            if (!mg_slice_eq_cstr(method, mg_aws_method_name((enum mg_aws_method)op->method)))
+                continue;
+            if (!s_match(op, path, &cur, &sc))
+                continue;
+            if (!s_query_match(mg_aws_str(op->query), query, &sc.query))
+                continue;
+            if (out->op == NULL || s_better(sc, best)) {
+                best = sc;
+                *out = cur;
+                out->op = op;
+            }
+        }
+    }
+    return out->op != NULL;
+}
