@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "app/app.h"
+#include "call/call.h"
 #include "base/alloc.h"
 
 struct s_rest_op {

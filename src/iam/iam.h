@@ -116,9 +116,9 @@ MG_MUST_USE enum mg_err mg_iam_check_identities(struct mg_slice text, struct mg_
 /* Temporary credentials (ASIA keys): the session token is an authenticated, encrypted token that
  * carries the secret and the session, so it verifies without a store lookup. Fills p and the
  * secret to verify the signature with. Returns MG_SIGV4_OK, MG_SIGV4_UNKNOWN_KEY or
- * MG_SIGV4_EXPIRED_TOKEN (as int, to keep this header free of sigv4.h). */
-struct mg_app;
-int mg_sts_session_resolve(struct mg_app *app, const struct mg_snapshot *snap,
+ * MG_SIGV4_EXPIRED_TOKEN (as int, to keep this header free of sigv4.h). key: the server's token
+ * key. */
+int mg_sts_session_resolve(const uint8_t key[32], const struct mg_snapshot *snap,
                            struct mg_slice access_key_id, struct mg_slice token,
                            struct mg_principal *p, char *secret, size_t secret_cap);
 
@@ -172,7 +172,8 @@ void mg_iam_policy_cache_clear(void);
  * for in-process authorization; release with mg_principal_cleanup), the temporary credentials
  * (akid_out >= 21 bytes, secret_out >= 41 bytes, token_out) and *expires_out (epoch seconds).
  * out_principal, token_out and expires_out may be NULL. */
-MG_MUST_USE enum mg_err mg_sts_assume_role_as_service(struct mg_app *app,
+struct mg_env;
+MG_MUST_USE enum mg_err mg_sts_assume_role_as_service(const struct mg_env *env,
                                                       const struct mg_snapshot *snap,
                                                       const char *role_arn, const char *service,
                                                       const char *session_name, int64_t duration,
@@ -181,6 +182,12 @@ MG_MUST_USE enum mg_err mg_sts_assume_role_as_service(struct mg_app *app,
                                                       struct mg_buf *token_out,
                                                       int64_t *expires_out,
                                                       struct mg_errinfo *ei);
+
+/* The IAM and STS APIs (query protocol), for the composition root (struct mg_service in
+ * call/call.h). Both are stateless: the state lives in the snapshot and the store. */
+struct mg_service;
+extern const struct mg_service mg_iam_service;
+extern const struct mg_service mg_sts_service;
 
 /* Ids as AWS makes them: prefix + 17 (user/role/policy) or 16 (access keys) of [A-Z2-7]. */
 void mg_iam_new_id(const char *prefix, char out[32]);

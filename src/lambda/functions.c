@@ -99,10 +99,10 @@ const json_t *mg_lambda_function_doc(const struct mg_snapshot *snap, const char 
 
 /* --- code storage ----------------------------------------------------------------------- */
 
-uint64_t mg_lambda_code_storage_max(const struct mg_app *app)
+uint64_t mg_lambda_code_storage_max(const struct mg_lambda *L)
 {
-    if (app->cfg.lambda_code_storage)
-        return app->cfg.lambda_code_storage;
+    if (L->code_storage)
+        return L->code_storage;
     const char *v = getenv("MCPGATE_LAMBDA_CODE_STORAGE");
     if (v && v[0] >= '0' && v[0] <= '9') {
         char *end;

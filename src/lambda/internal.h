@@ -7,7 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "app/app.h"
+#include "call/call.h"
+#include "lambda/lambda.h"
 #include "base/map.h"
 #include "base/slice.h"
 #include "lambda/lambda.h"
@@ -112,7 +113,7 @@ bool mg_lambda_runtime_known(const char *runtime, enum mg_lambda_runtime_kind *k
 extern const char *const mg_lambda_runtimes[]; /* NULL-terminated */
 
 /* DATA/lambda/ACCOUNT/NAME; false (out empty) when it does not fit in cap. */
-bool mg_lambda_code_dir(const struct mg_app *app, const char *account, const char *name,
+bool mg_lambda_code_dir(const char *data_dir, const char *account, const char *name,
                         char *out, size_t cap);
 /* CodeSha256 (base64) -> lower-case hex of the same digest, for file names. */
 bool mg_lambda_sha_hex(const char *code_sha256_b64, char out[65]);
@@ -122,12 +123,15 @@ bool mg_lambda_sha_hex(const char *code_sha256_b64, char out[65]);
  * use is kept. The per-account total is capped, as Lambda's code storage quota does. */
 #define MG_LAMBDA_CODE_STORAGE_DEFAULT (10ull * 1024ull * 1024ull * 1024ull)
 /* --lambda-code-storage, else MCPGATE_LAMBDA_CODE_STORAGE, else the default. */
-uint64_t mg_lambda_code_storage_max(const struct mg_app *app);
+uint64_t mg_lambda_code_storage_max(const struct mg_lambda *L);
 /* Bytes the code of the account's functions takes, leaving out except_name (may be NULL). */
 uint64_t mg_lambda_account_code_bytes(const struct mg_snapshot *snap, const char *account,
                                       const char *except_name);
 
 /* --- the module ------------------------------------------------------------------------- */
+
+/* The Lambda API (api.c): c->service is the module's struct mg_lambda. */
+void mg_lambda_handle(struct mg_call *c);
 
 struct s_fn;
 struct s_proc;
@@ -155,7 +159,8 @@ struct mg_lambda_inv {
 };
 
 struct mg_lambda {
-    struct mg_app *app;
+    const struct mg_env *env;
+    uint64_t code_storage;     /* --lambda-code-storage, or 0 */
     pthread_mutex_t mu;
     pthread_t thread;
     bool thread_started;

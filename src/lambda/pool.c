@@ -165,7 +165,7 @@ static void s_report(struct mg_lambda *L, struct s_done_list *d)
         if (mg_lambda_ring_tail(&inv->log, S_INV_LOG_BYTES, &tail) != MG_E_OK)
             mg_buf_reset(&tail);
         char arn[256];
-        mg_lambda_function_arn(L->app->cfg.region, inv->account, inv->name, arn, sizeof(arn));
+        mg_lambda_function_arn(L->env->region, inv->account, inv->name, arn, sizeof(arn));
         const char *msg = inv->error_type[0] ? inv->error_type : NULL;
         struct mg_lambda_result r = {
             .outcome = inv->outcome,
@@ -426,7 +426,7 @@ static enum mg_err s_ensure_code(struct mg_lambda *L, const char *account, const
     char base[1024], hex[65];
     if (!mg_lambda_sha_hex(sha_b64, hex))
         return MG_E_INVALID;
-    mg_lambda_code_dir(L->app, account, name, base, sizeof(base));
+    mg_lambda_code_dir(L->env->data_dir, account, name, base, sizeof(base));
     snprintf(dir, cap, "%s/%s", base, hex);
     if (s_exists(dir))
         return MG_E_OK;
@@ -485,13 +485,13 @@ static int64_t s_role_credentials(struct mg_lambda *L, struct s_fn *fn, char **e
     const char *role = json_string_value(json_object_get(fn->conf, "Role"));
     if (role == NULL)
         return 0;
-    struct mg_snapshot *snap = mg_state_acquire(&L->app->state);
+    struct mg_snapshot *snap = mg_state_acquire(L->env->state);
     char akid[32], secret[64];
     struct mg_buf token;
     mg_buf_init(&token, 16384);
     struct mg_errinfo ei = {0};
     int64_t exp = 0;
-    if (mg_sts_assume_role_as_service(L->app, snap, role, "lambda.amazonaws.com", fn->name, 43200,
+    if (mg_sts_assume_role_as_service(L->env, snap, role, "lambda.amazonaws.com", fn->name, 43200,
                                       NULL, akid, secret, &token, &exp, &ei) == MG_E_OK &&
         mg_buf_cstr(&token)) {
         s_env_add(env, n, cap, "AWS_ACCESS_KEY_ID", akid);
@@ -690,9 +690,9 @@ static struct s_proc *s_spawn(struct mg_lambda *L, struct s_fn *fn)
               s_env_add(env, &ne, 256, "AWS_LAMBDA_LOG_STREAM_NAME", fn->stream) &&
               s_env_add(env, &ne, 256, "AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand") &&
               s_env_add(env, &ne, 256, "AWS_EXECUTION_ENV", execenv) &&
-              s_env_add(env, &ne, 256, "AWS_REGION", L->app->cfg.region) &&
-              s_env_add(env, &ne, 256, "AWS_DEFAULT_REGION", L->app->cfg.region) &&
-              s_env_add(env, &ne, 256, "AWS_ENDPOINT_URL", L->app->cfg.public_url) &&
+              s_env_add(env, &ne, 256, "AWS_REGION", L->env->region) &&
+              s_env_add(env, &ne, 256, "AWS_DEFAULT_REGION", L->env->region) &&
+              s_env_add(env, &ne, 256, "AWS_ENDPOINT_URL", L->env->public_url) &&
               s_env_add(env, &ne, 256, "TZ", ":UTC") &&
               s_env_add(env, &ne, 256, "LANG", "en_US.UTF-8") &&
               s_env_add(env, &ne, 256, "PATH",
@@ -1367,7 +1367,7 @@ static bool s_fn_refresh(struct mg_lambda *L, struct s_fn *fn, const json_t *doc
     fn->memory = (int)json_integer_value(json_object_get(doc, "MemorySize"));
     if (fn->memory <= 0)
         fn->memory = 128;
-    mg_lambda_function_arn(L->app->cfg.region, fn->account, fn->name, fn->arn, sizeof(fn->arn));
+    mg_lambda_function_arn(L->env->region, fn->account, fn->name, fn->arn, sizeof(fn->arn));
     char day[21], hex[33];
     mg_time_iso8601(mg_now(), day);
     mg_random_chars(hex, 32, "0123456789abcdef");
@@ -1423,7 +1423,7 @@ static void s_route_new(struct mg_lambda *L, struct s_done_list *d)
 {
     if (L->new_head == NULL)
         return;
-    struct mg_snapshot *snap = mg_state_acquire(&L->app->state);
+    struct mg_snapshot *snap = mg_state_acquire(L->env->state);
     while (L->new_head) {
         struct mg_lambda_inv *inv = L->new_head;
         L->new_head = inv->next;
@@ -1432,7 +1432,7 @@ static void s_route_new(struct mg_lambda *L, struct s_done_list *d)
         const struct mg_snapshot_doc *doc = mg_snapshot_get(snap, "function", inv->account,
                                                             inv->name);
         char arn[256];
-        mg_lambda_function_arn(L->app->cfg.region, inv->account, inv->name, arn, sizeof(arn));
+        mg_lambda_function_arn(L->env->region, inv->account, inv->name, arn, sizeof(arn));
         if (doc == NULL) {
             char m[320];
             snprintf(m, sizeof(m), "Function not found: %s", arn);
@@ -1624,11 +1624,11 @@ static void *s_manager_main(void *arg)
             char dir[1200];
             enum mg_err e = s_ensure_code(L, job.account, job.name, job.sha, dir, sizeof(dir));
             /* flip the state in the store */
-            if (mg_state_write_begin(&L->app->state) == MG_E_OK) {
+            if (mg_state_write_begin(L->env->state) == MG_E_OK) {
                 struct mg_buf b;
                 mg_buf_init(&b, MG_STORE_DOC_MAX);
                 json_t *doc = NULL;
-                if (mg_store_get(L->app->store, "function", job.account, job.name, &b) == MG_E_OK)
+                if (mg_store_get(L->env->store, "function", job.account, job.name, &b) == MG_E_OK)
                     doc = json_loadb((const char *)b.ptr, b.len, 0, NULL);
                 const char *sha = json_string_value(json_object_get(doc, "CodeSha256"));
                 bool ok = false;
@@ -1655,7 +1655,7 @@ static void *s_manager_main(void *arg)
                         json_object_del(doc, "LastUpdateStatusReasonCode");
                     }
                     char *text = set ? json_dumps(doc, JSON_COMPACT) : NULL;
-                    ok = text && mg_store_put(L->app->store, "function", job.account, job.name,
+                    ok = text && mg_store_put(L->env->store, "function", job.account, job.name,
                                               mg_slice_cstr(text)) == MG_E_OK;
                     mg_free(text);
                 }
@@ -1663,10 +1663,10 @@ static void *s_manager_main(void *arg)
                 mg_buf_cleanup(&b);
                 struct mg_errinfo ei = {0};
                 if (ok) {
-                    if (mg_state_write_commit(&L->app->state, &ei) != MG_E_OK)
+                    if (mg_state_write_commit(L->env->state, &ei) != MG_E_OK)
                         MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA, "function state update: %s", ei.msg);
                 } else {
-                    mg_state_write_abort(&L->app->state);
+                    mg_state_write_abort(L->env->state);
                 }
             }
             pthread_mutex_lock(&L->mu);
@@ -1674,7 +1674,7 @@ static void *s_manager_main(void *arg)
              * so that its files can go without waiting for the next invocation */
             struct s_fn *jfn = s_fn_get(L, job.account, job.name, false);
             if (jfn && jfn->conf) {
-                struct mg_snapshot *snap = mg_state_acquire(&L->app->state);
+                struct mg_snapshot *snap = mg_state_acquire(L->env->state);
                 const struct mg_snapshot_doc *jd = mg_snapshot_get(snap, "function", job.account,
                                                                    job.name);
                 if (jd)
@@ -1947,7 +1947,7 @@ static void s_sweep(struct mg_lambda *L, const char *account, const char *name)
         return; /* keep everything: a later sweep removes what is left */
     pthread_mutex_unlock(&L->mu);
     /* ... then the configuration, which a store that was pending above has committed to */
-    struct mg_snapshot *snap = mg_state_acquire(&L->app->state);
+    struct mg_snapshot *snap = mg_state_acquire(L->env->state);
     const struct mg_snapshot_doc *d = mg_snapshot_get(snap, "function", account, name);
     char cur[65] = "";
     if (d && mg_lambda_sha_hex(json_string_value(json_object_get(d->doc, "CodeSha256")), cur) &&
@@ -1955,7 +1955,7 @@ static void s_sweep(struct mg_lambda *L, const char *account, const char *name)
         mg_lambda_strlcpy(keep[n_keep++], 65, cur);
     mg_snapshot_unref(snap);
     char dir[1024];
-    mg_lambda_code_dir(L->app, account, name, dir, sizeof(dir));
+    mg_lambda_code_dir(L->env->data_dir, account, name, dir, sizeof(dir));
     DIR *dh = opendir(dir);
     struct dirent *de;
     while (dh && (de = readdir(dh)) != NULL) {

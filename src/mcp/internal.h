@@ -20,7 +20,8 @@
 #include <stdint.h>
 
 #include "agentcore/agentcore.h"
-#include "app/app.h"
+#include "call/call.h"
+#include "lambda/lambda.h"
 #include "base/err.h"
 #include "base/slice.h"
 
@@ -195,7 +196,7 @@ extern const char mg_mcp_search_tool_json[];
  * synchronously on the loop or later by a Lambda callback; the reply is sent when the last slot
  * is done. `pending` counts unfinished slots plus one hold by the dispatcher. */
 struct mg_mcp_reply {
-    struct mg_app *app;
+    const struct mg_env *env;
     struct mg_http_exchange *x;
     bool batch;
     bool sse;                /* answer as an SSE stream (one event per response) */
@@ -211,7 +212,8 @@ void mg_mcp_reply_release(struct mg_mcp_reply *r, bool on_loop);
 
 /* What a method handler knows about its request. */
 struct mg_mcp_ctx {
-    struct mg_app *app;
+    const struct mg_env *env;
+    struct mg_lambda *lambda;            /* Lambda targets are invoked here (may be NULL) */
     const struct mg_http_req *req;
     struct mg_snapshot *snap;
     const struct mg_gateway *gw;

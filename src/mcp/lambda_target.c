@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "app/authz.h"
+#include "call/authz.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -75,7 +75,7 @@ static const struct mg_principal *s_role_session(struct mg_mcp_ctx *c, char *msg
     char akid[32], secret[64];
     char session_name[65];
     snprintf(session_name, sizeof(session_name), "%.64s", c->gw->id);
-    enum mg_err err = mg_sts_assume_role_as_service(c->app, c->snap, role, S_SERVICE,
+    enum mg_err err = mg_sts_assume_role_as_service(c->env, c->snap, role, S_SERVICE,
                                                     session_name, 900, &e->principal, akid,
                                                     secret, NULL, NULL, &ei);
     mg_memzero(secret, sizeof(secret));
@@ -351,7 +351,7 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
      * version served), exist here: anything else is not found, never the local namesake. */
     char nf[400] = "";
     bool unserved = ln.qualifier[0] && strcmp(ln.qualifier, "$LATEST") != 0;
-    if (!mg_lambda_name_is_local(&ln, t->lambda_arn, c->app->cfg.region, nf, sizeof(nf)) ||
+    if (!mg_lambda_name_is_local(&ln, t->lambda_arn, c->env->region, nf, sizeof(nf)) ||
         unserved) {
         if (nf[0] == 0)
             snprintf(nf, sizeof(nf), "Function not found: %.256s", t->lambda_arn);
@@ -380,7 +380,7 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     /* 2. lambda:InvokeFunction for that session */
     struct mg_call call;
     memset(&call, 0, sizeof(call));
-    call.app = c->app;
+    call.env = c->env;
     call.snap = c->snap;
     call.protocol = MG_AWS_REST_JSON;
     mg_memcpy(&call.principal, role, sizeof(call.principal)); /* borrowed: never cleaned up */
@@ -438,7 +438,7 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     s_inflight = k;
     k->registered = true;
     pthread_mutex_unlock(&s_lock);
-    enum mg_err e = mg_lambda_invoke_async(c->app, t->lambda_arn, c->gw->account,
+    enum mg_err e = mg_lambda_invoke_async(c->lambda, t->lambda_arn, c->gw->account,
                                            mg_slice_cstr(payload), mg_slice_cstr(cc_text), s_done,
                                            k);
     mg_free(payload);

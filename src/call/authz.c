@@ -1,4 +1,4 @@
-#include "app/authz.h"
+#include "call/authz.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -173,7 +173,7 @@ enum mg_policy_decision mg_authz_decide(const struct mg_call *c, const char *act
     struct mg_policy_ctx_entry ctx[MG_AUTHZ_MAX_CONTEXT];
     struct mg_authz_storage st;
     size_t n = 0;
-    mg_authz_fill_request(&c->principal, c->req, c->app->cfg.region, &req, ctx, &n, &st);
+    mg_authz_fill_request(&c->principal, c->req, c->env->region, &req, ctx, &n, &st);
 
     char account[13] = {0};
     if (res->account) {
