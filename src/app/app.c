@@ -42,6 +42,7 @@ static void s_env_init(struct mg_app *app)
     env->readers = app->readers;
     env->key_cache = app->key_cache;
     env->token_key = app->token_key;
+    env->identity = &mg_iam_identity;
 }
 
 /* Starts the services in order; when one fails, stops the ones already started. */

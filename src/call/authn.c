@@ -1,6 +1,7 @@
 /* Resolving the signer of a SigV4 request to a principal. */
 #include "call/authn.h"
 
+#include <string.h>
 
 #include "base/log.h"
 #include "base/slice.h"
@@ -51,9 +52,11 @@ enum mg_sigv4_status mg_authn_verify_caller(const struct mg_env *env,
             mg_buf_cleanup(&token);
             return MG_SIGV4_UNKNOWN_KEY;
         }
-        st = (enum mg_sigv4_status)mg_sts_session_resolve(env->token_key, snap, auth->access_key_id,
-                                                          mg_buf_slice(&token), principal,
-                                                          secret, sizeof(secret));
+        st = env->identity == NULL
+                 ? MG_SIGV4_UNKNOWN_KEY
+                 : (enum mg_sigv4_status)env->identity->resolve_session(
+                       env->token_key, snap, auth->access_key_id, mg_buf_slice(&token), principal,
+                       secret, sizeof(secret));
         mg_buf_cleanup(&token);
         if (st != MG_SIGV4_OK)
             return st;
@@ -65,19 +68,24 @@ enum mg_sigv4_status mg_authn_verify_caller(const struct mg_env *env,
      * token (InvalidClientTokenId / UnrecognizedClientException), whatever the token holds. */
     if (auth->security_token.len)
         return MG_SIGV4_UNKNOWN_KEY;
-    const struct mg_iam_key *key = mg_iam_find_key(snap, auth->access_key_id);
-    if (key == NULL || !key->active)
+    const char *key_secret = NULL;
+    bool loopback_only = false;
+    struct mg_principal key_principal;
+    memset(&key_principal, 0, sizeof(key_principal));
+    if (env->identity == NULL ||
+        !env->identity->find_key(snap, auth->access_key_id, &key_secret, &loopback_only,
+                                 &key_principal))
         return MG_SIGV4_UNKNOWN_KEY;
-    if (key->loopback_only && !mg_host_is_loopback(env->listen_host)) {
+    if (loopback_only && !mg_host_is_loopback(env->listen_host)) {
         /* the well-known test key is public: never beyond loopback */
         MG_LOG(MG_LOG_DEBUG, MG_SUB_AUDIT, /* the refusal itself is logged by the caller */
                "refused the built-in test key: the server listens on %s, not on loopback",
                env->listen_host);
         return MG_SIGV4_UNKNOWN_KEY;
     }
-    st = mg_sigv4_verify(sreq, auth, mg_slice_cstr(key->secret), env->key_cache, ei);
+    st = mg_sigv4_verify(sreq, auth, mg_slice_cstr(key_secret), env->key_cache, ei);
     if (st != MG_SIGV4_OK)
         return st;
-    mg_iam_principal_from_key(key, principal);
+    *principal = key_principal; /* a long-term key's principal owns nothing */
     return MG_SIGV4_OK;
 }

@@ -12,15 +12,77 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "aws/aws.h"
 #include "base/err.h"
+#include "base/slice.h"
 #include "http/http.h"
-#include "iam/iam.h"
+#include "policy/policy.h"
 #include "sigv4/sigv4.h"
 #include "state/snapshot.h"
 
 /* Event loops the server runs at most (one state reader each). */
 #define MG_MAX_LOOPS 64
+
+enum mg_principal_type {
+    MG_PRINCIPAL_NONE = 0,
+    MG_PRINCIPAL_ROOT,
+    MG_PRINCIPAL_USER,
+    MG_PRINCIPAL_ASSUMED_ROLE,
+    MG_PRINCIPAL_SERVICE,
+};
+
+/* Who made a request, as authentication established it. */
+struct mg_principal {
+    enum mg_principal_type type;
+    char account[13];
+    char arn[512];        /* arn:aws:iam::A:root, arn:aws:iam::A:user/P/N, arn:aws:sts::A:assumed-role/R/S */
+    char user_id[160];    /* A (root), AIDA..., AROA...:session */
+    char name[129];       /* user name or role name */
+    char session_name[65];
+    char role_arn[512];   /* for sessions: the role's ARN */
+    char access_key_id[129];
+    int64_t token_issued, token_expires; /* sessions */
+    const json_t *user;   /* the user's or role's document in the snapshot, or NULL */
+    /* Sessions: compiled session policies (owned references, released by
+     * mg_principal_cleanup) and session tags (owned JSON object {key: value}, or NULL). */
+    struct mg_policy *session_policies[11]; /* inline + up to 10 managed ARNs */
+    size_t n_session_policies;
+    json_t *session_tags;
+    bool role_chained;    /* the session was made by a role session (chaining) */
+    char source_identity[65]; /* sessions: the SourceIdentity set when the chain began, or "" */
+};
+
+/* Releases the session policies and tags a principal holds (src/call/principal.c). */
+void mg_principal_cleanup(struct mg_principal *p);
+
+struct mg_env;
+
+/* What authentication and authorization need of the accounts, users, roles and keys: the IAM
+ * module provides it (mg_iam_identity in iam/iam.h), app puts it in the environment. */
+struct mg_identity {
+    /* A long-term access key of snap: false when there is none or it is inactive; else its
+     * secret (valid while snap is held), whether only a server on loopback may accept it (the
+     * built-in test key), and in *p the principal it signs as. */
+    bool (*find_key)(const struct mg_snapshot *snap, struct mg_slice access_key_id,
+                     const char **secret, bool *loopback_only, struct mg_principal *p);
+    /* Temporary credentials: the session token, opened with the server's token key, fills p and
+     * the secret. Returns MG_SIGV4_OK, MG_SIGV4_UNKNOWN_KEY or MG_SIGV4_EXPIRED_TOKEN. */
+    int (*resolve_session)(const uint8_t key[32], const struct mg_snapshot *snap,
+                           struct mg_slice access_key_id, struct mg_slice token,
+                           struct mg_principal *p, char *secret, size_t secret_cap);
+    /* Sets the identity policies and the permissions boundary of p in set (none for the root
+     * and for principals without a user or role). */
+    void (*policies_of)(const struct mg_snapshot *snap, const struct mg_principal *p,
+                        struct mg_policy_set *set);
+    /* mcpgate assumes a role on behalf of an AWS service: see mg_call_assume_role_as_service. */
+    MG_MUST_USE enum mg_err (*assume_role_as_service)(
+        const struct mg_env *env, const struct mg_snapshot *snap, const char *role_arn,
+        const char *service, const char *session_name, int64_t duration,
+        struct mg_principal *out_principal, char *akid_out, char *secret_out,
+        struct mg_buf *token_out, int64_t *expires_out, struct mg_errinfo *ei);
+};
 
 /* What services may use of the running server. Filled by app before any service starts; the
  * strings and objects it points to outlive every service. Read-only for services, except the
@@ -38,7 +100,22 @@ struct mg_env {
     struct mg_state_reader *readers;  /* one per event loop, MG_MAX_LOOPS */
     struct mg_sigv4_key_cache *key_cache;
     const uint8_t *token_key;         /* 32 bytes: STS session tokens and MCP session ids */
+    const struct mg_identity *identity; /* NULL: every key is unknown, no identity policy */
 };
+
+/* mcpgate assumes a role on behalf of an AWS service (e.g. "bedrock-agentcore.amazonaws.com",
+ * "lambda.amazonaws.com"), as a gateway calls its targets and a function runs as its role.
+ * Succeeds only if the role exists and its trust policy allows that service principal
+ * sts:AssumeRole; otherwise MG_E_DENIED with AWS's wording in ei (also without an identity
+ * provider). duration 0 means 3600 (clamped to 900..MaxSessionDuration). On success fills
+ * out_principal (the session, for in-process authorization; release with mg_principal_cleanup),
+ * the temporary credentials (akid_out >= 21 bytes, secret_out >= 41 bytes, token_out) and
+ * *expires_out (epoch seconds). out_principal, token_out and expires_out may be NULL. */
+MG_MUST_USE enum mg_err mg_call_assume_role_as_service(
+    const struct mg_env *env, const struct mg_snapshot *snap, const char *role_arn,
+    const char *service, const char *session_name, int64_t duration,
+    struct mg_principal *out_principal, char *akid_out, char *secret_out, struct mg_buf *token_out,
+    int64_t *expires_out, struct mg_errinfo *ei);
 
 /* One API call on its way to a service. */
 struct mg_call {

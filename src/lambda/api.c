@@ -15,7 +15,6 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
-#include "iam/iam.h"
 #include "lambda/internal.h"
 
 #define S_ZIP_MAX (50u * 1024u * 1024u) /* direct upload limit */
@@ -244,7 +243,7 @@ static bool s_check_role(struct mg_call *c, const char *role)
     char akid[32], secret[64];
     struct mg_errinfo ei = {0};
     /* The role must exist and admit lambda.amazonaws.com: exactly what assuming it checks. */
-    enum mg_err e = mg_sts_assume_role_as_service(c->env, c->snap, role, "lambda.amazonaws.com",
+    enum mg_err e = mg_call_assume_role_as_service(c->env, c->snap, role, "lambda.amazonaws.com",
                                                   "validate", 900, NULL, akid, secret, &tok, NULL,
                                                   &ei);
     mg_memzero(secret, sizeof(secret));

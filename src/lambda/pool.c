@@ -33,7 +33,6 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
-#include "iam/iam.h"
 #include "lambda/internal.h"
 
 #define S_MAX_CONNS 4
@@ -491,7 +490,7 @@ static int64_t s_role_credentials(struct mg_lambda *L, struct s_fn *fn, char **e
     mg_buf_init(&token, 16384);
     struct mg_errinfo ei = {0};
     int64_t exp = 0;
-    if (mg_sts_assume_role_as_service(L->env, snap, role, "lambda.amazonaws.com", fn->name, 43200,
+    if (mg_call_assume_role_as_service(L->env, snap, role, "lambda.amazonaws.com", fn->name, 43200,
                                       NULL, akid, secret, &token, &exp, &ei) == MG_E_OK &&
         mg_buf_cstr(&token)) {
         s_env_add(env, n, cap, "AWS_ACCESS_KEY_ID", akid);

@@ -75,7 +75,7 @@ static const struct mg_principal *s_role_session(struct mg_mcp_ctx *c, char *msg
     char akid[32], secret[64];
     char session_name[65];
     snprintf(session_name, sizeof(session_name), "%.64s", c->gw->id);
-    enum mg_err err = mg_sts_assume_role_as_service(c->env, c->snap, role, S_SERVICE,
+    enum mg_err err = mg_call_assume_role_as_service(c->env, c->snap, role, S_SERVICE,
                                                     session_name, 900, &e->principal, akid,
                                                     secret, NULL, NULL, &ei);
     mg_memzero(secret, sizeof(secret));

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "call/authz.h"
+#include "iam/iam.h"
 #include "base/alloc.h"
 #include "unit/leaks.h"
 
@@ -120,7 +121,7 @@ static void test_authz_principal_tags_over_the_maximum(void **state)
 
 /* ---- decisions: the account root, in its own account, is allowed all but explicit denies -- */
 
-static const struct mg_env s_env = {.region = "us-east-1"};
+static const struct mg_env s_env = {.region = "us-east-1", .identity = &mg_iam_identity};
 
 static void s_root_call(struct mg_call *c)
 {
