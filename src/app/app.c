@@ -45,18 +45,21 @@ static void s_env_init(struct mg_app *app)
     env->identity = &mg_iam_identity;
 }
 
-/* Starts the services in order; when one fails, stops the ones already started. */
-static enum mg_err s_start_services(struct mg_app *app, struct mg_errinfo *ei)
+enum mg_err mg_app_start_services(struct mg_app *app, const struct mg_service *const *table,
+                                  size_t n, struct mg_errinfo *ei)
 {
-    for (size_t i = 0; i < MG_APP_SERVICES; i++) {
-        const struct mg_service *svc = s_services[i];
+    if (n > MG_APP_SERVICES)
+        return mg_errinfo_set(ei, MG_E_INTERNAL, "too many services");
+    for (size_t i = 0; i < n; i++) {
+        const struct mg_service *svc = table[i];
         void *state = NULL;
         if (svc->start) {
             enum mg_err e = svc->start(&app->env, s_config_of(app, svc), &state, ei);
             if (e) {
                 if (svc->stop)
                     svc->stop(state);
-                return e; /* mg_app_close stops the started ones */
+                mg_app_stop_services(app);
+                return e;
             }
         }
         app->services[i] = svc;
@@ -66,8 +69,7 @@ static enum mg_err s_start_services(struct mg_app *app, struct mg_errinfo *ei)
     return MG_E_OK;
 }
 
-/* Stops the started services in reverse order. */
-static void s_stop_services(struct mg_app *app)
+void mg_app_stop_services(struct mg_app *app)
 {
     while (app->n_started > 0) {
         size_t i = --app->n_started;
@@ -128,7 +130,7 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg,
         e = mg_app_load_token_key(app, ei);
     if (!e) {
         s_env_init(app);
-        e = s_start_services(app, ei);
+        e = mg_app_start_services(app, s_services, MG_APP_SERVICES, ei);
     }
     if (e) {
         mg_app_close(app);
@@ -157,7 +159,7 @@ void mg_app_stop(struct mg_app *app)
 void mg_app_close(struct mg_app *app)
 {
     mg_app_stop(app);
-    s_stop_services(app);
+    mg_app_stop_services(app);
     if (app->store) {
         mg_state_cleanup(&app->state);
         mg_store_close(app->store);

@@ -58,6 +58,15 @@ void mg_app_close(struct mg_app *app);
 /* The HTTP entry point. */
 void mg_app_handle(void *user, struct mg_http_exchange *x);
 
+/* Starts the n services of table in order (start(&app->env, config, &state, ei)), keeping each
+ * one's state; when one fails, stops the started ones in reverse order and returns its error.
+ * mg_app_open starts the server's own table. */
+MG_MUST_USE enum mg_err mg_app_start_services(struct mg_app *app,
+                                              const struct mg_service *const *table, size_t n,
+                                              struct mg_errinfo *ei);
+/* Stops the started services in reverse order (mg_app_close does). */
+void mg_app_stop_services(struct mg_app *app);
+
 /* The service of a SigV4 signing name or of the MCP data plane ("mcp"), with its state in
  * *state; NULL when the server does not serve it. */
 const struct mg_service *mg_app_service(const struct mg_app *app, struct mg_slice name,
