@@ -85,8 +85,8 @@ void mg_ac_ctx_gateway(struct mg_ac_ctx *x, const json_t *gw)
                   json_string_value(json_object_get(gw, "kmsKeyArn")));
 }
 
-enum mg_err mg_ac_put(const struct mg_env *env, const char *kind, const char *account, const char *key,
-                      const json_t *doc)
+enum mg_err mg_ac_put(const struct mg_env *env, const char *kind, const char *account,
+                      const char *key, const json_t *doc)
 {
     char *text = json_dumps(doc, JSON_COMPACT);
     if (text == NULL)

@@ -652,8 +652,8 @@ static void s_post(struct s_module *mod, struct mg_http_exchange *x, struct mg_s
 
     /* headers are added here, on the loop: a Lambda callback only fills the body */
     enum mg_mcp_version negotiated = MG_MCP_V_NONE;
-    struct mg_mcp_ctx ctx = {.env = mod->env, .lambda = mod->lambda, .req = r, .snap = snap, .gw = gw,
-                             .principal = &a->principal, .caller = a->caller, .version = v,
+    struct mg_mcp_ctx ctx = {.env = mod->env, .lambda = mod->lambda, .req = r, .snap = snap,
+                             .gw = gw, .principal = &a->principal, .caller = a->caller, .version = v,
                              .reply = rp, .x = x, .new_session = &new_session,
                              .negotiated = &negotiated};
     size_t slot = 0;
