@@ -140,26 +140,29 @@ bool mg_mcp_session_check(const uint8_t key[32], struct mg_slice token, const ch
                           const char *caller, int64_t now, struct mg_mcp_session *out);
 /* ---- ended sessions (revoke.c) ---------------------------------------------------------------- */
 
-/* Sets up the list of ended sessions: at most max_entries sessions one by one and max_gateways
- * gateway records (MG_MCP_REVOKE_*), and a global floor at start_ms (sessions issued at or before
- * it are ended). Calling it again starts over. MG_E_INVALID for zero sizes, MG_E_NOMEM. */
-MG_MUST_USE enum mg_err mg_mcp_revoke_init(size_t max_entries, size_t max_gateways,
-                                           int64_t start_ms);
-void mg_mcp_revoke_cleanup(void);
+/* The list of ended sessions: at most max_entries sessions one by one and max_gateways gateway
+ * records (MG_MCP_REVOKE_*), and a global floor at start_ms (sessions issued at or before it are
+ * ended). MG_E_INVALID for zero sizes, MG_E_NOMEM. Released with mg_mcp_revoke_free (NULL is
+ * fine). */
+struct mg_mcp_revocations;
+MG_MUST_USE enum mg_err mg_mcp_revoke_new(size_t max_entries, size_t max_gateways,
+                                          int64_t start_ms, struct mg_mcp_revocations **out);
+void mg_mcp_revoke_free(struct mg_mcp_revocations *r);
 /* Whether the session was ended: by DELETE, or by a floor that covers its issue time (true as
- * well before mg_mcp_revoke_init). Expiry is checked by mg_mcp_session_check. */
-bool mg_mcp_session_revoked(const struct mg_mcp_session *s);
-/* Ends the session: afterwards mg_mcp_session_revoked(s) is true until it expires. Never stores
- * anything and never grows past its bounds: when full, a floor ends more sessions instead (see
- * revoke.c). MG_E_INVALID for a malformed sid, MG_E_INTERNAL before init. */
-MG_MUST_USE enum mg_err mg_mcp_session_revoke(const struct mg_mcp_session *s, int64_t now_ms);
+ * well without a list, r NULL). Expiry is checked by mg_mcp_session_check. */
+bool mg_mcp_session_revoked(struct mg_mcp_revocations *r, const struct mg_mcp_session *s);
+/* Ends the session: afterwards mg_mcp_session_revoked(r, s) is true until it expires. Never
+ * stores anything and never grows past its bounds: when full, a floor ends more sessions instead
+ * (see revoke.c). MG_E_INVALID for a malformed sid, MG_E_INTERNAL without a list (r NULL). */
+MG_MUST_USE enum mg_err mg_mcp_session_revoke(struct mg_mcp_revocations *r,
+                                              const struct mg_mcp_session *s, int64_t now_ms);
 
 struct mg_mcp_revoke_stats {
     size_t entries, gateways, max_entries;
-    size_t bytes;            /* memory held, fixed at init */
+    size_t bytes;            /* memory held, fixed at creation */
     int64_t global_floor_ms;
 };
-void mg_mcp_revoke_stats(struct mg_mcp_revoke_stats *out);
+void mg_mcp_revoke_stats(struct mg_mcp_revocations *r, struct mg_mcp_revoke_stats *out);
 
 /* ---- cursors --------------------------------------------------------------------------------- */
 

@@ -39,6 +39,7 @@ struct s_cache {
 struct s_module {
     const struct mg_env *env;
     struct mg_lambda *lambda; /* Lambda targets (struct mg_mcp_config) */
+    struct mg_mcp_revocations *revoked; /* ended sessions (revoke.c) */
     struct s_cache *cache[MG_MAX_LOOPS];
 };
 
@@ -108,11 +109,12 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
     /* Sessions issued before this start may have been ended while nobody kept the list:
      * the global floor refuses them (clients initialize again). */
-    enum mg_err e = mg_mcp_revoke_init(MG_MCP_REVOKE_ENTRIES, MG_MCP_REVOKE_GATEWAYS, mg_now_ms());
+    enum mg_err e = mg_mcp_revoke_new(MG_MCP_REVOKE_ENTRIES, MG_MCP_REVOKE_GATEWAYS, mg_now_ms(),
+                                      &m->revoked);
     if (!e)
         e = mg_mcp_lambda_init();
     if (e) {
-        mg_mcp_revoke_cleanup();
+        mg_mcp_revoke_free(m->revoked);
         mg_free(m);
         return mg_errinfo_set(ei, e, "cannot start the MCP data plane");
     }
@@ -127,9 +129,9 @@ static void s_stop(void *state)
 {
     struct s_module *m = state;
     mg_mcp_lambda_shutdown();
-    mg_mcp_revoke_cleanup();
     if (m == NULL)
         return;
+    mg_mcp_revoke_free(m->revoked);
     for (int i = 0; i < MG_MAX_LOOPS; i++)
         mg_free(m->cache[i]);
     mg_free(m);
@@ -602,7 +604,8 @@ static void s_post(struct s_module *mod, struct mg_http_exchange *x, struct mg_s
         }
         struct mg_mcp_session s;
         if (!mg_mcp_session_check(mod->env->token_key, *sid, gw->id, a->caller, mg_now(), &s) ||
-            mg_mcp_session_revoked(&s) || !mg_mcp_gateway_supports(gw, s.version)) {
+            mg_mcp_session_revoked(mod->revoked, &s) ||
+            !mg_mcp_gateway_supports(gw, s.version)) {
             s_http_error(x, 404, -32001, "Session not found");
             goto out;
         }
@@ -721,11 +724,11 @@ static void s_delete(struct s_module *m, struct mg_http_exchange *x, const struc
     }
     struct mg_mcp_session s;
     if (!mg_mcp_session_check(m->env->token_key, *sid, gw->id, a->caller, mg_now(), &s) ||
-        mg_mcp_session_revoked(&s)) {
+        mg_mcp_session_revoked(m->revoked, &s)) {
         s_http_error(x, 404, -32001, "Session not found");
         return;
     }
-    enum mg_err e = mg_mcp_session_revoke(&s, mg_now_ms());
+    enum mg_err e = mg_mcp_session_revoke(m->revoked, &s, mg_now_ms());
     if (e != MG_E_OK) {
         MG_LOG_REQ(MG_LOG_ERROR, MG_SUB_MCP, r->request_id, "cannot end session: %s",
                    mg_err_str(e));
