@@ -217,6 +217,7 @@ void mg_mcp_reply_release(struct mg_mcp_reply *r, bool on_loop);
 struct mg_mcp_ctx {
     const struct mg_env *env;
     struct mg_lambda *lambda;            /* Lambda targets are invoked here (may be NULL) */
+    struct mg_mcp_roles *roles;          /* the module's role sessions */
     const struct mg_http_req *req;
     struct mg_snapshot *snap;
     const struct mg_gateway *gw;
@@ -246,7 +247,8 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
                         const struct mg_tool *tool, const json_t *arguments);
 /* notifications/cancelled: stops an in-flight call of this caller on this gateway. */
 void mg_mcp_lambda_cancel(const char *gateway_id, const char *caller, const json_t *request_id);
-MG_MUST_USE enum mg_err mg_mcp_lambda_init(void);
-void mg_mcp_lambda_shutdown(void);
+/* The gateways' role sessions, cached per loop (the module's state; NULL when out of memory). */
+struct mg_mcp_roles *mg_mcp_roles_new(void);
+void mg_mcp_roles_free(struct mg_mcp_roles *r);
 
 #endif

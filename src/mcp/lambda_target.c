@@ -37,7 +37,10 @@ struct s_role_entry {
     struct mg_principal principal;
 };
 
-static struct s_role_entry s_roles[MG_MAX_LOOPS][S_ROLE_CACHE];
+/* The module's role sessions: each loop uses its own set only. */
+struct mg_mcp_roles {
+    struct s_role_entry set[MG_MAX_LOOPS][S_ROLE_CACHE];
+};
 
 /* A role session for the loop, or NULL with the reason in msg. */
 static const struct mg_principal *s_role_session(struct mg_mcp_ctx *c, char *msg, size_t cap)
@@ -45,7 +48,11 @@ static const struct mg_principal *s_role_session(struct mg_mcp_ctx *c, char *msg
     int loop = c->req->loop;
     if (loop < 0 || loop >= MG_MAX_LOOPS)
         loop = 0;
-    struct s_role_entry *set = s_roles[loop];
+    if (c->roles == NULL) {
+        snprintf(msg, cap, "The gateway role could not be assumed.");
+        return NULL;
+    }
+    struct s_role_entry *set = c->roles->set[loop];
     int64_t now = mg_now();
     const char *role = c->gw->role_arn ? c->gw->role_arn : "";
     const char *gw_arn = c->gw->arn ? c->gw->arn : "";
@@ -94,6 +101,9 @@ static const struct mg_principal *s_role_session(struct mg_mcp_ctx *c, char *msg
 }
 
 /* ---- in-flight calls (for notifications/cancelled) ------------------------------------------- */
+
+/* The registry lives as long as the process, not as the module: a Lambda callback (s_done) may
+ * still arrive while the module stops, and it must find the lock. */
 
 struct s_call {
     struct s_call *prev, *next;
@@ -186,19 +196,20 @@ void mg_mcp_lambda_cancel(const char *gateway_id, const char *caller, const json
     }
 }
 
-enum mg_err mg_mcp_lambda_init(void)
+struct mg_mcp_roles *mg_mcp_roles_new(void)
 {
-    return MG_E_OK;
+    return mg_calloc(1, sizeof(struct mg_mcp_roles));
 }
 
-void mg_mcp_lambda_shutdown(void)
+void mg_mcp_roles_free(struct mg_mcp_roles *r)
 {
+    if (r == NULL)
+        return;
     for (int l = 0; l < MG_MAX_LOOPS; l++)
         for (int i = 0; i < S_ROLE_CACHE; i++)
-            if (s_roles[l][i].used) {
-                mg_principal_cleanup(&s_roles[l][i].principal);
-                memset(&s_roles[l][i], 0, sizeof(s_roles[l][i]));
-            }
+            if (r->set[l][i].used)
+                mg_principal_cleanup(&r->set[l][i].principal);
+    mg_free(r);
 }
 
 /* ---- the result ------------------------------------------------------------------------------ */

@@ -40,6 +40,7 @@ struct s_module {
     const struct mg_env *env;
     struct mg_lambda *lambda; /* Lambda targets (struct mg_mcp_config) */
     struct mg_mcp_revocations *revoked; /* ended sessions (revoke.c) */
+    struct mg_mcp_roles *roles;         /* role sessions of Lambda targets (lambda_target.c) */
     struct s_cache *cache[MG_MAX_LOOPS];
 };
 
@@ -111,8 +112,8 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
      * the global floor refuses them (clients initialize again). */
     enum mg_err e = mg_mcp_revoke_new(MG_MCP_REVOKE_ENTRIES, MG_MCP_REVOKE_GATEWAYS, mg_now_ms(),
                                       &m->revoked);
-    if (!e)
-        e = mg_mcp_lambda_init();
+    if (!e && (m->roles = mg_mcp_roles_new()) == NULL)
+        e = MG_E_NOMEM;
     if (e) {
         mg_mcp_revoke_free(m->revoked);
         mg_free(m);
@@ -128,9 +129,9 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
 static void s_stop(void *state)
 {
     struct s_module *m = state;
-    mg_mcp_lambda_shutdown();
     if (m == NULL)
         return;
+    mg_mcp_roles_free(m->roles);
     mg_mcp_revoke_free(m->revoked);
     for (int i = 0; i < MG_MAX_LOOPS; i++)
         mg_free(m->cache[i]);
@@ -655,7 +656,8 @@ static void s_post(struct s_module *mod, struct mg_http_exchange *x, struct mg_s
 
     /* headers are added here, on the loop: a Lambda callback only fills the body */
     enum mg_mcp_version negotiated = MG_MCP_V_NONE;
-    struct mg_mcp_ctx ctx = {.env = mod->env, .lambda = mod->lambda, .req = r, .snap = snap,
+    struct mg_mcp_ctx ctx = {.env = mod->env, .lambda = mod->lambda, .roles = mod->roles,
+                             .req = r, .snap = snap,
                              .gw = gw, .principal = &a->principal, .caller = a->caller, .version = v,
                              .reply = rp, .x = x, .new_session = &new_session,
                              .negotiated = &negotiated};
