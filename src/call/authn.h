@@ -1,5 +1,5 @@
-/* src/call/authn.h: who signed a request (SigV4), shared by the API pipeline (src/app/dispatch.c)
- * and the MCP data plane (src/mcp/). */
+/* src/call/authn.h: who signed a request (SigV4), shared by the API pipeline (the dispatch of
+ * the composition root) and the MCP data plane (src/mcp/). */
 #ifndef MG_AUTHN_H
 #define MG_AUTHN_H
 
