@@ -24,6 +24,11 @@
 #include "policy/policy.h"
 #include "state/snapshot.h"
 
+/* The bedrock-agentcore-control API (rest-json), for the composition root (struct mg_service in
+ * call/call.h). Its state is the background worker that finishes transitional states. */
+struct mg_service;
+extern const struct mg_service mg_agentcore_service;
+
 /* Lifecycle of a gateway (GatewayStatus) and of a target (TargetStatus). */
 enum mg_agentcore_status {
     MG_AGENTCORE_CREATING = 0,

@@ -85,13 +85,13 @@ void mg_ac_ctx_gateway(struct mg_ac_ctx *x, const json_t *gw)
                   json_string_value(json_object_get(gw, "kmsKeyArn")));
 }
 
-enum mg_err mg_ac_put(struct mg_app *app, const char *kind, const char *account, const char *key,
-                      const json_t *doc)
+enum mg_err mg_ac_put(const struct mg_env *env, const char *kind, const char *account,
+                      const char *key, const json_t *doc)
 {
     char *text = json_dumps(doc, JSON_COMPACT);
     if (text == NULL)
         return MG_E_NOMEM;
-    enum mg_err e = mg_store_put(app->store, kind, account, key, mg_slice_cstr(text));
+    enum mg_err e = mg_store_put(env->store, kind, account, key, mg_slice_cstr(text));
     mg_free(text);
     return e;
 }
@@ -128,7 +128,7 @@ static bool s_transitional(const char *st)
 static void s_gateway_arn(struct mg_call *c, const char *account, const char *id, char *out,
                           size_t cap)
 {
-    snprintf(out, cap, "arn:aws:bedrock-agentcore:%s:%s:gateway/%s", c->app->cfg.region, account,
+    snprintf(out, cap, "arn:aws:bedrock-agentcore:%s:%s:gateway/%s", c->env->region, account,
              id);
 }
 
@@ -248,7 +248,7 @@ static json_t *s_summary(const json_t *doc)
 
 void mg_ac_create_gateway(struct mg_call *c)
 {
-    struct mg_app *app = c->app;
+    const struct mg_env *env = c->env;
     json_t *body = mg_ac_body(c);
     if (body == NULL)
         return;
@@ -276,11 +276,11 @@ void mg_ac_create_gateway(struct mg_call *c)
     char hash[65];
     mg_ac_request_hash(body, hash);
 
-    if (mg_state_write_begin(&app->state) != MG_E_OK) {
+    if (mg_state_write_begin(env->state) != MG_E_OK) {
         mg_ac_write_failed(c, MG_E_STORE);
         goto out;
     }
-    snap = mg_state_acquire(&app->state);
+    snap = mg_state_acquire(env->state);
     size_t n;
     const struct mg_snapshot_doc *gws = mg_snapshot_range(snap, MG_AC_KIND_GATEWAY, account, &n);
     size_t live = 0;
@@ -288,7 +288,7 @@ void mg_ac_create_gateway(struct mg_call *c)
         const json_t *g = gws[i].doc;
         const char *gt = json_string_value(json_object_get(g, "_clientToken"));
         if (token && gt && strcmp(gt, token) == 0) {
-            mg_state_write_abort(&app->state);
+            mg_state_write_abort(env->state);
             const char *gh = json_string_value(json_object_get(g, "_requestHash"));
             if (gh && strcmp(gh, hash) == 0)
                 mg_ac_send_json(c, 202, mg_ac_public_gateway(g));
@@ -304,7 +304,7 @@ void mg_ac_create_gateway(struct mg_call *c)
         live++;
         const char *gn = json_string_value(json_object_get(g, "name"));
         if (gn && strcmp(gn, name) == 0) {
-            mg_state_write_abort(&app->state);
+            mg_state_write_abort(env->state);
             char msg[200];
             snprintf(msg, sizeof(msg), "A gateway with name %s already exists in this account",
                      name);
@@ -313,7 +313,7 @@ void mg_ac_create_gateway(struct mg_call *c)
         }
     }
     if (live >= g_mg_ac_quotas.gateways_per_account) {
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
         char msg[200];
         snprintf(msg, sizeof(msg), "The maximum number of gateways per account (%zu) has been "
                                    "reached", g_mg_ac_quotas.gateways_per_account);
@@ -327,41 +327,41 @@ void mg_ac_create_gateway(struct mg_call *c)
     mg_random_chars(suffix, 10, MG_ALPHA_LOWER_NUM);
     suffix[10] = 0;
     snprintf(wid, sizeof(wid), "arn:aws:bedrock-agentcore:%s:%s:workload-identity-directory/"
-                               "default/workload-identity/%s-%s", app->cfg.region, account, name,
+                               "default/workload-identity/%s-%s", env->region, account, name,
              suffix);
     doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "gatewayArn", arn, "gatewayId", id,
                     "createdAt", now, "updatedAt", now, "status", "CREATING", "name", name);
     if (doc == NULL) {
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
         mg_ac_write_failed(c, MG_E_NOMEM);
         goto out;
     }
     s_copy_members(doc, body);
     json_object_set_new(doc, "workloadIdentityDetails",
                         json_pack("{s:s}", "workloadIdentityArn", wid));
-    json_object_set_new(doc, "_region", json_string(app->cfg.region));
+    json_object_set_new(doc, "_region", json_string(env->region));
     json_t *tags = json_object_get(body, "tags");
     json_object_set_new(doc, "_tags", json_is_object(tags) ? json_deep_copy(tags) : json_object());
     if (token)
         json_object_set_new(doc, "_clientToken", json_string(token));
     json_object_set_new(doc, "_requestHash", json_string(hash));
     char *text = json_dumps(doc, JSON_COMPACT);
-    enum mg_err e = text ? mg_store_insert(app->store, MG_AC_KIND_GATEWAY, account, id,
+    enum mg_err e = text ? mg_store_insert(env->store, MG_AC_KIND_GATEWAY, account, id,
                                            mg_slice_cstr(text))
                          : MG_E_NOMEM;
     mg_free(text);
     struct mg_errinfo ei = {0};
     if (e == MG_E_OK)
-        e = mg_state_write_commit(&app->state, &ei);
+        e = mg_state_write_commit(env->state, &ei);
     else
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
     if (e) {
         mg_ac_write_failed(c, e);
         goto out;
     }
     MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MAIN, c->req->request_id, "gateway %s created in %s", id,
                account);
-    mg_ac_kick(app);
+    mg_ac_kick(c->service);
     mg_ac_send_json(c, 202, mg_ac_public_gateway(doc));
 out:
     if (snap)
@@ -471,7 +471,7 @@ void mg_ac_list_gateways(struct mg_call *c)
 
 void mg_ac_update_gateway(struct mg_call *c, const char *ident)
 {
-    struct mg_app *app = c->app;
+    const struct mg_env *env = c->env;
     json_t *body = mg_ac_body(c);
     json_t *doc = NULL;
     if (body == NULL)
@@ -531,21 +531,21 @@ void mg_ac_update_gateway(struct mg_call *c, const char *ident)
     json_object_set_new(doc, "updatedAt", json_string(now));
     json_object_set_new(doc, "status", json_string("UPDATING"));
     s_copy_members(doc, body);
-    if (mg_state_write_begin(&app->state) != MG_E_OK) {
+    if (mg_state_write_begin(env->state) != MG_E_OK) {
         mg_ac_write_failed(c, MG_E_STORE);
         goto out;
     }
     struct mg_buf cur;
     mg_buf_init(&cur, MG_STORE_DOC_MAX);
-    enum mg_err e = mg_store_get(app->store, MG_AC_KIND_GATEWAY, account, d->key, &cur);
+    enum mg_err e = mg_store_get(env->store, MG_AC_KIND_GATEWAY, account, d->key, &cur);
     mg_buf_cleanup(&cur);
     if (e == MG_E_OK)
-        e = mg_ac_put(app, MG_AC_KIND_GATEWAY, account, d->key, doc);
+        e = mg_ac_put(env, MG_AC_KIND_GATEWAY, account, d->key, doc);
     struct mg_errinfo ei = {0};
     if (e == MG_E_OK) {
-        e = mg_state_write_commit(&app->state, &ei);
+        e = mg_state_write_commit(env->state, &ei);
     } else {
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
         if (e == MG_E_NOT_FOUND) {
             mg_ac_gateway_doc(c, account, "");
             goto out;
@@ -555,7 +555,7 @@ void mg_ac_update_gateway(struct mg_call *c, const char *ident)
         mg_ac_write_failed(c, e);
         goto out;
     }
-    mg_ac_kick(app);
+    mg_ac_kick(c->service);
     mg_ac_send_json(c, 202, mg_ac_public_gateway(doc));
 out:
     json_decref(doc);
@@ -566,7 +566,7 @@ out:
 
 void mg_ac_delete_gateway(struct mg_call *c, const char *ident)
 {
-    struct mg_app *app = c->app;
+    const struct mg_env *env = c->env;
     const struct mg_snapshot_doc *d = s_gateway_for(c, ident, "bedrock-agentcore:DeleteGateway",
                                                     NULL);
     if (d == NULL)
@@ -574,21 +574,21 @@ void mg_ac_delete_gateway(struct mg_call *c, const char *ident)
     const char *account = d->account;
     char id[128];
     snprintf(id, sizeof(id), "%s", d->key);
-    if (mg_state_write_begin(&app->state) != MG_E_OK) {
+    if (mg_state_write_begin(env->state) != MG_E_OK) {
         mg_ac_write_failed(c, MG_E_STORE);
         return;
     }
-    struct mg_snapshot *snap = mg_state_acquire(&app->state);
+    struct mg_snapshot *snap = mg_state_acquire(env->state);
     json_t *doc = NULL;
     const struct mg_snapshot_doc *cur = mg_snapshot_get(snap, MG_AC_KIND_GATEWAY, account, id);
     if (cur == NULL) {
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
         mg_ac_gateway_doc(c, account, id);
         goto out;
     }
     const char *st = json_string_value(json_object_get(cur->doc, "status"));
     if (st && strcmp(st, "DELETING") == 0) {
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
         mg_ac_send_json(c, 202, json_pack("{s:s, s:s}", "gatewayId", id, "status", "DELETING"));
         goto out;
     }
@@ -601,7 +601,7 @@ void mg_ac_delete_gateway(struct mg_call *c, const char *ident)
         const char *ts = json_string_value(json_object_get(tgs[i].doc, "status"));
         if (ts && strcmp(ts, "DELETING") == 0)
             continue;
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
         mg_ac_send_error(c, 409, "ConflictException",
                          "The gateway has targets. Delete all of its targets before deleting "
                          "the gateway.");
@@ -612,17 +612,17 @@ void mg_ac_delete_gateway(struct mg_call *c, const char *ident)
     mg_ac_now(now);
     json_object_set_new(doc, "status", json_string("DELETING"));
     json_object_set_new(doc, "updatedAt", json_string(now));
-    enum mg_err e = mg_ac_put(app, MG_AC_KIND_GATEWAY, account, id, doc);
+    enum mg_err e = mg_ac_put(env, MG_AC_KIND_GATEWAY, account, id, doc);
     struct mg_errinfo ei = {0};
     if (e == MG_E_OK)
-        e = mg_state_write_commit(&app->state, &ei);
+        e = mg_state_write_commit(env->state, &ei);
     else
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
     if (e) {
         mg_ac_write_failed(c, e);
         goto out;
     }
-    mg_ac_kick(app);
+    mg_ac_kick(c->service);
     mg_ac_send_json(c, 202, json_pack("{s:s, s:s}", "gatewayId", id, "status", "DELETING"));
 out:
     json_decref(doc);

@@ -6,8 +6,7 @@
 #include <stdbool.h>
 
 #include "agentcore/agentcore.h"
-#include "app/app.h"
-#include "app/authz.h"
+#include "call/authz.h"
 
 #define MG_AC_KIND_GATEWAY "agentcore_gateway"
 #define MG_AC_KIND_TARGET "agentcore_target"
@@ -134,7 +133,7 @@ static inline struct mg_authz_extra mg_ac_extra(const struct mg_ac_ctx *x)
 }
 
 /* Stores doc (compact JSON) inside an open write transaction. */
-MG_MUST_USE enum mg_err mg_ac_put(struct mg_app *app, const char *kind, const char *account,
+MG_MUST_USE enum mg_err mg_ac_put(const struct mg_env *env, const char *kind, const char *account,
                                   const char *key, const json_t *doc);
 /* Answers a failed write (500 InternalServerException) after aborting. */
 void mg_ac_write_failed(struct mg_call *c, enum mg_err e);
@@ -161,8 +160,10 @@ void mg_ac_list_tags(struct mg_call *c, const char *arn);
 
 /* ---- lifecycle (lifecycle.c) ------------------------------------------------------------ */
 
-/* Wakes the background worker (a resource entered a transitional state). */
-void mg_ac_kick(struct mg_app *app);
+/* The module's state (what mg_agentcore_service's start returns): the background worker. */
+struct mg_ac_worker;
+/* Wakes the background worker (a resource entered a transitional state); w may be NULL. */
+void mg_ac_kick(struct mg_ac_worker *w);
 /* Validates the resource policy text for a resource ARN; NULL when fine, else the message. */
 const char *mg_ac_check_resource_policy(const char *text, const char *arn, char *buf, size_t cap);
 /* Checks a gateway's role for the worker: NULL when it exists and trusts the service. */
@@ -170,7 +171,10 @@ const char *mg_ac_check_role(const struct mg_snapshot *snap, const char *account
                              const char *role_arn);
 /* A hash of a request body without clientToken (for idempotency). */
 void mg_ac_request_hash(const json_t *body, char out[65]);
-/* The application (set by mg_agentcore_start). */
-extern struct mg_app *g_mg_ac_app;
+/* The bedrock-agentcore-control API (routes.c): c->service is the module's worker. */
+void mg_agentcore_handle(struct mg_call *c);
+/* The environment whose public URL and gateway URL template make the gatewayUrl of every
+ * gateway (set by start, cleared by stop; NULL: http://127.0.0.1:4777). */
+void mg_ac_set_url_env(const struct mg_env *env);
 
 #endif

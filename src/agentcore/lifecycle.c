@@ -12,18 +12,16 @@
 #include "base/log.h"
 #include "base/util.h"
 
-struct mg_app *g_mg_ac_app;
-
-struct s_worker {
+struct mg_ac_worker {
+    const struct mg_env *env;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop, kicked, running;
 };
 
-void mg_ac_kick(struct mg_app *app)
+void mg_ac_kick(struct mg_ac_worker *w)
 {
-    struct s_worker *w = app->agentcore;
     if (w == NULL)
         return;
     pthread_mutex_lock(&w->mu);
@@ -53,7 +51,7 @@ static void s_set_status(json_t *doc, const char *status, const char *reason)
 }
 
 /* One gateway in a transitional state: the new doc, or deletion. */
-static enum mg_err s_gateway(struct mg_app *app, const struct mg_snapshot *snap,
+static enum mg_err s_gateway(const struct mg_env *env, const struct mg_snapshot *snap,
                              const struct mg_snapshot_doc *d, bool *changed)
 {
     const json_t *cur = d->doc;
@@ -63,7 +61,7 @@ static enum mg_err s_gateway(struct mg_app *app, const struct mg_snapshot *snap,
                                                               &n);
         for (size_t i = 0; i < n; i++) {
             if (strncmp(tgs[i].key, d->key, idl) == 0 && tgs[i].key[idl] == '/') {
-                enum mg_err e = mg_store_delete(app->store, MG_AC_KIND_TARGET, d->account,
+                enum mg_err e = mg_store_delete(env->store, MG_AC_KIND_TARGET, d->account,
                                                 tgs[i].key);
                 if (e && e != MG_E_NOT_FOUND)
                     return e;
@@ -71,11 +69,11 @@ static enum mg_err s_gateway(struct mg_app *app, const struct mg_snapshot *snap,
         }
         const char *arn = s_str(cur, "gatewayArn");
         if (arn) {
-            enum mg_err e = mg_store_delete(app->store, MG_AC_KIND_POLICY, d->account, arn);
+            enum mg_err e = mg_store_delete(env->store, MG_AC_KIND_POLICY, d->account, arn);
             if (e && e != MG_E_NOT_FOUND)
                 return e;
         }
-        enum mg_err e = mg_store_delete(app->store, MG_AC_KIND_GATEWAY, d->account, d->key);
+        enum mg_err e = mg_store_delete(env->store, MG_AC_KIND_GATEWAY, d->account, d->key);
         *changed = true;
         MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "gateway %s deleted", d->key);
         return e == MG_E_NOT_FOUND ? MG_E_OK : e;
@@ -88,7 +86,7 @@ static enum mg_err s_gateway(struct mg_app *app, const struct mg_snapshot *snap,
     if (doc == NULL)
         return MG_E_NOMEM;
     s_set_status(doc, reason ? (creating ? "FAILED" : "UPDATE_UNSUCCESSFUL") : "READY", reason);
-    enum mg_err e = mg_ac_put(app, MG_AC_KIND_GATEWAY, d->account, d->key, doc);
+    enum mg_err e = mg_ac_put(env, MG_AC_KIND_GATEWAY, d->account, d->key, doc);
     json_decref(doc);
     *changed = true;
     MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "gateway %s %s%s%s", d->key,
@@ -97,7 +95,7 @@ static enum mg_err s_gateway(struct mg_app *app, const struct mg_snapshot *snap,
     return e;
 }
 
-static enum mg_err s_target(struct mg_app *app, const struct mg_snapshot *snap,
+static enum mg_err s_target(const struct mg_env *env, const struct mg_snapshot *snap,
                             const struct mg_snapshot_doc *d, bool *changed)
 {
     const json_t *cur = d->doc;
@@ -106,7 +104,7 @@ static enum mg_err s_target(struct mg_app *app, const struct mg_snapshot *snap,
     snprintf(gwid, sizeof(gwid), "%.*s", slash ? (int)(slash - d->key) : 0, d->key);
     bool orphan = mg_snapshot_get(snap, MG_AC_KIND_GATEWAY, d->account, gwid) == NULL;
     if (s_is(cur, "DELETING") || orphan) {
-        enum mg_err e = mg_store_delete(app->store, MG_AC_KIND_TARGET, d->account, d->key);
+        enum mg_err e = mg_store_delete(env->store, MG_AC_KIND_TARGET, d->account, d->key);
         *changed = true;
         return e == MG_E_NOT_FOUND ? MG_E_OK : e;
     }
@@ -133,7 +131,7 @@ static enum mg_err s_target(struct mg_app *app, const struct mg_snapshot *snap,
         mg_ac_now(now);
         json_object_set_new(doc, "lastSynchronizedAt", json_string(now));
     }
-    enum mg_err e = mg_ac_put(app, MG_AC_KIND_TARGET, d->account, d->key, doc);
+    enum mg_err e = mg_ac_put(env, MG_AC_KIND_TARGET, d->account, d->key, doc);
     json_decref(doc);
     *changed = true;
     return e;
@@ -146,9 +144,9 @@ static bool s_pending(const json_t *doc)
 }
 
 /* One pass: finishes everything transitional in a single write transaction. */
-static void s_pass(struct mg_app *app)
+static void s_pass(const struct mg_env *env)
 {
-    struct mg_snapshot *peek = mg_state_acquire(&app->state);
+    struct mg_snapshot *peek = mg_state_acquire(env->state);
     size_t ng, nt;
     bool any = false;
     const struct mg_snapshot_doc *g = mg_snapshot_range(peek, MG_AC_KIND_GATEWAY, NULL, &ng);
@@ -160,39 +158,38 @@ static void s_pass(struct mg_app *app)
     mg_snapshot_unref(peek);
     if (!any)
         return;
-    if (mg_state_write_begin(&app->state) != MG_E_OK)
+    if (mg_state_write_begin(env->state) != MG_E_OK)
         return;
     /* under the write lock, the current snapshot is exactly the store's state */
-    struct mg_snapshot *snap = mg_state_acquire(&app->state);
+    struct mg_snapshot *snap = mg_state_acquire(env->state);
     enum mg_err e = MG_E_OK;
     bool changed = false;
     t = mg_snapshot_range(snap, MG_AC_KIND_TARGET, NULL, &nt);
     for (size_t i = 0; i < nt && !e; i++)
         if (s_pending(t[i].doc))
-            e = s_target(app, snap, &t[i], &changed);
+            e = s_target(env, snap, &t[i], &changed);
     g = mg_snapshot_range(snap, MG_AC_KIND_GATEWAY, NULL, &ng);
     for (size_t i = 0; i < ng && !e; i++)
         if (s_pending(g[i].doc))
-            e = s_gateway(app, snap, &g[i], &changed);
+            e = s_gateway(env, snap, &g[i], &changed);
     mg_snapshot_unref(snap);
     struct mg_errinfo ei = {0};
     if (e || !changed) {
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
         if (e)
             MG_LOG(MG_LOG_ERROR, MG_SUB_MAIN, "agentcore worker: write failed: %s",
                    mg_err_str(e));
         return;
     }
-    if (mg_state_write_commit(&app->state, &ei) != MG_E_OK)
+    if (mg_state_write_commit(env->state, &ei) != MG_E_OK)
         MG_LOG(MG_LOG_ERROR, MG_SUB_MAIN, "agentcore worker: commit failed: %s", ei.msg);
 }
 
 static void *s_run(void *arg)
 {
-    struct mg_app *app = arg;
-    struct s_worker *w = app->agentcore;
+    struct mg_ac_worker *w = arg;
     for (;;) {
-        s_pass(app);
+        s_pass(w->env);
         pthread_mutex_lock(&w->mu);
         if (!w->stop && !w->kicked) {
             struct timespec ts;
@@ -218,36 +215,39 @@ static size_t s_env_size(const char *name, size_t def)
     return def;
 }
 
-enum mg_err mg_agentcore_start(struct mg_app *app, struct mg_errinfo *ei)
+static enum mg_err s_start(const struct mg_env *env, const void *config, void **state,
+                           struct mg_errinfo *ei)
 {
-    g_mg_ac_app = app;
+    (void)config;
+    *state = NULL;
+    mg_ac_set_url_env(env);
     g_mg_ac_quotas.gateways_per_account = s_env_size("MCPGATE_MAX_GATEWAYS_PER_ACCOUNT", 1000);
     g_mg_ac_quotas.targets_per_gateway = s_env_size("MCPGATE_MAX_TARGETS_PER_GATEWAY", 100);
     g_mg_ac_quotas.tools_per_target = s_env_size("MCPGATE_MAX_TOOLS_PER_TARGET", 1000);
-    mg_agentcore_set_page_size(app->cfg.tools_page_size ? app->cfg.tools_page_size
-                                                        : MG_TOOL_PAGE_SIZE_DEFAULT);
+    mg_agentcore_set_page_size(env->tools_page_size ? env->tools_page_size
+                                                    : MG_TOOL_PAGE_SIZE_DEFAULT);
     mg_agentcore_init();
-    MG_TRY(mg_state_rebuild(&app->state, ei));
-    struct s_worker *w = mg_calloc(1, sizeof(*w));
+    MG_TRY(mg_state_rebuild(env->state, ei));
+    struct mg_ac_worker *w = mg_calloc(1, sizeof(*w));
     if (w == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    app->agentcore = w;
-    if (pthread_create(&w->thread, NULL, s_run, app) != 0) {
+    w->env = env;
+    if (pthread_create(&w->thread, NULL, s_run, w) != 0) {
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);
         mg_free(w);
-        app->agentcore = NULL;
         return mg_errinfo_set(ei, MG_E_INTERNAL, "could not start the AgentCore worker thread");
     }
     w->running = true;
+    *state = w;
     return MG_E_OK;
 }
 
-void mg_agentcore_stop(struct mg_app *app)
+static void s_stop(void *state)
 {
-    struct s_worker *w = app->agentcore;
+    struct mg_ac_worker *w = state;
     if (w == NULL)
         return;
     pthread_mutex_lock(&w->mu);
@@ -259,5 +259,8 @@ void mg_agentcore_stop(struct mg_app *app)
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     mg_free(w);
-    app->agentcore = NULL;
+    mg_ac_set_url_env(NULL);
 }
+
+const struct mg_service mg_agentcore_service = {"bedrock-agentcore", MG_SERVICE_REST_JSON,
+                                                mg_agentcore_handle, s_start, s_stop};

@@ -44,7 +44,7 @@ static const struct mg_snapshot_doc *s_resource(struct mg_call *c, const char *a
     char id[128];
     snprintf(id, sizeof(id), "%.*s", (int)(a.resource.len - 8), (const char *)a.resource.ptr + 8);
     const struct mg_snapshot_doc *d = NULL;
-    if (mg_slice_eq_cstr(a.region, c->app->cfg.region))
+    if (mg_slice_eq_cstr(a.region, c->env->region))
         d = mg_snapshot_get(c->snap, MG_AC_KIND_GATEWAY, account, id);
     const char *darn = d ? json_string_value(json_object_get(d->doc, "gatewayArn")) : NULL;
     if (d == NULL || darn == NULL || strcmp(darn, arn) != 0)
@@ -169,7 +169,7 @@ const char *mg_ac_check_resource_policy(const char *text, const char *arn, char 
 
 void mg_ac_put_policy(struct mg_call *c, const char *arn)
 {
-    struct mg_app *app = c->app;
+    const struct mg_env *env = c->env;
     json_t *body = mg_ac_body(c);
     if (body == NULL)
         return;
@@ -200,14 +200,14 @@ void mg_ac_put_policy(struct mg_call *c, const char *arn)
         goto out;
     }
     json_t *doc = json_pack("{s:s, s:s}", "resourceArn", arn, "policy", text);
-    enum mg_err e = mg_state_write_begin(&app->state);
+    enum mg_err e = mg_state_write_begin(env->state);
     if (e == MG_E_OK) {
-        e = mg_ac_put(app, MG_AC_KIND_POLICY, account, arn, doc);
+        e = mg_ac_put(env, MG_AC_KIND_POLICY, account, arn, doc);
         struct mg_errinfo ei = {0};
         if (e == MG_E_OK)
-            e = mg_state_write_commit(&app->state, &ei);
+            e = mg_state_write_commit(env->state, &ei);
         else
-            mg_state_write_abort(&app->state);
+            mg_state_write_abort(env->state);
     }
     json_decref(doc);
     if (e) {
@@ -238,20 +238,20 @@ void mg_ac_get_policy(struct mg_call *c, const char *arn)
 
 void mg_ac_delete_policy(struct mg_call *c, const char *arn)
 {
-    struct mg_app *app = c->app;
+    const struct mg_env *env = c->env;
     const char *type = NULL;
     char account[13];
     if (s_authorized(c, arn, "bedrock-agentcore:DeleteResourcePolicy", NULL, &type, account) ==
         NULL)
         return;
-    enum mg_err e = mg_state_write_begin(&app->state);
+    enum mg_err e = mg_state_write_begin(env->state);
     if (e == MG_E_OK) {
-        e = mg_store_delete(app->store, MG_AC_KIND_POLICY, account, arn);
+        e = mg_store_delete(env->store, MG_AC_KIND_POLICY, account, arn);
         struct mg_errinfo ei = {0};
         if (e == MG_E_OK)
-            e = mg_state_write_commit(&app->state, &ei);
+            e = mg_state_write_commit(env->state, &ei);
         else
-            mg_state_write_abort(&app->state);
+            mg_state_write_abort(env->state);
     }
     if (e == MG_E_NOT_FOUND) {
         char msg[1100];
@@ -285,17 +285,17 @@ static bool s_tag_arn_ok(struct mg_call *c, const char *arn)
 static void s_write_tags(struct mg_call *c, const char *account, const char *id,
                          const json_t *add, const json_t *remove)
 {
-    struct mg_app *app = c->app;
-    if (mg_state_write_begin(&app->state) != MG_E_OK) {
+    const struct mg_env *env = c->env;
+    if (mg_state_write_begin(env->state) != MG_E_OK) {
         mg_ac_write_failed(c, MG_E_STORE);
         return;
     }
-    struct mg_snapshot *snap = mg_state_acquire(&app->state);
+    struct mg_snapshot *snap = mg_state_acquire(env->state);
     const struct mg_snapshot_doc *d = mg_snapshot_get(snap, MG_AC_KIND_GATEWAY, account, id);
     json_t *doc = d ? json_deep_copy(d->doc) : NULL;
     mg_snapshot_unref(snap);
     if (doc == NULL) {
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
         mg_ac_send_error(c, 404, "ResourceNotFoundException", "Resource not found");
         return;
     }
@@ -311,19 +311,19 @@ static void s_write_tags(struct mg_call *c, const char *account, const char *id,
     json_array_foreach(remove, i, k) if (json_is_string(k)) json_object_del(tags,
                                                                          json_string_value(k));
     if (json_object_size(tags) > 50) {
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
         json_decref(doc);
         mg_ac_send_error(c, 402, "ServiceQuotaExceededException",
                          "A resource can have at most 50 tags");
         return;
     }
-    enum mg_err e = mg_ac_put(app, MG_AC_KIND_GATEWAY, account, id, doc);
+    enum mg_err e = mg_ac_put(env, MG_AC_KIND_GATEWAY, account, id, doc);
     json_decref(doc);
     struct mg_errinfo ei = {0};
     if (e == MG_E_OK)
-        e = mg_state_write_commit(&app->state, &ei);
+        e = mg_state_write_commit(env->state, &ei);
     else
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
     if (e) {
         mg_ac_write_failed(c, e);
         return;

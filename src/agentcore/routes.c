@@ -123,13 +123,22 @@ void mg_ac_now(char out[32])
     snprintf(out, 32, "%.23s000Z", iso);
 }
 
+/* The environment the gateway URLs come from (its public URL is known once the server
+ * listens): snapshots are built where no call is at hand. */
+static const struct mg_env *_Atomic s_url_env;
+
+void mg_ac_set_url_env(const struct mg_env *env)
+{
+    s_url_env = env;
+}
+
 void mg_ac_gateway_url(const char *id, char *out, size_t cap)
 {
-    struct mg_app *app = g_mg_ac_app;
-    const char *tpl = app ? app->cfg.gateway_url_template : "";
+    const struct mg_env *env = s_url_env;
+    const char *tpl = env && env->gateway_url_template ? env->gateway_url_template : "";
     if (tpl[0] == 0) {
-        const char *base = app && app->cfg.public_url[0] ? app->cfg.public_url
-                                                         : "http://127.0.0.1:4777";
+        const char *base = env && env->public_url && env->public_url[0] ? env->public_url
+                                                                         : "http://127.0.0.1:4777";
         size_t bl = strlen(base);
         while (bl && base[bl - 1] == '/')
             bl--;
@@ -190,7 +199,7 @@ bool mg_ac_gateway_ident(struct mg_call *c, const char *ident, char account[13],
             snprintf(account, 13, MG_SLICE_FMT, MG_SLICE_ARG(a.account));
             snprintf(id, 128, "%.*s", (int)(a.resource.len - 8), (const char *)a.resource.ptr + 8);
             if (mg_ac_match_gateway_id(id) &&
-                mg_slice_eq_cstr(a.region, c->app->cfg.region))
+                mg_slice_eq_cstr(a.region, c->env->region))
                 return true;
         }
     } else if (strlen(ident) < 128 && mg_ac_match_gateway_id(ident)) {

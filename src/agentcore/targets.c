@@ -106,7 +106,7 @@ static bool s_lambda_in_region(struct mg_call *c, const json_t *body)
     struct mg_arn a;
     if (arn == NULL || !mg_arn_parse(mg_slice_cstr(arn), &a))
         return true; /* absent, or already refused by the pattern */
-    const char *region = c->app->cfg.region;
+    const char *region = c->env->region;
     if (mg_slice_eq_cstr(a.partition, "aws") && mg_slice_eq_cstr(a.region, region))
         return true;
     struct mg_ac_verr v = {0};
@@ -131,19 +131,19 @@ static void s_key(char *out, size_t cap, const char *gw, const char *tid)
 static void s_commit(struct mg_call *c, const char *account, const char *key, const json_t *doc,
                      int status, json_t *reply)
 {
-    struct mg_app *app = c->app;
-    enum mg_err e = mg_ac_put(app, MG_AC_KIND_TARGET, account, key, doc);
+    const struct mg_env *env = c->env;
+    enum mg_err e = mg_ac_put(env, MG_AC_KIND_TARGET, account, key, doc);
     struct mg_errinfo ei = {0};
     if (e == MG_E_OK)
-        e = mg_state_write_commit(&app->state, &ei);
+        e = mg_state_write_commit(env->state, &ei);
     else
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
     if (e) {
         json_decref(reply);
         mg_ac_write_failed(c, e);
         return;
     }
-    mg_ac_kick(app);
+    mg_ac_kick(c->service);
     mg_ac_send_json(c, status, reply);
 }
 
@@ -151,7 +151,7 @@ static void s_commit(struct mg_call *c, const char *account, const char *key, co
 
 void mg_ac_create_target(struct mg_call *c, const char *ident)
 {
-    struct mg_app *app = c->app;
+    const struct mg_env *env = c->env;
     json_t *body = mg_ac_body(c);
     if (body == NULL)
         return;
@@ -185,13 +185,13 @@ void mg_ac_create_target(struct mg_call *c, const char *ident)
     mg_ac_new_target_id(tid);
     const char *name = s_str(body, "name");
 
-    if (mg_state_write_begin(&app->state) != MG_E_OK) {
+    if (mg_state_write_begin(env->state) != MG_E_OK) {
         mg_ac_write_failed(c, MG_E_STORE);
         goto out;
     }
-    snap = mg_state_acquire(&app->state);
+    snap = mg_state_acquire(env->state);
     if (mg_snapshot_get(snap, MG_AC_KIND_GATEWAY, account, gwid) == NULL) {
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
         mg_ac_gateway_doc(c, account, gwid);
         goto out;
     }
@@ -203,7 +203,7 @@ void mg_ac_create_target(struct mg_call *c, const char *ident)
         const json_t *t = tgs[i].doc;
         const char *tt = s_str(t, "_clientToken");
         if (token && tt && strcmp(tt, token) == 0) {
-            mg_state_write_abort(&app->state);
+            mg_state_write_abort(env->state);
             const char *th = s_str(t, "_requestHash");
             if (th && strcmp(th, hash) == 0)
                 mg_ac_send_json(c, 202, mg_ac_public_target(t));
@@ -218,7 +218,7 @@ void mg_ac_create_target(struct mg_call *c, const char *ident)
         live++;
         const char *tn = s_str(t, "name");
         if (name && tn && strcmp(tn, name) == 0) {
-            mg_state_write_abort(&app->state);
+            mg_state_write_abort(env->state);
             char msg[200];
             snprintf(msg, sizeof(msg), "A target with name %.100s already exists in this gateway",
                      name);
@@ -227,7 +227,7 @@ void mg_ac_create_target(struct mg_call *c, const char *ident)
         }
     }
     if (live >= g_mg_ac_quotas.targets_per_gateway) {
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
         char msg[200];
         snprintf(msg, sizeof(msg), "The maximum number of targets per gateway (%zu) has been "
                                    "reached", g_mg_ac_quotas.targets_per_gateway);
@@ -241,7 +241,7 @@ void mg_ac_create_target(struct mg_call *c, const char *ident)
                     name ? name : tid, "targetConfiguration",
                     json_object_get(body, "targetConfiguration"), "protocolType", "MCP");
     if (doc == NULL) {
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
         mg_ac_write_failed(c, MG_E_NOMEM);
         goto out;
     }
@@ -337,17 +337,17 @@ static const struct mg_snapshot_doc *s_locked_target(struct mg_call *c,
                                                      const struct mg_snapshot_doc *gd,
                                                      const char *tid, struct mg_snapshot **snap)
 {
-    struct mg_app *app = c->app;
-    if (mg_state_write_begin(&app->state) != MG_E_OK) {
+    const struct mg_env *env = c->env;
+    if (mg_state_write_begin(env->state) != MG_E_OK) {
         mg_ac_write_failed(c, MG_E_STORE);
         return NULL;
     }
-    *snap = mg_state_acquire(&app->state);
+    *snap = mg_state_acquire(env->state);
     char key[160];
     s_key(key, sizeof(key), gd->key, tid);
     const struct mg_snapshot_doc *d = mg_snapshot_get(*snap, MG_AC_KIND_TARGET, gd->account, key);
     if (d == NULL) {
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
         s_not_found(c, tid);
     }
     return d;
@@ -355,7 +355,7 @@ static const struct mg_snapshot_doc *s_locked_target(struct mg_call *c,
 
 void mg_ac_update_target(struct mg_call *c, const char *ident, const char *tid)
 {
-    struct mg_app *app = c->app;
+    const struct mg_env *env = c->env;
     json_t *body = mg_ac_body(c);
     if (body == NULL)
         return;
@@ -382,7 +382,7 @@ void mg_ac_update_target(struct mg_call *c, const char *ident, const char *tid)
     if (d == NULL)
         goto out;
     if (s_busy(d->doc)) {
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
         char msg[200];
         snprintf(msg, sizeof(msg), "Target %s is %s; retry when the operation has finished", tid,
                  s_str(d->doc, "status"));
@@ -400,7 +400,7 @@ void mg_ac_update_target(struct mg_call *c, const char *ident, const char *tid)
                 continue;
             const char *tn = s_str(tgs[i].doc, "name");
             if (tn && strcmp(tn, name) == 0) {
-                mg_state_write_abort(&app->state);
+                mg_state_write_abort(env->state);
                 mg_ac_send_error(c, 409, "ConflictException",
                                  "A target with this name already exists in this gateway");
                 goto out;
@@ -438,7 +438,7 @@ out:
 
 void mg_ac_delete_target(struct mg_call *c, const char *ident, const char *tid)
 {
-    struct mg_app *app = c->app;
+    const struct mg_env *env = c->env;
     const struct mg_snapshot_doc *gd =
         mg_ac_gateway_authorized(c, ident, "bedrock-agentcore:DeleteGatewayTarget", NULL);
     if (gd == NULL || !s_check_tid(c, tid))
@@ -454,7 +454,7 @@ void mg_ac_delete_target(struct mg_call *c, const char *ident, const char *tid)
     if (d == NULL)
         goto out;
     if (s_is(d->doc, "DELETING")) {
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
         mg_ac_send_json(c, 202, reply);
         reply = NULL;
         goto out;
@@ -475,7 +475,7 @@ out:
 
 void mg_ac_sync_targets(struct mg_call *c, const char *ident)
 {
-    struct mg_app *app = c->app;
+    const struct mg_env *env = c->env;
     json_t *body = mg_ac_body(c);
     if (body == NULL)
         return;
@@ -509,7 +509,7 @@ void mg_ac_sync_targets(struct mg_call *c, const char *ident)
     if (d == NULL)
         goto out;
     if (s_busy(d->doc)) {
-        mg_state_write_abort(&app->state);
+        mg_state_write_abort(env->state);
         mg_ac_send_error(c, 409, "ConflictException",
                          "The target is busy; retry when the operation has finished");
         goto out;

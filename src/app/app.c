@@ -2,8 +2,96 @@
 
 #include <string.h>
 
+#include "agentcore/agentcore.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "iam/iam.h"
+
+/* The services, in start order: each module exports its descriptor from its own header. The MCP
+ * data plane comes after Lambda, whose state its configuration carries. */
+static const struct mg_service *const s_services[MG_APP_SERVICES] = {
+    &mg_iam_service, &mg_sts_service, &mg_agentcore_service, &mg_lambda_service, &mg_mcp_service,
+};
+
+/* The configuration of a service that is about to start (NULL: it takes none). */
+static const void *s_config_of(struct mg_app *app, const struct mg_service *svc)
+{
+    if (svc == &mg_lambda_service)
+        return &app->cfg.lambda;
+    if (svc == &mg_mcp_service) {
+        void *lambda = NULL;
+        (void)mg_app_service(app, mg_slice_cstr("lambda"), &lambda);
+        app->mcp_cfg.lambda = lambda;
+        return &app->mcp_cfg;
+    }
+    return NULL;
+}
+
+static void s_env_init(struct mg_app *app)
+{
+    struct mg_env *env = &app->env;
+    env->region = app->cfg.region;
+    env->public_url = app->cfg.public_url;
+    env->gateway_url_template = app->cfg.gateway_url_template;
+    env->listen_host = app->cfg.http.listen_host;
+    env->data_dir = app->cfg.data_dir;
+    env->clock_skew = app->cfg.clock_skew;
+    env->tools_page_size = app->cfg.tools_page_size;
+    env->store = app->store;
+    env->state = &app->state;
+    env->readers = app->readers;
+    env->key_cache = app->key_cache;
+    env->token_key = app->token_key;
+    env->identity = &mg_iam_identity;
+}
+
+enum mg_err mg_app_start_services(struct mg_app *app, const struct mg_service *const *table,
+                                  size_t n, struct mg_errinfo *ei)
+{
+    if (n > MG_APP_SERVICES)
+        return mg_errinfo_set(ei, MG_E_INTERNAL, "too many services");
+    for (size_t i = 0; i < n; i++) {
+        const struct mg_service *svc = table[i];
+        void *state = NULL;
+        if (svc->start) {
+            enum mg_err e = svc->start(&app->env, s_config_of(app, svc), &state, ei);
+            if (e) {
+                if (svc->stop)
+                    svc->stop(state);
+                mg_app_stop_services(app);
+                return e;
+            }
+        }
+        app->services[i] = svc;
+        app->service_state[i] = state;
+        app->n_started = i + 1;
+    }
+    return MG_E_OK;
+}
+
+void mg_app_stop_services(struct mg_app *app)
+{
+    while (app->n_started > 0) {
+        size_t i = --app->n_started;
+        if (app->services[i]->stop)
+            app->services[i]->stop(app->service_state[i]);
+        app->services[i] = NULL;
+        app->service_state[i] = NULL;
+    }
+}
+
+const struct mg_service *mg_app_service(const struct mg_app *app, struct mg_slice name,
+                                        void **state)
+{
+    for (size_t i = 0; i < app->n_started; i++) {
+        if (mg_slice_eq_cstr(name, app->services[i]->name)) {
+            *state = app->service_state[i];
+            return app->services[i];
+        }
+    }
+    *state = NULL;
+    return NULL;
+}
 
 static void s_loop_start(void *user, int loop)
 {
@@ -40,12 +128,10 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg,
     }
     if (!e)
         e = mg_app_load_token_key(app, ei);
-    if (!e)
-        e = mg_agentcore_start(app, ei);
-    if (!e)
-        e = mg_lambda_start(app, ei);
-    if (!e)
-        e = mg_mcp_start(app, ei);
+    if (!e) {
+        s_env_init(app);
+        e = mg_app_start_services(app, s_services, MG_APP_SERVICES, ei);
+    }
     if (e) {
         mg_app_close(app);
         return e;
@@ -73,9 +159,7 @@ void mg_app_stop(struct mg_app *app)
 void mg_app_close(struct mg_app *app)
 {
     mg_app_stop(app);
-    mg_mcp_stop(app);
-    mg_lambda_stop(app);
-    mg_agentcore_stop(app);
+    mg_app_stop_services(app);
     if (app->store) {
         mg_state_cleanup(&app->state);
         mg_store_close(app->store);

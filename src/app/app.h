@@ -1,20 +1,23 @@
-/* src/app/app.h: the running server: configuration, state, and the request pipeline
- * (route -> authenticate -> authorize -> handler). */
+/* src/app/app.h: the composition root: the running server's configuration and state, the
+ * services it starts (a table of descriptors, struct mg_service in call/call.h) and the request
+ * pipeline (route -> authenticate -> service, src/app/dispatch.c). No service includes it. */
 #ifndef MG_APP_H
 #define MG_APP_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "aws/aws.h"
 #include "base/err.h"
+#include "call/call.h"
 #include "http/http.h"
-#include "iam/iam.h"
+#include "lambda/lambda.h"
+#include "mcp/mcp.h"
 #include "sigv4/sigv4.h"
 #include "state/snapshot.h"
 
 #define MG_DEFAULT_PORT 4777
-#define MG_MAX_LOOPS 64
+/* The services the server starts, in start order (stopped in reverse). */
+#define MG_APP_SERVICES 5
 
 struct mg_app_config {
     struct mg_http_config http;
@@ -27,13 +30,7 @@ struct mg_app_config {
      * where "{id}" stands for the gateway id, e.g. https://{id}.gateway.example.com/mcp */
     char gateway_url_template[512];
     size_t tools_page_size;  /* tools per MCP tools/list page; 0 = the default (100) */
-    /* Lambda (src/lambda/) */
-    char runtimes_dir[1024]; /* bootstraps; "" = next to the executable, then ./runtimes */
-    int lambda_concurrency;  /* runtime processes per function; 0 = 10 */
-    int lambda_idle_seconds; /* idle runtime processes are stopped after this; 0 = 300 */
-    int lambda_queue;        /* invocations waiting per function before 429; 0 = 100 */
-    uint64_t lambda_code_storage; /* code bytes per account (zips + unpacked); 0 = env/default */
-    int lambda_isolation;    /* enum mg_lambda_isolation: 0 auto, 1 sandbox, 2 none */
+    struct mg_lambda_config lambda; /* src/lambda/ */
 };
 
 struct mg_app {
@@ -43,22 +40,13 @@ struct mg_app {
     struct mg_sigv4_key_cache *key_cache;
     struct mg_state_reader readers[MG_MAX_LOOPS];
     struct mg_http_server *http;
-    /* module-private state */
-    void *agentcore;
-    void *lambda;
-    void *mcp;
     uint8_t token_key[32]; /* STS session tokens and MCP session ids: AEAD key */
-};
-
-/* One authenticated API call on its way to a handler. */
-struct mg_call {
-    struct mg_app *app;
-    struct mg_http_exchange *x;
-    const struct mg_http_req *req;
-    struct mg_snapshot *snap;
-    struct mg_principal principal;
-    struct mg_sigv4_auth auth;
-    enum mg_aws_protocol protocol;
+    struct mg_env env;     /* what services see of all this */
+    struct mg_mcp_config mcp_cfg;
+    /* the services, in start order, and the state each start returned */
+    const struct mg_service *services[MG_APP_SERVICES];
+    void *service_state[MG_APP_SERVICES];
+    size_t n_started;
 };
 
 MG_MUST_USE enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg,
@@ -70,23 +58,19 @@ void mg_app_close(struct mg_app *app);
 /* The HTTP entry point. */
 void mg_app_handle(void *user, struct mg_http_exchange *x);
 
-/* Service handlers. */
-void mg_sts_handle(struct mg_call *c, const struct mg_aws_params *params);
-void mg_iam_handle(struct mg_call *c, const struct mg_aws_params *params);
-void mg_agentcore_handle(struct mg_call *c); /* bedrock-agentcore-control (rest-json) */
-void mg_lambda_handle(struct mg_call *c);    /* Lambda API (rest-json) */
-/* The MCP data plane: a request to a gateway URL, before any authentication (the gateway's
- * authorizer decides how to authenticate). */
-void mg_mcp_handle(struct mg_app *app, struct mg_http_exchange *x, struct mg_slice gateway_id);
+/* Starts the n services of table in order (start(&app->env, config, &state, ei)), keeping each
+ * one's state; when one fails, stops the started ones in reverse order and returns its error.
+ * mg_app_open starts the server's own table. */
+MG_MUST_USE enum mg_err mg_app_start_services(struct mg_app *app,
+                                              const struct mg_service *const *table, size_t n,
+                                              struct mg_errinfo *ei);
+/* Stops the started services in reverse order (mg_app_close does). */
+void mg_app_stop_services(struct mg_app *app);
 
-/* Module lifecycles, called by mg_app_open (start, after the state is loaded) and mg_app_close
- * (stop, after the HTTP server stopped). */
-MG_MUST_USE enum mg_err mg_agentcore_start(struct mg_app *app, struct mg_errinfo *ei);
-void mg_agentcore_stop(struct mg_app *app);
-MG_MUST_USE enum mg_err mg_lambda_start(struct mg_app *app, struct mg_errinfo *ei);
-void mg_lambda_stop(struct mg_app *app);
-MG_MUST_USE enum mg_err mg_mcp_start(struct mg_app *app, struct mg_errinfo *ei);
-void mg_mcp_stop(struct mg_app *app);
+/* The service of a SigV4 signing name or of the MCP data plane ("mcp"), with its state in
+ * *state; NULL when the server does not serve it. */
+const struct mg_service *mg_app_service(const struct mg_app *app, struct mg_slice name,
+                                        void **state);
 
 /* Loads (or creates) the server's token key from the store meta. */
 MG_MUST_USE enum mg_err mg_app_load_token_key(struct mg_app *app, struct mg_errinfo *ei);

@@ -1,9 +1,9 @@
-/* The request pipeline: route -> authenticate (SigV4) -> service handler. */
+/* The request pipeline: route -> authenticate (SigV4) -> the service's descriptor. */
 #include <stdio.h>
 #include <string.h>
 
 #include "app/app.h"
-#include "app/authn.h"
+#include "call/authn.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -83,7 +83,7 @@ static void s_auth_error(struct mg_http_exchange *x, enum mg_aws_protocol p,
     mg_aws_send_error(x, p, status, code, msg && msg[0] ? msg : "Request signature is invalid.");
 }
 
-static void s_handle_query(struct mg_call *c, enum s_service svc)
+static void s_handle_query(struct mg_call *c, const struct mg_service *svc)
 {
     struct mg_aws_params params;
     enum mg_err e = mg_aws_params_parse(&params, c->req);
@@ -99,10 +99,10 @@ static void s_handle_query(struct mg_call *c, enum s_service svc)
     if (action == NULL || action->len == 0) {
         mg_aws_send_error(c->x, c->protocol, 400, "MissingAction",
                           "Missing Action");
-    } else if (svc == S_STS) {
-        mg_sts_handle(c, &params); /* both answer unserved actions with mg_app_unsupported_action */
     } else {
-        mg_iam_handle(c, &params);
+        c->params = &params; /* both answer unserved actions with mg_app_unsupported_action */
+        svc->handle(c);
+        c->params = NULL;
     }
     mg_aws_params_cleanup(&params);
 }
@@ -114,14 +114,14 @@ static enum mg_sigv4_status s_authenticate(struct mg_call *c, struct mg_sigv4_re
                                            enum s_service svc, enum mg_sigv4_status parsed,
                                            struct mg_errinfo *ei)
 {
-    struct mg_app *app = c->app;
+    const struct mg_env *env = c->env;
     if (parsed != MG_SIGV4_OK)
         return parsed;
     enum mg_sigv4_status st;
-    const char *regions[2] = {app->cfg.region, "us-east-1"};
+    const char *regions[2] = {env->region, "us-east-1"};
     /* IAM and STS's global endpoint sign for us-east-1 whatever region the server serves. */
     size_t n_regions = (svc == S_IAM || svc == S_STS) ? 2 : 1;
-    st = mg_sigv4_check(&c->auth, regions, n_regions, NULL, mg_now(), app->cfg.clock_skew, ei);
+    st = mg_sigv4_check(&c->auth, regions, n_regions, NULL, mg_now(), env->clock_skew, ei);
     if (st != MG_SIGV4_OK)
         return st;
     if (svc == S_NONE) {
@@ -129,7 +129,7 @@ static enum mg_sigv4_status s_authenticate(struct mg_call *c, struct mg_sigv4_re
                        MG_SLICE_ARG(c->auth.service));
         return MG_SIGV4_BAD_SCOPE;
     }
-    return mg_app_verify_caller(app, sreq, c->snap, &c->auth, &c->principal, ei);
+    return mg_authn_verify_caller(env, sreq, c->snap, &c->auth, &c->principal, ei);
 }
 
 static bool s_gateway_route(const struct mg_http_req *r, struct mg_slice *id)
@@ -182,17 +182,20 @@ void mg_app_handle(void *user, struct mg_http_exchange *x)
     }
 
     /* The MCP data plane: /gateways/{id}/mcp, or /mcp under a Host of {id}.gateway.* */
-    struct mg_slice gw;
-    if (s_gateway_route(r, &gw)) {
-        mg_mcp_handle(app, x, gw);
-        return;
-    }
-
     struct mg_call c;
     memset(&c, 0, sizeof(c));
-    c.app = app;
+    c.env = &app->env;
     c.x = x;
     c.req = r;
+    const struct mg_service *service;
+    if (s_gateway_route(r, &c.gateway_id)) {
+        service = mg_app_service(app, MG_SLICE_LIT("mcp"), &c.service);
+        if (service)
+            service->handle(&c);
+        else
+            s_send_plain(x, 404, "not found\n");
+        return;
+    }
     c.snap = mg_state_read(&app->state, &app->readers[r->loop]);
 
     struct mg_sigv4_request sreq = {r->method, r->path, r->query, r->headers, r->n_headers,
@@ -209,26 +212,18 @@ void mg_app_handle(void *user, struct mg_http_exchange *x)
     if (st != MG_SIGV4_OK) {
         mg_principal_cleanup(&c.principal);
         /* AWS's messages may echo the Authorization header: log only the category. */
-        mg_app_log_auth_refused(r, st, &c.auth, NULL);
+        mg_authn_log_refused(r, st, &c.auth, NULL);
         s_auth_error(x, c.protocol, st, ei.msg);
         return;
     }
 
-    switch (svc) {
-    case S_STS:
-    case S_IAM:
-        s_handle_query(&c, svc);
-        break;
-    case S_LAMBDA:
-        mg_lambda_handle(&c);
-        break;
-    case S_AGENTCORE:
-        mg_agentcore_handle(&c);
-        break;
-    case S_NONE:
+    service = svc == S_NONE ? NULL : mg_app_service(app, c.auth.service, &c.service);
+    if (service == NULL)
         mg_aws_send_error(x, MG_AWS_REST_JSON, 404, "UnknownOperationException",
                           "No service is served at this address.");
-        break;
-    }
+    else if (service->protocol == MG_SERVICE_QUERY)
+        s_handle_query(&c, service);
+    else
+        service->handle(&c);
     mg_principal_cleanup(&c.principal);
 }

@@ -2,7 +2,7 @@
  * src/aws/model.h. */
 #include "app/unsupported.h"
 
-#include "app/app.h"
+#include "call/call.h"
 #include "aws/model.h"
 
 static enum mg_aws_service s_svc(enum mg_app_service svc)

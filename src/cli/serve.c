@@ -164,7 +164,7 @@ static bool s_absolute_paths(struct mg_app_config *cfg)
         size_t cap;
     } opts[] = {
         {"--data", NULL, cfg->data_dir, sizeof(cfg->data_dir)},
-        {"--runtimes-dir", NULL, cfg->runtimes_dir, sizeof(cfg->runtimes_dir)},
+        {"--runtimes-dir", NULL, cfg->lambda.runtimes_dir, sizeof(cfg->lambda.runtimes_dir)},
         {"--identities", &cfg->identities, identities, sizeof(identities)},
         {"--tls-cert", &cfg->http.tls_cert, tls_cert, sizeof(tls_cert)},
         {"--tls-key", &cfg->http.tls_key, tls_key, sizeof(tls_key)},
@@ -315,11 +315,11 @@ int mg_cli_serve_main(int argc, char **argv)
             snprintf(cfg.gateway_url_template, sizeof(cfg.gateway_url_template), "%s", v);
         } else if (strcmp(a, "--runtimes-dir") == 0) {
             /* Lambda */
-            if (strlen(v) >= sizeof(cfg.runtimes_dir)) {
+            if (strlen(v) >= sizeof(cfg.lambda.runtimes_dir)) {
                 fprintf(stderr, "mcpgate serve: --runtimes-dir path too long\n");
                 return 2;
             }
-            snprintf(cfg.runtimes_dir, sizeof(cfg.runtimes_dir), "%s", v);
+            snprintf(cfg.lambda.runtimes_dir, sizeof(cfg.lambda.runtimes_dir), "%s", v);
         } else if (strcmp(a, "--tools-page-size") == 0) {
             if (!s_parse_u64(v, 1, 1000, &n)) {
                 fprintf(stderr, "mcpgate serve: --tools-page-size wants 1 to 1000, got '%s'\n", v);
@@ -333,13 +333,13 @@ int mg_cli_serve_main(int argc, char **argv)
                         v);
                 return 2;
             }
-            cfg.lambda_concurrency = (int)n;
+            cfg.lambda.concurrency = (int)n;
         } else if (strcmp(a, "--lambda-queue") == 0) {
             if (!s_parse_u64(v, 1, 100000, &n)) {
                 fprintf(stderr, "mcpgate serve: --lambda-queue wants 1 to 100000, got '%s'\n", v);
                 return 2;
             }
-            cfg.lambda_queue = (int)n;
+            cfg.lambda.queue = (int)n;
         } else if (strcmp(a, "--lambda-idle-timeout") == 0) {
             if (!s_parse_u64(v, 1, 86400, &n)) {
                 fprintf(stderr,
@@ -347,7 +347,7 @@ int mg_cli_serve_main(int argc, char **argv)
                         v);
                 return 2;
             }
-            cfg.lambda_idle_seconds = (int)n;
+            cfg.lambda.idle_seconds = (int)n;
         } else if (strcmp(a, "--lambda-code-storage") == 0) {
             if (!s_parse_u64(v, 1, UINT64_MAX, &n)) {
                 fprintf(stderr,
@@ -355,14 +355,14 @@ int mg_cli_serve_main(int argc, char **argv)
                         v);
                 return 2;
             }
-            cfg.lambda_code_storage = n;
+            cfg.lambda.code_storage = n;
         } else if (strcmp(a, "--lambda-isolation") == 0) {
             if (strcmp(v, "auto") == 0)
-                cfg.lambda_isolation = 0;
+                cfg.lambda.isolation = 0;
             else if (strcmp(v, "sandbox") == 0)
-                cfg.lambda_isolation = 1;
+                cfg.lambda.isolation = 1;
             else if (strcmp(v, "none") == 0)
-                cfg.lambda_isolation = 2;
+                cfg.lambda.isolation = 2;
             else {
                 fprintf(stderr,
                         "mcpgate serve: --lambda-isolation wants auto, sandbox or none, got '%s'\n",
@@ -396,9 +396,9 @@ int mg_cli_serve_main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    char runtimes[sizeof(cfg.runtimes_dir) + 32];
-    if (cfg.runtimes_dir[0])
-        snprintf(runtimes, sizeof(runtimes), "%s", cfg.runtimes_dir);
+    char runtimes[sizeof(cfg.lambda.runtimes_dir) + 32];
+    if (cfg.lambda.runtimes_dir[0])
+        snprintf(runtimes, sizeof(runtimes), "%s", cfg.lambda.runtimes_dir);
     else
         snprintf(runtimes, sizeof(runtimes), "%s/runtimes (built in)", cfg.data_dir);
     MG_LOG(MG_LOG_INFO, MG_SUB_MAIN,

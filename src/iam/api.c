@@ -459,23 +459,23 @@ void mg_iam_send(struct mg_call *c, const char *action, const struct mg_buf *inn
 
 struct mg_snapshot *mg_iam_write_begin(struct mg_call *c)
 {
-    if (mg_state_write_begin(&c->app->state) != MG_E_OK) {
+    if (mg_state_write_begin(c->env->state) != MG_E_OK) {
         mg_iam_internal(c);
         return NULL;
     }
-    return mg_state_acquire(&c->app->state);
+    return mg_state_acquire(c->env->state);
 }
 
 void mg_iam_write_abort(struct mg_call *c, struct mg_snapshot *snap)
 {
-    mg_state_write_abort(&c->app->state);
+    mg_state_write_abort(c->env->state);
     mg_snapshot_unref(snap);
 }
 
 bool mg_iam_write_commit(struct mg_call *c, struct mg_snapshot *snap)
 {
     struct mg_errinfo ei = {0};
-    enum mg_err e = mg_state_write_commit(&c->app->state, &ei);
+    enum mg_err e = mg_state_write_commit(c->env->state, &ei);
     mg_snapshot_unref(snap);
     if (e) {
         MG_LOG_REQ(MG_LOG_ERROR, MG_SUB_IAM, c->req->request_id, "IAM write failed: %s", ei.msg);
@@ -497,7 +497,7 @@ enum mg_err mg_iam_save(struct mg_call *c, const char *kind, const char *account
     char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (text == NULL)
         return MG_E_NOMEM;
-    enum mg_err e = mg_store_put(c->app->store, kind, account, key, mg_slice_cstr(text));
+    enum mg_err e = mg_store_put(c->env->store, kind, account, key, mg_slice_cstr(text));
     mg_free(text);
     return e;
 }
@@ -694,8 +694,9 @@ static const struct s_op s_ops[] = {
     {"SetDefaultPolicyVersion", mg_iam_op_set_default_policy_version},
 };
 
-void mg_iam_handle(struct mg_call *c, const struct mg_aws_params *params)
+static void s_handle(struct mg_call *c)
 {
+    const struct mg_aws_params *params = c->params;
     const struct mg_slice *action = mg_aws_param(params, "Action");
     for (size_t i = 0; i < sizeof(s_ops) / sizeof(s_ops[0]); i++) {
         if (mg_slice_eq_cstr(*action, s_ops[i].name)) {
@@ -705,6 +706,8 @@ void mg_iam_handle(struct mg_call *c, const struct mg_aws_params *params)
     }
     mg_app_unsupported_action(c, MG_APP_SVC_IAM, *action);
 }
+
+const struct mg_service mg_iam_service = {"iam", MG_SERVICE_QUERY, s_handle, NULL, NULL};
 
 void mg_iam_list_entities(struct mg_call *c, const struct mg_aws_params *p, const char *kind,
                           const char *action, const char *container, mg_iam_entity_xml_fn xml)

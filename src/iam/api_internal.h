@@ -6,8 +6,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "app/app.h"
-#include "app/authz.h"
+#include "call/authz.h"
+#include "iam/iam.h"
 #include "base/slice.h"
 
 #define MG_IAM_NAME_CAP 129  /* user, role and policy names: at most 64 or 128 characters */

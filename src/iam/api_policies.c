@@ -230,7 +230,7 @@ void mg_iam_op_delete_policy(struct mg_call *c, const struct mg_aws_params *p)
         mg_iam_fail(c, 409, "DeleteConflict", "%s", conflict);
         return;
     }
-    if (mg_store_delete(c->app->store, "policy", account, d->key) != MG_E_OK) {
+    if (mg_store_delete(c->env->store, "policy", account, d->key) != MG_E_OK) {
         mg_iam_write_abort(c, snap);
         mg_iam_internal(c);
         return;

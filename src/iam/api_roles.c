@@ -168,7 +168,7 @@ void mg_iam_op_delete_role(struct mg_call *c, const struct mg_aws_params *p)
                     "Cannot delete entity, must detach all policies first.");
         return;
     }
-    if (mg_store_delete(c->app->store, "role", mg_iam_account(c), name) != MG_E_OK) {
+    if (mg_store_delete(c->env->store, "role", mg_iam_account(c), name) != MG_E_OK) {
         mg_iam_write_abort(c, snap);
         mg_iam_internal(c);
         return;

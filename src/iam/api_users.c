@@ -213,7 +213,7 @@ void mg_iam_op_delete_user(struct mg_call *c, const struct mg_aws_params *p)
         mg_iam_fail(c, 409, "DeleteConflict", "%s", conflict);
         return;
     }
-    if (mg_store_delete(c->app->store, "user", account, name) != MG_E_OK) {
+    if (mg_store_delete(c->env->store, "user", account, name) != MG_E_OK) {
         mg_iam_write_abort(c, snap);
         mg_iam_internal(c);
         return;
@@ -342,7 +342,7 @@ static void s_key_change(struct mg_call *c, const struct mg_aws_params *p, bool 
     }
     enum mg_err e;
     if (del) {
-        e = mg_store_delete(c->app->store, "access_key", account, akid);
+        e = mg_store_delete(c->env->store, "access_key", account, akid);
     } else {
         json_t *doc = json_deep_copy(k);
         json_object_set_new(doc, "status", json_string(status));

@@ -25,39 +25,10 @@
 
 #include "base/err.h"
 #include "base/slice.h"
+#include "call/call.h"
 #include "policy/policy.h"
 #include "state/snapshot.h"
 
-enum mg_principal_type {
-    MG_PRINCIPAL_NONE = 0,
-    MG_PRINCIPAL_ROOT,
-    MG_PRINCIPAL_USER,
-    MG_PRINCIPAL_ASSUMED_ROLE,
-    MG_PRINCIPAL_SERVICE,
-};
-
-/* Who made a request, as authentication established it. */
-struct mg_principal {
-    enum mg_principal_type type;
-    char account[13];
-    char arn[512];        /* arn:aws:iam::A:root, arn:aws:iam::A:user/P/N, arn:aws:sts::A:assumed-role/R/S */
-    char user_id[160];    /* A (root), AIDA..., AROA...:session */
-    char name[129];       /* user name or role name */
-    char session_name[65];
-    char role_arn[512];   /* for sessions: the role's ARN */
-    char access_key_id[129];
-    int64_t token_issued, token_expires; /* sessions */
-    const json_t *user;   /* the user's or role's document in the snapshot, or NULL */
-    /* Sessions: compiled session policies (owned references, released by
-     * mg_principal_cleanup) and session tags (owned JSON object {key: value}, or NULL). */
-    struct mg_policy *session_policies[11]; /* inline + up to 10 managed ARNs */
-    size_t n_session_policies;
-    json_t *session_tags;
-    bool role_chained;    /* the session was made by a role session (chaining) */
-    char source_identity[65]; /* sessions: the SourceIdentity set when the chain began, or "" */
-};
-
-void mg_principal_cleanup(struct mg_principal *p);
 
 /* Compiled identity policies of a user or role (inline and attached managed, customer or AWS
  * managed) and its permissions boundary, built into every snapshot. */
@@ -116,9 +87,9 @@ MG_MUST_USE enum mg_err mg_iam_check_identities(struct mg_slice text, struct mg_
 /* Temporary credentials (ASIA keys): the session token is an authenticated, encrypted token that
  * carries the secret and the session, so it verifies without a store lookup. Fills p and the
  * secret to verify the signature with. Returns MG_SIGV4_OK, MG_SIGV4_UNKNOWN_KEY or
- * MG_SIGV4_EXPIRED_TOKEN (as int, to keep this header free of sigv4.h). */
-struct mg_app;
-int mg_sts_session_resolve(struct mg_app *app, const struct mg_snapshot *snap,
+ * MG_SIGV4_EXPIRED_TOKEN (as int, to keep this header free of sigv4.h). key: the server's token
+ * key. */
+int mg_sts_session_resolve(const uint8_t key[32], const struct mg_snapshot *snap,
                            struct mg_slice access_key_id, struct mg_slice token,
                            struct mg_principal *p, char *secret, size_t secret_cap);
 
@@ -171,8 +142,9 @@ void mg_iam_policy_cache_clear(void);
  * means 3600 (clamped to 900..MaxSessionDuration). On success fills out_principal (the session,
  * for in-process authorization; release with mg_principal_cleanup), the temporary credentials
  * (akid_out >= 21 bytes, secret_out >= 41 bytes, token_out) and *expires_out (epoch seconds).
- * out_principal, token_out and expires_out may be NULL. */
-MG_MUST_USE enum mg_err mg_sts_assume_role_as_service(struct mg_app *app,
+ * out_principal, token_out and expires_out may be NULL. Other modules reach it as
+ * mg_call_assume_role_as_service (call/call.h). */
+MG_MUST_USE enum mg_err mg_sts_assume_role_as_service(const struct mg_env *env,
                                                       const struct mg_snapshot *snap,
                                                       const char *role_arn, const char *service,
                                                       const char *session_name, int64_t duration,
@@ -181,6 +153,16 @@ MG_MUST_USE enum mg_err mg_sts_assume_role_as_service(struct mg_app *app,
                                                       struct mg_buf *token_out,
                                                       int64_t *expires_out,
                                                       struct mg_errinfo *ei);
+
+/* What the call layer needs of IAM to authenticate and authorize (struct mg_identity in
+ * call/call.h): long-term keys, session tokens, compiled identity policies. */
+extern const struct mg_identity mg_iam_identity;
+
+/* The IAM and STS APIs (query protocol), for the composition root (struct mg_service in
+ * call/call.h). Both are stateless: the state lives in the snapshot and the store. */
+struct mg_service;
+extern const struct mg_service mg_iam_service;
+extern const struct mg_service mg_sts_service;
 
 /* Ids as AWS makes them: prefix + 17 (user/role/policy) or 16 (access keys) of [A-Z2-7]. */
 void mg_iam_new_id(const char *prefix, char out[32]);

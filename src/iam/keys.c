@@ -127,3 +127,32 @@ void mg_iam_new_id(const char *prefix, char out[32])
     mg_memcpy(out, prefix, n);
     mg_random_chars(out + n, body, MG_ALPHA_UPPER_NUM);
 }
+
+/* ---- what the call layer needs (struct mg_identity) --------------------------------------- */
+
+static bool s_find_key(const struct mg_snapshot *snap, struct mg_slice access_key_id,
+                       const char **secret, bool *loopback_only, struct mg_principal *p)
+{
+    const struct mg_iam_key *key = mg_iam_find_key(snap, access_key_id);
+    if (key == NULL || !key->active)
+        return false;
+    *secret = key->secret;
+    *loopback_only = key->loopback_only;
+    mg_iam_principal_from_key(key, p);
+    return true;
+}
+
+static void s_policies_of(const struct mg_snapshot *snap, const struct mg_principal *p,
+                          struct mg_policy_set *set)
+{
+    const struct mg_iam_entity_policies *ep = mg_iam_policies_of(snap, p);
+    if (ep == NULL)
+        return;
+    set->identity = (const struct mg_policy *const *)ep->identity;
+    set->n_identity = ep->n_identity;
+    set->boundary = (const struct mg_policy *const *)ep->boundary;
+    set->n_boundary = ep->n_boundary;
+}
+
+const struct mg_identity mg_iam_identity = {s_find_key, mg_sts_session_resolve, s_policies_of,
+                                             mg_sts_assume_role_as_service};

@@ -221,11 +221,3 @@ const struct mg_policy *mg_iam_managed_policy(const struct mg_snapshot *snap, co
     return mg_map_get(&x->managed, mg_slice_cstr(arn));
 }
 
-void mg_principal_cleanup(struct mg_principal *p)
-{
-    for (size_t i = 0; i < p->n_session_policies; i++)
-        mg_policy_unref(p->session_policies[i]);
-    p->n_session_policies = 0;
-    json_decref(p->session_tags);
-    p->session_tags = NULL;
-}

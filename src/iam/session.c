@@ -12,8 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "aws/aws.h"
 #include "crypto/crypto.h"
-#include "app/app.h"
+#include "iam/iam.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -422,12 +423,12 @@ bool mg_sts_principal_from_session(const struct mg_snapshot *snap, const struct 
     return ok;
 }
 
-int mg_sts_session_resolve(struct mg_app *app, const struct mg_snapshot *snap,
+int mg_sts_session_resolve(const uint8_t key[32], const struct mg_snapshot *snap,
                            struct mg_slice access_key_id, struct mg_slice token,
                            struct mg_principal *p, char *secret, size_t secret_cap)
 {
     struct mg_sts_session s;
-    if (mg_sts_session_open(app->token_key, token, &s) != MG_E_OK)
+    if (mg_sts_session_open(key, token, &s) != MG_E_OK)
         return MG_SIGV4_UNKNOWN_KEY;
     int rc = MG_SIGV4_UNKNOWN_KEY;
     if (!mg_slice_eq_cstr(access_key_id, s.access_key_id) || secret_cap <= strlen(s.secret))

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "app/authz.h"
+#include "call/authz.h"
 #include "app/unsupported.h"
 #include "base/alloc.h"
 #include "base/log.h"
@@ -308,7 +308,7 @@ static void s_assume_role(struct mg_call *c, const struct mg_aws_params *p)
                             json_object_get(t, "Value"));
         }
     }
-    if (mg_sts_session_issue(c->app->token_key, &s, duration, &token) != MG_E_OK) {
+    if (mg_sts_session_issue(c->env->token_key, &s, duration, &token) != MG_E_OK) {
         mg_iam_internal(c);
         goto out;
     }
@@ -380,7 +380,7 @@ out:
 
 /* ---- on behalf of a service ---------------------------------------------------------------- */
 
-enum mg_err mg_sts_assume_role_as_service(struct mg_app *app, const struct mg_snapshot *snap,
+enum mg_err mg_sts_assume_role_as_service(const struct mg_env *env, const struct mg_snapshot *snap,
                                           const char *role_arn, const char *service,
                                           const char *session_name, int64_t duration,
                                           struct mg_principal *out_principal, char *akid_out,
@@ -409,7 +409,7 @@ enum mg_err mg_sts_assume_role_as_service(struct mg_app *app, const struct mg_sn
         struct mg_policy_ctx_entry ctx[MG_AUTHZ_MAX_CONTEXT];
         struct mg_authz_storage st;
         size_t n = 0;
-        mg_authz_fill_request(&sp, NULL, app ? app->cfg.region : NULL, &req, ctx, &n, &st);
+        mg_authz_fill_request(&sp, NULL, env ? env->region : NULL, &req, ctx, &n, &st);
         bool complete = st.overflow == NULL && n + 2 <= MG_AUTHZ_MAX_CONTEXT;
         if (complete) {
             ctx[n++] = (struct mg_policy_ctx_entry){MG_SLICE_LIT("sts:RoleSessionName"), NULL, 0,
@@ -449,7 +449,7 @@ enum mg_err mg_sts_assume_role_as_service(struct mg_app *app, const struct mg_sn
     struct mg_buf tmp;
     mg_buf_init(&tmp, 16384);
     struct mg_buf *tok = token_out ? token_out : &tmp;
-    enum mg_err e = mg_sts_session_issue(app->token_key, &s, duration, tok);
+    enum mg_err e = mg_sts_session_issue(env->token_key, &s, duration, tok);
     if (e) {
         mg_buf_cleanup(&tmp);
         mg_sts_session_cleanup(&s);
@@ -474,8 +474,9 @@ enum mg_err mg_sts_assume_role_as_service(struct mg_app *app, const struct mg_sn
 
 /* ---- dispatch --------------------------------------------------------------------------------- */
 
-void mg_sts_handle(struct mg_call *c, const struct mg_aws_params *params)
+static void s_handle(struct mg_call *c)
 {
+    const struct mg_aws_params *params = c->params;
     const struct mg_slice *action = mg_aws_param(params, "Action");
     if (mg_slice_eq_cstr(*action, "GetCallerIdentity")) {
         s_get_caller_identity(c);
@@ -487,3 +488,5 @@ void mg_sts_handle(struct mg_call *c, const struct mg_aws_params *params)
     }
     mg_app_unsupported_action(c, MG_APP_SVC_STS, *action);
 }
+
+const struct mg_service mg_sts_service = {"sts", MG_SERVICE_QUERY, s_handle, NULL, NULL};

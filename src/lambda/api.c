@@ -6,12 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "app/authz.h"
+#include "call/authz.h"
 #include "app/unsupported.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
-#include "iam/iam.h"
 #include "lambda/internal.h"
 
 static void s_err(struct mg_call *c, int status, const char *type, const char *msg)
@@ -105,7 +104,7 @@ static bool s_resolve(struct mg_call *c, struct mg_slice raw, struct s_target *t
         return false;
     }
     char why[400];
-    if (!mg_lambda_name_is_local(&n, mg_buf_cstr(&b), c->app->cfg.region, why, sizeof(why))) {
+    if (!mg_lambda_name_is_local(&n, mg_buf_cstr(&b), c->env->region, why, sizeof(why))) {
         /* an ARN of another region or partition never names a function of this server */
         s_err(c, 404, "ResourceNotFoundException", why);
         mg_buf_cleanup(&b);
@@ -116,7 +115,7 @@ static bool s_resolve(struct mg_call *c, struct mg_slice raw, struct s_target *t
     mg_lambda_strlcpy(t->account, sizeof(t->account), n.account[0] ? n.account : c->principal.account);
     mg_lambda_strlcpy(t->name, sizeof(t->name), n.name);
     mg_lambda_strlcpy(t->qualifier, sizeof(t->qualifier), n.qualifier);
-    mg_lambda_function_arn(c->app->cfg.region, t->account, t->name, t->arn, sizeof(t->arn));
+    mg_lambda_function_arn(c->env->region, t->account, t->name, t->arn, sizeof(t->arn));
     const struct mg_snapshot_doc *d = mg_snapshot_get(c->snap, "function", t->account, t->name);
     t->doc = d ? d->doc : NULL;
     return true;
@@ -238,7 +237,7 @@ static bool s_check_role(struct mg_call *c, const char *role)
     char akid[32], secret[64];
     struct mg_errinfo ei = {0};
     /* The role must exist and admit lambda.amazonaws.com: exactly what assuming it checks. */
-    enum mg_err e = mg_sts_assume_role_as_service(c->app, c->snap, role, "lambda.amazonaws.com",
+    enum mg_err e = mg_call_assume_role_as_service(c->env, c->snap, role, "lambda.amazonaws.com",
                                                   "validate", 900, NULL, akid, secret, &tok, NULL,
                                                   &ei);
     mg_memzero(secret, sizeof(secret));
@@ -382,7 +381,7 @@ static bool s_store_code(struct mg_call *c, const json_t *zipfile, const char *a
     }
     struct mg_lambda_code code;
     char msg[128] = "";
-    switch (mg_lambda_code_put(c->app->lambda, c->snap, account, name, mg_slice_cstr(b64), &code,
+    switch (mg_lambda_code_put(((struct mg_lambda *)c->service), c->snap, account, name, mg_slice_cstr(b64), &code,
                                msg, sizeof(msg))) {
     case MG_LAMBDA_CODE_OK:
         break;
@@ -415,7 +414,7 @@ static bool s_store_code(struct mg_call *c, const json_t *zipfile, const char *a
                                    json_integer((json_int_t)code.unzipped_size))) == 0;
     if (!ok) {
         /* nothing may be left of this version if the function does not use it */
-        mg_lambda_code_done(c->app->lambda, account, name, hex);
+        mg_lambda_code_done(((struct mg_lambda *)c->service), account, name, hex);
         s_err(c, 500, "ServiceException", "The code could not be stored.");
     }
     return ok;
@@ -431,35 +430,35 @@ static bool s_commit(struct mg_call *c, const char *account, const char *name, j
         s_err(c, 500, "ServiceException", "out of memory");
         return false;
     }
-    enum mg_err e = mg_state_write_begin(&c->app->state);
+    enum mg_err e = mg_state_write_begin(c->env->state);
     if (!e && new_code) {
         /* the storage check again, under the write lock: concurrent uploads cannot both pass */
-        struct mg_snapshot *cur = mg_state_acquire(&c->app->state);
+        struct mg_snapshot *cur = mg_state_acquire(c->env->state);
         json_int_t size = json_integer_value(json_object_get(doc, "CodeSize")) +
                           json_integer_value(json_object_get(doc, "CodeUnzippedSize"));
-        bool ok = mg_lambda_code_fits(c->app, cur, account, name,
+        bool ok = mg_lambda_code_fits(c->service, cur, account, name,
                                       size > 0 ? (uint64_t)size : 0);
         mg_snapshot_unref(cur);
         if (!ok) {
             mg_free(text);
-            mg_state_write_abort(&c->app->state);
+            mg_state_write_abort(c->env->state);
             s_err(c, 400, "CodeStorageExceededException", s_storage_msg);
             return false;
         }
     }
     if (!e)
-        e = insert ? mg_store_insert(c->app->store, "function", account, name, mg_slice_cstr(text))
-                   : mg_store_put(c->app->store, "function", account, name, mg_slice_cstr(text));
+        e = insert ? mg_store_insert(c->env->store, "function", account, name, mg_slice_cstr(text))
+                   : mg_store_put(c->env->store, "function", account, name, mg_slice_cstr(text));
     mg_free(text);
     struct mg_errinfo ei = {0};
     if (e == MG_E_CONFLICT) {
-        mg_state_write_abort(&c->app->state);
+        mg_state_write_abort(c->env->state);
         s_errf(c, 409, "ResourceConflictException", "Function already exist: %s", name);
         return false;
     }
-    if (e || mg_state_write_commit(&c->app->state, &ei) != MG_E_OK) {
+    if (e || mg_state_write_commit(c->env->state, &ei) != MG_E_OK) {
         if (e)
-            mg_state_write_abort(&c->app->state);
+            mg_state_write_abort(c->env->state);
         s_err(c, 500, "ServiceException", "The function could not be stored.");
         return false;
     }
@@ -533,13 +532,13 @@ static void s_create(struct mg_call *c)
         goto out;
     }
     char why[400];
-    if (!mg_lambda_name_is_local(&n, fname, c->app->cfg.region, why, sizeof(why))) {
+    if (!mg_lambda_name_is_local(&n, fname, c->env->region, why, sizeof(why))) {
         s_err(c, 404, "ResourceNotFoundException", why);
         goto out;
     }
     mg_lambda_strlcpy(t.account, sizeof(t.account), n.account[0] ? n.account : c->principal.account);
     mg_lambda_strlcpy(t.name, sizeof(t.name), n.name);
-    mg_lambda_function_arn(c->app->cfg.region, t.account, t.name, t.arn, sizeof(t.arn));
+    mg_lambda_function_arn(c->env->region, t.account, t.name, t.arn, sizeof(t.arn));
     if (!s_authorize(c, "lambda:CreateFunction", &t))
         goto out;
     if (strcmp(t.account, c->principal.account) != 0) {
@@ -620,14 +619,14 @@ static void s_create(struct mg_call *c)
     }
     if (!s_commit(c, t.account, t.name, doc, true, true))
         goto out;
-    mg_lambda_queue_activation(c->app->lambda, t.account, t.name,
+    mg_lambda_queue_activation(((struct mg_lambda *)c->service), t.account, t.name,
                                json_string_value(json_object_get(doc, "CodeSha256")));
     json_t *pub = s_public_conf(doc);
     s_send_json_obj(c, 201, pub);
     json_decref(pub);
 out:
     if (stored)
-        mg_lambda_code_done(c->app->lambda, t.account, t.name, hex);
+        mg_lambda_code_done(((struct mg_lambda *)c->service), t.account, t.name, hex);
     json_decref(doc);
     json_decref(body);
 }
@@ -647,7 +646,7 @@ static void s_get(struct mg_call *c, struct s_target *t, bool config_only)
     json_t *tags = json_object_get(t->doc, "Tags");
     /* "o" takes conf even when json_pack fails; the location is built by jansson, unbounded */
     json_t *r = json_pack("{s:o,s:{s:s,s:s+++++}}", "Configuration", conf, "Code",
-                          "RepositoryType", "S3", "Location", c->app->cfg.public_url,
+                          "RepositoryType", "S3", "Location", c->env->public_url,
                           "/_mcpgate/lambda/", t->account, "/", t->name, "/code.zip");
     if (r && tags && json_object_size(tags) && json_object_set(r, "Tags", tags)) {
         json_decref(r);
@@ -717,23 +716,23 @@ static void s_delete(struct mg_call *c, struct s_target *t)
               "$LATEST version cannot be deleted without deleting the function.");
         return;
     }
-    enum mg_err e = mg_state_write_begin(&c->app->state);
+    enum mg_err e = mg_state_write_begin(c->env->state);
     if (!e)
-        e = mg_store_delete(c->app->store, "function", t->account, t->name);
+        e = mg_store_delete(c->env->store, "function", t->account, t->name);
     struct mg_errinfo ei = {0};
     if (e == MG_E_NOT_FOUND) {
-        mg_state_write_abort(&c->app->state);
+        mg_state_write_abort(c->env->state);
         s_not_found(c, &(struct s_target){.doc = NULL});
         return;
     }
-    if (e || mg_state_write_commit(&c->app->state, &ei)) {
+    if (e || mg_state_write_commit(c->env->state, &ei)) {
         if (e)
-            mg_state_write_abort(&c->app->state);
+            mg_state_write_abort(c->env->state);
         s_err(c, 500, "ServiceException", "The function could not be deleted.");
         return;
     }
-    mg_lambda_forget(c->app->lambda, t->account, t->name);
-    mg_lambda_code_remove(c->app->lambda, t->account, t->name);
+    mg_lambda_forget(((struct mg_lambda *)c->service), t->account, t->name);
+    mg_lambda_code_remove(((struct mg_lambda *)c->service), t->account, t->name);
     mg_http_set_status(c->x, 204);
     mg_http_send(c->x);
 }
@@ -744,7 +743,7 @@ static json_t *s_load_for_update(struct mg_call *c, const struct s_target *t)
     struct mg_buf b;
     mg_buf_init(&b, MG_STORE_DOC_MAX);
     json_t *doc = NULL;
-    if (mg_store_get(c->app->store, "function", t->account, t->name, &b) == MG_E_OK)
+    if (mg_store_get(c->env->store, "function", t->account, t->name, &b) == MG_E_OK)
         doc = json_loadb((const char *)b.ptr, b.len, 0, NULL);
     mg_buf_cleanup(&b);
     return doc;
@@ -795,13 +794,13 @@ static void s_update(struct mg_call *c, struct s_target *t, bool code)
         goto out;
     }
     /* keep what AddPermission wrote meanwhile: re-read under the write lock */
-    if (mg_state_write_begin(&c->app->state) != MG_E_OK) {
+    if (mg_state_write_begin(c->env->state) != MG_E_OK) {
         s_err(c, 500, "ServiceException", "The function could not be stored.");
         goto out;
     }
     json_t *cur = s_load_for_update(c, t);
     if (cur == NULL) {
-        mg_state_write_abort(&c->app->state);
+        mg_state_write_abort(c->env->state);
         s_not_found(c, &(struct s_target){.doc = NULL});
         goto out;
     }
@@ -814,7 +813,7 @@ static void s_update(struct mg_call *c, struct s_target *t, bool code)
             json_object_del(doc, kept[k]);
     }
     json_decref(cur);
-    mg_state_write_abort(&c->app->state);
+    mg_state_write_abort(c->env->state);
     if (bad) {
         s_nomem(c);
         goto out;
@@ -822,14 +821,14 @@ static void s_update(struct mg_call *c, struct s_target *t, bool code)
     if (!s_commit(c, t->account, t->name, doc, false, code))
         goto out;
     if (code)
-        mg_lambda_queue_activation(c->app->lambda, t->account, t->name,
+        mg_lambda_queue_activation(((struct mg_lambda *)c->service), t->account, t->name,
                                    json_string_value(json_object_get(doc, "CodeSha256")));
     json_t *pub = s_public_conf(doc);
     s_send_json_obj(c, 200, pub);
     json_decref(pub);
 out:
     if (stored)
-        mg_lambda_code_done(c->app->lambda, t->account, t->name, hex);
+        mg_lambda_code_done(((struct mg_lambda *)c->service), t->account, t->name, hex);
     json_decref(doc);
     json_decref(body);
 }
@@ -872,14 +871,14 @@ static bool s_valid_sid(const char *s)
 static bool s_store_policy_doc(struct mg_call *c, const struct s_target *t, const json_t *doc)
 {
     char *dtext = json_dumps(doc, JSON_COMPACT);
-    enum mg_err e = dtext ? mg_store_put(c->app->store, "function", t->account, t->name,
+    enum mg_err e = dtext ? mg_store_put(c->env->store, "function", t->account, t->name,
                                          mg_slice_cstr(dtext))
                           : MG_E_NOMEM;
     mg_free(dtext);
     struct mg_errinfo ei = {0};
-    if (e || mg_state_write_commit(&c->app->state, &ei)) {
+    if (e || mg_state_write_commit(c->env->state, &ei)) {
         if (e)
-            mg_state_write_abort(&c->app->state);
+            mg_state_write_abort(c->env->state);
         s_err(c, 500, "ServiceException", "The policy could not be stored.");
         return false;
     }
@@ -943,18 +942,18 @@ static void s_add_permission(struct mg_call *c, struct s_target *t)
         goto out;
     }
 
-    if (mg_state_write_begin(&c->app->state) != MG_E_OK) {
+    if (mg_state_write_begin(c->env->state) != MG_E_OK) {
         s_err(c, 500, "ServiceException", "The policy could not be stored.");
         goto out;
     }
     doc = s_load_for_update(c, t);
     if (doc == NULL) {
-        mg_state_write_abort(&c->app->state);
+        mg_state_write_abort(c->env->state);
         s_not_found(c, &(struct s_target){.doc = NULL});
         goto out;
     }
     if (!s_check_revision(c, body, doc, "PolicyRevisionId")) {
-        mg_state_write_abort(&c->app->state);
+        mg_state_write_abort(c->env->state);
         goto out;
     }
     const char *ptext = json_string_value(json_object_get(doc, "Policy"));
@@ -965,7 +964,7 @@ static void s_add_permission(struct mg_call *c, struct s_target *t)
                                "Statement");
     json_t *stmts = json_object_get(policy, "Statement");
     if (!json_is_array(stmts)) {
-        mg_state_write_abort(&c->app->state);
+        mg_state_write_abort(c->env->state);
         s_nomem(c);
         goto out;
     }
@@ -974,7 +973,7 @@ static void s_add_permission(struct mg_call *c, struct s_target *t)
     json_array_foreach(stmts, i, s) {
         const char *have = json_string_value(json_object_get(s, "Sid"));
         if (have && strcmp(have, sid) == 0) {
-            mg_state_write_abort(&c->app->state);
+            mg_state_write_abort(c->env->state);
             s_errf(c, 409, "ResourceConflictException",
                    "The statement id (%s) provided already exists. Please provide a new statement "
                    "id, or remove the existing statement.",
@@ -983,7 +982,7 @@ static void s_add_permission(struct mg_call *c, struct s_target *t)
         }
     }
     if (json_array_append(stmts, stmt)) {
-        mg_state_write_abort(&c->app->state);
+        mg_state_write_abort(c->env->state);
         s_nomem(c);
         goto out;
     }
@@ -992,20 +991,20 @@ static void s_add_permission(struct mg_call *c, struct s_target *t)
     struct mg_policy *compiled = NULL;
     struct mg_errinfo pe = {0};
     if (text == NULL) {
-        mg_state_write_abort(&c->app->state);
+        mg_state_write_abort(c->env->state);
         s_nomem(c);
         goto out;
     }
     enum mg_err pe_code = mg_policy_parse(mg_slice_cstr(text), &o, &compiled, &pe);
     if (pe_code == MG_E_NOMEM) {
         mg_free(text);
-        mg_state_write_abort(&c->app->state);
+        mg_state_write_abort(c->env->state);
         s_nomem(c);
         goto out;
     }
     if (pe_code != MG_E_OK || strlen(text) > 20480) {
         mg_free(text);
-        mg_state_write_abort(&c->app->state);
+        mg_state_write_abort(c->env->state);
         s_errf(c, 400, "InvalidParameterValueException", "The policy is not valid: %s",
                pe.msg[0] ? pe.msg : "The final policy size is bigger than the limit.");
         goto out;
@@ -1017,7 +1016,7 @@ static void s_add_permission(struct mg_call *c, struct s_target *t)
     bad |= json_object_set_new(doc, "PolicyRevisionId", json_string(rev));
     mg_free(text);
     if (bad) {
-        mg_state_write_abort(&c->app->state);
+        mg_state_write_abort(c->env->state);
         s_nomem(c);
         goto out;
     }
@@ -1043,7 +1042,7 @@ static void s_remove_permission(struct mg_call *c, struct s_target *t, struct mg
     mg_buf_init(&sb, 256);
     const char *sid = mg_url_decode(&sb, sid_raw, false) == MG_E_OK ? mg_buf_cstr(&sb) : NULL;
     json_t *doc = NULL, *policy = NULL;
-    if (mg_state_write_begin(&c->app->state) != MG_E_OK) {
+    if (mg_state_write_begin(c->env->state) != MG_E_OK) {
         s_err(c, 500, "ServiceException", "The policy could not be stored.");
         goto out;
     }
@@ -1059,7 +1058,7 @@ static void s_remove_permission(struct mg_call *c, struct s_target *t, struct mg
             idx = i;
     }
     if (idx == (size_t)-1) {
-        mg_state_write_abort(&c->app->state);
+        mg_state_write_abort(c->env->state);
         s_err(c, 404, "ResourceNotFoundException",
               "The resource you requested does not exist.");
         goto out;
@@ -1067,7 +1066,7 @@ static void s_remove_permission(struct mg_call *c, struct s_target *t, struct mg
     struct mg_slice want_rev = s_query(c->req, "RevisionId");
     const char *have_rev = json_string_value(json_object_get(doc, "PolicyRevisionId"));
     if (want_rev.len && (have_rev == NULL || !mg_slice_eq_cstr(want_rev, have_rev))) {
-        mg_state_write_abort(&c->app->state);
+        mg_state_write_abort(c->env->state);
         s_err(c, 412, "PreconditionFailedException",
               "The Revision Id provided does not match the latest Revision Id. Call the "
               "GetPolicy API to retrieve the latest Revision Id");
@@ -1087,7 +1086,7 @@ static void s_remove_permission(struct mg_call *c, struct s_target *t, struct mg
     s_new_revision(rev);
     bad |= json_object_set_new(doc, "PolicyRevisionId", json_string(rev));
     if (bad) {
-        mg_state_write_abort(&c->app->state);
+        mg_state_write_abort(c->env->state);
         s_nomem(c);
         goto out;
     }
@@ -1257,7 +1256,7 @@ static void s_invoke(struct mg_call *c, struct s_target *t)
         mg_http_send(c->x);
         return;
     }
-    struct mg_lambda *L = c->app->lambda;
+    struct mg_lambda *L = ((struct mg_lambda *)c->service);
     struct s_pending *pd = event ? NULL : mg_calloc(1, sizeof(*pd));
     struct mg_lambda_inv *inv =
         (event || pd) ? mg_lambda_inv_new(t->account, t->name, payload, mg_buf_slice(&ctx),
@@ -1287,7 +1286,7 @@ void mg_lambda_handle(struct mg_call *c)
 {
     static const char pre[] = "/2015-03-31/functions";
     struct mg_slice path = c->req->path, m = c->req->method;
-    if (c->app->lambda == NULL) {
+    if (((struct mg_lambda *)c->service) == NULL) {
         s_err(c, 503, "ServiceException", "The Lambda service is not running.");
         return;
     }

@@ -28,10 +28,10 @@
 
 /* --- storage accounting ------------------------------------------------------------------ */
 
-uint64_t mg_lambda_code_storage_max(const struct mg_app *app)
+uint64_t mg_lambda_code_storage_max(const struct mg_lambda *L)
 {
-    if (app->cfg.lambda_code_storage)
-        return app->cfg.lambda_code_storage;
+    if (L->code_storage)
+        return L->code_storage;
     const char *v = getenv("MCPGATE_LAMBDA_CODE_STORAGE");
     if (v && v[0] >= '0' && v[0] <= '9') {
         char *end;
@@ -63,11 +63,11 @@ uint64_t mg_lambda_account_code_bytes(const struct mg_snapshot *snap, const char
     return total;
 }
 
-bool mg_lambda_code_fits(const struct mg_app *app, const struct mg_snapshot *snap,
+bool mg_lambda_code_fits(const struct mg_lambda *L, const struct mg_snapshot *snap,
                          const char *account, const char *name, uint64_t new_bytes)
 {
     uint64_t used = mg_lambda_account_code_bytes(snap, account, name);
-    uint64_t max = mg_lambda_code_storage_max(app);
+    uint64_t max = mg_lambda_code_storage_max(L);
     return used <= max && new_bytes <= max - used;
 }
 
@@ -188,7 +188,7 @@ enum mg_err mg_lambda_code_unpack(struct mg_lambda *L, const char *account, cons
     char base[1024], hex[65];
     if (!mg_lambda_sha_hex(sha_b64, hex))
         return MG_E_INVALID;
-    mg_lambda_code_dir(L->app, account, name, base, sizeof(base));
+    mg_lambda_code_dir(L->env->data_dir, account, name, base, sizeof(base));
     snprintf(dir, cap, "%s/%s", base, hex);
     if (s_exists(dir))
         return MG_E_OK;
@@ -248,7 +248,7 @@ mg_lambda_code_put(struct mg_lambda *L, const struct mg_snapshot *snap, const ch
         return strstr(msg, "size over") ? MG_LAMBDA_CODE_UNZIPPED_TOO_LARGE
                                         : MG_LAMBDA_CODE_INVALID_ZIP;
     }
-    if (!mg_lambda_code_fits(L->app, snap, account, name, zip.len + info.total_uncompressed)) {
+    if (!mg_lambda_code_fits(L, snap, account, name, zip.len + info.total_uncompressed)) {
         mg_buf_cleanup(&zip);
         return MG_LAMBDA_CODE_STORAGE_EXCEEDED;
     }
@@ -259,7 +259,7 @@ mg_lambda_code_put(struct mg_lambda *L, const struct mg_snapshot *snap, const ch
     struct mg_buf sha;
     mg_buf_init(&sha, 64);
     char dir[1024], path[1200];
-    bool fits = mg_lambda_code_dir(L->app, account, name, dir, sizeof(dir)) &&
+    bool fits = mg_lambda_code_dir(L->env->data_dir, account, name, dir, sizeof(dir)) &&
                 mg_fmt(path, sizeof(path), "%s/%s.zip", dir, out->hex);
     bool pending = mg_lambda_code_pending(L, account, name, out->hex);
     bool ok = pending && fits && mg_base64_encode(&sha, mg_slice_make(digest, 32)) == MG_E_OK &&
@@ -291,7 +291,7 @@ void mg_lambda_code_remove(struct mg_lambda *L, const char *account, const char 
     mg_random_chars(tag, 8, MG_ALPHA_LOWER_NUM);
     tag[8] = 0;
     /* a truncated path would name another function's code */
-    if (!mg_lambda_code_dir(L->app, account, name, dir, sizeof(dir)) ||
+    if (!mg_lambda_code_dir(L->env->data_dir, account, name, dir, sizeof(dir)) ||
         !mg_fmt(aside, sizeof(aside), "%s.deleted-%s", dir, tag))
         return;
     if (rename(dir, aside) == 0)
@@ -305,11 +305,11 @@ void mg_lambda_code_remove(struct mg_lambda *L, const char *account, const char 
 static void s_set_state(struct mg_lambda *L, const char *account, const char *name,
                         const char *sha_b64, enum mg_err e)
 {
-    if (mg_state_write_begin(&L->app->state) == MG_E_OK) {
+    if (mg_state_write_begin(L->env->state) == MG_E_OK) {
         struct mg_buf b;
         mg_buf_init(&b, MG_STORE_DOC_MAX);
         json_t *doc = NULL;
-        if (mg_store_get(L->app->store, "function", account, name, &b) == MG_E_OK)
+        if (mg_store_get(L->env->store, "function", account, name, &b) == MG_E_OK)
             doc = json_loadb((const char *)b.ptr, b.len, 0, NULL);
         const char *sha = json_string_value(json_object_get(doc, "CodeSha256"));
         bool ok = false;
@@ -336,7 +336,7 @@ static void s_set_state(struct mg_lambda *L, const char *account, const char *na
                 json_object_del(doc, "LastUpdateStatusReasonCode");
             }
             char *text = set ? json_dumps(doc, JSON_COMPACT) : NULL;
-            ok = text && mg_store_put(L->app->store, "function", account, name,
+            ok = text && mg_store_put(L->env->store, "function", account, name,
                                       mg_slice_cstr(text)) == MG_E_OK;
             mg_free(text);
         }
@@ -344,10 +344,10 @@ static void s_set_state(struct mg_lambda *L, const char *account, const char *na
         mg_buf_cleanup(&b);
         struct mg_errinfo ei = {0};
         if (ok) {
-            if (mg_state_write_commit(&L->app->state, &ei) != MG_E_OK)
+            if (mg_state_write_commit(L->env->state, &ei) != MG_E_OK)
                 MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA, "function state update: %s", ei.msg);
         } else {
-            mg_state_write_abort(&L->app->state);
+            mg_state_write_abort(L->env->state);
         }
     }
 }
@@ -485,7 +485,7 @@ void mg_lambda_code_sweep(struct mg_lambda *L, const char *account, const char *
         return; /* keep everything: a later sweep removes what is left */
     pthread_mutex_unlock(&L->mu);
     /* ... then the configuration, which a store that was pending above has committed to */
-    struct mg_snapshot *snap = mg_state_acquire(&L->app->state);
+    struct mg_snapshot *snap = mg_state_acquire(L->env->state);
     const struct mg_snapshot_doc *d = mg_snapshot_get(snap, "function", account, name);
     char cur[65] = "";
     if (d && mg_lambda_sha_hex(json_string_value(json_object_get(d->doc, "CodeSha256")), cur) &&
@@ -493,7 +493,7 @@ void mg_lambda_code_sweep(struct mg_lambda *L, const char *account, const char *
         mg_lambda_strlcpy(keep[n_keep++], 65, cur);
     mg_snapshot_unref(snap);
     char dir[1024];
-    mg_lambda_code_dir(L->app, account, name, dir, sizeof(dir));
+    mg_lambda_code_dir(L->env->data_dir, account, name, dir, sizeof(dir));
     DIR *dh = opendir(dir);
     struct dirent *de;
     while (dh && (de = readdir(dh)) != NULL) {

@@ -8,7 +8,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "app/app.h"
+#include "call/call.h"
+#include "lambda/lambda.h"
 #include "base/map.h"
 #include "base/slice.h"
 #include "lambda/lambda.h"
@@ -113,7 +114,7 @@ bool mg_lambda_runtime_known(const char *runtime, enum mg_lambda_runtime_kind *k
 extern const char *const mg_lambda_runtimes[]; /* NULL-terminated */
 
 /* DATA/lambda/ACCOUNT/NAME; false (out empty) when it does not fit in cap. */
-bool mg_lambda_code_dir(const struct mg_app *app, const char *account, const char *name,
+bool mg_lambda_code_dir(const char *data_dir, const char *account, const char *name,
                         char *out, size_t cap);
 /* CodeSha256 (base64) -> lower-case hex of the same digest, for file names. */
 bool mg_lambda_sha_hex(const char *code_sha256_b64, char out[65]);
@@ -127,13 +128,13 @@ struct mg_lambda;
 
 #define MG_LAMBDA_CODE_STORAGE_DEFAULT (10ull * 1024ull * 1024ull * 1024ull)
 /* --lambda-code-storage, else MCPGATE_LAMBDA_CODE_STORAGE, else the default. */
-uint64_t mg_lambda_code_storage_max(const struct mg_app *app);
+uint64_t mg_lambda_code_storage_max(const struct mg_lambda *L);
 /* Bytes the code of the account's functions takes, leaving out except_name (may be NULL). */
 uint64_t mg_lambda_account_code_bytes(const struct mg_snapshot *snap, const char *account,
                                       const char *except_name);
 /* Whether the account's code, with this function's code counted as new_bytes instead of what it
  * has now, stays within the code storage limit (snap: the state to count in). */
-bool mg_lambda_code_fits(const struct mg_app *app, const struct mg_snapshot *snap,
+bool mg_lambda_code_fits(const struct mg_lambda *L, const struct mg_snapshot *snap,
                          const char *account, const char *name, uint64_t new_bytes);
 
 enum mg_lambda_code_status {
@@ -209,6 +210,9 @@ void mg_lambda_code_rmtree(const char *path);
 
 /* --- the module ------------------------------------------------------------------------- */
 
+/* The Lambda API (api.c): c->service is the module's struct mg_lambda. */
+void mg_lambda_handle(struct mg_call *c);
+
 /* One invocation, from the call to its result. */
 struct mg_lambda_inv {
     struct mg_lambda_inv *next; /* queue link */
@@ -230,7 +234,8 @@ struct mg_lambda_inv {
 };
 
 struct mg_lambda {
-    struct mg_app *app;
+    const struct mg_env *env;
+    uint64_t code_storage;     /* --lambda-code-storage, or 0 */
     pthread_mutex_t mu;
     pthread_t thread;
     bool thread_started;

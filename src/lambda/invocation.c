@@ -78,7 +78,7 @@ void mg_lambda_report(struct mg_lambda *L, struct mg_lambda_done *d)
         if (mg_lambda_ring_tail(&inv->log, MG_LAMBDA_INV_LOG_BYTES, &tail) != MG_E_OK)
             mg_buf_reset(&tail);
         char arn[256];
-        mg_lambda_function_arn(L->app->cfg.region, inv->account, inv->name, arn, sizeof(arn));
+        mg_lambda_function_arn(L->env->region, inv->account, inv->name, arn, sizeof(arn));
         const char *msg = inv->error_type[0] ? inv->error_type : NULL;
         struct mg_lambda_result r = {
             .outcome = inv->outcome,

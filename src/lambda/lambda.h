@@ -1,6 +1,6 @@
 /* src/lambda/lambda.h: Lambda functions that run locally, as seen from other modules.
  *
- * The Lambda API itself (CreateFunction, Invoke, ...) is served by mg_lambda_handle (app.h). This
+ * The Lambda API itself (CreateFunction, Invoke, ...) is served by mg_lambda_service. This
  * header is the in-process interface: the MCP data plane invokes a Lambda target with
  * mg_lambda_invoke_async after authorizing lambda:InvokeFunction itself (with the function's
  * resource-based policy from mg_lambda_function_policy).
@@ -17,13 +17,31 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 #include "base/slice.h"
 #include "policy/policy.h"
 #include "state/snapshot.h"
 
-struct mg_app;
+struct mg_env;
+struct mg_lambda;
+
+/* The Lambda module's settings (mcpgate serve options, docs/configuration.md). */
+struct mg_lambda_config {
+    char runtimes_dir[1024]; /* bootstraps; "" = next to the executable, then ./runtimes */
+    int concurrency;         /* runtime processes per function; 0 = 10 */
+    int idle_seconds;        /* idle runtime processes are stopped after this; 0 = 300 */
+    int queue;               /* invocations waiting per function before 429; 0 = 100 */
+    uint64_t code_storage;   /* code bytes per account (zips + unpacked); 0 = env/default */
+    int isolation;           /* enum mg_lambda_isolation: 0 auto, 1 sandbox, 2 none */
+};
+
+/* The Lambda API (rest-json), for the composition root (struct mg_service in call/call.h). Its
+ * start takes a const struct mg_lambda_config * and returns the struct mg_lambda * that
+ * mg_lambda_invoke_async takes. */
+struct mg_service;
+extern const struct mg_service mg_lambda_service;
 
 /* Payload limit of a synchronous invocation, request and response (Lambda's 6 MB). */
 #define MG_LAMBDA_PAYLOAD_MAX (6u * 1024u * 1024u)
@@ -74,7 +92,7 @@ typedef void (*mg_lambda_done_fn)(void *user, const struct mg_lambda_result *res
  * for NOT_FOUND, THROTTLED, TIMEOUT ...); an error (MG_E_INVALID for a malformed name,
  * MG_E_TOO_LARGE for a payload over MG_LAMBDA_PAYLOAD_MAX, MG_E_NOMEM, MG_E_INTERNAL when the
  * module is not running) means done will never be called. */
-MG_MUST_USE enum mg_err mg_lambda_invoke_async(struct mg_app *app, const char *function,
+MG_MUST_USE enum mg_err mg_lambda_invoke_async(struct mg_lambda *L, const char *function,
                                                const char *account, struct mg_slice payload,
                                                struct mg_slice client_context_json,
                                                mg_lambda_done_fn done, void *user);

@@ -55,7 +55,7 @@ static void *s_manager_main(void *arg)
              * so that its files can go without waiting for the next invocation */
             struct mg_lambda_fn *jfn = mg_lambda_fn_get(L, job.account, job.name, false);
             if (jfn && jfn->conf) {
-                struct mg_snapshot *snap = mg_state_acquire(&L->app->state);
+                struct mg_snapshot *snap = mg_state_acquire(L->env->state);
                 const struct mg_snapshot_doc *jd = mg_snapshot_get(snap, "function", job.account,
                                                                    job.name);
                 if (jd)

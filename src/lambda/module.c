@@ -216,22 +216,29 @@ static void s_find_interpreter(const char *env, const char *cmd, char *out, size
     pclose(f);
 }
 
-enum mg_err mg_lambda_start(struct mg_app *app, struct mg_errinfo *ei)
+static void s_stop(void *state);
+
+static enum mg_err s_start(const struct mg_env *env, const void *config, void **state,
+                           struct mg_errinfo *ei)
 {
+    static const struct mg_lambda_config s_defaults;
+    const struct mg_lambda_config *cfg = config ? config : &s_defaults;
+    *state = NULL;
     mg_lambda_init();
     /* the extension registered after the first snapshot: build one that has it */
-    MG_TRY(mg_state_rebuild(&app->state, ei));
+    MG_TRY(mg_state_rebuild(env->state, ei));
     struct mg_lambda *L = mg_calloc(1, sizeof(*L));
     if (L == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
-    L->app = app;
+    L->env = env;
+    L->code_storage = cfg->code_storage;
     L->wake_fd = -1;
     pthread_mutex_init(&L->mu, NULL);
     mg_map_init(&L->fns);
-    L->concurrency = app->cfg.lambda_concurrency > 0 ? app->cfg.lambda_concurrency : 10;
-    L->queue_max = app->cfg.lambda_queue > 0 ? app->cfg.lambda_queue : 100;
-    L->idle_ms = (app->cfg.lambda_idle_seconds > 0 ? app->cfg.lambda_idle_seconds : 300) * 1000;
-    s_setup_runtimes(L, app->cfg.runtimes_dir, app->cfg.data_dir);
+    L->concurrency = cfg->concurrency > 0 ? cfg->concurrency : 10;
+    L->queue_max = cfg->queue > 0 ? cfg->queue : 100;
+    L->idle_ms = (cfg->idle_seconds > 0 ? cfg->idle_seconds : 300) * 1000;
+    s_setup_runtimes(L, cfg->runtimes_dir, env->data_dir);
     s_find_interpreter("MCPGATE_PYTHON", "python3 -c 'import sys; print(sys.executable)' 2>/dev/null",
                        L->python, sizeof(L->python), "/usr/bin/python3");
     s_find_interpreter("MCPGATE_NODE", "node -p process.execPath 2>/dev/null", L->node,
@@ -239,39 +246,40 @@ enum mg_err mg_lambda_start(struct mg_app *app, struct mg_errinfo *ei)
     MG_LOG(MG_LOG_INFO, MG_SUB_LAMBDA, "runtimes from %s; python %s; node %s", L->runtimes_dir,
            L->python, L->node);
     s_check_runtimes(L);
-    app->lambda = L;
     const char *interpreters[] = {L->python, L->node, NULL};
-    enum mg_err e = mg_lambda_sandbox_init(&L->sandbox, app->cfg.lambda_isolation,
-                                           L->runtimes_dir, app->cfg.data_dir, interpreters, ei);
+    enum mg_err e = mg_lambda_sandbox_init(&L->sandbox, cfg->isolation, L->runtimes_dir,
+                                           env->data_dir, interpreters, ei);
     if (e) {
-        mg_lambda_stop(app);
+        s_stop(L);
         return e;
     }
     e = mg_lambda_manager_start(L, ei);
     if (e) {
-        mg_lambda_stop(app);
+        s_stop(L);
         return e;
     }
+    *state = L;
     return MG_E_OK;
 }
 
-void mg_lambda_stop(struct mg_app *app)
+static void s_stop(void *state)
 {
-    struct mg_lambda *L = app->lambda;
+    struct mg_lambda *L = state;
     if (L == NULL)
         return;
     mg_lambda_manager_stop(L);
     mg_lambda_sandbox_cleanup(&L->sandbox);
     pthread_mutex_destroy(&L->mu);
     mg_free(L);
-    app->lambda = NULL;
 }
 
-enum mg_err mg_lambda_invoke_async(struct mg_app *app, const char *function, const char *account,
+const struct mg_service mg_lambda_service = {"lambda", MG_SERVICE_REST_JSON, mg_lambda_handle,
+                                             s_start, s_stop};
+
+enum mg_err mg_lambda_invoke_async(struct mg_lambda *L, const char *function, const char *account,
                                    struct mg_slice payload, struct mg_slice client_context_json,
                                    mg_lambda_done_fn done, void *user)
 {
-    struct mg_lambda *L = app->lambda;
     if (L == NULL)
         return MG_E_INTERNAL;
     struct mg_lambda_name n;
@@ -280,7 +288,7 @@ enum mg_err mg_lambda_invoke_async(struct mg_app *app, const char *function, con
     /* Callers check this first; a function of another region, partition or qualifier is never the
      * local one of the same name. */
     char why[256];
-    if (!mg_lambda_name_is_local(&n, function, app->cfg.region, why, sizeof(why)) ||
+    if (!mg_lambda_name_is_local(&n, function, L->env->region, why, sizeof(why)) ||
         (n.qualifier[0] && strcmp(n.qualifier, "$LATEST") != 0))
         return MG_E_INVALID;
     const char *acct = n.account[0] ? n.account : account;

@@ -215,10 +215,10 @@ bool mg_lambda_runtime_known(const char *runtime, enum mg_lambda_runtime_kind *k
     return false;
 }
 
-bool mg_lambda_code_dir(const struct mg_app *app, const char *account, const char *name,
+bool mg_lambda_code_dir(const char *data_dir, const char *account, const char *name,
                         char *out, size_t cap)
 {
-    return mg_fmt(out, cap, "%s/lambda/%s/%s", app->cfg.data_dir, account, name);
+    return mg_fmt(out, cap, "%s/lambda/%s/%s", data_dir, account, name);
 }
 
 bool mg_lambda_sha_hex(const char *b64, char out[65])

@@ -94,7 +94,7 @@ bool mg_lambda_fn_refresh(struct mg_lambda *L, struct mg_lambda_fn *fn, const js
     fn->memory = (int)json_integer_value(json_object_get(doc, "MemorySize"));
     if (fn->memory <= 0)
         fn->memory = 128;
-    mg_lambda_function_arn(L->app->cfg.region, fn->account, fn->name, fn->arn, sizeof(fn->arn));
+    mg_lambda_function_arn(L->env->region, fn->account, fn->name, fn->arn, sizeof(fn->arn));
     char day[21], hex[33];
     mg_time_iso8601(mg_now(), day);
     mg_random_chars(hex, 32, "0123456789abcdef");
@@ -146,7 +146,7 @@ void mg_lambda_route_new(struct mg_lambda *L, struct mg_lambda_done *d)
 {
     if (L->new_head == NULL)
         return;
-    struct mg_snapshot *snap = mg_state_acquire(&L->app->state);
+    struct mg_snapshot *snap = mg_state_acquire(L->env->state);
     while (L->new_head) {
         struct mg_lambda_inv *inv = L->new_head;
         L->new_head = inv->next;
@@ -155,7 +155,7 @@ void mg_lambda_route_new(struct mg_lambda *L, struct mg_lambda_done *d)
         const struct mg_snapshot_doc *doc = mg_snapshot_get(snap, "function", inv->account,
                                                             inv->name);
         char arn[256];
-        mg_lambda_function_arn(L->app->cfg.region, inv->account, inv->name, arn, sizeof(arn));
+        mg_lambda_function_arn(L->env->region, inv->account, inv->name, arn, sizeof(arn));
         if (doc == NULL) {
             char m[320];
             snprintf(m, sizeof(m), "Function not found: %s", arn);

@@ -19,7 +19,6 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
-#include "iam/iam.h"
 #include "lambda/runtime.h"
 
 /* --- output and the REPORT line ------------------------------------------------------------ */
@@ -168,13 +167,13 @@ static int64_t s_role_credentials(struct mg_lambda *L, struct mg_lambda_fn *fn, 
     const char *role = json_string_value(json_object_get(fn->conf, "Role"));
     if (role == NULL)
         return 0;
-    struct mg_snapshot *snap = mg_state_acquire(&L->app->state);
+    struct mg_snapshot *snap = mg_state_acquire(L->env->state);
     char akid[32], secret[64];
     struct mg_buf token;
     mg_buf_init(&token, 16384);
     struct mg_errinfo ei = {0};
     int64_t exp = 0;
-    if (mg_sts_assume_role_as_service(L->app, snap, role, "lambda.amazonaws.com", fn->name, 43200,
+    if (mg_call_assume_role_as_service(L->env, snap, role, "lambda.amazonaws.com", fn->name, 43200,
                                       NULL, akid, secret, &token, &exp, &ei) == MG_E_OK &&
         mg_buf_cstr(&token)) {
         s_env_add(env, n, cap, "AWS_ACCESS_KEY_ID", akid);
@@ -372,9 +371,9 @@ struct mg_lambda_proc *mg_lambda_proc_spawn(struct mg_lambda *L, struct mg_lambd
               s_env_add(env, &ne, 256, "AWS_LAMBDA_LOG_STREAM_NAME", fn->stream) &&
               s_env_add(env, &ne, 256, "AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand") &&
               s_env_add(env, &ne, 256, "AWS_EXECUTION_ENV", execenv) &&
-              s_env_add(env, &ne, 256, "AWS_REGION", L->app->cfg.region) &&
-              s_env_add(env, &ne, 256, "AWS_DEFAULT_REGION", L->app->cfg.region) &&
-              s_env_add(env, &ne, 256, "AWS_ENDPOINT_URL", L->app->cfg.public_url) &&
+              s_env_add(env, &ne, 256, "AWS_REGION", L->env->region) &&
+              s_env_add(env, &ne, 256, "AWS_DEFAULT_REGION", L->env->region) &&
+              s_env_add(env, &ne, 256, "AWS_ENDPOINT_URL", L->env->public_url) &&
               s_env_add(env, &ne, 256, "TZ", ":UTC") &&
               s_env_add(env, &ne, 256, "LANG", "en_US.UTF-8") &&
               s_env_add(env, &ne, 256, "PATH",

@@ -20,7 +20,8 @@
 #include <stdint.h>
 
 #include "agentcore/agentcore.h"
-#include "app/app.h"
+#include "call/call.h"
+#include "lambda/lambda.h"
 #include "base/err.h"
 #include "base/slice.h"
 
@@ -139,26 +140,29 @@ bool mg_mcp_session_check(const uint8_t key[32], struct mg_slice token, const ch
                           const char *caller, int64_t now, struct mg_mcp_session *out);
 /* ---- ended sessions (revoke.c) ---------------------------------------------------------------- */
 
-/* Sets up the list of ended sessions: at most max_entries sessions one by one and max_gateways
- * gateway records (MG_MCP_REVOKE_*), and a global floor at start_ms (sessions issued at or before
- * it are ended). Calling it again starts over. MG_E_INVALID for zero sizes, MG_E_NOMEM. */
-MG_MUST_USE enum mg_err mg_mcp_revoke_init(size_t max_entries, size_t max_gateways,
-                                           int64_t start_ms);
-void mg_mcp_revoke_cleanup(void);
+/* The list of ended sessions: at most max_entries sessions one by one and max_gateways gateway
+ * records (MG_MCP_REVOKE_*), and a global floor at start_ms (sessions issued at or before it are
+ * ended). MG_E_INVALID for zero sizes, MG_E_NOMEM. Released with mg_mcp_revoke_free (NULL is
+ * fine). */
+struct mg_mcp_revocations;
+MG_MUST_USE enum mg_err mg_mcp_revoke_new(size_t max_entries, size_t max_gateways,
+                                          int64_t start_ms, struct mg_mcp_revocations **out);
+void mg_mcp_revoke_free(struct mg_mcp_revocations *r);
 /* Whether the session was ended: by DELETE, or by a floor that covers its issue time (true as
- * well before mg_mcp_revoke_init). Expiry is checked by mg_mcp_session_check. */
-bool mg_mcp_session_revoked(const struct mg_mcp_session *s);
-/* Ends the session: afterwards mg_mcp_session_revoked(s) is true until it expires. Never stores
- * anything and never grows past its bounds: when full, a floor ends more sessions instead (see
- * revoke.c). MG_E_INVALID for a malformed sid, MG_E_INTERNAL before init. */
-MG_MUST_USE enum mg_err mg_mcp_session_revoke(const struct mg_mcp_session *s, int64_t now_ms);
+ * well without a list, r NULL). Expiry is checked by mg_mcp_session_check. */
+bool mg_mcp_session_revoked(struct mg_mcp_revocations *r, const struct mg_mcp_session *s);
+/* Ends the session: afterwards mg_mcp_session_revoked(r, s) is true until it expires. Never
+ * stores anything and never grows past its bounds: when full, a floor ends more sessions instead
+ * (see revoke.c). MG_E_INVALID for a malformed sid, MG_E_INTERNAL without a list (r NULL). */
+MG_MUST_USE enum mg_err mg_mcp_session_revoke(struct mg_mcp_revocations *r,
+                                              const struct mg_mcp_session *s, int64_t now_ms);
 
 struct mg_mcp_revoke_stats {
     size_t entries, gateways, max_entries;
-    size_t bytes;            /* memory held, fixed at init */
+    size_t bytes;            /* memory held, fixed at creation */
     int64_t global_floor_ms;
 };
-void mg_mcp_revoke_stats(struct mg_mcp_revoke_stats *out);
+void mg_mcp_revoke_stats(struct mg_mcp_revocations *r, struct mg_mcp_revoke_stats *out);
 
 /* ---- cursors --------------------------------------------------------------------------------- */
 
@@ -195,7 +199,7 @@ extern const char mg_mcp_search_tool_json[];
  * synchronously on the loop or later by a Lambda callback; the reply is sent when the last slot
  * is done. `pending` counts unfinished slots plus one hold by the dispatcher. */
 struct mg_mcp_reply {
-    struct mg_app *app;
+    const struct mg_env *env;
     struct mg_http_exchange *x;
     bool batch;
     bool sse;                /* answer as an SSE stream (one event per response) */
@@ -211,7 +215,9 @@ void mg_mcp_reply_release(struct mg_mcp_reply *r, bool on_loop);
 
 /* What a method handler knows about its request. */
 struct mg_mcp_ctx {
-    struct mg_app *app;
+    const struct mg_env *env;
+    struct mg_lambda *lambda;            /* Lambda targets are invoked here (may be NULL) */
+    struct mg_mcp_roles *roles;          /* the module's role sessions */
     const struct mg_http_req *req;
     struct mg_snapshot *snap;
     const struct mg_gateway *gw;
@@ -241,7 +247,8 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
                         const struct mg_tool *tool, const json_t *arguments);
 /* notifications/cancelled: stops an in-flight call of this caller on this gateway. */
 void mg_mcp_lambda_cancel(const char *gateway_id, const char *caller, const json_t *request_id);
-MG_MUST_USE enum mg_err mg_mcp_lambda_init(void);
-void mg_mcp_lambda_shutdown(void);
+/* The gateways' role sessions, cached per loop (the module's state; NULL when out of memory). */
+struct mg_mcp_roles *mg_mcp_roles_new(void);
+void mg_mcp_roles_free(struct mg_mcp_roles *r);
 
 #endif

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "app/authz.h"
+#include "call/authz.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -37,7 +37,10 @@ struct s_role_entry {
     struct mg_principal principal;
 };
 
-static struct s_role_entry s_roles[MG_MAX_LOOPS][S_ROLE_CACHE];
+/* The module's role sessions: each loop uses its own set only. */
+struct mg_mcp_roles {
+    struct s_role_entry set[MG_MAX_LOOPS][S_ROLE_CACHE];
+};
 
 /* A role session for the loop, or NULL with the reason in msg. */
 static const struct mg_principal *s_role_session(struct mg_mcp_ctx *c, char *msg, size_t cap)
@@ -45,7 +48,11 @@ static const struct mg_principal *s_role_session(struct mg_mcp_ctx *c, char *msg
     int loop = c->req->loop;
     if (loop < 0 || loop >= MG_MAX_LOOPS)
         loop = 0;
-    struct s_role_entry *set = s_roles[loop];
+    if (c->roles == NULL) {
+        snprintf(msg, cap, "The gateway role could not be assumed.");
+        return NULL;
+    }
+    struct s_role_entry *set = c->roles->set[loop];
     int64_t now = mg_now();
     const char *role = c->gw->role_arn ? c->gw->role_arn : "";
     const char *gw_arn = c->gw->arn ? c->gw->arn : "";
@@ -75,7 +82,7 @@ static const struct mg_principal *s_role_session(struct mg_mcp_ctx *c, char *msg
     char akid[32], secret[64];
     char session_name[65];
     snprintf(session_name, sizeof(session_name), "%.64s", c->gw->id);
-    enum mg_err err = mg_sts_assume_role_as_service(c->app, c->snap, role, S_SERVICE,
+    enum mg_err err = mg_call_assume_role_as_service(c->env, c->snap, role, S_SERVICE,
                                                     session_name, 900, &e->principal, akid,
                                                     secret, NULL, NULL, &ei);
     mg_memzero(secret, sizeof(secret));
@@ -94,6 +101,9 @@ static const struct mg_principal *s_role_session(struct mg_mcp_ctx *c, char *msg
 }
 
 /* ---- in-flight calls (for notifications/cancelled) ------------------------------------------- */
+
+/* The registry lives as long as the process, not as the module: a Lambda callback (s_done) may
+ * still arrive while the module stops, and it must find the lock. */
 
 struct s_call {
     struct s_call *prev, *next;
@@ -186,19 +196,20 @@ void mg_mcp_lambda_cancel(const char *gateway_id, const char *caller, const json
     }
 }
 
-enum mg_err mg_mcp_lambda_init(void)
+struct mg_mcp_roles *mg_mcp_roles_new(void)
 {
-    return MG_E_OK;
+    return mg_calloc(1, sizeof(struct mg_mcp_roles));
 }
 
-void mg_mcp_lambda_shutdown(void)
+void mg_mcp_roles_free(struct mg_mcp_roles *r)
 {
+    if (r == NULL)
+        return;
     for (int l = 0; l < MG_MAX_LOOPS; l++)
         for (int i = 0; i < S_ROLE_CACHE; i++)
-            if (s_roles[l][i].used) {
-                mg_principal_cleanup(&s_roles[l][i].principal);
-                memset(&s_roles[l][i], 0, sizeof(s_roles[l][i]));
-            }
+            if (r->set[l][i].used)
+                mg_principal_cleanup(&r->set[l][i].principal);
+    mg_free(r);
 }
 
 /* ---- the result ------------------------------------------------------------------------------ */
@@ -351,7 +362,7 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
      * version served), exist here: anything else is not found, never the local namesake. */
     char nf[400] = "";
     bool unserved = ln.qualifier[0] && strcmp(ln.qualifier, "$LATEST") != 0;
-    if (!mg_lambda_name_is_local(&ln, t->lambda_arn, c->app->cfg.region, nf, sizeof(nf)) ||
+    if (!mg_lambda_name_is_local(&ln, t->lambda_arn, c->env->region, nf, sizeof(nf)) ||
         unserved) {
         if (nf[0] == 0)
             snprintf(nf, sizeof(nf), "Function not found: %.256s", t->lambda_arn);
@@ -380,7 +391,7 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     /* 2. lambda:InvokeFunction for that session */
     struct mg_call call;
     memset(&call, 0, sizeof(call));
-    call.app = c->app;
+    call.env = c->env;
     call.snap = c->snap;
     call.protocol = MG_AWS_REST_JSON;
     mg_memcpy(&call.principal, role, sizeof(call.principal)); /* borrowed: never cleaned up */
@@ -438,7 +449,7 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     s_inflight = k;
     k->registered = true;
     pthread_mutex_unlock(&s_lock);
-    enum mg_err e = mg_lambda_invoke_async(c->app, t->lambda_arn, c->gw->account,
+    enum mg_err e = mg_lambda_invoke_async(c->lambda, t->lambda_arn, c->gw->account,
                                            mg_slice_cstr(payload), mg_slice_cstr(cc_text), s_done,
                                            k);
     mg_free(payload);

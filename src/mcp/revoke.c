@@ -15,7 +15,7 @@
  *             the gateway table (`max_gateways`) is full of live floors.
  *
  * A session refused by a floor answers 404 like an ended one, and MCP clients initialize again.
- * One mutex guards it all; lookups are O(1) and a DELETE is O(1) but for a sweep of expired
+ * One lock per list guards it all; lookups are O(1) and a DELETE is O(1) but for a sweep of expired
  * entries at most once a second when the table is full. */
 #include <pthread.h>
 #include <string.h>
@@ -43,14 +43,17 @@ struct s_gateway {
     int64_t floor_until; /* epoch seconds after which the floor covers nothing alive */
 };
 
-/* Lookups (every MCP request with a session) share it; changes take it alone. */
-static pthread_rwlock_t s_lock = PTHREAD_RWLOCK_INITIALIZER;
-static struct s_entry *s_tab;    /* 2 * max_entries slots (a power of two) */
-static size_t s_tab_cap, s_max_entries, s_count;
-static struct s_gateway *s_gws;  /* max_gateways records, unordered */
-static size_t s_max_gateways, s_n_gws;
-static int64_t s_global_floor_ms;
-static int64_t s_last_sweep;
+/* One list (the MCP module holds one from its start to its stop). */
+struct mg_mcp_revocations {
+    /* Lookups (every MCP request with a session) share it; changes take it alone. */
+    pthread_rwlock_t lock;
+    struct s_entry *tab;    /* 2 * max_entries slots (a power of two) */
+    size_t tab_cap, max_entries, count;
+    struct s_gateway *gws;  /* max_gateways records, unordered */
+    size_t max_gateways, n_gws;
+    int64_t global_floor_ms;
+    int64_t last_sweep;
+};
 
 static uint64_t s_gw_hash(const char *id)
 {
@@ -58,12 +61,12 @@ static uint64_t s_gw_hash(const char *id)
     return h ? h : 1;
 }
 
-static size_t s_home(const uint8_t sid[16])
+static size_t s_home(struct mg_mcp_revocations *r, const uint8_t sid[16])
 {
     uint64_t h = 0;
     for (int i = 0; i < 8; i++)
         h = (h << 8) | sid[i]; /* sids are random: their bytes are the hash */
-    return (size_t)(h & (s_tab_cap - 1));
+    return (size_t)(h & (r->tab_cap - 1));
 }
 
 static bool s_sid_bytes(const char *hex, uint8_t out[16])
@@ -85,30 +88,30 @@ static bool s_sid_bytes(const char *hex, uint8_t out[16])
 }
 
 /* The record of a gateway by hash (the records are sorted by hash), and with id when given. */
-static struct s_gateway *s_gw_find(uint64_t hash, const char *id)
+static struct s_gateway *s_gw_find(struct mg_mcp_revocations *r, uint64_t hash, const char *id)
 {
-    size_t lo = 0, hi = s_n_gws;
+    size_t lo = 0, hi = r->n_gws;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (s_gws[mid].hash < hash)
+        if (r->gws[mid].hash < hash)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo < s_n_gws && s_gws[lo].hash == hash && (id == NULL || strcmp(s_gws[lo].id, id) == 0))
-        return &s_gws[lo];
+    if (lo < r->n_gws && r->gws[lo].hash == hash && (id == NULL || strcmp(r->gws[lo].id, id) == 0))
+        return &r->gws[lo];
     return NULL;
 }
 
 /* A new record for (hash, id), kept in hash order; the caller checked there is room. */
-static struct s_gateway *s_gw_add(uint64_t hash, const char *id)
+static struct s_gateway *s_gw_add(struct mg_mcp_revocations *r, uint64_t hash, const char *id)
 {
     size_t at = 0;
-    while (at < s_n_gws && s_gws[at].hash < hash)
+    while (at < r->n_gws && r->gws[at].hash < hash)
         at++;
-    mg_memmove(s_gws + at + 1, s_gws + at, (s_n_gws - at) * sizeof(*s_gws));
-    s_n_gws++;
-    struct s_gateway *g = &s_gws[at];
+    mg_memmove(r->gws + at + 1, r->gws + at, (r->n_gws - at) * sizeof(*r->gws));
+    r->n_gws++;
+    struct s_gateway *g = &r->gws[at];
     memset(g, 0, sizeof(*g));
     g->hash = hash;
     mg_memcpy(g->id, id, strlen(id) + 1); /* both 128 bytes */
@@ -117,35 +120,35 @@ static struct s_gateway *s_gw_add(uint64_t hash, const char *id)
 
 /* Removes the entry at slot i (backward-shift deletion keeps every probe chain whole). Gateway
  * counts are the caller's. */
-static void s_remove_at(size_t i)
+static void s_remove_at(struct mg_mcp_revocations *r, size_t i)
 {
-    s_count--;
-    size_t mask = s_tab_cap - 1, j = i;
+    r->count--;
+    size_t mask = r->tab_cap - 1, j = i;
     for (;;) {
         j = (j + 1) & mask;
-        if (s_tab[j].expires == 0)
+        if (r->tab[j].expires == 0)
             break;
-        size_t k = s_home(s_tab[j].sid);
+        size_t k = s_home(r, r->tab[j].sid);
         /* move j back to i unless its home lies cyclically in (i, j] */
         bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
         if (!stays) {
-            s_tab[i] = s_tab[j];
+            r->tab[i] = r->tab[j];
             i = j;
         }
     }
-    memset(&s_tab[i], 0, sizeof(s_tab[i]));
+    memset(&r->tab[i], 0, sizeof(r->tab[i]));
 }
 
 /* Removes the entries that match: expired ones (gw 0), or every entry of gateway gw. */
-static void s_sweep(int64_t now, uint64_t gw)
+static void s_sweep(struct mg_mcp_revocations *r, int64_t now, uint64_t gw)
 {
-    for (size_t i = 0; i < s_tab_cap;) {
-        const struct s_entry *e = &s_tab[i];
+    for (size_t i = 0; i < r->tab_cap;) {
+        const struct s_entry *e = &r->tab[i];
         if (e->expires != 0 && (gw ? e->gw == gw : e->expires < now)) {
-            struct s_gateway *g = gw ? NULL : s_gw_find(e->gw, NULL);
+            struct s_gateway *g = gw ? NULL : s_gw_find(r, e->gw, NULL);
             if (g && g->count)
                 g->count--;
-            s_remove_at(i); /* slot i may now hold a later entry: look again */
+            s_remove_at(r, i); /* slot i may now hold a later entry: look again */
         } else {
             i++;
         }
@@ -153,183 +156,188 @@ static void s_sweep(int64_t now, uint64_t gw)
 }
 
 /* Forgets gateway records that cover nothing any more. */
-static void s_gw_compact(int64_t now)
+static void s_gw_compact(struct mg_mcp_revocations *r, int64_t now)
 {
     size_t w = 0;
-    for (size_t i = 0; i < s_n_gws; i++) {
-        const struct s_gateway *g = &s_gws[i];
+    for (size_t i = 0; i < r->n_gws; i++) {
+        const struct s_gateway *g = &r->gws[i];
         if (g->count == 0 && (g->floor_ms == 0 || g->floor_until < now))
             continue;
         if (w != i)
-            s_gws[w] = *g;
+            r->gws[w] = *g;
         w++;
     }
-    memset(s_gws + w, 0, (s_n_gws - w) * sizeof(*s_gws));
-    s_n_gws = w;
+    memset(r->gws + w, 0, (r->n_gws - w) * sizeof(*r->gws));
+    r->n_gws = w;
 }
 
 /* Everything issued until now_ms is ended, on every gateway: the lists can go. */
-static void s_raise_global(int64_t now_ms)
+static void s_raise_global(struct mg_mcp_revocations *r, int64_t now_ms)
 {
-    if (now_ms > s_global_floor_ms)
-        s_global_floor_ms = now_ms;
-    memset(s_tab, 0, s_tab_cap * sizeof(*s_tab));
-    memset(s_gws, 0, s_max_gateways * sizeof(*s_gws));
-    s_count = s_n_gws = 0;
+    if (now_ms > r->global_floor_ms)
+        r->global_floor_ms = now_ms;
+    memset(r->tab, 0, r->tab_cap * sizeof(*r->tab));
+    memset(r->gws, 0, r->max_gateways * sizeof(*r->gws));
+    r->count = r->n_gws = 0;
 }
 
-static void s_raise_gateway(struct s_gateway *g, int64_t now_ms)
+static void s_raise_gateway(struct mg_mcp_revocations *r, struct s_gateway *g, int64_t now_ms)
 {
     if (now_ms > g->floor_ms)
         g->floor_ms = now_ms;
     g->floor_until = now_ms / 1000 + S_MAX_SESSION_S + 1;
     if (g->count)
-        s_sweep(0, g->hash);
+        s_sweep(r, 0, g->hash);
     g->count = 0;
 }
 
-enum mg_err mg_mcp_revoke_init(size_t max_entries, size_t max_gateways, int64_t start_ms)
+enum mg_err mg_mcp_revoke_new(size_t max_entries, size_t max_gateways, int64_t start_ms,
+                              struct mg_mcp_revocations **out)
 {
-    if (max_entries == 0 || max_gateways == 0 || max_entries > (SIZE_MAX / 4) / sizeof(struct s_entry))
+    *out = NULL;
+    if (max_entries == 0 || max_gateways == 0 ||
+        max_entries > (SIZE_MAX / 4) / sizeof(struct s_entry))
         return MG_E_INVALID;
     size_t cap = 1;
     while (cap < 2 * max_entries)
         cap <<= 1;
+    struct mg_mcp_revocations *r = mg_calloc(1, sizeof(*r));
     struct s_entry *tab = mg_calloc(cap, sizeof(*tab));
     struct s_gateway *gws = mg_calloc(max_gateways, sizeof(*gws));
-    if (tab == NULL || gws == NULL) {
+    if (r == NULL || tab == NULL || gws == NULL) {
+        mg_free(r);
         mg_free(tab);
         mg_free(gws);
         return MG_E_NOMEM;
     }
-    pthread_rwlock_wrlock(&s_lock);
-    mg_free(s_tab);
-    mg_free(s_gws);
-    s_tab = tab;
-    s_tab_cap = cap;
-    s_max_entries = max_entries;
-    s_count = 0;
-    s_gws = gws;
-    s_max_gateways = max_gateways;
-    s_n_gws = 0;
-    s_global_floor_ms = start_ms;
-    s_last_sweep = 0;
-    pthread_rwlock_unlock(&s_lock);
+    pthread_rwlock_init(&r->lock, NULL);
+    r->tab = tab;
+    r->tab_cap = cap;
+    r->max_entries = max_entries;
+    r->count = 0;
+    r->gws = gws;
+    r->max_gateways = max_gateways;
+    r->n_gws = 0;
+    r->global_floor_ms = start_ms;
+    r->last_sweep = 0;
+    *out = r;
     return MG_E_OK;
 }
 
-void mg_mcp_revoke_cleanup(void)
+void mg_mcp_revoke_free(struct mg_mcp_revocations *r)
 {
-    pthread_rwlock_wrlock(&s_lock);
-    mg_free(s_tab);
-    mg_free(s_gws);
-    s_tab = NULL;
-    s_gws = NULL;
-    s_tab_cap = s_max_entries = s_count = s_max_gateways = s_n_gws = 0;
-    pthread_rwlock_unlock(&s_lock);
+    if (r == NULL)
+        return;
+    mg_free(r->tab);
+    mg_free(r->gws);
+    pthread_rwlock_destroy(&r->lock);
+    mg_free(r);
 }
 
-bool mg_mcp_session_revoked(const struct mg_mcp_session *s)
+bool mg_mcp_session_revoked(struct mg_mcp_revocations *r, const struct mg_mcp_session *s)
 {
     uint8_t sid[16];
-    if (!s_sid_bytes(s->sid, sid))
-        return true;
+    if (r == NULL || !s_sid_bytes(s->sid, sid))
+        return true; /* no list: nothing can be known, so refuse */
     bool out = false;
-    pthread_rwlock_rdlock(&s_lock);
-    if (s_tab == NULL || s->issued_ms <= s_global_floor_ms) {
+    pthread_rwlock_rdlock(&r->lock);
+    if (r->tab == NULL || s->issued_ms <= r->global_floor_ms) {
         out = true; /* not initialized: nothing can be known, so refuse */
         goto done;
     }
-    struct s_gateway *g = s_n_gws ? s_gw_find(s_gw_hash(s->gateway_id), s->gateway_id) : NULL;
+    struct s_gateway *g = r->n_gws ? s_gw_find(r, s_gw_hash(s->gateway_id), s->gateway_id) : NULL;
     if (g && s->issued_ms <= g->floor_ms) {
         out = true;
         goto done;
     }
     if (g == NULL || g->count == 0)
         goto done;
-    for (size_t i = s_home(sid);; i = (i + 1) & (s_tab_cap - 1)) {
-        if (s_tab[i].expires == 0)
+    for (size_t i = s_home(r, sid);; i = (i + 1) & (r->tab_cap - 1)) {
+        if (r->tab[i].expires == 0)
             break;
-        if (mg_memcmp(s_tab[i].sid, sid, 16) == 0) {
+        if (mg_memcmp(r->tab[i].sid, sid, 16) == 0) {
             out = true;
             break;
         }
     }
 done:
-    pthread_rwlock_unlock(&s_lock);
+    pthread_rwlock_unlock(&r->lock);
     return out;
 }
 
-enum mg_err mg_mcp_session_revoke(const struct mg_mcp_session *s, int64_t now_ms)
+enum mg_err mg_mcp_session_revoke(struct mg_mcp_revocations *r, const struct mg_mcp_session *s,
+                                  int64_t now_ms)
 {
     uint8_t sid[16];
     if (!s_sid_bytes(s->sid, sid))
         return MG_E_INVALID;
+    if (r == NULL)
+        return MG_E_INTERNAL;
     int64_t now = now_ms / 1000;
     enum mg_err e = MG_E_OK;
-    pthread_rwlock_wrlock(&s_lock);
-    if (s_tab == NULL) {
+    pthread_rwlock_wrlock(&r->lock);
+    if (r->tab == NULL) {
         e = MG_E_INTERNAL;
         goto done;
     }
     uint64_t h = s_gw_hash(s->gateway_id);
-    struct s_gateway *g = s_gw_find(h, s->gateway_id);
-    if (g == NULL && s_gw_find(h, NULL) != NULL) {
+    struct s_gateway *g = s_gw_find(r, h, s->gateway_id);
+    if (g == NULL && s_gw_find(r, h, NULL) != NULL) {
         /* another gateway id with the same hash: end everything rather than mix them up */
-        s_raise_global(now_ms);
+        s_raise_global(r, now_ms);
         goto done;
     }
     if (g == NULL) {
-        if (s_n_gws == s_max_gateways)
-            s_gw_compact(now);
-        if (s_n_gws == s_max_gateways) {
+        if (r->n_gws == r->max_gateways)
+            s_gw_compact(r, now);
+        if (r->n_gws == r->max_gateways) {
             MG_LOG(MG_LOG_WARN, MG_SUB_MCP, "ended-session list: %zu gateways hold entries; every "
-                   "session issued until now is ended", s_n_gws);
-            s_raise_global(now_ms);
+                   "session issued until now is ended", r->n_gws);
+            s_raise_global(r, now_ms);
             goto done;
         }
-        g = s_gw_add(h, s->gateway_id);
+        g = s_gw_add(r, h, s->gateway_id);
     }
-    if (s->issued_ms <= g->floor_ms || s->issued_ms <= s_global_floor_ms)
+    if (s->issued_ms <= g->floor_ms || s->issued_ms <= r->global_floor_ms)
         goto done; /* already ended by a floor */
-    if (s_count >= s_max_entries && s_last_sweep != now) {
-        s_last_sweep = now;
-        s_sweep(now, 0);
+    if (r->count >= r->max_entries && r->last_sweep != now) {
+        r->last_sweep = now;
+        s_sweep(r, now, 0);
     }
-    if (s_count >= s_max_entries) {
+    if (r->count >= r->max_entries) {
         struct s_gateway *big = g;
-        for (size_t i = 0; i < s_n_gws; i++)
-            if (s_gws[i].count > big->count)
-                big = &s_gws[i];
+        for (size_t i = 0; i < r->n_gws; i++)
+            if (r->gws[i].count > big->count)
+                big = &r->gws[i];
         MG_LOG(MG_LOG_WARN, MG_SUB_MCP, "ended-session list full (%zu): every session of "
-               "gateway %s issued until now is ended", s_count, big->id);
-        s_raise_gateway(big, now_ms);
+               "gateway %s issued until now is ended", r->count, big->id);
+        s_raise_gateway(r, big, now_ms);
         if (big == g)
             goto done;
     }
-    size_t i = s_home(sid);
-    while (s_tab[i].expires != 0) {
-        if (mg_memcmp(s_tab[i].sid, sid, 16) == 0)
+    size_t i = s_home(r, sid);
+    while (r->tab[i].expires != 0) {
+        if (mg_memcmp(r->tab[i].sid, sid, 16) == 0)
             goto done; /* ended already */
-        i = (i + 1) & (s_tab_cap - 1);
+        i = (i + 1) & (r->tab_cap - 1);
     }
-    mg_memcpy(s_tab[i].sid, sid, 16);
-    s_tab[i].expires = s->expires > 0 ? s->expires : 1;
-    s_tab[i].gw = h;
+    mg_memcpy(r->tab[i].sid, sid, 16);
+    r->tab[i].expires = s->expires > 0 ? s->expires : 1;
+    r->tab[i].gw = h;
     g->count++;
-    s_count++;
+    r->count++;
 done:
-    pthread_rwlock_unlock(&s_lock);
+    pthread_rwlock_unlock(&r->lock);
     return e;
 }
 
-void mg_mcp_revoke_stats(struct mg_mcp_revoke_stats *out)
+void mg_mcp_revoke_stats(struct mg_mcp_revocations *r, struct mg_mcp_revoke_stats *out)
 {
-    pthread_rwlock_wrlock(&s_lock);
-    out->entries = s_count;
-    out->gateways = s_n_gws;
-    out->max_entries = s_max_entries;
-    out->bytes = s_tab_cap * sizeof(struct s_entry) + s_max_gateways * sizeof(struct s_gateway);
-    out->global_floor_ms = s_global_floor_ms;
-    pthread_rwlock_unlock(&s_lock);
+    pthread_rwlock_wrlock(&r->lock);
+    out->entries = r->count;
+    out->gateways = r->n_gws;
+    out->max_entries = r->max_entries;
+    out->bytes = r->tab_cap * sizeof(struct s_entry) + r->max_gateways * sizeof(struct s_gateway);
+    out->global_floor_ms = r->global_floor_ms;
+    pthread_rwlock_unlock(&r->lock);
 }

@@ -272,7 +272,7 @@ static void s_initialize(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m)
         snprintf(s.caller, sizeof(s.caller), "%s", c->caller);
         s.version = v;
         s.expires = mg_now() + (c->gw->session_timeout_s > 0 ? c->gw->session_timeout_s : 3600);
-        if (mg_mcp_session_seal(c->app->token_key, &s, c->new_session) != MG_E_OK) {
+        if (mg_mcp_session_seal(c->env->token_key, &s, c->new_session) != MG_E_OK) {
             mg_buf_reset(c->new_session);
             s_fill_error(c, m->id, MG_JSONRPC_INTERNAL_ERROR, "Internal error: no session");
             return;
@@ -293,7 +293,7 @@ static void s_tools_list(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m)
     uint32_t page = 0;
     if (cur != NULL && !json_is_null(cur)) {
         if (!json_is_string(cur) ||
-            !mg_mcp_cursor_parse(c->app->token_key, c->gw->id, cat->version,
+            !mg_mcp_cursor_parse(c->env->token_key, c->gw->id, cat->version,
                                  mg_slice_make(json_string_value(cur), json_string_length(cur)),
                                  &page) ||
             page == 0 || page >= cat->n_pages) {
@@ -326,7 +326,7 @@ static void s_tools_list(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m)
     if (!e && page + 1 < cat->n_pages) {
         e = mg_buf_append_cstr(b, ",\"nextCursor\":\"");
         if (!e)
-            e = mg_mcp_cursor_make(c->app->token_key, c->gw->id, cat->version, page + 1, b);
+            e = mg_mcp_cursor_make(c->env->token_key, c->gw->id, cat->version, page + 1, b);
         if (!e)
             e = mg_buf_append_byte(b, '"');
     }

@@ -9,8 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "app/authn.h"
-#include "app/authz.h"
+#include "call/authn.h"
+#include "call/authz.h"
+#include "mcp/mcp.h"
 #include "base/alloc.h"
 #include "base/limits.h"
 #include "base/log.h"
@@ -36,6 +37,10 @@ struct s_cache {
 };
 
 struct s_module {
+    const struct mg_env *env;
+    struct mg_lambda *lambda; /* Lambda targets (struct mg_mcp_config) */
+    struct mg_mcp_revocations *revoked; /* ended sessions (revoke.c) */
+    struct mg_mcp_roles *roles;         /* role sessions of Lambda targets (lambda_target.c) */
     struct s_cache *cache[MG_MAX_LOOPS];
 };
 
@@ -59,29 +64,29 @@ static bool s_old_row(void *user, const struct mg_store_row *row)
     return true;
 }
 
-static void s_drop_stored_revocations(struct mg_app *app)
+static void s_drop_stored_revocations(struct s_module *m)
 {
-    if (app->store == NULL)
+    if (m->env->store == NULL)
         return;
     for (int round = 0; round < 1000; round++) {
         struct s_old_rows o = {NULL, 0, 256};
         o.keys = mg_calloc(o.cap, sizeof(*o.keys));
         if (o.keys == NULL)
             return;
-        if (mg_store_list(app->store, S_OLD_REVOKED_KIND, NULL, s_old_row, &o) != MG_E_OK ||
+        if (mg_store_list(m->env->store, S_OLD_REVOKED_KIND, NULL, s_old_row, &o) != MG_E_OK ||
             o.n == 0) {
             mg_free(o.keys);
             return;
         }
         struct mg_errinfo ei = {0};
-        enum mg_err e = mg_state_write_begin(&app->state);
+        enum mg_err e = mg_state_write_begin(m->env->state);
         if (e == MG_E_OK) {
             for (size_t i = 0; i < o.n && !e; i++)
-                e = mg_store_delete(app->store, S_OLD_REVOKED_KIND, o.keys[i][0], o.keys[i][1]);
+                e = mg_store_delete(m->env->store, S_OLD_REVOKED_KIND, o.keys[i][0], o.keys[i][1]);
             if (e == MG_E_OK)
-                e = mg_state_write_commit(&app->state, &ei);
+                e = mg_state_write_commit(m->env->state, &ei);
             else
-                mg_state_write_abort(&app->state);
+                mg_state_write_abort(m->env->state);
         }
         mg_free(o.keys);
         if (e) {
@@ -95,37 +100,42 @@ static void s_drop_stored_revocations(struct mg_app *app)
     }
 }
 
-enum mg_err mg_mcp_start(struct mg_app *app, struct mg_errinfo *ei)
+static enum mg_err s_start(const struct mg_env *env, const void *config, void **state,
+                           struct mg_errinfo *ei)
 {
+    const struct mg_mcp_config *cfg = config;
+    *state = NULL;
     struct s_module *m = mg_calloc(1, sizeof(*m));
     if (m == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
     /* Sessions issued before this start may have been ended while nobody kept the list:
      * the global floor refuses them (clients initialize again). */
-    enum mg_err e = mg_mcp_revoke_init(MG_MCP_REVOKE_ENTRIES, MG_MCP_REVOKE_GATEWAYS, mg_now_ms());
-    if (!e)
-        e = mg_mcp_lambda_init();
+    enum mg_err e = mg_mcp_revoke_new(MG_MCP_REVOKE_ENTRIES, MG_MCP_REVOKE_GATEWAYS, mg_now_ms(),
+                                      &m->revoked);
+    if (!e && (m->roles = mg_mcp_roles_new()) == NULL)
+        e = MG_E_NOMEM;
     if (e) {
-        mg_mcp_revoke_cleanup();
+        mg_mcp_revoke_free(m->revoked);
         mg_free(m);
         return mg_errinfo_set(ei, e, "cannot start the MCP data plane");
     }
-    app->mcp = m;
-    s_drop_stored_revocations(app);
+    m->env = env;
+    m->lambda = cfg ? cfg->lambda : NULL;
+    *state = m;
+    s_drop_stored_revocations(m);
     return MG_E_OK;
 }
 
-void mg_mcp_stop(struct mg_app *app)
+static void s_stop(void *state)
 {
-    struct s_module *m = app->mcp;
-    mg_mcp_lambda_shutdown();
-    mg_mcp_revoke_cleanup();
+    struct s_module *m = state;
     if (m == NULL)
         return;
+    mg_mcp_roles_free(m->roles);
+    mg_mcp_revoke_free(m->revoked);
     for (int i = 0; i < MG_MAX_LOOPS; i++)
         mg_free(m->cache[i]);
     mg_free(m);
-    app->mcp = NULL;
 }
 
 static uint64_t s_hash(const char *s)
@@ -137,9 +147,8 @@ static uint64_t s_hash(const char *s)
 }
 
 /* The cache of this loop (NULL when it cannot be had: decide without caching). */
-static struct s_cache *s_cache_of(struct mg_app *app, int loop)
+static struct s_cache *s_cache_of(struct s_module *m, int loop)
 {
-    struct s_module *m = app->mcp;
     if (m == NULL || loop < 0 || loop >= MG_MAX_LOOPS)
         return NULL;
     if (m->cache[loop] == NULL)
@@ -243,7 +252,7 @@ static bool s_loopback(struct mg_slice host)
            mg_slice_eq_cstr(host, "[::1]");
 }
 
-static bool s_origin_ok(const struct mg_app *app, const struct mg_gateway *gw,
+static bool s_origin_ok(const struct s_module *m, const struct mg_gateway *gw,
                         struct mg_slice origin)
 {
     struct mg_slice host, o;
@@ -256,13 +265,13 @@ static bool s_origin_ok(const struct mg_app *app, const struct mg_gateway *gw,
     struct mg_slice gh, go;
     if (gw->url && s_url_host(mg_slice_cstr(gw->url), &gh, &go) && mg_slice_eq(o, go))
         return true;
-    if (app->cfg.public_url[0] &&
-        s_url_host(mg_slice_cstr(app->cfg.public_url), &gh, &go) && mg_slice_eq(o, go))
+    if (m->env->public_url[0] &&
+        s_url_host(mg_slice_cstr(m->env->public_url), &gh, &go) && mg_slice_eq(o, go))
         return true;
     return false;
 }
 
-static bool s_host_ok(const struct mg_app *app, const struct mg_gateway *gw, struct mg_slice hp)
+static bool s_host_ok(const struct s_module *m, const struct mg_gateway *gw, struct mg_slice hp)
 {
     struct mg_slice host = s_strip_port(hp);
     if (host.len == 0)
@@ -272,7 +281,7 @@ static bool s_host_ok(const struct mg_app *app, const struct mg_gateway *gw, str
     struct mg_slice h, o;
     if (gw->url && s_url_host(mg_slice_cstr(gw->url), &h, &o) && mg_slice_eq(host, h))
         return true;
-    if (app->cfg.public_url[0] && s_url_host(mg_slice_cstr(app->cfg.public_url), &h, &o) &&
+    if (m->env->public_url[0] && s_url_host(mg_slice_cstr(m->env->public_url), &h, &o) &&
         mg_slice_eq(host, h))
         return true;
     /* {gateway-id}.gateway.* */
@@ -281,7 +290,7 @@ static bool s_host_ok(const struct mg_app *app, const struct mg_gateway *gw, str
         mg_slice_starts_with(mg_slice_sub(host, idl, host.len), ".gateway."))
         return true;
     /* a listener bound to a specific address: that address */
-    if (app->cfg.http.listen_host[0] && mg_slice_eq_cstr(host, app->cfg.http.listen_host))
+    if (m->env->listen_host[0] && mg_slice_eq_cstr(host, m->env->listen_host))
         return true;
     return false;
 }
@@ -321,7 +330,7 @@ struct s_auth {
 };
 
 /* InvokeGateway for an authenticated principal; answers 403 itself on a denial. */
-static bool s_authorize(struct mg_app *app, struct mg_http_exchange *x, struct mg_snapshot *snap,
+static bool s_authorize(struct s_module *m, struct mg_http_exchange *x, struct mg_snapshot *snap,
                         const struct mg_gateway *gw, struct mg_principal *p)
 {
     const struct mg_http_req *r = mg_http_request(x);
@@ -340,7 +349,7 @@ static bool s_authorize(struct mg_app *app, struct mg_http_exchange *x, struct m
         key[kl++] = '\n';
     }
     key[fits ? kl : 0] = 0;
-    struct s_cache *cache = fits ? s_cache_of(app, r->loop) : NULL;
+    struct s_cache *cache = fits ? s_cache_of(m, r->loop) : NULL;
     struct s_cache_entry *slot = NULL;
     if (cache) {
         slot = &cache->e[s_hash(key) % S_CACHE_SLOTS];
@@ -350,7 +359,7 @@ static bool s_authorize(struct mg_app *app, struct mg_http_exchange *x, struct m
     }
     struct mg_call call;
     memset(&call, 0, sizeof(call));
-    call.app = app;
+    call.env = m->env;
     call.x = x;
     call.req = r;
     call.snap = snap;
@@ -375,7 +384,7 @@ static bool s_authorize(struct mg_app *app, struct mg_http_exchange *x, struct m
 }
 
 /* Authenticates per the gateway's authorizer; false when it answered. */
-static bool s_authenticate(struct mg_app *app, struct mg_http_exchange *x,
+static bool s_authenticate(struct s_module *m, struct mg_http_exchange *x,
                            struct mg_snapshot *snap, const struct mg_gateway *gw,
                            struct s_auth *a)
 {
@@ -416,20 +425,20 @@ static bool s_authenticate(struct mg_app *app, struct mg_http_exchange *x,
     if (st == MG_SIGV4_OK) {
         const char *regions[1] = {gw->region};
         st = mg_sigv4_check(&auth, regions, 1, "bedrock-agentcore", mg_now(),
-                            app->cfg.clock_skew, &ei);
+                            m->env->clock_skew, &ei);
     }
     if (st == MG_SIGV4_OK)
-        st = mg_app_verify_caller(app, &sreq, snap, &auth, &a->principal, &ei);
+        st = mg_authn_verify_caller(m->env, &sreq, snap, &auth, &a->principal, &ei);
     if (st != MG_SIGV4_OK) {
         /* ei.msg may echo the Authorization header (AWS's wording does): never log it */
         char where[160];
         snprintf(where, sizeof(where), "gateway %s", gw->id);
-        mg_app_log_auth_refused(r, st, &auth, where);
+        mg_authn_log_refused(r, st, &auth, where);
         s_auth_error(x, st, ei.msg);
         return false;
     }
     mg_memcpy(a->caller, a->principal.arn, sizeof(a->caller)); /* both 512, NUL-terminated */
-    return s_authorize(app, x, snap, gw, &a->principal);
+    return s_authorize(m, x, snap, gw, &a->principal);
 }
 
 /* ---- the reply ---------------------------------------------------------------------------------- */
@@ -502,7 +511,7 @@ static bool s_is_legacy_stateless(const struct mg_jsonrpc_msg *m)
     return json_object_get(meta, "io.modelcontextprotocol/protocolVersion") != NULL;
 }
 
-static void s_post(struct mg_app *app, struct mg_http_exchange *x, struct mg_snapshot *snap,
+static void s_post(struct s_module *mod, struct mg_http_exchange *x, struct mg_snapshot *snap,
                    const struct mg_gateway *gw, struct s_auth *a)
 {
     const struct mg_http_req *r = mg_http_request(x);
@@ -595,8 +604,9 @@ static void s_post(struct mg_app *app, struct mg_http_exchange *x, struct mg_sna
             goto out;
         }
         struct mg_mcp_session s;
-        if (!mg_mcp_session_check(app->token_key, *sid, gw->id, a->caller, mg_now(), &s) ||
-            mg_mcp_session_revoked(&s) || !mg_mcp_gateway_supports(gw, s.version)) {
+        if (!mg_mcp_session_check(mod->env->token_key, *sid, gw->id, a->caller, mg_now(), &s) ||
+            mg_mcp_session_revoked(mod->revoked, &s) ||
+            !mg_mcp_gateway_supports(gw, s.version)) {
             s_http_error(x, 404, -32001, "Session not found");
             goto out;
         }
@@ -634,7 +644,7 @@ static void s_post(struct mg_app *app, struct mg_http_exchange *x, struct mg_sna
         s_http_error(x, 500, MG_JSONRPC_INTERNAL_ERROR, "Internal error");
         goto out;
     }
-    rp->app = app;
+    rp->env = mod->env;
     rp->x = x;
     rp->batch = body.batch;
     rp->sse = acc_sse && !acc_json;
@@ -646,8 +656,9 @@ static void s_post(struct mg_app *app, struct mg_http_exchange *x, struct mg_sna
 
     /* headers are added here, on the loop: a Lambda callback only fills the body */
     enum mg_mcp_version negotiated = MG_MCP_V_NONE;
-    struct mg_mcp_ctx ctx = {.app = app, .req = r, .snap = snap, .gw = gw,
-                             .principal = &a->principal, .caller = a->caller, .version = v,
+    struct mg_mcp_ctx ctx = {.env = mod->env, .lambda = mod->lambda, .roles = mod->roles,
+                             .req = r, .snap = snap,
+                             .gw = gw, .principal = &a->principal, .caller = a->caller, .version = v,
                              .reply = rp, .x = x, .new_session = &new_session,
                              .negotiated = &negotiated};
     size_t slot = 0;
@@ -697,7 +708,7 @@ out:
 
 /* ---- DELETE ------------------------------------------------------------------------------------- */
 
-static void s_delete(struct mg_app *app, struct mg_http_exchange *x, const struct mg_gateway *gw,
+static void s_delete(struct s_module *m, struct mg_http_exchange *x, const struct mg_gateway *gw,
                      struct s_auth *a)
 {
     const struct mg_http_req *r = mg_http_request(x);
@@ -714,12 +725,12 @@ static void s_delete(struct mg_app *app, struct mg_http_exchange *x, const struc
         return;
     }
     struct mg_mcp_session s;
-    if (!mg_mcp_session_check(app->token_key, *sid, gw->id, a->caller, mg_now(), &s) ||
-        mg_mcp_session_revoked(&s)) {
+    if (!mg_mcp_session_check(m->env->token_key, *sid, gw->id, a->caller, mg_now(), &s) ||
+        mg_mcp_session_revoked(m->revoked, &s)) {
         s_http_error(x, 404, -32001, "Session not found");
         return;
     }
-    enum mg_err e = mg_mcp_session_revoke(&s, mg_now_ms());
+    enum mg_err e = mg_mcp_session_revoke(m->revoked, &s, mg_now_ms());
     if (e != MG_E_OK) {
         MG_LOG_REQ(MG_LOG_ERROR, MG_SUB_MCP, r->request_id, "cannot end session: %s",
                    mg_err_str(e));
@@ -740,34 +751,37 @@ static bool s_serving(const struct mg_gateway *gw)
            gw->status == MG_AGENTCORE_UPDATE_UNSUCCESSFUL;
 }
 
-void mg_mcp_handle(struct mg_app *app, struct mg_http_exchange *x, struct mg_slice gateway_id)
+static void s_handle(struct mg_call *c)
 {
+    struct s_module *m = c->service;
+    struct mg_http_exchange *x = c->x;
+    struct mg_slice gateway_id = c->gateway_id;
     const struct mg_http_req *r = mg_http_request(x);
-    struct mg_snapshot *snap = mg_state_read(&app->state, &app->readers[r->loop]);
+    struct mg_snapshot *snap = mg_state_read(m->env->state, &m->env->readers[r->loop]);
     const struct mg_gateway *gw = snap ? mg_agentcore_gateway(snap, gateway_id) : NULL;
     if (gw == NULL || !s_serving(gw)) {
         s_unknown(x);
         return;
     }
     const struct mg_slice *origin = mg_http_header(r, "origin");
-    if (origin && !s_origin_ok(app, gw, *origin)) {
+    if (origin && !s_origin_ok(m, gw, *origin)) {
         MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, r->request_id, "refused Origin at gateway %s", gw->id);
         s_http_error(x, 403, MG_JSONRPC_SERVER_ERROR, "Forbidden: invalid Origin header");
         return;
     }
-    if (!s_host_ok(app, gw, r->host)) {
+    if (!s_host_ok(m, gw, r->host)) {
         MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, r->request_id, "refused Host at gateway %s", gw->id);
         s_http_error(x, 403, MG_JSONRPC_SERVER_ERROR, "Forbidden: invalid Host header");
         return;
     }
     struct s_auth a;
     memset(&a, 0, sizeof(a));
-    if (!s_authenticate(app, x, snap, gw, &a))
+    if (!s_authenticate(m, x, snap, gw, &a))
         goto out;
     if (mg_slice_eq_cstr(r->method, "POST")) {
-        s_post(app, x, snap, gw, &a);
+        s_post(m, x, snap, gw, &a);
     } else if (mg_slice_eq_cstr(r->method, "DELETE")) {
-        s_delete(app, x, gw, &a);
+        s_delete(m, x, gw, &a);
     } else {
         /* GET would open the server stream: this gateway sends nothing outside a request (no
          * list_changed), so it offers none, as the spec allows. */
@@ -778,3 +792,5 @@ void mg_mcp_handle(struct mg_app *app, struct mg_http_exchange *x, struct mg_sli
 out:
     mg_principal_cleanup(&a.principal);
 }
+
+const struct mg_service mg_mcp_service = {"mcp", MG_SERVICE_MCP, s_handle, s_start, s_stop};

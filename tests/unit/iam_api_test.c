@@ -188,12 +188,19 @@ static void test_iam_assume_role_as_service(void **state)
           "\"lambda:InvokeFunction\",\"Resource\":\"*\"}]}}}]}]}",
           f);
     fclose(f);
-    static struct mg_app app;
+    static struct {
+        struct mg_store *store;
+        struct mg_state state;
+        uint8_t token_key[32];
+        struct mg_env env;
+    } app;
     struct mg_errinfo ei = {0};
     mg_random_bytes(app.token_key, sizeof(app.token_key));
     assert_int_equal(mg_store_open(data, &app.store, &ei), MG_E_OK);
     assert_int_equal(mg_state_init(&app.state, app.store, &ei), MG_E_OK);
     assert_int_equal(mg_iam_apply_identities(&app.state, path, &ei), MG_E_OK);
+    app.env = (struct mg_env){.region = "", .store = app.store, .state = &app.state,
+                              .token_key = app.token_key};
     struct mg_snapshot *snap = mg_state_acquire(&app.state);
     const char *role = "arn:aws:iam::111122223333:role/svc/GatewayRole";
 
@@ -212,7 +219,7 @@ static void test_iam_assume_role_as_service(void **state)
     struct mg_buf tok;
     mg_buf_init(&tok, 16384);
     int64_t expires = 0;
-    assert_int_equal(mg_sts_assume_role_as_service(&app, snap, role,
+    assert_int_equal(mg_sts_assume_role_as_service(&app.env, snap, role,
                                                    "bedrock-agentcore.amazonaws.com", "gw-1", 0,
                                                    &p, akid, secret, &tok, &expires, &ei),
                      MG_E_OK);
@@ -228,7 +235,7 @@ static void test_iam_assume_role_as_service(void **state)
 
     /* the credentials work as a session of the role */
     char sec2[129];
-    assert_int_equal(mg_sts_session_resolve(&app, snap, mg_slice_cstr(akid), mg_buf_slice(&tok),
+    assert_int_equal(mg_sts_session_resolve(app.token_key, snap, mg_slice_cstr(akid), mg_buf_slice(&tok),
                                             &p, sec2, sizeof(sec2)),
                      MG_SIGV4_OK);
     assert_string_equal(sec2, secret);
@@ -237,18 +244,18 @@ static void test_iam_assume_role_as_service(void **state)
 
     /* another service, or an unknown role: denied with AWS's wording */
     ei = (struct mg_errinfo){0};
-    assert_int_equal(mg_sts_assume_role_as_service(&app, snap, role, "lambda.amazonaws.com", "x1",
+    assert_int_equal(mg_sts_assume_role_as_service(&app.env, snap, role, "lambda.amazonaws.com", "x1",
                                                    0, NULL, akid, secret, NULL, NULL, &ei),
                      MG_E_DENIED);
     assert_non_null(strstr(ei.msg, "is not authorized to perform: sts:AssumeRole on resource: "
                                    "arn:aws:iam::111122223333:role/svc/GatewayRole"));
-    assert_int_equal(mg_sts_assume_role_as_service(&app, snap,
+    assert_int_equal(mg_sts_assume_role_as_service(&app.env, snap,
                                                    "arn:aws:iam::111122223333:role/GatewayRole",
                                                    "bedrock-agentcore.amazonaws.com", "x1", 0,
                                                    NULL, akid, secret, NULL, NULL, &ei),
                      MG_E_DENIED);
     /* a longer duration is capped by MaxSessionDuration */
-    assert_int_equal(mg_sts_assume_role_as_service(&app, snap, role,
+    assert_int_equal(mg_sts_assume_role_as_service(&app.env, snap, role,
                                                    "bedrock-agentcore.amazonaws.com", NULL, 99999,
                                                    NULL, akid, secret, NULL, &expires, &ei),
                      MG_E_OK);

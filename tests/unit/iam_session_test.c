@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "app/app.h"
+#include "sigv4/sigv4.h"
 #include "base/alloc.h"
 #include "base/util.h"
 #include "iam/iam.h"
@@ -155,7 +155,9 @@ static void test_iam_session_tamper_and_wrong_key(void **state)
 static void test_iam_session_resolve_expiry(void **state)
 {
     (void)state;
-    static struct mg_app app;
+    static struct {
+        uint8_t token_key[32];
+    } app;
     memcpy(app.token_key, s_key, 32);
     mg_time_pin(1800000000);
     struct mg_sts_session s;
@@ -168,7 +170,7 @@ static void test_iam_session_resolve_expiry(void **state)
     char secret[129];
     struct mg_slice akid = mg_slice_cstr(s.access_key_id);
 
-    int rc = mg_sts_session_resolve(&app, NULL, akid, mg_buf_slice(&tok), &p, secret,
+    int rc = mg_sts_session_resolve(app.token_key, NULL, akid, mg_buf_slice(&tok), &p, secret,
                                     sizeof(secret));
     assert_int_equal(rc, MG_SIGV4_OK);
     assert_string_equal(secret, s.secret);
@@ -187,23 +189,23 @@ static void test_iam_session_resolve_expiry(void **state)
 
     /* one second before expiry: fine; at expiry: ExpiredToken */
     mg_time_pin(1800000899);
-    assert_int_equal(mg_sts_session_resolve(&app, NULL, akid, mg_buf_slice(&tok), &p, secret,
+    assert_int_equal(mg_sts_session_resolve(app.token_key, NULL, akid, mg_buf_slice(&tok), &p, secret,
                                             sizeof(secret)),
                      MG_SIGV4_OK);
     mg_principal_cleanup(&p);
     mg_time_pin(1800000900);
-    assert_int_equal(mg_sts_session_resolve(&app, NULL, akid, mg_buf_slice(&tok), &p, secret,
+    assert_int_equal(mg_sts_session_resolve(app.token_key, NULL, akid, mg_buf_slice(&tok), &p, secret,
                                             sizeof(secret)),
                      MG_SIGV4_EXPIRED_TOKEN);
     mg_time_pin(1800000000);
 
     /* the access key id must be the one the token was issued with */
-    assert_int_equal(mg_sts_session_resolve(&app, NULL, MG_SLICE_LIT("ASIAAAAAAAAAAAAAAAAA"),
+    assert_int_equal(mg_sts_session_resolve(app.token_key, NULL, MG_SLICE_LIT("ASIAAAAAAAAAAAAAAAAA"),
                                             mg_buf_slice(&tok), &p, secret, sizeof(secret)),
                      MG_SIGV4_UNKNOWN_KEY);
     /* another server key: unknown */
     app.token_key[0] ^= 1;
-    assert_int_equal(mg_sts_session_resolve(&app, NULL, akid, mg_buf_slice(&tok), &p, secret,
+    assert_int_equal(mg_sts_session_resolve(app.token_key, NULL, akid, mg_buf_slice(&tok), &p, secret,
                                             sizeof(secret)),
                      MG_SIGV4_UNKNOWN_KEY);
     app.token_key[0] ^= 1;

@@ -172,14 +172,13 @@ static void test_lambda_names_ring(void **state)
 static void test_lambda_code_dir_too_long(void **state)
 {
     (void)state;
-    static struct mg_app app;
-    memset(&app, 0, sizeof(app));
-    memset(app.cfg.data_dir, 'd', sizeof(app.cfg.data_dir) - 1);
+    static char data_dir[1024];
+    memset(data_dir, 'd', sizeof(data_dir) - 1);
     char dir[1024];
-    assert_false(mg_lambda_code_dir(&app, "123456789012", "fn", dir, sizeof(dir)));
+    assert_false(mg_lambda_code_dir(data_dir, "123456789012", "fn", dir, sizeof(dir)));
     assert_string_equal(dir, "");
-    snprintf(app.cfg.data_dir, sizeof(app.cfg.data_dir), "/var/lib/mcpgate");
-    assert_true(mg_lambda_code_dir(&app, "123456789012", "fn", dir, sizeof(dir)));
+    snprintf(data_dir, sizeof(data_dir), "/var/lib/mcpgate");
+    assert_true(mg_lambda_code_dir(data_dir, "123456789012", "fn", dir, sizeof(dir)));
     assert_string_equal(dir, "/var/lib/mcpgate/lambda/123456789012/fn");
 }
 

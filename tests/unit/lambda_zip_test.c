@@ -312,17 +312,22 @@ static void test_lambda_zip_garbage(void **state)
 static void test_lambda_codestore_put(void **state)
 {
     (void)state;
-    static struct mg_app app;
-    memset(&app, 0, sizeof(app));
-    t_tmpdir(app.cfg.data_dir, sizeof(app.cfg.data_dir));
-    assert_int_equal(mkdir(app.cfg.data_dir, 0700), 0);
+    static char data_dir[1024];
+    static struct mg_state gstate;
+    static struct mg_env env;
+    memset(&env, 0, sizeof(env));
+    t_tmpdir(data_dir, sizeof(data_dir));
+    assert_int_equal(mkdir(data_dir, 0700), 0);
     struct mg_store *store = NULL;
     struct mg_errinfo ei = {0};
-    assert_int_equal(mg_store_open(app.cfg.data_dir, &store, &ei), MG_E_OK);
-    assert_int_equal(mg_state_init(&app.state, store, &ei), MG_E_OK);
+    assert_int_equal(mg_store_open(data_dir, &store, &ei), MG_E_OK);
+    assert_int_equal(mg_state_init(&gstate, store, &ei), MG_E_OK);
+    env.data_dir = data_dir;
+    env.state = &gstate;
+    env.store = store;
     struct mg_lambda L;
     memset(&L, 0, sizeof(L));
-    L.app = &app;
+    L.env = &env;
     L.wake_fd = -1;
     pthread_mutex_init(&L.mu, NULL);
 
@@ -332,7 +337,7 @@ static void test_lambda_codestore_put(void **state)
     t_zip(&zip, e, 1);
     mg_buf_init(&b64, 1u << 27);
     assert_int_equal(mg_base64_encode(&b64, mg_buf_slice(&zip)), MG_E_OK);
-    struct mg_snapshot *snap = mg_state_acquire(&app.state);
+    struct mg_snapshot *snap = mg_state_acquire(&gstate);
     const char *acct = "123456789012";
     struct mg_lambda_code c;
     char msg[128];
@@ -345,14 +350,14 @@ static void test_lambda_codestore_put(void **state)
                                         sizeof(msg)),
                      MG_LAMBDA_CODE_INVALID_ZIP);
     /* over the account's code storage: the zip plus its unzipped size */
-    app.cfg.lambda_code_storage = zip.len + sizeof(code) - 2;
-    assert_false(mg_lambda_code_fits(&app, snap, acct, "fn", zip.len + sizeof(code) - 1));
+    L.code_storage = zip.len + sizeof(code) - 2;
+    assert_false(mg_lambda_code_fits(&L, snap, acct, "fn", zip.len + sizeof(code) - 1));
     assert_int_equal(mg_lambda_code_put(&L, snap, acct, "fn", mg_buf_slice(&b64), &c, msg,
                                         sizeof(msg)),
                      MG_LAMBDA_CODE_STORAGE_EXCEEDED);
     assert_int_equal(L.n_pending, 0);
-    app.cfg.lambda_code_storage = zip.len + sizeof(code) - 1;
-    assert_true(mg_lambda_code_fits(&app, snap, acct, "fn", zip.len + sizeof(code) - 1));
+    L.code_storage = zip.len + sizeof(code) - 1;
+    assert_true(mg_lambda_code_fits(&L, snap, acct, "fn", zip.len + sizeof(code) - 1));
     assert_int_equal(mg_lambda_code_put(&L, snap, acct, "fn", mg_buf_slice(&b64), &c, msg,
                                         sizeof(msg)),
                      MG_LAMBDA_CODE_OK);
@@ -364,7 +369,7 @@ static void test_lambda_codestore_put(void **state)
     assert_true(mg_lambda_sha_hex(c.sha256, hex));
     assert_string_equal(hex, c.hex);
     char path[1400];
-    snprintf(path, sizeof(path), "%s/lambda/%s/fn/%s.zip", app.cfg.data_dir, acct, c.hex);
+    snprintf(path, sizeof(path), "%s/lambda/%s/fn/%s.zip", data_dir, acct, c.hex);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal((long long)st.st_size, (long long)zip.len);
@@ -386,7 +391,7 @@ static void test_lambda_codestore_put(void **state)
 
     /* removal: renamed aside at once, removed by the manager */
     mg_lambda_code_remove(&L, acct, "fn");
-    snprintf(path, sizeof(path), "%s/lambda/%s/fn", app.cfg.data_dir, acct);
+    snprintf(path, sizeof(path), "%s/lambda/%s/fn", data_dir, acct);
     assert_int_not_equal(stat(path, &st), 0);
     assert_int_equal(L.n_trash, 1);
     assert_int_equal(stat(L.trash[0], &st), 0);
@@ -401,9 +406,9 @@ static void test_lambda_codestore_put(void **state)
     mg_snapshot_unref(snap);
     mg_buf_cleanup(&b64);
     mg_buf_cleanup(&zip);
-    mg_state_cleanup(&app.state);
+    mg_state_cleanup(&gstate);
     mg_store_close(store);
-    nftw(app.cfg.data_dir, t_rm, 16, FTW_DEPTH | FTW_PHYS);
+    nftw(data_dir, t_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int main(void)

@@ -12,6 +12,9 @@
 #include "mcp/internal.h"
 #include "unit/leaks.h"
 
+/* The list of ended sessions under test. */
+static struct mg_mcp_revocations *s_rv;
+
 static const uint8_t s_key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
                                   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
@@ -166,27 +169,28 @@ static void s_ended(struct mg_mcp_session *s, const char *gw, int64_t issued_ms,
 static void test_mcp_revoke_exact(void **state)
 {
     (void)state;
-    assert_int_equal(mg_mcp_revoke_init(8, 4, 1000), MG_E_OK);
+    assert_int_equal(mg_mcp_revoke_new(8, 4, 1000, &s_rv), MG_E_OK);
     struct mg_mcp_session a, b, old;
     s_ended(&a, "gw-a", 2000, 10000);
     s_ended(&b, "gw-a", 2000, 10000);
     s_ended(&old, "gw-a", 1000, 10000);
-    assert_false(mg_mcp_session_revoked(&a));
-    assert_true(mg_mcp_session_revoked(&old)); /* issued before the start: refused */
-    assert_int_equal(mg_mcp_session_revoke(&a, 3000), MG_E_OK);
-    assert_true(mg_mcp_session_revoked(&a));
-    assert_false(mg_mcp_session_revoked(&b));
-    assert_int_equal(mg_mcp_session_revoke(&a, 3001), MG_E_OK); /* twice: one entry */
+    assert_false(mg_mcp_session_revoked(s_rv, &a));
+    assert_true(mg_mcp_session_revoked(s_rv, &old)); /* issued before the start: refused */
+    assert_int_equal(mg_mcp_session_revoke(s_rv, &a, 3000), MG_E_OK);
+    assert_true(mg_mcp_session_revoked(s_rv, &a));
+    assert_false(mg_mcp_session_revoked(s_rv, &b));
+    assert_int_equal(mg_mcp_session_revoke(s_rv, &a, 3001), MG_E_OK); /* twice: one entry */
     struct mg_mcp_revoke_stats st;
-    mg_mcp_revoke_stats(&st);
+    mg_mcp_revoke_stats(s_rv, &st);
     assert_int_equal(st.entries, 1);
     assert_int_equal(st.gateways, 1);
     strcpy(a.sid, "not hex");
-    assert_int_equal(mg_mcp_session_revoke(&a, 3000), MG_E_INVALID);
-    assert_true(mg_mcp_session_revoked(&a));
-    mg_mcp_revoke_cleanup();
-    assert_true(mg_mcp_session_revoked(&b)); /* no list: refuse */
-    assert_int_equal(mg_mcp_session_revoke(&b, 3000), MG_E_INTERNAL);
+    assert_int_equal(mg_mcp_session_revoke(s_rv, &a, 3000), MG_E_INVALID);
+    assert_true(mg_mcp_session_revoked(s_rv, &a));
+    mg_mcp_revoke_free(s_rv);
+    s_rv = NULL;
+    assert_true(mg_mcp_session_revoked(s_rv, &b)); /* no list: refuse */
+    assert_int_equal(mg_mcp_session_revoke(s_rv, &b, 3000), MG_E_INTERNAL);
 }
 
 /* A flood of DELETEs on one gateway stays within the bounds, every ended session stays ended, and
@@ -194,86 +198,89 @@ static void test_mcp_revoke_exact(void **state)
 static void test_mcp_revoke_bounded(void **state)
 {
     (void)state;
-    assert_int_equal(mg_mcp_revoke_init(8, 4, 1000), MG_E_OK);
+    assert_int_equal(mg_mcp_revoke_new(8, 4, 1000, &s_rv), MG_E_OK);
     struct mg_mcp_revoke_stats st0, st;
-    mg_mcp_revoke_stats(&st0);
+    mg_mcp_revoke_stats(s_rv, &st0);
     struct mg_mcp_session quiet_ended, quiet_live;
     s_ended(&quiet_ended, "gw-quiet", 1500, 100000);
     s_ended(&quiet_live, "gw-quiet", 1500, 100000);
-    assert_int_equal(mg_mcp_session_revoke(&quiet_ended, 1600), MG_E_OK);
+    assert_int_equal(mg_mcp_session_revoke(s_rv, &quiet_ended, 1600), MG_E_OK);
     enum { N = 500 };
     static struct mg_mcp_session flood[N];
     for (int i = 0; i < N; i++) {
         s_ended(&flood[i], "gw-flood", 2000 + i, 100000);
-        assert_int_equal(mg_mcp_session_revoke(&flood[i], 2000 + i), MG_E_OK);
-        mg_mcp_revoke_stats(&st);
+        assert_int_equal(mg_mcp_session_revoke(s_rv, &flood[i], 2000 + i), MG_E_OK);
+        mg_mcp_revoke_stats(s_rv, &st);
         assert_true(st.entries <= 8);
         assert_int_equal(st.bytes, st0.bytes);
     }
     for (int i = 0; i < N; i++)
-        assert_true(mg_mcp_session_revoked(&flood[i]));
-    assert_true(mg_mcp_session_revoked(&quiet_ended));
-    assert_false(mg_mcp_session_revoked(&quiet_live));
+        assert_true(mg_mcp_session_revoked(s_rv, &flood[i]));
+    assert_true(mg_mcp_session_revoked(s_rv, &quiet_ended));
+    assert_false(mg_mcp_session_revoked(s_rv, &quiet_live));
     struct mg_mcp_session fresh;
     s_ended(&fresh, "gw-flood", 2000 + N + 1, 100000); /* initialized after the flood */
-    assert_false(mg_mcp_session_revoked(&fresh));
-    mg_mcp_revoke_cleanup();
+    assert_false(mg_mcp_session_revoked(s_rv, &fresh));
+    mg_mcp_revoke_free(s_rv);
+    s_rv = NULL;
 }
 
 /* Expired entries make room without ending anything else. */
 static void test_mcp_revoke_expiry(void **state)
 {
     (void)state;
-    assert_int_equal(mg_mcp_revoke_init(8, 4, 0), MG_E_OK);
+    assert_int_equal(mg_mcp_revoke_new(8, 4, 0, &s_rv), MG_E_OK);
     struct mg_mcp_session s[16], live;
     s_ended(&live, "gw-a", 50, 100000);
     for (int i = 0; i < 8; i++) {
         s_ended(&s[i], "gw-a", 100 + i, 150); /* expire at 150 s */
-        assert_int_equal(mg_mcp_session_revoke(&s[i], 100 + i), MG_E_OK);
+        assert_int_equal(mg_mcp_session_revoke(s_rv, &s[i], 100 + i), MG_E_OK);
     }
     for (int i = 8; i < 16; i++) {
         s_ended(&s[i], "gw-a", 200000 + i, 100000);
-        assert_int_equal(mg_mcp_session_revoke(&s[i], 200000 + i), MG_E_OK); /* now 200 s */
+        assert_int_equal(mg_mcp_session_revoke(s_rv, &s[i], 200000 + i), MG_E_OK); /* now 200 s */
     }
     struct mg_mcp_revoke_stats st;
-    mg_mcp_revoke_stats(&st);
+    mg_mcp_revoke_stats(s_rv, &st);
     assert_int_equal(st.entries, 8);
     for (int i = 8; i < 16; i++)
-        assert_true(mg_mcp_session_revoked(&s[i]));
-    assert_false(mg_mcp_session_revoked(&live)); /* no floor was needed */
-    mg_mcp_revoke_cleanup();
+        assert_true(mg_mcp_session_revoked(s_rv, &s[i]));
+    assert_false(mg_mcp_session_revoked(s_rv, &live)); /* no floor was needed */
+    mg_mcp_revoke_free(s_rv);
+    s_rv = NULL;
 }
 
 /* More gateways than records: the global floor ends everything issued so far. */
 static void test_mcp_revoke_gateways_full(void **state)
 {
     (void)state;
-    assert_int_equal(mg_mcp_revoke_init(8, 2, 0), MG_E_OK);
+    assert_int_equal(mg_mcp_revoke_new(8, 2, 0, &s_rv), MG_E_OK);
     struct mg_mcp_session s1, s2, s3, bystander;
     s_ended(&s1, "gw-1", 10, 100000);
     s_ended(&s2, "gw-2", 10, 100000);
     s_ended(&s3, "gw-3", 10, 100000);
     s_ended(&bystander, "gw-4", 20, 100000);
-    assert_int_equal(mg_mcp_session_revoke(&s1, 100), MG_E_OK);
-    assert_int_equal(mg_mcp_session_revoke(&s2, 100), MG_E_OK);
-    assert_false(mg_mcp_session_revoked(&bystander));
-    assert_int_equal(mg_mcp_session_revoke(&s3, 100), MG_E_OK);
-    assert_true(mg_mcp_session_revoked(&s1));
-    assert_true(mg_mcp_session_revoked(&s2));
-    assert_true(mg_mcp_session_revoked(&s3));
-    assert_true(mg_mcp_session_revoked(&bystander)); /* fail closed */
+    assert_int_equal(mg_mcp_session_revoke(s_rv, &s1, 100), MG_E_OK);
+    assert_int_equal(mg_mcp_session_revoke(s_rv, &s2, 100), MG_E_OK);
+    assert_false(mg_mcp_session_revoked(s_rv, &bystander));
+    assert_int_equal(mg_mcp_session_revoke(s_rv, &s3, 100), MG_E_OK);
+    assert_true(mg_mcp_session_revoked(s_rv, &s1));
+    assert_true(mg_mcp_session_revoked(s_rv, &s2));
+    assert_true(mg_mcp_session_revoked(s_rv, &s3));
+    assert_true(mg_mcp_session_revoked(s_rv, &bystander)); /* fail closed */
     struct mg_mcp_revoke_stats st;
-    mg_mcp_revoke_stats(&st);
+    mg_mcp_revoke_stats(s_rv, &st);
     assert_int_equal(st.global_floor_ms, 100);
     assert_true(st.gateways <= 2);
-    mg_mcp_revoke_cleanup();
+    mg_mcp_revoke_free(s_rv);
+    s_rv = NULL;
 }
 
 /* Random DELETEs and expiries against a plain list: an ended session is never served again. */
 static void test_mcp_revoke_random(void **state)
 {
     (void)state;
-    assert_int_equal(mg_mcp_revoke_init(32, 4, 0), MG_E_OK);
+    assert_int_equal(mg_mcp_revoke_new(32, 4, 0, &s_rv), MG_E_OK);
     enum { N = 3000 };
     static struct mg_mcp_session s[N];
     static const char *const gws[] = {"gw-a", "gw-b", "gw-c"};
@@ -283,15 +290,16 @@ static void test_mcp_revoke_random(void **state)
         mg_random_bytes(r, sizeof(r));
         now_ms += r[0] % 4 * 100;
         s_ended(&s[i], gws[r[1] % 3], now_ms - r[1] % 50, now_ms / 1000 + 1 + r[0] % 30);
-        assert_int_equal(mg_mcp_session_revoke(&s[i], now_ms), MG_E_OK);
+        assert_int_equal(mg_mcp_session_revoke(s_rv, &s[i], now_ms), MG_E_OK);
         for (int k = i; k >= 0 && k > i - 200; k--)
             if (s[k].expires >= now_ms / 1000)
-                assert_true(mg_mcp_session_revoked(&s[k]));
+                assert_true(mg_mcp_session_revoked(s_rv, &s[k]));
         struct mg_mcp_revoke_stats st;
-        mg_mcp_revoke_stats(&st);
+        mg_mcp_revoke_stats(s_rv, &st);
         assert_true(st.entries <= 32);
     }
-    mg_mcp_revoke_cleanup();
+    mg_mcp_revoke_free(s_rv);
+    s_rv = NULL;
 }
 
 int main(void)

@@ -1,4 +1,4 @@
-#include "app/authz.h"
+#include "call/authz.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -173,7 +173,7 @@ enum mg_policy_decision mg_authz_decide(const struct mg_call *c, const char *act
     struct mg_policy_ctx_entry ctx[MG_AUTHZ_MAX_CONTEXT];
     struct mg_authz_storage st;
     size_t n = 0;
-    mg_authz_fill_request(&c->principal, c->req, c->app->cfg.region, &req, ctx, &n, &st);
+    mg_authz_fill_request(&c->principal, c->req, c->env->region, &req, ctx, &n, &st);
 
     char account[13] = {0};
     if (res->account) {
@@ -217,13 +217,8 @@ enum mg_policy_decision mg_authz_decide(const struct mg_call *c, const char *act
         return MG_POLICY_EXPLICIT_DENY;
     }
     struct mg_policy_set set = {0};
-    const struct mg_iam_entity_policies *ep = mg_iam_policies_of(c->snap, &c->principal);
-    if (ep) {
-        set.identity = (const struct mg_policy *const *)ep->identity;
-        set.n_identity = ep->n_identity;
-        set.boundary = (const struct mg_policy *const *)ep->boundary;
-        set.n_boundary = ep->n_boundary;
-    }
+    if (c->env && c->env->identity)
+        c->env->identity->policies_of(c->snap, &c->principal, &set);
     set.session = (const struct mg_policy *const *)c->principal.session_policies;
     set.n_session = c->principal.n_session_policies;
     set.resource = res->policy;

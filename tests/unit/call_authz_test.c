@@ -9,7 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "app/authz.h"
+#include "call/authz.h"
+#include "iam/iam.h"
 #include "base/alloc.h"
 #include "unit/leaks.h"
 
@@ -120,13 +121,12 @@ static void test_authz_principal_tags_over_the_maximum(void **state)
 
 /* ---- decisions: the account root, in its own account, is allowed all but explicit denies -- */
 
-static struct mg_app s_app;
+static const struct mg_env s_env = {.region = "us-east-1", .identity = &mg_iam_identity};
 
 static void s_root_call(struct mg_call *c)
 {
     memset(c, 0, sizeof(*c));
-    c->app = &s_app;
-    snprintf(s_app.cfg.region, sizeof(s_app.cfg.region), "us-east-1");
+    c->env = &s_env;
     c->principal.type = MG_PRINCIPAL_ROOT;
     strcpy(c->principal.account, "111122223333");
     strcpy(c->principal.arn, "arn:aws:iam::111122223333:root");

@@ -1,12 +1,13 @@
 /* Resolving the signer of a SigV4 request to a principal. */
-#include "app/authn.h"
+#include "call/authn.h"
 
+#include <string.h>
 
 #include "base/log.h"
 #include "base/slice.h"
 #include "base/util.h"
 
-const char *mg_app_auth_status_name(enum mg_sigv4_status st)
+const char *mg_authn_status_name(enum mg_sigv4_status st)
 {
     switch (st) {
     case MG_SIGV4_UNCHECKED: return "unchecked";
@@ -23,22 +24,23 @@ const char *mg_app_auth_status_name(enum mg_sigv4_status st)
     return "unknown";
 }
 
-void mg_app_log_auth_refused(const struct mg_http_req *r, enum mg_sigv4_status st,
+void mg_authn_log_refused(const struct mg_http_req *r, enum mg_sigv4_status st,
                              const struct mg_sigv4_auth *auth, const char *where)
 {
     struct mg_slice akid = auth ? auth->access_key_id : (struct mg_slice){0};
     MG_LOG_REQ(MG_LOG_INFO, MG_SUB_SIGV4, r->request_id,
                "authentication refused%s%s: %s (key %.*s, %.*s %.*s)", where ? " at " : "",
-               where ? where : "", mg_app_auth_status_name(st),
+               where ? where : "", mg_authn_status_name(st),
                (int)(akid.len > 128 ? 128 : akid.len), akid.ptr ? (const char *)akid.ptr : "",
                (int)r->method.len, (const char *)r->method.ptr,
                (int)(r->path.len > 200 ? 200 : r->path.len), (const char *)r->path.ptr);
 }
 
-enum mg_sigv4_status mg_app_verify_caller(struct mg_app *app, const struct mg_sigv4_request *sreq,
-                                          const struct mg_snapshot *snap,
-                                          const struct mg_sigv4_auth *auth,
-                                          struct mg_principal *principal, struct mg_errinfo *ei)
+enum mg_sigv4_status mg_authn_verify_caller(const struct mg_env *env,
+                                            const struct mg_sigv4_request *sreq,
+                                            const struct mg_snapshot *snap,
+                                            const struct mg_sigv4_auth *auth,
+                                            struct mg_principal *principal, struct mg_errinfo *ei)
 {
     enum mg_sigv4_status st;
     if (mg_slice_starts_with(auth->access_key_id, "ASIA")) {
@@ -50,13 +52,15 @@ enum mg_sigv4_status mg_app_verify_caller(struct mg_app *app, const struct mg_si
             mg_buf_cleanup(&token);
             return MG_SIGV4_UNKNOWN_KEY;
         }
-        st = (enum mg_sigv4_status)mg_sts_session_resolve(app, snap, auth->access_key_id,
-                                                          mg_buf_slice(&token), principal,
-                                                          secret, sizeof(secret));
+        st = env->identity == NULL
+                 ? MG_SIGV4_UNKNOWN_KEY
+                 : (enum mg_sigv4_status)env->identity->resolve_session(
+                       env->token_key, snap, auth->access_key_id, mg_buf_slice(&token), principal,
+                       secret, sizeof(secret));
         mg_buf_cleanup(&token);
         if (st != MG_SIGV4_OK)
             return st;
-        st = mg_sigv4_verify(sreq, auth, mg_slice_cstr(secret), app->key_cache, ei);
+        st = mg_sigv4_verify(sreq, auth, mg_slice_cstr(secret), env->key_cache, ei);
         mg_memzero(secret, sizeof(secret));
         return st;
     }
@@ -64,19 +68,24 @@ enum mg_sigv4_status mg_app_verify_caller(struct mg_app *app, const struct mg_si
      * token (InvalidClientTokenId / UnrecognizedClientException), whatever the token holds. */
     if (auth->security_token.len)
         return MG_SIGV4_UNKNOWN_KEY;
-    const struct mg_iam_key *key = mg_iam_find_key(snap, auth->access_key_id);
-    if (key == NULL || !key->active)
+    const char *key_secret = NULL;
+    bool loopback_only = false;
+    struct mg_principal key_principal;
+    memset(&key_principal, 0, sizeof(key_principal));
+    if (env->identity == NULL ||
+        !env->identity->find_key(snap, auth->access_key_id, &key_secret, &loopback_only,
+                                 &key_principal))
         return MG_SIGV4_UNKNOWN_KEY;
-    if (key->loopback_only && !mg_host_is_loopback(app->cfg.http.listen_host)) {
+    if (loopback_only && !mg_host_is_loopback(env->listen_host)) {
         /* the well-known test key is public: never beyond loopback */
         MG_LOG(MG_LOG_DEBUG, MG_SUB_AUDIT, /* the refusal itself is logged by the caller */
                "refused the built-in test key: the server listens on %s, not on loopback",
-               app->cfg.http.listen_host);
+               env->listen_host);
         return MG_SIGV4_UNKNOWN_KEY;
     }
-    st = mg_sigv4_verify(sreq, auth, mg_slice_cstr(key->secret), app->key_cache, ei);
+    st = mg_sigv4_verify(sreq, auth, mg_slice_cstr(key_secret), env->key_cache, ei);
     if (st != MG_SIGV4_OK)
         return st;
-    mg_iam_principal_from_key(key, principal);
+    *principal = key_principal; /* a long-term key's principal owns nothing */
     return MG_SIGV4_OK;
 }

@@ -1,10 +1,10 @@
-/* src/app/authz.h: authorization of an authenticated call with the IAM policy engine. */
+/* src/call/authz.h: authorization of an authenticated call with the IAM policy engine. */
 #ifndef MG_AUTHZ_H
 #define MG_AUTHZ_H
 
 #include <stdbool.h>
 
-#include "app/app.h"
+#include "call/call.h"
 #include "policy/policy.h"
 
 /* AWS's maxima: 50 tags on an IAM user or role, 50 session tags, 50 tags on a resource, 50 tags
