@@ -195,6 +195,11 @@ const struct mg_aws_op *mg_aws_route_query(enum mg_aws_service svc, struct mg_sl
 bool mg_aws_route_rest(const enum mg_aws_service *svcs, size_t n_svcs, struct mg_slice method,
                        struct mg_slice path, struct mg_slice query, struct mg_aws_route *out);
 
+/* One requestUri template (no query part) against a raw path: the literal segments matched,
+ * or -1 when it does not match; out->labels filled, out->op NULL. For tests and for routes a
+ * service keeps outside the models. */
+int mg_aws_route_template(const char *tmpl, struct mg_slice path, struct mg_aws_route *out);
+
 /* ---- input assembly (src/aws/input.c) --------------------------------------------------- */
 
 /* Limits of assembly and validation; beyond them the request fails with a 400. */

@@ -144,6 +144,28 @@ static void test_route_rest(void **state)
     assert_null(s_route(iam, 1, "POST", "/", "", &rt));
 }
 
+static void test_route_template(void **state)
+{
+    (void)state;
+    struct mg_aws_route rt;
+    /* a greedy label takes the rest of the path, slashes included, trailing slashes out */
+    assert_int_equal(mg_aws_route_template("/tags/{arn+}", S("/tags/arn:aws:x/y/z/"), &rt), 1);
+    assert_int_equal(rt.n_labels, 1);
+    assert_true(mg_slice_eq_cstr(rt.labels[0].name, "arn"));
+    assert_true(mg_slice_eq_cstr(rt.labels[0].raw, "arn:aws:x/y/z"));
+    assert_int_equal(mg_aws_route_template("/tags/{arn+}", S("/tags/"), &rt), -1);
+    /* a plain label is one segment */
+    assert_int_equal(mg_aws_route_template("/tags/{arn}", S("/tags/a/b"), &rt), -1);
+    assert_int_equal(mg_aws_route_template("/a/{x}/b/{y}", S("//a/1//b/2/"), &rt), 2);
+    assert_true(mg_slice_eq_cstr(rt.labels[1].raw, "2"));
+    assert_int_equal(mg_aws_route_template("/a/{x}/b", S("/a/1/c"), &rt), -1);
+    assert_int_equal(mg_aws_route_template("/", S("/"), &rt), 0);
+    assert_int_equal(mg_aws_route_template("/", S("/x"), &rt), -1);
+    /* too many labels fail closed */
+    assert_int_equal(mg_aws_route_template("/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}",
+                                           S("/1/2/3/4/5/6/7/8/9"), &rt), -1);
+}
+
 static void test_route_query(void **state)
 {
     (void)state;
@@ -474,6 +496,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tables),          cmocka_unit_test(test_served_list),
         cmocka_unit_test(test_patterns_compile), cmocka_unit_test(test_route_rest),
+        cmocka_unit_test(test_route_template),
         cmocka_unit_test(test_route_query),     cmocka_unit_test(test_input_rest),
         cmocka_unit_test(test_input_query),     cmocka_unit_test(test_validate_query),
         cmocka_unit_test(test_validate_rest),   cmocka_unit_test(test_replies),
