@@ -387,6 +387,23 @@ static void test_validate_rest(void **state)
     assert_int_equal(v.n, 2);
     assert_string_equal(v.e[1].path, "targetConfiguration.mcp.lambda.lambdaArn");
     json_decref(in);
+    /* the dialect knobs: list items by index, no values shown */
+    in = json_loads("{\"gatewayIdentifier\":\"g\",\"name\":\"t\",\"targetConfiguration\":{\"mcp\":"
+                    "{\"lambda\":{\"lambdaArn\":\"x\",\"toolSchema\":{\"inlinePayload\":[{\"name\":"
+                    "\"a\",\"description\":\"d\",\"inputSchema\":{\"type\":\"object\"}},{"
+                    "\"description\":\"d\",\"inputSchema\":{\"type\":\"object\"}}]}}}}}",
+                    0, NULL);
+    assert_non_null(in);
+    assert_false(mg_aws_validate_with(op, in, MG_AWS_V_LIST_INDEX | MG_AWS_V_NO_VALUES, &v));
+    assert_int_equal(v.n, 3);
+    assert_string_equal(v.e[0].msg, "Value at 'gatewayIdentifier' failed to satisfy constraint: "
+                                    "Member must satisfy regular expression pattern: "
+                                    "([0-9a-z][-]?){1,100}-[0-9a-z]{10}");
+    assert_string_equal(v.e[2].path, "targetConfiguration.mcp.lambda.toolSchema.inlinePayload.2.name");
+    assert_false(mg_aws_validate(op, in, &v));
+    assert_string_equal(v.e[2].path,
+                        "targetConfiguration.mcp.lambda.toolSchema.inlinePayload.member.name");
+    json_decref(in);
     /* ranges on typed query members */
     op = mg_aws_op_find(MG_AWS_SVC_AGENTCORE_CONTROL, S("ListGateways"));
     in = json_pack("{s:i}", "maxResults", 1001);
