@@ -195,6 +195,11 @@ const struct mg_aws_op *mg_aws_route_query(enum mg_aws_service svc, struct mg_sl
 bool mg_aws_route_rest(const enum mg_aws_service *svcs, size_t n_svcs, struct mg_slice method,
                        struct mg_slice path, struct mg_slice query, struct mg_aws_route *out);
 
+/* One requestUri template (no query part) against a raw path: the literal segments matched,
+ * or -1 when it does not match; out->labels filled, out->op NULL. For tests and for routes a
+ * service keeps outside the models. */
+int mg_aws_route_template(const char *tmpl, struct mg_slice path, struct mg_aws_route *out);
+
 /* ---- input assembly (src/aws/input.c) --------------------------------------------------- */
 
 /* Limits of assembly and validation; beyond them the request fails with a 400. */
@@ -242,9 +247,14 @@ struct mg_aws_verrors {
  * 'targetConfiguration.mcp.lambda.lambdaArn', 'tools.member'. Sensitive values are not shown.
  * True when valid. */
 bool mg_aws_validate(const struct mg_aws_op *op, const json_t *input, struct mg_aws_verrors *v);
+/* The same with a service's dialect (MG_AWS_V_*; mg_aws_validate is flags 0). */
+#define MG_AWS_V_NO_VALUES 0x01u  /* never show values: "Value at 'x' failed ..." */
+#define MG_AWS_V_LIST_INDEX 0x02u /* rest-json list items as 'tools.2.name', not 'tools.member.name' */
+bool mg_aws_validate_with(const struct mg_aws_op *op, const json_t *input, unsigned flags,
+                          struct mg_aws_verrors *v);
 /* Validates one value against one shape (what services use for a single member). */
-void mg_aws_validate_value(enum mg_aws_wire wire, uint16_t shape, const json_t *value,
-                           const char *path, struct mg_aws_verrors *v);
+void mg_aws_validate_value(enum mg_aws_wire wire, unsigned flags, uint16_t shape,
+                           const json_t *value, const char *path, struct mg_aws_verrors *v);
 /* "1 validation error detected: a" / "N validation errors detected: a; b" (out is cut at cap). */
 void mg_aws_verrors_message(const struct mg_aws_verrors *v, char *out, size_t cap);
 /* Whether s (UTF-8) matches the whole of the model's pattern (string index). A pattern that

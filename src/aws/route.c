@@ -82,10 +82,10 @@ static bool s_better(struct s_score a, struct s_score b)
 }
 
 /* Matches one template against the path, filling labels; false when it does not match. */
-static bool s_match(const struct mg_aws_op *op, struct mg_slice path, struct mg_aws_route *rt,
+static bool s_match(const char *tmpl, struct mg_slice path, struct mg_aws_route *rt,
                     struct s_score *sc)
 {
-    struct mg_slice t = mg_slice_cstr(mg_aws_str(op->uri)), p = path, ts, ps;
+    struct mg_slice t = mg_slice_cstr(tmpl), p = path, ts, ps;
     sc->literal = 0;
     sc->plain = 1;
     rt->n_labels = 0;
@@ -125,6 +125,17 @@ static bool s_match(const struct mg_aws_op *op, struct mg_slice path, struct mg_
     }
 }
 
+int mg_aws_route_template(const char *tmpl, struct mg_slice path, struct mg_aws_route *out)
+{
+    struct s_score sc;
+    out->op = NULL;
+    if (!s_match(tmpl, path, out, &sc)) {
+        out->n_labels = 0;
+        return -1;
+    }
+    return sc.literal;
+}
+
 bool mg_aws_route_rest(const enum mg_aws_service *svcs, size_t n_svcs, struct mg_slice method,
                        struct mg_slice path, struct mg_slice query, struct mg_aws_route *out)
 {
@@ -140,7 +151,7 @@ bool mg_aws_route_rest(const enum mg_aws_service *svcs, size_t n_svcs, struct mg
             const struct mg_aws_op *op = &mg_aws_model.ops[i];
             if (!mg_slice_eq_cstr(method, mg_aws_method_name((enum mg_aws_method)op->method)))
                 continue;
-            if (!s_match(op, path, &cur, &sc))
+            if (!s_match(mg_aws_str(op->uri), path, &cur, &sc))
                 continue;
             if (!s_query_match(mg_aws_str(op->query), query, &sc.query))
                 continue;

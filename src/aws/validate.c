@@ -128,6 +128,7 @@ static void s_value(const json_t *j, bool sensitive, char *out, size_t cap)
 
 struct s_walk {
     enum mg_aws_wire wire;
+    unsigned flags; /* MG_AWS_V_* */
     struct mg_aws_verrors *v;
 };
 
@@ -271,7 +272,8 @@ static void s_walk(struct s_walk *w, uint16_t shape, const json_t *j, const char
         return;
     }
     char shown[S_SHOWN + 32], p[160];
-    s_value(j, s->flags & MG_AWS_S_SENSITIVE, shown, sizeof(shown));
+    s_value(j, (s->flags & MG_AWS_S_SENSITIVE) || (w->flags & MG_AWS_V_NO_VALUES), shown,
+            sizeof(shown));
     switch ((enum mg_aws_type)s->type) {
     case MG_AWS_T_STRUCTURE: s_structure(w, s, j, path, depth); return;
     case MG_AWS_T_LIST: {
@@ -282,6 +284,8 @@ static void s_walk(struct s_walk *w, uint16_t shape, const json_t *j, const char
             char idx[40];
             if (w->wire == MG_AWS_WIRE_QUERY)
                 snprintf(idx, sizeof(idx), "%zu.member", i + 1);
+            else if (w->flags & MG_AWS_V_LIST_INDEX)
+                snprintf(idx, sizeof(idx), "%zu", i + 1);
             else
                 snprintf(idx, sizeof(idx), "member");
             s_join(p, sizeof(p), path, idx);
@@ -336,16 +340,22 @@ static void s_walk(struct s_walk *w, uint16_t shape, const json_t *j, const char
     }
 }
 
-void mg_aws_validate_value(enum mg_aws_wire wire, uint16_t shape, const json_t *value,
-                           const char *path, struct mg_aws_verrors *v)
+void mg_aws_validate_value(enum mg_aws_wire wire, unsigned flags, uint16_t shape,
+                           const json_t *value, const char *path, struct mg_aws_verrors *v)
 {
-    struct s_walk w = {wire, v};
+    struct s_walk w = {wire, flags, v};
     if (value == NULL || json_is_null(value))
         return;
     s_walk(&w, shape, value, path ? path : "", 0);
 }
 
 bool mg_aws_validate(const struct mg_aws_op *op, const json_t *input, struct mg_aws_verrors *v)
+{
+    return mg_aws_validate_with(op, input, 0, v);
+}
+
+bool mg_aws_validate_with(const struct mg_aws_op *op, const json_t *input, unsigned flags,
+                          struct mg_aws_verrors *v)
 {
     v->n = 0;
     if (op->input == MG_AWS_NO_SHAPE)
@@ -359,7 +369,7 @@ bool mg_aws_validate(const struct mg_aws_op *op, const json_t *input, struct mg_
         }
         input = empty;
     }
-    mg_aws_validate_value(mg_aws_op_wire(op), op->input, input, "", v);
+    mg_aws_validate_value(mg_aws_op_wire(op), flags, op->input, input, "", v);
     json_decref(empty);
     return v->n == 0;
 }

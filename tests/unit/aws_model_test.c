@@ -144,6 +144,28 @@ static void test_route_rest(void **state)
     assert_null(s_route(iam, 1, "POST", "/", "", &rt));
 }
 
+static void test_route_template(void **state)
+{
+    (void)state;
+    struct mg_aws_route rt;
+    /* a greedy label takes the rest of the path, slashes included, trailing slashes out */
+    assert_int_equal(mg_aws_route_template("/tags/{arn+}", S("/tags/arn:aws:x/y/z/"), &rt), 1);
+    assert_int_equal(rt.n_labels, 1);
+    assert_true(mg_slice_eq_cstr(rt.labels[0].name, "arn"));
+    assert_true(mg_slice_eq_cstr(rt.labels[0].raw, "arn:aws:x/y/z"));
+    assert_int_equal(mg_aws_route_template("/tags/{arn+}", S("/tags/"), &rt), -1);
+    /* a plain label is one segment */
+    assert_int_equal(mg_aws_route_template("/tags/{arn}", S("/tags/a/b"), &rt), -1);
+    assert_int_equal(mg_aws_route_template("/a/{x}/b/{y}", S("//a/1//b/2/"), &rt), 2);
+    assert_true(mg_slice_eq_cstr(rt.labels[1].raw, "2"));
+    assert_int_equal(mg_aws_route_template("/a/{x}/b", S("/a/1/c"), &rt), -1);
+    assert_int_equal(mg_aws_route_template("/", S("/"), &rt), 0);
+    assert_int_equal(mg_aws_route_template("/", S("/x"), &rt), -1);
+    /* too many labels fail closed */
+    assert_int_equal(mg_aws_route_template("/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}",
+                                           S("/1/2/3/4/5/6/7/8/9"), &rt), -1);
+}
+
 static void test_route_query(void **state)
 {
     (void)state;
@@ -365,6 +387,23 @@ static void test_validate_rest(void **state)
     assert_int_equal(v.n, 2);
     assert_string_equal(v.e[1].path, "targetConfiguration.mcp.lambda.lambdaArn");
     json_decref(in);
+    /* the dialect knobs: list items by index, no values shown */
+    in = json_loads("{\"gatewayIdentifier\":\"g\",\"name\":\"t\",\"targetConfiguration\":{\"mcp\":"
+                    "{\"lambda\":{\"lambdaArn\":\"x\",\"toolSchema\":{\"inlinePayload\":[{\"name\":"
+                    "\"a\",\"description\":\"d\",\"inputSchema\":{\"type\":\"object\"}},{"
+                    "\"description\":\"d\",\"inputSchema\":{\"type\":\"object\"}}]}}}}}",
+                    0, NULL);
+    assert_non_null(in);
+    assert_false(mg_aws_validate_with(op, in, MG_AWS_V_LIST_INDEX | MG_AWS_V_NO_VALUES, &v));
+    assert_int_equal(v.n, 3);
+    assert_string_equal(v.e[0].msg, "Value at 'gatewayIdentifier' failed to satisfy constraint: "
+                                    "Member must satisfy regular expression pattern: "
+                                    "([0-9a-z][-]?){1,100}-[0-9a-z]{10}");
+    assert_string_equal(v.e[2].path, "targetConfiguration.mcp.lambda.toolSchema.inlinePayload.2.name");
+    assert_false(mg_aws_validate(op, in, &v));
+    assert_string_equal(v.e[2].path,
+                        "targetConfiguration.mcp.lambda.toolSchema.inlinePayload.member.name");
+    json_decref(in);
     /* ranges on typed query members */
     op = mg_aws_op_find(MG_AWS_SVC_AGENTCORE_CONTROL, S("ListGateways"));
     in = json_pack("{s:i}", "maxResults", 1001);
@@ -474,6 +513,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tables),          cmocka_unit_test(test_served_list),
         cmocka_unit_test(test_patterns_compile), cmocka_unit_test(test_route_rest),
+        cmocka_unit_test(test_route_template),
         cmocka_unit_test(test_route_query),     cmocka_unit_test(test_input_rest),
         cmocka_unit_test(test_input_query),     cmocka_unit_test(test_validate_query),
         cmocka_unit_test(test_validate_rest),   cmocka_unit_test(test_replies),
