@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "aws/aws.h"
+#include "aws/model.h"
 #include "base/err.h"
 #include "base/slice.h"
 #include "http/http.h"
@@ -129,7 +130,43 @@ struct mg_call {
     enum mg_aws_protocol protocol;
     const struct mg_aws_params *params;     /* query protocol: the parsed parameters, else NULL */
     struct mg_slice gateway_id;             /* the MCP data plane: the gateway of the URL */
+    /* AWS APIs served through mg_call_serve: the model operation, its validated input (a JSON
+     * object shaped like the operation's input) and the reply the handler fills. */
+    const struct mg_aws_op *op;
+    const json_t *input;
+    struct mg_aws_reply *reply;
 };
+
+/* ---- serving AWS operations (src/call/serve.c) ------------------------------------------- */
+
+/* A service's handler of one model operation. It reads c->input (validated against the model:
+ * required members present, lengths, ranges, patterns and enums as the model says) and fills
+ * c->reply (mg_aws_reply_json / _xml / _error); it never writes to the exchange. */
+typedef void (*mg_call_op_fn)(struct mg_call *c);
+struct mg_call_op {
+    const char *name; /* the model's operation name, e.g. "CreateRole" */
+    mg_call_op_fn fn;
+};
+
+/* An AWS API as a service serves it. */
+struct mg_call_api {
+    const enum mg_aws_service *svcs; /* the models it answers for; the first names it */
+    size_t n_svcs;
+    const struct mg_call_op *ops;    /* its handlers, any order */
+    size_t n_ops;
+    /* Names the AWS feature of an operation that no handler serves, for the 501's message
+     * (e.g. "AgentCore Runtime"), or NULL; may itself be NULL. */
+    const char *(*feature)(const struct mg_aws_op *op);
+};
+
+/* Answers one call of an AWS API: routes it by the models (query: the Action parameter of
+ * c->params; rest-json: method and path), answers an operation no handler serves with 501 and a
+ * name or path no model has with AWS's unknown-operation error, assembles and validates the
+ * input, runs the handler and writes the reply, in the protocol's format, in this one place. */
+void mg_call_serve(struct mg_call *c, const struct mg_call_api *api);
+/* The handler of ops that serves `op`, or NULL. */
+mg_call_op_fn mg_call_op_find(const struct mg_call_op *ops, size_t n_ops,
+                              const struct mg_aws_op *op);
 
 /* How a service is reached. */
 enum mg_service_protocol {

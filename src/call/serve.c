@@ -1,0 +1,102 @@
+/* Serving AWS operations from the model tables: route, validate, handle, reply in one place. */
+#include <string.h>
+
+#include "base/alloc.h"
+#include "call/call.h"
+
+mg_call_op_fn mg_call_op_find(const struct mg_call_op *ops, size_t n_ops,
+                              const struct mg_aws_op *op)
+{
+    const char *name = mg_aws_op_name(op);
+    for (size_t i = 0; i < n_ops; i++)
+        if (strcmp(ops[i].name, name) == 0)
+            return ops[i].fn;
+    return NULL;
+}
+
+/* Routes the call; false after filling rep with the unknown-operation answer. */
+static bool s_route(struct mg_call *c, const enum mg_aws_service *svcs, size_t n_svcs,
+                    struct mg_aws_route *rt, struct mg_aws_reply *rep)
+{
+    const struct mg_http_req *r = c->req;
+    memset(rt, 0, sizeof(*rt));
+    if (c->params != NULL) {
+        const struct mg_slice *action = mg_aws_param(c->params, "Action");
+        struct mg_slice a = action ? *action : mg_slice_cstr("");
+        for (size_t i = 0; i < n_svcs && rt->op == NULL; i++)
+            rt->op = mg_aws_route_query(svcs[i], a);
+        if (rt->op == NULL)
+            mg_aws_reply_unknown_action(rep, svcs[0], a);
+        return rt->op != NULL;
+    }
+    if (!mg_aws_route_rest(svcs, n_svcs, r->method, r->path, r->query, rt)) {
+        mg_aws_reply_unknown_rest(rep, svcs[0], NULL, r->method, r->path);
+        return false;
+    }
+    return true;
+}
+
+static void s_run(struct mg_call *c, const struct mg_aws_route *rt, mg_call_op_fn fn,
+                  struct mg_aws_reply *rep)
+{
+    json_t *in = NULL;
+    enum mg_err e;
+    if (c->params != NULL) {
+        e = mg_aws_input_query(rt->op, c->params, &in, rep);
+    } else {
+        struct mg_aws_request ar;
+        mg_aws_request_from_http(&ar, c->req);
+        e = mg_aws_input_rest(rt->op, rt, &ar, &in, rep);
+    }
+    if (e != MG_E_OK) {
+        json_decref(in);
+        if (rep->status == 0)
+            mg_aws_reply_error(rep, 400, c->params ? "MalformedInput" : "SerializationException",
+                               "The request could not be read.");
+        return;
+    }
+    struct mg_aws_verrors *ve = mg_malloc(sizeof(*ve));
+    if (ve == NULL) {
+        json_decref(in);
+        mg_aws_reply_error(rep, 500, c->params ? "ServiceFailure" : "InternalServerException",
+                           "out of memory");
+        return;
+    }
+    if (!mg_aws_validate(rt->op, in, ve)) {
+        mg_aws_reply_validation(rep, rt->op, ve);
+    } else {
+        c->op = rt->op;
+        c->input = in;
+        c->reply = rep;
+        fn(c);
+        c->op = NULL;
+        c->input = NULL;
+        c->reply = NULL;
+    }
+    mg_free(ve);
+    json_decref(in);
+}
+
+void mg_call_serve(struct mg_call *c, const struct mg_call_api *api)
+{
+    struct mg_aws_reply *rep = mg_malloc(sizeof(*rep));
+    if (rep == NULL) {
+        mg_aws_send_error(c->x, c->protocol, 500,
+                          c->protocol == MG_AWS_REST_JSON ? "InternalServerException"
+                                                          : "ServiceFailure",
+                          "out of memory");
+        return;
+    }
+    mg_aws_reply_init(rep);
+    struct mg_aws_route rt;
+    if (s_route(c, api->svcs, api->n_svcs, &rt, rep)) {
+        mg_call_op_fn fn = mg_call_op_find(api->ops, api->n_ops, rt.op);
+        if (fn == NULL)
+            mg_aws_reply_not_implemented(rep, rt.op, api->feature ? api->feature(rt.op) : NULL);
+        else
+            s_run(c, &rt, fn, rep);
+    }
+    mg_aws_reply_send(c->x, c->protocol, c->req->request_id, rep);
+    mg_aws_reply_cleanup(rep);
+    mg_free(rep);
+}
