@@ -7,9 +7,11 @@
 static atomic_long s_live;
 static atomic_long s_fail_after;
 static atomic_long s_failures;
+static atomic_long s_calls;
 
 static int s_should_fail(void)
 {
+    atomic_fetch_add_explicit(&s_calls, 1, memory_order_relaxed);
     long n = atomic_load_explicit(&s_fail_after, memory_order_relaxed);
     if (n <= 0)
         return 0;
@@ -69,6 +71,11 @@ long mg_alloc_failures(void)
 long mg_alloc_live(void)
 {
     return atomic_load(&s_live);
+}
+
+long mg_alloc_calls(void)
+{
+    return atomic_load(&s_calls);
 }
 
 void mg_alloc_fail_after(long n)

@@ -23,4 +23,8 @@ long mg_alloc_failures(void);
 long mg_alloc_live(void);
 void mg_alloc_fail_after(long n);
 
+/* Test hook: how many allocation requests (mg_malloc, mg_calloc, mg_realloc) have been made, so
+ * that a test can count the points where an allocation could fail (tests/unit/leaks.h). */
+long mg_alloc_calls(void);
+
 #endif

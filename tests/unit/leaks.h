@@ -1,11 +1,29 @@
 /* tests/unit/leaks.h: every unit test binary runs on the counting allocator, JSON included
  * (mg_json_use_counting_allocator), and fails when blocks allocated by its tests are still live
  * when the group ends. Use MG_RUN_TESTS(tests) in main. (cmocka does not count a failed group
- * teardown in its exit status, hence the check after the run.) */
+ * teardown in its exit status, hence the check after the run.)
+ *
+ * Allocation-failure ("torture") mode, as curl's -t and SQLite's OOM tests: with MG_TORTURE=1 in
+ * the environment, MG_RUN_TESTS runs each test (with its setup and teardown) in a forked child
+ * once to count its allocation requests (N), then once per failure point k, in a fresh child,
+ * with the k-th request failing. Every point is tried when N <= MG_TORTURE_LIMIT (default 300);
+ * above it, a stride spreads MG_TORTURE_LIMIT points over 1..N. A child
+ *   - whose test body returned must have freed every block (a leak on an error path fails);
+ *   - may fail a cmocka assertion (exit 255) only when an injected failure happened before it:
+ *     the code answered an error, which the test's result check did not expect;
+ *   - fails the run when it dies any other way: a signal, a sanitizer report, abort(), a hang
+ *     (MG_TORTURE_TIMEOUT seconds, default 60, per child).
+ * The child's output is kept and printed only for a failure. The binary's exit status is the
+ * number of failed points (capped at 255 by the shell), 0 when all pass. */
 #ifndef MG_TEST_LEAKS_H
 #define MG_TEST_LEAKS_H
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/alloc.h"
 
@@ -29,8 +47,154 @@ static inline int mg_leaks_done(int failed)
     return failed;
 }
 
+/* What a torture child reports through shared memory: written as the child goes, so that the
+ * parent still knows how far it got when the child exits through cmocka's exit(-1). */
+struct mg_torture_report {
+    long calls;     /* allocation requests made by the test (setup + body + teardown) */
+    long injected;  /* injected failures seen so far */
+    int body_done;  /* the test function returned */
+    int leaked;     /* blocks left live after the teardown (when body_done) */
+};
+
+static struct mg_torture_report *s_torture_report;
+static long s_torture_failures_base;
+
+static inline void mg_torture_atexit(void)
+{
+    if (s_torture_report)
+        s_torture_report->injected = mg_alloc_failures() - s_torture_failures_base;
+}
+
+static inline long mg_torture_env(const char *name, long dflt)
+{
+    const char *v = getenv(name);
+    if (v == NULL || *v == '\0')
+        return dflt;
+    char *end = NULL;
+    long n = strtol(v, &end, 10);
+    return (end && *end == '\0' && n > 0) ? n : dflt;
+}
+
+/* Runs one test in this (child) process, with allocation k failing (0: none), then exits. */
+static inline void mg_torture_child(const struct CMUnitTest *t, long k)
+{
+    void *state = t->initial_state;
+    atexit(mg_torture_atexit);
+    long base_live = mg_alloc_live();
+    long base_calls = mg_alloc_calls();
+    s_torture_failures_base = mg_alloc_failures();
+    mg_alloc_fail_after(k);
+    if (t->setup_func && t->setup_func(&state) != 0) {
+        /* A setup that fails under an injected failure is an error answer; count it as such. */
+        s_torture_report->calls = mg_alloc_calls() - base_calls;
+        exit(mg_alloc_failures() > s_torture_failures_base ? 255 : 4);
+    }
+    t->test_func(&state);
+    if (t->teardown_func)
+        (void)t->teardown_func(&state);
+    mg_alloc_fail_after(0);
+    s_torture_report->calls = mg_alloc_calls() - base_calls;
+    s_torture_report->body_done = 1;
+    s_torture_report->leaked = (int)(mg_alloc_live() - base_live);
+    exit(s_torture_report->leaked ? 3 : 0);
+}
+
+/* Forks a child for (test, k); returns 0 when its outcome is acceptable, 1 when not, and fills
+ * *calls with the allocation requests it made. */
+static inline int mg_torture_point(const struct CMUnitTest *t, long k, long timeout, long *calls)
+{
+    struct mg_torture_report *r = s_torture_report;
+    r->calls = 0;
+    r->injected = 0;
+    r->body_done = 0;
+    r->leaked = 0;
+    FILE *log = tmpfile();
+    if (log == NULL) {
+        perror("torture: tmpfile");
+        return 1;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("torture: fork");
+        fclose(log);
+        return 1;
+    }
+    if (pid == 0) {
+        dup2(fileno(log), STDOUT_FILENO);
+        dup2(fileno(log), STDERR_FILENO);
+        alarm((unsigned)timeout);
+        mg_torture_child(t, k);
+        _exit(0); /* not reached */
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+    }
+    *calls = r->calls;
+    const char *why = NULL;
+    if (WIFSIGNALED(status))
+        why = WTERMSIG(status) == SIGALRM ? "hung" : "died on a signal";
+    else if (!WIFEXITED(status))
+        why = "did not exit";
+    else if (WEXITSTATUS(status) == 0 && r->body_done)
+        why = NULL;
+    else if (WEXITSTATUS(status) == 3 && r->body_done)
+        why = "leaked blocks";
+    else if (WEXITSTATUS(status) == 255 && !r->body_done)
+        why = r->injected > 0 ? NULL : "failed an assertion with no injected failure";
+    else
+        why = "exited abnormally (sanitizer report, abort or setup failure)";
+    if (why) {
+        fprintf(stderr, "torture: %s, allocation %ld failing: %s (status 0x%x, leaked %d)\n",
+                t->name, k, why, status, r->leaked);
+        char line[512];
+        rewind(log);
+        while (fgets(line, sizeof(line), log))
+            fprintf(stderr, "    %s", line);
+    }
+    fclose(log);
+    return why != NULL;
+}
+
+static inline int mg_torture_run(const struct CMUnitTest *tests, size_t n)
+{
+    long limit = mg_torture_env("MG_TORTURE_LIMIT", 300);
+    long timeout = mg_torture_env("MG_TORTURE_TIMEOUT", 60);
+    s_torture_report = mmap(NULL, sizeof(*s_torture_report), PROT_READ | PROT_WRITE,
+                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (s_torture_report == MAP_FAILED) {
+        perror("torture: mmap");
+        return 1;
+    }
+    int failed = 0;
+    long points = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct CMUnitTest *t = &tests[i];
+        long calls = 0;
+        if (mg_torture_point(t, 0, timeout, &calls)) {
+            failed++;
+            continue;
+        }
+        long stride = calls > limit ? (calls + limit - 1) / limit : 1;
+        long tried = 0;
+        for (long k = 1; k <= calls; k += stride, tried++) {
+            long c = 0;
+            failed += mg_torture_point(t, k, timeout, &c);
+        }
+        points += tried;
+        printf("torture: %-48s %6ld allocations, %4ld points (stride %ld)\n", t->name, calls,
+               tried, stride);
+    }
+    printf("torture: %zu tests, %ld failure points, %d failed\n", n, points, failed);
+    munmap(s_torture_report, sizeof(*s_torture_report));
+    return failed;
+}
+
 #define MG_RUN_TESTS(tests)                                                                       \
-    (mg_json_use_counting_allocator(), mg_leaks_setup(NULL),                                      \
-     mg_leaks_done(cmocka_run_group_tests(tests, NULL, NULL)))
+    (mg_json_use_counting_allocator(),                                                            \
+     getenv("MG_TORTURE") && getenv("MG_TORTURE")[0] == '1'                                       \
+         ? mg_torture_run((tests), sizeof(tests) / sizeof((tests)[0]))                            \
+         : (mg_leaks_setup(NULL), mg_leaks_done(cmocka_run_group_tests(tests, NULL, NULL))))
 
 #endif
