@@ -20,12 +20,18 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <dlfcn.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
+
+#ifndef RTLD_NEXT /* glibc declares it only under _GNU_SOURCE */
+#define RTLD_NEXT ((void *)-1L)
+#endif
 
 static long s_leaks_base;
 
@@ -54,10 +60,30 @@ struct mg_torture_report {
     long injected;  /* injected failures seen so far */
     int body_done;  /* the test function returned */
     int leaked;     /* blocks left live after the teardown (when body_done) */
+    int skipped;    /* the test called skip() */
 };
 
 static struct mg_torture_report *s_torture_report;
 static long s_torture_failures_base;
+
+/* Set before MG_RUN_TESTS when the code under test keeps per-thread caches that the group
+ * releases in its last test (e.g. mg_sigv4_thread_cleanup): torture mode calls it after each
+ * test's teardown, before counting live blocks. */
+static void (*mg_torture_release)(void);
+
+/* cmocka's skip() outside its runner exits with the status of a failed assertion; this
+ * definition, which the test binary's calls bind to before libcmocka's, records the skip for the
+ * torture parent and otherwise hands over to cmocka's own _skip. */
+void _skip(const char *const file, const int line)
+{
+    if (s_torture_report)
+        s_torture_report->skipped = 1;
+    void (*real)(const char *const, const int);
+    *(void **)&real = dlsym(RTLD_NEXT, "_skip");
+    if (real)
+        real(file, line);
+    exit(255);
+}
 
 static inline void mg_torture_atexit(void)
 {
@@ -93,6 +119,8 @@ static inline void mg_torture_child(const struct CMUnitTest *t, long k)
     if (t->teardown_func)
         (void)t->teardown_func(&state);
     mg_alloc_fail_after(0);
+    if (mg_torture_release)
+        mg_torture_release();
     s_torture_report->calls = mg_alloc_calls() - base_calls;
     s_torture_report->body_done = 1;
     s_torture_report->leaked = (int)(mg_alloc_live() - base_live);
@@ -108,6 +136,7 @@ static inline int mg_torture_point(const struct CMUnitTest *t, long k, long time
     r->injected = 0;
     r->body_done = 0;
     r->leaked = 0;
+    r->skipped = 0;
     FILE *log = tmpfile();
     if (log == NULL) {
         perror("torture: tmpfile");
@@ -142,7 +171,7 @@ static inline int mg_torture_point(const struct CMUnitTest *t, long k, long time
     else if (WEXITSTATUS(status) == 3 && r->body_done)
         why = "leaked blocks";
     else if (WEXITSTATUS(status) == 255 && !r->body_done)
-        why = r->injected > 0 ? NULL : "failed an assertion with no injected failure";
+        why = r->injected > 0 || r->skipped ? NULL : "failed an assertion, no failure injected";
     else
         why = "exited abnormally (sanitizer report, abort or setup failure)";
     if (why) {
@@ -159,6 +188,21 @@ static inline int mg_torture_point(const struct CMUnitTest *t, long k, long time
 
 static inline int mg_torture_run(const struct CMUnitTest *tests, size_t n)
 {
+    /* MG_TORTURE_POINT=test_name:k runs that one point in this process, without a fork, so that
+     * a debugger (gdb --args, or the ASan build's report) shows where it goes wrong. */
+    const char *only = getenv("MG_TORTURE_POINT");
+    if (only && *only) {
+        const char *colon = strrchr(only, ':');
+        for (size_t i = 0; colon && i < n; i++)
+            if (strncmp(tests[i].name, only, (size_t)(colon - only)) == 0 &&
+                tests[i].name[colon - only] == '\0') {
+                static struct mg_torture_report report;
+                s_torture_report = &report;
+                mg_torture_child(&tests[i], strtol(colon + 1, NULL, 10));
+            }
+        fprintf(stderr, "torture: MG_TORTURE_POINT=%s names no test (want name:k)\n", only);
+        return 1;
+    }
     long limit = mg_torture_env("MG_TORTURE_LIMIT", 300);
     long timeout = mg_torture_env("MG_TORTURE_TIMEOUT", 60);
     s_torture_report = mmap(NULL, sizeof(*s_torture_report), PROT_READ | PROT_WRITE,
