@@ -78,6 +78,12 @@ long mg_alloc_calls(void)
     return atomic_load(&s_calls);
 }
 
+long mg_alloc_fail_pending(void)
+{
+    long n = atomic_load(&s_fail_after);
+    return n > 0 ? n : 0;
+}
+
 void mg_alloc_fail_after(long n)
 {
     atomic_store(&s_fail_after, n);

@@ -27,4 +27,7 @@ void mg_alloc_fail_after(long n);
  * that a test can count the points where an allocation could fail (tests/unit/leaks.h). */
 long mg_alloc_calls(void);
 
+/* Test hook: the n of a pending mg_alloc_fail_after(n) still to count down (0 = none). */
+long mg_alloc_fail_pending(void);
+
 #endif
