@@ -8,6 +8,7 @@ static atomic_long s_live;
 static atomic_long s_fail_after;
 static atomic_long s_failures;
 static atomic_long s_calls;
+static void (*_Atomic s_on_injected)(void);
 
 static int s_should_fail(void)
 {
@@ -17,6 +18,9 @@ static int s_should_fail(void)
         return 0;
     if (atomic_fetch_sub(&s_fail_after, 1) == 1) {
         atomic_fetch_add_explicit(&s_failures, 1, memory_order_relaxed);
+        void (*fn)(void) = atomic_load(&s_on_injected);
+        if (fn)
+            fn();
         return 1;
     }
     return 0;
@@ -76,6 +80,11 @@ long mg_alloc_live(void)
 long mg_alloc_calls(void)
 {
     return atomic_load(&s_calls);
+}
+
+void mg_alloc_on_injected(void (*fn)(void))
+{
+    atomic_store(&s_on_injected, fn);
 }
 
 long mg_alloc_fail_pending(void)

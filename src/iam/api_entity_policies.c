@@ -581,19 +581,19 @@ static void s_list_tags(struct mg_call *c, const struct mg_aws_params *p, const 
 #define S_OPS(lower, K)                                                                            \
     void mg_iam_op_put_##lower##_policy(struct mg_call *c, const struct mg_aws_params *p)         \
     {                                                                                              \
-        s_put_policy(c, p, &K);                                                                    \
+        s_put_policy(c, p, &(K));                                                                  \
     }                                                                                              \
     void mg_iam_op_get_##lower##_policy(struct mg_call *c, const struct mg_aws_params *p)         \
     {                                                                                              \
-        s_get_policy(c, p, &K);                                                                    \
+        s_get_policy(c, p, &(K));                                                                  \
     }                                                                                              \
     void mg_iam_op_delete_##lower##_policy(struct mg_call *c, const struct mg_aws_params *p)      \
     {                                                                                              \
-        s_delete_policy(c, p, &K);                                                                 \
+        s_delete_policy(c, p, &(K));                                                               \
     }                                                                                              \
     void mg_iam_op_list_##lower##_policies(struct mg_call *c, const struct mg_aws_params *p)      \
     {                                                                                              \
-        s_list_policies(c, p, &K);                                                                 \
+        s_list_policies(c, p, &(K));                                                               \
     }                                                                                              \
     void mg_iam_op_attach_##lower##_policy(struct mg_call *c, const struct mg_aws_params *p)      \
     {                                                                                              \
@@ -606,7 +606,7 @@ static void s_list_tags(struct mg_call *c, const struct mg_aws_params *p, const 
     void mg_iam_op_list_attached_##lower##_policies(struct mg_call *c,                            \
                                                     const struct mg_aws_params *p)                 \
     {                                                                                              \
-        s_list_attached(c, p, &K);                                                                 \
+        s_list_attached(c, p, &(K));                                                               \
     }                                                                                              \
     void mg_iam_op_put_##lower##_boundary(struct mg_call *c, const struct mg_aws_params *p)       \
     {                                                                                              \
@@ -626,7 +626,7 @@ static void s_list_tags(struct mg_call *c, const struct mg_aws_params *p, const 
     }                                                                                              \
     void mg_iam_op_list_##lower##_tags(struct mg_call *c, const struct mg_aws_params *p)          \
     {                                                                                              \
-        s_list_tags(c, p, &K);                                                                     \
+        s_list_tags(c, p, &(K));                                                                   \
     }
 
 S_OPS(role, s_role)

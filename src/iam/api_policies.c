@@ -252,7 +252,7 @@ void mg_iam_op_list_policies(struct mg_call *c, const struct mg_aws_params *p)
         return;
     if (scope[0] == 0)
         snprintf(scope, sizeof(scope), "All");
-    if (strcmp(scope, "All") && strcmp(scope, "AWS") && strcmp(scope, "Local")) {
+    if (strcmp(scope, "All") != 0 && strcmp(scope, "AWS") != 0 && strcmp(scope, "Local") != 0) {
         mg_iam_invalid(c,
                        "1 validation error detected: Value '%s' at 'scope' failed to satisfy "
                        "constraint: Member must satisfy enum value set: [All, AWS, Local]",

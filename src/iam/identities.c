@@ -26,7 +26,7 @@
 
 static bool s_is_account_id(const char *s)
 {
-    if (strlen(s) != 12)
+    if (s == NULL || strlen(s) != 12)
         return false;
     for (int i = 0; i < 12; i++)
         if (s[i] < '0' || s[i] > '9')
@@ -36,7 +36,7 @@ static bool s_is_account_id(const char *s)
 
 static bool s_is_iam_name(const char *s, size_t max)
 {
-    size_t n = strlen(s);
+    size_t n = s ? strlen(s) : 0;
     if (n == 0 || n > max)
         return false;
     for (size_t i = 0; i < n; i++) {
@@ -61,7 +61,7 @@ static bool s_is_path(const char *s)
 
 static bool s_is_akid(const char *s)
 {
-    size_t n = strlen(s);
+    size_t n = s ? strlen(s) : 0;
     if (n < 4 || n > 128)
         return false;
     for (size_t i = 0; i < n; i++) {
@@ -139,7 +139,7 @@ static enum mg_err s_check_keys(const json_t *arr, const char *where, json_t *se
                                   "%s: the well-known test / test key is public and cannot "
                                   "be given in an identities file",
                                   w);
-        if (status && strcmp(status, "Active") && strcmp(status, "Inactive"))
+        if (status && strcmp(status, "Active") != 0 && strcmp(status, "Inactive") != 0)
             return mg_errinfo_set(ei, MG_E_INVALID,
                                   "%s.status: must be \"Active\" or \"Inactive\"", w);
         if (json_object_get(seen, id))

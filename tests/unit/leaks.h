@@ -59,14 +59,13 @@ static inline int mg_leaks_done(int failed)
  * parent still knows how far it got when the child exits through cmocka's exit(-1). */
 struct mg_torture_report {
     long calls;     /* allocation requests made by the test (setup + body + teardown) */
-    long injected;  /* injected failures seen so far */
+    long injected;  /* injected failures that fired, in the test's process or its children */
     int body_done;  /* the test function returned */
     int leaked;     /* blocks left live after the teardown (when body_done) */
     int skipped;    /* the test called skip() */
 };
 
 static struct mg_torture_report *s_torture_report;
-static long s_torture_failures_base;
 
 /* Set before MG_RUN_TESTS when the code under test keeps per-thread caches that the group
  * releases in its last test (e.g. mg_sigv4_thread_cleanup): torture mode calls it after each
@@ -163,10 +162,12 @@ void _assert_string_equal(const char *const a, const char *const b, const char *
     real(a, b, file, line);
 }
 
-static inline void mg_torture_atexit(void)
+/* Runs in the process where an injected failure fires, the test's own children included: the
+ * report lives in memory shared with the torture parent. */
+static inline void mg_torture_injected(void)
 {
     if (s_torture_report)
-        s_torture_report->injected = mg_alloc_failures() - s_torture_failures_base;
+        __atomic_add_fetch(&s_torture_report->injected, 1, __ATOMIC_RELAXED);
 }
 
 static inline long mg_torture_env(const char *name, long dflt)
@@ -183,15 +184,14 @@ static inline long mg_torture_env(const char *name, long dflt)
 static inline void mg_torture_child(const struct CMUnitTest *t, long k)
 {
     void *state = t->initial_state;
-    atexit(mg_torture_atexit);
+    mg_alloc_on_injected(mg_torture_injected);
     long base_live = mg_alloc_live();
     long base_calls = mg_alloc_calls();
-    s_torture_failures_base = mg_alloc_failures();
     mg_alloc_fail_after(k);
     if (t->setup_func && t->setup_func(&state) != 0) {
         /* A setup that fails under an injected failure is an error answer; count it as such. */
         s_torture_report->calls = mg_alloc_calls() - base_calls;
-        exit(mg_alloc_failures() > s_torture_failures_base ? 255 : 4);
+        exit(s_torture_report->injected > 0 ? 255 : 4);
     }
     t->test_func(&state);
     if (t->teardown_func)
