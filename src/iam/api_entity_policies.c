@@ -597,11 +597,11 @@ static void s_list_tags(struct mg_call *c, const struct mg_aws_params *p, const 
     }                                                                                              \
     void mg_iam_op_attach_##lower##_policy(struct mg_call *c, const struct mg_aws_params *p)      \
     {                                                                                              \
-        s_attach_op(c, p, &K, true);                                                               \
+        s_attach_op(c, p, &(K), true);                                                             \
     }                                                                                              \
     void mg_iam_op_detach_##lower##_policy(struct mg_call *c, const struct mg_aws_params *p)      \
     {                                                                                              \
-        s_attach_op(c, p, &K, false);                                                              \
+        s_attach_op(c, p, &(K), false);                                                            \
     }                                                                                              \
     void mg_iam_op_list_attached_##lower##_policies(struct mg_call *c,                            \
                                                     const struct mg_aws_params *p)                 \
@@ -610,19 +610,19 @@ static void s_list_tags(struct mg_call *c, const struct mg_aws_params *p, const 
     }                                                                                              \
     void mg_iam_op_put_##lower##_boundary(struct mg_call *c, const struct mg_aws_params *p)       \
     {                                                                                              \
-        s_boundary_op(c, p, &K, true);                                                             \
+        s_boundary_op(c, p, &(K), true);                                                           \
     }                                                                                              \
     void mg_iam_op_delete_##lower##_boundary(struct mg_call *c, const struct mg_aws_params *p)    \
     {                                                                                              \
-        s_boundary_op(c, p, &K, false);                                                            \
+        s_boundary_op(c, p, &(K), false);                                                          \
     }                                                                                              \
     void mg_iam_op_tag_##lower(struct mg_call *c, const struct mg_aws_params *p)                  \
     {                                                                                              \
-        s_tag_op(c, p, &K, true);                                                                  \
+        s_tag_op(c, p, &(K), true);                                                                \
     }                                                                                              \
     void mg_iam_op_untag_##lower(struct mg_call *c, const struct mg_aws_params *p)                \
     {                                                                                              \
-        s_tag_op(c, p, &K, false);                                                                 \
+        s_tag_op(c, p, &(K), false);                                                               \
     }                                                                                              \
     void mg_iam_op_list_##lower##_tags(struct mg_call *c, const struct mg_aws_params *p)          \
     {                                                                                              \

@@ -130,11 +130,11 @@ static enum mg_err s_check_keys(const json_t *arr, const char *where, json_t *se
         if (!s_is_akid(id))
             return mg_errinfo_set(ei, MG_E_INVALID,
                                   "%s.accessKeyId: must be 4 to 128 letters, digits or '_'", w);
-        size_t sl = strlen(secret);
+        size_t sl = secret ? strlen(secret) : 0;
         if (sl == 0 || sl > 128)
             return mg_errinfo_set(ei, MG_E_INVALID,
                                   "%s.secretAccessKey: must be 1 to 128 characters", w);
-        if (strcmp(id, "test") == 0 && strcmp(secret, "test") == 0)
+        if (id && secret && strcmp(id, "test") == 0 && strcmp(secret, "test") == 0)
             return mg_errinfo_set(ei, MG_E_INVALID,
                                   "%s: the well-known test / test key is public and cannot "
                                   "be given in an identities file",
