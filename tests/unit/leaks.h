@@ -67,10 +67,17 @@ struct mg_torture_report {
 
 static struct mg_torture_report *s_torture_report;
 
-/* Set before MG_RUN_TESTS when the code under test keeps per-thread caches that the group
- * releases in its last test (e.g. mg_sigv4_thread_cleanup): torture mode calls it after each
- * test's teardown, before counting live blocks. */
+/* Set before MG_RUN_TESTS when the code under test keeps process-wide or per-thread caches
+ * (mg_iam_policy_cache_clear, mg_sigv4_thread_cleanup): it is called before live blocks are
+ * counted, after the group in a normal run and after each test's teardown in torture mode. */
 static void (*mg_torture_release)(void);
+
+static inline int mg_leaks_release(int failed)
+{
+    if (mg_torture_release)
+        mg_torture_release();
+    return failed;
+}
 
 /* cmocka's skip() outside its runner exits with the status of a failed assertion; this
  * definition, which the test binary's calls bind to before libcmocka's, records the skip for the
@@ -317,6 +324,7 @@ static inline int mg_torture_run(const struct CMUnitTest *tests, size_t n)
     (mg_json_use_counting_allocator(),                                                            \
      getenv("MG_TORTURE") && getenv("MG_TORTURE")[0] == '1'                                       \
          ? mg_torture_run((tests), sizeof(tests) / sizeof((tests)[0]))                            \
-         : (mg_leaks_setup(NULL), mg_leaks_done(cmocka_run_group_tests(tests, NULL, NULL))))
+         : (mg_leaks_setup(NULL),                                                                  \
+            mg_leaks_done(mg_leaks_release(cmocka_run_group_tests(tests, NULL, NULL)))))
 
 #endif
