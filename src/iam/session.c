@@ -212,8 +212,8 @@ enum mg_err mg_sts_session_open(const uint8_t key[32], struct mg_slice token,
         out->n_policy_arns++;
     }
     json_t *g = json_object_get(o, "g");
-    if (json_is_object(g))
-        out->tags = json_deep_copy(g);
+    if (json_is_object(g) && (out->tags = json_deep_copy(g)) == NULL)
+        goto out; /* out of memory: a session without its tags could escape a Deny on them */
     e = MG_E_OK;
 out:
     if (o) {
