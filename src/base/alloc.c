@@ -7,14 +7,20 @@
 static atomic_long s_live;
 static atomic_long s_fail_after;
 static atomic_long s_failures;
+static atomic_long s_calls;
+static void (*_Atomic s_on_injected)(void);
 
 static int s_should_fail(void)
 {
+    atomic_fetch_add_explicit(&s_calls, 1, memory_order_relaxed);
     long n = atomic_load_explicit(&s_fail_after, memory_order_relaxed);
     if (n <= 0)
         return 0;
     if (atomic_fetch_sub(&s_fail_after, 1) == 1) {
         atomic_fetch_add_explicit(&s_failures, 1, memory_order_relaxed);
+        void (*fn)(void) = atomic_load(&s_on_injected);
+        if (fn)
+            fn();
         return 1;
     }
     return 0;
@@ -69,6 +75,22 @@ long mg_alloc_failures(void)
 long mg_alloc_live(void)
 {
     return atomic_load(&s_live);
+}
+
+long mg_alloc_calls(void)
+{
+    return atomic_load(&s_calls);
+}
+
+void mg_alloc_on_injected(void (*fn)(void))
+{
+    atomic_store(&s_on_injected, fn);
+}
+
+long mg_alloc_fail_pending(void)
+{
+    long n = atomic_load(&s_fail_after);
+    return n > 0 ? n : 0;
 }
 
 void mg_alloc_fail_after(long n)

@@ -23,4 +23,15 @@ long mg_alloc_failures(void);
 long mg_alloc_live(void);
 void mg_alloc_fail_after(long n);
 
+/* Test hook: how many allocation requests (mg_malloc, mg_calloc, mg_realloc) have been made, so
+ * that a test can count the points where an allocation could fail (tests/unit/leaks.h). */
+long mg_alloc_calls(void);
+
+/* Test hook: fn is called each time mg_alloc_fail_after's failure fires (NULL: none), in whichever
+ * process it fires: a torture run learns of failures injected in a test's own child processes. */
+void mg_alloc_on_injected(void (*fn)(void));
+
+/* Test hook: the n of a pending mg_alloc_fail_after(n) still to count down (0 = none). */
+long mg_alloc_fail_pending(void);
+
 #endif

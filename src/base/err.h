@@ -25,7 +25,7 @@
     X(INTERNAL, 12, "internal error", 500)
 
 enum mg_err {
-#define X(name, num, msg, http) MG_E_##name = num,
+#define X(name, num, msg, http) MG_E_##name = (num),
     MG_ERR_MAP(X)
 #undef X
 };

@@ -56,7 +56,8 @@ static int64_t s_days_from_civil(int64_t y, unsigned m, unsigned d)
 
 int64_t mg_time_from_civil(int y, int mon, int d, int h, int mi, int s)
 {
-    return s_days_from_civil(y, (unsigned)mon, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s;
+    return s_days_from_civil(y, (unsigned)mon, (unsigned)d) * 86400 + (int64_t)h * 3600 +
+           (int64_t)mi * 60 + s;
 }
 
 static void s_civil(int64_t t, int *y, int *mo, int *d, int *h, int *mi, int *s)
@@ -221,6 +222,11 @@ void mg_random_chars(char *out, size_t n, const char *alphabet)
     size_t alen = 0;
     while (alphabet[alen])
         alen++;
+    if (alen == 0 || alen > 256) { /* nothing to draw from: an empty string, not a division by 0 */
+        if (n)
+            out[0] = 0;
+        return;
+    }
     size_t limit = 256 - (256 % alen);
     uint8_t pool[64];
     size_t used = sizeof(pool);
@@ -260,13 +266,13 @@ void mg_request_id(char out[37])
 {
     static const char hex[] = "0123456789abcdef";
     uint64_t r[2] = {s_rid_next(), s_rid_next()};
-    const uint8_t *p = (const uint8_t *)r;
     size_t o = 0;
     for (size_t i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             out[o++] = '-';
-        out[o++] = hex[p[i] >> 4];
-        out[o++] = hex[p[i] & 15];
+        uint8_t byte = (uint8_t)(r[i / 8] >> (8 * (i % 8)));
+        out[o++] = hex[byte >> 4];
+        out[o++] = hex[byte & 15];
     }
     out[o] = 0;
 }

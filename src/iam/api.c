@@ -7,6 +7,7 @@
 
 #include "app/unsupported.h"
 #include "base/alloc.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "iam/api_internal.h"
@@ -318,7 +319,8 @@ json_t *mg_iam_tags_param(struct mg_call *c, const struct mg_aws_params *p, cons
             return NULL;
         }
         char *ks = mg_slice_dup(*k), *vs = mg_slice_dup(*v);
-        if (ks && vs) {
+        bool ok = ks && vs;
+        if (ok) {
             /* A key given twice: the last value wins, as IAM keys are unique. */
             size_t j;
             json_t *t;
@@ -328,10 +330,15 @@ json_t *mg_iam_tags_param(struct mg_call *c, const struct mg_aws_params *p, cons
                     break;
                 }
             }
-            json_array_append_new(arr, json_pack("{s:s, s:s}", "Key", ks, "Value", vs));
+            ok = mg_json_append(arr, json_pack("{s:s, s:s}", "Key", ks, "Value", vs));
         }
         mg_free(ks);
         mg_free(vs);
+        if (!ok) {
+            json_decref(arr);
+            mg_iam_internal(c);
+            return NULL;
+        }
     }
     return arr;
 }
@@ -355,9 +362,13 @@ json_t *mg_iam_list_param(struct mg_call *c, const struct mg_aws_params *p, cons
             return NULL;
         }
         char *s = mg_slice_dup(*v);
-        if (s)
-            json_array_append_new(arr, json_string(s));
+        bool ok = s && mg_json_append(arr, json_string(s));
         mg_free(s);
+        if (!ok) {
+            json_decref(arr);
+            mg_iam_internal(c);
+            return NULL;
+        }
     }
     return arr;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/json.h"
 #include "iam/api_internal.h"
 
 struct s_kind {
@@ -81,7 +82,8 @@ static bool s_put_inline(struct mg_call *c, json_t *doc, const struct mg_snapsho
     json_t *inl = json_object_get(doc, "InlinePolicies");
     if (!json_is_object(inl)) {
         inl = json_object();
-        json_object_set_new(doc, "InlinePolicies", inl);
+        if (!mg_json_set(doc, "InlinePolicies", inl))
+            return mg_iam_internal(c);
     }
     s_inline_name(inl, arg->policy_name);
     /* IAM limits the aggregate size of an entity's inline policies. */
@@ -97,8 +99,7 @@ static bool s_put_inline(struct mg_call *c, json_t *doc, const struct mg_snapsho
                            "Maximum policy size of %zu bytes exceeded for %s %s",
                            arg->k->inline_limit, arg->k->kind,
                            json_string_value(json_object_get(doc, arg->k->name_param)));
-    json_object_set_new(inl, arg->policy_name, json_string(arg->doc));
-    return true;
+    return mg_json_set(inl, arg->policy_name, json_string(arg->doc)) || mg_iam_internal(c);
 }
 
 static void s_put_policy(struct mg_call *c, const struct mg_aws_params *p, const struct s_kind *k)
@@ -254,7 +255,8 @@ static bool s_attach(struct mg_call *c, json_t *doc, const struct mg_snapshot *s
     json_t *att = json_object_get(doc, "AttachedPolicies");
     if (!json_is_array(att)) {
         att = json_array();
-        json_object_set_new(doc, "AttachedPolicies", att);
+        if (!mg_json_set(doc, "AttachedPolicies", att))
+            return mg_iam_internal(c);
     }
     size_t i;
     json_t *v;
@@ -265,8 +267,7 @@ static bool s_attach(struct mg_call *c, json_t *doc, const struct mg_snapshot *s
     if (json_array_size(att) >= arg->k->max_attached)
         return mg_iam_fail(c, 409, "LimitExceeded", "Cannot exceed quota for PoliciesPer%s: %zu",
                            arg->k->Kind, arg->k->max_attached);
-    json_array_append_new(att, json_string(arg->doc));
-    return true;
+    return mg_json_append(att, json_string(arg->doc)) || mg_iam_internal(c);
 }
 
 static bool s_detach(struct mg_call *c, json_t *doc, const struct mg_snapshot *snap, void *a)
@@ -397,8 +398,7 @@ static bool s_set_boundary(struct mg_call *c, json_t *doc, const struct mg_snaps
     if (!mg_iam_policy_exists(snap, mg_iam_account(c), arg->doc))
         return mg_iam_fail(c, 404, "NoSuchEntity",
                            "Scope ARN: %s does not exist or is not attachable.", arg->doc);
-    json_object_set_new(doc, "PermissionsBoundary", json_string(arg->doc));
-    return true;
+    return mg_json_set(doc, "PermissionsBoundary", json_string(arg->doc)) || mg_iam_internal(c);
 }
 
 static void s_boundary_op(struct mg_call *c, const struct mg_aws_params *p, const struct s_kind *k,
@@ -436,7 +436,8 @@ static bool s_tag(struct mg_call *c, json_t *doc, const struct mg_snapshot *snap
     json_t *tags = json_object_get(doc, "Tags");
     if (!json_is_array(tags)) {
         tags = json_array();
-        json_object_set_new(doc, "Tags", tags);
+        if (!mg_json_set(doc, "Tags", tags))
+            return mg_iam_internal(c);
     }
     size_t i, j;
     json_t *t, *u;
@@ -445,13 +446,14 @@ static bool s_tag(struct mg_call *c, json_t *doc, const struct mg_snapshot *snap
         bool replaced = false;
         json_array_foreach(tags, j, u) {
             if (strcmp(json_string_value(json_object_get(u, "Key")), k) == 0) {
-                json_object_set(u, "Value", json_object_get(t, "Value"));
+                if (!mg_json_set_ref(u, "Value", json_object_get(t, "Value")))
+                    return mg_iam_internal(c);
                 replaced = true;
                 break;
             }
         }
-        if (!replaced)
-            json_array_append(tags, t);
+        if (!replaced && !mg_json_append_ref(tags, t))
+            return mg_iam_internal(c);
     }
     if (json_array_size(tags) > MG_IAM_MAX_TAGS)
         return mg_iam_fail(c, 409, "LimitExceeded",
@@ -499,10 +501,18 @@ static void s_tag_op(struct mg_call *c, const struct mg_aws_params *p, const str
     json_t *untag_ctx = NULL;
     if (!tag) {
         untag_ctx = json_array();
+        bool ok = untag_ctx != NULL;
         size_t i;
         json_t *kk;
         json_array_foreach(arg, i, kk) {
-            json_array_append_new(untag_ctx, json_pack("{s:O}", "Key", kk));
+            if (ok)
+                ok = mg_json_append(untag_ctx, json_pack("{s:O}", "Key", kk));
+        }
+        if (!ok) {
+            mg_iam_internal(c);
+            json_decref(untag_ctx);
+            json_decref(arg);
+            return;
         }
         ctx_tags = untag_ctx;
     }
@@ -544,12 +554,17 @@ static void s_list_tags(struct mg_call *c, const struct mg_aws_params *p, const 
             next = key;
             break;
         }
-        json_array_append(page, t);
+        if (!mg_json_append_ref(page, t)) {
+            json_decref(page);
+            page = NULL;
+            break;
+        }
     }
     struct mg_buf b;
     mg_buf_init(&b, 1024 * 1024);
-    enum mg_err e = json_array_size(page) ? mg_iam_xml_tags(&b, 4, page)
-                                          : mg_buf_append_cstr(&b, "    <Tags/>\n");
+    enum mg_err e = page == NULL              ? MG_E_NOMEM
+                    : json_array_size(page) ? mg_iam_xml_tags(&b, 4, page)
+                                            : mg_buf_append_cstr(&b, "    <Tags/>\n");
     if (!e)
         e = mg_iam_page_end(&b, next != NULL, next);
     snprintf(action, sizeof(action), "List%sTags", k->Kind);
@@ -566,52 +581,52 @@ static void s_list_tags(struct mg_call *c, const struct mg_aws_params *p, const 
 #define S_OPS(lower, K)                                                                            \
     void mg_iam_op_put_##lower##_policy(struct mg_call *c, const struct mg_aws_params *p)         \
     {                                                                                              \
-        s_put_policy(c, p, &K);                                                                    \
+        s_put_policy(c, p, &(K));                                                                  \
     }                                                                                              \
     void mg_iam_op_get_##lower##_policy(struct mg_call *c, const struct mg_aws_params *p)         \
     {                                                                                              \
-        s_get_policy(c, p, &K);                                                                    \
+        s_get_policy(c, p, &(K));                                                                  \
     }                                                                                              \
     void mg_iam_op_delete_##lower##_policy(struct mg_call *c, const struct mg_aws_params *p)      \
     {                                                                                              \
-        s_delete_policy(c, p, &K);                                                                 \
+        s_delete_policy(c, p, &(K));                                                               \
     }                                                                                              \
     void mg_iam_op_list_##lower##_policies(struct mg_call *c, const struct mg_aws_params *p)      \
     {                                                                                              \
-        s_list_policies(c, p, &K);                                                                 \
+        s_list_policies(c, p, &(K));                                                               \
     }                                                                                              \
     void mg_iam_op_attach_##lower##_policy(struct mg_call *c, const struct mg_aws_params *p)      \
     {                                                                                              \
-        s_attach_op(c, p, &K, true);                                                               \
+        s_attach_op(c, p, &(K), true);                                                             \
     }                                                                                              \
     void mg_iam_op_detach_##lower##_policy(struct mg_call *c, const struct mg_aws_params *p)      \
     {                                                                                              \
-        s_attach_op(c, p, &K, false);                                                              \
+        s_attach_op(c, p, &(K), false);                                                            \
     }                                                                                              \
     void mg_iam_op_list_attached_##lower##_policies(struct mg_call *c,                            \
                                                     const struct mg_aws_params *p)                 \
     {                                                                                              \
-        s_list_attached(c, p, &K);                                                                 \
+        s_list_attached(c, p, &(K));                                                               \
     }                                                                                              \
     void mg_iam_op_put_##lower##_boundary(struct mg_call *c, const struct mg_aws_params *p)       \
     {                                                                                              \
-        s_boundary_op(c, p, &K, true);                                                             \
+        s_boundary_op(c, p, &(K), true);                                                           \
     }                                                                                              \
     void mg_iam_op_delete_##lower##_boundary(struct mg_call *c, const struct mg_aws_params *p)    \
     {                                                                                              \
-        s_boundary_op(c, p, &K, false);                                                            \
+        s_boundary_op(c, p, &(K), false);                                                          \
     }                                                                                              \
     void mg_iam_op_tag_##lower(struct mg_call *c, const struct mg_aws_params *p)                  \
     {                                                                                              \
-        s_tag_op(c, p, &K, true);                                                                  \
+        s_tag_op(c, p, &(K), true);                                                                \
     }                                                                                              \
     void mg_iam_op_untag_##lower(struct mg_call *c, const struct mg_aws_params *p)                \
     {                                                                                              \
-        s_tag_op(c, p, &K, false);                                                                 \
+        s_tag_op(c, p, &(K), false);                                                               \
     }                                                                                              \
     void mg_iam_op_list_##lower##_tags(struct mg_call *c, const struct mg_aws_params *p)          \
     {                                                                                              \
-        s_list_tags(c, p, &K);                                                                     \
+        s_list_tags(c, p, &(K));                                                                   \
     }
 
 S_OPS(role, s_role)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/json.h"
 #include "iam/api_internal.h"
 
 #define S_MAX_VERSIONS 5
@@ -251,7 +252,7 @@ void mg_iam_op_list_policies(struct mg_call *c, const struct mg_aws_params *p)
         return;
     if (scope[0] == 0)
         snprintf(scope, sizeof(scope), "All");
-    if (strcmp(scope, "All") && strcmp(scope, "AWS") && strcmp(scope, "Local")) {
+    if (strcmp(scope, "All") != 0 && strcmp(scope, "AWS") != 0 && strcmp(scope, "Local") != 0) {
         mg_iam_invalid(c,
                        "1 validation error detected: Value '%s' at 'scope' failed to satisfy "
                        "constraint: Member must satisfy enum value set: [All, AWS, Local]",
@@ -463,8 +464,8 @@ static bool s_modify(struct mg_call *c, const char *arn, s_pol_fn fn, void *arg,
         mg_iam_write_abort(c, snap);
         return false;
     }
-    json_object_set_new(doc, "UpdateDate", json_string(now));
-    if (mg_iam_save(c, "policy", account, d->key, doc) != MG_E_OK) {
+    if (!mg_json_set(doc, "UpdateDate", json_string(now)) ||
+        mg_iam_save(c, "policy", account, d->key, doc) != MG_E_OK) {
         json_decref(doc);
         mg_iam_write_abort(c, snap);
         return mg_iam_internal(c);
@@ -498,12 +499,12 @@ static bool s_add_version(struct mg_call *c, json_t *doc, void *a)
         next = (json_int_t)json_array_size(vs) + 1;
     snprintf(nv->id, sizeof(nv->id), "v%lld", (long long)next);
     mg_iam_now(nv->created);
-    json_array_append_new(vs, json_pack("{s:s, s:s, s:s}", "VersionId", nv->id, "Document",
-                                        nv->text, "CreateDate", nv->created));
-    json_object_set_new(doc, "NextVersion", json_integer(next + 1));
-    if (nv->set_default)
-        json_object_set_new(doc, "DefaultVersionId", json_string(nv->id));
-    return true;
+    bool ok = mg_json_append(vs, json_pack("{s:s, s:s, s:s}", "VersionId", nv->id, "Document",
+                                           nv->text, "CreateDate", nv->created));
+    ok = ok && mg_json_set(doc, "NextVersion", json_integer(next + 1));
+    if (ok && nv->set_default)
+        ok = mg_json_set(doc, "DefaultVersionId", json_string(nv->id));
+    return ok || mg_iam_internal(c);
 }
 
 void mg_iam_op_create_policy_version(struct mg_call *c, const struct mg_aws_params *p)
@@ -563,8 +564,7 @@ static bool s_set_default(struct mg_call *c, json_t *doc, void *a)
     json_array_foreach(json_object_get(doc, "Versions"), i, v) {
         const char *id = json_string_value(json_object_get(v, "VersionId"));
         if (id && strcmp(id, vid) == 0) {
-            json_object_set_new(doc, "DefaultVersionId", json_string(vid));
-            return true;
+            return mg_json_set(doc, "DefaultVersionId", json_string(vid)) || mg_iam_internal(c);
         }
     }
     return mg_iam_fail(c, 404, "NoSuchEntity",

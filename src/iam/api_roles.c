@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/json.h"
 #include "iam/api_internal.h"
 
 /* <Role> (or member) contents. full: GetRole / CreateRole (boundary, tags, RoleLastUsed). */
@@ -101,10 +102,15 @@ void mg_iam_op_create_role(struct mg_call *c, const struct mg_aws_params *p)
                     "Path", path, "RoleId", id, "Arn", arn, "CreateDate", now,
                     "AssumeRolePolicyDocument", trust, "MaxSessionDuration", (json_int_t)msd,
                     "Tags", tags, "InlinePolicies", "AttachedPolicies");
-    if (doc && mg_aws_param(p, "Description"))
-        json_object_set_new(doc, "Description", json_string(desc));
-    if (doc && boundary[0])
-        json_object_set_new(doc, "PermissionsBoundary", json_string(boundary));
+    bool ok = doc != NULL;
+    if (ok && mg_aws_param(p, "Description"))
+        ok = mg_json_set(doc, "Description", json_string(desc));
+    if (ok && boundary[0])
+        ok = mg_json_set(doc, "PermissionsBoundary", json_string(boundary));
+    if (!ok) {
+        json_decref(doc);
+        doc = NULL;
+    }
     if (doc == NULL || mg_iam_save(c, "role", account, name, doc) != MG_E_OK) {
         mg_iam_write_abort(c, snap);
         mg_iam_internal(c);
@@ -187,16 +193,16 @@ struct s_update {
 
 static bool s_update(struct mg_call *c, json_t *doc, const struct mg_snapshot *snap, void *a)
 {
-    (void)c;
     (void)snap;
     struct s_update *u = a;
+    bool ok = true;
     if (u->desc)
-        json_object_set_new(doc, "Description", json_string(u->desc));
-    if (u->msd)
-        json_object_set_new(doc, "MaxSessionDuration", json_integer(u->msd));
-    if (u->trust)
-        json_object_set_new(doc, "AssumeRolePolicyDocument", json_string(u->trust));
-    return true;
+        ok = mg_json_set(doc, "Description", json_string(u->desc));
+    if (ok && u->msd)
+        ok = mg_json_set(doc, "MaxSessionDuration", json_integer(u->msd));
+    if (ok && u->trust)
+        ok = mg_json_set(doc, "AssumeRolePolicyDocument", json_string(u->trust));
+    return ok || mg_iam_internal(c);
 }
 
 static bool s_authz_role(struct mg_call *c, const char *action, char *name)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/json.h"
 #include "base/util.h"
 #include "iam/api_internal.h"
 
@@ -110,8 +111,10 @@ void mg_iam_op_create_user(struct mg_call *c, const struct mg_aws_params *p)
     doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:{}, s:[]}", "UserName", name, "Path", path,
                     "UserId", id, "Arn", arn, "CreateDate", now, "Tags", tags, "InlinePolicies",
                     "AttachedPolicies");
-    if (doc && boundary[0])
-        json_object_set_new(doc, "PermissionsBoundary", json_string(boundary));
+    if (doc && boundary[0] && !mg_json_set(doc, "PermissionsBoundary", json_string(boundary))) {
+        json_decref(doc);
+        doc = NULL;
+    }
     if (doc == NULL || mg_iam_save(c, "user", account, name, doc) != MG_E_OK) {
         mg_iam_write_abort(c, snap);
         mg_iam_internal(c);
@@ -257,8 +260,10 @@ void mg_iam_op_create_access_key(struct mg_call *c, const struct mg_aws_params *
     mg_iam_now(now);
     json_t *doc = json_pack("{s:s, s:s, s:s, s:s}", "accessKeyId", akid, "secretAccessKey",
                             secret, "status", "Active", "createDate", now);
-    if (doc && !root)
-        json_object_set_new(doc, "userName", json_string(name));
+    if (doc && !root && !mg_json_set(doc, "userName", json_string(name))) {
+        json_decref(doc);
+        doc = NULL;
+    }
     if (doc == NULL || mg_iam_save(c, "access_key", account, akid, doc) != MG_E_OK) {
         json_decref(doc);
         mg_iam_write_abort(c, snap);
@@ -345,8 +350,9 @@ static void s_key_change(struct mg_call *c, const struct mg_aws_params *p, bool 
         e = mg_store_delete(c->env->store, "access_key", account, akid);
     } else {
         json_t *doc = json_deep_copy(k);
-        json_object_set_new(doc, "status", json_string(status));
-        e = mg_iam_save(c, "access_key", account, akid, doc);
+        e = doc && mg_json_set(doc, "status", json_string(status))
+                ? mg_iam_save(c, "access_key", account, akid, doc)
+                : MG_E_NOMEM;
         json_decref(doc);
     }
     if (e) {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "base/alloc.h"
+#include "base/json.h"
 #include "base/limits.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -25,7 +26,7 @@
 
 static bool s_is_account_id(const char *s)
 {
-    if (strlen(s) != 12)
+    if (s == NULL || strlen(s) != 12)
         return false;
     for (int i = 0; i < 12; i++)
         if (s[i] < '0' || s[i] > '9')
@@ -35,7 +36,7 @@ static bool s_is_account_id(const char *s)
 
 static bool s_is_iam_name(const char *s, size_t max)
 {
-    size_t n = strlen(s);
+    size_t n = s ? strlen(s) : 0;
     if (n == 0 || n > max)
         return false;
     for (size_t i = 0; i < n; i++) {
@@ -60,7 +61,7 @@ static bool s_is_path(const char *s)
 
 static bool s_is_akid(const char *s)
 {
-    size_t n = strlen(s);
+    size_t n = s ? strlen(s) : 0;
     if (n < 4 || n > 128)
         return false;
     for (size_t i = 0; i < n; i++) {
@@ -129,22 +130,23 @@ static enum mg_err s_check_keys(const json_t *arr, const char *where, json_t *se
         if (!s_is_akid(id))
             return mg_errinfo_set(ei, MG_E_INVALID,
                                   "%s.accessKeyId: must be 4 to 128 letters, digits or '_'", w);
-        size_t sl = strlen(secret);
+        size_t sl = secret ? strlen(secret) : 0;
         if (sl == 0 || sl > 128)
             return mg_errinfo_set(ei, MG_E_INVALID,
                                   "%s.secretAccessKey: must be 1 to 128 characters", w);
-        if (strcmp(id, "test") == 0 && strcmp(secret, "test") == 0)
+        if (id && secret && strcmp(id, "test") == 0 && strcmp(secret, "test") == 0)
             return mg_errinfo_set(ei, MG_E_INVALID,
                                   "%s: the well-known test / test key is public and cannot "
                                   "be given in an identities file",
                                   w);
-        if (status && strcmp(status, "Active") && strcmp(status, "Inactive"))
+        if (status && strcmp(status, "Active") != 0 && strcmp(status, "Inactive") != 0)
             return mg_errinfo_set(ei, MG_E_INVALID,
                                   "%s.status: must be \"Active\" or \"Inactive\"", w);
         if (json_object_get(seen, id))
             return mg_errinfo_set(ei, MG_E_INVALID, "%s.accessKeyId: \"%s\" appears twice", w,
                                   id);
-        json_object_set_new(seen, id, json_true());
+        if (!mg_json_set(seen, id, json_true()))
+            return mg_errinfo_set(ei, MG_E_NOMEM, "%s: out of memory", w);
     }
     return MG_E_OK;
 }
@@ -257,7 +259,10 @@ static enum mg_err s_check_principals(const json_t *arr, const char *where, bool
             e = mg_errinfo_set(ei, MG_E_INVALID, "%s.name: \"%s\" appears twice", w, name);
             break;
         }
-        json_object_set_new(names, name, json_true());
+        if (!mg_json_set(names, name, json_true())) {
+            e = mg_errinfo_set(ei, MG_E_NOMEM, "%s: out of memory", w);
+            break;
+        }
         if (path && !s_is_path(path)) {
             e = mg_errinfo_set(ei, MG_E_INVALID,
                                "%s.path: must start and end with '/' (for example \"/\")", w);
@@ -357,7 +362,10 @@ static enum mg_err s_validate(const json_t *root, struct mg_errinfo *ei)
             e = mg_errinfo_set(ei, MG_E_INVALID, "%s.id: account %s appears twice", w, id);
             break;
         }
-        json_object_set_new(seen_accts, id, json_true());
+        if (!mg_json_set(seen_accts, id, json_true())) {
+            e = mg_errinfo_set(ei, MG_E_NOMEM, "%s: out of memory", w);
+            break;
+        }
         snprintf(w2, sizeof(w2), "%s.rootAccessKeys", w);
         if ((e = s_check_keys(json_object_get(a, "rootAccessKeys"), w2, seen_keys, ei)))
             break;
@@ -433,9 +441,11 @@ static enum mg_err s_record(struct s_run *run, const char *kind, const char *acc
                           "source", run->source);
     if (e == NULL)
         return MG_E_NOMEM;
-    if (id)
-        json_object_set_new(e, "id", json_string(id));
-    if (json_array_append_new(run->entries, e) || json_object_set_new(run->seen, sk, json_true()))
+    if (id && !mg_json_set(e, "id", json_string(id))) {
+        json_decref(e);
+        return MG_E_NOMEM;
+    }
+    if (!mg_json_append(run->entries, e) || !mg_json_set(run->seen, sk, json_true()))
         return MG_E_NOMEM;
     return MG_E_OK;
 }
@@ -462,11 +472,12 @@ static enum mg_err s_apply_keys(struct mg_state *st, struct s_run *run, const ch
                                 json_object_get(k, "secretAccessKey"), "status",
                                 status ? status : "Active", "createDate",
                                 created ? created : run->now);
-        if (user)
-            json_object_set_new(doc, "userName", json_string(user));
-        if (loopback_only)
-            json_object_set_new(doc, "loopbackOnly", json_true());
-        enum mg_err e = s_put_json(st, "access_key", account, id, doc);
+        bool ok = doc != NULL;
+        if (ok && user)
+            ok = mg_json_set(doc, "userName", json_string(user));
+        if (ok && loopback_only)
+            ok = mg_json_set(doc, "loopbackOnly", json_true());
+        enum mg_err e = ok ? s_put_json(st, "access_key", account, id, doc) : MG_E_NOMEM;
         json_decref(doc);
         json_decref(old);
         if (!e)
@@ -484,9 +495,11 @@ static json_t *s_policies_as_text(const json_t *o)
     json_t *doc;
     json_object_foreach((json_t *)o, name, doc) {
         char *t = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        if (t) {
-            json_object_set_new(out, name, json_string(t));
-            mg_free(t);
+        bool ok = t && mg_json_set(out, name, json_string(t));
+        mg_free(t);
+        if (!ok) {
+            json_decref(out);
+            return NULL;
         }
     }
     return out;
@@ -498,7 +511,10 @@ static json_t *s_tags(const json_t *o)
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)o, k, v) {
-        json_array_append_new(arr, json_pack("{s:s, s:O}", "Key", k, "Value", v));
+        if (!mg_json_append(arr, json_pack("{s:s, s:O}", "Key", k, "Value", v))) {
+            json_decref(arr);
+            return NULL;
+        }
     }
     return arr;
 }
@@ -515,37 +531,41 @@ static enum mg_err s_apply_principal(struct mg_state *st, struct s_run *run, con
     json_t *old = s_existing(st, kind, account, name);
     json_t *doc = old ? json_deep_copy(old) : json_object();
     const char *idf = role ? "RoleId" : "UserId";
-    if (json_string_value(json_object_get(doc, idf)) == NULL) {
+    bool ok = doc != NULL;
+    if (ok && json_string_value(json_object_get(doc, idf)) == NULL) {
         char id[32] = {0};
         mg_iam_new_id(role ? "AROA" : "AIDA", id);
-        json_object_set_new(doc, idf, json_string(id));
+        ok = mg_json_set(doc, idf, json_string(id));
     }
-    if (json_string_value(json_object_get(doc, "CreateDate")) == NULL)
-        json_object_set_new(doc, "CreateDate", json_string(now));
+    if (ok && json_string_value(json_object_get(doc, "CreateDate")) == NULL)
+        ok = mg_json_set(doc, "CreateDate", json_string(now));
     char arn[700];
     snprintf(arn, sizeof(arn), "arn:aws:iam::%s:%s%s%s", account, kind, path, name);
-    json_object_set_new(doc, role ? "RoleName" : "UserName", json_string(name));
-    json_object_set_new(doc, "Path", json_string(path));
-    json_object_set_new(doc, "Arn", json_string(arn));
+    ok = ok && mg_json_set(doc, role ? "RoleName" : "UserName", json_string(name));
+    ok = ok && mg_json_set(doc, "Path", json_string(path));
+    ok = ok && mg_json_set(doc, "Arn", json_string(arn));
     json_t *inl = json_object_get(u, "inlinePolicies");
-    json_object_set_new(doc, "InlinePolicies", inl ? s_policies_as_text(inl) : json_object());
+    ok = ok && mg_json_set(doc, "InlinePolicies", inl ? s_policies_as_text(inl) : json_object());
     json_t *arns = json_object_get(u, "managedPolicyArns");
-    json_object_set_new(doc, "AttachedPolicies", arns ? json_deep_copy(arns) : json_array());
+    ok = ok && mg_json_set(doc, "AttachedPolicies", arns ? json_deep_copy(arns) : json_array());
     json_t *tags = json_object_get(u, "tags");
-    json_object_set_new(doc, "Tags", tags ? s_tags(tags) : json_array());
-    if (role) {
-        char *trust = json_dumps(json_object_get(u, "assumeRolePolicyDocument"),
-                                 JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_object_set_new(doc, "AssumeRolePolicyDocument", json_string(trust ? trust : "{}"));
+    ok = ok && mg_json_set(doc, "Tags", tags ? s_tags(tags) : json_array());
+    if (ok && role) {
+        /* Without a trust policy the role gets "{}"; one that fails to print is out of memory
+         * (a role must not come out trusting nobody, or anybody, by accident). */
+        const json_t *tp = json_object_get(u, "assumeRolePolicyDocument");
+        char *trust = tp ? json_dumps(tp, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        ok = (tp == NULL || trust != NULL) &&
+             mg_json_set(doc, "AssumeRolePolicyDocument", json_string(trust ? trust : "{}"));
         mg_free(trust);
         json_t *msd = json_object_get(u, "maxSessionDuration");
-        json_object_set_new(doc, "MaxSessionDuration",
-                            json_integer(msd ? json_integer_value(msd) : 3600));
+        ok = ok && mg_json_set(doc, "MaxSessionDuration",
+                               json_integer(msd ? json_integer_value(msd) : 3600));
         json_t *desc = json_object_get(u, "description");
-        if (desc)
-            json_object_set(doc, "Description", desc);
+        if (ok && desc)
+            ok = mg_json_set_ref(doc, "Description", desc);
     }
-    enum mg_err e = s_put_json(st, kind, account, name, doc);
+    enum mg_err e = ok ? s_put_json(st, kind, account, name, doc) : MG_E_NOMEM;
     if (!e)
         e = s_record(run, kind, account, name, json_string_value(json_object_get(doc, idf)));
     json_decref(doc);
@@ -560,27 +580,34 @@ static enum mg_err s_apply_principal(struct mg_state *st, struct s_run *run, con
 struct s_user_keys {
     const char *user;
     json_t *ids;
+    bool failed; /* out of memory while collecting */
 };
 
 static bool s_collect_user_key(void *user, const struct mg_store_row *row)
 {
     struct s_user_keys *uk = user;
+    long failures = mg_alloc_failures();
     json_t *doc = json_loadb(row->doc, row->doc_len, 0, NULL);
     const char *owner = json_string_value(json_object_get(doc, "userName"));
-    if (owner && strcmp(owner, uk->user) == 0)
-        json_array_append_new(uk->ids, json_string(row->key));
+    bool ok = doc != NULL || mg_alloc_failures() == failures;
+    if (ok && owner && strcmp(owner, uk->user) == 0)
+        ok = mg_json_append(uk->ids, json_string(row->key));
     json_decref(doc);
-    return true;
+    if (!ok)
+        uk->failed = true; /* a key left out would outlive its user */
+    return ok;
 }
 
 /* Deletes a user and every access key of it (a key of a deleted user must not come back to life
  * when a user of the same name is created again). */
 static enum mg_err s_remove_user(struct mg_state *st, const char *account, const char *name)
 {
-    struct s_user_keys uk = {name, json_array()};
+    struct s_user_keys uk = {name, json_array(), false};
     if (uk.ids == NULL)
         return MG_E_NOMEM;
     enum mg_err e = mg_store_list(st->store, "access_key", account, s_collect_user_key, &uk);
+    if (!e && uk.failed)
+        e = MG_E_NOMEM;
     size_t i;
     json_t *id;
     json_array_foreach(uk.ids, i, id) {

@@ -31,7 +31,7 @@ static void s_destroy(void *p)
     struct s_policies_ext *x = p;
     if (x == NULL)
         return;
-    for (size_t i = 0; i < x->n_all; i++)
+    for (size_t i = 0; x->all && i < x->n_all; i++)
         s_free_entity(&x->all[i]);
     mg_free(x->all);
     for (size_t i = 0; i < x->managed.cap; i++)
@@ -97,7 +97,7 @@ static struct mg_policy *s_managed(struct s_policies_ext *x, const struct mg_sna
 
 static enum mg_err s_push(struct mg_policy ***arr, size_t *n, struct mg_policy *p)
 {
-    void *np = mg_realloc(*arr, (*n + 1) * sizeof(**arr));
+    void *np = mg_realloc(*arr, (*n + 1) * sizeof(struct mg_policy *));
     if (np == NULL)
         return MG_E_NOMEM;
     *arr = np;

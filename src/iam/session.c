@@ -16,6 +16,7 @@
 #include "crypto/crypto.h"
 #include "iam/iam.h"
 #include "base/alloc.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "sigv4/sigv4.h"
@@ -57,18 +58,26 @@ static json_t *s_to_json(const struct mg_sts_session *s)
                           (json_int_t)s->expires, "c", s->chained);
     if (o == NULL)
         return NULL;
+    bool ok = true;
     if (s->policy)
-        json_object_set_new(o, "p", json_string(s->policy));
-    if (s->n_policy_arns) {
+        ok = mg_json_set(o, "p", json_string(s->policy));
+    if (ok && s->n_policy_arns) {
         json_t *a = json_array();
-        for (size_t i = 0; i < s->n_policy_arns; i++)
-            json_array_append_new(a, json_string(s->policy_arns[i]));
-        json_object_set_new(o, "m", a);
+        for (size_t i = 0; ok && i < s->n_policy_arns; i++)
+            ok = mg_json_append(a, json_string(s->policy_arns[i]));
+        if (ok)
+            ok = mg_json_set(o, "m", a);
+        else
+            json_decref(a);
     }
-    if (s->tags && json_object_size(s->tags))
-        json_object_set(o, "g", s->tags);
-    if (s->source_identity[0])
-        json_object_set_new(o, "si", json_string(s->source_identity));
+    if (ok && s->tags && json_object_size(s->tags))
+        ok = mg_json_set_ref(o, "g", s->tags);
+    if (ok && s->source_identity[0])
+        ok = mg_json_set(o, "si", json_string(s->source_identity));
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
     return o;
 }
 
@@ -204,8 +213,8 @@ enum mg_err mg_sts_session_open(const uint8_t key[32], struct mg_slice token,
         out->n_policy_arns++;
     }
     json_t *g = json_object_get(o, "g");
-    if (json_is_object(g))
-        out->tags = json_deep_copy(g);
+    if (json_is_object(g) && (out->tags = json_deep_copy(g)) == NULL)
+        goto out; /* out of memory: a session without its tags could escape a Deny on them */
     e = MG_E_OK;
 out:
     if (o) {

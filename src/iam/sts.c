@@ -6,6 +6,7 @@
 #include "call/authz.h"
 #include "app/unsupported.h"
 #include "base/alloc.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "iam/api_internal.h"
@@ -303,9 +304,15 @@ static void s_assume_role(struct mg_call *c, const struct mg_aws_params *p)
     s.chained = chained;
     if (nk) {
         s.tags = json_object();
+        bool set = s.tags != NULL;
         json_array_foreach(tags, i, t) {
-            json_object_set(s.tags, json_string_value(json_object_get(t, "Key")),
-                            json_object_get(t, "Value"));
+            if (set)
+                set = mg_json_set_ref(s.tags, json_string_value(json_object_get(t, "Key")),
+                                      json_object_get(t, "Value"));
+        }
+        if (!set) {
+            mg_iam_internal(c);
+            goto out;
         }
     }
     if (mg_sts_session_issue(c->env->token_key, &s, duration, &token) != MG_E_OK) {

@@ -17,6 +17,7 @@
 
 #include "call/authz.h"
 #include "base/alloc.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "lambda/lambda.h"
@@ -244,12 +245,14 @@ static enum mg_err s_result(struct mg_buf *b, const struct s_call *k, struct mg_
             e = MG_E_NOMEM;
             goto out;
         }
-        json_object_set(out, "content", json_object_get(v, "content"));
-        json_object_set_new(out, "isError", json_boolean(json_is_true(json_object_get(v, "isError"))));
+        json_t *content = json_object_get(v, "content");
+        bool ok = content == NULL || mg_json_set_ref(out, "content", content);
+        ok = ok && mg_json_set(out, "isError",
+                               json_boolean(json_is_true(json_object_get(v, "isError"))));
         const json_t *sc = json_object_get(v, "structuredContent");
-        if (k->has_output_schema && json_is_object(sc))
-            json_object_set(out, "structuredContent", (json_t *)sc);
-        char *text = json_dumps(out, JSON_COMPACT);
+        if (ok && k->has_output_schema && json_is_object(sc))
+            ok = mg_json_set_ref(out, "structuredContent", (json_t *)sc);
+        char *text = ok ? json_dumps(out, JSON_COMPACT) : NULL;
         json_decref(out);
         if (text == NULL) {
             e = MG_E_NOMEM;

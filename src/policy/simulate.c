@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/json.h"
 #include "policy/policy_internal.h"
 
 #define S_MAX_POLICIES 32
@@ -65,7 +66,10 @@ static enum mg_err s_load_policy(json_t *v, enum mg_policy_kind kind, const char
         char *buf = need ? mg_malloc(need) : NULL;
         if (!buf)
             return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
-        json_dumpb(v, buf, need, JSON_COMPACT);
+        if (json_dumpb(v, buf, need, JSON_COMPACT) != need) {
+            mg_free(buf);
+            return mg_errinfo_set(ei, MG_E_INTERNAL, "%s: could not print the policy", label);
+        }
         err = mg_policy_parse(mg_slice_make(buf, need), &o, out, &pe);
         mg_free(buf);
     } else {
@@ -344,28 +348,38 @@ static enum mg_err s_output(struct s_sim *s, const struct mg_policy_explain *ex,
                           "explanation", e);
     if (!o)
         return MG_E_NOMEM;
+    bool ok = true;
     if (ex->has_boundary)
-        json_object_set_new(e, "permissionsBoundaryAllows", json_boolean(ex->boundary_allows));
-    if (ex->has_session)
-        json_object_set_new(e, "sessionPolicyAllows", json_boolean(ex->session_allows));
-    json_t *hits = json_array();
-    for (size_t i = 0; i < ex->n_hits; i++)
-        json_array_append_new(hits, s_hit_json(&ex->hits[i]));
-    json_object_set_new(e, "matchedStatements", hits);
-    if (ex->reason == MG_POLICY_REASON_EXPLICIT_DENY)
-        json_object_set_new(e, "explicitDeny", s_hit_json(&ex->deny));
-    if (ex->decision != MG_POLICY_ALLOW) {
+        ok = mg_json_set(e, "permissionsBoundaryAllows", json_boolean(ex->boundary_allows));
+    if (ok && ex->has_session)
+        ok = mg_json_set(e, "sessionPolicyAllows", json_boolean(ex->session_allows));
+    json_t *hits = ok ? json_array() : NULL;
+    for (size_t i = 0; ok && i < ex->n_hits; i++)
+        ok = mg_json_append(hits, s_hit_json(&ex->hits[i]));
+    if (ok)
+        ok = mg_json_set(e, "matchedStatements", hits);
+    else
+        json_decref(hits);
+    if (ok && ex->reason == MG_POLICY_REASON_EXPLICIT_DENY)
+        ok = mg_json_set(e, "explicitDeny", s_hit_json(&ex->deny));
+    if (ok && ex->decision != MG_POLICY_ALLOW) {
         char msg[1024];
         mg_policy_denied_message(ex, &s->req, msg, sizeof(msg));
-        json_object_set_new(e, "message", json_string(msg));
+        ok = mg_json_set(e, "message", json_string(msg));
+    }
+    if (!ok) {
+        json_decref(o);
+        return MG_E_NOMEM;
     }
     enum mg_err err = MG_E_OK;
     size_t need = json_dumpb(o, NULL, 0, JSON_COMPACT);
     if (need == 0 || (err = mg_buf_reserve(out, need)) != MG_E_OK) {
         err = err ? err : MG_E_INTERNAL;
     } else {
-        json_dumpb(o, (char *)out->ptr + out->len, need, JSON_COMPACT);
-        out->len += need;
+        if (json_dumpb(o, (char *)out->ptr + out->len, need, JSON_COMPACT) == need)
+            out->len += need;
+        else
+            err = MG_E_INTERNAL;
     }
     json_decref(o);
     return err;

@@ -72,6 +72,7 @@ static void test_base_json_uses_counting_allocator(void **state)
     assert_non_null(o);
     assert_true(mg_alloc_live() > live);
     char *text = json_dumps(o, JSON_COMPACT);
+    assert_non_null(text);
     assert_string_equal(text, "{\"k\":\"v\"}");
     mg_free(text);
     json_decref(o);

@@ -467,9 +467,6 @@ int main(void)
         cmocka_unit_test(test_iam_identities_removed_at_start),
         cmocka_unit_test(test_iam_identities_tags_limited),
     };
-    mg_json_use_counting_allocator();
-    mg_leaks_setup(NULL);
-    int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    mg_iam_policy_cache_clear(); /* a process-wide cache, not a leak */
-    return mg_leaks_done(failed);
+    mg_torture_release = mg_iam_policy_cache_clear; /* a process-wide cache, not a leak */
+    return MG_RUN_TESTS(tests);
 }

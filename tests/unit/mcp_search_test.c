@@ -89,10 +89,8 @@ static void test_mcp_search_edges(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mcp_search_ranks),
-        cmocka_unit_test(test_mcp_search_edges),
+        cmocka_unit_test_setup_teardown(test_mcp_search_ranks, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_mcp_search_edges, s_setup, s_teardown),
     };
-    mg_json_use_counting_allocator();
-    mg_leaks_setup(NULL);
-    return mg_leaks_done(cmocka_run_group_tests(tests, s_setup, s_teardown));
+    return MG_RUN_TESTS(tests);
 }

@@ -1244,5 +1244,6 @@ int main(void)
         cmocka_unit_test(test_sigv4_curl_vectors),
         cmocka_unit_test(test_sigv4_no_leaks),
     };
+    mg_torture_release = mg_sigv4_thread_cleanup;
     return MG_RUN_TESTS(tests);
 }
