@@ -342,7 +342,7 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
     /* resource policies */
     size_t np;
     const struct mg_snapshot_doc *pd = mg_snapshot_range(snap, MG_AC_KIND_POLICY, NULL, &np);
-    x->pols = mg_calloc(np + 1, sizeof(*x->pols));
+    x->pols = mg_calloc(np + 1, sizeof(struct mg_policy *));
     if (x->pols == NULL)
         e = MG_E_NOMEM;
     for (size_t i = 0; i < np && !e; i++) {

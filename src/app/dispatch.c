@@ -75,7 +75,7 @@ static void s_auth_error(struct mg_http_exchange *x, enum mg_aws_protocol p,
         break;
     case MG_SIGV4_UNCHECKED:
     case MG_SIGV4_OK:
-        code = json ? "InternalFailure" : "InternalFailure";
+        code = "InternalFailure";
         msg = "The request processing has failed because of an unknown error.";
         status = 500;
         break;

@@ -423,3 +423,39 @@ bool mg_host_is_loopback(const char *host)
         return IN6_IS_ADDR_LOOPBACK(&a6);
     return false;
 }
+
+bool mg_read_long(FILE *f, long *out)
+{
+    int ch;
+    do
+        ch = getc(f);
+    while (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r');
+    if (ch == EOF)
+        return false;
+    char word[24];
+    size_t n = 0;
+    bool fits = true;
+    while (ch != EOF && ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
+        if (n + 1 < sizeof(word))
+            word[n++] = (char)ch;
+        else
+            fits = false;
+        ch = getc(f);
+    }
+    word[n] = 0;
+    if (!fits)
+        return false;
+    size_t i = word[0] == '-' ? 1 : 0;
+    if (word[i] == 0)
+        return false;
+    for (size_t j = i; word[j]; j++)
+        if (word[j] < '0' || word[j] > '9')
+            return false;
+    errno = 0;
+    char *end = NULL;
+    long v = strtol(word, &end, 10);
+    if (errno != 0 || end == NULL || *end != 0)
+        return false;
+    *out = v;
+    return true;
+}

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "base/err.h"
@@ -56,5 +57,10 @@ MG_MUST_USE enum mg_err mg_url_encode(struct mg_buf *out, struct mg_slice in, bo
 /* True when host (an address as given to --listen, IPv6 optionally in brackets, or
  * "localhost") is a loopback address: 127.0.0.0/8, ::1 or localhost. */
 bool mg_host_is_loopback(const char *host);
+
+/* Reads the next whitespace-separated decimal integer (an optional '-' and digits) of f into
+ * *out: false at the end of f, and on a word that is not such a number or does not fit a long
+ * (that word is consumed). For /proc and cgroup files, without scanf's unchecked conversions. */
+bool mg_read_long(FILE *f, long *out);
 
 #endif

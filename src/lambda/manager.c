@@ -74,7 +74,7 @@ static void *s_manager_main(void *arg)
             mg_lambda_schedule(L, fn);
             n += fn->n_procs * (2 + MG_LAMBDA_CONNS_MAX);
         }
-        if (n > cap_pfds) {
+        if (pfds == NULL || n > cap_pfds) {
             struct pollfd *np = mg_realloc(pfds, n * 2 * sizeof(*np));
             if (np == NULL) {
                 pthread_mutex_unlock(&L->mu);

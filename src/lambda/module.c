@@ -1,12 +1,15 @@
 /* The Lambda module: start/stop, the runtimes folder (built-in bootstraps, start-up checks),
  * interpreters, and the in-process invocation entry point. */
+#define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -182,8 +185,50 @@ static void s_check_runtimes(const struct mg_lambda *L)
     }
 }
 
+/* The first line a program prints (argv run without a shell, stderr discarded), or "" when it
+ * cannot run or prints nothing. */
+static void s_first_line(char *const argv[], char *out, size_t cap)
+{
+    out[0] = 0;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        return;
+    }
+    size_t n = 0;
+    bool done = false;
+    while (!done && n + 1 < cap) {
+        ssize_t r = read(fds[0], out + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        done = memchr(out, '\n', n) != NULL;
+    }
+    close(fds[0]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    out[n] = 0;
+    char *nl = memchr(out, '\n', n);
+    if (nl)
+        *nl = 0;
+    else if (n + 1 >= cap)
+        out[0] = 0; /* a line that does not fit is not used */
+}
+
 /* The interpreter's real path: shims (pyenv) would need their own environment. */
-static void s_find_interpreter(const char *env, const char *cmd, char *out, size_t cap,
+static void s_find_interpreter(const char *env, char *const argv[], char *out, size_t cap,
                                const char *fallback)
 {
     const char *v = getenv(env);
@@ -201,19 +246,14 @@ static void s_find_interpreter(const char *env, const char *cmd, char *out, size
         return;
     }
     snprintf(out, cap, "%s", fallback);
-    FILE *f = popen(cmd, "r");
-    if (f == NULL)
-        return;
     char line[1024];
-    if (fgets(line, sizeof(line), f)) {
-        line[strcspn(line, "\r\n")] = 0;
-        size_t n = strlen(line);
-        if (line[0] == '/' && n < cap) { /* a path that does not fit is not used */
-            mg_memcpy(out, line, n);
-            out[n] = 0;
-        }
+    s_first_line(argv, line, sizeof(line));
+    line[strcspn(line, "\r")] = 0;
+    size_t n = strlen(line);
+    if (line[0] == '/' && n < cap) { /* a path that does not fit is not used */
+        mg_memcpy(out, line, n);
+        out[n] = 0;
     }
-    pclose(f);
 }
 
 static void s_stop(void *state);
@@ -239,9 +279,11 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
     L->queue_max = cfg->queue > 0 ? cfg->queue : 100;
     L->idle_ms = (cfg->idle_seconds > 0 ? cfg->idle_seconds : 300) * 1000;
     s_setup_runtimes(L, cfg->runtimes_dir, env->data_dir);
-    s_find_interpreter("MCPGATE_PYTHON", "python3 -c 'import sys; print(sys.executable)' 2>/dev/null",
+    static char *const py_argv[] = {"python3", "-c", "import sys; print(sys.executable)", NULL};
+    static char *const node_argv[] = {"node", "-p", "process.execPath", NULL};
+    s_find_interpreter("MCPGATE_PYTHON", py_argv,
                        L->python, sizeof(L->python), "/usr/bin/python3");
-    s_find_interpreter("MCPGATE_NODE", "node -p process.execPath 2>/dev/null", L->node,
+    s_find_interpreter("MCPGATE_NODE", node_argv, L->node,
                        sizeof(L->node), "/usr/bin/node");
     MG_LOG(MG_LOG_INFO, MG_SUB_LAMBDA, "runtimes from %s; python %s; node %s", L->runtimes_dir,
            L->python, L->node);

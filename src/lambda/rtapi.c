@@ -10,6 +10,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -77,7 +78,7 @@ void mg_lambda_rtapi_assign(struct mg_lambda *L, struct mg_lambda_proc *p, struc
     mg_random_chars(hex, 24, "0123456789abcdef");
     hex[24] = 0;
     snprintf(trace, sizeof(trace), "Root=1-%08llx-%s;Sampled=0",
-             (unsigned long long)(mg_now() & 0xffffffffll), hex);
+             (unsigned long long)(mg_now() & 0xffffffffLL), hex);
     struct mg_buf h;
     mg_buf_init(&h, 64 * 1024);
     /* every value below is ours or validated; checked again so that none can end a header */
@@ -401,11 +402,25 @@ static unsigned long s_peer_inode_proc(const struct sockaddr_in *peer,
              (unsigned)ntohs(self->sin_port));
     unsigned long inode = 0;
     while (inode == 0 && fgets(line, sizeof(line), f)) {
-        char local[64], rem[64];
-        unsigned long ino;
-        if (sscanf(line, " %*s %63s %63s %*s %*s %*s %*s %*s %*s %lu", local, rem, &ino) == 3 &&
-            strcmp(local, want_local) == 0 && strcmp(rem, want_rem) == 0)
-            inode = ino;
+        /* "sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ..." */
+        struct mg_slice rest = mg_slice_cstr(line), w[10];
+        size_t nw = 0;
+        while (nw < 10) {
+            while (rest.len && (rest.ptr[0] == ' ' || rest.ptr[0] == '\t'))
+                rest = mg_slice_sub(rest, 1, rest.len);
+            if (rest.len == 0)
+                break;
+            size_t k = 0;
+            while (k < rest.len && rest.ptr[k] != ' ' && rest.ptr[k] != '\t' &&
+                   rest.ptr[k] != '\n')
+                k++;
+            w[nw++] = mg_slice_sub(rest, 0, k);
+            rest = mg_slice_sub(rest, k, rest.len);
+        }
+        uint64_t ino = 0;
+        if (nw == 10 && mg_slice_eq_cstr(w[1], want_local) && mg_slice_eq_cstr(w[2], want_rem) &&
+            mg_slice_to_u64(w[9], &ino) && ino <= ULONG_MAX)
+            inode = (unsigned long)ino;
     }
     fclose(f);
     return inode;
@@ -428,10 +443,10 @@ static void s_tree_children(pid_t pid, pid_t *q, size_t *qn)
         FILE *f = fopen(cp, "re");
         if (f == NULL)
             continue;
-        int child;
-        while (*qn < S_TREE_PROCS_MAX && fscanf(f, "%d", &child) == 1)
-            if (child > 0)
-                q[(*qn)++] = child;
+        long child;
+        while (*qn < S_TREE_PROCS_MAX && mg_read_long(f, &child))
+            if (child > 0 && child <= INT_MAX)
+                q[(*qn)++] = (int)child;
         fclose(f);
     }
     closedir(d);
@@ -477,7 +492,7 @@ static bool s_tree_holds(pid_t root, unsigned long inode)
 /* Whether the connection fd comes from a process of p's runtime. */
 static bool s_conn_is_runtime(const struct mg_lambda_proc *p, int fd)
 {
-    struct sockaddr_in peer, self;
+    struct sockaddr_in peer = {0}, self = {0};
     socklen_t pl = sizeof(peer), sl = sizeof(self);
     if (p->pid <= 0 || p->reaped || getpeername(fd, (struct sockaddr *)&peer, &pl) != 0 ||
         getsockname(fd, (struct sockaddr *)&self, &sl) != 0 || peer.sin_family != AF_INET ||

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,10 +187,10 @@ static void s_cg_kill_procs(const char *dir)
     FILE *f = mg_fmt(path, sizeof(path), "%s/cgroup.procs", dir) ? fopen(path, "re") : NULL;
     if (f == NULL)
         return;
-    int pid;
-    while (fscanf(f, "%d", &pid) == 1)
-        if (pid > 0)
-            kill(pid, SIGKILL);
+    long pid;
+    while (mg_read_long(f, &pid))
+        if (pid > 0 && pid <= INT_MAX)
+            kill((pid_t)pid, SIGKILL);
     fclose(f);
 }
 

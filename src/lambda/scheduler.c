@@ -38,7 +38,7 @@ struct mg_lambda_fn *mg_lambda_fn_get(struct mg_lambda *L, const char *account, 
         return NULL;
     if (L->n_fns == L->cap_fns) {
         size_t nc = L->cap_fns ? L->cap_fns * 2 : 16;
-        struct mg_lambda_fn **nl = mg_realloc(L->fn_list, nc * sizeof(*nl));
+        struct mg_lambda_fn **nl = mg_realloc(L->fn_list, nc * sizeof(struct mg_lambda_fn *));
         if (nl == NULL) {
             mg_free(fn);
             return NULL;
@@ -130,7 +130,7 @@ static bool s_fn_add_proc(struct mg_lambda_fn *fn, struct mg_lambda_proc *p)
 {
     if (fn->n_procs == fn->cap_procs) {
         size_t nc = fn->cap_procs ? fn->cap_procs * 2 : 8;
-        struct mg_lambda_proc **np = mg_realloc(fn->procs, nc * sizeof(*np));
+        struct mg_lambda_proc **np = mg_realloc(fn->procs, nc * sizeof(struct mg_lambda_proc *));
         if (np == NULL)
             return false;
         fn->procs = np;

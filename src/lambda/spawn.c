@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,9 +55,9 @@ static long s_max_rss_mb(const struct mg_lambda_proc *p)
     snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)shim, (int)shim);
     FILE *cf = fopen(path, "re");
     if (cf) {
-        int child = 0;
-        if (fscanf(cf, "%d", &child) == 1 && child > 0)
-            pid = child;
+        long child = 0;
+        if (mg_read_long(cf, &child) && child > 0 && child <= INT_MAX)
+            pid = (pid_t)child;
         fclose(cf);
     }
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);

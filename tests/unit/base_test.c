@@ -95,6 +95,26 @@ static void test_base_fmt_fails_instead_of_truncating(void **state)
     assert_false(mg_fmt(out, 0, "x"));
 }
 
+/* mg_read_long: whitespace-separated decimal numbers; a word that is not one ends the read. */
+static void test_base_read_long(void **state)
+{
+    (void)state;
+    static const char text[] = "  12\n-3\t99999999999999999999999 7 x1";
+    FILE *f = fmemopen((void *)text, sizeof(text) - 1, "r");
+    assert_non_null(f);
+    long v = 0;
+    assert_true(mg_read_long(f, &v));
+    assert_int_equal(v, 12);
+    assert_true(mg_read_long(f, &v));
+    assert_int_equal(v, -3);
+    assert_false(mg_read_long(f, &v)); /* too long for a long */
+    assert_true(mg_read_long(f, &v));
+    assert_int_equal(v, 7);
+    assert_false(mg_read_long(f, &v)); /* not a number */
+    assert_false(mg_read_long(f, &v)); /* the end */
+    fclose(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -104,6 +124,7 @@ int main(void)
         cmocka_unit_test(test_base_ct_equal_and_utf8),
         cmocka_unit_test(test_base_json_uses_counting_allocator),
         cmocka_unit_test(test_base_fmt_fails_instead_of_truncating),
+        cmocka_unit_test(test_base_read_long),
     };
     return MG_RUN_TESTS(tests);
 }
