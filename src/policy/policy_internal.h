@@ -131,4 +131,7 @@ bool mg_policy_parse_num(struct mg_slice s, double *out);
 bool mg_policy_cond_eval(const struct mg_policy *p, const struct mg_policy_cond *c,
                          const struct mg_policy_request *req, bool *overflow);
 
+/* Whether a pattern's text holds a policy variable "${...}" (parse.c). */
+bool mg_policy_has_var(const char *s, size_t len);
+
 #endif

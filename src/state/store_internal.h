@@ -76,4 +76,14 @@ struct mg_store_migration {
 extern const struct mg_store_migration g_mg_store_sqlite_migrations[];
 extern const size_t g_mg_store_sqlite_migration_count;
 
+/* The files of an embedded store (store_files.c). */
+/* Creates dir and any missing parents 0700; an existing directory is left as it is. */
+MG_MUST_USE enum mg_err mg_store_make_dir(const char *dir);
+/* Makes sure path (created when create is true) is a regular file no one else can read. */
+MG_MUST_USE enum mg_err mg_store_secure_file(const char *path, bool create);
+/* The same for the database's -wal, -shm and -journal files when they exist. */
+MG_MUST_USE enum mg_err mg_store_secure_sidecars(const char *path);
+/* Makes the directory of a new database durable, so the file's name survives a power loss. */
+void mg_store_sync_dir(const char *dir);
+
 #endif
