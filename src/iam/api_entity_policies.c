@@ -290,11 +290,6 @@ static bool s_policy_arn_param(struct mg_call *c, const char *name,
 {
     if (!mg_iam_str_param(c, name, member, 2048, true, out, MG_IAM_ARN_CAP))
         return false;
-    if (strlen(out) < 20)
-        return mg_iam_invalid(c,
-                              "1 validation error detected: Value '%s' at '%s' failed to satisfy "
-                              "constraint: Member must have length greater than or equal to 20",
-                              out, member);
     struct mg_arn a;
     if (!mg_arn_parse(mg_slice_cstr(out), &a) || !mg_slice_eq_cstr(a.service, "iam"))
         return mg_iam_invalid(c, "ARN %s is not valid.", out);

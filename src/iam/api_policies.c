@@ -116,7 +116,7 @@ static bool s_arn_param(struct mg_call *c, char *arn)
     if (!mg_iam_str_param(c, "PolicyArn", "policyArn", 2048, true, arn, MG_IAM_ARN_CAP))
         return false;
     struct mg_arn a;
-    if (strlen(arn) < 20 || !mg_arn_parse(mg_slice_cstr(arn), &a) ||
+    if (!mg_arn_parse(mg_slice_cstr(arn), &a) ||
         !mg_slice_eq_cstr(a.service, "iam"))
         return mg_iam_invalid(c, "ARN %s is not valid.", arn);
     return true;
@@ -251,13 +251,6 @@ void mg_iam_op_list_policies(struct mg_call *c)
         return;
     if (scope[0] == 0)
         snprintf(scope, sizeof(scope), "All");
-    if (strcmp(scope, "All") && strcmp(scope, "AWS") && strcmp(scope, "Local")) {
-        mg_iam_invalid(c,
-                       "1 validation error detected: Value '%s' at 'scope' failed to satisfy "
-                       "constraint: Member must satisfy enum value set: [All, AWS, Local]",
-                       scope);
-        return;
-    }
     snprintf(arn, sizeof(arn), "arn:aws:iam::%s:policy%s", mg_iam_account(c), prefix);
     if (!mg_iam_authz(c, "iam:ListPolicies", arn, NULL, NULL, NULL, NULL))
         return;
@@ -327,19 +320,7 @@ static enum mg_err s_version_xml(struct mg_buf *b, int indent, const char *el, c
 
 static bool s_version_param(struct mg_call *c, char *out)
 {
-    if (!mg_iam_str_param(c, "VersionId", "versionId", 20, true, out, 24))
-        return false;
-    bool ok = out[0] == 'v' && out[1];
-    for (size_t i = 1; ok && out[i]; i++)
-        if (out[i] < '0' || out[i] > '9')
-            ok = false;
-    if (!ok)
-        return mg_iam_invalid(c,
-                              "1 validation error detected: Value '%s' at 'versionId' failed to "
-                              "satisfy constraint: Member must satisfy regular expression "
-                              "pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?",
-                              out);
-    return true;
+    return mg_iam_str_param(c, "VersionId", "versionId", 20, true, out, 24);
 }
 
 void mg_iam_op_get_policy_version(struct mg_call *c)
