@@ -107,6 +107,24 @@ static void s_handle_query(struct mg_call *c, const struct mg_service *svc)
     mg_aws_params_cleanup(&params);
 }
 
+/* Whether an unsigned request is a query request for an STS operation that the model marks
+ * unsigned (AssumeRoleWithSAML, AssumeRoleWithWebIdentity: their credentials are in the
+ * request, and SDKs send them without a signature). STS answers those, not the authenticator. */
+static bool s_unsigned_sts(const struct mg_http_req *r)
+{
+    if (r->path.len > 1)
+        return false;
+    struct mg_aws_params params;
+    bool yes = false;
+    if (mg_aws_params_parse(&params, r) == MG_E_OK) {
+        const struct mg_slice *a = mg_aws_param(&params, "Action");
+        const struct mg_aws_op *op = a ? mg_aws_route_query(MG_AWS_SVC_STS, *a) : NULL;
+        yes = op != NULL && (op->flags & MG_AWS_OP_UNSIGNED);
+    }
+    mg_aws_params_cleanup(&params);
+    return yes;
+}
+
 /* Resolves the caller for a verified-format request; fills c->principal. */
 /* Checks the credential scope and the signature of a request whose authentication data was
  * parsed (c->auth) with the result `parsed`. */
@@ -207,6 +225,17 @@ void mg_app_handle(void *user, struct mg_http_exchange *x)
     if (parsed == MG_SIGV4_OK)
         svc = s_service_of(c.auth.service);
     c.protocol = s_protocol_for_service(svc, r->path);
+
+    if (parsed == MG_SIGV4_MISSING && s_unsigned_sts(r)) {
+        /* no principal: the STS handler of such an operation authenticates by its own means */
+        c.protocol = MG_AWS_QUERY_STS;
+        service = mg_app_service(app, MG_SLICE_LIT("sts"), &c.service);
+        if (service != NULL)
+            s_handle_query(&c, service);
+        else
+            s_auth_error(x, c.protocol, parsed, ei.msg);
+        return;
+    }
 
     enum mg_sigv4_status st = s_authenticate(&c, &sreq, svc, parsed, &ei);
     if (st != MG_SIGV4_OK) {

@@ -127,7 +127,10 @@ struct mg_aws_op {
     uint16_t errors, n_errors;         /* into the error table: shape indices */
     uint8_t service;                   /* enum mg_aws_service */
     uint8_t method;                    /* enum mg_aws_method */
+    uint8_t flags;                     /* MG_AWS_OP_* */
 };
+/* op flags */
+#define MG_AWS_OP_UNSIGNED 0x01u /* "authtype": "none": SDKs send it without a signature */
 #define MG_AWS_NO_SHAPE 0xFFFFu
 
 struct mg_aws_service_info {

@@ -19,6 +19,8 @@ void mg_aws_reply_cleanup(struct mg_aws_reply *r)
 {
     json_decref(r->fields);
     json_decref(r->json);
+    if (r->xml.ptr) /* it may hold credentials (STS AssumeRole) */
+        mg_memzero(r->xml.ptr, r->xml.len);
     mg_buf_cleanup(&r->xml);
     r->fields = r->json = NULL;
     r->status = 0;

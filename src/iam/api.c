@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "app/unsupported.h"
 #include "base/alloc.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -18,7 +17,10 @@ static bool s_vfail(struct mg_call *c, int status, const char *code, const char 
 {
     char msg[1024];
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    mg_aws_send_error(c->x, c->protocol, status, code, msg);
+    if (c->reply != NULL) /* under mg_call_serve: the reply is sent after the handler returns */
+        mg_aws_reply_error(c->reply, status, code, "%s", msg);
+    else
+        mg_aws_send_error(c->x, c->protocol, status, code, msg);
     return false;
 }
 
@@ -66,10 +68,9 @@ bool mg_iam_policy_error(struct mg_call *c, enum mg_err e, const struct mg_errin
 
 /* ---- parameters -------------------------------------------------------------------------- */
 
-const struct mg_slice *mg_iam_param(const struct mg_aws_params *p, const char *name)
-{
-    return mg_aws_param(p, name);
-}
+/* The parameters come from c->input, which mg_call_serve assembled and validated against the
+ * model (required members, lengths, patterns, ranges): what remains here are the types, the
+ * buffers' capacities (which fail closed) and the rules the model does not express. */
 
 bool mg_iam_valid_name(struct mg_slice s, size_t max)
 {
@@ -84,112 +85,77 @@ bool mg_iam_valid_name(struct mg_slice s, size_t max)
     return true;
 }
 
-/* Prints a client value into an error message safely (bounded). */
-static void s_value(struct mg_slice v, char *out, size_t cap)
+/* A member of the input, or NULL when absent (or null). */
+static const json_t *s_in(const struct mg_call *c, const char *name)
 {
-    size_t n = v.len < cap - 1 ? v.len : cap - 1;
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++)
-        out[j++] = (v.ptr[i] >= 0x20 && v.ptr[i] < 0x7f) ? (char)v.ptr[i] : '?';
-    out[j] = 0;
+    const json_t *v = json_object_get(c->input, name);
+    return json_is_null(v) ? NULL : v;
 }
 
-bool mg_iam_name_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
-                       const char *member, size_t max, bool required, char *out, bool *present)
+bool mg_iam_has(const struct mg_call *c, const char *name)
 {
-    const struct mg_slice *v = mg_aws_param(p, name);
+    return s_in(c, name) != NULL;
+}
+
+/* A string member into out (cap bytes); false after answering ValidationError when it is not a
+ * string, holds a NUL, does not fit or is longer than max characters' bytes allow. */
+static bool s_str(struct mg_call *c, const json_t *v, const char *member, size_t max, char *out,
+                  size_t cap)
+{
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if (s == NULL || strlen(s) != n)
+        return mg_iam_invalid(c,
+                              "1 validation error detected: Value at '%s' failed to satisfy "
+                              "constraint: Member must be a string",
+                              member);
+    if (n >= cap) /* the model checked max characters; a buffer holds cap - 1 bytes */
+        return mg_iam_invalid(c,
+                              "1 validation error detected: Value at '%s' failed to satisfy "
+                              "constraint: Member must have length less than or equal to %zu",
+                              member, max);
+    mg_memcpy(out, s, n);
+    out[n] = 0;
+    return true;
+}
+
+bool mg_iam_name_param(struct mg_call *c, const char *name, const char *member, size_t max,
+                       bool required, char *out, bool *present)
+{
+    const json_t *v = s_in(c, name);
     out[0] = 0;
     if (present)
         *present = v != NULL;
     if (v == NULL)
         return required ? mg_iam_missing(c, member) : true;
-    char shown[200];
-    s_value(*v, shown, sizeof(shown));
-    if (v->len < 1)
-        return mg_iam_invalid(c,
-                              "1 validation error detected: Value '' at '%s' failed to satisfy "
-                              "constraint: Member must have length greater than or equal to 1",
-                              member);
-    if (v->len > max)
-        return mg_iam_invalid(c,
-                              "1 validation error detected: Value '%s' at '%s' failed to satisfy "
-                              "constraint: Member must have length less than or equal to %zu",
-                              shown, member, max);
-    if (!mg_iam_valid_name(*v, max))
-        return mg_iam_invalid(c,
-                              "1 validation error detected: Value '%s' at '%s' failed to satisfy "
-                              "constraint: Member must satisfy regular expression pattern: "
-                              "[\\w+=,.@-]+",
-                              shown, member);
-    mg_memcpy(out, v->ptr, v->len);
-    out[v->len] = 0;
-    return true;
+    return s_str(c, v, member, max, out, MG_IAM_NAME_CAP);
 }
 
-bool mg_iam_path_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
-                       const char *member, char *out)
+bool mg_iam_path_param(struct mg_call *c, const char *name, const char *member, char *out)
 {
-    const struct mg_slice *v = mg_aws_param(p, name);
+    const json_t *v = s_in(c, name);
     if (v == NULL) {
         out[0] = '/';
         out[1] = 0;
         return true;
     }
-    bool ok = v->len >= 1 && v->len <= 512 && v->ptr[0] == '/' && v->ptr[v->len - 1] == '/';
-    for (size_t i = 0; ok && i < v->len; i++)
-        if (v->ptr[i] < 0x21 || v->ptr[i] > 0x7e)
-            ok = false;
-    if (!ok) {
-        char shown[200];
-        s_value(*v, shown, sizeof(shown));
-        return mg_iam_invalid(c,
-                              "1 validation error detected: Value '%s' at '%s' failed to satisfy "
-                              "constraint: Member must satisfy regular expression pattern: "
-                              "(\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)",
-                              shown, member);
-    }
-    mg_memcpy(out, v->ptr, v->len);
-    out[v->len] = 0;
-    return true;
+    return s_str(c, v, member, MG_IAM_PATH_CAP - 1, out, MG_IAM_PATH_CAP);
 }
 
-static bool s_text_ok(struct mg_slice v)
+bool mg_iam_str_param(struct mg_call *c, const char *name, const char *member, size_t max,
+                      bool required, char *out, size_t cap)
 {
-    if (!mg_utf8_valid(v))
-        return false;
-    for (size_t i = 0; i < v.len; i++)
-        if (v.ptr[i] < 0x20 && v.ptr[i] != '\t' && v.ptr[i] != '\n' && v.ptr[i] != '\r')
-            return false;
-    return true;
-}
-
-bool mg_iam_str_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
-                      const char *member, size_t max, bool required, char *out, size_t cap)
-{
-    const struct mg_slice *v = mg_aws_param(p, name);
+    const json_t *v = s_in(c, name);
     out[0] = 0;
     if (v == NULL)
         return required ? mg_iam_missing(c, member) : true;
-    if (v->len > max || v->len >= cap)
-        return mg_iam_invalid(c,
-                              "1 validation error detected: Value at '%s' failed to satisfy "
-                              "constraint: Member must have length less than or equal to %zu",
-                              member, max);
-    if (!s_text_ok(*v))
-        return mg_iam_invalid(c,
-                              "1 validation error detected: Value at '%s' failed to satisfy "
-                              "constraint: Member must satisfy regular expression pattern: "
-                              "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*",
-                              member);
-    mg_memcpy(out, v->ptr, v->len);
-    out[v->len] = 0;
-    return true;
+    return s_str(c, v, member, max, out, cap);
 }
 
-char *mg_iam_doc_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
-                       const char *member, bool required, bool *absent)
+char *mg_iam_doc_param(struct mg_call *c, const char *name, const char *member, bool required,
+                       bool *absent)
 {
-    const struct mg_slice *v = mg_aws_param(p, name);
+    const json_t *v = s_in(c, name);
     if (absent)
         *absent = v == NULL;
     if (v == NULL) {
@@ -197,144 +163,92 @@ char *mg_iam_doc_param(struct mg_call *c, const struct mg_aws_params *p, const c
             mg_iam_missing(c, member);
         return NULL;
     }
-    if (v->len < 1) {
-        mg_iam_invalid(c,
-                       "1 validation error detected: Value '' at '%s' failed to satisfy "
-                       "constraint: Member must have length greater than or equal to 1",
-                       member);
-        return NULL;
-    }
-    if (v->len > MG_IAM_DOC_MAX) {
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if (s == NULL || strlen(s) != n || n > 4u * MG_IAM_DOC_MAX) {
         mg_iam_invalid(c,
                        "1 validation error detected: Value at '%s' failed to satisfy constraint: "
                        "Member must have length less than or equal to %u",
                        member, MG_IAM_DOC_MAX);
         return NULL;
     }
-    if (!s_text_ok(*v)) {
-        mg_iam_invalid(c,
-                       "1 validation error detected: Value at '%s' failed to satisfy constraint: "
-                       "Member must satisfy regular expression pattern: "
-                       "[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+",
-                       member);
-        return NULL;
-    }
-    char *d = mg_slice_dup(*v);
+    char *d = mg_slice_dup(mg_slice_make(s, n));
     if (d == NULL)
         mg_iam_internal(c);
-    if (absent)
-        *absent = false;
     return d;
 }
 
-bool mg_iam_int_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
-                      const char *member, int64_t min, int64_t max, int64_t dflt, int64_t *out)
+bool mg_iam_int_param(struct mg_call *c, const char *name, const char *member, int64_t min,
+                      int64_t max, int64_t dflt, int64_t *out)
 {
-    const struct mg_slice *v = mg_aws_param(p, name);
+    const json_t *v = s_in(c, name);
     *out = dflt;
     if (v == NULL)
         return true;
-    uint64_t u = 0;
-    char shown[64];
-    s_value(*v, shown, sizeof(shown));
-    if (!mg_slice_to_u64(*v, &u) || u > (uint64_t)INT64_MAX)
-        return mg_iam_invalid(c, "Value '%s' at '%s' is not a valid integer", shown, member);
-    if ((int64_t)u < min)
+    if (!json_is_integer(v))
+        return mg_iam_invalid(c, "Value at '%s' is not a valid integer", member);
+    json_int_t i = json_integer_value(v);
+    if (i < min || i > max) /* the model's range, checked before */
         return mg_iam_invalid(c,
-                              "1 validation error detected: Value '%s' at '%s' failed to satisfy "
-                              "constraint: Member must have value greater than or equal to %lld",
-                              shown, member, (long long)min);
-    if ((int64_t)u > max)
-        return mg_iam_invalid(c,
-                              "1 validation error detected: Value '%s' at '%s' failed to satisfy "
-                              "constraint: Member must have value less than or equal to %lld",
-                              shown, member, (long long)max);
-    *out = (int64_t)u;
+                              "1 validation error detected: Value '%lld' at '%s' failed to "
+                              "satisfy constraint: Member must have value %s %lld",
+                              (long long)i, member,
+                              i < min ? "greater than or equal to" : "less than or equal to",
+                              (long long)(i < min ? min : max));
+    *out = i;
     return true;
 }
 
-bool mg_iam_bool_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
-                       bool dflt, bool *out)
+bool mg_iam_bool_param(struct mg_call *c, const char *name, bool dflt, bool *out)
 {
-    const struct mg_slice *v = mg_aws_param(p, name);
+    const json_t *v = s_in(c, name);
     *out = dflt;
     if (v == NULL)
         return true;
-    if (mg_slice_ieq_cstr(*v, "true"))
-        *out = true;
-    else if (mg_slice_ieq_cstr(*v, "false"))
-        *out = false;
-    else
+    if (!json_is_boolean(v))
         return mg_iam_invalid(c, "Value for %s must be true or false", name);
+    *out = json_is_true(v);
     return true;
 }
 
-static bool s_tag_text(struct mg_slice v, size_t max)
+json_t *mg_iam_tags_param(struct mg_call *c, const char *name)
 {
-    if (v.len > max || !mg_utf8_valid(v))
-        return false;
-    for (size_t i = 0; i < v.len; i++)
-        if (v.ptr[i] < 0x20)
-            return false;
-    return true;
-}
-
-json_t *mg_iam_tags_param(struct mg_call *c, const struct mg_aws_params *p, const char *prefix)
-{
+    const json_t *in = s_in(c, name);
     json_t *arr = json_array();
     if (arr == NULL) {
         mg_iam_internal(c);
         return NULL;
     }
-    for (size_t i = 1;; i++) {
-        char kn[96], vn[96];
-        snprintf(kn, sizeof(kn), "%s.member.%zu.Key", prefix, i);
-        snprintf(vn, sizeof(vn), "%s.member.%zu.Value", prefix, i);
-        const struct mg_slice *k = mg_aws_param(p, kn), *v = mg_aws_param(p, vn);
-        if (k == NULL && v == NULL)
-            break;
-        if (i > MG_IAM_MAX_TAGS) {
+    if (json_array_size(in) > MG_IAM_MAX_TAGS) { /* the model's limit, checked before */
+        json_decref(arr);
+        mg_iam_invalid(c, "1 validation error detected: Value at 'tags' failed to satisfy "
+                          "constraint: Member must have length less than or equal to 50");
+        return NULL;
+    }
+    size_t i;
+    const json_t *t;
+    json_array_foreach(in, i, t) {
+        const char *k = json_string_value(json_object_get(t, "Key"));
+        const char *v = json_string_value(json_object_get(t, "Value"));
+        if (k == NULL || v == NULL) {
             json_decref(arr);
             mg_iam_invalid(c,
-                           "1 validation error detected: Value at 'tags' failed to satisfy "
-                           "constraint: Member must have length less than or equal to 50");
+                           "1 validation error detected: Value null at 'tags.%zu.member.%s' "
+                           "failed to satisfy constraint: Member must not be null",
+                           i + 1, k == NULL ? "key" : "value");
             return NULL;
         }
-        if (k == NULL || k->len == 0 || !s_tag_text(*k, 128)) {
-            json_decref(arr);
-            mg_iam_invalid(c,
-                           "1 validation error detected: Value at 'tags.%zu.member.key' failed "
-                           "to satisfy constraint: Member must have length between 1 and 128 "
-                           "and satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+",
-                           i);
-            return NULL;
-        }
-        if (v == NULL || !s_tag_text(*v, 256)) {
-            json_decref(arr);
-            mg_iam_invalid(c,
-                           "1 validation error detected: Value at 'tags.%zu.member.value' "
-                           "failed to satisfy constraint: Member must have length less than or "
-                           "equal to 256",
-                           i);
-            return NULL;
-        }
-        char *ks = mg_slice_dup(*k), *vs = mg_slice_dup(*v);
-        bool ok = ks && vs;
-        if (ok) {
-            /* A key given twice: the last value wins, as IAM keys are unique. */
-            size_t j;
-            json_t *t;
-            json_array_foreach(arr, j, t) {
-                if (strcmp(json_string_value(json_object_get(t, "Key")), ks) == 0) {
-                    json_array_remove(arr, j);
-                    break;
-                }
+        /* A key given twice: the last value wins, as IAM keys are unique. */
+        size_t j;
+        json_t *e;
+        json_array_foreach(arr, j, e) {
+            const char *ek = json_string_value(json_object_get(e, "Key"));
+            if (ek && strcmp(ek, k) == 0) {
+                json_array_remove(arr, j);
+                break;
             }
-            ok = mg_json_append(arr, json_pack("{s:s, s:s}", "Key", ks, "Value", vs));
         }
-        mg_free(ks);
-        mg_free(vs);
-        if (!ok) {
+        if (!mg_json_append(arr, json_pack("{s:s, s:s}", "Key", k, "Value", v))) {
             json_decref(arr);
             mg_iam_internal(c);
             return NULL;
@@ -343,47 +257,46 @@ json_t *mg_iam_tags_param(struct mg_call *c, const struct mg_aws_params *p, cons
     return arr;
 }
 
-json_t *mg_iam_list_param(struct mg_call *c, const struct mg_aws_params *p, const char *prefix,
-                          const char *member, size_t max_items)
+json_t *mg_iam_list_param(struct mg_call *c, const char *name, const char *member,
+                          size_t max_items)
 {
+    const json_t *in = s_in(c, name);
+    if (json_array_size(in) > max_items) {
+        mg_iam_invalid(c,
+                       "1 validation error detected: Value at '%s' failed to satisfy "
+                       "constraint: Member must have length less than or equal to %zu",
+                       member, max_items);
+        return NULL;
+    }
     json_t *arr = json_array();
-    for (size_t i = 1;; i++) {
-        char n[96];
-        snprintf(n, sizeof(n), "%s.member.%zu", prefix, i);
-        const struct mg_slice *v = mg_aws_param(p, n);
-        if (v == NULL)
-            break;
-        if (i > max_items || !s_tag_text(*v, 2048)) {
+    size_t i;
+    const json_t *v;
+    json_array_foreach(in, i, v) {
+        if (arr != NULL && (!json_is_string(v) || json_array_append(arr, (json_t *)v) != 0)) {
             json_decref(arr);
             mg_iam_invalid(c,
-                           "1 validation error detected: Value at '%s' failed to satisfy "
-                           "constraint: Member must have length less than or equal to %zu",
-                           member, max_items);
-            return NULL;
-        }
-        char *s = mg_slice_dup(*v);
-        bool ok = s && mg_json_append(arr, json_string(s));
-        mg_free(s);
-        if (!ok) {
-            json_decref(arr);
-            mg_iam_internal(c);
+                           "1 validation error detected: Value at '%s.%zu.member' failed to "
+                           "satisfy constraint: Member must be a string",
+                           member, i + 1);
             return NULL;
         }
     }
+    if (arr == NULL)
+        mg_iam_internal(c);
     return arr;
 }
 
-bool mg_iam_page_params(struct mg_call *c, const struct mg_aws_params *p, struct mg_iam_page *pg)
+bool mg_iam_page_params(struct mg_call *c, struct mg_iam_page *pg)
 {
     pg->marker[0] = 0;
-    if (!mg_iam_int_param(c, p, "MaxItems", "maxItems", 1, 1000, 100, &pg->max_items))
+    if (!mg_iam_int_param(c, "MaxItems", "maxItems", 1, 1000, 100, &pg->max_items))
         return false;
-    const struct mg_slice *m = mg_aws_param(p, "Marker");
+    const char *m = json_string_value(s_in(c, "Marker"));
     if (m == NULL)
         return true;
     struct mg_buf b;
     mg_buf_init(&b, sizeof(pg->marker) - 1);
-    bool ok = m->len > 0 && mg_base64url_decode(&b, *m) == MG_E_OK && b.len > 0 &&
+    bool ok = m[0] && mg_base64url_decode(&b, mg_slice_cstr(m)) == MG_E_OK && b.len > 0 &&
               mg_memcmp(b.ptr, "\x01", 1) == 0;
     if (ok) {
         mg_memcpy(pg->marker, b.ptr + 1, b.len - 1);
@@ -462,8 +375,9 @@ enum mg_err mg_iam_xml_tags(struct mg_buf *b, int indent, const json_t *tags)
 void mg_iam_send(struct mg_call *c, const char *action, const struct mg_buf *inner)
 {
     bool has = inner && inner->len > 0;
-    mg_aws_send_xml(c->x, c->protocol, action,
-                    has ? mg_buf_slice(inner) : mg_slice_make("", 0), has);
+    if (mg_aws_reply_xml(c->reply, action, has ? mg_buf_slice(inner) : mg_slice_make("", 0),
+                         has) != MG_E_OK)
+        mg_iam_internal(c);
 }
 
 /* ---- state -------------------------------------------------------------------------------- */
@@ -649,12 +563,7 @@ bool mg_iam_policy_exists(const struct mg_snapshot *snap, const char *account, c
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
-struct s_op {
-    const char *name;
-    mg_iam_op fn;
-};
-
-static const struct s_op s_ops[] = {
+static const struct mg_call_op s_ops[] = {
     {"CreateRole", mg_iam_op_create_role},
     {"GetRole", mg_iam_op_get_role},
     {"ListRoles", mg_iam_op_list_roles},
@@ -705,28 +614,26 @@ static const struct s_op s_ops[] = {
     {"SetDefaultPolicyVersion", mg_iam_op_set_default_policy_version},
 };
 
+static const enum mg_aws_service s_svcs[] = {MG_AWS_SVC_IAM};
+
+const struct mg_call_api mg_iam_api = {
+    s_svcs, sizeof(s_svcs) / sizeof(s_svcs[0]), s_ops, sizeof(s_ops) / sizeof(s_ops[0]), NULL,
+};
+
 static void s_handle(struct mg_call *c)
 {
-    const struct mg_aws_params *params = c->params;
-    const struct mg_slice *action = mg_aws_param(params, "Action");
-    for (size_t i = 0; i < sizeof(s_ops) / sizeof(s_ops[0]); i++) {
-        if (mg_slice_eq_cstr(*action, s_ops[i].name)) {
-            s_ops[i].fn(c, params);
-            return;
-        }
-    }
-    mg_app_unsupported_action(c, MG_APP_SVC_IAM, *action);
+    mg_call_serve(c, &mg_iam_api);
 }
 
 const struct mg_service mg_iam_service = {"iam", MG_SERVICE_QUERY, s_handle, NULL, NULL};
 
-void mg_iam_list_entities(struct mg_call *c, const struct mg_aws_params *p, const char *kind,
-                          const char *action, const char *container, mg_iam_entity_xml_fn xml)
+void mg_iam_list_entities(struct mg_call *c, const char *kind, const char *action,
+                          const char *container, mg_iam_entity_xml_fn xml)
 {
     char prefix[MG_IAM_PATH_CAP], arn[MG_IAM_ARN_CAP], iam_action[64];
     struct mg_iam_page pg;
-    if (!mg_iam_path_param(c, p, "PathPrefix", "pathPrefix", prefix) ||
-        !mg_iam_page_params(c, p, &pg))
+    if (!mg_iam_path_param(c, "PathPrefix", "pathPrefix", prefix) ||
+        !mg_iam_page_params(c, &pg))
         return;
     snprintf(arn, sizeof(arn), "arn:aws:iam::%s:%s%s", mg_iam_account(c), kind, prefix);
     snprintf(iam_action, sizeof(iam_action), "iam:%s", action);

@@ -31,13 +31,13 @@ static const json_t *s_find(struct mg_call *c, const struct s_kind *k, char *nam
 
 /* Reads the entity name and authorizes; returns the entity document (may be NULL: not found,
  * NoSuchEntity already sent when must_exist) or NULL with *stop after an error. */
-static const json_t *s_begin(struct mg_call *c, const struct mg_aws_params *p,
+static const json_t *s_begin(struct mg_call *c,
                              const struct s_kind *k, const char *action, char *name, char *arn,
                              const json_t *request_tags, const char *ek, const char *ev,
                              bool *stop)
 {
     *stop = true;
-    if (!mg_iam_name_param(c, p, k->name_param, k->member, 64, true, name, NULL))
+    if (!mg_iam_name_param(c, k->name_param, k->member, 64, true, name, NULL))
         return NULL;
     const json_t *d = s_find(c, k, name, arn, MG_IAM_ARN_CAP);
     if (!mg_iam_authz(c, action, arn, d ? json_object_get(d, "Tags") : NULL, request_tags, ek,
@@ -102,17 +102,17 @@ static bool s_put_inline(struct mg_call *c, json_t *doc, const struct mg_snapsho
     return mg_json_set(inl, arg->policy_name, json_string(arg->doc)) || mg_iam_internal(c);
 }
 
-static void s_put_policy(struct mg_call *c, const struct mg_aws_params *p, const struct s_kind *k)
+static void s_put_policy(struct mg_call *c, const struct s_kind *k)
 {
     char name[MG_IAM_NAME_CAP], pname[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP], action[64];
     snprintf(action, sizeof(action), "iam:Put%sPolicy", k->Kind);
     bool stop;
-    s_begin(c, p, k, action, name, arn, NULL, NULL, NULL, &stop);
+    s_begin(c, k, action, name, arn, NULL, NULL, NULL, &stop);
     if (stop)
         return;
-    if (!mg_iam_name_param(c, p, "PolicyName", "policyName", 128, true, pname, NULL))
+    if (!mg_iam_name_param(c, "PolicyName", "policyName", 128, true, pname, NULL))
         return;
-    char *doc = mg_iam_doc_param(c, p, "PolicyDocument", "policyDocument", true, NULL);
+    char *doc = mg_iam_doc_param(c, "PolicyDocument", "policyDocument", true, NULL);
     if (doc == NULL)
         return;
     if (mg_iam_check_policy(c, doc, MG_POLICY_KIND_IDENTITY, k->inline_limit)) {
@@ -124,15 +124,15 @@ static void s_put_policy(struct mg_call *c, const struct mg_aws_params *p, const
     mg_free(doc);
 }
 
-static void s_get_policy(struct mg_call *c, const struct mg_aws_params *p, const struct s_kind *k)
+static void s_get_policy(struct mg_call *c, const struct s_kind *k)
 {
     char name[MG_IAM_NAME_CAP], pname[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP], action[64];
     snprintf(action, sizeof(action), "iam:Get%sPolicy", k->Kind);
     bool stop;
-    const json_t *d = s_begin(c, p, k, action, name, arn, NULL, NULL, NULL, &stop);
+    const json_t *d = s_begin(c, k, action, name, arn, NULL, NULL, NULL, &stop);
     if (stop)
         return;
-    if (!mg_iam_name_param(c, p, "PolicyName", "policyName", 128, true, pname, NULL))
+    if (!mg_iam_name_param(c, "PolicyName", "policyName", 128, true, pname, NULL))
         return;
     const json_t *inl = json_object_get(d, "InlinePolicies");
     s_inline_name(inl, pname);
@@ -170,16 +170,16 @@ static bool s_del_inline(struct mg_call *c, json_t *doc, const struct mg_snapsho
     return true;
 }
 
-static void s_delete_policy(struct mg_call *c, const struct mg_aws_params *p,
+static void s_delete_policy(struct mg_call *c,
                             const struct s_kind *k)
 {
     char name[MG_IAM_NAME_CAP], pname[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP], action[64];
     snprintf(action, sizeof(action), "iam:Delete%sPolicy", k->Kind);
     bool stop;
-    s_begin(c, p, k, action, name, arn, NULL, NULL, NULL, &stop);
+    s_begin(c, k, action, name, arn, NULL, NULL, NULL, &stop);
     if (stop)
         return;
-    if (!mg_iam_name_param(c, p, "PolicyName", "policyName", 128, true, pname, NULL))
+    if (!mg_iam_name_param(c, "PolicyName", "policyName", 128, true, pname, NULL))
         return;
     struct s_put_arg arg = {k, pname, NULL};
     snprintf(action, sizeof(action), "Delete%sPolicy", k->Kind);
@@ -193,17 +193,17 @@ static int s_cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void s_list_policies(struct mg_call *c, const struct mg_aws_params *p,
+static void s_list_policies(struct mg_call *c,
                             const struct s_kind *k)
 {
     char name[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP], action[64];
     snprintf(action, sizeof(action), "iam:List%sPolicies", k->Kind);
     bool stop;
-    const json_t *d = s_begin(c, p, k, action, name, arn, NULL, NULL, NULL, &stop);
+    const json_t *d = s_begin(c, k, action, name, arn, NULL, NULL, NULL, &stop);
     if (stop)
         return;
     struct mg_iam_page pg;
-    if (!mg_iam_page_params(c, p, &pg))
+    if (!mg_iam_page_params(c, &pg))
         return;
     json_t *inl = json_object_get(d, "InlinePolicies");
     size_t n = json_object_size(inl), i = 0;
@@ -286,33 +286,28 @@ static bool s_detach(struct mg_call *c, json_t *doc, const struct mg_snapshot *s
     return mg_iam_fail(c, 404, "NoSuchEntity", "Policy %s was not attached.", arg->doc);
 }
 
-static bool s_policy_arn_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
+static bool s_policy_arn_param(struct mg_call *c, const char *name,
                                const char *member, char *out)
 {
-    if (!mg_iam_str_param(c, p, name, member, 2048, true, out, MG_IAM_ARN_CAP))
+    if (!mg_iam_str_param(c, name, member, 2048, true, out, MG_IAM_ARN_CAP))
         return false;
-    if (strlen(out) < 20)
-        return mg_iam_invalid(c,
-                              "1 validation error detected: Value '%s' at '%s' failed to satisfy "
-                              "constraint: Member must have length greater than or equal to 20",
-                              out, member);
     struct mg_arn a;
     if (!mg_arn_parse(mg_slice_cstr(out), &a) || !mg_slice_eq_cstr(a.service, "iam"))
         return mg_iam_invalid(c, "ARN %s is not valid.", out);
     return true;
 }
 
-static void s_attach_op(struct mg_call *c, const struct mg_aws_params *p, const struct s_kind *k,
+static void s_attach_op(struct mg_call *c, const struct s_kind *k,
                         bool attach)
 {
     char name[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP], parn[MG_IAM_ARN_CAP], action[64];
-    if (!mg_iam_name_param(c, p, k->name_param, k->member, 64, true, name, NULL))
+    if (!mg_iam_name_param(c, k->name_param, k->member, 64, true, name, NULL))
         return;
-    if (!s_policy_arn_param(c, p, "PolicyArn", "policyArn", parn))
+    if (!s_policy_arn_param(c, "PolicyArn", "policyArn", parn))
         return;
     snprintf(action, sizeof(action), "iam:%s%sPolicy", attach ? "Attach" : "Detach", k->Kind);
     bool stop;
-    s_begin(c, p, k, action, name, arn, NULL, "iam:PolicyARN", parn, &stop);
+    s_begin(c, k, action, name, arn, NULL, "iam:PolicyARN", parn, &stop);
     if (stop)
         return;
     struct s_put_arg arg = {k, NULL, parn};
@@ -328,18 +323,18 @@ static const char *s_policy_name(const char *arn)
     return s ? s + 1 : arn;
 }
 
-static void s_list_attached(struct mg_call *c, const struct mg_aws_params *p,
+static void s_list_attached(struct mg_call *c,
                             const struct s_kind *k)
 {
     char name[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP], action[64], prefix[MG_IAM_PATH_CAP];
     snprintf(action, sizeof(action), "iam:ListAttached%sPolicies", k->Kind);
     bool stop;
-    const json_t *d = s_begin(c, p, k, action, name, arn, NULL, NULL, NULL, &stop);
+    const json_t *d = s_begin(c, k, action, name, arn, NULL, NULL, NULL, &stop);
     if (stop)
         return;
     struct mg_iam_page pg;
-    if (!mg_iam_page_params(c, p, &pg) ||
-        !mg_iam_path_param(c, p, "PathPrefix", "pathPrefix", prefix))
+    if (!mg_iam_page_params(c, &pg) ||
+        !mg_iam_path_param(c, "PathPrefix", "pathPrefix", prefix))
         return;
     struct mg_buf b;
     mg_buf_init(&b, 4u * 1024 * 1024);
@@ -401,18 +396,18 @@ static bool s_set_boundary(struct mg_call *c, json_t *doc, const struct mg_snaps
     return mg_json_set(doc, "PermissionsBoundary", json_string(arg->doc)) || mg_iam_internal(c);
 }
 
-static void s_boundary_op(struct mg_call *c, const struct mg_aws_params *p, const struct s_kind *k,
+static void s_boundary_op(struct mg_call *c, const struct s_kind *k,
                           bool put)
 {
     char name[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP], parn[MG_IAM_ARN_CAP], action[64];
-    if (!mg_iam_name_param(c, p, k->name_param, k->member, 64, true, name, NULL))
+    if (!mg_iam_name_param(c, k->name_param, k->member, 64, true, name, NULL))
         return;
-    if (put && !s_policy_arn_param(c, p, "PermissionsBoundary", "permissionsBoundary", parn))
+    if (put && !s_policy_arn_param(c, "PermissionsBoundary", "permissionsBoundary", parn))
         return;
     snprintf(action, sizeof(action), "iam:%s%sPermissionsBoundary", put ? "Put" : "Delete",
              k->Kind);
     bool stop;
-    const json_t *d = s_begin(c, p, k, action, name, arn, NULL, "iam:PermissionsBoundary",
+    const json_t *d = s_begin(c, k, action, name, arn, NULL, "iam:PermissionsBoundary",
                               put ? parn : NULL, &stop);
     if (stop)
         return;
@@ -481,14 +476,14 @@ static bool s_untag(struct mg_call *c, json_t *doc, const struct mg_snapshot *sn
     return true;
 }
 
-static void s_tag_op(struct mg_call *c, const struct mg_aws_params *p, const struct s_kind *k,
+static void s_tag_op(struct mg_call *c, const struct s_kind *k,
                      bool tag)
 {
     char name[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP], action[64];
-    if (!mg_iam_name_param(c, p, k->name_param, k->member, 64, true, name, NULL))
+    if (!mg_iam_name_param(c, k->name_param, k->member, 64, true, name, NULL))
         return;
-    json_t *arg = tag ? mg_iam_tags_param(c, p, "Tags")
-                      : mg_iam_list_param(c, p, "TagKeys", "tagKeys", MG_IAM_MAX_TAGS);
+    json_t *arg = tag ? mg_iam_tags_param(c, "Tags")
+                      : mg_iam_list_param(c, "TagKeys", "tagKeys", MG_IAM_MAX_TAGS);
     if (arg == NULL)
         return;
     if (json_array_size(arg) == 0) {
@@ -518,7 +513,7 @@ static void s_tag_op(struct mg_call *c, const struct mg_aws_params *p, const str
     }
     snprintf(action, sizeof(action), "iam:%s%s", tag ? "Tag" : "Untag", k->Kind);
     bool stop;
-    s_begin(c, p, k, action, name, arn, ctx_tags, NULL, NULL, &stop);
+    s_begin(c, k, action, name, arn, ctx_tags, NULL, NULL, &stop);
     if (!stop) {
         snprintf(action, sizeof(action), "%s%s", tag ? "Tag" : "Untag", k->Kind);
         if (mg_iam_modify(c, k->kind, name, tag ? s_tag : s_untag, arg, NULL))
@@ -528,16 +523,16 @@ static void s_tag_op(struct mg_call *c, const struct mg_aws_params *p, const str
     json_decref(arg);
 }
 
-static void s_list_tags(struct mg_call *c, const struct mg_aws_params *p, const struct s_kind *k)
+static void s_list_tags(struct mg_call *c, const struct s_kind *k)
 {
     char name[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP], action[64];
     snprintf(action, sizeof(action), "iam:List%sTags", k->Kind);
     bool stop;
-    const json_t *d = s_begin(c, p, k, action, name, arn, NULL, NULL, NULL, &stop);
+    const json_t *d = s_begin(c, k, action, name, arn, NULL, NULL, NULL, &stop);
     if (stop)
         return;
     struct mg_iam_page pg;
-    if (!mg_iam_page_params(c, p, &pg))
+    if (!mg_iam_page_params(c, &pg))
         return;
     json_t *page = json_array();
     size_t i;
@@ -579,54 +574,53 @@ static void s_list_tags(struct mg_call *c, const struct mg_aws_params *p, const 
 /* ---- the operations ------------------------------------------------------------------------- */
 
 #define S_OPS(lower, K)                                                                            \
-    void mg_iam_op_put_##lower##_policy(struct mg_call *c, const struct mg_aws_params *p)         \
+    void mg_iam_op_put_##lower##_policy(struct mg_call *c)                                         \
     {                                                                                              \
-        s_put_policy(c, p, &(K));                                                                  \
+        s_put_policy(c, &(K));                                                                       \
     }                                                                                              \
-    void mg_iam_op_get_##lower##_policy(struct mg_call *c, const struct mg_aws_params *p)         \
+    void mg_iam_op_get_##lower##_policy(struct mg_call *c)                                         \
     {                                                                                              \
-        s_get_policy(c, p, &(K));                                                                  \
+        s_get_policy(c, &(K));                                                                       \
     }                                                                                              \
-    void mg_iam_op_delete_##lower##_policy(struct mg_call *c, const struct mg_aws_params *p)      \
+    void mg_iam_op_delete_##lower##_policy(struct mg_call *c)                                      \
     {                                                                                              \
-        s_delete_policy(c, p, &(K));                                                               \
+        s_delete_policy(c, &(K));                                                                    \
     }                                                                                              \
-    void mg_iam_op_list_##lower##_policies(struct mg_call *c, const struct mg_aws_params *p)      \
+    void mg_iam_op_list_##lower##_policies(struct mg_call *c)                                      \
     {                                                                                              \
-        s_list_policies(c, p, &(K));                                                               \
+        s_list_policies(c, &(K));                                                                    \
     }                                                                                              \
-    void mg_iam_op_attach_##lower##_policy(struct mg_call *c, const struct mg_aws_params *p)      \
+    void mg_iam_op_attach_##lower##_policy(struct mg_call *c)                                      \
     {                                                                                              \
-        s_attach_op(c, p, &(K), true);                                                             \
+        s_attach_op(c, &(K), true);                                                                  \
     }                                                                                              \
-    void mg_iam_op_detach_##lower##_policy(struct mg_call *c, const struct mg_aws_params *p)      \
+    void mg_iam_op_detach_##lower##_policy(struct mg_call *c)                                      \
     {                                                                                              \
-        s_attach_op(c, p, &(K), false);                                                            \
+        s_attach_op(c, &(K), false);                                                                 \
     }                                                                                              \
-    void mg_iam_op_list_attached_##lower##_policies(struct mg_call *c,                            \
-                                                    const struct mg_aws_params *p)                 \
+    void mg_iam_op_list_attached_##lower##_policies(struct mg_call *c)                             \
     {                                                                                              \
-        s_list_attached(c, p, &(K));                                                               \
+        s_list_attached(c, &(K));                                                                    \
     }                                                                                              \
-    void mg_iam_op_put_##lower##_boundary(struct mg_call *c, const struct mg_aws_params *p)       \
+    void mg_iam_op_put_##lower##_boundary(struct mg_call *c)                                       \
     {                                                                                              \
-        s_boundary_op(c, p, &(K), true);                                                           \
+        s_boundary_op(c, &(K), true);                                                                \
     }                                                                                              \
-    void mg_iam_op_delete_##lower##_boundary(struct mg_call *c, const struct mg_aws_params *p)    \
+    void mg_iam_op_delete_##lower##_boundary(struct mg_call *c)                                    \
     {                                                                                              \
-        s_boundary_op(c, p, &(K), false);                                                          \
+        s_boundary_op(c, &(K), false);                                                               \
     }                                                                                              \
-    void mg_iam_op_tag_##lower(struct mg_call *c, const struct mg_aws_params *p)                  \
+    void mg_iam_op_tag_##lower(struct mg_call *c)                                                  \
     {                                                                                              \
-        s_tag_op(c, p, &(K), true);                                                                \
+        s_tag_op(c, &(K), true);                                                                     \
     }                                                                                              \
-    void mg_iam_op_untag_##lower(struct mg_call *c, const struct mg_aws_params *p)                \
+    void mg_iam_op_untag_##lower(struct mg_call *c)                                                \
     {                                                                                              \
-        s_tag_op(c, p, &(K), false);                                                               \
+        s_tag_op(c, &(K), false);                                                                    \
     }                                                                                              \
-    void mg_iam_op_list_##lower##_tags(struct mg_call *c, const struct mg_aws_params *p)          \
+    void mg_iam_op_list_##lower##_tags(struct mg_call *c)                                          \
     {                                                                                              \
-        s_list_tags(c, p, &(K));                                                                   \
+        s_list_tags(c, &(K));                                                                        \
     }
 
 S_OPS(role, s_role)

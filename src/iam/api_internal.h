@@ -18,7 +18,7 @@
 
 /* ---- errors ------------------------------------------------------------------------------ */
 
-/* Sends an error in the call's protocol (IAM or STS) and returns false. */
+/* Answers an error in the call's protocol (IAM or STS) into c->reply and returns false. */
 bool mg_iam_fail(struct mg_call *c, int status, const char *code, const char *fmt, ...)
     MG_PRINTF(4, 5);
 /* ValidationError (400). */
@@ -32,41 +32,43 @@ bool mg_iam_internal(struct mg_call *c);
 
 /* ---- parameters -------------------------------------------------------------------------- */
 
-const struct mg_slice *mg_iam_param(const struct mg_aws_params *p, const char *name);
-/* A name parameter ([\w+=,.@-]+, 1..max characters) into out (cap MG_IAM_NAME_CAP). Returns
- * false after sending ValidationError when invalid or (required) missing; *present tells
- * whether it was given (may be NULL). */
-bool mg_iam_name_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
-                       const char *member, size_t max, bool required, char *out, bool *present);
-/* Path ("/" default; starts and ends with '/', 1..512 printable ASCII) into out (MG_IAM_PATH_CAP). */
-bool mg_iam_path_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
-                       const char *member, char *out);
-/* A plain string (1..max bytes, no control characters but \t \n \r) into out; absent -> "". */
-bool mg_iam_str_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
-                      const char *member, size_t max, bool required, char *out, size_t cap);
-/* A policy document (heap copy, mg_free), NULL after sending an error (or when absent and not
+/* The parameters: members of c->input (the operation's input, validated against the model by
+ * mg_call_serve) under their model names ("RoleName", "Tags", "MaxItems"). Each returns false
+ * (or NULL) after answering an error; member is the name in messages ("roleName"). */
+
+/* Whether the input has the member. */
+bool mg_iam_has(const struct mg_call *c, const char *name);
+/* A name (user, role, policy) into out (cap MG_IAM_NAME_CAP); *present tells whether it was
+ * given (may be NULL). */
+bool mg_iam_name_param(struct mg_call *c, const char *name, const char *member, size_t max,
+                       bool required, char *out, bool *present);
+/* A path into out (MG_IAM_PATH_CAP); absent -> "/". */
+bool mg_iam_path_param(struct mg_call *c, const char *name, const char *member, char *out);
+/* A string of at most max characters into out (cap bytes); absent -> "". */
+bool mg_iam_str_param(struct mg_call *c, const char *name, const char *member, size_t max,
+                      bool required, char *out, size_t cap);
+/* A policy document (heap copy, mg_free), NULL after answering an error (or when absent and not
  * required, with *absent set). */
-char *mg_iam_doc_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
-                       const char *member, bool required, bool *absent);
+char *mg_iam_doc_param(struct mg_call *c, const char *name, const char *member, bool required,
+                       bool *absent);
 /* An integer in [min, max]; absent -> dflt. */
-bool mg_iam_int_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
-                      const char *member, int64_t min, int64_t max, int64_t dflt, int64_t *out);
-/* A boolean "true"/"false"; absent -> dflt. */
-bool mg_iam_bool_param(struct mg_call *c, const struct mg_aws_params *p, const char *name,
-                       bool dflt, bool *out);
-/* Tags.member.N.Key / .Value into a JSON array [{"Key","Value"}] (new reference); NULL after
- * sending an error. Empty array when none. */
-json_t *mg_iam_tags_param(struct mg_call *c, const struct mg_aws_params *p, const char *prefix);
-/* NAME.member.N values (strings) into a JSON array; NULL after an error. */
-json_t *mg_iam_list_param(struct mg_call *c, const struct mg_aws_params *p, const char *prefix,
-                          const char *member, size_t max_items);
+bool mg_iam_int_param(struct mg_call *c, const char *name, const char *member, int64_t min,
+                      int64_t max, int64_t dflt, int64_t *out);
+/* A boolean; absent -> dflt. */
+bool mg_iam_bool_param(struct mg_call *c, const char *name, bool dflt, bool *out);
+/* Tags [{"Key","Value"}] as a new JSON array (a key given twice: the last value); empty when
+ * absent. */
+json_t *mg_iam_tags_param(struct mg_call *c, const char *name);
+/* A list of strings (at most max_items) as a new JSON array; empty when absent. */
+json_t *mg_iam_list_param(struct mg_call *c, const char *name, const char *member,
+                          size_t max_items);
 
 /* Marker / MaxItems. */
 struct mg_iam_page {
     int64_t max_items;
     char marker[256]; /* decoded marker: the key to start at, or "" */
 };
-bool mg_iam_page_params(struct mg_call *c, const struct mg_aws_params *p, struct mg_iam_page *pg);
+bool mg_iam_page_params(struct mg_call *c, struct mg_iam_page *pg);
 /* Writes IsTruncated and, when truncated, Marker (encoding next_key). */
 MG_MUST_USE enum mg_err mg_iam_page_end(struct mg_buf *b, bool truncated, const char *next_key);
 
@@ -88,7 +90,7 @@ MG_MUST_USE enum mg_err mg_iam_boundary_xml(struct mg_buf *b, int indent, const 
  * each written by xml(b, indent, "member", doc, false) inside <container>. */
 typedef enum mg_err (*mg_iam_entity_xml_fn)(struct mg_buf *b, int indent, const char *el,
                                             const json_t *doc, bool full);
-void mg_iam_list_entities(struct mg_call *c, const struct mg_aws_params *p, const char *kind,
+void mg_iam_list_entities(struct mg_call *c, const char *kind,
                           const char *action, const char *container, mg_iam_entity_xml_fn xml);
 
 /* ---- output ------------------------------------------------------------------------------ */
@@ -101,7 +103,7 @@ MG_MUST_USE enum mg_err mg_iam_xml_doc(struct mg_buf *b, int indent, const char 
                                        const char *doc);
 /* <Tags><member><Key/><Value/></member>...</Tags> (nothing when empty). */
 MG_MUST_USE enum mg_err mg_iam_xml_tags(struct mg_buf *b, int indent, const json_t *tags);
-/* Sends the IAM response with inner (may be empty: no Result element). */
+/* Answers the response with inner (may be empty: no Result element) into c->reply. */
 void mg_iam_send(struct mg_call *c, const char *action, const struct mg_buf *inner);
 
 /* ---- state -------------------------------------------------------------------------------- */
@@ -150,60 +152,59 @@ bool mg_iam_policy_exists(const struct mg_snapshot *snap, const char *account, c
 const struct mg_snapshot_doc *mg_iam_customer_policy(const struct mg_snapshot *snap,
                                                       const char *arn);
 
-/* Operation handlers. */
-typedef void (*mg_iam_op)(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_create_role(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_get_role(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_list_roles(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_delete_role(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_update_role(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_update_role_description(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_update_assume_role_policy(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_tag_role(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_untag_role(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_list_role_tags(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_put_role_boundary(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_delete_role_boundary(struct mg_call *c, const struct mg_aws_params *p);
+/* Operation handlers (mg_call_op_fn: they read c->input and fill c->reply). */
+void mg_iam_op_create_role(struct mg_call *c);
+void mg_iam_op_get_role(struct mg_call *c);
+void mg_iam_op_list_roles(struct mg_call *c);
+void mg_iam_op_delete_role(struct mg_call *c);
+void mg_iam_op_update_role(struct mg_call *c);
+void mg_iam_op_update_role_description(struct mg_call *c);
+void mg_iam_op_update_assume_role_policy(struct mg_call *c);
+void mg_iam_op_tag_role(struct mg_call *c);
+void mg_iam_op_untag_role(struct mg_call *c);
+void mg_iam_op_list_role_tags(struct mg_call *c);
+void mg_iam_op_put_role_boundary(struct mg_call *c);
+void mg_iam_op_delete_role_boundary(struct mg_call *c);
 
-void mg_iam_op_create_user(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_get_user(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_list_users(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_delete_user(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_tag_user(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_untag_user(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_list_user_tags(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_put_user_boundary(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_delete_user_boundary(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_create_access_key(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_delete_access_key(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_list_access_keys(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_update_access_key(struct mg_call *c, const struct mg_aws_params *p);
+void mg_iam_op_create_user(struct mg_call *c);
+void mg_iam_op_get_user(struct mg_call *c);
+void mg_iam_op_list_users(struct mg_call *c);
+void mg_iam_op_delete_user(struct mg_call *c);
+void mg_iam_op_tag_user(struct mg_call *c);
+void mg_iam_op_untag_user(struct mg_call *c);
+void mg_iam_op_list_user_tags(struct mg_call *c);
+void mg_iam_op_put_user_boundary(struct mg_call *c);
+void mg_iam_op_delete_user_boundary(struct mg_call *c);
+void mg_iam_op_create_access_key(struct mg_call *c);
+void mg_iam_op_delete_access_key(struct mg_call *c);
+void mg_iam_op_list_access_keys(struct mg_call *c);
+void mg_iam_op_update_access_key(struct mg_call *c);
 
 /* inline and attached policies of roles and users (api_entity_policies.c) */
-void mg_iam_op_put_role_policy(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_get_role_policy(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_delete_role_policy(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_list_role_policies(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_attach_role_policy(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_detach_role_policy(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_list_attached_role_policies(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_put_user_policy(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_get_user_policy(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_delete_user_policy(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_list_user_policies(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_attach_user_policy(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_detach_user_policy(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_list_attached_user_policies(struct mg_call *c, const struct mg_aws_params *p);
+void mg_iam_op_put_role_policy(struct mg_call *c);
+void mg_iam_op_get_role_policy(struct mg_call *c);
+void mg_iam_op_delete_role_policy(struct mg_call *c);
+void mg_iam_op_list_role_policies(struct mg_call *c);
+void mg_iam_op_attach_role_policy(struct mg_call *c);
+void mg_iam_op_detach_role_policy(struct mg_call *c);
+void mg_iam_op_list_attached_role_policies(struct mg_call *c);
+void mg_iam_op_put_user_policy(struct mg_call *c);
+void mg_iam_op_get_user_policy(struct mg_call *c);
+void mg_iam_op_delete_user_policy(struct mg_call *c);
+void mg_iam_op_list_user_policies(struct mg_call *c);
+void mg_iam_op_attach_user_policy(struct mg_call *c);
+void mg_iam_op_detach_user_policy(struct mg_call *c);
+void mg_iam_op_list_attached_user_policies(struct mg_call *c);
 
 /* managed policies (api_policies.c) */
-void mg_iam_op_create_policy(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_get_policy(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_delete_policy(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_list_policies(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_get_policy_version(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_create_policy_version(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_delete_policy_version(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_list_policy_versions(struct mg_call *c, const struct mg_aws_params *p);
-void mg_iam_op_set_default_policy_version(struct mg_call *c, const struct mg_aws_params *p);
+void mg_iam_op_create_policy(struct mg_call *c);
+void mg_iam_op_get_policy(struct mg_call *c);
+void mg_iam_op_delete_policy(struct mg_call *c);
+void mg_iam_op_list_policies(struct mg_call *c);
+void mg_iam_op_get_policy_version(struct mg_call *c);
+void mg_iam_op_create_policy_version(struct mg_call *c);
+void mg_iam_op_delete_policy_version(struct mg_call *c);
+void mg_iam_op_list_policy_versions(struct mg_call *c);
+void mg_iam_op_set_default_policy_version(struct mg_call *c);
 
 #endif

@@ -112,12 +112,12 @@ static void s_send_policy(struct mg_call *c, const char *action, const struct mg
     mg_buf_cleanup(&b);
 }
 
-static bool s_arn_param(struct mg_call *c, const struct mg_aws_params *p, char *arn)
+static bool s_arn_param(struct mg_call *c, char *arn)
 {
-    if (!mg_iam_str_param(c, p, "PolicyArn", "policyArn", 2048, true, arn, MG_IAM_ARN_CAP))
+    if (!mg_iam_str_param(c, "PolicyArn", "policyArn", 2048, true, arn, MG_IAM_ARN_CAP))
         return false;
     struct mg_arn a;
-    if (strlen(arn) < 20 || !mg_arn_parse(mg_slice_cstr(arn), &a) ||
+    if (!mg_arn_parse(mg_slice_cstr(arn), &a) ||
         !mg_slice_eq_cstr(a.service, "iam"))
         return mg_iam_invalid(c, "ARN %s is not valid.", arn);
     return true;
@@ -130,17 +130,17 @@ static bool s_not_found(struct mg_call *c, const char *arn)
 
 /* ---- create / get / delete / list ---------------------------------------------------------- */
 
-void mg_iam_op_create_policy(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_create_policy(struct mg_call *c)
 {
     char name[MG_IAM_NAME_CAP], path[MG_IAM_PATH_CAP], desc[1001], arn[MG_IAM_ARN_CAP];
-    if (!mg_iam_name_param(c, p, "PolicyName", "policyName", 128, true, name, NULL) ||
-        !mg_iam_path_param(c, p, "Path", "path", path) ||
-        !mg_iam_str_param(c, p, "Description", "description", 1000, false, desc, sizeof(desc)))
+    if (!mg_iam_name_param(c, "PolicyName", "policyName", 128, true, name, NULL) ||
+        !mg_iam_path_param(c, "Path", "path", path) ||
+        !mg_iam_str_param(c, "Description", "description", 1000, false, desc, sizeof(desc)))
         return;
-    char *text = mg_iam_doc_param(c, p, "PolicyDocument", "policyDocument", true, NULL);
+    char *text = mg_iam_doc_param(c, "PolicyDocument", "policyDocument", true, NULL);
     if (text == NULL)
         return;
-    json_t *tags = mg_iam_tags_param(c, p, "Tags");
+    json_t *tags = mg_iam_tags_param(c, "Tags");
     json_t *doc = NULL;
     if (tags == NULL)
         goto out;
@@ -183,10 +183,10 @@ out:
     mg_free(text);
 }
 
-void mg_iam_op_get_policy(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_get_policy(struct mg_call *c)
 {
     char arn[MG_IAM_ARN_CAP];
-    if (!s_arn_param(c, p, arn))
+    if (!s_arn_param(c, arn))
         return;
     struct s_pol pol;
     bool found = s_find(c, c->snap, arn, &pol);
@@ -199,10 +199,10 @@ void mg_iam_op_get_policy(struct mg_call *c, const struct mg_aws_params *p)
     s_send_policy(c, "GetPolicy", c->snap, &pol);
 }
 
-void mg_iam_op_delete_policy(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_delete_policy(struct mg_call *c)
 {
     char arn[MG_IAM_ARN_CAP];
-    if (!s_arn_param(c, p, arn))
+    if (!s_arn_param(c, arn))
         return;
     struct s_pol pol;
     bool found = s_find(c, c->snap, arn, &pol);
@@ -240,25 +240,18 @@ void mg_iam_op_delete_policy(struct mg_call *c, const struct mg_aws_params *p)
         mg_iam_send(c, "DeletePolicy", NULL);
 }
 
-void mg_iam_op_list_policies(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_list_policies(struct mg_call *c)
 {
     char prefix[MG_IAM_PATH_CAP], scope[16], arn[MG_IAM_ARN_CAP];
     struct mg_iam_page pg;
     bool only_attached;
-    if (!mg_iam_path_param(c, p, "PathPrefix", "pathPrefix", prefix) ||
-        !mg_iam_page_params(c, p, &pg) ||
-        !mg_iam_str_param(c, p, "Scope", "scope", 15, false, scope, sizeof(scope)) ||
-        !mg_iam_bool_param(c, p, "OnlyAttached", false, &only_attached))
+    if (!mg_iam_path_param(c, "PathPrefix", "pathPrefix", prefix) ||
+        !mg_iam_page_params(c, &pg) ||
+        !mg_iam_str_param(c, "Scope", "scope", 15, false, scope, sizeof(scope)) ||
+        !mg_iam_bool_param(c, "OnlyAttached", false, &only_attached))
         return;
     if (scope[0] == 0)
         snprintf(scope, sizeof(scope), "All");
-    if (strcmp(scope, "All") != 0 && strcmp(scope, "AWS") != 0 && strcmp(scope, "Local") != 0) {
-        mg_iam_invalid(c,
-                       "1 validation error detected: Value '%s' at 'scope' failed to satisfy "
-                       "constraint: Member must satisfy enum value set: [All, AWS, Local]",
-                       scope);
-        return;
-    }
     snprintf(arn, sizeof(arn), "arn:aws:iam::%s:policy%s", mg_iam_account(c), prefix);
     if (!mg_iam_authz(c, "iam:ListPolicies", arn, NULL, NULL, NULL, NULL))
         return;
@@ -326,27 +319,15 @@ static enum mg_err s_version_xml(struct mg_buf *b, int indent, const char *el, c
     return mg_buf_printf(b, "%*s</%s>\n", indent, "", el);
 }
 
-static bool s_version_param(struct mg_call *c, const struct mg_aws_params *p, char *out)
+static bool s_version_param(struct mg_call *c, char *out)
 {
-    if (!mg_iam_str_param(c, p, "VersionId", "versionId", 20, true, out, 24))
-        return false;
-    bool ok = out[0] == 'v' && out[1];
-    for (size_t i = 1; ok && out[i]; i++)
-        if (out[i] < '0' || out[i] > '9')
-            ok = false;
-    if (!ok)
-        return mg_iam_invalid(c,
-                              "1 validation error detected: Value '%s' at 'versionId' failed to "
-                              "satisfy constraint: Member must satisfy regular expression "
-                              "pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?",
-                              out);
-    return true;
+    return mg_iam_str_param(c, "VersionId", "versionId", 20, true, out, 24);
 }
 
-void mg_iam_op_get_policy_version(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_get_policy_version(struct mg_call *c)
 {
     char arn[MG_IAM_ARN_CAP], vid[24];
-    if (!s_arn_param(c, p, arn) || !s_version_param(c, p, vid))
+    if (!s_arn_param(c, arn) || !s_version_param(c, vid))
         return;
     struct s_pol pol;
     bool found = s_find(c, c->snap, arn, &pol);
@@ -382,11 +363,11 @@ void mg_iam_op_get_policy_version(struct mg_call *c, const struct mg_aws_params 
     mg_buf_cleanup(&b);
 }
 
-void mg_iam_op_list_policy_versions(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_list_policy_versions(struct mg_call *c)
 {
     char arn[MG_IAM_ARN_CAP];
     struct mg_iam_page pg;
-    if (!s_arn_param(c, p, arn) || !mg_iam_page_params(c, p, &pg))
+    if (!s_arn_param(c, arn) || !mg_iam_page_params(c, &pg))
         return;
     struct s_pol pol;
     bool found = s_find(c, c->snap, arn, &pol);
@@ -507,13 +488,13 @@ static bool s_add_version(struct mg_call *c, json_t *doc, void *a)
     return ok || mg_iam_internal(c);
 }
 
-void mg_iam_op_create_policy_version(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_create_policy_version(struct mg_call *c)
 {
     char arn[MG_IAM_ARN_CAP];
     struct s_new_version nv = {0};
-    if (!s_arn_param(c, p, arn) || !mg_iam_bool_param(c, p, "SetAsDefault", false, &nv.set_default))
+    if (!s_arn_param(c, arn) || !mg_iam_bool_param(c, "SetAsDefault", false, &nv.set_default))
         return;
-    char *text = mg_iam_doc_param(c, p, "PolicyDocument", "policyDocument", true, NULL);
+    char *text = mg_iam_doc_param(c, "PolicyDocument", "policyDocument", true, NULL);
     if (text == NULL)
         return;
     nv.text = text;
@@ -572,10 +553,10 @@ static bool s_set_default(struct mg_call *c, json_t *doc, void *a)
                        json_string_value(json_object_get(doc, "Arn")), vid);
 }
 
-static void s_version_op(struct mg_call *c, const struct mg_aws_params *p, bool del)
+static void s_version_op(struct mg_call *c, bool del)
 {
     char arn[MG_IAM_ARN_CAP], vid[24];
-    if (!s_arn_param(c, p, arn) || !s_version_param(c, p, vid))
+    if (!s_arn_param(c, arn) || !s_version_param(c, vid))
         return;
     struct s_pol pol;
     bool found = s_find(c, c->snap, arn, &pol);
@@ -588,12 +569,12 @@ static void s_version_op(struct mg_call *c, const struct mg_aws_params *p, bool 
     json_decref(doc);
 }
 
-void mg_iam_op_delete_policy_version(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_delete_policy_version(struct mg_call *c)
 {
-    s_version_op(c, p, true);
+    s_version_op(c, true);
 }
 
-void mg_iam_op_set_default_policy_version(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_set_default_policy_version(struct mg_call *c)
 {
-    s_version_op(c, p, false);
+    s_version_op(c, false);
 }

@@ -52,24 +52,24 @@ static const json_t *s_lookup(struct mg_call *c, char *name, char *arn)
     return mg_iam_entity_find(c, "role", name, arn, MG_IAM_ARN_CAP);
 }
 
-void mg_iam_op_create_role(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_create_role(struct mg_call *c)
 {
     char name[MG_IAM_NAME_CAP], path[MG_IAM_PATH_CAP], desc[1001], boundary[MG_IAM_ARN_CAP];
     char arn[MG_IAM_ARN_CAP];
     int64_t msd;
-    if (!mg_iam_name_param(c, p, "RoleName", "roleName", 64, true, name, NULL) ||
-        !mg_iam_path_param(c, p, "Path", "path", path) ||
-        !mg_iam_str_param(c, p, "Description", "description", 1000, false, desc, sizeof(desc)) ||
-        !mg_iam_int_param(c, p, "MaxSessionDuration", "maxSessionDuration", 3600, 43200, 3600,
+    if (!mg_iam_name_param(c, "RoleName", "roleName", 64, true, name, NULL) ||
+        !mg_iam_path_param(c, "Path", "path", path) ||
+        !mg_iam_str_param(c, "Description", "description", 1000, false, desc, sizeof(desc)) ||
+        !mg_iam_int_param(c, "MaxSessionDuration", "maxSessionDuration", 3600, 43200, 3600,
                           &msd) ||
-        !mg_iam_str_param(c, p, "PermissionsBoundary", "permissionsBoundary", 2048, false,
+        !mg_iam_str_param(c, "PermissionsBoundary", "permissionsBoundary", 2048, false,
                           boundary, sizeof(boundary)))
         return;
-    char *trust = mg_iam_doc_param(c, p, "AssumeRolePolicyDocument", "assumeRolePolicyDocument",
+    char *trust = mg_iam_doc_param(c, "AssumeRolePolicyDocument", "assumeRolePolicyDocument",
                                    true, NULL);
     if (trust == NULL)
         return;
-    json_t *tags = mg_iam_tags_param(c, p, "Tags");
+    json_t *tags = mg_iam_tags_param(c, "Tags");
     struct mg_snapshot *snap = NULL;
     json_t *doc = NULL;
     if (tags == NULL)
@@ -103,7 +103,7 @@ void mg_iam_op_create_role(struct mg_call *c, const struct mg_aws_params *p)
                     "AssumeRolePolicyDocument", trust, "MaxSessionDuration", (json_int_t)msd,
                     "Tags", tags, "InlinePolicies", "AttachedPolicies");
     bool ok = doc != NULL;
-    if (ok && mg_aws_param(p, "Description"))
+    if (ok && mg_iam_has(c, "Description"))
         ok = mg_json_set(doc, "Description", json_string(desc));
     if (ok && boundary[0])
         ok = mg_json_set(doc, "PermissionsBoundary", json_string(boundary));
@@ -124,10 +124,10 @@ out:
     mg_free(trust);
 }
 
-void mg_iam_op_get_role(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_get_role(struct mg_call *c)
 {
     char name[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP];
-    if (!mg_iam_name_param(c, p, "RoleName", "roleName", 64, true, name, NULL))
+    if (!mg_iam_name_param(c, "RoleName", "roleName", 64, true, name, NULL))
         return;
     const json_t *r = s_lookup(c, name, arn);
     if (!mg_iam_authz(c, "iam:GetRole", arn, r ? json_object_get(r, "Tags") : NULL, NULL, NULL,
@@ -140,15 +140,15 @@ void mg_iam_op_get_role(struct mg_call *c, const struct mg_aws_params *p)
     s_send_role(c, "GetRole", r);
 }
 
-void mg_iam_op_list_roles(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_list_roles(struct mg_call *c)
 {
-    mg_iam_list_entities(c, p, "role", "ListRoles", "Roles", s_role_xml);
+    mg_iam_list_entities(c, "role", "ListRoles", "Roles", s_role_xml);
 }
 
-void mg_iam_op_delete_role(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_delete_role(struct mg_call *c)
 {
     char name[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP];
-    if (!mg_iam_name_param(c, p, "RoleName", "roleName", 64, true, name, NULL))
+    if (!mg_iam_name_param(c, "RoleName", "roleName", 64, true, name, NULL))
         return;
     const json_t *r = s_lookup(c, name, arn);
     if (!mg_iam_authz(c, "iam:DeleteRole", arn, r ? json_object_get(r, "Tags") : NULL, NULL,
@@ -212,26 +212,26 @@ static bool s_authz_role(struct mg_call *c, const char *action, char *name)
     return mg_iam_authz(c, action, arn, r ? json_object_get(r, "Tags") : NULL, NULL, NULL, NULL);
 }
 
-void mg_iam_op_update_role(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_update_role(struct mg_call *c)
 {
     char name[MG_IAM_NAME_CAP], desc[1001];
     int64_t msd;
-    if (!mg_iam_name_param(c, p, "RoleName", "roleName", 64, true, name, NULL) ||
-        !mg_iam_str_param(c, p, "Description", "description", 1000, false, desc, sizeof(desc)) ||
-        !mg_iam_int_param(c, p, "MaxSessionDuration", "maxSessionDuration", 3600, 43200, 0, &msd))
+    if (!mg_iam_name_param(c, "RoleName", "roleName", 64, true, name, NULL) ||
+        !mg_iam_str_param(c, "Description", "description", 1000, false, desc, sizeof(desc)) ||
+        !mg_iam_int_param(c, "MaxSessionDuration", "maxSessionDuration", 3600, 43200, 0, &msd))
         return;
     if (!s_authz_role(c, "iam:UpdateRole", name))
         return;
-    struct s_update u = {mg_aws_param(p, "Description") ? desc : NULL, msd, NULL};
+    struct s_update u = {mg_iam_has(c, "Description") ? desc : NULL, msd, NULL};
     if (mg_iam_modify(c, "role", name, s_update, &u, NULL))
         mg_iam_send(c, "UpdateRole", NULL);
 }
 
-void mg_iam_op_update_role_description(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_update_role_description(struct mg_call *c)
 {
     char name[MG_IAM_NAME_CAP], desc[1001];
-    if (!mg_iam_name_param(c, p, "RoleName", "roleName", 64, true, name, NULL) ||
-        !mg_iam_str_param(c, p, "Description", "description", 1000, true, desc, sizeof(desc)))
+    if (!mg_iam_name_param(c, "RoleName", "roleName", 64, true, name, NULL) ||
+        !mg_iam_str_param(c, "Description", "description", 1000, true, desc, sizeof(desc)))
         return;
     if (!s_authz_role(c, "iam:UpdateRoleDescription", name))
         return;
@@ -242,12 +242,12 @@ void mg_iam_op_update_role_description(struct mg_call *c, const struct mg_aws_pa
     json_decref(doc);
 }
 
-void mg_iam_op_update_assume_role_policy(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_update_assume_role_policy(struct mg_call *c)
 {
     char name[MG_IAM_NAME_CAP];
-    if (!mg_iam_name_param(c, p, "RoleName", "roleName", 64, true, name, NULL))
+    if (!mg_iam_name_param(c, "RoleName", "roleName", 64, true, name, NULL))
         return;
-    char *trust = mg_iam_doc_param(c, p, "PolicyDocument", "policyDocument", true, NULL);
+    char *trust = mg_iam_doc_param(c, "PolicyDocument", "policyDocument", true, NULL);
     if (trust == NULL)
         return;
     if (s_authz_role(c, "iam:UpdateAssumeRolePolicy", name) &&

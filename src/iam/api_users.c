@@ -45,12 +45,12 @@ static const json_t *s_lookup(struct mg_call *c, char *name, char *arn)
 
 /* The user an operation is about: UserName, or the calling user when absent. *root is set when
  * the caller is the account root and no UserName was given. false after sending an error. */
-static bool s_target(struct mg_call *c, const struct mg_aws_params *p, char *name, char *arn,
+static bool s_target(struct mg_call *c, char *name, char *arn,
                      bool *root)
 {
     bool present;
     *root = false;
-    if (!mg_iam_name_param(c, p, "UserName", "userName", 64, false, name, &present))
+    if (!mg_iam_name_param(c, "UserName", "userName", 64, false, name, &present))
         return false;
     if (present) {
         s_lookup(c, name, arn);
@@ -73,16 +73,16 @@ static bool s_target(struct mg_call *c, const struct mg_aws_params *p, char *nam
     return mg_iam_invalid(c, "Must specify userName when calling with non-User credentials");
 }
 
-void mg_iam_op_create_user(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_create_user(struct mg_call *c)
 {
     char name[MG_IAM_NAME_CAP], path[MG_IAM_PATH_CAP], boundary[MG_IAM_ARN_CAP];
     char arn[MG_IAM_ARN_CAP];
-    if (!mg_iam_name_param(c, p, "UserName", "userName", 64, true, name, NULL) ||
-        !mg_iam_path_param(c, p, "Path", "path", path) ||
-        !mg_iam_str_param(c, p, "PermissionsBoundary", "permissionsBoundary", 2048, false,
+    if (!mg_iam_name_param(c, "UserName", "userName", 64, true, name, NULL) ||
+        !mg_iam_path_param(c, "Path", "path", path) ||
+        !mg_iam_str_param(c, "PermissionsBoundary", "permissionsBoundary", 2048, false,
                           boundary, sizeof(boundary)))
         return;
-    json_t *tags = mg_iam_tags_param(c, p, "Tags");
+    json_t *tags = mg_iam_tags_param(c, "Tags");
     if (tags == NULL)
         return;
     json_t *doc = NULL;
@@ -127,11 +127,11 @@ out:
     json_decref(tags);
 }
 
-void mg_iam_op_get_user(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_get_user(struct mg_call *c)
 {
     char name[MG_IAM_NAME_CAP] = "", arn[MG_IAM_ARN_CAP];
     bool root;
-    if (!s_target(c, p, name, arn, &root))
+    if (!s_target(c, name, arn, &root))
         return;
     const json_t *u = root ? NULL : s_lookup(c, name, arn);
     if (!mg_iam_authz(c, "iam:GetUser", arn, u ? json_object_get(u, "Tags") : NULL, NULL, NULL,
@@ -167,9 +167,9 @@ void mg_iam_op_get_user(struct mg_call *c, const struct mg_aws_params *p)
     s_send_user(c, "GetUser", u);
 }
 
-void mg_iam_op_list_users(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_list_users(struct mg_call *c)
 {
-    mg_iam_list_entities(c, p, "user", "ListUsers", "Users", s_user_xml);
+    mg_iam_list_entities(c, "user", "ListUsers", "Users", s_user_xml);
 }
 
 /* Access keys of a user (NULL: the root's) in a snapshot. */
@@ -185,10 +185,10 @@ static size_t s_count_keys(const struct mg_snapshot *snap, const char *account, 
     return count;
 }
 
-void mg_iam_op_delete_user(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_delete_user(struct mg_call *c)
 {
     char name[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP];
-    if (!mg_iam_name_param(c, p, "UserName", "userName", 64, true, name, NULL))
+    if (!mg_iam_name_param(c, "UserName", "userName", 64, true, name, NULL))
         return;
     const json_t *u = s_lookup(c, name, arn);
     if (!mg_iam_authz(c, "iam:DeleteUser", arn, u ? json_object_get(u, "Tags") : NULL, NULL,
@@ -230,11 +230,11 @@ void mg_iam_op_delete_user(struct mg_call *c, const struct mg_aws_params *p)
 static const char s_secret_alpha[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-void mg_iam_op_create_access_key(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_create_access_key(struct mg_call *c)
 {
     char name[MG_IAM_NAME_CAP] = "", arn[MG_IAM_ARN_CAP];
     bool root;
-    if (!s_target(c, p, name, arn, &root))
+    if (!s_target(c, name, arn, &root))
         return;
     if (!mg_iam_authz(c, "iam:CreateAccessKey", arn, NULL, NULL, NULL, NULL))
         return;
@@ -312,16 +312,16 @@ static const json_t *s_key_of(const struct mg_snapshot *snap, const char *accoun
     return d->doc;
 }
 
-static void s_key_change(struct mg_call *c, const struct mg_aws_params *p, bool del)
+static void s_key_change(struct mg_call *c, bool del)
 {
     char name[MG_IAM_NAME_CAP] = "", arn[MG_IAM_ARN_CAP], akid[129], status[16] = "";
     bool root;
-    if (!s_target(c, p, name, arn, &root))
+    if (!s_target(c, name, arn, &root))
         return;
-    if (!mg_iam_str_param(c, p, "AccessKeyId", "accessKeyId", 128, true, akid, sizeof(akid)))
+    if (!mg_iam_str_param(c, "AccessKeyId", "accessKeyId", 128, true, akid, sizeof(akid)))
         return;
     if (!del) {
-        if (!mg_iam_str_param(c, p, "Status", "status", 15, true, status, sizeof(status)))
+        if (!mg_iam_str_param(c, "Status", "status", 15, true, status, sizeof(status)))
             return;
         if (strcmp(status, "Active") != 0 && strcmp(status, "Inactive") != 0) {
             mg_iam_invalid(c,
@@ -364,22 +364,22 @@ static void s_key_change(struct mg_call *c, const struct mg_aws_params *p, bool 
         mg_iam_send(c, del ? "DeleteAccessKey" : "UpdateAccessKey", NULL);
 }
 
-void mg_iam_op_delete_access_key(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_delete_access_key(struct mg_call *c)
 {
-    s_key_change(c, p, true);
+    s_key_change(c, true);
 }
 
-void mg_iam_op_update_access_key(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_update_access_key(struct mg_call *c)
 {
-    s_key_change(c, p, false);
+    s_key_change(c, false);
 }
 
-void mg_iam_op_list_access_keys(struct mg_call *c, const struct mg_aws_params *p)
+void mg_iam_op_list_access_keys(struct mg_call *c)
 {
     char name[MG_IAM_NAME_CAP] = "", arn[MG_IAM_ARN_CAP];
     bool root;
     struct mg_iam_page pg;
-    if (!s_target(c, p, name, arn, &root) || !mg_iam_page_params(c, p, &pg))
+    if (!s_target(c, name, arn, &root) || !mg_iam_page_params(c, &pg))
         return;
     if (!mg_iam_authz(c, "iam:ListAccessKeys", arn, NULL, NULL, NULL, NULL))
         return;

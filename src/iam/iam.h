@@ -163,6 +163,10 @@ extern const struct mg_identity mg_iam_identity;
 struct mg_service;
 extern const struct mg_service mg_iam_service;
 extern const struct mg_service mg_sts_service;
+/* What they serve: the handlers of the IAM and STS model operations (src/aws/served.txt lists
+ * the same operations). */
+extern const struct mg_call_api mg_iam_api;
+extern const struct mg_call_api mg_sts_api;
 
 /* Ids as AWS makes them: prefix + 17 (user/role/policy) or 16 (access keys) of [A-Z2-7]. */
 void mg_iam_new_id(const char *prefix, char out[32]);

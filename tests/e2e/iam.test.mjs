@@ -558,6 +558,36 @@ describe('IAM names ignore letter case', () => {
   });
 });
 
+describe('IAM input checked by the model, IAM rules by IAM (raw query requests)', () => {
+  const NULL_AT = (m) => `Value null at '${m}' failed to satisfy constraint: Member must not be null`;
+  async function refusedRaw(body) {
+    const res = await sendSigned(gw, acctA.root, { service: 'iam', body: `${body}&Version=2010-05-08` });
+    assert.equal(res.status, 400, res.text);
+    const err = parseXmlError(res.text);
+    assert.equal(err.code, 'ValidationError');
+    return err.message.replace(/&apos;/g, "'");
+  }
+
+  test('every failure in one answer, in the model\'s member order', async () => {
+    assert.equal(await refusedRaw('Action=CreateRole'),
+      `2 validation errors detected: ${NULL_AT('roleName')}; ${NULL_AT('assumeRolePolicyDocument')}`);
+  });
+
+  test('enums and patterns of the model: ListPolicies Scope, GetPolicyVersion VersionId', async () => {
+    assert.equal(await refusedRaw('Action=ListPolicies&Scope=Bogus'),
+      "1 validation error detected: Value 'Bogus' at 'scope' failed to satisfy constraint: "
+      + 'Member must satisfy enum value set: [All, AWS, Local]');
+    const arn = encodeURIComponent(`arn:aws:iam::${A}:policy/None`);
+    assert.equal(await refusedRaw(`Action=GetPolicyVersion&PolicyArn=${arn}&VersionId=x1`),
+      "1 validation error detected: Value 'x1' at 'versionId' failed to satisfy constraint: "
+      + 'Member must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?');
+  });
+
+  test('a Marker mcpgate did not write: Invalid Marker.', async () => {
+    assert.equal(await refusedRaw('Action=ListRoles&Marker=bm90LWEtbWFya2Vy'), 'Invalid Marker.');
+  });
+});
+
 describe('resource policies that are not JSON', () => {
   test('AgentCore PutResourcePolicy: ValidationException with the line, column and reason', async () => {
     await iam(acctA.root).send(new CreateRoleCommand({

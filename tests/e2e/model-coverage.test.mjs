@@ -69,11 +69,7 @@ const KNOWN_WRONG = {
     DeleteEvent: /The request path could not be decoded/,
   },
   iam: {},
-  // unsigned in the model (the SDK sends them without a signature), refused for that
-  sts: {
-    AssumeRoleWithSAML: /MissingAuthenticationToken/,
-    AssumeRoleWithWebIdentity: /MissingAuthenticationToken/,
-  },
+  sts: {},
   lambda: {},
 };
 

@@ -154,6 +154,30 @@ describe('GetCallerIdentity over raw SigV4', () => {
       'MissingAuthenticationToken');
   });
 
+  test('the unsigned STS operations (AssumeRoleWithWebIdentity, AssumeRoleWithSAML) reach STS: 501 naming them', async () => {
+    for (const [op, extra] of [['AssumeRoleWithWebIdentity', 'WebIdentityToken=t'],
+      ['AssumeRoleWithSAML', 'PrincipalArn=arn:aws:iam::1:saml-provider/p&SAMLAssertion=a']]) {
+      const res = await fetch(`${gw.endpoint}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `Action=${op}&Version=2011-06-15&RoleArn=${encodeURIComponent('arn:aws:iam::123456789012:role/r')}` +
+          `&RoleSessionName=s1&${extra}`,
+      });
+      const text = await res.text();
+      assert.equal(res.status, 501, text);
+      assert.match(text, /<ErrorResponse xmlns="https:\/\/sts\.amazonaws\.com\/doc\/2011-06-15\/">/);
+      const err = parseXmlError(text);
+      assert.equal(err.code, 'NotImplemented');
+      assert.equal(err.message, `${op} is an STS operation that mcpgate does not implement (see docs/api-coverage.md).`);
+    }
+    // the same body under GET, and an operation that needs a signature, still refused
+    const get = await fetch(`${gw.endpoint}/?Action=AssumeRoleWithWebIdentity&Version=2011-06-15`);
+    assert.equal(get.status, 501);
+    const signed = await fetch(`${gw.endpoint}/?Action=AssumeRole&Version=2011-06-15`);
+    assertStsError({ status: signed.status, headers: signed.headers, text: await signed.text() }, 403,
+      'MissingAuthenticationToken');
+  });
+
   test('an Authorization header without a signature gets IncompleteSignature (400)', async () => {
     const key = gw.accounts[0].root;
     const date = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
