@@ -76,7 +76,7 @@ void mg_lambda_api_bad_name(struct mg_call *c, const char *value)
     char shown[260];
     size_t n = 0;
     for (; value[n] && n + 1 < sizeof(shown); n++)
-        shown[n] = (value[n] < 0x20 || value[n] == 0x7f) ? '?' : value[n];
+        shown[n] = ((unsigned char)value[n] < 0x20 || value[n] == 0x7f) ? '?' : value[n];
     shown[n] = 0;
     mg_aws_reply_error(c->reply, 400, "ValidationException",
                        "1 validation error detected: Value '%s' at 'functionName' failed to "

@@ -236,7 +236,8 @@ static bool s_store_code(struct mg_call *c, const json_t *zipfile, const char *a
         mg_aws_reply_error(c->reply, 400, "CodeStorageExceededException", "%s", s_storage_msg);
         return false;
     case MG_LAMBDA_CODE_IO:
-        mg_aws_reply_error(c->reply, 500, "ServiceException", "%s", "The code could not be stored.");
+        mg_aws_reply_error(c->reply, 500, "ServiceException",
+                           "The code could not be stored.");
         return false;
     }
     mg_lambda_strlcpy(hex, 65, code.hex);
@@ -247,7 +248,8 @@ static bool s_store_code(struct mg_call *c, const json_t *zipfile, const char *a
     if (!ok) {
         /* nothing may be left of this version if the function does not use it */
         mg_lambda_code_done(c->service, account, name, hex);
-        mg_aws_reply_error(c->reply, 500, "ServiceException", "%s", "The code could not be stored.");
+        mg_aws_reply_error(c->reply, 500, "ServiceException",
+                           "The code could not be stored.");
     }
     return ok;
 }
@@ -259,7 +261,8 @@ static bool s_commit(struct mg_call *c, const char *account, const char *name, j
 {
     char *text = json_dumps(doc, JSON_COMPACT);
     if (text == NULL) {
-        mg_aws_reply_error(c->reply, 500, "ServiceException", "%s", "out of memory");
+        mg_aws_reply_error(c->reply, 500, "ServiceException",
+                           "out of memory");
         return false;
     }
     enum mg_err e = mg_state_write_begin(c->env->state);
@@ -285,13 +288,15 @@ static bool s_commit(struct mg_call *c, const char *account, const char *name, j
     struct mg_errinfo ei = {0};
     if (e == MG_E_CONFLICT) {
         mg_state_write_abort(c->env->state);
-        mg_aws_reply_error(c->reply, 409, "ResourceConflictException", "Function already exist: %s", name);
+        mg_aws_reply_error(c->reply, 409, "ResourceConflictException",
+                           "Function already exist: %s", name);
         return false;
     }
     if (e || mg_state_write_commit(c->env->state, &ei) != MG_E_OK) {
         if (e)
             mg_state_write_abort(c->env->state);
-        mg_aws_reply_error(c->reply, 500, "ServiceException", "%s", "The function could not be stored.");
+        mg_aws_reply_error(c->reply, 500, "ServiceException",
+                           "The function could not be stored.");
         return false;
     }
     return true;

@@ -26,7 +26,8 @@ static json_t *s_principal_json(const char *p)
 
 /* Writes the function document (under the write lock the caller holds) and commits; answers
  * 500 and releases the lock on failure. */
-static bool s_store_policy_doc(struct mg_call *c, const struct mg_lambda_target *t, const json_t *doc)
+static bool s_store_policy_doc(struct mg_call *c, const struct mg_lambda_target *t,
+                               const json_t *doc)
 {
     char *dtext = json_dumps(doc, JSON_COMPACT);
     enum mg_err e = dtext ? mg_store_put(c->env->store, "function", t->account, t->name,
@@ -37,7 +38,8 @@ static bool s_store_policy_doc(struct mg_call *c, const struct mg_lambda_target 
     if (e || mg_state_write_commit(c->env->state, &ei)) {
         if (e)
             mg_state_write_abort(c->env->state);
-        mg_aws_reply_error(c->reply, 500, "ServiceException", "%s", "The policy could not be stored.");
+        mg_aws_reply_error(c->reply, 500, "ServiceException",
+                           "The policy could not be stored.");
         return false;
     }
     return true;
@@ -82,7 +84,8 @@ void mg_lambda_api_add_permission(struct mg_call *c)
     }
 
     if (mg_state_write_begin(c->env->state) != MG_E_OK) {
-        mg_aws_reply_error(c->reply, 500, "ServiceException", "%s", "The policy could not be stored.");
+        mg_aws_reply_error(c->reply, 500, "ServiceException",
+                           "The policy could not be stored.");
         goto out;
     }
     doc = mg_lambda_api_load_for_update(c, t);
@@ -145,7 +148,8 @@ void mg_lambda_api_add_permission(struct mg_call *c)
     if (pe_code != MG_E_OK || strlen(text) > 20480) {
         mg_free(text);
         mg_state_write_abort(c->env->state);
-        mg_aws_reply_error(c->reply, 400, "InvalidParameterValueException", "The policy is not valid: %s",
+        mg_aws_reply_error(c->reply, 400, "InvalidParameterValueException",
+                           "The policy is not valid: %s",
                pe.msg[0] ? pe.msg : "The final policy size is bigger than the limit.");
         goto out;
     }
@@ -184,7 +188,8 @@ void mg_lambda_api_remove_permission(struct mg_call *c)
     const char *sid = mg_lambda_in_str(c, "StatementId");
     json_t *doc = NULL, *policy = NULL;
     if (mg_state_write_begin(c->env->state) != MG_E_OK) {
-        mg_aws_reply_error(c->reply, 500, "ServiceException", "%s", "The policy could not be stored.");
+        mg_aws_reply_error(c->reply, 500, "ServiceException",
+                           "The policy could not be stored.");
         goto out;
     }
     doc = mg_lambda_api_load_for_update(c, t);
@@ -248,7 +253,8 @@ void mg_lambda_api_get_policy(struct mg_call *c)
     const char *p = json_string_value(json_object_get(t->doc, "Policy"));
     const char *rev = json_string_value(json_object_get(t->doc, "PolicyRevisionId"));
     if (p == NULL) {
-        mg_aws_reply_error(c->reply, 404, "ResourceNotFoundException", "%s", "The resource you requested does not exist.");
+        mg_aws_reply_error(c->reply, 404, "ResourceNotFoundException",
+                           "The resource you requested does not exist.");
         return;
     }
     json_t *r = json_pack("{s:s,s:s}", "Policy", p, "RevisionId", rev ? rev : "");

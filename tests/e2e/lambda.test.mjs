@@ -214,7 +214,9 @@ describe('Lambda API', () => {
     // py-echo exists: "py-echo%00" must not resolve to it
     const pattern = /at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern/;
     for (const name of ['py-echo\u0000', 'py-echo\u0000x', `arn:aws:lambda:us-east-1:${A}:function:py-echo\u0000`,
-      `arn:aws:lambda:us-east-1\r\n:${A}:function:py-echo`, `arn:aws:lambda:US-EAST-1:${A}:function:py-echo`]) {
+      `arn:aws:lambda:us-east-1\r\n:${A}:function:py-echo`, `arn:aws:lambda:US-EAST-1:${A}:function:py-echo`,
+      // within the model's pattern and length, but longer than a function name may be
+      'f'.repeat(65)]) {
       await expectError(lambdaA.send(new GetFunctionCommand({ FunctionName: name })), 'ValidationException', pattern);
       await expectError(lambdaA.send(new InvokeCommand({ FunctionName: name, Payload: '{}' })), 'ValidationException', pattern);
       await expectError(lambdaA.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Timeout: 9 })),
