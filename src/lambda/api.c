@@ -106,7 +106,10 @@ bool mg_lambda_api_target(struct mg_call *c, bool qualified, struct mg_lambda_ta
     mg_lambda_strlcpy(t->account, sizeof(t->account),
                       n.account[0] ? n.account : c->principal.account);
     mg_lambda_strlcpy(t->name, sizeof(t->name), n.name);
-    mg_lambda_strlcpy(t->qualifier, sizeof(t->qualifier), n.qualifier);
+    /* the Qualifier parameter qualifies a name that has none ("fn:1" wins, as on Lambda) */
+    const char *q = mg_lambda_in_str(c, "Qualifier");
+    mg_lambda_strlcpy(t->qualifier, sizeof(t->qualifier),
+                      n.qualifier[0] || q == NULL ? n.qualifier : q);
     mg_lambda_function_arn(c->env->region, t->account, t->name, t->arn, sizeof(t->arn));
     const struct mg_snapshot_doc *d = mg_snapshot_get(c->snap, "function", t->account, t->name);
     t->doc = d ? d->doc : NULL;

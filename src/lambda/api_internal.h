@@ -31,8 +31,9 @@ void mg_lambda_api_nomem(struct mg_call *c);
 /* AWS's ValidationException for a FunctionName the model's pattern admits but Lambda does not
  * (a name over 64 characters, a qualifier where none is allowed), with that pattern. */
 void mg_lambda_api_bad_name(struct mg_call *c, const char *value);
-/* Resolves c->input's FunctionName into t; false after answering (ValidationException, or 404
- * for an ARN of another region or partition). qualified: whether a qualifier is allowed. */
+/* Resolves c->input's FunctionName (and its Qualifier parameter) into t; false after answering
+ * (ValidationException, or 404 for an ARN of another region or partition). qualified: whether
+ * the name may carry a qualifier. */
 bool mg_lambda_api_target(struct mg_call *c, bool qualified, struct mg_lambda_target *t);
 /* Authorizes action on res (mg_authz's decision and audit); false after answering 403
  * AccessDeniedException in c->reply. */

@@ -203,6 +203,15 @@ describe('Lambda API', () => {
     await expectError(lambdaA.send(new GetFunctionCommand({ FunctionName: 'nope' })),
       'ResourceNotFoundException', new RegExp(`Function not found: arn:aws:lambda:us-east-1:${A}:function:nope`));
     await expectError(lambdaA.send(new InvokeCommand({ FunctionName: 'nope' })), 'ResourceNotFoundException');
+    // only $LATEST exists, whether the qualifier is in the name or the Qualifier parameter
+    await expectError(lambdaA.send(new GetFunctionCommand({ FunctionName: 'py-echo', Qualifier: '7' })),
+      'ResourceNotFoundException', new RegExp(`Function not found: arn:aws:lambda:us-east-1:${A}:function:py-echo:7$`));
+    await expectError(lambdaA.send(new GetFunctionConfigurationCommand({ FunctionName: 'py-echo:7' })),
+      'ResourceNotFoundException', /function:py-echo:7$/);
+    await expectError(lambdaA.send(new InvokeCommand({ FunctionName: 'py-echo', Qualifier: '7' })),
+      'ResourceNotFoundException', /function:py-echo:7$/);
+    assert.equal((await lambdaA.send(new GetFunctionCommand({ FunctionName: 'py-echo', Qualifier: '$LATEST' })))
+      .Configuration.FunctionName, 'py-echo');
     await expectError(lambdaA.send(new ListAliasesCommand({ FunctionName: 'py-echo' })), 'NotImplementedException',
       /^ListAliases is a Lambda operation that mcpgate does not implement/);
     // the user dev has no permissions
