@@ -360,8 +360,13 @@ enum mg_err mg_aws_input_rest(const struct mg_aws_op *op, const struct mg_aws_ro
         json_t *b = json_loadb((const char *)req->body.ptr, req->body.len, JSON_REJECT_DUPLICATES, &jerr);
         if (b == NULL || !json_is_object(b)) {
             json_decref(b);
-            mg_aws_reply_error(rep, 400, "SerializationException",
-                               "The request body is not a JSON object.");
+            if (op->service == MG_AWS_SVC_LAMBDA)
+                mg_aws_reply_error(rep, 400, "InvalidRequestContentException",
+                                   "Could not parse request body into json: Could not parse "
+                                   "payload into json");
+            else
+                mg_aws_reply_error(rep, 400, "SerializationException",
+                                   "The request body is not a JSON object.");
             return MG_E_PARSE;
         }
         if (payload_json) {

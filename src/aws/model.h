@@ -222,7 +222,8 @@ void mg_aws_request_from_http(struct mg_aws_request *out, const struct mg_http_r
  * the querystring members (lists, typed numbers and booleans) and header members, under their
  * member names. A blob payload member (Lambda's Invoke Payload) is left out: the handler reads
  * the raw body. On a malformed request, *out is NULL, rep holds AWS's error (400
- * SerializationException / ValidationException) and MG_E_PARSE is returned. */
+ * SerializationException / ValidationException; Lambda: InvalidRequestContentException for a
+ * body that is not a JSON object) and MG_E_PARSE is returned. */
 MG_MUST_USE enum mg_err mg_aws_input_rest(const struct mg_aws_op *op, const struct mg_aws_route *rt,
                                           const struct mg_aws_request *req, json_t **out,
                                           struct mg_aws_reply *rep);
@@ -279,6 +280,9 @@ struct mg_aws_reply {
     struct mg_buf xml; /* success: query protocol result's inner XML */
     char action[64];   /* query: the <ActionResponse> name */
     bool has_result;   /* query: whether <ActionResult> is written */
+    /* The handler handed the exchange to an asynchronous completion that answers it (Lambda's
+     * synchronous Invoke): nothing is sent when the handler returns. */
+    bool deferred;
 };
 void mg_aws_reply_init(struct mg_aws_reply *r);
 void mg_aws_reply_cleanup(struct mg_aws_reply *r);
@@ -289,7 +293,7 @@ void mg_aws_reply_json(struct mg_aws_reply *r, int status, json_t *body);
 MG_MUST_USE enum mg_err mg_aws_reply_xml(struct mg_aws_reply *r, const char *action,
                                          struct mg_slice inner, bool has_result);
 /* The operation's validation error in its service's words: query 400 ValidationError; Lambda
- * 400 InvalidParameterValueException; AgentCore 400 ValidationException with reason
+ * 400 ValidationException; AgentCore 400 ValidationException with reason
  * "FieldValidationFailed" and fieldList [{name, message}]. */
 void mg_aws_reply_validation(struct mg_aws_reply *r, const struct mg_aws_op *op,
                              const struct mg_aws_verrors *v);

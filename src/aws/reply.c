@@ -85,9 +85,7 @@ void mg_aws_reply_validation(struct mg_aws_reply *r, const struct mg_aws_op *op,
     switch ((enum mg_aws_service)op->service) {
     case MG_AWS_SVC_IAM:
     case MG_AWS_SVC_STS: mg_aws_reply_error(r, 400, "ValidationError", "%s", msg); return;
-    case MG_AWS_SVC_LAMBDA:
-        mg_aws_reply_error(r, 400, "InvalidParameterValueException", "%s", msg);
-        return;
+    case MG_AWS_SVC_LAMBDA: mg_aws_reply_error(r, 400, "ValidationException", "%s", msg); return;
     case MG_AWS_SVC_AGENTCORE_CONTROL:
     case MG_AWS_SVC_AGENTCORE: break;
     }

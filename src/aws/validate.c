@@ -145,13 +145,15 @@ static void s_join(char *out, size_t cap, const char *base, const char *part)
     snprintf(out, cap, "%s%s%s", base, *base ? "." : "", part);
 }
 
-/* A member's name in a path: query protocol lower-cases its first letter (RoleName -> roleName) */
+/* A member's name in a path, its first letter lower-cased as AWS writes it (query RoleName ->
+ * roleName; Lambda's rest-json FunctionName -> functionName; AgentCore's names already are) */
 static void s_member_path(struct s_walk *w, char *out, size_t cap, const char *base,
                           const char *name)
 {
+    (void)w;
     char nm[128];
     snprintf(nm, sizeof(nm), "%s", name);
-    if (w->wire == MG_AWS_WIRE_QUERY && nm[0] >= 'A' && nm[0] <= 'Z')
+    if (nm[0] >= 'A' && nm[0] <= 'Z')
         nm[0] = (char)(nm[0] - 'A' + 'a');
     s_join(out, cap, base, nm);
 }

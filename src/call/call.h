@@ -141,7 +141,8 @@ struct mg_call {
 
 /* A service's handler of one model operation. It reads c->input (validated against the model:
  * required members present, lengths, ranges, patterns and enums as the model says) and fills
- * c->reply (mg_aws_reply_json / _xml / _error); it never writes to the exchange. */
+ * c->reply (mg_aws_reply_json / _xml / _error); it never writes to the exchange, unless it hands
+ * the exchange to an asynchronous completion and sets c->reply->deferred. */
 typedef void (*mg_call_op_fn)(struct mg_call *c);
 struct mg_call_op {
     const char *name; /* the model's operation name, e.g. "CreateRole" */
@@ -157,6 +158,10 @@ struct mg_call_api {
     /* Names the AWS feature of an operation that no handler serves, for the 501's message
      * (e.g. "AgentCore Runtime"), or NULL; may itself be NULL. */
     const char *(*feature)(const struct mg_aws_op *op);
+    /* Members the service checks itself in place of the model, as "Operation.Member" (Lambda's
+     * Runtime: an enum value or a layer ARN, refused in Lambda's own words), NULL-terminated,
+     * or NULL. The handler still finds them in c->input. */
+    const char *const *own_members;
 };
 
 /* Answers one call of an AWS API: routes it by the models (query: the Action parameter of

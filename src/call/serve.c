@@ -36,8 +36,38 @@ static bool s_route(struct mg_call *c, const enum mg_aws_service *svcs, size_t n
     return true;
 }
 
-static void s_run(struct mg_call *c, const struct mg_aws_route *rt, mg_call_op_fn fn,
-                  struct mg_aws_reply *rep)
+/* Validates in against the model, without the members the service checks itself. */
+static bool s_validate(const struct mg_call_api *api, const struct mg_aws_op *op, json_t *in,
+                       struct mg_aws_verrors *ve)
+{
+    enum { S_OWN_MAX = 8 };
+    const char *names[S_OWN_MAX];
+    json_t *values[S_OWN_MAX];
+    size_t n = 0;
+    const char *opname = mg_aws_op_name(op);
+    size_t oplen = strlen(opname);
+    for (size_t i = 0; api->own_members && api->own_members[i] && n < S_OWN_MAX; i++) {
+        const char *own = api->own_members[i];
+        if (strncmp(own, opname, oplen) != 0 || own[oplen] != '.')
+            continue;
+        json_t *v = json_object_get(in, own + oplen + 1);
+        if (v == NULL)
+            continue;
+        names[n] = own + oplen + 1;
+        values[n++] = json_incref(v);
+        (void)json_object_del(in, own + oplen + 1);
+    }
+    bool ok = mg_aws_validate(op, in, ve);
+    for (size_t i = 0; i < n; i++) {
+        /* the object had the member: putting it back only reuses its slot */
+        if (json_object_set_new(in, names[i], values[i]))
+            ok = false;
+    }
+    return ok;
+}
+
+static void s_run(struct mg_call *c, const struct mg_call_api *api, const struct mg_aws_route *rt,
+                  mg_call_op_fn fn, struct mg_aws_reply *rep)
 {
     json_t *in = NULL;
     enum mg_err e;
@@ -62,8 +92,12 @@ static void s_run(struct mg_call *c, const struct mg_aws_route *rt, mg_call_op_f
                            "out of memory");
         return;
     }
-    if (!mg_aws_validate(rt->op, in, ve)) {
-        mg_aws_reply_validation(rep, rt->op, ve);
+    if (!s_validate(api, rt->op, in, ve)) {
+        if (ve->n == 0) /* a member could not be put back */
+            mg_aws_reply_error(rep, 500, c->params ? "ServiceFailure" : "InternalServerException",
+                               "out of memory");
+        else
+            mg_aws_reply_validation(rep, rt->op, ve);
     } else {
         c->op = rt->op;
         c->input = in;
@@ -94,9 +128,10 @@ void mg_call_serve(struct mg_call *c, const struct mg_call_api *api)
         if (fn == NULL)
             mg_aws_reply_not_implemented(rep, rt.op, api->feature ? api->feature(rt.op) : NULL);
         else
-            s_run(c, &rt, fn, rep);
+            s_run(c, api, &rt, fn, rep);
     }
-    mg_aws_reply_send(c->x, c->protocol, c->req->request_id, rep);
+    if (!rep->deferred)
+        mg_aws_reply_send(c->x, c->protocol, c->req->request_id, rep);
     mg_aws_reply_cleanup(rep);
     mg_free(rep);
 }

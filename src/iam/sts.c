@@ -473,7 +473,10 @@ static const struct mg_call_op s_ops[] = {
 static const enum mg_aws_service s_svcs[] = {MG_AWS_SVC_STS};
 
 const struct mg_call_api mg_sts_api = {
-    s_svcs, sizeof(s_svcs) / sizeof(s_svcs[0]), s_ops, sizeof(s_ops) / sizeof(s_ops[0]), NULL,
+    .svcs = s_svcs,
+    .n_svcs = sizeof(s_svcs) / sizeof(s_svcs[0]),
+    .ops = s_ops,
+    .n_ops = sizeof(s_ops) / sizeof(s_ops[0]),
 };
 
 static void s_handle(struct mg_call *c)

@@ -287,7 +287,8 @@ MG_MUST_USE enum mg_err mg_lambda_recent_log(struct mg_lambda *L, const char *ac
 
 /* The first file a runtime of this kind needs that is missing (the interpreter, then the
  * bootstrap under runtimes_dir), written into out; false when both are there (always for
- * provided runtimes, whose bootstrap is the function's own). */
+ * provided runtimes, whose bootstrap is the function's own). In spawn.c, which starts the
+ * runtimes: the scheduler and the module's start-up check both ask it. */
 bool mg_lambda_runtime_missing(const struct mg_lambda *L, enum mg_lambda_runtime_kind kind,
                                char *out, size_t cap);
 

@@ -42,6 +42,10 @@ struct mg_lambda_config {
  * mg_lambda_invoke_async takes. */
 struct mg_service;
 extern const struct mg_service mg_lambda_service;
+/* The operations it serves and their handlers (src/lambda/api.c), for mg_call_serve; a unit
+ * test compares it with src/aws/served.txt. */
+struct mg_call_api;
+extern const struct mg_call_api mg_lambda_api;
 
 /* Payload limit of a synchronous invocation, request and response (Lambda's 6 MB). */
 #define MG_LAMBDA_PAYLOAD_MAX (6u * 1024u * 1024u)

@@ -122,37 +122,6 @@ static void s_setup_runtimes(struct mg_lambda *L, const char *configured, const 
                    L->runtimes_dir, mg_lambda_embedded_files[i].path, strerror(errno));
 }
 
-bool mg_lambda_runtime_missing(const struct mg_lambda *L, enum mg_lambda_runtime_kind kind,
-                               char *out, size_t cap)
-{
-    const char *interp = NULL, *boot = NULL;
-    switch (kind) {
-    case MG_RT_PYTHON:
-        interp = L->python;
-        boot = "python/bootstrap.py";
-        break;
-    case MG_RT_NODE:
-        interp = L->node;
-        boot = "nodejs/bootstrap.mjs";
-        break;
-    case MG_RT_PROVIDED:
-        return false; /* its bootstrap is in the function's code */
-    }
-    if (interp == NULL || boot == NULL)
-        return false;
-    if (interp[0] == 0 || access(interp, X_OK) != 0) {
-        snprintf(out, cap, "%s", interp[0] ? interp : "(no interpreter)");
-        return true;
-    }
-    char path[1400];
-    snprintf(path, sizeof(path), "%s/%s", L->runtimes_dir, boot);
-    if (access(path, R_OK) != 0) {
-        snprintf(out, cap, "%s", path);
-        return true;
-    }
-    return false;
-}
-
 /* Says at start-up what a Python or Node.js function would miss. */
 static void s_check_runtimes(const struct mg_lambda *L)
 {

@@ -212,6 +212,37 @@ static int s_listen_loopback(uint16_t *port)
     return fd;
 }
 
+bool mg_lambda_runtime_missing(const struct mg_lambda *L, enum mg_lambda_runtime_kind kind,
+                               char *out, size_t cap)
+{
+    const char *interp = NULL, *boot = NULL;
+    switch (kind) {
+    case MG_RT_PYTHON:
+        interp = L->python;
+        boot = "python/bootstrap.py";
+        break;
+    case MG_RT_NODE:
+        interp = L->node;
+        boot = "nodejs/bootstrap.mjs";
+        break;
+    case MG_RT_PROVIDED:
+        return false; /* its bootstrap is in the function's code */
+    }
+    if (interp == NULL || boot == NULL)
+        return false;
+    if (interp[0] == 0 || access(interp, X_OK) != 0) {
+        snprintf(out, cap, "%s", interp[0] ? interp : "(no interpreter)");
+        return true;
+    }
+    char path[1400];
+    snprintf(path, sizeof(path), "%s/%s", L->runtimes_dir, boot);
+    if (access(path, R_OK) != 0) {
+        snprintf(out, cap, "%s", path);
+        return true;
+    }
+    return false;
+}
+
 static const char *s_runtime_version(const struct mg_lambda_fn *fn)
 {
     return json_string_value(json_object_get(fn->conf, "Runtime"));

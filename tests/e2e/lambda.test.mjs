@@ -203,6 +203,15 @@ describe('Lambda API', () => {
     await expectError(lambdaA.send(new GetFunctionCommand({ FunctionName: 'nope' })),
       'ResourceNotFoundException', new RegExp(`Function not found: arn:aws:lambda:us-east-1:${A}:function:nope`));
     await expectError(lambdaA.send(new InvokeCommand({ FunctionName: 'nope' })), 'ResourceNotFoundException');
+    // only $LATEST exists, whether the qualifier is in the name or the Qualifier parameter
+    await expectError(lambdaA.send(new GetFunctionCommand({ FunctionName: 'py-echo', Qualifier: '7' })),
+      'ResourceNotFoundException', new RegExp(`Function not found: arn:aws:lambda:us-east-1:${A}:function:py-echo:7$`));
+    await expectError(lambdaA.send(new GetFunctionConfigurationCommand({ FunctionName: 'py-echo:7' })),
+      'ResourceNotFoundException', /function:py-echo:7$/);
+    await expectError(lambdaA.send(new InvokeCommand({ FunctionName: 'py-echo', Qualifier: '7' })),
+      'ResourceNotFoundException', /function:py-echo:7$/);
+    assert.equal((await lambdaA.send(new GetFunctionCommand({ FunctionName: 'py-echo', Qualifier: '$LATEST' })))
+      .Configuration.FunctionName, 'py-echo');
     await expectError(lambdaA.send(new ListAliasesCommand({ FunctionName: 'py-echo' })), 'NotImplementedException',
       /^ListAliases is a Lambda operation that mcpgate does not implement/);
     // the user dev has no permissions
@@ -214,7 +223,9 @@ describe('Lambda API', () => {
     // py-echo exists: "py-echo%00" must not resolve to it
     const pattern = /at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern/;
     for (const name of ['py-echo\u0000', 'py-echo\u0000x', `arn:aws:lambda:us-east-1:${A}:function:py-echo\u0000`,
-      `arn:aws:lambda:us-east-1\r\n:${A}:function:py-echo`, `arn:aws:lambda:US-EAST-1:${A}:function:py-echo`]) {
+      `arn:aws:lambda:us-east-1\r\n:${A}:function:py-echo`, `arn:aws:lambda:US-EAST-1:${A}:function:py-echo`,
+      // within the model's pattern and length, but longer than a function name may be
+      'f'.repeat(65)]) {
       await expectError(lambdaA.send(new GetFunctionCommand({ FunctionName: name })), 'ValidationException', pattern);
       await expectError(lambdaA.send(new InvokeCommand({ FunctionName: name, Payload: '{}' })), 'ValidationException', pattern);
       await expectError(lambdaA.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Timeout: 9 })),

@@ -106,6 +106,19 @@ const CASES = [
     'memorySize', '127', 'have value greater than or equal to 128'),
   lambdaCase('Lambda GetFunction: a name outside the pattern', 'GetFunction', { FunctionName: 'bad name!' },
     'functionName', 'bad name!', `satisfy regular expression pattern: ${LAMBDA_NAMESPACED}`),
+  lambdaCase('Lambda CreateFunction: a name outside the pattern', 'CreateFunction', fnInput({ FunctionName: 'bad name!' }),
+    'functionName', 'bad name!', `satisfy regular expression pattern: ${LAMBDA_NAME}`),
+  // the model's constraints are checked before the role
+  lambdaCase('Lambda CreateFunction: Timeout 0 with a role that does not exist', 'CreateFunction',
+    fnInput({ Timeout: 0, Role: `arn:aws:iam::${A}:role/missing` }),
+    'timeout', '0', 'have value greater than or equal to 1'),
+  lambdaCase('Lambda CreateFunction: MemorySize 127 with a role that does not exist', 'CreateFunction',
+    fnInput({ MemorySize: 127, Role: `arn:aws:iam::${A}:role/missing` }),
+    'memorySize', '127', 'have value greater than or equal to 128'),
+  // Lambda's own bound, above the model's range, is checked before the role too
+  lambdaCase('Lambda CreateFunction: Timeout 901 with a role that does not exist', 'CreateFunction',
+    fnInput({ Timeout: 901, Role: `arn:aws:iam::${A}:role/missing` }),
+    'timeout', '901', 'have value less than or equal to 900'),
   controlCase('AgentCore CreateGateway: a name outside the pattern', 'CreateGateway', gwInput({ name: 'bad name!' }),
     'name', 'bad name!', 'satisfy regular expression pattern: ([0-9a-zA-Z][-]?){1,48}'),
   controlCase('AgentCore CreateGateway: no roleArn', 'CreateGateway', gwInput({ roleArn: undefined }),
@@ -120,16 +133,6 @@ const CASES = [
 
 // Where mcpgate's answer differs from AWS's today (each with what it says instead).
 const WORDING_GAPS = [
-  // mcpgate prints an older, shorter pattern (no -iso regions, no qualifier)
-  lambdaCase('Lambda CreateFunction: a name outside the pattern', 'CreateFunction', fnInput({ FunctionName: 'bad name!' }),
-    'functionName', 'bad name!', `satisfy regular expression pattern: ${LAMBDA_NAME}`),
-  // AWS checks the model's constraints before the role; mcpgate checks the role first
-  lambdaCase('Lambda CreateFunction: Timeout 0 with a role that does not exist', 'CreateFunction',
-    fnInput({ Timeout: 0, Role: `arn:aws:iam::${A}:role/missing` }),
-    'timeout', '0', 'have value greater than or equal to 1'),
-  lambdaCase('Lambda CreateFunction: MemorySize 127 with a role that does not exist', 'CreateFunction',
-    fnInput({ MemorySize: 127, Role: `arn:aws:iam::${A}:role/missing` }),
-    'memorySize', '127', 'have value greater than or equal to 128'),
   // AWS names the bound that is broken; mcpgate says "between 1 and 1000"
   controlCase('AgentCore ListGateways: maxResults 0', 'ListGateways', { maxResults: 0 },
     'maxResults', '0', 'have value greater than or equal to 1'),

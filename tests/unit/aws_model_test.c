@@ -486,12 +486,13 @@ static void test_replies(void **state)
                         "1 validation error detected: Value null at 'gatewayIdentifier' failed to "
                         "satisfy constraint: Member must not be null");
     json_decref(body);
-    /* IAM: ValidationError; Lambda: InvalidParameterValueException */
+    /* IAM: ValidationError; Lambda: ValidationException without reason and fieldList */
     mg_aws_reply_validation(&rep, mg_aws_op_find(MG_AWS_SVC_IAM, S("GetRole")), &v);
     assert_string_equal(rep.code, "ValidationError");
     assert_null(rep.fields);
     mg_aws_reply_validation(&rep, mg_aws_op_find(MG_AWS_SVC_LAMBDA, S("GetFunction")), &v);
-    assert_string_equal(rep.code, "InvalidParameterValueException");
+    assert_string_equal(rep.code, "ValidationException");
+    assert_null(rep.fields);
     /* a message that is not UTF-8 still gives a JSON body */
     mg_aws_reply_error(&rep, 400, "ValidationException", "bad \xff value");
     mg_buf_reset(&b);
