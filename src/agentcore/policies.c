@@ -167,8 +167,9 @@ const char *mg_ac_check_resource_policy(const char *text, const char *arn, char 
 
 /* ---- Put / Get / Delete ----------------------------------------------------------------- */
 
-void mg_ac_put_policy(struct mg_call *c, const char *arn)
+void mg_ac_put_policy(struct mg_call *c)
 {
+    const char *arn = mg_ac_in(c, "resourceArn");
     const struct mg_env *env = c->env;
     json_t *body = mg_ac_body(c);
     if (body == NULL)
@@ -219,8 +220,9 @@ out:
     json_decref(body);
 }
 
-void mg_ac_get_policy(struct mg_call *c, const char *arn)
+void mg_ac_get_policy(struct mg_call *c)
 {
+    const char *arn = mg_ac_in(c, "resourceArn");
     const char *type = NULL;
     char account[13];
     if (s_authorized(c, arn, "bedrock-agentcore:GetResourcePolicy", NULL, &type, account) == NULL)
@@ -236,8 +238,9 @@ void mg_ac_get_policy(struct mg_call *c, const char *arn)
     mg_ac_send_json(c, 200, json_pack("{s:s}", "policy", text));
 }
 
-void mg_ac_delete_policy(struct mg_call *c, const char *arn)
+void mg_ac_delete_policy(struct mg_call *c)
 {
+    const char *arn = mg_ac_in(c, "resourceArn");
     const struct mg_env *env = c->env;
     const char *type = NULL;
     char account[13];
@@ -331,8 +334,9 @@ static void s_write_tags(struct mg_call *c, const char *account, const char *id,
     mg_ac_send_json(c, 204, NULL);
 }
 
-void mg_ac_tag(struct mg_call *c, const char *arn)
+void mg_ac_tag(struct mg_call *c)
 {
+    const char *arn = mg_ac_in(c, "resourceArn");
     if (!s_tag_arn_ok(c, arn))
         return;
     json_t *body = mg_ac_body(c);
@@ -367,44 +371,15 @@ void mg_ac_tag(struct mg_call *c, const char *arn)
     json_decref(body);
 }
 
-void mg_ac_untag(struct mg_call *c, const char *arn)
+void mg_ac_untag(struct mg_call *c)
 {
+    const char *arn = mg_ac_in(c, "resourceArn");
     if (!s_tag_arn_ok(c, arn))
         return;
-    json_t *keys = json_array();
-    struct mg_slice rest = c->req->query, part;
-    bool bad = false;
-    while (rest.len) {
-        mg_slice_split(&rest, '&', &part);
-        struct mg_slice k, val = part;
-        mg_slice_split(&val, '=', &k);
-        if (!mg_slice_eq_cstr(k, "tagKeys"))
-            continue;
-        struct mg_buf b;
-        mg_buf_init(&b, 512);
-        if (mg_url_decode(&b, val, true) == MG_E_OK && mg_buf_cstr(&b)) {
-            const char *s = mg_buf_cstr(&b);
-            if (b.len < 1 || b.len > 128 || !mg_ac_match_tag_chars(s) ||
-                json_array_size(keys) >= 200)
-                bad = true;
-            else
-                json_array_append_new(keys, json_string(s));
-        } else {
-            bad = true;
-        }
-        mg_buf_cleanup(&b);
-    }
-    if (bad) {
-        struct mg_ac_verr v = {0};
-        mg_ac_verr_add(&v, "tagKeys", "Value at 'tagKeys' failed to satisfy constraint: Member "
-                                      "must satisfy constraint: [Member must have length less "
-                                      "than or equal to 128, Member must have length greater "
-                                      "than or equal to 1, Member must satisfy regular "
-                                      "expression pattern: [a-zA-Z0-9\\s._:/=+@-]*]");
-        mg_ac_send_validation(c, &v);
-        json_decref(keys);
-        return;
-    }
+    /* tagKeys (0..200 keys of 1..128 characters in the tag alphabet) is checked by the model */
+    json_t *keys = json_deep_copy(json_object_get(c->input, "tagKeys"));
+    if (keys == NULL)
+        keys = json_array();
     struct mg_ac_ctx ctx = {0};
     mg_ac_ctx_tags(&ctx, keys);
     const char *type = NULL;
@@ -419,8 +394,9 @@ void mg_ac_untag(struct mg_call *c, const char *arn)
     json_decref(keys);
 }
 
-void mg_ac_list_tags(struct mg_call *c, const char *arn)
+void mg_ac_list_tags(struct mg_call *c)
 {
+    const char *arn = mg_ac_in(c, "resourceArn");
     if (!s_tag_arn_ok(c, arn))
         return;
     const char *type = NULL;

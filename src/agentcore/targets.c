@@ -149,8 +149,9 @@ static void s_commit(struct mg_call *c, const char *account, const char *key, co
 
 /* ---- CreateGatewayTarget ---------------------------------------------------------------- */
 
-void mg_ac_create_target(struct mg_call *c, const char *ident)
+void mg_ac_create_target(struct mg_call *c)
 {
+    const char *ident = mg_ac_in(c, "gatewayIdentifier");
     const struct mg_env *env = c->env;
     json_t *body = mg_ac_body(c);
     if (body == NULL)
@@ -280,8 +281,10 @@ static const struct mg_snapshot_doc *s_target_doc(struct mg_call *c,
     return d;
 }
 
-void mg_ac_get_target(struct mg_call *c, const char *ident, const char *tid)
+void mg_ac_get_target(struct mg_call *c)
 {
+    const char *ident = mg_ac_in(c, "gatewayIdentifier");
+    const char *tid = mg_ac_in(c, "targetId");
     const struct mg_snapshot_doc *gd =
         mg_ac_gateway_authorized(c, ident, "bedrock-agentcore:GetGatewayTarget", NULL);
     if (gd == NULL || !s_check_tid(c, tid))
@@ -291,8 +294,9 @@ void mg_ac_get_target(struct mg_call *c, const char *ident, const char *tid)
         mg_ac_send_json(c, 200, mg_ac_public_target(d->doc));
 }
 
-void mg_ac_list_targets(struct mg_call *c, const char *ident)
+void mg_ac_list_targets(struct mg_call *c)
 {
+    const char *ident = mg_ac_in(c, "gatewayIdentifier");
     const struct mg_snapshot_doc *gd =
         mg_ac_gateway_authorized(c, ident, "bedrock-agentcore:ListGatewayTargets", NULL);
     if (gd == NULL)
@@ -353,8 +357,10 @@ static const struct mg_snapshot_doc *s_locked_target(struct mg_call *c,
     return d;
 }
 
-void mg_ac_update_target(struct mg_call *c, const char *ident, const char *tid)
+void mg_ac_update_target(struct mg_call *c)
 {
+    const char *ident = mg_ac_in(c, "gatewayIdentifier");
+    const char *tid = mg_ac_in(c, "targetId");
     const struct mg_env *env = c->env;
     json_t *body = mg_ac_body(c);
     if (body == NULL)
@@ -436,8 +442,10 @@ out:
     json_decref(body);
 }
 
-void mg_ac_delete_target(struct mg_call *c, const char *ident, const char *tid)
+void mg_ac_delete_target(struct mg_call *c)
 {
+    const char *ident = mg_ac_in(c, "gatewayIdentifier");
+    const char *tid = mg_ac_in(c, "targetId");
     const struct mg_env *env = c->env;
     const struct mg_snapshot_doc *gd =
         mg_ac_gateway_authorized(c, ident, "bedrock-agentcore:DeleteGatewayTarget", NULL);
@@ -473,8 +481,9 @@ out:
         mg_snapshot_unref(snap);
 }
 
-void mg_ac_sync_targets(struct mg_call *c, const char *ident)
+void mg_ac_sync_targets(struct mg_call *c)
 {
+    const char *ident = mg_ac_in(c, "gatewayIdentifier");
     const struct mg_env *env = c->env;
     json_t *body = mg_ac_body(c);
     if (body == NULL)

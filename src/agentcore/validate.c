@@ -667,6 +667,45 @@ static void s_validate_schema(const json_t *s, const char *path, int depth, stru
     }
 }
 
+/* $ref anywhere in a schema (properties, items), depth-limited. */
+static void s_schema_refs(const json_t *s, const char *path, int depth, struct mg_ac_verr *v)
+{
+    if (!json_is_object(s) || depth > S_SCHEMA_MAX_DEPTH || v->n >= MG_AC_VERR_MAX)
+        return;
+    if (json_object_get(s, "$ref")) {
+        mg_ac_verr_add(v, path, "Value at '%s' failed to satisfy constraint: $ref is not "
+                                "supported in tool schemas; define every schema inline", path);
+        return;
+    }
+    const char *k;
+    json_t *val;
+    json_object_foreach((json_t *)json_object_get(s, "properties"), k, val) {
+        char p2[512];
+        snprintf(p2, sizeof(p2), "%s.properties.%.100s", path, k);
+        s_schema_refs(val, p2, depth + 1, v);
+    }
+    char p3[512];
+    snprintf(p3, sizeof(p3), "%s.items", path);
+    s_schema_refs(json_object_get(s, "items"), p3, depth + 1, v);
+}
+
+void mg_ac_check_schema_refs(const json_t *b, struct mg_ac_verr *v)
+{
+    static const char base[] = "targetConfiguration.mcp.lambda.toolSchema.inlinePayload";
+    const json_t *tools = json_object_get(json_object_get(json_object_get(json_object_get(
+        json_object_get(b, "targetConfiguration"), "mcp"), "lambda"), "toolSchema"),
+        "inlinePayload");
+    size_t i;
+    json_t *t;
+    json_array_foreach(tools, i, t) {
+        char path[160];
+        snprintf(path, sizeof(path), "%s.%zu.inputSchema", base, i + 1);
+        s_schema_refs(json_object_get(t, "inputSchema"), path, 0, v);
+        snprintf(path, sizeof(path), "%s.%zu.outputSchema", base, i + 1);
+        s_schema_refs(json_object_get(t, "outputSchema"), path, 0, v);
+    }
+}
+
 static void s_validate_tools(const json_t *tools, struct mg_ac_verr *v)
 {
     static const char base[] = "targetConfiguration.mcp.lambda.toolSchema.inlinePayload";

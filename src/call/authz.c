@@ -256,7 +256,10 @@ bool mg_authz(struct mg_call *c, const char *action, const struct mg_authz_resou
         return true;
     mg_authz_audit(c, action, res->arn, &ex, msg);
     bool json = c->protocol == MG_AWS_REST_JSON;
-    mg_aws_send_error(c->x, c->protocol, 403, json ? "AccessDeniedException" : "AccessDenied",
-                      msg);
+    const char *code = json ? "AccessDeniedException" : "AccessDenied";
+    if (c->reply != NULL) /* a handler under mg_call_serve: the reply is sent after it returns */
+        mg_aws_reply_error(c->reply, 403, code, "%s", msg);
+    else
+        mg_aws_send_error(c->x, c->protocol, 403, code, msg);
     return false;
 }

@@ -41,8 +41,9 @@ enum mg_policy_decision mg_authz_decide(const struct mg_call *c, const char *act
                                         const struct mg_authz_extra *extra,
                                         struct mg_policy_explain *ex, char *msg, size_t cap);
 
-/* Decides; on a denial sends AccessDenied in the call's protocol, writes the explanation to the
- * audit log, and returns false. */
+/* Decides; on a denial answers AccessDenied in the call's protocol (into c->reply under
+ * mg_call_serve, else sent on the exchange), writes the explanation to the audit log, and returns
+ * false. */
 bool mg_authz(struct mg_call *c, const char *action, const struct mg_authz_resource *res,
               const struct mg_authz_extra *extra);
 

@@ -36,8 +36,8 @@ static bool s_route(struct mg_call *c, const enum mg_aws_service *svcs, size_t n
     return true;
 }
 
-static void s_run(struct mg_call *c, const struct mg_aws_route *rt, mg_call_op_fn fn,
-                  struct mg_aws_reply *rep)
+static void s_run(struct mg_call *c, const struct mg_call_api *api, const struct mg_aws_route *rt,
+                  mg_call_op_fn fn, struct mg_aws_reply *rep)
 {
     json_t *in = NULL;
     enum mg_err e;
@@ -62,17 +62,19 @@ static void s_run(struct mg_call *c, const struct mg_aws_route *rt, mg_call_op_f
                            "out of memory");
         return;
     }
-    if (!mg_aws_validate(rt->op, in, ve)) {
+    c->op = rt->op;
+    c->reply = rep;
+    if (api->prepare != NULL && in != NULL && !api->prepare(c, in)) {
+        /* answered by the service */
+    } else if (!mg_aws_validate_with(rt->op, in, api->vflags, ve)) {
         mg_aws_reply_validation(rep, rt->op, ve);
     } else {
-        c->op = rt->op;
         c->input = in;
-        c->reply = rep;
         fn(c);
-        c->op = NULL;
-        c->input = NULL;
-        c->reply = NULL;
     }
+    c->op = NULL;
+    c->input = NULL;
+    c->reply = NULL;
     mg_free(ve);
     json_decref(in);
 }
@@ -94,7 +96,7 @@ void mg_call_serve(struct mg_call *c, const struct mg_call_api *api)
         if (fn == NULL)
             mg_aws_reply_not_implemented(rep, rt.op, api->feature ? api->feature(rt.op) : NULL);
         else
-            s_run(c, &rt, fn, rep);
+            s_run(c, api, &rt, fn, rep);
     }
     mg_aws_reply_send(c->x, c->protocol, c->req->request_id, rep);
     mg_aws_reply_cleanup(rep);
