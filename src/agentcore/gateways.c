@@ -312,11 +312,11 @@ void mg_ac_create_gateway(struct mg_call *c)
             goto out;
         }
     }
-    if (live >= g_mg_ac_quotas.gateways_per_account) {
+    if (live >= mg_ac_quotas(c->service)->gateways_per_account) {
         mg_state_write_abort(env->state);
         char msg[200];
         snprintf(msg, sizeof(msg), "The maximum number of gateways per account (%zu) has been "
-                                   "reached", g_mg_ac_quotas.gateways_per_account);
+                                   "reached", mg_ac_quotas(c->service)->gateways_per_account);
         mg_ac_send_error(c, 402, "ServiceQuotaExceededException", msg);
         goto out;
     }

@@ -15,14 +15,19 @@
 #define MG_AC_MAX_BODY (8u * 1024u * 1024u)
 
 /* Quotas (AWS defaults; environment variables MCPGATE_MAX_GATEWAYS_PER_ACCOUNT,
- * MCPGATE_MAX_TARGETS_PER_GATEWAY, MCPGATE_MAX_TOOLS_PER_TARGET override them). */
+ * MCPGATE_MAX_TARGETS_PER_GATEWAY, MCPGATE_MAX_TOOLS_PER_TARGET override them at start). */
 struct mg_ac_quotas {
     size_t gateways_per_account; /* 1000 */
     size_t targets_per_gateway;  /* 100 */
     size_t tools_per_target;     /* 1000 */
     size_t tool_name_len;        /* 256 */
 };
-extern struct mg_ac_quotas g_mg_ac_quotas;
+#define MG_AC_QUOTAS_DEFAULT ((struct mg_ac_quotas){1000, 100, 1000, 256})
+/* The module's state (what mg_agentcore_service's start returns): the background worker and
+ * the quotas. */
+struct mg_ac_worker;
+/* The quotas of the module's state (the defaults without one). */
+const struct mg_ac_quotas *mg_ac_quotas(const struct mg_ac_worker *w);
 
 /* ---- validation (validate.c) ------------------------------------------------------------ */
 
@@ -44,25 +49,17 @@ bool mg_ac_verr_any(const struct mg_ac_verr *v);
 /* "1 validation error detected: ..." */
 void mg_ac_verr_message(const struct mg_ac_verr *v, char *out, size_t cap);
 
-bool mg_ac_match_gateway_name(const char *s);
-bool mg_ac_match_target_name(const char *s);
+/* Ids in the model's patterns of gatewayIdentifier and targetId (ListGateways and
+ * ListGatewayTargets take them as nextToken). */
 bool mg_ac_match_gateway_id(const char *s);
 bool mg_ac_match_target_id(const char *s);
-bool mg_ac_match_client_token(const char *s);
-bool mg_ac_match_role_arn(const char *s);
-bool mg_ac_match_lambda_arn(const char *s);
-bool mg_ac_match_kms_arn(const char *s);
-bool mg_ac_match_tag_chars(const char *s);
-bool mg_ac_match_tag_resource_arn(const char *s);
-bool mg_ac_match_discovery_url(const char *s);
 bool mg_ac_match_tool_name(const char *s); /* MCP's tool-name alphabet [A-Za-z0-9_.-]+ */
 
-/* Validates a CreateGateway (update false) or UpdateGateway body. */
-void mg_ac_validate_gateway(const json_t *body, bool update, struct mg_ac_verr *v);
-/* Validates a CreateGatewayTarget / UpdateGatewayTarget body. */
-void mg_ac_validate_target(const json_t *body, bool update, struct mg_ac_verr *v);
-/* Validates a tags map (field names the member). */
-void mg_ac_validate_tags(const json_t *tags, const char *field, struct mg_ac_verr *v);
+/* The rules of CreateGateway / UpdateGateway (update true) beyond the model's constraints. */
+void mg_ac_validate_gateway(const json_t *b, bool update, struct mg_ac_verr *v);
+/* The rules of CreateGatewayTarget / UpdateGatewayTarget beyond the model's constraints (q: the
+ * tool-name length). */
+void mg_ac_validate_target(const json_t *b, const struct mg_ac_quotas *q, struct mg_ac_verr *v);
 /* $ref in the tool schemas of a CreateGatewayTarget / UpdateGatewayTarget input: not supported
  * (checked before the model's validation, whose "type must not be null" would hide it). */
 void mg_ac_check_schema_refs(const json_t *input, struct mg_ac_verr *v);
@@ -163,8 +160,6 @@ void mg_ac_list_tags(struct mg_call *c);
 
 /* ---- lifecycle (lifecycle.c) ------------------------------------------------------------ */
 
-/* The module's state (what mg_agentcore_service's start returns): the background worker. */
-struct mg_ac_worker;
 /* Wakes the background worker (a resource entered a transitional state); w may be NULL. */
 void mg_ac_kick(struct mg_ac_worker *w);
 /* Validates the resource policy text for a resource ARN; NULL when fine, else the message. */

@@ -271,19 +271,6 @@ void mg_ac_delete_policy(struct mg_call *c)
 
 /* ---- tags ------------------------------------------------------------------------------- */
 
-static bool s_tag_arn_ok(struct mg_call *c, const char *arn)
-{
-    if (mg_ac_match_tag_resource_arn(arn) && strlen(arn) >= 20 && strlen(arn) <= 1011)
-        return true;
-    struct mg_ac_verr v = {0};
-    mg_ac_verr_add(&v, "resourceArn", "Value '%.300s' at 'resourceArn' failed to satisfy "
-                                      "constraint: Member must satisfy regular expression "
-                                      "pattern: arn:(?:[^:]+)?:bedrock-agentcore:[a-z0-9-]+:"
-                                      "[0-9]{12}:([a-z-]+/[^/]+)(?:/[a-z-]+/[^/]+)*", arn);
-    mg_ac_send_validation(c, &v);
-    return false;
-}
-
 /* Rewrites the resource's tags under the write lock: merge (add) or remove keys. */
 static void s_write_tags(struct mg_call *c, const char *account, const char *id,
                          const json_t *add, const json_t *remove)
@@ -337,26 +324,10 @@ static void s_write_tags(struct mg_call *c, const char *account, const char *id,
 void mg_ac_tag(struct mg_call *c)
 {
     const char *arn = mg_ac_in(c, "resourceArn");
-    if (!s_tag_arn_ok(c, arn))
-        return;
     json_t *body = mg_ac_body(c);
     if (body == NULL)
         return;
-    const json_t *tags = json_object_get(body, "tags");
-    struct mg_ac_verr v = {0};
-    if (tags == NULL || json_is_null(tags))
-        mg_ac_verr_add(&v, "tags", "Value null at 'tags' failed to satisfy constraint: Member "
-                                   "must not be null");
-    else if (!json_is_object(tags))
-        mg_ac_verr_add(&v, "tags", "Value at 'tags' failed to satisfy constraint: Member must be "
-                                   "a map");
-    else
-        mg_ac_validate_tags(tags, "tags", &v);
-    if (mg_ac_verr_any(&v)) {
-        mg_ac_send_validation(c, &v);
-        json_decref(body);
-        return;
-    }
+    const json_t *tags = json_object_get(body, "tags"); /* checked by the model */
     struct mg_ac_ctx ctx = {0};
     mg_ac_ctx_tags(&ctx, tags);
     const char *type = NULL;
@@ -374,8 +345,6 @@ void mg_ac_tag(struct mg_call *c)
 void mg_ac_untag(struct mg_call *c)
 {
     const char *arn = mg_ac_in(c, "resourceArn");
-    if (!s_tag_arn_ok(c, arn))
-        return;
     /* tagKeys (0..200 keys of 1..128 characters in the tag alphabet) is checked by the model */
     json_t *keys = json_deep_copy(json_object_get(c->input, "tagKeys"));
     if (keys == NULL)
@@ -397,8 +366,6 @@ void mg_ac_untag(struct mg_call *c)
 void mg_ac_list_tags(struct mg_call *c)
 {
     const char *arn = mg_ac_in(c, "resourceArn");
-    if (!s_tag_arn_ok(c, arn))
-        return;
     const char *type = NULL;
     char account[13];
     const struct mg_snapshot_doc *d =
