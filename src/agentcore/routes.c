@@ -205,6 +205,7 @@ static const struct {
     {"policy-engines", "AgentCore Policy (policy engines)"},
     {"policy-engine-summaries", "AgentCore Policy (policy engines)"},
     {"evaluators", "AgentCore Evaluations"},
+    {"evaluations", "AgentCore Evaluations"},
     {"online-evaluation-configs", "AgentCore Evaluations"},
     {"datasets", "AgentCore datasets"},
     {"capacity-providers", "AgentCore capacity providers"},
@@ -212,6 +213,7 @@ static const struct {
     {"harnesses", "AgentCore harnesses"},
     {"payments", "AgentCore payments"},
     {"registries", "AgentCore registries"},
+    {"registry-records", "AgentCore registries"},
 };
 
 static const char *s_feature(const struct mg_aws_op *op)
