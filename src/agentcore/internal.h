@@ -12,8 +12,6 @@
 #define MG_AC_KIND_TARGET "agentcore_target"
 #define MG_AC_KIND_POLICY "resource_policy"
 
-#define MG_AC_MAX_BODY (8u * 1024u * 1024u)
-
 /* Quotas (AWS defaults; environment variables MCPGATE_MAX_GATEWAYS_PER_ACCOUNT,
  * MCPGATE_MAX_TARGETS_PER_GATEWAY, MCPGATE_MAX_TOOLS_PER_TARGET override them at start). */
 struct mg_ac_quotas {
