@@ -83,8 +83,8 @@ json_t *mg_ac_body(struct mg_call *c);
 const char *mg_ac_in(const struct mg_call *c, const char *member);
 void mg_ac_now(char out[32]); /* RFC 3339 with microseconds */
 
-/* Resolves a gatewayIdentifier (id or ARN) to (account, id). false: not a valid identifier
- * (answered). */
+/* Resolves a gatewayIdentifier (an id in the model's pattern; an ARN's account comes from the
+ * prepare step) to (account, id). false: no such gateway can exist (answered 404). */
 bool mg_ac_gateway_ident(struct mg_call *c, const char *ident, char account[13], char id[128]);
 /* The gateway document, or NULL after answering ResourceNotFoundException. */
 const struct mg_snapshot_doc *mg_ac_gateway_doc(struct mg_call *c, const char *account,

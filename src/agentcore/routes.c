@@ -143,20 +143,18 @@ json_t *mg_ac_public_target(const json_t *doc)
 
 bool mg_ac_gateway_ident(struct mg_call *c, const char *ident, char account[13], char id[128])
 {
-    /* validated by the model's pattern; an ARN was turned into its id by s_prepare */
+    /* in the model's pattern (checked before the handler); an ARN was turned into its id by
+     * s_prepare */
     const char *arn_account = json_string_value(json_object_get(c->input, S_ARN_ACCOUNT));
     if (strlen(ident) < 128 && mg_ac_match_gateway_id(ident)) {
         snprintf(account, 13, "%s", arn_account ? arn_account : c->principal.account);
         snprintf(id, 128, "%s", ident);
         return true;
     }
-    struct mg_ac_verr v = {0};
-    char vd[400];
-    snprintf(vd, sizeof(vd), "Value '%.200s' at 'gatewayIdentifier' failed to satisfy constraint: "
-                             "Member must satisfy regular expression pattern: "
-                             "([0-9a-z][-]?){1,100}-[0-9a-z]{10}", ident);
-    mg_ac_verr_add(&v, "gatewayIdentifier", "%s", vd);
-    mg_ac_send_validation(c, &v);
+    /* longer than any id mcpgate makes (a name of at most 48 characters, '-', 10): none such */
+    char msg[256];
+    snprintf(msg, sizeof(msg), "Gateway not found: %.200s", ident);
+    mg_ac_send_error(c, 404, "ResourceNotFoundException", msg);
     return false;
 }
 

@@ -138,6 +138,14 @@ static void test_prepare(void **state)
     assert_string_equal(account, "111122223333");
     mg_aws_reply_cleanup(&f->rep);
     json_decref(in);
+    /* an id in the model's pattern but longer than any mcpgate makes: no such gateway */
+    char longid[160];
+    memset(longid, 'a', 140);
+    memcpy(longid + 140, "-abcdefghij", 12);
+    assert_false(mg_ac_gateway_ident(&f->c, longid, account, id));
+    assert_int_equal(f->rep.status, 404);
+    assert_string_equal(f->rep.code, "ResourceNotFoundException");
+    mg_aws_reply_cleanup(&f->rep);
     /* another region, another service, another resource: left for the validator to refuse */
     static const char *const others[] = {
         "arn:aws:bedrock-agentcore:eu-west-1:444455556666:gateway/gw-abcdefghij",
