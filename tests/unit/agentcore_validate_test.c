@@ -170,6 +170,8 @@ static void test_gateway_validation(void **state)
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
              "{}}", false, "'protocolConfiguration' failed to satisfy constraint: Union must "
                           "have exactly one member set (0 set)");
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
+             "{\"mcp\":{},\"other\":{}}}", false, "Union must have exactly one member set (2 set)");
     s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"http\":{},\"mcp\":{}}}", true,
              "'targetConfiguration' failed to satisfy constraint: Union must have exactly one "
              "member set (2 set)");
