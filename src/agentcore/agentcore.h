@@ -28,6 +28,9 @@
  * call/call.h). Its state is the background worker that finishes transitional states. */
 struct mg_service;
 extern const struct mg_service mg_agentcore_service;
+/* Its operations and handlers (the models of both AgentCore APIs, one signing name). */
+struct mg_call_api;
+extern const struct mg_call_api mg_agentcore_api;
 
 /* Lifecycle of a gateway (GatewayStatus) and of a target (TargetStatus). */
 enum mg_agentcore_status {

@@ -312,11 +312,11 @@ void mg_ac_create_gateway(struct mg_call *c)
             goto out;
         }
     }
-    if (live >= g_mg_ac_quotas.gateways_per_account) {
+    if (live >= mg_ac_quotas(c->service)->gateways_per_account) {
         mg_state_write_abort(env->state);
         char msg[200];
         snprintf(msg, sizeof(msg), "The maximum number of gateways per account (%zu) has been "
-                                   "reached", g_mg_ac_quotas.gateways_per_account);
+                                   "reached", mg_ac_quotas(c->service)->gateways_per_account);
         mg_ac_send_error(c, 402, "ServiceQuotaExceededException", msg);
         goto out;
     }
@@ -401,8 +401,9 @@ const struct mg_snapshot_doc *mg_ac_gateway_authorized(struct mg_call *c, const 
     return s_gateway_for(c, ident, action, ctx);
 }
 
-void mg_ac_get_gateway(struct mg_call *c, const char *ident)
+void mg_ac_get_gateway(struct mg_call *c)
 {
+    const char *ident = mg_ac_in(c, "gatewayIdentifier");
     const struct mg_snapshot_doc *d = s_gateway_for(c, ident, "bedrock-agentcore:GetGateway",
                                                     NULL);
     if (d)
@@ -411,27 +412,16 @@ void mg_ac_get_gateway(struct mg_call *c, const char *ident)
 
 bool mg_ac_page_params(struct mg_call *c, size_t *max, char *token, size_t cap)
 {
-    char buf[64];
-    const char *m = mg_ac_query(c->req, "maxResults", buf, sizeof(buf));
-    *max = 1000;
-    if (m) {
-        uint64_t n = 0;
-        if (!mg_slice_to_u64(mg_slice_cstr(m), &n) || n < 1 || n > 1000) {
-            struct mg_ac_verr v = {0};
-            mg_ac_verr_add(&v, "maxResults", "Value '%.30s' at 'maxResults' failed to satisfy "
-                                             "constraint: Member must have value between 1 and "
-                                             "1000", m);
-            mg_ac_send_validation(c, &v);
-            return false;
-        }
-        *max = (size_t)n;
-    }
+    /* maxResults (1..1000) and nextToken (1..2048 characters) are checked by the model */
+    const json_t *m = json_object_get(c->input, "maxResults");
+    *max = json_is_integer(m) ? (size_t)json_integer_value(m) : 1000;
+    const char *t = mg_ac_in(c, "nextToken");
     token[0] = 0;
-    const char *t = mg_ac_query(c->req, "nextToken", token, cap);
-    if (t && (t[0] == 0 || strlen(t) > 2048)) {
+    if (t && strlen(t) >= cap) {
         mg_ac_send_validation_msg(c, "FieldValidationFailed", "Invalid nextToken");
         return false;
     }
+    snprintf(token, cap, "%s", t ? t : "");
     return true;
 }
 
@@ -469,8 +459,9 @@ void mg_ac_list_gateways(struct mg_call *c)
 
 /* ---- UpdateGateway ---------------------------------------------------------------------- */
 
-void mg_ac_update_gateway(struct mg_call *c, const char *ident)
+void mg_ac_update_gateway(struct mg_call *c)
 {
+    const char *ident = mg_ac_in(c, "gatewayIdentifier");
     const struct mg_env *env = c->env;
     json_t *body = mg_ac_body(c);
     json_t *doc = NULL;
@@ -564,8 +555,9 @@ out:
 
 /* ---- DeleteGateway ---------------------------------------------------------------------- */
 
-void mg_ac_delete_gateway(struct mg_call *c, const char *ident)
+void mg_ac_delete_gateway(struct mg_call *c)
 {
+    const char *ident = mg_ac_in(c, "gatewayIdentifier");
     const struct mg_env *env = c->env;
     const struct mg_snapshot_doc *d = s_gateway_for(c, ident, "bedrock-agentcore:DeleteGateway",
                                                     NULL);

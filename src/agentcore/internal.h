@@ -12,17 +12,20 @@
 #define MG_AC_KIND_TARGET "agentcore_target"
 #define MG_AC_KIND_POLICY "resource_policy"
 
-#define MG_AC_MAX_BODY (8u * 1024u * 1024u)
-
 /* Quotas (AWS defaults; environment variables MCPGATE_MAX_GATEWAYS_PER_ACCOUNT,
- * MCPGATE_MAX_TARGETS_PER_GATEWAY, MCPGATE_MAX_TOOLS_PER_TARGET override them). */
+ * MCPGATE_MAX_TARGETS_PER_GATEWAY, MCPGATE_MAX_TOOLS_PER_TARGET override them at start). */
 struct mg_ac_quotas {
     size_t gateways_per_account; /* 1000 */
     size_t targets_per_gateway;  /* 100 */
     size_t tools_per_target;     /* 1000 */
     size_t tool_name_len;        /* 256 */
 };
-extern struct mg_ac_quotas g_mg_ac_quotas;
+#define MG_AC_QUOTAS_DEFAULT ((struct mg_ac_quotas){1000, 100, 1000, 256})
+/* The module's state (what mg_agentcore_service's start returns): the background worker and
+ * the quotas. */
+struct mg_ac_worker;
+/* The quotas of the module's state (the defaults without one). */
+const struct mg_ac_quotas *mg_ac_quotas(const struct mg_ac_worker *w);
 
 /* ---- validation (validate.c) ------------------------------------------------------------ */
 
@@ -44,25 +47,20 @@ bool mg_ac_verr_any(const struct mg_ac_verr *v);
 /* "1 validation error detected: ..." */
 void mg_ac_verr_message(const struct mg_ac_verr *v, char *out, size_t cap);
 
-bool mg_ac_match_gateway_name(const char *s);
-bool mg_ac_match_target_name(const char *s);
+/* Ids in the model's patterns of gatewayIdentifier and targetId (ListGateways and
+ * ListGatewayTargets take them as nextToken). */
 bool mg_ac_match_gateway_id(const char *s);
 bool mg_ac_match_target_id(const char *s);
-bool mg_ac_match_client_token(const char *s);
-bool mg_ac_match_role_arn(const char *s);
-bool mg_ac_match_lambda_arn(const char *s);
-bool mg_ac_match_kms_arn(const char *s);
-bool mg_ac_match_tag_chars(const char *s);
-bool mg_ac_match_tag_resource_arn(const char *s);
-bool mg_ac_match_discovery_url(const char *s);
 bool mg_ac_match_tool_name(const char *s); /* MCP's tool-name alphabet [A-Za-z0-9_.-]+ */
 
-/* Validates a CreateGateway (update false) or UpdateGateway body. */
-void mg_ac_validate_gateway(const json_t *body, bool update, struct mg_ac_verr *v);
-/* Validates a CreateGatewayTarget / UpdateGatewayTarget body. */
-void mg_ac_validate_target(const json_t *body, bool update, struct mg_ac_verr *v);
-/* Validates a tags map (field names the member). */
-void mg_ac_validate_tags(const json_t *tags, const char *field, struct mg_ac_verr *v);
+/* The rules of CreateGateway / UpdateGateway (update true) beyond the model's constraints. */
+void mg_ac_validate_gateway(const json_t *b, bool update, struct mg_ac_verr *v);
+/* The rules of CreateGatewayTarget / UpdateGatewayTarget beyond the model's constraints (q: the
+ * tool-name length). */
+void mg_ac_validate_target(const json_t *b, const struct mg_ac_quotas *q, struct mg_ac_verr *v);
+/* $ref in the tool schemas of a CreateGatewayTarget / UpdateGatewayTarget input: not supported
+ * (checked before the model's validation, whose "type must not be null" would hide it). */
+void mg_ac_check_schema_refs(const json_t *input, struct mg_ac_verr *v);
 /* The tool-schema rules checked when the target is compiled: names unique, quotas. NULL when
  * fine, else the statusReasons text. */
 const char *mg_ac_check_tools(const json_t *tools, char *buf, size_t cap);
@@ -72,21 +70,21 @@ void mg_ac_new_target_id(char out[11]);
 
 struct mg_ac_ctx;
 
-/* ---- HTTP helpers (routes.c) ------------------------------------------------------------ */
+/* ---- reply fillers (routes.c): the handlers fill c->reply, mg_call_serve sends it ------- */
 
 void mg_ac_send_error(struct mg_call *c, int status, const char *code, const char *msg);
 void mg_ac_send_validation(struct mg_call *c, const struct mg_ac_verr *v);
 void mg_ac_send_validation_msg(struct mg_call *c, const char *reason, const char *msg);
 void mg_ac_send_json(struct mg_call *c, int status, json_t *obj); /* steals obj */
-/* The body as a JSON object, or answers (400 SerializationException / ValidationException) and
- * returns NULL. An empty body is {}. */
+/* A copy of the input's body members (c->input without uri, querystring and header members),
+ * or NULL after answering (out of memory). */
 json_t *mg_ac_body(struct mg_call *c);
-/* Value of a query parameter (decoded into buf), or NULL. */
-const char *mg_ac_query(const struct mg_http_req *r, const char *name, char *buf, size_t cap);
+/* A string member of the validated input (uri labels, querystring), or NULL. */
+const char *mg_ac_in(const struct mg_call *c, const char *member);
 void mg_ac_now(char out[32]); /* RFC 3339 with microseconds */
 
-/* Resolves a gatewayIdentifier (id or ARN) to (account, id). false: not a valid identifier
- * (answered). */
+/* Resolves a gatewayIdentifier (an id in the model's pattern; an ARN's account comes from the
+ * prepare step) to (account, id). false: no such gateway can exist (answered 404). */
 bool mg_ac_gateway_ident(struct mg_call *c, const char *ident, char account[13], char id[128]);
 /* The gateway document, or NULL after answering ResourceNotFoundException. */
 const struct mg_snapshot_doc *mg_ac_gateway_doc(struct mg_call *c, const char *account,
@@ -138,30 +136,28 @@ MG_MUST_USE enum mg_err mg_ac_put(const struct mg_env *env, const char *kind, co
 /* Answers a failed write (500 InternalServerException) after aborting. */
 void mg_ac_write_failed(struct mg_call *c, enum mg_err e);
 
-/* ---- operations ------------------------------------------------------------------------- */
+/* ---- operations: handlers of mg_agentcore_api ----------------------------------------- */
 
 void mg_ac_create_gateway(struct mg_call *c);
-void mg_ac_get_gateway(struct mg_call *c, const char *ident);
+void mg_ac_get_gateway(struct mg_call *c);
 void mg_ac_list_gateways(struct mg_call *c);
-void mg_ac_update_gateway(struct mg_call *c, const char *ident);
-void mg_ac_delete_gateway(struct mg_call *c, const char *ident);
-void mg_ac_create_target(struct mg_call *c, const char *ident);
-void mg_ac_get_target(struct mg_call *c, const char *ident, const char *tid);
-void mg_ac_list_targets(struct mg_call *c, const char *ident);
-void mg_ac_update_target(struct mg_call *c, const char *ident, const char *tid);
-void mg_ac_delete_target(struct mg_call *c, const char *ident, const char *tid);
-void mg_ac_sync_targets(struct mg_call *c, const char *ident);
-void mg_ac_put_policy(struct mg_call *c, const char *arn);
-void mg_ac_get_policy(struct mg_call *c, const char *arn);
-void mg_ac_delete_policy(struct mg_call *c, const char *arn);
-void mg_ac_tag(struct mg_call *c, const char *arn);
-void mg_ac_untag(struct mg_call *c, const char *arn);
-void mg_ac_list_tags(struct mg_call *c, const char *arn);
+void mg_ac_update_gateway(struct mg_call *c);
+void mg_ac_delete_gateway(struct mg_call *c);
+void mg_ac_create_target(struct mg_call *c);
+void mg_ac_get_target(struct mg_call *c);
+void mg_ac_list_targets(struct mg_call *c);
+void mg_ac_update_target(struct mg_call *c);
+void mg_ac_delete_target(struct mg_call *c);
+void mg_ac_sync_targets(struct mg_call *c);
+void mg_ac_put_policy(struct mg_call *c);
+void mg_ac_get_policy(struct mg_call *c);
+void mg_ac_delete_policy(struct mg_call *c);
+void mg_ac_tag(struct mg_call *c);
+void mg_ac_untag(struct mg_call *c);
+void mg_ac_list_tags(struct mg_call *c);
 
 /* ---- lifecycle (lifecycle.c) ------------------------------------------------------------ */
 
-/* The module's state (what mg_agentcore_service's start returns): the background worker. */
-struct mg_ac_worker;
 /* Wakes the background worker (a resource entered a transitional state); w may be NULL. */
 void mg_ac_kick(struct mg_ac_worker *w);
 /* Validates the resource policy text for a resource ARN; NULL when fine, else the message. */
@@ -171,7 +167,8 @@ const char *mg_ac_check_role(const struct mg_snapshot *snap, const char *account
                              const char *role_arn);
 /* A hash of a request body without clientToken (for idempotency). */
 void mg_ac_request_hash(const json_t *body, char out[65]);
-/* The bedrock-agentcore-control API (routes.c): c->service is the module's worker. */
+/* The bedrock-agentcore-control API (routes.c): mg_call_serve over mg_agentcore_api;
+ * c->service is the module's worker. */
 void mg_agentcore_handle(struct mg_call *c);
 /* The environment whose public URL and gateway URL template make the gatewayUrl of every
  * gateway (set by start, cleared by stop; NULL: http://127.0.0.1:4777). */

@@ -18,7 +18,14 @@ struct mg_ac_worker {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop, kicked, running;
+    struct mg_ac_quotas quotas;
 };
+
+const struct mg_ac_quotas *mg_ac_quotas(const struct mg_ac_worker *w)
+{
+    static const struct mg_ac_quotas defaults = MG_AC_QUOTAS_DEFAULT;
+    return w ? &w->quotas : &defaults;
+}
 
 void mg_ac_kick(struct mg_ac_worker *w)
 {
@@ -221,9 +228,6 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
     (void)config;
     *state = NULL;
     mg_ac_set_url_env(env);
-    g_mg_ac_quotas.gateways_per_account = s_env_size("MCPGATE_MAX_GATEWAYS_PER_ACCOUNT", 1000);
-    g_mg_ac_quotas.targets_per_gateway = s_env_size("MCPGATE_MAX_TARGETS_PER_GATEWAY", 100);
-    g_mg_ac_quotas.tools_per_target = s_env_size("MCPGATE_MAX_TOOLS_PER_TARGET", 1000);
     mg_agentcore_set_page_size(env->tools_page_size ? env->tools_page_size
                                                     : MG_TOOL_PAGE_SIZE_DEFAULT);
     mg_agentcore_init();
@@ -234,6 +238,10 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     w->env = env;
+    w->quotas = MG_AC_QUOTAS_DEFAULT;
+    w->quotas.gateways_per_account = s_env_size("MCPGATE_MAX_GATEWAYS_PER_ACCOUNT", 1000);
+    w->quotas.targets_per_gateway = s_env_size("MCPGATE_MAX_TARGETS_PER_GATEWAY", 100);
+    w->quotas.tools_per_target = s_env_size("MCPGATE_MAX_TOOLS_PER_TARGET", 1000);
     if (pthread_create(&w->thread, NULL, s_run, w) != 0) {
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);

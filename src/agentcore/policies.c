@@ -167,8 +167,9 @@ const char *mg_ac_check_resource_policy(const char *text, const char *arn, char 
 
 /* ---- Put / Get / Delete ----------------------------------------------------------------- */
 
-void mg_ac_put_policy(struct mg_call *c, const char *arn)
+void mg_ac_put_policy(struct mg_call *c)
 {
+    const char *arn = mg_ac_in(c, "resourceArn");
     const struct mg_env *env = c->env;
     json_t *body = mg_ac_body(c);
     if (body == NULL)
@@ -178,20 +179,7 @@ void mg_ac_put_policy(struct mg_call *c, const char *arn)
     if (s_authorized(c, arn, "bedrock-agentcore:PutResourcePolicy", NULL, &type, account) ==
         NULL)
         goto out;
-    const json_t *pj = json_object_get(body, "policy");
-    struct mg_ac_verr v = {0};
-    if (pj == NULL || json_is_null(pj))
-        mg_ac_verr_add(&v, "policy", "Value null at 'policy' failed to satisfy constraint: "
-                                     "Member must not be null");
-    else if (!json_is_string(pj) || json_string_length(pj) < 1 ||
-             mg_policy_count_chars(mg_slice_cstr(json_string_value(pj))) > 20480 ||
-             json_string_length(pj) > 256u * 1024u)
-        mg_ac_verr_add(&v, "policy", "Value at 'policy' failed to satisfy constraint: Member must "
-                                     "have length between 1 and 20480");
-    if (mg_ac_verr_any(&v)) {
-        mg_ac_send_validation(c, &v);
-        goto out;
-    }
+    const json_t *pj = json_object_get(body, "policy"); /* 1..20480 characters: the model */
     const char *text = json_string_value(pj);
     char buf[1200];
     const char *err = mg_ac_check_resource_policy(text, arn, buf, sizeof(buf));
@@ -219,8 +207,9 @@ out:
     json_decref(body);
 }
 
-void mg_ac_get_policy(struct mg_call *c, const char *arn)
+void mg_ac_get_policy(struct mg_call *c)
 {
+    const char *arn = mg_ac_in(c, "resourceArn");
     const char *type = NULL;
     char account[13];
     if (s_authorized(c, arn, "bedrock-agentcore:GetResourcePolicy", NULL, &type, account) == NULL)
@@ -236,8 +225,9 @@ void mg_ac_get_policy(struct mg_call *c, const char *arn)
     mg_ac_send_json(c, 200, json_pack("{s:s}", "policy", text));
 }
 
-void mg_ac_delete_policy(struct mg_call *c, const char *arn)
+void mg_ac_delete_policy(struct mg_call *c)
 {
+    const char *arn = mg_ac_in(c, "resourceArn");
     const struct mg_env *env = c->env;
     const char *type = NULL;
     char account[13];
@@ -267,19 +257,6 @@ void mg_ac_delete_policy(struct mg_call *c, const char *arn)
 }
 
 /* ---- tags ------------------------------------------------------------------------------- */
-
-static bool s_tag_arn_ok(struct mg_call *c, const char *arn)
-{
-    if (mg_ac_match_tag_resource_arn(arn) && strlen(arn) >= 20 && strlen(arn) <= 1011)
-        return true;
-    struct mg_ac_verr v = {0};
-    mg_ac_verr_add(&v, "resourceArn", "Value '%.300s' at 'resourceArn' failed to satisfy "
-                                      "constraint: Member must satisfy regular expression "
-                                      "pattern: arn:(?:[^:]+)?:bedrock-agentcore:[a-z0-9-]+:"
-                                      "[0-9]{12}:([a-z-]+/[^/]+)(?:/[a-z-]+/[^/]+)*", arn);
-    mg_ac_send_validation(c, &v);
-    return false;
-}
 
 /* Rewrites the resource's tags under the write lock: merge (add) or remove keys. */
 static void s_write_tags(struct mg_call *c, const char *account, const char *id,
@@ -331,28 +308,13 @@ static void s_write_tags(struct mg_call *c, const char *account, const char *id,
     mg_ac_send_json(c, 204, NULL);
 }
 
-void mg_ac_tag(struct mg_call *c, const char *arn)
+void mg_ac_tag(struct mg_call *c)
 {
-    if (!s_tag_arn_ok(c, arn))
-        return;
+    const char *arn = mg_ac_in(c, "resourceArn");
     json_t *body = mg_ac_body(c);
     if (body == NULL)
         return;
-    const json_t *tags = json_object_get(body, "tags");
-    struct mg_ac_verr v = {0};
-    if (tags == NULL || json_is_null(tags))
-        mg_ac_verr_add(&v, "tags", "Value null at 'tags' failed to satisfy constraint: Member "
-                                   "must not be null");
-    else if (!json_is_object(tags))
-        mg_ac_verr_add(&v, "tags", "Value at 'tags' failed to satisfy constraint: Member must be "
-                                   "a map");
-    else
-        mg_ac_validate_tags(tags, "tags", &v);
-    if (mg_ac_verr_any(&v)) {
-        mg_ac_send_validation(c, &v);
-        json_decref(body);
-        return;
-    }
+    const json_t *tags = json_object_get(body, "tags"); /* checked by the model */
     struct mg_ac_ctx ctx = {0};
     mg_ac_ctx_tags(&ctx, tags);
     const char *type = NULL;
@@ -367,44 +329,13 @@ void mg_ac_tag(struct mg_call *c, const char *arn)
     json_decref(body);
 }
 
-void mg_ac_untag(struct mg_call *c, const char *arn)
+void mg_ac_untag(struct mg_call *c)
 {
-    if (!s_tag_arn_ok(c, arn))
-        return;
-    json_t *keys = json_array();
-    struct mg_slice rest = c->req->query, part;
-    bool bad = false;
-    while (rest.len) {
-        mg_slice_split(&rest, '&', &part);
-        struct mg_slice k, val = part;
-        mg_slice_split(&val, '=', &k);
-        if (!mg_slice_eq_cstr(k, "tagKeys"))
-            continue;
-        struct mg_buf b;
-        mg_buf_init(&b, 512);
-        if (mg_url_decode(&b, val, true) == MG_E_OK && mg_buf_cstr(&b)) {
-            const char *s = mg_buf_cstr(&b);
-            if (b.len < 1 || b.len > 128 || !mg_ac_match_tag_chars(s) ||
-                json_array_size(keys) >= 200)
-                bad = true;
-            else
-                json_array_append_new(keys, json_string(s));
-        } else {
-            bad = true;
-        }
-        mg_buf_cleanup(&b);
-    }
-    if (bad) {
-        struct mg_ac_verr v = {0};
-        mg_ac_verr_add(&v, "tagKeys", "Value at 'tagKeys' failed to satisfy constraint: Member "
-                                      "must satisfy constraint: [Member must have length less "
-                                      "than or equal to 128, Member must have length greater "
-                                      "than or equal to 1, Member must satisfy regular "
-                                      "expression pattern: [a-zA-Z0-9\\s._:/=+@-]*]");
-        mg_ac_send_validation(c, &v);
-        json_decref(keys);
-        return;
-    }
+    const char *arn = mg_ac_in(c, "resourceArn");
+    /* tagKeys (0..200 keys of 1..128 characters in the tag alphabet) is checked by the model */
+    json_t *keys = json_deep_copy(json_object_get(c->input, "tagKeys"));
+    if (keys == NULL)
+        keys = json_array();
     struct mg_ac_ctx ctx = {0};
     mg_ac_ctx_tags(&ctx, keys);
     const char *type = NULL;
@@ -419,10 +350,9 @@ void mg_ac_untag(struct mg_call *c, const char *arn)
     json_decref(keys);
 }
 
-void mg_ac_list_tags(struct mg_call *c, const char *arn)
+void mg_ac_list_tags(struct mg_call *c)
 {
-    if (!s_tag_arn_ok(c, arn))
-        return;
+    const char *arn = mg_ac_in(c, "resourceArn");
     const char *type = NULL;
     char account[13];
     const struct mg_snapshot_doc *d =

@@ -1,64 +1,41 @@
-/* bedrock-agentcore-control: routing of rest-json requests to operations, wire helpers. */
+/* bedrock-agentcore-control: the API served through mg_call_serve, reply fillers, identifiers. */
 #include <stdio.h>
 #include <string.h>
 
 #include "agentcore/internal.h"
-#include "app/unsupported.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
 
-/* ---- wire helpers ----------------------------------------------------------------------- */
+/* The account of a gatewayIdentifier given as an ARN (s_prepare), beside the model's members. */
+#define S_ARN_ACCOUNT "_gatewayAccount"
 
-static void s_send_body(struct mg_call *c, int status, const char *code, json_t *obj)
-{
-    struct mg_http_exchange *x = c->x;
-    struct mg_buf *b = mg_http_body(x);
-    mg_buf_reset(b);
-    mg_http_add_header(x, "x-amzn-requestid", mg_slice_cstr(c->req->request_id));
-    if (code)
-        mg_http_add_header(x, "x-amzn-errortype", mg_slice_cstr(code));
-    enum mg_err e = MG_E_OK;
-    if (status != 204 && obj) {
-        char *text = json_dumps(obj, JSON_COMPACT);
-        mg_http_add_header(x, "content-type", MG_SLICE_LIT("application/json"));
-        e = text ? mg_buf_append_cstr(b, text) : MG_E_NOMEM;
-        mg_free(text);
-    }
-    json_decref(obj);
-    if (e) {
-        mg_buf_reset(b);
-        mg_aws_send_error(x, MG_AWS_REST_JSON, 500, "InternalServerException",
-                          "The response could not be built.");
-        return;
-    }
-    mg_http_set_status(x, status);
-    mg_http_send(x);
-}
+/* ---- reply fillers: the handlers run under mg_call_serve, which sends c->reply ------------ */
 
 void mg_ac_send_json(struct mg_call *c, int status, json_t *obj)
 {
-    s_send_body(c, status, NULL, obj);
+    mg_aws_reply_json(c->reply, status, status == 204 ? NULL : obj);
+    if (status == 204)
+        json_decref(obj);
 }
 
 void mg_ac_send_error(struct mg_call *c, int status, const char *code, const char *msg)
 {
-    s_send_body(c, status, code, json_pack("{s:s, s:s}", "__type", code, "message", msg));
+    mg_aws_reply_error(c->reply, status, code, "%s", msg);
 }
 
 void mg_ac_send_validation_msg(struct mg_call *c, const char *reason, const char *msg)
 {
-    s_send_body(c, 400, "ValidationException",
-                json_pack("{s:s, s:s, s:s}", "__type", "ValidationException", "message", msg,
-                          "reason", reason));
+    mg_aws_reply_error(c->reply, 400, "ValidationException", "%s", msg);
+    c->reply->fields = json_pack("{s:s}", "reason", reason);
 }
 
 void mg_ac_send_validation(struct mg_call *c, const struct mg_ac_verr *v)
 {
     char msg[2048];
     mg_ac_verr_message(v, msg, sizeof(msg));
-    json_t *o = json_pack("{s:s, s:s, s:s}", "__type", "ValidationException", "message", msg,
-                          "reason", v->reason[0] ? v->reason : "FieldValidationFailed");
+    mg_aws_reply_error(c->reply, 400, "ValidationException", "%s", msg);
+    json_t *o = json_pack("{s:s}", "reason", v->reason[0] ? v->reason : "FieldValidationFailed");
     if (o && v->n) {
         json_t *fl = json_array();
         for (size_t i = 0; i < v->n; i++)
@@ -66,52 +43,27 @@ void mg_ac_send_validation(struct mg_call *c, const struct mg_ac_verr *v)
                                                 v->msgs[i]));
         json_object_set_new(o, "fieldList", fl);
     }
-    s_send_body(c, 400, "ValidationException", o);
+    c->reply->fields = o;
 }
 
 json_t *mg_ac_body(struct mg_call *c)
 {
-    struct mg_slice b = c->req->body;
-    if (b.len == 0)
-        return json_object();
-    json_error_t err;
-    json_t *o = json_loadb((const char *)b.ptr, b.len, JSON_REJECT_DUPLICATES, &err);
-    if (o == NULL || !json_is_object(o)) {
-        json_decref(o);
-        mg_ac_send_error(c, 400, "SerializationException",
-                         "The request body could not be read as a JSON object.");
-        return NULL;
+    json_t *o = json_deep_copy(c->input);
+    const struct mg_aws_shape *s = c->op ? mg_aws_shape(c->op->input) : NULL;
+    for (size_t i = 0; o != NULL && s != NULL && i < s->count; i++) {
+        const struct mg_aws_member *m = mg_aws_member(s, i);
+        if (m->location != MG_AWS_LOC_BODY)
+            json_object_del(o, mg_aws_str(m->name));
     }
+    json_object_del(o, S_ARN_ACCOUNT);
+    if (o == NULL)
+        mg_ac_send_error(c, 500, "InternalServerException", "out of memory");
     return o;
 }
 
-const char *mg_ac_query(const struct mg_http_req *r, const char *name, char *buf, size_t cap)
+const char *mg_ac_in(const struct mg_call *c, const char *member)
 {
-    struct mg_slice rest = r->query, part;
-    while (rest.len) {
-        mg_slice_split(&rest, '&', &part);
-        struct mg_slice k;
-        struct mg_slice val = part;
-        mg_slice_split(&val, '=', &k);
-        struct mg_buf kb;
-        mg_buf_init(&kb, 256);
-        bool match = mg_url_decode(&kb, k, true) == MG_E_OK &&
-                     mg_slice_eq_cstr(mg_buf_slice(&kb), name);
-        mg_buf_cleanup(&kb);
-        if (!match)
-            continue;
-        struct mg_buf vb;
-        mg_buf_init(&vb, cap > 0 ? cap - 1 : 0);
-        const char *out = NULL;
-        if (mg_url_decode(&vb, val, true) == MG_E_OK && vb.len < cap) {
-            mg_memcpy(buf, vb.ptr, vb.len);
-            buf[vb.len] = 0;
-            out = buf;
-        }
-        mg_buf_cleanup(&vb);
-        return out ? out : "";
-    }
-    return NULL;
+    return json_string_value(json_object_get(c->input, member));
 }
 
 void mg_ac_now(char out[32])
@@ -191,29 +143,18 @@ json_t *mg_ac_public_target(const json_t *doc)
 
 bool mg_ac_gateway_ident(struct mg_call *c, const char *ident, char account[13], char id[128])
 {
-    if (strncmp(ident, "arn:", 4) == 0) {
-        struct mg_arn a;
-        if (mg_arn_parse(mg_slice_cstr(ident), &a) && mg_slice_eq_cstr(a.service, "bedrock-agentcore") &&
-            a.account.len == 12 && mg_slice_starts_with(a.resource, "gateway/") &&
-            a.resource.len - 8 < 128) {
-            snprintf(account, 13, MG_SLICE_FMT, MG_SLICE_ARG(a.account));
-            snprintf(id, 128, "%.*s", (int)(a.resource.len - 8), (const char *)a.resource.ptr + 8);
-            if (mg_ac_match_gateway_id(id) &&
-                mg_slice_eq_cstr(a.region, c->env->region))
-                return true;
-        }
-    } else if (strlen(ident) < 128 && mg_ac_match_gateway_id(ident)) {
-        snprintf(account, 13, "%s", c->principal.account);
+    /* in the model's pattern (checked before the handler); an ARN was turned into its id by
+     * s_prepare */
+    const char *arn_account = json_string_value(json_object_get(c->input, S_ARN_ACCOUNT));
+    if (strlen(ident) < 128 && mg_ac_match_gateway_id(ident)) {
+        snprintf(account, 13, "%s", arn_account ? arn_account : c->principal.account);
         snprintf(id, 128, "%s", ident);
         return true;
     }
-    struct mg_ac_verr v = {0};
-    char vd[400];
-    snprintf(vd, sizeof(vd), "Value '%.200s' at 'gatewayIdentifier' failed to satisfy constraint: "
-                             "Member must satisfy regular expression pattern: "
-                             "([0-9a-z][-]?){1,100}-[0-9a-z]{10}", ident);
-    mg_ac_verr_add(&v, "gatewayIdentifier", "%s", vd);
-    mg_ac_send_validation(c, &v);
+    /* longer than any id mcpgate makes (a name of at most 48 characters, '-', 10): none such */
+    char msg[256];
+    snprintf(msg, sizeof(msg), "Gateway not found: %.200s", ident);
+    mg_ac_send_error(c, 404, "ResourceNotFoundException", msg);
     return false;
 }
 
@@ -246,9 +187,10 @@ bool mg_ac_authz_gateway(struct mg_call *c, const char *action, const json_t *gw
     return mg_authz(c, action, &res, extra);
 }
 
-/* ---- routing ---------------------------------------------------------------------------- */
+/* ---- the API ---------------------------------------------------------------------------- */
 
-/* Features of bedrock-agentcore-control that mcpgate does not serve, by first path segment. */
+/* Features of AgentCore that mcpgate does not serve, by the first segment of the operation's
+ * path (control plane and data plane alike). */
 static const struct {
     const char *segment, *feature;
 } s_unsupported[] = {
@@ -261,6 +203,7 @@ static const struct {
     {"policy-engines", "AgentCore Policy (policy engines)"},
     {"policy-engine-summaries", "AgentCore Policy (policy engines)"},
     {"evaluators", "AgentCore Evaluations"},
+    {"evaluations", "AgentCore Evaluations"},
     {"online-evaluation-configs", "AgentCore Evaluations"},
     {"datasets", "AgentCore datasets"},
     {"capacity-providers", "AgentCore capacity providers"},
@@ -268,110 +211,95 @@ static const struct {
     {"harnesses", "AgentCore harnesses"},
     {"payments", "AgentCore payments"},
     {"registries", "AgentCore registries"},
+    {"registry-records", "AgentCore registries"},
 };
 
-/* feature: what the path belongs to, or NULL */
-static void s_unknown(struct mg_call *c, const char *feature)
+static const char *s_feature(const struct mg_aws_op *op)
 {
-    mg_app_unsupported_rest(c, MG_APP_SVC_AGENTCORE_CONTROL, feature);
+    const char *uri = mg_aws_str(op->uri);
+    if (strncmp(uri, "/gateways/{gatewayIdentifier}/rules", 35) == 0)
+        return "Gateway rules";
+    if (strncmp(uri, "/gateways/{gatewayIdentifier}/rate-limits", 41) == 0)
+        return "Gateway rate limits";
+    const char *seg = uri[0] == '/' ? uri + 1 : uri;
+    size_t n = strcspn(seg, "/?");
+    for (size_t i = 0; i < sizeof(s_unsupported) / sizeof(s_unsupported[0]); i++)
+        if (strlen(s_unsupported[i].segment) == n &&
+            strncmp(seg, s_unsupported[i].segment, n) == 0)
+            return s_unsupported[i].feature;
+    return NULL;
 }
 
-#define S_MAX_SEGS 6
-
-/* Splits the raw path into percent-decoded segments (trailing slash ignored). */
-static int s_segments(struct mg_slice path, char segs[S_MAX_SEGS][1100])
+/* Before the model's validation: a gateway's ARN where the model's pattern names an id (the id
+ * goes on to validation, the ARN's account to mg_ac_gateway_ident; anything else stays for the
+ * validator to refuse), and the rules of mcpgate that must win over the model's wording. */
+static bool s_prepare(struct mg_call *c, json_t *input)
 {
-    int n = 0;
-    struct mg_slice rest = path, part;
-    if (rest.len && rest.ptr[0] == '/')
-        rest = mg_slice_sub(rest, 1, rest.len);
-    while (rest.len) {
-        mg_slice_split(&rest, '/', &part);
-        if (part.len == 0 && rest.len == 0)
-            break;
-        if (n >= S_MAX_SEGS || part.len >= 1100 * 3)
-            return -1;
-        struct mg_buf b;
-        mg_buf_init(&b, 1099);
-        enum mg_err e = mg_url_decode(&b, part, false);
-        if (e == MG_E_OK && b.len < 1100 && (b.len == 0 || memchr(b.ptr, 0, b.len) == NULL)) {
-            if (b.len)
-                mg_memcpy(segs[n], b.ptr, b.len);
-            segs[n][b.len] = 0;
-        } else {
-            mg_buf_cleanup(&b);
-            return -1;
+    const char *op = mg_aws_op_name(c->op);
+    if (strcmp(op, "CreateGatewayTarget") == 0 || strcmp(op, "UpdateGatewayTarget") == 0) {
+        struct mg_ac_verr v = {0};
+        mg_ac_check_schema_refs(input, &v);
+        if (mg_ac_verr_any(&v)) {
+            mg_ac_send_validation(c, &v);
+            return false;
         }
-        mg_buf_cleanup(&b);
-        n++;
     }
-    return n;
+    const char *ident = json_string_value(json_object_get(input, "gatewayIdentifier"));
+    struct mg_arn a;
+    if (ident == NULL || strncmp(ident, "arn:", 4) != 0 ||
+        !mg_arn_parse(mg_slice_cstr(ident), &a) ||
+        !mg_slice_eq_cstr(a.service, "bedrock-agentcore") || a.account.len != 12 ||
+        !mg_slice_starts_with(a.resource, "gateway/") || a.resource.len - 8 >= 128 ||
+        !mg_slice_eq_cstr(a.region, c->env->region))
+        return true;
+    char account[13], id[128];
+    snprintf(account, sizeof(account), MG_SLICE_FMT, MG_SLICE_ARG(a.account));
+    snprintf(id, sizeof(id), "%.*s", (int)(a.resource.len - 8), (const char *)a.resource.ptr + 8);
+    if (!mg_ac_match_gateway_id(id))
+        return true;
+    json_t *acct = json_string(account), *idv = json_string(id);
+    if (acct == NULL || idv == NULL || json_object_set_new(input, S_ARN_ACCOUNT, acct) != 0) {
+        json_decref(idv);
+        return true; /* the ARN stays: the validator refuses it */
+    }
+    if (json_object_set_new(input, "gatewayIdentifier", idv) != 0)
+        json_object_del(input, S_ARN_ACCOUNT);
+    return true;
 }
+
+static const struct mg_call_op s_ops[] = {
+    {"CreateGateway", mg_ac_create_gateway},
+    {"GetGateway", mg_ac_get_gateway},
+    {"ListGateways", mg_ac_list_gateways},
+    {"UpdateGateway", mg_ac_update_gateway},
+    {"DeleteGateway", mg_ac_delete_gateway},
+    {"CreateGatewayTarget", mg_ac_create_target},
+    {"GetGatewayTarget", mg_ac_get_target},
+    {"ListGatewayTargets", mg_ac_list_targets},
+    {"UpdateGatewayTarget", mg_ac_update_target},
+    {"DeleteGatewayTarget", mg_ac_delete_target},
+    {"SynchronizeGatewayTargets", mg_ac_sync_targets},
+    {"PutResourcePolicy", mg_ac_put_policy},
+    {"GetResourcePolicy", mg_ac_get_policy},
+    {"DeleteResourcePolicy", mg_ac_delete_policy},
+    {"TagResource", mg_ac_tag},
+    {"UntagResource", mg_ac_untag},
+    {"ListTagsForResource", mg_ac_list_tags},
+};
+
+static const enum mg_aws_service s_svcs[] = {MG_AWS_SVC_AGENTCORE_CONTROL, MG_AWS_SVC_AGENTCORE};
+
+const struct mg_call_api mg_agentcore_api = {
+    .svcs = s_svcs,
+    .n_svcs = sizeof(s_svcs) / sizeof(s_svcs[0]),
+    .ops = s_ops,
+    .n_ops = sizeof(s_ops) / sizeof(s_ops[0]),
+    .feature = s_feature,
+    .vflags = MG_AWS_V_LIST_INDEX,
+    .prepare = s_prepare,
+};
 
 void mg_agentcore_handle(struct mg_call *c)
 {
-    static _Thread_local char tsegs[S_MAX_SEGS][1100];
-    const struct mg_http_req *r = c->req;
-    int n = s_segments(r->path, tsegs);
-    struct mg_slice m = r->method;
-    bool get = mg_slice_eq_cstr(m, "GET"), post = mg_slice_eq_cstr(m, "POST"),
-         put = mg_slice_eq_cstr(m, "PUT"), del = mg_slice_eq_cstr(m, "DELETE");
-    char (*s)[1100] = tsegs;
-    if (n < 0) {
-        mg_ac_send_validation_msg(c, "CannotParse", "The request path could not be decoded.");
-        return;
-    }
-    if (n >= 1 && strcmp(s[0], "gateways") == 0) {
-        if (n == 1) {
-            if (post)
-                return mg_ac_create_gateway(c);
-            if (get)
-                return mg_ac_list_gateways(c);
-        } else if (n == 2) {
-            if (get)
-                return mg_ac_get_gateway(c, s[1]);
-            if (put)
-                return mg_ac_update_gateway(c, s[1]);
-            if (del)
-                return mg_ac_delete_gateway(c, s[1]);
-        } else if (n == 3 && strcmp(s[2], "targets") == 0) {
-            if (post)
-                return mg_ac_create_target(c, s[1]);
-            if (get)
-                return mg_ac_list_targets(c, s[1]);
-        } else if (n == 4 && strcmp(s[2], "targets") == 0) {
-            if (get)
-                return mg_ac_get_target(c, s[1], s[3]);
-            if (put)
-                return mg_ac_update_target(c, s[1], s[3]);
-            if (del)
-                return mg_ac_delete_target(c, s[1], s[3]);
-        } else if (n == 3 && strcmp(s[2], "synchronizeTargets") == 0) {
-            if (put)
-                return mg_ac_sync_targets(c, s[1]);
-        } else if (n >= 3 && strcmp(s[2], "rules") == 0) {
-            return s_unknown(c, "Gateway rules");
-        } else if (n >= 3 && strcmp(s[2], "rate-limits") == 0) {
-            return s_unknown(c, "Gateway rate limits");
-        }
-    } else if (n == 2 && strcmp(s[0], "resourcepolicy") == 0) {
-        if (put)
-            return mg_ac_put_policy(c, s[1]);
-        if (get)
-            return mg_ac_get_policy(c, s[1]);
-        if (del)
-            return mg_ac_delete_policy(c, s[1]);
-    } else if (n == 2 && strcmp(s[0], "tags") == 0) {
-        if (post)
-            return mg_ac_tag(c, s[1]);
-        if (del)
-            return mg_ac_untag(c, s[1]);
-        if (get)
-            return mg_ac_list_tags(c, s[1]);
-    } else if (n >= 1) {
-        for (size_t i = 0; i < sizeof(s_unsupported) / sizeof(s_unsupported[0]); i++)
-            if (strcmp(s[0], s_unsupported[i].segment) == 0)
-                return s_unknown(c, s_unsupported[i].feature);
-    }
-    s_unknown(c, NULL);
+    mg_call_serve(c, &mg_agentcore_api);
 }

@@ -50,18 +50,6 @@ static void s_not_found(struct mg_call *c, const char *tid)
     mg_ac_send_error(c, 404, "ResourceNotFoundException", msg);
 }
 
-static bool s_check_tid(struct mg_call *c, const char *tid)
-{
-    if (mg_ac_match_target_id(tid))
-        return true;
-    struct mg_ac_verr v = {0};
-    mg_ac_verr_add(&v, "targetId", "Value '%.40s' at 'targetId' failed to satisfy constraint: "
-                                   "Member must satisfy regular expression pattern: "
-                                   "[0-9a-zA-Z]{10}", tid);
-    mg_ac_send_validation(c, &v);
-    return false;
-}
-
 static json_t *s_summary(const json_t *doc)
 {
     static const char *const keys[] = {"targetId", "name", "status", "description", "createdAt",
@@ -85,11 +73,11 @@ static size_t s_tool_count(const json_t *body)
 
 static bool s_tool_quota(struct mg_call *c, const json_t *body)
 {
-    if (s_tool_count(body) <= g_mg_ac_quotas.tools_per_target)
+    if (s_tool_count(body) <= mg_ac_quotas(c->service)->tools_per_target)
         return true;
     char msg[200];
     snprintf(msg, sizeof(msg), "The maximum number of tools per target (%zu) has been exceeded",
-             g_mg_ac_quotas.tools_per_target);
+             mg_ac_quotas(c->service)->tools_per_target);
     mg_ac_send_error(c, 402, "ServiceQuotaExceededException", msg);
     return false;
 }
@@ -149,8 +137,9 @@ static void s_commit(struct mg_call *c, const char *account, const char *key, co
 
 /* ---- CreateGatewayTarget ---------------------------------------------------------------- */
 
-void mg_ac_create_target(struct mg_call *c, const char *ident)
+void mg_ac_create_target(struct mg_call *c)
 {
+    const char *ident = mg_ac_in(c, "gatewayIdentifier");
     const struct mg_env *env = c->env;
     json_t *body = mg_ac_body(c);
     if (body == NULL)
@@ -158,7 +147,7 @@ void mg_ac_create_target(struct mg_call *c, const char *ident)
     json_t *doc = NULL;
     struct mg_snapshot *snap = NULL;
     struct mg_ac_verr v = {0};
-    mg_ac_validate_target(body, false, &v);
+    mg_ac_validate_target(body, mg_ac_quotas(c->service), &v);
     if (mg_ac_verr_any(&v)) {
         mg_ac_send_validation(c, &v);
         goto out;
@@ -226,11 +215,11 @@ void mg_ac_create_target(struct mg_call *c, const char *ident)
             goto out;
         }
     }
-    if (live >= g_mg_ac_quotas.targets_per_gateway) {
+    if (live >= mg_ac_quotas(c->service)->targets_per_gateway) {
         mg_state_write_abort(env->state);
         char msg[200];
         snprintf(msg, sizeof(msg), "The maximum number of targets per gateway (%zu) has been "
-                                   "reached", g_mg_ac_quotas.targets_per_gateway);
+                                   "reached", mg_ac_quotas(c->service)->targets_per_gateway);
         mg_ac_send_error(c, 402, "ServiceQuotaExceededException", msg);
         goto out;
     }
@@ -280,19 +269,22 @@ static const struct mg_snapshot_doc *s_target_doc(struct mg_call *c,
     return d;
 }
 
-void mg_ac_get_target(struct mg_call *c, const char *ident, const char *tid)
+void mg_ac_get_target(struct mg_call *c)
 {
+    const char *ident = mg_ac_in(c, "gatewayIdentifier");
+    const char *tid = mg_ac_in(c, "targetId");
     const struct mg_snapshot_doc *gd =
         mg_ac_gateway_authorized(c, ident, "bedrock-agentcore:GetGatewayTarget", NULL);
-    if (gd == NULL || !s_check_tid(c, tid))
+    if (gd == NULL)
         return;
     const struct mg_snapshot_doc *d = s_target_doc(c, gd, tid);
     if (d)
         mg_ac_send_json(c, 200, mg_ac_public_target(d->doc));
 }
 
-void mg_ac_list_targets(struct mg_call *c, const char *ident)
+void mg_ac_list_targets(struct mg_call *c)
 {
+    const char *ident = mg_ac_in(c, "gatewayIdentifier");
     const struct mg_snapshot_doc *gd =
         mg_ac_gateway_authorized(c, ident, "bedrock-agentcore:ListGatewayTargets", NULL);
     if (gd == NULL)
@@ -353,8 +345,10 @@ static const struct mg_snapshot_doc *s_locked_target(struct mg_call *c,
     return d;
 }
 
-void mg_ac_update_target(struct mg_call *c, const char *ident, const char *tid)
+void mg_ac_update_target(struct mg_call *c)
 {
+    const char *ident = mg_ac_in(c, "gatewayIdentifier");
+    const char *tid = mg_ac_in(c, "targetId");
     const struct mg_env *env = c->env;
     json_t *body = mg_ac_body(c);
     if (body == NULL)
@@ -362,7 +356,7 @@ void mg_ac_update_target(struct mg_call *c, const char *ident, const char *tid)
     json_t *doc = NULL;
     struct mg_snapshot *snap = NULL;
     struct mg_ac_verr v = {0};
-    mg_ac_validate_target(body, true, &v);
+    mg_ac_validate_target(body, mg_ac_quotas(c->service), &v);
     if (mg_ac_verr_any(&v)) {
         mg_ac_send_validation(c, &v);
         goto out;
@@ -373,7 +367,7 @@ void mg_ac_update_target(struct mg_call *c, const char *ident, const char *tid)
     s_target_ctx(&ctx, body);
     const struct mg_snapshot_doc *gd =
         mg_ac_gateway_authorized(c, ident, "bedrock-agentcore:UpdateGatewayTarget", &ctx);
-    if (gd == NULL || !s_check_tid(c, tid) || !s_tool_quota(c, body))
+    if (gd == NULL || !s_tool_quota(c, body))
         goto out;
     char account[13], gwid[128];
     snprintf(account, sizeof(account), "%s", gd->account);
@@ -436,12 +430,14 @@ out:
     json_decref(body);
 }
 
-void mg_ac_delete_target(struct mg_call *c, const char *ident, const char *tid)
+void mg_ac_delete_target(struct mg_call *c)
 {
+    const char *ident = mg_ac_in(c, "gatewayIdentifier");
+    const char *tid = mg_ac_in(c, "targetId");
     const struct mg_env *env = c->env;
     const struct mg_snapshot_doc *gd =
         mg_ac_gateway_authorized(c, ident, "bedrock-agentcore:DeleteGatewayTarget", NULL);
-    if (gd == NULL || !s_check_tid(c, tid))
+    if (gd == NULL)
         return;
     char account[13];
     snprintf(account, sizeof(account), "%s", gd->account);
@@ -473,30 +469,17 @@ out:
         mg_snapshot_unref(snap);
 }
 
-void mg_ac_sync_targets(struct mg_call *c, const char *ident)
+void mg_ac_sync_targets(struct mg_call *c)
 {
+    const char *ident = mg_ac_in(c, "gatewayIdentifier");
     const struct mg_env *env = c->env;
     json_t *body = mg_ac_body(c);
     if (body == NULL)
         return;
     json_t *doc = NULL;
     struct mg_snapshot *snap = NULL;
+    /* one target id in the model's pattern */
     const json_t *list = json_object_get(body, "targetIdList");
-    struct mg_ac_verr v = {0};
-    if (list == NULL || json_is_null(list))
-        mg_ac_verr_add(&v, "targetIdList", "Value null at 'targetIdList' failed to satisfy "
-                                           "constraint: Member must not be null");
-    else if (!json_is_array(list) || json_array_size(list) != 1)
-        mg_ac_verr_add(&v, "targetIdList", "Value at 'targetIdList' failed to satisfy constraint: "
-                                           "Member must have length between 1 and 1");
-    else if (!mg_ac_match_target_id(json_string_value(json_array_get(list, 0))))
-        mg_ac_verr_add(&v, "targetIdList.member", "Value at 'targetIdList.member' failed to "
-                                                  "satisfy constraint: Member must satisfy "
-                                                  "regular expression pattern: [0-9a-zA-Z]{10}");
-    if (mg_ac_verr_any(&v)) {
-        mg_ac_send_validation(c, &v);
-        goto out;
-    }
     char tid[11];
     snprintf(tid, sizeof(tid), "%s", json_string_value(json_array_get(list, 0)));
     const struct mg_snapshot_doc *gd =

@@ -253,6 +253,14 @@ static void s_structure(struct s_walk *w, const struct mg_aws_shape *s, const js
         set++;
         s_walk(w, m->target, v, p, depth + 1);
     }
+    if (s->flags & MG_AWS_S_UNION) { /* a member the model does not know counts as set too */
+        const char *k;
+        json_t *m;
+        set = 0;
+        json_object_foreach((json_t *)j, k, m) {
+            set += !json_is_null(m);
+        }
+    }
     if ((s->flags & MG_AWS_S_UNION) && set != 1)
         s_add(w->v, path, "Value at '%s' failed to satisfy constraint: Union must have exactly "
                           "one member set (%zu set)", *path ? path : "input", set);

@@ -162,6 +162,12 @@ struct mg_call_api {
      * Runtime: an enum value or a layer ARN, refused in Lambda's own words), NULL-terminated,
      * or NULL. The handler still finds them in c->input. */
     const char *const *own_members;
+    unsigned vflags; /* the validator's dialect (MG_AWS_V_*), 0 for none */
+    /* Runs on the assembled input before validation (c->op and c->reply set, c->input not yet),
+     * or NULL: rewrites what the service accepts beyond the model's constraints (e.g. an ARN
+     * where the model's pattern names an id), or answers a rule of the service that must win
+     * over the model's (fills c->reply and returns false). */
+    bool (*prepare)(struct mg_call *c, json_t *input);
 };
 
 /* Answers one call of an AWS API: routes it by the models (query: the Action parameter of

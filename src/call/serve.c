@@ -57,7 +57,7 @@ static bool s_validate(const struct mg_call_api *api, const struct mg_aws_op *op
         values[n++] = json_incref(v);
         (void)json_object_del(in, own + oplen + 1);
     }
-    bool ok = mg_aws_validate(op, in, ve);
+    bool ok = mg_aws_validate_with(op, in, api->vflags, ve);
     for (size_t i = 0; i < n; i++) {
         /* the object had the member: putting it back only reuses its slot */
         if (json_object_set_new(in, names[i], values[i]))
@@ -92,21 +92,23 @@ static void s_run(struct mg_call *c, const struct mg_call_api *api, const struct
                            "out of memory");
         return;
     }
-    if (!s_validate(api, rt->op, in, ve)) {
+    c->op = rt->op;
+    c->reply = rep;
+    if (api->prepare != NULL && in != NULL && !api->prepare(c, in)) {
+        /* answered by the service */
+    } else if (!s_validate(api, rt->op, in, ve)) {
         if (ve->n == 0) /* a member could not be put back */
             mg_aws_reply_error(rep, 500, c->params ? "ServiceFailure" : "InternalServerException",
                                "out of memory");
         else
             mg_aws_reply_validation(rep, rt->op, ve);
     } else {
-        c->op = rt->op;
         c->input = in;
-        c->reply = rep;
         fn(c);
-        c->op = NULL;
-        c->input = NULL;
-        c->reply = NULL;
     }
+    c->op = NULL;
+    c->input = NULL;
+    c->reply = NULL;
     mg_free(ve);
     json_decref(in);
 }

@@ -63,11 +63,7 @@ const SERVED = {
 // one of these is fixed, remove it here.
 const KNOWN_WRONG = {
   'bedrock-agentcore-control': {},
-  // the AgentCore router takes at most 6 path segments; these paths have 8
-  'bedrock-agentcore': {
-    GetEvent: /The request path could not be decoded/,
-    DeleteEvent: /The request path could not be decoded/,
-  },
+  'bedrock-agentcore': {},
   iam: {},
   sts: {},
   lambda: {},

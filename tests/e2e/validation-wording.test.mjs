@@ -129,15 +129,14 @@ const CASES = [
   controlCase('AgentCore CreateGatewayTarget: a name outside the pattern (sensitive)', 'CreateGatewayTarget',
     { gatewayIdentifier: 'gw1-abcdefghij', name: 'bad name!', targetConfiguration: target },
     'name', undefined, 'satisfy regular expression pattern: ([0-9a-zA-Z][-]?){1,100}'),
-];
-
-// Where mcpgate's answer differs from AWS's today (each with what it says instead).
-const WORDING_GAPS = [
-  // AWS names the bound that is broken; mcpgate says "between 1 and 1000"
   controlCase('AgentCore ListGateways: maxResults 0', 'ListGateways', { maxResults: 0 },
     'maxResults', '0', 'have value greater than or equal to 1'),
   controlCase('AgentCore ListGateways: maxResults 1001', 'ListGateways', { maxResults: 1001 },
     'maxResults', '1001', 'have value less than or equal to 1000'),
+];
+
+// Where mcpgate's answer differs from AWS's today (each with what it says instead).
+const WORDING_GAPS = [
 ];
 
 const JS = {

@@ -1,4 +1,5 @@
-/* AgentCore control plane: id formats, patterns, request validation, resource policy rules. */
+/* AgentCore control plane: id formats, the model's patterns and the service's own rules as a
+ * request meets them, resource policy rules. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,55 +39,49 @@ static void test_ids(void **state)
     assert_true(mg_ac_match_gateway_id(id));
 }
 
-static void test_patterns(void **state)
+/* What a request meets on its way to a handler: the model's validator (the dialect of
+ * mg_agentcore_api), then for CreateGatewayTarget the $ref rule that runs before it, then the
+ * service's own rules. The message of the first that fails, or "" when all pass. */
+static void s_check(const char *op_name, json_t *b, char *msg, size_t cap)
 {
-    (void)state;
-    assert_true(mg_ac_match_gateway_name("TestGW-1"));
-    assert_true(mg_ac_match_gateway_name("a"));
-    assert_false(mg_ac_match_gateway_name("bad name"));
-    assert_false(mg_ac_match_gateway_name("-a"));
-    assert_false(mg_ac_match_gateway_name("a--b"));
-    assert_false(mg_ac_match_gateway_name("a_b"));
-    char long_name[60];
-    memset(long_name, 'a', 49);
-    long_name[49] = 0;
-    assert_false(mg_ac_match_gateway_name(long_name));
-    long_name[48] = 0;
-    assert_true(mg_ac_match_gateway_name(long_name));
-    assert_false(mg_ac_match_gateway_id("Upper-abcdefghij"));
-    assert_false(mg_ac_match_gateway_id("abc-abcdefghi"));
-    assert_true(mg_ac_match_role_arn("arn:aws:iam::111122223333:role/gw"));
-    assert_true(mg_ac_match_role_arn("arn:aws:iam::111122223333:role/path/gw"));
-    assert_false(mg_ac_match_role_arn("arn:aws:iam::111122223333:user/gw"));
-    assert_true(mg_ac_match_lambda_arn("arn:aws:lambda:us-east-1:111122223333:function:f"));
-    assert_true(mg_ac_match_lambda_arn("arn:aws:lambda:us-east-1:111122223333:function:f:$LATEST"));
-    assert_true(mg_ac_match_lambda_arn("arn:aws:lambda:us-gov-west-1:111122223333:function:f:prod"));
-    assert_false(mg_ac_match_lambda_arn("arn:aws:lambda:us-east-1:1111:function:f"));
-    assert_true(mg_ac_match_client_token("12345678-1234-1234-1234-123456789012"));
-    assert_false(mg_ac_match_client_token("-abc"));
-    assert_true(mg_ac_match_kms_arn("arn:aws:kms:us-east-1:111122223333:key/"
-                                    "12345678-1234-1234-1234-123456789012"));
-    assert_true(mg_ac_match_tag_chars("cost center:a/b=c+d@e.f-g_h"));
-    assert_false(mg_ac_match_tag_chars("a*b"));
-    assert_true(mg_ac_match_tag_resource_arn(
-        "arn:aws:bedrock-agentcore:us-east-1:111122223333:gateway/gw-abcdefghij"));
-    assert_false(mg_ac_match_tag_resource_arn("arn:aws:s3:::bucket"));
-    assert_true(mg_ac_match_discovery_url("https://x.example.com/.well-known/openid-configuration"));
-    assert_false(mg_ac_match_discovery_url("https://x.example.com/jwks"));
+    const struct mg_aws_op *op =
+        mg_aws_op_find(MG_AWS_SVC_AGENTCORE_CONTROL, mg_slice_cstr(op_name));
+    assert_non_null(op);
+    bool target = strstr(op_name, "Target") != NULL;
+    msg[0] = 0;
+    struct mg_ac_verr v = {0};
+    if (target) {
+        mg_ac_check_schema_refs(b, &v);
+        if (mg_ac_verr_any(&v)) {
+            mg_ac_verr_message(&v, msg, cap);
+            return;
+        }
+    }
+    struct mg_aws_verrors *ve = test_malloc(sizeof(*ve));
+    memset(ve, 0, sizeof(*ve));
+    if (!mg_aws_validate_with(op, b, MG_AWS_V_LIST_INDEX, ve)) {
+        mg_aws_verrors_message(ve, msg, cap);
+        test_free(ve);
+        return;
+    }
+    test_free(ve);
+    if (target)
+        mg_ac_validate_target(b, mg_ac_quotas(NULL), &v);
+    else
+        mg_ac_validate_gateway(b, false, &v);
+    if (mg_ac_verr_any(&v))
+        mg_ac_verr_message(&v, msg, cap);
 }
 
 static void s_expect(const char *body, bool target, const char *needle)
 {
     json_t *b = s_json(body);
-    struct mg_ac_verr v = {0};
     if (target)
-        mg_ac_validate_target(b, false, &v);
-    else
-        mg_ac_validate_gateway(b, false, &v);
-    char msg[2048];
-    mg_ac_verr_message(&v, msg, sizeof(msg));
+        json_object_set_new(b, "gatewayIdentifier", json_string("gw-abcdefghij"));
+    char msg[4096];
+    s_check(target ? "CreateGatewayTarget" : "CreateGateway", b, msg, sizeof(msg));
     if (needle == NULL) {
-        if (mg_ac_verr_any(&v))
+        if (msg[0])
             fail_msg("unexpected validation error: %s", msg);
     } else if (strstr(msg, needle) == NULL) {
         fail_msg("expected '%s' in '%s'", needle, msg);
@@ -101,6 +96,44 @@ static void s_expect(const char *body, bool target, const char *needle)
     "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{\"inlinePayload\":"    \
     tools "}}}}," CREDS "}"
 #define TOOL(n) "{\"name\":\"" n "\",\"description\":\"d\",\"inputSchema\":{\"type\":\"object\"}}"
+
+/* Ids in the model's patterns, and the model's patterns met by requests. */
+static void test_patterns(void **state)
+{
+    (void)state;
+    assert_false(mg_ac_match_gateway_id("Upper-abcdefghij"));
+    assert_false(mg_ac_match_gateway_id("abc-abcdefghi"));
+    assert_false(mg_ac_match_gateway_id(NULL));
+    assert_true(mg_ac_match_gateway_id("a--abcdefghij"));
+    assert_true(mg_ac_match_target_id("ABCDEFGHIJ"));
+    assert_false(mg_ac_match_target_id("ABCDEFGHI"));
+    assert_true(mg_ac_match_tool_name("get.order-v2_Tool"));
+    assert_false(mg_ac_match_tool_name("a b"));
+    assert_false(mg_ac_match_tool_name(""));
+    static const char pat[] = "Member must satisfy regular expression pattern";
+    s_expect("{\"name\":\"TestGW-1\"," ROLE ",\"authorizerType\":\"AWS_IAM\"}", false, NULL);
+    s_expect("{\"name\":\"-a\"," ROLE ",\"authorizerType\":\"AWS_IAM\"}", false, pat);
+    s_expect("{\"name\":\"a--b\"," ROLE ",\"authorizerType\":\"AWS_IAM\"}", false, pat);
+    s_expect("{\"name\":\"a_b\"," ROLE ",\"authorizerType\":\"AWS_IAM\"}", false, pat);
+    s_expect("{\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"," ROLE
+             ",\"authorizerType\":\"AWS_IAM\"}", false, pat); /* 49 characters */
+    s_expect("{\"name\":\"gw\",\"roleArn\":\"arn:aws:iam::111122223333:user/gw\","
+             "\"authorizerType\":\"AWS_IAM\"}", false, "'roleArn'");
+    s_expect("{\"name\":\"gw\",\"roleArn\":\"arn:aws:iam::111122223333:role/path/gw\","
+             "\"authorizerType\":\"AWS_IAM\",\"clientToken\":"
+             "\"12345678-1234-1234-1234-123456789012\",\"kmsKeyArn\":\"arn:aws:kms:us-east-1:"
+             "111122223333:key/12345678-1234-1234-1234-123456789012\",\"tags\":"
+             "{\"cost center:a/b=c+d@e.f-g_h\":\"v\"}}", false, NULL);
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"clientToken\":\"-abc"
+             "defghijklmnopqrstuvwxyz0123456789\"}", false, "'clientToken'");
+    s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
+             "\"arn:aws:lambda:us-gov-west-1:111122223333:function:f:prod\",\"toolSchema\":"
+             "{\"inlinePayload\":[" TOOL("a") "]}}}}," CREDS "}", true, NULL);
+    s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
+             "\"arn:aws:lambda:us-east-1:1111:function:f\",\"toolSchema\":"
+             "{\"inlinePayload\":[" TOOL("a") "]}}}}," CREDS "}", true,
+             "targetConfiguration.mcp.lambda.lambdaArn");
+}
 
 static void test_gateway_validation(void **state)
 {
@@ -135,16 +168,24 @@ static void test_gateway_validation(void **state)
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
              "{\"mcp\":{\"supportedVersions\":[\"2025-03-26\"]}}}", false, NULL);
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
-             "{\"mcp\":{},\"other\":{}}}", false, "Union must have exactly one member set");
+             "{}}", false, "'protocolConfiguration' failed to satisfy constraint: Union must "
+                          "have exactly one member set (0 set)");
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
+             "{\"mcp\":{},\"other\":{}}}", false, "Union must have exactly one member set (2 set)");
+    s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"http\":{},\"mcp\":{}}}", true,
+             "'targetConfiguration' failed to satisfy constraint: Union must have exactly one "
+             "member set (2 set)");
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
              "{\"mcp\":{\"sessionConfiguration\":{\"sessionTimeoutInSeconds\":10}}}}",
-             false, "between 900 and 28800");
+             false, "'protocolConfiguration.mcp.sessionConfiguration.sessionTimeoutInSeconds' failed "
+                    "to satisfy constraint: Member must have value greater than or equal to 900");
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"description\":\"\"}", false,
              "Member must have length greater than or equal to 1");
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"clientToken\":\"short\"}",
              false, "'clientToken'");
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"tags\":{\"a*\":\"b\"}}",
-             false, "'tags'");
+             false, "Value 'a*' at 'tags.key' failed to satisfy constraint: Member must satisfy "
+                    "regular expression pattern: [a-zA-Z0-9\\s._:/=+@-]*");
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"interceptorConfigurations\":["
              "{\"interceptor\":{\"lambda\":{\"arn\":\"arn:aws:lambda:us-east-1:111122223333:function:a\"}},"
              "\"interceptionPoints\":[\"REQUEST\",\"RESPONSE\"]},"
@@ -153,15 +194,18 @@ static void test_gateway_validation(void **state)
              false, "Only one interceptor configuration per interception point can be defined");
     /* several failures are counted */
     json_t *b = s_json("{\"name\":\"x y\",\"roleArn\":\"r\",\"authorizerType\":\"AWS_IAM\"}");
-    struct mg_ac_verr v = {0};
-    mg_ac_validate_gateway(b, false, &v);
-    assert_int_equal(v.n, 2);
-    assert_string_equal(v.names[0], "name");
-    assert_string_equal(v.names[1], "roleArn");
-    char msg[1024];
-    mg_ac_verr_message(&v, msg, sizeof(msg));
-    assert_memory_equal(msg, "2 validation errors detected: ", 30);
+    char msg[4096];
+    s_check("CreateGateway", b, msg, sizeof(msg));
+    assert_memory_equal(msg, "2 validation errors detected: Value 'x y' at 'name' ", 50);
+    assert_non_null(strstr(msg, "; Value 'r' at 'roleArn' "));
     json_decref(b);
+    /* a rule of the service counts as one message */
+    struct mg_ac_verr v = {0};
+    mg_ac_verr_rule(&v, "first %d", 1);
+    mg_ac_verr_rule(&v, "second");
+    assert_true(mg_ac_verr_any(&v));
+    mg_ac_verr_message(&v, msg, sizeof(msg));
+    assert_string_equal(msg, "first 1");
 }
 
 static void test_target_validation(void **state)
@@ -181,7 +225,7 @@ static void test_target_validation(void **state)
     {
         json_t *bad = s_json(LAMBDA("[" TOOL("my tool!") "]"));
         struct mg_ac_verr bv = {0};
-        mg_ac_validate_target(bad, true, &bv); /* UpdateGatewayTarget validates the same way */
+        mg_ac_validate_target(bad, mg_ac_quotas(NULL), &bv); /* Update: the same rules */
         char bm[1024];
         mg_ac_verr_message(&bv, bm, sizeof(bm));
         assert_null(strstr(bm, "my tool!"));
@@ -191,7 +235,8 @@ static void test_target_validation(void **state)
     s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
              "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{\"inlinePayload\":"
              "[" TOOL("a") "]}}}},\"credentialProviderConfigurations\":[{\"credentialProviderType\":"
-             "\"API_KEY\",\"credentialProvider\":{\"apiKeyCredentialProvider\":{\"providerArn\":\"x\"}}}]}",
+             "\"API_KEY\",\"credentialProvider\":{\"apiKeyCredentialProvider\":{\"providerArn\":"
+             "\"arn:aws:x:us-east-1:111122223333:p\"}}}]}",
              true, "Lambda target only supports GATEWAY_IAM_ROLE credential provider type");
     s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
              "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{\"inlinePayload\":"
@@ -211,8 +256,24 @@ static void test_target_validation(void **state)
     s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
              "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{\"s3\":{\"uri\":"
              "\"s3://b/k\"}}}}}," CREDS "}", true, "S3 tool schemas");
-    s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"http\":{}}}", true, "HTTP target");
+    s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"http\":{\"passthrough\":{\"endpoint\":"
+             "\"https://x.example.com\",\"protocolType\":\"MCP\"}}}}", true, "HTTP target");
     s_expect("{\"name\":\"t\"}", true, "Value null at 'targetConfiguration'");
+    {
+        /* the tool-name length is mcpgate's own limit, from the module's quotas */
+        struct mg_ac_quotas q = MG_AC_QUOTAS_DEFAULT;
+        q.tool_name_len = 3;
+        json_t *b = s_json(LAMBDA("[" TOOL("abc") "," TOOL("abcd") "]"));
+        struct mg_ac_verr v = {0};
+        mg_ac_validate_target(b, &q, &v);
+        char m[1024];
+        mg_ac_verr_message(&v, m, sizeof(m));
+        assert_string_equal(m, "1 validation error detected: Value at "
+                               "'targetConfiguration.mcp.lambda.toolSchema.inlinePayload.2.name' "
+                               "failed to satisfy constraint: Member must have length between 1 "
+                               "and 3");
+        json_decref(b);
+    }
     char buf[128];
     json_t *tools = s_json("[" TOOL("a") "," TOOL("a") "]");
     assert_non_null(mg_ac_check_tools(tools, buf, sizeof(buf)));
