@@ -100,7 +100,7 @@ static void s_handle_query(struct mg_call *c, const struct mg_service *svc)
         mg_aws_send_error(c->x, c->protocol, 400, "MissingAction",
                           "Missing Action");
     } else {
-        c->params = &params; /* both answer unserved actions with mg_app_unsupported_action */
+        c->params = &params; /* mg_call_serve answers actions no handler serves */
         svc->handle(c);
         c->params = NULL;
     }
