@@ -11,34 +11,57 @@
 
 static const char *s_role_policy =
     "{\"Version\":\"2012-10-17\",\"Statement\":["
-    "{\"Sid\":\"Logs\",\"Effect\":\"Allow\",\"Action\":[\"logs:CreateLogGroup\",\"logs:CreateLogStream\","
-    "\"logs:PutLogEvents\"],\"Resource\":\"arn:aws:logs:*:111122223333:log-group:/aws/bedrock-agentcore/*\"},"
+    "{\"Sid\":\"Logs\",\"Effect\":\"Allow\",\"Action\":[\"logs:CreateLogGroup\",\"logs:"
+    "CreateLogStream\","
+    "\"logs:PutLogEvents\"],\"Resource\":\"arn:aws:logs:*:111122223333:log-group:/aws/"
+    "bedrock-agentcore/*\"},"
     "{\"Sid\":\"Lambda\",\"Effect\":\"Allow\",\"Action\":\"lambda:InvokeFunction\",\"Resource\":"
     "\"arn:aws:lambda:us-east-1:111122223333:function:tool-*\"},"
-    "{\"Sid\":\"S3Read\",\"Effect\":\"Allow\",\"Action\":[\"s3:GetObject\",\"s3:ListBucket\"],\"Resource\":"
+    "{\"Sid\":\"S3Read\",\"Effect\":\"Allow\",\"Action\":[\"s3:GetObject\",\"s3:ListBucket\"],"
+    "\"Resource\":"
     "[\"arn:aws:s3:::agent-artifacts\",\"arn:aws:s3:::agent-artifacts/*\"]},"
-    "{\"Sid\":\"Secrets\",\"Effect\":\"Allow\",\"Action\":\"secretsmanager:GetSecretValue\",\"Resource\":"
+    "{\"Sid\":\"Secrets\",\"Effect\":\"Allow\",\"Action\":\"secretsmanager:GetSecretValue\","
+    "\"Resource\":"
     "\"arn:aws:secretsmanager:us-east-1:111122223333:secret:agent/${aws:PrincipalTag/team}/*\"},"
-    "{\"Sid\":\"Control\",\"Effect\":\"Allow\",\"Action\":[\"bedrock-agentcore:Get*\",\"bedrock-agentcore:List*\"],"
+    "{\"Sid\":\"Control\",\"Effect\":\"Allow\",\"Action\":[\"bedrock-agentcore:Get*\",\"bedrock-"
+    "agentcore:List*\"],"
     "\"Resource\":\"*\"},"
-    "{\"Sid\":\"Invoke\",\"Effect\":\"Allow\",\"Action\":\"bedrock-agentcore:InvokeGateway\",\"Resource\":"
+    "{\"Sid\":\"Invoke\",\"Effect\":\"Allow\",\"Action\":\"bedrock-agentcore:InvokeGateway\","
+    "\"Resource\":"
     "\"arn:aws:bedrock-agentcore:us-east-1:111122223333:gateway/*\",\"Condition\":{\"IpAddress\":"
-    "{\"aws:SourceIp\":[\"203.0.113.0/24\",\"2001:db8::/32\"]},\"Bool\":{\"aws:SecureTransport\":\"true\"}}},"
-    "{\"Sid\":\"Tagged\",\"Effect\":\"Allow\",\"Action\":\"bedrock-agentcore:*\",\"Resource\":\"*\","
+    "{\"aws:SourceIp\":[\"203.0.113.0/24\",\"2001:db8::/"
+    "32\"]},\"Bool\":{\"aws:SecureTransport\":\"true\"}}},"
+    "{\"Sid\":\"Tagged\",\"Effect\":\"Allow\",\"Action\":\"bedrock-agentcore:*\",\"Resource\":\"*"
+    "\","
     "\"Condition\":{\"StringEquals\":{\"aws:ResourceTag/team\":\"${aws:PrincipalTag/team}\"}}},"
-    "{\"Sid\":\"DenyOutsideHours\",\"Effect\":\"Deny\",\"Action\":\"bedrock-agentcore:*\",\"Resource\":\"*\","
+    "{\"Sid\":\"DenyOutsideHours\",\"Effect\":\"Deny\",\"Action\":\"bedrock-agentcore:*\","
+    "\"Resource\":\"*\","
     "\"Condition\":{\"DateGreaterThan\":{\"aws:CurrentTime\":\"2030-01-01T00:00:00Z\"}}},"
-    "{\"Sid\":\"DenyOtherRegions\",\"Effect\":\"Deny\",\"NotAction\":[\"iam:*\",\"sts:*\"],\"Resource\":\"*\","
+    "{\"Sid\":\"DenyOtherRegions\",\"Effect\":\"Deny\",\"NotAction\":[\"iam:*\",\"sts:*\"],"
+    "\"Resource\":\"*\","
     "\"Condition\":{\"StringNotEquals\":{\"aws:RequestedRegion\":[\"us-east-1\",\"us-west-2\"]}}},"
-    "{\"Sid\":\"DenyDelete\",\"Effect\":\"Deny\",\"Action\":[\"bedrock-agentcore:Delete*\",\"s3:Delete*\"],"
+    "{\"Sid\":\"DenyDelete\",\"Effect\":\"Deny\",\"Action\":[\"bedrock-agentcore:Delete*\",\"s3:"
+    "Delete*\"],"
     "\"Resource\":\"*\"}]}";
 
 /* the action strings of the policy above, for the baseline */
 static const char *s_actions[] = {
-    "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "lambda:InvokeFunction",
-    "s3:GetObject", "s3:ListBucket", "secretsmanager:GetSecretValue", "bedrock-agentcore:Get*",
-    "bedrock-agentcore:List*", "bedrock-agentcore:InvokeGateway", "bedrock-agentcore:*",
-    "bedrock-agentcore:*", "iam:*", "sts:*", "bedrock-agentcore:Delete*", "s3:Delete*",
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "lambda:InvokeFunction",
+    "s3:GetObject",
+    "s3:ListBucket",
+    "secretsmanager:GetSecretValue",
+    "bedrock-agentcore:Get*",
+    "bedrock-agentcore:List*",
+    "bedrock-agentcore:InvokeGateway",
+    "bedrock-agentcore:*",
+    "bedrock-agentcore:*",
+    "iam:*",
+    "sts:*",
+    "bedrock-agentcore:Delete*",
+    "s3:Delete*",
 };
 
 int main(int argc, char **argv)
@@ -51,14 +74,16 @@ int main(int argc, char **argv)
     long iters = (long)n_arg;
     struct mg_policy *p = NULL;
     struct mg_errinfo ei = {0};
-    struct mg_policy_parse_opts o = {.kind = MG_POLICY_KIND_IDENTITY, .label = "AgentRolePolicy",
+    struct mg_policy_parse_opts o = {.kind = MG_POLICY_KIND_IDENTITY,
+                                     .label = "AgentRolePolicy",
                                      .max_chars = MG_POLICY_LIMIT_ROLE_INLINE};
     if (mg_policy_parse(mg_slice_cstr(s_role_policy), &o, &p, &ei) != MG_E_OK) {
         fprintf(stderr, "parse: %s\n", ei.msg);
         return 1;
     }
     struct mg_policy_ctx_entry ctx[] = {
-        {.key = MG_SLICE_LIT("aws:PrincipalArn"), .value = MG_SLICE_LIT("arn:aws:iam::111122223333:role/AgentRole")},
+        {.key = MG_SLICE_LIT("aws:PrincipalArn"),
+         .value = MG_SLICE_LIT("arn:aws:iam::111122223333:role/AgentRole")},
         {.key = MG_SLICE_LIT("aws:PrincipalAccount"), .value = MG_SLICE_LIT("111122223333")},
         {.key = MG_SLICE_LIT("aws:PrincipalType"), .value = MG_SLICE_LIT("AssumedRole")},
         {.key = MG_SLICE_LIT("aws:userid"), .value = MG_SLICE_LIT("AROAEXAMPLEID:s1")},
@@ -77,7 +102,8 @@ int main(int argc, char **argv)
         .principal_account = MG_SLICE_LIT("111122223333"),
         .role_arn = MG_SLICE_LIT("arn:aws:iam::111122223333:role/AgentRole"),
         .action = MG_SLICE_LIT("bedrock-agentcore:InvokeGateway"),
-        .resource = MG_SLICE_LIT("arn:aws:bedrock-agentcore:us-east-1:111122223333:gateway/gw-abcdefghij"),
+        .resource = MG_SLICE_LIT(
+            "arn:aws:bedrock-agentcore:us-east-1:111122223333:gateway/gw-abcdefghij"),
         .resource_account = MG_SLICE_LIT("111122223333"),
         .context = ctx,
         .n_context = sizeof(ctx) / sizeof(ctx[0]),
@@ -110,7 +136,8 @@ int main(int argc, char **argv)
 
     double base_us = (double)(t1 - t0) / 1e3 / (double)iters;
     double dec_us = (double)(t2 - t1) / 1e3 / (double)iters;
-    printf("policy decision (10 statements, conditions, variables): %.3f us/decision, %.0f decisions/s\n",
+    printf("policy decision (10 statements, conditions, variables): %.3f us/decision, %.0f "
+           "decisions/s\n",
            dec_us, 1e6 / dec_us);
     printf("baseline (strcasecmp over the %zu action strings):      %.3f us/iteration\n",
            sizeof(s_actions) / sizeof(s_actions[0]), base_us);

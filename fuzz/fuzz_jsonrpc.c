@@ -48,13 +48,15 @@ static void s_one(const struct mg_jsonrpc_msg *m, const json_t *schema,
         uint32_t page;
         if (json_is_string(cur))
             (void)mg_mcp_cursor_parse(s_key, "gw-fuzz", 1,
-                                      mg_slice_make(json_string_value(cur), json_string_length(cur)),
+                                      mg_slice_make(json_string_value(cur),
+                                                    json_string_length(cur)),
                                       &page);
         const json_t *sid = json_object_get(params, "session");
         struct mg_mcp_session s;
         if (json_is_string(sid))
-            (void)mg_mcp_session_check(s_key, mg_slice_make(json_string_value(sid),
-                                                             json_string_length(sid)),
+            (void)mg_mcp_session_check(s_key,
+                                       mg_slice_make(json_string_value(sid),
+                                                     json_string_length(sid)),
                                        "gw-fuzz", "anonymous", 0, &s);
         const json_t *q = json_object_get(params, "query");
         size_t hits[4];
@@ -71,10 +73,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct mg_tool_catalog cat;
     if (schema == NULL) {
         schema = json_loads(s_schema_text, 0, NULL);
-        tools[0] = (struct mg_tool){.full_name = "t___getWeather", .full_name_len = 14,
-                                    .description = "weather for a city", .input_schema = schema};
-        tools[1] = (struct mg_tool){.full_name = "t___send_email", .full_name_len = 14,
-                                    .description = "send mail", .input_schema = schema};
+        tools[0] = (struct mg_tool){.full_name = "t___getWeather",
+                                    .full_name_len = 14,
+                                    .description = "weather for a city",
+                                    .input_schema = schema};
+        tools[1] = (struct mg_tool){.full_name = "t___send_email",
+                                    .full_name_len = 14,
+                                    .description = "send mail",
+                                    .input_schema = schema};
         cat.tools = tools;
         cat.n_tools = 2;
     }

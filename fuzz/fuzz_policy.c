@@ -11,14 +11,17 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct mg_policy_ctx_entry s_ctx[] = {
-    {.key = MG_SLICE_LIT("aws:PrincipalArn"), .value = MG_SLICE_LIT("arn:aws:iam::111122223333:role/R")},
+    {.key = MG_SLICE_LIT("aws:PrincipalArn"),
+     .value = MG_SLICE_LIT("arn:aws:iam::111122223333:role/R")},
     {.key = MG_SLICE_LIT("aws:PrincipalAccount"), .value = MG_SLICE_LIT("111122223333")},
     {.key = MG_SLICE_LIT("aws:username"), .value = MG_SLICE_LIT("al*ce?")},
     {.key = MG_SLICE_LIT("aws:PrincipalTag/team"), .value = MG_SLICE_LIT("blue")},
     {.key = MG_SLICE_LIT("aws:SourceIp"), .value = MG_SLICE_LIT("203.0.113.7")},
     {.key = MG_SLICE_LIT("aws:CurrentTime"), .value = MG_SLICE_LIT("2026-11-27T12:00:00Z")},
     {.key = MG_SLICE_LIT("aws:SecureTransport"), .value = MG_SLICE_LIT("true")},
-    {.key = MG_SLICE_LIT("aws:TagKeys"), .values = (const struct mg_slice[]){MG_SLICE_LIT("a"), MG_SLICE_LIT("b")}, .n_values = 2},
+    {.key = MG_SLICE_LIT("aws:TagKeys"),
+     .values = (const struct mg_slice[]){MG_SLICE_LIT("a"), MG_SLICE_LIT("b")},
+     .n_values = 2},
     {.key = MG_SLICE_LIT("aws:MultiFactorAuthAge"), .value = MG_SLICE_LIT("42")},
 };
 
@@ -46,9 +49,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .n_context = sizeof(s_ctx) / sizeof(s_ctx[0]),
     };
     const struct mg_policy *id[] = {p[0]}, *bd[] = {p[4]}, *se[] = {p[3]};
-    struct mg_policy_set set = {.identity = id, .n_identity = 1, .boundary = bd,
-                                .n_boundary = p[4] ? 1 : 0, .session = se,
-                                .n_session = p[3] ? 1 : 0, .resource = p[1] ? p[1] : p[2]};
+    struct mg_policy_set set = {.identity = id,
+                                .n_identity = 1,
+                                .boundary = bd,
+                                .n_boundary = p[4] ? 1 : 0,
+                                .session = se,
+                                .n_session = p[3] ? 1 : 0,
+                                .resource = p[1] ? p[1] : p[2]};
     struct mg_policy_explain ex;
     char msg[256];
     mg_policy_evaluate(&set, &r, &ex);

@@ -45,11 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         struct mg_buf b;
         mg_buf_init(&b, 1u << 20);
-        if (mg_aws_reply_error_body(&rep, svc == MG_AWS_SVC_STS ? MG_AWS_QUERY_STS : MG_AWS_QUERY_IAM,
+        if (mg_aws_reply_error_body(&rep,
+                                    svc == MG_AWS_SVC_STS ? MG_AWS_QUERY_STS : MG_AWS_QUERY_IAM,
                                     "req", &b) == MG_E_OK) {
             const char *t = mg_buf_cstr(&b);
-            if (t && (strncmp(t, "<ErrorResponse", 14) != 0 ||
-                      strstr(t, "</ErrorResponse>\n") == NULL))
+            if (t &&
+                (strncmp(t, "<ErrorResponse", 14) != 0 || strstr(t, "</ErrorResponse>\n") == NULL))
                 abort();
         }
         mg_buf_cleanup(&b);

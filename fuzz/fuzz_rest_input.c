@@ -54,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (h.len == 0 || colon < 0 || nh == S_MAX_HEADERS)
             break;
         headers[nh].name = mg_slice_make(h.ptr, (size_t)colon);
-        headers[nh].value = mg_slice_trim(mg_slice_make(h.ptr + colon + 1, h.len - (size_t)colon - 1));
+        headers[nh].value = mg_slice_trim(
+            mg_slice_make(h.ptr + colon + 1, h.len - (size_t)colon - 1));
         nh++;
     }
     struct mg_aws_route rt;

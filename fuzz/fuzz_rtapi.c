@@ -47,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (cuts[i])
                 mg_memcpy(part, data, cuts[i]);
             struct mg_rtapi_request pr;
-            enum mg_rtapi_status pst =
-                mg_lambda_rtapi_parse(mg_slice_make(part, cuts[i]), &pr, &body);
+            enum mg_rtapi_status pst = mg_lambda_rtapi_parse(mg_slice_make(part, cuts[i]), &pr,
+                                                             &body);
             mg_free(part);
             if (pst != MG_RTAPI_INCOMPLETE)
                 abort();

@@ -80,12 +80,12 @@ struct mg_gateway_target;
 
 /* One tool as the data plane serves it. */
 struct mg_tool {
-    const char *full_name;      /* "TARGETNAME___TOOLNAME" */
+    const char *full_name; /* "TARGETNAME___TOOLNAME" */
     size_t full_name_len;
     const struct mg_gateway_target *target;
-    const char *name;           /* the tool's own name (what the Lambda knows) */
-    const char *description;    /* may be "" */
-    const json_t *input_schema; /* JSON object, never NULL */
+    const char *name;            /* the tool's own name (what the Lambda knows) */
+    const char *description;     /* may be "" */
+    const json_t *input_schema;  /* JSON object, never NULL */
     const json_t *output_schema; /* or NULL */
     /* The MCP Tool object for tools/list, compact JSON:
      * {"name":FULL,"description":...,"inputSchema":{...}[,"outputSchema":{...}]} */
@@ -101,8 +101,8 @@ struct mg_tool {
 struct mg_tool_catalog {
     const struct mg_tool *tools;
     size_t n_tools;
-    size_t page_size;          /* tools per page (MG_TOOL_PAGE_SIZE_DEFAULT unless configured) */
-    size_t n_pages;            /* ceil(n_tools / page_size); 0 when there are no tools */
+    size_t page_size; /* tools per page (MG_TOOL_PAGE_SIZE_DEFAULT unless configured) */
+    size_t n_pages;   /* ceil(n_tools / page_size); 0 when there are no tools */
     /* page_json[i] is the JSON array text "[tool,tool,...]" of page i (tools
      * [i*page_size, min(n_tools, (i+1)*page_size))). With no tools, n_pages is 0. */
     const char *const *page_json;
@@ -114,47 +114,47 @@ struct mg_tool_catalog {
 
 struct mg_gateway_target {
     const struct mg_gateway *gateway;
-    const char *id;           /* 10 characters [0-9A-Z] */
+    const char *id; /* 10 characters [0-9A-Z] */
     const char *name;
-    const char *description;  /* or NULL */
+    const char *description; /* or NULL */
     enum mg_agentcore_status status;
     enum mg_target_kind kind;
-    const char *lambda_arn;   /* LAMBDA: function ARN (qualifier included if given) */
+    const char *lambda_arn; /* LAMBDA: function ARN (qualifier included if given) */
     enum mg_credential_type credential_type;
-    const json_t *doc;        /* the stored document (GetGatewayTarget shape) */
+    const json_t *doc; /* the stored document (GetGatewayTarget shape) */
 };
 
 struct mg_gateway {
-    const char *id;           /* "name-xxxxxxxxxx" */
-    const char *arn;          /* arn:aws:bedrock-agentcore:REGION:ACCOUNT:gateway/ID */
+    const char *id;  /* "name-xxxxxxxxxx" */
+    const char *arn; /* arn:aws:bedrock-agentcore:REGION:ACCOUNT:gateway/ID */
     const char *account;
     const char *region;
     const char *name;
-    const char *description;  /* or NULL */
-    const char *url;          /* gatewayUrl */
+    const char *description; /* or NULL */
+    const char *url;         /* gatewayUrl */
     enum mg_agentcore_status status;
     enum mg_gateway_authorizer authorizer;
     /* authorizerConfiguration.customJWTAuthorizer, or NULL */
     const json_t *jwt_authorizer;
-    const char *protocol_type;   /* "MCP", or NULL when not set */
+    const char *protocol_type; /* "MCP", or NULL when not set */
     /* protocolConfiguration.mcp.supportedVersions; none given: every version AgentCore
      * supports (n_supported_versions is then 0 and supported_versions NULL). */
     const char *const *supported_versions;
     size_t n_supported_versions;
-    bool search_semantic;        /* searchType SEMANTIC */
-    const char *instructions;    /* or NULL */
-    bool exception_debug;        /* exceptionLevel DEBUG */
-    bool has_session_config;     /* protocolConfiguration.mcp.sessionConfiguration present */
-    int session_timeout_s;       /* its sessionTimeoutInSeconds (default 3600) */
-    bool response_streaming;     /* streamingConfiguration.enableResponseStreaming */
+    bool search_semantic;     /* searchType SEMANTIC */
+    const char *instructions; /* or NULL */
+    bool exception_debug;     /* exceptionLevel DEBUG */
+    bool has_session_config;  /* protocolConfiguration.mcp.sessionConfiguration present */
+    int session_timeout_s;    /* its sessionTimeoutInSeconds (default 3600) */
+    bool response_streaming;  /* streamingConfiguration.enableResponseStreaming */
     const char *role_arn;
-    const char *kms_key_arn;     /* or NULL */
-    const json_t *interceptors;  /* interceptorConfigurations array, or NULL */
+    const char *kms_key_arn;    /* or NULL */
+    const json_t *interceptors; /* interceptorConfigurations array, or NULL */
     /* The compiled resource-based policy (PutResourcePolicy on the gateway ARN), or NULL: pass it
      * as struct mg_authz_resource.policy for bedrock-agentcore:InvokeGateway. */
     const struct mg_policy *resource_policy;
-    const json_t *tags;          /* {"key": "value"} (never NULL; may be empty) */
-    const json_t *doc;           /* the stored document */
+    const json_t *tags; /* {"key": "value"} (never NULL; may be empty) */
+    const json_t *doc;  /* the stored document */
     /* Targets not being deleted, sorted by id. */
     const struct mg_gateway_target *targets;
     size_t n_targets;
@@ -167,7 +167,8 @@ struct mg_gateway {
 const struct mg_gateway *mg_agentcore_gateway(const struct mg_snapshot *snap,
                                               struct mg_slice gateway_id);
 /* A tool of the gateway's catalog by its full name, or NULL (binary search). */
-const struct mg_tool *mg_agentcore_find_tool(const struct mg_gateway *gw, struct mg_slice full_name);
+const struct mg_tool *mg_agentcore_find_tool(const struct mg_gateway *gw,
+                                             struct mg_slice full_name);
 /* The compiled resource-based policy stored for any resource ARN, or NULL. */
 const struct mg_policy *mg_agentcore_resource_policy(const struct mg_snapshot *snap,
                                                      struct mg_slice arn);

@@ -79,8 +79,8 @@ static enum mg_gateway_authorizer s_auth(const char *s)
 
 static enum mg_credential_type s_cred(const json_t *doc)
 {
-    static const char *const names[] = {"", "GATEWAY_IAM_ROLE", "OAUTH", "API_KEY",
-                                        "CALLER_IAM_CREDENTIALS", "JWT_PASSTHROUGH"};
+    static const char *const names[] = {"",        "GATEWAY_IAM_ROLE",       "OAUTH",
+                                        "API_KEY", "CALLER_IAM_CREDENTIALS", "JWT_PASSTHROUGH"};
     const json_t *c = json_array_get(json_object_get(doc, "credentialProviderConfigurations"), 0);
     const char *t = json_string_value(json_object_get(c, "credentialProviderType"));
     for (size_t i = 1; t && i < sizeof(names) / sizeof(names[0]); i++)
@@ -155,9 +155,13 @@ static enum mg_err s_build_catalog(struct mg_gateway *g)
         const struct mg_gateway_target *t = &g->targets[i];
         if (t->status != MG_AGENTCORE_READY || t->kind != MG_TARGET_LAMBDA)
             continue;
-        n += json_array_size(json_object_get(json_object_get(json_object_get(
-            json_object_get(json_object_get(t->doc, "targetConfiguration"), "mcp"), "lambda"),
-            "toolSchema"), "inlinePayload"));
+        n += json_array_size(json_object_get(
+            json_object_get(json_object_get(json_object_get(json_object_get(t->doc,
+                                                                            "targetConfiguration"),
+                                                            "mcp"),
+                                            "lambda"),
+                            "toolSchema"),
+            "inlinePayload"));
     }
     cat->page_size = s_page_size;
     if (n == 0) {
@@ -173,12 +177,17 @@ static enum mg_err s_build_catalog(struct mg_gateway *g)
         const struct mg_gateway_target *t = &g->targets[i];
         if (t->status != MG_AGENTCORE_READY || t->kind != MG_TARGET_LAMBDA)
             continue;
-        const json_t *arr = json_object_get(json_object_get(json_object_get(json_object_get(
-            json_object_get(t->doc, "targetConfiguration"), "mcp"), "lambda"), "toolSchema"),
+        const json_t *arr = json_object_get(
+            json_object_get(json_object_get(json_object_get(json_object_get(t->doc,
+                                                                            "targetConfiguration"),
+                                                            "mcp"),
+                                            "lambda"),
+                            "toolSchema"),
             "inlinePayload");
         size_t j;
         json_t *def;
-        json_array_foreach(arr, j, def) {
+        json_array_foreach(arr, j, def)
+        {
             const char *name = s_cstr(def, "name");
             const json_t *in = json_object_get(def, "inputSchema");
             /* A target stored before tool names were checked may hold one outside MCP's
@@ -291,16 +300,16 @@ static void s_fill_gateway(struct s_ext *x, struct mg_gateway *g, const struct m
             g->n_supported_versions = k;
         }
     }
-    g->search_semantic = s_cstr(mcp, "searchType") && strcmp(s_cstr(mcp, "searchType"),
-                                                             "SEMANTIC") == 0;
+    g->search_semantic = s_cstr(mcp, "searchType") &&
+                         strcmp(s_cstr(mcp, "searchType"), "SEMANTIC") == 0;
     g->instructions = s_cstr(mcp, "instructions");
     g->exception_debug = s_cstr(doc, "exceptionLevel") != NULL;
     const json_t *sc = json_object_get(mcp, "sessionConfiguration");
     g->has_session_config = json_is_object(sc);
     const json_t *to = json_object_get(sc, "sessionTimeoutInSeconds");
     g->session_timeout_s = json_is_integer(to) ? (int)json_integer_value(to) : 3600;
-    g->response_streaming = json_is_true(json_object_get(
-        json_object_get(mcp, "streamingConfiguration"), "enableResponseStreaming"));
+    g->response_streaming = json_is_true(
+        json_object_get(json_object_get(mcp, "streamingConfiguration"), "enableResponseStreaming"));
     g->role_arn = s_cstr(doc, "roleArn") ? s_cstr(doc, "roleArn") : "";
     g->kms_key_arn = s_cstr(doc, "kmsKeyArn");
     g->interceptors = json_object_get(doc, "interceptorConfigurations");
@@ -397,8 +406,8 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
         if (slash == NULL || s_status(s_cstr(td[i].doc, "status")) == MG_AGENTCORE_DELETING)
             continue;
         char key[200];
-        int kl = snprintf(key, sizeof(key), "%s\x1f%.*s", td[i].account,
-                          (int)(slash - td[i].key), td[i].key);
+        int kl = snprintf(key, sizeof(key), "%s\x1f%.*s", td[i].account, (int)(slash - td[i].key),
+                          td[i].key);
         if (kl <= 0 || (size_t)kl >= sizeof(key))
             continue;
         uintptr_t gi = (uintptr_t)mg_map_get(&acct_id, mg_slice_make(key, (size_t)kl));
@@ -424,9 +433,10 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
         t->description = s_cstr(doc, "description");
         t->status = s_status(s_cstr(doc, "status"));
         t->kind = s_kind(doc);
-        t->lambda_arn = s_cstr(json_object_get(json_object_get(json_object_get(
-                                   doc, "targetConfiguration"), "mcp"), "lambda"),
-                               "lambdaArn");
+        t->lambda_arn = s_cstr(
+            json_object_get(json_object_get(json_object_get(doc, "targetConfiguration"), "mcp"),
+                            "lambda"),
+            "lambdaArn");
         t->credential_type = s_cred(doc);
         t->doc = doc;
     }

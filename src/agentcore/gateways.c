@@ -38,7 +38,8 @@ void mg_ac_ctx_tags(struct mg_ac_ctx *x, const json_t *tags)
     if (json_is_object(tags)) {
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)tags, k, v) {
+        json_object_foreach((json_t *)tags, k, v)
+        {
             s_ctx_tag_key(x, &nk, k);
             if (!json_is_string(v))
                 continue;
@@ -56,7 +57,8 @@ void mg_ac_ctx_tags(struct mg_ac_ctx *x, const json_t *tags)
     } else if (json_is_array(tags)) {
         size_t i;
         json_t *v;
-        json_array_foreach(tags, i, v) {
+        json_array_foreach(tags, i, v)
+        {
             if (json_is_string(v))
                 s_ctx_tag_key(x, &nk, json_string_value(v));
         }
@@ -68,7 +70,8 @@ void mg_ac_ctx_tags(struct mg_ac_ctx *x, const json_t *tags)
         return;
     }
     x->e[x->n++] = (struct mg_policy_ctx_entry){.key = MG_SLICE_LIT("aws:TagKeys"),
-                                                .values = x->tag_keys, .n_values = nk};
+                                                .values = x->tag_keys,
+                                                .n_values = nk};
 }
 
 void mg_ac_ctx_gateway(struct mg_ac_ctx *x, const json_t *gw)
@@ -78,8 +81,9 @@ void mg_ac_ctx_gateway(struct mg_ac_ctx *x, const json_t *gw)
     mg_ac_ctx_add(x, "bedrock-agentcore:ProtocolType",
                   json_string_value(json_object_get(gw, "protocolType")));
     mg_ac_ctx_add(x, "bedrock-agentcore:DiscoveryUrl",
-                  json_string_value(json_object_get(json_object_get(
-                      json_object_get(gw, "authorizerConfiguration"), "customJWTAuthorizer"),
+                  json_string_value(json_object_get(
+                      json_object_get(json_object_get(gw, "authorizerConfiguration"),
+                                      "customJWTAuthorizer"),
                       "discoveryUrl")));
     mg_ac_ctx_add(x, "bedrock-agentcore:KmsKeyArn",
                   json_string_value(json_object_get(gw, "kmsKeyArn")));
@@ -128,8 +132,7 @@ static bool s_transitional(const char *st)
 static void s_gateway_arn(struct mg_call *c, const char *account, const char *id, char *out,
                           size_t cap)
 {
-    snprintf(out, cap, "arn:aws:bedrock-agentcore:%s:%s:gateway/%s", c->env->region, account,
-             id);
+    snprintf(out, cap, "arn:aws:bedrock-agentcore:%s:%s:gateway/%s", c->env->region, account, id);
 }
 
 /* The role named by an ARN in the snapshot, or NULL. */
@@ -206,8 +209,10 @@ static bool s_pass_role(struct mg_call *c, const char *account, const char *role
                  !mg_slice_eq_cstr(a.account, account);
     if (other || s_role(c->snap, account, role_arn) == NULL) {
         char msg[2300];
-        snprintf(msg, sizeof(msg), "The role %.2048s does not exist in account %s or cannot be "
-                                   "used by this gateway", role_arn, account);
+        snprintf(msg, sizeof(msg),
+                 "The role %.2048s does not exist in account %s or cannot be "
+                 "used by this gateway",
+                 role_arn, account);
         mg_ac_send_validation_msg(c, "FieldValidationFailed", msg);
         return false;
     }
@@ -215,10 +220,12 @@ static bool s_pass_role(struct mg_call *c, const char *account, const char *role
 }
 
 /* The members a client may set on a gateway (create and update). */
-static const char *const s_gw_members[] = {
-    "description", "roleArn", "protocolType", "protocolConfiguration", "authorizerType",
-    "authorizerConfiguration", "kmsKeyArn", "interceptorConfigurations", "exceptionLevel",
-    "customTransformConfiguration", "wafConfiguration", NULL};
+static const char *const s_gw_members[] = {"description",      "roleArn",
+                                           "protocolType",     "protocolConfiguration",
+                                           "authorizerType",   "authorizerConfiguration",
+                                           "kmsKeyArn",        "interceptorConfigurations",
+                                           "exceptionLevel",   "customTransformConfiguration",
+                                           "wafConfiguration", NULL};
 
 static void s_copy_members(json_t *doc, const json_t *body)
 {
@@ -233,8 +240,9 @@ static void s_copy_members(json_t *doc, const json_t *body)
 
 static json_t *s_summary(const json_t *doc)
 {
-    static const char *const keys[] = {"gatewayId", "name", "status", "description", "createdAt",
-                                       "updatedAt", "authorizerType", "protocolType", NULL};
+    static const char *const keys[] = {"gatewayId",      "name",         "status",
+                                       "description",    "createdAt",    "updatedAt",
+                                       "authorizerType", "protocolType", NULL};
     json_t *o = json_object();
     for (int i = 0; keys[i]; i++) {
         json_t *v = json_object_get(doc, keys[i]);
@@ -315,8 +323,10 @@ void mg_ac_create_gateway(struct mg_call *c)
     if (live >= mg_ac_quotas(c->service)->gateways_per_account) {
         mg_state_write_abort(env->state);
         char msg[200];
-        snprintf(msg, sizeof(msg), "The maximum number of gateways per account (%zu) has been "
-                                   "reached", mg_ac_quotas(c->service)->gateways_per_account);
+        snprintf(msg, sizeof(msg),
+                 "The maximum number of gateways per account (%zu) has been "
+                 "reached",
+                 mg_ac_quotas(c->service)->gateways_per_account);
         mg_ac_send_error(c, 402, "ServiceQuotaExceededException", msg);
         goto out;
     }
@@ -326,9 +336,10 @@ void mg_ac_create_gateway(struct mg_call *c)
     mg_ac_now(now);
     mg_random_chars(suffix, 10, MG_ALPHA_LOWER_NUM);
     suffix[10] = 0;
-    snprintf(wid, sizeof(wid), "arn:aws:bedrock-agentcore:%s:%s:workload-identity-directory/"
-                               "default/workload-identity/%s-%s", env->region, account, name,
-             suffix);
+    snprintf(wid, sizeof(wid),
+             "arn:aws:bedrock-agentcore:%s:%s:workload-identity-directory/"
+             "default/workload-identity/%s-%s",
+             env->region, account, name, suffix);
     doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "gatewayArn", arn, "gatewayId", id,
                     "createdAt", now, "updatedAt", now, "status", "CREATING", "name", name);
     if (doc == NULL) {
@@ -374,8 +385,7 @@ out:
 
 /* Resolves, authorizes and finds a gateway. NULL when answered. */
 static const struct mg_snapshot_doc *s_gateway_for(struct mg_call *c, const char *ident,
-                                                   const char *action,
-                                                   const struct mg_ac_ctx *ctx)
+                                                   const char *action, const struct mg_ac_ctx *ctx)
 {
     char account[13], id[128], arn[256];
     if (!mg_ac_gateway_ident(c, ident, account, id))
@@ -404,8 +414,7 @@ const struct mg_snapshot_doc *mg_ac_gateway_authorized(struct mg_call *c, const 
 void mg_ac_get_gateway(struct mg_call *c)
 {
     const char *ident = mg_ac_in(c, "gatewayIdentifier");
-    const struct mg_snapshot_doc *d = s_gateway_for(c, ident, "bedrock-agentcore:GetGateway",
-                                                    NULL);
+    const struct mg_snapshot_doc *d = s_gateway_for(c, ident, "bedrock-agentcore:GetGateway", NULL);
     if (d)
         mg_ac_send_json(c, 200, mg_ac_public_gateway(d->doc));
 }
@@ -499,10 +508,12 @@ void mg_ac_update_gateway(struct mg_call *c)
                                   "The name of a gateway cannot be changed");
         goto out;
     }
-    const char *os = json_string_value(json_object_get(json_object_get(
-        json_object_get(old, "protocolConfiguration"), "mcp"), "searchType"));
-    const char *ns = json_string_value(json_object_get(json_object_get(
-        json_object_get(body, "protocolConfiguration"), "mcp"), "searchType"));
+    const char *os = json_string_value(
+        json_object_get(json_object_get(json_object_get(old, "protocolConfiguration"), "mcp"),
+                        "searchType"));
+    const char *ns = json_string_value(
+        json_object_get(json_object_get(json_object_get(body, "protocolConfiguration"), "mcp"),
+                        "searchType"));
     if ((os == NULL) != (ns == NULL) || (os && ns && strcmp(os, ns) != 0)) {
         mg_ac_send_validation_msg(c, "FieldValidationFailed",
                                   "searchType can only be set when the gateway is created");
@@ -511,9 +522,9 @@ void mg_ac_update_gateway(struct mg_call *c)
     char now[32];
     mg_ac_now(now);
     doc = json_object();
-    static const char *const keep[] = {"gatewayArn", "gatewayId", "createdAt", "name",
-                                       "workloadIdentityDetails", "_region", "_tags",
-                                       "_clientToken", "_requestHash", NULL};
+    static const char *const keep[] = {
+        "gatewayArn", "gatewayId", "createdAt",    "name",         "workloadIdentityDetails",
+        "_region",    "_tags",     "_clientToken", "_requestHash", NULL};
     for (int i = 0; keep[i]; i++) {
         json_t *val = json_object_get(old, keep[i]);
         if (val)

@@ -34,10 +34,10 @@ const struct mg_ac_quotas *mg_ac_quotas(const struct mg_ac_worker *w);
 /* Collected validation failures, AWS style. */
 struct mg_ac_verr {
     size_t n;
-    char reason[40];               /* "FieldValidationFailed" unless set */
+    char reason[40]; /* "FieldValidationFailed" unless set */
     char names[MG_AC_VERR_MAX][128];
     char msgs[MG_AC_VERR_MAX][400];
-    char plain[512];               /* a service rule message (no field list) */
+    char plain[512]; /* a service rule message (no field list) */
 };
 
 void mg_ac_verr_add(struct mg_ac_verr *v, const char *field, const char *fmt, ...) MG_PRINTF(3, 4);

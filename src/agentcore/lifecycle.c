@@ -124,8 +124,11 @@ static enum mg_err s_target(const struct mg_env *env, const struct mg_snapshot *
         fail = "SYNCHRONIZE_UNSUCCESSFUL";
     else
         return MG_E_OK;
-    const json_t *tools = json_object_get(json_object_get(json_object_get(json_object_get(
-        json_object_get(cur, "targetConfiguration"), "mcp"), "lambda"), "toolSchema"),
+    const json_t *tools = json_object_get(
+        json_object_get(json_object_get(json_object_get(json_object_get(cur, "targetConfiguration"),
+                                                        "mcp"),
+                                        "lambda"),
+                        "toolSchema"),
         "inlinePayload");
     char buf[256];
     const char *reason = mg_ac_check_tools(tools, buf, sizeof(buf));
@@ -184,8 +187,7 @@ static void s_pass(const struct mg_env *env)
     if (e || !changed) {
         mg_state_write_abort(env->state);
         if (e)
-            MG_LOG(MG_LOG_ERROR, MG_SUB_MAIN, "agentcore worker: write failed: %s",
-                   mg_err_str(e));
+            MG_LOG(MG_LOG_ERROR, MG_SUB_MAIN, "agentcore worker: write failed: %s", mg_err_str(e));
         return;
     }
     if (mg_state_write_commit(env->state, &ei) != MG_E_OK)

@@ -26,17 +26,21 @@ static const struct mg_snapshot_doc *s_resource(struct mg_call *c, const char *a
     if (len < 20 || len > 1011 || !mg_arn_parse(mg_slice_cstr(arn), &a) ||
         !mg_slice_eq_cstr(a.service, "bedrock-agentcore") || a.account.len != 12) {
         struct mg_ac_verr v = {0};
-        mg_ac_verr_add(&v, "resourceArn", "Value '%.300s' at 'resourceArn' failed to satisfy "
-                                          "constraint: Member must be the ARN of a Bedrock "
-                                          "AgentCore resource", arn);
+        mg_ac_verr_add(&v, "resourceArn",
+                       "Value '%.300s' at 'resourceArn' failed to satisfy "
+                       "constraint: Member must be the ARN of a Bedrock "
+                       "AgentCore resource",
+                       arn);
         mg_ac_send_validation(c, &v);
         return NULL;
     }
     snprintf(account, 13, MG_SLICE_FMT, MG_SLICE_ARG(a.account));
     if (!mg_slice_starts_with(a.resource, "gateway/")) {
         char msg[400];
-        snprintf(msg, sizeof(msg), "Resource type of %.300s is not supported by mcpgate: only "
-                                   "gateways are served", arn);
+        snprintf(msg, sizeof(msg),
+                 "Resource type of %.300s is not supported by mcpgate: only "
+                 "gateways are served",
+                 arn);
         mg_ac_send_validation_msg(c, "FieldValidationFailed", msg);
         return NULL;
     }
@@ -107,15 +111,17 @@ const char *mg_ac_check_resource_policy(const char *text, const char *arn, char 
     const char *err = NULL;
     size_t i;
     json_t *s;
-    json_array_foreach(st, i, s) {
+    json_array_foreach(st, i, s)
+    {
         if (json_object_get(s, "Principal") == NULL) {
             snprintf(buf, cap, "Invalid resource policy: every statement must name a Principal");
             err = buf;
             break;
         }
         if (json_object_get(s, "NotAction") || json_object_get(s, "NotResource")) {
-            snprintf(buf, cap, "Invalid resource policy: NotAction and NotResource are not "
-                               "supported in resource-based policies");
+            snprintf(buf, cap,
+                     "Invalid resource policy: NotAction and NotResource are not "
+                     "supported in resource-based policies");
             err = buf;
             break;
         }
@@ -128,7 +134,8 @@ const char *mg_ac_check_resource_policy(const char *text, const char *arn, char 
             bad_action = !s_action_ok(json_string_value(act), allowed);
             bad = json_string_value(act);
         } else {
-            json_array_foreach(act, k, a) {
+            json_array_foreach(act, k, a)
+            {
                 if (!json_is_string(a) || !s_action_ok(json_string_value(a), allowed)) {
                     bad_action = true;
                     bad = json_string_value(a);
@@ -137,8 +144,9 @@ const char *mg_ac_check_resource_policy(const char *text, const char *arn, char 
             }
         }
         if (bad_action) {
-            snprintf(buf, cap, "Invalid resource policy: action %.200s is not supported for "
-                               "this resource type; supported: bedrock-agentcore:InvokeGateway",
+            snprintf(buf, cap,
+                     "Invalid resource policy: action %.200s is not supported for "
+                     "this resource type; supported: bedrock-agentcore:InvokeGateway",
                      bad ? bad : "(not a string)");
             err = buf;
             break;
@@ -149,13 +157,15 @@ const char *mg_ac_check_resource_policy(const char *text, const char *arn, char 
             ok = strcmp(json_string_value(res), arn) == 0;
         } else if (json_is_array(res) && json_array_size(res) > 0) {
             ok = true;
-            json_array_foreach(res, k, a) ok = ok && json_is_string(a) &&
-                                               strcmp(json_string_value(a), arn) == 0;
+            json_array_foreach(res, k, a)
+                ok = ok && json_is_string(a) && strcmp(json_string_value(a), arn) == 0;
         }
         if (!ok) {
-            snprintf(buf, cap, "Invalid resource policy: the Resource of each statement must be "
-                               "the ARN of the resource the policy is attached to (%.900s); "
-                               "\"*\" and other resources are not allowed", arn);
+            snprintf(buf, cap,
+                     "Invalid resource policy: the Resource of each statement must be "
+                     "the ARN of the resource the policy is attached to (%.900s); "
+                     "\"*\" and other resources are not allowed",
+                     arn);
             err = buf;
             break;
         }
@@ -176,8 +186,7 @@ void mg_ac_put_policy(struct mg_call *c)
         return;
     const char *type = NULL;
     char account[13];
-    if (s_authorized(c, arn, "bedrock-agentcore:PutResourcePolicy", NULL, &type, account) ==
-        NULL)
+    if (s_authorized(c, arn, "bedrock-agentcore:PutResourcePolicy", NULL, &type, account) == NULL)
         goto out;
     const json_t *pj = json_object_get(body, "policy"); /* 1..20480 characters: the model */
     const char *text = json_string_value(pj);
@@ -259,8 +268,8 @@ void mg_ac_delete_policy(struct mg_call *c)
 /* ---- tags ------------------------------------------------------------------------------- */
 
 /* Rewrites the resource's tags under the write lock: merge (add) or remove keys. */
-static void s_write_tags(struct mg_call *c, const char *account, const char *id,
-                         const json_t *add, const json_t *remove)
+static void s_write_tags(struct mg_call *c, const char *account, const char *id, const json_t *add,
+                         const json_t *remove)
 {
     const struct mg_env *env = c->env;
     if (mg_state_write_begin(env->state) != MG_E_OK) {
@@ -285,8 +294,8 @@ static void s_write_tags(struct mg_call *c, const char *account, const char *id,
         json_object_update(tags, (json_t *)add);
     size_t i;
     json_t *k;
-    json_array_foreach(remove, i, k) if (json_is_string(k)) json_object_del(tags,
-                                                                         json_string_value(k));
+    json_array_foreach(remove, i, k) if (json_is_string(k))
+        json_object_del(tags, json_string_value(k));
     if (json_object_size(tags) > 50) {
         mg_state_write_abort(env->state);
         json_decref(doc);
@@ -319,8 +328,8 @@ void mg_ac_tag(struct mg_call *c)
     mg_ac_ctx_tags(&ctx, tags);
     const char *type = NULL;
     char account[13];
-    const struct mg_snapshot_doc *d =
-        s_authorized(c, arn, "bedrock-agentcore:TagResource", &ctx, &type, account);
+    const struct mg_snapshot_doc *d = s_authorized(c, arn, "bedrock-agentcore:TagResource", &ctx,
+                                                   &type, account);
     if (d) {
         char id[128];
         snprintf(id, sizeof(id), "%s", d->key);
@@ -340,8 +349,8 @@ void mg_ac_untag(struct mg_call *c)
     mg_ac_ctx_tags(&ctx, keys);
     const char *type = NULL;
     char account[13];
-    const struct mg_snapshot_doc *d =
-        s_authorized(c, arn, "bedrock-agentcore:UntagResource", &ctx, &type, account);
+    const struct mg_snapshot_doc *d = s_authorized(c, arn, "bedrock-agentcore:UntagResource", &ctx,
+                                                   &type, account);
     if (d) {
         char id[128];
         snprintf(id, sizeof(id), "%s", d->key);
@@ -355,11 +364,12 @@ void mg_ac_list_tags(struct mg_call *c)
     const char *arn = mg_ac_in(c, "resourceArn");
     const char *type = NULL;
     char account[13];
-    const struct mg_snapshot_doc *d =
-        s_authorized(c, arn, "bedrock-agentcore:ListTagsForResource", NULL, &type, account);
+    const struct mg_snapshot_doc *d = s_authorized(c, arn, "bedrock-agentcore:ListTagsForResource",
+                                                   NULL, &type, account);
     if (d == NULL)
         return;
     const json_t *tags = json_object_get(d->doc, "_tags");
-    mg_ac_send_json(c, 200, json_is_object(tags) ? json_pack("{s:O}", "tags", (json_t *)tags)
-                                                 : json_pack("{s:{}}", "tags"));
+    mg_ac_send_json(c, 200,
+                    json_is_object(tags) ? json_pack("{s:O}", "tags", (json_t *)tags)
+                                         : json_pack("{s:{}}", "tags"));
 }

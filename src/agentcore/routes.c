@@ -90,7 +90,7 @@ void mg_ac_gateway_url(const char *id, char *out, size_t cap)
     const char *tpl = env && env->gateway_url_template ? env->gateway_url_template : "";
     if (tpl[0] == 0) {
         const char *base = env && env->public_url && env->public_url[0] ? env->public_url
-                                                                         : "http://127.0.0.1:4777";
+                                                                        : "http://127.0.0.1:4777";
         size_t bl = strlen(base);
         while (bl && base[bl - 1] == '/')
             bl--;
@@ -115,7 +115,8 @@ static json_t *s_public(const json_t *doc)
     json_t *o = json_object();
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)doc, k, v) {
+    json_object_foreach((json_t *)doc, k, v)
+    {
         if (k[0] != '_')
             json_object_set(o, k, v);
     }
@@ -224,8 +225,7 @@ static const char *s_feature(const struct mg_aws_op *op)
     const char *seg = uri[0] == '/' ? uri + 1 : uri;
     size_t n = strcspn(seg, "/?");
     for (size_t i = 0; i < sizeof(s_unsupported) / sizeof(s_unsupported[0]); i++)
-        if (strlen(s_unsupported[i].segment) == n &&
-            strncmp(seg, s_unsupported[i].segment, n) == 0)
+        if (strlen(s_unsupported[i].segment) == n && strncmp(seg, s_unsupported[i].segment, n) == 0)
             return s_unsupported[i].feature;
     return NULL;
 }

@@ -52,8 +52,9 @@ static void s_not_found(struct mg_call *c, const char *tid)
 
 static json_t *s_summary(const json_t *doc)
 {
-    static const char *const keys[] = {"targetId", "name", "status", "description", "createdAt",
-                                       "updatedAt", "lastSynchronizedAt", NULL};
+    static const char *const keys[] = {"targetId",           "name",      "status",
+                                       "description",        "createdAt", "updatedAt",
+                                       "lastSynchronizedAt", NULL};
     json_t *o = json_object();
     for (int i = 0; keys[i]; i++) {
         json_t *v = json_object_get(doc, keys[i]);
@@ -66,8 +67,11 @@ static json_t *s_summary(const json_t *doc)
 
 static size_t s_tool_count(const json_t *body)
 {
-    return json_array_size(json_object_get(json_object_get(json_object_get(json_object_get(
-        json_object_get(body, "targetConfiguration"), "mcp"), "lambda"), "toolSchema"),
+    return json_array_size(json_object_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(body, "targetConfiguration"), "mcp"),
+                            "lambda"),
+            "toolSchema"),
         "inlinePayload"));
 }
 
@@ -88,8 +92,9 @@ static bool s_tool_quota(struct mg_call *c, const json_t *body)
  * called. */
 static bool s_lambda_in_region(struct mg_call *c, const json_t *body)
 {
-    const json_t *l = json_object_get(
-        json_object_get(json_object_get(body, "targetConfiguration"), "mcp"), "lambda");
+    const json_t *l = json_object_get(json_object_get(json_object_get(body, "targetConfiguration"),
+                                                      "mcp"),
+                                      "lambda");
     const char *arn = s_str(l, "lambdaArn");
     struct mg_arn a;
     if (arn == NULL || !mg_arn_parse(mg_slice_cstr(arn), &a))
@@ -102,9 +107,10 @@ static bool s_lambda_in_region(struct mg_call *c, const json_t *body)
         mg_ac_verr_rule(&v, "Lambda function %.200s is not in the partition of the gateway (aws)",
                         arn);
     else
-        mg_ac_verr_rule(&v, "Lambda function must be in the same region as the gateway: "
-                            "functions from '" MG_SLICE_FMT "' are not reachable in this region "
-                            "('%s')",
+        mg_ac_verr_rule(&v,
+                        "Lambda function must be in the same region as the gateway: "
+                        "functions from '" MG_SLICE_FMT "' are not reachable in this region "
+                        "('%s')",
                         MG_SLICE_ARG(a.region), region);
     mg_ac_send_validation(c, &v);
     return false;
@@ -218,8 +224,10 @@ void mg_ac_create_target(struct mg_call *c)
     if (live >= mg_ac_quotas(c->service)->targets_per_gateway) {
         mg_state_write_abort(env->state);
         char msg[200];
-        snprintf(msg, sizeof(msg), "The maximum number of targets per gateway (%zu) has been "
-                                   "reached", mg_ac_quotas(c->service)->targets_per_gateway);
+        snprintf(msg, sizeof(msg),
+                 "The maximum number of targets per gateway (%zu) has been "
+                 "reached",
+                 mg_ac_quotas(c->service)->targets_per_gateway);
         mg_ac_send_error(c, 402, "ServiceQuotaExceededException", msg);
         goto out;
     }
@@ -257,13 +265,11 @@ out:
 /* ---- Get / List ------------------------------------------------------------------------- */
 
 static const struct mg_snapshot_doc *s_target_doc(struct mg_call *c,
-                                                  const struct mg_snapshot_doc *gd,
-                                                  const char *tid)
+                                                  const struct mg_snapshot_doc *gd, const char *tid)
 {
     char key[160];
     s_key(key, sizeof(key), gd->key, tid);
-    const struct mg_snapshot_doc *d = mg_snapshot_get(c->snap, MG_AC_KIND_TARGET, gd->account,
-                                                      key);
+    const struct mg_snapshot_doc *d = mg_snapshot_get(c->snap, MG_AC_KIND_TARGET, gd->account, key);
     if (d == NULL)
         s_not_found(c, tid);
     return d;
@@ -386,8 +392,7 @@ void mg_ac_update_target(struct mg_call *c)
     const char *name = s_str(body, "name");
     if (name && strcmp(name, s_str(d->doc, "name") ? s_str(d->doc, "name") : "") != 0) {
         size_t n, idl = strlen(gwid);
-        const struct mg_snapshot_doc *tgs = mg_snapshot_range(snap, MG_AC_KIND_TARGET, account,
-                                                              &n);
+        const struct mg_snapshot_doc *tgs = mg_snapshot_range(snap, MG_AC_KIND_TARGET, account, &n);
         for (size_t i = 0; i < n; i++) {
             if (strncmp(tgs[i].key, gwid, idl) != 0 || tgs[i].key[idl] != '/' ||
                 s_is(tgs[i].doc, "DELETING"))
@@ -402,17 +407,20 @@ void mg_ac_update_target(struct mg_call *c)
         }
     }
     doc = json_object();
-    static const char *const keep[] = {"gatewayArn", "targetId", "createdAt", "name",
-                                       "protocolType", "lastSynchronizedAt", "_clientToken",
-                                       "_requestHash", NULL};
+    static const char *const keep[] = {"gatewayArn",   "targetId",     "createdAt",
+                                       "name",         "protocolType", "lastSynchronizedAt",
+                                       "_clientToken", "_requestHash", NULL};
     for (int i = 0; keep[i]; i++) {
         json_t *val = json_object_get(d->doc, keep[i]);
         if (val)
             json_object_set(doc, keep[i], val);
     }
-    static const char *const repl[] = {"name", "description", "targetConfiguration",
+    static const char *const repl[] = {"name",
+                                       "description",
+                                       "targetConfiguration",
                                        "credentialProviderConfigurations",
-                                       "metadataConfiguration", NULL};
+                                       "metadataConfiguration",
+                                       NULL};
     for (int i = 0; repl[i]; i++) {
         json_t *val = json_object_get(body, repl[i]);
         if (val && !json_is_null(val))
@@ -442,8 +450,8 @@ void mg_ac_delete_target(struct mg_call *c)
     char account[13];
     snprintf(account, sizeof(account), "%s", gd->account);
     const char *gwarn = s_str(gd->doc, "gatewayArn");
-    json_t *reply = json_pack("{s:s, s:s, s:s}", "gatewayArn", gwarn ? gwarn : "", "targetId",
-                              tid, "status", "DELETING");
+    json_t *reply = json_pack("{s:s, s:s, s:s}", "gatewayArn", gwarn ? gwarn : "", "targetId", tid,
+                              "status", "DELETING");
     struct mg_snapshot *snap = NULL;
     json_t *doc = NULL;
     const struct mg_snapshot_doc *d = s_locked_target(c, gd, tid, &snap);

@@ -124,7 +124,8 @@ static const char *s_union_member(const json_t *u)
 {
     const char *k;
     json_t *val;
-    json_object_foreach((json_t *)u, k, val) {
+    json_object_foreach((json_t *)u, k, val)
+    {
         if (!json_is_null(val))
             return k;
     }
@@ -139,7 +140,10 @@ static const struct {
     const char *name;
     bool served;
 } s_mcp_versions[] = {
-    {"2025-03-26", true}, {"2025-06-18", true}, {"2025-11-25", true}, {"2026-07-28", false},
+    {"2025-03-26", true},
+    {"2025-06-18", true},
+    {"2025-11-25", true},
+    {"2026-07-28", false},
 };
 #define S_N_MCP_VERSIONS (sizeof(s_mcp_versions) / sizeof(s_mcp_versions[0]))
 
@@ -151,7 +155,8 @@ void mg_ac_validate_gateway(const json_t *b, bool update, struct mg_ac_verr *v)
     size_t i;
     json_t *e;
     bool bad = false, served = false;
-    json_array_foreach(vers, i, e) {
+    json_array_foreach(vers, i, e)
+    {
         bool ok = false;
         for (size_t k = 0; k < S_N_MCP_VERSIONS && json_is_string(e); k++) {
             if (strcmp(s_mcp_versions[k].name, json_string_value(e)) == 0) {
@@ -183,13 +188,16 @@ void mg_ac_validate_gateway(const json_t *b, bool update, struct mg_ac_verr *v)
     /* one interceptor per interception point */
     bool seen[2] = {false, false}, dup = false;
     json_t *ic;
-    json_array_foreach(json_object_get(b, "interceptorConfigurations"), i, ic) {
+    json_array_foreach(json_object_get(b, "interceptorConfigurations"), i, ic)
+    {
         size_t k;
         json_t *pt;
-        json_array_foreach(json_object_get(ic, "interceptionPoints"), k, pt) {
+        json_array_foreach(json_object_get(ic, "interceptionPoints"), k, pt)
+        {
             const char *p = json_string_value(pt);
-            int which = p && strcmp(p, "REQUEST") == 0 ? 0 : p && strcmp(p, "RESPONSE") == 0 ? 1
-                                                                                           : -1;
+            int which = p && strcmp(p, "REQUEST") == 0    ? 0
+                        : p && strcmp(p, "RESPONSE") == 0 ? 1
+                                                          : -1;
             if (which >= 0) {
                 dup = dup || seen[which];
                 seen[which] = true;
@@ -214,13 +222,16 @@ static void s_schema_refs(const json_t *s, const char *path, int depth, struct m
     if (!json_is_object(s) || depth > S_SCHEMA_MAX_DEPTH || v->n >= MG_AC_VERR_MAX)
         return;
     if (json_object_get(s, "$ref")) {
-        mg_ac_verr_add(v, path, "Value at '%s' failed to satisfy constraint: $ref is not "
-                                "supported in tool schemas; define every schema inline", path);
+        mg_ac_verr_add(v, path,
+                       "Value at '%s' failed to satisfy constraint: $ref is not "
+                       "supported in tool schemas; define every schema inline",
+                       path);
         return;
     }
     const char *k;
     json_t *val;
-    json_object_foreach((json_t *)json_object_get(s, "properties"), k, val) {
+    json_object_foreach((json_t *)json_object_get(s, "properties"), k, val)
+    {
         char p2[512];
         snprintf(p2, sizeof(p2), "%s.properties.%.100s", path, k);
         s_schema_refs(val, p2, depth + 1, v);
@@ -233,12 +244,16 @@ static void s_schema_refs(const json_t *s, const char *path, int depth, struct m
 void mg_ac_check_schema_refs(const json_t *b, struct mg_ac_verr *v)
 {
     static const char base[] = "targetConfiguration.mcp.lambda.toolSchema.inlinePayload";
-    const json_t *tools = json_object_get(json_object_get(json_object_get(json_object_get(
-        json_object_get(b, "targetConfiguration"), "mcp"), "lambda"), "toolSchema"),
+    const json_t *tools = json_object_get(
+        json_object_get(json_object_get(json_object_get(json_object_get(b, "targetConfiguration"),
+                                                        "mcp"),
+                                        "lambda"),
+                        "toolSchema"),
         "inlinePayload");
     size_t i;
     json_t *t;
-    json_array_foreach(tools, i, t) {
+    json_array_foreach(tools, i, t)
+    {
         char path[160];
         snprintf(path, sizeof(path), "%s.%zu.inputSchema", base, i + 1);
         s_schema_refs(json_object_get(t, "inputSchema"), path, 0, v);
@@ -258,7 +273,8 @@ static void s_validate_tools(const json_t *tools, size_t name_len, struct mg_ac_
     }
     size_t i;
     json_t *t;
-    json_array_foreach(tools, i, t) {
+    json_array_foreach(tools, i, t)
+    {
         const char *name = s_str(t, "name");
         if (name == NULL)
             continue;
@@ -266,11 +282,15 @@ static void s_validate_tools(const json_t *tools, size_t name_len, struct mg_ac_
         snprintf(path, sizeof(path), "%s.%zu.name", base, i + 1);
         /* tool definitions are sensitive: the name is not echoed */
         if (name[0] == 0 || s_chars(name) > name_len)
-            mg_ac_verr_add(v, path, "Value at '%s' failed to satisfy constraint: Member must have "
-                                    "length between 1 and %zu", path, name_len);
+            mg_ac_verr_add(v, path,
+                           "Value at '%s' failed to satisfy constraint: Member must have "
+                           "length between 1 and %zu",
+                           path, name_len);
         else if (!mg_ac_match_tool_name(name))
-            mg_ac_verr_add(v, path, "Value at '%s' failed to satisfy constraint: Member must "
-                                    "satisfy regular expression pattern: [A-Za-z0-9_.-]+", path);
+            mg_ac_verr_add(v, path,
+                           "Value at '%s' failed to satisfy constraint: Member must "
+                           "satisfy regular expression pattern: [A-Za-z0-9_.-]+",
+                           path);
         if (v->n >= MG_AC_VERR_MAX)
             return;
     }
@@ -312,16 +332,20 @@ static void s_validate_creds(const json_t *b, const char *kind, struct mg_ac_ver
     if (strcmp(t, "GATEWAY_IAM_ROLE") == 0 &&
         (p == NULL || strcmp(p, "iamCredentialProvider") != 0) &&
         (strcmp(kind, "openApiSchema") == 0 || strcmp(kind, "mcpServer") == 0))
-        mg_ac_verr_rule(v, "IamCredentialProvider is required for %s targets using IAM "
-                           "authentication", kind);
+        mg_ac_verr_rule(v,
+                        "IamCredentialProvider is required for %s targets using IAM "
+                        "authentication",
+                        kind);
 }
 
 void mg_ac_validate_target(const json_t *b, const struct mg_ac_quotas *q, struct mg_ac_verr *v)
 {
     static const struct {
         const char *member, *name;
-    } kinds[] = {{"openApiSchema", "OpenAPI"}, {"mcpServer", "MCP server"},
-                 {"smithyModel", "Smithy"},    {"apiGateway", "API Gateway"},
+    } kinds[] = {{"openApiSchema", "OpenAPI"},
+                 {"mcpServer", "MCP server"},
+                 {"smithyModel", "Smithy"},
+                 {"apiGateway", "API Gateway"},
                  {"connector", "connector"}};
     if (s_set(b, "privateEndpoint"))
         mg_ac_verr_rule(v, "privateEndpoint is not supported by mcpgate");
@@ -348,8 +372,10 @@ void mg_ac_validate_target(const json_t *b, const struct mg_ac_quotas *q, struct
                 name = kinds[i].name;
         s_validate_creds(b, kind, v);
         if (!mg_ac_verr_any(v))
-            mg_ac_verr_rule(v, "%s targets (targetConfiguration.mcp.%.40s) are not supported by "
-                               "mcpgate yet; only lambda targets are", name, kind);
+            mg_ac_verr_rule(v,
+                            "%s targets (targetConfiguration.mcp.%.40s) are not supported by "
+                            "mcpgate yet; only lambda targets are",
+                            name, kind);
         return;
     }
     const json_t *ts = json_object_get(json_object_get(mcp, "lambda"), "toolSchema");
@@ -369,8 +395,9 @@ const char *mg_ac_check_tools(const json_t *tools, char *buf, size_t cap)
         const char *a = json_string_value(json_object_get(json_array_get(tools, i), "name"));
         if (a && !mg_ac_match_tool_name(a)) {
             /* stored before names were checked at creation: never published */
-            snprintf(buf, cap, "Invalid tool name found in target configuration: tool names must "
-                               "match [A-Za-z0-9_.-]+");
+            snprintf(buf, cap,
+                     "Invalid tool name found in target configuration: tool names must "
+                     "match [A-Za-z0-9_.-]+");
             return buf;
         }
         for (size_t k = i + 1; a && k < n; k++) {

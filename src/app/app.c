@@ -107,8 +107,7 @@ static void s_loop_stop(void *user, int loop)
         mg_state_reader_release(&app->readers[loop]);
 }
 
-enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg,
-                        struct mg_errinfo *ei)
+enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, struct mg_errinfo *ei)
 {
     memset(app, 0, sizeof(*app));
     app->cfg = *cfg;
@@ -143,8 +142,8 @@ enum mg_err mg_app_serve(struct mg_app *app, struct mg_errinfo *ei)
 {
     if (app->cfg.http.threads > MG_MAX_LOOPS)
         app->cfg.http.threads = MG_MAX_LOOPS;
-    return mg_http_start(&app->cfg.http, mg_app_handle, s_loop_start, s_loop_stop, app,
-                         &app->http, ei);
+    return mg_http_start(&app->cfg.http, mg_app_handle, s_loop_start, s_loop_stop, app, &app->http,
+                         ei);
 }
 
 void mg_app_stop(struct mg_app *app)

@@ -22,14 +22,14 @@
 struct mg_app_config {
     struct mg_http_config http;
     char data_dir[1024];
-    const char *identities;  /* file, or NULL */
+    const char *identities; /* file, or NULL */
     char region[64];
-    int64_t clock_skew;      /* seconds */
-    char public_url[512];    /* how clients reach us, e.g. http://127.0.0.1:4777 */
+    int64_t clock_skew;   /* seconds */
+    char public_url[512]; /* how clients reach us, e.g. http://127.0.0.1:4777 */
     /* gatewayUrl of AgentCore gateways: "" for PUBLIC_URL/gateways/{id}/mcp, else a template
      * where "{id}" stands for the gateway id, e.g. https://{id}.gateway.example.com/mcp */
     char gateway_url_template[512];
-    size_t tools_page_size;  /* tools per MCP tools/list page; 0 = the default (100) */
+    size_t tools_page_size;         /* tools per MCP tools/list page; 0 = the default (100) */
     struct mg_lambda_config lambda; /* src/lambda/ */
 };
 

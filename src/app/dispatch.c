@@ -97,8 +97,7 @@ static void s_handle_query(struct mg_call *c, const struct mg_service *svc)
     }
     const struct mg_slice *action = mg_aws_param(&params, "Action");
     if (action == NULL || action->len == 0) {
-        mg_aws_send_error(c->x, c->protocol, 400, "MissingAction",
-                          "Missing Action");
+        mg_aws_send_error(c->x, c->protocol, 400, "MissingAction", "Missing Action");
     } else {
         c->params = &params; /* mg_call_serve answers actions no handler serves */
         svc->handle(c);
@@ -143,7 +142,8 @@ static enum mg_sigv4_status s_authenticate(struct mg_call *c, struct mg_sigv4_re
     if (st != MG_SIGV4_OK)
         return st;
     if (svc == S_NONE) {
-        mg_errinfo_set(ei, MG_E_AUTH, "Credential should be scoped to correct service: '" MG_SLICE_FMT "'. ",
+        mg_errinfo_set(ei, MG_E_AUTH,
+                       "Credential should be scoped to correct service: '" MG_SLICE_FMT "'. ",
                        MG_SLICE_ARG(c->auth.service));
         return MG_SIGV4_BAD_SCOPE;
     }
@@ -166,8 +166,8 @@ static bool s_gateway_route(const struct mg_http_req *r, struct mg_slice *id)
     if (mg_slice_eq_cstr(p, "/mcp")) {
         /* {gatewayId}.gateway.{anything} */
         long dot = mg_slice_find(r->host, '.');
-        if (dot > 0 && mg_slice_starts_with(mg_slice_sub(r->host, (size_t)dot, r->host.len),
-                                            ".gateway.")) {
+        if (dot > 0 &&
+            mg_slice_starts_with(mg_slice_sub(r->host, (size_t)dot, r->host.len), ".gateway.")) {
             *id = mg_slice_sub(r->host, 0, (size_t)dot);
             return true;
         }
@@ -190,8 +190,9 @@ void mg_app_handle(void *user, struct mg_http_exchange *x)
     const struct mg_http_req *r = mg_http_request(x);
 
     if (r->n_host_headers != 1) {
-        s_send_plain(x, 400, r->n_host_headers ? "more than one Host header\n"
-                                               : "a Host header is required\n");
+        s_send_plain(x, 400,
+                     r->n_host_headers ? "more than one Host header\n"
+                                       : "a Host header is required\n");
         return;
     }
     if (mg_slice_eq_cstr(r->path, "/_mcpgate/health")) {
@@ -216,8 +217,8 @@ void mg_app_handle(void *user, struct mg_http_exchange *x)
     }
     c.snap = mg_state_read(&app->state, &app->readers[r->loop]);
 
-    struct mg_sigv4_request sreq = {r->method, r->path, r->query, r->headers, r->n_headers,
-                                    r->body};
+    struct mg_sigv4_request sreq = {r->method,  r->path,      r->query,
+                                    r->headers, r->n_headers, r->body};
     /* The service comes from the credential scope: it chooses the API and its error format. */
     struct mg_errinfo ei = {0};
     enum s_service svc = S_NONE;

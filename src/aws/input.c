@@ -226,13 +226,16 @@ static enum mg_err s_rest_query(json_t *obj, const struct mg_aws_op *op,
         json_t *c = t->type == MG_AWS_T_LIST ? json_array() : json_object();
         if (c == NULL)
             return MG_E_NOMEM;
-        const struct mg_aws_shape *et = mg_aws_shape(mg_aws_member(t, t->type == MG_AWS_T_LIST ? 0 : 1)->target);
+        const struct mg_aws_shape *et = mg_aws_shape(
+            mg_aws_member(t, t->type == MG_AWS_T_LIST ? 0 : 1)->target);
         for (size_t i = 0; i < q->n; i++) {
             bool mine = t->type == MG_AWS_T_LIST ? mg_slice_eq_cstr(q->kv[i].name, wn)
                                                  : !s_claimed(in, q->kv[i].name);
             if (!mine)
                 continue;
-            json_t *v = s_scalar(et->type == MG_AWS_T_LIST ? mg_aws_shape(mg_aws_member(et, 0)->target) : et,
+            json_t *v = s_scalar(et->type == MG_AWS_T_LIST
+                                     ? mg_aws_shape(mg_aws_member(et, 0)->target)
+                                     : et,
                                  q->kv[i].value, &nomem);
             if (v == NULL) {
                 json_decref(c);
@@ -285,7 +288,8 @@ static enum mg_err s_rest_header(json_t *obj, const struct mg_aws_op *op,
                 continue;
             struct mg_slice v = req->headers[i].value;
             char *k = mg_slice_dup(mg_slice_make(n.ptr + plen, n.len - plen));
-            json_t *jv = mg_utf8_valid(v) ? json_stringn(v.len ? (const char *)v.ptr : "", v.len) : NULL;
+            json_t *jv = mg_utf8_valid(v) ? json_stringn(v.len ? (const char *)v.ptr : "", v.len)
+                                          : NULL;
             int rc = k && jv && mg_utf8_valid(n) ? json_object_set_new(map, k, jv) : -1;
             if (rc)
                 json_decref(jv);
@@ -309,7 +313,9 @@ static enum mg_err s_rest_header(json_t *obj, const struct mg_aws_op *op,
         struct mg_buf b;
         mg_buf_init(&b, v->len + 4);
         enum mg_err e = mg_base64_decode(&b, *v);
-        json_t *j = e ? NULL : json_loadb((const char *)(b.ptr ? b.ptr : (const uint8_t *)""), b.len, JSON_DECODE_ANY, NULL);
+        json_t *j = e ? NULL
+                      : json_loadb((const char *)(b.ptr ? b.ptr : (const uint8_t *)""), b.len,
+                                   JSON_DECODE_ANY, NULL);
         mg_buf_cleanup(&b);
         if (j == NULL) {
             s_bad_value(rep, op, "not base64-encoded JSON", wn, "JSON");
@@ -353,11 +359,13 @@ enum mg_err mg_aws_input_rest(const struct mg_aws_op *op, const struct mg_aws_ro
     const struct mg_aws_shape *in = mg_aws_shape(op->input);
     json_t *obj = NULL;
     enum mg_err e = MG_E_OK;
-    const struct mg_aws_member *payload = in && in->payload ? mg_aws_member(in, in->payload - 1u) : NULL;
+    const struct mg_aws_member *payload = in && in->payload ? mg_aws_member(in, in->payload - 1u)
+                                                            : NULL;
     bool payload_json = payload && mg_aws_shape(payload->target)->type == MG_AWS_T_STRUCTURE;
     if (req->body.len && in && (payload == NULL || payload_json)) {
         json_error_t jerr;
-        json_t *b = json_loadb((const char *)req->body.ptr, req->body.len, JSON_REJECT_DUPLICATES, &jerr);
+        json_t *b = json_loadb((const char *)req->body.ptr, req->body.len, JSON_REJECT_DUPLICATES,
+                               &jerr);
         if (b == NULL || !json_is_object(b)) {
             json_decref(b);
             if (op->service == MG_AWS_SVC_LAMBDA)
@@ -451,7 +459,8 @@ static enum mg_err s_q_value(struct s_q *c, uint16_t shape, const char *key, con
 
 static bool s_q_key(char *out, const char *prefix, const char *a, const char *b)
 {
-    int n = snprintf(out, S_KEY, "%s%s%s%s%s", prefix, *prefix ? "." : "", a, b ? "." : "", b ? b : "");
+    int n = snprintf(out, S_KEY, "%s%s%s%s%s", prefix, *prefix ? "." : "", a, b ? "." : "",
+                     b ? b : "");
     return n > 0 && n < S_KEY;
 }
 
@@ -517,7 +526,8 @@ static enum mg_err s_q_value(struct s_q *c, uint16_t shape, const char *key, con
             if (n > MG_AWS_MAX_ITEMS) {
                 mg_aws_reply_error(c->rep, 400, "ValidationError",
                                    "1 validation error detected: Value at '%s' has more than %d "
-                                   "items.", path, MG_AWS_MAX_ITEMS);
+                                   "items.",
+                                   path, MG_AWS_MAX_ITEMS);
                 return MG_E_PARSE;
             }
             json_t *v = NULL, *kv = NULL;
@@ -530,12 +540,15 @@ static enum mg_err s_q_value(struct s_q *c, uint16_t shape, const char *key, con
                 e = s_q_key(k2, k, m0->location_name ? mg_aws_str(m0->location_name) : "key", NULL)
                         ? s_q_value(c, m0->target, k2, path, depth + 1, &kv)
                         : MG_E_OK;
-                if (!e && s_q_key(k2, k, m1->location_name ? mg_aws_str(m1->location_name) : "value", NULL))
+                if (!e &&
+                    s_q_key(k2, k, m1->location_name ? mg_aws_str(m1->location_name) : "value",
+                            NULL))
                     e = s_q_value(c, m1->target, k2, path, depth + 1, &v);
                 if (!e && (!json_is_string(kv) || v == NULL)) {
                     mg_aws_reply_error(c->rep, 400, "ValidationError",
                                        "1 validation error detected: Value at '%s' has an entry "
-                                       "without a key or a value.", path);
+                                       "without a key or a value.",
+                                       path);
                     e = MG_E_PARSE;
                 }
                 if (!e && json_object_set_new(col, json_string_value(kv), v))

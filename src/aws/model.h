@@ -50,11 +50,11 @@ struct mg_aws_reply;
 /* ---- the tables (src/aws/model_gen.c) --------------------------------------------------- */
 
 enum mg_aws_service { /* the order of scripts/gen-aws-model's SERVICES */
-    MG_AWS_SVC_IAM = 0,
-    MG_AWS_SVC_STS,
-    MG_AWS_SVC_LAMBDA,
-    MG_AWS_SVC_AGENTCORE_CONTROL, /* signing name bedrock-agentcore */
-    MG_AWS_SVC_AGENTCORE,         /* the data plane's model, same signing name */
+                      MG_AWS_SVC_IAM = 0,
+                      MG_AWS_SVC_STS,
+                      MG_AWS_SVC_LAMBDA,
+                      MG_AWS_SVC_AGENTCORE_CONTROL, /* signing name bedrock-agentcore */
+                      MG_AWS_SVC_AGENTCORE,         /* the data plane's model, same signing name */
 };
 #define MG_AWS_SVC_COUNT 5
 
@@ -84,7 +84,14 @@ enum mg_aws_location {
     MG_AWS_LOC_STATUS_CODE,
 };
 
-enum mg_aws_method { MG_AWS_GET = 0, MG_AWS_POST, MG_AWS_PUT, MG_AWS_DELETE, MG_AWS_PATCH, MG_AWS_HEAD };
+enum mg_aws_method {
+    MG_AWS_GET = 0,
+    MG_AWS_POST,
+    MG_AWS_PUT,
+    MG_AWS_DELETE,
+    MG_AWS_PATCH,
+    MG_AWS_HEAD
+};
 
 /* shape flags */
 #define MG_AWS_S_SENSITIVE 0x01u /* values never echoed in messages */
@@ -185,7 +192,7 @@ struct mg_aws_route {
     size_t n_labels;
     struct {
         struct mg_slice name; /* the {label}'s name, without braces and '+' (static text) */
-        struct mg_slice raw; /* still percent-encoded; borrows from the path */
+        struct mg_slice raw;  /* still percent-encoded; borrows from the path */
     } labels[MG_AWS_MAX_LABELS];
 };
 
@@ -252,8 +259,9 @@ struct mg_aws_verrors {
  * True when valid. */
 bool mg_aws_validate(const struct mg_aws_op *op, const json_t *input, struct mg_aws_verrors *v);
 /* The same with a service's dialect (MG_AWS_V_*; mg_aws_validate is flags 0). */
-#define MG_AWS_V_NO_VALUES 0x01u  /* never show values: "Value at 'x' failed ..." */
-#define MG_AWS_V_LIST_INDEX 0x02u /* rest-json list items as 'tools.2.name', not 'tools.member.name' */
+#define MG_AWS_V_NO_VALUES 0x01u /* never show values: "Value at 'x' failed ..." */
+#define MG_AWS_V_LIST_INDEX                                                                        \
+    0x02u /* rest-json list items as 'tools.2.name', not 'tools.member.name' */
 bool mg_aws_validate_with(const struct mg_aws_op *op, const json_t *input, unsigned flags,
                           struct mg_aws_verrors *v);
 /* Validates one value against one shape (what services use for a single member). */
@@ -275,11 +283,11 @@ struct mg_aws_reply {
     int status;
     char code[64];
     char message[8192]; /* room for MG_AWS_VERR_KEPT messages */
-    json_t *fields;  /* error: extra members of the rest-json body (reason, fieldList) */
-    json_t *json;    /* success: rest-json body (NULL: empty) */
-    struct mg_buf xml; /* success: query protocol result's inner XML */
-    char action[64];   /* query: the <ActionResponse> name */
-    bool has_result;   /* query: whether <ActionResult> is written */
+    json_t *fields;     /* error: extra members of the rest-json body (reason, fieldList) */
+    json_t *json;       /* success: rest-json body (NULL: empty) */
+    struct mg_buf xml;  /* success: query protocol result's inner XML */
+    char action[64];    /* query: the <ActionResponse> name */
+    bool has_result;    /* query: whether <ActionResult> is written */
     /* The handler handed the exchange to an asynchronous completion that answers it (Lambda's
      * synchronous Invoke): nothing is sent when the handler returns. */
     bool deferred;
@@ -305,8 +313,8 @@ void mg_aws_reply_not_implemented(struct mg_aws_reply *r, const struct mg_aws_op
  * UnknownOperationException. */
 void mg_aws_reply_unknown_action(struct mg_aws_reply *r, enum mg_aws_service svc,
                                  struct mg_slice action);
-void mg_aws_reply_unknown_rest(struct mg_aws_reply *r, enum mg_aws_service svc,
-                               const char *feature, struct mg_slice method, struct mg_slice path);
+void mg_aws_reply_unknown_rest(struct mg_aws_reply *r, enum mg_aws_service svc, const char *feature,
+                               struct mg_slice method, struct mg_slice path);
 /* The error body in the protocol's format (for tests and fuzzers; reply_send uses it). */
 MG_MUST_USE enum mg_err mg_aws_reply_error_body(const struct mg_aws_reply *r,
                                                 enum mg_aws_protocol p, const char *request_id,

@@ -91,7 +91,8 @@ void mg_aws_reply_validation(struct mg_aws_reply *r, const struct mg_aws_op *op,
     }
     mg_aws_reply_error(r, 400, "ValidationException", "%s", msg);
     json_t *f = json_object(), *list = json_array();
-    bool ok = f && list && json_object_set_new(f, "reason", json_string("FieldValidationFailed")) == 0;
+    bool ok = f && list &&
+              json_object_set_new(f, "reason", json_string("FieldValidationFailed")) == 0;
     for (size_t i = 0; ok && i < v->n && i < MG_AWS_VERR_KEPT; i++) {
         json_t *e = json_pack("{s:s, s:s}", "name", v->e[i].path, "message", v->e[i].msg);
         ok = e && json_array_append_new(list, e) == 0;
@@ -115,7 +116,8 @@ void mg_aws_reply_not_implemented(struct mg_aws_reply *r, const struct mg_aws_op
 {
     const struct mg_aws_service_info *s = mg_aws_service((enum mg_aws_service)op->service);
     bool query = s->wire == MG_AWS_WIRE_QUERY;
-    bool agentcore = op->service == MG_AWS_SVC_AGENTCORE_CONTROL || op->service == MG_AWS_SVC_AGENTCORE;
+    bool agentcore = op->service == MG_AWS_SVC_AGENTCORE_CONTROL ||
+                     op->service == MG_AWS_SVC_AGENTCORE;
     mg_aws_reply_error(r, 501, query ? "NotImplemented" : "NotImplementedException",
                        "%s%s%s%s is %s %s operation that mcpgate does not implement%s (see "
                        "docs/api-coverage.md).",
@@ -139,8 +141,8 @@ void mg_aws_reply_unknown_action(struct mg_aws_reply *r, enum mg_aws_service svc
                        shown, s ? s->version : "", s ? s->name : "AWS");
 }
 
-void mg_aws_reply_unknown_rest(struct mg_aws_reply *r, enum mg_aws_service svc,
-                               const char *feature, struct mg_slice method, struct mg_slice path)
+void mg_aws_reply_unknown_rest(struct mg_aws_reply *r, enum mg_aws_service svc, const char *feature,
+                               struct mg_slice method, struct mg_slice path)
 {
     const struct mg_aws_service_info *s = mg_aws_service(svc);
     char m[S_SHOWN + 4], p[S_SHOWN + 4];
@@ -165,7 +167,8 @@ enum mg_err mg_aws_reply_error_body(const struct mg_aws_reply *r, enum mg_aws_pr
         MG_TRY(mg_buf_append_byte(b, '"'));
         const char *k;
         json_t *v;
-        json_object_foreach(r->fields, k, v) {
+        json_object_foreach(r->fields, k, v)
+        {
             if (strcmp(k, "__type") == 0 || strcmp(k, "message") == 0)
                 continue;
             char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
@@ -183,8 +186,9 @@ enum mg_err mg_aws_reply_error_body(const struct mg_aws_reply *r, enum mg_aws_pr
         }
         return mg_buf_append_byte(b, '}');
     }
-    MG_TRY(mg_buf_printf(b, "<ErrorResponse xmlns=\"%s\">\n  <Error>\n    <Type>%s</Type>\n"
-                            "    <Code>",
+    MG_TRY(mg_buf_printf(b,
+                         "<ErrorResponse xmlns=\"%s\">\n  <Error>\n    <Type>%s</Type>\n"
+                         "    <Code>",
                          mg_aws_xml_namespace(p), r->status >= 500 ? "Receiver" : "Sender"));
     MG_TRY(mg_buf_append_xml(b, mg_slice_cstr(r->code)));
     MG_TRY(mg_buf_append_cstr(b, "</Code>\n    <Message>"));

@@ -200,11 +200,15 @@ static void s_len(struct s_walk *w, const struct mg_aws_shape *s, const char *sh
                   const char *path, double len)
 {
     if ((s->flags & MG_AWS_S_MIN) && len < s->min)
-        s_add(w->v, path, "%s at '%s' failed to satisfy constraint: Member must have length "
-                          "greater than or equal to %.17g", shown, path, s->min);
+        s_add(w->v, path,
+              "%s at '%s' failed to satisfy constraint: Member must have length "
+              "greater than or equal to %.17g",
+              shown, path, s->min);
     if ((s->flags & MG_AWS_S_MAX) && len > s->max)
-        s_add(w->v, path, "%s at '%s' failed to satisfy constraint: Member must have length "
-                          "less than or equal to %.17g", shown, path, s->max);
+        s_add(w->v, path,
+              "%s at '%s' failed to satisfy constraint: Member must have length "
+              "less than or equal to %.17g",
+              shown, path, s->max);
 }
 
 static void s_walk(struct s_walk *w, uint16_t shape, const json_t *j, const char *path, int depth);
@@ -216,8 +220,10 @@ static void s_string(struct s_walk *w, const struct mg_aws_shape *s, const json_
     size_t n = json_string_length(j);
     s_len(w, s, shown, path, s->type == MG_AWS_T_BLOB ? (double)n : (double)s_utf8_chars(str, n));
     if (s->pattern && !mg_aws_pattern_match(s->pattern, mg_slice_make(str, n)))
-        s_add(w->v, path, "%s at '%s' failed to satisfy constraint: Member must satisfy regular "
-                          "expression pattern: %s", shown, path, mg_aws_str(s->pattern));
+        s_add(w->v, path,
+              "%s at '%s' failed to satisfy constraint: Member must satisfy regular "
+              "expression pattern: %s",
+              shown, path, mg_aws_str(s->pattern));
     if (s->count == 0 || s->type != MG_AWS_T_STRING)
         return;
     for (size_t i = 0; i < s->count; i++)
@@ -230,8 +236,10 @@ static void s_string(struct s_walk *w, const struct mg_aws_shape *s, const json_
                          mg_aws_str(mg_aws_model.enums[s->first + i]));
         o = k > 0 && (size_t)k < sizeof(set) - o ? o + (size_t)k : sizeof(set) - 1;
     }
-    s_add(w->v, path, "%s at '%s' failed to satisfy constraint: Member must satisfy enum value "
-                      "set: [%s]", shown, path, set);
+    s_add(w->v, path,
+          "%s at '%s' failed to satisfy constraint: Member must satisfy enum value "
+          "set: [%s]",
+          shown, path, set);
 }
 
 static void s_structure(struct s_walk *w, const struct mg_aws_shape *s, const json_t *j,
@@ -246,8 +254,10 @@ static void s_structure(struct s_walk *w, const struct mg_aws_shape *s, const js
         s_member_path(w, p, sizeof(p), path, name);
         if (v == NULL || json_is_null(v)) {
             if (m->flags & MG_AWS_M_REQUIRED)
-                s_add(w->v, p, "Value null at '%s' failed to satisfy constraint: Member must not "
-                               "be null", p);
+                s_add(w->v, p,
+                      "Value null at '%s' failed to satisfy constraint: Member must not "
+                      "be null",
+                      p);
             continue;
         }
         set++;
@@ -257,13 +267,16 @@ static void s_structure(struct s_walk *w, const struct mg_aws_shape *s, const js
         const char *k;
         json_t *m;
         set = 0;
-        json_object_foreach((json_t *)j, k, m) {
+        json_object_foreach((json_t *)j, k, m)
+        {
             set += !json_is_null(m);
         }
     }
     if ((s->flags & MG_AWS_S_UNION) && set != 1)
-        s_add(w->v, path, "Value at '%s' failed to satisfy constraint: Union must have exactly "
-                          "one member set (%zu set)", *path ? path : "input", set);
+        s_add(w->v, path,
+              "Value at '%s' failed to satisfy constraint: Union must have exactly "
+              "one member set (%zu set)",
+              *path ? path : "input", set);
 }
 
 static void s_walk(struct s_walk *w, uint16_t shape, const json_t *j, const char *path, int depth)
@@ -272,8 +285,10 @@ static void s_walk(struct s_walk *w, uint16_t shape, const json_t *j, const char
     if (s == NULL)
         return;
     if (depth > MG_AWS_MAX_DEPTH) {
-        s_add(w->v, path, "Value at '%s' failed to satisfy constraint: Member must not be nested "
-                          "more than %d levels deep", path, MG_AWS_MAX_DEPTH);
+        s_add(w->v, path,
+              "Value at '%s' failed to satisfy constraint: Member must not be nested "
+              "more than %d levels deep",
+              path, MG_AWS_MAX_DEPTH);
         return;
     }
     if (!s_type_ok((enum mg_aws_type)s->type, j)) {
@@ -301,8 +316,10 @@ static void s_walk(struct s_walk *w, uint16_t shape, const json_t *j, const char
             s_join(p, sizeof(p), path, idx);
             const json_t *e = json_array_get(j, i);
             if (json_is_null(e))
-                s_add(w->v, p, "Value null at '%s' failed to satisfy constraint: Member must not "
-                               "be null", p);
+                s_add(w->v, p,
+                      "Value null at '%s' failed to satisfy constraint: Member must not "
+                      "be null",
+                      p);
             else
                 s_walk(w, m->target, e, p, depth + 1);
         }
@@ -314,11 +331,14 @@ static void s_walk(struct s_walk *w, uint16_t shape, const json_t *j, const char
         const struct mg_aws_member *mk = mg_aws_member(s, 0), *mv = mg_aws_member(s, 1);
         const char *k;
         const json_t *e;
-        json_object_foreach((json_t *)(uintptr_t)j, k, e) {
+        json_object_foreach((json_t *)(uintptr_t)j, k, e)
+        {
             json_t *kj = json_string(k);
             if (kj == NULL) {
-                s_add(w->v, path, "Value at '%s' failed to satisfy constraint: Member must be a "
-                                  "map of strings", path);
+                s_add(w->v, path,
+                      "Value at '%s' failed to satisfy constraint: Member must be a "
+                      "map of strings",
+                      path);
                 return;
             }
             s_join(p, sizeof(p), path, "key");
@@ -337,11 +357,15 @@ static void s_walk(struct s_walk *w, uint16_t shape, const json_t *j, const char
     case MG_AWS_T_DOUBLE: {
         double d = json_number_value(j);
         if ((s->flags & MG_AWS_S_MIN) && d < s->min)
-            s_add(w->v, path, "%s at '%s' failed to satisfy constraint: Member must have value "
-                              "greater than or equal to %.17g", shown, path, s->min);
+            s_add(w->v, path,
+                  "%s at '%s' failed to satisfy constraint: Member must have value "
+                  "greater than or equal to %.17g",
+                  shown, path, s->min);
         if ((s->flags & MG_AWS_S_MAX) && d > s->max)
-            s_add(w->v, path, "%s at '%s' failed to satisfy constraint: Member must have value "
-                              "less than or equal to %.17g", shown, path, s->max);
+            s_add(w->v, path,
+                  "%s at '%s' failed to satisfy constraint: Member must have value "
+                  "less than or equal to %.17g",
+                  shown, path, s->max);
         return;
     }
     case MG_AWS_T_BOOLEAN:

@@ -68,8 +68,8 @@ enum mg_err mg_aws_params_parse(struct mg_aws_params *p, const struct mg_http_re
         const uint8_t *base = p->storage.ptr ? p->storage.ptr : (const uint8_t *)"";
         for (size_t i = 0; i < n; i++) {
             p->items[i].name = mg_slice_make(base + (uintptr_t)tmp[2 * i].ptr, tmp[2 * i].len);
-            p->items[i].value =
-                mg_slice_make(base + (uintptr_t)tmp[2 * i + 1].ptr, tmp[2 * i + 1].len);
+            p->items[i].value = mg_slice_make(base + (uintptr_t)tmp[2 * i + 1].ptr,
+                                              tmp[2 * i + 1].len);
         }
         p->n = n;
     }
@@ -118,14 +118,16 @@ void mg_aws_send_error(struct mg_http_exchange *x, enum mg_aws_protocol p, int s
             e = mg_buf_append_cstr(b, "\"}");
     } else {
         mg_http_add_header(x, "content-type", MG_SLICE_LIT("text/xml"));
-        e = mg_buf_printf(b, "<ErrorResponse xmlns=\"%s\">\n  <Error>\n    <Type>%s</Type>\n"
-                             "    <Code>%s</Code>\n    <Message>",
+        e = mg_buf_printf(b,
+                          "<ErrorResponse xmlns=\"%s\">\n  <Error>\n    <Type>%s</Type>\n"
+                          "    <Code>%s</Code>\n    <Message>",
                           mg_aws_xml_namespace(p), status >= 500 ? "Receiver" : "Sender", code);
         if (!e)
             e = mg_buf_append_xml(b, mg_slice_cstr(message));
         if (!e)
-            e = mg_buf_printf(b, "</Message>\n  </Error>\n  <RequestId>%s</RequestId>\n"
-                                 "</ErrorResponse>\n",
+            e = mg_buf_printf(b,
+                              "</Message>\n  </Error>\n  <RequestId>%s</RequestId>\n"
+                              "</ErrorResponse>\n",
                               r->request_id);
     }
     if (e) {
@@ -143,7 +145,8 @@ void mg_aws_send_xml(struct mg_http_exchange *x, enum mg_aws_protocol p, const c
     mg_buf_reset(b);
     s_request_id_header(x);
     mg_http_add_header(x, "content-type", MG_SLICE_LIT("text/xml"));
-    enum mg_err e = mg_buf_printf(b, "<%sResponse xmlns=\"%s\">\n", action, mg_aws_xml_namespace(p));
+    enum mg_err e = mg_buf_printf(b, "<%sResponse xmlns=\"%s\">\n", action,
+                                  mg_aws_xml_namespace(p));
     if (!e && has_result)
         e = mg_buf_printf(b, "  <%sResult>\n", action);
     if (!e)
@@ -151,8 +154,9 @@ void mg_aws_send_xml(struct mg_http_exchange *x, enum mg_aws_protocol p, const c
     if (!e && has_result)
         e = mg_buf_printf(b, "  </%sResult>\n", action);
     if (!e)
-        e = mg_buf_printf(b, "  <ResponseMetadata>\n    <RequestId>%s</RequestId>\n"
-                             "  </ResponseMetadata>\n</%sResponse>\n",
+        e = mg_buf_printf(b,
+                          "  <ResponseMetadata>\n    <RequestId>%s</RequestId>\n"
+                          "  </ResponseMetadata>\n</%sResponse>\n",
                           r->request_id, action);
     if (e) {
         mg_aws_send_error(x, p, 500, "InternalFailure", "The response was too large to build.");

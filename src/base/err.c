@@ -6,8 +6,7 @@ const char *mg_err_str(enum mg_err e)
 {
     switch (e) {
 #define X(name, num, msg, http)                                                                    \
-    case MG_E_##name:                                                                              \
-        return msg;
+    case MG_E_##name: return msg;
         MG_ERR_MAP(X)
 #undef X
     }
@@ -18,8 +17,7 @@ int mg_err_http_status(enum mg_err e)
 {
     switch (e) {
 #define X(name, num, msg, http)                                                                    \
-    case MG_E_##name:                                                                              \
-        return http;
+    case MG_E_##name: return http;
         MG_ERR_MAP(X)
 #undef X
     }

@@ -2,9 +2,9 @@
 #ifndef MG_LIMITS_H
 #define MG_LIMITS_H
 
-#define MG_LIMIT_BODY_DEFAULT (6u * 1024u * 1024u)   /* AgentCore's payload limit */
-#define MG_LIMIT_HEADERS 100                          /* header count */
-#define MG_LIMIT_HEADER_BYTES (64u * 1024u)           /* one header value */
+#define MG_LIMIT_BODY_DEFAULT (6u * 1024u * 1024u) /* AgentCore's payload limit */
+#define MG_LIMIT_HEADERS 100                       /* header count */
+#define MG_LIMIT_HEADER_BYTES (64u * 1024u)        /* one header value */
 #define MG_LIMIT_CANONICAL_REQUEST (256u * 1024u)
 #define MG_LIMIT_SIGNED_HEADERS 64
 #define MG_LIMIT_QUERY_PARAMS 256

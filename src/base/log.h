@@ -8,10 +8,21 @@
 
 enum mg_log_level { MG_LOG_DEBUG = 0, MG_LOG_INFO, MG_LOG_WARN, MG_LOG_ERROR, MG_LOG_OFF };
 
+/* clang-format off: one subsystem a line (clang-format 14 does not settle on a layout) */
 #define MG_LOG_SUBSYSTEMS(X)                                                                       \
-    X(MAIN, "main") X(HTTP, "http") X(SIGV4, "sigv4") X(IAM, "iam") X(STS, "sts")                  \
-    X(STORE, "store") X(AGENTCORE, "agentcore") X(MCP, "mcp") X(LAMBDA, "lambda")                  \
-    X(POLICY, "policy") X(AUDIT, "audit") X(TARGET, "target")
+    X(MAIN, "main")                                                                                \
+    X(HTTP, "http")                                                                                \
+    X(SIGV4, "sigv4")                                                                              \
+    X(IAM, "iam")                                                                                  \
+    X(STS, "sts")                                                                                  \
+    X(STORE, "store")                                                                              \
+    X(AGENTCORE, "agentcore")                                                                      \
+    X(MCP, "mcp")                                                                                  \
+    X(LAMBDA, "lambda")                                                                            \
+    X(POLICY, "policy")                                                                            \
+    X(AUDIT, "audit")                                                                              \
+    X(TARGET, "target")
+/* clang-format on */
 
 enum mg_log_sub {
 #define X(n, s) MG_SUB_##n,

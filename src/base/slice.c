@@ -374,8 +374,13 @@ enum mg_err mg_buf_append_json_str(struct mg_buf *b, struct mg_slice s)
         else if (c == '\t')
             rep = "\\t";
         else if (c < 0x20 || c == 0x7f) {
-            u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
-            u[4] = hex[c >> 4]; u[5] = hex[c & 15]; u[6] = 0;
+            u[0] = '\\';
+            u[1] = 'u';
+            u[2] = '0';
+            u[3] = '0';
+            u[4] = hex[c >> 4];
+            u[5] = hex[c & 15];
+            u[6] = 0;
             rep = u;
         } else if (c >= 0x80) {
             adv = s_utf8_seq(s.ptr + i, s.len - i);

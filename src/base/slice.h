@@ -104,6 +104,6 @@ MG_MUST_USE bool mg_fmt(char *out, size_t cap, const char *fmt, ...) MG_PRINTF(3
 void mg_memcpy(void *dst, const void *src, size_t n);
 void mg_memmove(void *dst, const void *src, size_t n); /* regions may overlap */
 int mg_memcmp(const void *a, const void *b, size_t n);
-void mg_memzero(void *p, size_t n);        /* not optimised away: for secrets */
+void mg_memzero(void *p, size_t n); /* not optimised away: for secrets */
 
 #endif

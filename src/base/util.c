@@ -96,9 +96,19 @@ void mg_time_iso8601(int64_t t, char out[21])
     int y, mo, d, h, mi, s;
     s_civil(t, &y, &mo, &d, &h, &mi, &s);
     char *p = out;
-    p = s_put(p, y % 10000, 4); *p++ = '-'; p = s_put(p, mo, 2); *p++ = '-'; p = s_put(p, d, 2);
-    *p++ = 'T'; p = s_put(p, h, 2); *p++ = ':'; p = s_put(p, mi, 2); *p++ = ':';
-    p = s_put(p, s, 2); *p++ = 'Z'; *p = 0;
+    p = s_put(p, y % 10000, 4);
+    *p++ = '-';
+    p = s_put(p, mo, 2);
+    *p++ = '-';
+    p = s_put(p, d, 2);
+    *p++ = 'T';
+    p = s_put(p, h, 2);
+    *p++ = ':';
+    p = s_put(p, mi, 2);
+    *p++ = ':';
+    p = s_put(p, s, 2);
+    *p++ = 'Z';
+    *p = 0;
 }
 
 void mg_time_iso8601_ms(int64_t t_ms, char out[25])
@@ -110,7 +120,10 @@ void mg_time_iso8601_ms(int64_t t_ms, char out[25])
     }
     mg_time_iso8601(t, out);
     char *p = out + 19;
-    *p++ = '.'; p = s_put(p, (int)ms, 3); *p++ = 'Z'; *p = 0;
+    *p++ = '.';
+    p = s_put(p, (int)ms, 3);
+    *p++ = 'Z';
+    *p = 0;
 }
 
 void mg_time_amz(int64_t t, char out[17])
@@ -118,8 +131,15 @@ void mg_time_amz(int64_t t, char out[17])
     int y, mo, d, h, mi, s;
     s_civil(t, &y, &mo, &d, &h, &mi, &s);
     char *p = out;
-    p = s_put(p, y % 10000, 4); p = s_put(p, mo, 2); p = s_put(p, d, 2); *p++ = 'T';
-    p = s_put(p, h, 2); p = s_put(p, mi, 2); p = s_put(p, s, 2); *p++ = 'Z'; *p = 0;
+    p = s_put(p, y % 10000, 4);
+    p = s_put(p, mo, 2);
+    p = s_put(p, d, 2);
+    *p++ = 'T';
+    p = s_put(p, h, 2);
+    p = s_put(p, mi, 2);
+    p = s_put(p, s, 2);
+    *p++ = 'Z';
+    *p = 0;
 }
 
 static bool s_digits(const uint8_t *p, size_t n, int *out)
@@ -362,7 +382,6 @@ enum mg_err mg_base64url_decode(struct mg_buf *out, struct mg_slice in)
 {
     return s_b64_dec(out, in, true);
 }
-
 
 enum mg_err mg_url_decode(struct mg_buf *out, struct mg_slice in, bool plus_is_space)
 {

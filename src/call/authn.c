@@ -25,15 +25,15 @@ const char *mg_authn_status_name(enum mg_sigv4_status st)
 }
 
 void mg_authn_log_refused(const struct mg_http_req *r, enum mg_sigv4_status st,
-                             const struct mg_sigv4_auth *auth, const char *where)
+                          const struct mg_sigv4_auth *auth, const char *where)
 {
     struct mg_slice akid = auth ? auth->access_key_id : (struct mg_slice){0};
     MG_LOG_REQ(MG_LOG_INFO, MG_SUB_SIGV4, r->request_id,
                "authentication refused%s%s: %s (key %.*s, %.*s %.*s)", where ? " at " : "",
-               where ? where : "", mg_authn_status_name(st),
-               (int)(akid.len > 128 ? 128 : akid.len), akid.ptr ? (const char *)akid.ptr : "",
-               (int)r->method.len, (const char *)r->method.ptr,
-               (int)(r->path.len > 200 ? 200 : r->path.len), (const char *)r->path.ptr);
+               where ? where : "", mg_authn_status_name(st), (int)(akid.len > 128 ? 128 : akid.len),
+               akid.ptr ? (const char *)akid.ptr : "", (int)r->method.len,
+               (const char *)r->method.ptr, (int)(r->path.len > 200 ? 200 : r->path.len),
+               (const char *)r->path.ptr);
 }
 
 enum mg_sigv4_status mg_authn_verify_caller(const struct mg_env *env,
@@ -54,9 +54,11 @@ enum mg_sigv4_status mg_authn_verify_caller(const struct mg_env *env,
         }
         st = env->identity == NULL
                  ? MG_SIGV4_UNKNOWN_KEY
-                 : (enum mg_sigv4_status)env->identity->resolve_session(
-                       env->token_key, snap, auth->access_key_id, mg_buf_slice(&token), principal,
-                       secret, sizeof(secret));
+                 : (enum mg_sigv4_status)env->identity->resolve_session(env->token_key, snap,
+                                                                        auth->access_key_id,
+                                                                        mg_buf_slice(&token),
+                                                                        principal, secret,
+                                                                        sizeof(secret));
         mg_buf_cleanup(&token);
         if (st != MG_SIGV4_OK)
             return st;
@@ -72,9 +74,8 @@ enum mg_sigv4_status mg_authn_verify_caller(const struct mg_env *env,
     bool loopback_only = false;
     struct mg_principal key_principal;
     memset(&key_principal, 0, sizeof(key_principal));
-    if (env->identity == NULL ||
-        !env->identity->find_key(snap, auth->access_key_id, &key_secret, &loopback_only,
-                                 &key_principal))
+    if (env->identity == NULL || !env->identity->find_key(snap, auth->access_key_id, &key_secret,
+                                                          &loopback_only, &key_principal))
         return MG_SIGV4_UNKNOWN_KEY;
     if (loopback_only && !mg_host_is_loopback(env->listen_host)) {
         /* the well-known test key is public: never beyond loopback */

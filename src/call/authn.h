@@ -24,6 +24,6 @@ const char *mg_authn_status_name(enum mg_sigv4_status st);
  * e.g. "gateway ID"). Never the Authorization header, signatures, session tokens or AWS's
  * messages, which may echo the header. auth may be NULL or zeroed when parsing failed. */
 void mg_authn_log_refused(const struct mg_http_req *r, enum mg_sigv4_status st,
-                             const struct mg_sigv4_auth *auth, const char *where);
+                          const struct mg_sigv4_auth *auth, const char *where);
 
 #endif

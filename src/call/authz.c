@@ -63,7 +63,8 @@ static void s_tags(struct mg_policy_ctx_entry *ctx, size_t *n, struct mg_authz_s
     if (json_is_array(tags)) {
         size_t i;
         json_t *t;
-        json_array_foreach(tags, i, t) {
+        json_array_foreach(tags, i, t)
+        {
             const char *k = json_string_value(json_object_get(t, "Key"));
             const char *v = json_string_value(json_object_get(t, "Value"));
             if (k && v)
@@ -72,7 +73,8 @@ static void s_tags(struct mg_policy_ctx_entry *ctx, size_t *n, struct mg_authz_s
     } else if (json_is_object(tags)) {
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)tags, k, v) {
+        json_object_foreach((json_t *)tags, k, v)
+        {
             if (json_is_string(v))
                 s_tag(ctx, n, st, prefix, k, json_string_value(v));
         }
@@ -119,8 +121,8 @@ void mg_authz_fill_request(const struct mg_principal *p, const struct mg_http_re
     if (p->type == MG_PRINCIPAL_USER || p->type == MG_PRINCIPAL_ASSUMED_ROLE) {
         /* unique id without ":session" */
         const char *colon = strchr(p->user_id, ':');
-        req->unique_id = mg_slice_make(p->user_id, colon ? (size_t)(colon - p->user_id)
-                                                         : strlen(p->user_id));
+        req->unique_id = mg_slice_make(p->user_id,
+                                       colon ? (size_t)(colon - p->user_id) : strlen(p->user_id));
     }
     if (p->type != MG_PRINCIPAL_NONE && p->type != MG_PRINCIPAL_SERVICE) {
         s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:PrincipalArn"),
@@ -138,7 +140,8 @@ void mg_authz_fill_request(const struct mg_principal *p, const struct mg_http_re
         mg_time_iso8601(p->token_issued, st->token_issued);
         s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:TokenIssueTime"), mg_slice_cstr(st->token_issued));
         if (p->source_identity[0])
-            s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:SourceIdentity"), mg_slice_cstr(p->source_identity));
+            s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:SourceIdentity"),
+                  mg_slice_cstr(p->source_identity));
     }
     /* Session tags first: where a key is on both, the session's value is the one AWS uses. */
     if (p->session_tags)

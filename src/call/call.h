@@ -38,20 +38,21 @@ enum mg_principal_type {
 struct mg_principal {
     enum mg_principal_type type;
     char account[13];
-    char arn[512];        /* arn:aws:iam::A:root, arn:aws:iam::A:user/P/N, arn:aws:sts::A:assumed-role/R/S */
-    char user_id[160];    /* A (root), AIDA..., AROA...:session */
-    char name[129];       /* user name or role name */
+    char arn
+        [512]; /* arn:aws:iam::A:root, arn:aws:iam::A:user/P/N, arn:aws:sts::A:assumed-role/R/S */
+    char user_id[160]; /* A (root), AIDA..., AROA...:session */
+    char name[129];    /* user name or role name */
     char session_name[65];
-    char role_arn[512];   /* for sessions: the role's ARN */
+    char role_arn[512]; /* for sessions: the role's ARN */
     char access_key_id[129];
     int64_t token_issued, token_expires; /* sessions */
-    const json_t *user;   /* the user's or role's document in the snapshot, or NULL */
+    const json_t *user; /* the user's or role's document in the snapshot, or NULL */
     /* Sessions: compiled session policies (owned references, released by
      * mg_principal_cleanup) and session tags (owned JSON object {key: value}, or NULL). */
     struct mg_policy *session_policies[11]; /* inline + up to 10 managed ARNs */
     size_t n_session_policies;
     json_t *session_tags;
-    bool role_chained;    /* the session was made by a role session (chaining) */
+    bool role_chained;        /* the session was made by a role session (chaining) */
     char source_identity[65]; /* sessions: the SourceIdentity set when the chain began, or "" */
 };
 
@@ -94,13 +95,13 @@ struct mg_env {
     const char *gateway_url_template; /* "" or a template with "{id}" (docs/configuration.md) */
     const char *listen_host;          /* the address the server listens on */
     const char *data_dir;
-    int64_t clock_skew;               /* seconds */
-    size_t tools_page_size;           /* tools per MCP tools/list page; 0 = the default */
+    int64_t clock_skew;     /* seconds */
+    size_t tools_page_size; /* tools per MCP tools/list page; 0 = the default */
     struct mg_store *store;
     struct mg_state *state;
-    struct mg_state_reader *readers;  /* one per event loop, MG_MAX_LOOPS */
+    struct mg_state_reader *readers; /* one per event loop, MG_MAX_LOOPS */
     struct mg_sigv4_key_cache *key_cache;
-    const uint8_t *token_key;         /* 32 bytes: STS session tokens and MCP session ids */
+    const uint8_t *token_key;           /* 32 bytes: STS session tokens and MCP session ids */
     const struct mg_identity *identity; /* NULL: every key is unknown, no identity policy */
 };
 
@@ -121,15 +122,15 @@ MG_MUST_USE enum mg_err mg_call_assume_role_as_service(
 /* One API call on its way to a service. */
 struct mg_call {
     const struct mg_env *env;
-    void *service;                          /* the state of the service handling the call */
+    void *service; /* the state of the service handling the call */
     struct mg_http_exchange *x;
     const struct mg_http_req *req;
     struct mg_snapshot *snap;
     struct mg_principal principal;
     struct mg_sigv4_auth auth;
     enum mg_aws_protocol protocol;
-    const struct mg_aws_params *params;     /* query protocol: the parsed parameters, else NULL */
-    struct mg_slice gateway_id;             /* the MCP data plane: the gateway of the URL */
+    const struct mg_aws_params *params; /* query protocol: the parsed parameters, else NULL */
+    struct mg_slice gateway_id;         /* the MCP data plane: the gateway of the URL */
     /* AWS APIs served through mg_call_serve: the model operation, its validated input (a JSON
      * object shaped like the operation's input) and the reply the handler fills. */
     const struct mg_aws_op *op;
@@ -153,7 +154,7 @@ struct mg_call_op {
 struct mg_call_api {
     const enum mg_aws_service *svcs; /* the models it answers for; the first names it */
     size_t n_svcs;
-    const struct mg_call_op *ops;    /* its handlers, any order */
+    const struct mg_call_op *ops; /* its handlers, any order */
     size_t n_ops;
     /* Names the AWS feature of an operation that no handler serves, for the 501's message
      * (e.g. "AgentCore Runtime"), or NULL; may itself be NULL. */

@@ -10,11 +10,12 @@ void mg_principal_cleanup(struct mg_principal *p)
     p->session_tags = NULL;
 }
 
-enum mg_err mg_call_assume_role_as_service(
-    const struct mg_env *env, const struct mg_snapshot *snap, const char *role_arn,
-    const char *service, const char *session_name, int64_t duration,
-    struct mg_principal *out_principal, char *akid_out, char *secret_out, struct mg_buf *token_out,
-    int64_t *expires_out, struct mg_errinfo *ei)
+enum mg_err mg_call_assume_role_as_service(const struct mg_env *env, const struct mg_snapshot *snap,
+                                           const char *role_arn, const char *service,
+                                           const char *session_name, int64_t duration,
+                                           struct mg_principal *out_principal, char *akid_out,
+                                           char *secret_out, struct mg_buf *token_out,
+                                           int64_t *expires_out, struct mg_errinfo *ei)
 {
     if (env == NULL || env->identity == NULL || env->identity->assume_role_as_service == NULL)
         return mg_errinfo_set(ei, MG_E_DENIED, "no identity provider can assume the role");

@@ -158,8 +158,8 @@ static int s_validate(int argc, char **argv)
         } else if (a[0] == '-' && a[1] != 0) {
             return s_usage_error(cmd, "unknown option '%.200s'", a);
         } else if (file) {
-            return s_usage_error(cmd, "one FILE at a time: '%.200s' and '%.200s' were given",
-                                 file, a);
+            return s_usage_error(cmd, "one FILE at a time: '%.200s' and '%.200s' were given", file,
+                                 a);
         } else {
             file = a;
         }

@@ -52,11 +52,28 @@ static const char s_serve_usage[] =
 
 /* Every option of serve takes a value. */
 static const char *const s_serve_opts[] = {
-    "--listen", "--data", "--identities", "--region", "--threads", "--log-level", "--max-body",
-    "--clock-skew", "--request-timeout", "--idle-timeout", "--tls-cert", "--tls-key",
-    "--public-url", "--gateway-url-template", "--runtimes-dir", "--tools-page-size",
-    "--lambda-concurrency", "--lambda-queue", "--lambda-idle-timeout", "--lambda-code-storage",
-    "--lambda-isolation", NULL,
+    "--listen",
+    "--data",
+    "--identities",
+    "--region",
+    "--threads",
+    "--log-level",
+    "--max-body",
+    "--clock-skew",
+    "--request-timeout",
+    "--idle-timeout",
+    "--tls-cert",
+    "--tls-key",
+    "--public-url",
+    "--gateway-url-template",
+    "--runtimes-dir",
+    "--tools-page-size",
+    "--lambda-concurrency",
+    "--lambda-queue",
+    "--lambda-idle-timeout",
+    "--lambda-code-storage",
+    "--lambda-isolation",
+    NULL,
 };
 
 static bool s_serve_opt_known(const char *a)
@@ -250,31 +267,29 @@ int mg_cli_serve_main(int argc, char **argv)
             snprintf(cfg.region, sizeof(cfg.region), "%s", v);
         } else if (strcmp(a, "--threads") == 0) {
             if (!s_parse_u64(v, 1, MG_MAX_LOOPS, &n)) {
-                fprintf(stderr,
-                        "mcpgate serve: --threads wants 1 to %d, got '%s'\n",
-                        MG_MAX_LOOPS, v);
+                fprintf(stderr, "mcpgate serve: --threads wants 1 to %d, got '%s'\n", MG_MAX_LOOPS,
+                        v);
                 return 2;
             }
             cfg.http.threads = (int)n;
         } else if (strcmp(a, "--log-level") == 0) {
             if (!mg_log_parse_level(v, &g_mg_log_level)) {
-                fprintf(stderr, "mcpgate serve: --log-level wants debug, info, warn, error or off, "
-                                "got '%s'\n",
+                fprintf(stderr,
+                        "mcpgate serve: --log-level wants debug, info, warn, error or off, "
+                        "got '%s'\n",
                         v);
                 return 2;
             }
         } else if (strcmp(a, "--max-body") == 0) {
             if (!s_parse_u64(v, 1024, 1ull << 30, &n)) {
                 fprintf(stderr,
-                        "mcpgate serve: --max-body wants 1024 to 1073741824 bytes, got '%s'\n",
-                        v);
+                        "mcpgate serve: --max-body wants 1024 to 1073741824 bytes, got '%s'\n", v);
                 return 2;
             }
             cfg.http.max_body = n;
         } else if (strcmp(a, "--clock-skew") == 0) {
             if (!s_parse_u64(v, 0, 86400, &n)) {
-                fprintf(stderr,
-                        "mcpgate serve: --clock-skew wants 0 to 86400 seconds, got '%s'\n",
+                fprintf(stderr, "mcpgate serve: --clock-skew wants 0 to 86400 seconds, got '%s'\n",
                         v);
                 return 2;
             }
@@ -282,15 +297,13 @@ int mg_cli_serve_main(int argc, char **argv)
         } else if (strcmp(a, "--request-timeout") == 0) {
             if (!s_parse_u64(v, 100, 3600000, &n)) {
                 fprintf(stderr,
-                        "mcpgate serve: --request-timeout wants 100 to 3600000 ms, got '%s'\n",
-                        v);
+                        "mcpgate serve: --request-timeout wants 100 to 3600000 ms, got '%s'\n", v);
                 return 2;
             }
             cfg.http.req_timeout_ms = n;
         } else if (strcmp(a, "--idle-timeout") == 0) {
             if (!s_parse_u64(v, 100, 3600000, &n)) {
-                fprintf(stderr,
-                        "mcpgate serve: --idle-timeout wants 100 to 3600000 ms, got '%s'\n",
+                fprintf(stderr, "mcpgate serve: --idle-timeout wants 100 to 3600000 ms, got '%s'\n",
                         v);
                 return 2;
             }
@@ -328,8 +341,7 @@ int mg_cli_serve_main(int argc, char **argv)
             cfg.tools_page_size = (size_t)n;
         } else if (strcmp(a, "--lambda-concurrency") == 0) {
             if (!s_parse_u64(v, 1, 1000, &n)) {
-                fprintf(stderr,
-                        "mcpgate serve: --lambda-concurrency wants 1 to 1000, got '%s'\n",
+                fprintf(stderr, "mcpgate serve: --lambda-concurrency wants 1 to 1000, got '%s'\n",
                         v);
                 return 2;
             }
@@ -351,8 +363,7 @@ int mg_cli_serve_main(int argc, char **argv)
         } else if (strcmp(a, "--lambda-code-storage") == 0) {
             if (!s_parse_u64(v, 1, UINT64_MAX, &n)) {
                 fprintf(stderr,
-                        "mcpgate serve: --lambda-code-storage wants a byte count, got '%s'\n",
-                        v);
+                        "mcpgate serve: --lambda-code-storage wants a byte count, got '%s'\n", v);
                 return 2;
             }
             cfg.lambda.code_storage = n;
@@ -433,8 +444,7 @@ int mg_cli_serve_main(int argc, char **argv)
 
     int sig = 0;
     sigwait(&set, &sig);
-    MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "signal %d: stopping, letting requests in flight finish",
-           sig);
+    MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "signal %d: stopping, letting requests in flight finish", sig);
     mg_app_close(&app);
     MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "stopped");
     return 0;
@@ -465,11 +475,11 @@ static bool s_print_key(void *user, const struct mg_store_row *row)
         else
             snprintf(profile, sizeof(profile), "mcpgate-%s", row->account);
         if (c->config)
-            fprintf(c->out, "[profile %s]\nregion = %s\nendpoint_url = %s\n\n", profile,
-                    c->region, c->endpoint);
+            fprintf(c->out, "[profile %s]\nregion = %s\nendpoint_url = %s\n\n", profile, c->region,
+                    c->endpoint);
         else
-            fprintf(c->out, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n",
-                    profile, id, secret);
+            fprintf(c->out, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n", profile,
+                    id, secret);
         c->count++;
     }
     json_decref(doc);

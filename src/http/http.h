@@ -27,18 +27,18 @@ struct mg_http_config {
  * response is sent. */
 struct mg_http_req {
     struct mg_slice method;
-    struct mg_slice target; /* raw request-target: path and query */
-    struct mg_slice path;   /* raw path, no query */
-    struct mg_slice query;  /* raw query without '?', empty if none */
-    struct mg_slice host;   /* Host header as sent (empty if absent) */
+    struct mg_slice target;      /* raw request-target: path and query */
+    struct mg_slice path;        /* raw path, no query */
+    struct mg_slice query;       /* raw query without '?', empty if none */
+    struct mg_slice host;        /* Host header as sent (empty if absent) */
     const struct mg_kv *headers; /* lower-case names, in order received */
     size_t n_headers;
     size_t n_host_headers; /* how many Host headers arrived */
     struct mg_slice body;
     char remote_ip[64];
-    bool secure;            /* arrived over TLS */
+    bool secure; /* arrived over TLS */
     char request_id[37];
-    int loop;               /* index of the event loop handling it */
+    int loop; /* index of the event loop handling it */
 };
 
 struct mg_http_exchange; /* a request and its response under construction */

@@ -243,8 +243,8 @@ static void s_on_thread_message(h2o_multithread_receiver_t *r, h2o_linklist_t *m
 {
     (void)r;
     while (!h2o_linklist_is_empty(messages)) {
-        h2o_multithread_message_t *m =
-            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link,
+                                                              messages->next);
         h2o_linklist_unlink(&m->link);
         mg_http_send((struct mg_http_exchange *)m);
     }
@@ -521,8 +521,8 @@ static int s_listen_fd(const struct mg_http_config *cfg, uint16_t port, struct m
     }
     int rc = getaddrinfo(host, ports, &hints, &res);
     if (rc != 0) {
-        mg_errinfo_set(ei, MG_E_INVALID, "cannot resolve listen address '%s': %s",
-                       cfg->listen_host, gai_strerror(rc));
+        mg_errinfo_set(ei, MG_E_INVALID, "cannot resolve listen address '%s': %s", cfg->listen_host,
+                       gai_strerror(rc));
         return -1;
     }
     /* No SO_REUSEPORT: with it, a second server (same user) could bind the same address and
@@ -637,8 +637,8 @@ enum mg_err mg_http_start(const struct mg_http_config *cfg, mg_http_handler_fn f
     s->globalconf.http1.req_timeout = cfg->req_timeout_ms;
     s->globalconf.http2.idle_timeout = cfg->idle_timeout_ms;
     s->globalconf.http1.upgrade_to_http2 = 0;
-    h2o_hostconf_t *host =
-        h2o_config_register_host(&s->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_hostconf_t *host = h2o_config_register_host(&s->globalconf,
+                                                    h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     struct s_handler *h = (struct s_handler *)h2o_create_handler(path, sizeof(*h));
     h->super.on_req = s_on_req;

@@ -227,7 +227,8 @@ json_t *mg_iam_tags_param(struct mg_call *c, const char *name)
     }
     size_t i;
     const json_t *t;
-    json_array_foreach(in, i, t) {
+    json_array_foreach(in, i, t)
+    {
         const char *k = json_string_value(json_object_get(t, "Key"));
         const char *v = json_string_value(json_object_get(t, "Value"));
         if (k == NULL || v == NULL) {
@@ -241,7 +242,8 @@ json_t *mg_iam_tags_param(struct mg_call *c, const char *name)
         /* A key given twice: the last value wins, as IAM keys are unique. */
         size_t j;
         json_t *e;
-        json_array_foreach(arr, j, e) {
+        json_array_foreach(arr, j, e)
+        {
             const char *ek = json_string_value(json_object_get(e, "Key"));
             if (ek && strcmp(ek, k) == 0) {
                 json_array_remove(arr, j);
@@ -257,8 +259,7 @@ json_t *mg_iam_tags_param(struct mg_call *c, const char *name)
     return arr;
 }
 
-json_t *mg_iam_list_param(struct mg_call *c, const char *name, const char *member,
-                          size_t max_items)
+json_t *mg_iam_list_param(struct mg_call *c, const char *name, const char *member, size_t max_items)
 {
     const json_t *in = s_in(c, name);
     if (json_array_size(in) > max_items) {
@@ -271,7 +272,8 @@ json_t *mg_iam_list_param(struct mg_call *c, const char *name, const char *membe
     json_t *arr = json_array();
     size_t i;
     const json_t *v;
-    json_array_foreach(in, i, v) {
+    json_array_foreach(in, i, v)
+    {
         if (arr != NULL && (!json_is_string(v) || json_array_append(arr, (json_t *)v) != 0)) {
             json_decref(arr);
             mg_iam_invalid(c,
@@ -362,11 +364,11 @@ enum mg_err mg_iam_xml_tags(struct mg_buf *b, int indent, const json_t *tags)
     MG_TRY(mg_buf_printf(b, "%*s<Tags>\n", indent, ""));
     size_t i;
     json_t *t;
-    json_array_foreach(tags, i, t) {
+    json_array_foreach(tags, i, t)
+    {
         MG_TRY(mg_buf_printf(b, "%*s<member>\n", indent + 2, ""));
         MG_TRY(mg_iam_xml(b, indent + 4, "Key", json_string_value(json_object_get(t, "Key"))));
-        MG_TRY(mg_iam_xml(b, indent + 4, "Value",
-                          json_string_value(json_object_get(t, "Value"))));
+        MG_TRY(mg_iam_xml(b, indent + 4, "Value", json_string_value(json_object_get(t, "Value"))));
         MG_TRY(mg_buf_printf(b, "%*s</member>\n", indent + 2, ""));
     }
     return mg_buf_printf(b, "%*s</Tags>\n", indent, "");
@@ -375,8 +377,8 @@ enum mg_err mg_iam_xml_tags(struct mg_buf *b, int indent, const json_t *tags)
 void mg_iam_send(struct mg_call *c, const char *action, const struct mg_buf *inner)
 {
     bool has = inner && inner->len > 0;
-    if (mg_aws_reply_xml(c->reply, action, has ? mg_buf_slice(inner) : mg_slice_make("", 0),
-                         has) != MG_E_OK)
+    if (mg_aws_reply_xml(c->reply, action, has ? mg_buf_slice(inner) : mg_slice_make("", 0), has) !=
+        MG_E_OK)
         mg_iam_internal(c);
 }
 
@@ -416,8 +418,8 @@ json_t *mg_iam_load(const struct mg_snapshot *snap, const char *kind, const char
     return d ? json_deep_copy(d->doc) : NULL;
 }
 
-enum mg_err mg_iam_save(struct mg_call *c, const char *kind, const char *account,
-                        const char *key, const json_t *doc)
+enum mg_err mg_iam_save(struct mg_call *c, const char *kind, const char *account, const char *key,
+                        const json_t *doc)
 {
     char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (text == NULL)
@@ -429,8 +431,7 @@ enum mg_err mg_iam_save(struct mg_call *c, const char *kind, const char *account
 
 bool mg_iam_no_entity(struct mg_call *c, const char *kind, const char *name)
 {
-    return mg_iam_fail(c, 404, "NoSuchEntity", "The %s with name %s cannot be found.", kind,
-                       name);
+    return mg_iam_fail(c, 404, "NoSuchEntity", "The %s with name %s cannot be found.", kind, name);
 }
 
 bool mg_iam_modify(struct mg_call *c, const char *kind, const char *name, mg_iam_modify_fn fn,
@@ -480,7 +481,8 @@ bool mg_iam_authz(struct mg_call *c, const char *action, const char *arn, const 
     size_t i;
     json_t *t;
     const char *overflow = NULL;
-    json_array_foreach(request_tags, i, t) {
+    json_array_foreach(request_tags, i, t)
+    {
         if (nk >= MG_IAM_MAX_TAGS) {
             /* the parameters were checked against IAM's limit: deny rather than drop a key */
             overflow = "more request tags than IAM allows";
@@ -534,7 +536,7 @@ bool mg_iam_check_policy(struct mg_call *c, const char *doc, enum mg_policy_kind
 }
 
 const struct mg_snapshot_doc *mg_iam_customer_policy(const struct mg_snapshot *snap,
-                                                      const char *arn)
+                                                     const char *arn)
 {
     static const char prefix[] = "arn:aws:iam::";
     if (strncmp(arn, prefix, sizeof(prefix) - 1) != 0)
@@ -635,8 +637,7 @@ void mg_iam_list_entities(struct mg_call *c, const char *kind, const char *actio
 {
     char prefix[MG_IAM_PATH_CAP], arn[MG_IAM_ARN_CAP], iam_action[64];
     struct mg_iam_page pg;
-    if (!mg_iam_path_param(c, "PathPrefix", "pathPrefix", prefix) ||
-        !mg_iam_page_params(c, &pg))
+    if (!mg_iam_path_param(c, "PathPrefix", "pathPrefix", prefix) || !mg_iam_page_params(c, &pg))
         return;
     snprintf(arn, sizeof(arn), "arn:aws:iam::%s:%s%s", mg_iam_account(c), kind, prefix);
     snprintf(iam_action, sizeof(iam_action), "iam:%s", action);

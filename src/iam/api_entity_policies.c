@@ -17,31 +17,29 @@ struct s_kind {
     size_t max_attached;
 };
 
-static const struct s_kind s_role = {"role", "Role", "RoleName", "roleName",
-                                     MG_POLICY_LIMIT_ROLE_INLINE, 10};
-static const struct s_kind s_user = {"user", "User", "UserName", "userName",
-                                     MG_POLICY_LIMIT_USER_INLINE, 10};
+static const struct s_kind s_role = {
+    "role", "Role", "RoleName", "roleName", MG_POLICY_LIMIT_ROLE_INLINE, 10};
+static const struct s_kind s_user = {
+    "user", "User", "UserName", "userName", MG_POLICY_LIMIT_USER_INLINE, 10};
 
 /* ARN of the entity: from its document, or (absent) as it would be with path "/". */
-static const json_t *s_find(struct mg_call *c, const struct s_kind *k, char *name,
-                            char *arn, size_t cap)
+static const json_t *s_find(struct mg_call *c, const struct s_kind *k, char *name, char *arn,
+                            size_t cap)
 {
     return mg_iam_entity_find(c, k->kind, name, arn, cap);
 }
 
 /* Reads the entity name and authorizes; returns the entity document (may be NULL: not found,
  * NoSuchEntity already sent when must_exist) or NULL with *stop after an error. */
-static const json_t *s_begin(struct mg_call *c,
-                             const struct s_kind *k, const char *action, char *name, char *arn,
-                             const json_t *request_tags, const char *ek, const char *ev,
-                             bool *stop)
+static const json_t *s_begin(struct mg_call *c, const struct s_kind *k, const char *action,
+                             char *name, char *arn, const json_t *request_tags, const char *ek,
+                             const char *ev, bool *stop)
 {
     *stop = true;
     if (!mg_iam_name_param(c, k->name_param, k->member, 64, true, name, NULL))
         return NULL;
     const json_t *d = s_find(c, k, name, arn, MG_IAM_ARN_CAP);
-    if (!mg_iam_authz(c, action, arn, d ? json_object_get(d, "Tags") : NULL, request_tags, ek,
-                      ev))
+    if (!mg_iam_authz(c, action, arn, d ? json_object_get(d, "Tags") : NULL, request_tags, ek, ev))
         return NULL;
     if (d == NULL) {
         mg_iam_no_entity(c, k->kind, name);
@@ -61,7 +59,8 @@ static void s_inline_name(const json_t *inl, char *pname)
         return;
     const char *n;
     json_t *v;
-    json_object_foreach((json_t *)inl, n, v) {
+    json_object_foreach((json_t *)inl, n, v)
+    {
         if (mg_slice_ieq_cstr(mg_slice_cstr(n), pname) && strlen(n) < MG_IAM_NAME_CAP) {
             snprintf(pname, MG_IAM_NAME_CAP, "%s", n);
             return;
@@ -90,7 +89,8 @@ static bool s_put_inline(struct mg_call *c, json_t *doc, const struct mg_snapsho
     size_t total = mg_policy_count_chars(mg_slice_cstr(arg->doc));
     const char *n;
     json_t *v;
-    json_object_foreach(inl, n, v) {
+    json_object_foreach(inl, n, v)
+    {
         if (strcmp(n, arg->policy_name) != 0 && json_is_string(v))
             total += mg_policy_count_chars(mg_slice_cstr(json_string_value(v)));
     }
@@ -138,8 +138,8 @@ static void s_get_policy(struct mg_call *c, const struct s_kind *k)
     s_inline_name(inl, pname);
     const char *text = json_string_value(json_object_get(inl, pname));
     if (text == NULL) {
-        mg_iam_fail(c, 404, "NoSuchEntity", "The %s policy with name %s cannot be found.",
-                    k->kind, pname);
+        mg_iam_fail(c, 404, "NoSuchEntity", "The %s policy with name %s cannot be found.", k->kind,
+                    pname);
         return;
     }
     struct mg_buf b;
@@ -170,8 +170,7 @@ static bool s_del_inline(struct mg_call *c, json_t *doc, const struct mg_snapsho
     return true;
 }
 
-static void s_delete_policy(struct mg_call *c,
-                            const struct s_kind *k)
+static void s_delete_policy(struct mg_call *c, const struct s_kind *k)
 {
     char name[MG_IAM_NAME_CAP], pname[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP], action[64];
     snprintf(action, sizeof(action), "iam:Delete%sPolicy", k->Kind);
@@ -193,8 +192,7 @@ static int s_cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void s_list_policies(struct mg_call *c,
-                            const struct s_kind *k)
+static void s_list_policies(struct mg_call *c, const struct s_kind *k)
 {
     char name[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP], action[64];
     snprintf(action, sizeof(action), "iam:List%sPolicies", k->Kind);
@@ -260,7 +258,8 @@ static bool s_attach(struct mg_call *c, json_t *doc, const struct mg_snapshot *s
     }
     size_t i;
     json_t *v;
-    json_array_foreach(att, i, v) {
+    json_array_foreach(att, i, v)
+    {
         if (json_is_string(v) && strcmp(json_string_value(v), arg->doc) == 0)
             return true; /* attaching twice changes nothing */
     }
@@ -277,7 +276,8 @@ static bool s_detach(struct mg_call *c, json_t *doc, const struct mg_snapshot *s
     json_t *att = json_object_get(doc, "AttachedPolicies");
     size_t i;
     json_t *v;
-    json_array_foreach(att, i, v) {
+    json_array_foreach(att, i, v)
+    {
         if (json_is_string(v) && strcmp(json_string_value(v), arg->doc) == 0) {
             json_array_remove(att, i);
             return true;
@@ -286,8 +286,7 @@ static bool s_detach(struct mg_call *c, json_t *doc, const struct mg_snapshot *s
     return mg_iam_fail(c, 404, "NoSuchEntity", "Policy %s was not attached.", arg->doc);
 }
 
-static bool s_policy_arn_param(struct mg_call *c, const char *name,
-                               const char *member, char *out)
+static bool s_policy_arn_param(struct mg_call *c, const char *name, const char *member, char *out)
 {
     if (!mg_iam_str_param(c, name, member, 2048, true, out, MG_IAM_ARN_CAP))
         return false;
@@ -297,8 +296,7 @@ static bool s_policy_arn_param(struct mg_call *c, const char *name,
     return true;
 }
 
-static void s_attach_op(struct mg_call *c, const struct s_kind *k,
-                        bool attach)
+static void s_attach_op(struct mg_call *c, const struct s_kind *k, bool attach)
 {
     char name[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP], parn[MG_IAM_ARN_CAP], action[64];
     if (!mg_iam_name_param(c, k->name_param, k->member, 64, true, name, NULL))
@@ -323,8 +321,7 @@ static const char *s_policy_name(const char *arn)
     return s ? s + 1 : arn;
 }
 
-static void s_list_attached(struct mg_call *c,
-                            const struct s_kind *k)
+static void s_list_attached(struct mg_call *c, const struct s_kind *k)
 {
     char name[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP], action[64], prefix[MG_IAM_PATH_CAP];
     snprintf(action, sizeof(action), "iam:ListAttached%sPolicies", k->Kind);
@@ -333,8 +330,7 @@ static void s_list_attached(struct mg_call *c,
     if (stop)
         return;
     struct mg_iam_page pg;
-    if (!mg_iam_page_params(c, &pg) ||
-        !mg_iam_path_param(c, "PathPrefix", "pathPrefix", prefix))
+    if (!mg_iam_page_params(c, &pg) || !mg_iam_path_param(c, "PathPrefix", "pathPrefix", prefix))
         return;
     struct mg_buf b;
     mg_buf_init(&b, 4u * 1024 * 1024);
@@ -343,7 +339,8 @@ static void s_list_attached(struct mg_call *c,
     bool started = pg.marker[0] == 0;
     const char *next = NULL;
     json_t *v;
-    json_array_foreach(json_object_get(d, "AttachedPolicies"), i, v) {
+    json_array_foreach(json_object_get(d, "AttachedPolicies"), i, v)
+    {
         const char *parn = json_string_value(v);
         if (parn == NULL || e)
             continue;
@@ -382,8 +379,7 @@ static void s_list_attached(struct mg_call *c,
 
 /* ---- permissions boundaries ---------------------------------------------------------------- */
 
-static bool s_set_boundary(struct mg_call *c, json_t *doc, const struct mg_snapshot *snap,
-                           void *a)
+static bool s_set_boundary(struct mg_call *c, json_t *doc, const struct mg_snapshot *snap, void *a)
 {
     struct s_put_arg *arg = a;
     if (arg->doc == NULL) {
@@ -396,8 +392,7 @@ static bool s_set_boundary(struct mg_call *c, json_t *doc, const struct mg_snaps
     return mg_json_set(doc, "PermissionsBoundary", json_string(arg->doc)) || mg_iam_internal(c);
 }
 
-static void s_boundary_op(struct mg_call *c, const struct s_kind *k,
-                          bool put)
+static void s_boundary_op(struct mg_call *c, const struct s_kind *k, bool put)
 {
     char name[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP], parn[MG_IAM_ARN_CAP], action[64];
     if (!mg_iam_name_param(c, k->name_param, k->member, 64, true, name, NULL))
@@ -436,10 +431,12 @@ static bool s_tag(struct mg_call *c, json_t *doc, const struct mg_snapshot *snap
     }
     size_t i, j;
     json_t *t, *u;
-    json_array_foreach(add, i, t) {
+    json_array_foreach(add, i, t)
+    {
         const char *k = json_string_value(json_object_get(t, "Key"));
         bool replaced = false;
-        json_array_foreach(tags, j, u) {
+        json_array_foreach(tags, j, u)
+        {
             if (strcmp(json_string_value(json_object_get(u, "Key")), k) == 0) {
                 if (!mg_json_set_ref(u, "Value", json_object_get(t, "Value")))
                     return mg_iam_internal(c);
@@ -464,7 +461,8 @@ static bool s_untag(struct mg_call *c, json_t *doc, const struct mg_snapshot *sn
     json_t *tags = json_object_get(doc, "Tags");
     size_t i, j;
     json_t *k;
-    json_array_foreach(keys, i, k) {
+    json_array_foreach(keys, i, k)
+    {
         for (j = 0; j < json_array_size(tags); j++) {
             json_t *u = json_array_get(tags, j);
             if (strcmp(json_string_value(json_object_get(u, "Key")), json_string_value(k)) == 0) {
@@ -476,8 +474,7 @@ static bool s_untag(struct mg_call *c, json_t *doc, const struct mg_snapshot *sn
     return true;
 }
 
-static void s_tag_op(struct mg_call *c, const struct s_kind *k,
-                     bool tag)
+static void s_tag_op(struct mg_call *c, const struct s_kind *k, bool tag)
 {
     char name[MG_IAM_NAME_CAP], arn[MG_IAM_ARN_CAP], action[64];
     if (!mg_iam_name_param(c, k->name_param, k->member, 64, true, name, NULL))
@@ -499,7 +496,8 @@ static void s_tag_op(struct mg_call *c, const struct s_kind *k,
         bool ok = untag_ctx != NULL;
         size_t i;
         json_t *kk;
-        json_array_foreach(arg, i, kk) {
+        json_array_foreach(arg, i, kk)
+        {
             if (ok)
                 ok = mg_json_append(untag_ctx, json_pack("{s:O}", "Key", kk));
         }
@@ -539,7 +537,8 @@ static void s_list_tags(struct mg_call *c, const struct s_kind *k)
     json_t *t;
     bool started = pg.marker[0] == 0;
     const char *next = NULL;
-    json_array_foreach(json_object_get(d, "Tags"), i, t) {
+    json_array_foreach(json_object_get(d, "Tags"), i, t)
+    {
         const char *key = json_string_value(json_object_get(t, "Key"));
         if (!started && key && strcmp(key, pg.marker) == 0)
             started = true;
@@ -557,7 +556,7 @@ static void s_list_tags(struct mg_call *c, const struct s_kind *k)
     }
     struct mg_buf b;
     mg_buf_init(&b, 1024 * 1024);
-    enum mg_err e = page == NULL              ? MG_E_NOMEM
+    enum mg_err e = page == NULL            ? MG_E_NOMEM
                     : json_array_size(page) ? mg_iam_xml_tags(&b, 4, page)
                                             : mg_buf_append_cstr(&b, "    <Tags/>\n");
     if (!e)
@@ -576,51 +575,51 @@ static void s_list_tags(struct mg_call *c, const struct s_kind *k)
 #define S_OPS(lower, K)                                                                            \
     void mg_iam_op_put_##lower##_policy(struct mg_call *c)                                         \
     {                                                                                              \
-        s_put_policy(c, &(K));                                                                       \
+        s_put_policy(c, &(K));                                                                     \
     }                                                                                              \
     void mg_iam_op_get_##lower##_policy(struct mg_call *c)                                         \
     {                                                                                              \
-        s_get_policy(c, &(K));                                                                       \
+        s_get_policy(c, &(K));                                                                     \
     }                                                                                              \
     void mg_iam_op_delete_##lower##_policy(struct mg_call *c)                                      \
     {                                                                                              \
-        s_delete_policy(c, &(K));                                                                    \
+        s_delete_policy(c, &(K));                                                                  \
     }                                                                                              \
     void mg_iam_op_list_##lower##_policies(struct mg_call *c)                                      \
     {                                                                                              \
-        s_list_policies(c, &(K));                                                                    \
+        s_list_policies(c, &(K));                                                                  \
     }                                                                                              \
     void mg_iam_op_attach_##lower##_policy(struct mg_call *c)                                      \
     {                                                                                              \
-        s_attach_op(c, &(K), true);                                                                  \
+        s_attach_op(c, &(K), true);                                                                \
     }                                                                                              \
     void mg_iam_op_detach_##lower##_policy(struct mg_call *c)                                      \
     {                                                                                              \
-        s_attach_op(c, &(K), false);                                                                 \
+        s_attach_op(c, &(K), false);                                                               \
     }                                                                                              \
     void mg_iam_op_list_attached_##lower##_policies(struct mg_call *c)                             \
     {                                                                                              \
-        s_list_attached(c, &(K));                                                                    \
+        s_list_attached(c, &(K));                                                                  \
     }                                                                                              \
     void mg_iam_op_put_##lower##_boundary(struct mg_call *c)                                       \
     {                                                                                              \
-        s_boundary_op(c, &(K), true);                                                                \
+        s_boundary_op(c, &(K), true);                                                              \
     }                                                                                              \
     void mg_iam_op_delete_##lower##_boundary(struct mg_call *c)                                    \
     {                                                                                              \
-        s_boundary_op(c, &(K), false);                                                               \
+        s_boundary_op(c, &(K), false);                                                             \
     }                                                                                              \
     void mg_iam_op_tag_##lower(struct mg_call *c)                                                  \
     {                                                                                              \
-        s_tag_op(c, &(K), true);                                                                     \
+        s_tag_op(c, &(K), true);                                                                   \
     }                                                                                              \
     void mg_iam_op_untag_##lower(struct mg_call *c)                                                \
     {                                                                                              \
-        s_tag_op(c, &(K), false);                                                                    \
+        s_tag_op(c, &(K), false);                                                                  \
     }                                                                                              \
     void mg_iam_op_list_##lower##_tags(struct mg_call *c)                                          \
     {                                                                                              \
-        s_list_tags(c, &(K));                                                                        \
+        s_list_tags(c, &(K));                                                                      \
     }
 
 S_OPS(role, s_role)

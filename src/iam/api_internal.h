@@ -10,8 +10,8 @@
 #include "iam/iam.h"
 #include "base/slice.h"
 
-#define MG_IAM_NAME_CAP 129  /* user, role and policy names: at most 64 or 128 characters */
-#define MG_IAM_PATH_CAP 513  /* paths: at most 512 characters */
+#define MG_IAM_NAME_CAP 129 /* user, role and policy names: at most 64 or 128 characters */
+#define MG_IAM_PATH_CAP 513 /* paths: at most 512 characters */
 #define MG_IAM_ARN_CAP 1100
 #define MG_IAM_DOC_MAX 131072u
 #define MG_IAM_MAX_TAGS 50
@@ -90,8 +90,8 @@ MG_MUST_USE enum mg_err mg_iam_boundary_xml(struct mg_buf *b, int indent, const 
  * each written by xml(b, indent, "member", doc, false) inside <container>. */
 typedef enum mg_err (*mg_iam_entity_xml_fn)(struct mg_buf *b, int indent, const char *el,
                                             const json_t *doc, bool full);
-void mg_iam_list_entities(struct mg_call *c, const char *kind,
-                          const char *action, const char *container, mg_iam_entity_xml_fn xml);
+void mg_iam_list_entities(struct mg_call *c, const char *kind, const char *action,
+                          const char *container, mg_iam_entity_xml_fn xml);
 
 /* ---- output ------------------------------------------------------------------------------ */
 
@@ -150,7 +150,7 @@ bool mg_iam_check_policy(struct mg_call *c, const char *doc, enum mg_policy_kind
 bool mg_iam_policy_exists(const struct mg_snapshot *snap, const char *account, const char *arn);
 /* The snapshot document of a customer managed policy by ARN, or NULL. */
 const struct mg_snapshot_doc *mg_iam_customer_policy(const struct mg_snapshot *snap,
-                                                      const char *arn);
+                                                     const char *arn);
 
 /* Operation handlers (mg_call_op_fn: they read c->input and fill c->reply). */
 void mg_iam_op_create_role(struct mg_call *c);

@@ -22,7 +22,8 @@ static void s_usage(const struct mg_snapshot *snap, const char *account, const c
         for (size_t i = 0; i < n; i++) {
             size_t j;
             json_t *v;
-            json_array_foreach(json_object_get(docs[i].doc, "AttachedPolicies"), j, v) {
+            json_array_foreach(json_object_get(docs[i].doc, "AttachedPolicies"), j, v)
+            {
                 if (json_is_string(v) && strcmp(json_string_value(v), arn) == 0)
                     (*attached)++;
             }
@@ -43,16 +44,24 @@ struct s_pol {
 
 static void s_from_aws(const struct mg_iam_aws_policy *a, struct s_pol *p)
 {
-    *p = (struct s_pol){a->name, a->id, a->arn, a->path, a->version, a->description, a->created,
-                        a->updated, NULL, NULL, a};
+    *p = (struct s_pol){a->name,    a->id,      a->arn, a->path, a->version, a->description,
+                        a->created, a->updated, NULL,   NULL,    a};
 }
 
 static void s_from_doc(const json_t *d, struct s_pol *p)
 {
 #define S(k) json_string_value(json_object_get(d, k))
-    *p = (struct s_pol){S("PolicyName"), S("PolicyId"), S("Arn"), S("Path"),
-                        S("DefaultVersionId"), S("Description"), S("CreateDate"),
-                        S("UpdateDate"), json_object_get(d, "Tags"), d, NULL};
+    *p = (struct s_pol){S("PolicyName"),
+                        S("PolicyId"),
+                        S("Arn"),
+                        S("Path"),
+                        S("DefaultVersionId"),
+                        S("Description"),
+                        S("CreateDate"),
+                        S("UpdateDate"),
+                        json_object_get(d, "Tags"),
+                        d,
+                        NULL};
 #undef S
 }
 
@@ -117,8 +126,7 @@ static bool s_arn_param(struct mg_call *c, char *arn)
     if (!mg_iam_str_param(c, "PolicyArn", "policyArn", 2048, true, arn, MG_IAM_ARN_CAP))
         return false;
     struct mg_arn a;
-    if (!mg_arn_parse(mg_slice_cstr(arn), &a) ||
-        !mg_slice_eq_cstr(a.service, "iam"))
+    if (!mg_arn_parse(mg_slice_cstr(arn), &a) || !mg_slice_eq_cstr(a.service, "iam"))
         return mg_iam_invalid(c, "ARN %s is not valid.", arn);
     return true;
 }
@@ -145,8 +153,8 @@ void mg_iam_op_create_policy(struct mg_call *c)
     if (tags == NULL)
         goto out;
     snprintf(arn, sizeof(arn), "arn:aws:iam::%s:policy%s%s", mg_iam_account(c), path, name);
-    if (!mg_iam_authz(c, "iam:CreatePolicy", arn, NULL, json_array_size(tags) ? tags : NULL,
-                      NULL, NULL) ||
+    if (!mg_iam_authz(c, "iam:CreatePolicy", arn, NULL, json_array_size(tags) ? tags : NULL, NULL,
+                      NULL) ||
         !mg_iam_check_policy(c, text, MG_POLICY_KIND_IDENTITY, MG_POLICY_LIMIT_MANAGED))
         goto out;
     struct mg_snapshot *snap = mg_iam_write_begin(c);
@@ -245,8 +253,7 @@ void mg_iam_op_list_policies(struct mg_call *c)
     char prefix[MG_IAM_PATH_CAP], scope[16], arn[MG_IAM_ARN_CAP];
     struct mg_iam_page pg;
     bool only_attached;
-    if (!mg_iam_path_param(c, "PathPrefix", "pathPrefix", prefix) ||
-        !mg_iam_page_params(c, &pg) ||
+    if (!mg_iam_path_param(c, "PathPrefix", "pathPrefix", prefix) || !mg_iam_page_params(c, &pg) ||
         !mg_iam_str_param(c, "Scope", "scope", 15, false, scope, sizeof(scope)) ||
         !mg_iam_bool_param(c, "OnlyAttached", false, &only_attached))
         return;
@@ -340,7 +347,8 @@ void mg_iam_op_get_policy_version(struct mg_call *c)
     } else if (found && pol.doc) {
         size_t i;
         json_t *v;
-        json_array_foreach(json_object_get(pol.doc, "Versions"), i, v) {
+        json_array_foreach(json_object_get(pol.doc, "Versions"), i, v)
+        {
             const char *id = json_string_value(json_object_get(v, "VersionId"));
             if (id && strcmp(id, vid) == 0) {
                 doc = json_string_value(json_object_get(v, "Document"));
@@ -371,8 +379,7 @@ void mg_iam_op_list_policy_versions(struct mg_call *c)
         return;
     struct s_pol pol;
     bool found = s_find(c, c->snap, arn, &pol);
-    if (!mg_iam_authz(c, "iam:ListPolicyVersions", arn, found ? pol.tags : NULL, NULL, NULL,
-                      NULL))
+    if (!mg_iam_authz(c, "iam:ListPolicyVersions", arn, found ? pol.tags : NULL, NULL, NULL, NULL))
         return;
     if (!found) {
         s_not_found(c, arn);
@@ -542,7 +549,8 @@ static bool s_set_default(struct mg_call *c, json_t *doc, void *a)
     const char *vid = a;
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(doc, "Versions"), i, v) {
+    json_array_foreach(json_object_get(doc, "Versions"), i, v)
+    {
         const char *id = json_string_value(json_object_get(v, "VersionId"));
         if (id && strcmp(id, vid) == 0) {
             return mg_json_set(doc, "DefaultVersionId", json_string(vid)) || mg_iam_internal(c);

@@ -60,13 +60,12 @@ void mg_iam_op_create_role(struct mg_call *c)
     if (!mg_iam_name_param(c, "RoleName", "roleName", 64, true, name, NULL) ||
         !mg_iam_path_param(c, "Path", "path", path) ||
         !mg_iam_str_param(c, "Description", "description", 1000, false, desc, sizeof(desc)) ||
-        !mg_iam_int_param(c, "MaxSessionDuration", "maxSessionDuration", 3600, 43200, 3600,
-                          &msd) ||
-        !mg_iam_str_param(c, "PermissionsBoundary", "permissionsBoundary", 2048, false,
-                          boundary, sizeof(boundary)))
+        !mg_iam_int_param(c, "MaxSessionDuration", "maxSessionDuration", 3600, 43200, 3600, &msd) ||
+        !mg_iam_str_param(c, "PermissionsBoundary", "permissionsBoundary", 2048, false, boundary,
+                          sizeof(boundary)))
         return;
-    char *trust = mg_iam_doc_param(c, "AssumeRolePolicyDocument", "assumeRolePolicyDocument",
-                                   true, NULL);
+    char *trust = mg_iam_doc_param(c, "AssumeRolePolicyDocument", "assumeRolePolicyDocument", true,
+                                   NULL);
     if (trust == NULL)
         return;
     json_t *tags = mg_iam_tags_param(c, "Tags");
@@ -151,8 +150,8 @@ void mg_iam_op_delete_role(struct mg_call *c)
     if (!mg_iam_name_param(c, "RoleName", "roleName", 64, true, name, NULL))
         return;
     const json_t *r = s_lookup(c, name, arn);
-    if (!mg_iam_authz(c, "iam:DeleteRole", arn, r ? json_object_get(r, "Tags") : NULL, NULL,
-                      NULL, NULL))
+    if (!mg_iam_authz(c, "iam:DeleteRole", arn, r ? json_object_get(r, "Tags") : NULL, NULL, NULL,
+                      NULL))
         return;
     struct mg_snapshot *snap = mg_iam_write_begin(c);
     if (snap == NULL)
@@ -186,9 +185,9 @@ void mg_iam_op_delete_role(struct mg_call *c)
 /* ---- updates --------------------------------------------------------------------------------- */
 
 struct s_update {
-    const char *desc;   /* NULL: unchanged */
-    int64_t msd;        /* 0: unchanged */
-    const char *trust;  /* NULL: unchanged */
+    const char *desc;  /* NULL: unchanged */
+    int64_t msd;       /* 0: unchanged */
+    const char *trust; /* NULL: unchanged */
 };
 
 static bool s_update(struct mg_call *c, json_t *doc, const struct mg_snapshot *snap, void *a)

@@ -45,8 +45,7 @@ static const json_t *s_lookup(struct mg_call *c, char *name, char *arn)
 
 /* The user an operation is about: UserName, or the calling user when absent. *root is set when
  * the caller is the account root and no UserName was given. false after sending an error. */
-static bool s_target(struct mg_call *c, char *name, char *arn,
-                     bool *root)
+static bool s_target(struct mg_call *c, char *name, char *arn, bool *root)
 {
     bool present;
     *root = false;
@@ -67,8 +66,7 @@ static bool s_target(struct mg_call *c, char *name, char *arn,
         return true;
     case MG_PRINCIPAL_ASSUMED_ROLE:
     case MG_PRINCIPAL_SERVICE:
-    case MG_PRINCIPAL_NONE:
-        break;
+    case MG_PRINCIPAL_NONE: break;
     }
     return mg_iam_invalid(c, "Must specify userName when calling with non-User credentials");
 }
@@ -79,8 +77,8 @@ void mg_iam_op_create_user(struct mg_call *c)
     char arn[MG_IAM_ARN_CAP];
     if (!mg_iam_name_param(c, "UserName", "userName", 64, true, name, NULL) ||
         !mg_iam_path_param(c, "Path", "path", path) ||
-        !mg_iam_str_param(c, "PermissionsBoundary", "permissionsBoundary", 2048, false,
-                          boundary, sizeof(boundary)))
+        !mg_iam_str_param(c, "PermissionsBoundary", "permissionsBoundary", 2048, false, boundary,
+                          sizeof(boundary)))
         return;
     json_t *tags = mg_iam_tags_param(c, "Tags");
     if (tags == NULL)
@@ -139,8 +137,8 @@ void mg_iam_op_get_user(struct mg_call *c)
         return;
     if (root) {
         /* The root user: its id is the account id. */
-        const struct mg_snapshot_doc *a =
-            mg_snapshot_get(c->snap, "account", mg_iam_account(c), mg_iam_account(c));
+        const struct mg_snapshot_doc *a = mg_snapshot_get(c->snap, "account", mg_iam_account(c),
+                                                          mg_iam_account(c));
         const char *created = a ? json_string_value(json_object_get(a->doc, "createDate")) : NULL;
         struct mg_buf b;
         mg_buf_init(&b, 4096);
@@ -191,8 +189,8 @@ void mg_iam_op_delete_user(struct mg_call *c)
     if (!mg_iam_name_param(c, "UserName", "userName", 64, true, name, NULL))
         return;
     const json_t *u = s_lookup(c, name, arn);
-    if (!mg_iam_authz(c, "iam:DeleteUser", arn, u ? json_object_get(u, "Tags") : NULL, NULL,
-                      NULL, NULL))
+    if (!mg_iam_authz(c, "iam:DeleteUser", arn, u ? json_object_get(u, "Tags") : NULL, NULL, NULL,
+                      NULL))
         return;
     struct mg_snapshot *snap = mg_iam_write_begin(c);
     if (snap == NULL)
@@ -258,8 +256,8 @@ void mg_iam_op_create_access_key(struct mg_call *c)
     mg_random_chars(secret, 40, s_secret_alpha);
     secret[40] = 0;
     mg_iam_now(now);
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:s}", "accessKeyId", akid, "secretAccessKey",
-                            secret, "status", "Active", "createDate", now);
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s}", "accessKeyId", akid, "secretAccessKey", secret,
+                            "status", "Active", "createDate", now);
     if (doc && !root && !mg_json_set(doc, "userName", json_string(name))) {
         json_decref(doc);
         doc = NULL;
@@ -300,8 +298,8 @@ void mg_iam_op_create_access_key(struct mg_call *c)
 }
 
 /* The key's document if it belongs to the target user (root: a root key). */
-static const json_t *s_key_of(const struct mg_snapshot *snap, const char *account,
-                              const char *akid, const char *user)
+static const json_t *s_key_of(const struct mg_snapshot *snap, const char *account, const char *akid,
+                              const char *user)
 {
     const struct mg_snapshot_doc *d = mg_snapshot_get(snap, "access_key", account, akid);
     if (d == NULL)
@@ -332,8 +330,8 @@ static void s_key_change(struct mg_call *c, bool del)
             return;
         }
     }
-    if (!mg_iam_authz(c, del ? "iam:DeleteAccessKey" : "iam:UpdateAccessKey", arn, NULL, NULL,
-                      NULL, NULL))
+    if (!mg_iam_authz(c, del ? "iam:DeleteAccessKey" : "iam:UpdateAccessKey", arn, NULL, NULL, NULL,
+                      NULL))
         return;
     struct mg_snapshot *snap = mg_iam_write_begin(c);
     if (snap == NULL)

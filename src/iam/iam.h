@@ -29,7 +29,6 @@
 #include "policy/policy.h"
 #include "state/snapshot.h"
 
-
 /* Compiled identity policies of a user or role (inline and attached managed, customer or AWS
  * managed) and its permissions boundary, built into every snapshot. */
 struct mg_iam_entity_policies {
@@ -78,8 +77,7 @@ MG_MUST_USE enum mg_err mg_iam_apply_identities(struct mg_state *st, const char 
                                                 struct mg_errinfo *ei);
 /* Without a file: account 000000000000 with root key test / test, marked loopback-only. What an
  * earlier file applied is kept (and removed by the next start with a file that lacks it). */
-MG_MUST_USE enum mg_err mg_iam_apply_default_identities(struct mg_state *st,
-                                                        struct mg_errinfo *ei);
+MG_MUST_USE enum mg_err mg_iam_apply_default_identities(struct mg_state *st, struct mg_errinfo *ei);
 /* Parses and validates an identities document held in memory, as mg_iam_apply_identities does,
  * without applying it (the fuzzer's entry point). */
 MG_MUST_USE enum mg_err mg_iam_check_identities(struct mg_slice text, struct mg_errinfo *ei);
@@ -98,16 +96,16 @@ struct mg_sts_session {
     char access_key_id[21]; /* ASIA + 16 */
     char secret[41];
     char account[13];
-    char role_arn[512];     /* arn:aws:iam::A:role/PATH/NAME */
-    char role_id[32];       /* AROA... */
+    char role_arn[512]; /* arn:aws:iam::A:role/PATH/NAME */
+    char role_id[32];   /* AROA... */
     char session_name[65];
     int64_t issued, expires;
-    bool chained;           /* made by a role session */
+    bool chained;             /* made by a role session */
     char source_identity[65]; /* set once (AssumeRole SourceIdentity), kept along the chain */
-    char *policy;           /* inline session policy text (mg_free), or NULL */
-    char *policy_arns[10];  /* session policy ARNs (mg_free) */
+    char *policy;             /* inline session policy text (mg_free), or NULL */
+    char *policy_arns[10];    /* session policy ARNs (mg_free) */
     size_t n_policy_arns;
-    json_t *tags;           /* session tags {key: value} (owned), or NULL */
+    json_t *tags; /* session tags {key: value} (owned), or NULL */
 };
 void mg_sts_session_cleanup(struct mg_sts_session *s);
 
@@ -144,15 +142,11 @@ void mg_iam_policy_cache_clear(void);
  * (akid_out >= 21 bytes, secret_out >= 41 bytes, token_out) and *expires_out (epoch seconds).
  * out_principal, token_out and expires_out may be NULL. Other modules reach it as
  * mg_call_assume_role_as_service (call/call.h). */
-MG_MUST_USE enum mg_err mg_sts_assume_role_as_service(const struct mg_env *env,
-                                                      const struct mg_snapshot *snap,
-                                                      const char *role_arn, const char *service,
-                                                      const char *session_name, int64_t duration,
-                                                      struct mg_principal *out_principal,
-                                                      char *akid_out, char *secret_out,
-                                                      struct mg_buf *token_out,
-                                                      int64_t *expires_out,
-                                                      struct mg_errinfo *ei);
+MG_MUST_USE enum mg_err mg_sts_assume_role_as_service(
+    const struct mg_env *env, const struct mg_snapshot *snap, const char *role_arn,
+    const char *service, const char *session_name, int64_t duration,
+    struct mg_principal *out_principal, char *akid_out, char *secret_out, struct mg_buf *token_out,
+    int64_t *expires_out, struct mg_errinfo *ei);
 
 /* What the call layer needs of IAM to authenticate and authorize (struct mg_identity in
  * call/call.h): long-term keys, session tokens, compiled identity policies. */

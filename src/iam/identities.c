@@ -79,7 +79,8 @@ static enum mg_err s_only(const json_t *o, const char *where, const char *const 
 {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)o, k, v) {
+    json_object_foreach((json_t *)o, k, v)
+    {
         bool ok = false;
         for (size_t i = 0; allowed[i]; i++)
             if (strcmp(k, allowed[i]) == 0)
@@ -117,7 +118,8 @@ static enum mg_err s_check_keys(const json_t *arr, const char *where, json_t *se
         return mg_errinfo_set(ei, MG_E_INVALID, "%s: must be an array", where);
     size_t i;
     json_t *k;
-    json_array_foreach(arr, i, k) {
+    json_array_foreach(arr, i, k)
+    {
         char w[256];
         snprintf(w, sizeof(w), "%s[%zu]", where, i);
         if (!json_is_object(k))
@@ -140,11 +142,10 @@ static enum mg_err s_check_keys(const json_t *arr, const char *where, json_t *se
                                   "be given in an identities file",
                                   w);
         if (status && strcmp(status, "Active") != 0 && strcmp(status, "Inactive") != 0)
-            return mg_errinfo_set(ei, MG_E_INVALID,
-                                  "%s.status: must be \"Active\" or \"Inactive\"", w);
+            return mg_errinfo_set(ei, MG_E_INVALID, "%s.status: must be \"Active\" or \"Inactive\"",
+                                  w);
         if (json_object_get(seen, id))
-            return mg_errinfo_set(ei, MG_E_INVALID, "%s.accessKeyId: \"%s\" appears twice", w,
-                                  id);
+            return mg_errinfo_set(ei, MG_E_INVALID, "%s.accessKeyId: \"%s\" appears twice", w, id);
         if (!mg_json_set(seen, id, json_true()))
             return mg_errinfo_set(ei, MG_E_NOMEM, "%s: out of memory", w);
     }
@@ -181,21 +182,22 @@ static enum mg_err s_check_policies(const json_t *o, const json_t *arns, const c
             return mg_errinfo_set(ei, MG_E_INVALID, "%s.inlinePolicies: must be an object", where);
         const char *name;
         json_t *doc;
-        json_object_foreach((json_t *)o, name, doc) {
+        json_object_foreach((json_t *)o, name, doc)
+        {
             if (!s_is_iam_name(name, 128))
                 return mg_errinfo_set(ei, MG_E_INVALID,
-                                      "%s.inlinePolicies: \"%s\" is not a valid policy name",
-                                      where, name);
+                                      "%s.inlinePolicies: \"%s\" is not a valid policy name", where,
+                                      name);
             if (!json_is_object(doc))
                 return mg_errinfo_set(ei, MG_E_INVALID,
                                       "%s.inlinePolicies.%s: must be a policy document object",
                                       where, name);
             char w[400];
             snprintf(w, sizeof(w), "%s.inlinePolicies.%s", where, name);
-            MG_TRY(s_check_document(doc, MG_POLICY_KIND_IDENTITY,
-                                    role ? MG_POLICY_LIMIT_ROLE_INLINE
-                                         : MG_POLICY_LIMIT_USER_INLINE,
-                                    w, ei));
+            MG_TRY(
+                s_check_document(doc, MG_POLICY_KIND_IDENTITY,
+                                 role ? MG_POLICY_LIMIT_ROLE_INLINE : MG_POLICY_LIMIT_USER_INLINE,
+                                 w, ei));
         }
     }
     if (arns) {
@@ -204,7 +206,8 @@ static enum mg_err s_check_policies(const json_t *o, const json_t *arns, const c
                                   where);
         size_t i;
         json_t *a;
-        json_array_foreach(arns, i, a) {
+        json_array_foreach(arns, i, a)
+        {
             const char *s = json_string_value(a);
             if (s == NULL || strncmp(s, "arn:aws:iam::", 13) != 0 || strstr(s, ":policy/") == NULL)
                 return mg_errinfo_set(ei, MG_E_INVALID,
@@ -219,8 +222,8 @@ static enum mg_err s_check_policies(const json_t *o, const json_t *arns, const c
 static enum mg_err s_check_principals(const json_t *arr, const char *where, bool role,
                                       struct mg_errinfo *ei)
 {
-    static const char *const user_fields[] = {"name", "path", "accessKeys", "inlinePolicies",
-                                              "managedPolicyArns", "tags", NULL};
+    static const char *const user_fields[] = {
+        "name", "path", "accessKeys", "inlinePolicies", "managedPolicyArns", "tags", NULL};
     static const char *const role_fields[] = {"name",
                                               "path",
                                               "assumeRolePolicyDocument",
@@ -238,7 +241,8 @@ static enum mg_err s_check_principals(const json_t *arr, const char *where, bool
     size_t i;
     json_t *u;
     enum mg_err e = MG_E_OK;
-    json_array_foreach(arr, i, u) {
+    json_array_foreach(arr, i, u)
+    {
         char w[256];
         snprintf(w, sizeof(w), "%s[%zu]", where, i);
         if (!json_is_object(u)) {
@@ -280,11 +284,12 @@ static enum mg_err s_check_principals(const json_t *arr, const char *where, bool
                 break;
             }
             if (json_object_size(tags) > S_MAX_TAGS) {
-                e = mg_errinfo_set(ei, MG_E_INVALID, "%s.tags: at most %d tags, as IAM allows",
-                                   w, S_MAX_TAGS);
+                e = mg_errinfo_set(ei, MG_E_INVALID, "%s.tags: at most %d tags, as IAM allows", w,
+                                   S_MAX_TAGS);
                 break;
             }
-            json_object_foreach(tags, tk, tv) {
+            json_object_foreach(tags, tk, tv)
+            {
                 size_t kl = strlen(tk);
                 if (kl == 0 || kl > 128) {
                     e = mg_errinfo_set(ei, MG_E_INVALID,
@@ -293,8 +298,8 @@ static enum mg_err s_check_principals(const json_t *arr, const char *where, bool
                 }
                 if (!json_is_string(tv) || strlen(json_string_value(tv)) > 256) {
                     e = mg_errinfo_set(ei, MG_E_INVALID,
-                                       "%s.tags.%s: must be a string of at most 256 characters",
-                                       w, tk);
+                                       "%s.tags.%s: must be a string of at most 256 characters", w,
+                                       tk);
                     break;
                 }
             }
@@ -344,7 +349,8 @@ static enum mg_err s_validate(const json_t *root, struct mg_errinfo *ei)
     enum mg_err e = MG_E_OK;
     size_t i;
     json_t *a;
-    json_array_foreach(accounts, i, a) {
+    json_array_foreach(accounts, i, a)
+    {
         char w[256], w2[300];
         snprintf(w, sizeof(w), "accounts[%zu]", i);
         const char *id;
@@ -375,7 +381,8 @@ static enum mg_err s_validate(const json_t *root, struct mg_errinfo *ei)
         json_t *users = json_object_get(a, "users");
         size_t k;
         json_t *u;
-        json_array_foreach(users, k, u) {
+        json_array_foreach(users, k, u)
+        {
             snprintf(w2, sizeof(w2), "%s.users[%zu].accessKeys", w, k);
             if ((e = s_check_keys(json_object_get(u, "accessKeys"), w2, seen_keys, ei)))
                 break;
@@ -463,7 +470,8 @@ static enum mg_err s_apply_keys(struct mg_state *st, struct s_run *run, const ch
 {
     size_t i;
     json_t *k;
-    json_array_foreach(arr, i, k) {
+    json_array_foreach(arr, i, k)
+    {
         const char *id = json_string_value(json_object_get(k, "accessKeyId"));
         json_t *old = s_existing(st, "access_key", account, id);
         const char *created = old ? json_string_value(json_object_get(old, "createDate")) : NULL;
@@ -493,7 +501,8 @@ static json_t *s_policies_as_text(const json_t *o)
     json_t *out = json_object();
     const char *name;
     json_t *doc;
-    json_object_foreach((json_t *)o, name, doc) {
+    json_object_foreach((json_t *)o, name, doc)
+    {
         char *t = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
         bool ok = t && mg_json_set(out, name, json_string(t));
         mg_free(t);
@@ -510,7 +519,8 @@ static json_t *s_tags(const json_t *o)
     json_t *arr = json_array();
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)o, k, v) {
+    json_object_foreach((json_t *)o, k, v)
+    {
         if (!mg_json_append(arr, json_pack("{s:s, s:O}", "Key", k, "Value", v))) {
             json_decref(arr);
             return NULL;
@@ -610,7 +620,8 @@ static enum mg_err s_remove_user(struct mg_state *st, const char *account, const
         e = MG_E_NOMEM;
     size_t i;
     json_t *id;
-    json_array_foreach(uk.ids, i, id) {
+    json_array_foreach(uk.ids, i, id)
+    {
         if (!e)
             e = mg_store_delete(st->store, "access_key", account, json_string_value(id));
     }
@@ -619,8 +630,8 @@ static enum mg_err s_remove_user(struct mg_state *st, const char *account, const
         e = mg_store_delete(st->store, "user", account, name);
     if (!e)
         MG_LOG(MG_LOG_WARN, MG_SUB_IAM,
-               "identities: removed user %s of account %s (no longer in the identities file)",
-               name, account);
+               "identities: removed user %s of account %s (no longer in the identities file)", name,
+               account);
     return e;
 }
 
@@ -715,7 +726,8 @@ static enum mg_err s_prune(struct mg_state *st, struct s_run *run, json_t *previ
     }
     size_t i;
     json_t *entry;
-    json_array_foreach(previous, i, entry) {
+    json_array_foreach(previous, i, entry)
+    {
         const char *kind = json_string_value(json_object_get(entry, "kind"));
         const char *account = json_string_value(json_object_get(entry, "account"));
         const char *key = json_string_value(json_object_get(entry, "key"));
@@ -756,7 +768,8 @@ static enum mg_err s_apply_all(struct mg_state *st, struct s_run *run, const jso
     enum mg_err e = MG_E_OK;
     size_t i;
     json_t *a;
-    json_array_foreach(json_object_get(root, "accounts"), i, a) {
+    json_array_foreach(json_object_get(root, "accounts"), i, a)
+    {
         const char *id = json_string_value(json_object_get(a, "id"));
         json_t *old = s_existing(st, "account", id, id);
         if (old == NULL) {
@@ -770,11 +783,13 @@ static enum mg_err s_apply_all(struct mg_state *st, struct s_run *run, const jso
                              loopback_only);
         size_t k;
         json_t *u;
-        json_array_foreach(json_object_get(a, "users"), k, u) {
+        json_array_foreach(json_object_get(a, "users"), k, u)
+        {
             if (!e)
                 e = s_apply_principal(st, run, id, u, false);
         }
-        json_array_foreach(json_object_get(a, "roles"), k, u) {
+        json_array_foreach(json_object_get(a, "roles"), k, u)
+        {
             if (!e)
                 e = s_apply_principal(st, run, id, u, true);
         }
@@ -847,9 +862,9 @@ enum mg_err mg_iam_apply_identities(struct mg_state *st, const char *path, struc
 
 enum mg_err mg_iam_apply_default_identities(struct mg_state *st, struct mg_errinfo *ei)
 {
-    json_t *root =
-        json_pack("{s:[{s:s, s:[{s:s, s:s}]}]}", "accounts", "id", S_DEFAULT_ACCOUNT,
-                  "rootAccessKeys", "accessKeyId", S_DEFAULT_KEY, "secretAccessKey", S_DEFAULT_KEY);
+    json_t *root = json_pack("{s:[{s:s, s:[{s:s, s:s}]}]}", "accounts", "id", S_DEFAULT_ACCOUNT,
+                             "rootAccessKeys", "accessKeyId", S_DEFAULT_KEY, "secretAccessKey",
+                             S_DEFAULT_KEY);
     if (root == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
     enum mg_err e = s_apply(st, root, "default", ei);
@@ -860,8 +875,7 @@ enum mg_err mg_iam_apply_default_identities(struct mg_state *st, struct mg_errin
 enum mg_err mg_iam_check_identities(struct mg_slice text, struct mg_errinfo *ei)
 {
     if (text.len > MG_LIMIT_IDENTITIES_FILE)
-        return mg_errinfo_set(ei, MG_E_TOO_LARGE, "larger than %u bytes",
-                              MG_LIMIT_IDENTITIES_FILE);
+        return mg_errinfo_set(ei, MG_E_TOO_LARGE, "larger than %u bytes", MG_LIMIT_IDENTITIES_FILE);
     json_error_t jerr;
     json_t *root = json_loadb((const char *)text.ptr, text.len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL)

@@ -155,4 +155,4 @@ static void s_policies_of(const struct mg_snapshot *snap, const struct mg_princi
 }
 
 const struct mg_identity mg_iam_identity = {s_find_key, mg_sts_session_resolve, s_policies_of,
-                                             mg_sts_assume_role_as_service};
+                                            mg_sts_assume_role_as_service};

@@ -12,17 +12,18 @@ static const struct mg_iam_aws_policy s_policies[] = {
      "Provides full access to AWS services and resources.",
      "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Reso"
      "urce\":\"*\"}]}"},
-    {"PowerUserAccess", "/", "arn:aws:iam::aws:policy/PowerUserAccess",
-     "ANPAJYRXTHIB4FOVS3ZXS", "v12", "2015-02-06T18:39:47Z", "2026-02-12T17:59:14Z",
-     "Provides full access to AWS services and resources, but does not allow management of Users and groups.",
+    {"PowerUserAccess", "/", "arn:aws:iam::aws:policy/PowerUserAccess", "ANPAJYRXTHIB4FOVS3ZXS",
+     "v12", "2015-02-06T18:39:47Z", "2026-02-12T17:59:14Z",
+     "Provides full access to AWS services and resources, but does not allow management of Users "
+     "and groups.",
      "{\"Version\":\"2012-10-17\",\"Statement\":[{\"NotAction\":[\"iam:*\",\"organizations:*\""
      ",\"account:*\"],\"Resource\":\"*\",\"Effect\":\"Allow\"},{\"Action\":[\"account:GetAccou"
      "ntInformation\",\"account:GetGovCloudAccountInformation\",\"account:GetPrimaryEmail\",\""
      "account:ListRegions\",\"iam:CreateServiceLinkedRole\",\"iam:DeleteServiceLinkedRole\",\""
      "iam:ListRoles\",\"organizations:DescribeEffectivePolicy\",\"organizations:DescribeOrgani"
      "zation\"],\"Resource\":\"*\",\"Effect\":\"Allow\"}]}"},
-    {"IAMFullAccess", "/", "arn:aws:iam::aws:policy/IAMFullAccess",
-     "ANPAI7XKCFMBPM3QQRRVQ", "v2", "2015-02-06T18:40:38Z", "2019-06-21T19:40:00Z",
+    {"IAMFullAccess", "/", "arn:aws:iam::aws:policy/IAMFullAccess", "ANPAI7XKCFMBPM3QQRRVQ", "v2",
+     "2015-02-06T18:40:38Z", "2019-06-21T19:40:00Z",
      "Provides full access to IAM via the AWS Management Console.",
      "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"iam:*\",\""
      "organizations:DescribeAccount\",\"organizations:DescribeOrganization\",\"organizations:D"
@@ -32,7 +33,8 @@ static const struct mg_iam_aws_policy s_policies[] = {
      "esource\":\"*\"}]}"},
     {"AWSLambda_FullAccess", "/", "arn:aws:iam::aws:policy/AWSLambda_FullAccess",
      "ANPAZKAPJZG4OXQPYWZ5D", "v5", "2020-11-23T19:30:00Z", "2026-02-11T22:18:56Z",
-     "Grants full access to AWS Lambda service, AWS Lambda console features, and other related AWS services.",
+     "Grants full access to AWS Lambda service, AWS Lambda console features, and other related AWS "
+     "services.",
      "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Action\":[\"cloudformation:DescribeStacks\""
      ",\"cloudformation:ListStackResources\",\"cloudwatch:ListMetrics\",\"cloudwatch:GetMetric"
      "Data\",\"ec2:DescribeSecurityGroups\",\"ec2:DescribeSubnets\",\"ec2:DescribeVpcs\",\"kms"
@@ -48,8 +50,9 @@ static const struct mg_iam_aws_policy s_policies[] = {
      ":CreateServiceLinkedRole\",\"Resource\":\"arn:aws:iam::*:role/aws-service-role/lambda.am"
      "azonaws.com/AWSServiceRoleForLambda\",\"Effect\":\"Allow\",\"Condition\":{\"StringEquals"
      "\":{\"iam:AWSServiceName\":\"lambda.amazonaws.com\"}}}]}"},
-    {"AWSLambdaBasicExecutionRole", "/service-role/", "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-     "ANPAJNCQGXC42545SKXIK", "v1", "2015-04-09T15:03:43Z", "2015-04-09T15:03:43Z",
+    {"AWSLambdaBasicExecutionRole", "/service-role/",
+     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole", "ANPAJNCQGXC42545SKXIK",
+     "v1", "2015-04-09T15:03:43Z", "2015-04-09T15:03:43Z",
      "Provides write permissions to CloudWatch Logs.",
      "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"logs:Crea"
      "teLogGroup\",\"logs:CreateLogStream\",\"logs:PutLogEvents\"],\"Resource\":\"*\"}]}"},

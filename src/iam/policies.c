@@ -8,8 +8,9 @@
 #include "iam/iam.h"
 
 struct s_policies_ext {
-    struct mg_map entities; /* "user|role \x1f account \x1f name" -> struct mg_iam_entity_policies */
-    struct mg_map managed;  /* ARN -> struct mg_policy (customer and AWS managed in use) */
+    struct mg_map
+        entities;          /* "user|role \x1f account \x1f name" -> struct mg_iam_entity_policies */
+    struct mg_map managed; /* ARN -> struct mg_policy (customer and AWS managed in use) */
     struct mg_iam_entity_policies *all;
     size_t n_all;
 };
@@ -48,7 +49,8 @@ static const char *s_customer_doc(const json_t *pol)
     const char *def = json_string_value(json_object_get(pol, "DefaultVersionId"));
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(pol, "Versions"), i, v) {
+    json_array_foreach(json_object_get(pol, "Versions"), i, v)
+    {
         const char *id = json_string_value(json_object_get(v, "VersionId"));
         if (def && id && strcmp(def, id) == 0)
             return json_string_value(json_object_get(v, "Document"));
@@ -112,7 +114,8 @@ static enum mg_err s_entity(struct s_policies_ext *x, const struct mg_snapshot *
     memset(out, 0, sizeof(*out));
     const char *name;
     json_t *v;
-    json_object_foreach(json_object_get(d->doc, "InlinePolicies"), name, v) {
+    json_object_foreach(json_object_get(d->doc, "InlinePolicies"), name, v)
+    {
         const char *text = json_string_value(v);
         if (text == NULL)
             continue;
@@ -130,7 +133,8 @@ static enum mg_err s_entity(struct s_policies_ext *x, const struct mg_snapshot *
         MG_TRY(s_push(&out->identity, &out->n_identity, p));
     }
     size_t i;
-    json_array_foreach(json_object_get(d->doc, "AttachedPolicies"), i, v) {
+    json_array_foreach(json_object_get(d->doc, "AttachedPolicies"), i, v)
+    {
         const char *arn = json_string_value(v);
         struct mg_policy *p = arn ? s_managed(x, snap, arn) : NULL;
         if (p)
@@ -220,4 +224,3 @@ const struct mg_policy *mg_iam_managed_policy(const struct mg_snapshot *snap, co
     struct s_policies_ext *x = snap->ext[s_slot];
     return mg_map_get(&x->managed, mg_slice_cstr(arn));
 }
-

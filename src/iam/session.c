@@ -54,8 +54,8 @@ static json_t *s_to_json(const struct mg_sts_session *s)
 {
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b}", "k", s->access_key_id,
                           "s", s->secret, "a", s->account, "r", s->role_arn, "i", s->role_id, "n",
-                          s->session_name, "t", (json_int_t)s->issued, "e",
-                          (json_int_t)s->expires, "c", s->chained);
+                          s->session_name, "t", (json_int_t)s->issued, "e", (json_int_t)s->expires,
+                          "c", s->chained);
     if (o == NULL)
         return NULL;
     bool ok = true;
@@ -91,8 +91,8 @@ static void s_copy(char *dst, size_t cap, const char *src)
     dst[n] = 0;
 }
 
-enum mg_err mg_sts_session_issue(const uint8_t key[32], struct mg_sts_session *s,
-                                 int64_t duration, struct mg_buf *token_out)
+enum mg_err mg_sts_session_issue(const uint8_t key[32], struct mg_sts_session *s, int64_t duration,
+                                 struct mg_buf *token_out)
 {
     char id[32] = {0};
     mg_iam_new_id("ASIA", id);
@@ -180,8 +180,8 @@ enum mg_err mg_sts_session_open(const uint8_t key[32], struct mg_slice token,
     if (!json_is_object(o) || !s_fits(o, "k", sizeof(out->access_key_id)) ||
         !s_fits(o, "s", sizeof(out->secret)) || !s_fits(o, "a", sizeof(out->account)) ||
         !s_fits(o, "r", sizeof(out->role_arn)) || !s_fits(o, "i", sizeof(out->role_id)) ||
-        !s_fits(o, "n", sizeof(out->session_name)) ||
-        !json_is_integer(json_object_get(o, "t")) || !json_is_integer(json_object_get(o, "e")) ||
+        !s_fits(o, "n", sizeof(out->session_name)) || !json_is_integer(json_object_get(o, "t")) ||
+        !json_is_integer(json_object_get(o, "e")) ||
         (json_object_get(o, "si") && !s_fits(o, "si", sizeof(out->source_identity))))
         goto out;
     s_copy(out->access_key_id, sizeof(out->access_key_id),
@@ -203,7 +203,8 @@ enum mg_err mg_sts_session_open(const uint8_t key[32], struct mg_slice token,
         goto out;
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(o, "m"), i, v) {
+    json_array_foreach(json_object_get(o, "m"), i, v)
+    {
         if (!json_is_string(v) || out->n_policy_arns >= 10) {
             e = MG_E_AUTH;
             goto out;
@@ -327,7 +328,8 @@ static const char *s_policy_doc(const struct mg_snapshot *snap, const char *arn)
     const char *def = json_string_value(json_object_get(d->doc, "DefaultVersionId"));
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(d->doc, "Versions"), i, v) {
+    json_array_foreach(json_object_get(d->doc, "Versions"), i, v)
+    {
         const char *id = json_string_value(json_object_get(v, "VersionId"));
         if (def && id && strcmp(def, id) == 0)
             return json_string_value(json_object_get(v, "Document"));
@@ -404,8 +406,8 @@ bool mg_sts_principal_from_session(const struct mg_snapshot *snap, const struct 
     if (s->policy) {
         snprintf(label, sizeof(label), "session policy of %s", p->arn);
         struct mg_errinfo ei = {0};
-        struct mg_policy *pol =
-            mg_iam_policy_cached(MG_POLICY_KIND_SESSION, mg_slice_cstr(s->policy), label, &ei);
+        struct mg_policy *pol = mg_iam_policy_cached(MG_POLICY_KIND_SESSION,
+                                                     mg_slice_cstr(s->policy), label, &ei);
         if (pol == NULL) {
             MG_LOG(MG_LOG_WARN, MG_SUB_STS, "session policy of %s does not compile: %s", p->arn,
                    ei.msg);
@@ -416,10 +418,10 @@ bool mg_sts_principal_from_session(const struct mg_snapshot *snap, const struct 
     }
     for (size_t i = 0; i < s->n_policy_arns; i++) {
         const char *doc = snap ? s_policy_doc(snap, s->policy_arns[i]) : NULL;
-        struct mg_policy *pol =
-            doc ? mg_iam_policy_cached(MG_POLICY_KIND_SESSION, mg_slice_cstr(doc),
-                                       s->policy_arns[i], NULL)
-                : NULL;
+        struct mg_policy *pol = doc ? mg_iam_policy_cached(MG_POLICY_KIND_SESSION,
+                                                           mg_slice_cstr(doc), s->policy_arns[i],
+                                                           NULL)
+                                    : NULL;
         /* A session policy ARN that no longer resolves allows nothing. */
         if (pol == NULL)
             pol = s_deny_all();

@@ -108,10 +108,12 @@ static bool s_denied(struct mg_call *c, const char *role_arn)
 /* Authorizes one STS action on the role: the caller's identity policies and the role's trust
  * policy, with the request's condition keys. */
 static bool s_authorize(struct mg_call *c, const char *action, const char *role_arn,
-                        const char *account, const struct mg_policy *trust,
-                        const json_t *role_tags, const struct mg_authz_extra *extra)
+                        const char *account, const struct mg_policy *trust, const json_t *role_tags,
+                        const struct mg_authz_extra *extra)
 {
-    struct mg_authz_resource res = {.arn = role_arn, .account = account, .policy = trust,
+    struct mg_authz_resource res = {.arn = role_arn,
+                                    .account = account,
+                                    .policy = trust,
                                     .tags = role_tags};
     return mg_authz(c, action, &res, extra);
 }
@@ -123,12 +125,10 @@ static void s_assume_role(struct mg_call *c)
     if (!mg_iam_str_param(c, "RoleArn", "roleArn", 2048, true, role_arn, sizeof(role_arn)) ||
         !mg_iam_str_param(c, "RoleSessionName", "roleSessionName", 64, true, session,
                           sizeof(session)) ||
-        !mg_iam_int_param(c, "DurationSeconds", "durationSeconds", 900, 43200, 3600,
-                          &duration) ||
+        !mg_iam_int_param(c, "DurationSeconds", "durationSeconds", 900, 43200, 3600, &duration) ||
         !mg_iam_str_param(c, "ExternalId", "externalId", 1224, false, external_id,
                           sizeof(external_id)) ||
-        !mg_iam_str_param(c, "SourceIdentity", "sourceIdentity", 64, false, source,
-                          sizeof(source)))
+        !mg_iam_str_param(c, "SourceIdentity", "sourceIdentity", 64, false, source, sizeof(source)))
         return;
     if (strlen(role_arn) >= sizeof(((struct mg_sts_session *)0)->role_arn)) {
         mg_iam_invalid(c, "1 validation error detected: Value at 'roleArn' failed to satisfy "
@@ -244,12 +244,13 @@ static void s_assume_role(struct mg_call *c)
     if (source[0])
         ctx[n++] = (struct mg_policy_ctx_entry){MG_SLICE_LIT("sts:SourceIdentity"), NULL, 0,
                                                 mg_slice_cstr(source)};
-    json_array_foreach(tags, i, t) {
+    json_array_foreach(tags, i, t)
+    {
         const char *k = json_string_value(json_object_get(t, "Key"));
         snprintf(names[nk], sizeof(names[nk]), "aws:RequestTag/%s", k);
-        ctx[n++] = (struct mg_policy_ctx_entry){
-            mg_slice_cstr(names[nk]), NULL, 0,
-            mg_slice_cstr(json_string_value(json_object_get(t, "Value")))};
+        ctx[n++] = (struct mg_policy_ctx_entry){mg_slice_cstr(names[nk]), NULL, 0,
+                                                mg_slice_cstr(json_string_value(
+                                                    json_object_get(t, "Value")))};
         keys[nk++] = mg_slice_cstr(k);
     }
     if (nk)
@@ -289,7 +290,8 @@ static void s_assume_role(struct mg_call *c)
     if (nk) {
         s.tags = json_object();
         bool set = s.tags != NULL;
-        json_array_foreach(tags, i, t) {
+        json_array_foreach(tags, i, t)
+        {
             if (set)
                 set = mg_json_set_ref(s.tags, json_string_value(json_object_get(t, "Key")),
                                       json_object_get(t, "Value"));
@@ -340,13 +342,14 @@ static void s_assume_role(struct mg_call *c)
         size_t used = policy ? mg_policy_count_chars(mg_slice_cstr(policy)) : 0;
         for (i = 0; i < s.n_policy_arns; i++)
             used += strlen(s.policy_arns[i]);
-        json_array_foreach(tags, i, t) {
+        json_array_foreach(tags, i, t)
+        {
             used += strlen(json_string_value(json_object_get(t, "Key"))) +
                     strlen(json_string_value(json_object_get(t, "Value")));
         }
         char pct[24];
-        snprintf(pct, sizeof(pct), "%zu", (used * 100 + MG_POLICY_LIMIT_SESSION - 1) /
-                                              MG_POLICY_LIMIT_SESSION);
+        snprintf(pct, sizeof(pct), "%zu",
+                 (used * 100 + MG_POLICY_LIMIT_SESSION - 1) / MG_POLICY_LIMIT_SESSION);
         e = mg_iam_xml(&b, 4, "PackedPolicySize", pct);
     }
     if (e) {

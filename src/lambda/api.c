@@ -146,8 +146,8 @@ bool mg_lambda_api_not_found(struct mg_call *c, const struct mg_lambda_target *t
     if (t->doc && (t->qualifier[0] == 0 || strcmp(t->qualifier, "$LATEST") == 0))
         return false;
     if (t->qualifier[0])
-        mg_aws_reply_error(c->reply, 404, "ResourceNotFoundException",
-                           "Function not found: %s:%s", t->arn, t->qualifier);
+        mg_aws_reply_error(c->reply, 404, "ResourceNotFoundException", "Function not found: %s:%s",
+                           t->arn, t->qualifier);
     else
         mg_aws_reply_error(c->reply, 404, "ResourceNotFoundException", "Function not found: %s",
                            t->arn);

@@ -20,13 +20,13 @@ static void s_last_modified(char out[40])
 /* --- Lambda's rules beyond the model ----------------------------------------------------- */
 
 static const char *const s_deprecated[] = {
-    "python2.7", "python3.6", "python3.7", "python3.8", "nodejs", "nodejs4.3", "nodejs6.10",
-    "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x", "provided", NULL,
+    "python2.7",  "python3.6",  "python3.7",  "python3.8",  "nodejs",     "nodejs4.3", "nodejs6.10",
+    "nodejs8.10", "nodejs10.x", "nodejs12.x", "nodejs14.x", "nodejs16.x", "provided",  NULL,
 };
 
 static const char *const s_other_runtimes[] = {
-    "java8", "java8.al2", "java11", "java17", "java21", "dotnet6", "dotnet8", "ruby3.2", "ruby3.3",
-    "ruby3.4", NULL,
+    "java8",   "java8.al2", "java11",  "java17",  "java21", "dotnet6",
+    "dotnet8", "ruby3.2",   "ruby3.3", "ruby3.4", NULL,
 };
 
 static bool s_check_runtime(struct mg_call *c, const char *rt)
@@ -35,21 +35,23 @@ static bool s_check_runtime(struct mg_call *c, const char *rt)
         return true;
     for (size_t i = 0; s_deprecated[i]; i++) {
         if (strcmp(rt, s_deprecated[i]) == 0) {
-            mg_aws_reply_error(c->reply, 400, "InvalidParameterValueException",
-                   "The runtime parameter of %s is no longer supported for creating or updating "
-                   "AWS Lambda functions. We recommend you use a supported runtime while creating "
-                   "or updating functions.",
-                   rt);
+            mg_aws_reply_error(
+                c->reply, 400, "InvalidParameterValueException",
+                "The runtime parameter of %s is no longer supported for creating or updating "
+                "AWS Lambda functions. We recommend you use a supported runtime while creating "
+                "or updating functions.",
+                rt);
             return false;
         }
     }
     for (size_t i = 0; s_other_runtimes[i]; i++) {
         if (strcmp(rt, s_other_runtimes[i]) == 0) {
-            mg_aws_reply_error(c->reply, 400, "InvalidParameterValueException",
-                   "The runtime %s is a valid Lambda runtime, but mcpgate does not run it: it "
-                   "runs python3.9-python3.13, nodejs18.x-nodejs22.x, provided.al2 and "
-                   "provided.al2023.",
-                   rt);
+            mg_aws_reply_error(
+                c->reply, 400, "InvalidParameterValueException",
+                "The runtime %s is a valid Lambda runtime, but mcpgate does not run it: it "
+                "runs python3.9-python3.13, nodejs18.x-nodejs22.x, provided.al2 and "
+                "provided.al2023.",
+                rt);
             return false;
         }
     }
@@ -58,10 +60,11 @@ static bool s_check_runtime(struct mg_call *c, const char *rt)
     for (size_t i = 0; mg_lambda_runtimes[i]; i++)
         o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "",
                               mg_lambda_runtimes[i]);
-    mg_aws_reply_error(c->reply, 400, "InvalidParameterValueException",
-           "Value %.128s at 'runtime' failed to satisfy constraint: Member must satisfy enum value "
-           "set: [%s] or be a valid ARN",
-           rt, list);
+    mg_aws_reply_error(
+        c->reply, 400, "InvalidParameterValueException",
+        "Value %.128s at 'runtime' failed to satisfy constraint: Member must satisfy enum value "
+        "set: [%s] or be a valid ARN",
+        rt, list);
     return false;
 }
 
@@ -76,8 +79,8 @@ static bool s_check_role(struct mg_call *c, const char *role)
     struct mg_errinfo ei = {0};
     /* The role must exist and admit lambda.amazonaws.com: exactly what assuming it checks. */
     enum mg_err e = mg_call_assume_role_as_service(c->env, c->snap, role, "lambda.amazonaws.com",
-                                                  "validate", 900, NULL, akid, secret, &tok, NULL,
-                                                  &ei);
+                                                   "validate", 900, NULL, akid, secret, &tok, NULL,
+                                                   &ei);
     mg_memzero(secret, sizeof(secret));
     mg_buf_cleanup(&tok);
     if (e != MG_E_OK) {
@@ -88,11 +91,25 @@ static bool s_check_role(struct mg_call *c, const char *role)
 }
 
 static const char *const s_reserved_env[] = {
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", NULL,
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+    NULL,
 };
 
 /* Lambda's bounds above the model's (which says Timeout >= 1 and MemorySize 128..32768), in the
@@ -126,9 +143,10 @@ static bool s_apply_config(struct mg_call *c, const json_t *body, json_t *doc, b
     json_t *v;
     if ((v = json_object_get(body, "Runtime")) || create) {
         if (!json_is_string(v)) {
-            mg_aws_reply_error(c->reply, 400, "InvalidParameterValueException", "%s",
-                  "Runtime and Handler are mandatory parameters for functions created with "
-                  "deployment packages.");
+            mg_aws_reply_error(
+                c->reply, 400, "InvalidParameterValueException", "%s",
+                "Runtime and Handler are mandatory parameters for functions created with "
+                "deployment packages.");
             return false;
         }
         if (!s_check_runtime(c, json_string_value(v)))
@@ -138,9 +156,10 @@ static bool s_apply_config(struct mg_call *c, const json_t *body, json_t *doc, b
     if ((v = json_object_get(body, "Handler")) || create) {
         const char *h = json_string_value(v);
         if (h == NULL || strlen(h) == 0 || strlen(h) > 128) {
-            mg_aws_reply_error(c->reply, 400, "InvalidParameterValueException", "%s",
-                  "Runtime and Handler are mandatory parameters for functions created with "
-                  "deployment packages.");
+            mg_aws_reply_error(
+                c->reply, 400, "InvalidParameterValueException", "%s",
+                "Runtime and Handler are mandatory parameters for functions created with "
+                "deployment packages.");
             return false;
         }
         json_object_set(doc, "Handler", v);
@@ -162,26 +181,29 @@ static bool s_apply_config(struct mg_call *c, const json_t *body, json_t *doc, b
         json_t *val;
         char reserved[512] = "";
         size_t o = 0, total = 0;
-        json_object_foreach(vars, k, val) {
+        json_object_foreach(vars, k, val)
+        {
             total += strlen(k) + strlen(json_string_value(val));
             for (size_t i = 0; s_reserved_env[i]; i++)
                 if (strcmp(k, s_reserved_env[i]) == 0 && o < sizeof(reserved))
-                    o += (size_t)snprintf(reserved + o, sizeof(reserved) - o, "%s%s",
-                                          o ? ", " : "", k);
+                    o += (size_t)snprintf(reserved + o, sizeof(reserved) - o, "%s%s", o ? ", " : "",
+                                          k);
         }
         if (o) {
-            mg_aws_reply_error(c->reply, 400, "InvalidParameterValueException",
-                   "Lambda was unable to configure your environment variables because the "
-                   "environment variables you have provided contains reserved keys that are "
-                   "currently not supported for modification. Reserved keys used in this request: "
-                   "%s",
-                   reserved);
+            mg_aws_reply_error(
+                c->reply, 400, "InvalidParameterValueException",
+                "Lambda was unable to configure your environment variables because the "
+                "environment variables you have provided contains reserved keys that are "
+                "currently not supported for modification. Reserved keys used in this request: "
+                "%s",
+                reserved);
             return false;
         }
         if (total > 4096) {
-            mg_aws_reply_error(c->reply, 400, "InvalidParameterValueException", "%s",
-                  "Lambda was unable to configure your environment variables because the "
-                  "environment variables you have provided exceeded the 4KB limit.");
+            mg_aws_reply_error(
+                c->reply, 400, "InvalidParameterValueException", "%s",
+                "Lambda was unable to configure your environment variables because the "
+                "environment variables you have provided exceeded the 4KB limit.");
             return false;
         }
         json_t *env = json_object();
@@ -206,38 +228,39 @@ static bool s_store_code(struct mg_call *c, const json_t *zipfile, const char *a
 {
     const char *b64 = json_string_value(zipfile);
     if (b64 == NULL) {
-        mg_aws_reply_error(c->reply, 400, "InvalidParameterValueException", "%s",
-              "Please provide a source for function code (ZipFile). mcpgate does not read code "
-              "from S3 or container images.");
+        mg_aws_reply_error(
+            c->reply, 400, "InvalidParameterValueException", "%s",
+            "Please provide a source for function code (ZipFile). mcpgate does not read code "
+            "from S3 or container images.");
         return false;
     }
     struct mg_lambda_code code;
     char msg[128] = "";
-    switch (mg_lambda_code_put(c->service, c->snap, account, name, mg_slice_cstr(b64), &code,
-                               msg, sizeof(msg))) {
-    case MG_LAMBDA_CODE_OK:
-        break;
+    switch (mg_lambda_code_put(c->service, c->snap, account, name, mg_slice_cstr(b64), &code, msg,
+                               sizeof(msg))) {
+    case MG_LAMBDA_CODE_OK: break;
     case MG_LAMBDA_CODE_TOO_LARGE:
-        mg_aws_reply_error(c->reply, 413, "RequestEntityTooLargeException", "%s",
-              "Request must be smaller than 70167211 bytes for the CreateFunction operation");
+        mg_aws_reply_error(
+            c->reply, 413, "RequestEntityTooLargeException", "%s",
+            "Request must be smaller than 70167211 bytes for the CreateFunction operation");
         return false;
     case MG_LAMBDA_CODE_UNZIPPED_TOO_LARGE:
         MG_LOG_REQ(MG_LOG_INFO, MG_SUB_LAMBDA, c->req->request_id, "zip refused: %s", msg);
         mg_aws_reply_error(c->reply, 400, "InvalidParameterValueException", "%s",
-              "Unzipped size must be smaller than 262144000 bytes");
+                           "Unzipped size must be smaller than 262144000 bytes");
         return false;
     case MG_LAMBDA_CODE_INVALID_ZIP:
         MG_LOG_REQ(MG_LOG_INFO, MG_SUB_LAMBDA, c->req->request_id, "zip refused: %s", msg);
-        mg_aws_reply_error(c->reply, 400, "InvalidParameterValueException", "%s",
-              "Could not unzip uploaded file. Please check your file, then try to upload "
-              "again.");
+        mg_aws_reply_error(
+            c->reply, 400, "InvalidParameterValueException", "%s",
+            "Could not unzip uploaded file. Please check your file, then try to upload "
+            "again.");
         return false;
     case MG_LAMBDA_CODE_STORAGE_EXCEEDED:
         mg_aws_reply_error(c->reply, 400, "CodeStorageExceededException", "%s", s_storage_msg);
         return false;
     case MG_LAMBDA_CODE_IO:
-        mg_aws_reply_error(c->reply, 500, "ServiceException",
-                           "The code could not be stored.");
+        mg_aws_reply_error(c->reply, 500, "ServiceException", "The code could not be stored.");
         return false;
     }
     mg_lambda_strlcpy(hex, 65, code.hex);
@@ -248,8 +271,7 @@ static bool s_store_code(struct mg_call *c, const json_t *zipfile, const char *a
     if (!ok) {
         /* nothing may be left of this version if the function does not use it */
         mg_lambda_code_done(c->service, account, name, hex);
-        mg_aws_reply_error(c->reply, 500, "ServiceException",
-                           "The code could not be stored.");
+        mg_aws_reply_error(c->reply, 500, "ServiceException", "The code could not be stored.");
     }
     return ok;
 }
@@ -261,8 +283,7 @@ static bool s_commit(struct mg_call *c, const char *account, const char *name, j
 {
     char *text = json_dumps(doc, JSON_COMPACT);
     if (text == NULL) {
-        mg_aws_reply_error(c->reply, 500, "ServiceException",
-                           "out of memory");
+        mg_aws_reply_error(c->reply, 500, "ServiceException", "out of memory");
         return false;
     }
     enum mg_err e = mg_state_write_begin(c->env->state);
@@ -288,15 +309,14 @@ static bool s_commit(struct mg_call *c, const char *account, const char *name, j
     struct mg_errinfo ei = {0};
     if (e == MG_E_CONFLICT) {
         mg_state_write_abort(c->env->state);
-        mg_aws_reply_error(c->reply, 409, "ResourceConflictException",
-                           "Function already exist: %s", name);
+        mg_aws_reply_error(c->reply, 409, "ResourceConflictException", "Function already exist: %s",
+                           name);
         return false;
     }
     if (e || mg_state_write_commit(c->env->state, &ei) != MG_E_OK) {
         if (e)
             mg_state_write_abort(c->env->state);
-        mg_aws_reply_error(c->reply, 500, "ServiceException",
-                           "The function could not be stored.");
+        mg_aws_reply_error(c->reply, 500, "ServiceException", "The function could not be stored.");
         return false;
     }
     return true;
@@ -371,8 +391,8 @@ void mg_lambda_api_create_function(struct mg_call *c)
         return;
     }
     if (t.doc) {
-        mg_aws_reply_error(c->reply, 409, "ResourceConflictException",
-                           "Function already exist: %s", t.name);
+        mg_aws_reply_error(c->reply, 409, "ResourceConflictException", "Function already exist: %s",
+                           t.name);
         return;
     }
     doc = json_object();
@@ -395,7 +415,8 @@ void mg_lambda_api_create_function(struct mg_call *c)
     }
     const char *tk;
     json_t *tv;
-    json_object_foreach(tags, tk, tv) {
+    json_object_foreach(tags, tk, tv)
+    {
         if (!s_tag_ok(tk, tv)) {
             mg_aws_reply_error(c->reply, 400, "InvalidParameterValueException", "%s",
                                "A tag key must be 1 to 128 characters and a tag value a string "
@@ -423,8 +444,9 @@ void mg_lambda_api_create_function(struct mg_call *c)
                                                           : json_pack("[s]", "x86_64"));
     bad |= json_object_set_new(doc, "TracingConfig", json_pack("{s:s}", "Mode", "PassThrough"));
     bad |= json_object_set_new(doc, "EphemeralStorage", json_pack("{s:i}", "Size", 512));
-    bad |= json_object_set_new(doc, "SnapStart", json_pack("{s:s,s:s}", "ApplyOn", "None",
-                                                           "OptimizationStatus", "Off"));
+    bad |= json_object_set_new(doc, "SnapStart",
+                               json_pack("{s:s,s:s}", "ApplyOn", "None", "OptimizationStatus",
+                                         "Off"));
     bad |= json_object_set_new(doc, "LoggingConfig",
                                json_pack("{s:s,s:s+}", "LogFormat", "Text", "LogGroup",
                                          "/aws/lambda/", t.name));
@@ -448,9 +470,8 @@ static void s_get(struct mg_call *c, bool config_only)
 {
     struct mg_lambda_target t;
     if (!mg_lambda_api_target(c, true, &t) ||
-        !mg_lambda_api_authorize(c, config_only ? "lambda:GetFunctionConfiguration"
-                                                : "lambda:GetFunction",
-                                 &t) ||
+        !mg_lambda_api_authorize(
+            c, config_only ? "lambda:GetFunctionConfiguration" : "lambda:GetFunction", &t) ||
         mg_lambda_api_not_found(c, &t))
         return;
     json_t *conf = mg_lambda_api_public_conf(t.doc);
@@ -460,9 +481,9 @@ static void s_get(struct mg_call *c, bool config_only)
     }
     json_t *tags = json_object_get(t.doc, "Tags");
     /* "o" takes conf even when json_pack fails; the location is built by jansson, unbounded */
-    json_t *r = json_pack("{s:o,s:{s:s,s:s+++++}}", "Configuration", conf, "Code",
-                          "RepositoryType", "S3", "Location", c->env->public_url,
-                          "/_mcpgate/lambda/", t.account, "/", t.name, "/code.zip");
+    json_t *r = json_pack("{s:o,s:{s:s,s:s+++++}}", "Configuration", conf, "Code", "RepositoryType",
+                          "S3", "Location", c->env->public_url, "/_mcpgate/lambda/", t.account, "/",
+                          t.name, "/code.zip");
     if (r && tags && json_object_size(tags) && json_object_set(r, "Tags", tags)) {
         json_decref(r);
         r = NULL;
@@ -502,8 +523,7 @@ void mg_lambda_api_list_functions(struct mg_call *c)
         if (marker && strcmp(d[i].key, marker) <= 0)
             continue;
         if (json_array_size(arr) == max) {
-            next = json_string_value(json_object_get(json_array_get(arr, max - 1),
-                                                     "FunctionName"));
+            next = json_string_value(json_object_get(json_array_get(arr, max - 1), "FunctionName"));
             break;
         }
         if (json_array_append_new(arr, mg_lambda_api_public_conf(d[i].doc))) {
@@ -556,9 +576,8 @@ static void s_update(struct mg_call *c, bool code)
     const json_t *body = c->input;
     struct mg_lambda_target t;
     if (!mg_lambda_api_target(c, false, &t) ||
-        !mg_lambda_api_authorize(c, code ? "lambda:UpdateFunctionCode"
-                                         : "lambda:UpdateFunctionConfiguration",
-                                 &t) ||
+        !mg_lambda_api_authorize(
+            c, code ? "lambda:UpdateFunctionCode" : "lambda:UpdateFunctionConfiguration", &t) ||
         mg_lambda_api_not_found(c, &t))
         return;
     json_t *doc = json_deep_copy(t.doc);

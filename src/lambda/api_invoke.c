@@ -13,8 +13,7 @@ struct s_pending {
     bool tail;
 };
 
-static void s_fill_error(struct mg_http_exchange *x, int status, const char *type,
-                         const char *msg)
+static void s_fill_error(struct mg_http_exchange *x, int status, const char *type, const char *msg)
 {
     mg_http_set_status(x, status);
     mg_http_add_header(x, "content-type", MG_SLICE_LIT("application/json"));
@@ -61,17 +60,16 @@ static void s_invoke_done(void *user, const struct mg_lambda_result *r)
             /* Lambda names the limit that was hit */
             struct mg_buf *b = mg_http_body(x);
             mg_buf_reset(b);
-            if (mg_buf_append_cstr(b, "{\"Type\":\"User\",\"message\":\"Rate Exceeded.\","
-                                      "\"Reason\":\"ReservedFunctionConcurrentInvocationLimitExceeded\"}"))
+            if (mg_buf_append_cstr(
+                    b, "{\"Type\":\"User\",\"message\":\"Rate Exceeded.\","
+                       "\"Reason\":\"ReservedFunctionConcurrentInvocationLimitExceeded\"}"))
                 mg_buf_reset(b);
         }
         break;
     case MG_LAMBDA_TOO_LARGE:
         s_fill_error(x, 413, "RequestTooLargeException", r->error_message);
         break;
-    case MG_LAMBDA_INTERNAL:
-        s_fill_error(x, 500, "ServiceException", r->error_message);
-        break;
+    case MG_LAMBDA_INTERNAL: s_fill_error(x, 500, "ServiceException", r->error_message); break;
     }
     mg_free(pd);
     mg_http_send_from_thread(x);
@@ -147,10 +145,11 @@ void mg_lambda_api_invoke(struct mg_call *c)
     }
     struct mg_lambda *L = c->service;
     struct s_pending *pd = event ? NULL : mg_calloc(1, sizeof(*pd));
-    struct mg_lambda_inv *inv =
-        (event || pd) ? mg_lambda_inv_new(t.account, t.name, payload, mg_buf_slice(&ctx),
-                                          event ? s_event_done : s_invoke_done, pd)
-                      : NULL;
+    struct mg_lambda_inv *inv = (event || pd)
+                                    ? mg_lambda_inv_new(t.account, t.name, payload,
+                                                        mg_buf_slice(&ctx),
+                                                        event ? s_event_done : s_invoke_done, pd)
+                                    : NULL;
     mg_buf_cleanup(&ctx);
     if (inv == NULL || L == NULL) {
         mg_free(pd);

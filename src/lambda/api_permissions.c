@@ -38,8 +38,7 @@ static bool s_store_policy_doc(struct mg_call *c, const struct mg_lambda_target 
     if (e || mg_state_write_commit(c->env->state, &ei)) {
         if (e)
             mg_state_write_abort(c->env->state);
-        mg_aws_reply_error(c->reply, 500, "ServiceException",
-                           "The policy could not be stored.");
+        mg_aws_reply_error(c->reply, 500, "ServiceException", "The policy could not be stored.");
         return false;
     }
     return true;
@@ -72,8 +71,7 @@ void mg_lambda_api_add_permission(struct mg_call *c)
         bad |= json_object_set_new(cond, "StringEquals", se);
     }
     if (src_arn)
-        bad |= json_object_set_new(cond, "ArnLike",
-                                   json_pack("{s:s}", "AWS:SourceArn", src_arn));
+        bad |= json_object_set_new(cond, "ArnLike", json_pack("{s:s}", "AWS:SourceArn", src_arn));
     if (json_object_size(cond))
         bad |= json_object_set_new(stmt, "Condition", cond);
     else
@@ -84,8 +82,7 @@ void mg_lambda_api_add_permission(struct mg_call *c)
     }
 
     if (mg_state_write_begin(c->env->state) != MG_E_OK) {
-        mg_aws_reply_error(c->reply, 500, "ServiceException",
-                           "The policy could not be stored.");
+        mg_aws_reply_error(c->reply, 500, "ServiceException", "The policy could not be stored.");
         goto out;
     }
     doc = mg_lambda_api_load_for_update(c, t);
@@ -113,14 +110,16 @@ void mg_lambda_api_add_permission(struct mg_call *c)
     }
     size_t i;
     json_t *s;
-    json_array_foreach(stmts, i, s) {
+    json_array_foreach(stmts, i, s)
+    {
         const char *have = json_string_value(json_object_get(s, "Sid"));
         if (have && strcmp(have, sid) == 0) {
             mg_state_write_abort(c->env->state);
-            mg_aws_reply_error(c->reply, 409, "ResourceConflictException",
-                   "The statement id (%s) provided already exists. Please provide a new statement "
-                   "id, or remove the existing statement.",
-                   sid);
+            mg_aws_reply_error(
+                c->reply, 409, "ResourceConflictException",
+                "The statement id (%s) provided already exists. Please provide a new statement "
+                "id, or remove the existing statement.",
+                sid);
             goto out;
         }
     }
@@ -150,7 +149,7 @@ void mg_lambda_api_add_permission(struct mg_call *c)
         mg_state_write_abort(c->env->state);
         mg_aws_reply_error(c->reply, 400, "InvalidParameterValueException",
                            "The policy is not valid: %s",
-               pe.msg[0] ? pe.msg : "The final policy size is bigger than the limit.");
+                           pe.msg[0] ? pe.msg : "The final policy size is bigger than the limit.");
         goto out;
     }
     mg_policy_unref(compiled);
@@ -188,8 +187,7 @@ void mg_lambda_api_remove_permission(struct mg_call *c)
     const char *sid = mg_lambda_in_str(c, "StatementId");
     json_t *doc = NULL, *policy = NULL;
     if (mg_state_write_begin(c->env->state) != MG_E_OK) {
-        mg_aws_reply_error(c->reply, 500, "ServiceException",
-                           "The policy could not be stored.");
+        mg_aws_reply_error(c->reply, 500, "ServiceException", "The policy could not be stored.");
         goto out;
     }
     doc = mg_lambda_api_load_for_update(c, t);
@@ -198,7 +196,8 @@ void mg_lambda_api_remove_permission(struct mg_call *c)
     json_t *stmts = json_object_get(policy, "Statement");
     size_t idx = (size_t)-1, i;
     json_t *s;
-    json_array_foreach(stmts, i, s) {
+    json_array_foreach(stmts, i, s)
+    {
         const char *have = json_string_value(json_object_get(s, "Sid"));
         if (sid && have && strcmp(have, sid) == 0)
             idx = i;
@@ -206,16 +205,17 @@ void mg_lambda_api_remove_permission(struct mg_call *c)
     if (idx == (size_t)-1) {
         mg_state_write_abort(c->env->state);
         mg_aws_reply_error(c->reply, 404, "ResourceNotFoundException", "%s",
-              "The resource you requested does not exist.");
+                           "The resource you requested does not exist.");
         goto out;
     }
     const char *want_rev = mg_lambda_in_str(c, "RevisionId");
     const char *have_rev = json_string_value(json_object_get(doc, "PolicyRevisionId"));
     if (want_rev && want_rev[0] && (have_rev == NULL || strcmp(want_rev, have_rev) != 0)) {
         mg_state_write_abort(c->env->state);
-        mg_aws_reply_error(c->reply, 412, "PreconditionFailedException", "%s",
-              "The Revision Id provided does not match the latest Revision Id. Call the "
-              "GetPolicy API to retrieve the latest Revision Id");
+        mg_aws_reply_error(
+            c->reply, 412, "PreconditionFailedException", "%s",
+            "The Revision Id provided does not match the latest Revision Id. Call the "
+            "GetPolicy API to retrieve the latest Revision Id");
         goto out;
     }
     json_array_remove(stmts, idx);

@@ -222,10 +222,9 @@ void mg_lambda_code_rmtree(const char *path)
 
 /* --- storing (the API) ------------------------------------------------------------------- */
 
-MG_MUST_USE enum mg_lambda_code_status
-mg_lambda_code_put(struct mg_lambda *L, const struct mg_snapshot *snap, const char *account,
-                   const char *name, struct mg_slice zip_b64, struct mg_lambda_code *out,
-                   char *msg, size_t cap)
+MG_MUST_USE enum mg_lambda_code_status mg_lambda_code_put(
+    struct mg_lambda *L, const struct mg_snapshot *snap, const char *account, const char *name,
+    struct mg_slice zip_b64, struct mg_lambda_code *out, char *msg, size_t cap)
 {
     memset(out, 0, sizeof(*out));
     if (cap)
@@ -321,15 +320,13 @@ static void s_set_state(struct mg_lambda *L, const char *account, const char *na
                 const char *reason = "Could not unzip uploaded file.";
                 set = !json_object_set_new(doc, "State",
                                            json_string(pending ? "Failed" : "Active")) &&
-                      !json_object_set_new(doc, "LastUpdateStatus",
-                                           json_string("Failed")) &&
+                      !json_object_set_new(doc, "LastUpdateStatus", json_string("Failed")) &&
                       !json_object_set_new(doc, "StateReason", json_string(reason)) &&
                       !json_object_set_new(doc, "StateReasonCode",
                                            json_string("InvalidZipFileException"));
             } else {
                 set = !json_object_set_new(doc, "State", json_string("Active")) &&
-                      !json_object_set_new(doc, "LastUpdateStatus",
-                                           json_string("Successful"));
+                      !json_object_set_new(doc, "LastUpdateStatus", json_string("Successful"));
                 json_object_del(doc, "StateReason");
                 json_object_del(doc, "StateReasonCode");
                 json_object_del(doc, "LastUpdateStatusReason");
@@ -401,8 +398,8 @@ void mg_lambda_queue_sweep(struct mg_lambda *L, const char *account, const char 
     mg_lambda_wake(L);
 }
 
-static bool s_code_mark(struct mg_lambda *L, const char *account, const char *name,
-                        const char *hex, bool add)
+static bool s_code_mark(struct mg_lambda *L, const char *account, const char *name, const char *hex,
+                        bool add)
 {
     char key[150];
     snprintf(key, sizeof(key), "%s/%s/%s", account, name, hex);

@@ -39,8 +39,7 @@ struct mg_lambda_zip_info {
  * escapes the target directory (no "..", no absolute path, no backslash), methods are stored or
  * deflate, declared sizes stay under max_total. msg gets a reason for the log. */
 MG_MUST_USE enum mg_err mg_lambda_zip_check(struct mg_slice zip, uint64_t max_total,
-                                            struct mg_lambda_zip_info *info, char *msg,
-                                            size_t cap);
+                                            struct mg_lambda_zip_info *info, char *msg, size_t cap);
 /* Extracts into dir (created 0700; files 0600, or 0700 when the archive marks them
  * executable), refusing what mg_lambda_zip_check refuses and stopping when the inflated bytes go
  * past max_total (zip bombs) or past an entry's declared size, or a CRC does not match. */
@@ -114,8 +113,8 @@ bool mg_lambda_runtime_known(const char *runtime, enum mg_lambda_runtime_kind *k
 extern const char *const mg_lambda_runtimes[]; /* NULL-terminated */
 
 /* DATA/lambda/ACCOUNT/NAME; false (out empty) when it does not fit in cap. */
-bool mg_lambda_code_dir(const char *data_dir, const char *account, const char *name,
-                        char *out, size_t cap);
+bool mg_lambda_code_dir(const char *data_dir, const char *account, const char *name, char *out,
+                        size_t cap);
 /* CodeSha256 (base64) -> lower-case hex of the same digest, for file names. */
 bool mg_lambda_sha_hex(const char *code_sha256_b64, char out[65]);
 
@@ -147,9 +146,9 @@ enum mg_lambda_code_status {
 };
 
 struct mg_lambda_code {
-    char hex[65];     /* SHA-256 in hex: the version's file names */
-    char sha256[48];  /* CodeSha256 (base64) */
-    uint64_t size;    /* CodeSize */
+    char hex[65];           /* SHA-256 in hex: the version's file names */
+    char sha256[48];        /* CodeSha256 (base64) */
+    uint64_t size;          /* CodeSize */
     uint64_t unzipped_size; /* as the central directory declares it (verified) */
 };
 
@@ -157,10 +156,9 @@ struct mg_lambda_code {
  * sizes), counts it against the account's code storage in snap, writes it as <hex>.zip and
  * marks that version pending: on MG_LAMBDA_CODE_OK the caller calls mg_lambda_code_done once the
  * function's document is committed or not. msg gets a reason for the log. */
-MG_MUST_USE enum mg_lambda_code_status
-mg_lambda_code_put(struct mg_lambda *L, const struct mg_snapshot *snap, const char *account,
-                   const char *name, struct mg_slice zip_b64, struct mg_lambda_code *out,
-                   char *msg, size_t cap);
+MG_MUST_USE enum mg_lambda_code_status mg_lambda_code_put(
+    struct mg_lambda *L, const struct mg_snapshot *snap, const char *account, const char *name,
+    struct mg_slice zip_b64, struct mg_lambda_code *out, char *msg, size_t cap);
 /* The version hex is no longer pending; versions nothing uses (the loser of a race, the
  * previous code) are swept on the manager thread. */
 void mg_lambda_code_done(struct mg_lambda *L, const char *account, const char *name,
@@ -218,47 +216,52 @@ struct mg_lambda_inv {
     struct mg_lambda_inv *next; /* queue link */
     char request_id[37];
     char account[13], name[65];
-    struct mg_buf payload;        /* event */
-    char *client_context;         /* JSON text or NULL */
+    struct mg_buf payload; /* event */
+    char *client_context;  /* JSON text or NULL */
     mg_lambda_done_fn done;
     void *user;
     bool want_tail;
-    struct mg_lambda_ring log;    /* this invocation's log (4 KB tail) */
-    struct mg_buf result;         /* response or error payload */
+    struct mg_lambda_ring log; /* this invocation's log (4 KB tail) */
+    struct mg_buf result;      /* response or error payload */
     char error_type[128];
     enum mg_lambda_outcome outcome;
     uint64_t queued_ns, start_ns;
     int64_t deadline_ms;
-    bool init_phase;              /* a fresh process: report Init Duration */
+    bool init_phase; /* a fresh process: report Init Duration */
     double init_ms;
 };
 
 struct mg_lambda {
     const struct mg_env *env;
-    uint64_t code_storage;     /* --lambda-code-storage, or 0 */
+    uint64_t code_storage; /* --lambda-code-storage, or 0 */
     pthread_mutex_t mu;
     pthread_t thread;
     bool thread_started;
-    int wake_fd;               /* eventfd: wakes the manager */
+    int wake_fd; /* eventfd: wakes the manager */
     bool stopping;
-    struct mg_map fns;         /* "account\x1fname" -> struct s_fn (owned) */
+    struct mg_map fns; /* "account\x1fname" -> struct s_fn (owned) */
     struct mg_lambda_fn **fn_list;
     size_t n_fns, cap_fns;
     struct mg_lambda_inv *new_head, *new_tail; /* invocations not yet routed to a function */
     size_t n_new;
     /* activation jobs: functions whose code must be unzipped and State set to Active */
-    struct s_job { char account[13], name[65], sha[64]; } *jobs;
+    struct s_job {
+        char account[13], name[65], sha[64];
+    } * jobs;
     size_t n_jobs, cap_jobs;
     /* code trees of deleted functions, already renamed aside, removed by the manager thread */
     char **trash;
     size_t n_trash, cap_trash;
     /* code versions being stored by an API call, not yet committed: "account/name/hex" */
-    struct s_pending_code { char key[150]; int n; } *pending;
+    struct s_pending_code {
+        char key[150];
+        int n;
+    } * pending;
     size_t n_pending, cap_pending;
     /* settings */
-    int concurrency;           /* processes per function */
-    int queue_max;             /* queued invocations per function */
-    int idle_ms;               /* idle process lifetime */
+    int concurrency; /* processes per function */
+    int queue_max;   /* queued invocations per function */
+    int idle_ms;     /* idle process lifetime */
     char runtimes_dir[1024];
     char python[256], node[256];
     struct mg_lambda_sandbox sandbox; /* sandbox.c */

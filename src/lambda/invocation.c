@@ -109,7 +109,7 @@ void mg_lambda_report(struct mg_lambda *L, struct mg_lambda_done *d)
 }
 
 void mg_lambda_inv_set_error(struct mg_lambda_inv *inv, enum mg_lambda_outcome o, const char *type,
-                        const char *message)
+                             const char *message)
 {
     inv->outcome = o;
     mg_lambda_strlcpy(inv->error_type, sizeof(inv->error_type), type);
@@ -123,7 +123,7 @@ void mg_lambda_inv_set_error(struct mg_lambda_inv *inv, enum mg_lambda_outcome o
 }
 
 void mg_lambda_inv_fail(struct mg_lambda_done *d, struct mg_lambda_inv *inv,
-                       enum mg_lambda_outcome o, const char *type, const char *message)
+                        enum mg_lambda_outcome o, const char *type, const char *message)
 {
     mg_lambda_inv_set_error(inv, o, type, message);
     mg_lambda_done_push(d, inv);
@@ -147,6 +147,6 @@ void mg_lambda_logf(struct mg_lambda_fn *fn, struct mg_lambda_inv *inv, const ch
     va_end(ap);
     if (n < 0)
         return;
-    mg_lambda_log(fn, inv, mg_slice_make(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1));
+    mg_lambda_log(fn, inv,
+                  mg_slice_make(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1));
 }
-

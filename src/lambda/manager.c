@@ -153,7 +153,8 @@ static void *s_manager_main(void *arg)
     while (L->new_head) {
         struct mg_lambda_inv *inv = L->new_head;
         L->new_head = inv->next;
-        mg_lambda_inv_fail(&d, inv, MG_LAMBDA_INTERNAL, "ServiceException", "The server is stopping.");
+        mg_lambda_inv_fail(&d, inv, MG_LAMBDA_INTERNAL, "ServiceException",
+                           "The server is stopping.");
     }
     L->new_tail = NULL;
     pthread_mutex_unlock(&L->mu);

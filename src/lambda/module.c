@@ -107,7 +107,8 @@ static void s_setup_runtimes(struct mg_lambda *L, const char *configured, const 
     }
     int n = snprintf(L->runtimes_dir, sizeof(L->runtimes_dir), "%s/runtimes", data_dir);
     if (n < 0 || (size_t)n >= sizeof(L->runtimes_dir)) {
-        MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA, "the data folder path is too long for the Lambda "
+        MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA,
+               "the data folder path is too long for the Lambda "
                "runtimes: give --runtimes-dir");
         return;
     }
@@ -136,7 +137,8 @@ static void s_check_runtimes(const struct mg_lambda *L)
     static const struct {
         enum mg_lambda_runtime_kind kind;
         const char *lang, *env;
-    } kinds[] = {{MG_RT_PYTHON, "Python", "MCPGATE_PYTHON"}, {MG_RT_NODE, "Node.js", "MCPGATE_NODE"}};
+    } kinds[] = {{MG_RT_PYTHON, "Python", "MCPGATE_PYTHON"},
+                 {MG_RT_NODE, "Node.js", "MCPGATE_NODE"}};
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         char missing[1400];
         if (!mg_lambda_runtime_missing(L, kinds[i].kind, missing, sizeof(missing)))
@@ -250,10 +252,8 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
     s_setup_runtimes(L, cfg->runtimes_dir, env->data_dir);
     static char *const py_argv[] = {"python3", "-c", "import sys; print(sys.executable)", NULL};
     static char *const node_argv[] = {"node", "-p", "process.execPath", NULL};
-    s_find_interpreter("MCPGATE_PYTHON", py_argv,
-                       L->python, sizeof(L->python), "/usr/bin/python3");
-    s_find_interpreter("MCPGATE_NODE", node_argv, L->node,
-                       sizeof(L->node), "/usr/bin/node");
+    s_find_interpreter("MCPGATE_PYTHON", py_argv, L->python, sizeof(L->python), "/usr/bin/python3");
+    s_find_interpreter("MCPGATE_NODE", node_argv, L->node, sizeof(L->node), "/usr/bin/node");
     MG_LOG(MG_LOG_INFO, MG_SUB_LAMBDA, "runtimes from %s; python %s; node %s", L->runtimes_dir,
            L->python, L->node);
     s_check_runtimes(L);
@@ -307,8 +307,8 @@ enum mg_err mg_lambda_invoke_async(struct mg_lambda *L, const char *function, co
         return MG_E_INVALID;
     if (payload.len > MG_LAMBDA_PAYLOAD_MAX)
         return MG_E_TOO_LARGE;
-    struct mg_lambda_inv *inv = mg_lambda_inv_new(acct, n.name, payload, client_context_json,
-                                                  done, user);
+    struct mg_lambda_inv *inv = mg_lambda_inv_new(acct, n.name, payload, client_context_json, done,
+                                                  user);
     if (inv == NULL)
         return MG_E_NOMEM;
     mg_lambda_submit(L, inv);

@@ -130,8 +130,8 @@ bool mg_lambda_parse_name(const char *in, struct mg_lambda_name *out)
     const char *partition = "", *account = "", *region = "", *name = NULL, *qual = "";
     if (n >= 6 && strcmp(parts[0], "arn") == 0) {
         /* arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER] */
-        if (n > 8 || !s_valid_partition(parts[1]) || strcmp(parts[2], "lambda") != 0 ||
-            n < 7 || strcmp(parts[5], "function") != 0)
+        if (n > 8 || !s_valid_partition(parts[1]) || strcmp(parts[2], "lambda") != 0 || n < 7 ||
+            strcmp(parts[5], "function") != 0)
             return false;
         partition = parts[1];
         region = parts[3];
@@ -181,8 +181,8 @@ bool mg_lambda_name_is_local(const struct mg_lambda_name *n, const char *in, con
     if (cap == 0)
         return false;
     if (region && strcmp(n->region, region) != 0)
-        snprintf(why, cap, "Functions from '%s' are not reachable in this region ('%s')",
-                 n->region, region);
+        snprintf(why, cap, "Functions from '%s' are not reachable in this region ('%s')", n->region,
+                 region);
     else
         snprintf(why, cap, "Function not found: %.256s", in ? in : n->name);
     return false;
@@ -197,7 +197,7 @@ void mg_lambda_function_arn(const char *region, const char *account, const char 
 /* --- runtimes and code locations ------------------------------------------------------ */
 
 const char *const mg_lambda_runtimes[] = {
-    "python3.9", "python3.10", "python3.11", "python3.12", "python3.13", "nodejs18.x",
+    "python3.9",  "python3.10", "python3.11",   "python3.12",      "python3.13", "nodejs18.x",
     "nodejs20.x", "nodejs22.x", "provided.al2", "provided.al2023", NULL,
 };
 
@@ -215,8 +215,8 @@ bool mg_lambda_runtime_known(const char *runtime, enum mg_lambda_runtime_kind *k
     return false;
 }
 
-bool mg_lambda_code_dir(const char *data_dir, const char *account, const char *name,
-                        char *out, size_t cap)
+bool mg_lambda_code_dir(const char *data_dir, const char *account, const char *name, char *out,
+                        size_t cap)
 {
     return mg_fmt(out, cap, "%s/lambda/%s/%s", data_dir, account, name);
 }
@@ -233,4 +233,3 @@ bool mg_lambda_sha_hex(const char *b64, char out[65])
     mg_buf_cleanup(&b);
     return ok;
 }
-

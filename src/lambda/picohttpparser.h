@@ -29,7 +29,7 @@ int phr_parse_request(const char *buf, size_t len, const char **method, size_t *
                       struct phr_header *headers, size_t *num_headers, size_t last_len);
 
 /* Parses header fields alone (the same returns). */
-int phr_parse_headers(const char *buf, size_t len, struct phr_header *headers,
-                      size_t *num_headers, size_t last_len);
+int phr_parse_headers(const char *buf, size_t len, struct phr_header *headers, size_t *num_headers,
+                      size_t last_len);
 
 #endif

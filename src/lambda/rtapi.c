@@ -37,7 +37,8 @@ static void s_respond(struct mg_lambda_conn *c, int status, const char *reason,
         c->close_after = true;
 }
 
-static void s_respond_json(struct mg_lambda_conn *c, int status, const char *reason, const char *json)
+static void s_respond_json(struct mg_lambda_conn *c, int status, const char *reason,
+                           const char *json)
 {
     s_respond(c, status, reason, NULL, mg_slice_cstr(json));
 }
@@ -64,7 +65,7 @@ static bool s_header_safe(const char *v)
 }
 
 void mg_lambda_rtapi_assign(struct mg_lambda *L, struct mg_lambda_proc *p, struct mg_lambda_conn *c,
-                     struct mg_lambda_inv *inv)
+                            struct mg_lambda_inv *inv)
 {
     struct mg_lambda_fn *fn = p->fn;
     p->inv = inv;
@@ -118,7 +119,9 @@ static void s_error_payload(struct mg_lambda_inv *inv, struct mg_slice hdr_type,
         if (mg_buf_append_slice(&inv->result, body))
             mg_buf_reset(&inv->result);
         snprintf(inv->error_type, sizeof(inv->error_type), "%s",
-                 type ? type : hdr_type.len ? "" : "Unhandled");
+                 type           ? type
+                 : hdr_type.len ? ""
+                                : "Unhandled");
         if (type == NULL && hdr_type.len)
             snprintf(inv->error_type, sizeof(inv->error_type), MG_SLICE_FMT,
                      MG_SLICE_ARG(hdr_type));
@@ -137,14 +140,16 @@ static void s_error_payload(struct mg_lambda_inv *inv, struct mg_slice hdr_type,
 }
 
 /* Handles one complete request. */
-static void s_handle_request(struct mg_lambda *L, struct mg_lambda_proc *p, struct mg_lambda_conn *c,
-                             const struct mg_rtapi_request *req, struct mg_lambda_done *d)
+static void s_handle_request(struct mg_lambda *L, struct mg_lambda_proc *p,
+                             struct mg_lambda_conn *c, const struct mg_rtapi_request *req,
+                             struct mg_lambda_done *d)
 {
     (void)L;
     struct mg_slice method = req->method, path = req->path, body = req->body;
     static const char pre[] = "/2018-06-01/runtime/";
     if (!mg_slice_starts_with(path, pre)) {
-        s_respond_json(c, 404, "Not Found", "{\"errorMessage\":\"not found\",\"errorType\":\"NotFound\"}");
+        s_respond_json(c, 404, "Not Found",
+                       "{\"errorMessage\":\"not found\",\"errorType\":\"NotFound\"}");
         return;
     }
     struct mg_slice rest = mg_slice_sub(path, sizeof(pre) - 1, path.len);
@@ -169,7 +174,8 @@ static void s_handle_request(struct mg_lambda *L, struct mg_lambda_proc *p, stru
                 inv->start_ns = mg_mono_ns();
                 inv->init_phase = false;
                 p->inv = inv;
-                mg_lambda_logf(p->fn, inv, "START RequestId: %s Version: $LATEST\n", inv->request_id);
+                mg_lambda_logf(p->fn, inv, "START RequestId: %s Version: $LATEST\n",
+                               inv->request_id);
             }
             s_error_payload(inv, req->error_type, body);
             mg_lambda_proc_finish(p, d, "\tStatus: error\tError Type: Runtime.InitError");
@@ -274,7 +280,7 @@ static void s_conn_process(struct mg_lambda *L, struct mg_lambda_proc *p, struct
 }
 
 void mg_lambda_rtapi_read(struct mg_lambda *L, struct mg_lambda_proc *p, struct mg_lambda_conn *c,
-                        struct mg_lambda_done *d)
+                          struct mg_lambda_done *d)
 {
     for (;;) {
         if (mg_buf_reserve(&c->in, 65536) != MG_E_OK) {
@@ -411,8 +417,7 @@ static unsigned long s_peer_inode_proc(const struct sockaddr_in *peer,
             if (rest.len == 0)
                 break;
             size_t k = 0;
-            while (k < rest.len && rest.ptr[k] != ' ' && rest.ptr[k] != '\t' &&
-                   rest.ptr[k] != '\n')
+            while (k < rest.len && rest.ptr[k] != ' ' && rest.ptr[k] != '\t' && rest.ptr[k] != '\n')
                 k++;
             w[nw++] = mg_slice_sub(rest, 0, k);
             rest = mg_slice_sub(rest, k, rest.len);

@@ -17,11 +17,22 @@ static bool s_tchar(uint8_t ch)
     if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))
         return true;
     switch (ch) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
-        return true;
-    default:
-        return false;
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~': return true;
+    default: return false;
     }
 }
 
@@ -178,10 +189,10 @@ enum mg_rtapi_status mg_lambda_rtapi_parse(struct mg_slice in, struct mg_rtapi_r
 {
     *req = (struct mg_rtapi_request){0};
     mg_buf_reset(body);
-#define S_FAIL(st)                                                                               \
-    do {                                                                                         \
-        req->status = (st);                                                                      \
-        return MG_RTAPI_ERROR;                                                                   \
+#define S_FAIL(st)                                                                                 \
+    do {                                                                                           \
+        req->status = (st);                                                                        \
+        return MG_RTAPI_ERROR;                                                                     \
     } while (0)
 
     /* the head: up to the first empty line, at most MG_RTAPI_HEAD_MAX bytes */

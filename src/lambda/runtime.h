@@ -18,8 +18,8 @@
 
 #include "lambda/internal.h"
 
-#define MG_LAMBDA_CONNS_MAX 4          /* Runtime API connections per process */
-#define MG_LAMBDA_INV_LOG_BYTES 4096u  /* an invocation's log tail */
+#define MG_LAMBDA_CONNS_MAX 4         /* Runtime API connections per process */
+#define MG_LAMBDA_INV_LOG_BYTES 4096u /* an invocation's log tail */
 
 enum mg_lambda_pstate {
     MG_LAMBDA_P_STARTING,
@@ -99,8 +99,8 @@ void mg_lambda_done_push(struct mg_lambda_done *d, struct mg_lambda_inv *inv);
 /* Calls every finished invocation's callback and frees it; without L->mu. */
 void mg_lambda_report(struct mg_lambda *L, struct mg_lambda_done *d);
 /* Sets an error outcome with Lambda's error payload. */
-void mg_lambda_inv_set_error(struct mg_lambda_inv *inv, enum mg_lambda_outcome o,
-                             const char *type, const char *message);
+void mg_lambda_inv_set_error(struct mg_lambda_inv *inv, enum mg_lambda_outcome o, const char *type,
+                             const char *message);
 /* Ends an invocation that never ran (not found, throttled, internal). */
 void mg_lambda_inv_fail(struct mg_lambda_done *d, struct mg_lambda_inv *inv,
                         enum mg_lambda_outcome o, const char *type, const char *message);
@@ -135,8 +135,8 @@ void mg_lambda_rtapi_read(struct mg_lambda *L, struct mg_lambda_proc *p, struct 
 /* Writes what c has to send (non-blocking). */
 void mg_lambda_rtapi_write(struct mg_lambda_conn *c);
 /* Answers the parked /next on c with inv: p runs it from now on. */
-void mg_lambda_rtapi_assign(struct mg_lambda *L, struct mg_lambda_proc *p,
-                            struct mg_lambda_conn *c, struct mg_lambda_inv *inv);
+void mg_lambda_rtapi_assign(struct mg_lambda *L, struct mg_lambda_proc *p, struct mg_lambda_conn *c,
+                            struct mg_lambda_inv *inv);
 
 /* --- scheduler.c ---------------------------------------------------------------------------- */
 
@@ -149,8 +149,7 @@ bool mg_lambda_fn_refresh(struct mg_lambda *L, struct mg_lambda_fn *fn, const js
  * them: not found, throttled). */
 void mg_lambda_route_new(struct mg_lambda *L, struct mg_lambda_done *d);
 /* Process exits, timeouts, idle reaping; dead processes are freed. */
-void mg_lambda_housekeeping(struct mg_lambda *L, struct mg_lambda_fn *fn,
-                            struct mg_lambda_done *d);
+void mg_lambda_housekeeping(struct mg_lambda *L, struct mg_lambda_fn *fn, struct mg_lambda_done *d);
 /* Hands queued invocations to waiting processes and starts processes within the limit. */
 void mg_lambda_schedule(struct mg_lambda *L, struct mg_lambda_fn *fn);
 /* The code versions (directory names) the function's processes run: up to max into out; returns

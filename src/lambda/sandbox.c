@@ -58,11 +58,11 @@ static bool s_add_mount(struct mg_lambda_mount *m, size_t *n, int kind, const ch
 static bool s_system_mounts(struct mg_lambda_sandbox *sb, const char *const *interpreters)
 {
     static const char *const dirs[] = {"/usr", "/etc"};
-    static const char *const maybe_links[] = {"/bin", "/sbin", "/lib", "/lib32", "/lib64",
-                                              "/libx32"};
+    static const char *const maybe_links[] = {"/bin",   "/sbin",  "/lib",
+                                              "/lib32", "/lib64", "/libx32"};
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
-        if (mg_lambda_is_dir(dirs[i]) && !s_add_mount(sb->sys, &sb->n_sys, MG_LAMBDA_M_BIND_RO, dirs[i],
-                                              dirs[i]))
+        if (mg_lambda_is_dir(dirs[i]) &&
+            !s_add_mount(sb->sys, &sb->n_sys, MG_LAMBDA_M_BIND_RO, dirs[i], dirs[i]))
             return false;
     for (size_t i = 0; i < sizeof(maybe_links) / sizeof(maybe_links[0]); i++) {
         struct stat st;
@@ -112,8 +112,8 @@ static bool s_probe(struct mg_lambda_sandbox *sb, const char *runtimes_dir, char
         return false;
     bool ok = false;
     int out[2] = {-1, -1};
-    if (mg_lambda_box_prepare(sb, "000000000000", runtimes_dir, runtimes_dir, 128, 1, &box,
-                              plan) != MG_E_OK) {
+    if (mg_lambda_box_prepare(sb, "000000000000", runtimes_dir, runtimes_dir, 128, 1, &box, plan) !=
+        MG_E_OK) {
         snprintf(why, cap, "cannot prepare a sandbox");
         mg_free(plan);
         return false;
@@ -217,8 +217,8 @@ enum mg_err mg_lambda_sandbox_init(struct mg_lambda_sandbox *sb, enum mg_lambda_
     const char *cg = sb->cg == MG_LAMBDA_CG_V2 ? "v2 (memory, pids)"
                      : sb->cg == MG_LAMBDA_CG_V1
                          ? (sb->cg_mem[0] && sb->cg_pids[0] ? "v1 (memory, pids)"
-                            : sb->cg_mem[0]                ? "v1 (memory); pids by setrlimit"
-                                                           : "v1 (pids); memory by setrlimit")
+                            : sb->cg_mem[0]                 ? "v1 (memory); pids by setrlimit"
+                                                            : "v1 (pids); memory by setrlimit")
                          : "none (setrlimit: RLIMIT_DATA, RLIMIT_NPROC)";
     MG_LOG(MG_LOG_INFO, MG_SUB_LAMBDA,
            "lambda isolation: sandbox; namespaces %s, mount, pid, ipc; %s; cgroup %s; "
@@ -306,4 +306,3 @@ fail:
     mg_lambda_box_release(box);
     return MG_E_INTERNAL;
 }
-

@@ -42,9 +42,9 @@ struct mg_lambda_mount {
 /* Host-wide: decided at start-up, then read by the manager thread. */
 struct mg_lambda_sandbox {
     enum mg_lambda_isolation mode;
-    bool enabled;  /* every runtime process is sandboxed */
-    bool root;     /* the server runs as root: namespaces without a user namespace first */
-    bool userns;   /* a user namespace per runtime process */
+    bool enabled; /* every runtime process is sandboxed */
+    bool root;    /* the server runs as root: namespaces without a user namespace first */
+    bool userns;  /* a user namespace per runtime process */
     bool seccomp;
     enum mg_lambda_cgroup cg;
     char cg_mem[512], cg_pids[512]; /* this server's parent cgroups ("" when none) */
@@ -95,16 +95,15 @@ bool mg_lambda_sandbox_admits(struct mg_lambda_sandbox *sb, const char *account)
  * mounts. plan is filled for the child. Not for use when !sb->enabled. */
 MG_MUST_USE enum mg_err mg_lambda_box_prepare(struct mg_lambda_sandbox *sb, const char *account,
                                               const char *code_dir, const char *runtimes_dir,
-                                              int memory_mb, int tmp_mb,
-                                              struct mg_lambda_box *box,
+                                              int memory_mb, int tmp_mb, struct mg_lambda_box *box,
                                               struct mg_lambda_box_plan *plan);
 
 /* In the forked shim (single-threaded, system calls only): enters the new namespaces and forks
  * the sandbox's init, which sets up the file system and runs argv/env as the function's user,
  * stdin from in_fd, stdout and stderr to out_fd. Returns init's pid (or -1) and, in *status_fd,
  * a pipe on which init writes the runtime's wait status (an int) when it ends. */
-pid_t mg_lambda_box_start(const struct mg_lambda_box_plan *plan, int in_fd, int out_fd,
-                          char **argv, char **env, int *status_fd);
+pid_t mg_lambda_box_start(const struct mg_lambda_box_plan *plan, int in_fd, int out_fd, char **argv,
+                          char **env, int *status_fd);
 
 /* Kills every process of the box (cgroup members; the PID namespace dies with its init). */
 void mg_lambda_box_kill(const struct mg_lambda_box *box);

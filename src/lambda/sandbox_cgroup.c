@@ -148,7 +148,7 @@ void mg_lambda_cg_detect(struct mg_lambda_sandbox *sb)
     char mnt[512], own[512], path[1100], ctl[256] = "";
     if (s_cgroup_mount("", mnt, sizeof(mnt))) {
         FILE *f = mg_fmt(path, sizeof(path), "%s/cgroup.controllers", mnt) ? fopen(path, "re")
-                                                                               : NULL;
+                                                                           : NULL;
         if (f) {
             if (fgets(ctl, sizeof(ctl), f) == NULL)
                 ctl[0] = 0;
@@ -176,8 +176,6 @@ void mg_lambda_cg_detect(struct mg_lambda_sandbox *sb)
             sb->cg_pids[0] = 0;
     }
 }
-
-
 
 /* SIGKILL to every process of the cgroup dir, the whole cgroup.procs read number by number (a
  * box may hold 1024 processes: a fixed read could cut a pid into another, host, pid). */
@@ -246,8 +244,7 @@ enum mg_err mg_lambda_cg_box_create(struct mg_lambda_sandbox *sb, uint64_t mem,
             !s_cg_setf(box->cg_mem, "pids.max", MG_LAMBDA_SANDBOX_PIDS))
             return MG_E_INTERNAL;
         s_cg_setf(box->cg_mem, "memory.swap.max", 0);
-        if (!mg_fmt(plan->cg_procs[0], sizeof(plan->cg_procs[0]), "%s/cgroup.procs",
-                    box->cg_mem))
+        if (!mg_fmt(plan->cg_procs[0], sizeof(plan->cg_procs[0]), "%s/cgroup.procs", box->cg_mem))
             return MG_E_INTERNAL;
     } else if (sb->cg == MG_LAMBDA_CG_V1) {
         if (sb->cg_mem[0]) {

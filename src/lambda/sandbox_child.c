@@ -135,8 +135,8 @@ static int s_mkdirs(const char *path, mode_t mode)
 /* Makes a bind mount and everything under it read-only, nosuid, nodev. */
 static int s_make_ro(const char *dst)
 {
-    struct s_mount_attr a = {S_MOUNT_ATTR_RDONLY | S_MOUNT_ATTR_NOSUID | S_MOUNT_ATTR_NODEV, 0,
-                             0, 0};
+    struct s_mount_attr a = {S_MOUNT_ATTR_RDONLY | S_MOUNT_ATTR_NOSUID | S_MOUNT_ATTR_NODEV, 0, 0,
+                             0};
     if (syscall(SYS_mount_setattr, AT_FDCWD, dst, AT_RECURSIVE, &a, sizeof(a)) == 0)
         return 0;
     return mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
@@ -225,9 +225,8 @@ static const char *s_build_root(const struct mg_lambda_box_plan *plan)
     }
     /* /dev: the harmless character devices and the usual links */
     s_join(path, sizeof(path), S_NEWROOT, "/dev");
-    if (mkdir(path, 0755) != 0 ||
-        mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC,
-              "size=64k,nr_inodes=64,mode=0755") != 0)
+    if (mkdir(path, 0755) != 0 || mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC,
+                                        "size=64k,nr_inodes=64,mode=0755") != 0)
         return "mount /dev";
     for (size_t i = 0; i < S_NDEVS; i++) {
         s_join(dev, sizeof(dev), S_NEWROOT "/dev/", s_devs[i]);
@@ -249,8 +248,8 @@ static const char *s_build_root(const struct mg_lambda_box_plan *plan)
             return "make a /dev link";
     }
     s_join(path, sizeof(path), S_NEWROOT, "/dev");
-    if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
-              NULL) != 0)
+    if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL) !=
+        0)
         return "make /dev read-only";
     /* /proc of the new PID namespace; init (a copy of the server, with its command line) is
      * another user's, and hidepid hides it */
@@ -354,8 +353,8 @@ static void s_runtime(const struct mg_lambda_box_plan *plan, int in_fd, int out_
         struct sock_fprog prog = {sb->n_filter, sb->filter};
         /* without SPEC_ALLOW the kernel would also turn on its speculative store bypass
          * mitigation for the process, which slows interpreters down by several times */
-        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW,
-                    &prog) != 0 &&
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog) !=
+                0 &&
             prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) {
             step = "install the seccomp filter";
             goto fail;
@@ -433,8 +432,8 @@ out:
     _exit(0);
 }
 
-pid_t mg_lambda_box_start(const struct mg_lambda_box_plan *plan, int in_fd, int out_fd,
-                          char **argv, char **env, int *status_fd)
+pid_t mg_lambda_box_start(const struct mg_lambda_box_plan *plan, int in_fd, int out_fd, char **argv,
+                          char **env, int *status_fd)
 {
     const struct mg_lambda_sandbox *sb = plan->sb;
     int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC;
@@ -497,4 +496,3 @@ pid_t mg_lambda_box_start(const struct mg_lambda_box_plan *plan, int in_fd, int 
     *status_fd = sp[0];
     return pid;
 }
-

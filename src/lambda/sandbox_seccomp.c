@@ -36,98 +36,116 @@ bool mg_lambda_seccomp_build(struct mg_lambda_sandbox *sb)
         S_DENY(mount)
 #endif
 #ifdef __NR_umount2
-        S_DENY(umount2)
+            S_DENY(umount2)
 #endif
 #ifdef __NR_pivot_root
-        S_DENY(pivot_root)
+                S_DENY(pivot_root)
 #endif
 #ifdef __NR_chroot
-        S_DENY(chroot)
+                    S_DENY(chroot)
 #endif
 #ifdef __NR_swapon
-        S_DENY(swapon) S_DENY(swapoff)
+                        S_DENY(swapon) S_DENY(swapoff)
 #endif
 #ifdef __NR_reboot
-        S_DENY(reboot)
+                            S_DENY(reboot)
 #endif
 #ifdef __NR_kexec_load
-        S_DENY(kexec_load)
+                                S_DENY(kexec_load)
 #endif
 #ifdef __NR_kexec_file_load
-        S_DENY(kexec_file_load)
+                                    S_DENY(kexec_file_load)
 #endif
 #ifdef __NR_init_module
-        S_DENY(init_module) S_DENY(finit_module) S_DENY(delete_module)
+                                        S_DENY(init_module) S_DENY(finit_module) S_DENY(
+                                            delete_module)
 #endif
 #ifdef __NR_acct
-        S_DENY(acct)
+                                            S_DENY(acct)
 #endif
 #ifdef __NR_settimeofday
-        S_DENY(settimeofday)
+                                                S_DENY(settimeofday)
 #endif
 #ifdef __NR_clock_settime
-        S_DENY(clock_settime) S_DENY(clock_adjtime) S_DENY(adjtimex)
+                                                    S_DENY(clock_settime) S_DENY(
+                                                        clock_adjtime) S_DENY(adjtimex)
 #endif
 #ifdef __NR_sethostname
-        S_DENY(sethostname) S_DENY(setdomainname)
+                                                        S_DENY(sethostname) S_DENY(setdomainname)
 #endif
 #ifdef __NR_keyctl
-        S_DENY(keyctl) S_DENY(add_key) S_DENY(request_key)
+                                                            S_DENY(keyctl) S_DENY(add_key) S_DENY(
+                                                                request_key)
 #endif
 #ifdef __NR_bpf
-        S_DENY(bpf)
+                                                                S_DENY(bpf)
 #endif
 #ifdef __NR_perf_event_open
-        S_DENY(perf_event_open)
+                                                                    S_DENY(perf_event_open)
 #endif
 #ifdef __NR_userfaultfd
-        S_DENY(userfaultfd)
+                                                                        S_DENY(userfaultfd)
 #endif
 #ifdef __NR_unshare
-        S_DENY(unshare) S_DENY(setns)
+                                                                            S_DENY(unshare) S_DENY(
+                                                                                setns)
 #endif
 #ifdef __NR_open_by_handle_at
-        S_DENY(open_by_handle_at) S_DENY(name_to_handle_at)
+                                                                                S_DENY(open_by_handle_at) S_DENY(
+                                                                                    name_to_handle_at)
 #endif
 #ifdef __NR_quotactl
-        S_DENY(quotactl)
+                                                                                    S_DENY(quotactl)
 #endif
 #ifdef __NR_lookup_dcookie
-        S_DENY(lookup_dcookie)
+                                                                                        S_DENY(
+                                                                                            lookup_dcookie)
 #endif
 #ifdef __NR_vhangup
-        S_DENY(vhangup)
+                                                                                            S_DENY(
+                                                                                                vhangup)
 #endif
 #ifdef __NR_iopl
-        S_DENY(iopl)
+                                                                                                S_DENY(
+                                                                                                    iopl)
 #endif
 #ifdef __NR_ioperm
-        S_DENY(ioperm)
+                                                                                                    S_DENY(
+                                                                                                        ioperm)
 #endif
 #ifdef __NR_syslog
-        S_DENY(syslog)
+                                                                                                        S_DENY(
+                                                                                                            syslog)
 #endif
 #ifdef __NR_ptrace
-        S_DENY(ptrace) S_DENY(process_vm_readv) S_DENY(process_vm_writev)
+                                                                                                            S_DENY(ptrace) S_DENY(
+                                                                                                                process_vm_readv) S_DENY(process_vm_writev)
 #endif
 #ifdef __NR_io_uring_setup
-        S_DENY(io_uring_setup) S_DENY(io_uring_enter) S_DENY(io_uring_register)
+                                                                                                                S_DENY(io_uring_setup) S_DENY(
+                                                                                                                    io_uring_enter) S_DENY(io_uring_register)
 #endif
 #ifdef __NR_open_tree
-        S_DENY(open_tree) S_DENY(move_mount) S_DENY(fsopen) S_DENY(fsconfig) S_DENY(fsmount)
-        S_DENY(fspick)
+                                                                                                                    S_DENY(open_tree) S_DENY(
+                                                                                                                        move_mount) S_DENY(fsopen)
+                                                                                                                        S_DENY(fsconfig) S_DENY(
+                                                                                                                            fsmount) S_DENY(fspick)
 #endif
 #ifdef __NR_mount_setattr
-        S_DENY(mount_setattr)
+                                                                                                                            S_DENY(
+                                                                                                                                mount_setattr)
 #endif
 #ifdef __NR_uselib
-        S_DENY(uselib)
+                                                                                                                                S_DENY(
+                                                                                                                                    uselib)
 #endif
 #ifdef __NR_fanotify_init
-        S_DENY(fanotify_init)
+                                                                                                                                    S_DENY(
+                                                                                                                                        fanotify_init)
 #endif
 #ifdef __NR_pidfd_getfd
-        S_DENY(pidfd_getfd)
+                                                                                                                                        S_DENY(
+                                                                                                                                            pidfd_getfd)
 #endif
 #undef S_DENY
     };
@@ -152,7 +170,7 @@ bool mg_lambda_seccomp_build(struct mg_lambda_sandbox *sb)
 #endif
     size_t at_allow = n + n_checks, at_clone = at_allow + 1, at_enosys = at_clone + 3,
            at_deny = at_enosys + 1;
-#define S_JUMP_TO(target) (uint8_t)((target) - n - 1)
+#define S_JUMP_TO(target) (uint8_t)((target)-n - 1)
 #if defined(__x86_64__)
     f[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 0, 0);
     f[n].jt = S_JUMP_TO(at_deny); /* x32 system calls */

@@ -164,9 +164,10 @@ void mg_lambda_route_new(struct mg_lambda *L, struct mg_lambda_done *d)
         }
         if (!mg_lambda_sandbox_admits(&L->sandbox, inv->account)) {
             /* no sandbox on this host: one account's functions only */
-            mg_lambda_inv_fail(d, inv, MG_LAMBDA_INTERNAL, "ServiceException",
-                       "This server cannot isolate functions of different accounts: it runs "
-                       "one account's functions only (see --lambda-isolation).");
+            mg_lambda_inv_fail(
+                d, inv, MG_LAMBDA_INTERNAL, "ServiceException",
+                "This server cannot isolate functions of different accounts: it runs "
+                "one account's functions only (see --lambda-isolation).");
             continue;
         }
         struct mg_lambda_fn *fn = mg_lambda_fn_get(L, inv->account, inv->name, true);
@@ -182,7 +183,8 @@ void mg_lambda_route_new(struct mg_lambda *L, struct mg_lambda_done *d)
                 busy++;
         size_t room = (size_t)L->concurrency > busy ? (size_t)L->concurrency - busy : 0;
         if (fn->q_len >= (size_t)L->queue_max + room) {
-            mg_lambda_inv_fail(d, inv, MG_LAMBDA_THROTTLED, "TooManyRequestsException", "Rate Exceeded.");
+            mg_lambda_inv_fail(d, inv, MG_LAMBDA_THROTTLED, "TooManyRequestsException",
+                               "Rate Exceeded.");
             continue;
         }
         if (fn->q_tail)
@@ -255,13 +257,16 @@ void mg_lambda_housekeeping(struct mg_lambda *L, struct mg_lambda_fn *fn, struct
             char m[1400], why[64], missing[1100] = "";
             if (WIFSIGNALED(p->status))
                 snprintf(why, sizeof(why), "signal: %s",
-                         WTERMSIG(p->status) == SIGKILL ? "killed" : strsignal(WTERMSIG(p->status)));
+                         WTERMSIG(p->status) == SIGKILL ? "killed"
+                                                        : strsignal(WTERMSIG(p->status)));
             else
                 snprintf(why, sizeof(why), "exit status %d", WEXITSTATUS(p->status));
             /* a runtime that could not start: say which file it lacks */
             if (!p->initialized && mg_lambda_runtime_missing(L, fn->kind, missing, sizeof(missing)))
-                MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA, "function %s: cannot start the runtime: %s is "
-                       "missing (see --runtimes-dir)", fn->arn, missing);
+                MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA,
+                       "function %s: cannot start the runtime: %s is "
+                       "missing (see --runtimes-dir)",
+                       fn->arn, missing);
             struct mg_lambda_inv *inv = p->inv;
             if (inv == NULL && !p->initialized && !p->retire && fn->q_head) {
                 /* died during init with work waiting: that work gets the error */
@@ -272,9 +277,8 @@ void mg_lambda_housekeeping(struct mg_lambda *L, struct mg_lambda_fn *fn, struct
             }
             if (inv) {
                 snprintf(m, sizeof(m), "RequestId: %s Error: Runtime exited with error: %s%s%s%s",
-                         inv->request_id, why,
-                         missing[0] ? " (cannot start the runtime: " : "", missing,
-                         missing[0] ? " is missing; see --runtimes-dir)" : "");
+                         inv->request_id, why, missing[0] ? " (cannot start the runtime: " : "",
+                         missing, missing[0] ? " is missing; see --runtimes-dir)" : "");
                 mg_lambda_logf(fn, inv, "%s\nRuntime.ExitError\n", m);
                 mg_lambda_inv_set_error(inv, MG_LAMBDA_FUNCTION_ERROR, "Runtime.ExitError", m);
                 mg_lambda_proc_finish(p, d, "\tStatus: error\tError Type: Runtime.ExitError");
@@ -289,8 +293,8 @@ void mg_lambda_housekeeping(struct mg_lambda *L, struct mg_lambda_fn *fn, struct
             snprintf(m, sizeof(m), "RequestId: %s Error: Task timed out after %d.00 seconds",
                      inv->request_id, fn->timeout_s);
             mg_lambda_proc_drain(p);
-            mg_lambda_logf(fn, inv, "%s %s Task timed out after %d.00 seconds\n", ts, inv->request_id,
-                   fn->timeout_s);
+            mg_lambda_logf(fn, inv, "%s %s Task timed out after %d.00 seconds\n", ts,
+                           inv->request_id, fn->timeout_s);
             inv->outcome = MG_LAMBDA_TIMEOUT;
             snprintf(inv->error_type, sizeof(inv->error_type), "Sandbox.Timedout");
             mg_buf_reset(&inv->result);
@@ -302,7 +306,8 @@ void mg_lambda_housekeeping(struct mg_lambda *L, struct mg_lambda_fn *fn, struct
             continue;
         }
         if (p->state == MG_LAMBDA_P_STARTING && !p->initialized &&
-            (int64_t)((mg_mono_ns() - p->spawned_ns) / 1000000) > S_INIT_TIMEOUT_MS + fn->timeout_s * 1000) {
+            (int64_t)((mg_mono_ns() - p->spawned_ns) / 1000000) >
+                S_INIT_TIMEOUT_MS + fn->timeout_s * 1000) {
             mg_lambda_proc_kill(p);
             continue;
         }
@@ -339,7 +344,7 @@ void mg_lambda_fn_stop_all(struct mg_lambda *L, struct mg_lambda_done *d)
             struct mg_lambda_proc *p = fn->procs[i];
             if (p->inv) {
                 mg_lambda_inv_fail(d, p->inv, MG_LAMBDA_INTERNAL, "ServiceException",
-                           "The server is stopping.");
+                                   "The server is stopping.");
                 p->inv = NULL;
             }
             mg_lambda_proc_kill(p);
@@ -349,7 +354,8 @@ void mg_lambda_fn_stop_all(struct mg_lambda *L, struct mg_lambda_done *d)
         }
         struct mg_lambda_inv *inv;
         while ((inv = mg_lambda_fn_pop(fn)) != NULL)
-            mg_lambda_inv_fail(d, inv, MG_LAMBDA_INTERNAL, "ServiceException", "The server is stopping.");
+            mg_lambda_inv_fail(d, inv, MG_LAMBDA_INTERNAL, "ServiceException",
+                               "The server is stopping.");
     }
 }
 

@@ -72,7 +72,8 @@ static long s_max_rss_mb(const struct mg_lambda_proc *p)
     return (kb + 1023) / 1024;
 }
 
-void mg_lambda_proc_finish(struct mg_lambda_proc *p, struct mg_lambda_done *d, const char *status_note)
+void mg_lambda_proc_finish(struct mg_lambda_proc *p, struct mg_lambda_done *d,
+                           const char *status_note)
 {
     struct mg_lambda_inv *inv = p->inv;
     if (inv == NULL)
@@ -84,11 +85,12 @@ void mg_lambda_proc_finish(struct mg_lambda_proc *p, struct mg_lambda_done *d, c
     char init[64] = "";
     if (inv->init_phase)
         snprintf(init, sizeof(init), "\tInit Duration: %.2f ms", p->init_ms);
-    mg_lambda_logf(p->fn, inv,
-           "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %ld ms\tMemory Size: %d MB"
-           "\tMax Memory Used: %ld MB%s%s\t\n",
-           inv->request_id, ms, billed, p->fn->memory, s_max_rss_mb(p), init,
-           status_note ? status_note : "");
+    mg_lambda_logf(
+        p->fn, inv,
+        "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %ld ms\tMemory Size: %d MB"
+        "\tMax Memory Used: %ld MB%s%s\t\n",
+        inv->request_id, ms, billed, p->fn->memory, s_max_rss_mb(p), init,
+        status_note ? status_note : "");
     p->inv = NULL;
     mg_lambda_done_push(d, inv);
 }
@@ -162,8 +164,8 @@ static bool s_env_add(char **env, size_t *n, size_t cap, const char *k, const ch
 
 /* The execution role's temporary credentials, from mcpgate's STS; returns when they expire
  * (0 without credentials). */
-static int64_t s_role_credentials(struct mg_lambda *L, struct mg_lambda_fn *fn, char **env, size_t *n,
-                                  size_t cap)
+static int64_t s_role_credentials(struct mg_lambda *L, struct mg_lambda_fn *fn, char **env,
+                                  size_t *n, size_t cap)
 {
     const char *role = json_string_value(json_object_get(fn->conf, "Role"));
     if (role == NULL)
@@ -175,15 +177,15 @@ static int64_t s_role_credentials(struct mg_lambda *L, struct mg_lambda_fn *fn, 
     struct mg_errinfo ei = {0};
     int64_t exp = 0;
     if (mg_call_assume_role_as_service(L->env, snap, role, "lambda.amazonaws.com", fn->name, 43200,
-                                      NULL, akid, secret, &token, &exp, &ei) == MG_E_OK &&
+                                       NULL, akid, secret, &token, &exp, &ei) == MG_E_OK &&
         mg_buf_cstr(&token)) {
         s_env_add(env, n, cap, "AWS_ACCESS_KEY_ID", akid);
         s_env_add(env, n, cap, "AWS_SECRET_ACCESS_KEY", secret);
         s_env_add(env, n, cap, "AWS_SESSION_TOKEN", mg_buf_cstr(&token));
     } else {
         exp = 0;
-        MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA, "function %s: no credentials for role %s: %s",
-               fn->arn, role, ei.msg);
+        MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA, "function %s: no credentials for role %s: %s", fn->arn,
+               role, ei.msg);
     }
     mg_memzero(secret, sizeof(secret));
     if (token.ptr)
@@ -225,8 +227,7 @@ bool mg_lambda_runtime_missing(const struct mg_lambda *L, enum mg_lambda_runtime
         interp = L->node;
         boot = "nodejs/bootstrap.mjs";
         break;
-    case MG_RT_PROVIDED:
-        return false; /* its bootstrap is in the function's code */
+    case MG_RT_PROVIDED: return false; /* its bootstrap is in the function's code */
     }
     if (interp == NULL || boot == NULL)
         return false;
@@ -258,10 +259,10 @@ static void s_shim_term(int sig)
     kill(0, SIGKILL);
 }
 
-static void s_child(pid_t parent, int devnull, int out_fd, const char *dir, char **argv,
-                    char **env, const struct mg_lambda_box_plan *plan) __attribute__((noreturn));
-static void s_child(pid_t parent, int devnull, int out_fd, const char *dir, char **argv,
-                    char **env, const struct mg_lambda_box_plan *plan)
+static void s_child(pid_t parent, int devnull, int out_fd, const char *dir, char **argv, char **env,
+                    const struct mg_lambda_box_plan *plan) __attribute__((noreturn));
+static void s_child(pid_t parent, int devnull, int out_fd, const char *dir, char **argv, char **env,
+                    const struct mg_lambda_box_plan *plan)
 {
     setpgid(0, 0);
     sigset_t none;
@@ -379,7 +380,8 @@ struct mg_lambda_proc *mg_lambda_proc_spawn(struct mg_lambda *L, struct mg_lambd
     json_t *vars = json_object_get(json_object_get(fn->conf, "Environment"), "Variables");
     const char *k;
     json_t *v;
-    json_object_foreach(vars, k, v) {
+    json_object_foreach(vars, k, v)
+    {
         if (json_is_string(v))
             s_env_add(env, &ne, 256, k, json_string_value(v));
     }
@@ -408,8 +410,7 @@ struct mg_lambda_proc *mg_lambda_proc_spawn(struct mg_lambda *L, struct mg_lambd
               s_env_add(env, &ne, 256, "AWS_ENDPOINT_URL", L->env->public_url) &&
               s_env_add(env, &ne, 256, "TZ", ":UTC") &&
               s_env_add(env, &ne, 256, "LANG", "en_US.UTF-8") &&
-              s_env_add(env, &ne, 256, "PATH",
-                        path ? path : "/usr/local/bin:/usr/bin:/bin") &&
+              s_env_add(env, &ne, 256, "PATH", path ? path : "/usr/local/bin:/usr/bin:/bin") &&
               s_env_add(env, &ne, 256, "PYTHONUNBUFFERED", "1") &&
               s_env_add(env, &ne, 256, "PYTHONDONTWRITEBYTECODE", "1");
     if (!ok)

@@ -266,8 +266,8 @@ static enum mg_err s_extract_one(const struct s_zip *zip, const struct s_entry *
     return MG_E_OK;
 }
 
-enum mg_err mg_lambda_zip_extract(struct mg_slice z, const char *dir, uint64_t max_total,
-                                  char *msg, size_t cap)
+enum mg_err mg_lambda_zip_extract(struct mg_slice z, const char *dir, uint64_t max_total, char *msg,
+                                  size_t cap)
 {
     MG_TRY(mg_lambda_zip_check(z, max_total, NULL, msg, cap));
     struct s_zip zip;

@@ -80,16 +80,16 @@ enum mg_jsonrpc_kind {
 struct mg_jsonrpc_msg {
     enum mg_jsonrpc_kind kind;
     const json_t *obj;
-    const char *method;      /* requests and notifications */
-    const json_t *id;        /* requests and responses; NULL when absent or unusable */
-    const json_t *params;    /* object, or NULL */
-    int err_code;            /* MG_JSONRPC_INVALID */
+    const char *method;   /* requests and notifications */
+    const json_t *id;     /* requests and responses; NULL when absent or unusable */
+    const json_t *params; /* object, or NULL */
+    int err_code;         /* MG_JSONRPC_INVALID */
     const char *err_msg;
 };
 
 /* A parsed body: one message, or a batch. */
 struct mg_jsonrpc_body {
-    json_t *root;            /* owned */
+    json_t *root; /* owned */
     bool batch;
     struct mg_jsonrpc_msg *msgs; /* owned; n entries */
     size_t n;
@@ -118,12 +118,12 @@ MG_MUST_USE enum mg_err mg_jsonrpc_result_open(struct mg_buf *b, const json_t *i
 /* ---- session ids ----------------------------------------------------------------------------- */
 
 struct mg_mcp_session {
-    char sid[33];            /* 32 hex: names the session in the revocation list */
+    char sid[33]; /* 32 hex: names the session in the revocation list */
     char gateway_id[128];
-    char caller[512];        /* principal ARN ("anonymous" for NONE gateways) */
+    char caller[512]; /* principal ARN ("anonymous" for NONE gateways) */
     enum mg_mcp_version version;
-    int64_t expires;         /* epoch seconds */
-    int64_t issued_ms;       /* epoch milliseconds */
+    int64_t expires;   /* epoch seconds */
+    int64_t issued_ms; /* epoch milliseconds */
 };
 
 /* Seals s (a fresh random sid and the issue time, now, are written into it) into out as
@@ -145,8 +145,8 @@ bool mg_mcp_session_check(const uint8_t key[32], struct mg_slice token, const ch
  * ended). MG_E_INVALID for zero sizes, MG_E_NOMEM. Released with mg_mcp_revoke_free (NULL is
  * fine). */
 struct mg_mcp_revocations;
-MG_MUST_USE enum mg_err mg_mcp_revoke_new(size_t max_entries, size_t max_gateways,
-                                          int64_t start_ms, struct mg_mcp_revocations **out);
+MG_MUST_USE enum mg_err mg_mcp_revoke_new(size_t max_entries, size_t max_gateways, int64_t start_ms,
+                                          struct mg_mcp_revocations **out);
 void mg_mcp_revoke_free(struct mg_mcp_revocations *r);
 /* Whether the session was ended: by DELETE, or by a floor that covers its issue time (true as
  * well without a list, r NULL). Expiry is checked by mg_mcp_session_check. */
@@ -159,7 +159,7 @@ MG_MUST_USE enum mg_err mg_mcp_session_revoke(struct mg_mcp_revocations *r,
 
 struct mg_mcp_revoke_stats {
     size_t entries, gateways, max_entries;
-    size_t bytes;            /* memory held, fixed at creation */
+    size_t bytes; /* memory held, fixed at creation */
     int64_t global_floor_ms;
 };
 void mg_mcp_revoke_stats(struct mg_mcp_revocations *r, struct mg_mcp_revoke_stats *out);
@@ -202,9 +202,9 @@ struct mg_mcp_reply {
     const struct mg_env *env;
     struct mg_http_exchange *x;
     bool batch;
-    bool sse;                /* answer as an SSE stream (one event per response) */
+    bool sse; /* answer as an SSE stream (one event per response) */
     size_t n_slots;
-    struct mg_buf *slots;    /* each a complete JSON-RPC response, or empty (nothing to send) */
+    struct mg_buf *slots; /* each a complete JSON-RPC response, or empty (nothing to send) */
     atomic_int pending;
     char request_id[37];
 };
@@ -216,14 +216,14 @@ void mg_mcp_reply_release(struct mg_mcp_reply *r, bool on_loop);
 /* What a method handler knows about its request. */
 struct mg_mcp_ctx {
     const struct mg_env *env;
-    struct mg_lambda *lambda;            /* Lambda targets are invoked here (may be NULL) */
-    struct mg_mcp_roles *roles;          /* the module's role sessions */
+    struct mg_lambda *lambda;   /* Lambda targets are invoked here (may be NULL) */
+    struct mg_mcp_roles *roles; /* the module's role sessions */
     const struct mg_http_req *req;
     struct mg_snapshot *snap;
     const struct mg_gateway *gw;
     const struct mg_principal *principal; /* the caller (type NONE on NONE gateways) */
-    const char *caller;                  /* principal ARN or "anonymous" */
-    enum mg_mcp_version version;         /* negotiated, or assumed */
+    const char *caller;                   /* principal ARN or "anonymous" */
+    enum mg_mcp_version version;          /* negotiated, or assumed */
     struct mg_mcp_reply *reply;
     size_t slot;
     struct mg_http_exchange *x;

@@ -115,7 +115,8 @@ void mg_jsonrpc_classify(const json_t *v, struct mg_jsonrpc_msg *m)
     memset(m, 0, sizeof(*m));
     m->obj = v;
     if (!json_is_object(v)) {
-        s_invalid(m, MG_JSONRPC_INVALID_REQUEST, "Invalid Request: a JSON-RPC message is an object");
+        s_invalid(m, MG_JSONRPC_INVALID_REQUEST,
+                  "Invalid Request: a JSON-RPC message is an object");
         return;
     }
     const json_t *ver = json_object_get(v, "jsonrpc");
@@ -186,8 +187,10 @@ enum mg_err mg_jsonrpc_parse(struct mg_slice body, struct mg_jsonrpc_body *out,
             goto out;
         }
         if (n > MG_MCP_MAX_BATCH) {
-            e = mg_errinfo_set(ei, MG_E_INVALID, "Invalid Request: a batch holds at most %d "
-                               "messages", MG_MCP_MAX_BATCH);
+            e = mg_errinfo_set(ei, MG_E_INVALID,
+                               "Invalid Request: a batch holds at most %d "
+                               "messages",
+                               MG_MCP_MAX_BATCH);
             goto out;
         }
         out->batch = true;
@@ -240,8 +243,8 @@ enum mg_err mg_jsonrpc_append_id(struct mg_buf *b, const json_t *id)
         return mg_buf_append_i64(b, (int64_t)json_integer_value(id));
     if (json_is_string(id)) {
         MG_TRY(mg_buf_append_byte(b, '"'));
-        MG_TRY(mg_buf_append_json_str(
-            b, mg_slice_make(json_string_value(id), json_string_length(id))));
+        MG_TRY(mg_buf_append_json_str(b, mg_slice_make(json_string_value(id),
+                                                       json_string_length(id))));
         return mg_buf_append_byte(b, '"');
     }
     return mg_buf_append_cstr(b, "null");

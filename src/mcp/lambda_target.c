@@ -32,7 +32,7 @@
 struct s_role_entry {
     bool used;
     char role_arn[512];
-    char gateway_arn[512];  /* the session is the gateway's: its id is the session name */
+    char gateway_arn[512]; /* the session is the gateway's: its id is the session name */
     uint64_t generation;
     int64_t until;
     struct mg_principal principal;
@@ -83,9 +83,9 @@ static const struct mg_principal *s_role_session(struct mg_mcp_ctx *c, char *msg
     char akid[32], secret[64];
     char session_name[65];
     snprintf(session_name, sizeof(session_name), "%.64s", c->gw->id);
-    enum mg_err err = mg_call_assume_role_as_service(c->env, c->snap, role, S_SERVICE,
-                                                    session_name, 900, &e->principal, akid,
-                                                    secret, NULL, NULL, &ei);
+    enum mg_err err = mg_call_assume_role_as_service(c->env, c->snap, role, S_SERVICE, session_name,
+                                                     900, &e->principal, akid, secret, NULL, NULL,
+                                                     &ei);
     mg_memzero(secret, sizeof(secret));
     if (err != MG_E_OK) {
         mg_principal_cleanup(&e->principal);
@@ -109,7 +109,7 @@ static const struct mg_principal *s_role_session(struct mg_mcp_ctx *c, char *msg
 struct s_call {
     struct s_call *prev, *next;
     bool registered;
-    bool claimed;           /* the slot was answered (by the callback or by a cancel) */
+    bool claimed; /* the slot was answered (by the callback or by a cancel) */
     struct mg_mcp_reply *reply;
     size_t slot;
     char *gateway_id, *caller, *id_text; /* registry key */
@@ -191,7 +191,8 @@ void mg_mcp_lambda_cancel(const char *gateway_id, const char *caller, const json
     pthread_mutex_unlock(&s_lock);
     mg_free(idt);
     if (reply) {
-        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, reply->request_id, "tools/call cancelled by the client");
+        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, reply->request_id,
+                   "tools/call cancelled by the client");
         mg_buf_reset(&reply->slots[slot]);
         mg_mcp_reply_release(reply, false);
     }
@@ -222,7 +223,8 @@ static bool s_is_call_tool_result(const json_t *v)
         return false;
     size_t i;
     const json_t *it;
-    json_array_foreach(content, i, it) {
+    json_array_foreach(content, i, it)
+    {
         if (!json_is_string(json_object_get(it, "type")))
             return false;
     }
@@ -247,8 +249,8 @@ static enum mg_err s_result(struct mg_buf *b, const struct s_call *k, struct mg_
         }
         json_t *content = json_object_get(v, "content");
         bool ok = content == NULL || mg_json_set_ref(out, "content", content);
-        ok = ok && mg_json_set(out, "isError",
-                               json_boolean(json_is_true(json_object_get(v, "isError"))));
+        ok = ok &&
+             mg_json_set(out, "isError", json_boolean(json_is_true(json_object_get(v, "isError"))));
         const json_t *sc = json_object_get(v, "structuredContent");
         if (ok && k->has_output_schema && json_is_object(sc))
             ok = mg_json_set_ref(out, "structuredContent", (json_t *)sc);
@@ -304,8 +306,7 @@ static void s_done(void *user, const struct mg_lambda_result *res)
                      res->error_message ? res->error_message : "");
             break;
         case MG_LAMBDA_NOT_FOUND:
-            snprintf(detail, sizeof(detail), "Lambda function %s was not found.",
-                     k->function_arn);
+            snprintf(detail, sizeof(detail), "Lambda function %s was not found.", k->function_arn);
             break;
         case MG_LAMBDA_THROTTLED:
             snprintf(detail, sizeof(detail), "Lambda function %s is throttled (%s). Retry later.",
@@ -365,8 +366,7 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
      * version served), exist here: anything else is not found, never the local namesake. */
     char nf[400] = "";
     bool unserved = ln.qualifier[0] && strcmp(ln.qualifier, "$LATEST") != 0;
-    if (!mg_lambda_name_is_local(&ln, t->lambda_arn, c->env->region, nf, sizeof(nf)) ||
-        unserved) {
+    if (!mg_lambda_name_is_local(&ln, t->lambda_arn, c->env->region, nf, sizeof(nf)) || unserved) {
         if (nf[0] == 0)
             snprintf(nf, sizeof(nf), "Function not found: %.256s", t->lambda_arn);
         snprintf(detail, sizeof(detail), "Lambda function %s was not found (%s).", t->lambda_arn,
@@ -381,7 +381,8 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     char access_denied[512];
     snprintf(access_denied, sizeof(access_denied),
              "Access denied while invoking Lambda function %s. Check the permissions on the Lambda "
-             "function and Gateway execution role, and retry the request.", t->lambda_arn);
+             "function and Gateway execution role, and retry the request.",
+             t->lambda_arn);
 
     /* 1. the gateway role's session */
     char why[600];
@@ -418,19 +419,20 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     else
         snprintf(mcp_id, sizeof(mcp_id), "%lld", (long long)json_integer_value(m->id));
     json_t *cc = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "custom",
-                           "bedrockAgentCoreToolName", tool->full_name,
-                           "bedrockAgentCoreGatewayId", c->gw->id,
-                           "bedrockAgentCoreTargetId", t->id,
-                           "bedrockAgentCoreMessageVersion", "1.0",
-                           "bedrockAgentCoreAwsRequestId", c->req->request_id,
-                           "bedrockAgentCoreMcpMessageId", mcp_id);
+                           "bedrockAgentCoreToolName", tool->full_name, "bedrockAgentCoreGatewayId",
+                           c->gw->id, "bedrockAgentCoreTargetId", t->id,
+                           "bedrockAgentCoreMessageVersion", "1.0", "bedrockAgentCoreAwsRequestId",
+                           c->req->request_id, "bedrockAgentCoreMcpMessageId", mcp_id);
     char *cc_text = cc ? json_dumps(cc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(cc);
     struct s_call *k = mg_calloc(1, sizeof(*k));
     if (k)
-        *k = (struct s_call){.reply = c->reply, .slot = c->slot,
-                             .gateway_id = mg_strdup(c->gw->id), .caller = mg_strdup(c->caller),
-                             .id_text = idt, .function_arn = mg_strdup(t->lambda_arn),
+        *k = (struct s_call){.reply = c->reply,
+                             .slot = c->slot,
+                             .gateway_id = mg_strdup(c->gw->id),
+                             .caller = mg_strdup(c->caller),
+                             .id_text = idt,
+                             .function_arn = mg_strdup(t->lambda_arn),
                              .debug = c->gw->exception_debug,
                              .has_output_schema = tool->output_schema != NULL};
     else

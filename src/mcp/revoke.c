@@ -47,9 +47,9 @@ struct s_gateway {
 struct mg_mcp_revocations {
     /* Lookups (every MCP request with a session) share it; changes take it alone. */
     pthread_rwlock_t lock;
-    struct s_entry *tab;    /* 2 * max_entries slots (a power of two) */
+    struct s_entry *tab; /* 2 * max_entries slots (a power of two) */
     size_t tab_cap, max_entries, count;
-    struct s_gateway *gws;  /* max_gateways records, unordered */
+    struct s_gateway *gws; /* max_gateways records, unordered */
     size_t max_gateways, n_gws;
     int64_t global_floor_ms;
     int64_t last_sweep;
@@ -291,8 +291,10 @@ enum mg_err mg_mcp_session_revoke(struct mg_mcp_revocations *r, const struct mg_
         if (r->n_gws == r->max_gateways)
             s_gw_compact(r, now);
         if (r->n_gws == r->max_gateways) {
-            MG_LOG(MG_LOG_WARN, MG_SUB_MCP, "ended-session list: %zu gateways hold entries; every "
-                   "session issued until now is ended", r->n_gws);
+            MG_LOG(MG_LOG_WARN, MG_SUB_MCP,
+                   "ended-session list: %zu gateways hold entries; every "
+                   "session issued until now is ended",
+                   r->n_gws);
             s_raise_global(r, now_ms);
             goto done;
         }
@@ -309,8 +311,10 @@ enum mg_err mg_mcp_session_revoke(struct mg_mcp_revocations *r, const struct mg_
         for (size_t i = 0; i < r->n_gws; i++)
             if (r->gws[i].count > big->count)
                 big = &r->gws[i];
-        MG_LOG(MG_LOG_WARN, MG_SUB_MCP, "ended-session list full (%zu): every session of "
-               "gateway %s issued until now is ended", r->count, big->id);
+        MG_LOG(MG_LOG_WARN, MG_SUB_MCP,
+               "ended-session list full (%zu): every session of "
+               "gateway %s issued until now is ended",
+               r->count, big->id);
         s_raise_gateway(r, big, now_ms);
         if (big == g)
             goto done;

@@ -31,9 +31,9 @@ struct s_tok {
 
 /* Common English words that carry no meaning for tool selection. */
 static const char *const s_stop[] = {
-    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "get",
-    "how", "i", "in", "is", "it", "me", "my", "of", "on", "or", "please", "s", "the", "this",
-    "that", "to", "what", "which", "with", "you", "your",
+    "a",      "an",  "and", "are",  "as",   "at", "be",   "by",    "can",  "do",  "does", "for",
+    "from",   "get", "how", "i",    "in",   "is", "it",   "me",    "my",   "of",  "on",   "or",
+    "please", "s",   "the", "this", "that", "to", "what", "which", "with", "you", "your",
 };
 
 static bool s_is_stop(const char *t)
@@ -107,7 +107,8 @@ static void s_schema_props(const json_t *schema, struct s_doc *d, int depth)
     if (json_is_object(props)) {
         const char *k;
         const json_t *v;
-        json_object_foreach((json_t *)props, k, v) {
+        json_object_foreach((json_t *)props, k, v)
+        {
             s_tokenize(k, strlen(k), s_add_doc, d);
             s_schema_props(v, d, depth + 1);
         }
@@ -115,8 +116,7 @@ static void s_schema_props(const json_t *schema, struct s_doc *d, int depth)
     s_schema_props(json_object_get(schema, "items"), d, depth + 1);
 }
 
-size_t mg_mcp_search(const struct mg_tool_catalog *cat, const char *query, size_t *out,
-                     size_t max)
+size_t mg_mcp_search(const struct mg_tool_catalog *cat, const char *query, size_t *out, size_t max)
 {
     struct s_query q;
     q.n = 0;

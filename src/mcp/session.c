@@ -35,8 +35,7 @@ static bool s_field_ok(const char *s)
     return strchr(s, '\n') == NULL;
 }
 
-enum mg_err mg_mcp_session_seal(const uint8_t key[32], struct mg_mcp_session *s,
-                                struct mg_buf *out)
+enum mg_err mg_mcp_session_seal(const uint8_t key[32], struct mg_mcp_session *s, struct mg_buf *out)
 {
     uint8_t rnd[16];
     mg_random_bytes(rnd, sizeof(rnd));

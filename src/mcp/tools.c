@@ -76,7 +76,8 @@ static bool s_check(const json_t *schema, const json_t *v, const char *path, int
         bool any = false;
         size_t i;
         const json_t *t;
-        json_array_foreach(type, i, t) {
+        json_array_foreach(type, i, t)
+        {
             if (json_is_string(t) && s_is_type(v, json_string_value(t)))
                 any = true;
         }
@@ -88,7 +89,8 @@ static bool s_check(const json_t *schema, const json_t *v, const char *path, int
         bool found = false;
         size_t i;
         const json_t *e;
-        json_array_foreach(en, i, e) {
+        json_array_foreach(en, i, e)
+        {
             if (json_equal((json_t *)e, (json_t *)v))
                 found = true;
         }
@@ -139,7 +141,8 @@ static bool s_check(const json_t *schema, const json_t *v, const char *path, int
         if (json_is_array(req)) {
             size_t i;
             const json_t *r;
-            json_array_foreach(req, i, r) {
+            json_array_foreach(req, i, r)
+            {
                 if (json_is_string(r) && json_object_get(v, json_string_value(r)) == NULL) {
                     snprintf(what, sizeof(what), "missing required property \"%.200s\"",
                              json_string_value(r));
@@ -151,7 +154,8 @@ static bool s_check(const json_t *schema, const json_t *v, const char *path, int
         const json_t *addl = json_object_get(schema, "additionalProperties");
         const char *k;
         const json_t *pv;
-        json_object_foreach((json_t *)v, k, pv) {
+        json_object_foreach((json_t *)v, k, pv)
+        {
             char sub[512];
             snprintf(sub, sizeof(sub), "%.200s.%.200s", path, k);
             const json_t *ps = json_is_object(props) ? json_object_get(props, k) : NULL;
@@ -215,8 +219,9 @@ static enum mg_err s_initialize_result(struct mg_mcp_ctx *c, const json_t *id,
 {
     const struct mg_gateway *gw = c->gw;
     MG_TRY(mg_jsonrpc_result_open(b, id));
-    MG_TRY(mg_buf_printf(b, "{\"protocolVersion\":\"%s\",\"capabilities\":{\"tools\":{}},"
-                            "\"serverInfo\":{\"name\":\"agentcore-gateway\",\"version\":\"1.0.0\"",
+    MG_TRY(mg_buf_printf(b,
+                         "{\"protocolVersion\":\"%s\",\"capabilities\":{\"tools\":{}},"
+                         "\"serverInfo\":{\"name\":\"agentcore-gateway\",\"version\":\"1.0.0\"",
                          mg_mcp_version_str(v)));
     if (v >= MG_MCP_V_2025_06_18 && gw->name) {
         MG_TRY(mg_buf_append_cstr(b, ",\"title\":\""));
@@ -250,8 +255,8 @@ static void s_initialize(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m)
                      "Invalid Request: initialize must not be part of a batch");
         return;
     }
-    enum mg_mcp_version v =
-        mg_mcp_version_parse(mg_slice_make(json_string_value(pv), json_string_length(pv)));
+    enum mg_mcp_version v = mg_mcp_version_parse(
+        mg_slice_make(json_string_value(pv), json_string_length(pv)));
     if (!mg_mcp_gateway_supports(c->gw, v))
         v = mg_mcp_gateway_latest(c->gw);
     if (v == MG_MCP_V_NONE) {
@@ -303,15 +308,16 @@ static void s_tools_list(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m)
     }
     struct mg_buf *b = &c->reply->slots[c->slot];
     /* one allocation: the page plus the envelope, the search tool and a cursor */
-    enum mg_err e = mg_buf_reserve(b, (cat->n_pages ? cat->page_json_len[page] : 0) +
-                                          1024 + 2 * MG_MCP_MAX_ID);
+    enum mg_err e = mg_buf_reserve(b, (cat->n_pages ? cat->page_json_len[page] : 0) + 1024 +
+                                          2 * MG_MCP_MAX_ID);
     if (!e)
         e = mg_jsonrpc_result_open(b, m->id);
     if (!e)
         e = mg_buf_append_cstr(b, "{\"tools\":");
     bool search = c->gw->search_semantic && page == 0;
     if (!e && cat->n_pages == 0) {
-        e = search ? mg_buf_printf(b, "[%s]", mg_mcp_search_tool_json) : mg_buf_append_cstr(b, "[]");
+        e = search ? mg_buf_printf(b, "[%s]", mg_mcp_search_tool_json)
+                   : mg_buf_append_cstr(b, "[]");
     } else if (!e) {
         struct mg_slice pj = mg_slice_make(cat->page_json[page], cat->page_json_len[page]);
         if (search && pj.len >= 2) {
@@ -340,8 +346,7 @@ static void s_tools_list(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m)
 
 /* ---- tools/call ---------------------------------------------------------------------------------- */
 
-static void s_search_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
-                          const json_t *args)
+static void s_search_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m, const json_t *args)
 {
     const json_t *q = json_object_get(args, "query");
     if (!json_is_string(q)) {

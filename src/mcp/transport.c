@@ -38,7 +38,7 @@ struct s_cache {
 
 struct s_module {
     const struct mg_env *env;
-    struct mg_lambda *lambda; /* Lambda targets (struct mg_mcp_config) */
+    struct mg_lambda *lambda;           /* Lambda targets (struct mg_mcp_config) */
     struct mg_mcp_revocations *revoked; /* ended sessions (revoke.c) */
     struct mg_mcp_roles *roles;         /* role sessions of Lambda targets (lambda_target.c) */
     struct s_cache *cache[MG_MAX_LOOPS];
@@ -95,7 +95,8 @@ static void s_drop_stored_revocations(struct s_module *m)
             return;
         }
         if (round == 0)
-            MG_LOG(MG_LOG_INFO, MG_SUB_MCP, "dropping ended-session records of an earlier "
+            MG_LOG(MG_LOG_INFO, MG_SUB_MCP,
+                   "dropping ended-session records of an earlier "
                    "version (ended sessions are kept in memory now)");
     }
 }
@@ -188,9 +189,7 @@ static void s_auth_error(struct mg_http_exchange *x, enum mg_sigv4_status st, co
         msg = "Missing Authentication Token";
         break;
     case MG_SIGV4_INCOMPLETE:
-    case MG_SIGV4_UNSUPPORTED:
-        code = "IncompleteSignatureException";
-        break;
+    case MG_SIGV4_UNSUPPORTED: code = "IncompleteSignatureException"; break;
     case MG_SIGV4_UNKNOWN_KEY:
         code = "UnrecognizedClientException";
         msg = "The security token included in the request is invalid.";
@@ -199,12 +198,12 @@ static void s_auth_error(struct mg_http_exchange *x, enum mg_sigv4_status st, co
         code = "ExpiredTokenException";
         msg = "The security token included in the request is expired";
         break;
-    default:
-        break;
+    default: break;
     }
     mg_aws_send_error(x, MG_AWS_REST_JSON, 403, code,
-                      msg && msg[0] ? msg : "The request signature we calculated does not match "
-                                            "the signature you provided.");
+                      msg && msg[0] ? msg
+                                    : "The request signature we calculated does not match "
+                                      "the signature you provided.");
 }
 
 /* ---- Origin and Host -------------------------------------------------------------------------- */
@@ -265,8 +264,8 @@ static bool s_origin_ok(const struct s_module *m, const struct mg_gateway *gw,
     struct mg_slice gh, go;
     if (gw->url && s_url_host(mg_slice_cstr(gw->url), &gh, &go) && mg_slice_eq(o, go))
         return true;
-    if (m->env->public_url[0] &&
-        s_url_host(mg_slice_cstr(m->env->public_url), &gh, &go) && mg_slice_eq(o, go))
+    if (m->env->public_url[0] && s_url_host(mg_slice_cstr(m->env->public_url), &gh, &go) &&
+        mg_slice_eq(o, go))
         return true;
     return false;
 }
@@ -367,7 +366,8 @@ static bool s_authorize(struct s_module *m, struct mg_http_exchange *x, struct m
     mg_memcpy(&call.principal, p, sizeof(*p)); /* borrowed: p is cleaned up by the caller */
     struct mg_policy_explain ex;
     char msg[1024];
-    struct mg_authz_resource res = {.arn = gw->arn, .policy = gw->resource_policy,
+    struct mg_authz_resource res = {.arn = gw->arn,
+                                    .policy = gw->resource_policy,
                                     .tags = gw->tags};
     if (mg_authz_decide(&call, "bedrock-agentcore:InvokeGateway", &res, NULL, &ex, msg,
                         sizeof(msg)) == MG_POLICY_ALLOW) {
@@ -384,15 +384,12 @@ static bool s_authorize(struct s_module *m, struct mg_http_exchange *x, struct m
 }
 
 /* Authenticates per the gateway's authorizer; false when it answered. */
-static bool s_authenticate(struct s_module *m, struct mg_http_exchange *x,
-                           struct mg_snapshot *snap, const struct mg_gateway *gw,
-                           struct s_auth *a)
+static bool s_authenticate(struct s_module *m, struct mg_http_exchange *x, struct mg_snapshot *snap,
+                           const struct mg_gateway *gw, struct s_auth *a)
 {
     const struct mg_http_req *r = mg_http_request(x);
     switch (gw->authorizer) {
-    case MG_GATEWAY_AUTH_NONE:
-        snprintf(a->caller, sizeof(a->caller), "anonymous");
-        return true;
+    case MG_GATEWAY_AUTH_NONE: snprintf(a->caller, sizeof(a->caller), "anonymous"); return true;
     case MG_GATEWAY_AUTH_CUSTOM_JWT:
     case MG_GATEWAY_AUTH_AUTHENTICATE_ONLY:
         mg_http_set_status(x, 401);
@@ -404,8 +401,7 @@ static bool s_authenticate(struct s_module *m, struct mg_http_exchange *x,
             mg_buf_reset(mg_http_body(x));
         mg_http_send(x);
         return false;
-    case MG_GATEWAY_AUTH_AWS_IAM:
-        break;
+    case MG_GATEWAY_AUTH_AWS_IAM: break;
     }
     const struct mg_slice *authz = mg_http_header(r, "authorization");
     if (authz && authz->len >= 7 && mg_slice_ieq_cstr(mg_slice_sub(*authz, 0, 7), "bearer ")) {
@@ -416,16 +412,16 @@ static bool s_authenticate(struct s_module *m, struct mg_http_exchange *x,
                           "AWS_IAM (SigV4); bearer tokens are not accepted.");
         return false;
     }
-    struct mg_sigv4_request sreq = {r->method, r->path, r->query, r->headers, r->n_headers,
-                                    r->body};
+    struct mg_sigv4_request sreq = {r->method,  r->path,      r->query,
+                                    r->headers, r->n_headers, r->body};
     struct mg_sigv4_auth auth;
     memset(&auth, 0, sizeof(auth));
     struct mg_errinfo ei = {0};
     enum mg_sigv4_status st = mg_sigv4_parse(&sreq, &auth, &ei);
     if (st == MG_SIGV4_OK) {
         const char *regions[1] = {gw->region};
-        st = mg_sigv4_check(&auth, regions, 1, "bedrock-agentcore", mg_now(),
-                            m->env->clock_skew, &ei);
+        st = mg_sigv4_check(&auth, regions, 1, "bedrock-agentcore", mg_now(), m->env->clock_skew,
+                            &ei);
     }
     if (st == MG_SIGV4_OK)
         st = mg_authn_verify_caller(m->env, &sreq, snap, &auth, &a->principal, &ei);
@@ -571,8 +567,9 @@ static void s_post(struct s_module *mod, struct mg_http_exchange *x, struct mg_s
         if (e == MG_E_NOMEM)
             s_http_error(x, 500, MG_JSONRPC_INTERNAL_ERROR, "Internal error");
         else
-            s_http_error(x, 400, e == MG_E_PARSE ? MG_JSONRPC_PARSE_ERROR
-                                                 : MG_JSONRPC_INVALID_REQUEST, ei.msg);
+            s_http_error(x, 400,
+                         e == MG_E_PARSE ? MG_JSONRPC_PARSE_ERROR : MG_JSONRPC_INVALID_REQUEST,
+                         ei.msg);
         return;
     }
     struct mg_mcp_reply *rp = NULL;
@@ -605,8 +602,7 @@ static void s_post(struct s_module *mod, struct mg_http_exchange *x, struct mg_s
         }
         struct mg_mcp_session s;
         if (!mg_mcp_session_check(mod->env->token_key, *sid, gw->id, a->caller, mg_now(), &s) ||
-            mg_mcp_session_revoked(mod->revoked, &s) ||
-            !mg_mcp_gateway_supports(gw, s.version)) {
+            mg_mcp_session_revoked(mod->revoked, &s) || !mg_mcp_gateway_supports(gw, s.version)) {
             s_http_error(x, 404, -32001, "Session not found");
             goto out;
         }
@@ -627,8 +623,10 @@ static void s_post(struct s_module *mod, struct mg_http_exchange *x, struct mg_s
     }
     if (body.batch && (v != MG_MCP_V_2025_03_26 || is_init)) {
         char msg[160];
-        snprintf(msg, sizeof(msg), "Invalid Request: JSON-RPC batches are not supported in "
-                 "protocol version %s", mg_mcp_version_str(v));
+        snprintf(msg, sizeof(msg),
+                 "Invalid Request: JSON-RPC batches are not supported in "
+                 "protocol version %s",
+                 mg_mcp_version_str(v));
         s_http_error(x, 400, MG_JSONRPC_INVALID_REQUEST, msg);
         goto out;
     }
@@ -656,10 +654,18 @@ static void s_post(struct s_module *mod, struct mg_http_exchange *x, struct mg_s
 
     /* headers are added here, on the loop: a Lambda callback only fills the body */
     enum mg_mcp_version negotiated = MG_MCP_V_NONE;
-    struct mg_mcp_ctx ctx = {.env = mod->env, .lambda = mod->lambda, .roles = mod->roles,
-                             .req = r, .snap = snap,
-                             .gw = gw, .principal = &a->principal, .caller = a->caller, .version = v,
-                             .reply = rp, .x = x, .new_session = &new_session,
+    struct mg_mcp_ctx ctx = {.env = mod->env,
+                             .lambda = mod->lambda,
+                             .roles = mod->roles,
+                             .req = r,
+                             .snap = snap,
+                             .gw = gw,
+                             .principal = &a->principal,
+                             .caller = a->caller,
+                             .version = v,
+                             .reply = rp,
+                             .x = x,
+                             .new_session = &new_session,
                              .negotiated = &negotiated};
     size_t slot = 0;
     for (size_t i = 0; i < body.n; i++) {
@@ -682,9 +688,7 @@ static void s_post(struct s_module *mod, struct mg_http_exchange *x, struct mg_s
             }
             slot++;
             break;
-        case MG_JSONRPC_NOTIFICATION:
-            mg_mcp_tools_notification(&ctx, m);
-            break;
+        case MG_JSONRPC_NOTIFICATION: mg_mcp_tools_notification(&ctx, m); break;
         case MG_JSONRPC_RESPONSE:
             break; /* this server sends no requests: nothing waits for responses */
         }
@@ -693,8 +697,9 @@ static void s_post(struct s_module *mod, struct mg_http_exchange *x, struct mg_s
         mg_http_set_status(x, 202);
     } else {
         mg_http_set_status(x, 200);
-        mg_http_add_header(x, "content-type", rp->sse ? MG_SLICE_LIT("text/event-stream")
-                                                      : MG_SLICE_LIT("application/json"));
+        mg_http_add_header(x, "content-type",
+                           rp->sse ? MG_SLICE_LIT("text/event-stream")
+                                   : MG_SLICE_LIT("application/json"));
         if (rp->sse)
             mg_http_add_header(x, "cache-control", MG_SLICE_LIT("no-cache"));
     }
@@ -734,7 +739,8 @@ static void s_delete(struct s_module *m, struct mg_http_exchange *x, const struc
     if (e != MG_E_OK) {
         MG_LOG_REQ(MG_LOG_ERROR, MG_SUB_MCP, r->request_id, "cannot end session: %s",
                    mg_err_str(e));
-        s_http_error(x, 500, MG_JSONRPC_INTERNAL_ERROR, "Internal error: the session could not "
+        s_http_error(x, 500, MG_JSONRPC_INTERNAL_ERROR,
+                     "Internal error: the session could not "
                      "be ended");
         return;
     }
@@ -785,8 +791,9 @@ static void s_handle(struct mg_call *c)
     } else {
         /* GET would open the server stream: this gateway sends nothing outside a request (no
          * list_changed), so it offers none, as the spec allows. */
-        mg_http_add_header(x, "allow", gw->has_session_config ? MG_SLICE_LIT("POST, DELETE")
-                                                              : MG_SLICE_LIT("POST"));
+        mg_http_add_header(x, "allow",
+                           gw->has_session_config ? MG_SLICE_LIT("POST, DELETE")
+                                                  : MG_SLICE_LIT("POST"));
         s_http_error(x, 405, MG_JSONRPC_SERVER_ERROR, "Method Not Allowed");
     }
 out:

@@ -27,20 +27,15 @@ static int s_cmp_num(enum mg_policy_cop op, double a, double b)
 {
     switch (op) {
     case MG_COP_NUM_EQ:
-    case MG_COP_DATE_EQ:
-        return a == b;
+    case MG_COP_DATE_EQ: return a == b;
     case MG_COP_NUM_LT:
-    case MG_COP_DATE_LT:
-        return a < b;
+    case MG_COP_DATE_LT: return a < b;
     case MG_COP_NUM_LE:
-    case MG_COP_DATE_LE:
-        return a <= b;
+    case MG_COP_DATE_LE: return a <= b;
     case MG_COP_NUM_GT:
-    case MG_COP_DATE_GT:
-        return a > b;
+    case MG_COP_DATE_GT: return a > b;
     case MG_COP_NUM_GE:
-    case MG_COP_DATE_GE:
-        return a >= b;
+    case MG_COP_DATE_GE: return a >= b;
     case MG_COP_STR_EQ:
     case MG_COP_STR_EQ_IC:
     case MG_COP_STR_LIKE:
@@ -48,8 +43,7 @@ static int s_cmp_num(enum mg_policy_cop op, double a, double b)
     case MG_COP_BINARY:
     case MG_COP_IP:
     case MG_COP_ARN_LIKE:
-    case MG_COP_NULL:
-        break;
+    case MG_COP_NULL: break;
     }
     return 0;
 }
@@ -96,20 +90,17 @@ static int s_match_any(const struct mg_policy *p, const struct mg_policy_cond *c
                 return 1;
         return 0;
     }
-    case MG_COP_NULL:
-        return 0; /* handled by the caller */
+    case MG_COP_NULL: return 0; /* handled by the caller */
     case MG_COP_BINARY:
         for (uint32_t i = 0; i < cd->n_values; i++)
-            if (v.len == cd->values[i].str.len &&
-                mg_memcmp(v.ptr, cd->values[i].str.s, v.len) == 0)
+            if (v.len == cd->values[i].str.len && mg_memcmp(v.ptr, cd->values[i].str.s, v.len) == 0)
                 return 1;
         return 0;
     case MG_COP_STR_EQ:
     case MG_COP_STR_EQ_IC:
     case MG_COP_STR_LIKE:
     case MG_COP_ARN_LIKE:
-    case MG_COP_BOOL:
-        break;
+    case MG_COP_BOOL: break;
     }
     bool glob = cd->op == MG_COP_STR_LIKE || cd->op == MG_COP_ARN_LIKE;
     if (cd->op == MG_COP_BOOL && !s_ieq(v, "true", 4) && !s_ieq(v, "false", 5))
@@ -130,19 +121,11 @@ static int s_match_any(const struct mg_policy *p, const struct mg_policy_cond *c
         }
         bool m = false;
         switch (cd->op) {
-        case MG_COP_STR_EQ:
-            m = v.len == pl && mg_memcmp(v.ptr, ps, pl) == 0;
-            break;
+        case MG_COP_STR_EQ: m = v.len == pl && mg_memcmp(v.ptr, ps, pl) == 0; break;
         case MG_COP_STR_EQ_IC:
-        case MG_COP_BOOL:
-            m = s_ieq(v, ps, pl);
-            break;
-        case MG_COP_STR_LIKE:
-            m = mg_policy_glob(ps, pl, v.ptr, v.len, false);
-            break;
-        case MG_COP_ARN_LIKE:
-            m = mg_policy_arn_match(ps, pl, v);
-            break;
+        case MG_COP_BOOL: m = s_ieq(v, ps, pl); break;
+        case MG_COP_STR_LIKE: m = mg_policy_glob(ps, pl, v.ptr, v.len, false); break;
+        case MG_COP_ARN_LIKE: m = mg_policy_arn_match(ps, pl, v); break;
         case MG_COP_NUM_EQ:
         case MG_COP_NUM_LT:
         case MG_COP_NUM_LE:
@@ -155,8 +138,7 @@ static int s_match_any(const struct mg_policy *p, const struct mg_policy_cond *c
         case MG_COP_DATE_GE:
         case MG_COP_BINARY:
         case MG_COP_IP:
-        case MG_COP_NULL:
-            break;
+        case MG_COP_NULL: break;
         }
         if (m)
             return 1;

@@ -75,8 +75,7 @@ static enum s_grant s_principal_one(const struct mg_policy_principal *pr,
     bool aws = req->principal_type != MG_POLICY_PRINCIPAL_ANONYMOUS &&
                req->principal_type != MG_POLICY_PRINCIPAL_SERVICE;
     switch (pr->kind) {
-    case MG_PK_STAR:
-        return S_G_DIRECT;
+    case MG_PK_STAR: return S_G_DIRECT;
     case MG_PK_ACCOUNT:
         return aws && mg_slice_eq(pr->account, req->principal_account) ? S_G_ACCOUNT : S_G_NONE;
     case MG_PK_USER:
@@ -105,8 +104,7 @@ static enum s_grant s_principal_one(const struct mg_policy_principal *pr,
         return req->federated_provider.len && mg_slice_eq(pr->value, req->federated_provider)
                    ? S_G_DIRECT
                    : S_G_NONE;
-    case MG_PK_CANONICAL:
-        return S_G_NONE;
+    case MG_PK_CANONICAL: return S_G_NONE;
     }
     return S_G_NONE;
 }

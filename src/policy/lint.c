@@ -40,25 +40,33 @@ void mg_policy_lint(const struct mg_policy *p, mg_policy_warn_fn fn, void *user)
         const struct mg_policy_stmt *st = &p->stmts[i];
         mg_policy_statement_name(p, i, name, sizeof(name));
         if (!st->deny && st->not_action) {
-            snprintf(msg, sizeof(msg), "statement %s: Allow with NotAction allows every other "
-                     "action, including those of services added later", name);
+            snprintf(msg, sizeof(msg),
+                     "statement %s: Allow with NotAction allows every other "
+                     "action, including those of services added later",
+                     name);
             fn(user, msg);
         }
         if (!st->deny && st->not_resource) {
-            snprintf(msg, sizeof(msg), "statement %s: Allow with NotResource allows every other "
-                     "resource", name);
+            snprintf(msg, sizeof(msg),
+                     "statement %s: Allow with NotResource allows every other "
+                     "resource",
+                     name);
             fn(user, msg);
         }
         if (!st->deny && st->not_principal) {
-            snprintf(msg, sizeof(msg), "statement %s: Allow with NotPrincipal grants to everyone "
-                     "not listed, including anonymous callers", name);
+            snprintf(msg, sizeof(msg),
+                     "statement %s: Allow with NotPrincipal grants to everyone "
+                     "not listed, including anonymous callers",
+                     name);
             fn(user, msg);
         }
         if (!st->deny && st->has_principal && !st->not_principal && st->n_conds == 0) {
             for (size_t k = 0; k < st->n_principals; k++) {
                 if (st->principals[k].kind == MG_PK_STAR) {
-                    snprintf(msg, sizeof(msg), "statement %s: Allow to principal \"*\" without "
-                             "a Condition grants access to anyone", name);
+                    snprintf(msg, sizeof(msg),
+                             "statement %s: Allow to principal \"*\" without "
+                             "a Condition grants access to anyone",
+                             name);
                     fn(user, msg);
                     break;
                 }
@@ -69,8 +77,10 @@ void mg_policy_lint(const struct mg_policy *p, mg_policy_warn_fn fn, void *user)
             for (size_t k = 0; k < st->n_resources; k++)
                 vars = vars || mg_policy_has_var(st->resources[k].s, st->resources[k].len);
             if (vars) {
-                snprintf(msg, sizeof(msg), "statement %s: ${...} is literal text without "
-                         "\"Version\": \"2012-10-17\"", name);
+                snprintf(msg, sizeof(msg),
+                         "statement %s: ${...} is literal text without "
+                         "\"Version\": \"2012-10-17\"",
+                         name);
                 fn(user, msg);
             }
         }

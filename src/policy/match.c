@@ -123,8 +123,8 @@ long mg_policy_expand(const struct mg_policy_pat *p, const struct mg_policy_requ
             if (j < len) {
                 struct mg_slice inner = mg_slice_trim(mg_slice_make(s + i + 2, j - i - 2));
                 i = j;
-                if (inner.len == 1 && (inner.ptr[0] == '*' || inner.ptr[0] == '?' ||
-                                       inner.ptr[0] == '$')) {
+                if (inner.len == 1 &&
+                    (inner.ptr[0] == '*' || inner.ptr[0] == '?' || inner.ptr[0] == '$')) {
                     if (escape && inner.ptr[0] != '$' && !s_put(out, cap, &n, MG_POLICY_ESC))
                         return -2;
                     if (!s_put(out, cap, &n, (char)inner.ptr[0]))

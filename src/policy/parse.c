@@ -189,7 +189,8 @@ static enum mg_err s_check_vendor_colons(struct s_ctx *c, const char *s, size_t 
                 first = i;
         }
     if (colons == 0 || first == 0)
-        return s_fail(c, "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.");
+        return s_fail(c,
+                      "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.");
     /* Actions have one colon. Condition keys may have more after the vendor prefix
      * (kms:EncryptionContext:aws:..., bedrock-agentcore:...:arn), which IAM accepts. */
     if (colons > 1 && !key)
@@ -236,7 +237,8 @@ static enum mg_err s_resources(struct s_ctx *c, json_t *v, struct mg_policy_stmt
 {
     size_t n = s_list_len(v);
     if (n == 0)
-        return s_fail(c, json_is_array(v) ? "Policy statement must contain resources." : MSG_SYNTAX);
+        return s_fail(c,
+                      json_is_array(v) ? "Policy statement must contain resources." : MSG_SYNTAX);
     st->resources = s_alloc(c->p, n * sizeof(*st->resources));
     if (!st->resources)
         return s_nomem(c);
@@ -501,13 +503,12 @@ static enum mg_err s_cond_value(struct s_ctx *c, const char *opname, struct mg_p
     case MG_COP_STR_EQ:
     case MG_COP_STR_EQ_IC:
     case MG_COP_STR_LIKE:
-    case MG_COP_ARN_LIKE:
-        vars = true;
-        break;
+    case MG_COP_ARN_LIKE: vars = true; break;
     case MG_COP_BOOL:
         vars = true;
         ok = (len == 4 && strncasecmp(s, "true", 4) == 0) ||
-             (len == 5 && strncasecmp(s, "false", 5) == 0) || (c->p->v2012 && mg_policy_has_var(s, len));
+             (len == 5 && strncasecmp(s, "false", 5) == 0) ||
+             (c->p->v2012 && mg_policy_has_var(s, len));
         cv->u.flag = len == 4;
         break;
     case MG_COP_NULL:
@@ -519,16 +520,12 @@ static enum mg_err s_cond_value(struct s_ctx *c, const char *opname, struct mg_p
     case MG_COP_NUM_LT:
     case MG_COP_NUM_LE:
     case MG_COP_NUM_GT:
-    case MG_COP_NUM_GE:
-        ok = mg_policy_parse_num(sl, &cv->u.num);
-        break;
+    case MG_COP_NUM_GE: ok = mg_policy_parse_num(sl, &cv->u.num); break;
     case MG_COP_DATE_EQ:
     case MG_COP_DATE_LT:
     case MG_COP_DATE_LE:
     case MG_COP_DATE_GT:
-    case MG_COP_DATE_GE:
-        ok = mg_policy_parse_date(sl, &cv->u.date);
-        break;
+    case MG_COP_DATE_GE: ok = mg_policy_parse_date(sl, &cv->u.date); break;
     case MG_COP_BINARY: {
         struct mg_buf b;
         mg_buf_init(&b, len + 4);
@@ -643,9 +640,9 @@ static enum mg_err s_statement(struct s_ctx *c, json_t *js, size_t index, struct
     json_t *v;
     json_object_foreach(js, k, v)
     {
-        static const char *const known[] = {"Sid",      "Effect",      "Principal",
-                                            "NotPrincipal", "Action", "NotAction",
-                                            "Resource", "NotResource", "Condition"};
+        static const char *const known[] = {"Sid",          "Effect",      "Principal",
+                                            "NotPrincipal", "Action",      "NotAction",
+                                            "Resource",     "NotResource", "Condition"};
         bool ok = false;
         for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
             ok = ok || strcmp(k, known[i]) == 0;
@@ -714,14 +711,10 @@ size_t mg_policy_default_limit(enum mg_policy_kind kind)
 {
     switch (kind) {
     case MG_POLICY_KIND_IDENTITY:
-    case MG_POLICY_KIND_BOUNDARY:
-        return MG_POLICY_LIMIT_MANAGED;
-    case MG_POLICY_KIND_RESOURCE:
-        return MG_POLICY_LIMIT_RESOURCE;
-    case MG_POLICY_KIND_TRUST:
-        return MG_POLICY_LIMIT_TRUST;
-    case MG_POLICY_KIND_SESSION:
-        return MG_POLICY_LIMIT_SESSION;
+    case MG_POLICY_KIND_BOUNDARY: return MG_POLICY_LIMIT_MANAGED;
+    case MG_POLICY_KIND_RESOURCE: return MG_POLICY_LIMIT_RESOURCE;
+    case MG_POLICY_KIND_TRUST: return MG_POLICY_LIMIT_TRUST;
+    case MG_POLICY_KIND_SESSION: return MG_POLICY_LIMIT_SESSION;
     }
     return MG_POLICY_LIMIT_MANAGED;
 }
@@ -794,15 +787,12 @@ static enum mg_err s_document(struct s_ctx *c, json_t *root)
 static const char *s_limit_msg(enum mg_policy_kind kind)
 {
     switch (kind) {
-    case MG_POLICY_KIND_TRUST:
-        return "Cannot exceed quota for ACLSizePerRole: %zu";
+    case MG_POLICY_KIND_TRUST: return "Cannot exceed quota for ACLSizePerRole: %zu";
     case MG_POLICY_KIND_RESOURCE:
         return "Policy document exceeds the maximum size of %zu characters";
-    case MG_POLICY_KIND_SESSION:
-        return "Session policy exceeds the maximum size of %zu characters";
+    case MG_POLICY_KIND_SESSION: return "Session policy exceeds the maximum size of %zu characters";
     case MG_POLICY_KIND_IDENTITY:
-    case MG_POLICY_KIND_BOUNDARY:
-        return "Cannot exceed quota for PolicySize: %zu";
+    case MG_POLICY_KIND_BOUNDARY: return "Cannot exceed quota for PolicySize: %zu";
     }
     return "Cannot exceed quota for PolicySize: %zu";
 }

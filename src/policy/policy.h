@@ -51,14 +51,15 @@ struct mg_policy;
  * MG_E_PARSE (malformed: ei->msg holds IAM's MalformedPolicyDocument wording, naming the
  * statement), MG_E_TOO_LARGE (size limit: ei->msg holds IAM's LimitExceeded wording) or
  * MG_E_NOMEM. ei may be NULL. */
-MG_MUST_USE enum mg_err mg_policy_parse(struct mg_slice doc, const struct mg_policy_parse_opts *opts,
+MG_MUST_USE enum mg_err mg_policy_parse(struct mg_slice doc,
+                                        const struct mg_policy_parse_opts *opts,
                                         struct mg_policy **out, struct mg_errinfo *ei);
 /* Thread-safe atomic refcount. mg_policy_ref returns p; mg_policy_unref(NULL) is a no-op. */
 struct mg_policy *mg_policy_ref(struct mg_policy *p);
 void mg_policy_unref(struct mg_policy *p);
 
 enum mg_policy_kind mg_policy_kind_of(const struct mg_policy *p);
-const char *mg_policy_label(const struct mg_policy *p);          /* never NULL */
+const char *mg_policy_label(const struct mg_policy *p); /* never NULL */
 size_t mg_policy_statement_count(const struct mg_policy *p);
 /* Sid of statement i, or NULL when it has none. */
 const char *mg_policy_statement_sid(const struct mg_policy *p, size_t i);
@@ -74,7 +75,7 @@ void mg_policy_lint(const struct mg_policy *p, mg_policy_warn_fn fn, void *user)
 
 enum mg_policy_principal_type {
     MG_POLICY_PRINCIPAL_ANONYMOUS = 0,
-    MG_POLICY_PRINCIPAL_ACCOUNT,        /* the account root user */
+    MG_POLICY_PRINCIPAL_ACCOUNT, /* the account root user */
     MG_POLICY_PRINCIPAL_USER,
     MG_POLICY_PRINCIPAL_ASSUMED_ROLE,
     MG_POLICY_PRINCIPAL_FEDERATED_USER,
@@ -92,12 +93,12 @@ struct mg_policy_ctx_entry {
 
 struct mg_policy_request {
     enum mg_policy_principal_type principal_type;
-    struct mg_slice principal_arn;     /* caller ARN (session ARN for role sessions); printed in
+    struct mg_slice principal_arn;      /* caller ARN (session ARN for role sessions); printed in
                                           AccessDenied messages */
-    struct mg_slice principal_account; /* 12 digits; empty for anonymous and services */
-    struct mg_slice role_arn;          /* sessions: arn:aws:iam::A:role/PATH/NAME (with path) */
-    struct mg_slice unique_id;         /* AIDA... / AROA... (without ":session"), optional */
-    struct mg_slice service;           /* service principal, e.g. lambda.amazonaws.com */
+    struct mg_slice principal_account;  /* 12 digits; empty for anonymous and services */
+    struct mg_slice role_arn;           /* sessions: arn:aws:iam::A:role/PATH/NAME (with path) */
+    struct mg_slice unique_id;          /* AIDA... / AROA... (without ":session"), optional */
+    struct mg_slice service;            /* service principal, e.g. lambda.amazonaws.com */
     struct mg_slice federated_provider; /* web identity / SAML provider, optional */
     /* Root rule: when set and the principal's account owns the resource, everything is allowed
      * unless explicitly denied (boundaries and session policies do not apply to root). */

@@ -21,16 +21,16 @@ struct mg_policy_pat {
 };
 
 enum mg_policy_pkind {
-    MG_PK_STAR = 0,     /* "*" or {"AWS":"*"} */
-    MG_PK_ACCOUNT,      /* 123456789012 or arn:aws:iam::123456789012:root */
-    MG_PK_USER,         /* arn:aws:iam::A:user/... */
-    MG_PK_ROLE,         /* arn:aws:iam::A:role/... */
-    MG_PK_SESSION,      /* arn:aws:sts::A:assumed-role/R/S */
-    MG_PK_FEDUSER,      /* arn:aws:sts::A:federated-user/N */
-    MG_PK_UNIQUE_ID,    /* AIDA... / AROA... */
-    MG_PK_SERVICE,      /* {"Service": ...} */
-    MG_PK_FEDERATED,    /* {"Federated": ...} */
-    MG_PK_CANONICAL,    /* {"CanonicalUser": ...}: never matches here */
+    MG_PK_STAR = 0,  /* "*" or {"AWS":"*"} */
+    MG_PK_ACCOUNT,   /* 123456789012 or arn:aws:iam::123456789012:root */
+    MG_PK_USER,      /* arn:aws:iam::A:user/... */
+    MG_PK_ROLE,      /* arn:aws:iam::A:role/... */
+    MG_PK_SESSION,   /* arn:aws:sts::A:assumed-role/R/S */
+    MG_PK_FEDUSER,   /* arn:aws:sts::A:federated-user/N */
+    MG_PK_UNIQUE_ID, /* AIDA... / AROA... */
+    MG_PK_SERVICE,   /* {"Service": ...} */
+    MG_PK_FEDERATED, /* {"Federated": ...} */
+    MG_PK_CANONICAL, /* {"CanonicalUser": ...}: never matches here */
 };
 
 struct mg_policy_principal {

@@ -56,7 +56,9 @@ static enum mg_err s_load_policy(json_t *v, enum mg_policy_kind kind, const char
                                  struct mg_policy **out, struct mg_errinfo *ei)
 {
     struct mg_errinfo pe = {0};
-    struct mg_policy_parse_opts o = {.kind = kind, .label = label, .max_chars = MG_POLICY_LIMIT_RAW};
+    struct mg_policy_parse_opts o = {.kind = kind,
+                                     .label = label,
+                                     .max_chars = MG_POLICY_LIMIT_RAW};
     enum mg_err err;
     if (json_is_string(v)) {
         err = mg_policy_parse(mg_slice_make(json_string_value(v), json_string_length(v)), &o, out,
@@ -197,10 +199,10 @@ static enum mg_err s_session_role(struct s_sim *s, struct mg_slice arn, struct m
                                   struct mg_slice role, struct mg_errinfo *ei)
 {
     struct mg_policy_request *r = &s->req;
-    const struct mg_policy_ctx_entry *pa =
-        mg_policy_ctx_find(r, MG_SLICE_LIT("aws:PrincipalArn"));
+    const struct mg_policy_ctx_entry *pa = mg_policy_ctx_find(r, MG_SLICE_LIT("aws:PrincipalArn"));
     if (pa == NULL) {
-        r->role_arn = s_pool_printf(s, "arn:" MG_SLICE_FMT ":iam::" MG_SLICE_FMT ":role/" MG_SLICE_FMT,
+        r->role_arn = s_pool_printf(s,
+                                    "arn:" MG_SLICE_FMT ":iam::" MG_SLICE_FMT ":role/" MG_SLICE_FMT,
                                     MG_SLICE_ARG(s_arn_field(arn, 1)), MG_SLICE_ARG(acct),
                                     MG_SLICE_ARG(role));
         return MG_E_OK;
@@ -315,16 +317,11 @@ static enum mg_err s_principal(struct s_sim *s, json_t *rq, struct mg_errinfo *e
 static const char *s_grant_str(enum mg_policy_grant g)
 {
     switch (g) {
-    case MG_POLICY_GRANT_NONE:
-        return "none";
-    case MG_POLICY_GRANT_ROOT:
-        return "accountRoot";
-    case MG_POLICY_GRANT_IDENTITY:
-        return "identityBased";
-    case MG_POLICY_GRANT_RESOURCE:
-        return "resourceBased";
-    case MG_POLICY_GRANT_BOTH:
-        return "identityAndResourceBased";
+    case MG_POLICY_GRANT_NONE: return "none";
+    case MG_POLICY_GRANT_ROOT: return "accountRoot";
+    case MG_POLICY_GRANT_IDENTITY: return "identityBased";
+    case MG_POLICY_GRANT_RESOURCE: return "resourceBased";
+    case MG_POLICY_GRANT_BOTH: return "identityAndResourceBased";
     }
     return "none";
 }
@@ -391,8 +388,7 @@ static enum mg_err s_run(struct s_sim *s, struct mg_slice input, struct mg_buf *
     json_error_t jerr;
     s->root = json_loadb((const char *)input.ptr, input.len, 0, &jerr);
     if (!s->root)
-        return mg_errinfo_set(ei, MG_E_INVALID, "invalid JSON: %s (line %d)", jerr.text,
-                              jerr.line);
+        return mg_errinfo_set(ei, MG_E_INVALID, "invalid JSON: %s (line %d)", jerr.text, jerr.line);
     if (!json_is_object(s->root))
         return mg_errinfo_set(ei, MG_E_INVALID, "the case must be a JSON object");
     json_t *rq = json_object_get(s->root, "request");

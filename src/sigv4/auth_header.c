@@ -115,9 +115,9 @@ static bool s_parse_http_date(struct mg_slice s, int64_t *out)
 {
     int d, y, h, mi, se, mo = -1;
     const uint8_t *p = s.ptr;
-    if (s.len != 29 || p[3] != ',' || p[4] != ' ' || p[7] != ' ' || p[11] != ' ' ||
-        p[16] != ' ' || p[19] != ':' || p[22] != ':' || p[25] != ' ' || p[26] != 'G' ||
-        p[27] != 'M' || p[28] != 'T')
+    if (s.len != 29 || p[3] != ',' || p[4] != ' ' || p[7] != ' ' || p[11] != ' ' || p[16] != ' ' ||
+        p[19] != ':' || p[22] != ':' || p[25] != ' ' || p[26] != 'G' || p[27] != 'M' ||
+        p[28] != 'T')
         return false;
     for (int i = 0; i < 12; i++)
         if (mg_memcmp(p + 8, s_months[i], 3) == 0)
@@ -131,8 +131,8 @@ static bool s_parse_http_date(struct mg_slice s, int64_t *out)
     return n == 16 && mg_time_parse_amz(mg_slice_make(amz, 16), out);
 }
 
-static enum mg_sigv4_status s_set_date(struct mg_slice v, bool amz_header, struct mg_sigv4_auth *out,
-                                       struct mg_errinfo *ei)
+static enum mg_sigv4_status s_set_date(struct mg_slice v, bool amz_header,
+                                       struct mg_sigv4_auth *out, struct mg_errinfo *ei)
 {
     out->amz_date = v;
     if (mg_time_parse_amz(v, &out->request_time))

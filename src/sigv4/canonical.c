@@ -34,8 +34,8 @@ static void s_put_slice(struct s_w *w, struct mg_slice s)
 
 static inline bool s_unreserved(uint8_t c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '~';
 }
 
 static inline void s_put_encoded(struct s_w *w, uint8_t c)
@@ -48,7 +48,6 @@ static inline void s_put_encoded(struct s_w *w, uint8_t c)
         s_put(w, (uint8_t)s_hex_upper[c & 15]);
     }
 }
-
 
 /* Encodes every byte of s: runs of unreserved bytes are copied in one go. */
 static void s_put_encoded_all(struct s_w *w, struct mg_slice s)
@@ -223,7 +222,8 @@ bool mg_sigv4_next_signed_header(struct mg_slice *rest, struct mg_slice *name)
         size_t sep = 0;
         if (p[i] == ';')
             sep = 1;
-        else if (p[i] == '%' && i + 2 < n && p[i + 1] == '3' && (p[i + 2] == 'B' || p[i + 2] == 'b'))
+        else if (p[i] == '%' && i + 2 < n && p[i + 1] == '3' &&
+                 (p[i + 2] == 'B' || p[i + 2] == 'b'))
             sep = 3;
         if (sep) {
             *name = mg_slice_make(p, i);
@@ -271,7 +271,7 @@ static enum mg_err s_put_headers(struct s_w *w, const struct mg_sigv4_request *r
     while (mg_sigv4_next_signed_header(&rest, &name)) {
         for (size_t k = 0; k < name.len; k++)
             s_put(w, (name.ptr[k] >= 'A' && name.ptr[k] <= 'Z') ? (uint8_t)(name.ptr[k] + 32)
-                                                                 : name.ptr[k]);
+                                                                : name.ptr[k]);
         s_put(w, ':');
         bool found = false;
         for (size_t i = 0; i < req->n_headers; i++) {

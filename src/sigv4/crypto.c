@@ -109,8 +109,7 @@ bool mg_sigv4_sha256(struct mg_slice in, uint8_t out[32])
     struct s_thread *t = s_thread_get();
     unsigned int n = 0;
     return t && EVP_DigestInit_ex2(t->md, s_sha256, NULL) &&
-           EVP_DigestUpdate(t->md, in.ptr, in.len) && EVP_DigestFinal_ex(t->md, out, &n) &&
-           n == 32;
+           EVP_DigestUpdate(t->md, in.ptr, in.len) && EVP_DigestFinal_ex(t->md, out, &n) && n == 32;
 }
 
 bool mg_sigv4_hmac(const uint8_t *key, size_t key_len, struct mg_slice msg, uint8_t out[32])
@@ -138,6 +137,6 @@ bool mg_sigv4_hmac_signing(const uint8_t key[32], struct mg_slice msg, uint8_t o
         mg_memcpy(t->sig_key, key, 32);
         t->sig_keyed = true;
     }
-    return EVP_MAC_update(t->sig_mac, msg.ptr, msg.len) &&
-           EVP_MAC_final(t->sig_mac, out, &n, 32) && n == 32;
+    return EVP_MAC_update(t->sig_mac, msg.ptr, msg.len) && EVP_MAC_final(t->sig_mac, out, &n, 32) &&
+           n == 32;
 }

@@ -8,8 +8,17 @@
 #include "sigv4/sigv4_internal.h"
 
 static const char *const s_unsigned[] = {
-    "authorization", "user-agent", "expect", "x-amzn-trace-id", "transfer-encoding", "connection",
-    "keep-alive",    "proxy-authorization", "te", "trailer", "upgrade",
+    "authorization",
+    "user-agent",
+    "expect",
+    "x-amzn-trace-id",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "upgrade",
 };
 
 static bool s_skip(struct mg_slice name)
@@ -104,9 +113,9 @@ enum mg_err mg_sigv4_sign(const struct mg_sigv4_signer *s, const struct mg_sigv4
     mg_hex_encode(mac, 32, hex);
     hex[64] = 0;
     err = mg_buf_printf(auth_out,
-                        MG_SIGV4_ALGORITHM " Credential=" MG_SLICE_FMT "/%.8s/" MG_SLICE_FMT
-                                           "/" MG_SLICE_FMT "/aws4_request, SignedHeaders=" MG_SLICE_FMT
-                                           ", Signature=%s",
+                        MG_SIGV4_ALGORITHM
+                        " Credential=" MG_SLICE_FMT "/%.8s/" MG_SLICE_FMT "/" MG_SLICE_FMT
+                        "/aws4_request, SignedHeaders=" MG_SLICE_FMT ", Signature=%s",
                         MG_SLICE_ARG(s->access_key_id), amz_date, MG_SLICE_ARG(s->region),
                         MG_SLICE_ARG(s->service), MG_SLICE_ARG(mg_buf_slice(&sh)), hex);
 out:

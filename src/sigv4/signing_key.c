@@ -169,9 +169,9 @@ void mg_sigv4_key_cache_put(struct mg_sigv4_key_cache *c, const struct mg_sigv4_
         return;
     struct s_slot *s = &c->slots[s_hash((const uint8_t *)id, len, 0xcbf29ce484222325ull) % c->n];
     uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
-    if ((seq & 1) || !atomic_compare_exchange_strong_explicit(&s->seq, &seq, seq + 1,
-                                                              memory_order_relaxed,
-                                                              memory_order_relaxed))
+    if ((seq & 1) ||
+        !atomic_compare_exchange_strong_explicit(&s->seq, &seq, seq + 1, memory_order_relaxed,
+                                                 memory_order_relaxed))
         return; /* another writer holds the slot: skip caching */
     atomic_thread_fence(memory_order_release);
     mg_memcpy(kw, key, 32);

@@ -12,8 +12,8 @@
 /* What the verifier reads of a request. All bytes are as received on the wire. */
 struct mg_sigv4_request {
     struct mg_slice method;
-    struct mg_slice path;  /* raw path, without '?query' */
-    struct mg_slice query; /* raw query, without '?', may be empty */
+    struct mg_slice path;        /* raw path, without '?query' */
+    struct mg_slice query;       /* raw query, without '?', may be empty */
     const struct mg_kv *headers; /* names lower-case; repeated names appear repeatedly */
     size_t n_headers;
     struct mg_slice body;
@@ -23,9 +23,9 @@ struct mg_sigv4_request {
 enum mg_sigv4_status {
     MG_SIGV4_UNCHECKED = 0,
     MG_SIGV4_OK,
-    MG_SIGV4_MISSING,       /* no Authorization header and no X-Amz-Algorithm: MissingAuthenticationToken */
-    MG_SIGV4_INCOMPLETE,    /* malformed header / params / date: IncompleteSignature */
-    MG_SIGV4_BAD_SCOPE,     /* scope date, region, service, terminator: SignatureDoesNotMatch / InvalidSignatureException */
+    MG_SIGV4_MISSING, /* no Authorization header and no X-Amz-Algorithm: MissingAuthenticationToken */
+    MG_SIGV4_INCOMPLETE, /* malformed header / params / date: IncompleteSignature */
+    MG_SIGV4_BAD_SCOPE, /* scope date, region, service, terminator: SignatureDoesNotMatch / InvalidSignatureException */
     MG_SIGV4_SKEW,          /* outside the clock window, or presigned URL expired */
     MG_SIGV4_MISMATCH,      /* signature differs */
     MG_SIGV4_UNKNOWN_KEY,   /* set by the caller's key lookup, not by this module */
@@ -37,20 +37,20 @@ enum mg_sigv4_status {
 struct mg_sigv4_auth {
     bool presigned;
     struct mg_slice access_key_id;
-    struct mg_slice scope_date;   /* yyyymmdd */
+    struct mg_slice scope_date; /* yyyymmdd */
     struct mg_slice region;
     struct mg_slice service;
-    struct mg_slice terminator;   /* must be aws4_request */
+    struct mg_slice terminator;     /* must be aws4_request */
     struct mg_slice signed_headers; /* "host;x-amz-date" */
-    struct mg_slice signature;    /* 64 lower-case hex */
-    struct mg_slice amz_date;     /* X-Amz-Date (or Date) as sent */
-    int64_t request_time;         /* amz_date parsed, epoch seconds */
-    int64_t expires;              /* presigned X-Amz-Expires, else 0 */
+    struct mg_slice signature;      /* 64 lower-case hex */
+    struct mg_slice amz_date;       /* X-Amz-Date (or Date) as sent */
+    int64_t request_time;           /* amz_date parsed, epoch seconds */
+    int64_t expires;                /* presigned X-Amz-Expires, else 0 */
     struct mg_slice security_token; /* X-Amz-Security-Token header or query, may be empty; may be
                                      * percent-encoded when it came from the query: use
                                      * mg_sigv4_token() to get the decoded value */
-    bool token_in_query;          /* security_token came from the presigned query */
-    bool date_from_date_header;   /* header form dated by `Date` (then `date` must be signed) */
+    bool token_in_query;            /* security_token came from the presigned query */
+    bool date_from_date_header;     /* header form dated by `Date` (then `date` must be signed) */
 };
 
 /* Step 1: find and parse the authentication data (header or presigned query).

@@ -61,10 +61,11 @@ enum mg_sigv4_status mg_sigv4_check_signed_headers(const struct mg_sigv4_request
         for (size_t i = 0; i < req->n_headers && !present; i++)
             present = mg_sigv4_name_ieq(req->headers[i].name, name);
         if (!present)
-            return s_incomplete(ei, MG_E_PARSE,
-                                "The header '%.*s' is named in SignedHeaders but is absent from the "
-                                "request",
-                                MG_SLICE_ARG(mg_slice_sub(name, 0, 100)));
+            return s_incomplete(
+                ei, MG_E_PARSE,
+                "The header '%.*s' is named in SignedHeaders but is absent from the "
+                "request",
+                MG_SLICE_ARG(mg_slice_sub(name, 0, 100)));
         have_host = have_host || mg_slice_eq_cstr(name, "host");
         have_date = have_date || mg_slice_eq_cstr(name, date_name);
         prev = name;

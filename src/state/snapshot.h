@@ -28,7 +28,7 @@ struct mg_snapshot {
     uint64_t generation;
     struct mg_snapshot_doc *docs; /* sorted by (kind, account, key) */
     size_t n_docs;
-    struct mg_map index;          /* "kind\x1f" "account\x1f" "key" -> struct mg_snapshot_doc */
+    struct mg_map index;            /* "kind\x1f" "account\x1f" "key" -> struct mg_snapshot_doc */
     void *ext[MG_SNAPSHOT_EXT_MAX]; /* derived structures built by registered extensions */
 };
 

@@ -19,7 +19,7 @@ struct mg_store_row {
     const char *key;     /* unique within (kind, account) */
     const char *doc;     /* JSON text */
     size_t doc_len;
-    int64_t updated_ms;  /* wall-clock ms of the last write */
+    int64_t updated_ms; /* wall-clock ms of the last write */
 };
 
 /* Returns false to stop the iteration early. */
@@ -90,8 +90,7 @@ void mg_store_last_error(struct mg_errinfo *ei);
 
 /* Small server-wide values (key material, node settings). The meta key "generation" is the
  * store's own counter: mg_store_meta_put refuses it (MG_E_INVALID). */
-MG_MUST_USE enum mg_err mg_store_meta_get(struct mg_store *s, const char *key,
-                                          struct mg_buf *out);
+MG_MUST_USE enum mg_err mg_store_meta_get(struct mg_store *s, const char *key, struct mg_buf *out);
 MG_MUST_USE enum mg_err mg_store_meta_put(struct mg_store *s, const char *key,
                                           struct mg_slice value);
 

@@ -29,8 +29,8 @@ enum mg_err mg_store_make_dir(const char *dir)
         p[i] = '\0';
         if (mkdir(p, 0700) == 0) {
             if (chmod(p, 0700) != 0) {
-                err =
-                    mg_store_fail(MG_E_IO, "cannot set permissions of %s: %s", p, strerror(errno));
+                err = mg_store_fail(MG_E_IO, "cannot set permissions of %s: %s", p,
+                                    strerror(errno));
                 goto out;
             }
         } else if (errno != EEXIST) {

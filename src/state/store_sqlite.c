@@ -146,8 +146,8 @@ static int s_stmt(struct s_conn *c, enum s_stmt_id id, sqlite3_stmt **out, bool 
     }
     bool cache = c->stmt[id] == NULL;
     sqlite3_stmt *st = NULL;
-    int rc =
-        sqlite3_prepare_v3(c->db, s_sql[id], -1, cache ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL);
+    int rc = sqlite3_prepare_v3(c->db, s_sql[id], -1, cache ? SQLITE_PREPARE_PERSISTENT : 0, &st,
+                                NULL);
     if (rc != SQLITE_OK) {
         sqlite3_finalize(st);
         return rc;
@@ -554,15 +554,9 @@ static enum mg_err s_doc_write(struct mg_store *s, const struct mg_store_row *ro
     struct s_conn *c = &q->writer;
     enum s_stmt_id id = S_PUT;
     switch (mode) {
-    case MG_STORE_WRITE_PUT:
-        id = S_PUT;
-        break;
-    case MG_STORE_WRITE_INSERT:
-        id = S_INSERT;
-        break;
-    case MG_STORE_WRITE_DELETE:
-        id = S_DELETE;
-        break;
+    case MG_STORE_WRITE_PUT: id = S_PUT; break;
+    case MG_STORE_WRITE_INSERT: id = S_INSERT; break;
+    case MG_STORE_WRITE_DELETE: id = S_DELETE; break;
     }
     sqlite3_stmt *st = NULL;
     bool fresh = false;
@@ -611,8 +605,8 @@ static enum mg_err s_meta_write(struct mg_store *s, const char *key, struct mg_s
 /* Copies one column into out (cleared by the caller). */
 static enum mg_err s_column_to_buf(sqlite3_stmt *st, int col, bool blob, struct mg_buf *out)
 {
-    const void *p =
-        blob ? sqlite3_column_blob(st, col) : (const void *)sqlite3_column_text(st, col);
+    const void *p = blob ? sqlite3_column_blob(st, col)
+                         : (const void *)sqlite3_column_text(st, col);
     size_t n = (size_t)sqlite3_column_bytes(st, col);
     if (p == NULL && n != 0)
         return mg_store_fail(MG_E_NOMEM, "out of memory reading a stored value");

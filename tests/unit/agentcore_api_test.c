@@ -59,8 +59,8 @@ static void test_served(void **state)
     fclose(f);
     assert_int_equal(n, api->n_ops);
     for (size_t i = 0; i < api->n_ops; i++) {
-        const struct mg_aws_op *op =
-            mg_aws_op_find(MG_AWS_SVC_AGENTCORE_CONTROL, mg_slice_cstr(api->ops[i].name));
+        const struct mg_aws_op *op = mg_aws_op_find(MG_AWS_SVC_AGENTCORE_CONTROL,
+                                                    mg_slice_cstr(api->ops[i].name));
         assert_non_null(op);
         assert_true(s_in_api(api, op));
         if (!listed[i])
@@ -81,8 +81,7 @@ static void test_feature_names(void **state)
     (void)state;
     assert_string_equal(s_feature(MG_AWS_SVC_AGENTCORE_CONTROL, "ListAgentRuntimes"),
                         "AgentCore Runtime");
-    assert_string_equal(s_feature(MG_AWS_SVC_AGENTCORE, "InvokeAgentRuntime"),
-                        "AgentCore Runtime");
+    assert_string_equal(s_feature(MG_AWS_SVC_AGENTCORE, "InvokeAgentRuntime"), "AgentCore Runtime");
     assert_string_equal(s_feature(MG_AWS_SVC_AGENTCORE, "GetEvent"), "AgentCore Memory");
     assert_string_equal(s_feature(MG_AWS_SVC_AGENTCORE_CONTROL, "CreateGatewayRule"),
                         "Gateway rules");
@@ -117,8 +116,9 @@ static void test_prepare(void **state)
     (void)state;
     struct s_fixture *f = test_malloc(sizeof(*f));
     /* a gateway ARN of this region: the id goes to validation, the account to the handler */
-    json_t *in = json_pack("{s:s}", "gatewayIdentifier",
-                           "arn:aws:bedrock-agentcore:us-east-1:444455556666:gateway/gw-abcdefghij");
+    json_t *in =
+        json_pack("{s:s}", "gatewayIdentifier",
+                  "arn:aws:bedrock-agentcore:us-east-1:444455556666:gateway/gw-abcdefghij");
     assert_true(s_prepare(f, "GetGateway", in));
     assert_string_equal(json_string_value(json_object_get(in, "gatewayIdentifier")),
                         "gw-abcdefghij");
@@ -156,8 +156,7 @@ static void test_prepare(void **state)
     for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
         in = json_pack("{s:s}", "gatewayIdentifier", others[i]);
         assert_true(s_prepare(f, "DeleteGateway", in));
-        assert_string_equal(json_string_value(json_object_get(in, "gatewayIdentifier")),
-                            others[i]);
+        assert_string_equal(json_string_value(json_object_get(in, "gatewayIdentifier")), others[i]);
         assert_int_equal(json_object_size(in), 1);
         mg_aws_reply_cleanup(&f->rep);
         json_decref(in);

@@ -56,12 +56,13 @@ static void s_put(struct s_fx *f, const char *kind, const char *key, const char 
 }
 
 #define GW_ARN "arn:aws:bedrock-agentcore:us-east-1:111122223333:gateway/gw-abcdefghij"
-#define TARGET(name, status, tools)                                                              \
+#define TARGET(name, status, tools)                                                                \
     "{\"targetId\":\"x\",\"name\":\"" name "\",\"status\":\"" status "\",\"targetConfiguration\":" \
-    "{\"mcp\":{\"lambda\":{\"lambdaArn\":\"arn:aws:lambda:us-east-1:111122223333:function:f\","  \
-    "\"toolSchema\":{\"inlinePayload\":" tools "}}}},\"credentialProviderConfigurations\":"       \
+    "{\"mcp\":{\"lambda\":{\"lambdaArn\":\"arn:aws:lambda:us-east-1:111122223333:function:f\","    \
+    "\"toolSchema\":{\"inlinePayload\":" tools "}}}},\"credentialProviderConfigurations\":"        \
     "[{\"credentialProviderType\":\"GATEWAY_IAM_ROLE\"}]}"
-#define TOOL(n) "{\"name\":\"" n "\",\"description\":\"d " n "\",\"inputSchema\":{\"type\":\"object\"}}"
+#define TOOL(n)                                                                                    \
+    "{\"name\":\"" n "\",\"description\":\"d " n "\",\"inputSchema\":{\"type\":\"object\"}}"
 
 static void test_catalog(void **state)
 {
@@ -71,13 +72,15 @@ static void test_catalog(void **state)
     s_put(f, MG_AC_KIND_GATEWAY, "gw-abcdefghij",
           "{\"gatewayId\":\"gw-abcdefghij\",\"gatewayArn\":\"" GW_ARN "\",\"name\":\"gw\","
           "\"status\":\"READY\",\"authorizerType\":\"CUSTOM_JWT\",\"authorizerConfiguration\":"
-          "{\"customJWTAuthorizer\":{\"discoveryUrl\":\"https://i/.well-known/openid-configuration\"}},"
+          "{\"customJWTAuthorizer\":{\"discoveryUrl\":\"https://i/.well-known/"
+          "openid-configuration\"}},"
           "\"roleArn\":\"arn:aws:iam::111122223333:role/r\",\"exceptionLevel\":\"DEBUG\","
           "\"protocolConfiguration\":{\"mcp\":{\"supportedVersions\":[\"2025-06-18\"],"
           "\"searchType\":\"SEMANTIC\",\"instructions\":\"hi\",\"sessionConfiguration\":{}}},"
           "\"_tags\":{\"env\":\"t\"},\"_region\":\"us-east-1\"}");
     s_put(f, MG_AC_KIND_GATEWAY, "gw-abcdefghij-zzzzzzzzzz",
-          "{\"gatewayId\":\"gw-abcdefghij-zzzzzzzzzz\",\"name\":\"gw-abcdefghij\",\"status\":\"DELETING\"}");
+          "{\"gatewayId\":\"gw-abcdefghij-zzzzzzzzzz\",\"name\":\"gw-abcdefghij\",\"status\":"
+          "\"DELETING\"}");
     s_put(f, MG_AC_KIND_TARGET, "gw-abcdefghij/BBBBBBBBBB",
           TARGET("zeta", "READY", "[" TOOL("b") "," TOOL("a") "," TOOL("bad tool!") "]"));
     s_put(f, MG_AC_KIND_TARGET, "gw-abcdefghij/AAAAAAAAAA",
@@ -117,7 +120,8 @@ static void test_catalog(void **state)
     assert_string_equal(g->targets[0].id, "AAAAAAAAAA");
     assert_int_equal(g->targets[0].kind, MG_TARGET_LAMBDA);
     assert_int_equal(g->targets[0].credential_type, MG_CRED_GATEWAY_IAM_ROLE);
-    assert_string_equal(g->targets[0].lambda_arn, "arn:aws:lambda:us-east-1:111122223333:function:f");
+    assert_string_equal(g->targets[0].lambda_arn,
+                        "arn:aws:lambda:us-east-1:111122223333:function:f");
 
     const struct mg_tool_catalog *cat = &g->catalog;
     assert_int_equal(cat->n_tools, 3); /* READY targets only; "bad tool!" is not served */

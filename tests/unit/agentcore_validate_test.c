@@ -44,8 +44,8 @@ static void test_ids(void **state)
  * service's own rules. The message of the first that fails, or "" when all pass. */
 static void s_check(const char *op_name, json_t *b, char *msg, size_t cap)
 {
-    const struct mg_aws_op *op =
-        mg_aws_op_find(MG_AWS_SVC_AGENTCORE_CONTROL, mg_slice_cstr(op_name));
+    const struct mg_aws_op *op = mg_aws_op_find(MG_AWS_SVC_AGENTCORE_CONTROL,
+                                                mg_slice_cstr(op_name));
     assert_non_null(op);
     bool target = strstr(op_name, "Target") != NULL;
     msg[0] = 0;
@@ -90,11 +90,12 @@ static void s_expect(const char *body, bool target, const char *needle)
 }
 
 #define ROLE "\"roleArn\":\"arn:aws:iam::111122223333:role/gw\""
-#define CREDS "\"credentialProviderConfigurations\":[{\"credentialProviderType\":\"GATEWAY_IAM_ROLE\"}]"
-#define LAMBDA(tools)                                                                            \
-    "{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"                \
-    "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{\"inlinePayload\":"    \
-    tools "}}}}," CREDS "}"
+#define CREDS                                                                                      \
+    "\"credentialProviderConfigurations\":[{\"credentialProviderType\":\"GATEWAY_IAM_ROLE\"}]"
+#define LAMBDA(tools)                                                                              \
+    "{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"                 \
+    "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{"                        \
+    "\"inlinePayload\":" tools "}}}}," CREDS "}"
 #define TOOL(n) "{\"name\":\"" n "\",\"description\":\"d\",\"inputSchema\":{\"type\":\"object\"}}"
 
 /* Ids in the model's patterns, and the model's patterns met by requests. */
@@ -116,31 +117,37 @@ static void test_patterns(void **state)
     s_expect("{\"name\":\"a--b\"," ROLE ",\"authorizerType\":\"AWS_IAM\"}", false, pat);
     s_expect("{\"name\":\"a_b\"," ROLE ",\"authorizerType\":\"AWS_IAM\"}", false, pat);
     s_expect("{\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"," ROLE
-             ",\"authorizerType\":\"AWS_IAM\"}", false, pat); /* 49 characters */
+             ",\"authorizerType\":\"AWS_IAM\"}",
+             false, pat); /* 49 characters */
     s_expect("{\"name\":\"gw\",\"roleArn\":\"arn:aws:iam::111122223333:user/gw\","
-             "\"authorizerType\":\"AWS_IAM\"}", false, "'roleArn'");
+             "\"authorizerType\":\"AWS_IAM\"}",
+             false, "'roleArn'");
     s_expect("{\"name\":\"gw\",\"roleArn\":\"arn:aws:iam::111122223333:role/path/gw\","
              "\"authorizerType\":\"AWS_IAM\",\"clientToken\":"
              "\"12345678-1234-1234-1234-123456789012\",\"kmsKeyArn\":\"arn:aws:kms:us-east-1:"
              "111122223333:key/12345678-1234-1234-1234-123456789012\",\"tags\":"
-             "{\"cost center:a/b=c+d@e.f-g_h\":\"v\"}}", false, NULL);
+             "{\"cost center:a/b=c+d@e.f-g_h\":\"v\"}}",
+             false, NULL);
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"clientToken\":\"-abc"
-             "defghijklmnopqrstuvwxyz0123456789\"}", false, "'clientToken'");
+             "defghijklmnopqrstuvwxyz0123456789\"}",
+             false, "'clientToken'");
     s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
              "\"arn:aws:lambda:us-gov-west-1:111122223333:function:f:prod\",\"toolSchema\":"
-             "{\"inlinePayload\":[" TOOL("a") "]}}}}," CREDS "}", true, NULL);
+             "{\"inlinePayload\":[" TOOL("a") "]}}}}," CREDS "}",
+             true, NULL);
     s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
              "\"arn:aws:lambda:us-east-1:1111:function:f\",\"toolSchema\":"
-             "{\"inlinePayload\":[" TOOL("a") "]}}}}," CREDS "}", true,
-             "targetConfiguration.mcp.lambda.lambdaArn");
+             "{\"inlinePayload\":[" TOOL("a") "]}}}}," CREDS "}",
+             true, "targetConfiguration.mcp.lambda.lambdaArn");
 }
 
 static void test_gateway_validation(void **state)
 {
     (void)state;
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\"}", false, NULL);
-    s_expect("{\"name\":\"gw\"," ROLE "}", false,
-             "Value null at 'authorizerType' failed to satisfy constraint: Member must not be null");
+    s_expect(
+        "{\"name\":\"gw\"," ROLE "}", false,
+        "Value null at 'authorizerType' failed to satisfy constraint: Member must not be null");
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"OIDC\"}", false,
              "Member must satisfy enum value set: [CUSTOM_JWT, AWS_IAM, NONE, AUTHENTICATE_ONLY]");
     s_expect("{\"name\":\"bad name\"," ROLE ",\"authorizerType\":\"AWS_IAM\"}", false,
@@ -150,9 +157,11 @@ static void test_gateway_validation(void **state)
              "AuthorizerConfiguration is required for CUSTOM_JWT authorizer type");
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AUTHENTICATE_ONLY\"}", false, NULL);
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"authorizerConfiguration\":"
-             "{\"customJWTAuthorizer\":{\"discoveryUrl\":\"https://a/.well-known/openid-configuration\"}}}",
+             "{\"customJWTAuthorizer\":{\"discoveryUrl\":\"https://a/.well-known/"
+             "openid-configuration\"}}}",
              false, "AuthorizerConfiguration should be null for AWS_IAM AuthorizerType");
-    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"CUSTOM_JWT\",\"authorizerConfiguration\":"
+    s_expect("{\"name\":\"gw\"," ROLE
+             ",\"authorizerType\":\"CUSTOM_JWT\",\"authorizerConfiguration\":"
              "{\"customJWTAuthorizer\":{\"discoveryUrl\":\"https://a/jwks\"}}}",
              false, "authorizerConfiguration.customJWTAuthorizer.discoveryUrl");
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
@@ -161,35 +170,46 @@ static void test_gateway_validation(void **state)
     /* 2026-07-28 is AgentCore's, but mcpgate does not serve it: alone it is refused */
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
              "{\"mcp\":{\"supportedVersions\":[\"2026-07-28\"]}}}",
-             false, "Unsupported MCP Version(s) are provided in request. mcpgate does not serve "
-                    "2026-07-28 yet");
+             false,
+             "Unsupported MCP Version(s) are provided in request. mcpgate does not serve "
+             "2026-07-28 yet");
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
-             "{\"mcp\":{\"supportedVersions\":[\"2026-07-28\",\"2025-11-25\"]}}}", false, NULL);
+             "{\"mcp\":{\"supportedVersions\":[\"2026-07-28\",\"2025-11-25\"]}}}",
+             false, NULL);
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
-             "{\"mcp\":{\"supportedVersions\":[\"2025-03-26\"]}}}", false, NULL);
+             "{\"mcp\":{\"supportedVersions\":[\"2025-03-26\"]}}}",
+             false, NULL);
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
-             "{}}", false, "'protocolConfiguration' failed to satisfy constraint: Union must "
-                          "have exactly one member set (0 set)");
+             "{}}",
+             false,
+             "'protocolConfiguration' failed to satisfy constraint: Union must "
+             "have exactly one member set (0 set)");
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
-             "{\"mcp\":{},\"other\":{}}}", false, "Union must have exactly one member set (2 set)");
+             "{\"mcp\":{},\"other\":{}}}",
+             false, "Union must have exactly one member set (2 set)");
     s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"http\":{},\"mcp\":{}}}", true,
              "'targetConfiguration' failed to satisfy constraint: Union must have exactly one "
              "member set (2 set)");
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"protocolConfiguration\":"
              "{\"mcp\":{\"sessionConfiguration\":{\"sessionTimeoutInSeconds\":10}}}}",
-             false, "'protocolConfiguration.mcp.sessionConfiguration.sessionTimeoutInSeconds' failed "
-                    "to satisfy constraint: Member must have value greater than or equal to 900");
-    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"description\":\"\"}", false,
-             "Member must have length greater than or equal to 1");
+             false,
+             "'protocolConfiguration.mcp.sessionConfiguration.sessionTimeoutInSeconds' failed "
+             "to satisfy constraint: Member must have value greater than or equal to 900");
+    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"description\":\"\"}",
+             false, "Member must have length greater than or equal to 1");
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"clientToken\":\"short\"}",
              false, "'clientToken'");
     s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"tags\":{\"a*\":\"b\"}}",
-             false, "Value 'a*' at 'tags.key' failed to satisfy constraint: Member must satisfy "
-                    "regular expression pattern: [a-zA-Z0-9\\s._:/=+@-]*");
-    s_expect("{\"name\":\"gw\"," ROLE ",\"authorizerType\":\"AWS_IAM\",\"interceptorConfigurations\":["
-             "{\"interceptor\":{\"lambda\":{\"arn\":\"arn:aws:lambda:us-east-1:111122223333:function:a\"}},"
+             false,
+             "Value 'a*' at 'tags.key' failed to satisfy constraint: Member must satisfy "
+             "regular expression pattern: [a-zA-Z0-9\\s._:/=+@-]*");
+    s_expect("{\"name\":\"gw\"," ROLE
+             ",\"authorizerType\":\"AWS_IAM\",\"interceptorConfigurations\":["
+             "{\"interceptor\":{\"lambda\":{\"arn\":\"arn:aws:lambda:us-east-1:111122223333:"
+             "function:a\"}},"
              "\"interceptionPoints\":[\"REQUEST\",\"RESPONSE\"]},"
-             "{\"interceptor\":{\"lambda\":{\"arn\":\"arn:aws:lambda:us-east-1:111122223333:function:b\"}},"
+             "{\"interceptor\":{\"lambda\":{\"arn\":\"arn:aws:lambda:us-east-1:111122223333:"
+             "function:b\"}},"
              "\"interceptionPoints\":[\"RESPONSE\"]}]}",
              false, "Only one interceptor configuration per interception point can be defined");
     /* several failures are counted */
@@ -232,32 +252,43 @@ static void test_target_validation(void **state)
         assert_non_null(strstr(bm, "[A-Za-z0-9_.-]+"));
         json_decref(bad);
     }
-    s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
-             "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{\"inlinePayload\":"
-             "[" TOOL("a") "]}}}},\"credentialProviderConfigurations\":[{\"credentialProviderType\":"
-             "\"API_KEY\",\"credentialProvider\":{\"apiKeyCredentialProvider\":{\"providerArn\":"
-             "\"arn:aws:x:us-east-1:111122223333:p\"}}}]}",
-             true, "Lambda target only supports GATEWAY_IAM_ROLE credential provider type");
-    s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
-             "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{\"inlinePayload\":"
-             "[" TOOL("a") "]}}}}}", true, "Lambda target only supports GATEWAY_IAM_ROLE");
+    s_expect(
+        "{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
+        "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{\"inlinePayload\":"
+        "[" TOOL("a") "]}}}},\"credentialProviderConfigurations\":[{\"credentialProviderType\":"
+                      "\"API_KEY\",\"credentialProvider\":{\"apiKeyCredentialProvider\":{"
+                      "\"providerArn\":"
+                      "\"arn:aws:x:us-east-1:111122223333:p\"}}}]}",
+        true, "Lambda target only supports GATEWAY_IAM_ROLE credential provider type");
+    s_expect(
+        "{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
+        "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{\"inlinePayload\":"
+        "[" TOOL("a") "]}}}}}",
+        true, "Lambda target only supports GATEWAY_IAM_ROLE");
     s_expect(LAMBDA("[{\"name\":\"a\",\"description\":\"d\",\"inputSchema\":{\"type\":\"object\","
                     "\"properties\":{\"p\":{\"$ref\":\"#/defs/x\"}}}}]"),
              true, "$ref is not supported");
     s_expect(LAMBDA("[{\"name\":\"a\",\"description\":\"d\",\"inputSchema\":{\"type\":\"map\"}}]"),
              true, "inlinePayload.1.inputSchema.type");
-    s_expect(LAMBDA("[{\"name\":\"a\",\"description\":\"d\"}]"), true,
-             "Value null at 'targetConfiguration.mcp.lambda.toolSchema.inlinePayload.1.inputSchema'");
-    s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"openApiSchema\":{\"inlinePayload\":"
-             "\"{}\"}}},\"credentialProviderConfigurations\":[{\"credentialProviderType\":\"GATEWAY_IAM_ROLE\"}]}",
-             true, "IamCredentialProvider is required for openApiSchema targets using IAM authentication");
+    s_expect(
+        LAMBDA("[{\"name\":\"a\",\"description\":\"d\"}]"), true,
+        "Value null at 'targetConfiguration.mcp.lambda.toolSchema.inlinePayload.1.inputSchema'");
+    s_expect(
+        "{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"openApiSchema\":{\"inlinePayload\":"
+        "\"{}\"}}},\"credentialProviderConfigurations\":[{\"credentialProviderType\":\"GATEWAY_IAM_"
+        "ROLE\"}]}",
+        true,
+        "IamCredentialProvider is required for openApiSchema targets using IAM authentication");
     s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"smithyModel\":{\"inlinePayload\":"
-             "\"{}\"}}}," CREDS "}", true, "not supported by mcpgate yet");
+             "\"{}\"}}}," CREDS "}",
+             true, "not supported by mcpgate yet");
     s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
              "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{\"s3\":{\"uri\":"
-             "\"s3://b/k\"}}}}}," CREDS "}", true, "S3 tool schemas");
+             "\"s3://b/k\"}}}}}," CREDS "}",
+             true, "S3 tool schemas");
     s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"http\":{\"passthrough\":{\"endpoint\":"
-             "\"https://x.example.com\",\"protocolType\":\"MCP\"}}}}", true, "HTTP target");
+             "\"https://x.example.com\",\"protocolType\":\"MCP\"}}}}",
+             true, "HTTP target");
     s_expect("{\"name\":\"t\"}", true, "Value null at 'targetConfiguration'");
     {
         /* the tool-name length is mcpgate's own limit, from the module's quotas */
@@ -297,21 +328,29 @@ static void test_resource_policy_rules(void **state)
     const char *arn = "arn:aws:bedrock-agentcore:us-east-1:111122223333:gateway/gw-abcdefghij";
     char buf[1200];
     char doc[1024];
-    snprintf(doc, sizeof(doc), "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+    snprintf(doc, sizeof(doc),
+             "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
              "\"Principal\":{\"AWS\":\"arn:aws:iam::444455556666:root\"},\"Action\":"
-             "\"bedrock-agentcore:InvokeGateway\",\"Resource\":\"%s\"}]}", arn);
+             "\"bedrock-agentcore:InvokeGateway\",\"Resource\":\"%s\"}]}",
+             arn);
     assert_null(mg_ac_check_resource_policy(doc, arn, buf, sizeof(buf)));
-    snprintf(doc, sizeof(doc), "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\","
-             "\"Principal\":\"*\",\"Action\":\"bedrock-agentcore:InvokeGateway\",\"Resource\":\"*\"}}");
+    snprintf(
+        doc, sizeof(doc),
+        "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\","
+        "\"Principal\":\"*\",\"Action\":\"bedrock-agentcore:InvokeGateway\",\"Resource\":\"*\"}}");
     assert_non_null(mg_ac_check_resource_policy(doc, arn, buf, sizeof(buf)));
     assert_non_null(strstr(buf, "Resource"));
-    snprintf(doc, sizeof(doc), "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+    snprintf(doc, sizeof(doc),
+             "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
              "\"Principal\":\"*\",\"Action\":[\"bedrock-agentcore:InvokeGateway\","
-             "\"bedrock-agentcore:DeleteGateway\"],\"Resource\":\"%s\"}]}", arn);
+             "\"bedrock-agentcore:DeleteGateway\"],\"Resource\":\"%s\"}]}",
+             arn);
     assert_non_null(mg_ac_check_resource_policy(doc, arn, buf, sizeof(buf)));
     assert_non_null(strstr(buf, "DeleteGateway"));
-    snprintf(doc, sizeof(doc), "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
-             "\"Action\":\"bedrock-agentcore:InvokeGateway\",\"Resource\":\"%s\"}]}", arn);
+    snprintf(doc, sizeof(doc),
+             "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
+             "\"Action\":\"bedrock-agentcore:InvokeGateway\",\"Resource\":\"%s\"}]}",
+             arn);
     assert_non_null(mg_ac_check_resource_policy(doc, arn, buf, sizeof(buf)));
     assert_non_null(mg_ac_check_resource_policy("{nope", arn, buf, sizeof(buf)));
 }

@@ -49,7 +49,8 @@ static void test_tables(void **state)
     for (size_t i = 0; i < mg_aws_model.n_ops; i++) {
         const struct mg_aws_op *o = &mg_aws_model.ops[i];
         assert_ptr_equal(mg_aws_op_find((enum mg_aws_service)o->service,
-                                        mg_slice_cstr(mg_aws_op_name(o))), o);
+                                        mg_slice_cstr(mg_aws_op_name(o))),
+                         o);
     }
 }
 
@@ -127,10 +128,12 @@ static void test_route_rest(void **state)
                         "InvokeAgentRuntime");
     assert_int_equal(rt.op->service, MG_AWS_SVC_AGENTCORE);
     /* a literal query part wins when present, and is required */
-    assert_string_equal(s_route(s_lambda, 1, "GET", "/2019-09-30/functions/f/provisioned-concurrency",
-                                "Qualifier=1", &rt),
+    assert_string_equal(s_route(s_lambda, 1, "GET",
+                                "/2019-09-30/functions/f/provisioned-concurrency", "Qualifier=1",
+                                &rt),
                         "GetProvisionedConcurrencyConfig");
-    assert_string_equal(s_route(s_lambda, 1, "GET", "/2019-09-30/functions/f/provisioned-concurrency",
+    assert_string_equal(s_route(s_lambda, 1, "GET",
+                                "/2019-09-30/functions/f/provisioned-concurrency",
                                 "Marker=x&List=ALL", &rt),
                         "ListProvisionedConcurrencyConfigs");
     assert_string_equal(s_route(s_lambda, 1, "GET", "/2018-10-31/layers", "find=LayerVersion&Arn=a",
@@ -163,7 +166,8 @@ static void test_route_template(void **state)
     assert_int_equal(mg_aws_route_template("/", S("/x"), &rt), -1);
     /* too many labels fail closed */
     assert_int_equal(mg_aws_route_template("/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}",
-                                           S("/1/2/3/4/5/6/7/8/9"), &rt), -1);
+                                           S("/1/2/3/4/5/6/7/8/9"), &rt),
+                     -1);
 }
 
 static void test_route_query(void **state)
@@ -280,8 +284,8 @@ static void test_input_query(void **state)
     assert_null(s_query("CreateRole", "RoleName=r&MaxSessionDuration=12x", &rep));
     assert_string_equal(rep.code, "ValidationError");
     assert_null(s_query("ListRoles", "MaxItems=99999999999", &rep));
-    assert_null(s_query("CreateLoginProfile", "UserName=u&Password=p&PasswordResetRequired=yes",
-                        &rep));
+    assert_null(
+        s_query("CreateLoginProfile", "UserName=u&Password=p&PasswordResetRequired=yes", &rep));
     in = s_query("CreateLoginProfile", "UserName=u&Password=p&PasswordResetRequired=true", &rep);
     assert_true(json_is_true(json_object_get(in, "PasswordResetRequired")));
     json_decref(in);
@@ -319,7 +323,9 @@ static void test_validate_query(void **state)
     s_expect("GetRole", "RoleName=a%20b",
              "1 validation error detected: Value 'a b' at 'roleName' failed to satisfy "
              "constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+");
-    s_expect("GetRole", "RoleName=" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    s_expect("GetRole",
+             "RoleName="
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
              "1 validation error detected: Value "
              "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' at 'roleName' "
              "failed to satisfy constraint: Member must have length less than or equal to 64");
@@ -338,10 +344,11 @@ static void test_validate_query(void **state)
              "1 validation error detected: Value '0' at 'maxItems' failed to satisfy constraint: "
              "Member must have value greater than or equal to 1");
     /* enums */
-    s_expect("GetAccountAuthorizationDetails", "Filter.member.1=Bogus",
-             "1 validation error detected: Value 'Bogus' at 'filter.1.member' failed to satisfy "
-             "constraint: Member must satisfy enum value set: [User, Role, Group, LocalManagedPolicy, "
-             "AWSManagedPolicy]");
+    s_expect(
+        "GetAccountAuthorizationDetails", "Filter.member.1=Bogus",
+        "1 validation error detected: Value 'Bogus' at 'filter.1.member' failed to satisfy "
+        "constraint: Member must satisfy enum value set: [User, Role, Group, LocalManagedPolicy, "
+        "AWSManagedPolicy]");
     /* sensitive values are not echoed */
     char form[400] = "UserName=u&Password=";
     size_t at = strlen(form);
@@ -399,7 +406,8 @@ static void test_validate_rest(void **state)
     assert_string_equal(v.e[0].msg, "Value at 'gatewayIdentifier' failed to satisfy constraint: "
                                     "Member must satisfy regular expression pattern: "
                                     "([0-9a-z][-]?){1,100}-[0-9a-z]{10}");
-    assert_string_equal(v.e[2].path, "targetConfiguration.mcp.lambda.toolSchema.inlinePayload.2.name");
+    assert_string_equal(v.e[2].path,
+                        "targetConfiguration.mcp.lambda.toolSchema.inlinePayload.2.name");
     assert_false(mg_aws_validate(op, in, &v));
     assert_string_equal(v.e[2].path,
                         "targetConfiguration.mcp.lambda.toolSchema.inlinePayload.member.name");
@@ -421,7 +429,8 @@ static void test_validate_rest(void **state)
     in = json_pack("{s:s}", "gatewayIdentifier", big);
     assert_false(mg_aws_validate(op, in, &v));
     assert_true(strlen(v.e[0].msg) < 700);
-    assert_non_null(strstr(v.e[0].msg, "regular expression pattern: ([0-9a-z][-]?){1,100}-[0-9a-z]{10}"));
+    assert_non_null(
+        strstr(v.e[0].msg, "regular expression pattern: ([0-9a-z][-]?){1,100}-[0-9a-z]{10}"));
     assert_non_null(strstr(v.e[0].msg, "...'"));
     json_decref(in);
     /* many errors: counted, the first kept */
@@ -454,7 +463,8 @@ static void test_replies(void **state)
     assert_string_equal(rep.message, "GetSessionToken is an STS operation that mcpgate does not "
                                      "implement (see docs/api-coverage.md).");
     assert_int_equal(mg_aws_reply_error_body(&rep, MG_AWS_QUERY_STS, "rid", &b), MG_E_OK);
-    assert_non_null(strstr(mg_buf_cstr(&b), "<Type>Receiver</Type>\n    <Code>NotImplemented</Code>"));
+    assert_non_null(
+        strstr(mg_buf_cstr(&b), "<Type>Receiver</Type>\n    <Code>NotImplemented</Code>"));
     assert_non_null(strstr(mg_buf_cstr(&b), "<RequestId>rid</RequestId>"));
     mg_aws_reply_not_implemented(&rep, mg_aws_op_find(MG_AWS_SVC_LAMBDA, S("ListAliases")), NULL);
     assert_string_equal(rep.code, "NotImplementedException");
@@ -478,7 +488,8 @@ static void test_replies(void **state)
     assert_int_equal(mg_aws_reply_error_body(&rep, MG_AWS_REST_JSON, "rid", &b), MG_E_OK);
     json_t *body = json_loads(mg_buf_cstr(&b), 0, NULL);
     assert_non_null(body);
-    assert_string_equal(json_string_value(json_object_get(body, "reason")), "FieldValidationFailed");
+    assert_string_equal(json_string_value(json_object_get(body, "reason")),
+                        "FieldValidationFailed");
     assert_string_equal(json_string_value(json_object_get(body, "__type")), "ValidationException");
     json_t *f = json_array_get(json_object_get(body, "fieldList"), 0);
     assert_string_equal(json_string_value(json_object_get(f, "name")), "gatewayIdentifier");
@@ -512,12 +523,12 @@ static void test_replies(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tables),          cmocka_unit_test(test_served_list),
+        cmocka_unit_test(test_tables),           cmocka_unit_test(test_served_list),
         cmocka_unit_test(test_patterns_compile), cmocka_unit_test(test_route_rest),
-        cmocka_unit_test(test_route_template),
-        cmocka_unit_test(test_route_query),     cmocka_unit_test(test_input_rest),
-        cmocka_unit_test(test_input_query),     cmocka_unit_test(test_validate_query),
-        cmocka_unit_test(test_validate_rest),   cmocka_unit_test(test_replies),
+        cmocka_unit_test(test_route_template),   cmocka_unit_test(test_route_query),
+        cmocka_unit_test(test_input_rest),       cmocka_unit_test(test_input_query),
+        cmocka_unit_test(test_validate_query),   cmocka_unit_test(test_validate_rest),
+        cmocka_unit_test(test_replies),
     };
     return MG_RUN_TESTS(tests);
 }

@@ -19,8 +19,8 @@ static struct mg_http_req s_req(const char *query, const char *body)
 static void test_aws_params_parse(void **state)
 {
     (void)state;
-    struct mg_http_req r =
-        s_req("Version=2011-06-15", "Action=A%2Bb&Tags.member.1.Key=k+v&&x&Action=B");
+    struct mg_http_req r = s_req("Version=2011-06-15",
+                                 "Action=A%2Bb&Tags.member.1.Key=k+v&&x&Action=B");
     struct mg_aws_params p;
     assert_int_equal(mg_aws_params_parse(&p, &r), MG_E_OK);
     assert_int_equal(p.n, 5);

@@ -98,8 +98,8 @@ static void test_authz_principal_tags_over_the_maximum(void **state)
     assert_non_null(st.overflow);
     json_decref(p.session_tags);
     /* 51 tags on the role */
-    json_t *role =
-        json_pack("{s:o}", "Tags", s_tag_array(MG_AUTHZ_MAX_TAGS + 1, "r", "team", "ops"));
+    json_t *role = json_pack("{s:o}", "Tags",
+                             s_tag_array(MG_AUTHZ_MAX_TAGS + 1, "r", "team", "ops"));
     s_role_session(&p, NULL, role);
     mg_authz_fill_request(&p, NULL, NULL, &req, ctx, &n, &st);
     assert_non_null(st.overflow);
@@ -151,7 +151,8 @@ static const char s_gw[] = "arn:aws:bedrock-agentcore:us-east-1:111122223333:gat
 static void test_authz_resource_tags_at_and_over_the_maximum(void **state)
 {
     (void)state;
-    struct mg_policy *deny = s_resource_policy("{\"StringEquals\":{\"aws:ResourceTag/env\":\"prod\"}}");
+    struct mg_policy *deny = s_resource_policy(
+        "{\"StringEquals\":{\"aws:ResourceTag/env\":\"prod\"}}");
     struct mg_call c;
     s_root_call(&c);
     struct mg_policy_explain ex;
@@ -217,7 +218,8 @@ static void s_request_tags(struct s_request_tags *r, size_t n, const char *last_
         r->keys[i] = mg_slice_cstr(r->keys_text[i]);
     }
     r->e[r->n++] = (struct mg_policy_ctx_entry){.key = MG_SLICE_LIT("aws:TagKeys"),
-                                                .values = r->keys, .n_values = n};
+                                                .values = r->keys,
+                                                .n_values = n};
 }
 
 static void test_authz_request_tags_at_the_maximum(void **state)
@@ -229,22 +231,21 @@ static void test_authz_request_tags_at_the_maximum(void **state)
     static struct s_request_tags r;
 
     /* a Deny on aws:RequestTag/protected=true, protected the 50th tag */
-    struct mg_policy *deny =
-        s_resource_policy("{\"StringEquals\":{\"aws:RequestTag/protected\":\"true\"}}");
-    struct mg_authz_resource res = {.arn = s_gw, .policy = deny,
-                                    .tags = NULL};
+    struct mg_policy *deny = s_resource_policy(
+        "{\"StringEquals\":{\"aws:RequestTag/protected\":\"true\"}}");
+    struct mg_authz_resource res = {.arn = s_gw, .policy = deny, .tags = NULL};
     json_t *rtags = s_tag_object(MG_AUTHZ_MAX_TAGS, "env", "prod");
     res.tags = rtags; /* resource tags at their maximum too */
     s_request_tags(&r, MG_AUTHZ_MAX_TAGS, "protected", "true");
     struct mg_authz_extra extra = {r.e, r.n, NULL};
-    assert_int_equal(mg_authz_decide(&c, "bedrock-agentcore:TagResource", &res, &extra, &ex,
-                                     NULL, 0),
+    assert_int_equal(mg_authz_decide(&c, "bedrock-agentcore:TagResource", &res, &extra, &ex, NULL,
+                                     0),
                      MG_POLICY_EXPLICIT_DENY);
     assert_ptr_equal(ex.deny.policy, deny);
     s_request_tags(&r, MG_AUTHZ_MAX_TAGS, "protected", "false");
     extra = (struct mg_authz_extra){r.e, r.n, NULL};
-    assert_int_equal(mg_authz_decide(&c, "bedrock-agentcore:TagResource", &res, &extra, &ex,
-                                     NULL, 0),
+    assert_int_equal(mg_authz_decide(&c, "bedrock-agentcore:TagResource", &res, &extra, &ex, NULL,
+                                     0),
                      MG_POLICY_ALLOW);
     mg_policy_unref(deny);
 
@@ -279,8 +280,8 @@ static void test_authz_extra_overflow_denies(void **state)
     struct mg_authz_resource res = {.arn = s_gw};
     /* a builder that ran out of room */
     struct mg_authz_extra extra = {NULL, 0, "more request tags than AWS allows"};
-    assert_int_equal(mg_authz_decide(&c, "bedrock-agentcore:TagResource", &res, &extra, &ex,
-                                     NULL, 0),
+    assert_int_equal(mg_authz_decide(&c, "bedrock-agentcore:TagResource", &res, &extra, &ex, NULL,
+                                     0),
                      MG_POLICY_EXPLICIT_DENY);
     /* more entries than the context holds */
     static struct mg_policy_ctx_entry many[MG_AUTHZ_MAX_CONTEXT];
@@ -288,14 +289,14 @@ static void test_authz_extra_overflow_denies(void **state)
         many[i] = (struct mg_policy_ctx_entry){.key = MG_SLICE_LIT("svc:Key"),
                                                .value = MG_SLICE_LIT("v")};
     extra = (struct mg_authz_extra){many, MG_AUTHZ_MAX_CONTEXT, NULL};
-    assert_int_equal(mg_authz_decide(&c, "bedrock-agentcore:TagResource", &res, &extra, &ex,
-                                     NULL, 0),
+    assert_int_equal(mg_authz_decide(&c, "bedrock-agentcore:TagResource", &res, &extra, &ex, NULL,
+                                     0),
                      MG_POLICY_EXPLICIT_DENY);
     assert_null(ex.deny.policy);
     /* and without either, the root is allowed */
     extra = (struct mg_authz_extra){many, 8, NULL};
-    assert_int_equal(mg_authz_decide(&c, "bedrock-agentcore:TagResource", &res, &extra, &ex,
-                                     NULL, 0),
+    assert_int_equal(mg_authz_decide(&c, "bedrock-agentcore:TagResource", &res, &extra, &ex, NULL,
+                                     0),
                      MG_POLICY_ALLOW);
 }
 

@@ -47,7 +47,8 @@ static void test_iam_xml_escapes(void **state)
     struct mg_buf b;
     mg_buf_init(&b, 4096);
     assert_int_equal(mg_iam_xml(&b, 2, "Description", "a<b & \"c\""), MG_E_OK);
-    assert_string_equal(mg_buf_cstr(&b), "  <Description>a&lt;b &amp; &quot;c&quot;</Description>\n");
+    assert_string_equal(mg_buf_cstr(&b),
+                        "  <Description>a&lt;b &amp; &quot;c&quot;</Description>\n");
     mg_buf_reset(&b);
     json_t *tags = json_pack("[{s:s, s:s}]", "Key", "team", "Value", "a&b");
     assert_int_equal(mg_iam_xml_tags(&b, 0, tags), MG_E_OK);
@@ -199,14 +200,16 @@ static void test_iam_assume_role_as_service(void **state)
     assert_int_equal(mg_store_open(data, &app.store, &ei), MG_E_OK);
     assert_int_equal(mg_state_init(&app.state, app.store, &ei), MG_E_OK);
     assert_int_equal(mg_iam_apply_identities(&app.state, path, &ei), MG_E_OK);
-    app.env = (struct mg_env){.region = "", .store = app.store, .state = &app.state,
+    app.env = (struct mg_env){.region = "",
+                              .store = app.store,
+                              .state = &app.state,
                               .token_key = app.token_key};
     struct mg_snapshot *snap = mg_state_acquire(&app.state);
     const char *role = "arn:aws:iam::111122223333:role/svc/GatewayRole";
 
     /* IAM names resolve whatever their letter case, within their account */
-    const struct mg_snapshot_doc *named =
-        mg_iam_find_name(snap, "role", "111122223333", "GATEWAYROLE");
+    const struct mg_snapshot_doc *named = mg_iam_find_name(snap, "role", "111122223333",
+                                                           "GATEWAYROLE");
     assert_non_null(named);
     assert_string_equal(named->key, "GatewayRole");
     assert_ptr_equal(mg_iam_find_name(snap, "role", "111122223333", "GatewayRole"), named);
@@ -220,8 +223,8 @@ static void test_iam_assume_role_as_service(void **state)
     mg_buf_init(&tok, 16384);
     int64_t expires = 0;
     assert_int_equal(mg_sts_assume_role_as_service(&app.env, snap, role,
-                                                   "bedrock-agentcore.amazonaws.com", "gw-1", 0,
-                                                   &p, akid, secret, &tok, &expires, &ei),
+                                                   "bedrock-agentcore.amazonaws.com", "gw-1", 0, &p,
+                                                   akid, secret, &tok, &expires, &ei),
                      MG_E_OK);
     assert_int_equal(p.type, MG_PRINCIPAL_ASSUMED_ROLE);
     assert_string_equal(p.arn, "arn:aws:sts::111122223333:assumed-role/GatewayRole/gw-1");
@@ -235,8 +238,8 @@ static void test_iam_assume_role_as_service(void **state)
 
     /* the credentials work as a session of the role */
     char sec2[129];
-    assert_int_equal(mg_sts_session_resolve(app.token_key, snap, mg_slice_cstr(akid), mg_buf_slice(&tok),
-                                            &p, sec2, sizeof(sec2)),
+    assert_int_equal(mg_sts_session_resolve(app.token_key, snap, mg_slice_cstr(akid),
+                                            mg_buf_slice(&tok), &p, sec2, sizeof(sec2)),
                      MG_SIGV4_OK);
     assert_string_equal(sec2, secret);
     assert_non_null(mg_iam_policies_of(snap, &p));
@@ -244,15 +247,15 @@ static void test_iam_assume_role_as_service(void **state)
 
     /* another service, or an unknown role: denied with AWS's wording */
     ei = (struct mg_errinfo){0};
-    assert_int_equal(mg_sts_assume_role_as_service(&app.env, snap, role, "lambda.amazonaws.com", "x1",
-                                                   0, NULL, akid, secret, NULL, NULL, &ei),
+    assert_int_equal(mg_sts_assume_role_as_service(&app.env, snap, role, "lambda.amazonaws.com",
+                                                   "x1", 0, NULL, akid, secret, NULL, NULL, &ei),
                      MG_E_DENIED);
     assert_non_null(strstr(ei.msg, "is not authorized to perform: sts:AssumeRole on resource: "
                                    "arn:aws:iam::111122223333:role/svc/GatewayRole"));
     assert_int_equal(mg_sts_assume_role_as_service(&app.env, snap,
                                                    "arn:aws:iam::111122223333:role/GatewayRole",
-                                                   "bedrock-agentcore.amazonaws.com", "x1", 0,
-                                                   NULL, akid, secret, NULL, NULL, &ei),
+                                                   "bedrock-agentcore.amazonaws.com", "x1", 0, NULL,
+                                                   akid, secret, NULL, NULL, &ei),
                      MG_E_DENIED);
     /* a longer duration is capped by MaxSessionDuration */
     assert_int_equal(mg_sts_assume_role_as_service(&app.env, snap, role,
@@ -345,8 +348,8 @@ static bool s_key_works(struct mg_state *st, const char *akid)
 }
 
 #define S_TRUST                                                                                    \
-    "\"assumeRolePolicyDocument\":{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"        \
-    "\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::111122223333:root\"},\"Action\":"           \
+    "\"assumeRolePolicyDocument\":{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"         \
+    "\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::111122223333:root\"},\"Action\":"             \
     "\"sts:AssumeRole\"}]}"
 
 static void test_iam_identities_removed_at_start(void **state)
@@ -378,8 +381,7 @@ static void test_iam_identities_removed_at_start(void **state)
                        "\"accessKeyId\":\"AKIAROOT1\",\"secretAccessKey\":\"s\"}],"
                        "\"users\":[{\"name\":\"u\",\"accessKeys\":[{\"accessKeyId\":\"AKIAUSER1\","
                        "\"secretAccessKey\":\"s\"}]}],"
-                       "\"roles\":[{\"name\":\"r\"," S_TRUST "},{\"name\":\"r2\"," S_TRUST
-                       "}]}]}");
+                       "\"roles\":[{\"name\":\"r\"," S_TRUST "},{\"name\":\"r2\"," S_TRUST "}]}]}");
     assert_int_equal(mg_iam_apply_identities(&st, path, &ei), MG_E_OK);
     assert_false(s_key_works(&st, "test"));
     assert_true(s_key_works(&st, "AKIAROOT1"));
@@ -441,8 +443,9 @@ static void test_iam_identities_tags_limited(void **state)
     (void)state;
     struct mg_errinfo ei = {0};
     char doc[8192];
-    int n = snprintf(doc, sizeof(doc),
-                     "{\"accounts\":[{\"id\":\"111122223333\",\"users\":[{\"name\":\"u\",\"tags\":{");
+    int n =
+        snprintf(doc, sizeof(doc),
+                 "{\"accounts\":[{\"id\":\"111122223333\",\"users\":[{\"name\":\"u\",\"tags\":{");
     for (int i = 0; i < 51; i++)
         n += snprintf(doc + n, sizeof(doc) - (size_t)n, "%s\"k%d\":\"v\"", i ? "," : "", i);
     snprintf(doc + n, sizeof(doc) - (size_t)n, "}}]}]}");

@@ -73,9 +73,9 @@ static void test_iam_params_from_input(void **state)
     struct mg_call c;
     struct mg_aws_reply rep;
     json_t *in = json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}], s:i, s:b, s:[s, s]}",
-                           "RoleName", "r1", "Tags", "Key", "a", "Value", "1", "Key", "b",
-                           "Value", "2", "Key", "a", "Value", "3", "MaxItems", 7, "SetAsDefault",
-                           1, "TagKeys", "a", "b");
+                           "RoleName", "r1", "Tags", "Key", "a", "Value", "1", "Key", "b", "Value",
+                           "2", "Key", "a", "Value", "3", "MaxItems", 7, "SetAsDefault", 1,
+                           "TagKeys", "a", "b");
     assert_non_null(in);
     s_call(&c, &rep, in);
 
@@ -127,8 +127,8 @@ static void test_iam_params_from_input(void **state)
     /* what does not fit a buffer fails closed */
     mg_aws_reply_init(&rep);
     json_object_set_new(in, "Description", json_string("0123456789abcdefghij"));
-    assert_false(mg_iam_str_param(&c, "Description", "description", 1000, false, desc,
-                                  sizeof(desc)));
+    assert_false(
+        mg_iam_str_param(&c, "Description", "description", 1000, false, desc, sizeof(desc)));
     assert_int_equal(rep.status, 400);
     mg_aws_reply_cleanup(&rep);
 
@@ -174,8 +174,8 @@ static void test_sts_session_name_by_model(void **state)
     const struct mg_aws_op *op = mg_aws_op_find(MG_AWS_SVC_STS, MG_SLICE_LIT("AssumeRole"));
     assert_non_null(op);
     assert_int_equal(op->flags & MG_AWS_OP_UNSIGNED, 0);
-    const struct mg_aws_op *web =
-        mg_aws_op_find(MG_AWS_SVC_STS, MG_SLICE_LIT("AssumeRoleWithWebIdentity"));
+    const struct mg_aws_op *web = mg_aws_op_find(MG_AWS_SVC_STS,
+                                                 MG_SLICE_LIT("AssumeRoleWithWebIdentity"));
     assert_non_null(web);
     assert_true(web->flags & MG_AWS_OP_UNSIGNED);
     struct mg_aws_verrors *v = test_malloc(sizeof(*v));

@@ -14,7 +14,7 @@
 #include "sigv4/sigv4.h"
 #include "unit/leaks.h"
 
-static const uint8_t s_key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+static const uint8_t s_key[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                                   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
 static void s_fill(struct mg_sts_session *s)
@@ -189,24 +189,25 @@ static void test_iam_session_resolve_expiry(void **state)
 
     /* one second before expiry: fine; at expiry: ExpiredToken */
     mg_time_pin(1800000899);
-    assert_int_equal(mg_sts_session_resolve(app.token_key, NULL, akid, mg_buf_slice(&tok), &p, secret,
-                                            sizeof(secret)),
+    assert_int_equal(mg_sts_session_resolve(app.token_key, NULL, akid, mg_buf_slice(&tok), &p,
+                                            secret, sizeof(secret)),
                      MG_SIGV4_OK);
     mg_principal_cleanup(&p);
     mg_time_pin(1800000900);
-    assert_int_equal(mg_sts_session_resolve(app.token_key, NULL, akid, mg_buf_slice(&tok), &p, secret,
-                                            sizeof(secret)),
+    assert_int_equal(mg_sts_session_resolve(app.token_key, NULL, akid, mg_buf_slice(&tok), &p,
+                                            secret, sizeof(secret)),
                      MG_SIGV4_EXPIRED_TOKEN);
     mg_time_pin(1800000000);
 
     /* the access key id must be the one the token was issued with */
-    assert_int_equal(mg_sts_session_resolve(app.token_key, NULL, MG_SLICE_LIT("ASIAAAAAAAAAAAAAAAAA"),
+    assert_int_equal(mg_sts_session_resolve(app.token_key, NULL,
+                                            MG_SLICE_LIT("ASIAAAAAAAAAAAAAAAAA"),
                                             mg_buf_slice(&tok), &p, secret, sizeof(secret)),
                      MG_SIGV4_UNKNOWN_KEY);
     /* another server key: unknown */
     app.token_key[0] ^= 1;
-    assert_int_equal(mg_sts_session_resolve(app.token_key, NULL, akid, mg_buf_slice(&tok), &p, secret,
-                                            sizeof(secret)),
+    assert_int_equal(mg_sts_session_resolve(app.token_key, NULL, akid, mg_buf_slice(&tok), &p,
+                                            secret, sizeof(secret)),
                      MG_SIGV4_UNKNOWN_KEY);
     app.token_key[0] ^= 1;
     mg_time_pin(0);
@@ -238,9 +239,12 @@ static void test_iam_policy_cache(void **state)
     static const char doc[] =
         "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:*\","
         "\"Resource\":\"*\"}]}";
-    struct mg_policy *a = mg_iam_policy_cached(MG_POLICY_KIND_SESSION, MG_SLICE_LIT(doc), "a", NULL);
-    struct mg_policy *b = mg_iam_policy_cached(MG_POLICY_KIND_SESSION, MG_SLICE_LIT(doc), "b", NULL);
-    struct mg_policy *c = mg_iam_policy_cached(MG_POLICY_KIND_IDENTITY, MG_SLICE_LIT(doc), "c", NULL);
+    struct mg_policy *a = mg_iam_policy_cached(MG_POLICY_KIND_SESSION, MG_SLICE_LIT(doc), "a",
+                                               NULL);
+    struct mg_policy *b = mg_iam_policy_cached(MG_POLICY_KIND_SESSION, MG_SLICE_LIT(doc), "b",
+                                               NULL);
+    struct mg_policy *c = mg_iam_policy_cached(MG_POLICY_KIND_IDENTITY, MG_SLICE_LIT(doc), "c",
+                                               NULL);
     assert_non_null(a);
     assert_ptr_equal(a, b);
     assert_ptr_not_equal(a, c);

@@ -82,8 +82,9 @@ static void test_lambda_api_own_members_exist(void **state)
     for (const char *const *p = mg_lambda_api.own_members; p && *p; p++, n++) {
         const char *dot = strchr(*p, '.');
         assert_non_null(dot);
-        const struct mg_aws_op *op =
-            mg_aws_op_find(MG_AWS_SVC_LAMBDA, mg_slice_make((const uint8_t *)*p, (size_t)(dot - *p)));
+        const struct mg_aws_op *op = mg_aws_op_find(MG_AWS_SVC_LAMBDA,
+                                                    mg_slice_make((const uint8_t *)*p,
+                                                                  (size_t)(dot - *p)));
         assert_non_null(op);
         const struct mg_aws_shape *in = mg_aws_shape(op->input);
         bool found = false;
@@ -116,9 +117,9 @@ static void test_lambda_api_validation_wording(void **state)
                                         "must satisfy regular expression pattern: (arn:"));
     json_decref(in);
     const struct mg_aws_op *create = mg_aws_op_find(MG_AWS_SVC_LAMBDA, S("CreateFunction"));
-    in = json_pack("{s:s, s:s, s:{s:s}, s:i}", "FunctionName", "fn",
-                   "Role", "arn:aws:iam::111122223333:role/missing", "Code", "ZipFile", "UEsF",
-                   "Timeout", 0);
+    in = json_pack("{s:s, s:s, s:{s:s}, s:i}", "FunctionName", "fn", "Role",
+                   "arn:aws:iam::111122223333:role/missing", "Code", "ZipFile", "UEsF", "Timeout",
+                   0);
     assert_false(mg_aws_validate(create, in, v));
     assert_int_equal(v->n, 1);
     assert_string_equal(v->e[0].msg, "Value '0' at 'timeout' failed to satisfy constraint: "

@@ -32,19 +32,27 @@ static void test_lambda_names_parse(void **state)
     assert_true(mg_lambda_parse_name("arn:aws:lambda:us-east-1:111122223333:function:fn:prod", &n));
     assert_string_equal(n.qualifier, "prod");
 
-    const char *bad[] = {"", "a b", "fn:", ":fn", "arn:aws:lambda:us-east-1:1111:function:fn",
+    const char *bad[] = {"",
+                         "a b",
+                         "fn:",
+                         ":fn",
+                         "arn:aws:lambda:us-east-1:1111:function:fn",
                          "arn:aws:s3:us-east-1:111122223333:function:fn",
-                         "arn:aws:lambda:us-east-1:111122223333:layer:fn", "a:b:c",
-                         "11112222333x:function:fn", "fn:$LATEST:x",
+                         "arn:aws:lambda:us-east-1:111122223333:layer:fn",
+                         "a:b:c",
+                         "11112222333x:function:fn",
+                         "fn:$LATEST:x",
                          "0123456789012345678901234567890123456789012345678901234567890123456789"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_false(mg_lambda_parse_name(bad[i], &n));
     assert_false(mg_lambda_parse_name(NULL, &n));
 
     /* Lambda's region and partition patterns */
-    assert_true(mg_lambda_parse_name("arn:aws-us-gov:lambda:us-gov-west-1:111122223333:function:f", &n));
+    assert_true(
+        mg_lambda_parse_name("arn:aws-us-gov:lambda:us-gov-west-1:111122223333:function:f", &n));
     assert_string_equal(n.region, "us-gov-west-1");
-    assert_true(mg_lambda_parse_name("arn:aws-iso-b:lambda:us-isob-east-1:111122223333:function:f", &n));
+    assert_true(
+        mg_lambda_parse_name("arn:aws-iso-b:lambda:us-isob-east-1:111122223333:function:f", &n));
     const char *bad_arn[] = {
         "arn:aws:lambda:us-east-1\r\nX: y:111122223333:function:f",
         "arn:aws:lambda:US-EAST-1:111122223333:function:f",
@@ -111,7 +119,8 @@ static void test_lambda_names_region(void **state)
                              "function:fn");
     /* a partition too long to be one is not a name at all */
     assert_false(mg_lambda_parse_name("arn:aws-0123456789012345678901234567890:lambda:us-east-1:"
-                                      "111122223333:function:fn", &n));
+                                      "111122223333:function:fn",
+                                      &n));
 }
 
 static void test_lambda_names_runtimes(void **state)

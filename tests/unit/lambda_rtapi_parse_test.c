@@ -102,7 +102,7 @@ static void test_lambda_rtapi_parse_chunked(void **state)
         int status;
     } cases[] = {
         {"3\r\nabc\r\n0\r\n\r\n", MG_RTAPI_COMPLETE, 200},
-        {"3\r\nabcXY0\r\n\r\n", MG_RTAPI_ERROR, 400},  /* chunk data not ended by CRLF */
+        {"3\r\nabcXY0\r\n\r\n", MG_RTAPI_ERROR, 400}, /* chunk data not ended by CRLF */
         {"3\r\nabc\rX", MG_RTAPI_ERROR, 400},
         {"3\r\nabcX", MG_RTAPI_ERROR, 400},
         {"\r\nabc\r\n0\r\n\r\n", MG_RTAPI_ERROR, 400}, /* no size */

@@ -50,8 +50,9 @@ static void test_lambda_sandbox_none_builds_nothing(void **state)
     struct mg_lambda_sandbox sb;
     memset(&sb, 0, sizeof(sb));
     struct mg_errinfo ei = {0};
-    assert_int_equal(
-        mg_lambda_sandbox_init(&sb, MG_LAMBDA_ISOLATION_NONE, "runtimes", ".", NULL, &ei), MG_E_OK);
+    assert_int_equal(mg_lambda_sandbox_init(&sb, MG_LAMBDA_ISOLATION_NONE, "runtimes", ".", NULL,
+                                            &ei),
+                     MG_E_OK);
     assert_false(sb.enabled);
     assert_null(sb.filter);
     mg_lambda_sandbox_cleanup(&sb);
@@ -97,8 +98,9 @@ static void test_lambda_sandbox_seccomp_filter(void **state)
     memset(&sb, 0, sizeof(sb));
     struct mg_errinfo ei = {0};
     /* auto never fails: it tells the log what it found */
-    assert_int_equal(
-        mg_lambda_sandbox_init(&sb, MG_LAMBDA_ISOLATION_AUTO, "runtimes", ".", NULL, &ei), MG_E_OK);
+    assert_int_equal(mg_lambda_sandbox_init(&sb, MG_LAMBDA_ISOLATION_AUTO, "runtimes", ".", NULL,
+                                            &ei),
+                     MG_E_OK);
     if (sb.filter == NULL) {
         mg_lambda_sandbox_cleanup(&sb);
         skip(); /* an architecture without a filter, or no data folder to resolve */

@@ -54,7 +54,8 @@ static void t_zip(struct mg_buf *out, const struct t_entry *e, size_t n)
         if (e[i].deflate) {
             z_stream zs;
             memset(&zs, 0, sizeof(zs));
-            assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+            assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+                             Z_OK);
             zs.next_in = (Bytef *)e[i].data;
             zs.avail_in = (uInt)e[i].len;
             zs.next_out = comp;
@@ -65,7 +66,8 @@ static void t_zip(struct mg_buf *out, const struct t_entry *e, size_t n)
             cdata = comp;
         }
         uint32_t crc = (uint32_t)crc32(0, e[i].data, (uInt)e[i].len);
-        uint32_t usize = e[i].declared_size >= 0 ? (uint32_t)e[i].declared_size : (uint32_t)e[i].len;
+        uint32_t usize = e[i].declared_size >= 0 ? (uint32_t)e[i].declared_size
+                                                 : (uint32_t)e[i].len;
         uint32_t off = (uint32_t)out->len;
         uint16_t nl = (uint16_t)strlen(e[i].name);
         t_u32(out, 0x04034b50u);
@@ -187,8 +189,9 @@ static void t_refused(const struct t_entry *e, size_t n, uint64_t max)
 static void test_lambda_zip_traversal(void **state)
 {
     (void)state;
-    const char *names[] = {"../evil.py", "a/../../evil.py", "/etc/evil", "a\\..\\evil",
-                           "C:evil", "a//b", ".."};
+    const char *names[] = {"../evil.py",  "a/../../evil.py", "/etc/evil",
+                           "a\\..\\evil", "C:evil",          "a//b",
+                           ".."};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         struct t_entry e[] = {{names[i], "x", 1, false, 0, -1}};
         struct mg_buf z;
@@ -218,7 +221,8 @@ static void test_lambda_zip_bombs(void **state)
     struct t_entry liar[] = {{"bomb.bin", zeros, big, true, 0, 1000}};
     t_refused(liar, 1, MG_LAMBDA_UNZIPPED_MAX);
     /* honest but over the total limit: refused by the check already */
-    struct t_entry honest[] = {{"a.bin", zeros, big, true, 0, -1}, {"b.bin", zeros, big, true, 0, -1}};
+    struct t_entry honest[] = {{"a.bin", zeros, big, true, 0, -1},
+                               {"b.bin", zeros, big, true, 0, -1}};
     struct mg_buf z;
     t_zip(&z, honest, 2);
     assert_int_not_equal(mg_lambda_zip_check(mg_buf_slice(&z), big, NULL, NULL, 0), MG_E_OK);
@@ -237,10 +241,12 @@ static void test_lambda_zip_verify(void **state)
     char msg[128];
     struct mg_buf z;
     /* a valid archive passes */
-    struct t_entry ok[] = {{"app.py", "x = 1\n", 6, true, 0, -1}, {"dir/", "", 0, false, 040755, -1},
+    struct t_entry ok[] = {{"app.py", "x = 1\n", 6, true, 0, -1},
+                           {"dir/", "", 0, false, 040755, -1},
                            {"pad.bin", zeros, big, true, 0, -1}};
     t_zip(&z, ok, 3);
-    assert_int_equal(mg_lambda_zip_verify(mg_buf_slice(&z), MG_LAMBDA_UNZIPPED_MAX, msg, sizeof(msg)),
+    assert_int_equal(mg_lambda_zip_verify(mg_buf_slice(&z), MG_LAMBDA_UNZIPPED_MAX, msg,
+                                          sizeof(msg)),
                      MG_E_OK);
     /* the real total counts against the limit */
     assert_int_not_equal(mg_lambda_zip_verify(mg_buf_slice(&z), big, msg, sizeof(msg)), MG_E_OK);
@@ -414,12 +420,9 @@ static void test_lambda_codestore_put(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lambda_zip_extract_ok),
-        cmocka_unit_test(test_lambda_zip_traversal),
-        cmocka_unit_test(test_lambda_zip_bombs),
-        cmocka_unit_test(test_lambda_zip_verify),
-        cmocka_unit_test(test_lambda_zip_garbage),
-        cmocka_unit_test(test_lambda_codestore_put),
+        cmocka_unit_test(test_lambda_zip_extract_ok), cmocka_unit_test(test_lambda_zip_traversal),
+        cmocka_unit_test(test_lambda_zip_bombs),      cmocka_unit_test(test_lambda_zip_verify),
+        cmocka_unit_test(test_lambda_zip_garbage),    cmocka_unit_test(test_lambda_codestore_put),
     };
     return MG_RUN_TESTS(tests);
 }

@@ -58,11 +58,11 @@ static inline int mg_leaks_done(int failed)
 /* What a torture child reports through shared memory: written as the child goes, so that the
  * parent still knows how far it got when the child exits through cmocka's exit(-1). */
 struct mg_torture_report {
-    long calls;     /* allocation requests made by the test (setup + body + teardown) */
-    long injected;  /* injected failures that fired, in the test's process or its children */
-    int body_done;  /* the test function returned */
-    int leaked;     /* blocks left live after the teardown (when body_done) */
-    int skipped;    /* the test called skip() */
+    long calls;    /* allocation requests made by the test (setup + body + teardown) */
+    long injected; /* injected failures that fired, in the test's process or its children */
+    int body_done; /* the test function returned */
+    int leaked;    /* blocks left live after the teardown (when body_done) */
+    int skipped;   /* the test called skip() */
 };
 
 static struct mg_torture_report *s_torture_report;
@@ -159,8 +159,7 @@ void _assert_string_equal(const char *const a, const char *const b, const char *
     if (a == NULL || b == NULL) {
         if (a == b)
             return;
-        print_error("%s:%d: a NULL string where \"%s\" was expected\n", file, line,
-                    a ? a : b);
+        print_error("%s:%d: a NULL string where \"%s\" was expected\n", file, line, a ? a : b);
         _fail(file, line);
         return;
     }
@@ -312,18 +311,18 @@ static inline int mg_torture_run(const struct CMUnitTest *tests, size_t n)
             failed += mg_torture_point(t, k, timeout, &c);
         }
         points += tried;
-        printf("torture: %-48s %6ld allocations, %4ld points (stride %ld)\n", t->name, calls,
-               tried, stride);
+        printf("torture: %-48s %6ld allocations, %4ld points (stride %ld)\n", t->name, calls, tried,
+               stride);
     }
     printf("torture: %zu tests, %ld failure points, %d failed\n", n, points, failed);
     munmap(s_torture_report, sizeof(*s_torture_report));
     return failed;
 }
 
-#define MG_RUN_TESTS(tests)                                                                       \
-    (mg_json_use_counting_allocator(),                                                            \
-     getenv("MG_TORTURE") && getenv("MG_TORTURE")[0] == '1'                                       \
-         ? mg_torture_run((tests), sizeof(tests) / sizeof((tests)[0]))                            \
+#define MG_RUN_TESTS(tests)                                                                        \
+    (mg_json_use_counting_allocator(),                                                             \
+     getenv("MG_TORTURE") && getenv("MG_TORTURE")[0] == '1'                                        \
+         ? mg_torture_run((tests), sizeof(tests) / sizeof((tests)[0]))                             \
          : (mg_leaks_setup(NULL),                                                                  \
             mg_leaks_done(mg_leaks_release(cmocka_run_group_tests(tests, NULL, NULL)))))
 

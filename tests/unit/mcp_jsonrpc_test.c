@@ -36,7 +36,9 @@ static void test_mcp_jsonrpc_kinds(void **state)
     mg_jsonrpc_body_cleanup(&b);
 
     assert_int_equal(s_parse("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
-                             "{\"jsonrpc\":\"2.0\",\"method\":\"x\"},7]", &b), MG_E_OK);
+                             "{\"jsonrpc\":\"2.0\",\"method\":\"x\"},7]",
+                             &b),
+                     MG_E_OK);
     assert_true(b.batch);
     assert_int_equal(b.n, 3);
     assert_int_equal(b.msgs[1].kind, MG_JSONRPC_NOTIFICATION);
@@ -69,7 +71,8 @@ static void test_mcp_jsonrpc_invalid(void **state)
     }
     /* array params: -32602 for a request */
     struct mg_jsonrpc_body b;
-    assert_int_equal(s_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":[]}", &b),
+    assert_int_equal(s_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":[]}",
+                             &b),
                      MG_E_OK);
     assert_int_equal(b.msgs[0].err_code, MG_JSONRPC_INVALID_PARAMS);
     assert_non_null(b.msgs[0].id);
@@ -102,15 +105,18 @@ static void test_mcp_jsonrpc_limits(void **state)
     mg_buf_init(&big, 1 << 20);
     assert_int_equal(mg_buf_append_byte(&big, '['), MG_E_OK);
     for (int i = 0; i < MG_MCP_MAX_BATCH + 1; i++)
-        assert_int_equal(mg_buf_printf(&big, "%s{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"ping\"}",
-                                       i ? "," : "", i), MG_E_OK);
+        assert_int_equal(mg_buf_printf(&big,
+                                       "%s{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"ping\"}",
+                                       i ? "," : "", i),
+                         MG_E_OK);
     assert_int_equal(mg_buf_append_byte(&big, ']'), MG_E_OK);
     assert_int_equal(mg_jsonrpc_parse(mg_buf_slice(&big), &b, NULL), MG_E_INVALID);
     mg_buf_cleanup(&big);
     /* id size */
     char idmsg[MG_MCP_MAX_ID + 100];
-    int n = snprintf(idmsg, sizeof(idmsg), "{\"jsonrpc\":\"2.0\",\"id\":\"%0*d\",\"method\":\"ping\"}",
-                     MG_MCP_MAX_ID + 1, 0);
+    int n = snprintf(idmsg, sizeof(idmsg),
+                     "{\"jsonrpc\":\"2.0\",\"id\":\"%0*d\",\"method\":\"ping\"}", MG_MCP_MAX_ID + 1,
+                     0);
     assert_true(n > 0);
     assert_int_equal(s_parse(idmsg, &b), MG_E_OK);
     assert_int_equal(b.msgs[0].kind, MG_JSONRPC_INVALID);
@@ -125,8 +131,9 @@ static void test_mcp_jsonrpc_envelopes(void **state)
     mg_buf_init(&out, 4096);
     json_t *id = json_string("a\"b");
     assert_int_equal(mg_jsonrpc_error(&out, id, -32601, "Method not found: x", NULL), MG_E_OK);
-    assert_string_equal(mg_buf_cstr(&out), "{\"jsonrpc\":\"2.0\",\"id\":\"a\\\"b\",\"error\":"
-                                           "{\"code\":-32601,\"message\":\"Method not found: x\"}}");
+    assert_string_equal(mg_buf_cstr(&out),
+                        "{\"jsonrpc\":\"2.0\",\"id\":\"a\\\"b\",\"error\":"
+                        "{\"code\":-32601,\"message\":\"Method not found: x\"}}");
     mg_buf_reset(&out);
     assert_int_equal(mg_jsonrpc_error(&out, NULL, -32700, "Parse error", NULL), MG_E_OK);
     assert_string_equal(mg_buf_cstr(&out), "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":"
@@ -148,8 +155,9 @@ static void test_mcp_jsonrpc_envelopes(void **state)
     back = json_loads(mg_buf_cstr(&out), 0, NULL);
     json_t *res = json_object_get(back, "result");
     assert_true(json_is_true(json_object_get(res, "isError")));
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(json_object_get(res, "_meta"), "debug"), "text")),
+    assert_string_equal(json_string_value(
+                            json_object_get(json_object_get(json_object_get(res, "_meta"), "debug"),
+                                            "text")),
                         "secret detail");
     json_decref(back);
     json_decref(num);
@@ -178,10 +186,8 @@ static void test_mcp_versions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mcp_jsonrpc_kinds),
-        cmocka_unit_test(test_mcp_jsonrpc_invalid),
-        cmocka_unit_test(test_mcp_jsonrpc_limits),
-        cmocka_unit_test(test_mcp_jsonrpc_envelopes),
+        cmocka_unit_test(test_mcp_jsonrpc_kinds),  cmocka_unit_test(test_mcp_jsonrpc_invalid),
+        cmocka_unit_test(test_mcp_jsonrpc_limits), cmocka_unit_test(test_mcp_jsonrpc_envelopes),
         cmocka_unit_test(test_mcp_versions),
     };
     return MG_RUN_TESTS(tests);

@@ -25,13 +25,16 @@ static void test_mcp_schema_types(void **state)
 {
     (void)state;
     char m[256];
-    const char *sch = "{\"type\":\"object\",\"properties\":{\"s\":{\"type\":\"string\"},"
-                      "\"i\":{\"type\":\"integer\"},\"n\":{\"type\":\"number\"},"
-                      "\"b\":{\"type\":\"boolean\"},\"a\":{\"type\":\"array\",\"items\":"
-                      "{\"type\":\"string\"}},\"o\":{\"type\":\"object\"},\"z\":{\"type\":\"null\"},"
-                      "\"u\":{\"type\":[\"string\",\"null\"]}},\"required\":[\"s\"]}";
-    assert_true(s_ok(sch, "{\"s\":\"x\",\"i\":3,\"n\":1.5,\"b\":false,\"a\":[\"p\"],\"o\":{},"
-                          "\"z\":null,\"u\":null,\"extra\":1}", m));
+    const char *sch =
+        "{\"type\":\"object\",\"properties\":{\"s\":{\"type\":\"string\"},"
+        "\"i\":{\"type\":\"integer\"},\"n\":{\"type\":\"number\"},"
+        "\"b\":{\"type\":\"boolean\"},\"a\":{\"type\":\"array\",\"items\":"
+        "{\"type\":\"string\"}},\"o\":{\"type\":\"object\"},\"z\":{\"type\":\"null\"},"
+        "\"u\":{\"type\":[\"string\",\"null\"]}},\"required\":[\"s\"]}";
+    assert_true(s_ok(sch,
+                     "{\"s\":\"x\",\"i\":3,\"n\":1.5,\"b\":false,\"a\":[\"p\"],\"o\":{},"
+                     "\"z\":null,\"u\":null,\"extra\":1}",
+                     m));
     assert_true(s_ok(sch, "{\"s\":\"x\",\"i\":3.0}", m)); /* 3.0 is an integer */
     assert_false(s_ok(sch, "{}", m));
     assert_string_equal(m, "arguments: missing required property \"s\"");
@@ -60,7 +63,8 @@ static void test_mcp_schema_keywords(void **state)
     assert_false(s_ok("{\"minLength\":3}", "\"ab\"", m));
     assert_false(s_ok("{\"maxItems\":1}", "[1,2]", m));
     assert_false(s_ok("{\"type\":\"object\",\"additionalProperties\":false,\"properties\":"
-                      "{\"a\":{}}}", "{\"a\":1,\"b\":2}", m));
+                      "{\"a\":{}}}",
+                      "{\"a\":1,\"b\":2}", m));
     assert_string_equal(m, "arguments.b: is not an allowed property");
     assert_false(s_ok("{\"additionalProperties\":{\"type\":\"integer\"}}", "{\"b\":\"x\"}", m));
     /* nested required */

@@ -16,8 +16,9 @@ struct s_def {
 static const struct s_def s_defs[] = {
     {"weather___getCurrentWeather", "Current weather conditions for a city",
      "{\"type\":\"object\",\"properties\":{\"city\":{}}}"},
-    {"weather___forecast", "Multi-day forecast", "{\"type\":\"object\",\"properties\":{\"city\":{},"
-                                                 "\"days\":{}}}"},
+    {"weather___forecast", "Multi-day forecast",
+     "{\"type\":\"object\",\"properties\":{\"city\":{},"
+     "\"days\":{}}}"},
     {"finance___stock_price", "Latest price of a stock ticker",
      "{\"type\":\"object\",\"properties\":{\"ticker\":{}}}"},
     {"mail___send_email", "Send an email message to a recipient",

@@ -15,7 +15,7 @@
 /* The list of ended sessions under test. */
 static struct mg_mcp_revocations *s_rv;
 
-static const uint8_t s_key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+static const uint8_t s_key[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                                   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
 static void s_session(struct mg_mcp_session *s)
@@ -72,7 +72,8 @@ static void test_mcp_session_tamper(void **state)
     memset(other, 7, sizeof(other));
     assert_int_equal(mg_mcp_session_open(other, mg_buf_slice(&tok), &o), MG_E_AUTH);
     assert_int_equal(mg_mcp_session_open(s_key, mg_slice_sub(mg_buf_slice(&tok), 0, tok.len - 4),
-                                         &o), MG_E_AUTH);
+                                         &o),
+                     MG_E_AUTH);
     assert_int_equal(mg_mcp_session_open(s_key, MG_SLICE_LIT("nope"), &o), MG_E_AUTH);
     assert_int_equal(mg_mcp_session_open(s_key, MG_SLICE_LIT(""), &o), MG_E_AUTH);
     mg_buf_cleanup(&tok);

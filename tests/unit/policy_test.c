@@ -184,19 +184,25 @@ static const struct s_err_case s_err_cases[] = {
      "Syntax errors in policy. (line 1, column 6: control character 0x1 near '\"')"},
     {ID, "", "Syntax errors in policy. (the document is empty)"},
     {ID, "{\"Version\":\"2012-10-17\"}", "Missing required field Statement"},
-    {ID, "{\"Version\":\"2012-10-18\",\"Statement\":" OK_ST "}", "The policy failed legacy parsing"},
+    {ID, "{\"Version\":\"2012-10-18\",\"Statement\":" OK_ST "}",
+     "The policy failed legacy parsing"},
     {ID, "{\"Version\":\"2012-10-17\",\"Statement\":" OK_ST ",\"Extra\":1}", "Unknown field Extra"},
     {ID, "{\"Version\":\"2012-10-17\",\"Version\":\"2012-10-17\",\"Statement\":" OK_ST "}",
      "Syntax errors in policy."},
     {ID, ST("{\"Effect\":\"Allow\",\"Effect\":\"Deny\",\"Action\":\"s3:*\",\"Resource\":\"*\"}"),
      "Syntax errors in policy."},
     {ID, ST("{\"Action\":\"s3:*\",\"Resource\":\"*\"}"), "Missing required field Effect"},
-    {ID, ST("{\"Effect\":\"allow\",\"Action\":\"s3:*\",\"Resource\":\"*\"}"), "Invalid effect: allow"},
+    {ID, ST("{\"Effect\":\"allow\",\"Action\":\"s3:*\",\"Resource\":\"*\"}"),
+     "Invalid effect: allow"},
     {ID, ST("{\"Effect\":\"Allow\",\"Resource\":\"*\"}"), "Policy statement must contain actions."},
-    {ID, ST("{\"Effect\":\"Allow\",\"Action\":\"s3:*\"}"), "Policy statement must contain resources."},
+    {ID, ST("{\"Effect\":\"Allow\",\"Action\":\"s3:*\"}"),
+     "Policy statement must contain resources."},
     {ID, ST("{\"Sid\":\"S1\",\"Effect\":\"Allow\",\"Action\":\"s3:*\"}"),
      "Policy statement must contain resources. (statement \"S1\")"},
-    {ID, ST(OK_ST "," "{\"Effect\":\"Allow\",\"Action\":\"s3:*\"}"), "(statement #1)"},
+    {ID,
+     ST(OK_ST ","
+              "{\"Effect\":\"Allow\",\"Action\":\"s3:*\"}"),
+     "(statement #1)"},
     {ID, ST("{\"Effect\":\"Allow\",\"Action\":\"s3\",\"Resource\":\"*\"}"),
      "Actions/Conditions must be prefaced by a vendor"},
     {ID, ST("{\"Effect\":\"Allow\",\"Action\":\"s3:a:b\",\"Resource\":\"*\"}"),
@@ -213,43 +219,57 @@ static const struct s_err_case s_err_cases[] = {
      "Unknown field Foo"},
     {ID, ST("{\"Sid\":\"a-b\",\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\"}"),
      "Statement IDs (SID) must be alpha-numeric."},
-    {ID, ST("{\"Sid\":\"A\",\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\"},"
-            "{\"Sid\":\"A\",\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\"}"),
+    {ID,
+     ST("{\"Sid\":\"A\",\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\"},"
+        "{\"Sid\":\"A\",\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\"}"),
      "Statement IDs (SID) in a single policy must be unique."},
-    {ID, ST("{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\",\"Condition\":"
-            "{\"StringEqualz\":{\"aws:x\":\"1\"}}}"),
+    {ID,
+     ST("{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\",\"Condition\":"
+        "{\"StringEqualz\":{\"aws:x\":\"1\"}}}"),
      "Invalid Condition type : StringEqualz"},
-    {ID, ST("{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\",\"Condition\":"
-            "{\"NumericLessThan\":{\"s3:max-keys\":\"ten\"}}}"),
+    {ID,
+     ST("{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\",\"Condition\":"
+        "{\"NumericLessThan\":{\"s3:max-keys\":\"ten\"}}}"),
      "Invalid value for condition operator NumericLessThan"},
-    {ID, ST("{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\",\"Condition\":"
-            "{\"IpAddress\":{\"aws:SourceIp\":\"300.1.1.1/8\"}}}"),
+    {ID,
+     ST("{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\",\"Condition\":"
+        "{\"IpAddress\":{\"aws:SourceIp\":\"300.1.1.1/8\"}}}"),
      "Invalid value for condition operator IpAddress"},
-    {ID, ST("{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\",\"Condition\":"
-            "{\"NullIfExists\":{\"aws:x\":\"true\"}}}"),
+    {ID,
+     ST("{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\",\"Condition\":"
+        "{\"NullIfExists\":{\"aws:x\":\"true\"}}}"),
      "Invalid Condition type : NullIfExists"},
     {RS, ST("{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\"}"),
      "Missing required field Principal"},
-    {RS, ST("{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::1234:root\"},"
-            "\"Action\":\"s3:*\",\"Resource\":\"*\"}"),
+    {RS,
+     ST("{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::1234:root\"},"
+        "\"Action\":\"s3:*\",\"Resource\":\"*\"}"),
      "Invalid principal in policy: \"AWS\":\"arn:aws:iam::1234:root\""},
-    {RS, ST("{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::111122223333:role/A*\"},"
-            "\"Action\":\"s3:*\",\"Resource\":\"*\"}"),
+    {RS,
+     ST("{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::111122223333:role/A*\"},"
+        "\"Action\":\"s3:*\",\"Resource\":\"*\"}"),
      "Invalid principal in policy"},
-    {RS, ST("{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:sts::111122223333:assumed-role/R\"},"
-            "\"Action\":\"s3:*\",\"Resource\":\"*\"}"),
+    {RS,
+     ST("{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:sts::111122223333:assumed-role/"
+        "R\"},"
+        "\"Action\":\"s3:*\",\"Resource\":\"*\"}"),
      "Invalid principal in policy"},
-    {RS, ST("{\"Effect\":\"Allow\",\"Principal\":{\"Users\":\"x\"},\"Action\":\"s3:*\",\"Resource\":\"*\"}"),
+    {RS,
+     ST("{\"Effect\":\"Allow\",\"Principal\":{\"Users\":\"x\"},\"Action\":\"s3:*\",\"Resource\":\"*"
+        "\"}"),
      "Invalid principal in policy: \"Users\":\"x\""},
     {RS, ST("{\"Effect\":\"Allow\",\"Principal\":\"me\",\"Action\":\"s3:*\",\"Resource\":\"*\"}"),
      "Invalid principal in policy"},
-    {TR, ST("{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"lambda.amazonaws.com\"},"
-            "\"Action\":\"s3:GetObject\"}"),
+    {TR,
+     ST("{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"lambda.amazonaws.com\"},"
+        "\"Action\":\"s3:GetObject\"}"),
      "AssumeRole policy may only specify STS AssumeRole actions."},
-    {TR, ST("{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"lambda.amazonaws.com\"},"
-            "\"Action\":\"sts:AssumeRole\",\"Resource\":\"*\"}"),
+    {TR,
+     ST("{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"lambda.amazonaws.com\"},"
+        "\"Action\":\"sts:AssumeRole\",\"Resource\":\"*\"}"),
      "Has prohibited field Resource"},
-    {TR, ST("{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\"}"), "Missing required field Principal"},
+    {TR, ST("{\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\"}"),
+     "Missing required field Principal"},
 };
 
 static void test_policy_parse_errors(void **state)
@@ -290,8 +310,9 @@ static void test_policy_size_limits(void **state)
     (void)state;
     /* whitespace does not count */
     char doc[16384];
-    int n = snprintf(doc, sizeof(doc), "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\","
-                                       "\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}}");
+    int n = snprintf(doc, sizeof(doc),
+                     "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Allow\","
+                     "\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}}");
     memset(doc + n, ' ', 9000);
     doc[n + 9000] = 0;
     struct mg_policy *p = NULL;
@@ -319,7 +340,8 @@ static void test_policy_valid_forms(void **state)
     struct mg_policy *p = s_parse_kind(
         "{\"Id\":\"x\",\"Statement\":[{\"Sid\":\"One\",\"Effect\":\"Allow\",\"Principal\":"
         "{\"AWS\":[\"111122223333\",\"arn:aws:iam::111122223333:user/a/b\","
-        "\"arn:aws:sts::111122223333:assumed-role/R/s\",\"arn:aws:sts::111122223333:federated-user/f\"],"
+        "\"arn:aws:sts::111122223333:assumed-role/R/s\",\"arn:aws:sts::111122223333:federated-user/"
+        "f\"],"
         "\"Service\":\"lambda.amazonaws.com\",\"Federated\":\"accounts.google.com\","
         "\"CanonicalUser\":\"abc\"},\"Action\":[\"s3:*\"],\"Condition\":{\"Bool\":{\"aws:x\":true},"
         "\"NumericLessThan\":{\"s3:n\":5}}},{\"Effect\":\"Deny\",\"Principal\":\"*\",\"NotAction\":"
@@ -384,11 +406,14 @@ static void test_policy_operators(void **state)
     assert_int_equal(s_cond("{\"DateNotEquals\":{\"aws:k\":\"2026-01-01\"}}", "aws:k",
                             "2026-01-01T00:00:00Z"),
                      N);
-    assert_int_equal(s_cond("{\"DateLessThan\":{\"aws:k\":\"2026-01-01\"}}", "aws:k", "2025-12-31"), A);
+    assert_int_equal(s_cond("{\"DateLessThan\":{\"aws:k\":\"2026-01-01\"}}", "aws:k", "2025-12-31"),
+                     A);
     assert_int_equal(s_cond("{\"DateLessThanEquals\":{\"aws:k\":\"2026-01-01\"}}", "aws:k",
                             "2026-01-01"),
                      A);
-    assert_int_equal(s_cond("{\"DateGreaterThan\":{\"aws:k\":\"2026-01-01\"}}", "aws:k", "2025-12-31"), N);
+    assert_int_equal(s_cond("{\"DateGreaterThan\":{\"aws:k\":\"2026-01-01\"}}", "aws:k",
+                            "2025-12-31"),
+                     N);
     assert_int_equal(s_cond("{\"DateGreaterThanEquals\":{\"aws:k\":\"2026-01-01\"}}", "aws:k",
                             "2026-01-02"),
                      A);
@@ -397,12 +422,21 @@ static void test_policy_operators(void **state)
     assert_int_equal(s_cond("{\"BinaryEquals\":{\"aws:k\":\"AQID\"}}", "aws:k", "AQID"), A);
     assert_int_equal(s_cond("{\"IpAddress\":{\"aws:k\":\"10.0.0.0/8\"}}", "aws:k", "10.1.2.3"), A);
     assert_int_equal(s_cond("{\"IpAddress\":{\"aws:k\":\"10.0.0.0/8\"}}", "aws:k", "not-an-ip"), N);
-    assert_int_equal(s_cond("{\"NotIpAddress\":{\"aws:k\":\"10.0.0.0/8\"}}", "aws:k", "11.0.0.1"), A);
+    assert_int_equal(s_cond("{\"NotIpAddress\":{\"aws:k\":\"10.0.0.0/8\"}}", "aws:k", "11.0.0.1"),
+                     A);
     assert_int_equal(s_cond("{\"IpAddress\":{\"aws:k\":\"::/0\"}}", "aws:k", "2001:db8::1"), A);
-    assert_int_equal(s_cond("{\"IpAddress\":{\"aws:k\":\"2001:db8::1/128\"}}", "aws:k", "2001:db8::2"), N);
-    assert_int_equal(s_cond("{\"ArnEquals\":{\"aws:k\":\"arn:aws:s3:::b\"}}", "aws:k", "arn:aws:s3:::b"), A);
-    assert_int_equal(s_cond("{\"ArnLike\":{\"aws:k\":\"arn:aws:s3:::*\"}}", "aws:k", "arn:aws:s3:::b/c"), A);
-    assert_int_equal(s_cond("{\"ArnNotEquals\":{\"aws:k\":\"arn:aws:s3:::b\"}}", "aws:k", "arn:aws:s3:::b"), N);
+    assert_int_equal(s_cond("{\"IpAddress\":{\"aws:k\":\"2001:db8::1/128\"}}", "aws:k",
+                            "2001:db8::2"),
+                     N);
+    assert_int_equal(s_cond("{\"ArnEquals\":{\"aws:k\":\"arn:aws:s3:::b\"}}", "aws:k",
+                            "arn:aws:s3:::b"),
+                     A);
+    assert_int_equal(s_cond("{\"ArnLike\":{\"aws:k\":\"arn:aws:s3:::*\"}}", "aws:k",
+                            "arn:aws:s3:::b/c"),
+                     A);
+    assert_int_equal(s_cond("{\"ArnNotEquals\":{\"aws:k\":\"arn:aws:s3:::b\"}}", "aws:k",
+                            "arn:aws:s3:::b"),
+                     N);
     assert_int_equal(s_cond("{\"ArnNotLike\":{\"aws:k\":\"arn:aws:s3:::*\"}}", NULL, NULL), A);
     assert_int_equal(s_cond("{\"Null\":{\"aws:k\":\"true\"}}", NULL, NULL), A);
     assert_int_equal(s_cond("{\"Null\":{\"aws:k\":\"false\"}}", "aws:k", "x"), A);
@@ -421,7 +455,9 @@ static void test_policy_multivalued_context(void **state)
            "{\"ForAllValues:StringLike\":{\"aws:TagKeys\":[\"env\",\"team-*\"]}}}"));
     struct mg_policy_request r = s_req();
     struct mg_slice vals[] = {MG_SLICE_LIT("env"), MG_SLICE_LIT("team-a")};
-    struct mg_policy_ctx_entry e = {.key = MG_SLICE_LIT("aws:tagkeys"), .values = vals, .n_values = 2};
+    struct mg_policy_ctx_entry e = {.key = MG_SLICE_LIT("aws:tagkeys"),
+                                    .values = vals,
+                                    .n_values = 2};
     r.context = &e;
     r.n_context = 1;
     assert_int_equal(s_eval1(p, &r), MG_POLICY_ALLOW);
@@ -437,9 +473,12 @@ static void test_policy_multivalued_context(void **state)
 static void test_policy_messages(void **state)
 {
     (void)state;
-    struct mg_policy *allow = s_parse(ST("{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}"));
-    struct mg_policy *deny = s_parse(ST("{\"Sid\":\"NoGw\",\"Effect\":\"Deny\",\"Action\":\"*\",\"Resource\":\"*\"}"));
-    struct mg_policy *s3 = s_parse(ST("{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\"}"));
+    struct mg_policy *allow = s_parse(
+        ST("{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}"));
+    struct mg_policy *deny = s_parse(
+        ST("{\"Sid\":\"NoGw\",\"Effect\":\"Deny\",\"Action\":\"*\",\"Resource\":\"*\"}"));
+    struct mg_policy *s3 = s_parse(
+        ST("{\"Effect\":\"Allow\",\"Action\":\"s3:*\",\"Resource\":\"*\"}"));
     struct mg_policy_request r = s_req();
     struct mg_policy_explain ex;
     char msg[512];
@@ -449,7 +488,8 @@ static void test_policy_messages(void **state)
     assert_int_equal(mg_policy_evaluate(&set, &r, &ex), MG_POLICY_IMPLICIT_DENY);
     mg_policy_denied_message(&ex, &r, msg, sizeof(msg));
     char want[600];
-    snprintf(want, sizeof(want), "%s because no identity-based policy allows the " ACT " action", head);
+    snprintf(want, sizeof(want), "%s because no identity-based policy allows the " ACT " action",
+             head);
     assert_string_equal(msg, want);
 
     const struct mg_policy *ids[] = {allow, deny};
@@ -468,7 +508,8 @@ static void test_policy_messages(void **state)
     set.n_boundary = 1;
     assert_int_equal(mg_policy_evaluate(&set, &r, &ex), MG_POLICY_IMPLICIT_DENY);
     mg_policy_denied_message(&ex, &r, msg, sizeof(msg));
-    snprintf(want, sizeof(want), "%s because no permissions boundary allows the " ACT " action", head);
+    snprintf(want, sizeof(want), "%s because no permissions boundary allows the " ACT " action",
+             head);
     assert_string_equal(msg, want);
 
     set.n_boundary = 0;
@@ -484,7 +525,8 @@ static void test_policy_messages(void **state)
     assert_int_equal(mg_policy_evaluate(&set, &r, &ex), MG_POLICY_IMPLICIT_DENY);
     assert_true(ex.cross_account);
     mg_policy_denied_message(&ex, &r, msg, sizeof(msg));
-    snprintf(want, sizeof(want), "%s because no resource-based policy allows the " ACT " action", head);
+    snprintf(want, sizeof(want), "%s because no resource-based policy allows the " ACT " action",
+             head);
     assert_string_equal(msg, want);
 
     struct mg_policy *rdeny = s_parse_kind(
@@ -557,8 +599,9 @@ static void test_policy_shared_across_threads(void **state)
 {
     (void)state;
     long live = mg_alloc_live();
-    struct mg_policy *p = s_parse(ST("{\"Effect\":\"Allow\",\"Action\":\"bedrock-agentcore:Invoke*\","
-                                     "\"Resource\":\"*\"}"));
+    struct mg_policy *p = s_parse(
+        ST("{\"Effect\":\"Allow\",\"Action\":\"bedrock-agentcore:Invoke*\","
+           "\"Resource\":\"*\"}"));
     pthread_t t[4];
     struct s_thread_arg args[4];
     for (int i = 0; i < 4; i++) {
@@ -576,8 +619,9 @@ static void test_policy_shared_across_threads(void **state)
 static void test_policy_parse_oom_no_leak(void **state)
 {
     (void)state;
-    const char *doc = ST("{\"Sid\":\"A\",\"Effect\":\"Allow\",\"Action\":[\"s3:*\",\"ec2:*\"],"
-                         "\"Resource\":\"*\",\"Condition\":{\"StringLike\":{\"aws:k\":[\"a\",\"b\"]}}}");
+    const char *doc = ST(
+        "{\"Sid\":\"A\",\"Effect\":\"Allow\",\"Action\":[\"s3:*\",\"ec2:*\"],"
+        "\"Resource\":\"*\",\"Condition\":{\"StringLike\":{\"aws:k\":[\"a\",\"b\"]}}}");
     long live = mg_alloc_live();
     bool succeeded = false;
     for (long n = 1; n < 500 && !succeeded; n++) {
@@ -633,8 +677,8 @@ static int s_run_vector_file(const char *path, int *failed)
         } else {
             json_t *o = json_loadb((const char *)out.ptr, out.len, 0, &jerr);
             const char *got = json_string_value(json_object_get(o, "decision"));
-            const char *got_reason =
-                json_string_value(json_object_get(json_object_get(o, "explanation"), "reason"));
+            const char *got_reason = json_string_value(
+                json_object_get(json_object_get(o, "explanation"), "reason"));
             if (!got || strcmp(got, expect) != 0 || strcmp(got, mg_policy_decision_str(d)) != 0 ||
                 (reason && (!got_reason || strcmp(reason, got_reason) != 0))) {
                 printf("FAIL %s: expected %s/%s, got %.*s\n", name, expect, reason ? reason : "-",
@@ -682,7 +726,8 @@ static void test_policy_simulate_invalid_input(void **state)
         "[]",
         "{}",
         "{\"request\":{\"principal\":\"arn:aws:iam::1:user/a\"}}",
-        "{\"identityPolicies\":[{\"Statement\":[]}],\"request\":{\"action\":\"a:b\",\"resource\":\"*\"}}",
+        "{\"identityPolicies\":[{\"Statement\":[]}],\"request\":{\"action\":\"a:b\",\"resource\":"
+        "\"*\"}}",
         "{\"identityPolicies\":[5],\"request\":{\"action\":\"a:b\",\"resource\":\"*\"}}",
         "{\"request\":{\"action\":\"a:b\",\"resource\":\"*\",\"context\":{\"k\":{}}}}",
         /* sts:AssumeRole on a role without the role's trust policy */

@@ -288,7 +288,8 @@ static void s_vector_signer(const char *dir, const struct vctx *c)
     struct mg_sigv4_signer signer = {
         .access_key_id = mg_slice_cstr(c->akid),
         .secret = mg_slice_cstr(c->secret),
-        .session_token = c->token && !c->omit_token ? mg_slice_cstr(c->token) : mg_slice_make(NULL, 0),
+        .session_token = c->token && !c->omit_token ? mg_slice_cstr(c->token)
+                                                    : mg_slice_make(NULL, 0),
         .region = mg_slice_cstr(c->region),
         .service = mg_slice_cstr(c->service),
         .now = c->ts,
@@ -409,7 +410,8 @@ static void s_own_make(struct own *o, const char *region, int64_t now)
     snprintf(o->method, sizeof(o->method), "%s", "POST");
     snprintf(o->path, sizeof(o->path), "%s", "/gateways/gw-1%3Aabc/mcp/./x/../");
     snprintf(o->query, sizeof(o->query), "%s", "b=2&a=%7e1&a=0&flag");
-    snprintf(o->host, sizeof(o->host), "%s", "gw-1.gateway.bedrock-agentcore.us-west-2.amazonaws.com:8443");
+    snprintf(o->host, sizeof(o->host), "%s",
+             "gw-1.gateway.bedrock-agentcore.us-west-2.amazonaws.com:8443");
     snprintf(o->ctype, sizeof(o->ctype), "%s", "application/json");
     snprintf(o->token, sizeof(o->token), "%s", "FwoGZXIvYXdzEXAMPLETOKEN/+=");
     memset(o->body, 'x', 1024);
@@ -527,9 +529,11 @@ static void test_sigv4_tampering_refused(void **state)
     snprintf(o.method, sizeof(o.method), "%s", "POST");
     snprintf(o.path, sizeof(o.path), "%s", "/gateways/gw-1%3Aabd/mcp/");
     s_expect(&o, T0, MG_SIGV4_MISMATCH, s_mismatch);
-    snprintf(o.path, sizeof(o.path), "%s", "/gateways/gw-1:abc/mcp/"); /* decoded form differs from what was signed */
+    snprintf(o.path, sizeof(o.path), "%s",
+             "/gateways/gw-1:abc/mcp/"); /* decoded form differs from what was signed */
     s_expect(&o, T0, MG_SIGV4_MISMATCH, s_mismatch);
-    snprintf(o.path, sizeof(o.path), "%s", "/gateways/gw-1%3Aabc/mcp/x"); /* trailing slash matters */
+    snprintf(o.path, sizeof(o.path), "%s",
+             "/gateways/gw-1%3Aabc/mcp/x"); /* trailing slash matters */
     s_expect(&o, T0, MG_SIGV4_MISMATCH, s_mismatch);
     o = orig;
     s_own_headers(&o, true);
@@ -537,7 +541,8 @@ static void test_sigv4_tampering_refused(void **state)
     s_expect(&o, T0, MG_SIGV4_MISMATCH, s_mismatch);
     snprintf(o.query, sizeof(o.query), "%s", "b=2&a=%7e1&a=0");
     s_expect(&o, T0, MG_SIGV4_MISMATCH, s_mismatch);
-    snprintf(o.query, sizeof(o.query), "%s", "b=2&a=+1&a=0&flag"); /* '+' is not a space and not '~' */
+    snprintf(o.query, sizeof(o.query), "%s",
+             "b=2&a=+1&a=0&flag"); /* '+' is not a space and not '~' */
     s_expect(&o, T0, MG_SIGV4_MISMATCH, s_mismatch);
     /* every character of the signature */
     o = orig;
@@ -649,8 +654,7 @@ static void test_sigv4_malformed_authorization(void **state)
         enum mg_sigv4_status st;
         const char *msg;
     } cases[] = {
-        {"AWS4-HMAC-SHA256 SignedHeaders=host;x-amz-date, Signature=00",
-         MG_SIGV4_INCOMPLETE,
+        {"AWS4-HMAC-SHA256 SignedHeaders=host;x-amz-date, Signature=00", MG_SIGV4_INCOMPLETE,
          "Authorization header requires 'Credential' parameter. Authorization=AWS4-HMAC-SHA256 "
          "SignedHeaders=host;x-amz-date, Signature=00"},
         {"AWS4-HMAC-SHA256 Credential=" AKID "/20270101/us-west-2/bedrock-agentcore/aws4_request",
@@ -678,7 +682,8 @@ static void test_sigv4_malformed_authorization(void **state)
          "Authorization header requires 'Credential' parameter. Authorization header requires "
          "'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. "
          "Authorization="},
-        {"AWS4-HMAC-SHA256 Credential=" AKID "/20270101/us-west-2/aws4_request, SignedHeaders=host, "
+        {"AWS4-HMAC-SHA256 Credential=" AKID
+         "/20270101/us-west-2/aws4_request, SignedHeaders=host, "
          "Signature=00",
          MG_SIGV4_INCOMPLETE,
          "Credential must have exactly 5 slash-delimited elements, e.g. "
@@ -739,14 +744,14 @@ static void test_sigv4_signed_headers_rules(void **state)
     struct own o, orig;
     s_own_make(&orig, REGION, T0);
     const char *bad[] = {
-        "host;content-type;x-amz-date;x-amz-security-token",  /* unsorted */
-        "content-type;Host;x-amz-date;x-amz-security-token",  /* upper case */
-        "content-type;host;host;x-amz-date;x-amz-security-token", /* duplicate */
-        "content-type;x-amz-date;x-amz-security-token",       /* host not signed */
-        "content-type;host;x-amz-security-token",             /* x-amz-date not signed */
+        "host;content-type;x-amz-date;x-amz-security-token",           /* unsorted */
+        "content-type;Host;x-amz-date;x-amz-security-token",           /* upper case */
+        "content-type;host;host;x-amz-date;x-amz-security-token",      /* duplicate */
+        "content-type;x-amz-date;x-amz-security-token",                /* host not signed */
+        "content-type;host;x-amz-security-token",                      /* x-amz-date not signed */
         "content-type;host;x-amz-date;x-amz-security-token;x-missing", /* absent header */
-        "content-type;;host;x-amz-date",                      /* empty name */
-        "content-type;host;x-amz-date;",                      /* trailing separator */
+        "content-type;;host;x-amz-date",                               /* empty name */
+        "content-type;host;x-amz-date;",                               /* trailing separator */
         "",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -805,7 +810,8 @@ static void test_sigv4_payload_header(void **state)
     };
     h[0] = (struct mg_kv){MG_SLICE_LIT("host"), MG_SLICE_LIT("example.com")};
     h[1] = (struct mg_kv){MG_SLICE_LIT("x-amz-content-sha256"),
-                          MG_SLICE_LIT("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")};
+                          MG_SLICE_LIT(
+                              "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")};
     s_sign_into(&r, h, 2, authz, sizeof(authz), date);
     struct mg_errinfo ei;
     assert_int_equal(s_run(&r, SECRET, T0, NULL, &ei), MG_SIGV4_OK);

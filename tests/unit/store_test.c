@@ -272,9 +272,9 @@ static bool nested_row(void *user, const struct mg_store_row *row)
     mg_buf_cleanup(&b);
     struct collect c = {0};
     assert_int_equal(mg_store_list(n->s, row->kind, row->account, collect_row, &c), MG_E_OK);
-    assert_int_equal(
-        mg_store_put(n->s, "copy", row->account, row->key, mg_slice_make(row->doc, row->doc_len)),
-        MG_E_OK);
+    assert_int_equal(mg_store_put(n->s, "copy", row->account, row->key,
+                                  mg_slice_make(row->doc, row->doc_len)),
+                     MG_E_OK);
     n->n++;
     return true;
 }
@@ -460,8 +460,9 @@ static int64_t count_migrations(const char *db_path)
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *st = NULL;
-    assert_int_equal(
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM schema_migrations", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM schema_migrations", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     int64_t n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
@@ -472,8 +473,9 @@ static int64_t count_migrations(const char *db_path)
 static void exec_sql(const char *db_path, const char *sql)
 {
     sqlite3 *db = NULL;
-    assert_int_equal(
-        sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                     NULL),
+                     SQLITE_OK);
     char *msg = NULL;
     int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK)
@@ -833,8 +835,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_nested_calls_in_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_transactions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_failed_transaction_is_poisoned, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_store_failed_transaction_is_poisoned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_migrations_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_embedded_migrations_match_files, setup,

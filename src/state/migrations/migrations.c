@@ -9,7 +9,8 @@ const struct mg_store_migration g_mg_store_sqlite_migrations[] = {
     {
         1,
         "0001_init.sql",
-        "-- 0001_init.sql: documents keyed by (kind, account, key), server-wide meta values, and the\n"
+        "-- 0001_init.sql: documents keyed by (kind, account, key), server-wide meta values, and "
+        "the\n"
         "-- generation counter that every write transaction bumps.\n"
         "CREATE TABLE documents (\n"
         "    kind TEXT NOT NULL,\n"
@@ -28,5 +29,5 @@ const struct mg_store_migration g_mg_store_sqlite_migrations[] = {
     },
 };
 
-const size_t g_mg_store_sqlite_migration_count =
-    sizeof(g_mg_store_sqlite_migrations) / sizeof(g_mg_store_sqlite_migrations[0]);
+const size_t g_mg_store_sqlite_migration_count = sizeof(g_mg_store_sqlite_migrations) /
+                                                 sizeof(g_mg_store_sqlite_migrations[0]);
