@@ -381,6 +381,8 @@ enum mg_err mg_sts_assume_role_as_service(const struct mg_env *env, const struct
                                           char *secret_out, struct mg_buf *token_out,
                                           int64_t *expires_out, struct mg_errinfo *ei)
 {
+    if (env == NULL || env->token_key == NULL)
+        return mg_errinfo_set(ei, MG_E_INVALID, "no server environment to issue a session in");
     if (role_arn == NULL || service == NULL || service[0] == 0)
         return mg_errinfo_set(ei, MG_E_INVALID, "a role ARN and a service are required");
     if (session_name == NULL || session_name[0] == 0)
@@ -403,7 +405,7 @@ enum mg_err mg_sts_assume_role_as_service(const struct mg_env *env, const struct
         struct mg_policy_ctx_entry ctx[MG_AUTHZ_MAX_CONTEXT];
         struct mg_authz_storage st;
         size_t n = 0;
-        mg_authz_fill_request(&sp, NULL, env ? env->region : NULL, &req, ctx, &n, &st);
+        mg_authz_fill_request(&sp, NULL, env->region, &req, ctx, &n, &st);
         bool complete = st.overflow == NULL && n + 2 <= MG_AUTHZ_MAX_CONTEXT;
         if (complete) {
             ctx[n++] = (struct mg_policy_ctx_entry){MG_SLICE_LIT("sts:RoleSessionName"), NULL, 0,
