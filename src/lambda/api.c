@@ -120,13 +120,7 @@ bool mg_lambda_api_authorize_extra(struct mg_call *c, const char *action,
                                    const struct mg_authz_resource *res,
                                    const struct mg_authz_extra *extra)
 {
-    struct mg_policy_explain ex;
-    char msg[1024];
-    if (mg_authz_decide(c, action, res, extra, &ex, msg, sizeof(msg)) == MG_POLICY_ALLOW)
-        return true;
-    mg_authz_audit(c, action, res->arn, &ex, msg);
-    mg_aws_reply_error(c->reply, 403, "AccessDeniedException", "%s", msg);
-    return false;
+    return mg_authz(c, action, res, extra); /* a denial goes into c->reply */
 }
 
 bool mg_lambda_api_authorize(struct mg_call *c, const char *action,
