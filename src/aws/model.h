@@ -282,15 +282,15 @@ bool mg_aws_pattern_ok(uint32_t pattern);
 struct mg_aws_reply {
     int status;
     char code[64];
-    char message[8192]; /* room for MG_AWS_VERR_KEPT messages */
-    json_t *fields;     /* error: extra members of the rest-json body (reason, fieldList) */
-    json_t *json;       /* success: rest-json body (NULL: empty) */
-    struct mg_buf xml;  /* success: query protocol result's inner XML */
-    char action[64];    /* query: the <ActionResponse> name */
-    bool has_result;    /* query: whether <ActionResult> is written */
+    json_t *fields;    /* error: extra members of the rest-json body (reason, fieldList) */
+    json_t *json;      /* success: rest-json body (NULL: empty) */
+    struct mg_buf xml; /* success: query protocol result's inner XML */
+    char action[64];   /* query: the <ActionResponse> name */
+    bool has_result;   /* query: whether <ActionResult> is written */
     /* The handler handed the exchange to an asynchronous completion that answers it (Lambda's
      * synchronous Invoke): nothing is sent when the handler returns. */
     bool deferred;
+    char message[8192]; /* room for MG_AWS_VERR_KEPT messages; last: init clears only [0] */
 };
 void mg_aws_reply_init(struct mg_aws_reply *r);
 void mg_aws_reply_cleanup(struct mg_aws_reply *r);

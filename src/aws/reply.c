@@ -1,9 +1,11 @@
 /* Replies: what a handler fills, written in one place (model.h). */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "aws/model.h"
+
 #include "base/alloc.h"
 #include "base/limits.h"
 
@@ -11,7 +13,8 @@
 
 void mg_aws_reply_init(struct mg_aws_reply *r)
 {
-    mg_memzero(r, sizeof(*r));
+    mg_memzero(r, offsetof(struct mg_aws_reply, message));
+    r->message[0] = 0;
     mg_buf_init(&r->xml, MG_LIMIT_RESPONSE);
 }
 

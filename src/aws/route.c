@@ -136,6 +136,20 @@ int mg_aws_route_template(const char *tmpl, struct mg_slice path, struct mg_aws_
     return sc.literal;
 }
 
+/* The request's method as the tables write it; false for a method no operation uses. */
+static bool s_method(struct mg_slice method, uint8_t *out)
+{
+    static const enum mg_aws_method all[] = {MG_AWS_GET,    MG_AWS_POST,  MG_AWS_PUT,
+                                             MG_AWS_DELETE, MG_AWS_PATCH, MG_AWS_HEAD};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        if (mg_slice_eq_cstr(method, mg_aws_method_name(all[i]))) {
+            *out = (uint8_t)all[i];
+            return true;
+        }
+    }
+    return false;
+}
+
 bool mg_aws_route_rest(const enum mg_aws_service *svcs, size_t n_svcs, struct mg_slice method,
                        struct mg_slice path, struct mg_slice query, struct mg_aws_route *out)
 {
@@ -143,13 +157,25 @@ bool mg_aws_route_rest(const enum mg_aws_service *svcs, size_t n_svcs, struct mg
     struct s_score best = {-1, -1, -1}, sc;
     out->op = NULL;
     out->n_labels = 0;
+    uint8_t m;
+    if (!s_method(method, &m))
+        return false;
+    /* the path's first segment: a template whose first literal segment starts with another
+     * byte cannot match, and most templates are told apart there */
+    struct mg_slice first_rest = path, first = {0};
+    bool has_first = s_next_segment(&first_rest, &first);
     for (size_t k = 0; k < n_svcs; k++) {
         const struct mg_aws_service_info *s = mg_aws_service(svcs[k]);
         if (s == NULL || s->wire == MG_AWS_WIRE_QUERY)
             continue;
         for (size_t i = s->first_op; i < (size_t)s->first_op + s->n_ops; i++) {
             const struct mg_aws_op *op = &mg_aws_model.ops[i];
-            if (!mg_slice_eq_cstr(method, mg_aws_method_name((enum mg_aws_method)op->method)))
+            if (op->method != m) /* compared first: most operations differ here */
+                continue;
+            const char *u = mg_aws_str(op->uri);
+            while (*u == '/')
+                u++;
+            if (has_first && *u != '{' && *u != first.ptr[0])
                 continue;
             if (!s_match(mg_aws_str(op->uri), path, &cur, &sc))
                 continue;

@@ -19,7 +19,10 @@ void mg_json_use_counting_allocator(void);
  * json_loadb to answer "out of memory" instead. */
 long mg_alloc_failures(void);
 
-/* Test hooks: live block count, and fail the Nth allocation from now (0 = never). */
+/* Test hooks: count live blocks and calls from now on (off by default: the counters are shared
+ * by every thread; call first thing in main, before any allocation), the live block count, and
+ * fail the Nth allocation from now (0 = never). */
+void mg_alloc_count(void);
 long mg_alloc_live(void);
 void mg_alloc_fail_after(long n);
 

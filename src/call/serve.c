@@ -85,13 +85,8 @@ static void s_run(struct mg_call *c, const struct mg_call_api *api, const struct
                                "The request could not be read.");
         return;
     }
-    struct mg_aws_verrors *ve = mg_malloc(sizeof(*ve));
-    if (ve == NULL) {
-        json_decref(in);
-        mg_aws_reply_error(rep, 500, c->params ? "ServiceFailure" : "InternalServerException",
-                           "out of memory");
-        return;
-    }
+    struct mg_aws_verrors verrs; /* on the loop's stack: no allocation per request */
+    struct mg_aws_verrors *ve = &verrs;
     c->op = rt->op;
     c->reply = rep;
     if (api->prepare != NULL && in != NULL && !api->prepare(c, in)) {
@@ -109,20 +104,13 @@ static void s_run(struct mg_call *c, const struct mg_call_api *api, const struct
     c->op = NULL;
     c->input = NULL;
     c->reply = NULL;
-    mg_free(ve);
     json_decref(in);
 }
 
 void mg_call_serve(struct mg_call *c, const struct mg_call_api *api)
 {
-    struct mg_aws_reply *rep = mg_malloc(sizeof(*rep));
-    if (rep == NULL) {
-        mg_aws_send_error(c->x, c->protocol, 500,
-                          c->protocol == MG_AWS_REST_JSON ? "InternalServerException"
-                                                          : "ServiceFailure",
-                          "out of memory");
-        return;
-    }
+    struct mg_aws_reply reply; /* on the loop's stack: no allocation per request */
+    struct mg_aws_reply *rep = &reply;
     mg_aws_reply_init(rep);
     struct mg_aws_route rt;
     if (s_route(c, api->svcs, api->n_svcs, &rt, rep)) {
@@ -135,5 +123,4 @@ void mg_call_serve(struct mg_call *c, const struct mg_call_api *api)
     if (!rep->deferred)
         mg_aws_reply_send(c->x, c->protocol, c->req->request_id, rep);
     mg_aws_reply_cleanup(rep);
-    mg_free(rep);
 }

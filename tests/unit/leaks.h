@@ -320,7 +320,7 @@ static inline int mg_torture_run(const struct CMUnitTest *tests, size_t n)
 }
 
 #define MG_RUN_TESTS(tests)                                                                        \
-    (mg_json_use_counting_allocator(),                                                             \
+    (mg_alloc_count(), mg_json_use_counting_allocator(),                                           \
      getenv("MG_TORTURE") && getenv("MG_TORTURE")[0] == '1'                                        \
          ? mg_torture_run((tests), sizeof(tests) / sizeof((tests)[0]))                             \
          : (mg_leaks_setup(NULL),                                                                  \
