@@ -175,7 +175,7 @@ bool mg_aws_route_rest(const enum mg_aws_service *svcs, size_t n_svcs, struct mg
             const char *u = mg_aws_str(op->uri);
             while (*u == '/')
                 u++;
-            if (has_first && *u != '{' && *u != first.ptr[0])
+            if (has_first && *u != '{' && (uint8_t)*u != first.ptr[0])
                 continue;
             if (!s_match(mg_aws_str(op->uri), path, &cur, &sc))
                 continue;
