@@ -6,6 +6,7 @@
 
 #include "agentcore/internal.h"
 #include "base/alloc.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -227,15 +228,18 @@ static const char *const s_gw_members[] = {"description",      "roleArn",
                                            "exceptionLevel",   "customTransformConfiguration",
                                            "wafConfiguration", NULL};
 
-static void s_copy_members(json_t *doc, const json_t *body)
+/* False when memory ran out (the document is then not whole). */
+static bool s_copy_members(json_t *doc, const json_t *body)
 {
-    for (int i = 0; s_gw_members[i]; i++) {
+    bool ok = true;
+    for (int i = 0; ok && s_gw_members[i]; i++) {
         json_t *v = json_object_get(body, s_gw_members[i]);
         if (v && !json_is_null(v))
-            json_object_set(doc, s_gw_members[i], v);
+            ok = mg_json_set_ref(doc, s_gw_members[i], v);
     }
-    if (json_object_get(doc, "protocolType") == NULL)
-        json_object_set_new(doc, "protocolType", json_string("MCP"));
+    if (ok && json_object_get(doc, "protocolType") == NULL)
+        ok = mg_json_set(doc, "protocolType", json_string("MCP"));
+    return ok;
 }
 
 static json_t *s_summary(const json_t *doc)
@@ -347,16 +351,16 @@ void mg_ac_create_gateway(struct mg_call *c)
         mg_ac_write_failed(c, MG_E_NOMEM);
         goto out;
     }
-    s_copy_members(doc, body);
-    json_object_set_new(doc, "workloadIdentityDetails",
-                        json_pack("{s:s}", "workloadIdentityArn", wid));
-    json_object_set_new(doc, "_region", json_string(env->region));
     json_t *tags = json_object_get(body, "tags");
-    json_object_set_new(doc, "_tags", json_is_object(tags) ? json_deep_copy(tags) : json_object());
-    if (token)
-        json_object_set_new(doc, "_clientToken", json_string(token));
-    json_object_set_new(doc, "_requestHash", json_string(hash));
-    char *text = json_dumps(doc, JSON_COMPACT);
+    bool built = s_copy_members(doc, body) &&
+                 mg_json_set(doc, "workloadIdentityDetails",
+                             json_pack("{s:s}", "workloadIdentityArn", wid)) &&
+                 mg_json_set(doc, "_region", json_string(env->region)) &&
+                 mg_json_set(doc, "_tags",
+                             json_is_object(tags) ? json_deep_copy(tags) : json_object()) &&
+                 (token == NULL || mg_json_set(doc, "_clientToken", json_string(token))) &&
+                 mg_json_set(doc, "_requestHash", json_string(hash));
+    char *text = built ? json_dumps(doc, JSON_COMPACT) : NULL;
     enum mg_err e = text ? mg_store_insert(env->store, MG_AC_KIND_GATEWAY, account, id,
                                            mg_slice_cstr(text))
                          : MG_E_NOMEM;
@@ -456,13 +460,21 @@ void mg_ac_list_gateways(struct mg_call *c)
     if (token[0])
         while (i < n && strcmp(gws[i].key, token) <= 0)
             i++;
-    for (; i < n && json_array_size(items) < max; i++) {
-        json_array_append_new(items, s_summary(gws[i].doc));
+    bool ok = items != NULL;
+    for (; ok && i < n && json_array_size(items) < max; i++) {
+        ok = mg_json_append(items, s_summary(gws[i].doc));
         last = gws[i].key;
     }
-    json_t *o = json_pack("{s:o}", "items", items);
-    if (i < n && last)
-        json_object_set_new(o, "nextToken", json_string(last));
+    json_t *o = ok ? json_pack("{s:O}", "items", items) : NULL;
+    json_decref(items);
+    if (o && i < n && last && !mg_json_set(o, "nextToken", json_string(last))) {
+        json_decref(o);
+        o = NULL;
+    }
+    if (o == NULL) {
+        mg_ac_write_failed(c, MG_E_NOMEM);
+        return;
+    }
     mg_ac_send_json(c, 200, o);
 }
 
@@ -525,14 +537,18 @@ void mg_ac_update_gateway(struct mg_call *c)
     static const char *const keep[] = {
         "gatewayArn", "gatewayId", "createdAt",    "name",         "workloadIdentityDetails",
         "_region",    "_tags",     "_clientToken", "_requestHash", NULL};
-    for (int i = 0; keep[i]; i++) {
+    bool built = doc != NULL;
+    for (int i = 0; built && keep[i]; i++) {
         json_t *val = json_object_get(old, keep[i]);
         if (val)
-            json_object_set(doc, keep[i], val);
+            built = mg_json_set_ref(doc, keep[i], val);
     }
-    json_object_set_new(doc, "updatedAt", json_string(now));
-    json_object_set_new(doc, "status", json_string("UPDATING"));
-    s_copy_members(doc, body);
+    built = built && mg_json_set(doc, "updatedAt", json_string(now)) &&
+            mg_json_set(doc, "status", json_string("UPDATING")) && s_copy_members(doc, body);
+    if (!built) {
+        mg_ac_write_failed(c, MG_E_NOMEM);
+        goto out;
+    }
     if (mg_state_write_begin(env->state) != MG_E_OK) {
         mg_ac_write_failed(c, MG_E_STORE);
         goto out;
@@ -613,9 +629,10 @@ void mg_ac_delete_gateway(struct mg_call *c)
     doc = json_deep_copy(cur->doc);
     char now[32];
     mg_ac_now(now);
-    json_object_set_new(doc, "status", json_string("DELETING"));
-    json_object_set_new(doc, "updatedAt", json_string(now));
-    enum mg_err e = mg_ac_put(env, MG_AC_KIND_GATEWAY, account, id, doc);
+    enum mg_err e = doc && mg_json_set(doc, "status", json_string("DELETING")) &&
+                            mg_json_set(doc, "updatedAt", json_string(now))
+                        ? mg_ac_put(env, MG_AC_KIND_GATEWAY, account, id, doc)
+                        : MG_E_NOMEM;
     struct mg_errinfo ei = {0};
     if (e == MG_E_OK)
         e = mg_state_write_commit(env->state, &ei);

@@ -9,6 +9,7 @@
 
 #include "agentcore/internal.h"
 #include "base/alloc.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -48,13 +49,15 @@ static bool s_is(const json_t *o, const char *st)
     return s && strcmp(s, st) == 0;
 }
 
-static void s_set_status(json_t *doc, const char *status, const char *reason)
+/* False when memory ran out. */
+static bool s_set_status(json_t *doc, const char *status, const char *reason)
 {
-    json_object_set_new(doc, "status", json_string(status));
+    if (!mg_json_set(doc, "status", json_string(status)))
+        return false;
     if (reason)
-        json_object_set_new(doc, "statusReasons", json_pack("[s]", reason));
-    else
-        json_object_del(doc, "statusReasons");
+        return mg_json_set(doc, "statusReasons", json_pack("[s]", reason));
+    (void)json_object_del(doc, "statusReasons");
+    return true;
 }
 
 /* One gateway in a transitional state: the new doc, or deletion. */
@@ -92,7 +95,11 @@ static enum mg_err s_gateway(const struct mg_env *env, const struct mg_snapshot 
     json_t *doc = json_deep_copy(cur);
     if (doc == NULL)
         return MG_E_NOMEM;
-    s_set_status(doc, reason ? (creating ? "FAILED" : "UPDATE_UNSUCCESSFUL") : "READY", reason);
+    if (!s_set_status(doc, reason ? (creating ? "FAILED" : "UPDATE_UNSUCCESSFUL") : "READY",
+                      reason)) {
+        json_decref(doc);
+        return MG_E_NOMEM;
+    }
     enum mg_err e = mg_ac_put(env, MG_AC_KIND_GATEWAY, d->account, d->key, doc);
     json_decref(doc);
     *changed = true;
@@ -135,11 +142,15 @@ static enum mg_err s_target(const struct mg_env *env, const struct mg_snapshot *
     json_t *doc = json_deep_copy(cur);
     if (doc == NULL)
         return MG_E_NOMEM;
-    s_set_status(doc, reason ? fail : "READY", reason);
-    if (reason == NULL) {
+    bool ok = s_set_status(doc, reason ? fail : "READY", reason);
+    if (ok && reason == NULL) {
         char now[32];
         mg_ac_now(now);
-        json_object_set_new(doc, "lastSynchronizedAt", json_string(now));
+        ok = mg_json_set(doc, "lastSynchronizedAt", json_string(now));
+    }
+    if (!ok) {
+        json_decref(doc);
+        return MG_E_NOMEM;
     }
     enum mg_err e = mg_ac_put(env, MG_AC_KIND_TARGET, d->account, d->key, doc);
     json_decref(doc);

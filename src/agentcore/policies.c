@@ -7,6 +7,7 @@
 
 #include "agentcore/internal.h"
 #include "base/alloc.h"
+#include "base/json.h"
 #include "base/util.h"
 
 /* The kinds of resource that take resource-based policies, and the actions each supports. */
@@ -286,12 +287,20 @@ static void s_write_tags(struct mg_call *c, const char *account, const char *id,
         return;
     }
     json_t *tags = json_object_get(doc, "_tags");
+    bool ok = true;
     if (!json_is_object(tags)) {
         tags = json_object();
-        json_object_set_new(doc, "_tags", tags);
+        ok = mg_json_set_ref(doc, "_tags", tags);
+        json_decref(tags); /* doc holds it (or it is gone with the failure) */
     }
-    if (add)
-        json_object_update(tags, (json_t *)add);
+    if (ok && add)
+        ok = json_object_update(tags, (json_t *)add) == 0;
+    if (!ok) {
+        mg_state_write_abort(env->state);
+        json_decref(doc);
+        mg_ac_write_failed(c, MG_E_NOMEM);
+        return;
+    }
     size_t i;
     json_t *k;
     json_array_foreach(remove, i, k) if (json_is_string(k))

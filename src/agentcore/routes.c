@@ -4,6 +4,7 @@
 
 #include "agentcore/internal.h"
 #include "base/alloc.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -14,6 +15,11 @@
 
 void mg_ac_send_json(struct mg_call *c, int status, json_t *obj)
 {
+    if (status != 204 && obj == NULL) { /* building the answer ran out of memory */
+        mg_aws_reply_error(c->reply, 500, "InternalServerException",
+                           "The response could not be built.");
+        return;
+    }
     mg_aws_reply_json(c->reply, status, status == 204 ? NULL : obj);
     if (status == 204)
         json_decref(obj);
@@ -38,10 +44,16 @@ void mg_ac_send_validation(struct mg_call *c, const struct mg_ac_verr *v)
     json_t *o = json_pack("{s:s}", "reason", v->reason[0] ? v->reason : "FieldValidationFailed");
     if (o && v->n) {
         json_t *fl = json_array();
-        for (size_t i = 0; i < v->n; i++)
-            json_array_append_new(fl, json_pack("{s:s, s:s}", "name", v->names[i], "message",
-                                                v->msgs[i]));
-        json_object_set_new(o, "fieldList", fl);
+        bool ok = fl != NULL;
+        for (size_t i = 0; ok && i < v->n; i++)
+            ok = mg_json_append(fl, json_pack("{s:s, s:s}", "name", v->names[i], "message",
+                                              v->msgs[i]));
+        if (!ok || !mg_json_set(o, "fieldList", fl)) {
+            if (!ok)
+                json_decref(fl);
+            json_decref(o);
+            o = NULL; /* the message stands without the extra fields */
+        }
     }
     c->reply->fields = o;
 }
@@ -130,7 +142,10 @@ json_t *mg_ac_public_gateway(const json_t *doc)
     if (o && id) {
         char url[1024];
         mg_ac_gateway_url(id, url, sizeof(url));
-        json_object_set_new(o, "gatewayUrl", json_string(url));
+        if (!mg_json_set(o, "gatewayUrl", json_string(url))) {
+            json_decref(o);
+            return NULL;
+        }
     }
     return o;
 }

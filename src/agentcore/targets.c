@@ -6,6 +6,7 @@
 
 #include "agentcore/internal.h"
 #include "base/alloc.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -56,12 +57,16 @@ static json_t *s_summary(const json_t *doc)
                                        "description",        "createdAt", "updatedAt",
                                        "lastSynchronizedAt", NULL};
     json_t *o = json_object();
-    for (int i = 0; keys[i]; i++) {
+    bool ok = o != NULL;
+    for (int i = 0; ok && keys[i]; i++) {
         json_t *v = json_object_get(doc, keys[i]);
         if (v)
-            json_object_set(o, keys[i], v);
+            ok = mg_json_set_ref(o, keys[i], v);
     }
-    json_object_set_new(o, "targetType", json_string("LAMBDA"));
+    if (!ok || !mg_json_set(o, "targetType", json_string("LAMBDA"))) {
+        json_decref(o);
+        return NULL; /* out of memory */
+    }
     return o;
 }
 
@@ -122,11 +127,14 @@ static void s_key(char *out, size_t cap, const char *gw, const char *tid)
 }
 
 /* Writes doc under an already-open transaction and answers with `reply` (stolen). */
+/* Stores doc and answers reply; built false (the document could not be built whole) or a NULL
+ * doc aborts the write with an out-of-memory answer. */
 static void s_commit(struct mg_call *c, const char *account, const char *key, const json_t *doc,
-                     int status, json_t *reply)
+                     bool built, int status, json_t *reply)
 {
     const struct mg_env *env = c->env;
-    enum mg_err e = mg_ac_put(env, MG_AC_KIND_TARGET, account, key, doc);
+    enum mg_err e = built && doc ? mg_ac_put(env, MG_AC_KIND_TARGET, account, key, doc)
+                                 : MG_E_NOMEM;
     struct mg_errinfo ei = {0};
     if (e == MG_E_OK)
         e = mg_state_write_commit(env->state, &ei);
@@ -244,17 +252,17 @@ void mg_ac_create_target(struct mg_call *c)
     }
     static const char *const opt[] = {"description", "credentialProviderConfigurations",
                                       "metadataConfiguration", NULL};
-    for (int i = 0; opt[i]; i++) {
+    bool built = true;
+    for (int i = 0; built && opt[i]; i++) {
         json_t *val = json_object_get(body, opt[i]);
         if (val && !json_is_null(val))
-            json_object_set(doc, opt[i], val);
+            built = mg_json_set_ref(doc, opt[i], val);
     }
-    if (token)
-        json_object_set_new(doc, "_clientToken", json_string(token));
-    json_object_set_new(doc, "_requestHash", json_string(hash));
+    built = built && (token == NULL || mg_json_set(doc, "_clientToken", json_string(token))) &&
+            mg_json_set(doc, "_requestHash", json_string(hash));
     char key[160];
     s_key(key, sizeof(key), gwid, tid);
-    s_commit(c, account, key, doc, 202, mg_ac_public_target(doc));
+    s_commit(c, account, key, doc, built, 202, built ? mg_ac_public_target(doc) : NULL);
 out:
     if (snap)
         mg_snapshot_unref(snap);
@@ -319,13 +327,20 @@ void mg_ac_list_targets(struct mg_call *c)
             more = true;
             break;
         }
-        json_array_append_new(items, s_summary(tgs[i].doc));
+        if (items == NULL || !mg_json_append(items, s_summary(tgs[i].doc))) {
+            json_decref(items);
+            items = NULL;
+            break;
+        }
         last = tid;
     }
-    json_t *o = json_pack("{s:o}", "items", items);
-    if (more && last)
-        json_object_set_new(o, "nextToken", json_string(last));
-    mg_ac_send_json(c, 200, o);
+    json_t *o = items ? json_pack("{s:O}", "items", items) : NULL;
+    json_decref(items);
+    if (o && more && last && !mg_json_set(o, "nextToken", json_string(last))) {
+        json_decref(o);
+        o = NULL;
+    }
+    mg_ac_send_json(c, 200, o); /* NULL: a 500 */
 }
 
 /* ---- Update / Delete / Synchronize ------------------------------------------------------ */
@@ -410,10 +425,11 @@ void mg_ac_update_target(struct mg_call *c)
     static const char *const keep[] = {"gatewayArn",   "targetId",     "createdAt",
                                        "name",         "protocolType", "lastSynchronizedAt",
                                        "_clientToken", "_requestHash", NULL};
-    for (int i = 0; keep[i]; i++) {
+    bool built = doc != NULL;
+    for (int i = 0; built && keep[i]; i++) {
         json_t *val = json_object_get(d->doc, keep[i]);
         if (val)
-            json_object_set(doc, keep[i], val);
+            built = mg_json_set_ref(doc, keep[i], val);
     }
     static const char *const repl[] = {"name",
                                        "description",
@@ -423,14 +439,14 @@ void mg_ac_update_target(struct mg_call *c)
                                        NULL};
     for (int i = 0; repl[i]; i++) {
         json_t *val = json_object_get(body, repl[i]);
-        if (val && !json_is_null(val))
-            json_object_set(doc, repl[i], val);
+        if (built && val && !json_is_null(val))
+            built = mg_json_set_ref(doc, repl[i], val);
     }
     char now[32];
     mg_ac_now(now);
-    json_object_set_new(doc, "updatedAt", json_string(now));
-    json_object_set_new(doc, "status", json_string("UPDATING"));
-    s_commit(c, account, d->key, doc, 202, mg_ac_public_target(doc));
+    built = built && mg_json_set(doc, "updatedAt", json_string(now)) &&
+            mg_json_set(doc, "status", json_string("UPDATING"));
+    s_commit(c, account, d->key, doc, built, 202, built ? mg_ac_public_target(doc) : NULL);
 out:
     if (snap)
         mg_snapshot_unref(snap);
@@ -466,9 +482,9 @@ void mg_ac_delete_target(struct mg_call *c)
     doc = json_deep_copy(d->doc);
     char now[32];
     mg_ac_now(now);
-    json_object_set_new(doc, "status", json_string("DELETING"));
-    json_object_set_new(doc, "updatedAt", json_string(now));
-    s_commit(c, account, d->key, doc, 202, reply);
+    bool built = doc && mg_json_set(doc, "status", json_string("DELETING")) &&
+                 mg_json_set(doc, "updatedAt", json_string(now));
+    s_commit(c, account, d->key, doc, built, 202, reply);
     reply = NULL;
 out:
     json_decref(reply);
@@ -508,12 +524,13 @@ void mg_ac_sync_targets(struct mg_call *c)
     doc = json_deep_copy(d->doc);
     char now[32];
     mg_ac_now(now);
-    json_object_set_new(doc, "status", json_string("SYNCHRONIZING"));
-    json_object_set_new(doc, "updatedAt", json_string(now));
-    json_t *pub = mg_ac_public_target(doc);
-    json_t *arr = json_array();
-    json_array_append_new(arr, pub);
-    s_commit(c, account, d->key, doc, 202, json_pack("{s:o}", "targets", arr));
+    bool built = doc && mg_json_set(doc, "status", json_string("SYNCHRONIZING")) &&
+                 mg_json_set(doc, "updatedAt", json_string(now));
+    json_t *arr = built ? json_array() : NULL;
+    built = arr && mg_json_append(arr, mg_ac_public_target(doc));
+    json_t *answer = built ? json_pack("{s:O}", "targets", arr) : NULL;
+    json_decref(arr);
+    s_commit(c, account, d->key, doc, built && answer, 202, answer);
 out:
     if (snap)
         mg_snapshot_unref(snap);
