@@ -259,6 +259,9 @@ static bool s_prepare(struct mg_call *c, json_t *input)
             return false;
         }
     }
+    /* the account of an ARN is the server's note, never the client's: a body member of that
+     * name is dropped before anything reads it */
+    (void)json_object_del(input, S_ARN_ACCOUNT);
     const char *ident = json_string_value(json_object_get(input, "gatewayIdentifier"));
     struct mg_arn a;
     if (ident == NULL || strncmp(ident, "arn:", 4) != 0 ||

@@ -138,6 +138,16 @@ static void test_prepare(void **state)
     assert_string_equal(account, "111122223333");
     mg_aws_reply_cleanup(&f->rep);
     json_decref(in);
+    /* a client cannot name the account itself: a body member "_gatewayAccount" is dropped */
+    in = json_pack("{s:s, s:s}", "gatewayIdentifier", "gw-abcdefghij", "_gatewayAccount",
+                   "444455556666");
+    assert_true(s_prepare(f, "UpdateGateway", in));
+    assert_null(json_object_get(in, "_gatewayAccount"));
+    f->c.input = in;
+    assert_true(mg_ac_gateway_ident(&f->c, "gw-abcdefghij", account, id));
+    assert_string_equal(account, "111122223333");
+    mg_aws_reply_cleanup(&f->rep);
+    json_decref(in);
     /* an id in the model's pattern but longer than any mcpgate makes: no such gateway */
     char longid[160];
     memset(longid, 'a', 140);
