@@ -1,6 +1,7 @@
 /* The validator driven by the model tables: AWS's wording, AWS's member paths (model.h). */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -50,6 +51,24 @@ static pcre2_code *s_pattern(uint32_t i)
     return code;
 }
 
+/* Every match is bounded: a value built to make a pattern backtrack costs at most this many
+ * steps and then counts as not matching (fails closed). The models' patterns need a few per
+ * character; values are at most MG_AWS_MAX_STRING bytes. */
+#define S_MATCH_LIMIT 1000000u
+#define S_DEPTH_LIMIT 10000u
+
+static pcre2_match_context *s_mctx;
+static pthread_once_t s_mctx_once = PTHREAD_ONCE_INIT;
+
+static void s_mctx_init(void)
+{
+    s_mctx = pcre2_match_context_create(NULL);
+    if (s_mctx) {
+        pcre2_set_match_limit(s_mctx, S_MATCH_LIMIT);
+        pcre2_set_depth_limit(s_mctx, S_DEPTH_LIMIT);
+    }
+}
+
 bool mg_aws_pattern_ok(uint32_t pattern)
 {
     return s_pattern(pattern) != NULL;
@@ -60,11 +79,15 @@ bool mg_aws_pattern_match(uint32_t pattern, struct mg_slice s)
     pcre2_code *code = s_pattern(pattern);
     if (code == NULL || !mg_utf8_valid(s))
         return false;
+    (void)pthread_once(&s_mctx_once, s_mctx_init);
+    if (s_mctx == NULL)
+        return false;
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
     if (md == NULL)
         return false;
+    /* a limit reached (PCRE2_ERROR_MATCHLIMIT, _DEPTHLIMIT) is < 0: no match */
     int rc = pcre2_match(code, (PCRE2_SPTR)(s.ptr ? s.ptr : (const uint8_t *)""), s.len, 0,
-                         PCRE2_NO_UTF_CHECK, md, NULL);
+                         PCRE2_NO_UTF_CHECK, md, s_mctx);
     pcre2_match_data_free(md);
     return rc >= 0;
 }
