@@ -28,39 +28,39 @@ static bool s_next_segment(struct mg_slice *rest, struct mg_slice *seg)
     return true;
 }
 
+/* The next name=value pair of a query ("a=1&b" -> "a","1", then "b",""); false at the end. */
+static bool s_next_pair(struct mg_slice *rest, struct mg_slice *name, struct mg_slice *value)
+{
+    if (rest->len == 0)
+        return false;
+    struct mg_slice pair;
+    if (!mg_slice_split(rest, '&', &pair)) {
+        pair = *rest;
+        *rest = mg_slice_make(rest->ptr + rest->len, 0);
+    }
+    long eq = mg_slice_find(pair, '=');
+    *name = eq < 0 ? pair : mg_slice_make(pair.ptr, (size_t)eq);
+    *value = eq < 0 ? mg_slice_make(pair.ptr, 0)
+                    : mg_slice_make(pair.ptr + eq + 1, pair.len - (size_t)eq - 1);
+    return true;
+}
+
 /* Whether the raw query has name=value (or just name, when value is empty) among its pairs. */
 static bool s_query_has(struct mg_slice query, struct mg_slice name, struct mg_slice value)
 {
-    struct mg_slice rest = query, pair;
-    while (rest.len) {
-        if (!mg_slice_split(&rest, '&', &pair)) {
-            pair = rest;
-            rest = mg_slice_make(rest.ptr + rest.len, 0);
-        }
-        long eq = mg_slice_find(pair, '=');
-        struct mg_slice n = eq < 0 ? pair : mg_slice_make(pair.ptr, (size_t)eq);
-        struct mg_slice v = eq < 0 ? mg_slice_make(pair.ptr, 0)
-                                   : mg_slice_make(pair.ptr + eq + 1, pair.len - (size_t)eq - 1);
+    struct mg_slice rest = query, n, v;
+    while (s_next_pair(&rest, &n, &v))
         if (mg_slice_eq(n, name) && (value.len == 0 || mg_slice_eq(v, value)))
             return true;
-    }
     return false;
 }
 
 /* Every literal query part of the template ("find=LayerVersion&x") present; counts them. */
 static bool s_query_match(const char *tq, struct mg_slice query, int *parts)
 {
-    struct mg_slice rest = mg_slice_cstr(tq), pair;
+    struct mg_slice rest = mg_slice_cstr(tq), n, v;
     *parts = 0;
-    while (rest.len) {
-        if (!mg_slice_split(&rest, '&', &pair)) {
-            pair = rest;
-            rest = mg_slice_make(rest.ptr + rest.len, 0);
-        }
-        long eq = mg_slice_find(pair, '=');
-        struct mg_slice n = eq < 0 ? pair : mg_slice_make(pair.ptr, (size_t)eq);
-        struct mg_slice v = eq < 0 ? mg_slice_make(pair.ptr, 0)
-                                   : mg_slice_make(pair.ptr + eq + 1, pair.len - (size_t)eq - 1);
+    while (s_next_pair(&rest, &n, &v)) {
         if (!s_query_has(query, n, v))
             return false;
         (*parts)++;
