@@ -60,6 +60,8 @@ struct mg_principal {
 void mg_principal_cleanup(struct mg_principal *p);
 
 struct mg_env;
+struct mg_http_client;
+struct mg_vault;
 
 /* What authentication and authorization need of the accounts, users, roles and keys: the IAM
  * module provides it (mg_iam_identity in iam/iam.h), app puts it in the environment. */
@@ -103,6 +105,8 @@ struct mg_env {
     struct mg_sigv4_key_cache *key_cache;
     const uint8_t *token_key;           /* 32 bytes: STS session tokens and MCP session ids */
     const struct mg_identity *identity; /* NULL: every key is unknown, no identity policy */
+    struct mg_http_client *http;        /* outbound HTTP (http/client.h); NULL: none */
+    struct mg_vault *vault;             /* AgentCore Identity's runtime (vault/vault.h) or NULL */
 };
 
 /* mcpgate assumes a role on behalf of an AWS service (e.g. "bedrock-agentcore.amazonaws.com",

@@ -1,0 +1,82 @@
+/* src/http/client.h: outbound HTTP (OpenAPI, Smithy and MCP-server targets, OAuth2 token and
+ * discovery endpoints), libcurl's multi interface on the client's own I/O thread. No call ever
+ * blocks an event loop: mg_http_fetch returns at once and its callback runs on the I/O thread;
+ * mg_http_fetch_sync is for threads that may block (the control plane's background worker).
+ *
+ * Rules every request gets: http and https only; plain http only to a loopback address (127/8,
+ * ::1, "localhost"); redirects are never followed (a 3xx is an answer like any other, so a
+ * credential never travels to a host it was not meant for); TLS peers verified against the
+ * system store, or against the request's CA bundle; connect and total timeouts; a response
+ * larger than its limit fails the request (never truncated). Connections are reused per
+ * upstream (curl's connection cache). Secrets in headers or URLs are never logged. */
+#ifndef MG_HTTP_CLIENT_H
+#define MG_HTTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/err.h"
+#include "base/slice.h"
+
+#define MG_HTTP_CLIENT_CONNECT_MS 5000  /* default connect timeout */
+#define MG_HTTP_CLIENT_TOTAL_MS 30000   /* default total timeout */
+#define MG_HTTP_CLIENT_MAX_RESPONSE (6u * 1024 * 1024) /* default response body limit */
+#define MG_HTTP_CLIENT_MAX_HEADERS 64   /* headers of one request */
+
+struct mg_http_client;
+
+/* One request. Everything is copied by mg_http_fetch: the caller may free it on return. */
+struct mg_http_out_req {
+    const char *method; /* "GET", "POST", ... */
+    const char *url;    /* absolute http:// or https:// URL, query included */
+    /* "Name: value" lines, at most MG_HTTP_CLIENT_MAX_HEADERS. No Host (from the URL), no
+     * Content-Length (from the body). */
+    const char *const *headers;
+    size_t n_headers;
+    struct mg_slice body;  /* sent when method is not GET/HEAD or body.len > 0 */
+    const char *ca_file;   /* PEM bundle to verify the peer against, or NULL: the system store */
+    long connect_timeout_ms; /* 0: MG_HTTP_CLIENT_CONNECT_MS */
+    long timeout_ms;         /* 0: MG_HTTP_CLIENT_TOTAL_MS */
+    size_t max_response;     /* body bytes; 0: MG_HTTP_CLIENT_MAX_RESPONSE */
+};
+
+/* What came back. err is MG_E_OK when an HTTP answer arrived (whatever its status); otherwise
+ * MG_E_INVALID (the request was refused before sending: bad URL, scheme, http to a non-loopback
+ * host, too many headers), MG_E_UPSTREAM (connect, TLS, protocol failure or timeout: timed_out
+ * tells), MG_E_TOO_LARGE (response over its limit) or MG_E_NOMEM, with a short reason in msg
+ * that names no secret (e.g. "connection refused", "timed out after 30000 ms"). */
+struct mg_http_out_resp {
+    enum mg_err err;
+    bool timed_out;
+    char msg[256];
+    long status;
+    /* response headers as received, "name: value\r\n" lines of the final response, names
+     * lower-cased; use mg_http_out_header */
+    struct mg_buf headers;
+    struct mg_buf body;
+};
+
+/* The value of a response header (name lower-case), trimmed, or an empty slice with false. */
+bool mg_http_out_header(const struct mg_http_out_resp *r, const char *lname, struct mg_slice *v);
+void mg_http_out_resp_cleanup(struct mg_http_out_resp *r);
+
+/* Called once per request, on the client's I/O thread, never from inside mg_http_fetch. The
+ * response is the callee's: it must call mg_http_out_resp_cleanup (or keep it). */
+typedef void (*mg_http_out_cb)(void *arg, struct mg_http_out_resp *resp);
+
+/* Starts the I/O thread. MG_E_NOMEM / MG_E_INTERNAL with the reason in ei. */
+MG_MUST_USE enum mg_err mg_http_client_new(struct mg_http_client **out, struct mg_errinfo *ei);
+/* Stops the thread: requests still in flight complete with err MG_E_UPSTREAM ("shutting down").
+ * NULL is fine. */
+void mg_http_client_free(struct mg_http_client *c);
+
+/* Starts a request. On MG_E_OK, cb will run exactly once; on any other return (c NULL, out of
+ * memory, too many requests in flight), cb never runs. Never blocks. */
+MG_MUST_USE enum mg_err mg_http_fetch(struct mg_http_client *c, const struct mg_http_out_req *req,
+                                      mg_http_out_cb cb, void *arg);
+/* Sends a request and waits for its answer (resp filled as for the callback; clean it up).
+ * Only on threads that may block; never on an event loop or the client's own thread. */
+void mg_http_fetch_sync(struct mg_http_client *c, const struct mg_http_out_req *req,
+                        struct mg_http_out_resp *resp);
+
+#endif
