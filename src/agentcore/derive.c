@@ -18,6 +18,44 @@ static const char *s_union_member(const json_t *o)
     return NULL;
 }
 
+/* The outbound credentials a Smithy target may have (AgentCore's matrix): the gateway role,
+ * signing with the model's own signing name (so no iamCredentialProvider), or OAuth client
+ * credentials. False, with the rule in v, for any other. */
+static bool s_smithy_creds(const json_t *body, struct mg_ac_verr *v)
+{
+    const json_t *c = json_array_get(json_object_get(body, "credentialProviderConfigurations"), 0);
+    const char *t = json_string_value(json_object_get(c, "credentialProviderType"));
+    const json_t *p = json_object_get(c, "credentialProvider");
+    const char *member = s_union_member(p);
+    if (t == NULL) {
+        mg_ac_verr_rule(v, "Smithy target requires a credential provider configuration of type "
+                           "GATEWAY_IAM_ROLE or OAUTH");
+        return false;
+    }
+    if (strcmp(t, "GATEWAY_IAM_ROLE") == 0) {
+        if (member && strcmp(member, "iamCredentialProvider") == 0) {
+            mg_ac_verr_rule(v, "IamCredentialProvider is not supported for smithyModel targets: "
+                               "requests are signed with the model's SigV4 signing name "
+                               "(aws.auth#sigv4) in the gateway's region");
+            return false;
+        }
+        return true;
+    }
+    if (strcmp(t, "OAUTH") == 0) {
+        const char *g = json_string_value(
+            json_object_get(json_object_get(p, "oauthCredentialProvider"), "grantType"));
+        if (g && strcmp(g, "CLIENT_CREDENTIALS") != 0) {
+            mg_ac_verr_rule(v, "Smithy target only supports the CLIENT_CREDENTIALS grant type for "
+                               "OAUTH credential provider type");
+            return false;
+        }
+        return true;
+    }
+    mg_ac_verr_rule(v, "Smithy target only supports GATEWAY_IAM_ROLE and OAUTH credential "
+                       "provider types");
+    return false;
+}
+
 enum mg_err mg_ac_target_tools(const json_t *body, const struct mg_ac_quotas *q, json_t **tools,
                                struct mg_ac_verr *v)
 {
@@ -28,6 +66,8 @@ enum mg_err mg_ac_target_tools(const json_t *body, const struct mg_ac_quotas *q,
     bool smithy = kind && strcmp(kind, "smithyModel") == 0;
     if (!openapi && !smithy)
         return MG_E_OK; /* Lambda: its inline tools; MCP servers: synchronized later */
+    if (smithy && !s_smithy_creds(body, v))
+        return MG_E_INVALID;
     const json_t *schema = json_object_get(mcp, kind);
     const char *where = s_union_member(schema);
     if (where && strcmp(where, "s3") == 0) {
