@@ -11,6 +11,7 @@
  *                    "payload"|"body", "name": WIRE_NAME, "kind": SHAPE_TYPE, "greedy": bool}]} */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/alloc.h"
 #include "base/json.h"
@@ -157,6 +158,22 @@ static bool s_is_num_type(const char *t)
 
 /* ---- descriptions: smithy.api#documentation without HTML ------------------------------------ */
 
+/* True for the tags that sit inside a line of text (<code>, </b>...): dropped without a space. */
+static bool s_inline_tag(const char *t)
+{
+    static const char *const inl[] = {"a",      "b",    "i",   "u",   "code",    "em",
+                                      "strong", "span", "sub", "sup", "fullname"};
+    if (*t == '/')
+        t++;
+    size_t n = 0;
+    while ((t[n] >= 'a' && t[n] <= 'z') || (t[n] >= 'A' && t[n] <= 'Z'))
+        n++;
+    for (size_t i = 0; i < sizeof(inl) / sizeof(inl[0]); i++)
+        if (strlen(inl[i]) == n && strncasecmp(inl[i], t, n) == 0)
+            return true;
+    return false;
+}
+
 /* Appends the text of HTML doc with tags dropped, a few entities decoded and white space
  * collapsed, at most max bytes (cut on a UTF-8 boundary). */
 static enum mg_err s_doc_text(struct mg_buf *b, const char *doc, size_t max)
@@ -171,8 +188,9 @@ static enum mg_err s_doc_text(struct mg_buf *b, const char *doc, size_t max)
             const char *e = strchr(p, '>');
             if (e == NULL)
                 break;
+            bool inline_tag = s_inline_tag(p + 1);
             p = e + 1;
-            if (!space) {
+            if (!space && !inline_tag) {
                 MG_TRY(mg_buf_append_byte(b, ' '));
                 space = true;
             }
