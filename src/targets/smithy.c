@@ -19,14 +19,17 @@
 #include "base/util.h"
 #include "targets/targets.h"
 
-#define S_MAX_MODEL (10u * 1024 * 1024) /* AgentCore: a Smithy model of up to 10 MB */
-#define S_MAX_DEPTH 64                  /* JSON nesting of the model text */
-#define S_MAX_SHAPES 100000             /* shapes of one model */
-#define S_MAX_RESOURCE_DEPTH 16         /* resources inside resources */
-#define S_MAX_SCHEMA_DEPTH 12           /* nesting of one inputSchema (recursive shapes stop) */
-#define S_MAX_SCHEMA_NODES 4000         /* schema nodes of one tool */
-#define S_MAX_DOC 2048                  /* bytes of one description */
-#define S_MAX_WIRE_URI 2048             /* bytes of one operation's URI pattern */
+#define S_MAX_MODEL (10u * 1024 * 1024)    /* AgentCore: a Smithy model of up to 10 MB */
+#define S_MAX_DEPTH 64                     /* JSON nesting of the model text */
+#define S_MAX_SHAPES 100000                /* shapes of one model */
+#define S_MAX_RESOURCE_DEPTH 16            /* resources inside resources */
+#define S_MAX_SCHEMA_DEPTH 12              /* nesting of one inputSchema (recursive shapes stop) */
+#define S_MAX_SCHEMA_NODES 4000            /* schema nodes of one tool */
+#define S_MAX_DOC 2048                     /* bytes of one tool's description */
+#define S_MAX_PROP_DOC 512                 /* bytes of one property's description */
+#define S_MAX_TOTAL_NODES 200000           /* schema nodes of all the tools of a model */
+#define S_MAX_TOTAL_DOC (4u * 1024 * 1024) /* bytes of the properties' descriptions, all tools */
+#define S_MAX_WIRE_URI 2048                /* bytes of one operation's URI pattern */
 
 /* ---- the model ----------------------------------------------------------------------------- */
 
@@ -239,15 +242,15 @@ static enum mg_err s_doc_text(struct mg_buf *b, const char *doc, size_t max)
 
 /* A new JSON string of a shape's documentation, or NULL when it has none (or out of memory:
  * *err tells). */
-static json_t *s_doc(const json_t *shape, enum mg_err *err)
+static json_t *s_doc(const json_t *shape, size_t max, enum mg_err *err)
 {
     const char *d = json_string_value(s_trait(shape, "smithy.api#documentation"));
     *err = MG_E_OK;
     if (d == NULL)
         return NULL;
     struct mg_buf b;
-    mg_buf_init(&b, S_MAX_DOC + 16);
-    enum mg_err e = s_doc_text(&b, d, S_MAX_DOC);
+    mg_buf_init(&b, max + 16);
+    enum mg_err e = s_doc_text(&b, d, max);
     json_t *s = NULL;
     if (e == MG_E_OK && b.len > 0) {
         s = json_stringn((const char *)b.ptr, b.len);
@@ -266,7 +269,9 @@ struct s_schema_ctx {
     const char *stack[S_MAX_SCHEMA_DEPTH + 1]; /* aggregate shapes being expanded */
     size_t depth;
     size_t nodes;
-    bool rest_body; /* restJson1: nested members take their jsonName */
+    size_t *total_nodes; /* across the tools of the model */
+    size_t *doc_bytes;   /* properties' descriptions across the tools of the model */
+    bool rest_body;      /* restJson1: nested members take their jsonName */
 };
 
 static json_t *s_schema(struct s_schema_ctx *c, const char *id, const json_t *member);
@@ -405,7 +410,8 @@ static json_t *s_schema_inner(struct s_schema_ctx *c, const char *id, const json
     for (size_t i = 0; i < c->depth; i++)
         if (strcmp(c->stack[i], id) == 0)
             seen = true;
-    if (seen || c->depth >= S_MAX_SCHEMA_DEPTH || c->nodes > S_MAX_SCHEMA_NODES) {
+    if (seen || c->depth >= S_MAX_SCHEMA_DEPTH || c->nodes > S_MAX_SCHEMA_NODES ||
+        *c->total_nodes > S_MAX_TOTAL_NODES) {
         if (strcmp(t, "list") == 0 || strcmp(t, "set") == 0)
             return s_typed("array");
         if (strcmp(t, "structure") == 0 || strcmp(t, "union") == 0 || strcmp(t, "map") == 0)
@@ -451,13 +457,19 @@ static json_t *s_schema_inner(struct s_schema_ctx *c, const char *id, const json
 static json_t *s_schema(struct s_schema_ctx *c, const char *id, const json_t *member)
 {
     c->nodes++;
+    (*c->total_nodes)++;
     json_t *o = s_schema_inner(c, id, member);
     if (o == NULL)
         return NULL;
-    enum mg_err e;
-    json_t *d = s_doc(member, &e);
-    if (d == NULL && e == MG_E_OK && member != NULL && c->depth > 0)
-        d = s_doc(s_shape(c->m, id), &e);
+    enum mg_err e = MG_E_OK;
+    json_t *d = NULL;
+    if (*c->doc_bytes <= S_MAX_TOTAL_DOC) {
+        d = s_doc(member, S_MAX_PROP_DOC, &e);
+        if (d == NULL && e == MG_E_OK && member != NULL && c->depth > 0)
+            d = s_doc(s_shape(c->m, id), S_MAX_PROP_DOC, &e);
+        if (d)
+            *c->doc_bytes += json_string_length(d);
+    }
     if (e != MG_E_OK || (d && !mg_json_set(o, "description", d))) {
         json_decref(o);
         return NULL;
@@ -569,6 +581,32 @@ static enum mg_err s_labels(struct s_model *m, const char *op, const char *uri, 
                           "its URI %s",
                           mem, op, uri);
     }
+    /* and every label of the URI's path is an httpLabel member */
+    size_t plen = strcspn(uri, "?");
+    for (const char *p = uri; p < uri + plen; p++) {
+        if (*p == '}')
+            return s_fail(m, "The Smithy model is not valid: the URI %s of operation %s", uri, op);
+        if (*p != '{')
+            continue;
+        const char *end = memchr(p, '}', (size_t)(uri + plen - p));
+        size_t n = end ? (size_t)(end - p - 1) : 0;
+        if (n > 0 && p[n] == '+')
+            n--;
+        bool found = false;
+        json_array_foreach(bindings, i, b)
+        {
+            const char *mem = json_string_value(json_object_get(b, "member"));
+            if (strcmp(json_string_value(json_object_get(b, "in")), "label") == 0 &&
+                strlen(mem) == n && strncmp(mem, p + 1, n) == 0)
+                found = true;
+        }
+        if (end == NULL || n == 0 || !found)
+            return s_fail(m,
+                          "The Smithy model is not valid: the URI %s of operation %s has a label "
+                          "that is no httpLabel member of its input",
+                          uri, op);
+        p = end;
+    }
     return MG_E_OK;
 }
 
@@ -581,6 +619,7 @@ struct s_tools_ctx {
     json_t *tools;
     json_t *seen; /* operation ids already made tools (object used as a set) */
     json_t *names;
+    size_t schema_nodes, doc_bytes;
 };
 
 static enum mg_err s_operation(struct s_tools_ctx *t, const char *op_id)
@@ -640,15 +679,19 @@ static enum mg_err s_operation(struct s_tools_ctx *t, const char *op_id)
     bool rest = strcmp(m->protocol, "restJson1") == 0;
     if (tool == NULL || call == NULL)
         goto fail;
-    struct s_schema_ctx sc = {.m = m, .rest_body = rest};
+    struct s_schema_ctx sc = {.m = m,
+                              .total_nodes = &t->schema_nodes,
+                              .doc_bytes = &t->doc_bytes,
+                              .rest_body = rest};
     json_t *schema = input ? s_schema(&sc, in_id, NULL) : s_typed("object");
     if (schema && input == NULL && !mg_json_set(schema, "properties", json_object())) {
         json_decref(schema);
         schema = NULL;
     }
-    json_t *desc = s_doc(op, &e);
+    json_t *desc = s_doc(op, S_MAX_DOC, &e);
     if (e != MG_E_OK || schema == NULL) {
         json_decref(schema);
+        json_decref(desc);
         e = MG_E_NOMEM;
         goto fail;
     }
@@ -678,8 +721,8 @@ static enum mg_err s_operation(struct s_tools_ctx *t, const char *op_id)
         bindings = json_array();
         if (bindings == NULL)
             goto fail;
-        if (input && ((e = s_bindings(m, name, input, bindings)) != MG_E_OK ||
-                      (e = s_labels(m, name, uri, bindings)) != MG_E_OK))
+        if ((input && (e = s_bindings(m, name, input, bindings)) != MG_E_OK) ||
+            (e = s_labels(m, name, uri, bindings)) != MG_E_OK)
             goto fail;
         e = MG_E_NOMEM;
         if (!mg_json_set(call, "method", json_string(method)) ||
@@ -715,6 +758,10 @@ static enum mg_err s_resource(struct s_tools_ctx *t, const char *id, size_t dept
     if (depth > S_MAX_RESOURCE_DEPTH)
         return s_fail(t->m, "The Smithy model nests resources more than %d deep",
                       S_MAX_RESOURCE_DEPTH);
+    if (json_object_get(t->seen, id))
+        return MG_E_OK; /* a resource bound twice: its operations are tools once */
+    if (json_object_set_new(t->seen, id, json_true()) != 0)
+        return MG_E_NOMEM;
     for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
         const char *op = s_target(json_object_get(r, one[i]));
         if (op)

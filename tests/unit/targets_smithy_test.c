@@ -341,6 +341,13 @@ static void test_smithy_refusals(void **state)
             "\"smithy.api#String\",\"traits\":{\"smithy.api#httpLabel\":{}}}}}}}",
             MG_E_INVALID, msg);
     assert_non_null(strstr(msg, "label L"));
+    /* a URI label that is no httpLabel member */
+    s_tools("{\"smithy\":\"2.0\",\"shapes\":{\"a#S\":{\"type\":\"service\",\"operations\":["
+            "{\"target\":\"a#Op\"}],\"traits\":{\"aws.protocols#restJson1\":{},"
+            "\"aws.auth#sigv4\":{\"name\":\"x\"}}},\"a#Op\":{\"type\":\"operation\",\"traits\":"
+            "{\"smithy.api#http\":{\"method\":\"GET\",\"uri\":\"/x/{Other}\"}}}}}",
+            MG_E_INVALID, msg);
+    assert_non_null(strstr(msg, "no httpLabel member"));
     /* no signing name */
     s_tools("{\"smithy\":\"2.0\",\"shapes\":{\"a#S\":{\"type\":\"service\",\"traits\":{"
             "\"aws.protocols#awsJson1_0\":{}}}}}",
@@ -373,6 +380,57 @@ static void test_smithy_refusals(void **state)
     assert_int_equal(mg_smithy_tools(mg_slice_cstr(s_rest), &one, &tools, msg, sizeof(msg)),
                      MG_E_INVALID);
     assert_non_null(strstr(msg, "longer than 20"));
+}
+
+/* A model that would be huge if expanded naively: resources bound 40 times at each of 12
+ * levels, and structures whose 40 members each hold the next structure, 12 deep. */
+static void test_smithy_bounded_expansion(void **state)
+{
+    (void)state;
+    json_t *shapes = json_object();
+    assert_non_null(shapes);
+    char id[64], next[64];
+    for (int lvl = 0; lvl < 12; lvl++) {
+        json_t *refs = json_array(), *members = json_object();
+        snprintf(next, sizeof(next), "a#R%d", lvl + 1);
+        for (int i = 0; i < 40 && lvl < 11; i++)
+            assert_true(mg_json_append(refs, json_pack("{s:s}", "target", next)));
+        snprintf(id, sizeof(id), "a#R%d", lvl);
+        assert_true(mg_json_set(shapes, id,
+                                json_pack("{s:s, s:o, s:[{s:s}]}", "type", "resource", "resources",
+                                          refs, "operations", "target", "a#Op")));
+        snprintf(next, sizeof(next), "a#S%d", lvl + 1);
+        for (int i = 0; i < 40; i++) {
+            char mn[16];
+            snprintf(mn, sizeof(mn), "m%d", i);
+            assert_true(
+                mg_json_set(members, mn,
+                            json_pack("{s:s}", "target", lvl < 11 ? next : "smithy.api#String")));
+        }
+        snprintf(id, sizeof(id), "a#S%d", lvl);
+        assert_true(mg_json_set(shapes, id,
+                                json_pack("{s:s, s:o}", "type", "structure", "members", members)));
+    }
+    assert_true(
+        mg_json_set(shapes, "a#Op",
+                    json_pack("{s:s, s:{s:s}}", "type", "operation", "input", "target", "a#S0")));
+    assert_true(mg_json_set(shapes, "a#Svc",
+                            json_pack("{s:s, s:[{s:s}], s:{s:{}, s:{s:s}}}", "type", "service",
+                                      "resources", "target", "a#R0", "traits",
+                                      "aws.protocols#awsJson1_0", "aws.auth#sigv4", "name", "x")));
+    json_t *model = json_pack("{s:s, s:o}", "smithy", "2.0", "shapes", shapes);
+    char *text = json_dumps(model, JSON_COMPACT);
+    assert_non_null(text);
+    json_decref(model);
+    char msg[512];
+    json_t *tools = s_tools(text, MG_E_OK, msg);
+    mg_free(text);
+    assert_int_equal(json_array_size(tools), 1);
+    char *schema = json_dumps(json_object_get(json_array_get(tools, 0), "inputSchema"), 0);
+    assert_non_null(schema);
+    assert_true(strlen(schema) < 2u * 1024 * 1024);
+    mg_free(schema);
+    json_decref(tools);
 }
 
 static json_t *s_result(long status, const char *body)
@@ -419,7 +477,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_smithy_rest_tools), cmocka_unit_test(test_smithy_rest_request),
         cmocka_unit_test(test_smithy_aws_json),   cmocka_unit_test(test_smithy_refusals),
-        cmocka_unit_test(test_smithy_result),
+        cmocka_unit_test(test_smithy_result),     cmocka_unit_test(test_smithy_bounded_expansion),
     };
     return MG_RUN_TESTS(tests);
 }
