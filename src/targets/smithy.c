@@ -706,6 +706,17 @@ static enum mg_err s_operation(struct s_tools_ctx *t, const char *op_id)
         !mg_json_set(call, "targetPrefix", json_string(s_short(t->service_id))) ||
         !mg_json_set(call, "operation", json_string(name)))
         goto fail;
+    /* a member the client fills with a fresh token when not given (as the AWS SDKs do) */
+    const char *k;
+    const json_t *mem;
+    json_object_foreach((json_t *)json_object_get(input, "members"), k, mem)
+    {
+        if (s_trait(mem, "smithy.api#idempotencyToken")) {
+            if (!mg_json_set(call, "idempotencyToken", json_string(k)))
+                goto fail;
+            break;
+        }
+    }
     if (rest) {
         const json_t *http = s_trait(op, "smithy.api#http");
         const char *method = json_string_value(json_object_get(http, "method"));
@@ -1200,6 +1211,18 @@ enum mg_err mg_smithy_request(const json_t *call, const json_t *args, const char
     json_t *empty = NULL;
     if (args == NULL && (args = empty = json_object()) == NULL)
         return MG_E_NOMEM;
+    const char *tok = json_string_value(json_object_get(call, "idempotencyToken"));
+    if (tok && json_object_get(args, tok) == NULL) {
+        char uuid[37];
+        mg_request_id(uuid);
+        json_t *copy = json_copy((json_t *)args);
+        json_decref(empty);
+        args = empty = copy;
+        if (copy == NULL || !mg_json_set(copy, tok, json_string(uuid))) {
+            json_decref(empty);
+            return MG_E_NOMEM;
+        }
+    }
     size_t el = strlen(endpoint);
     while (el > 0 && endpoint[el - 1] == '/')
         el--;

@@ -263,6 +263,7 @@ static const char *s_json10 =
     " \"input\":{\"target\":\"com.amazonaws.dynamodb#ListTablesInput\"}},"
     "\"com.amazonaws.dynamodb#ListTablesInput\":{\"type\":\"structure\",\"members\":{"
     " \"Limit\":{\"target\":\"smithy.api#Integer\"},"
+    " \"Token\":{\"target\":\"smithy.api#String\",\"traits\":{\"smithy.api#idempotencyToken\":{}}},"
     " \"Exclusive\":{\"target\":\"smithy.api#String\",\"traits\":{\"smithy.api#required\":{}}}}}"
     "}}";
 
@@ -275,16 +276,17 @@ static void test_smithy_aws_json(void **state)
     const json_t *t = s_find(tools, "ListTables");
     s_assert_json(json_object_get(t, "inputSchema"),
                   "{\"type\":\"object\",\"properties\":{\"Limit\":{\"type\":\"integer\"},"
+                  "\"Token\":{\"type\":\"string\"},"
                   "\"Exclusive\":{\"type\":\"string\"}},\"required\":[\"Exclusive\"]}");
     struct mg_target_req req;
-    s_request(s_call_of(tools, "ListTables"), "{\"Limit\":3}", &req, MG_E_OK, msg);
+    s_request(s_call_of(tools, "ListTables"), "{\"Limit\":3,\"Token\":\"t\"}", &req, MG_E_OK, msg);
     assert_string_equal(req.method, "POST");
     assert_string_equal(mg_buf_cstr(&req.url), "http://127.0.0.1:9000/");
     assert_string_equal(mg_target_req_header_value(&req, "X-Amz-Target"),
                         "DynamoDB_20120810.ListTables");
     assert_string_equal(mg_target_req_header_value(&req, "content-type"),
                         "application/x-amz-json-1.0");
-    assert_string_equal(mg_buf_cstr(&req.body), "{\"Limit\":3}");
+    assert_string_equal(mg_buf_cstr(&req.body), "{\"Limit\":3,\"Token\":\"t\"}");
     mg_target_req_cleanup(&req);
     json_decref(tools);
 
@@ -301,7 +303,11 @@ static void test_smithy_aws_json(void **state)
     s_request(call, "{}", &req, MG_E_OK, msg);
     assert_string_equal(mg_target_req_header_value(&req, "content-type"),
                         "application/x-amz-json-1.1");
-    assert_string_equal(mg_buf_cstr(&req.body), "{}");
+    /* the idempotency token is filled when not given */
+    json_t *sent = json_loads(mg_buf_cstr(&req.body), 0, NULL);
+    assert_int_equal(json_object_size(sent), 1);
+    assert_int_equal(json_string_length(json_object_get(sent, "Token")), 36);
+    json_decref(sent);
     mg_target_req_cleanup(&req);
     json_decref(tools);
     mg_free(m11);
