@@ -448,7 +448,12 @@ static void s_fill_result(struct s_xfer *x, CURLcode rc)
     }
     if (rc == CURLE_OPERATION_TIMEDOUT) {
         r->timed_out = true;
-        if (!mg_fmt(r->msg, sizeof(r->msg), "timed out after %ld ms", x->timeout_ms))
+        curl_off_t connected = 0;
+        (void)curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &connected);
+        bool connecting = connected == 0 && x->connect_ms < x->timeout_ms;
+        if (!mg_fmt(r->msg, sizeof(r->msg), "%s after %ld ms",
+                    connecting ? "connect timed out" : "timed out",
+                    connecting ? x->connect_ms : x->timeout_ms))
             r->msg[0] = '\0';
         return;
     }

@@ -180,6 +180,10 @@ static void *s_conn(void *arg)
     char *buf = malloc(cap + 1);
     while (buf && !atomic_load(&s_srv.stop)) {
         buf[len] = '\0';
+        if (len > 0 && (buf[0] < 'A' || buf[0] > 'Z')) { /* not HTTP (a TLS hello) */
+            s_reply(fd, "400 Bad Request", "Connection: close\r\n", "", 0);
+            break;
+        }
         char *end = strstr(buf, "\r\n\r\n");
         if (end) {
             size_t head_len = (size_t)(end + 4 - buf);
@@ -739,6 +743,28 @@ static void test_http_slow_does_not_delay_fast(void **state)
     assert_true(fast_ms + 400 < slow_ms);
 }
 
+/* https to a server that speaks plain HTTP: the TLS handshake fails, as a target failure */
+static void test_http_tls_failure(void **state)
+{
+    (void)state;
+    struct mg_http_client *c = s_client();
+    char url[128];
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/hello", s_srv.port);
+    struct mg_http_out_req req = {.url = url, .timeout_ms = 3000};
+    struct mg_http_out_resp r, bundle;
+    mg_http_fetch_sync(c, &req, &r);
+    req.ca_file = "/nonexistent/ca.pem";
+    mg_http_fetch_sync(c, &req, &bundle);
+    mg_http_client_free(c);
+    enum mg_err e = r.err, eb = bundle.err;
+    bool to = r.timed_out;
+    mg_http_out_resp_cleanup(&r);
+    mg_http_out_resp_cleanup(&bundle);
+    assert_int_equal(e, MG_E_UPSTREAM);
+    assert_false(to);
+    assert_int_equal(eb, MG_E_UPSTREAM);
+}
+
 static void test_http_localhost_and_head(void **state)
 {
     (void)state;
@@ -780,6 +806,7 @@ int main(void)
                                         s_srv_stop),
         cmocka_unit_test_setup_teardown(test_http_slow_does_not_delay_fast, s_srv_start,
                                         s_srv_stop),
+        cmocka_unit_test_setup_teardown(test_http_tls_failure, s_srv_start, s_srv_stop),
         cmocka_unit_test_setup_teardown(test_http_localhost_and_head, s_srv_start, s_srv_stop),
     };
     return MG_RUN_TESTS(tests);
