@@ -46,4 +46,11 @@ struct mg_mcp_http_kind {
 };
 extern const struct mg_mcp_http_kind mg_mcp_smithy_kind;
 
+/* Interim (smithy_call.c): tools/call of a Smithy tool end to end, until http_target.c drives
+ * the kind through its table. Fills the slot itself or holds the reply until it is answered. */
+struct mg_mcp_ctx;
+struct mg_jsonrpc_msg;
+void mg_mcp_smithy_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
+                        const struct mg_tool *tool, const json_t *arguments);
+
 #endif
