@@ -189,8 +189,15 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
   upstream?.close();
+  if (gw) {
+    const r = await gw.stop();
+    assert.equal(r.signal, null, gw.stderr().slice(-2000));
+    // sanitizer builds: no memory error, no leak from the Smithy code
+    const err = gw.stderr();
+    assert.doesNotMatch(err, /ERROR: AddressSanitizer: (?!detected memory leaks)|runtime error:/, err.slice(-4000));
+    assert.doesNotMatch(err, /smithy/, err.slice(-4000));
+  }
 });
 
 test('a Smithy model becomes one tool per operation, typed SMITHY_MODEL', async () => {
