@@ -223,7 +223,7 @@ test('models mcpgate cannot serve are refused at creation, in words', async () =
   const attempt = (model, creds, extra = {}) => c.send(new CreateGatewayTargetCommand({
     gatewayIdentifier: exampleGw.gatewayId, name: `bad${Math.random().toString(36).slice(2, 7)}`,
     targetConfiguration: { mcp: { smithyModel: extra.s3 ? { s3: { uri: 's3://bucket/model.json' } } : { inlinePayload: typeof model === 'string' ? model : JSON.stringify(model) } } },
-    credentialProviderConfigurations: creds ?? [{ credentialProviderType: 'GATEWAY_IAM_ROLE' }],
+    credentialProviderConfigurations: creds === 'none' ? undefined : creds ?? [{ credentialProviderType: 'GATEWAY_IAM_ROLE' }],
   }));
   const refused = async (p, re) => {
     await assert.rejects(p, (e) => {
@@ -242,6 +242,7 @@ test('models mcpgate cannot serve are refused at creation, in words', async () =
     /IamCredentialProvider is not supported for smithyModel targets/);
   await refused(attempt(EXAMPLE_MODEL, [{ credentialProviderType: 'API_KEY', credentialProvider: { apiKeyCredentialProvider: { providerArn: `arn:aws:bedrock-agentcore:us-east-1:${A.id}:token-vault/default/apikeycredentialprovider/k` } } }]),
     /only supports GATEWAY_IAM_ROLE and OAUTH/);
+  await refused(attempt(EXAMPLE_MODEL, 'none'), /requires a credential provider configuration of type GATEWAY_IAM_ROLE or OAUTH/);
 });
 
 test('ListFunctions through the gateway role returns the functions mcpgate holds', async (t) => {
