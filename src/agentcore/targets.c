@@ -560,17 +560,6 @@ void mg_ac_sync_targets(struct mg_call *c)
                          "The target is busy; retry when the operation has finished");
         goto out;
     }
-    /* only MCP servers list their tools from an upstream: the other kinds' tools are their
-     * schema's, fixed until UpdateGatewayTarget */
-    if (strcmp(s_target_type(d->doc), "MCP_SERVER") != 0) {
-        mg_state_write_abort(env->state);
-        char msg[200];
-        snprintf(msg, sizeof(msg),
-                 "Target %s is a %s target: only MCP server targets can be synchronized", tid,
-                 s_target_type(d->doc));
-        mg_ac_send_validation_msg(c, "FieldValidationFailed", msg);
-        goto out;
-    }
     doc = json_deep_copy(d->doc);
     char now[32];
     mg_ac_now(now);

@@ -25,6 +25,7 @@ const tools = [
   { name: 'echo', description: 'Echoes a message', inputSchema: { type: 'object', properties: { message: { type: 'string' } } } },
   { name: 'upper', description: 'Upper-cases text', inputSchema: { type: 'object', properties: { text: { type: 'string' } } } },
   { name: 'fails', description: 'Always a tool error', inputSchema: { type: 'object' } },
+  { name: 'throws', description: 'Answers a JSON-RPC error', inputSchema: { type: 'object' } },
   { name: 'structured', description: 'Structured output', inputSchema: { type: 'object' },
     outputSchema: { type: 'object', properties: { n: num }, required: ['n'] } },
 ];
@@ -49,6 +50,7 @@ function startUpstream() {
         case 'echo': return { content: [{ type: 'text', text: `echo: ${args.message}` }] };
         case 'upper': return { content: [{ type: 'text', text: String(args.text).toUpperCase() }] };
         case 'fails': return { content: [{ type: 'text', text: 'it failed' }], isError: true };
+        case 'throws': throw new McpError(-32602, 'bad input from upstream', { field: 'x' });
         case 'structured': return { content: [{ type: 'text', text: '{"n":7}' }], structuredContent: { n: 7 } };
         default:
           if (tools.some((t) => t.name === name)) return { content: [{ type: 'text', text: `new tool ${name}` }] };
@@ -169,6 +171,9 @@ test('tools/call is forwarded and the result returned as the server gave it', as
   const f = await client.callTool({ name: 'up___fails', arguments: {} });
   assert.equal(f.isError, true);
   assert.equal(f.content[0].text, 'it failed');
+  // the upstream's JSON-RPC error is ours, code, message and data alike
+  await assert.rejects(client.callTool({ name: 'up___throws', arguments: {} }),
+    (e) => e.code === -32602 && /bad input from upstream/.test(e.message) && e.data?.field === 'x');
   const s = await client.callTool({ name: 'up___structured', arguments: {} });
   assert.deepEqual(s.structuredContent, { n: 7 });
   await client.close();
@@ -230,7 +235,7 @@ test('DYNAMIC listing shows a change upstream without a sync', async () => {
   await client.close();
 });
 
-test('control-plane refusals: plain http off loopback, mcpToolSchema, 3LO, sync of a busy or non-MCP target', async () => {
+test('control-plane refusals: plain http off loopback, mcpToolSchema, 3LO; Update keeps loopback http', async () => {
   const c = control(gw, A.root);
   const mk = (mcpServer, creds) => c.send(new CreateGatewayTargetCommand({
     gatewayIdentifier: mcpGw.gatewayId, name: `x${Math.random().toString(36).slice(2, 8)}`,
