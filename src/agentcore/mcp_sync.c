@@ -93,8 +93,8 @@ static const struct mg_gateway_target *s_find(const struct mg_snapshot *snap, co
     const char *slash = strchr(key, '/');
     if (slash == NULL)
         return NULL;
-    const struct mg_gateway *gw =
-        mg_agentcore_gateway(snap, mg_slice_make(key, (size_t)(slash - key)));
+    const struct mg_gateway *gw = mg_agentcore_gateway(snap,
+                                                       mg_slice_make(key, (size_t)(slash - key)));
     for (size_t i = 0; gw && i < gw->n_targets; i++)
         if (strcmp(gw->targets[i].id, slash + 1) == 0)
             return &gw->targets[i];
@@ -182,8 +182,7 @@ static void s_sync_one(struct mg_ac_mcp_sync *s, struct mg_snapshot *snap,
         s_cred_drop(&k);
         MG_LOG(e ? MG_LOG_WARN : MG_LOG_INFO, MG_SUB_MAIN,
                "target %s: MCP server synchronized in %llu ms: %s", d->key,
-               (unsigned long long)((mg_mono_ns() - t0) / 1000000u),
-               e ? reason : "tools listed");
+               (unsigned long long)((mg_mono_ns() - t0) / 1000000u), e ? reason : "tools listed");
         if (e == MG_E_OK && tools) {
             char buf[256];
             const char *bad = mg_ac_check_tools(tools, buf, sizeof(buf));
@@ -238,8 +237,7 @@ static void *s_run(void *arg)
     return NULL;
 }
 
-struct mg_ac_mcp_sync *mg_ac_mcp_sync_start(const struct mg_env *env,
-                                            const struct mg_ac_quotas *q)
+struct mg_ac_mcp_sync *mg_ac_mcp_sync_start(const struct mg_env *env, const struct mg_ac_quotas *q)
 {
     struct mg_ac_mcp_sync *s = mg_calloc(1, sizeof(*s));
     if (s == NULL)

@@ -70,8 +70,9 @@ json_t *mg_ac_body(struct mg_call *c)
     json_object_del(o, S_ARN_ACCOUNT);
     if (o && json_object_get(o, MG_AC_LOOPBACK_HTTP)) {
         json_object_del(o, MG_AC_LOOPBACK_HTTP);
-        json_t *srv = json_object_get(
-            json_object_get(json_object_get(o, "targetConfiguration"), "mcp"), "mcpServer");
+        json_t *srv = json_object_get(json_object_get(json_object_get(o, "targetConfiguration"),
+                                                      "mcp"),
+                                      "mcpServer");
         const char *ep = json_string_value(json_object_get(srv, "endpoint"));
         char url[2100];
         if (ep == NULL || strncmp(ep, "https://", 8) != 0 ||
@@ -268,8 +269,9 @@ static bool s_prepare(struct mg_call *c, json_t *input)
         /* loopback http for an MCP server: checked as https by the model's pattern
          * (https://.*), put back by mg_ac_body */
         (void)json_object_del(input, MG_AC_LOOPBACK_HTTP);
-        json_t *srv = json_object_get(
-            json_object_get(json_object_get(input, "targetConfiguration"), "mcp"), "mcpServer");
+        json_t *srv = json_object_get(json_object_get(json_object_get(input, "targetConfiguration"),
+                                                      "mcp"),
+                                      "mcpServer");
         const char *ep = json_string_value(json_object_get(srv, "endpoint"));
         char url[2100];
         if (ep && mg_ac_loopback_http(ep) && mg_fmt(url, sizeof(url), "https://%s", ep + 7) &&

@@ -374,9 +374,9 @@ static void s_validate_mcp_server(const json_t *b, const json_t *srv, struct mg_
         mg_ac_verr_rule(v, "The MCP server endpoint is not a valid URL");
     const json_t *c = json_array_get(json_object_get(b, "credentialProviderConfigurations"), 0);
     const char *t = s_str(c, "credentialProviderType");
-    const char *grant = s_str(
-        json_object_get(json_object_get(c, "credentialProvider"), "oauthCredentialProvider"),
-        "grantType");
+    const char *grant = s_str(json_object_get(json_object_get(c, "credentialProvider"),
+                                              "oauthCredentialProvider"),
+                              "grantType");
     bool code = t && strcmp(t, "OAUTH") == 0 && grant && strcmp(grant, "AUTHORIZATION_CODE") == 0;
     if (s_set(srv, "mcpToolSchema")) {
         if (!code)
@@ -394,8 +394,7 @@ static void s_validate_mcp_server(const json_t *b, const json_t *srv, struct mg_
         return;
     }
     if (t && (strcmp(t, "CALLER_IAM_CREDENTIALS") == 0 || strcmp(t, "JWT_PASSTHROUGH") == 0))
-        mg_ac_verr_rule(v, "MCP server targets do not support the %s credential provider type",
-                        t);
+        mg_ac_verr_rule(v, "MCP server targets do not support the %s credential provider type", t);
     s_validate_creds(b, "mcpServer", v);
 }
 

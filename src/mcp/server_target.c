@@ -257,8 +257,8 @@ static void s_fail(struct s_call *k, const char *fmt, ...)
     va_end(ap);
     if (k->agg) {
         MG_LOG_REQ(MG_LOG_WARN, MG_SUB_MCP, k->reply->request_id,
-                   "tools/list of DYNAMIC target %s failed (its tools are left out): %s",
-                   k->target, detail);
+                   "tools/list of DYNAMIC target %s failed (its tools are left out): %s", k->target,
+                   detail);
         json_decref(k->listed);
         k->listed = NULL;
         s_finish(k);
@@ -310,9 +310,9 @@ static void s_answer(struct s_call *k, const json_t *response)
 
 static void s_send(struct s_call *k);
 
-#define S_LIST_PAGES 10      /* tools/list pages read from one DYNAMIC target per listing */
-#define S_LIST_TOOLS 1000    /* tools of one DYNAMIC target (the tools-per-target quota) */
-#define S_LIST_NAME 256      /* bytes of TARGET___TOOL */
+#define S_LIST_PAGES 10   /* tools/list pages read from one DYNAMIC target per listing */
+#define S_LIST_TOOLS 1000 /* tools of one DYNAMIC target (the tools-per-target quota) */
+#define S_LIST_NAME 256   /* bytes of TARGET___TOOL */
 
 static bool s_name_ok(const char *s)
 {
@@ -351,9 +351,9 @@ static void s_list_page(struct s_call *k, const json_t *response)
         const char *desc = json_string_value(json_object_get(up, "description"));
         json_t *in = json_object_get(up, "inputSchema");
         json_t *t = json_pack("{s:s, s:s}", "name", full, "description", desc ? desc : "");
-        bool ok = t && (json_is_object(in) ? mg_json_set_ref(t, "inputSchema", in)
-                                           : mg_json_set(t, "inputSchema",
-                                                         json_pack("{s:s}", "type", "object")));
+        bool ok = t && (json_is_object(in)
+                            ? mg_json_set_ref(t, "inputSchema", in)
+                            : mg_json_set(t, "inputSchema", json_pack("{s:s}", "type", "object")));
         json_t *out = json_object_get(up, "outputSchema");
         if (ok && json_is_object(out))
             ok = mg_json_set_ref(t, "outputSchema", out);
@@ -368,8 +368,8 @@ static void s_list_page(struct s_call *k, const json_t *response)
     const char *next = json_string_value(json_object_get(result, "nextCursor"));
     mg_free(k->cursor);
     k->cursor = NULL;
-    if (next && next[0] && ++k->pages < S_LIST_PAGES &&
-        strlen(next) <= MG_MCP_CLIENT_MAX_CURSOR && json_array_size(k->listed) < S_LIST_TOOLS) {
+    if (next && next[0] && ++k->pages < S_LIST_PAGES && strlen(next) <= MG_MCP_CLIENT_MAX_CURSOR &&
+        json_array_size(k->listed) < S_LIST_TOOLS) {
         k->cursor = mg_strdup(next);
         if (k->cursor == NULL) {
             s_fail(k, "Out of memory while listing tools.");
@@ -467,7 +467,8 @@ static void s_on_resp(void *arg, struct mg_http_out_resp *resp)
         struct mg_slice sid;
         const json_t *result = json_object_get(r, "result");
         const char *v = json_string_value(json_object_get(result, "protocolVersion"));
-        bool ok = json_object_get(r, "error") == NULL && v && mg_mcp_client_version_ok(mg_slice_cstr(v));
+        bool ok = json_object_get(r, "error") == NULL && v &&
+                  mg_mcp_client_version_ok(mg_slice_cstr(v));
         if (ok && mg_http_out_header(resp, "mcp-session-id", &sid)) {
             ok = sid.len > 0 && sid.len <= MG_MCP_CLIENT_MAX_SESSION;
             for (size_t i = 0; ok && i < sid.len; i++)
@@ -567,7 +568,8 @@ static bool s_start(struct mg_mcp_ctx *c, const json_t *id, const struct mg_gate
 {
     const char *endpoint = s_endpoint(t);
     if (endpoint == NULL || (agg == NULL && up == NULL)) {
-        snprintf(detail, cap, "The target has no MCP server endpoint or the tool no upstream name.");
+        snprintf(detail, cap,
+                 "The target has no MCP server endpoint or the tool no upstream name.");
         return false;
     }
     if (c->env->http == NULL) {

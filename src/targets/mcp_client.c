@@ -38,13 +38,14 @@ enum mg_err mg_mcp_client_initialize(struct mg_buf *out, int64_t id)
 
 enum mg_err mg_mcp_client_initialized(struct mg_buf *out)
 {
-    return mg_buf_append_cstr(out, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+    return mg_buf_append_cstr(out,
+                              "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
 }
 
 enum mg_err mg_mcp_client_list(struct mg_buf *out, int64_t id, const char *cursor)
 {
-    json_t *m = json_pack("{s:s, s:I, s:s, s:{}}", "jsonrpc", "2.0", "id", (json_int_t)id,
-                          "method", "tools/list", "params");
+    json_t *m = json_pack("{s:s, s:I, s:s, s:{}}", "jsonrpc", "2.0", "id", (json_int_t)id, "method",
+                          "tools/list", "params");
     if (m && cursor && cursor[0] &&
         !mg_json_set(json_object_get(m, "params"), "cursor", json_string(cursor))) {
         json_decref(m);
@@ -59,9 +60,9 @@ enum mg_err mg_mcp_client_call(struct mg_buf *out, int64_t id, const char *tool,
     json_t *args = json_is_object(arguments) ? json_incref((json_t *)arguments) : json_object();
     if (args == NULL)
         return MG_E_NOMEM;
-    return s_dump(out, json_pack("{s:s, s:I, s:s, s:{s:s, s:o}}", "jsonrpc", "2.0", "id",
-                                 (json_int_t)id, "method", "tools/call", "params", "name", tool,
-                                 "arguments", args));
+    return s_dump(out,
+                  json_pack("{s:s, s:I, s:s, s:{s:s, s:o}}", "jsonrpc", "2.0", "id", (json_int_t)id,
+                            "method", "tools/call", "params", "name", tool, "arguments", args));
 }
 
 static bool s_visible_ascii(const char *s)
@@ -80,7 +81,8 @@ enum mg_err mg_mcp_client_post(struct mg_target_req *req, const char *endpoint,
     snprintf(req->method, sizeof(req->method), "POST");
     MG_TRY(mg_buf_append_cstr(&req->url, endpoint));
     MG_TRY(mg_target_req_header(req, "Content-Type", MG_SLICE_LIT("application/json")));
-    MG_TRY(mg_target_req_header(req, "Accept", MG_SLICE_LIT("application/json, text/event-stream")));
+    MG_TRY(
+        mg_target_req_header(req, "Accept", MG_SLICE_LIT("application/json, text/event-stream")));
     if (session && session[0]) {
         if (strlen(session) > MG_MCP_CLIENT_MAX_SESSION || !s_visible_ascii(session))
             return MG_E_INVALID;
@@ -185,8 +187,7 @@ static bool s_line(struct mg_slice *rest, struct mg_slice *line)
     return true;
 }
 
-static enum mg_err s_sse(struct mg_slice body, int64_t id, json_t **response, char *msg,
-                         size_t cap)
+static enum mg_err s_sse(struct mg_slice body, int64_t id, json_t **response, char *msg, size_t cap)
 {
     struct mg_buf data;
     mg_buf_init(&data, body.len + 1);
@@ -311,9 +312,9 @@ static json_t *s_tool(const json_t *up, const char *name)
                           "_call", "tool", name);
     if (t == NULL)
         return NULL;
-    bool ok = json_is_object(in) ? mg_json_set_ref(t, "inputSchema", in)
-                                 : mg_json_set(t, "inputSchema", json_pack("{s:s}", "type",
-                                                                           "object"));
+    bool ok = json_is_object(in)
+                  ? mg_json_set_ref(t, "inputSchema", in)
+                  : mg_json_set(t, "inputSchema", json_pack("{s:s}", "type", "object"));
     json_t *outs = json_object_get(up, "outputSchema");
     if (ok && json_is_object(outs))
         ok = mg_json_set_ref(t, "outputSchema", outs);

@@ -74,8 +74,7 @@ MG_MUST_USE enum mg_err mg_mcp_client_post(struct mg_target_req *req, const char
  * MG_MCP_CLIENT_MAX_DEPTH; MG_E_NOT_FOUND: no response with that id; MG_E_TOO_LARGE: more than
  * MG_MCP_CLIENT_MAX_EVENTS events; MG_E_NOMEM. msg (cap bytes) says which, naming no content. */
 MG_MUST_USE enum mg_err mg_mcp_client_answer(struct mg_slice content_type, struct mg_slice body,
-                                             int64_t id, json_t **response, char *msg,
-                                             size_t cap);
+                                             int64_t id, json_t **response, char *msg, size_t cap);
 
 /* Adds the tools of one tools/list result ({"tools": [...], "nextCursor"?}) to tools (an array
  * in the "_tools" shape). MG_E_INVALID with the status reason in msg: result not a list, a tool
@@ -97,20 +96,20 @@ typedef enum mg_err (*mg_mcp_client_cred_fn)(void *arg, bool refresh, struct mg_
 struct mg_mcp_client_sync {
     struct mg_http_client *http;
     const char *endpoint;
-    const char *ca_file;             /* or NULL */
-    mg_mcp_client_cred_fn cred;      /* or NULL: no credentials */
+    const char *ca_file;        /* or NULL */
+    mg_mcp_client_cred_fn cred; /* or NULL: no credentials */
     void *cred_arg;
-    struct mg_target_limits lim;     /* max_tools, max_name, target_name_len */
-    long total_ms;                   /* 0: MG_MCP_CLIENT_SYNC_MS */
-    long step_ms;                    /* 0: MG_MCP_CLIENT_STEP_MS */
+    struct mg_target_limits lim; /* max_tools, max_name, target_name_len */
+    long total_ms;               /* 0: MG_MCP_CLIENT_SYNC_MS */
+    long step_ms;                /* 0: MG_MCP_CLIENT_STEP_MS */
 };
 
 /* Connects, initializes, sends notifications/initialized, lists every page of tools (at most
  * MG_MCP_CLIENT_MAX_PAGES) and ends the upstream session. On MG_E_OK *tools is a new "_tools"
  * array. Otherwise reason (cap bytes) holds the target's status reason in AgentCore's words.
  * Blocks: only on threads that may. */
-MG_MUST_USE enum mg_err mg_mcp_client_sync_tools(const struct mg_mcp_client_sync *s,
-                                                 json_t **tools, char *reason, size_t cap);
+MG_MUST_USE enum mg_err mg_mcp_client_sync_tools(const struct mg_mcp_client_sync *s, json_t **tools,
+                                                 char *reason, size_t cap);
 
 /* mg_vault_target_cred's answer, waited for (a condition variable): for mg_mcp_client_cred_fn
  * implementations on threads that may block. On MG_E_OK *out is the caller's (cleanup and

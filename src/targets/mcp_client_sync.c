@@ -72,8 +72,9 @@ static bool s_send(struct s_sess *ss, const char *method, struct mg_slice body, 
         if (max_ms && max_ms < step)
             step = max_ms;
         out.timeout_ms = left < step ? left : step;
-        out.connect_timeout_ms =
-            out.timeout_ms < MG_HTTP_CLIENT_CONNECT_MS ? out.timeout_ms : MG_HTTP_CLIENT_CONNECT_MS;
+        out.connect_timeout_ms = out.timeout_ms < MG_HTTP_CLIENT_CONNECT_MS
+                                     ? out.timeout_ms
+                                     : MG_HTTP_CLIENT_CONNECT_MS;
         out.ca_file = s->ca_file;
         mg_http_fetch_sync(s->http, &out, resp);
         mg_target_req_cleanup(&req);
@@ -86,8 +87,7 @@ static bool s_send(struct s_sess *ss, const char *method, struct mg_slice body, 
         break;
     }
     switch (resp->err) {
-    case MG_E_OK:
-        return true;
+    case MG_E_OK: return true;
     case MG_E_INVALID:
         snprintf(reason, cap, "%s The endpoint was refused: %s.", MG_MCP_CLIENT_SYNC_FAILED,
                  resp->msg);
@@ -210,8 +210,9 @@ static bool s_initialized(struct s_sess *ss, char *reason, size_t cap)
         goto out;
     ok = resp.status >= 200 && resp.status <= 299;
     if (!ok)
-        snprintf(reason, cap, "%s The MCP server answered notifications/initialized with HTTP "
-                              "status %ld.",
+        snprintf(reason, cap,
+                 "%s The MCP server answered notifications/initialized with HTTP "
+                 "status %ld.",
                  MG_MCP_CLIENT_SYNC_FAILED, resp.status);
     mg_http_out_resp_cleanup(&resp);
 out:

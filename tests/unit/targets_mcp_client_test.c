@@ -31,9 +31,9 @@ static void test_mcp_client_requests(void **state)
     json_t *v = s_load(&b);
     assert_string_equal(json_string_value(json_object_get(v, "method")), "initialize");
     assert_int_equal(json_integer_value(json_object_get(v, "id")), 1);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(v, "params"), "protocolVersion")),
-        "2025-11-25");
+    assert_string_equal(json_string_value(
+                            json_object_get(json_object_get(v, "params"), "protocolVersion")),
+                        "2025-11-25");
     assert_true(json_is_object(json_object_get(json_object_get(v, "params"), "clientInfo")));
     json_decref(v);
 
@@ -146,10 +146,10 @@ static void test_mcp_client_json_answer(void **state)
     assert_null(r);
     assert_int_equal(s_answer(JSON_CT, "{\"jsonrpc\":\"2.0\",\"id\":\"3\",\"result\":{}}", 3, &r),
                      MG_E_NOT_FOUND);
-    assert_int_equal(
-        s_answer(JSON_CT, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\",\"result\":{}}", 3,
-                 &r),
-        MG_E_NOT_FOUND);
+    assert_int_equal(s_answer(JSON_CT,
+                              "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\",\"result\":{}}", 3,
+                              &r),
+                     MG_E_NOT_FOUND);
     /* a batch holding it */
     assert_int_equal(s_answer(JSON_CT,
                               "[{\"jsonrpc\":\"2.0\",\"method\":\"x\"},"
@@ -189,14 +189,14 @@ static void test_mcp_client_sse_answer(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "result"), "n")), 2);
     json_decref(r);
     /* CR-only line endings */
-    assert_int_equal(
-        s_answer(SSE_CT, "data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\r\r", 1, &r),
-        MG_E_OK);
+    assert_int_equal(s_answer(SSE_CT, "data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\r\r", 1,
+                              &r),
+                     MG_E_OK);
     json_decref(r);
     /* a malformed event before the response does not hide it */
     assert_int_equal(
-        s_answer(SSE_CT, "data: {nope\n\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n",
-                 1, &r),
+        s_answer(SSE_CT, "data: {nope\n\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n", 1,
+                 &r),
         MG_E_OK);
     json_decref(r);
     /* no response: only notifications, only garbage, empty */
@@ -219,7 +219,8 @@ static void test_mcp_client_answer_limits(void **state)
     for (int i = 0; i < MG_MCP_CLIENT_MAX_EVENTS + 1; i++)
         assert_int_equal(mg_buf_append_cstr(&b, "data: {\"jsonrpc\":\"2.0\",\"method\":\"x\"}\n\n"),
                          MG_E_OK);
-    assert_int_equal(mg_buf_append_cstr(&b, "data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"),
+    assert_int_equal(mg_buf_append_cstr(&b,
+                                        "data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"),
                      MG_E_OK);
     char msg[160];
     assert_int_equal(mg_mcp_client_answer(SSE_CT, mg_buf_slice(&b), 1, &r, msg, sizeof(msg)),
@@ -272,14 +273,15 @@ static void test_mcp_client_tools(void **state)
     json_t *t0 = json_array_get(tools, 0);
     assert_string_equal(json_string_value(json_object_get(t0, "name")), "add");
     assert_string_equal(json_string_value(json_object_get(t0, "description")), "Adds");
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(t0, "_call"), "tool")), "add");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(t0, "_call"), "tool")),
+                        "add");
     assert_true(json_is_object(json_object_get(t0, "outputSchema")));
     assert_true(json_is_object(json_object_get(t0, "annotations")));
     json_t *t1 = json_array_get(tools, 1);
     assert_string_equal(json_string_value(json_object_get(t1, "description")), "");
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(t1, "inputSchema"), "type")), "object");
+    assert_string_equal(json_string_value(
+                            json_object_get(json_object_get(t1, "inputSchema"), "type")),
+                        "object");
 
     /* the last page: no cursor */
     page = json_loads("{\"tools\":[{\"name\":\"z\"}],\"nextCursor\":null}", 0, NULL);
@@ -301,11 +303,15 @@ static void test_mcp_client_tools(void **state)
     json_decref(page);
     assert_non_null(strstr(msg, "Duplicate tool"));
     /* names outside the alphabet, too long with the prefix (4 + 3 + 14 > 20), missing */
-    const char *bad[] = {"{\"tools\":[{\"name\":\"a b\"}]}", "{\"tools\":[{\"name\":\"\"}]}",
+    const char *bad[] = {"{\"tools\":[{\"name\":\"a b\"}]}",
+                         "{\"tools\":[{\"name\":\"\"}]}",
                          "{\"tools\":[{\"name\":\"x/y\"}]}",
                          "{\"tools\":[{\"name\":\"abcdefghijklmn\"}]}",
-                         "{\"tools\":[{\"description\":\"x\"}]}", "{\"tools\":[7]}",
-                         "{\"tools\":{}}", "{}", "{\"tools\":[],\"nextCursor\":5}"};
+                         "{\"tools\":[{\"description\":\"x\"}]}",
+                         "{\"tools\":[7]}",
+                         "{\"tools\":{}}",
+                         "{}",
+                         "{\"tools\":[],\"nextCursor\":5}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         page = json_loads(bad[i], 0, NULL);
         assert_non_null(page);
