@@ -94,7 +94,8 @@ static void s_drop(uint64_t key, const char *target)
  * recently used. */
 static void s_put(uint64_t key, const char *target, const char *session, const char *version)
 {
-    if (strlen(session) > S_SESSION_LEN)
+    size_t sl = strlen(session);
+    if (sl > S_SESSION_LEN)
         return;
     int64_t now = mg_now();
     pthread_mutex_lock(&s_mu);
@@ -116,7 +117,7 @@ static void s_put(uint64_t key, const char *target, const char *session, const c
     slot->key = key;
     slot->last = now;
     snprintf(slot->target, sizeof(slot->target), "%s", target);
-    snprintf(slot->session, sizeof(slot->session), "%s", session);
+    mg_memcpy(slot->session, session, sl + 1);
     snprintf(slot->version, sizeof(slot->version), "%s", version);
     pthread_mutex_unlock(&s_mu);
 }
