@@ -206,6 +206,31 @@ test('an unreachable endpoint fails the target with AgentCore status reasons', a
   await client.close();
 });
 
+test('a server that never answers fails its target after the step limit, and blocks no gateway meanwhile', async () => {
+  const held = [];
+  const hang = http.createServer((req) => { held.push(req); }); // reads, never answers
+  await new Promise((r) => hang.listen(0, '127.0.0.1', r));
+  try {
+    const c = control(gw, A.root);
+    const out = await c.send(new CreateGatewayTargetCommand({
+      gatewayIdentifier: mcpGw.gatewayId, name: 'hang',
+      targetConfiguration: { mcp: { mcpServer: { endpoint: `http://127.0.0.1:${hang.address().port}/mcp` } } },
+    }));
+    // the worker that finishes gateways and other targets is not held up by it
+    const t0 = Date.now();
+    await createGateway(gw, A);
+    assert.ok(Date.now() - t0 < 5000, 'a new gateway became READY while the sync hung');
+    const mid = await c.send(new GetGatewayTargetCommand({ gatewayIdentifier: mcpGw.gatewayId, targetId: out.targetId }));
+    assert.equal(mid.status, 'CREATING');
+    const t = await waitTarget(c, mcpGw.gatewayId, out.targetId, ['READY', 'FAILED'], 60000);
+    assert.equal(t.status, 'FAILED');
+    assert.match(t.statusReasons[0], /^Failed to connect and fetch tools .* did not answer initialize in time/);
+  } finally {
+    hang.closeAllConnections?.();
+    hang.close();
+  }
+});
+
 test('SynchronizeGatewayTargets picks up a tool added upstream', async () => {
   tools.push({ name: 'added_later', description: 'New', inputSchema: { type: 'object' } });
   const c = control(gw, A.root);
