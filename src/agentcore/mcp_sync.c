@@ -54,10 +54,24 @@ bool mg_ac_mcp_synced_here(const json_t *doc)
 
 /* ---- credentials: resolved once per sync, again after a 401 --------------------------------- */
 
+/* What the vault needs of a target (borrowed from the snapshot). */
+static struct mg_vault_target s_vault_target(const struct mg_gateway_target *t)
+{
+    const struct mg_gateway *gw = t->gateway;
+    return (struct mg_vault_target){
+        .account = gw->account,
+        .gateway_id = gw->id,
+        .gateway_arn = gw->arn,
+        .role_arn = gw->role_arn,
+        .config = json_array_get(json_object_get(t->doc, "credentialProviderConfigurations"), 0),
+    };
+}
+
 struct s_cred {
     const struct mg_env *env;
     struct mg_snapshot *snap;
     const struct mg_gateway_target *t;
+    struct mg_vault_target vt;
     struct mg_vault_cred *cred;
 };
 
@@ -78,7 +92,7 @@ static enum mg_err s_cred_apply(void *arg, bool refresh, struct mg_target_req *r
         return MG_E_OK;
     if (k->cred == NULL || refresh) {
         s_cred_drop(k);
-        MG_TRY(mg_mcp_client_cred_wait(k->env, k->snap, k->t, refresh, &k->cred, msg, cap));
+        MG_TRY(mg_mcp_client_cred_wait(k->env, k->snap, &k->vt, refresh, &k->cred, msg, cap));
     }
     enum mg_err e = mg_vault_cred_apply(k->cred, req, mg_now());
     if (e)
@@ -167,7 +181,7 @@ static void s_sync_one(struct mg_ac_mcp_sync *s, struct mg_snapshot *snap,
         snprintf(reason, sizeof(reason), "%s Outbound HTTP is not available.",
                  MG_MCP_CLIENT_SYNC_FAILED);
     } else {
-        struct s_cred k = {.env = env, .snap = snap, .t = t};
+        struct s_cred k = {.env = env, .snap = snap, .t = t, .vt = s_vault_target(t)};
         struct mg_mcp_client_sync req = {
             .http = env->http,
             .endpoint = endpoint,

@@ -124,12 +124,26 @@ static void s_put(uint64_t key, const char *target, const char *session, const c
 
 /* ---- one call ---------------------------------------------------------------------------------- */
 
+/* What the vault needs of a target (borrowed from the snapshot). */
+static struct mg_vault_target s_vault_target(const struct mg_gateway_target *t)
+{
+    const struct mg_gateway *gw = t->gateway;
+    return (struct mg_vault_target){
+        .account = gw->account,
+        .gateway_id = gw->id,
+        .gateway_arn = gw->arn,
+        .role_arn = gw->role_arn,
+        .config = json_array_get(json_object_get(t->doc, "credentialProviderConfigurations"), 0),
+    };
+}
+
 enum s_step { S_INIT = 0, S_INITIALIZED, S_CALL };
 
 struct s_call {
     const struct mg_env *env;
     struct mg_snapshot *snap; /* held: the target and the credentials' inputs live in it */
     const struct mg_gateway_target *t;
+    struct mg_vault_target vt; /* borrows from snap */
     struct mg_mcp_reply *reply;
     size_t slot;
     json_t *id;   /* the client's request id */
@@ -427,7 +441,7 @@ static void s_on_resp(void *arg, struct mg_http_out_resp *resp)
     if (status == 401 && k->cred && k->cred->type != MG_CRED_NONE && !k->refreshed) {
         mg_http_out_resp_cleanup(resp);
         k->refreshed = true;
-        mg_vault_target_cred(k->env, k->snap, k->t, true, s_cred_done, k);
+        mg_vault_target_cred(k->env, k->snap, &k->vt, true, s_cred_done, k);
         return;
     }
     if ((status == 404 || status == 400) && k->cached && !k->retried && k->step != S_INIT) {
@@ -585,6 +599,7 @@ static bool s_start(struct mg_mcp_ctx *c, const json_t *id, const struct mg_gate
     k->env = c->env;
     k->snap = mg_snapshot_ref(c->snap);
     k->t = t;
+    k->vt = s_vault_target(t);
     k->reply = c->reply;
     k->slot = c->slot;
     k->id = json_deep_copy(id);
@@ -616,7 +631,7 @@ static bool s_start(struct mg_mcp_ctx *c, const json_t *id, const struct mg_gate
         atomic_fetch_add(&agg->pending, 1);
     else
         atomic_fetch_add(&c->reply->pending, 1);
-    mg_vault_target_cred(c->env, k->snap, t, false, s_cred_done, k);
+    mg_vault_target_cred(c->env, k->snap, &k->vt, false, s_cred_done, k);
     return true;
 }
 

@@ -116,10 +116,10 @@ MG_MUST_USE enum mg_err mg_mcp_client_sync_tools(const struct mg_mcp_client_sync
  * mg_free it). */
 struct mg_env;
 struct mg_snapshot;
-struct mg_gateway_target;
+struct mg_vault_target;
 struct mg_vault_cred;
 MG_MUST_USE enum mg_err mg_mcp_client_cred_wait(const struct mg_env *env, struct mg_snapshot *snap,
-                                                const struct mg_gateway_target *t, bool refresh,
+                                                const struct mg_vault_target *t, bool refresh,
                                                 struct mg_vault_cred **out, char *msg, size_t cap);
 
 #endif

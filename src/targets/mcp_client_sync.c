@@ -315,7 +315,7 @@ static void s_cred_done(void *arg, enum mg_err e, struct mg_vault_cred *cred, co
 }
 
 enum mg_err mg_mcp_client_cred_wait(const struct mg_env *env, struct mg_snapshot *snap,
-                                    const struct mg_gateway_target *t, bool refresh,
+                                    const struct mg_vault_target *t, bool refresh,
                                     struct mg_vault_cred **out, char *msg, size_t cap)
 {
     *out = NULL;
