@@ -37,12 +37,12 @@
 /* ---- the upstream sessions --------------------------------------------------------------------- */
 
 struct s_entry {
-    bool used;
     uint64_t key;
+    int64_t last;
+    bool used;
     char target[16];
     char session[S_SESSION_LEN + 1];
     char version[16];
-    int64_t last;
 };
 
 static pthread_mutex_t s_mu = PTHREAD_MUTEX_INITIALIZER;
