@@ -93,6 +93,35 @@ const EXAMPLE_MODEL = {
   },
 };
 
+/** A restJson1 service with every binding, served by the node server below. */
+const REST_MODEL = {
+  smithy: '2.0',
+  shapes: {
+    'example.things#Things': {
+      type: 'service', version: '2024-01-01',
+      operations: [{ target: 'example.things#PutThing' }],
+      traits: { 'aws.protocols#restJson1': {}, 'aws.auth#sigv4': { name: 'examplesvc' } },
+    },
+    'example.things#PutThing': {
+      type: 'operation',
+      input: { target: 'example.things#PutThingInput' },
+      traits: { 'smithy.api#http': { method: 'PUT', uri: '/shelves/{Shelf}/things/{Path+}?x-id=PutThing', code: 200 } },
+    },
+    'example.things#PutThingInput': {
+      type: 'structure',
+      members: {
+        Shelf: { ...str, traits: { 'smithy.api#httpLabel': {}, 'smithy.api#required': {} } },
+        Path: { ...str, traits: { 'smithy.api#httpLabel': {}, 'smithy.api#required': {} } },
+        Tags: { target: 'example.things#Tags', traits: { 'smithy.api#httpQuery': 'tag' } },
+        Mode: { ...str, traits: { 'smithy.api#httpHeader': 'X-Mode' } },
+        Name: { ...str, traits: { 'smithy.api#jsonName': 'name' } },
+        Count: { target: 'smithy.api#Integer' },
+      },
+    },
+    'example.things#Tags': { type: 'list', member: str },
+  },
+};
+
 /** IAM speaks awsQuery: not a protocol mcpgate serializes. */
 const IAM_MODEL = {
   smithy: '2.0',
@@ -122,6 +151,11 @@ function startUpstream() {
       req.on('data', (d) => { body += d; });
       req.on('end', () => {
         seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+        if (req.url.startsWith('/shelves/')) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ ok: true }));
+          return;
+        }
         if (req.headers['x-amz-target'] !== 'ExampleService_2024.ListItems') {
           res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
           res.end(JSON.stringify({ __type: 'com.amazon.coral#UnknownOperationException', message: 'unknown' }));
@@ -186,6 +220,7 @@ before(async () => {
   await createSmithyTarget(denyGw.gatewayId, 'lambdaapi', LAMBDA_MODEL);
   exampleGw = await createGateway(gw, A, { roleArn: `arn:aws:iam::${A.id}:role/SmithyRole`, exceptionLevel: 'DEBUG' });
   await createSmithyTarget(exampleGw.gatewayId, 'items', EXAMPLE_MODEL);
+  await createSmithyTarget(exampleGw.gatewayId, 'things', REST_MODEL);
 });
 
 after(async () => {
@@ -306,5 +341,30 @@ test('awsJson1_0: X-Amz-Target, content type and a SigV4 signature with the mode
   const bad = await callTool(client, 'items___ListItems', { Shelf: 'missing' });
   assert.equal(bad.isError, true);
   assert.equal(bad.content[0].text, 'ResourceNotFoundException: No shelf named missing');
+  await client.close();
+});
+
+test('restJson1 on the wire: labels (greedy too), query lists, headers, body with jsonName', async (t) => {
+  const { client } = await connect(exampleGw.gatewayUrl, key);
+  seen.length = 0;
+  const r = await callTool(client, 'things___PutThing', {
+    Shelf: 'top shelf', Path: 'a/b c', Tags: ['x', 'y z'], Mode: 'fast', Name: 'n', Count: 2,
+  });
+  if (r === null) {
+    t.skip('tools/call of Smithy targets is not wired in this build');
+    await client.close();
+    return;
+  }
+  assert.ok(!r.isError, JSON.stringify(r));
+  assert.deepEqual(r.structuredContent, { ok: true });
+  const req = seen[0];
+  assert.equal(req.method, 'PUT');
+  assert.equal(req.url, '/shelves/top%20shelf/things/a/b%20c?x-id=PutThing&tag=x&tag=y%20z');
+  assert.equal(req.headers['x-mode'], 'fast');
+  assert.equal(req.headers['content-type'], 'application/json');
+  assert.deepEqual(JSON.parse(req.body), { name: 'n', Count: 2 });
+  assert.match(req.headers.authorization, /\/us-east-1\/examplesvc\/aws4_request/);
+  const missing = await client.callTool({ name: 'things___PutThing', arguments: { Shelf: 's' } });
+  assert.equal(missing.isError, true);
   await client.close();
 });
