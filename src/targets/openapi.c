@@ -9,7 +9,9 @@
  * with a parameter's name, is the property "body". Schemas are copied with local $refs
  * expanded. The "_call" member holds what the request needs:
  *   {"method", "serverUrl", "pathTemplate", "params": [{"name", "in", "required"}],
- *    "bodyMode": "none" | "merge" | "body", "bodyProps": [names] (merge), "contentType"} */
+ *    "bodyMode": "none" | "merge" | "body", "bodyProps": [names] (merge), "contentType",
+ *    "bodyRequired"}
+ * An optional merged body of which no property was given is not sent. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -682,7 +684,8 @@ static enum mg_err s_body(struct s_doc *d, struct s_op *o, const json_t *op, jso
     }
     if (schema == NULL)
         return s_nomem(d);
-    if (!mg_json_set(call, "contentType", json_string(mt))) {
+    if (!mg_json_set(call, "contentType", json_string(mt)) ||
+        !mg_json_set(call, "bodyRequired", json_boolean(body_required))) {
         json_decref(schema);
         return s_nomem(d);
     }
@@ -1107,6 +1110,10 @@ enum mg_err mg_openapi_request(const json_t *call, const json_t *args, struct mg
                 json_decref(body);
                 return s_req_fail(MG_E_NOMEM, msg, cap, "%s", "");
             }
+        }
+        if (json_object_size(body) == 0 && !json_is_true(json_object_get(call, "bodyRequired"))) {
+            json_decref(body); /* an optional body of which nothing was given: none */
+            return MG_E_OK;
         }
     } else {
         body = json_incref(json_object_get(args, "body"));

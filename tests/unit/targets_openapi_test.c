@@ -425,6 +425,15 @@ static void test_openapi_request(void **state)
     assert_string_equal(mg_buf_cstr(&r.body), "[1,2]");
     mg_target_req_cleanup(&r);
     json_decref(args);
+    /* an optional merged body of which nothing was given is not sent */
+    args = json_loads("{}", 0, NULL);
+    mg_target_req_init(&r);
+    assert_int_equal(mg_openapi_request(s_call(tools, "formItems"), args, &r, msg, sizeof(msg)),
+                     MG_E_OK);
+    assert_int_equal(r.body.len, 0);
+    assert_null(mg_target_req_header_value(&r, "content-type"));
+    mg_target_req_cleanup(&r);
+    json_decref(args);
     args = json_loads("{\"a\": \"x y&\", \"b\": [1, 2]}", 0, NULL);
     mg_target_req_init(&r);
     assert_int_equal(mg_openapi_request(s_call(tools, "formItems"), args, &r, msg, sizeof(msg)),
