@@ -61,6 +61,7 @@ struct s_call {
     const struct mg_env *env;
     struct mg_snapshot *snap; /* held: the target and its gateway live in it */
     const struct mg_gateway_target *target;
+    struct mg_vault_target vt; /* borrows from the snapshot */
     const struct s_kind *kind;
     json_t *id, *call, *args; /* copies: this thread's jansson references only */
     char *gateway_id, *caller, *id_text;
@@ -217,7 +218,7 @@ static void s_on_resp(void *arg, struct mg_http_out_resp *resp)
         /* the cached token may have been revoked: once more with a fresh one */
         k->refreshed = true;
         mg_http_out_resp_cleanup(resp);
-        mg_vault_target_cred(k->env, k->snap, k->target, true, s_on_cred, k);
+        mg_vault_target_cred(k->env, k->snap, &k->vt, true, s_on_cred, k);
         return;
     }
     struct mg_slice ct = {0};
@@ -322,6 +323,12 @@ void mg_mcp_http_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
         return;
     }
     k->snap = mg_snapshot_ref(c->snap);
+    k->vt = (struct mg_vault_target){
+        .account = c->gw->account,
+        .gateway_id = c->gw->id,
+        .gateway_arn = c->gw->arn,
+        .role_arn = c->gw->role_arn,
+        .config = json_array_get(json_object_get(t->doc, "credentialProviderConfigurations"), 0)};
     /* hold the reply for this slot, register for cancellation, then start */
     atomic_fetch_add(&c->reply->pending, 1);
     pthread_mutex_lock(&s_lock);
@@ -331,5 +338,5 @@ void mg_mcp_http_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     s_inflight = k;
     k->registered = true;
     pthread_mutex_unlock(&s_lock);
-    mg_vault_target_cred(c->env, k->snap, t, false, s_on_cred, k);
+    mg_vault_target_cred(c->env, k->snap, &k->vt, false, s_on_cred, k);
 }
