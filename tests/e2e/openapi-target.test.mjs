@@ -9,7 +9,9 @@ import {
   CreateGatewayTargetCommand, GetGatewayTargetCommand, ListGatewayTargetsCommand,
   UpdateGatewayTargetCommand,
 } from '@aws-sdk/client-bedrock-agentcore-control';
-import { connect, control, createGateway, listAll, startMcpServer } from './lib/mcp.mjs';
+import {
+  connect, control, createGateway, listAll, signedFetch, startMcpServer,
+} from './lib/mcp.mjs';
 import { boto3Env, boto3Python } from './lib/python.mjs';
 
 let gw;
@@ -132,6 +134,8 @@ function startUpstream() {
           json(200, { id, verbose: url.searchParams.get('verbose'), trace: req.headers['x-trace'] });
         } else if (req.method === 'POST' && url.pathname === '/api/pets') {
           json(201, { created: JSON.parse(body), contentType: req.headers['content-type'] });
+        } else if (req.method === 'GET' && url.pathname === '/slow') {
+          setTimeout(() => json(200, { slow: true }), 2000);
         } else if (req.method === 'GET' && url.pathname === '/api/boom') {
           res.writeHead(500, { 'content-type': 'text/plain' });
           res.end('exploded');
@@ -317,6 +321,34 @@ describe('failures of the gateway and updates', () => {
       }
       await cl.close();
     }
+  });
+
+  test('notifications/cancelled drops the answer of a call in flight', async () => {
+    await createOpenApiTarget('slow', JSON.stringify({
+      openapi: '3.0.2', info: { title: 's', version: '1' }, servers: [{ url: `http://127.0.0.1:${port}` }],
+      paths: { '/slow': { get: { operationId: 'wait', responses: { 200: { description: 'ok' } } } } },
+    }));
+    const f = signedFetch(acct.root);
+    const post = async (body) => {
+      const r = await f(gateway.gatewayUrl, {
+        method: 'POST', body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      });
+      return { status: r.status, text: await r.text() };
+    };
+    const t0 = Date.now();
+    const call = post({ jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: { name: 'slow___wait', arguments: {} } });
+    await new Promise((r) => setTimeout(r, 300));
+    const c = await post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow-1' } });
+    assert.equal(c.status, 202);
+    const r = await call;
+    assert.equal(r.status, 202);
+    assert.equal(r.text, '');
+    assert.ok(Date.now() - t0 < 1800, `took ${Date.now() - t0} ms`);
+    // the same call, not cancelled, answers when the upstream does
+    const done = await post({ jsonrpc: '2.0', id: 'slow-2', method: 'tools/call', params: { name: 'slow___wait', arguments: {} } });
+    assert.equal(done.status, 200);
+    assert.match(done.text, /slow/);
   });
 
   test('UpdateGatewayTarget derives the tools again', async () => {
