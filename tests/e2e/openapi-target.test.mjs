@@ -397,6 +397,20 @@ describe('OpenAPI documents AgentCore refuses are refused at creation', () => {
     assert.match(msg, /no S3/);
     assert.match(msg, /inlinePayload/);
   });
+  test('outbound credentials AgentCore does not allow for OpenAPI targets', async () => {
+    const c = control(gw, acct.root);
+    const make = (name, cred) => c.send(new CreateGatewayTargetCommand({
+      gatewayIdentifier: gateway.gatewayId, name,
+      targetConfiguration: { mcp: { openApiSchema: { inlinePayload: itemsJson(port) } } },
+      credentialProviderConfigurations: [cred],
+    }));
+    await assert.rejects(make('calleriam', { credentialProviderType: 'CALLER_IAM_CREDENTIALS' }),
+      (e) => e.name === 'ValidationException' && /CALLER_IAM_CREDENTIALS credential provider type is not supported for openApiSchema/.test(e.message));
+    await assert.rejects(make('noiam', { credentialProviderType: 'GATEWAY_IAM_ROLE' }),
+      (e) => e.name === 'ValidationException' && /IamCredentialProvider is required for openApiSchema targets using IAM authentication/.test(e.message));
+    await assert.rejects(make('nokey', { credentialProviderType: 'API_KEY' }),
+      (e) => e.name === 'ValidationException' && /API key credential provider is required/.test(e.message));
+  });
   test('billion laughs', async () => {
     let doc = `${head(port)}paths:\n  /a:\n    get: {operationId: a}\nx-l0: &l0 [a, a, a, a, a, a, a, a, a, a]\n`;
     for (let i = 1; i < 9; i++) doc += `x-l${i}: &l${i} [${Array(10).fill(`*l${i - 1}`).join(', ')}]\n`;
