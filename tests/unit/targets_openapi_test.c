@@ -270,6 +270,66 @@ static void test_openapi_31_json(void **state)
     json_decref(tools);
 }
 
+/* 3.1 as YAML (JSON Schema type lists, a path item $ref) and 3.0 as JSON */
+static void test_openapi_other_forms(void **state)
+{
+    (void)state;
+    char msg[512];
+    json_t *tools = s_tools("openapi: \"3.1.1\"\n"
+                            "info: {title: t, version: '1'}\n"
+                            "servers: [{url: 'https://api.example.com'}]\n"
+                            "paths:\n"
+                            "  /things/{id}: {$ref: '#/components/pathItems/Thing'}\n"
+                            "components:\n"
+                            "  pathItems:\n"
+                            "    Thing:\n"
+                            "      delete:\n"
+                            "        operationId: dropThing\n"
+                            "        parameters:\n"
+                            "          - {name: id, in: path, required: true, schema: {type: "
+                            "[integer, 'null']}}\n",
+                            MG_E_OK, msg, sizeof(msg));
+    json_t *t = s_tool(tools, "dropThing");
+    assert_non_null(t);
+    json_t *type = json_object_get(
+        json_object_get(json_object_get(json_object_get(t, "inputSchema"), "properties"), "id"),
+        "type");
+    assert_int_equal(json_array_size(type), 2);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(t, "_call"), "method")),
+                        "DELETE");
+    struct mg_target_req r;
+    mg_target_req_init(&r);
+    json_t *args = json_pack("{s:i}", "id", 42);
+    assert_int_equal(mg_openapi_request(json_object_get(t, "_call"), args, &r, msg, sizeof(msg)),
+                     MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&r.url), "https://api.example.com/things/42");
+    mg_target_req_cleanup(&r);
+    json_decref(args);
+    json_decref(tools);
+
+    tools = s_tools("{\"openapi\":\"3.0.2\",\"info\":{\"title\":\"t\",\"version\":\"1\"},"
+                    "\"servers\":[{\"url\":\"https://a.example/base\"}],\"paths\":{\"/x\":{"
+                    "\"servers\":[{\"url\":\"https://b.example\"}],\"get\":{\"operationId\":"
+                    "\"getX\",\"summary\":\"X\"}},\"/y\":{\"post\":{\"operationId\":\"postY\","
+                    "\"requestBody\":{\"content\":{\"text/plain\":{}}}}}}}",
+                    MG_E_OK, msg, sizeof(msg));
+    assert_string_equal(json_string_value(
+                            json_object_get(json_object_get(s_tool(tools, "getX"), "_call"),
+                                            "serverUrl")),
+                        "https://b.example");
+    json_t *post = json_object_get(s_tool(tools, "postY"), "_call");
+    assert_string_equal(json_string_value(json_object_get(post, "serverUrl")),
+                        "https://a.example/base");
+    mg_target_req_init(&r);
+    args = json_pack("{s:s}", "body", "plain words");
+    assert_int_equal(mg_openapi_request(post, args, &r, msg, sizeof(msg)), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&r.body), "plain words");
+    assert_string_equal(mg_target_req_header_value(&r, "content-type"), "text/plain");
+    mg_target_req_cleanup(&r);
+    json_decref(args);
+    json_decref(tools);
+}
+
 struct s_refusal {
     const char *doc;
     const char *words;
@@ -487,10 +547,10 @@ static void test_openapi_result(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_yaml_scalars),     cmocka_unit_test(test_yaml_refusals),
-        cmocka_unit_test(test_openapi_30_yaml),  cmocka_unit_test(test_openapi_31_json),
-        cmocka_unit_test(test_openapi_refusals), cmocka_unit_test(test_openapi_request),
-        cmocka_unit_test(test_openapi_result),
+        cmocka_unit_test(test_yaml_scalars),        cmocka_unit_test(test_yaml_refusals),
+        cmocka_unit_test(test_openapi_30_yaml),     cmocka_unit_test(test_openapi_31_json),
+        cmocka_unit_test(test_openapi_other_forms), cmocka_unit_test(test_openapi_refusals),
+        cmocka_unit_test(test_openapi_request),     cmocka_unit_test(test_openapi_result),
     };
     return MG_RUN_TESTS(tests);
 }
