@@ -232,9 +232,23 @@ static void s_on_resp(void *arg, struct mg_http_out_resp *resp)
     s_finish(k, result, NULL);
 }
 
+static bool s_cancelled(struct s_call *k)
+{
+    pthread_mutex_lock(&s_lock);
+    bool claimed = k->claimed;
+    pthread_mutex_unlock(&s_lock);
+    return claimed;
+}
+
 static void s_on_cred(void *arg, enum mg_err e, struct mg_vault_cred *cred, const char *msg)
 {
     struct s_call *k = arg;
+    if (s_cancelled(k)) { /* answered by notifications/cancelled: nothing to send */
+        mg_vault_cred_cleanup(cred);
+        mg_free(cred);
+        s_call_free(k);
+        return;
+    }
     if (e != MG_E_OK) {
         s_fail(k, "The outbound credentials of the target could not be obtained: %s%s",
                msg ? msg : mg_err_str(e), "");
