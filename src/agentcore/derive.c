@@ -62,7 +62,7 @@ enum mg_err mg_ac_target_tools(const json_t *body, const struct mg_ac_quotas *q,
                                    .max_name = q->tool_name_len,
                                    .target_name_len = name ? strlen(name) : 0};
     struct mg_slice text = mg_slice_make(json_string_value(payload), json_string_length(payload));
-    char msg[400];
+    char msg[512]; /* struct mg_ac_verr.plain */
     msg[0] = 0;
     enum mg_err e = openapi ? mg_openapi_tools(text, &lim, tools, msg, sizeof(msg))
                             : mg_smithy_tools(text, &lim, tools, msg, sizeof(msg));

@@ -38,7 +38,7 @@ struct s_doc {
 static enum mg_err s_bad(struct s_doc *d, const char *fmt, ...) MG_PRINTF(2, 3);
 static enum mg_err s_bad(struct s_doc *d, const char *fmt, ...)
 {
-    char what[400];
+    char what[480]; /* with S_PREFIX, within the 512 bytes of a ValidationException message */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
