@@ -154,6 +154,9 @@ void mg_app_stop(struct mg_app *app)
 {
     if (app->http) {
         mg_http_stop(app->http, 10000);
+        /* outbound calls still waiting on their upstreams end now, while the loops their
+         * answers go to still exist; the synchronization of MCP servers stops waiting too */
+        mg_http_client_shutdown(app->http_client);
         mg_http_free(app->http);
         app->http = NULL;
     }
