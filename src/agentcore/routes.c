@@ -7,6 +7,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "vault/api.h"
 
 /* The account of a gatewayIdentifier given as an ARN (s_prepare), beside the model's members. */
 #define S_ARN_ACCOUNT "_gatewayAccount"
@@ -303,6 +304,28 @@ static const struct mg_call_op s_ops[] = {
     {"TagResource", mg_ac_tag},
     {"UntagResource", mg_ac_untag},
     {"ListTagsForResource", mg_ac_list_tags},
+    /* AgentCore Identity (vault/api.h) */
+    {"CreateApiKeyCredentialProvider", mg_vault_create_api_key_provider},
+    {"GetApiKeyCredentialProvider", mg_vault_get_api_key_provider},
+    {"UpdateApiKeyCredentialProvider", mg_vault_update_api_key_provider},
+    {"DeleteApiKeyCredentialProvider", mg_vault_delete_api_key_provider},
+    {"ListApiKeyCredentialProviders", mg_vault_list_api_key_providers},
+    {"CreateOauth2CredentialProvider", mg_vault_create_oauth2_provider},
+    {"GetOauth2CredentialProvider", mg_vault_get_oauth2_provider},
+    {"UpdateOauth2CredentialProvider", mg_vault_update_oauth2_provider},
+    {"DeleteOauth2CredentialProvider", mg_vault_delete_oauth2_provider},
+    {"ListOauth2CredentialProviders", mg_vault_list_oauth2_providers},
+    {"CreateWorkloadIdentity", mg_vault_create_workload_identity},
+    {"GetWorkloadIdentity", mg_vault_get_workload_identity},
+    {"UpdateWorkloadIdentity", mg_vault_update_workload_identity},
+    {"DeleteWorkloadIdentity", mg_vault_delete_workload_identity},
+    {"ListWorkloadIdentities", mg_vault_list_workload_identities},
+    {"GetTokenVault", mg_vault_get_token_vault},
+    {"SetTokenVaultCMK", mg_vault_set_token_vault_cmk},
+    {"GetWorkloadAccessToken", mg_vault_get_workload_access_token},
+    {"GetWorkloadAccessTokenForJWT", mg_vault_get_workload_access_token_for_jwt},
+    {"GetWorkloadAccessTokenForUserId", mg_vault_get_workload_access_token_for_user_id},
+    {"GetResourceApiKey", mg_vault_get_resource_api_key},
 };
 
 static const enum mg_aws_service s_svcs[] = {MG_AWS_SVC_AGENTCORE_CONTROL, MG_AWS_SVC_AGENTCORE};
