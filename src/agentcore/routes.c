@@ -216,7 +216,7 @@ static const struct {
     {"browsers", "AgentCore Browser"},
     {"browser-profiles", "AgentCore Browser profiles"},
     {"code-interpreters", "AgentCore Code Interpreter"},
-    {"identities", "AgentCore Identity (credential providers, workload identities, token vault)"},
+    {"identities", "AgentCore Identity (payment credentials, user federation)"},
     {"policy-engines", "AgentCore Policy (policy engines)"},
     {"policy-engine-summaries", "AgentCore Policy (policy engines)"},
     {"evaluators", "AgentCore Evaluations"},

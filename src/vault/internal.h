@@ -88,13 +88,11 @@ void mg_vault_provider_arn(const struct mg_env *env, const char *account, bool a
                            const char *name, char *out, size_t cap);
 void mg_vault_workload_arn(const struct mg_env *env, const char *account, const char *name,
                            char *out, size_t cap);
-void mg_vault_token_vault_arn(const struct mg_env *env, const char *account, char *out,
-                              size_t cap);
+void mg_vault_token_vault_arn(const struct mg_env *env, const char *account, char *out, size_t cap);
 void mg_vault_directory_arn(const struct mg_env *env, const char *account, char *out, size_t cap);
 /* Parses a provider ARN (arn:PARTITION:bedrock-agentcore|acps:REGION:ACCOUNT:token-vault/
  * default/{apikey|oauth2}credentialprovider/NAME): false when it is not one of that kind. */
-bool mg_vault_parse_provider_arn(const char *arn, bool api_key, char account[13],
-                                 char name[129]);
+bool mg_vault_parse_provider_arn(const char *arn, bool api_key, char account[13], char name[129]);
 
 /* The workload access token: sealed JSON {"a": account, "w": workload, "u": user id or absent,
  * "iss"/"sub" (ForJWT), "e": expiry epoch seconds}. Lifetime MG_VAULT_WAT_TTL seconds. */
@@ -138,7 +136,7 @@ struct mg_vault_provider {
     /* API key providers */
     char *api_key;
     /* OAuth2 providers */
-    char *vendor;         /* credentialProviderVendor, e.g. "CustomOauth2" */
+    char *vendor; /* credentialProviderVendor, e.g. "CustomOauth2" */
     char *client_id;
     char *client_secret;
     char *discovery_url;  /* oauthDiscovery.discoveryUrl, or NULL */
@@ -152,8 +150,8 @@ void mg_vault_provider_cleanup(struct mg_vault_provider *p);
  * stored in account. MG_E_NOT_FOUND (msg: "Credential provider ... not found"), MG_E_DENIED
  * (another account's provider), MG_E_NOMEM, MG_E_INTERNAL (secret does not decrypt). */
 MG_MUST_USE enum mg_err mg_vault_provider_find(const struct mg_env *env,
-                                               const struct mg_snapshot *snap,
-                                               const char *account, const char *ref, bool api_key,
+                                               const struct mg_snapshot *snap, const char *account,
+                                               const char *ref, bool api_key,
                                                struct mg_vault_provider *out,
                                                struct mg_errinfo *ei);
 

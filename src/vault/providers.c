@@ -71,8 +71,8 @@ static const json_t *s_authorized(struct mg_call *c, bool api_key, const char *a
     return doc;
 }
 
-static bool s_seal_into(struct mg_call *c, const struct mg_vault *v, json_t *doc,
-                        const char *arn, const char *secret)
+static bool s_seal_into(struct mg_call *c, const struct mg_vault *v, json_t *doc, const char *arn,
+                        const char *secret)
 {
     char *sealed = NULL;
     enum mg_err e = mg_vault_seal(v->key, MG_VAULT_PURPOSE_SECRET, c->principal.account, arn,
@@ -160,8 +160,7 @@ static void s_put_api_key(struct mg_call *c, const json_t *old)
     json_t *tags = json_object_get(c->input, "tags");
     int64_t now = mg_now_ms();
     json_t *doc = json_pack("{s:s, s:s, s:s, s:o}", "name", name, "credentialProviderArn", arn,
-                            "apiKeySecretSource", "MANAGED", "lastUpdatedTime",
-                            mg_vault_time(now));
+                            "apiKeySecretSource", "MANAGED", "lastUpdatedTime", mg_vault_time(now));
     bool ok = doc != NULL;
     if (ok && old) {
         static const char *const keep[] = {"apiKeySecretArn", "createdTime", "_tags", NULL};
@@ -190,8 +189,8 @@ static void s_put_api_key(struct mg_call *c, const json_t *old)
                              old ? MG_VAULT_UPDATE : MG_VAULT_CREATE,
                              MG_VAULT_MAX_API_KEY_PROVIDERS, S_APIKEY_WHAT, "ConflictException")) {
         MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MAIN, c->req->request_id,
-                   "API key credential provider %s %s in %s", name,
-                   old ? "updated" : "created", account);
+                   "API key credential provider %s %s in %s", name, old ? "updated" : "created",
+                   account);
         json_t *pub = mg_vault_public(doc);
         if (pub && old == NULL) {
             json_object_del(pub, "createdTime");
@@ -233,8 +232,8 @@ void mg_vault_delete_api_key_provider(struct mg_call *c)
 {
     const char *name = s_in(c, "name");
     if (s_authorized(c, true, "bedrock-agentcore:DeleteApiKeyCredentialProvider", name) &&
-        mg_vault_store_write(c, MG_VAULT_KIND_APIKEY, name, NULL, MG_VAULT_DELETE, 0,
-                             S_APIKEY_WHAT, "ConflictException"))
+        mg_vault_store_write(c, MG_VAULT_KIND_APIKEY, name, NULL, MG_VAULT_DELETE, 0, S_APIKEY_WHAT,
+                             "ConflictException"))
         mg_vault_send_json(c, 204, NULL);
 }
 
@@ -386,9 +385,8 @@ static const char *s_check_oauth2(struct mg_call *c, const char *vendor, const j
         snprintf(o->authorization, sizeof(o->authorization), "%s", ve.authorization);
         snprintf(o->token, sizeof(o->token), "%s", ve.token);
         o->auth_post = ve.auth_post;
-        *disc = json_pack("{s:{s:s, s:s, s:s}}", "authorizationServerMetadata", "issuer",
-                          ve.issuer, "authorizationEndpoint", ve.authorization, "tokenEndpoint",
-                          ve.token);
+        *disc = json_pack("{s:{s:s, s:s, s:s}}", "authorizationServerMetadata", "issuer", ve.issuer,
+                          "authorizationEndpoint", ve.authorization, "tokenEndpoint", ve.token);
     }
     if (*disc == NULL) {
         mg_vault_write_failed(c, MG_E_NOMEM);
@@ -408,8 +406,8 @@ static void s_put_oauth2(struct mg_call *c, const json_t *old)
     const json_t *cfg = NULL;
     struct s_oauth o;
     json_t *disc = NULL;
-    const char *member = s_check_oauth2(c, vendor, json_object_get(c->input,
-                                                                   "oauth2ProviderConfigInput"),
+    const char *member = s_check_oauth2(c, vendor,
+                                        json_object_get(c->input, "oauth2ProviderConfigInput"),
                                         &cfg, &o, &disc);
     if (member == NULL)
         return;
@@ -418,8 +416,9 @@ static void s_put_oauth2(struct mg_call *c, const json_t *old)
         secret = NULL;
     if (secret == NULL && old == NULL) {
         json_decref(disc);
-        mg_vault_send_validation(c, "%s.clientSecret is required when clientSecretSource is "
-                                    "MANAGED",
+        mg_vault_send_validation(c,
+                                 "%s.clientSecret is required when clientSecretSource is "
+                                 "MANAGED",
                                  member);
         return;
     }
@@ -428,13 +427,11 @@ static void s_put_oauth2(struct mg_call *c, const json_t *old)
     int64_t now = mg_now_ms();
     json_t *out_cfg = json_pack("{s:o, s:O}", "oauthDiscovery", disc, "clientId",
                                 json_object_get(cfg, "clientId"));
-    static const char *const custom_out[] = {"onBehalfOfTokenExchangeConfig",
-                                             "clientAuthenticationMethod", "privateEndpoint",
-                                             "privateEndpointOverrides", "privateKeyJwtConfig",
-                                             NULL};
+    static const char *const custom_out[] = {
+        "onBehalfOfTokenExchangeConfig", "clientAuthenticationMethod", "privateEndpoint",
+        "privateEndpointOverrides",      "privateKeyJwtConfig",        NULL};
     bool ok = out_cfg != NULL;
-    for (int i = 0; ok && strcmp(member, "customOauth2ProviderConfig") == 0 && custom_out[i];
-         i++) {
+    for (int i = 0; ok && strcmp(member, "customOauth2ProviderConfig") == 0 && custom_out[i]; i++) {
         json_t *val = json_object_get(cfg, custom_out[i]);
         if (val)
             ok = mg_json_set_ref(out_cfg, custom_out[i], val);
@@ -453,8 +450,8 @@ static void s_put_oauth2(struct mg_call *c, const json_t *old)
          mg_json_set(doc, "_authPost", json_boolean(o.auth_post));
     json_t *tags = json_object_get(c->input, "tags");
     if (ok && old) {
-        static const char *const keep[] = {"clientSecretArn", "callbackUrl", "createdTime",
-                                           "_tags", NULL};
+        static const char *const keep[] = {"clientSecretArn", "callbackUrl", "createdTime", "_tags",
+                                           NULL};
         for (int i = 0; ok && keep[i]; i++) {
             json_t *val = json_object_get(old, keep[i]);
             if (val)
@@ -486,8 +483,8 @@ static void s_put_oauth2(struct mg_call *c, const json_t *old)
         return;
     }
     if (mg_vault_store_write(c, MG_VAULT_KIND_OAUTH2, name, doc,
-                             old ? MG_VAULT_UPDATE : MG_VAULT_CREATE,
-                             MG_VAULT_MAX_OAUTH2_PROVIDERS, S_OAUTH2_WHAT, "ConflictException")) {
+                             old ? MG_VAULT_UPDATE : MG_VAULT_CREATE, MG_VAULT_MAX_OAUTH2_PROVIDERS,
+                             S_OAUTH2_WHAT, "ConflictException")) {
         MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MAIN, c->req->request_id,
                    "OAuth2 credential provider %s %s in %s", name, old ? "updated" : "created",
                    account);
@@ -533,16 +530,16 @@ void mg_vault_delete_oauth2_provider(struct mg_call *c)
 {
     const char *name = s_in(c, "name");
     if (s_authorized(c, false, "bedrock-agentcore:DeleteOauth2CredentialProvider", name) &&
-        mg_vault_store_write(c, MG_VAULT_KIND_OAUTH2, name, NULL, MG_VAULT_DELETE, 0,
-                             S_OAUTH2_WHAT, "ConflictException"))
+        mg_vault_store_write(c, MG_VAULT_KIND_OAUTH2, name, NULL, MG_VAULT_DELETE, 0, S_OAUTH2_WHAT,
+                             "ConflictException"))
         mg_vault_send_json(c, 204, NULL);
 }
 
 void mg_vault_list_oauth2_providers(struct mg_call *c)
 {
-    static const char *const keys[] = {"name", "credentialProviderVendor",
-                                       "credentialProviderArn", "createdTime", "lastUpdatedTime",
-                                       NULL};
+    static const char *const keys[] = {
+        "name",        "credentialProviderVendor", "credentialProviderArn",
+        "createdTime", "lastUpdatedTime",          NULL};
     s_list(c, MG_VAULT_KIND_OAUTH2, "bedrock-agentcore:ListOauth2CredentialProviders", 20,
            "credentialProviders", keys);
 }
@@ -592,8 +589,8 @@ enum mg_err mg_vault_provider_find(const struct mg_env *env, const struct mg_sna
     if (strcmp(acct, account) != 0)
         return mg_errinfo_set(ei, MG_E_DENIED,
                               "Credential provider %.200s belongs to another account", ref);
-    const struct mg_snapshot_doc *d = mg_snapshot_get(
-        snap, api_key ? MG_VAULT_KIND_APIKEY : MG_VAULT_KIND_OAUTH2, account, name);
+    const struct mg_snapshot_doc *d =
+        mg_snapshot_get(snap, api_key ? MG_VAULT_KIND_APIKEY : MG_VAULT_KIND_OAUTH2, account, name);
     if (d == NULL)
         return mg_errinfo_set(ei, MG_E_NOT_FOUND, "Credential provider %.200s not found", ref);
     if (env->vault == NULL)
@@ -602,8 +599,7 @@ enum mg_err mg_vault_provider_find(const struct mg_env *env, const struct mg_sna
     const char *arn = json_string_value(json_object_get(doc, "credentialProviderArn"));
     char *secret = NULL;
     size_t n;
-    enum mg_err e = mg_vault_open(env->vault->key, MG_VAULT_PURPOSE_SECRET, account,
-                                  arn ? arn : "",
+    enum mg_err e = mg_vault_open(env->vault->key, MG_VAULT_PURPOSE_SECRET, account, arn ? arn : "",
                                   json_string_value(json_object_get(doc, "_secret")), &secret, &n);
     if (e == MG_E_NOMEM)
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
@@ -621,11 +617,9 @@ enum mg_err mg_vault_provider_find(const struct mg_env *env, const struct mg_sna
              s_dup(&out->vendor,
                    json_string_value(json_object_get(doc, "credentialProviderVendor"))) &&
              s_dup(&out->client_id, json_string_value(json_object_get(cfg, "clientId"))) &&
-             s_dup(&out->discovery_url,
-                   json_string_value(json_object_get(doc, "_discoveryUrl"))) &&
+             s_dup(&out->discovery_url, json_string_value(json_object_get(doc, "_discoveryUrl"))) &&
              s_dup(&out->issuer, json_string_value(json_object_get(doc, "_issuer"))) &&
-             s_dup(&out->token_endpoint,
-                   json_string_value(json_object_get(doc, "_tokenEndpoint")));
+             s_dup(&out->token_endpoint, json_string_value(json_object_get(doc, "_tokenEndpoint")));
         out->auth_post = json_is_true(json_object_get(doc, "_authPost"));
     }
     if (!ok) {

@@ -82,8 +82,8 @@ enum mg_err mg_vault_seal(const uint8_t key[32], const char *purpose, const char
     if (!e) {
         uint8_t *p = raw.ptr;
         mg_random_bytes(p, MG_GCM_NONCE);
-        e = mg_aes256gcm(true, key, p, mg_buf_slice(&aad), plain.ptr, plain.len,
-                         p + MG_GCM_NONCE, p + MG_GCM_NONCE + plain.len);
+        e = mg_aes256gcm(true, key, p, mg_buf_slice(&aad), plain.ptr, plain.len, p + MG_GCM_NONCE,
+                         p + MG_GCM_NONCE + plain.len);
         raw.len = MG_GCM_NONCE + plain.len + MG_GCM_TAG;
     }
     if (!e)
@@ -205,7 +205,7 @@ static bool s_copy_claim(const json_t *o, const char *k, char *out, size_t cap, 
     const char *s = json_string_value(v);
     if (s == NULL || strlen(s) >= cap)
         return false;
-    memcpy(out, s, strlen(s) + 1);
+    mg_memcpy(out, s, strlen(s) + 1);
     return true;
 }
 
@@ -271,8 +271,8 @@ bool mg_vault_vendor_endpoints(const char *vendor, const char *tenant,
         const char *vendor, *issuer, *authorization, *token, *discovery;
         bool post;
     } known[] = {
-        {"GoogleOauth2", "https://accounts.google.com", "https://accounts.google.com/o/oauth2/v2/auth",
-         "https://oauth2.googleapis.com/token",
+        {"GoogleOauth2", "https://accounts.google.com",
+         "https://accounts.google.com/o/oauth2/v2/auth", "https://oauth2.googleapis.com/token",
          "https://accounts.google.com/.well-known/openid-configuration", false},
         {"GithubOauth2", "https://github.com", "https://github.com/login/oauth/authorize",
          "https://github.com/login/oauth/access_token", NULL, true},
@@ -336,11 +336,9 @@ void mg_vault_workload_arn(const struct mg_env *env, const char *account, const 
              env->region, account, name);
 }
 
-void mg_vault_token_vault_arn(const struct mg_env *env, const char *account, char *out,
-                              size_t cap)
+void mg_vault_token_vault_arn(const struct mg_env *env, const char *account, char *out, size_t cap)
 {
-    snprintf(out, cap, "arn:aws:bedrock-agentcore:%s:%s:token-vault/default", env->region,
-             account);
+    snprintf(out, cap, "arn:aws:bedrock-agentcore:%s:%s:token-vault/default", env->region, account);
 }
 
 void mg_vault_directory_arn(const struct mg_env *env, const char *account, char *out, size_t cap)
@@ -519,7 +517,7 @@ bool mg_vault_page(struct mg_call *c, size_t dflt, char *token, size_t cap, size
             return false;
         }
     }
-    memcpy(token, t, strlen(t) + 1);
+    mg_memcpy(token, t, strlen(t) + 1);
     return true;
 }
 

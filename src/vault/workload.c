@@ -28,8 +28,7 @@ static const json_t *s_workload(struct mg_call *c, const char *action, const cha
     if (!mg_vault_authz(c, action, arn, d ? json_object_get(d->doc, "_tags") : NULL, NULL))
         return NULL;
     if (d == NULL)
-        mg_vault_send_error(c, 404, "ResourceNotFoundException", "%s %s not found", S_WHAT,
-                            name);
+        mg_vault_send_error(c, 404, "ResourceNotFoundException", "%s %s not found", S_WHAT, name);
     return d ? d->doc : NULL;
 }
 
@@ -93,8 +92,7 @@ void mg_vault_get_workload_identity(struct mg_call *c)
 
 void mg_vault_update_workload_identity(struct mg_call *c)
 {
-    const json_t *doc = s_workload(c, "bedrock-agentcore:UpdateWorkloadIdentity",
-                                   s_in(c, "name"));
+    const json_t *doc = s_workload(c, "bedrock-agentcore:UpdateWorkloadIdentity", s_in(c, "name"));
     if (doc)
         s_put_workload(c, doc);
 }
@@ -195,8 +193,8 @@ void mg_vault_set_token_vault_cmk(struct mg_call *c)
         mg_vault_send_validation(c, "kmsKeyArn must not be set when keyType is ServiceManagedKey");
         return;
     }
-    json_t *doc = json_pack("{s:s, s:O, s:o}", "tokenVaultId", "default", "kmsConfiguration",
-                            kms, "lastModifiedDate", mg_vault_time(mg_now_ms()));
+    json_t *doc = json_pack("{s:s, s:O, s:o}", "tokenVaultId", "default", "kmsConfiguration", kms,
+                            "lastModifiedDate", mg_vault_time(mg_now_ms()));
     if (doc == NULL) {
         mg_vault_write_failed(c, MG_E_NOMEM);
         return;
@@ -249,8 +247,7 @@ void mg_vault_get_workload_access_token(struct mg_call *c)
 
 void mg_vault_get_workload_access_token_for_user_id(struct mg_call *c)
 {
-    s_issue(c, "bedrock-agentcore:GetWorkloadAccessTokenForUserId", s_in(c, "userId"), NULL,
-            NULL);
+    s_issue(c, "bedrock-agentcore:GetWorkloadAccessTokenForUserId", s_in(c, "userId"), NULL, NULL);
 }
 
 void mg_vault_get_workload_access_token_for_jwt(struct mg_call *c)
@@ -318,8 +315,7 @@ void mg_vault_get_resource_api_key(struct mg_call *c)
         return;
     }
     if (e) {
-        MG_LOG_REQ(MG_LOG_ERROR, MG_SUB_MAIN, c->req->request_id, "GetResourceApiKey: %s",
-                   ei.msg);
+        MG_LOG_REQ(MG_LOG_ERROR, MG_SUB_MAIN, c->req->request_id, "GetResourceApiKey: %s", ei.msg);
         mg_vault_send_error(c, 500, "InternalServerException",
                             "The API key could not be read; retry later.");
         return;

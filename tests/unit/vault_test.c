@@ -1,0 +1,256 @@
+/* AgentCore Identity: sealing and opening secrets (bound to purpose, account and ARN), workload
+ * access tokens, JWT claims, provider ARNs (both forms), vendor endpoints, and the vault key
+ * kept in the store's meta across opens. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "state/store.h"
+#include "unit/leaks.h"
+#include "vault/internal.h"
+
+static const uint8_t K1[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
+                               17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+static const uint8_t K2[32] = {9};
+
+#define ARN                                                                                        \
+    "arn:aws:bedrock-agentcore:us-east-1:111122223333:token-vault/default/"                        \
+    "apikeycredentialprovider/weather"
+
+static void test_seal_open(void **state)
+{
+    (void)state;
+    char *s1 = NULL, *s2 = NULL, *out = NULL;
+    size_t n;
+    assert_int_equal(mg_vault_seal(K1, MG_VAULT_PURPOSE_SECRET, "111122223333", ARN,
+                                   mg_slice_cstr("sk-secret"), &s1),
+                     MG_E_OK);
+    assert_int_equal(mg_vault_seal(K1, MG_VAULT_PURPOSE_SECRET, "111122223333", ARN,
+                                   mg_slice_cstr("sk-secret"), &s2),
+                     MG_E_OK);
+    /* a fresh nonce each time; never the plaintext */
+    assert_string_not_equal(s1, s2);
+    assert_null(strstr(s1, "sk-secret"));
+    assert_int_equal(mg_vault_open(K1, MG_VAULT_PURPOSE_SECRET, "111122223333", ARN, s1, &out, &n),
+                     MG_E_OK);
+    assert_int_equal(n, 9);
+    assert_string_equal(out, "sk-secret");
+    mg_vault_free_secret(out);
+    /* bound to key, account, ARN and purpose */
+    assert_int_equal(mg_vault_open(K2, MG_VAULT_PURPOSE_SECRET, "111122223333", ARN, s1, &out, &n),
+                     MG_E_AUTH);
+    assert_null(out);
+    assert_int_equal(mg_vault_open(K1, MG_VAULT_PURPOSE_SECRET, "444455556666", ARN, s1, &out, &n),
+                     MG_E_AUTH);
+    assert_int_equal(mg_vault_open(K1, MG_VAULT_PURPOSE_SECRET, "111122223333", ARN "2", s1, &out,
+                                   &n),
+                     MG_E_AUTH);
+    assert_int_equal(mg_vault_open(K1, MG_VAULT_PURPOSE_WAT, "111122223333", ARN, s1, &out, &n),
+                     MG_E_AUTH);
+    /* tampered: one character of the base64 changed */
+    size_t len = strlen(s1);
+    s1[len / 2] = s1[len / 2] == 'A' ? 'B' : 'A';
+    assert_int_equal(mg_vault_open(K1, MG_VAULT_PURPOSE_SECRET, "111122223333", ARN, s1, &out, &n),
+                     MG_E_AUTH);
+    /* not base64, too short, absent */
+    assert_int_equal(mg_vault_open(K1, MG_VAULT_PURPOSE_SECRET, "a", ARN, "!!", &out, &n),
+                     MG_E_INVALID);
+    assert_int_equal(mg_vault_open(K1, MG_VAULT_PURPOSE_SECRET, "a", ARN, "AAAA", &out, &n),
+                     MG_E_INVALID);
+    assert_int_equal(mg_vault_open(K1, MG_VAULT_PURPOSE_SECRET, "a", ARN, NULL, &out, &n),
+                     MG_E_INVALID);
+    mg_free(s1);
+    mg_free(s2);
+    /* an empty secret seals and opens; one past the limit is refused */
+    assert_int_equal(mg_vault_seal(K1, "p", "", "", mg_slice_cstr(""), &s1), MG_E_OK);
+    assert_int_equal(mg_vault_open(K1, "p", "", "", s1, &out, &n), MG_E_OK);
+    assert_int_equal(n, 0);
+    mg_vault_free_secret(out);
+    mg_free(s1);
+    char *big = calloc(1, 200 * 1024);
+    assert_non_null(big);
+    assert_int_equal(mg_vault_seal(K1, "p", "", "", mg_slice_make(big, 200 * 1024), &s1),
+                     MG_E_TOO_LARGE);
+    assert_null(s1);
+    free(big);
+}
+
+static void test_wat(void **state)
+{
+    (void)state;
+    struct mg_vault_wat t = {0}, o;
+    snprintf(t.account, sizeof(t.account), "111122223333");
+    snprintf(t.workload, sizeof(t.workload), "agent-1");
+    snprintf(t.user_id, sizeof(t.user_id), "alice");
+    t.expires = 2000;
+    char *tok = NULL;
+    assert_int_equal(mg_vault_wat_seal(K1, &t, &tok), MG_E_OK);
+    assert_true(strncmp(tok, MG_VAULT_WAT_PREFIX, strlen(MG_VAULT_WAT_PREFIX)) == 0);
+    assert_null(strstr(tok, "alice"));
+    assert_int_equal(mg_vault_wat_open(K1, tok, 1000, &o), MG_E_OK);
+    assert_string_equal(o.account, "111122223333");
+    assert_string_equal(o.workload, "agent-1");
+    assert_string_equal(o.user_id, "alice");
+    assert_string_equal(o.iss, "");
+    assert_int_equal(o.expires, 2000);
+    assert_int_equal(mg_vault_wat_open(K1, tok, 2000, &o), MG_E_DENIED); /* expired */
+    assert_int_equal(mg_vault_wat_open(K2, tok, 1000, &o), MG_E_AUTH);
+    assert_int_equal(mg_vault_wat_open(K1, tok + 1, 1000, &o), MG_E_AUTH);
+    assert_int_equal(mg_vault_wat_open(K1, NULL, 1000, &o), MG_E_AUTH);
+    assert_int_equal(mg_vault_wat_open(K1, MG_VAULT_WAT_PREFIX "AAAA", 1000, &o), MG_E_AUTH);
+    mg_vault_free_secret(tok);
+    /* a secret sealed for a provider never opens as a token */
+    char *s = NULL;
+    assert_int_equal(mg_vault_seal(K1, MG_VAULT_PURPOSE_SECRET, "", "",
+                                   mg_slice_cstr("{\"a\":\"111122223333\",\"w\":\"x\",\"e\":9999}"),
+                                   &s),
+                     MG_E_OK);
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s%s", MG_VAULT_WAT_PREFIX, s);
+    assert_int_equal(mg_vault_wat_open(K1, buf, 1000, &o), MG_E_AUTH);
+    mg_free(s);
+    /* ForJWT: iss and sub */
+    memset(&t, 0, sizeof(t));
+    snprintf(t.account, sizeof(t.account), "111122223333");
+    snprintf(t.workload, sizeof(t.workload), "w");
+    snprintf(t.iss, sizeof(t.iss), "https://idp");
+    snprintf(t.sub, sizeof(t.sub), "u1");
+    t.expires = 5000;
+    assert_int_equal(mg_vault_wat_seal(K1, &t, &tok), MG_E_OK);
+    assert_int_equal(mg_vault_wat_open(K1, tok, 1, &o), MG_E_OK);
+    assert_string_equal(o.iss, "https://idp");
+    assert_string_equal(o.sub, "u1");
+    assert_string_equal(o.user_id, "");
+    mg_vault_free_secret(tok);
+}
+
+static void test_jwt_claims(void **state)
+{
+    (void)state;
+    char iss[1025], sub[1025];
+    int64_t exp;
+    /* {"alg":"none"} . {"iss":"https://idp","sub":"u1","exp":1700000000} . sig */
+    const char *jwt = "eyJhbGciOiJub25lIn0."
+                      "eyJpc3MiOiJodHRwczovL2lkcCIsInN1YiI6InUxIiwiZXhwIjoxNzAwMDAwMDAwfQ.c2ln";
+    assert_true(mg_vault_jwt_claims(jwt, iss, sub, &exp));
+    assert_string_equal(iss, "https://idp");
+    assert_string_equal(sub, "u1");
+    assert_int_equal(exp, 1700000000);
+    /* {"iss":"x"}: no sub */
+    assert_false(mg_vault_jwt_claims("e30.eyJpc3MiOiJ4In0.c2ln", iss, sub, &exp));
+    /* {"iss":1,"sub":"a"}: iss not a string */
+    assert_false(mg_vault_jwt_claims("e30.eyJpc3MiOjEsInN1YiI6ImEifQ.c2ln", iss, sub, &exp));
+    assert_false(mg_vault_jwt_claims("e30.bm90IGpzb24.c2ln", iss, sub, &exp)); /* not JSON */
+    assert_false(mg_vault_jwt_claims("e30.e30", iss, sub, &exp));              /* two parts */
+    assert_false(mg_vault_jwt_claims("a.b.c.d", iss, sub, &exp));
+    assert_false(mg_vault_jwt_claims("e30.!!!.c2ln", iss, sub, &exp));
+    assert_false(mg_vault_jwt_claims(NULL, iss, sub, &exp));
+}
+
+static void test_provider_arns(void **state)
+{
+    (void)state;
+    char acct[13], name[129];
+    assert_true(mg_vault_parse_provider_arn(ARN, true, acct, name));
+    assert_string_equal(acct, "111122223333");
+    assert_string_equal(name, "weather");
+    assert_false(mg_vault_parse_provider_arn(ARN, false, acct, name)); /* not OAuth2 */
+    assert_true(mg_vault_parse_provider_arn(
+        "arn:aws:acps:us-east-1:444455556666:token-vault/default/oauth2credentialprovider/idp_1",
+        false, acct, name));
+    assert_string_equal(acct, "444455556666");
+    assert_string_equal(name, "idp_1");
+    assert_false(mg_vault_parse_provider_arn(
+        "arn:aws:s3:us-east-1:111122223333:token-vault/default/apikeycredentialprovider/x", true,
+        acct, name));
+    assert_false(mg_vault_parse_provider_arn(
+        "arn:aws:bedrock-agentcore:us-east-1:111122223333:token-vault/other/"
+        "apikeycredentialprovider/x",
+        true, acct, name));
+    assert_false(mg_vault_parse_provider_arn(
+        "arn:aws:bedrock-agentcore:us-east-1:111122223333:token-vault/default/"
+        "apikeycredentialprovider/a/b",
+        true, acct, name));
+    assert_false(mg_vault_parse_provider_arn(
+        "arn:aws:bedrock-agentcore:us-east-1::token-vault/default/apikeycredentialprovider/x", true,
+        acct, name));
+    assert_false(mg_vault_parse_provider_arn("weather", true, acct, name));
+    assert_false(mg_vault_parse_provider_arn(NULL, true, acct, name));
+    struct mg_env env = {.region = "eu-west-1"};
+    char arn[512];
+    mg_vault_provider_arn(&env, "111122223333", false, "idp", arn, sizeof(arn));
+    assert_string_equal(arn, "arn:aws:bedrock-agentcore:eu-west-1:111122223333:token-vault/"
+                             "default/oauth2credentialprovider/idp");
+    mg_vault_workload_arn(&env, "111122223333", "a.b", arn, sizeof(arn));
+    assert_string_equal(arn, "arn:aws:bedrock-agentcore:eu-west-1:111122223333:"
+                             "workload-identity-directory/default/workload-identity/a.b");
+}
+
+static void test_vendors(void **state)
+{
+    (void)state;
+    struct mg_vault_vendor_endpoints e;
+    assert_true(mg_vault_vendor_endpoints("GoogleOauth2", NULL, &e));
+    assert_string_equal(e.token, "https://oauth2.googleapis.com/token");
+    assert_true(mg_vault_vendor_endpoints("MicrosoftOauth2", NULL, &e));
+    assert_string_equal(e.issuer, "https://login.microsoftonline.com/common/v2.0");
+    assert_true(mg_vault_vendor_endpoints("MicrosoftOauth2", "contoso", &e));
+    assert_string_equal(e.token, "https://login.microsoftonline.com/contoso/oauth2/v2.0/token");
+    assert_true(mg_vault_vendor_endpoints("GithubOauth2", NULL, &e));
+    assert_true(e.auth_post);
+    assert_string_equal(e.discovery, "");
+}
+
+/* The key is made once and kept in the store's meta: a second open finds the same one. */
+static void test_key_kept(void **state)
+{
+    (void)state;
+    char root[256];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(root, sizeof(root), "%s/mg_vault_test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(root));
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s/data", root);
+    struct mg_store *s = NULL;
+    struct mg_errinfo ei = {0};
+    assert_int_equal(mg_store_open(dir, &s, &ei), MG_E_OK);
+    struct mg_env env = {.region = "us-east-1", .store = s};
+    struct mg_vault *v1 = NULL, *v2 = NULL;
+    assert_int_equal(mg_vault_new(&env, &v1, &ei), MG_E_OK);
+    assert_int_equal(mg_vault_new(&env, &v2, &ei), MG_E_OK);
+    assert_memory_equal(v1->key, v2->key, 32);
+    static const uint8_t zero[32];
+    assert_memory_not_equal(v1->key, zero, 32);
+    mg_vault_free(v1);
+    mg_vault_free(v2);
+    mg_store_close(s);
+    char path[400];
+    static const char *const files[] = {"mcpgate.db", "mcpgate.db-wal", "mcpgate.db-shm",
+                                        "mcpgate.db-journal"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    rmdir(root);
+}
+
+int main(void)
+{
+    g_mg_log_level = MG_LOG_OFF;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seal_open),  cmocka_unit_test(test_wat),
+        cmocka_unit_test(test_jwt_claims), cmocka_unit_test(test_provider_arns),
+        cmocka_unit_test(test_vendors),    cmocka_unit_test(test_key_kept),
+    };
+    return MG_RUN_TESTS(tests);
+}
