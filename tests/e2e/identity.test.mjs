@@ -81,6 +81,7 @@ describe('AgentCore Identity', () => {
   });
   after(async () => {
     await gw?.stop();
+    assert.doesNotMatch(gw?.stderr() ?? '', /ERROR: AddressSanitizer|runtime error/);
     await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -350,6 +351,9 @@ describe('AgentCore Identity', () => {
   test('a restart keeps the providers, and their secrets still decrypt', async () => {
     const t = await dpA.send(new GetWorkloadAccessTokenCommand({ workloadName: 'agent-1' }));
     await gw.stop();
+    assert.doesNotMatch(gw.stderr(), /ERROR: AddressSanitizer|runtime error/);
+    // with ASAN_OPTIONS=detect_leaks=1: nothing of the vault leaks
+    assert.doesNotMatch(gw.stderr(), /in mg_vault|vault\/[a-z]+\.c/);
     gw = await startServer({ accounts, args: ['--data', dataDir] });
     ctlA = makeClient(BedrockAgentCoreControlClient, gw, accounts[0].root);
     dpA = makeClient(BedrockAgentCoreClient, gw, accounts[0].root);
