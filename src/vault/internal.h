@@ -117,6 +117,22 @@ MG_MUST_USE enum mg_err mg_vault_wat_open(const uint8_t key[32], const char *tok
  * string claims or is not a JWT. */
 bool mg_vault_jwt_claims(const char *jwt, char iss[1025], char sub[1025], int64_t *exp);
 
+/* Where an OAuth2 provider's authorization server is, as its configuration says. */
+struct mg_vault_oauth2_server {
+    char issuer[2100], authorization[2100], token[2100], discovery[2100];
+    bool auth_post; /* client_secret_post at the token endpoint; else client_secret_basic */
+};
+/* The rules of CreateOauth2CredentialProvider / UpdateOauth2CredentialProvider beyond the model:
+ * in (oauth2ProviderConfigInput) sets exactly one member, the one of vendor
+ * (includedOauth2ProviderConfig for the vendors without their own); clientId is set; no EXTERNAL
+ * secret; the discovery (custom: exactly one of discoveryUrl and authorizationServerMetadata,
+ * http(s) URLs; included: issuer, and both endpoints or neither). Returns the member's name, with
+ * *cfg_out its value, o the server and *disc the output's oauthDiscovery (owned); NULL with err
+ * set (a ValidationException's message), or err "" when memory ran out. */
+const char *mg_vault_check_oauth2(const char *vendor, const json_t *in, const json_t **cfg_out,
+                                  struct mg_vault_oauth2_server *o, json_t **disc, char *err,
+                                  size_t cap);
+
 /* Names: an OAuth2 vendor's own endpoints (Google, GitHub, Microsoft, Salesforce, Slack,
  * Atlassian, LinkedIn); false for the others. tenant: Microsoft's tenantId or NULL ("common").
  * auth_post: the vendor wants client_secret_post. */

@@ -34,19 +34,30 @@ static json_t *s_secret_arn(const struct mg_env *env, const char *account, const
     return json_pack("{s:s}", "secretArn", arn);
 }
 
-/* EXTERNAL secrets live in AWS Secrets Manager, which mcpgate does not have. */
-static bool s_external(struct mg_call *c, const json_t *o, const char *source, const char *config,
-                       const char *secret)
+/* EXTERNAL secrets live in AWS Secrets Manager, which mcpgate does not have: true (err set)
+ * when o asks for one. */
+static bool s_external_msg(const json_t *o, const char *source, const char *config,
+                           const char *secret, char *err, size_t cap)
 {
     const char *src = json_string_value(json_object_get(o, source));
     if ((src && strcmp(src, "EXTERNAL") == 0) || json_object_get(o, config)) {
-        mg_vault_send_validation(c,
-                                 "%s EXTERNAL (%s, a secret in AWS Secrets Manager) is not "
-                                 "supported by mcpgate; pass %s",
-                                 source, config, secret);
+        snprintf(err, cap,
+                 "%s EXTERNAL (%s, a secret in AWS Secrets Manager) is not supported by mcpgate; "
+                 "pass %s",
+                 source, config, secret);
         return true;
     }
     return false;
+}
+
+static bool s_external(struct mg_call *c, const json_t *o, const char *source, const char *config,
+                       const char *secret)
+{
+    char err[512];
+    if (!s_external_msg(o, source, config, secret, err, sizeof(err)))
+        return false;
+    mg_vault_send_validation(c, "%s", err);
+    return true;
 }
 
 /* The stored document of a provider in the caller's snapshot, or NULL. */
@@ -268,21 +279,15 @@ static bool s_url_ok(const char *u)
            strlen(u) <= 2048 && strpbrk(u, " \t\r\n") == NULL;
 }
 
-/* What a provider's configuration says of its authorization server. */
-struct s_oauth {
-    char issuer[2100], authorization[2100], token[2100], discovery[2100];
-    bool auth_post;
-};
-
-/* Checks the vendor and its configuration member; fills o and the output's oauthDiscovery.
- * NULL (answered) or the member's name. */
-static const char *s_check_oauth2(struct mg_call *c, const char *vendor, const json_t *in,
-                                  const json_t **cfg_out, struct s_oauth *o, json_t **disc)
+const char *mg_vault_check_oauth2(const char *vendor, const json_t *in, const json_t **cfg_out,
+                                  struct mg_vault_oauth2_server *o, json_t **disc, char *err,
+                                  size_t cap)
 {
+    err[0] = 0;
     *disc = NULL;
     memset(o, 0, sizeof(*o));
     if (json_object_size(in) != 1) {
-        mg_vault_send_validation(c, "oauth2ProviderConfigInput must set exactly one member");
+        snprintf(err, cap, "oauth2ProviderConfigInput must set exactly one member");
         return NULL;
     }
     const char *member = json_object_iter_key(json_object_iter((json_t *)in));
@@ -299,17 +304,17 @@ static const char *s_check_oauth2(struct mg_call *c, const char *vendor, const j
     bool match = want ? strcmp(want, vendor) == 0
                       : (strcmp(member, "includedOauth2ProviderConfig") == 0 && !own);
     if (!match) {
-        mg_vault_send_validation(c,
-                                 "oauth2ProviderConfigInput.%s does not configure the "
-                                 "credentialProviderVendor %s",
-                                 member, vendor);
+        snprintf(err, cap,
+                 "oauth2ProviderConfigInput.%s does not configure the "
+                 "credentialProviderVendor %s",
+                 member, vendor);
         return NULL;
     }
-    if (s_external(c, cfg, "clientSecretSource", "clientSecretConfig", "clientSecret"))
+    if (s_external_msg(cfg, "clientSecretSource", "clientSecretConfig", "clientSecret", err, cap))
         return NULL;
     const char *cid = json_string_value(json_object_get(cfg, "clientId"));
     if (cid == NULL || cid[0] == 0) {
-        mg_vault_send_validation(c, "oauth2ProviderConfigInput.%s.clientId is required", member);
+        snprintf(err, cap, "oauth2ProviderConfigInput.%s.clientId is required", member);
         return NULL;
     }
     if (strcmp(member, "customOauth2ProviderConfig") == 0) {
@@ -317,13 +322,14 @@ static const char *s_check_oauth2(struct mg_call *c, const char *vendor, const j
         const char *url = json_string_value(json_object_get(d, "discoveryUrl"));
         const json_t *md = json_object_get(d, "authorizationServerMetadata");
         if ((url != NULL) == (md != NULL)) {
-            mg_vault_send_validation(c, "oauthDiscovery must set exactly one of discoveryUrl and "
-                                        "authorizationServerMetadata");
+            snprintf(err, cap,
+                     "oauthDiscovery must set exactly one of discoveryUrl and "
+                     "authorizationServerMetadata");
             return NULL;
         }
         if (url) {
             if (!s_url_ok(url)) {
-                mg_vault_send_validation(c, "oauthDiscovery.discoveryUrl must be an http(s) URL");
+                snprintf(err, cap, "oauthDiscovery.discoveryUrl must be an http(s) URL");
                 return NULL;
             }
             snprintf(o->discovery, sizeof(o->discovery), "%s", url);
@@ -332,8 +338,9 @@ static const char *s_check_oauth2(struct mg_call *c, const char *vendor, const j
             const char *az = json_string_value(json_object_get(md, "authorizationEndpoint"));
             const char *tk = json_string_value(json_object_get(md, "tokenEndpoint"));
             if (!s_url_ok(az) || !s_url_ok(tk) || iss == NULL || strlen(iss) > 2048) {
-                mg_vault_send_validation(c, "authorizationServerMetadata.authorizationEndpoint and "
-                                            "tokenEndpoint must be http(s) URLs");
+                snprintf(err, cap,
+                         "authorizationServerMetadata.authorizationEndpoint and "
+                         "tokenEndpoint must be http(s) URLs");
                 return NULL;
             }
             snprintf(o->issuer, sizeof(o->issuer), "%s", iss);
@@ -353,11 +360,11 @@ static const char *s_check_oauth2(struct mg_call *c, const char *vendor, const j
         const char *tk = json_string_value(json_object_get(cfg, "tokenEndpoint"));
         if (!s_url_ok(iss) || (az && !s_url_ok(az)) || (tk && !s_url_ok(tk)) ||
             (az == NULL) != (tk == NULL)) {
-            mg_vault_send_validation(c,
-                                     "includedOauth2ProviderConfig for %s needs issuer (an "
-                                     "http(s) URL), and either both authorizationEndpoint and "
-                                     "tokenEndpoint or neither",
-                                     vendor);
+            snprintf(err, cap,
+                     "includedOauth2ProviderConfig for %s needs issuer (an "
+                     "http(s) URL), and either both authorizationEndpoint and "
+                     "tokenEndpoint or neither",
+                     vendor);
             return NULL;
         }
         snprintf(o->issuer, sizeof(o->issuer), "%s", iss);
@@ -378,7 +385,7 @@ static const char *s_check_oauth2(struct mg_call *c, const char *vendor, const j
         struct mg_vault_vendor_endpoints ve;
         const char *tenant = json_string_value(json_object_get(cfg, "tenantId"));
         if (!mg_vault_vendor_endpoints(vendor, tenant, &ve)) {
-            mg_vault_send_validation(c, "tenantId is not a valid Microsoft tenant");
+            snprintf(err, cap, "tenantId is not a valid Microsoft tenant");
             return NULL;
         }
         snprintf(o->issuer, sizeof(o->issuer), "%s", ve.issuer);
@@ -388,10 +395,8 @@ static const char *s_check_oauth2(struct mg_call *c, const char *vendor, const j
         *disc = json_pack("{s:{s:s, s:s, s:s}}", "authorizationServerMetadata", "issuer", ve.issuer,
                           "authorizationEndpoint", ve.authorization, "tokenEndpoint", ve.token);
     }
-    if (*disc == NULL) {
-        mg_vault_write_failed(c, MG_E_NOMEM);
-        return NULL;
-    }
+    if (*disc == NULL)
+        return NULL; /* out of memory: err stays "" */
     return member;
 }
 
@@ -404,13 +409,20 @@ static void s_put_oauth2(struct mg_call *c, const json_t *old)
     const char *vendor = s_in(c, "credentialProviderVendor");
     const char *account = c->principal.account;
     const json_t *cfg = NULL;
-    struct s_oauth o;
+    struct mg_vault_oauth2_server o;
     json_t *disc = NULL;
-    const char *member = s_check_oauth2(c, vendor,
-                                        json_object_get(c->input, "oauth2ProviderConfigInput"),
-                                        &cfg, &o, &disc);
-    if (member == NULL)
+    char err[1024];
+    const char *member = mg_vault_check_oauth2(vendor,
+                                               json_object_get(c->input,
+                                                               "oauth2ProviderConfigInput"),
+                                               &cfg, &o, &disc, err, sizeof(err));
+    if (member == NULL) {
+        if (err[0])
+            mg_vault_send_validation(c, "%s", err);
+        else
+            mg_vault_write_failed(c, MG_E_NOMEM);
         return;
+    }
     const char *secret = json_string_value(json_object_get(cfg, "clientSecret"));
     if (secret && secret[0] == 0)
         secret = NULL;

@@ -210,6 +210,122 @@ static void test_vendors(void **state)
     assert_string_equal(e.discovery, "");
 }
 
+/* The OAuth2 configuration rules: vendor and member agree, clientId, no EXTERNAL secret, the
+ * discovery of custom and included providers; the answered oauthDiscovery. */
+static const char *s_oauth2(const char *vendor, const char *in_json, char *err, size_t cap,
+                            struct mg_vault_oauth2_server *o, json_t **disc)
+{
+    json_t *in = json_loads(in_json, 0, NULL);
+    assert_non_null(in);
+    const json_t *cfg = NULL;
+    *disc = NULL;
+    const char *m = mg_vault_check_oauth2(vendor, in, &cfg, o, disc, err, cap);
+    json_decref(in); /* *disc is a copy: it outlives in */
+    return m ? "ok" : NULL;
+}
+
+static void test_oauth2_rules(void **state)
+{
+    (void)state;
+    char err[1024];
+    struct mg_vault_oauth2_server o;
+    json_t *disc = NULL;
+    /* custom with a discovery URL */
+    assert_non_null(s_oauth2("CustomOauth2",
+                             "{\"customOauth2ProviderConfig\": {\"clientId\": \"c\", "
+                             "\"oauthDiscovery\": {\"discoveryUrl\": "
+                             "\"https://idp/.well-known/openid-configuration\"}}}",
+                             err, sizeof(err), &o, &disc));
+    assert_string_equal(o.discovery, "https://idp/.well-known/openid-configuration");
+    assert_string_equal(o.token, "");
+    assert_false(o.auth_post);
+    assert_string_equal(json_string_value(json_object_get(disc, "discoveryUrl")),
+                        "https://idp/.well-known/openid-configuration");
+    json_decref(disc);
+    /* custom with metadata and client_secret_post */
+    assert_non_null(s_oauth2("CustomOauth2",
+                             "{\"customOauth2ProviderConfig\": {\"clientId\": \"c\", "
+                             "\"clientAuthenticationMethod\": \"CLIENT_SECRET_POST\", "
+                             "\"oauthDiscovery\": {\"authorizationServerMetadata\": {"
+                             "\"issuer\": \"https://as\", \"authorizationEndpoint\": "
+                             "\"https://as/a\", \"tokenEndpoint\": \"https://as/t\"}}}}",
+                             err, sizeof(err), &o, &disc));
+    assert_string_equal(o.token, "https://as/t");
+    assert_string_equal(o.issuer, "https://as");
+    assert_true(o.auth_post);
+    json_decref(disc);
+    /* refused, each with its message */
+    static const struct {
+        const char *vendor, *in, *msg;
+    } bad[] = {
+        {"GoogleOauth2", "{\"githubOauth2ProviderConfig\": {\"clientId\": \"g\"}}",
+         "does not configure the credentialProviderVendor GoogleOauth2"},
+        {"OktaOauth2", "{\"googleOauth2ProviderConfig\": {\"clientId\": \"g\"}}",
+         "does not configure"},
+        {"GoogleOauth2",
+         "{\"includedOauth2ProviderConfig\": {\"clientId\": \"g\", "
+         "\"issuer\": \"https://x\"}}",
+         "does not configure"},
+        {"GoogleOauth2", "{}", "exactly one member"},
+        {"GoogleOauth2", "{\"googleOauth2ProviderConfig\": {\"clientId\": \"\"}}",
+         "clientId is required"},
+        {"GoogleOauth2",
+         "{\"googleOauth2ProviderConfig\": {\"clientId\": \"g\", "
+         "\"clientSecretSource\": \"EXTERNAL\"}}",
+         "EXTERNAL"},
+        {"CustomOauth2",
+         "{\"customOauth2ProviderConfig\": {\"clientId\": \"c\", "
+         "\"oauthDiscovery\": {}}}",
+         "exactly one of discoveryUrl"},
+        {"CustomOauth2",
+         "{\"customOauth2ProviderConfig\": {\"clientId\": \"c\", "
+         "\"oauthDiscovery\": {\"discoveryUrl\": "
+         "\"ftp://x/.well-known/openid-configuration\"}}}",
+         "http(s) URL"},
+        {"CustomOauth2",
+         "{\"customOauth2ProviderConfig\": {\"clientId\": \"c\", "
+         "\"oauthDiscovery\": {\"authorizationServerMetadata\": {"
+         "\"issuer\": \"i\", \"authorizationEndpoint\": \"https://a\", "
+         "\"tokenEndpoint\": \"not a url\"}}}}",
+         "tokenEndpoint must be http(s) URLs"},
+        {"OktaOauth2", "{\"includedOauth2ProviderConfig\": {\"clientId\": \"o\"}}", "needs issuer"},
+        {"OktaOauth2",
+         "{\"includedOauth2ProviderConfig\": {\"clientId\": \"o\", "
+         "\"issuer\": \"https://okta\", \"tokenEndpoint\": \"https://t\"}}",
+         "both authorizationEndpoint and tokenEndpoint or neither"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (s_oauth2(bad[i].vendor, bad[i].in, err, sizeof(err), &o, &disc) != NULL)
+            fail_msg("case %zu accepted", i);
+        assert_null(disc);
+        if (strstr(err, bad[i].msg) == NULL)
+            fail_msg("case %zu: \"%s\" does not say \"%s\"", i, err, bad[i].msg);
+    }
+    /* included: issuer only -> its discovery URL; with endpoints -> metadata */
+    assert_non_null(s_oauth2("OktaOauth2",
+                             "{\"includedOauth2ProviderConfig\": {\"clientId\": \"o\", "
+                             "\"issuer\": \"https://okta/oauth2/default/\"}}",
+                             err, sizeof(err), &o, &disc));
+    assert_string_equal(o.discovery,
+                        "https://okta/oauth2/default/.well-known/openid-configuration");
+    json_decref(disc);
+    assert_non_null(s_oauth2("Auth0Oauth2",
+                             "{\"includedOauth2ProviderConfig\": {\"clientId\": \"o\", "
+                             "\"issuer\": \"https://a0\", \"authorizationEndpoint\": "
+                             "\"https://a0/authorize\", \"tokenEndpoint\": \"https://a0/t\"}}",
+                             err, sizeof(err), &o, &disc));
+    assert_string_equal(o.token, "https://a0/t");
+    assert_non_null(json_object_get(disc, "authorizationServerMetadata"));
+    json_decref(disc);
+    /* a vendor: its endpoints */
+    assert_non_null(s_oauth2("MicrosoftOauth2",
+                             "{\"microsoftOauth2ProviderConfig\": {\"clientId\": \"m\", "
+                             "\"tenantId\": \"t1\"}}",
+                             err, sizeof(err), &o, &disc));
+    assert_string_equal(o.token, "https://login.microsoftonline.com/t1/oauth2/v2.0/token");
+    json_decref(disc);
+}
+
 /* The key is made once and kept in the store's meta: a second open finds the same one. */
 static void test_key_kept(void **state)
 {
@@ -250,7 +366,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seal_open),  cmocka_unit_test(test_wat),
         cmocka_unit_test(test_jwt_claims), cmocka_unit_test(test_provider_arns),
-        cmocka_unit_test(test_vendors),    cmocka_unit_test(test_key_kept),
+        cmocka_unit_test(test_vendors),    cmocka_unit_test(test_oauth2_rules),
+        cmocka_unit_test(test_key_kept),
     };
     return MG_RUN_TESTS(tests);
 }
