@@ -135,8 +135,22 @@ describe('AgentCore Identity', () => {
       'ResourceNotFoundException');
     await expectError(ctlA.send(new UpdateApiKeyCredentialProviderCommand({ name: 'nope', apiKey: 'x' })),
       'ResourceNotFoundException');
-    await expectError(ctlA.send(new CreateApiKeyCredentialProviderCommand({ name: 'bad name', apiKey: 'x' })),
-      'ValidationException', /name/);
+    await assert.rejects(ctlA.send(new CreateApiKeyCredentialProviderCommand({ name: 'bad name', apiKey: 'x' })), (e) => {
+      assert.equal(e.name, 'ValidationException');
+      assert.equal(e.message, "1 validation error detected: Value 'bad name' at 'name' failed to satisfy constraint: "
+        + 'Member must satisfy regular expression pattern: [a-zA-Z0-9\\-_]+');
+      assert.equal(e.reason, 'FieldValidationFailed');
+      assert.equal(e.fieldList[0].name, 'name');
+      return true;
+    });
+    // a sensitive member's value is never echoed
+    const long = 'K'.repeat(65537);
+    await assert.rejects(ctlA.send(new CreateApiKeyCredentialProviderCommand({ name: 'long', apiKey: long })), (e) => {
+      assert.equal(e.name, 'ValidationException');
+      assert.match(e.message, /at 'apiKey' failed to satisfy constraint: Member must have length less than or equal to 65536/);
+      assert.ok(!e.message.includes('KKKK'));
+      return true;
+    });
     await expectError(ctlA.send(new CreateApiKeyCredentialProviderCommand({ name: 'nokey' })),
       'ValidationException', /apiKey is required/);
     await expectError(ctlA.send(new CreateApiKeyCredentialProviderCommand({ name: 'ext',
