@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
+#include "state/snapshot.h"
 #include "state/store.h"
 #include "unit/leaks.h"
 #include "vault/internal.h"
@@ -326,6 +327,100 @@ static void test_oauth2_rules(void **state)
     json_decref(disc);
 }
 
+/* mg_vault_provider_find over a real store and snapshot: both ARN forms and a bare name, another
+ * account's ARN, a missing provider, a secret that does not open, the OAuth2 fields. */
+static void s_put_sealed(struct mg_store *st, const uint8_t key[32], const char *kind,
+                         const char *account, const char *name, const char *arn,
+                         const char *seal_arn, const char *secret, const char *extra)
+{
+    char *sealed = NULL;
+    assert_int_equal(mg_vault_seal(key, MG_VAULT_PURPOSE_SECRET, account, seal_arn,
+                                   mg_slice_cstr(secret), &sealed),
+                     MG_E_OK);
+    char doc[4096];
+    snprintf(doc, sizeof(doc),
+             "{\"name\":\"%s\",\"credentialProviderArn\":\"%s\",\"_secret\":\"%s\"%s}", name, arn,
+             sealed, extra);
+    mg_free(sealed);
+    assert_int_equal(mg_store_put(st, kind, account, name, mg_slice_cstr(doc)), MG_E_OK);
+}
+
+static void test_provider_find(void **state)
+{
+    (void)state;
+    char root[256], dir[300];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(root, sizeof(root), "%s/mg_vault_find.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(root));
+    snprintf(dir, sizeof(dir), "%s/data", root);
+    struct mg_store *st = NULL;
+    struct mg_state state_;
+    struct mg_errinfo ei = {0};
+    assert_int_equal(mg_store_open(dir, &st, &ei), MG_E_OK);
+    assert_int_equal(mg_state_init(&state_, st, &ei), MG_E_OK);
+    struct mg_env env = {.region = "us-east-1", .store = st, .state = &state_};
+    struct mg_vault *v = NULL;
+    assert_int_equal(mg_vault_new(&env, &v, &ei), MG_E_OK);
+    env.vault = v;
+    const char *oarn = "arn:aws:bedrock-agentcore:us-east-1:111122223333:token-vault/default/"
+                       "oauth2credentialprovider/idp";
+    assert_int_equal(mg_state_write_begin(&state_), MG_E_OK);
+    s_put_sealed(st, v->key, MG_VAULT_KIND_APIKEY, "111122223333", "weather", ARN, ARN, "sk-1", "");
+    s_put_sealed(st, v->key, MG_VAULT_KIND_OAUTH2, "111122223333", "idp", oarn, oarn, "cs-1",
+                 ",\"credentialProviderVendor\":\"CustomOauth2\",\"oauth2ProviderConfigOutput\":"
+                 "{\"customOauth2ProviderConfig\":{\"clientId\":\"cid\"}},\"_tokenEndpoint\":"
+                 "\"https://as/t\",\"_issuer\":\"https://as\",\"_authPost\":true");
+    /* sealed for another ARN: does not open */
+    s_put_sealed(st, v->key, MG_VAULT_KIND_APIKEY, "111122223333", "moved",
+                 "arn:aws:bedrock-agentcore:us-east-1:111122223333:token-vault/default/"
+                 "apikeycredentialprovider/moved",
+                 ARN, "sk-2", "");
+    assert_int_equal(mg_state_write_commit(&state_, &ei), MG_E_OK);
+    struct mg_snapshot *snap = mg_state_acquire(&state_);
+    struct mg_vault_provider p;
+    assert_int_equal(mg_vault_provider_find(&env, snap, "111122223333", ARN, true, &p, &ei),
+                     MG_E_OK);
+    assert_string_equal(p.api_key, "sk-1");
+    assert_string_equal(p.name, "weather");
+    assert_string_equal(p.account, "111122223333");
+    mg_vault_provider_cleanup(&p);
+    assert_int_equal(mg_vault_provider_find(&env, snap, "111122223333",
+                                            "arn:aws:acps:us-east-1:111122223333:token-vault/"
+                                            "default/apikeycredentialprovider/weather",
+                                            true, &p, &ei),
+                     MG_E_OK);
+    mg_vault_provider_cleanup(&p);
+    assert_int_equal(mg_vault_provider_find(&env, snap, "111122223333", "weather", true, &p, &ei),
+                     MG_E_OK);
+    mg_vault_provider_cleanup(&p);
+    assert_int_equal(mg_vault_provider_find(&env, snap, "444455556666", ARN, true, &p, &ei),
+                     MG_E_DENIED);
+    assert_int_equal(mg_vault_provider_find(&env, snap, "111122223333", ARN, false, &p, &ei),
+                     MG_E_NOT_FOUND); /* an API-key ARN is not an OAuth2 provider */
+    assert_int_equal(mg_vault_provider_find(&env, snap, "111122223333", "nope", true, &p, &ei),
+                     MG_E_NOT_FOUND);
+    assert_int_equal(mg_vault_provider_find(&env, snap, "111122223333", "moved", true, &p, &ei),
+                     MG_E_INTERNAL);
+    assert_null(p.api_key);
+    assert_int_equal(mg_vault_provider_find(&env, snap, "111122223333", oarn, false, &p, &ei),
+                     MG_E_OK);
+    assert_string_equal(p.client_secret, "cs-1");
+    assert_string_equal(p.client_id, "cid");
+    assert_string_equal(p.vendor, "CustomOauth2");
+    assert_string_equal(p.token_endpoint, "https://as/t");
+    assert_string_equal(p.issuer, "https://as");
+    assert_null(p.discovery_url);
+    assert_true(p.auth_post);
+    mg_vault_provider_cleanup(&p);
+    mg_snapshot_unref(snap);
+    mg_vault_free(v);
+    mg_state_cleanup(&state_);
+    mg_store_close(st);
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* The key is made once and kept in the store's meta: a second open finds the same one. */
 static void test_key_kept(void **state)
 {
@@ -364,10 +459,10 @@ int main(void)
 {
     g_mg_log_level = MG_LOG_OFF;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_seal_open),  cmocka_unit_test(test_wat),
-        cmocka_unit_test(test_jwt_claims), cmocka_unit_test(test_provider_arns),
-        cmocka_unit_test(test_vendors),    cmocka_unit_test(test_oauth2_rules),
-        cmocka_unit_test(test_key_kept),
+        cmocka_unit_test(test_seal_open),     cmocka_unit_test(test_wat),
+        cmocka_unit_test(test_jwt_claims),    cmocka_unit_test(test_provider_arns),
+        cmocka_unit_test(test_vendors),       cmocka_unit_test(test_oauth2_rules),
+        cmocka_unit_test(test_provider_find), cmocka_unit_test(test_key_kept),
     };
     return MG_RUN_TESTS(tests);
 }
