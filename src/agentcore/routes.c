@@ -69,6 +69,20 @@ json_t *mg_ac_body(struct mg_call *c)
             json_object_del(o, mg_aws_str(m->name));
     }
     json_object_del(o, S_ARN_ACCOUNT);
+    if (o && json_object_get(o, MG_AC_LOOPBACK_HTTP)) {
+        json_object_del(o, MG_AC_LOOPBACK_HTTP);
+        json_t *srv = json_object_get(json_object_get(json_object_get(o, "targetConfiguration"),
+                                                      "mcp"),
+                                      "mcpServer");
+        const char *ep = json_string_value(json_object_get(srv, "endpoint"));
+        char url[2100];
+        if (ep == NULL || strncmp(ep, "https://", 8) != 0 ||
+            !mg_fmt(url, sizeof(url), "http://%s", ep + 8) ||
+            !mg_json_set(srv, "endpoint", json_string(url))) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
     if (o == NULL)
         mg_ac_send_error(c, 500, "InternalServerException", "out of memory");
     return o;
@@ -204,6 +218,44 @@ bool mg_ac_authz_gateway(struct mg_call *c, const char *action, const json_t *gw
     return mg_authz(c, action, &res, extra);
 }
 
+/* ---- AgentCore Identity: the providers the targets name ---------------------------------- */
+
+bool mg_ac_provider_in_use(const struct mg_snapshot *snap, const char *account,
+                           const char *provider_arn, char *buf, size_t cap)
+{
+    char want_acct[13], want_name[129];
+    bool api_key = strstr(provider_arn, "/apikeycredentialprovider/") != NULL;
+    if (!mg_vault_parse_provider_arn(provider_arn, api_key, want_acct, want_name))
+        return false;
+    size_t n;
+    const struct mg_gateway *gws = mg_agentcore_gateways(snap, &n);
+    for (size_t i = 0; gws && i < n; i++) {
+        if (gws[i].account == NULL || strcmp(gws[i].account, account) != 0)
+            continue;
+        for (size_t k = 0; k < gws[i].n_targets; k++) {
+            const json_t *cfgs = json_object_get(gws[i].targets[k].doc,
+                                                 "credentialProviderConfigurations");
+            size_t j;
+            const json_t *cfg;
+            json_array_foreach(cfgs, j, cfg)
+            {
+                const json_t *cp = json_object_get(cfg, "credentialProvider");
+                const char *arn = json_string_value(
+                    json_object_get(json_object_get(cp, api_key ? "apiKeyCredentialProvider"
+                                                                : "oauthCredentialProvider"),
+                                    "providerArn"));
+                char acct[13], name[129];
+                if (arn && mg_vault_parse_provider_arn(arn, api_key, acct, name) &&
+                    strcmp(acct, want_acct) == 0 && strcmp(name, want_name) == 0) {
+                    snprintf(buf, cap, "target %s of gateway %s", gws[i].targets[k].id, gws[i].id);
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
 /* ---- the API ---------------------------------------------------------------------------- */
 
 /* Features of AgentCore that mcpgate does not serve, by the first segment of the operation's
@@ -253,6 +305,20 @@ static bool s_prepare(struct mg_call *c, json_t *input)
 {
     const char *op = mg_aws_op_name(c->op);
     if (strcmp(op, "CreateGatewayTarget") == 0 || strcmp(op, "UpdateGatewayTarget") == 0) {
+        /* loopback http for an MCP server: checked as https by the model's pattern
+         * (https://.*), put back by mg_ac_body */
+        (void)json_object_del(input, MG_AC_LOOPBACK_HTTP);
+        json_t *srv = json_object_get(json_object_get(json_object_get(input, "targetConfiguration"),
+                                                      "mcp"),
+                                      "mcpServer");
+        const char *ep = json_string_value(json_object_get(srv, "endpoint"));
+        char url[2100];
+        if (ep && mg_ac_loopback_http(ep) && mg_fmt(url, sizeof(url), "https://%s", ep + 7) &&
+            mg_json_set(srv, "endpoint", json_string(url)) &&
+            !mg_json_set(input, MG_AC_LOOPBACK_HTTP, json_true())) {
+            mg_ac_send_error(c, 500, "InternalServerException", "out of memory");
+            return false;
+        }
         struct mg_ac_verr v = {0};
         mg_ac_check_schema_refs(input, &v);
         if (mg_ac_verr_any(&v)) {

@@ -5,6 +5,9 @@
 #ifndef MG_VAULT_API_H
 #define MG_VAULT_API_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "call/call.h"
 
 /* control plane: API-key credential providers (providers.c) */
@@ -32,6 +35,20 @@ void mg_vault_get_workload_access_token(struct mg_call *c);
 void mg_vault_get_workload_access_token_for_jwt(struct mg_call *c);
 void mg_vault_get_workload_access_token_for_user_id(struct mg_call *c);
 void mg_vault_get_resource_api_key(struct mg_call *c);
+
+/* Parses a provider ARN (arn:PARTITION:bedrock-agentcore|acps:REGION:ACCOUNT:token-vault/
+ * default/{apikey|oauth2}credentialprovider/NAME, the two forms AWS writes): false when it is
+ * not one of that kind (api_key: API-key provider, else OAuth2). */
+bool mg_vault_parse_provider_arn(const char *arn, bool api_key, char account[13], char name[129]);
+
+/* Whether a provider is in use: the AgentCore control plane, which knows the gateway targets,
+ * registers it at start (vault sits below it). Returns true, with the user named in buf (e.g.
+ * "target T of gateway G"), when a target of account's gateways names provider_arn (either ARN
+ * form) in its credentialProviderConfigurations. DeleteOauth2CredentialProvider then answers
+ * ConflictException. NULL (the default): nothing is in use. */
+typedef bool (*mg_vault_in_use_fn)(const struct mg_snapshot *snap, const char *account,
+                                   const char *provider_arn, char *buf, size_t cap);
+void mg_vault_set_in_use_hook(mg_vault_in_use_fn fn);
 
 /* The per-account quotas (AWS's defaults). */
 #define MG_VAULT_MAX_API_KEY_PROVIDERS 50

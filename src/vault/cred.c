@@ -21,13 +21,13 @@ void mg_vault_cred_cleanup(struct mg_vault_cred *cred)
 }
 
 void mg_vault_target_cred(const struct mg_env *env, struct mg_snapshot *snap,
-                          const struct mg_gateway_target *t, bool refresh, mg_vault_cred_cb cb,
+                          const struct mg_vault_target *t, bool refresh, mg_vault_cred_cb cb,
                           void *arg)
 {
     (void)env;
     (void)snap;
     (void)refresh;
-    if (t->credential_type != MG_CRED_NONE) {
+    if (t->config != NULL) {
         cb(arg, MG_E_INVALID, NULL, "Outbound credentials are not supported by mcpgate yet");
         return;
     }

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "call/authz.h"
+#include "vault/api.h"
 #include "vault/vault.h"
 
 /* The runtime part (env->vault). key: the secret-encryption key (32 random bytes kept in the
@@ -90,9 +91,6 @@ void mg_vault_workload_arn(const struct mg_env *env, const char *account, const 
                            char *out, size_t cap);
 void mg_vault_token_vault_arn(const struct mg_env *env, const char *account, char *out, size_t cap);
 void mg_vault_directory_arn(const struct mg_env *env, const char *account, char *out, size_t cap);
-/* Parses a provider ARN (arn:PARTITION:bedrock-agentcore|acps:REGION:ACCOUNT:token-vault/
- * default/{apikey|oauth2}credentialprovider/NAME): false when it is not one of that kind. */
-bool mg_vault_parse_provider_arn(const char *arn, bool api_key, char account[13], char name[129]);
 
 /* The workload access token: sealed JSON {"a": account, "w": workload, "u": user id or absent,
  * "iss"/"sub" (ForJWT), "e": expiry epoch seconds}. Lifetime MG_VAULT_WAT_TTL seconds. */

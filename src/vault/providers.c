@@ -538,34 +538,13 @@ void mg_vault_update_oauth2_provider(struct mg_call *c)
         s_put_oauth2(c, doc);
 }
 
-/* A target of the caller's gateways that names OAuth2 provider `name` in its
- * credentialProviderConfigurations (either ARN form), or NULL. */
-static const struct mg_gateway_target *s_oauth2_user(struct mg_call *c, const char *name)
+/* The layer above that knows the gateway targets (the AgentCore control plane) says whether a
+ * provider is in use: vault sits below it. */
+static _Atomic(mg_vault_in_use_fn) s_in_use;
+
+void mg_vault_set_in_use_hook(mg_vault_in_use_fn fn)
 {
-    size_t n;
-    const struct mg_gateway *gws = mg_agentcore_gateways(c->snap, &n);
-    for (size_t i = 0; gws && i < n; i++) {
-        if (gws[i].account == NULL || strcmp(gws[i].account, c->principal.account) != 0)
-            continue;
-        for (size_t k = 0; k < gws[i].n_targets; k++) {
-            const json_t *cfgs = json_object_get(gws[i].targets[k].doc,
-                                                 "credentialProviderConfigurations");
-            size_t j;
-            const json_t *cfg;
-            json_array_foreach(cfgs, j, cfg)
-            {
-                const char *arn = json_string_value(
-                    json_object_get(json_object_get(json_object_get(cfg, "credentialProvider"),
-                                                    "oauthCredentialProvider"),
-                                    "providerArn"));
-                char acct[13], nm[129];
-                if (arn && mg_vault_parse_provider_arn(arn, false, acct, nm) &&
-                    strcmp(acct, c->principal.account) == 0 && strcmp(nm, name) == 0)
-                    return &gws[i].targets[k];
-            }
-        }
-    }
-    return NULL;
+    s_in_use = fn;
 }
 
 void mg_vault_delete_oauth2_provider(struct mg_call *c)
@@ -573,12 +552,14 @@ void mg_vault_delete_oauth2_provider(struct mg_call *c)
     const char *name = s_in(c, "name");
     if (!s_authorized(c, false, "bedrock-agentcore:DeleteOauth2CredentialProvider", name))
         return;
-    const struct mg_gateway_target *t = s_oauth2_user(c, name);
-    if (t) {
+    mg_vault_in_use_fn in_use = s_in_use;
+    char arn[512], user[256];
+    mg_vault_provider_arn(c->env, c->principal.account, false, name, arn, sizeof(arn));
+    if (in_use && in_use(c->snap, c->principal.account, arn, user, sizeof(user))) {
         mg_vault_send_error(c, 409, "ConflictException",
-                            "OAuth2 credential provider %s is used by target %s of gateway %s; "
-                            "update or delete the target first",
-                            name, t->id, t->gateway ? t->gateway->id : "");
+                            "OAuth2 credential provider %s is used by %s; update or delete it "
+                            "first",
+                            name, user);
         return;
     }
     if (mg_vault_store_write(c, MG_VAULT_KIND_OAUTH2, name, NULL, MG_VAULT_DELETE, 0, S_OAUTH2_WHAT,

@@ -17,7 +17,8 @@ import {
   DeleteOauth2CredentialProviderCommand, ListOauth2CredentialProvidersCommand,
   CreateWorkloadIdentityCommand, GetWorkloadIdentityCommand, UpdateWorkloadIdentityCommand,
   DeleteWorkloadIdentityCommand, ListWorkloadIdentitiesCommand, GetTokenVaultCommand,
-  SetTokenVaultCMKCommand,
+  SetTokenVaultCMKCommand, CreateGatewayCommand, CreateGatewayTargetCommand,
+  DeleteGatewayTargetCommand,
 } from '@aws-sdk/client-bedrock-agentcore-control';
 import {
   BedrockAgentCoreClient, GetWorkloadAccessTokenCommand, GetWorkloadAccessTokenForJWTCommand,
@@ -35,6 +36,8 @@ const issued = []; // workload access tokens, for the never-logged check
 
 function accountsWithUsers() {
   const accounts = defaultAccounts();
+  accounts[0].roles = { gwrole: { name: 'gwrole', assumeRolePolicyDocument: { Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Principal: { Service: 'bedrock-agentcore.amazonaws.com' }, Action: 'sts:AssumeRole' }] } } };
   // a user with only read access to credential providers
   accounts[0].users.reader = {
     ...defaultAccounts()[0].users.dev,
@@ -257,6 +260,26 @@ describe('AgentCore Identity', () => {
       assert.equal(d.$metadata.httpStatusCode, 204);
     }
     await expectError(ctlA.send(new GetOauth2CredentialProviderCommand({ name: 'gh' })), 'ResourceNotFoundException');
+  });
+
+  test('an OAuth2 provider that a gateway target names is not deleted (ConflictException)', async () => {
+    const p = await ctlA.send(new CreateOauth2CredentialProviderCommand({
+      name: 'inuse', credentialProviderVendor: 'GithubOauth2',
+      oauth2ProviderConfigInput: { githubOauth2ProviderConfig: { clientId: 'g', clientSecret: 's' } } }));
+    const g = await ctlA.send(new CreateGatewayCommand({ name: 'idgw', roleArn: `arn:aws:iam::${A}:role/gwrole`,
+      authorizerType: 'AWS_IAM', protocolType: 'MCP' }));
+    // the model's acps form of the ARN names the same provider
+    const t = await ctlA.send(new CreateGatewayTargetCommand({ gatewayIdentifier: g.gatewayId, name: 'upstream',
+      targetConfiguration: { mcp: { mcpServer: { endpoint: 'http://127.0.0.1:9/mcp' } } },
+      credentialProviderConfigurations: [{ credentialProviderType: 'OAUTH', credentialProvider: {
+        oauthCredentialProvider: { providerArn: p.credentialProviderArn.replace(':bedrock-agentcore:', ':acps:'),
+          scopes: ['repo'] } } }] }));
+    await expectError(ctlA.send(new DeleteOauth2CredentialProviderCommand({ name: 'inuse' })), 'ConflictException',
+      new RegExp(`used by target ${t.targetId} of gateway ${g.gatewayId}`));
+    assert.ok(await ctlA.send(new GetOauth2CredentialProviderCommand({ name: 'inuse' })));
+    await ctlA.send(new DeleteGatewayTargetCommand({ gatewayIdentifier: g.gatewayId, targetId: t.targetId }));
+    const d = await ctlA.send(new DeleteOauth2CredentialProviderCommand({ name: 'inuse' }));
+    assert.equal(d.$metadata.httpStatusCode, 204);
   });
 
   test('workload identities and the token vault', async () => {
