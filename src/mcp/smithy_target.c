@@ -1,5 +1,5 @@
 /* tools/call of Smithy targets: endpoint, serialization and signing scope of a request, and the
- * tool result of its answer (mcp/smithy_target.h). */
+ * tool result of its answer (mcp/smithy_target.h); http_target.c drives the call. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,27 +78,17 @@ enum mg_err mg_mcp_smithy_endpoint(const struct mg_env *env, const char *region,
     return MG_E_OK;
 }
 
-static const char *s_region(const struct mg_env *env, const struct mg_tool *tool)
+enum mg_err mg_mcp_smithy_build(const struct mg_env *env, const json_t *call,
+                                const json_t *arguments, const char *region,
+                                struct mg_vault_cred *cred, struct mg_target_req *req, char *msg,
+                                size_t cap)
 {
-    const struct mg_gateway *gw = tool->target ? tool->target->gateway : NULL;
-    if (gw && gw->region && gw->region[0])
-        return gw->region;
-    return env->region;
-}
-
-enum mg_err mg_mcp_smithy_build(const struct mg_env *env, const struct mg_tool *tool,
-                                const json_t *arguments, struct mg_vault_cred *cred,
-                                struct mg_target_req *req, char *msg, size_t cap)
-{
-    const char *region = s_region(env, tool);
     char endpoint[1024];
-    if (tool->call == NULL) {
-        snprintf(msg, cap, "The tool has no call description.");
-        return MG_E_INVALID;
-    }
-    MG_TRY(mg_mcp_smithy_endpoint(env, region, tool->call, endpoint, sizeof(endpoint), msg, cap));
+    if (region == NULL || region[0] == 0)
+        region = env->region;
+    MG_TRY(mg_mcp_smithy_endpoint(env, region, call, endpoint, sizeof(endpoint), msg, cap));
     if (cred && cred->type == MG_CRED_GATEWAY_IAM_ROLE) {
-        const char *sn = json_string_value(json_object_get(tool->call, "signingName"));
+        const char *sn = json_string_value(json_object_get(call, "signingName"));
         if (!mg_fmt(cred->service, sizeof(cred->service), "%s", sn)) {
             snprintf(msg, cap, "The Smithy model's signing name is too long.");
             return MG_E_INVALID;
@@ -109,36 +99,16 @@ enum mg_err mg_mcp_smithy_build(const struct mg_env *env, const struct mg_tool *
             return MG_E_INVALID;
         }
     }
-    return mg_smithy_request(tool->call, arguments, endpoint, req, msg, cap);
+    return mg_smithy_request(call, arguments, endpoint, req, msg, cap);
 }
 
-/* A response header's value (lname lower-case), from the "name: value\r\n" lines the client
- * keeps, trimmed. */
-static bool s_header(const struct mg_http_out_resp *resp, const char *lname, struct mg_slice *v)
-{
-    struct mg_slice rest = mg_buf_slice(&resp->headers), line;
-    size_t nl = strlen(lname);
-    while (rest.len > 0 && mg_slice_split(&rest, '\n', &line)) {
-        if (line.len > nl && line.ptr[nl] == ':' &&
-            mg_slice_ieq_cstr(mg_slice_sub(line, 0, nl), lname)) {
-            struct mg_slice val = mg_slice_sub(line, nl + 1, line.len - nl - 1);
-            while (val.len > 0 && (val.ptr[val.len - 1] == '\r'))
-                val.len--;
-            *v = mg_slice_trim(val);
-            return true;
-        }
-    }
-    *v = (struct mg_slice){0};
-    return false;
-}
-
-json_t *mg_mcp_smithy_result(const struct mg_tool *tool, const struct mg_http_out_resp *resp)
+json_t *mg_mcp_smithy_result(const json_t *call, const struct mg_http_out_resp *resp)
 {
     struct mg_slice ct = {0}, et = {0};
-    (void)s_header(resp, "content-type", &ct);
-    json_t *r = mg_smithy_result(tool->call, resp->status, ct, mg_buf_slice(&resp->body));
+    (void)mg_http_out_header(resp, "content-type", &ct);
+    json_t *r = mg_smithy_result(call, resp->status, ct, mg_buf_slice(&resp->body));
     if (r == NULL || !json_is_true(json_object_get(r, "isError")) ||
-        !s_header(resp, "x-amzn-errortype", &et) || et.len == 0)
+        !mg_http_out_header(resp, "x-amzn-errortype", &et) || et.len == 0)
         return r;
     json_t *sc = json_object_get(r, "structuredContent");
     if (json_object_get(sc, "type"))
@@ -172,9 +142,3 @@ json_t *mg_mcp_smithy_result(const struct mg_tool *tool, const struct mg_http_ou
     }
     return r;
 }
-
-const struct mg_mcp_http_kind mg_mcp_smithy_kind = {
-    .kind = MG_TARGET_SMITHY,
-    .build = mg_mcp_smithy_build,
-    .result = mg_mcp_smithy_result,
-};

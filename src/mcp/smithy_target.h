@@ -23,34 +23,18 @@ MG_MUST_USE enum mg_err mg_mcp_smithy_endpoint(const struct mg_env *env, const c
                                                const json_t *call, char *out, size_t cap, char *msg,
                                                size_t msg_cap);
 
-/* Builds the request of one call of a Smithy tool (the tool's "_call", the checked arguments),
- * serialized by the model's protocol. With GATEWAY_IAM_ROLE credentials (cred may be NULL), sets
- * the signing scope: cred->service is the model's signing name and cred->region the gateway's
- * (the region given, when cred has none). MG_E_INVALID with msg for arguments that cannot be
- * sent. */
-MG_MUST_USE enum mg_err mg_mcp_smithy_build(const struct mg_env *env, const struct mg_tool *tool,
-                                            const json_t *arguments, struct mg_vault_cred *cred,
-                                            struct mg_target_req *req, char *msg, size_t cap);
+/* Builds the request of one call of a Smithy tool (its "_call", the checked arguments),
+ * serialized by the model's protocol, to the endpoint above for region (the gateway's). With
+ * GATEWAY_IAM_ROLE credentials (cred may be NULL), sets the signing scope: cred->service is the
+ * model's signing name, and cred->region the gateway's when cred has none. MG_E_INVALID with
+ * msg for arguments that cannot be sent. A row of http_target.c's table of kinds. */
+MG_MUST_USE enum mg_err mg_mcp_smithy_build(const struct mg_env *env, const json_t *call,
+                                            const json_t *arguments, const char *region,
+                                            struct mg_vault_cred *cred, struct mg_target_req *req,
+                                            char *msg, size_t cap);
 
 /* The CallToolResult of an answer (a new object; NULL when out of memory): mg_smithy_result,
  * with the AWS error type taken from the x-amzn-errortype header when the body names none. */
-json_t *mg_mcp_smithy_result(const struct mg_tool *tool, const struct mg_http_out_resp *resp);
-
-/* The registration of the kind for http_target.c's per-kind table. */
-struct mg_mcp_http_kind {
-    enum mg_target_kind kind;
-    enum mg_err (*build)(const struct mg_env *env, const struct mg_tool *tool,
-                         const json_t *arguments, struct mg_vault_cred *cred,
-                         struct mg_target_req *req, char *msg, size_t cap);
-    json_t *(*result)(const struct mg_tool *tool, const struct mg_http_out_resp *resp);
-};
-extern const struct mg_mcp_http_kind mg_mcp_smithy_kind;
-
-/* Interim (smithy_call.c): tools/call of a Smithy tool end to end, until http_target.c drives
- * the kind through its table. Fills the slot itself or holds the reply until it is answered. */
-struct mg_mcp_ctx;
-struct mg_jsonrpc_msg;
-void mg_mcp_smithy_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
-                        const struct mg_tool *tool, const json_t *arguments);
+json_t *mg_mcp_smithy_result(const json_t *call, const struct mg_http_out_resp *resp);
 
 #endif

@@ -61,16 +61,13 @@ static void test_smithy_build_scope(void **state)
 {
     (void)state;
     struct mg_env env = {.region = "us-east-1", .public_url = "http://127.0.0.1:4777"};
-    struct mg_gateway gw = {.region = "us-west-2"};
-    struct mg_gateway_target t = {.gateway = &gw, .kind = MG_TARGET_SMITHY};
     json_t *c = s_call("lambda", "lambda");
-    struct mg_tool tool = {.target = &t, .call = c};
     struct mg_vault_cred cred = {.type = MG_CRED_GATEWAY_IAM_ROLE};
     struct mg_target_req req;
     mg_target_req_init(&req);
     char msg[256];
     json_t *args = json_object();
-    enum mg_err e = mg_mcp_smithy_build(&env, &tool, args, &cred, &req, msg, sizeof(msg));
+    enum mg_err e = mg_mcp_smithy_build(&env, c, args, "us-west-2", &cred, &req, msg, sizeof(msg));
     if (e != MG_E_OK)
         fprintf(stderr, "%s\n", msg);
     assert_int_equal(e, MG_E_OK);
@@ -90,8 +87,7 @@ static json_t *s_result(long status, const char *headers, const char *body)
     mg_buf_init(&r.body, 4096);
     assert_int_equal(mg_buf_append_cstr(&r.headers, headers), MG_E_OK);
     assert_int_equal(mg_buf_append_cstr(&r.body, body), MG_E_OK);
-    struct mg_tool tool = {0};
-    json_t *out = mg_mcp_smithy_result(&tool, &r);
+    json_t *out = mg_mcp_smithy_result(NULL, &r);
     mg_buf_cleanup(&r.headers);
     mg_buf_cleanup(&r.body);
     assert_non_null(out);
