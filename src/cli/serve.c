@@ -230,8 +230,7 @@ static bool s_parse_outbound_ca(const char *v, struct mg_app_config *cfg)
     if (eq && (slash == NULL || eq < slash)) {
         size_t hl = (size_t)(eq - v);
         if (hl == 0 || hl > MG_HTTP_CLIENT_MAX_CA_HOST) {
-            fprintf(stderr, "mcpgate serve: --outbound-ca wants FILE or HOST=FILE, got '%s'\n",
-                    v);
+            fprintf(stderr, "mcpgate serve: --outbound-ca wants FILE or HOST=FILE, got '%s'\n", v);
             return false;
         }
         char *h = hosts[cfg->n_outbound_ca];

@@ -75,8 +75,8 @@ struct s_xfer {
     struct curl_slist *slist;
     X509_STORE *ca_store; /* the operator's store for the URL's host (the client's), or NULL */
     bool plain_http;      /* the open-socket callback only connects to loopback */
-    bool refused_peer; /* ... and it refused one */
-    enum mg_err fail;  /* set by a callback that stopped the transfer (TOO_LARGE, NOMEM) */
+    bool refused_peer;    /* ... and it refused one */
+    enum mg_err fail;     /* set by a callback that stopped the transfer (TOO_LARGE, NOMEM) */
     struct mg_http_out_resp resp;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -634,11 +634,10 @@ static enum mg_err s_ca_load(X509_STORE *store, const char *file, struct mg_erri
         return mg_errinfo_set(ei, MG_E_INVALID, "outbound CA bundle %s: cannot read it: %s", file,
                               strerror(errno));
     if (!S_ISREG(st.st_mode))
-        return mg_errinfo_set(ei, MG_E_INVALID, "outbound CA bundle %s: not a regular file",
-                              file);
+        return mg_errinfo_set(ei, MG_E_INVALID, "outbound CA bundle %s: not a regular file", file);
     if ((uint64_t)st.st_size > S_MAX_CA_FILE)
-        return mg_errinfo_set(ei, MG_E_INVALID, "outbound CA bundle %s: larger than %u bytes",
-                              file, S_MAX_CA_FILE);
+        return mg_errinfo_set(ei, MG_E_INVALID, "outbound CA bundle %s: larger than %u bytes", file,
+                              S_MAX_CA_FILE);
     ERR_clear_error();
     BIO *bio = BIO_new_file(file, "r");
     if (bio == NULL) {
@@ -664,8 +663,8 @@ static enum mg_err s_ca_load(X509_STORE *store, const char *file, struct mg_erri
                 e = mg_errinfo_set(ei, MG_E_NOMEM, "outbound CA bundle %s: out of memory", file);
             } else {
                 e = mg_errinfo_set(ei, MG_E_INVALID,
-                                   "outbound CA bundle %s: certificate %zu is malformed (%s)",
-                                   file, n + 1, s_ssl_reason(why, sizeof(why)));
+                                   "outbound CA bundle %s: certificate %zu is malformed (%s)", file,
+                                   n + 1, s_ssl_reason(why, sizeof(why)));
             }
             break;
         }
@@ -673,14 +672,13 @@ static enum mg_err s_ca_load(X509_STORE *store, const char *file, struct mg_erri
         int ok = n > S_MAX_CA_CERTS ? -1 : store ? X509_STORE_add_cert(store, cert) : 1;
         X509_free(cert);
         if (ok == -1) {
-            e = mg_errinfo_set(ei, MG_E_INVALID,
-                               "outbound CA bundle %s: more than %u certificates", file,
-                               S_MAX_CA_CERTS);
+            e = mg_errinfo_set(ei, MG_E_INVALID, "outbound CA bundle %s: more than %u certificates",
+                               file, S_MAX_CA_CERTS);
             break;
         }
         if (ok != 1) {
-            e = mg_errinfo_set(ei, MG_E_INVALID, "outbound CA bundle %s: certificate %zu: %s",
-                               file, n, s_ssl_reason(why, sizeof(why)));
+            e = mg_errinfo_set(ei, MG_E_INVALID, "outbound CA bundle %s: certificate %zu: %s", file,
+                               n, s_ssl_reason(why, sizeof(why)));
             break;
         }
     }
@@ -754,8 +752,8 @@ static bool s_ca_host_ok(const char *h)
     }
     for (size_t i = 0; i < n; i++) {
         char ch = h[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  ch == '-' || ch == '.' || ch == '_';
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_';
         if (!ok)
             return false;
     }

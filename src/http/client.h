@@ -24,8 +24,8 @@
 #define MG_HTTP_CLIENT_MAX_RESPONSE (6u * 1024 * 1024) /* default response body limit */
 #define MG_HTTP_CLIENT_MAX_HEADERS 64                  /* headers of one request */
 #define MG_HTTP_CLIENT_MAX_IN_FLIGHT 4096 /* requests queued or in flight, per client */
-#define MG_HTTP_CLIENT_MAX_CAS 64          /* operator CA bundles (struct mg_http_client_config) */
-#define MG_HTTP_CLIENT_MAX_CA_HOST 253     /* bytes of a CA bundle's host name */
+#define MG_HTTP_CLIENT_MAX_CAS 64         /* operator CA bundles (struct mg_http_client_config) */
+#define MG_HTTP_CLIENT_MAX_CA_HOST 253    /* bytes of a CA bundle's host name */
 
 struct mg_http_client;
 
