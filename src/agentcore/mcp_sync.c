@@ -207,6 +207,11 @@ static void s_sync_one(struct mg_ac_mcp_sync *s, struct mg_snapshot *snap,
             }
         }
     }
+    if (mg_http_client_stopped(env->http) || s_stopping(s)) {
+        /* the server is stopping: the target stays as it is, synchronized at the next start */
+        json_decref(tools);
+        return;
+    }
     s_write(env, d->account, d->key, status, updated, tools, reason);
     json_decref(tools);
 }
