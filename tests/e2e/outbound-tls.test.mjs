@@ -1,8 +1,9 @@
 // Outbound TLS with operator CA bundles (mcpgate serve --outbound-ca FILE | HOST=FILE): bad
-// bundles stop the server at start with a message naming the file; an MCP server on https with a
-// certificate from a CA the test makes (openssl command; skipped without it) fails its target
-// without the bundle, is READY and answers tools/call with the bundle for its host or for every
-// host, and a host's bundle is not used for another host name.
+// bundles stop the server at start with a message naming the file; an upstream on https with a
+// certificate from a CA the test makes (openssl command; skipped without it), as an MCP server
+// and as an OpenAPI API: without the bundle its MCP-server target fails and OpenAPI tools/call
+// fails; with the bundle for its host or for every host the target is READY and tools/call of
+// both kinds goes through; a host's bundle is not used for another host name.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -41,7 +42,8 @@ function makeCerts() {
     '-days', '1', '-extfile', 'srv.ext', '-out', 'srv.pem']);
 }
 
-/** An MCP server on https (127.0.0.1) with one tool, add. */
+/** An https server (127.0.0.1): an MCP server with one tool, add, at /mcp; GET /hello answers
+ * JSON (the OpenAPI operation hello). */
 function startHttpsMcp() {
   const sessions = new Map();
   const makeServer = () => {
@@ -58,6 +60,11 @@ function startHttpsMcp() {
   };
   const srv = https.createServer({ key: readFileSync(file('srv.key')), cert: readFileSync(file('srv.pem')) },
     async (req, res) => {
+      if (req.method === 'GET' && req.url.startsWith('/hello')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ greeting: 'hello over TLS', name: new URL(req.url, 'https://x').searchParams.get('name') }));
+        return;
+      }
       const chunks = [];
       for await (const c of req) chunks.push(c);
       const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;
@@ -117,6 +124,35 @@ async function withTarget(args, endpoint, fn) {
   }
 }
 
+/** Makes an OpenAPI target for GET https://HOST:port/hello in g and calls its tool: the result. */
+async function openApiCall(gw, g, key, host) {
+  const doc = {
+    openapi: '3.0.3', info: { title: 'Hello', version: '1' },
+    servers: [{ url: `https://${host}:${up.port}` }],
+    paths: { '/hello': { get: {
+      operationId: 'hello', description: 'Says hello',
+      parameters: [{ name: 'name', in: 'query', required: true, schema: { type: 'string' } }],
+      responses: { 200: { description: 'ok' } },
+    } } },
+  };
+  const c = control(gw, gw.accounts[0].root);
+  const out = await c.send(new CreateGatewayTargetCommand({
+    gatewayIdentifier: g.gatewayId, name: 'api',
+    targetConfiguration: { mcp: { openApiSchema: { inlinePayload: JSON.stringify(doc) } } },
+  }));
+  const t = await waitTarget(c, g.gatewayId, out.targetId);
+  assert.equal(t.status, 'READY', JSON.stringify(t.statusReasons));
+  const { client } = await connect(g.gatewayUrl, key);
+  try {
+    await listAll(client);
+    return await client.callTool({ name: 'api___hello', arguments: { name: 'tls' } });
+  } catch (e) {
+    return { error: e };
+  } finally {
+    await client.close();
+  }
+}
+
 let up;
 
 before(async () => {
@@ -156,7 +192,11 @@ test('a bad --outbound-ca stops the server at start, naming the file', () => {
 });
 
 test('without a bundle, an https MCP server signed by an unknown CA fails its target', { skip: !haveOpenssl && 'no openssl command' }, async () => {
-  await withTarget([], `https://localhost:${up.port}/mcp`, async ({ t }) => {
+  await withTarget([], `https://localhost:${up.port}/mcp`, async ({ gw, g, t, key }) => {
+    const r = await openApiCall(gw, g, key, 'localhost');
+    const text = r.error ? r.error.message : JSON.stringify(r);
+    assert.ok(r.error || r.isError, text);
+    assert.doesNotMatch(text, /hello over TLS/);
     assert.equal(t.status, 'FAILED');
     assert.match(t.statusReasons.join(' '), /^Failed to connect and fetch tools/);
     assert.match(t.statusReasons.join(' '), /certificate problem: unable to get local issuer certificate/);
@@ -173,6 +213,10 @@ test('--outbound-ca localhost=CA: the target is READY and tools/call goes throug
       const r = await client.callTool({ name: 'tls___add', arguments: { a: 20, b: 22 } });
       assert.deepEqual(r.content, [{ type: 'text', text: '42' }]);
       await client.close();
+      // an OpenAPI operation on the same host
+      const o = await openApiCall(gw, g, key, 'localhost');
+      assert.ok(!o.error && !o.isError, JSON.stringify(o.error?.message ?? o));
+      assert.deepEqual(JSON.parse(o.content[0].text), { greeting: 'hello over TLS', name: 'tls' });
       // the bundle is added to the system store, not put in its place
       const m = gw.stderr().match(/outbound TLS for localhost: the system store \((\d+) CA certificates\) and 1 from/);
       assert.ok(m, gw.stderr());
