@@ -111,7 +111,7 @@ async function withTarget(args, endpoint, fn) {
   const gw = await startMcpServer({ args });
   try {
     const A = gw.accounts[0];
-    const g = await createGateway(gw, A);
+    const g = await createGateway(gw, A, { exceptionLevel: 'DEBUG' });
     const c = control(gw, A.root);
     const out = await c.send(new CreateGatewayTargetCommand({
       gatewayIdentifier: g.gatewayId, name: 'tls',
@@ -197,6 +197,7 @@ test('without a bundle, an https MCP server signed by an unknown CA fails its ta
     const text = r.error ? r.error.message : JSON.stringify(r);
     assert.ok(r.error || r.isError, text);
     assert.doesNotMatch(text, /hello over TLS/);
+    assert.match(text, /certificate problem: unable to get local issuer certificate/);
     assert.equal(t.status, 'FAILED');
     assert.match(t.statusReasons.join(' '), /^Failed to connect and fetch tools/);
     assert.match(t.statusReasons.join(' '), /certificate problem: unable to get local issuer certificate/);
