@@ -7,6 +7,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "vault/vault.h"
 
 /* The account of a gatewayIdentifier given as an ARN (s_prepare), beside the model's members. */
 #define S_ARN_ACCOUNT "_gatewayAccount"
@@ -303,6 +304,7 @@ static const struct mg_call_op s_ops[] = {
     {"TagResource", mg_ac_tag},
     {"UntagResource", mg_ac_untag},
     {"ListTagsForResource", mg_ac_list_tags},
+    {"GetResourceOauth2Token", mg_vault_get_resource_oauth2_token},
 };
 
 static const enum mg_aws_service s_svcs[] = {MG_AWS_SVC_AGENTCORE_CONTROL, MG_AWS_SVC_AGENTCORE};

@@ -44,12 +44,72 @@ MG_MUST_USE enum mg_err mg_vault_provider_find(const struct mg_env *env,
 /* An OAuth2 client-credentials token for provider p with scopes (JSON array of strings, or
  * NULL) and custom parameters (JSON object of strings, or NULL): from the cache when one is
  * valid for at least another minute and refresh is false, else fetched from the token endpoint
- * (discovered first when only a discovery URL is known). cb(arg, e, token, expires_in, msg) runs
- * once, before return or on the outbound client's thread. */
+ * (discovered first when only a discovery URL is known). cb(arg, e, token, expires_at, msg) runs
+ * once, before return or on the outbound client's thread (expires_at: epoch seconds). What it
+ * needs of p, scopes and custom_params is copied before it returns. msg never names a secret;
+ * e is MG_E_INVALID for a provider or configuration that cannot work (no token endpoint, bad
+ * discovery document), MG_E_DENIED when the endpoint refused the client (msg carries its OAuth
+ * `error` code), MG_E_UPSTREAM for an unreachable or misbehaving endpoint, MG_E_NOMEM. */
 typedef void (*mg_vault_token_cb)(void *arg, enum mg_err e, const char *access_token,
                                   int64_t expires_at, const char *msg);
 void mg_vault_oauth_token(const struct mg_env *env, const struct mg_vault_provider *p,
                           const json_t *scopes, const json_t *custom_params, bool refresh,
                           mg_vault_token_cb cb, void *arg);
+
+/* ---- cred.c: parts exposed for the unit tests -------------------------------------------- */
+
+#define MG_VAULT_API_KEY_HEADER "Authorization" /* credentialParameterName, HEADER */
+#define MG_VAULT_API_KEY_QUERY "api_key"        /* credentialParameterName, QUERY_PARAMETER */
+#define MG_VAULT_ROLE_CACHE 64                   /* gateway role sessions kept */
+#define MG_VAULT_ROLE_TTL 300                    /* seconds one is reused */
+
+/* The API-key credential that apiKeyCredentialProvider akp describes for key. */
+MG_MUST_USE enum mg_err mg_vault_api_key_cred(const json_t *akp, const char *key,
+                                              struct mg_vault_cred *out, char *msg, size_t cap);
+/* The gateway role sessions (thread-safe): a valid entry of (role, gateway, generation) copied
+ * into out's keys and token; put replaces that key's entry, else a free one, else the one that
+ * expires first. */
+bool mg_vault_role_cache_get(const char *role_arn, const char *gateway_arn, uint64_t generation,
+                             int64_t now, struct mg_vault_cred *out);
+void mg_vault_role_cache_put(const char *role_arn, const char *gateway_arn, uint64_t generation,
+                             int64_t until, const struct mg_vault_cred *c);
+void mg_vault_role_cache_clear(void);
+
+/* ---- oauth.c: the token cache, exposed for the unit tests ---------------------------------- */
+
+#define MG_VAULT_TOKEN_CACHE 1024      /* tokens kept (least recently used evicted first) */
+#define MG_VAULT_TOKEN_MARGIN 60       /* seconds before expiry a token stops being used */
+#define MG_VAULT_TOKEN_DEFAULT_TTL 3600 /* expires_in when the endpoint gives none */
+#define MG_VAULT_DISCOVERY_TTL 3600    /* seconds a discovered token endpoint is kept */
+
+/* The cache key of a token: provider ARN, client id, scopes (space-joined, in order) and custom
+ * parameters (sorted), in one owned string; NULL when out of memory. */
+char *mg_vault_token_key(const char *provider_arn, const char *client_id, const json_t *scopes,
+                         const json_t *custom_params);
+/* A token of key valid beyond now + MG_VAULT_TOKEN_MARGIN, copied into *token (owned). */
+bool mg_vault_token_cache_get(const char *key, int64_t now, char **token, int64_t *expires_at);
+void mg_vault_token_cache_put(const char *key, const char *token, int64_t expires_at);
+void mg_vault_token_cache_clear(void);
+size_t mg_vault_token_cache_count(void);
+/* Forgets the discovered token endpoints. */
+void mg_vault_discovery_cache_clear(void);
+
+/* ---- workload.c: the data plane's workload access tokens ----------------------------------- */
+
+/* What a workload access token (GetWorkloadAccessToken*'s answer) stands for. */
+struct mg_vault_workload {
+    char account[13];
+    char workload_name[256];
+    char user_id[256]; /* "" for GetWorkloadAccessToken (no user) */
+};
+/* Opens and checks a workload access token presented to GetResourceOauth2Token or
+ * GetResourceApiKey by caller_account: MG_E_OK with *out filled, or MG_E_DENIED /
+ * MG_E_INVALID with AWS's wording in ei (expired, forged, another account's). */
+MG_MUST_USE enum mg_err mg_vault_workload_token_open(const struct mg_env *env,
+                                                     const struct mg_snapshot *snap,
+                                                     const char *caller_account,
+                                                     const char *token,
+                                                     struct mg_vault_workload *out,
+                                                     struct mg_errinfo *ei);
 
 #endif

@@ -1,0 +1,70 @@
+/* Stand-ins, until the branches that define these land: the outbound HTTP client
+ * (src/http/client.c) and the stored credential providers and workload access tokens
+ * (src/vault/providers.c, src/vault/workload.c). They are weak: the real definitions replace
+ * them at link time. Each one fails closed (nothing is fetched, found or accepted).
+ * Delete this file once both branches are merged. */
+#include <string.h>
+
+#include "base/alloc.h"
+#include "http/client.h"
+#include "vault/internal.h"
+
+__attribute__((weak)) enum mg_err mg_http_fetch(struct mg_http_client *c,
+                                                const struct mg_http_out_req *req,
+                                                mg_http_out_cb cb, void *arg)
+{
+    (void)c;
+    (void)req;
+    (void)cb;
+    (void)arg;
+    return MG_E_INTERNAL;
+}
+
+__attribute__((weak)) void mg_http_out_resp_cleanup(struct mg_http_out_resp *r)
+{
+    mg_buf_cleanup(&r->headers);
+    mg_buf_cleanup(&r->body);
+}
+
+__attribute__((weak)) void mg_vault_provider_cleanup(struct mg_vault_provider *p)
+{
+    char **s[] = {&p->name,          &p->arn,           &p->account,       &p->api_key,
+                  &p->vendor,        &p->client_id,     &p->client_secret, &p->discovery_url,
+                  &p->issuer,        &p->token_endpoint};
+    for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+        if (*s[i]) {
+            mg_memzero(*s[i], strlen(*s[i]));
+            mg_free(*s[i]);
+            *s[i] = NULL;
+        }
+    }
+}
+
+__attribute__((weak)) enum mg_err mg_vault_provider_find(const struct mg_env *env,
+                                                         const struct mg_snapshot *snap,
+                                                         const char *account, const char *ref,
+                                                         bool api_key,
+                                                         struct mg_vault_provider *out,
+                                                         struct mg_errinfo *ei)
+{
+    (void)env;
+    (void)snap;
+    (void)account;
+    (void)api_key;
+    (void)out;
+    return mg_errinfo_set(ei, MG_E_NOT_FOUND, "Credential provider %.200s not found",
+                          ref ? ref : "");
+}
+
+__attribute__((weak)) enum mg_err
+mg_vault_workload_token_open(const struct mg_env *env, const struct mg_snapshot *snap,
+                             const char *caller_account, const char *token,
+                             struct mg_vault_workload *out, struct mg_errinfo *ei)
+{
+    (void)env;
+    (void)snap;
+    (void)caller_account;
+    (void)token;
+    (void)out;
+    return mg_errinfo_set(ei, MG_E_DENIED, "Workload access tokens are not served yet.");
+}
