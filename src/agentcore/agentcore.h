@@ -55,8 +55,9 @@ enum mg_gateway_authorizer {
 };
 const char *mg_gateway_authorizer_str(enum mg_gateway_authorizer a);
 
-/* What a target fronts (the member of targetConfiguration.mcp). Only LAMBDA is served today;
- * the others are refused at creation and never appear in a snapshot. */
+/* What a target fronts (the member of targetConfiguration.mcp). Lambda tools come from the
+ * target's inline tool schema; the others from the "_tools" the control plane derived (OpenAPI,
+ * Smithy: at creation; MCP servers: at synchronization). OTHER is never created. */
 enum mg_target_kind {
     MG_TARGET_LAMBDA = 0,
     MG_TARGET_OPENAPI,
@@ -87,6 +88,9 @@ struct mg_tool {
     const char *description;     /* may be "" */
     const json_t *input_schema;  /* JSON object, never NULL */
     const json_t *output_schema; /* or NULL */
+    /* What the target kind needs to call it (the tool's "_call" in "_tools": targets/targets.h),
+     * or NULL (Lambda tools) */
+    const json_t *call;
     /* The MCP Tool object for tools/list, compact JSON:
      * {"name":FULL,"description":...,"inputSchema":{...}[,"outputSchema":{...}]} */
     const char *json;

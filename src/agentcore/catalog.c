@@ -147,21 +147,32 @@ static uint64_t s_fnv(uint64_t h, const void *p, size_t n)
     return h;
 }
 
+/* The tool definitions of a target: a Lambda target's inline tool schema, the "_tools" the
+ * control plane derived for the other kinds (targets/targets.h), or NULL. */
+static const json_t *s_tool_defs(const struct mg_gateway_target *t)
+{
+    if (t->kind == MG_TARGET_LAMBDA)
+        return json_object_get(
+            json_object_get(json_object_get(json_object_get(json_object_get(t->doc,
+                                                                            "targetConfiguration"),
+                                                            "mcp"),
+                                            "lambda"),
+                            "toolSchema"),
+            "inlinePayload");
+    if (t->kind == MG_TARGET_OTHER)
+        return NULL;
+    const json_t *tools = json_object_get(t->doc, "_tools");
+    return json_is_array(tools) ? tools : NULL;
+}
+
 static enum mg_err s_build_catalog(struct mg_gateway *g)
 {
     struct mg_tool_catalog *cat = &g->catalog;
     size_t n = 0;
     for (size_t i = 0; i < g->n_targets; i++) {
         const struct mg_gateway_target *t = &g->targets[i];
-        if (t->status != MG_AGENTCORE_READY || t->kind != MG_TARGET_LAMBDA)
-            continue;
-        n += json_array_size(json_object_get(
-            json_object_get(json_object_get(json_object_get(json_object_get(t->doc,
-                                                                            "targetConfiguration"),
-                                                            "mcp"),
-                                            "lambda"),
-                            "toolSchema"),
-            "inlinePayload"));
+        if (t->status == MG_AGENTCORE_READY)
+            n += json_array_size(s_tool_defs(t));
     }
     cat->page_size = s_page_size;
     if (n == 0) {
@@ -175,15 +186,9 @@ static enum mg_err s_build_catalog(struct mg_gateway *g)
     size_t k = 0;
     for (size_t i = 0; i < g->n_targets; i++) {
         const struct mg_gateway_target *t = &g->targets[i];
-        if (t->status != MG_AGENTCORE_READY || t->kind != MG_TARGET_LAMBDA)
+        if (t->status != MG_AGENTCORE_READY)
             continue;
-        const json_t *arr = json_object_get(
-            json_object_get(json_object_get(json_object_get(json_object_get(t->doc,
-                                                                            "targetConfiguration"),
-                                                            "mcp"),
-                                            "lambda"),
-                            "toolSchema"),
-            "inlinePayload");
+        const json_t *arr = s_tool_defs(t);
         size_t j;
         json_t *def;
         json_array_foreach(arr, j, def)
@@ -208,6 +213,8 @@ static enum mg_err s_build_catalog(struct mg_gateway *g)
             tool->input_schema = in;
             const json_t *out = json_object_get(def, "outputSchema");
             tool->output_schema = json_is_object(out) ? out : NULL;
+            const json_t *call = json_object_get(def, "_call");
+            tool->call = json_is_object(call) ? call : NULL;
             json_t *obj = json_pack("{s:s, s:s, s:O}", "name", full, "description",
                                     tool->description, "inputSchema", in);
             if (obj && tool->output_schema)

@@ -58,6 +58,11 @@ void mg_ac_validate_gateway(const json_t *b, bool update, struct mg_ac_verr *v);
 /* The rules of CreateGatewayTarget / UpdateGatewayTarget beyond the model's constraints (q: the
  * tool-name length). */
 void mg_ac_validate_target(const json_t *b, const struct mg_ac_quotas *q, struct mg_ac_verr *v);
+/* The tools a target's document derives (OpenAPI, Smithy: derive.c), for its "_tools": *tools
+ * stays NULL for the kinds whose tools come from elsewhere (Lambda: its inline tool schema; MCP
+ * servers: the upstream at synchronization). MG_E_INVALID with the refusal in v, MG_E_NOMEM. */
+MG_MUST_USE enum mg_err mg_ac_target_tools(const json_t *body, const struct mg_ac_quotas *q,
+                                           json_t **tools, struct mg_ac_verr *v);
 /* $ref in the tool schemas of a CreateGatewayTarget / UpdateGatewayTarget input: not supported
  * (checked before the model's validation, whose "type must not be null" would hide it). */
 void mg_ac_check_schema_refs(const json_t *input, struct mg_ac_verr *v);

@@ -51,6 +51,24 @@ static void s_not_found(struct mg_call *c, const char *tid)
     mg_ac_send_error(c, 404, "ResourceNotFoundException", msg);
 }
 
+/* TargetType of a stored target, by the member of targetConfiguration.mcp. */
+static const char *s_target_type(const json_t *doc)
+{
+    static const struct {
+        const char *member, *type;
+    } types[] = {{"lambda", "LAMBDA"},
+                 {"openApiSchema", "OPEN_API_SCHEMA"},
+                 {"smithyModel", "SMITHY_MODEL"},
+                 {"mcpServer", "MCP_SERVER"},
+                 {"apiGateway", "API_GATEWAY"},
+                 {"connector", "CONNECTOR"}};
+    const char *k = s_mcp_kind(doc);
+    for (size_t i = 0; k && i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(types[i].member, k) == 0)
+            return types[i].type;
+    return "LAMBDA";
+}
+
 static json_t *s_summary(const json_t *doc)
 {
     static const char *const keys[] = {"targetId",           "name",      "status",
@@ -63,7 +81,7 @@ static json_t *s_summary(const json_t *doc)
         if (v)
             ok = mg_json_set_ref(o, keys[i], v);
     }
-    if (!ok || !mg_json_set(o, "targetType", json_string("LAMBDA"))) {
+    if (!ok || !mg_json_set(o, "targetType", json_string(s_target_type(doc)))) {
         json_decref(o);
         return NULL; /* out of memory */
     }
@@ -78,6 +96,23 @@ static size_t s_tool_count(const json_t *body)
                             "lambda"),
             "toolSchema"),
         "inlinePayload"));
+}
+
+/* The tools of an OpenAPI or Smithy target's document into *out (NULL for the other kinds);
+ * false when the answer was sent (a refused document, out of memory). */
+static bool s_derive(struct mg_call *c, const json_t *body, json_t **out)
+{
+    struct mg_ac_verr v = {0};
+    enum mg_err e = mg_ac_target_tools(body, mg_ac_quotas(c->service), out, &v);
+    if (e == MG_E_INVALID) {
+        mg_ac_send_validation(c, &v);
+        return false;
+    }
+    if (e != MG_E_OK) {
+        mg_ac_send_error(c, 500, "InternalServerException", "The target could not be read.");
+        return false;
+    }
+    return true;
 }
 
 static bool s_tool_quota(struct mg_call *c, const json_t *body)
@@ -158,7 +193,7 @@ void mg_ac_create_target(struct mg_call *c)
     json_t *body = mg_ac_body(c);
     if (body == NULL)
         return;
-    json_t *doc = NULL;
+    json_t *doc = NULL, *derived = NULL;
     struct mg_snapshot *snap = NULL;
     struct mg_ac_verr v = {0};
     mg_ac_validate_target(body, mg_ac_quotas(c->service), &v);
@@ -172,7 +207,7 @@ void mg_ac_create_target(struct mg_call *c)
     s_target_ctx(&ctx, body);
     const struct mg_snapshot_doc *gd =
         mg_ac_gateway_authorized(c, ident, "bedrock-agentcore:CreateGatewayTarget", &ctx);
-    if (gd == NULL || !s_tool_quota(c, body))
+    if (gd == NULL || !s_tool_quota(c, body) || !s_derive(c, body, &derived))
         goto out;
     if (s_is(gd->doc, "DELETING")) {
         mg_ac_send_error(c, 409, "ConflictException", "The gateway is being deleted");
@@ -259,13 +294,15 @@ void mg_ac_create_target(struct mg_call *c)
             built = mg_json_set_ref(doc, opt[i], val);
     }
     built = built && (token == NULL || mg_json_set(doc, "_clientToken", json_string(token))) &&
-            mg_json_set(doc, "_requestHash", json_string(hash));
+            mg_json_set(doc, "_requestHash", json_string(hash)) &&
+            (derived == NULL || mg_json_set_ref(doc, "_tools", derived));
     char key[160];
     s_key(key, sizeof(key), gwid, tid);
     s_commit(c, account, key, doc, built, 202, built ? mg_ac_public_target(doc) : NULL);
 out:
     if (snap)
         mg_snapshot_unref(snap);
+    json_decref(derived);
     json_decref(doc);
     json_decref(body);
 }
@@ -374,7 +411,7 @@ void mg_ac_update_target(struct mg_call *c)
     json_t *body = mg_ac_body(c);
     if (body == NULL)
         return;
-    json_t *doc = NULL;
+    json_t *doc = NULL, *derived = NULL;
     struct mg_snapshot *snap = NULL;
     struct mg_ac_verr v = {0};
     mg_ac_validate_target(body, mg_ac_quotas(c->service), &v);
@@ -388,7 +425,7 @@ void mg_ac_update_target(struct mg_call *c)
     s_target_ctx(&ctx, body);
     const struct mg_snapshot_doc *gd =
         mg_ac_gateway_authorized(c, ident, "bedrock-agentcore:UpdateGatewayTarget", &ctx);
-    if (gd == NULL || !s_tool_quota(c, body))
+    if (gd == NULL || !s_tool_quota(c, body) || !s_derive(c, body, &derived))
         goto out;
     char account[13], gwid[128];
     snprintf(account, sizeof(account), "%s", gd->account);
@@ -445,11 +482,13 @@ void mg_ac_update_target(struct mg_call *c)
     char now[32];
     mg_ac_now(now);
     built = built && mg_json_set(doc, "updatedAt", json_string(now)) &&
-            mg_json_set(doc, "status", json_string("UPDATING"));
+            mg_json_set(doc, "status", json_string("UPDATING")) &&
+            (derived == NULL || mg_json_set_ref(doc, "_tools", derived));
     s_commit(c, account, d->key, doc, built, 202, built ? mg_ac_public_target(doc) : NULL);
 out:
     if (snap)
         mg_snapshot_unref(snap);
+    json_decref(derived);
     json_decref(doc);
     json_decref(body);
 }

@@ -365,6 +365,10 @@ void mg_ac_validate_target(const json_t *b, const struct mg_ac_quotas *q, struct
     const char *kind = s_union_member(mcp);
     if (kind == NULL)
         return;
+    if (strcmp(kind, "openApiSchema") == 0 || strcmp(kind, "smithyModel") == 0) {
+        s_validate_creds(b, kind, v); /* the document itself: mg_ac_target_tools */
+        return;
+    }
     if (strcmp(kind, "lambda") != 0) {
         const char *name = kind;
         for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)

@@ -18,10 +18,10 @@
 #include "base/err.h"
 #include "base/slice.h"
 
-#define MG_HTTP_CLIENT_CONNECT_MS 5000  /* default connect timeout */
-#define MG_HTTP_CLIENT_TOTAL_MS 30000   /* default total timeout */
+#define MG_HTTP_CLIENT_CONNECT_MS 5000                 /* default connect timeout */
+#define MG_HTTP_CLIENT_TOTAL_MS 30000                  /* default total timeout */
 #define MG_HTTP_CLIENT_MAX_RESPONSE (6u * 1024 * 1024) /* default response body limit */
-#define MG_HTTP_CLIENT_MAX_HEADERS 64   /* headers of one request */
+#define MG_HTTP_CLIENT_MAX_HEADERS 64                  /* headers of one request */
 
 struct mg_http_client;
 
@@ -33,8 +33,8 @@ struct mg_http_out_req {
      * Content-Length (from the body). */
     const char *const *headers;
     size_t n_headers;
-    struct mg_slice body;  /* sent when method is not GET/HEAD or body.len > 0 */
-    const char *ca_file;   /* PEM bundle to verify the peer against, or NULL: the system store */
+    struct mg_slice body;    /* sent when method is not GET/HEAD or body.len > 0 */
+    const char *ca_file;     /* PEM bundle to verify the peer against, or NULL: the system store */
     long connect_timeout_ms; /* 0: MG_HTTP_CLIENT_CONNECT_MS */
     long timeout_ms;         /* 0: MG_HTTP_CLIENT_TOTAL_MS */
     size_t max_response;     /* body bytes; 0: MG_HTTP_CLIENT_MAX_RESPONSE */

@@ -8,7 +8,9 @@
  *   tools.c         initialize, ping, tools/list (cursors), tools/call routing, the schema checker
  *   search.c        x_amz_bedrock_agentcore_search (BM25)
  *   lambda_target.c tools/call of Lambda targets (role session, lambda:InvokeFunction, invoke) and
- *                   notifications/cancelled */
+ *                   notifications/cancelled
+ *   http_target.c   tools/call of OpenAPI and Smithy targets (outbound HTTP)
+ *   server_target.c tools/call of MCP-server targets (an MCP client session upstream) */
 #ifndef MG_MCP_INTERNAL_H
 #define MG_MCP_INTERNAL_H
 
@@ -244,6 +246,14 @@ MG_MUST_USE enum mg_err mg_mcp_tool_failure(struct mg_buf *b, const json_t *id, 
 
 /* Lambda targets: starts the invocation (fills the slot itself on synchronous failures). */
 void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
+                        const struct mg_tool *tool, const json_t *arguments);
+/* OpenAPI and Smithy targets (http_target.c): builds the request from the tool's "_call",
+ * adds the target's outbound credentials, sends it with the outbound client and answers the slot
+ * from the client's thread (fills the slot itself on synchronous failures). */
+void mg_mcp_http_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
+                      const struct mg_tool *tool, const json_t *arguments);
+/* MCP-server targets (server_target.c): forwards tools/call to the upstream server. */
+void mg_mcp_server_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
                         const struct mg_tool *tool, const json_t *arguments);
 /* notifications/cancelled: stops an in-flight call of this caller on this gateway. */
 void mg_mcp_lambda_cancel(const char *gateway_id, const char *caller, const json_t *request_id);

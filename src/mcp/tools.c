@@ -429,13 +429,17 @@ static void s_tools_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m)
         s_fill_error(c, m->id, MG_JSONRPC_INVALID_PARAMS, msg);
         goto out;
     }
-    if (tool->target == NULL || tool->target->kind != MG_TARGET_LAMBDA) {
+    switch (tool->target ? tool->target->kind : MG_TARGET_OTHER) {
+    case MG_TARGET_LAMBDA: mg_mcp_lambda_call(c, m, tool, args); break;
+    case MG_TARGET_OPENAPI:
+    case MG_TARGET_SMITHY: mg_mcp_http_call(c, m, tool, args); break;
+    case MG_TARGET_MCP_SERVER: mg_mcp_server_call(c, m, tool, args); break;
+    case MG_TARGET_OTHER:
         if (mg_mcp_tool_failure(&c->reply->slots[c->slot], m->id, c->gw->exception_debug,
-                                "This target type cannot be called yet.") != MG_E_OK)
+                                "This target type cannot be called.") != MG_E_OK)
             s_fill_oom(c, m->id);
-        goto out;
+        break;
     }
-    mg_mcp_lambda_call(c, m, tool, args);
 out:
     json_decref(empty);
 }

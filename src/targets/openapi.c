@@ -9,8 +9,9 @@ enum mg_err mg_openapi_tools(struct mg_slice payload, const struct mg_target_lim
     (void)payload;
     (void)lim;
     *tools = NULL;
-    snprintf(msg, cap, "OpenAPI targets (targetConfiguration.mcp.openApiSchema) are not "
-                       "supported by mcpgate yet; only lambda targets are");
+    snprintf(msg, cap,
+             "OpenAPI targets (targetConfiguration.mcp.openApiSchema) are not "
+             "supported by mcpgate yet; only lambda targets are");
     return MG_E_INVALID;
 }
 

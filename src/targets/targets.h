@@ -23,8 +23,8 @@
 /* ---- one outbound request being built ---------------------------------------------------- */
 
 struct mg_target_req {
-    char method[8];        /* "GET", "POST", ... */
-    struct mg_buf url;     /* absolute URL, query included (mg_buf_cstr for the text) */
+    char method[8];    /* "GET", "POST", ... */
+    struct mg_buf url; /* absolute URL, query included (mg_buf_cstr for the text) */
     char *headers[MG_HTTP_CLIENT_MAX_HEADERS]; /* "Name: value", owned */
     size_t n_headers;
     struct mg_buf body;
@@ -47,8 +47,8 @@ void mg_target_req_view(struct mg_target_req *r, struct mg_http_out_req *out);
 /* ---- limits of a schema ------------------------------------------------------------------- */
 
 struct mg_target_limits {
-    size_t max_tools;     /* tools of one target (quota tools_per_target) */
-    size_t max_name;      /* bytes of TARGET___TOOL (quota tool_name_len) */
+    size_t max_tools;       /* tools of one target (quota tools_per_target) */
+    size_t max_name;        /* bytes of TARGET___TOOL (quota tool_name_len) */
     size_t target_name_len; /* bytes of the target's name (for the full-name limit) */
 };
 
@@ -72,9 +72,8 @@ json_t *mg_openapi_result(const json_t *call, long status, struct mg_slice conte
 
 /* Parses a Smithy JSON AST model and derives its tools (one per operation of the service).
  * MG_E_INVALID with AgentCore's wording in msg, MG_E_NOMEM. */
-MG_MUST_USE enum mg_err mg_smithy_tools(struct mg_slice payload,
-                                        const struct mg_target_limits *lim, json_t **tools,
-                                        char *msg, size_t cap);
+MG_MUST_USE enum mg_err mg_smithy_tools(struct mg_slice payload, const struct mg_target_limits *lim,
+                                        json_t **tools, char *msg, size_t cap);
 /* Builds the request of one call against endpoint (scheme://host[:port], no trailing slash),
  * serialized by the model's protocol. The caller signs it (SigV4: the "_call" names the
  * signing name as "signingName"). */

@@ -22,7 +22,7 @@ struct mg_vault_provider {
     /* API key providers */
     char *api_key;
     /* OAuth2 providers */
-    char *vendor;         /* credentialProviderVendor, e.g. "CustomOauth2" */
+    char *vendor; /* credentialProviderVendor, e.g. "CustomOauth2" */
     char *client_id;
     char *client_secret;
     char *discovery_url;  /* oauthDiscovery.discoveryUrl, or NULL */
@@ -36,8 +36,8 @@ void mg_vault_provider_cleanup(struct mg_vault_provider *p);
  * stored in account. MG_E_NOT_FOUND (msg: "Credential provider ... not found"), MG_E_DENIED
  * (another account's provider), MG_E_NOMEM, MG_E_INTERNAL (secret does not decrypt). */
 MG_MUST_USE enum mg_err mg_vault_provider_find(const struct mg_env *env,
-                                               const struct mg_snapshot *snap,
-                                               const char *account, const char *ref, bool api_key,
+                                               const struct mg_snapshot *snap, const char *account,
+                                               const char *ref, bool api_key,
                                                struct mg_vault_provider *out,
                                                struct mg_errinfo *ei);
 

@@ -279,9 +279,13 @@ static void test_target_validation(void **state)
         "ROLE\"}]}",
         true,
         "IamCredentialProvider is required for openApiSchema targets using IAM authentication");
-    s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"smithyModel\":{\"inlinePayload\":"
-             "\"{}\"}}}," CREDS "}",
-             true, "not supported by mcpgate yet");
+    s_expect(
+        "{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"apiGateway\":{\"restApiId\":"
+        "\"a1\",\"stage\":\"s\",\"apiGatewayToolConfiguration\":{\"toolFilters\":[]}}}},"
+        "\"credentialProviderConfigurations\":[{\"credentialProviderType\":\"API_KEY\","
+        "\"credentialProvider\":{\"apiKeyCredentialProvider\":{\"providerArn\":\"arn:aws:bedrock-"
+        "agentcore:us-east-1:111122223333:token-vault/default/apikeycredentialprovider/k\"}}}]}",
+        true, "not supported by mcpgate yet");
     s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
              "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{\"s3\":{\"uri\":"
              "\"s3://b/k\"}}}}}," CREDS "}",
