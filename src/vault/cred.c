@@ -188,9 +188,9 @@ static enum mg_err s_role_session(const struct mg_env *env, struct mg_snapshot *
     if (err != MG_E_OK) {
         mg_memzero(c->secret, sizeof(c->secret));
         s_msg(msg, cap, "%s",
-                     err == MG_E_NOMEM ? "out of memory"
-                     : ei.msg[0]       ? ei.msg
-                                       : "The gateway role could not be assumed.");
+              err == MG_E_NOMEM ? "out of memory"
+              : ei.msg[0]       ? ei.msg
+                                : "The gateway role could not be assumed.");
         return err;
     }
     int64_t until = now + MG_VAULT_ROLE_TTL;
@@ -332,8 +332,8 @@ void mg_vault_target_cred(const struct mg_env *env, struct mg_snapshot *snap,
                           void *arg)
 {
     char msg[256] = "";
-    const json_t *cfg =
-        json_array_get(json_object_get(t->doc, "credentialProviderConfigurations"), 0);
+    const json_t *cfg = json_array_get(json_object_get(t->doc, "credentialProviderConfigurations"),
+                                       0);
     const json_t *prov = json_object_get(cfg, "credentialProvider");
     const char *account = t->gateway && t->gateway->account ? t->gateway->account : "";
     enum mg_err err = MG_E_OK;
@@ -375,7 +375,7 @@ void mg_vault_target_cred(const struct mg_env *env, struct mg_snapshot *snap,
             err = mg_vault_api_key_cred(akp, p.api_key, c, msg, sizeof(msg));
         else
             s_msg(msg, sizeof(msg), "%s",
-                         ei.msg[0] ? ei.msg : "The API key credential provider was not found.");
+                  ei.msg[0] ? ei.msg : "The API key credential provider was not found.");
         mg_vault_provider_cleanup(&p);
         break;
     }
@@ -384,9 +384,9 @@ void mg_vault_target_cred(const struct mg_env *env, struct mg_snapshot *snap,
         const char *grant = s_str(op, "grantType");
         if (grant && strcmp(grant, "CLIENT_CREDENTIALS") != 0) {
             s_msg(msg, sizeof(msg),
-                         "The OAuth grant type %.32s is not implemented by mcpgate yet: only "
-                         "CLIENT_CREDENTIALS is.",
-                         grant);
+                  "The OAuth grant type %.32s is not implemented by mcpgate yet: only "
+                  "CLIENT_CREDENTIALS is.",
+                  grant);
             err = MG_E_INVALID;
             break;
         }
@@ -395,7 +395,7 @@ void mg_vault_target_cred(const struct mg_env *env, struct mg_snapshot *snap,
         err = mg_vault_provider_find(env, snap, account, s_str(op, "providerArn"), false, &p, &ei);
         if (err != MG_E_OK) {
             s_msg(msg, sizeof(msg), "%s",
-                         ei.msg[0] ? ei.msg : "The OAuth2 credential provider was not found.");
+                  ei.msg[0] ? ei.msg : "The OAuth2 credential provider was not found.");
             mg_vault_provider_cleanup(&p);
             break;
         }
@@ -418,8 +418,8 @@ void mg_vault_target_cred(const struct mg_env *env, struct mg_snapshot *snap,
     case MG_CRED_CALLER_IAM_CREDENTIALS:
     case MG_CRED_JWT_PASSTHROUGH:
         s_msg(msg, sizeof(msg),
-                     "The credential provider type %s is not implemented by mcpgate yet.",
-                     s_type_name(t->credential_type));
+              "The credential provider type %s is not implemented by mcpgate yet.",
+              s_type_name(t->credential_type));
         err = MG_E_INVALID;
         break;
     }
@@ -481,8 +481,7 @@ static enum mg_err s_url_parts(struct mg_slice url, struct mg_slice *host, struc
     return MG_E_OK;
 }
 
-static enum mg_err s_sign(const struct mg_vault_cred *cred, struct mg_target_req *req,
-                          int64_t now)
+static enum mg_err s_sign(const struct mg_vault_cred *cred, struct mg_target_req *req, int64_t now)
 {
     if (cred->service[0] == 0 || cred->region[0] == 0 || cred->access_key_id[0] == 0)
         return MG_E_INVALID;
@@ -491,8 +490,8 @@ static enum mg_err s_sign(const struct mg_vault_cred *cred, struct mg_target_req
         mg_target_req_header_value(req, "authorization"))
         return MG_E_INVALID;
     if (has_token && mg_target_req_header_value(req, "x-amz-security-token") == NULL)
-        MG_TRY(mg_target_req_header(req, "X-Amz-Security-Token",
-                                    mg_slice_cstr(cred->session_token)));
+        MG_TRY(
+            mg_target_req_header(req, "X-Amz-Security-Token", mg_slice_cstr(cred->session_token)));
     const char *u = mg_buf_cstr(&req->url);
     if (u == NULL)
         return MG_E_NOMEM;

@@ -60,8 +60,8 @@ void mg_vault_oauth_token(const struct mg_env *env, const struct mg_vault_provid
 
 #define MG_VAULT_API_KEY_HEADER "Authorization" /* credentialParameterName, HEADER */
 #define MG_VAULT_API_KEY_QUERY "api_key"        /* credentialParameterName, QUERY_PARAMETER */
-#define MG_VAULT_ROLE_CACHE 64                   /* gateway role sessions kept */
-#define MG_VAULT_ROLE_TTL 300                    /* seconds one is reused */
+#define MG_VAULT_ROLE_CACHE 64                  /* gateway role sessions kept */
+#define MG_VAULT_ROLE_TTL 300                   /* seconds one is reused */
 
 /* The API-key credential that apiKeyCredentialProvider akp describes for key. */
 MG_MUST_USE enum mg_err mg_vault_api_key_cred(const json_t *akp, const char *key,
@@ -77,10 +77,10 @@ void mg_vault_role_cache_clear(void);
 
 /* ---- oauth.c: the token cache, exposed for the unit tests ---------------------------------- */
 
-#define MG_VAULT_TOKEN_CACHE 1024      /* tokens kept (least recently used evicted first) */
-#define MG_VAULT_TOKEN_MARGIN 60       /* seconds before expiry a token stops being used */
+#define MG_VAULT_TOKEN_CACHE 1024       /* tokens kept (least recently used evicted first) */
+#define MG_VAULT_TOKEN_MARGIN 60        /* seconds before expiry a token stops being used */
 #define MG_VAULT_TOKEN_DEFAULT_TTL 3600 /* expires_in when the endpoint gives none */
-#define MG_VAULT_DISCOVERY_TTL 3600    /* seconds a discovered token endpoint is kept */
+#define MG_VAULT_DISCOVERY_TTL 3600     /* seconds a discovered token endpoint is kept */
 
 /* The cache key of a token: provider ARN, client id, scopes (space-joined, in order) and custom
  * parameters (sorted), in one owned string; NULL when out of memory. */
@@ -107,8 +107,7 @@ struct mg_vault_workload {
  * MG_E_INVALID with AWS's wording in ei (expired, forged, another account's). */
 MG_MUST_USE enum mg_err mg_vault_workload_token_open(const struct mg_env *env,
                                                      const struct mg_snapshot *snap,
-                                                     const char *caller_account,
-                                                     const char *token,
+                                                     const char *caller_account, const char *token,
                                                      struct mg_vault_workload *out,
                                                      struct mg_errinfo *ei);
 

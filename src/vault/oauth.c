@@ -199,8 +199,7 @@ char *mg_vault_token_key(const char *provider_arn, const char *client_id, const 
               mg_buf_append_byte(&b, 0x1f) == MG_E_OK &&
               mg_buf_append_cstr(&b, client_id ? client_id : "") == MG_E_OK &&
               mg_buf_append_byte(&b, 0x1f) == MG_E_OK;
-    for (size_t i = 0; ok && i < json_array_size(scopes); i++)
-    {
+    for (size_t i = 0; ok && i < json_array_size(scopes); i++) {
         const char *sc = json_string_value(json_array_get(scopes, i));
         ok = mg_buf_append_cstr(&b, sc ? sc : "") == MG_E_OK &&
              mg_buf_append_byte(&b, 0x1e) == MG_E_OK;
@@ -381,8 +380,9 @@ static void s_token_done(void *arg, struct mg_http_out_resp *resp)
         char why[256];
         s_msg(why, sizeof(why), "%s", resp->msg);
         mg_http_out_resp_cleanup(resp);
-        s_fail(f, MG_E_UPSTREAM, "The token endpoint of credential provider %s could not be "
-                                 "reached: %s",
+        s_fail(f, MG_E_UPSTREAM,
+               "The token endpoint of credential provider %s could not be "
+               "reached: %s",
                f->provider_name, why[0] ? why : "request failed");
         return;
     }
@@ -440,8 +440,8 @@ static void s_token_done(void *arg, struct mg_http_out_resp *resp)
         }
     if (type && strcasecmp(type, "bearer") != 0)
         MG_LOG(MG_LOG_INFO, MG_SUB_TARGET,
-               "credential provider %s: token_type %.32s used as a bearer token",
-               f->provider_name, type);
+               "credential provider %s: token_type %.32s used as a bearer token", f->provider_name,
+               type);
     int64_t expires_at = mg_now() + ttl;
     mg_vault_token_cache_put(f->key, token, expires_at);
     mg_vault_token_cb cb = f->cb;
@@ -497,8 +497,8 @@ static void s_post(struct s_fetch *f)
         /* RFC 6749 2.3.1: id and secret form-encoded, then Basic */
         ok = mg_url_encode(&cred, mg_slice_cstr(f->client_id), false) == MG_E_OK &&
              mg_buf_append_byte(&cred, ':') == MG_E_OK &&
-             mg_url_encode(&cred, mg_slice_cstr(f->client_secret ? f->client_secret : ""),
-                           false) == MG_E_OK &&
+             mg_url_encode(&cred, mg_slice_cstr(f->client_secret ? f->client_secret : ""), false) ==
+                 MG_E_OK &&
              mg_buf_append_cstr(&basic, "Authorization: Basic ") == MG_E_OK &&
              mg_base64_encode(&basic, mg_buf_slice(&cred)) == MG_E_OK &&
              mg_buf_cstr(&basic) != NULL;
@@ -544,9 +544,8 @@ static void s_discovered(void *arg, struct mg_http_out_resp *resp)
         return;
     }
     long status = resp->status;
-    json_t *doc = status == 200
-                      ? json_loadb((const char *)resp->body.ptr, resp->body.len, 0, NULL)
-                      : NULL;
+    json_t *doc = status == 200 ? json_loadb((const char *)resp->body.ptr, resp->body.len, 0, NULL)
+                                : NULL;
     mg_http_out_resp_cleanup(resp);
     const char *te = json_string_value(json_object_get(doc, "token_endpoint"));
     if (status != 200 || !json_is_object(doc) || !s_endpoint_ok(te)) {
@@ -689,6 +688,5 @@ void mg_vault_oauth_token(const struct mg_env *env, const struct mg_vault_provid
     enum mg_err err = mg_http_fetch(env->http, &r, s_discovered, f);
     if (err != MG_E_OK)
         s_fail(f, err == MG_E_NOMEM ? MG_E_NOMEM : MG_E_UPSTREAM,
-               "The discovery URL of credential provider %s could not be read.",
-               f->provider_name);
+               "The discovery URL of credential provider %s could not be read.", f->provider_name);
 }

@@ -28,9 +28,9 @@ __attribute__((weak)) void mg_http_out_resp_cleanup(struct mg_http_out_resp *r)
 
 __attribute__((weak)) void mg_vault_provider_cleanup(struct mg_vault_provider *p)
 {
-    char **s[] = {&p->name,          &p->arn,           &p->account,       &p->api_key,
-                  &p->vendor,        &p->client_id,     &p->client_secret, &p->discovery_url,
-                  &p->issuer,        &p->token_endpoint};
+    char **s[] = {&p->name,   &p->arn,           &p->account,       &p->api_key,
+                  &p->vendor, &p->client_id,     &p->client_secret, &p->discovery_url,
+                  &p->issuer, &p->token_endpoint};
     for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
         if (*s[i]) {
             mg_memzero(*s[i], strlen(*s[i]));
@@ -40,12 +40,9 @@ __attribute__((weak)) void mg_vault_provider_cleanup(struct mg_vault_provider *p
     }
 }
 
-__attribute__((weak)) enum mg_err mg_vault_provider_find(const struct mg_env *env,
-                                                         const struct mg_snapshot *snap,
-                                                         const char *account, const char *ref,
-                                                         bool api_key,
-                                                         struct mg_vault_provider *out,
-                                                         struct mg_errinfo *ei)
+__attribute__((weak)) enum mg_err mg_vault_provider_find(
+    const struct mg_env *env, const struct mg_snapshot *snap, const char *account, const char *ref,
+    bool api_key, struct mg_vault_provider *out, struct mg_errinfo *ei)
 {
     (void)env;
     (void)snap;
@@ -56,10 +53,9 @@ __attribute__((weak)) enum mg_err mg_vault_provider_find(const struct mg_env *en
                           ref ? ref : "");
 }
 
-__attribute__((weak)) enum mg_err
-mg_vault_workload_token_open(const struct mg_env *env, const struct mg_snapshot *snap,
-                             const char *caller_account, const char *token,
-                             struct mg_vault_workload *out, struct mg_errinfo *ei)
+__attribute__((weak)) enum mg_err mg_vault_workload_token_open(
+    const struct mg_env *env, const struct mg_snapshot *snap, const char *caller_account,
+    const char *token, struct mg_vault_workload *out, struct mg_errinfo *ei)
 {
     (void)env;
     (void)snap;

@@ -157,8 +157,8 @@ void mg_vault_get_resource_oauth2_token(struct mg_call *c)
 {
     const struct mg_env *env = c->env;
     const char *flow = json_string_value(json_object_get(c->input, "oauth2Flow"));
-    const char *name =
-        json_string_value(json_object_get(c->input, "resourceCredentialProviderName"));
+    const char *name = json_string_value(
+        json_object_get(c->input, "resourceCredentialProviderName"));
     const char *wtoken = json_string_value(json_object_get(c->input, "workloadIdentityToken"));
     if (flow == NULL || name == NULL || wtoken == NULL) {
         mg_aws_reply_error(c->reply, 400, "ValidationException", "Missing required parameters.");
@@ -167,8 +167,8 @@ void mg_vault_get_resource_oauth2_token(struct mg_call *c)
     /* 1. the workload access token */
     struct mg_vault_workload wl = {0};
     struct mg_errinfo ei = {0};
-    enum mg_err err =
-        mg_vault_workload_token_open(env, c->snap, c->principal.account, wtoken, &wl, &ei);
+    enum mg_err err = mg_vault_workload_token_open(env, c->snap, c->principal.account, wtoken, &wl,
+                                                   &ei);
     if (err != MG_E_OK) {
         if (err == MG_E_DENIED)
             mg_aws_reply_error(c->reply, 403, "AccessDeniedException", "%s",

@@ -228,8 +228,10 @@ static void test_vault_apply_sigv4_verifies(void **state)
     assert_string_equal(mg_target_req_header_value(&r, "x-amz-date"), "20270101T000000Z");
     const char *auth = mg_target_req_header_value(&r, "authorization");
     assert_non_null(auth);
-    assert_non_null(strstr(auth, "Credential=" AKID "/20270101/us-west-2/execute-api/aws4_request"));
-    assert_non_null(strstr(auth, "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token"));
+    assert_non_null(
+        strstr(auth, "Credential=" AKID "/20270101/us-west-2/execute-api/aws4_request"));
+    assert_non_null(
+        strstr(auth, "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token"));
     assert_null(strstr(auth, SECRET));
 
     struct s_wire w;
@@ -309,8 +311,9 @@ static bool s_suite_case(const char *dir, const char *name)
     const json_t *cr = json_object_get(ctx, "credentials");
     const char *token = json_string_value(json_object_get(cr, "token"));
     int64_t ts = 0;
-    assert_true(mg_time_parse_iso8601(
-        mg_slice_cstr(json_string_value(json_object_get(ctx, "timestamp"))), &ts));
+    assert_true(
+        mg_time_parse_iso8601(mg_slice_cstr(json_string_value(json_object_get(ctx, "timestamp"))),
+                              &ts));
     snprintf(path, sizeof(path), "%s/request.txt", dir);
     char *req = s_read(path);
     snprintf(path, sizeof(path), "%s/header-signed-request.txt", dir);
@@ -358,11 +361,10 @@ static bool s_suite_case(const char *dir, const char *name)
     ok = ok && host[0] && mg_buf_printf(&r.url, "https://%s%s", host, target) == MG_E_OK &&
          (!body || mg_buf_append_cstr(&r.body, body) == MG_E_OK);
     if (ok) {
-        struct mg_vault_cred c =
-            s_iam(json_string_value(json_object_get(cr, "access_key_id")),
-                  json_string_value(json_object_get(cr, "secret_access_key")), token,
-                  json_string_value(json_object_get(ctx, "service")),
-                  json_string_value(json_object_get(ctx, "region")));
+        struct mg_vault_cred c = s_iam(json_string_value(json_object_get(cr, "access_key_id")),
+                                       json_string_value(json_object_get(cr, "secret_access_key")),
+                                       token, json_string_value(json_object_get(ctx, "service")),
+                                       json_string_value(json_object_get(ctx, "region")));
         assert_int_equal(mg_vault_cred_apply(&c, &r, ts), MG_E_OK);
         const char *got = mg_target_req_header_value(&r, "authorization");
         const char *want = strstr(signed_req, "\nAuthorization:");
@@ -434,8 +436,9 @@ static void test_vault_role_cache_expiry(void **state)
     mg_vault_cred_cleanup(&got);
     /* another snapshot generation, another gateway sharing the role: misses */
     assert_false(mg_vault_role_cache_get(role, gw, 8, T0, &got));
-    assert_false(mg_vault_role_cache_get(role, "arn:aws:bedrock-agentcore:us-west-2:"
-                                               "123456789012:gateway/g-2",
+    assert_false(mg_vault_role_cache_get(role,
+                                         "arn:aws:bedrock-agentcore:us-west-2:"
+                                         "123456789012:gateway/g-2",
                                          7, T0, &got));
     /* expired: a miss, and gone */
     assert_false(mg_vault_role_cache_get(role, gw, 7, T0 + 300, &got));
@@ -470,8 +473,9 @@ static void test_vault_token_key(void **state)
     char *c = mg_vault_token_key("arn:p", "client", s2, p1);
     char *d = mg_vault_token_key("arn:p", "client2", s1, p1);
     char *e = mg_vault_token_key("arn:p", "client", NULL, NULL);
-    assert_non_null(a);
-    assert_string_equal(a, b); /* parameters: order does not matter */
+    if (!a || !b || !c || !d || !e)
+        fail_msg("out of memory");
+    assert_string_equal(a, b);     /* parameters: order does not matter */
     assert_string_not_equal(a, c); /* scopes are sent in order: another request */
     assert_string_not_equal(a, d);
     assert_string_not_equal(a, e);
@@ -644,8 +648,7 @@ static void s_cred_cb(void *arg, enum mg_err e, struct mg_vault_cred *cred, cons
     snprintf(g->msg, sizeof(g->msg), "%s", msg ? msg : "");
 }
 
-static void s_target_case(enum mg_credential_type type, const char *doc_text,
-                          struct s_cred_got *g)
+static void s_target_case(enum mg_credential_type type, const char *doc_text, struct s_cred_got *g)
 {
     struct mg_env env = {.region = "us-west-2"};
     struct mg_snapshot snap;
