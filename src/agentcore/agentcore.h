@@ -23,6 +23,7 @@
 #include "base/slice.h"
 #include "policy/policy.h"
 #include "state/snapshot.h"
+#include "targets/targets.h"
 
 /* The bedrock-agentcore-control API (rest-json), for the composition root (struct mg_service in
  * call/call.h). Its state is the background worker that finishes transitional states. */
@@ -64,16 +65,6 @@ enum mg_target_kind {
     MG_TARGET_SMITHY,
     MG_TARGET_MCP_SERVER,
     MG_TARGET_OTHER,
-};
-
-/* credentialProviderConfigurations[0].credentialProviderType. */
-enum mg_credential_type {
-    MG_CRED_NONE = 0, /* no credential provider configured */
-    MG_CRED_GATEWAY_IAM_ROLE,
-    MG_CRED_OAUTH,
-    MG_CRED_API_KEY,
-    MG_CRED_CALLER_IAM_CREDENTIALS,
-    MG_CRED_JWT_PASSTHROUGH,
 };
 
 struct mg_gateway;

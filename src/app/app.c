@@ -5,6 +5,7 @@
 #include "agentcore/agentcore.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "http/client.h"
 #include "iam/iam.h"
 
 /* The services, in start order: each module exports its descriptor from its own header. The MCP
@@ -43,6 +44,7 @@ static void s_env_init(struct mg_app *app)
     env->key_cache = app->key_cache;
     env->token_key = app->token_key;
     env->identity = &mg_iam_identity;
+    env->http = app->http_client;
 }
 
 enum mg_err mg_app_start_services(struct mg_app *app, const struct mg_service *const *table,
@@ -127,6 +129,8 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
     }
     if (!e)
         e = mg_app_load_token_key(app, ei);
+    if (!e)
+        e = mg_http_client_new(&app->http_client, ei); /* before the services that use it */
     if (!e) {
         s_env_init(app);
         e = mg_app_start_services(app, s_services, MG_APP_SERVICES, ei);
@@ -159,6 +163,9 @@ void mg_app_close(struct mg_app *app)
 {
     mg_app_stop(app);
     mg_app_stop_services(app);
+    mg_http_client_free(app->http_client); /* after the services that use it */
+    app->http_client = NULL;
+    app->env.http = NULL;
     if (app->store) {
         mg_state_cleanup(&app->state);
         mg_store_close(app->store);

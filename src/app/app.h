@@ -40,8 +40,9 @@ struct mg_app {
     struct mg_sigv4_key_cache *key_cache;
     struct mg_state_reader readers[MG_MAX_LOOPS];
     struct mg_http_server *http;
-    uint8_t token_key[32]; /* STS session tokens and MCP session ids: AEAD key */
-    struct mg_env env;     /* what services see of all this */
+    struct mg_http_client *http_client; /* outbound HTTP (http/client.h), env.http */
+    uint8_t token_key[32];              /* STS session tokens and MCP session ids: AEAD key */
+    struct mg_env env;                  /* what services see of all this */
     struct mg_mcp_config mcp_cfg;
     /* the services, in start order, and the state each start returned */
     const struct mg_service *services[MG_APP_SERVICES];

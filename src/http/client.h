@@ -22,6 +22,7 @@
 #define MG_HTTP_CLIENT_TOTAL_MS 30000                  /* default total timeout */
 #define MG_HTTP_CLIENT_MAX_RESPONSE (6u * 1024 * 1024) /* default response body limit */
 #define MG_HTTP_CLIENT_MAX_HEADERS 64                  /* headers of one request */
+#define MG_HTTP_CLIENT_MAX_IN_FLIGHT 4096 /* requests queued or in flight, per client */
 
 struct mg_http_client;
 
@@ -33,7 +34,9 @@ struct mg_http_out_req {
      * Content-Length (from the body). */
     const char *const *headers;
     size_t n_headers;
-    struct mg_slice body;    /* sent when method is not GET/HEAD or body.len > 0 */
+    /* sent when body.len > 0; an empty one (Content-Length: 0) for methods other than GET,
+     * HEAD, DELETE and OPTIONS */
+    struct mg_slice body;
     const char *ca_file;     /* PEM bundle to verify the peer against, or NULL: the system store */
     long connect_timeout_ms; /* 0: MG_HTTP_CLIENT_CONNECT_MS */
     long timeout_ms;         /* 0: MG_HTTP_CLIENT_TOTAL_MS */
@@ -61,7 +64,10 @@ bool mg_http_out_header(const struct mg_http_out_resp *r, const char *lname, str
 void mg_http_out_resp_cleanup(struct mg_http_out_resp *r);
 
 /* Called once per request, on the client's I/O thread, never from inside mg_http_fetch. The
- * response is the callee's: it must call mg_http_out_resp_cleanup (or keep it). */
+ * response's buffers are the callee's: it must call mg_http_out_resp_cleanup, or keep them by
+ * copying the struct (*mine = *resp); the struct itself is valid only during the call. The
+ * callback must not block (other requests wait for it) and must not call mg_http_fetch_sync;
+ * it may call mg_http_fetch. */
 typedef void (*mg_http_out_cb)(void *arg, struct mg_http_out_resp *resp);
 
 /* Starts the I/O thread. MG_E_NOMEM / MG_E_INTERNAL with the reason in ei. */
@@ -70,12 +76,16 @@ MG_MUST_USE enum mg_err mg_http_client_new(struct mg_http_client **out, struct m
  * NULL is fine. */
 void mg_http_client_free(struct mg_http_client *c);
 
-/* Starts a request. On MG_E_OK, cb will run exactly once; on any other return (c NULL, out of
- * memory, too many requests in flight), cb never runs. Never blocks. */
+/* Starts a request. On MG_E_OK, cb will run exactly once (a request refused by the rules above
+ * completes with err MG_E_INVALID); on any other return, cb never runs: MG_E_NOMEM (out of
+ * memory), MG_E_UPSTREAM (too many requests queued or in flight, MG_HTTP_CLIENT_MAX_IN_FLIGHT),
+ * MG_E_INTERNAL (c, req or cb NULL, or the client is stopping). Never blocks. */
 MG_MUST_USE enum mg_err mg_http_fetch(struct mg_http_client *c, const struct mg_http_out_req *req,
                                       mg_http_out_cb cb, void *arg);
 /* Sends a request and waits for its answer (resp filled as for the callback; clean it up).
- * Only on threads that may block; never on an event loop or the client's own thread. */
+ * Only on threads that may block; never on an event loop. On the client's own thread (inside a
+ * callback) it refuses at once with err MG_E_INTERNAL; c NULL is MG_E_INTERNAL too, and a
+ * request mg_http_fetch could not start gets its error. */
 void mg_http_fetch_sync(struct mg_http_client *c, const struct mg_http_out_req *req,
                         struct mg_http_out_resp *resp);
 

@@ -20,6 +20,16 @@
 #include "base/slice.h"
 #include "http/client.h"
 
+/* credentialProviderConfigurations[0].credentialProviderType. */
+enum mg_credential_type {
+    MG_CRED_NONE = 0, /* no credential provider configured */
+    MG_CRED_GATEWAY_IAM_ROLE,
+    MG_CRED_OAUTH,
+    MG_CRED_API_KEY,
+    MG_CRED_CALLER_IAM_CREDENTIALS,
+    MG_CRED_JWT_PASSTHROUGH,
+};
+
 /* ---- one outbound request being built ---------------------------------------------------- */
 
 struct mg_target_req {

@@ -160,17 +160,17 @@ void mg_vault_role_cache_clear(void)
 
 /* The gateway role's session into c (type, keys, token), or the reason in msg. */
 static enum mg_err s_role_session(const struct mg_env *env, struct mg_snapshot *snap,
-                                  const struct mg_gateway *gw, struct mg_vault_cred *c, char *msg,
-                                  size_t cap)
+                                  const struct mg_vault_target *t, struct mg_vault_cred *c,
+                                  char *msg, size_t cap)
 {
-    const char *role = gw->role_arn ? gw->role_arn : "";
-    const char *gw_arn = gw->arn ? gw->arn : "";
+    const char *role = t->role_arn ? t->role_arn : "";
+    const char *gw_arn = t->gateway_arn ? t->gateway_arn : "";
     int64_t now = mg_now();
     if (mg_vault_role_cache_get(role, gw_arn, snap->generation, now, c))
         return MG_E_OK;
     struct mg_errinfo ei = {0};
     char session_name[65];
-    s_msg(session_name, sizeof(session_name), "%.64s", gw->id ? gw->id : "gateway");
+    s_msg(session_name, sizeof(session_name), "%.64s", t->gateway_id ? t->gateway_id : "gateway");
     struct mg_buf tok;
     mg_buf_init(&tok, 8192);
     int64_t expires = 0;
@@ -327,22 +327,52 @@ static const char *s_type_name(enum mg_credential_type t)
     return "?";
 }
 
+/* The type a configuration names; false for a name mcpgate does not know. */
+static bool s_type_of(const json_t *cfg, enum mg_credential_type *out)
+{
+    static const struct {
+        const char *name;
+        enum mg_credential_type type;
+    } types[] = {
+        {"GATEWAY_IAM_ROLE", MG_CRED_GATEWAY_IAM_ROLE},
+        {"OAUTH", MG_CRED_OAUTH},
+        {"API_KEY", MG_CRED_API_KEY},
+        {"CALLER_IAM_CREDENTIALS", MG_CRED_CALLER_IAM_CREDENTIALS},
+        {"JWT_PASSTHROUGH", MG_CRED_JWT_PASSTHROUGH},
+    };
+    *out = MG_CRED_NONE;
+    if (cfg == NULL)
+        return true;
+    const char *name = s_str(cfg, "credentialProviderType");
+    for (size_t i = 0; name && i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(name, types[i].name) == 0) {
+            *out = types[i].type;
+            return true;
+        }
+    return false;
+}
+
 void mg_vault_target_cred(const struct mg_env *env, struct mg_snapshot *snap,
-                          const struct mg_gateway_target *t, bool refresh, mg_vault_cred_cb cb,
+                          const struct mg_vault_target *t, bool refresh, mg_vault_cred_cb cb,
                           void *arg)
 {
     char msg[256] = "";
-    const json_t *cfg = json_array_get(json_object_get(t->doc, "credentialProviderConfigurations"),
-                                       0);
+    const json_t *cfg = t->config;
     const json_t *prov = json_object_get(cfg, "credentialProvider");
-    const char *account = t->gateway && t->gateway->account ? t->gateway->account : "";
+    const char *account = t->account ? t->account : "";
     enum mg_err err = MG_E_OK;
+    enum mg_credential_type type;
+    if (!s_type_of(cfg, &type)) {
+        cb(arg, MG_E_INVALID, NULL,
+           "The target's credentialProviderType is not one mcpgate knows.");
+        return;
+    }
     struct mg_vault_cred *c = mg_calloc(1, sizeof(*c));
     if (c == NULL) {
         cb(arg, MG_E_NOMEM, NULL, "out of memory");
         return;
     }
-    switch (t->credential_type) {
+    switch (type) {
     case MG_CRED_NONE: break;
     case MG_CRED_GATEWAY_IAM_ROLE: {
         const json_t *iam = json_object_get(prov, "iamCredentialProvider");
@@ -357,13 +387,8 @@ void mg_vault_target_cred(const struct mg_env *env, struct mg_snapshot *snap,
             err = MG_E_INVALID;
             break;
         }
-        if (t->gateway == NULL) {
-            s_msg(msg, sizeof(msg), "The gateway role could not be assumed.");
-            err = MG_E_INVALID;
-            break;
-        }
         c->type = MG_CRED_GATEWAY_IAM_ROLE;
-        err = s_role_session(env, snap, t->gateway, c, msg, sizeof(msg));
+        err = s_role_session(env, snap, t, c, msg, sizeof(msg));
         break;
     }
     case MG_CRED_API_KEY: {
@@ -419,7 +444,7 @@ void mg_vault_target_cred(const struct mg_env *env, struct mg_snapshot *snap,
     case MG_CRED_JWT_PASSTHROUGH:
         s_msg(msg, sizeof(msg),
               "The credential provider type %s is not implemented by mcpgate yet.",
-              s_type_name(t->credential_type));
+              s_type_name(type));
         err = MG_E_INVALID;
         break;
     }

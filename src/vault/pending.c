@@ -1,30 +1,11 @@
-/* Stand-ins, until the branches that define these land: the outbound HTTP client
- * (src/http/client.c) and the stored credential providers and workload access tokens
- * (src/vault/providers.c, src/vault/workload.c). They are weak: the real definitions replace
+/* Stand-ins, until the branch that defines these lands: the stored credential providers and
+ * workload access tokens (src/vault/providers.c, src/vault/workload.c). They are weak: the real definitions replace
  * them at link time. Each one fails closed (nothing is fetched, found or accepted).
- * Delete this file once both branches are merged. */
+ * Delete this file once that branch is merged. */
 #include <string.h>
 
 #include "base/alloc.h"
-#include "http/client.h"
 #include "vault/internal.h"
-
-__attribute__((weak)) enum mg_err mg_http_fetch(struct mg_http_client *c,
-                                                const struct mg_http_out_req *req,
-                                                mg_http_out_cb cb, void *arg)
-{
-    (void)c;
-    (void)req;
-    (void)cb;
-    (void)arg;
-    return MG_E_INTERNAL;
-}
-
-__attribute__((weak)) void mg_http_out_resp_cleanup(struct mg_http_out_resp *r)
-{
-    mg_buf_cleanup(&r->headers);
-    mg_buf_cleanup(&r->body);
-}
 
 __attribute__((weak)) void mg_vault_provider_cleanup(struct mg_vault_provider *p)
 {

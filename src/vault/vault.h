@@ -13,7 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agentcore/agentcore.h"
+#include <jansson.h>
+
 #include "base/err.h"
 #include "call/call.h"
 #include "targets/targets.h"
@@ -43,12 +44,22 @@ void mg_vault_cred_cleanup(struct mg_vault_cred *cred);
 typedef void (*mg_vault_cred_cb)(void *arg, enum mg_err e, struct mg_vault_cred *cred,
                                  const char *msg);
 
+/* The target whose credentials are wanted, as the data plane knows it (the vault sits below
+ * the AgentCore modules and does not know their types). Borrowed strings. */
+struct mg_vault_target {
+    const char *account;    /* the gateway's (and target's) account */
+    const char *gateway_id; /* the role session's name */
+    const char *gateway_arn;
+    const char *role_arn; /* the gateway's execution role */
+    const json_t *config; /* credentialProviderConfigurations[0], or NULL: none */
+};
+
 /* Resolves the outbound credentials of target t for one call, as its
  * credentialProviderConfigurations say (none, GATEWAY_IAM_ROLE, API_KEY, OAUTH). cb runs either
  * before this returns or later on the outbound client's thread; snap must stay held until it
  * has run. refresh: a cached OAuth token is not used (the upstream answered 401 with it). */
 void mg_vault_target_cred(const struct mg_env *env, struct mg_snapshot *snap,
-                          const struct mg_gateway_target *t, bool refresh, mg_vault_cred_cb cb,
+                          const struct mg_vault_target *t, bool refresh, mg_vault_cred_cb cb,
                           void *arg);
 
 /* Puts cred on req: the header, the query parameter, or a SigV4 signature (the last step before

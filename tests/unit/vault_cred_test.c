@@ -648,21 +648,22 @@ static void s_cred_cb(void *arg, enum mg_err e, struct mg_vault_cred *cred, cons
     snprintf(g->msg, sizeof(g->msg), "%s", msg ? msg : "");
 }
 
-static void s_target_case(enum mg_credential_type type, const char *doc_text, struct s_cred_got *g)
+static void s_target_case(const char *cfg_text, struct s_cred_got *g)
 {
     struct mg_env env = {.region = "us-west-2"};
     struct mg_snapshot snap;
     memset(&snap, 0, sizeof(snap));
-    struct mg_gateway gw = {.id = "gw-1234567890",
-                            .arn = "arn:aws:bedrock-agentcore:us-west-2:123456789012:gateway/"
-                                   "gw-1234567890",
-                            .account = "123456789012",
-                            .role_arn = "arn:aws:iam::123456789012:role/none"};
-    json_t *doc = s_json(doc_text);
-    struct mg_gateway_target t = {.gateway = &gw, .credential_type = type, .doc = doc};
+    json_t *cfg = cfg_text ? s_json(cfg_text) : NULL;
+    struct mg_vault_target t = {
+        .account = "123456789012",
+        .gateway_id = "gw-1234567890",
+        .gateway_arn = "arn:aws:bedrock-agentcore:us-west-2:123456789012:gateway/gw-1234567890",
+        .role_arn = "arn:aws:iam::123456789012:role/none",
+        .config = cfg,
+    };
     memset(g, 0, sizeof(*g));
     mg_vault_target_cred(&env, &snap, &t, false, s_cred_cb, g);
-    json_decref(doc);
+    json_decref(cfg);
     assert_int_equal(g->calls, 1);
 }
 
@@ -670,40 +671,37 @@ static void test_vault_target_cred_types(void **state)
 {
     (void)state;
     struct s_cred_got g;
-    s_target_case(MG_CRED_NONE, "{}", &g);
+    s_target_case(NULL, &g);
     assert_int_equal(g.e, MG_E_OK);
     assert_int_equal(g.cred->type, MG_CRED_NONE);
     mg_vault_cred_cleanup(g.cred);
     mg_free(g.cred);
 
-    s_target_case(MG_CRED_CALLER_IAM_CREDENTIALS,
-                  "{\"credentialProviderConfigurations\": [{\"credentialProviderType\": "
-                  "\"CALLER_IAM_CREDENTIALS\"}]}",
-                  &g);
+    s_target_case("{\"credentialProviderType\": \"CALLER_IAM_CREDENTIALS\"}", &g);
     assert_int_equal(g.e, MG_E_INVALID);
     assert_null(g.cred);
     assert_non_null(strstr(g.msg, "CALLER_IAM_CREDENTIALS is not implemented"));
 
-    s_target_case(MG_CRED_JWT_PASSTHROUGH, "{}", &g);
+    s_target_case("{\"credentialProviderType\": \"JWT_PASSTHROUGH\"}", &g);
     assert_non_null(strstr(g.msg, "JWT_PASSTHROUGH is not implemented"));
 
-    s_target_case(MG_CRED_OAUTH,
-                  "{\"credentialProviderConfigurations\": [{\"credentialProviderType\": "
+    s_target_case("{\"credentialProviderType\": "
                   "\"OAUTH\", \"credentialProvider\": {\"oauthCredentialProvider\": "
                   "{\"providerArn\": \"arn:aws:bedrock-agentcore:us-west-2:123456789012:"
                   "token-vault/default/oauth2credentialprovider/p\", \"scopes\": [], "
-                  "\"grantType\": \"AUTHORIZATION_CODE\"}}}]}",
+                  "\"grantType\": \"AUTHORIZATION_CODE\"}}}",
                   &g);
     assert_int_equal(g.e, MG_E_INVALID);
     assert_non_null(strstr(g.msg, "AUTHORIZATION_CODE is not implemented by mcpgate"));
 
     /* the role cannot be assumed without an identity provider: the reason, no credentials */
     mg_vault_role_cache_clear();
-    s_target_case(MG_CRED_GATEWAY_IAM_ROLE,
-                  "{\"credentialProviderConfigurations\": [{\"credentialProviderType\": "
+    s_target_case("{\"credentialProviderType\": "
                   "\"GATEWAY_IAM_ROLE\", \"credentialProvider\": {\"iamCredentialProvider\": "
-                  "{\"service\": \"execute-api\"}}}]}",
+                  "{\"service\": \"execute-api\"}}}",
                   &g);
+    assert_int_not_equal(g.e, MG_E_OK);
+    s_target_case("{\"credentialProviderType\": \"SOMETHING_ELSE\"}", &g);
     assert_int_not_equal(g.e, MG_E_OK);
     assert_null(g.cred);
     assert_true(g.msg[0] != 0);

@@ -1,0 +1,761 @@
+/* src/http/client.c: outbound HTTP on libcurl's multi interface, one I/O thread per client.
+ *
+ * mg_http_fetch copies the request into one block and queues it under the client's mutex, then
+ * wakes the I/O thread (curl_multi_wakeup). The thread takes the queue, checks each request
+ * (URL, scheme, loopback rule, headers), builds its easy handle and adds it to the one multi
+ * handle, whose connection cache is shared by every request. A finished transfer (or one refused
+ * before sending) completes on the I/O thread: its callback runs there, outside the mutex.
+ *
+ * Plain http is allowed only when the URL's host is a loopback literal (127.0.0.0/8, [::1]) or
+ * "localhost" (which libcurl itself resolves to loopback, never through DNS); and, whatever the
+ * name resolved to, an open-socket callback refuses to connect a plain-http transfer to an
+ * address that is not loopback. Proxies from the environment are not used. */
+#include "http/client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <curl/curl.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+
+#define S_MAX_URL 8192                     /* bytes of a URL */
+#define S_MAX_METHOD 32                    /* bytes of a method name */
+#define S_MAX_HEADER_LINE (16u * 1024)     /* one "Name: value" request line */
+#define S_MAX_REQ_BODY (64u * 1024 * 1024) /* request body bytes */
+#define S_MAX_RESP_HEADERS (64u * 1024)    /* response header bytes (final response) */
+#define S_MAX_HOST_CONNECTIONS 32          /* per upstream host */
+#define S_MAX_TOTAL_CONNECTIONS 512        /* all upstreams */
+#define S_MAX_CACHED_CONNECTIONS 128       /* idle connections kept for reuse */
+
+struct s_xfer {
+    struct s_xfer *next, *prev; /* the queue, then the in-flight list */
+    struct mg_http_client *c;
+    mg_http_out_cb cb;
+    void *arg;
+    /* the request's copy: strings live in the same block, after the struct */
+    const char *method, *url, *ca_file;
+    const char *headers; /* n_headers NUL-terminated lines, one after another */
+    size_t n_headers;
+    const uint8_t *body;
+    size_t body_len;
+    bool send_body;
+    long connect_ms, timeout_ms;
+    size_t max_response;
+    /* the transfer */
+    CURL *easy;
+    CURLU *cu;
+    struct curl_slist *slist;
+    bool plain_http;   /* the open-socket callback only connects to loopback */
+    bool refused_peer; /* ... and it refused one */
+    enum mg_err fail;  /* set by a callback that stopped the transfer (TOO_LARGE, NOMEM) */
+    struct mg_http_out_resp resp;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct mg_http_client {
+    CURLM *multi;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    /* under mu */
+    struct s_xfer *q_head, *q_tail;
+    size_t n_total; /* queued + in flight + completing */
+    bool stopping;
+    /* the I/O thread's own */
+    struct s_xfer *active; /* added to the multi handle */
+};
+
+static pthread_once_t s_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode s_curl_init_rc = CURLE_FAILED_INIT;
+
+static void s_curl_init(void)
+{
+    s_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* --- the response ------------------------------------------------------------------------- */
+
+static void s_resp_init(struct mg_http_out_resp *r, size_t max_response)
+{
+    memset(r, 0, sizeof(*r));
+    mg_buf_init(&r->headers, S_MAX_RESP_HEADERS);
+    mg_buf_init(&r->body, max_response);
+}
+
+static void s_resp_fail(struct mg_http_out_resp *r, enum mg_err err, const char *msg)
+{
+    r->err = err;
+    if (!mg_fmt(r->msg, sizeof(r->msg), "%s", msg))
+        r->msg[0] = '\0';
+}
+
+void mg_http_out_resp_cleanup(struct mg_http_out_resp *r)
+{
+    if (r == NULL)
+        return;
+    mg_buf_cleanup(&r->headers);
+    mg_buf_cleanup(&r->body);
+}
+
+bool mg_http_out_header(const struct mg_http_out_resp *r, const char *lname, struct mg_slice *v)
+{
+    *v = mg_slice_make("", 0);
+    if (r == NULL || lname == NULL)
+        return false;
+    struct mg_slice rest = mg_buf_slice(&r->headers), line;
+    while (mg_slice_split(&rest, '\n', &line)) {
+        if (line.len > 0 && line.ptr[line.len - 1] == '\r')
+            line.len--;
+        long colon = mg_slice_find(line, ':');
+        if (colon <= 0)
+            continue;
+        if (mg_slice_ieq_cstr(mg_slice_make(line.ptr, (size_t)colon), lname)) {
+            *v = mg_slice_trim(mg_slice_sub(line, (size_t)colon + 1, line.len - (size_t)colon - 1));
+            return true;
+        }
+    }
+    return false;
+}
+
+/* --- curl callbacks (on the I/O thread) ---------------------------------------------------- */
+
+static size_t s_on_body(char *data, size_t size, size_t n, void *user)
+{
+    struct s_xfer *x = user;
+    size_t len = size * n;
+    enum mg_err e = mg_buf_append(&x->resp.body, data, len);
+    if (e) {
+        x->fail = e; /* TOO_LARGE past max_response, or NOMEM: the transfer stops */
+        return 0;
+    }
+    return len;
+}
+
+/* One header line of any response (1xx, the final one, trailers). A status line starts the
+ * response's set anew, so only the final response's headers remain. */
+static size_t s_on_header(char *data, size_t size, size_t n, void *user)
+{
+    struct s_xfer *x = user;
+    size_t len = size * n;
+    struct mg_slice line = mg_slice_make(data, len);
+    if (mg_slice_starts_with(line, "HTTP/")) {
+        mg_buf_reset(&x->resp.headers);
+        return len;
+    }
+    while (line.len > 0 && (line.ptr[line.len - 1] == '\n' || line.ptr[line.len - 1] == '\r'))
+        line.len--;
+    long colon = mg_slice_find(line, ':');
+    if (colon <= 0 || line.ptr[0] == ' ' || line.ptr[0] == '\t')
+        return len; /* the blank line ending the block, a folded continuation, junk */
+    struct mg_buf *h = &x->resp.headers;
+    size_t start = h->len;
+    enum mg_err e = mg_buf_append_slice(h, line);
+    if (!e)
+        e = mg_buf_append(h, "\r\n", 2);
+    if (e) {
+        x->fail = e;
+        return 0;
+    }
+    for (size_t i = start; i < start + (size_t)colon; i++)
+        if (h->ptr[i] >= 'A' && h->ptr[i] <= 'Z')
+            h->ptr[i] = (uint8_t)(h->ptr[i] - 'A' + 'a');
+    return len;
+}
+
+static bool s_addr_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+            return true;
+        return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+    }
+    return false;
+}
+
+static curl_socket_t s_open_socket(void *user, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct s_xfer *x = user;
+    if (purpose != CURLSOCKTYPE_IPCXN)
+        return CURL_SOCKET_BAD;
+    if (x->plain_http && !s_addr_loopback(&a->addr)) {
+        x->refused_peer = true;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* --- checks and set-up (on the I/O thread) ------------------------------------------------- */
+
+static bool s_host_loopback(const char *host)
+{
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    size_t n = strlen(host);
+    if (n < 3 || n > 64 || host[0] != '[' || host[n - 1] != ']')
+        return false;
+    char inner[64];
+    mg_memcpy(inner, host + 1, n - 2);
+    inner[n - 2] = '\0';
+    struct in6_addr a6;
+    if (inet_pton(AF_INET6, inner, &a6) != 1)
+        return false;
+    return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+}
+
+/* Parses and checks the URL into x->cu; on refusal, resp gets MG_E_INVALID. */
+static enum mg_err s_check_url(struct s_xfer *x)
+{
+    struct mg_http_out_resp *r = &x->resp;
+    x->cu = curl_url();
+    if (x->cu == NULL)
+        return MG_E_NOMEM;
+    CURLUcode uc = curl_url_set(x->cu, CURLUPART_URL, x->url, 0);
+    if (uc == CURLUE_OUT_OF_MEMORY)
+        return MG_E_NOMEM;
+    if (uc != CURLUE_OK) {
+        s_resp_fail(r, MG_E_INVALID, "malformed URL");
+        return MG_E_INVALID;
+    }
+    char *part = NULL;
+    if (curl_url_get(x->cu, CURLUPART_USER, &part, 0) == CURLUE_OK ||
+        curl_url_get(x->cu, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK ||
+        curl_url_get(x->cu, CURLUPART_OPTIONS, &part, 0) == CURLUE_OK) {
+        curl_free(part);
+        s_resp_fail(r, MG_E_INVALID, "URLs with user information are refused");
+        return MG_E_INVALID;
+    }
+    if (curl_url_get(x->cu, CURLUPART_SCHEME, &part, 0) != CURLUE_OK) {
+        s_resp_fail(r, MG_E_INVALID, "URL without a scheme");
+        return MG_E_INVALID;
+    }
+    bool https = strcasecmp(part, "https") == 0, http = strcasecmp(part, "http") == 0;
+    curl_free(part);
+    if (!https && !http) {
+        s_resp_fail(r, MG_E_INVALID, "only http and https URLs are allowed");
+        return MG_E_INVALID;
+    }
+    if (curl_url_get(x->cu, CURLUPART_HOST, &part, 0) != CURLUE_OK) {
+        s_resp_fail(r, MG_E_INVALID, "URL without a host");
+        return MG_E_INVALID;
+    }
+    bool loopback = s_host_loopback(part);
+    curl_free(part);
+    if (http && !loopback) {
+        s_resp_fail(r, MG_E_INVALID, "plain http is allowed only to a loopback address; use https");
+        return MG_E_INVALID;
+    }
+    x->plain_http = http;
+    return MG_E_OK;
+}
+
+static bool s_token(const char *s, size_t max)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        unsigned char ch = (unsigned char)s[n];
+        if (n >= max || ch <= 0x20 || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", ch))
+            return false;
+    }
+    return n > 0;
+}
+
+/* A header line is "Name: value" with a token name and no control characters (no CR/LF that
+ * would smuggle another header); Host and Content-Length come from the URL and the body. */
+static enum mg_err s_check_header(const char *line, bool *has_ctype, bool *has_expect)
+{
+    const char *colon = strchr(line, ':');
+    size_t n = strlen(line);
+    if (colon == NULL || colon == line || n > S_MAX_HEADER_LINE)
+        return MG_E_INVALID;
+    for (const char *p = line; p < colon; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch <= 0x20 || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", ch))
+            return MG_E_INVALID;
+    }
+    for (const char *p = colon + 1; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return MG_E_INVALID;
+    }
+    struct mg_slice name = mg_slice_make(line, (size_t)(colon - line));
+    if (mg_slice_ieq_cstr(name, "host") || mg_slice_ieq_cstr(name, "content-length") ||
+        mg_slice_ieq_cstr(name, "transfer-encoding"))
+        return MG_E_INVALID;
+    if (mg_slice_ieq_cstr(name, "content-type"))
+        *has_ctype = true;
+    if (mg_slice_ieq_cstr(name, "expect"))
+        *has_expect = true;
+    return MG_E_OK;
+}
+
+static enum mg_err s_append_slist(struct s_xfer *x, const char *line)
+{
+    struct curl_slist *s = curl_slist_append(x->slist, line);
+    if (s == NULL)
+        return MG_E_NOMEM;
+    x->slist = s;
+    return MG_E_OK;
+}
+
+static enum mg_err s_build_headers(struct s_xfer *x)
+{
+    bool has_ctype = false, has_expect = false;
+    const char *h = x->headers;
+    for (size_t i = 0; i < x->n_headers; i++) {
+        if (s_check_header(h, &has_ctype, &has_expect)) {
+            s_resp_fail(&x->resp, MG_E_INVALID, "a request header is malformed or not allowed");
+            return MG_E_INVALID;
+        }
+        MG_TRY(s_append_slist(x, h));
+        h += strlen(h) + 1;
+    }
+    /* no "Expect: 100-continue" wait before a body; no form content type curl would invent */
+    if (!has_expect)
+        MG_TRY(s_append_slist(x, "Expect:"));
+    if (x->send_body && !has_ctype)
+        MG_TRY(s_append_slist(x, "Content-Type:"));
+    return MG_E_OK;
+}
+
+#define S_SET(opt, val)                                                                            \
+    do {                                                                                           \
+        if (curl_easy_setopt(x->easy, (opt), (val)) != CURLE_OK)                                   \
+            return MG_E_INTERNAL;                                                                  \
+    } while (0)
+
+static enum mg_err s_build_easy(struct s_xfer *x)
+{
+    x->easy = curl_easy_init();
+    if (x->easy == NULL)
+        return MG_E_NOMEM;
+    S_SET(CURLOPT_PRIVATE, (void *)x);
+    S_SET(CURLOPT_CURLU, x->cu);
+    S_SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    S_SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    S_SET(CURLOPT_FOLLOWLOCATION, 0L);
+    S_SET(CURLOPT_NOSIGNAL, 1L);
+    S_SET(CURLOPT_PROXY, ""); /* no proxy from the environment */
+    S_SET(CURLOPT_CONNECTTIMEOUT_MS, x->connect_ms);
+    S_SET(CURLOPT_TIMEOUT_MS, x->timeout_ms);
+    S_SET(CURLOPT_SSL_VERIFYPEER, 1L);
+    S_SET(CURLOPT_SSL_VERIFYHOST, 2L);
+    if (x->ca_file)
+        S_SET(CURLOPT_CAINFO, x->ca_file);
+    S_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max_response);
+    S_SET(CURLOPT_WRITEFUNCTION, s_on_body);
+    S_SET(CURLOPT_WRITEDATA, (void *)x);
+    S_SET(CURLOPT_HEADERFUNCTION, s_on_header);
+    S_SET(CURLOPT_HEADERDATA, (void *)x);
+    S_SET(CURLOPT_OPENSOCKETFUNCTION, s_open_socket);
+    S_SET(CURLOPT_OPENSOCKETDATA, (void *)x);
+    S_SET(CURLOPT_ERRORBUFFER, x->errbuf);
+    S_SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    S_SET(CURLOPT_HTTPHEADER, x->slist);
+    if (strcmp(x->method, "HEAD") == 0) {
+        S_SET(CURLOPT_NOBODY, 1L);
+    } else if (x->send_body) {
+        S_SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
+        S_SET(CURLOPT_POSTFIELDS, x->body_len ? (const char *)x->body : "");
+        if (strcmp(x->method, "POST") != 0)
+            S_SET(CURLOPT_CUSTOMREQUEST, x->method);
+    } else if (strcmp(x->method, "GET") == 0) {
+        S_SET(CURLOPT_HTTPGET, 1L);
+    } else {
+        S_SET(CURLOPT_CUSTOMREQUEST, x->method);
+    }
+    return MG_E_OK;
+}
+
+#undef S_SET
+
+/* --- completion (on the I/O thread) -------------------------------------------------------- */
+
+static void s_list_remove(struct mg_http_client *c, struct s_xfer *x)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        c->active = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    x->next = x->prev = NULL;
+}
+
+/* Runs the callback, frees the transfer and gives its place back. */
+static void s_complete(struct mg_http_client *c, struct s_xfer *x)
+{
+    if (x->easy) {
+        curl_easy_cleanup(x->easy);
+        x->easy = NULL;
+    }
+    curl_slist_free_all(x->slist);
+    curl_url_cleanup(x->cu);
+    struct mg_http_out_resp resp = x->resp; /* moved: the callee owns the buffers */
+    mg_http_out_cb cb = x->cb;
+    void *arg = x->arg;
+    mg_free(x);
+    cb(arg, &resp);
+    pthread_mutex_lock(&c->mu);
+    c->n_total--;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void s_fill_result(struct s_xfer *x, CURLcode rc)
+{
+    struct mg_http_out_resp *r = &x->resp;
+    long status = 0;
+    (void)curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (rc == CURLE_OK) {
+        r->err = MG_E_OK;
+        r->status = status;
+        return;
+    }
+    /* a failed transfer hands over no partial answer */
+    mg_buf_cleanup(&r->body);
+    mg_buf_cleanup(&r->headers);
+    r->status = 0;
+    if (x->fail == MG_E_TOO_LARGE || rc == CURLE_FILESIZE_EXCEEDED) {
+        if (!mg_fmt(r->msg, sizeof(r->msg),
+                    "the response is over its limit (%zu body bytes, %u header bytes)",
+                    x->max_response, S_MAX_RESP_HEADERS))
+            r->msg[0] = '\0';
+        r->err = MG_E_TOO_LARGE;
+        return;
+    }
+    if (x->fail == MG_E_NOMEM || rc == CURLE_OUT_OF_MEMORY) {
+        s_resp_fail(r, MG_E_NOMEM, "out of memory");
+        return;
+    }
+    r->err = MG_E_UPSTREAM;
+    if (x->refused_peer) {
+        s_resp_fail(r, MG_E_INVALID, "plain http resolved to an address that is not loopback");
+        return;
+    }
+    if (rc == CURLE_OPERATION_TIMEDOUT) {
+        r->timed_out = true;
+        curl_off_t connected = 0;
+        (void)curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &connected);
+        bool connecting = connected == 0 && x->connect_ms < x->timeout_ms;
+        if (!mg_fmt(r->msg, sizeof(r->msg), "%s after %ld ms",
+                    connecting ? "connect timed out" : "timed out",
+                    connecting ? x->connect_ms : x->timeout_ms))
+            r->msg[0] = '\0';
+        return;
+    }
+    long oserr = 0;
+    (void)curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
+    if (rc == CURLE_COULDNT_CONNECT && oserr == ECONNREFUSED) {
+        s_resp_fail(r, MG_E_UPSTREAM, "connection refused");
+        return;
+    }
+    const char *what = curl_easy_strerror(rc);
+    bool tls = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||
+               rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM;
+    /* curl's own detail names hosts, never queries; only TLS failures need it */
+    if (!tls || x->errbuf[0] == '\0' || !mg_fmt(r->msg, sizeof(r->msg), "%s: %s", what, x->errbuf))
+        s_resp_fail(r, MG_E_UPSTREAM, what);
+}
+
+static void s_start(struct mg_http_client *c, struct s_xfer *x)
+{
+    enum mg_err e = x->resp.err;
+    if (!e)
+        e = s_check_url(x);
+    if (!e)
+        e = s_build_headers(x);
+    if (!e)
+        e = s_build_easy(x);
+    if (!e && curl_multi_add_handle(c->multi, x->easy) != CURLM_OK)
+        e = MG_E_INTERNAL;
+    if (e) {
+        if (x->resp.err == MG_E_OK)
+            s_resp_fail(&x->resp, e,
+                        e == MG_E_NOMEM ? "out of memory" : "cannot set up the transfer");
+        s_complete(c, x);
+        return;
+    }
+    x->prev = NULL;
+    x->next = c->active;
+    if (c->active)
+        c->active->prev = x;
+    c->active = x;
+}
+
+static void s_read_done(struct mg_http_client *c)
+{
+    CURLMsg *m;
+    int left = 0;
+    while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        struct s_xfer *x = NULL;
+        (void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        CURLcode rc = m->data.result; /* m is invalid after remove_handle */
+        (void)curl_multi_remove_handle(c->multi, x->easy);
+        s_list_remove(c, x);
+        s_fill_result(x, rc);
+        s_complete(c, x);
+    }
+}
+
+static void *s_thread(void *arg)
+{
+    struct mg_http_client *c = arg;
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        struct s_xfer *q = c->q_head;
+        c->q_head = c->q_tail = NULL;
+        bool stopping = c->stopping;
+        pthread_mutex_unlock(&c->mu);
+        while (q) {
+            struct s_xfer *x = q;
+            q = q->next;
+            x->next = NULL;
+            if (stopping) {
+                s_resp_fail(&x->resp, MG_E_UPSTREAM, "shutting down");
+                s_complete(c, x);
+            } else {
+                s_start(c, x);
+            }
+        }
+        if (stopping)
+            break;
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(c->multi, &running);
+        s_read_done(c);
+        if (mc == CURLM_OK)
+            mc = curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
+        if (mc != CURLM_OK)
+            MG_LOG(MG_LOG_ERROR, MG_SUB_HTTP, "outbound http: %s", curl_multi_strerror(mc));
+    }
+    while (c->active) {
+        struct s_xfer *x = c->active;
+        (void)curl_multi_remove_handle(c->multi, x->easy);
+        s_list_remove(c, x);
+        mg_buf_cleanup(&x->resp.body);
+        mg_buf_cleanup(&x->resp.headers);
+        x->resp.status = 0;
+        s_resp_fail(&x->resp, MG_E_UPSTREAM, "shutting down");
+        s_complete(c, x);
+    }
+    return NULL;
+}
+
+/* --- the API ------------------------------------------------------------------------------- */
+
+enum mg_err mg_http_client_new(struct mg_http_client **out, struct mg_errinfo *ei)
+{
+    *out = NULL;
+    pthread_once(&s_curl_once, s_curl_init);
+    if (s_curl_init_rc != CURLE_OK)
+        return mg_errinfo_set(ei, MG_E_INTERNAL,
+                              "cannot start the outbound HTTP client: libcurl: %s",
+                              curl_easy_strerror(s_curl_init_rc));
+    struct mg_http_client *c = mg_calloc(1, sizeof(*c));
+    if (c == NULL)
+        return mg_errinfo_set(ei, MG_E_NOMEM,
+                              "cannot start the outbound HTTP client: out of memory");
+    c->multi = curl_multi_init();
+    if (c->multi == NULL) {
+        mg_free(c);
+        return mg_errinfo_set(ei, MG_E_NOMEM,
+                              "cannot start the outbound HTTP client: no libcurl multi handle");
+    }
+    (void)curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)S_MAX_HOST_CONNECTIONS);
+    (void)curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                            (long)S_MAX_TOTAL_CONNECTIONS);
+    (void)curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)S_MAX_CACHED_CONNECTIONS);
+    pthread_mutex_init(&c->mu, NULL);
+    int rc = pthread_create(&c->thread, NULL, s_thread, c);
+    if (rc != 0) {
+        pthread_mutex_destroy(&c->mu);
+        curl_multi_cleanup(c->multi);
+        mg_free(c);
+        return mg_errinfo_set(ei, MG_E_INTERNAL,
+                              "cannot start the outbound HTTP client: thread: %s", strerror(rc));
+    }
+    *out = c;
+    return MG_E_OK;
+}
+
+void mg_http_client_free(struct mg_http_client *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->stopping = true;
+    pthread_mutex_unlock(&c->mu);
+    (void)curl_multi_wakeup(c->multi);
+    pthread_join(c->thread, NULL);
+    curl_multi_cleanup(c->multi);
+    pthread_mutex_destroy(&c->mu);
+    mg_free(c);
+}
+
+/* Bytes of s with its NUL, added to *total; false past max. */
+static bool s_add_len(size_t *total, const char *s, size_t max)
+{
+    if (s == NULL)
+        return true;
+    size_t n = strnlen(s, max + 1);
+    if (n > max)
+        return false;
+    *total += n + 1;
+    return true;
+}
+
+static char *s_put(char **at, const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *dst = *at;
+    mg_memcpy(dst, s, n);
+    *at += n;
+    return dst;
+}
+
+enum mg_err mg_http_fetch(struct mg_http_client *c, const struct mg_http_out_req *req,
+                          mg_http_out_cb cb, void *arg)
+{
+    if (c == NULL || req == NULL || cb == NULL)
+        return MG_E_INTERNAL;
+    /* What cannot even be copied is refused through the callback like any other bad request,
+     * so every caller has one error path; the copy is what the limits allow. */
+    const char *why = NULL;
+    size_t extra = 0;
+    const char *method = req->method ? req->method : "GET";
+    if (req->url == NULL || !s_add_len(&extra, req->url, S_MAX_URL))
+        why = "the URL is missing or too long";
+    else if (!s_token(method, S_MAX_METHOD) || !s_add_len(&extra, method, S_MAX_METHOD))
+        why = "bad method";
+    else if (!s_add_len(&extra, req->ca_file, 4096))
+        why = "the CA bundle path is too long";
+    else if (req->n_headers > MG_HTTP_CLIENT_MAX_HEADERS ||
+             (req->n_headers > 0 && req->headers == NULL))
+        why = "too many request headers";
+    else if (req->body.len > S_MAX_REQ_BODY || (req->body.len > 0 && req->body.ptr == NULL))
+        why = "the request body is too large";
+    for (size_t i = 0; why == NULL && i < req->n_headers; i++)
+        if (req->headers[i] == NULL || !s_add_len(&extra, req->headers[i], S_MAX_HEADER_LINE))
+            why = "a request header is missing or too long";
+    if (why)
+        extra = 0;
+    else
+        extra += req->body.len;
+    struct s_xfer *x = mg_malloc(sizeof(*x) + extra);
+    if (x == NULL)
+        return MG_E_NOMEM;
+    memset(x, 0, sizeof(*x));
+    x->c = c;
+    x->cb = cb;
+    x->arg = arg;
+    x->max_response = req->max_response ? req->max_response : MG_HTTP_CLIENT_MAX_RESPONSE;
+    x->connect_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms
+                                                : MG_HTTP_CLIENT_CONNECT_MS;
+    x->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : MG_HTTP_CLIENT_TOTAL_MS;
+    s_resp_init(&x->resp, x->max_response);
+    if (why) {
+        s_resp_fail(&x->resp, MG_E_INVALID, why);
+    } else {
+        char *at = (char *)(x + 1);
+        x->url = s_put(&at, req->url);
+        x->method = s_put(&at, method);
+        x->ca_file = s_put(&at, req->ca_file);
+        x->headers = at;
+        for (size_t i = 0; i < req->n_headers; i++)
+            (void)s_put(&at, req->headers[i]);
+        x->n_headers = req->n_headers;
+        if (req->body.len)
+            mg_memcpy(at, req->body.ptr, req->body.len);
+        x->body = (const uint8_t *)at;
+        x->body_len = req->body.len;
+        x->send_body = req->body.len > 0 ||
+                       (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+                        strcmp(method, "DELETE") != 0 && strcmp(method, "OPTIONS") != 0);
+    }
+    pthread_mutex_lock(&c->mu);
+    enum mg_err e = MG_E_OK;
+    if (c->stopping)
+        e = MG_E_INTERNAL;
+    else if (c->n_total >= MG_HTTP_CLIENT_MAX_IN_FLIGHT)
+        e = MG_E_UPSTREAM;
+    if (!e) {
+        c->n_total++;
+        if (c->q_tail)
+            c->q_tail->next = x;
+        else
+            c->q_head = x;
+        c->q_tail = x;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (e) {
+        mg_free(x);
+        return e;
+    }
+    (void)curl_multi_wakeup(c->multi);
+    return MG_E_OK;
+}
+
+struct s_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    struct mg_http_out_resp *resp;
+};
+
+static void s_on_sync(void *arg, struct mg_http_out_resp *resp)
+{
+    struct s_wait *w = arg;
+    pthread_mutex_lock(&w->mu);
+    *w->resp = *resp;
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu); /* w may be gone from here on */
+}
+
+void mg_http_fetch_sync(struct mg_http_client *c, const struct mg_http_out_req *req,
+                        struct mg_http_out_resp *resp)
+{
+    s_resp_init(resp, 0);
+    if (c == NULL) {
+        s_resp_fail(resp, MG_E_INTERNAL, "no outbound HTTP client");
+        return;
+    }
+    if (pthread_equal(pthread_self(), c->thread)) {
+        s_resp_fail(resp, MG_E_INTERNAL, "a blocking fetch on the client's own thread");
+        return;
+    }
+    struct s_wait w = {.done = false, .resp = resp};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    enum mg_err e = mg_http_fetch(c, req, s_on_sync, &w);
+    if (e) {
+        s_resp_fail(resp, e,
+                    e == MG_E_NOMEM      ? "out of memory"
+                    : e == MG_E_UPSTREAM ? "too many outbound requests in flight"
+                                         : "the outbound HTTP client is stopping");
+    } else {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+}
