@@ -94,21 +94,16 @@ size_t mg_vault_token_cache_count(void);
 /* Forgets the discovered token endpoints. */
 void mg_vault_discovery_cache_clear(void);
 
-/* ---- workload.c: the data plane's workload access tokens ----------------------------------- */
+/* ---- the data plane's access checks (workload.c) ------------------------------------------ */
 
-/* What a workload access token (GetWorkloadAccessToken*'s answer) stands for. */
-struct mg_vault_workload {
-    char account[13];
-    char workload_name[256];
-    char user_id[256]; /* "" for GetWorkloadAccessToken (no user) */
-};
-/* Opens and checks a workload access token presented to GetResourceOauth2Token or
- * GetResourceApiKey by caller_account: MG_E_OK with *out filled, or MG_E_DENIED /
- * MG_E_INVALID with AWS's wording in ei (expired, forged, another account's). */
-MG_MUST_USE enum mg_err mg_vault_workload_token_open(const struct mg_env *env,
-                                                     const struct mg_snapshot *snap,
-                                                     const char *caller_account, const char *token,
-                                                     struct mg_vault_workload *out,
-                                                     struct mg_errinfo *ei);
+/* Before a data-plane token operation reads a credential provider (GetResourceOauth2Token in
+ * token_api.c): the workload access token of c->input ("workloadIdentityToken") must be one
+ * mcpgate issued to the caller's account and still valid, and the caller must be allowed
+ * action on that workload identity and on the provider `name` (api_key: an API-key provider,
+ * else OAuth2), as AWS's documentation lists them. false when it answered (c->reply filled:
+ * 400 ValidationException, 401 UnauthorizedException, 403 AccessDeniedException, 404
+ * ResourceNotFoundException for an unknown workload identity). */
+bool mg_vault_token_op_allowed(struct mg_call *c, const char *action, bool api_key,
+                               const char *name);
 
 #endif

@@ -1,7 +1,7 @@
-/* Stand-ins, until the branch that defines these lands: the stored credential providers and
- * workload access tokens (src/vault/providers.c, src/vault/workload.c). They are weak: the real definitions replace
- * them at link time. Each one fails closed (nothing is fetched, found or accepted).
- * Delete this file once that branch is merged. */
+/* Stand-ins, until the branch that defines these lands: the stored credential providers
+ * (src/vault/providers.c) and the data plane's access checks (src/vault/workload.c). They are
+ * weak: the real definitions replace them at link time. Each one fails closed (nothing is
+ * found or accepted). Delete this file once that branch is merged. */
 #include <string.h>
 
 #include "base/alloc.h"
@@ -34,14 +34,15 @@ __attribute__((weak)) enum mg_err mg_vault_provider_find(
                           ref ? ref : "");
 }
 
-__attribute__((weak)) enum mg_err mg_vault_workload_token_open(
-    const struct mg_env *env, const struct mg_snapshot *snap, const char *caller_account,
-    const char *token, struct mg_vault_workload *out, struct mg_errinfo *ei)
+/* TODO(vault merge): the real check opens the workload access token and authorizes the
+ * workload identity and the provider; until then no token is accepted. */
+__attribute__((weak)) bool mg_vault_token_op_allowed(struct mg_call *c, const char *action,
+                                                     bool api_key, const char *name)
 {
-    (void)env;
-    (void)snap;
-    (void)caller_account;
-    (void)token;
-    (void)out;
-    return mg_errinfo_set(ei, MG_E_DENIED, "Workload access tokens are not served yet.");
+    (void)action;
+    (void)api_key;
+    (void)name;
+    mg_aws_reply_error(c->reply, 403, "AccessDeniedException",
+                       "Workload access tokens are not served by this build yet.");
+    return false;
 }

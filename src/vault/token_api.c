@@ -1,9 +1,9 @@
 /* GetResourceOauth2Token, the identity data plane's OAuth2 token operation
  * (bedrock-agentcore, POST /identities/oauth2/token):
- *   1. the workload access token is opened and checked (workload.c);
- *   2. the caller needs bedrock-agentcore:GetResourceOauth2Token on the OAuth2 credential
- *      provider, arn:aws:bedrock-agentcore:REGION:ACCOUNT:token-vault/default/
- *      oauth2credentialprovider/NAME;
+ *   1. the workload access token is opened and checked (mg_vault_token_op_allowed, workload.c);
+ *   2. the caller needs bedrock-agentcore:GetResourceOauth2Token on the workload identity and
+ *      on the OAuth2 credential provider, arn:aws:bedrock-agentcore:REGION:ACCOUNT:
+ *      token-vault/default/oauth2credentialprovider/NAME;
  *   3. oauth2Flow M2M: a client-credentials token (oauth.c: cached, else fetched without
  *      blocking the loop; the answer is then sent from the outbound client's thread);
  *      USER_FEDERATION and ON_BEHALF_OF_TOKEN_EXCHANGE are not implemented (501). */
@@ -14,7 +14,6 @@
 #include "base/alloc.h"
 #include "base/json.h"
 #include "base/log.h"
-#include "call/authz.h"
 #include "vault/internal.h"
 
 /* The answer of one call, whichever thread it arrives on. */
@@ -159,29 +158,14 @@ void mg_vault_get_resource_oauth2_token(struct mg_call *c)
     const char *flow = json_string_value(json_object_get(c->input, "oauth2Flow"));
     const char *name = json_string_value(
         json_object_get(c->input, "resourceCredentialProviderName"));
-    const char *wtoken = json_string_value(json_object_get(c->input, "workloadIdentityToken"));
-    if (flow == NULL || name == NULL || wtoken == NULL) {
+    if (flow == NULL || name == NULL) {
         mg_aws_reply_error(c->reply, 400, "ValidationException", "Missing required parameters.");
         return;
     }
-    /* 1. the workload access token */
-    struct mg_vault_workload wl = {0};
-    struct mg_errinfo ei = {0};
-    enum mg_err err = mg_vault_workload_token_open(env, c->snap, c->principal.account, wtoken, &wl,
-                                                   &ei);
-    if (err != MG_E_OK) {
-        if (err == MG_E_DENIED)
-            mg_aws_reply_error(c->reply, 403, "AccessDeniedException", "%s",
-                               ei.msg[0] ? ei.msg : "The workload access token is not valid.");
-        else if (err == MG_E_INVALID || err == MG_E_PARSE || err == MG_E_AUTH)
-            mg_aws_reply_error(c->reply, 400, "ValidationException", "%s",
-                               ei.msg[0] ? ei.msg : "The workload access token is not valid.");
-        else
-            mg_aws_reply_error(c->reply, 500, "InternalServerException", "%s",
-                               ei.msg[0] ? ei.msg : "The workload access token could not be read.");
+    /* 1, 2. the workload access token; the caller's permission on the workload identity and
+     * on the provider */
+    if (!mg_vault_token_op_allowed(c, "bedrock-agentcore:GetResourceOauth2Token", false, name))
         return;
-    }
-    /* 2. the provider, and the caller's permission on it */
     char arn[512];
     if (!mg_fmt(arn, sizeof(arn),
                 "arn:aws:bedrock-agentcore:%s:%s:token-vault/default/oauth2credentialprovider/%s",
@@ -190,15 +174,14 @@ void mg_vault_get_resource_oauth2_token(struct mg_call *c)
                            "resourceCredentialProviderName is too long.");
         return;
     }
-    struct mg_authz_resource res = {.arn = arn, .account = c->principal.account};
-    if (!mg_authz(c, "bedrock-agentcore:GetResourceOauth2Token", &res, NULL))
-        return;
     if (strcmp(flow, "M2M") != 0) {
         s_not_implemented(c, flow);
         return;
     }
     struct mg_vault_provider p = {0};
-    err = mg_vault_provider_find(env, c->snap, c->principal.account, arn, false, &p, &ei);
+    struct mg_errinfo ei = {0};
+    enum mg_err err = mg_vault_provider_find(env, c->snap, c->principal.account, arn, false, &p,
+                                             &ei);
     if (err != MG_E_OK) {
         mg_vault_provider_cleanup(&p);
         int status;
