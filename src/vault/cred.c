@@ -60,6 +60,13 @@ static void s_cred_free(struct mg_vault_cred *c)
     mg_free(c);
 }
 
+static mg_vault_provider_find_fn s_find = mg_vault_provider_find;
+
+void mg_vault_cred_set_provider_find(mg_vault_provider_find_fn fn)
+{
+    s_find = fn ? fn : mg_vault_provider_find;
+}
+
 /* ---- the gateway role's sessions ------------------------------------------------------------ */
 
 struct s_role_entry {
@@ -395,7 +402,7 @@ void mg_vault_target_cred(const struct mg_env *env, struct mg_snapshot *snap,
         const json_t *akp = json_object_get(prov, "apiKeyCredentialProvider");
         struct mg_vault_provider p = {0};
         struct mg_errinfo ei = {0};
-        err = mg_vault_provider_find(env, snap, account, s_str(akp, "providerArn"), true, &p, &ei);
+        err = s_find(env, snap, account, s_str(akp, "providerArn"), true, &p, &ei);
         if (err == MG_E_OK)
             err = mg_vault_api_key_cred(akp, p.api_key, c, msg, sizeof(msg));
         else
@@ -417,7 +424,7 @@ void mg_vault_target_cred(const struct mg_env *env, struct mg_snapshot *snap,
         }
         struct mg_vault_provider p = {0};
         struct mg_errinfo ei = {0};
-        err = mg_vault_provider_find(env, snap, account, s_str(op, "providerArn"), false, &p, &ei);
+        err = s_find(env, snap, account, s_str(op, "providerArn"), false, &p, &ei);
         if (err != MG_E_OK) {
             s_msg(msg, sizeof(msg), "%s",
                   ei.msg[0] ? ei.msg : "The OAuth2 credential provider was not found.");

@@ -63,6 +63,15 @@ void mg_vault_oauth_token(const struct mg_env *env, const struct mg_vault_provid
 #define MG_VAULT_ROLE_CACHE 64                  /* gateway role sessions kept */
 #define MG_VAULT_ROLE_TTL 300                   /* seconds one is reused */
 
+/* The provider lookup mg_vault_target_cred uses: mg_vault_provider_find, unless a test put
+ * another in place (NULL restores it). Not thread-safe: set it before any call. */
+typedef enum mg_err (*mg_vault_provider_find_fn)(const struct mg_env *env,
+                                                 const struct mg_snapshot *snap,
+                                                 const char *account, const char *ref, bool api_key,
+                                                 struct mg_vault_provider *out,
+                                                 struct mg_errinfo *ei);
+void mg_vault_cred_set_provider_find(mg_vault_provider_find_fn fn);
+
 /* The API-key credential that apiKeyCredentialProvider akp describes for key. */
 MG_MUST_USE enum mg_err mg_vault_api_key_cred(const json_t *akp, const char *key,
                                               struct mg_vault_cred *out, char *msg, size_t cap);

@@ -707,6 +707,81 @@ static void test_vault_target_cred_types(void **state)
     assert_true(g.msg[0] != 0);
 }
 
+/* ---- API_KEY through mg_vault_target_cred, with a provider made here ----------------------- */
+
+static int s_find_calls;
+
+static enum mg_err s_fake_find(const struct mg_env *env, const struct mg_snapshot *snap,
+                               const char *account, const char *ref, bool api_key,
+                               struct mg_vault_provider *out, struct mg_errinfo *ei)
+{
+    (void)env;
+    (void)snap;
+    s_find_calls++;
+    memset(out, 0, sizeof(*out));
+    if (strcmp(account, "123456789012") != 0 || !api_key || ref == NULL ||
+        strcmp(ref, "arn:aws:bedrock-agentcore:us-west-2:123456789012:token-vault/default/"
+                    "apikeycredentialprovider/k1") != 0)
+        return mg_errinfo_set(ei, MG_E_NOT_FOUND, "Credential provider %s not found",
+                              ref ? ref : "");
+    out->name = mg_strdup("k1");
+    out->api_key = mg_strdup("key-123");
+    return out->name && out->api_key ? MG_E_OK : mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
+}
+
+static void test_vault_target_cred_api_key(void **state)
+{
+    (void)state;
+    mg_vault_cred_set_provider_find(s_fake_find);
+    s_find_calls = 0;
+    struct s_cred_got g;
+    s_target_case("{\"credentialProviderType\": \"API_KEY\", \"credentialProvider\": "
+                  "{\"apiKeyCredentialProvider\": {\"providerArn\": "
+                  "\"arn:aws:bedrock-agentcore:us-west-2:123456789012:token-vault/default/"
+                  "apikeycredentialprovider/k1\", \"credentialParameterName\": \"X-Key\", "
+                  "\"credentialPrefix\": \"Token\"}}}",
+                  &g);
+    assert_int_equal(s_find_calls, 1);
+    if (g.e == MG_E_NOMEM)
+        fail_msg("out of memory");
+    assert_int_equal(g.e, MG_E_OK);
+    assert_int_equal(g.cred->type, MG_CRED_API_KEY);
+    struct mg_target_req r;
+    s_req(&r, "GET", "https://api.example.com/x", NULL);
+    assert_int_equal(mg_vault_cred_apply(g.cred, &r, T0), MG_E_OK);
+    assert_string_equal(mg_target_req_header_value(&r, "X-Key"), "Token key-123");
+    mg_target_req_cleanup(&r);
+    mg_vault_cred_cleanup(g.cred);
+    mg_free(g.cred);
+
+    s_target_case("{\"credentialProviderType\": \"API_KEY\", \"credentialProvider\": "
+                  "{\"apiKeyCredentialProvider\": {\"providerArn\": "
+                  "\"arn:aws:bedrock-agentcore:us-west-2:123456789012:token-vault/default/"
+                  "apikeycredentialprovider/k1\", \"credentialLocation\": "
+                  "\"QUERY_PARAMETER\"}}}",
+                  &g);
+    if (g.e == MG_E_NOMEM)
+        fail_msg("out of memory");
+    assert_int_equal(g.e, MG_E_OK);
+    s_req(&r, "GET", "https://api.example.com/x", NULL);
+    assert_int_equal(mg_vault_cred_apply(g.cred, &r, T0), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&r.url), "https://api.example.com/x?api_key=key-123");
+    mg_target_req_cleanup(&r);
+    mg_vault_cred_cleanup(g.cred);
+    mg_free(g.cred);
+
+    /* another provider: not found, said without any key */
+    s_target_case("{\"credentialProviderType\": \"API_KEY\", \"credentialProvider\": "
+                  "{\"apiKeyCredentialProvider\": {\"providerArn\": "
+                  "\"arn:aws:bedrock-agentcore:us-west-2:123456789012:token-vault/default/"
+                  "apikeycredentialprovider/nope\"}}}",
+                  &g);
+    assert_int_equal(g.e, MG_E_NOT_FOUND);
+    assert_null(g.cred);
+    assert_non_null(strstr(g.msg, "apikeycredentialprovider/nope not found"));
+    mg_vault_cred_set_provider_find(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -720,6 +795,7 @@ int main(void)
         cmocka_unit_test(test_vault_token_cache_expiry_and_bound),
         cmocka_unit_test(test_vault_oauth_token_offline),
         cmocka_unit_test(test_vault_target_cred_types),
+        cmocka_unit_test(test_vault_target_cred_api_key),
     };
     mg_torture_release = mg_sigv4_thread_cleanup;
     return MG_RUN_TESTS(tests);

@@ -426,6 +426,136 @@ static void test_oauth_discovery(void **state)
     mg_http_client_free(f.http);
 }
 
+/* ---- OAUTH through mg_vault_target_cred, with a provider made here -------------------------- */
+
+static char s_endpoint[128];
+
+static enum mg_err s_fake_find(const struct mg_env *env, const struct mg_snapshot *snap,
+                               const char *account, const char *ref, bool api_key,
+                               struct mg_vault_provider *out, struct mg_errinfo *ei)
+{
+    (void)env;
+    (void)snap;
+    memset(out, 0, sizeof(*out));
+    if (strcmp(account, "123456789012") != 0 || api_key || ref == NULL ||
+        strstr(ref, "/oauth2credentialprovider/idp") == NULL)
+        return mg_errinfo_set(ei, MG_E_NOT_FOUND, "Credential provider %s not found",
+                              ref ? ref : "");
+    out->name = mg_strdup("idp");
+    out->arn = mg_strdup(ref);
+    out->client_id = mg_strdup("client-1");
+    out->client_secret = mg_strdup("s3cr/t+value");
+    out->token_endpoint = mg_strdup(s_endpoint);
+    if (!out->name || !out->arn || !out->client_id || !out->client_secret || !out->token_endpoint)
+        return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
+    return MG_E_OK;
+}
+
+struct cred_got {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    enum mg_err e;
+    struct mg_vault_cred *cred;
+    char msg[512];
+};
+
+static void s_cred_cb(void *arg, enum mg_err e, struct mg_vault_cred *cred, const char *msg)
+{
+    struct cred_got *g = arg;
+    pthread_mutex_lock(&g->lock);
+    g->e = e;
+    g->cred = cred;
+    snprintf(g->msg, sizeof(g->msg), "%s", msg ? msg : "");
+    g->done = true;
+    pthread_cond_signal(&g->cond);
+    pthread_mutex_unlock(&g->lock);
+}
+
+static void s_target(const struct mg_env *env, const char *grant, bool refresh, struct cred_got *g)
+{
+    memset(g, 0, sizeof(*g));
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->cond, NULL);
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "{\"credentialProviderType\": \"OAUTH\", \"credentialProvider\": "
+             "{\"oauthCredentialProvider\": {\"providerArn\": "
+             "\"arn:aws:bedrock-agentcore:us-west-2:123456789012:token-vault/default/"
+             "oauth2credentialprovider/idp\", \"scopes\": [\"read\"], \"customParameters\": "
+             "{\"audience\": \"aud-1\"}%s%s%s}}}",
+             grant ? ", \"grantType\": \"" : "", grant ? grant : "", grant ? "\"" : "");
+    json_t *cfg = json_loads(text, 0, NULL);
+    assert_non_null(cfg);
+    struct mg_snapshot snap;
+    memset(&snap, 0, sizeof(snap));
+    struct mg_vault_target t = {.account = "123456789012",
+                                .gateway_id = "gw-1234567890",
+                                .gateway_arn = "arn:aws:bedrock-agentcore:us-west-2:123456789012:"
+                                               "gateway/gw-1234567890",
+                                .role_arn = "arn:aws:iam::123456789012:role/r",
+                                .config = cfg};
+    mg_vault_target_cred(env, &snap, &t, refresh, s_cred_cb, g);
+    json_decref(cfg);
+    pthread_mutex_lock(&g->lock);
+    for (int i = 0; i < 100 && !g->done; i++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&g->cond, &g->lock, &ts);
+    }
+    bool done = g->done;
+    pthread_mutex_unlock(&g->lock);
+    pthread_mutex_destroy(&g->lock);
+    pthread_cond_destroy(&g->cond);
+    assert_true(done);
+}
+
+static void test_oauth_target_cred(void **state)
+{
+    (void)state;
+    struct fixture f;
+    s_fixture(&f);
+    snprintf(s_endpoint, sizeof(s_endpoint), "%s", f.endpoint);
+    mg_vault_cred_set_provider_find(s_fake_find);
+    struct cred_got g;
+    s_target(&f.env, "CLIENT_CREDENTIALS", false, &g);
+    assert_int_equal(g.e, MG_E_OK);
+    assert_int_equal(g.cred->type, MG_CRED_OAUTH);
+    assert_string_equal(g.cred->header_name, "Authorization");
+    assert_string_equal(g.cred->header_value, "Bearer T1");
+    mg_vault_cred_cleanup(g.cred);
+    mg_free(g.cred);
+    pthread_mutex_lock(&s_idp.lock);
+    assert_string_equal(s_idp.last_body, "grant_type=client_credentials&scope=read&audience=aud-1");
+    pthread_mutex_unlock(&s_idp.lock);
+    /* cached; then refresh (the target answered 401 with it) fetches a new one */
+    s_answer(200, "{\"access_token\":\"T2\",\"expires_in\":120}");
+    s_target(&f.env, NULL, false, &g);
+    assert_int_equal(g.e, MG_E_OK);
+    assert_string_equal(g.cred->header_value, "Bearer T1");
+    mg_vault_cred_cleanup(g.cred);
+    mg_free(g.cred);
+    s_target(&f.env, NULL, true, &g);
+    assert_int_equal(g.e, MG_E_OK);
+    assert_string_equal(g.cred->header_value, "Bearer T2");
+    mg_vault_cred_cleanup(g.cred);
+    mg_free(g.cred);
+    assert_int_equal(s_token_requests(), 2);
+    /* a refused client, a grant mcpgate does not implement */
+    s_answer(401, "{\"error\":\"invalid_client\"}");
+    s_target(&f.env, NULL, true, &g);
+    assert_int_equal(g.e, MG_E_DENIED);
+    assert_null(g.cred);
+    assert_non_null(strstr(g.msg, "invalid_client"));
+    assert_null(strstr(g.msg, "s3cr"));
+    s_target(&f.env, "TOKEN_EXCHANGE", false, &g);
+    assert_int_equal(g.e, MG_E_INVALID);
+    assert_non_null(strstr(g.msg, "TOKEN_EXCHANGE is not implemented by mcpgate"));
+    mg_vault_cred_set_provider_find(NULL);
+    mg_http_client_free(f.http);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -435,6 +565,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_oauth_refusals_name_no_secret, s_idp_start,
                                         s_idp_stop),
         cmocka_unit_test_setup_teardown(test_oauth_discovery, s_idp_start, s_idp_stop),
+        cmocka_unit_test_setup_teardown(test_oauth_target_cred, s_idp_start, s_idp_stop),
     };
     return MG_RUN_TESTS(tests);
 }
