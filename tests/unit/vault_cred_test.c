@@ -782,6 +782,128 @@ static void test_vault_target_cred_api_key(void **state)
     mg_vault_cred_set_provider_find(NULL);
 }
 
+/* ---- GATEWAY_IAM_ROLE through mg_vault_target_cred, with an identity provider made here ----- */
+
+static int s_assumes;
+static char s_assumed_session[80], s_assumed_service[80], s_assumed_role[200];
+
+static enum mg_err s_fake_assume(const struct mg_env *env, const struct mg_snapshot *snap,
+                                 const char *role_arn, const char *service,
+                                 const char *session_name, int64_t duration,
+                                 struct mg_principal *out_principal, char *akid_out,
+                                 char *secret_out, struct mg_buf *token_out, int64_t *expires_out,
+                                 struct mg_errinfo *ei)
+{
+    (void)env;
+    (void)snap;
+    (void)out_principal;
+    s_assumes++;
+    snprintf(s_assumed_role, sizeof(s_assumed_role), "%s", role_arn);
+    snprintf(s_assumed_service, sizeof(s_assumed_service), "%s", service);
+    snprintf(s_assumed_session, sizeof(s_assumed_session), "%s", session_name);
+    if (duration != 900)
+        return mg_errinfo_set(ei, MG_E_INVALID, "unexpected duration");
+    if (strstr(role_arn, "untrusted"))
+        return mg_errinfo_set(ei, MG_E_DENIED,
+                              "Gateway service is not authorized to perform AssumeRole");
+    snprintf(akid_out, 21, "%s", AKID);
+    snprintf(secret_out, 41, "%s", SECRET);
+    if (token_out && mg_buf_append_cstr(token_out, TOKEN) != MG_E_OK)
+        return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
+    if (expires_out)
+        *expires_out = mg_now() + 900;
+    return MG_E_OK;
+}
+
+static void s_role_case(const char *role, uint64_t generation, const char *cfg_text,
+                        struct s_cred_got *g)
+{
+    static const struct mg_identity id = {.assume_role_as_service = s_fake_assume};
+    struct mg_env env = {.region = "us-west-2", .identity = &id};
+    struct mg_snapshot snap;
+    memset(&snap, 0, sizeof(snap));
+    snap.generation = generation;
+    json_t *cfg = s_json(cfg_text);
+    struct mg_vault_target t = {
+        .account = "123456789012",
+        .gateway_id = "gw-1234567890",
+        .gateway_arn = "arn:aws:bedrock-agentcore:us-west-2:123456789012:gateway/gw-1234567890",
+        .role_arn = role,
+        .config = cfg,
+    };
+    memset(g, 0, sizeof(*g));
+    mg_vault_target_cred(&env, &snap, &t, false, s_cred_cb, g);
+    json_decref(cfg);
+    assert_int_equal(g->calls, 1);
+}
+
+static void test_vault_target_cred_gateway_role(void **state)
+{
+    (void)state;
+    mg_vault_role_cache_clear();
+    s_assumes = 0;
+    const char *role = "arn:aws:iam::123456789012:role/gw-role";
+    struct s_cred_got g;
+    s_role_case(role, 5,
+                "{\"credentialProviderType\": \"GATEWAY_IAM_ROLE\", \"credentialProvider\": "
+                "{\"iamCredentialProvider\": {\"service\": \"execute-api\"}}}",
+                &g);
+    if (g.e == MG_E_NOMEM)
+        fail_msg("out of memory");
+    assert_int_equal(g.e, MG_E_OK);
+    assert_int_equal(s_assumes, 1);
+    assert_string_equal(s_assumed_role, role);
+    assert_string_equal(s_assumed_service, "bedrock-agentcore.amazonaws.com");
+    assert_string_equal(s_assumed_session, "gw-1234567890");
+    assert_int_equal(g.cred->type, MG_CRED_GATEWAY_IAM_ROLE);
+    assert_string_equal(g.cred->access_key_id, AKID);
+    assert_string_equal(g.cred->session_token, TOKEN);
+    assert_string_equal(g.cred->service, "execute-api");
+    assert_string_equal(g.cred->region, "us-west-2"); /* the server's, by default */
+    /* the request it signs verifies */
+    struct mg_target_req r;
+    s_req(&r, "GET", "http://127.0.0.1:9000/items?x=1", NULL);
+    assert_int_equal(mg_vault_cred_apply(g.cred, &r, T0), MG_E_OK);
+    struct s_wire w;
+    s_wire(&r, "127.0.0.1:9000", "/items", "x=1", &w);
+    assert_int_equal(s_verify(&w, SECRET, "execute-api", T0), MG_SIGV4_OK);
+    mg_target_req_cleanup(&r);
+    mg_vault_cred_cleanup(g.cred);
+    mg_free(g.cred);
+
+    /* the session is reused for the same snapshot generation; a new generation assumes again;
+     * a Smithy target names no service (the caller fills it); a region may be given */
+    s_role_case(role, 5,
+                "{\"credentialProviderType\": \"GATEWAY_IAM_ROLE\", \"credentialProvider\": "
+                "{\"iamCredentialProvider\": {\"service\": \"lambda\", \"region\": "
+                "\"eu-west-1\"}}}",
+                &g);
+    assert_int_equal(g.e, MG_E_OK);
+    assert_int_equal(s_assumes, 1);
+    assert_string_equal(g.cred->service, "lambda");
+    assert_string_equal(g.cred->region, "eu-west-1");
+    assert_string_equal(g.cred->session_token, TOKEN);
+    mg_vault_cred_cleanup(g.cred);
+    mg_free(g.cred);
+    s_role_case(role, 6, "{\"credentialProviderType\": \"GATEWAY_IAM_ROLE\"}", &g);
+    assert_int_equal(g.e, MG_E_OK);
+    assert_int_equal(s_assumes, 2);
+    assert_string_equal(g.cred->service, "");
+    mg_vault_cred_cleanup(g.cred);
+    mg_free(g.cred);
+
+    /* a role whose trust policy does not admit the service: the reason, nothing cached */
+    s_role_case("arn:aws:iam::123456789012:role/untrusted", 6,
+                "{\"credentialProviderType\": \"GATEWAY_IAM_ROLE\"}", &g);
+    assert_int_equal(g.e, MG_E_DENIED);
+    assert_null(g.cred);
+    assert_non_null(strstr(g.msg, "not authorized to perform AssumeRole"));
+    s_role_case("arn:aws:iam::123456789012:role/untrusted", 6,
+                "{\"credentialProviderType\": \"GATEWAY_IAM_ROLE\"}", &g);
+    assert_int_equal(s_assumes, 4);
+    mg_vault_role_cache_clear();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -796,6 +918,7 @@ int main(void)
         cmocka_unit_test(test_vault_oauth_token_offline),
         cmocka_unit_test(test_vault_target_cred_types),
         cmocka_unit_test(test_vault_target_cred_api_key),
+        cmocka_unit_test(test_vault_target_cred_gateway_role),
     };
     mg_torture_release = mg_sigv4_thread_cleanup;
     return MG_RUN_TESTS(tests);
