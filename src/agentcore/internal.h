@@ -58,6 +58,13 @@ void mg_ac_validate_gateway(const json_t *b, bool update, struct mg_ac_verr *v);
 /* The rules of CreateGatewayTarget / UpdateGatewayTarget beyond the model's constraints (q: the
  * tool-name length). */
 void mg_ac_validate_target(const json_t *b, const struct mg_ac_quotas *q, struct mg_ac_verr *v);
+/* An http:// URL whose host is a loopback address (127/8, ::1, localhost) and that has no user
+ * info: what mcpgate admits besides https:// for MCP-server endpoints. */
+bool mg_ac_loopback_http(const char *url);
+/* The marker routes.c puts in a CreateGatewayTarget / UpdateGatewayTarget input whose mcpServer
+ * endpoint is loopback http (validated as https: the model admits only that); mg_ac_body puts
+ * the http:// back. */
+#define MG_AC_LOOPBACK_HTTP "_mcpLoopbackHttp"
 /* The tools a target's document derives (OpenAPI, Smithy: derive.c), for its "_tools": *tools
  * stays NULL for the kinds whose tools come from elsewhere (Lambda: its inline tool schema; MCP
  * servers: the upstream at synchronization). MG_E_INVALID with the refusal in v, MG_E_NOMEM. */
@@ -160,6 +167,17 @@ void mg_ac_delete_policy(struct mg_call *c);
 void mg_ac_tag(struct mg_call *c);
 void mg_ac_untag(struct mg_call *c);
 void mg_ac_list_tags(struct mg_call *c);
+
+/* ---- MCP-server targets (mcp_sync.c) ------------------------------------------------------ */
+
+/* The thread that synchronizes MCP-server targets (NULL when it could not start). */
+struct mg_ac_mcp_sync;
+struct mg_ac_mcp_sync *mg_ac_mcp_sync_start(const struct mg_env *env, const struct mg_ac_quotas *q);
+void mg_ac_mcp_sync_kick(struct mg_ac_mcp_sync *s); /* NULL is fine */
+void mg_ac_mcp_sync_stop(struct mg_ac_mcp_sync *s); /* NULL is fine */
+/* Whether a target document's transitional state is finished by mcp_sync.c rather than by the
+ * background worker: an mcpServer target CREATING, UPDATING or SYNCHRONIZING. */
+bool mg_ac_mcp_synced_here(const json_t *doc);
 
 /* ---- lifecycle (lifecycle.c) ------------------------------------------------------------ */
 

@@ -20,6 +20,7 @@ struct mg_ac_worker {
     pthread_cond_t cv;
     bool stop, kicked, running;
     struct mg_ac_quotas quotas;
+    struct mg_ac_mcp_sync *mcp; /* MCP-server targets: their own thread */
 };
 
 const struct mg_ac_quotas *mg_ac_quotas(const struct mg_ac_worker *w)
@@ -36,6 +37,7 @@ void mg_ac_kick(struct mg_ac_worker *w)
     w->kicked = true;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
+    mg_ac_mcp_sync_kick(w->mcp);
 }
 
 static const char *s_str(const json_t *o, const char *k)
@@ -161,6 +163,8 @@ static enum mg_err s_target(const struct mg_env *env, const struct mg_snapshot *
 
 static bool s_pending(const json_t *doc)
 {
+    if (mg_ac_mcp_synced_here(doc))
+        return false; /* mcp_sync.c */
     return s_is(doc, "CREATING") || s_is(doc, "UPDATING") || s_is(doc, "DELETING") ||
            s_is(doc, "SYNCHRONIZING");
 }
@@ -263,6 +267,9 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
         return mg_errinfo_set(ei, MG_E_INTERNAL, "could not start the AgentCore worker thread");
     }
     w->running = true;
+    w->mcp = mg_ac_mcp_sync_start(env, &w->quotas);
+    if (w->mcp == NULL)
+        MG_LOG(MG_LOG_ERROR, MG_SUB_MAIN, "could not start the MCP-server synchronization thread");
     *state = w;
     return MG_E_OK;
 }
@@ -278,6 +285,7 @@ static void s_stop(void *state)
     pthread_mutex_unlock(&w->mu);
     if (w->running)
         pthread_join(w->thread, NULL);
+    mg_ac_mcp_sync_stop(w->mcp);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     mg_free(w);

@@ -69,6 +69,20 @@ json_t *mg_ac_body(struct mg_call *c)
             json_object_del(o, mg_aws_str(m->name));
     }
     json_object_del(o, S_ARN_ACCOUNT);
+    if (o && json_object_get(o, MG_AC_LOOPBACK_HTTP)) {
+        json_object_del(o, MG_AC_LOOPBACK_HTTP);
+        json_t *srv = json_object_get(json_object_get(json_object_get(o, "targetConfiguration"),
+                                                      "mcp"),
+                                      "mcpServer");
+        const char *ep = json_string_value(json_object_get(srv, "endpoint"));
+        char url[2100];
+        if (ep == NULL || strncmp(ep, "https://", 8) != 0 ||
+            !mg_fmt(url, sizeof(url), "http://%s", ep + 8) ||
+            !mg_json_set(srv, "endpoint", json_string(url))) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
     if (o == NULL)
         mg_ac_send_error(c, 500, "InternalServerException", "out of memory");
     return o;
@@ -253,6 +267,20 @@ static bool s_prepare(struct mg_call *c, json_t *input)
 {
     const char *op = mg_aws_op_name(c->op);
     if (strcmp(op, "CreateGatewayTarget") == 0 || strcmp(op, "UpdateGatewayTarget") == 0) {
+        /* loopback http for an MCP server: checked as https by the model's pattern
+         * (https://.*), put back by mg_ac_body */
+        (void)json_object_del(input, MG_AC_LOOPBACK_HTTP);
+        json_t *srv = json_object_get(json_object_get(json_object_get(input, "targetConfiguration"),
+                                                      "mcp"),
+                                      "mcpServer");
+        const char *ep = json_string_value(json_object_get(srv, "endpoint"));
+        char url[2100];
+        if (ep && mg_ac_loopback_http(ep) && mg_fmt(url, sizeof(url), "https://%s", ep + 7) &&
+            mg_json_set(srv, "endpoint", json_string(url)) &&
+            !mg_json_set(input, MG_AC_LOOPBACK_HTTP, json_true())) {
+            mg_ac_send_error(c, 500, "InternalServerException", "out of memory");
+            return false;
+        }
         struct mg_ac_verr v = {0};
         mg_ac_check_schema_refs(input, &v);
         if (mg_ac_verr_any(&v)) {

@@ -338,6 +338,66 @@ static void s_validate_creds(const json_t *b, const char *kind, struct mg_ac_ver
                         kind);
 }
 
+bool mg_ac_loopback_http(const char *url)
+{
+    if (url == NULL || strncmp(url, "http://", 7) != 0)
+        return false;
+    const char *h = url + 7;
+    size_t n = strcspn(h, "/?#");
+    char auth[300];
+    if (n == 0 || n >= sizeof(auth) || memchr(h, '@', n) != NULL)
+        return false; /* no user info: a credential in a URL is never sent */
+    mg_memcpy(auth, h, n);
+    auth[n] = 0;
+    char *end = auth[0] == '[' ? strchr(auth, ']') : strchr(auth, ':');
+    if (auth[0] == '[') {
+        if (end == NULL || (end[1] != 0 && end[1] != ':'))
+            return false;
+        end[1] = 0;
+    } else if (end) {
+        *end = 0;
+    }
+    return mg_host_is_loopback(auth);
+}
+
+/* targetConfiguration.mcp.mcpServer: the endpoint (https, or http on loopback: the model's
+ * pattern admits https only, routes.c lets loopback http through), mcpToolSchema (only with
+ * three-legged OAuth, which mcpgate does not implement), and the credential rules of MCP
+ * servers. */
+static void s_validate_mcp_server(const json_t *b, const json_t *srv, struct mg_ac_verr *v)
+{
+    const char *ep = s_str(srv, "endpoint");
+    if (ep && strncmp(ep, "https://", 8) != 0 && !mg_ac_loopback_http(ep))
+        mg_ac_verr_rule(v, "The MCP server endpoint must use https:// (mcpgate also accepts "
+                           "http:// to a loopback address)");
+    else if (ep && (strlen(ep) > 2048 || strpbrk(ep, " \t\r\n") != NULL))
+        mg_ac_verr_rule(v, "The MCP server endpoint is not a valid URL");
+    const json_t *c = json_array_get(json_object_get(b, "credentialProviderConfigurations"), 0);
+    const char *t = s_str(c, "credentialProviderType");
+    const char *grant = s_str(json_object_get(json_object_get(c, "credentialProvider"),
+                                              "oauthCredentialProvider"),
+                              "grantType");
+    bool code = t && strcmp(t, "OAUTH") == 0 && grant && strcmp(grant, "AUTHORIZATION_CODE") == 0;
+    if (s_set(srv, "mcpToolSchema")) {
+        if (!code)
+            mg_ac_verr_rule(v, "mcpToolSchema is supported only when the credential provider is "
+                               "configured with an authorization code grant type");
+        else
+            mg_ac_verr_rule(v, "mcpToolSchema is not supported by mcpgate: it needs outbound "
+                               "three-legged OAuth (the AUTHORIZATION_CODE grant type), which "
+                               "mcpgate does not implement");
+        return;
+    }
+    if (code) {
+        mg_ac_verr_rule(v, "The AUTHORIZATION_CODE grant type (outbound three-legged OAuth) is "
+                           "not supported by mcpgate; use CLIENT_CREDENTIALS");
+        return;
+    }
+    if (t && (strcmp(t, "CALLER_IAM_CREDENTIALS") == 0 || strcmp(t, "JWT_PASSTHROUGH") == 0))
+        mg_ac_verr_rule(v, "MCP server targets do not support the %s credential provider type", t);
+    s_validate_creds(b, "mcpServer", v);
+}
+
 void mg_ac_validate_target(const json_t *b, const struct mg_ac_quotas *q, struct mg_ac_verr *v)
 {
     static const struct {
@@ -367,6 +427,10 @@ void mg_ac_validate_target(const json_t *b, const struct mg_ac_quotas *q, struct
         return;
     if (strcmp(kind, "openApiSchema") == 0 || strcmp(kind, "smithyModel") == 0) {
         s_validate_creds(b, kind, v); /* the document itself: mg_ac_target_tools */
+        return;
+    }
+    if (strcmp(kind, "mcpServer") == 0) {
+        s_validate_mcp_server(b, json_object_get(mcp, kind), v);
         return;
     }
     if (strcmp(kind, "lambda") != 0) {

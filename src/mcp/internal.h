@@ -255,6 +255,14 @@ void mg_mcp_http_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
 /* MCP-server targets (server_target.c): forwards tools/call to the upstream server. */
 void mg_mcp_server_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
                         const struct mg_tool *tool, const json_t *arguments);
+/* listingMode DYNAMIC (server_target.c): whether the gateway has READY DYNAMIC MCP-server
+ * targets; then tools/list answers with mg_mcp_server_list (one page: the catalog's other tools
+ * and each DYNAMIC target's tools listed live), and a tools/call of a name the catalog lacks goes
+ * to mg_mcp_server_dynamic_call (false: no DYNAMIC target has that prefix). */
+bool mg_mcp_server_dynamic(const struct mg_gateway *gw);
+void mg_mcp_server_list(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m);
+bool mg_mcp_server_dynamic_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
+                                struct mg_slice name, const json_t *arguments);
 /* notifications/cancelled: stops an in-flight call of this caller on this gateway. */
 void mg_mcp_lambda_cancel(const char *gateway_id, const char *caller, const json_t *request_id);
 /* The gateways' role sessions, cached per loop (the module's state; NULL when out of memory). */

@@ -295,6 +295,14 @@ static void s_tools_list(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m)
 {
     const struct mg_tool_catalog *cat = &c->gw->catalog;
     const json_t *cur = m->params ? json_object_get(m->params, "cursor") : NULL;
+    if (mg_mcp_server_dynamic(c->gw)) {
+        /* DYNAMIC MCP-server targets are listed live, in one page: no cursor is ever issued */
+        if (cur != NULL && !json_is_null(cur))
+            s_fill_error(c, m->id, MG_JSONRPC_INVALID_PARAMS, "Invalid cursor");
+        else
+            mg_mcp_server_list(c, m);
+        return;
+    }
     uint32_t page = 0;
     if (cur != NULL && !json_is_null(cur)) {
         if (!json_is_string(cur) ||
@@ -417,6 +425,8 @@ static void s_tools_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m)
         goto out;
     }
     const struct mg_tool *tool = mg_agentcore_find_tool(c->gw, nm);
+    if (tool == NULL && mg_mcp_server_dynamic_call(c, m, nm, args))
+        goto out; /* a tool a DYNAMIC target lists live */
     if (tool == NULL) {
         snprintf(msg, sizeof(msg), "Unknown tool: " MG_SLICE_FMT,
                  (int)(nm.len > 256 ? 256 : nm.len), (const char *)nm.ptr);

@@ -387,8 +387,9 @@ describe('targets', () => {
         credentialProviderConfigurations: [{ credentialProviderType: 'API_KEY', credentialProvider: {
           apiKeyCredentialProvider: { providerArn: 'arn:aws:x:us-east-1:111122223333:p' } } }] },
       /not supported by mcpgate yet/],
-      [{ name: 'ms', targetConfiguration: { mcp: { mcpServer: { endpoint: 'https://x.example.com/mcp' } } } },
-        /not supported by mcpgate yet/],
+      [{ name: 'ms', targetConfiguration: { mcp: { mcpServer: { endpoint: 'https://x.example.com/mcp',
+        mcpToolSchema: { inlinePayload: '{"tools":[]}' } } } } },
+      /mcpToolSchema is supported only when the credential provider is configured with an authorization code grant type/],
       [{ name: 's3', targetConfiguration: { mcp: { lambda: { lambdaArn: `arn:aws:lambda:us-east-1:${A}:function:f`,
         toolSchema: { s3: { uri: 's3://b/k' } } } } },
       credentialProviderConfigurations: [{ credentialProviderType: 'GATEWAY_IAM_ROLE' }] }, /S3 tool schemas/],

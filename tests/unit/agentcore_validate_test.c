@@ -359,6 +359,71 @@ static void test_resource_policy_rules(void **state)
     assert_non_null(mg_ac_check_resource_policy("{nope", arn, buf, sizeof(buf)));
 }
 
+static void s_mcp_rule(const char *body, const char *needle)
+{
+    json_t *b = s_json(body);
+    struct mg_ac_verr v = {0};
+    mg_ac_validate_target(b, mg_ac_quotas(NULL), &v);
+    char msg[2048] = "";
+    if (mg_ac_verr_any(&v))
+        mg_ac_verr_message(&v, msg, sizeof(msg));
+    if (needle == NULL && msg[0])
+        fail_msg("unexpected validation error: %s", msg);
+    if (needle && strstr(msg, needle) == NULL)
+        fail_msg("expected '%s' in '%s'", needle, msg);
+    json_decref(b);
+}
+
+#define MCPS(ep, extra, creds)                                                                     \
+    "{\"name\":\"m\",\"targetConfiguration\":{\"mcp\":{\"mcpServer\":{\"endpoint\":\"" ep          \
+    "\"" extra "}}}" creds "}"
+
+static void test_mcp_server_target_rules(void **state)
+{
+    (void)state;
+    assert_true(mg_ac_loopback_http("http://127.0.0.1:8080/mcp"));
+    assert_true(mg_ac_loopback_http("http://127.9.9.9/mcp"));
+    assert_true(mg_ac_loopback_http("http://localhost:1"));
+    assert_true(mg_ac_loopback_http("http://[::1]:9000/mcp"));
+    assert_false(mg_ac_loopback_http("https://127.0.0.1/mcp"));
+    assert_false(mg_ac_loopback_http("http://example.com/mcp"));
+    assert_false(mg_ac_loopback_http("http://127.0.0.1.example.com/mcp"));
+    assert_false(mg_ac_loopback_http("http://user:pw@127.0.0.1/mcp"));
+    assert_false(mg_ac_loopback_http("http://[::1/mcp"));
+    assert_false(mg_ac_loopback_http("http://[::2]/mcp"));
+    assert_false(mg_ac_loopback_http("http:///mcp"));
+    assert_false(mg_ac_loopback_http(NULL));
+
+    s_mcp_rule(MCPS("https://x.example.com/mcp", "", ""), NULL);
+    s_mcp_rule(MCPS("http://127.0.0.1:1/mcp", ",\"listingMode\":\"DYNAMIC\"", ""), NULL);
+    s_mcp_rule(MCPS("http://example.com/mcp", "", ""), "must use https://");
+    s_mcp_rule(MCPS("https://x/mcp", ",\"mcpToolSchema\":{\"inlinePayload\":\"{}\"}", ""),
+               "supported only when the credential provider is configured with an "
+               "authorization code grant type");
+#define OAUTH(grant)                                                                               \
+    ",\"credentialProviderConfigurations\":[{\"credentialProviderType\":\"OAUTH\","                \
+    "\"credentialProvider\":{\"oauthCredentialProvider\":{\"providerArn\":\"arn:aws:x:us-east-1:"  \
+    "111122223333:p\",\"scopes\":[],\"grantType\":\"" grant "\"}}}]"
+    s_mcp_rule(MCPS("https://x/mcp", ",\"mcpToolSchema\":{\"inlinePayload\":\"{}\"}",
+                    OAUTH("AUTHORIZATION_CODE")),
+               "three-legged OAuth");
+    s_mcp_rule(MCPS("https://x/mcp", "", OAUTH("AUTHORIZATION_CODE")), "three-legged OAuth");
+    s_mcp_rule(MCPS("https://x/mcp", "", OAUTH("CLIENT_CREDENTIALS")), NULL);
+    s_mcp_rule(MCPS("https://x/mcp", "",
+                    ",\"credentialProviderConfigurations\":[{\"credentialProviderType\":"
+                    "\"GATEWAY_IAM_ROLE\"}]"),
+               "IamCredentialProvider is required for mcpServer targets");
+    s_mcp_rule(MCPS("https://x/mcp", "",
+                    ",\"credentialProviderConfigurations\":[{\"credentialProviderType\":"
+                    "\"GATEWAY_IAM_ROLE\",\"credentialProvider\":{\"iamCredentialProvider\":{"
+                    "\"service\":\"execute-api\"}}}]"),
+               NULL);
+    s_mcp_rule(MCPS("https://x/mcp", "",
+                    ",\"credentialProviderConfigurations\":[{\"credentialProviderType\":"
+                    "\"JWT_PASSTHROUGH\"}]"),
+               "do not support the JWT_PASSTHROUGH");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_gateway_validation),
         cmocka_unit_test(test_target_validation),
         cmocka_unit_test(test_resource_policy_rules),
+        cmocka_unit_test(test_mcp_server_target_rules),
     };
     return MG_RUN_TESTS(tests);
 }
