@@ -35,7 +35,26 @@ __attribute__((weak)) enum mg_err mg_vault_provider_find(
 }
 
 /* TODO(vault merge): the real check opens the workload access token and authorizes the
- * workload identity and the provider; until then no token is accepted. */
+ * workload identity and the provider; until then no token is accepted. With the stored
+ * identities merged, it belongs at the end of workload.c, over that file's checks:
+ *
+ *   bool mg_vault_token_op_allowed(struct mg_call *c, const char *action, bool api_key,
+ *                                  const char *name)
+ *   {
+ *       const struct mg_vault *v = mg_vault_of(c);
+ *       if (v == NULL)
+ *           return false;
+ *       struct mg_vault_wat t;
+ *       if (!s_token(c, v, &t) || s_workload(c, action, t.workload) == NULL)
+ *           return false;
+ *       char arn[512];
+ *       mg_vault_provider_arn(c->env, c->principal.account, api_key, name, arn, sizeof(arn));
+ *       const struct mg_snapshot_doc *d =
+ *           mg_snapshot_get(c->snap, api_key ? MG_VAULT_KIND_APIKEY : MG_VAULT_KIND_OAUTH2,
+ *                           c->principal.account, name);
+ *       return mg_vault_authz(c, action, arn, d ? json_object_get(d->doc, "_tags") : NULL, NULL);
+ *   }
+ */
 __attribute__((weak)) bool mg_vault_token_op_allowed(struct mg_call *c, const char *action,
                                                      bool api_key, const char *name)
 {
