@@ -91,10 +91,11 @@ void mg_vault_role_cache_clear(void);
 #define MG_VAULT_TOKEN_DEFAULT_TTL 3600 /* expires_in when the endpoint gives none */
 #define MG_VAULT_DISCOVERY_TTL 3600     /* seconds a discovered token endpoint is kept */
 
-/* The cache key of a token: provider ARN, client id, scopes (space-joined, in order) and custom
- * parameters (sorted), in one owned string; NULL when out of memory. */
-char *mg_vault_token_key(const char *provider_arn, const char *client_id, const json_t *scopes,
-                         const json_t *custom_params);
+/* The cache key of a token: provider ARN, client id, endpoint (token endpoint or discovery URL:
+ * a provider re-created for another identity provider misses), scopes (space-joined, in order)
+ * and custom parameters (sorted), in one owned string; NULL when out of memory. */
+char *mg_vault_token_key(const char *provider_arn, const char *client_id, const char *endpoint,
+                         const json_t *scopes, const json_t *custom_params);
 /* A token of key valid beyond now + MG_VAULT_TOKEN_MARGIN, copied into *token (owned). */
 bool mg_vault_token_cache_get(const char *key, int64_t now, char **token, int64_t *expires_at);
 void mg_vault_token_cache_put(const char *key, const char *token, int64_t expires_at);

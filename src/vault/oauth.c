@@ -189,8 +189,8 @@ static bool s_param_names(const json_t *params, const char **names, size_t max, 
 #define S_MAX_PARAMS 32
 #define S_MAX_SCOPES 100
 
-char *mg_vault_token_key(const char *provider_arn, const char *client_id, const json_t *scopes,
-                         const json_t *custom_params)
+char *mg_vault_token_key(const char *provider_arn, const char *client_id, const char *endpoint,
+                         const json_t *scopes, const json_t *custom_params)
 {
     struct mg_buf b;
     mg_buf_init(&b, S_MAX_FORM);
@@ -198,6 +198,8 @@ char *mg_vault_token_key(const char *provider_arn, const char *client_id, const 
     bool ok = mg_buf_append_cstr(&b, provider_arn ? provider_arn : "") == MG_E_OK &&
               mg_buf_append_byte(&b, 0x1f) == MG_E_OK &&
               mg_buf_append_cstr(&b, client_id ? client_id : "") == MG_E_OK &&
+              mg_buf_append_byte(&b, 0x1f) == MG_E_OK &&
+              mg_buf_append_cstr(&b, endpoint ? endpoint : "") == MG_E_OK &&
               mg_buf_append_byte(&b, 0x1f) == MG_E_OK;
     for (size_t i = 0; ok && i < json_array_size(scopes); i++) {
         const char *sc = json_string_value(json_array_get(scopes, i));
@@ -610,7 +612,9 @@ void mg_vault_oauth_token(const struct mg_env *env, const struct mg_vault_provid
         cb(arg, MG_E_INVALID, NULL, 0, msg);
         return;
     }
-    char *key = mg_vault_token_key(p->arn ? p->arn : name, p->client_id, scopes, custom_params);
+    char *key = mg_vault_token_key(p->arn ? p->arn : name, p->client_id,
+                                   p->token_endpoint ? p->token_endpoint : p->discovery_url, scopes,
+                                   custom_params);
     if (key == NULL) {
         cb(arg, MG_E_NOMEM, NULL, 0, "out of memory");
         return;

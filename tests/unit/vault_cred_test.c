@@ -468,17 +468,20 @@ static void test_vault_token_key(void **state)
     json_t *s1 = s_json("[\"read\", \"write\"]"), *s2 = s_json("[\"write\", \"read\"]");
     json_t *p1 = s_json("{\"audience\": \"a\", \"resource\": \"r\"}");
     json_t *p2 = s_json("{\"resource\": \"r\", \"audience\": \"a\"}");
-    char *a = mg_vault_token_key("arn:p", "client", s1, p1);
-    char *b = mg_vault_token_key("arn:p", "client", s1, p2);
-    char *c = mg_vault_token_key("arn:p", "client", s2, p1);
-    char *d = mg_vault_token_key("arn:p", "client2", s1, p1);
-    char *e = mg_vault_token_key("arn:p", "client", NULL, NULL);
-    if (!a || !b || !c || !d || !e)
+    char *a = mg_vault_token_key("arn:p", "client", "https://idp/token", s1, p1);
+    char *b = mg_vault_token_key("arn:p", "client", "https://idp/token", s1, p2);
+    char *c = mg_vault_token_key("arn:p", "client", "https://idp/token", s2, p1);
+    char *d = mg_vault_token_key("arn:p", "client2", "https://idp/token", s1, p1);
+    char *e = mg_vault_token_key("arn:p", "client", "https://idp/token", NULL, NULL);
+    char *f = mg_vault_token_key("arn:p", "client", "https://other/token", s1, p1);
+    if (!a || !b || !c || !d || !e || !f)
         fail_msg("out of memory");
     assert_string_equal(a, b);     /* parameters: order does not matter */
     assert_string_not_equal(a, c); /* scopes are sent in order: another request */
     assert_string_not_equal(a, d);
     assert_string_not_equal(a, e);
+    assert_string_not_equal(a, f); /* another identity provider */
+    mg_free(f);
     mg_free(a);
     mg_free(b);
     mg_free(c);
@@ -571,7 +574,7 @@ static void test_vault_oauth_token_offline(void **state)
         .token_endpoint = "https://idp.example.com/oauth2/token",
     };
     json_t *scopes = s_json("[\"api/read\"]");
-    char *key = mg_vault_token_key(p.arn, p.client_id, scopes, NULL);
+    char *key = mg_vault_token_key(p.arn, p.client_id, p.token_endpoint, scopes, NULL);
     mg_vault_token_cache_put(key, "cached-token", mg_now() + 3600);
     /* from the cache, before return */
     struct s_got g = {0};
