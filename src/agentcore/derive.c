@@ -28,6 +28,21 @@ enum mg_err mg_ac_target_tools(const json_t *body, const struct mg_ac_quotas *q,
     bool smithy = kind && strcmp(kind, "smithyModel") == 0;
     if (!openapi && !smithy)
         return MG_E_OK; /* Lambda: its inline tools; MCP servers: synchronized later */
+    if (openapi) {
+        /* AgentCore: none, GATEWAY_IAM_ROLE (with iamCredentialProvider, checked with the other
+         * credential rules), OAUTH or API_KEY */
+        const char *ct = json_string_value(json_object_get(
+            json_array_get(json_object_get(body, "credentialProviderConfigurations"), 0),
+            "credentialProviderType"));
+        if (ct &&
+            (strcmp(ct, "CALLER_IAM_CREDENTIALS") == 0 || strcmp(ct, "JWT_PASSTHROUGH") == 0)) {
+            mg_ac_verr_rule(v,
+                            "%s credential provider type is not supported for openApiSchema "
+                            "targets; use GATEWAY_IAM_ROLE, OAUTH or API_KEY, or none",
+                            ct);
+            return MG_E_INVALID;
+        }
+    }
     const json_t *schema = json_object_get(mcp, kind);
     const char *where = s_union_member(schema);
     if (where && strcmp(where, "s3") == 0) {
@@ -47,7 +62,7 @@ enum mg_err mg_ac_target_tools(const json_t *body, const struct mg_ac_quotas *q,
                                    .max_name = q->tool_name_len,
                                    .target_name_len = name ? strlen(name) : 0};
     struct mg_slice text = mg_slice_make(json_string_value(payload), json_string_length(payload));
-    char msg[400];
+    char msg[512]; /* struct mg_ac_verr.plain */
     msg[0] = 0;
     enum mg_err e = openapi ? mg_openapi_tools(text, &lim, tools, msg, sizeof(msg))
                             : mg_smithy_tools(text, &lim, tools, msg, sizeof(msg));

@@ -413,12 +413,22 @@ void mg_ac_validate_target(const json_t *b, const struct mg_ac_quotas *q, struct
     const char *top = s_union_member(tc);
     if (top == NULL)
         return;
-    if (strcmp(top, "http") == 0) {
-        mg_ac_verr_rule(v, "HTTP target configuration is not supported by mcpgate yet");
-        return;
-    }
-    if (strcmp(top, "inference") == 0) {
-        mg_ac_verr_rule(v, "Inference target configuration is not supported by mcpgate yet");
+    if (strcmp(top, "http") == 0 || strcmp(top, "inference") == 0) {
+        static const struct {
+            const char *member, *feature;
+        } http[] = {{"agentcoreRuntime", "AgentCore Runtime targets"},
+                    {"passthrough", "HTTP passthrough targets"},
+                    {"connector", "HTTP connector targets"},
+                    {"provider", "Inference provider targets"}};
+        const char *m = s_union_member(json_object_get(tc, top));
+        const char *feature = strcmp(top, "http") == 0 ? "HTTP targets" : "Inference targets";
+        for (size_t i = 0; m && i < sizeof(http) / sizeof(http[0]); i++)
+            if (strcmp(http[i].member, m) == 0)
+                feature = http[i].feature;
+        mg_ac_verr_rule(v,
+                        "%s (targetConfiguration.%s%s%.40s) are not supported by mcpgate; its "
+                        "targets are lambda, openApiSchema, smithyModel and mcpServer",
+                        feature, top, m ? "." : "", m ? m : "");
         return;
     }
     const json_t *mcp = json_object_get(tc, "mcp");
@@ -442,8 +452,12 @@ void mg_ac_validate_target(const json_t *b, const struct mg_ac_quotas *q, struct
         if (!mg_ac_verr_any(v))
             mg_ac_verr_rule(v,
                             "%s targets (targetConfiguration.mcp.%.40s) are not supported by "
-                            "mcpgate yet; only lambda targets are",
-                            name, kind);
+                            "mcpgate; its targets are lambda, openApiSchema, smithyModel and "
+                            "mcpServer%s",
+                            name, kind,
+                            strcmp(kind, "apiGateway") == 0
+                                ? " (describe the REST API with an openApiSchema target)"
+                                : "");
         return;
     }
     const json_t *ts = json_object_get(json_object_get(mcp, "lambda"), "toolSchema");

@@ -252,6 +252,8 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
  * from the client's thread (fills the slot itself on synchronous failures). */
 void mg_mcp_http_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
                       const struct mg_tool *tool, const json_t *arguments);
+/* notifications/cancelled for OpenAPI and Smithy calls (http_target.c). */
+void mg_mcp_http_cancel(const char *gateway_id, const char *caller, const json_t *request_id);
 /* MCP-server targets (server_target.c): forwards tools/call to the upstream server. */
 void mg_mcp_server_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
                         const struct mg_tool *tool, const json_t *arguments);

@@ -466,8 +466,8 @@ static void s_on_resp(void *arg, struct mg_http_out_resp *resp)
     }
     if (k->step == S_INITIALIZED) {
         mg_http_out_resp_cleanup(resp);
-        if (k->session[0])
-            s_put(k->key, k->target, k->session, k->version);
+        /* kept also without a session id: a stateless server needs no new initialize */
+        s_put(k->key, k->target, k->session, k->version);
         k->step = S_CALL;
         s_send(k);
         return;

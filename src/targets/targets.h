@@ -62,7 +62,28 @@ struct mg_target_limits {
     size_t target_name_len; /* bytes of the target's name (for the full-name limit) */
 };
 
+/* ---- YAML (yaml.c) ------------------------------------------------------------------------- */
+
+struct mg_yaml_limits {
+    size_t max_bytes;   /* of the text */
+    size_t max_depth;   /* nested mappings and sequences */
+    size_t max_nodes;   /* values, every alias counting the full size of what it names */
+    size_t max_aliases; /* uses of an anchor */
+};
+
+/* Converts one YAML document (YAML 1.2 core schema for plain scalars; quoted stays a string;
+ * mapping keys are texts) to a new JSON value. MG_E_PARSE (malformed), MG_E_INVALID (more than
+ * one document, duplicate or complex keys, an unknown alias), MG_E_TOO_LARGE (a limit),
+ * MG_E_NOMEM; msg says which, with the line. */
+MG_MUST_USE enum mg_err mg_yaml_to_json(struct mg_slice in, const struct mg_yaml_limits *lim,
+                                        json_t **out, char *msg, size_t cap);
+
 /* ---- OpenAPI (openapi.c) ------------------------------------------------------------------- */
+
+/* Size of an inline schema (AgentCore: 1 MB inline). */
+#define MG_OPENAPI_MAX_BYTES (1024u * 1024)
+/* Bytes of an answer turned into a result (AgentCore's data-plane payload limit). */
+#define MG_OPENAPI_MAX_RESULT (6u * 1024 * 1024)
 
 /* Parses an OpenAPI 3.0 or 3.1 document, JSON or YAML, and derives its tools (one per operation
  * with an operationId). MG_E_INVALID with AgentCore's wording in msg for a document AgentCore

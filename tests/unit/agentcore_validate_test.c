@@ -285,14 +285,16 @@ static void test_target_validation(void **state)
         "\"credentialProviderConfigurations\":[{\"credentialProviderType\":\"API_KEY\","
         "\"credentialProvider\":{\"apiKeyCredentialProvider\":{\"providerArn\":\"arn:aws:bedrock-"
         "agentcore:us-east-1:111122223333:token-vault/default/apikeycredentialprovider/k\"}}}]}",
-        true, "not supported by mcpgate yet");
+        true,
+        "API Gateway targets (targetConfiguration.mcp.apiGateway) are not supported by mcpgate");
     s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"mcp\":{\"lambda\":{\"lambdaArn\":"
              "\"arn:aws:lambda:us-east-1:111122223333:function:f\",\"toolSchema\":{\"s3\":{\"uri\":"
              "\"s3://b/k\"}}}}}," CREDS "}",
              true, "S3 tool schemas");
     s_expect("{\"name\":\"t\",\"targetConfiguration\":{\"http\":{\"passthrough\":{\"endpoint\":"
              "\"https://x.example.com\",\"protocolType\":\"MCP\"}}}}",
-             true, "HTTP target");
+             true,
+             "HTTP passthrough targets (targetConfiguration.http.passthrough) are not supported");
     s_expect("{\"name\":\"t\"}", true, "Value null at 'targetConfiguration'");
     {
         /* the tool-name length is mcpgate's own limit, from the module's quotas */
