@@ -1,9 +1,10 @@
-// The outbound credentials of gateway targets, on MCP-server targets (the OpenAPI and Smithy kinds
-// use the same code):
+// The outbound credentials of gateway targets, on MCP-server and OpenAPI targets:
 //   GATEWAY_IAM_ROLE  the target is another mcpgate gateway (AWS_IAM): the outer gateway's role
 //                     session signs with SigV4 for bedrock-agentcore, and the inner gateway checks
 //                     the signature and the role's bedrock-agentcore:InvokeGateway permission; a
-//                     role without it, or another signing service, fails the target;
+//                     role without it, or another signing service, fails the target; an OpenAPI
+//                     target for this server's STS (GetCallerIdentity) is answered with the role
+//                     session named after the gateway;
 //   API_KEY           the key in a header (with its prefix) or in the query, as the upstream sees it;
 //   OAUTH             a client-credentials token from a token endpoint the test runs, as
 //                     `Authorization: Bearer`; an upstream 401 gets one fresh token and one retry.
@@ -158,6 +159,57 @@ describe('GATEWAY_IAM_ROLE: SigV4 as the gateway role, checked by another gatewa
     const other = await createGateway(gw, A, { roleArn: `arn:aws:iam::${A.id}:role/ChainRole` });
     const t2 = await serverTarget(other.gatewayId, 'chain', inner.gatewayUrl, iam('execute-api'));
     assert.equal(t2.status, 'FAILED');
+  });
+});
+
+describe('GATEWAY_IAM_ROLE on an OpenAPI target: STS of this server answers who signed', () => {
+  /** An OpenAPI document for STS GetCallerIdentity (query protocol, form body) on this server. */
+  const stsDoc = () => JSON.stringify({
+    openapi: '3.0.3',
+    info: { title: 'sts', version: '1' },
+    servers: [{ url: gw.endpoint }],
+    paths: { '/': { post: {
+      operationId: 'whoami',
+      requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: {
+        type: 'object',
+        properties: { Action: { type: 'string' }, Version: { type: 'string' } },
+        required: ['Action', 'Version'],
+      } } } },
+      responses: { 200: { description: 'ok' } },
+    } } },
+  });
+  const target = async (gatewayId, name, service) => {
+    const out = await control(gw, A.root).send(new CreateGatewayTargetCommand({
+      gatewayIdentifier: gatewayId, name,
+      targetConfiguration: { mcp: { openApiSchema: { inlinePayload: stsDoc() } } },
+      credentialProviderConfigurations: [{
+        credentialProviderType: 'GATEWAY_IAM_ROLE',
+        credentialProvider: { iamCredentialProvider: { service } },
+      }],
+    }));
+    return waitTarget(gatewayId, out.targetId);
+  };
+  const args = { Action: 'GetCallerIdentity', Version: '2011-06-15' };
+
+  test('signed for sts as the role session named after the gateway', async () => {
+    const g = await createGateway(gw, A, { roleArn: `arn:aws:iam::${A.id}:role/ChainRole`, exceptionLevel: 'DEBUG' });
+    const t = await target(g.gatewayId, 'sts', 'sts');
+    assert.equal(t.status, 'READY', JSON.stringify(t.statusReasons));
+    const { client } = await connect(g.gatewayUrl, caller);
+    try {
+      const r = await client.callTool({ name: 'sts___whoami', arguments: args });
+      assert.ok(!r.isError, JSON.stringify(r));
+      assert.match(r.content[0].text,
+        new RegExp(`<Arn>arn:aws:sts::${A.id}:assumed-role/ChainRole/${g.gatewayId}</Arn>`));
+      // signed for another service: STS refuses the signature
+      const other = await target(g.gatewayId, 'wrongsvc', 'execute-api');
+      assert.equal(other.status, 'READY');
+      const bad = await client.callTool({ name: 'wrongsvc___whoami', arguments: args });
+      assert.equal(bad.isError, true);
+      assert.doesNotMatch(bad.content[0].text, /<Arn>/);
+    } finally {
+      await client.close();
+    }
   });
 });
 
