@@ -193,6 +193,10 @@ void mg_ac_request_hash(const json_t *body, char out[65]);
 /* The bedrock-agentcore-control API (routes.c): mg_call_serve over mg_agentcore_api;
  * c->service is the module's worker. */
 void mg_agentcore_handle(struct mg_call *c);
+/* AgentCore Identity's in-use hook (vault/api.h mg_vault_in_use_fn): a target of account's
+ * gateways names the provider; start registers it. */
+bool mg_ac_provider_in_use(const struct mg_snapshot *snap, const char *account,
+                           const char *provider_arn, char *buf, size_t cap);
 /* The environment whose public URL and gateway URL template make the gatewayUrl of every
  * gateway (set by start, cleared by stop; NULL: http://127.0.0.1:4777). */
 void mg_ac_set_url_env(const struct mg_env *env);

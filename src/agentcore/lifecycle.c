@@ -12,6 +12,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "vault/api.h"
 
 struct mg_ac_worker {
     const struct mg_env *env;
@@ -246,6 +247,7 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
     (void)config;
     *state = NULL;
     mg_ac_set_url_env(env);
+    mg_vault_set_in_use_hook(mg_ac_provider_in_use);
     mg_agentcore_set_page_size(env->tools_page_size ? env->tools_page_size
                                                     : MG_TOOL_PAGE_SIZE_DEFAULT);
     mg_agentcore_init();
@@ -290,6 +292,7 @@ static void s_stop(void *state)
     pthread_cond_destroy(&w->cv);
     mg_free(w);
     mg_ac_set_url_env(NULL);
+    mg_vault_set_in_use_hook(NULL);
 }
 
 const struct mg_service mg_agentcore_service = {"bedrock-agentcore", MG_SERVICE_REST_JSON,

@@ -164,6 +164,14 @@ static void s_write(const struct mg_env *env, const char *account, const char *k
     }
 }
 
+static bool s_stopping(struct mg_ac_mcp_sync *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool stop = s->stop;
+    pthread_mutex_unlock(&s->mu);
+    return stop;
+}
+
 static void s_sync_one(struct mg_ac_mcp_sync *s, struct mg_snapshot *snap,
                        const struct mg_snapshot_doc *d)
 {
@@ -207,16 +215,13 @@ static void s_sync_one(struct mg_ac_mcp_sync *s, struct mg_snapshot *snap,
             }
         }
     }
+    if (mg_http_client_stopped(env->http) || s_stopping(s)) {
+        /* the server is stopping: the target stays as it is, synchronized at the next start */
+        json_decref(tools);
+        return;
+    }
     s_write(env, d->account, d->key, status, updated, tools, reason);
     json_decref(tools);
-}
-
-static bool s_stopping(struct mg_ac_mcp_sync *s)
-{
-    pthread_mutex_lock(&s->mu);
-    bool stop = s->stop;
-    pthread_mutex_unlock(&s->mu);
-    return stop;
 }
 
 static void s_pass(struct mg_ac_mcp_sync *s)

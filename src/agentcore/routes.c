@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "vault/vault.h"
+#include "vault/api.h"
 
 /* The account of a gatewayIdentifier given as an ARN (s_prepare), beside the model's members. */
 #define S_ARN_ACCOUNT "_gatewayAccount"
@@ -218,6 +219,44 @@ bool mg_ac_authz_gateway(struct mg_call *c, const char *action, const json_t *gw
     return mg_authz(c, action, &res, extra);
 }
 
+/* ---- AgentCore Identity: the providers the targets name ---------------------------------- */
+
+bool mg_ac_provider_in_use(const struct mg_snapshot *snap, const char *account,
+                           const char *provider_arn, char *buf, size_t cap)
+{
+    char want_acct[13], want_name[129];
+    bool api_key = strstr(provider_arn, "/apikeycredentialprovider/") != NULL;
+    if (!mg_vault_parse_provider_arn(provider_arn, api_key, want_acct, want_name))
+        return false;
+    size_t n;
+    const struct mg_gateway *gws = mg_agentcore_gateways(snap, &n);
+    for (size_t i = 0; gws && i < n; i++) {
+        if (gws[i].account == NULL || strcmp(gws[i].account, account) != 0)
+            continue;
+        for (size_t k = 0; k < gws[i].n_targets; k++) {
+            const json_t *cfgs = json_object_get(gws[i].targets[k].doc,
+                                                 "credentialProviderConfigurations");
+            size_t j;
+            const json_t *cfg;
+            json_array_foreach(cfgs, j, cfg)
+            {
+                const json_t *cp = json_object_get(cfg, "credentialProvider");
+                const char *arn = json_string_value(
+                    json_object_get(json_object_get(cp, api_key ? "apiKeyCredentialProvider"
+                                                                : "oauthCredentialProvider"),
+                                    "providerArn"));
+                char acct[13], name[129];
+                if (arn && mg_vault_parse_provider_arn(arn, api_key, acct, name) &&
+                    strcmp(acct, want_acct) == 0 && strcmp(name, want_name) == 0) {
+                    snprintf(buf, cap, "target %s of gateway %s", gws[i].targets[k].id, gws[i].id);
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
 /* ---- the API ---------------------------------------------------------------------------- */
 
 /* Features of AgentCore that mcpgate does not serve, by the first segment of the operation's
@@ -230,7 +269,7 @@ static const struct {
     {"browsers", "AgentCore Browser"},
     {"browser-profiles", "AgentCore Browser profiles"},
     {"code-interpreters", "AgentCore Code Interpreter"},
-    {"identities", "AgentCore Identity (credential providers, workload identities, token vault)"},
+    {"identities", "AgentCore Identity (payment credentials, user federation)"},
     {"policy-engines", "AgentCore Policy (policy engines)"},
     {"policy-engine-summaries", "AgentCore Policy (policy engines)"},
     {"evaluators", "AgentCore Evaluations"},
@@ -333,6 +372,28 @@ static const struct mg_call_op s_ops[] = {
     {"UntagResource", mg_ac_untag},
     {"ListTagsForResource", mg_ac_list_tags},
     {"GetResourceOauth2Token", mg_vault_get_resource_oauth2_token},
+    /* AgentCore Identity (vault/api.h) */
+    {"CreateApiKeyCredentialProvider", mg_vault_create_api_key_provider},
+    {"GetApiKeyCredentialProvider", mg_vault_get_api_key_provider},
+    {"UpdateApiKeyCredentialProvider", mg_vault_update_api_key_provider},
+    {"DeleteApiKeyCredentialProvider", mg_vault_delete_api_key_provider},
+    {"ListApiKeyCredentialProviders", mg_vault_list_api_key_providers},
+    {"CreateOauth2CredentialProvider", mg_vault_create_oauth2_provider},
+    {"GetOauth2CredentialProvider", mg_vault_get_oauth2_provider},
+    {"UpdateOauth2CredentialProvider", mg_vault_update_oauth2_provider},
+    {"DeleteOauth2CredentialProvider", mg_vault_delete_oauth2_provider},
+    {"ListOauth2CredentialProviders", mg_vault_list_oauth2_providers},
+    {"CreateWorkloadIdentity", mg_vault_create_workload_identity},
+    {"GetWorkloadIdentity", mg_vault_get_workload_identity},
+    {"UpdateWorkloadIdentity", mg_vault_update_workload_identity},
+    {"DeleteWorkloadIdentity", mg_vault_delete_workload_identity},
+    {"ListWorkloadIdentities", mg_vault_list_workload_identities},
+    {"GetTokenVault", mg_vault_get_token_vault},
+    {"SetTokenVaultCMK", mg_vault_set_token_vault_cmk},
+    {"GetWorkloadAccessToken", mg_vault_get_workload_access_token},
+    {"GetWorkloadAccessTokenForJWT", mg_vault_get_workload_access_token_for_jwt},
+    {"GetWorkloadAccessTokenForUserId", mg_vault_get_workload_access_token_for_user_id},
+    {"GetResourceApiKey", mg_vault_get_resource_api_key},
 };
 
 static const enum mg_aws_service s_svcs[] = {MG_AWS_SVC_AGENTCORE_CONTROL, MG_AWS_SVC_AGENTCORE};

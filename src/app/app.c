@@ -7,6 +7,7 @@
 #include "base/util.h"
 #include "http/client.h"
 #include "iam/iam.h"
+#include "vault/vault.h"
 
 /* The services, in start order: each module exports its descriptor from its own header. The MCP
  * data plane comes after Lambda, whose state its configuration carries. */
@@ -133,8 +134,11 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
         e = mg_http_client_new(&app->http_client, ei); /* before the services that use it */
     if (!e) {
         s_env_init(app);
-        e = mg_app_start_services(app, s_services, MG_APP_SERVICES, ei);
+        /* AgentCore Identity's runtime: its key lives in the store's meta */
+        e = mg_vault_new(&app->env, &app->env.vault, ei);
     }
+    if (!e)
+        e = mg_app_start_services(app, s_services, MG_APP_SERVICES, ei);
     if (e) {
         mg_app_close(app);
         return e;
@@ -154,6 +158,9 @@ void mg_app_stop(struct mg_app *app)
 {
     if (app->http) {
         mg_http_stop(app->http, 10000);
+        /* outbound calls still waiting on their upstreams end now, while the loops their
+         * answers go to still exist; the synchronization of MCP servers stops waiting too */
+        mg_http_client_shutdown(app->http_client);
         mg_http_free(app->http);
         app->http = NULL;
     }
@@ -163,6 +170,8 @@ void mg_app_close(struct mg_app *app)
 {
     mg_app_stop(app);
     mg_app_stop_services(app);
+    mg_vault_free(app->env.vault);
+    app->env.vault = NULL;
     mg_http_client_free(app->http_client); /* after the services that use it */
     app->http_client = NULL;
     app->env.http = NULL;

@@ -127,7 +127,9 @@ void mg_aws_reply_not_implemented(struct mg_aws_reply *r, const struct mg_aws_op
                        mg_aws_op_name(op), feature ? " (" : "", feature ? feature : "",
                        feature ? ")" : "", s_article(s->name), s->name,
                        agentcore ? ": mcpgate implements the AgentCore Gateway control plane "
-                                   "(gateways, gateway targets, resource policies, tags) only"
+                                   "(gateways, gateway targets, resource policies, tags) and "
+                                   "AgentCore Identity (credential providers, workload "
+                                   "identities, token vault, workload access tokens) only"
                                  : "");
 }
 

@@ -68,6 +68,7 @@ struct mg_http_client {
     struct s_xfer *q_head, *q_tail;
     size_t n_total; /* queued + in flight + completing */
     bool stopping;
+    bool joined; /* the I/O thread has ended (mg_http_client_shutdown) */
     /* the I/O thread's own */
     struct s_xfer *active; /* added to the multi handle */
 };
@@ -593,15 +594,36 @@ enum mg_err mg_http_client_new(struct mg_http_client **out, struct mg_errinfo *e
     return MG_E_OK;
 }
 
-void mg_http_client_free(struct mg_http_client *c)
+void mg_http_client_shutdown(struct mg_http_client *c)
 {
     if (c == NULL)
         return;
     pthread_mutex_lock(&c->mu);
+    bool joined = c->joined;
     c->stopping = true;
+    c->joined = true;
     pthread_mutex_unlock(&c->mu);
+    if (joined)
+        return;
     (void)curl_multi_wakeup(c->multi);
     pthread_join(c->thread, NULL);
+}
+
+bool mg_http_client_stopped(struct mg_http_client *c)
+{
+    if (c == NULL)
+        return true;
+    pthread_mutex_lock(&c->mu);
+    bool stopping = c->stopping;
+    pthread_mutex_unlock(&c->mu);
+    return stopping;
+}
+
+void mg_http_client_free(struct mg_http_client *c)
+{
+    if (c == NULL)
+        return;
+    mg_http_client_shutdown(c);
     curl_multi_cleanup(c->multi);
     pthread_mutex_destroy(&c->mu);
     mg_free(c);

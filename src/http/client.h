@@ -75,6 +75,14 @@ MG_MUST_USE enum mg_err mg_http_client_new(struct mg_http_client **out, struct m
 /* Stops the thread: requests still in flight complete with err MG_E_UPSTREAM ("shutting down").
  * NULL is fine. */
 void mg_http_client_free(struct mg_http_client *c);
+/* Ends the I/O thread early, as mg_http_client_free does, but keeps the client: every request in
+ * flight completes with MG_E_UPSTREAM "shutting down" before this returns, and later
+ * mg_http_fetch calls fail at once. The server calls it when it stops serving, so that no
+ * upstream holds up a shutdown and no callback outlives the event loops. Idempotent. */
+void mg_http_client_shutdown(struct mg_http_client *c);
+/* Whether the client is stopping (or NULL): an answer that failed then says nothing about the
+ * upstream. */
+bool mg_http_client_stopped(struct mg_http_client *c);
 
 /* Starts a request. On MG_E_OK, cb will run exactly once (a request refused by the rules above
  * completes with err MG_E_INVALID); on any other return, cb never runs: MG_E_NOMEM (out of

@@ -11,7 +11,135 @@
 
 #include <jansson.h>
 
+#include "call/authz.h"
+#include "vault/api.h"
 #include "vault/vault.h"
+
+/* The runtime part (env->vault). key: the secret-encryption key (32 random bytes kept in the
+ * store's meta as "vault_key", apart from the server's token key); it seals the providers'
+ * secrets and the workload access tokens. token_cache and token_cache_free are not used:
+ * oauth.c keeps its token and discovery caches process-wide (bounded, under their own lock);
+ * mg_vault_free would call token_cache_free(token_cache) were both set. */
+struct mg_vault {
+    uint8_t key[32];
+    void *token_cache;
+    void (*token_cache_free)(void *token_cache);
+};
+
+/* Store kinds (one document per resource, keyed by name, in the owner's account). */
+#define MG_VAULT_KIND_APIKEY "identity_apikey_provider"
+#define MG_VAULT_KIND_OAUTH2 "identity_oauth2_provider"
+#define MG_VAULT_KIND_WORKLOAD "identity_workload"
+#define MG_VAULT_KIND_TOKEN_VAULT "identity_token_vault"
+
+/* AAD purposes of mg_vault_seal: a secret sealed for one use never opens for another. */
+#define MG_VAULT_PURPOSE_SECRET "mcpgate-identity-secret-v1"
+#define MG_VAULT_PURPOSE_WAT "mcpgate-workload-access-token-v1"
+
+/* AES-256-GCM under key with a random nonce; the additional data binds purpose, account and
+ * arn (each may be ""). *out: base64 of nonce || ciphertext || tag (owned, mg_free). */
+MG_MUST_USE enum mg_err mg_vault_seal(const uint8_t key[32], const char *purpose,
+                                      const char *account, const char *arn, struct mg_slice plain,
+                                      char **out);
+/* Opens what mg_vault_seal made with the same purpose, account and arn: *out is the plaintext,
+ * NUL-terminated (owned; wipe it with mg_memzero before mg_free), *len its length. MG_E_AUTH
+ * when it does not open (another key, account, ARN or purpose, or tampered), MG_E_INVALID
+ * when it is not base64 of the right size. */
+MG_MUST_USE enum mg_err mg_vault_open(const uint8_t key[32], const char *purpose,
+                                      const char *account, const char *arn, const char *sealed,
+                                      char **out, size_t *len);
+/* Frees a string holding a secret after wiping it (NULL is fine). */
+void mg_vault_free_secret(char *s);
+
+/* ---- helpers of the handlers (vault.c) ---------------------------------------------------- */
+
+void mg_vault_send_json(struct mg_call *c, int status, json_t *obj); /* steals obj; NULL: 500 */
+void mg_vault_send_error(struct mg_call *c, int status, const char *code, const char *fmt, ...)
+    MG_PRINTF(4, 5);
+/* 400 ValidationException, reason FieldValidationFailed. */
+void mg_vault_send_validation(struct mg_call *c, const char *fmt, ...) MG_PRINTF(2, 3);
+/* Answers a failed write (500) after logging it (no secrets: the store's message only). */
+void mg_vault_write_failed(struct mg_call *c, enum mg_err e);
+/* Authorizes action ("bedrock-agentcore:Op") on arn (owned by the caller's account), with the
+ * resource's tags ({"k": "v"} or NULL) and the request's tags (aws:RequestTag, aws:TagKeys)
+ * when request_tags is not NULL. false: answered AccessDeniedException. */
+bool mg_vault_authz(struct mg_call *c, const char *action, const char *arn,
+                    const json_t *resource_tags, const json_t *request_tags);
+/* The running vault, or NULL after answering 500 (the server runs without one). */
+const struct mg_vault *mg_vault_of(struct mg_call *c);
+/* A copy of doc without its private ("_") members; NULL when memory ran out. */
+json_t *mg_vault_public(const json_t *doc);
+/* Epoch seconds with milliseconds, as the models' timestamps travel in rest-json. */
+json_t *mg_vault_time(int64_t ms);
+/* maxResults (default max) and nextToken (a name, or ""); false when answered. */
+bool mg_vault_page(struct mg_call *c, size_t dflt, char *token, size_t cap, size_t *max);
+
+/* Writes doc (NULL for S_DELETE) as (kind, caller's account, name) in one write transaction.
+ * Create refuses a name that exists (conflict_code: "ConflictException" or, where the model has
+ * none, "ValidationException") and a full quota (ServiceQuotaExceededException); update and delete
+ * need the name to exist (ResourceNotFoundException). what names the resource in messages.
+ * false when answered. */
+enum mg_vault_write_mode { MG_VAULT_CREATE, MG_VAULT_UPDATE, MG_VAULT_DELETE };
+bool mg_vault_store_write(struct mg_call *c, const char *kind, const char *name, const json_t *doc,
+                          enum mg_vault_write_mode mode, size_t quota, const char *what,
+                          const char *conflict_code);
+
+/* ARNs. */
+void mg_vault_provider_arn(const struct mg_env *env, const char *account, bool api_key,
+                           const char *name, char *out, size_t cap);
+void mg_vault_workload_arn(const struct mg_env *env, const char *account, const char *name,
+                           char *out, size_t cap);
+void mg_vault_token_vault_arn(const struct mg_env *env, const char *account, char *out, size_t cap);
+void mg_vault_directory_arn(const struct mg_env *env, const char *account, char *out, size_t cap);
+
+/* The workload access token: sealed JSON {"a": account, "w": workload, "u": user id or absent,
+ * "iss"/"sub" (ForJWT), "e": expiry epoch seconds}. Lifetime MG_VAULT_WAT_TTL seconds. */
+#define MG_VAULT_WAT_TTL 3600
+#define MG_VAULT_WAT_PREFIX "mgwat1."
+struct mg_vault_wat {
+    char account[13];
+    char workload[256];
+    char user_id[129];
+    char iss[1025];
+    char sub[1025];
+    int64_t expires;
+};
+/* Seals t into *out (owned). */
+MG_MUST_USE enum mg_err mg_vault_wat_seal(const uint8_t key[32], const struct mg_vault_wat *t,
+                                          char **out);
+/* Opens a token: MG_E_OK and *t filled; MG_E_AUTH when it is not one mcpgate issued with this
+ * key; MG_E_DENIED when its time has passed (at now). */
+MG_MUST_USE enum mg_err mg_vault_wat_open(const uint8_t key[32], const char *token, int64_t now,
+                                          struct mg_vault_wat *t);
+/* The iss and sub claims of a JWT's payload (not verified). false when it has no such
+ * string claims or is not a JWT. */
+bool mg_vault_jwt_claims(const char *jwt, char iss[1025], char sub[1025], int64_t *exp);
+
+/* Where an OAuth2 provider's authorization server is, as its configuration says. */
+struct mg_vault_oauth2_server {
+    char issuer[2100], authorization[2100], token[2100], discovery[2100];
+    bool auth_post; /* client_secret_post at the token endpoint; else client_secret_basic */
+};
+/* The rules of CreateOauth2CredentialProvider / UpdateOauth2CredentialProvider beyond the model:
+ * in (oauth2ProviderConfigInput) sets exactly one member, the one of vendor
+ * (includedOauth2ProviderConfig for the vendors without their own); clientId is set; no EXTERNAL
+ * secret; the discovery (custom: exactly one of discoveryUrl and authorizationServerMetadata,
+ * http(s) URLs; included: issuer, and both endpoints or neither). Returns the member's name, with
+ * *cfg_out its value, o the server and *disc the output's oauthDiscovery (owned); NULL with err
+ * set (a ValidationException's message), or err "" when memory ran out. */
+const char *mg_vault_check_oauth2(const char *vendor, const json_t *in, const json_t **cfg_out,
+                                  struct mg_vault_oauth2_server *o, json_t **disc, char *err,
+                                  size_t cap);
+
+/* Names: an OAuth2 vendor's own endpoints (Google, GitHub, Microsoft, Salesforce, Slack,
+ * Atlassian, LinkedIn); false for the others. tenant: Microsoft's tenantId or NULL ("common").
+ * auth_post: the vendor wants client_secret_post. */
+struct mg_vault_vendor_endpoints {
+    char issuer[512], authorization[512], token[512], discovery[600];
+    bool auth_post;
+};
+bool mg_vault_vendor_endpoints(const char *vendor, const char *tenant,
+                               struct mg_vault_vendor_endpoints *out);
 
 /* One credential provider as the outbound side needs it, secrets decrypted (wiped and freed
  * by mg_vault_provider_cleanup). Strings are owned; absent members are NULL. */
@@ -104,7 +232,7 @@ size_t mg_vault_token_cache_count(void);
 /* Forgets the discovered token endpoints. */
 void mg_vault_discovery_cache_clear(void);
 
-/* ---- the data plane's access checks (workload.c) ------------------------------------------ */
+/* ---- the data plane's access checks (token_api.c) ----------------------------------------- */
 
 /* Before a data-plane token operation reads a credential provider (GetResourceOauth2Token in
  * token_api.c): the workload access token of c->input ("workloadIdentityToken") must be one

@@ -1,6 +1,6 @@
 /* GetResourceOauth2Token, the identity data plane's OAuth2 token operation
  * (bedrock-agentcore, POST /identities/oauth2/token):
- *   1. the workload access token is opened and checked (mg_vault_token_op_allowed, workload.c);
+ *   1. the workload access token is opened and checked (mg_vault_token_op_allowed);
  *   2. the caller needs bedrock-agentcore:GetResourceOauth2Token on the workload identity and
  *      on the OAuth2 credential provider, arn:aws:bedrock-agentcore:REGION:ACCOUNT:
  *      token-vault/default/oauth2credentialprovider/NAME;
@@ -14,6 +14,7 @@
 #include "base/alloc.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/util.h"
 #include "vault/internal.h"
 
 /* The answer of one call, whichever thread it arrives on. */
@@ -142,6 +143,48 @@ static void s_token_done(void *arg, enum mg_err e, const char *access_token, int
     pthread_mutex_unlock(&pd->lock);
     if (deferred)
         s_send(pd);
+}
+
+bool mg_vault_token_op_allowed(struct mg_call *c, const char *action, bool api_key,
+                               const char *name)
+{
+    const struct mg_vault *v = mg_vault_of(c);
+    if (v == NULL)
+        return false;
+    /* the token: one this server issued, in time, to this account (as GetResourceApiKey) */
+    struct mg_vault_wat t;
+    const char *token = json_string_value(json_object_get(c->input, "workloadIdentityToken"));
+    enum mg_err e = mg_vault_wat_open(v->key, token ? token : "", mg_now(), &t);
+    if (e == MG_E_DENIED) {
+        mg_vault_send_error(c, 401, "UnauthorizedException",
+                            "The workload access token has expired");
+        return false;
+    }
+    if (e) {
+        mg_vault_send_validation(c, "The workload access token is not valid");
+        return false;
+    }
+    if (strcmp(t.account, c->principal.account) != 0) {
+        mg_vault_send_error(c, 403, "AccessDeniedException",
+                            "The workload access token was not issued to this account");
+        return false;
+    }
+    /* the action on the workload identity, then on the provider, with their tags */
+    char arn[512];
+    mg_vault_workload_arn(c->env, c->principal.account, t.workload, arn, sizeof(arn));
+    const struct mg_snapshot_doc *d = mg_snapshot_get(c->snap, MG_VAULT_KIND_WORKLOAD,
+                                                      c->principal.account, t.workload);
+    if (!mg_vault_authz(c, action, arn, d ? json_object_get(d->doc, "_tags") : NULL, NULL))
+        return false;
+    if (d == NULL) {
+        mg_vault_send_error(c, 404, "ResourceNotFoundException", "Workload identity %s not found",
+                            t.workload);
+        return false;
+    }
+    mg_vault_provider_arn(c->env, c->principal.account, api_key, name, arn, sizeof(arn));
+    d = mg_snapshot_get(c->snap, api_key ? MG_VAULT_KIND_APIKEY : MG_VAULT_KIND_OAUTH2,
+                        c->principal.account, name);
+    return mg_vault_authz(c, action, arn, d ? json_object_get(d->doc, "_tags") : NULL, NULL);
 }
 
 static void s_not_implemented(struct mg_call *c, const char *flow)

@@ -67,13 +67,6 @@ void mg_vault_target_cred(const struct mg_env *env, struct mg_snapshot *snap,
 MG_MUST_USE enum mg_err mg_vault_cred_apply(const struct mg_vault_cred *cred,
                                             struct mg_target_req *req, int64_t now);
 
-/* ---- identity data plane handlers (token_api.c), listed in agentcore/routes.c ------------- */
-
-/* GetResourceOauth2Token (bedrock-agentcore, POST /identities/oauth2/token): oauth2Flow M2M
- * answers with a client-credentials token (answered later, from the outbound client's
- * thread); USER_FEDERATION and ON_BEHALF_OF_TOKEN_EXCHANGE are refused as not implemented. */
-void mg_vault_get_resource_oauth2_token(struct mg_call *c);
-
 /* ---- the runtime part ---------------------------------------------------------------------- */
 
 /* Loads (or creates) the secret-encryption key from the store's meta, and an empty token

@@ -37,8 +37,18 @@ const SERVED = {
     'CreateGatewayTarget', 'GetGatewayTarget', 'ListGatewayTargets', 'UpdateGatewayTarget',
     'DeleteGatewayTarget', 'SynchronizeGatewayTargets', 'PutResourcePolicy', 'GetResourcePolicy',
     'DeleteResourcePolicy', 'TagResource', 'UntagResource', 'ListTagsForResource',
+    'CreateApiKeyCredentialProvider', 'GetApiKeyCredentialProvider', 'UpdateApiKeyCredentialProvider',
+    'DeleteApiKeyCredentialProvider', 'ListApiKeyCredentialProviders', 'CreateOauth2CredentialProvider',
+    'GetOauth2CredentialProvider', 'UpdateOauth2CredentialProvider', 'DeleteOauth2CredentialProvider',
+    'ListOauth2CredentialProviders', 'CreateWorkloadIdentity', 'GetWorkloadIdentity',
+    'UpdateWorkloadIdentity', 'DeleteWorkloadIdentity', 'ListWorkloadIdentities', 'GetTokenVault',
+    'SetTokenVaultCMK',
   ],
-  'bedrock-agentcore': [], // the Gateway's data plane is MCP at each gatewayUrl, outside the model
+  // the Gateway's data plane is MCP at each gatewayUrl, outside the model; AgentCore Identity's is
+  'bedrock-agentcore': [
+    'GetWorkloadAccessToken', 'GetWorkloadAccessTokenForJWT', 'GetWorkloadAccessTokenForUserId',
+    'GetResourceApiKey',
+  ],
   iam: [
     'AttachRolePolicy', 'AttachUserPolicy', 'CreateAccessKey', 'CreatePolicy', 'CreatePolicyVersion',
     'CreateRole', 'CreateUser', 'DeleteAccessKey', 'DeletePolicy', 'DeletePolicyVersion', 'DeleteRole',

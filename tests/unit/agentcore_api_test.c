@@ -89,9 +89,10 @@ static void test_feature_names(void **state)
                         "Gateway rules");
     assert_string_equal(s_feature(MG_AWS_SVC_AGENTCORE_CONTROL, "CreateGatewayRateLimit"),
                         "Gateway rate limits");
-    assert_string_equal(s_feature(MG_AWS_SVC_AGENTCORE, "GetWorkloadAccessToken"),
-                        "AgentCore Identity (credential providers, workload identities, token "
-                        "vault)");
+    assert_string_equal(s_feature(MG_AWS_SVC_AGENTCORE, "CompleteResourceTokenAuth"),
+                        "AgentCore Identity (payment credentials, user federation)");
+    assert_string_equal(s_feature(MG_AWS_SVC_AGENTCORE_CONTROL, "CreatePaymentCredentialProvider"),
+                        "AgentCore Identity (payment credentials, user federation)");
 }
 
 struct s_fixture {
