@@ -157,10 +157,11 @@ enum mg_err mg_app_serve(struct mg_app *app, struct mg_errinfo *ei)
 void mg_app_stop(struct mg_app *app)
 {
     if (app->http) {
-        mg_http_stop(app->http, 10000);
-        /* outbound calls still waiting on their upstreams end now, while the loops their
-         * answers go to still exist; the synchronization of MCP servers stops waiting too */
+        /* outbound calls still waiting on their upstreams end first (their callers answer with
+         * an error while the loops run), so no upstream holds up the grace period, and the
+         * synchronization of MCP servers stops waiting */
         mg_http_client_shutdown(app->http_client);
+        mg_http_stop(app->http, 10000);
         mg_http_free(app->http);
         app->http = NULL;
     }

@@ -86,5 +86,16 @@ test('a hung upstream delays neither another gateway nor tools/list', async () =
   }
   assert.equal(settled, 0, 'the hung calls should still be waiting on their upstream');
   await c2.close();
+
+  // stopping the server does not wait on the hung upstream: the calls end with an error answer
+  // and the process exits cleanly, well within the harness's 5 s before SIGKILL
+  const t0 = Date.now();
+  const r = await gw.stop();
+  gw = null;
+  assert.equal(r.signal, null, `the server was killed (${r.signal}) instead of stopping`);
+  assert.equal(r.code, 0);
+  assert.ok(Date.now() - t0 < 4000, `stopping took ${Date.now() - t0} ms`);
+  const outcomes = await Promise.all(pending);
+  assert.equal(outcomes.length, 16);
   await c1.close().catch(() => {});
 });
