@@ -7,6 +7,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "vault/vault.h"
 #include "vault/api.h"
 
 /* The account of a gatewayIdentifier given as an ARN (s_prepare), beside the model's members. */
@@ -370,6 +371,7 @@ static const struct mg_call_op s_ops[] = {
     {"TagResource", mg_ac_tag},
     {"UntagResource", mg_ac_untag},
     {"ListTagsForResource", mg_ac_list_tags},
+    {"GetResourceOauth2Token", mg_vault_get_resource_oauth2_token},
     /* AgentCore Identity (vault/api.h) */
     {"CreateApiKeyCredentialProvider", mg_vault_create_api_key_provider},
     {"GetApiKeyCredentialProvider", mg_vault_get_api_key_provider},

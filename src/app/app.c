@@ -130,8 +130,11 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
     }
     if (!e)
         e = mg_app_load_token_key(app, ei);
-    if (!e)
-        e = mg_http_client_new(&app->http_client, ei); /* before the services that use it */
+    if (!e) {
+        /* before the services that use it; a bad --outbound-ca bundle stops the start here */
+        struct mg_http_client_config hc = {.cas = cfg->outbound_ca, .n_cas = cfg->n_outbound_ca};
+        e = mg_http_client_new_with(&app->http_client, &hc, ei);
+    }
     if (!e) {
         s_env_init(app);
         /* AgentCore Identity's runtime: its key lives in the store's meta */

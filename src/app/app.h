@@ -9,6 +9,7 @@
 
 #include "base/err.h"
 #include "call/call.h"
+#include "http/client.h"
 #include "http/http.h"
 #include "lambda/lambda.h"
 #include "mcp/mcp.h"
@@ -31,6 +32,10 @@ struct mg_app_config {
     char gateway_url_template[512];
     size_t tools_page_size;         /* tools per MCP tools/list page; 0 = the default (100) */
     struct mg_lambda_config lambda; /* src/lambda/ */
+    /* --outbound-ca: operator CA bundles for outbound TLS, added to the system store (strings
+     * owned by the caller, read when the outbound client is created) */
+    struct mg_http_ca outbound_ca[MG_HTTP_CLIENT_MAX_CAS];
+    size_t n_outbound_ca;
 };
 
 struct mg_app {

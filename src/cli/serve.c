@@ -47,6 +47,9 @@ static const char s_serve_usage[] =
     "                          start without one; none: no sandbox, every function runs as\n"
     "                          this server and can read every account's secrets\n"
     "  --tools-page-size N     tools per MCP tools/list page (default 100)\n"
+    "  --outbound-ca FILE      trust the PEM CA bundle FILE for outbound https (targets, OAuth\n"
+    "                          endpoints) in addition to the system store; repeatable\n"
+    "  --outbound-ca HOST=FILE the same, only for URLs whose host is HOST; repeatable\n"
     "\n"
     "Relative paths are taken from the working directory at start-up and made absolute.\n";
 
@@ -73,6 +76,7 @@ static const char *const s_serve_opts[] = {
     "--lambda-idle-timeout",
     "--lambda-code-storage",
     "--lambda-isolation",
+    "--outbound-ca",
     NULL,
 };
 
@@ -206,6 +210,40 @@ static bool s_absolute_paths(struct mg_app_config *cfg)
         if (opts[i].ref)
             *opts[i].ref = opts[i].buf;
     }
+    return true;
+}
+
+/* --outbound-ca FILE or HOST=FILE: HOST=FILE when the first '=' comes before any '/' (write a
+ * file whose name has a '=' as ./NAME). The file is read when the outbound client starts. */
+static bool s_parse_outbound_ca(const char *v, struct mg_app_config *cfg)
+{
+    static char hosts[MG_HTTP_CLIENT_MAX_CAS][MG_HTTP_CLIENT_MAX_CA_HOST + 1];
+    if (cfg->n_outbound_ca >= MG_HTTP_CLIENT_MAX_CAS) {
+        fprintf(stderr, "mcpgate serve: --outbound-ca: at most %d of them\n",
+                MG_HTTP_CLIENT_MAX_CAS);
+        return false;
+    }
+    struct mg_http_ca *ca = &cfg->outbound_ca[cfg->n_outbound_ca];
+    const char *eq = strchr(v, '='), *slash = strchr(v, '/');
+    ca->host = NULL;
+    ca->file = v;
+    if (eq && (slash == NULL || eq < slash)) {
+        size_t hl = (size_t)(eq - v);
+        if (hl == 0 || hl > MG_HTTP_CLIENT_MAX_CA_HOST) {
+            fprintf(stderr, "mcpgate serve: --outbound-ca wants FILE or HOST=FILE, got '%s'\n", v);
+            return false;
+        }
+        char *h = hosts[cfg->n_outbound_ca];
+        mg_memcpy(h, v, hl);
+        h[hl] = 0;
+        ca->host = h;
+        ca->file = eq + 1;
+    }
+    if (ca->file[0] == 0) {
+        fprintf(stderr, "mcpgate serve: --outbound-ca wants FILE or HOST=FILE, got '%s'\n", v);
+        return false;
+    }
+    cfg->n_outbound_ca++;
     return true;
 }
 
@@ -367,6 +405,9 @@ int mg_cli_serve_main(int argc, char **argv)
                 return 2;
             }
             cfg.lambda.code_storage = n;
+        } else if (strcmp(a, "--outbound-ca") == 0) {
+            if (!s_parse_outbound_ca(v, &cfg))
+                return 2;
         } else if (strcmp(a, "--lambda-isolation") == 0) {
             if (strcmp(v, "auto") == 0)
                 cfg.lambda.isolation = 0;

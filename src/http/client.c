@@ -9,7 +9,18 @@
  * Plain http is allowed only when the URL's host is a loopback literal (127.0.0.0/8, [::1]) or
  * "localhost" (which libcurl itself resolves to loopback, never through DNS); and, whatever the
  * name resolved to, an open-socket callback refuses to connect a plain-http transfer to an
- * address that is not loopback. Proxies from the environment are not used. */
+ * address that is not loopback. Proxies from the environment are not used.
+ *
+ * Operator CA bundles (struct mg_http_client_config) are read at creation into OpenSSL
+ * X509_STOREs: one with the system store (libcurl's default CA file and path) plus the bundles
+ * for every host, and one per host named by a bundle with those plus the host's own. A transfer
+ * to https whose request names no ca_file gets the store for its URL's host (or the every-host
+ * one) through CURLOPT_SSL_CTX_FUNCTION, which puts it on the connection's SSL_CTX in place of
+ * the one libcurl loaded (which may be libcurl's shared CA cache: it is never changed). The
+ * stores are immutable once built and shared by reference. The choice depends on the host name
+ * alone, so a connection or TLS session libcurl reuses for a host was verified with the same
+ * store; a request with its own ca_file differs in libcurl's CA file setting, which libcurl
+ * compares before reusing either. */
 #include "http/client.h"
 
 #include <arpa/inet.h>
@@ -21,7 +32,14 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include <sys/stat.h>
+
 #include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include "base/alloc.h"
 #include "base/log.h"
@@ -34,6 +52,8 @@
 #define S_MAX_HOST_CONNECTIONS 32          /* per upstream host */
 #define S_MAX_TOTAL_CONNECTIONS 512        /* all upstreams */
 #define S_MAX_CACHED_CONNECTIONS 128       /* idle connections kept for reuse */
+#define S_MAX_CA_FILE (16u * 1024 * 1024)  /* bytes of an operator CA bundle */
+#define S_MAX_CA_CERTS 10000               /* certificates in one bundle */
 
 struct s_xfer {
     struct s_xfer *next, *prev; /* the queue, then the in-flight list */
@@ -53,9 +73,10 @@ struct s_xfer {
     CURL *easy;
     CURLU *cu;
     struct curl_slist *slist;
-    bool plain_http;   /* the open-socket callback only connects to loopback */
-    bool refused_peer; /* ... and it refused one */
-    enum mg_err fail;  /* set by a callback that stopped the transfer (TOO_LARGE, NOMEM) */
+    X509_STORE *ca_store; /* the operator's store for the URL's host (the client's), or NULL */
+    bool plain_http;      /* the open-socket callback only connects to loopback */
+    bool refused_peer;    /* ... and it refused one */
+    enum mg_err fail;     /* set by a callback that stopped the transfer (TOO_LARGE, NOMEM) */
     struct mg_http_out_resp resp;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -71,6 +92,15 @@ struct mg_http_client {
     bool joined; /* the I/O thread has ended (mg_http_client_shutdown) */
     /* the I/O thread's own */
     struct s_xfer *active; /* added to the multi handle */
+    /* operator CA stores, immutable after creation */
+    X509_STORE *ca_all; /* system + every-host bundles; NULL without any */
+    struct s_ca_host *ca_hosts;
+    size_t n_ca_hosts;
+};
+
+struct s_ca_host {
+    char host[MG_HTTP_CLIENT_MAX_CA_HOST + 1];
+    X509_STORE *store; /* system + every-host bundles + this host's */
 };
 
 static pthread_once_t s_curl_once = PTHREAD_ONCE_INIT;
@@ -218,6 +248,26 @@ static bool s_host_loopback(const char *host)
     return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
 }
 
+/* The operator's store for a URL host, or NULL: the system store. */
+static X509_STORE *s_ca_for_host(const struct mg_http_client *c, const char *host)
+{
+    for (size_t i = 0; i < c->n_ca_hosts; i++)
+        if (strcasecmp(c->ca_hosts[i].host, host) == 0)
+            return c->ca_hosts[i].store;
+    return c->ca_all;
+}
+
+/* CURLOPT_SSL_CTX_FUNCTION: the connection verifies its peer against the operator's store. */
+static CURLcode s_ssl_ctx(CURL *easy, void *ssl_ctx, void *user)
+{
+    (void)easy;
+    X509_STORE *store = user;
+    if (!X509_STORE_up_ref(store))
+        return CURLE_OUT_OF_MEMORY;
+    SSL_CTX_set_cert_store(ssl_ctx, store); /* drops the SSL_CTX's reference to the old one */
+    return CURLE_OK;
+}
+
 /* Parses and checks the URL into x->cu; on refusal, resp gets MG_E_INVALID. */
 static enum mg_err s_check_url(struct s_xfer *x)
 {
@@ -255,6 +305,7 @@ static enum mg_err s_check_url(struct s_xfer *x)
         return MG_E_INVALID;
     }
     bool loopback = s_host_loopback(part);
+    x->ca_store = s_ca_for_host(x->c, part);
     curl_free(part);
     if (http && !loopback) {
         s_resp_fail(r, MG_E_INVALID, "plain http is allowed only to a loopback address; use https");
@@ -355,8 +406,12 @@ static enum mg_err s_build_easy(struct s_xfer *x)
     S_SET(CURLOPT_TIMEOUT_MS, x->timeout_ms);
     S_SET(CURLOPT_SSL_VERIFYPEER, 1L);
     S_SET(CURLOPT_SSL_VERIFYHOST, 2L);
-    if (x->ca_file)
+    if (x->ca_file) {
         S_SET(CURLOPT_CAINFO, x->ca_file);
+    } else if (x->ca_store && !x->plain_http) {
+        S_SET(CURLOPT_SSL_CTX_FUNCTION, s_ssl_ctx);
+        S_SET(CURLOPT_SSL_CTX_DATA, (void *)x->ca_store);
+    }
     S_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max_response);
     S_SET(CURLOPT_WRITEFUNCTION, s_on_body);
     S_SET(CURLOPT_WRITEDATA, (void *)x);
@@ -557,9 +612,229 @@ static void *s_thread(void *arg)
     return NULL;
 }
 
+/* --- operator CA bundles ------------------------------------------------------------------ */
+
+/* The reason of OpenSSL's last error, and the queue emptied. */
+static const char *s_ssl_reason(char *buf, size_t cap)
+{
+    unsigned long e = ERR_peek_last_error();
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    if (!mg_fmt(buf, cap, "%s", r ? r : "unknown error"))
+        buf[0] = '\0';
+    ERR_clear_error();
+    return buf;
+}
+
+/* Adds the certificates of one PEM bundle to store (or only checks the file when store is
+ * NULL). MG_E_INVALID naming the file when it cannot be read, holds no certificate, or holds a
+ * malformed one. */
+static enum mg_err s_ca_load(X509_STORE *store, const char *file, struct mg_errinfo *ei)
+{
+    struct stat st;
+    if (stat(file, &st) != 0)
+        return mg_errinfo_set(ei, MG_E_INVALID, "outbound CA bundle %s: cannot read it: %s", file,
+                              strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return mg_errinfo_set(ei, MG_E_INVALID, "outbound CA bundle %s: not a regular file", file);
+    if ((uint64_t)st.st_size > S_MAX_CA_FILE)
+        return mg_errinfo_set(ei, MG_E_INVALID, "outbound CA bundle %s: larger than %u bytes", file,
+                              S_MAX_CA_FILE);
+    ERR_clear_error();
+    BIO *bio = BIO_new_file(file, "r");
+    if (bio == NULL) {
+        int en = errno;
+        ERR_clear_error();
+        return mg_errinfo_set(ei, MG_E_INVALID, "outbound CA bundle %s: cannot read it: %s", file,
+                              en ? strerror(en) : "cannot open");
+    }
+    enum mg_err e = MG_E_OK;
+    size_t n = 0;
+    char why[160];
+    for (;;) {
+        X509 *cert = PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL);
+        if (cert == NULL) {
+            unsigned long err = ERR_peek_last_error();
+            if (ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE) {
+                ERR_clear_error(); /* the end of the file */
+                if (n == 0)
+                    e = mg_errinfo_set(ei, MG_E_INVALID,
+                                       "outbound CA bundle %s: no PEM certificate in it", file);
+            } else if (ERR_GET_REASON(err) == ERR_R_MALLOC_FAILURE) {
+                ERR_clear_error();
+                e = mg_errinfo_set(ei, MG_E_NOMEM, "outbound CA bundle %s: out of memory", file);
+            } else {
+                e = mg_errinfo_set(ei, MG_E_INVALID,
+                                   "outbound CA bundle %s: certificate %zu is malformed (%s)", file,
+                                   n + 1, s_ssl_reason(why, sizeof(why)));
+            }
+            break;
+        }
+        n++;
+        int ok = n > S_MAX_CA_CERTS ? -1 : store ? X509_STORE_add_cert(store, cert) : 1;
+        X509_free(cert);
+        if (ok == -1) {
+            e = mg_errinfo_set(ei, MG_E_INVALID, "outbound CA bundle %s: more than %u certificates",
+                               file, S_MAX_CA_CERTS);
+            break;
+        }
+        if (ok != 1) {
+            e = mg_errinfo_set(ei, MG_E_INVALID, "outbound CA bundle %s: certificate %zu: %s", file,
+                               n, s_ssl_reason(why, sizeof(why)));
+            break;
+        }
+    }
+    BIO_free(bio);
+    return e;
+}
+
+/* A store with the system's CAs (where libcurl finds them by default) and, for host NULL, the
+ * every-host bundles of cfg, else those and the host's own. */
+static enum mg_err s_ca_store(const struct mg_http_client_config *cfg, const char *host,
+                              X509_STORE **out, struct mg_errinfo *ei)
+{
+    *out = NULL;
+    X509_STORE *store = X509_STORE_new();
+    if (store == NULL)
+        return mg_errinfo_set(ei, MG_E_NOMEM, "outbound CA bundles: out of memory");
+    /* libcurl's own defaults: partial chains (a trusted intermediate is an anchor), trusted
+     * certificates first */
+    (void)X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_TRUSTED_FIRST);
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    const char *cainfo = v->age >= CURLVERSION_SEVENTH ? v->cainfo : NULL;
+    const char *capath = v->age >= CURLVERSION_SEVENTH ? v->capath : NULL;
+    const char *bad = NULL;
+    if (cainfo == NULL && capath == NULL && X509_STORE_set_default_paths(store) != 1)
+        bad = "OpenSSL's default paths";
+    if (cainfo && X509_STORE_load_locations(store, cainfo, NULL) != 1)
+        bad = cainfo;
+    if (capath && X509_STORE_load_locations(store, NULL, capath) != 1)
+        bad = capath;
+    if (bad) {
+        char why[160];
+        MG_LOG(MG_LOG_WARN, MG_SUB_HTTP,
+               "outbound TLS: cannot load the system CA store from %s: %s", bad,
+               s_ssl_reason(why, sizeof(why)));
+    }
+    int n_system = sk_X509_OBJECT_num(X509_STORE_get0_objects(store));
+    enum mg_err e = MG_E_OK;
+    for (size_t i = 0; !e && i < cfg->n_cas; i++) {
+        const char *h = cfg->cas[i].host;
+        if (h == NULL || (host && strcasecmp(h, host) == 0))
+            e = s_ca_load(store, cfg->cas[i].file, ei);
+    }
+    if (e) {
+        X509_STORE_free(store);
+        return e;
+    }
+    int n_all = sk_X509_OBJECT_num(X509_STORE_get0_objects(store));
+    MG_LOG(MG_LOG_INFO, MG_SUB_HTTP,
+           "outbound TLS for %s: the system store (%d CA certificates) and %d from the "
+           "operator's bundles",
+           host ? host : "every host", n_system, n_all - n_system);
+    *out = store;
+    return MG_E_OK;
+}
+
+/* A URL host as libcurl gives it: a name (letters, digits, '-', '.', '_'), an IPv4 literal, or
+ * an IPv6 literal in brackets. */
+static bool s_ca_host_ok(const char *h)
+{
+    size_t n = strnlen(h, MG_HTTP_CLIENT_MAX_CA_HOST + 1);
+    if (n == 0 || n > MG_HTTP_CLIENT_MAX_CA_HOST)
+        return false;
+    if (h[0] == '[') {
+        if (n < 4 || n > 64 || h[n - 1] != ']')
+            return false;
+        char inner[64];
+        mg_memcpy(inner, h + 1, n - 2);
+        inner[n - 2] = '\0';
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, inner, &a6) == 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = h[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static void s_ca_free(struct mg_http_client *c)
+{
+    for (size_t i = 0; i < c->n_ca_hosts; i++)
+        X509_STORE_free(c->ca_hosts[i].store);
+    mg_free(c->ca_hosts);
+    c->ca_hosts = NULL;
+    c->n_ca_hosts = 0;
+    X509_STORE_free(c->ca_all);
+    c->ca_all = NULL;
+}
+
+/* Reads cfg's bundles into c's stores. */
+static enum mg_err s_ca_init(struct mg_http_client *c, const struct mg_http_client_config *cfg,
+                             struct mg_errinfo *ei)
+{
+    if (cfg == NULL || cfg->n_cas == 0)
+        return MG_E_OK;
+    if (cfg->n_cas > MG_HTTP_CLIENT_MAX_CAS || cfg->cas == NULL)
+        return mg_errinfo_set(ei, MG_E_INVALID, "more than %d outbound CA bundles",
+                              MG_HTTP_CLIENT_MAX_CAS);
+    size_t n_hosts = 0;
+    for (size_t i = 0; i < cfg->n_cas; i++) {
+        const struct mg_http_ca *ca = &cfg->cas[i];
+        if (ca->file == NULL || ca->file[0] == '\0')
+            return mg_errinfo_set(ei, MG_E_INVALID, "outbound CA bundle: no file named");
+        if (ca->host && !s_ca_host_ok(ca->host))
+            return mg_errinfo_set(ei, MG_E_INVALID,
+                                  "outbound CA bundle %s: '%.64s' is not a host name (a name, an "
+                                  "IPv4 address or an IPv6 address in brackets)",
+                                  ca->file, ca->host);
+        MG_TRY(s_ca_load(NULL, ca->file, ei)); /* each file checked once, by its own name */
+        bool seen = false;
+        for (size_t j = 0; ca->host && j < i; j++)
+            seen = seen || (cfg->cas[j].host && strcasecmp(cfg->cas[j].host, ca->host) == 0);
+        if (ca->host && !seen)
+            n_hosts++;
+    }
+    if (n_hosts) {
+        c->ca_hosts = mg_calloc(n_hosts, sizeof(*c->ca_hosts));
+        if (c->ca_hosts == NULL)
+            return mg_errinfo_set(ei, MG_E_NOMEM, "outbound CA bundles: out of memory");
+    }
+    enum mg_err e = MG_E_OK;
+    for (size_t i = 0; !e && i < cfg->n_cas; i++) {
+        const char *h = cfg->cas[i].host;
+        if (h == NULL || s_ca_for_host(c, h) != NULL)
+            continue; /* every-host (built below, c->ca_all is still NULL), or a host built */
+        struct s_ca_host *ch = &c->ca_hosts[c->n_ca_hosts];
+        if (!mg_fmt(ch->host, sizeof(ch->host), "%s", h))
+            e = mg_errinfo_set(ei, MG_E_INTERNAL, "outbound CA bundles: host too long");
+        if (!e)
+            e = s_ca_store(cfg, h, &ch->store, ei);
+        if (!e)
+            c->n_ca_hosts++;
+    }
+    bool every = false;
+    for (size_t i = 0; i < cfg->n_cas; i++)
+        every = every || cfg->cas[i].host == NULL;
+    if (!e && every)
+        e = s_ca_store(cfg, NULL, &c->ca_all, ei);
+    if (e)
+        s_ca_free(c);
+    return e;
+}
+
 /* --- the API ------------------------------------------------------------------------------- */
 
 enum mg_err mg_http_client_new(struct mg_http_client **out, struct mg_errinfo *ei)
+{
+    return mg_http_client_new_with(out, NULL, ei);
+}
+
+enum mg_err mg_http_client_new_with(struct mg_http_client **out,
+                                    const struct mg_http_client_config *cfg, struct mg_errinfo *ei)
 {
     *out = NULL;
     pthread_once(&s_curl_once, s_curl_init);
@@ -571,8 +846,14 @@ enum mg_err mg_http_client_new(struct mg_http_client **out, struct mg_errinfo *e
     if (c == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM,
                               "cannot start the outbound HTTP client: out of memory");
+    enum mg_err e = s_ca_init(c, cfg, ei);
+    if (e) {
+        mg_free(c);
+        return e;
+    }
     c->multi = curl_multi_init();
     if (c->multi == NULL) {
+        s_ca_free(c);
         mg_free(c);
         return mg_errinfo_set(ei, MG_E_NOMEM,
                               "cannot start the outbound HTTP client: no libcurl multi handle");
@@ -586,6 +867,7 @@ enum mg_err mg_http_client_new(struct mg_http_client **out, struct mg_errinfo *e
     if (rc != 0) {
         pthread_mutex_destroy(&c->mu);
         curl_multi_cleanup(c->multi);
+        s_ca_free(c);
         mg_free(c);
         return mg_errinfo_set(ei, MG_E_INTERNAL,
                               "cannot start the outbound HTTP client: thread: %s", strerror(rc));
@@ -626,6 +908,7 @@ void mg_http_client_free(struct mg_http_client *c)
     mg_http_client_shutdown(c);
     curl_multi_cleanup(c->multi);
     pthread_mutex_destroy(&c->mu);
+    s_ca_free(c);
     mg_free(c);
 }
 

@@ -6,7 +6,8 @@
  * Rules every request gets: http and https only; plain http only to a loopback address (127/8,
  * ::1, "localhost"); redirects are never followed (a 3xx is an answer like any other, so a
  * credential never travels to a host it was not meant for); TLS peers verified against the
- * system store, or against the request's CA bundle; connect and total timeouts; a response
+ * system store plus the operator's CA bundles (struct mg_http_client_config), or against the
+ * request's own CA bundle alone; connect and total timeouts; a response
  * larger than its limit fails the request (never truncated). Connections are reused per
  * upstream (curl's connection cache). Secrets in headers or URLs are never logged. */
 #ifndef MG_HTTP_CLIENT_H
@@ -23,6 +24,8 @@
 #define MG_HTTP_CLIENT_MAX_RESPONSE (6u * 1024 * 1024) /* default response body limit */
 #define MG_HTTP_CLIENT_MAX_HEADERS 64                  /* headers of one request */
 #define MG_HTTP_CLIENT_MAX_IN_FLIGHT 4096 /* requests queued or in flight, per client */
+#define MG_HTTP_CLIENT_MAX_CAS 64         /* operator CA bundles (struct mg_http_client_config) */
+#define MG_HTTP_CLIENT_MAX_CA_HOST 253    /* bytes of a CA bundle's host name */
 
 struct mg_http_client;
 
@@ -37,7 +40,9 @@ struct mg_http_out_req {
     /* sent when body.len > 0; an empty one (Content-Length: 0) for methods other than GET,
      * HEAD, DELETE and OPTIONS */
     struct mg_slice body;
-    const char *ca_file;     /* PEM bundle to verify the peer against, or NULL: the system store */
+    /* PEM bundle to verify the peer against, alone (it replaces the system store and the
+     * operator's bundles), or NULL: the system store plus the operator's bundles for the host */
+    const char *ca_file;
     long connect_timeout_ms; /* 0: MG_HTTP_CLIENT_CONNECT_MS */
     long timeout_ms;         /* 0: MG_HTTP_CLIENT_TOTAL_MS */
     size_t max_response;     /* body bytes; 0: MG_HTTP_CLIENT_MAX_RESPONSE */
@@ -70,7 +75,29 @@ void mg_http_out_resp_cleanup(struct mg_http_out_resp *r);
  * it may call mg_http_fetch. */
 typedef void (*mg_http_out_cb)(void *arg, struct mg_http_out_resp *resp);
 
-/* Starts the I/O thread. MG_E_NOMEM / MG_E_INTERNAL with the reason in ei. */
+/* A PEM CA bundle the operator trusts for outbound TLS (mcpgate serve --outbound-ca), in
+ * addition to the system store: for every upstream (host NULL) or only for URLs whose host is
+ * host (compared without case, whatever the port; an IPv6 literal in brackets, "[::1]"). */
+struct mg_http_ca {
+    const char *host;
+    const char *file;
+};
+
+/* What a client is created with; the client keeps nothing of it (the bundles are read and their
+ * certificates kept at creation). */
+struct mg_http_client_config {
+    const struct mg_http_ca *cas; /* at most MG_HTTP_CLIENT_MAX_CAS */
+    size_t n_cas;
+};
+
+/* Starts the I/O thread. cfg NULL: no operator CA bundles. Each bundle is read here: a file that
+ * cannot be read, holds no certificate or a malformed one, or a host that is not a host name,
+ * fails with MG_E_INVALID and a message naming it ("outbound CA bundle FILE: ..."). Otherwise
+ * MG_E_NOMEM / MG_E_INTERNAL with the reason in ei. */
+MG_MUST_USE enum mg_err mg_http_client_new_with(struct mg_http_client **out,
+                                                const struct mg_http_client_config *cfg,
+                                                struct mg_errinfo *ei);
+/* mg_http_client_new_with(out, NULL, ei) */
 MG_MUST_USE enum mg_err mg_http_client_new(struct mg_http_client **out, struct mg_errinfo *ei);
 /* Stops the thread: requests still in flight complete with err MG_E_UPSTREAM ("shutting down").
  * NULL is fine. */

@@ -35,6 +35,10 @@ void mg_vault_get_workload_access_token(struct mg_call *c);
 void mg_vault_get_workload_access_token_for_jwt(struct mg_call *c);
 void mg_vault_get_workload_access_token_for_user_id(struct mg_call *c);
 void mg_vault_get_resource_api_key(struct mg_call *c);
+/* data plane (token_api.c): oauth2Flow M2M answers with a client-credentials token (answered
+ * later, from the outbound client's thread); USER_FEDERATION and ON_BEHALF_OF_TOKEN_EXCHANGE are
+ * refused as not implemented */
+void mg_vault_get_resource_oauth2_token(struct mg_call *c);
 
 /* Parses a provider ARN (arn:PARTITION:bedrock-agentcore|acps:REGION:ACCOUNT:token-vault/
  * default/{apikey|oauth2}credentialprovider/NAME, the two forms AWS writes): false when it is
