@@ -191,15 +191,6 @@ async function createSmithyTarget(gatewayId, name, model, creds = [{ credentialP
   throw new Error('target not ready');
 }
 
-/** Calls a tool; null when this build cannot call Smithy tools yet (the call path is wired in
- * mcp/http_target.c with the outbound client and credentials). */
-async function callTool(client, name, args) {
-  const r = await client.callTool({ name, arguments: args });
-  const text = r.content?.[0]?.text ?? '';
-  if (/cannot be called yet|not supported by mcpgate yet/.test(text)) return null;
-  return r;
-}
-
 before(async () => {
   upstream = await startUpstream();
   const accounts = mcpAccounts();
@@ -280,53 +271,38 @@ test('models mcpgate cannot serve are refused at creation, in words', async () =
   await refused(attempt(EXAMPLE_MODEL, 'none'), /requires a credential provider configuration of type GATEWAY_IAM_ROLE or OAUTH/);
 });
 
-test('ListFunctions through the gateway role returns the functions mcpgate holds', async (t) => {
+test('ListFunctions through the gateway role returns the functions mcpgate holds', async () => {
   const { client } = await connect(lambdaGw.gatewayUrl, key);
-  const r = await callTool(client, 'lambdaapi___ListFunctions', { MaxItems: 50 });
-  if (r === null) {
-    t.skip('tools/call of Smithy targets is not wired in this build');
-    await client.close();
-    return;
-  }
+  const r = await client.callTool({ name: 'lambdaapi___ListFunctions', arguments: { MaxItems: 50 } });
   assert.ok(!r.isError, JSON.stringify(r));
   const names = r.structuredContent.Functions.map((f) => f.FunctionName);
   assert.ok(names.includes('smithy-echo'), JSON.stringify(names));
   assert.deepEqual(JSON.parse(r.content[0].text), r.structuredContent);
-  const g = await callTool(client, 'lambdaapi___GetFunction', { FunctionName: 'smithy-echo' });
+  const g = await client.callTool({ name: 'lambdaapi___GetFunction', arguments: { FunctionName: 'smithy-echo' } });
   assert.ok(!g.isError, JSON.stringify(g));
   assert.equal(g.structuredContent.Configuration.FunctionName, 'smithy-echo');
-  const nf = await callTool(client, 'lambdaapi___GetFunction', { FunctionName: 'no-such-function' });
+  const nf = await client.callTool({ name: 'lambdaapi___GetFunction', arguments: { FunctionName: 'no-such-function' } });
   assert.equal(nf.isError, true);
   assert.match(nf.content[0].text, /ResourceNotFoundException/);
   await client.close();
 });
 
-test('a role without the permission gets AccessDeniedException as a tool error', async (t) => {
+test('a role without the permission gets AccessDeniedException as a tool error', async () => {
   const { client } = await connect(denyGw.gatewayUrl, key);
-  const r = await callTool(client, 'lambdaapi___ListFunctions', {});
-  if (r === null) {
-    t.skip('tools/call of Smithy targets is not wired in this build');
-    await client.close();
-    return;
-  }
+  const r = await client.callTool({ name: 'lambdaapi___ListFunctions', arguments: {} });
   assert.equal(r.isError, true);
   assert.match(r.content[0].text, /AccessDeniedException/);
   await client.close();
 });
 
-test('awsJson1_0: X-Amz-Target, content type and a SigV4 signature with the model signing name', async (t) => {
+test('awsJson1_0: X-Amz-Target, content type and a SigV4 signature with the model signing name', async () => {
   const { client } = await connect(exampleGw.gatewayUrl, key);
   const { tools } = await listAll(client);
   const li = tools.find((x) => x.name === 'items___ListItems');
   assert.equal(li.description, 'Lists the items of a Shelf.');
   assert.deepEqual(li.inputSchema.required, ['Shelf']);
   seen.length = 0;
-  const r = await callTool(client, 'items___ListItems', { Shelf: 'top', Limit: 1 });
-  if (r === null) {
-    t.skip('tools/call of Smithy targets is not wired in this build');
-    await client.close();
-    return;
-  }
+  const r = await client.callTool({ name: 'items___ListItems', arguments: { Shelf: 'top', Limit: 1 } });
   assert.ok(!r.isError, JSON.stringify(r));
   assert.deepEqual(r.structuredContent, { Items: ['top-1'] });
   assert.equal(seen.length, 1);
@@ -338,23 +314,17 @@ test('awsJson1_0: X-Amz-Target, content type and a SigV4 signature with the mode
   assert.deepEqual(JSON.parse(req.body), { Shelf: 'top', Limit: 1 });
   assert.match(req.headers.authorization, /^AWS4-HMAC-SHA256 Credential=ASIA[A-Z0-9]+\/\d{8}\/us-east-1\/examplesvc\/aws4_request, SignedHeaders=[^,]*x-amz-target/);
   assert.ok(req.headers['x-amz-security-token'], 'the role session token');
-  const bad = await callTool(client, 'items___ListItems', { Shelf: 'missing' });
+  const bad = await client.callTool({ name: 'items___ListItems', arguments: { Shelf: 'missing' } });
   assert.equal(bad.isError, true);
   assert.equal(bad.content[0].text, 'ResourceNotFoundException: No shelf named missing');
   await client.close();
 });
 
-test('restJson1 on the wire: labels (greedy too), query lists, headers, body with jsonName', async (t) => {
+test('restJson1 on the wire: labels (greedy too), query lists, headers, body with jsonName', async () => {
   const { client } = await connect(exampleGw.gatewayUrl, key);
   seen.length = 0;
-  const r = await callTool(client, 'things___PutThing', {
-    Shelf: 'top shelf', Path: 'a/b c', Tags: ['x', 'y z'], Mode: 'fast', Name: 'n', Count: 2,
-  });
-  if (r === null) {
-    t.skip('tools/call of Smithy targets is not wired in this build');
-    await client.close();
-    return;
-  }
+  const args = { Shelf: 'top shelf', Path: 'a/b c', Tags: ['x', 'y z'], Mode: 'fast', Name: 'n', Count: 2 };
+  const r = await client.callTool({ name: 'things___PutThing', arguments: args });
   assert.ok(!r.isError, JSON.stringify(r));
   assert.deepEqual(r.structuredContent, { ok: true });
   const req = seen[0];
@@ -364,7 +334,9 @@ test('restJson1 on the wire: labels (greedy too), query lists, headers, body wit
   assert.equal(req.headers['content-type'], 'application/json');
   assert.deepEqual(JSON.parse(req.body), { name: 'n', Count: 2 });
   assert.match(req.headers.authorization, /\/us-east-1\/examplesvc\/aws4_request/);
-  const missing = await client.callTool({ name: 'things___PutThing', arguments: { Shelf: 's' } });
-  assert.equal(missing.isError, true);
+  // a required label missing: refused by the inputSchema check before any request
+  await assert.rejects(client.callTool({ name: 'things___PutThing', arguments: { Shelf: 's' } }),
+    /missing required property "Path"/);
+  assert.equal(seen.length, 1);
   await client.close();
 });
