@@ -10,7 +10,7 @@
  * Nothing here blocks the event loop. A failure of the gateway's own (credentials, a request
  * that cannot be built or sent) is a tool failure: the generic text, or the detail with
  * exceptionLevel DEBUG. An upstream's answer, whatever its status, is the kind's result.
- * notifications/cancelled (mg_mcp_http_cancel) claims the slot: the answer is then dropped.
+ * notifications/cancelled (mg_mcp_cancel, inflight.c) claims the slot: the answer is then dropped.
  *
  * Each kind is a row of s_kinds: a request builder and a result maker. */
 #include <pthread.h>
@@ -63,28 +63,20 @@ static const struct s_kind {
     {MG_TARGET_SMITHY, "Smithy", mg_mcp_smithy_build, mg_mcp_smithy_result},
 };
 
-/* ---- in-flight calls ------------------------------------------------------------------------- */
+/* ---- one call ------------------------------------------------------------------------------- */
 
 struct s_call {
-    struct s_call *prev, *next;
-    bool registered, claimed;
-    struct mg_mcp_reply *reply;
-    size_t slot;
-    pthread_t loop_thread; /* where the call started: a release there is "on the loop" */
+    struct mg_mcp_inflight f; /* reply, slot, and what a cancel looks for */
+    pthread_t loop_thread;    /* where the call started: a release there is "on the loop" */
     const struct mg_env *env;
     struct mg_snapshot *snap; /* held: the target and its gateway live in it */
     const struct mg_gateway_target *target;
     struct mg_vault_target vt; /* borrows from the snapshot */
     const struct s_kind *kind;
     json_t *id, *call, *args; /* copies: this thread's jansson references only */
-    char *gateway_id, *caller, *id_text;
     char region[64];
     bool debug, refreshed;
 };
-
-/* The registry lives as long as the process: a callback may arrive while the module stops. */
-static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct s_call *s_inflight;
 
 static void s_call_free(struct s_call *k)
 {
@@ -95,76 +87,8 @@ static void s_call_free(struct s_call *k)
     json_decref(k->id);
     json_decref(k->call);
     json_decref(k->args);
-    mg_free(k->gateway_id);
-    mg_free(k->caller);
-    mg_free(k->id_text);
+    mg_mcp_inflight_cleanup(&k->f);
     mg_free(k);
-}
-
-/* Under s_lock. */
-static void s_unlink(struct s_call *k)
-{
-    if (!k->registered)
-        return;
-    if (k->prev)
-        k->prev->next = k->next;
-    else
-        s_inflight = k->next;
-    if (k->next)
-        k->next->prev = k->prev;
-    k->prev = k->next = NULL;
-    k->registered = false;
-}
-
-/* Claims the call's slot: true for the first caller only. */
-static bool s_claim(struct s_call *k)
-{
-    pthread_mutex_lock(&s_lock);
-    bool first = !k->claimed;
-    k->claimed = true;
-    s_unlink(k);
-    pthread_mutex_unlock(&s_lock);
-    return first;
-}
-
-static char *s_id_text(const json_t *id)
-{
-    struct mg_buf b;
-    mg_buf_init(&b, 4 * MG_MCP_MAX_ID);
-    char *out = NULL;
-    if (mg_jsonrpc_append_id(&b, id) == MG_E_OK)
-        out = mg_slice_dup(mg_buf_slice(&b));
-    mg_buf_cleanup(&b);
-    return out;
-}
-
-void mg_mcp_http_cancel(const char *gateway_id, const char *caller, const json_t *request_id)
-{
-    char *idt = s_id_text(request_id);
-    if (idt == NULL)
-        return;
-    struct s_call *hit = NULL;
-    pthread_mutex_lock(&s_lock);
-    for (struct s_call *k = s_inflight; k; k = k->next) {
-        if (!k->claimed && strcmp(k->id_text, idt) == 0 && strcmp(k->caller, caller) == 0 &&
-            strcmp(k->gateway_id, gateway_id) == 0) {
-            hit = k;
-            k->claimed = true;
-            s_unlink(k);
-            break;
-        }
-    }
-    /* the reply stays until this slot is released below; the record stays the callback's */
-    struct mg_mcp_reply *reply = hit ? hit->reply : NULL;
-    size_t slot = hit ? hit->slot : 0;
-    pthread_mutex_unlock(&s_lock);
-    mg_free(idt);
-    if (reply) {
-        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, reply->request_id,
-                   "tools/call cancelled by the client");
-        mg_buf_reset(&reply->slots[slot]);
-        mg_mcp_reply_release(reply, false);
-    }
 }
 
 /* ---- finishing ------------------------------------------------------------------------------- */
@@ -173,13 +97,13 @@ void mg_mcp_http_cancel(const char *gateway_id, const char *caller, const json_t
  * reply and frees the call. Takes result. */
 static void s_finish(struct s_call *k, json_t *result, const char *detail)
 {
-    if (!s_claim(k)) { /* cancelled: the slot was answered already */
+    if (!mg_mcp_inflight_claim(&k->f)) { /* cancelled: the slot was answered already */
         json_decref(result);
         s_call_free(k);
         return;
     }
-    struct mg_mcp_reply *reply = k->reply;
-    struct mg_buf *b = &reply->slots[k->slot];
+    struct mg_mcp_reply *reply = k->f.reply;
+    struct mg_buf *b = &reply->slots[k->f.slot];
     mg_buf_reset(b);
     enum mg_err e;
     if (result != NULL) {
@@ -243,18 +167,10 @@ static void s_on_resp(void *arg, struct mg_http_out_resp *resp)
     s_finish(k, result, NULL);
 }
 
-static bool s_cancelled(struct s_call *k)
-{
-    pthread_mutex_lock(&s_lock);
-    bool claimed = k->claimed;
-    pthread_mutex_unlock(&s_lock);
-    return claimed;
-}
-
 static void s_on_cred(void *arg, enum mg_err e, struct mg_vault_cred *cred, const char *msg)
 {
     struct s_call *k = arg;
-    if (s_cancelled(k)) { /* answered by notifications/cancelled: nothing to send */
+    if (mg_mcp_inflight_claimed(&k->f)) { /* answered by notifications/cancelled: nothing to send */
         mg_vault_cred_cleanup(cred);
         mg_free(cred);
         s_call_free(k);
@@ -326,8 +242,6 @@ void mg_mcp_http_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
         s_fail_now(c, m->id, "Out of memory while preparing the request.");
         return;
     }
-    k->reply = c->reply;
-    k->slot = c->slot;
     k->loop_thread = pthread_self();
     k->env = c->env;
     k->target = t;
@@ -336,13 +250,10 @@ void mg_mcp_http_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     k->id = json_deep_copy(m->id);
     k->call = json_deep_copy(tool->call);
     k->args = arguments ? json_deep_copy(arguments) : json_object();
-    k->gateway_id = mg_strdup(c->gw->id);
-    k->caller = mg_strdup(c->caller);
-    k->id_text = s_id_text(m->id);
     bool region_ok = mg_fmt(k->region, sizeof(k->region), "%s",
                             c->gw->region ? c->gw->region : c->env->region);
-    if (k->id == NULL || k->call == NULL || k->args == NULL || k->gateway_id == NULL ||
-        k->caller == NULL || k->id_text == NULL || !region_ok) {
+    if (mg_mcp_inflight_init(&k->f, c->reply, c->slot, c->gw->id, c->caller, m->id) != MG_E_OK ||
+        k->id == NULL || k->call == NULL || k->args == NULL || !region_ok) {
         s_call_free(k);
         s_fail_now(c, m->id, "Out of memory while preparing the request.");
         return;
@@ -355,13 +266,6 @@ void mg_mcp_http_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
         .role_arn = c->gw->role_arn,
         .config = json_array_get(json_object_get(t->doc, "credentialProviderConfigurations"), 0)};
     /* hold the reply for this slot, register for cancellation, then start */
-    atomic_fetch_add(&c->reply->pending, 1);
-    pthread_mutex_lock(&s_lock);
-    k->next = s_inflight;
-    if (s_inflight)
-        s_inflight->prev = k;
-    s_inflight = k;
-    k->registered = true;
-    pthread_mutex_unlock(&s_lock);
+    mg_mcp_inflight_register(&k->f);
     mg_vault_target_cred(c->env, k->snap, &k->vt, false, s_on_cred, k);
 }

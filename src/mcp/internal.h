@@ -247,13 +247,41 @@ MG_MUST_USE enum mg_err mg_mcp_tool_failure(struct mg_buf *b, const json_t *id, 
 /* Lambda targets: starts the invocation (fills the slot itself on synchronous failures). */
 void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
                         const struct mg_tool *tool, const json_t *arguments);
+/* ---- tool calls in flight (inflight.c) ------------------------------------------------------- */
+
+/* What notifications/cancelled can reach of a tools/call in flight: embedded in each target
+ * kind's call record. The key strings are owned. */
+struct mg_mcp_inflight {
+    struct mg_mcp_inflight *prev, *next;
+    bool registered, claimed;
+    struct mg_mcp_reply *reply;
+    size_t slot;
+    char *gateway_id, *caller, *id_text;
+};
+/* The request id as JSON text (mg_free), or NULL when out of memory. */
+char *mg_mcp_id_text(const json_t *id);
+/* Fills f for the call answering reply's slot. MG_E_NOMEM (f is then clean). */
+MG_MUST_USE enum mg_err mg_mcp_inflight_init(struct mg_mcp_inflight *f, struct mg_mcp_reply *reply,
+                                             size_t slot, const char *gateway_id,
+                                             const char *caller, const json_t *id);
+/* Holds the reply for the slot (one more pending unit) and makes the call cancellable. */
+void mg_mcp_inflight_register(struct mg_mcp_inflight *f);
+/* Claims the slot: true for the first caller only (the call's answer, or a cancel, which then
+ * answered and released the slot itself). */
+bool mg_mcp_inflight_claim(struct mg_mcp_inflight *f);
+/* Whether the slot was claimed already (by a cancel), without claiming it. */
+bool mg_mcp_inflight_claimed(struct mg_mcp_inflight *f);
+/* Unregisters f if it still is, and frees its strings. */
+void mg_mcp_inflight_cleanup(struct mg_mcp_inflight *f);
+/* notifications/cancelled: the call of this caller on this gateway with this request id, of any
+ * target kind, has its slot emptied and released; its answer is dropped when it comes. */
+void mg_mcp_cancel(const char *gateway_id, const char *caller, const json_t *request_id);
+
 /* OpenAPI and Smithy targets (http_target.c): builds the request from the tool's "_call",
  * adds the target's outbound credentials, sends it with the outbound client and answers the slot
  * from the client's thread (fills the slot itself on synchronous failures). */
 void mg_mcp_http_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
                       const struct mg_tool *tool, const json_t *arguments);
-/* notifications/cancelled for OpenAPI and Smithy calls (http_target.c). */
-void mg_mcp_http_cancel(const char *gateway_id, const char *caller, const json_t *request_id);
 /* MCP-server targets (server_target.c): forwards tools/call to the upstream server. */
 void mg_mcp_server_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
                         const struct mg_tool *tool, const json_t *arguments);
@@ -265,8 +293,6 @@ bool mg_mcp_server_dynamic(const struct mg_gateway *gw);
 void mg_mcp_server_list(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m);
 bool mg_mcp_server_dynamic_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
                                 struct mg_slice name, const json_t *arguments);
-/* notifications/cancelled: stops an in-flight call of this caller on this gateway. */
-void mg_mcp_lambda_cancel(const char *gateway_id, const char *caller, const json_t *request_id);
 /* The gateways' role sessions, cached per loop (the module's state; NULL when out of memory). */
 struct mg_mcp_roles *mg_mcp_roles_new(void);
 void mg_mcp_roles_free(struct mg_mcp_roles *r);

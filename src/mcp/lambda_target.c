@@ -101,101 +101,21 @@ static const struct mg_principal *s_role_session(struct mg_mcp_ctx *c, char *msg
     return &e->principal;
 }
 
-/* ---- in-flight calls (for notifications/cancelled) ------------------------------------------- */
-
-/* The registry lives as long as the process, not as the module: a Lambda callback (s_done) may
- * still arrive while the module stops, and it must find the lock. */
+/* ---- one call -------------------------------------------------------------------------------- */
 
 struct s_call {
-    struct s_call *prev, *next;
-    bool registered;
-    bool claimed; /* the slot was answered (by the callback or by a cancel) */
-    struct mg_mcp_reply *reply;
-    size_t slot;
-    char *gateway_id, *caller, *id_text; /* registry key */
+    struct mg_mcp_inflight f; /* reply, slot, and what a cancel looks for (inflight.c) */
     char *function_arn;
     bool debug, has_output_schema;
 };
-
-static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct s_call *s_inflight;
 
 static void s_call_free(struct s_call *k)
 {
     if (k == NULL)
         return;
-    mg_free(k->gateway_id);
-    mg_free(k->caller);
-    mg_free(k->id_text);
+    mg_mcp_inflight_cleanup(&k->f);
     mg_free(k->function_arn);
     mg_free(k);
-}
-
-/* Under s_lock. */
-static void s_unlink(struct s_call *k)
-{
-    if (!k->registered)
-        return;
-    if (k->prev)
-        k->prev->next = k->next;
-    else
-        s_inflight = k->next;
-    if (k->next)
-        k->next->prev = k->prev;
-    k->prev = k->next = NULL;
-    k->registered = false;
-}
-
-/* Claims the call's slot: true for the first caller only. */
-static bool s_claim(struct s_call *k)
-{
-    pthread_mutex_lock(&s_lock);
-    bool first = !k->claimed;
-    k->claimed = true;
-    s_unlink(k);
-    pthread_mutex_unlock(&s_lock);
-    return first;
-}
-
-static char *s_id_text(const json_t *id)
-{
-    struct mg_buf b;
-    mg_buf_init(&b, 4 * MG_MCP_MAX_ID);
-    char *out = NULL;
-    if (mg_jsonrpc_append_id(&b, id) == MG_E_OK)
-        out = mg_slice_dup(mg_buf_slice(&b));
-    mg_buf_cleanup(&b);
-    return out;
-}
-
-void mg_mcp_lambda_cancel(const char *gateway_id, const char *caller, const json_t *request_id)
-{
-    char *idt = s_id_text(request_id);
-    if (idt == NULL)
-        return;
-    struct s_call *hit = NULL;
-    pthread_mutex_lock(&s_lock);
-    for (struct s_call *k = s_inflight; k; k = k->next) {
-        if (!k->claimed && strcmp(k->id_text, idt) == 0 && strcmp(k->caller, caller) == 0 &&
-            strcmp(k->gateway_id, gateway_id) == 0) {
-            hit = k;
-            k->claimed = true;
-            s_unlink(k);
-            break;
-        }
-    }
-    /* The reply cannot go away before this slot is released below, so it is safe to use after
-     * unlocking; the call record itself stays owned by the Lambda callback. */
-    struct mg_mcp_reply *reply = hit ? hit->reply : NULL;
-    size_t slot = hit ? hit->slot : 0;
-    pthread_mutex_unlock(&s_lock);
-    mg_free(idt);
-    if (reply) {
-        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, reply->request_id,
-                   "tools/call cancelled by the client");
-        mg_buf_reset(&reply->slots[slot]);
-        mg_mcp_reply_release(reply, false);
-    }
 }
 
 struct mg_mcp_roles *mg_mcp_roles_new(void)
@@ -236,7 +156,7 @@ static bool s_is_call_tool_result(const json_t *v)
 static enum mg_err s_result(struct mg_buf *b, const struct s_call *k, struct mg_slice payload)
 {
     MG_TRY(mg_buf_append_cstr(b, "{\"jsonrpc\":\"2.0\",\"id\":"));
-    MG_TRY(mg_buf_append_cstr(b, k->id_text));
+    MG_TRY(mg_buf_append_cstr(b, k->f.id_text));
     MG_TRY(mg_buf_append_cstr(b, ",\"result\":"));
     json_t *v = json_loadb((const char *)payload.ptr, payload.len, JSON_DECODE_ANY, NULL);
     enum mg_err e = MG_E_OK;
@@ -286,12 +206,12 @@ out:
 static void s_done(void *user, const struct mg_lambda_result *res)
 {
     struct s_call *k = user;
-    if (!s_claim(k)) {
+    if (!mg_mcp_inflight_claim(&k->f)) {
         s_call_free(k); /* cancelled: the slot was answered already */
         return;
     }
-    struct mg_mcp_reply *reply = k->reply;
-    struct mg_buf *b = &reply->slots[k->slot];
+    struct mg_mcp_reply *reply = k->f.reply;
+    struct mg_buf *b = &reply->slots[k->f.slot];
     mg_buf_reset(b);
     enum mg_err e = MG_E_OK;
     char detail[1024];
@@ -322,13 +242,13 @@ static void s_done(void *user, const struct mg_lambda_result *res)
             break;
         }
         MG_LOG_REQ(MG_LOG_WARN, MG_SUB_MCP, reply->request_id, "tools/call failed: %s", detail);
-        json_t *idv = json_loadb(k->id_text, strlen(k->id_text), JSON_DECODE_ANY, NULL);
+        json_t *idv = json_loadb(k->f.id_text, strlen(k->f.id_text), JSON_DECODE_ANY, NULL);
         e = mg_mcp_tool_failure(b, idv, k->debug, detail);
         json_decref(idv);
     }
     if (e) {
         mg_buf_reset(b);
-        json_t *idv = json_loadb(k->id_text, strlen(k->id_text), JSON_DECODE_ANY, NULL);
+        json_t *idv = json_loadb(k->f.id_text, strlen(k->f.id_text), JSON_DECODE_ANY, NULL);
         if (mg_jsonrpc_error(b, idv, MG_JSONRPC_INTERNAL_ERROR,
                              "Internal error: the result could not be built", NULL) != MG_E_OK)
             mg_buf_reset(b);
@@ -412,7 +332,6 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     }
     /* 3. the invocation */
     char *payload = json_dumps(arguments, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    char *idt = s_id_text(m->id);
     char mcp_id[MG_MCP_MAX_ID * 2 + 32];
     if (json_is_string(m->id))
         snprintf(mcp_id, sizeof(mcp_id), "%s", json_string_value(m->id));
@@ -426,19 +345,16 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     char *cc_text = cc ? json_dumps(cc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(cc);
     struct s_call *k = mg_calloc(1, sizeof(*k));
-    if (k)
-        *k = (struct s_call){.reply = c->reply,
-                             .slot = c->slot,
-                             .gateway_id = mg_strdup(c->gw->id),
-                             .caller = mg_strdup(c->caller),
-                             .id_text = idt,
-                             .function_arn = mg_strdup(t->lambda_arn),
-                             .debug = c->gw->exception_debug,
-                             .has_output_schema = tool->output_schema != NULL};
-    else
-        mg_free(idt);
-    if (payload == NULL || cc_text == NULL || k == NULL || k->gateway_id == NULL ||
-        k->caller == NULL || k->id_text == NULL || k->function_arn == NULL) {
+    bool ok = k != NULL;
+    if (ok) {
+        k->function_arn = mg_strdup(t->lambda_arn);
+        k->debug = c->gw->exception_debug;
+        k->has_output_schema = tool->output_schema != NULL;
+        ok = mg_mcp_inflight_init(&k->f, c->reply, c->slot, c->gw->id, c->caller, m->id) ==
+                 MG_E_OK &&
+             k->function_arn != NULL;
+    }
+    if (payload == NULL || cc_text == NULL || !ok) {
         mg_free(payload);
         mg_free(cc_text);
         s_call_free(k);
@@ -446,21 +362,14 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
         return;
     }
     /* hold the reply for this slot, register for cancellation, then invoke */
-    atomic_fetch_add(&c->reply->pending, 1);
-    pthread_mutex_lock(&s_lock);
-    k->next = s_inflight;
-    if (s_inflight)
-        s_inflight->prev = k;
-    s_inflight = k;
-    k->registered = true;
-    pthread_mutex_unlock(&s_lock);
+    mg_mcp_inflight_register(&k->f);
     enum mg_err e = mg_lambda_invoke_async(c->lambda, t->lambda_arn, c->gw->account,
                                            mg_slice_cstr(payload), mg_slice_cstr(cc_text), s_done,
                                            k);
     mg_free(payload);
     mg_free(cc_text);
     if (e != MG_E_OK) {
-        bool mine = s_claim(k);
+        bool mine = mg_mcp_inflight_claim(&k->f);
         s_call_free(k);
         if (mine) {
             snprintf(detail, sizeof(detail), "Lambda function %s could not be invoked (%s).",

@@ -481,8 +481,7 @@ void mg_mcp_tools_notification(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg
     if (strcmp(m->method, "notifications/cancelled") == 0 && m->params) {
         const json_t *rid = json_object_get(m->params, "requestId");
         if (json_is_string(rid) || json_is_integer(rid)) {
-            mg_mcp_lambda_cancel(c->gw->id, c->caller, rid);
-            mg_mcp_http_cancel(c->gw->id, c->caller, rid);
+            mg_mcp_cancel(c->gw->id, c->caller, rid);
         }
     }
     /* notifications/initialized and anything else: accepted, nothing to do */

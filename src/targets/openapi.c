@@ -929,23 +929,6 @@ static enum mg_err s_scalar_text(const json_t *v, struct mg_buf *out)
     return MG_E_INVALID;
 }
 
-static enum mg_err s_pct_path(struct mg_buf *b, struct mg_slice s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < s.len; i++) {
-        uint8_t c = s.ptr[i];
-        bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.' || c == '~';
-        if (keep)
-            MG_TRY(mg_buf_append_byte(b, c));
-        else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            MG_TRY(mg_buf_append(b, e, 3));
-        }
-    }
-    return MG_E_OK;
-}
-
 static enum mg_err s_req_fail(enum mg_err e, char *msg, size_t cap, const char *what,
                               const char *name)
 {
@@ -989,11 +972,11 @@ static enum mg_err s_form_pair(struct mg_buf *b, const char *name, const json_t 
     if (e == MG_E_OK && b->len > 0)
         e = mg_buf_append_byte(b, '&');
     if (e == MG_E_OK)
-        e = s_pct_path(b, mg_slice_cstr(name));
+        e = mg_target_pct_encode(b, mg_slice_cstr(name));
     if (e == MG_E_OK)
         e = mg_buf_append_byte(b, '=');
     if (e == MG_E_OK)
-        e = s_pct_path(b, mg_buf_slice(&t));
+        e = mg_target_pct_encode(b, mg_buf_slice(&t));
     mg_buf_cleanup(&t);
     return e;
 }
@@ -1057,7 +1040,7 @@ enum mg_err mg_openapi_request(const json_t *call, const json_t *args, struct mg
         mg_buf_init(&t, S_MAX_VALUE);
         e = s_scalar_text(v, &t);
         if (e == MG_E_OK)
-            e = s_pct_path(&req->url, mg_buf_slice(&t));
+            e = mg_target_pct_encode(&req->url, mg_buf_slice(&t));
         mg_buf_cleanup(&t);
         if (e != MG_E_OK)
             return s_req_fail(e, msg, cap, "path parameter %s must be a string, number or boolean",

@@ -65,7 +65,7 @@ const char *mg_target_req_header_value(const struct mg_target_req *r, const char
     return NULL;
 }
 
-static enum mg_err s_pct(struct mg_buf *b, struct mg_slice s)
+enum mg_err mg_target_pct_encode(struct mg_buf *b, struct mg_slice s)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < s.len; i++) {
@@ -87,9 +87,9 @@ enum mg_err mg_target_req_query(struct mg_target_req *r, struct mg_slice name,
 {
     bool has_q = r->url.len > 0 && memchr(r->url.ptr, '?', r->url.len) != NULL;
     MG_TRY(mg_buf_append_byte(&r->url, has_q ? '&' : '?'));
-    MG_TRY(s_pct(&r->url, name));
+    MG_TRY(mg_target_pct_encode(&r->url, name));
     MG_TRY(mg_buf_append_byte(&r->url, '='));
-    return s_pct(&r->url, value);
+    return mg_target_pct_encode(&r->url, value);
 }
 
 void mg_target_req_view(struct mg_target_req *r, struct mg_http_out_req *out)

@@ -47,6 +47,9 @@ MG_MUST_USE enum mg_err mg_target_req_header(struct mg_target_req *r, const char
                                              struct mg_slice value);
 /* The value of a header already added (name compared without case), or NULL. */
 const char *mg_target_req_header_value(const struct mg_target_req *r, const char *name);
+/* Appends s percent-encoded: every byte but RFC 3986's unreserved characters (A-Z a-z 0-9 - _
+ * . ~) as %XX, upper-case hex. */
+MG_MUST_USE enum mg_err mg_target_pct_encode(struct mg_buf *b, struct mg_slice s);
 /* Appends name=value to the URL's query ('?' or '&'), both percent-encoded (RFC 3986
  * unreserved characters stay). */
 MG_MUST_USE enum mg_err mg_target_req_query(struct mg_target_req *r, struct mg_slice name,
