@@ -14,7 +14,7 @@
 struct s_sess {
     const struct mg_mcp_client_sync *s;
     uint64_t deadline_ns;
-    bool refreshed; /* credentials were fetched anew after a 401 (once) */
+    bool refreshed; /* credentials were fetched anew after a 401 (once per synchronization) */
     char session[MG_MCP_CLIENT_MAX_SESSION + 1];
     char version[16];
 };
@@ -51,7 +51,9 @@ static bool s_send(struct s_sess *ss, const char *method, struct mg_slice body, 
             snprintf(req.method, sizeof(req.method), "%s", method);
         char m[256] = "";
         if (e == MG_E_OK && s->cred) {
-            e = s->cred(s->cred_arg, ss->refreshed, &req, m, sizeof(m));
+            /* fresh credentials only for the retry after a 401: the requests after it reuse
+             * them (asking with refresh on every request would fetch a token per request) */
+            e = s->cred(s->cred_arg, attempt > 0, &req, m, sizeof(m));
             if (e) {
                 mg_target_req_cleanup(&req);
                 snprintf(reason, cap,
