@@ -11,6 +11,13 @@
  * name resolved to, an open-socket callback refuses to connect a plain-http transfer to an
  * address that is not loopback. Proxies from the environment are not used.
  *
+ * The outbound address policy (http/egress.h) is enforced in the same open-socket callback, on
+ * the address libcurl is about to connect to (after resolution: every address of a name and every
+ * happy-eyeballs attempt passes there), and again in the pre-request callback, which runs for a
+ * new connection and for one reused from the cache alike. The policy is the client's, fixed at
+ * creation, and depends only on the address, its port and the URL's host, which libcurl's reuse
+ * key includes: a cached connection passed the same check the new request would get.
+ *
  * Operator CA bundles (struct mg_http_client_config) are read at creation into OpenSSL
  * X509_STOREs: one with the system store (libcurl's default CA file and path) plus the bundles
  * for every host, and one per host named by a bundle with those plus the host's own. A transfer
@@ -79,7 +86,7 @@ struct s_xfer {
     bool plain_http;      /* the open-socket callback only connects to loopback */
     bool refused_peer;    /* ... and it refused one */
     char denied[INET6_ADDRSTRLEN + 8]; /* an address the policy refused, or "" */
-    enum mg_err fail;     /* set by a callback that stopped the transfer (TOO_LARGE, NOMEM) */
+    enum mg_err fail; /* set by a callback that stopped the transfer (TOO_LARGE, NOMEM) */
     struct mg_http_out_resp resp;
     char errbuf[CURL_ERROR_SIZE];
 };

@@ -42,7 +42,7 @@ static bool s_embedded4(const uint8_t a[16], uint32_t *v4)
     static const uint8_t nat64[4] = {0x00, 0x64, 0xff, 0x9b};
     bool mapped = s_zero(a, 10) && a[10] == 0xff && a[11] == 0xff;
     bool compat = s_zero(a, 12);
-    bool translated = memcmp(a, nat64, 4) == 0 && s_zero(a + 4, 8);
+    bool translated = mg_memcmp(a, nat64, 4) == 0 && s_zero(a + 4, 8);
     if (!mapped && !compat && !translated)
         return false;
     *v4 = (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 | a[15];
@@ -55,20 +55,20 @@ static enum s_class s_class6(const uint8_t a[16])
     static const uint8_t ec2_metadata[16] = {0xfd, 0x00, 0x0e, 0xc2, [14] = 0x02, [15] = 0x54};
     if (s_zero(a, 16)) /* :: */
         return S_NEVER;
-    if (memcmp(a, loopback, 16) == 0)
+    if (mg_memcmp(a, loopback, 16) == 0)
         return S_LOCAL;
     uint32_t v4;
     if (s_embedded4(a, &v4))
         return s_class4(v4);
-    if (a[0] == 0xff)                                      /* ff00::/8 multicast */
+    if (a[0] == 0xff) /* ff00::/8 multicast */
         return S_NEVER;
-    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)             /* fe80::/10 link-local */
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) /* fe80::/10 link-local */
         return S_NEVER;
-    if (memcmp(a, ec2_metadata, 16) == 0)                  /* EC2 metadata over IPv6 */
+    if (mg_memcmp(a, ec2_metadata, 16) == 0) /* EC2 metadata over IPv6 */
         return S_NEVER;
-    if ((a[0] & 0xfe) == 0xfc)                             /* fc00::/7 unique local */
+    if ((a[0] & 0xfe) == 0xfc) /* fc00::/7 unique local */
         return S_LOCAL;
-    if (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0)             /* fec0::/10 site-local */
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0) /* fec0::/10 site-local */
         return S_LOCAL;
     return S_OTHER;
 }
@@ -76,7 +76,7 @@ static enum s_class s_class6(const uint8_t a[16])
 static bool s_prefix_match(const uint8_t a[16], const uint8_t net[16], unsigned prefix)
 {
     unsigned full = prefix / 8, rest = prefix % 8;
-    if (memcmp(a, net, full) != 0)
+    if (mg_memcmp(a, net, full) != 0)
         return false;
     if (rest == 0)
         return true;
@@ -207,15 +207,14 @@ static bool s_host_name(const char *h)
     return true;
 }
 
-enum mg_err mg_http_egress_allow(struct mg_http_egress *p, const char *spec,
-                                 struct mg_errinfo *ei)
+enum mg_err mg_http_egress_allow(struct mg_http_egress *p, const char *spec, struct mg_errinfo *ei)
 {
     if (spec == NULL)
         return mg_errinfo_set(ei, MG_E_INVALID, "outbound allow rule: missing");
     size_t n = strnlen(spec, 300);
     if (n == 0 || n >= 300)
-        return mg_errinfo_set(ei, MG_E_INVALID,
-                              "outbound allow rule '%.64s': empty or too long", spec);
+        return mg_errinfo_set(ei, MG_E_INVALID, "outbound allow rule '%.64s': empty or too long",
+                              spec);
     if (p->n_allow >= MG_HTTP_EGRESS_MAX_ALLOW)
         return mg_errinfo_set(ei, MG_E_INVALID, "at most %d outbound allow rules",
                               MG_HTTP_EGRESS_MAX_ALLOW);
@@ -240,7 +239,7 @@ enum mg_err mg_http_egress_allow(struct mg_http_egress *p, const char *spec,
             memset(masked, 0, sizeof(masked));
             for (unsigned b = 0; b < r.prefix; b++)
                 masked[b / 8] |= (uint8_t)(r.addr[b / 8] & (0x80u >> (b % 8)));
-            if (memcmp(masked, r.addr, 16) != 0)
+            if (mg_memcmp(masked, r.addr, 16) != 0)
                 bad = "has address bits set past its prefix length";
         }
     } else if (buf[0] == '[') {

@@ -27,9 +27,9 @@
 #define MG_HTTP_EGRESS_MAX_HOST 253 /* bytes of a host name in a rule */
 
 struct mg_http_egress_rule {
-    bool net;           /* an address block (addr/prefix), else a host name */
-    uint8_t addr[16];   /* IPv6, or IPv4 as ::ffff:a.b.c.d */
-    unsigned prefix;    /* bits of addr that must match, 0..128 */
+    bool net;                               /* an address block (addr/prefix), else a host name */
+    uint8_t addr[16];                       /* IPv6, or IPv4 as ::ffff:a.b.c.d */
+    unsigned prefix;                        /* bits of addr that must match, 0..128 */
     char host[MG_HTTP_EGRESS_MAX_HOST + 1]; /* lower-case name, for !net */
     unsigned port;                          /* 0: any port */
 };

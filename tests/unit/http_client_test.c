@@ -1,6 +1,7 @@
 /* The outbound HTTP client (src/http/client.c) against a small HTTP/1.1 server on a loopback
  * port, run by this test in its own threads (plain sockets): answers, limits, timeouts, the
- * loopback-only rule, redirects as answers, concurrency, the blocking variant and shutdown.
+ * loopback-only rule, redirects as answers, concurrency, the blocking variant and shutdown, and
+ * the outbound address policy (metadata always refused, --outbound-deny-local, allow rules).
  *
  * Each test checks its results after the client and the server are stopped, so that a result an
  * injected allocation failure changed (torture mode) fails an assertion with no thread left
@@ -795,8 +796,9 @@ static struct mg_http_client *s_client_policy(bool deny_local, const char *const
 {
     struct mg_http_client *c = NULL;
     struct mg_errinfo ei = {0};
-    struct mg_http_client_config cfg = {
-        .deny_local = deny_local, .allow = allow, .n_allow = n_allow};
+    struct mg_http_client_config cfg = {.deny_local = deny_local,
+                                        .allow = allow,
+                                        .n_allow = n_allow};
     if (mg_http_client_new_with(&c, &cfg, &ei) != MG_E_OK)
         return NULL;
     return c;
@@ -822,10 +824,18 @@ static void test_http_policy_metadata_refused(void **state)
     struct mg_http_client *c = s_client_policy(false, NULL, 0);
     const char *urls[] = {"https://169.254.169.254/latest/meta-data/",
                           "https://[::ffff:169.254.169.254]/latest/meta-data/",
-                          "https://[::ffff:a9fe:a9fe]:8443/", "https://[fe80::1]/",
-                          "https://0.0.0.0/", "https://[::]/", "https://224.0.0.1/"};
-    const char *want[] = {"169.254.169.254", "::ffff:169.254.169.254", "::ffff:169.254.169.254",
-                          "fe80::1", "0.0.0.0", "::", "224.0.0.1"};
+                          "https://[::ffff:a9fe:a9fe]:8443/",
+                          "https://[fe80::1]/",
+                          "https://0.0.0.0/",
+                          "https://[::]/",
+                          "https://224.0.0.1/"};
+    const char *want[] = {"169.254.169.254",
+                          "::ffff:169.254.169.254",
+                          "::ffff:169.254.169.254",
+                          "fe80::1",
+                          "0.0.0.0",
+                          "::",
+                          "224.0.0.1"};
     enum { N = sizeof(urls) / sizeof(urls[0]) };
     enum mg_err e[N];
     long st[N];
@@ -879,8 +889,7 @@ static void test_http_policy_deny_local(void **state)
     assert_string_equal(m[0], "the address 127.0.0.1 is not allowed for outbound requests");
     assert_true(strcmp(m[1], "the address 127.0.0.1 is not allowed for outbound requests") == 0 ||
                 strcmp(m[1], "the address ::1 is not allowed for outbound requests") == 0);
-    assert_string_equal(m[2],
-                        "the address ::ffff:127.0.0.1 is not allowed for outbound requests");
+    assert_string_equal(m[2], "the address ::ffff:127.0.0.1 is not allowed for outbound requests");
     assert_int_equal(accepted1, 1); /* no connection was made */
 }
 
@@ -944,8 +953,7 @@ int main(void)
                                         s_srv_stop),
         cmocka_unit_test_setup_teardown(test_http_tls_failure, s_srv_start, s_srv_stop),
         cmocka_unit_test_setup_teardown(test_http_localhost_and_head, s_srv_start, s_srv_stop),
-        cmocka_unit_test_setup_teardown(test_http_policy_metadata_refused, s_srv_start,
-                                        s_srv_stop),
+        cmocka_unit_test_setup_teardown(test_http_policy_metadata_refused, s_srv_start, s_srv_stop),
         cmocka_unit_test_setup_teardown(test_http_policy_deny_local, s_srv_start, s_srv_stop),
         cmocka_unit_test_setup_teardown(test_http_policy_allow_rules, s_srv_start, s_srv_stop),
     };

@@ -22,10 +22,25 @@ static void test_egress_never(void **state)
     (void)state;
     struct mg_http_egress open = {.deny_local = false}, shared = {.deny_local = true};
     const char *never[] = {
-        "169.254.169.254", "169.254.0.1", "0.0.0.0", "0.1.2.3", "224.0.0.1", "239.255.255.250",
-        "255.255.255.255", "240.0.0.1", "::", "fe80::1", "febf::1", "ff02::1", "fd00:ec2::254",
-        "::ffff:169.254.169.254", "::ffff:0.0.0.0", "::169.254.169.254", "64:ff9b::a9fe:a9fe",
-        "::ffff:224.0.0.1", "fe80::1%eth0",
+        "169.254.169.254",
+        "169.254.0.1",
+        "0.0.0.0",
+        "0.1.2.3",
+        "224.0.0.1",
+        "239.255.255.250",
+        "255.255.255.255",
+        "240.0.0.1",
+        "::",
+        "fe80::1",
+        "febf::1",
+        "ff02::1",
+        "fd00:ec2::254",
+        "::ffff:169.254.169.254",
+        "::ffff:0.0.0.0",
+        "::169.254.169.254",
+        "64:ff9b::a9fe:a9fe",
+        "::ffff:224.0.0.1",
+        "fe80::1%eth0",
     };
     for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
         if (s_ok(&open, never[i], 443, "x.example") || s_ok(&shared, never[i], 443, "x.example"))
@@ -49,9 +64,10 @@ static void test_egress_local(void **state)
     (void)state;
     struct mg_http_egress open = {.deny_local = false}, shared = {.deny_local = true};
     const char *local[] = {
-        "127.0.0.1", "127.1.2.3", "::1", "10.0.0.1", "172.16.0.1", "172.31.255.255",
-        "192.168.1.1", "100.64.0.1", "100.127.255.254", "fc00::1", "fd12:3456::1", "fec0::1",
-        "::ffff:127.0.0.1", "::ffff:10.1.2.3", "::10.1.2.3", "64:ff9b::7f00:1",
+        "127.0.0.1",        "127.1.2.3",       "::1",          "10.0.0.1",
+        "172.16.0.1",       "172.31.255.255",  "192.168.1.1",  "100.64.0.1",
+        "100.127.255.254",  "fc00::1",         "fd12:3456::1", "fec0::1",
+        "::ffff:127.0.0.1", "::ffff:10.1.2.3", "::10.1.2.3",   "64:ff9b::7f00:1",
     };
     for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
         if (!s_ok(&open, local[i], 80, NULL))
@@ -60,8 +76,8 @@ static void test_egress_local(void **state)
             fail_msg("%s allowed with deny_local", local[i]);
     }
     const char *public[] = {
-        "93.184.216.34", "8.8.8.8",   "172.15.255.255", "172.32.0.1", "100.63.255.255",
-        "100.128.0.1",   "169.253.1.1", "2606:4700::1",  "::ffff:8.8.8.8", "192.169.0.1",
+        "93.184.216.34", "8.8.8.8",     "172.15.255.255", "172.32.0.1",     "100.63.255.255",
+        "100.128.0.1",   "169.253.1.1", "2606:4700::1",   "::ffff:8.8.8.8", "192.169.0.1",
     };
     for (size_t i = 0; i < sizeof(public) / sizeof(public[0]); i++) {
         if (!s_ok(&shared, public[i], 443, NULL) || !s_ok(&open, public[i], 443, NULL))
@@ -111,10 +127,10 @@ static void test_egress_bad_rules(void **state)
     (void)state;
     struct mg_http_egress p = {.deny_local = true};
     const char *bad[] = {
-        "",           "10.0.0.1/8",   "10.0.0.0/33", "10.0.0.0/",  "10.0.0.0/x",  "fd00::/129",
-        "host:0",     "host:65536",   "host:",       "ho st",      "[fd00::1",    "[10.0.0.1]",
-        "[::1]:x",    "[::1]x",       "http://x",    "-x",         "a/b",         "host:80:90",
-        "10.0.0.0/-1",
+        "",           "10.0.0.1/8", "10.0.0.0/33", "10.0.0.0/",   "10.0.0.0/x",
+        "fd00::/129", "host:0",     "host:65536",  "host:",       "ho st",
+        "[fd00::1",   "[10.0.0.1]", "[::1]:x",     "[::1]x",      "http://x",
+        "-x",         "a/b",        "host:80:90",  "10.0.0.0/-1",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct mg_errinfo ei = {0};
