@@ -14,6 +14,7 @@
  * The answer is the upstream's as it gave it: its result object becomes ours, its JSON-RPC error
  * ours with the same code, message and data. A server that cannot be reached or answers
  * something unreadable gives a tool failure (isError; the detail with exceptionLevel DEBUG). */
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -37,7 +38,7 @@
 /* ---- the upstream sessions --------------------------------------------------------------------- */
 
 struct s_entry {
-    uint64_t key;
+    uint8_t key[32];
     int64_t last;
     bool used;
     char target[16];
@@ -49,23 +50,30 @@ static pthread_mutex_t s_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct s_entry s_table[S_SESSIONS];
 static atomic_llong s_next_id = 1;
 
-static uint64_t s_fnv(uint64_t h, const char *s)
+/* The table's key: SHA-256 of (gateway, caller, the client's session id), so that no caller can
+ * make its key meet another's (a short hash could be made to collide by a chosen role session
+ * name). */
+static bool s_key(uint8_t out[32], const char *gateway_id, const char *caller, const char *session)
 {
-    for (; *s; s++) {
-        h ^= (uint8_t)*s;
-        h *= 1099511628211ull;
-    }
-    return h ^ 0xff; /* separates consecutive fields */
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    bool ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+              EVP_DigestUpdate(ctx, gateway_id, strlen(gateway_id) + 1) == 1 &&
+              EVP_DigestUpdate(ctx, caller, strlen(caller) + 1) == 1 &&
+              EVP_DigestUpdate(ctx, session, strlen(session) + 1) == 1 &&
+              EVP_DigestFinal_ex(ctx, out, &n) == 1 && n == 32;
+    EVP_MD_CTX_free(ctx);
+    return ok;
 }
 
-static bool s_get(uint64_t key, const char *target, char *session, char *version)
+static bool s_get(const uint8_t key[32], const char *target, char *session, char *version)
 {
     bool hit = false;
     int64_t now = mg_now();
     pthread_mutex_lock(&s_mu);
     for (size_t i = 0; i < S_SESSIONS; i++) {
         struct s_entry *e = &s_table[i];
-        if (e->used && e->key == key && strcmp(e->target, target) == 0) {
+        if (e->used && memcmp(e->key, key, 32) == 0 && strcmp(e->target, target) == 0) {
             if (now - e->last > S_IDLE_S) {
                 e->used = false;
                 break;
@@ -81,18 +89,20 @@ static bool s_get(uint64_t key, const char *target, char *session, char *version
     return hit;
 }
 
-static void s_drop(uint64_t key, const char *target)
+static void s_drop(const uint8_t key[32], const char *target)
 {
     pthread_mutex_lock(&s_mu);
     for (size_t i = 0; i < S_SESSIONS; i++)
-        if (s_table[i].used && s_table[i].key == key && strcmp(s_table[i].target, target) == 0)
+        if (s_table[i].used && memcmp(s_table[i].key, key, 32) == 0 &&
+            strcmp(s_table[i].target, target) == 0)
             s_table[i].used = false;
     pthread_mutex_unlock(&s_mu);
 }
 
 /* Keeps a session: replaces the key's entry, else takes a free or expired one, else the least
  * recently used. */
-static void s_put(uint64_t key, const char *target, const char *session, const char *version)
+static void s_put(const uint8_t key[32], const char *target, const char *session,
+                  const char *version)
 {
     size_t sl = strlen(session);
     if (sl > S_SESSION_LEN)
@@ -102,7 +112,7 @@ static void s_put(uint64_t key, const char *target, const char *session, const c
     struct s_entry *slot = NULL, *lru = &s_table[0];
     for (size_t i = 0; i < S_SESSIONS; i++) {
         struct s_entry *e = &s_table[i];
-        if (e->used && e->key == key && strcmp(e->target, target) == 0) {
+        if (e->used && memcmp(e->key, key, 32) == 0 && strcmp(e->target, target) == 0) {
             slot = e;
             break;
         }
@@ -114,7 +124,7 @@ static void s_put(uint64_t key, const char *target, const char *session, const c
     if (slot == NULL)
         slot = lru;
     slot->used = true;
-    slot->key = key;
+    mg_memcpy(slot->key, key, 32);
     slot->last = now;
     snprintf(slot->target, sizeof(slot->target), "%s", target);
     mg_memcpy(slot->session, session, sl + 1);
@@ -149,7 +159,7 @@ struct s_call {
     json_t *id;   /* the client's request id */
     json_t *args; /* a copy of the arguments */
     char *endpoint, *tool;
-    uint64_t key;
+    uint8_t key[32];
     char target[16];
     struct mg_vault_cred *cred;
     enum s_step step;
@@ -617,8 +627,8 @@ static bool s_start(struct mg_mcp_ctx *c, const json_t *id, const struct mg_gate
         mg_memcpy(sess_text, sess->ptr, sess->len);
         sess_text[sess->len] = 0;
     }
-    k->key = s_fnv(s_fnv(s_fnv(14695981039346656037ull, c->gw->id), c->caller), sess_text);
-    if (k->id == NULL || k->args == NULL || k->endpoint == NULL || k->tool == NULL ||
+    bool keyed = s_key(k->key, c->gw->id, c->caller, sess_text);
+    if (!keyed || k->id == NULL || k->args == NULL || k->endpoint == NULL || k->tool == NULL ||
         (agg && k->listed == NULL)) {
         k->agg = NULL;
         s_call_free(k);
