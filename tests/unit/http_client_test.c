@@ -933,6 +933,28 @@ static void test_http_policy_allow_rules(void **state)
     assert_non_null(strstr(ei.msg, "outbound allow rule '127.0.0.0/8:80'"));
 }
 
+/* The pre-request check runs on reused connections too: they still are reused, and pass. */
+static void test_http_policy_reuse(void **state)
+{
+    (void)state;
+    char rule[64], url[128];
+    snprintf(rule, sizeof(rule), "127.0.0.1:%d", s_srv.port);
+    const char *allow[] = {rule};
+    struct mg_http_client *c = s_client_policy(true, allow, 1);
+    enum mg_err e[3];
+    long st[3];
+    char m[3][256];
+    for (int i = 0; i < 3; i++)
+        s_get(c, s_url(url, sizeof(url), "/hello"), &e[i], &st[i], m[i], sizeof(m[i]));
+    mg_http_client_free(c);
+    int accepted = atomic_load(&s_srv.accepted);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(e[i], MG_E_OK);
+        assert_int_equal(st[i], 200);
+    }
+    assert_int_equal(accepted, 1); /* one connection, reused twice */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -956,6 +978,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http_policy_metadata_refused, s_srv_start, s_srv_stop),
         cmocka_unit_test_setup_teardown(test_http_policy_deny_local, s_srv_start, s_srv_stop),
         cmocka_unit_test_setup_teardown(test_http_policy_allow_rules, s_srv_start, s_srv_stop),
+        cmocka_unit_test_setup_teardown(test_http_policy_reuse, s_srv_start, s_srv_stop),
     };
     return MG_RUN_TESTS(tests);
 }
