@@ -925,7 +925,17 @@ enum mg_err mg_http_client_new_with(struct mg_http_client **out,
             e = mg_http_egress_allow(&c->egress, cfg->allow[i], ei);
         if (e)
             s_ca_free(c);
+        else if (cfg->n_allow > 0 && !cfg->deny_local)
+            MG_LOG(MG_LOG_WARN, MG_SUB_HTTP,
+                   "--outbound-allow has no effect without --outbound-deny-local (loopback and "
+                   "private addresses are allowed already)");
     }
+    if (!e)
+        MG_LOG(MG_LOG_INFO, MG_SUB_HTTP,
+               "outbound address policy: link-local (instance metadata), unspecified, multicast "
+               "and broadcast addresses refused; loopback and private addresses %s (%zu "
+               "exceptions)",
+               c->egress.deny_local ? "refused" : "allowed", c->egress.n_allow);
     if (e) {
         mg_free(c);
         return e;
