@@ -132,7 +132,11 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
         e = mg_app_load_token_key(app, ei);
     if (!e) {
         /* before the services that use it; a bad --outbound-ca bundle stops the start here */
-        struct mg_http_client_config hc = {.cas = cfg->outbound_ca, .n_cas = cfg->n_outbound_ca};
+        struct mg_http_client_config hc = {.cas = cfg->outbound_ca,
+                                           .n_cas = cfg->n_outbound_ca,
+                                           .deny_local = cfg->outbound_deny_local,
+                                           .allow = cfg->outbound_allow,
+                                           .n_allow = cfg->n_outbound_allow};
         e = mg_http_client_new_with(&app->http_client, &hc, ei);
     }
     if (!e) {

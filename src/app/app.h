@@ -36,6 +36,11 @@ struct mg_app_config {
      * owned by the caller, read when the outbound client is created) */
     struct mg_http_ca outbound_ca[MG_HTTP_CLIENT_MAX_CAS];
     size_t n_outbound_ca;
+    /* --outbound-deny-local and --outbound-allow: the outbound address policy (http/egress.h;
+     * strings owned by the caller, parsed when the outbound client is created) */
+    bool outbound_deny_local;
+    const char *outbound_allow[MG_HTTP_EGRESS_MAX_ALLOW];
+    size_t n_outbound_allow;
 };
 
 struct mg_app {

@@ -50,10 +50,16 @@ static const char s_serve_usage[] =
     "  --outbound-ca FILE      trust the PEM CA bundle FILE for outbound https (targets, OAuth\n"
     "                          endpoints) in addition to the system store; repeatable\n"
     "  --outbound-ca HOST=FILE the same, only for URLs whose host is HOST; repeatable\n"
+    "  --outbound-deny-local   refuse outbound requests (targets, OAuth endpoints) to loopback\n"
+    "                          and private addresses too (shared deployments); link-local\n"
+    "                          (cloud metadata), multicast and unspecified addresses are\n"
+    "                          always refused\n"
+    "  --outbound-allow RULE   an exception to --outbound-deny-local: CIDR (10.1.0.0/16),\n"
+    "                          ADDR[:PORT] or HOST[:PORT]; repeatable\n"
     "\n"
     "Relative paths are taken from the working directory at start-up and made absolute.\n";
 
-/* Every option of serve takes a value. */
+/* Every option of serve takes a value (but --outbound-deny-local, a switch). */
 static const char *const s_serve_opts[] = {
     "--listen",
     "--data",
@@ -77,6 +83,7 @@ static const char *const s_serve_opts[] = {
     "--lambda-code-storage",
     "--lambda-isolation",
     "--outbound-ca",
+    "--outbound-allow",
     NULL,
 };
 
@@ -269,6 +276,10 @@ int mg_cli_serve_main(int argc, char **argv)
             fputs(s_serve_usage, stdout);
             return 0;
         }
+        if (strcmp(a, "--outbound-deny-local") == 0) { /* the one option without a value */
+            cfg.outbound_deny_local = true;
+            continue;
+        }
         if (!s_serve_opt_known(a)) {
             fprintf(stderr, "mcpgate serve: unknown option '%s' (see mcpgate serve --help)\n", a);
             return 2;
@@ -408,6 +419,14 @@ int mg_cli_serve_main(int argc, char **argv)
         } else if (strcmp(a, "--outbound-ca") == 0) {
             if (!s_parse_outbound_ca(v, &cfg))
                 return 2;
+        } else if (strcmp(a, "--outbound-allow") == 0) {
+            /* checked when the outbound client starts (mcpgate serve: outbound allow rule ...) */
+            if (cfg.n_outbound_allow >= MG_HTTP_EGRESS_MAX_ALLOW) {
+                fprintf(stderr, "mcpgate serve: --outbound-allow: at most %d of them\n",
+                        MG_HTTP_EGRESS_MAX_ALLOW);
+                return 2;
+            }
+            cfg.outbound_allow[cfg.n_outbound_allow++] = v;
         } else if (strcmp(a, "--lambda-isolation") == 0) {
             if (strcmp(v, "auto") == 0)
                 cfg.lambda.isolation = 0;

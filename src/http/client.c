@@ -11,6 +11,13 @@
  * name resolved to, an open-socket callback refuses to connect a plain-http transfer to an
  * address that is not loopback. Proxies from the environment are not used.
  *
+ * The outbound address policy (http/egress.h) is enforced in the same open-socket callback, on
+ * the address libcurl is about to connect to (after resolution: every address of a name and every
+ * happy-eyeballs attempt passes there), and again in the pre-request callback, which runs for a
+ * new connection and for one reused from the cache alike. The policy is the client's, fixed at
+ * creation, and depends only on the address, its port and the URL's host, which libcurl's reuse
+ * key includes: a cached connection passed the same check the new request would get.
+ *
  * Operator CA bundles (struct mg_http_client_config) are read at creation into OpenSSL
  * X509_STOREs: one with the system store (libcurl's default CA file and path) plus the bundles
  * for every host, and one per host named by a bundle with those plus the host's own. A transfer
@@ -43,6 +50,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "http/egress.h"
 
 #define S_MAX_URL 8192                     /* bytes of a URL */
 #define S_MAX_METHOD 32                    /* bytes of a method name */
@@ -74,9 +82,11 @@ struct s_xfer {
     CURLU *cu;
     struct curl_slist *slist;
     X509_STORE *ca_store; /* the operator's store for the URL's host (the client's), or NULL */
+    char *host;           /* the URL's host (curl's string), for the address policy */
     bool plain_http;      /* the open-socket callback only connects to loopback */
     bool refused_peer;    /* ... and it refused one */
-    enum mg_err fail;     /* set by a callback that stopped the transfer (TOO_LARGE, NOMEM) */
+    char denied[INET6_ADDRSTRLEN + 8]; /* an address the policy refused, or "" */
+    enum mg_err fail; /* set by a callback that stopped the transfer (TOO_LARGE, NOMEM) */
     struct mg_http_out_resp resp;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -96,6 +106,7 @@ struct mg_http_client {
     X509_STORE *ca_all; /* system + every-host bundles; NULL without any */
     struct s_ca_host *ca_hosts;
     size_t n_ca_hosts;
+    struct mg_http_egress egress; /* the address policy, immutable after creation */
 };
 
 struct s_ca_host {
@@ -215,16 +226,66 @@ static bool s_addr_loopback(const struct sockaddr *sa)
     return false;
 }
 
+/* Notes an address the policy refused (the first one: the one the caller is told about). */
+static void s_deny(struct s_xfer *x, const char *text)
+{
+    MG_LOG(MG_LOG_DEBUG, MG_SUB_HTTP,
+           "outbound: refused a connection to %s (the outbound address policy)", text);
+    if (x->denied[0] == '\0' && !mg_fmt(x->denied, sizeof(x->denied), "%s", text))
+        x->denied[0] = '\0';
+}
+
+/* Every socket libcurl opens for a transfer (each address of a name, each happy-eyeballs
+ * attempt) passes here first, with the address it is about to connect to. */
 static curl_socket_t s_open_socket(void *user, curlsocktype purpose, struct curl_sockaddr *a)
 {
     struct s_xfer *x = user;
     if (purpose != CURLSOCKTYPE_IPCXN)
         return CURL_SOCKET_BAD;
+    if (!mg_http_egress_permits(&x->c->egress, &a->addr, x->host)) {
+        char text[INET6_ADDRSTRLEN] = "an address of another family";
+        const void *ip = NULL;
+        if (a->addr.sa_family == AF_INET)
+            ip = &((const struct sockaddr_in *)(const void *)&a->addr)->sin_addr;
+        else if (a->addr.sa_family == AF_INET6)
+            ip = &((const struct sockaddr_in6 *)(const void *)&a->addr)->sin6_addr;
+        if (ip && inet_ntop(a->addr.sa_family, ip, text, sizeof(text)) == NULL)
+            mg_memcpy(text, "?", 2);
+        s_deny(x, text);
+        return CURL_SOCKET_BAD;
+    }
     if (x->plain_http && !s_addr_loopback(&a->addr)) {
         x->refused_peer = true;
         return CURL_SOCKET_BAD;
     }
     return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* Before each request is sent on a connection, new or reused: the peer is checked again, so no
+ * path to a connection (libcurl's connection cache included) skips the policy. */
+static int s_prereq(void *user, char *peer_ip, char *local_ip, int peer_port, int local_port)
+{
+    (void)local_ip;
+    (void)local_port;
+    struct s_xfer *x = user;
+    if (!mg_http_egress_permits_text(&x->c->egress, peer_ip, peer_port, x->host)) {
+        s_deny(x, peer_ip ? peer_ip : "?");
+        return CURL_PREREQFUNC_ABORT;
+    }
+    if (x->plain_http) {
+        struct sockaddr_in s4 = {.sin_family = AF_INET};
+        struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+        bool ok = false;
+        if (inet_pton(AF_INET, peer_ip, &s4.sin_addr) == 1)
+            ok = s_addr_loopback((const struct sockaddr *)&s4);
+        else if (inet_pton(AF_INET6, peer_ip, &s6.sin6_addr) == 1)
+            ok = s_addr_loopback((const struct sockaddr *)&s6);
+        if (!ok) {
+            x->refused_peer = true;
+            return CURL_PREREQFUNC_ABORT;
+        }
+    }
+    return CURL_PREREQFUNC_OK;
 }
 
 /* --- checks and set-up (on the I/O thread) ------------------------------------------------- */
@@ -306,7 +367,7 @@ static enum mg_err s_check_url(struct s_xfer *x)
     }
     bool loopback = s_host_loopback(part);
     x->ca_store = s_ca_for_host(x->c, part);
-    curl_free(part);
+    x->host = part; /* freed with the transfer */
     if (http && !loopback) {
         s_resp_fail(r, MG_E_INVALID, "plain http is allowed only to a loopback address; use https");
         return MG_E_INVALID;
@@ -419,6 +480,8 @@ static enum mg_err s_build_easy(struct s_xfer *x)
     S_SET(CURLOPT_HEADERDATA, (void *)x);
     S_SET(CURLOPT_OPENSOCKETFUNCTION, s_open_socket);
     S_SET(CURLOPT_OPENSOCKETDATA, (void *)x);
+    S_SET(CURLOPT_PREREQFUNCTION, s_prereq);
+    S_SET(CURLOPT_PREREQDATA, (void *)x);
     S_SET(CURLOPT_ERRORBUFFER, x->errbuf);
     S_SET(CURLOPT_TCP_KEEPALIVE, 1L);
     S_SET(CURLOPT_HTTPHEADER, x->slist);
@@ -461,6 +524,7 @@ static void s_complete(struct mg_http_client *c, struct s_xfer *x)
     }
     curl_slist_free_all(x->slist);
     curl_url_cleanup(x->cu);
+    curl_free(x->host);
     struct mg_http_out_resp resp = x->resp; /* moved: the callee owns the buffers */
     mg_http_out_cb cb = x->cb;
     void *arg = x->arg;
@@ -498,6 +562,12 @@ static void s_fill_result(struct s_xfer *x, CURLcode rc)
         return;
     }
     r->err = MG_E_UPSTREAM;
+    if (x->denied[0]) {
+        if (!mg_fmt(r->msg, sizeof(r->msg), "the address %s is not allowed for outbound requests",
+                    x->denied))
+            r->msg[0] = '\0';
+        return;
+    }
     if (x->refused_peer) {
         s_resp_fail(r, MG_E_INVALID, "plain http resolved to an address that is not loopback");
         return;
@@ -847,6 +917,25 @@ enum mg_err mg_http_client_new_with(struct mg_http_client **out,
         return mg_errinfo_set(ei, MG_E_NOMEM,
                               "cannot start the outbound HTTP client: out of memory");
     enum mg_err e = s_ca_init(c, cfg, ei);
+    if (!e && cfg) {
+        c->egress.deny_local = cfg->deny_local;
+        if (cfg->n_allow > 0 && cfg->allow == NULL)
+            e = mg_errinfo_set(ei, MG_E_INVALID, "outbound allow rules: none given");
+        for (size_t i = 0; !e && i < cfg->n_allow; i++)
+            e = mg_http_egress_allow(&c->egress, cfg->allow[i], ei);
+        if (e)
+            s_ca_free(c);
+        else if (cfg->n_allow > 0 && !cfg->deny_local)
+            MG_LOG(MG_LOG_WARN, MG_SUB_HTTP,
+                   "--outbound-allow has no effect without --outbound-deny-local (loopback and "
+                   "private addresses are allowed already)");
+    }
+    if (!e)
+        MG_LOG(MG_LOG_INFO, MG_SUB_HTTP,
+               "outbound address policy: link-local (instance metadata), unspecified, multicast "
+               "and broadcast addresses refused; loopback and private addresses %s (%zu "
+               "exceptions)",
+               c->egress.deny_local ? "refused" : "allowed", c->egress.n_allow);
     if (e) {
         mg_free(c);
         return e;

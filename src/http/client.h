@@ -4,7 +4,9 @@
  * mg_http_fetch_sync is for threads that may block (the control plane's background worker).
  *
  * Rules every request gets: http and https only; plain http only to a loopback address (127/8,
- * ::1, "localhost"); redirects are never followed (a 3xx is an answer like any other, so a
+ * ::1, "localhost"); every connection only to an address the outbound address policy allows
+ * (http/egress.h: never link-local/metadata, multicast, unspecified; with deny_local, no
+ * loopback or private address but the operator's exceptions); redirects are never followed (a 3xx is an answer like any other, so a
  * credential never travels to a host it was not meant for); TLS peers verified against the
  * system store plus the operator's CA bundles (struct mg_http_client_config), or against the
  * request's own CA bundle alone; connect and total timeouts; a response
@@ -18,6 +20,7 @@
 
 #include "base/err.h"
 #include "base/slice.h"
+#include "http/egress.h"
 
 #define MG_HTTP_CLIENT_CONNECT_MS 5000                 /* default connect timeout */
 #define MG_HTTP_CLIENT_TOTAL_MS 30000                  /* default total timeout */
@@ -51,7 +54,8 @@ struct mg_http_out_req {
 /* What came back. err is MG_E_OK when an HTTP answer arrived (whatever its status); otherwise
  * MG_E_INVALID (the request was refused before sending: bad URL, scheme, http to a non-loopback
  * host, too many headers), MG_E_UPSTREAM (connect, TLS, protocol failure or timeout: timed_out
- * tells), MG_E_TOO_LARGE (response over its limit) or MG_E_NOMEM, with a short reason in msg
+ * tells; an address the policy refuses: "the address 169.254.169.254 is not allowed for
+ * outbound requests", before any connection to it is made), MG_E_TOO_LARGE (response over its limit) or MG_E_NOMEM, with a short reason in msg
  * that names no secret (e.g. "connection refused", "timed out after 30000 ms"). */
 struct mg_http_out_resp {
     enum mg_err err;
@@ -88,6 +92,13 @@ struct mg_http_ca {
 struct mg_http_client_config {
     const struct mg_http_ca *cas; /* at most MG_HTTP_CLIENT_MAX_CAS */
     size_t n_cas;
+    /* The outbound address policy (http/egress.h). Link-local (cloud metadata), unspecified,
+     * multicast and broadcast addresses are always refused; deny_local refuses loopback and
+     * private addresses too, except those an allow rule grants ("CIDR", "ADDR[:PORT]",
+     * "HOST[:PORT]", at most MG_HTTP_EGRESS_MAX_ALLOW). */
+    bool deny_local;
+    const char *const *allow;
+    size_t n_allow;
 };
 
 /* Starts the I/O thread. cfg NULL: no operator CA bundles. Each bundle is read here: a file that

@@ -73,7 +73,7 @@ static bool s_get(const uint8_t key[32], const char *target, char *session, char
     pthread_mutex_lock(&s_mu);
     for (size_t i = 0; i < S_SESSIONS; i++) {
         struct s_entry *e = &s_table[i];
-        if (e->used && memcmp(e->key, key, 32) == 0 && strcmp(e->target, target) == 0) {
+        if (e->used && mg_memcmp(e->key, key, 32) == 0 && strcmp(e->target, target) == 0) {
             if (now - e->last > S_IDLE_S) {
                 e->used = false;
                 break;
@@ -93,7 +93,7 @@ static void s_drop(const uint8_t key[32], const char *target)
 {
     pthread_mutex_lock(&s_mu);
     for (size_t i = 0; i < S_SESSIONS; i++)
-        if (s_table[i].used && memcmp(s_table[i].key, key, 32) == 0 &&
+        if (s_table[i].used && mg_memcmp(s_table[i].key, key, 32) == 0 &&
             strcmp(s_table[i].target, target) == 0)
             s_table[i].used = false;
     pthread_mutex_unlock(&s_mu);
@@ -112,7 +112,7 @@ static void s_put(const uint8_t key[32], const char *target, const char *session
     struct s_entry *slot = NULL, *lru = &s_table[0];
     for (size_t i = 0; i < S_SESSIONS; i++) {
         struct s_entry *e = &s_table[i];
-        if (e->used && memcmp(e->key, key, 32) == 0 && strcmp(e->target, target) == 0) {
+        if (e->used && mg_memcmp(e->key, key, 32) == 0 && strcmp(e->target, target) == 0) {
             slot = e;
             break;
         }

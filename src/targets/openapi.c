@@ -233,6 +233,7 @@ static const json_t *s_pointer(const json_t *root, const char *ref)
 /* Follows $ref (a chain of them) to the object it names. */
 static enum mg_err s_deref(struct s_doc *d, const json_t *v, const json_t **out)
 {
+    *out = NULL; /* set on every path */
     for (int hops = 0; json_is_object(v) && json_object_get(v, "$ref") != NULL; hops++) {
         const char *ref = s_str(v, "$ref");
         if (ref == NULL)

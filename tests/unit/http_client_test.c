@@ -1,6 +1,7 @@
 /* The outbound HTTP client (src/http/client.c) against a small HTTP/1.1 server on a loopback
  * port, run by this test in its own threads (plain sockets): answers, limits, timeouts, the
- * loopback-only rule, redirects as answers, concurrency, the blocking variant and shutdown.
+ * loopback-only rule, redirects as answers, concurrency, the blocking variant and shutdown, and
+ * the outbound address policy (metadata always refused, --outbound-deny-local, allow rules).
  *
  * Each test checks its results after the client and the server are stopped, so that a result an
  * injected allocation failure changed (torture mode) fails an assertion with no thread left
@@ -788,6 +789,172 @@ static void test_http_localhost_and_head(void **state)
     assert_true(has);
 }
 
+/* --- the outbound address policy ----------------------------------------------------------- */
+
+static struct mg_http_client *s_client_policy(bool deny_local, const char *const *allow,
+                                              size_t n_allow)
+{
+    struct mg_http_client *c = NULL;
+    struct mg_errinfo ei = {0};
+    struct mg_http_client_config cfg = {.deny_local = deny_local,
+                                        .allow = allow,
+                                        .n_allow = n_allow};
+    if (mg_http_client_new_with(&c, &cfg, &ei) != MG_E_OK)
+        return NULL;
+    return c;
+}
+
+/* One GET; its error, status and message. */
+static void s_get(struct mg_http_client *c, const char *url, enum mg_err *e, long *status,
+                  char *msg, size_t cap)
+{
+    struct mg_http_out_req req = {.url = url, .connect_timeout_ms = 2000, .timeout_ms = 3000};
+    struct mg_http_out_resp r;
+    mg_http_fetch_sync(c, &req, &r);
+    *e = r.err;
+    *status = r.status;
+    snprintf(msg, cap, "%s", r.msg);
+    mg_http_out_resp_cleanup(&r);
+}
+
+static void test_http_policy_metadata_refused(void **state)
+{
+    (void)state;
+    /* the default policy: link-local (instance metadata) and the like, in every spelling */
+    struct mg_http_client *c = s_client_policy(false, NULL, 0);
+    const char *urls[] = {"https://169.254.169.254/latest/meta-data/",
+                          "https://[::ffff:169.254.169.254]/latest/meta-data/",
+                          "https://[::ffff:a9fe:a9fe]:8443/",
+                          "https://[fe80::1]/",
+                          "https://0.0.0.0/",
+                          "https://[::]/",
+                          "https://224.0.0.1/"};
+    const char *want[] = {"169.254.169.254",
+                          "::ffff:169.254.169.254",
+                          "::ffff:169.254.169.254",
+                          "fe80::1",
+                          "0.0.0.0",
+                          "::",
+                          "224.0.0.1"};
+    enum { N = sizeof(urls) / sizeof(urls[0]) };
+    enum mg_err e[N];
+    long st[N];
+    char msg[N][256];
+    double t0 = s_now_ms();
+    for (size_t i = 0; i < N; i++)
+        s_get(c, urls[i], &e[i], &st[i], msg[i], sizeof(msg[i]));
+    double took = s_now_ms() - t0;
+    mg_http_client_free(c);
+    for (size_t i = 0; i < N; i++) {
+        char expect[160];
+        snprintf(expect, sizeof(expect), "the address %s is not allowed for outbound requests",
+                 want[i]);
+        assert_int_equal(e[i], MG_E_UPSTREAM);
+        assert_int_equal(st[i], 0);
+        assert_string_equal(msg[i], expect);
+    }
+    assert_true(took < 1500); /* refused before connecting: no connect timeout ran */
+}
+
+static void test_http_policy_deny_local(void **state)
+{
+    (void)state;
+    char u_ip[128], u_name[128], u_v6[128];
+    snprintf(u_ip, sizeof(u_ip), "http://127.0.0.1:%d/hello", s_srv.port);
+    snprintf(u_name, sizeof(u_name), "http://localhost:%d/hello", s_srv.port);
+    snprintf(u_v6, sizeof(u_v6), "http://[::ffff:127.0.0.1]:%d/hello", s_srv.port);
+    /* the default policy lets loopback through (local development) */
+    struct mg_http_client *c = s_client_policy(false, NULL, 0);
+    enum mg_err e0;
+    long st0;
+    char m0[256];
+    s_get(c, u_ip, &e0, &st0, m0, sizeof(m0));
+    mg_http_client_free(c);
+    int accepted0 = atomic_load(&s_srv.accepted);
+    /* deny_local refuses it, by literal, by name (localhost: ::1 and 127.0.0.1) and mapped */
+    c = s_client_policy(true, NULL, 0);
+    enum mg_err e[3];
+    long st[3];
+    char m[3][256];
+    s_get(c, u_ip, &e[0], &st[0], m[0], sizeof(m[0]));
+    s_get(c, u_name, &e[1], &st[1], m[1], sizeof(m[1]));
+    s_get(c, u_v6, &e[2], &st[2], m[2], sizeof(m[2]));
+    mg_http_client_free(c);
+    int accepted1 = atomic_load(&s_srv.accepted);
+    assert_int_equal(e0, MG_E_OK);
+    assert_int_equal(st0, 200);
+    assert_int_equal(accepted0, 1);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(e[i], MG_E_UPSTREAM);
+    assert_string_equal(m[0], "the address 127.0.0.1 is not allowed for outbound requests");
+    assert_true(strcmp(m[1], "the address 127.0.0.1 is not allowed for outbound requests") == 0 ||
+                strcmp(m[1], "the address ::1 is not allowed for outbound requests") == 0);
+    assert_string_equal(m[2], "the address ::ffff:127.0.0.1 is not allowed for outbound requests");
+    assert_int_equal(accepted1, 1); /* no connection was made */
+}
+
+static void test_http_policy_allow_rules(void **state)
+{
+    (void)state;
+    char rule_addr[64], rule_name[64], u_ip[128], u_name[128];
+    snprintf(rule_addr, sizeof(rule_addr), "127.0.0.1:%d", s_srv.port);
+    snprintf(rule_name, sizeof(rule_name), "LocalHost:%d", s_srv.port);
+    snprintf(u_ip, sizeof(u_ip), "http://127.0.0.1:%d/hello", s_srv.port);
+    snprintf(u_name, sizeof(u_name), "http://localhost:%d/hello", s_srv.port);
+    const char *by_addr[] = {"10.0.0.0/8", rule_addr};
+    const char *by_name[] = {rule_name};
+    const char *other_port[] = {"127.0.0.1:1", "127.0.0.0/8:80"};
+    enum mg_err e[4];
+    long st[4];
+    char m[4][256];
+    struct mg_http_client *c = s_client_policy(true, by_addr, 2);
+    s_get(c, u_ip, &e[0], &st[0], m[0], sizeof(m[0]));
+    s_get(c, u_name, &e[1], &st[1], m[1], sizeof(m[1])); /* the rule names the address */
+    mg_http_client_free(c);
+    c = s_client_policy(true, by_name, 1);
+    s_get(c, u_name, &e[2], &st[2], m[2], sizeof(m[2]));
+    s_get(c, u_ip, &e[3], &st[3], m[3], sizeof(m[3])); /* the rule names the host */
+    mg_http_client_free(c);
+    /* a malformed rule stops the client from starting, with the rule named */
+    struct mg_http_client *bad = NULL;
+    struct mg_errinfo ei = {0};
+    struct mg_http_client_config cfg = {.deny_local = true, .allow = other_port, .n_allow = 2};
+    enum mg_err eb = mg_http_client_new_with(&bad, &cfg, &ei);
+    mg_http_client_free(bad);
+    assert_int_equal(e[0], MG_E_OK);
+    assert_int_equal(st[0], 200);
+    assert_int_equal(e[1], MG_E_OK); /* ::1 refused, 127.0.0.1 allowed */
+    assert_int_equal(st[1], 200);
+    assert_int_equal(e[2], MG_E_OK);
+    assert_int_equal(st[2], 200);
+    assert_int_equal(e[3], MG_E_UPSTREAM);
+    assert_string_equal(m[3], "the address 127.0.0.1 is not allowed for outbound requests");
+    assert_int_equal(eb, MG_E_INVALID);
+    assert_non_null(strstr(ei.msg, "outbound allow rule '127.0.0.0/8:80'"));
+}
+
+/* The pre-request check runs on reused connections too: they still are reused, and pass. */
+static void test_http_policy_reuse(void **state)
+{
+    (void)state;
+    char rule[64], url[128];
+    snprintf(rule, sizeof(rule), "127.0.0.1:%d", s_srv.port);
+    const char *allow[] = {rule};
+    struct mg_http_client *c = s_client_policy(true, allow, 1);
+    enum mg_err e[3];
+    long st[3];
+    char m[3][256];
+    for (int i = 0; i < 3; i++)
+        s_get(c, s_url(url, sizeof(url), "/hello"), &e[i], &st[i], m[i], sizeof(m[i]));
+    mg_http_client_free(c);
+    int accepted = atomic_load(&s_srv.accepted);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(e[i], MG_E_OK);
+        assert_int_equal(st[i], 200);
+    }
+    assert_int_equal(accepted, 1); /* one connection, reused twice */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -808,6 +975,10 @@ int main(void)
                                         s_srv_stop),
         cmocka_unit_test_setup_teardown(test_http_tls_failure, s_srv_start, s_srv_stop),
         cmocka_unit_test_setup_teardown(test_http_localhost_and_head, s_srv_start, s_srv_stop),
+        cmocka_unit_test_setup_teardown(test_http_policy_metadata_refused, s_srv_start, s_srv_stop),
+        cmocka_unit_test_setup_teardown(test_http_policy_deny_local, s_srv_start, s_srv_stop),
+        cmocka_unit_test_setup_teardown(test_http_policy_allow_rules, s_srv_start, s_srv_stop),
+        cmocka_unit_test_setup_teardown(test_http_policy_reuse, s_srv_start, s_srv_stop),
     };
     return MG_RUN_TESTS(tests);
 }
