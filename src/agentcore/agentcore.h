@@ -24,6 +24,7 @@
 #include "policy/policy.h"
 #include "state/snapshot.h"
 #include "targets/targets.h"
+#include "vault/vault.h"
 
 /* The bedrock-agentcore-control API (rest-json), for the composition root (struct mg_service in
  * call/call.h). Its state is the background worker that finishes transitional states. */
@@ -161,6 +162,9 @@ struct mg_gateway {
  * UPDATING, UPDATE_UNSUCCESSFUL gateways). */
 const struct mg_gateway *mg_agentcore_gateway(const struct mg_snapshot *snap,
                                               struct mg_slice gateway_id);
+/* What the vault needs of a target to resolve its outbound credentials (borrows from the
+ * snapshot the target lives in). */
+struct mg_vault_target mg_agentcore_vault_target(const struct mg_gateway_target *t);
 /* A tool of the gateway's catalog by its full name, or NULL (binary search). */
 const struct mg_tool *mg_agentcore_find_tool(const struct mg_gateway *gw,
                                              struct mg_slice full_name);

@@ -513,3 +513,15 @@ const struct mg_policy *mg_agentcore_resource_policy(const struct mg_snapshot *s
     const struct s_ext *x = s_get(snap);
     return x ? mg_map_get(&x->policies, arn) : NULL;
 }
+
+struct mg_vault_target mg_agentcore_vault_target(const struct mg_gateway_target *t)
+{
+    const struct mg_gateway *gw = t->gateway;
+    return (struct mg_vault_target){
+        .account = gw->account,
+        .gateway_id = gw->id,
+        .gateway_arn = gw->arn,
+        .role_arn = gw->role_arn,
+        .config = json_array_get(json_object_get(t->doc, "credentialProviderConfigurations"), 0),
+    };
+}

@@ -54,19 +54,6 @@ bool mg_ac_mcp_synced_here(const json_t *doc)
 
 /* ---- credentials: resolved once per sync, again after a 401 --------------------------------- */
 
-/* What the vault needs of a target (borrowed from the snapshot). */
-static struct mg_vault_target s_vault_target(const struct mg_gateway_target *t)
-{
-    const struct mg_gateway *gw = t->gateway;
-    return (struct mg_vault_target){
-        .account = gw->account,
-        .gateway_id = gw->id,
-        .gateway_arn = gw->arn,
-        .role_arn = gw->role_arn,
-        .config = json_array_get(json_object_get(t->doc, "credentialProviderConfigurations"), 0),
-    };
-}
-
 struct s_cred {
     const struct mg_env *env;
     struct mg_snapshot *snap;
@@ -189,7 +176,7 @@ static void s_sync_one(struct mg_ac_mcp_sync *s, struct mg_snapshot *snap,
         snprintf(reason, sizeof(reason), "%s Outbound HTTP is not available.",
                  MG_MCP_CLIENT_SYNC_FAILED);
     } else {
-        struct s_cred k = {.env = env, .snap = snap, .t = t, .vt = s_vault_target(t)};
+        struct s_cred k = {.env = env, .snap = snap, .t = t, .vt = mg_agentcore_vault_target(t)};
         struct mg_mcp_client_sync req = {
             .http = env->http,
             .endpoint = endpoint,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agentcore/internal.h"
+#include "targets/targets.h"
 #include "base/util.h"
 
 /* ---- error collection ------------------------------------------------------------------- */
@@ -89,15 +90,7 @@ bool mg_ac_match_target_id(const char *s)
 
 bool mg_ac_match_tool_name(const char *s)
 {
-    if (s == NULL || s[0] == 0)
-        return false;
-    for (; *s; s++) {
-        char ch = *s;
-        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '.' || ch == '-'))
-            return false;
-    }
-    return true;
+    return mg_target_tool_name_ok(s);
 }
 
 static size_t s_chars(const char *s)

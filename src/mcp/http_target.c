@@ -205,18 +205,6 @@ static void s_on_cred(void *arg, enum mg_err e, struct mg_vault_cred *cred, cons
         s_fail(k, "The request to the target could not be sent (%s)%s", mg_err_str(e), ".");
 }
 
-static void s_fail_now(struct mg_mcp_ctx *c, const json_t *id, const char *detail)
-{
-    MG_LOG_REQ(MG_LOG_WARN, MG_SUB_MCP, c->req->request_id, "tools/call refused: %s", detail);
-    struct mg_buf *b = &c->reply->slots[c->slot];
-    mg_buf_reset(b);
-    if (mg_mcp_tool_failure(b, id, c->gw->exception_debug, detail) != MG_E_OK) {
-        mg_buf_reset(b);
-        if (mg_jsonrpc_error(b, id, MG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL) != MG_E_OK)
-            mg_buf_reset(b);
-    }
-}
-
 void mg_mcp_http_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
                       const struct mg_tool *tool, const json_t *arguments)
 {
@@ -226,20 +214,20 @@ void mg_mcp_http_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
         if (s_kinds[i].kind == t->kind)
             kind = &s_kinds[i];
     if (kind == NULL) {
-        s_fail_now(c, m->id, "This target type cannot be called.");
+        mg_mcp_fail_now(c, m->id, "This target type cannot be called.");
         return;
     }
     if (tool->call == NULL) {
-        s_fail_now(c, m->id, "The tool has no call description; update the target.");
+        mg_mcp_fail_now(c, m->id, "The tool has no call description; update the target.");
         return;
     }
     if (c->env->http == NULL) {
-        s_fail_now(c, m->id, "Outbound HTTP is not available on this server.");
+        mg_mcp_fail_now(c, m->id, "Outbound HTTP is not available on this server.");
         return;
     }
     struct s_call *k = mg_calloc(1, sizeof(*k));
     if (k == NULL) {
-        s_fail_now(c, m->id, "Out of memory while preparing the request.");
+        mg_mcp_fail_now(c, m->id, "Out of memory while preparing the request.");
         return;
     }
     k->loop_thread = pthread_self();
@@ -255,16 +243,11 @@ void mg_mcp_http_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     if (mg_mcp_inflight_init(&k->f, c->reply, c->slot, c->gw->id, c->caller, m->id) != MG_E_OK ||
         k->id == NULL || k->call == NULL || k->args == NULL || !region_ok) {
         s_call_free(k);
-        s_fail_now(c, m->id, "Out of memory while preparing the request.");
+        mg_mcp_fail_now(c, m->id, "Out of memory while preparing the request.");
         return;
     }
     k->snap = mg_snapshot_ref(c->snap);
-    k->vt = (struct mg_vault_target){
-        .account = c->gw->account,
-        .gateway_id = c->gw->id,
-        .gateway_arn = c->gw->arn,
-        .role_arn = c->gw->role_arn,
-        .config = json_array_get(json_object_get(t->doc, "credentialProviderConfigurations"), 0)};
+    k->vt = mg_agentcore_vault_target(t);
     /* hold the reply for this slot, register for cancellation, then start */
     mg_mcp_inflight_register(&k->f);
     mg_vault_target_cred(c->env, k->snap, &k->vt, false, s_on_cred, k);

@@ -239,6 +239,9 @@ void mg_mcp_tools_request(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m);
 /* Handles one notification. */
 void mg_mcp_tools_notification(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m);
 
+/* Answers the handler's slot at once with a tool failure (detail logged; the generic text, or
+ * the detail with exceptionLevel DEBUG), or an internal error when even that cannot be built. */
+void mg_mcp_fail_now(struct mg_mcp_ctx *c, const json_t *id, const char *detail);
 /* A tool failure as a CallToolResult: the generic text, or with DEBUG the detail in the text and
  * in _meta.debug. Writes the whole JSON-RPC response. */
 MG_MUST_USE enum mg_err mg_mcp_tool_failure(struct mg_buf *b, const json_t *id, bool debug,

@@ -260,18 +260,6 @@ static void s_done(void *user, const struct mg_lambda_result *res)
 
 /* ---- the call -------------------------------------------------------------------------------- */
 
-static void s_fail_now(struct mg_mcp_ctx *c, const json_t *id, const char *detail)
-{
-    MG_LOG_REQ(MG_LOG_WARN, MG_SUB_MCP, c->req->request_id, "tools/call refused: %s", detail);
-    struct mg_buf *b = &c->reply->slots[c->slot];
-    mg_buf_reset(b);
-    if (mg_mcp_tool_failure(b, id, c->gw->exception_debug, detail) != MG_E_OK) {
-        mg_buf_reset(b);
-        if (mg_jsonrpc_error(b, id, MG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL) != MG_E_OK)
-            mg_buf_reset(b);
-    }
-}
-
 void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
                         const struct mg_tool *tool, const json_t *arguments)
 {
@@ -279,7 +267,7 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     char detail[2300];
     struct mg_lambda_name ln;
     if (t->lambda_arn == NULL || !mg_lambda_parse_name(t->lambda_arn, &ln)) {
-        s_fail_now(c, m->id, "The target's Lambda ARN is not valid.");
+        mg_mcp_fail_now(c, m->id, "The target's Lambda ARN is not valid.");
         return;
     }
     /* Only functions of this server's region and partition, unqualified or $LATEST (the only
@@ -291,7 +279,7 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
             snprintf(nf, sizeof(nf), "Function not found: %.256s", t->lambda_arn);
         snprintf(detail, sizeof(detail), "Lambda function %s was not found (%s).", t->lambda_arn,
                  nf);
-        s_fail_now(c, m->id, detail);
+        mg_mcp_fail_now(c, m->id, detail);
         return;
     }
     char fn_arn[256];
@@ -309,7 +297,7 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     const struct mg_principal *role = s_role_session(c, why, sizeof(why));
     if (role == NULL) {
         snprintf(detail, sizeof(detail), "%s (%s)", access_denied, why);
-        s_fail_now(c, m->id, detail);
+        mg_mcp_fail_now(c, m->id, detail);
         return;
     }
     /* 2. lambda:InvokeFunction for that session */
@@ -327,7 +315,7 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
         MG_POLICY_ALLOW) {
         mg_authz_audit(&call, "lambda:InvokeFunction", fn_arn, &ex, msg);
         snprintf(detail, sizeof(detail), "%s (%s)", access_denied, msg);
-        s_fail_now(c, m->id, detail);
+        mg_mcp_fail_now(c, m->id, detail);
         return;
     }
     /* 3. the invocation */
@@ -358,7 +346,7 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
         mg_free(payload);
         mg_free(cc_text);
         s_call_free(k);
-        s_fail_now(c, m->id, "Out of memory while preparing the invocation.");
+        mg_mcp_fail_now(c, m->id, "Out of memory while preparing the invocation.");
         return;
     }
     /* hold the reply for this slot, register for cancellation, then invoke */
@@ -374,7 +362,7 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
         if (mine) {
             snprintf(detail, sizeof(detail), "Lambda function %s could not be invoked (%s).",
                      t->lambda_arn, mg_err_str(e));
-            s_fail_now(c, m->id, detail);
+            mg_mcp_fail_now(c, m->id, detail);
             mg_mcp_reply_release(c->reply, true);
         }
         /* else a cancel already answered and released the slot */

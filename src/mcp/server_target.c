@@ -134,19 +134,6 @@ static void s_put(const uint8_t key[32], const char *target, const char *session
 
 /* ---- one call ---------------------------------------------------------------------------------- */
 
-/* What the vault needs of a target (borrowed from the snapshot). */
-static struct mg_vault_target s_vault_target(const struct mg_gateway_target *t)
-{
-    const struct mg_gateway *gw = t->gateway;
-    return (struct mg_vault_target){
-        .account = gw->account,
-        .gateway_id = gw->id,
-        .gateway_arn = gw->arn,
-        .role_arn = gw->role_arn,
-        .config = json_array_get(json_object_get(t->doc, "credentialProviderConfigurations"), 0),
-    };
-}
-
 enum s_step { S_INIT = 0, S_INITIALIZED, S_CALL };
 
 struct s_call {
@@ -339,19 +326,6 @@ static void s_send(struct s_call *k);
 #define S_LIST_TOOLS 1000 /* tools of one DYNAMIC target (the tools-per-target quota) */
 #define S_LIST_NAME 256   /* bytes of TARGET___TOOL */
 
-static bool s_name_ok(const char *s)
-{
-    if (s == NULL || s[0] == 0)
-        return false;
-    for (; *s; s++) {
-        char ch = *s;
-        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '.' || ch == '-'))
-            return false;
-    }
-    return true;
-}
-
 /* One page of a DYNAMIC target's tools/list: its tools renamed TARGET___TOOL (tools whose names
  * MCP's alphabet or the length limit refuse are left out), then the next page or the end. */
 static void s_list_page(struct s_call *k, const json_t *response)
@@ -371,7 +345,8 @@ static void s_list_page(struct s_call *k, const json_t *response)
         char full[S_LIST_NAME + 1];
         if (json_array_size(k->listed) >= S_LIST_TOOLS)
             break;
-        if (!s_name_ok(name) || !mg_fmt(full, sizeof(full), "%s___%s", k->prefix, name))
+        if (!mg_target_tool_name_ok(name) ||
+            !mg_fmt(full, sizeof(full), "%s___%s", k->prefix, name))
             continue;
         const char *desc = json_string_value(json_object_get(up, "description"));
         json_t *in = json_object_get(up, "inputSchema");
@@ -565,18 +540,6 @@ static void s_send(struct s_call *k)
         s_fail(k, "The request to the MCP server could not be sent (%s).", mg_err_str(e));
 }
 
-static void s_fail_now(struct mg_mcp_ctx *c, const json_t *id, const char *detail)
-{
-    MG_LOG_REQ(MG_LOG_WARN, MG_SUB_MCP, c->req->request_id, "tools/call refused: %s", detail);
-    struct mg_buf *b = &c->reply->slots[c->slot];
-    mg_buf_reset(b);
-    if (mg_mcp_tool_failure(b, id, c->gw->exception_debug, detail) != MG_E_OK) {
-        mg_buf_reset(b);
-        if (mg_jsonrpc_error(b, id, MG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL) != MG_E_OK)
-            mg_buf_reset(b);
-    }
-}
-
 static const char *s_endpoint(const struct mg_gateway_target *t)
 {
     return json_string_value(json_object_get(
@@ -609,7 +572,7 @@ static bool s_start(struct mg_mcp_ctx *c, const json_t *id, const struct mg_gate
     k->env = c->env;
     k->snap = mg_snapshot_ref(c->snap);
     k->t = t;
-    k->vt = s_vault_target(t);
+    k->vt = mg_agentcore_vault_target(t);
     k->reply = c->reply;
     k->slot = c->slot;
     k->id = json_deep_copy(id);
@@ -651,7 +614,7 @@ void mg_mcp_server_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     char detail[256];
     if (!s_start(c, m->id, tool->target, json_string_value(json_object_get(tool->call, "tool")),
                  arguments, NULL, detail, sizeof(detail)))
-        s_fail_now(c, m->id, detail);
+        mg_mcp_fail_now(c, m->id, detail);
 }
 
 static bool s_dynamic(const struct mg_gateway_target *t)
@@ -688,11 +651,11 @@ bool mg_mcp_server_dynamic_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_ms
             return false;
         mg_memcpy(up, name.ptr + nl + 3, ul);
         up[ul] = 0;
-        if (!s_name_ok(up))
+        if (!mg_target_tool_name_ok(up))
             return false;
         char detail[256];
         if (!s_start(c, m->id, t, up, arguments, NULL, detail, sizeof(detail)))
-            s_fail_now(c, m->id, detail);
+            mg_mcp_fail_now(c, m->id, detail);
         return true;
     }
     return false;

@@ -212,6 +212,18 @@ enum mg_err mg_mcp_tool_failure(struct mg_buf *b, const json_t *id, bool debug, 
     return mg_buf_append_cstr(b, "}}");
 }
 
+void mg_mcp_fail_now(struct mg_mcp_ctx *c, const json_t *id, const char *detail)
+{
+    MG_LOG_REQ(MG_LOG_WARN, MG_SUB_MCP, c->req->request_id, "tools/call refused: %s", detail);
+    struct mg_buf *b = &c->reply->slots[c->slot];
+    mg_buf_reset(b);
+    if (mg_mcp_tool_failure(b, id, c->gw->exception_debug, detail) != MG_E_OK) {
+        mg_buf_reset(b);
+        if (mg_jsonrpc_error(b, id, MG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL) != MG_E_OK)
+            mg_buf_reset(b);
+    }
+}
+
 /* ---- initialize / ping --------------------------------------------------------------------------- */
 
 static enum mg_err s_initialize_result(struct mg_mcp_ctx *c, const json_t *id,

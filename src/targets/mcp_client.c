@@ -277,19 +277,6 @@ enum mg_err mg_mcp_client_answer(struct mg_slice content_type, struct mg_slice b
 
 /* ---- tools --------------------------------------------------------------------------------- */
 
-static bool s_tool_name_ok(const char *s)
-{
-    if (s == NULL || s[0] == 0)
-        return false;
-    for (; *s; s++) {
-        char ch = *s;
-        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '.' || ch == '-'))
-            return false;
-    }
-    return true;
-}
-
 static bool s_has_name(const json_t *tools, const char *name)
 {
     size_t i;
@@ -362,7 +349,7 @@ enum mg_err mg_mcp_client_add_tools(json_t *tools, const json_t *result,
             return MG_E_INVALID;
         }
         size_t nl = strlen(name);
-        if (!s_tool_name_ok(name)) {
+        if (!mg_target_tool_name_ok(name)) {
             snprintf(msg, cap,
                      "Invalid tool name '%.64s%s' listed by the MCP server: tool names must "
                      "match [A-Za-z0-9_.-]+",

@@ -101,3 +101,16 @@ void mg_target_req_view(struct mg_target_req *r, struct mg_http_out_req *out)
     out->n_headers = r->n_headers;
     out->body = mg_buf_slice(&r->body);
 }
+
+bool mg_target_tool_name_ok(const char *s)
+{
+    if (s == NULL || s[0] == 0)
+        return false;
+    for (; *s; s++) {
+        char ch = *s;
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '.' || ch == '-'))
+            return false;
+    }
+    return true;
+}

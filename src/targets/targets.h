@@ -57,6 +57,9 @@ MG_MUST_USE enum mg_err mg_target_req_query(struct mg_target_req *r, struct mg_s
 /* The request as mg_http_fetch takes it, borrowing from r (r must outlive the call). */
 void mg_target_req_view(struct mg_target_req *r, struct mg_http_out_req *out);
 
+/* Whether s is a tool name in MCP's alphabet: one or more of [A-Za-z0-9_.-]. */
+bool mg_target_tool_name_ok(const char *s);
+
 /* ---- limits of a schema ------------------------------------------------------------------- */
 
 struct mg_target_limits {
