@@ -79,7 +79,7 @@ static enum mg_err s_cred_apply(void *arg, bool refresh, struct mg_target_req *r
         return MG_E_OK;
     if (k->cred == NULL || refresh) {
         s_cred_drop(k);
-        MG_TRY(mg_mcp_client_cred_wait(k->env, k->snap, &k->vt, refresh, &k->cred, msg, cap));
+        MG_TRY(mg_vault_target_cred_wait(k->env, k->snap, &k->vt, refresh, &k->cred, msg, cap));
     }
     enum mg_err e = mg_vault_cred_apply(k->cred, req, mg_now());
     if (e)

@@ -111,15 +111,4 @@ struct mg_mcp_client_sync {
 MG_MUST_USE enum mg_err mg_mcp_client_sync_tools(const struct mg_mcp_client_sync *s, json_t **tools,
                                                  char *reason, size_t cap);
 
-/* mg_vault_target_cred's answer, waited for (a condition variable): for mg_mcp_client_cred_fn
- * implementations on threads that may block. On MG_E_OK *out is the caller's (cleanup and
- * mg_free it). */
-struct mg_env;
-struct mg_snapshot;
-struct mg_vault_target;
-struct mg_vault_cred;
-MG_MUST_USE enum mg_err mg_mcp_client_cred_wait(const struct mg_env *env, struct mg_snapshot *snap,
-                                                const struct mg_vault_target *t, bool refresh,
-                                                struct mg_vault_cred **out, char *msg, size_t cap);
-
 #endif

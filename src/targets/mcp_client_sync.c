@@ -1,7 +1,6 @@
 /* The blocking synchronization of an MCP-server target: initialize, notifications/initialized,
  * every page of tools/list, then DELETE of the upstream session; for the control plane's
  * background thread only (mg_http_fetch_sync). */
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,7 +8,6 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "targets/mcp_client.h"
-#include "vault/vault.h"
 
 struct s_sess {
     const struct mg_mcp_client_sync *s;
@@ -290,54 +288,5 @@ enum mg_err mg_mcp_client_sync_tools(const struct mg_mcp_client_sync *s, json_t 
         return MG_E_UPSTREAM;
     }
     *tools = list;
-    return MG_E_OK;
-}
-
-/* ---- mg_vault_target_cred, waited for ---------------------------------------------------- */
-
-struct s_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    enum mg_err e;
-    struct mg_vault_cred *cred;
-    char msg[256];
-};
-
-static void s_cred_done(void *arg, enum mg_err e, struct mg_vault_cred *cred, const char *msg)
-{
-    struct s_wait *w = arg;
-    pthread_mutex_lock(&w->mu);
-    w->e = e;
-    w->cred = cred;
-    snprintf(w->msg, sizeof(w->msg), "%s", msg ? msg : "");
-    w->done = true;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-enum mg_err mg_mcp_client_cred_wait(const struct mg_env *env, struct mg_snapshot *snap,
-                                    const struct mg_vault_target *t, bool refresh,
-                                    struct mg_vault_cred **out, char *msg, size_t cap)
-{
-    *out = NULL;
-    struct s_wait w;
-    memset(&w, 0, sizeof(w));
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
-    mg_vault_target_cred(env, snap, t, refresh, s_cred_done, &w);
-    pthread_mutex_lock(&w.mu);
-    while (!w.done)
-        pthread_cond_wait(&w.cv, &w.mu);
-    pthread_mutex_unlock(&w.mu);
-    pthread_mutex_destroy(&w.mu);
-    pthread_cond_destroy(&w.cv);
-    if (w.e == MG_E_OK && w.cred == NULL)
-        w.e = MG_E_INTERNAL;
-    if (w.e != MG_E_OK) {
-        snprintf(msg, cap, "%s", w.msg[0] ? w.msg : mg_err_str(w.e));
-        return w.e;
-    }
-    *out = w.cred;
     return MG_E_OK;
 }

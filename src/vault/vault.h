@@ -62,6 +62,15 @@ void mg_vault_target_cred(const struct mg_env *env, struct mg_snapshot *snap,
                           const struct mg_vault_target *t, bool refresh, mg_vault_cred_cb cb,
                           void *arg);
 
+/* mg_vault_target_cred's answer, waited for (a condition variable), for threads that may block
+ * (never an event loop or the outbound client's thread). On MG_E_OK *out is the caller's
+ * (mg_vault_cred_cleanup and mg_free it); else the reason is in msg. */
+MG_MUST_USE enum mg_err mg_vault_target_cred_wait(const struct mg_env *env,
+                                                  struct mg_snapshot *snap,
+                                                  const struct mg_vault_target *t, bool refresh,
+                                                  struct mg_vault_cred **out, char *msg,
+                                                  size_t cap);
+
 /* Puts cred on req: the header, the query parameter, or a SigV4 signature (the last step before
  * sending: headers added afterwards are not signed). now: epoch seconds. */
 MG_MUST_USE enum mg_err mg_vault_cred_apply(const struct mg_vault_cred *cred,
