@@ -137,6 +137,9 @@ static void s_put(const uint8_t key[32], const char *target, const char *session
 enum s_step { S_INIT = 0, S_INITIALIZED, S_CALL };
 
 struct s_call {
+    struct mg_mcp_inflight f; /* tools/call: what notifications/cancelled reaches (inflight.c) */
+    bool cancellable;         /* f is registered (not for DYNAMIC listings) */
+    char request_id[37];      /* for the log: the reply may be gone once a cancel released it */
     const struct mg_env *env;
     struct mg_snapshot *snap; /* held: the target and the credentials' inputs live in it */
     const struct mg_gateway_target *t;
@@ -190,7 +193,18 @@ static void s_call_free(struct s_call *k)
     mg_free(k->cursor);
     mg_free(k->endpoint);
     mg_free(k->tool);
+    mg_mcp_inflight_cleanup(&k->f);
     mg_free(k);
+}
+
+/* Claims a tools/call's slot before it is answered: false when notifications/cancelled answered
+ * it already (the call is then freed here, its answer dropped). */
+static bool s_claim(struct s_call *k)
+{
+    if (!k->cancellable || mg_mcp_inflight_claim(&k->f))
+        return true;
+    s_call_free(k);
+    return false;
 }
 
 static void s_agg_release(struct s_agg *a)
@@ -268,7 +282,7 @@ static void s_fail(struct s_call *k, const char *fmt, ...)
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
     if (k->agg) {
-        MG_LOG_REQ(MG_LOG_WARN, MG_SUB_MCP, k->reply->request_id,
+        MG_LOG_REQ(MG_LOG_WARN, MG_SUB_MCP, k->request_id,
                    "tools/list of DYNAMIC target %s failed (its tools are left out): %s", k->target,
                    detail);
         json_decref(k->listed);
@@ -276,7 +290,9 @@ static void s_fail(struct s_call *k, const char *fmt, ...)
         s_finish(k);
         return;
     }
-    MG_LOG_REQ(MG_LOG_WARN, MG_SUB_MCP, k->reply->request_id, "tools/call failed: %s", detail);
+    if (!s_claim(k))
+        return;
+    MG_LOG_REQ(MG_LOG_WARN, MG_SUB_MCP, k->request_id, "tools/call failed: %s", detail);
     struct mg_buf *b = &k->reply->slots[k->slot];
     mg_buf_reset(b);
     if (mg_mcp_tool_failure(b, k->id, k->debug, detail) != MG_E_OK) {
@@ -290,6 +306,8 @@ static void s_fail(struct s_call *k, const char *fmt, ...)
 /* The upstream's response as ours. */
 static void s_answer(struct s_call *k, const json_t *response)
 {
+    if (!s_claim(k))
+        return;
     struct mg_buf *b = &k->reply->slots[k->slot];
     mg_buf_reset(b);
     enum mg_err e;
@@ -432,7 +450,7 @@ static void s_on_resp(void *arg, struct mg_http_out_resp *resp)
     if ((status == 404 || status == 400) && k->cached && !k->retried && k->step != S_INIT) {
         /* the upstream forgot the session: a new one, and the call once more */
         mg_http_out_resp_cleanup(resp);
-        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, k->reply->request_id,
+        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, k->request_id,
                    "upstream session of target %s gone (HTTP %ld): re-initializing", k->target,
                    status);
         s_drop(k->key, k->target);
@@ -575,6 +593,7 @@ static bool s_start(struct mg_mcp_ctx *c, const json_t *id, const struct mg_gate
     k->vt = mg_agentcore_vault_target(t);
     k->reply = c->reply;
     k->slot = c->slot;
+    snprintf(k->request_id, sizeof(k->request_id), "%s", c->reply->request_id);
     k->id = json_deep_copy(id);
     k->args = json_is_object(arguments) ? json_deep_copy(arguments) : json_object();
     k->endpoint = mg_strdup(endpoint);
@@ -591,8 +610,10 @@ static bool s_start(struct mg_mcp_ctx *c, const json_t *id, const struct mg_gate
         sess_text[sess->len] = 0;
     }
     bool keyed = s_key(k->key, c->gw->id, c->caller, sess_text);
-    if (!keyed || k->id == NULL || k->args == NULL || k->endpoint == NULL || k->tool == NULL ||
-        (agg && k->listed == NULL)) {
+    bool tracked = agg != NULL || mg_mcp_inflight_init(&k->f, c->reply, c->slot, c->gw->id,
+                                                       c->caller, id) == MG_E_OK;
+    if (!keyed || !tracked || k->id == NULL || k->args == NULL || k->endpoint == NULL ||
+        k->tool == NULL || (agg && k->listed == NULL)) {
         k->agg = NULL;
         s_call_free(k);
         snprintf(detail, cap, "Out of memory while preparing the call.");
@@ -600,10 +621,12 @@ static bool s_start(struct mg_mcp_ctx *c, const json_t *id, const struct mg_gate
     }
     k->cached = s_get(k->key, k->target, k->session, k->version);
     k->step = k->cached ? S_CALL : S_INIT;
-    if (agg)
+    if (agg) {
         atomic_fetch_add(&agg->pending, 1);
-    else
-        atomic_fetch_add(&c->reply->pending, 1);
+    } else {
+        k->cancellable = true;
+        mg_mcp_inflight_register(&k->f); /* holds the reply for the slot */
+    }
     mg_vault_target_cred(c->env, k->snap, &k->vt, false, s_cred_done, k);
     return true;
 }

@@ -15,7 +15,7 @@ import {
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { connect, control, createGateway, listAll, startMcpServer } from './lib/mcp.mjs';
+import { connect, control, createGateway, listAll, signedFetch, startMcpServer } from './lib/mcp.mjs';
 import { freePort } from './lib/server.mjs';
 
 const num = { type: 'number' };
@@ -28,6 +28,7 @@ const tools = [
   { name: 'throws', description: 'Answers a JSON-RPC error', inputSchema: { type: 'object' } },
   { name: 'structured', description: 'Structured output', inputSchema: { type: 'object' },
     outputSchema: { type: 'object', properties: { n: num }, required: ['n'] } },
+  { name: 'slow', description: 'Answers after 1.5 s', inputSchema: { type: 'object' } },
 ];
 const PAGE = 2;
 
@@ -52,6 +53,9 @@ function startUpstream() {
         case 'fails': return { content: [{ type: 'text', text: 'it failed' }], isError: true };
         case 'throws': throw new McpError(-32602, 'bad input from upstream', { field: 'x' });
         case 'structured': return { content: [{ type: 'text', text: '{"n":7}' }], structuredContent: { n: 7 } };
+        case 'slow':
+          await new Promise((r) => setTimeout(r, 1500));
+          return { content: [{ type: 'text', text: 'slow done' }] };
         default:
           if (tools.some((t) => t.name === name)) return { content: [{ type: 'text', text: `new tool ${name}` }] };
           throw new McpError(-32602, `Unknown tool: ${name}`);
@@ -177,6 +181,30 @@ test('tools/call is forwarded and the result returned as the server gave it', as
   const s = await client.callTool({ name: 'up___structured', arguments: {} });
   assert.deepEqual(s.structuredContent, { n: 7 });
   await client.close();
+});
+
+test('notifications/cancelled drops the answer of a call in flight to the MCP server', async () => {
+  const f = signedFetch(dev);
+  const post = async (body) => {
+    const r = await f(mcpGw.gatewayUrl, {
+      method: 'POST', body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    });
+    return { status: r.status, text: await r.text() };
+  };
+  const t0 = Date.now();
+  const call = post({ jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: { name: 'up___slow', arguments: {} } });
+  await new Promise((r) => setTimeout(r, 300));
+  const c = await post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow-1' } });
+  assert.equal(c.status, 202);
+  const r = await call;
+  assert.equal(r.status, 202, 'every answer of the POST was cancelled');
+  assert.equal(r.text, '');
+  assert.ok(Date.now() - t0 < 1200, `took ${Date.now() - t0} ms: the upstream's answer was waited for`);
+  // the same call, not cancelled, answers when the upstream does
+  const done = await post({ jsonrpc: '2.0', id: 'slow-2', method: 'tools/call', params: { name: 'up___slow', arguments: {} } });
+  assert.equal(done.status, 200);
+  assert.match(done.text, /slow done/);
 });
 
 test('an upstream that forgot its session (404) is re-initialized and the call retried', async () => {
