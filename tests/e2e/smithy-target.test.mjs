@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
 import {
-  CreateGatewayTargetCommand, GetGatewayTargetCommand, ListGatewayTargetsCommand,
+  CreateGatewayTargetCommand, CreateOauth2CredentialProviderCommand, GetGatewayTargetCommand,
+  ListGatewayTargetsCommand,
 } from '@aws-sdk/client-bedrock-agentcore-control';
 import {
   connect, control, createEchoFunction, createGateway, listAll, mcpAccounts, startMcpServer,
@@ -318,6 +319,58 @@ test('awsJson1_0: X-Amz-Target, content type and a SigV4 signature with the mode
   assert.equal(bad.isError, true);
   assert.equal(bad.content[0].text, 'ResourceNotFoundException: No shelf named missing');
   await client.close();
+});
+
+test('OAUTH client credentials: a Smithy call carries the bearer token, not a SigV4 signature', async () => {
+  let issued = 0;
+  const idp = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      const form = new URLSearchParams(body);
+      const basic = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString();
+      if (req.url !== '/token' || form.get('grant_type') !== 'client_credentials' || basic !== 'smithy-client:s3cret') {
+        res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}');
+        return;
+      }
+      issued++;
+      res.writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ access_token: `smithy-tok-${issued}`, token_type: 'Bearer', expires_in: 3600 }));
+    });
+  });
+  await new Promise((r) => idp.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${idp.address().port}`;
+    const p = await control(gw, A.root).send(new CreateOauth2CredentialProviderCommand({
+      name: 'smithy-idp', credentialProviderVendor: 'CustomOauth2',
+      oauth2ProviderConfigInput: { customOauth2ProviderConfig: {
+        oauthDiscovery: { authorizationServerMetadata: { issuer: url, authorizationEndpoint: `${url}/authorize`, tokenEndpoint: `${url}/token` } },
+        clientId: 'smithy-client', clientSecret: 's3cret',
+      } },
+    }));
+    const g = await createGateway(gw, A, { roleArn: `arn:aws:iam::${A.id}:role/SmithyRole`, exceptionLevel: 'DEBUG' });
+    await createSmithyTarget(g.gatewayId, 'oitems', EXAMPLE_MODEL, [{
+      credentialProviderType: 'OAUTH',
+      credentialProvider: { oauthCredentialProvider: { providerArn: p.credentialProviderArn, scopes: ['items/read'] } },
+    }]);
+    const { client } = await connect(g.gatewayUrl, key);
+    seen.length = 0;
+    for (let i = 0; i < 2; i++) {
+      const r = await client.callTool({ name: 'oitems___ListItems', arguments: { Shelf: 'low', Limit: 2 } });
+      assert.ok(!r.isError, JSON.stringify(r));
+      assert.deepEqual(r.structuredContent, { Items: ['low-1', 'low-2'] });
+    }
+    assert.equal(seen.length, 2);
+    for (const req of seen) {
+      assert.equal(req.headers.authorization, 'Bearer smithy-tok-1', 'one token, reused');
+      assert.equal(req.headers['x-amz-security-token'], undefined, 'no SigV4 session with OAUTH');
+      assert.equal(req.headers['x-amz-target'], 'ExampleService_2024.ListItems');
+    }
+    assert.equal(issued, 1);
+    await client.close();
+  } finally {
+    idp.close();
+  }
 });
 
 test('restJson1 on the wire: labels (greedy too), query lists, headers, body with jsonName', async () => {
