@@ -517,11 +517,6 @@ enum mg_jwt_status mg_jwt_verify(const struct mg_jwks *jwks, struct mg_slice tok
     st = s_header(h, &alg, claims);
     if (st != MG_JWT_OK)
         goto done;
-    p = s_load_object(mg_buf_slice(&pb), &nomem);
-    if (!p) {
-        st = nomem ? MG_JWT_NOMEM : MG_JWT_MALFORMED;
-        goto done;
-    }
     bool has_kid = json_object_get(h, "kid") != NULL;
     struct mg_slice input = mg_slice_make(token.ptr, hs.len + 1 + ps.len);
     st = MG_JWT_UNKNOWN_KID;
@@ -534,11 +529,17 @@ enum mg_jwt_status mg_jwt_verify(const struct mg_jwks *jwks, struct mg_slice tok
         if (has_kid && (!k->has_kid || strcmp(k->kid, claims->kid) != 0))
             continue;
         st = s_verify_one(k, alg, input, mg_buf_slice(&sb));
-        if (st == MG_JWT_OK || st == MG_JWT_NOMEM || has_kid)
+        if (st == MG_JWT_OK || st == MG_JWT_NOMEM)
             break;
     }
     if (st != MG_JWT_OK)
         goto done;
+    /* the payload is parsed only once its signature holds */
+    p = s_load_object(mg_buf_slice(&pb), &nomem);
+    if (!p) {
+        st = nomem ? MG_JWT_NOMEM : MG_JWT_MALFORMED;
+        goto done;
+    }
     st = s_claims(p, claims);
     if (st == MG_JWT_OK) {
         claims->payload = p;
