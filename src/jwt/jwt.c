@@ -625,6 +625,10 @@ bool mg_jwt_custom_claim_match(const json_t *payload, const struct mg_jwt_custom
 enum mg_jwt_status mg_jwt_validate(const struct mg_jwt_claims *c, const struct mg_jwt_rules *r)
 {
     int64_t skew = r->skew < 0 ? MG_JWT_DEFAULT_SKEW : r->skew;
+    if (skew > MG_JWT_MAX_SKEW)
+        skew = MG_JWT_MAX_SKEW; /* and now +- skew cannot overflow */
+    if (r->now < 0 || r->now > INT64_MAX / 2)
+        return MG_JWT_EXPIRED; /* no sane clock */
     /* exp is required: a token that never expires is not accepted */
     if (!c->has_exp || r->now - skew >= c->exp)
         return MG_JWT_EXPIRED;

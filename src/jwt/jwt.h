@@ -21,6 +21,7 @@
 #define MG_JWT_MIN_RSA_BITS 2048
 #define MG_JWT_MAX_RSA_BITS 8192
 #define MG_JWT_DEFAULT_SKEW 60 /* seconds of clock skew allowed on exp, nbf and iat */
+#define MG_JWT_MAX_SKEW 3600   /* a larger skew is clamped to this */
 
 /* One code per failure; mg_jwt_status_str gives a short client-safe message (never the token). */
 enum mg_jwt_status {
@@ -90,7 +91,7 @@ struct mg_jwt_custom_claim {
 struct mg_jwt_rules {
     const char *issuer; /* NULL: not checked */
     int64_t now;
-    int64_t skew; /* seconds; negative means MG_JWT_DEFAULT_SKEW */
+    int64_t skew; /* seconds; negative means MG_JWT_DEFAULT_SKEW; at most MG_JWT_MAX_SKEW */
     const char *const *audiences;
     size_t n_audiences;
     const char *const *clients;

@@ -522,6 +522,14 @@ static void test_jwt_time_and_issuer(void **state)
     assert_int_equal(check(iat, &r), MG_JWT_OK);
     r.skew = 10;
     assert_int_equal(check(nbf, &r), MG_JWT_NOT_YET_VALID);
+    /* a huge skew is clamped to MG_JWT_MAX_SKEW */
+    r.skew = INT64_MAX;
+    r.now = NOW + 600 + MG_JWT_MAX_SKEW;
+    assert_int_equal(check(PAYLOAD, &r), MG_JWT_EXPIRED);
+    r.now = NOW + 600 + MG_JWT_MAX_SKEW - 1;
+    assert_int_equal(check(PAYLOAD, &r), MG_JWT_OK);
+    r.skew = -1;
+    r.now = NOW;
     /* issuer: exact */
     r.issuer = "https://idp.example.com/";
     assert_int_equal(check(PAYLOAD, &r), MG_JWT_WRONG_ISSUER);
@@ -620,6 +628,81 @@ static void test_jwt_custom_claims(void **state)
     assert_int_equal(check(tok, &r), MG_JWT_CLAIM_MISMATCH);
 }
 
+/* Tokens signed by another implementation (Python cryptography), with its JWKS. */
+static const char *INTEROP_JWKS =
+    "{\"keys\": [{\"kty\": \"RSA\", \"kid\": \"r\", \"use\": \"sig\", \"n\": \"umdaAn6S5EGGUPjc"
+    "mAwMe0TiWSyzDJ5Rk_G8NL6oWts-wTpRNZhkXWSb6YwRiykVUNSXANaOvu5yw_4TBL-UlKySGxj6HoSZ8EOj5jcIqa"
+    "2tjCNvUvaYXmkBh2E9mw77z_qr9gSwLo2yi60OX8S4UumTBUvypnH9dtvbMquQ9aUBw-Ge68Gi7Wrz4bMhc59jD3oE"
+    "CcMpJxPuX9cLYhX7QZU5zJvYP3okHp8tD2SY7pF41IyrvEkDkHUdwtoCj28dg8BHQFQgPURdx_ZFDYhVBNO4spaULd"
+    "msbzVmikvVgs-Q6wJov5HI6GSLAOzFIajzJb7mY3dvcE6xkIAYS9q9Tw\", \"e\": \"AQAB\"}, {\"kty\": "
+    "\"EC\", \"kid\": \"e2\", \"crv\": \"P-256\", \"x\": "
+    "\"37G01BnOoPbcoyrbt3Dxkz_tiUrqPLuP-oyjLrV2kEs\", \"y\": "
+    "\"JX5FjSG5c3OXDZDeovvNRinzdek8halGrFcTW0u4sRI\"}, {\"kty\": \"EC\", \"kid\": \"e3\", "
+    "\"crv\": \"P-384\", \"x\": "
+    "\"k1aKQvBAKSerqKjsk-BMrB6PLqJvovzS5zeEF_Hif1ye-x0Low25Kox8paYVTY2G\", \"y\": "
+    "\"03MpUSo1Wo0l8f7n-ut6LKmG5nn8hVcFuARg0nBcVKOpsEtdB9mNjiS1v_beDHXi\"}]}";
+static const char *const INTEROP_TOKENS[] = {
+    "eyJhbGciOiAiUlMyNTYiLCAidHlwIjogIkpXVCIsICJraWQiOiAiciJ9.eyJpc3MiOiAiaXNzIiwgInN1YiI6ICJ1I"
+    "iwgImF1ZCI6IFsiYXBpIl0sICJjbGllbnRfaWQiOiAiYzEiLCAiYXpwIjogImFwcCIsICJzY29wZSI6ICJyZWFkIHd"
+    "yaXRlIiwgImdyb3VwcyI6IFsiZyIsICJhIl0sICJleHAiOiAxODAwMDAwNjAwLCAiaWF0IjogMTgwMDAwMDAwMCwgI"
+    "m5iZiI6IDE3OTk5OTk5OTl9.dG7I0EoOJuvoSV_2yhk_-XyTbas_vIrcpNcBMraaVK2CB8n9Kq5eM_LABawPtLy8h9"
+    "8IzLDRlBWvGoGWToA9fM3nkdpw1w_JF8sJhnfTF329LL2dY-sSPMziVUnF3_PN-k5Am5HFlRvv4QbTaXfNid0qyQYC"
+    "vHlhZg-eiWK6myo4C0gXfuOf7qlmEGQ-aH42pZ0sPVbvVvfml2-xy--OtWXHLh6-JBqvLqPip__j3-BkyPA3vMQ1Ko"
+    "QuJr4Cr-cy8uN4rKoLA5x93L3K-OnZeK-4XGSdyl81Wndf94i3oxi1eCLFQ4qTrE1_rjMzoTzPcUdBKoeVXDnlWyK0"
+    "_c-xMQ",
+    "eyJhbGciOiAiUFMyNTYiLCAidHlwIjogIkpXVCIsICJraWQiOiAiciJ9.eyJpc3MiOiAiaXNzIiwgInN1YiI6ICJ1I"
+    "iwgImF1ZCI6IFsiYXBpIl0sICJjbGllbnRfaWQiOiAiYzEiLCAiYXpwIjogImFwcCIsICJzY29wZSI6ICJyZWFkIHd"
+    "yaXRlIiwgImdyb3VwcyI6IFsiZyIsICJhIl0sICJleHAiOiAxODAwMDAwNjAwLCAiaWF0IjogMTgwMDAwMDAwMCwgI"
+    "m5iZiI6IDE3OTk5OTk5OTl9.W2wGNyMXDHRzUHR57nA_0cRedziiI4NpHCbtgo_uQoj482j9vWhgft_exXa_wHYjJU"
+    "N-Svz5rdu_jrAchFIfdw_M26JoQ_oqyvvu2ZCvTmA5sa1Bq0actspXs2X7V4MzQV3JQPLVLsGavhuacZlsb5PzzOsu"
+    "zPtk6gHacWpDsaVp325k8OU2cR0fHY1Y2uXI7_HAmHyjsGdc2KCZSDE2x5ri0FkegkDVRFgOZ9FMsUYitBjpK_-ECj"
+    "OAroV7mxXIr_--wCXn0pqs1pg-NfvNuOQuqtXoAkmSCtY0YTdyF_dKVB9sAohHfQOzrgz3v8Wmn79vH2xI0ZkHbFdu"
+    "rmZSqw",
+    "eyJhbGciOiAiRVMyNTYiLCAidHlwIjogIkpXVCIsICJraWQiOiAiZTIifQ.eyJpc3MiOiAiaXNzIiwgInN1YiI6ICJ"
+    "1IiwgImF1ZCI6IFsiYXBpIl0sICJjbGllbnRfaWQiOiAiYzEiLCAiYXpwIjogImFwcCIsICJzY29wZSI6ICJyZWFkI"
+    "HdyaXRlIiwgImdyb3VwcyI6IFsiZyIsICJhIl0sICJleHAiOiAxODAwMDAwNjAwLCAiaWF0IjogMTgwMDAwMDAwMCw"
+    "gIm5iZiI6IDE3OTk5OTk5OTl9.d-0qqFbCsIAUVL3_TqVpLsDehmMiO_fLqJdMADQNZ4ym3d-10qT-O_VdrAgZM0ql"
+    "_pCDAOoDuZEwlkY4xxB_qA",
+    "eyJhbGciOiAiRVMzODQiLCAidHlwIjogIkpXVCIsICJraWQiOiAiZTMifQ.eyJpc3MiOiAiaXNzIiwgInN1YiI6ICJ"
+    "1IiwgImF1ZCI6IFsiYXBpIl0sICJjbGllbnRfaWQiOiAiYzEiLCAiYXpwIjogImFwcCIsICJzY29wZSI6ICJyZWFkI"
+    "HdyaXRlIiwgImdyb3VwcyI6IFsiZyIsICJhIl0sICJleHAiOiAxODAwMDAwNjAwLCAiaWF0IjogMTgwMDAwMDAwMCw"
+    "gIm5iZiI6IDE3OTk5OTk5OTl9.T72zeS4p2R_1yhovFTc3wClIwCGaP_vLnn-uFitidM1rpUWIuev41W88JvjJ0yju"
+    "vgyrKmgoXmhdjdkmmrzpRVbuUZawkT7Sx8w17_viiD1dght3OkDZ9ltM3-sxVcZS",
+};
+
+static void test_jwt_interop_vectors(void **state)
+{
+    (void)state;
+    struct mg_jwks *j = NULL;
+    struct mg_errinfo ei;
+    enum mg_err e = mg_jwks_parse(mg_slice_cstr(INTEROP_JWKS), &j, &ei);
+    if (e == MG_E_NOMEM)
+        return;
+    assert_int_equal(e, MG_E_OK);
+    assert_int_equal(mg_jwks_count(j), 3);
+    const char *aud[] = {"api"}, *clients[] = {"c1"}, *scopes[] = {"write"};
+    struct mg_jwt_rules r = {.issuer = "iss",
+                             .now = NOW,
+                             .skew = -1,
+                             .audiences = aud,
+                             .n_audiences = 1,
+                             .clients = clients,
+                             .n_clients = 1,
+                             .scopes = scopes,
+                             .n_scopes = 1};
+    for (size_t i = 0; i < sizeof(INTEROP_TOKENS) / sizeof(INTEROP_TOKENS[0]); i++) {
+        struct mg_jwt_claims c;
+        enum mg_jwt_status st = mg_jwt_verify(j, mg_slice_cstr(INTEROP_TOKENS[i]), &c);
+        if (st == MG_JWT_NOMEM)
+            break;
+        assert_int_equal(st, MG_JWT_OK);
+        assert_int_equal(mg_jwt_validate(&c, &r), MG_JWT_OK);
+        assert_string_equal(c.sub, "u");
+        mg_jwt_claims_cleanup(&c);
+    }
+    mg_jwks_unref(j);
+}
+
 int main(void)
 {
     s_rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
@@ -638,6 +721,7 @@ int main(void)
         cmocka_unit_test(test_jwt_time_and_issuer),
         cmocka_unit_test(test_jwt_audience_clients_scopes),
         cmocka_unit_test(test_jwt_custom_claims),
+        cmocka_unit_test(test_jwt_interop_vectors),
     };
     return MG_RUN_TESTS(tests);
 }
