@@ -454,6 +454,34 @@ static struct mg_oidc *s_oidc(struct mg_http_client *c)
     return o;
 }
 
+/* stderr (where the log goes) into a temporary file until log_end, which returns what was
+ * written (malloc'd). */
+static int s_saved_fd = -1;
+static FILE *s_log_file;
+
+static void log_begin(void)
+{
+    fflush(stderr);
+    s_log_file = tmpfile();
+    assert_non_null(s_log_file);
+    s_saved_fd = dup(STDERR_FILENO);
+    dup2(fileno(s_log_file), STDERR_FILENO);
+}
+
+static char *log_end(void)
+{
+    fflush(stderr);
+    dup2(s_saved_fd, STDERR_FILENO);
+    close(s_saved_fd);
+    long n = ftell(s_log_file);
+    char *out = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+    rewind(s_log_file);
+    size_t got = n > 0 ? fread(out, 1, (size_t)n, s_log_file) : 0;
+    out[got] = '\0';
+    fclose(s_log_file);
+    return out;
+}
+
 /* --- pure parts --------------------------------------------------------------------------- */
 
 static void test_oidc_url_ok_table(void **state)
@@ -830,12 +858,24 @@ static void test_oidc_stale_then_expired(void **state)
     assert_non_null(k);
     assert_int_equal(k->fetched_at, T0);
     mg_oidc_keys_unref(k);
-    /* an unknown kid joins (or follows) that refresh: it fails, the old keys come with why */
+    /* an unknown kid joins (or follows) that refresh: it fails, the old keys come with why;
+     * the failure is in the log as a warning naming the URL */
+    log_begin();
     k = fetch_wait(o, u, MG_OIDC_UNKNOWN_KID, err, sizeof(err));
+    char *logged = log_end();
     assert_non_null(k);
     assert_int_equal(k->fetched_at, T0);
     assert_true(err[0] != '\0');
     mg_oidc_keys_unref(k);
+    char want[512];
+    snprintf(want, sizeof(want),
+             "\"level\":\"warn\",\"sub\":\"oidc\",\"msg\":\"signing keys of %s "
+             "could not be refreshed: ",
+             u);
+    bool warned = strstr(logged, want) != NULL &&
+                  strstr(logged, "serving the keys fetched") != NULL;
+    free(logged);
+    assert_true(warned);
     assert_int_equal(route_hits("/d"), 1);
 
     /* still served until MG_OIDC_MAX_STALE_S after the fetch, then gone */
@@ -1109,6 +1149,87 @@ static void test_oidc_free_in_flight(void **state)
     rec_cleanup(&r);
 }
 
+struct stress {
+    struct mg_oidc *o;
+    const char *url;
+    atomic_int *stop;
+    int gets, fetches;
+};
+
+static atomic_int s_answered;
+
+static void on_done_quiet(void *arg, const struct mg_oidc_keys *keys, const char *error)
+{
+    (void)arg;
+    (void)keys;
+    (void)error;
+    atomic_fetch_add(&s_answered, 1);
+}
+
+static void *stress_thread(void *arg)
+{
+    struct stress *st = arg;
+    while (!atomic_load(st->stop)) {
+        struct mg_oidc_keys *k = mg_oidc_get(st->o, st->url, mg_now());
+        if (k) {
+            st->gets++;
+            if (mg_jwks_count(k->jwks) != 1 || strcmp(k->issuer, "https://idp.test") != 0)
+                st->gets = -1000000;
+            mg_oidc_keys_unref(k);
+        }
+        mg_oidc_fetch(st->o, st->url, MG_OIDC_UNKNOWN_KID, on_done_quiet, NULL);
+        st->fetches++;
+    }
+    return NULL;
+}
+
+/* Threads reading and asking while the keys rotate and get refreshed: no race, no leak (run it
+ * under build/asan). */
+static void test_oidc_threads(void **state)
+{
+    (void)state;
+    struct mg_http_client *c = s_client();
+    struct mg_oidc *o = s_oidc(c);
+    serve_issuer("/d", "/j");
+    char u[256], err[256], j1[1024], j2[1024];
+    url(u, sizeof(u), "/d");
+    jwks_doc(s_k1, "k1", j1, sizeof(j1));
+    jwks_doc(s_k2, "k2", j2, sizeof(j2));
+    mg_oidc_keys_unref(fetch_wait(o, u, MG_OIDC_FIRST, err, sizeof(err)));
+    atomic_int stop;
+    atomic_init(&stop, 0);
+    atomic_store(&s_answered, 0);
+    struct stress st[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        st[i] = (struct stress){.o = o, .url = u, .stop = &stop};
+        assert_int_equal(pthread_create(&t[i], NULL, stress_thread, &st[i]), 0);
+    }
+    for (int i = 0; i < 6; i++) { /* rotate; each pinned step passes the kid window */
+        route_set("/j", 200, i % 2 ? j1 : j2, 0);
+        mg_time_pin(T0 + (int64_t)i * (MG_OIDC_KID_REFETCH_S + 1));
+        s_sleep_ms(60);
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    /* fetches still running end before the cache goes */
+    mg_http_client_shutdown(c);
+    mg_oidc_free(o);
+    mg_http_client_free(c);
+    int gets = 0, fetches = 0;
+    for (int i = 0; i < 4; i++) {
+        assert_true(st[i].gets >= 0);
+        gets += st[i].gets;
+        fetches += st[i].fetches;
+    }
+    assert_true(gets > 0);
+    assert_true(fetches > 0);
+    assert_int_equal(atomic_load(&s_answered), fetches); /* every ask answered, once */
+    /* at most one unknown-kid refetch per window (6 windows) plus the first fetch */
+    assert_true(route_hits("/j") <= 7);
+}
+
 int main(void)
 {
     s_k1 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -1129,6 +1250,7 @@ int main(void)
         cmocka_unit_test(test_oidc_no_http),
         cmocka_unit_test_setup_teardown(test_oidc_lru, s_srv_start, s_srv_stop),
         cmocka_unit_test_setup_teardown(test_oidc_free_in_flight, s_srv_start, s_srv_stop),
+        cmocka_unit_test_setup_teardown(test_oidc_threads, s_srv_start, s_srv_stop),
     };
     int rc = MG_RUN_TESTS(tests);
     EVP_PKEY_free(s_k1);
