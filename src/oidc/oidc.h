@@ -27,12 +27,12 @@
 #include "base/err.h"
 #include "jwt/jwt.h"
 
-#define MG_OIDC_MAX_URL 2048         /* bytes of a discovery URL or jwks_uri */
-#define MG_OIDC_MAX_DOC (256 * 1024) /* bytes of a discovery document */
-#define MG_OIDC_REFRESH_S 900        /* keys older than this are refreshed in the background */
-#define MG_OIDC_MAX_STALE_S 86400    /* keys of an unreachable issuer are used this long */
-#define MG_OIDC_KID_REFETCH_S 30     /* at most one unknown-kid refetch per URL in this time */
-#define MG_OIDC_MAX_ENTRIES 4096     /* discovery URLs kept */
+#define MG_OIDC_MAX_URL 2048          /* bytes of a discovery URL or jwks_uri */
+#define MG_OIDC_MAX_DOC (256 * 1024)  /* bytes of a discovery document */
+#define MG_OIDC_REFRESH_S 900         /* keys older than this are refreshed in the background */
+#define MG_OIDC_MAX_STALE_S 86400     /* keys of an unreachable issuer are used this long */
+#define MG_OIDC_KID_REFETCH_S 30      /* at most one unknown-kid refetch per URL in this time */
+#define MG_OIDC_MAX_ENTRIES 4096      /* discovery URLs kept */
 #define MG_OIDC_FETCH_TIMEOUT_MS 5000 /* each of the two requests of a fetch */
 
 struct mg_http_client;
@@ -41,7 +41,7 @@ struct mg_oidc;
 /* What one successful fetch produced. Immutable once published; shared by reference. */
 struct mg_oidc_keys {
     const char *discovery_url;
-    const char *issuer;                 /* "issuer" of the discovery document */
+    const char *issuer; /* "issuer" of the discovery document */
     const char *jwks_uri;
     const char *token_endpoint;         /* or NULL */
     const char *authorization_endpoint; /* or NULL */
