@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,6 +498,13 @@ int mg_cli_serve_main(int argc, char **argv)
         snprintf(endpoint, sizeof(endpoint), "%s://%s:%u", scheme, cfg.http.listen_host,
                  (unsigned)mg_http_port(app.http));
     snprintf(app.cfg.public_url, sizeof(app.cfg.public_url), "%s", endpoint);
+    /* the snapshot built at open had no URL yet (the port may have been chosen at bind): gateway
+     * URLs and their protected-resource metadata URLs are built again with it */
+    pthread_mutex_lock(&app.state.write_lock);
+    enum mg_err rb = mg_state_rebuild(&app.state, &ei);
+    pthread_mutex_unlock(&app.state.write_lock);
+    if (rb != MG_E_OK)
+        MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "could not rebuild the state: %s", ei.msg);
     if (mg_store_meta_put(app.store, "endpoint", mg_slice_cstr(endpoint)) != MG_E_OK)
         MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "could not record the endpoint in the store");
     MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "listening on %s (region %s, data %s)", endpoint, cfg.region,
