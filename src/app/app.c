@@ -7,6 +7,7 @@
 #include "base/util.h"
 #include "http/client.h"
 #include "iam/iam.h"
+#include "issuer/issuer.h"
 #include "vault/vault.h"
 
 /* The services, in start order: each module exports its descriptor from its own header. The MCP
@@ -130,6 +131,8 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
     }
     if (!e)
         e = mg_app_load_token_key(app, ei);
+    if (!e && cfg->oauth_issuer) /* the built-in issuer; it reads the public URL per request */
+        e = mg_issuer_new(cfg->oauth_issuer, cfg->data_dir, app->cfg.public_url, &app->issuer, ei);
     if (!e) {
         /* before the services that use it; a bad --outbound-ca bundle stops the start here */
         struct mg_http_client_config hc = {.cas = cfg->outbound_ca,
@@ -180,6 +183,8 @@ void mg_app_close(struct mg_app *app)
     mg_app_stop_services(app);
     mg_vault_free(app->env.vault);
     app->env.vault = NULL;
+    mg_issuer_free(app->issuer);
+    app->issuer = NULL;
     mg_http_client_free(app->http_client); /* after the services that use it */
     app->http_client = NULL;
     app->env.http = NULL;
