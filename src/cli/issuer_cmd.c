@@ -58,9 +58,11 @@ static bool s_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out
 /* The public URL the server last recorded in its store (mcpgate serve does at start-up). */
 static bool s_recorded_endpoint(const char *data, char *out, size_t cap)
 {
+    char db[4096];
     struct stat st;
-    if (stat(data, &st) != 0 || !S_ISDIR(st.st_mode))
-        return false;
+    if (!mg_fmt(db, sizeof(db), "%s/mcpgate.db", data) || stat(db, &st) != 0 ||
+        !S_ISREG(st.st_mode))
+        return false; /* no server ran here: do not make a store */
     struct mg_store *store = NULL;
     struct mg_errinfo ei = {0};
     if (mg_store_open(data, &store, &ei) != MG_E_OK)
