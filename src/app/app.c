@@ -183,8 +183,6 @@ void mg_app_close(struct mg_app *app)
     mg_app_stop_services(app);
     mg_vault_free(app->env.vault);
     app->env.vault = NULL;
-    mg_issuer_free(app->issuer);
-    app->issuer = NULL;
     mg_http_client_free(app->http_client); /* after the services that use it */
     app->http_client = NULL;
     app->env.http = NULL;
@@ -195,6 +193,8 @@ void mg_app_close(struct mg_app *app)
     }
     mg_sigv4_key_cache_free(app->key_cache);
     app->key_cache = NULL;
+    mg_issuer_free(app->issuer); /* the built-in OAuth issuer */
+    app->issuer = NULL;
 }
 
 enum mg_err mg_app_load_token_key(struct mg_app *app, struct mg_errinfo *ei)
