@@ -1,15 +1,24 @@
 // The built-in OAuth issuer (serve --oauth-issuer FILE): discovery documents, JWKS, the token
 // endpoint (client_secret_basic and client_secret_post) with each of its error answers,
 // `mcpgate token`, and `mcpgate issuer rotate-keys` while the server runs. Tokens are verified
-// here with node:crypto against the JWKS the server serves.
+// here with node:crypto against the JWKS the server serves. Then a CUSTOM_JWT gateway whose
+// discoveryUrl is the built-in issuer, called with the MCP TypeScript SDK: with a bearer token
+// from `mcpgate token`, and through the SDK's OAuth client-credentials flow, which discovers the
+// issuer from the gateway's 401 and its protected-resource metadata.
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import http from 'node:http';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { CreateGatewayTargetCommand, GetGatewayTargetCommand } from '@aws-sdk/client-bedrock-agentcore-control';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
+import { control, createGateway, startMcpServer } from './lib/mcp.mjs';
 import { binaryPath, startServer } from './lib/server.mjs';
 
 const run = promisify(execFile);
@@ -29,12 +38,23 @@ writeFileSync(configFile, JSON.stringify(CONFIG), { mode: 0o600 });
 
 let gw;
 let issuer;
+let upstream; // the OpenAPI target's API
+const seen = [];
 before(async () => {
-  gw = await startServer({ args: ['--oauth-issuer', configFile] });
+  gw = await startMcpServer({ args: ['--oauth-issuer', configFile] });
   issuer = `${gw.endpoint}/_mcpgate/issuer`;
+  upstream = await new Promise((resolve) => {
+    const srv = http.createServer((req, res) => {
+      seen.push({ url: req.url, authorization: req.headers.authorization });
+      res.writeHead(req.url === '/whoami' ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(req.url === '/whoami' ? { ok: true } : { unexpected: req.url }));
+    });
+    srv.listen(0, '127.0.0.1', () => resolve(srv));
+  });
 });
 after(async () => {
   await gw?.stop();
+  upstream?.close();
 });
 
 function b64urlJson(part) {
@@ -301,4 +321,150 @@ test('serve refuses a bad issuer file, naming it; without the flag the issuer is
   } finally {
     await off.stop();
   }
+});
+
+// ---- a CUSTOM_JWT gateway whose discovery URL is the built-in issuer ---------------------------
+
+function whoamiSpec(port) {
+  return JSON.stringify({
+    openapi: '3.0.3',
+    info: { title: 'Who', version: '1' },
+    servers: [{ url: `http://127.0.0.1:${port}` }],
+    paths: { '/whoami': { get: { operationId: 'whoami', description: 'Says who called', responses: { 200: { description: 'ok' } } } } },
+  });
+}
+
+/** A READY CUSTOM_JWT gateway with the whoami OpenAPI target; returns CreateGateway's output. */
+async function issuerGateway(authorizer) {
+  const A = gw.accounts[0];
+  const g = await createGateway(gw, A, {
+    authorizerType: 'CUSTOM_JWT',
+    authorizerConfiguration: {
+      customJWTAuthorizer: { discoveryUrl: `${issuer}/.well-known/openid-configuration`, ...authorizer },
+    },
+  });
+  const c = control(gw, A.root);
+  const t = await c.send(new CreateGatewayTargetCommand({
+    gatewayIdentifier: g.gatewayId, name: 'api',
+    targetConfiguration: { mcp: { openApiSchema: { inlinePayload: whoamiSpec(upstream.address().port) } } },
+  }));
+  for (let i = 0; i < 300; i++) {
+    const s = (await c.send(new GetGatewayTargetCommand({ gatewayIdentifier: g.gatewayId, targetId: t.targetId }))).status;
+    if (s === 'READY') return g;
+    if (s === 'FAILED') throw new Error('target FAILED');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('target not READY');
+}
+
+/** tools/list and tools/call whoami through an SDK client; the caller's token never reaches the target. */
+async function listAndCall(client) {
+  const { tools } = await client.listTools();
+  assert.ok(tools.some((t) => t.name === 'api___whoami'), tools.map((t) => t.name).join(','));
+  const before = seen.length;
+  const r = await client.callTool({ name: 'api___whoami', arguments: {} });
+  assert.equal(r.isError, false, JSON.stringify(r));
+  assert.deepEqual(JSON.parse(r.content[0].text), { ok: true });
+  assert.equal(seen.length, before + 1);
+  assert.equal(seen.at(-1).authorization, undefined);
+}
+
+async function cliToken(args) {
+  const { stdout } = await run(binaryPath(), ['token', '--data', gw.dataDir, '--port', String(gw.port), ...args]);
+  return stdout.trim();
+}
+
+async function initialize(url, token) {
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json', accept: 'application/json, text/event-stream',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'issuer-e2e', version: '0' } } }),
+  });
+  return { status: r.status, headers: r.headers, body: await r.text() };
+}
+
+let jwtGw;
+
+test('CUSTOM_JWT gateway on the built-in issuer: the MCP SDK with a token from mcpgate token', async () => {
+  jwtGw = await issuerGateway({ allowedClients: ['agent'], allowedScopes: ['mcp/invoke'] });
+  const token = await cliToken(['--client', 'agent', '--oauth-issuer', configFile, '--aud', jwtGw.gatewayUrl]);
+  const transport = new StreamableHTTPClientTransport(new URL(jwtGw.gatewayUrl),
+    { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+  const client = new Client({ name: 'issuer-e2e', version: '1.0.0' });
+  await client.connect(transport);
+  try {
+    await listAndCall(client);
+  } finally {
+    await client.close();
+  }
+
+  // the gateway's rules apply to the built-in issuer's tokens like to any other's
+  const other = await cliToken(['--client', 'bound', '--oauth-issuer', configFile]);
+  let r = await initialize(jwtGw.gatewayUrl, other);
+  assert.equal(r.status, 401, r.body);
+  assert.match(r.headers.get('www-authenticate'), /error_description="client not allowed"/);
+  const noScope = await cliToken(['--client', 'agent', '--oauth-issuer', configFile, '--scope', 'mcp/read']);
+  r = await initialize(jwtGw.gatewayUrl, noScope);
+  assert.equal(r.status, 403, r.body);
+  // a token of the same keys under another issuer URL is refused
+  const elsewhere = (await run(binaryPath(), ['token', '--client', 'agent', '--data', gw.dataDir,
+    '--public-url', 'http://127.0.0.1:9'])).stdout.trim();
+  r = await initialize(jwtGw.gatewayUrl, elsewhere);
+  assert.equal(r.status, 401, r.body);
+  assert.match(r.headers.get('www-authenticate'), /error_description="invalid token issuer"/);
+
+  // the 401 without a token points at the metadata that names this issuer
+  r = await initialize(jwtGw.gatewayUrl);
+  assert.equal(r.status, 401);
+  const prm = /resource_metadata="([^"]+)"/.exec(r.headers.get('www-authenticate'))[1];
+  const doc = await (await fetch(prm)).json();
+  assert.deepEqual(doc.authorization_servers, [issuer]);
+  assert.equal(doc.resource, jwtGw.gatewayUrl);
+});
+
+test('the SDK OAuth client-credentials flow discovers the built-in issuer from the 401', async () => {
+  assert.ok(jwtGw, 'the gateway of the previous test');
+  const authProvider = new ClientCredentialsProvider({
+    clientId: 'agent', clientSecret: SECRET, expectedIssuer: issuer, scope: 'mcp/invoke',
+  });
+  const issuedBefore = (gw.stderr().match(/issuer: token for client agent/g) ?? []).length;
+  const transport = new StreamableHTTPClientTransport(new URL(jwtGw.gatewayUrl), { authProvider });
+  const client = new Client({ name: 'issuer-e2e-oauth', version: '1.0.0' });
+  try {
+    await client.connect(transport);
+    await listAndCall(client);
+  } finally {
+    await client.close();
+  }
+  const issuedAfter = (gw.stderr().match(/issuer: token for client agent/g) ?? []).length;
+  assert.equal(issuedAfter, issuedBefore + 1, 'one token from the built-in token endpoint');
+  const tokens = authProvider.tokens();
+  assert.equal(tokens.token_type, 'Bearer');
+  const { payload } = verifyJws(tokens.access_token, await jwks());
+  assert.equal(payload.iss, issuer);
+  assert.equal(payload.client_id, 'agent');
+  assert.equal(payload.scope, 'mcp/invoke');
+  assert.equal(payload.aud, jwtGw.gatewayUrl, 'the RFC 8707 resource the SDK sent');
+  assert.ok(!gw.stderr().includes(SECRET), 'the secret is never logged');
+  assert.ok(!gw.stderr().includes(tokens.access_token.split('.')[2]), 'nor the token');
+});
+
+test('the gateway follows a key rotation at the built-in issuer without a restart', async () => {
+  assert.ok(jwtGw, 'the gateway of the previous tests');
+  const old = await cliToken(['--client', 'agent', '--oauth-issuer', configFile]);
+  assert.equal((await initialize(jwtGw.gatewayUrl, old)).status, 200);
+  const { stdout } = await run(binaryPath(), ['issuer', 'rotate-keys', '--data', gw.dataDir]);
+  const newKid = stdout.trim();
+  await new Promise((r) => setTimeout(r, 1200));
+  const fresh = await cliToken(['--client', 'agent', '--oauth-issuer', configFile]);
+  assert.equal(b64urlJson(fresh.split('.')[0]).kid, newKid);
+  // an unknown kid makes the gateway fetch the JWKS again
+  let r = await initialize(jwtGw.gatewayUrl, fresh);
+  assert.equal(r.status, 200, r.body);
+  r = await initialize(jwtGw.gatewayUrl, old);
+  assert.equal(r.status, 200, 'the previous key is still in the JWKS');
 });
