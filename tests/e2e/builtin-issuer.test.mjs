@@ -266,6 +266,23 @@ test('mcpgate token: prints a token that verifies against the served JWKS', asyn
   const help = spawnSync(binaryPath(), ['--help'], { encoding: 'utf8' });
   assert.match(help.stdout, /\n {2}token /);
   assert.match(help.stdout, /\n {2}issuer /);
+  for (const [args, want] of [
+    [['token', '--help'], /^usage: mcpgate token --client ID/],
+    [['help', 'token'], /^usage: mcpgate token --client ID/],
+    [['issuer', '--help'], /^usage: mcpgate issuer rotate-keys \[--data DIR\]/],
+    [['issuer', 'rotate-keys', '--help'], /^usage: mcpgate issuer rotate-keys/],
+    [['help', 'issuer'], /^usage: mcpgate issuer rotate-keys/],
+  ]) {
+    const r = spawnSync(binaryPath(), args, { encoding: 'utf8' });
+    assert.equal(r.status, 0, args.join(' '));
+    assert.match(r.stdout, want, args.join(' '));
+  }
+  const bare = spawnSync(binaryPath(), ['issuer'], { encoding: 'utf8' });
+  assert.equal(bare.status, 2);
+  assert.match(bare.stderr, /^usage: mcpgate issuer rotate-keys/);
+  const unknown = spawnSync(binaryPath(), ['issuer', 'list'], { encoding: 'utf8' });
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown subcommand 'list'/);
 });
 
 test('rotate-keys while the server runs: new tokens get the new kid, old ones still verify', async () => {
