@@ -7,6 +7,7 @@
 #include "base/util.h"
 #include "http/client.h"
 #include "iam/iam.h"
+#include "issuer/issuer.h"
 #include "oidc/oidc.h"
 #include "vault/vault.h"
 
@@ -131,6 +132,8 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
     }
     if (!e)
         e = mg_app_load_token_key(app, ei);
+    if (!e && cfg->oauth_issuer) /* the built-in issuer; it reads the public URL per request */
+        e = mg_issuer_new(cfg->oauth_issuer, cfg->data_dir, app->cfg.public_url, &app->issuer, ei);
     if (!e) {
         /* before the services that use it; a bad --outbound-ca bundle stops the start here */
         struct mg_http_client_config hc = {.cas = cfg->outbound_ca,
@@ -196,6 +199,8 @@ void mg_app_close(struct mg_app *app)
     }
     mg_sigv4_key_cache_free(app->key_cache);
     app->key_cache = NULL;
+    mg_issuer_free(app->issuer); /* the built-in OAuth issuer */
+    app->issuer = NULL;
 }
 
 enum mg_err mg_app_load_token_key(struct mg_app *app, struct mg_errinfo *ei)

@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "issuer/issuer.h"
 
 enum s_service { S_NONE = 0, S_STS, S_IAM, S_LAMBDA, S_AGENTCORE };
 
@@ -217,6 +218,10 @@ void mg_app_handle(void *user, struct mg_http_exchange *x)
         s_send_plain(x, 200, "ok\n");
         return;
     }
+
+    /* The built-in OAuth issuer (off unless --oauth-issuer): its documents and token endpoint */
+    if (mg_issuer_handle(app->issuer, x))
+        return;
 
     /* The MCP data plane: /gateways/{id}/mcp, or /mcp under a Host of {id}.gateway.* */
     struct mg_call c;

@@ -57,6 +57,8 @@ static const char s_serve_usage[] =
     "                          always refused\n"
     "  --outbound-allow RULE   an exception to --outbound-deny-local: CIDR (10.1.0.0/16),\n"
     "                          ADDR[:PORT] or HOST[:PORT]; repeatable\n"
+    "  --oauth-issuer FILE     turn on the built-in OAuth issuer (a development tool) with the\n"
+    "                          clients of FILE (JSON); keys in DATA/issuer (see mcpgate token)\n"
     "\n"
     "Relative paths are taken from the working directory at start-up and made absolute.\n";
 
@@ -85,6 +87,7 @@ static const char *const s_serve_opts[] = {
     "--lambda-isolation",
     "--outbound-ca",
     "--outbound-allow",
+    "--oauth-issuer", /* issuer */
     NULL,
 };
 
@@ -186,6 +189,7 @@ static bool s_make_absolute(char *path, size_t cap)
 static bool s_absolute_paths(struct mg_app_config *cfg)
 {
     static char identities[PATH_MAX], tls_cert[PATH_MAX], tls_key[PATH_MAX];
+    static char oauth_issuer[PATH_MAX]; /* issuer */
     struct {
         const char *what;
         const char **ref;
@@ -197,6 +201,7 @@ static bool s_absolute_paths(struct mg_app_config *cfg)
         {"--identities", &cfg->identities, identities, sizeof(identities)},
         {"--tls-cert", &cfg->http.tls_cert, tls_cert, sizeof(tls_cert)},
         {"--tls-key", &cfg->http.tls_key, tls_key, sizeof(tls_key)},
+        {"--oauth-issuer", &cfg->oauth_issuer, oauth_issuer, sizeof(oauth_issuer)}, /* issuer */
     };
     for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
         if (opts[i].ref) {
@@ -303,6 +308,8 @@ int mg_cli_serve_main(int argc, char **argv)
             snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", v);
         } else if (strcmp(a, "--identities") == 0) {
             cfg.identities = v;
+        } else if (strcmp(a, "--oauth-issuer") == 0) { /* issuer */
+            cfg.oauth_issuer = v;
         } else if (strcmp(a, "--region") == 0) {
             size_t l = strlen(v);
             bool ok = l > 0 && l < sizeof(cfg.region);
