@@ -493,31 +493,35 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
     enum mg_err e = MG_E_OK;
 
     /* resource policies */
-    size_t np;
-    const struct mg_snapshot_doc *pd = mg_snapshot_range(snap, MG_AC_KIND_POLICY, NULL, &np);
-    x->pols = mg_calloc(np + 1, sizeof(struct mg_policy *));
-    if (x->pols == NULL)
-        e = MG_E_NOMEM;
+    size_t np = 0, ng = 0, nt = 0;
+    const struct mg_snapshot_doc **pd = NULL, **gd = NULL, **td = NULL;
+    e = mg_snapshot_collect(snap, MG_AC_KIND_POLICY, &pd, &np);
+    if (!e)
+        e = mg_snapshot_collect(snap, MG_AC_KIND_GATEWAY, &gd, &ng);
+    if (!e)
+        e = mg_snapshot_collect(snap, MG_AC_KIND_TARGET, &td, &nt);
+    if (!e) {
+        x->pols = mg_calloc(np + 1, sizeof(struct mg_policy *));
+        if (x->pols == NULL)
+            e = MG_E_NOMEM;
+    }
     for (size_t i = 0; i < np && !e; i++) {
-        const char *text = s_cstr(pd[i].doc, "policy");
+        const char *text = s_cstr(pd[i]->doc, "policy");
         if (text == NULL)
             continue;
-        struct mg_policy_parse_opts o = {MG_POLICY_KIND_RESOURCE, MG_POLICY_LIMIT_RAW, pd[i].key};
+        struct mg_policy_parse_opts o = {MG_POLICY_KIND_RESOURCE, MG_POLICY_LIMIT_RAW, pd[i]->key};
         struct mg_policy *p = NULL;
         struct mg_errinfo pe = {0};
         if (mg_policy_parse(mg_slice_cstr(text), &o, &p, &pe) != MG_E_OK) {
             MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "resource policy of %s does not compile: %s",
-                   pd[i].key, pe.msg);
+                   pd[i]->key, pe.msg);
             continue;
         }
         x->pols[x->n_pols++] = p;
-        e = mg_map_put(&x->policies, mg_slice_cstr(pd[i].key), p);
+        e = mg_map_put(&x->policies, mg_slice_cstr(pd[i]->key), p);
     }
 
     /* gateways (not being deleted) */
-    size_t ng, nt;
-    const struct mg_snapshot_doc *gd = mg_snapshot_range(snap, MG_AC_KIND_GATEWAY, NULL, &ng);
-    const struct mg_snapshot_doc *td = mg_snapshot_range(snap, MG_AC_KIND_TARGET, NULL, &nt);
     if (!e) {
         x->gws = mg_calloc(ng + 1, sizeof(*x->gws));
         x->targets = mg_calloc(nt + 1, sizeof(*x->targets));
@@ -531,10 +535,10 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
     if (counts == NULL && !e)
         e = MG_E_NOMEM;
     for (size_t i = 0; i < ng && !e; i++) {
-        if (s_status(s_cstr(gd[i].doc, "status")) == MG_AGENTCORE_DELETING)
+        if (s_status(s_cstr(gd[i]->doc, "status")) == MG_AGENTCORE_DELETING)
             continue;
         struct mg_gateway *g = &x->gws[x->n_gws++];
-        s_fill_gateway(x, g, &gd[i]);
+        s_fill_gateway(x, g, gd[i]);
         char key[200];
         int kl = snprintf(key, sizeof(key), "%s\x1f%s", g->account, g->id);
         if (kl > 0 && (size_t)kl < sizeof(key))
@@ -546,12 +550,12 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
     if (owner == NULL && !e)
         e = MG_E_NOMEM;
     for (size_t i = 0; i < nt && !e; i++) {
-        const char *slash = strchr(td[i].key, '/');
-        if (slash == NULL || s_status(s_cstr(td[i].doc, "status")) == MG_AGENTCORE_DELETING)
+        const char *slash = strchr(td[i]->key, '/');
+        if (slash == NULL || s_status(s_cstr(td[i]->doc, "status")) == MG_AGENTCORE_DELETING)
             continue;
         char key[200];
-        int kl = snprintf(key, sizeof(key), "%s\x1f%.*s", td[i].account, (int)(slash - td[i].key),
-                          td[i].key);
+        int kl = snprintf(key, sizeof(key), "%s\x1f%.*s", td[i]->account, (int)(slash - td[i]->key),
+                          td[i]->key);
         if (kl <= 0 || (size_t)kl >= sizeof(key))
             continue;
         uintptr_t gi = (uintptr_t)mg_map_get(&acct_id, mg_slice_make(key, (size_t)kl));
@@ -568,11 +572,11 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
         if (owner[i] == 0)
             continue;
         struct mg_gateway *g = &x->gws[owner[i] - 1];
-        const json_t *doc = td[i].doc;
+        const json_t *doc = td[i]->doc;
         struct mg_gateway_target *t = (struct mg_gateway_target *)&g->targets[g->n_targets++];
         x->n_targets++;
         t->gateway = g;
-        t->id = strchr(td[i].key, '/') + 1;
+        t->id = strchr(td[i]->key, '/') + 1;
         t->name = s_cstr(doc, "name") ? s_cstr(doc, "name") : t->id;
         t->description = s_cstr(doc, "description");
         t->status = s_status(s_cstr(doc, "status"));
@@ -589,6 +593,9 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
     mg_free(counts);
     mg_free(owner);
     mg_map_cleanup(&acct_id);
+    mg_free(pd);
+    mg_free(gd);
+    mg_free(td);
     if (e) {
         s_destroy(x);
         return e;
@@ -599,7 +606,9 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
 
 void mg_agentcore_init(void)
 {
-    static const struct mg_snapshot_ext ext = {"agentcore", s_build, s_destroy};
+    static const char *const kinds[] = {MG_AC_KIND_GATEWAY, MG_AC_KIND_TARGET, MG_AC_KIND_POLICY,
+                                        NULL};
+    static const struct mg_snapshot_ext ext = {"agentcore", s_build, s_destroy, kinds, NULL};
     if (s_slot < 0)
         s_slot = mg_snapshot_register_ext(&ext);
 }

@@ -236,14 +236,16 @@ static bool s_pending(const json_t *doc)
 static void s_pass(const struct mg_env *env)
 {
     struct mg_snapshot *peek = mg_state_acquire(env->state);
-    size_t ng, nt;
+    size_t ng, nt, pos = 0;
     bool any = false;
-    const struct mg_snapshot_doc *g = mg_snapshot_range(peek, MG_AC_KIND_GATEWAY, NULL, &ng);
-    const struct mg_snapshot_doc *t = mg_snapshot_range(peek, MG_AC_KIND_TARGET, NULL, &nt);
-    for (size_t i = 0; i < ng && !any; i++)
-        any = s_pending(g[i].doc);
-    for (size_t i = 0; i < nt && !any; i++)
-        any = s_pending(t[i].doc);
+    const struct mg_snapshot_doc *g, *t;
+    while (!any && (g = mg_snapshot_next_run(peek, MG_AC_KIND_GATEWAY, &pos, &ng)))
+        for (size_t i = 0; i < ng && !any; i++)
+            any = s_pending(g[i].doc);
+    pos = 0;
+    while (!any && (t = mg_snapshot_next_run(peek, MG_AC_KIND_TARGET, &pos, &nt)))
+        for (size_t i = 0; i < nt && !any; i++)
+            any = s_pending(t[i].doc);
     if (!any) {
         mg_snapshot_unref(peek);
         return;
@@ -252,9 +254,11 @@ static void s_pass(const struct mg_env *env)
      * the probes' documents stay valid) */
     struct s_probes pr;
     pr.n = 0;
-    for (size_t i = 0; i < ng; i++)
-        if (s_is(g[i].doc, "CREATING") || s_is(g[i].doc, "UPDATING"))
-            s_probe(env, &g[i], &pr);
+    pos = 0;
+    while ((g = mg_snapshot_next_run(peek, MG_AC_KIND_GATEWAY, &pos, &ng)))
+        for (size_t i = 0; i < ng; i++)
+            if (s_is(g[i].doc, "CREATING") || s_is(g[i].doc, "UPDATING"))
+                s_probe(env, &g[i], &pr);
     if (mg_state_write_begin(env->state) != MG_E_OK) {
         mg_snapshot_unref(peek);
         return;
@@ -263,14 +267,16 @@ static void s_pass(const struct mg_env *env)
     struct mg_snapshot *snap = mg_state_acquire(env->state);
     enum mg_err e = MG_E_OK;
     bool changed = false;
-    t = mg_snapshot_range(snap, MG_AC_KIND_TARGET, NULL, &nt);
-    for (size_t i = 0; i < nt && !e; i++)
-        if (s_pending(t[i].doc))
-            e = s_target(env, snap, &t[i], &changed);
-    g = mg_snapshot_range(snap, MG_AC_KIND_GATEWAY, NULL, &ng);
-    for (size_t i = 0; i < ng && !e; i++)
-        if (s_pending(g[i].doc))
-            e = s_gateway(env, snap, &g[i], &pr, &changed);
+    pos = 0;
+    while (!e && (t = mg_snapshot_next_run(snap, MG_AC_KIND_TARGET, &pos, &nt)))
+        for (size_t i = 0; i < nt && !e; i++)
+            if (s_pending(t[i].doc))
+                e = s_target(env, snap, &t[i], &changed);
+    pos = 0;
+    while (!e && (g = mg_snapshot_next_run(snap, MG_AC_KIND_GATEWAY, &pos, &ng)))
+        for (size_t i = 0; i < ng && !e; i++)
+            if (s_pending(g[i].doc))
+                e = s_gateway(env, snap, &g[i], &pr, &changed);
     mg_snapshot_unref(snap);
     mg_snapshot_unref(peek);
     struct mg_errinfo ei = {0};

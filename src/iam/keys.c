@@ -34,37 +34,43 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
 {
     (void)ei;
     size_t n;
-    const struct mg_snapshot_doc *docs = mg_snapshot_range(snap, "access_key", NULL, &n);
+    const struct mg_snapshot_doc **docs;
+    MG_TRY(mg_snapshot_collect(snap, "access_key", &docs, &n));
     struct s_iam_ext *e = mg_calloc(1, sizeof(*e));
-    if (e == NULL)
+    if (e == NULL) {
+        mg_free(docs);
         return MG_E_NOMEM;
+    }
     mg_map_init(&e->by_id);
     e->keys = mg_calloc(n ? n : 1, sizeof(*e->keys));
     if (e->keys == NULL) {
+        mg_free(docs);
         s_destroy(e);
         return MG_E_NOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        const json_t *d = docs[i].doc;
+        const json_t *d = docs[i]->doc;
         struct mg_iam_key *k = &e->keys[e->n];
-        k->access_key_id = docs[i].key;
+        k->access_key_id = docs[i]->key;
         k->secret = s_str(d, "secretAccessKey");
-        k->account = docs[i].account;
+        k->account = docs[i]->account;
         k->active = strcmp(s_str(d, "status"), "Inactive") != 0;
         k->loopback_only = json_is_true(json_object_get(d, "loopbackOnly"));
         const char *user = json_string_value(json_object_get(d, "userName"));
         if (user) {
-            const struct mg_snapshot_doc *u = mg_snapshot_get(snap, "user", docs[i].account, user);
+            const struct mg_snapshot_doc *u = mg_snapshot_get(snap, "user", docs[i]->account, user);
             if (u == NULL)
                 continue; /* a key whose user is gone authenticates nobody */
             k->user = u->doc;
         }
         if (mg_map_put(&e->by_id, mg_slice_cstr(k->access_key_id), k) != MG_E_OK) {
+            mg_free(docs);
             s_destroy(e);
             return MG_E_NOMEM;
         }
         e->n++;
     }
+    mg_free(docs);
     *out = e;
     return MG_E_OK;
 }
@@ -73,7 +79,8 @@ void mg_iam_policies_init(void);
 
 void mg_iam_init(void)
 {
-    static const struct mg_snapshot_ext ext = {"iam-keys", s_build, s_destroy};
+    static const char *const kinds[] = {"access_key", "user", NULL};
+    static const struct mg_snapshot_ext ext = {"iam-keys", s_build, s_destroy, kinds, NULL};
     s_slot = mg_snapshot_register_ext(&ext);
     mg_iam_policies_init();
 }

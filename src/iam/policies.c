@@ -167,14 +167,18 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
         return MG_E_NOMEM;
     mg_map_init(&x->entities);
     mg_map_init(&x->managed);
-    size_t nu, nr;
-    const struct mg_snapshot_doc *users = mg_snapshot_range(snap, "user", NULL, &nu);
-    const struct mg_snapshot_doc *roles = mg_snapshot_range(snap, "role", NULL, &nr);
-    x->all = mg_calloc(nu + nr + 1, sizeof(*x->all));
-    enum mg_err e = x->all ? MG_E_OK : MG_E_NOMEM;
+    size_t nu = 0, nr = 0;
+    const struct mg_snapshot_doc **users = NULL, **roles = NULL;
+    enum mg_err e = mg_snapshot_collect(snap, "user", &users, &nu);
+    if (!e)
+        e = mg_snapshot_collect(snap, "role", &roles, &nr);
+    if (!e) {
+        x->all = mg_calloc(nu + nr + 1, sizeof(*x->all));
+        e = x->all ? MG_E_OK : MG_E_NOMEM;
+    }
     for (size_t i = 0; i < nu + nr && !e; i++) {
         bool role = i >= nu;
-        const struct mg_snapshot_doc *d = role ? &roles[i - nu] : &users[i];
+        const struct mg_snapshot_doc *d = role ? roles[i - nu] : users[i];
         e = s_entity(x, snap, d, role, &x->all[x->n_all]);
         x->n_all++;
         char key[512];
@@ -183,6 +187,8 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
         if (!e && n > 0 && (size_t)n < sizeof(key))
             e = mg_map_put(&x->entities, mg_slice_make(key, (size_t)n), &x->all[x->n_all - 1]);
     }
+    mg_free(users);
+    mg_free(roles);
     if (e) {
         s_destroy(x);
         return e;
@@ -194,7 +200,8 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
 void mg_iam_policies_init(void);
 void mg_iam_policies_init(void)
 {
-    static const struct mg_snapshot_ext ext = {"iam-policies", s_build, s_destroy};
+    static const char *const kinds[] = {"user", "role", "policy", NULL};
+    static const struct mg_snapshot_ext ext = {"iam-policies", s_build, s_destroy, kinds, NULL};
     s_slot = mg_snapshot_register_ext(&ext);
 }
 

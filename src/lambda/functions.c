@@ -37,34 +37,36 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
     if (x == NULL)
         return MG_E_NOMEM;
     mg_map_init(&x->by_arn);
-    size_t n = 0;
-    const struct mg_snapshot_doc *d = mg_snapshot_range(snap, "function", NULL, &n);
-    for (size_t i = 0; i < n; i++) {
-        const char *text = json_string_value(json_object_get(d[i].doc, "Policy"));
-        const char *arn = json_string_value(json_object_get(d[i].doc, "FunctionArn"));
-        if (text == NULL || arn == NULL)
-            continue;
-        struct mg_policy_parse_opts o = {MG_POLICY_KIND_RESOURCE, MG_POLICY_LIMIT_RAW, arn};
-        struct mg_policy *p = NULL;
-        struct mg_errinfo pe = {0};
-        if (mg_policy_parse(mg_slice_cstr(text), &o, &p, &pe) != MG_E_OK) {
-            MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA, "function %s: stored policy does not compile: %s",
-                   arn, pe.msg);
-            continue;
+    size_t n = 0, pos = 0;
+    const struct mg_snapshot_doc *d;
+    while ((d = mg_snapshot_next_run(snap, "function", &pos, &n)))
+        for (size_t i = 0; i < n; i++) {
+            const char *text = json_string_value(json_object_get(d[i].doc, "Policy"));
+            const char *arn = json_string_value(json_object_get(d[i].doc, "FunctionArn"));
+            if (text == NULL || arn == NULL)
+                continue;
+            struct mg_policy_parse_opts o = {MG_POLICY_KIND_RESOURCE, MG_POLICY_LIMIT_RAW, arn};
+            struct mg_policy *p = NULL;
+            struct mg_errinfo pe = {0};
+            if (mg_policy_parse(mg_slice_cstr(text), &o, &p, &pe) != MG_E_OK) {
+                MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA,
+                       "function %s: stored policy does not compile: %s", arn, pe.msg);
+                continue;
+            }
+            if (mg_map_put(&x->by_arn, mg_slice_cstr(arn), p) != MG_E_OK) {
+                mg_policy_unref(p);
+                s_destroy(x);
+                return MG_E_NOMEM;
+            }
         }
-        if (mg_map_put(&x->by_arn, mg_slice_cstr(arn), p) != MG_E_OK) {
-            mg_policy_unref(p);
-            s_destroy(x);
-            return MG_E_NOMEM;
-        }
-    }
     *out = x;
     return MG_E_OK;
 }
 
 void mg_lambda_init(void)
 {
-    static const struct mg_snapshot_ext ext = {"lambda.policies", s_build, s_destroy};
+    static const char *const kinds[] = {"function", NULL};
+    static const struct mg_snapshot_ext ext = {"lambda.policies", s_build, s_destroy, kinds, NULL};
     s_slot = mg_snapshot_register_ext(&ext);
 }
 

@@ -15,38 +15,76 @@
 #include "base/slice.h"
 #include "state/store.h"
 
+struct mg_snapshot_entry; /* one stored document, shared by every snapshot that holds it */
+
 struct mg_snapshot_doc {
     const char *kind, *account, *key;
     json_t *doc;
     int64_t updated_ms;
+    struct mg_snapshot_entry *entry; /* owns the strings and the document */
+};
+
+/* The documents of one (kind, account), sorted by key: immutable once published, shared by
+ * reference between snapshots, so a write copies only the buckets it touches (docs/state.md). */
+struct mg_snapshot_bucket {
+    atomic_long refs;
+    struct mg_snapshot_doc *docs;
+    size_t n; /* never 0 in a snapshot */
 };
 
 #define MG_SNAPSHOT_EXT_MAX 8
 
+struct mg_snapshot_ext_box; /* a refcounted derived structure, shared while its inputs hold */
+
 struct mg_snapshot {
     atomic_long refs;
     uint64_t generation;
-    struct mg_snapshot_doc *docs; /* sorted by (kind, account, key) */
+    struct mg_snapshot_bucket **buckets; /* sorted by (kind, account) */
+    size_t n_buckets;
     size_t n_docs;
-    struct mg_map index;            /* "kind\x1f" "account\x1f" "key" -> struct mg_snapshot_doc */
     void *ext[MG_SNAPSHOT_EXT_MAX]; /* derived structures built by registered extensions */
+    struct mg_snapshot_ext_box *ext_box[MG_SNAPSHOT_EXT_MAX];
+};
+
+/* One row a write transaction (or another node) changed: the snapshot reads it again. */
+struct mg_snapshot_change {
+    const char *kind, *account, *key;
 };
 
 /* Modules derive their own read structures (compiled policies, key tables, tool catalogs) when a
- * snapshot is built. Extensions run in registration order; build may read earlier ext slots. */
+ * snapshot is built. Extensions run in registration order and read only the snapshot's documents.
+ * kinds: NULL-terminated list of the document kinds build reads; when a change touches none of
+ * them the previous snapshot's structure is shared as it is (kinds NULL: every change counts).
+ * apply (optional): derive *out from prev (built by this extension for the previous snapshot)
+ * and the changes, sharing what did not change; leave *out NULL and return MG_E_OK to decline,
+ * and build runs instead. */
 struct mg_snapshot_ext {
     const char *name;
     enum mg_err (*build)(struct mg_snapshot *snap, void **out, struct mg_errinfo *ei);
     void (*destroy)(void *ext);
+    const char *const *kinds;
+    enum mg_err (*apply)(const void *prev, struct mg_snapshot *snap,
+                         const struct mg_snapshot_change *changes, size_t n, void **out,
+                         struct mg_errinfo *ei);
 };
 /* Returns the slot index (call at start-up, before the first snapshot). */
 int mg_snapshot_register_ext(const struct mg_snapshot_ext *ext);
 
 const struct mg_snapshot_doc *mg_snapshot_get(const struct mg_snapshot *s, const char *kind,
                                               const char *account, const char *key);
-/* The contiguous run of docs of one kind (account NULL: all accounts). */
+/* The contiguous run of docs of one (kind, account), sorted by key. account must not be NULL
+ * (every account: mg_snapshot_next_run). */
 const struct mg_snapshot_doc *mg_snapshot_range(const struct mg_snapshot *s, const char *kind,
                                                 const char *account, size_t *n);
+/* The docs of one kind over every account, one run per account in account order: start with
+ * *pos = 0 and call until it returns NULL. */
+const struct mg_snapshot_doc *mg_snapshot_next_run(const struct mg_snapshot *s, const char *kind,
+                                                   size_t *pos, size_t *n);
+
+/* Every doc of one kind over every account, in (account, key) order, as an array of pointers the
+ * caller frees with mg_free (NULL and *n 0 when there is none; MG_E_NOMEM). */
+MG_MUST_USE enum mg_err mg_snapshot_collect(const struct mg_snapshot *s, const char *kind,
+                                            const struct mg_snapshot_doc ***out, size_t *n);
 
 struct mg_snapshot *mg_snapshot_ref(struct mg_snapshot *s);
 void mg_snapshot_unref(struct mg_snapshot *s);
@@ -56,8 +94,10 @@ struct mg_state {
     struct mg_store *store;
     _Atomic(struct mg_snapshot *) current;
     atomic_uint_fast64_t generation;
-    pthread_mutex_t publish_lock; /* held by writers and by readers switching snapshots */
-    pthread_mutex_t write_lock;   /* one writer at a time, across store write + rebuild */
+    pthread_mutex_t publish_lock;  /* held by writers and by readers switching snapshots */
+    pthread_mutex_t write_lock;    /* one writer at a time, across store write + rebuild */
+    pthread_mutex_t build_lock;    /* one snapshot built at a time (each starts from current) */
+    uint64_t full_builds, applies; /* counters, for tests and diagnostics */
 };
 
 MG_MUST_USE enum mg_err mg_state_init(struct mg_state *st, struct mg_store *store,
@@ -66,9 +106,18 @@ void mg_state_cleanup(struct mg_state *st);
 
 /* Rebuilds from the store and publishes. */
 MG_MUST_USE enum mg_err mg_state_rebuild(struct mg_state *st, struct mg_errinfo *ei);
+/* Publishes the current snapshot with these rows read again from the store (a row that is gone
+ * is removed): the incremental path of a commit, and of a change feed from other nodes. The
+ * rows may repeat and come in any order. */
+MG_MUST_USE enum mg_err mg_state_apply(struct mg_state *st,
+                                       const struct mg_snapshot_change *changes, size_t n,
+                                       struct mg_errinfo *ei);
+/* Publishes whatever the store committed since the last snapshot: the change list it collected
+ * (mg_store_changes_take), or a full rebuild when the list overflowed. */
+MG_MUST_USE enum mg_err mg_state_refresh(struct mg_state *st, struct mg_errinfo *ei);
 
-/* Writers: begin takes the write lock and a store transaction; commit makes it durable, rebuilds
- * and publishes before returning (so the client's next request sees it); abort rolls back. */
+/* Writers: begin takes the write lock and a store transaction; commit makes it durable, applies
+ * the rows it wrote to the snapshot and publishes before returning (so the client's next request sees it); abort rolls back. */
 MG_MUST_USE enum mg_err mg_state_write_begin(struct mg_state *st);
 MG_MUST_USE enum mg_err mg_state_write_commit(struct mg_state *st, struct mg_errinfo *ei);
 void mg_state_write_abort(struct mg_state *st);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/log.h"
 #include "state/store_internal.h"
 
@@ -54,11 +55,87 @@ void mg_store_base_init(struct mg_store *s, const struct mg_store_ops *ops)
     s->tx_dirty = false;
     s->tx_failed = false;
     atomic_init(&s->generation, 0);
+    memset(&s->tx_changes, 0, sizeof(s->tx_changes));
+    memset(&s->pending, 0, sizeof(s->pending));
+    pthread_mutex_init(&s->changes_mu, NULL);
 }
 
 void mg_store_base_cleanup(struct mg_store *s)
 {
+    mg_store_changes_cleanup(&s->tx_changes);
+    mg_store_changes_cleanup(&s->pending);
+    pthread_mutex_destroy(&s->changes_mu);
     pthread_mutex_destroy(&s->write_mu);
+}
+
+void mg_store_changes_cleanup(struct mg_store_changes *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        mg_free((char *)c->v[i].kind);
+    mg_free(c->v);
+    memset(c, 0, sizeof(*c));
+}
+
+static void s_changes_overflow(struct mg_store_changes *c)
+{
+    mg_store_changes_cleanup(c);
+    c->overflow = true;
+}
+
+/* Appends one row; on failure the list becomes an overflow (a full rebuild follows). */
+static void s_changes_add(struct mg_store_changes *c, const char *kind, const char *account,
+                          const char *key)
+{
+    if (c->overflow)
+        return;
+    if (c->n >= MG_STORE_CHANGES_MAX) {
+        s_changes_overflow(c);
+        return;
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 8;
+        void *p = mg_realloc(c->v, cap * sizeof(*c->v));
+        if (p == NULL) {
+            s_changes_overflow(c);
+            return;
+        }
+        c->v = p;
+        c->cap = cap;
+    }
+    size_t lk = strlen(kind), la = strlen(account), ln = strlen(key);
+    char *b = mg_malloc(lk + la + ln + 3);
+    if (b == NULL) {
+        s_changes_overflow(c);
+        return;
+    }
+    mg_memcpy(b, kind, lk + 1);
+    mg_memcpy(b + lk + 1, account, la + 1);
+    mg_memcpy(b + lk + la + 2, key, ln + 1);
+    c->v[c->n++] = (struct mg_store_change){b, b + lk + 1, b + lk + la + 2};
+}
+
+/* Moves from into the pending list (from is left empty). */
+static void s_changes_publish(struct mg_store *s, struct mg_store_changes *from)
+{
+    pthread_mutex_lock(&s->changes_mu);
+    if (from->overflow) {
+        s_changes_overflow(&s->pending);
+    } else {
+        for (size_t i = 0; i < from->n && !s->pending.overflow; i++) {
+            const struct mg_store_change *c = &from->v[i];
+            s_changes_add(&s->pending, c->kind, c->account, c->key);
+        }
+    }
+    pthread_mutex_unlock(&s->changes_mu);
+    mg_store_changes_cleanup(from);
+}
+
+void mg_store_changes_take(struct mg_store *s, struct mg_store_changes *out)
+{
+    pthread_mutex_lock(&s->changes_mu);
+    *out = s->pending;
+    memset(&s->pending, 0, sizeof(s->pending));
+    pthread_mutex_unlock(&s->changes_mu);
 }
 
 enum mg_err mg_store_open(const char *location, struct mg_store **out, struct mg_errinfo *ei)
@@ -122,6 +199,7 @@ enum mg_err mg_store_begin(struct mg_store *s)
     }
     s->tx_dirty = false;
     s->tx_failed = false;
+    mg_store_changes_cleanup(&s->tx_changes);
     atomic_store(&s->tx_thread, s_self());
     return MG_E_OK;
 }
@@ -129,6 +207,7 @@ enum mg_err mg_store_begin(struct mg_store *s)
 /* Ends the transaction this thread holds and releases the writer. */
 static void s_tx_release(struct mg_store *s)
 {
+    mg_store_changes_cleanup(&s->tx_changes);
     s->tx_dirty = false;
     s->tx_failed = false;
     atomic_store(&s->tx_thread, 0);
@@ -150,6 +229,8 @@ enum mg_err mg_store_commit(struct mg_store *s)
         err = s->ops->tx_commit(s, s->tx_dirty, &gen);
         if (err == MG_E_OK && s->tx_dirty)
             s_generation_seen(s, gen);
+        if (err == MG_E_OK)
+            s_changes_publish(s, &s->tx_changes);
     }
     s_tx_release(s);
     return err;
@@ -220,17 +301,26 @@ static enum mg_err s_write(struct mg_store *s, const struct mg_store_row *row,
     /* Conflicts and misses leave the transaction usable; anything else poisons it. */
     bool soft = err == MG_E_CONFLICT || err == MG_E_NOT_FOUND;
     if (!own) {
-        if (err == MG_E_OK)
+        if (err == MG_E_OK) {
             s->tx_dirty = true;
-        else if (!soft)
+            if (row != NULL)
+                s_changes_add(&s->tx_changes, row->kind, row->account, row->key);
+        } else if (!soft) {
             s->tx_failed = true;
+        }
         return err;
     }
     if (err == MG_E_OK) {
         uint64_t gen = 0;
         err = s->ops->tx_commit(s, true, &gen);
-        if (err == MG_E_OK)
+        if (err == MG_E_OK) {
             s_generation_seen(s, gen);
+            if (row != NULL) {
+                struct mg_store_changes one = {0};
+                s_changes_add(&one, row->kind, row->account, row->key);
+                s_changes_publish(s, &one);
+            }
+        }
     } else {
         s->ops->tx_rollback(s);
     }

@@ -78,6 +78,23 @@ MG_MUST_USE enum mg_err mg_store_generation_refresh(struct mg_store *s, uint64_t
 MG_MUST_USE enum mg_err mg_store_scan_gen(struct mg_store *s, mg_store_row_fn fn, void *user,
                                           uint64_t *generation_out);
 
+/* The rows committed writes changed, in commit order, collected by put/insert/delete (a write in
+ * a transaction counts when its transaction commits). mg_state drains them after each commit to
+ * update the snapshot incrementally; a list past MG_STORE_CHANGES_MAX, or one that could not be
+ * recorded (out of memory), is dropped and marked overflow: the reader rebuilds in full. */
+struct mg_store_change {
+    const char *kind, *account, *key; /* one allocation, owned through kind */
+};
+struct mg_store_changes {
+    struct mg_store_change *v;
+    size_t n, cap;
+    bool overflow;
+};
+#define MG_STORE_CHANGES_MAX 100000u
+/* Moves the pending list into *out (which the caller cleans up) and starts a new one. */
+void mg_store_changes_take(struct mg_store *s, struct mg_store_changes *out);
+void mg_store_changes_cleanup(struct mg_store_changes *c);
+
 /* The calling thread's last store failure (the functions above, but mg_store_open, which fills
  * its own ei), as an operator-facing message; code MG_E_OK and "" when there was none. */
 void mg_store_last_error(struct mg_errinfo *ei);

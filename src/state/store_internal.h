@@ -52,6 +52,9 @@ struct mg_store {
     bool tx_dirty;              /* the open transaction wrote something */
     bool tx_failed;             /* a write in it failed in the database: commit must refuse */
     atomic_uint_least64_t generation;
+    struct mg_store_changes tx_changes; /* the open transaction's rows (writer mutex) */
+    pthread_mutex_t changes_mu;
+    struct mg_store_changes pending; /* committed, not yet taken (changes_mu) */
 };
 
 /* Called by a backend's open on its embedded base. */

@@ -1,0 +1,148 @@
+// Write latency against the size of the state: the median of CreateGateway, CreateGatewayTarget,
+// PutResourcePolicy, PutRolePolicy and CreateUser on an empty server, then on a server holding N
+// gateways spread over 20 accounts (a tenth of them with 10 targets of 10 tools each), each as a
+// ratio to the empty server. Both servers run in this process's run, one after the other.
+//   MCPGATE_BIN=build/release/mcpgate node bench/bench_writes.mjs
+// Environment: N (gateways, default 1000; the scale target is 10000), SAMPLES (calls per write,
+// default 40), PARALLEL (requests in flight while the state is built, default 16).
+import { createRequire } from 'node:module';
+import { makeClient } from '../tests/e2e/lib/aws.mjs';
+import { newKey, startServer } from '../tests/e2e/lib/server.mjs';
+
+const require = createRequire(new URL('../tests/e2e/package.json', import.meta.url));
+const {
+  BedrockAgentCoreControlClient, CreateGatewayCommand, CreateGatewayTargetCommand,
+  PutResourcePolicyCommand,
+} = require('@aws-sdk/client-bedrock-agentcore-control');
+const { CreateUserCommand, IAMClient, PutRolePolicyCommand } = require('@aws-sdk/client-iam');
+
+const N = Number(process.env.N ?? 1000);
+const SAMPLES = Number(process.env.SAMPLES ?? 40);
+const PARALLEL = Number(process.env.PARALLEL ?? 16);
+const ACCOUNTS = 20;
+const TRUST = { Version: '2012-10-17', Statement: [{ Effect: 'Allow',
+  Principal: { Service: 'bedrock-agentcore.amazonaws.com' }, Action: 'sts:AssumeRole' }] };
+
+function accountList() {
+  const out = [];
+  for (let i = 0; i < ACCOUNTS; i++) {
+    const id = String(100000000000 + i * 1111);
+    out.push({ id, root: newKey(), users: {},
+      roles: { gw: { name: 'gw', path: '/', assumeRolePolicyDocument: TRUST } } });
+  }
+  return out;
+}
+
+const tools = (t) => Array.from({ length: 10 }, (_, k) => ({
+  name: `t${t}_tool${k}`, description: `tool ${k} of target ${t}`,
+  inputSchema: { type: 'object', properties: { x: { type: 'string', description: 'x' } } } }));
+
+function target(acct, name, t) {
+  return { name, targetConfiguration: { mcp: { lambda: {
+    lambdaArn: `arn:aws:lambda:us-east-1:${acct}:function:f${t}`,
+    toolSchema: { inlinePayload: tools(t) } } } },
+  credentialProviderConfigurations: [{ credentialProviderType: 'GATEWAY_IAM_ROLE' }] };
+}
+
+/** Runs jobs (functions returning promises) with at most `width` in flight. */
+async function pool(jobs, width) {
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const j = jobs[next++];
+      await j();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, jobs.length) }, worker));
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
+
+async function timed(fn) {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** Fills the server with n gateways over every account; a tenth get 10 targets each. */
+async function populate(gw, accounts, n) {
+  const cps = accounts.map((a) => makeClient(BedrockAgentCoreControlClient, gw, a.root, { maxAttempts: 3 }));
+  const made = [];
+  const t0 = Date.now();
+  await pool(Array.from({ length: n }, (_, i) => async () => {
+    const a = i % accounts.length;
+    const g = await cps[a].send(new CreateGatewayCommand({ name: `g${i}`,
+      roleArn: `arn:aws:iam::${accounts[a].id}:role/gw`, authorizerType: 'AWS_IAM' }));
+    if (i % 10 === 0) made.push([a, g.gatewayId]);
+  }), PARALLEL);
+  const jobs = [];
+  for (const [a, id] of made)
+    for (let t = 0; t < 10; t++)
+      jobs.push(() => cps[a].send(new CreateGatewayTargetCommand({ gatewayIdentifier: id,
+        ...target(accounts[a].id, `t${t}`, t) })));
+  await pool(jobs, PARALLEL);
+  return { seconds: (Date.now() - t0) / 1000, targets: jobs.length };
+}
+
+/** The median latency of each write, in ms, on one server. */
+async function measure(gw, accounts, tag) {
+  const a = accounts[0];
+  const cp = makeClient(BedrockAgentCoreControlClient, gw, a.root, { maxAttempts: 3 });
+  const iam = makeClient(IAMClient, gw, a.root, { maxAttempts: 3 });
+  const roleArn = `arn:aws:iam::${a.id}:role/gw`;
+  const base = await cp.send(new CreateGatewayCommand({ name: `${tag}base`, roleArn,
+    authorizerType: 'AWS_IAM' }));
+  // targets go to fresh gateways, at most 10 on each
+  const hosts = [];
+  for (let i = 0; i * 10 <= SAMPLES; i++)
+    hosts.push((await cp.send(new CreateGatewayCommand({ name: `${tag}host${i}`, roleArn,
+      authorizerType: 'AWS_IAM' }))).gatewayId);
+  const policy = (i) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow',
+    Principal: { AWS: `arn:aws:iam::${accounts[1].id}:root` },
+    Action: 'bedrock-agentcore:InvokeGateway', Resource: base.gatewayArn, Sid: `s${i}` }] });
+  const rolePolicy = (i) => JSON.stringify({ Version: '2012-10-17', Statement: [{
+    Effect: 'Allow', Action: 'bedrock-agentcore:InvokeGateway', Resource: `*`, Sid: `s${i}` }] });
+  const writes = {
+    CreateGateway: (i) => cp.send(new CreateGatewayCommand({ name: `${tag}w${i}`, roleArn,
+      authorizerType: 'AWS_IAM' })),
+    CreateGatewayTarget: (i) => cp.send(new CreateGatewayTargetCommand({
+      gatewayIdentifier: hosts[Math.floor(i / 10)], ...target(a.id, `w${i}`, i) })),
+    PutResourcePolicy: (i) => cp.send(new PutResourcePolicyCommand({
+      resourceArn: base.gatewayArn, policy: policy(i) })),
+    PutRolePolicy: (i) => iam.send(new PutRolePolicyCommand({ RoleName: 'gw',
+      PolicyName: `p${i % 5}`, PolicyDocument: rolePolicy(i) })),
+    CreateUser: (i) => iam.send(new CreateUserCommand({ UserName: `${tag}u${i}` })),
+  };
+  const out = {};
+  for (const [name, fn] of Object.entries(writes)) {
+    await fn(SAMPLES); // warm-up
+    const xs = [];
+    for (let i = 0; i < SAMPLES; i++) xs.push(await timed(() => fn(i)));
+    out[name] = median(xs);
+  }
+  return out;
+}
+
+async function run(n) {
+  const accounts = accountList();
+  const gw = await startServer({ accounts, args: ['--log-level', 'warn'], timeoutMs: 30000 });
+  try {
+    let built = null;
+    if (n > 0) built = await populate(gw, accounts, n);
+    const res = await measure(gw, accounts, 'bench');
+    return { res, built };
+  } finally {
+    await gw.stop();
+  }
+}
+
+const empty = await run(0);
+const full = N > 0 ? await run(N) : empty;
+console.log(`write latency, median of ${SAMPLES} sequential calls (AWS SDK); ` +
+  `${N} gateways over ${ACCOUNTS} accounts, ${full.built?.targets ?? 0} targets of 10 tools ` +
+  `(built in ${full.built?.seconds ?? 0} s with ${PARALLEL} in flight)`);
+for (const name of Object.keys(empty.res)) {
+  const e = empty.res[name], f = full.res[name];
+  console.log(`${name.padEnd(20)} empty ${e.toFixed(2).padStart(7)} ms  ` +
+    `${N} gateways ${f.toFixed(2).padStart(7)} ms  ratio ${(f / e).toFixed(2)}`);
+}
