@@ -4,7 +4,7 @@
 // ratio to the empty server. Both servers run in this process's run, one after the other.
 //   MCPGATE_BIN=build/release/mcpgate node bench/bench_writes.mjs
 // Environment: N (gateways, default 1000; the scale target is 10000), SAMPLES (calls per write,
-// default 40), PARALLEL (requests in flight while the state is built, default 16).
+// default 40), PARALLEL (requests in flight while the state is built, default 8).
 import { createRequire } from 'node:module';
 import { makeClient } from '../tests/e2e/lib/aws.mjs';
 import { newKey, startServer } from '../tests/e2e/lib/server.mjs';
@@ -18,7 +18,7 @@ const { CreateUserCommand, IAMClient, PutRolePolicyCommand } = require('@aws-sdk
 
 const N = Number(process.env.N ?? 1000);
 const SAMPLES = Number(process.env.SAMPLES ?? 40);
-const PARALLEL = Number(process.env.PARALLEL ?? 16);
+const PARALLEL = Number(process.env.PARALLEL ?? 8);
 const ACCOUNTS = 20;
 const TRUST = { Version: '2012-10-17', Statement: [{ Effect: 'Allow',
   Principal: { Service: 'bedrock-agentcore.amazonaws.com' }, Action: 'sts:AssumeRole' }] };
@@ -125,7 +125,8 @@ async function measure(gw, accounts, tag) {
 
 async function run(n) {
   const accounts = accountList();
-  const gw = await startServer({ accounts, args: ['--log-level', 'warn'], timeoutMs: 30000 });
+  const gw = await startServer({ accounts, args: ['--log-level', 'warn', '--request-timeout', '120000',
+    '--idle-timeout', '120000'], timeoutMs: 30000 });
   try {
     let built = null;
     if (n > 0) built = await populate(gw, accounts, n);

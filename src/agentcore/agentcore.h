@@ -190,7 +190,7 @@ const struct mg_tool *mg_agentcore_find_tool(const struct mg_gateway *gw,
 const struct mg_policy *mg_agentcore_resource_policy(const struct mg_snapshot *snap,
                                                      struct mg_slice arn);
 /* Every gateway of the snapshot (all accounts), sorted by (account, id). */
-const struct mg_gateway *mg_agentcore_gateways(const struct mg_snapshot *snap, size_t *n);
+const struct mg_gateway *const *mg_agentcore_gateways(const struct mg_snapshot *snap, size_t *n);
 
 /* ---- internals shared with the unit tests ---------------------------------------------- */
 

@@ -8,17 +8,25 @@
 #include "agentcore/internal.h"
 #include "base/alloc.h"
 #include "base/log.h"
+#include "state/pmap.h"
+
+/* One gateway with its targets and tool catalog: shared by every extension built while none of
+ * its documents (gateway, targets, resource policy) changed. It holds references to those
+ * documents, so it may outlive the snapshot it was built from. */
+struct s_node {
+    struct mg_gateway g; /* first: a gateway's node is (struct s_node *)gateway */
+    atomic_long refs;
+    char *id, *account;       /* owned copies behind g.id and g.account */
+    char **target_keys;       /* owned copies behind each target's id */
+    json_t *tags;             /* a reference behind g.tags */
+    struct mg_policy *policy; /* a reference behind g.resource_policy */
+};
 
 struct s_ext {
-    struct mg_gateway *gws;
+    const struct mg_gateway **gws; /* sorted by (account, id); nodes borrowed from by_id */
     size_t n_gws;
-    struct mg_gateway_target *targets;
-    size_t n_targets;
-    struct mg_map by_id;    /* gateway id -> struct mg_gateway */
-    struct mg_map policies; /* resource ARN -> struct mg_policy */
-    struct mg_policy **pols;
-    size_t n_pols;
-    json_t *empty_tags;
+    struct mg_pmap by_id;    /* gateway id -> struct s_node (owned) */
+    struct mg_pmap policies; /* resource ARN -> struct mg_policy (owned) */
 };
 
 static int s_slot = -1;
@@ -243,26 +251,56 @@ static struct mg_gateway_jwt *s_compile_jwt(const json_t *cfg, const char *gatew
     return j;
 }
 
+static void s_node_unref(void *p)
+{
+    struct s_node *n = p;
+    if (n == NULL || atomic_fetch_sub(&n->refs, 1) != 1)
+        return;
+    struct mg_gateway *g = &n->g;
+    s_free_catalog(&g->catalog);
+    mg_free((char *)g->url);
+    mg_free((void *)g->supported_versions);
+    s_free_jwt((struct mg_gateway_jwt *)g->jwt);
+    for (size_t i = 0; i < g->n_targets; i++) {
+        json_decref((json_t *)g->targets[i].doc);
+        mg_free(n->target_keys ? n->target_keys[i] : NULL);
+    }
+    mg_free(n->target_keys);
+    mg_free((void *)g->targets);
+    json_decref((json_t *)g->doc);
+    json_decref(n->tags);
+    mg_policy_unref(n->policy);
+    mg_free(n->id);
+    mg_free(n->account);
+    mg_free(n);
+}
+
+static void s_node_ref(void *p)
+{
+    atomic_fetch_add(&((struct s_node *)p)->refs, 1);
+}
+
+static void s_policy_unref(void *p)
+{
+    mg_policy_unref(p);
+}
+
+static void s_policy_ref(void *p)
+{
+    mg_policy_ref(p);
+}
+
+static const struct mg_pmap_ops s_node_ops = {s_node_ref, s_node_unref};
+static const struct mg_pmap_ops s_policy_ops = {s_policy_ref, s_policy_unref};
+
 static void s_destroy(void *p)
 {
     struct s_ext *x = p;
     if (x == NULL)
         return;
-    for (size_t i = 0; i < x->n_gws; i++) {
-        struct mg_gateway *g = &x->gws[i];
-        s_free_catalog(&g->catalog);
-        mg_free((char *)g->url);
-        mg_free((void *)g->supported_versions);
-        s_free_jwt((struct mg_gateway_jwt *)g->jwt);
-    }
     mg_free(x->gws);
-    mg_free(x->targets);
-    for (size_t i = 0; i < x->n_pols; i++)
-        mg_policy_unref(x->pols[i]);
-    mg_free(x->pols);
-    mg_map_cleanup(&x->by_id);
-    mg_map_cleanup(&x->policies);
-    json_decref(x->empty_tags);
+    mg_pmap_cleanup(&x->by_id);
+    mg_pmap_cleanup(&x->policies);
     mg_free(x);
 }
 
@@ -413,12 +451,9 @@ static enum mg_err s_build_catalog(struct mg_gateway *g)
     return MG_E_OK;
 }
 
-static void s_fill_gateway(struct s_ext *x, struct mg_gateway *g, const struct mg_snapshot_doc *d)
+static void s_fill_gateway(struct mg_gateway *g, const struct mg_snapshot_doc *d)
 {
     const json_t *doc = d->doc;
-    g->doc = doc;
-    g->id = d->key;
-    g->account = d->account;
     g->arn = s_cstr(doc, "gatewayArn") ? s_cstr(doc, "gatewayArn") : "";
     g->region = s_cstr(doc, "_region") ? s_cstr(doc, "_region") : "us-east-1";
     g->name = s_cstr(doc, "name") ? s_cstr(doc, "name") : "";
@@ -454,9 +489,6 @@ static void s_fill_gateway(struct s_ext *x, struct mg_gateway *g, const struct m
     g->role_arn = s_cstr(doc, "roleArn") ? s_cstr(doc, "roleArn") : "";
     g->kms_key_arn = s_cstr(doc, "kmsKeyArn");
     g->interceptors = json_object_get(doc, "interceptorConfigurations");
-    g->resource_policy = mg_map_get(&x->policies, mg_slice_cstr(g->arn));
-    const json_t *tags = json_object_get(doc, "_tags");
-    g->tags = json_is_object(tags) ? tags : x->empty_tags;
     char url[1024];
     mg_ac_gateway_url(g->id, url, sizeof(url));
     g->url = mg_strdup(url);
@@ -481,121 +513,322 @@ static enum mg_target_kind s_kind(const json_t *doc)
     return MG_TARGET_OTHER;
 }
 
+/* The compiled resource policy of a stored document, or NULL (none, or it does not compile). */
+static struct mg_policy *s_compile_policy(const struct mg_snapshot_doc *d)
+{
+    const char *text = s_cstr(d->doc, "policy");
+    if (text == NULL)
+        return NULL;
+    struct mg_policy_parse_opts o = {MG_POLICY_KIND_RESOURCE, MG_POLICY_LIMIT_RAW, d->key};
+    struct mg_policy *p = NULL;
+    struct mg_errinfo pe = {0};
+    if (mg_policy_parse(mg_slice_cstr(text), &o, &p, &pe) != MG_E_OK) {
+        MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "resource policy of %s does not compile: %s", d->key,
+               pe.msg);
+        return NULL;
+    }
+    return p;
+}
+
+static void s_fill_target(struct mg_gateway *g, struct mg_gateway_target *t, const char *key,
+                          const json_t *doc)
+{
+    t->gateway = g;
+    t->id = strchr(key, '/') + 1;
+    t->name = s_cstr(doc, "name") ? s_cstr(doc, "name") : t->id;
+    t->description = s_cstr(doc, "description");
+    t->status = s_status(s_cstr(doc, "status"));
+    t->kind = s_kind(doc);
+    t->lambda_arn =
+        s_cstr(json_object_get(json_object_get(json_object_get(doc, "targetConfiguration"), "mcp"),
+                               "lambda"),
+               "lambdaArn");
+    t->credential_type = s_cred(doc);
+    t->doc = json_incref((json_t *)doc);
+}
+
+/* The targets of gateway id in its account's run (sorted by "gatewayId/targetId"). */
+static const struct mg_snapshot_doc *s_targets_of(const struct mg_snapshot *snap,
+                                                  const char *account, const char *id, size_t *n)
+{
+    size_t nt, idl = strlen(id);
+    const struct mg_snapshot_doc *td = mg_snapshot_range(snap, MG_AC_KIND_TARGET, account, &nt);
+    size_t lo = 0, hi = nt;
+    while (lo < hi) { /* first key >= "id/" */
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strncmp(td[mid].key, id, idl);
+        if (c == 0)
+            c = td[mid].key[idl] < '/' ? -1 : (td[mid].key[idl] == '/' ? 0 : 1);
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < nt && strncmp(td[end].key, id, idl) == 0 && td[end].key[idl] == '/')
+        end++;
+    *n = end - lo;
+    return td ? &td[lo] : NULL;
+}
+
+/* The node of the gateway document d with its targets; *out NULL for a gateway being deleted. */
+static enum mg_err s_node_new(const struct s_ext *x, const struct mg_snapshot *snap,
+                              const struct mg_snapshot_doc *d, struct s_node **out)
+{
+    *out = NULL;
+    if (s_status(s_cstr(d->doc, "status")) == MG_AGENTCORE_DELETING)
+        return MG_E_OK;
+    struct s_node *n = mg_calloc(1, sizeof(*n));
+    if (n == NULL)
+        return MG_E_NOMEM;
+    atomic_init(&n->refs, 1);
+    struct mg_gateway *g = &n->g;
+    n->id = mg_strdup(d->key);
+    n->account = mg_strdup(d->account);
+    g->id = n->id ? n->id : "";
+    g->account = n->account ? n->account : "";
+    g->doc = json_incref(d->doc);
+    s_fill_gateway(g, d);
+    const json_t *tags = json_object_get(d->doc, "_tags");
+    n->tags = json_is_object(tags) ? json_incref((json_t *)tags) : json_object();
+    g->tags = n->tags;
+    n->policy = mg_pmap_get(&x->policies, mg_slice_cstr(g->arn));
+    if (n->policy)
+        mg_policy_ref(n->policy);
+    g->resource_policy = n->policy;
+    enum mg_err e = n->id && n->account && n->tags ? MG_E_OK : MG_E_NOMEM;
+    size_t nt = 0;
+    const struct mg_snapshot_doc *td = e ? NULL : s_targets_of(snap, d->account, d->key, &nt);
+    size_t live = 0;
+    for (size_t i = 0; i < nt; i++)
+        if (s_status(s_cstr(td[i].doc, "status")) != MG_AGENTCORE_DELETING)
+            live++;
+    if (!e && live) {
+        struct mg_gateway_target *ts = mg_calloc(live, sizeof(*ts));
+        n->target_keys = mg_calloc(live, sizeof(char *));
+        g->targets = ts;
+        if (ts == NULL || n->target_keys == NULL)
+            e = MG_E_NOMEM;
+        for (size_t i = 0; i < nt && !e; i++) {
+            if (s_status(s_cstr(td[i].doc, "status")) == MG_AGENTCORE_DELETING)
+                continue;
+            char *key = mg_strdup(td[i].key);
+            if (key == NULL) {
+                e = MG_E_NOMEM;
+                break;
+            }
+            n->target_keys[g->n_targets] = key;
+            s_fill_target(g, &ts[g->n_targets++], key, td[i].doc);
+        }
+    }
+    if (!e)
+        e = s_build_catalog(g);
+    if (e) {
+        s_node_unref(n);
+        return e;
+    }
+    *out = n;
+    return MG_E_OK;
+}
+
+static struct s_ext *s_ext_new(void)
+{
+    struct s_ext *x = mg_calloc(1, sizeof(*x));
+    if (x == NULL)
+        return NULL;
+    mg_pmap_init(&x->by_id, &s_node_ops);
+    mg_pmap_init(&x->policies, &s_policy_ops);
+    return x;
+}
+
 static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errinfo *ei)
 {
     (void)ei;
+    struct s_ext *x = s_ext_new();
+    if (x == NULL)
+        return MG_E_NOMEM;
+    enum mg_err e = MG_E_OK;
+    size_t pos = 0, n;
+    const struct mg_snapshot_doc *d;
+    /* resource policies first: gateways point at theirs */
+    while (!e && (d = mg_snapshot_next_run(snap, MG_AC_KIND_POLICY, &pos, &n)))
+        for (size_t i = 0; i < n && !e; i++) {
+            struct mg_policy *p = s_compile_policy(&d[i]);
+            if (p)
+                e = mg_pmap_set(&x->policies, mg_slice_cstr(d[i].key), p);
+            if (e)
+                mg_policy_unref(p);
+        }
+    size_t total = 0;
+    pos = 0;
+    while ((d = mg_snapshot_next_run(snap, MG_AC_KIND_GATEWAY, &pos, &n)))
+        total += n;
+    x->gws = mg_calloc(total + 1, sizeof(*x->gws));
+    if (x->gws == NULL && !e)
+        e = MG_E_NOMEM;
+    pos = 0;
+    while (!e && (d = mg_snapshot_next_run(snap, MG_AC_KIND_GATEWAY, &pos, &n)))
+        for (size_t i = 0; i < n && !e; i++) {
+            struct s_node *node;
+            e = s_node_new(x, snap, &d[i], &node);
+            if (e || node == NULL)
+                continue;
+            if (mg_pmap_get(&x->by_id, mg_slice_cstr(node->id))) {
+                /* ids carry a random suffix and are unique across accounts: a store that says
+                 * otherwise was edited by hand (the first account's keeps the id) */
+                MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "gateway id %s appears in two accounts", node->id);
+                s_node_unref(node);
+                continue;
+            }
+            e = mg_pmap_set(&x->by_id, mg_slice_cstr(node->id), node);
+            if (e)
+                s_node_unref(node);
+            else
+                x->gws[x->n_gws++] = &node->g;
+        }
+    if (e) {
+        s_destroy(x);
+        return e;
+    }
+    *out = x;
+    return MG_E_OK;
+}
+
+/* ---- the incremental path: only the gateways whose documents changed are built again ---- */
+
+#define S_APPLY_MAX 64 /* more gateways touched at once: the full build is as good */
+
+struct s_touched {
+    const char *account, *id; /* borrowed from the changes */
+    size_t id_len;
+};
+
+static int s_cmp_gw(const char *acct_a, const char *id_a, const char *acct_b, const char *id_b)
+{
+    int c = strcmp(acct_a, acct_b);
+    return c ? c : strcmp(id_a, id_b);
+}
+
+static bool s_is_touched(const struct s_touched *t, size_t nt, const struct mg_gateway *g)
+{
+    for (size_t i = 0; i < nt; i++)
+        if (strcmp(t[i].account, g->account) == 0 && strlen(g->id) == t[i].id_len &&
+            strncmp(t[i].id, g->id, t[i].id_len) == 0)
+            return true;
+    return false;
+}
+
+static bool s_touch(struct s_touched *t, size_t *nt, const char *account, const char *id,
+                    size_t id_len)
+{
+    for (size_t i = 0; i < *nt; i++)
+        if (strcmp(t[i].account, account) == 0 && t[i].id_len == id_len &&
+            strncmp(t[i].id, id, id_len) == 0)
+            return true;
+    if (*nt == S_APPLY_MAX || id_len == 0 || id_len >= 256)
+        return false;
+    t[(*nt)++] = (struct s_touched){account, id, id_len};
+    return true;
+}
+
+static enum mg_err s_apply(const void *prevp, struct mg_snapshot *snap,
+                           const struct mg_snapshot_change *c, size_t n, void **out,
+                           struct mg_errinfo *ei)
+{
+    (void)ei;
+    *out = NULL;
+    const struct s_ext *prev = prevp;
+    struct s_touched touched[S_APPLY_MAX];
+    size_t nt = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *id = c[i].key;
+        size_t len;
+        if (strcmp(c[i].kind, MG_AC_KIND_GATEWAY) == 0) {
+            len = strlen(id);
+        } else if (strcmp(c[i].kind, MG_AC_KIND_TARGET) == 0) {
+            const char *slash = strchr(id, '/');
+            len = slash ? (size_t)(slash - id) : 0;
+        } else if (strcmp(c[i].kind, MG_AC_KIND_POLICY) == 0) {
+            /* arn:aws:bedrock-agentcore:REGION:ACCOUNT:gateway/ID: that gateway points at it */
+            const char *gw = strstr(id, ":gateway/");
+            if (gw == NULL)
+                continue; /* another resource's: only the policy map changes */
+            id = gw + strlen(":gateway/");
+            if (strchr(id, '/'))
+                continue;
+            len = strlen(id);
+        } else {
+            continue;
+        }
+        if (!s_touch(touched, &nt, c[i].account, id, len))
+            return MG_E_OK; /* decline: a full build */
+    }
     struct s_ext *x = mg_calloc(1, sizeof(*x));
     if (x == NULL)
         return MG_E_NOMEM;
-    mg_map_init(&x->by_id);
-    mg_map_init(&x->policies);
-    x->empty_tags = json_object();
+    mg_pmap_share(&x->by_id, &prev->by_id);
+    mg_pmap_share(&x->policies, &prev->policies);
     enum mg_err e = MG_E_OK;
-
-    /* resource policies */
-    size_t np = 0, ng = 0, nt = 0;
-    const struct mg_snapshot_doc **pd = NULL, **gd = NULL, **td = NULL;
-    e = mg_snapshot_collect(snap, MG_AC_KIND_POLICY, &pd, &np);
-    if (!e)
-        e = mg_snapshot_collect(snap, MG_AC_KIND_GATEWAY, &gd, &ng);
-    if (!e)
-        e = mg_snapshot_collect(snap, MG_AC_KIND_TARGET, &td, &nt);
-    if (!e) {
-        x->pols = mg_calloc(np + 1, sizeof(struct mg_policy *));
-        if (x->pols == NULL)
-            e = MG_E_NOMEM;
+    for (size_t i = 0; i < n && !e; i++) {
+        if (strcmp(c[i].kind, MG_AC_KIND_POLICY) != 0)
+            continue;
+        const struct mg_snapshot_doc *d = mg_snapshot_get(snap, c[i].kind, c[i].account, c[i].key);
+        struct mg_policy *p = d ? s_compile_policy(d) : NULL;
+        e = mg_pmap_set(&x->policies, mg_slice_cstr(d ? d->key : c[i].key), p);
+        if (e)
+            mg_policy_unref(p);
     }
-    for (size_t i = 0; i < np && !e; i++) {
-        const char *text = s_cstr(pd[i]->doc, "policy");
-        if (text == NULL)
-            continue;
-        struct mg_policy_parse_opts o = {MG_POLICY_KIND_RESOURCE, MG_POLICY_LIMIT_RAW, pd[i]->key};
-        struct mg_policy *p = NULL;
-        struct mg_errinfo pe = {0};
-        if (mg_policy_parse(mg_slice_cstr(text), &o, &p, &pe) != MG_E_OK) {
-            MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "resource policy of %s does not compile: %s",
-                   pd[i]->key, pe.msg);
-            continue;
+    /* the touched gateways: out with the old nodes, in with new ones */
+    struct s_node *fresh[S_APPLY_MAX];
+    size_t nf = 0;
+    for (size_t i = 0; i < nt && !e; i++) {
+        char id[256];
+        mg_memcpy(id, touched[i].id, touched[i].id_len);
+        id[touched[i].id_len] = 0;
+        struct s_node *old = mg_pmap_get(&x->by_id, mg_slice_cstr(id));
+        if (old && strcmp(old->account, touched[i].account) != 0) {
+            s_destroy(x); /* one id in two accounts: let the full build decide */
+            return MG_E_OK;
         }
-        x->pols[x->n_pols++] = p;
-        e = mg_map_put(&x->policies, mg_slice_cstr(pd[i]->key), p);
+        const struct mg_snapshot_doc *d = mg_snapshot_get(snap, MG_AC_KIND_GATEWAY,
+                                                          touched[i].account, id);
+        struct s_node *node = NULL;
+        if (d)
+            e = s_node_new(x, snap, d, &node);
+        if (!e && node) {
+            e = mg_pmap_set(&x->by_id, mg_slice_cstr(node->id), node);
+            if (e)
+                s_node_unref(node);
+            else
+                fresh[nf++] = node;
+        } else if (!e && old) {
+            e = mg_pmap_set(&x->by_id, mg_slice_cstr(id), NULL);
+        }
     }
-
-    /* gateways (not being deleted) */
+    /* the sorted list: the previous one without the touched gateways, plus the new nodes */
     if (!e) {
-        x->gws = mg_calloc(ng + 1, sizeof(*x->gws));
-        x->targets = mg_calloc(nt + 1, sizeof(*x->targets));
-        if (x->gws == NULL || x->targets == NULL)
+        x->gws = mg_calloc(prev->n_gws + nf + 1, sizeof(*x->gws));
+        if (x->gws == NULL)
             e = MG_E_NOMEM;
     }
-    /* targets grouped by gateway: (account \x1f gatewayId) -> gateway index + 1 */
-    struct mg_map acct_id;
-    mg_map_init(&acct_id);
-    size_t *counts = mg_calloc(ng + 1, sizeof(size_t));
-    if (counts == NULL && !e)
-        e = MG_E_NOMEM;
-    for (size_t i = 0; i < ng && !e; i++) {
-        if (s_status(s_cstr(gd[i]->doc, "status")) == MG_AGENTCORE_DELETING)
-            continue;
-        struct mg_gateway *g = &x->gws[x->n_gws++];
-        s_fill_gateway(x, g, gd[i]);
-        char key[200];
-        int kl = snprintf(key, sizeof(key), "%s\x1f%s", g->account, g->id);
-        if (kl > 0 && (size_t)kl < sizeof(key))
-            e = mg_map_put(&acct_id, mg_slice_make(key, (size_t)kl), (void *)(uintptr_t)x->n_gws);
-        if (!e)
-            e = mg_map_put(&x->by_id, mg_slice_cstr(g->id), g);
+    for (size_t i = 0; i < prev->n_gws && !e; i++)
+        if (!s_is_touched(touched, nt, prev->gws[i]))
+            x->gws[x->n_gws++] = prev->gws[i];
+    for (size_t f = 0; f < nf && !e; f++) {
+        const struct mg_gateway *g = &fresh[f]->g;
+        size_t lo = 0, hi = x->n_gws;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (s_cmp_gw(x->gws[mid]->account, x->gws[mid]->id, g->account, g->id) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t k = x->n_gws; k > lo; k--)
+            x->gws[k] = x->gws[k - 1];
+        x->gws[lo] = g;
+        x->n_gws++;
     }
-    size_t *owner = mg_calloc(nt + 1, sizeof(size_t));
-    if (owner == NULL && !e)
-        e = MG_E_NOMEM;
-    for (size_t i = 0; i < nt && !e; i++) {
-        const char *slash = strchr(td[i]->key, '/');
-        if (slash == NULL || s_status(s_cstr(td[i]->doc, "status")) == MG_AGENTCORE_DELETING)
-            continue;
-        char key[200];
-        int kl = snprintf(key, sizeof(key), "%s\x1f%.*s", td[i]->account, (int)(slash - td[i]->key),
-                          td[i]->key);
-        if (kl <= 0 || (size_t)kl >= sizeof(key))
-            continue;
-        uintptr_t gi = (uintptr_t)mg_map_get(&acct_id, mg_slice_make(key, (size_t)kl));
-        owner[i] = gi;
-        if (gi)
-            counts[gi - 1]++;
-    }
-    size_t off = 0;
-    for (size_t i = 0; i < x->n_gws && !e; i++) {
-        x->gws[i].targets = &x->targets[off];
-        off += counts[i];
-    }
-    for (size_t i = 0; i < nt && !e; i++) {
-        if (owner[i] == 0)
-            continue;
-        struct mg_gateway *g = &x->gws[owner[i] - 1];
-        const json_t *doc = td[i]->doc;
-        struct mg_gateway_target *t = (struct mg_gateway_target *)&g->targets[g->n_targets++];
-        x->n_targets++;
-        t->gateway = g;
-        t->id = strchr(td[i]->key, '/') + 1;
-        t->name = s_cstr(doc, "name") ? s_cstr(doc, "name") : t->id;
-        t->description = s_cstr(doc, "description");
-        t->status = s_status(s_cstr(doc, "status"));
-        t->kind = s_kind(doc);
-        t->lambda_arn = s_cstr(
-            json_object_get(json_object_get(json_object_get(doc, "targetConfiguration"), "mcp"),
-                            "lambda"),
-            "lambdaArn");
-        t->credential_type = s_cred(doc);
-        t->doc = doc;
-    }
-    for (size_t i = 0; i < x->n_gws && !e; i++)
-        e = s_build_catalog(&x->gws[i]);
-    mg_free(counts);
-    mg_free(owner);
-    mg_map_cleanup(&acct_id);
-    mg_free(pd);
-    mg_free(gd);
-    mg_free(td);
     if (e) {
         s_destroy(x);
         return e;
@@ -608,7 +841,7 @@ void mg_agentcore_init(void)
 {
     static const char *const kinds[] = {MG_AC_KIND_GATEWAY, MG_AC_KIND_TARGET, MG_AC_KIND_POLICY,
                                         NULL};
-    static const struct mg_snapshot_ext ext = {"agentcore", s_build, s_destroy, kinds, NULL};
+    static const struct mg_snapshot_ext ext = {"agentcore", s_build, s_destroy, kinds, s_apply};
     if (s_slot < 0)
         s_slot = mg_snapshot_register_ext(&ext);
 }
@@ -624,10 +857,11 @@ const struct mg_gateway *mg_agentcore_gateway(const struct mg_snapshot *snap,
                                               struct mg_slice gateway_id)
 {
     const struct s_ext *x = s_get(snap);
-    return x ? mg_map_get(&x->by_id, gateway_id) : NULL;
+    const struct s_node *n = x ? mg_pmap_get(&x->by_id, gateway_id) : NULL;
+    return n ? &n->g : NULL;
 }
 
-const struct mg_gateway *mg_agentcore_gateways(const struct mg_snapshot *snap, size_t *n)
+const struct mg_gateway *const *mg_agentcore_gateways(const struct mg_snapshot *snap, size_t *n)
 {
     const struct s_ext *x = s_get(snap);
     *n = x ? x->n_gws : 0;
@@ -657,7 +891,7 @@ const struct mg_policy *mg_agentcore_resource_policy(const struct mg_snapshot *s
                                                      struct mg_slice arn)
 {
     const struct s_ext *x = s_get(snap);
-    return x ? mg_map_get(&x->policies, arn) : NULL;
+    return x ? mg_pmap_get(&x->policies, arn) : NULL;
 }
 
 struct mg_vault_target mg_agentcore_vault_target(const struct mg_gateway_target *t)

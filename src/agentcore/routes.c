@@ -229,12 +229,12 @@ bool mg_ac_provider_in_use(const struct mg_snapshot *snap, const char *account,
     if (!mg_vault_parse_provider_arn(provider_arn, api_key, want_acct, want_name))
         return false;
     size_t n;
-    const struct mg_gateway *gws = mg_agentcore_gateways(snap, &n);
+    const struct mg_gateway *const *gws = mg_agentcore_gateways(snap, &n);
     for (size_t i = 0; gws && i < n; i++) {
-        if (gws[i].account == NULL || strcmp(gws[i].account, account) != 0)
+        if (gws[i]->account == NULL || strcmp(gws[i]->account, account) != 0)
             continue;
-        for (size_t k = 0; k < gws[i].n_targets; k++) {
-            const json_t *cfgs = json_object_get(gws[i].targets[k].doc,
+        for (size_t k = 0; k < gws[i]->n_targets; k++) {
+            const json_t *cfgs = json_object_get(gws[i]->targets[k].doc,
                                                  "credentialProviderConfigurations");
             size_t j;
             const json_t *cfg;
@@ -248,7 +248,8 @@ bool mg_ac_provider_in_use(const struct mg_snapshot *snap, const char *account,
                 char acct[13], name[129];
                 if (arn && mg_vault_parse_provider_arn(arn, api_key, acct, name) &&
                     strcmp(acct, want_acct) == 0 && strcmp(name, want_name) == 0) {
-                    snprintf(buf, cap, "target %s of gateway %s", gws[i].targets[k].id, gws[i].id);
+                    snprintf(buf, cap, "target %s of gateway %s", gws[i]->targets[k].id,
+                             gws[i]->id);
                     return true;
                 }
             }

@@ -182,8 +182,10 @@ static const char *const s_status[] = {"READY", "CREATING", "DELETING"};
 static void s_random_write(struct s_fx *f, uint32_t *seed)
 {
     char key[128], doc[2048];
-    const char *acct = s_accounts[s_rand(seed) % 3];
-    const char *gw = s_gws[s_rand(seed) % 3];
+    unsigned ai = s_rand(seed) % 3;
+    const char *acct = s_accounts[ai];
+    char gw[32]; /* gateway ids are unique across accounts */
+    snprintf(gw, sizeof(gw), "%s%u", s_gws[s_rand(seed) % 3], ai);
     const char *kind;
     unsigned v = s_rand(seed) % 1000;
     switch (s_rand(seed) % 7) {
