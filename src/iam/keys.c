@@ -5,22 +5,48 @@
 #include "base/alloc.h"
 #include "base/util.h"
 #include "iam/iam.h"
+#include "state/pmap.h"
+
+/* One access key, shared by every extension built while its key and user documents are
+ * unchanged; it holds references to them. */
+struct s_key {
+    struct mg_iam_key k; /* first: a key's node is (struct s_key *)key */
+    atomic_long refs;
+    char *akid, *account;
+    json_t *doc, *user;
+};
 
 struct s_iam_ext {
-    struct mg_iam_key *keys;
-    size_t n;
-    struct mg_map by_id;
+    struct mg_pmap by_id; /* access key id -> struct s_key (owned) */
 };
 
 static int s_slot = -1;
+
+static void s_key_unref(void *p)
+{
+    struct s_key *k = p;
+    if (k == NULL || atomic_fetch_sub(&k->refs, 1) != 1)
+        return;
+    json_decref(k->doc);
+    json_decref(k->user);
+    mg_free(k->akid);
+    mg_free(k->account);
+    mg_free(k);
+}
+
+static void s_key_ref(void *p)
+{
+    atomic_fetch_add(&((struct s_key *)p)->refs, 1);
+}
+
+static const struct mg_pmap_ops s_key_ops = {s_key_ref, s_key_unref};
 
 static void s_destroy(void *p)
 {
     struct s_iam_ext *e = p;
     if (e == NULL)
         return;
-    mg_map_cleanup(&e->by_id);
-    mg_free(e->keys);
+    mg_pmap_cleanup(&e->by_id);
     mg_free(e);
 }
 
@@ -30,47 +56,112 @@ static const char *s_str(const json_t *o, const char *k)
     return v ? v : "";
 }
 
+/* The node of one access key document; *out NULL for a key whose user is gone (it
+ * authenticates nobody). */
+static enum mg_err s_key_new(const struct mg_snapshot *snap, const struct mg_snapshot_doc *d,
+                             struct s_key **out)
+{
+    *out = NULL;
+    const json_t *doc = d->doc;
+    const struct mg_snapshot_doc *u = NULL;
+    const char *user = json_string_value(json_object_get(doc, "userName"));
+    if (user) {
+        u = mg_snapshot_get(snap, "user", d->account, user);
+        if (u == NULL)
+            return MG_E_OK;
+    }
+    struct s_key *n = mg_calloc(1, sizeof(*n));
+    if (n == NULL)
+        return MG_E_NOMEM;
+    atomic_init(&n->refs, 1);
+    n->akid = mg_strdup(d->key);
+    n->account = mg_strdup(d->account);
+    n->doc = json_incref(d->doc);
+    n->user = u ? json_incref(u->doc) : NULL;
+    if (n->akid == NULL || n->account == NULL) {
+        s_key_unref(n);
+        return MG_E_NOMEM;
+    }
+    struct mg_iam_key *k = &n->k;
+    k->access_key_id = n->akid;
+    k->secret = s_str(doc, "secretAccessKey");
+    k->account = n->account;
+    k->active = strcmp(s_str(doc, "status"), "Inactive") != 0;
+    k->loopback_only = json_is_true(json_object_get(doc, "loopbackOnly"));
+    k->user = n->user;
+    *out = n;
+    return MG_E_OK;
+}
+
+/* Sets the entry of access key d->key from d (NULL: removes key). */
+static enum mg_err s_set(struct s_iam_ext *e, const struct mg_snapshot *snap, const char *key,
+                         const struct mg_snapshot_doc *d)
+{
+    struct s_key *n = NULL;
+    if (d)
+        MG_TRY(s_key_new(snap, d, &n));
+    enum mg_err err = mg_pmap_set(&e->by_id, mg_slice_cstr(n ? n->akid : key), n);
+    if (err)
+        s_key_unref(n);
+    return err;
+}
+
 static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errinfo *ei)
 {
     (void)ei;
-    size_t n;
-    const struct mg_snapshot_doc **docs;
-    MG_TRY(mg_snapshot_collect(snap, "access_key", &docs, &n));
     struct s_iam_ext *e = mg_calloc(1, sizeof(*e));
-    if (e == NULL) {
-        mg_free(docs);
+    if (e == NULL)
         return MG_E_NOMEM;
-    }
-    mg_map_init(&e->by_id);
-    e->keys = mg_calloc(n ? n : 1, sizeof(*e->keys));
-    if (e->keys == NULL) {
-        mg_free(docs);
+    mg_pmap_init(&e->by_id, &s_key_ops);
+    size_t pos = 0, n;
+    const struct mg_snapshot_doc *d;
+    enum mg_err err = MG_E_OK;
+    while (!err && (d = mg_snapshot_next_run(snap, "access_key", &pos, &n)))
+        for (size_t i = 0; i < n && !err; i++)
+            err = s_set(e, snap, d[i].key, &d[i]);
+    if (err) {
         s_destroy(e);
+        return err;
+    }
+    *out = e;
+    return MG_E_OK;
+}
+
+/* Keys changed: set again; users changed: their account's keys that name them set again. */
+static enum mg_err s_apply(const void *prevp, struct mg_snapshot *snap,
+                           const struct mg_snapshot_change *c, size_t nc, void **out,
+                           struct mg_errinfo *ei)
+{
+    (void)ei;
+    *out = NULL;
+    const struct s_iam_ext *prev = prevp;
+    struct s_iam_ext *e = mg_calloc(1, sizeof(*e));
+    if (e == NULL)
         return MG_E_NOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const json_t *d = docs[i]->doc;
-        struct mg_iam_key *k = &e->keys[e->n];
-        k->access_key_id = docs[i]->key;
-        k->secret = s_str(d, "secretAccessKey");
-        k->account = docs[i]->account;
-        k->active = strcmp(s_str(d, "status"), "Inactive") != 0;
-        k->loopback_only = json_is_true(json_object_get(d, "loopbackOnly"));
-        const char *user = json_string_value(json_object_get(d, "userName"));
-        if (user) {
-            const struct mg_snapshot_doc *u = mg_snapshot_get(snap, "user", docs[i]->account, user);
-            if (u == NULL)
-                continue; /* a key whose user is gone authenticates nobody */
-            k->user = u->doc;
+    mg_pmap_share(&e->by_id, &prev->by_id);
+    enum mg_err err = MG_E_OK;
+    for (size_t i = 0; i < nc && !err; i++) {
+        if (strcmp(c[i].kind, "access_key") == 0) {
+            const struct s_key *old = mg_pmap_get(&e->by_id, mg_slice_cstr(c[i].key));
+            if (old && strcmp(old->account, c[i].account) != 0) {
+                s_destroy(e); /* one key id in two accounts: the full build decides */
+                return MG_E_OK;
+            }
+            err = s_set(e, snap, c[i].key,
+                        mg_snapshot_get(snap, c[i].kind, c[i].account, c[i].key));
+        } else if (strcmp(c[i].kind, "user") == 0) {
+            size_t n;
+            const struct mg_snapshot_doc *d = mg_snapshot_range(snap, "access_key", c[i].account,
+                                                                &n);
+            for (size_t k = 0; k < n && !err; k++)
+                if (strcmp(s_str(d[k].doc, "userName"), c[i].key) == 0)
+                    err = s_set(e, snap, d[k].key, &d[k]);
         }
-        if (mg_map_put(&e->by_id, mg_slice_cstr(k->access_key_id), k) != MG_E_OK) {
-            mg_free(docs);
-            s_destroy(e);
-            return MG_E_NOMEM;
-        }
-        e->n++;
     }
-    mg_free(docs);
+    if (err) {
+        s_destroy(e);
+        return err;
+    }
     *out = e;
     return MG_E_OK;
 }
@@ -80,7 +171,7 @@ void mg_iam_policies_init(void);
 void mg_iam_init(void)
 {
     static const char *const kinds[] = {"access_key", "user", NULL};
-    static const struct mg_snapshot_ext ext = {"iam-keys", s_build, s_destroy, kinds, NULL};
+    static const struct mg_snapshot_ext ext = {"iam-keys", s_build, s_destroy, kinds, s_apply};
     s_slot = mg_snapshot_register_ext(&ext);
     mg_iam_policies_init();
 }
@@ -90,7 +181,8 @@ const struct mg_iam_key *mg_iam_find_key(const struct mg_snapshot *snap, struct 
     if (snap == NULL || s_slot < 0 || snap->ext[s_slot] == NULL)
         return NULL;
     const struct s_iam_ext *e = snap->ext[s_slot];
-    return mg_map_get(&e->by_id, akid);
+    const struct s_key *k = mg_pmap_get(&e->by_id, akid);
+    return k ? &k->k : NULL;
 }
 
 static void s_copy(char *dst, size_t cap, const char *src)

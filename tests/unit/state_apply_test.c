@@ -232,7 +232,7 @@ static void s_random_write(struct s_fx *f, uint32_t *seed)
         break;
     case 5:
         kind = "access_key";
-        snprintf(key, sizeof(key), "AKIA%012u", v % 4);
+        snprintf(key, sizeof(key), "AKIA%u%011u", ai, v % 4); /* unique across accounts */
         snprintf(doc, sizeof(doc),
                  "{\"secretAccessKey\":\"s%u\",\"userName\":\"u%u\",\"status\":\"%s\"}", v, v % 3,
                  v % 2 ? "Active" : "Inactive");
@@ -310,6 +310,50 @@ static void test_unrelated_write_shares_everything_else(void **state)
     assert_non_null(mg_snapshot_get(b, "other", "444455556666", "k"));
     mg_snapshot_unref(a);
     mg_snapshot_unref(b);
+}
+
+/* A target written on one gateway builds that gateway again and shares every other one. */
+static void test_catalog_rebuilds_only_the_touched_gateway(void **state)
+{
+    struct s_fx *f = *state;
+    struct mg_errinfo ei = {0};
+    assert_int_equal(mg_state_write_begin(&f->st), MG_E_OK);
+    for (int i = 0; i < 3; i++) {
+        char id[32], doc[128];
+        snprintf(id, sizeof(id), "gw-%010d", i);
+        snprintf(doc, sizeof(doc), "{\"gatewayId\":\"%s\",\"status\":\"READY\"}", id);
+        assert_int_equal(mg_store_put(f->store, MG_AC_KIND_GATEWAY, "111122223333", id,
+                                      mg_slice_cstr(doc)),
+                         MG_E_OK);
+    }
+    assert_int_equal(mg_state_write_commit(&f->st, &ei), MG_E_OK);
+    struct mg_snapshot *a = mg_state_acquire(&f->st);
+    assert_int_equal(mg_state_write_begin(&f->st), MG_E_OK);
+    assert_int_equal(
+        mg_store_put(f->store, MG_AC_KIND_TARGET, "111122223333", "gw-0000000001/T",
+                     MG_SLICE_LIT("{\"name\":\"t\",\"status\":\"READY\",\"targetConfiguration\":"
+                                  "{\"mcp\":{\"lambda\":{\"toolSchema\":{\"inlinePayload\":[{"
+                                  "\"name\":\"x\",\"inputSchema\":{}}]}}}}}")),
+        MG_E_OK);
+    assert_int_equal(mg_state_write_commit(&f->st, &ei), MG_E_OK);
+    struct mg_snapshot *b = mg_state_acquire(&f->st);
+    assert_ptr_equal(mg_agentcore_gateway(a, MG_SLICE_LIT("gw-0000000000")),
+                     mg_agentcore_gateway(b, MG_SLICE_LIT("gw-0000000000")));
+    assert_ptr_equal(mg_agentcore_gateway(a, MG_SLICE_LIT("gw-0000000002")),
+                     mg_agentcore_gateway(b, MG_SLICE_LIT("gw-0000000002")));
+    const struct mg_gateway *g1 = mg_agentcore_gateway(b, MG_SLICE_LIT("gw-0000000001"));
+    assert_ptr_not_equal(mg_agentcore_gateway(a, MG_SLICE_LIT("gw-0000000001")), g1);
+    assert_int_equal(g1->n_targets, 1);
+    assert_int_equal(g1->catalog.n_tools, 1);
+    size_t n;
+    const struct mg_gateway *const *all = mg_agentcore_gateways(b, &n);
+    assert_int_equal(n, 3);
+    assert_ptr_equal(all[1], g1);
+    mg_snapshot_unref(a); /* the shared gateways outlive the snapshot they were built for */
+    assert_string_equal(mg_agentcore_gateway(b, MG_SLICE_LIT("gw-0000000000"))->id,
+                        "gw-0000000000");
+    mg_snapshot_unref(b);
+    s_check_against_full(f);
 }
 
 static void test_store_change_list(void **state)
@@ -391,6 +435,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_apply_matches_full_rebuild, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_unrelated_write_shares_everything_else, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_catalog_rebuilds_only_the_touched_gateway, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_store_change_list, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_apply_explicit_changes, s_setup, s_teardown),
