@@ -6,40 +6,76 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "iam/iam.h"
+#include "state/pmap.h"
+
+/* One user's or role's compiled policies, shared by every extension built while its document
+ * and the managed policies it attaches are unchanged. */
+struct s_entity {
+    struct mg_iam_entity_policies p; /* first: an entity's node is (struct s_entity *)p */
+    atomic_long refs;
+    char *key; /* "user|role \x1f account \x1f name" */
+};
+
+/* A managed policy in use, by ARN. */
+struct s_managed_node {
+    atomic_long refs;
+    char *arn;
+    struct mg_policy *p;
+};
 
 struct s_policies_ext {
-    struct mg_map
-        entities;          /* "user|role \x1f account \x1f name" -> struct mg_iam_entity_policies */
-    struct mg_map managed; /* ARN -> struct mg_policy (customer and AWS managed in use) */
-    struct mg_iam_entity_policies *all;
-    size_t n_all;
+    struct mg_pmap entities; /* key -> struct s_entity (owned) */
+    struct mg_pmap managed;  /* ARN -> struct s_managed_node (customer and AWS managed in use) */
 };
 
 static int s_slot = -1;
 
-static void s_free_entity(struct mg_iam_entity_policies *e)
+static void s_entity_unref(void *v)
 {
+    struct s_entity *n = v;
+    if (n == NULL || atomic_fetch_sub(&n->refs, 1) != 1)
+        return;
+    struct mg_iam_entity_policies *e = &n->p;
     for (size_t i = 0; i < e->n_identity; i++)
         mg_policy_unref(e->identity[i]);
     for (size_t i = 0; i < e->n_boundary; i++)
         mg_policy_unref(e->boundary[i]);
     mg_free(e->identity);
     mg_free(e->boundary);
+    mg_free(n->key);
+    mg_free(n);
 }
+
+static void s_entity_ref(void *v)
+{
+    atomic_fetch_add(&((struct s_entity *)v)->refs, 1);
+}
+
+static void s_managed_unref(void *v)
+{
+    struct s_managed_node *n = v;
+    if (n == NULL || atomic_fetch_sub(&n->refs, 1) != 1)
+        return;
+    mg_policy_unref(n->p);
+    mg_free(n->arn);
+    mg_free(n);
+}
+
+static void s_managed_ref(void *v)
+{
+    atomic_fetch_add(&((struct s_managed_node *)v)->refs, 1);
+}
+
+static const struct mg_pmap_ops s_entity_ops = {s_entity_ref, s_entity_unref};
+static const struct mg_pmap_ops s_managed_ops = {s_managed_ref, s_managed_unref};
 
 static void s_destroy(void *p)
 {
     struct s_policies_ext *x = p;
     if (x == NULL)
         return;
-    for (size_t i = 0; x->all && i < x->n_all; i++)
-        s_free_entity(&x->all[i]);
-    mg_free(x->all);
-    for (size_t i = 0; i < x->managed.cap; i++)
-        if (x->managed.slots[i].key)
-            mg_policy_unref(x->managed.slots[i].value);
-    mg_map_cleanup(&x->managed);
-    mg_map_cleanup(&x->entities);
+    mg_pmap_cleanup(&x->managed);
+    mg_pmap_cleanup(&x->entities);
     mg_free(x);
 }
 
@@ -61,9 +97,10 @@ static const char *s_customer_doc(const json_t *pol)
 static struct mg_policy *s_managed(struct s_policies_ext *x, const struct mg_snapshot *snap,
                                    const char *arn)
 {
-    struct mg_policy *p = mg_map_get(&x->managed, mg_slice_cstr(arn));
-    if (p)
-        return p;
+    const struct s_managed_node *m = mg_pmap_get(&x->managed, mg_slice_cstr(arn));
+    if (m)
+        return m->p;
+    struct mg_policy *p = NULL;
     const char *doc = mg_iam_aws_managed_policy(arn);
     if (doc == NULL) {
         /* arn:aws:iam::ACCOUNT:policy/PATH/NAME: customer managed, keyed by name */
@@ -90,8 +127,18 @@ static struct mg_policy *s_managed(struct s_policies_ext *x, const struct mg_sna
         MG_LOG(MG_LOG_WARN, MG_SUB_IAM, "managed policy %s does not compile: %s", arn, ei.msg);
         return NULL;
     }
-    if (mg_map_put(&x->managed, mg_slice_cstr(arn), p) != MG_E_OK) {
+    struct s_managed_node *n = mg_calloc(1, sizeof(*n));
+    if (n)
+        n->arn = mg_strdup(arn);
+    if (n == NULL || n->arn == NULL) {
+        mg_free(n);
         mg_policy_unref(p);
+        return NULL;
+    }
+    atomic_init(&n->refs, 1);
+    n->p = p;
+    if (mg_pmap_set(&x->managed, mg_slice_cstr(n->arn), n) != MG_E_OK) {
+        s_managed_unref(n);
         return NULL;
     }
     return p;
@@ -159,36 +206,93 @@ static enum mg_err s_entity(struct s_policies_ext *x, const struct mg_snapshot *
     return MG_E_OK;
 }
 
+static int s_entity_key(char *key, size_t cap, bool role, const char *account, const char *name)
+{
+    int n = snprintf(key, cap, "%s\x1f%s\x1f%s", role ? "role" : "user", account, name);
+    return n > 0 && (size_t)n < cap ? n : -1;
+}
+
+/* Sets the entry of one user or role from its document d (NULL: removes it). */
+static enum mg_err s_set_entity(struct s_policies_ext *x, const struct mg_snapshot *snap, bool role,
+                                const char *account, const char *name,
+                                const struct mg_snapshot_doc *d)
+{
+    char key[512];
+    int kl = s_entity_key(key, sizeof(key), role, account, name);
+    if (kl < 0)
+        return MG_E_OK; /* a name too long to look up is never asked for */
+    if (d == NULL)
+        return mg_pmap_set(&x->entities, mg_slice_make(key, (size_t)kl), NULL);
+    struct s_entity *n = mg_calloc(1, sizeof(*n));
+    if (n == NULL)
+        return MG_E_NOMEM;
+    atomic_init(&n->refs, 1);
+    n->key = mg_strdup(key);
+    enum mg_err e = n->key ? s_entity(x, snap, d, role, &n->p) : MG_E_NOMEM;
+    if (!e)
+        e = mg_pmap_set(&x->entities, mg_slice_make(n->key, (size_t)kl), n);
+    if (e)
+        s_entity_unref(n);
+    return e;
+}
+
+static struct s_policies_ext *s_ext_new(void)
+{
+    struct s_policies_ext *x = mg_calloc(1, sizeof(*x));
+    if (x == NULL)
+        return NULL;
+    mg_pmap_init(&x->entities, &s_entity_ops);
+    mg_pmap_init(&x->managed, &s_managed_ops);
+    return x;
+}
+
 static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errinfo *ei)
 {
     (void)ei;
+    struct s_policies_ext *x = s_ext_new();
+    if (x == NULL)
+        return MG_E_NOMEM;
+    enum mg_err e = MG_E_OK;
+    for (int r = 0; r < 2 && !e; r++) {
+        size_t pos = 0, n;
+        const struct mg_snapshot_doc *d;
+        while (!e && (d = mg_snapshot_next_run(snap, r ? "role" : "user", &pos, &n)))
+            for (size_t i = 0; i < n && !e; i++)
+                e = s_set_entity(x, snap, r == 1, d[i].account, d[i].key, &d[i]);
+    }
+    if (e) {
+        s_destroy(x);
+        return e;
+    }
+    *out = x;
+    return MG_E_OK;
+}
+
+/* Users and roles changed: set again, sharing every other one and the managed policies compiled
+ * so far. A customer managed policy changed: declined (the full build), as any user or role may
+ * attach it. */
+static enum mg_err s_apply(const void *prevp, struct mg_snapshot *snap,
+                           const struct mg_snapshot_change *c, size_t nc, void **out,
+                           struct mg_errinfo *ei)
+{
+    (void)ei;
+    *out = NULL;
+    for (size_t i = 0; i < nc; i++)
+        if (strcmp(c[i].kind, "policy") == 0)
+            return MG_E_OK;
+    const struct s_policies_ext *prev = prevp;
     struct s_policies_ext *x = mg_calloc(1, sizeof(*x));
     if (x == NULL)
         return MG_E_NOMEM;
-    mg_map_init(&x->entities);
-    mg_map_init(&x->managed);
-    size_t nu = 0, nr = 0;
-    const struct mg_snapshot_doc **users = NULL, **roles = NULL;
-    enum mg_err e = mg_snapshot_collect(snap, "user", &users, &nu);
-    if (!e)
-        e = mg_snapshot_collect(snap, "role", &roles, &nr);
-    if (!e) {
-        x->all = mg_calloc(nu + nr + 1, sizeof(*x->all));
-        e = x->all ? MG_E_OK : MG_E_NOMEM;
+    mg_pmap_share(&x->entities, &prev->entities);
+    mg_pmap_share(&x->managed, &prev->managed);
+    enum mg_err e = MG_E_OK;
+    for (size_t i = 0; i < nc && !e; i++) {
+        bool user = strcmp(c[i].kind, "user") == 0, role = strcmp(c[i].kind, "role") == 0;
+        if (user || role)
+            e = s_set_entity(x, snap, role, c[i].account, c[i].key,
+                             mg_snapshot_get(snap, c[i].kind, c[i].account, c[i].key));
     }
-    for (size_t i = 0; i < nu + nr && !e; i++) {
-        bool role = i >= nu;
-        const struct mg_snapshot_doc *d = role ? roles[i - nu] : users[i];
-        e = s_entity(x, snap, d, role, &x->all[x->n_all]);
-        x->n_all++;
-        char key[512];
-        int n = snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", role ? "role" : "user", d->account,
-                         d->key);
-        if (!e && n > 0 && (size_t)n < sizeof(key))
-            e = mg_map_put(&x->entities, mg_slice_make(key, (size_t)n), &x->all[x->n_all - 1]);
-    }
-    mg_free(users);
-    mg_free(roles);
     if (e) {
         s_destroy(x);
         return e;
@@ -201,7 +305,7 @@ void mg_iam_policies_init(void);
 void mg_iam_policies_init(void)
 {
     static const char *const kinds[] = {"user", "role", "policy", NULL};
-    static const struct mg_snapshot_ext ext = {"iam-policies", s_build, s_destroy, kinds, NULL};
+    static const struct mg_snapshot_ext ext = {"iam-policies", s_build, s_destroy, kinds, s_apply};
     s_slot = mg_snapshot_register_ext(&ext);
 }
 
@@ -214,14 +318,15 @@ const struct mg_iam_entity_policies *mg_iam_policies_of(const struct mg_snapshot
     char key[512];
     int n;
     if (p->type == MG_PRINCIPAL_USER)
-        n = snprintf(key, sizeof(key), "user\x1f%s\x1f%s", p->account, p->name);
+        n = s_entity_key(key, sizeof(key), false, p->account, p->name);
     else if (p->type == MG_PRINCIPAL_ASSUMED_ROLE)
-        n = snprintf(key, sizeof(key), "role\x1f%s\x1f%s", p->account, p->name);
+        n = s_entity_key(key, sizeof(key), true, p->account, p->name);
     else
         return NULL;
-    if (n < 0 || (size_t)n >= sizeof(key))
+    if (n < 0)
         return NULL;
-    return mg_map_get(&x->entities, mg_slice_make(key, (size_t)n));
+    const struct s_entity *e = mg_pmap_get(&x->entities, mg_slice_make(key, (size_t)n));
+    return e ? &e->p : NULL;
 }
 
 const struct mg_policy *mg_iam_managed_policy(const struct mg_snapshot *snap, const char *arn)
@@ -229,5 +334,6 @@ const struct mg_policy *mg_iam_managed_policy(const struct mg_snapshot *snap, co
     if (snap == NULL || s_slot < 0 || snap->ext[s_slot] == NULL)
         return NULL;
     struct s_policies_ext *x = snap->ext[s_slot];
-    return mg_map_get(&x->managed, mg_slice_cstr(arn));
+    const struct s_managed_node *m = mg_pmap_get(&x->managed, mg_slice_cstr(arn));
+    return m ? m->p : NULL;
 }

@@ -595,7 +595,7 @@ static enum mg_err s_rebuild(struct mg_state *st, struct mg_errinfo *ei)
     struct mg_store_changes drop;
     mg_store_changes_take(st->store, &drop);
     mg_store_changes_cleanup(&drop);
-    struct mg_snapshot *s;
+    struct mg_snapshot *s = NULL;
     uint64_t gen = atomic_load(&st->generation) + 1;
     MG_TRY(s_build(st, gen, &s, ei));
     st->full_builds++;
@@ -618,7 +618,7 @@ static enum mg_err s_apply_locked(struct mg_state *st, const struct mg_snapshot_
     struct mg_snapshot *prev = atomic_load(&st->current);
     if (prev == NULL)
         return s_rebuild(st, ei);
-    struct mg_snapshot *s;
+    struct mg_snapshot *s = NULL;
     uint64_t gen = atomic_load(&st->generation) + 1;
     MG_TRY(s_apply(st, prev, gen, changes, n, &s, ei));
     st->applies++;

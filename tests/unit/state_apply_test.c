@@ -100,6 +100,9 @@ static void s_same_gateway(const struct mg_gateway *x, const struct mg_gateway *
         assert_string_equal(x->catalog.page_json[p], y->catalog.page_json[p]);
 }
 
+static void s_same_entities(const struct mg_snapshot *a, const struct mg_snapshot *b,
+                            const struct mg_snapshot_doc *d, size_t n, bool role);
+
 static void s_same_lookups(const struct mg_snapshot *a, const struct mg_snapshot *b)
 {
     size_t na, nb;
@@ -136,11 +139,20 @@ static void s_same_lookups(const struct mg_snapshot *a, const struct mg_snapshot
             if (y->user)
                 assert_true(json_equal((json_t *)x->user, (json_t *)y->user));
         }
-    pos = 0;
-    while ((d = mg_snapshot_next_run(b, "user", &pos, &n)))
+    for (int r = 0; r < 2; r++) {
+        pos = 0;
+        while ((d = mg_snapshot_next_run(b, r ? "role" : "user", &pos, &n)))
+            s_same_entities(a, b, d, n, r == 1);
+    }
+}
+
+static void s_same_entities(const struct mg_snapshot *a, const struct mg_snapshot *b,
+                            const struct mg_snapshot_doc *d, size_t n, bool role)
+{
+    {
         for (size_t i = 0; i < n; i++) {
             struct mg_principal p = {0};
-            p.type = MG_PRINCIPAL_USER;
+            p.type = role ? MG_PRINCIPAL_ASSUMED_ROLE : MG_PRINCIPAL_USER;
             snprintf(p.account, sizeof(p.account), "%s", d[i].account);
             snprintf(p.name, sizeof(p.name), "%s", d[i].key);
             const struct mg_iam_entity_policies *x = mg_iam_policies_of(a, &p);
@@ -150,6 +162,7 @@ static void s_same_lookups(const struct mg_snapshot *a, const struct mg_snapshot
             assert_int_equal(x->n_identity, y->n_identity);
             assert_int_equal(x->n_boundary, y->n_boundary);
         }
+    }
 }
 
 /* A second state on the same store: a full build of what the store holds now. */
@@ -220,15 +233,26 @@ static void s_random_write(struct s_fx *f, uint32_t *seed)
                  key, v);
         break;
     case 4:
-        kind = "user";
+        kind = v % 4 == 0 ? "role" : v % 4 == 1 ? "policy" : "user";
+        if (strcmp(kind, "policy") == 0) { /* customer managed, attached by users */
+            snprintf(key, sizeof(key), "p%u", (v / 4) % 2);
+            snprintf(doc, sizeof(doc),
+                     "{\"Arn\":\"arn:aws:iam::%s:policy/%s\",\"DefaultVersionId\":\"v1\","
+                     "\"Versions\":[{\"VersionId\":\"v1\",\"Document\":\"{\\\"Version\\\":"
+                     "\\\"2012-10-17\\\",\\\"Statement\\\":[{\\\"Effect\\\":\\\"Allow\\\","
+                     "\\\"Action\\\":\\\"s3:Put%u\\\",\\\"Resource\\\":\\\"*\\\"}]}\"}]}",
+                     acct, key, v);
+            break;
+        }
         snprintf(key, sizeof(key), "u%u", v % 3);
         snprintf(
             doc, sizeof(doc),
             "{\"UserName\":\"u%u\",\"Arn\":\"arn:aws:iam::%s:user/u%u\",\"UserId\":\"AIDA%u\","
+            "\"AttachedPolicies\":[\"arn:aws:iam::%s:policy/p%u\"],"
             "\"InlinePolicies\":{\"p\":\"{\\\"Version\\\":\\\"2012-10-17\\\",\\\"Statement\\\":"
             "[{\\\"Effect\\\":\\\"Allow\\\",\\\"Action\\\":\\\"s3:Get%u\\\",\\\"Resource\\\":"
             "\\\"*\\\"}]}\"}}",
-            v % 3, acct, v % 3, v, v);
+            v % 3, acct, v % 3, v, acct, (v / 7) % 2, v);
         break;
     case 5:
         kind = "access_key";
