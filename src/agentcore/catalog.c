@@ -251,6 +251,8 @@ static struct mg_gateway_jwt *s_compile_jwt(const json_t *cfg, const char *gatew
     return j;
 }
 
+static const char s_no_url[] = ""; /* a gateway URL that could not be made (out of memory) */
+
 static void s_node_unref(void *p)
 {
     struct s_node *n = p;
@@ -258,7 +260,8 @@ static void s_node_unref(void *p)
         return;
     struct mg_gateway *g = &n->g;
     s_free_catalog(&g->catalog);
-    mg_free((char *)g->url);
+    if (g->url != s_no_url)
+        mg_free((char *)g->url);
     mg_free((void *)g->supported_versions);
     s_free_jwt((struct mg_gateway_jwt *)g->jwt);
     for (size_t i = 0; i < g->n_targets; i++) {
@@ -493,7 +496,7 @@ static void s_fill_gateway(struct mg_gateway *g, const struct mg_snapshot_doc *d
     mg_ac_gateway_url(g->id, url, sizeof(url));
     g->url = mg_strdup(url);
     if (g->url == NULL)
-        g->url = "";
+        g->url = s_no_url;
     /* NULL on a CUSTOM_JWT gateway (out of memory) refuses every token */
     if (g->authorizer == MG_GATEWAY_AUTH_CUSTOM_JWT && g->jwt_authorizer)
         g->jwt = s_compile_jwt(g->jwt_authorizer, g->url);
