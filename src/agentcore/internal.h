@@ -12,6 +12,9 @@
 #define MG_AC_KIND_TARGET "agentcore_target"
 #define MG_AC_KIND_POLICY "resource_policy"
 
+/* Registers the index of transitional gateways and targets (lifecycle.c); with mg_agentcore_init. */
+void mg_ac_pending_init(void);
+
 /* Quotas (AWS defaults; environment variables MCPGATE_MAX_GATEWAYS_PER_ACCOUNT,
  * MCPGATE_MAX_TARGETS_PER_GATEWAY, MCPGATE_MAX_TOOLS_PER_TARGET override them at start). */
 struct mg_ac_quotas {

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "oidc/oidc.h"
+#include "state/pmap.h"
 #include "vault/api.h"
 
 struct mg_ac_worker {
@@ -232,21 +233,202 @@ static bool s_pending(const json_t *doc)
            s_is(doc, "SYNCHRONIZING");
 }
 
+/* ---- the transitional documents of every snapshot ------------------------------------------
+ * A snapshot extension keeps the gateways and targets in a transitional state, so a pass finds
+ * them without walking every gateway and target (a write kicks a pass). */
+
+struct s_pending_node {
+    atomic_long refs;
+    size_t len;
+    char key[]; /* "g|t" \x1f account \x1f key */
+};
+
+struct s_pending_ext {
+    struct mg_pmap m;
+};
+
+static int s_pending_slot = -1;
+
+static void s_pending_unref(void *p)
+{
+    struct s_pending_node *n = p;
+    if (n && atomic_fetch_sub(&n->refs, 1) == 1)
+        mg_free(n);
+}
+
+static void s_pending_ref(void *p)
+{
+    atomic_fetch_add(&((struct s_pending_node *)p)->refs, 1);
+}
+
+static const struct mg_pmap_ops s_pending_ops = {s_pending_ref, s_pending_unref};
+
+static void s_pending_destroy(void *p)
+{
+    struct s_pending_ext *x = p;
+    if (x == NULL)
+        return;
+    mg_pmap_cleanup(&x->m);
+    mg_free(x);
+}
+
+/* Sets whether the document (kind, account, key) is pending, from the snapshot. */
+static enum mg_err s_pending_set(struct s_pending_ext *x, const struct mg_snapshot *snap,
+                                 const char *kind, const char *account, const char *key)
+{
+    bool target = strcmp(kind, MG_AC_KIND_TARGET) == 0;
+    char k[3 * MG_STORE_NAME_MAX + 8];
+    int kl = snprintf(k, sizeof(k), "%c\x1f%s\x1f%s", target ? 't' : 'g', account, key);
+    if (kl < 0 || (size_t)kl >= sizeof(k))
+        return MG_E_OK;
+    const struct mg_snapshot_doc *d = mg_snapshot_get(snap, kind, account, key);
+    if (d == NULL || !s_pending(d->doc))
+        return mg_pmap_set(&x->m, mg_slice_make(k, (size_t)kl), NULL);
+    if (mg_pmap_get(&x->m, mg_slice_make(k, (size_t)kl)))
+        return MG_E_OK;
+    struct s_pending_node *n = mg_malloc(sizeof(*n) + (size_t)kl + 1);
+    if (n == NULL)
+        return MG_E_NOMEM;
+    atomic_init(&n->refs, 1);
+    n->len = (size_t)kl;
+    mg_memcpy(n->key, k, (size_t)kl + 1);
+    enum mg_err e = mg_pmap_set(&x->m, mg_slice_make(n->key, n->len), n);
+    if (e)
+        s_pending_unref(n);
+    return e;
+}
+
+static enum mg_err s_pending_build(struct mg_snapshot *snap, void **out, struct mg_errinfo *ei)
+{
+    (void)ei;
+    struct s_pending_ext *x = mg_calloc(1, sizeof(*x));
+    if (x == NULL)
+        return MG_E_NOMEM;
+    mg_pmap_init(&x->m, &s_pending_ops);
+    enum mg_err e = MG_E_OK;
+    for (int t = 0; t < 2 && !e; t++) {
+        const char *kind = t ? MG_AC_KIND_TARGET : MG_AC_KIND_GATEWAY;
+        size_t pos = 0, n;
+        const struct mg_snapshot_doc *d;
+        while (!e && (d = mg_snapshot_next_run(snap, kind, &pos, &n)))
+            for (size_t i = 0; i < n && !e; i++)
+                if (s_pending(d[i].doc))
+                    e = s_pending_set(x, snap, kind, d[i].account, d[i].key);
+    }
+    if (e) {
+        s_pending_destroy(x);
+        return e;
+    }
+    *out = x;
+    return MG_E_OK;
+}
+
+static enum mg_err s_pending_apply(const void *prev, struct mg_snapshot *snap,
+                                   const struct mg_snapshot_change *c, size_t n, void **out,
+                                   struct mg_errinfo *ei)
+{
+    (void)ei;
+    struct s_pending_ext *x = mg_calloc(1, sizeof(*x));
+    if (x == NULL)
+        return MG_E_NOMEM;
+    mg_pmap_share(&x->m, &((const struct s_pending_ext *)prev)->m);
+    enum mg_err e = MG_E_OK;
+    for (size_t i = 0; i < n && !e; i++)
+        if (strcmp(c[i].kind, MG_AC_KIND_GATEWAY) == 0 || strcmp(c[i].kind, MG_AC_KIND_TARGET) == 0)
+            e = s_pending_set(x, snap, c[i].kind, c[i].account, c[i].key);
+    if (e) {
+        s_pending_destroy(x);
+        return e;
+    }
+    *out = x;
+    return MG_E_OK;
+}
+
+void mg_ac_pending_init(void)
+{
+    static const char *const kinds[] = {MG_AC_KIND_GATEWAY, MG_AC_KIND_TARGET, NULL};
+    static const struct mg_snapshot_ext ext = {"agentcore.pending", s_pending_build,
+                                               s_pending_destroy, kinds, s_pending_apply};
+    if (s_pending_slot < 0)
+        s_pending_slot = mg_snapshot_register_ext(&ext);
+}
+
+/* The pending documents of a snapshot: targets first, each group in (account, key) order. */
+struct s_pending_list {
+    const struct mg_snapshot *snap;
+    const struct mg_snapshot_doc **v;
+    size_t n, cap;
+    bool nomem;
+};
+
+static bool s_pending_collect(void *user, struct mg_slice key, void *value)
+{
+    (void)value;
+    struct s_pending_list *l = user;
+    char k[3 * MG_STORE_NAME_MAX + 8];
+    if (key.len >= sizeof(k))
+        return true;
+    mg_memcpy(k, key.ptr, key.len);
+    k[key.len] = 0;
+    char *account = strchr(k, '\x1f');
+    char *name = account ? strchr(account + 1, '\x1f') : NULL;
+    if (name == NULL)
+        return true;
+    *account++ = 0;
+    *name++ = 0;
+    const struct mg_snapshot_doc *d = mg_snapshot_get(l->snap,
+                                                      k[0] == 't' ? MG_AC_KIND_TARGET
+                                                                  : MG_AC_KIND_GATEWAY,
+                                                      account, name);
+    if (d == NULL)
+        return true;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        void *p = mg_realloc(l->v, cap * sizeof(*l->v));
+        if (p == NULL) {
+            l->nomem = true;
+            return false;
+        }
+        l->v = p;
+        l->cap = cap;
+    }
+    l->v[l->n++] = d;
+    return true;
+}
+
+static int s_pending_cmp(const void *a, const void *b)
+{
+    const struct mg_snapshot_doc *x = *(const struct mg_snapshot_doc *const *)a;
+    const struct mg_snapshot_doc *y = *(const struct mg_snapshot_doc *const *)b;
+    int c = strcmp(y->kind, x->kind); /* agentcore_target before agentcore_gateway */
+    if (c == 0)
+        c = strcmp(x->account, y->account);
+    return c ? c : strcmp(x->key, y->key);
+}
+
+/* false: out of memory, or the snapshot has no pending index (then nothing is listed). */
+static bool s_pending_list(const struct mg_snapshot *snap, struct s_pending_list *l)
+{
+    memset(l, 0, sizeof(*l));
+    l->snap = snap;
+    if (snap == NULL || s_pending_slot < 0 || snap->ext[s_pending_slot] == NULL)
+        return false;
+    const struct s_pending_ext *x = snap->ext[s_pending_slot];
+    mg_pmap_each(&x->m, s_pending_collect, l);
+    if (l->nomem)
+        return false;
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof(*l->v), s_pending_cmp);
+    return true;
+}
+
 /* One pass: finishes everything transitional in a single write transaction. */
 static void s_pass(const struct mg_env *env)
 {
     struct mg_snapshot *peek = mg_state_acquire(env->state);
-    size_t ng, nt, pos = 0;
-    bool any = false;
-    const struct mg_snapshot_doc *g, *t;
-    while (!any && (g = mg_snapshot_next_run(peek, MG_AC_KIND_GATEWAY, &pos, &ng)))
-        for (size_t i = 0; i < ng && !any; i++)
-            any = s_pending(g[i].doc);
-    pos = 0;
-    while (!any && (t = mg_snapshot_next_run(peek, MG_AC_KIND_TARGET, &pos, &nt)))
-        for (size_t i = 0; i < nt && !any; i++)
-            any = s_pending(t[i].doc);
-    if (!any) {
+    struct s_pending_list pl;
+    if (!s_pending_list(peek, &pl) || pl.n == 0) {
+        mg_free(pl.v);
         mg_snapshot_unref(peek);
         return;
     }
@@ -254,29 +436,29 @@ static void s_pass(const struct mg_env *env)
      * the probes' documents stay valid) */
     struct s_probes pr;
     pr.n = 0;
-    pos = 0;
-    while ((g = mg_snapshot_next_run(peek, MG_AC_KIND_GATEWAY, &pos, &ng)))
-        for (size_t i = 0; i < ng; i++)
-            if (s_is(g[i].doc, "CREATING") || s_is(g[i].doc, "UPDATING"))
-                s_probe(env, &g[i], &pr);
+    for (size_t i = 0; i < pl.n; i++)
+        if (strcmp(pl.v[i]->kind, MG_AC_KIND_GATEWAY) == 0 &&
+            (s_is(pl.v[i]->doc, "CREATING") || s_is(pl.v[i]->doc, "UPDATING")))
+            s_probe(env, pl.v[i], &pr);
+    mg_free(pl.v);
     if (mg_state_write_begin(env->state) != MG_E_OK) {
         mg_snapshot_unref(peek);
         return;
     }
     /* under the write lock, the current snapshot is exactly the store's state */
     struct mg_snapshot *snap = mg_state_acquire(env->state);
-    enum mg_err e = MG_E_OK;
+    enum mg_err e = s_pending_list(snap, &pl) ? MG_E_OK : MG_E_NOMEM;
     bool changed = false;
-    pos = 0;
-    while (!e && (t = mg_snapshot_next_run(snap, MG_AC_KIND_TARGET, &pos, &nt)))
-        for (size_t i = 0; i < nt && !e; i++)
-            if (s_pending(t[i].doc))
-                e = s_target(env, snap, &t[i], &changed);
-    pos = 0;
-    while (!e && (g = mg_snapshot_next_run(snap, MG_AC_KIND_GATEWAY, &pos, &ng)))
-        for (size_t i = 0; i < ng && !e; i++)
-            if (s_pending(g[i].doc))
-                e = s_gateway(env, snap, &g[i], &pr, &changed);
+    for (size_t i = 0; i < pl.n && !e; i++) {
+        const struct mg_snapshot_doc *d = pl.v[i];
+        if (!s_pending(d->doc))
+            continue;
+        if (strcmp(d->kind, MG_AC_KIND_TARGET) == 0)
+            e = s_target(env, snap, d, &changed);
+        else
+            e = s_gateway(env, snap, d, &pr, &changed);
+    }
+    mg_free(pl.v);
     mg_snapshot_unref(snap);
     mg_snapshot_unref(peek);
     struct mg_errinfo ei = {0};
@@ -330,6 +512,7 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
     mg_agentcore_set_page_size(env->tools_page_size ? env->tools_page_size
                                                     : MG_TOOL_PAGE_SIZE_DEFAULT);
     mg_agentcore_init();
+    mg_ac_pending_init();
     MG_TRY(mg_state_rebuild(env->state, ei));
     struct mg_ac_worker *w = mg_calloc(1, sizeof(*w));
     if (w == NULL)

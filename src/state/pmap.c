@@ -130,3 +130,12 @@ enum mg_err mg_pmap_set(struct mg_pmap *m, struct mg_slice key, void *value)
     s_unref(m->ops, old);
     return MG_E_OK;
 }
+
+void mg_pmap_each(const struct mg_pmap *m, bool (*fn)(void *user, struct mg_slice key, void *value),
+                  void *user)
+{
+    for (size_t i = 0; i < MG_PMAP_SHARDS; i++)
+        for (size_t k = 0; m->shard[i] && k < m->shard[i]->n; k++)
+            if (!fn(user, m->shard[i]->e[k].key, m->shard[i]->e[k].value))
+                return;
+}

@@ -7,6 +7,7 @@
 #ifndef MG_PMAP_H
 #define MG_PMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,5 +39,8 @@ void mg_pmap_share(struct mg_pmap *dst, const struct mg_pmap *src);
 MG_MUST_USE enum mg_err mg_pmap_set(struct mg_pmap *m, struct mg_slice key, void *value);
 void *mg_pmap_get(const struct mg_pmap *m, struct mg_slice key);
 void mg_pmap_cleanup(struct mg_pmap *m);
+/* Calls fn for every entry, in no particular order, until it returns false. */
+void mg_pmap_each(const struct mg_pmap *m, bool (*fn)(void *user, struct mg_slice key, void *value),
+                  void *user);
 
 #endif
