@@ -712,6 +712,12 @@ static int s_cmp_gw(const char *acct_a, const char *id_a, const char *acct_b, co
     return c ? c : strcmp(id_a, id_b);
 }
 
+static int s_cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static bool s_is_touched(const struct s_touched *t, size_t nt, const struct mg_gateway *g)
 {
     for (size_t i = 0; i < nt; i++)
@@ -814,9 +820,34 @@ static enum mg_err s_apply(const void *prevp, struct mg_snapshot *snap,
         if (x->gws == NULL)
             e = MG_E_NOMEM;
     }
-    for (size_t i = 0; i < prev->n_gws && !e; i++)
-        if (!s_is_touched(touched, nt, prev->gws[i]))
-            x->gws[x->n_gws++] = prev->gws[i];
+    /* the touched gateways' places in the previous list, found by binary search; the runs
+     * between them are copied as they are */
+    size_t skip[S_APPLY_MAX], ns = 0;
+    for (size_t i = 0; i < nt && !e; i++) {
+        char id[256];
+        mg_memcpy(id, touched[i].id, touched[i].id_len);
+        id[touched[i].id_len] = 0;
+        size_t lo = 0, hi = prev->n_gws;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (s_cmp_gw(prev->gws[mid]->account, prev->gws[mid]->id, touched[i].account, id) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < prev->n_gws && s_is_touched(&touched[i], 1, prev->gws[lo]))
+            skip[ns++] = lo;
+    }
+    if (ns > 1)
+        qsort(skip, ns, sizeof(skip[0]), s_cmp_size);
+    for (size_t i = 0, from = 0; i <= ns && !e; i++) {
+        size_t to = i < ns ? skip[i] : prev->n_gws;
+        if (to > from) {
+            mg_memcpy(&x->gws[x->n_gws], &prev->gws[from], (to - from) * sizeof(*x->gws));
+            x->n_gws += to - from;
+        }
+        from = to + 1;
+    }
     for (size_t f = 0; f < nf && !e; f++) {
         const struct mg_gateway *g = &fresh[f]->g;
         size_t lo = 0, hi = x->n_gws;
