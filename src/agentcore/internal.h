@@ -14,6 +14,11 @@
 
 /* Registers the index of transitional gateways and targets (lifecycle.c); with mg_agentcore_init. */
 void mg_ac_pending_init(void);
+/* The MCP-server targets of the snapshot that mcp_sync.c synchronizes, from that index, in
+ * (account, key) order (*out freed by the caller); false when the snapshot has no index or out
+ * of memory. */
+bool mg_ac_pending_mcp_targets(const struct mg_snapshot *snap, const struct mg_snapshot_doc ***out,
+                               size_t *n);
 
 /* Quotas (AWS defaults; environment variables MCPGATE_MAX_GATEWAYS_PER_ACCOUNT,
  * MCPGATE_MAX_TARGETS_PER_GATEWAY, MCPGATE_MAX_TOOLS_PER_TARGET override them at start). */

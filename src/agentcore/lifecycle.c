@@ -272,6 +272,12 @@ static void s_pending_destroy(void *p)
     mg_free(x);
 }
 
+/* Indexed: what this worker finishes, and the MCP-server targets mcp_sync.c synchronizes. */
+static bool s_indexed(const char *kind, const json_t *doc)
+{
+    return s_pending(doc) || (strcmp(kind, MG_AC_KIND_TARGET) == 0 && mg_ac_mcp_synced_here(doc));
+}
+
 /* Sets whether the document (kind, account, key) is pending, from the snapshot. */
 static enum mg_err s_pending_set(struct s_pending_ext *x, const struct mg_snapshot *snap,
                                  const char *kind, const char *account, const char *key)
@@ -282,7 +288,7 @@ static enum mg_err s_pending_set(struct s_pending_ext *x, const struct mg_snapsh
     if (kl < 0 || (size_t)kl >= sizeof(k))
         return MG_E_OK;
     const struct mg_snapshot_doc *d = mg_snapshot_get(snap, kind, account, key);
-    if (d == NULL || !s_pending(d->doc))
+    if (d == NULL || !s_indexed(kind, d->doc))
         return mg_pmap_set(&x->m, mg_slice_make(k, (size_t)kl), NULL);
     if (mg_pmap_get(&x->m, mg_slice_make(k, (size_t)kl)))
         return MG_E_OK;
@@ -312,7 +318,7 @@ static enum mg_err s_pending_build(struct mg_snapshot *snap, void **out, struct 
         const struct mg_snapshot_doc *d;
         while (!e && (d = mg_snapshot_next_run(snap, kind, &pos, &n)))
             for (size_t i = 0; i < n && !e; i++)
-                if (s_pending(d[i].doc))
+                if (s_indexed(kind, d[i].doc))
                     e = s_pending_set(x, snap, kind, d[i].account, d[i].key);
     }
     if (e) {
@@ -355,6 +361,7 @@ void mg_ac_pending_init(void)
 
 /* The pending documents of a snapshot: targets first, each group in (account, key) order. */
 struct s_pending_list {
+    bool (*keep)(const struct mg_snapshot_doc *d);
     const struct mg_snapshot *snap;
     const struct mg_snapshot_doc **v;
     size_t n, cap;
@@ -380,7 +387,7 @@ static bool s_pending_collect(void *user, struct mg_slice key, void *value)
                                                       k[0] == 't' ? MG_AC_KIND_TARGET
                                                                   : MG_AC_KIND_GATEWAY,
                                                       account, name);
-    if (d == NULL)
+    if (d == NULL || !l->keep(d))
         return true;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
@@ -406,10 +413,22 @@ static int s_pending_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->key, y->key);
 }
 
+static bool s_keep_worker(const struct mg_snapshot_doc *d)
+{
+    return s_pending(d->doc);
+}
+
+static bool s_keep_mcp(const struct mg_snapshot_doc *d)
+{
+    return strcmp(d->kind, MG_AC_KIND_TARGET) == 0 && mg_ac_mcp_synced_here(d->doc);
+}
+
 /* false: out of memory, or the snapshot has no pending index (then nothing is listed). */
 static bool s_pending_list(const struct mg_snapshot *snap, struct s_pending_list *l)
 {
+    bool (*keep)(const struct mg_snapshot_doc *) = l->keep ? l->keep : s_keep_worker;
     memset(l, 0, sizeof(*l));
+    l->keep = keep;
     l->snap = snap;
     if (snap == NULL || s_pending_slot < 0 || snap->ext[s_pending_slot] == NULL)
         return false;
@@ -422,11 +441,21 @@ static bool s_pending_list(const struct mg_snapshot *snap, struct s_pending_list
     return true;
 }
 
+bool mg_ac_pending_mcp_targets(const struct mg_snapshot *snap, const struct mg_snapshot_doc ***out,
+                               size_t *n)
+{
+    struct s_pending_list l = {.keep = s_keep_mcp};
+    bool ok = s_pending_list(snap, &l);
+    *out = l.v;
+    *n = l.n;
+    return ok;
+}
+
 /* One pass: finishes everything transitional in a single write transaction. */
 static void s_pass(const struct mg_env *env)
 {
     struct mg_snapshot *peek = mg_state_acquire(env->state);
-    struct s_pending_list pl;
+    struct s_pending_list pl = {0};
     if (!s_pending_list(peek, &pl) || pl.n == 0) {
         mg_free(pl.v);
         mg_snapshot_unref(peek);
@@ -447,6 +476,7 @@ static void s_pass(const struct mg_env *env)
     }
     /* under the write lock, the current snapshot is exactly the store's state */
     struct mg_snapshot *snap = mg_state_acquire(env->state);
+    pl.keep = NULL;
     enum mg_err e = s_pending_list(snap, &pl) ? MG_E_OK : MG_E_NOMEM;
     bool changed = false;
     for (size_t i = 0; i < pl.n && !e; i++) {

@@ -214,12 +214,20 @@ static void s_sync_one(struct mg_ac_mcp_sync *s, struct mg_snapshot *snap,
 static void s_pass(struct mg_ac_mcp_sync *s)
 {
     struct mg_snapshot *snap = mg_state_acquire(s->env->state);
-    size_t nt, pos = 0;
-    const struct mg_snapshot_doc *t;
-    while (!s_stopping(s) && (t = mg_snapshot_next_run(snap, MG_AC_KIND_TARGET, &pos, &nt)))
-        for (size_t i = 0; i < nt && !s_stopping(s); i++)
-            if (mg_ac_mcp_synced_here(t[i].doc))
-                s_sync_one(s, snap, &t[i]);
+    const struct mg_snapshot_doc **v = NULL;
+    size_t n = 0;
+    if (mg_ac_pending_mcp_targets(snap, &v, &n)) {
+        for (size_t i = 0; i < n && !s_stopping(s); i++)
+            s_sync_one(s, snap, v[i]);
+    } else { /* no index: walk every target */
+        size_t nt, pos = 0;
+        const struct mg_snapshot_doc *t;
+        while (!s_stopping(s) && (t = mg_snapshot_next_run(snap, MG_AC_KIND_TARGET, &pos, &nt)))
+            for (size_t i = 0; i < nt && !s_stopping(s); i++)
+                if (mg_ac_mcp_synced_here(t[i].doc))
+                    s_sync_one(s, snap, &t[i]);
+    }
+    mg_free(v);
     mg_snapshot_unref(snap);
 }
 
