@@ -1,7 +1,7 @@
 // Write latency against the size of the state: the median of CreateGateway, CreateGatewayTarget,
 // PutResourcePolicy, PutRolePolicy and CreateUser on an empty server, then on a server holding N
 // gateways spread over 20 accounts (a tenth of them with 10 targets of 10 tools each), each as a
-// ratio to the empty server. Both servers run in this process's run, one after the other.
+// ratio to the empty server. The servers run side by side and are measured in interleaved rounds.
 //   MCPGATE_BIN=build/release/mcpgate node bench/bench_writes.mjs
 // Environment: N (gateways, default 1000; a comma-separated list measures each size against the
 // same empty server, e.g. N=1000,10000: the scale target), SAMPLES (calls per write,
@@ -85,19 +85,23 @@ async function populate(gw, accounts, n) {
   return { seconds: (Date.now() - t0) / 1000, targets: jobs.length };
 }
 
-/** The median latency of each write, in ms, on one server. */
-async function measure(gw, accounts, tag) {
+/** The writes to time on one server, each taking a fresh index per call. */
+async function prepare(gw, accounts, tag) {
   const a = accounts[0];
   const cp = makeClient(BedrockAgentCoreControlClient, gw, a.root, { maxAttempts: 3 });
   const iam = makeClient(IAMClient, gw, a.root, { maxAttempts: 3 });
   const roleArn = `arn:aws:iam::${a.id}:role/gw`;
   const base = await cp.send(new CreateGatewayCommand({ name: `${tag}base`, roleArn,
     authorizerType: 'AWS_IAM' }));
-  // targets go to fresh gateways, at most 10 on each
+  // targets go to fresh gateways, 10 on each
   const hosts = [];
-  for (let i = 0; i * 10 <= SAMPLES; i++)
-    hosts.push((await cp.send(new CreateGatewayCommand({ name: `${tag}host${i}`, roleArn,
-      authorizerType: 'AWS_IAM' }))).gatewayId);
+  const host = async (i) => {
+    const h = Math.floor(i / 10);
+    while (hosts.length <= h)
+      hosts.push((await cp.send(new CreateGatewayCommand({ name: `${tag}host${hosts.length}`,
+        roleArn, authorizerType: 'AWS_IAM' }))).gatewayId);
+    return hosts[h];
+  };
   const policy = (i) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow',
     Principal: { AWS: `arn:aws:iam::${accounts[1].id}:root` },
     Action: 'bedrock-agentcore:InvokeGateway', Resource: base.gatewayArn, Sid: `s${i}` }] });
@@ -106,55 +110,72 @@ async function measure(gw, accounts, tag) {
   const writes = {
     CreateGateway: (i) => cp.send(new CreateGatewayCommand({ name: `${tag}w${i}`, roleArn,
       authorizerType: 'AWS_IAM' })),
-    CreateGatewayTarget: (i) => cp.send(new CreateGatewayTargetCommand({
-      gatewayIdentifier: hosts[Math.floor(i / 10)], ...target(a.id, `w${i}`, i) })),
+    CreateGatewayTarget: async (i) => {
+      const gatewayIdentifier = await host(i);
+      return { gatewayIdentifier, ...target(a.id, `w${i}`, i) };
+    },
     PutResourcePolicy: (i) => cp.send(new PutResourcePolicyCommand({
       resourceArn: base.gatewayArn, policy: policy(i) })),
     PutRolePolicy: (i) => iam.send(new PutRolePolicyCommand({ RoleName: 'gw',
       PolicyName: `p${i % 5}`, PolicyDocument: rolePolicy(i) })),
     CreateUser: (i) => iam.send(new CreateUserCommand({ UserName: `${tag}u${i}` })),
   };
-  const out = {};
-  for (const [name, fn] of Object.entries(writes)) {
-    const xs = [];
-    for (let i = 0; i < SAMPLES; i++) xs.push(await timed(() => fn(i)));
-    out[name] = median(xs);
+  let next = 0;
+  const samples = Object.fromEntries(Object.keys(writes).map((k) => [k, []]));
+  /** Times `count` calls of each write; the target's host is made outside the timing. */
+  async function round(count, keep = true) {
+    for (const [name, fn] of Object.entries(writes)) {
+      for (let k = 0; k < count; k++) {
+        const i = next++;
+        let ms;
+        if (name === 'CreateGatewayTarget') {
+          const input = await fn(i);
+          ms = await timed(() => cp.send(new CreateGatewayTargetCommand(input)));
+        } else {
+          ms = await timed(() => fn(i));
+        }
+        if (keep) samples[name].push(ms);
+      }
+    }
   }
-  return out;
+  return { round, samples };
 }
 
-async function run(n) {
+async function start(n) {
   const accounts = accountList();
   const gw = await startServer({ accounts, args: ['--log-level', 'warn', '--request-timeout', '120000',
     '--idle-timeout', '120000'], timeoutMs: 30000 });
-  try {
-    let built = null;
-    if (n > 0) built = await populate(gw, accounts, n);
-    await measure(gw, accounts, 'warm'); // a first round untimed: the client and the server warm
-    const res = await measure(gw, accounts, 'bench');
-    return { res, built };
-  } finally {
-    await gw.stop();
+  let built = null;
+  if (n > 0) {
+    built = await populate(gw, accounts, n);
+    // the background worker moves what was created to READY: let it finish first
+    await new Promise((r) => setTimeout(r, 3000 + n / 2));
   }
+  const m = await prepare(gw, accounts, 'bench');
+  await m.round(3, false); // warm the client and the server
+  return { n, gw, built, m };
 }
 
-// The empty server is measured first and again last, and the faster median of the two is the
-// baseline: a process that has run longer is warmer, so this keeps the ratios conservative.
-const first = await run(0);
-const fulls = [];
-for (const n of SIZES) fulls.push([n, await run(n)]);
-const last = await run(0);
-const empty = { res: {} };
-for (const name of Object.keys(first.res))
-  empty.res[name] = Math.min(first.res[name], last.res[name]);
-for (const [n, full] of fulls) {
-  console.log(`write latency, median of ${SAMPLES} sequential calls (AWS SDK); ` +
-    `${n} gateways over ${ACCOUNTS} accounts, ${full.built?.targets ?? 0} targets of 10 tools ` +
-    `(built in ${full.built?.seconds ?? 0} s with ${PARALLEL} in flight); empty server measured ` +
-    `before and after, the faster taken`);
-  for (const name of Object.keys(empty.res)) {
-    const e = empty.res[name], f = full.res[name];
-    console.log(`${name.padEnd(20)} empty ${e.toFixed(2).padStart(7)} ms  ` +
-      `${n} gateways ${f.toFixed(2).padStart(7)} ms  ratio ${(f / e).toFixed(2)}`);
+// Every server stays up and the rounds are interleaved (empty, then each size, ROUNDS times), so
+// a change of load on the machine hits every figure alike.
+const ROUNDS = 5;
+const servers = [];
+try {
+  for (const n of [0, ...SIZES]) servers.push(await start(n));
+  for (let r = 0; r < ROUNDS; r++)
+    for (const s of servers) await s.m.round(Math.ceil(SAMPLES / ROUNDS));
+  const empty = servers[0];
+  for (const full of servers.slice(1)) {
+    console.log(`write latency, median of ${ROUNDS * Math.ceil(SAMPLES / ROUNDS)} sequential ` +
+      `calls (AWS SDK) in ${ROUNDS} interleaved rounds; ${full.n} gateways over ${ACCOUNTS} ` +
+      `accounts, ${full.built.targets} targets of 10 tools (built in ${full.built.seconds} s ` +
+      `with ${PARALLEL} in flight)`);
+    for (const name of Object.keys(empty.m.samples)) {
+      const e = median(empty.m.samples[name]), f = median(full.m.samples[name]);
+      console.log(`${name.padEnd(20)} empty ${e.toFixed(2).padStart(7)} ms  ` +
+        `${full.n} gateways ${f.toFixed(2).padStart(7)} ms  ratio ${(f / e).toFixed(2)}`);
+    }
   }
+} finally {
+  for (const s of servers) await s.gw.stop();
 }
