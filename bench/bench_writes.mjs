@@ -3,6 +3,8 @@
 // gateways spread over 20 accounts (a tenth of them with 10 targets of 10 tools each), each as a
 // ratio to the empty server. The servers run side by side and are measured in interleaved rounds.
 //   MCPGATE_BIN=build/release/mcpgate node bench/bench_writes.mjs
+// At 10,000 gateways the first account holds 500: SAMPLES above about 400 reaches its quota of
+// 1,000 gateways.
 // Environment: N (gateways, default 1000; a comma-separated list measures each size against the
 // same empty server, e.g. N=1000,10000: the scale target), SAMPLES (calls per write,
 // default 40), PARALLEL (requests in flight while the state is built, default 8).
@@ -95,6 +97,7 @@ async function prepare(gw, accounts, tag) {
     authorizerType: 'AWS_IAM' }));
   // targets go to fresh gateways, 10 on each
   const hosts = [];
+  let nTargets = 0;
   const host = async (i) => {
     const h = Math.floor(i / 10);
     while (hosts.length <= h)
@@ -111,7 +114,7 @@ async function prepare(gw, accounts, tag) {
     CreateGateway: (i) => cp.send(new CreateGatewayCommand({ name: `${tag}w${i}`, roleArn,
       authorizerType: 'AWS_IAM' })),
     CreateGatewayTarget: async (i) => {
-      const gatewayIdentifier = await host(i);
+      const gatewayIdentifier = await host(nTargets++);
       return { gatewayIdentifier, ...target(a.id, `w${i}`, i) };
     },
     PutResourcePolicy: (i) => cp.send(new PutResourcePolicyCommand({
