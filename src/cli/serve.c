@@ -26,6 +26,8 @@ static const char s_serve_usage[] =
     "  --region REGION         the region this server is (default us-east-1)\n"
     "  --threads N             event-loop threads (default: one per core)\n"
     "  --log-level LEVEL       debug, info, warn, error or off (default info)\n"
+    "  --access-log on|off     a log line (level info) for each request (default on)\n"
+    "  --access-log-sample N   log one request in N (per event loop; default 1, every one)\n"
     "  --max-body BYTES        request body limit (default 6291456)\n"
     "  --clock-skew SECONDS    allowed SigV4 clock difference (default 900)\n"
     "  --request-timeout MS    time allowed to receive one request (default 10000)\n"
@@ -70,6 +72,8 @@ static const char *const s_serve_opts[] = {
     "--region",
     "--threads",
     "--log-level",
+    "--access-log",
+    "--access-log-sample",
     "--max-body",
     "--clock-skew",
     "--request-timeout",
@@ -337,6 +341,19 @@ int mg_cli_serve_main(int argc, char **argv)
                         v);
                 return 2;
             }
+        } else if (strcmp(a, "--access-log") == 0) {
+            if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+                fprintf(stderr, "mcpgate serve: --access-log wants on or off, got '%s'\n", v);
+                return 2;
+            }
+            cfg.http.access_log_off = strcmp(v, "off") == 0;
+        } else if (strcmp(a, "--access-log-sample") == 0) {
+            if (!s_parse_u64(v, 1, 1000000, &n)) {
+                fprintf(stderr, "mcpgate serve: --access-log-sample wants 1 to 1000000, got '%s'\n",
+                        v);
+                return 2;
+            }
+            cfg.http.access_log_sample = (uint32_t)n;
         } else if (strcmp(a, "--max-body") == 0) {
             if (!s_parse_u64(v, 1024, 1ull << 30, &n)) {
                 fprintf(stderr,
@@ -475,6 +492,11 @@ int mg_cli_serve_main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* From here on, log lines go through the log writer's buffer (written off the event loops);
+     * everything buffered is written before any other message on stderr and at exit. */
+    if (mg_log_start(NULL) != MG_E_OK)
+        fprintf(stderr, "mcpgate serve: no log writer thread; log lines are written at once\n");
+
     char runtimes[sizeof(cfg.lambda.runtimes_dir) + 32];
     if (cfg.lambda.runtimes_dir[0])
         snprintf(runtimes, sizeof(runtimes), "%s", cfg.lambda.runtimes_dir);
@@ -489,12 +511,14 @@ int mg_cli_serve_main(int argc, char **argv)
     static struct mg_app app;
     struct mg_errinfo ei = {0};
     if (mg_app_open(&app, &cfg, &ei) != MG_E_OK) {
+        mg_log_stop();
         fprintf(stderr, "mcpgate serve: %s\n", ei.msg);
         return 1;
     }
     if (mg_app_serve(&app, &ei) != MG_E_OK) {
-        fprintf(stderr, "mcpgate serve: %s\n", ei.msg);
         mg_app_close(&app);
+        mg_log_stop();
+        fprintf(stderr, "mcpgate serve: %s\n", ei.msg);
         return 1;
     }
     const char *scheme = cfg.http.tls_cert ? "https" : "http";
@@ -522,6 +546,7 @@ int mg_cli_serve_main(int argc, char **argv)
     MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "signal %d: stopping, letting requests in flight finish", sig);
     mg_app_close(&app);
     MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "stopped");
+    mg_log_stop();
     return 0;
 }
 
