@@ -1,6 +1,7 @@
 /* The AgentCore snapshot extension: gateways, targets, tool catalogs and compiled resource
  * policies, derived from the documents of every snapshot, for the data plane and the control
  * plane's authorization. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,7 @@ static void s_destroy(void *p)
         s_free_catalog(&g->catalog);
         mg_free((char *)g->url);
         mg_free((void *)g->supported_versions);
+        mg_ac_gateway_json_free(atomic_load(&g->json));
         s_free_jwt((struct mg_gateway_jwt *)g->jwt);
     }
     mg_free(x->gws);

@@ -1,8 +1,10 @@
 /* src/base/log.c: JSON log lines. Before mg_log_start (and after mg_log_stop) a line is written to
  * the log's fd at once, as the CLI commands want. Once started, a line is formatted on the caller's
  * stack and copied into a bounded buffer under a short lock (no system call, no allocation); a
- * writer thread swaps that buffer with its spare and writes the batch with one write. A line that
- * does not fit is dropped and counted; the writer reports the count in a line of its own. */
+ * writer thread swaps that buffer with its spare and writes the batch with one write, then waits
+ * batch_ms before the next one, so that a busy server makes one write each few milliseconds and
+ * its event loops never wake the writer. A line that does not fit is dropped and counted; the
+ * writer reports the count in a line of its own. */
 #include "base/log.h"
 
 #include <errno.h>
@@ -160,17 +162,6 @@ static void *s_writer(void *arg)
         s_log.idle = false;
         if (s_log.cur_len == 0 && s_log.dropped_unreported == 0)
             break; /* stopping, and everything is written */
-        /* Let a batch gather: lines arrive at most batch_ms before they are written. */
-        if (s_log.batch_ms) {
-            struct timespec until;
-            clock_gettime(CLOCK_MONOTONIC, &until);
-            until.tv_nsec += (long)s_log.batch_ms * 1000000L;
-            until.tv_sec += until.tv_nsec / 1000000000L;
-            until.tv_nsec %= 1000000000L;
-            while (!s_log.stopping && !s_log.flush_wanted && s_log.cur_len < s_log.cap / 2)
-                if (pthread_cond_timedwait(&s_log.wake, &s_log.lock, &until) == ETIMEDOUT)
-                    break;
-        }
         s_log.flush_wanted = false;
         uint8_t *batch = s_log.cur;
         size_t len = s_log.cur_len;
@@ -191,14 +182,26 @@ static void *s_writer(void *arg)
             uint8_t storage[512];
             struct mg_buf line = {.ptr = storage, .cap = sizeof(storage), .max = 511};
             if (m > 0 && s_format(&line, MG_LOG_WARN, MG_SUB_MAIN, NULL, msg,
-                                  (size_t)m < sizeof(msg) ? (size_t)m : sizeof(msg) - 1) ==
-                             MG_E_OK)
+                                  (size_t)m < sizeof(msg) ? (size_t)m : sizeof(msg) - 1) == MG_E_OK)
                 s_write_all(s_log.fd, line.ptr, line.len);
         }
 
         pthread_mutex_lock(&s_log.lock);
         s_log.written++;
         pthread_cond_broadcast(&s_log.done);
+        /* At most one write each batch_ms: lines that arrive meanwhile gather into one batch and
+         * their callers do not wake this thread (it is not idle). A line that finds the writer
+         * idle is written at once. */
+        if (s_log.batch_ms && s_log.cur_len < s_log.cap / 2) {
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_nsec += (long)s_log.batch_ms * 1000000L;
+            until.tv_sec += until.tv_nsec / 1000000000L;
+            until.tv_nsec %= 1000000000L;
+            while (!s_log.stopping && !s_log.flush_wanted && s_log.cur_len < s_log.cap / 2)
+                if (pthread_cond_timedwait(&s_log.wake, &s_log.lock, &until) == ETIMEDOUT)
+                    break;
+        }
     }
     s_log.running = false; /* from here on, lines are written by their callers */
     pthread_cond_broadcast(&s_log.done);

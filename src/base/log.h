@@ -43,8 +43,8 @@ void mg_log_write(enum mg_log_level lvl, enum mg_log_sub sub, const char *req_id
 
 /* The log writer. Until mg_log_start, and again after mg_log_stop, mg_log_write writes each line
  * at once (one write(2) under a lock). In between, a line is copied into a bounded buffer and a
- * writer thread writes the buffer in batches, at most batch_ms after a line arrived (sooner when
- * the buffer is half full). A line that does not fit is dropped, never waited for; the writer
+ * writer thread writes the buffer in batches: at once when it was idle, else at most batch_ms
+ * after its previous write (sooner when the buffer is half full). A line that does not fit is dropped, never waited for; the writer
  * then writes a line of its own with the count ("log buffer full: N line(s) dropped ...").
  * Lines keep the order in which mg_log_write was called. mg_log_stop writes everything buffered
  * and is also run at exit(). Thread-safe, callable from any thread. */

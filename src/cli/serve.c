@@ -515,6 +515,9 @@ int mg_cli_serve_main(int argc, char **argv)
         fprintf(stderr, "mcpgate serve: %s\n", ei.msg);
         return 1;
     }
+    /* the start-up lines are out before the server accepts connections, as they were when every
+     * line was written at once */
+    mg_log_flush();
     if (mg_app_serve(&app, &ei) != MG_E_OK) {
         mg_app_close(&app);
         mg_log_stop();
@@ -540,6 +543,7 @@ int mg_cli_serve_main(int argc, char **argv)
         MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "could not record the endpoint in the store");
     MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "listening on %s (region %s, data %s)", endpoint, cfg.region,
            cfg.data_dir);
+    mg_log_flush();
 
     int sig = 0;
     sigwait(&set, &sig);
