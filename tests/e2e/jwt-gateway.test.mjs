@@ -423,8 +423,12 @@ describe('refusals: 401 invalid_token with the reason', () => {
   });
 
   test('an empty bearer token and other schemes', async () => {
-    assertBadToken(await post(strict.gatewayUrl, { authorization: 'Bearer ' }), strict, 'malformed token',
-      { scope: STRICT_SCOPE_HEADER });
+    // "Bearer" and nothing else (fetch drops the trailing space): refused as invalid_token
+    const empty = await post(strict.gatewayUrl, { authorization: 'Bearer ' });
+    assert.equal(empty.status, 401, empty.text);
+    assert.equal(parseChallenge(empty.headers.get('www-authenticate')).params.error, 'invalid_token');
+    assert.equal(parseChallenge(empty.headers.get('www-authenticate')).params.resource_metadata,
+      prmUrl(strict.gatewayUrl));
     for (const authorization of ['Basic YWdlbnQtMTpzZWNyZXQ=', 'Token abc', `DPoP ${idp.mint(GOOD)}`]) {
       const r = await post(strict.gatewayUrl, { authorization });
       assert401(r, strict, 'bearer token required', MISMATCH_JWT, { scope: STRICT_SCOPE_HEADER });
@@ -500,6 +504,62 @@ describe('protected-resource metadata (RFC 9728)', () => {
     const u = new URL(strict.gatewayUrl);
     const missing = `${u.origin}/.well-known/oauth-protected-resource/gateways/nosuchgw-0123456789/mcp`;
     assert.equal((await fetch(missing)).status, 404);
+  });
+});
+
+/** A request to 127.0.0.1:port with a Host header of our choosing (fetch cannot set Host). */
+function hostRequest(port, host, path, { method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method, headers: { host, ...headers } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => {
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, headers: new Headers(res.headers), text, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('protected-resource metadata of host-routed gateways', () => {
+  let gw2;
+  after(async () => { await gw2?.stop(); });
+
+  test('https://ID.gateway.X/mcp names https://ID.gateway.X/.well-known/oauth-protected-resource', async () => {
+    gw2 = await startMcpServer({ args: ['--gateway-url-template', 'http://{id}.gateway.localhost/mcp'] });
+    const acct = gw2.accounts[0];
+    const c = control(gw2, acct.root);
+    const out = await c.send(new CreateGatewayCommand({
+      name: gwName(), protocolType: 'MCP', authorizerType: 'CUSTOM_JWT', roleArn: `arn:aws:iam::${acct.id}:role/GatewayRole`,
+      authorizerConfiguration: { customJWTAuthorizer: { discoveryUrl: idp.discoveryUrl, allowedScopes: ['tools/read'] } },
+    }));
+    assert.equal((await waitGateway(c, out.gatewayId)).status, 'READY');
+    const host = `${out.gatewayId}.gateway.localhost`;
+    assert.equal(out.gatewayUrl, `http://${host}/mcp`);
+    const prm = `http://${host}/.well-known/oauth-protected-resource`;
+    const r = await hostRequest(gw2.port, host, '/mcp', { method: 'POST', headers: JSON_HEADERS, body: INIT });
+    assert.equal(r.status, 401, r.text);
+    assert.deepEqual(parseChallenge(r.headers.get('www-authenticate')).params, {
+      error: 'invalid_token', error_description: 'missing bearer token', scope: 'tools/read', resource_metadata: prm,
+    });
+    const want = {
+      resource: out.gatewayUrl, authorization_servers: [idp.issuer], scopes_supported: ['tools/read'],
+      bearer_methods_supported: ['header'],
+    };
+    for (const path of ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp']) {
+      const d = await hostRequest(gw2.port, host, path);
+      assert.equal(d.status, 200, `${path}: ${d.text}`);
+      assert.deepEqual(d.json, want);
+    }
+    // a token works there too
+    const ok = await hostRequest(gw2.port, host, '/mcp', {
+      method: 'POST', headers: { ...JSON_HEADERS, ...bearer(idp.mint({ scope: 'tools/read' })) }, body: INIT,
+    });
+    assert.equal(ok.status, 200, ok.text);
   });
 });
 
