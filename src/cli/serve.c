@@ -497,6 +497,15 @@ int mg_cli_serve_main(int argc, char **argv)
         snprintf(endpoint, sizeof(endpoint), "%s://%s:%u", scheme, cfg.http.listen_host,
                  (unsigned)mg_http_port(app.http));
     snprintf(app.cfg.public_url, sizeof(app.cfg.public_url), "%s", endpoint);
+    /* The services built the state before the listener's port was known: gateway URLs (and
+     * what derives from them, such as a CUSTOM_JWT gateway's resource_metadata) would name the
+     * default endpoint until the next write. Rebuild it now, under the write lock. */
+    if (mg_state_write_begin(&app.state) == MG_E_OK) {
+        struct mg_errinfo rei = {0};
+        if (mg_state_rebuild(&app.state, &rei) != MG_E_OK)
+            MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "could not rebuild the state: %s", rei.msg);
+        mg_state_write_abort(&app.state);
+    }
     if (mg_store_meta_put(app.store, "endpoint", mg_slice_cstr(endpoint)) != MG_E_OK)
         MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "could not record the endpoint in the store");
     MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "listening on %s (region %s, data %s)", endpoint, cfg.region,
