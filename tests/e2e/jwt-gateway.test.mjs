@@ -801,6 +801,23 @@ describe('control plane', () => {
     assert.equal(g.status, 'READY', JSON.stringify(g.statusReasons));
   });
 
+  test('JWT_PASSTHROUGH on a target of an AUTHENTICATE_ONLY gateway: ValidationException', async () => {
+    const c = control(gw, A.root);
+    await assert.rejects(c.send(new CreateGatewayTargetCommand({
+      gatewayIdentifier: authOnly.gatewayId, name: 'passthrough',
+      targetConfiguration: { mcp: { openApiSchema: { inlinePayload: whoamiSpec(upstream.address().port) } } },
+      credentialProviderConfigurations: [{ credentialProviderType: 'JWT_PASSTHROUGH' }],
+    })), (e) => e.name === 'ValidationException');
+  });
+
+  test('AUTHENTICATE_ONLY takes no authorizerConfiguration', async () => {
+    const c = control(gw, A.root);
+    await assert.rejects(c.send(new CreateGatewayCommand({
+      ...base(), authorizerType: 'AUTHENTICATE_ONLY',
+      authorizerConfiguration: { customJWTAuthorizer: { discoveryUrl: idp.discoveryUrl, allowedAudience: ['a'] } },
+    })), (e) => e.name === 'ValidationException');
+  });
+
   test('UpdateGateway to an unreachable discovery URL: UPDATE_UNSUCCESSFUL', async () => {
     const c = control(gw, A.root);
     const input = { ...base(), authorizerConfiguration: { customJWTAuthorizer: { discoveryUrl: idp.discoveryUrl, allowedAudience: ['a'] } } };
