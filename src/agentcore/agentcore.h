@@ -21,6 +21,7 @@
 
 #include "base/err.h"
 #include "base/slice.h"
+#include "jwt/jwt.h"
 #include "policy/policy.h"
 #include "state/snapshot.h"
 #include "targets/targets.h"
@@ -120,6 +121,22 @@ struct mg_gateway_target {
     const json_t *doc; /* the stored document (GetGatewayTarget shape) */
 };
 
+/* authorizerConfiguration.customJWTAuthorizer of a CUSTOM_JWT gateway, compiled with the
+ * snapshot (strings borrowed from the gateway's document unless said). */
+struct mg_gateway_jwt {
+    const char *discovery_url;
+    /* discoveryUrl without "/.well-known/openid-configuration" (owned): the issuer named before
+     * the discovery document is fetched */
+    const char *issuer_hint;
+    /* allowedAudience, allowedClients, allowedScopes, customClaims; issuer, now and skew are
+     * set per request */
+    struct mg_jwt_rules rules;
+    /* the scopes advertised to clients (allowedScopes through advertisedScopeMapping), joined
+     * with spaces (owned), or NULL when allowedScopes is not set */
+    const char *scope_challenge;
+    const char *prm_url; /* the protected-resource metadata document's URL (owned) */
+};
+
 struct mg_gateway {
     const char *id;  /* "name-xxxxxxxxxx" */
     const char *arn; /* arn:aws:bedrock-agentcore:REGION:ACCOUNT:gateway/ID */
@@ -132,7 +149,8 @@ struct mg_gateway {
     enum mg_gateway_authorizer authorizer;
     /* authorizerConfiguration.customJWTAuthorizer, or NULL */
     const json_t *jwt_authorizer;
-    const char *protocol_type; /* "MCP", or NULL when not set */
+    const struct mg_gateway_jwt *jwt; /* compiled jwt_authorizer, or NULL */
+    const char *protocol_type;        /* "MCP", or NULL when not set */
     /* protocolConfiguration.mcp.supportedVersions; none given: every version AgentCore
      * supports (n_supported_versions is then 0 and supported_versions NULL). */
     const char *const *supported_versions;

@@ -110,6 +110,139 @@ static void s_free_catalog(struct mg_tool_catalog *cat)
     memset(cat, 0, sizeof(*cat));
 }
 
+/* ---- CUSTOM_JWT: the authorizer compiled once per snapshot --------------------------------- */
+
+#define S_WELL_KNOWN_OIDC "/.well-known/openid-configuration"
+#define S_WELL_KNOWN_PRM "/.well-known/oauth-protected-resource"
+
+static void s_free_jwt(struct mg_gateway_jwt *j)
+{
+    if (j == NULL)
+        return;
+    mg_free((void *)j->issuer_hint);
+    mg_free((void *)j->rules.audiences);
+    mg_free((void *)j->rules.clients);
+    mg_free((void *)j->rules.scopes);
+    for (size_t i = 0; i < j->rules.n_claims; i++)
+        mg_free((void *)j->rules.claims[i].values);
+    mg_free((void *)j->rules.claims);
+    mg_free((void *)j->scope_challenge);
+    mg_free((void *)j->prm_url);
+    mg_free(j);
+}
+
+/* The strings of a JSON array (borrowed), or NULL with *n = 0; false when out of memory. */
+static bool s_strings(const json_t *arr, const char *const **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cnt = json_array_size(arr);
+    if (cnt == 0)
+        return true;
+    const char **v = mg_calloc(cnt, sizeof(*v));
+    if (v == NULL)
+        return false;
+    size_t i, k = 0;
+    json_t *e;
+    json_array_foreach(arr, i, e) if (json_is_string(e)) v[k++] = json_string_value(e);
+    *out = v;
+    *n = k;
+    return true;
+}
+
+/* The protected-resource metadata URL of a gateway URL: RFC 9728's well-known path inserted
+ * between origin and path, except for a host-routed "/mcp" URL, which has it at the host's root
+ * as AgentCore does. */
+static char *s_prm_url(const char *gateway_url)
+{
+    const char *scheme = strstr(gateway_url, "://");
+    const char *path = scheme ? strchr(scheme + 3, '/') : NULL;
+    size_t ol = path ? (size_t)(path - gateway_url) : strlen(gateway_url);
+    const char *tail = path && strcmp(path, "/mcp") != 0 ? path : "";
+    struct mg_buf b;
+    mg_buf_init(&b, 8192);
+    if (mg_buf_append(&b, gateway_url, ol) || mg_buf_append_cstr(&b, S_WELL_KNOWN_PRM) ||
+        mg_buf_append_cstr(&b, tail) || mg_buf_append_byte(&b, 0)) {
+        mg_buf_cleanup(&b);
+        return NULL;
+    }
+    size_t len;
+    return (char *)mg_buf_take(&b, &len);
+}
+
+static struct mg_gateway_jwt *s_compile_jwt(const json_t *cfg, const char *gateway_url)
+{
+    const char *url = s_cstr(cfg, "discoveryUrl");
+    if (url == NULL)
+        return NULL;
+    struct mg_gateway_jwt *j = mg_calloc(1, sizeof(*j));
+    if (j == NULL)
+        return NULL;
+    j->discovery_url = url;
+    size_t ul = strlen(url), wl = strlen(S_WELL_KNOWN_OIDC);
+    if (ul >= wl && strcmp(url + ul - wl, S_WELL_KNOWN_OIDC) == 0)
+        ul -= wl;
+    j->issuer_hint = mg_slice_dup(mg_slice_make(url, ul));
+    j->rules.skew = -1;
+    bool ok = j->issuer_hint != NULL &&
+              s_strings(json_object_get(cfg, "allowedAudience"), &j->rules.audiences,
+                        &j->rules.n_audiences) &&
+              s_strings(json_object_get(cfg, "allowedClients"), &j->rules.clients,
+                        &j->rules.n_clients) &&
+              s_strings(json_object_get(cfg, "allowedScopes"), &j->rules.scopes,
+                        &j->rules.n_scopes);
+    const json_t *claims = json_object_get(cfg, "customClaims");
+    size_t nc = json_array_size(claims);
+    struct mg_jwt_custom_claim *cc = nc && ok ? mg_calloc(nc, sizeof(*cc)) : NULL;
+    ok = ok && (nc == 0 || cc != NULL);
+    j->rules.claims = cc;
+    size_t i;
+    json_t *c;
+    json_array_foreach(claims, i, c)
+    {
+        if (!ok)
+            break;
+        const char *name = s_cstr(c, "inboundTokenClaimName");
+        const char *vt = s_cstr(c, "inboundTokenClaimValueType");
+        const json_t *m = json_object_get(c, "authorizingClaimMatchValue");
+        const char *op = s_cstr(m, "claimMatchOperator");
+        const json_t *mv = json_object_get(m, "claimMatchValue");
+        struct mg_jwt_custom_claim *k = &cc[j->rules.n_claims++];
+        k->name = name ? name : "";
+        k->type = vt && strcmp(vt, "STRING_ARRAY") == 0 ? MG_CLAIM_STRING_ARRAY : MG_CLAIM_STRING;
+        k->op = op && strcmp(op, "CONTAINS_ANY") == 0 ? MG_CLAIM_CONTAINS_ANY
+                : op && strcmp(op, "CONTAINS") == 0   ? MG_CLAIM_CONTAINS
+                                                      : MG_CLAIM_EQUALS;
+        k->value = s_cstr(mv, "matchValueString");
+        ok = s_strings(json_object_get(mv, "matchValueStringList"), &k->values, &k->n_values);
+    }
+    if (ok && j->rules.n_scopes) {
+        const json_t *map = json_object_get(cfg, "advertisedScopeMapping");
+        struct mg_buf b;
+        mg_buf_init(&b, 1024u * 1024u);
+        enum mg_err e = MG_E_OK;
+        for (size_t s = 0; s < j->rules.n_scopes && !e; s++) {
+            const char *adv = s_cstr(map, j->rules.scopes[s]);
+            if (s)
+                e = mg_buf_append_byte(&b, ' ');
+            if (!e)
+                e = mg_buf_append_cstr(&b, adv ? adv : j->rules.scopes[s]);
+        }
+        if (!e)
+            e = mg_buf_append_byte(&b, 0);
+        size_t len;
+        j->scope_challenge = e ? NULL : (const char *)mg_buf_take(&b, &len);
+        mg_buf_cleanup(&b);
+        ok = j->scope_challenge != NULL;
+    }
+    j->prm_url = ok ? s_prm_url(gateway_url) : NULL;
+    if (j->prm_url == NULL) {
+        s_free_jwt(j);
+        return NULL;
+    }
+    return j;
+}
+
 static void s_destroy(void *p)
 {
     struct s_ext *x = p;
@@ -120,6 +253,7 @@ static void s_destroy(void *p)
         s_free_catalog(&g->catalog);
         mg_free((char *)g->url);
         mg_free((void *)g->supported_versions);
+        s_free_jwt((struct mg_gateway_jwt *)g->jwt);
     }
     mg_free(x->gws);
     mg_free(x->targets);
@@ -328,6 +462,9 @@ static void s_fill_gateway(struct s_ext *x, struct mg_gateway *g, const struct m
     g->url = mg_strdup(url);
     if (g->url == NULL)
         g->url = "";
+    /* NULL on a CUSTOM_JWT gateway (out of memory) refuses every token */
+    if (g->authorizer == MG_GATEWAY_AUTH_CUSTOM_JWT && g->jwt_authorizer)
+        g->jwt = s_compile_jwt(g->jwt_authorizer, g->url);
 }
 
 static enum mg_target_kind s_kind(const json_t *doc)

@@ -12,6 +12,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "oidc/oidc.h"
 #include "vault/api.h"
 
 struct mg_ac_worker {
@@ -63,9 +64,63 @@ static bool s_set_status(json_t *doc, const char *status, const char *reason)
     return true;
 }
 
+/* CUSTOM_JWT gateways being created or updated: their discovery URL is fetched (document and
+ * JWKS) before the write lock is taken, so a slow issuer holds up no write. */
+#define S_MAX_PROBES 32 /* per pass; the others wait for the next pass */
+
+struct s_probe {
+    const struct mg_snapshot_doc *d; /* in the peeked snapshot */
+    const char *url;
+    char reason[512]; /* "" when the fetch succeeded */
+};
+
+struct s_probes {
+    struct s_probe p[S_MAX_PROBES];
+    size_t n;
+};
+
+static const char *s_discovery_url(const json_t *doc)
+{
+    const char *at = s_str(doc, "authorizerType");
+    if (at == NULL || strcmp(at, "CUSTOM_JWT") != 0)
+        return NULL;
+    return s_str(json_object_get(json_object_get(doc, "authorizerConfiguration"),
+                                 "customJWTAuthorizer"),
+                 "discoveryUrl");
+}
+
+static void s_probe(const struct mg_env *env, const struct mg_snapshot_doc *d, struct s_probes *pr)
+{
+    const char *url = s_discovery_url(d->doc);
+    if (url == NULL || pr->n >= S_MAX_PROBES)
+        return;
+    struct s_probe *p = &pr->p[pr->n++];
+    p->d = d;
+    p->url = url;
+    struct mg_errinfo ei = {0};
+    if (mg_oidc_probe(env->oidc, url, &ei) == MG_E_OK)
+        p->reason[0] = 0;
+    else
+        snprintf(p->reason, sizeof(p->reason), "%s",
+                 ei.msg[0] ? ei.msg : "Unable to fetch the OpenID configuration");
+}
+
+/* The probe of a gateway of the locked snapshot: NULL when it has none for its current
+ * discovery URL (it stays pending until a pass probes it). */
+static const struct s_probe *s_probe_of(const struct s_probes *pr, const struct mg_snapshot_doc *d,
+                                        const char *url)
+{
+    for (size_t i = 0; i < pr->n; i++)
+        if (strcmp(pr->p[i].d->account, d->account) == 0 && strcmp(pr->p[i].d->key, d->key) == 0 &&
+            strcmp(pr->p[i].url, url) == 0)
+            return &pr->p[i];
+    return NULL;
+}
+
 /* One gateway in a transitional state: the new doc, or deletion. */
 static enum mg_err s_gateway(const struct mg_env *env, const struct mg_snapshot *snap,
-                             const struct mg_snapshot_doc *d, bool *changed)
+                             const struct mg_snapshot_doc *d, const struct s_probes *pr,
+                             bool *changed)
 {
     const json_t *cur = d->doc;
     if (s_is(cur, "DELETING")) {
@@ -95,6 +150,13 @@ static enum mg_err s_gateway(const struct mg_env *env, const struct mg_snapshot 
     if (!creating && !s_is(cur, "UPDATING"))
         return MG_E_OK;
     const char *reason = mg_ac_check_role(snap, d->account, s_str(cur, "roleArn"));
+    const char *url = s_discovery_url(cur);
+    if (reason == NULL && url) {
+        const struct s_probe *p = s_probe_of(pr, d, url);
+        if (p == NULL)
+            return MG_E_OK; /* not probed yet (changed since, or past this pass's limit) */
+        reason = p->reason[0] ? p->reason : NULL;
+    }
     json_t *doc = json_deep_copy(cur);
     if (doc == NULL)
         return MG_E_NOMEM;
@@ -182,11 +244,21 @@ static void s_pass(const struct mg_env *env)
         any = s_pending(g[i].doc);
     for (size_t i = 0; i < nt && !any; i++)
         any = s_pending(t[i].doc);
-    mg_snapshot_unref(peek);
-    if (!any)
+    if (!any) {
+        mg_snapshot_unref(peek);
         return;
-    if (mg_state_write_begin(env->state) != MG_E_OK)
+    }
+    /* outside the write lock: the discovery URLs of CUSTOM_JWT gateways (peek stays held, so
+     * the probes' documents stay valid) */
+    struct s_probes pr;
+    pr.n = 0;
+    for (size_t i = 0; i < ng; i++)
+        if (s_is(g[i].doc, "CREATING") || s_is(g[i].doc, "UPDATING"))
+            s_probe(env, &g[i], &pr);
+    if (mg_state_write_begin(env->state) != MG_E_OK) {
+        mg_snapshot_unref(peek);
         return;
+    }
     /* under the write lock, the current snapshot is exactly the store's state */
     struct mg_snapshot *snap = mg_state_acquire(env->state);
     enum mg_err e = MG_E_OK;
@@ -198,8 +270,9 @@ static void s_pass(const struct mg_env *env)
     g = mg_snapshot_range(snap, MG_AC_KIND_GATEWAY, NULL, &ng);
     for (size_t i = 0; i < ng && !e; i++)
         if (s_pending(g[i].doc))
-            e = s_gateway(env, snap, &g[i], &changed);
+            e = s_gateway(env, snap, &g[i], &pr, &changed);
     mg_snapshot_unref(snap);
+    mg_snapshot_unref(peek);
     struct mg_errinfo ei = {0};
     if (e || !changed) {
         mg_state_write_abort(env->state);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agentcore/internal.h"
+#include "oidc/oidc.h"
 #include "targets/targets.h"
 #include "base/util.h"
 
@@ -140,6 +141,70 @@ static const struct {
 };
 #define S_N_MCP_VERSIONS (sizeof(s_mcp_versions) / sizeof(s_mcp_versions[0]))
 
+/* customJWTAuthorizer beyond the model's shapes (docs/inbound-jwt.md). */
+#define S_JWT_MAX_LIST 100 /* entries of each list: the model sets no maximum */
+
+static void s_validate_jwt(const json_t *jwt, struct mg_ac_verr *v)
+{
+    char why[256];
+    const char *url = s_str(jwt, "discoveryUrl");
+    if (url && !mg_oidc_url_ok(url, why, sizeof(why)))
+        mg_ac_verr_rule(v, "Invalid discoveryUrl: %s", why);
+    static const char *const lists[] = {"allowedAudience", "allowedClients", "allowedScopes",
+                                        "customClaims"};
+    bool any = false;
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        size_t n = json_array_size(json_object_get(jwt, lists[i]));
+        any = any || n > 0;
+        if (n > S_JWT_MAX_LIST)
+            mg_ac_verr_rule(v, "%s has %zu entries; mcpgate accepts at most %d", lists[i], n,
+                            S_JWT_MAX_LIST);
+    }
+    if (!any)
+        mg_ac_verr_rule(v, "At least one of allowedAudience, allowedClients, allowedScopes or "
+                           "customClaims must be configured for the CUSTOM_JWT authorizer");
+    const json_t *map = json_object_get(jwt, "advertisedScopeMapping");
+    const char *k;
+    json_t *val;
+    json_object_foreach((json_t *)map, k, val)
+    {
+        bool found = false;
+        size_t i;
+        json_t *sc;
+        json_array_foreach(json_object_get(jwt, "allowedScopes"), i, sc)
+            found = found || (json_is_string(sc) && strcmp(json_string_value(sc), k) == 0);
+        if (!found)
+            mg_ac_verr_rule(v, "advertisedScopeMapping key %s is not in allowedScopes", k);
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(jwt, "customClaims"), i, c)
+    {
+        const char *vt = s_str(c, "inboundTokenClaimValueType");
+        const json_t *m = json_object_get(c, "authorizingClaimMatchValue");
+        const char *op = s_str(m, "claimMatchOperator");
+        const json_t *mv = json_object_get(m, "claimMatchValue");
+        bool one = s_set(mv, "matchValueString"), many = s_set(mv, "matchValueStringList");
+        if (!vt || !op)
+            continue; /* the model's required members: reported by the model's validation */
+        bool ok = (strcmp(vt, "STRING") == 0 && strcmp(op, "EQUALS") == 0 && one) ||
+                  (strcmp(vt, "STRING_ARRAY") == 0 && strcmp(op, "CONTAINS") == 0 && one) ||
+                  (strcmp(vt, "STRING_ARRAY") == 0 && strcmp(op, "CONTAINS_ANY") == 0 && many);
+        if (!ok)
+            mg_ac_verr_rule(v,
+                            "customClaims[%zu]: %s with %s needs %s; the combinations are STRING "
+                            "+ EQUALS + matchValueString, STRING_ARRAY + CONTAINS + "
+                            "matchValueString and STRING_ARRAY + CONTAINS_ANY + "
+                            "matchValueStringList",
+                            i, vt, op,
+                            strcmp(op, "CONTAINS_ANY") == 0 ? "matchValueStringList"
+                                                            : "matchValueString");
+        if (json_array_size(json_object_get(mv, "matchValueStringList")) > S_JWT_MAX_LIST)
+            mg_ac_verr_rule(v, "customClaims[%zu].matchValueStringList has more than %d entries", i,
+                            S_JWT_MAX_LIST);
+    }
+}
+
 void mg_ac_validate_gateway(const json_t *b, bool update, struct mg_ac_verr *v)
 {
     (void)update;
@@ -170,10 +235,15 @@ void mg_ac_validate_gateway(const json_t *b, bool update, struct mg_ac_verr *v)
     bool has_ac = s_set(b, "authorizerConfiguration");
     if (atype && strcmp(atype, "CUSTOM_JWT") == 0 && !has_ac)
         mg_ac_verr_rule(v, "AuthorizerConfiguration is required for CUSTOM_JWT authorizer type");
-    if (atype && (strcmp(atype, "AWS_IAM") == 0 || strcmp(atype, "NONE") == 0) && has_ac)
+    if (atype &&
+        (strcmp(atype, "AWS_IAM") == 0 || strcmp(atype, "NONE") == 0 ||
+         strcmp(atype, "AUTHENTICATE_ONLY") == 0) &&
+        has_ac)
         mg_ac_verr_rule(v, "AuthorizerConfiguration should be null for %s AuthorizerType", atype);
     const json_t *jwt = json_object_get(json_object_get(b, "authorizerConfiguration"),
                                         "customJWTAuthorizer");
+    if (atype && strcmp(atype, "CUSTOM_JWT") == 0 && jwt)
+        s_validate_jwt(jwt, v);
     if (s_set(jwt, "privateEndpoint") || s_set(jwt, "privateEndpointOverrides"))
         mg_ac_verr_rule(v, "Private endpoints for the JWT authorizer are not supported by "
                            "mcpgate");

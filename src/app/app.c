@@ -7,6 +7,8 @@
 #include "base/util.h"
 #include "http/client.h"
 #include "iam/iam.h"
+#include "issuer/issuer.h"
+#include "oidc/oidc.h"
 #include "vault/vault.h"
 
 /* The services, in start order: each module exports its descriptor from its own header. The MCP
@@ -130,6 +132,8 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
     }
     if (!e)
         e = mg_app_load_token_key(app, ei);
+    if (!e && cfg->oauth_issuer) /* the built-in issuer; it reads the public URL per request */
+        e = mg_issuer_new(cfg->oauth_issuer, cfg->data_dir, app->cfg.public_url, &app->issuer, ei);
     if (!e) {
         /* before the services that use it; a bad --outbound-ca bundle stops the start here */
         struct mg_http_client_config hc = {.cas = cfg->outbound_ca,
@@ -144,6 +148,8 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
         /* AgentCore Identity's runtime: its key lives in the store's meta */
         e = mg_vault_new(&app->env, &app->env.vault, ei);
     }
+    if (!e && mg_oidc_new(app->http_client, &app->env.oidc) != MG_E_OK)
+        e = mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
     if (!e)
         e = mg_app_start_services(app, s_services, MG_APP_SERVICES, ei);
     if (e) {
@@ -180,6 +186,9 @@ void mg_app_close(struct mg_app *app)
     mg_app_stop_services(app);
     mg_vault_free(app->env.vault);
     app->env.vault = NULL;
+    mg_http_client_shutdown(app->http_client); /* idempotent; NULL is fine */
+    mg_oidc_free(app->env.oidc);               /* its fetches ended with the shutdown */
+    app->env.oidc = NULL;
     mg_http_client_free(app->http_client); /* after the services that use it */
     app->http_client = NULL;
     app->env.http = NULL;
@@ -190,6 +199,8 @@ void mg_app_close(struct mg_app *app)
     }
     mg_sigv4_key_cache_free(app->key_cache);
     app->key_cache = NULL;
+    mg_issuer_free(app->issuer); /* the built-in OAuth issuer */
+    app->issuer = NULL;
 }
 
 enum mg_err mg_app_load_token_key(struct mg_app *app, struct mg_errinfo *ei)

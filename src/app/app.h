@@ -20,10 +20,14 @@
 /* The services the server starts, in start order (stopped in reverse). */
 #define MG_APP_SERVICES 5
 
+struct mg_issuer; /* issuer/issuer.h */
+
 struct mg_app_config {
     struct mg_http_config http;
     char data_dir[1024];
     const char *identities; /* file, or NULL */
+    /* --oauth-issuer: the built-in issuer's clients (file), or NULL */
+    const char *oauth_issuer;
     char region[64];
     int64_t clock_skew;   /* seconds */
     char public_url[512]; /* how clients reach us, e.g. http://127.0.0.1:4777 */
@@ -51,6 +55,7 @@ struct mg_app {
     struct mg_state_reader readers[MG_MAX_LOOPS];
     struct mg_http_server *http;
     struct mg_http_client *http_client; /* outbound HTTP (http/client.h), env.http */
+    struct mg_issuer *issuer;           /* the built-in OAuth issuer (issuer/issuer.h), or NULL */
     uint8_t token_key[32];              /* STS session tokens and MCP session ids: AEAD key */
     struct mg_env env;                  /* what services see of all this */
     struct mg_mcp_config mcp_cfg;

@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "issuer/issuer.h"
 
 enum s_service { S_NONE = 0, S_STS, S_IAM, S_LAMBDA, S_AGENTCORE };
 
@@ -175,6 +176,24 @@ static bool s_gateway_route(const struct mg_http_req *r, struct mg_slice *id)
     return false;
 }
 
+/* RFC 9728's metadata of a gateway: /.well-known/oauth-protected-resource/gateways/{id}/mcp, or
+ * /.well-known/oauth-protected-resource[/mcp] under a Host of {id}.gateway.* */
+static bool s_protected_resource_route(const struct mg_http_req *r, struct mg_slice *id)
+{
+    static const char prefix[] = "/.well-known/oauth-protected-resource";
+    if (!mg_slice_starts_with(r->path, prefix))
+        return false;
+    struct mg_slice rest = mg_slice_sub(r->path, sizeof(prefix) - 1, r->path.len);
+    if (rest.len == 0 || mg_slice_eq_cstr(rest, "/mcp")) {
+        struct mg_http_req host_only = *r;
+        host_only.path = MG_SLICE_LIT("/mcp");
+        return s_gateway_route(&host_only, id);
+    }
+    struct mg_http_req inner = *r;
+    inner.path = rest;
+    return mg_slice_starts_with(rest, "/gateways/") && s_gateway_route(&inner, id);
+}
+
 static void s_send_plain(struct mg_http_exchange *x, int status, const char *text)
 {
     mg_http_set_status(x, status);
@@ -200,6 +219,10 @@ void mg_app_handle(void *user, struct mg_http_exchange *x)
         return;
     }
 
+    /* The built-in OAuth issuer (off unless --oauth-issuer): its documents and token endpoint */
+    if (mg_issuer_handle(app->issuer, x))
+        return;
+
     /* The MCP data plane: /gateways/{id}/mcp, or /mcp under a Host of {id}.gateway.* */
     struct mg_call c;
     memset(&c, 0, sizeof(c));
@@ -207,7 +230,8 @@ void mg_app_handle(void *user, struct mg_http_exchange *x)
     c.x = x;
     c.req = r;
     const struct mg_service *service;
-    if (s_gateway_route(r, &c.gateway_id)) {
+    c.well_known = s_protected_resource_route(r, &c.gateway_id);
+    if (c.well_known || s_gateway_route(r, &c.gateway_id)) {
         service = mg_app_service(app, MG_SLICE_LIT("mcp"), &c.service);
         if (service)
             service->handle(&c);

@@ -21,7 +21,8 @@ enum mg_log_level { MG_LOG_DEBUG = 0, MG_LOG_INFO, MG_LOG_WARN, MG_LOG_ERROR, MG
     X(LAMBDA, "lambda")                                                                            \
     X(POLICY, "policy")                                                                            \
     X(AUDIT, "audit")                                                                              \
-    X(TARGET, "target")
+    X(TARGET, "target")                                                                            \
+    X(OIDC, "oidc")
 /* clang-format on */
 
 enum mg_log_sub {

@@ -114,6 +114,7 @@ void mg_authz_fill_request(const struct mg_principal *p, const struct mg_http_re
         req->service = mg_slice_cstr(p->name);
         break;
     case MG_PRINCIPAL_NONE:
+    case MG_PRINCIPAL_JWT: /* a bearer token is no IAM identity: anonymous to IAM policies */
         req->principal_type = MG_POLICY_PRINCIPAL_ANONYMOUS;
         ptype = "Anonymous";
         break;
@@ -124,7 +125,8 @@ void mg_authz_fill_request(const struct mg_principal *p, const struct mg_http_re
         req->unique_id = mg_slice_make(p->user_id,
                                        colon ? (size_t)(colon - p->user_id) : strlen(p->user_id));
     }
-    if (p->type != MG_PRINCIPAL_NONE && p->type != MG_PRINCIPAL_SERVICE) {
+    if (p->type != MG_PRINCIPAL_NONE && p->type != MG_PRINCIPAL_SERVICE &&
+        p->type != MG_PRINCIPAL_JWT) {
         s_ctx(ctx, &n, st, MG_SLICE_LIT("aws:PrincipalArn"),
               p->type == MG_PRINCIPAL_ASSUMED_ROLE ? mg_slice_cstr(p->role_arn)
                                                    : mg_slice_cstr(p->arn));

@@ -32,6 +32,7 @@ enum mg_principal_type {
     MG_PRINCIPAL_USER,
     MG_PRINCIPAL_ASSUMED_ROLE,
     MG_PRINCIPAL_SERVICE,
+    MG_PRINCIPAL_JWT, /* a bearer token's holder at a CUSTOM_JWT gateway: never an IAM identity */
 };
 
 /* Who made a request, as authentication established it. */
@@ -54,6 +55,9 @@ struct mg_principal {
     json_t *session_tags;
     bool role_chained;        /* the session was made by a role session (chaining) */
     char source_identity[65]; /* sessions: the SourceIdentity set when the chain began, or "" */
+    /* MG_PRINCIPAL_JWT: the verified token's payload (owned reference; iss, sub, client_id or
+     * azp, scope or scp, custom claims), never the token itself. */
+    json_t *jwt_claims;
 };
 
 /* Releases the session policies and tags a principal holds (src/call/principal.c). */
@@ -62,6 +66,7 @@ void mg_principal_cleanup(struct mg_principal *p);
 struct mg_env;
 struct mg_http_client;
 struct mg_vault;
+struct mg_oidc;
 
 /* What authentication and authorization need of the accounts, users, roles and keys: the IAM
  * module provides it (mg_iam_identity in iam/iam.h), app puts it in the environment. */
@@ -107,6 +112,7 @@ struct mg_env {
     const struct mg_identity *identity; /* NULL: every key is unknown, no identity policy */
     struct mg_http_client *http;        /* outbound HTTP (http/client.h); NULL: none */
     struct mg_vault *vault;             /* AgentCore Identity's runtime (vault/vault.h) or NULL */
+    struct mg_oidc *oidc; /* OpenID providers' keys for CUSTOM_JWT gateways (oidc/oidc.h) */
 };
 
 /* mcpgate assumes a role on behalf of an AWS service (e.g. "bedrock-agentcore.amazonaws.com",
@@ -135,6 +141,7 @@ struct mg_call {
     enum mg_aws_protocol protocol;
     const struct mg_aws_params *params; /* query protocol: the parsed parameters, else NULL */
     struct mg_slice gateway_id;         /* the MCP data plane: the gateway of the URL */
+    bool well_known; /* ... asked for its protected-resource metadata (RFC 9728) */
     /* AWS APIs served through mg_call_serve: the model operation, its validated input (a JSON
      * object shaped like the operation's input) and the reply the handler fills. */
     const struct mg_aws_op *op;

@@ -8,6 +8,8 @@ void mg_principal_cleanup(struct mg_principal *p)
     p->n_session_policies = 0;
     json_decref(p->session_tags);
     p->session_tags = NULL;
+    json_decref(p->jwt_claims);
+    p->jwt_claims = NULL;
 }
 
 enum mg_err mg_call_assume_role_as_service(const struct mg_env *env, const struct mg_snapshot *snap,

@@ -16,6 +16,8 @@ static void s_usage(FILE *f)
           "  serve         run the gateway (AWS APIs and MCP endpoints on one port)\n"
           "  credentials   print AWS profiles for the accounts this server hosts\n"
           "  policy        offline IAM tools: 'policy simulate' and 'policy validate'\n"
+          "  token         print an access token of the built-in OAuth issuer\n"
+          "  issuer        the built-in OAuth issuer's keys: 'issuer rotate-keys'\n"
           "  version       print the version\n"
           "\n"
           "'mcpgate <command> --help' (or 'mcpgate help <command>') describes each command,\n"
@@ -34,6 +36,10 @@ int mg_cli_main(int argc, char **argv)
         return mg_cli_serve_main(argc - 1, argv + 1);
     if (strcmp(cmd, "credentials") == 0)
         return mg_cli_credentials_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "token") == 0)
+        return mg_cli_token_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "issuer") == 0)
+        return mg_cli_issuer_main(argc - 1, argv + 1);
 #ifdef MG_HAVE_POLICY_CMD
     if (strcmp(cmd, "policy") == 0)
         return mg_cli_policy_main(argc - 1, argv + 1);

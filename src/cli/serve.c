@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,8 @@ static const char s_serve_usage[] =
     "                          always refused\n"
     "  --outbound-allow RULE   an exception to --outbound-deny-local: CIDR (10.1.0.0/16),\n"
     "                          ADDR[:PORT] or HOST[:PORT]; repeatable\n"
+    "  --oauth-issuer FILE     turn on the built-in OAuth issuer (a development tool) with the\n"
+    "                          clients of FILE (JSON); keys in DATA/issuer (see mcpgate token)\n"
     "\n"
     "Relative paths are taken from the working directory at start-up and made absolute.\n";
 
@@ -84,6 +87,7 @@ static const char *const s_serve_opts[] = {
     "--lambda-isolation",
     "--outbound-ca",
     "--outbound-allow",
+    "--oauth-issuer", /* issuer */
     NULL,
 };
 
@@ -185,6 +189,7 @@ static bool s_make_absolute(char *path, size_t cap)
 static bool s_absolute_paths(struct mg_app_config *cfg)
 {
     static char identities[PATH_MAX], tls_cert[PATH_MAX], tls_key[PATH_MAX];
+    static char oauth_issuer[PATH_MAX]; /* issuer */
     struct {
         const char *what;
         const char **ref;
@@ -196,6 +201,7 @@ static bool s_absolute_paths(struct mg_app_config *cfg)
         {"--identities", &cfg->identities, identities, sizeof(identities)},
         {"--tls-cert", &cfg->http.tls_cert, tls_cert, sizeof(tls_cert)},
         {"--tls-key", &cfg->http.tls_key, tls_key, sizeof(tls_key)},
+        {"--oauth-issuer", &cfg->oauth_issuer, oauth_issuer, sizeof(oauth_issuer)}, /* issuer */
     };
     for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
         if (opts[i].ref) {
@@ -302,6 +308,8 @@ int mg_cli_serve_main(int argc, char **argv)
             snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", v);
         } else if (strcmp(a, "--identities") == 0) {
             cfg.identities = v;
+        } else if (strcmp(a, "--oauth-issuer") == 0) { /* issuer */
+            cfg.oauth_issuer = v;
         } else if (strcmp(a, "--region") == 0) {
             size_t l = strlen(v);
             bool ok = l > 0 && l < sizeof(cfg.region);
@@ -497,15 +505,13 @@ int mg_cli_serve_main(int argc, char **argv)
         snprintf(endpoint, sizeof(endpoint), "%s://%s:%u", scheme, cfg.http.listen_host,
                  (unsigned)mg_http_port(app.http));
     snprintf(app.cfg.public_url, sizeof(app.cfg.public_url), "%s", endpoint);
-    /* The services built the state before the listener's port was known: gateway URLs (and
-     * what derives from them, such as a CUSTOM_JWT gateway's resource_metadata) would name the
-     * default endpoint until the next write. Rebuild it now, under the write lock. */
-    if (mg_state_write_begin(&app.state) == MG_E_OK) {
-        struct mg_errinfo rei = {0};
-        if (mg_state_rebuild(&app.state, &rei) != MG_E_OK)
-            MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "could not rebuild the state: %s", rei.msg);
-        mg_state_write_abort(&app.state);
-    }
+    /* the snapshot built at open had no URL yet (the port may have been chosen at bind): gateway
+     * URLs and their protected-resource metadata URLs are built again with it */
+    pthread_mutex_lock(&app.state.write_lock);
+    enum mg_err rb = mg_state_rebuild(&app.state, &ei);
+    pthread_mutex_unlock(&app.state.write_lock);
+    if (rb != MG_E_OK)
+        MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "could not rebuild the state: %s", ei.msg);
     if (mg_store_meta_put(app.store, "endpoint", mg_slice_cstr(endpoint)) != MG_E_OK)
         MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "could not record the endpoint in the store");
     MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "listening on %s (region %s, data %s)", endpoint, cfg.region,

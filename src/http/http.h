@@ -57,6 +57,11 @@ struct mg_buf *mg_http_body(struct mg_http_exchange *x);
 void mg_http_send(struct mg_http_exchange *x);
 /* Sends from any thread: the response is handed to the exchange's loop. */
 void mg_http_send_from_thread(struct mg_http_exchange *x);
+/* Hands the exchange back to its loop from any thread (or from the loop itself): fn(arg, x) runs
+ * there, later, as if the handler were called again; it must send (or hand off) the exchange as
+ * a handler does. When mg_http_gone(x), fn must not read the request: it sends at once. */
+typedef void (*mg_http_resume_fn)(void *arg, struct mg_http_exchange *x);
+void mg_http_resume_from_thread(struct mg_http_exchange *x, mg_http_resume_fn fn, void *arg);
 /* True when the client went away (the response will be dropped). */
 bool mg_http_gone(const struct mg_http_exchange *x);
 

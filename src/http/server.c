@@ -76,6 +76,9 @@ struct mg_http_exchange {
     bool streaming, stream_busy, stream_ended;
     struct mg_buf stream_pending, stream_inflight;
     uint64_t start_ns;
+    /* mg_http_resume_from_thread: run on the loop instead of sending */
+    mg_http_resume_fn resume;
+    void *resume_arg;
 };
 
 const struct mg_http_req *mg_http_request(struct mg_http_exchange *x)
@@ -246,8 +249,22 @@ static void s_on_thread_message(h2o_multithread_receiver_t *r, h2o_linklist_t *m
         h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link,
                                                               messages->next);
         h2o_linklist_unlink(&m->link);
-        mg_http_send((struct mg_http_exchange *)m);
+        struct mg_http_exchange *x = (struct mg_http_exchange *)m;
+        mg_http_resume_fn fn = x->resume;
+        if (fn) {
+            x->resume = NULL;
+            fn(x->resume_arg, x);
+        } else {
+            mg_http_send(x);
+        }
     }
+}
+
+void mg_http_resume_from_thread(struct mg_http_exchange *x, mg_http_resume_fn fn, void *arg)
+{
+    x->resume = fn;
+    x->resume_arg = arg;
+    h2o_multithread_send_message(&x->loop->receiver, &x->msg);
 }
 
 void mg_http_send_from_thread(struct mg_http_exchange *x)

@@ -66,6 +66,7 @@ static bool s_target(struct mg_call *c, char *name, char *arn, bool *root)
         return true;
     case MG_PRINCIPAL_ASSUMED_ROLE:
     case MG_PRINCIPAL_SERVICE:
+    case MG_PRINCIPAL_JWT:
     case MG_PRINCIPAL_NONE: break;
     }
     return mg_iam_invalid(c, "Must specify userName when calling with non-User credentials");

@@ -520,7 +520,8 @@ enum mg_jwt_status mg_jwt_verify(const struct mg_jwks *jwks, struct mg_slice tok
     bool has_kid = json_object_get(h, "kid") != NULL;
     struct mg_slice input = mg_slice_make(token.ptr, hs.len + 1 + ps.len);
     st = MG_JWT_UNKNOWN_KID;
-    for (size_t i = 0; jwks && i < jwks->n; i++) {
+    size_t tried = 0;
+    for (size_t i = 0; jwks && i < jwks->n && tried < MG_JWT_MAX_KEYS_TRIED; i++) {
         const struct mg_jwk *k = &jwks->keys[i];
         if (k->kty != alg->kty)
             continue; /* an RSA key never checks an ES token, nor a P-384 key an ES256 one */
@@ -528,6 +529,7 @@ enum mg_jwt_status mg_jwt_verify(const struct mg_jwks *jwks, struct mg_slice tok
             continue;
         if (has_kid && (!k->has_kid || strcmp(k->kid, claims->kid) != 0))
             continue;
+        tried++;
         st = s_verify_one(k, alg, input, mg_buf_slice(&sb));
         if (st == MG_JWT_OK || st == MG_JWT_NOMEM)
             break;

@@ -22,6 +22,10 @@
 #define MG_JWT_MAX_RSA_BITS 8192
 #define MG_JWT_DEFAULT_SKEW 60 /* seconds of clock skew allowed on exp, nbf and iat */
 #define MG_JWT_MAX_SKEW 3600   /* a larger skew is clamped to this */
+/* Signature checks one token may cost: a token without kid is tried against at most this many
+ * keys of its type (the first ones of the JWKS), so a key set of 100 RSA keys cannot make one
+ * request cost 100 verifications. */
+#define MG_JWT_MAX_KEYS_TRIED 4
 
 /* One code per failure; mg_jwt_status_str gives a short client-safe message (never the token). */
 enum mg_jwt_status {

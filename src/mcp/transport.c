@@ -9,14 +9,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "call/authn.h"
 #include "call/authz.h"
 #include "mcp/mcp.h"
 #include "base/alloc.h"
+#include "base/json.h"
 #include "base/limits.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "mcp/internal.h"
+#include "oidc/oidc.h"
 #include "state/store.h"
 
 /* ---- module state: per-loop caches of InvokeGateway decisions --------------------------------- */
@@ -36,12 +41,37 @@ struct s_cache {
     struct s_cache_entry e[S_CACHE_SLOTS];
 };
 
+/* Bearer tokens verified, per loop: a token seen again at the same gateway, with the same
+ * configuration and the same keys, costs a hash instead of a signature check until it expires. */
+#define S_JWT_SLOTS 256
+
+struct s_jwt_entry {
+    uint8_t digest[32];        /* SHA-256 of gateway id, "\n", token */
+    uint64_t generation;       /* of the snapshot the rules came from */
+    struct mg_oidc_keys *keys; /* a reference: the keys the token was checked with */
+    int64_t exp, skew;         /* valid while now - skew < exp */
+    json_t *payload;           /* a reference, for the principal */
+    char caller[4 + 64 + 1];
+};
+
+struct s_jwt_cache {
+    struct s_jwt_entry e[S_JWT_SLOTS];
+};
+
+static void s_jwt_entry_clear(struct s_jwt_entry *e)
+{
+    mg_oidc_keys_unref(e->keys);
+    json_decref(e->payload);
+    memset(e, 0, sizeof(*e));
+}
+
 struct s_module {
     const struct mg_env *env;
     struct mg_lambda *lambda;           /* Lambda targets (struct mg_mcp_config) */
     struct mg_mcp_revocations *revoked; /* ended sessions (revoke.c) */
     struct mg_mcp_roles *roles;         /* role sessions of Lambda targets (lambda_target.c) */
     struct s_cache *cache[MG_MAX_LOOPS];
+    struct s_jwt_cache *jwt_cache[MG_MAX_LOOPS];
 };
 
 /* Earlier versions stored every ended session as a document of kind "mcp_revoked"; the global
@@ -134,8 +164,12 @@ static void s_stop(void *state)
         return;
     mg_mcp_roles_free(m->roles);
     mg_mcp_revoke_free(m->revoked);
-    for (int i = 0; i < MG_MAX_LOOPS; i++)
+    for (int i = 0; i < MG_MAX_LOOPS; i++) {
         mg_free(m->cache[i]);
+        for (int k = 0; m->jwt_cache[i] && k < S_JWT_SLOTS; k++)
+            s_jwt_entry_clear(&m->jwt_cache[i]->e[k]);
+        mg_free(m->jwt_cache[i]);
+    }
     mg_free(m);
 }
 
@@ -383,34 +417,267 @@ static bool s_authorize(struct s_module *m, struct mg_http_exchange *x, struct m
     return false;
 }
 
-/* Authenticates per the gateway's authorizer; false when it answered. */
-static bool s_authenticate(struct s_module *m, struct mg_http_exchange *x, struct mg_snapshot *snap,
-                           const struct mg_gateway *gw, struct s_auth *a)
+/* ---- CUSTOM_JWT: bearer tokens (docs/inbound-jwt.md) -------------------------------------------- */
+
+#define S_JWT_UNAUTHORIZED (-32001) /* the JSON-RPC code of AgentCore's 401 and 403 bodies */
+
+enum s_authn { S_AUTHN_SENT, S_AUTHN_OK, S_AUTHN_PARKED };
+
+/* 401 or 403 with the Bearer challenge of RFC 6750 / RFC 9728 and a JSON-RPC error body. */
+static void s_bearer_refuse(struct mg_http_exchange *x, const struct mg_gateway *gw, int status,
+                            const char *reason, const char *message)
+{
+    const struct mg_gateway_jwt *j = gw->jwt;
+    struct mg_buf h;
+    mg_buf_init(&h, 64 * 1024);
+    enum mg_err e = mg_buf_printf(&h, "Bearer error=\"%s\", error_description=\"%s\"",
+                                  status == 403 ? "insufficient_scope" : "invalid_token", reason);
+    if (!e && j && j->scope_challenge)
+        e = mg_buf_printf(&h, ", scope=\"%s\"", j->scope_challenge);
+    if (!e && j)
+        e = mg_buf_printf(&h, ", resource_metadata=\"%s\"", j->prm_url);
+    if (!e)
+        mg_http_add_header(x, "www-authenticate", mg_buf_slice(&h));
+    mg_buf_cleanup(&h);
+    s_http_error(x, status, S_JWT_UNAUTHORIZED, message);
+}
+
+/* The claims of a token as a short log text: never the token, only who it names. */
+static void s_log_jwt(const struct mg_http_req *r, const struct mg_gateway *gw,
+                      const struct mg_jwt_claims *c, const char *outcome, bool refused)
+{
+    const char *client = c->client_id ? c->client_id : c->azp;
+    const char *scope = json_string_value(c->scope);
+    MG_LOG_REQ(refused ? MG_LOG_INFO : MG_LOG_DEBUG, refused ? MG_SUB_AUDIT : MG_SUB_MCP,
+               r->request_id,
+               "bearer token %s at gateway %s: iss=%.200s sub=%.200s client=%.200s scope=%.300s",
+               outcome, gw->id, c->iss ? c->iss : "-", c->sub ? c->sub : "-", client ? client : "-",
+               scope ? scope : (c->scope ? "[array]" : "-"));
+}
+
+/* SHA-256 of a, "\n", b. */
+static bool s_sha256_pair(struct mg_slice a, struct mg_slice b, uint8_t md[32])
+{
+    unsigned int mdl = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+              EVP_DigestUpdate(ctx, a.ptr, a.len) == 1 && EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
+              EVP_DigestUpdate(ctx, b.ptr, b.len) == 1 && EVP_DigestFinal_ex(ctx, md, &mdl) == 1 &&
+              mdl == 32;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
+/* "jwt:" and the SHA-256 of issuer and subject (or client): binds MCP sessions to one token
+ * holder whatever the lengths of those claims. */
+static bool s_jwt_caller(const struct mg_jwt_claims *c, char *out, size_t cap)
+{
+    const char *who = c->sub ? c->sub : c->client_id ? c->client_id : c->azp ? c->azp : "";
+    uint8_t md[32];
+    if (cap < 4 + 64 + 1 ||
+        !s_sha256_pair(mg_slice_cstr(c->iss ? c->iss : ""), mg_slice_cstr(who), md))
+        return false;
+    mg_memcpy(out, "jwt:", 4);
+    mg_hex_encode(md, 32, out + 4);
+    out[4 + 64] = 0;
+    return true;
+}
+
+/* A request waiting for an issuer's keys (first use, or a kid the held keys lack). */
+struct s_park {
+    struct s_module *m;
+    struct mg_http_exchange *x;
+    struct mg_slice gateway_id; /* in the request, which lives as long as the exchange */
+    int attempt;
+};
+
+static void s_serve(struct s_module *m, struct mg_http_exchange *x, struct mg_slice gateway_id,
+                    int attempt);
+
+static void s_park_resume(void *arg, struct mg_http_exchange *x)
+{
+    struct s_park p = *(struct s_park *)arg;
+    mg_free(arg);
+    if (mg_http_gone(x)) {
+        mg_http_send(x); /* frees the exchange; nothing goes out */
+        return;
+    }
+    s_serve(p.m, x, p.gateway_id, p.attempt + 1);
+}
+
+static void s_park_done(void *arg, const struct mg_oidc_keys *keys, const char *error)
+{
+    (void)keys; /* the retry reads the cache: it holds whatever this fetch left */
+    (void)error;
+    struct s_park *p = arg;
+    mg_http_resume_from_thread(p->x, s_park_resume, p);
+}
+
+static enum s_authn s_park(struct s_module *m, struct mg_http_exchange *x,
+                           const struct mg_gateway *gw, struct mg_slice gateway_id, int attempt,
+                           enum mg_oidc_why why)
+{
+    struct s_park *p = mg_calloc(1, sizeof(*p));
+    if (p == NULL) {
+        s_http_error(x, 500, MG_JSONRPC_INTERNAL_ERROR, "Internal error: out of memory");
+        return S_AUTHN_SENT;
+    }
+    *p = (struct s_park){m, x, gateway_id, attempt};
+    mg_oidc_fetch(m->env->oidc, gw->jwt->discovery_url, why, s_park_done, p);
+    return S_AUTHN_PARKED;
+}
+
+static struct s_jwt_cache *s_jwt_cache_of(struct s_module *m, int loop)
+{
+    if (loop < 0 || loop >= MG_MAX_LOOPS)
+        return NULL;
+    if (m->jwt_cache[loop] == NULL)
+        m->jwt_cache[loop] = mg_calloc(1, sizeof(struct s_jwt_cache));
+    return m->jwt_cache[loop];
+}
+
+static void s_jwt_principal(struct s_auth *a, const char *caller, json_t *payload)
+{
+    snprintf(a->caller, sizeof(a->caller), "%s", caller);
+    a->principal.type = MG_PRINCIPAL_JWT;
+    snprintf(a->principal.arn, sizeof(a->principal.arn), "%s", caller);
+    a->principal.jwt_claims = payload;
+}
+
+static enum s_authn s_authenticate_jwt(struct s_module *m, struct mg_http_exchange *x,
+                                       const struct mg_snapshot *snap, const struct mg_gateway *gw,
+                                       struct mg_slice gateway_id, int attempt, struct s_auth *a)
+{
+    const struct mg_http_req *r = mg_http_request(x);
+    const struct mg_gateway_jwt *j = gw->jwt;
+    const struct mg_slice *authz = mg_http_header(r, "authorization");
+    if (authz == NULL) {
+        s_bearer_refuse(x, gw, 401, "missing bearer token", "Missing Bearer token");
+        return S_AUTHN_SENT;
+    }
+    if (authz->len < 7 || !mg_slice_ieq_cstr(mg_slice_sub(*authz, 0, 7), "bearer ")) {
+        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, r->request_id,
+                   "non-bearer authorization refused on CUSTOM_JWT gateway %s", gw->id);
+        s_bearer_refuse(x, gw, 401, "bearer token required",
+                        "Authorization method mismatch: this gateway authorizes callers with "
+                        "CUSTOM_JWT bearer tokens; SigV4 and other schemes are not accepted.");
+        return S_AUTHN_SENT;
+    }
+    if (j == NULL) { /* the authorizer could not be compiled (out of memory) */
+        s_bearer_refuse(x, gw, 401, "authorizer unavailable",
+                        "Invalid Bearer token: the gateway's authorizer is unavailable");
+        return S_AUTHN_SENT;
+    }
+    struct mg_slice token = mg_slice_trim(mg_slice_sub(*authz, 7, authz->len));
+    int64_t now = mg_now();
+    struct mg_oidc_keys *keys = mg_oidc_get(m->env->oidc, j->discovery_url, now);
+    if (keys == NULL) {
+        if (attempt == 0)
+            return s_park(m, x, gw, gateway_id, attempt, MG_OIDC_FIRST);
+        MG_LOG_REQ(MG_LOG_WARN, MG_SUB_MCP, r->request_id, "no signing keys for gateway %s from %s",
+                   gw->id, j->discovery_url);
+        s_bearer_refuse(x, gw, 401, "signing keys unavailable",
+                        "Invalid Bearer token: the issuer's signing keys could not be fetched");
+        return S_AUTHN_SENT;
+    }
+    uint8_t digest[32];
+    struct s_jwt_cache *cache = s_sha256_pair(mg_slice_cstr(gw->id), token, digest)
+                                    ? s_jwt_cache_of(m, r->loop)
+                                    : NULL;
+    struct s_jwt_entry *slot = cache
+                                   ? &cache->e[(digest[0] | (unsigned)digest[1] << 8) % S_JWT_SLOTS]
+                                   : NULL;
+    if (slot && slot->payload && slot->keys == keys && slot->generation == snap->generation &&
+        now - slot->skew < slot->exp && CRYPTO_memcmp(slot->digest, digest, 32) == 0) {
+        mg_oidc_keys_unref(keys);
+        s_jwt_principal(a, slot->caller, json_incref(slot->payload));
+        return S_AUTHN_OK;
+    }
+    struct mg_jwt_claims claims;
+    enum mg_jwt_status st = mg_jwt_verify(keys->jwks, token, &claims);
+    if (st == MG_JWT_UNKNOWN_KID && attempt == 0) {
+        mg_oidc_keys_unref(keys);
+        return s_park(m, x, gw, gateway_id, attempt, MG_OIDC_UNKNOWN_KID);
+    }
+    if (st == MG_JWT_OK) {
+        struct mg_jwt_rules rules = j->rules;
+        rules.issuer = keys->issuer;
+        rules.now = now;
+        st = mg_jwt_validate(&claims, &rules);
+    }
+    if (st != MG_JWT_OK) {
+        mg_oidc_keys_unref(keys);
+        if (claims.payload)
+            s_log_jwt(r, gw, &claims, mg_jwt_status_str(st), true);
+        else
+            MG_LOG_REQ(MG_LOG_INFO, MG_SUB_AUDIT, r->request_id,
+                       "bearer token refused at gateway %s: %s", gw->id, mg_jwt_status_str(st));
+        mg_jwt_claims_cleanup(&claims);
+        if (st == MG_JWT_NOMEM) {
+            s_http_error(x, 500, MG_JSONRPC_INTERNAL_ERROR, "Internal error: out of memory");
+        } else if (mg_jwt_status_is_forbidden(st)) {
+            s_bearer_refuse(x, gw, 403, mg_jwt_status_str(st),
+                            "Insufficient scope: the token holds none of the scopes this "
+                            "gateway allows");
+        } else {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "Invalid Bearer token: %s", mg_jwt_status_str(st));
+            s_bearer_refuse(x, gw, 401, mg_jwt_status_str(st), msg);
+        }
+        return S_AUTHN_SENT;
+    }
+    char caller[4 + 64 + 1];
+    if (!s_jwt_caller(&claims, caller, sizeof(caller))) {
+        mg_oidc_keys_unref(keys);
+        mg_jwt_claims_cleanup(&claims);
+        s_http_error(x, 500, MG_JSONRPC_INTERNAL_ERROR, "Internal error");
+        return S_AUTHN_SENT;
+    }
+    s_log_jwt(r, gw, &claims, "accepted", false);
+    if (slot) {
+        s_jwt_entry_clear(slot);
+        mg_memcpy(slot->digest, digest, 32);
+        slot->generation = snap->generation;
+        slot->keys = keys; /* the reference moves to the cache */
+        keys = NULL;
+        slot->exp = claims.exp;
+        slot->skew = MG_JWT_DEFAULT_SKEW;
+        slot->payload = json_incref(claims.payload);
+        mg_memcpy(slot->caller, caller, sizeof(caller));
+    }
+    mg_oidc_keys_unref(keys);
+    s_jwt_principal(a, caller, claims.payload); /* moved: cleaned up with the principal */
+    claims.payload = NULL;
+    mg_jwt_claims_cleanup(&claims);
+    return S_AUTHN_OK;
+}
+
+/* Authenticates per the gateway's authorizer. */
+static enum s_authn s_authenticate(struct s_module *m, struct mg_http_exchange *x,
+                                   struct mg_snapshot *snap, const struct mg_gateway *gw,
+                                   struct mg_slice gateway_id, int attempt, struct s_auth *a)
 {
     const struct mg_http_req *r = mg_http_request(x);
     switch (gw->authorizer) {
-    case MG_GATEWAY_AUTH_NONE: snprintf(a->caller, sizeof(a->caller), "anonymous"); return true;
+    case MG_GATEWAY_AUTH_NONE:
+        snprintf(a->caller, sizeof(a->caller), "anonymous");
+        return S_AUTHN_OK;
     case MG_GATEWAY_AUTH_CUSTOM_JWT:
+        return s_authenticate_jwt(m, x, snap, gw, gateway_id, attempt, a);
     case MG_GATEWAY_AUTH_AUTHENTICATE_ONLY:
-        mg_http_set_status(x, 401);
-        mg_http_add_header(x, "content-type", MG_SLICE_LIT("application/json"));
-        if (mg_buf_printf(mg_http_body(x),
-                          "{\"message\":\"This gateway uses the %s authorizer, which mcpgate does "
-                          "not support yet: every call is refused.\"}",
-                          mg_gateway_authorizer_str(gw->authorizer)) != MG_E_OK)
-            mg_buf_reset(mg_http_body(x));
-        mg_http_send(x);
-        return false;
     case MG_GATEWAY_AUTH_AWS_IAM: break;
     }
     const struct mg_slice *authz = mg_http_header(r, "authorization");
     if (authz && authz->len >= 7 && mg_slice_ieq_cstr(mg_slice_sub(*authz, 0, 7), "bearer ")) {
-        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, r->request_id,
-                   "bearer token refused on AWS_IAM gateway %s", gw->id);
-        mg_aws_send_error(x, MG_AWS_REST_JSON, 403, "AccessDeniedException",
-                          "Authorization method mismatch: this gateway authorizes callers with "
-                          "AWS_IAM (SigV4); bearer tokens are not accepted.");
-        return false;
+        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, r->request_id, "bearer token refused on %s gateway %s",
+                   mg_gateway_authorizer_str(gw->authorizer), gw->id);
+        char msg[200];
+        snprintf(msg, sizeof(msg),
+                 "Authorization method mismatch: this gateway authorizes callers with %s "
+                 "(SigV4); bearer tokens are not accepted.",
+                 mg_gateway_authorizer_str(gw->authorizer));
+        mg_aws_send_error(x, MG_AWS_REST_JSON, 403, "AccessDeniedException", msg);
+        return S_AUTHN_SENT;
     }
     struct mg_sigv4_request sreq = {r->method,  r->path,      r->query,
                                     r->headers, r->n_headers, r->body};
@@ -431,10 +698,16 @@ static bool s_authenticate(struct s_module *m, struct mg_http_exchange *x, struc
         snprintf(where, sizeof(where), "gateway %s", gw->id);
         mg_authn_log_refused(r, st, &auth, where);
         s_auth_error(x, st, ei.msg);
-        return false;
+        return S_AUTHN_SENT;
     }
     mg_memcpy(a->caller, a->principal.arn, sizeof(a->caller)); /* both 512, NUL-terminated */
-    return s_authorize(m, x, snap, gw, &a->principal);
+    if (gw->authorizer == MG_GATEWAY_AUTH_AUTHENTICATE_ONLY) {
+        /* the signature is the whole check: no InvokeGateway decision, no resource policy */
+        MG_LOG_REQ(MG_LOG_DEBUG, MG_SUB_MCP, r->request_id,
+                   "authenticated %s at AUTHENTICATE_ONLY gateway %s", a->principal.arn, gw->id);
+        return S_AUTHN_OK;
+    }
+    return s_authorize(m, x, snap, gw, &a->principal) ? S_AUTHN_OK : S_AUTHN_SENT;
 }
 
 /* ---- the reply ---------------------------------------------------------------------------------- */
@@ -757,11 +1030,9 @@ static bool s_serving(const struct mg_gateway *gw)
            gw->status == MG_AGENTCORE_UPDATE_UNSUCCESSFUL;
 }
 
-static void s_handle(struct mg_call *c)
+static void s_serve(struct s_module *m, struct mg_http_exchange *x, struct mg_slice gateway_id,
+                    int attempt)
 {
-    struct s_module *m = c->service;
-    struct mg_http_exchange *x = c->x;
-    struct mg_slice gateway_id = c->gateway_id;
     const struct mg_http_req *r = mg_http_request(x);
     struct mg_snapshot *snap = mg_state_read(m->env->state, &m->env->readers[r->loop]);
     const struct mg_gateway *gw = snap ? mg_agentcore_gateway(snap, gateway_id) : NULL;
@@ -782,8 +1053,9 @@ static void s_handle(struct mg_call *c)
     }
     struct s_auth a;
     memset(&a, 0, sizeof(a));
-    if (!s_authenticate(m, x, snap, gw, &a))
-        goto out;
+    enum s_authn an = s_authenticate(m, x, snap, gw, gateway_id, attempt, &a);
+    if (an != S_AUTHN_OK)
+        goto out; /* answered, or parked until the issuer's keys arrive (s_park_resume) */
     if (mg_slice_eq_cstr(r->method, "POST")) {
         s_post(m, x, snap, gw, &a);
     } else if (mg_slice_eq_cstr(r->method, "DELETE")) {
@@ -798,6 +1070,76 @@ static void s_handle(struct mg_call *c)
     }
 out:
     mg_principal_cleanup(&a.principal);
+}
+
+/* GET {origin}/.well-known/oauth-protected-resource[{path}]: RFC 9728's document for a
+ * CUSTOM_JWT gateway, unauthenticated, naming the gateway URL, the authorization server (the
+ * discovery document's issuer) and the scopes advertised. */
+static void s_protected_resource(struct s_module *m, struct mg_http_exchange *x,
+                                 struct mg_slice gateway_id)
+{
+    const struct mg_http_req *r = mg_http_request(x);
+    struct mg_snapshot *snap = mg_state_read(m->env->state, &m->env->readers[r->loop]);
+    const struct mg_gateway *gw = snap ? mg_agentcore_gateway(snap, gateway_id) : NULL;
+    if (gw == NULL || !s_serving(gw) || gw->authorizer != MG_GATEWAY_AUTH_CUSTOM_JWT ||
+        gw->jwt == NULL) {
+        s_unknown(x);
+        return;
+    }
+    if (!mg_slice_eq_cstr(r->method, "GET") && !mg_slice_eq_cstr(r->method, "HEAD")) {
+        mg_http_add_header(x, "allow", MG_SLICE_LIT("GET, HEAD"));
+        s_http_error(x, 405, MG_JSONRPC_SERVER_ERROR, "Method Not Allowed");
+        return;
+    }
+    const struct mg_gateway_jwt *j = gw->jwt;
+    struct mg_oidc_keys *keys = mg_oidc_get(m->env->oidc, j->discovery_url, mg_now());
+    json_t *doc = json_object();
+    json_t *servers = json_array();
+    bool ok = doc && servers && mg_json_set(doc, "resource", json_string(gw->url)) &&
+              mg_json_append(servers, json_string(keys ? keys->issuer : j->issuer_hint));
+    ok = ok && mg_json_set(doc, "authorization_servers", json_incref(servers));
+    if (ok && j->scope_challenge) {
+        json_t *sc = json_array();
+        ok = sc != NULL;
+        for (const char *p = j->scope_challenge; ok && *p;) {
+            const char *sp = strchr(p, ' ');
+            size_t n = sp ? (size_t)(sp - p) : strlen(p);
+            ok = mg_json_append(sc, json_stringn(p, n));
+            p += n + (sp ? 1 : 0);
+        }
+        ok = ok && mg_json_set(doc, "scopes_supported", json_incref(sc));
+        json_decref(sc);
+    }
+    json_t *methods = json_array();
+    ok = ok && methods && mg_json_append(methods, json_string("header")) &&
+         mg_json_set(doc, "bearer_methods_supported", json_incref(methods));
+    json_decref(methods);
+    json_decref(servers);
+    mg_oidc_keys_unref(keys);
+    char *text = ok ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (text == NULL) {
+        s_http_error(x, 500, MG_JSONRPC_INTERNAL_ERROR, "Internal error: out of memory");
+        return;
+    }
+    mg_http_set_status(x, 200);
+    mg_http_add_header(x, "content-type", MG_SLICE_LIT("application/json"));
+    mg_http_add_header(x, "access-control-allow-origin", MG_SLICE_LIT("*"));
+    mg_http_add_header(x, "cache-control", MG_SLICE_LIT("max-age=300"));
+    if (mg_buf_append_cstr(mg_http_body(x), text) != MG_E_OK) {
+        mg_buf_reset(mg_http_body(x));
+        mg_http_set_status(x, 500);
+    }
+    mg_free(text);
+    mg_http_send(x);
+}
+
+static void s_handle(struct mg_call *c)
+{
+    if (c->well_known)
+        s_protected_resource(c->service, c->x, c->gateway_id);
+    else
+        s_serve(c->service, c->x, c->gateway_id, 0);
 }
 
 const struct mg_service mg_mcp_service = {"mcp", MG_SERVICE_MCP, s_handle, s_start, s_stop};

@@ -274,11 +274,13 @@ describe('gateways', () => {
     const u = await root.send(new UpdateGatewayCommand({
       gatewayIdentifier: r.gatewayId, name: 'upd', roleArn: roleArn(A), authorizerType: 'CUSTOM_JWT',
       authorizerConfiguration: { customJWTAuthorizer: {
-        discoveryUrl: 'https://idp.example.com/.well-known/openid-configuration', allowedClients: ['c1'] } },
+        discoveryUrl: 'http://127.0.0.1:9/.well-known/openid-configuration', allowedClients: ['c1'] } },
       exceptionLevel: 'DEBUG' }));
     assert.equal(u.$metadata.httpStatusCode, 202);
     assert.equal(u.status, 'UPDATING');
-    const g = await waitStatus(root, { gatewayIdentifier: r.gatewayId }, 'READY');
+    // nothing listens on port 9: the discovery document cannot be fetched
+    const g = await waitStatus(root, { gatewayIdentifier: r.gatewayId }, 'UPDATE_UNSUCCESSFUL');
+    assert.match(g.statusReasons[0], /^Unable to fetch the OpenID configuration from http:\/\/127\.0\.0\.1:9\//);
     assert.equal(g.authorizerType, 'CUSTOM_JWT');
     assert.equal(g.description, undefined, 'omitted members are cleared');
     assert.equal(g.exceptionLevel, 'DEBUG');

@@ -344,6 +344,26 @@ static void test_jwt_key_type_and_kid(void **state)
     mg_jwks_unref(j);
     free(nk);
 
+    /* a token without kid is tried against at most MG_JWT_MAX_KEYS_TRIED keys of its type */
+    {
+        char *wrong = jwk(s_rsa, NULL, NULL), *right = jwk(s_rsa2, NULL, NULL);
+        char many[40000] = "";
+        for (int i = 0; i < MG_JWT_MAX_KEYS_TRIED; i++)
+            snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s,", wrong);
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s", right);
+        j = jwks_of(many);
+        assert_int_equal(mg_jwks_count(j), MG_JWT_MAX_KEYS_TRIED + 1);
+        t = sign_kid(s_rsa2, "RS256", NULL, PAYLOAD);
+        assert_int_not_equal(verify(j, t), MG_JWT_OK); /* the right key comes too late */
+        free(t);
+        t = sign_kid(s_rsa, "RS256", NULL, PAYLOAD);
+        assert_int_equal(verify(j, t), MG_JWT_OK);
+        free(t);
+        mg_jwks_unref(j);
+        free(wrong);
+        free(right);
+    }
+
     /* a JWK's alg must match the token's */
     j = jwks1(s_rsa, "a", ",\"alg\":\"RS512\"");
     t = sign_kid(s_rsa, "RS256", "a", PAYLOAD);
