@@ -383,6 +383,33 @@ describe('accepted tokens', () => {
   });
 });
 
+describe('MCP sessions', () => {
+  test('a session belongs to the token holder that opened it (issuer and subject)', async () => {
+    const c = control(gw, A.root);
+    const out = await c.send(new CreateGatewayCommand({
+      name: gwName(), protocolType: 'MCP', authorizerType: 'CUSTOM_JWT', roleArn: `arn:aws:iam::${A.id}:role/GatewayRole`,
+      protocolConfiguration: { mcp: { sessionConfiguration: { sessionTimeoutInSeconds: 900 } } },
+      authorizerConfiguration: { customJWTAuthorizer: { discoveryUrl: idp.discoveryUrl, allowedAudience: ['sess-api'] } },
+    }));
+    assert.equal((await waitGateway(c, out.gatewayId)).status, 'READY');
+    const alice = idp.mint({ aud: 'sess-api', sub: 'alice' });
+    const alice2 = idp.mint({ aud: 'sess-api', sub: 'alice', jti: 'another token' });
+    const bob = idp.mint({ aud: 'sess-api', sub: 'bob' });
+    const init = await post(out.gatewayUrl, bearer(alice));
+    assert.equal(init.status, 200, init.text);
+    const sid = init.headers.get('mcp-session-id');
+    assert.ok(sid, 'a session id');
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' });
+    const h = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' };
+    // the same holder with a fresh token keeps the session
+    let r = await post(out.gatewayUrl, { ...bearer(alice2), ...h }, ping);
+    assert.equal(r.status, 200, r.text);
+    // another subject of the same issuer cannot use it
+    r = await post(out.gatewayUrl, { ...bearer(bob), ...h }, ping);
+    assert.equal(r.status, 404, r.text);
+  });
+});
+
 describe('refusals: 401 invalid_token with the reason', () => {
   const cases = [
     ['expired', () => idp.bad.expired(GOOD), 'token expired'],
