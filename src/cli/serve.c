@@ -103,17 +103,6 @@ static bool s_serve_opt_known(const char *a)
     return false;
 }
 
-static bool s_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 static bool s_parse_listen(const char *s, struct mg_http_config *h)
 {
     const char *colon = strrchr(s, ':');
@@ -123,7 +112,7 @@ static bool s_parse_listen(const char *s, struct mg_http_config *h)
     if (hl >= sizeof(h->listen_host))
         return false;
     uint64_t port;
-    if (!s_parse_u64(colon + 1, 0, 65535, &port))
+    if (!mg_cli_parse_u64(colon + 1, 0, 65535, &port))
         return false;
     mg_memcpy(h->listen_host, s, hl);
     h->listen_host[hl] = 0;
@@ -327,7 +316,7 @@ int mg_cli_serve_main(int argc, char **argv)
             }
             snprintf(cfg.region, sizeof(cfg.region), "%s", v);
         } else if (strcmp(a, "--threads") == 0) {
-            if (!s_parse_u64(v, 1, MG_MAX_LOOPS, &n)) {
+            if (!mg_cli_parse_u64(v, 1, MG_MAX_LOOPS, &n)) {
                 fprintf(stderr, "mcpgate serve: --threads wants 1 to %d, got '%s'\n", MG_MAX_LOOPS,
                         v);
                 return 2;
@@ -355,28 +344,28 @@ int mg_cli_serve_main(int argc, char **argv)
             }
             cfg.http.access_log_sample = (uint32_t)n;
         } else if (strcmp(a, "--max-body") == 0) {
-            if (!s_parse_u64(v, 1024, 1ull << 30, &n)) {
+            if (!mg_cli_parse_u64(v, 1024, 1ull << 30, &n)) {
                 fprintf(stderr,
                         "mcpgate serve: --max-body wants 1024 to 1073741824 bytes, got '%s'\n", v);
                 return 2;
             }
             cfg.http.max_body = n;
         } else if (strcmp(a, "--clock-skew") == 0) {
-            if (!s_parse_u64(v, 0, 86400, &n)) {
+            if (!mg_cli_parse_u64(v, 0, 86400, &n)) {
                 fprintf(stderr, "mcpgate serve: --clock-skew wants 0 to 86400 seconds, got '%s'\n",
                         v);
                 return 2;
             }
             cfg.clock_skew = (int64_t)n;
         } else if (strcmp(a, "--request-timeout") == 0) {
-            if (!s_parse_u64(v, 100, 3600000, &n)) {
+            if (!mg_cli_parse_u64(v, 100, 3600000, &n)) {
                 fprintf(stderr,
                         "mcpgate serve: --request-timeout wants 100 to 3600000 ms, got '%s'\n", v);
                 return 2;
             }
             cfg.http.req_timeout_ms = n;
         } else if (strcmp(a, "--idle-timeout") == 0) {
-            if (!s_parse_u64(v, 100, 3600000, &n)) {
+            if (!mg_cli_parse_u64(v, 100, 3600000, &n)) {
                 fprintf(stderr, "mcpgate serve: --idle-timeout wants 100 to 3600000 ms, got '%s'\n",
                         v);
                 return 2;
@@ -408,26 +397,26 @@ int mg_cli_serve_main(int argc, char **argv)
             }
             snprintf(cfg.lambda.runtimes_dir, sizeof(cfg.lambda.runtimes_dir), "%s", v);
         } else if (strcmp(a, "--tools-page-size") == 0) {
-            if (!s_parse_u64(v, 1, 1000, &n)) {
+            if (!mg_cli_parse_u64(v, 1, 1000, &n)) {
                 fprintf(stderr, "mcpgate serve: --tools-page-size wants 1 to 1000, got '%s'\n", v);
                 return 2;
             }
             cfg.tools_page_size = (size_t)n;
         } else if (strcmp(a, "--lambda-concurrency") == 0) {
-            if (!s_parse_u64(v, 1, 1000, &n)) {
+            if (!mg_cli_parse_u64(v, 1, 1000, &n)) {
                 fprintf(stderr, "mcpgate serve: --lambda-concurrency wants 1 to 1000, got '%s'\n",
                         v);
                 return 2;
             }
             cfg.lambda.concurrency = (int)n;
         } else if (strcmp(a, "--lambda-queue") == 0) {
-            if (!s_parse_u64(v, 1, 100000, &n)) {
+            if (!mg_cli_parse_u64(v, 1, 100000, &n)) {
                 fprintf(stderr, "mcpgate serve: --lambda-queue wants 1 to 100000, got '%s'\n", v);
                 return 2;
             }
             cfg.lambda.queue = (int)n;
         } else if (strcmp(a, "--lambda-idle-timeout") == 0) {
-            if (!s_parse_u64(v, 1, 86400, &n)) {
+            if (!mg_cli_parse_u64(v, 1, 86400, &n)) {
                 fprintf(stderr,
                         "mcpgate serve: --lambda-idle-timeout wants 1 to 86400 seconds, got '%s'\n",
                         v);
@@ -435,7 +424,7 @@ int mg_cli_serve_main(int argc, char **argv)
             }
             cfg.lambda.idle_seconds = (int)n;
         } else if (strcmp(a, "--lambda-code-storage") == 0) {
-            if (!s_parse_u64(v, 1, UINT64_MAX, &n)) {
+            if (!mg_cli_parse_u64(v, 1, UINT64_MAX, &n)) {
                 fprintf(stderr,
                         "mcpgate serve: --lambda-code-storage wants a byte count, got '%s'\n", v);
                 return 2;
