@@ -337,7 +337,7 @@ int mg_cli_serve_main(int argc, char **argv)
             }
             cfg.http.access_log_off = strcmp(v, "off") == 0;
         } else if (strcmp(a, "--access-log-sample") == 0) {
-            if (!s_parse_u64(v, 1, 1000000, &n)) {
+            if (!mg_cli_parse_u64(v, 1, 1000000, &n)) {
                 fprintf(stderr, "mcpgate serve: --access-log-sample wants 1 to 1000000, got '%s'\n",
                         v);
                 return 2;
