@@ -245,6 +245,9 @@ static struct mg_gateway_jwt *s_compile_jwt(const json_t *cfg, const char *gatew
     return j;
 }
 
+/* A gateway's url when copying it ran out of memory. */
+static const char s_no_url[] = "";
+
 static void s_destroy(void *p)
 {
     struct s_ext *x = p;
@@ -253,7 +256,8 @@ static void s_destroy(void *p)
     for (size_t i = 0; i < x->n_gws; i++) {
         struct mg_gateway *g = &x->gws[i];
         s_free_catalog(&g->catalog);
-        mg_free((char *)g->url);
+        if (g->url != s_no_url) /* out of memory when it was made: not allocated */
+            mg_free((char *)g->url);
         mg_free((void *)g->supported_versions);
         mg_ac_gateway_json_free(atomic_load(&g->json));
         s_free_jwt((struct mg_gateway_jwt *)g->jwt);
@@ -464,7 +468,7 @@ static void s_fill_gateway(struct s_ext *x, struct mg_gateway *g, const struct m
     mg_ac_gateway_url(g->id, url, sizeof(url));
     g->url = mg_strdup(url);
     if (g->url == NULL)
-        g->url = "";
+        g->url = s_no_url;
     /* NULL on a CUSTOM_JWT gateway (out of memory) refuses every token */
     if (g->authorizer == MG_GATEWAY_AUTH_CUSTOM_JWT && g->jwt_authorizer)
         g->jwt = s_compile_jwt(g->jwt_authorizer, g->url);
