@@ -24,7 +24,7 @@ test('a line per request by default, the path without its query, promptly', asyn
     const t0 = Date.now();
     const log = await gw.waitStderr((t) => accessLines(t) >= 5, 3000);
     assert.equal(accessLines(log), 5, log);
-    assert.ok(Date.now() - t0 < 1000, 'the lines arrive within a second');
+    assert.ok(Date.now() - t0 < 2000, 'the lines arrive within two seconds (a few ms when idle)');
     assert.ok(!log.includes('secret'), 'the query is not logged');
     await hit(gw, 3);
   } finally {
