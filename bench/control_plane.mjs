@@ -4,7 +4,8 @@
 // once and replayed (valid within the SigV4 clock-skew window).
 //   MCPGATE_BIN=build/release/mcpgate node bench/control_plane.mjs
 // Environment: DURATION (s, default 5), CONNECTIONS (default 32), THREADS (server loops, default 1),
-// GATEWAYS (default 1000).
+// GATEWAYS (default 1000), LOG_LEVEL (server --log-level, default warn), MCPGATE_ARGS (more server
+// options, space-separated).
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,13 +16,15 @@ import { writeLua, wrk } from './lib/wrk.mjs';
 const DURATION = Number(process.env.DURATION ?? 5);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
 const THREADS = Number(process.env.THREADS ?? 1);
+const LOG_LEVEL = process.env.LOG_LEVEL ?? 'warn';
+const EXTRA_ARGS = (process.env.MCPGATE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const GATEWAYS = Number(process.env.GATEWAYS ?? 1000);
 
 const accounts = defaultAccounts();
 accounts[0].roles = { gw: { name: 'gw', path: '/', assumeRolePolicyDocument: {
   Version: '2012-10-17', Statement: [{ Effect: 'Allow',
     Principal: { Service: 'bedrock-agentcore.amazonaws.com' }, Action: 'sts:AssumeRole' }] } } };
-const gw = await startServer({ accounts, args: ['--threads', String(THREADS), '--log-level', 'warn'] });
+const gw = await startServer({ accounts, args: ['--threads', String(THREADS), '--log-level', LOG_LEVEL, ...EXTRA_ARGS] });
 const key = accounts[0].root;
 const dir = await mkdtemp(path.join(os.tmpdir(), 'mcpgate-bench-cp-'));
 

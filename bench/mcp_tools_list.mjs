@@ -2,7 +2,8 @@
 // the same run, with wrk. Started by bench/mcp_tools_list.sh (which checks the tools). The request
 // is signed once and replayed as the same bytes (valid within the SigV4 clock-skew window).
 // Environment: MCPGATE_BIN, DURATION (s, default 10), CONNECTIONS (default 32), THREADS (server
-// loops and nginx workers, default 1), TOOLS (tools in the catalog, default 10), ROUNDS (default
+// loops and nginx workers, default 1), LOG_LEVEL (server --log-level, default warn), MCPGATE_ARGS
+// (more server options, space-separated), TOOLS (tools in the catalog, default 10), ROUNDS (default
 // 3: nginx and mcpgate runs alternate, and the median of the per-round ratios is reported, which
 // keeps a busy machine from skewing one side).
 import { spawn } from 'node:child_process';
@@ -17,6 +18,8 @@ import { writeLua, wrk as wrkRun } from './lib/wrk.mjs';
 const DURATION = Number(process.env.DURATION ?? 10);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
 const THREADS = Number(process.env.THREADS ?? 1);
+const LOG_LEVEL = process.env.LOG_LEVEL ?? 'warn';
+const EXTRA_ARGS = (process.env.MCPGATE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const NTOOLS = Number(process.env.TOOLS ?? 10);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 
@@ -24,7 +27,7 @@ const dir = await mkdtemp(path.join(os.tmpdir(), 'mcpgate-bench-'));
 let gw;
 let nginx;
 try {
-  gw = await startMcpServer({ args: ['--threads', String(THREADS), '--log-level', 'warn'] });
+  gw = await startMcpServer({ args: ['--threads', String(THREADS), '--log-level', LOG_LEVEL, ...EXTRA_ARGS] });
   const A = gw.accounts[0];
   const fn = await createEchoFunction(gw, A);
   const g = await createGateway(gw, A);

@@ -169,6 +169,9 @@ struct mg_gateway {
     const struct mg_policy *resource_policy;
     const json_t *tags; /* {"key": "value"} (never NULL; may be empty) */
     const json_t *doc;  /* the stored document */
+    /* GetGateway's answer and ListGateways' item for this gateway as JSON text, made on first
+     * use and kept (owned) with the snapshot's gateway (agentcore/internal.h) */
+    struct mg_gateway_json *_Atomic json;
     /* Targets not being deleted, sorted by id. */
     const struct mg_gateway_target *targets;
     size_t n_targets;

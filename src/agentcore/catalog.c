@@ -1,6 +1,7 @@
 /* The AgentCore snapshot extension: gateways, targets, tool catalogs and compiled resource
  * policies, derived from the documents of every snapshot, for the data plane and the control
  * plane's authorization. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,9 +132,10 @@ static void s_free_jwt(struct mg_gateway_jwt *j)
     mg_free((void *)j->rules.audiences);
     mg_free((void *)j->rules.clients);
     mg_free((void *)j->rules.scopes);
-    for (size_t i = 0; i < j->rules.n_claims; i++)
-        mg_free((void *)j->rules.claims[i].values);
-    mg_free((void *)j->rules.claims);
+    const struct mg_jwt_custom_claim *cc = j->rules.claims;
+    for (size_t i = 0; cc && i < j->rules.n_claims; i++)
+        mg_free((void *)cc[i].values);
+    mg_free((void *)cc);
     mg_free((void *)j->scope_challenge);
     mg_free((void *)j->prm_url);
     mg_free(j);
@@ -201,21 +203,21 @@ static struct mg_gateway_jwt *s_compile_jwt(const json_t *cfg, const char *gatew
                         &j->rules.n_scopes);
     const json_t *claims = json_object_get(cfg, "customClaims");
     size_t nc = json_array_size(claims);
-    struct mg_jwt_custom_claim *cc = nc && ok ? mg_calloc(nc, sizeof(*cc)) : NULL;
-    ok = ok && (nc == 0 || cc != NULL);
+    struct mg_jwt_custom_claim *cc = NULL;
+    if (ok && nc) {
+        cc = mg_calloc(nc, sizeof(*cc));
+        ok = cc != NULL;
+    }
     j->rules.claims = cc;
-    size_t i;
-    json_t *c;
-    json_array_foreach(claims, i, c)
-    {
-        if (!ok)
-            break;
+    for (size_t i = 0; ok && cc && i < nc; i++) {
+        const json_t *c = json_array_get(claims, i);
         const char *name = s_cstr(c, "inboundTokenClaimName");
         const char *vt = s_cstr(c, "inboundTokenClaimValueType");
         const json_t *m = json_object_get(c, "authorizingClaimMatchValue");
         const char *op = s_cstr(m, "claimMatchOperator");
         const json_t *mv = json_object_get(m, "claimMatchValue");
-        struct mg_jwt_custom_claim *k = &cc[j->rules.n_claims++];
+        struct mg_jwt_custom_claim *k = &cc[i];
+        j->rules.n_claims = i + 1;
         k->name = name ? name : "";
         k->type = vt && strcmp(vt, "STRING_ARRAY") == 0 ? MG_CLAIM_STRING_ARRAY : MG_CLAIM_STRING;
         k->op = op && strcmp(op, "CONTAINS_ANY") == 0 ? MG_CLAIM_CONTAINS_ANY
@@ -263,6 +265,7 @@ static void s_node_unref(void *p)
     if (g->url != s_no_url)
         mg_free((char *)g->url);
     mg_free((void *)g->supported_versions);
+    mg_ac_gateway_json_free(atomic_load(&g->json));
     s_free_jwt((struct mg_gateway_jwt *)g->jwt);
     for (size_t i = 0; i < g->n_targets; i++) {
         json_decref((json_t *)g->targets[i].doc);

@@ -1,5 +1,6 @@
 /* CreateGateway, GetGateway, ListGateways, UpdateGateway, DeleteGateway. */
 #include <openssl/sha.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,7 +243,7 @@ static bool s_copy_members(json_t *doc, const json_t *body)
     return ok;
 }
 
-static json_t *s_summary(const json_t *doc)
+json_t *mg_ac_gateway_summary(const json_t *doc)
 {
     static const char *const keys[] = {"gatewayId",      "name",         "status",
                                        "description",    "createdAt",    "updatedAt",
@@ -254,6 +255,52 @@ static json_t *s_summary(const json_t *doc)
             json_object_set(o, keys[i], v);
     }
     return o;
+}
+
+void mg_ac_gateway_json_free(struct mg_gateway_json *j)
+{
+    if (j == NULL)
+        return;
+    mg_free(j->public_doc);
+    mg_free(j->summary);
+    mg_free(j);
+}
+
+/* The text of a reply body, as mg_aws_reply_send writes a json_t (takes o). */
+static char *s_dump(json_t *o, size_t *len)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    *len = text ? strlen(text) : 0;
+    return text;
+}
+
+const struct mg_gateway_json *mg_ac_gateway_json(const struct mg_snapshot *snap,
+                                                 const struct mg_snapshot_doc *d)
+{
+    /* the snapshot's gateway of this very document (the map holds no gateway being deleted) */
+    struct mg_gateway *g = (struct mg_gateway *)mg_agentcore_gateway(snap, mg_slice_cstr(d->key));
+    if (g == NULL || g->doc != d->doc || strcmp(g->account, d->account) != 0)
+        return NULL;
+    struct mg_gateway_json *j = atomic_load_explicit(&g->json, memory_order_acquire);
+    if (j)
+        return j;
+    j = mg_calloc(1, sizeof(*j));
+    if (j == NULL)
+        return NULL;
+    j->public_doc = s_dump(mg_ac_public_gateway(d->doc), &j->public_len);
+    j->summary = s_dump(mg_ac_gateway_summary(d->doc), &j->summary_len);
+    if (j->public_doc == NULL || j->summary == NULL) {
+        mg_ac_gateway_json_free(j);
+        return NULL;
+    }
+    struct mg_gateway_json *none = NULL;
+    if (!atomic_compare_exchange_strong_explicit(&g->json, &none, j, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        mg_ac_gateway_json_free(j); /* another thread made it first */
+        return none;
+    }
+    return j;
 }
 
 /* ---- CreateGateway ---------------------------------------------------------------------- */
@@ -419,8 +466,13 @@ void mg_ac_get_gateway(struct mg_call *c)
 {
     const char *ident = mg_ac_in(c, "gatewayIdentifier");
     const struct mg_snapshot_doc *d = s_gateway_for(c, ident, "bedrock-agentcore:GetGateway", NULL);
-    if (d)
-        mg_ac_send_json(c, 200, mg_ac_public_gateway(d->doc));
+    if (d == NULL)
+        return;
+    const struct mg_gateway_json *j = mg_ac_gateway_json(c->snap, d);
+    if (j && mg_aws_reply_json_text(c->reply, 200, mg_slice_make(j->public_doc, j->public_len)) ==
+                 MG_E_OK)
+        return;
+    mg_ac_send_json(c, 200, mg_ac_public_gateway(d->doc));
 }
 
 bool mg_ac_page_params(struct mg_call *c, size_t *max, char *token, size_t cap)
@@ -454,28 +506,42 @@ void mg_ac_list_gateways(struct mg_call *c)
     size_t n;
     const struct mg_snapshot_doc *gws = mg_snapshot_range(c->snap, MG_AC_KIND_GATEWAY,
                                                           c->principal.account, &n);
-    json_t *items = json_array();
-    const char *last = NULL;
     size_t i = 0;
     if (token[0])
         while (i < n && strcmp(gws[i].key, token) <= 0)
             i++;
-    bool ok = items != NULL;
-    for (; ok && i < n && json_array_size(items) < max; i++) {
-        ok = mg_json_append(items, s_summary(gws[i].doc));
+    /* {"items":[...],"nextToken":"..."} as json_dumps would write it, from each gateway's item
+     * serialized once with the snapshot */
+    struct mg_buf *b = mg_aws_reply_json_buf(c->reply, 200);
+    enum mg_err e = mg_buf_append_cstr(b, "{\"items\":[");
+    const char *last = NULL;
+    for (size_t k = 0; !e && i < n && k < max; i++, k++) {
+        if (k)
+            e = mg_buf_append_byte(b, ',');
+        const struct mg_gateway_json *j = mg_ac_gateway_json(c->snap, &gws[i]);
+        if (!e && j) {
+            e = mg_buf_append(b, j->summary, j->summary_len);
+        } else if (!e) { /* a gateway being deleted */
+            size_t len;
+            char *text = s_dump(mg_ac_gateway_summary(gws[i].doc), &len);
+            e = text ? mg_buf_append(b, text, len) : MG_E_NOMEM;
+            mg_free(text);
+        }
         last = gws[i].key;
     }
-    json_t *o = ok ? json_pack("{s:O}", "items", items) : NULL;
-    json_decref(items);
-    if (o && i < n && last && !mg_json_set(o, "nextToken", json_string(last))) {
-        json_decref(o);
-        o = NULL;
+    if (!e)
+        e = mg_buf_append_byte(b, ']');
+    if (!e && i < n && last) {
+        e = mg_buf_append_cstr(b, ",\"nextToken\":\"");
+        if (!e) /* a gateway id: letters, digits and '-' */
+            e = mg_buf_append_json_str(b, mg_slice_cstr(last));
+        if (!e)
+            e = mg_buf_append_byte(b, '"');
     }
-    if (o == NULL) {
-        mg_ac_write_failed(c, MG_E_NOMEM);
-        return;
-    }
-    mg_ac_send_json(c, 200, o);
+    if (!e)
+        e = mg_buf_append_byte(b, '}');
+    if (e) /* 500 InternalServerException "The response could not be built." */
+        mg_ac_send_json(c, 200, NULL);
 }
 
 /* ---- UpdateGateway ---------------------------------------------------------------------- */

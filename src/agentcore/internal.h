@@ -125,6 +125,21 @@ bool mg_ac_authz_gateway(struct mg_call *c, const char *action, const json_t *gw
 void mg_ac_gateway_url(const char *id, char *out, size_t cap);
 /* A copy of a stored doc without private "_" members, with gatewayUrl filled. */
 json_t *mg_ac_public_gateway(const json_t *doc);
+/* ListGateways' item for a stored gateway doc. */
+json_t *mg_ac_gateway_summary(const json_t *doc);
+
+/* A gateway's control-plane documents, serialized as the replies would serialize them
+ * (compact, members in order): the text of mg_ac_public_gateway and mg_ac_gateway_summary. */
+struct mg_gateway_json {
+    char *public_doc, *summary; /* owned, NUL-terminated */
+    size_t public_len, summary_len;
+};
+/* The documents of the snapshot's gateway for this stored gateway doc, serialized on first use
+ * and kept with the snapshot (any thread; the first to finish wins); NULL when the snapshot has
+ * no gateway for d (one being deleted) or when out of memory: the caller builds them itself. */
+const struct mg_gateway_json *mg_ac_gateway_json(const struct mg_snapshot *snap,
+                                                 const struct mg_snapshot_doc *d);
+void mg_ac_gateway_json_free(struct mg_gateway_json *j);
 json_t *mg_ac_public_target(const json_t *doc);
 
 /* Extra authorization context: condition keys of the request. Sized for AWS's maxima (50 tags

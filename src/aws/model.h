@@ -287,6 +287,7 @@ struct mg_aws_reply {
     struct mg_buf xml; /* success: query protocol result's inner XML */
     char action[64];   /* query: the <ActionResponse> name */
     bool has_result;   /* query: whether <ActionResult> is written */
+    bool json_text;    /* success: xml holds the rest-json body's text (mg_aws_reply_json_text) */
     /* The handler handed the exchange to an asynchronous completion that answers it (Lambda's
      * synchronous Invoke): nothing is sent when the handler returns. */
     bool deferred;
@@ -298,6 +299,11 @@ void mg_aws_reply_error(struct mg_aws_reply *r, int status, const char *code, co
     MG_PRINTF(4, 5);
 /* Takes body (may be NULL: no body). */
 void mg_aws_reply_json(struct mg_aws_reply *r, int status, json_t *body);
+/* A rest-json success whose body is already JSON text: a copy of text, or the buffer returned
+ * (emptied) for the caller to fill. Written as it is (for documents serialized ahead). */
+MG_MUST_USE enum mg_err mg_aws_reply_json_text(struct mg_aws_reply *r, int status,
+                                               struct mg_slice text);
+struct mg_buf *mg_aws_reply_json_buf(struct mg_aws_reply *r, int status);
 MG_MUST_USE enum mg_err mg_aws_reply_xml(struct mg_aws_reply *r, const char *action,
                                          struct mg_slice inner, bool has_result);
 /* The operation's validation error in its service's words: query 400 ValidationError; Lambda

@@ -37,6 +37,7 @@ static void s_clear(struct mg_aws_reply *r)
     mg_buf_reset(&r->xml);
     r->code[0] = r->message[0] = r->action[0] = 0;
     r->has_result = false;
+    r->json_text = false;
 }
 
 void mg_aws_reply_error(struct mg_aws_reply *r, int status, const char *code, const char *fmt, ...)
@@ -55,6 +56,19 @@ void mg_aws_reply_json(struct mg_aws_reply *r, int status, json_t *body)
     s_clear(r);
     r->status = status;
     r->json = body;
+}
+
+struct mg_buf *mg_aws_reply_json_buf(struct mg_aws_reply *r, int status)
+{
+    s_clear(r);
+    r->status = status;
+    r->json_text = true;
+    return &r->xml;
+}
+
+enum mg_err mg_aws_reply_json_text(struct mg_aws_reply *r, int status, struct mg_slice text)
+{
+    return mg_buf_append_slice(mg_aws_reply_json_buf(r, status), text);
 }
 
 enum mg_err mg_aws_reply_xml(struct mg_aws_reply *r, const char *action, struct mg_slice inner,
@@ -226,6 +240,10 @@ void mg_aws_reply_send(struct mg_http_exchange *x, enum mg_aws_protocol p, const
             mg_http_add_header(x, "content-type", MG_SLICE_LIT("text/xml"));
         }
         mg_http_send(x);
+        return;
+    }
+    if (p == MG_AWS_REST_JSON && r->json_text) {
+        mg_aws_send_json(x, r->status, mg_buf_slice(&r->xml));
         return;
     }
     if (p != MG_AWS_REST_JSON) {

@@ -40,4 +40,9 @@ MG_MUST_USE static inline bool mg_json_append_ref(json_t *arr, json_t *val)
     return json_array_append(arr, val) == 0;
 }
 
+/* Refuses members of object o outside allowed (NULL-terminated): MG_E_INVALID with
+ * "WHERE: unknown field "NAME"" (no "WHERE: " when where is empty). */
+MG_MUST_USE enum mg_err mg_json_only(const json_t *o, const char *where, const char *const *allowed,
+                                     struct mg_errinfo *ei);
+
 #endif

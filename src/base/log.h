@@ -3,6 +3,8 @@
 #define MG_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 
@@ -34,9 +36,36 @@ enum mg_log_sub {
 extern enum mg_log_level g_mg_log_level;
 
 bool mg_log_parse_level(const char *s, enum mg_log_level *out);
-/* req_id may be NULL. msg is printf-formatted text; it is JSON-escaped on output. */
+/* req_id may be NULL. msg is printf-formatted text (at most MG_LOG_MSG_MAX - 1 bytes are kept);
+ * it is JSON-escaped on output. Never blocks on the output once the writer runs: see below. */
 void mg_log_write(enum mg_log_level lvl, enum mg_log_sub sub, const char *req_id, const char *fmt,
                   ...) MG_PRINTF(4, 5);
+
+/* The log writer. Until mg_log_start, and again after mg_log_stop, mg_log_write writes each line
+ * at once (one write(2) under a lock). In between, a line is copied into a bounded buffer and a
+ * writer thread writes the buffer in batches: at once when it was idle, else at most batch_ms
+ * after its previous write (sooner when the buffer is half full). A line that does not fit is dropped, never waited for; the writer
+ * then writes a line of its own with the count ("log buffer full: N line(s) dropped ...").
+ * Lines keep the order in which mg_log_write was called. mg_log_stop writes everything buffered
+ * and is also run at exit(). Thread-safe, callable from any thread. */
+#define MG_LOG_MSG_MAX 2048
+#define MG_LOG_BUFFER_DEFAULT (1024u * 1024u)
+#define MG_LOG_BATCH_MS_DEFAULT 2u
+struct mg_log_writer_config {
+    size_t buffer_bytes; /* 0 = MG_LOG_BUFFER_DEFAULT; at least one line's worst case */
+    unsigned batch_ms;   /* 0 = MG_LOG_BATCH_MS_DEFAULT */
+};
+/* cfg may be NULL. A no-op when the writer already runs. MG_E_NOMEM if it cannot start (lines
+ * are then written at once, as before). */
+MG_MUST_USE enum mg_err mg_log_start(const struct mg_log_writer_config *cfg);
+/* Returns once every line written before the call is out (or at once when not started). */
+void mg_log_flush(void);
+/* Writes everything buffered, stops the writer thread. Lines written afterwards go out at once. */
+void mg_log_stop(void);
+/* Lines dropped because the buffer was full, since the process started. */
+uint64_t mg_log_dropped(void);
+/* Where lines go (default 2, stderr); for tests. */
+void mg_log_set_fd(int fd);
 
 #define MG_LOG(lvl, sub, ...)                                                                      \
     do {                                                                                           \

@@ -1,5 +1,7 @@
 #include "base/util.h"
 
+#include "base/log.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -230,6 +232,7 @@ void mg_random_bytes(void *out, size_t n)
         if (r < 0) {
             if (errno == EINTR)
                 continue;
+            mg_log_stop(); /* what is buffered goes out first */
             abort();
         }
         p += r;

@@ -1,6 +1,8 @@
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if __has_include("cli/policy_cmd.h")
@@ -68,4 +70,15 @@ int mg_cli_main(int argc, char **argv)
     fprintf(stderr, "mcpgate: unknown command '%s'\n\n", cmd);
     s_usage(stderr);
     return 2;
+}
+
+bool mg_cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
 }

@@ -44,17 +44,6 @@ static const char s_issuer_usage[] =
     "expire. A running server picks the new key up within a second, without a restart.\n"
     "Prints the new key id (kid).\n";
 
-static bool s_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* The public URL the server last recorded in its store (mcpgate serve does at start-up). */
 static bool s_recorded_endpoint(const char *data, char *out, size_t cap)
 {
@@ -127,7 +116,7 @@ int mg_cli_token_main(int argc, char **argv)
         const char *v = argv[++i];
         if (slot[k]) {
             *slot[k] = v;
-        } else if (!s_parse_u64(v, 1, MG_ISSUER_MAX_LIFETIME, &ttl)) {
+        } else if (!mg_cli_parse_u64(v, 1, MG_ISSUER_MAX_LIFETIME, &ttl)) {
             fprintf(stderr, "mcpgate token: --ttl wants 1 to %d seconds, got '%s'\n",
                     MG_ISSUER_MAX_LIFETIME, v);
             return 2;
@@ -143,7 +132,7 @@ int mg_cli_token_main(int argc, char **argv)
     }
     char base[1024];
     uint64_t pn = 0;
-    if (port && !s_parse_u64(port, 1, 65535, &pn)) {
+    if (port && !mg_cli_parse_u64(port, 1, 65535, &pn)) {
         fprintf(stderr, "mcpgate token: --port wants 1 to 65535, got '%s'\n", port);
         return 2;
     }

@@ -26,6 +26,8 @@ static const char s_serve_usage[] =
     "  --region REGION         the region this server is (default us-east-1)\n"
     "  --threads N             event-loop threads (default: one per core)\n"
     "  --log-level LEVEL       debug, info, warn, error or off (default info)\n"
+    "  --access-log on|off     a log line (level info) for each request (default on)\n"
+    "  --access-log-sample N   log one request in N (per event loop; default 1, every one)\n"
     "  --max-body BYTES        request body limit (default 6291456)\n"
     "  --clock-skew SECONDS    allowed SigV4 clock difference (default 900)\n"
     "  --request-timeout MS    time allowed to receive one request (default 10000)\n"
@@ -70,6 +72,8 @@ static const char *const s_serve_opts[] = {
     "--region",
     "--threads",
     "--log-level",
+    "--access-log",
+    "--access-log-sample",
     "--max-body",
     "--clock-skew",
     "--request-timeout",
@@ -99,17 +103,6 @@ static bool s_serve_opt_known(const char *a)
     return false;
 }
 
-static bool s_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 static bool s_parse_listen(const char *s, struct mg_http_config *h)
 {
     const char *colon = strrchr(s, ':');
@@ -119,7 +112,7 @@ static bool s_parse_listen(const char *s, struct mg_http_config *h)
     if (hl >= sizeof(h->listen_host))
         return false;
     uint64_t port;
-    if (!s_parse_u64(colon + 1, 0, 65535, &port))
+    if (!mg_cli_parse_u64(colon + 1, 0, 65535, &port))
         return false;
     mg_memcpy(h->listen_host, s, hl);
     h->listen_host[hl] = 0;
@@ -323,7 +316,7 @@ int mg_cli_serve_main(int argc, char **argv)
             }
             snprintf(cfg.region, sizeof(cfg.region), "%s", v);
         } else if (strcmp(a, "--threads") == 0) {
-            if (!s_parse_u64(v, 1, MG_MAX_LOOPS, &n)) {
+            if (!mg_cli_parse_u64(v, 1, MG_MAX_LOOPS, &n)) {
                 fprintf(stderr, "mcpgate serve: --threads wants 1 to %d, got '%s'\n", MG_MAX_LOOPS,
                         v);
                 return 2;
@@ -337,29 +330,42 @@ int mg_cli_serve_main(int argc, char **argv)
                         v);
                 return 2;
             }
+        } else if (strcmp(a, "--access-log") == 0) {
+            if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+                fprintf(stderr, "mcpgate serve: --access-log wants on or off, got '%s'\n", v);
+                return 2;
+            }
+            cfg.http.access_log_off = strcmp(v, "off") == 0;
+        } else if (strcmp(a, "--access-log-sample") == 0) {
+            if (!mg_cli_parse_u64(v, 1, 1000000, &n)) {
+                fprintf(stderr, "mcpgate serve: --access-log-sample wants 1 to 1000000, got '%s'\n",
+                        v);
+                return 2;
+            }
+            cfg.http.access_log_sample = (uint32_t)n;
         } else if (strcmp(a, "--max-body") == 0) {
-            if (!s_parse_u64(v, 1024, 1ull << 30, &n)) {
+            if (!mg_cli_parse_u64(v, 1024, 1ull << 30, &n)) {
                 fprintf(stderr,
                         "mcpgate serve: --max-body wants 1024 to 1073741824 bytes, got '%s'\n", v);
                 return 2;
             }
             cfg.http.max_body = n;
         } else if (strcmp(a, "--clock-skew") == 0) {
-            if (!s_parse_u64(v, 0, 86400, &n)) {
+            if (!mg_cli_parse_u64(v, 0, 86400, &n)) {
                 fprintf(stderr, "mcpgate serve: --clock-skew wants 0 to 86400 seconds, got '%s'\n",
                         v);
                 return 2;
             }
             cfg.clock_skew = (int64_t)n;
         } else if (strcmp(a, "--request-timeout") == 0) {
-            if (!s_parse_u64(v, 100, 3600000, &n)) {
+            if (!mg_cli_parse_u64(v, 100, 3600000, &n)) {
                 fprintf(stderr,
                         "mcpgate serve: --request-timeout wants 100 to 3600000 ms, got '%s'\n", v);
                 return 2;
             }
             cfg.http.req_timeout_ms = n;
         } else if (strcmp(a, "--idle-timeout") == 0) {
-            if (!s_parse_u64(v, 100, 3600000, &n)) {
+            if (!mg_cli_parse_u64(v, 100, 3600000, &n)) {
                 fprintf(stderr, "mcpgate serve: --idle-timeout wants 100 to 3600000 ms, got '%s'\n",
                         v);
                 return 2;
@@ -391,26 +397,26 @@ int mg_cli_serve_main(int argc, char **argv)
             }
             snprintf(cfg.lambda.runtimes_dir, sizeof(cfg.lambda.runtimes_dir), "%s", v);
         } else if (strcmp(a, "--tools-page-size") == 0) {
-            if (!s_parse_u64(v, 1, 1000, &n)) {
+            if (!mg_cli_parse_u64(v, 1, 1000, &n)) {
                 fprintf(stderr, "mcpgate serve: --tools-page-size wants 1 to 1000, got '%s'\n", v);
                 return 2;
             }
             cfg.tools_page_size = (size_t)n;
         } else if (strcmp(a, "--lambda-concurrency") == 0) {
-            if (!s_parse_u64(v, 1, 1000, &n)) {
+            if (!mg_cli_parse_u64(v, 1, 1000, &n)) {
                 fprintf(stderr, "mcpgate serve: --lambda-concurrency wants 1 to 1000, got '%s'\n",
                         v);
                 return 2;
             }
             cfg.lambda.concurrency = (int)n;
         } else if (strcmp(a, "--lambda-queue") == 0) {
-            if (!s_parse_u64(v, 1, 100000, &n)) {
+            if (!mg_cli_parse_u64(v, 1, 100000, &n)) {
                 fprintf(stderr, "mcpgate serve: --lambda-queue wants 1 to 100000, got '%s'\n", v);
                 return 2;
             }
             cfg.lambda.queue = (int)n;
         } else if (strcmp(a, "--lambda-idle-timeout") == 0) {
-            if (!s_parse_u64(v, 1, 86400, &n)) {
+            if (!mg_cli_parse_u64(v, 1, 86400, &n)) {
                 fprintf(stderr,
                         "mcpgate serve: --lambda-idle-timeout wants 1 to 86400 seconds, got '%s'\n",
                         v);
@@ -418,7 +424,7 @@ int mg_cli_serve_main(int argc, char **argv)
             }
             cfg.lambda.idle_seconds = (int)n;
         } else if (strcmp(a, "--lambda-code-storage") == 0) {
-            if (!s_parse_u64(v, 1, UINT64_MAX, &n)) {
+            if (!mg_cli_parse_u64(v, 1, UINT64_MAX, &n)) {
                 fprintf(stderr,
                         "mcpgate serve: --lambda-code-storage wants a byte count, got '%s'\n", v);
                 return 2;
@@ -475,6 +481,11 @@ int mg_cli_serve_main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* From here on, log lines go through the log writer's buffer (written off the event loops);
+     * everything buffered is written before any other message on stderr and at exit. */
+    if (mg_log_start(NULL) != MG_E_OK)
+        fprintf(stderr, "mcpgate serve: no log writer thread; log lines are written at once\n");
+
     char runtimes[sizeof(cfg.lambda.runtimes_dir) + 32];
     if (cfg.lambda.runtimes_dir[0])
         snprintf(runtimes, sizeof(runtimes), "%s", cfg.lambda.runtimes_dir);
@@ -489,12 +500,17 @@ int mg_cli_serve_main(int argc, char **argv)
     static struct mg_app app;
     struct mg_errinfo ei = {0};
     if (mg_app_open(&app, &cfg, &ei) != MG_E_OK) {
+        mg_log_stop();
         fprintf(stderr, "mcpgate serve: %s\n", ei.msg);
         return 1;
     }
+    /* the start-up lines are out before the server accepts connections, as they were when every
+     * line was written at once */
+    mg_log_flush();
     if (mg_app_serve(&app, &ei) != MG_E_OK) {
-        fprintf(stderr, "mcpgate serve: %s\n", ei.msg);
         mg_app_close(&app);
+        mg_log_stop();
+        fprintf(stderr, "mcpgate serve: %s\n", ei.msg);
         return 1;
     }
     const char *scheme = cfg.http.tls_cert ? "https" : "http";
@@ -516,12 +532,14 @@ int mg_cli_serve_main(int argc, char **argv)
         MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "could not record the endpoint in the store");
     MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "listening on %s (region %s, data %s)", endpoint, cfg.region,
            cfg.data_dir);
+    mg_log_flush();
 
     int sig = 0;
     sigwait(&set, &sig);
     MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "signal %d: stopping, letting requests in flight finish", sig);
     mg_app_close(&app);
     MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "stopped");
+    mg_log_stop();
     return 0;
 }
 

@@ -14,12 +14,14 @@
 struct mg_http_config {
     char listen_host[256];
     uint16_t listen_port;
-    int threads;              /* event loops; 0 = number of cores */
-    size_t max_body;          /* request body limit in bytes */
-    size_t max_header_bytes;  /* one header value */
-    uint64_t req_timeout_ms;  /* time to receive a whole request */
-    uint64_t idle_timeout_ms; /* keep-alive idle */
-    const char *tls_cert;     /* PEM files; both or neither */
+    int threads;                /* event loops; 0 = number of cores */
+    size_t max_body;            /* request body limit in bytes */
+    size_t max_header_bytes;    /* one header value */
+    uint64_t req_timeout_ms;    /* time to receive a whole request */
+    uint64_t idle_timeout_ms;   /* keep-alive idle */
+    bool access_log_off;        /* --access-log off: no line per request */
+    uint32_t access_log_sample; /* log one request in N (per event loop); 0 or 1 = every one */
+    const char *tls_cert;       /* PEM files; both or neither */
     const char *tls_key;
 };
 

@@ -34,6 +34,7 @@ struct s_loop {
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t receiver; /* responses finished on other threads */
     atomic_long inflight;
+    uint32_t access_n; /* requests seen, for --access-log-sample (this loop's thread only) */
     bool started;
 };
 
@@ -179,8 +180,16 @@ static const char *s_reason(int status)
     }
 }
 
-static void s_access_log(const struct mg_http_exchange *x, int status)
+/* One line a request (or one in access_log_sample), handed to the log writer: no system call. */
+static void s_access_log(struct mg_http_exchange *x, int status)
 {
+    if (MG_LOG_INFO < g_mg_log_level)
+        return;
+    const struct mg_http_config *cfg = &x->loop->srv->cfg;
+    if (cfg->access_log_off)
+        return;
+    if (cfg->access_log_sample > 1 && x->loop->access_n++ % cfg->access_log_sample != 0)
+        return;
     /* The path only: presigned URLs carry signatures in the query. Once the client went away,
      * the request's memory (method, path) is gone with it: only the id is logged. */
     const struct mg_http_req *v = &x->view;
@@ -210,8 +219,7 @@ void mg_http_send(struct mg_http_exchange *x)
     if (x->sent)
         return;
     x->sent = true;
-    if (MG_LOG_INFO >= g_mg_log_level)
-        s_access_log(x, x->status ? x->status : 200);
+    s_access_log(x, x->status ? x->status : 200);
     if (x->req) {
         h2o_req_t *req = x->req;
         req->res.status = x->status ? x->status : 200;
@@ -325,8 +333,7 @@ void mg_http_stream_start(struct mg_http_exchange *x)
     if (x->req == NULL || x->streaming)
         return;
     x->streaming = true;
-    if (MG_LOG_INFO >= g_mg_log_level)
-        s_access_log(x, x->status ? x->status : 200);
+    s_access_log(x, x->status ? x->status : 200);
     mg_buf_init(&x->stream_pending, 16u * 1024 * 1024);
     mg_buf_init(&x->stream_inflight, 16u * 1024 * 1024);
     h2o_req_t *req = x->req;

@@ -73,24 +73,6 @@ static bool s_is_akid(const char *s)
     return true;
 }
 
-/* Refuses members outside `allowed` (NULL-terminated). */
-static enum mg_err s_only(const json_t *o, const char *where, const char *const *allowed,
-                          struct mg_errinfo *ei)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)o, k, v)
-    {
-        bool ok = false;
-        for (size_t i = 0; allowed[i]; i++)
-            if (strcmp(k, allowed[i]) == 0)
-                ok = true;
-        if (!ok)
-            return mg_errinfo_set(ei, MG_E_INVALID, "%s: unknown field \"%s\"", where, k);
-    }
-    return MG_E_OK;
-}
-
 static enum mg_err s_get_str(const json_t *o, const char *where, const char *field, bool required,
                              const char **out, struct mg_errinfo *ei)
 {
@@ -124,7 +106,7 @@ static enum mg_err s_check_keys(const json_t *arr, const char *where, json_t *se
         snprintf(w, sizeof(w), "%s[%zu]", where, i);
         if (!json_is_object(k))
             return mg_errinfo_set(ei, MG_E_INVALID, "%s: must be an object", w);
-        MG_TRY(s_only(k, w, allowed, ei));
+        MG_TRY(mg_json_only(k, w, allowed, ei));
         const char *id, *secret, *status;
         MG_TRY(s_get_str(k, w, "accessKeyId", true, &id, ei));
         MG_TRY(s_get_str(k, w, "secretAccessKey", true, &secret, ei));
@@ -250,7 +232,7 @@ static enum mg_err s_check_principals(const json_t *arr, const char *where, bool
             break;
         }
         const char *name, *path, *desc;
-        if ((e = s_only(u, w, role ? role_fields : user_fields, ei)) ||
+        if ((e = mg_json_only(u, w, role ? role_fields : user_fields, ei)) ||
             (e = s_get_str(u, w, "name", true, &name, ei)) ||
             (e = s_get_str(u, w, "path", false, &path, ei)))
             break;
@@ -341,7 +323,7 @@ static enum mg_err s_validate(const json_t *root, struct mg_errinfo *ei)
     static const char *const acct_fields[] = {"id", "rootAccessKeys", "users", "roles", NULL};
     if (!json_is_object(root))
         return mg_errinfo_set(ei, MG_E_INVALID, "(top level): must be a JSON object");
-    MG_TRY(s_only(root, "(top level)", top, ei));
+    MG_TRY(mg_json_only(root, "(top level)", top, ei));
     json_t *accounts = json_object_get(root, "accounts");
     if (!json_is_array(accounts))
         return mg_errinfo_set(ei, MG_E_INVALID, "accounts: required, an array");
@@ -358,7 +340,7 @@ static enum mg_err s_validate(const json_t *root, struct mg_errinfo *ei)
             e = mg_errinfo_set(ei, MG_E_INVALID, "%s: must be an object", w);
             break;
         }
-        if ((e = s_only(a, w, acct_fields, ei)) || (e = s_get_str(a, w, "id", true, &id, ei)))
+        if ((e = mg_json_only(a, w, acct_fields, ei)) || (e = s_get_str(a, w, "id", true, &id, ei)))
             break;
         if (!s_is_account_id(id)) {
             e = mg_errinfo_set(ei, MG_E_INVALID, "%s.id: must be 12 digits, got \"%s\"", w, id);

@@ -7,26 +7,9 @@
 #include <openssl/evp.h>
 
 #include "base/alloc.h"
+#include "base/json.h"
 #include "base/util.h"
 #include "issuer/issuer.h"
-
-static enum mg_err s_only(const json_t *o, const char *where, const char *const *allowed,
-                          struct mg_errinfo *ei)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)o, k, v)
-    {
-        bool ok = false;
-        for (size_t i = 0; allowed[i]; i++)
-            if (strcmp(k, allowed[i]) == 0)
-                ok = true;
-        if (!ok)
-            return mg_errinfo_set(ei, MG_E_INVALID, "%s%sunknown field \"%.100s\"", where,
-                                  where[0] ? ": " : "", k);
-    }
-    return MG_E_OK;
-}
 
 /* Client ids go into Basic credentials and URLs: unreserved characters only. */
 static bool s_is_client_id(const char *s, size_t n)
@@ -42,10 +25,11 @@ static bool s_is_client_id(const char *s, size_t n)
     return true;
 }
 
-/* RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) */
-static bool s_is_scope(const char *s, size_t n)
+/* Visible ASCII but '"' and '\\', 1 to max bytes: RFC 6749 3.3's scope-token; audiences are
+ * held to the same (they go into JSON and challenges unescaped). */
+static bool s_visible(const char *s, size_t n, size_t max)
 {
-    if (n == 0 || n > MG_ISSUER_MAX_SCOPE)
+    if (n == 0 || n > max)
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -55,17 +39,14 @@ static bool s_is_scope(const char *s, size_t n)
     return true;
 }
 
-/* An absolute URI (scheme ":" ...), visible ASCII, no fragment. */
+static bool s_is_scope(const char *s, size_t n)
+{
+    return s_visible(s, n, MG_ISSUER_MAX_SCOPE);
+}
+
 static bool s_is_audience(const char *s, size_t n)
 {
-    if (n == 0 || n > MG_ISSUER_MAX_AUDIENCE)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x21 || c > 0x7e || c == '"' || c == '\\')
-            return false;
-    }
-    return true;
+    return s_visible(s, n, MG_ISSUER_MAX_AUDIENCE);
 }
 
 static enum mg_err s_strings(const json_t *arr, const char *where, size_t max_items,
@@ -114,7 +95,7 @@ static enum mg_err s_client(const json_t *o, size_t idx, struct mg_issuer_config
     snprintf(where, sizeof(where), "clients[%zu]", idx);
     if (!json_is_object(o))
         return mg_errinfo_set(ei, MG_E_INVALID, "%s: must be an object", where);
-    MG_TRY(s_only(o, where, allowed, ei));
+    MG_TRY(mg_json_only(o, where, allowed, ei));
     struct mg_issuer_client *cl = &c->clients[idx];
 
     const json_t *id = json_object_get(o, "clientId");
@@ -186,7 +167,7 @@ static enum mg_err s_validate(const json_t *root, struct mg_issuer_config *c, st
     static const char *const allowed[] = {"clients", "tokenLifetimeSeconds", NULL};
     if (!json_is_object(root))
         return mg_errinfo_set(ei, MG_E_INVALID, "the document must be a JSON object");
-    MG_TRY(s_only(root, "", allowed, ei));
+    MG_TRY(mg_json_only(root, "", allowed, ei));
     const json_t *life = json_object_get(root, "tokenLifetimeSeconds");
     c->token_lifetime = MG_ISSUER_DEFAULT_LIFETIME;
     if (life) {

@@ -211,7 +211,7 @@ enum mg_err mg_oidc_new(struct mg_http_client *http, struct mg_oidc **out)
     struct mg_oidc *o = mg_calloc(1, sizeof(*o));
     if (o == NULL)
         return MG_E_NOMEM;
-    o->buckets = mg_calloc(S_BUCKETS, sizeof(*o->buckets));
+    o->buckets = mg_calloc(S_BUCKETS, sizeof(struct s_entry *));
     if (o->buckets == NULL || pthread_mutex_init(&o->mu, NULL) != 0) {
         mg_free(o->buckets);
         mg_free(o);

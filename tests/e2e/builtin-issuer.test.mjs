@@ -316,7 +316,7 @@ test('rotate-keys while the server runs: new tokens get the new kid, old ones st
   assert.equal(last.keys.length, 3);
   assert.equal(last.keys[0].kid, third);
   assert.ok(!last.keys.some((k) => k.kid === oldKid));
-  assert.match(gw.stderr(), /issuer: keys reloaded/);
+  assert.match(await gw.waitStderr(/issuer: keys reloaded/), /issuer: keys reloaded/);
 });
 
 test('serve refuses a bad issuer file, naming it; without the flag the issuer is off', async () => {
@@ -457,7 +457,8 @@ test('the SDK OAuth client-credentials flow discovers the built-in issuer from t
   } finally {
     await client.close();
   }
-  const issuedAfter = (gw.stderr().match(/issuer: token for client agent/g) ?? []).length;
+  const issued = (t) => (t.match(/issuer: token for client agent/g) ?? []).length;
+  const issuedAfter = issued(await gw.waitStderr((t) => issued(t) > issuedBefore));
   assert.equal(issuedAfter, issuedBefore + 1, 'one token from the built-in token endpoint');
   const tokens = authProvider.tokens();
   assert.equal(tokens.token_type, 'Bearer');

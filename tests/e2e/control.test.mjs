@@ -331,6 +331,28 @@ describe('gateways', () => {
     } while (nextToken);
     assert.ok(pages >= 3);
     assert.deepEqual([...seen].sort(), [...ids].sort());
+    // on the wire: compact JSON written from each gateway's text kept with the snapshot, the
+    // same bytes on every call, and the same items as GetGateway's documents
+    const listRaw = async (q) => sendSigned(gw, accounts[1].root, { method: 'GET',
+      path: `/gateways/?${q}`, service: 'bedrock-agentcore' });
+    const first = await listRaw('maxResults=2');
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.text, JSON.stringify(JSON.parse(first.text)));
+    const page = JSON.parse(first.text);
+    assert.deepEqual(Object.keys(page), ['items', 'nextToken']);
+    assert.equal(page.nextToken, page.items[1].gatewayId);
+    assert.equal((await listRaw('maxResults=2')).text, first.text);
+    const rest = JSON.parse((await listRaw(`maxResults=1000&nextToken=${page.nextToken}`)).text);
+    assert.equal(rest.nextToken, undefined);
+    assert.deepEqual([...page.items, ...rest.items].map((it) => it.gatewayId).sort(), [...ids].sort());
+    for (const it of page.items) {
+      const get = await sendSigned(gw, accounts[1].root, { method: 'GET',
+        path: `/gateways/${it.gatewayId}`, service: 'bedrock-agentcore' });
+      assert.equal(get.text, JSON.stringify(JSON.parse(get.text)));
+      const doc = JSON.parse(get.text);
+      for (const [k, v] of Object.entries(it)) assert.deepEqual(doc[k], v, k);
+      assert.match(doc.gatewayUrl, new RegExp(`/gateways/${it.gatewayId}/mcp$`));
+    }
     await expectError(rootB.send(new ListGatewaysCommand({ maxResults: 0 })), 'ValidationException');
     for (const id of ids) await rootB.send(new DeleteGatewayCommand({ gatewayIdentifier: id }));
   });

@@ -84,7 +84,8 @@ test('same account: the identity policy decides', async () => {
 test('another account without a resource policy: 403 even with an identity policy', async () => {
   assert.equal(await list('bInvoker'), 403);
   assert.equal(await list('bPlain'), 403);
-  assert.match(gw.stderr(), /"sub":"audit".*denied principal=arn:aws:sts::444455556666:assumed-role\/Invoker\/Invoker action=bedrock-agentcore:InvokeGateway/);
+  const denied = /"sub":"audit".*denied principal=arn:aws:sts::444455556666:assumed-role\/Invoker\/Invoker action=bedrock-agentcore:InvokeGateway/;
+  assert.match(await gw.waitStderr(denied), denied);
 });
 
 test('a resource policy naming the account root admits its roles that hold InvokeGateway', async () => {

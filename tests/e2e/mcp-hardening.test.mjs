@@ -123,6 +123,7 @@ test('a failing tool is logged at warn; a denial is an audit line with req_id an
   const r = await client.callTool({ name: 'tools___fail', arguments: { fail: true } });
   assert.equal(r.isError, true);
   await client.close();
+  await gw.waitStderr(/tools\/call failed: /);
   const failed = logLines().filter((l) => l.sub === 'mcp' && /^tools\/call failed: /.test(l.msg));
   assert.ok(failed.length >= 1, gw.stderr());
   for (const l of failed) {
@@ -136,6 +137,7 @@ test('a failing tool is logged at warn; a denial is an audit line with req_id an
   const res = await signedFetch({ accessKeyId: dev.accessKeyId, secretAccessKey: dev.secretAccessKey })(
     g.gatewayUrl, { method: 'POST', headers: JSON_HEADERS, body: init() });
   assert.equal(res.status, 403);
+  await gw.waitStderr((t) => t.split('\n').some((l) => l.includes('"sub":"audit"') && l.includes(dev.arn)));
   const audit = logLines().filter((l) => l.sub === 'audit' && l.msg.includes(dev.arn));
   assert.ok(audit.length >= 1, gw.stderr());
   assert.equal(audit[0].level, 'info');
@@ -172,8 +174,9 @@ test('a refused signature on the MCP path logs neither the signature nor the ses
       await r.text();
     }
   }
-  const log = gw.stderr();
-  const refused = logLines().filter((l) => l.sub === 'sigv4' && l.msg.startsWith(`authentication refused at gateway ${g.gatewayId}`));
+  const refusedHere = `authentication refused at gateway ${g.gatewayId}`;
+  const log = await gw.waitStderr((t) => t.split(refusedHere).length - 1 >= variants.length);
+  const refused = logLines().filter((l) => l.sub === 'sigv4' && l.msg.startsWith(refusedHere));
   assert.ok(refused.length >= variants.length, log);
   assert.ok(!log.includes(signature), 'the signature is not logged');
   assert.ok(!log.includes(signature.slice(0, 16)), 'no part of the signature is logged');

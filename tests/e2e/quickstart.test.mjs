@@ -87,6 +87,12 @@ async function serve({ cwd, args, port, bin = binaryPath(), expectExit = false, 
   }));
   const s = {
     child, port, endpoint: `http://127.0.0.1:${port}`, stderr: () => stderr,
+    // stderr once it matches re (a thread writes log lines a few ms after they are logged)
+    async waitStderr(re, ms = 3000) {
+      const t1 = Date.now();
+      while (!re.test(stderr) && !exited && Date.now() - t1 < ms) await sleep(5);
+      return stderr;
+    },
     exited: () => exited, exitPromise,
     async stop() {
       if (!exited) {
@@ -384,7 +390,8 @@ describe('the Lambda runtimes', () => {
         assert.ok(r.body.errorMessage.includes(want), `errorMessage names the file: ${r.body.errorMessage}`);
         assert.ok(r.log.includes(want), `the Tail log names the file:\n${r.log}`);
       }
-      assert.match(s.stderr(), /"level":"warn"[^\n]*cannot start the runtime: [^\n]*no-such-runtimes\/python\/bootstrap\.py is missing/);
+      const missingWarn = /"level":"warn"[^\n]*cannot start the runtime: [^\n]*no-such-runtimes\/python\/bootstrap\.py is missing/;
+      assert.match(await s.waitStderr(missingWarn), missingWarn);
     } finally {
       await s.stop();
     }

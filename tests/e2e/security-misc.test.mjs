@@ -177,6 +177,7 @@ test('gateways sharing a role invoke as their own session, in either order', asy
   let x = await call(gx.gatewayUrl, A.root, 'echo___say');
   assert.equal(x.isError, true);
   assert.match(x.content[0].text, /^Access denied while invoking Lambda function/);
+  await gw.waitStderr(() => denials(gx) >= 1); // written by the log thread a moment later
   let a = await call(ga.gatewayUrl, A.root, 'echo___say');
   assert.equal(a.isError, false, `gateway A was denied with X's session: ${a.content[0].text}`);
 
@@ -187,6 +188,7 @@ test('gateways sharing a role invoke as their own session, in either order', asy
   const beforeX = denials(gx);
   x = await call(gx.gatewayUrl, A.root, 'echo___say');
   assert.equal(x.isError, true, 'gateway X invoked with gateway A\'s session');
+  await gw.waitStderr(() => denials(gx) >= beforeX + 1);
   assert.equal(denials(gx), beforeX + 1, 'the audit log names gateway X\'s session');
   assert.equal(denials(ga), 0, 'gateway A\'s session was never denied');
 });

@@ -8,6 +8,8 @@
 //                             users: { dev: {name, path, arn, accessKeyId, secretAccessKey} } }]
 //   gw.alive()             true while the process runs
 //   gw.stderr()            everything the server wrote on stderr so far
+//   await gw.waitStderr(re) the same, once it matches re (a RegExp or a function of the text) or
+//                          after 3 s (a thread writes log lines a few ms after they are logged)
 //   await gw.stop()        SIGTERM, SIGKILL after 5 s; resolves {code, signal}
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -211,6 +213,12 @@ export async function startServer(opts = {}) {
     alive: () => exited === null,
     exitStatus: () => exited,
     stderr: () => stderr,
+    waitStderr: async (pattern, ms = 3000) => {
+      const ok = () => (typeof pattern === 'function' ? pattern(stderr) : pattern.test(stderr));
+      const t0 = Date.now();
+      while (!ok() && exited === null && Date.now() - t0 < ms) await sleep(5);
+      return stderr;
+    },
     stdout: () => stdout,
   };
 }
