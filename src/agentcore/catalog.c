@@ -667,9 +667,9 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
         }
     size_t total = 0;
     pos = 0;
-    while ((d = mg_snapshot_next_run(snap, MG_AC_KIND_GATEWAY, &pos, &n)))
+    while (mg_snapshot_next_run(snap, MG_AC_KIND_GATEWAY, &pos, &n))
         total += n;
-    x->gws = mg_calloc(total + 1, sizeof(*x->gws));
+    x->gws = mg_calloc(total + 1, sizeof(const struct mg_gateway *));
     if (x->gws == NULL && !e)
         e = MG_E_NOMEM;
     pos = 0;
@@ -819,7 +819,7 @@ static enum mg_err s_apply(const void *prevp, struct mg_snapshot *snap,
     }
     /* the sorted list: the previous one without the touched gateways, plus the new nodes */
     if (!e) {
-        x->gws = mg_calloc(prev->n_gws + nf + 1, sizeof(*x->gws));
+        x->gws = mg_calloc(prev->n_gws + nf + 1, sizeof(const struct mg_gateway *));
         if (x->gws == NULL)
             e = MG_E_NOMEM;
     }
@@ -846,7 +846,8 @@ static enum mg_err s_apply(const void *prevp, struct mg_snapshot *snap,
     for (size_t i = 0, from = 0; i <= ns && !e; i++) {
         size_t to = i < ns ? skip[i] : prev->n_gws;
         if (to > from) {
-            mg_memcpy(&x->gws[x->n_gws], &prev->gws[from], (to - from) * sizeof(*x->gws));
+            mg_memcpy(&x->gws[x->n_gws], &prev->gws[from],
+                      (to - from) * sizeof(const struct mg_gateway *));
             x->n_gws += to - from;
         }
         from = to + 1;

@@ -391,7 +391,7 @@ static bool s_pending_collect(void *user, struct mg_slice key, void *value)
         return true;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
-        void *p = mg_realloc(l->v, cap * sizeof(*l->v));
+        void *p = mg_realloc(l->v, cap * sizeof(const struct mg_snapshot_doc *));
         if (p == NULL) {
             l->nomem = true;
             return false;
@@ -437,7 +437,7 @@ static bool s_pending_list(const struct mg_snapshot *snap, struct s_pending_list
     if (l->nomem)
         return false;
     if (l->n > 1)
-        qsort(l->v, l->n, sizeof(*l->v), s_pending_cmp);
+        qsort(l->v, l->n, sizeof(const struct mg_snapshot_doc *), s_pending_cmp);
     return true;
 }
 

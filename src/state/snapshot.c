@@ -183,15 +183,15 @@ enum mg_err mg_snapshot_collect(const struct mg_snapshot *s, const char *kind,
     *out = NULL;
     *n = 0;
     size_t total = 0, pos = 0, k;
-    const struct mg_snapshot_doc *d;
-    while ((d = mg_snapshot_next_run(s, kind, &pos, &k)))
+    while (mg_snapshot_next_run(s, kind, &pos, &k))
         total += k;
     if (total == 0)
         return MG_E_OK;
-    const struct mg_snapshot_doc **v = mg_calloc(total, sizeof(*v));
+    const struct mg_snapshot_doc **v = mg_calloc(total, sizeof(const struct mg_snapshot_doc *));
     if (v == NULL)
         return MG_E_NOMEM;
     pos = 0;
+    const struct mg_snapshot_doc *d;
     while ((d = mg_snapshot_next_run(s, kind, &pos, &k)))
         for (size_t i = 0; i < k; i++)
             v[(*n)++] = &d[i];
@@ -352,10 +352,10 @@ static enum mg_err s_bucketize(struct mg_snapshot *s, struct s_build *b)
 {
     size_t nb = 0;
     for (size_t i = 0; i < b->n; i++)
-        if (i == 0 || strcmp(b->docs[i].kind, b->docs[i - 1].kind) ||
-            strcmp(b->docs[i].account, b->docs[i - 1].account))
+        if (i == 0 || strcmp(b->docs[i].kind, b->docs[i - 1].kind) != 0 ||
+            strcmp(b->docs[i].account, b->docs[i - 1].account) != 0)
             nb++;
-    s->buckets = mg_calloc(nb ? nb : 1, sizeof(*s->buckets));
+    s->buckets = mg_calloc(nb ? nb : 1, sizeof(struct mg_snapshot_bucket *));
     if (s->buckets == NULL)
         return MG_E_NOMEM;
     size_t i = 0;
@@ -493,7 +493,8 @@ static enum mg_err s_apply(struct mg_state *st, const struct mg_snapshot *prev, 
     struct mg_snapshot_change *c = mg_calloc(n ? n : 1, sizeof(*c));
     struct mg_snapshot *s = s_snapshot_new(gen);
     /* at most one new bucket per change */
-    struct mg_snapshot_bucket **nb = mg_calloc(prev->n_buckets + n + 1, sizeof(*nb));
+    struct mg_snapshot_bucket **nb = mg_calloc(prev->n_buckets + n + 1,
+                                               sizeof(struct mg_snapshot_bucket *));
     struct mg_buf buf;
     mg_buf_init(&buf, MG_STORE_DOC_MAX + 1);
     enum mg_err e = c && s && nb ? MG_E_OK : MG_E_NOMEM;
