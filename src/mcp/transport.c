@@ -46,11 +46,12 @@ struct s_cache {
 #define S_JWT_SLOTS 256
 
 struct s_jwt_entry {
-    uint8_t digest[32];        /* SHA-256 of gateway id, "\n", token */
-    uint64_t generation;       /* of the snapshot the rules came from */
-    struct mg_oidc_keys *keys; /* a reference: the keys the token was checked with */
-    int64_t exp, skew;         /* valid while now - skew < exp */
-    json_t *payload;           /* a reference, for the principal */
+    uint8_t digest[32];          /* SHA-256 of the token */
+    uint64_t generation;         /* of the snapshot the rules came from */
+    const struct mg_gateway *gw; /* in that snapshot (compared, never read) */
+    struct mg_oidc_keys *keys;   /* a reference: the keys the token was checked with */
+    int64_t exp, skew;           /* valid while now - skew < exp */
+    json_t *payload;             /* a reference, for the principal */
     char caller[4 + 64 + 1];
 };
 
@@ -581,14 +582,13 @@ static enum s_authn s_authenticate_jwt(struct s_module *m, struct mg_http_exchan
         return S_AUTHN_SENT;
     }
     uint8_t digest[32];
-    struct s_jwt_cache *cache = s_sha256_pair(mg_slice_cstr(gw->id), token, digest)
-                                    ? s_jwt_cache_of(m, r->loop)
-                                    : NULL;
+    struct s_jwt_cache *cache = mg_sigv4_sha256(token, digest) ? s_jwt_cache_of(m, r->loop) : NULL;
     struct s_jwt_entry *slot = cache
                                    ? &cache->e[(digest[0] | (unsigned)digest[1] << 8) % S_JWT_SLOTS]
                                    : NULL;
     if (slot && slot->payload && slot->keys == keys && slot->generation == snap->generation &&
-        now - slot->skew < slot->exp && CRYPTO_memcmp(slot->digest, digest, 32) == 0) {
+        slot->gw == gw && now - slot->skew < slot->exp &&
+        CRYPTO_memcmp(slot->digest, digest, 32) == 0) {
         mg_oidc_keys_unref(keys);
         s_jwt_principal(a, slot->caller, json_incref(slot->payload));
         return S_AUTHN_OK;
@@ -638,6 +638,7 @@ static enum s_authn s_authenticate_jwt(struct s_module *m, struct mg_http_exchan
         s_jwt_entry_clear(slot);
         mg_memcpy(slot->digest, digest, 32);
         slot->generation = snap->generation;
+        slot->gw = gw;
         slot->keys = keys; /* the reference moves to the cache */
         keys = NULL;
         slot->exp = claims.exp;

@@ -73,6 +73,10 @@ enum mg_sigv4_status mg_sigv4_check(const struct mg_sigv4_auth *auth, const char
  * and otherwise freed at thread exit). */
 void mg_sigv4_thread_cleanup(void);
 
+/* SHA-256 with a pre-fetched algorithm and the calling thread's context: no allocation after the
+ * thread's first call. False only when OpenSSL fails (out of memory). */
+MG_MUST_USE bool mg_sigv4_sha256(struct mg_slice in, uint8_t out[32]);
+
 /* Decoded session token into out (cleared first). */
 MG_MUST_USE enum mg_err mg_sigv4_token(const struct mg_sigv4_auth *auth, struct mg_buf *out);
 

@@ -22,9 +22,8 @@ struct mg_sigv4_tls {
 /* The calling thread's scratch and crypto contexts (created on first use); NULL on OOM. */
 struct mg_sigv4_tls *mg_sigv4_tls_get(void);
 
-/* SHA-256 and HMAC-SHA256 with pre-fetched algorithms and per-thread contexts. They return false
- * only when OpenSSL fails (out of memory). */
-MG_MUST_USE bool mg_sigv4_sha256(struct mg_slice in, uint8_t out[32]);
+/* HMAC-SHA256 with a pre-fetched algorithm and a per-thread context (mg_sigv4_sha256 is in
+ * sigv4.h). False only when OpenSSL fails (out of memory). */
 MG_MUST_USE bool mg_sigv4_hmac(const uint8_t *key, size_t key_len, struct mg_slice msg,
                                uint8_t out[32]);
 
