@@ -51,6 +51,7 @@ struct mg_sigv4_auth {
                                      * mg_sigv4_token() to get the decoded value */
     bool token_in_query;            /* security_token came from the presigned query */
     bool date_from_date_header;     /* header form dated by `Date` (then `date` must be signed) */
+    bool amz_date_basic; /* amz_date is a valid basic-format time (set by mg_sigv4_parse) */
 };
 
 /* Step 1: find and parse the authentication data (header or presigned query).
