@@ -35,6 +35,9 @@ static enum mg_sigv4_status s_fail(struct mg_errinfo *ei, enum mg_sigv4_status s
     return st;
 }
 
+/* Equality with a string literal: the length first, then the bytes. */
+#define S_IS(s, lit) ((s).len == sizeof(lit) - 1 && mg_memcmp((s).ptr, lit, sizeof(lit) - 1) == 0)
+
 static const bool s_sep[256] = {[','] = true, [' '] = true, ['\t'] = true};
 
 static inline bool s_is_sep(uint8_t c)
@@ -227,13 +230,13 @@ static enum mg_sigv4_status s_parse_header(const struct s_hdrs *hs, struct mg_sl
         struct mg_slice val = mg_slice_sub(tok, (size_t)eq + 1, tok.len - (size_t)eq - 1);
         bool *have = NULL;
         struct mg_slice *dst = NULL;
-        if (mg_slice_eq_cstr(key, "Credential")) {
+        if (S_IS(key, "Credential")) {
             have = &have_cred;
             dst = &cred;
-        } else if (mg_slice_eq_cstr(key, "SignedHeaders")) {
+        } else if (S_IS(key, "SignedHeaders")) {
             have = &have_sh;
             dst = &sh;
-        } else if (mg_slice_eq_cstr(key, "Signature")) {
+        } else if (S_IS(key, "Signature")) {
             have = &have_sig;
             dst = &sig;
         } else {
@@ -415,7 +418,7 @@ enum mg_sigv4_status mg_sigv4_check(const struct mg_sigv4_auth *auth, const char
     if (expected_service && !mg_slice_eq_cstr(auth->service, expected_service))
         return s_fail(ei, MG_SIGV4_BAD_SCOPE, MG_E_AUTH,
                       "Credential should be scoped to correct service: '%s'. ", expected_service);
-    if (!mg_slice_eq_cstr(auth->terminator, "aws4_request"))
+    if (!S_IS(auth->terminator, "aws4_request"))
         return s_fail(ei, MG_SIGV4_BAD_SCOPE, MG_E_AUTH,
                       "Credential should be scoped with a valid terminator: 'aws4_request', not "
                       "'%.*s'. ",

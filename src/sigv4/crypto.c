@@ -170,7 +170,8 @@ void mg_sigv4_hex32(const uint8_t in[32], char out[64])
                                "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
                                "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
     for (size_t i = 0; i < 32; i++) {
-        out[2 * i] = t[2 * in[i]];
-        out[2 * i + 1] = t[2 * in[i] + 1];
+        const char *d = t + 2 * (size_t)in[i]; /* read once: out may alias in for the compiler */
+        out[2 * i] = d[0];
+        out[2 * i + 1] = d[1];
     }
 }
