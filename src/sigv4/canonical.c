@@ -391,12 +391,22 @@ static enum mg_sigv4_status s_bad(struct mg_errinfo *ei, enum mg_err code, const
     return MG_SIGV4_INCOMPLETE;
 }
 
-static bool s_name_char(uint8_t c)
+/* RFC 7230 tchar, lower case only, and no '%' (the presigned separator is "%3B") */
+static const bool s_name_chars[256] = {
+    ['a'] = true, ['b'] = true,  ['c'] = true, ['d'] = true, ['e'] = true, ['f'] = true,
+    ['g'] = true, ['h'] = true,  ['i'] = true, ['j'] = true, ['k'] = true, ['l'] = true,
+    ['m'] = true, ['n'] = true,  ['o'] = true, ['p'] = true, ['q'] = true, ['r'] = true,
+    ['s'] = true, ['t'] = true,  ['u'] = true, ['v'] = true, ['w'] = true, ['x'] = true,
+    ['y'] = true, ['z'] = true,  ['0'] = true, ['1'] = true, ['2'] = true, ['3'] = true,
+    ['4'] = true, ['5'] = true,  ['6'] = true, ['7'] = true, ['8'] = true, ['9'] = true,
+    ['-'] = true, ['_'] = true,  ['.'] = true, ['!'] = true, ['#'] = true, ['$'] = true,
+    ['&'] = true, ['\''] = true, ['*'] = true, ['+'] = true, ['^'] = true, ['`'] = true,
+    ['|'] = true, ['~'] = true,
+};
+
+static inline bool s_name_char(uint8_t c)
 {
-    /* RFC 7230 tchar, lower case only, and no '%' (the presigned separator is "%3B") */
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-           c == '!' || c == '#' || c == '$' || c == '&' || c == '\'' || c == '*' || c == '+' ||
-           c == '^' || c == '`' || c == '|' || c == '~';
+    return s_name_chars[c];
 }
 
 /* The canonical headers and the signed-headers line, in one pass over SignedHeaders that also
