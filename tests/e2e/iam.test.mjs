@@ -464,6 +464,29 @@ describe('STS AssumeRole', () => {
     assert.equal(e.name, 'AccessDenied');
   });
 
+  test('aws:SourceIp is the caller\'s address', async () => {
+    const c = iam(acctA.root);
+    await c.send(new CreateRoleCommand({
+      RoleName: 'ByAddress',
+      AssumeRolePolicyDocument: trust({ AWS: `arn:aws:iam::${A}:user/dev` }),
+    }));
+    const put = (cidr) => c.send(new PutRolePolicyCommand({
+      RoleName: 'ByAddress', PolicyName: 'byIp',
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 'iam:GetRole', Resource: '*', Condition: { IpAddress: { 'aws:SourceIp': cidr } } }],
+      }),
+    }));
+    const out = await sts(acctA.users.dev).send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${A}:role/ByAddress`, RoleSessionName: 'ip' }));
+    const s = iam(credsOf(out));
+    await put('127.0.0.1/32');
+    assert.equal((await s.send(new GetRoleCommand({ RoleName: 'ByAddress' }))).Role.RoleName, 'ByAddress');
+    await put('127.0.0.2/32');
+    assert.equal((await failure(s.send(new GetRoleCommand({ RoleName: 'ByAddress' })))).name, 'AccessDenied');
+    await put('10.0.0.0/8');
+    assert.equal((await failure(s.send(new GetRoleCommand({ RoleName: 'ByAddress' })))).name, 'AccessDenied');
+  });
+
   test('a tampered session token gets InvalidClientTokenId', async () => {
     const out = await sts(acctB.users.dev).send(new AssumeRoleCommand({ RoleArn: crossArn, RoleSessionName: 'tamper' }));
     const creds = credsOf(out);
