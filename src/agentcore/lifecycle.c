@@ -142,6 +142,17 @@ static enum mg_err s_gateway(const struct mg_env *env, const struct mg_snapshot 
             if (e && e != MG_E_NOT_FOUND)
                 return e;
         }
+        const char *token = s_str(cur, "_clientToken");
+        const struct mg_snapshot_doc *td = token ? mg_snapshot_get(snap, MG_AC_KIND_GATEWAY_TOKEN,
+                                                                   d->account, token)
+                                                 : NULL;
+        if (td &&
+            strcmp(s_str(td->doc, "gatewayId") ? s_str(td->doc, "gatewayId") : "", d->key) == 0) {
+            enum mg_err e = mg_store_delete(env->store, MG_AC_KIND_GATEWAY_TOKEN, d->account,
+                                            token);
+            if (e && e != MG_E_NOT_FOUND)
+                return e;
+        }
         enum mg_err e = mg_store_delete(env->store, MG_AC_KIND_GATEWAY, d->account, d->key);
         *changed = true;
         MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "gateway %s deleted", d->key);
