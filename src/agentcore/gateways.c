@@ -709,7 +709,7 @@ void mg_ac_delete_gateway(struct mg_call *c)
         goto out;
     }
     size_t n;
-    const struct mg_snapshot_doc *tgs = mg_snapshot_range(snap, MG_AC_KIND_TARGET, account, &n);
+    const struct mg_snapshot_doc *tgs = mg_ac_targets_of(snap, account, id, &n);
     size_t idl = strlen(id);
     for (size_t i = 0; i < n; i++) {
         if (strncmp(tgs[i].key, id, idl) != 0 || tgs[i].key[idl] != '/')

@@ -126,8 +126,7 @@ static enum mg_err s_gateway(const struct mg_env *env, const struct mg_snapshot 
     const json_t *cur = d->doc;
     if (s_is(cur, "DELETING")) {
         size_t n, idl = strlen(d->key);
-        const struct mg_snapshot_doc *tgs = mg_snapshot_range(snap, MG_AC_KIND_TARGET, d->account,
-                                                              &n);
+        const struct mg_snapshot_doc *tgs = mg_ac_targets_of(snap, d->account, d->key, &n);
         for (size_t i = 0; i < n; i++) {
             if (strncmp(tgs[i].key, d->key, idl) == 0 && tgs[i].key[idl] == '/') {
                 enum mg_err e = mg_store_delete(env->store, MG_AC_KIND_TARGET, d->account,
