@@ -114,9 +114,14 @@ void mg_http_add_header(struct mg_http_exchange *x, const char *name, struct mg_
     if (x->req == NULL)
         return;
     h2o_iovec_t v = h2o_strdup(&x->req->pool, (const char *)value.ptr, value.len);
-    h2o_iovec_t nm = h2o_strdup(&x->req->pool, name, strlen(name));
-    h2o_add_header_by_str(&x->req->pool, &x->req->res.headers, nm.base, nm.len, 1, NULL, v.base,
-                          v.len);
+    /* the name is a literal (http.h): no copy; a name h2o knows goes in by its token */
+    size_t nl = strlen(name);
+    const h2o_token_t *t = h2o_lookup_token(name, nl);
+    if (t != NULL)
+        h2o_add_header(&x->req->pool, &x->req->res.headers, t, NULL, v.base, v.len);
+    else
+        h2o_add_header_by_str(&x->req->pool, &x->req->res.headers, name, nl, 0, NULL, v.base,
+                              v.len);
 }
 
 struct mg_buf *mg_http_body(struct mg_http_exchange *x)
