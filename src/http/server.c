@@ -36,7 +36,13 @@ struct s_loop {
     atomic_long inflight;
     uint32_t access_n; /* requests seen, for --access-log-sample (this loop's thread only) */
     bool started;
+    /* Answer buffers of S_BODY_CAP bytes given back by finished requests, for the next ones
+     * (this loop's thread only): glibc serves blocks this size outside its per-thread cache. */
+    uint8_t *spare[16];
+    int n_spare;
 };
+
+#define S_BODY_CAP 4096 /* most answers fit: no regrowth */
 
 struct s_handler {
     h2o_handler_t super;
@@ -89,8 +95,9 @@ const struct mg_http_req *mg_http_request(struct mg_http_exchange *x)
 
 const struct mg_slice *mg_http_header(const struct mg_http_req *r, const char *lname)
 {
+    size_t n = strlen(lname);
     for (size_t i = 0; i < r->n_headers; i++)
-        if (mg_slice_eq_cstr(r->headers[i].name, lname))
+        if (r->headers[i].name.len == n && memcmp(r->headers[i].name.ptr, lname, n) == 0)
             return &r->headers[i].value;
     return NULL;
 }
@@ -255,11 +262,19 @@ static void s_access_log(struct mg_http_exchange *x, int status)
 /* A response body owned by the request's pool. */
 struct s_owned {
     uint8_t *ptr;
+    size_t cap;
+    struct s_loop *loop;
 };
 
+/* Runs on the loop's thread when the request's pool goes. */
 static void s_owned_dispose(void *p)
 {
-    mg_free(((struct s_owned *)p)->ptr);
+    struct s_owned *o = p;
+    struct s_loop *l = o->loop;
+    if (o->cap == S_BODY_CAP && l->n_spare < (int)(sizeof(l->spare) / sizeof(l->spare[0])))
+        l->spare[l->n_spare++] = o->ptr;
+    else
+        mg_free(o->ptr);
 }
 
 void mg_http_send(struct mg_http_exchange *x)
@@ -280,12 +295,14 @@ void mg_http_send(struct mg_http_exchange *x)
             /* The body is handed to h2o as it is (no copy) and freed with the request's pool;
              * a known length means a Content-Length answer instead of chunked framing. */
             static h2o_generator_t gen = {NULL, NULL};
-            size_t len = 0;
+            size_t len = 0, cap = x->body.cap;
             uint8_t *body = mg_buf_take(&x->body, &len);
             h2o_iovec_t iov = h2o_iovec_init(body ? (char *)body : "", len);
             if (body) {
                 struct s_owned *o = h2o_mem_alloc_shared(&req->pool, sizeof(*o), s_owned_dispose);
                 o->ptr = body;
+                o->cap = cap;
+                o->loop = x->loop;
             }
             req->res.content_length = len;
             h2o_start_response(req, &gen);
@@ -468,7 +485,10 @@ static int s_on_req(h2o_handler_t *self, h2o_req_t *req)
     x->loop = loop;
     x->start_ns = mg_mono_ns();
     mg_buf_init(&x->body, MG_LIMIT_RESPONSE);
-    if (mg_buf_reserve(&x->body, 4096) != MG_E_OK) { /* most answers fit: no regrowth */
+    if (loop->n_spare > 0) {
+        x->body.ptr = loop->spare[--loop->n_spare];
+        x->body.cap = S_BODY_CAP;
+    } else if (mg_buf_reserve(&x->body, S_BODY_CAP) != MG_E_OK) {
         /* the first append will retry */
     }
     x->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*x->guard), s_guard_dispose);
@@ -668,6 +688,8 @@ static void *s_loop_main(void *arg)
     }
     if (srv->on_stop)
         srv->on_stop(srv->user, l->index);
+    while (l->n_spare > 0)
+        mg_free(l->spare[--l->n_spare]);
     return NULL;
 }
 
