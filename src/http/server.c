@@ -97,7 +97,7 @@ const struct mg_slice *mg_http_header(const struct mg_http_req *r, const char *l
 {
     size_t n = strlen(lname);
     for (size_t i = 0; i < r->n_headers; i++)
-        if (r->headers[i].name.len == n && memcmp(r->headers[i].name.ptr, lname, n) == 0)
+        if (r->headers[i].name.len == n && mg_memcmp(r->headers[i].name.ptr, lname, n) == 0)
             return &r->headers[i].value;
     return NULL;
 }
