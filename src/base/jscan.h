@@ -16,7 +16,7 @@
 #include "base/slice.h"
 
 #define MG_JSCAN_MAX_DEPTH 256 /* the largest max_depth mg_jscan takes */
-#define MG_JSCAN_KEYS 256      /* keys of the open objects it can compare for duplicates */
+#define MG_JSCAN_KEYS 64       /* keys of the open objects it compares for duplicates */
 
 enum mg_jscan_type {
     MG_JSCAN_ABSENT = 0,

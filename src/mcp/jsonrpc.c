@@ -1,5 +1,6 @@
 /* JSON-RPC 2.0 for the MCP data plane: parsing with limits, classifying messages, and writing
  * response envelopes by concatenation. */
+#define _GNU_SOURCE /* memmem */
 #include <stdio.h>
 #include <string.h>
 
@@ -232,11 +233,22 @@ static const char *const s_members[] = {"jsonrpc", "method", "id", "params"};
 enum { S_M_JSONRPC, S_M_METHOD, S_M_ID, S_M_PARAMS, S_M_N };
 static const char *const s_param_members[] = {"cursor", "_meta"};
 
+/* A cheap look before the scan: whether one of the fast methods is named (escaped names are
+ * missed and take the tree path, as do bodies that name none, such as tools/call's). */
+static bool s_names_fast_method(struct mg_slice body)
+{
+    static const char *const needles[] = {"\"tools/list\"", "\"ping\"", "\"notifications/"};
+    for (size_t i = 0; i < sizeof(needles) / sizeof(needles[0]); i++)
+        if (memmem(body.ptr, body.len, needles[i], strlen(needles[i])) != NULL)
+            return true;
+    return false;
+}
+
 static bool s_parse_fast(struct mg_slice body, struct mg_jsonrpc_body *out)
 {
     memset(out, 0, sizeof(*out));
     struct mg_jscan_value top, v[S_M_N];
-    if (body.len > S_FAST_MAX ||
+    if (body.len > S_FAST_MAX || !s_names_fast_method(body) ||
         mg_jscan(body, MG_MCP_MAX_DEPTH, s_members, S_M_N, &top, v) != MG_JSCAN_OK ||
         top.type != MG_JSCAN_OBJECT || !mg_jscan_string_eq(&v[S_M_JSONRPC], "2.0"))
         return false;

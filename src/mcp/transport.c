@@ -926,6 +926,15 @@ static void s_post(struct s_module *mod, struct mg_http_exchange *x, struct mg_s
     rp->n_slots = n_slots;
     for (size_t i = 0; i < n_slots; i++)
         mg_buf_init(&rp->slots[i], MG_LIMIT_RESPONSE);
+    if (n_slots == 1 && !body.batch && !rp->sse) {
+        /* the answer goes out as the slot is (mg_mcp_reply_release): write it into the buffer
+         * the exchange reserved for its body instead of allocating another */
+        struct mg_buf *xb = mg_http_body(x);
+        rp->one = *xb;
+        rp->one.len = 0;
+        rp->one.max = MG_LIMIT_RESPONSE;
+        mg_buf_init(xb, xb->max);
+    }
     atomic_init(&rp->pending, 1);
     mg_memcpy(rp->request_id, r->request_id, sizeof(rp->request_id));
 
