@@ -248,7 +248,7 @@ static bool s_parse_fast(struct mg_slice body, struct mg_jsonrpc_body *out)
 {
     memset(out, 0, sizeof(*out));
     struct mg_jscan_value top, v[S_M_N];
-    if (body.len > S_FAST_MAX || !s_names_fast_method(body) ||
+    if (body.len == 0 || body.len > S_FAST_MAX || !s_names_fast_method(body) ||
         mg_jscan(body, MG_MCP_MAX_DEPTH, s_members, S_M_N, &top, v) != MG_JSCAN_OK ||
         top.type != MG_JSCAN_OBJECT || !mg_jscan_string_eq(&v[S_M_JSONRPC], "2.0"))
         return false;
