@@ -78,31 +78,45 @@ enum mg_jsonrpc_kind {
     MG_JSONRPC_INVALID, /* answer with err_code / err_msg (id when one could be read) */
 };
 
-/* One message of a body. Pointers borrow from the parsed document. */
+/* One message of a body. Pointers borrow from the parsed document (or the body). */
 struct mg_jsonrpc_msg {
     enum mg_jsonrpc_kind kind;
-    const json_t *obj;
+    const json_t *obj;    /* NULL when read without a tree */
     const char *method;   /* requests and notifications */
     const json_t *id;     /* requests and responses; NULL when absent or unusable */
     const json_t *params; /* object, or NULL */
     int err_code;         /* MG_JSONRPC_INVALID */
     const char *err_msg;
+    /* Read without a tree (mg_jsonrpc_parse's fast path): params is NULL whatever the body
+     * held, and the little its method reads of them is here. */
+    bool fast;
+    struct mg_slice cursor; /* params.cursor, a string (ptr NULL when absent or null) */
 };
 
 /* A parsed body: one message, or a batch. */
 struct mg_jsonrpc_body {
-    json_t *root; /* owned */
+    json_t *root; /* owned: the document (NULL on the fast path) */
+    json_t *id;   /* owned: the fast path's id */
     bool batch;
-    struct mg_jsonrpc_msg *msgs; /* owned; n entries */
+    struct mg_jsonrpc_msg *msgs; /* n entries: `one`, or owned for a batch */
     size_t n;
+    struct mg_jsonrpc_msg one;
+    char method[MG_MCP_MAX_METHOD + 1]; /* the fast path's method, when not a literal */
 };
 
 /* Parses a POST body. MG_E_PARSE: not JSON, invalid UTF-8 or nested deeper than
  * MG_MCP_MAX_DEPTH (answer -32700); MG_E_INVALID: an empty batch, a batch longer than
  * MG_MCP_MAX_BATCH, or a top-level value that is neither object nor array (answer -32600);
- * MG_E_NOMEM. On success every message is classified, invalid ones included. */
+ * MG_E_NOMEM. On success every message is classified, invalid ones included.
+ * A single valid request whose method reads at most a cursor of its params (ping, tools/list,
+ * notifications other than notifications/cancelled) is read by base/jscan.h without a tree
+ * (msgs[0].fast); everything else, invalid bodies included, by mg_jsonrpc_parse_tree, with the
+ * same outcome. The body must outlive out. */
 MG_MUST_USE enum mg_err mg_jsonrpc_parse(struct mg_slice body, struct mg_jsonrpc_body *out,
                                          struct mg_errinfo *ei);
+/* The same with a jansson tree always (exposed for tests). */
+MG_MUST_USE enum mg_err mg_jsonrpc_parse_tree(struct mg_slice body, struct mg_jsonrpc_body *out,
+                                              struct mg_errinfo *ei);
 void mg_jsonrpc_body_cleanup(struct mg_jsonrpc_body *b);
 /* Classifies one value (exposed for tests). */
 void mg_jsonrpc_classify(const json_t *v, struct mg_jsonrpc_msg *out);
@@ -206,7 +220,9 @@ struct mg_mcp_reply {
     bool batch;
     bool sse; /* answer as an SSE stream (one event per response) */
     size_t n_slots;
-    struct mg_buf *slots; /* each a complete JSON-RPC response, or empty (nothing to send) */
+    struct mg_buf *slots; /* each a complete JSON-RPC response, or empty (nothing to send);
+                             `one` for a single request, else owned */
+    struct mg_buf one;
     atomic_int pending;
     char request_id[37];
 };

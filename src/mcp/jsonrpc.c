@@ -1,9 +1,11 @@
 /* JSON-RPC 2.0 for the MCP data plane: parsing with limits, classifying messages, and writing
  * response envelopes by concatenation. */
+#define _GNU_SOURCE /* memmem */
 #include <stdio.h>
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/jscan.h"
 #include "mcp/internal.h"
 
 static const struct {
@@ -167,8 +169,8 @@ void mg_jsonrpc_classify(const json_t *v, struct mg_jsonrpc_msg *m)
     m->kind = has_id ? MG_JSONRPC_REQUEST : MG_JSONRPC_NOTIFICATION;
 }
 
-enum mg_err mg_jsonrpc_parse(struct mg_slice body, struct mg_jsonrpc_body *out,
-                             struct mg_errinfo *ei)
+enum mg_err mg_jsonrpc_parse_tree(struct mg_slice body, struct mg_jsonrpc_body *out,
+                                  struct mg_errinfo *ei)
 {
     memset(out, 0, sizeof(*out));
     if (!mg_jsonrpc_depth_ok(body, MG_MCP_MAX_DEPTH))
@@ -203,11 +205,7 @@ enum mg_err mg_jsonrpc_parse(struct mg_slice body, struct mg_jsonrpc_body *out,
             mg_jsonrpc_classify(json_array_get(root, i), &out->msgs[i]);
         out->n = n;
     } else if (json_is_object(root)) {
-        out->msgs = mg_calloc(1, sizeof(*out->msgs));
-        if (out->msgs == NULL) {
-            e = MG_E_NOMEM;
-            goto out;
-        }
+        out->msgs = &out->one;
         mg_jsonrpc_classify(root, &out->msgs[0]);
         out->n = 1;
     } else {
@@ -219,17 +217,111 @@ enum mg_err mg_jsonrpc_parse(struct mg_slice body, struct mg_jsonrpc_body *out,
 out:
     json_decref(root);
     if (e) {
-        mg_free(out->msgs);
+        if (out->msgs != &out->one)
+            mg_free(out->msgs);
         out->msgs = NULL;
         out->n = 0;
     }
     return e;
 }
 
+/* The fast path: one request that needs no tree (see mg_jsonrpc_parse). false: take the tree
+ * path (anything else, anything invalid, or out of memory). */
+#define S_FAST_MAX 4096 /* bytes: larger bodies are not the small envelopes this is for */
+
+static const char *const s_members[] = {"jsonrpc", "method", "id", "params"};
+enum { S_M_JSONRPC, S_M_METHOD, S_M_ID, S_M_PARAMS, S_M_N };
+static const char *const s_param_members[] = {"cursor", "_meta"};
+
+/* A cheap look before the scan: whether one of the fast methods is named (escaped names are
+ * missed and take the tree path, as do bodies that name none, such as tools/call's). */
+static bool s_names_fast_method(struct mg_slice body)
+{
+    static const char *const needles[] = {"\"tools/list\"", "\"ping\"", "\"notifications/"};
+    for (size_t i = 0; i < sizeof(needles) / sizeof(needles[0]); i++)
+        if (memmem(body.ptr, body.len, needles[i], strlen(needles[i])) != NULL)
+            return true;
+    return false;
+}
+
+static bool s_parse_fast(struct mg_slice body, struct mg_jsonrpc_body *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct mg_jscan_value top, v[S_M_N];
+    if (body.len == 0 || body.len > S_FAST_MAX || !s_names_fast_method(body) ||
+        mg_jscan(body, MG_MCP_MAX_DEPTH, s_members, S_M_N, &top, v) != MG_JSCAN_OK ||
+        top.type != MG_JSCAN_OBJECT || !mg_jscan_string_eq(&v[S_M_JSONRPC], "2.0"))
+        return false;
+    const struct mg_jscan_value *mv = &v[S_M_METHOD], *iv = &v[S_M_ID], *pv = &v[S_M_PARAMS];
+    bool has_id = iv->type != MG_JSCAN_ABSENT;
+    const char *method;
+    if (has_id) {
+        if (mg_jscan_string_eq(mv, "tools/list"))
+            method = "tools/list";
+        else if (mg_jscan_string_eq(mv, "ping"))
+            method = "ping";
+        else
+            return false;
+        if (iv->type != MG_JSCAN_INTEGER &&
+            !(iv->type == MG_JSCAN_STRING && iv->len <= MG_MCP_MAX_ID))
+            return false; /* classified invalid: the tree path words the answer */
+    } else {
+        /* notifications carry nothing this server reads, except notifications/cancelled */
+        if (mv->type != MG_JSCAN_STRING || mv->escaped || mv->len == 0 ||
+            mv->len > MG_MCP_MAX_METHOD || !mg_slice_starts_with(mv->raw, "notifications/") ||
+            mg_jscan_string_eq(mv, "notifications/cancelled"))
+            return false;
+        mg_memcpy(out->method, mv->raw.ptr, mv->len);
+        out->method[mv->len] = 0;
+        method = out->method;
+    }
+    struct mg_slice cursor = {NULL, 0};
+    if (pv->type != MG_JSCAN_ABSENT) {
+        struct mg_jscan_value ptop, p[2];
+        if (pv->type != MG_JSCAN_OBJECT ||
+            mg_jscan(pv->raw, MG_MCP_MAX_DEPTH, s_param_members, 2, &ptop, p) != MG_JSCAN_OK)
+            return false;
+        if (p[1].type != MG_JSCAN_ABSENT)
+            return false; /* _meta: the transport reads it */
+        if (p[0].type == MG_JSCAN_STRING && !p[0].escaped)
+            cursor = p[0].raw;
+        else if (p[0].type != MG_JSCAN_ABSENT && p[0].type != MG_JSCAN_NULL)
+            return false; /* an unusual cursor: the tree path answers it */
+    }
+    if (iv->type == MG_JSCAN_INTEGER) {
+        out->id = json_integer((json_int_t)iv->integer);
+    } else if (iv->type == MG_JSCAN_STRING) {
+        char text[MG_MCP_MAX_ID];
+        if (mg_jscan_string(iv, text, sizeof(text)))
+            out->id = json_stringn_nocheck(text, iv->len);
+    }
+    if (has_id && out->id == NULL)
+        return false;
+    struct mg_jsonrpc_msg *m = &out->one;
+    m->kind = has_id ? MG_JSONRPC_REQUEST : MG_JSONRPC_NOTIFICATION;
+    m->method = method;
+    m->id = out->id;
+    m->fast = true;
+    m->cursor = cursor;
+    out->msgs = m;
+    out->n = 1;
+    return true;
+}
+
+enum mg_err mg_jsonrpc_parse(struct mg_slice body, struct mg_jsonrpc_body *out,
+                             struct mg_errinfo *ei)
+{
+    if (s_parse_fast(body, out))
+        return MG_E_OK;
+    return mg_jsonrpc_parse_tree(body, out, ei);
+}
+
 void mg_jsonrpc_body_cleanup(struct mg_jsonrpc_body *b)
 {
     json_decref(b->root);
-    mg_free(b->msgs);
+    json_decref(b->id);
+    if (b->msgs != &b->one)
+        mg_free(b->msgs);
     memset(b, 0, sizeof(*b));
 }
 

@@ -306,21 +306,25 @@ static void s_initialize(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m)
 static void s_tools_list(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m)
 {
     const struct mg_tool_catalog *cat = &c->gw->catalog;
+    /* the cursor: read without a tree on the fast path (a string, or absent) */
     const json_t *cur = m->params ? json_object_get(m->params, "cursor") : NULL;
+    bool cur_set = m->fast ? m->cursor.ptr != NULL : cur != NULL && !json_is_null(cur);
+    bool cur_str = m->fast || json_is_string(cur);
+    struct mg_slice cur_text = m->fast
+                                   ? m->cursor
+                                   : mg_slice_make(json_string_value(cur), json_string_length(cur));
     if (mg_mcp_server_dynamic(c->gw)) {
         /* DYNAMIC MCP-server targets are listed live, in one page: no cursor is ever issued */
-        if (cur != NULL && !json_is_null(cur))
+        if (cur_set)
             s_fill_error(c, m->id, MG_JSONRPC_INVALID_PARAMS, "Invalid cursor");
         else
             mg_mcp_server_list(c, m);
         return;
     }
     uint32_t page = 0;
-    if (cur != NULL && !json_is_null(cur)) {
-        if (!json_is_string(cur) ||
-            !mg_mcp_cursor_parse(c->env->token_key, c->gw->id, cat->version,
-                                 mg_slice_make(json_string_value(cur), json_string_length(cur)),
-                                 &page) ||
+    if (cur_set) {
+        if (!cur_str ||
+            !mg_mcp_cursor_parse(c->env->token_key, c->gw->id, cat->version, cur_text, &page) ||
             page == 0 || page >= cat->n_pages) {
             s_fill_error(c, m->id, MG_JSONRPC_INVALID_PARAMS, "Invalid cursor");
             return;

@@ -717,7 +717,8 @@ static void s_reply_free(struct mg_mcp_reply *rp)
 {
     for (size_t i = 0; i < rp->n_slots; i++)
         mg_buf_cleanup(&rp->slots[i]);
-    mg_free(rp->slots);
+    if (rp->slots != &rp->one)
+        mg_free(rp->slots);
     mg_free(rp);
 }
 
@@ -910,7 +911,9 @@ static void s_post(struct s_module *mod, struct mg_http_exchange *x, struct mg_s
         if (body.msgs[i].kind == MG_JSONRPC_REQUEST || body.msgs[i].kind == MG_JSONRPC_INVALID)
             n_slots++;
     rp = mg_calloc(1, sizeof(*rp));
-    if (rp == NULL || (n_slots && (rp->slots = mg_calloc(n_slots, sizeof(*rp->slots))) == NULL)) {
+    if (rp && n_slots) /* a single request (the common case) takes the slot inside */
+        rp->slots = n_slots == 1 ? &rp->one : mg_calloc(n_slots, sizeof(*rp->slots));
+    if (rp == NULL || (n_slots && rp->slots == NULL)) {
         mg_free(rp);
         rp = NULL;
         s_http_error(x, 500, MG_JSONRPC_INTERNAL_ERROR, "Internal error");
@@ -923,6 +926,15 @@ static void s_post(struct s_module *mod, struct mg_http_exchange *x, struct mg_s
     rp->n_slots = n_slots;
     for (size_t i = 0; i < n_slots; i++)
         mg_buf_init(&rp->slots[i], MG_LIMIT_RESPONSE);
+    if (n_slots == 1 && !body.batch && !rp->sse) {
+        /* the answer goes out as the slot is (mg_mcp_reply_release): write it into the buffer
+         * the exchange reserved for its body instead of allocating another */
+        struct mg_buf *xb = mg_http_body(x);
+        rp->one = *xb;
+        rp->one.len = 0;
+        rp->one.max = MG_LIMIT_RESPONSE;
+        mg_buf_init(xb, xb->max);
+    }
     atomic_init(&rp->pending, 1);
     mg_memcpy(rp->request_id, r->request_id, sizeof(rp->request_id));
 
