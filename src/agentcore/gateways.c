@@ -435,8 +435,11 @@ out:
 /* ---- GetGateway / ListGateways ---------------------------------------------------------- */
 
 /* Resolves, authorizes and finds a gateway. NULL when answered. */
-static const struct mg_snapshot_doc *s_gateway_for(struct mg_call *c, const char *ident,
-                                                   const char *action, const struct mg_ac_ctx *ctx)
+/* The gateway ident names, after the authorization of action on it (remembered for the snapshot
+ * when memo is set: a read without request context, see mg_authz_cached). */
+static const struct mg_snapshot_doc *s_gateway_find(struct mg_call *c, const char *ident,
+                                                    const char *action, const struct mg_ac_ctx *ctx,
+                                                    bool memo)
 {
     char account[13], id[128], arn[256];
     if (!mg_ac_gateway_ident(c, ident, account, id))
@@ -448,11 +451,18 @@ static const struct mg_snapshot_doc *s_gateway_for(struct mg_call *c, const char
                                     .policy = mg_ac_policy_of(c, arn),
                                     .tags = d ? json_object_get(d->doc, "_tags") : NULL};
     struct mg_authz_extra extra = ctx ? mg_ac_extra(ctx) : (struct mg_authz_extra){0};
-    if (!mg_authz(c, action, &res, ctx ? &extra : NULL))
+    if (memo && ctx == NULL ? !mg_authz_cached(c, action, &res)
+                            : !mg_authz(c, action, &res, ctx ? &extra : NULL))
         return NULL;
     if (d == NULL)
         return mg_ac_gateway_doc(c, account, id);
     return d;
+}
+
+static const struct mg_snapshot_doc *s_gateway_for(struct mg_call *c, const char *ident,
+                                                   const char *action, const struct mg_ac_ctx *ctx)
+{
+    return s_gateway_find(c, ident, action, ctx, false);
 }
 
 const struct mg_snapshot_doc *mg_ac_gateway_authorized(struct mg_call *c, const char *ident,
@@ -465,7 +475,8 @@ const struct mg_snapshot_doc *mg_ac_gateway_authorized(struct mg_call *c, const 
 void mg_ac_get_gateway(struct mg_call *c)
 {
     const char *ident = mg_ac_in(c, "gatewayIdentifier");
-    const struct mg_snapshot_doc *d = s_gateway_for(c, ident, "bedrock-agentcore:GetGateway", NULL);
+    const struct mg_snapshot_doc *d = s_gateway_find(c, ident, "bedrock-agentcore:GetGateway", NULL,
+                                                     true);
     if (d == NULL)
         return;
     const struct mg_gateway_json *j = mg_ac_gateway_json(c->snap, d);
@@ -493,7 +504,7 @@ bool mg_ac_page_params(struct mg_call *c, size_t *max, char *token, size_t cap)
 void mg_ac_list_gateways(struct mg_call *c)
 {
     struct mg_authz_resource res = {.arn = "*", .account = c->principal.account};
-    if (!mg_authz(c, "bedrock-agentcore:ListGateways", &res, NULL))
+    if (!mg_authz_cached(c, "bedrock-agentcore:ListGateways", &res))
         return;
     size_t max;
     char token[2100];
