@@ -480,8 +480,8 @@ void mg_ac_get_gateway(struct mg_call *c)
     if (d == NULL)
         return;
     const struct mg_gateway_json *j = mg_ac_gateway_json(c->snap, d);
-    if (j && mg_aws_reply_json_text(c->reply, 200, mg_slice_make(j->public_doc, j->public_len)) ==
-                 MG_E_OK)
+    if (j && mg_buf_append(mg_aws_reply_json_buf_public(c->reply, 200), j->public_doc,
+                           j->public_len) == MG_E_OK)
         return;
     mg_ac_send_json(c, 200, mg_ac_public_gateway(d->doc));
 }
@@ -523,7 +523,7 @@ void mg_ac_list_gateways(struct mg_call *c)
             i++;
     /* {"items":[...],"nextToken":"..."} as json_dumps would write it, from each gateway's item
      * serialized once with the snapshot */
-    struct mg_buf *b = mg_aws_reply_json_buf(c->reply, 200);
+    struct mg_buf *b = mg_aws_reply_json_buf_public(c->reply, 200);
     enum mg_err e = mg_buf_append_cstr(b, "{\"items\":[");
     const char *last = NULL;
     for (size_t k = 0; !e && i < n && k < max; i++, k++) {
