@@ -131,10 +131,31 @@ static bool s_transitional(const char *st)
                   strcmp(st, "DELETING") == 0 || strcmp(st, "SYNCHRONIZING") == 0);
 }
 
+/* Appends s to out (holding *o bytes), cut at cap - 1 bytes like snprintf. */
+static void s_cat(char *out, size_t cap, size_t *o, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > cap - 1 - *o)
+        n = cap - 1 - *o;
+    mg_memcpy(out + *o, s, n);
+    *o += n;
+}
+
 static void s_gateway_arn(struct mg_call *c, const char *account, const char *id, char *out,
                           size_t cap)
 {
-    snprintf(out, cap, "arn:aws:bedrock-agentcore:%s:%s:gateway/%s", c->env->region, account, id);
+    /* "arn:aws:bedrock-agentcore:%s:%s:gateway/%s" (region, account, id), without formatting:
+     * this runs for every request that names a gateway */
+    size_t o = 0;
+    if (cap == 0)
+        return;
+    s_cat(out, cap, &o, "arn:aws:bedrock-agentcore:");
+    s_cat(out, cap, &o, c->env->region);
+    s_cat(out, cap, &o, ":");
+    s_cat(out, cap, &o, account);
+    s_cat(out, cap, &o, ":gateway/");
+    s_cat(out, cap, &o, id);
+    out[o] = 0;
 }
 
 /* The role named by an ARN in the snapshot, or NULL. */
@@ -493,11 +514,14 @@ bool mg_ac_page_params(struct mg_call *c, size_t *max, char *token, size_t cap)
     *max = json_is_integer(m) ? (size_t)json_integer_value(m) : 1000;
     const char *t = mg_ac_in(c, "nextToken");
     token[0] = 0;
-    if (t && strlen(t) >= cap) {
+    size_t n = t ? strlen(t) : 0;
+    if (t && n >= cap) {
         mg_ac_send_validation_msg(c, "FieldValidationFailed", "Invalid nextToken");
         return false;
     }
-    snprintf(token, cap, "%s", t ? t : "");
+    if (n)
+        mg_memcpy(token, t, n);
+    token[n] = 0;
     return true;
 }
 

@@ -472,6 +472,7 @@ struct mg_authz_memo_stats mg_authz_memo_stats(void)
 
 void mg_authz_thread_cleanup(void)
 {
+    (void)pthread_once(&s_memo_once, s_memo_init);
     if (!s_memo_ready)
         return;
     mg_free(pthread_getspecific(s_memo_tls));
