@@ -3,10 +3,13 @@
 // /_mcpgate/health of the same server, in the same run, with wrk. Each signed request is made
 // once and replayed (valid within the SigV4 clock-skew window).
 //   MCPGATE_BIN=build/release/mcpgate node bench/control_plane.mjs
+// Beside the rates, the server's CPU time per request (user + system, from /proc, Linux): on a
+// shared machine, where other work takes cores from the server and from wrk, it moves less than
+// the rates do.
 // Environment: DURATION (s, default 5), CONNECTIONS (default 32), THREADS (server loops, default 1),
 // GATEWAYS (default 1000), LOG_LEVEL (server --log-level, default warn), MCPGATE_ARGS (more server
 // options, space-separated).
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { signRequest } from '../tests/e2e/lib/aws.mjs';
@@ -27,6 +30,16 @@ accounts[0].roles = { gw: { name: 'gw', path: '/', assumeRolePolicyDocument: {
 const gw = await startServer({ accounts, args: ['--threads', String(THREADS), '--log-level', LOG_LEVEL, ...EXTRA_ARGS] });
 const key = accounts[0].root;
 const dir = await mkdtemp(path.join(os.tmpdir(), 'mcpgate-bench-cp-'));
+
+/** The server's CPU time so far (user + system), in microseconds, or NaN without /proc. */
+async function cpuUs() {
+  try {
+    const f = (await readFile(`/proc/${gw.pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * (1e6 / 100); /* clock ticks of 10 ms */
+  } catch {
+    return NaN;
+  }
+}
 
 async function signed(method, p, body) {
   const s = await signRequest(gw, key, { method, path: p, service: 'bedrock-agentcore',
@@ -53,15 +66,18 @@ try {
   const results = [];
   for (const [name, url, s] of shapes) {
     const lua = await writeLua(path.join(dir, `${results.length}.lua`), { method: 'GET', headers: s.headers ?? {} });
+    const cpu0 = await cpuUs();
     const r = await wrk(url ?? s.url, lua, { duration: DURATION, connections: CONNECTIONS });
+    r.cpu = (await cpuUs() - cpu0) / (r.rps * DURATION);
     if (r.non2xx || r.errors) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
     results.push([name, r]);
   }
-  const base = results[0][1].rps;
+  const base = results[0][1].rps, baseCpu = results[0][1].cpu;
   console.log(`${GATEWAYS} gateways; ${THREADS} server thread(s), ${CONNECTIONS} connections, ${DURATION} s each`);
   for (const [name, r] of results) {
     console.log(`${name.padEnd(40)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50} us  p99 ${r.p99} us  ` +
-      `ratio to static ${(r.rps / base).toFixed(2)}`);
+      `ratio to static ${(r.rps / base).toFixed(2)}  server CPU ${r.cpu.toFixed(1)} us/req ` +
+      `(static/this ${(baseCpu / r.cpu).toFixed(2)})`);
   }
 } finally {
   await gw.stop();

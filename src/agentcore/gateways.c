@@ -131,10 +131,31 @@ static bool s_transitional(const char *st)
                   strcmp(st, "DELETING") == 0 || strcmp(st, "SYNCHRONIZING") == 0);
 }
 
+/* Appends s to out (holding *o bytes), cut at cap - 1 bytes like snprintf. */
+static void s_cat(char *out, size_t cap, size_t *o, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > cap - 1 - *o)
+        n = cap - 1 - *o;
+    mg_memcpy(out + *o, s, n);
+    *o += n;
+}
+
 static void s_gateway_arn(struct mg_call *c, const char *account, const char *id, char *out,
                           size_t cap)
 {
-    snprintf(out, cap, "arn:aws:bedrock-agentcore:%s:%s:gateway/%s", c->env->region, account, id);
+    /* "arn:aws:bedrock-agentcore:%s:%s:gateway/%s" (region, account, id), without formatting:
+     * this runs for every request that names a gateway */
+    size_t o = 0;
+    if (cap == 0)
+        return;
+    s_cat(out, cap, &o, "arn:aws:bedrock-agentcore:");
+    s_cat(out, cap, &o, c->env->region);
+    s_cat(out, cap, &o, ":");
+    s_cat(out, cap, &o, account);
+    s_cat(out, cap, &o, ":gateway/");
+    s_cat(out, cap, &o, id);
+    out[o] = 0;
 }
 
 /* The role named by an ARN in the snapshot, or NULL. */
@@ -466,8 +487,11 @@ out:
 /* ---- GetGateway / ListGateways ---------------------------------------------------------- */
 
 /* Resolves, authorizes and finds a gateway. NULL when answered. */
-static const struct mg_snapshot_doc *s_gateway_for(struct mg_call *c, const char *ident,
-                                                   const char *action, const struct mg_ac_ctx *ctx)
+/* The gateway ident names, after the authorization of action on it (remembered for the snapshot
+ * when memo is set: a read without request context, see mg_authz_cached). */
+static const struct mg_snapshot_doc *s_gateway_find(struct mg_call *c, const char *ident,
+                                                    const char *action, const struct mg_ac_ctx *ctx,
+                                                    bool memo)
 {
     char account[13], id[128], arn[256];
     if (!mg_ac_gateway_ident(c, ident, account, id))
@@ -479,11 +503,18 @@ static const struct mg_snapshot_doc *s_gateway_for(struct mg_call *c, const char
                                     .policy = mg_ac_policy_of(c, arn),
                                     .tags = d ? json_object_get(d->doc, "_tags") : NULL};
     struct mg_authz_extra extra = ctx ? mg_ac_extra(ctx) : (struct mg_authz_extra){0};
-    if (!mg_authz(c, action, &res, ctx ? &extra : NULL))
+    if (memo && ctx == NULL ? !mg_authz_cached(c, action, &res)
+                            : !mg_authz(c, action, &res, ctx ? &extra : NULL))
         return NULL;
     if (d == NULL)
         return mg_ac_gateway_doc(c, account, id);
     return d;
+}
+
+static const struct mg_snapshot_doc *s_gateway_for(struct mg_call *c, const char *ident,
+                                                   const char *action, const struct mg_ac_ctx *ctx)
+{
+    return s_gateway_find(c, ident, action, ctx, false);
 }
 
 const struct mg_snapshot_doc *mg_ac_gateway_authorized(struct mg_call *c, const char *ident,
@@ -496,12 +527,13 @@ const struct mg_snapshot_doc *mg_ac_gateway_authorized(struct mg_call *c, const 
 void mg_ac_get_gateway(struct mg_call *c)
 {
     const char *ident = mg_ac_in(c, "gatewayIdentifier");
-    const struct mg_snapshot_doc *d = s_gateway_for(c, ident, "bedrock-agentcore:GetGateway", NULL);
+    const struct mg_snapshot_doc *d = s_gateway_find(c, ident, "bedrock-agentcore:GetGateway", NULL,
+                                                     true);
     if (d == NULL)
         return;
     const struct mg_gateway_json *j = mg_ac_gateway_json(c->snap, d);
-    if (j && mg_aws_reply_json_text(c->reply, 200, mg_slice_make(j->public_doc, j->public_len)) ==
-                 MG_E_OK)
+    if (j && mg_buf_append(mg_aws_reply_json_buf_public(c->reply, 200), j->public_doc,
+                           j->public_len) == MG_E_OK)
         return;
     mg_ac_send_json(c, 200, mg_ac_public_gateway(d->doc));
 }
@@ -513,18 +545,21 @@ bool mg_ac_page_params(struct mg_call *c, size_t *max, char *token, size_t cap)
     *max = json_is_integer(m) ? (size_t)json_integer_value(m) : 1000;
     const char *t = mg_ac_in(c, "nextToken");
     token[0] = 0;
-    if (t && strlen(t) >= cap) {
+    size_t n = t ? strlen(t) : 0;
+    if (t && n >= cap) {
         mg_ac_send_validation_msg(c, "FieldValidationFailed", "Invalid nextToken");
         return false;
     }
-    snprintf(token, cap, "%s", t ? t : "");
+    if (n)
+        mg_memcpy(token, t, n);
+    token[n] = 0;
     return true;
 }
 
 void mg_ac_list_gateways(struct mg_call *c)
 {
     struct mg_authz_resource res = {.arn = "*", .account = c->principal.account};
-    if (!mg_authz(c, "bedrock-agentcore:ListGateways", &res, NULL))
+    if (!mg_authz_cached(c, "bedrock-agentcore:ListGateways", &res))
         return;
     size_t max;
     char token[2100];
@@ -543,7 +578,7 @@ void mg_ac_list_gateways(struct mg_call *c)
             i++;
     /* {"items":[...],"nextToken":"..."} as json_dumps would write it, from each gateway's item
      * serialized once with the snapshot */
-    struct mg_buf *b = mg_aws_reply_json_buf(c->reply, 200);
+    struct mg_buf *b = mg_aws_reply_json_buf_public(c->reply, 200);
     enum mg_err e = mg_buf_append_cstr(b, "{\"items\":[");
     const char *last = NULL;
     for (size_t k = 0; !e && i < n && k < max; i++, k++) {

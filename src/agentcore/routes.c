@@ -1,4 +1,5 @@
 /* bedrock-agentcore-control: the API served through mg_call_serve, reply fillers, identifiers. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -173,14 +174,50 @@ json_t *mg_ac_public_target(const json_t *doc)
 
 /* ---- identifiers, lookups, authorization ------------------------------------------------ */
 
+/* The pattern of a gateway id (GetGateway's gatewayIdentifier in the model), or 0. */
+static uint32_t s_id_pattern;
+static pthread_once_t s_id_pattern_once = PTHREAD_ONCE_INIT;
+
+static uint32_t s_pattern_of(const struct mg_aws_op *op, const char *member)
+{
+    const struct mg_aws_shape *in = op ? mg_aws_shape(op->input) : NULL;
+    for (size_t i = 0; in != NULL && i < in->count; i++) {
+        const struct mg_aws_member *m = mg_aws_member(in, i);
+        if (strcmp(mg_aws_str(m->name), member) == 0)
+            return mg_aws_shape(m->target)->pattern;
+    }
+    return 0;
+}
+
+static void s_id_pattern_init(void)
+{
+    s_id_pattern = s_pattern_of(mg_aws_op_find(MG_AWS_SVC_AGENTCORE_CONTROL,
+                                               mg_slice_cstr("GetGateway")),
+                                "gatewayIdentifier");
+}
+
+/* Whether ident is the call's gatewayIdentifier and the validator already matched it against
+ * the gateway id's pattern (mg_ac_match_gateway_id's) */
+static bool s_id_validated(const struct mg_call *c, const char *ident)
+{
+    if (c->op == NULL || ident != json_string_value(json_object_get(c->input, "gatewayIdentifier")))
+        return false;
+    (void)pthread_once(&s_id_pattern_once, s_id_pattern_init);
+    return s_id_pattern != 0 && s_pattern_of(c->op, "gatewayIdentifier") == s_id_pattern;
+}
+
 bool mg_ac_gateway_ident(struct mg_call *c, const char *ident, char account[13], char id[128])
 {
     /* in the model's pattern (checked before the handler); an ARN was turned into its id by
      * s_prepare */
     const char *arn_account = json_string_value(json_object_get(c->input, S_ARN_ACCOUNT));
-    if (strlen(ident) < 128 && mg_ac_match_gateway_id(ident)) {
-        snprintf(account, 13, "%s", arn_account ? arn_account : c->principal.account);
-        snprintf(id, 128, "%s", ident);
+    size_t n = strlen(ident);
+    if (n < 128 && (s_id_validated(c, ident) || mg_ac_match_gateway_id(ident))) {
+        const char *a = arn_account ? arn_account : c->principal.account;
+        size_t al = strnlen(a, 12);
+        mg_memcpy(account, a, al);
+        account[al] = 0;
+        mg_memcpy(id, ident, n + 1);
         return true;
     }
     /* longer than any id mcpgate makes (a name of at most 48 characters, '-', 10): none such */

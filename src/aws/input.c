@@ -145,20 +145,41 @@ static const struct mg_slice *s_header(const struct mg_aws_request *req, const c
 }
 
 /* Decoded query pairs of a rest-json request. */
+#define S_PAIRS_INLINE 8
 struct s_pairs {
-    struct mg_kv *kv;
+    struct mg_kv *kv; /* inline, or allocated */
     size_t n;
     struct mg_buf store;
+    struct mg_kv inline_kv[S_PAIRS_INLINE];
 };
 
 static enum mg_err s_pairs_parse(struct s_pairs *p, struct mg_slice query)
 {
     size_t cap = 0;
-    for (size_t i = 0; i < query.len; i++)
+    bool encoded = false;
+    for (size_t i = 0; i < query.len; i++) {
         cap += query.ptr[i] == '&';
+        encoded = encoded || query.ptr[i] == '%' || query.ptr[i] == '+';
+    }
     cap++;
     if (cap > MG_LIMIT_QUERY_PARAMS)
         return MG_E_TOO_LARGE;
+    if (!encoded && cap <= S_PAIRS_INLINE) {
+        /* nothing to decode: the pairs point into the query itself, nothing is allocated */
+        p->kv = p->inline_kv;
+        struct mg_slice rest = query, pair;
+        while (rest.len && mg_slice_split(&rest, '&', &pair)) {
+            if (pair.len == 0)
+                continue;
+            long eq = mg_slice_find(pair, '=');
+            p->kv[p->n].name = eq < 0 ? pair : mg_slice_make(pair.ptr, (size_t)eq);
+            p->kv[p->n].value = eq < 0
+                                    ? mg_slice_make(pair.ptr, 0)
+                                    : mg_slice_make(pair.ptr + eq + 1, pair.len - (size_t)eq - 1);
+            p->n++;
+        }
+        return MG_E_OK;
+    }
     mg_buf_init(&p->store, query.len * 2 + 16);
     p->kv = mg_calloc(cap, sizeof(*p->kv));
     if (p->kv == NULL)
@@ -198,7 +219,8 @@ static enum mg_err s_pairs_parse(struct s_pairs *p, struct mg_slice query)
 
 static void s_pairs_cleanup(struct s_pairs *p)
 {
-    mg_free(p->kv);
+    if (p->kv != p->inline_kv)
+        mg_free(p->kv);
     mg_buf_cleanup(&p->store);
 }
 
@@ -334,6 +356,8 @@ static enum mg_err s_rest_label(json_t *obj, const struct mg_aws_op *op,
     for (size_t i = 0; i < rt->n_labels; i++) {
         if (!mg_slice_eq_cstr(rt->labels[i].name, wn))
             continue;
+        if (mg_slice_find(rt->labels[i].raw, '%') < 0) /* nothing to decode */
+            return s_set_scalar(obj, op, m, mg_aws_shape(m->target), rt->labels[i].raw, rep);
         struct mg_buf b;
         mg_buf_init(&b, rt->labels[i].raw.len + 1);
         enum mg_err e = mg_url_decode(&b, rt->labels[i].raw, false);

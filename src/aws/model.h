@@ -288,6 +288,7 @@ struct mg_aws_reply {
     char action[64];   /* query: the <ActionResponse> name */
     bool has_result;   /* query: whether <ActionResult> is written */
     bool json_text;    /* success: xml holds the rest-json body's text (mg_aws_reply_json_text) */
+    bool public_text;  /* ... and it holds nothing secret: not wiped on cleanup */
     /* The handler handed the exchange to an asynchronous completion that answers it (Lambda's
      * synchronous Invoke): nothing is sent when the handler returns. */
     bool deferred;
@@ -304,6 +305,10 @@ void mg_aws_reply_json(struct mg_aws_reply *r, int status, json_t *body);
 MG_MUST_USE enum mg_err mg_aws_reply_json_text(struct mg_aws_reply *r, int status,
                                                struct mg_slice text);
 struct mg_buf *mg_aws_reply_json_buf(struct mg_aws_reply *r, int status);
+/* mg_aws_reply_json_buf for a body that holds nothing secret (documents such as a gateway's,
+ * whose text the snapshot keeps anyway): the buffer is not wiped on cleanup, as the buffers of
+ * other replies are (they may hold credentials). */
+struct mg_buf *mg_aws_reply_json_buf_public(struct mg_aws_reply *r, int status);
 MG_MUST_USE enum mg_err mg_aws_reply_xml(struct mg_aws_reply *r, const char *action,
                                          struct mg_slice inner, bool has_result);
 /* The operation's validation error in its service's words: query 400 ValidationError; Lambda

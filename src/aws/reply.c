@@ -22,7 +22,7 @@ void mg_aws_reply_cleanup(struct mg_aws_reply *r)
 {
     json_decref(r->fields);
     json_decref(r->json);
-    if (r->xml.ptr) /* it may hold credentials (STS AssumeRole) */
+    if (r->xml.ptr && !r->public_text) /* it may hold credentials (STS AssumeRole) */
         mg_memzero(r->xml.ptr, r->xml.len);
     mg_buf_cleanup(&r->xml);
     r->fields = r->json = NULL;
@@ -38,6 +38,7 @@ static void s_clear(struct mg_aws_reply *r)
     r->code[0] = r->message[0] = r->action[0] = 0;
     r->has_result = false;
     r->json_text = false;
+    r->public_text = false;
 }
 
 void mg_aws_reply_error(struct mg_aws_reply *r, int status, const char *code, const char *fmt, ...)
@@ -64,6 +65,16 @@ struct mg_buf *mg_aws_reply_json_buf(struct mg_aws_reply *r, int status)
     r->status = status;
     r->json_text = true;
     return &r->xml;
+}
+
+struct mg_buf *mg_aws_reply_json_buf_public(struct mg_aws_reply *r, int status)
+{
+    /* what the buffer held before is wiped first: only the public text stays unwiped */
+    if (r->xml.ptr)
+        mg_memzero(r->xml.ptr, r->xml.len);
+    struct mg_buf *b = mg_aws_reply_json_buf(r, status);
+    r->public_text = true;
+    return b;
 }
 
 enum mg_err mg_aws_reply_json_text(struct mg_aws_reply *r, int status, struct mg_slice text)

@@ -2,6 +2,8 @@
  * query) -> operation + label values (see model.h). */
 #include "aws/model.h"
 
+#include <pthread.h>
+
 const struct mg_aws_op *mg_aws_route_query(enum mg_aws_service svc, struct mg_slice action)
 {
     const struct mg_aws_service_info *s = mg_aws_service(svc);
@@ -150,24 +152,117 @@ static bool s_method(struct mg_slice method, uint8_t *out)
     return false;
 }
 
+/* What the router checks of each template before matching it: its segments, whether its last
+ * is greedy, its first segment when that is literal; and the operations of each service by
+ * method. Made once from the tables. */
+#define S_MAX_OPS 2048
+#define S_METHODS 6 /* enum mg_aws_method */
+struct s_tmpl {
+    uint16_t n_segs;
+    bool greedy;
+    struct mg_slice first; /* empty when the first segment is a label */
+};
+static struct s_tmpl s_tmpls[S_MAX_OPS];
+static uint16_t s_order[S_MAX_OPS]; /* op indices by service, then method, then table order */
+static struct {
+    uint16_t start, count;
+} s_groups[MG_AWS_SVC_COUNT][S_METHODS];
+static bool s_tmpls_ready;
+static pthread_once_t s_tmpls_once = PTHREAD_ONCE_INIT;
+
+static void s_tmpls_init(void)
+{
+    if (mg_aws_model.n_ops > S_MAX_OPS || mg_aws_model.n_services > MG_AWS_SVC_COUNT)
+        return; /* every template is matched in full */
+    for (size_t i = 0; i < mg_aws_model.n_ops; i++) {
+        struct mg_slice rest = mg_slice_cstr(mg_aws_str(mg_aws_model.ops[i].uri)), seg;
+        struct s_tmpl *t = &s_tmpls[i];
+        while (s_next_segment(&rest, &seg)) {
+            bool label = seg.len >= 3 && seg.ptr[0] == '{' && seg.ptr[seg.len - 1] == '}';
+            if (t->n_segs == 0 && !label)
+                t->first = seg;
+            if (t->n_segs < UINT16_MAX)
+                t->n_segs++;
+            if (label && seg.ptr[seg.len - 2] == '+') {
+                t->greedy = true;
+                break; /* a greedy label ends the template */
+            }
+        }
+    }
+    size_t n = 0;
+    for (size_t k = 0; k < mg_aws_model.n_services; k++) {
+        const struct mg_aws_service_info *s = &mg_aws_model.services[k];
+        if ((size_t)s->first_op + s->n_ops > mg_aws_model.n_ops)
+            return;
+        for (uint8_t m = 0; m < S_METHODS; m++) {
+            s_groups[k][m].start = (uint16_t)n;
+            for (size_t i = s->first_op; i < (size_t)s->first_op + s->n_ops; i++)
+                if (mg_aws_model.ops[i].method == m && n < S_MAX_OPS)
+                    s_order[n++] = (uint16_t)i;
+            s_groups[k][m].count = (uint16_t)(n - s_groups[k][m].start);
+        }
+    }
+    s_tmpls_ready = true;
+}
+
+/* Whether template i can match a path of n segments whose first is first (false: it cannot). */
+static bool s_may_match(size_t i, size_t n, struct mg_slice first)
+{
+    const struct s_tmpl *t = &s_tmpls[i];
+    if (t->greedy ? n < t->n_segs : n != t->n_segs)
+        return false;
+    return t->first.len == 0 || mg_slice_eq(t->first, first);
+}
+
+struct s_best {
+    struct mg_aws_route *out;
+    struct s_score score;
+};
+
+/* Matches operation i against the path and query; keeps it in b when it is the best so far. */
+static void s_try(size_t i, struct mg_slice path, struct mg_slice query, struct s_best *b)
+{
+    const struct mg_aws_op *op = &mg_aws_model.ops[i];
+    struct mg_aws_route cur;
+    struct s_score sc;
+    if (!s_match(mg_aws_str(op->uri), path, &cur, &sc))
+        return;
+    if (!s_query_match(mg_aws_str(op->query), query, &sc.query))
+        return;
+    if (b->out->op == NULL || s_better(sc, b->score)) {
+        b->score = sc;
+        *b->out = cur;
+        b->out->op = op;
+    }
+}
+
 bool mg_aws_route_rest(const enum mg_aws_service *svcs, size_t n_svcs, struct mg_slice method,
                        struct mg_slice path, struct mg_slice query, struct mg_aws_route *out)
 {
-    struct mg_aws_route cur;
-    struct s_score best = {-1, -1, -1}, sc;
+    struct s_best best = {out, {-1, -1, -1}};
     out->op = NULL;
     out->n_labels = 0;
     uint8_t m;
     if (!s_method(method, &m))
         return false;
-    /* the path's first segment: a template whose first literal segment starts with another
-     * byte cannot match, and most templates are told apart there */
-    struct mg_slice first_rest = path, first = {0};
+    /* the path's first segment and how many it has: most templates are told apart there */
+    struct mg_slice first_rest = path, first = {0}, seg;
     bool has_first = s_next_segment(&first_rest, &first);
+    size_t n_segs = has_first;
+    while (s_next_segment(&first_rest, &seg))
+        n_segs++;
+    (void)pthread_once(&s_tmpls_once, s_tmpls_init);
     for (size_t k = 0; k < n_svcs; k++) {
         const struct mg_aws_service_info *s = mg_aws_service(svcs[k]);
         if (s == NULL || s->wire == MG_AWS_WIRE_QUERY)
             continue;
+        if (s_tmpls_ready && m < S_METHODS) {
+            size_t from = s_groups[svcs[k]][m].start, to = from + s_groups[svcs[k]][m].count;
+            for (size_t j = from; j < to; j++)
+                if (s_may_match(s_order[j], n_segs, first))
+                    s_try(s_order[j], path, query, &best);
+            continue;
+        }
         for (size_t i = s->first_op; i < (size_t)s->first_op + s->n_ops; i++) {
             const struct mg_aws_op *op = &mg_aws_model.ops[i];
             if (op->method != m) /* compared first: most operations differ here */
@@ -177,15 +272,7 @@ bool mg_aws_route_rest(const enum mg_aws_service *svcs, size_t n_svcs, struct mg
                 u++;
             if (has_first && *u != '{' && (uint8_t)*u != first.ptr[0])
                 continue;
-            if (!s_match(mg_aws_str(op->uri), path, &cur, &sc))
-                continue;
-            if (!s_query_match(mg_aws_str(op->query), query, &sc.query))
-                continue;
-            if (out->op == NULL || s_better(sc, best)) {
-                best = sc;
-                *out = cur;
-                out->op = op;
-            }
+            s_try(i, path, query, &best);
         }
     }
     return out->op != NULL;

@@ -69,6 +69,38 @@ static void s_mctx_init(void)
     }
 }
 
+/* Match data per thread, made on its first match and freed when the thread exits: whether a value
+ * matches is all a pattern is asked, so one pair (the whole match) is room enough. */
+static pthread_key_t s_md_key;
+static pthread_once_t s_md_once = PTHREAD_ONCE_INIT;
+static bool s_md_ready;
+
+static void s_md_free(void *md)
+{
+    pcre2_match_data_free(md);
+}
+
+static void s_md_init(void)
+{
+    s_md_ready = pthread_key_create(&s_md_key, s_md_free) == 0;
+}
+
+static pcre2_match_data *s_match_data(void)
+{
+    (void)pthread_once(&s_md_once, s_md_init);
+    if (!s_md_ready)
+        return NULL;
+    pcre2_match_data *md = pthread_getspecific(s_md_key);
+    if (md == NULL) {
+        md = pcre2_match_data_create(1, NULL);
+        if (md && pthread_setspecific(s_md_key, md) != 0) {
+            pcre2_match_data_free(md);
+            md = NULL;
+        }
+    }
+    return md;
+}
+
 bool mg_aws_pattern_ok(uint32_t pattern)
 {
     return s_pattern(pattern) != NULL;
@@ -82,13 +114,13 @@ bool mg_aws_pattern_match(uint32_t pattern, struct mg_slice s)
     (void)pthread_once(&s_mctx_once, s_mctx_init);
     if (s_mctx == NULL)
         return false;
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
+    pcre2_match_data *md = s_match_data();
     if (md == NULL)
         return false;
-    /* a limit reached (PCRE2_ERROR_MATCHLIMIT, _DEPTHLIMIT) is < 0: no match */
+    /* a limit reached (PCRE2_ERROR_MATCHLIMIT, _DEPTHLIMIT) is < 0: no match; 0 is a match whose
+     * groups the one-pair match data has no room for */
     int rc = pcre2_match(code, (PCRE2_SPTR)(s.ptr ? s.ptr : (const uint8_t *)""), s.len, 0,
                          PCRE2_NO_UTF_CHECK, md, s_mctx);
-    pcre2_match_data_free(md);
     return rc >= 0;
 }
 
@@ -163,22 +195,42 @@ static size_t s_utf8_chars(const char *s, size_t n)
     return c;
 }
 
+/* "base.part" (or "part" when base is empty), cut to cap - 1 bytes like snprintf; lower: the
+ * first letter of part lower-cased. */
+static void s_join_case(char *out, size_t cap, const char *base, const char *part, bool lower)
+{
+    size_t o = 0;
+    for (const char *c = base; *c && o + 1 < cap; c++)
+        out[o++] = *c;
+    if (*base && o + 1 < cap)
+        out[o++] = '.';
+    for (const char *c = part; *c && o + 1 < cap; c++) {
+        char ch = *c;
+        if (lower && c == part && ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch - 'A' + 'a');
+        out[o++] = ch;
+    }
+    if (cap)
+        out[o] = 0;
+}
+
 static void s_join(char *out, size_t cap, const char *base, const char *part)
 {
-    snprintf(out, cap, "%s%s%s", base, *base ? "." : "", part);
+    s_join_case(out, cap, base, part, false);
 }
 
 /* A member's name in a path, its first letter lower-cased as AWS writes it (query RoleName ->
- * roleName; Lambda's rest-json FunctionName -> functionName; AgentCore's names already are) */
+ * roleName; Lambda's rest-json FunctionName -> functionName; AgentCore's names already are);
+ * the name is cut at 127 bytes */
 static void s_member_path(struct s_walk *w, char *out, size_t cap, const char *base,
                           const char *name)
 {
     (void)w;
     char nm[128];
-    snprintf(nm, sizeof(nm), "%s", name);
-    if (nm[0] >= 'A' && nm[0] <= 'Z')
-        nm[0] = (char)(nm[0] - 'A' + 'a');
-    s_join(out, cap, base, nm);
+    size_t n = strnlen(name, sizeof(nm) - 1);
+    mg_memcpy(nm, name, n);
+    nm[n] = 0;
+    s_join_case(out, cap, base, nm, true);
 }
 
 static const char *s_type_words(enum mg_aws_type t)
@@ -219,34 +271,48 @@ static bool s_type_ok(enum mg_aws_type t, const json_t *j)
     return false;
 }
 
-static void s_len(struct s_walk *w, const struct mg_aws_shape *s, const char *shown,
+/* How a message shows the value it is about: j, or nothing when hidden (sensitive, or a list or
+ * map); written only when a message needs it. */
+struct s_shown {
+    const json_t *j;
+    bool hide;
+    char text[S_SHOWN + 32];
+};
+
+static const char *s_show(struct s_shown *sh)
+{
+    s_value(sh->hide ? NULL : sh->j, sh->hide, sh->text, sizeof(sh->text));
+    return sh->text;
+}
+
+static void s_len(struct s_walk *w, const struct mg_aws_shape *s, struct s_shown *sh,
                   const char *path, double len)
 {
     if ((s->flags & MG_AWS_S_MIN) && len < s->min)
         s_add(w->v, path,
               "%s at '%s' failed to satisfy constraint: Member must have length "
               "greater than or equal to %.17g",
-              shown, path, s->min);
+              s_show(sh), path, s->min);
     if ((s->flags & MG_AWS_S_MAX) && len > s->max)
         s_add(w->v, path,
               "%s at '%s' failed to satisfy constraint: Member must have length "
               "less than or equal to %.17g",
-              shown, path, s->max);
+              s_show(sh), path, s->max);
 }
 
 static void s_walk(struct s_walk *w, uint16_t shape, const json_t *j, const char *path, int depth);
 
 static void s_string(struct s_walk *w, const struct mg_aws_shape *s, const json_t *j,
-                     const char *shown, const char *path)
+                     struct s_shown *sh, const char *path)
 {
     const char *str = json_string_value(j);
     size_t n = json_string_length(j);
-    s_len(w, s, shown, path, s->type == MG_AWS_T_BLOB ? (double)n : (double)s_utf8_chars(str, n));
+    s_len(w, s, sh, path, s->type == MG_AWS_T_BLOB ? (double)n : (double)s_utf8_chars(str, n));
     if (s->pattern && !mg_aws_pattern_match(s->pattern, mg_slice_make(str, n)))
         s_add(w->v, path,
               "%s at '%s' failed to satisfy constraint: Member must satisfy regular "
               "expression pattern: %s",
-              shown, path, mg_aws_str(s->pattern));
+              s_show(sh), path, mg_aws_str(s->pattern));
     if (s->count == 0 || s->type != MG_AWS_T_STRING)
         return;
     for (size_t i = 0; i < s->count; i++)
@@ -262,7 +328,7 @@ static void s_string(struct s_walk *w, const struct mg_aws_shape *s, const json_
     s_add(w->v, path,
           "%s at '%s' failed to satisfy constraint: Member must satisfy enum value "
           "set: [%s]",
-          shown, path, set);
+          s_show(sh), path, set);
 }
 
 static void s_structure(struct s_walk *w, const struct mg_aws_shape *s, const json_t *j,
@@ -274,6 +340,8 @@ static void s_structure(struct s_walk *w, const struct mg_aws_shape *s, const js
         const struct mg_aws_member *m = mg_aws_member(s, i);
         const char *name = mg_aws_str(m->name);
         const json_t *v = json_object_get(j, name);
+        if ((v == NULL || json_is_null(v)) && !(m->flags & MG_AWS_M_REQUIRED))
+            continue;
         s_member_path(w, p, sizeof(p), path, name);
         if (v == NULL || json_is_null(v)) {
             if (m->flags & MG_AWS_M_REQUIRED)
@@ -319,14 +387,13 @@ static void s_walk(struct s_walk *w, uint16_t shape, const json_t *j, const char
               s_type_words((enum mg_aws_type)s->type));
         return;
     }
-    char shown[S_SHOWN + 32], p[160];
-    s_value(j, (s->flags & MG_AWS_S_SENSITIVE) || (w->flags & MG_AWS_V_NO_VALUES), shown,
-            sizeof(shown));
+    char p[160];
+    struct s_shown sh = {j, (s->flags & MG_AWS_S_SENSITIVE) || (w->flags & MG_AWS_V_NO_VALUES), ""};
     switch ((enum mg_aws_type)s->type) {
     case MG_AWS_T_STRUCTURE: s_structure(w, s, j, path, depth); return;
     case MG_AWS_T_LIST: {
-        snprintf(shown, sizeof(shown), "Value");
-        s_len(w, s, shown, path, (double)json_array_size(j));
+        sh.hide = true;
+        s_len(w, s, &sh, path, (double)json_array_size(j));
         const struct mg_aws_member *m = mg_aws_member(s, 0);
         for (size_t i = 0; m && i < json_array_size(j); i++) {
             char idx[40];
@@ -349,8 +416,8 @@ static void s_walk(struct s_walk *w, uint16_t shape, const json_t *j, const char
         return;
     }
     case MG_AWS_T_MAP: {
-        snprintf(shown, sizeof(shown), "Value");
-        s_len(w, s, shown, path, (double)json_object_size(j));
+        sh.hide = true;
+        s_len(w, s, &sh, path, (double)json_object_size(j));
         const struct mg_aws_member *mk = mg_aws_member(s, 0), *mv = mg_aws_member(s, 1);
         const char *k;
         const json_t *e;
@@ -373,7 +440,7 @@ static void s_walk(struct s_walk *w, uint16_t shape, const json_t *j, const char
         return;
     }
     case MG_AWS_T_STRING:
-    case MG_AWS_T_BLOB: s_string(w, s, j, shown, path); return;
+    case MG_AWS_T_BLOB: s_string(w, s, j, &sh, path); return;
     case MG_AWS_T_INTEGER:
     case MG_AWS_T_LONG:
     case MG_AWS_T_FLOAT:
@@ -383,12 +450,12 @@ static void s_walk(struct s_walk *w, uint16_t shape, const json_t *j, const char
             s_add(w->v, path,
                   "%s at '%s' failed to satisfy constraint: Member must have value "
                   "greater than or equal to %.17g",
-                  shown, path, s->min);
+                  s_show(&sh), path, s->min);
         if ((s->flags & MG_AWS_S_MAX) && d > s->max)
             s_add(w->v, path,
                   "%s at '%s' failed to satisfy constraint: Member must have value "
                   "less than or equal to %.17g",
-                  shown, path, s->max);
+                  s_show(&sh), path, s->max);
         return;
     }
     case MG_AWS_T_BOOLEAN:

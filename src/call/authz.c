@@ -1,8 +1,10 @@
 #include "call/authz.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -252,14 +254,11 @@ void mg_authz_audit(const struct mg_call *c, const char *action, const char *res
                where, msg);
 }
 
-bool mg_authz(struct mg_call *c, const char *action, const struct mg_authz_resource *res,
-              const struct mg_authz_extra *extra)
+/* Audits a denial and answers it; false. */
+static bool s_denied(struct mg_call *c, const char *action, const struct mg_authz_resource *res,
+                     const struct mg_policy_explain *ex, const char *msg)
 {
-    struct mg_policy_explain ex;
-    char msg[1024];
-    if (mg_authz_decide(c, action, res, extra, &ex, msg, sizeof(msg)) == MG_POLICY_ALLOW)
-        return true;
-    mg_authz_audit(c, action, res->arn, &ex, msg);
+    mg_authz_audit(c, action, res->arn, ex, msg);
     bool json = c->protocol == MG_AWS_REST_JSON;
     const char *code = json ? "AccessDeniedException" : "AccessDenied";
     if (c->reply != NULL) /* a handler under mg_call_serve: the reply is sent after it returns */
@@ -267,4 +266,215 @@ bool mg_authz(struct mg_call *c, const char *action, const struct mg_authz_resou
     else
         mg_aws_send_error(c->x, c->protocol, 403, code, msg);
     return false;
+}
+
+bool mg_authz(struct mg_call *c, const char *action, const struct mg_authz_resource *res,
+              const struct mg_authz_extra *extra)
+{
+    struct mg_policy_explain ex;
+    char msg[1024];
+    if (mg_authz_decide(c, action, res, extra, &ex, msg, sizeof(msg)) == MG_POLICY_ALLOW)
+        return true;
+    return s_denied(c, action, res, &ex, msg);
+}
+
+/* ---- allowed decisions remembered per event loop ------------------------------------------- */
+
+/* An allow is remembered, on the thread that decided it (each event loop is one thread: nothing
+ * is shared, nothing locked), under a key that holds every input of the decision: the principal
+ * (its policies and tags come from the snapshot, by its type, account and name), the action, the
+ * resource (ARN, account, the snapshot's policy and tags), the request's origin (aws:SourceIp,
+ * aws:SecureTransport), the region, the snapshot, and the second (aws:CurrentTime and
+ * aws:EpochTime change with it). Principals that carry inputs of their own (session policies,
+ * session tags, a bearer token's claims) are never remembered. */
+#define S_MEMO_SLOTS 64
+#define S_MEMO_KEY 1536
+
+struct s_memo_entry {
+    uint64_t hash, generation;
+    const struct mg_snapshot *snap; /* compared, never read */
+    int64_t second;
+    size_t len; /* 0: empty */
+    unsigned char key[S_MEMO_KEY];
+};
+
+struct s_memo {
+    struct s_memo_entry e[S_MEMO_SLOTS];
+    struct mg_authz_memo_stats stats;
+};
+
+static pthread_key_t s_memo_tls;
+static pthread_once_t s_memo_once = PTHREAD_ONCE_INIT;
+static bool s_memo_ready;
+
+static void s_memo_free(void *p)
+{
+    mg_free(p);
+}
+
+static void s_memo_init(void)
+{
+    s_memo_ready = pthread_key_create(&s_memo_tls, s_memo_free) == 0;
+}
+
+/* This thread's memo (NULL when it cannot be had: decide without it). */
+static struct s_memo *s_memo(void)
+{
+    (void)pthread_once(&s_memo_once, s_memo_init);
+    if (!s_memo_ready)
+        return NULL;
+    struct s_memo *m = pthread_getspecific(s_memo_tls);
+    if (m == NULL) {
+        m = mg_calloc(1, sizeof(*m));
+        if (m && pthread_setspecific(s_memo_tls, m) != 0) {
+            mg_free(m);
+            m = NULL;
+        }
+    }
+    return m;
+}
+
+struct s_key {
+    unsigned char b[S_MEMO_KEY];
+    size_t len;
+    bool fits;
+};
+
+/* Appends one field, its length first: two different keys never write the same bytes. */
+static void s_key_add(struct s_key *k, const void *p, size_t n)
+{
+    if (!k->fits || n > 0xFFFF || k->len + 2 + n > sizeof(k->b)) {
+        k->fits = false;
+        return;
+    }
+    k->b[k->len++] = (unsigned char)(n >> 8);
+    k->b[k->len++] = (unsigned char)n;
+    if (n)
+        mg_memcpy(k->b + k->len, p, n);
+    k->len += n;
+}
+
+static void s_key_str(struct s_key *k, const char *s)
+{
+    s_key_add(k, s ? s : "", s ? strlen(s) + 1 : 0); /* NULL and "" differ */
+}
+
+static void s_key_ptr(struct s_key *k, const void *p)
+{
+    s_key_add(k, &p, sizeof(p));
+}
+
+/* The key of a decision, or false when it cannot be remembered. */
+static bool s_memo_key(const struct mg_call *c, const char *action,
+                       const struct mg_authz_resource *res, struct s_key *k)
+{
+    const struct mg_principal *p = &c->principal;
+    if (c->req == NULL || c->snap == NULL || c->env == NULL || p->n_session_policies ||
+        p->session_tags || p->jwt_claims)
+        return false;
+    if (p->type != MG_PRINCIPAL_ROOT && p->type != MG_PRINCIPAL_USER &&
+        p->type != MG_PRINCIPAL_ASSUMED_ROLE)
+        return false;
+    k->len = 0;
+    k->fits = true;
+    unsigned char type = (unsigned char)p->type, secure = c->req->secure ? 1 : 0,
+                  chained = p->role_chained ? 1 : 0;
+    s_key_add(k, &type, 1);
+    s_key_str(k, action);
+    s_key_str(k, res->arn);
+    s_key_str(k, res->account);
+    s_key_ptr(k, res->policy);
+    s_key_ptr(k, res->tags);
+    s_key_str(k, p->account);
+    s_key_str(k, p->arn);
+    s_key_str(k, p->user_id);
+    s_key_str(k, p->name);
+    s_key_str(k, p->session_name);
+    s_key_str(k, p->role_arn);
+    s_key_str(k, p->access_key_id);
+    s_key_add(k, &p->token_issued, sizeof(p->token_issued));
+    s_key_add(k, &p->token_expires, sizeof(p->token_expires));
+    s_key_ptr(k, p->user);
+    s_key_add(k, &chained, 1);
+    s_key_str(k, p->source_identity);
+    s_key_add(k, &secure, 1);
+    s_key_str(k, c->req->remote_ip);
+    s_key_str(k, c->env->region);
+    s_key_ptr(k, c->env->identity);
+    return k->fits;
+}
+
+/* A hash of the key, eight bytes at a time (the slot only: entries are compared in full). */
+static uint64_t s_hash(const unsigned char *b, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const unsigned char *q = b + i; /* one little-endian load, as the compiler sees it */
+        uint64_t w = (uint64_t)q[0] | (uint64_t)q[1] << 8 | (uint64_t)q[2] << 16 |
+                     (uint64_t)q[3] << 24 | (uint64_t)q[4] << 32 | (uint64_t)q[5] << 40 |
+                     (uint64_t)q[6] << 48 | (uint64_t)q[7] << 56;
+        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 32;
+    }
+    for (; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001B3ull;
+    return h ^ (h >> 29);
+}
+
+enum mg_policy_decision mg_authz_decide_cached(const struct mg_call *c, const char *action,
+                                               const struct mg_authz_resource *res,
+                                               struct mg_policy_explain *ex, char *msg, size_t cap)
+{
+    struct s_key k;
+    struct s_memo *m = s_memo_key(c, action, res, &k) ? s_memo() : NULL;
+    struct s_memo_entry *slot = NULL;
+    uint64_t h = 0;
+    int64_t now = mg_now();
+    if (m) {
+        h = s_hash(k.b, k.len);
+        slot = &m->e[h % S_MEMO_SLOTS];
+        if (slot->len == k.len && slot->hash == h && slot->second == now &&
+            slot->generation == c->snap->generation && slot->snap == c->snap &&
+            mg_memcmp(slot->key, k.b, k.len) == 0) {
+            m->stats.hits++;
+            return MG_POLICY_ALLOW;
+        }
+        m->stats.misses++;
+    }
+    enum mg_policy_decision d = mg_authz_decide(c, action, res, NULL, ex, msg, cap);
+    /* the second the decision saw: a decision that straddled two is not remembered */
+    if (slot && d == MG_POLICY_ALLOW && mg_now() == now) {
+        slot->hash = h;
+        slot->generation = c->snap->generation;
+        slot->snap = c->snap;
+        slot->second = now;
+        slot->len = k.len;
+        mg_memcpy(slot->key, k.b, k.len);
+    }
+    return d;
+}
+
+bool mg_authz_cached(struct mg_call *c, const char *action, const struct mg_authz_resource *res)
+{
+    struct mg_policy_explain ex;
+    char msg[1024];
+    if (mg_authz_decide_cached(c, action, res, &ex, msg, sizeof(msg)) == MG_POLICY_ALLOW)
+        return true;
+    return s_denied(c, action, res, &ex, msg);
+}
+
+struct mg_authz_memo_stats mg_authz_memo_stats(void)
+{
+    struct s_memo *m = s_memo();
+    return m ? m->stats : (struct mg_authz_memo_stats){0};
+}
+
+void mg_authz_thread_cleanup(void)
+{
+    (void)pthread_once(&s_memo_once, s_memo_init);
+    if (!s_memo_ready)
+        return;
+    mg_free(pthread_getspecific(s_memo_tls));
+    (void)pthread_setspecific(s_memo_tls, NULL);
 }

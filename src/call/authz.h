@@ -3,6 +3,7 @@
 #define MG_AUTHZ_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "call/call.h"
 #include "policy/policy.h"
@@ -46,6 +47,29 @@ enum mg_policy_decision mg_authz_decide(const struct mg_call *c, const char *act
  * false. */
 bool mg_authz(struct mg_call *c, const char *action, const struct mg_authz_resource *res,
               const struct mg_authz_extra *extra);
+
+/* The same decisions for a resource whose ARN, account, policy and tags all come from c->snap
+ * (the pointers the snapshot holds), without extra request context: an allow is remembered on
+ * the calling thread (an event loop) for the same principal, action, resource, request origin
+ * (aws:SourceIp, aws:SecureTransport) and snapshot, within the same second, and the next such
+ * call returns it without evaluating again. Denials are always evaluated (and audited). A
+ * principal with inputs of its own (session policies, session tags, a bearer token) is never
+ * remembered, nor a call without a request or a snapshot. On a remembered allow ex and msg are
+ * left untouched. */
+enum mg_policy_decision mg_authz_decide_cached(const struct mg_call *c, const char *action,
+                                               const struct mg_authz_resource *res,
+                                               struct mg_policy_explain *ex, char *msg, size_t cap);
+/* mg_authz with mg_authz_decide_cached. */
+bool mg_authz_cached(struct mg_call *c, const char *action, const struct mg_authz_resource *res);
+
+/* What the calling thread's memory of decisions did (tests). */
+struct mg_authz_memo_stats {
+    uint64_t hits, misses;
+};
+struct mg_authz_memo_stats mg_authz_memo_stats(void);
+/* Forgets the calling thread's decisions and frees their memory (a thread that exits frees its
+ * own). */
+void mg_authz_thread_cleanup(void);
 
 /* Logs the explanation of a denial at info level under the audit subsystem. */
 void mg_authz_audit(const struct mg_call *c, const char *action, const char *resource,

@@ -147,6 +147,54 @@ static void test_route_rest(void **state)
     assert_null(s_route(iam, 1, "POST", "/", "", &rt));
 }
 
+/* Every rest operation's own path (labels filled in, a greedy one with two segments) finds an
+ * operation: itself, or one whose template matches that path with as many literal segments. */
+static void test_route_every_template(void **state)
+{
+    (void)state;
+    size_t tried = 0;
+    for (size_t k = 0; k < mg_aws_model.n_services; k++) {
+        const struct mg_aws_service_info *s = &mg_aws_model.services[k];
+        if (s->wire == MG_AWS_WIRE_QUERY)
+            continue;
+        enum mg_aws_service svc = (enum mg_aws_service)k;
+        for (size_t i = s->first_op; i < (size_t)s->first_op + s->n_ops; i++) {
+            const struct mg_aws_op *op = &mg_aws_model.ops[i];
+            const char *u = mg_aws_str(op->uri);
+            char path[1024];
+            size_t o = 0;
+            for (const char *c = u; *c && o + 8 < sizeof(path);) {
+                if (*c == '{') {
+                    const char *end = strchr(c, '}');
+                    assert_non_null(end);
+                    bool greedy = end[-1] == '+';
+                    const char *fill = greedy ? "a/b" : "x1";
+                    mg_memcpy(path + o, fill, strlen(fill));
+                    o += strlen(fill);
+                    c = end + 1;
+                } else {
+                    path[o++] = *c++;
+                }
+            }
+            path[o] = 0;
+            struct mg_aws_route rt;
+            const char *method = mg_aws_method_name((enum mg_aws_method)op->method);
+            assert_true(mg_aws_route_rest(&svc, 1, mg_slice_cstr(method), mg_slice_cstr(path),
+                                          mg_slice_cstr(mg_aws_str(op->query)), &rt));
+            if (rt.op != op) {
+                struct mg_aws_route a, b;
+                int mine = mg_aws_route_template(u, mg_slice_cstr(path), &a);
+                int found = mg_aws_route_template(mg_aws_str(rt.op->uri), mg_slice_cstr(path), &b);
+                assert_true(found >= 0);
+                assert_true(found >= mine);
+                assert_int_equal(rt.op->method, op->method);
+            }
+            tried++;
+        }
+    }
+    assert_true(tried > 100);
+}
+
 static void test_route_template(void **state)
 {
     (void)state;
@@ -523,11 +571,17 @@ static void test_replies(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tables),           cmocka_unit_test(test_served_list),
-        cmocka_unit_test(test_patterns_compile), cmocka_unit_test(test_route_rest),
-        cmocka_unit_test(test_route_template),   cmocka_unit_test(test_route_query),
-        cmocka_unit_test(test_input_rest),       cmocka_unit_test(test_input_query),
-        cmocka_unit_test(test_validate_query),   cmocka_unit_test(test_validate_rest),
+        cmocka_unit_test(test_tables),
+        cmocka_unit_test(test_served_list),
+        cmocka_unit_test(test_patterns_compile),
+        cmocka_unit_test(test_route_rest),
+        cmocka_unit_test(test_route_every_template),
+        cmocka_unit_test(test_route_template),
+        cmocka_unit_test(test_route_query),
+        cmocka_unit_test(test_input_rest),
+        cmocka_unit_test(test_input_query),
+        cmocka_unit_test(test_validate_query),
+        cmocka_unit_test(test_validate_rest),
         cmocka_unit_test(test_replies),
     };
     return MG_RUN_TESTS(tests);
