@@ -143,11 +143,9 @@ enum mg_err mg_store_open(const char *location, struct mg_store **out, struct mg
     *out = NULL;
     if (location == NULL || location[0] == '\0')
         return mg_errinfo_set(ei, MG_E_INVALID, "store location is empty");
-    if (strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0)
-        return mg_errinfo_set(ei, MG_E_INVALID,
-                              "the PostgreSQL store is not available in this build");
     struct mg_store *s = NULL;
-    enum mg_err err = mg_store_sqlite_open(location, &s, ei);
+    enum mg_err err = mg_store_location_is_pg(location) ? mg_store_pg_open(location, &s, ei)
+                                                        : mg_store_sqlite_open(location, &s, ei);
     if (err != MG_E_OK)
         return err;
     uint64_t gen = 0;
