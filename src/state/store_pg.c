@@ -285,9 +285,11 @@ static enum mg_err s_connect(const struct mg_store_pg *q, struct s_conn *c, bool
 {
     s_conn_close(c);
     /* Ours first: whatever the URI says overrides them (libpq keeps the last value). */
-    static const char *const keys[] = {"connect_timeout", "application_name", "client_encoding",
-                                       "dbname", NULL};
-    const char *vals[] = {S_CONNECT_TIMEOUT, "mcpgate", "UTF8", q->uri, NULL};
+    /* TCP keepalives: a server gone silent (a network pause) is noticed in about a minute. */
+    static const char *const keys[] = {
+        "connect_timeout",     "application_name", "client_encoding", "keepalives_idle",
+        "keepalives_interval", "keepalives_count", "dbname",          NULL};
+    const char *vals[] = {S_CONNECT_TIMEOUT, "mcpgate", "UTF8", "30", "10", "3", q->uri, NULL};
     c->pg = PQconnectdbParams(keys, vals, 1);
     if (c->pg == NULL)
         return mg_store_fail(MG_E_NOMEM, "out of memory connecting to PostgreSQL %s", q->shown);
