@@ -805,7 +805,7 @@ static void s_cursor_set(char *dst, const char *src, int len)
 {
     size_t n = len < 0 ? 0 : (size_t)len;
     if (n > MG_STORE_NAME_MAX)
-        n = MG_STORE_NAME_MAX; /* longer names are refused before they are written */
+        n = MG_STORE_NAME_MAX; /* never: longer names are refused on the way in and out */
     mg_memcpy(dst, src, n);
     dst[n] = '\0';
 }
@@ -844,6 +844,15 @@ static enum mg_err s_iter_pages(struct mg_store_pg *q, struct s_conn *c, const c
                 .doc_len = (size_t)PQgetlength(res, i, 3),
                 .updated_ms = 0,
             };
+            /* A longer name (written by something else) would not fit the page bound. */
+            if (PQgetlength(res, i, 0) > (int)MG_STORE_NAME_MAX ||
+                PQgetlength(res, i, 1) > (int)MG_STORE_NAME_MAX ||
+                PQgetlength(res, i, 2) > (int)MG_STORE_NAME_MAX) {
+                err = mg_store_fail(MG_E_STORE,
+                                    "PostgreSQL %s: a stored row's name is longer than %u bytes",
+                                    q->shown, MG_STORE_NAME_MAX);
+                break;
+            }
             if (!s_get_i64(res, i, 4, &row.updated_ms)) {
                 err = mg_store_fail(MG_E_STORE, "PostgreSQL %s: a row has no updated_ms", q->shown);
                 break;
