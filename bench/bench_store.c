@@ -1,6 +1,8 @@
 /* bench/bench_store.c: rough costs of the SQLite store on this machine: single durable puts,
  * batched puts in one transaction, point reads, a list and a full scan.
- * Usage: bench_store [rows] (default 2000), in a temporary directory under $TMPDIR or /tmp. */
+ * Usage: bench_store [rows] (default 2000), in a temporary directory under $TMPDIR or /tmp.
+ * With MCPGATE_BENCH_STORE=postgresql://... the same on that PostgreSQL database instead (its
+ * rows are left there; the keys are the same on every run). */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +60,10 @@ int main(int argc, char **argv)
     snprintf(dir, sizeof(dir), "%s/data", root);
     struct mg_store *s = NULL;
     struct mg_errinfo ei = {0};
-    if (mg_store_open(dir, &s, &ei) != MG_E_OK) {
+    const char *loc = getenv("MCPGATE_BENCH_STORE");
+    if (loc == NULL || loc[0] == '\0')
+        loc = dir;
+    if (mg_store_open(loc, &s, &ei) != MG_E_OK) {
         fprintf(stderr, "open: %s\n", ei.msg);
         return 1;
     }
