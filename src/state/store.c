@@ -417,6 +417,18 @@ enum mg_err mg_store_generation_refresh(struct mg_store *s, uint64_t *out)
     return MG_E_OK;
 }
 
+enum mg_err mg_store_wait_change(struct mg_store *s, uint64_t seen, int timeout_ms,
+                                 uint64_t *gen_out)
+{
+    if (s_holds_tx(s))
+        return mg_store_note(MG_E_INVALID, "waiting for changes inside a store transaction");
+    uint64_t gen = 0;
+    MG_TRY(s->ops->wait_change(s, seen, timeout_ms < 0 ? 0 : timeout_ms, &gen));
+    s_generation_seen(s, gen);
+    *gen_out = gen;
+    return MG_E_OK;
+}
+
 enum mg_err mg_store_meta_get(struct mg_store *s, const char *key, struct mg_buf *out)
 {
     mg_buf_reset(out);

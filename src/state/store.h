@@ -76,6 +76,16 @@ MG_MUST_USE enum mg_err mg_store_scan(struct mg_store *s, mg_store_row_fn fn, vo
 uint64_t mg_store_generation(struct mg_store *s);
 MG_MUST_USE enum mg_err mg_store_generation_refresh(struct mg_store *s, uint64_t *out);
 
+/* Waits until the stored generation is past `seen` (a commit by this or any other process or
+ * node sharing the store) or timeout_ms pass, then returns the stored generation in *gen_out
+ * (still `seen` or lower after a timeout) and updates the in-memory copy. PostgreSQL: woken by the
+ * notification every commit sends (channel mcpgate_generation, on a connection of its own), the
+ * generation read at the start and after each wake-up, so a lost notification costs at most the
+ * timeout. SQLite: the generation read every 50 ms. For one watching thread (concurrent calls are
+ * serialized); MG_E_INVALID on a thread that holds a transaction. */
+MG_MUST_USE enum mg_err mg_store_wait_change(struct mg_store *s, uint64_t seen, int timeout_ms,
+                                             uint64_t *gen_out);
+
 /* Like mg_store_scan, but the rows and *generation_out come from one consistent read, so a
  * snapshot built from them can be labelled with that generation. */
 MG_MUST_USE enum mg_err mg_store_scan_gen(struct mg_store *s, mg_store_row_fn fn, void *user,

@@ -42,6 +42,9 @@ struct mg_store_ops {
     enum mg_err (*meta_get)(struct mg_store *s, bool on_writer, const char *key,
                             struct mg_buf *out);
     enum mg_err (*generation_read)(struct mg_store *s, bool on_writer, uint64_t *out);
+    /* mg_store_wait_change without the front end's checks; *gen_out the stored generation. */
+    enum mg_err (*wait_change)(struct mg_store *s, uint64_t seen, int timeout_ms,
+                               uint64_t *gen_out);
 };
 
 /* The base every backend embeds first. */

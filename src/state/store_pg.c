@@ -6,6 +6,7 @@
  * Lists page through the primary key (a bounded number of rows in memory at once) inside one
  * REPEATABLE READ transaction, so that the pages and the generation are one consistent read. */
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +20,9 @@
 #define S_CONNECT_TIMEOUT "10"
 /* The advisory lock that serializes migrations between nodes ('mcpgate' as a number). */
 #define S_MIGRATION_LOCK "7810661108127262821"
+
+/* Every commit notifies this channel with the new generation (mg_store_wait_change). */
+#define S_CHANNEL "mcpgate_generation"
 
 /* Parameter and result types (pg_type OIDs). */
 #define S_OID_BYTEA 17u
@@ -83,7 +87,10 @@ static const struct s_stmt_def s_stmts[S_STMT_COUNT] = {
                     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                     2,
                     {S_OID_TEXT, S_OID_BYTEA}},
-    [S_GEN_BUMP] = {"UPDATE store_generation SET value = value + 1 WHERE id = 1 RETURNING value",
+    /* The notification goes out when (and only if) the transaction commits. */
+    [S_GEN_BUMP] = {"WITH g AS (UPDATE store_generation SET value = value + 1 WHERE id = 1 "
+                    "RETURNING value) SELECT value, pg_notify('" S_CHANNEL "', value::text) "
+                    "FROM g",
                     0,
                     {0}},
     [S_GEN_READ] = {"SELECT value FROM store_generation WHERE id = 1", 0, {0}},
@@ -104,6 +111,9 @@ struct mg_store_pg {
     pthread_cond_t pool_cv;
     struct s_conn readers[S_READERS_MAX];
     bool reader_busy[S_READERS_MAX];
+    pthread_mutex_t listen_mu;
+    struct s_conn listener; /* mg_store_wait_change's LISTEN connection (listen_mu) */
+    bool listening;         /* LISTEN has run on the listener's current connection */
 };
 
 static struct mg_store_pg *s_q(struct mg_store *s)
@@ -592,6 +602,8 @@ static void s_destroy(struct mg_store *s)
     for (size_t i = 0; i < S_READERS_MAX; i++)
         s_conn_close(&q->readers[i]);
     s_conn_close(&q->writer);
+    s_conn_close(&q->listener);
+    pthread_mutex_destroy(&q->listen_mu);
     pthread_cond_destroy(&q->pool_cv);
     pthread_mutex_destroy(&q->pool_mu);
     mg_store_base_cleanup(&q->base);
@@ -906,6 +918,54 @@ static enum mg_err s_doc_iter(struct mg_store *s, bool on_writer, const char *ki
     return err;
 }
 
+/* Takes the notifications that arrived on c; false when the connection failed. */
+static bool s_drain_notifies(struct s_conn *c)
+{
+    if (PQconsumeInput(c->pg) == 0 || PQstatus(c->pg) != CONNECTION_OK)
+        return false;
+    PGnotify *n;
+    while ((n = PQnotifies(c->pg)) != NULL)
+        PQfreemem(n);
+    return true;
+}
+
+static enum mg_err s_wait_change(struct mg_store *s, uint64_t seen, int timeout_ms,
+                                 uint64_t *gen_out)
+{
+    struct mg_store_pg *q = s_q(s);
+    struct s_conn *c = &q->listener;
+    uint64_t deadline = mg_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    pthread_mutex_lock(&q->listen_mu);
+    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+        q->listening = false;
+    enum mg_err err = s_conn_ready(q, c, false);
+    if (err == MG_E_OK && !q->listening) {
+        /* Listening before the first read: a commit after it either shows in that read or
+         * wakes the poll below. */
+        err = s_exec(q, c, "LISTEN " S_CHANNEL, PGRES_COMMAND_OK, "listening for changes", NULL);
+        q->listening = err == MG_E_OK;
+    }
+    while (err == MG_E_OK) {
+        if (!s_drain_notifies(c)) {
+            err = s_fail(q, c, NULL, "waiting for changes");
+            break;
+        }
+        err = s_read_generation(q, c, gen_out);
+        uint64_t now = mg_mono_ns();
+        if (err != MG_E_OK || *gen_out > seen || now >= deadline)
+            break;
+        uint64_t left_ms = (deadline - now + 999999u) / 1000000u;
+        struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN, .revents = 0};
+        if (pfd.fd < 0) {
+            err = s_fail(q, c, NULL, "waiting for changes");
+            break;
+        }
+        (void)poll(&pfd, 1, left_ms > 60000u ? 60000 : (int)left_ms);
+    }
+    pthread_mutex_unlock(&q->listen_mu);
+    return err;
+}
+
 static const struct mg_store_ops s_pg_ops = {
     .name = "postgresql",
     .destroy = s_destroy,
@@ -918,6 +978,7 @@ static const struct mg_store_ops s_pg_ops = {
     .doc_iter = s_doc_iter,
     .meta_get = s_meta_get,
     .generation_read = s_generation_read,
+    .wait_change = s_wait_change,
 };
 
 /* The password libpq reads from the URI (NULL when it has none or the URI does not parse). */
@@ -955,6 +1016,7 @@ enum mg_err mg_store_pg_open(const char *location, struct mg_store **out, struct
     mg_store_base_init(&q->base, &s_pg_ops);
     pthread_mutex_init(&q->pool_mu, NULL);
     pthread_cond_init(&q->pool_cv, NULL);
+    pthread_mutex_init(&q->listen_mu, NULL);
     size_t cap = strlen(location) + 16;
     q->uri = mg_strdup(location);
     q->shown = mg_malloc(cap);

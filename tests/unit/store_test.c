@@ -21,6 +21,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/slice.h"
+#include "base/util.h"
 #include "state/store.h"
 #include "state/store_internal.h"
 #include "unit/leaks.h"
@@ -911,6 +912,65 @@ static void test_store_concurrency(void **state)
     mg_store_close(c.s);
 }
 
+struct later_put {
+    struct mg_store *s;
+    int delay_ms;
+    enum mg_err err;
+};
+
+static void *later_put_thread(void *arg)
+{
+    struct later_put *l = arg;
+    usleep((useconds_t)l->delay_ms * 1000u);
+    l->err = mg_store_put(l->s, "user", "1", "later", MG_SLICE_LIT("{}"));
+    return NULL;
+}
+
+static uint64_t ms_since(uint64_t t0)
+{
+    return (mg_mono_ns() - t0) / 1000000u;
+}
+
+/* A second handle (another node) waits for a commit of the first one. */
+static void test_store_wait_change(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    struct mg_store *other = open_ok(f);
+    uint64_t g = 99;
+    /* Nothing new: a zero timeout returns at once with the stored generation. */
+    assert_int_equal(mg_store_wait_change(other, 0, 0, &g), MG_E_OK);
+    assert_int_equal(g, 0);
+    struct later_put l = {s, 150, MG_E_INTERNAL};
+    pthread_t t;
+    uint64_t t0 = mg_mono_ns();
+    assert_int_equal(pthread_create(&t, NULL, later_put_thread, &l), 0);
+    assert_int_equal(mg_store_wait_change(other, 0, 10000, &g), MG_E_OK);
+    uint64_t waited = ms_since(t0);
+    pthread_join(t, NULL);
+    assert_int_equal(l.err, MG_E_OK);
+    assert_int_equal(g, 1);
+    assert_int_equal(mg_store_generation(other), 1);
+    /* Woken by the commit, not by the timeout. */
+    assert_true(waited >= 100 && waited < 2000);
+    /* Already past: at once. */
+    t0 = mg_mono_ns();
+    assert_int_equal(mg_store_wait_change(other, 0, 10000, &g), MG_E_OK);
+    assert_int_equal(g, 1);
+    assert_true(ms_since(t0) < 1000);
+    /* Nothing comes: the timeout. */
+    t0 = mg_mono_ns();
+    assert_int_equal(mg_store_wait_change(other, 1, 200, &g), MG_E_OK);
+    assert_int_equal(g, 1);
+    assert_true(ms_since(t0) >= 150);
+    /* Not inside a transaction. */
+    assert_int_equal(mg_store_begin(other), MG_E_OK);
+    assert_int_equal(mg_store_wait_change(other, 1, 0, &g), MG_E_INVALID);
+    mg_store_rollback(other);
+    mg_store_close(other);
+    mg_store_close(s);
+}
+
 /* ---- PostgreSQL only ---- */
 
 static void test_pg_migrations_once(void **state)
@@ -1099,6 +1159,24 @@ static void test_pg_connection_loss(void **state)
     uint64_t gen = 0;
     assert_int_equal(mg_store_generation_refresh(s, &gen), MG_E_OK);
     assert_int_equal(gen, 3);
+    /* The listener of mg_store_wait_change: dropped, it fails once, then listens again. */
+    assert_int_equal(mg_store_wait_change(s, 3, 0, &gen), MG_E_OK);
+    assert_true(pg_query_int(kill_sql) >= 1);
+    enum mg_err werr = mg_store_wait_change(s, 3, 100, &gen);
+    if (werr != MG_E_OK)
+        werr = mg_store_wait_change(s, 3, 100, &gen);
+    assert_int_equal(werr, MG_E_OK);
+    struct mg_store *other = open_ok(f);
+    struct later_put l = {other, 100, MG_E_INTERNAL};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, later_put_thread, &l), 0);
+    uint64_t t0 = mg_mono_ns();
+    assert_int_equal(mg_store_wait_change(s, 3, 10000, &gen), MG_E_OK);
+    assert_true(ms_since(t0) < 2000);
+    pthread_join(t, NULL);
+    assert_int_equal(l.err, MG_E_OK);
+    assert_int_equal(gen, 4);
+    mg_store_close(other);
     mg_buf_cleanup(&b);
     mg_store_close(s);
 }
@@ -1215,6 +1293,7 @@ int main(void)
         BOTH(test_store_meta),
         BOTH(test_store_kill9_durability),
         BOTH(test_store_concurrency),
+        BOTH(test_store_wait_change),
         cmocka_unit_test_setup_teardown(test_store_migrations_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_embedded_migrations_match_files, setup,
                                         teardown),
