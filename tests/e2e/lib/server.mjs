@@ -14,6 +14,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -121,6 +122,8 @@ export function identitiesDocument(accounts) {
  *   args       extra `serve` arguments, e.g. ['--max-body', '1048576']
  *   env        extra environment variables
  *   timeoutMs  start-up timeout (default 10000)
+ *   stderrFile write the server's stderr to this file instead of a pipe (benchmarks: a pipe read by
+ *              this process costs CPU next to the server); gw.stderr() then reads the file
  */
 export async function startServer(opts = {}) {
   const bin = binaryPath();
@@ -138,16 +141,21 @@ export async function startServer(opts = {}) {
     '--identities', identitiesFile,
     ...(opts.args ?? []),
   ];
+  const errFd = opts.stderrFile ? openSync(opts.stderrFile, 'a', 0o600) : null;
   const child = spawn(bin, args, {
     cwd: dir,
     env: { ...process.env, ...(opts.env ?? {}) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', errFd ?? 'pipe'],
   });
-  let stderr = '';
+  if (errFd !== null) closeSync(errFd);
+  let piped = '';
   let stdout = '';
-  child.stderr.setEncoding('utf8');
   child.stdout.setEncoding('utf8');
-  child.stderr.on('data', (d) => { stderr += d; });
+  if (errFd === null) {
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d) => { piped += d; });
+  }
+  const readErr = () => (opts.stderrFile ? readFileSync(opts.stderrFile, 'utf8') : piped);
   child.stdout.on('data', (d) => { stdout += d; });
   let exited = null;
   const exitPromise = new Promise((resolve) => {
@@ -170,7 +178,7 @@ export async function startServer(opts = {}) {
     if (exited) {
       await cleanup();
       throw new Error(`mcpgate exited during start-up (code ${exited.code}, signal ${exited.signal}); ` +
-        `args: ${args.join(' ')}\n--- stderr ---\n${stderr}`);
+        `args: ${args.join(' ')}\n--- stderr ---\n${readErr()}`);
     }
     if (await canConnect(port)) break;
     if (Date.now() - t0 > startTimeout) {
@@ -178,7 +186,7 @@ export async function startServer(opts = {}) {
       await exitPromise;
       await cleanup();
       throw new Error(`mcpgate did not accept connections on port ${port} within ${startTimeout} ms\n` +
-        `--- stderr ---\n${stderr}`);
+        `--- stderr ---\n${readErr()}`);
     }
     await sleep(50);
   }
@@ -212,12 +220,12 @@ export async function startServer(opts = {}) {
     stop,
     alive: () => exited === null,
     exitStatus: () => exited,
-    stderr: () => stderr,
+    stderr: readErr,
     waitStderr: async (pattern, ms = 3000) => {
-      const ok = () => (typeof pattern === 'function' ? pattern(stderr) : pattern.test(stderr));
+      const ok = () => (typeof pattern === 'function' ? pattern(readErr()) : pattern.test(readErr()));
       const t0 = Date.now();
       while (!ok() && exited === null && Date.now() - t0 < ms) await sleep(5);
-      return stderr;
+      return readErr();
     },
     stdout: () => stdout,
   };
