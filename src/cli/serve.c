@@ -512,16 +512,16 @@ int mg_cli_serve_main(int argc, char **argv)
         snprintf(runtimes, sizeof(runtimes), "%s", cfg.lambda.runtimes_dir);
     else
         snprintf(runtimes, sizeof(runtimes), "%s/runtimes (built in)", cfg.data_dir);
-    char store_shown[sizeof(cfg.data_dir) + 16];
-    if (cfg.store != NULL)
-        mg_store_location_redact(cfg.store, store_shown, sizeof(store_shown));
-    else
-        snprintf(store_shown, sizeof(store_shown), "%s/mcpgate.db", cfg.data_dir);
     MG_LOG(MG_LOG_INFO, MG_SUB_MAIN,
-           "paths: data %s; store %s; identities %s; runtimes %s; tls cert %s; tls key %s",
-           cfg.data_dir, store_shown, cfg.identities ? cfg.identities : "(none: test credentials)",
-           runtimes, cfg.http.tls_cert ? cfg.http.tls_cert : "(none)",
+           "paths: data %s; identities %s; runtimes %s; tls cert %s; tls key %s", cfg.data_dir,
+           cfg.identities ? cfg.identities : "(none: test credentials)", runtimes,
+           cfg.http.tls_cert ? cfg.http.tls_cert : "(none)",
            cfg.http.tls_key ? cfg.http.tls_key : "(none)");
+    if (cfg.store != NULL) { /* else the store is DATA/mcpgate.db */
+        char shown[PATH_MAX];
+        mg_store_location_redact(cfg.store, shown, sizeof(shown));
+        MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "store: %s", shown);
+    }
 
     static struct mg_app app;
     struct mg_errinfo ei = {0};
