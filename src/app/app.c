@@ -117,7 +117,14 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
     memset(app, 0, sizeof(*app));
     app->cfg = *cfg;
     mg_iam_init();
-    MG_TRY(mg_store_open(cfg->data_dir, &app->store, ei));
+    if (cfg->store != NULL) { /* the data directory still holds Lambda code and keys */
+        enum mg_err md = mg_store_make_dir(cfg->data_dir);
+        if (md != MG_E_OK) {
+            mg_store_last_error(ei);
+            return md;
+        }
+    }
+    MG_TRY(mg_store_open(cfg->store != NULL ? cfg->store : cfg->data_dir, &app->store, ei));
     enum mg_err e = mg_state_init(&app->state, app->store, ei);
     if (!e) {
         if (cfg->identities)

@@ -25,6 +25,8 @@ struct mg_issuer; /* issuer/issuer.h */
 struct mg_app_config {
     struct mg_http_config http;
     char data_dir[1024];
+    /* --store / MCPGATE_STORE: a postgresql:// URI or an SQLite directory; NULL: data_dir */
+    const char *store;
     const char *identities; /* file, or NULL */
     /* --oauth-issuer: the built-in issuer's clients (file), or NULL */
     const char *oauth_issuer;

@@ -14,12 +14,17 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "state/store.h"
 
 static const char s_serve_usage[] =
     "usage: mcpgate serve [options]\n"
     "\n"
     "  --listen ADDR:PORT      where to listen (default 127.0.0.1:4777; [::1]:PORT for IPv6)\n"
     "  --data DIR              state directory, SQLite inside (default ./mcpgate-data)\n"
+    "  --store LOCATION        where the store is: a postgresql:// (or postgres://) URI, or\n"
+    "                          an SQLite directory (default: the data directory; or\n"
+    "                          MCPGATE_STORE). ps shows the command line: give a password\n"
+    "                          through MCPGATE_STORE, PGPASSWORD, ~/.pgpass or a service file\n"
     "  --identities FILE       hosted AWS accounts, users, roles and keys (JSON); without it:\n"
     "                          account 000000000000, access key 'test', secret 'test',\n"
     "                          loopback addresses only\n"
@@ -68,6 +73,7 @@ static const char s_serve_usage[] =
 static const char *const s_serve_opts[] = {
     "--listen",
     "--data",
+    "--store",
     "--identities",
     "--region",
     "--threads",
@@ -183,6 +189,7 @@ static bool s_absolute_paths(struct mg_app_config *cfg)
 {
     static char identities[PATH_MAX], tls_cert[PATH_MAX], tls_key[PATH_MAX];
     static char oauth_issuer[PATH_MAX]; /* issuer */
+    static char store[PATH_MAX];
     struct {
         const char *what;
         const char **ref;
@@ -190,6 +197,7 @@ static bool s_absolute_paths(struct mg_app_config *cfg)
         size_t cap;
     } opts[] = {
         {"--data", NULL, cfg->data_dir, sizeof(cfg->data_dir)},
+        {"--store", &cfg->store, store, sizeof(store)},
         {"--runtimes-dir", NULL, cfg->lambda.runtimes_dir, sizeof(cfg->lambda.runtimes_dir)},
         {"--identities", &cfg->identities, identities, sizeof(identities)},
         {"--tls-cert", &cfg->http.tls_cert, tls_cert, sizeof(tls_cert)},
@@ -198,7 +206,8 @@ static bool s_absolute_paths(struct mg_app_config *cfg)
     };
     for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
         if (opts[i].ref) {
-            if (*opts[i].ref == NULL)
+            /* a PostgreSQL URI is no path (and is never copied: it may hold a password) */
+            if (*opts[i].ref == NULL || mg_store_location_is_pg(*opts[i].ref))
                 continue;
             if (strlen(*opts[i].ref) >= opts[i].cap) {
                 fprintf(stderr, "mcpgate serve: %s path too long\n", opts[i].what);
@@ -299,6 +308,13 @@ int mg_cli_serve_main(int argc, char **argv)
                 return 2;
             }
             snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", v);
+        } else if (strcmp(a, "--store") == 0) {
+            if (v[0] == '\0') {
+                fprintf(stderr,
+                        "mcpgate serve: --store wants a postgresql:// URI or a directory\n");
+                return 2;
+            }
+            cfg.store = v;
         } else if (strcmp(a, "--identities") == 0) {
             cfg.identities = v;
         } else if (strcmp(a, "--oauth-issuer") == 0) { /* issuer */
@@ -470,6 +486,11 @@ int mg_cli_serve_main(int argc, char **argv)
                 cfg.http.listen_host);
         return 2;
     }
+    if (cfg.store == NULL) {
+        const char *env = getenv("MCPGATE_STORE");
+        if (env != NULL && env[0] != '\0')
+            cfg.store = env;
+    }
     if (!s_absolute_paths(&cfg))
         return 2;
 
@@ -496,6 +517,11 @@ int mg_cli_serve_main(int argc, char **argv)
            cfg.identities ? cfg.identities : "(none: test credentials)", runtimes,
            cfg.http.tls_cert ? cfg.http.tls_cert : "(none)",
            cfg.http.tls_key ? cfg.http.tls_key : "(none)");
+    if (cfg.store != NULL) { /* else the store is DATA/mcpgate.db */
+        char shown[PATH_MAX];
+        mg_store_location_redact(cfg.store, shown, sizeof(shown));
+        MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "store: %s", shown);
+    }
 
     static struct mg_app app;
     struct mg_errinfo ei = {0};
@@ -583,14 +609,20 @@ int mg_cli_credentials_main(int argc, char **argv)
 {
     const char *data = "./mcpgate-data";
     const char *region = "us-east-1";
+    const char *store_loc = getenv("MCPGATE_STORE");
+    if (store_loc != NULL && store_loc[0] == '\0')
+        store_loc = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) {
-            puts("usage: mcpgate credentials [--data DIR] [--region REGION]\n\n"
+            puts("usage: mcpgate credentials [--data DIR] [--store LOCATION] [--region REGION]\n\n"
                  "Prints ~/.aws/config and ~/.aws/credentials sections for every active access\n"
-                 "key that this server hosts, with the endpoint it last listened on.");
+                 "key that this server hosts, with the endpoint it last listened on.\n"
+                 "--store (or MCPGATE_STORE): the store's postgresql:// URI or directory, as\n"
+                 "given to mcpgate serve (default: the data directory).");
             return 0;
         }
-        if (strcmp(argv[i], "--data") != 0 && strcmp(argv[i], "--region") != 0) {
+        if (strcmp(argv[i], "--data") != 0 && strcmp(argv[i], "--region") != 0 &&
+            strcmp(argv[i], "--store") != 0) {
             fprintf(stderr,
                     "mcpgate credentials: unknown option '%s' (see mcpgate credentials --help)\n",
                     argv[i]);
@@ -602,6 +634,8 @@ int mg_cli_credentials_main(int argc, char **argv)
         }
         if (strcmp(argv[i], "--data") == 0)
             data = argv[++i];
+        else if (strcmp(argv[i], "--store") == 0)
+            store_loc = argv[++i];
         else if (strcmp(argv[i], "--region") == 0)
             region = argv[++i];
         else {
@@ -611,7 +645,7 @@ int mg_cli_credentials_main(int argc, char **argv)
     }
     struct mg_store *store;
     struct mg_errinfo ei = {0};
-    if (mg_store_open(data, &store, &ei) != MG_E_OK) {
+    if (mg_store_open(store_loc != NULL ? store_loc : data, &store, &ei) != MG_E_OK) {
         fprintf(stderr, "mcpgate credentials: %s\n", ei.msg);
         return 1;
     }

@@ -143,11 +143,9 @@ enum mg_err mg_store_open(const char *location, struct mg_store **out, struct mg
     *out = NULL;
     if (location == NULL || location[0] == '\0')
         return mg_errinfo_set(ei, MG_E_INVALID, "store location is empty");
-    if (strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0)
-        return mg_errinfo_set(ei, MG_E_INVALID,
-                              "the PostgreSQL store is not available in this build");
     struct mg_store *s = NULL;
-    enum mg_err err = mg_store_sqlite_open(location, &s, ei);
+    enum mg_err err = mg_store_location_is_pg(location) ? mg_store_pg_open(location, &s, ei)
+                                                        : mg_store_sqlite_open(location, &s, ei);
     if (err != MG_E_OK)
         return err;
     uint64_t gen = 0;
@@ -416,6 +414,18 @@ enum mg_err mg_store_generation_refresh(struct mg_store *s, uint64_t *out)
     MG_TRY(s->ops->generation_read(s, s_holds_tx(s), &gen));
     s_generation_seen(s, gen);
     *out = atomic_load(&s->generation);
+    return MG_E_OK;
+}
+
+enum mg_err mg_store_wait_change(struct mg_store *s, uint64_t seen, int timeout_ms,
+                                 uint64_t *gen_out)
+{
+    if (s_holds_tx(s))
+        return mg_store_note(MG_E_INVALID, "waiting for changes inside a store transaction");
+    uint64_t gen = 0;
+    MG_TRY(s->ops->wait_change(s, seen, timeout_ms < 0 ? 0 : timeout_ms, &gen));
+    s_generation_seen(s, gen);
+    *gen_out = gen;
     return MG_E_OK;
 }
 

@@ -1,6 +1,6 @@
 /* src/state/store.h: the durable store, the source of truth. Handlers never talk SQL: they put and
- * get JSON documents by (kind, account, key). SQLite (WAL) by default; PostgreSQL later behind the
- * same vtable. Thread-safe: one writer at a time, readers may run in parallel. */
+ * get JSON documents by (kind, account, key). SQLite (WAL) by default; PostgreSQL (store_pg.c)
+ * behind the same vtable. Thread-safe: one writer at a time, readers may run in parallel. */
 #ifndef MG_STORE_H
 #define MG_STORE_H
 
@@ -25,11 +25,14 @@ struct mg_store_row {
 /* Returns false to stop the iteration early. */
 typedef bool (*mg_store_row_fn)(void *user, const struct mg_store_row *row);
 
-/* Opens (creating if needed) the store. `location` is a directory for SQLite: the database is
- * DIR/mcpgate.db, the directory is created 0700 and the files 0600. Runs the numbered migrations.
- * A database carrying a migration this build does not know (written by a newer mcpgate), a file
- * that is not an SQLite database, or an SQLite file of another program is refused (MG_E_STORE).
- * ei gets a message safe to print to the operator. */
+/* Opens (creating if needed) the store. `location` is a postgresql:// or postgres:// URI for
+ * PostgreSQL (libpq's URI form: user, password, host, port, database, parameters), anything else
+ * a directory for SQLite: the database is DIR/mcpgate.db, the directory is created 0700 and the
+ * files 0600. Runs the numbered migrations (on PostgreSQL under an advisory lock, so that nodes
+ * starting together apply them once). A database carrying a migration this build does not know
+ * (written by a newer mcpgate), a file that is not an SQLite database, an SQLite file of another
+ * program, or a PostgreSQL server that cannot be reached is refused (MG_E_STORE). ei gets a
+ * message safe to print to the operator (a URI's password is never in it). */
 MG_MUST_USE enum mg_err mg_store_open(const char *location, struct mg_store **out,
                                       struct mg_errinfo *ei);
 void mg_store_close(struct mg_store *s);
@@ -73,6 +76,16 @@ MG_MUST_USE enum mg_err mg_store_scan(struct mg_store *s, mg_store_row_fn fn, vo
 uint64_t mg_store_generation(struct mg_store *s);
 MG_MUST_USE enum mg_err mg_store_generation_refresh(struct mg_store *s, uint64_t *out);
 
+/* Waits until the stored generation is past `seen` (a commit by this or any other process or
+ * node sharing the store) or timeout_ms pass, then returns the stored generation in *gen_out
+ * (still `seen` or lower after a timeout) and updates the in-memory copy. PostgreSQL: woken by the
+ * notification every commit sends (channel mcpgate_generation, on a connection of its own), the
+ * generation read at the start and after each wake-up, so a lost notification costs at most the
+ * timeout. SQLite: the generation read every 50 ms. For one watching thread (concurrent calls are
+ * serialized); MG_E_INVALID on a thread that holds a transaction. */
+MG_MUST_USE enum mg_err mg_store_wait_change(struct mg_store *s, uint64_t seen, int timeout_ms,
+                                             uint64_t *gen_out);
+
 /* Like mg_store_scan, but the rows and *generation_out come from one consistent read, so a
  * snapshot built from them can be labelled with that generation. */
 MG_MUST_USE enum mg_err mg_store_scan_gen(struct mg_store *s, mg_store_row_fn fn, void *user,
@@ -94,6 +107,16 @@ struct mg_store_changes {
 /* Moves the pending list into *out (which the caller cleans up) and starts a new one. */
 void mg_store_changes_take(struct mg_store *s, struct mg_store_changes *out);
 void mg_store_changes_cleanup(struct mg_store_changes *c);
+
+/* location with the password of a PostgreSQL URI (user:PASSWORD@ and password=...) replaced by
+ * "***", for log lines and messages; a directory is copied as it is. Truncated to fit cap. */
+void mg_store_location_redact(const char *location, char *out, size_t cap);
+/* Creates dir and any missing parents 0700; an existing directory is left as it is. The data
+ * directory when the store is elsewhere (it still holds Lambda code, runtimes, issuer keys). The
+ * message goes to mg_store_last_error. */
+MG_MUST_USE enum mg_err mg_store_make_dir(const char *dir);
+/* True when location names a PostgreSQL server (postgresql:// or postgres://), not a directory. */
+bool mg_store_location_is_pg(const char *location);
 
 /* The calling thread's last store failure (the functions above, but mg_store_open, which fills
  * its own ei), as an operator-facing message; code MG_E_OK and "" when there was none. */

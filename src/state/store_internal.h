@@ -42,6 +42,9 @@ struct mg_store_ops {
     enum mg_err (*meta_get)(struct mg_store *s, bool on_writer, const char *key,
                             struct mg_buf *out);
     enum mg_err (*generation_read)(struct mg_store *s, bool on_writer, uint64_t *out);
+    /* mg_store_wait_change without the front end's checks; *gen_out the stored generation. */
+    enum mg_err (*wait_change)(struct mg_store *s, uint64_t seen, int timeout_ms,
+                               uint64_t *gen_out);
 };
 
 /* The base every backend embeds first. */
@@ -70,7 +73,12 @@ enum mg_err mg_store_note(enum mg_err code, const char *fmt, ...) MG_PRINTF(2, 3
 MG_MUST_USE enum mg_err mg_store_sqlite_open(const char *location, struct mg_store **out,
                                              struct mg_errinfo *ei);
 
-/* Numbered migrations embedded from src/state/migrations/NNNN_*.sql. */
+/* The PostgreSQL backend: location is a postgresql:// or postgres:// URI (store_pg.c). */
+MG_MUST_USE enum mg_err mg_store_pg_open(const char *location, struct mg_store **out,
+                                         struct mg_errinfo *ei);
+
+/* Numbered migrations embedded from src/state/migrations/NNNN_*.sql (SQLite) and
+ * src/state/migrations_pg/NNNN_*.sql (PostgreSQL). */
 struct mg_store_migration {
     int version;
     const char *name; /* the file name, for messages and the consistency test */
@@ -78,10 +86,11 @@ struct mg_store_migration {
 };
 extern const struct mg_store_migration g_mg_store_sqlite_migrations[];
 extern const size_t g_mg_store_sqlite_migration_count;
+extern const struct mg_store_migration g_mg_store_pg_migrations[];
+extern const size_t g_mg_store_pg_migration_count;
 
 /* The files of an embedded store (store_files.c). */
-/* Creates dir and any missing parents 0700; an existing directory is left as it is. */
-MG_MUST_USE enum mg_err mg_store_make_dir(const char *dir);
+/* mg_store_make_dir: store.h. */
 /* Makes sure path (created when create is true) is a regular file no one else can read. */
 MG_MUST_USE enum mg_err mg_store_secure_file(const char *path, bool create);
 /* The same for the database's -wal, -shm and -journal files when they exist. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -753,6 +754,23 @@ out:
     return err;
 }
 
+/* Another process's commit shows only in the file: the generation is read every 50 ms. */
+static enum mg_err s_wait_change(struct mg_store *s, uint64_t seen, int timeout_ms,
+                                 uint64_t *gen_out)
+{
+    uint64_t deadline = mg_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (;;) {
+        MG_TRY(s_generation_read(s, false, gen_out));
+        uint64_t now = mg_mono_ns();
+        if (*gen_out > seen || now >= deadline)
+            return MG_E_OK;
+        uint64_t left = deadline - now;
+        uint64_t step = left < 50000000u ? left : 50000000u;
+        struct timespec ts = {(time_t)(step / 1000000000u), (long)(step % 1000000000u)};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static const struct mg_store_ops s_sqlite_ops = {
     .name = "sqlite",
     .destroy = s_destroy,
@@ -765,6 +783,7 @@ static const struct mg_store_ops s_sqlite_ops = {
     .doc_iter = s_doc_iter,
     .meta_get = s_meta_get,
     .generation_read = s_generation_read,
+    .wait_change = s_wait_change,
 };
 
 enum mg_err mg_store_sqlite_open(const char *location, struct mg_store **out, struct mg_errinfo *ei)

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -20,17 +21,80 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/slice.h"
+#include "base/util.h"
 #include "state/store.h"
 #include "state/store_internal.h"
 #include "unit/leaks.h"
 
+/* The store's tests run against both backends. The cases named pg/... use the PostgreSQL server
+ * of MCPGATE_TEST_PG (a postgresql:// URI; scripts/pg-server start DIR prints one, scripts/test
+ * starts one): each case gets a fresh schema mcpgate_test in that database (dropped and created
+ * again, nothing else touched). Without the variable they are skipped, saying so. */
+#define PG_SCHEMA "mcpgate_test"
+
 /* Per-test fixture: a fresh temporary directory and the live-allocation count at the start. */
 struct fixture {
     char root[256]; /* removed at teardown */
-    char dir[300];  /* the store location, root/data (not created yet) */
+    char dir[300];  /* the SQLite store location, root/data (not created yet) */
     char db[340];   /* dir/mcpgate.db */
+    bool pg;        /* a pg/ case: loc is the PostgreSQL URI */
+    char loc[1200]; /* the location the case opens: dir, or the URI with the test schema */
     long live;
 };
+
+static const char *pg_uri(void)
+{
+    const char *u = getenv("MCPGATE_TEST_PG");
+    return u != NULL && u[0] != '\0' ? u : NULL;
+}
+
+static void pg_quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/* Runs fixed SQL on the test database (the URI as given, search_path set to the test schema). */
+static void pg_exec(const char *sql)
+{
+    const char *keys[] = {"dbname", "options", NULL};
+    const char *vals[] = {pg_uri(), "-csearch_path=" PG_SCHEMA, NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (PQstatus(c) != CONNECTION_OK) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c));
+        PQfinish(c);
+        fail_msg("cannot connect to MCPGATE_TEST_PG: %s", msg);
+    }
+    PQsetNoticeProcessor(c, pg_quiet, NULL);
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));
+        PQclear(r);
+        PQfinish(c);
+        fail_msg("sql failed: %s: %s", sql, msg);
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* One integer from fixed SQL on the test database. */
+static int64_t pg_query_int(const char *sql)
+{
+    const char *keys[] = {"dbname", "options", NULL};
+    const char *vals[] = {pg_uri(), "-csearch_path=" PG_SCHEMA, NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(r), 1);
+    int64_t v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
 
 static void rm_rf(const char *path)
 {
@@ -69,9 +133,34 @@ static int setup(void **state)
     }
     snprintf(f->dir, sizeof(f->dir), "%s/data", f->root);
     snprintf(f->db, sizeof(f->db), "%s/mcpgate.db", f->dir);
+    snprintf(f->loc, sizeof(f->loc), "%s", f->dir);
     f->live = mg_alloc_live();
     *state = f;
     return 0;
+}
+
+/* The same for a pg/ case: a fresh test schema, and loc the URI that selects it. */
+static int setup_pg(void **state)
+{
+    if (setup(state) != 0)
+        return -1;
+    struct fixture *f = *state;
+    f->pg = true;
+    const char *uri = pg_uri();
+    if (uri == NULL)
+        return 0; /* the case skips itself */
+    pg_exec("DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE; CREATE SCHEMA " PG_SCHEMA);
+    snprintf(f->loc, sizeof(f->loc), "%s%soptions=-csearch_path%%3D" PG_SCHEMA, uri,
+             strchr(uri, '?') != NULL ? "&" : "?");
+    f->live = mg_alloc_live();
+    return 0;
+}
+
+/* Skips a pg/ case when there is no server to run it on. */
+static void need_backend(const struct fixture *f)
+{
+    if (f->pg && pg_uri() == NULL)
+        skip();
 }
 
 static int teardown(void **state)
@@ -88,9 +177,10 @@ static int teardown(void **state)
 
 static struct mg_store *open_ok(const struct fixture *f)
 {
+    need_backend(f);
     struct mg_store *s = NULL;
     struct mg_errinfo ei = {0};
-    enum mg_err err = mg_store_open(f->dir, &s, &ei);
+    enum mg_err err = mg_store_open(f->loc, &s, &ei);
     if (err != MG_E_OK)
         fail_msg("open failed: %s", ei.msg);
     return s;
@@ -609,13 +699,14 @@ static void durability_child(const char *dir, int fd)
 static void test_store_kill9_durability(void **state)
 {
     struct fixture *f = *state;
+    need_backend(f);
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         close(fds[0]);
-        durability_child(f->dir, fds[1]);
+        durability_child(f->loc, fds[1]);
     }
     close(fds[1]);
     FILE *in = fdopen(fds[0], "r");
@@ -821,31 +912,403 @@ static void test_store_concurrency(void **state)
     mg_store_close(c.s);
 }
 
+struct later_put {
+    struct mg_store *s;
+    int delay_ms;
+    enum mg_err err;
+};
+
+static void *later_put_thread(void *arg)
+{
+    struct later_put *l = arg;
+    usleep((useconds_t)l->delay_ms * 1000u);
+    l->err = mg_store_put(l->s, "user", "1", "later", MG_SLICE_LIT("{}"));
+    return NULL;
+}
+
+static uint64_t ms_since(uint64_t t0)
+{
+    return (mg_mono_ns() - t0) / 1000000u;
+}
+
+/* A second handle (another node) waits for a commit of the first one. */
+static void test_store_wait_change(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    struct mg_store *other = open_ok(f);
+    uint64_t g = 99;
+    /* Nothing new: a zero timeout returns at once with the stored generation. */
+    assert_int_equal(mg_store_wait_change(other, 0, 0, &g), MG_E_OK);
+    assert_int_equal(g, 0);
+    struct later_put l = {s, 150, MG_E_INTERNAL};
+    pthread_t t;
+    uint64_t t0 = mg_mono_ns();
+    assert_int_equal(pthread_create(&t, NULL, later_put_thread, &l), 0);
+    assert_int_equal(mg_store_wait_change(other, 0, 10000, &g), MG_E_OK);
+    uint64_t waited = ms_since(t0);
+    pthread_join(t, NULL);
+    assert_int_equal(l.err, MG_E_OK);
+    assert_int_equal(g, 1);
+    assert_int_equal(mg_store_generation(other), 1);
+    /* Woken by the commit, not by the timeout. */
+    assert_true(waited >= 100 && waited < 2000);
+    /* Already past: at once. */
+    t0 = mg_mono_ns();
+    assert_int_equal(mg_store_wait_change(other, 0, 10000, &g), MG_E_OK);
+    assert_int_equal(g, 1);
+    assert_true(ms_since(t0) < 1000);
+    /* Nothing comes: the timeout. */
+    t0 = mg_mono_ns();
+    assert_int_equal(mg_store_wait_change(other, 1, 200, &g), MG_E_OK);
+    assert_int_equal(g, 1);
+    assert_true(ms_since(t0) >= 150);
+    /* Not inside a transaction. */
+    assert_int_equal(mg_store_begin(other), MG_E_OK);
+    assert_int_equal(mg_store_wait_change(other, 1, 0, &g), MG_E_INVALID);
+    mg_store_rollback(other);
+    mg_store_close(other);
+    mg_store_close(s);
+}
+
+/* ---- PostgreSQL only ---- */
+
+static void test_pg_migrations_once(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    assert_int_equal(put_str(s, "user", "1", "a", "A"), MG_E_OK);
+    mg_store_close(s);
+    assert_int_equal(pg_query_int("SELECT count(*) FROM schema_migrations"),
+                     (int64_t)g_mg_store_pg_migration_count);
+    for (int i = 0; i < 2; i++) {
+        s = open_ok(f);
+        assert_doc(s, "user", "1", "a", "A");
+        assert_int_equal(mg_store_generation(s), 1); /* read back from the database */
+        mg_store_close(s);
+        assert_int_equal(pg_query_int("SELECT count(*) FROM schema_migrations"),
+                         (int64_t)g_mg_store_pg_migration_count);
+    }
+    /* A database from a newer version is refused with a clear message. */
+    pg_exec("INSERT INTO schema_migrations (version, name, applied_ms) "
+            "VALUES (9999, '9999_future.sql', 0)");
+    struct mg_errinfo ei = {0};
+    s = NULL;
+    assert_int_equal(mg_store_open(f->loc, &s, &ei), MG_E_STORE);
+    assert_null(s);
+    assert_non_null(strstr(ei.msg, "newer version"));
+    assert_non_null(strstr(ei.msg, "9999"));
+    /* Tables of another program under our names, without our migrations table, are refused. */
+    pg_exec("DROP SCHEMA " PG_SCHEMA " CASCADE; CREATE SCHEMA " PG_SCHEMA
+            "; CREATE TABLE documents (x int)");
+    assert_int_equal(mg_store_open(f->loc, &s, &ei), MG_E_STORE);
+    assert_null(s);
+    assert_non_null(strstr(ei.msg, "not created by mcpgate"));
+}
+
+struct opener {
+    const char *loc;
+    enum mg_err err;
+};
+
+static void *open_thread(void *arg)
+{
+    struct opener *o = arg;
+    struct mg_store *s = NULL;
+    o->err = mg_store_open(o->loc, &s, NULL);
+    mg_store_close(s);
+    return NULL;
+}
+
+/* Nodes starting together on an empty database: the migrations run once. */
+static void test_pg_concurrent_open(void **state)
+{
+    struct fixture *f = *state;
+    need_backend(f);
+    struct opener o[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        o[i] = (struct opener){f->loc, MG_E_INTERNAL};
+        assert_int_equal(pthread_create(&t[i], NULL, open_thread, &o[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(o[i].err, MG_E_OK);
+    }
+    assert_int_equal(pg_query_int("SELECT count(*) FROM schema_migrations"),
+                     (int64_t)g_mg_store_pg_migration_count);
+    assert_int_equal(pg_query_int("SELECT value FROM store_generation"), 0);
+}
+
+/* Documents are bytes: NUL, invalid UTF-8 and quotes go in and come back unchanged. */
+static void test_pg_binary_safe(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    static const char doc[] = {'{', 0, '\xff', '\'', '"', ';', '\\', '}'};
+    assert_int_equal(mg_store_put(s, "k", "", "bin", mg_slice_make(doc, sizeof(doc))), MG_E_OK);
+    assert_int_equal(put_str(s, "k", "", "x'); DROP TABLE documents; --", "{}"), MG_E_OK);
+    struct mg_buf b;
+    mg_buf_init(&b, 1024);
+    assert_int_equal(mg_store_get(s, "k", "", "bin", &b), MG_E_OK);
+    assert_int_equal(b.len, sizeof(doc));
+    assert_int_equal(mg_memcmp(b.ptr, doc, sizeof(doc)), 0);
+    assert_doc(s, "k", "", "x'); DROP TABLE documents; --", "{}");
+    /* Names go over as UTF-8 text: other bytes are refused before any I/O. */
+    assert_int_equal(put_str(s, "k", "", "bad\xff", "{}"), MG_E_INVALID);
+    assert_int_equal(mg_store_get(s, "k", "", "bad\xff", &b), MG_E_INVALID);
+    /* Names with multi-byte characters order by their bytes, as in SQLite. */
+    assert_int_equal(put_str(s, "k", "", "\xc3\xa9", "e"), MG_E_OK);
+    assert_int_equal(put_str(s, "k", "", "z", "z"), MG_E_OK);
+    assert_int_equal(put_str(s, "k", "", "B", "B"), MG_E_OK);
+    struct collect c = {0};
+    assert_int_equal(mg_store_list(s, "k", "", collect_row, &c), MG_E_OK);
+    assert_int_equal(c.n, 5);
+    assert_non_null(strstr(c.out, "k//B=B;"));
+    assert_true(strstr(c.out, "k//z=z;") < strstr(c.out, "k//\xc3\xa9=e;"));
+    mg_buf_cleanup(&b);
+    mg_store_close(s);
+}
+
+/* More rows than one page: a scan pages through all of them, in order, with one generation. */
+static void test_pg_paging(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    for (int i = 0; i < 700; i++) {
+        char key[16], acct[16];
+        snprintf(key, sizeof(key), "k%04d", i);
+        snprintf(acct, sizeof(acct), "%d", i % 3);
+        assert_int_equal(put_str(s, "row", acct, key, "{}"), MG_E_OK);
+    }
+    assert_int_equal(mg_store_commit(s), MG_E_OK);
+    size_t n = 0;
+    uint64_t gen = 0;
+    assert_int_equal(mg_store_scan_gen(s, count_row, &n, &gen), MG_E_OK);
+    assert_int_equal(n, 700);
+    assert_int_equal(gen, 1);
+    n = 0;
+    assert_int_equal(mg_store_list(s, "row", "1", count_row, &n), MG_E_OK);
+    assert_int_equal(n, 233);
+    n = 0;
+    assert_int_equal(mg_store_list(s, "row", NULL, count_row, &n), MG_E_OK);
+    assert_int_equal(n, 700);
+    /* A row some other program wrote with a name past the limit stops a scan with an error
+     * (instead of paging on from a cut name). */
+    pg_exec("INSERT INTO documents VALUES ('row', '1', repeat('x', 2000), '', 0)");
+    n = 0;
+    assert_int_equal(mg_store_list(s, "row", "1", count_row, &n), MG_E_STORE);
+    mg_store_close(s);
+}
+
+/* The password of the URI, as libpq reads it. */
+static void pg_password(char *out, size_t cap)
+{
+    out[0] = '\0';
+    PQconninfoOption *o = PQconninfoParse(pg_uri(), NULL);
+    assert_non_null(o);
+    for (PQconninfoOption *p = o; p->keyword != NULL; p++)
+        if (strcmp(p->keyword, "password") == 0 && p->val != NULL)
+            snprintf(out, cap, "%s", p->val);
+    PQconninfoFree(o);
+}
+
+static void assert_no_password(const char *msg)
+{
+    char pw[256];
+    pg_password(pw, sizeof(pw));
+    if (pw[0] != '\0' && strstr(msg, pw) != NULL)
+        fail_msg("the password is in the message: %s", msg);
+}
+
+/* The server drops every connection: the next call fails with MG_E_STORE, the one after it
+ * reconnects and works. */
+static void test_pg_connection_loss(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    assert_int_equal(put_str(s, "user", "1", "a", "A"), MG_E_OK);
+    assert_doc(s, "user", "1", "a", "A");
+    static const char kill_sql[] =
+        "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND application_name = 'mcpgate'";
+    assert_true(pg_query_int(kill_sql) >= 2);
+    struct mg_errinfo ei;
+    assert_int_equal(put_str(s, "user", "1", "b", "B"), MG_E_STORE);
+    mg_store_last_error(&ei);
+    assert_non_null(strstr(ei.msg, "reconnects"));
+    assert_no_password(ei.msg);
+    assert_int_equal(put_str(s, "user", "1", "b", "B"), MG_E_OK);
+    struct mg_buf b;
+    mg_buf_init(&b, 64);
+    assert_int_equal(mg_store_get(s, "user", "1", "a", &b), MG_E_STORE);
+    assert_int_equal(mg_store_get(s, "user", "1", "b", &b), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&b), "B");
+    /* Lost in the middle of a transaction: the commit fails, nothing of it is stored. */
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    assert_int_equal(put_str(s, "user", "1", "c", "C"), MG_E_OK);
+    assert_true(pg_query_int(kill_sql) >= 1);
+    assert_int_equal(put_str(s, "user", "1", "d", "D"), MG_E_STORE);
+    assert_int_equal(mg_store_commit(s), MG_E_STORE);
+    assert_int_equal(put_str(s, "user", "1", "e", "E"), MG_E_OK);
+    /* The reader was dropped too: its first call fails, then it is back. */
+    assert_int_equal(mg_store_get(s, "user", "1", "e", &b), MG_E_STORE);
+    assert_missing(s, "user", "1", "c");
+    assert_missing(s, "user", "1", "d");
+    uint64_t gen = 0;
+    assert_int_equal(mg_store_generation_refresh(s, &gen), MG_E_OK);
+    assert_int_equal(gen, 3);
+    /* The listener of mg_store_wait_change: dropped, it fails once, then listens again. */
+    assert_int_equal(mg_store_wait_change(s, 3, 0, &gen), MG_E_OK);
+    assert_true(pg_query_int(kill_sql) >= 1);
+    enum mg_err werr = mg_store_wait_change(s, 3, 100, &gen);
+    if (werr != MG_E_OK)
+        werr = mg_store_wait_change(s, 3, 100, &gen);
+    assert_int_equal(werr, MG_E_OK);
+    struct mg_store *other = open_ok(f);
+    struct later_put l = {other, 100, MG_E_INTERNAL};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, later_put_thread, &l), 0);
+    uint64_t t0 = mg_mono_ns();
+    assert_int_equal(mg_store_wait_change(s, 3, 10000, &gen), MG_E_OK);
+    assert_true(ms_since(t0) < 2000);
+    pthread_join(t, NULL);
+    assert_int_equal(l.err, MG_E_OK);
+    assert_int_equal(gen, 4);
+    mg_store_close(other);
+    mg_buf_cleanup(&b);
+    mg_store_close(s);
+}
+
+/* No server needed: an unreachable server and a bad URI give clear errors without the password. */
+static void test_pg_unreachable(void **state)
+{
+    (void)state;
+    static const char *const uris[] = {
+        "postgresql://mcpgate:hunter2secret@127.0.0.1:1/mcpgate?connect_timeout=5",
+        "postgres://mcpgate@127.0.0.1:1/mcpgate?password=hunter2secret&connect_timeout=5",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        struct mg_store *s = NULL;
+        struct mg_errinfo ei = {0};
+        assert_int_equal(mg_store_open(uris[i], &s, &ei), MG_E_STORE);
+        assert_null(s);
+        assert_non_null(strstr(ei.msg, "cannot connect to PostgreSQL"));
+        assert_non_null(strstr(ei.msg, "127.0.0.1:1"));
+        assert_non_null(strstr(ei.msg, "***"));
+        assert_null(strstr(ei.msg, "hunter2secret"));
+    }
+    struct mg_store *s = NULL;
+    struct mg_errinfo ei = {0};
+    assert_int_equal(mg_store_open("postgresql://u:hunter2secret@127.0.0.1:notaport/db", &s, &ei),
+                     MG_E_STORE);
+    assert_null(strstr(ei.msg, "hunter2secret"));
+    assert_int_equal(mg_store_open("postgresql://u:hunter2secret@host/db?nosuch=1", &s, &ei),
+                     MG_E_INVALID);
+    assert_non_null(strstr(ei.msg, "not valid"));
+    assert_null(strstr(ei.msg, "hunter2secret"));
+}
+
+static void test_store_location_redact(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"postgresql://u:pw@h:5432/db", "postgresql://u:***@h:5432/db"},
+        {"postgres://u:p%40w@h/db?sslmode=require", "postgres://u:***@h/db?sslmode=require"},
+        {"postgresql://u@h/db?password=pw&sslmode=require",
+         "postgresql://u@h/db?password=***&sslmode=require"},
+        {"postgresql://u:p@w@h/db", "postgresql://u:***@h/db"},
+        {"postgresql://h/db", "postgresql://h/db"},
+        {"postgresql:///db?host=/tmp", "postgresql:///db?host=/tmp"},
+        {"/var/lib/mcpgate", "/var/lib/mcpgate"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[128];
+        mg_store_location_redact(cases[i][0], out, sizeof(out));
+        assert_string_equal(out, cases[i][1]);
+    }
+    char small[12];
+    mg_store_location_redact("postgresql://u:pw@h/db", small, sizeof(small));
+    assert_string_equal(small, "postgresql:");
+}
+
+/* The embedded PostgreSQL SQL must be exactly the text of the .sql files in the source tree. */
+static void test_pg_embedded_migrations_match_files(void **state)
+{
+    (void)state;
+    int last = 0;
+    for (size_t i = 0; i < g_mg_store_pg_migration_count; i++) {
+        const struct mg_store_migration *m = &g_mg_store_pg_migrations[i];
+        assert_true(m->version > last);
+        last = m->version;
+        char want_prefix[8];
+        snprintf(want_prefix, sizeof(want_prefix), "%04d_", m->version);
+        assert_int_equal(strncmp(m->name, want_prefix, 5), 0);
+        char path[256];
+        snprintf(path, sizeof(path), "src/state/migrations_pg/%s", m->name);
+        FILE *fp = fopen(path, "rb");
+        if (fp == NULL) {
+            print_message("skipping %s: not run from the source tree\n", path);
+            continue;
+        }
+        static char text[65536];
+        size_t n = fread(text, 1, sizeof(text) - 1, fp);
+        fclose(fp);
+        text[n] = '\0';
+        assert_string_equal(text, m->sql);
+    }
+}
+
+/* A case on both backends: the SQLite one under its own name, the PostgreSQL one as pg/NAME. */
+#define BOTH(t)                                                                                    \
+    cmocka_unit_test_setup_teardown(t, setup, teardown),                                           \
+    {                                                                                              \
+        "pg/" #t, t, setup_pg, teardown, NULL                                                      \
+    }
+#define PG(t)                                                                                      \
+    {                                                                                              \
+        "pg/" #t, t, setup_pg, teardown, NULL                                                      \
+    }
+
 int main(void)
 {
     g_mg_log_level = MG_LOG_OFF;
     const char *lvl = getenv("MG_TEST_LOG");
     if (lvl != NULL)
         (void)mg_log_parse_level(lvl, &g_mg_log_level);
+    if (pg_uri() == NULL)
+        print_message("store_test: the PostgreSQL cases (pg/...) are skipped: set "
+                      "MCPGATE_TEST_PG to a postgresql:// URI (scripts/pg-server start DIR "
+                      "prints one) to run them\n");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_store_put_get_overwrite, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_insert_conflict, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_delete_not_found, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_list_order_and_filter, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_nested_calls_in_callbacks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_limits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_transactions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_failed_transaction_is_poisoned, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_meta, setup, teardown),
+        BOTH(test_store_put_get_overwrite),
+        BOTH(test_store_insert_conflict),
+        BOTH(test_store_delete_not_found),
+        BOTH(test_store_list_order_and_filter),
+        BOTH(test_store_nested_calls_in_callbacks),
+        BOTH(test_store_limits),
+        BOTH(test_store_transactions),
+        BOTH(test_store_failed_transaction_is_poisoned),
+        BOTH(test_store_meta),
+        BOTH(test_store_kill9_durability),
+        BOTH(test_store_concurrency),
+        BOTH(test_store_wait_change),
         cmocka_unit_test_setup_teardown(test_store_migrations_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_embedded_migrations_match_files, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store_permissions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_tightens_existing_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_kill9_durability, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_corrupt_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_locked_beyond_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_concurrency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_location_redact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_unreachable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_embedded_migrations_match_files, setup, teardown),
+        PG(test_pg_migrations_once),
+        PG(test_pg_concurrent_open),
+        PG(test_pg_binary_safe),
+        PG(test_pg_paging),
+        PG(test_pg_connection_loss),
     };
     return MG_RUN_TESTS(tests);
 }

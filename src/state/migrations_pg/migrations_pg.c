@@ -1,0 +1,41 @@
+/* src/state/migrations_pg/migrations_pg.c: the numbered PostgreSQL migrations, embedded so that
+ * the binary runs from anywhere. Each string is the exact text of the .sql file named beside it
+ * (the unit test compares them): when adding NNNN_name.sql, add its text here in the same order.
+ * Versions are never renumbered or edited once released; a database is refused when it carries
+ * a version this list does not know. They run under an advisory lock (store_pg.c), each set of
+ * missing ones in one transaction. */
+#include "state/store_internal.h"
+
+const struct mg_store_migration g_mg_store_pg_migrations[] = {
+    {
+        1,
+        "0001_init.sql",
+        "-- 0001_init.sql (PostgreSQL): documents keyed by (kind, account, key), server-wide meta "
+        "values,\n"
+        "-- and the generation counter that every write transaction bumps. Names compare byte by "
+        "byte\n"
+        "-- (COLLATE \"C\"), as in SQLite; documents and meta values are bytes (bytea), stored as "
+        "given.\n"
+        "CREATE TABLE documents (\n"
+        "    kind text COLLATE \"C\" NOT NULL,\n"
+        "    account text COLLATE \"C\" NOT NULL,\n"
+        "    key text COLLATE \"C\" NOT NULL,\n"
+        "    doc bytea NOT NULL,\n"
+        "    updated_ms bigint NOT NULL,\n"
+        "    PRIMARY KEY (kind, account, key)\n"
+        ");\n"
+        "CREATE INDEX documents_by_account ON documents (account, kind, key);\n"
+        "CREATE TABLE meta (\n"
+        "    key text COLLATE \"C\" PRIMARY KEY NOT NULL,\n"
+        "    value bytea NOT NULL\n"
+        ");\n"
+        "CREATE TABLE store_generation (\n"
+        "    id integer PRIMARY KEY NOT NULL CHECK (id = 1),\n"
+        "    value bigint NOT NULL\n"
+        ");\n"
+        "INSERT INTO store_generation (id, value) VALUES (1, 0);\n",
+    },
+};
+
+const size_t g_mg_store_pg_migration_count = sizeof(g_mg_store_pg_migrations) /
+                                             sizeof(g_mg_store_pg_migrations[0]);
