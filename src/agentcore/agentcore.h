@@ -72,23 +72,32 @@ enum mg_target_kind {
 struct mg_gateway;
 struct mg_gateway_target;
 
-/* One tool as the data plane serves it. */
+/* One tool as the data plane serves it. Its schemas and call description are kept as compact
+ * JSON text, not as JSON trees (a tree costs about ten times its text: 100,000 tools would hold
+ * hundreds of megabytes); mg_tool_input_schema and mg_tool_call parse them when a call needs
+ * them. The text lives in the catalog's one block of text. */
 struct mg_tool {
     const char *full_name; /* "TARGETNAME___TOOLNAME" */
     size_t full_name_len;
     const struct mg_gateway_target *target;
-    const char *name;            /* the tool's own name (what the Lambda knows) */
-    const char *description;     /* may be "" */
-    const json_t *input_schema;  /* JSON object, never NULL */
-    const json_t *output_schema; /* or NULL */
-    /* What the target kind needs to call it (the tool's "_call" in "_tools": targets/targets.h),
-     * or NULL (Lambda tools) */
-    const json_t *call;
-    /* The MCP Tool object for tools/list, compact JSON:
+    const char *name;        /* the tool's own name (what the Lambda knows) */
+    const char *description; /* may be "" */
+    /* inputSchema (a JSON object, never empty) and outputSchema (len 0: none) as compact JSON,
+     * inside json below (not NUL-terminated) */
+    struct mg_slice input_schema_json, output_schema_json;
+    /* What the target kind needs to call it (the tool's "_call" in "_tools": targets/targets.h)
+     * as compact JSON (NUL-terminated), or len 0 (Lambda tools) */
+    struct mg_slice call_json;
+    /* The MCP Tool object for tools/list, compact JSON (inside its page: not NUL-terminated):
      * {"name":FULL,"description":...,"inputSchema":{...}[,"outputSchema":{...}]} */
     const char *json;
     size_t json_len;
 };
+
+/* The tool's inputSchema and "_call" as JSON (a new reference: json_decref it), or NULL when it
+ * has none (call) or out of memory. */
+json_t *mg_tool_input_schema(const struct mg_tool *t);
+json_t *mg_tool_call(const struct mg_tool *t);
 
 #define MG_TOOL_PAGE_SIZE_DEFAULT 100u
 
@@ -107,6 +116,8 @@ struct mg_tool_catalog {
     /* Changes whenever the set or content of the tools changes: put it in cursors so that a
      * cursor from an older catalog can be recognized (and refused or restarted). */
     uint64_t version;
+    /* The one block of text the pages, the tools' strings and their JSON live in (owned). */
+    const char *text;
 };
 
 struct mg_gateway_target {

@@ -105,17 +105,10 @@ static const char *s_cstr(const json_t *o, const char *k)
 
 static void s_free_catalog(struct mg_tool_catalog *cat)
 {
-    struct mg_tool *tools = (struct mg_tool *)cat->tools;
-    for (size_t i = 0; i < cat->n_tools; i++) {
-        mg_free((char *)tools[i].full_name);
-        mg_free((char *)tools[i].json);
-    }
-    mg_free(tools);
-    char **pages = (char **)cat->page_json;
-    for (size_t i = 0; i < cat->n_pages; i++)
-        mg_free(pages[i]);
-    mg_free(pages);
+    mg_free((struct mg_tool *)cat->tools);
+    mg_free((char **)cat->page_json);
     mg_free((size_t *)cat->page_json_len);
+    mg_free((char *)cat->text);
     memset(cat, 0, sizeof(*cat));
 }
 
@@ -310,11 +303,6 @@ static void s_destroy(void *p)
     mg_free(x);
 }
 
-static int s_tool_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct mg_tool *)a)->full_name, ((const struct mg_tool *)b)->full_name);
-}
-
 static uint64_t s_fnv(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *s = p;
@@ -325,51 +313,225 @@ static uint64_t s_fnv(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* The tool definitions of a target: a Lambda target's inline tool schema, the "_tools" the
- * control plane derived for the other kinds (targets/targets.h), or NULL. */
-static const json_t *s_tool_defs(const struct mg_gateway_target *t)
+json_t *mg_ac_tool_defs(const json_t *doc)
 {
-    if (t->kind == MG_TARGET_LAMBDA)
-        return json_object_get(
-            json_object_get(json_object_get(json_object_get(json_object_get(t->doc,
-                                                                            "targetConfiguration"),
-                                                            "mcp"),
-                                            "lambda"),
-                            "toolSchema"),
-            "inlinePayload");
+    const json_t *v = json_object_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(doc, "targetConfiguration"), "mcp"),
+                            "lambda"),
+            "toolSchema"),
+        "inlinePayload");
+    if (v == NULL)
+        v = json_object_get(doc, "_tools");
+    if (json_is_string(v)) {
+        json_t *arr = json_loadb(json_string_value(v), json_string_length(v), 0, NULL);
+        if (json_is_array(arr))
+            return arr;
+        json_decref(arr);
+        return NULL;
+    }
+    return json_is_array(v) ? json_incref((json_t *)v) : NULL;
+}
+
+/* A target document as a snapshot keeps it (mg_snapshot_register_compact): "_tools" as its
+ * compact JSON text rather than a tree, which costs about ten times the text. Left as it is when
+ * out of memory. */
+static void s_compact_target(json_t *doc)
+{
+    json_t *tools = json_object_get(doc, "_tools");
+    if (!json_is_array(tools))
+        return;
+    char *text = json_dumps(tools, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_t *str = text ? json_stringn_nocheck(text, strlen(text)) : NULL;
+    mg_free(text);
+    if (str)
+        (void)json_object_set_new(doc, "_tools", str);
+}
+
+/* The tool definitions of a target (a new reference, or NULL): a Lambda target's inline tool
+ * schema, the "_tools" the control plane derived for the other kinds (targets/targets.h). */
+static json_t *s_tool_defs(const struct mg_gateway_target *t)
+{
     if (t->kind == MG_TARGET_OTHER)
         return NULL;
-    const json_t *tools = json_object_get(t->doc, "_tools");
-    return json_is_array(tools) ? tools : NULL;
+    return mg_ac_tool_defs(t->doc);
+}
+
+/* One tool while its gateway's catalog is built: its texts, owned until they are copied into the
+ * catalog's block; name and description borrowed from the definitions, which live until then. */
+struct s_draft {
+    const struct mg_gateway_target *t;
+    const char *name, *desc;
+    char *full, *json, *call;
+    size_t full_len, json_len, call_len, in_off, in_len, out_off, out_len;
+};
+
+static void s_draft_free(struct s_draft *d)
+{
+    mg_free(d->full);
+    mg_free(d->json);
+    mg_free(d->call);
+}
+
+static int s_draft_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct s_draft *)a)->full, ((const struct s_draft *)b)->full);
+}
+
+/* Appends the compact JSON of v to b; *len its length. */
+static enum mg_err s_dump_into(struct mg_buf *b, const json_t *v, size_t *len)
+{
+    char *text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    if (text == NULL)
+        return MG_E_NOMEM;
+    *len = strlen(text);
+    enum mg_err e = mg_buf_append(b, text, *len);
+    mg_free(text);
+    return e;
+}
+
+/* The Tool object of tools/list for d: {"name":FULL,"description":...,"inputSchema":{...}
+ * [,"outputSchema":{...}]}, as json_dumps would write it, with where the schemas are in it. */
+static enum mg_err s_draft_json(struct s_draft *d, const json_t *in, const json_t *out)
+{
+    struct mg_buf b;
+    mg_buf_init(&b, MG_STORE_DOC_MAX * 2);
+    json_t *full = json_stringn(d->full, d->full_len);
+    json_t *desc = json_string(d->desc);
+    size_t len;
+    enum mg_err e = full && desc ? MG_E_OK : MG_E_NOMEM;
+    if (!e)
+        e = mg_buf_append_cstr(&b, "{\"name\":");
+    if (!e)
+        e = s_dump_into(&b, full, &len);
+    if (!e)
+        e = mg_buf_append_cstr(&b, ",\"description\":");
+    if (!e)
+        e = s_dump_into(&b, desc, &len);
+    if (!e)
+        e = mg_buf_append_cstr(&b, ",\"inputSchema\":");
+    d->in_off = b.len;
+    if (!e)
+        e = s_dump_into(&b, in, &d->in_len);
+    if (!e && out) {
+        e = mg_buf_append_cstr(&b, ",\"outputSchema\":");
+        d->out_off = b.len;
+        if (!e)
+            e = s_dump_into(&b, out, &d->out_len);
+    }
+    if (!e)
+        e = mg_buf_append_byte(&b, '}');
+    json_decref(full);
+    json_decref(desc);
+    if (e) {
+        mg_buf_cleanup(&b);
+        return e;
+    }
+    d->json = (char *)mg_buf_take(&b, &d->json_len);
+    return MG_E_OK;
+}
+
+/* Copies s (NUL-terminated, len bytes) into the block at *at; returns where it went. */
+static const char *s_put(char *block, size_t *at, const char *s, size_t len)
+{
+    char *p = block + *at;
+    mg_memcpy(p, s, len);
+    p[len] = 0;
+    *at += len + 1;
+    return p;
+}
+
+/* Lays the sorted, distinct drafts out as the catalog: the pages, then each tool's strings, in
+ * one block. */
+static enum mg_err s_catalog_layout(struct mg_tool_catalog *cat, struct s_draft *dr, size_t w)
+{
+    size_t ps = cat->page_size, np = (w + ps - 1) / ps, total = 0;
+    for (size_t i = 0; i < w; i++) {
+        total += dr[i].json_len + 1 + dr[i].full_len + 1 + strlen(dr[i].name) + 1 +
+                 strlen(dr[i].desc) + 1 + (dr[i].call ? dr[i].call_len + 1 : 0);
+        if (total > (size_t)1 << 40)
+            return MG_E_TOO_LARGE;
+    }
+    total += np * 2 + 1;
+    struct mg_tool *tools = mg_calloc(w, sizeof(*tools));
+    char **pages = mg_calloc(np, sizeof(char *));
+    size_t *lens = mg_calloc(np, sizeof(size_t));
+    char *block = mg_malloc(total);
+    if (tools == NULL || pages == NULL || lens == NULL || block == NULL) {
+        mg_free(tools);
+        mg_free(pages);
+        mg_free(lens);
+        mg_free(block);
+        return MG_E_NOMEM;
+    }
+    size_t at = 0;
+    uint64_t h = s_fnv(1469598103934665603ull, &ps, sizeof(ps));
+    for (size_t p = 0; p < np; p++) {
+        pages[p] = block + at;
+        block[at++] = '[';
+        for (size_t i = p * ps; i < w && i < (p + 1) * ps; i++) {
+            if (i > p * ps)
+                block[at++] = ',';
+            tools[i].json = block + at;
+            tools[i].json_len = dr[i].json_len;
+            mg_memcpy(block + at, dr[i].json, dr[i].json_len);
+            at += dr[i].json_len;
+            h = s_fnv(h, dr[i].json, dr[i].json_len);
+            h = s_fnv(h, "", 1);
+        }
+        block[at++] = ']';
+        block[at++] = 0;
+        lens[p] = (size_t)(block + at - 1 - pages[p]);
+    }
+    for (size_t i = 0; i < w; i++) {
+        struct mg_tool *t = &tools[i];
+        t->target = dr[i].t;
+        t->full_name = s_put(block, &at, dr[i].full, dr[i].full_len);
+        t->full_name_len = dr[i].full_len;
+        t->name = s_put(block, &at, dr[i].name, strlen(dr[i].name));
+        t->description = s_put(block, &at, dr[i].desc, strlen(dr[i].desc));
+        t->input_schema_json = mg_slice_make(t->json + dr[i].in_off, dr[i].in_len);
+        if (dr[i].out_len)
+            t->output_schema_json = mg_slice_make(t->json + dr[i].out_off, dr[i].out_len);
+        if (dr[i].call)
+            t->call_json = mg_slice_make(s_put(block, &at, dr[i].call, dr[i].call_len),
+                                         dr[i].call_len);
+    }
+    cat->tools = tools;
+    cat->n_tools = w;
+    cat->page_json = (const char *const *)pages;
+    cat->page_json_len = lens;
+    cat->n_pages = np;
+    cat->text = block;
+    cat->version = h;
+    return MG_E_OK;
 }
 
 static enum mg_err s_build_catalog(struct mg_gateway *g)
 {
     struct mg_tool_catalog *cat = &g->catalog;
+    cat->page_size = s_page_size;
+    cat->version = s_fnv(1469598103934665603ull, "", 0);
+    if (g->n_targets == 0)
+        return MG_E_OK;
+    json_t **defs = mg_calloc(g->n_targets, sizeof(json_t *));
+    if (defs == NULL)
+        return MG_E_NOMEM;
     size_t n = 0;
     for (size_t i = 0; i < g->n_targets; i++) {
-        const struct mg_gateway_target *t = &g->targets[i];
-        if (t->status == MG_AGENTCORE_READY)
-            n += json_array_size(s_tool_defs(t));
-    }
-    cat->page_size = s_page_size;
-    if (n == 0) {
-        cat->version = s_fnv(1469598103934665603ull, "", 0);
-        return MG_E_OK;
-    }
-    struct mg_tool *tools = mg_calloc(n, sizeof(*tools));
-    if (tools == NULL)
-        return MG_E_NOMEM;
-    cat->tools = tools;
-    size_t k = 0;
-    for (size_t i = 0; i < g->n_targets; i++) {
-        const struct mg_gateway_target *t = &g->targets[i];
-        if (t->status != MG_AGENTCORE_READY)
+        if (g->targets[i].status != MG_AGENTCORE_READY)
             continue;
-        const json_t *arr = s_tool_defs(t);
+        defs[i] = s_tool_defs(&g->targets[i]);
+        n += json_array_size(defs[i]);
+    }
+    struct s_draft *dr = n ? mg_calloc(n, sizeof(*dr)) : NULL;
+    enum mg_err e = n && dr == NULL ? MG_E_NOMEM : MG_E_OK;
+    size_t k = 0;
+    for (size_t i = 0; i < g->n_targets && !e; i++) {
+        const struct mg_gateway_target *t = &g->targets[i];
         size_t j;
         json_t *def;
-        json_array_foreach(arr, j, def)
+        json_array_foreach(defs[i], j, def)
         {
             const char *name = s_cstr(def, "name");
             const json_t *in = json_object_get(def, "inputSchema");
@@ -377,84 +539,65 @@ static enum mg_err s_build_catalog(struct mg_gateway *g)
              * alphabet: it is not served (synchronizing the target fails it). */
             if (name == NULL || !mg_ac_match_tool_name(name) || !json_is_object(in))
                 continue;
-            struct mg_tool *tool = &tools[k];
-            size_t fl = strlen(t->name) + 3 + strlen(name);
-            char *full = mg_malloc(fl + 1);
-            if (full == NULL)
-                return MG_E_NOMEM;
-            snprintf(full, fl + 1, "%s___%s", t->name, name);
-            tool->full_name = full;
-            tool->full_name_len = fl;
-            tool->target = t;
-            tool->name = name;
-            tool->description = s_cstr(def, "description") ? s_cstr(def, "description") : "";
-            tool->input_schema = in;
+            struct s_draft *d = &dr[k++];
+            d->t = t;
+            d->name = name;
+            d->desc = s_cstr(def, "description") ? s_cstr(def, "description") : "";
+            d->full_len = strlen(t->name) + 3 + strlen(name);
+            d->full = mg_malloc(d->full_len + 1);
+            if (d->full == NULL) {
+                e = MG_E_NOMEM;
+                break;
+            }
+            snprintf(d->full, d->full_len + 1, "%s___%s", t->name, name);
             const json_t *out = json_object_get(def, "outputSchema");
-            tool->output_schema = json_is_object(out) ? out : NULL;
+            e = s_draft_json(d, in, json_is_object(out) ? out : NULL);
             const json_t *call = json_object_get(def, "_call");
-            tool->call = json_is_object(call) ? call : NULL;
-            json_t *obj = json_pack("{s:s, s:s, s:O}", "name", full, "description",
-                                    tool->description, "inputSchema", in);
-            if (obj && tool->output_schema)
-                json_object_set(obj, "outputSchema", (json_t *)tool->output_schema);
-            char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-            json_decref(obj);
-            k++;
-            cat->n_tools = k;
-            if (text == NULL)
-                return MG_E_NOMEM;
-            tool->json = text;
-            tool->json_len = strlen(text);
+            if (!e && json_is_object(call)) {
+                d->call = json_dumps(call, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                if (d->call == NULL)
+                    e = MG_E_NOMEM;
+                else
+                    d->call_len = strlen(d->call);
+            }
+            if (e)
+                break;
         }
     }
-    qsort(tools, k, sizeof(*tools), s_tool_cmp);
-    /* drop duplicate full names (cannot happen with validated targets; be safe) */
     size_t w = 0;
-    for (size_t i = 0; i < k; i++) {
-        if (w > 0 && strcmp(tools[w - 1].full_name, tools[i].full_name) == 0) {
-            mg_free((char *)tools[i].full_name);
-            mg_free((char *)tools[i].json);
-            continue;
+    if (!e && k) {
+        qsort(dr, k, sizeof(*dr), s_draft_cmp);
+        /* drop duplicate full names (cannot happen with validated targets; be safe) */
+        for (size_t i = 0; i < k; i++) {
+            if (w > 0 && strcmp(dr[w - 1].full, dr[i].full) == 0) {
+                s_draft_free(&dr[i]);
+                continue;
+            }
+            dr[w++] = dr[i];
         }
-        tools[w++] = tools[i];
+        e = s_catalog_layout(cat, dr, w);
+    } else {
+        w = k;
     }
-    cat->n_tools = w;
-    size_t ps = cat->page_size;
-    cat->n_pages = (w + ps - 1) / ps;
-    char **pages = mg_calloc(cat->n_pages ? cat->n_pages : 1, sizeof(char *));
-    size_t *lens = mg_calloc(cat->n_pages ? cat->n_pages : 1, sizeof(size_t));
-    cat->page_json = (const char *const *)pages;
-    cat->page_json_len = lens;
-    if (pages == NULL || lens == NULL) {
-        cat->n_pages = pages == NULL ? 0 : cat->n_pages;
-        return MG_E_NOMEM;
-    }
-    uint64_t h = s_fnv(1469598103934665603ull, &ps, sizeof(ps));
-    for (size_t p = 0; p < cat->n_pages; p++) {
-        struct mg_buf b;
-        mg_buf_init(&b, 64u * 1024u * 1024u);
-        enum mg_err e = mg_buf_append_byte(&b, '[');
-        for (size_t i = p * ps; !e && i < w && i < (p + 1) * ps; i++) {
-            if (i > p * ps)
-                e = mg_buf_append_byte(&b, ',');
-            if (!e)
-                e = mg_buf_append(&b, tools[i].json, tools[i].json_len);
-            h = s_fnv(h, tools[i].json, tools[i].json_len + 1);
-        }
-        if (!e)
-            e = mg_buf_append_byte(&b, ']');
-        if (!e)
-            e = mg_buf_append_byte(&b, 0);
-        if (e) {
-            mg_buf_cleanup(&b);
-            return e;
-        }
-        size_t len;
-        pages[p] = (char *)mg_buf_take(&b, &len);
-        lens[p] = len - 1;
-    }
-    cat->version = h;
-    return MG_E_OK;
+    for (size_t i = 0; i < w; i++)
+        s_draft_free(&dr[i]);
+    mg_free(dr);
+    for (size_t i = 0; i < g->n_targets; i++)
+        json_decref(defs[i]);
+    mg_free(defs);
+    return e;
+}
+
+json_t *mg_tool_input_schema(const struct mg_tool *t)
+{
+    return json_loadb((const char *)t->input_schema_json.ptr, t->input_schema_json.len, 0, NULL);
+}
+
+json_t *mg_tool_call(const struct mg_tool *t)
+{
+    if (t->call_json.len == 0)
+        return NULL;
+    return json_loadb((const char *)t->call_json.ptr, t->call_json.len, 0, NULL);
 }
 
 static void s_fill_gateway(struct mg_gateway *g, const struct mg_snapshot_doc *d)
@@ -880,8 +1023,10 @@ void mg_agentcore_init(void)
     static const char *const kinds[] = {MG_AC_KIND_GATEWAY, MG_AC_KIND_TARGET, MG_AC_KIND_POLICY,
                                         NULL};
     static const struct mg_snapshot_ext ext = {"agentcore", s_build, s_destroy, kinds, s_apply};
-    if (s_slot < 0)
+    if (s_slot < 0) {
         s_slot = mg_snapshot_register_ext(&ext);
+        mg_snapshot_register_compact(MG_AC_KIND_TARGET, s_compact_target);
+    }
 }
 
 static const struct s_ext *s_get(const struct mg_snapshot *snap)

@@ -198,14 +198,10 @@ static enum mg_err s_target(const struct mg_env *env, const struct mg_snapshot *
     else
         return MG_E_OK;
     /* Lambda: the inline tool schema; OpenAPI, Smithy: the tools derived at creation */
-    const json_t *mcp = json_object_get(json_object_get(cur, "targetConfiguration"), "mcp");
-    const json_t *tools = json_object_get(json_object_get(json_object_get(mcp, "lambda"),
-                                                          "toolSchema"),
-                                          "inlinePayload");
-    if (tools == NULL)
-        tools = json_object_get(cur, "_tools");
+    json_t *tools = mg_ac_tool_defs(cur);
     char buf[256];
     const char *reason = mg_ac_check_tools(tools, buf, sizeof(buf));
+    json_decref(tools);
     json_t *doc = json_deep_copy(cur);
     if (doc == NULL)
         return MG_E_NOMEM;

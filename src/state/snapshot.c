@@ -22,6 +22,34 @@ int mg_snapshot_register_ext(const struct mg_snapshot_ext *ext)
     return s_n_exts++;
 }
 
+static struct {
+    const char *kind;
+    void (*fn)(json_t *doc);
+} s_compact[MG_SNAPSHOT_EXT_MAX];
+static int s_n_compact;
+
+void mg_snapshot_register_compact(const char *kind, void (*fn)(json_t *doc))
+{
+    for (int i = 0; i < s_n_compact; i++)
+        if (strcmp(s_compact[i].kind, kind) == 0) {
+            s_compact[i].fn = fn;
+            return;
+        }
+    if (s_n_compact >= MG_SNAPSHOT_EXT_MAX)
+        abort();
+    s_compact[s_n_compact].kind = kind;
+    s_compact[s_n_compact++].fn = fn;
+}
+
+static void s_compact_doc(const char *kind, json_t *doc)
+{
+    for (int i = 0; i < s_n_compact; i++)
+        if (strcmp(s_compact[i].kind, kind) == 0) {
+            s_compact[i].fn(doc);
+            return;
+        }
+}
+
 struct mg_snapshot_entry {
     atomic_long refs;
     json_t *doc;
@@ -328,6 +356,7 @@ static bool s_on_row(void *user, const struct mg_store_row *row)
                row->account, row->key, jerr.text);
         return true;
     }
+    s_compact_doc(row->kind, doc);
     b->err = s_entry_new(row->kind, row->account, row->key, doc, row->updated_ms, &b->docs[b->n]);
     if (b->err)
         return false;
@@ -446,6 +475,7 @@ static enum mg_err s_read_row(struct mg_state *st, const struct mg_snapshot_chan
                c->account, c->key, jerr.text);
         return MG_E_OK;
     }
+    s_compact_doc(c->kind, doc);
     return s_entry_new(c->kind, c->account, c->key, doc, s_now_ms(), d);
 }
 

@@ -69,6 +69,12 @@ struct mg_snapshot_ext {
 };
 /* Returns the slot index (call at start-up, before the first snapshot). */
 int mg_snapshot_register_ext(const struct mg_snapshot_ext *ext);
+/* Documents of `kind` pass through fn once parsed, before they enter a snapshot (the full build
+ * and every apply): it may make their in-memory form smaller (a private member kept as its JSON
+ * text rather than a tree, say), and every reader of that kind must accept what it leaves. At
+ * most one per kind and MG_SNAPSHOT_EXT_MAX in all (call at start-up, before the first
+ * snapshot; kind must outlive the process). */
+void mg_snapshot_register_compact(const char *kind, void (*fn)(json_t *doc));
 
 const struct mg_snapshot_doc *mg_snapshot_get(const struct mg_snapshot *s, const char *kind,
                                               const char *account, const char *key);
