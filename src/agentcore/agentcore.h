@@ -210,6 +210,9 @@ const struct mg_gateway *const *mg_agentcore_gateways(const struct mg_snapshot *
 
 /* Registers the snapshot extension (idempotent); mg_agentcore_start calls it. */
 void mg_agentcore_init(void);
+/* Registers how snapshots keep AgentCore documents in memory (idempotent; mg_agentcore_init
+ * calls it): before the first snapshot, or the documents it read stay as they were stored. */
+void mg_agentcore_register_docs(void);
 /* Page size used by the catalogs of snapshots built from now on (0: default). */
 void mg_agentcore_set_page_size(size_t n);
 

@@ -1018,15 +1018,19 @@ static enum mg_err s_apply(const void *prevp, struct mg_snapshot *snap,
     return MG_E_OK;
 }
 
+void mg_agentcore_register_docs(void)
+{
+    mg_snapshot_register_compact(MG_AC_KIND_TARGET, s_compact_target);
+}
+
 void mg_agentcore_init(void)
 {
     static const char *const kinds[] = {MG_AC_KIND_GATEWAY, MG_AC_KIND_TARGET, MG_AC_KIND_POLICY,
                                         NULL};
     static const struct mg_snapshot_ext ext = {"agentcore", s_build, s_destroy, kinds, s_apply};
-    if (s_slot < 0) {
+    mg_agentcore_register_docs();
+    if (s_slot < 0)
         s_slot = mg_snapshot_register_ext(&ext);
-        mg_snapshot_register_compact(MG_AC_KIND_TARGET, s_compact_target);
-    }
 }
 
 static const struct s_ext *s_get(const struct mg_snapshot *snap)

@@ -539,7 +539,7 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
                                                     : MG_TOOL_PAGE_SIZE_DEFAULT);
     mg_agentcore_init();
     mg_ac_pending_init();
-    MG_TRY(mg_state_rebuild(env->state, ei));
+    MG_TRY(mg_state_extend(env->state, ei));
     struct mg_ac_worker *w = mg_calloc(1, sizeof(*w));
     if (w == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");

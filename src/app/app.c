@@ -117,6 +117,7 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
     memset(app, 0, sizeof(*app));
     app->cfg = *cfg;
     mg_iam_init();
+    mg_agentcore_register_docs(); /* before the first snapshot reads them */
     MG_TRY(mg_store_open(cfg->data_dir, &app->store, ei));
     enum mg_err e = mg_state_init(&app->state, app->store, ei);
     if (!e) {

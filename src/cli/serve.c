@@ -524,7 +524,7 @@ int mg_cli_serve_main(int argc, char **argv)
     /* the snapshot built at open had no URL yet (the port may have been chosen at bind): gateway
      * URLs and their protected-resource metadata URLs are built again with it */
     pthread_mutex_lock(&app.state.write_lock);
-    enum mg_err rb = mg_state_rebuild(&app.state, &ei);
+    enum mg_err rb = mg_state_rederive(&app.state, &ei);
     pthread_mutex_unlock(&app.state.write_lock);
     if (rb != MG_E_OK)
         MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "could not rebuild the state: %s", ei.msg);

@@ -642,6 +642,42 @@ enum mg_err mg_state_rebuild(struct mg_state *st, struct mg_errinfo *ei)
     return e;
 }
 
+enum mg_err mg_state_rederive(struct mg_state *st, struct mg_errinfo *ei)
+{
+    pthread_mutex_lock(&st->build_lock);
+    struct mg_snapshot *prev = atomic_load(&st->current);
+    enum mg_err e = MG_E_OK;
+    if (prev == NULL) {
+        e = s_rebuild(st, ei);
+        pthread_mutex_unlock(&st->build_lock);
+        return e;
+    }
+    uint64_t gen = atomic_load(&st->generation) + 1;
+    struct mg_snapshot *s = s_snapshot_new(gen);
+    if (s)
+        s->buckets = mg_calloc(prev->n_buckets ? prev->n_buckets : 1,
+                               sizeof(struct mg_snapshot_bucket *));
+    if (s == NULL || s->buckets == NULL)
+        e = mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
+    for (size_t i = 0; !e && i < prev->n_buckets; i++) {
+        atomic_fetch_add(&prev->buckets[i]->refs, 1);
+        s->buckets[s->n_buckets++] = prev->buckets[i];
+    }
+    if (!e)
+        s->n_docs = prev->n_docs;
+    for (int i = 0; i < s_n_exts && !e; i++)
+        e = s_ext_build(s, i, ei);
+    if (e) {
+        if (s)
+            s_snapshot_free(s);
+    } else {
+        st->full_builds++;
+        s_publish(st, s, gen);
+    }
+    pthread_mutex_unlock(&st->build_lock);
+    return e;
+}
+
 /* With build_lock held. */
 static enum mg_err s_apply_locked(struct mg_state *st, const struct mg_snapshot_change *changes,
                                   size_t n, struct mg_errinfo *ei)
@@ -664,6 +700,12 @@ enum mg_err mg_state_apply(struct mg_state *st, const struct mg_snapshot_change 
     enum mg_err e = s_apply_locked(st, changes, n, ei);
     pthread_mutex_unlock(&st->build_lock);
     return e;
+}
+
+enum mg_err mg_state_extend(struct mg_state *st, struct mg_errinfo *ei)
+{
+    /* no change: every bucket and every extension built before is shared */
+    return mg_state_apply(st, NULL, 0, ei);
 }
 
 enum mg_err mg_state_refresh(struct mg_state *st, struct mg_errinfo *ei)

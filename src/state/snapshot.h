@@ -112,6 +112,14 @@ void mg_state_cleanup(struct mg_state *st);
 
 /* Rebuilds from the store and publishes. */
 MG_MUST_USE enum mg_err mg_state_rebuild(struct mg_state *st, struct mg_errinfo *ei);
+/* Publishes the current snapshot's documents (shared, not read again) with every derived
+ * structure built again: for a setting they all depend on (the public URL). Rows committed
+ * and not yet applied stay pending for the next refresh. */
+MG_MUST_USE enum mg_err mg_state_rederive(struct mg_state *st, struct mg_errinfo *ei);
+/* Publishes the current snapshot with the derived structures of the extensions registered
+ * since it was built (the others and the documents shared): what a module that registers an
+ * extension at start calls. */
+MG_MUST_USE enum mg_err mg_state_extend(struct mg_state *st, struct mg_errinfo *ei);
 /* Publishes the current snapshot with these rows read again from the store (a row that is gone
  * is removed): the incremental path of a commit, and of a change feed from other nodes. The
  * rows may repeat and come in any order. */
