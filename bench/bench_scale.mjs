@@ -62,17 +62,25 @@ async function restartTimed(gw, acct, gatewayId, wantTools) {
   const cp = makeClient(BedrockAgentCoreControlClient, gw, acct.root);
   const deadline = Date.now() + 60000;
   const until = async (fn) => {
+    let last = null;
     for (;;) {
       try {
         if (await fn()) return;
-      } catch { /* not listening yet */ }
-      if (Date.now() > deadline || !gw.alive()) throw new Error(`no answer after restart\n${gw.stderr().slice(-2000)}`);
+      } catch (e) {
+        last = e; // not listening yet
+      }
+      if (Date.now() > deadline || !gw.alive()) {
+        throw new Error(`no answer after restart (exit ${JSON.stringify(gw.exitStatus())}, ` +
+          `last error ${last?.message})\n${gw.stderr().slice(-2000)}`);
+      }
       await sleep(2);
     }
   };
   await until(async () => {
     const r = await poster.post(gatewayId, { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
-    return r.status === 200 && r.body.result?.tools.length === wantTools;
+    if (r.status !== 200 || r.body.result?.tools.length !== wantTools)
+      throw new Error(`tools/list ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+    return true;
   });
   await until(async () => (await cp.send(new ListGatewaysCommand({ maxResults: 10 }))).items.length > 0);
   const ms = Number(process.hrtime.bigint() - spawnedAt) / 1e6;
