@@ -364,10 +364,12 @@ struct s_draft {
     const char *name, *desc;
     char *full, *json, *call;
     size_t full_len, json_len, call_len, in_off, in_len, out_off, out_len;
+    char *own; /* name and description when they were read from text (owned) */
 };
 
 static void s_draft_free(struct s_draft *d)
 {
+    mg_free(d->own);
     mg_free(d->full);
     mg_free(d->json);
     mg_free(d->call);
@@ -507,62 +509,344 @@ static enum mg_err s_catalog_layout(struct mg_tool_catalog *cat, struct s_draft 
     return MG_E_OK;
 }
 
+/* ---- tools read from "_tools" text ----------------------------------------------------------
+ * A snapshot keeps a target's "_tools" as the text json_dumps wrote (compact, members in order):
+ * a tool's schemas and call description are copied from it as they are, and its name and
+ * description decoded, without building a JSON tree. */
+
+static const char *s_skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* p at '"': past the closing quote, or NULL. */
+static const char *s_skip_string(const char *p, const char *end)
+{
+    for (p++; p < end; p++) {
+        if (*p == '\\')
+            p++;
+        else if (*p == '"')
+            return p + 1;
+    }
+    return NULL;
+}
+
+/* Past the JSON value at p, or NULL when the text ends first. */
+static const char *s_skip_value(const char *p, const char *end)
+{
+    if (p >= end)
+        return NULL;
+    if (*p == '"')
+        return s_skip_string(p, end);
+    if (*p != '{' && *p != '[') {
+        while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n')
+            p++;
+        return p;
+    }
+    size_t depth = 0;
+    while (p < end) {
+        if (*p == '"') {
+            p = s_skip_string(p, end);
+            if (p == NULL)
+                return NULL;
+            continue;
+        }
+        if (*p == '{' || *p == '[')
+            depth++;
+        else if ((*p == '}' || *p == ']') && --depth == 0)
+            return p + 1;
+        p++;
+    }
+    return NULL;
+}
+
+struct s_span {
+    const char *p;
+    size_t n;
+};
+
+/* The members of the tool object at p that the catalog reads; *next past the object. */
+struct s_tool_text {
+    struct s_span name, desc, in, out, call;
+};
+
+static bool s_scan_tool(const char *p, const char *end, struct s_tool_text *t, const char **next)
+{
+    memset(t, 0, sizeof(*t));
+    if (p >= end || *p != '{')
+        return false;
+    p = s_skip_ws(p + 1, end);
+    if (p < end && *p == '}') {
+        *next = p + 1;
+        return true;
+    }
+    while (p < end) {
+        const char *k = p;
+        if (*p != '"' || (p = s_skip_string(p, end)) == NULL)
+            return false;
+        size_t kl = (size_t)(p - k);
+        p = s_skip_ws(p, end);
+        if (p >= end || *p != ':')
+            return false;
+        const char *v = s_skip_ws(p + 1, end);
+        if ((p = s_skip_value(v, end)) == NULL)
+            return false;
+        struct s_span sp = {v, (size_t)(p - v)};
+#define S_KEY(lit) (kl == sizeof(lit) - 1 && memcmp(k, lit, kl) == 0)
+        if (S_KEY("\"name\""))
+            t->name = sp;
+        else if (S_KEY("\"description\""))
+            t->desc = sp;
+        else if (S_KEY("\"inputSchema\""))
+            t->in = sp;
+        else if (S_KEY("\"outputSchema\""))
+            t->out = sp;
+        else if (S_KEY("\"_call\""))
+            t->call = sp;
+#undef S_KEY
+        p = s_skip_ws(p, end);
+        if (p < end && *p == ',') {
+            p = s_skip_ws(p + 1, end);
+            continue;
+        }
+        if (p < end && *p == '}') {
+            *next = p + 1;
+            return true;
+        }
+        return false;
+    }
+    return false;
+}
+
+/* The string a JSON string literal holds (owned), or NULL (not a string, out of memory). */
+static char *s_decode_string(struct s_span s)
+{
+    if (s.n < 2 || s.p[0] != '"')
+        return NULL;
+    if (memchr(s.p, '\\', s.n) == NULL)
+        return mg_slice_dup(mg_slice_make(s.p + 1, s.n - 2));
+    json_t *v = json_loadb(s.p, s.n, JSON_DECODE_ANY, NULL);
+    char *out = json_is_string(v) ? mg_slice_dup(mg_slice_make(json_string_value(v),
+                                                               json_string_length(v)))
+                                  : NULL;
+    json_decref(v);
+    return out;
+}
+
+/* Whether the bytes need escaping in a JSON string (the full name is written as it is when not). */
+static bool s_plain(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\')
+            return false;
+    return true;
+}
+
+/* Fills d (t set) from the tool text; false to leave the tool out (MG_E_OK in *e) or on error. */
+static bool s_draft_from_text(struct s_draft *d, const struct s_tool_text *x, enum mg_err *e)
+{
+    *e = MG_E_OK;
+    if (x->in.n == 0 || x->in.p[0] != '{')
+        return false;
+    /* a description that is not a string is "", as in the tree */
+    bool has_desc = x->desc.n && x->desc.p[0] == '"';
+    char *name = s_decode_string(x->name);
+    char *desc = has_desc ? s_decode_string(x->desc) : NULL;
+    if (name == NULL || (has_desc && desc == NULL)) {
+        mg_free(name);
+        mg_free(desc);
+        *e = x->name.n && x->name.p[0] == '"' ? MG_E_NOMEM : MG_E_OK;
+        return false;
+    }
+    /* one block: name \0 description \0 */
+    size_t nl = strlen(name), dl = desc ? strlen(desc) : 0;
+    d->own = mg_malloc(nl + dl + 2);
+    if (d->own) {
+        mg_memcpy(d->own, name, nl + 1);
+        mg_memcpy(d->own + nl + 1, desc ? desc : "", dl + 1);
+    }
+    mg_free(name);
+    mg_free(desc);
+    if (d->own == NULL) {
+        *e = MG_E_NOMEM;
+        return false;
+    }
+    d->name = d->own;
+    d->desc = d->own + nl + 1;
+    /* A target stored before tool names were checked may hold one outside MCP's alphabet: it
+     * is not served (synchronizing the target fails it). */
+    if (!mg_ac_match_tool_name(d->name))
+        return false;
+    d->full_len = strlen(d->t->name) + 3 + nl;
+    d->full = mg_malloc(d->full_len + 1);
+    if (d->full == NULL) {
+        *e = MG_E_NOMEM;
+        return false;
+    }
+    snprintf(d->full, d->full_len + 1, "%s___%s", d->t->name, d->name);
+    struct mg_buf b;
+    mg_buf_init(&b, MG_STORE_DOC_MAX * 2);
+    size_t len;
+    enum mg_err r = mg_buf_append_cstr(&b, "{\"name\":");
+    if (!r && s_plain(d->full, d->full_len)) {
+        r = mg_buf_append_byte(&b, '"');
+        if (!r)
+            r = mg_buf_append(&b, d->full, d->full_len);
+        if (!r)
+            r = mg_buf_append_byte(&b, '"');
+    } else if (!r) {
+        json_t *full = json_stringn(d->full, d->full_len);
+        r = full ? s_dump_into(&b, full, &len) : MG_E_NOMEM;
+        json_decref(full);
+    }
+    if (!r)
+        r = mg_buf_append_cstr(&b, ",\"description\":");
+    if (!r)
+        r = has_desc ? mg_buf_append(&b, x->desc.p, x->desc.n) : mg_buf_append_cstr(&b, "\"\"");
+    if (!r)
+        r = mg_buf_append_cstr(&b, ",\"inputSchema\":");
+    d->in_off = b.len;
+    d->in_len = x->in.n;
+    if (!r)
+        r = mg_buf_append(&b, x->in.p, x->in.n);
+    if (!r && x->out.n && x->out.p[0] == '{') {
+        r = mg_buf_append_cstr(&b, ",\"outputSchema\":");
+        d->out_off = b.len;
+        d->out_len = x->out.n;
+        if (!r)
+            r = mg_buf_append(&b, x->out.p, x->out.n);
+    }
+    if (!r)
+        r = mg_buf_append_byte(&b, '}');
+    if (r) {
+        mg_buf_cleanup(&b);
+        *e = r;
+        return false;
+    }
+    d->json = (char *)mg_buf_take(&b, &d->json_len);
+    if (x->call.n && x->call.p[0] == '{') {
+        d->call = mg_slice_dup(mg_slice_make(x->call.p, x->call.n));
+        d->call_len = x->call.n;
+        if (d->call == NULL) {
+            *e = MG_E_NOMEM;
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Room for one more draft in *dr (of *cap); NULL when out of memory. */
+static struct s_draft *s_draft_next(struct s_draft **dr, size_t *cap, size_t k)
+{
+    if (k == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        struct s_draft *p = mg_realloc(*dr, nc * sizeof(**dr));
+        if (p == NULL)
+            return NULL;
+        *dr = p;
+        *cap = nc;
+    }
+    memset(&(*dr)[k], 0, sizeof(**dr));
+    return &(*dr)[k];
+}
+
+/* The drafts of a target whose "_tools" is text. */
+static enum mg_err s_drafts_from_text(const struct mg_gateway_target *t, const json_t *text,
+                                      struct s_draft **dr, size_t *cap, size_t *k)
+{
+    const char *p = json_string_value(text), *end = p + json_string_length(text);
+    p = s_skip_ws(p, end);
+    if (p >= end || *p != '[')
+        return MG_E_OK;
+    p = s_skip_ws(p + 1, end);
+    while (p < end && *p != ']') {
+        struct s_tool_text x;
+        const char *next;
+        if (!s_scan_tool(p, end, &x, &next))
+            return MG_E_OK; /* not the text json_dumps writes: the rest is not served */
+        struct s_draft *d = s_draft_next(dr, cap, *k);
+        if (d == NULL)
+            return MG_E_NOMEM;
+        d->t = t;
+        enum mg_err e;
+        bool keep = s_draft_from_text(d, &x, &e);
+        if (keep)
+            (*k)++;
+        else
+            s_draft_free(d);
+        if (e)
+            return e;
+        p = s_skip_ws(next, end);
+        if (p < end && *p == ',')
+            p = s_skip_ws(p + 1, end);
+    }
+    return MG_E_OK;
+}
+
+/* The drafts of a target's tool definitions as a JSON tree (Lambda's inline tool schema). */
+static enum mg_err s_drafts_from_tree(const struct mg_gateway_target *t, const json_t *defs,
+                                      struct s_draft **dr, size_t *cap, size_t *k)
+{
+    size_t j;
+    json_t *def;
+    json_array_foreach(defs, j, def)
+    {
+        const char *name = s_cstr(def, "name");
+        const json_t *in = json_object_get(def, "inputSchema");
+        /* A target stored before tool names were checked may hold one outside MCP's alphabet:
+         * it is not served (synchronizing the target fails it). */
+        if (name == NULL || !mg_ac_match_tool_name(name) || !json_is_object(in))
+            continue;
+        struct s_draft *d = s_draft_next(dr, cap, *k);
+        if (d == NULL)
+            return MG_E_NOMEM;
+        (*k)++;
+        d->t = t;
+        d->name = name;
+        d->desc = s_cstr(def, "description") ? s_cstr(def, "description") : "";
+        d->full_len = strlen(t->name) + 3 + strlen(name);
+        d->full = mg_malloc(d->full_len + 1);
+        if (d->full == NULL)
+            return MG_E_NOMEM;
+        snprintf(d->full, d->full_len + 1, "%s___%s", t->name, name);
+        const json_t *out = json_object_get(def, "outputSchema");
+        MG_TRY(s_draft_json(d, in, json_is_object(out) ? out : NULL));
+        const json_t *call = json_object_get(def, "_call");
+        if (json_is_object(call)) {
+            d->call = json_dumps(call, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            if (d->call == NULL)
+                return MG_E_NOMEM;
+            d->call_len = strlen(d->call);
+        }
+    }
+    return MG_E_OK;
+}
+
 static enum mg_err s_build_catalog(struct mg_gateway *g)
 {
     struct mg_tool_catalog *cat = &g->catalog;
     cat->page_size = s_page_size;
     cat->version = s_fnv(1469598103934665603ull, "", 0);
-    if (g->n_targets == 0)
-        return MG_E_OK;
-    json_t **defs = mg_calloc(g->n_targets, sizeof(json_t *));
-    if (defs == NULL)
+    struct s_draft *dr = NULL;
+    size_t cap = 0, k = 0;
+    enum mg_err e = MG_E_OK;
+    /* the trees of the Lambda targets' definitions live until the catalog is laid out */
+    json_t **defs = g->n_targets ? mg_calloc(g->n_targets, sizeof(json_t *)) : NULL;
+    if (g->n_targets && defs == NULL)
         return MG_E_NOMEM;
-    size_t n = 0;
-    for (size_t i = 0; i < g->n_targets; i++) {
-        if (g->targets[i].status != MG_AGENTCORE_READY)
-            continue;
-        defs[i] = s_tool_defs(&g->targets[i]);
-        n += json_array_size(defs[i]);
-    }
-    struct s_draft *dr = n ? mg_calloc(n, sizeof(*dr)) : NULL;
-    enum mg_err e = n && dr == NULL ? MG_E_NOMEM : MG_E_OK;
-    size_t k = 0;
     for (size_t i = 0; i < g->n_targets && !e; i++) {
         const struct mg_gateway_target *t = &g->targets[i];
-        size_t j;
-        json_t *def;
-        json_array_foreach(defs[i], j, def)
-        {
-            const char *name = s_cstr(def, "name");
-            const json_t *in = json_object_get(def, "inputSchema");
-            /* A target stored before tool names were checked may hold one outside MCP's
-             * alphabet: it is not served (synchronizing the target fails it). */
-            if (name == NULL || !mg_ac_match_tool_name(name) || !json_is_object(in))
-                continue;
-            struct s_draft *d = &dr[k++];
-            d->t = t;
-            d->name = name;
-            d->desc = s_cstr(def, "description") ? s_cstr(def, "description") : "";
-            d->full_len = strlen(t->name) + 3 + strlen(name);
-            d->full = mg_malloc(d->full_len + 1);
-            if (d->full == NULL) {
-                e = MG_E_NOMEM;
-                break;
-            }
-            snprintf(d->full, d->full_len + 1, "%s___%s", t->name, name);
-            const json_t *out = json_object_get(def, "outputSchema");
-            e = s_draft_json(d, in, json_is_object(out) ? out : NULL);
-            const json_t *call = json_object_get(def, "_call");
-            if (!e && json_is_object(call)) {
-                d->call = json_dumps(call, JSON_COMPACT | JSON_PRESERVE_ORDER);
-                if (d->call == NULL)
-                    e = MG_E_NOMEM;
-                else
-                    d->call_len = strlen(d->call);
-            }
-            if (e)
-                break;
+        if (t->status != MG_AGENTCORE_READY || t->kind == MG_TARGET_OTHER)
+            continue;
+        const json_t *text = json_object_get(t->doc, "_tools");
+        if (t->kind != MG_TARGET_LAMBDA && json_is_string(text)) {
+            e = s_drafts_from_text(t, text, &dr, &cap, &k);
+            continue;
         }
+        defs[i] = s_tool_defs(t);
+        e = s_drafts_from_tree(t, defs[i], &dr, &cap, &k);
     }
     size_t w = 0;
     if (!e && k) {

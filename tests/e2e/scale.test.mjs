@@ -10,8 +10,10 @@
 // requests sent over keep-alive connections, many in flight (lib/scale.mjs mcpPoster), and the
 // control plane is read with the AWS SDK.
 //
-// SCALE_GATEWAYS=N builds a smaller state (a multiple of 10); under the ASan build the default is
-// 1,000 gateways (10,000 tools): the full size takes several times as long there.
+// scripts/test runs it once, against the release build (MCPGATE_BIN), not with the other e2e
+// files under the dev and ASan builds. SCALE_GATEWAYS=N builds a smaller state (a multiple of
+// 10); under the ASan build the default is 1,000 gateways (10,000 tools): the full size takes
+// several times as long there.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
