@@ -86,7 +86,8 @@ struct mg_tool {
      * inside json below (not NUL-terminated) */
     struct mg_slice input_schema_json, output_schema_json;
     /* What the target kind needs to call it (the tool's "_call" in "_tools": targets/targets.h)
-     * as compact JSON (NUL-terminated), or len 0 (Lambda tools) */
+     * as compact JSON (not NUL-terminated: in the catalog's block or in the target document's
+     * "_tools" text), or len 0 (Lambda tools) */
     struct mg_slice call_json;
     /* The MCP Tool object for tools/list, compact JSON (inside its page: not NUL-terminated):
      * {"name":FULL,"description":...,"inputSchema":{...}[,"outputSchema":{...}]} */

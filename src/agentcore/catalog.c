@@ -365,6 +365,7 @@ struct s_draft {
     char *full, *json, *call;
     size_t full_len, json_len, call_len, in_off, in_len, out_off, out_len;
     char *own; /* name and description when they were read from text (owned) */
+    struct mg_slice call_ref; /* the call description inside the target's "_tools" text */
 };
 
 static void s_draft_free(struct s_draft *d)
@@ -498,6 +499,8 @@ static enum mg_err s_catalog_layout(struct mg_tool_catalog *cat, struct s_draft 
         if (dr[i].call)
             t->call_json = mg_slice_make(s_put(block, &at, dr[i].call, dr[i].call_len),
                                          dr[i].call_len);
+        else
+            t->call_json = dr[i].call_ref;
     }
     cat->tools = tools;
     cat->n_tools = w;
@@ -726,14 +729,9 @@ static bool s_draft_from_text(struct s_draft *d, const struct s_tool_text *x, en
         return false;
     }
     d->json = (char *)mg_buf_take(&b, &d->json_len);
-    if (x->call.n && x->call.p[0] == '{') {
-        d->call = mg_slice_dup(mg_slice_make(x->call.p, x->call.n));
-        d->call_len = x->call.n;
-        if (d->call == NULL) {
-            *e = MG_E_NOMEM;
-            return false;
-        }
-    }
+    /* the target's document (which the gateway's node holds) keeps the text */
+    if (x->call.n && x->call.p[0] == '{')
+        d->call_ref = mg_slice_make(x->call.p, x->call.n);
     return true;
 }
 
