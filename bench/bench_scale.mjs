@@ -31,7 +31,7 @@ const mb = (kb) => (kb / 1024).toFixed(1);
 function memory(pid) {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)[1]);
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon') };
 }
 
 /** Waits until every gateway of every account is READY. */
@@ -140,8 +140,9 @@ try {
 
   console.log(`scale state: ${N} gateways over ${accounts.length} accounts, ${state.targets} targets, ` +
     `${state.targets * 10} tools (built in ${state.seconds} s with ${PARALLEL} in flight)`);
-  console.log(`RSS idle empty server: VmRSS ${mb(idle.rss)} MB, VmHWM ${mb(idle.hwm)} MB ` +
-    `(after its restarts: ${mb(emptyAfter.rss)} MB)`);
+  console.log(`RSS idle empty server: VmRSS ${mb(idle.rss)} MB, VmHWM ${mb(idle.hwm)} MB, ` +
+    `RssAnon ${mb(idle.anon)} MB (the rest is mapped files: the binary and its libraries); ` +
+    `after its restarts: ${mb(emptyAfter.rss)} MB`);
   console.log(`RSS after building: VmRSS ${mb(built.rss)} MB, VmHWM ${mb(built.hwm)} MB; ` +
     `after reading every gateway: VmRSS ${mb(builtTouched.rss)} MB`);
   console.log(`RSS after a restart: VmRSS ${mb(afterRestart.rss)} MB, VmHWM ${mb(afterRestart.hwm)} MB; ` +
