@@ -316,10 +316,10 @@ static uint64_t s_fnv(uint64_t h, const void *p, size_t n)
 json_t *mg_ac_tool_defs(const json_t *doc)
 {
     const json_t *v = json_object_get(
-        json_object_get(
-            json_object_get(json_object_get(json_object_get(doc, "targetConfiguration"), "mcp"),
-                            "lambda"),
-            "toolSchema"),
+        json_object_get(json_object_get(json_object_get(json_object_get(doc, "targetConfiguration"),
+                                                        "mcp"),
+                                        "lambda"),
+                        "toolSchema"),
         "inlinePayload");
     if (v == NULL)
         v = json_object_get(doc, "_tools");
@@ -364,7 +364,7 @@ struct s_draft {
     const char *name, *desc;
     char *full, *json, *call;
     size_t full_len, json_len, call_len, in_off, in_len, out_off, out_len;
-    char *own; /* name and description when they were read from text (owned) */
+    char *own;                /* name and description when they were read from text (owned) */
     struct mg_slice call_ref; /* the call description inside the target's "_tools" text */
 };
 
@@ -597,7 +597,7 @@ static bool s_scan_tool(const char *p, const char *end, struct s_tool_text *t, c
         if ((p = s_skip_value(v, end)) == NULL)
             return false;
         struct s_span sp = {v, (size_t)(p - v)};
-#define S_KEY(lit) (kl == sizeof(lit) - 1 && memcmp(k, lit, kl) == 0)
+#define S_KEY(lit) (kl == sizeof(lit) - 1 && mg_memcmp(k, lit, kl) == 0)
         if (S_KEY("\"name\""))
             t->name = sp;
         else if (S_KEY("\"description\""))
@@ -631,9 +631,9 @@ static char *s_decode_string(struct s_span s)
     if (memchr(s.p, '\\', s.n) == NULL)
         return mg_slice_dup(mg_slice_make(s.p + 1, s.n - 2));
     json_t *v = json_loadb(s.p, s.n, JSON_DECODE_ANY, NULL);
-    char *out = json_is_string(v) ? mg_slice_dup(mg_slice_make(json_string_value(v),
-                                                               json_string_length(v)))
-                                  : NULL;
+    char *out = json_is_string(v)
+                    ? mg_slice_dup(mg_slice_make(json_string_value(v), json_string_length(v)))
+                    : NULL;
     json_decref(v);
     return out;
 }

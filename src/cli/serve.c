@@ -501,8 +501,8 @@ int mg_cli_serve_main(int argc, char **argv)
      * (gateway URLs are made with it): no second build once the socket is bound. */
     const char *scheme = cfg.http.tls_cert ? "https" : "http";
     if (!cfg.public_url[0] && cfg.http.listen_port != 0)
-        snprintf(cfg.public_url, sizeof(cfg.public_url), "%s://%s:%u", scheme,
-                 cfg.http.listen_host, (unsigned)cfg.http.listen_port);
+        snprintf(cfg.public_url, sizeof(cfg.public_url), "%s://%s:%u", scheme, cfg.http.listen_host,
+                 (unsigned)cfg.http.listen_port);
 
     static struct mg_app app;
     struct mg_errinfo ei = {0};

@@ -169,9 +169,9 @@ static void test_catalog(void **state)
 }
 
 #define OA_TOOL(n)                                                                                 \
-    "{\"name\":\"" n "\",\"description\":\"say \\\"" n "\\\"\",\"inputSchema\":{\"type\":"    \
-    "\"object\",\"properties\":{\"x\":{\"type\":\"string\"}},\"required\":[\"x\"]},"             \
-    "\"outputSchema\":{\"type\":\"object\"},\"_call\":{\"method\":\"GET\",\"pathTemplate\":\"/" n \
+    "{\"name\":\"" n "\",\"description\":\"say \\\"" n "\\\"\",\"inputSchema\":{\"type\":"         \
+    "\"object\",\"properties\":{\"x\":{\"type\":\"string\"}},\"required\":[\"x\"]},"               \
+    "\"outputSchema\":{\"type\":\"object\"},\"_call\":{\"method\":\"GET\",\"pathTemplate\":\"/" n  \
     "\"}}"
 
 /* The catalog of a target whose tools the control plane derived ("_tools"): the snapshot keeps
@@ -217,8 +217,8 @@ static void test_tools_as_text(void **state)
         assert_string_equal(t->description, "say \"echo\"");
         json_t *in = mg_tool_input_schema(t);
         assert_non_null(in);
-        assert_string_equal(json_string_value(json_object_get(json_object_get(
-                                json_object_get(in, "properties"), "x"), "type")),
+        assert_string_equal(json_string_value(json_object_get(
+                                json_object_get(json_object_get(in, "properties"), "x"), "type")),
                             "string");
         json_t *want = json_pack("{s:s, s:s, s:O, s:{s:s}}", "name", "api___echo", "description",
                                  "say \"echo\"", "inputSchema", in, "outputSchema", "type",
@@ -266,8 +266,7 @@ static void test_tools_as_text(void **state)
             g = mg_agentcore_gateway(snap, MG_SLICE_LIT("gw-abcdefghij"));
             assert_int_equal(g->catalog.version, version);
             assert_true(json_is_string(json_object_get(
-                mg_snapshot_get(snap, MG_AC_KIND_TARGET, "111122223333",
-                                "gw-abcdefghij/AAAAAAAAAA")
+                mg_snapshot_get(snap, MG_AC_KIND_TARGET, "111122223333", "gw-abcdefghij/AAAAAAAAAA")
                     ->doc,
                 "_tools")));
             mg_snapshot_unref(snap);
