@@ -654,22 +654,25 @@ enum mg_err mg_state_rederive(struct mg_state *st, struct mg_errinfo *ei)
     }
     uint64_t gen = atomic_load(&st->generation) + 1;
     struct mg_snapshot *s = s_snapshot_new(gen);
-    if (s)
-        s->buckets = mg_calloc(prev->n_buckets ? prev->n_buckets : 1,
-                               sizeof(struct mg_snapshot_bucket *));
-    if (s == NULL || s->buckets == NULL)
-        e = mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
-    for (size_t i = 0; !e && i < prev->n_buckets; i++) {
+    struct mg_snapshot_bucket **b = s ? mg_calloc(prev->n_buckets ? prev->n_buckets : 1,
+                                                  sizeof(struct mg_snapshot_bucket *))
+                                      : NULL;
+    if (b == NULL) {
+        if (s)
+            s_snapshot_free(s);
+        pthread_mutex_unlock(&st->build_lock);
+        return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
+    }
+    s->buckets = b;
+    for (size_t i = 0; i < prev->n_buckets; i++) {
         atomic_fetch_add(&prev->buckets[i]->refs, 1);
         s->buckets[s->n_buckets++] = prev->buckets[i];
     }
-    if (!e)
-        s->n_docs = prev->n_docs;
+    s->n_docs = prev->n_docs;
     for (int i = 0; i < s_n_exts && !e; i++)
         e = s_ext_build(s, i, ei);
     if (e) {
-        if (s)
-            s_snapshot_free(s);
+        s_snapshot_free(s);
     } else {
         st->full_builds++;
         s_publish(st, s, gen);
