@@ -34,6 +34,12 @@ function memory(pid) {
   return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon') };
 }
 
+/** The CPU time (user + system, ms) the process and its children that ended have used. */
+function cpuMs(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 10; // ticks of 10 ms
+}
+
 /** Waits until every gateway of every account is READY. */
 async function waitReady(gw, accounts) {
   const deadline = Date.now() + 600000;
@@ -56,7 +62,7 @@ async function waitReady(gw, accounts) {
 }
 
 /** Restarts gw and times the spawn to the first successful tools/list and ListGateways. */
-async function restartTimed(gw, acct, gatewayId, wantTools) {
+async function restartTimed(gw, acct, gatewayId, wantTools, cpu) {
   const { spawnedAt } = await gw.restart({ wait: false });
   const poster = mcpPoster(gw, acct.root, { sockets: 1 });
   const cp = makeClient(BedrockAgentCoreControlClient, gw, acct.root);
@@ -84,6 +90,7 @@ async function restartTimed(gw, acct, gatewayId, wantTools) {
   });
   await until(async () => (await cp.send(new ListGatewaysCommand({ maxResults: 10 }))).items.length > 0);
   const ms = Number(process.hrtime.bigint() - spawnedAt) / 1e6;
+  cpu.push(cpuMs(gw.pid));
   poster.close();
   cp.destroy();
   return ms;
@@ -126,10 +133,12 @@ try {
 
   const eTimes = [];
   const fTimes = [];
+  const eCpu = [];
+  const fCpu = [];
   let afterRestart = null;
   for (let r = 0; r < ROUNDS; r++) {
-    eTimes.push(await restartTimed(empty, eAccounts[0], eg.gatewayId, 0));
-    fTimes.push(await restartTimed(full, accounts[withTools.a], withTools.id, 100));
+    eTimes.push(await restartTimed(empty, eAccounts[0], eg.gatewayId, 0, eCpu));
+    fTimes.push(await restartTimed(full, accounts[withTools.a], withTools.id, 100, fCpu));
     if (r === 0) {
       afterRestart = memory(full.pid);
       await touchAll(full, accounts, state.gateways);
@@ -152,6 +161,9 @@ try {
   console.log(`restart to first tools/list and ListGateways, median of ${ROUNDS}: ` +
     `${N} gateways ${f.toFixed(0)} ms, one gateway ${e.toFixed(0)} ms, ratio ${(f / e).toFixed(2)} ` +
     `(rounds: ${fTimes.map((x) => x.toFixed(0)).join(', ')} against ${eTimes.map((x) => x.toFixed(0)).join(', ')})`);
+  console.log(`restart CPU time (user + system, with the children it waited for) of the new process until it answered, median: ` +
+    `${N} gateways ${median(fCpu)} ms, one gateway ${median(eCpu)} ms ` +
+    `(rounds: ${fCpu.join(', ')} against ${eCpu.join(', ')})`);
 } finally {
   for (const s of servers) await s.stop();
 }
