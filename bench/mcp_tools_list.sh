@@ -1,6 +1,6 @@
 #!/bin/sh
 # SigV4-signed MCP tools/list (wrk) through mcpgate versus nginx `return 200`, same machine, same
-# run; prints req/s, p50/p99 latency and the ratio (budget >= 0.6). Starts its own mcpgate and
+# run; prints req/s, p50/p99 latency and the ratio (budget >= 0.8, p99 < 2 ms). Starts its own mcpgate and
 # nginx on free loopback ports and removes everything afterwards.
 #   MCPGATE_BIN=build/dev/mcpgate bench/mcp_tools_list.sh
 # Tunables (environment): DURATION, CONNECTIONS, THREADS, TOOLS (see bench/mcp_tools_list.mjs).

@@ -4,15 +4,22 @@
  * "name:value" header lines up to an empty line, then the body. Properties checked besides "no
  * crash": whatever the outbound signer signs, the verifier never calls a signature mismatch
  * (it accepts, or refuses the request's shape as INCOMPLETE), unless the request has its own
- * x-amz-content-sha256 header (held to the body's hash). */
+ * x-amz-content-sha256 header (held to the body's hash); the verifier's one-pass canonical request
+ * agrees with the building blocks (same verdict, message and bytes); HMAC-SHA256 with precomputed
+ * pads agrees with OpenSSL's HMAC(). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "base/alloc.h"
 #include "base/limits.h"
 #include "base/slice.h"
 #include "sigv4/sigv4.h"
+#include "sigv4/sigv4_internal.h"
 
 #define S_SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 #define S_NOW 1440938160 /* 20150830T123600Z */
@@ -27,6 +34,57 @@ static struct mg_slice s_line(struct mg_slice *rest)
     return out;
 }
 
+/* The verifier's one-pass canonical request against check + mg_sigv4_canonical_request_ex(). */
+static void s_one_pass(const struct mg_sigv4_request *req, const struct mg_sigv4_auth *a)
+{
+    struct mg_errinfo e1 = {0}, e2 = {0};
+    struct mg_buf x, y;
+    char hex[64];
+    uint8_t h[32];
+    struct mg_slice payload, v;
+    if (mg_sigv4_header(req, "x-amz-content-sha256", &v)) {
+        payload = mg_slice_trim(v);
+    } else {
+        if (!mg_sigv4_sha256(req->body, h))
+            abort();
+        mg_sigv4_hex32(h, hex);
+        payload = mg_slice_make(hex, 64);
+    }
+    mg_buf_init(&x, MG_LIMIT_CANONICAL_REQUEST);
+    mg_buf_init(&y, MG_LIMIT_CANONICAL_REQUEST);
+    enum mg_err ex = mg_sigv4_canonical_request_ex(req, a, payload, 0, &x), ey = MG_E_INTERNAL;
+    enum mg_sigv4_status s1 = mg_sigv4_check_signed_headers(req, a, &e1);
+    enum mg_sigv4_status s2 = mg_sigv4_canonical_verify(req, a, payload, &y, &ey, &e2);
+    if (s1 != s2 || (s1 != MG_SIGV4_OK && (e1.code != e2.code || strcmp(e1.msg, e2.msg) != 0)))
+        abort();
+    if (s1 == MG_SIGV4_OK &&
+        (ex != ey || (ex == MG_E_OK && !mg_slice_eq(mg_buf_slice(&x), mg_buf_slice(&y)))))
+        abort();
+    mg_buf_cleanup(&x);
+    mg_buf_cleanup(&y);
+}
+
+/* HMAC with precomputed pads against OpenSSL's HMAC(): the first bytes are the key. */
+static void s_hmac(const uint8_t *data, size_t size)
+{
+    size_t klen = size ? data[0] % 100 : 0;
+    if (klen > size - (size ? 1 : 0))
+        klen = size ? size - 1 : 0;
+    const uint8_t *key = size ? data + 1 : data;
+    struct mg_slice msg = mg_slice_make(key + klen, size - (size ? 1 : 0) - klen);
+    uint8_t want[32], got[32];
+    unsigned int n = 0;
+    if (!HMAC(EVP_sha256(), key, (int)klen, msg.ptr, msg.len, want, &n) || n != 32)
+        abort();
+    struct mg_sigv4_hmac_key k;
+    mg_sigv4_hmac_key_init(&k, key, klen);
+    struct mg_slice parts[2] = {mg_slice_sub(msg, 0, msg.len / 3),
+                                mg_slice_sub(msg, msg.len / 3, msg.len - msg.len / 3)};
+    mg_sigv4_hmac_parts(&k, parts, 2, got);
+    if (memcmp(got, want, 32) != 0)
+        abort();
+}
+
 static void s_parse_and_verify(const struct mg_sigv4_request *req)
 {
     struct mg_sigv4_auth a;
@@ -35,6 +93,7 @@ static void s_parse_and_verify(const struct mg_sigv4_request *req)
     const char *regions[] = {"us-east-1"};
     if (mg_sigv4_parse(req, &a, &ei) != MG_SIGV4_OK)
         return;
+    s_one_pass(req, &a);
     (void)mg_sigv4_check(&a, regions, 1, "service", S_NOW, 900, &ei);
     mg_buf_init(&b, MG_LIMIT_CANONICAL_REQUEST);
     if (mg_sigv4_canonical_request(req, &a, &b) == MG_E_OK) {
@@ -61,6 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (size)
         mg_memcpy(copy, data, size);
+    s_hmac(data, size);
     struct mg_slice rest = mg_slice_make(copy, size);
     struct mg_sigv4_request req = {0};
     req.method = s_line(&rest);
@@ -108,9 +168,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct mg_errinfo ei;
     mg_buf_init(&b, MG_LIMIT_CANONICAL_REQUEST);
     (void)mg_sigv4_canonical_request(&req, &a, &b);
+    s_one_pass(&req, &a);
     a.presigned = true;
     mg_buf_reset(&b);
     (void)mg_sigv4_canonical_request(&req, &a, &b);
+    s_one_pass(&req, &a);
 
     /* 3. round trip: what the signer signs, the verifier must not call a mismatch */
     struct mg_sigv4_signer s = {.access_key_id = MG_SLICE_LIT("AKIDEXAMPLE"),

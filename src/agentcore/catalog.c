@@ -978,30 +978,6 @@ static void s_fill_target(struct mg_gateway *g, struct mg_gateway_target *t, con
     t->doc = json_incref((json_t *)doc);
 }
 
-/* The targets of gateway id in its account's run (sorted by "gatewayId/targetId"). */
-static const struct mg_snapshot_doc *s_targets_of(const struct mg_snapshot *snap,
-                                                  const char *account, const char *id, size_t *n)
-{
-    size_t nt, idl = strlen(id);
-    const struct mg_snapshot_doc *td = mg_snapshot_range(snap, MG_AC_KIND_TARGET, account, &nt);
-    size_t lo = 0, hi = nt;
-    while (lo < hi) { /* first key >= "id/" */
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strncmp(td[mid].key, id, idl);
-        if (c == 0)
-            c = td[mid].key[idl] < '/' ? -1 : (td[mid].key[idl] == '/' ? 0 : 1);
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    size_t end = lo;
-    while (end < nt && strncmp(td[end].key, id, idl) == 0 && td[end].key[idl] == '/')
-        end++;
-    *n = end - lo;
-    return td ? &td[lo] : NULL;
-}
-
 /* The node of the gateway document d with its targets; *out NULL for a gateway being deleted. */
 static enum mg_err s_node_new(const struct s_ext *x, const struct mg_snapshot *snap,
                               const struct mg_snapshot_doc *d, struct s_node **out)
@@ -1029,7 +1005,7 @@ static enum mg_err s_node_new(const struct s_ext *x, const struct mg_snapshot *s
     g->resource_policy = n->policy;
     enum mg_err e = n->id && n->account && n->tags ? MG_E_OK : MG_E_NOMEM;
     size_t nt = 0;
-    const struct mg_snapshot_doc *td = e ? NULL : s_targets_of(snap, d->account, d->key, &nt);
+    const struct mg_snapshot_doc *td = e ? NULL : mg_ac_targets_of(snap, d->account, d->key, &nt);
     size_t live = 0;
     for (size_t i = 0; i < nt; i++)
         if (s_status(s_cstr(td[i].doc, "status")) != MG_AGENTCORE_DELETING)

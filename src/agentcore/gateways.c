@@ -305,6 +305,31 @@ const struct mg_gateway_json *mg_ac_gateway_json(const struct mg_snapshot *snap,
 
 /* ---- CreateGateway ---------------------------------------------------------------------- */
 
+static void s_name_taken(struct mg_call *c, const char *name)
+{
+    char msg[200];
+    snprintf(msg, sizeof(msg), "A gateway with name %s already exists in this account", name);
+    mg_ac_send_error(c, 409, "ConflictException", msg);
+}
+
+/* An index row {"gatewayId": id} under (kind, account, key); insert: MG_E_CONFLICT when taken. */
+static enum mg_err s_index_put(const struct mg_env *env, const char *kind, const char *account,
+                               const char *key, const char *id, bool insert)
+{
+    struct mg_buf b;
+    mg_buf_init(&b, 512);
+    enum mg_err e = mg_buf_append_cstr(&b, "{\"gatewayId\":\"");
+    if (!e)
+        e = mg_buf_append_json_str(&b, mg_slice_cstr(id));
+    if (!e)
+        e = mg_buf_append_cstr(&b, "\"}");
+    if (!e)
+        e = insert ? mg_store_insert(env->store, kind, account, key, mg_buf_slice(&b))
+                   : mg_store_put(env->store, kind, account, key, mg_buf_slice(&b));
+    mg_buf_cleanup(&b);
+    return e;
+}
+
 void mg_ac_create_gateway(struct mg_call *c)
 {
     const struct mg_env *env = c->env;
@@ -340,37 +365,33 @@ void mg_ac_create_gateway(struct mg_call *c)
         goto out;
     }
     snap = mg_state_acquire(env->state);
-    size_t n;
-    const struct mg_snapshot_doc *gws = mg_snapshot_range(snap, MG_AC_KIND_GATEWAY, account, &n);
-    size_t live = 0;
-    for (size_t i = 0; i < n; i++) {
-        const json_t *g = gws[i].doc;
-        const char *gt = json_string_value(json_object_get(g, "_clientToken"));
-        if (token && gt && strcmp(gt, token) == 0) {
-            mg_state_write_abort(env->state);
-            const char *gh = json_string_value(json_object_get(g, "_requestHash"));
-            if (gh && strcmp(gh, hash) == 0)
-                mg_ac_send_json(c, 202, mg_ac_public_gateway(g));
-            else
-                mg_ac_send_validation_msg(c, "IdempotentParameterMismatchException",
-                                          "The clientToken was already used with a different "
-                                          "request.");
-            goto out;
-        }
-        const char *st = json_string_value(json_object_get(g, "status"));
-        if (st && strcmp(st, "DELETING") == 0)
-            continue;
-        live++;
-        const char *gn = json_string_value(json_object_get(g, "name"));
-        if (gn && strcmp(gn, name) == 0) {
-            mg_state_write_abort(env->state);
-            char msg[200];
-            snprintf(msg, sizeof(msg), "A gateway with name %s already exists in this account",
-                     name);
-            mg_ac_send_error(c, 409, "ConflictException", msg);
-            goto out;
-        }
+    /* Names, client tokens and the quota are answered from the account's index rows
+     * (MG_AC_KIND_GATEWAY_NAME, MG_AC_KIND_GATEWAY_TOKEN): a lookup, whatever the account holds. */
+    const struct mg_snapshot_doc *td = token ? mg_snapshot_get(snap, MG_AC_KIND_GATEWAY_TOKEN,
+                                                               account, token)
+                                             : NULL;
+    const char *prior_id = td ? json_string_value(json_object_get(td->doc, "gatewayId")) : NULL;
+    const struct mg_snapshot_doc *prior = prior_id ? mg_snapshot_get(snap, MG_AC_KIND_GATEWAY,
+                                                                     account, prior_id)
+                                                   : NULL;
+    if (prior) {
+        mg_state_write_abort(env->state);
+        const char *gh = json_string_value(json_object_get(prior->doc, "_requestHash"));
+        if (gh && strcmp(gh, hash) == 0)
+            mg_ac_send_json(c, 202, mg_ac_public_gateway(prior->doc));
+        else
+            mg_ac_send_validation_msg(c, "IdempotentParameterMismatchException",
+                                      "The clientToken was already used with a different "
+                                      "request.");
+        goto out;
     }
+    if (mg_snapshot_get(snap, MG_AC_KIND_GATEWAY_NAME, account, name)) {
+        mg_state_write_abort(env->state);
+        s_name_taken(c, name);
+        goto out;
+    }
+    size_t live;
+    (void)mg_snapshot_range(snap, MG_AC_KIND_GATEWAY_NAME, account, &live);
     if (live >= mg_ac_quotas(c->service)->gateways_per_account) {
         mg_state_write_abort(env->state);
         char msg[200];
@@ -412,11 +433,21 @@ void mg_ac_create_gateway(struct mg_call *c)
                                            mg_slice_cstr(text))
                          : MG_E_NOMEM;
     mg_free(text);
+    if (e == MG_E_OK)
+        e = s_index_put(env, MG_AC_KIND_GATEWAY_NAME, account, name, id, true);
+    if (e == MG_E_OK && token)
+        e = s_index_put(env, MG_AC_KIND_GATEWAY_TOKEN, account, token, id, false);
     struct mg_errinfo ei = {0};
     if (e == MG_E_OK)
         e = mg_state_write_commit(env->state, &ei);
     else
         mg_state_write_abort(env->state);
+    if (e == MG_E_CONFLICT) {
+        /* the name row exists in the store though not in the snapshot: another writer of a
+         * shared store took the name first */
+        s_name_taken(c, name);
+        goto out;
+    }
     if (e) {
         mg_ac_write_failed(c, e);
         goto out;
@@ -678,7 +709,7 @@ void mg_ac_delete_gateway(struct mg_call *c)
         goto out;
     }
     size_t n;
-    const struct mg_snapshot_doc *tgs = mg_snapshot_range(snap, MG_AC_KIND_TARGET, account, &n);
+    const struct mg_snapshot_doc *tgs = mg_ac_targets_of(snap, account, id, &n);
     size_t idl = strlen(id);
     for (size_t i = 0; i < n; i++) {
         if (strncmp(tgs[i].key, id, idl) != 0 || tgs[i].key[idl] != '/')
@@ -699,6 +730,17 @@ void mg_ac_delete_gateway(struct mg_call *c)
                             mg_json_set(doc, "updatedAt", json_string(now))
                         ? mg_ac_put(env, MG_AC_KIND_GATEWAY, account, id, doc)
                         : MG_E_NOMEM;
+    /* the name is free again (and no longer counts against the quota) from here on */
+    const char *gname = json_string_value(json_object_get(cur->doc, "name"));
+    const struct mg_snapshot_doc *nd = gname ? mg_snapshot_get(snap, MG_AC_KIND_GATEWAY_NAME,
+                                                               account, gname)
+                                             : NULL;
+    const char *nid = nd ? json_string_value(json_object_get(nd->doc, "gatewayId")) : NULL;
+    if (e == MG_E_OK && nid && strcmp(nid, id) == 0) {
+        e = mg_store_delete(env->store, MG_AC_KIND_GATEWAY_NAME, account, gname);
+        if (e == MG_E_NOT_FOUND)
+            e = MG_E_OK;
+    }
     struct mg_errinfo ei = {0};
     if (e == MG_E_OK)
         e = mg_state_write_commit(env->state, &ei);

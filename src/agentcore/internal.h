@@ -11,6 +11,18 @@
 #define MG_AC_KIND_GATEWAY "agentcore_gateway"
 #define MG_AC_KIND_TARGET "agentcore_target"
 #define MG_AC_KIND_POLICY "resource_policy"
+/* Index rows of an account's gateways, {"gatewayId": ID}: by name while the gateway is not being
+ * deleted (so their count is the account's gateways against the quota), and by the clientToken
+ * of its CreateGateway until it is gone. Kept in the same transactions as the gateway. */
+#define MG_AC_KIND_GATEWAY_NAME "agentcore_gateway_name"
+#define MG_AC_KIND_GATEWAY_TOKEN "agentcore_gateway_token"
+
+struct mg_snapshot;
+struct mg_snapshot_doc;
+/* The target documents of gateway id (every status), in its account's run of targets (sorted
+ * by "gatewayId/targetId"): a binary search; NULL and *n 0 when there are none. */
+const struct mg_snapshot_doc *mg_ac_targets_of(const struct mg_snapshot *snap, const char *account,
+                                               const char *id, size_t *n);
 
 /* Registers the index of transitional gateways and targets (lifecycle.c); with mg_agentcore_init. */
 void mg_ac_pending_init(void);

@@ -126,8 +126,7 @@ static enum mg_err s_gateway(const struct mg_env *env, const struct mg_snapshot 
     const json_t *cur = d->doc;
     if (s_is(cur, "DELETING")) {
         size_t n, idl = strlen(d->key);
-        const struct mg_snapshot_doc *tgs = mg_snapshot_range(snap, MG_AC_KIND_TARGET, d->account,
-                                                              &n);
+        const struct mg_snapshot_doc *tgs = mg_ac_targets_of(snap, d->account, d->key, &n);
         for (size_t i = 0; i < n; i++) {
             if (strncmp(tgs[i].key, d->key, idl) == 0 && tgs[i].key[idl] == '/') {
                 enum mg_err e = mg_store_delete(env->store, MG_AC_KIND_TARGET, d->account,
@@ -139,6 +138,17 @@ static enum mg_err s_gateway(const struct mg_env *env, const struct mg_snapshot 
         const char *arn = s_str(cur, "gatewayArn");
         if (arn) {
             enum mg_err e = mg_store_delete(env->store, MG_AC_KIND_POLICY, d->account, arn);
+            if (e && e != MG_E_NOT_FOUND)
+                return e;
+        }
+        const char *token = s_str(cur, "_clientToken");
+        const struct mg_snapshot_doc *td = token ? mg_snapshot_get(snap, MG_AC_KIND_GATEWAY_TOKEN,
+                                                                   d->account, token)
+                                                 : NULL;
+        if (td &&
+            strcmp(s_str(td->doc, "gatewayId") ? s_str(td->doc, "gatewayId") : "", d->key) == 0) {
+            enum mg_err e = mg_store_delete(env->store, MG_AC_KIND_GATEWAY_TOKEN, d->account,
+                                            token);
             if (e && e != MG_E_NOT_FOUND)
                 return e;
         }

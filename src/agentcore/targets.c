@@ -184,6 +184,29 @@ static void s_commit(struct mg_call *c, const char *account, const char *key, co
     mg_ac_send_json(c, status, reply);
 }
 
+const struct mg_snapshot_doc *mg_ac_targets_of(const struct mg_snapshot *snap, const char *account,
+                                               const char *id, size_t *n)
+{
+    size_t nt, idl = strlen(id);
+    const struct mg_snapshot_doc *td = mg_snapshot_range(snap, MG_AC_KIND_TARGET, account, &nt);
+    size_t lo = 0, hi = nt;
+    while (lo < hi) { /* first key >= "id/" */
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strncmp(td[mid].key, id, idl);
+        if (c == 0)
+            c = td[mid].key[idl] < '/' ? -1 : (td[mid].key[idl] == '/' ? 0 : 1);
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < nt && strncmp(td[end].key, id, idl) == 0 && td[end].key[idl] == '/')
+        end++;
+    *n = end - lo;
+    return td ? &td[lo] : NULL;
+}
+
 /* ---- CreateGatewayTarget ---------------------------------------------------------------- */
 
 void mg_ac_create_target(struct mg_call *c)
@@ -234,7 +257,7 @@ void mg_ac_create_target(struct mg_call *c)
         goto out;
     }
     size_t n, live = 0, idl = strlen(gwid);
-    const struct mg_snapshot_doc *tgs = mg_snapshot_range(snap, MG_AC_KIND_TARGET, account, &n);
+    const struct mg_snapshot_doc *tgs = mg_ac_targets_of(snap, account, gwid, &n);
     for (size_t i = 0; i < n; i++) {
         if (strncmp(tgs[i].key, gwid, idl) != 0 || tgs[i].key[idl] != '/')
             continue;
@@ -349,8 +372,7 @@ void mg_ac_list_targets(struct mg_call *c)
         return;
     }
     size_t n, idl = strlen(gd->key);
-    const struct mg_snapshot_doc *tgs = mg_snapshot_range(c->snap, MG_AC_KIND_TARGET, gd->account,
-                                                          &n);
+    const struct mg_snapshot_doc *tgs = mg_ac_targets_of(c->snap, gd->account, gd->key, &n);
     json_t *items = json_array();
     const char *last = NULL;
     bool more = false;
@@ -444,7 +466,7 @@ void mg_ac_update_target(struct mg_call *c)
     const char *name = s_str(body, "name");
     if (name && strcmp(name, s_str(d->doc, "name") ? s_str(d->doc, "name") : "") != 0) {
         size_t n, idl = strlen(gwid);
-        const struct mg_snapshot_doc *tgs = mg_snapshot_range(snap, MG_AC_KIND_TARGET, account, &n);
+        const struct mg_snapshot_doc *tgs = mg_ac_targets_of(snap, account, gwid, &n);
         for (size_t i = 0; i < n; i++) {
             if (strncmp(tgs[i].key, gwid, idl) != 0 || tgs[i].key[idl] != '/' ||
                 s_is(tgs[i].doc, "DELETING"))

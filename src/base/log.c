@@ -128,6 +128,19 @@ static void s_push_locked(const uint8_t *p, size_t n)
     }
 }
 
+void mg_log_text(enum mg_log_level lvl, enum mg_log_sub sub, const char *req_id,
+                 struct mg_slice msg)
+{
+    size_t mlen = msg.len < MG_LOG_MSG_MAX ? msg.len : MG_LOG_MSG_MAX - 1;
+    uint8_t storage[S_LINE_MAX];
+    struct mg_buf line = {.ptr = storage, .len = 0, .cap = sizeof(storage), .max = S_LINE_MAX - 1};
+    if (s_format(&line, lvl, sub, req_id, (const char *)msg.ptr, mlen) != MG_E_OK)
+        return;
+    pthread_mutex_lock(&s_log.lock);
+    s_push_locked(line.ptr, line.len);
+    pthread_mutex_unlock(&s_log.lock);
+}
+
 void mg_log_write(enum mg_log_level lvl, enum mg_log_sub sub, const char *req_id, const char *fmt,
                   ...)
 {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/slice.h"
 
 enum mg_log_level { MG_LOG_DEBUG = 0, MG_LOG_INFO, MG_LOG_WARN, MG_LOG_ERROR, MG_LOG_OFF };
 
@@ -40,6 +41,11 @@ bool mg_log_parse_level(const char *s, enum mg_log_level *out);
  * it is JSON-escaped on output. Never blocks on the output once the writer runs: see below. */
 void mg_log_write(enum mg_log_level lvl, enum mg_log_sub sub, const char *req_id, const char *fmt,
                   ...) MG_PRINTF(4, 5);
+
+/* The same for a message that is already text (no printf): the line costs a copy and the JSON
+ * escaping. msg longer than MG_LOG_MSG_MAX - 1 bytes is cut there, as with mg_log_write. */
+void mg_log_text(enum mg_log_level lvl, enum mg_log_sub sub, const char *req_id,
+                 struct mg_slice msg);
 
 /* The log writer. Until mg_log_start, and again after mg_log_stop, mg_log_write writes each line
  * at once (one write(2) under a lock). In between, a line is copied into a bounded buffer and a

@@ -50,7 +50,8 @@ const struct mg_http_req *mg_http_request(struct mg_http_exchange *x);
 const struct mg_slice *mg_http_header(const struct mg_http_req *r, const char *lname);
 size_t mg_http_header_count(const struct mg_http_req *r, const char *lname);
 
-/* Response building: status, headers (copied), body (owned buffer the handler appends to). */
+/* Response building: status, headers, body (owned buffer the handler appends to). A header's
+ * value is copied; its name must be a lowercase string literal (kept by reference). */
 void mg_http_set_status(struct mg_http_exchange *x, int status);
 void mg_http_add_header(struct mg_http_exchange *x, const char *name, struct mg_slice value);
 struct mg_buf *mg_http_body(struct mg_http_exchange *x);

@@ -36,7 +36,13 @@ struct s_loop {
     atomic_long inflight;
     uint32_t access_n; /* requests seen, for --access-log-sample (this loop's thread only) */
     bool started;
+    /* Answer buffers of S_BODY_CAP bytes given back by finished requests, for the next ones
+     * (this loop's thread only): glibc serves blocks this size outside its per-thread cache. */
+    uint8_t *spare[16];
+    int n_spare;
 };
+
+#define S_BODY_CAP 4096 /* most answers fit: no regrowth */
 
 struct s_handler {
     h2o_handler_t super;
@@ -89,8 +95,9 @@ const struct mg_http_req *mg_http_request(struct mg_http_exchange *x)
 
 const struct mg_slice *mg_http_header(const struct mg_http_req *r, const char *lname)
 {
+    size_t n = strlen(lname);
     for (size_t i = 0; i < r->n_headers; i++)
-        if (mg_slice_eq_cstr(r->headers[i].name, lname))
+        if (r->headers[i].name.len == n && memcmp(r->headers[i].name.ptr, lname, n) == 0)
             return &r->headers[i].value;
     return NULL;
 }
@@ -114,9 +121,14 @@ void mg_http_add_header(struct mg_http_exchange *x, const char *name, struct mg_
     if (x->req == NULL)
         return;
     h2o_iovec_t v = h2o_strdup(&x->req->pool, (const char *)value.ptr, value.len);
-    h2o_iovec_t nm = h2o_strdup(&x->req->pool, name, strlen(name));
-    h2o_add_header_by_str(&x->req->pool, &x->req->res.headers, nm.base, nm.len, 1, NULL, v.base,
-                          v.len);
+    /* the name is a literal (http.h): no copy; a name h2o knows goes in by its token */
+    size_t nl = strlen(name);
+    const h2o_token_t *t = h2o_lookup_token(name, nl);
+    if (t != NULL)
+        h2o_add_header(&x->req->pool, &x->req->res.headers, t, NULL, v.base, v.len);
+    else
+        h2o_add_header_by_str(&x->req->pool, &x->req->res.headers, name, nl, 0, NULL, v.base,
+                              v.len);
 }
 
 struct mg_buf *mg_http_body(struct mg_http_exchange *x)
@@ -180,7 +192,37 @@ static const char *s_reason(int status)
     }
 }
 
-/* One line a request (or one in access_log_sample), handed to the log writer: no system call. */
+/* Writes v in decimal at p, returns the end. */
+static char *s_put_u64(char *p, uint64_t v)
+{
+    char d[20];
+    size_t n = 0;
+    do {
+        d[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = d[--n];
+    return p;
+}
+
+/* "12.345ms": the duration rounded to the microsecond, as "%.3fms" would print it. */
+static char *s_put_ms(char *p, uint64_t ns)
+{
+    uint64_t us = (ns + 500) / 1000;
+    p = s_put_u64(p, us / 1000);
+    *p++ = '.';
+    unsigned frac = (unsigned)(us % 1000);
+    *p++ = (char)('0' + frac / 100);
+    *p++ = (char)('0' + frac / 10 % 10);
+    *p++ = (char)('0' + frac % 10);
+    *p++ = 'm';
+    *p++ = 's';
+    return p;
+}
+
+/* One line a request (or one in access_log_sample), handed to the log writer: no system call,
+ * no printf. */
 static void s_access_log(struct mg_http_exchange *x, int status)
 {
     if (MG_LOG_INFO < g_mg_log_level)
@@ -193,25 +235,46 @@ static void s_access_log(struct mg_http_exchange *x, int status)
     /* The path only: presigned URLs carry signatures in the query. Once the client went away,
      * the request's memory (method, path) is gone with it: only the id is logged. */
     const struct mg_http_req *v = &x->view;
-    if (x->req == NULL) {
-        MG_LOG_REQ(MG_LOG_INFO, MG_SUB_HTTP, v->request_id, "%d %.3fms (client gone)", status,
-                   (double)(mg_mono_ns() - x->start_ns) / 1e6);
-        return;
+    uint64_t ns = mg_mono_ns() - x->start_ns;
+    char msg[16 + 1 + 512 + 1 + 20 + 1 + 32 + 16];
+    char *p = msg;
+    if (x->req != NULL) {
+        size_t ml = v->method.len > 16 ? 16 : v->method.len;
+        size_t pl = v->path.len > 512 ? 512 : v->path.len;
+        mg_memcpy(p, v->method.ptr, ml);
+        p += ml;
+        *p++ = ' ';
+        mg_memcpy(p, v->path.ptr, pl);
+        p += pl;
+        *p++ = ' ';
     }
-    MG_LOG_REQ(MG_LOG_INFO, MG_SUB_HTTP, v->request_id, "%.*s %.*s %d %.3fms",
-               (int)(v->method.len > 16 ? 16 : v->method.len), (const char *)v->method.ptr,
-               (int)(v->path.len > 512 ? 512 : v->path.len), (const char *)v->path.ptr, status,
-               (double)(mg_mono_ns() - x->start_ns) / 1e6);
+    p = s_put_u64(p, status < 0 ? 0 : (uint64_t)status);
+    *p++ = ' ';
+    p = s_put_ms(p, ns);
+    if (x->req == NULL) {
+        static const char gone[] = " (client gone)";
+        mg_memcpy(p, gone, sizeof(gone) - 1);
+        p += sizeof(gone) - 1;
+    }
+    mg_log_text(MG_LOG_INFO, MG_SUB_HTTP, v->request_id, mg_slice_make(msg, (size_t)(p - msg)));
 }
 
 /* A response body owned by the request's pool. */
 struct s_owned {
     uint8_t *ptr;
+    size_t cap;
+    struct s_loop *loop;
 };
 
+/* Runs on the loop's thread when the request's pool goes. */
 static void s_owned_dispose(void *p)
 {
-    mg_free(((struct s_owned *)p)->ptr);
+    struct s_owned *o = p;
+    struct s_loop *l = o->loop;
+    if (o->cap == S_BODY_CAP && l->n_spare < (int)(sizeof(l->spare) / sizeof(l->spare[0])))
+        l->spare[l->n_spare++] = o->ptr;
+    else
+        mg_free(o->ptr);
 }
 
 void mg_http_send(struct mg_http_exchange *x)
@@ -232,12 +295,14 @@ void mg_http_send(struct mg_http_exchange *x)
             /* The body is handed to h2o as it is (no copy) and freed with the request's pool;
              * a known length means a Content-Length answer instead of chunked framing. */
             static h2o_generator_t gen = {NULL, NULL};
-            size_t len = 0;
+            size_t len = 0, cap = x->body.cap;
             uint8_t *body = mg_buf_take(&x->body, &len);
             h2o_iovec_t iov = h2o_iovec_init(body ? (char *)body : "", len);
             if (body) {
                 struct s_owned *o = h2o_mem_alloc_shared(&req->pool, sizeof(*o), s_owned_dispose);
                 o->ptr = body;
+                o->cap = cap;
+                o->loop = x->loop;
             }
             req->res.content_length = len;
             h2o_start_response(req, &gen);
@@ -381,6 +446,24 @@ static bool s_authority_defaulted(h2o_req_t *req)
     return def != NULL && req->input.authority.base == def->authority.hostport.base;
 }
 
+/* The peer's address as text. IPv4 (nearly every request) without printf: h2o's and libc's
+ * formatters both go through sprintf, which showed in the request path's profile. */
+static bool s_peer_text(struct sockaddr_storage *ss, socklen_t sl, char out[64])
+{
+    if (ss->ss_family == AF_INET && sl >= (socklen_t)sizeof(struct sockaddr_in)) {
+        const uint8_t *a = (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
+        char *p = out;
+        for (int i = 0; i < 4; i++) {
+            if (i)
+                *p++ = '.';
+            p = s_put_u64(p, a[i]);
+        }
+        *p = 0;
+        return true;
+    }
+    return h2o_socket_getnumerichost((struct sockaddr *)ss, sl, out) != SIZE_MAX;
+}
+
 static int s_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct s_handler *h = (struct s_handler *)self;
@@ -402,7 +485,10 @@ static int s_on_req(h2o_handler_t *self, h2o_req_t *req)
     x->loop = loop;
     x->start_ns = mg_mono_ns();
     mg_buf_init(&x->body, MG_LIMIT_RESPONSE);
-    if (mg_buf_reserve(&x->body, 4096) != MG_E_OK) { /* most answers fit: no regrowth */
+    if (loop->n_spare > 0) {
+        x->body.ptr = loop->spare[--loop->n_spare];
+        x->body.cap = S_BODY_CAP;
+    } else if (mg_buf_reserve(&x->body, S_BODY_CAP) != MG_E_OK) {
         /* the first append will retry */
     }
     x->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*x->guard), s_guard_dispose);
@@ -425,7 +511,7 @@ static int s_on_req(h2o_handler_t *self, h2o_req_t *req)
 
     struct sockaddr_storage ss;
     socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    if (sl == 0 || h2o_socket_getnumerichost((struct sockaddr *)&ss, sl, v->remote_ip) == SIZE_MAX)
+    if (sl == 0 || !s_peer_text(&ss, sl, v->remote_ip))
         v->remote_ip[0] = 0;
 
     size_t n = req->headers.size;
@@ -602,6 +688,8 @@ static void *s_loop_main(void *arg)
     }
     if (srv->on_stop)
         srv->on_stop(srv->user, l->index);
+    while (l->n_spare > 0)
+        mg_free(l->spare[--l->n_spare]);
     return NULL;
 }
 

@@ -16,16 +16,18 @@ struct s_entity {
     char *key; /* "user|role \x1f account \x1f name" */
 };
 
-/* A managed policy in use, by ARN. */
+/* A managed policy in use: an AWS managed one keyed by its ARN, a customer managed one by
+ * "ACCOUNT \x1f NAME" (its row in the store), so that a change to the row finds it. */
 struct s_managed_node {
     atomic_long refs;
-    char *arn;
+    char *key;
+    char *arn; /* the policy's ARN (for a customer managed one, the path must match too) */
     struct mg_policy *p;
 };
 
 struct s_policies_ext {
     struct mg_pmap entities; /* key -> struct s_entity (owned) */
-    struct mg_pmap managed;  /* ARN -> struct s_managed_node (customer and AWS managed in use) */
+    struct mg_pmap managed;  /* key -> struct s_managed_node (customer and AWS managed in use) */
 };
 
 static int s_slot = -1;
@@ -57,6 +59,7 @@ static void s_managed_unref(void *v)
     if (n == NULL || atomic_fetch_sub(&n->refs, 1) != 1)
         return;
     mg_policy_unref(n->p);
+    mg_free(n->key);
     mg_free(n->arn);
     mg_free(n);
 }
@@ -94,16 +97,26 @@ static const char *s_customer_doc(const json_t *pol)
     return NULL;
 }
 
+/* The key of a customer managed policy's node: "ACCOUNT \x1f NAME"; -1 when it cannot be one. */
+static int s_customer_key(char *key, size_t cap, const char *account, const char *name)
+{
+    int n = snprintf(key, cap, "%s\x1f%s", account, name);
+    return n > 0 && (size_t)n < cap ? n : -1;
+}
+
 static struct mg_policy *s_managed(struct s_policies_ext *x, const struct mg_snapshot *snap,
                                    const char *arn)
 {
-    const struct s_managed_node *m = mg_pmap_get(&x->managed, mg_slice_cstr(arn));
-    if (m)
-        return m->p;
-    struct mg_policy *p = NULL;
     const char *doc = mg_iam_aws_managed_policy(arn);
-    if (doc == NULL) {
-        /* arn:aws:iam::ACCOUNT:policy/PATH/NAME: customer managed, keyed by name */
+    char key[512];
+    int kl;
+    const struct mg_snapshot_doc *d = NULL;
+    if (doc) {
+        kl = snprintf(key, sizeof(key), "%s", arn);
+        if (kl <= 0 || (size_t)kl >= sizeof(key))
+            return NULL;
+    } else {
+        /* arn:aws:iam::ACCOUNT:policy/PATH/NAME: customer managed, stored by account and name */
         const char *acct = arn + strlen("arn:aws:iam::");
         const char *slash = strrchr(arn, '/');
         if (strncmp(arn, "arn:aws:iam::", 13) != 0 || slash == NULL || strlen(acct) < 13)
@@ -111,7 +124,13 @@ static struct mg_policy *s_managed(struct s_policies_ext *x, const struct mg_sna
         char account[13];
         mg_memcpy(account, acct, 12);
         account[12] = 0;
-        const struct mg_snapshot_doc *d = mg_snapshot_get(snap, "policy", account, slash + 1);
+        kl = s_customer_key(key, sizeof(key), account, slash + 1);
+        if (kl < 0)
+            return NULL;
+        const struct s_managed_node *m = mg_pmap_get(&x->managed, mg_slice_make(key, (size_t)kl));
+        if (m)
+            return strcmp(m->arn, arn) == 0 ? m->p : NULL;
+        d = mg_snapshot_get(snap, "policy", account, slash + 1);
         if (d == NULL)
             return NULL;
         const char *darn = json_string_value(json_object_get(d->doc, "Arn"));
@@ -121,6 +140,12 @@ static struct mg_policy *s_managed(struct s_policies_ext *x, const struct mg_sna
         if (doc == NULL)
             return NULL;
     }
+    if (d == NULL) {
+        const struct s_managed_node *m = mg_pmap_get(&x->managed, mg_slice_make(key, (size_t)kl));
+        if (m)
+            return m->p;
+    }
+    struct mg_policy *p = NULL;
     struct mg_policy_parse_opts o = {MG_POLICY_KIND_IDENTITY, MG_POLICY_LIMIT_RAW, arn};
     struct mg_errinfo ei = {0};
     if (mg_policy_parse(mg_slice_cstr(doc), &o, &p, &ei) != MG_E_OK) {
@@ -128,16 +153,22 @@ static struct mg_policy *s_managed(struct s_policies_ext *x, const struct mg_sna
         return NULL;
     }
     struct s_managed_node *n = mg_calloc(1, sizeof(*n));
-    if (n)
+    if (n) {
         n->arn = mg_strdup(arn);
-    if (n == NULL || n->arn == NULL) {
+        n->key = mg_strdup(key);
+    }
+    if (n == NULL || n->arn == NULL || n->key == NULL) {
+        if (n) {
+            mg_free(n->arn);
+            mg_free(n->key);
+        }
         mg_free(n);
         mg_policy_unref(p);
         return NULL;
     }
     atomic_init(&n->refs, 1);
     n->p = p;
-    if (mg_pmap_set(&x->managed, mg_slice_cstr(n->arn), n) != MG_E_OK) {
+    if (mg_pmap_set(&x->managed, mg_slice_make(n->key, (size_t)kl), n) != MG_E_OK) {
         s_managed_unref(n);
         return NULL;
     }
@@ -268,18 +299,32 @@ static enum mg_err s_build(struct mg_snapshot *snap, void **out, struct mg_errin
     return MG_E_OK;
 }
 
+#define S_APPLY_ACCOUNTS 16 /* more accounts' managed policies changed at once: full build */
+
 /* Users and roles changed: set again, sharing every other one and the managed policies compiled
- * so far. A customer managed policy changed: declined (the full build), as any user or role may
- * attach it. */
+ * so far. A customer managed policy changed: its node is dropped and every user and role of its
+ * account is set again (a customer managed policy is attachable only in its own account), so
+ * the cost is the account's users and roles, not everyone's. */
 static enum mg_err s_apply(const void *prevp, struct mg_snapshot *snap,
                            const struct mg_snapshot_change *c, size_t nc, void **out,
                            struct mg_errinfo *ei)
 {
     (void)ei;
     *out = NULL;
-    for (size_t i = 0; i < nc; i++)
-        if (strcmp(c[i].kind, "policy") == 0)
-            return MG_E_OK;
+    const char *accounts[S_APPLY_ACCOUNTS];
+    size_t na = 0;
+    for (size_t i = 0; i < nc; i++) {
+        if (strcmp(c[i].kind, "policy") != 0)
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < na && !seen; k++)
+            seen = strcmp(accounts[k], c[i].account) == 0;
+        if (seen)
+            continue;
+        if (na == S_APPLY_ACCOUNTS)
+            return MG_E_OK; /* decline: the full build */
+        accounts[na++] = c[i].account;
+    }
     const struct s_policies_ext *prev = prevp;
     struct s_policies_ext *x = mg_calloc(1, sizeof(*x));
     if (x == NULL)
@@ -287,6 +332,21 @@ static enum mg_err s_apply(const void *prevp, struct mg_snapshot *snap,
     mg_pmap_share(&x->entities, &prev->entities);
     mg_pmap_share(&x->managed, &prev->managed);
     enum mg_err e = MG_E_OK;
+    for (size_t i = 0; i < nc && !e; i++) {
+        char key[512];
+        int kl;
+        if (strcmp(c[i].kind, "policy") == 0 &&
+            (kl = s_customer_key(key, sizeof(key), c[i].account, c[i].key)) > 0)
+            e = mg_pmap_set(&x->managed, mg_slice_make(key, (size_t)kl), NULL);
+    }
+    for (size_t a = 0; a < na && !e; a++)
+        for (int r = 0; r < 2 && !e; r++) {
+            size_t n;
+            const struct mg_snapshot_doc *d = mg_snapshot_range(snap, r ? "role" : "user",
+                                                                accounts[a], &n);
+            for (size_t i = 0; i < n && !e; i++)
+                e = s_set_entity(x, snap, r == 1, d[i].account, d[i].key, &d[i]);
+        }
     for (size_t i = 0; i < nc && !e; i++) {
         bool user = strcmp(c[i].kind, "user") == 0, role = strcmp(c[i].kind, "role") == 0;
         if (user || role)

@@ -35,6 +35,9 @@ static enum mg_sigv4_status s_fail(struct mg_errinfo *ei, enum mg_sigv4_status s
     return st;
 }
 
+/* Equality with a string literal: the length first, then the bytes. */
+#define S_IS(s, lit) ((s).len == sizeof(lit) - 1 && mg_memcmp((s).ptr, lit, sizeof(lit) - 1) == 0)
+
 static const bool s_sep[256] = {[','] = true, [' '] = true, ['\t'] = true};
 
 static inline bool s_is_sep(uint8_t c)
@@ -135,8 +138,10 @@ static enum mg_sigv4_status s_set_date(struct mg_slice v, bool amz_header,
                                        struct mg_sigv4_auth *out, struct mg_errinfo *ei)
 {
     out->amz_date = v;
-    if (mg_time_parse_amz(v, &out->request_time))
+    if (mg_time_parse_amz(v, &out->request_time)) {
+        out->amz_date_basic = true;
         return MG_SIGV4_OK;
+    }
     if (!amz_header && s_parse_http_date(v, &out->request_time))
         return MG_SIGV4_OK;
     return s_fail(ei, MG_SIGV4_INCOMPLETE, MG_E_PARSE,
@@ -145,7 +150,51 @@ static enum mg_sigv4_status s_set_date(struct mg_slice v, bool amz_header,
                   S_ECHO(v));
 }
 
-static enum mg_sigv4_status s_parse_header(const struct mg_sigv4_request *req, struct mg_slice hdr,
+/* The headers parsing reads: the first of each, found in one pass over the request. */
+struct s_hdrs {
+    size_t n_auth;
+    struct mg_slice auth, amz_date, date, token;
+    bool have_amz_date, have_date, have_token;
+};
+
+static inline bool s_hdr_is(struct mg_slice a, const char *lower, size_t len)
+{
+    return a.len == len && mg_sigv4_name_ieq(a, mg_slice_make(lower, len));
+}
+
+static void s_scan_headers(const struct mg_sigv4_request *req, struct s_hdrs *h)
+{
+    for (size_t i = 0; i < req->n_headers; i++) {
+        struct mg_slice n = req->headers[i].name, v = req->headers[i].value;
+        switch (n.len) { /* the length picks the one candidate */
+        case 4:
+            if (!h->have_date && s_hdr_is(n, "date", 4)) {
+                h->have_date = true;
+                h->date = v;
+            }
+            break;
+        case 10:
+            if (!h->have_amz_date && s_hdr_is(n, "x-amz-date", 10)) {
+                h->have_amz_date = true;
+                h->amz_date = v;
+            }
+            break;
+        case 13:
+            if (s_hdr_is(n, "authorization", 13) && !h->n_auth++)
+                h->auth = v;
+            break;
+        case 20:
+            if (!h->have_token && s_hdr_is(n, "x-amz-security-token", 20)) {
+                h->have_token = true;
+                h->token = v;
+            }
+            break;
+        default: break;
+        }
+    }
+}
+
+static enum mg_sigv4_status s_parse_header(const struct s_hdrs *hs, struct mg_slice hdr,
                                            struct mg_sigv4_auth *out, struct mg_errinfo *ei)
 {
     struct mg_slice v = mg_slice_trim(hdr), rest = {0};
@@ -181,13 +230,13 @@ static enum mg_sigv4_status s_parse_header(const struct mg_sigv4_request *req, s
         struct mg_slice val = mg_slice_sub(tok, (size_t)eq + 1, tok.len - (size_t)eq - 1);
         bool *have = NULL;
         struct mg_slice *dst = NULL;
-        if (mg_slice_eq_cstr(key, "Credential")) {
+        if (S_IS(key, "Credential")) {
             have = &have_cred;
             dst = &cred;
-        } else if (mg_slice_eq_cstr(key, "SignedHeaders")) {
+        } else if (S_IS(key, "SignedHeaders")) {
             have = &have_sh;
             dst = &sh;
-        } else if (mg_slice_eq_cstr(key, "Signature")) {
+        } else if (S_IS(key, "Signature")) {
             have = &have_sig;
             dst = &sig;
         } else {
@@ -201,9 +250,9 @@ static enum mg_sigv4_status s_parse_header(const struct mg_sigv4_request *req, s
         *have = true;
         *dst = val;
     }
-    struct mg_slice date = {0};
-    bool amz = mg_sigv4_header(req, "x-amz-date", &date);
-    bool have_date = amz || mg_sigv4_header(req, "date", &date);
+    bool amz = hs->have_amz_date;
+    struct mg_slice date = amz ? hs->amz_date : hs->date;
+    bool have_date = amz || hs->have_date;
     if (!have_cred || !have_sig || !have_sh || !have_date) {
         return s_fail(ei, MG_SIGV4_INCOMPLETE, MG_E_PARSE, "%s%s%s%sAuthorization=%.*s",
                       have_cred ? "" : "Authorization header requires 'Credential' parameter. ",
@@ -223,9 +272,8 @@ static enum mg_sigv4_status s_parse_header(const struct mg_sigv4_request *req, s
     if (st != MG_SIGV4_OK)
         return st;
     out->date_from_date_header = !amz;
-    struct mg_slice tok;
-    if (mg_sigv4_header(req, "x-amz-security-token", &tok))
-        out->security_token = mg_slice_trim(tok);
+    if (hs->have_token)
+        out->security_token = mg_slice_trim(hs->token);
     return MG_SIGV4_OK;
 }
 
@@ -264,9 +312,9 @@ static bool s_scan_query(struct mg_slice query, struct mg_slice vals[S_QP_N], bo
     return true;
 }
 
-static enum mg_sigv4_status s_parse_query(const struct mg_sigv4_request *req,
-                                          struct mg_slice vals[S_QP_N], const bool have[S_QP_N],
-                                          struct mg_sigv4_auth *out, struct mg_errinfo *ei)
+static enum mg_sigv4_status s_parse_query(const struct s_hdrs *hs, struct mg_slice vals[S_QP_N],
+                                          const bool have[S_QP_N], struct mg_sigv4_auth *out,
+                                          struct mg_errinfo *ei)
 {
     out->presigned = true;
     if (mg_slice_eq_cstr(vals[S_QP_ALG], MG_SIGV4A_ALGORITHM))
@@ -295,12 +343,11 @@ static enum mg_sigv4_status s_parse_query(const struct mg_sigv4_request *req,
     st = s_set_date(vals[S_QP_DATE], true, out, ei);
     if (st != MG_SIGV4_OK)
         return st;
-    struct mg_slice tok;
     if (have[S_QP_TOKEN]) {
         out->security_token = vals[S_QP_TOKEN];
         out->token_in_query = true;
-    } else if (mg_sigv4_header(req, "x-amz-security-token", &tok)) {
-        out->security_token = mg_slice_trim(tok);
+    } else if (hs->have_token) {
+        out->security_token = mg_slice_trim(hs->token);
     }
     return MG_SIGV4_OK;
 }
@@ -309,14 +356,10 @@ enum mg_sigv4_status mg_sigv4_parse(const struct mg_sigv4_request *req, struct m
                                     struct mg_errinfo *ei)
 {
     *out = (struct mg_sigv4_auth){0};
-    struct mg_slice hdr = {0};
-    size_t n_auth = 0;
-    for (size_t i = 0; i < req->n_headers; i++) {
-        if (mg_sigv4_name_ieq(req->headers[i].name, MG_SLICE_LIT("authorization"))) {
-            if (!n_auth++)
-                hdr = req->headers[i].value;
-        }
-    }
+    struct s_hdrs hs = {0};
+    s_scan_headers(req, &hs);
+    struct mg_slice hdr = hs.auth;
+    size_t n_auth = hs.n_auth;
     struct mg_slice vals[S_QP_N] = {{0}};
     bool have[S_QP_N] = {0};
     size_t dup = 0;
@@ -329,9 +372,9 @@ enum mg_sigv4_status mg_sigv4_parse(const struct mg_sigv4_request *req, struct m
     if (n_auth && (have[S_QP_ALG] || have[S_QP_SIG] || have[S_QP_CRED]))
         return s_fail(ei, MG_SIGV4_INCOMPLETE, MG_E_PARSE, "%s", s_both_msg);
     if (n_auth)
-        return s_parse_header(req, hdr, out, ei);
+        return s_parse_header(&hs, hdr, out, ei);
     if (have[S_QP_ALG])
-        return s_parse_query(req, vals, have, out, ei);
+        return s_parse_query(&hs, vals, have, out, ei);
     if (have[S_QP_SIG] || have[S_QP_CRED])
         return s_fail(ei, MG_SIGV4_INCOMPLETE, MG_E_PARSE, "%s", s_query_missing_msg);
     return s_fail(ei, MG_SIGV4_MISSING, MG_E_AUTH, "Missing Authentication Token");
@@ -375,7 +418,7 @@ enum mg_sigv4_status mg_sigv4_check(const struct mg_sigv4_auth *auth, const char
     if (expected_service && !mg_slice_eq_cstr(auth->service, expected_service))
         return s_fail(ei, MG_SIGV4_BAD_SCOPE, MG_E_AUTH,
                       "Credential should be scoped to correct service: '%s'. ", expected_service);
-    if (!mg_slice_eq_cstr(auth->terminator, "aws4_request"))
+    if (!S_IS(auth->terminator, "aws4_request"))
         return s_fail(ei, MG_SIGV4_BAD_SCOPE, MG_E_AUTH,
                       "Credential should be scoped with a valid terminator: 'aws4_request', not "
                       "'%.*s'. ",
@@ -384,7 +427,6 @@ enum mg_sigv4_status mg_sigv4_check(const struct mg_sigv4_auth *auth, const char
         skew_seconds = 0;
     char a[17], b[17], c[17], win[32];
     int64_t t = auth->request_time;
-    s_window(skew_seconds, win, sizeof(win));
     if (auth->presigned) {
         if (now > t + auth->expires) {
             mg_time_amz(t + auth->expires, a);
@@ -395,12 +437,14 @@ enum mg_sigv4_status mg_sigv4_check(const struct mg_sigv4_auth *auth, const char
                           a, date, auth->expires, b);
         }
     } else if (now - t > skew_seconds) {
+        s_window(skew_seconds, win, sizeof(win));
         mg_time_amz(now - skew_seconds, a);
         mg_time_amz(now, b);
         return s_fail(ei, MG_SIGV4_SKEW, MG_E_AUTH,
                       "Signature expired: %s is now earlier than %s (%s - %s)", date, a, b, win);
     }
     if (t - now > skew_seconds) {
+        s_window(skew_seconds, win, sizeof(win));
         mg_time_amz(now + skew_seconds, c);
         mg_time_amz(now, b);
         return s_fail(ei, MG_SIGV4_SKEW, MG_E_AUTH,

@@ -1,6 +1,7 @@
 /* src/sigv4/canonical.c: canonical request and string to sign (iam-sigv4 A.2, A.3).
  * The output is written through a bounds-checked cursor into storage reserved once, so that a
  * warm per-thread buffer means no allocation. */
+#include <stdarg.h>
 #include <stdlib.h>
 
 #include "base/limits.h"
@@ -131,6 +132,8 @@ static int s_param_cmp(const void *a, const void *b)
 static enum mg_err s_put_query(struct s_w *w, struct mg_slice query, bool presigned,
                                bool omit_token)
 {
+    if (query.len == 0)
+        return MG_E_OK;
     struct mg_kv params[MG_LIMIT_QUERY_PARAMS];
     size_t n = 0;
     struct mg_sigv4_tls *tls = mg_sigv4_tls_get();
@@ -236,6 +239,21 @@ bool mg_sigv4_next_signed_header(struct mg_slice *rest, struct mg_slice *name)
     return true;
 }
 
+/* ASCII case-insensitive equality with a name known to be lower case (constants, or names that
+ * passed s_name_char): the same answer as mg_sigv4_name_ieq(a, lower), without lower-casing
+ * bytes that already match. */
+static inline bool s_is_name(struct mg_slice a, struct mg_slice lower)
+{
+    if (a.len != lower.len)
+        return false;
+    for (size_t i = 0; i < a.len; i++) {
+        uint8_t x = a.ptr[i];
+        if (x != lower.ptr[i] && (x < 'A' || x > 'Z' || (uint8_t)(x + 32) != lower.ptr[i]))
+            return false;
+    }
+    return true;
+}
+
 bool mg_sigv4_header(const struct mg_sigv4_request *req, const char *name, struct mg_slice *value)
 {
     struct mg_slice n = mg_slice_cstr(name);
@@ -254,6 +272,8 @@ bool mg_sigv4_name_ieq(struct mg_slice a, struct mg_slice b)
         return false;
     for (size_t i = 0; i < a.len; i++) {
         uint8_t x = a.ptr[i], y = b.ptr[i];
+        if (x == y)
+            continue;
         if (x >= 'A' && x <= 'Z')
             x = (uint8_t)(x + 32);
         if (y >= 'A' && y <= 'Z')
@@ -289,6 +309,38 @@ static enum mg_err s_put_headers(struct s_w *w, const struct mg_sigv4_request *r
     return MG_E_OK;
 }
 
+/* Reserves an upper bound of the canonical request in out (exact unless SignedHeaders repeats a
+ * name: then the output may not fit, TOO_LARGE) and opens a writer on it. */
+static enum mg_err s_open(const struct mg_sigv4_request *req, const struct mg_sigv4_auth *auth,
+                          size_t payload_len, struct mg_buf *out, struct s_w *w)
+{
+    size_t bound = req->method.len + 3 * req->path.len + 3 * req->query.len +
+                   2 * auth->signed_headers.len + payload_len + 16;
+    for (size_t i = 0; i < req->n_headers; i++)
+        bound += req->headers[i].name.len + req->headers[i].value.len + 2;
+    if (out->len > out->max)
+        return MG_E_TOO_LARGE;
+    if (bound > out->max - out->len)
+        bound = out->max - out->len;
+    MG_TRY(mg_buf_reserve(out, bound));
+    *w = (struct s_w){out->ptr + out->len, out->ptr + out->len + bound, false};
+    return MG_E_OK;
+}
+
+/* Method, canonical URI and canonical query, each with its newline. */
+static enum mg_err s_put_start(struct s_w *w, const struct mg_sigv4_request *req,
+                               const struct mg_sigv4_auth *auth, unsigned flags)
+{
+    s_put_slice(w, req->method);
+    s_put(w, '\n');
+    s_put_uri(w, req->path);
+    s_put(w, '\n');
+    MG_TRY(s_put_query(w, req->query, auth->presigned,
+                       (flags & MG_SIGV4_CANON_OMIT_QUERY_TOKEN) != 0));
+    s_put(w, '\n');
+    return MG_E_OK;
+}
+
 enum mg_err mg_sigv4_canonical_request_ex(const struct mg_sigv4_request *req,
                                           const struct mg_sigv4_auth *auth,
                                           struct mg_slice payload_hash, unsigned flags,
@@ -303,29 +355,13 @@ enum mg_err mg_sigv4_canonical_request_ex(const struct mg_sigv4_request *req,
             uint8_t h[32];
             if (!mg_sigv4_sha256(req->body, h))
                 return MG_E_NOMEM;
-            mg_hex_encode(h, 32, hex);
+            mg_sigv4_hex32(h, hex);
             payload_hash = mg_slice_make(hex, 64);
         }
     }
-    /* An upper bound of the output unless SignedHeaders repeats a name (then: TOO_LARGE). */
-    size_t bound = req->method.len + 3 * req->path.len + 3 * req->query.len +
-                   2 * auth->signed_headers.len + payload_hash.len + 16;
-    for (size_t i = 0; i < req->n_headers; i++)
-        bound += req->headers[i].name.len + req->headers[i].value.len + 2;
-    if (out->len > out->max)
-        return MG_E_TOO_LARGE;
-    if (bound > out->max - out->len)
-        bound = out->max - out->len;
-    MG_TRY(mg_buf_reserve(out, bound));
-    struct s_w w = {out->ptr + out->len, out->ptr + out->len + bound, false};
-
-    s_put_slice(&w, req->method);
-    s_put(&w, '\n');
-    s_put_uri(&w, req->path);
-    s_put(&w, '\n');
-    MG_TRY(s_put_query(&w, req->query, auth->presigned,
-                       (flags & MG_SIGV4_CANON_OMIT_QUERY_TOKEN) != 0));
-    s_put(&w, '\n');
+    struct s_w w;
+    MG_TRY(s_open(req, auth, payload_hash.len, out, &w));
+    MG_TRY(s_put_start(&w, req, auth, flags));
     MG_TRY(s_put_headers(&w, req, auth->signed_headers));
     s_put(&w, '\n');
     struct mg_slice rest = auth->signed_headers, name;
@@ -344,6 +380,150 @@ enum mg_err mg_sigv4_canonical_request_ex(const struct mg_sigv4_request *req,
     return MG_E_OK;
 }
 
+static enum mg_sigv4_status s_bad(struct mg_errinfo *ei, enum mg_err code, const char *fmt, ...)
+    MG_PRINTF(3, 4);
+static enum mg_sigv4_status s_bad(struct mg_errinfo *ei, enum mg_err code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mg_errinfo_vset(ei, code, fmt, ap);
+    va_end(ap);
+    return MG_SIGV4_INCOMPLETE;
+}
+
+/* RFC 7230 tchar, lower case only, and no '%' (the presigned separator is "%3B") */
+static const bool s_name_chars[256] = {
+    ['a'] = true, ['b'] = true,  ['c'] = true, ['d'] = true, ['e'] = true, ['f'] = true,
+    ['g'] = true, ['h'] = true,  ['i'] = true, ['j'] = true, ['k'] = true, ['l'] = true,
+    ['m'] = true, ['n'] = true,  ['o'] = true, ['p'] = true, ['q'] = true, ['r'] = true,
+    ['s'] = true, ['t'] = true,  ['u'] = true, ['v'] = true, ['w'] = true, ['x'] = true,
+    ['y'] = true, ['z'] = true,  ['0'] = true, ['1'] = true, ['2'] = true, ['3'] = true,
+    ['4'] = true, ['5'] = true,  ['6'] = true, ['7'] = true, ['8'] = true, ['9'] = true,
+    ['-'] = true, ['_'] = true,  ['.'] = true, ['!'] = true, ['#'] = true, ['$'] = true,
+    ['&'] = true, ['\''] = true, ['*'] = true, ['+'] = true, ['^'] = true, ['`'] = true,
+    ['|'] = true, ['~'] = true,
+};
+
+static inline bool s_name_char(uint8_t c)
+{
+    return s_name_chars[c];
+}
+
+/* The canonical headers and the signed-headers line, in one pass over SignedHeaders that also
+ * checks it: non-empty lower-case names, sorted, no repeats, at most MG_LIMIT_SIGNED_HEADERS,
+ * each present in the request, host signed, and the date header signed in the header form. The
+ * first problem in list order wins, with its message in ei. */
+static enum mg_sigv4_status s_put_checked_headers(struct s_w *w, const struct mg_sigv4_request *req,
+                                                  const struct mg_sigv4_auth *auth,
+                                                  struct mg_errinfo *ei)
+{
+    struct mg_slice sh = auth->signed_headers.ptr ? auth->signed_headers : MG_SLICE_LIT("");
+    struct mg_slice rest = sh, name, prev = {0};
+    bool have_host = false, have_date = false;
+    size_t n = 0;
+    struct mg_slice date_name = auth->date_from_date_header ? MG_SLICE_LIT("date")
+                                                            : MG_SLICE_LIT("x-amz-date");
+    while (mg_sigv4_next_signed_header(&rest, &name)) {
+        bool ok = name.len > 0;
+        for (size_t i = 0; ok && i < name.len; i++)
+            ok = s_name_char(name.ptr[i]);
+        if (!ok)
+            return s_bad(ei, MG_E_PARSE,
+                         "SignedHeaders must be a ';'-separated list of lower-case header "
+                         "names, got '%.*s'",
+                         MG_SLICE_ARG(mg_slice_sub(sh, 0, 200)));
+        if (n && mg_slice_cmp(prev, name) >= 0)
+            return s_bad(ei, MG_E_PARSE,
+                         "SignedHeaders must be sorted and must not repeat a name: '%.*s' "
+                         "comes after '%.*s'",
+                         MG_SLICE_ARG(mg_slice_sub(name, 0, 100)),
+                         MG_SLICE_ARG(mg_slice_sub(prev, 0, 100)));
+        if (++n > MG_LIMIT_SIGNED_HEADERS)
+            return s_bad(ei, MG_E_TOO_LARGE, "SignedHeaders names more than %d headers",
+                         MG_LIMIT_SIGNED_HEADERS);
+        /* "name:value[,value...]\n": every occurrence, in request order */
+        bool present = false;
+        for (size_t i = 0; i < req->n_headers; i++) {
+            if (!s_is_name(req->headers[i].name, name))
+                continue;
+            if (present) {
+                s_put(w, ',');
+            } else {
+                s_put_slice(w, name); /* lower case already */
+                s_put(w, ':');
+            }
+            present = true;
+            s_put_header_value(w, req->headers[i].value);
+        }
+        if (!present)
+            return s_bad(ei, MG_E_PARSE,
+                         "The header '%.*s' is named in SignedHeaders but is absent from the "
+                         "request",
+                         MG_SLICE_ARG(mg_slice_sub(name, 0, 100)));
+        s_put(w, '\n');
+        have_host = have_host || s_is_name(name, MG_SLICE_LIT("host"));
+        have_date = have_date || s_is_name(name, date_name);
+        prev = name;
+    }
+    if (!have_host)
+        return s_bad(ei, MG_E_PARSE,
+                     "'Host' or ':authority' must be a 'SignedHeader' in the AWS "
+                     "Authorization.");
+    if (!auth->presigned && !have_date)
+        return s_bad(ei, MG_E_PARSE, "'%s' must be a 'SignedHeader' in the AWS Authorization.",
+                     auth->date_from_date_header ? "Date" : "X-Amz-Date");
+    s_put(w, '\n');
+    /* The names passed s_name_char (no ';', no '%'): without a "%3B" separator the list is its
+     * own canonical form. */
+    if (mg_slice_find(sh, '%') < 0) {
+        s_put_slice(w, sh);
+    } else {
+        rest = sh;
+        bool first = true;
+        while (mg_sigv4_next_signed_header(&rest, &name)) {
+            if (!first)
+                s_put(w, ';');
+            first = false;
+            s_put_slice(w, name);
+        }
+    }
+    s_put(w, '\n');
+    return MG_SIGV4_OK;
+}
+
+enum mg_sigv4_status mg_sigv4_check_signed_headers(const struct mg_sigv4_request *req,
+                                                   const struct mg_sigv4_auth *auth,
+                                                   struct mg_errinfo *ei)
+{
+    uint8_t sink;
+    struct s_w w = {&sink, &sink, false}; /* checks only: nothing is written */
+    return s_put_checked_headers(&w, req, auth, ei);
+}
+
+enum mg_sigv4_status mg_sigv4_canonical_verify(const struct mg_sigv4_request *req,
+                                               const struct mg_sigv4_auth *auth,
+                                               struct mg_slice payload_hash, struct mg_buf *out,
+                                               enum mg_err *err, struct mg_errinfo *ei)
+{
+    uint8_t sink;
+    struct s_w w;
+    *err = s_open(req, auth, payload_hash.len, out, &w);
+    if (*err == MG_E_OK)
+        *err = s_put_start(&w, req, auth, 0);
+    if (*err != MG_E_OK)
+        w = (struct s_w){&sink, &sink, false}; /* keep checking; the error comes after */
+    enum mg_sigv4_status st = s_put_checked_headers(&w, req, auth, ei);
+    if (st != MG_SIGV4_OK || *err != MG_E_OK)
+        return st;
+    s_put_slice(&w, payload_hash);
+    if (w.overflow) {
+        *err = MG_E_TOO_LARGE;
+        return MG_SIGV4_OK;
+    }
+    out->len = (size_t)(w.p - out->ptr);
+    return MG_SIGV4_OK;
+}
+
 enum mg_err mg_sigv4_canonical_request(const struct mg_sigv4_request *req,
                                        const struct mg_sigv4_auth *auth, struct mg_buf *out)
 {
@@ -353,7 +533,8 @@ enum mg_err mg_sigv4_canonical_request(const struct mg_sigv4_request *req,
 void mg_sigv4_amz_date(const struct mg_sigv4_auth *auth, char out[17])
 {
     int64_t t;
-    if (auth->amz_date.len == 16 && mg_time_parse_amz(auth->amz_date, &t)) {
+    if (auth->amz_date.len == 16 &&
+        (auth->amz_date_basic || mg_time_parse_amz(auth->amz_date, &t))) {
         mg_memcpy(out, auth->amz_date.ptr, 16);
         out[16] = 0;
         return;
@@ -390,6 +571,6 @@ enum mg_err mg_sigv4_string_to_sign(const struct mg_sigv4_auth *auth,
     uint8_t h[32];
     if (!mg_sigv4_sha256(canonical_request, h))
         return MG_E_NOMEM;
-    mg_hex_encode(h, 32, hex);
+    mg_sigv4_hex32(h, hex);
     return mg_sigv4_sts_from_hash(auth, hex, out);
 }

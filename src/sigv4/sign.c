@@ -110,7 +110,7 @@ enum mg_err mg_sigv4_sign(const struct mg_sigv4_signer *s, const struct mg_sigv4
         err = MG_E_NOMEM;
         goto out;
     }
-    mg_hex_encode(mac, 32, hex);
+    mg_sigv4_hex32(mac, hex);
     hex[64] = 0;
     err = mg_buf_printf(auth_out,
                         MG_SIGV4_ALGORITHM

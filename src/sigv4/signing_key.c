@@ -7,7 +7,8 @@
  * writers never interleave (the loser just does not cache). All data words are atomics accessed
  * relaxed, with fences around them, so the scheme is free of data races in the C11 sense. The
  * secret itself is never stored: only a 64-bit fingerprint, so that a rotated secret under the same
- * access key misses instead of reusing the old key. */
+ * access key misses instead of reusing the old key. A slot holds the key in its HMAC form (the
+ * SHA-256 states after the padded key blocks), so a verification's HMAC skips the key schedule. */
 #include <stdatomic.h>
 
 #include "base/alloc.h"
@@ -19,7 +20,9 @@
 #define S_W_FP 1
 #define S_W_ID 2
 #define S_W_KEY (S_W_ID + S_ID_WORDS)
-#define S_WORDS (S_W_KEY + 4)
+#define S_KEY_WORDS 8 /* struct mg_sigv4_hmac_key: two SHA-256 states */
+#define S_WORDS (S_W_KEY + S_KEY_WORDS)
+_Static_assert(sizeof(struct mg_sigv4_hmac_key) == S_KEY_WORDS * 8, "key words");
 
 struct s_slot {
     _Atomic uint32_t seq; /* even: stable; odd: being written; 0: never written */
@@ -136,7 +139,7 @@ static uint64_t s_secret_fp(struct mg_slice secret)
 }
 
 bool mg_sigv4_key_cache_get(struct mg_sigv4_key_cache *c, const struct mg_sigv4_auth *auth,
-                            struct mg_slice secret, uint8_t key[32])
+                            struct mg_slice secret, struct mg_sigv4_hmac_key *key)
 {
     uint64_t id[S_ID_WORDS], got[S_WORDS];
     size_t len;
@@ -155,15 +158,15 @@ bool mg_sigv4_key_cache_get(struct mg_sigv4_key_cache *c, const struct mg_sigv4_
     for (size_t k = 0; k < S_ID_WORDS; k++)
         same = same && got[S_W_ID + k] == id[k];
     if (same)
-        mg_memcpy(key, &got[S_W_KEY], 32);
+        mg_memcpy(key, &got[S_W_KEY], sizeof(*key));
     mg_memzero(got, sizeof(got));
     return same;
 }
 
 void mg_sigv4_key_cache_put(struct mg_sigv4_key_cache *c, const struct mg_sigv4_auth *auth,
-                            struct mg_slice secret, const uint8_t key[32])
+                            struct mg_slice secret, const struct mg_sigv4_hmac_key *key)
 {
-    uint64_t id[S_ID_WORDS], kw[4];
+    uint64_t id[S_ID_WORDS], kw[S_KEY_WORDS];
     size_t len;
     if (!c || !s_id(auth, id, &len))
         return;
@@ -174,24 +177,27 @@ void mg_sigv4_key_cache_put(struct mg_sigv4_key_cache *c, const struct mg_sigv4_
                                                  memory_order_relaxed))
         return; /* another writer holds the slot: skip caching */
     atomic_thread_fence(memory_order_release);
-    mg_memcpy(kw, key, 32);
+    mg_memcpy(kw, key, sizeof(kw));
     atomic_store_explicit(&s->w[S_W_LEN], len, memory_order_relaxed);
     atomic_store_explicit(&s->w[S_W_FP], s_secret_fp(secret), memory_order_relaxed);
     for (size_t k = 0; k < S_ID_WORDS; k++)
         atomic_store_explicit(&s->w[S_W_ID + k], id[k], memory_order_relaxed);
-    for (size_t k = 0; k < 4; k++)
+    for (size_t k = 0; k < S_KEY_WORDS; k++)
         atomic_store_explicit(&s->w[S_W_KEY + k], kw[k], memory_order_relaxed);
     atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
     mg_memzero(kw, sizeof(kw));
 }
 
 bool mg_sigv4_derive_key(struct mg_sigv4_key_cache *c, const struct mg_sigv4_auth *auth,
-                         struct mg_slice secret, uint8_t key[32])
+                         struct mg_slice secret, struct mg_sigv4_hmac_key *key)
 {
     if (mg_sigv4_key_cache_get(c, auth, secret, key))
         return true;
-    if (!s_derive(secret, auth->scope_date, auth->region, auth->service, key))
+    uint8_t raw[32];
+    if (!s_derive(secret, auth->scope_date, auth->region, auth->service, raw))
         return false;
+    mg_sigv4_hmac_key_init(key, raw, sizeof(raw));
+    mg_memzero(raw, sizeof(raw));
     mg_sigv4_key_cache_put(c, auth, secret, key);
     return true;
 }

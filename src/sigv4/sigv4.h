@@ -51,6 +51,7 @@ struct mg_sigv4_auth {
                                      * mg_sigv4_token() to get the decoded value */
     bool token_in_query;            /* security_token came from the presigned query */
     bool date_from_date_header;     /* header form dated by `Date` (then `date` must be signed) */
+    bool amz_date_basic; /* amz_date is a valid basic-format time (set by mg_sigv4_parse) */
 };
 
 /* Step 1: find and parse the authentication data (header or presigned query).
@@ -69,12 +70,12 @@ enum mg_sigv4_status mg_sigv4_check(const struct mg_sigv4_auth *auth, const char
                                     size_t n_regions, const char *expected_service, int64_t now,
                                     int64_t skew_seconds, struct mg_errinfo *ei);
 
-/* Frees the calling thread's crypto contexts and scratch buffers (they are created on first use
- * and otherwise freed at thread exit). */
+/* Frees the calling thread's scratch buffers (they are created on first use and otherwise freed at
+ * thread exit). */
 void mg_sigv4_thread_cleanup(void);
 
-/* SHA-256 with a pre-fetched algorithm and the calling thread's context: no allocation after the
- * thread's first call. False only when OpenSSL fails (out of memory). */
+/* SHA-256 on OpenSSL's low-level functions (see src/sigv4/crypto.c): no context, no allocation.
+ * Never fails; the bool stays for the callers that check it. */
 MG_MUST_USE bool mg_sigv4_sha256(struct mg_slice in, uint8_t out[32]);
 
 /* Decoded session token into out (cleared first). */

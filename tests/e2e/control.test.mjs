@@ -258,6 +258,14 @@ describe('gateways', () => {
       name: 'unique', roleArn: roleArn(B), authorizerType: 'AWS_IAM' }));
     await rootB.send(new DeleteGatewayCommand({ gatewayIdentifier: b.gatewayId }));
     await root.send(new DeleteGatewayCommand({ gatewayIdentifier: r.gatewayId }));
+    // the name is free once the gateway is being deleted
+    const again = await root.send(new CreateGatewayCommand({
+      name: 'unique', roleArn: roleArn(A), authorizerType: 'AWS_IAM' }));
+    assert.notEqual(again.gatewayId, r.gatewayId);
+    await expectError(root.send(new CreateGatewayCommand({
+      name: 'unique', roleArn: roleArn(A), authorizerType: 'AWS_IAM' })), 'ConflictException', 409);
+    await root.send(new DeleteGatewayCommand({ gatewayIdentifier: again.gatewayId }));
+    await waitGone(root, { gatewayIdentifier: again.gatewayId });
     await waitGone(root, { gatewayIdentifier: r.gatewayId });
     await expectError(root.send(new GetGatewayCommand({ gatewayIdentifier: r.gatewayId })),
       'ResourceNotFoundException', 404);
@@ -305,7 +313,19 @@ describe('gateways', () => {
     const e = await expectError(root.send(new CreateGatewayCommand({ ...input, description: 'x' })),
       'ValidationException');
     assert.equal(e.reason, 'IdempotentParameterMismatchException');
+    // the token is another account's to use as well
+    const rb = await rootB.send(new CreateGatewayCommand({ ...input, roleArn: roleArn(B) }));
+    assert.notEqual(rb.gatewayId, r1.gatewayId);
+    await rootB.send(new DeleteGatewayCommand({ gatewayIdentifier: rb.gatewayId }));
     await root.send(new DeleteGatewayCommand({ gatewayIdentifier: r1.gatewayId }));
+    // while the gateway is being deleted the token still names it; once it is gone, the same
+    // request creates a new gateway
+    await waitGone(root, { gatewayIdentifier: r1.gatewayId });
+    const r3 = await root.send(new CreateGatewayCommand(input));
+    assert.notEqual(r3.gatewayId, r1.gatewayId);
+    assert.equal((await root.send(new CreateGatewayCommand(input))).gatewayId, r3.gatewayId);
+    await root.send(new DeleteGatewayCommand({ gatewayIdentifier: r3.gatewayId }));
+    await waitGone(root, { gatewayIdentifier: r3.gatewayId });
   });
 
   test('pagination across several pages', async () => {
@@ -542,6 +562,13 @@ describe('quotas', () => {
       const e = await expectError(c.send(new CreateGatewayCommand({
         name: 'q3', roleArn: roleArn(A), authorizerType: 'AWS_IAM' })), 'ServiceQuotaExceededException', 402);
       assert.match(e.message, /maximum number of gateways/);
+      // a gateway being deleted no longer counts
+      const q2 = (await c.send(new ListGatewaysCommand({}))).items.find((g) => g.name === 'q2');
+      await c.send(new DeleteGatewayCommand({ gatewayIdentifier: q2.gatewayId }));
+      const q3 = await c.send(new CreateGatewayCommand({ name: 'q3', roleArn: roleArn(A), authorizerType: 'AWS_IAM' }));
+      assert.equal(q3.name, 'q3');
+      await expectError(c.send(new CreateGatewayCommand({
+        name: 'q4', roleArn: roleArn(A), authorizerType: 'AWS_IAM' })), 'ServiceQuotaExceededException', 402);
       await c.send(new CreateGatewayTargetCommand({ gatewayIdentifier: g1.gatewayId, ...lambdaTarget('t1') }));
       await expectError(c.send(new CreateGatewayTargetCommand({
         gatewayIdentifier: g1.gatewayId, ...lambdaTarget('t2') })), 'ServiceQuotaExceededException', 402);

@@ -10,7 +10,7 @@ import {
   DeleteRoleCommand, DeleteRolePolicyCommand, DeleteUserCommand, DeleteUserPolicyCommand, DetachRolePolicyCommand,
   GetPolicyCommand, GetPolicyVersionCommand, GetRoleCommand, GetRolePolicyCommand, GetUserCommand,
   IAMClient, ListAccessKeysCommand, ListAttachedRolePoliciesCommand, ListPoliciesCommand,
-  ListPolicyVersionsCommand, ListRolePoliciesCommand, ListRolesCommand, ListRoleTagsCommand,
+  ListPolicyVersionsCommand, ListRolePoliciesCommand, DeletePolicyVersionCommand, ListRolesCommand, ListRoleTagsCommand,
   ListUsersCommand, PutRolePolicyCommand, PutUserPolicyCommand, GetUserPolicyCommand,
   TagRoleCommand, UntagRoleCommand, UpdateAssumeRolePolicyCommand, UpdateRoleCommand,
 } from '@aws-sdk/client-iam';
@@ -310,6 +310,36 @@ describe('users, access keys and managed policies', () => {
     assert.match(e.name, /DeleteConflict/);
   });
 
+  test('a change to a customer managed policy reaches the roles that attach it, and only its account', async () => {
+    const c = iam(acctA.root);
+    await c.send(new CreateRoleCommand({ RoleName: 'Managed', AssumeRolePolicyDocument: trust({ AWS: `arn:aws:iam::${A}:user/dev` }) }));
+    const made = await c.send(new CreatePolicyCommand({ PolicyName: 'ReadRoles', Path: '/m/', PolicyDocument: allow('iam:ListRoles') }));
+    await c.send(new AttachRolePolicyCommand({ RoleName: 'Managed', PolicyArn: made.Policy.Arn }));
+    const session = async () => iam(credsOf(await sts(acctA.users.dev).send(new AssumeRoleCommand({
+      RoleArn: `arn:aws:iam::${A}:role/Managed`, RoleSessionName: 'mm' }))));
+    let s = await session();
+    await s.send(new ListRolesCommand({}));
+    assert.equal((await failure(s.send(new GetRoleCommand({ RoleName: 'Managed' })))).name, 'AccessDenied');
+    // a new default version: the role's decisions follow at once
+    await c.send(new CreatePolicyVersionCommand({ PolicyArn: made.Policy.Arn, PolicyDocument: allow('iam:GetRole'), SetAsDefault: true }));
+    assert.equal((await s.send(new GetRoleCommand({ RoleName: 'Managed' }))).Role.RoleName, 'Managed');
+    assert.equal((await failure(s.send(new ListRolesCommand({})))).name, 'AccessDenied');
+    // another account's policy of the same name changes nothing here
+    await iam(acctB.root).send(new CreatePolicyVersionCommand({ PolicyArn: made.Policy.Arn, PolicyDocument: allow('iam:*'), SetAsDefault: true }))
+      .catch(() => {});
+    await iam(acctB.root).send(new CreatePolicyCommand({ PolicyName: 'ReadRoles', Path: '/m/', PolicyDocument: allow('iam:*') }));
+    assert.equal((await failure(s.send(new ListRolesCommand({})))).name, 'AccessDenied');
+    // gone and made again under another path: the attached ARN no longer names it
+    await c.send(new DetachRolePolicyCommand({ RoleName: 'Managed', PolicyArn: made.Policy.Arn }));
+    await c.send(new DeletePolicyVersionCommand({ PolicyArn: made.Policy.Arn, VersionId: 'v1' }));
+    await c.send(new DeletePolicyCommand({ PolicyArn: made.Policy.Arn }));
+    s = await session();
+    assert.equal((await failure(s.send(new GetRoleCommand({ RoleName: 'Managed' })))).name, 'AccessDenied');
+    const other = await c.send(new CreatePolicyCommand({ PolicyName: 'ReadRoles', Path: '/n/', PolicyDocument: allow('iam:GetRole') }));
+    await c.send(new AttachRolePolicyCommand({ RoleName: 'Managed', PolicyArn: other.Policy.Arn }));
+    assert.equal((await s.send(new GetRoleCommand({ RoleName: 'Managed' }))).Role.RoleName, 'Managed');
+  });
+
   test('AWS managed policies are listed and served with their published documents', async () => {
     const c = iam(acctA.root);
     const all = await c.send(new ListPoliciesCommand({ Scope: 'AWS', MaxItems: 1000 }));
@@ -462,6 +492,29 @@ describe('STS AssumeRole', () => {
     const no = await sts(acctA.users.dev).send(new AssumeRoleCommand({ RoleArn: arn, RoleSessionName: 't2', Tags: [{ Key: 'team', Value: 'other' }] }));
     const e = await failure(iam(credsOf(no)).send(new GetRoleCommand({ RoleName: 'Tagged' })));
     assert.equal(e.name, 'AccessDenied');
+  });
+
+  test('aws:SourceIp is the caller\'s address', async () => {
+    const c = iam(acctA.root);
+    await c.send(new CreateRoleCommand({
+      RoleName: 'ByAddress',
+      AssumeRolePolicyDocument: trust({ AWS: `arn:aws:iam::${A}:user/dev` }),
+    }));
+    const put = (cidr) => c.send(new PutRolePolicyCommand({
+      RoleName: 'ByAddress', PolicyName: 'byIp',
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 'iam:GetRole', Resource: '*', Condition: { IpAddress: { 'aws:SourceIp': cidr } } }],
+      }),
+    }));
+    const out = await sts(acctA.users.dev).send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${A}:role/ByAddress`, RoleSessionName: 'ip' }));
+    const s = iam(credsOf(out));
+    await put('127.0.0.1/32');
+    assert.equal((await s.send(new GetRoleCommand({ RoleName: 'ByAddress' }))).Role.RoleName, 'ByAddress');
+    await put('127.0.0.2/32');
+    assert.equal((await failure(s.send(new GetRoleCommand({ RoleName: 'ByAddress' })))).name, 'AccessDenied');
+    await put('10.0.0.0/8');
+    assert.equal((await failure(s.send(new GetRoleCommand({ RoleName: 'ByAddress' })))).name, 'AccessDenied');
   });
 
   test('a tampered session token gets InvalidClientTokenId', async () => {

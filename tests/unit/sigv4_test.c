@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "base/alloc.h"
 #include "base/slice.h"
@@ -142,6 +144,41 @@ static void s_compute(const struct mg_sigv4_request *req, const struct mg_sigv4_
     sig[64] = 0;
 }
 
+/* The verifier's one-pass canonical request (mg_sigv4_canonical_verify) must agree with the
+ * building blocks: same verdict and message as mg_sigv4_check_signed_headers(), same bytes as
+ * mg_sigv4_canonical_request_ex() (or the same error) when the list is good. */
+static void s_assert_one_pass(const struct mg_sigv4_request *req, const struct mg_sigv4_auth *auth)
+{
+    struct mg_errinfo e1 = {0}, e2 = {0};
+    struct mg_buf a, b;
+    mg_buf_init(&a, 1u << 20);
+    mg_buf_init(&b, 1u << 20);
+    char hex[64];
+    struct mg_slice payload = {0}, v;
+    if (mg_sigv4_header(req, "x-amz-content-sha256", &v)) {
+        payload = mg_slice_trim(v);
+    } else {
+        uint8_t h[32];
+        assert_true(mg_sigv4_sha256(req->body, h));
+        mg_hex_encode(h, 32, hex);
+        payload = mg_slice_make(hex, 64);
+    }
+    enum mg_err ea = mg_sigv4_canonical_request_ex(req, auth, payload, 0, &a), eb = MG_E_INTERNAL;
+    enum mg_sigv4_status s1 = mg_sigv4_check_signed_headers(req, auth, &e1);
+    enum mg_sigv4_status s2 = mg_sigv4_canonical_verify(req, auth, payload, &b, &eb, &e2);
+    assert_int_equal(s1, s2);
+    if (s1 != MG_SIGV4_OK) {
+        assert_int_equal(e1.code, e2.code);
+        assert_string_equal(e1.msg, e2.msg);
+    } else {
+        assert_int_equal(ea, eb);
+        if (ea == MG_E_OK)
+            s_assert_slice_eq(mg_buf_slice(&b), (const char *)a.ptr, a.len, "one-pass creq");
+    }
+    mg_buf_cleanup(&a);
+    mg_buf_cleanup(&b);
+}
+
 static const char *s_shared_dir(void)
 {
     const char *d = getenv("MG_SHARED_DIR");
@@ -215,6 +252,7 @@ static void s_vector_form(const char *dir, const char *name, const struct vctx *
     mg_buf_init(&sts, 1u << 20);
     char sig[65];
     s_compute(&t.req, &auth, mg_slice_cstr(c->secret), flags, &creq, &sts, sig);
+    s_assert_one_pass(&t.req, &auth);
     if (expect_ok) {
         s_assert_slice_eq(mg_buf_slice(&creq), want_creq, creq_len, "canonical request");
         s_assert_slice_eq(mg_buf_slice(&sts), want_sts, sts_len, "string to sign");
@@ -442,6 +480,8 @@ static enum mg_sigv4_status s_run(const struct mg_sigv4_request *req, const char
     struct mg_sigv4_auth a;
     const char *regions[] = {"us-east-1", REGION};
     enum mg_sigv4_status st = mg_sigv4_parse(req, &a, ei);
+    if (st == MG_SIGV4_OK)
+        s_assert_one_pass(req, &a);
     if (st == MG_SIGV4_OK)
         st = mg_sigv4_check(&a, regions, 2, SERVICE, now, 900, ei);
     if (st == MG_SIGV4_OK)
@@ -1091,19 +1131,21 @@ static void test_sigv4_key_cache(void **state)
     /* the cached key equals the derived key */
     struct mg_sigv4_auth au;
     assert_int_equal(mg_sigv4_parse(&a.req, &au, &ei), MG_SIGV4_OK);
-    uint8_t k1[32], k2[32];
-    assert_true(mg_sigv4_key_cache_get(many, &au, MG_SLICE_LIT(SECRET), k1));
-    mg_sigv4_signing_key(MG_SLICE_LIT(SECRET), au.scope_date, au.region, au.service, k2);
-    assert_memory_equal(k1, k2, 32);
-    assert_false(mg_sigv4_key_cache_get(many, &au, MG_SLICE_LIT("other"), k1));
+    uint8_t raw[32];
+    struct mg_sigv4_hmac_key k1, k2;
+    assert_true(mg_sigv4_key_cache_get(many, &au, MG_SLICE_LIT(SECRET), &k1));
+    mg_sigv4_signing_key(MG_SLICE_LIT(SECRET), au.scope_date, au.region, au.service, raw);
+    mg_sigv4_hmac_key_init(&k2, raw, sizeof(raw));
+    assert_memory_equal(&k1, &k2, sizeof(k1));
+    assert_false(mg_sigv4_key_cache_get(many, &au, MG_SLICE_LIT("other"), &k1));
     /* ids up to 128 bytes ("akid/date/region/service") are cached, longer ones bypass the cache */
     char akid[200];
     memset(akid, 'A', sizeof(akid));
     for (size_t len = 80; len < 200; len++) {
         struct mg_sigv4_auth la = au;
         la.access_key_id = mg_slice_make(akid, len);
-        mg_sigv4_key_cache_put(many, &la, MG_SLICE_LIT(SECRET), k2);
-        bool hit = mg_sigv4_key_cache_get(many, &la, MG_SLICE_LIT(SECRET), k1);
+        mg_sigv4_key_cache_put(many, &la, MG_SLICE_LIT(SECRET), &k2);
+        bool hit = mg_sigv4_key_cache_get(many, &la, MG_SLICE_LIT(SECRET), &k1);
         assert_int_equal(hit, len + 1 + 8 + 1 + 9 + 1 + 17 <= 128);
     }
     mg_sigv4_key_cache_free(one);
@@ -1231,6 +1273,126 @@ static void test_sigv4_no_leaks(void **state)
     mg_sigv4_thread_cleanup();
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* 4. the hashing primitives against OpenSSL's EVP interface */
+
+static uint64_t s_rng = 0x243f6a8885a308d3ull;
+
+static uint8_t s_rand_byte(void)
+{
+    s_rng ^= s_rng << 13;
+    s_rng ^= s_rng >> 7;
+    s_rng ^= s_rng << 17;
+    return (uint8_t)(s_rng >> 24);
+}
+
+static void s_rand_fill(uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = s_rand_byte();
+}
+
+static void test_sigv4_sha256_matches_evp(void **state)
+{
+    (void)state;
+    uint8_t in[301], got[32], want[32];
+    for (size_t len = 0; len <= 300; len++) {
+        s_rand_fill(in, len);
+        unsigned int n = 0;
+        assert_int_equal(EVP_Digest(in, len, want, &n, EVP_sha256(), NULL), 1);
+        assert_int_equal(n, 32);
+        assert_true(mg_sigv4_sha256(mg_slice_make(len ? in : NULL, len), got));
+        assert_memory_equal(got, want, 32);
+    }
+    char hex[64], want_hex[64];
+    for (int i = 0; i < 100; i++) {
+        s_rand_fill(got, 32);
+        mg_sigv4_hex32(got, hex);
+        mg_hex_encode(got, 32, want_hex);
+        assert_memory_equal(hex, want_hex, 64);
+    }
+}
+
+static void test_sigv4_hmac_pads_match_hmac(void **state)
+{
+    (void)state;
+    uint8_t key[200], msg[301], got[32], want[32];
+    for (int round = 0; round < 600; round++) {
+        /* key lengths around the block size (64) and past it (hashed first), every message
+         * length 0..300 */
+        size_t klen = (size_t)round % 131, mlen = (size_t)(round * 7) % 301;
+        if (round % 50 == 0)
+            klen = 32 + (size_t)round % 168;
+        s_rand_fill(key, klen);
+        s_rand_fill(msg, mlen);
+        unsigned int n = 0;
+        assert_non_null(HMAC(EVP_sha256(), key, (int)klen, msg, mlen, want, &n));
+        assert_int_equal(n, 32);
+        assert_true(mg_sigv4_hmac(key, klen, mg_slice_make(mlen ? msg : NULL, mlen), got));
+        assert_memory_equal(got, want, 32);
+        /* precomputed pads, the message in up to four random parts */
+        struct mg_sigv4_hmac_key k;
+        mg_sigv4_hmac_key_init(&k, key, klen);
+        struct mg_slice parts[4];
+        size_t at = 0, np = 1 + s_rand_byte() % 4;
+        for (size_t i = 0; i < np; i++) {
+            size_t take = i + 1 == np ? mlen - at : (mlen - at) * s_rand_byte() / 255;
+            parts[i] = mg_slice_make(msg + at, take);
+            at += take;
+        }
+        memset(got, 0, sizeof(got));
+        mg_sigv4_hmac_parts(&k, parts, np, got);
+        assert_memory_equal(got, want, 32);
+        /* the same key state used twice gives the same answer (it is not consumed) */
+        mg_sigv4_hmac_parts(&k, parts, np, got);
+        assert_memory_equal(got, want, 32);
+    }
+}
+
+/* A string to sign longer than the verifier's stack buffer (long region and service) takes the
+ * hash-in-parts path and still verifies; one changed byte still fails. */
+static void test_sigv4_long_scope(void **state)
+{
+    (void)state;
+    char region[301], service[201];
+    memset(region, 'r', sizeof(region) - 1);
+    region[sizeof(region) - 1] = 0;
+    memset(service, 's', sizeof(service) - 1);
+    service[sizeof(service) - 1] = 0;
+    struct mg_kv h[4] = {
+        {MG_SLICE_LIT("host"), MG_SLICE_LIT("example.com")},
+        {MG_SLICE_LIT("content-type"), MG_SLICE_LIT("application/json")},
+    };
+    struct mg_sigv4_request req = {.method = MG_SLICE_LIT("POST"),
+                                   .path = MG_SLICE_LIT("/"),
+                                   .query = MG_SLICE_LIT(""),
+                                   .headers = h,
+                                   .n_headers = 2,
+                                   .body = MG_SLICE_LIT("{}")};
+    struct mg_sigv4_signer s = {.access_key_id = MG_SLICE_LIT(AKID),
+                                .secret = MG_SLICE_LIT(SECRET),
+                                .region = mg_slice_cstr(region),
+                                .service = mg_slice_cstr(service),
+                                .now = T0};
+    char date[17];
+    struct mg_buf authz;
+    mg_buf_init(&authz, 4096);
+    assert_int_equal(mg_sigv4_sign(&s, &req, date, &authz), MG_E_OK);
+    h[2] = (struct mg_kv){MG_SLICE_LIT("x-amz-date"), mg_slice_make(date, 16)};
+    h[3] = (struct mg_kv){MG_SLICE_LIT("authorization"), mg_buf_slice(&authz)};
+    req.n_headers = 4;
+    struct mg_sigv4_auth a;
+    struct mg_errinfo ei;
+    assert_int_equal(mg_sigv4_parse(&req, &a, &ei), MG_SIGV4_OK);
+    assert_int_equal(a.region.len, 300);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(mg_sigv4_verify(&req, &a, MG_SLICE_LIT(SECRET), NULL, &ei), MG_SIGV4_OK);
+    ((uint8_t *)authz.ptr)[authz.len - 1] ^= 1; /* last hex digit of the signature */
+    assert_int_equal(mg_sigv4_parse(&req, &a, &ei), MG_SIGV4_OK);
+    assert_int_equal(mg_sigv4_verify(&req, &a, MG_SLICE_LIT(SECRET), NULL, &ei), MG_SIGV4_MISMATCH);
+    mg_buf_cleanup(&authz);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1248,6 +1410,9 @@ int main(void)
         cmocka_unit_test(test_sigv4_key_cache),
         cmocka_unit_test(test_sigv4_key_cache_threads),
         cmocka_unit_test(test_sigv4_curl_vectors),
+        cmocka_unit_test(test_sigv4_sha256_matches_evp),
+        cmocka_unit_test(test_sigv4_hmac_pads_match_hmac),
+        cmocka_unit_test(test_sigv4_long_scope),
         cmocka_unit_test(test_sigv4_no_leaks),
     };
     mg_torture_release = mg_sigv4_thread_cleanup;

@@ -27,6 +27,28 @@ const struct mg_store_migration g_mg_store_sqlite_migrations[] = {
         ");\n"
         "INSERT INTO meta (key, value) VALUES ('generation', 0);\n",
     },
+    {
+        2,
+        "0002_gateway_index.sql",
+        "-- 0002_gateway_index.sql: the index rows of an account's gateways "
+        "(agentcore/internal.h), made\n"
+        "-- for the gateways stored before they existed: by name for every gateway not being "
+        "deleted, by\n"
+        "-- the clientToken of its CreateGateway for every gateway that has one.\n"
+        "INSERT OR IGNORE INTO documents (kind, account, key, doc, updated_ms)\n"
+        "SELECT 'agentcore_gateway_name', account, json_extract(doc, '$.name'),\n"
+        "       json_object('gatewayId', key), updated_ms\n"
+        "FROM documents\n"
+        "WHERE kind = 'agentcore_gateway' AND json_valid(doc)\n"
+        "  AND json_type(doc, '$.name') = 'text'\n"
+        "  AND coalesce(json_extract(doc, '$.status'), '') <> 'DELETING';\n"
+        "INSERT OR IGNORE INTO documents (kind, account, key, doc, updated_ms)\n"
+        "SELECT 'agentcore_gateway_token', account, json_extract(doc, '$._clientToken'),\n"
+        "       json_object('gatewayId', key), updated_ms\n"
+        "FROM documents\n"
+        "WHERE kind = 'agentcore_gateway' AND json_valid(doc)\n"
+        "  AND json_type(doc, '$._clientToken') = 'text';\n",
+    },
 };
 
 const size_t g_mg_store_sqlite_migration_count = sizeof(g_mg_store_sqlite_migrations) /

@@ -15,6 +15,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -122,6 +123,8 @@ export function identitiesDocument(accounts) {
  *   args       extra `serve` arguments, e.g. ['--max-body', '1048576']
  *   env        extra environment variables
  *   timeoutMs  start-up timeout (default 10000)
+ *   stderrFile write the server's stderr to this file instead of a pipe (benchmarks: a pipe read by
+ *              this process costs CPU next to the server); gw.stderr() then reads the file
  */
 export async function startServer(opts = {}) {
   const bin = binaryPath();
@@ -139,21 +142,26 @@ export async function startServer(opts = {}) {
     '--identities', identitiesFile,
     ...(opts.args ?? []),
   ];
-  let stderr = '';
+  let piped = '';
   let stdout = '';
+  const readErr = () => (opts.stderrFile ? readFileSync(opts.stderrFile, 'utf8') : piped);
   // The running process (restart() replaces it): child, exited, exitPromise, spawnError.
   let proc = null;
 
   function launch() {
+    const errFd = opts.stderrFile ? openSync(opts.stderrFile, 'a', 0o600) : null;
     const child = spawn(bin, args, {
       cwd: dir,
       env: { ...process.env, ...(opts.env ?? {}) },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', errFd ?? 'pipe'],
     });
+    if (errFd !== null) closeSync(errFd);
     const p = { child, exited: null, spawnError: null, spawnedAt: process.hrtime.bigint() };
-    child.stderr.setEncoding('utf8');
     child.stdout.setEncoding('utf8');
-    child.stderr.on('data', (d) => { stderr += d; });
+    if (errFd === null) {
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (d) => { piped += d; });
+    }
     child.stdout.on('data', (d) => { stdout += d; });
     p.exitPromise = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
@@ -173,14 +181,14 @@ export async function startServer(opts = {}) {
       if (p.spawnError) throw new Error(`cannot start ${bin}: ${p.spawnError.message}`);
       if (p.exited) {
         throw new Error(`mcpgate exited during start-up (code ${p.exited.code}, signal ${p.exited.signal}); ` +
-          `args: ${args.join(' ')}\n--- stderr ---\n${stderr}`);
+          `args: ${args.join(' ')}\n--- stderr ---\n${readErr()}`);
       }
       if (await canConnect(port)) return;
       if (Date.now() - t0 > startTimeout) {
         p.child.kill('SIGKILL');
         await p.exitPromise;
         throw new Error(`mcpgate did not accept connections on port ${port} within ${startTimeout} ms\n` +
-          `--- stderr ---\n${stderr}`);
+          `--- stderr ---\n${readErr()}`);
       }
       await sleep(50);
     }
@@ -244,12 +252,12 @@ export async function startServer(opts = {}) {
     },
     alive: () => proc.exited === null,
     exitStatus: () => proc.exited,
-    stderr: () => stderr,
+    stderr: readErr,
     waitStderr: async (pattern, ms = 3000) => {
-      const ok = () => (typeof pattern === 'function' ? pattern(stderr) : pattern.test(stderr));
+      const ok = () => (typeof pattern === 'function' ? pattern(readErr()) : pattern.test(readErr()));
       const t0 = Date.now();
       while (!ok() && proc.exited === null && Date.now() - t0 < ms) await sleep(5);
-      return stderr;
+      return readErr();
     },
     stdout: () => stdout,
   };
