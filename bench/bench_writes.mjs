@@ -1,7 +1,8 @@
 // Write latency against the size of the state: the median of CreateGateway, CreateGatewayTarget,
 // PutResourcePolicy, PutRolePolicy and CreateUser on an empty server, then on a server holding N
-// gateways spread over 20 accounts (a tenth of them with 10 targets of 10 tools each), each as a
-// ratio to the empty server. The servers run side by side and are measured in interleaved rounds.
+// gateways spread over 20 accounts (a tenth of them with 10 targets of 10 tools each: the state
+// that tests/e2e/lib/scale.mjs builds), each as a ratio to the empty server. The servers run side
+// by side and are measured in interleaved rounds.
 //   MCPGATE_BIN=build/release/mcpgate node bench/bench_writes.mjs
 // At 10,000 gateways the first account holds 500: SAMPLES above about 400 reaches its quota of
 // 1,000 gateways.
@@ -10,7 +11,8 @@
 // default 40), PARALLEL (requests in flight while the state is built, default 8).
 import { createRequire } from 'node:module';
 import { makeClient } from '../tests/e2e/lib/aws.mjs';
-import { newKey, startServer } from '../tests/e2e/lib/server.mjs';
+import { startServer } from '../tests/e2e/lib/server.mjs';
+import { ACCOUNTS, buildState, lambdaTarget as target, scaleAccounts } from '../tests/e2e/lib/scale.mjs';
 
 const require = createRequire(new URL('../tests/e2e/package.json', import.meta.url));
 const {
@@ -22,69 +24,12 @@ const { CreateUserCommand, IAMClient, PutRolePolicyCommand } = require('@aws-sdk
 const SIZES = String(process.env.N ?? '1000').split(',').map(Number).filter((n) => n > 0);
 const SAMPLES = Number(process.env.SAMPLES ?? 40);
 const PARALLEL = Number(process.env.PARALLEL ?? 8);
-const ACCOUNTS = 20;
-const TRUST = { Version: '2012-10-17', Statement: [{ Effect: 'Allow',
-  Principal: { Service: 'bedrock-agentcore.amazonaws.com' }, Action: 'sts:AssumeRole' }] };
-
-function accountList() {
-  const out = [];
-  for (let i = 0; i < ACCOUNTS; i++) {
-    const id = String(100000000000 + i * 1111);
-    out.push({ id, root: newKey(), users: {},
-      roles: { gw: { name: 'gw', path: '/', assumeRolePolicyDocument: TRUST } } });
-  }
-  return out;
-}
-
-const tools = (t) => Array.from({ length: 10 }, (_, k) => ({
-  name: `t${t}_tool${k}`, description: `tool ${k} of target ${t}`,
-  inputSchema: { type: 'object', properties: { x: { type: 'string', description: 'x' } } } }));
-
-function target(acct, name, t) {
-  return { name, targetConfiguration: { mcp: { lambda: {
-    lambdaArn: `arn:aws:lambda:us-east-1:${acct}:function:f${t}`,
-    toolSchema: { inlinePayload: tools(t) } } } },
-  credentialProviderConfigurations: [{ credentialProviderType: 'GATEWAY_IAM_ROLE' }] };
-}
-
-/** Runs jobs (functions returning promises) with at most `width` in flight. */
-async function pool(jobs, width) {
-  let next = 0;
-  const worker = async () => {
-    while (next < jobs.length) {
-      const j = jobs[next++];
-      await j();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, jobs.length) }, worker));
-}
-
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
 
 async function timed(fn) {
   const t0 = process.hrtime.bigint();
   await fn();
   return Number(process.hrtime.bigint() - t0) / 1e6;
-}
-
-/** Fills the server with n gateways over every account; a tenth get 10 targets each. */
-async function populate(gw, accounts, n) {
-  const cps = accounts.map((a) => makeClient(BedrockAgentCoreControlClient, gw, a.root, { maxAttempts: 3 }));
-  const made = [];
-  const t0 = Date.now();
-  await pool(Array.from({ length: n }, (_, i) => async () => {
-    const a = i % accounts.length;
-    const g = await cps[a].send(new CreateGatewayCommand({ name: `g${i}`,
-      roleArn: `arn:aws:iam::${accounts[a].id}:role/gw`, authorizerType: 'AWS_IAM' }));
-    if (i % 10 === 0) made.push([a, g.gatewayId]);
-  }), PARALLEL);
-  const jobs = [];
-  for (const [a, id] of made)
-    for (let t = 0; t < 10; t++)
-      jobs.push(() => cps[a].send(new CreateGatewayTargetCommand({ gatewayIdentifier: id,
-        ...target(accounts[a].id, `t${t}`, t) })));
-  await pool(jobs, PARALLEL);
-  return { seconds: (Date.now() - t0) / 1000, targets: jobs.length };
 }
 
 /** The writes to time on one server, each taking a fresh index per call. */
@@ -145,12 +90,12 @@ async function prepare(gw, accounts, tag) {
 }
 
 async function start(n) {
-  const accounts = accountList();
+  const accounts = scaleAccounts();
   const gw = await startServer({ accounts, args: ['--log-level', 'warn', '--request-timeout', '120000',
     '--idle-timeout', '120000'], timeoutMs: 30000 });
   let built = null;
   if (n > 0) {
-    built = await populate(gw, accounts, n);
+    built = await buildState(gw, accounts, { gateways: n, parallel: PARALLEL });
     // the background worker moves what was created to READY: let it finish first
     await new Promise((r) => setTimeout(r, 3000 + n / 2));
   }

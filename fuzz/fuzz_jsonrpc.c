@@ -76,11 +76,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tools[0] = (struct mg_tool){.full_name = "t___getWeather",
                                     .full_name_len = 14,
                                     .description = "weather for a city",
-                                    .input_schema = schema};
+                                    .input_schema_json = mg_slice_make(s_schema_text,
+                                                                       strlen(s_schema_text))};
         tools[1] = (struct mg_tool){.full_name = "t___send_email",
                                     .full_name_len = 14,
                                     .description = "send mail",
-                                    .input_schema = schema};
+                                    .input_schema_json = mg_slice_make(s_schema_text,
+                                                                       strlen(s_schema_text))};
         cat.tools = tools;
         cat.n_tools = 2;
     }

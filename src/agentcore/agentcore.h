@@ -72,23 +72,33 @@ enum mg_target_kind {
 struct mg_gateway;
 struct mg_gateway_target;
 
-/* One tool as the data plane serves it. */
+/* One tool as the data plane serves it. Its schemas and call description are kept as compact
+ * JSON text, not as JSON trees (a tree costs about ten times its text: 100,000 tools would hold
+ * hundreds of megabytes); mg_tool_input_schema and mg_tool_call parse them when a call needs
+ * them. The text lives in the catalog's one block of text. */
 struct mg_tool {
     const char *full_name; /* "TARGETNAME___TOOLNAME" */
     size_t full_name_len;
     const struct mg_gateway_target *target;
-    const char *name;            /* the tool's own name (what the Lambda knows) */
-    const char *description;     /* may be "" */
-    const json_t *input_schema;  /* JSON object, never NULL */
-    const json_t *output_schema; /* or NULL */
-    /* What the target kind needs to call it (the tool's "_call" in "_tools": targets/targets.h),
-     * or NULL (Lambda tools) */
-    const json_t *call;
-    /* The MCP Tool object for tools/list, compact JSON:
+    const char *name;        /* the tool's own name (what the Lambda knows) */
+    const char *description; /* may be "" */
+    /* inputSchema (a JSON object, never empty) and outputSchema (len 0: none) as compact JSON,
+     * inside json below (not NUL-terminated) */
+    struct mg_slice input_schema_json, output_schema_json;
+    /* What the target kind needs to call it (the tool's "_call" in "_tools": targets/targets.h)
+     * as compact JSON (not NUL-terminated: in the catalog's block or in the target document's
+     * "_tools" text), or len 0 (Lambda tools) */
+    struct mg_slice call_json;
+    /* The MCP Tool object for tools/list, compact JSON (inside its page: not NUL-terminated):
      * {"name":FULL,"description":...,"inputSchema":{...}[,"outputSchema":{...}]} */
     const char *json;
     size_t json_len;
 };
+
+/* The tool's inputSchema and "_call" as JSON (a new reference: json_decref it), or NULL when it
+ * has none (call) or out of memory. */
+json_t *mg_tool_input_schema(const struct mg_tool *t);
+json_t *mg_tool_call(const struct mg_tool *t);
 
 #define MG_TOOL_PAGE_SIZE_DEFAULT 100u
 
@@ -107,6 +117,8 @@ struct mg_tool_catalog {
     /* Changes whenever the set or content of the tools changes: put it in cursors so that a
      * cursor from an older catalog can be recognized (and refused or restarted). */
     uint64_t version;
+    /* The one block of text the pages, the tools' strings and their JSON live in (owned). */
+    const char *text;
 };
 
 struct mg_gateway_target {
@@ -199,6 +211,9 @@ const struct mg_gateway *const *mg_agentcore_gateways(const struct mg_snapshot *
 
 /* Registers the snapshot extension (idempotent); mg_agentcore_start calls it. */
 void mg_agentcore_init(void);
+/* Registers how snapshots keep AgentCore documents in memory (idempotent; mg_agentcore_init
+ * calls it): before the first snapshot, or the documents it read stay as they were stored. */
+void mg_agentcore_register_docs(void);
 /* Page size used by the catalogs of snapshots built from now on (0: default). */
 void mg_agentcore_set_page_size(size_t n);
 

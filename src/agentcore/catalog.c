@@ -105,17 +105,10 @@ static const char *s_cstr(const json_t *o, const char *k)
 
 static void s_free_catalog(struct mg_tool_catalog *cat)
 {
-    struct mg_tool *tools = (struct mg_tool *)cat->tools;
-    for (size_t i = 0; i < cat->n_tools; i++) {
-        mg_free((char *)tools[i].full_name);
-        mg_free((char *)tools[i].json);
-    }
-    mg_free(tools);
-    char **pages = (char **)cat->page_json;
-    for (size_t i = 0; i < cat->n_pages; i++)
-        mg_free(pages[i]);
-    mg_free(pages);
+    mg_free((struct mg_tool *)cat->tools);
+    mg_free((char **)cat->page_json);
     mg_free((size_t *)cat->page_json_len);
+    mg_free((char *)cat->text);
     memset(cat, 0, sizeof(*cat));
 }
 
@@ -310,11 +303,6 @@ static void s_destroy(void *p)
     mg_free(x);
 }
 
-static int s_tool_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct mg_tool *)a)->full_name, ((const struct mg_tool *)b)->full_name);
-}
-
 static uint64_t s_fnv(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *s = p;
@@ -325,136 +313,573 @@ static uint64_t s_fnv(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* The tool definitions of a target: a Lambda target's inline tool schema, the "_tools" the
- * control plane derived for the other kinds (targets/targets.h), or NULL. */
-static const json_t *s_tool_defs(const struct mg_gateway_target *t)
+json_t *mg_ac_tool_defs(const json_t *doc)
 {
-    if (t->kind == MG_TARGET_LAMBDA)
-        return json_object_get(
-            json_object_get(json_object_get(json_object_get(json_object_get(t->doc,
-                                                                            "targetConfiguration"),
-                                                            "mcp"),
-                                            "lambda"),
-                            "toolSchema"),
-            "inlinePayload");
+    const json_t *v = json_object_get(
+        json_object_get(json_object_get(json_object_get(json_object_get(doc, "targetConfiguration"),
+                                                        "mcp"),
+                                        "lambda"),
+                        "toolSchema"),
+        "inlinePayload");
+    if (v == NULL)
+        v = json_object_get(doc, "_tools");
+    if (json_is_string(v)) {
+        json_t *arr = json_loadb(json_string_value(v), json_string_length(v), 0, NULL);
+        if (json_is_array(arr))
+            return arr;
+        json_decref(arr);
+        return NULL;
+    }
+    return json_is_array(v) ? json_incref((json_t *)v) : NULL;
+}
+
+/* A target document as a snapshot keeps it (mg_snapshot_register_compact): "_tools" as its
+ * compact JSON text rather than a tree, which costs about ten times the text. Left as it is when
+ * out of memory. */
+static void s_compact_target(json_t *doc)
+{
+    json_t *tools = json_object_get(doc, "_tools");
+    if (!json_is_array(tools))
+        return;
+    char *text = json_dumps(tools, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_t *str = text ? json_stringn_nocheck(text, strlen(text)) : NULL;
+    mg_free(text);
+    if (str)
+        (void)json_object_set_new(doc, "_tools", str);
+}
+
+/* The tool definitions of a target (a new reference, or NULL): a Lambda target's inline tool
+ * schema, the "_tools" the control plane derived for the other kinds (targets/targets.h). */
+static json_t *s_tool_defs(const struct mg_gateway_target *t)
+{
     if (t->kind == MG_TARGET_OTHER)
         return NULL;
-    const json_t *tools = json_object_get(t->doc, "_tools");
-    return json_is_array(tools) ? tools : NULL;
+    return mg_ac_tool_defs(t->doc);
+}
+
+/* One tool while its gateway's catalog is built: its texts, owned until they are copied into the
+ * catalog's block; name and description borrowed from the definitions, which live until then. */
+struct s_draft {
+    const struct mg_gateway_target *t;
+    const char *name, *desc;
+    char *full, *json, *call;
+    size_t full_len, json_len, call_len, in_off, in_len, out_off, out_len;
+    char *own;                /* name and description when they were read from text (owned) */
+    struct mg_slice call_ref; /* the call description inside the target's "_tools" text */
+};
+
+static void s_draft_free(struct s_draft *d)
+{
+    mg_free(d->own);
+    mg_free(d->full);
+    mg_free(d->json);
+    mg_free(d->call);
+}
+
+static int s_draft_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct s_draft *)a)->full, ((const struct s_draft *)b)->full);
+}
+
+/* Appends the compact JSON of v to b; *len its length. */
+static enum mg_err s_dump_into(struct mg_buf *b, const json_t *v, size_t *len)
+{
+    char *text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    if (text == NULL)
+        return MG_E_NOMEM;
+    *len = strlen(text);
+    enum mg_err e = mg_buf_append(b, text, *len);
+    mg_free(text);
+    return e;
+}
+
+/* The Tool object of tools/list for d: {"name":FULL,"description":...,"inputSchema":{...}
+ * [,"outputSchema":{...}]}, as json_dumps would write it, with where the schemas are in it. */
+static enum mg_err s_draft_json(struct s_draft *d, const json_t *in, const json_t *out)
+{
+    struct mg_buf b;
+    mg_buf_init(&b, MG_STORE_DOC_MAX * 2);
+    json_t *full = json_stringn(d->full, d->full_len);
+    json_t *desc = json_string(d->desc);
+    size_t len;
+    enum mg_err e = full && desc ? MG_E_OK : MG_E_NOMEM;
+    if (!e)
+        e = mg_buf_append_cstr(&b, "{\"name\":");
+    if (!e)
+        e = s_dump_into(&b, full, &len);
+    if (!e)
+        e = mg_buf_append_cstr(&b, ",\"description\":");
+    if (!e)
+        e = s_dump_into(&b, desc, &len);
+    if (!e)
+        e = mg_buf_append_cstr(&b, ",\"inputSchema\":");
+    d->in_off = b.len;
+    if (!e)
+        e = s_dump_into(&b, in, &d->in_len);
+    if (!e && out) {
+        e = mg_buf_append_cstr(&b, ",\"outputSchema\":");
+        d->out_off = b.len;
+        if (!e)
+            e = s_dump_into(&b, out, &d->out_len);
+    }
+    if (!e)
+        e = mg_buf_append_byte(&b, '}');
+    json_decref(full);
+    json_decref(desc);
+    if (e) {
+        mg_buf_cleanup(&b);
+        return e;
+    }
+    d->json = (char *)mg_buf_take(&b, &d->json_len);
+    return MG_E_OK;
+}
+
+/* Copies s (NUL-terminated, len bytes) into the block at *at; returns where it went. */
+static const char *s_put(char *block, size_t *at, const char *s, size_t len)
+{
+    char *p = block + *at;
+    mg_memcpy(p, s, len);
+    p[len] = 0;
+    *at += len + 1;
+    return p;
+}
+
+/* Lays the sorted, distinct drafts out as the catalog: the pages, then each tool's strings, in
+ * one block. */
+static enum mg_err s_catalog_layout(struct mg_tool_catalog *cat, struct s_draft *dr, size_t w)
+{
+    size_t ps = cat->page_size, np = (w + ps - 1) / ps, total = 0;
+    for (size_t i = 0; i < w; i++) {
+        total += dr[i].json_len + 1 + dr[i].full_len + 1 + strlen(dr[i].name) + 1 +
+                 strlen(dr[i].desc) + 1 + (dr[i].call ? dr[i].call_len + 1 : 0);
+        if (total > (size_t)1 << 40)
+            return MG_E_TOO_LARGE;
+    }
+    total += np * 2 + 1;
+    struct mg_tool *tools = mg_calloc(w, sizeof(*tools));
+    char **pages = mg_calloc(np, sizeof(char *));
+    size_t *lens = mg_calloc(np, sizeof(size_t));
+    char *block = mg_malloc(total);
+    if (tools == NULL || pages == NULL || lens == NULL || block == NULL) {
+        mg_free(tools);
+        mg_free(pages);
+        mg_free(lens);
+        mg_free(block);
+        return MG_E_NOMEM;
+    }
+    size_t at = 0;
+    uint64_t h = s_fnv(1469598103934665603ull, &ps, sizeof(ps));
+    for (size_t p = 0; p < np; p++) {
+        pages[p] = block + at;
+        block[at++] = '[';
+        for (size_t i = p * ps; i < w && i < (p + 1) * ps; i++) {
+            if (i > p * ps)
+                block[at++] = ',';
+            tools[i].json = block + at;
+            tools[i].json_len = dr[i].json_len;
+            mg_memcpy(block + at, dr[i].json, dr[i].json_len);
+            at += dr[i].json_len;
+            h = s_fnv(h, dr[i].json, dr[i].json_len);
+            h = s_fnv(h, "", 1);
+        }
+        block[at++] = ']';
+        block[at++] = 0;
+        lens[p] = (size_t)(block + at - 1 - pages[p]);
+    }
+    for (size_t i = 0; i < w; i++) {
+        struct mg_tool *t = &tools[i];
+        t->target = dr[i].t;
+        t->full_name = s_put(block, &at, dr[i].full, dr[i].full_len);
+        t->full_name_len = dr[i].full_len;
+        t->name = s_put(block, &at, dr[i].name, strlen(dr[i].name));
+        t->description = s_put(block, &at, dr[i].desc, strlen(dr[i].desc));
+        t->input_schema_json = mg_slice_make(t->json + dr[i].in_off, dr[i].in_len);
+        if (dr[i].out_len)
+            t->output_schema_json = mg_slice_make(t->json + dr[i].out_off, dr[i].out_len);
+        if (dr[i].call)
+            t->call_json = mg_slice_make(s_put(block, &at, dr[i].call, dr[i].call_len),
+                                         dr[i].call_len);
+        else
+            t->call_json = dr[i].call_ref;
+    }
+    cat->tools = tools;
+    cat->n_tools = w;
+    cat->page_json = (const char *const *)pages;
+    cat->page_json_len = lens;
+    cat->n_pages = np;
+    cat->text = block;
+    cat->version = h;
+    return MG_E_OK;
+}
+
+/* ---- tools read from "_tools" text ----------------------------------------------------------
+ * A snapshot keeps a target's "_tools" as the text json_dumps wrote (compact, members in order):
+ * a tool's schemas and call description are copied from it as they are, and its name and
+ * description decoded, without building a JSON tree. */
+
+static const char *s_skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* p at '"': past the closing quote, or NULL. */
+static const char *s_skip_string(const char *p, const char *end)
+{
+    for (p++; p < end; p++) {
+        if (*p == '\\')
+            p++;
+        else if (*p == '"')
+            return p + 1;
+    }
+    return NULL;
+}
+
+/* Past the JSON value at p, or NULL when the text ends first. */
+static const char *s_skip_value(const char *p, const char *end)
+{
+    if (p >= end)
+        return NULL;
+    if (*p == '"')
+        return s_skip_string(p, end);
+    if (*p != '{' && *p != '[') {
+        while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n')
+            p++;
+        return p;
+    }
+    size_t depth = 0;
+    while (p < end) {
+        if (*p == '"') {
+            p = s_skip_string(p, end);
+            if (p == NULL)
+                return NULL;
+            continue;
+        }
+        if (*p == '{' || *p == '[')
+            depth++;
+        else if ((*p == '}' || *p == ']') && --depth == 0)
+            return p + 1;
+        p++;
+    }
+    return NULL;
+}
+
+struct s_span {
+    const char *p;
+    size_t n;
+};
+
+/* The members of the tool object at p that the catalog reads; *next past the object. */
+struct s_tool_text {
+    struct s_span name, desc, in, out, call;
+};
+
+static bool s_scan_tool(const char *p, const char *end, struct s_tool_text *t, const char **next)
+{
+    memset(t, 0, sizeof(*t));
+    if (p >= end || *p != '{')
+        return false;
+    p = s_skip_ws(p + 1, end);
+    if (p < end && *p == '}') {
+        *next = p + 1;
+        return true;
+    }
+    while (p < end) {
+        const char *k = p;
+        if (*p != '"' || (p = s_skip_string(p, end)) == NULL)
+            return false;
+        size_t kl = (size_t)(p - k);
+        p = s_skip_ws(p, end);
+        if (p >= end || *p != ':')
+            return false;
+        const char *v = s_skip_ws(p + 1, end);
+        if ((p = s_skip_value(v, end)) == NULL)
+            return false;
+        struct s_span sp = {v, (size_t)(p - v)};
+#define S_KEY(lit) (kl == sizeof(lit) - 1 && mg_memcmp(k, lit, kl) == 0)
+        if (S_KEY("\"name\""))
+            t->name = sp;
+        else if (S_KEY("\"description\""))
+            t->desc = sp;
+        else if (S_KEY("\"inputSchema\""))
+            t->in = sp;
+        else if (S_KEY("\"outputSchema\""))
+            t->out = sp;
+        else if (S_KEY("\"_call\""))
+            t->call = sp;
+#undef S_KEY
+        p = s_skip_ws(p, end);
+        if (p < end && *p == ',') {
+            p = s_skip_ws(p + 1, end);
+            continue;
+        }
+        if (p < end && *p == '}') {
+            *next = p + 1;
+            return true;
+        }
+        return false;
+    }
+    return false;
+}
+
+/* The string a JSON string literal holds (owned), or NULL (not a string, out of memory). */
+static char *s_decode_string(struct s_span s)
+{
+    if (s.n < 2 || s.p[0] != '"')
+        return NULL;
+    if (memchr(s.p, '\\', s.n) == NULL)
+        return mg_slice_dup(mg_slice_make(s.p + 1, s.n - 2));
+    json_t *v = json_loadb(s.p, s.n, JSON_DECODE_ANY, NULL);
+    char *out = json_is_string(v)
+                    ? mg_slice_dup(mg_slice_make(json_string_value(v), json_string_length(v)))
+                    : NULL;
+    json_decref(v);
+    return out;
+}
+
+/* Whether the bytes need escaping in a JSON string (the full name is written as it is when not). */
+static bool s_plain(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\')
+            return false;
+    return true;
+}
+
+/* Fills d (t set) from the tool text; false to leave the tool out (MG_E_OK in *e) or on error. */
+static bool s_draft_from_text(struct s_draft *d, const struct s_tool_text *x, enum mg_err *e)
+{
+    *e = MG_E_OK;
+    if (x->in.n == 0 || x->in.p[0] != '{')
+        return false;
+    /* a description that is not a string is "", as in the tree */
+    bool has_desc = x->desc.n && x->desc.p[0] == '"';
+    char *name = s_decode_string(x->name);
+    char *desc = has_desc ? s_decode_string(x->desc) : NULL;
+    if (name == NULL || (has_desc && desc == NULL)) {
+        mg_free(name);
+        mg_free(desc);
+        *e = x->name.n && x->name.p[0] == '"' ? MG_E_NOMEM : MG_E_OK;
+        return false;
+    }
+    /* one block: name \0 description \0 */
+    size_t nl = strlen(name), dl = desc ? strlen(desc) : 0;
+    d->own = mg_malloc(nl + dl + 2);
+    if (d->own) {
+        mg_memcpy(d->own, name, nl + 1);
+        mg_memcpy(d->own + nl + 1, desc ? desc : "", dl + 1);
+    }
+    mg_free(name);
+    mg_free(desc);
+    if (d->own == NULL) {
+        *e = MG_E_NOMEM;
+        return false;
+    }
+    d->name = d->own;
+    d->desc = d->own + nl + 1;
+    /* A target stored before tool names were checked may hold one outside MCP's alphabet: it
+     * is not served (synchronizing the target fails it). */
+    if (!mg_ac_match_tool_name(d->name))
+        return false;
+    d->full_len = strlen(d->t->name) + 3 + nl;
+    d->full = mg_malloc(d->full_len + 1);
+    if (d->full == NULL) {
+        *e = MG_E_NOMEM;
+        return false;
+    }
+    snprintf(d->full, d->full_len + 1, "%s___%s", d->t->name, d->name);
+    struct mg_buf b;
+    mg_buf_init(&b, MG_STORE_DOC_MAX * 2);
+    size_t len;
+    enum mg_err r = mg_buf_append_cstr(&b, "{\"name\":");
+    if (!r && s_plain(d->full, d->full_len)) {
+        r = mg_buf_append_byte(&b, '"');
+        if (!r)
+            r = mg_buf_append(&b, d->full, d->full_len);
+        if (!r)
+            r = mg_buf_append_byte(&b, '"');
+    } else if (!r) {
+        json_t *full = json_stringn(d->full, d->full_len);
+        r = full ? s_dump_into(&b, full, &len) : MG_E_NOMEM;
+        json_decref(full);
+    }
+    if (!r)
+        r = mg_buf_append_cstr(&b, ",\"description\":");
+    if (!r)
+        r = has_desc ? mg_buf_append(&b, x->desc.p, x->desc.n) : mg_buf_append_cstr(&b, "\"\"");
+    if (!r)
+        r = mg_buf_append_cstr(&b, ",\"inputSchema\":");
+    d->in_off = b.len;
+    d->in_len = x->in.n;
+    if (!r)
+        r = mg_buf_append(&b, x->in.p, x->in.n);
+    if (!r && x->out.n && x->out.p[0] == '{') {
+        r = mg_buf_append_cstr(&b, ",\"outputSchema\":");
+        d->out_off = b.len;
+        d->out_len = x->out.n;
+        if (!r)
+            r = mg_buf_append(&b, x->out.p, x->out.n);
+    }
+    if (!r)
+        r = mg_buf_append_byte(&b, '}');
+    if (r) {
+        mg_buf_cleanup(&b);
+        *e = r;
+        return false;
+    }
+    d->json = (char *)mg_buf_take(&b, &d->json_len);
+    /* the target's document (which the gateway's node holds) keeps the text */
+    if (x->call.n && x->call.p[0] == '{')
+        d->call_ref = mg_slice_make(x->call.p, x->call.n);
+    return true;
+}
+
+/* Room for one more draft in *dr (of *cap); NULL when out of memory. */
+static struct s_draft *s_draft_next(struct s_draft **dr, size_t *cap, size_t k)
+{
+    if (k == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        struct s_draft *p = mg_realloc(*dr, nc * sizeof(**dr));
+        if (p == NULL)
+            return NULL;
+        *dr = p;
+        *cap = nc;
+    }
+    memset(&(*dr)[k], 0, sizeof(**dr));
+    return &(*dr)[k];
+}
+
+/* The drafts of a target whose "_tools" is text. */
+static enum mg_err s_drafts_from_text(const struct mg_gateway_target *t, const json_t *text,
+                                      struct s_draft **dr, size_t *cap, size_t *k)
+{
+    const char *p = json_string_value(text), *end = p + json_string_length(text);
+    p = s_skip_ws(p, end);
+    if (p >= end || *p != '[')
+        return MG_E_OK;
+    p = s_skip_ws(p + 1, end);
+    while (p < end && *p != ']') {
+        struct s_tool_text x;
+        const char *next;
+        if (!s_scan_tool(p, end, &x, &next))
+            return MG_E_OK; /* not the text json_dumps writes: the rest is not served */
+        struct s_draft *d = s_draft_next(dr, cap, *k);
+        if (d == NULL)
+            return MG_E_NOMEM;
+        d->t = t;
+        enum mg_err e;
+        bool keep = s_draft_from_text(d, &x, &e);
+        if (keep)
+            (*k)++;
+        else
+            s_draft_free(d);
+        if (e)
+            return e;
+        p = s_skip_ws(next, end);
+        if (p < end && *p == ',')
+            p = s_skip_ws(p + 1, end);
+    }
+    return MG_E_OK;
+}
+
+/* The drafts of a target's tool definitions as a JSON tree (Lambda's inline tool schema). */
+static enum mg_err s_drafts_from_tree(const struct mg_gateway_target *t, const json_t *defs,
+                                      struct s_draft **dr, size_t *cap, size_t *k)
+{
+    size_t j;
+    json_t *def;
+    json_array_foreach(defs, j, def)
+    {
+        const char *name = s_cstr(def, "name");
+        const json_t *in = json_object_get(def, "inputSchema");
+        /* A target stored before tool names were checked may hold one outside MCP's alphabet:
+         * it is not served (synchronizing the target fails it). */
+        if (name == NULL || !mg_ac_match_tool_name(name) || !json_is_object(in))
+            continue;
+        struct s_draft *d = s_draft_next(dr, cap, *k);
+        if (d == NULL)
+            return MG_E_NOMEM;
+        (*k)++;
+        d->t = t;
+        d->name = name;
+        d->desc = s_cstr(def, "description") ? s_cstr(def, "description") : "";
+        d->full_len = strlen(t->name) + 3 + strlen(name);
+        d->full = mg_malloc(d->full_len + 1);
+        if (d->full == NULL)
+            return MG_E_NOMEM;
+        snprintf(d->full, d->full_len + 1, "%s___%s", t->name, name);
+        const json_t *out = json_object_get(def, "outputSchema");
+        MG_TRY(s_draft_json(d, in, json_is_object(out) ? out : NULL));
+        const json_t *call = json_object_get(def, "_call");
+        if (json_is_object(call)) {
+            d->call = json_dumps(call, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            if (d->call == NULL)
+                return MG_E_NOMEM;
+            d->call_len = strlen(d->call);
+        }
+    }
+    return MG_E_OK;
 }
 
 static enum mg_err s_build_catalog(struct mg_gateway *g)
 {
     struct mg_tool_catalog *cat = &g->catalog;
-    size_t n = 0;
-    for (size_t i = 0; i < g->n_targets; i++) {
-        const struct mg_gateway_target *t = &g->targets[i];
-        if (t->status == MG_AGENTCORE_READY)
-            n += json_array_size(s_tool_defs(t));
-    }
     cat->page_size = s_page_size;
-    if (n == 0) {
-        cat->version = s_fnv(1469598103934665603ull, "", 0);
-        return MG_E_OK;
-    }
-    struct mg_tool *tools = mg_calloc(n, sizeof(*tools));
-    if (tools == NULL)
+    cat->version = s_fnv(1469598103934665603ull, "", 0);
+    struct s_draft *dr = NULL;
+    size_t cap = 0, k = 0;
+    enum mg_err e = MG_E_OK;
+    /* the trees of the Lambda targets' definitions live until the catalog is laid out */
+    json_t **defs = g->n_targets ? mg_calloc(g->n_targets, sizeof(json_t *)) : NULL;
+    if (g->n_targets && defs == NULL)
         return MG_E_NOMEM;
-    cat->tools = tools;
-    size_t k = 0;
-    for (size_t i = 0; i < g->n_targets; i++) {
+    for (size_t i = 0; i < g->n_targets && !e; i++) {
         const struct mg_gateway_target *t = &g->targets[i];
-        if (t->status != MG_AGENTCORE_READY)
+        if (t->status != MG_AGENTCORE_READY || t->kind == MG_TARGET_OTHER)
             continue;
-        const json_t *arr = s_tool_defs(t);
-        size_t j;
-        json_t *def;
-        json_array_foreach(arr, j, def)
-        {
-            const char *name = s_cstr(def, "name");
-            const json_t *in = json_object_get(def, "inputSchema");
-            /* A target stored before tool names were checked may hold one outside MCP's
-             * alphabet: it is not served (synchronizing the target fails it). */
-            if (name == NULL || !mg_ac_match_tool_name(name) || !json_is_object(in))
-                continue;
-            struct mg_tool *tool = &tools[k];
-            size_t fl = strlen(t->name) + 3 + strlen(name);
-            char *full = mg_malloc(fl + 1);
-            if (full == NULL)
-                return MG_E_NOMEM;
-            snprintf(full, fl + 1, "%s___%s", t->name, name);
-            tool->full_name = full;
-            tool->full_name_len = fl;
-            tool->target = t;
-            tool->name = name;
-            tool->description = s_cstr(def, "description") ? s_cstr(def, "description") : "";
-            tool->input_schema = in;
-            const json_t *out = json_object_get(def, "outputSchema");
-            tool->output_schema = json_is_object(out) ? out : NULL;
-            const json_t *call = json_object_get(def, "_call");
-            tool->call = json_is_object(call) ? call : NULL;
-            json_t *obj = json_pack("{s:s, s:s, s:O}", "name", full, "description",
-                                    tool->description, "inputSchema", in);
-            if (obj && tool->output_schema)
-                json_object_set(obj, "outputSchema", (json_t *)tool->output_schema);
-            char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-            json_decref(obj);
-            k++;
-            cat->n_tools = k;
-            if (text == NULL)
-                return MG_E_NOMEM;
-            tool->json = text;
-            tool->json_len = strlen(text);
+        const json_t *text = json_object_get(t->doc, "_tools");
+        if (t->kind != MG_TARGET_LAMBDA && json_is_string(text)) {
+            e = s_drafts_from_text(t, text, &dr, &cap, &k);
+            continue;
         }
+        defs[i] = s_tool_defs(t);
+        e = s_drafts_from_tree(t, defs[i], &dr, &cap, &k);
     }
-    qsort(tools, k, sizeof(*tools), s_tool_cmp);
-    /* drop duplicate full names (cannot happen with validated targets; be safe) */
     size_t w = 0;
-    for (size_t i = 0; i < k; i++) {
-        if (w > 0 && strcmp(tools[w - 1].full_name, tools[i].full_name) == 0) {
-            mg_free((char *)tools[i].full_name);
-            mg_free((char *)tools[i].json);
-            continue;
+    if (!e && k) {
+        qsort(dr, k, sizeof(*dr), s_draft_cmp);
+        /* drop duplicate full names (cannot happen with validated targets; be safe) */
+        for (size_t i = 0; i < k; i++) {
+            if (w > 0 && strcmp(dr[w - 1].full, dr[i].full) == 0) {
+                s_draft_free(&dr[i]);
+                continue;
+            }
+            dr[w++] = dr[i];
         }
-        tools[w++] = tools[i];
+        e = s_catalog_layout(cat, dr, w);
+    } else {
+        w = k;
     }
-    cat->n_tools = w;
-    size_t ps = cat->page_size;
-    cat->n_pages = (w + ps - 1) / ps;
-    char **pages = mg_calloc(cat->n_pages ? cat->n_pages : 1, sizeof(char *));
-    size_t *lens = mg_calloc(cat->n_pages ? cat->n_pages : 1, sizeof(size_t));
-    cat->page_json = (const char *const *)pages;
-    cat->page_json_len = lens;
-    if (pages == NULL || lens == NULL) {
-        cat->n_pages = pages == NULL ? 0 : cat->n_pages;
-        return MG_E_NOMEM;
-    }
-    uint64_t h = s_fnv(1469598103934665603ull, &ps, sizeof(ps));
-    for (size_t p = 0; p < cat->n_pages; p++) {
-        struct mg_buf b;
-        mg_buf_init(&b, 64u * 1024u * 1024u);
-        enum mg_err e = mg_buf_append_byte(&b, '[');
-        for (size_t i = p * ps; !e && i < w && i < (p + 1) * ps; i++) {
-            if (i > p * ps)
-                e = mg_buf_append_byte(&b, ',');
-            if (!e)
-                e = mg_buf_append(&b, tools[i].json, tools[i].json_len);
-            h = s_fnv(h, tools[i].json, tools[i].json_len + 1);
-        }
-        if (!e)
-            e = mg_buf_append_byte(&b, ']');
-        if (!e)
-            e = mg_buf_append_byte(&b, 0);
-        if (e) {
-            mg_buf_cleanup(&b);
-            return e;
-        }
-        size_t len;
-        pages[p] = (char *)mg_buf_take(&b, &len);
-        lens[p] = len - 1;
-    }
-    cat->version = h;
-    return MG_E_OK;
+    for (size_t i = 0; i < w; i++)
+        s_draft_free(&dr[i]);
+    mg_free(dr);
+    for (size_t i = 0; i < g->n_targets; i++)
+        json_decref(defs[i]);
+    mg_free(defs);
+    return e;
+}
+
+json_t *mg_tool_input_schema(const struct mg_tool *t)
+{
+    return json_loadb((const char *)t->input_schema_json.ptr, t->input_schema_json.len, 0, NULL);
+}
+
+json_t *mg_tool_call(const struct mg_tool *t)
+{
+    if (t->call_json.len == 0)
+        return NULL;
+    return json_loadb((const char *)t->call_json.ptr, t->call_json.len, 0, NULL);
 }
 
 static void s_fill_gateway(struct mg_gateway *g, const struct mg_snapshot_doc *d)
@@ -851,11 +1276,17 @@ static enum mg_err s_apply(const void *prevp, struct mg_snapshot *snap,
     return MG_E_OK;
 }
 
+void mg_agentcore_register_docs(void)
+{
+    mg_snapshot_register_compact(MG_AC_KIND_TARGET, s_compact_target);
+}
+
 void mg_agentcore_init(void)
 {
     static const char *const kinds[] = {MG_AC_KIND_GATEWAY, MG_AC_KIND_TARGET, MG_AC_KIND_POLICY,
                                         NULL};
     static const struct mg_snapshot_ext ext = {"agentcore", s_build, s_destroy, kinds, s_apply};
+    mg_agentcore_register_docs();
     if (s_slot < 0)
         s_slot = mg_snapshot_register_ext(&ext);
 }

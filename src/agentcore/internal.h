@@ -90,6 +90,9 @@ bool mg_ac_loopback_http(const char *url);
  * servers: the upstream at synchronization). MG_E_INVALID with the refusal in v, MG_E_NOMEM. */
 MG_MUST_USE enum mg_err mg_ac_target_tools(const json_t *body, const struct mg_ac_quotas *q,
                                            json_t **tools, struct mg_ac_verr *v);
+/* The tool definitions of a target document (a new reference, or NULL): a Lambda target's inline
+ * tool schema, else its "_tools", which a snapshot keeps as JSON text (catalog.c). */
+json_t *mg_ac_tool_defs(const json_t *doc);
 /* $ref in the tool schemas of a CreateGatewayTarget / UpdateGatewayTarget input: not supported
  * (checked before the model's validation, whose "type must not be null" would hide it). */
 void mg_ac_check_schema_refs(const json_t *input, struct mg_ac_verr *v);

@@ -208,14 +208,10 @@ static enum mg_err s_target(const struct mg_env *env, const struct mg_snapshot *
     else
         return MG_E_OK;
     /* Lambda: the inline tool schema; OpenAPI, Smithy: the tools derived at creation */
-    const json_t *mcp = json_object_get(json_object_get(cur, "targetConfiguration"), "mcp");
-    const json_t *tools = json_object_get(json_object_get(json_object_get(mcp, "lambda"),
-                                                          "toolSchema"),
-                                          "inlinePayload");
-    if (tools == NULL)
-        tools = json_object_get(cur, "_tools");
+    json_t *tools = mg_ac_tool_defs(cur);
     char buf[256];
     const char *reason = mg_ac_check_tools(tools, buf, sizeof(buf));
+    json_decref(tools);
     json_t *doc = json_deep_copy(cur);
     if (doc == NULL)
         return MG_E_NOMEM;
@@ -553,7 +549,7 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
                                                     : MG_TOOL_PAGE_SIZE_DEFAULT);
     mg_agentcore_init();
     mg_ac_pending_init();
-    MG_TRY(mg_state_rebuild(env->state, ei));
+    MG_TRY(mg_state_extend(env->state, ei));
     struct mg_ac_worker *w = mg_calloc(1, sizeof(*w));
     if (w == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");

@@ -124,6 +124,7 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
             return md;
         }
     }
+    mg_agentcore_register_docs(); /* before the first snapshot reads them */
     MG_TRY(mg_store_open(cfg->store != NULL ? cfg->store : cfg->data_dir, &app->store, ei));
     enum mg_err e = mg_state_init(&app->state, app->store, ei);
     if (!e) {

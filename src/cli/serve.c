@@ -523,6 +523,13 @@ int mg_cli_serve_main(int argc, char **argv)
         MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "store: %s", shown);
     }
 
+    /* With the port given, the endpoint is known before the services build their snapshots
+     * (gateway URLs are made with it): no second build once the socket is bound. */
+    const char *scheme = cfg.http.tls_cert ? "https" : "http";
+    if (!cfg.public_url[0] && cfg.http.listen_port != 0)
+        snprintf(cfg.public_url, sizeof(cfg.public_url), "%s://%s:%u", scheme, cfg.http.listen_host,
+                 (unsigned)cfg.http.listen_port);
+
     static struct mg_app app;
     struct mg_errinfo ei = {0};
     if (mg_app_open(&app, &cfg, &ei) != MG_E_OK) {
@@ -539,21 +546,22 @@ int mg_cli_serve_main(int argc, char **argv)
         fprintf(stderr, "mcpgate serve: %s\n", ei.msg);
         return 1;
     }
-    const char *scheme = cfg.http.tls_cert ? "https" : "http";
     char endpoint[512];
     if (cfg.public_url[0])
         snprintf(endpoint, sizeof(endpoint), "%s", cfg.public_url);
     else
         snprintf(endpoint, sizeof(endpoint), "%s://%s:%u", scheme, cfg.http.listen_host,
                  (unsigned)mg_http_port(app.http));
-    snprintf(app.cfg.public_url, sizeof(app.cfg.public_url), "%s", endpoint);
-    /* the snapshot built at open had no URL yet (the port may have been chosen at bind): gateway
-     * URLs and their protected-resource metadata URLs are built again with it */
-    pthread_mutex_lock(&app.state.write_lock);
-    enum mg_err rb = mg_state_rebuild(&app.state, &ei);
-    pthread_mutex_unlock(&app.state.write_lock);
-    if (rb != MG_E_OK)
-        MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "could not rebuild the state: %s", ei.msg);
+    if (strcmp(app.cfg.public_url, endpoint) != 0) {
+        snprintf(app.cfg.public_url, sizeof(app.cfg.public_url), "%s", endpoint);
+        /* the snapshot built at open had no URL yet (the port was chosen at bind): gateway URLs
+         * and their protected-resource metadata URLs are made again with it */
+        pthread_mutex_lock(&app.state.write_lock);
+        enum mg_err rb = mg_state_rederive(&app.state, &ei);
+        pthread_mutex_unlock(&app.state.write_lock);
+        if (rb != MG_E_OK)
+            MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "could not rebuild the state: %s", ei.msg);
+    }
     if (mg_store_meta_put(app.store, "endpoint", mg_slice_cstr(endpoint)) != MG_E_OK)
         MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "could not record the endpoint in the store");
     MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "listening on %s (region %s, data %s)", endpoint, cfg.region,

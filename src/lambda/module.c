@@ -237,7 +237,7 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
     *state = NULL;
     mg_lambda_init();
     /* the extension registered after the first snapshot: build one that has it */
-    MG_TRY(mg_state_rebuild(env->state, ei));
+    MG_TRY(mg_state_extend(env->state, ei));
     struct mg_lambda *L = mg_calloc(1, sizeof(*L));
     if (L == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");

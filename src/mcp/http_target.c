@@ -217,7 +217,7 @@ void mg_mcp_http_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
         mg_mcp_fail_now(c, m->id, "This target type cannot be called.");
         return;
     }
-    if (tool->call == NULL) {
+    if (tool->call_json.len == 0) {
         mg_mcp_fail_now(c, m->id, "The tool has no call description; update the target.");
         return;
     }
@@ -236,7 +236,7 @@ void mg_mcp_http_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     k->kind = kind;
     k->debug = c->gw->exception_debug;
     k->id = json_deep_copy(m->id);
-    k->call = json_deep_copy(tool->call);
+    k->call = mg_tool_call(tool);
     k->args = arguments ? json_deep_copy(arguments) : json_object();
     bool region_ok = mg_fmt(k->region, sizeof(k->region), "%s",
                             c->gw->region ? c->gw->region : c->env->region);

@@ -337,7 +337,7 @@ void mg_mcp_lambda_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
     if (ok) {
         k->function_arn = mg_strdup(t->lambda_arn);
         k->debug = c->gw->exception_debug;
-        k->has_output_schema = tool->output_schema != NULL;
+        k->has_output_schema = tool->output_schema_json.len > 0;
         ok = mg_mcp_inflight_init(&k->f, c->reply, c->slot, c->gw->id, c->caller, m->id) ==
                  MG_E_OK &&
              k->function_arn != NULL;

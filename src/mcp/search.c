@@ -137,7 +137,9 @@ size_t mg_mcp_search(const struct mg_tool_catalog *cat, const char *query, size_
         s_tokenize(t->full_name, t->full_name_len, s_add_doc, &docs[i]);
         if (t->description)
             s_tokenize(t->description, strlen(t->description), s_add_doc, &docs[i]);
-        s_schema_props(t->input_schema, &docs[i], 0);
+        json_t *schema = mg_tool_input_schema(t);
+        s_schema_props(schema, &docs[i], 0);
+        json_decref(schema);
         total_len += (double)docs[i].len;
         for (size_t k = 0; k < q.n; k++)
             if (docs[i].tf[k])

@@ -635,9 +635,11 @@ void mg_mcp_server_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m,
                         const struct mg_tool *tool, const json_t *arguments)
 {
     char detail[256];
-    if (!s_start(c, m->id, tool->target, json_string_value(json_object_get(tool->call, "tool")),
+    json_t *call = mg_tool_call(tool);
+    if (!s_start(c, m->id, tool->target, json_string_value(json_object_get(call, "tool")),
                  arguments, NULL, detail, sizeof(detail)))
         mg_mcp_fail_now(c, m->id, detail);
+    json_decref(call);
 }
 
 static bool s_dynamic(const struct mg_gateway_target *t)

@@ -450,7 +450,14 @@ static void s_tools_call(struct mg_mcp_ctx *c, const struct mg_jsonrpc_msg *m)
         goto out;
     }
     char why[512];
-    if (!mg_mcp_schema_check(tool->input_schema, args, why, sizeof(why))) {
+    json_t *schema = mg_tool_input_schema(tool);
+    if (schema == NULL) {
+        s_fill_error(c, m->id, MG_JSONRPC_INTERNAL_ERROR, "Out of memory.");
+        goto out;
+    }
+    bool valid = mg_mcp_schema_check(schema, args, why, sizeof(why));
+    json_decref(schema);
+    if (!valid) {
         snprintf(msg, sizeof(msg), "Invalid params: %s", why);
         s_fill_error(c, m->id, MG_JSONRPC_INVALID_PARAMS, msg);
         goto out;

@@ -22,6 +22,34 @@ int mg_snapshot_register_ext(const struct mg_snapshot_ext *ext)
     return s_n_exts++;
 }
 
+static struct {
+    const char *kind;
+    void (*fn)(json_t *doc);
+} s_compact[MG_SNAPSHOT_EXT_MAX];
+static int s_n_compact;
+
+void mg_snapshot_register_compact(const char *kind, void (*fn)(json_t *doc))
+{
+    for (int i = 0; i < s_n_compact; i++)
+        if (strcmp(s_compact[i].kind, kind) == 0) {
+            s_compact[i].fn = fn;
+            return;
+        }
+    if (s_n_compact >= MG_SNAPSHOT_EXT_MAX)
+        abort();
+    s_compact[s_n_compact].kind = kind;
+    s_compact[s_n_compact++].fn = fn;
+}
+
+static void s_compact_doc(const char *kind, json_t *doc)
+{
+    for (int i = 0; i < s_n_compact; i++)
+        if (strcmp(s_compact[i].kind, kind) == 0) {
+            s_compact[i].fn(doc);
+            return;
+        }
+}
+
 struct mg_snapshot_entry {
     atomic_long refs;
     json_t *doc;
@@ -328,6 +356,7 @@ static bool s_on_row(void *user, const struct mg_store_row *row)
                row->account, row->key, jerr.text);
         return true;
     }
+    s_compact_doc(row->kind, doc);
     b->err = s_entry_new(row->kind, row->account, row->key, doc, row->updated_ms, &b->docs[b->n]);
     if (b->err)
         return false;
@@ -446,6 +475,7 @@ static enum mg_err s_read_row(struct mg_state *st, const struct mg_snapshot_chan
                c->account, c->key, jerr.text);
         return MG_E_OK;
     }
+    s_compact_doc(c->kind, doc);
     return s_entry_new(c->kind, c->account, c->key, doc, s_now_ms(), d);
 }
 
@@ -612,6 +642,45 @@ enum mg_err mg_state_rebuild(struct mg_state *st, struct mg_errinfo *ei)
     return e;
 }
 
+enum mg_err mg_state_rederive(struct mg_state *st, struct mg_errinfo *ei)
+{
+    pthread_mutex_lock(&st->build_lock);
+    struct mg_snapshot *prev = atomic_load(&st->current);
+    enum mg_err e = MG_E_OK;
+    if (prev == NULL) {
+        e = s_rebuild(st, ei);
+        pthread_mutex_unlock(&st->build_lock);
+        return e;
+    }
+    uint64_t gen = atomic_load(&st->generation) + 1;
+    struct mg_snapshot *s = s_snapshot_new(gen);
+    struct mg_snapshot_bucket **b = s ? mg_calloc(prev->n_buckets ? prev->n_buckets : 1,
+                                                  sizeof(struct mg_snapshot_bucket *))
+                                      : NULL;
+    if (b == NULL) {
+        if (s)
+            s_snapshot_free(s);
+        pthread_mutex_unlock(&st->build_lock);
+        return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
+    }
+    s->buckets = b;
+    for (size_t i = 0; i < prev->n_buckets; i++) {
+        atomic_fetch_add(&prev->buckets[i]->refs, 1);
+        s->buckets[s->n_buckets++] = prev->buckets[i];
+    }
+    s->n_docs = prev->n_docs;
+    for (int i = 0; i < s_n_exts && !e; i++)
+        e = s_ext_build(s, i, ei);
+    if (e) {
+        s_snapshot_free(s);
+    } else {
+        st->full_builds++;
+        s_publish(st, s, gen);
+    }
+    pthread_mutex_unlock(&st->build_lock);
+    return e;
+}
+
 /* With build_lock held. */
 static enum mg_err s_apply_locked(struct mg_state *st, const struct mg_snapshot_change *changes,
                                   size_t n, struct mg_errinfo *ei)
@@ -634,6 +703,12 @@ enum mg_err mg_state_apply(struct mg_state *st, const struct mg_snapshot_change 
     enum mg_err e = s_apply_locked(st, changes, n, ei);
     pthread_mutex_unlock(&st->build_lock);
     return e;
+}
+
+enum mg_err mg_state_extend(struct mg_state *st, struct mg_errinfo *ei)
+{
+    /* no change: every bucket and every extension built before is shared */
+    return mg_state_apply(st, NULL, 0, ei);
 }
 
 enum mg_err mg_state_refresh(struct mg_state *st, struct mg_errinfo *ei)

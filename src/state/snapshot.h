@@ -69,6 +69,12 @@ struct mg_snapshot_ext {
 };
 /* Returns the slot index (call at start-up, before the first snapshot). */
 int mg_snapshot_register_ext(const struct mg_snapshot_ext *ext);
+/* Documents of `kind` pass through fn once parsed, before they enter a snapshot (the full build
+ * and every apply): it may make their in-memory form smaller (a private member kept as its JSON
+ * text rather than a tree, say), and every reader of that kind must accept what it leaves. At
+ * most one per kind and MG_SNAPSHOT_EXT_MAX in all (call at start-up, before the first
+ * snapshot; kind must outlive the process). */
+void mg_snapshot_register_compact(const char *kind, void (*fn)(json_t *doc));
 
 const struct mg_snapshot_doc *mg_snapshot_get(const struct mg_snapshot *s, const char *kind,
                                               const char *account, const char *key);
@@ -106,6 +112,14 @@ void mg_state_cleanup(struct mg_state *st);
 
 /* Rebuilds from the store and publishes. */
 MG_MUST_USE enum mg_err mg_state_rebuild(struct mg_state *st, struct mg_errinfo *ei);
+/* Publishes the current snapshot's documents (shared, not read again) with every derived
+ * structure built again: for a setting they all depend on (the public URL). Rows committed
+ * and not yet applied stay pending for the next refresh. */
+MG_MUST_USE enum mg_err mg_state_rederive(struct mg_state *st, struct mg_errinfo *ei);
+/* Publishes the current snapshot with the derived structures of the extensions registered
+ * since it was built (the others and the documents shared): what a module that registers an
+ * extension at start calls. */
+MG_MUST_USE enum mg_err mg_state_extend(struct mg_state *st, struct mg_errinfo *ei);
 /* Publishes the current snapshot with these rows read again from the store (a row that is gone
  * is removed): the incremental path of a commit, and of a change feed from other nodes. The
  * rows may repeat and come in any order. */

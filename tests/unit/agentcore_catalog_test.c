@@ -168,10 +168,117 @@ static void test_catalog(void **state)
     mg_snapshot_unref(snap);
 }
 
+#define OA_TOOL(n)                                                                                 \
+    "{\"name\":\"" n "\",\"description\":\"say \\\"" n "\\\"\",\"inputSchema\":{\"type\":"         \
+    "\"object\",\"properties\":{\"x\":{\"type\":\"string\"}},\"required\":[\"x\"]},"               \
+    "\"outputSchema\":{\"type\":\"object\"},\"_call\":{\"method\":\"GET\",\"pathTemplate\":\"/" n  \
+    "\"}}"
+
+/* The catalog of a target whose tools the control plane derived ("_tools"): the snapshot keeps
+ * them as text, the catalog's tool JSON is what json_dumps writes, and the schemas and the call
+ * description parse back to what was stored; extend and rederive share the documents. */
+static void test_tools_as_text(void **state)
+{
+    struct s_fx *f = *state;
+    struct mg_errinfo ei = {0};
+    assert_int_equal(mg_state_write_begin(&f->st), MG_E_OK);
+    s_put(f, MG_AC_KIND_GATEWAY, "gw-abcdefghij",
+          "{\"gatewayId\":\"gw-abcdefghij\",\"gatewayArn\":\"" GW_ARN "\",\"name\":\"gw\","
+          "\"status\":\"READY\",\"authorizerType\":\"AWS_IAM\"}");
+    s_put(f, MG_AC_KIND_TARGET, "gw-abcdefghij/AAAAAAAAAA",
+          "{\"targetId\":\"AAAAAAAAAA\",\"name\":\"api\",\"status\":\"READY\","
+          "\"targetConfiguration\":{\"mcp\":{\"openApiSchema\":{\"inlinePayload\":\"{}\"}}},"
+          "\"_tools\":[" OA_TOOL("get") "," OA_TOOL("echo") "]}");
+    s_put(f, MG_AC_KIND_TARGET, "gw-abcdefghij/BBBBBBBBBB",
+          TARGET("fn", "READY", "[" TOOL("l") "]"));
+    assert_int_equal(mg_state_write_commit(&f->st, &ei), MG_E_OK);
+
+    for (int round = 0; round < 3; round++) {
+        if (round == 1)
+            assert_int_equal(mg_state_rebuild(&f->st, &ei), MG_E_OK); /* read from the store */
+        struct mg_snapshot *snap = mg_state_acquire(&f->st);
+        const struct mg_snapshot_doc *d = mg_snapshot_get(snap, MG_AC_KIND_TARGET, "111122223333",
+                                                          "gw-abcdefghij/AAAAAAAAAA");
+        assert_non_null(d);
+        assert_true(json_is_string(json_object_get(d->doc, "_tools")));
+        json_t *defs = mg_ac_tool_defs(d->doc);
+        assert_non_null(defs);
+        assert_int_equal(json_array_size(defs), 2);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(defs, 1), "name")),
+                            "echo");
+        json_decref(defs);
+
+        const struct mg_gateway *g = mg_agentcore_gateway(snap, MG_SLICE_LIT("gw-abcdefghij"));
+        assert_non_null(g);
+        assert_int_equal(g->catalog.n_tools, 3);
+        const struct mg_tool *t = mg_agentcore_find_tool(g, MG_SLICE_LIT("api___echo"));
+        assert_non_null(t);
+        assert_string_equal(t->name, "echo");
+        assert_string_equal(t->description, "say \"echo\"");
+        json_t *in = mg_tool_input_schema(t);
+        assert_non_null(in);
+        assert_string_equal(json_string_value(json_object_get(
+                                json_object_get(json_object_get(in, "properties"), "x"), "type")),
+                            "string");
+        json_t *want = json_pack("{s:s, s:s, s:O, s:{s:s}}", "name", "api___echo", "description",
+                                 "say \"echo\"", "inputSchema", in, "outputSchema", "type",
+                                 "object");
+        assert_non_null(want);
+        char *text = json_dumps(want, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        assert_non_null(text);
+        assert_int_equal(t->json_len, strlen(text));
+        assert_memory_equal(t->json, text, t->json_len);
+        mg_free(text);
+        json_decref(want);
+        json_decref(in);
+        assert_int_equal(t->output_schema_json.len, strlen("{\"type\":\"object\"}"));
+        assert_memory_equal(t->output_schema_json.ptr, "{\"type\":\"object\"}",
+                            t->output_schema_json.len);
+        json_t *call = mg_tool_call(t);
+        assert_non_null(call);
+        assert_string_equal(json_string_value(json_object_get(call, "pathTemplate")), "/echo");
+        json_decref(call);
+        const struct mg_tool *l = mg_agentcore_find_tool(g, MG_SLICE_LIT("fn___l"));
+        assert_non_null(l);
+        assert_null(mg_tool_call(l));
+        assert_int_equal(l->output_schema_json.len, 0);
+        /* the tools of a page are the tools' own JSON */
+        json_t *page = json_loads(g->catalog.page_json[0], 0, NULL);
+        assert_non_null(page);
+        assert_int_equal(json_array_size(page), 2);
+        json_decref(page);
+        const struct mg_tool *first = &g->catalog.tools[0];
+        assert_memory_equal(g->catalog.page_json[0] + 1, first->json, first->json_len);
+        const struct mg_gateway *shared = g;
+        uint64_t version = g->catalog.version;
+        mg_snapshot_unref(snap);
+
+        if (round == 2) {
+            /* extend: nothing new registered, everything shared */
+            assert_int_equal(mg_state_extend(&f->st, &ei), MG_E_OK);
+            snap = mg_state_acquire(&f->st);
+            assert_ptr_equal(mg_agentcore_gateway(snap, MG_SLICE_LIT("gw-abcdefghij")), shared);
+            mg_snapshot_unref(snap);
+        } else {
+            /* rederive: the same documents, the extensions built again */
+            assert_int_equal(mg_state_rederive(&f->st, &ei), MG_E_OK);
+            snap = mg_state_acquire(&f->st);
+            g = mg_agentcore_gateway(snap, MG_SLICE_LIT("gw-abcdefghij"));
+            assert_int_equal(g->catalog.version, version);
+            assert_true(json_is_string(json_object_get(
+                mg_snapshot_get(snap, MG_AC_KIND_TARGET, "111122223333", "gw-abcdefghij/AAAAAAAAAA")
+                    ->doc,
+                "_tools")));
+            mg_snapshot_unref(snap);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_catalog, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_tools_as_text, s_setup, s_teardown),
     };
     return MG_RUN_TESTS(tests);
 }

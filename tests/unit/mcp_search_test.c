@@ -37,7 +37,7 @@ static int s_setup(void **state)
         s_tools[i].full_name = s_defs[i].name;
         s_tools[i].full_name_len = strlen(s_defs[i].name);
         s_tools[i].description = s_defs[i].desc;
-        s_tools[i].input_schema = json_loads(s_defs[i].schema, 0, NULL);
+        s_tools[i].input_schema_json = mg_slice_make(s_defs[i].schema, strlen(s_defs[i].schema));
     }
     s_cat.tools = s_tools;
     s_cat.n_tools = S_N;
@@ -47,8 +47,6 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < S_N; i++)
-        json_decref((json_t *)s_tools[i].input_schema);
     return 0;
 }
 

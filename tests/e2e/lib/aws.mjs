@@ -1,5 +1,6 @@
 // AWS-side helpers: SDK clients pointed at the gateway, SigV4 signing and
 // presigning with @smithy/signature-v4, and small parsers for query-protocol XML.
+import { createHash, createHmac } from 'node:crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -165,3 +166,44 @@ export function parseXmlError(xml) {
     requestId: xmlText(xml, 'RequestId'),
   };
 }
+
+/**
+ * SigV4 headers for a request, computed with node:crypto (several times faster than
+ * signRequest, for tests that sign tens of thousands of requests). The signing key is cached per
+ * key, day, region and service. Signs host, x-amz-date, x-amz-content-sha256 and the given
+ * headers (lower-case names); `url` has no query. Returns the headers to send (without host).
+ */
+export function fastSignedHeaders(key, { method = 'POST', url, body = '', headers = {},
+  service = 'bedrock-agentcore', region = REGION, date = new Date() }) {
+  const u = new URL(url);
+  const amzDate = date.toISOString().replace(/[-:]|\.\d{3}/g, '');
+  const day = amzDate.slice(0, 8);
+  const payloadHash = createHash('sha256').update(body).digest('hex');
+  const all = { ...headers, host: u.host, 'x-amz-date': amzDate, 'x-amz-content-sha256': payloadHash };
+  if (key.sessionToken) all['x-amz-security-token'] = key.sessionToken;
+  const names = Object.keys(all).map((h) => h.toLowerCase()).sort();
+  const lower = Object.fromEntries(Object.entries(all).map(([k, v]) => [k.toLowerCase(), String(v).trim()]));
+  const canonicalPath = u.pathname.split('/').map((s) => rfc3986(decodeURIComponent(s)))
+    .map((s) => rfc3986(s)).join('/');
+  const canonical = [method, canonicalPath, '', names.map((h) => `${h}:${lower[h]}\n`).join(''),
+    names.join(';'), payloadHash].join('\n');
+  const scope = `${day}/${region}/${service}/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope,
+    createHash('sha256').update(canonical).digest('hex')].join('\n');
+  const cacheKey = `${key.accessKeyId}/${scope}`;
+  let kSigning = signingKeys.get(cacheKey);
+  if (!kSigning) {
+    const kDate = createHmac('sha256', `AWS4${key.secretAccessKey}`).update(day).digest();
+    const kRegion = createHmac('sha256', kDate).update(region).digest();
+    const kService = createHmac('sha256', kRegion).update(service).digest();
+    kSigning = createHmac('sha256', kService).update('aws4_request').digest();
+    signingKeys.set(cacheKey, kSigning);
+  }
+  const signature = createHmac('sha256', kSigning).update(toSign).digest('hex');
+  const out = { ...all };
+  delete out.host;
+  out.authorization = `AWS4-HMAC-SHA256 Credential=${key.accessKeyId}/${scope}, ` +
+    `SignedHeaders=${names.join(';')}, Signature=${signature}`;
+  return out;
+}
+const signingKeys = new Map();

@@ -11,6 +11,7 @@
 //   await gw.waitStderr(re) the same, once it matches re (a RegExp or a function of the text) or
 //                          after 3 s (a thread writes log lines a few ms after they are logged)
 //   await gw.stop()        SIGTERM, SIGKILL after 5 s; resolves {code, signal}
+//   await gw.restart()     stops the process and starts it again on the same port and data folder
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -141,94 +142,126 @@ export async function startServer(opts = {}) {
     '--identities', identitiesFile,
     ...(opts.args ?? []),
   ];
-  const errFd = opts.stderrFile ? openSync(opts.stderrFile, 'a', 0o600) : null;
-  const child = spawn(bin, args, {
-    cwd: dir,
-    env: { ...process.env, ...(opts.env ?? {}) },
-    stdio: ['ignore', 'pipe', errFd ?? 'pipe'],
-  });
-  if (errFd !== null) closeSync(errFd);
   let piped = '';
   let stdout = '';
-  child.stdout.setEncoding('utf8');
-  if (errFd === null) {
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (d) => { piped += d; });
-  }
   const readErr = () => (opts.stderrFile ? readFileSync(opts.stderrFile, 'utf8') : piped);
-  child.stdout.on('data', (d) => { stdout += d; });
-  let exited = null;
-  const exitPromise = new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve(exited);
+  // The running process (restart() replaces it): child, exited, exitPromise, spawnError.
+  let proc = null;
+
+  function launch() {
+    const errFd = opts.stderrFile ? openSync(opts.stderrFile, 'a', 0o600) : null;
+    const child = spawn(bin, args, {
+      cwd: dir,
+      env: { ...process.env, ...(opts.env ?? {}) },
+      stdio: ['ignore', 'pipe', errFd ?? 'pipe'],
     });
-  });
-  let spawnError = null;
-  child.once('error', (e) => { spawnError = e; });
+    if (errFd !== null) closeSync(errFd);
+    const p = { child, exited: null, spawnError: null, spawnedAt: process.hrtime.bigint() };
+    child.stdout.setEncoding('utf8');
+    if (errFd === null) {
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (d) => { piped += d; });
+    }
+    child.stdout.on('data', (d) => { stdout += d; });
+    p.exitPromise = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        p.exited = { code, signal };
+        resolve(p.exited);
+      });
+    });
+    child.once('error', (e) => { p.spawnError = e; });
+    proc = p;
+    return p;
+  }
+
+  /** Waits until the process accepts connections; throws (after killing it) when it does not. */
+  async function waitUp(p, startTimeout) {
+    const t0 = Date.now();
+    for (;;) {
+      if (p.spawnError) throw new Error(`cannot start ${bin}: ${p.spawnError.message}`);
+      if (p.exited) {
+        throw new Error(`mcpgate exited during start-up (code ${p.exited.code}, signal ${p.exited.signal}); ` +
+          `args: ${args.join(' ')}\n--- stderr ---\n${readErr()}`);
+      }
+      if (await canConnect(port)) return;
+      if (Date.now() - t0 > startTimeout) {
+        p.child.kill('SIGKILL');
+        await p.exitPromise;
+        throw new Error(`mcpgate did not accept connections on port ${port} within ${startTimeout} ms\n` +
+          `--- stderr ---\n${readErr()}`);
+      }
+      await sleep(50);
+    }
+  }
+
+  /** SIGTERM, SIGKILL after 5 s; resolves the exit status. */
+  async function terminate(p) {
+    if (!p.exited) {
+      p.child.kill('SIGTERM');
+      const killer = setTimeout(() => { if (!p.exited) p.child.kill('SIGKILL'); }, 5000);
+      await p.exitPromise;
+      clearTimeout(killer);
+    }
+    return p.exited;
+  }
 
   const cleanup = () => rm(dir, { recursive: true, force: true });
-  const startTimeout = opts.timeoutMs ?? 10000;
-  const t0 = Date.now();
-  for (;;) {
-    if (spawnError) {
-      await cleanup();
-      throw new Error(`cannot start ${bin}: ${spawnError.message}`);
-    }
-    if (exited) {
-      await cleanup();
-      throw new Error(`mcpgate exited during start-up (code ${exited.code}, signal ${exited.signal}); ` +
-        `args: ${args.join(' ')}\n--- stderr ---\n${readErr()}`);
-    }
-    if (await canConnect(port)) break;
-    if (Date.now() - t0 > startTimeout) {
-      child.kill('SIGKILL');
-      await exitPromise;
-      await cleanup();
-      throw new Error(`mcpgate did not accept connections on port ${port} within ${startTimeout} ms\n` +
-        `--- stderr ---\n${readErr()}`);
-    }
-    await sleep(50);
+  try {
+    await waitUp(launch(), opts.timeoutMs ?? 10000);
+  } catch (e) {
+    await cleanup();
+    throw e;
   }
 
   let stopping = null;
   async function stop() {
     if (!stopping) {
       stopping = (async () => {
-        if (!exited) {
-          child.kill('SIGTERM');
-          const killer = setTimeout(() => { if (!exited) child.kill('SIGKILL'); }, 5000);
-          await exitPromise;
-          clearTimeout(killer);
-        }
+        const st = await terminate(proc);
         await cleanup();
-        return exited;
+        return st;
       })();
     }
     return stopping;
   }
 
-  return {
+  const gw = {
     endpoint: `http://127.0.0.1:${port}`,
     host: '127.0.0.1',
     port,
-    pid: child.pid,
+    pid: proc.child.pid,
     dataDir,
     identitiesFile,
     accounts,
     args,
     stop,
-    alive: () => exited === null,
-    exitStatus: () => exited,
+    /**
+     * Stops the process (SIGTERM) and starts a new one with the same arguments, port and data
+     * folder. Options: timeoutMs (start-up, default 10000), wait (default true: resolve once it
+     * accepts connections; false: right after the spawn). Resolves { stopped (the old process's
+     * exit status), spawnedAt (process.hrtime.bigint() just before the spawn) }; gw.pid is the
+     * new process's.
+     */
+    restart: async ({ timeoutMs = 10000, wait = true } = {}) => {
+      if (stopping) throw new Error('restart after stop');
+      const stopped = await terminate(proc);
+      const p = launch();
+      gw.pid = p.child.pid;
+      if (wait) await waitUp(p, timeoutMs);
+      return { stopped, spawnedAt: p.spawnedAt };
+    },
+    alive: () => proc.exited === null,
+    exitStatus: () => proc.exited,
     stderr: readErr,
     waitStderr: async (pattern, ms = 3000) => {
       const ok = () => (typeof pattern === 'function' ? pattern(readErr()) : pattern.test(readErr()));
       const t0 = Date.now();
-      while (!ok() && exited === null && Date.now() - t0 < ms) await sleep(5);
+      while (!ok() && proc.exited === null && Date.now() - t0 < ms) await sleep(5);
       return readErr();
     },
     stdout: () => stdout,
   };
+  return gw;
 }
 
 /** All secrets of an account list, for "never logged" checks. */
