@@ -227,6 +227,37 @@ static void s_find_interpreter(const char *env, char *const argv[], char *out, s
     }
 }
 
+struct s_find_job {
+    const char *env;
+    char *const *argv;
+    char *out;
+    size_t cap;
+    const char *fallback;
+};
+
+static void *s_find_thread(void *arg)
+{
+    struct s_find_job *j = arg;
+    s_find_interpreter(j->env, j->argv, j->out, j->cap, j->fallback);
+    return NULL;
+}
+
+/* Both interpreters at once: each answer costs an interpreter's start-up, which a restart
+ * otherwise waits for twice. */
+static void s_find_interpreters(struct mg_lambda *L)
+{
+    static char *const py_argv[] = {"python3", "-c", "import sys; print(sys.executable)", NULL};
+    static char *const node_argv[] = {"node", "-p", "process.execPath", NULL};
+    struct s_find_job node = {"MCPGATE_NODE", node_argv, L->node, sizeof(L->node), "/usr/bin/node"};
+    pthread_t t;
+    bool threaded = pthread_create(&t, NULL, s_find_thread, &node) == 0;
+    s_find_interpreter("MCPGATE_PYTHON", py_argv, L->python, sizeof(L->python), "/usr/bin/python3");
+    if (threaded)
+        pthread_join(t, NULL);
+    else
+        s_find_thread(&node);
+}
+
 static void s_stop(void *state);
 
 static enum mg_err s_start(const struct mg_env *env, const void *config, void **state,
@@ -250,10 +281,7 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
     L->queue_max = cfg->queue > 0 ? cfg->queue : 100;
     L->idle_ms = (cfg->idle_seconds > 0 ? cfg->idle_seconds : 300) * 1000;
     s_setup_runtimes(L, cfg->runtimes_dir, env->data_dir);
-    static char *const py_argv[] = {"python3", "-c", "import sys; print(sys.executable)", NULL};
-    static char *const node_argv[] = {"node", "-p", "process.execPath", NULL};
-    s_find_interpreter("MCPGATE_PYTHON", py_argv, L->python, sizeof(L->python), "/usr/bin/python3");
-    s_find_interpreter("MCPGATE_NODE", node_argv, L->node, sizeof(L->node), "/usr/bin/node");
+    s_find_interpreters(L);
     MG_LOG(MG_LOG_INFO, MG_SUB_LAMBDA, "runtimes from %s; python %s; node %s", L->runtimes_dir,
            L->python, L->node);
     s_check_runtimes(L);
