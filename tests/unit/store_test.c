@@ -945,9 +945,10 @@ static void test_store_wait_change(void **state)
     pthread_t t;
     uint64_t t0 = mg_mono_ns();
     assert_int_equal(pthread_create(&t, NULL, later_put_thread, &l), 0);
-    assert_int_equal(mg_store_wait_change(other, 0, 10000, &g), MG_E_OK);
+    enum mg_err we = mg_store_wait_change(other, 0, 10000, &g);
     uint64_t waited = ms_since(t0);
-    pthread_join(t, NULL);
+    pthread_join(t, NULL); /* before any check: a failed one must not leave the writer running */
+    assert_int_equal(we, MG_E_OK);
     assert_int_equal(l.err, MG_E_OK);
     assert_int_equal(g, 1);
     assert_int_equal(mg_store_generation(other), 1);
@@ -1031,10 +1032,11 @@ static void test_pg_concurrent_open(void **state)
         o[i] = (struct opener){f->loc, MG_E_INTERNAL};
         assert_int_equal(pthread_create(&t[i], NULL, open_thread, &o[i]), 0);
     }
-    for (int i = 0; i < 4; i++) {
+    /* every thread joined before any check: a failed check must not leave openers running */
+    for (int i = 0; i < 4; i++)
         pthread_join(t[i], NULL);
+    for (int i = 0; i < 4; i++)
         assert_int_equal(o[i].err, MG_E_OK);
-    }
     assert_int_equal(pg_query_int("SELECT count(*) FROM schema_migrations"),
                      (int64_t)g_mg_store_pg_migration_count);
     assert_int_equal(pg_query_int("SELECT value FROM store_generation"), 0);
@@ -1171,9 +1173,11 @@ static void test_pg_connection_loss(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, later_put_thread, &l), 0);
     uint64_t t0 = mg_mono_ns();
-    assert_int_equal(mg_store_wait_change(s, 3, 10000, &gen), MG_E_OK);
-    assert_true(ms_since(t0) < 2000);
-    pthread_join(t, NULL);
+    werr = mg_store_wait_change(s, 3, 10000, &gen);
+    uint64_t waited = ms_since(t0);
+    pthread_join(t, NULL); /* before any check: a failed one must not leave the writer running */
+    assert_int_equal(werr, MG_E_OK);
+    assert_true(waited < 2000);
     assert_int_equal(l.err, MG_E_OK);
     assert_int_equal(gen, 4);
     mg_store_close(other);
