@@ -336,7 +336,7 @@ json_t *mg_ac_tool_defs(const json_t *doc)
 /* A target document as a snapshot keeps it (mg_snapshot_register_compact): "_tools" as its
  * compact JSON text rather than a tree, which costs about ten times the text. Left as it is when
  * out of memory. */
-static void s_compact_target(json_t *doc)
+void mg_ac_compact_target(json_t *doc)
 {
     json_t *tools = json_object_get(doc, "_tools");
     if (!json_is_array(tools))
@@ -1278,7 +1278,7 @@ static enum mg_err s_apply(const void *prevp, struct mg_snapshot *snap,
 
 void mg_agentcore_register_docs(void)
 {
-    mg_snapshot_register_compact(MG_AC_KIND_TARGET, s_compact_target);
+    mg_snapshot_register_compact(MG_AC_KIND_TARGET, mg_ac_compact_target);
 }
 
 void mg_agentcore_init(void)

@@ -19,6 +19,10 @@
 
 struct mg_snapshot;
 struct mg_snapshot_doc;
+/* A target document's "_tools" made the compact JSON text a snapshot keeps (catalog.c); written
+ * that way, a start-up reads a string instead of building a tree and writing it out again. Left
+ * as it is when out of memory. */
+void mg_ac_compact_target(json_t *doc);
 /* The target documents of gateway id (every status), in its account's run of targets (sorted
  * by "gatewayId/targetId"): a binary search; NULL and *n 0 when there are none. */
 const struct mg_snapshot_doc *mg_ac_targets_of(const struct mg_snapshot *snap, const char *account,

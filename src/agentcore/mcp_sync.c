@@ -128,6 +128,8 @@ static void s_write(const struct mg_env *env, const char *account, const char *k
         ok = mg_json_set(doc, "status", json_string("READY")) &&
              mg_json_set_ref(doc, "_tools", tools) &&
              mg_json_set(doc, "lastSynchronizedAt", json_string(now));
+        if (ok)
+            mg_ac_compact_target(doc);
     } else if (ok) {
         const char *fail = strcmp(status, "CREATING") == 0   ? "FAILED"
                            : strcmp(status, "UPDATING") == 0 ? "UPDATE_UNSUCCESSFUL"

@@ -319,6 +319,8 @@ void mg_ac_create_target(struct mg_call *c)
     built = built && (token == NULL || mg_json_set(doc, "_clientToken", json_string(token))) &&
             mg_json_set(doc, "_requestHash", json_string(hash)) &&
             (derived == NULL || mg_json_set_ref(doc, "_tools", derived));
+    if (built)
+        mg_ac_compact_target(doc);
     char key[160];
     s_key(key, sizeof(key), gwid, tid);
     s_commit(c, account, key, doc, built, 202, built ? mg_ac_public_target(doc) : NULL);
@@ -506,6 +508,8 @@ void mg_ac_update_target(struct mg_call *c)
     built = built && mg_json_set(doc, "updatedAt", json_string(now)) &&
             mg_json_set(doc, "status", json_string("UPDATING")) &&
             (derived == NULL || mg_json_set_ref(doc, "_tools", derived));
+    if (built)
+        mg_ac_compact_target(doc);
     s_commit(c, account, d->key, doc, built, 202, built ? mg_ac_public_target(doc) : NULL);
 out:
     if (snap)
