@@ -48,17 +48,6 @@ static bool s_digit(uint8_t c)
     return c >= '0' && c <= '9';
 }
 
-static int s_hex(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at p (n bytes available), or -1. */
 static int32_t s_hex4(const uint8_t *p, size_t n)
 {
@@ -66,7 +55,7 @@ static int32_t s_hex4(const uint8_t *p, size_t n)
         return -1;
     int32_t v = 0;
     for (int k = 0; k < 4; k++) {
-        int h = s_hex(p[k]);
+        int h = mg_hex_value(p[k]);
         if (h < 0)
             return -1;
         v = v << 4 | h;
