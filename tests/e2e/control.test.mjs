@@ -318,8 +318,8 @@ describe('gateways', () => {
     assert.notEqual(rb.gatewayId, r1.gatewayId);
     await rootB.send(new DeleteGatewayCommand({ gatewayIdentifier: rb.gatewayId }));
     await root.send(new DeleteGatewayCommand({ gatewayIdentifier: r1.gatewayId }));
-    // while the gateway is being deleted the token still names it; once it is gone, the same
-    // request creates a new gateway
+    // once the gateway is gone, the same request creates a new gateway (its token row went
+    // with it), and a retry of that request answers the new one
     await waitGone(root, { gatewayIdentifier: r1.gatewayId });
     const r3 = await root.send(new CreateGatewayCommand(input));
     assert.notEqual(r3.gatewayId, r1.gatewayId);
