@@ -123,6 +123,7 @@ export function identitiesDocument(accounts) {
  *   args       extra `serve` arguments, e.g. ['--max-body', '1048576']
  *   env        extra environment variables
  *   timeoutMs  start-up timeout (default 10000)
+ *   store      the store's location (--store), e.g. a PostgreSQL URI from lib/pg.mjs freshDatabase()
  *   stderrFile write the server's stderr to this file instead of a pipe (benchmarks: a pipe read by
  *              this process costs CPU next to the server); gw.stderr() then reads the file
  */
@@ -140,6 +141,7 @@ export async function startServer(opts = {}) {
     '--listen', `127.0.0.1:${port}`,
     '--data', dataDir,
     '--identities', identitiesFile,
+    ...(opts.store ? ['--store', opts.store] : []),
     ...(opts.args ?? []),
   ];
   let piped = '';
