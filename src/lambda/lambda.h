@@ -9,9 +9,11 @@
  *   function / ACCOUNT / NAME   the function's configuration as GetFunctionConfiguration returns
  *                               it, plus "Tags" {k: v}, "Policy" (resource-based policy text, or
  *                               absent) and "PolicyRevisionId".
- * Code: DATA/lambda/ACCOUNT/NAME/<sha256-hex>.zip (0600, directories 0700), unzipped into
- * DATA/lambda/ACCOUNT/NAME/<sha256-hex>/ in the background after Create/UpdateFunctionCode (or when
- * a runtime process first needs it). */
+ *   lambda_code / ACCOUNT / HEX the code package HEX (its SHA-256) of the account's functions:
+ *                               {"Sha256","Size","ChunkSize","Parts"}, the zip itself in the
+ *                               store's chunks of the same name (src/lambda/codeblob.c).
+ * Each node unzips the code into DATA/lambda/cache/ACCOUNT/<sha256-hex>/ (directories 0700) in the
+ * background after Create/UpdateFunctionCode, or when a runtime process first needs it. */
 #ifndef MG_LAMBDA_H
 #define MG_LAMBDA_H
 
@@ -63,6 +65,8 @@ enum mg_lambda_outcome {
     MG_LAMBDA_THROTTLED,      /* concurrency limit and queue full (TooManyRequestsException) */
     MG_LAMBDA_TOO_LARGE,      /* request or response payload over MG_LAMBDA_PAYLOAD_MAX */
     MG_LAMBDA_INTERNAL,       /* could not start the runtime, server stopping, out of memory */
+    MG_LAMBDA_CODE_ERROR,     /* the function's code is damaged or missing in the store
+                                 (InvalidZipFileException); error_message says what */
 };
 
 /* The end of one invocation. Everything it points to is valid only during the callback. */

@@ -45,6 +45,13 @@ struct mg_store_ops {
     /* mg_store_wait_change without the front end's checks; *gen_out the stored generation. */
     enum mg_err (*wait_change)(struct mg_store *s, uint64_t seen, int timeout_ms,
                                uint64_t *gen_out);
+    /* Chunks (mg_store_chunk_put ...): data NULL deletes every part of the key (MG_E_NOT_FOUND
+     * when there was none); chunk_get reads one part (MG_E_NOT_FOUND when absent). */
+    enum mg_err (*chunk_write)(struct mg_store *s, const char *kind, const char *account,
+                               const char *key, uint32_t part, const struct mg_slice *data);
+    enum mg_err (*chunk_get)(struct mg_store *s, bool on_writer, const char *kind,
+                             const char *account, const char *key, uint32_t part,
+                             struct mg_buf *out);
 };
 
 /* The base every backend embeds first. */
