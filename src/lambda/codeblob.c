@@ -192,11 +192,11 @@ enum mg_err mg_lambda_blob_read(struct mg_store *st, const char *account, const 
         size_t want = i + 1 < parts ? (size_t)chunk : (size_t)(size - i * chunk);
         if (e == MG_E_NOT_FOUND) {
             s_msg(msg, cap, "part %lld of %lld of the code package is missing", (long long)i + 1,
-                   (long long)parts);
+                  (long long)parts);
             e = MG_E_INVALID;
         } else if (e == MG_E_TOO_LARGE || (e == MG_E_OK && part.len != want)) {
             s_msg(msg, cap, "part %lld of %lld of the code package has the wrong size",
-                   (long long)i + 1, (long long)parts);
+                  (long long)i + 1, (long long)parts);
             e = MG_E_INVALID;
         } else if (e) {
             s_msg(msg, cap, "the store cannot be read: %s", mg_err_str(e));

@@ -165,8 +165,8 @@ void mg_lambda_code_rmtree(const char *path)
 
 /* Unpacks zip (already checked against hex) into the cache folder base/<hex>, through a
  * temporary name in the same folder. */
-static enum mg_err s_unpack_into(const char *base, const char *hex, struct mg_slice zip,
-                                 char *msg, size_t cap)
+static enum mg_err s_unpack_into(const char *base, const char *hex, struct mg_slice zip, char *msg,
+                                 size_t cap)
 {
     char dir[1200], tmp[1200], rnd[9];
     mg_random_chars(rnd, 8, MG_ALPHA_LOWER_NUM);
@@ -317,8 +317,7 @@ void mg_lambda_code_activate(struct mg_lambda *L, const char *account, const cha
                              const char *sha_b64)
 {
     char dir[1200], msg[256];
-    enum mg_err e = mg_lambda_code_unpack(L, account, sha_b64, dir, sizeof(dir), msg,
-                                          sizeof(msg));
+    enum mg_err e = mg_lambda_code_unpack(L, account, sha_b64, dir, sizeof(dir), msg, sizeof(msg));
     /* a store that cannot be read now says nothing about the code: the State stays, and the
      * first invocation unpacks it */
     if (e == MG_E_OK || e == MG_E_INVALID || e == MG_E_NOT_FOUND)

@@ -166,9 +166,9 @@ void mg_lambda_code_cleanup(struct mg_lambda_code *code);
 
 /* --- the code packages in the store (codeblob.c) -------------------------------------------- */
 
-#define MG_LAMBDA_ZIP_MAX (50u * 1024u * 1024u)    /* Lambda's direct upload limit (zipped) */
-#define MG_LAMBDA_CODE_CHUNK (4u * 1024u * 1024u)  /* bytes of a package per store chunk */
-#define MG_LAMBDA_CODE_KIND "lambda_code"          /* its document and chunks */
+#define MG_LAMBDA_ZIP_MAX (50u * 1024u * 1024u)   /* Lambda's direct upload limit (zipped) */
+#define MG_LAMBDA_CODE_CHUNK (4u * 1024u * 1024u) /* bytes of a package per store chunk */
+#define MG_LAMBDA_CODE_KIND "lambda_code"         /* its document and chunks */
 
 /* Stores the package zip (whose SHA-256 must be hex) for the account: its document and chunks,
  * inside the caller's store transaction. MG_E_INVALID for a bad account, hex or size. */
@@ -214,8 +214,8 @@ void mg_lambda_code_sweep_all(struct mg_lambda *L);
  * MG_E_NOT_FOUND: the stored code is damaged or missing (permanent); anything else: try again
  * later. msg gets the reason. */
 MG_MUST_USE enum mg_err mg_lambda_code_unpack(struct mg_lambda *L, const char *account,
-                                              const char *sha_b64, char *dir, size_t cap,
-                                              char *msg, size_t msg_cap);
+                                              const char *sha_b64, char *dir, size_t cap, char *msg,
+                                              size_t msg_cap);
 /* Makes an unpacked tree readable by a sandbox's user (its parent stays 0700). */
 MG_MUST_USE enum mg_err mg_lambda_code_open(const char *dir);
 /* Unpacks the version, then sets the function's State (Active, or Failed when it cannot be

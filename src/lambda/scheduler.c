@@ -234,18 +234,22 @@ void mg_lambda_schedule(struct mg_lambda *L, struct mg_lambda_fn *fn, struct mg_
     if (fn->q_len == 0)
         return;
     /* start processes for the rest, within the concurrency limit */
-    size_t live = 0, coming = 0;
+    size_t live = 0, coming = 0, current = 0;
     for (size_t i = 0; i < fn->n_procs; i++) {
         struct mg_lambda_proc *p = fn->procs[i];
         if (p->state == MG_LAMBDA_P_DEAD)
             continue;
         live++;
-        if (!p->retire && strcmp(p->rev, fn->rev) == 0 && p->state != MG_LAMBDA_P_BUSY)
-            coming++;
+        if (!p->retire && strcmp(p->rev, fn->rev) == 0) {
+            current++;
+            if (p->state != MG_LAMBDA_P_BUSY)
+                coming++;
+        }
     }
     while (coming < fn->q_len && live < (size_t)L->concurrency) {
         struct mg_lambda_proc *p = mg_lambda_proc_spawn(L, fn);
-        if (p == NULL && fn->code_err != MG_E_OK && live == 0) {
+        /* no process of this revision will ever take the queue: it fails */
+        if (p == NULL && fn->code_err != MG_E_OK && current == 0) {
             s_fail_queue(fn, d);
             break;
         }

@@ -135,8 +135,9 @@ void mg_store_last_error(struct mg_errinfo *ei);
  * (MG_E_INVALID otherwise), so that a chunk and the document that refers to it commit together;
  * they move the generation as any write does. delete removes every part of the key (MG_E_NOT_FOUND
  * when there was none). get reads one part (MG_E_NOT_FOUND when absent). */
-MG_MUST_USE enum mg_err mg_store_chunk_put(struct mg_store *s, const char *kind, const char *account,
-                                           const char *key, uint32_t part, struct mg_slice data);
+MG_MUST_USE enum mg_err mg_store_chunk_put(struct mg_store *s, const char *kind,
+                                           const char *account, const char *key, uint32_t part,
+                                           struct mg_slice data);
 MG_MUST_USE enum mg_err mg_store_chunk_delete(struct mg_store *s, const char *kind,
                                               const char *account, const char *key);
 MG_MUST_USE enum mg_err mg_store_chunk_get(struct mg_store *s, const char *kind,

@@ -791,9 +791,8 @@ static enum mg_err s_chunk_write(struct mg_store *s, const char *kind, const cha
     if (rc == SQLITE_OK && data != NULL) {
         rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)part);
         if (rc == SQLITE_OK)
-            rc = data->len == 0
-                     ? sqlite3_bind_zeroblob(st, 5, 0)
-                     : sqlite3_bind_blob64(st, 5, data->ptr, data->len, SQLITE_STATIC);
+            rc = data->len == 0 ? sqlite3_bind_zeroblob(st, 5, 0)
+                                : sqlite3_bind_blob64(st, 5, data->ptr, data->len, SQLITE_STATIC);
     }
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);

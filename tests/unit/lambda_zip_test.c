@@ -360,8 +360,8 @@ static void t_put_function_as(struct t_node *n, const char *acct, const char *na
     struct mg_errinfo ei = {0};
     assert_int_equal(mg_state_write_begin(&n->state), MG_E_OK);
     if (code && store_code)
-        assert_int_equal(
-            mg_lambda_blob_write(n->store, acct, code->hex, mg_buf_slice(&code->zip)), MG_E_OK);
+        assert_int_equal(mg_lambda_blob_write(n->store, acct, code->hex, mg_buf_slice(&code->zip)),
+                         MG_E_OK);
     assert_int_equal(mg_store_put(n->store, "function", acct, name, mg_slice_cstr(doc)), MG_E_OK);
     assert_int_equal(mg_state_write_commit(&n->state, &ei), MG_E_OK);
 }
@@ -372,8 +372,7 @@ static void t_put_function(struct t_node *n, const char *acct, const char *name,
     t_put_function_as(n, acct, name, code, sha_b64, true);
 }
 
-static void t_delete_function(struct t_node *n, const char *acct, const char *name,
-                              const char *hex)
+static void t_delete_function(struct t_node *n, const char *acct, const char *name, const char *hex)
 {
     struct mg_errinfo ei = {0};
     assert_int_equal(mg_state_write_begin(&n->state), MG_E_OK);
@@ -477,7 +476,7 @@ static void test_lambda_code_cache_path(void **state)
                              "0123456789abcdef0123456789abcdef");
     assert_true(mg_lambda_cache_path("/d", "123456789012", NULL, out, sizeof(out)));
     assert_string_equal(out, "/d/lambda/cache/123456789012");
-    static const char *const bad_accounts[] = {"..", "12345678901", "1234567890123",
+    static const char *const bad_accounts[] = {"..",           "12345678901",  "1234567890123",
                                                "12345678901/", "../456789012", ""};
     for (size_t i = 0; i < sizeof(bad_accounts) / sizeof(bad_accounts[0]); i++) {
         assert_false(mg_lambda_cache_path("/d", bad_accounts[i], hex, out, sizeof(out)));
@@ -548,8 +547,9 @@ static void test_lambda_code_blob(void **state)
     /* unpacking on a node that never saw the upload: from the store into the cache */
     char dir[1200], path[1400];
     struct stat st;
-    assert_int_equal(
-        mg_lambda_code_unpack(&n.L, acct, c.sha256, dir, sizeof(dir), msg, sizeof(msg)), MG_E_OK);
+    assert_int_equal(mg_lambda_code_unpack(&n.L, acct, c.sha256, dir, sizeof(dir), msg,
+                                           sizeof(msg)),
+                     MG_E_OK);
     snprintf(path, sizeof(path), "%s/lambda/cache/%s/%s", n.data_dir, acct, c.hex);
     assert_string_equal(dir, path);
     snprintf(path, sizeof(path), "%s/app.py", dir);
@@ -560,8 +560,9 @@ static void test_lambda_code_blob(void **state)
     assert_int_equal(st.st_mode & 0777, 0700);
     /* the cache deleted: made again from the store */
     mg_lambda_code_rmtree(dir);
-    assert_int_equal(
-        mg_lambda_code_unpack(&n.L, acct, c.sha256, dir, sizeof(dir), msg, sizeof(msg)), MG_E_OK);
+    assert_int_equal(mg_lambda_code_unpack(&n.L, acct, c.sha256, dir, sizeof(dir), msg,
+                                           sizeof(msg)),
+                     MG_E_OK);
     assert_int_equal(stat(dir, &st), 0);
     mg_lambda_code_rmtree(dir);
 
@@ -575,9 +576,9 @@ static void test_lambda_code_blob(void **state)
                      MG_E_INVALID);
     assert_non_null(strstr(msg, "does not match its SHA-256"));
     assert_int_equal(out.len, 0);
-    assert_int_equal(
-        mg_lambda_code_unpack(&n.L, acct, c.sha256, dir, sizeof(dir), msg, sizeof(msg)),
-        MG_E_INVALID);
+    assert_int_equal(mg_lambda_code_unpack(&n.L, acct, c.sha256, dir, sizeof(dir), msg,
+                                           sizeof(msg)),
+                     MG_E_INVALID);
     assert_int_not_equal(stat(dir, &st), 0);
     /* a part of the wrong size */
     assert_int_equal(mg_store_begin(n.store), MG_E_OK);
@@ -647,8 +648,9 @@ static void test_lambda_code_sweep(void **state)
     t_put_function(&n, acct, "fn", &c, c.sha256);
     char dir[1200], msg[256], path[1400];
     struct stat st;
-    assert_int_equal(
-        mg_lambda_code_unpack(&n.L, acct, c.sha256, dir, sizeof(dir), msg, sizeof(msg)), MG_E_OK);
+    assert_int_equal(mg_lambda_code_unpack(&n.L, acct, c.sha256, dir, sizeof(dir), msg,
+                                           sizeof(msg)),
+                     MG_E_OK);
     const char *gone = "1111111111111111111111111111111111111111111111111111111111111111";
     const char *busy = "2222222222222222222222222222222222222222222222222222222222222222";
     static const char *const extra[] = {"1111111111111111111111111111111111111111111111111111111111"
@@ -745,9 +747,9 @@ static void test_lambda_code_migrate(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lambda_zip_extract_ok), cmocka_unit_test(test_lambda_zip_traversal),
-        cmocka_unit_test(test_lambda_zip_bombs),      cmocka_unit_test(test_lambda_zip_verify),
-        cmocka_unit_test(test_lambda_zip_garbage),    cmocka_unit_test(test_lambda_code_check),
+        cmocka_unit_test(test_lambda_zip_extract_ok),  cmocka_unit_test(test_lambda_zip_traversal),
+        cmocka_unit_test(test_lambda_zip_bombs),       cmocka_unit_test(test_lambda_zip_verify),
+        cmocka_unit_test(test_lambda_zip_garbage),     cmocka_unit_test(test_lambda_code_check),
         cmocka_unit_test(test_lambda_code_cache_path), cmocka_unit_test(test_lambda_code_blob),
         cmocka_unit_test(test_lambda_code_sweep),      cmocka_unit_test(test_lambda_code_migrate),
     };

@@ -1318,7 +1318,8 @@ static void test_store_chunks(void **state)
                                         mg_slice_make(big, MG_STORE_DOC_MAX + 1)),
                      MG_E_TOO_LARGE);
     /* exactly the limit */
-    assert_int_equal(mg_store_chunk_put(s, "blob", a, "big", 0, mg_slice_make(big, MG_STORE_DOC_MAX)),
+    assert_int_equal(mg_store_chunk_put(s, "blob", a, "big", 0,
+                                        mg_slice_make(big, MG_STORE_DOC_MAX)),
                      MG_E_OK);
     assert_int_equal(mg_store_commit(s), MG_E_OK);
     mg_free(big);

@@ -52,8 +52,10 @@ const struct mg_store_migration g_mg_store_sqlite_migrations[] = {
     {
         3,
         "0003_lambdacode.sql",
-        "-- 0003_lambdacode.sql: chunks, large values kept beside the documents (Lambda code packages),\n"
-        "-- each in parts of at most MG_STORE_DOC_MAX bytes; never read into a snapshot or a scan.\n"
+        "-- 0003_lambdacode.sql: chunks, large values kept beside the documents (Lambda code "
+        "packages),\n"
+        "-- each in parts of at most MG_STORE_DOC_MAX bytes; never read into a snapshot or a "
+        "scan.\n"
         "CREATE TABLE chunks (\n"
         "    kind TEXT NOT NULL,\n"
         "    account TEXT NOT NULL,\n"

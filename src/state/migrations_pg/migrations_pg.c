@@ -38,8 +38,10 @@ const struct mg_store_migration g_mg_store_pg_migrations[] = {
     {
         2,
         "0002_lambdacode.sql",
-        "-- 0002_lambdacode.sql (PostgreSQL): chunks, large values kept beside the documents (Lambda code\n"
-        "-- packages), each in parts of at most MG_STORE_DOC_MAX bytes; never read into a snapshot or a\n"
+        "-- 0002_lambdacode.sql (PostgreSQL): chunks, large values kept beside the documents "
+        "(Lambda code\n"
+        "-- packages), each in parts of at most MG_STORE_DOC_MAX bytes; never read into a snapshot "
+        "or a\n"
         "-- scan.\n"
         "CREATE TABLE chunks (\n"
         "    kind text COLLATE \"C\" NOT NULL,\n"
