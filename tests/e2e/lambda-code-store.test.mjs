@@ -57,7 +57,10 @@ describe('Lambda code in the store, one node on SQLite', () => {
   });
 
   after(async () => {
-    if (gw) await gw.stop();
+    if (gw) {
+      const st = await gw.stop();
+      assert.deepEqual(st, { code: 0, signal: null }, gw.stderr().slice(-2000));
+    }
   });
 
   test('the node\'s code cache deleted: the code comes back from the store', async () => {

@@ -92,7 +92,11 @@ describe('Lambda code shared by two nodes on PostgreSQL', { skip }, () => {
   });
 
   after(async () => {
-    for (const n of [node1, node2]) if (n) await n.stop();
+    for (const n of [node1, node2]) {
+      if (!n) continue;
+      const st = await n.stop();
+      assert.deepEqual(st, { code: 0, signal: null }, n.stderr().slice(-2000));
+    }
     if (db) await db.drop();
   });
 
