@@ -141,7 +141,8 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
     if (!e)
         e = mg_app_load_token_key(app, ei);
     if (!e && cfg->oauth_issuer) /* the built-in issuer; it reads the public URL per request */
-        e = mg_issuer_new(cfg->oauth_issuer, cfg->data_dir, app->cfg.public_url, &app->issuer, ei);
+        e = mg_issuer_new(cfg->oauth_issuer, app->store, cfg->data_dir, app->cfg.public_url,
+                          &app->issuer, ei);
     if (!e) {
         /* before the services that use it; a bad --outbound-ca bundle stops the start here */
         struct mg_http_client_config hc = {.cas = cfg->outbound_ca,
@@ -200,6 +201,8 @@ void mg_app_close(struct mg_app *app)
     mg_http_client_free(app->http_client); /* after the services that use it */
     app->http_client = NULL;
     app->env.http = NULL;
+    mg_issuer_free(app->issuer); /* the built-in OAuth issuer: its reloader reads the store */
+    app->issuer = NULL;
     if (app->store) {
         mg_state_cleanup(&app->state);
         mg_store_close(app->store);
@@ -207,26 +210,18 @@ void mg_app_close(struct mg_app *app)
     }
     mg_sigv4_key_cache_free(app->key_cache);
     app->key_cache = NULL;
-    mg_issuer_free(app->issuer); /* the built-in OAuth issuer */
-    app->issuer = NULL;
 }
 
 enum mg_err mg_app_load_token_key(struct mg_app *app, struct mg_errinfo *ei)
 {
-    struct mg_buf b;
-    mg_buf_init(&b, 64);
-    enum mg_err e = mg_store_meta_get(app->store, "token_key", &b);
-    if (e == MG_E_OK && b.len == sizeof(app->token_key)) {
-        mg_memcpy(app->token_key, b.ptr, b.len);
-    } else if (e == MG_E_OK || e == MG_E_NOT_FOUND) {
-        mg_random_bytes(app->token_key, sizeof(app->token_key));
-        e = mg_store_meta_put(app->store, "token_key",
-                              mg_slice_make(app->token_key, sizeof(app->token_key)));
+    /* made once for every node sharing the store: insert when absent, then read back */
+    enum mg_err e =
+        mg_store_meta_secret(app->store, "token_key", app->token_key, sizeof(app->token_key));
+    if (e) {
+        struct mg_errinfo se = {0};
+        mg_store_last_error(&se);
+        return mg_errinfo_set(ei, e, "cannot load or create the token key in the store: %s",
+                              se.msg);
     }
-    if (b.ptr)
-        mg_memzero(b.ptr, b.len);
-    mg_buf_cleanup(&b);
-    if (e)
-        return mg_errinfo_set(ei, e, "cannot load or create the token key in the store");
     return MG_E_OK;
 }
