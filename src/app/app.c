@@ -128,10 +128,25 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
     MG_TRY(mg_store_open(cfg->store != NULL ? cfg->store : cfg->data_dir, &app->store, ei));
     enum mg_err e = mg_state_init(&app->state, app->store, ei);
     if (!e) {
-        if (cfg->identities)
-            e = mg_iam_apply_identities(&app->state, cfg->identities, ei);
-        else
-            e = mg_iam_apply_default_identities(&app->state, ei);
+        /* a PostgreSQL store is one several nodes may share: one set of identities for all */
+        struct mg_iam_identities_start ids = {
+            .path = cfg->identities,
+            .shared = cfg->store != NULL && mg_store_location_is_pg(cfg->store),
+            .update = cfg->identities_update,
+        };
+        e = mg_iam_start_identities(&app->state, &ids, ei);
+        if (!e && ids.outcome == MG_IAM_IDENTITIES_SAME)
+            MG_LOG(MG_LOG_INFO, MG_SUB_IAM,
+                   "identities: the shared store holds the content of %s already", cfg->identities);
+        else if (!e && ids.outcome == MG_IAM_IDENTITIES_FROM_STORE)
+            MG_LOG(MG_LOG_INFO, MG_SUB_IAM, "identities: using those of the shared store (%s)",
+                   ids.store_has_file ? "from an identities file" : "the built-in test key");
+        if (!e && !ids.store_has_file && !mg_host_is_loopback(cfg->http.listen_host))
+            e = mg_errinfo_set(ei, MG_E_INVALID,
+                               "refusing to listen on %s with the well-known test credentials: "
+                               "the store holds no identities file's accounts; give "
+                               "--identities FILE",
+                               cfg->http.listen_host);
     }
     if (!e) {
         app->key_cache = mg_sigv4_key_cache_new(4096);
