@@ -126,7 +126,16 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
     }
     mg_agentcore_register_docs(); /* before the first snapshot reads them */
     MG_TRY(mg_store_open(cfg->store != NULL ? cfg->store : cfg->data_dir, &app->store, ei));
-    enum mg_err e = mg_state_init(&app->state, app->store, ei);
+    /* the store's generation before the first snapshot is read (see the identities below) */
+    uint64_t gen_before = 0;
+    enum mg_err e = mg_store_generation_refresh(app->store, &gen_before);
+    if (e) {
+        mg_store_last_error(ei);
+        mg_store_close(app->store);
+        app->store = NULL;
+        return e;
+    }
+    e = mg_state_init(&app->state, app->store, ei);
     if (!e) {
         /* a PostgreSQL store is one several nodes may share: one set of identities for all */
         struct mg_iam_identities_start ids = {
@@ -135,6 +144,14 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
             .update = cfg->identities_update,
         };
         e = mg_iam_start_identities(&app->state, &ids, ei);
+        /* identities this node did not write itself may have been committed by another node
+         * after its first snapshot was read (nodes starting together): read it again then */
+        uint64_t gen_now = gen_before;
+        if (!e && ids.outcome != MG_IAM_IDENTITIES_APPLIED &&
+            (e = mg_store_generation_refresh(app->store, &gen_now)) != MG_E_OK)
+            mg_store_last_error(ei);
+        if (!e && gen_now != gen_before)
+            e = mg_state_rebuild(&app->state, ei);
         if (!e && ids.outcome == MG_IAM_IDENTITIES_SAME)
             MG_LOG(MG_LOG_INFO, MG_SUB_IAM,
                    "identities: the shared store holds the content of %s already", cfg->identities);

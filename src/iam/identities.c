@@ -992,32 +992,40 @@ static void s_cat(struct s_text *t, const char *fmt, ...)
         t->len = t->len + (size_t)n < t->cap ? t->len + (size_t)n : t->cap - 1;
 }
 
-/* Appends "it adds user 111122223333/dev2, ..." for the names of `in` missing from `out`, at
- * most three named. Returns how many there were. */
+/* Appends "it adds 2 users (such as 111122223333/dev2), 1 role (...)" for the names of `in`
+ * missing from `out`, by kind. Returns how many there were. */
 static size_t s_describe_side(struct s_text *b, const char *verb, const json_t *in,
                               const json_t *out)
 {
-    size_t n = 0;
-    const char *name;
-    json_t *v;
-    json_object_foreach((json_t *)in, name, v)
-    {
-        if (json_object_get(out, name))
-            continue;
-        if (n < 3) {
-            const char *slash = strchr(name, '/');
-            size_t kl = slash ? (size_t)(slash - name) : strlen(name);
-            const char *kind = strncmp(name, "access_key", kl) == 0 ? "access key" : NULL;
-            if (kind == NULL)
-                kind = strncmp(name, "user", kl) == 0 ? "user" : "role";
-            s_cat(b, "%s%s%s%s %s", b->len ? ", " : "", n == 0 ? verb : "", n == 0 ? " " : "",
-                  kind, slash ? slash + 1 : name);
+    static const char *const kinds[] = {"user", "role", "access_key"};
+    static const char *const shown[] = {"user", "role", "access key"};
+    size_t total = 0;
+    bool first = true;
+    for (size_t k = 0; k < 3; k++) {
+        size_t n = 0, kl = strlen(kinds[k]);
+        const char *example = NULL;
+        const char *name;
+        json_t *v;
+        json_object_foreach((json_t *)in, name, v)
+        {
+            if (strncmp(name, kinds[k], kl) != 0 || name[kl] != '/' || json_object_get(out, name))
+                continue;
+            if (example == NULL)
+                example = name + kl + 1;
+            n++;
         }
-        n++;
+        if (n == 0)
+            continue;
+        if (first)
+            s_cat(b, "%s%s ", b->len ? "; " : "", verb);
+        else
+            s_cat(b, ", ");
+        s_cat(b, "%zu %s%s (%s%s)", n, shown[k], n == 1 ? "" : "s", n == 1 ? "" : "such as ",
+              example);
+        first = false;
+        total += n;
     }
-    if (n > 3)
-        s_cat(b, " and %zu more", n - 3);
-    return n;
+    return total;
 }
 
 /* What differs between the file (root) and what the store's provenance says a file applied. */
