@@ -247,8 +247,8 @@ void mg_app_close(struct mg_app *app)
 enum mg_err mg_app_load_token_key(struct mg_app *app, struct mg_errinfo *ei)
 {
     /* made once for every node sharing the store: insert when absent, then read back */
-    enum mg_err e =
-        mg_store_meta_secret(app->store, "token_key", app->token_key, sizeof(app->token_key));
+    enum mg_err e = mg_store_meta_secret(app->store, "token_key", app->token_key,
+                                         sizeof(app->token_key));
     if (e) {
         struct mg_errinfo se = {0};
         mg_store_last_error(&se);

@@ -111,11 +111,11 @@ int mg_cli_token_main(int argc, char **argv)
             fputs(s_token_usage, stdout);
             return 0;
         }
-        static const char *const opts[] = {"--client",     "--scope", "--aud",   "--ttl",
-                                           "--data",       "--store", "--oauth-issuer",
-                                           "--public-url", "--port",  NULL};
-        const char **slot[] = {&client, &scope,      &aud,  NULL, &data,
-                               &store_loc, &file, &public_url, &port};
+        static const char *const opts[] = {"--client", "--scope", "--aud",          "--ttl",
+                                           "--data",   "--store", "--oauth-issuer", "--public-url",
+                                           "--port",   NULL};
+        const char **slot[] = {&client,    &scope, &aud,        NULL, &data,
+                               &store_loc, &file,  &public_url, &port};
         size_t k = 0;
         while (opts[k] && strcmp(opts[k], a) != 0)
             k++;
@@ -165,8 +165,8 @@ int mg_cli_token_main(int argc, char **argv)
             return 2;
     }
     const char *legacy = NULL;
-    struct mg_store *store =
-        s_open_store("mcpgate token", data, data != s_default_data, store_loc, &legacy);
+    struct mg_store *store = s_open_store("mcpgate token", data, data != s_default_data, store_loc,
+                                          &legacy);
     if (store == NULL)
         return 1;
     if (!public_url && !port && !s_recorded_endpoint(store, base, sizeof(base)) &&

@@ -96,9 +96,9 @@ enum mg_iam_identities_outcome {
     MG_IAM_IDENTITIES_FROM_STORE,  /* no file: the store's identities are used */
 };
 struct mg_iam_identities_start {
-    const char *path; /* the identities file, or NULL */
-    bool shared;      /* the store is shared by several nodes */
-    bool update;      /* apply a file that differs from the store's */
+    const char *path;                       /* the identities file, or NULL */
+    bool shared;                            /* the store is shared by several nodes */
+    bool update;                            /* apply a file that differs from the store's */
     enum mg_iam_identities_outcome outcome; /* out */
     bool store_has_file; /* out: the identities in use came from a file, not the test key */
 };

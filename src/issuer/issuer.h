@@ -85,8 +85,7 @@ MG_MUST_USE enum mg_err mg_issuer_keys_rotate(struct mg_store *st, const char *d
                                               char *kid_out, size_t cap, struct mg_errinfo *ei);
 /* The store's keys when they differ from cur (compared by a digest of the stored text; cur may be
  * NULL), else *out NULL. */
-MG_MUST_USE enum mg_err mg_issuer_keys_reload(struct mg_store *st,
-                                              const struct mg_issuer_keys *cur,
+MG_MUST_USE enum mg_err mg_issuer_keys_reload(struct mg_store *st, const struct mg_issuer_keys *cur,
                                               struct mg_issuer_keys **out, struct mg_errinfo *ei);
 struct mg_issuer_keys *mg_issuer_keys_ref(struct mg_issuer_keys *k);
 void mg_issuer_keys_unref(struct mg_issuer_keys *k); /* NULL is fine */

@@ -22,8 +22,9 @@ enum mg_err mg_vault_new(const struct mg_env *env, struct mg_vault **out, struct
     if (v == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
     /* made once for every node sharing the store: insert when absent, then read back */
-    enum mg_err e = env->store ? mg_store_meta_secret(env->store, S_META_KEY, v->key, sizeof(v->key))
-                               : MG_E_INVALID;
+    enum mg_err e = env->store
+                        ? mg_store_meta_secret(env->store, S_META_KEY, v->key, sizeof(v->key))
+                        : MG_E_INVALID;
     if (e) {
         mg_vault_free(v);
         return mg_errinfo_set(ei, e, "cannot load or create the identity vault key in the store");

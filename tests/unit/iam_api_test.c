@@ -445,24 +445,26 @@ static void test_iam_identities_hash(void **state)
     (void)state;
     struct mg_errinfo ei = {0};
     char a[65], b[65], c[65];
-    assert_int_equal(mg_iam_identities_hash(
-                         MG_SLICE_LIT("{\"accounts\":[{\"id\":\"111122223333\",\"rootAccessKeys\":"
-                                      "[{\"accessKeyId\":\"AKIAX1\",\"secretAccessKey\":\"s\"}]}]}"),
-                         a, &ei),
-                     MG_E_OK);
-    assert_int_equal(strlen(a), 64);
     assert_int_equal(
-        mg_iam_identities_hash(MG_SLICE_LIT("{ \"accounts\" : [ { \"rootAccessKeys\" : [ {\n"
-                                            "  \"secretAccessKey\": \"s\", \"accessKeyId\": "
-                                            "\"AKIAX1\" } ], \"id\": \"111122223333\" } ] }\n"),
-                               b, &ei),
+        mg_iam_identities_hash(MG_SLICE_LIT(
+                                   "{\"accounts\":[{\"id\":\"111122223333\",\"rootAccessKeys\":"
+                                   "[{\"accessKeyId\":\"AKIAX1\",\"secretAccessKey\":\"s\"}]}]}"),
+                               a, &ei),
         MG_E_OK);
-    assert_string_equal(a, b);
-    assert_int_equal(mg_iam_identities_hash(
-                         MG_SLICE_LIT("{\"accounts\":[{\"id\":\"111122223333\",\"rootAccessKeys\":"
-                                      "[{\"accessKeyId\":\"AKIAX1\",\"secretAccessKey\":\"t\"}]}]}"),
-                         c, &ei),
+    assert_int_equal(strlen(a), 64);
+    assert_int_equal(mg_iam_identities_hash(MG_SLICE_LIT(
+                                                "{ \"accounts\" : [ { \"rootAccessKeys\" : [ {\n"
+                                                "  \"secretAccessKey\": \"s\", \"accessKeyId\": "
+                                                "\"AKIAX1\" } ], \"id\": \"111122223333\" } ] }\n"),
+                                            b, &ei),
                      MG_E_OK);
+    assert_string_equal(a, b);
+    assert_int_equal(
+        mg_iam_identities_hash(MG_SLICE_LIT(
+                                   "{\"accounts\":[{\"id\":\"111122223333\",\"rootAccessKeys\":"
+                                   "[{\"accessKeyId\":\"AKIAX1\",\"secretAccessKey\":\"t\"}]}]}"),
+                               c, &ei),
+        MG_E_OK);
     assert_string_not_equal(a, c); /* another secret is another content */
     assert_int_equal(mg_iam_identities_hash(MG_SLICE_LIT("{\"accounts\":3}"), c, &ei),
                      MG_E_INVALID);
@@ -503,10 +505,11 @@ static void test_iam_identities_shared_store(void **state)
                       "\"users\":[{\"name\":\"u\",\"accessKeys\":[{\"accessKeyId\":\"AKIAUSER1\","
                       "\"secretAccessKey\":\"s\"}]}]}]}");
     /* the same content in another layout */
-    s_write_file(two, "{\"accounts\": [ {\"users\":[{\"accessKeys\":[{\"secretAccessKey\":\"s\","
-                      "\"accessKeyId\":\"AKIAUSER1\"}], \"name\":\"u\"}], \"id\":\"111122223333\","
-                      "\"rootAccessKeys\":[{\"accessKeyId\":\"AKIAROOT1\",\"secretAccessKey\":\"s\"}]"
-                      "} ]}\n");
+    s_write_file(two,
+                 "{\"accounts\": [ {\"users\":[{\"accessKeys\":[{\"secretAccessKey\":\"s\","
+                 "\"accessKeyId\":\"AKIAUSER1\"}], \"name\":\"u\"}], \"id\":\"111122223333\","
+                 "\"rootAccessKeys\":[{\"accessKeyId\":\"AKIAROOT1\",\"secretAccessKey\":\"s\"}]"
+                 "} ]}\n");
 
     /* a node without a file on an empty store: the test key */
     assert_int_equal(s_start(&st, NULL, false, &out, &ei), MG_E_OK);

@@ -530,8 +530,6 @@ out:
     mg_store_close(a);
 }
 
-
-
 /* ---- what a client may have ---- */
 
 static void test_issuer_resolve_scopes_audiences(void **state)
@@ -729,8 +727,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_issuer_config_ok_and_path, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_issuer_token_claims_verify, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_issuer_rotation_keeps_old_kid, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_issuer_keys_shared_and_migrated, s_setup,
-                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_issuer_keys_shared_and_migrated, s_setup, s_teardown),
         cmocka_unit_test(test_issuer_resolve_scopes_audiences),
         cmocka_unit_test_setup_teardown(test_issuer_token_endpoint, s_setup, s_teardown),
     };

@@ -575,8 +575,9 @@ static void test_store_meta_insert_swap(void **state)
     assert_int_equal(mg_store_meta_insert(s, "bin", mg_slice_make(bin, sizeof(bin))), MG_E_OK);
     assert_int_equal(mg_store_meta_swap(s, "bin", mg_slice_make(bin, 3), MG_SLICE_LIT("")),
                      MG_E_CONFLICT);
-    assert_int_equal(
-        mg_store_meta_swap(s, "bin", mg_slice_make(bin, sizeof(bin)), MG_SLICE_LIT("")), MG_E_OK);
+    assert_int_equal(mg_store_meta_swap(s, "bin", mg_slice_make(bin, sizeof(bin)),
+                                        MG_SLICE_LIT("")),
+                     MG_E_OK);
     assert_int_equal(mg_store_meta_swap(s, "bin", MG_SLICE_LIT(""), MG_SLICE_LIT("z")), MG_E_OK);
     /* the store's own counter is refused */
     assert_int_equal(mg_store_meta_insert(s, "generation", MG_SLICE_LIT("1")), MG_E_INVALID);
