@@ -68,7 +68,7 @@ static const char s_serve_usage[] =
     "  --outbound-allow RULE   an exception to --outbound-deny-local: CIDR (10.1.0.0/16),\n"
     "                          ADDR[:PORT] or HOST[:PORT]; repeatable\n"
     "  --oauth-issuer FILE     turn on the built-in OAuth issuer (a development tool) with the\n"
-    "                          clients of FILE (JSON); keys in DATA/issuer (see mcpgate token)\n"
+    "                          clients of FILE (JSON); keys in the store (see mcpgate token)\n"
     "\n"
     "Relative paths are taken from the working directory at start-up and made absolute.\n";
 
