@@ -619,7 +619,7 @@ struct racer {
     enum mg_err insert_err;
     enum mg_err secret_err;
     uint8_t secret[32];
-    char won[8];
+    char won[16];
 };
 
 static void *racer_thread(void *arg)
@@ -633,7 +633,7 @@ static void *racer_thread(void *arg)
     pthread_barrier_wait(r->go);
     if (e != MG_E_OK)
         return NULL;
-    char mine[8];
+    char mine[16];
     snprintf(mine, sizeof(mine), "v%d", r->index);
     r->insert_err = mg_store_meta_insert(s, "race", mg_slice_cstr(mine));
     r->secret_err = mg_store_meta_secret(s, "race_secret", r->secret, sizeof(r->secret));
@@ -678,7 +678,7 @@ static void test_store_meta_insert_race(void **state)
     assert_int_equal(winners, 1);
     /* the value read back is the winner's own */
     for (int i = 0; i < RACERS; i++) {
-        char mine[8];
+        char mine[16];
         snprintf(mine, sizeof(mine), "v%d", i);
         assert_int_equal(strcmp(mine, r[0].won) == 0, r[i].insert_err == MG_E_OK);
     }
