@@ -47,6 +47,12 @@ void mg_store_last_error(struct mg_errinfo *ei)
     *ei = s_last_error;
 }
 
+void mg_store_last_error_clear(void)
+{
+    s_last_error.code = MG_E_OK;
+    s_last_error.msg[0] = '\0';
+}
+
 void mg_store_base_init(struct mg_store *s, const struct mg_store_ops *ops)
 {
     s->ops = ops;

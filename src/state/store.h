@@ -122,6 +122,10 @@ bool mg_store_location_is_pg(const char *location);
  * its own ei), as an operator-facing message; code MG_E_OK and "" when there was none. */
 void mg_store_last_error(struct mg_errinfo *ei);
 
+/* Forgets the calling thread's last store failure (at the start of a request, so that
+ * mg_store_unavailable(MG_E_STORE) speaks of that request only). */
+void mg_store_last_error_clear(void);
+
 /* Limits, checked before any I/O: kind and key are non-empty, kind, account and key at most
  * MG_STORE_NAME_MAX bytes (MG_E_INVALID past it), documents and meta values at most
  * MG_STORE_DOC_MAX bytes (MG_E_TOO_LARGE). */

@@ -431,6 +431,17 @@ static enum mg_err s_read_conn(struct mg_store_pg *q, bool on_writer, struct s_c
     return s_reader_acquire(q, out);
 }
 
+/* A read connection the server dropped while it sat idle (a restart, an administrator): the
+ * failure shows at its first use. Nothing was read yet, so the read may run again on a new
+ * connection: true when it was reconnected for that. */
+static bool s_read_again(const struct mg_store_pg *q, struct s_conn *c, enum mg_err err)
+{
+    if (err != MG_E_UNAVAILABLE || c == &q->writer ||
+        (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK))
+        return false;
+    return s_conn_ready(q, c, false) == MG_E_OK;
+}
+
 static void s_read_done(struct mg_store_pg *q, struct s_conn *c)
 {
     if (c != &q->writer)
@@ -663,7 +674,16 @@ static enum mg_err s_tx_begin(struct mg_store *s)
     MG_TRY(s_conn_ready(q, &q->writer, true));
     if (PQtransactionStatus(q->writer.pg) != PQTRANS_IDLE)
         PQclear(PQexec(q->writer.pg, "ROLLBACK")); /* left over from a failed call */
-    return s_exec(q, &q->writer, "BEGIN", PGRES_COMMAND_OK, "starting a write transaction", NULL);
+    enum mg_err err = s_exec(q, &q->writer, "BEGIN", PGRES_COMMAND_OK,
+                             "starting a write transaction", NULL);
+    /* A connection the server dropped while it sat idle (a restart, an administrator) shows only
+     * now: nothing was written yet, so connect again and begin once more. */
+    if (err == MG_E_UNAVAILABLE && PQstatus(q->writer.pg) != CONNECTION_OK) {
+        MG_TRY(s_conn_ready(q, &q->writer, true));
+        err = s_exec(q, &q->writer, "BEGIN", PGRES_COMMAND_OK, "starting a write transaction",
+                     NULL);
+    }
+    return err;
 }
 
 static void s_tx_rollback(struct mg_store *s)
@@ -797,6 +817,8 @@ static enum mg_err s_get_one(struct mg_store_pg *q, bool on_writer, enum s_stmt_
     }
     enum mg_err err = MG_E_OK;
     PGresult *res = s_run(q, c, id, vals, lens, PGRES_TUPLES_OK, "reading", &err);
+    if (res == NULL && s_read_again(q, c, err))
+        res = s_run(q, c, id, vals, lens, PGRES_TUPLES_OK, "reading", &err);
     if (res != NULL) {
         if (PQntuples(res) == 0)
             err = MG_E_NOT_FOUND;
@@ -842,6 +864,8 @@ static enum mg_err s_generation_read(struct mg_store *s, bool on_writer, uint64_
     struct s_conn *c = NULL;
     MG_TRY(s_read_conn(q, on_writer, &c));
     enum mg_err err = s_read_generation(q, c, out);
+    if (err != MG_E_OK && s_read_again(q, c, err))
+        err = s_read_generation(q, c, out);
     s_read_done(q, c);
     return err;
 }
@@ -942,6 +966,9 @@ static enum mg_err s_doc_iter(struct mg_store *s, bool on_writer, const char *ki
         /* One snapshot for every page and the generation. */
         err = s_exec(q, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK,
                      "starting a read", NULL);
+        if (err != MG_E_OK && s_read_again(q, c, err))
+            err = s_exec(q, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                         PGRES_COMMAND_OK, "starting a read", NULL);
         own_tx = err == MG_E_OK;
     }
     if (err == MG_E_OK && gen_out != NULL)

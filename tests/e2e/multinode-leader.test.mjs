@@ -1,0 +1,172 @@
+// Two nodes on one PostgreSQL database: the background work (gateway lifecycle, MCP-target
+// synchronization) runs on exactly one of them, the other takes over within the lease when the
+// leader is killed with -9 and finishes what was left; a database outage answers writes with a
+// retryable 503 in the AWS error shape while reads keep working, and writes succeed again once
+// the database is back, without restarting mcpgate. Skipped without MCPGATE_TEST_PG.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  BedrockAgentCoreControlClient, CreateGatewayCommand, GetGatewayCommand, ListGatewaysCommand,
+} from '@aws-sdk/client-bedrock-agentcore-control';
+import { CreateUserCommand, GetUserCommand, IAMClient } from '@aws-sdk/client-iam';
+import { defaultAccounts, startServer } from './lib/server.mjs';
+import { makeClient } from './lib/aws.mjs';
+import { freshDatabase, pgAvailable, psql } from './lib/pg.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const A = '111122223333';
+const TRUST = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { Service: 'bedrock-agentcore.amazonaws.com' },
+    Action: 'sts:AssumeRole' }],
+};
+const ROLE = `arn:aws:iam::${A}:role/gwrole`;
+// The documented defaults (docs/postgresql.md): a 10 s lease renewed every 2 s, so a survivor
+// takes over at most 10 s after the leader's last renewal, plus one renewal period.
+const TAKEOVER_MS = 10000 + 2000 + 1500;
+const LEADS = /leader: this node leads the background work/;
+const FOLLOWS = /leader: another node leads the background work/;
+
+const skip = pgAvailable() ? false : 'no PostgreSQL: set MCPGATE_TEST_PG (scripts/pg-server start DIR prints a URI)';
+
+function accounts() {
+  const acc = defaultAccounts();
+  for (const a of acc) a.roles = { gwrole: { name: 'gwrole', assumeRolePolicyDocument: TRUST } };
+  return acc;
+}
+
+async function waitStatus(client, gatewayIdentifier, want, ms) {
+  const t0 = Date.now();
+  let last = null;
+  while (Date.now() - t0 < ms) {
+    try {
+      last = (await client.send(new GetGatewayCommand({ gatewayIdentifier }))).status;
+      if (last === want) return Date.now() - t0;
+    } catch (e) {
+      last = e.name;
+    }
+    await sleep(100);
+  }
+  assert.fail(`gateway ${gatewayIdentifier} is ${last}, not ${want}, after ${ms} ms`);
+}
+
+function create(client, name) {
+  return client.send(new CreateGatewayCommand({ name, roleArn: ROLE, protocolType: 'MCP',
+    authorizerType: 'AWS_IAM' }));
+}
+
+describe('two nodes on one PostgreSQL database', { skip }, () => {
+  let db;
+  let n1;
+  let n2;
+  let acc;
+  before(async () => {
+    db = await freshDatabase('leader');
+    acc = accounts();
+    n1 = await startServer({ store: db.uri, accounts: acc });
+    await n1.waitStderr(LEADS);
+    n2 = await startServer({ store: db.uri, accounts: acc });
+    await n2.waitStderr(FOLLOWS);
+  });
+  after(async () => {
+    await n1?.stop();
+    await n2?.stop();
+    if (db) {
+      await psql(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`).catch(() => {});
+      await db.drop();
+    }
+  });
+  const control = (gw, extra = {}) =>
+    makeClient(BedrockAgentCoreControlClient, gw, acc[0].root, extra);
+
+  test('exactly one node leads the background work', () => {
+    assert.match(n1.stderr(), LEADS);
+    assert.doesNotMatch(n2.stderr(), LEADS);
+    assert.match(n2.stderr(), FOLLOWS);
+  });
+
+  test('a gateway created on the leader becomes READY', async () => {
+    const c = control(n1);
+    const r = await create(c, 'onleader');
+    assert.equal(r.status, 'CREATING');
+    await waitStatus(c, r.gatewayId, 'READY', 5000);
+  });
+
+  // The follower's row reaches the leader through the cross-node change feed.
+  test('a gateway created on the follower becomes READY', { todo: 'needs the cross-node change feed' }, async () => {
+    const c = control(n2);
+    const r = await create(c, 'onfollower');
+    await waitStatus(c, r.gatewayId, 'READY', 5000);
+  });
+
+  test('kill -9 of the leader: the other node takes over and finishes the work left', async () => {
+    const c2 = control(n2);
+    // Created on the follower just before the leader dies: nothing finishes it until the
+    // follower leads (or the leader sees it through the change feed first).
+    const r = await create(c2, 'beforekill');
+    const killedAt = Date.now();
+    process.kill(n1.pid, 'SIGKILL');
+    const text = await n2.waitStderr(LEADS, TAKEOVER_MS + 2000);
+    const tookOver = Date.now() - killedAt;
+    assert.match(text, LEADS, `the survivor did not take over within ${TAKEOVER_MS + 2000} ms`);
+    assert.ok(tookOver <= TAKEOVER_MS, `took over after ${tookOver} ms`);
+    await waitStatus(c2, r.gatewayId, 'READY', 3000);
+    // nothing transitional left on the survivor
+    const list = await c2.send(new ListGatewaysCommand({}));
+    for (const g of list.items) assert.ok(!/ING$/.test(g.status), `${g.gatewayId} is ${g.status}`);
+    // the survivor keeps running its background work: a new gateway is finished at once
+    const r2 = await create(c2, 'afterkill');
+    await waitStatus(c2, r2.gatewayId, 'READY', 5000);
+  });
+
+  test('a database outage: writes get a retryable 503, reads keep working, then writes work again', async () => {
+    const gw = n2;
+    const c = control(gw, { maxAttempts: 3 });
+    const iam = makeClient(IAMClient, gw, acc[0].root, { maxAttempts: 3 });
+    const before = await create(control(gw), 'beforeoutage');
+    await waitStatus(control(gw), before.gatewayId, 'READY', 5000);
+    await iam.send(new CreateUserCommand({ UserName: 'beforeoutage' }));
+    // The database refuses connections, and every connection it had is cut.
+    await psql(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS false`);
+    await psql(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '${db.name}'`);
+    try {
+      let err = null;
+      try {
+        await create(c, 'duringoutage');
+      } catch (e) {
+        err = e;
+      }
+      assert.ok(err, 'CreateGateway succeeded during the outage');
+      assert.equal(err.name, 'ServiceException');
+      assert.equal(err.$metadata.httpStatusCode, 503);
+      assert.equal(err.$fault, 'server');
+      assert.ok(err.$metadata.attempts > 1, `the SDK did not retry (attempts ${err.$metadata.attempts})`);
+      assert.match(err.message, /retry/);
+      let ierr = null;
+      try {
+        await iam.send(new CreateUserCommand({ UserName: 'duringoutage' }));
+      } catch (e) {
+        ierr = e;
+      }
+      assert.ok(ierr, 'CreateUser succeeded during the outage');
+      assert.equal(ierr.name, 'ServiceUnavailable');
+      assert.equal(ierr.$metadata.httpStatusCode, 503);
+      assert.ok(ierr.$metadata.attempts > 1, `the SDK did not retry (attempts ${ierr.$metadata.attempts})`);
+      // Reads are answered from memory.
+      const got = await control(gw).send(new GetGatewayCommand({ gatewayIdentifier: before.gatewayId }));
+      assert.equal(got.status, 'READY');
+      const list = await control(gw).send(new ListGatewaysCommand({}));
+      assert.ok(list.items.some((g) => g.gatewayId === before.gatewayId));
+      const u = await makeClient(IAMClient, gw, acc[0].root).send(new GetUserCommand({ UserName: 'beforeoutage' }));
+      assert.equal(u.User.UserName, 'beforeoutage');
+      assert.ok(gw.alive());
+    } finally {
+      await psql(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`);
+    }
+    // Back: the next writes reconnect by themselves (no restart).
+    const r = await create(c, 'afteroutage');
+    await waitStatus(control(gw), r.gatewayId, 'READY', TAKEOVER_MS);
+    await iam.send(new CreateUserCommand({ UserName: 'afteroutage' }));
+    assert.match(gw.stderr(), /lost the connection to PostgreSQL|cannot connect to PostgreSQL/);
+  });
+});
