@@ -1,6 +1,7 @@
 // Two nodes on one PostgreSQL database: the background work (gateway lifecycle, MCP-target
 // synchronization) runs on exactly one of them, the other takes over within the lease when the
-// leader is killed with -9 and finishes what was left; a database outage answers writes with a
+// leader is killed with -9 and finishes what was left, and when the leader is frozen longer than
+// the lease (as in a network pause) it stands down once it runs again; a database outage answers writes with a
 // retryable 503 in the AWS error shape while reads keep working, and writes succeed again once
 // the database is back, without restarting mcpgate. Skipped without MCPGATE_TEST_PG.
 import { after, before, describe, test } from 'node:test';
@@ -59,6 +60,7 @@ describe('two nodes on one PostgreSQL database', { skip }, () => {
   let db;
   let n1;
   let n2;
+  let n3;
   let acc;
   before(async () => {
     db = await freshDatabase('leader');
@@ -71,6 +73,7 @@ describe('two nodes on one PostgreSQL database', { skip }, () => {
   after(async () => {
     await n1?.stop();
     await n2?.stop();
+    await n3?.stop();
     if (db) {
       await psql(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`).catch(() => {});
       await db.drop();
@@ -168,5 +171,33 @@ describe('two nodes on one PostgreSQL database', { skip }, () => {
     await waitStatus(control(gw), r.gatewayId, 'READY', TAKEOVER_MS);
     await iam.send(new CreateUserCommand({ UserName: 'afteroutage' }));
     assert.match(gw.stderr(), /lost the connection to PostgreSQL|cannot connect to PostgreSQL/);
+  });
+
+  test('a leader frozen longer than the lease hands over and stands down when it wakes', async () => {
+    // n2 leads (n1 is dead). A new node follows; n2 stops (SIGSTOP: no renewal, its connections
+    // stay open, as in a network pause), the new node takes over after the lease; n2, resumed,
+    // finds its lease gone and stops its background work.
+    n3 = await startServer({ store: db.uri, accounts: acc });
+    await n3.waitStderr(FOLLOWS);
+    assert.doesNotMatch(n3.stderr(), LEADS);
+    const stoppedAt = Date.now();
+    process.kill(n2.pid, 'SIGSTOP');
+    let text;
+    try {
+      text = await n3.waitStderr(LEADS, TAKEOVER_MS + 2000);
+    } finally {
+      process.kill(n2.pid, 'SIGCONT');
+    }
+    const tookOver = Date.now() - stoppedAt;
+    assert.match(text, LEADS);
+    assert.ok(tookOver <= TAKEOVER_MS, `took over after ${tookOver} ms`);
+    const STOOD_DOWN = /leader: another node leads the background work now; this node stops it/;
+    assert.match(await n2.waitStderr(STOOD_DOWN, 5000), STOOD_DOWN);
+    // the new leader finishes its work; the old one still serves requests
+    const c3 = control(n3);
+    const r = await create(c3, 'afterpause');
+    await waitStatus(c3, r.gatewayId, 'READY', 5000);
+    const got = await control(n2).send(new ListGatewaysCommand({}));
+    assert.ok(got.items.length > 0);
   });
 });
