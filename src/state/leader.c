@@ -3,6 +3,7 @@
  * lease ends), so asking costs no I/O. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,14 @@ enum mg_err mg_leader_start(struct mg_store *store, int lease_ms, int renew_ms,
     atomic_init(&l->held, false);
     atomic_init(&l->token, 0);
     atomic_init(&l->until_ns, 0);
+    if (!mg_store_shared(store)) {
+        /* One process owns the store: it leads for good, without a thread. */
+        atomic_store(&l->held, true);
+        atomic_store(&l->token, 1);
+        atomic_store(&l->until_ns, UINT64_MAX);
+        *out = l;
+        return MG_E_OK;
+    }
     s_attempt(l);
     if (pthread_create(&l->thread, NULL, s_main, l) != 0) {
         pthread_cond_destroy(&l->cv);
@@ -179,7 +188,7 @@ void mg_leader_stop(struct mg_leader *l)
     pthread_mutex_unlock(&l->mu);
     if (l->running)
         pthread_join(l->thread, NULL);
-    if (atomic_load(&l->held)) {
+    if (atomic_load(&l->held) && mg_store_shared(l->store)) {
         atomic_store(&l->held, false);
         if (mg_store_lease_drop(l->store, S_LEASE_NAME, l->holder) == MG_E_OK)
             MG_LOG(MG_LOG_INFO, MG_SUB_STORE, "leader: background lease given up");

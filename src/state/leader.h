@@ -2,7 +2,7 @@
  * store's lease "background" (store.h, mg_store_lease_*) every MG_STORE_LEASE_RENEW_MS; the
  * workers ask mg_leader_active before each pass and each write, and fence their write
  * transactions with mg_leader_fence. Requests are never gated: every node keeps serving and
- * writing. On SQLite the process always leads. */
+ * writing. On SQLite the process always leads (no thread, no lease row). */
 #ifndef MG_LEADER_H
 #define MG_LEADER_H
 

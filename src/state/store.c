@@ -504,6 +504,11 @@ enum mg_err mg_store_lease_fence(struct mg_store *s, const char *name, uint64_t 
     return err;
 }
 
+bool mg_store_shared(const struct mg_store *s)
+{
+    return s->ops->lease_take != NULL;
+}
+
 bool mg_store_unavailable(enum mg_err e)
 {
     if (e == MG_E_UNAVAILABLE)

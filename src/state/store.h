@@ -171,6 +171,10 @@ MG_MUST_USE enum mg_err mg_store_lease_drop(struct mg_store *s, const char *name
 MG_MUST_USE enum mg_err mg_store_lease_fence(struct mg_store *s, const char *name, uint64_t token,
                                              int lease_ms);
 
+/* True when other processes may share the store (PostgreSQL): leases are real. False on SQLite,
+ * whose one process always holds every lease. */
+bool mg_store_shared(const struct mg_store *s);
+
 /* True when a store failure means the database could not be reached (MG_E_UNAVAILABLE: the
  * connection was lost or refused, the server is shutting down or out of connections): e is the
  * code a store call returned, or MG_E_STORE passed on by a caller that dropped it, in which case

@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "base/log.h"
 #include "base/slice.h"
 #include "base/util.h"
+#include "state/leader.h"
 #include "state/store.h"
 #include "state/store_internal.h"
 #include "unit/leaks.h"
@@ -1071,6 +1073,67 @@ static void test_store_lease(void **state)
     mg_store_close(b);
 }
 
+static void count_hook(void *arg)
+{
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+/* The leader thread over two handles (two nodes): one leads, the other follows and takes over
+ * within a renewal period when the first stops cleanly (giving the lease up), running its hook
+ * once. On SQLite both lead (one process owns the store). */
+static void test_store_leader(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *a = open_ok(f);
+    struct mg_store *b = open_ok(f);
+    struct mg_errinfo ei = {0};
+    struct mg_leader *la = NULL, *lb = NULL;
+    assert_int_equal(mg_leader_start(a, 1000, 100, &la, &ei), MG_E_OK);
+    assert_int_equal(mg_leader_start(b, 1000, 100, &lb, &ei), MG_E_OK);
+    atomic_int hooks_a = 0, hooks_b = 0;
+    mg_leader_on_lead(la, count_hook, &hooks_a);
+    mg_leader_on_lead(lb, count_hook, &hooks_b);
+    uint64_t ta = 0, tb = 0;
+    assert_true(mg_leader_active(la, &ta));
+    assert_int_equal(atomic_load(&hooks_a), 1); /* leading already: called at once */
+    assert_true(mg_leader_active(NULL, NULL));
+    assert_int_equal(mg_leader_fence(NULL, 0), MG_E_OK);
+    if (!f->pg) {
+        assert_true(mg_leader_active(lb, &tb));
+        assert_int_equal(mg_store_begin(b), MG_E_OK);
+        assert_int_equal(mg_leader_fence(lb, tb), MG_E_OK);
+        mg_store_rollback(b);
+    } else {
+        assert_false(mg_leader_active(lb, &tb));
+        assert_int_equal(atomic_load(&hooks_b), 0);
+        usleep(300 * 1000); /* renewals go on: still a */
+        assert_true(mg_leader_active(la, NULL));
+        assert_false(mg_leader_active(lb, NULL));
+        assert_int_equal(mg_store_begin(a), MG_E_OK);
+        assert_int_equal(mg_leader_fence(la, ta), MG_E_OK);
+        mg_store_rollback(a);
+        mg_leader_stop(la);
+        la = NULL;
+        uint64_t t0 = mg_mono_ns();
+        while (!mg_leader_active(lb, &tb) && ms_since(t0) < 2000)
+            usleep(20 * 1000);
+        assert_true(mg_leader_active(lb, &tb));
+        assert_true(ms_since(t0) < 500);
+        assert_true(tb > ta);
+        assert_int_equal(atomic_load(&hooks_b), 1);
+        assert_int_equal(mg_store_begin(b), MG_E_OK);
+        assert_int_equal(mg_leader_fence(lb, tb), MG_E_OK);
+        mg_store_rollback(b);
+        assert_int_equal(mg_store_begin(a), MG_E_OK);
+        assert_int_equal(mg_store_lease_fence(a, "background", ta, 1000), MG_E_CONFLICT);
+        mg_store_rollback(a);
+    }
+    mg_leader_stop(la);
+    mg_leader_stop(lb);
+    mg_store_close(b);
+    mg_store_close(a);
+}
+
 struct later_take {
     struct mg_store *s;
     int delay_ms;
@@ -1471,6 +1534,7 @@ int main(void)
         BOTH(test_store_concurrency),
         BOTH(test_store_wait_change),
         BOTH(test_store_lease),
+        BOTH(test_store_leader),
         cmocka_unit_test_setup_teardown(test_store_migrations_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_embedded_migrations_match_files, setup,
                                         teardown),
