@@ -483,8 +483,7 @@ enum mg_err mg_store_lease_drop(struct mg_store *s, const char *name, const char
     return s->ops->lease_drop(s, name, holder);
 }
 
-enum mg_err mg_store_lease_fence(struct mg_store *s, const char *name, uint64_t token,
-                                 int lease_ms)
+enum mg_err mg_store_lease_fence(struct mg_store *s, const char *name, uint64_t token, int lease_ms)
 {
     if (!s_holds_tx(s))
         return mg_store_note(MG_E_INVALID, "a lease fence needs an open store transaction");

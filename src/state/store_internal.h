@@ -50,8 +50,7 @@ struct mg_store_ops {
     enum mg_err (*lease_take)(struct mg_store *s, const char *name, const char *holder,
                               int lease_ms, struct mg_store_lease *out);
     enum mg_err (*lease_drop)(struct mg_store *s, const char *name, const char *holder);
-    enum mg_err (*lease_fence)(struct mg_store *s, const char *name, uint64_t token,
-                               int lease_ms);
+    enum mg_err (*lease_fence)(struct mg_store *s, const char *name, uint64_t token, int lease_ms);
 };
 
 /* The base every backend embeds first. */

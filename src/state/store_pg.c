@@ -277,12 +277,11 @@ static enum mg_err s_fail(const struct mg_store_pg *q, const struct s_conn *c, c
     /* Class 08 (connection exception), 57P01-57P03 (shutting down, cannot connect now): the
      * database is not reachable for now; 53 (out of resources: too many connections, disk full)
      * too. A retry later may succeed. */
-    if (state != NULL &&
-        (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
-         strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0))
+    if (state != NULL && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+                          strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0))
         return mg_store_fail(MG_E_UNAVAILABLE,
-                             "PostgreSQL %s is not available while %s: %s (SQLSTATE %s)",
-                             q->shown, doing, detail, state);
+                             "PostgreSQL %s is not available while %s: %s (SQLSTATE %s)", q->shown,
+                             doing, detail, state);
     if (state != NULL && strncmp(state, "53", 2) == 0)
         return mg_store_fail(MG_E_UNAVAILABLE,
                              "PostgreSQL %s is out of resources while %s: %s (SQLSTATE %s)",
@@ -967,8 +966,8 @@ static enum mg_err s_doc_iter(struct mg_store *s, bool on_writer, const char *ki
         err = s_exec(q, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK,
                      "starting a read", NULL);
         if (err != MG_E_OK && s_read_again(q, c, err))
-            err = s_exec(q, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                         PGRES_COMMAND_OK, "starting a read", NULL);
+            err = s_exec(q, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK,
+                         "starting a read", NULL);
         own_tx = err == MG_E_OK;
     }
     if (err == MG_E_OK && gen_out != NULL)
@@ -1079,8 +1078,7 @@ static enum mg_err s_lease_drop(struct mg_store *s, const char *name, const char
     return err;
 }
 
-static enum mg_err s_lease_fence(struct mg_store *s, const char *name, uint64_t token,
-                                 int lease_ms)
+static enum mg_err s_lease_fence(struct mg_store *s, const char *name, uint64_t token, int lease_ms)
 {
     struct mg_store_pg *q = s_q(s);
     struct s_conn *c = &q->writer;

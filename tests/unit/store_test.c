@@ -1146,7 +1146,7 @@ static void *later_take_thread(void *arg)
 {
     struct later_take *t = arg;
     usleep((useconds_t)t->delay_ms * 1000u);
-    t->err = mg_store_lease_take(t->s, "bg", "node-b", 400, &t->got);
+    t->err = mg_store_lease_take(t->s, "bg", "node-b", 2000, &t->got);
     t->done_ns = mg_mono_ns();
     return NULL;
 }
@@ -1178,10 +1178,16 @@ static void test_pg_lease_fence_holds(void **state)
     assert_true(t.done_ns >= commit_ns);
     assert_int_equal(fenced_put(a, la.token, "late"), MG_E_CONFLICT);
     /* b fences, then goes silent inside its transaction: the server ends it after the lease's
-     * length (300 ms here), so a takes over; b's commit finds its connection gone. */
+     * length (300 ms here), so a takes over once b's lease (2 s) ran out; b's commit finds its
+     * connection gone. */
     struct mg_store_lease lb = t.got;
     assert_int_equal(mg_store_begin(b), MG_E_OK);
-    assert_int_equal(mg_store_lease_fence(b, "bg", lb.token, 300), MG_E_OK);
+    enum mg_err fe = mg_store_lease_fence(b, "bg", lb.token, 300);
+    if (fe != MG_E_OK) {
+        struct mg_errinfo fei;
+        mg_store_last_error(&fei);
+        fail_msg("fence: %s: %s", mg_err_str(fe), fei.msg);
+    }
     assert_int_equal(put_str(b, "user", "1", "cut", "{}"), MG_E_OK);
     uint64_t t0 = mg_mono_ns();
     struct mg_store_lease la2 = {false, 0};
