@@ -488,11 +488,16 @@ static void s_pass(struct mg_ac_worker *w)
         mg_snapshot_unref(peek);
         return;
     }
-    if (mg_leader_fence(w->leader, token) != MG_E_OK) {
+    enum mg_err fe = mg_leader_fence(w->leader, token);
+    if (fe != MG_E_OK) {
         mg_state_write_abort(env->state);
         mg_snapshot_unref(peek);
-        MG_LOG(MG_LOG_WARN, MG_SUB_MAIN,
-               "agentcore worker: pass dropped, this node no longer leads the background work");
+        if (fe == MG_E_CONFLICT)
+            MG_LOG(MG_LOG_WARN, MG_SUB_MAIN,
+                   "agentcore worker: pass dropped, this node no longer leads the background work");
+        else
+            MG_LOG(MG_LOG_ERROR, MG_SUB_MAIN, "agentcore worker: cannot check the lease: %s",
+                   mg_err_str(fe));
         return;
     }
     /* under the write lock, the current snapshot is exactly the store's state */

@@ -114,10 +114,12 @@ static void s_write(const struct mg_env *env, struct mg_leader *leader, const ch
         return; /* the node that leads now synchronizes it again */
     if (mg_state_write_begin(env->state) != MG_E_OK)
         return;
-    if (mg_leader_fence(leader, token) != MG_E_OK) {
+    enum mg_err fe = mg_leader_fence(leader, token);
+    if (fe != MG_E_OK) {
         mg_state_write_abort(env->state);
-        MG_LOG(MG_LOG_WARN, MG_SUB_MAIN,
-               "target %s: not written, this node no longer leads the background work", key);
+        MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "target %s: not written, %s", key,
+               fe == MG_E_CONFLICT ? "this node no longer leads the background work"
+                                   : mg_err_str(fe));
         return;
     }
     struct mg_snapshot *snap = mg_state_acquire(env->state);

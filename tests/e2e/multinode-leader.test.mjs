@@ -10,9 +10,11 @@ import {
   BedrockAgentCoreControlClient, CreateGatewayCommand, GetGatewayCommand, ListGatewaysCommand,
 } from '@aws-sdk/client-bedrock-agentcore-control';
 import { CreateUserCommand, GetUserCommand, IAMClient } from '@aws-sdk/client-iam';
+import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { defaultAccounts, startServer } from './lib/server.mjs';
 import { makeClient } from './lib/aws.mjs';
 import { freshDatabase, pgAvailable, psql } from './lib/pg.mjs';
+import { zipFiles } from './lib/zipfile.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const A = '111122223333';
@@ -21,7 +23,13 @@ const TRUST = {
   Statement: [{ Effect: 'Allow', Principal: { Service: 'bedrock-agentcore.amazonaws.com' },
     Action: 'sts:AssumeRole' }],
 };
+const LAMBDA_TRUST = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' },
+    Action: 'sts:AssumeRole' }],
+};
 const ROLE = `arn:aws:iam::${A}:role/gwrole`;
+const FN_ROLE = `arn:aws:iam::${A}:role/fnrole`;
 // The documented defaults (docs/postgresql.md): a 10 s lease renewed every 2 s, so a survivor
 // takes over at most 10 s after the leader's last renewal, plus one renewal period.
 const TAKEOVER_MS = 10000 + 2000 + 1500;
@@ -32,7 +40,12 @@ const skip = pgAvailable() ? false : 'no PostgreSQL: set MCPGATE_TEST_PG (script
 
 function accounts() {
   const acc = defaultAccounts();
-  for (const a of acc) a.roles = { gwrole: { name: 'gwrole', assumeRolePolicyDocument: TRUST } };
+  for (const a of acc) {
+    a.roles = {
+      gwrole: { name: 'gwrole', assumeRolePolicyDocument: TRUST },
+      fnrole: { name: 'fnrole', assumeRolePolicyDocument: LAMBDA_TRUST },
+    };
+  }
   return acc;
 }
 
@@ -65,10 +78,13 @@ describe('two nodes on one PostgreSQL database', { skip }, () => {
   before(async () => {
     db = await freshDatabase('leader');
     acc = accounts();
-    n1 = await startServer({ store: db.uri, accounts: acc });
-    await n1.waitStderr(LEADS);
-    n2 = await startServer({ store: db.uri, accounts: acc });
-    await n2.waitStderr(FOLLOWS);
+    // Both start at once; n1 is then the one that leads, n2 the other.
+    [n1, n2] = await Promise.all([startServer({ store: db.uri, accounts: acc }),
+      startServer({ store: db.uri, accounts: acc })]);
+    const either = () => LEADS.test(n1.stderr()) || LEADS.test(n2.stderr());
+    await n1.waitStderr(either, 5000);
+    if (!LEADS.test(n1.stderr())) [n1, n2] = [n2, n1];
+    await n2.waitStderr(FOLLOWS, 5000);
   });
   after(async () => {
     await n1?.stop();
@@ -82,7 +98,8 @@ describe('two nodes on one PostgreSQL database', { skip }, () => {
   const control = (gw, extra = {}) =>
     makeClient(BedrockAgentCoreControlClient, gw, acc[0].root, extra);
 
-  test('exactly one node leads the background work', () => {
+  test('exactly one node leads the background work', async () => {
+    await sleep(2500); // a renewal period: the other has tried again meanwhile
     assert.match(n1.stderr(), LEADS);
     assert.doesNotMatch(n2.stderr(), LEADS);
     assert.match(n2.stderr(), FOLLOWS);
@@ -155,6 +172,19 @@ describe('two nodes on one PostgreSQL database', { skip }, () => {
       assert.equal(ierr.name, 'ServiceUnavailable');
       assert.equal(ierr.$metadata.httpStatusCode, 503);
       assert.ok(ierr.$metadata.attempts > 1, `the SDK did not retry (attempts ${ierr.$metadata.attempts})`);
+      let lerr = null;
+      try {
+        await makeClient(LambdaClient, gw, acc[0].root, { maxAttempts: 2 }).send(new CreateFunctionCommand({
+          FunctionName: 'duringoutage', Runtime: 'python3.12', Role: FN_ROLE, Handler: 'app.handler',
+          Code: { ZipFile: zipFiles({ 'app.py': 'def handler(e, c):\n    return e\n' }) },
+        }));
+      } catch (e) {
+        lerr = e;
+      }
+      assert.ok(lerr, 'CreateFunction succeeded during the outage');
+      assert.equal(lerr.name, 'ServiceException');
+      assert.equal(lerr.$metadata.httpStatusCode, 503);
+      assert.ok(lerr.$metadata.attempts > 1, `the SDK did not retry (attempts ${lerr.$metadata.attempts})`);
       // Reads are answered from memory.
       const got = await control(gw).send(new GetGatewayCommand({ gatewayIdentifier: before.gatewayId }));
       assert.equal(got.status, 'READY');
