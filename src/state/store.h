@@ -155,7 +155,8 @@ struct mg_store_lease {
  * already has it; out->held false when another holder's lease has not expired. A lease of
  * holder that expired before the renewal comes back with a new token. Names and holders: at most
  * MG_STORE_NAME_MAX bytes of UTF-8. Never waits on the caller's transaction (its own
- * connection), but may wait for another transaction that fenced on the lease to end. */
+ * connection), but may wait for another transaction that fenced on the lease to end: never call
+ * it from a thread that holds a fenced transaction (it would wait for itself). */
 MG_MUST_USE enum mg_err mg_store_lease_take(struct mg_store *s, const char *name,
                                             const char *holder, int lease_ms,
                                             struct mg_store_lease *out);
