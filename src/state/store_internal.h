@@ -50,6 +50,12 @@ struct mg_store_ops {
     /* mg_store_wait_change without the front end's checks; *gen_out the stored generation. */
     enum mg_err (*wait_change)(struct mg_store *s, uint64_t seen, int timeout_ms,
                                uint64_t *gen_out);
+    /* Leases (mg_store_lease_*), on a connection of their own; NULL: one process uses the store
+     * (SQLite) and it always leads. lease_fence runs in the caller's write transaction. */
+    enum mg_err (*lease_take)(struct mg_store *s, const char *name, const char *holder,
+                              int lease_ms, struct mg_store_lease *out);
+    enum mg_err (*lease_drop)(struct mg_store *s, const char *name, const char *holder);
+    enum mg_err (*lease_fence)(struct mg_store *s, const char *name, uint64_t token, int lease_ms);
     /* Chunks (mg_store_chunk_put ...): data NULL deletes every part of the key (MG_E_NOT_FOUND
      * when there was none); chunk_get reads one part (MG_E_NOT_FOUND when absent). */
     enum mg_err (*chunk_write)(struct mg_store *s, const char *kind, const char *account,

@@ -1,4 +1,4 @@
--- 0002_lambdacode.sql (PostgreSQL): chunks, large values kept beside the documents (Lambda code
+-- 0003_lambdacode.sql (PostgreSQL): chunks, large values kept beside the documents (Lambda code
 -- packages), each in parts of at most MG_STORE_DOC_MAX bytes; never read into a snapshot or a
 -- scan.
 CREATE TABLE chunks (
