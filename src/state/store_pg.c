@@ -1145,6 +1145,9 @@ static enum mg_err s_lease_fence(struct mg_store *s, const char *name, uint64_t 
     if (PQntuples(res) != 1)
         err = MG_E_CONFLICT;
     PQclear(res);
+    return err;
+}
+
 /* ---- chunks (unnamed statements: a chunk is megabytes, its statement's parse is not what it
  * costs) ---- */
 
