@@ -373,18 +373,21 @@ enum mg_err mg_ac_index_get(const struct mg_env *env, const char *kind, const ch
     return e;
 }
 
-/* The gateways of the account that count against the quota: every one not being deleted (those
- * that have a name row). */
-static size_t s_live_gateways(const struct mg_snapshot *snap, const char *account)
+/* Whether the account has reached its quota of gateways: counting every one not being deleted
+ * (those that have a name row), read only when the account's gateways, deleted or not, are
+ * that many. */
+static bool s_quota_reached(const struct mg_snapshot *snap, const char *account, size_t quota)
 {
     size_t n, live = 0;
     const struct mg_snapshot_doc *d = mg_snapshot_range(snap, MG_AC_KIND_GATEWAY, account, &n);
+    if (n < quota)
+        return false;
     for (size_t i = 0; i < n; i++) {
         const char *st = json_string_value(json_object_get(d[i].doc, "status"));
         if (st == NULL || strcmp(st, "DELETING") != 0)
             live++;
     }
-    return live;
+    return live >= quota;
 }
 
 void mg_ac_create_gateway(struct mg_call *c)
@@ -457,7 +460,7 @@ void mg_ac_create_gateway(struct mg_call *c)
             mg_ac_write_failed(c, ie);
         goto out;
     }
-    if (s_live_gateways(snap, account) >= mg_ac_quotas(c->service)->gateways_per_account) {
+    if (s_quota_reached(snap, account, mg_ac_quotas(c->service)->gateways_per_account)) {
         mg_state_write_abort(env->state);
         char msg[200];
         snprintf(msg, sizeof(msg),
