@@ -475,10 +475,11 @@ static bool s_migrate_one(struct mg_lambda *L, const char *account, const char *
         !mg_lambda_code_dir(L->env->data_dir, account, name, dir, sizeof(dir)) ||
         !mg_fmt(zip, sizeof(zip), "%s/%s.zip", dir, hex))
         return true;
-    struct mg_snapshot *snap = mg_state_acquire(L->env->state);
-    bool stored = mg_snapshot_get(snap, MG_LAMBDA_CODE_KIND, account, hex) != NULL;
-    mg_snapshot_unref(snap);
-    if (stored)
+    struct mg_buf rec;
+    mg_buf_init(&rec, 4096);
+    enum mg_err have = mg_store_get(L->env->store, MG_LAMBDA_CODE_KIND, account, hex, &rec);
+    mg_buf_cleanup(&rec);
+    if (have == MG_E_OK)
         return true;
     struct mg_buf z;
     mg_buf_init(&z, MG_LAMBDA_ZIP_MAX);

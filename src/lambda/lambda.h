@@ -135,6 +135,10 @@ bool mg_lambda_parse_name(const char *in, struct mg_lambda_name *out);
 bool mg_lambda_name_is_local(const struct mg_lambda_name *n, const char *in, const char *region,
                              char *why, size_t cap);
 
+/* Registers the Lambda code records (kind lambda_code) as store-only: no snapshot holds them.
+ * Call before the first snapshot (the composition root does). */
+void mg_lambda_register_docs(void);
+
 /* Registers the Lambda snapshot extension; called by mg_lambda_start, idempotent. */
 void mg_lambda_init(void);
 

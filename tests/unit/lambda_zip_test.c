@@ -324,6 +324,7 @@ struct t_node {
 static void t_node_open(struct t_node *n)
 {
     memset(n, 0, sizeof(*n));
+    mg_lambda_register_docs(); /* as the server does before its first snapshot */
     t_tmpdir(n->data_dir, sizeof(n->data_dir));
     assert_int_equal(mkdir(n->data_dir, 0700), 0);
     struct mg_errinfo ei = {0};
