@@ -49,6 +49,30 @@ const struct mg_store_migration g_mg_store_sqlite_migrations[] = {
         "WHERE kind = 'agentcore_gateway' AND json_valid(doc)\n"
         "  AND json_type(doc, '$._clientToken') = 'text';\n",
     },
+    {
+        3,
+        "0003_feed.sql",
+        "-- 0003_feed.sql: the change log. Every write transaction records the rows it changed "
+        "with the\n"
+        "-- generation its commit gave the store (kind '' marks a generation whose rows are not "
+        "listed:\n"
+        "-- a reader rebuilds in full). Rows of generations up to store_changes_floor are pruned; "
+        "the log\n"
+        "-- starts at the generation the store had when this ran.\n"
+        "CREATE TABLE store_changes (\n"
+        "    generation INTEGER NOT NULL,\n"
+        "    kind TEXT NOT NULL,\n"
+        "    account TEXT NOT NULL,\n"
+        "    key TEXT NOT NULL\n"
+        ");\n"
+        "CREATE INDEX store_changes_by_generation ON store_changes (generation);\n"
+        "CREATE TABLE store_changes_floor (\n"
+        "    id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),\n"
+        "    value INTEGER NOT NULL\n"
+        ");\n"
+        "INSERT INTO store_changes_floor (id, value)\n"
+        "SELECT 1, value FROM meta WHERE key = 'generation';\n",
+    },
 };
 
 const size_t g_mg_store_sqlite_migration_count = sizeof(g_mg_store_sqlite_migrations) /
