@@ -465,10 +465,10 @@ bool mg_store_feed_prune_due(uint64_t gen, uint64_t *floor)
 
 struct s_feed_read {
     struct mg_store_changes *out;
-    uint64_t gen;       /* the generation of the last row */
-    size_t gen_start;   /* where its rows start in out */
-    size_t rows;        /* rows seen */
-    bool mark;          /* a mark was read */
+    uint64_t gen;     /* the generation of the last row */
+    size_t gen_start; /* where its rows start in out */
+    size_t rows;      /* rows seen */
+    bool mark;        /* a mark was read */
 };
 
 static bool s_feed_row(void *user, uint64_t generation, const char *kind, const char *account,

@@ -1046,8 +1046,8 @@ static enum mg_err s_feed_prune(const struct mg_store_pg *q, struct s_conn *c, u
     const char *vals[1] = {v};
     const int lens[1] = {8};
     enum mg_err err = MG_E_OK;
-    PQclear(s_run(q, c, S_FEED_PRUNE, vals, lens, PGRES_COMMAND_OK, "pruning the change log",
-                  &err));
+    PQclear(
+        s_run(q, c, S_FEED_PRUNE, vals, lens, PGRES_COMMAND_OK, "pruning the change log", &err));
     return err;
 }
 
@@ -1061,8 +1061,8 @@ static enum mg_err s_feed_rows(const struct mg_store_pg *q, struct s_conn *c, ui
     const char *vals[3] = {a, u, l};
     const int lens[3] = {8, 8, 8};
     enum mg_err err = MG_E_OK;
-    PGresult *res = s_run(q, c, S_FEED_READ, vals, lens, PGRES_TUPLES_OK,
-                          "reading the change log", &err);
+    PGresult *res = s_run(q, c, S_FEED_READ, vals, lens, PGRES_TUPLES_OK, "reading the change log",
+                          &err);
     if (res == NULL)
         return err;
     int n = PQntuples(res);

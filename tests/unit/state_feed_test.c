@@ -236,8 +236,7 @@ static void test_feed_overflow_rebuilds(void **state)
     for (unsigned i = 0; i <= MG_STORE_FEED_TX_ROWS; i++) {
         char key[16];
         snprintf(key, sizeof(key), "bulk%u", i);
-        assert_int_equal(mg_store_put(f->a.store, "thing", "1", key, MG_SLICE_LIT("{}")),
-                         MG_E_OK);
+        assert_int_equal(mg_store_put(f->a.store, "thing", "1", key, MG_SLICE_LIT("{}")), MG_E_OK);
     }
     assert_int_equal(mg_state_write_commit(&f->a.st, &ei), MG_E_OK);
     char last[16];
@@ -260,8 +259,8 @@ static void test_feed_overflow_rebuilds(void **state)
     char sql[160];
     unsigned long long g = 2ull * MG_STORE_FEED_KEEP - 2ull;
     if (f->pg) {
-        snprintf(sql, sizeof(sql), "SET search_path TO " PG_SCHEMA
-                 "; UPDATE store_generation SET value = %llu", g);
+        snprintf(sql, sizeof(sql),
+                 "SET search_path TO " PG_SCHEMA "; UPDATE store_generation SET value = %llu", g);
         pg_exec(sql);
     } else {
         char db[128];

@@ -972,7 +972,6 @@ static void test_store_wait_change(void **state)
     mg_store_close(s);
 }
 
-
 /* ---- the change log ---- */
 
 /* Whether the list holds (kind, account, key). */
