@@ -281,6 +281,49 @@ static void test_feed_overflow_rebuilds(void **state)
     assert_int_equal(st.rebuilds, 1); /* the new follower's */
 }
 
+static int64_t pg_kill_all(void)
+{
+    PGconn *c = PQconnectdb(pg_uri());
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND application_name = 'mcpgate'");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    int64_t n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
+
+/* Every connection dropped (a database restart): the follower fails, pauses, reconnects and
+ * applies what was written meanwhile. */
+static void test_feed_connection_loss(void **state)
+{
+    struct fx *f = *state;
+    need_backend(f);
+    write_doc(&f->a, "before", "{}");
+    assert_true(wait_for(&f->b, "before", true, 1000) >= 0);
+    assert_true(pg_kill_all() >= 2);
+    /* the writer's first call finds its connection gone */
+    struct mg_errinfo ei = {0};
+    enum mg_err e = MG_E_STORE;
+    for (int i = 0; i < 5 && e != MG_E_OK; i++) {
+        if (mg_state_write_begin(&f->a.st) != MG_E_OK)
+            continue;
+        e = mg_store_put(f->a.store, "thing", "1", "during", MG_SLICE_LIT("{}"));
+        if (e == MG_E_OK)
+            e = mg_state_write_commit(&f->a.st, &ei);
+        else
+            mg_state_write_abort(&f->a.st);
+    }
+    assert_int_equal(e, MG_E_OK);
+    assert_true(wait_for(&f->b, "during", true, 3000) >= 0);
+    write_doc(&f->a, "after", "{}");
+    assert_true(wait_for(&f->b, "after", true, 1000) >= 0);
+    struct mg_state_feed_stats st;
+    mg_state_feed_stats(f->b.feed, &st);
+    assert_true(st.failures >= 1);
+}
+
 int main(void)
 {
     g_mg_log_level = MG_LOG_OFF;
@@ -295,6 +338,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_feed_overflow_rebuilds, setup, teardown),
         {"pg/test_feed_propagates", test_feed_propagates, setup_pg, teardown, NULL},
         {"pg/test_feed_overflow_rebuilds", test_feed_overflow_rebuilds, setup_pg, teardown, NULL},
+        {"pg/test_feed_connection_loss", test_feed_connection_loss, setup_pg, teardown, NULL},
     };
     return MG_RUN_TESTS(tests);
 }
