@@ -3,6 +3,7 @@
 // created on the other node and listed over MCP, an IAM user's new access key accepted by the
 // other node. Skipped without PostgreSQL (MCPGATE_TEST_PG).
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import {
   CreateGatewayCommand, CreateGatewayTargetCommand, DeleteGatewayCommand, GetGatewayCommand,
@@ -20,6 +21,8 @@ let db;
 let n1;
 let n2;
 let A;
+// The bound: 100 ms; a sanitizer build runs several times slower, it gets 500 ms.
+let bound = 100;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -51,6 +54,7 @@ before(async () => {
   n1 = await startServer({ store: db.uri, accounts });
   n2 = await startServer({ store: db.uri, accounts });
   A = accounts[0];
+  if (/libasan|libclang_rt\.asan/.test(await readFile(`/proc/${n1.pid}/maps`, 'utf8'))) bound = 500;
 });
 
 after(async () => {
@@ -75,7 +79,7 @@ test('a gateway created on one node is served by the other within 100 ms (p99 of
   const p50 = percentile(lat, 50);
   const p99 = percentile(lat, 99);
   console.log(`# propagation over 50 CreateGateway: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms`);
-  assert.ok(p99 < 100, `p99 ${p99} ms`);
+  assert.ok(p99 < bound, `p99 ${p99} ms`);
   // ListGateways on the other node has every one of them
   const listed = new Set();
   let nextToken;
@@ -130,7 +134,7 @@ test('an access key created on node 1 signs a request node 2 accepts', { skip },
     return last.status === 200;
   }, t0);
   assert.match(last.text, /feeduser/);
-  assert.ok(ms < 100, `${ms} ms`);
+  assert.ok(ms < bound, `${ms} ms`);
 });
 
 test('a gateway deleted on one node is gone from the other', { skip }, async () => {
@@ -147,6 +151,6 @@ test('a gateway deleted on one node is gone from the other', { skip }, async () 
     const g = await gatewayOn(n2, out.gatewayId);
     return g === null || g.status === 'DELETING';
   }, t0);
-  assert.ok(ms < 100, `${ms} ms`);
+  assert.ok(ms < bound, `${ms} ms`);
   await until(async () => (await gatewayOn(n2, out.gatewayId)) === null, process.hrtime.bigint(), 10000);
 });
