@@ -39,7 +39,6 @@ enum s_stmt_id {
     S_PAGE_KIND_ACCOUNT,
     S_META_GET,
     S_META_PUT,
-    S_GEN_BUMP,
     S_GEN_READ,
     S_GEN_BUMP_FEED,
     S_FEED_PRUNE,
@@ -91,15 +90,10 @@ static const struct s_stmt_def s_stmts[S_STMT_COUNT] = {
                     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                     2,
                     {S_OID_TEXT, S_OID_BYTEA}},
-    /* The notification goes out when (and only if) the transaction commits. */
-    [S_GEN_BUMP] = {"WITH g AS (UPDATE store_generation SET value = value + 1 WHERE id = 1 "
-                    "RETURNING value) SELECT value, pg_notify('" S_CHANNEL "', value::text) "
-                    "FROM g",
-                    0,
-                    {0}},
     [S_GEN_READ] = {"SELECT value FROM store_generation WHERE id = 1", 0, {0}},
-    /* S_GEN_BUMP with the change log's rows, $1 a JSON array of [kind, account, key]: one round
-     * trip for the commit's bookkeeping. */
+    /* The generation bump, with the change log's rows ($1 a JSON array of [kind, account, key]):
+     * one round trip for the commit's bookkeeping. The notification goes out when (and only if)
+     * the transaction commits. */
     [S_GEN_BUMP_FEED] = {"WITH g AS (UPDATE store_generation SET value = value + 1 WHERE id = 1 "
                          "RETURNING value), l AS (INSERT INTO store_changes "
                          "(generation, kind, account, key) SELECT g.value, r->>0, r->>1, r->>2 "
