@@ -8,6 +8,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/util.h"
 #include "state/store_internal.h"
 
 static _Thread_local struct mg_errinfo s_last_error;
@@ -523,4 +524,82 @@ enum mg_err mg_store_changes_since(struct mg_store *s, uint64_t after, struct mg
         *upto_out = r.gen - 1;
     }
     return MG_E_OK;
+}
+
+/* ---- conditional meta writes (insert once, compare and swap) ------------------------------ */
+
+/* One conditional meta write: in the caller's transaction when it holds one, else in its own. */
+static enum mg_err s_meta_write_if(struct mg_store *s, const char *key,
+                                   const struct mg_slice *expected, struct mg_slice value)
+{
+    MG_TRY(s_check_name("meta key", key, false));
+    if (strcmp(key, "generation") == 0)
+        return mg_store_note(MG_E_INVALID, "meta key \"generation\" is reserved for the store");
+    MG_TRY(s_check_doc(value));
+    if (expected != NULL)
+        MG_TRY(s_check_doc(*expected));
+    bool own = !s_holds_tx(s);
+    if (!own && s->tx_failed)
+        return mg_store_note(MG_E_STORE, "store transaction already failed: roll it back");
+    if (own)
+        MG_TRY(mg_store_begin(s));
+    enum mg_err err = s->ops->meta_write_if(s, key, expected, value);
+    bool soft = err == MG_E_CONFLICT || err == MG_E_NOT_FOUND;
+    if (!own) {
+        if (err == MG_E_OK)
+            s->tx_dirty = true;
+        else if (!soft)
+            s->tx_failed = true;
+    } else if (err == MG_E_OK) {
+        s->tx_dirty = true;
+        err = mg_store_commit(s);
+    } else {
+        mg_store_rollback(s);
+    }
+    if (err == MG_E_CONFLICT)
+        return mg_store_note(err, "meta %s %s", key,
+                             expected ? "changed meanwhile" : "already exists");
+    if (err == MG_E_NOT_FOUND)
+        return mg_store_note(err, "meta %s not found", key);
+    return err;
+}
+
+enum mg_err mg_store_meta_insert(struct mg_store *s, const char *key, struct mg_slice value)
+{
+    return s_meta_write_if(s, key, NULL, value);
+}
+
+enum mg_err mg_store_meta_swap(struct mg_store *s, const char *key, struct mg_slice expected,
+                               struct mg_slice value)
+{
+    return s_meta_write_if(s, key, &expected, value);
+}
+
+enum mg_err mg_store_meta_secret(struct mg_store *s, const char *key, uint8_t *out, size_t len)
+{
+    if (len == 0 || len > 64)
+        return mg_store_note(MG_E_INVALID, "meta secret %s: %zu bytes asked for", key, len);
+    struct mg_buf b;
+    mg_buf_init(&b, 4096);
+    enum mg_err e = mg_store_meta_get(s, key, &b);
+    if (e == MG_E_NOT_FOUND) {
+        uint8_t fresh[64];
+        mg_random_bytes(fresh, len);
+        e = mg_store_meta_insert(s, key, mg_slice_make(fresh, len));
+        mg_memzero(fresh, sizeof(fresh));
+        /* this node's value, or the one another node inserted first: read back either way */
+        if (e == MG_E_OK || e == MG_E_CONFLICT)
+            e = mg_store_meta_get(s, key, &b);
+    }
+    if (e == MG_E_OK && b.len != len)
+        e = mg_store_fail(MG_E_STORE,
+                          "meta %s holds %zu bytes, not the %zu of a key this server makes: the "
+                          "store is damaged or was written by another program",
+                          key, b.len, len);
+    if (e == MG_E_OK)
+        mg_memcpy(out, b.ptr, len);
+    if (b.ptr)
+        mg_memzero(b.ptr, b.len);
+    mg_buf_cleanup(&b);
+    return e;
 }

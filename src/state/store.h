@@ -151,5 +151,20 @@ void mg_store_last_error(struct mg_errinfo *ei);
 MG_MUST_USE enum mg_err mg_store_meta_get(struct mg_store *s, const char *key, struct mg_buf *out);
 MG_MUST_USE enum mg_err mg_store_meta_put(struct mg_store *s, const char *key,
                                           struct mg_slice value);
+/* Insert only: MG_E_CONFLICT when key holds a value already (written by this or any other node
+ * sharing the store). Of several handles inserting the same key at once, exactly one wins; the
+ * others get MG_E_CONFLICT and read the winner's value back with mg_store_meta_get. */
+MG_MUST_USE enum mg_err mg_store_meta_insert(struct mg_store *s, const char *key,
+                                             struct mg_slice value);
+/* Compare and swap: replaces the value of key with value only while it is exactly expected;
+ * MG_E_CONFLICT when it is something else, MG_E_NOT_FOUND when key holds nothing. */
+MG_MUST_USE enum mg_err mg_store_meta_swap(struct mg_store *s, const char *key,
+                                           struct mg_slice expected, struct mg_slice value);
+/* A server-wide secret of len random bytes (1 to 64) under key, made once for every node sharing
+ * the store: read; when absent, a new random value is inserted and the stored one (this node's or
+ * the one another node inserted first) read back into out. A stored value of another length is
+ * MG_E_STORE (a damaged or foreign store: never silently replaced, since other nodes use it). */
+MG_MUST_USE enum mg_err mg_store_meta_secret(struct mg_store *s, const char *key, uint8_t *out,
+                                             size_t len);
 
 #endif

@@ -37,6 +37,11 @@ struct mg_store_ops {
     enum mg_err (*doc_write)(struct mg_store *s, const struct mg_store_row *row,
                              enum mg_store_write_mode mode);
     enum mg_err (*meta_write)(struct mg_store *s, const char *key, struct mg_slice value);
+    /* Insert only (MG_E_CONFLICT when key exists); with expected non-NULL, replace only while
+     * the stored value equals *expected (MG_E_CONFLICT when it differs, MG_E_NOT_FOUND when key
+     * is absent). */
+    enum mg_err (*meta_write_if)(struct mg_store *s, const char *key,
+                                 const struct mg_slice *expected, struct mg_slice value);
 
     enum mg_err (*doc_get)(struct mg_store *s, bool on_writer, const char *kind,
                            const char *account, const char *key, struct mg_buf *out);

@@ -44,6 +44,8 @@ enum s_stmt_id {
     S_FEED_PRUNE,
     S_FEED_FLOOR,
     S_FEED_READ,
+    S_META_INSERT,
+    S_META_SWAP,
     S_STMT_COUNT
 };
 
@@ -110,6 +112,15 @@ static const struct s_stmt_def s_stmts[S_STMT_COUNT] = {
                      "WHERE generation > $1 AND generation <= $2 ORDER BY generation LIMIT $3",
                      3,
                      {S_OID_INT8, S_OID_INT8, S_OID_INT8}},
+    [S_META_INSERT] = {"INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                       2,
+                       {S_OID_TEXT, S_OID_BYTEA}},
+    /* one row back: whether the key exists, and whether it was swapped */
+    [S_META_SWAP] = {"WITH u AS (UPDATE meta SET value = $2 WHERE key = $1 AND value = $3 "
+                     "RETURNING 1) SELECT (SELECT count(*) FROM u), "
+                     "(SELECT count(*) FROM meta WHERE key = $1)",
+                     3,
+                     {S_OID_TEXT, S_OID_BYTEA, S_OID_BYTEA}},
 };
 
 struct s_conn {
@@ -740,6 +751,42 @@ static enum mg_err s_meta_write(struct mg_store *s, const char *key, struct mg_s
     return err;
 }
 
+static enum mg_err s_meta_write_if(struct mg_store *s, const char *key,
+                                   const struct mg_slice *expected, struct mg_slice value)
+{
+    struct mg_store_pg *q = s_q(s);
+    struct s_conn *c = &q->writer;
+    MG_TRY(s_check_utf8("meta key", key));
+    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+        return s_fail(q, c, NULL, "writing");
+    const char *vals[3] = {key, value.ptr != NULL ? (const char *)value.ptr : "", ""};
+    int lens[3] = {(int)strlen(key), value.ptr != NULL ? (int)value.len : 0, 0};
+    if (expected != NULL && expected->ptr != NULL) {
+        vals[2] = (const char *)expected->ptr;
+        lens[2] = (int)expected->len;
+    }
+    enum mg_err err = MG_E_OK;
+    if (expected == NULL) {
+        PGresult *res = s_run(q, c, S_META_INSERT, vals, lens, PGRES_COMMAND_OK, "writing", &err);
+        if (res == NULL)
+            return err;
+        bool none = strcmp(PQcmdTuples(res), "0") == 0;
+        PQclear(res);
+        return none ? MG_E_CONFLICT : MG_E_OK;
+    }
+    PGresult *res = s_run(q, c, S_META_SWAP, vals, lens, PGRES_TUPLES_OK, "writing", &err);
+    if (res == NULL)
+        return err;
+    int64_t swapped = 0, exists = 0;
+    if (PQntuples(res) != 1 || !s_get_i64(res, 0, 0, &swapped) || !s_get_i64(res, 0, 1, &exists))
+        err = mg_store_fail(MG_E_STORE, "PostgreSQL %s: unexpected answer to a meta swap",
+                            q->shown);
+    else if (swapped == 0)
+        err = exists == 0 ? MG_E_NOT_FOUND : MG_E_CONFLICT;
+    PQclear(res);
+    return err;
+}
+
 /* Copies one binary column into out (cleared by the caller). */
 static enum mg_err s_column_to_buf(const PGresult *res, int col, struct mg_buf *out)
 {
@@ -1118,6 +1165,7 @@ static const struct mg_store_ops s_pg_ops = {
     .tx_rollback = s_tx_rollback,
     .doc_write = s_doc_write,
     .meta_write = s_meta_write,
+    .meta_write_if = s_meta_write_if,
     .doc_get = s_doc_get,
     .doc_iter = s_doc_iter,
     .meta_get = s_meta_get,

@@ -545,6 +545,145 @@ static void test_store_meta(void **state)
     mg_store_close(s);
 }
 
+/* Insert-once and compare-and-swap of meta values, and the get-or-create secret on top. */
+static void test_store_meta_insert_swap(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    struct mg_buf b;
+    mg_buf_init(&b, 1024);
+    assert_int_equal(mg_store_meta_insert(s, "k", MG_SLICE_LIT("one")), MG_E_OK);
+    assert_int_equal(mg_store_meta_insert(s, "k", MG_SLICE_LIT("two")), MG_E_CONFLICT);
+    assert_int_equal(mg_store_meta_get(s, "k", &b), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&b), "one");
+    uint64_t gen = mg_store_generation(s);
+    assert_int_equal(gen, 1); /* the conflict wrote nothing */
+    /* swap: only from the expected value */
+    assert_int_equal(mg_store_meta_swap(s, "k", MG_SLICE_LIT("two"), MG_SLICE_LIT("three")),
+                     MG_E_CONFLICT);
+    assert_int_equal(mg_store_meta_swap(s, "k", MG_SLICE_LIT("on"), MG_SLICE_LIT("three")),
+                     MG_E_CONFLICT);
+    assert_int_equal(mg_store_meta_swap(s, "absent", MG_SLICE_LIT("x"), MG_SLICE_LIT("y")),
+                     MG_E_NOT_FOUND);
+    assert_int_equal(mg_store_meta_swap(s, "k", MG_SLICE_LIT("one"), MG_SLICE_LIT("three")),
+                     MG_E_OK);
+    assert_int_equal(mg_store_meta_get(s, "k", &b), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&b), "three");
+    assert_int_equal(mg_store_generation(s), 2);
+    /* binary values and the empty value compare exactly */
+    static const uint8_t bin[] = {0, 1, 0xff, 0};
+    assert_int_equal(mg_store_meta_insert(s, "bin", mg_slice_make(bin, sizeof(bin))), MG_E_OK);
+    assert_int_equal(mg_store_meta_swap(s, "bin", mg_slice_make(bin, 3), MG_SLICE_LIT("")),
+                     MG_E_CONFLICT);
+    assert_int_equal(mg_store_meta_swap(s, "bin", mg_slice_make(bin, sizeof(bin)),
+                                        MG_SLICE_LIT("")),
+                     MG_E_OK);
+    assert_int_equal(mg_store_meta_swap(s, "bin", MG_SLICE_LIT(""), MG_SLICE_LIT("z")), MG_E_OK);
+    /* the store's own counter is refused */
+    assert_int_equal(mg_store_meta_insert(s, "generation", MG_SLICE_LIT("1")), MG_E_INVALID);
+    assert_int_equal(mg_store_meta_swap(s, "generation", MG_SLICE_LIT("1"), MG_SLICE_LIT("2")),
+                     MG_E_INVALID);
+    /* inside a transaction: a conflict leaves it usable; a rollback undoes the insert */
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    assert_int_equal(mg_store_meta_insert(s, "k", MG_SLICE_LIT("x")), MG_E_CONFLICT);
+    assert_int_equal(mg_store_meta_insert(s, "t", MG_SLICE_LIT("x")), MG_E_OK);
+    assert_int_equal(mg_store_meta_get(s, "t", &b), MG_E_OK);
+    mg_store_rollback(s);
+    assert_int_equal(mg_store_meta_get(s, "t", &b), MG_E_NOT_FOUND);
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    assert_int_equal(mg_store_meta_insert(s, "t", MG_SLICE_LIT("y")), MG_E_OK);
+    assert_int_equal(mg_store_commit(s), MG_E_OK);
+    assert_int_equal(mg_store_meta_get(s, "t", &b), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&b), "y");
+    /* a secret: made once, then the same */
+    uint8_t k1[32], k2[32];
+    assert_int_equal(mg_store_meta_secret(s, "sec", k1, sizeof(k1)), MG_E_OK);
+    assert_int_equal(mg_store_meta_secret(s, "sec", k2, sizeof(k2)), MG_E_OK);
+    assert_int_equal(mg_memcmp(k1, k2, sizeof(k1)), 0);
+    /* one of another length is never replaced */
+    assert_int_equal(mg_store_meta_secret(s, "k", k1, sizeof(k1)), MG_E_STORE);
+    assert_int_equal(mg_store_meta_get(s, "k", &b), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&b), "three");
+    assert_int_equal(mg_store_meta_secret(s, "sec", k1, 0), MG_E_INVALID);
+    mg_buf_cleanup(&b);
+    mg_store_close(s);
+}
+
+/* Several handles (nodes) make the same secret at once: one value wins and all read it. */
+#define RACERS 4
+
+struct racer {
+    const char *loc;
+    pthread_barrier_t *go;
+    int index;
+    enum mg_err insert_err;
+    enum mg_err secret_err;
+    uint8_t secret[32];
+    char won[16];
+};
+
+static void *racer_thread(void *arg)
+{
+    struct racer *r = arg;
+    struct mg_store *s = NULL;
+    struct mg_errinfo ei = {0};
+    r->insert_err = MG_E_INTERNAL;
+    r->secret_err = MG_E_INTERNAL;
+    enum mg_err e = mg_store_open(r->loc, &s, &ei);
+    pthread_barrier_wait(r->go);
+    if (e != MG_E_OK)
+        return NULL;
+    char mine[16];
+    snprintf(mine, sizeof(mine), "v%d", r->index);
+    r->insert_err = mg_store_meta_insert(s, "race", mg_slice_cstr(mine));
+    r->secret_err = mg_store_meta_secret(s, "race_secret", r->secret, sizeof(r->secret));
+    struct mg_buf b;
+    mg_buf_init(&b, 64);
+    if (mg_store_meta_get(s, "race", &b) == MG_E_OK && mg_buf_cstr(&b))
+        snprintf(r->won, sizeof(r->won), "%s", mg_buf_cstr(&b));
+    mg_buf_cleanup(&b);
+    mg_store_close(s);
+    return NULL;
+}
+
+static void test_store_meta_insert_race(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *first = open_ok(f); /* migrations done before the race */
+    mg_store_close(first);
+    pthread_barrier_t go;
+    assert_int_equal(pthread_barrier_init(&go, NULL, RACERS), 0);
+    struct racer r[RACERS];
+    pthread_t t[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        memset(&r[i], 0, sizeof(r[i]));
+        r[i].loc = f->loc;
+        r[i].go = &go;
+        r[i].index = i;
+        assert_int_equal(pthread_create(&t[i], NULL, racer_thread, &r[i]), 0);
+    }
+    for (int i = 0; i < RACERS; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&go);
+    int winners = 0;
+    for (int i = 0; i < RACERS; i++) {
+        if (r[i].insert_err == MG_E_OK)
+            winners++;
+        else
+            assert_int_equal(r[i].insert_err, MG_E_CONFLICT);
+        assert_int_equal(r[i].secret_err, MG_E_OK);
+        assert_int_equal(mg_memcmp(r[i].secret, r[0].secret, sizeof(r[0].secret)), 0);
+        assert_string_equal(r[i].won, r[0].won);
+    }
+    assert_int_equal(winners, 1);
+    /* the value read back is the winner's own */
+    for (int i = 0; i < RACERS; i++) {
+        char mine[16];
+        snprintf(mine, sizeof(mine), "v%d", i);
+        assert_int_equal(strcmp(mine, r[0].won) == 0, r[i].insert_err == MG_E_OK);
+    }
+}
+
 static int64_t count_migrations(const char *db_path)
 {
     sqlite3 *db = NULL;
@@ -1476,6 +1615,8 @@ int main(void)
         BOTH(test_store_transactions),
         BOTH(test_store_failed_transaction_is_poisoned),
         BOTH(test_store_meta),
+        BOTH(test_store_meta_insert_swap),
+        BOTH(test_store_meta_insert_race),
         BOTH(test_store_kill9_durability),
         BOTH(test_store_concurrency),
         BOTH(test_store_wait_change),
