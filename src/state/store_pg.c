@@ -98,8 +98,9 @@ static const struct s_stmt_def s_stmts[S_STMT_COUNT] = {
      * the transaction commits. */
     [S_GEN_BUMP_FEED] = {"WITH g AS (UPDATE store_generation SET value = value + 1 WHERE id = 1 "
                          "RETURNING value), l AS (INSERT INTO store_changes "
-                         "(generation, kind, account, key) SELECT g.value, r->>0, r->>1, r->>2 "
-                         "FROM g, jsonb_array_elements($1::jsonb) AS r) "
+                         "(generation, seq, kind, account, key) SELECT g.value, r.n, r.e->>0, "
+                         "r.e->>1, r.e->>2 FROM g, jsonb_array_elements($1::jsonb) "
+                         "WITH ORDINALITY AS r(e, n)) "
                          "SELECT value, pg_notify('" S_CHANNEL "', value::text) FROM g",
                          1,
                          {S_OID_TEXT}},
@@ -109,7 +110,7 @@ static const struct s_stmt_def s_stmts[S_STMT_COUNT] = {
                       {S_OID_INT8}},
     [S_FEED_FLOOR] = {"SELECT value FROM store_changes_floor WHERE id = 1", 0, {0}},
     [S_FEED_READ] = {"SELECT generation, kind, account, key FROM store_changes "
-                     "WHERE generation > $1 AND generation <= $2 ORDER BY generation LIMIT $3",
+                     "WHERE generation > $1 AND generation <= $2 ORDER BY generation, seq LIMIT $3",
                      3,
                      {S_OID_INT8, S_OID_INT8, S_OID_INT8}},
     [S_META_INSERT] = {"INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",

@@ -68,13 +68,13 @@ static const char *const s_sql[S_STMT_COUNT] = {
                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     [S_GEN_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'generation' RETURNING value",
     [S_GEN_READ] = "SELECT value FROM meta WHERE key = 'generation'",
-    [S_FEED_ADD] = "INSERT INTO store_changes (generation, kind, account, key) "
-                   "VALUES (?1, ?2, ?3, ?4)",
+    [S_FEED_ADD] = "INSERT INTO store_changes (generation, kind, account, key, seq) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5)",
     [S_FEED_PRUNE] = "DELETE FROM store_changes WHERE generation <= ?1",
     [S_FEED_FLOOR_SET] = "UPDATE store_changes_floor SET value = max(value, ?1) WHERE id = 1",
     [S_FEED_FLOOR] = "SELECT value FROM store_changes_floor WHERE id = 1",
     [S_FEED_READ] = "SELECT generation, kind, account, key FROM store_changes "
-                    "WHERE generation > ?1 AND generation <= ?2 ORDER BY generation LIMIT ?3",
+                    "WHERE generation > ?1 AND generation <= ?2 ORDER BY generation, seq LIMIT ?3",
     [S_META_INSERT] = "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
     [S_META_SWAP] = "UPDATE meta SET value = ?2 WHERE key = ?1 AND value = ?3",
 };
@@ -841,7 +841,7 @@ static enum mg_err s_wait_change(struct mg_store *s, uint64_t seen, int timeout_
 /* Runs one change-log statement on the writer with an integer first parameter and, for rows,
  * the names. */
 static int s_feed_step(struct s_conn *c, enum s_stmt_id id, uint64_t v, const char *kind,
-                       const char *account, const char *key)
+                       const char *account, const char *key, size_t seq)
 {
     sqlite3_stmt *st = NULL;
     bool fresh = false;
@@ -854,6 +854,8 @@ static int s_feed_step(struct s_conn *c, enum s_stmt_id id, uint64_t v, const ch
             rc = s_bind_text(st, 3, account, strlen(account));
         if (rc == SQLITE_OK)
             rc = s_bind_text(st, 4, key, strlen(key));
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(st, 5, (sqlite3_int64)seq);
     }
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
@@ -871,14 +873,14 @@ static enum mg_err s_feed_record(struct mg_store_sqlite *q, uint64_t gen)
     const struct mg_store_changes *ch = &q->base.tx_changes;
     int rc = SQLITE_OK;
     if (!mg_store_feed_listed(&q->base))
-        rc = s_feed_step(c, S_FEED_ADD, gen, "", "", "");
+        rc = s_feed_step(c, S_FEED_ADD, gen, "", "", "", 0);
     for (size_t i = 0; rc == SQLITE_OK && mg_store_feed_listed(&q->base) && i < ch->n; i++)
-        rc = s_feed_step(c, S_FEED_ADD, gen, ch->v[i].kind, ch->v[i].account, ch->v[i].key);
+        rc = s_feed_step(c, S_FEED_ADD, gen, ch->v[i].kind, ch->v[i].account, ch->v[i].key, i);
     uint64_t floor = 0;
     if (rc == SQLITE_OK && mg_store_feed_prune_due(gen, &floor)) {
-        rc = s_feed_step(c, S_FEED_PRUNE, floor, NULL, NULL, NULL);
+        rc = s_feed_step(c, S_FEED_PRUNE, floor, NULL, NULL, NULL, 0);
         if (rc == SQLITE_OK)
-            rc = s_feed_step(c, S_FEED_FLOOR_SET, floor, NULL, NULL, NULL);
+            rc = s_feed_step(c, S_FEED_FLOOR_SET, floor, NULL, NULL, NULL, 0);
     }
     if (rc != SQLITE_OK)
         return s_fail(q, c->db, rc, "recording the change log");
