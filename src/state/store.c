@@ -48,6 +48,12 @@ void mg_store_last_error(struct mg_errinfo *ei)
     *ei = s_last_error;
 }
 
+void mg_store_last_error_clear(void)
+{
+    s_last_error.code = MG_E_OK;
+    s_last_error.msg[0] = '\0';
+}
+
 void mg_store_base_init(struct mg_store *s, const struct mg_store_ops *ops)
 {
     s->ops = ops;
@@ -154,7 +160,7 @@ enum mg_err mg_store_open(const char *location, struct mg_store **out, struct mg
     if (err != MG_E_OK) {
         mg_store_last_error(ei);
         s->ops->destroy(s);
-        return err;
+        return err == MG_E_UNAVAILABLE ? MG_E_STORE : err;
     }
     atomic_store(&s->generation, gen);
     *out = s;
@@ -221,7 +227,8 @@ enum mg_err mg_store_commit(struct mg_store *s)
     enum mg_err err;
     if (s->tx_failed) {
         s->ops->tx_rollback(s);
-        err = mg_store_fail(MG_E_STORE,
+        /* A write lost to an unreachable database keeps its code: the caller answers 503. */
+        err = mg_store_fail(s_last_error.code == MG_E_UNAVAILABLE ? MG_E_UNAVAILABLE : MG_E_STORE,
                             "store transaction rolled back: a write in it failed earlier");
     } else {
         uint64_t gen = 0;
@@ -524,6 +531,66 @@ enum mg_err mg_store_changes_since(struct mg_store *s, uint64_t after, struct mg
         *upto_out = r.gen - 1;
     }
     return MG_E_OK;
+}
+
+/* ---- leases ---- */
+
+enum mg_err mg_store_lease_take(struct mg_store *s, const char *name, const char *holder,
+                                int lease_ms, struct mg_store_lease *out)
+{
+    out->held = false;
+    out->token = 0;
+    MG_TRY(s_check_name("lease name", name, false));
+    MG_TRY(s_check_name("lease holder", holder, false));
+    if (lease_ms <= 0)
+        return mg_store_note(MG_E_INVALID, "lease length must be positive");
+    if (s->ops->lease_take == NULL) {
+        out->held = true;
+        out->token = 1;
+        return MG_E_OK;
+    }
+    return s->ops->lease_take(s, name, holder, lease_ms, out);
+}
+
+enum mg_err mg_store_lease_drop(struct mg_store *s, const char *name, const char *holder)
+{
+    MG_TRY(s_check_name("lease name", name, false));
+    MG_TRY(s_check_name("lease holder", holder, false));
+    if (s->ops->lease_drop == NULL)
+        return MG_E_OK;
+    return s->ops->lease_drop(s, name, holder);
+}
+
+enum mg_err mg_store_lease_fence(struct mg_store *s, const char *name, uint64_t token, int lease_ms)
+{
+    if (!s_holds_tx(s))
+        return mg_store_note(MG_E_INVALID, "a lease fence needs an open store transaction");
+    MG_TRY(s_check_name("lease name", name, false));
+    if (lease_ms <= 0)
+        return mg_store_note(MG_E_INVALID, "lease length must be positive");
+    if (s->tx_failed)
+        return mg_store_note(MG_E_STORE, "store transaction already failed: roll it back");
+    if (s->ops->lease_fence == NULL)
+        return MG_E_OK;
+    enum mg_err err = s->ops->lease_fence(s, name, token, lease_ms);
+    if (err == MG_E_CONFLICT)
+        return mg_store_note(err, "lease %s is no longer held with token %llu", name,
+                             (unsigned long long)token);
+    if (err != MG_E_OK)
+        s->tx_failed = true;
+    return err;
+}
+
+bool mg_store_shared(const struct mg_store *s)
+{
+    return s->ops->lease_take != NULL;
+}
+
+bool mg_store_unavailable(enum mg_err e)
+{
+    if (e == MG_E_UNAVAILABLE)
+        return true;
+    return e == MG_E_STORE && s_last_error.code == MG_E_UNAVAILABLE;
 }
 
 /* ---- conditional meta writes (insert once, compare and swap) ------------------------------ */

@@ -60,6 +60,12 @@ struct mg_store_ops {
      * in generation order, at most `limit` of them. */
     enum mg_err (*feed_read)(struct mg_store *s, uint64_t after, size_t limit, mg_store_feed_fn fn,
                              void *user, uint64_t *gen_out, uint64_t *floor_out);
+    /* Leases (mg_store_lease_*), on a connection of their own; NULL: one process uses the store
+     * (SQLite) and it always leads. lease_fence runs in the caller's write transaction. */
+    enum mg_err (*lease_take)(struct mg_store *s, const char *name, const char *holder,
+                              int lease_ms, struct mg_store_lease *out);
+    enum mg_err (*lease_drop)(struct mg_store *s, const char *name, const char *holder);
+    enum mg_err (*lease_fence)(struct mg_store *s, const char *name, uint64_t token, int lease_ms);
 };
 
 /* The base every backend embeds first. */

@@ -56,6 +56,11 @@ before(async () => {
   // at the same moment, on an empty database: migrations, identities, token key, vault key and
   // issuer keys are all made by whichever node gets there first, and used by both
   [node1, node2] = await Promise.all([startServer(opts), startServer(opts)]);
+  // node 1 is the one that runs the background work (docs/postgresql.md, the lease), so the
+  // gateways and targets it creates become READY without the change feed
+  const LEADS = /leader: this node leads the background work/;
+  await node1.waitStderr(() => LEADS.test(node1.stderr()) || LEADS.test(node2.stderr()), 5000);
+  if (!LEADS.test(node1.stderr())) [node1, node2] = [node2, node1];
 });
 
 after(async () => {

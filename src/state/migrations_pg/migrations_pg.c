@@ -37,8 +37,25 @@ const struct mg_store_migration g_mg_store_pg_migrations[] = {
     },
     {
         2,
-        "0002_feed.sql",
-        "-- 0002_feed.sql (PostgreSQL): the change log. Every write transaction records the rows "
+        "0002_leader.sql",
+        "-- 0002_leader.sql (PostgreSQL): leases, so that background work runs on one node at a "
+        "time.\n"
+        "-- expires_at is set with the server's clock; token grows whenever a lease starts again, "
+        "and a\n"
+        "-- holder's writes check it (store.h, mg_store_lease_*). SQLite has no counterpart: one "
+        "process\n"
+        "-- owns an SQLite store and always holds every lease.\n"
+        "CREATE TABLE leases (\n"
+        "    name text COLLATE \"C\" PRIMARY KEY NOT NULL,\n"
+        "    holder text COLLATE \"C\" NOT NULL,\n"
+        "    token bigint NOT NULL,\n"
+        "    expires_at timestamptz NOT NULL\n"
+        ");\n",
+    },
+    {
+        3,
+        "0003_feed.sql",
+        "-- 0003_feed.sql (PostgreSQL): the change log. Every write transaction records the rows "
         "it\n"
         "-- changed with the generation its commit gave the store (kind '' marks a generation "
         "whose rows\n"

@@ -1,4 +1,4 @@
--- 0002_feed.sql (PostgreSQL): the change log. Every write transaction records the rows it
+-- 0003_feed.sql (PostgreSQL): the change log. Every write transaction records the rows it
 -- changed with the generation its commit gave the store (kind '' marks a generation whose rows
 -- are not listed: a reader rebuilds in full), seq numbering them within it. Rows of generations
 -- up to store_changes_floor are pruned; the log starts at the generation the store had when this
