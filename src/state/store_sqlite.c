@@ -723,21 +723,28 @@ static enum mg_err s_meta_get(struct mg_store *s, bool on_writer, const char *ke
     return s_get_one(s_q(s), on_writer, S_META_GET, NULL, NULL, key, out);
 }
 
-static int s_read_generation(struct s_conn *c, uint64_t *out)
+/* Runs a statement that reads one integer of a row that must exist (SQLITE_CORRUPT when the
+ * row is gone: the generation, the change log's floor). */
+static int s_read_int(struct s_conn *c, enum s_stmt_id id, uint64_t *out)
 {
     sqlite3_stmt *st = NULL;
     bool fresh = false;
-    int rc = s_stmt(c, S_GEN_READ, &st, &fresh);
+    int rc = s_stmt(c, id, &st, &fresh);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *out = (uint64_t)sqlite3_column_int64(st, 0);
         rc = SQLITE_OK;
     } else if (rc == SQLITE_DONE) {
-        rc = SQLITE_CORRUPT; /* the generation row is gone */
+        rc = SQLITE_CORRUPT;
     }
     s_stmt_done(st, fresh);
     return rc;
+}
+
+static int s_read_generation(struct s_conn *c, uint64_t *out)
+{
+    return s_read_int(c, S_GEN_READ, out);
 }
 
 static enum mg_err s_generation_read(struct mg_store *s, bool on_writer, uint64_t *out)
@@ -952,19 +959,7 @@ static enum mg_err s_feed_record(struct mg_store_sqlite *q, uint64_t gen)
 
 static int s_feed_floor(struct s_conn *c, uint64_t *out)
 {
-    sqlite3_stmt *st = NULL;
-    bool fresh = false;
-    int rc = s_stmt(c, S_FEED_FLOOR, &st, &fresh);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *out = (uint64_t)sqlite3_column_int64(st, 0);
-        rc = SQLITE_OK;
-    } else if (rc == SQLITE_DONE) {
-        rc = SQLITE_CORRUPT; /* the floor row is gone */
-    }
-    s_stmt_done(st, fresh);
-    return rc;
+    return s_read_int(c, S_FEED_FLOOR, out);
 }
 
 static enum mg_err s_feed_read(struct mg_store *s, uint64_t after, size_t limit,
