@@ -29,11 +29,13 @@ static const char s_token_usage[] =
     "  --ttl SECONDS         lifetime, 1 to 86400 (default: the file's tokenLifetimeSeconds,\n"
     "                        else 3600)\n"
     "  --data DIR            the server's data directory (default ./mcpgate-data)\n"
+    "  --store LOCATION      the server's store (--store of mcpgate serve, or MCPGATE_STORE;\n"
+    "                        default: the data directory): where the URL is recorded\n"
     "  --oauth-issuer FILE   the server's issuer file: the client must be in it, and its\n"
     "                        scopes and audiences are enforced as at the token endpoint\n"
     "  --public-url URL      the server's public URL: iss is URL/_mcpgate/issuer\n"
     "  --port P              the same as --public-url http://127.0.0.1:P\n"
-    "                        (default: the URL the server last recorded in DIR, else\n"
+    "                        (default: the URL the server last recorded in its store, else\n"
     "                        http://127.0.0.1:4777)\n";
 
 static const char s_issuer_usage[] =
@@ -44,17 +46,18 @@ static const char s_issuer_usage[] =
     "expire. A running server picks the new key up within a second, without a restart.\n"
     "Prints the new key id (kid).\n";
 
-/* The public URL the server last recorded in its store (mcpgate serve does at start-up). */
-static bool s_recorded_endpoint(const char *data, char *out, size_t cap)
+/* The public URL the server last recorded in its store (mcpgate serve does at start-up):
+ * `location` is a PostgreSQL URI or an SQLite directory. */
+static bool s_recorded_endpoint(const char *location, char *out, size_t cap)
 {
     char db[4096];
     struct stat st;
-    if (!mg_fmt(db, sizeof(db), "%s/mcpgate.db", data) || stat(db, &st) != 0 ||
-        !S_ISREG(st.st_mode))
+    if (!mg_store_location_is_pg(location) && (!mg_fmt(db, sizeof(db), "%s/mcpgate.db", location) ||
+                                               stat(db, &st) != 0 || !S_ISREG(st.st_mode)))
         return false; /* no server ran here: do not make a store */
     struct mg_store *store = NULL;
     struct mg_errinfo ei = {0};
-    if (mg_store_open(data, &store, &ei) != MG_E_OK)
+    if (mg_store_open(location, &store, &ei) != MG_E_OK)
         return false;
     struct mg_buf ep;
     mg_buf_init(&ep, 4096);
@@ -91,6 +94,9 @@ int mg_cli_token_main(int argc, char **argv)
 {
     const char *client = NULL, *scope = NULL, *aud = NULL, *data = "./mcpgate-data";
     const char *file = NULL, *public_url = NULL, *port = NULL;
+    const char *store_loc = getenv("MCPGATE_STORE");
+    if (store_loc != NULL && store_loc[0] == '\0')
+        store_loc = NULL;
     uint64_t ttl = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -98,10 +104,13 @@ int mg_cli_token_main(int argc, char **argv)
             fputs(s_token_usage, stdout);
             return 0;
         }
-        static const char *const opts[] = {"--client",     "--scope", "--aud",
-                                           "--ttl",        "--data",  "--oauth-issuer",
-                                           "--public-url", "--port",  NULL};
-        const char **slot[] = {&client, &scope, &aud, NULL, &data, &file, &public_url, &port};
+        static const char *const opts[] = {"--client",     "--scope",
+                                           "--aud",        "--ttl",
+                                           "--data",       "--oauth-issuer",
+                                           "--public-url", "--port",
+                                           "--store",      NULL};
+        const char **slot[] = {&client, &scope,      &aud,  NULL,      &data,
+                               &file,   &public_url, &port, &store_loc};
         size_t k = 0;
         while (opts[k] && strcmp(opts[k], a) != 0)
             k++;
@@ -149,7 +158,7 @@ int mg_cli_token_main(int argc, char **argv)
     } else if (port) {
         if (!mg_fmt(base, sizeof(base), "http://127.0.0.1:%u", (unsigned)pn))
             return 2;
-    } else if (!s_recorded_endpoint(data, base, sizeof(base)) &&
+    } else if (!s_recorded_endpoint(store_loc != NULL ? store_loc : data, base, sizeof(base)) &&
                !mg_fmt(base, sizeof(base), "http://127.0.0.1:%d", MG_DEFAULT_PORT)) {
         return 2;
     }

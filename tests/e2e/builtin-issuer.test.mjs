@@ -236,8 +236,9 @@ test('mcpgate token: prints a token that verifies against the served JWKS', asyn
   assert.equal(payload.exp - payload.iat, 120);
 
   // without --port: the public URL the server recorded in its data directory
+  // (in the server's store: on PostgreSQL, --store names it)
   const rec = await run(binaryPath(), ['token', '--client', 'agent', '--data', gw.dataDir,
-    '--oauth-issuer', configFile]);
+    ...(gw.store ? ['--store', gw.store] : []), '--oauth-issuer', configFile]);
   const p2 = verifyJws(rec.stdout.trim(), await jwks()).payload;
   assert.equal(p2.iss, issuer);
   assert.equal(p2.scope, 'mcp/invoke mcp/read');
