@@ -126,9 +126,12 @@ describe('two nodes on PostgreSQL behind nginx', { skip }, () => {
     assert.ok(Math.max(...delays) < 1000, `delays (ms): ${delays.join(', ')}`);
   });
 
+  // The node that wrote serves the change at once, another within 100 ms (the change feed): the
+  // next request may land on either node, so the walkthrough waits a little after each write.
   test('the cross-account walkthrough through nginx (each request on either node)', async () => {
     const r = await runWalkthrough({
       endpoint: cl.endpoint,
+      settleMs: 250,
       accounts: {
         a: { id: accounts[0].id, operator: accounts[0].users.operator },
         b: { id: accounts[1].id, operator: accounts[1].users.operator },
