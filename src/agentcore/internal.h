@@ -214,7 +214,11 @@ void mg_ac_list_tags(struct mg_call *c);
 
 /* The thread that synchronizes MCP-server targets (NULL when it could not start). */
 struct mg_ac_mcp_sync;
-struct mg_ac_mcp_sync *mg_ac_mcp_sync_start(const struct mg_env *env, const struct mg_ac_quotas *q);
+/* leader: the node's background lease (state/leader.h): a target is synchronized only while this
+ * node leads, and its outcome written only if it still does (NULL: always). */
+struct mg_leader;
+struct mg_ac_mcp_sync *mg_ac_mcp_sync_start(const struct mg_env *env, const struct mg_ac_quotas *q,
+                                            struct mg_leader *leader);
 void mg_ac_mcp_sync_kick(struct mg_ac_mcp_sync *s); /* NULL is fine */
 void mg_ac_mcp_sync_stop(struct mg_ac_mcp_sync *s); /* NULL is fine */
 /* Whether a target document's transitional state is finished by mcp_sync.c rather than by the

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "oidc/oidc.h"
+#include "state/leader.h"
 #include "state/pmap.h"
 #include "vault/api.h"
 
@@ -24,6 +25,7 @@ struct mg_ac_worker {
     bool stop, kicked, running;
     struct mg_ac_quotas quotas;
     struct mg_ac_mcp_sync *mcp; /* MCP-server targets: their own thread */
+    struct mg_leader *leader;   /* passes run only while this node leads (state/leader.h) */
 };
 
 const struct mg_ac_quotas *mg_ac_quotas(const struct mg_ac_worker *w)
@@ -457,9 +459,14 @@ bool mg_ac_pending_mcp_targets(const struct mg_snapshot *snap, const struct mg_s
     return ok;
 }
 
-/* One pass: finishes everything transitional in a single write transaction. */
-static void s_pass(const struct mg_env *env)
+/* One pass: finishes everything transitional in a single write transaction. Only the node that
+ * leads the background work runs it, and its transaction is fenced on the lease: a node that was
+ * deposed meanwhile writes nothing. */
+static void s_pass(struct mg_ac_worker *w)
 {
+    const struct mg_env *env = w->env;
+    if (!mg_leader_active(w->leader, NULL))
+        return;
     struct mg_snapshot *peek = mg_state_acquire(env->state);
     struct s_pending_list pl = {0};
     if (!s_pending_list(peek, &pl) || pl.n == 0) {
@@ -476,8 +483,21 @@ static void s_pass(const struct mg_env *env)
             (s_is(pl.v[i]->doc, "CREATING") || s_is(pl.v[i]->doc, "UPDATING")))
             s_probe(env, pl.v[i], &pr);
     mg_free(pl.v);
-    if (mg_state_write_begin(env->state) != MG_E_OK) {
+    uint64_t token = 0;
+    if (!mg_leader_active(w->leader, &token) || mg_state_write_begin(env->state) != MG_E_OK) {
         mg_snapshot_unref(peek);
+        return;
+    }
+    enum mg_err fe = mg_leader_fence(w->leader, token);
+    if (fe != MG_E_OK) {
+        mg_state_write_abort(env->state);
+        mg_snapshot_unref(peek);
+        if (fe == MG_E_CONFLICT)
+            MG_LOG(MG_LOG_WARN, MG_SUB_MAIN,
+                   "agentcore worker: pass dropped, this node no longer leads the background work");
+        else
+            MG_LOG(MG_LOG_ERROR, MG_SUB_MAIN, "agentcore worker: cannot check the lease: %s",
+                   mg_err_str(fe));
         return;
     }
     /* under the write lock, the current snapshot is exactly the store's state */
@@ -512,7 +532,7 @@ static void *s_run(void *arg)
 {
     struct mg_ac_worker *w = arg;
     for (;;) {
-        s_pass(w->env);
+        s_pass(w);
         pthread_mutex_lock(&w->mu);
         if (!w->stop && !w->kicked) {
             struct timespec ts;
@@ -527,6 +547,11 @@ static void *s_run(void *arg)
             break;
     }
     return NULL;
+}
+
+static void s_on_lead(void *arg)
+{
+    mg_ac_kick(arg);
 }
 
 static size_t s_env_size(const char *name, size_t def)
@@ -560,16 +585,26 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
     w->quotas.gateways_per_account = s_env_size("MCPGATE_MAX_GATEWAYS_PER_ACCOUNT", 1000);
     w->quotas.targets_per_gateway = s_env_size("MCPGATE_MAX_TARGETS_PER_GATEWAY", 100);
     w->quotas.tools_per_target = s_env_size("MCPGATE_MAX_TOOLS_PER_TARGET", 1000);
+    enum mg_err le = env->store ? mg_leader_start(env->store, 0, 0, &w->leader, ei) : MG_E_OK;
+    if (le != MG_E_OK) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        mg_free(w);
+        return le;
+    }
     if (pthread_create(&w->thread, NULL, s_run, w) != 0) {
+        mg_leader_stop(w->leader);
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);
         mg_free(w);
         return mg_errinfo_set(ei, MG_E_INTERNAL, "could not start the AgentCore worker thread");
     }
     w->running = true;
-    w->mcp = mg_ac_mcp_sync_start(env, &w->quotas);
+    w->mcp = mg_ac_mcp_sync_start(env, &w->quotas, w->leader);
     if (w->mcp == NULL)
         MG_LOG(MG_LOG_ERROR, MG_SUB_MAIN, "could not start the MCP-server synchronization thread");
+    /* A node that becomes the leader runs a pass at once: what a dead leader left unfinished. */
+    mg_leader_on_lead(w->leader, s_on_lead, w);
     *state = w;
     return MG_E_OK;
 }
@@ -586,6 +621,7 @@ static void s_stop(void *state)
     if (w->running)
         pthread_join(w->thread, NULL);
     mg_ac_mcp_sync_stop(w->mcp);
+    mg_leader_stop(w->leader); /* after the workers: their last writes were fenced on it */
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     mg_free(w);

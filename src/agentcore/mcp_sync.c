@@ -20,6 +20,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "state/leader.h"
 #include "targets/mcp_client.h"
 #include "vault/vault.h"
 
@@ -30,6 +31,7 @@ struct mg_ac_mcp_sync {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop, kicked, running;
+    struct mg_leader *leader;
 };
 
 static const char *s_str(const json_t *o, const char *k)
@@ -103,11 +105,23 @@ static const struct mg_gateway_target *s_find(const struct mg_snapshot *snap, co
 }
 
 /* Writes the outcome if the target is still the one synced. */
-static void s_write(const struct mg_env *env, const char *account, const char *key,
-                    const char *status, const char *updated, json_t *tools, const char *reason)
+static void s_write(const struct mg_env *env, struct mg_leader *leader, const char *account,
+                    const char *key, const char *status, const char *updated, json_t *tools,
+                    const char *reason)
 {
+    uint64_t token = 0;
+    if (!mg_leader_active(leader, &token))
+        return; /* the node that leads now synchronizes it again */
     if (mg_state_write_begin(env->state) != MG_E_OK)
         return;
+    enum mg_err fe = mg_leader_fence(leader, token);
+    if (fe != MG_E_OK) {
+        mg_state_write_abort(env->state);
+        MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "target %s: not written, %s", key,
+               fe == MG_E_CONFLICT ? "this node no longer leads the background work"
+                                   : mg_err_str(fe));
+        return;
+    }
     struct mg_snapshot *snap = mg_state_acquire(env->state);
     const struct mg_snapshot_doc *d = mg_snapshot_get(snap, MG_AC_KIND_TARGET, account, key);
     const char *st = d ? s_str(d->doc, "status") : NULL;
@@ -209,23 +223,31 @@ static void s_sync_one(struct mg_ac_mcp_sync *s, struct mg_snapshot *snap,
         json_decref(tools);
         return;
     }
-    s_write(env, d->account, d->key, status, updated, tools, reason);
+    s_write(env, s->leader, d->account, d->key, status, updated, tools, reason);
     json_decref(tools);
+}
+
+/* Stops a pass when the server stops or this node no longer leads. */
+static bool s_go(struct mg_ac_mcp_sync *s)
+{
+    return !s_stopping(s) && mg_leader_active(s->leader, NULL);
 }
 
 static void s_pass(struct mg_ac_mcp_sync *s)
 {
+    if (!mg_leader_active(s->leader, NULL))
+        return;
     struct mg_snapshot *snap = mg_state_acquire(s->env->state);
     const struct mg_snapshot_doc **v = NULL;
     size_t n = 0;
     if (mg_ac_pending_mcp_targets(snap, &v, &n)) {
-        for (size_t i = 0; i < n && !s_stopping(s); i++)
+        for (size_t i = 0; i < n && s_go(s); i++)
             s_sync_one(s, snap, v[i]);
     } else { /* no index: walk every target */
         size_t nt, pos = 0;
         const struct mg_snapshot_doc *t;
-        while (!s_stopping(s) && (t = mg_snapshot_next_run(snap, MG_AC_KIND_TARGET, &pos, &nt)))
-            for (size_t i = 0; i < nt && !s_stopping(s); i++)
+        while (s_go(s) && (t = mg_snapshot_next_run(snap, MG_AC_KIND_TARGET, &pos, &nt)))
+            for (size_t i = 0; i < nt && s_go(s); i++)
                 if (mg_ac_mcp_synced_here(t[i].doc))
                     s_sync_one(s, snap, &t[i]);
     }
@@ -254,13 +276,15 @@ static void *s_run(void *arg)
     return NULL;
 }
 
-struct mg_ac_mcp_sync *mg_ac_mcp_sync_start(const struct mg_env *env, const struct mg_ac_quotas *q)
+struct mg_ac_mcp_sync *mg_ac_mcp_sync_start(const struct mg_env *env, const struct mg_ac_quotas *q,
+                                            struct mg_leader *leader)
 {
     struct mg_ac_mcp_sync *s = mg_calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
     s->env = env;
     s->quotas = *q;
+    s->leader = leader;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     if (pthread_create(&s->thread, NULL, s_run, s) != 0) {

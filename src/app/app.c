@@ -126,12 +126,44 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
     }
     mg_agentcore_register_docs(); /* before the first snapshot reads them */
     MG_TRY(mg_store_open(cfg->store != NULL ? cfg->store : cfg->data_dir, &app->store, ei));
-    enum mg_err e = mg_state_init(&app->state, app->store, ei);
+    /* the store's generation before the first snapshot is read (see the identities below) */
+    uint64_t gen_before = 0;
+    enum mg_err e = mg_store_generation_refresh(app->store, &gen_before);
+    if (e) {
+        mg_store_last_error(ei);
+        mg_store_close(app->store);
+        app->store = NULL;
+        return e;
+    }
+    e = mg_state_init(&app->state, app->store, ei);
     if (!e) {
-        if (cfg->identities)
-            e = mg_iam_apply_identities(&app->state, cfg->identities, ei);
-        else
-            e = mg_iam_apply_default_identities(&app->state, ei);
+        /* a PostgreSQL store is one several nodes may share: one set of identities for all */
+        struct mg_iam_identities_start ids = {
+            .path = cfg->identities,
+            .shared = cfg->store != NULL && mg_store_location_is_pg(cfg->store),
+            .update = cfg->identities_update,
+        };
+        e = mg_iam_start_identities(&app->state, &ids, ei);
+        /* identities this node did not write itself may have been committed by another node
+         * after its first snapshot was read (nodes starting together): read it again then */
+        uint64_t gen_now = gen_before;
+        if (!e && ids.outcome != MG_IAM_IDENTITIES_APPLIED &&
+            (e = mg_store_generation_refresh(app->store, &gen_now)) != MG_E_OK)
+            mg_store_last_error(ei);
+        if (!e && gen_now != gen_before)
+            e = mg_state_rebuild(&app->state, ei);
+        if (!e && ids.outcome == MG_IAM_IDENTITIES_SAME)
+            MG_LOG(MG_LOG_INFO, MG_SUB_IAM,
+                   "identities: the shared store holds the content of %s already", cfg->identities);
+        else if (!e && ids.outcome == MG_IAM_IDENTITIES_FROM_STORE)
+            MG_LOG(MG_LOG_INFO, MG_SUB_IAM, "identities: using those of the shared store (%s)",
+                   ids.store_has_file ? "from an identities file" : "the built-in test key");
+        if (!e && !ids.store_has_file && !mg_host_is_loopback(cfg->http.listen_host))
+            e = mg_errinfo_set(ei, MG_E_INVALID,
+                               "refusing to listen on %s with the well-known test credentials: "
+                               "the store holds no identities file's accounts; give "
+                               "--identities FILE",
+                               cfg->http.listen_host);
     }
     if (!e) {
         app->key_cache = mg_sigv4_key_cache_new(4096);
@@ -141,7 +173,8 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
     if (!e)
         e = mg_app_load_token_key(app, ei);
     if (!e && cfg->oauth_issuer) /* the built-in issuer; it reads the public URL per request */
-        e = mg_issuer_new(cfg->oauth_issuer, cfg->data_dir, app->cfg.public_url, &app->issuer, ei);
+        e = mg_issuer_new(cfg->oauth_issuer, app->store, cfg->data_dir, app->cfg.public_url,
+                          &app->issuer, ei);
     if (!e) {
         /* before the services that use it; a bad --outbound-ca bundle stops the start here */
         struct mg_http_client_config hc = {.cas = cfg->outbound_ca,
@@ -200,6 +233,8 @@ void mg_app_close(struct mg_app *app)
     mg_http_client_free(app->http_client); /* after the services that use it */
     app->http_client = NULL;
     app->env.http = NULL;
+    mg_issuer_free(app->issuer); /* the built-in OAuth issuer: its reloader reads the store */
+    app->issuer = NULL;
     if (app->store) {
         mg_state_cleanup(&app->state);
         mg_store_close(app->store);
@@ -207,26 +242,18 @@ void mg_app_close(struct mg_app *app)
     }
     mg_sigv4_key_cache_free(app->key_cache);
     app->key_cache = NULL;
-    mg_issuer_free(app->issuer); /* the built-in OAuth issuer */
-    app->issuer = NULL;
 }
 
 enum mg_err mg_app_load_token_key(struct mg_app *app, struct mg_errinfo *ei)
 {
-    struct mg_buf b;
-    mg_buf_init(&b, 64);
-    enum mg_err e = mg_store_meta_get(app->store, "token_key", &b);
-    if (e == MG_E_OK && b.len == sizeof(app->token_key)) {
-        mg_memcpy(app->token_key, b.ptr, b.len);
-    } else if (e == MG_E_OK || e == MG_E_NOT_FOUND) {
-        mg_random_bytes(app->token_key, sizeof(app->token_key));
-        e = mg_store_meta_put(app->store, "token_key",
-                              mg_slice_make(app->token_key, sizeof(app->token_key)));
+    /* made once for every node sharing the store: insert when absent, then read back */
+    enum mg_err e = mg_store_meta_secret(app->store, "token_key", app->token_key,
+                                         sizeof(app->token_key));
+    if (e) {
+        struct mg_errinfo se = {0};
+        mg_store_last_error(&se);
+        return mg_errinfo_set(ei, e, "cannot load or create the token key in the store: %s",
+                              se.msg);
     }
-    if (b.ptr)
-        mg_memzero(b.ptr, b.len);
-    mg_buf_cleanup(&b);
-    if (e)
-        return mg_errinfo_set(ei, e, "cannot load or create the token key in the store");
     return MG_E_OK;
 }

@@ -28,6 +28,9 @@ struct mg_app_config {
     /* --store / MCPGATE_STORE: a postgresql:// URI or an SQLite directory; NULL: data_dir */
     const char *store;
     const char *identities; /* file, or NULL */
+    /* --identities-update: on a store shared by several nodes, apply the file even when the
+     * store holds another file's identities (iam.h mg_iam_start_identities) */
+    bool identities_update;
     /* --oauth-issuer: the built-in issuer's clients (file), or NULL */
     const char *oauth_issuer;
     char region[64];

@@ -22,7 +22,8 @@
     X(CONFLICT, 9, "conflict", 409)                                                                \
     X(INVALID, 10, "invalid value", 400)                                                           \
     X(IO, 11, "i/o failure", 500)                                                                  \
-    X(INTERNAL, 12, "internal error", 500)
+    X(INTERNAL, 12, "internal error", 500)                                                         \
+    X(UNAVAILABLE, 13, "store unavailable", 503)
 
 enum mg_err {
 #define X(name, num, msg, http) MG_E_##name = (num),

@@ -187,6 +187,10 @@ struct mg_call_api {
  * name or path no model has with AWS's unknown-operation error, assembles and validates the
  * input, runs the handler and writes the reply, in the protocol's format, in this one place. */
 void mg_call_serve(struct mg_call *c, const struct mg_call_api *api);
+/* The store could not be reached (state/store.h, mg_store_unavailable): a retryable 503 in the
+ * service's form (query: ServiceUnavailable; JSON: ServiceException). mg_call_serve answers so
+ * on its own when a handler answered 500 after such a failure. */
+void mg_call_reply_unavailable(const struct mg_call *c, struct mg_aws_reply *rep);
 /* The handler of ops that serves `op`, or NULL. */
 mg_call_op_fn mg_call_op_find(const struct mg_call_op *ops, size_t n_ops,
                               const struct mg_aws_op *op);

@@ -3,6 +3,7 @@
 
 #include "base/alloc.h"
 #include "call/call.h"
+#include "state/store.h"
 
 mg_call_op_fn mg_call_op_find(const struct mg_call_op *ops, size_t n_ops,
                               const struct mg_aws_op *op)
@@ -99,12 +100,27 @@ static void s_run(struct mg_call *c, const struct mg_call_api *api, const struct
             mg_aws_reply_validation(rep, rt->op, ve);
     } else {
         c->input = in;
+        mg_store_last_error_clear();
         fn(c);
+        /* An internal failure while the store could not be reached: the retryable answer. */
+        if (!rep->deferred && rep->status == 500 && mg_store_unavailable(MG_E_STORE))
+            mg_call_reply_unavailable(c, rep);
     }
     c->op = NULL;
     c->input = NULL;
     c->reply = NULL;
     json_decref(in);
+}
+
+void mg_call_reply_unavailable(const struct mg_call *c, struct mg_aws_reply *rep)
+{
+    static const char msg[] = "The service cannot reach its store at the moment; retry the "
+                              "request. A write that failed this way may or may not have been "
+                              "applied.";
+    if (c->params != NULL)
+        mg_aws_reply_error(rep, 503, "ServiceUnavailable", "%s", msg);
+    else
+        mg_aws_reply_error(rep, 503, "ServiceException", "%s", msg);
 }
 
 void mg_call_serve(struct mg_call *c, const struct mg_call_api *api)

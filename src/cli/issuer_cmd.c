@@ -17,7 +17,7 @@ static const char s_token_usage[] =
     "usage: mcpgate token --client ID [options]\n"
     "\n"
     "Prints an access token of the built-in OAuth issuer (ES256 JWS, typ at+jwt) signed with\n"
-    "the current key of DATA/issuer/keys.json (made when there is none), for scripts and tests.\n"
+    "the current key in the server's store (made when there is none), for scripts and tests.\n"
     "It verifies at a CUSTOM_JWT gateway whose discoveryUrl is the issuer's:\n"
     "PUBLIC-URL/_mcpgate/issuer/.well-known/openid-configuration.\n"
     "\n"
@@ -29,42 +29,52 @@ static const char s_token_usage[] =
     "  --ttl SECONDS         lifetime, 1 to 86400 (default: the file's tokenLifetimeSeconds,\n"
     "                        else 3600)\n"
     "  --data DIR            the server's data directory (default ./mcpgate-data)\n"
-    "  --store LOCATION      the server's store (--store of mcpgate serve, or MCPGATE_STORE;\n"
-    "                        default: the data directory): where the URL is recorded\n"
+    "  --store LOCATION      the server's store (default: MCPGATE_STORE, else SQLite in DIR)\n"
     "  --oauth-issuer FILE   the server's issuer file: the client must be in it, and its\n"
     "                        scopes and audiences are enforced as at the token endpoint\n"
     "  --public-url URL      the server's public URL: iss is URL/_mcpgate/issuer\n"
     "  --port P              the same as --public-url http://127.0.0.1:P\n"
-    "                        (default: the URL the server last recorded in its store, else\n"
+    "                        (default: the URL a server last recorded in the store, else\n"
     "                        http://127.0.0.1:4777)\n";
 
 static const char s_issuer_usage[] =
-    "usage: mcpgate issuer rotate-keys [--data DIR]\n"
+    "usage: mcpgate issuer rotate-keys [--data DIR] [--store LOCATION]\n"
     "\n"
-    "Adds a new current signing key to DIR/issuer/keys.json (default ./mcpgate-data) and\n"
-    "keeps the two before it in the JWKS, so tokens they signed still verify until they\n"
-    "expire. A running server picks the new key up within a second, without a restart.\n"
-    "Prints the new key id (kid).\n";
+    "Adds a new current signing key to the server's store (--store, else MCPGATE_STORE, else\n"
+    "SQLite in DIR, default ./mcpgate-data) and keeps the two before it in the JWKS, so tokens\n"
+    "they signed still verify until they expire. Every running server on that store picks the\n"
+    "new key up within a second, without a restart. Prints the new key id (kid).\n";
 
-/* The public URL the server last recorded in its store (mcpgate serve does at start-up):
- * `location` is a PostgreSQL URI or an SQLite directory. */
-static bool s_recorded_endpoint(const char *location, char *out, size_t cap)
+static const char s_default_data[] = "./mcpgate-data";
+
+/* The store of the issuer's keys: --store, else MCPGATE_STORE, else SQLite in data. *legacy
+ * gets the data directory whose keys.json is moved into a store without keys: the store's own
+ * directory, or one given with --data (data_given), else NULL. */
+static struct mg_store *s_open_store(const char *prog, const char *data, bool data_given,
+                                     const char *store, const char **legacy)
 {
-    char db[4096];
-    struct stat st;
-    if (!mg_store_location_is_pg(location) && (!mg_fmt(db, sizeof(db), "%s/mcpgate.db", location) ||
-                                               stat(db, &st) != 0 || !S_ISREG(st.st_mode)))
-        return false; /* no server ran here: do not make a store */
-    struct mg_store *store = NULL;
+    if (store == NULL) {
+        const char *env = getenv("MCPGATE_STORE");
+        store = env != NULL && env[0] != '\0' ? env : data;
+    }
+    *legacy = data_given || store == data ? data : NULL;
+    struct mg_store *st = NULL;
     struct mg_errinfo ei = {0};
-    if (mg_store_open(location, &store, &ei) != MG_E_OK)
-        return false;
+    if (mg_store_open(store, &st, &ei) != MG_E_OK) {
+        fprintf(stderr, "%s: %s\n", prog, ei.msg);
+        return NULL;
+    }
+    return st;
+}
+
+/* The public URL a server last recorded in its store (mcpgate serve does at start-up). */
+static bool s_recorded_endpoint(struct mg_store *store, char *out, size_t cap)
+{
     struct mg_buf ep;
     mg_buf_init(&ep, 4096);
     bool ok = mg_store_meta_get(store, "endpoint", &ep) == MG_E_OK && mg_buf_cstr(&ep) &&
               ep.len > 0 && mg_fmt(out, cap, "%s", mg_buf_cstr(&ep));
     mg_buf_cleanup(&ep);
-    mg_store_close(store);
     return ok;
 }
 
@@ -92,11 +102,8 @@ static bool s_split_scopes(char *s, const char **v, size_t *n)
 
 int mg_cli_token_main(int argc, char **argv)
 {
-    const char *client = NULL, *scope = NULL, *aud = NULL, *data = "./mcpgate-data";
-    const char *file = NULL, *public_url = NULL, *port = NULL;
-    const char *store_loc = getenv("MCPGATE_STORE");
-    if (store_loc != NULL && store_loc[0] == '\0')
-        store_loc = NULL;
+    const char *client = NULL, *scope = NULL, *aud = NULL, *data = s_default_data;
+    const char *file = NULL, *public_url = NULL, *port = NULL, *store_loc = NULL;
     uint64_t ttl = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -104,13 +111,11 @@ int mg_cli_token_main(int argc, char **argv)
             fputs(s_token_usage, stdout);
             return 0;
         }
-        static const char *const opts[] = {"--client",     "--scope",
-                                           "--aud",        "--ttl",
-                                           "--data",       "--oauth-issuer",
-                                           "--public-url", "--port",
-                                           "--store",      NULL};
-        const char **slot[] = {&client, &scope,      &aud,  NULL,      &data,
-                               &file,   &public_url, &port, &store_loc};
+        static const char *const opts[] = {"--client", "--scope", "--aud",          "--ttl",
+                                           "--data",   "--store", "--oauth-issuer", "--public-url",
+                                           "--port",   NULL};
+        const char **slot[] = {&client,    &scope, &aud,        NULL, &data,
+                               &store_loc, &file,  &public_url, &port};
         size_t k = 0;
         while (opts[k] && strcmp(opts[k], a) != 0)
             k++;
@@ -158,13 +163,21 @@ int mg_cli_token_main(int argc, char **argv)
     } else if (port) {
         if (!mg_fmt(base, sizeof(base), "http://127.0.0.1:%u", (unsigned)pn))
             return 2;
-    } else if (!s_recorded_endpoint(store_loc != NULL ? store_loc : data, base, sizeof(base)) &&
-               !mg_fmt(base, sizeof(base), "http://127.0.0.1:%d", MG_DEFAULT_PORT)) {
+    }
+    const char *legacy = NULL;
+    struct mg_store *store = s_open_store("mcpgate token", data, data != s_default_data, store_loc,
+                                          &legacy);
+    if (store == NULL)
+        return 1;
+    if (!public_url && !port && !s_recorded_endpoint(store, base, sizeof(base)) &&
+        !mg_fmt(base, sizeof(base), "http://127.0.0.1:%d", MG_DEFAULT_PORT)) {
+        mg_store_close(store);
         return 2;
     }
     char issuer[1200];
     if (!mg_issuer_url(base, issuer, sizeof(issuer))) {
         fprintf(stderr, "mcpgate token: the public URL is too long\n");
+        mg_store_close(store);
         return 2;
     }
 
@@ -221,7 +234,7 @@ int mg_cli_token_main(int argc, char **argv)
     }
     if (ttl == 0)
         ttl = MG_ISSUER_DEFAULT_LIFETIME;
-    if (mg_issuer_keys_open(data, true, &keys, &ei) != MG_E_OK) {
+    if (mg_issuer_keys_open(store, legacy, true, &keys, &ei) != MG_E_OK) {
         fprintf(stderr, "mcpgate token: %s\n", ei.msg);
         goto out;
     }
@@ -246,6 +259,7 @@ out:
     mg_issuer_keys_unref(keys);
     mg_issuer_config_free(cfg);
     mg_free(scope_copy);
+    mg_store_close(store);
     return rc;
 }
 
@@ -261,25 +275,36 @@ int mg_cli_issuer_main(int argc, char **argv)
                 argv[1]);
         return 2;
     }
-    const char *data = "./mcpgate-data";
+    const char *data = s_default_data, *store_loc = NULL;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(s_issuer_usage, stdout);
             return 0;
         }
-        if (strcmp(argv[i], "--data") != 0) {
+        bool is_data = strcmp(argv[i], "--data") == 0;
+        if (!is_data && strcmp(argv[i], "--store") != 0) {
             fprintf(stderr, "mcpgate issuer rotate-keys: unknown option '%s'\n", argv[i]);
             return 2;
         }
         if (i + 1 >= argc) {
-            fprintf(stderr, "mcpgate issuer rotate-keys: --data needs a value\n");
+            fprintf(stderr, "mcpgate issuer rotate-keys: %s needs a value\n", argv[i]);
             return 2;
         }
-        data = argv[++i];
+        if (is_data)
+            data = argv[++i];
+        else
+            store_loc = argv[++i];
     }
+    const char *legacy = NULL;
+    struct mg_store *store = s_open_store("mcpgate issuer rotate-keys", data,
+                                          data != s_default_data, store_loc, &legacy);
+    if (store == NULL)
+        return 1;
     char kid[MG_ISSUER_KID_LEN + 1];
     struct mg_errinfo ei = {0};
-    if (mg_issuer_keys_rotate(data, kid, sizeof(kid), &ei) != MG_E_OK) {
+    enum mg_err e = mg_issuer_keys_rotate(store, legacy, kid, sizeof(kid), &ei);
+    mg_store_close(store);
+    if (e != MG_E_OK) {
         fprintf(stderr, "mcpgate issuer rotate-keys: %s\n", ei.msg);
         return 1;
     }

@@ -28,6 +28,9 @@ static const char s_serve_usage[] =
     "  --identities FILE       hosted AWS accounts, users, roles and keys (JSON); without it:\n"
     "                          account 000000000000, access key 'test', secret 'test',\n"
     "                          loopback addresses only\n"
+    "  --identities-update     on a store shared by several nodes (PostgreSQL): apply the\n"
+    "                          --identities file even when the store holds another one's\n"
+    "                          (without it, such a node refuses to start)\n"
     "  --region REGION         the region this server is (default us-east-1)\n"
     "  --threads N             event-loop threads (default: one per core)\n"
     "  --log-level LEVEL       debug, info, warn, error or off (default info)\n"
@@ -65,11 +68,12 @@ static const char s_serve_usage[] =
     "  --outbound-allow RULE   an exception to --outbound-deny-local: CIDR (10.1.0.0/16),\n"
     "                          ADDR[:PORT] or HOST[:PORT]; repeatable\n"
     "  --oauth-issuer FILE     turn on the built-in OAuth issuer (a development tool) with the\n"
-    "                          clients of FILE (JSON); keys in DATA/issuer (see mcpgate token)\n"
+    "                          clients of FILE (JSON); keys in the store (see mcpgate token)\n"
     "\n"
     "Relative paths are taken from the working directory at start-up and made absolute.\n";
 
-/* Every option of serve takes a value (but --outbound-deny-local, a switch). */
+/* Every option of serve takes a value (but the switches --outbound-deny-local and
+ * --identities-update). */
 static const char *const s_serve_opts[] = {
     "--listen",
     "--data",
@@ -284,8 +288,12 @@ int mg_cli_serve_main(int argc, char **argv)
             fputs(s_serve_usage, stdout);
             return 0;
         }
-        if (strcmp(a, "--outbound-deny-local") == 0) { /* the one option without a value */
+        if (strcmp(a, "--outbound-deny-local") == 0) { /* an option without a value */
             cfg.outbound_deny_local = true;
+            continue;
+        }
+        if (strcmp(a, "--identities-update") == 0) { /* the other one */
+            cfg.identities_update = true;
             continue;
         }
         if (!s_serve_opt_known(a)) {
@@ -479,17 +487,23 @@ int mg_cli_serve_main(int argc, char **argv)
         fprintf(stderr, "mcpgate serve: --tls-cert and --tls-key go together\n");
         return 2;
     }
-    if (cfg.identities == NULL && !mg_host_is_loopback(cfg.http.listen_host)) {
+    if (cfg.store == NULL) {
+        const char *env = getenv("MCPGATE_STORE");
+        if (env != NULL && env[0] != '\0')
+            cfg.store = env;
+    }
+    /* a shared (PostgreSQL) store may hold a file's identities already: checked once it is open */
+    bool shared = cfg.store != NULL && mg_store_location_is_pg(cfg.store);
+    if (cfg.identities == NULL && !shared && !mg_host_is_loopback(cfg.http.listen_host)) {
         fprintf(stderr,
                 "mcpgate serve: refusing to listen on %s with the well-known test credentials.\n"
                 "Give an --identities file with your own keys to listen beyond loopback.\n",
                 cfg.http.listen_host);
         return 2;
     }
-    if (cfg.store == NULL) {
-        const char *env = getenv("MCPGATE_STORE");
-        if (env != NULL && env[0] != '\0')
-            cfg.store = env;
+    if (cfg.identities_update && cfg.identities == NULL) {
+        fprintf(stderr, "mcpgate serve: --identities-update goes with --identities FILE\n");
+        return 2;
     }
     if (!s_absolute_paths(&cfg))
         return 2;

@@ -78,6 +78,37 @@ MG_MUST_USE enum mg_err mg_iam_apply_identities(struct mg_state *st, const char 
 /* Without a file: account 000000000000 with root key test / test, marked loopback-only. What an
  * earlier file applied is kept (and removed by the next start with a file that lacks it). */
 MG_MUST_USE enum mg_err mg_iam_apply_default_identities(struct mg_state *st, struct mg_errinfo *ei);
+/* The identities at start-up. On a store one node uses (shared false) the file, or without one
+ * the built-in default, is applied as by the two functions above. On a store several nodes share
+ * (PostgreSQL), the store's meta "identities.content" records the content hash
+ * (mg_iam_identities_hash) of what was applied and from what ("file" or "default"), and:
+ *   - nothing recorded yet: the first node applies its file (or the default);
+ *   - the same file's content: nothing is written (outcome SAME);
+ *   - no file: the store's identities are used as they are (FROM_STORE), unless it has none;
+ *   - a file over the built-in default: applied;
+ *   - another file's content: refused (MG_E_CONFLICT, ei says what differs and the ways out),
+ *     unless update (--identities-update) is set: then it is applied for every node.
+ * Two nodes starting together decide once: the record is inserted (or swapped) in the
+ * transaction that applies the file. */
+enum mg_iam_identities_outcome {
+    MG_IAM_IDENTITIES_APPLIED = 0, /* the file (or the default) was applied */
+    MG_IAM_IDENTITIES_SAME,        /* the store holds this file's content already */
+    MG_IAM_IDENTITIES_FROM_STORE,  /* no file: the store's identities are used */
+};
+struct mg_iam_identities_start {
+    const char *path;                       /* the identities file, or NULL */
+    bool shared;                            /* the store is shared by several nodes */
+    bool update;                            /* apply a file that differs from the store's */
+    enum mg_iam_identities_outcome outcome; /* out */
+    bool store_has_file; /* out: the identities in use came from a file, not the test key */
+};
+MG_MUST_USE enum mg_err mg_iam_start_identities(struct mg_state *st,
+                                                struct mg_iam_identities_start *o,
+                                                struct mg_errinfo *ei);
+/* The content hash of an identities document (validated first): hex SHA-256 of its canonical
+ * JSON (object keys sorted, no whitespace, non-ASCII escaped; arrays in order). */
+MG_MUST_USE enum mg_err mg_iam_identities_hash(struct mg_slice text, char hex[65],
+                                               struct mg_errinfo *ei);
 /* Parses and validates an identities document held in memory, as mg_iam_apply_identities does,
  * without applying it (the fuzzer's entry point). */
 MG_MUST_USE enum mg_err mg_iam_check_identities(struct mg_slice text, struct mg_errinfo *ei);

@@ -1,8 +1,11 @@
 /* Hosted accounts from the identities file, applied idempotently to the store. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <openssl/evp.h>
 
 #include "base/alloc.h"
 #include "base/json.h"
@@ -781,45 +784,54 @@ static enum mg_err s_apply_all(struct mg_state *st, struct s_run *run, const jso
     return e;
 }
 
-/* Applies root in one transaction: what it lists is inserted or updated, what an earlier start
- * applied and it no longer lists is removed (see s_prune), and the new provenance is kept. */
+/* The body of s_apply, inside the caller's write transaction: what root lists is inserted or
+ * updated, what an earlier start applied and it no longer lists is removed (see s_prune), and the
+ * new provenance is kept. */
+static enum mg_err s_apply_tx(struct mg_state *st, struct s_run *run, const json_t *root)
+{
+    json_t *previous = NULL;
+    enum mg_err e = s_load_provenance(st, &previous);
+    if (!e)
+        e = s_apply_all(st, run, root);
+    if (!e)
+        e = s_prune(st, run, previous);
+    if (!e)
+        e = s_save_provenance(st, run);
+    json_decref(previous);
+    return e;
+}
+
+/* Applies root in one transaction (see s_apply_tx). */
 static enum mg_err s_apply(struct mg_state *st, const json_t *root, const char *source,
                            struct mg_errinfo *ei)
 {
     char now[21];
     mg_time_iso8601(mg_now(), now);
     struct s_run run = {source, json_array(), json_object(), now};
-    json_t *previous = NULL;
     enum mg_err e = MG_E_NOMEM;
     if (run.entries == NULL || run.seen == NULL)
         goto out;
     if ((e = mg_state_write_begin(st)))
         goto out;
-    e = s_load_provenance(st, &previous);
-    if (!e)
-        e = s_apply_all(st, &run, root);
-    if (!e)
-        e = s_prune(st, &run, previous);
-    if (!e)
-        e = s_save_provenance(st, &run);
+    e = s_apply_tx(st, &run, root);
     if (e) {
         mg_state_write_abort(st);
         goto out;
     }
     e = mg_state_write_commit(st, ei);
-    json_decref(previous);
     json_decref(run.entries);
     json_decref(run.seen);
     return e;
 out:
-    json_decref(previous);
     json_decref(run.entries);
     json_decref(run.seen);
     return mg_errinfo_set(ei, e, "cannot store the identities: %s", mg_err_str(e));
 }
 
-enum mg_err mg_iam_apply_identities(struct mg_state *st, const char *path, struct mg_errinfo *ei)
+/* Reads, parses and validates an identities file into *out. */
+static enum mg_err s_load_file(const char *path, json_t **out, struct mg_errinfo *ei)
 {
+    *out = NULL;
     struct stat sb;
     if (stat(path, &sb) != 0)
         return mg_errinfo_set(ei, MG_E_INVALID, "%s: cannot read the identities file", path);
@@ -834,22 +846,360 @@ enum mg_err mg_iam_apply_identities(struct mg_state *st, const char *path, struc
     struct mg_errinfo local = {0};
     enum mg_err e = s_validate(root, &local);
     if (e) {
-        mg_errinfo_set(ei, e, "%s: %s", path, local.msg);
-    } else {
-        e = s_apply(st, root, "file", ei);
+        json_decref(root);
+        return mg_errinfo_set(ei, e, "%s: %s", path, local.msg);
     }
+    *out = root;
+    return MG_E_OK;
+}
+
+static json_t *s_default_root(void)
+{
+    return json_pack("{s:[{s:s, s:[{s:s, s:s}]}]}", "accounts", "id", S_DEFAULT_ACCOUNT,
+                     "rootAccessKeys", "accessKeyId", S_DEFAULT_KEY, "secretAccessKey",
+                     S_DEFAULT_KEY);
+}
+
+enum mg_err mg_iam_apply_identities(struct mg_state *st, const char *path, struct mg_errinfo *ei)
+{
+    json_t *root = NULL;
+    enum mg_err e = s_load_file(path, &root, ei);
+    if (!e)
+        e = s_apply(st, root, "file", ei);
     json_decref(root);
     return e;
 }
 
 enum mg_err mg_iam_apply_default_identities(struct mg_state *st, struct mg_errinfo *ei)
 {
-    json_t *root = json_pack("{s:[{s:s, s:[{s:s, s:s}]}]}", "accounts", "id", S_DEFAULT_ACCOUNT,
-                             "rootAccessKeys", "accessKeyId", S_DEFAULT_KEY, "secretAccessKey",
-                             S_DEFAULT_KEY);
+    json_t *root = s_default_root();
     if (root == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
     enum mg_err e = s_apply(st, root, "default", ei);
+    json_decref(root);
+    return e;
+}
+
+/* ---- a store shared by several nodes -------------------------------------------------------- */
+
+/* The meta value naming what the store's identities were applied from:
+ * {"sha256": content hash, "source": "file" or "default", "appliedAt": ISO 8601}. */
+#define S_CONTENT_KEY "identities.content"
+#define S_SHARED_TRIES 8
+
+/* The content hash of a validated identities document: SHA-256 (hex) of its canonical JSON, its
+ * object keys sorted, no whitespace, strings in UTF-8 with jansson's escaping, arrays in the file's
+ * order. Layout, indentation and the order of fields do not count; any value does. */
+static enum mg_err s_content_hash(const json_t *root, char hex[65])
+{
+    char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    if (text == NULL)
+        return MG_E_NOMEM;
+    uint8_t d[32];
+    unsigned int dl = 0;
+    bool ok = EVP_Digest(text, strlen(text), d, &dl, EVP_sha256(), NULL) == 1 && dl == 32;
+    mg_memzero(text, strlen(text)); /* it holds secret access keys */
+    mg_free(text);
+    if (!ok)
+        return MG_E_NOMEM;
+    mg_hex_encode(d, sizeof(d), hex);
+    hex[64] = 0;
+    return MG_E_OK;
+}
+
+enum mg_err mg_iam_identities_hash(struct mg_slice text, char hex[65], struct mg_errinfo *ei)
+{
+    hex[0] = 0;
+    if (text.len > MG_LIMIT_IDENTITIES_FILE)
+        return mg_errinfo_set(ei, MG_E_TOO_LARGE, "larger than %u bytes", MG_LIMIT_IDENTITIES_FILE);
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)text.ptr, text.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return mg_errinfo_set(ei, MG_E_PARSE, "%d:%d: %s", jerr.line, jerr.column, jerr.text);
+    enum mg_err e = s_validate(root, ei);
+    if (!e && (e = s_content_hash(root, hex)))
+        mg_errinfo_set(ei, e, "out of memory");
+    json_decref(root);
+    return e;
+}
+
+/* The "kind/account/key" names of what a file applies (the provenance's entries of a file). */
+static bool s_name_add(json_t *set, const char *kind, const char *account, const char *key)
+{
+    char sk[1200];
+    s_seen_key(sk, sizeof(sk), kind, account, key);
+    return mg_json_set(set, sk, json_true());
+}
+
+static bool s_keys_names(json_t *set, const char *account, const json_t *arr)
+{
+    size_t i;
+    json_t *k;
+    json_array_foreach(arr, i, k)
+    {
+        if (!s_name_add(set, "access_key", account,
+                        json_string_value(json_object_get(k, "accessKeyId"))))
+            return false;
+    }
+    return true;
+}
+
+static json_t *s_file_names(const json_t *root)
+{
+    json_t *set = json_object();
+    bool ok = set != NULL;
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(root, "accounts"), i, a)
+    {
+        const char *id = json_string_value(json_object_get(a, "id"));
+        ok = ok && s_keys_names(set, id, json_object_get(a, "rootAccessKeys"));
+        size_t k;
+        json_t *u;
+        json_array_foreach(json_object_get(a, "users"), k, u)
+        {
+            ok = ok && s_name_add(set, "user", id, json_string_value(json_object_get(u, "name")));
+            ok = ok && s_keys_names(set, id, json_object_get(u, "accessKeys"));
+        }
+        json_array_foreach(json_object_get(a, "roles"), k, u)
+        {
+            ok = ok && s_name_add(set, "role", id, json_string_value(json_object_get(u, "name")));
+        }
+    }
+    if (!ok) {
+        json_decref(set);
+        return NULL;
+    }
+    return set;
+}
+
+/* A bounded text that appends (what does not fit is cut). */
+struct s_text {
+    char *p;
+    size_t cap, len;
+};
+
+static void s_cat(struct s_text *t, const char *fmt, ...) MG_PRINTF(2, 3);
+static void s_cat(struct s_text *t, const char *fmt, ...)
+{
+    if (t->len + 1 >= t->cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        t->len = t->len + (size_t)n < t->cap ? t->len + (size_t)n : t->cap - 1;
+}
+
+/* Appends "it adds 2 users (such as 111122223333/dev2), 1 role (...)" for the names of `in`
+ * missing from `out`, by kind. Returns how many there were. */
+static size_t s_describe_side(struct s_text *b, const char *verb, const json_t *in,
+                              const json_t *out)
+{
+    static const char *const kinds[] = {"user", "role", "access_key"};
+    static const char *const shown[] = {"user", "role", "access key"};
+    size_t total = 0;
+    bool first = true;
+    for (size_t k = 0; k < 3; k++) {
+        size_t n = 0, kl = strlen(kinds[k]);
+        const char *example = NULL;
+        const char *name;
+        json_t *v;
+        json_object_foreach((json_t *)in, name, v)
+        {
+            if (strncmp(name, kinds[k], kl) != 0 || name[kl] != '/' || json_object_get(out, name))
+                continue;
+            if (example == NULL)
+                example = name + kl + 1;
+            n++;
+        }
+        if (n == 0)
+            continue;
+        if (first)
+            s_cat(b, "%s%s ", b->len ? "; " : "", verb);
+        else
+            s_cat(b, ", ");
+        s_cat(b, "%zu %s%s (%s%s)", n, shown[k], n == 1 ? "" : "s", n == 1 ? "" : "such as ",
+              example);
+        first = false;
+        total += n;
+    }
+    return total;
+}
+
+/* What differs between the file (root) and what the store's provenance says a file applied. */
+static void s_describe(const json_t *root, const json_t *previous, char *out, size_t cap)
+{
+    json_t *file = s_file_names(root), *stored = json_object();
+    struct s_text b = {out, cap, 0};
+    out[0] = 0;
+    size_t i;
+    json_t *entry;
+    json_array_foreach((json_t *)previous, i, entry)
+    {
+        const char *src = json_string_value(json_object_get(entry, "source"));
+        const char *kind = json_string_value(json_object_get(entry, "kind"));
+        const char *account = json_string_value(json_object_get(entry, "account"));
+        const char *key = json_string_value(json_object_get(entry, "key"));
+        if (stored && src && kind && account && key && strcmp(src, "file") == 0 &&
+            !s_name_add(stored, kind, account, key)) {
+            json_decref(stored);
+            stored = NULL;
+        }
+    }
+    size_t n = 0;
+    if (file && stored) {
+        n += s_describe_side(&b, "it adds", file, stored);
+        n += s_describe_side(&b, "it lacks", stored, file);
+    }
+    if (file && stored && n == 0)
+        s_cat(&b, "it lists the same users, roles and access keys, with other settings "
+                  "(secrets, status, policies, paths, tags or accounts)");
+    if (b.len == 0)
+        s_cat(&b, "its content differs");
+    json_decref(file);
+    json_decref(stored);
+}
+
+/* The store's content record: *out NULL when there is none. */
+static enum mg_err s_content_get(struct mg_state *st, struct mg_buf *raw, json_t **out)
+{
+    *out = NULL;
+    enum mg_err e = mg_store_meta_get(st->store, S_CONTENT_KEY, raw);
+    if (e == MG_E_NOT_FOUND)
+        return MG_E_OK;
+    if (e)
+        return e;
+    json_t *doc = json_loadb((const char *)raw->ptr, raw->len, 0, NULL);
+    if (!json_is_string(json_object_get(doc, "sha256")) ||
+        !json_is_string(json_object_get(doc, "source"))) {
+        json_decref(doc);
+        return MG_E_STORE; /* damaged: never taken for "none" */
+    }
+    *out = doc;
+    return MG_E_OK;
+}
+
+/* One attempt in one transaction. MG_E_CONFLICT: another node wrote the content record
+ * meanwhile (the caller tries again). */
+static enum mg_err s_shared_once(struct mg_state *st, struct mg_iam_identities_start *o,
+                                 const json_t *root, const char *hash, bool *raced,
+                                 struct mg_errinfo *ei)
+{
+    *raced = false;
+    const char *source = o->path ? "file" : "default";
+    char now[21];
+    mg_time_iso8601(mg_now(), now);
+    struct mg_buf raw;
+    mg_buf_init(&raw, 4096);
+    json_t *cur = NULL, *rec = NULL, *previous = NULL;
+    char *text = NULL;
+    struct s_run run = {source, json_array(), json_object(), now};
+    bool in_tx = false;
+    enum mg_err e = run.entries && run.seen ? mg_state_write_begin(st) : MG_E_NOMEM;
+    in_tx = e == MG_E_OK;
+    if (!e)
+        e = s_content_get(st, &raw, &cur);
+    if (e) {
+        mg_errinfo_set(ei, e, "cannot read the identities record (meta %s) of the store: %s",
+                       S_CONTENT_KEY, mg_err_str(e));
+        goto out;
+    }
+    const char *cur_hash = json_string_value(json_object_get(cur, "sha256"));
+    const char *cur_source = json_string_value(json_object_get(cur, "source"));
+    bool cur_file = cur && strcmp(cur_source, "file") == 0;
+    o->store_has_file = cur_file;
+    if (cur && (o->path == NULL || (strcmp(cur_hash, hash) == 0 && cur_file))) {
+        /* the same file, or no file and identities in the store: used as they are */
+        o->outcome = o->path ? MG_IAM_IDENTITIES_SAME : MG_IAM_IDENTITIES_FROM_STORE;
+        goto out;
+    }
+    if (cur_file && !o->update) {
+        char what[200];
+        const char *at = json_string_value(json_object_get(cur, "appliedAt"));
+        e = s_load_provenance(st, &previous);
+        s_describe(root, e ? NULL : previous, what, sizeof(what));
+        e = mg_errinfo_set(ei, MG_E_CONFLICT,
+                           "%s differs from the identities the shared store holds (applied at "
+                           "%s): %s. Start this node with the file the other nodes use, or "
+                           "without --identities, or add --identities-update to apply this file "
+                           "for every node",
+                           o->path, at ? at : "an earlier start", what);
+        goto out;
+    }
+    /* apply: the first node of a new store, a file over the built-in default, or an update */
+    rec = json_pack("{s:s, s:s, s:s}", "sha256", hash, "source", source, "appliedAt", now);
+    text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    if (text == NULL) {
+        e = mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
+        goto out;
+    }
+    e = cur ? mg_store_meta_swap(st->store, S_CONTENT_KEY, mg_buf_slice(&raw), mg_slice_cstr(text))
+            : mg_store_meta_insert(st->store, S_CONTENT_KEY, mg_slice_cstr(text));
+    if (e == MG_E_CONFLICT) {
+        *raced = true; /* another node got there first: the caller looks again */
+        goto out;
+    }
+    if (!e)
+        e = s_apply_tx(st, &run, root);
+    if (e) {
+        mg_errinfo_set(ei, e, "cannot store the identities: %s", mg_err_str(e));
+        goto out;
+    }
+    in_tx = false;
+    e = mg_state_write_commit(st, ei);
+    if (!e) {
+        o->outcome = MG_IAM_IDENTITIES_APPLIED;
+        o->store_has_file = o->path != NULL;
+        if (cur_file)
+            MG_LOG(MG_LOG_WARN, MG_SUB_IAM,
+                   "identities: applied %s to the shared store (--identities-update); it "
+                   "replaces the file applied at %s for every node",
+                   o->path, json_string_value(json_object_get(cur, "appliedAt")));
+    }
+out:
+    if (in_tx)
+        mg_state_write_abort(st);
+    json_decref(cur);
+    json_decref(rec);
+    json_decref(previous);
+    json_decref(run.entries);
+    json_decref(run.seen);
+    mg_free(text);
+    mg_buf_cleanup(&raw);
+    return e;
+}
+
+enum mg_err mg_iam_start_identities(struct mg_state *st, struct mg_iam_identities_start *o,
+                                    struct mg_errinfo *ei)
+{
+    o->outcome = MG_IAM_IDENTITIES_APPLIED;
+    o->store_has_file = o->path != NULL;
+    if (!o->shared) /* one node: the file (or the default) is applied at every start */
+        return o->path ? mg_iam_apply_identities(st, o->path, ei)
+                       : mg_iam_apply_default_identities(st, ei);
+    json_t *root = NULL;
+    enum mg_err e = MG_E_OK;
+    if (o->path)
+        e = s_load_file(o->path, &root, ei);
+    else if ((root = s_default_root()) == NULL)
+        e = mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
+    char hash[65];
+    if (!e && (e = s_content_hash(root, hash)))
+        mg_errinfo_set(ei, e, "out of memory");
+    bool raced = true;
+    for (int i = 0; !e && raced; i++) {
+        if (i == S_SHARED_TRIES) {
+            e = mg_errinfo_set(ei, MG_E_CONFLICT,
+                               "the identities of the store kept changing while this node "
+                               "started; start it again");
+            break;
+        }
+        e = s_shared_once(st, o, root, hash, &raced, ei);
+        if (raced)
+            e = MG_E_OK; /* look again */
+    }
     json_decref(root);
     return e;
 }

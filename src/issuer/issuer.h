@@ -1,7 +1,7 @@
 /* src/issuer/issuer.h: the built-in OAuth 2.0 / OpenID Connect authorization server, a development
  * tool that is off unless `mcpgate serve --oauth-issuer FILE` turns it on (docs/builtin-issuer.md).
- * Client-credentials grant only; ES256 access tokens signed with keys kept in
- * DATA/issuer/keys.json. Never logs client secrets, keys or tokens. */
+ * Client-credentials grant only; ES256 access tokens signed with keys kept in the store (shared
+ * by every node on it). Never logs client secrets, keys or tokens. */
 #ifndef MG_ISSUER_H
 #define MG_ISSUER_H
 
@@ -13,6 +13,7 @@
 #include "base/slice.h"
 
 struct mg_http_exchange;
+struct mg_store;
 
 #define MG_ISSUER_PATH "/_mcpgate/issuer" /* the issuer URL is PUBLIC_URL + this */
 #define MG_ISSUER_MAX_FILE (1u << 20)     /* bytes of the configuration file */
@@ -28,10 +29,10 @@ struct mg_http_exchange;
 #define MG_ISSUER_MIN_LIFETIME 60
 #define MG_ISSUER_MAX_LIFETIME 86400
 #define MG_ISSUER_MAX_KEYS 3          /* the current key and the two before it */
-#define MG_ISSUER_MAX_KEYS_FILE 65536 /* bytes of keys.json */
+#define MG_ISSUER_MAX_KEYS_FILE 65536 /* bytes of the stored keys (and of a legacy keys.json) */
 #define MG_ISSUER_MAX_BODY 16384      /* bytes of a token request */
 #define MG_ISSUER_KID_LEN 43          /* base64url of a SHA-256 thumbprint (RFC 7638) */
-#define MG_ISSUER_RELOAD_MS 1000      /* keys.json is looked at at most this often */
+#define MG_ISSUER_RELOAD_MS 500       /* a running server reads the stored keys this often */
 
 /* ---- configuration (the --oauth-issuer file) ---- */
 
@@ -64,20 +65,28 @@ const struct mg_issuer_client *mg_issuer_config_client(const struct mg_issuer_co
 /* Whether secret is the client's, in constant time (the digests are compared). */
 bool mg_issuer_client_secret_ok(const struct mg_issuer_client *cl, struct mg_slice secret);
 
-/* ---- signing keys (DATA/issuer/keys.json: directory 0700, file 0600) ---- */
+/* ---- signing keys (the store's meta value "issuer_keys", shared by every node) ---- */
 
 struct mg_issuer_keys; /* immutable once loaded; shared with _ref/_unref */
 
-/* "DATA/issuer/keys.json" into out; false when it does not fit. */
+/* "DATA/issuer/keys.json" (where versions before the store kept the keys) into out; false when
+ * it does not fit. */
 MG_MUST_USE bool mg_issuer_keys_path(const char *data_dir, char *out, size_t cap);
-/* Loads the keys; with create, makes the file with one new key when there is none. */
-MG_MUST_USE enum mg_err mg_issuer_keys_open(const char *data_dir, bool create,
+/* Loads the keys from the store. When it holds none: the keys of data_dir's keys.json (may be
+ * NULL: none) are moved into it (the file is renamed keys.json.imported), else with create one
+ * new key is made. Made once for every node: inserted only while the store holds none, then what
+ * the store holds is read back and used. */
+MG_MUST_USE enum mg_err mg_issuer_keys_open(struct mg_store *st, const char *data_dir, bool create,
                                             struct mg_issuer_keys **out, struct mg_errinfo *ei);
-/* Adds a new current key, keeping the most recent previous ones (MG_ISSUER_MAX_KEYS in all);
- * written atomically (temporary file and rename). kid_out (cap >= MG_ISSUER_KID_LEN + 1) gets
- * the new key's id. */
-MG_MUST_USE enum mg_err mg_issuer_keys_rotate(const char *data_dir, char *kid_out, size_t cap,
-                                              struct mg_errinfo *ei);
+/* Adds a new current key, keeping the most recent previous ones (MG_ISSUER_MAX_KEYS in all), by
+ * compare and swap on the store's value (a rotation on another node meanwhile: done again on top
+ * of it). kid_out (cap >= MG_ISSUER_KID_LEN + 1) gets the new key's id. */
+MG_MUST_USE enum mg_err mg_issuer_keys_rotate(struct mg_store *st, const char *data_dir,
+                                              char *kid_out, size_t cap, struct mg_errinfo *ei);
+/* The store's keys when they differ from cur (compared by a digest of the stored text; cur may be
+ * NULL), else *out NULL. */
+MG_MUST_USE enum mg_err mg_issuer_keys_reload(struct mg_store *st, const struct mg_issuer_keys *cur,
+                                              struct mg_issuer_keys **out, struct mg_errinfo *ei);
 struct mg_issuer_keys *mg_issuer_keys_ref(struct mg_issuer_keys *k);
 void mg_issuer_keys_unref(struct mg_issuer_keys *k); /* NULL is fine */
 size_t mg_issuer_keys_count(const struct mg_issuer_keys *k);
@@ -124,11 +133,13 @@ MG_MUST_USE enum mg_err mg_issuer_resolve(const struct mg_issuer_client *cl, con
 
 struct mg_issuer;
 
-/* Loads the configuration file and the keys (creating them on first start). public_url is read
- * at each request (the server learns its port after it starts); it must outlive the issuer. */
-MG_MUST_USE enum mg_err mg_issuer_new(const char *config_path, const char *data_dir,
-                                      const char *public_url, struct mg_issuer **out,
-                                      struct mg_errinfo *ei);
+/* Loads the configuration file and the keys from the store (creating them on first start, see
+ * mg_issuer_keys_open). A thread reads the stored keys every MG_ISSUER_RELOAD_MS, so that a
+ * rotation on any node reaches this one. public_url is read at each request (the server learns
+ * its port after it starts); it and store must outlive the issuer. */
+MG_MUST_USE enum mg_err mg_issuer_new(const char *config_path, struct mg_store *store,
+                                      const char *data_dir, const char *public_url,
+                                      struct mg_issuer **out, struct mg_errinfo *ei);
 void mg_issuer_free(struct mg_issuer *is); /* NULL is fine */
 
 /* Answers the request when its path is one of the issuer's (discovery documents, JWKS, token

@@ -22,8 +22,8 @@ void mg_issuer_token_request(struct mg_issuer *is, struct mg_slice authorization
                              struct mg_slice content_type, struct mg_slice body,
                              struct mg_issuer_reply *reply);
 
-/* The keys currently served (picked up again from keys.json at most once a second); a
- * reference the caller drops with mg_issuer_keys_unref. */
+/* The keys currently served (read again from the store every MG_ISSUER_RELOAD_MS by the
+ * issuer's thread); a reference the caller drops with mg_issuer_keys_unref. */
 struct mg_issuer_keys *mg_issuer_current_keys(struct mg_issuer *is);
 
 #endif

@@ -1,13 +1,14 @@
-/* The issuer's ES256 (P-256) signing keys: DATA/issuer/keys.json (directory 0700, file 0600),
- * {"keys":[{"kid":..,"created":..,"privateKey":"-----BEGIN PRIVATE KEY-----..."}]}, the current
- * key first. Written whole to a temporary file that is then linked or renamed into place, under
- * an flock on DATA/issuer/.lock, so readers only ever see a complete file. */
+/* The issuer's ES256 (P-256) signing keys, kept in the store's meta value "issuer_keys" (shared
+ * by every node of the store): {"keys":[{"kid":..,"created":..,"privateKey":"-----BEGIN PRIVATE
+ * KEY-----..."}]}, the current key first. Made once (inserted when absent, then read back: of two
+ * nodes starting together one key wins); rotated by compare and swap, so two rotations at once
+ * both land. DATA/issuer/keys.json, where versions before kept them, is moved into the store the
+ * first time a store without keys is opened with it, and renamed keys.json.imported. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "issuer/issuer_internal.h"
+#include "state/store.h"
 
 struct s_key {
     EVP_PKEY *pkey;
@@ -37,6 +39,7 @@ struct mg_issuer_keys {
     size_t n;
     char *jwks; /* the public JWKS text */
     size_t jwks_len;
+    uint8_t digest[32]; /* SHA-256 of the stored text it was read from (zero: not from a store) */
 };
 
 bool mg_issuer_keys_path(const char *data_dir, char *out, size_t cap)
@@ -315,49 +318,6 @@ static char *s_serialize(const struct mg_issuer_keys *k)
     return text;
 }
 
-static enum mg_err s_mkdir(const char *dir, struct mg_errinfo *ei)
-{
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return mg_errinfo_set(ei, MG_E_IO, "cannot create %s: %s", dir, strerror(errno));
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return mg_errinfo_set(ei, MG_E_IO, "%s is not a directory", dir);
-    return MG_E_OK;
-}
-
-/* DATA and DATA/issuer exist (the latter 0700); the lock on DATA/issuer/.lock is taken. */
-static enum mg_err s_lock(const char *data_dir, int *fd, struct mg_errinfo *ei)
-{
-    char dir[4096], lock[4096];
-    if (!mg_fmt(dir, sizeof(dir), "%s/issuer", data_dir) ||
-        !mg_fmt(lock, sizeof(lock), "%s/.lock", dir))
-        return mg_errinfo_set(ei, MG_E_TOO_LARGE, "data directory path too long");
-    MG_TRY(s_mkdir(data_dir, ei));
-    MG_TRY(s_mkdir(dir, ei));
-    if (chmod(dir, 0700) != 0)
-        return mg_errinfo_set(ei, MG_E_IO, "cannot set the permissions of %s: %s", dir,
-                              strerror(errno));
-    *fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (*fd < 0)
-        return mg_errinfo_set(ei, MG_E_IO, "cannot open %s: %s", lock, strerror(errno));
-    while (flock(*fd, LOCK_EX) != 0) {
-        if (errno != EINTR) {
-            close(*fd);
-            *fd = -1;
-            return mg_errinfo_set(ei, MG_E_IO, "cannot lock %s: %s", lock, strerror(errno));
-        }
-    }
-    return MG_E_OK;
-}
-
-static void s_unlock(int fd)
-{
-    if (fd >= 0) {
-        (void)flock(fd, LOCK_UN);
-        close(fd);
-    }
-}
-
 /* Reads path (at most MG_ISSUER_MAX_KEYS_FILE bytes); MG_E_NOT_FOUND when it does not exist. */
 static enum mg_err s_read(const char *path, struct mg_buf *b, struct mg_errinfo *ei)
 {
@@ -408,78 +368,132 @@ static enum mg_err s_load_file(const char *path, struct mg_issuer_keys **out, st
     return e;
 }
 
-/* Writes k to a new temporary file next to path; then links it in (replace false: fails with
- * MG_E_CONFLICT when path exists) or renames it over path. */
-static enum mg_err s_write(const char *path, const struct mg_issuer_keys *k, bool replace,
-                           struct mg_errinfo *ei)
+#define S_META "issuer_keys"
+#define S_ROTATE_TRIES 8
+
+static bool s_sha256(struct mg_slice v, uint8_t d[32])
 {
-    char tmp[4200], rnd[13];
-    mg_random_chars(rnd, 12, MG_ALPHA_LOWER_NUM);
-    rnd[12] = 0;
-    if (!mg_fmt(tmp, sizeof(tmp), "%s.tmp.%s", path, rnd))
-        return mg_errinfo_set(ei, MG_E_TOO_LARGE, "data directory path too long");
+    unsigned int dl = 0;
+    return EVP_Digest(v.ptr != NULL ? v.ptr : (const uint8_t *)"", v.len, d, &dl, EVP_sha256(),
+                      NULL) == 1 &&
+           dl == 32;
+}
+
+/* The keys of the store's value (MG_E_NOT_FOUND when there is none); *text (may be NULL) gets
+ * the value's bytes, which the caller zeroes and cleans up. */
+static enum mg_err s_load_store(struct mg_store *st, struct mg_buf *text,
+                                struct mg_issuer_keys **out, struct mg_errinfo *ei)
+{
+    *out = NULL;
+    struct mg_buf b;
+    mg_buf_init(&b, MG_ISSUER_MAX_KEYS_FILE);
+    enum mg_err e = mg_store_meta_get(st, S_META, &b);
+    if (e == MG_E_NOT_FOUND) {
+        /* nothing: not an error to report yet */
+    } else if (e) {
+        struct mg_errinfo se = {0};
+        mg_store_last_error(&se);
+        e = mg_errinfo_set(ei, e, "cannot read the issuer keys from the store: %s", se.msg);
+    } else {
+        struct mg_errinfo local = {0};
+        e = s_parse(mg_buf_slice(&b), out, &local);
+        if (e)
+            mg_errinfo_set(ei, e, "the issuer keys in the store (meta %s): %s", S_META, local.msg);
+        else if (!s_sha256(mg_buf_slice(&b), (*out)->digest))
+            mg_memzero((*out)->digest, sizeof((*out)->digest)); /* the next reload reparses */
+    }
+    if (!e && text) {
+        mg_buf_reset(text);
+        e = mg_buf_append(text, b.ptr, b.len);
+        if (e) {
+            mg_errinfo_set(ei, e, "out of memory");
+            mg_issuer_keys_unref(*out);
+            *out = NULL;
+        }
+    }
+    if (b.ptr)
+        mg_memzero(b.ptr, b.len);
+    mg_buf_cleanup(&b);
+    return e;
+}
+
+static enum mg_err s_store_error(enum mg_err e, const char *what, struct mg_errinfo *ei)
+{
+    struct mg_errinfo se = {0};
+    mg_store_last_error(&se);
+    return mg_errinfo_set(ei, e, "cannot %s the issuer keys in the store: %s", what, se.msg);
+}
+
+/* Writes k as the store's value: inserted when expected is NULL (MG_E_CONFLICT when a value
+ * appeared meanwhile), else swapped from expected (MG_E_CONFLICT when it changed meanwhile). */
+static enum mg_err s_store_write(struct mg_store *st, const struct mg_issuer_keys *k,
+                                 const struct mg_buf *expected, struct mg_errinfo *ei)
+{
     char *text = s_serialize(k);
     if (text == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
     size_t len = strlen(text);
-    enum mg_err e = MG_E_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        e = mg_errinfo_set(ei, MG_E_IO, "cannot create %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, text + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            e = mg_errinfo_set(ei, MG_E_IO, "cannot write %s: %s", tmp, strerror(errno));
-            break;
-        }
-        off += (size_t)n;
-    }
-    if (!e && fsync(fd) != 0)
-        e = mg_errinfo_set(ei, MG_E_IO, "cannot write %s: %s", tmp, strerror(errno));
-    if (close(fd) != 0 && !e)
-        e = mg_errinfo_set(ei, MG_E_IO, "cannot write %s: %s", tmp, strerror(errno));
-    if (!e) {
-        if (replace) {
-            if (rename(tmp, path) != 0)
-                e = mg_errinfo_set(ei, MG_E_IO, "cannot replace %s: %s", path, strerror(errno));
-        } else if (link(tmp, path) != 0) {
-            e = errno == EEXIST
-                    ? MG_E_CONFLICT
-                    : mg_errinfo_set(ei, MG_E_IO, "cannot create %s: %s", path, strerror(errno));
-        }
-    }
-    (void)unlink(tmp); /* after rename: gone already */
-out:
+    enum mg_err e = expected ? mg_store_meta_swap(st, S_META, mg_buf_slice(expected),
+                                                  mg_slice_make(text, len))
+                             : mg_store_meta_insert(st, S_META, mg_slice_make(text, len));
     mg_memzero(text, len);
     mg_free(text);
+    if (e && e != MG_E_CONFLICT)
+        return s_store_error(e, "write", ei);
     return e;
 }
 
-enum mg_err mg_issuer_keys_open(const char *data_dir, bool create, struct mg_issuer_keys **out,
-                                struct mg_errinfo *ei)
+/* The keys of DATA/issuer/keys.json, where versions before the store kept them: MG_E_NOT_FOUND
+ * when there is no such file. */
+static enum mg_err s_load_legacy(const char *data_dir, struct mg_issuer_keys **out,
+                                 struct mg_errinfo *ei)
 {
     *out = NULL;
     char path[4096];
+    if (data_dir == NULL || data_dir[0] == 0)
+        return MG_E_NOT_FOUND;
     if (!mg_issuer_keys_path(data_dir, path, sizeof(path)))
         return mg_errinfo_set(ei, MG_E_TOO_LARGE, "data directory path too long");
-    enum mg_err e = s_load_file(path, out, ei);
+    return s_load_file(path, out, ei);
+}
+
+/* After its keys went into the store: keys.json is renamed, so that nobody takes it for the
+ * live keys (a rotation changes only the store). */
+static void s_retire_legacy(const char *data_dir)
+{
+    char path[4096], done[4200];
+    if (!mg_issuer_keys_path(data_dir, path, sizeof(path)) ||
+        !mg_fmt(done, sizeof(done), "%s.imported", path))
+        return;
+    if (rename(path, done) == 0)
+        MG_LOG(MG_LOG_INFO, MG_SUB_MAIN,
+               "issuer: moved the signing keys of %s into the store; the file is now %s and no "
+               "longer read",
+               path, done);
+    else
+        MG_LOG(MG_LOG_WARN, MG_SUB_MAIN,
+               "issuer: the signing keys of %s are in the store now, but the file could not be "
+               "renamed: %s; it is no longer read",
+               path, strerror(errno));
+}
+
+enum mg_err mg_issuer_keys_open(struct mg_store *st, const char *data_dir, bool create,
+                                struct mg_issuer_keys **out, struct mg_errinfo *ei)
+{
+    *out = NULL;
+    enum mg_err e = s_load_store(st, NULL, out, ei);
     if (e != MG_E_NOT_FOUND)
         return e;
-    if (!create)
-        return mg_errinfo_set(ei, MG_E_NOT_FOUND,
-                              "%s does not exist (start the server with --oauth-issuer, or run "
-                              "'mcpgate issuer rotate-keys')",
-                              path);
-    int lock = -1;
-    MG_TRY(s_lock(data_dir, &lock, ei));
-    e = s_load_file(path, out, ei); /* made by another process meanwhile? */
+    /* none in the store: the keys of an older data directory, else (with create) a new key */
+    struct mg_issuer_keys *k = NULL;
+    e = s_load_legacy(data_dir, &k, ei);
+    bool legacy = e == MG_E_OK;
     if (e == MG_E_NOT_FOUND) {
-        struct mg_issuer_keys *k = s_keys_new();
+        if (!create)
+            return mg_errinfo_set(ei, MG_E_NOT_FOUND,
+                                  "the store holds no issuer keys (start the server with "
+                                  "--oauth-issuer, or run 'mcpgate issuer rotate-keys')");
+        k = s_keys_new();
         e = k ? s_key_generate(mg_now(), &k->keys[0], ei)
               : mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
         if (!e) {
@@ -488,57 +502,96 @@ enum mg_err mg_issuer_keys_open(const char *data_dir, bool create, struct mg_iss
             if (e)
                 mg_errinfo_set(ei, e, "out of memory");
         }
-        if (!e)
-            e = s_write(path, k, false, ei);
-        if (e == MG_E_CONFLICT) {
-            s_keys_free(k);
-            k = NULL;
-            e = s_load_file(path, out, ei);
-        } else if (e) {
-            s_keys_free(k);
-        } else {
-            *out = k;
-            MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "issuer: created signing key %s in %s", k->keys[0].kid,
-                   path);
-        }
     }
-    s_unlock(lock);
+    if (!e)
+        e = s_store_write(st, k, NULL, ei);
+    bool won = e == MG_E_OK;
+    if (won && legacy)
+        s_retire_legacy(data_dir);
+    else if (won)
+        MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "issuer: created signing key %s in the store",
+               k->keys[0].kid);
+    s_keys_free(k);
+    if (e && e != MG_E_CONFLICT)
+        return e;
+    /* this node's keys, or those another node stored first: what the store holds is used */
+    e = s_load_store(st, NULL, out, ei);
+    if (e == MG_E_NOT_FOUND)
+        e = mg_errinfo_set(ei, MG_E_STORE, "the issuer keys vanished from the store");
     return e;
 }
 
-enum mg_err mg_issuer_keys_rotate(const char *data_dir, char *kid_out, size_t cap,
-                                  struct mg_errinfo *ei)
+enum mg_err mg_issuer_keys_rotate(struct mg_store *st, const char *data_dir, char *kid_out,
+                                  size_t cap, struct mg_errinfo *ei)
 {
-    char path[4096];
-    if (!mg_issuer_keys_path(data_dir, path, sizeof(path)))
-        return mg_errinfo_set(ei, MG_E_TOO_LARGE, "data directory path too long");
-    int lock = -1;
-    MG_TRY(s_lock(data_dir, &lock, ei));
-    struct mg_issuer_keys *old = NULL, *k = s_keys_new();
-    enum mg_err e = k ? s_load_file(path, &old, ei)
-                      : mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
-    if (e == MG_E_NOT_FOUND)
-        e = MG_E_OK; /* the first key */
-    if (!e)
-        e = s_key_generate(mg_now(), &k->keys[0], ei);
-    if (!e) {
-        k->n = 1;
-        /* the previous keys move down, the oldest beyond the limit goes */
-        for (size_t i = 0; old && i < old->n && k->n < MG_ISSUER_MAX_KEYS; i++) {
-            k->keys[k->n] = old->keys[i];
-            mg_memzero(&old->keys[i], sizeof(old->keys[i]));
-            k->n++;
+    struct mg_buf cur;
+    mg_buf_init(&cur, MG_ISSUER_MAX_KEYS_FILE);
+    enum mg_err e = MG_E_CONFLICT;
+    for (int attempt = 0; e == MG_E_CONFLICT && attempt < S_ROTATE_TRIES; attempt++) {
+        struct mg_issuer_keys *old = NULL, *k = s_keys_new();
+        bool legacy = false, stored = false;
+        e = k ? s_load_store(st, &cur, &old, ei) : mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
+        stored = e == MG_E_OK;
+        if (e == MG_E_NOT_FOUND) {
+            e = s_load_legacy(data_dir, &old, ei);
+            legacy = e == MG_E_OK;
+            if (e == MG_E_NOT_FOUND)
+                e = MG_E_OK; /* the first key */
         }
-        e = s_build_jwks(k);
-        if (e)
-            mg_errinfo_set(ei, e, "out of memory");
+        if (!e)
+            e = s_key_generate(mg_now(), &k->keys[0], ei);
+        if (!e) {
+            k->n = 1;
+            /* the previous keys move down, the oldest beyond the limit goes */
+            for (size_t i = 0; old && i < old->n && k->n < MG_ISSUER_MAX_KEYS; i++) {
+                k->keys[k->n] = old->keys[i];
+                mg_memzero(&old->keys[i], sizeof(old->keys[i]));
+                k->n++;
+            }
+            e = s_build_jwks(k);
+            if (e)
+                mg_errinfo_set(ei, e, "out of memory");
+        }
+        if (!e)
+            e = s_store_write(st, k, stored ? &cur : NULL, ei);
+        if (!e && legacy)
+            s_retire_legacy(data_dir);
+        if (!e && kid_out && !mg_fmt(kid_out, cap, "%s", k->keys[0].kid))
+            e = mg_errinfo_set(ei, MG_E_TOO_LARGE, "kid buffer too small");
+        mg_issuer_keys_unref(old);
+        s_keys_free(k);
     }
-    if (!e)
-        e = s_write(path, k, true, ei);
-    if (!e && kid_out && !mg_fmt(kid_out, cap, "%s", k->keys[0].kid))
-        e = mg_errinfo_set(ei, MG_E_TOO_LARGE, "kid buffer too small");
-    s_unlock(lock);
-    mg_issuer_keys_unref(old);
-    s_keys_free(k);
+    if (e == MG_E_CONFLICT)
+        e = mg_errinfo_set(ei, MG_E_CONFLICT,
+                           "the issuer keys kept changing during the rotation; try again");
+    if (cur.ptr)
+        mg_memzero(cur.ptr, cur.len);
+    mg_buf_cleanup(&cur);
+    return e;
+}
+
+enum mg_err mg_issuer_keys_reload(struct mg_store *st, const struct mg_issuer_keys *cur,
+                                  struct mg_issuer_keys **out, struct mg_errinfo *ei)
+{
+    *out = NULL;
+    struct mg_buf b;
+    mg_buf_init(&b, MG_ISSUER_MAX_KEYS_FILE);
+    enum mg_err e = mg_store_meta_get(st, S_META, &b);
+    uint8_t d[32];
+    if (e) {
+        e = s_store_error(e, "read", ei);
+    } else if (!s_sha256(mg_buf_slice(&b), d)) {
+        e = mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
+    } else if (cur == NULL || mg_memcmp(d, cur->digest, sizeof(d)) != 0) {
+        struct mg_errinfo local = {0};
+        e = s_parse(mg_buf_slice(&b), out, &local);
+        if (e)
+            mg_errinfo_set(ei, e, "the issuer keys in the store (meta %s): %s", S_META, local.msg);
+        else
+            mg_memcpy((*out)->digest, d, sizeof(d));
+    }
+    if (b.ptr)
+        mg_memzero(b.ptr, b.len);
+    mg_buf_cleanup(&b);
     return e;
 }

@@ -1,9 +1,11 @@
 /* The issuer's endpoints: discovery documents, JWKS and the token endpoint (client credentials).
- * Keys rotated by `mcpgate issuer rotate-keys` are picked up from keys.json without a restart:
- * the file is looked at (stat) at most once a second, when a request needs the keys. */
+ * Keys rotated by `mcpgate issuer rotate-keys` (on any node) are picked up without a restart: a
+ * thread of the issuer reads the store's keys every MG_ISSUER_RELOAD_MS (one small read; parsed
+ * only when they changed), so requests never wait on the store. */
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -17,41 +19,96 @@
 struct mg_issuer {
     struct mg_issuer_config *cfg;
     const char *public_url; /* the server's, read at each request */
-    char *data_dir;
-    char keys_path[4096];
-    pthread_mutex_t lock; /* keys, checked_ms, file */
+    struct mg_store *store;
+    pthread_mutex_t lock; /* keys, stopping */
+    pthread_cond_t wake;  /* stopping */
     struct mg_issuer_keys *keys;
-    uint64_t checked_ms;
-    struct stat file; /* of keys.json when keys were loaded */
-    bool has_file;
+    bool stopping;
+    bool has_thread;
+    pthread_t reloader;
+    bool warned; /* the last reload failed (logged once until one succeeds) */
 };
 
-enum mg_err mg_issuer_new(const char *config_path, const char *data_dir, const char *public_url,
-                          struct mg_issuer **out, struct mg_errinfo *ei)
+/* One reload: the stored keys replace the served ones when they changed. */
+static void s_reload(struct mg_issuer *is)
+{
+    pthread_mutex_lock(&is->lock);
+    struct mg_issuer_keys *cur = mg_issuer_keys_ref(is->keys);
+    pthread_mutex_unlock(&is->lock);
+    struct mg_issuer_keys *k = NULL;
+    struct mg_errinfo ei = {0};
+    enum mg_err e = mg_issuer_keys_reload(is->store, cur, &k, &ei);
+    mg_issuer_keys_unref(cur);
+    if (e) {
+        if (!is->warned)
+            MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "issuer: keeping the loaded keys: %s", ei.msg);
+        is->warned = true;
+        return;
+    }
+    is->warned = false;
+    if (k == NULL)
+        return; /* unchanged */
+    pthread_mutex_lock(&is->lock);
+    struct mg_issuer_keys *old = is->keys;
+    is->keys = k;
+    pthread_mutex_unlock(&is->lock);
+    mg_issuer_keys_unref(old);
+    MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "issuer: keys reloaded, signing key %s (%zu keys)",
+           mg_issuer_keys_kid(k, 0), mg_issuer_keys_count(k));
+}
+
+static void *s_reloader(void *arg)
+{
+    struct mg_issuer *is = arg;
+    pthread_mutex_lock(&is->lock);
+    while (!is->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += (long)(MG_ISSUER_RELOAD_MS % 1000) * 1000000L;
+        until.tv_sec += MG_ISSUER_RELOAD_MS / 1000 + until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        int rc = 0;
+        while (!is->stopping && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&is->wake, &is->lock, &until);
+        if (is->stopping)
+            break;
+        pthread_mutex_unlock(&is->lock);
+        s_reload(is);
+        pthread_mutex_lock(&is->lock);
+    }
+    pthread_mutex_unlock(&is->lock);
+    return NULL;
+}
+
+enum mg_err mg_issuer_new(const char *config_path, struct mg_store *store, const char *data_dir,
+                          const char *public_url, struct mg_issuer **out, struct mg_errinfo *ei)
 {
     *out = NULL;
     struct mg_issuer *is = mg_calloc(1, sizeof(*is));
     if (is == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
     is->public_url = public_url;
+    is->store = store;
     pthread_mutex_init(&is->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&is->wake, &ca);
+    pthread_condattr_destroy(&ca);
     enum mg_err e = mg_issuer_config_load(config_path, &is->cfg, ei);
+    if (!e)
+        e = mg_issuer_keys_open(store, data_dir, true, &is->keys, ei);
     if (!e) {
-        is->data_dir = mg_strdup(data_dir);
-        if (is->data_dir == NULL ||
-            !mg_issuer_keys_path(data_dir, is->keys_path, sizeof(is->keys_path)))
-            e = mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
+        if (pthread_create(&is->reloader, NULL, s_reloader, is) == 0)
+            is->has_thread = true;
+        else
+            e = mg_errinfo_set(ei, MG_E_INTERNAL, "cannot start the issuer's key reloader");
     }
     if (!e)
-        e = mg_issuer_keys_open(data_dir, true, &is->keys, ei);
-    if (!e) {
-        is->has_file = stat(is->keys_path, &is->file) == 0;
-        is->checked_ms = mg_mono_ns() / 1000000u;
         MG_LOG(MG_LOG_INFO, MG_SUB_MAIN,
                "issuer: built-in OAuth issuer on (%zu clients, signing key %s, %zu keys); a "
                "development tool",
                is->cfg->n_clients, mg_issuer_keys_kid(is->keys, 0), mg_issuer_keys_count(is->keys));
-    }
     if (e) {
         mg_issuer_free(is);
         return e;
@@ -64,41 +121,23 @@ void mg_issuer_free(struct mg_issuer *is)
 {
     if (is == NULL)
         return;
+    if (is->has_thread) {
+        pthread_mutex_lock(&is->lock);
+        is->stopping = true;
+        pthread_cond_broadcast(&is->wake);
+        pthread_mutex_unlock(&is->lock);
+        pthread_join(is->reloader, NULL);
+    }
     mg_issuer_config_free(is->cfg);
     mg_issuer_keys_unref(is->keys);
-    mg_free(is->data_dir);
+    pthread_cond_destroy(&is->wake);
     pthread_mutex_destroy(&is->lock);
     mg_free(is);
-}
-
-static bool s_same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
 struct mg_issuer_keys *mg_issuer_current_keys(struct mg_issuer *is)
 {
     pthread_mutex_lock(&is->lock);
-    uint64_t now = mg_mono_ns() / 1000000u;
-    if (now - is->checked_ms >= MG_ISSUER_RELOAD_MS) {
-        is->checked_ms = now;
-        struct stat st;
-        if (stat(is->keys_path, &st) == 0 && (!is->has_file || !s_same_file(&st, &is->file))) {
-            struct mg_issuer_keys *k = NULL;
-            struct mg_errinfo ei = {0};
-            if (mg_issuer_keys_open(is->data_dir, false, &k, &ei) == MG_E_OK) {
-                mg_issuer_keys_unref(is->keys);
-                is->keys = k;
-                is->file = st;
-                is->has_file = true;
-                MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "issuer: keys reloaded, signing key %s (%zu keys)",
-                       mg_issuer_keys_kid(k, 0), mg_issuer_keys_count(k));
-            } else {
-                MG_LOG(MG_LOG_WARN, MG_SUB_MAIN, "issuer: keeping the loaded keys: %s", ei.msg);
-            }
-        }
-    }
     struct mg_issuer_keys *k = mg_issuer_keys_ref(is->keys);
     pthread_mutex_unlock(&is->lock);
     return k;

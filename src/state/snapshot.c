@@ -728,7 +728,7 @@ enum mg_err mg_state_refresh(struct mg_state *st, struct mg_errinfo *ei)
             for (size_t i = 0; i < ch.n; i++)
                 v[i] = (struct mg_snapshot_change){ch.v[i].kind, ch.v[i].account, ch.v[i].key};
             e = s_apply_locked(st, v, ch.n, ei);
-            if (e == MG_E_NOMEM || e == MG_E_STORE) {
+            if (e == MG_E_NOMEM || e == MG_E_STORE || e == MG_E_UNAVAILABLE) {
                 /* the rows may be read again in full: the snapshot must not miss them */
                 struct mg_errinfo fe = {0};
                 e = s_rebuild(st, &fe);

@@ -8,6 +8,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/util.h"
 #include "state/store_internal.h"
 
 static _Thread_local struct mg_errinfo s_last_error;
@@ -45,6 +46,12 @@ void mg_store_last_error(struct mg_errinfo *ei)
     if (ei == NULL)
         return;
     *ei = s_last_error;
+}
+
+void mg_store_last_error_clear(void)
+{
+    s_last_error.code = MG_E_OK;
+    s_last_error.msg[0] = '\0';
 }
 
 void mg_store_base_init(struct mg_store *s, const struct mg_store_ops *ops)
@@ -153,7 +160,7 @@ enum mg_err mg_store_open(const char *location, struct mg_store **out, struct mg
     if (err != MG_E_OK) {
         mg_store_last_error(ei);
         s->ops->destroy(s);
-        return err;
+        return err == MG_E_UNAVAILABLE ? MG_E_STORE : err;
     }
     atomic_store(&s->generation, gen);
     *out = s;
@@ -220,7 +227,8 @@ enum mg_err mg_store_commit(struct mg_store *s)
     enum mg_err err;
     if (s->tx_failed) {
         s->ops->tx_rollback(s);
-        err = mg_store_fail(MG_E_STORE,
+        /* A write lost to an unreachable database keeps its code: the caller answers 503. */
+        err = mg_store_fail(s_last_error.code == MG_E_UNAVAILABLE ? MG_E_UNAVAILABLE : MG_E_STORE,
                             "store transaction rolled back: a write in it failed earlier");
     } else {
         uint64_t gen = 0;
@@ -446,4 +454,142 @@ enum mg_err mg_store_meta_put(struct mg_store *s, const char *key, struct mg_sli
         return mg_store_note(MG_E_INVALID, "meta key \"generation\" is reserved for the store");
     MG_TRY(s_check_doc(value));
     return s_write(s, NULL, MG_STORE_WRITE_PUT, key, value);
+}
+
+/* ---- leases ---- */
+
+enum mg_err mg_store_lease_take(struct mg_store *s, const char *name, const char *holder,
+                                int lease_ms, struct mg_store_lease *out)
+{
+    out->held = false;
+    out->token = 0;
+    MG_TRY(s_check_name("lease name", name, false));
+    MG_TRY(s_check_name("lease holder", holder, false));
+    if (lease_ms <= 0)
+        return mg_store_note(MG_E_INVALID, "lease length must be positive");
+    if (s->ops->lease_take == NULL) {
+        out->held = true;
+        out->token = 1;
+        return MG_E_OK;
+    }
+    return s->ops->lease_take(s, name, holder, lease_ms, out);
+}
+
+enum mg_err mg_store_lease_drop(struct mg_store *s, const char *name, const char *holder)
+{
+    MG_TRY(s_check_name("lease name", name, false));
+    MG_TRY(s_check_name("lease holder", holder, false));
+    if (s->ops->lease_drop == NULL)
+        return MG_E_OK;
+    return s->ops->lease_drop(s, name, holder);
+}
+
+enum mg_err mg_store_lease_fence(struct mg_store *s, const char *name, uint64_t token, int lease_ms)
+{
+    if (!s_holds_tx(s))
+        return mg_store_note(MG_E_INVALID, "a lease fence needs an open store transaction");
+    MG_TRY(s_check_name("lease name", name, false));
+    if (lease_ms <= 0)
+        return mg_store_note(MG_E_INVALID, "lease length must be positive");
+    if (s->tx_failed)
+        return mg_store_note(MG_E_STORE, "store transaction already failed: roll it back");
+    if (s->ops->lease_fence == NULL)
+        return MG_E_OK;
+    enum mg_err err = s->ops->lease_fence(s, name, token, lease_ms);
+    if (err == MG_E_CONFLICT)
+        return mg_store_note(err, "lease %s is no longer held with token %llu", name,
+                             (unsigned long long)token);
+    if (err != MG_E_OK)
+        s->tx_failed = true;
+    return err;
+}
+
+bool mg_store_shared(const struct mg_store *s)
+{
+    return s->ops->lease_take != NULL;
+}
+
+bool mg_store_unavailable(enum mg_err e)
+{
+    if (e == MG_E_UNAVAILABLE)
+        return true;
+    return e == MG_E_STORE && s_last_error.code == MG_E_UNAVAILABLE;
+}
+
+/* ---- conditional meta writes (insert once, compare and swap) ------------------------------ */
+
+/* One conditional meta write: in the caller's transaction when it holds one, else in its own. */
+static enum mg_err s_meta_write_if(struct mg_store *s, const char *key,
+                                   const struct mg_slice *expected, struct mg_slice value)
+{
+    MG_TRY(s_check_name("meta key", key, false));
+    if (strcmp(key, "generation") == 0)
+        return mg_store_note(MG_E_INVALID, "meta key \"generation\" is reserved for the store");
+    MG_TRY(s_check_doc(value));
+    if (expected != NULL)
+        MG_TRY(s_check_doc(*expected));
+    bool own = !s_holds_tx(s);
+    if (!own && s->tx_failed)
+        return mg_store_note(MG_E_STORE, "store transaction already failed: roll it back");
+    if (own)
+        MG_TRY(mg_store_begin(s));
+    enum mg_err err = s->ops->meta_write_if(s, key, expected, value);
+    bool soft = err == MG_E_CONFLICT || err == MG_E_NOT_FOUND;
+    if (!own) {
+        if (err == MG_E_OK)
+            s->tx_dirty = true;
+        else if (!soft)
+            s->tx_failed = true;
+    } else if (err == MG_E_OK) {
+        s->tx_dirty = true;
+        err = mg_store_commit(s);
+    } else {
+        mg_store_rollback(s);
+    }
+    if (err == MG_E_CONFLICT)
+        return mg_store_note(err, "meta %s %s", key,
+                             expected ? "changed meanwhile" : "already exists");
+    if (err == MG_E_NOT_FOUND)
+        return mg_store_note(err, "meta %s not found", key);
+    return err;
+}
+
+enum mg_err mg_store_meta_insert(struct mg_store *s, const char *key, struct mg_slice value)
+{
+    return s_meta_write_if(s, key, NULL, value);
+}
+
+enum mg_err mg_store_meta_swap(struct mg_store *s, const char *key, struct mg_slice expected,
+                               struct mg_slice value)
+{
+    return s_meta_write_if(s, key, &expected, value);
+}
+
+enum mg_err mg_store_meta_secret(struct mg_store *s, const char *key, uint8_t *out, size_t len)
+{
+    if (len == 0 || len > 64)
+        return mg_store_note(MG_E_INVALID, "meta secret %s: %zu bytes asked for", key, len);
+    struct mg_buf b;
+    mg_buf_init(&b, 4096);
+    enum mg_err e = mg_store_meta_get(s, key, &b);
+    if (e == MG_E_NOT_FOUND) {
+        uint8_t fresh[64];
+        mg_random_bytes(fresh, len);
+        e = mg_store_meta_insert(s, key, mg_slice_make(fresh, len));
+        mg_memzero(fresh, sizeof(fresh));
+        /* this node's value, or the one another node inserted first: read back either way */
+        if (e == MG_E_OK || e == MG_E_CONFLICT)
+            e = mg_store_meta_get(s, key, &b);
+    }
+    if (e == MG_E_OK && b.len != len)
+        e = mg_store_fail(MG_E_STORE,
+                          "meta %s holds %zu bytes, not the %zu of a key this server makes: the "
+                          "store is damaged or was written by another program",
+                          key, b.len, len);
+    if (e == MG_E_OK)
+        mg_memcpy(out, b.ptr, len);
+    if (b.ptr)
+        mg_memzero(b.ptr, b.len);
+    mg_buf_cleanup(&b);
+    return e;
 }

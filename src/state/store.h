@@ -122,16 +122,86 @@ bool mg_store_location_is_pg(const char *location);
  * its own ei), as an operator-facing message; code MG_E_OK and "" when there was none. */
 void mg_store_last_error(struct mg_errinfo *ei);
 
+/* Forgets the calling thread's last store failure (at the start of a request, so that
+ * mg_store_unavailable(MG_E_STORE) speaks of that request only). */
+void mg_store_last_error_clear(void);
+
 /* Limits, checked before any I/O: kind and key are non-empty, kind, account and key at most
  * MG_STORE_NAME_MAX bytes (MG_E_INVALID past it), documents and meta values at most
  * MG_STORE_DOC_MAX bytes (MG_E_TOO_LARGE). */
 #define MG_STORE_NAME_MAX 1024u
 #define MG_STORE_DOC_MAX (8u * 1024u * 1024u)
 
+/* ---- Leases: background work on one node at a time ----
+ * Several nodes sharing a PostgreSQL store elect one of them to run the background passes (the
+ * gateway lifecycle worker, MCP-target synchronization). A lease row (name, holder, token,
+ * expiry) lives in the store; its expiry is set with the database's clock, so the nodes' clocks
+ * do not matter. The holder renews it well before it expires (MG_STORE_LEASE_RENEW_MS); another
+ * node takes it once it has expired (the holder died, or lost the database for longer than the
+ * lease), and the token grows with every change of holder. The holder acts only while its own
+ * lease is fresh (it counts the lease from before the request that renewed it), and each of its
+ * write transactions checks the token first (mg_store_lease_fence), so a deposed holder's write
+ * fails instead of overwriting its successor's. On SQLite one process owns the store: it always
+ * holds every lease (token 1) and the fence always passes. */
+#define MG_STORE_LEASE_MS 10000      /* how long a lease lasts without a renewal */
+#define MG_STORE_LEASE_RENEW_MS 2000 /* how often the holder renews it (and others try) */
+
+struct mg_store_lease {
+    bool held;      /* this holder has the lease */
+    uint64_t token; /* its fencing token while held (grows with every new holder) */
+};
+
+/* Takes the lease `name` for `holder` (a string unique to the process), or renews it when holder
+ * already has it; out->held false when another holder's lease has not expired. A lease of
+ * holder that expired before the renewal comes back with a new token. Names and holders: at most
+ * MG_STORE_NAME_MAX bytes of UTF-8. Never waits on the caller's transaction (its own
+ * connection), but may wait for another transaction that fenced on the lease to end: never call
+ * it from a thread that holds a fenced transaction (it would wait for itself). */
+MG_MUST_USE enum mg_err mg_store_lease_take(struct mg_store *s, const char *name,
+                                            const char *holder, int lease_ms,
+                                            struct mg_store_lease *out);
+/* Gives the lease up when holder has it (a clean stop: the next node takes over at once). */
+MG_MUST_USE enum mg_err mg_store_lease_drop(struct mg_store *s, const char *name,
+                                            const char *holder);
+/* In the calling thread's write transaction (MG_E_INVALID outside one): MG_E_CONFLICT unless the
+ * lease `name` carries `token` and has not expired by the database's clock. When it passes, the
+ * lease cannot change hands before the transaction ends (the row is locked for share; the
+ * transaction is ended by the server if it stays idle longer than lease_ms, so a holder cut off
+ * mid-transaction delays a takeover by at most lease_ms). Other failures poison the transaction
+ * like a failed write. */
+MG_MUST_USE enum mg_err mg_store_lease_fence(struct mg_store *s, const char *name, uint64_t token,
+                                             int lease_ms);
+
+/* True when other processes may share the store (PostgreSQL): leases are real. False on SQLite,
+ * whose one process always holds every lease. */
+bool mg_store_shared(const struct mg_store *s);
+
+/* True when a store failure means the database could not be reached (MG_E_UNAVAILABLE: the
+ * connection was lost or refused, the server is shutting down or out of connections): e is the
+ * code a store call returned, or MG_E_STORE passed on by a caller that dropped it, in which case
+ * the calling thread's last store error decides. Answered as a retryable 503. A write that failed
+ * so may or may not have committed (the connection can drop after the server committed). */
+bool mg_store_unavailable(enum mg_err e);
+
 /* Small server-wide values (key material, node settings). The meta key "generation" is the
  * store's own counter: mg_store_meta_put refuses it (MG_E_INVALID). */
 MG_MUST_USE enum mg_err mg_store_meta_get(struct mg_store *s, const char *key, struct mg_buf *out);
 MG_MUST_USE enum mg_err mg_store_meta_put(struct mg_store *s, const char *key,
                                           struct mg_slice value);
+/* Insert only: MG_E_CONFLICT when key holds a value already (written by this or any other node
+ * sharing the store). Of several handles inserting the same key at once, exactly one wins; the
+ * others get MG_E_CONFLICT and read the winner's value back with mg_store_meta_get. */
+MG_MUST_USE enum mg_err mg_store_meta_insert(struct mg_store *s, const char *key,
+                                             struct mg_slice value);
+/* Compare and swap: replaces the value of key with value only while it is exactly expected;
+ * MG_E_CONFLICT when it is something else, MG_E_NOT_FOUND when key holds nothing. */
+MG_MUST_USE enum mg_err mg_store_meta_swap(struct mg_store *s, const char *key,
+                                           struct mg_slice expected, struct mg_slice value);
+/* A server-wide secret of len random bytes (1 to 64) under key, made once for every node sharing
+ * the store: read; when absent, a new random value is inserted and the stored one (this node's or
+ * the one another node inserted first) read back into out. A stored value of another length is
+ * MG_E_STORE (a damaged or foreign store: never silently replaced, since other nodes use it). */
+MG_MUST_USE enum mg_err mg_store_meta_secret(struct mg_store *s, const char *key, uint8_t *out,
+                                             size_t len);
 
 #endif

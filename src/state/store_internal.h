@@ -32,6 +32,11 @@ struct mg_store_ops {
     enum mg_err (*doc_write)(struct mg_store *s, const struct mg_store_row *row,
                              enum mg_store_write_mode mode);
     enum mg_err (*meta_write)(struct mg_store *s, const char *key, struct mg_slice value);
+    /* Insert only (MG_E_CONFLICT when key exists); with expected non-NULL, replace only while
+     * the stored value equals *expected (MG_E_CONFLICT when it differs, MG_E_NOT_FOUND when key
+     * is absent). */
+    enum mg_err (*meta_write_if)(struct mg_store *s, const char *key,
+                                 const struct mg_slice *expected, struct mg_slice value);
 
     enum mg_err (*doc_get)(struct mg_store *s, bool on_writer, const char *kind,
                            const char *account, const char *key, struct mg_buf *out);
@@ -45,6 +50,12 @@ struct mg_store_ops {
     /* mg_store_wait_change without the front end's checks; *gen_out the stored generation. */
     enum mg_err (*wait_change)(struct mg_store *s, uint64_t seen, int timeout_ms,
                                uint64_t *gen_out);
+    /* Leases (mg_store_lease_*), on a connection of their own; NULL: one process uses the store
+     * (SQLite) and it always leads. lease_fence runs in the caller's write transaction. */
+    enum mg_err (*lease_take)(struct mg_store *s, const char *name, const char *holder,
+                              int lease_ms, struct mg_store_lease *out);
+    enum mg_err (*lease_drop)(struct mg_store *s, const char *name, const char *holder);
+    enum mg_err (*lease_fence)(struct mg_store *s, const char *name, uint64_t token, int lease_ms);
 };
 
 /* The base every backend embeds first. */

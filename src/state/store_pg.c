@@ -2,7 +2,9 @@
  * only under the front end's writer mutex) and a small pool of read connections opened on demand,
  * each connection with its own set of prepared statements. Every value is a bound parameter in
  * binary format (names as text, documents and meta values as bytea), never SQL text. A call that
- * finds its connection lost fails with MG_E_STORE; the next call on that connection reconnects.
+ * finds its connection lost (or cannot connect) fails with MG_E_UNAVAILABLE; the next call on that
+ * connection reconnects. Leases (mg_store_lease_*) live in the table leases, taken and renewed on
+ * a connection of their own.
  * Lists page through the primary key (a bounded number of rows in memory at once) inside one
  * REPEATABLE READ transaction, so that the pages and the generation are one consistent read. */
 #include <libpq-fe.h>
@@ -41,6 +43,11 @@ enum s_stmt_id {
     S_META_PUT,
     S_GEN_BUMP,
     S_GEN_READ,
+    S_LEASE_TAKE,
+    S_LEASE_DROP,
+    S_LEASE_FENCE,
+    S_META_INSERT,
+    S_META_SWAP,
     S_STMT_COUNT
 };
 
@@ -94,6 +101,37 @@ static const struct s_stmt_def s_stmts[S_STMT_COUNT] = {
                     0,
                     {0}},
     [S_GEN_READ] = {"SELECT value FROM store_generation WHERE id = 1", 0, {0}},
+    /* A lease: taken when free or expired, renewed by its holder; expiry by the server's clock.
+     * The token moves on whenever the lease starts again (a new holder, or the same one after
+     * it expired), so a fence with an older token fails. No row returned: another holds it. */
+    [S_LEASE_TAKE] = {"INSERT INTO leases AS l (name, holder, token, expires_at) "
+                      "VALUES ($1, $2, 1, clock_timestamp() + $3::float8 * interval '1 ms') "
+                      "ON CONFLICT (name) DO UPDATE SET token = CASE WHEN l.holder = "
+                      "EXCLUDED.holder AND l.expires_at > clock_timestamp() THEN l.token ELSE "
+                      "l.token + 1 END, holder = EXCLUDED.holder, expires_at = "
+                      "EXCLUDED.expires_at WHERE l.holder = EXCLUDED.holder OR l.expires_at <= "
+                      "clock_timestamp() RETURNING l.token",
+                      3,
+                      {S_OID_TEXT, S_OID_TEXT, S_OID_INT8}},
+    [S_LEASE_DROP] = {"UPDATE leases SET expires_at = '-infinity' WHERE name = $1 AND holder = $2",
+                      2,
+                      {S_OID_TEXT, S_OID_TEXT}},
+    /* In a write transaction: the row locked for share (a takeover waits for the transaction),
+     * and the transaction ended by the server should it stay idle longer than the lease. */
+    [S_LEASE_FENCE] = {"SELECT set_config('idle_in_transaction_session_timeout', $3::text, true) "
+                       "FROM leases WHERE name = $1 AND token = $2 AND expires_at > "
+                       "clock_timestamp() FOR SHARE",
+                       3,
+                       {S_OID_TEXT, S_OID_INT8, S_OID_INT8}},
+    [S_META_INSERT] = {"INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                       2,
+                       {S_OID_TEXT, S_OID_BYTEA}},
+    /* one row back: whether the key exists, and whether it was swapped */
+    [S_META_SWAP] = {"WITH u AS (UPDATE meta SET value = $2 WHERE key = $1 AND value = $3 "
+                     "RETURNING 1) SELECT (SELECT count(*) FROM u), "
+                     "(SELECT count(*) FROM meta WHERE key = $1)",
+                     3,
+                     {S_OID_TEXT, S_OID_BYTEA, S_OID_BYTEA}},
 };
 
 struct s_conn {
@@ -114,6 +152,8 @@ struct mg_store_pg {
     pthread_mutex_t listen_mu;
     struct s_conn listener; /* mg_store_wait_change's LISTEN connection (listen_mu) */
     bool listening;         /* LISTEN has run on the listener's current connection */
+    pthread_mutex_t lease_mu;
+    struct s_conn leaser; /* mg_store_lease_take / _drop (lease_mu) */
 };
 
 static struct mg_store_pg *s_q(struct mg_store *s)
@@ -241,12 +281,20 @@ static enum mg_err s_fail(const struct mg_store_pg *q, const struct s_conn *c, c
                     detail, sizeof(detail));
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
-        return mg_store_fail(MG_E_STORE,
+        return mg_store_fail(MG_E_UNAVAILABLE,
                              "lost the connection to PostgreSQL %s while %s: %s; the next call "
                              "reconnects",
                              q->shown, doing, detail[0] ? detail : "connection closed");
+    /* Class 08 (connection exception), 57P01-57P03 (shutting down, cannot connect now): the
+     * database is not reachable for now; 53 (out of resources: too many connections, disk full)
+     * too. A retry later may succeed. */
+    if (state != NULL && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+                          strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0))
+        return mg_store_fail(MG_E_UNAVAILABLE,
+                             "PostgreSQL %s is not available while %s: %s (SQLSTATE %s)", q->shown,
+                             doing, detail, state);
     if (state != NULL && strncmp(state, "53", 2) == 0)
-        return mg_store_fail(MG_E_STORE,
+        return mg_store_fail(MG_E_UNAVAILABLE,
                              "PostgreSQL %s is out of resources while %s: %s (SQLSTATE %s)",
                              q->shown, doing, detail, state);
     if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
@@ -307,7 +355,7 @@ static enum mg_err s_connect(const struct mg_store_pg *q, struct s_conn *c, bool
         char detail[300];
         s_clean_message(q, PQerrorMessage(c->pg), detail, sizeof(detail));
         s_conn_close(c);
-        return mg_store_fail(MG_E_STORE, "cannot connect to PostgreSQL %s: %s", q->shown,
+        return mg_store_fail(MG_E_UNAVAILABLE, "cannot connect to PostgreSQL %s: %s", q->shown,
                              detail[0] ? detail : "unknown error");
     }
     PQsetNoticeProcessor(c->pg, s_notice, NULL);
@@ -391,6 +439,17 @@ static enum mg_err s_read_conn(struct mg_store_pg *q, bool on_writer, struct s_c
         return MG_E_OK;
     }
     return s_reader_acquire(q, out);
+}
+
+/* A read connection the server dropped while it sat idle (a restart, an administrator): the
+ * failure shows at its first use. Nothing was read yet, so the read may run again on a new
+ * connection: true when it was reconnected for that. */
+static bool s_read_again(const struct mg_store_pg *q, struct s_conn *c, enum mg_err err)
+{
+    if (err != MG_E_UNAVAILABLE || c == &q->writer ||
+        (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK))
+        return false;
+    return s_conn_ready(q, c, false) == MG_E_OK;
 }
 
 static void s_read_done(struct mg_store_pg *q, struct s_conn *c)
@@ -603,6 +662,8 @@ static void s_destroy(struct mg_store *s)
         s_conn_close(&q->readers[i]);
     s_conn_close(&q->writer);
     s_conn_close(&q->listener);
+    s_conn_close(&q->leaser);
+    pthread_mutex_destroy(&q->lease_mu);
     pthread_mutex_destroy(&q->listen_mu);
     pthread_cond_destroy(&q->pool_cv);
     pthread_mutex_destroy(&q->pool_mu);
@@ -623,7 +684,16 @@ static enum mg_err s_tx_begin(struct mg_store *s)
     MG_TRY(s_conn_ready(q, &q->writer, true));
     if (PQtransactionStatus(q->writer.pg) != PQTRANS_IDLE)
         PQclear(PQexec(q->writer.pg, "ROLLBACK")); /* left over from a failed call */
-    return s_exec(q, &q->writer, "BEGIN", PGRES_COMMAND_OK, "starting a write transaction", NULL);
+    enum mg_err err = s_exec(q, &q->writer, "BEGIN", PGRES_COMMAND_OK,
+                             "starting a write transaction", NULL);
+    /* A connection the server dropped while it sat idle (a restart, an administrator) shows only
+     * now: nothing was written yet, so connect again and begin once more. */
+    if (err == MG_E_UNAVAILABLE && PQstatus(q->writer.pg) != CONNECTION_OK) {
+        MG_TRY(s_conn_ready(q, &q->writer, true));
+        err = s_exec(q, &q->writer, "BEGIN", PGRES_COMMAND_OK, "starting a write transaction",
+                     NULL);
+    }
+    return err;
 }
 
 static void s_tx_rollback(struct mg_store *s)
@@ -719,6 +789,42 @@ static enum mg_err s_meta_write(struct mg_store *s, const char *key, struct mg_s
     return err;
 }
 
+static enum mg_err s_meta_write_if(struct mg_store *s, const char *key,
+                                   const struct mg_slice *expected, struct mg_slice value)
+{
+    struct mg_store_pg *q = s_q(s);
+    struct s_conn *c = &q->writer;
+    MG_TRY(s_check_utf8("meta key", key));
+    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+        return s_fail(q, c, NULL, "writing");
+    const char *vals[3] = {key, value.ptr != NULL ? (const char *)value.ptr : "", ""};
+    int lens[3] = {(int)strlen(key), value.ptr != NULL ? (int)value.len : 0, 0};
+    if (expected != NULL && expected->ptr != NULL) {
+        vals[2] = (const char *)expected->ptr;
+        lens[2] = (int)expected->len;
+    }
+    enum mg_err err = MG_E_OK;
+    if (expected == NULL) {
+        PGresult *res = s_run(q, c, S_META_INSERT, vals, lens, PGRES_COMMAND_OK, "writing", &err);
+        if (res == NULL)
+            return err;
+        bool none = strcmp(PQcmdTuples(res), "0") == 0;
+        PQclear(res);
+        return none ? MG_E_CONFLICT : MG_E_OK;
+    }
+    PGresult *res = s_run(q, c, S_META_SWAP, vals, lens, PGRES_TUPLES_OK, "writing", &err);
+    if (res == NULL)
+        return err;
+    int64_t swapped = 0, exists = 0;
+    if (PQntuples(res) != 1 || !s_get_i64(res, 0, 0, &swapped) || !s_get_i64(res, 0, 1, &exists))
+        err = mg_store_fail(MG_E_STORE, "PostgreSQL %s: unexpected answer to a meta swap",
+                            q->shown);
+    else if (swapped == 0)
+        err = exists == 0 ? MG_E_NOT_FOUND : MG_E_CONFLICT;
+    PQclear(res);
+    return err;
+}
+
 /* Copies one binary column into out (cleared by the caller). */
 static enum mg_err s_column_to_buf(const PGresult *res, int col, struct mg_buf *out)
 {
@@ -757,6 +863,8 @@ static enum mg_err s_get_one(struct mg_store_pg *q, bool on_writer, enum s_stmt_
     }
     enum mg_err err = MG_E_OK;
     PGresult *res = s_run(q, c, id, vals, lens, PGRES_TUPLES_OK, "reading", &err);
+    if (res == NULL && s_read_again(q, c, err))
+        res = s_run(q, c, id, vals, lens, PGRES_TUPLES_OK, "reading", &err);
     if (res != NULL) {
         if (PQntuples(res) == 0)
             err = MG_E_NOT_FOUND;
@@ -802,6 +910,8 @@ static enum mg_err s_generation_read(struct mg_store *s, bool on_writer, uint64_
     struct s_conn *c = NULL;
     MG_TRY(s_read_conn(q, on_writer, &c));
     enum mg_err err = s_read_generation(q, c, out);
+    if (err != MG_E_OK && s_read_again(q, c, err))
+        err = s_read_generation(q, c, out);
     s_read_done(q, c);
     return err;
 }
@@ -902,6 +1012,9 @@ static enum mg_err s_doc_iter(struct mg_store *s, bool on_writer, const char *ki
         /* One snapshot for every page and the generation. */
         err = s_exec(q, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK,
                      "starting a read", NULL);
+        if (err != MG_E_OK && s_read_again(q, c, err))
+            err = s_exec(q, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", PGRES_COMMAND_OK,
+                         "starting a read", NULL);
         own_tx = err == MG_E_OK;
     }
     if (err == MG_E_OK && gen_out != NULL)
@@ -966,6 +1079,75 @@ static enum mg_err s_wait_change(struct mg_store *s, uint64_t seen, int timeout_
     return err;
 }
 
+/* ---- leases ---- */
+
+static enum mg_err s_lease_take(struct mg_store *s, const char *name, const char *holder,
+                                int lease_ms, struct mg_store_lease *out)
+{
+    struct mg_store_pg *q = s_q(s);
+    struct s_conn *c = &q->leaser;
+    MG_TRY(s_check_utf8("lease name", name));
+    MG_TRY(s_check_utf8("lease holder", holder));
+    char ms[8];
+    s_be64(lease_ms, ms);
+    const char *vals[3] = {name, holder, ms};
+    const int lens[3] = {(int)strlen(name), (int)strlen(holder), 8};
+    pthread_mutex_lock(&q->lease_mu);
+    enum mg_err err = s_conn_ready(q, c, true);
+    PGresult *res = NULL;
+    if (err == MG_E_OK)
+        res = s_run(q, c, S_LEASE_TAKE, vals, lens, PGRES_TUPLES_OK, "taking a lease", &err);
+    if (res != NULL) {
+        int64_t token = 0;
+        if (PQntuples(res) == 1 && s_get_i64(res, 0, 0, &token) && token > 0) {
+            out->held = true;
+            out->token = (uint64_t)token;
+        }
+        PQclear(res);
+    }
+    pthread_mutex_unlock(&q->lease_mu);
+    return err;
+}
+
+static enum mg_err s_lease_drop(struct mg_store *s, const char *name, const char *holder)
+{
+    struct mg_store_pg *q = s_q(s);
+    struct s_conn *c = &q->leaser;
+    MG_TRY(s_check_utf8("lease name", name));
+    MG_TRY(s_check_utf8("lease holder", holder));
+    const char *vals[2] = {name, holder};
+    const int lens[2] = {(int)strlen(name), (int)strlen(holder)};
+    pthread_mutex_lock(&q->lease_mu);
+    enum mg_err err = s_conn_ready(q, c, true);
+    if (err == MG_E_OK)
+        PQclear(s_run(q, c, S_LEASE_DROP, vals, lens, PGRES_COMMAND_OK, "giving up a lease", &err));
+    pthread_mutex_unlock(&q->lease_mu);
+    return err;
+}
+
+static enum mg_err s_lease_fence(struct mg_store *s, const char *name, uint64_t token, int lease_ms)
+{
+    struct mg_store_pg *q = s_q(s);
+    struct s_conn *c = &q->writer;
+    MG_TRY(s_check_utf8("lease name", name));
+    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+        return s_fail(q, c, NULL, "checking a lease");
+    char tk[8], ms[8];
+    s_be64((int64_t)token, tk);
+    s_be64(lease_ms, ms);
+    const char *vals[3] = {name, tk, ms};
+    const int lens[3] = {(int)strlen(name), 8, 8};
+    enum mg_err err = MG_E_OK;
+    PGresult *res = s_run(q, c, S_LEASE_FENCE, vals, lens, PGRES_TUPLES_OK, "checking a lease",
+                          &err);
+    if (res == NULL)
+        return err;
+    if (PQntuples(res) != 1)
+        err = MG_E_CONFLICT;
+    PQclear(res);
+    return err;
+}
+
 static const struct mg_store_ops s_pg_ops = {
     .name = "postgresql",
     .destroy = s_destroy,
@@ -974,11 +1156,15 @@ static const struct mg_store_ops s_pg_ops = {
     .tx_rollback = s_tx_rollback,
     .doc_write = s_doc_write,
     .meta_write = s_meta_write,
+    .meta_write_if = s_meta_write_if,
     .doc_get = s_doc_get,
     .doc_iter = s_doc_iter,
     .meta_get = s_meta_get,
     .generation_read = s_generation_read,
     .wait_change = s_wait_change,
+    .lease_take = s_lease_take,
+    .lease_drop = s_lease_drop,
+    .lease_fence = s_lease_fence,
 };
 
 /* The password libpq reads from the URI (NULL when it has none or the URI does not parse). */
@@ -1017,6 +1203,7 @@ enum mg_err mg_store_pg_open(const char *location, struct mg_store **out, struct
     pthread_mutex_init(&q->pool_mu, NULL);
     pthread_cond_init(&q->pool_cv, NULL);
     pthread_mutex_init(&q->listen_mu, NULL);
+    pthread_mutex_init(&q->lease_mu, NULL);
     size_t cap = strlen(location) + 16;
     q->uri = mg_strdup(location);
     q->shown = mg_malloc(cap);
@@ -1047,8 +1234,14 @@ enum mg_err mg_store_pg_open(const char *location, struct mg_store **out, struct
     *out = &q->base;
     q = NULL;
 out:
-    if (err != MG_E_OK)
+    /* At start-up an unreachable server is refused like any other failure to open (store.h). */
+    if (err == MG_E_UNAVAILABLE)
+        err = MG_E_STORE;
+    if (err != MG_E_OK) {
         mg_store_last_error(ei);
+        if (ei != NULL)
+            ei->code = err;
+    }
     if (q != NULL)
         s_destroy(&q->base);
     return err;

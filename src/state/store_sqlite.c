@@ -36,6 +36,8 @@ enum s_stmt_id {
     S_META_PUT,
     S_GEN_BUMP,
     S_GEN_READ,
+    S_META_INSERT,
+    S_META_SWAP,
     S_STMT_COUNT
 };
 
@@ -61,6 +63,8 @@ static const char *const s_sql[S_STMT_COUNT] = {
                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     [S_GEN_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'generation' RETURNING value",
     [S_GEN_READ] = "SELECT value FROM meta WHERE key = 'generation'",
+    [S_META_INSERT] = "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+    [S_META_SWAP] = "UPDATE meta SET value = ?2 WHERE key = ?1 AND value = ?3",
 };
 
 struct s_conn {
@@ -603,6 +607,48 @@ static enum mg_err s_meta_write(struct mg_store *s, const char *key, struct mg_s
     return MG_E_OK;
 }
 
+static enum mg_err s_get_one(struct mg_store_sqlite *q, bool on_writer, enum s_stmt_id id,
+                             const char *kind, const char *account, const char *key,
+                             struct mg_buf *out);
+
+static int s_bind_value(sqlite3_stmt *st, int i, struct mg_slice v)
+{
+    return v.len == 0 ? sqlite3_bind_zeroblob(st, i, 0)
+                      : sqlite3_bind_blob64(st, i, v.ptr, v.len, SQLITE_STATIC);
+}
+
+static enum mg_err s_meta_write_if(struct mg_store *s, const char *key,
+                                   const struct mg_slice *expected, struct mg_slice value)
+{
+    struct mg_store_sqlite *q = s_q(s);
+    struct s_conn *c = &q->writer;
+    sqlite3_stmt *st = NULL;
+    bool fresh = false;
+    int rc = s_stmt(c, expected ? S_META_SWAP : S_META_INSERT, &st, &fresh);
+    if (rc != SQLITE_OK)
+        return s_fail(q, c->db, rc, "preparing a write");
+    rc = s_bind_text(st, 1, key, strlen(key));
+    if (rc == SQLITE_OK)
+        rc = s_bind_value(st, 2, value);
+    if (rc == SQLITE_OK && expected)
+        rc = s_bind_value(st, 3, *expected);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    s_stmt_done(st, fresh);
+    if (rc != SQLITE_DONE)
+        return s_fail(q, c->db, rc, "writing");
+    if (sqlite3_changes(c->db) > 0)
+        return MG_E_OK;
+    if (expected == NULL)
+        return MG_E_CONFLICT;
+    /* not swapped: the value differs, or there is none */
+    struct mg_buf cur;
+    mg_buf_init(&cur, MG_STORE_DOC_MAX);
+    enum mg_err e = s_get_one(q, true, S_META_GET, NULL, NULL, key, &cur);
+    mg_buf_cleanup(&cur);
+    return e == MG_E_OK ? MG_E_CONFLICT : e;
+}
+
 /* Copies one column into out (cleared by the caller). */
 static enum mg_err s_column_to_buf(sqlite3_stmt *st, int col, bool blob, struct mg_buf *out)
 {
@@ -779,6 +825,7 @@ static const struct mg_store_ops s_sqlite_ops = {
     .tx_rollback = s_tx_rollback,
     .doc_write = s_doc_write,
     .meta_write = s_meta_write,
+    .meta_write_if = s_meta_write_if,
     .doc_get = s_doc_get,
     .doc_iter = s_doc_iter,
     .meta_get = s_meta_get,

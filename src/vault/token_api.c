@@ -54,6 +54,10 @@ static void s_error_of(enum mg_err e, int *status, const char **code)
         *status = 400;
         *code = "ValidationException";
         return;
+    case MG_E_UNAVAILABLE:
+        *status = 503;
+        *code = "ServiceException";
+        return;
     case MG_E_OK:
     case MG_E_NOMEM:
     case MG_E_TOO_LARGE:

@@ -21,18 +21,10 @@ enum mg_err mg_vault_new(const struct mg_env *env, struct mg_vault **out, struct
     struct mg_vault *v = mg_calloc(1, sizeof(*v));
     if (v == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
-    struct mg_buf b;
-    mg_buf_init(&b, 64);
-    enum mg_err e = env->store ? mg_store_meta_get(env->store, S_META_KEY, &b) : MG_E_INVALID;
-    if (e == MG_E_OK && b.len == sizeof(v->key)) {
-        mg_memcpy(v->key, b.ptr, b.len);
-    } else if (e == MG_E_OK || e == MG_E_NOT_FOUND) {
-        mg_random_bytes(v->key, sizeof(v->key));
-        e = mg_store_meta_put(env->store, S_META_KEY, mg_slice_make(v->key, sizeof(v->key)));
-    }
-    if (b.ptr)
-        mg_memzero(b.ptr, b.len);
-    mg_buf_cleanup(&b);
+    /* made once for every node sharing the store: insert when absent, then read back */
+    enum mg_err e = env->store
+                        ? mg_store_meta_secret(env->store, S_META_KEY, v->key, sizeof(v->key))
+                        : MG_E_INVALID;
     if (e) {
         mg_vault_free(v);
         return mg_errinfo_set(ei, e, "cannot load or create the identity vault key in the store");

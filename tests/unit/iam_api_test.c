@@ -438,6 +438,135 @@ static void test_iam_identities_removed_at_start(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The content hash: layout and field order do not count, values do; an invalid document has
+ * none. */
+static void test_iam_identities_hash(void **state)
+{
+    (void)state;
+    struct mg_errinfo ei = {0};
+    char a[65], b[65], c[65];
+    assert_int_equal(
+        mg_iam_identities_hash(MG_SLICE_LIT(
+                                   "{\"accounts\":[{\"id\":\"111122223333\",\"rootAccessKeys\":"
+                                   "[{\"accessKeyId\":\"AKIAX1\",\"secretAccessKey\":\"s\"}]}]}"),
+                               a, &ei),
+        MG_E_OK);
+    assert_int_equal(strlen(a), 64);
+    assert_int_equal(mg_iam_identities_hash(MG_SLICE_LIT(
+                                                "{ \"accounts\" : [ { \"rootAccessKeys\" : [ {\n"
+                                                "  \"secretAccessKey\": \"s\", \"accessKeyId\": "
+                                                "\"AKIAX1\" } ], \"id\": \"111122223333\" } ] }\n"),
+                                            b, &ei),
+                     MG_E_OK);
+    assert_string_equal(a, b);
+    assert_int_equal(
+        mg_iam_identities_hash(MG_SLICE_LIT(
+                                   "{\"accounts\":[{\"id\":\"111122223333\",\"rootAccessKeys\":"
+                                   "[{\"accessKeyId\":\"AKIAX1\",\"secretAccessKey\":\"t\"}]}]}"),
+                               c, &ei),
+        MG_E_OK);
+    assert_string_not_equal(a, c); /* another secret is another content */
+    assert_int_equal(mg_iam_identities_hash(MG_SLICE_LIT("{\"accounts\":3}"), c, &ei),
+                     MG_E_INVALID);
+    assert_string_equal(c, "");
+    assert_int_equal(mg_iam_identities_hash(MG_SLICE_LIT("{"), c, &ei), MG_E_PARSE);
+}
+
+/* One node of a shared store after another: the first applies, the same file is a no-op, another
+ * file is refused with what differs, the update flag applies it, no file uses the store's. */
+static enum mg_err s_start(struct mg_state *st, const char *path, bool update,
+                           enum mg_iam_identities_outcome *outcome, struct mg_errinfo *ei)
+{
+    struct mg_iam_identities_start o = {.path = path, .shared = true, .update = update};
+    memset(ei, 0, sizeof(*ei));
+    enum mg_err e = mg_iam_start_identities(st, &o, ei);
+    *outcome = o.outcome;
+    return e;
+}
+
+static void test_iam_identities_shared_store(void **state)
+{
+    (void)state;
+    mg_iam_init();
+    char dir[] = "/tmp/mg-iam-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char one[128], two[128], data[128];
+    snprintf(one, sizeof(one), "%s/one.json", dir);
+    snprintf(two, sizeof(two), "%s/two.json", dir);
+    snprintf(data, sizeof(data), "%s/data", dir);
+    struct mg_store *store = NULL;
+    struct mg_state st;
+    struct mg_errinfo ei = {0};
+    enum mg_iam_identities_outcome out;
+    assert_int_equal(mg_store_open(data, &store, &ei), MG_E_OK);
+    assert_int_equal(mg_state_init(&st, store, &ei), MG_E_OK);
+    s_write_file(one, "{\"accounts\":[{\"id\":\"111122223333\",\"rootAccessKeys\":[{"
+                      "\"accessKeyId\":\"AKIAROOT1\",\"secretAccessKey\":\"s\"}],"
+                      "\"users\":[{\"name\":\"u\",\"accessKeys\":[{\"accessKeyId\":\"AKIAUSER1\","
+                      "\"secretAccessKey\":\"s\"}]}]}]}");
+    /* the same content in another layout */
+    s_write_file(two,
+                 "{\"accounts\": [ {\"users\":[{\"accessKeys\":[{\"secretAccessKey\":\"s\","
+                 "\"accessKeyId\":\"AKIAUSER1\"}], \"name\":\"u\"}], \"id\":\"111122223333\","
+                 "\"rootAccessKeys\":[{\"accessKeyId\":\"AKIAROOT1\",\"secretAccessKey\":\"s\"}]"
+                 "} ]}\n");
+
+    /* a node without a file on an empty store: the test key */
+    assert_int_equal(s_start(&st, NULL, false, &out, &ei), MG_E_OK);
+    assert_int_equal(out, MG_IAM_IDENTITIES_APPLIED);
+    assert_true(s_key_works(&st, "test"));
+    /* the first file replaces the built-in default */
+    assert_int_equal(s_start(&st, one, false, &out, &ei), MG_E_OK);
+    assert_int_equal(out, MG_IAM_IDENTITIES_APPLIED);
+    assert_false(s_key_works(&st, "test"));
+    assert_true(s_key_works(&st, "AKIAUSER1"));
+    /* the same content: nothing written */
+    uint64_t gen = mg_store_generation(store);
+    assert_int_equal(s_start(&st, two, false, &out, &ei), MG_E_OK);
+    assert_int_equal(out, MG_IAM_IDENTITIES_SAME);
+    assert_int_equal(mg_store_generation(store), gen);
+    /* no file: the store's */
+    assert_int_equal(s_start(&st, NULL, false, &out, &ei), MG_E_OK);
+    assert_int_equal(out, MG_IAM_IDENTITIES_FROM_STORE);
+    assert_false(s_key_works(&st, "test"));
+    assert_int_equal(mg_store_generation(store), gen);
+
+    /* another file: refused, saying what differs and the way out */
+    s_write_file(two, "{\"accounts\":[{\"id\":\"111122223333\",\"rootAccessKeys\":[{"
+                      "\"accessKeyId\":\"AKIAROOT1\",\"secretAccessKey\":\"s\"}],"
+                      "\"users\":[{\"name\":\"v\"}]}]}");
+    assert_int_equal(s_start(&st, two, false, &out, &ei), MG_E_CONFLICT);
+    assert_non_null(strstr(ei.msg, two));
+    assert_non_null(strstr(ei.msg, "differs from the identities the shared store holds"));
+    assert_non_null(strstr(ei.msg, "): it adds 1 user (111122223333/v); it lacks 1 user "
+                                   "(111122223333/u), 1 access key (111122223333/AKIAUSER1). "));
+    assert_non_null(strstr(ei.msg, "--identities-update"));
+    assert_null(strstr(ei.msg, "\"s\"")); /* no secret */
+    assert_true(s_key_works(&st, "AKIAUSER1"));
+    assert_int_equal(mg_store_generation(store), gen);
+    /* the same names, another secret */
+    s_write_file(two, "{\"accounts\":[{\"id\":\"111122223333\",\"rootAccessKeys\":[{"
+                      "\"accessKeyId\":\"AKIAROOT1\",\"secretAccessKey\":\"s2\"}],"
+                      "\"users\":[{\"name\":\"u\",\"accessKeys\":[{\"accessKeyId\":\"AKIAUSER1\","
+                      "\"secretAccessKey\":\"s\"}]}]}]}");
+    assert_int_equal(s_start(&st, two, false, &out, &ei), MG_E_CONFLICT);
+    assert_non_null(strstr(ei.msg, "it lists the same users, roles and access keys, with other "
+                                   "settings"));
+    /* with the update flag it is applied */
+    assert_int_equal(s_start(&st, two, true, &out, &ei), MG_E_OK);
+    assert_int_equal(out, MG_IAM_IDENTITIES_APPLIED);
+    /* and is then the store's: the first file is refused now */
+    assert_int_equal(s_start(&st, two, false, &out, &ei), MG_E_OK);
+    assert_int_equal(out, MG_IAM_IDENTITIES_SAME);
+    assert_int_equal(s_start(&st, one, false, &out, &ei), MG_E_CONFLICT);
+
+    mg_state_cleanup(&st);
+    mg_store_close(store);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_iam_identities_tags_limited(void **state)
 {
     (void)state;
@@ -479,6 +608,8 @@ int main(void)
         cmocka_unit_test(test_iam_unsupported_operations_model),
         cmocka_unit_test(test_iam_identities_removed_at_start),
         cmocka_unit_test(test_iam_identities_tags_limited),
+        cmocka_unit_test(test_iam_identities_hash),
+        cmocka_unit_test(test_iam_identities_shared_store),
     };
     mg_torture_release = mg_iam_policy_cache_clear; /* a process-wide cache, not a leak */
     return MG_RUN_TESTS(tests);

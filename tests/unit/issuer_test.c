@@ -21,6 +21,7 @@
 #include "issuer/issuer.h"
 #include "issuer/issuer_internal.h"
 #include "jwt/jwt.h"
+#include "state/store.h"
 #include "unit/leaks.h"
 
 #define SECRET "0123456789abcdef-secret"
@@ -64,6 +65,17 @@ static void s_write(const char *path, const char *text)
     assert_non_null(f);
     fputs(text, f);
     fclose(f);
+}
+
+/* The SQLite store in dir (NULL when out of memory: the caller returns). */
+static struct mg_store *s_store(const char *dir)
+{
+    struct mg_store *st = NULL;
+    struct mg_errinfo ei = {0};
+    enum mg_err e = mg_store_open(dir, &st, &ei);
+    if (e != MG_E_OK && e != MG_E_NOMEM && e != MG_E_STORE)
+        fail_msg("cannot open the store in %s: %s", dir, ei.msg);
+    return e == MG_E_OK ? st : NULL;
 }
 
 /* ---- configuration ---- */
@@ -230,20 +242,21 @@ static void test_issuer_token_claims_verify(void **state)
     struct s_dirs *d = *state;
     struct mg_issuer_keys *k = NULL;
     struct mg_errinfo ei = {0};
-    enum mg_err e = mg_issuer_keys_open(d->data, true, &k, &ei);
-    if (e == MG_E_NOMEM)
+    struct mg_store *st = s_store(d->data);
+    if (st == NULL)
+        return;
+    enum mg_err e = mg_issuer_keys_open(st, d->data, true, &k, &ei);
+    mg_store_close(st);
+    if (e == MG_E_NOMEM || e == MG_E_STORE)
         return;
     assert_int_equal(e, MG_E_OK);
     assert_int_equal(mg_issuer_keys_count(k), 1);
     assert_int_equal(strlen(mg_issuer_keys_kid(k, 0)), MG_ISSUER_KID_LEN);
+    /* in the store, not in the data directory */
     char path[160];
-    struct stat st;
-    snprintf(path, sizeof(path), "%s/issuer/keys.json", d->data);
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
+    struct stat sb;
     snprintf(path, sizeof(path), "%s/issuer", d->data);
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_not_equal(stat(path, &sb), 0);
 
     const char *scopes[] = {"mcp/invoke", "mcp/read"};
     const char *auds[] = {"https://gw.example/mcp"};
@@ -347,8 +360,13 @@ static void test_issuer_rotation_keeps_old_kid(void **state)
     struct s_dirs *d = *state;
     struct mg_issuer_keys *k1 = NULL, *k = NULL;
     struct mg_errinfo ei = {0};
-    if (mg_issuer_keys_open(d->data, true, &k1, &ei) != MG_E_OK)
+    struct mg_store *st = s_store(d->data);
+    if (st == NULL)
+        return;
+    if (mg_issuer_keys_open(st, NULL, true, &k1, &ei) != MG_E_OK) {
+        mg_store_close(st);
         return; /* only out of memory can fail here */
+    }
     char kid1[MG_ISSUER_KID_LEN + 1];
     snprintf(kid1, sizeof(kid1), "%s", mg_issuer_keys_kid(k1, 0));
     struct mg_issuer_grant g = {.issuer = "http://i/_mcpgate/issuer",
@@ -361,18 +379,20 @@ static void test_issuer_rotation_keeps_old_kid(void **state)
     mg_issuer_keys_unref(k1);
     if (e || !mg_buf_cstr(&old)) {
         mg_buf_cleanup(&old);
+        mg_store_close(st);
         return;
     }
 
     char kid2[MG_ISSUER_KID_LEN + 1];
-    e = mg_issuer_keys_rotate(d->data, kid2, sizeof(kid2), &ei);
-    if (e == MG_E_NOMEM) {
+    e = mg_issuer_keys_rotate(st, NULL, kid2, sizeof(kid2), &ei);
+    if (e == MG_E_NOMEM || e == MG_E_STORE) {
         mg_buf_cleanup(&old);
+        mg_store_close(st);
         return;
     }
     assert_int_equal(e, MG_E_OK);
     assert_string_not_equal(kid1, kid2);
-    e = mg_issuer_keys_open(d->data, false, &k, &ei);
+    e = mg_issuer_keys_open(st, NULL, false, &k, &ei);
     if (e == MG_E_OK) {
         assert_int_equal(mg_issuer_keys_count(k), 2);
         assert_string_equal(mg_issuer_keys_kid(k, 0), kid2);
@@ -401,15 +421,16 @@ static void test_issuer_rotation_keeps_old_kid(void **state)
         mg_issuer_keys_unref(k);
         k = NULL;
     } else {
-        assert_int_equal(e, MG_E_NOMEM);
+        assert_true(e == MG_E_NOMEM || e == MG_E_STORE);
     }
 
     /* two more rotations: at most three keys, the oldest goes */
     char kid3[MG_ISSUER_KID_LEN + 1], kid4[MG_ISSUER_KID_LEN + 1];
-    if (mg_issuer_keys_rotate(d->data, kid3, sizeof(kid3), &ei) != MG_E_OK ||
-        mg_issuer_keys_rotate(d->data, kid4, sizeof(kid4), &ei) != MG_E_OK ||
-        mg_issuer_keys_open(d->data, false, &k, &ei) != MG_E_OK) {
+    if (mg_issuer_keys_rotate(st, NULL, kid3, sizeof(kid3), &ei) != MG_E_OK ||
+        mg_issuer_keys_rotate(st, NULL, kid4, sizeof(kid4), &ei) != MG_E_OK ||
+        mg_issuer_keys_open(st, NULL, false, &k, &ei) != MG_E_OK) {
         mg_buf_cleanup(&old);
+        mg_store_close(st);
         return;
     }
     assert_int_equal(mg_issuer_keys_count(k), MG_ISSUER_MAX_KEYS);
@@ -427,17 +448,86 @@ static void test_issuer_rotation_keeps_old_kid(void **state)
     mg_issuer_keys_unref(k);
     mg_buf_cleanup(&old);
 
-    /* a damaged file is refused with its path */
-    char path[160];
-    snprintf(path, sizeof(path), "%s/issuer/keys.json", d->data);
-    s_write(path, "{\"keys\":[{\"kid\":\"x\",\"created\":1,\"privateKey\":\"nope\"}]}");
+    /* a damaged stored value is refused, never replaced */
+    static const char bad[] = "{\"keys\":[{\"kid\":\"x\",\"created\":1,\"privateKey\":\"nope\"}]}";
     k = NULL;
-    e = mg_issuer_keys_open(d->data, true, &k, &ei);
-    if (e != MG_E_NOMEM) {
-        assert_int_equal(e, MG_E_INVALID);
-        assert_non_null(strstr(ei.msg, "keys.json: keys[0].privateKey: not a P-256 private key"));
+    if (mg_store_meta_put(st, "issuer_keys", mg_slice_cstr(bad)) == MG_E_OK) {
+        e = mg_issuer_keys_open(st, NULL, true, &k, &ei);
+        if (e != MG_E_NOMEM && e != MG_E_STORE) {
+            assert_int_equal(e, MG_E_INVALID);
+            assert_non_null(strstr(ei.msg, "the issuer keys in the store (meta issuer_keys): "
+                                           "keys[0].privateKey: not a P-256 private key"));
+        }
+        assert_null(k);
+        e = mg_issuer_keys_rotate(st, NULL, kid3, sizeof(kid3), &ei);
+        assert_int_not_equal(e, MG_E_OK);
     }
-    assert_null(k);
+    mg_store_close(st);
+}
+
+/* Two handles on one store (two nodes): the key made by the first is the second's; a rotation
+ * through the second reaches the first by mg_issuer_keys_reload; an older data directory's
+ * keys.json is moved into a store without keys, and renamed. */
+static void test_issuer_keys_shared_and_migrated(void **state)
+{
+    struct s_dirs *d = *state;
+    struct mg_errinfo ei = {0};
+    struct mg_store *a = s_store(d->data), *b = a ? s_store(d->data) : NULL;
+    struct mg_issuer_keys *ka = NULL, *kb = NULL, *re = NULL;
+    char kid[MG_ISSUER_KID_LEN + 1];
+    if (a == NULL || b == NULL)
+        goto out;
+    if (mg_issuer_keys_open(a, NULL, true, &ka, &ei) != MG_E_OK ||
+        mg_issuer_keys_open(b, NULL, true, &kb, &ei) != MG_E_OK)
+        goto out;
+    assert_string_equal(mg_issuer_keys_kid(ka, 0), mg_issuer_keys_kid(kb, 0));
+    /* unchanged: nothing to reload */
+    if (mg_issuer_keys_reload(a, ka, &re, &ei) != MG_E_OK)
+        goto out;
+    assert_null(re);
+    if (mg_issuer_keys_rotate(b, NULL, kid, sizeof(kid), &ei) != MG_E_OK ||
+        mg_issuer_keys_reload(a, ka, &re, &ei) != MG_E_OK)
+        goto out;
+    assert_non_null(re);
+    assert_string_equal(mg_issuer_keys_kid(re, 0), kid);
+    assert_string_equal(mg_issuer_keys_kid(re, 1), mg_issuer_keys_kid(ka, 0));
+
+    /* a legacy keys.json next to a new store: its keys become the store's */
+    char legacy[128], store2[128], path[200], text[8192];
+    snprintf(legacy, sizeof(legacy), "%s/old", d->data);
+    snprintf(store2, sizeof(store2), "%s/new", d->data);
+    snprintf(path, sizeof(path), "%s/issuer", legacy);
+    if (mkdir(legacy, 0700) != 0 || mkdir(path, 0700) != 0)
+        fail_msg("mkdir %s", path);
+    struct mg_buf v;
+    mg_buf_init(&v, sizeof(text) - 1);
+    enum mg_err e = mg_store_meta_get(a, "issuer_keys", &v);
+    if (e == MG_E_OK) {
+        snprintf(text, sizeof(text), "%.*s", (int)v.len, (const char *)v.ptr);
+        snprintf(path, sizeof(path), "%s/issuer/keys.json", legacy);
+        s_write(path, text);
+    }
+    mg_buf_cleanup(&v);
+    if (e)
+        goto out;
+    mg_store_close(b);
+    b = s_store(store2);
+    mg_issuer_keys_unref(kb);
+    kb = NULL;
+    if (b == NULL || mg_issuer_keys_open(b, legacy, false, &kb, &ei) != MG_E_OK)
+        goto out;
+    assert_int_equal(mg_issuer_keys_count(kb), 2);
+    assert_string_equal(mg_issuer_keys_kid(kb, 0), kid);
+    struct stat sb;
+    assert_int_not_equal(stat(path, &sb), 0); /* renamed */
+    snprintf(path, sizeof(path), "%s/issuer/keys.json.imported", legacy);
+    assert_int_equal(stat(path, &sb), 0);
+out:
+    mg_issuer_keys_unref(re);
+    mg_issuer_keys_unref(ka);
+    mg_issuer_keys_unref(kb);
+    mg_store_close(b);
+    mg_store_close(a);
 }
 
 /* ---- what a client may have ---- */
@@ -549,8 +639,13 @@ static void test_issuer_token_endpoint(void **state)
     static const char public_url[] = "http://127.0.0.1:4777";
     struct mg_issuer *is = NULL;
     struct mg_errinfo ei = {0};
-    if (mg_issuer_new(d->file, d->data, public_url, &is, &ei) != MG_E_OK)
+    struct mg_store *st = s_store(d->data);
+    if (st == NULL)
         return;
+    if (mg_issuer_new(d->file, st, d->data, public_url, &is, &ei) != MG_E_OK) {
+        mg_store_close(st);
+        return;
+    }
 
     /* client_secret_basic */
     struct s_answer a;
@@ -621,6 +716,7 @@ static void test_issuer_token_endpoint(void **state)
     s_expect_error(is, BASIC, FORM, big, 400, "invalid_request");
     free(big);
     mg_issuer_free(is);
+    mg_store_close(st);
 }
 
 int main(void)
@@ -631,6 +727,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_issuer_config_ok_and_path, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_issuer_token_claims_verify, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_issuer_rotation_keeps_old_kid, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_issuer_keys_shared_and_migrated, s_setup, s_teardown),
         cmocka_unit_test(test_issuer_resolve_scopes_audiences),
         cmocka_unit_test_setup_teardown(test_issuer_token_endpoint, s_setup, s_teardown),
     };

@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "base/log.h"
 #include "base/slice.h"
 #include "base/util.h"
+#include "state/leader.h"
 #include "state/store.h"
 #include "state/store_internal.h"
 #include "unit/leaks.h"
@@ -545,6 +547,145 @@ static void test_store_meta(void **state)
     mg_store_close(s);
 }
 
+/* Insert-once and compare-and-swap of meta values, and the get-or-create secret on top. */
+static void test_store_meta_insert_swap(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    struct mg_buf b;
+    mg_buf_init(&b, 1024);
+    assert_int_equal(mg_store_meta_insert(s, "k", MG_SLICE_LIT("one")), MG_E_OK);
+    assert_int_equal(mg_store_meta_insert(s, "k", MG_SLICE_LIT("two")), MG_E_CONFLICT);
+    assert_int_equal(mg_store_meta_get(s, "k", &b), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&b), "one");
+    uint64_t gen = mg_store_generation(s);
+    assert_int_equal(gen, 1); /* the conflict wrote nothing */
+    /* swap: only from the expected value */
+    assert_int_equal(mg_store_meta_swap(s, "k", MG_SLICE_LIT("two"), MG_SLICE_LIT("three")),
+                     MG_E_CONFLICT);
+    assert_int_equal(mg_store_meta_swap(s, "k", MG_SLICE_LIT("on"), MG_SLICE_LIT("three")),
+                     MG_E_CONFLICT);
+    assert_int_equal(mg_store_meta_swap(s, "absent", MG_SLICE_LIT("x"), MG_SLICE_LIT("y")),
+                     MG_E_NOT_FOUND);
+    assert_int_equal(mg_store_meta_swap(s, "k", MG_SLICE_LIT("one"), MG_SLICE_LIT("three")),
+                     MG_E_OK);
+    assert_int_equal(mg_store_meta_get(s, "k", &b), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&b), "three");
+    assert_int_equal(mg_store_generation(s), 2);
+    /* binary values and the empty value compare exactly */
+    static const uint8_t bin[] = {0, 1, 0xff, 0};
+    assert_int_equal(mg_store_meta_insert(s, "bin", mg_slice_make(bin, sizeof(bin))), MG_E_OK);
+    assert_int_equal(mg_store_meta_swap(s, "bin", mg_slice_make(bin, 3), MG_SLICE_LIT("")),
+                     MG_E_CONFLICT);
+    assert_int_equal(mg_store_meta_swap(s, "bin", mg_slice_make(bin, sizeof(bin)),
+                                        MG_SLICE_LIT("")),
+                     MG_E_OK);
+    assert_int_equal(mg_store_meta_swap(s, "bin", MG_SLICE_LIT(""), MG_SLICE_LIT("z")), MG_E_OK);
+    /* the store's own counter is refused */
+    assert_int_equal(mg_store_meta_insert(s, "generation", MG_SLICE_LIT("1")), MG_E_INVALID);
+    assert_int_equal(mg_store_meta_swap(s, "generation", MG_SLICE_LIT("1"), MG_SLICE_LIT("2")),
+                     MG_E_INVALID);
+    /* inside a transaction: a conflict leaves it usable; a rollback undoes the insert */
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    assert_int_equal(mg_store_meta_insert(s, "k", MG_SLICE_LIT("x")), MG_E_CONFLICT);
+    assert_int_equal(mg_store_meta_insert(s, "t", MG_SLICE_LIT("x")), MG_E_OK);
+    assert_int_equal(mg_store_meta_get(s, "t", &b), MG_E_OK);
+    mg_store_rollback(s);
+    assert_int_equal(mg_store_meta_get(s, "t", &b), MG_E_NOT_FOUND);
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    assert_int_equal(mg_store_meta_insert(s, "t", MG_SLICE_LIT("y")), MG_E_OK);
+    assert_int_equal(mg_store_commit(s), MG_E_OK);
+    assert_int_equal(mg_store_meta_get(s, "t", &b), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&b), "y");
+    /* a secret: made once, then the same */
+    uint8_t k1[32], k2[32];
+    assert_int_equal(mg_store_meta_secret(s, "sec", k1, sizeof(k1)), MG_E_OK);
+    assert_int_equal(mg_store_meta_secret(s, "sec", k2, sizeof(k2)), MG_E_OK);
+    assert_int_equal(mg_memcmp(k1, k2, sizeof(k1)), 0);
+    /* one of another length is never replaced */
+    assert_int_equal(mg_store_meta_secret(s, "k", k1, sizeof(k1)), MG_E_STORE);
+    assert_int_equal(mg_store_meta_get(s, "k", &b), MG_E_OK);
+    assert_string_equal(mg_buf_cstr(&b), "three");
+    assert_int_equal(mg_store_meta_secret(s, "sec", k1, 0), MG_E_INVALID);
+    mg_buf_cleanup(&b);
+    mg_store_close(s);
+}
+
+/* Several handles (nodes) make the same secret at once: one value wins and all read it. */
+#define RACERS 4
+
+struct racer {
+    const char *loc;
+    pthread_barrier_t *go;
+    int index;
+    enum mg_err insert_err;
+    enum mg_err secret_err;
+    uint8_t secret[32];
+    char won[16];
+};
+
+static void *racer_thread(void *arg)
+{
+    struct racer *r = arg;
+    struct mg_store *s = NULL;
+    struct mg_errinfo ei = {0};
+    r->insert_err = MG_E_INTERNAL;
+    r->secret_err = MG_E_INTERNAL;
+    enum mg_err e = mg_store_open(r->loc, &s, &ei);
+    pthread_barrier_wait(r->go);
+    if (e != MG_E_OK)
+        return NULL;
+    char mine[16];
+    snprintf(mine, sizeof(mine), "v%d", r->index);
+    r->insert_err = mg_store_meta_insert(s, "race", mg_slice_cstr(mine));
+    r->secret_err = mg_store_meta_secret(s, "race_secret", r->secret, sizeof(r->secret));
+    struct mg_buf b;
+    mg_buf_init(&b, 64);
+    if (mg_store_meta_get(s, "race", &b) == MG_E_OK && mg_buf_cstr(&b))
+        snprintf(r->won, sizeof(r->won), "%s", mg_buf_cstr(&b));
+    mg_buf_cleanup(&b);
+    mg_store_close(s);
+    return NULL;
+}
+
+static void test_store_meta_insert_race(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *first = open_ok(f); /* migrations done before the race */
+    mg_store_close(first);
+    pthread_barrier_t go;
+    assert_int_equal(pthread_barrier_init(&go, NULL, RACERS), 0);
+    struct racer r[RACERS];
+    pthread_t t[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        memset(&r[i], 0, sizeof(r[i]));
+        r[i].loc = f->loc;
+        r[i].go = &go;
+        r[i].index = i;
+        assert_int_equal(pthread_create(&t[i], NULL, racer_thread, &r[i]), 0);
+    }
+    for (int i = 0; i < RACERS; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&go);
+    int winners = 0;
+    for (int i = 0; i < RACERS; i++) {
+        if (r[i].insert_err == MG_E_OK)
+            winners++;
+        else
+            assert_int_equal(r[i].insert_err, MG_E_CONFLICT);
+        assert_int_equal(r[i].secret_err, MG_E_OK);
+        assert_int_equal(mg_memcmp(r[i].secret, r[0].secret, sizeof(r[0].secret)), 0);
+        assert_string_equal(r[i].won, r[0].won);
+    }
+    assert_int_equal(winners, 1);
+    /* the value read back is the winner's own */
+    for (int i = 0; i < RACERS; i++) {
+        char mine[16];
+        snprintf(mine, sizeof(mine), "v%d", i);
+        assert_int_equal(strcmp(mine, r[0].won) == 0, r[i].insert_err == MG_E_OK);
+    }
+}
+
 static int64_t count_migrations(const char *db_path)
 {
     sqlite3 *db = NULL;
@@ -972,6 +1113,243 @@ static void test_store_wait_change(void **state)
     mg_store_close(s);
 }
 
+/* ---- leases ---- */
+
+static struct mg_store_lease take_ok(struct mg_store *s, const char *holder, int lease_ms)
+{
+    struct mg_store_lease l = {true, 99};
+    assert_int_equal(mg_store_lease_take(s, "bg", holder, lease_ms, &l), MG_E_OK);
+    return l;
+}
+
+/* A fenced write: MG_E_OK when it committed, else what refused it (rolled back). */
+static enum mg_err fenced_put(struct mg_store *s, uint64_t token, const char *key)
+{
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    enum mg_err e = mg_store_lease_fence(s, "bg", token, 5000);
+    if (e == MG_E_OK)
+        e = put_str(s, "user", "1", key, "{}");
+    if (e != MG_E_OK) {
+        mg_store_rollback(s);
+        return e;
+    }
+    return mg_store_commit(s);
+}
+
+/* Two handles (two nodes): one holds the lease, the other takes over once it gives it up or
+ * stops renewing it; the deposed one's fenced writes are refused. On SQLite every handle holds
+ * it (one process owns the store) and the fence always passes. */
+static void test_store_lease(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *a = open_ok(f);
+    struct mg_store *b = open_ok(f);
+    struct mg_store_lease la = take_ok(a, "node-a", 400);
+    assert_true(la.held);
+    assert_true(la.token > 0);
+    /* Limits and misuse. */
+    struct mg_store_lease x;
+    assert_int_equal(mg_store_lease_take(a, "", "node-a", 400, &x), MG_E_INVALID);
+    assert_int_equal(mg_store_lease_take(a, "bg", "", 400, &x), MG_E_INVALID);
+    assert_int_equal(mg_store_lease_take(a, "bg", "node-a", 0, &x), MG_E_INVALID);
+    assert_int_equal(mg_store_lease_fence(a, "bg", la.token, 400), MG_E_INVALID); /* no tx */
+    if (!f->pg) {
+        struct mg_store_lease lb = take_ok(b, "node-b", 400);
+        assert_true(lb.held);
+        assert_int_equal(fenced_put(a, la.token, "a1"), MG_E_OK);
+        assert_int_equal(fenced_put(b, lb.token, "b1"), MG_E_OK);
+        assert_int_equal(mg_store_lease_drop(a, "bg", "node-a"), MG_E_OK);
+        mg_store_close(b);
+        mg_store_close(a);
+        return;
+    }
+    /* b waits while a renews; a's renewal keeps its token. */
+    assert_false(take_ok(b, "node-b", 400).held);
+    struct mg_store_lease again = take_ok(a, "node-a", 400);
+    assert_true(again.held);
+    assert_int_equal(again.token, la.token);
+    assert_false(take_ok(b, "node-b", 400).held);
+    assert_int_equal(fenced_put(a, la.token, "a1"), MG_E_OK);
+    /* A wrong token is refused. */
+    assert_int_equal(fenced_put(a, la.token + 1, "a0"), MG_E_CONFLICT);
+    /* a gives it up: b takes over at once with a newer token; a is fenced off. */
+    assert_int_equal(mg_store_lease_drop(a, "bg", "node-a"), MG_E_OK);
+    struct mg_store_lease lb = take_ok(b, "node-b", 400);
+    assert_true(lb.held);
+    assert_true(lb.token > la.token);
+    assert_int_equal(fenced_put(a, la.token, "a2"), MG_E_CONFLICT);
+    assert_int_equal(fenced_put(b, lb.token, "b1"), MG_E_OK);
+    assert_false(take_ok(a, "node-a", 400).held);
+    /* b stops renewing (a dead node, a network pause): a takes over once the lease ran out. */
+    usleep(500 * 1000);
+    struct mg_store_lease la2 = take_ok(a, "node-a", 400);
+    assert_true(la2.held);
+    assert_true(la2.token > lb.token);
+    assert_int_equal(fenced_put(b, lb.token, "b2"), MG_E_CONFLICT);
+    assert_false(take_ok(b, "node-b", 400).held);
+    /* a's handle closes without giving it up (kill -9): b takes over after the lease. */
+    mg_store_close(a);
+    assert_false(take_ok(b, "node-b", 400).held);
+    usleep(500 * 1000);
+    struct mg_store_lease lb2 = take_ok(b, "node-b", 400);
+    assert_true(lb2.held);
+    assert_true(lb2.token > la2.token);
+    /* A holder whose own lease ran out comes back with a new token. */
+    usleep(500 * 1000);
+    struct mg_store_lease lb3 = take_ok(b, "node-b", 400);
+    assert_true(lb3.held);
+    assert_true(lb3.token > lb2.token);
+    assert_int_equal(fenced_put(b, lb2.token, "b3"), MG_E_CONFLICT);
+    assert_int_equal(fenced_put(b, lb3.token, "b4"), MG_E_OK);
+    struct mg_buf buf;
+    mg_buf_init(&buf, 64);
+    assert_int_equal(mg_store_get(b, "user", "1", "a1", &buf), MG_E_OK);
+    assert_int_equal(mg_store_get(b, "user", "1", "b4", &buf), MG_E_OK);
+    assert_int_equal(mg_store_get(b, "user", "1", "a2", &buf), MG_E_NOT_FOUND);
+    assert_int_equal(mg_store_get(b, "user", "1", "b2", &buf), MG_E_NOT_FOUND);
+    assert_int_equal(mg_store_get(b, "user", "1", "b3", &buf), MG_E_NOT_FOUND);
+    mg_buf_cleanup(&buf);
+    mg_store_close(b);
+}
+
+static void count_hook(void *arg)
+{
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+/* The leader thread over two handles (two nodes): one leads, the other follows and takes over
+ * within a renewal period when the first stops cleanly (giving the lease up), running its hook
+ * once. On SQLite both lead (one process owns the store). */
+static void test_store_leader(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *a = open_ok(f);
+    struct mg_store *b = open_ok(f);
+    struct mg_errinfo ei = {0};
+    struct mg_leader *la = NULL, *lb = NULL;
+    assert_int_equal(mg_leader_start(a, 1000, 100, &la, &ei), MG_E_OK);
+    assert_int_equal(mg_leader_start(b, 1000, 100, &lb, &ei), MG_E_OK);
+    atomic_int hooks_a = 0, hooks_b = 0;
+    mg_leader_on_lead(la, count_hook, &hooks_a);
+    mg_leader_on_lead(lb, count_hook, &hooks_b);
+    uint64_t ta = 0, tb = 0;
+    assert_true(mg_leader_active(la, &ta));
+    assert_int_equal(atomic_load(&hooks_a), 1); /* leading already: called at once */
+    assert_true(mg_leader_active(NULL, NULL));
+    assert_int_equal(mg_leader_fence(NULL, 0), MG_E_OK);
+    if (!f->pg) {
+        assert_true(mg_leader_active(lb, &tb));
+        assert_int_equal(mg_store_begin(b), MG_E_OK);
+        assert_int_equal(mg_leader_fence(lb, tb), MG_E_OK);
+        mg_store_rollback(b);
+    } else {
+        assert_false(mg_leader_active(lb, &tb));
+        assert_int_equal(atomic_load(&hooks_b), 0);
+        usleep(300 * 1000); /* renewals go on: still a */
+        assert_true(mg_leader_active(la, NULL));
+        assert_false(mg_leader_active(lb, NULL));
+        assert_int_equal(mg_store_begin(a), MG_E_OK);
+        assert_int_equal(mg_leader_fence(la, ta), MG_E_OK);
+        mg_store_rollback(a);
+        mg_leader_stop(la);
+        la = NULL;
+        uint64_t t0 = mg_mono_ns();
+        while (!mg_leader_active(lb, &tb) && ms_since(t0) < 2000)
+            usleep(20 * 1000);
+        assert_true(mg_leader_active(lb, &tb));
+        assert_true(ms_since(t0) < 500);
+        assert_true(tb > ta);
+        assert_int_equal(atomic_load(&hooks_b), 1);
+        assert_int_equal(mg_store_begin(b), MG_E_OK);
+        assert_int_equal(mg_leader_fence(lb, tb), MG_E_OK);
+        mg_store_rollback(b);
+        assert_int_equal(mg_store_begin(a), MG_E_OK);
+        assert_int_equal(mg_store_lease_fence(a, "background", ta, 1000), MG_E_CONFLICT);
+        mg_store_rollback(a);
+    }
+    mg_leader_stop(la);
+    mg_leader_stop(lb);
+    mg_store_close(b);
+    mg_store_close(a);
+}
+
+struct later_take {
+    struct mg_store *s;
+    int delay_ms;
+    struct mg_store_lease got;
+    enum mg_err err;
+    uint64_t done_ns;
+};
+
+static void *later_take_thread(void *arg)
+{
+    struct later_take *t = arg;
+    usleep((useconds_t)t->delay_ms * 1000u);
+    t->err = mg_store_lease_take(t->s, "bg", "node-b", 2000, &t->got);
+    t->done_ns = mg_mono_ns();
+    return NULL;
+}
+
+/* A fenced transaction holds the lease in place until it ends: a takeover waits for its commit,
+ * and a holder cut off mid-transaction is ended by the server after the lease's length. */
+static void test_pg_lease_fence_holds(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *a = open_ok(f);
+    struct mg_store *b = open_ok(f);
+    struct mg_store_lease la = take_ok(a, "node-a", 400);
+    assert_true(la.held);
+    /* a fences, then its lease runs out while the transaction is open: b's take waits for it. */
+    assert_int_equal(mg_store_begin(a), MG_E_OK);
+    assert_int_equal(mg_store_lease_fence(a, "bg", la.token, 3000), MG_E_OK);
+    usleep(500 * 1000);
+    struct later_take t = {b, 0, {false, 0}, MG_E_INTERNAL, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, later_take_thread, &t), 0);
+    usleep(400 * 1000);
+    assert_int_equal(put_str(a, "user", "1", "fenced", "{}"), MG_E_OK);
+    uint64_t commit_ns = mg_mono_ns();
+    assert_int_equal(mg_store_commit(a), MG_E_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(t.err, MG_E_OK);
+    assert_true(t.got.held);
+    assert_true(t.got.token > la.token);
+    assert_true(t.done_ns >= commit_ns);
+    assert_int_equal(fenced_put(a, la.token, "late"), MG_E_CONFLICT);
+    /* b fences, then goes silent inside its transaction: the server ends it after the lease's
+     * length (300 ms here), so a takes over once b's lease (2 s) ran out; b's commit finds its
+     * connection gone. */
+    struct mg_store_lease lb = t.got;
+    assert_int_equal(mg_store_begin(b), MG_E_OK);
+    enum mg_err fe = mg_store_lease_fence(b, "bg", lb.token, 300);
+    if (fe != MG_E_OK) {
+        struct mg_errinfo fei;
+        mg_store_last_error(&fei);
+        fail_msg("fence: %s: %s", mg_err_str(fe), fei.msg);
+    }
+    assert_int_equal(put_str(b, "user", "1", "cut", "{}"), MG_E_OK);
+    uint64_t t0 = mg_mono_ns();
+    struct mg_store_lease la2 = {false, 0};
+    while (!la2.held && ms_since(t0) < 5000) {
+        usleep(100 * 1000);
+        la2 = take_ok(a, "node-a", 400);
+    }
+    assert_true(la2.held);
+    assert_true(la2.token > lb.token);
+    enum mg_err ce = mg_store_commit(b);
+    assert_int_equal(ce, MG_E_UNAVAILABLE);
+    assert_true(mg_store_unavailable(ce));
+    struct mg_buf buf;
+    mg_buf_init(&buf, 64);
+    assert_int_equal(mg_store_get(a, "user", "1", "fenced", &buf), MG_E_OK);
+    assert_int_equal(mg_store_get(a, "user", "1", "cut", &buf), MG_E_NOT_FOUND);
+    mg_buf_cleanup(&buf);
+    /* b's next call reconnects; it is fenced off. */
+    assert_int_equal(fenced_put(b, lb.token, "cut2"), MG_E_CONFLICT);
+    mg_store_close(b);
+    mg_store_close(a);
+}
+
 /* ---- PostgreSQL only ---- */
 
 static void test_pg_migrations_once(void **state)
@@ -1137,25 +1515,27 @@ static void test_pg_connection_loss(void **state)
         "WHERE datname = current_database() AND application_name = 'mcpgate'";
     assert_true(pg_query_int(kill_sql) >= 2);
     struct mg_errinfo ei;
-    assert_int_equal(put_str(s, "user", "1", "b", "B"), MG_E_STORE);
-    mg_store_last_error(&ei);
-    assert_non_null(strstr(ei.msg, "reconnects"));
-    assert_no_password(ei.msg);
+    /* Dropped while idle: the write's BEGIN finds out, connects again and goes on; a read too
+     * (nothing was done on the dead connection). */
     assert_int_equal(put_str(s, "user", "1", "b", "B"), MG_E_OK);
     struct mg_buf b;
     mg_buf_init(&b, 64);
-    assert_int_equal(mg_store_get(s, "user", "1", "a", &b), MG_E_STORE);
+    assert_int_equal(mg_store_get(s, "user", "1", "a", &b), MG_E_OK);
     assert_int_equal(mg_store_get(s, "user", "1", "b", &b), MG_E_OK);
     assert_string_equal(mg_buf_cstr(&b), "B");
     /* Lost in the middle of a transaction: the commit fails, nothing of it is stored. */
     assert_int_equal(mg_store_begin(s), MG_E_OK);
     assert_int_equal(put_str(s, "user", "1", "c", "C"), MG_E_OK);
     assert_true(pg_query_int(kill_sql) >= 1);
-    assert_int_equal(put_str(s, "user", "1", "d", "D"), MG_E_STORE);
-    assert_int_equal(mg_store_commit(s), MG_E_STORE);
+    assert_int_equal(put_str(s, "user", "1", "d", "D"), MG_E_UNAVAILABLE);
+    assert_true(mg_store_unavailable(MG_E_STORE));
+    mg_store_last_error(&ei);
+    assert_non_null(strstr(ei.msg, "reconnects"));
+    assert_no_password(ei.msg);
+    assert_int_equal(mg_store_commit(s), MG_E_UNAVAILABLE);
     assert_int_equal(put_str(s, "user", "1", "e", "E"), MG_E_OK);
-    /* The reader was dropped too: its first call fails, then it is back. */
-    assert_int_equal(mg_store_get(s, "user", "1", "e", &b), MG_E_STORE);
+    /* The reader was dropped too: it connects again. */
+    assert_int_equal(mg_store_get(s, "user", "1", "e", &b), MG_E_OK);
     assert_missing(s, "user", "1", "c");
     assert_missing(s, "user", "1", "d");
     uint64_t gen = 0;
@@ -1295,9 +1675,13 @@ int main(void)
         BOTH(test_store_transactions),
         BOTH(test_store_failed_transaction_is_poisoned),
         BOTH(test_store_meta),
+        BOTH(test_store_meta_insert_swap),
+        BOTH(test_store_meta_insert_race),
         BOTH(test_store_kill9_durability),
         BOTH(test_store_concurrency),
         BOTH(test_store_wait_change),
+        BOTH(test_store_lease),
+        BOTH(test_store_leader),
         cmocka_unit_test_setup_teardown(test_store_migrations_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_embedded_migrations_match_files, setup,
                                         teardown),
@@ -1313,6 +1697,7 @@ int main(void)
         PG(test_pg_binary_safe),
         PG(test_pg_paging),
         PG(test_pg_connection_loss),
+        PG(test_pg_lease_fence_holds),
     };
     return MG_RUN_TESTS(tests);
 }

@@ -35,6 +35,23 @@ const struct mg_store_migration g_mg_store_pg_migrations[] = {
         ");\n"
         "INSERT INTO store_generation (id, value) VALUES (1, 0);\n",
     },
+    {
+        2,
+        "0002_leader.sql",
+        "-- 0002_leader.sql (PostgreSQL): leases, so that background work runs on one node at a "
+        "time.\n"
+        "-- expires_at is set with the server's clock; token grows whenever a lease starts again, "
+        "and a\n"
+        "-- holder's writes check it (store.h, mg_store_lease_*). SQLite has no counterpart: one "
+        "process\n"
+        "-- owns an SQLite store and always holds every lease.\n"
+        "CREATE TABLE leases (\n"
+        "    name text COLLATE \"C\" PRIMARY KEY NOT NULL,\n"
+        "    holder text COLLATE \"C\" NOT NULL,\n"
+        "    token bigint NOT NULL,\n"
+        "    expires_at timestamptz NOT NULL\n"
+        ");\n",
+    },
 };
 
 const size_t g_mg_store_pg_migration_count = sizeof(g_mg_store_pg_migrations) /
