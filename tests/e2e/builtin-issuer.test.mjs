@@ -42,6 +42,9 @@ let upstream; // the OpenAPI target's API
 const seen = [];
 before(async () => {
   gw = await startMcpServer({ args: ['--oauth-issuer', configFile] });
+  // On PostgreSQL (MCPGATE_E2E_STORE=pg) the keys and the recorded URL are in the server's
+  // database: mcpgate token and mcpgate issuer find it as an operator's would, in MCPGATE_STORE.
+  if (gw.store) process.env.MCPGATE_STORE = gw.store;
   issuer = `${gw.endpoint}/_mcpgate/issuer`;
   upstream = await new Promise((resolve) => {
     const srv = http.createServer((req, res) => {
@@ -235,9 +238,8 @@ test('mcpgate token: prints a token that verifies against the served JWKS', asyn
   assert.equal(payload.exp - payload.iat, 120);
 
   // without --port: the public URL the server recorded in its data directory
-  // (in the server's store: on PostgreSQL, --store names it)
   const rec = await run(binaryPath(), ['token', '--client', 'agent', '--data', gw.dataDir,
-    ...(gw.store ? ['--store', gw.store] : []), '--oauth-issuer', configFile]);
+    '--oauth-issuer', configFile]);
   const p2 = verifyJws(rec.stdout.trim(), await jwks()).payload;
   assert.equal(p2.iss, issuer);
   assert.equal(p2.scope, 'mcp/invoke mcp/read');

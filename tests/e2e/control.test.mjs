@@ -610,7 +610,10 @@ describe('restarts', () => {
       await s.stop();
       s = await startServer({ accounts: accts, args: ['--data', data], ...shared.opts });
       c = makeClient(BedrockAgentCoreControlClient, s, accts[0].root);
-      const r2 = await waitStatus(c, { gatewayIdentifier: g2.gatewayId }, 'READY');
+      // on a shared store the killed server's lease on the background work lasts until it
+      // expires (10 s, docs/postgresql.md) before the new one takes over
+      const r2 = await waitStatus(c, { gatewayIdentifier: g2.gatewayId }, 'READY', GetGatewayCommand,
+        s.store ? 20000 : 5000);
       assert.equal(r2.name, 'crash');
       const tt = await c.send(new GetGatewayTargetCommand({ gatewayIdentifier: g.gatewayId,
         targetId: t.targetId }));
