@@ -31,7 +31,10 @@ const mb = (kb) => (kb / 1024).toFixed(1);
 function memory(pid) {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)[1]);
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon') };
+  // Pss: the shared library pages divided among the processes that map them
+  const r = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const pss = Number(/^Pss:\s+(\d+) kB/m.exec(r)[1]);
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon'), pss };
 }
 
 /** The CPU time (user + system, ms) the process and its children that ended have used. */
@@ -150,7 +153,7 @@ try {
   console.log(`scale state: ${N} gateways over ${accounts.length} accounts, ${state.targets} targets, ` +
     `${state.targets * 10} tools (built in ${state.seconds} s with ${PARALLEL} in flight)`);
   console.log(`RSS idle empty server: VmRSS ${mb(idle.rss)} MB, VmHWM ${mb(idle.hwm)} MB, ` +
-    `RssAnon ${mb(idle.anon)} MB (the rest is mapped files: the binary and its libraries); ` +
+    `RssAnon ${mb(idle.anon)} MB, Pss ${mb(idle.pss)} MB (the rest is mapped files: the binary and its libraries); ` +
     `after its restarts: ${mb(emptyAfter.rss)} MB`);
   console.log(`RSS after building: VmRSS ${mb(built.rss)} MB, VmHWM ${mb(built.hwm)} MB; ` +
     `after reading every gateway: VmRSS ${mb(builtTouched.rss)} MB`);

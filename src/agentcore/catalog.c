@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "agentcore/internal.h"
 #include "base/alloc.h"
@@ -346,6 +347,88 @@ void mg_ac_compact_target(json_t *doc)
     mg_free(text);
     if (str)
         (void)json_object_set_new(doc, "_tools", str);
+}
+
+/* ---- a target's schema document, compressed in snapshots ------------------------------------
+ * An OpenAPI or Smithy target keeps its document (targetConfiguration.mcp.openApiSchema or
+ * .smithyModel .inlinePayload) only to answer GetGatewayTarget: its tools are "_tools". A
+ * snapshot keeps the document deflated in the private member S_PAYLOAD_Z (its length in 8
+ * bytes, little-endian, then the zlib stream: not text, so a document holding it is never
+ * written out as it is): mg_ac_target_expanded puts it back. */
+#define S_PAYLOAD_Z "_inlinePayloadZ"
+#define S_PAYLOAD_MIN 256 /* shorter documents stay text */
+
+static json_t *s_schema_member(const json_t *doc)
+{
+    const json_t *mcp = json_object_get(json_object_get(doc, "targetConfiguration"), "mcp");
+    json_t *o = json_object_get(mcp, "openApiSchema");
+    return o ? o : json_object_get(mcp, "smithyModel");
+}
+
+void mg_ac_compact_target_snapshot(json_t *doc)
+{
+    mg_ac_compact_target(doc);
+    json_t *schema = s_schema_member(doc);
+    const json_t *p = json_object_get(schema, "inlinePayload");
+    size_t n = json_string_length(p);
+    if (!json_is_string(p) || n < S_PAYLOAD_MIN || n > MG_STORE_DOC_MAX)
+        return;
+    /* no more room than the text: a document that does not shrink stays text */
+    unsigned char *z = mg_malloc(8 + n);
+    if (z == NULL)
+        return;
+    for (int i = 0; i < 8; i++)
+        z[i] = (unsigned char)((uint64_t)n >> (8 * i));
+    /* a 4 KB window and a small hash: the documents are a few KB, and zlib's default state
+     * (a 32 KB window, 64 KB of hash heads cleared per stream) would cost four times the time */
+    z_stream zs = {0};
+    json_t *str = NULL;
+    if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 12, 5, Z_DEFAULT_STRATEGY) == Z_OK) {
+        zs.next_in = (Bytef *)(uintptr_t)json_string_value(p);
+        zs.avail_in = (uInt)n;
+        zs.next_out = z + 8;
+        zs.avail_out = (uInt)n;
+        if (deflate(&zs, Z_FINISH) == Z_STREAM_END && 8 + (size_t)zs.total_out < n)
+            str = json_stringn_nocheck((const char *)z, 8 + (size_t)zs.total_out);
+        (void)deflateEnd(&zs);
+    }
+    mg_free(z);
+    if (str && json_object_set_new(doc, S_PAYLOAD_Z, str) == 0)
+        (void)json_object_del(schema, "inlinePayload");
+}
+
+json_t *mg_ac_target_expanded(const json_t *doc)
+{
+    const json_t *z = json_object_get(doc, S_PAYLOAD_Z);
+    if (z == NULL)
+        return json_incref((json_t *)doc);
+    const unsigned char *zp = (const unsigned char *)json_string_value(z);
+    size_t zl = json_string_length(z);
+    uint64_t n = 0;
+    for (int i = 0; zp && zl > 8 && i < 8; i++)
+        n |= (uint64_t)zp[i] << (8 * i);
+    if (n == 0 || n > MG_STORE_DOC_MAX)
+        return NULL;
+    char *text = mg_malloc((size_t)n);
+    uLongf got = (uLongf)n;
+    json_t *payload = NULL;
+    if (text && uncompress((Bytef *)text, &got, zp + 8, (uLong)(zl - 8)) == Z_OK && got == n)
+        payload = json_stringn_nocheck(text, (size_t)n);
+    mg_free(text);
+    /* a shallow copy, with its own targetConfiguration to put the document back into */
+    json_t *copy = payload ? json_copy((json_t *)doc) : NULL;
+    json_t *tc = copy ? json_deep_copy(json_object_get(doc, "targetConfiguration")) : NULL;
+    bool ok = tc && json_object_set_new(copy, "targetConfiguration", tc) == 0;
+    json_t *schema = ok ? s_schema_member(copy) : NULL;
+    if (schema == NULL)
+        json_decref(payload); /* set_new takes it, even when it fails */
+    ok = schema && json_object_set_new(schema, "inlinePayload", payload) == 0 &&
+         json_object_del(copy, S_PAYLOAD_Z) == 0;
+    if (!ok) {
+        json_decref(copy);
+        return NULL;
+    }
+    return copy;
 }
 
 /* The tool definitions of a target (a new reference, or NULL): a Lambda target's inline tool
@@ -1278,7 +1361,9 @@ static enum mg_err s_apply(const void *prevp, struct mg_snapshot *snap,
 
 void mg_agentcore_register_docs(void)
 {
-    mg_snapshot_register_compact(MG_AC_KIND_TARGET, mg_ac_compact_target);
+    mg_snapshot_register_compact(MG_AC_KIND_TARGET, mg_ac_compact_target_snapshot);
+    mg_snapshot_register_store_only(MG_AC_KIND_GATEWAY_NAME);
+    mg_snapshot_register_store_only(MG_AC_KIND_GATEWAY_TOKEN);
 }
 
 void mg_agentcore_init(void)

@@ -94,7 +94,11 @@ void mg_ac_ctx_gateway(struct mg_ac_ctx *x, const json_t *gw)
 enum mg_err mg_ac_put(const struct mg_env *env, const char *kind, const char *account,
                       const char *key, const json_t *doc)
 {
-    char *text = json_dumps(doc, JSON_COMPACT);
+    /* a target copied from a snapshot: its schema document back as text */
+    json_t *full = strcmp(kind, MG_AC_KIND_TARGET) == 0 ? mg_ac_target_expanded(doc)
+                                                        : json_incref((json_t *)doc);
+    char *text = full ? json_dumps(full, JSON_COMPACT) : NULL;
+    json_decref(full);
     if (text == NULL)
         return MG_E_NOMEM;
     enum mg_err e = mg_store_put(env->store, kind, account, key, mg_slice_cstr(text));
@@ -387,6 +391,41 @@ static enum mg_err s_index_put(const struct mg_env *env, const char *kind, const
     return e;
 }
 
+enum mg_err mg_ac_index_get(const struct mg_env *env, const char *kind, const char *account,
+                            const char *key, char *id, size_t cap)
+{
+    struct mg_buf b;
+    mg_buf_init(&b, 4096);
+    enum mg_err e = mg_store_get(env->store, kind, account, key, &b);
+    json_t *row = e ? NULL : json_loadb((const char *)b.ptr, b.len, 0, NULL);
+    mg_buf_cleanup(&b);
+    if (e)
+        return e;
+    const char *v = json_string_value(json_object_get(row, "gatewayId"));
+    e = v && strlen(v) < cap ? MG_E_OK : MG_E_NOT_FOUND;
+    if (e == MG_E_OK)
+        mg_memcpy(id, v, strlen(v) + 1);
+    json_decref(row);
+    return e;
+}
+
+/* Whether the account has reached its quota of gateways: counting every one not being deleted
+ * (those that have a name row), read only when the account's gateways, deleted or not, are
+ * that many. */
+static bool s_quota_reached(const struct mg_snapshot *snap, const char *account, size_t quota)
+{
+    size_t n, live = 0;
+    const struct mg_snapshot_doc *d = mg_snapshot_range(snap, MG_AC_KIND_GATEWAY, account, &n);
+    if (n < quota)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const char *st = json_string_value(json_object_get(d[i].doc, "status"));
+        if (st == NULL || strcmp(st, "DELETING") != 0)
+            live++;
+    }
+    return live >= quota;
+}
+
 void mg_ac_create_gateway(struct mg_call *c)
 {
     const struct mg_env *env = c->env;
@@ -422,15 +461,20 @@ void mg_ac_create_gateway(struct mg_call *c)
         goto out;
     }
     snap = mg_state_acquire(env->state);
-    /* Names, client tokens and the quota are answered from the account's index rows
+    /* Names and client tokens are answered from the account's index rows in the store
      * (MG_AC_KIND_GATEWAY_NAME, MG_AC_KIND_GATEWAY_TOKEN): a lookup, whatever the account holds. */
-    const struct mg_snapshot_doc *td = token ? mg_snapshot_get(snap, MG_AC_KIND_GATEWAY_TOKEN,
-                                                               account, token)
-                                             : NULL;
-    const char *prior_id = td ? json_string_value(json_object_get(td->doc, "gatewayId")) : NULL;
-    const struct mg_snapshot_doc *prior = prior_id ? mg_snapshot_get(snap, MG_AC_KIND_GATEWAY,
-                                                                     account, prior_id)
-                                                   : NULL;
+    char prior_id[128];
+    enum mg_err ie = token ? mg_ac_index_get(env, MG_AC_KIND_GATEWAY_TOKEN, account, token,
+                                             prior_id, sizeof(prior_id))
+                           : MG_E_NOT_FOUND;
+    if (ie != MG_E_OK && ie != MG_E_NOT_FOUND) {
+        mg_state_write_abort(env->state);
+        mg_ac_write_failed(c, ie);
+        goto out;
+    }
+    const struct mg_snapshot_doc *prior = ie == MG_E_OK ? mg_snapshot_get(snap, MG_AC_KIND_GATEWAY,
+                                                                          account, prior_id)
+                                                        : NULL;
     if (prior) {
         mg_state_write_abort(env->state);
         const char *gh = json_string_value(json_object_get(prior->doc, "_requestHash"));
@@ -442,14 +486,17 @@ void mg_ac_create_gateway(struct mg_call *c)
                                       "request.");
         goto out;
     }
-    if (mg_snapshot_get(snap, MG_AC_KIND_GATEWAY_NAME, account, name)) {
+    char taken[128];
+    ie = mg_ac_index_get(env, MG_AC_KIND_GATEWAY_NAME, account, name, taken, sizeof(taken));
+    if (ie != MG_E_NOT_FOUND) {
         mg_state_write_abort(env->state);
-        s_name_taken(c, name);
+        if (ie == MG_E_OK)
+            s_name_taken(c, name);
+        else
+            mg_ac_write_failed(c, ie);
         goto out;
     }
-    size_t live;
-    (void)mg_snapshot_range(snap, MG_AC_KIND_GATEWAY_NAME, account, &live);
-    if (live >= mg_ac_quotas(c->service)->gateways_per_account) {
+    if (s_quota_reached(snap, account, mg_ac_quotas(c->service)->gateways_per_account)) {
         mg_state_write_abort(env->state);
         char msg[200];
         snprintf(msg, sizeof(msg),
@@ -804,11 +851,13 @@ void mg_ac_delete_gateway(struct mg_call *c)
                         : MG_E_NOMEM;
     /* the name is free again (and no longer counts against the quota) from here on */
     const char *gname = json_string_value(json_object_get(cur->doc, "name"));
-    const struct mg_snapshot_doc *nd = gname ? mg_snapshot_get(snap, MG_AC_KIND_GATEWAY_NAME,
-                                                               account, gname)
-                                             : NULL;
-    const char *nid = nd ? json_string_value(json_object_get(nd->doc, "gatewayId")) : NULL;
-    if (e == MG_E_OK && nid && strcmp(nid, id) == 0) {
+    char nid[128];
+    enum mg_err ne = e == MG_E_OK && gname ? mg_ac_index_get(env, MG_AC_KIND_GATEWAY_NAME, account,
+                                                             gname, nid, sizeof(nid))
+                                           : MG_E_NOT_FOUND;
+    if (ne != MG_E_OK && ne != MG_E_NOT_FOUND)
+        e = ne;
+    if (e == MG_E_OK && ne == MG_E_OK && strcmp(nid, id) == 0) {
         e = mg_store_delete(env->store, MG_AC_KIND_GATEWAY_NAME, account, gname);
         if (e == MG_E_NOT_FOUND)
             e = MG_E_OK;

@@ -16,6 +16,11 @@
  * of its CreateGateway until it is gone. Kept in the same transactions as the gateway. */
 #define MG_AC_KIND_GATEWAY_NAME "agentcore_gateway_name"
 #define MG_AC_KIND_GATEWAY_TOKEN "agentcore_gateway_token"
+/* Those index rows stay in the store (mg_snapshot_register_store_only): a writer reads them
+ * there, under the write lock. The gateway id of row (kind, account, key) into id (MG_E_OK),
+ * MG_E_NOT_FOUND when there is none (or it names no id), or the store's failure. */
+MG_MUST_USE enum mg_err mg_ac_index_get(const struct mg_env *env, const char *kind,
+                                        const char *account, const char *key, char *id, size_t cap);
 
 struct mg_snapshot;
 struct mg_snapshot_doc;
@@ -23,6 +28,13 @@ struct mg_snapshot_doc;
  * that way, a start-up reads a string instead of building a tree and writing it out again. Left
  * as it is when out of memory. */
 void mg_ac_compact_target(json_t *doc);
+/* What a snapshot keeps of a target document (mg_snapshot_register_compact): compacted as above,
+ * and an OpenAPI or Smithy document (inlinePayload) deflated into a private member, since only
+ * GetGatewayTarget reads it. Such a document is not written out as it is: mg_ac_target_expanded
+ * gives it back as stored (a new reference: doc itself when nothing was deflated; NULL when out
+ * of memory). mg_ac_public_target and mg_ac_put do it. */
+void mg_ac_compact_target_snapshot(json_t *doc);
+json_t *mg_ac_target_expanded(const json_t *doc);
 /* The target documents of gateway id (every status), in its account's run of targets (sorted
  * by "gatewayId/targetId"): a binary search; NULL and *n 0 when there are none. */
 const struct mg_snapshot_doc *mg_ac_targets_of(const struct mg_snapshot *snap, const char *account,

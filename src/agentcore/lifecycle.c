@@ -144,11 +144,13 @@ static enum mg_err s_gateway(const struct mg_env *env, const struct mg_snapshot 
                 return e;
         }
         const char *token = s_str(cur, "_clientToken");
-        const struct mg_snapshot_doc *td = token ? mg_snapshot_get(snap, MG_AC_KIND_GATEWAY_TOKEN,
-                                                                   d->account, token)
-                                                 : NULL;
-        if (td &&
-            strcmp(s_str(td->doc, "gatewayId") ? s_str(td->doc, "gatewayId") : "", d->key) == 0) {
+        char tid[128];
+        enum mg_err te = token ? mg_ac_index_get(env, MG_AC_KIND_GATEWAY_TOKEN, d->account, token,
+                                                 tid, sizeof(tid))
+                               : MG_E_NOT_FOUND;
+        if (te != MG_E_OK && te != MG_E_NOT_FOUND)
+            return te;
+        if (te == MG_E_OK && strcmp(tid, d->key) == 0) {
             enum mg_err e = mg_store_delete(env->store, MG_AC_KIND_GATEWAY_TOKEN, d->account,
                                             token);
             if (e && e != MG_E_NOT_FOUND)

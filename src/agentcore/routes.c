@@ -169,7 +169,10 @@ json_t *mg_ac_public_gateway(const json_t *doc)
 
 json_t *mg_ac_public_target(const json_t *doc)
 {
-    return s_public(doc);
+    json_t *full = mg_ac_target_expanded(doc);
+    json_t *o = full ? s_public(full) : NULL;
+    json_decref(full);
+    return o;
 }
 
 /* ---- identifiers, lookups, authorization ------------------------------------------------ */

@@ -9,15 +9,7 @@
 #include "base/util.h"
 
 /* Every aws:PrincipalTag (session and entity tags) and aws:ResourceTag name of one decision. */
-#define S_TAG_SLOTS (3 * MG_AUTHZ_MAX_TAGS)
-
-struct s_tagbuf {
-    char keys[S_TAG_SLOTS][MG_AUTHZ_TAG_NAME_CAP];
-    size_t used;
-};
-
-/* Per thread: a decision runs on one thread from start to end and allocates nothing. */
-static _Thread_local struct s_tagbuf t_tagbuf;
+#define S_TAG_SLOTS (sizeof(((struct mg_authz_storage *)0)->tag_keys) / MG_AUTHZ_TAG_NAME_CAP)
 
 static void s_ctx(struct mg_policy_ctx_entry *ctx, size_t *n, struct mg_authz_storage *st,
                   struct mg_slice key, struct mg_slice v)
@@ -36,17 +28,17 @@ static void s_ctx(struct mg_policy_ctx_entry *ctx, size_t *n, struct mg_authz_st
 static void s_tag(struct mg_policy_ctx_entry *ctx, size_t *n, struct mg_authz_storage *st,
                   const char *prefix, const char *k, const char *v)
 {
-    if (t_tagbuf.used >= S_TAG_SLOTS) {
+    if (st->tags_used >= S_TAG_SLOTS) {
         st->overflow = "more principal and resource tags than AWS allows";
         return;
     }
-    char *name = t_tagbuf.keys[t_tagbuf.used];
+    char *name = st->tag_keys[st->tags_used];
     int len = snprintf(name, MG_AUTHZ_TAG_NAME_CAP, "%s%s", prefix, k);
     if (len < 0 || (size_t)len >= MG_AUTHZ_TAG_NAME_CAP) {
         st->overflow = "a tag key longer than AWS allows";
         return;
     }
-    t_tagbuf.used++;
+    st->tags_used++;
     s_ctx(ctx, n, st, mg_slice_make(name, (size_t)len), mg_slice_cstr(v));
 }
 
@@ -90,7 +82,7 @@ void mg_authz_fill_request(const struct mg_principal *p, const struct mg_http_re
 {
     memset(req, 0, sizeof(*req));
     size_t n = 0;
-    t_tagbuf.used = 0;
+    st->tags_used = 0;
     st->overflow = NULL;
     req->principal_arn = mg_slice_cstr(p->arn);
     req->principal_account = mg_slice_cstr(p->account);

@@ -84,6 +84,11 @@ void mg_authz_audit(const struct mg_call *c, const char *action, const char *res
 struct mg_authz_storage {
     char epoch[24], now[24], secure[8], token_issued[24];
     const char *overflow; /* NULL, or why the context is incomplete */
+    /* every aws:PrincipalTag (session and entity tags) and aws:ResourceTag name of the decision:
+     * on the caller's stack (about 80 KB, touched only as far as used), not in thread-local
+     * storage, which the C library clears for every thread the process starts */
+    char tag_keys[3 * MG_AUTHZ_MAX_TAGS][MG_AUTHZ_TAG_NAME_CAP];
+    size_t tags_used;
 };
 void mg_authz_fill_request(const struct mg_principal *p, const struct mg_http_req *r,
                            const char *region, struct mg_policy_request *req,

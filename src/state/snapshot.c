@@ -50,6 +50,26 @@ static void s_compact_doc(const char *kind, json_t *doc)
         }
 }
 
+static const char *s_store_only[MG_SNAPSHOT_EXT_MAX];
+static int s_n_store_only;
+
+void mg_snapshot_register_store_only(const char *kind)
+{
+    if (mg_snapshot_store_only(kind))
+        return;
+    if (s_n_store_only >= MG_SNAPSHOT_EXT_MAX)
+        abort();
+    s_store_only[s_n_store_only++] = kind;
+}
+
+bool mg_snapshot_store_only(const char *kind)
+{
+    for (int i = 0; i < s_n_store_only; i++)
+        if (strcmp(s_store_only[i], kind) == 0)
+            return true;
+    return false;
+}
+
 struct mg_snapshot_entry {
     atomic_long refs;
     json_t *doc;
@@ -339,6 +359,8 @@ struct s_build {
 static bool s_on_row(void *user, const struct mg_store_row *row)
 {
     struct s_build *b = user;
+    if (mg_snapshot_store_only(row->kind))
+        return true;
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
         void *p = mg_realloc(b->docs, cap * sizeof(*b->docs));
@@ -532,7 +554,7 @@ static enum mg_err s_apply(struct mg_state *st, const struct mg_snapshot *prev, 
     for (size_t i = 0; i < n && !e; i++) {
         if (changes[i].kind == NULL || changes[i].account == NULL || changes[i].key == NULL)
             e = MG_E_INVALID;
-        else
+        else if (!mg_snapshot_store_only(changes[i].kind))
             c[m++] = changes[i];
     }
     if (!e && m > 1) {

@@ -75,6 +75,13 @@ int mg_snapshot_register_ext(const struct mg_snapshot_ext *ext);
  * most one per kind and MG_SNAPSHOT_EXT_MAX in all (call at start-up, before the first
  * snapshot; kind must outlive the process). */
 void mg_snapshot_register_compact(const char *kind, void (*fn)(json_t *doc));
+/* Rows of `kind` stay in the store only: no snapshot holds them (the full build skips them and
+ * an apply ignores their changes, which extensions do not see either), so mg_snapshot_get never
+ * finds one. For index rows only a writer looks up, under the write lock, with mg_store_get. At
+ * most MG_SNAPSHOT_EXT_MAX kinds (call at start-up, before the first snapshot; kind must outlive
+ * the process). */
+void mg_snapshot_register_store_only(const char *kind);
+bool mg_snapshot_store_only(const char *kind);
 
 const struct mg_snapshot_doc *mg_snapshot_get(const struct mg_snapshot *s, const char *kind,
                                               const char *account, const char *key);

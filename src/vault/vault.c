@@ -428,7 +428,7 @@ bool mg_vault_authz(struct mg_call *c, const char *action, const char *arn,
                     const json_t *resource_tags, const json_t *request_tags)
 {
     struct mg_policy_ctx_entry e[MG_AUTHZ_MAX_TAGS + 1];
-    static _Thread_local char keys[MG_AUTHZ_MAX_TAGS][MG_AUTHZ_TAG_NAME_CAP];
+    char keys[MG_AUTHZ_MAX_TAGS][MG_AUTHZ_TAG_NAME_CAP]; /* not TLS: every thread would pay */
     struct mg_slice tag_keys[MG_AUTHZ_MAX_TAGS];
     size_t n = 0, nk = 0;
     const char *overflow = NULL;

@@ -274,11 +274,74 @@ static void test_tools_as_text(void **state)
     }
 }
 
+/* An OpenAPI document is kept deflated in a snapshot's target and comes back as it was: in the
+ * public form (GetGatewayTarget) and in what a write stores; a short one stays text. */
+static void test_schema_deflated(void **state)
+{
+    (void)state;
+    char spec[4096];
+    int len = snprintf(spec, sizeof(spec), "{\"openapi\":\"3.0.3\",\"paths\":{");
+    for (int i = 0; i < 40; i++)
+        len += snprintf(spec + len, sizeof(spec) - (size_t)len,
+                        "%s\"/op%d\":{\"get\":{\"operationId\":\"op%d\"}}", i ? "," : "", i, i);
+    snprintf(spec + len, sizeof(spec) - (size_t)len, "}}");
+    json_t *doc = json_pack("{s:s, s:s, s:{s:{s:{s:s}}}, s:[{s:s}]}", "targetId", "T1", "name", "t",
+                            "targetConfiguration", "mcp", "openApiSchema", "inlinePayload", spec,
+                            "_tools", "name", "op0");
+    assert_non_null(doc);
+    json_t *orig = json_deep_copy(doc);
+    mg_ac_compact_target(orig); /* what the store holds */
+    mg_ac_compact_target_snapshot(doc);
+    const json_t *schema = json_object_get(
+        json_object_get(json_object_get(doc, "targetConfiguration"), "mcp"), "openApiSchema");
+    assert_null(json_object_get(schema, "inlinePayload"));
+    assert_non_null(json_object_get(doc, "_inlinePayloadZ"));
+    assert_true(json_string_length(json_object_get(doc, "_inlinePayloadZ")) < strlen(spec) / 2);
+    assert_true(json_is_string(json_object_get(doc, "_tools")));
+
+    json_t *full = mg_ac_target_expanded(doc);
+    assert_non_null(full);
+    assert_true(json_equal(full, orig));
+    /* the snapshot's document is left as it was */
+    assert_null(json_object_get(schema, "inlinePayload"));
+    json_decref(full);
+
+    json_t *pub = mg_ac_public_target(doc);
+    assert_non_null(pub);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(json_object_get(pub, "targetConfiguration"), "mcp"),
+                            "openApiSchema"),
+            "inlinePayload")),
+        spec);
+    assert_null(json_object_get(pub, "_inlinePayloadZ"));
+    json_decref(pub);
+
+    /* a short document, and a target without one, are kept as they are */
+    json_t *small = json_pack("{s:{s:{s:{s:s}}}}", "targetConfiguration", "mcp", "openApiSchema",
+                              "inlinePayload", "{}");
+    json_t *small_orig = json_deep_copy(small);
+    mg_ac_compact_target_snapshot(small);
+    assert_true(json_equal(small, small_orig));
+    full = mg_ac_target_expanded(small);
+    assert_ptr_equal(full, small);
+    json_decref(full);
+
+    /* a corrupt deflated member gives NULL, not a document without its schema */
+    assert_int_equal(json_object_set_new(small, "_inlinePayloadZ", json_string("0123456789")), 0);
+    assert_null(mg_ac_target_expanded(small));
+    json_decref(small_orig);
+    json_decref(small);
+    json_decref(orig);
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_catalog, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_tools_as_text, s_setup, s_teardown),
+        cmocka_unit_test(test_schema_deflated),
     };
     return MG_RUN_TESTS(tests);
 }

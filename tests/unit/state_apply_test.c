@@ -454,6 +454,56 @@ static void test_apply_explicit_changes(void **state)
     assert_int_equal(mg_state_apply(&f->st, &bad, 1, &ei), MG_E_INVALID);
 }
 
+/* Kinds registered as store-only never enter a snapshot, by the full build or an apply, and a
+ * commit that writes only such rows leaves every bucket and extension shared. */
+static void test_store_only_kinds(void **state)
+{
+    struct s_fx *f = *state;
+    struct mg_errinfo ei = {0};
+    mg_snapshot_register_store_only("test_index");
+    assert_true(mg_snapshot_store_only("test_index"));
+    assert_true(mg_snapshot_store_only(MG_AC_KIND_GATEWAY_NAME));
+    assert_false(mg_snapshot_store_only("test_kept"));
+    assert_int_equal(mg_state_write_begin(&f->st), MG_E_OK);
+    assert_int_equal(mg_store_put(f->store, "test_kept", "1", "a", MG_SLICE_LIT("{}")), MG_E_OK);
+    assert_int_equal(mg_store_put(f->store, "test_index", "1", "a", MG_SLICE_LIT("{}")), MG_E_OK);
+    assert_int_equal(mg_store_put(f->store, MG_AC_KIND_GATEWAY_TOKEN, "1", "t",
+                                  MG_SLICE_LIT("{\"gatewayId\":\"g\"}")),
+                     MG_E_OK);
+    assert_int_equal(mg_state_write_commit(&f->st, &ei), MG_E_OK);
+    struct mg_snapshot *s = mg_state_acquire(&f->st);
+    assert_non_null(mg_snapshot_get(s, "test_kept", "1", "a"));
+    assert_null(mg_snapshot_get(s, "test_index", "1", "a"));
+    assert_null(mg_snapshot_get(s, MG_AC_KIND_GATEWAY_TOKEN, "1", "t"));
+    /* an index row alone: the documents and the extensions are the previous snapshot's */
+    assert_int_equal(mg_state_write_begin(&f->st), MG_E_OK);
+    assert_int_equal(mg_store_put(f->store, "test_index", "1", "b", MG_SLICE_LIT("{}")), MG_E_OK);
+    assert_int_equal(mg_state_write_commit(&f->st, &ei), MG_E_OK);
+    struct mg_snapshot *s2 = mg_state_acquire(&f->st);
+    assert_ptr_not_equal(s, s2);
+    assert_int_equal(s->n_buckets, s2->n_buckets);
+    for (size_t i = 0; i < s->n_buckets; i++)
+        assert_ptr_equal(s->buckets[i], s2->buckets[i]);
+    for (int i = 0; i < MG_SNAPSHOT_EXT_MAX; i++)
+        assert_ptr_equal(s->ext[i], s2->ext[i]);
+    assert_null(mg_snapshot_get(s2, "test_index", "1", "b"));
+    /* still in the store, and out of a full build too */
+    struct mg_buf b;
+    mg_buf_init(&b, 64);
+    assert_int_equal(mg_store_get(f->store, "test_index", "1", "b", &b), MG_E_OK);
+    mg_buf_cleanup(&b);
+    assert_int_equal(mg_state_rebuild(&f->st, &ei), MG_E_OK);
+    struct mg_snapshot *s3 = mg_state_acquire(&f->st);
+    assert_non_null(mg_snapshot_get(s3, "test_kept", "1", "a"));
+    assert_null(mg_snapshot_get(s3, "test_index", "1", "a"));
+    assert_null(mg_snapshot_get(s3, MG_AC_KIND_GATEWAY_TOKEN, "1", "t"));
+    assert_int_equal(s3->n_docs, s2->n_docs);
+    mg_snapshot_unref(s3);
+    mg_snapshot_unref(s2);
+    mg_snapshot_unref(s);
+    s_check_against_full(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +514,7 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_store_change_list, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_apply_explicit_changes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_store_only_kinds, s_setup, s_teardown),
     };
     return MG_RUN_TESTS(tests);
 }
