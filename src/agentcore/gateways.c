@@ -490,9 +490,10 @@ void mg_ac_create_gateway(struct mg_call *c)
     ie = mg_ac_index_get(env, MG_AC_KIND_GATEWAY_NAME, account, name, taken, sizeof(taken));
     if (ie != MG_E_NOT_FOUND) {
         mg_state_write_abort(env->state);
-        if (ie == MG_E_OK)
+        /* the token's gateway may be another node's, not in this node's snapshot yet */
+        if (ie == MG_E_OK && (token == NULL || !s_token_in_store(c, account, token, hash)))
             s_name_taken(c, name);
-        else
+        else if (ie != MG_E_OK)
             mg_ac_write_failed(c, ie);
         goto out;
     }
