@@ -125,6 +125,7 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
         }
     }
     mg_agentcore_register_docs(); /* before the first snapshot reads them */
+    mg_lambda_register_docs();
     MG_TRY(mg_store_open(cfg->store != NULL ? cfg->store : cfg->data_dir, &app->store, ei));
     /* the store's generation before the first snapshot is read (see the identities below) */
     uint64_t gen_before = 0;

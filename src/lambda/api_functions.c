@@ -220,13 +220,14 @@ static bool s_apply_config(struct mg_call *c, const json_t *body, json_t *doc, b
 
 static const char s_storage_msg[] = "Code storage limit exceeded.";
 
-/* Decodes Code.ZipFile / ZipFile, checks it, stores it (codestore.c); fills CodeSha256, CodeSize
- * and CodeUnzippedSize. On success the version (hex) is pending: the caller ends that with
- * mg_lambda_code_done once the document is committed or not. */
-static bool s_store_code(struct mg_call *c, const json_t *zipfile, const char *account,
-                         const char *name, json_t *doc, char hex[65])
+/* Decodes Code.ZipFile / ZipFile and checks it (codestore.c) into code; fills CodeSha256,
+ * CodeSize and CodeUnzippedSize. The caller stores it with the document (s_commit) and calls
+ * mg_lambda_code_cleanup, whatever happened. */
+static bool s_check_code(struct mg_call *c, const json_t *zipfile, const char *account,
+                         const char *name, json_t *doc, struct mg_lambda_code *code)
 {
     const char *b64 = json_string_value(zipfile);
+    mg_buf_init(&code->zip, 0);
     if (b64 == NULL) {
         mg_aws_reply_error(
             c->reply, 400, "InvalidParameterValueException", "%s",
@@ -234,10 +235,9 @@ static bool s_store_code(struct mg_call *c, const json_t *zipfile, const char *a
             "from S3 or container images.");
         return false;
     }
-    struct mg_lambda_code code;
     char msg[128] = "";
-    switch (mg_lambda_code_put(c->service, c->snap, account, name, mg_slice_cstr(b64), &code, msg,
-                               sizeof(msg))) {
+    switch (mg_lambda_code_check(c->service, c->snap, account, name, mg_slice_cstr(b64), code, msg,
+                                 sizeof(msg))) {
     case MG_LAMBDA_CODE_OK: break;
     case MG_LAMBDA_CODE_TOO_LARGE:
         mg_aws_reply_error(
@@ -263,37 +263,50 @@ static bool s_store_code(struct mg_call *c, const json_t *zipfile, const char *a
         mg_aws_reply_error(c->reply, 500, "ServiceException", "The code could not be stored.");
         return false;
     }
-    mg_lambda_strlcpy(hex, 65, code.hex);
-    bool ok = (json_object_set_new(doc, "CodeSha256", json_string(code.sha256)) |
-               json_object_set_new(doc, "CodeSize", json_integer((json_int_t)code.size)) |
+    bool ok = (json_object_set_new(doc, "CodeSha256", json_string(code->sha256)) |
+               json_object_set_new(doc, "CodeSize", json_integer((json_int_t)code->size)) |
                json_object_set_new(doc, "CodeUnzippedSize",
-                                   json_integer((json_int_t)code.unzipped_size))) == 0;
-    if (!ok) {
-        /* nothing may be left of this version if the function does not use it */
-        mg_lambda_code_done(c->service, account, name, hex);
+                                   json_integer((json_int_t)code->unzipped_size))) == 0;
+    if (!ok)
         mg_aws_reply_error(c->reply, 500, "ServiceException", "The code could not be stored.");
-    }
     return ok;
+}
+
+/* The stored function's code version (hex), read inside the caller's transaction; "" when the
+ * function or its code is not there. */
+static void s_stored_code(struct mg_call *c, const char *account, const char *name, char hex[65])
+{
+    hex[0] = 0;
+    struct mg_buf b;
+    mg_buf_init(&b, MG_STORE_DOC_MAX);
+    json_t *cur = mg_store_get(c->env->store, "function", account, name, &b) == MG_E_OK
+                      ? json_loadb((const char *)b.ptr, b.len, 0, NULL)
+                      : NULL;
+    mg_buf_cleanup(&b);
+    if (!mg_lambda_sha_hex(json_string_value(json_object_get(cur, "CodeSha256")), hex))
+        hex[0] = 0;
+    json_decref(cur);
 }
 
 /* --- store writes ----------------------------------------------------------------------- */
 
+/* Writes the function's document, with code (NULL: the code does not change) and its rows in
+ * the same transaction; the code the document named before goes when nothing names it any more. */
 static bool s_commit(struct mg_call *c, const char *account, const char *name, json_t *doc,
-                     bool insert, bool new_code)
+                     bool insert, const struct mg_lambda_code *code)
 {
     char *text = json_dumps(doc, JSON_COMPACT);
     if (text == NULL) {
         mg_aws_reply_error(c->reply, 500, "ServiceException", "out of memory");
         return false;
     }
+    char old[65] = "";
     enum mg_err e = mg_state_write_begin(c->env->state);
-    if (!e && new_code) {
+    if (!e && code) {
         /* the storage check again, under the write lock: concurrent uploads cannot both pass */
         struct mg_snapshot *cur = mg_state_acquire(c->env->state);
-        json_int_t size = json_integer_value(json_object_get(doc, "CodeSize")) +
-                          json_integer_value(json_object_get(doc, "CodeUnzippedSize"));
         bool ok = mg_lambda_code_fits(c->service, cur, account, name,
-                                      size > 0 ? (uint64_t)size : 0);
+                                      code->size + code->unzipped_size);
         mg_snapshot_unref(cur);
         if (!ok) {
             mg_free(text);
@@ -301,11 +314,16 @@ static bool s_commit(struct mg_call *c, const char *account, const char *name, j
             mg_aws_reply_error(c->reply, 400, "CodeStorageExceededException", "%s", s_storage_msg);
             return false;
         }
+        if (!insert)
+            s_stored_code(c, account, name, old);
+        e = mg_lambda_blob_write(c->env->store, account, code->hex, mg_buf_slice(&code->zip));
     }
     if (!e)
         e = insert ? mg_store_insert(c->env->store, "function", account, name, mg_slice_cstr(text))
                    : mg_store_put(c->env->store, "function", account, name, mg_slice_cstr(text));
     mg_free(text);
+    if (!e && code && old[0] && strcmp(old, code->hex) != 0)
+        e = mg_lambda_blob_release(c->env->store, account, old);
     struct mg_errinfo ei = {0};
     if (e == MG_E_CONFLICT) {
         mg_state_write_abort(c->env->state);
@@ -366,8 +384,8 @@ void mg_lambda_api_create_function(struct mg_call *c)
 {
     const json_t *body = c->input;
     json_t *doc = NULL;
-    char hex[65] = "";
-    bool stored = false;
+    struct mg_lambda_code code;
+    mg_buf_init(&code.zip, 0);
     struct mg_lambda_target t;
     if (!mg_lambda_api_target(c, false, &t))
         return;
@@ -424,10 +442,9 @@ void mg_lambda_api_create_function(struct mg_call *c)
             goto out;
         }
     }
-    if (!s_store_code(c, json_object_get(json_object_get(body, "Code"), "ZipFile"), t.account,
-                      t.name, doc, hex))
+    if (!s_check_code(c, json_object_get(json_object_get(body, "Code"), "ZipFile"), t.account,
+                      t.name, doc, &code))
         goto out;
-    stored = true;
     char rev[37], lm[40];
     mg_lambda_api_new_revision(rev);
     s_last_modified(lm);
@@ -455,14 +472,13 @@ void mg_lambda_api_create_function(struct mg_call *c)
         mg_lambda_api_nomem(c);
         goto out;
     }
-    if (!s_commit(c, t.account, t.name, doc, true, true))
+    if (!s_commit(c, t.account, t.name, doc, true, &code))
         goto out;
     mg_lambda_queue_activation(c->service, t.account, t.name,
                                json_string_value(json_object_get(doc, "CodeSha256")));
     s_reply(c, 201, mg_lambda_api_public_conf(doc));
 out:
-    if (stored)
-        mg_lambda_code_done(c->service, t.account, t.name, hex);
+    mg_lambda_code_cleanup(&code);
     json_decref(doc);
 }
 
@@ -550,9 +566,15 @@ void mg_lambda_api_delete_function(struct mg_call *c)
                            "$LATEST version cannot be deleted without deleting the function.");
         return;
     }
+    char old[65] = "";
     enum mg_err e = mg_state_write_begin(c->env->state);
-    if (!e)
+    if (!e) {
+        s_stored_code(c, t.account, t.name, old);
         e = mg_store_delete(c->env->store, "function", t.account, t.name);
+    }
+    /* the code goes with the last function of the account that names it */
+    if (!e && old[0])
+        e = mg_lambda_blob_release(c->env->store, t.account, old);
     struct mg_errinfo ei = {0};
     if (e == MG_E_NOT_FOUND) {
         mg_state_write_abort(c->env->state);
@@ -567,7 +589,7 @@ void mg_lambda_api_delete_function(struct mg_call *c)
         return;
     }
     mg_lambda_forget(c->service, t.account, t.name);
-    mg_lambda_code_remove(c->service, t.account, t.name);
+    mg_lambda_queue_sweep(c->service, t.account);
     mg_aws_reply_json(c->reply, 204, NULL);
 }
 
@@ -581,8 +603,8 @@ static void s_update(struct mg_call *c, bool code)
         mg_lambda_api_not_found(c, &t))
         return;
     json_t *doc = json_deep_copy(t.doc);
-    char hex[65] = "";
-    bool stored = false;
+    struct mg_lambda_code pkg;
+    mg_buf_init(&pkg.zip, 0);
     int bad = 0;
     if (doc == NULL) {
         mg_lambda_api_nomem(c);
@@ -591,9 +613,8 @@ static void s_update(struct mg_call *c, bool code)
     if (!mg_lambda_api_check_revision(c, mg_lambda_in_str(c, "RevisionId"), doc, "RevisionId"))
         goto out;
     if (code) {
-        if (!s_store_code(c, json_object_get(body, "ZipFile"), t.account, t.name, doc, hex))
+        if (!s_check_code(c, json_object_get(body, "ZipFile"), t.account, t.name, doc, &pkg))
             goto out;
-        stored = true;
         bad |= json_object_set_new(doc, "LastUpdateStatus", json_string("InProgress"));
         bad |= json_object_set_new(doc, "LastUpdateStatusReason",
                                    json_string("The function is being created."));
@@ -643,15 +664,14 @@ static void s_update(struct mg_call *c, bool code)
         mg_lambda_api_nomem(c);
         goto out;
     }
-    if (!s_commit(c, t.account, t.name, doc, false, code))
+    if (!s_commit(c, t.account, t.name, doc, false, code ? &pkg : NULL))
         goto out;
     if (code)
         mg_lambda_queue_activation(c->service, t.account, t.name,
                                    json_string_value(json_object_get(doc, "CodeSha256")));
     s_reply(c, 200, mg_lambda_api_public_conf(doc));
 out:
-    if (stored)
-        mg_lambda_code_done(c->service, t.account, t.name, hex);
+    mg_lambda_code_cleanup(&pkg);
     json_decref(doc);
 }
 

@@ -70,6 +70,9 @@ static void s_invoke_done(void *user, const struct mg_lambda_result *r)
         s_fill_error(x, 413, "RequestTooLargeException", r->error_message);
         break;
     case MG_LAMBDA_INTERNAL: s_fill_error(x, 500, "ServiceException", r->error_message); break;
+    case MG_LAMBDA_CODE_ERROR:
+        s_fill_error(x, 502, "InvalidZipFileException", r->error_message);
+        break;
     }
     mg_free(pd);
     mg_http_send_from_thread(x);

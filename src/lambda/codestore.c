@@ -1,12 +1,13 @@
-/* The code store, shared by the Lambda API and the manager thread: deployment packages (their
- * checks, their files, the per-account code storage limit), unpacking, and the removal of code
- * nothing uses.
+/* The code of the functions on this node, shared by the Lambda API and the manager thread:
+ * deployment packages (their checks, the per-account code storage limit), the node's cache of
+ * unpacked code, and the removal of what nothing uses.
  *
- * DATA/lambda/ACCOUNT/NAME holds <hex>.zip as uploaded and <hex>/ unpacked, one pair per code
- * version (hex: the package's SHA-256). A version being stored is "pending" until its document
- * is committed or not; a sweep removes the versions that neither the function's configuration, a
- * runtime process nor a pending store uses. The API thread stores packages; the manager thread
- * unpacks, activates and removes them (queued here as jobs, under L->mu). */
+ * The packages live in the store (codeblob.c), so every node runs every function. The node's
+ * cache DATA/lambda/cache/ACCOUNT/<hex>/ holds a package unpacked, made the first time the node
+ * needs it (activation after an upload, a runtime process's start): fetched from the store,
+ * checked against its SHA-256, unpacked under a temporary name and renamed. A sweep removes the
+ * versions that no function of the account in the snapshot and no runtime process uses. Only the
+ * manager thread writes the cache (jobs queued here under L->mu). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -23,8 +24,6 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "lambda/internal.h"
-
-#define S_ZIP_MAX (50u * 1024u * 1024u) /* direct upload limit */
 
 /* --- storage accounting ------------------------------------------------------------------ */
 
@@ -73,10 +72,12 @@ bool mg_lambda_code_fits(const struct mg_lambda *L, const struct mg_snapshot *sn
 
 /* --- files ------------------------------------------------------------------------------- */
 
+/* Creates path and its missing parents 0700; an existing one must be a directory, not a link. */
 static enum mg_err s_mkdir_p(const char *path)
 {
     char tmp[1200];
-    mg_lambda_strlcpy(tmp, sizeof(tmp), path);
+    if (!mg_fmt(tmp, sizeof(tmp), "%s", path))
+        return MG_E_TOO_LARGE;
     for (char *p = tmp + 1; *p; p++) {
         if (*p == '/') {
             *p = 0;
@@ -87,45 +88,21 @@ static enum mg_err s_mkdir_p(const char *path)
     }
     if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
         return MG_E_IO;
+    struct stat st;
+    if (lstat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
+        return MG_E_IO;
     return MG_E_OK;
 }
 
-static enum mg_err s_write_file(const char *path, struct mg_slice data)
-{
-    char tmp[1300];
-    if (!mg_fmt(tmp, sizeof(tmp), "%s.tmp", path))
-        return MG_E_TOO_LARGE;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return MG_E_IO;
-    size_t off = 0;
-    while (off < data.len) {
-        ssize_t w = write(fd, data.ptr + off, data.len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            close(fd);
-            unlink(tmp);
-            return MG_E_IO;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return MG_E_IO;
-    }
-    return MG_E_OK;
-}
-
-static bool s_exists(const char *path)
+static bool s_is_dir(const char *path)
 {
     struct stat st;
-    return stat(path, &st) == 0;
+    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 static enum mg_err s_read_file(const char *path, struct mg_buf *out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return MG_E_NOT_FOUND;
     enum mg_err e = MG_E_OK;
@@ -167,8 +144,8 @@ static int s_open_one(const char *path, const struct stat *st, int flag, struct 
 }
 
 /* A sandbox's user is not the tree's owner: the unzipped code becomes readable by all (its
- * parent, DATA/lambda/A/N, stays 0700, so only the function's own sandbox reaches it). The
- * top directory is opened last: its mode says the walk is done. */
+ * parent, DATA/lambda/cache/A, stays 0700, so only the account's sandboxes reach it). The top
+ * directory is opened last: its mode says the walk is done. */
 enum mg_err mg_lambda_code_open(const char *dir)
 {
     struct stat st;
@@ -181,120 +158,107 @@ enum mg_err mg_lambda_code_open(const char *dir)
     return MG_E_OK;
 }
 
-/* Makes sure DATA/lambda/A/N/<sha> holds the unzipped code. */
-enum mg_err mg_lambda_code_unpack(struct mg_lambda *L, const char *account, const char *name,
-                                  const char *sha_b64, char *dir, size_t cap)
-{
-    char base[1024], hex[65];
-    if (!mg_lambda_sha_hex(sha_b64, hex))
-        return MG_E_INVALID;
-    mg_lambda_code_dir(L->env->data_dir, account, name, base, sizeof(base));
-    snprintf(dir, cap, "%s/%s", base, hex);
-    if (s_exists(dir))
-        return MG_E_OK;
-    char zip[1200], tmp[1200], msg[128] = "";
-    snprintf(zip, sizeof(zip), "%s/%s.zip", base, hex);
-    char rnd[9];
-    mg_random_chars(rnd, 8, MG_ALPHA_LOWER_NUM);
-    rnd[8] = 0;
-    snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", base, rnd);
-    struct mg_buf z;
-    mg_buf_init(&z, 64u * 1024u * 1024u);
-    enum mg_err e = s_read_file(zip, &z);
-    if (!e)
-        e = mg_lambda_zip_extract(mg_buf_slice(&z), tmp, MG_LAMBDA_UNZIPPED_MAX, msg, sizeof(msg));
-    mg_buf_cleanup(&z);
-    if (!e && rename(tmp, dir) != 0 && !s_exists(dir))
-        e = MG_E_IO;
-    if (e) {
-        MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA, "function %s/%s: cannot unpack its code: %s (%s)",
-               account, name, mg_err_str(e), msg);
-        /* leave no half-written tree behind */
-        nftw(tmp, s_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    }
-    return e;
-}
-
 void mg_lambda_code_rmtree(const char *path)
 {
     nftw(path, s_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* --- storing (the API) ------------------------------------------------------------------- */
+/* Unpacks zip (already checked against hex) into the cache folder base/<hex>, through a
+ * temporary name in the same folder. */
+static enum mg_err s_unpack_into(const char *base, const char *hex, struct mg_slice zip, char *msg,
+                                 size_t cap)
+{
+    char dir[1200], tmp[1200], rnd[9];
+    mg_random_chars(rnd, 8, MG_ALPHA_LOWER_NUM);
+    rnd[8] = 0;
+    if (!mg_fmt(dir, sizeof(dir), "%s/%s", base, hex) ||
+        !mg_fmt(tmp, sizeof(tmp), "%s/.tmp-%s", base, rnd))
+        return MG_E_TOO_LARGE;
+    enum mg_err e = s_mkdir_p(base);
+    if (!e)
+        e = mg_lambda_zip_extract(zip, tmp, MG_LAMBDA_UNZIPPED_MAX, msg, cap);
+    if (!e && rename(tmp, dir) != 0 && !s_is_dir(dir))
+        e = MG_E_IO;
+    if (e)
+        mg_lambda_code_rmtree(tmp); /* leave no half-written tree behind */
+    return e;
+}
 
-MG_MUST_USE enum mg_lambda_code_status mg_lambda_code_put(
+enum mg_err mg_lambda_code_unpack(struct mg_lambda *L, const char *account, const char *sha_b64,
+                                  char *dir, size_t cap, char *msg, size_t msg_cap)
+{
+    char base[1024], hex[65];
+    if (msg_cap)
+        msg[0] = 0;
+    if (!mg_lambda_sha_hex(sha_b64, hex) ||
+        !mg_lambda_cache_path(L->env->data_dir, account, NULL, base, sizeof(base)) ||
+        !mg_fmt(dir, cap, "%s/%s", base, hex)) {
+        snprintf(msg, msg_cap, "the function's code version cannot name a cache folder");
+        return MG_E_INVALID;
+    }
+    if (s_is_dir(dir))
+        return MG_E_OK;
+    struct mg_buf z;
+    mg_buf_init(&z, MG_LAMBDA_ZIP_MAX);
+    enum mg_err e = mg_lambda_blob_read(L->env->store, account, hex, &z, msg, msg_cap);
+    if (!e) {
+        e = s_unpack_into(base, hex, mg_buf_slice(&z), msg, msg_cap);
+        if (e == MG_E_IO && msg_cap && msg[0] == 0)
+            snprintf(msg, msg_cap, "cannot write %s: %s", base, strerror(errno));
+    }
+    mg_buf_cleanup(&z);
+    if (e)
+        MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA, "code %s of account %s: cannot unpack it: %s (%s)", hex,
+               account, mg_err_str(e), msg);
+    return e;
+}
+
+/* --- checking an upload (the API) -------------------------------------------------------- */
+
+MG_MUST_USE enum mg_lambda_code_status mg_lambda_code_check(
     struct mg_lambda *L, const struct mg_snapshot *snap, const char *account, const char *name,
     struct mg_slice zip_b64, struct mg_lambda_code *out, char *msg, size_t cap)
 {
     memset(out, 0, sizeof(*out));
+    mg_buf_init(&out->zip, MG_LAMBDA_ZIP_MAX);
     if (cap)
         msg[0] = 0;
-    struct mg_buf zip;
-    mg_buf_init(&zip, S_ZIP_MAX);
-    enum mg_err e = mg_base64_decode(&zip, zip_b64);
-    if (e == MG_E_TOO_LARGE) {
-        mg_buf_cleanup(&zip);
+    enum mg_err e = mg_base64_decode(&out->zip, zip_b64);
+    if (e == MG_E_TOO_LARGE)
         return MG_LAMBDA_CODE_TOO_LARGE;
-    }
     struct mg_lambda_zip_info info;
     /* the declared sizes first (cheap), then the real ones: an archive whose entries inflate
      * past what they declare (a zip bomb) is refused here, not when it is unpacked */
-    if (e || mg_lambda_zip_check(mg_buf_slice(&zip), MG_LAMBDA_UNZIPPED_MAX, &info, msg, cap) ||
-        mg_lambda_zip_verify(mg_buf_slice(&zip), MG_LAMBDA_UNZIPPED_MAX, msg, cap)) {
-        mg_buf_cleanup(&zip);
+    if (e ||
+        mg_lambda_zip_check(mg_buf_slice(&out->zip), MG_LAMBDA_UNZIPPED_MAX, &info, msg, cap) ||
+        mg_lambda_zip_verify(mg_buf_slice(&out->zip), MG_LAMBDA_UNZIPPED_MAX, msg, cap)) {
         if (e && cap)
             mg_lambda_strlcpy(msg, cap, "not base64");
         return strstr(msg, "size over") ? MG_LAMBDA_CODE_UNZIPPED_TOO_LARGE
                                         : MG_LAMBDA_CODE_INVALID_ZIP;
     }
-    if (!mg_lambda_code_fits(L, snap, account, name, zip.len + info.total_uncompressed)) {
-        mg_buf_cleanup(&zip);
+    if (!mg_lambda_code_fits(L, snap, account, name, out->zip.len + info.total_uncompressed))
         return MG_LAMBDA_CODE_STORAGE_EXCEEDED;
-    }
     uint8_t digest[32];
-    SHA256(zip.ptr, zip.len, digest);
+    SHA256(out->zip.ptr, out->zip.len, digest);
     mg_hex_encode(digest, 32, out->hex);
     out->hex[64] = 0;
     struct mg_buf sha;
     mg_buf_init(&sha, 64);
-    char dir[1024], path[1200];
-    bool fits = mg_lambda_code_dir(L->env->data_dir, account, name, dir, sizeof(dir)) &&
-                mg_fmt(path, sizeof(path), "%s/%s.zip", dir, out->hex);
-    bool pending = mg_lambda_code_pending(L, account, name, out->hex);
-    bool ok = pending && fits && mg_base64_encode(&sha, mg_slice_make(digest, 32)) == MG_E_OK &&
-              mg_buf_cstr(&sha) && sha.len < sizeof(out->sha256) && s_mkdir_p(dir) == MG_E_OK &&
-              s_write_file(path, mg_buf_slice(&zip)) == MG_E_OK;
+    bool ok = mg_base64_encode(&sha, mg_slice_make(digest, 32)) == MG_E_OK && mg_buf_cstr(&sha) &&
+              sha.len < sizeof(out->sha256);
     if (ok) {
         mg_lambda_strlcpy(out->sha256, sizeof(out->sha256), mg_buf_cstr(&sha));
-        out->size = zip.len;
+        out->size = out->zip.len;
         out->unzipped_size = info.total_uncompressed;
-    } else if (pending) {
-        /* nothing may be left of this version if the function does not use it */
-        mg_lambda_code_done(L, account, name, out->hex);
     }
     mg_buf_cleanup(&sha);
-    mg_buf_cleanup(&zip);
     return ok ? MG_LAMBDA_CODE_OK : MG_LAMBDA_CODE_IO;
 }
 
-void mg_lambda_code_done(struct mg_lambda *L, const char *account, const char *name,
-                         const char *hex)
+void mg_lambda_code_cleanup(struct mg_lambda_code *code)
 {
-    mg_lambda_code_stored(L, account, name, hex);
-    mg_lambda_queue_sweep(L, account, name);
-}
-
-void mg_lambda_code_remove(struct mg_lambda *L, const char *account, const char *name)
-{
-    char dir[1024], aside[1100], tag[9];
-    mg_random_chars(tag, 8, MG_ALPHA_LOWER_NUM);
-    tag[8] = 0;
-    /* a truncated path would name another function's code */
-    if (!mg_lambda_code_dir(L->env->data_dir, account, name, dir, sizeof(dir)) ||
-        !mg_fmt(aside, sizeof(aside), "%s.deleted-%s", dir, tag))
-        return;
-    if (rename(dir, aside) == 0)
-        mg_lambda_queue_removal(L, aside);
+    mg_buf_cleanup(&code->zip);
 }
 
 /* --- activation (the manager thread, without L->mu) -------------------------------------- */
@@ -352,19 +316,21 @@ static void s_set_state(struct mg_lambda *L, const char *account, const char *na
 void mg_lambda_code_activate(struct mg_lambda *L, const char *account, const char *name,
                              const char *sha_b64)
 {
-    char dir[1200];
-    enum mg_err e = mg_lambda_code_unpack(L, account, name, sha_b64, dir, sizeof(dir));
-    s_set_state(L, account, name, sha_b64, e);
+    char dir[1200], msg[256];
+    enum mg_err e = mg_lambda_code_unpack(L, account, sha_b64, dir, sizeof(dir), msg, sizeof(msg));
+    /* a store that cannot be read now says nothing about the code: the State stays, and the
+     * first invocation unpacks it */
+    if (e == MG_E_OK || e == MG_E_INVALID || e == MG_E_NOT_FOUND)
+        s_set_state(L, account, name, sha_b64, e);
 }
+
 /* --- jobs for the manager thread --------------------------------------------------------- */
 
-/* Queues a job under L->mu: activation of sha_b64 (then a sweep), or a sweep alone (sha ""). A
- * sweep already queued for the function is not queued twice. */
 bool mg_lambda_code_push_job(struct mg_lambda *L, const char *account, const char *name,
                              const char *sha_b64)
 {
     for (size_t i = 0; sha_b64[0] == 0 && i < L->n_jobs; i++)
-        if (strcmp(L->jobs[i].account, account) == 0 && strcmp(L->jobs[i].name, name) == 0)
+        if (L->jobs[i].sha[0] == 0 && strcmp(L->jobs[i].account, account) == 0)
             return true;
     if (L->n_jobs == L->cap_jobs) {
         size_t nc = L->cap_jobs ? L->cap_jobs * 2 : 16;
@@ -390,121 +356,88 @@ void mg_lambda_queue_activation(struct mg_lambda *L, const char *account, const 
     mg_lambda_wake(L);
 }
 
-void mg_lambda_queue_sweep(struct mg_lambda *L, const char *account, const char *name)
+void mg_lambda_queue_sweep(struct mg_lambda *L, const char *account)
 {
     pthread_mutex_lock(&L->mu);
-    mg_lambda_code_push_job(L, account, name, "");
+    mg_lambda_code_push_job(L, account, "", "");
     pthread_mutex_unlock(&L->mu);
     mg_lambda_wake(L);
 }
 
-static bool s_code_mark(struct mg_lambda *L, const char *account, const char *name, const char *hex,
-                        bool add)
+void mg_lambda_code_sweep_all(struct mg_lambda *L)
 {
-    char key[150];
-    snprintf(key, sizeof(key), "%s/%s/%s", account, name, hex);
-    bool ok = true;
-    pthread_mutex_lock(&L->mu);
-    size_t i = 0;
-    while (i < L->n_pending && strcmp(L->pending[i].key, key) != 0)
-        i++;
-    if (add) {
-        if (i == L->n_pending && L->n_pending == L->cap_pending) {
-            size_t nc = L->cap_pending ? L->cap_pending * 2 : 8;
-            struct s_pending_code *np = mg_realloc(L->pending, nc * sizeof(*np));
-            if (np == NULL) {
-                ok = false;
-            } else {
-                L->pending = np;
-                L->cap_pending = nc;
-            }
-        }
-        if (ok && i == L->n_pending) {
-            mg_lambda_strlcpy(L->pending[i].key, sizeof(L->pending[i].key), key);
-            L->pending[i].n = 0;
-            L->n_pending++;
-        }
-        if (ok)
-            L->pending[i].n++;
-    } else if (i < L->n_pending && --L->pending[i].n == 0) {
-        L->pending[i] = L->pending[--L->n_pending];
-    }
-    pthread_mutex_unlock(&L->mu);
-    return ok;
+    char root[1100];
+    if (!mg_fmt(root, sizeof(root), "%s/lambda/cache", L->env->data_dir))
+        return;
+    DIR *dh = opendir(root);
+    struct dirent *de;
+    char base[1200];
+    while (dh && (de = readdir(dh)) != NULL)
+        if (mg_lambda_cache_path(L->env->data_dir, de->d_name, NULL, base, sizeof(base)))
+            (void)mg_lambda_code_push_job(L, de->d_name, "", "");
+    if (dh)
+        closedir(dh);
 }
 
-bool mg_lambda_code_pending(struct mg_lambda *L, const char *account, const char *name,
-                            const char *hex)
-{
-    return s_code_mark(L, account, name, hex, true);
-}
-
-void mg_lambda_code_stored(struct mg_lambda *L, const char *account, const char *name,
-                           const char *hex)
-{
-    s_code_mark(L, account, name, hex, false);
-}
-
-/* Whether name (an entry of a code directory) belongs to one of the versions in keep. */
+/* Whether name (an entry of an account's cache folder) is one of the versions in keep. */
 static bool s_kept(const char *name, const char (*keep)[65], size_t n_keep)
 {
     for (size_t i = 0; i < n_keep; i++)
-        if (keep[i][0] && strncmp(name, keep[i], 64) == 0)
+        if (keep[i][0] && strcmp(name, keep[i]) == 0)
             return true;
     return false;
 }
 
-void mg_lambda_code_sweep(struct mg_lambda *L, const char *account, const char *name,
-                          const char (*in_use)[65], size_t n_in_use)
+void mg_lambda_code_sweep(struct mg_lambda *L, const char *account, const char (*in_use)[65],
+                          size_t n_in_use)
 {
-    enum { KEEP_MAX = 64 };
-    char keep[KEEP_MAX][65];
-    size_t n_keep = 0;
-    bool overflow = false;
-    /* first what is pending (a store commits before it stops being pending) ... */
-    char prefix[96];
-    int pl = snprintf(prefix, sizeof(prefix), "%s/%s/", account, name);
-    for (size_t i = 0; i < L->n_pending; i++) {
-        if (strncmp(L->pending[i].key, prefix, (size_t)pl) != 0)
-            continue;
-        if (n_keep == KEEP_MAX)
-            overflow = true;
-        else
-            mg_lambda_strlcpy(keep[n_keep++], 65, L->pending[i].key + pl);
-    }
-    for (size_t i = 0; i < n_in_use; i++) {
-        if (n_keep == KEEP_MAX)
-            overflow = true;
-        else
-            mg_lambda_strlcpy(keep[n_keep++], 65, in_use[i]);
-    }
-    if (overflow)
+    char base[1024];
+    if (!mg_lambda_cache_path(L->env->data_dir, account, NULL, base, sizeof(base)))
+        return;
+    size_t cap = n_in_use + 16, n_keep = 0;
+    char(*keep)[65] = mg_malloc(cap * sizeof(*keep));
+    if (keep == NULL)
         return; /* keep everything: a later sweep removes what is left */
+    for (size_t i = 0; i < n_in_use; i++)
+        mg_lambda_strlcpy(keep[n_keep++], 65, in_use[i]);
     pthread_mutex_unlock(&L->mu);
-    /* ... then the configuration, which a store that was pending above has committed to */
+    /* then every function of the account the snapshot has: its code may be needed any time */
     struct mg_snapshot *snap = mg_state_acquire(L->env->state);
-    const struct mg_snapshot_doc *d = mg_snapshot_get(snap, "function", account, name);
-    char cur[65] = "";
-    if (d && mg_lambda_sha_hex(json_string_value(json_object_get(d->doc, "CodeSha256")), cur) &&
-        n_keep < KEEP_MAX)
+    size_t n = 0;
+    const struct mg_snapshot_doc *d = mg_snapshot_range(snap, "function", account, &n);
+    bool complete = true;
+    for (size_t i = 0; i < n && complete; i++) {
+        char cur[65];
+        if (!mg_lambda_sha_hex(json_string_value(json_object_get(d[i].doc, "CodeSha256")), cur))
+            continue;
+        if (n_keep == cap) {
+            char(*nk)[65] = mg_realloc(keep, cap * 2 * sizeof(*keep));
+            if (nk == NULL) {
+                complete = false;
+                break;
+            }
+            keep = nk;
+            cap *= 2;
+        }
         mg_lambda_strlcpy(keep[n_keep++], 65, cur);
+    }
     mg_snapshot_unref(snap);
-    char dir[1024];
-    mg_lambda_code_dir(L->env->data_dir, account, name, dir, sizeof(dir));
-    DIR *dh = opendir(dir);
+    DIR *dh = complete ? opendir(base) : NULL;
     struct dirent *de;
     while (dh && (de = readdir(dh)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        /* <hex>.zip, <hex>.zip.tmp, <hex>/, and .tmp-* (an unpacking this thread left) */
-        if (de->d_name[0] != '.' && s_kept(de->d_name, keep, n_keep))
+        /* <hex>/ kept or not, and .tmp-* (an unpacking this thread left: never in progress
+         * during a sweep, which runs on the same thread) */
+        if (de->d_name[0] != '.' && s_kept(de->d_name, (const char(*)[65])keep, n_keep))
             continue;
         char path[1400];
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        mg_lambda_code_rmtree(path);
+        if (mg_fmt(path, sizeof(path), "%s/%s", base, de->d_name))
+            mg_lambda_code_rmtree(path);
     }
     if (dh)
         closedir(dh);
+    mg_free(keep);
     pthread_mutex_lock(&L->mu);
 }
 
@@ -528,4 +461,105 @@ void mg_lambda_queue_removal(struct mg_lambda *L, const char *path)
     L->trash[L->n_trash++] = copy;
     pthread_mutex_unlock(&L->mu);
     mg_lambda_wake(L);
+}
+
+/* --- the older layout: DATA/lambda/ACCOUNT/NAME/<hex>.zip ---------------------------------- */
+
+/* Copies one function's package from the older layout into the store, unless it is there.
+ * false when it should be tried again at the next start (the store failed). */
+static bool s_migrate_one(struct mg_lambda *L, const char *account, const char *name,
+                          const char *sha_b64, uint64_t size)
+{
+    char hex[65], dir[1024], zip[1200];
+    if (!mg_lambda_sha_hex(sha_b64, hex) ||
+        !mg_lambda_code_dir(L->env->data_dir, account, name, dir, sizeof(dir)) ||
+        !mg_fmt(zip, sizeof(zip), "%s/%s.zip", dir, hex))
+        return true;
+    struct mg_buf rec;
+    mg_buf_init(&rec, 4096);
+    enum mg_err have = mg_store_get(L->env->store, MG_LAMBDA_CODE_KIND, account, hex, &rec);
+    mg_buf_cleanup(&rec);
+    if (have == MG_E_OK)
+        return true;
+    struct mg_buf z;
+    mg_buf_init(&z, MG_LAMBDA_ZIP_MAX);
+    enum mg_err e = s_read_file(zip, &z);
+    uint8_t digest[32];
+    char got[65] = "";
+    if (!e) {
+        SHA256(z.ptr, z.len, digest);
+        mg_hex_encode(digest, 32, got);
+        got[64] = 0;
+    }
+    bool retry = false;
+    if (e || strcmp(got, hex) != 0 || z.len != size) {
+        MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA,
+               "function %s/%s: its code is neither in the store nor intact in %s (%s): its "
+               "invocations fail until UpdateFunctionCode uploads it again",
+               account, name, zip, e ? mg_err_str(e) : "its SHA-256 or size differs");
+    } else {
+        struct mg_errinfo ei = {0};
+        e = mg_state_write_begin(L->env->state);
+        if (!e) {
+            e = mg_lambda_blob_write(L->env->store, account, hex, mg_buf_slice(&z));
+            if (e)
+                mg_state_write_abort(L->env->state);
+            else
+                e = mg_state_write_commit(L->env->state, &ei);
+        }
+        if (e) {
+            MG_LOG(MG_LOG_WARN, MG_SUB_LAMBDA,
+                   "function %s/%s: cannot copy its code into the store (%s): tried again at the "
+                   "next start",
+                   account, name, mg_err_str(e));
+            retry = true;
+        } else {
+            MG_LOG(MG_LOG_INFO, MG_SUB_LAMBDA, "function %s/%s: code copied into the store",
+                   account, name);
+        }
+    }
+    mg_buf_cleanup(&z);
+    return !retry;
+}
+
+void mg_lambda_code_migrate(struct mg_lambda *L)
+{
+    char root[1100];
+    if (!mg_fmt(root, sizeof(root), "%s/lambda", L->env->data_dir))
+        return;
+    DIR *dh = opendir(root);
+    struct dirent *de;
+    while (dh && (de = readdir(dh)) != NULL) {
+        char adir[1200];
+        if (strncmp(de->d_name, ".old-", 5) == 0) { /* a removal a stop interrupted */
+            if (mg_fmt(adir, sizeof(adir), "%s/%s", root, de->d_name))
+                mg_lambda_code_rmtree(adir);
+            continue;
+        }
+        /* the older layout's folders are the accounts' (12 digits); "cache" is the new one */
+        if (!mg_lambda_cache_path(L->env->data_dir, de->d_name, NULL, adir, sizeof(adir)) ||
+            !mg_fmt(adir, sizeof(adir), "%s/%s", root, de->d_name) || !s_is_dir(adir))
+            continue;
+        const char *account = de->d_name;
+        bool done = true;
+        struct mg_snapshot *snap = mg_state_acquire(L->env->state);
+        size_t n = 0;
+        const struct mg_snapshot_doc *d = mg_snapshot_range(snap, "function", account, &n);
+        for (size_t i = 0; i < n; i++) {
+            const char *sha = json_string_value(json_object_get(d[i].doc, "CodeSha256"));
+            if (sha && !s_migrate_one(L, account, d[i].key, sha, s_doc_u64(d[i].doc, "CodeSize")))
+                done = false;
+        }
+        mg_snapshot_unref(snap);
+        if (done) {
+            char aside[1300], tag[9];
+            mg_random_chars(tag, 8, MG_ALPHA_LOWER_NUM);
+            tag[8] = 0;
+            if (mg_fmt(aside, sizeof(aside), "%s/.old-%s-%s", root, account, tag) &&
+                rename(adir, aside) == 0)
+                mg_lambda_code_rmtree(aside);
+        }
+    }
+    if (dh)
+        closedir(dh);
 }

@@ -168,6 +168,12 @@ static enum mg_err s_apply(const void *prev, struct mg_snapshot *snap,
     return MG_E_OK;
 }
 
+void mg_lambda_register_docs(void)
+{
+    /* read by writers and the code cache with mg_store_get, never through a snapshot */
+    mg_snapshot_register_store_only(MG_LAMBDA_CODE_KIND);
+}
+
 void mg_lambda_init(void)
 {
     static const char *const kinds[] = {"function", NULL};

@@ -14,6 +14,7 @@
 #include "base/slice.h"
 #include "lambda/lambda.h"
 #include "lambda/sandbox.h"
+#include "state/store.h"
 
 /* Copies src into dst (cap bytes), truncating; dst is always terminated. */
 static inline void mg_lambda_strlcpy(char *dst, size_t cap, const char *src)
@@ -112,7 +113,8 @@ enum mg_lambda_runtime_kind { MG_RT_PYTHON, MG_RT_NODE, MG_RT_PROVIDED };
 bool mg_lambda_runtime_known(const char *runtime, enum mg_lambda_runtime_kind *kind);
 extern const char *const mg_lambda_runtimes[]; /* NULL-terminated */
 
-/* DATA/lambda/ACCOUNT/NAME; false (out empty) when it does not fit in cap. */
+/* DATA/lambda/ACCOUNT/NAME, where an older mcpgate kept the function's code (see
+ * mg_lambda_code_migrate); false (out empty) when it does not fit in cap. */
 bool mg_lambda_code_dir(const char *data_dir, const char *account, const char *name, char *out,
                         size_t cap);
 /* CodeSha256 (base64) -> lower-case hex of the same digest, for file names. */
@@ -121,8 +123,8 @@ bool mg_lambda_sha_hex(const char *code_sha256_b64, char out[65]);
 /* --- the code store (codestore.c) ------------------------------------------------------- */
 
 /* A function's code takes its zip (CodeSize) plus its unpacked tree (the declared unzipped size,
- * kept in the private document member "CodeUnzippedSize"); only the version in use is kept. The
- * per-account total is capped, as Lambda's code storage quota does. */
+ * kept in the private document member "CodeUnzippedSize"). The per-account total is capped, as
+ * Lambda's code storage quota does. */
 struct mg_lambda;
 
 #define MG_LAMBDA_CODE_STORAGE_DEFAULT (10ull * 1024ull * 1024ull * 1024ull)
@@ -142,69 +144,95 @@ enum mg_lambda_code_status {
     MG_LAMBDA_CODE_INVALID_ZIP,        /* not base64, or not an archive Lambda unzips */
     MG_LAMBDA_CODE_UNZIPPED_TOO_LARGE, /* over Lambda's unzipped size limit */
     MG_LAMBDA_CODE_STORAGE_EXCEEDED,   /* over the account's code storage */
-    MG_LAMBDA_CODE_IO                  /* it could not be written */
+    MG_LAMBDA_CODE_IO                  /* out of memory */
 };
 
 struct mg_lambda_code {
-    char hex[65];           /* SHA-256 in hex: the version's file names */
+    char hex[65];           /* SHA-256 in hex: the version's store key and cache folder */
     char sha256[48];        /* CodeSha256 (base64) */
     uint64_t size;          /* CodeSize */
     uint64_t unzipped_size; /* as the central directory declares it (verified) */
+    struct mg_buf zip;      /* the package as uploaded */
 };
 
-/* Decodes a deployment package (base64), checks it (structure, declared and real unzipped
- * sizes), counts it against the account's code storage in snap, writes it as <hex>.zip and
- * marks that version pending: on MG_LAMBDA_CODE_OK the caller calls mg_lambda_code_done once the
- * function's document is committed or not. msg gets a reason for the log. */
-MG_MUST_USE enum mg_lambda_code_status mg_lambda_code_put(
+/* Decodes a deployment package (base64) into out->zip, checks it (structure, declared and real
+ * unzipped sizes) and counts it against the account's code storage in snap. Writes nothing: the
+ * caller stores it with mg_lambda_blob_write in the transaction of the function's document, then
+ * calls mg_lambda_code_cleanup (also after a failure). msg gets a reason for the log. */
+MG_MUST_USE enum mg_lambda_code_status mg_lambda_code_check(
     struct mg_lambda *L, const struct mg_snapshot *snap, const char *account, const char *name,
     struct mg_slice zip_b64, struct mg_lambda_code *out, char *msg, size_t cap);
-/* The version hex is no longer pending; versions nothing uses (the loser of a race, the
- * previous code) are swept on the manager thread. */
-void mg_lambda_code_done(struct mg_lambda *L, const char *account, const char *name,
-                         const char *hex);
-/* A deleted function's code: its tree is renamed aside at once (a new function of the same name
- * starts clean) and removed on the manager thread. */
-void mg_lambda_code_remove(struct mg_lambda *L, const char *account, const char *name);
+void mg_lambda_code_cleanup(struct mg_lambda_code *code);
 
-/* Marks a code version as being stored, until mg_lambda_code_stored: old versions are swept only
- * when neither the function's configuration, a runtime process nor a pending store uses them.
- * false when it cannot be marked (out of memory): the caller must not store the code then. */
-MG_MUST_USE bool mg_lambda_code_pending(struct mg_lambda *L, const char *account, const char *name,
-                                        const char *hex);
-void mg_lambda_code_stored(struct mg_lambda *L, const char *account, const char *name,
-                           const char *hex);
+/* --- the code packages in the store (codeblob.c) -------------------------------------------- */
 
-/* Queues activation of the function's code (unzip, then State Active / LastUpdateStatus
- * Successful). */
+#define MG_LAMBDA_ZIP_MAX (50u * 1024u * 1024u)   /* Lambda's direct upload limit (zipped) */
+#define MG_LAMBDA_CODE_CHUNK (4u * 1024u * 1024u) /* bytes of a package per store chunk */
+#define MG_LAMBDA_CODE_KIND "lambda_code"         /* its document and chunks */
+
+/* Stores the package zip (whose SHA-256 must be hex) for the account: its document and chunks,
+ * inside the caller's store transaction. MG_E_INVALID for a bad account, hex or size. */
+MG_MUST_USE enum mg_err mg_lambda_blob_write(struct mg_store *st, const char *account,
+                                             const char *hex, struct mg_slice zip);
+/* Inside the caller's transaction, after it wrote or deleted a function document that named
+ * hex: deletes the package's rows when no function document of the account names it any more. */
+MG_MUST_USE enum mg_err mg_lambda_blob_release(struct mg_store *st, const char *account,
+                                               const char *hex);
+/* Reads the package into out (create it with mg_buf_init(out, MG_LAMBDA_ZIP_MAX)) and checks
+ * its size and SHA-256. MG_E_NOT_FOUND: not stored; MG_E_INVALID: damaged (a part missing or of
+ * the wrong size, the digest does not match); other codes: the store failed. msg says which. */
+MG_MUST_USE enum mg_err mg_lambda_blob_read(struct mg_store *st, const char *account,
+                                            const char *hex, struct mg_buf *out, char *msg,
+                                            size_t cap);
+/* DATA/lambda/cache/ACCOUNT/HEX (hex NULL: the account's folder), the node's copy of unpacked
+ * code. false (out empty) unless account is 12 digits, hex 64 lower-case hex digits and the path
+ * fits: nothing else names a path under the cache. */
+bool mg_lambda_cache_path(const char *data_dir, const char *account, const char *hex, char *out,
+                          size_t cap);
+
+/* --- the node's code cache and the manager's jobs (codestore.c) ----------------------------- */
+
+/* Queues activation of the function's code (unpack, then State Active / LastUpdateStatus
+ * Successful, or Failed when it cannot be unpacked). */
 void mg_lambda_queue_activation(struct mg_lambda *L, const char *account, const char *name,
                                 const char *sha_b64);
-/* Queues removal of the function's unused code versions (on the manager thread). */
-void mg_lambda_queue_sweep(struct mg_lambda *L, const char *account, const char *name);
+/* Queues removal of the account's unpacked code that no function and no process uses. */
+void mg_lambda_queue_sweep(struct mg_lambda *L, const char *account);
 /* Removes a directory tree on the manager thread (takes a copy of path). */
 void mg_lambda_queue_removal(struct mg_lambda *L, const char *path);
-/* Queues a job with L->mu held: activation of sha_b64 (then a sweep), or a sweep alone (sha
- * ""). A sweep already queued for the function is not queued twice. false: out of memory. */
+/* Queues a job with L->mu held: activation of sha_b64 (then a sweep), or a sweep of the account
+ * alone (sha ""). A sweep already queued for the account is not queued twice. false: out of
+ * memory. */
 bool mg_lambda_code_push_job(struct mg_lambda *L, const char *account, const char *name,
                              const char *sha_b64);
+/* With L->mu held: queues a sweep of every account that has a cache folder. */
+void mg_lambda_code_sweep_all(struct mg_lambda *L);
 
 /* The manager thread's side, without L->mu unless said. */
-/* Makes sure DATA/lambda/A/N/<hex> holds the unzipped code; dir gets its path. */
+/* Makes sure DATA/lambda/cache/A/<hex> holds the unzipped code, fetched from the store and
+ * checked against its SHA-256 when it is not there yet; dir gets its path. MG_E_INVALID or
+ * MG_E_NOT_FOUND: the stored code is damaged or missing (permanent); anything else: try again
+ * later. msg gets the reason. */
 MG_MUST_USE enum mg_err mg_lambda_code_unpack(struct mg_lambda *L, const char *account,
-                                              const char *name, const char *sha_b64, char *dir,
-                                              size_t cap);
+                                              const char *sha_b64, char *dir, size_t cap, char *msg,
+                                              size_t msg_cap);
 /* Makes an unpacked tree readable by a sandbox's user (its parent stays 0700). */
 MG_MUST_USE enum mg_err mg_lambda_code_open(const char *dir);
 /* Unpacks the version, then sets the function's State (Active, or Failed when it cannot be
  * unzipped) if the function still has that code. */
 void mg_lambda_code_activate(struct mg_lambda *L, const char *account, const char *name,
                              const char *sha_b64);
-/* With L->mu held (released during the removal): removes the function's code versions that
- * neither its configuration, a pending store nor in_use (the versions its processes run) keeps. */
-void mg_lambda_code_sweep(struct mg_lambda *L, const char *account, const char *name,
-                          const char (*in_use)[65], size_t n_in_use);
+/* With L->mu held (released during the removal): removes the account's unpacked code versions
+ * that neither a function of the account in the current snapshot nor in_use (the versions its
+ * processes run) keeps, and what an interrupted unpacking left. */
+void mg_lambda_code_sweep(struct mg_lambda *L, const char *account, const char (*in_use)[65],
+                          size_t n_in_use);
 /* Removes a directory tree (symbolic links are not followed). */
 void mg_lambda_code_rmtree(const char *path);
+/* At start-up, before the manager runs: copies the code of a data folder written by an older
+ * mcpgate (DATA/lambda/ACCOUNT/NAME/<hex>.zip) into the store, then removes those folders.
+ * Idempotent: code already in the store is not copied again. */
+void mg_lambda_code_migrate(struct mg_lambda *L);
 
 /* --- the module ------------------------------------------------------------------------- */
 
@@ -252,12 +280,7 @@ struct mg_lambda {
     /* code trees of deleted functions, already renamed aside, removed by the manager thread */
     char **trash;
     size_t n_trash, cap_trash;
-    /* code versions being stored by an API call, not yet committed: "account/name/hex" */
-    struct s_pending_code {
-        char key[150];
-        int n;
-    } * pending;
-    size_t n_pending, cap_pending;
+    int64_t next_sweep_ms; /* when every account's code cache is swept again */
     /* settings */
     int concurrency; /* processes per function */
     int queue_max;   /* queued invocations per function */

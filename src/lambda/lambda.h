@@ -9,9 +9,11 @@
  *   function / ACCOUNT / NAME   the function's configuration as GetFunctionConfiguration returns
  *                               it, plus "Tags" {k: v}, "Policy" (resource-based policy text, or
  *                               absent) and "PolicyRevisionId".
- * Code: DATA/lambda/ACCOUNT/NAME/<sha256-hex>.zip (0600, directories 0700), unzipped into
- * DATA/lambda/ACCOUNT/NAME/<sha256-hex>/ in the background after Create/UpdateFunctionCode (or when
- * a runtime process first needs it). */
+ *   lambda_code / ACCOUNT / HEX the code package HEX (its SHA-256) of the account's functions:
+ *                               {"Sha256","Size","ChunkSize","Parts"}, the zip itself in the
+ *                               store's chunks of the same name (src/lambda/codeblob.c).
+ * Each node unzips the code into DATA/lambda/cache/ACCOUNT/<sha256-hex>/ (directories 0700) in the
+ * background after Create/UpdateFunctionCode, or when a runtime process first needs it. */
 #ifndef MG_LAMBDA_H
 #define MG_LAMBDA_H
 
@@ -63,6 +65,8 @@ enum mg_lambda_outcome {
     MG_LAMBDA_THROTTLED,      /* concurrency limit and queue full (TooManyRequestsException) */
     MG_LAMBDA_TOO_LARGE,      /* request or response payload over MG_LAMBDA_PAYLOAD_MAX */
     MG_LAMBDA_INTERNAL,       /* could not start the runtime, server stopping, out of memory */
+    MG_LAMBDA_CODE_ERROR,     /* the function's code is damaged or missing in the store
+                                 (InvalidZipFileException); error_message says what */
 };
 
 /* The end of one invocation. Everything it points to is valid only during the callback. */
@@ -130,6 +134,10 @@ bool mg_lambda_parse_name(const char *in, struct mg_lambda_name *out);
  * for that message. A function of another region or partition never resolves to a local one. */
 bool mg_lambda_name_is_local(const struct mg_lambda_name *n, const char *in, const char *region,
                              char *why, size_t cap);
+
+/* Registers the Lambda code records (kind lambda_code) as store-only: no snapshot holds them.
+ * Call before the first snapshot (the composition root does). */
+void mg_lambda_register_docs(void);
 
 /* Registers the Lambda snapshot extension; called by mg_lambda_start, idempotent. */
 void mg_lambda_init(void);

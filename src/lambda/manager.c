@@ -14,15 +14,18 @@
 #include "base/util.h"
 #include "lambda/runtime.h"
 
-/* Removes the function's code versions that nothing uses (L->mu held). */
-static void s_sweep(struct mg_lambda *L, const char *account, const char *name)
+#define S_SWEEP_EVERY_MS 60000 /* every account's code cache again */
+
+/* Removes the account's code versions that nothing uses (L->mu held). */
+static void s_sweep(struct mg_lambda *L, const char *account)
 {
-    enum { IN_USE_MAX = 64 };
-    char in_use[IN_USE_MAX][65];
-    size_t n = mg_lambda_fn_code_in_use(L, account, name, in_use, IN_USE_MAX);
-    if (n > IN_USE_MAX)
+    size_t n = mg_lambda_fn_code_in_use(L, account, NULL, 0);
+    char(*in_use)[65] = mg_malloc((n ? n : 1) * sizeof(*in_use));
+    if (in_use == NULL)
         return; /* keep everything: a later sweep removes what is left */
-    mg_lambda_code_sweep(L, account, name, (const char(*)[65])in_use, n);
+    n = mg_lambda_fn_code_in_use(L, account, in_use, n);
+    mg_lambda_code_sweep(L, account, (const char(*)[65])in_use, n);
+    mg_free(in_use);
 }
 
 static void *s_manager_main(void *arg)
@@ -45,7 +48,7 @@ static void *s_manager_main(void *arg)
         while (L->n_jobs) {
             struct s_job job = L->jobs[--L->n_jobs];
             if (job.sha[0] == 0) {
-                s_sweep(L, job.account, job.name);
+                s_sweep(L, job.account);
                 continue;
             }
             pthread_mutex_unlock(&L->mu);
@@ -62,16 +65,24 @@ static void *s_manager_main(void *arg)
                     (void)mg_lambda_fn_refresh(L, jfn, jd->doc);
                 mg_snapshot_unref(snap);
             }
-            s_sweep(L, job.account, job.name);
+            s_sweep(L, job.account);
         }
         mg_lambda_route_new(L, &d);
         int64_t now = mg_now_ms();
+        if (now >= L->next_sweep_ms) {
+            /* what other nodes changed (a function deleted or its code replaced elsewhere)
+             * leaves unused code here: every account's cache is swept now and then */
+            L->next_sweep_ms = now + S_SWEEP_EVERY_MS;
+            mg_lambda_code_sweep_all(L);
+            if (L->n_jobs)
+                continue;
+        }
         int timeout = 250;
         size_t n = 1;
         for (size_t f = 0; f < L->n_fns; f++) {
             struct mg_lambda_fn *fn = L->fn_list[f];
             mg_lambda_housekeeping(L, fn, &d);
-            mg_lambda_schedule(L, fn);
+            mg_lambda_schedule(L, fn, &d);
             n += fn->n_procs * (2 + MG_LAMBDA_CONNS_MAX);
         }
         if (pfds == NULL || n > cap_pfds) {
@@ -187,9 +198,6 @@ void mg_lambda_manager_stop(struct mg_lambda *L)
     mg_lambda_fn_free_all(L);
     mg_free(L->jobs);
     L->jobs = NULL;
-    mg_free(L->pending);
-    L->pending = NULL;
-    L->n_pending = L->cap_pending = 0;
     /* trees not removed before the stop: remove them now, the loops are gone */
     for (size_t i = 0; i < L->n_trash; i++) {
         mg_lambda_code_rmtree(L->trash[i]);

@@ -260,6 +260,28 @@ static void s_find_interpreters(struct mg_lambda *L)
 
 static void s_stop(void *state);
 
+/* Functions left Pending or InProgress by a stop before their code was unpacked: activated again
+ * (on every node that starts; the first one to finish sets the State). */
+static void s_resume_activations(struct mg_lambda *L)
+{
+    struct mg_snapshot *snap = mg_state_acquire(L->env->state);
+    size_t n_all = 0;
+    const struct mg_snapshot_doc **all = NULL;
+    if (mg_snapshot_collect(snap, "function", &all, &n_all) == MG_E_OK) {
+        for (size_t i = 0; i < n_all; i++) {
+            const json_t *doc = all[i]->doc;
+            const char *state = json_string_value(json_object_get(doc, "State"));
+            const char *last = json_string_value(json_object_get(doc, "LastUpdateStatus"));
+            const char *sha = json_string_value(json_object_get(doc, "CodeSha256"));
+            if (sha && ((state && strcmp(state, "Pending") == 0) ||
+                        (last && strcmp(last, "InProgress") == 0)))
+                (void)mg_lambda_code_push_job(L, all[i]->account, all[i]->key, sha);
+        }
+    }
+    mg_free(all);
+    mg_snapshot_unref(snap);
+}
+
 static enum mg_err s_start(const struct mg_env *env, const void *config, void **state,
                            struct mg_errinfo *ei)
 {
@@ -292,6 +314,9 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
         s_stop(L);
         return e;
     }
+    /* code kept in the data folder by an older mcpgate goes into the store, once */
+    mg_lambda_code_migrate(L);
+    s_resume_activations(L);
     e = mg_lambda_manager_start(L, ei);
     if (e) {
         s_stop(L);

@@ -67,6 +67,12 @@ struct mg_lambda_fn {
     char handler[256];
     int timeout_s, memory;
     char code_dir[1024];
+    /* the code could not be made ready (mg_lambda_code_unpack's code and reason), set by the
+     * last spawn; a damaged or missing version (bad_hex) is not fetched again before bad_until */
+    enum mg_err code_err;
+    char code_msg[256];
+    char bad_hex[65];
+    int64_t bad_until_ms;
     char stream[128];
     struct mg_lambda_proc **procs;
     size_t n_procs, cap_procs;
@@ -111,7 +117,8 @@ void mg_lambda_logf(struct mg_lambda_fn *fn, struct mg_lambda_inv *inv, const ch
 
 /* --- spawn.c -------------------------------------------------------------------------------- */
 
-/* Starts one runtime process for fn (its code unpacked first). NULL on failure (logged). */
+/* Starts one runtime process for fn (its code unpacked first). NULL on failure (logged); when
+ * the code could not be made ready, fn->code_err says so (and fn->code_msg why). */
 struct mg_lambda_proc *mg_lambda_proc_spawn(struct mg_lambda *L, struct mg_lambda_fn *fn);
 /* Kills the process (its group, its sandbox) and closes its listener and connections; it is
  * reaped later. */
@@ -150,12 +157,13 @@ bool mg_lambda_fn_refresh(struct mg_lambda *L, struct mg_lambda_fn *fn, const js
 void mg_lambda_route_new(struct mg_lambda *L, struct mg_lambda_done *d);
 /* Process exits, timeouts, idle reaping; dead processes are freed. */
 void mg_lambda_housekeeping(struct mg_lambda *L, struct mg_lambda_fn *fn, struct mg_lambda_done *d);
-/* Hands queued invocations to waiting processes and starts processes within the limit. */
-void mg_lambda_schedule(struct mg_lambda *L, struct mg_lambda_fn *fn);
-/* The code versions (directory names) the function's processes run: up to max into out; returns
- * how many there are (more than max: out is incomplete). */
-size_t mg_lambda_fn_code_in_use(struct mg_lambda *L, const char *account, const char *name,
-                                char (*out)[65], size_t max);
+/* Hands queued invocations to waiting processes and starts processes within the limit; when
+ * the function's code cannot be made ready on this node, its queued invocations fail (onto d). */
+void mg_lambda_schedule(struct mg_lambda *L, struct mg_lambda_fn *fn, struct mg_lambda_done *d);
+/* The code versions (directory names) the processes of the account's functions run: up to max
+ * into out; returns how many there are (more than max: out is incomplete). */
+size_t mg_lambda_fn_code_in_use(struct mg_lambda *L, const char *account, char (*out)[65],
+                                size_t max);
 /* Kills every process and fails every queued invocation (the server stops). */
 void mg_lambda_fn_stop_all(struct mg_lambda *L, struct mg_lambda_done *d);
 /* Frees every function entry (after the manager thread is gone). */

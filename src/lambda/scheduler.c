@@ -115,9 +115,10 @@ static void s_fn_remove_dead(struct mg_lambda *L, struct mg_lambda_fn *fn)
         /* a sandbox's cgroups go once the last of its processes is gone */
         if (p->state == MG_LAMBDA_P_DEAD && p->reaped && p->out_fd < 0 && p->inv == NULL &&
             (!p->boxed || mg_lambda_box_release(&p->box))) {
-            /* the last user of an older code version may be gone: sweep it */
-            if (strcmp(p->code_hex, cur) != 0)
-                mg_lambda_code_push_job(L, fn->account, fn->name, "");
+            /* the last user of an older code version (or of a deleted function's) may be gone:
+             * sweep it */
+            if (strcmp(p->code_hex, cur) != 0 || fn->rev[0] == 0)
+                (void)mg_lambda_code_push_job(L, fn->account, "", "");
             mg_lambda_proc_free(p);
             continue;
         }
@@ -198,7 +199,24 @@ void mg_lambda_route_new(struct mg_lambda *L, struct mg_lambda_done *d)
     mg_snapshot_unref(snap);
 }
 
-void mg_lambda_schedule(struct mg_lambda *L, struct mg_lambda_fn *fn)
+/* The function's code cannot be made ready on this node: its queued invocations fail, rather
+ * than wait for a code that will not come (damaged or missing: InvalidZipFileException, as
+ * Lambda answers for a package it cannot unzip; the store unreachable: ServiceException). */
+static void s_fail_queue(struct mg_lambda_fn *fn, struct mg_lambda_done *d)
+{
+    bool lasting = fn->code_err == MG_E_INVALID || fn->code_err == MG_E_NOT_FOUND;
+    char m[400];
+    snprintf(m, sizeof(m), "%s: %s",
+             lasting ? "Lambda could not unzip the deployment package"
+                     : "The function's code could not be read from the store; retry",
+             fn->code_msg[0] ? fn->code_msg : mg_err_str(fn->code_err));
+    struct mg_lambda_inv *inv;
+    while ((inv = mg_lambda_fn_pop(fn)) != NULL)
+        mg_lambda_inv_fail(d, inv, lasting ? MG_LAMBDA_CODE_ERROR : MG_LAMBDA_INTERNAL,
+                           lasting ? "InvalidZipFileException" : "ServiceException", m);
+}
+
+void mg_lambda_schedule(struct mg_lambda *L, struct mg_lambda_fn *fn, struct mg_lambda_done *d)
 {
     /* hand queued invocations to waiting processes */
     for (size_t i = 0; i < fn->n_procs && fn->q_head; i++) {
@@ -216,17 +234,25 @@ void mg_lambda_schedule(struct mg_lambda *L, struct mg_lambda_fn *fn)
     if (fn->q_len == 0)
         return;
     /* start processes for the rest, within the concurrency limit */
-    size_t live = 0, coming = 0;
+    size_t live = 0, coming = 0, current = 0;
     for (size_t i = 0; i < fn->n_procs; i++) {
         struct mg_lambda_proc *p = fn->procs[i];
         if (p->state == MG_LAMBDA_P_DEAD)
             continue;
         live++;
-        if (!p->retire && strcmp(p->rev, fn->rev) == 0 && p->state != MG_LAMBDA_P_BUSY)
-            coming++;
+        if (!p->retire && strcmp(p->rev, fn->rev) == 0) {
+            current++;
+            if (p->state != MG_LAMBDA_P_BUSY)
+                coming++;
+        }
     }
     while (coming < fn->q_len && live < (size_t)L->concurrency) {
         struct mg_lambda_proc *p = mg_lambda_proc_spawn(L, fn);
+        /* no process of this revision will ever take the queue: it fails */
+        if (p == NULL && fn->code_err != MG_E_OK && current == 0) {
+            s_fail_queue(fn, d);
+            break;
+        }
         if (p == NULL || !s_fn_add_proc(fn, p)) {
             if (p)
                 mg_lambda_proc_free(p);
@@ -325,14 +351,18 @@ void mg_lambda_housekeeping(struct mg_lambda *L, struct mg_lambda_fn *fn, struct
     s_fn_remove_dead(L, fn);
 }
 
-size_t mg_lambda_fn_code_in_use(struct mg_lambda *L, const char *account, const char *name,
-                                char (*out)[65], size_t max)
+size_t mg_lambda_fn_code_in_use(struct mg_lambda *L, const char *account, char (*out)[65],
+                                size_t max)
 {
-    struct mg_lambda_fn *fn = mg_lambda_fn_get(L, account, name, false);
     size_t n = 0;
-    for (size_t i = 0; fn && i < fn->n_procs; i++, n++)
-        if (n < max)
-            mg_lambda_strlcpy(out[n], 65, fn->procs[i]->code_hex);
+    for (size_t f = 0; f < L->n_fns; f++) {
+        struct mg_lambda_fn *fn = L->fn_list[f];
+        if (strcmp(fn->account, account) != 0)
+            continue;
+        for (size_t i = 0; i < fn->n_procs; i++, n++)
+            if (n < max)
+                mg_lambda_strlcpy(out[n], 65, fn->procs[i]->code_hex);
+    }
     return n;
 }
 

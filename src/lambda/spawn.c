@@ -326,8 +326,21 @@ static void s_child(pid_t parent, int devnull, int out_fd, const char *dir, char
 struct mg_lambda_proc *mg_lambda_proc_spawn(struct mg_lambda *L, struct mg_lambda_fn *fn)
 {
     const char *sha = json_string_value(json_object_get(fn->conf, "CodeSha256"));
-    if (mg_lambda_code_unpack(L, fn->account, fn->name, sha, fn->code_dir, sizeof(fn->code_dir)))
+    char hex[65] = "";
+    fn->code_err = MG_E_OK;
+    if (mg_lambda_sha_hex(sha, hex) && strcmp(hex, fn->bad_hex) == 0 &&
+        mg_now_ms() < fn->bad_until_ms) {
+        fn->code_err = MG_E_INVALID; /* code_msg still says why */
         return NULL;
+    }
+    fn->code_err = mg_lambda_code_unpack(L, fn->account, sha, fn->code_dir, sizeof(fn->code_dir),
+                                         fn->code_msg, sizeof(fn->code_msg));
+    if (fn->code_err) {
+        bool lasting = fn->code_err == MG_E_INVALID || fn->code_err == MG_E_NOT_FOUND;
+        mg_lambda_strlcpy(fn->bad_hex, sizeof(fn->bad_hex), lasting ? hex : "");
+        fn->bad_until_ms = mg_now_ms() + 10000;
+        return NULL;
+    }
     struct mg_lambda_proc *p = mg_calloc(1, sizeof(*p));
     if (p == NULL)
         return NULL;

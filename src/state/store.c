@@ -593,3 +593,57 @@ enum mg_err mg_store_meta_secret(struct mg_store *s, const char *key, uint8_t *o
     mg_buf_cleanup(&b);
     return e;
 }
+
+/* ---- chunks ---- */
+
+static enum mg_err s_chunk_write(struct mg_store *s, const char *kind, const char *account,
+                                 const char *key, uint32_t part, const struct mg_slice *data)
+{
+    MG_TRY(s_check_ids(kind, account, key));
+    if (data != NULL)
+        MG_TRY(s_check_doc(*data));
+    if (!s_holds_tx(s))
+        return mg_store_note(MG_E_INVALID, "chunks are written inside a store transaction only");
+    if (s->tx_failed)
+        return mg_store_note(MG_E_STORE, "store transaction already failed: roll it back");
+    if (s->ops->chunk_write == NULL)
+        return mg_store_note(MG_E_INVALID, "this store keeps no chunks");
+    enum mg_err err = s->ops->chunk_write(s, kind, account, key, part, data);
+    if (err == MG_E_OK)
+        s->tx_dirty = true;
+    else if (err != MG_E_NOT_FOUND)
+        s->tx_failed = true;
+    if (err == MG_E_NOT_FOUND)
+        return mg_store_note(err, "chunks %s %s/%s not found", kind, account, key);
+    return err;
+}
+
+enum mg_err mg_store_chunk_put(struct mg_store *s, const char *kind, const char *account,
+                               const char *key, uint32_t part, struct mg_slice data)
+{
+    if (data.ptr == NULL && data.len != 0)
+        return mg_store_note(MG_E_INVALID, "store chunk is missing");
+    if (data.ptr == NULL)
+        data = mg_slice_make((const uint8_t *)"", 0);
+    return s_chunk_write(s, kind, account, key, part, &data);
+}
+
+enum mg_err mg_store_chunk_delete(struct mg_store *s, const char *kind, const char *account,
+                                  const char *key)
+{
+    return s_chunk_write(s, kind, account, key, 0, NULL);
+}
+
+enum mg_err mg_store_chunk_get(struct mg_store *s, const char *kind, const char *account,
+                               const char *key, uint32_t part, struct mg_buf *out)
+{
+    mg_buf_reset(out);
+    MG_TRY(s_check_ids(kind, account, key));
+    if (s->ops->chunk_get == NULL)
+        return mg_store_note(MG_E_NOT_FOUND, "this store keeps no chunks");
+    enum mg_err err = s->ops->chunk_get(s, s_holds_tx(s), kind, account, key, part, out);
+    if (err == MG_E_NOT_FOUND)
+        return mg_store_note(err, "chunk %s %s/%s part %u not found", kind, account, key,
+                             (unsigned)part);
+    return err;
+}

@@ -182,6 +182,21 @@ bool mg_store_shared(const struct mg_store *s);
  * the calling thread's last store error decides. Answered as a retryable 503. A write that failed
  * so may or may not have committed (the connection can drop after the server committed). */
 bool mg_store_unavailable(enum mg_err e);
+/* Chunks: large values kept beside the documents, in parts of at most MG_STORE_DOC_MAX bytes each
+ * (part 0, 1, ...), by (kind, account, key, part). They are never in a snapshot, a scan, a list or
+ * the change list: a document written in the same transaction says what they hold (the Lambda
+ * code packages, lambda/codeblob.c). put and delete run only inside the caller's transaction
+ * (MG_E_INVALID otherwise), so that a chunk and the document that refers to it commit together;
+ * they move the generation as any write does. delete removes every part of the key (MG_E_NOT_FOUND
+ * when there was none). get reads one part (MG_E_NOT_FOUND when absent). */
+MG_MUST_USE enum mg_err mg_store_chunk_put(struct mg_store *s, const char *kind,
+                                           const char *account, const char *key, uint32_t part,
+                                           struct mg_slice data);
+MG_MUST_USE enum mg_err mg_store_chunk_delete(struct mg_store *s, const char *kind,
+                                              const char *account, const char *key);
+MG_MUST_USE enum mg_err mg_store_chunk_get(struct mg_store *s, const char *kind,
+                                           const char *account, const char *key, uint32_t part,
+                                           struct mg_buf *out);
 
 /* Small server-wide values (key material, node settings). The meta key "generation" is the
  * store's own counter: mg_store_meta_put refuses it (MG_E_INVALID). */

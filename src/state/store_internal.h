@@ -56,6 +56,13 @@ struct mg_store_ops {
                               int lease_ms, struct mg_store_lease *out);
     enum mg_err (*lease_drop)(struct mg_store *s, const char *name, const char *holder);
     enum mg_err (*lease_fence)(struct mg_store *s, const char *name, uint64_t token, int lease_ms);
+    /* Chunks (mg_store_chunk_put ...): data NULL deletes every part of the key (MG_E_NOT_FOUND
+     * when there was none); chunk_get reads one part (MG_E_NOT_FOUND when absent). */
+    enum mg_err (*chunk_write)(struct mg_store *s, const char *kind, const char *account,
+                               const char *key, uint32_t part, const struct mg_slice *data);
+    enum mg_err (*chunk_get)(struct mg_store *s, bool on_writer, const char *kind,
+                             const char *account, const char *key, uint32_t part,
+                             struct mg_buf *out);
 };
 
 /* The base every backend embeds first. */

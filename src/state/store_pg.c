@@ -1148,6 +1148,69 @@ static enum mg_err s_lease_fence(struct mg_store *s, const char *name, uint64_t 
     return err;
 }
 
+/* ---- chunks (unnamed statements: a chunk is megabytes, its statement's parse is not what it
+ * costs) ---- */
+
+static enum mg_err s_chunk_write(struct mg_store *s, const char *kind, const char *account,
+                                 const char *key, uint32_t part, const struct mg_slice *data)
+{
+    struct mg_store_pg *q = s_q(s);
+    struct s_conn *c = &q->writer;
+    MG_TRY(s_check_ids(kind, account, key));
+    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+        return s_fail(q, c, NULL, "writing a chunk");
+    char pbe[4] = {(char)(part >> 24), (char)(part >> 16), (char)(part >> 8), (char)part};
+    const char *vals[5] = {kind, account, key, pbe,
+                           data != NULL && data->ptr != NULL ? (const char *)data->ptr : ""};
+    const int lens[5] = {(int)strlen(kind), (int)strlen(account), (int)strlen(key), 4,
+                         data != NULL ? (int)data->len : 0};
+    static const int formats[5] = {1, 1, 1, 1, 1};
+    static const Oid types[5] = {S_OID_TEXT, S_OID_TEXT, S_OID_TEXT, 23u /* int4 */, S_OID_BYTEA};
+    const char *sql = data != NULL
+                          ? "INSERT INTO chunks (kind, account, key, part, data) "
+                            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, account, key, part) "
+                            "DO UPDATE SET data = EXCLUDED.data"
+                          : "DELETE FROM chunks WHERE kind = $1 AND account = $2 AND key = $3";
+    PGresult *res = PQexecParams(c->pg, sql, data != NULL ? 5 : 3, types, vals, lens, formats, 1);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        enum mg_err err = s_fail(q, c, res, "writing a chunk");
+        PQclear(res);
+        return err;
+    }
+    bool none = strcmp(PQcmdTuples(res), "0") == 0;
+    PQclear(res);
+    return data == NULL && none ? MG_E_NOT_FOUND : MG_E_OK;
+}
+
+static enum mg_err s_chunk_get(struct mg_store *s, bool on_writer, const char *kind,
+                               const char *account, const char *key, uint32_t part,
+                               struct mg_buf *out)
+{
+    struct mg_store_pg *q = s_q(s);
+    MG_TRY(s_check_ids(kind, account, key));
+    struct s_conn *c = NULL;
+    MG_TRY(s_read_conn(q, on_writer, &c));
+    char pbe[4] = {(char)(part >> 24), (char)(part >> 16), (char)(part >> 8), (char)part};
+    const char *vals[4] = {kind, account, key, pbe};
+    const int lens[4] = {(int)strlen(kind), (int)strlen(account), (int)strlen(key), 4};
+    static const int formats[4] = {1, 1, 1, 1};
+    static const Oid types[4] = {S_OID_TEXT, S_OID_TEXT, S_OID_TEXT, 23u /* int4 */};
+    PGresult *res = PQexecParams(c->pg,
+                                 "SELECT data FROM chunks WHERE kind = $1 AND account = $2 "
+                                 "AND key = $3 AND part = $4",
+                                 4, types, vals, lens, formats, 1);
+    enum mg_err err = MG_E_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        err = s_fail(q, c, res, "reading a chunk");
+    else if (PQntuples(res) == 0)
+        err = MG_E_NOT_FOUND;
+    else
+        err = s_column_to_buf(res, 0, out);
+    PQclear(res);
+    s_read_done(q, c);
+    return err;
+}
+
 static const struct mg_store_ops s_pg_ops = {
     .name = "postgresql",
     .destroy = s_destroy,
@@ -1165,6 +1228,8 @@ static const struct mg_store_ops s_pg_ops = {
     .lease_take = s_lease_take,
     .lease_drop = s_lease_drop,
     .lease_fence = s_lease_fence,
+    .chunk_write = s_chunk_write,
+    .chunk_get = s_chunk_get,
 };
 
 /* The password libpq reads from the URI (NULL when it has none or the URI does not parse). */

@@ -817,6 +817,69 @@ static enum mg_err s_wait_change(struct mg_store *s, uint64_t seen, int timeout_
     }
 }
 
+/* ---- chunks (not in the statement cache: a chunk is megabytes, its statement's parse is not
+ * what it costs) ---- */
+
+static enum mg_err s_chunk_write(struct mg_store *s, const char *kind, const char *account,
+                                 const char *key, uint32_t part, const struct mg_slice *data)
+{
+    struct mg_store_sqlite *q = s_q(s);
+    struct s_conn *c = &q->writer;
+    const char *sql = data != NULL
+                          ? "INSERT INTO chunks (kind, account, key, part, data) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (kind, account, key, part) "
+                            "DO UPDATE SET data = excluded.data"
+                          : "DELETE FROM chunks WHERE kind = ?1 AND account = ?2 AND key = ?3";
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = s_bind_ids(st, kind, account, key);
+    if (rc == SQLITE_OK && data != NULL) {
+        rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)part);
+        if (rc == SQLITE_OK)
+            rc = data->len == 0 ? sqlite3_bind_zeroblob(st, 5, 0)
+                                : sqlite3_bind_blob64(st, 5, data->ptr, data->len, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return s_fail(q, c->db, rc, "writing a chunk");
+    if (data == NULL && sqlite3_changes(c->db) == 0)
+        return MG_E_NOT_FOUND;
+    return MG_E_OK;
+}
+
+static enum mg_err s_chunk_get(struct mg_store *s, bool on_writer, const char *kind,
+                               const char *account, const char *key, uint32_t part,
+                               struct mg_buf *out)
+{
+    struct mg_store_sqlite *q = s_q(s);
+    struct s_conn *c = NULL;
+    MG_TRY(s_read_conn(q, on_writer, &c));
+    sqlite3_stmt *st = NULL;
+    enum mg_err err = MG_E_OK;
+    int rc = sqlite3_prepare_v2(c->db,
+                                "SELECT data FROM chunks WHERE kind = ?1 AND account = ?2 "
+                                "AND key = ?3 AND part = ?4",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = s_bind_ids(st, kind, account, key);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)part);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        err = s_column_to_buf(st, 0, true, out);
+    else if (rc == SQLITE_DONE)
+        err = MG_E_NOT_FOUND;
+    else
+        err = s_fail(q, c->db, rc, "reading a chunk");
+    sqlite3_finalize(st);
+    s_read_done(q, c);
+    return err;
+}
+
 static const struct mg_store_ops s_sqlite_ops = {
     .name = "sqlite",
     .destroy = s_destroy,
@@ -831,6 +894,8 @@ static const struct mg_store_ops s_sqlite_ops = {
     .meta_get = s_meta_get,
     .generation_read = s_generation_read,
     .wait_change = s_wait_change,
+    .chunk_write = s_chunk_write,
+    .chunk_get = s_chunk_get,
 };
 
 enum mg_err mg_store_sqlite_open(const char *location, struct mg_store **out, struct mg_errinfo *ei)

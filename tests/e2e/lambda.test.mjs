@@ -2,6 +2,8 @@
 // really run (Python and Node.js bootstraps, provided.* bootstraps, aws-lambda-ric if present).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,6 +20,20 @@ import { zipFiles } from './lib/zipfile.mjs';
 
 const A = '111122223333';
 const B = '444455556666';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const hexOf = (b64) => Buffer.from(b64, 'base64').toString('hex');
+const sha256Hex = (buf) => createHash('sha256').update(buf).digest('hex');
+// The node's cache of unpacked code (one folder per code version of the account).
+const cacheDir = (server) => path.join(server.dataDir, 'lambda', 'cache', A);
+const cached = async (server) => (existsSync(cacheDir(server)) ? (await readdir(cacheDir(server))).sort() : []);
+// The code packages the store holds for account A (the SQLite store, through the sqlite3 command),
+// or null when that command is not installed.
+function storedCode(server) {
+  const r = spawnSync('sqlite3', [path.join(server.dataDir, 'mcpgate.db'),
+    `SELECT key FROM documents WHERE kind = 'lambda_code' AND account = '${A}' UNION ` +
+    `SELECT key FROM chunks WHERE kind = 'lambda_code' AND account = '${A}' ORDER BY 1`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.split('\n').filter(Boolean) : null;
+}
 const trust = (service) => ({
   Version: '2012-10-17',
   Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }],
@@ -470,15 +486,19 @@ done
   });
 
   test('delete: the function and its processes go away', async () => {
+    const conf = await lambdaA.send(new GetFunctionConfigurationCommand({ FunctionName: 'node-fn' }));
+    const hex = hexOf(conf.CodeSha256);
+    assert.ok((await cached(gw)).includes(hex));
     await lambdaA.send(new DeleteFunctionCommand({ FunctionName: 'node-fn' }));
     await expectError(lambdaA.send(new GetFunctionCommand({ FunctionName: 'node-fn' })), 'ResourceNotFoundException');
     await expectError(lambdaA.send(new InvokeCommand({ FunctionName: 'node-fn' })), 'ResourceNotFoundException');
     await expectError(lambdaA.send(new DeleteFunctionCommand({ FunctionName: 'node-fn' })), 'ResourceNotFoundException');
-    assert.ok(!existsSync(path.join(gw.dataDir, 'lambda', A, 'node-fn')));
-    // the code tree, renamed aside at once, is removed in the background
-    const leftovers = async () => (await readdir(path.join(gw.dataDir, 'lambda', A))).filter((f) => f.startsWith('node-fn.deleted-'));
-    for (let i = 0; i < 50 && (await leftovers()).length; i++) await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(await leftovers(), []);
+    // the package leaves the store with the function; the unpacked tree leaves the cache once
+    // the function's processes are gone
+    const stored = storedCode(gw);
+    if (stored) assert.ok(!stored.includes(hex));
+    for (let i = 0; i < 50 && (await cached(gw)).includes(hex); i++) await sleep(100);
+    assert.ok(!(await cached(gw)).includes(hex));
     // recreate under the same name: new code runs
     await create(lambdaA, {
       FunctionName: 'node-fn', Runtime: 'nodejs18.x', Handler: 'esm.handler',
@@ -510,8 +530,6 @@ describe('Lambda code storage', () => {
     }
   });
 
-  const codeDir = (name) => path.join(gw2.dataDir, 'lambda', A, name);
-  const hexOf = (b64) => Buffer.from(b64, 'base64').toString('hex');
   // PY_ECHO plus `pad` bytes of zeros: a small zip that unpacks to about `pad` bytes
   const padded = (pad, tag) => zipFiles({ 'app.py': `${PY_ECHO}\nTAG = ${JSON.stringify(tag)}\n`, 'pad.bin': Buffer.alloc(pad) });
 
@@ -524,7 +542,7 @@ describe('Lambda code storage', () => {
     assert.fail(`function ${name} never became Active`);
   }
 
-  test('three code updates leave one version on disk', async () => {
+  test('three code updates leave one version on disk and in the store', async () => {
     await lc.send(new CreateFunctionCommand({
       FunctionName: 'versions', Role: ROLE, Runtime: 'python3.12', Handler: 'app.handler', Code: { ZipFile: padded(100_000, 0) },
     }));
@@ -537,25 +555,27 @@ describe('Lambda code storage', () => {
     }
     // no invocation since: the idle process of the first version must not keep its code alive
     const hex = hexOf(last.CodeSha256);
-    const want = [hex, `${hex}.zip`].sort();
+    const want = [hex];
     let have = [];
     for (let i = 0; i < 100; i++) {
-      have = (await readdir(codeDir('versions'))).sort();
+      have = await cached(gw2);
       if (JSON.stringify(have) === JSON.stringify(want)) break;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     assert.deepEqual(have, want);
+    const stored = storedCode(gw2);
+    if (stored) assert.deepEqual(stored, want);
     const r = await lc.send(new InvokeCommand({ FunctionName: 'versions', Payload: '{"v":3}' }));
     assert.equal(r.FunctionError, undefined);
     assert.deepEqual(dec(r.Payload).event, { v: 3 });
-    assert.equal((await readdir(codeDir('versions'))).length, 2);
+    assert.deepEqual(await cached(gw2), want);
     // the private size bookkeeping does not leak into the API
     const f = await lc.send(new GetFunctionConfigurationCommand({ FunctionName: 'versions' }));
     assert.equal(f.CodeUnzippedSize, undefined);
     await lc.send(new DeleteFunctionCommand({ FunctionName: 'versions' }));
   });
 
-  test('concurrent creates of one name: the loser\'s code does not stay on disk', async () => {
+  test('concurrent creates of one name: the loser\'s code stays neither on disk nor in the store', async () => {
     const names = ['race-1', 'race-2', 'race-3', 'race-4'];
     for (const name of names) {
       const zips = [padded(300_000, `${name}-a`), padded(300_000, `${name}-b`)];
@@ -568,14 +588,15 @@ describe('Lambda code storage', () => {
       assert.equal(lost.reason.name, 'ResourceConflictException');
       await activeIn(name);
       const hex = hexOf(won[0].value.CodeSha256);
-      const want = JSON.stringify([hex, `${hex}.zip`].sort());
-      let have = [];
-      for (let i = 0; i < 50; i++) {
-        have = (await readdir(codeDir(name))).sort();
-        if (JSON.stringify(have) === want) break;
-        await new Promise((r) => setTimeout(r, 100));
+      const loser = zips.map(sha256Hex).find((h) => h !== hex);
+      assert.ok(loser);
+      assert.ok((await cached(gw2)).includes(hex));
+      assert.ok(!(await cached(gw2)).includes(loser));
+      const stored = storedCode(gw2);
+      if (stored) {
+        assert.ok(stored.includes(hex));
+        assert.ok(!stored.includes(loser));
       }
-      assert.equal(JSON.stringify(have), want);
     }
     for (const name of names) await lc.send(new DeleteFunctionCommand({ FunctionName: name }));
   });
@@ -586,8 +607,10 @@ describe('Lambda code storage', () => {
     }));
     await mk('store-1', padded(1_000_000, 1));
     await mk('store-2', padded(1_000_000, 2));
-    await expectError(mk('store-3', padded(1_000_000, 3)), 'CodeStorageExceededException', /^Code storage limit exceeded\.$/);
-    assert.ok(!existsSync(codeDir('store-3')) || (await readdir(codeDir('store-3'))).length === 0);
+    const refused = padded(1_000_000, 3);
+    await expectError(mk('store-3', refused), 'CodeStorageExceededException', /^Code storage limit exceeded\.$/);
+    assert.ok(!(await cached(gw2)).includes(sha256Hex(refused)));
+    assert.ok(!(storedCode(gw2) ?? []).includes(sha256Hex(refused)));
     // an update counts instead of the code it replaces
     await activeIn('store-1');
     await lc.send(new UpdateFunctionCodeCommand({ FunctionName: 'store-1', ZipFile: padded(900_000, 4) }));
@@ -616,13 +639,14 @@ describe('Lambda code storage', () => {
     assert.ok(bomb.length < 100_000);
     await expectError(lc.send(new CreateFunctionCommand({ ...base, FunctionName: 'bomb', Code: { ZipFile: bomb } })),
       'InvalidParameterValueException', /Could not unzip uploaded file/);
-    assert.ok(!existsSync(codeDir('bomb')));
+    assert.ok(!(await cached(gw2)).includes(sha256Hex(bomb)));
+    assert.ok(!(storedCode(gw2) ?? []).includes(sha256Hex(bomb)));
     await lc.send(new CreateFunctionCommand({ ...base, FunctionName: 'later-bomb', Code: { ZipFile: padded(10, 'x') } }));
     await activeIn('later-bomb');
     await expectError(lc.send(new UpdateFunctionCodeCommand({ FunctionName: 'later-bomb', ZipFile: bomb })),
       'InvalidParameterValueException', /Could not unzip uploaded file/);
     const f = await lc.send(new GetFunctionConfigurationCommand({ FunctionName: 'later-bomb' }));
     assert.equal(f.LastUpdateStatus, 'Successful');
-    assert.equal((await readdir(codeDir('later-bomb'))).length, 2);
+    assert.ok((await cached(gw2)).includes(hexOf(f.CodeSha256)));
   });
 });

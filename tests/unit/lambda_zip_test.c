@@ -312,117 +312,447 @@ static void test_lambda_zip_garbage(void **state)
     t_refused(dup, 2, MG_LAMBDA_UNZIPPED_MAX);
 }
 
-/* The code store: a package is checked, counted against the account's code storage, written as
- * <hex>.zip and marked pending until mg_lambda_code_done, which queues a sweep; a deleted
- * function's tree is renamed aside and queued for removal. */
-static void test_lambda_codestore_put(void **state)
+/* A test Lambda module on a real SQLite store in a temporary data folder. */
+struct t_node {
+    char data_dir[1024];
+    struct mg_state state;
+    struct mg_env env;
+    struct mg_store *store;
+    struct mg_lambda L;
+};
+
+static void t_node_open(struct t_node *n)
+{
+    memset(n, 0, sizeof(*n));
+    mg_lambda_register_docs(); /* as the server does before its first snapshot */
+    t_tmpdir(n->data_dir, sizeof(n->data_dir));
+    assert_int_equal(mkdir(n->data_dir, 0700), 0);
+    struct mg_errinfo ei = {0};
+    assert_int_equal(mg_store_open(n->data_dir, &n->store, &ei), MG_E_OK);
+    assert_int_equal(mg_state_init(&n->state, n->store, &ei), MG_E_OK);
+    n->env.data_dir = n->data_dir;
+    n->env.state = &n->state;
+    n->env.store = n->store;
+    n->L.env = &n->env;
+    n->L.wake_fd = -1;
+    pthread_mutex_init(&n->L.mu, NULL);
+}
+
+static void t_node_close(struct t_node *n)
+{
+    for (size_t i = 0; i < n->L.n_trash; i++)
+        mg_free(n->L.trash[i]);
+    mg_free(n->L.trash);
+    mg_free(n->L.jobs);
+    pthread_mutex_destroy(&n->L.mu);
+    mg_state_cleanup(&n->state);
+    mg_store_close(n->store);
+    nftw(n->data_dir, t_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Writes a function document naming the code (sha b64) and, when code is not NULL, the code. */
+static void t_put_function_as(struct t_node *n, const char *acct, const char *name,
+                              const struct mg_lambda_code *code, const char *sha_b64,
+                              bool store_code)
+{
+    char doc[512];
+    snprintf(doc, sizeof(doc), "{\"FunctionName\":\"%s\",\"CodeSha256\":\"%s\",\"CodeSize\":%llu}",
+             name, sha_b64, code ? (unsigned long long)code->size : 0ull);
+    struct mg_errinfo ei = {0};
+    assert_int_equal(mg_state_write_begin(&n->state), MG_E_OK);
+    if (code && store_code)
+        assert_int_equal(mg_lambda_blob_write(n->store, acct, code->hex, mg_buf_slice(&code->zip)),
+                         MG_E_OK);
+    assert_int_equal(mg_store_put(n->store, "function", acct, name, mg_slice_cstr(doc)), MG_E_OK);
+    assert_int_equal(mg_state_write_commit(&n->state, &ei), MG_E_OK);
+}
+
+static void t_put_function(struct t_node *n, const char *acct, const char *name,
+                           const struct mg_lambda_code *code, const char *sha_b64)
+{
+    t_put_function_as(n, acct, name, code, sha_b64, true);
+}
+
+static void t_delete_function(struct t_node *n, const char *acct, const char *name, const char *hex)
+{
+    struct mg_errinfo ei = {0};
+    assert_int_equal(mg_state_write_begin(&n->state), MG_E_OK);
+    assert_int_equal(mg_store_delete(n->store, "function", acct, name), MG_E_OK);
+    assert_int_equal(mg_lambda_blob_release(n->store, acct, hex), MG_E_OK);
+    assert_int_equal(mg_state_write_commit(&n->state, &ei), MG_E_OK);
+}
+
+static const char t_code[] = "def handler(event, context):\n    return event\n";
+
+/* A checked package of t_code plus `pad` bytes (stored: its zip is as large). */
+static void t_package(struct t_node *n, size_t pad, struct mg_lambda_code *c)
+{
+    char *padding = mg_calloc(1, pad + 1);
+    assert_non_null(padding);
+    for (size_t i = 0; i < pad; i++)
+        padding[i] = (char)('a' + (i * 7919u) % 26u);
+    const struct t_entry e[] = {{"app.py", t_code, sizeof(t_code) - 1, true, 0, -1},
+                                {"pad.txt", padding, pad, false, 0, -1}};
+    struct mg_buf zip, b64;
+    t_zip(&zip, e, pad ? 2 : 1);
+    mg_buf_init(&b64, 1u << 27);
+    assert_int_equal(mg_base64_encode(&b64, mg_buf_slice(&zip)), MG_E_OK);
+    struct mg_snapshot *snap = mg_state_acquire(&n->state);
+    char msg[128];
+    assert_int_equal(mg_lambda_code_check(&n->L, snap, "123456789012", "fn", mg_buf_slice(&b64), c,
+                                          msg, sizeof(msg)),
+                     MG_LAMBDA_CODE_OK);
+    assert_int_equal(c->size, zip.len);
+    mg_snapshot_unref(snap);
+    mg_buf_cleanup(&b64);
+    mg_buf_cleanup(&zip);
+    mg_free(padding);
+}
+
+/* Checking an upload: a package is decoded, checked and counted against the account's code
+ * storage; nothing is written. */
+static void test_lambda_code_check(void **state)
 {
     (void)state;
-    static char data_dir[1024];
-    static struct mg_state gstate;
-    static struct mg_env env;
-    memset(&env, 0, sizeof(env));
-    t_tmpdir(data_dir, sizeof(data_dir));
-    assert_int_equal(mkdir(data_dir, 0700), 0);
-    struct mg_store *store = NULL;
-    struct mg_errinfo ei = {0};
-    assert_int_equal(mg_store_open(data_dir, &store, &ei), MG_E_OK);
-    assert_int_equal(mg_state_init(&gstate, store, &ei), MG_E_OK);
-    env.data_dir = data_dir;
-    env.state = &gstate;
-    env.store = store;
-    struct mg_lambda L;
-    memset(&L, 0, sizeof(L));
-    L.env = &env;
-    L.wake_fd = -1;
-    pthread_mutex_init(&L.mu, NULL);
-
-    static const char code[] = "def handler(event, context):\n    return event\n";
-    const struct t_entry e[] = {{"app.py", code, sizeof(code) - 1, true, 0, -1}};
+    struct t_node n;
+    t_node_open(&n);
+    const struct t_entry e[] = {{"app.py", t_code, sizeof(t_code) - 1, true, 0, -1}};
     struct mg_buf zip, b64;
     t_zip(&zip, e, 1);
     mg_buf_init(&b64, 1u << 27);
     assert_int_equal(mg_base64_encode(&b64, mg_buf_slice(&zip)), MG_E_OK);
-    struct mg_snapshot *snap = mg_state_acquire(&gstate);
+    struct mg_snapshot *snap = mg_state_acquire(&n.state);
     const char *acct = "123456789012";
     struct mg_lambda_code c;
     char msg[128];
 
     /* not base64, not a zip */
-    assert_int_equal(mg_lambda_code_put(&L, snap, acct, "fn", mg_slice_cstr("%%%"), &c, msg,
-                                        sizeof(msg)),
+    assert_int_equal(mg_lambda_code_check(&n.L, snap, acct, "fn", mg_slice_cstr("%%%"), &c, msg,
+                                          sizeof(msg)),
                      MG_LAMBDA_CODE_INVALID_ZIP);
-    assert_int_equal(mg_lambda_code_put(&L, snap, acct, "fn", mg_slice_cstr("AAAA"), &c, msg,
-                                        sizeof(msg)),
+    mg_lambda_code_cleanup(&c);
+    assert_int_equal(mg_lambda_code_check(&n.L, snap, acct, "fn", mg_slice_cstr("AAAA"), &c, msg,
+                                          sizeof(msg)),
                      MG_LAMBDA_CODE_INVALID_ZIP);
+    mg_lambda_code_cleanup(&c);
     /* over the account's code storage: the zip plus its unzipped size */
-    L.code_storage = zip.len + sizeof(code) - 2;
-    assert_false(mg_lambda_code_fits(&L, snap, acct, "fn", zip.len + sizeof(code) - 1));
-    assert_int_equal(mg_lambda_code_put(&L, snap, acct, "fn", mg_buf_slice(&b64), &c, msg,
-                                        sizeof(msg)),
+    n.L.code_storage = zip.len + sizeof(t_code) - 2;
+    assert_false(mg_lambda_code_fits(&n.L, snap, acct, "fn", zip.len + sizeof(t_code) - 1));
+    assert_int_equal(mg_lambda_code_check(&n.L, snap, acct, "fn", mg_buf_slice(&b64), &c, msg,
+                                          sizeof(msg)),
                      MG_LAMBDA_CODE_STORAGE_EXCEEDED);
-    assert_int_equal(L.n_pending, 0);
-    L.code_storage = zip.len + sizeof(code) - 1;
-    assert_true(mg_lambda_code_fits(&L, snap, acct, "fn", zip.len + sizeof(code) - 1));
-    assert_int_equal(mg_lambda_code_put(&L, snap, acct, "fn", mg_buf_slice(&b64), &c, msg,
-                                        sizeof(msg)),
+    mg_lambda_code_cleanup(&c);
+    n.L.code_storage = zip.len + sizeof(t_code) - 1;
+    assert_int_equal(mg_lambda_code_check(&n.L, snap, acct, "fn", mg_buf_slice(&b64), &c, msg,
+                                          sizeof(msg)),
                      MG_LAMBDA_CODE_OK);
     assert_int_equal(c.size, zip.len);
-    assert_int_equal(c.unzipped_size, sizeof(code) - 1);
+    assert_int_equal(c.zip.len, zip.len);
+    assert_int_equal(c.unzipped_size, sizeof(t_code) - 1);
     assert_int_equal(strlen(c.hex), 64);
     assert_int_equal(strlen(c.sha256), 44);
     char hex[65];
     assert_true(mg_lambda_sha_hex(c.sha256, hex));
     assert_string_equal(hex, c.hex);
+    /* nothing in the data folder */
     char path[1400];
-    snprintf(path, sizeof(path), "%s/lambda/%s/fn/%s.zip", data_dir, acct, c.hex);
     struct stat st;
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal((long long)st.st_size, (long long)zip.len);
-    assert_int_equal(L.n_pending, 1);
-    mg_lambda_code_done(&L, acct, "fn", c.hex);
-    assert_int_equal(L.n_pending, 0);
-    assert_int_equal(L.n_jobs, 1); /* a sweep */
-    assert_string_equal(L.jobs[0].sha, "");
-    /* a second sweep of the same function is not queued twice */
-    mg_lambda_queue_sweep(&L, acct, "fn");
-    assert_int_equal(L.n_jobs, 1);
-
-    /* unpacking */
-    char dir[1200];
-    assert_int_equal(mg_lambda_code_unpack(&L, acct, "fn", c.sha256, dir, sizeof(dir)), MG_E_OK);
-    snprintf(path, sizeof(path), "%s/app.py", dir);
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal((long long)st.st_size, (long long)(sizeof(code) - 1));
-
-    /* removal: renamed aside at once, removed by the manager */
-    mg_lambda_code_remove(&L, acct, "fn");
-    snprintf(path, sizeof(path), "%s/lambda/%s/fn", data_dir, acct);
+    snprintf(path, sizeof(path), "%s/lambda", n.data_dir);
     assert_int_not_equal(stat(path, &st), 0);
-    assert_int_equal(L.n_trash, 1);
-    assert_int_equal(stat(L.trash[0], &st), 0);
-    mg_lambda_code_rmtree(L.trash[0]);
-    assert_int_not_equal(stat(L.trash[0], &st), 0);
-
-    mg_free(L.trash[0]);
-    mg_free(L.trash);
-    mg_free(L.jobs);
-    mg_free(L.pending);
-    pthread_mutex_destroy(&L.mu);
+    mg_lambda_code_cleanup(&c);
     mg_snapshot_unref(snap);
     mg_buf_cleanup(&b64);
     mg_buf_cleanup(&zip);
-    mg_state_cleanup(&gstate);
-    mg_store_close(store);
-    nftw(data_dir, t_rm, 16, FTW_DEPTH | FTW_PHYS);
+    t_node_close(&n);
+}
+
+/* The cache's paths: only a 12-digit account and a 64-digit lower-case hex name one. */
+static void test_lambda_code_cache_path(void **state)
+{
+    (void)state;
+    char out[256];
+    const char *hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    assert_true(mg_lambda_cache_path("/d", "123456789012", hex, out, sizeof(out)));
+    assert_string_equal(out, "/d/lambda/cache/123456789012/0123456789abcdef0123456789abcdef"
+                             "0123456789abcdef0123456789abcdef");
+    assert_true(mg_lambda_cache_path("/d", "123456789012", NULL, out, sizeof(out)));
+    assert_string_equal(out, "/d/lambda/cache/123456789012");
+    static const char *const bad_accounts[] = {"..",           "12345678901",  "1234567890123",
+                                               "12345678901/", "../456789012", ""};
+    for (size_t i = 0; i < sizeof(bad_accounts) / sizeof(bad_accounts[0]); i++) {
+        assert_false(mg_lambda_cache_path("/d", bad_accounts[i], hex, out, sizeof(out)));
+        assert_string_equal(out, "");
+    }
+    static const char *const bad_hex[] = {
+        "..", "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde",
+        "../3456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", ""};
+    for (size_t i = 0; i < sizeof(bad_hex) / sizeof(bad_hex[0]); i++)
+        assert_false(mg_lambda_cache_path("/d", "123456789012", bad_hex[i], out, sizeof(out)));
+    assert_false(mg_lambda_cache_path("/d", "123456789012", hex, out, 20)); /* does not fit */
+    assert_string_equal(out, "");
+}
+
+/* The package in the store: written with the function in one transaction, in chunks, read back
+ * and checked; a damaged or missing part is an error, never a crash; another account does not
+ * reach it; it goes with the last function that names it. */
+static void test_lambda_code_blob(void **state)
+{
+    (void)state;
+    struct t_node n;
+    t_node_open(&n);
+    const char *acct = "123456789012", *other = "210987654321";
+    struct mg_lambda_code c;
+    /* past one chunk: two parts */
+    t_package(&n, MG_LAMBDA_CODE_CHUNK + 1000, &c);
+    assert_true(c.size > MG_LAMBDA_CODE_CHUNK);
+    /* chunks only inside a transaction */
+    assert_int_equal(mg_store_chunk_put(n.store, MG_LAMBDA_CODE_KIND, acct, c.hex, 0,
+                                        mg_slice_cstr("x")),
+                     MG_E_INVALID);
+    /* a digest that does not match the data is refused */
+    assert_int_equal(mg_store_begin(n.store), MG_E_OK);
+    assert_int_equal(mg_lambda_blob_write(n.store, acct,
+                                          "0123456789abcdef0123456789abcdef0123456789abcdef"
+                                          "0123456789abcdef",
+                                          mg_buf_slice(&c.zip)),
+                     MG_E_INVALID);
+    assert_int_equal(mg_lambda_blob_write(n.store, "../x", c.hex, mg_buf_slice(&c.zip)),
+                     MG_E_INVALID);
+    mg_store_rollback(n.store);
+    t_put_function(&n, acct, "fn", &c, c.sha256);
+    struct mg_buf out;
+    mg_buf_init(&out, MG_LAMBDA_ZIP_MAX);
+    char msg[256];
+    assert_int_equal(mg_lambda_blob_read(n.store, acct, c.hex, &out, msg, sizeof(msg)), MG_E_OK);
+    assert_int_equal(out.len, c.zip.len);
+    assert_memory_equal(out.ptr, c.zip.ptr, out.len);
+    struct mg_buf part;
+    mg_buf_init(&part, MG_STORE_DOC_MAX);
+    assert_int_equal(mg_store_chunk_get(n.store, MG_LAMBDA_CODE_KIND, acct, c.hex, 0, &part),
+                     MG_E_OK);
+    assert_int_equal(part.len, MG_LAMBDA_CODE_CHUNK);
+    assert_int_equal(mg_store_chunk_get(n.store, MG_LAMBDA_CODE_KIND, acct, c.hex, 1, &part),
+                     MG_E_OK);
+    assert_int_equal(part.len, c.size - MG_LAMBDA_CODE_CHUNK);
+    assert_int_equal(mg_store_chunk_get(n.store, MG_LAMBDA_CODE_KIND, acct, c.hex, 2, &part),
+                     MG_E_NOT_FOUND);
+    /* another account: nothing, even knowing the digest */
+    assert_int_equal(mg_lambda_blob_read(n.store, other, c.hex, &out, msg, sizeof(msg)),
+                     MG_E_NOT_FOUND);
+    assert_int_equal(out.len, 0);
+    /* a path-like account or digest never reaches the store */
+    assert_int_equal(mg_lambda_blob_read(n.store, "../../etc", c.hex, &out, msg, sizeof(msg)),
+                     MG_E_INVALID);
+
+    /* unpacking on a node that never saw the upload: from the store into the cache */
+    char dir[1200], path[1400];
+    struct stat st;
+    assert_int_equal(mg_lambda_code_unpack(&n.L, acct, c.sha256, dir, sizeof(dir), msg,
+                                           sizeof(msg)),
+                     MG_E_OK);
+    snprintf(path, sizeof(path), "%s/lambda/cache/%s/%s", n.data_dir, acct, c.hex);
+    assert_string_equal(dir, path);
+    snprintf(path, sizeof(path), "%s/app.py", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal((long long)st.st_size, (long long)(sizeof(t_code) - 1));
+    snprintf(path, sizeof(path), "%s/lambda/cache/%s", n.data_dir, acct);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    /* the cache deleted: made again from the store */
+    mg_lambda_code_rmtree(dir);
+    assert_int_equal(mg_lambda_code_unpack(&n.L, acct, c.sha256, dir, sizeof(dir), msg,
+                                           sizeof(msg)),
+                     MG_E_OK);
+    assert_int_equal(stat(dir, &st), 0);
+    mg_lambda_code_rmtree(dir);
+
+    /* a damaged part: refused with a reason, nothing unpacked */
+    assert_int_equal(mg_store_begin(n.store), MG_E_OK);
+    assert_int_equal(mg_store_chunk_put(n.store, MG_LAMBDA_CODE_KIND, acct, c.hex, 1,
+                                        mg_slice_make(c.zip.ptr, c.size - MG_LAMBDA_CODE_CHUNK)),
+                     MG_E_OK);
+    assert_int_equal(mg_store_commit(n.store), MG_E_OK);
+    assert_int_equal(mg_lambda_blob_read(n.store, acct, c.hex, &out, msg, sizeof(msg)),
+                     MG_E_INVALID);
+    assert_non_null(strstr(msg, "does not match its SHA-256"));
+    assert_int_equal(out.len, 0);
+    assert_int_equal(mg_lambda_code_unpack(&n.L, acct, c.sha256, dir, sizeof(dir), msg,
+                                           sizeof(msg)),
+                     MG_E_INVALID);
+    assert_int_not_equal(stat(dir, &st), 0);
+    /* a part of the wrong size */
+    assert_int_equal(mg_store_begin(n.store), MG_E_OK);
+    assert_int_equal(mg_store_chunk_put(n.store, MG_LAMBDA_CODE_KIND, acct, c.hex, 1,
+                                        mg_slice_cstr("short")),
+                     MG_E_OK);
+    assert_int_equal(mg_store_commit(n.store), MG_E_OK);
+    assert_int_equal(mg_lambda_blob_read(n.store, acct, c.hex, &out, msg, sizeof(msg)),
+                     MG_E_INVALID);
+    assert_non_null(strstr(msg, "part 2 of 2 of the code package has the wrong size"));
+    /* every part missing */
+    assert_int_equal(mg_store_begin(n.store), MG_E_OK);
+    assert_int_equal(mg_store_chunk_delete(n.store, MG_LAMBDA_CODE_KIND, acct, c.hex), MG_E_OK);
+    assert_int_equal(mg_store_chunk_delete(n.store, MG_LAMBDA_CODE_KIND, acct, c.hex),
+                     MG_E_NOT_FOUND);
+    assert_int_equal(mg_store_commit(n.store), MG_E_OK);
+    assert_int_equal(mg_lambda_blob_read(n.store, acct, c.hex, &out, msg, sizeof(msg)),
+                     MG_E_INVALID);
+    assert_non_null(strstr(msg, "part 1 of 2 of the code package is missing"));
+    /* a damaged record */
+    assert_int_equal(mg_store_begin(n.store), MG_E_OK);
+    assert_int_equal(mg_store_put(n.store, MG_LAMBDA_CODE_KIND, acct, c.hex,
+                                  mg_slice_cstr("{\"Size\":999999999999,\"ChunkSize\":1,"
+                                                "\"Parts\":999999999999}")),
+                     MG_E_OK);
+    assert_int_equal(mg_store_commit(n.store), MG_E_OK);
+    assert_int_equal(mg_lambda_blob_read(n.store, acct, c.hex, &out, msg, sizeof(msg)),
+                     MG_E_INVALID);
+    assert_non_null(strstr(msg, "record is damaged"));
+
+    /* written again (as an upload does): whole again */
+    t_put_function(&n, acct, "fn", &c, c.sha256);
+    assert_int_equal(mg_lambda_blob_read(n.store, acct, c.hex, &out, msg, sizeof(msg)), MG_E_OK);
+    /* a second function with the same code shares the rows; the same code in another account
+     * has rows of its own */
+    t_put_function(&n, acct, "twin", &c, c.sha256);
+    t_put_function(&n, other, "fn", &c, c.sha256);
+    t_delete_function(&n, acct, "fn", c.hex);
+    assert_int_equal(mg_lambda_blob_read(n.store, acct, c.hex, &out, msg, sizeof(msg)), MG_E_OK);
+    t_delete_function(&n, acct, "twin", c.hex);
+    assert_int_equal(mg_lambda_blob_read(n.store, acct, c.hex, &out, msg, sizeof(msg)),
+                     MG_E_NOT_FOUND);
+    assert_int_equal(mg_store_chunk_get(n.store, MG_LAMBDA_CODE_KIND, acct, c.hex, 0, &part),
+                     MG_E_NOT_FOUND);
+    assert_int_equal(mg_lambda_blob_read(n.store, other, c.hex, &out, msg, sizeof(msg)), MG_E_OK);
+    /* releasing what is gone is not an error */
+    assert_int_equal(mg_store_begin(n.store), MG_E_OK);
+    assert_int_equal(mg_lambda_blob_release(n.store, acct, c.hex), MG_E_OK);
+    assert_int_equal(mg_store_commit(n.store), MG_E_OK);
+
+    mg_buf_cleanup(&part);
+    mg_buf_cleanup(&out);
+    mg_lambda_code_cleanup(&c);
+    t_node_close(&n);
+}
+
+/* The sweep keeps the versions the account's functions name and its processes run, and removes
+ * the rest (and what an interrupted unpacking left). */
+static void test_lambda_code_sweep(void **state)
+{
+    (void)state;
+    struct t_node n;
+    t_node_open(&n);
+    const char *acct = "123456789012";
+    struct mg_lambda_code c;
+    t_package(&n, 10, &c);
+    t_put_function(&n, acct, "fn", &c, c.sha256);
+    char dir[1200], msg[256], path[1400];
+    struct stat st;
+    assert_int_equal(mg_lambda_code_unpack(&n.L, acct, c.sha256, dir, sizeof(dir), msg,
+                                           sizeof(msg)),
+                     MG_E_OK);
+    const char *gone = "1111111111111111111111111111111111111111111111111111111111111111";
+    const char *busy = "2222222222222222222222222222222222222222222222222222222222222222";
+    static const char *const extra[] = {"1111111111111111111111111111111111111111111111111111111111"
+                                        "111111",
+                                        "2222222222222222222222222222222222222222222222222222222222"
+                                        "222222",
+                                        ".tmp-abcdefgh"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/lambda/cache/%s/%s", n.data_dir, acct, extra[i]);
+        assert_int_equal(mkdir(path, 0700), 0);
+    }
+    char in_use[1][65];
+    snprintf(in_use[0], 65, "%s", busy);
+    pthread_mutex_lock(&n.L.mu);
+    mg_lambda_code_sweep(&n.L, acct, (const char(*)[65])in_use, 1);
+    pthread_mutex_unlock(&n.L.mu);
+    assert_int_equal(stat(dir, &st), 0);
+    snprintf(path, sizeof(path), "%s/lambda/cache/%s/%s", n.data_dir, acct, busy);
+    assert_int_equal(stat(path, &st), 0);
+    snprintf(path, sizeof(path), "%s/lambda/cache/%s/%s", n.data_dir, acct, gone);
+    assert_int_not_equal(stat(path, &st), 0);
+    snprintf(path, sizeof(path), "%s/lambda/cache/%s/.tmp-abcdefgh", n.data_dir, acct);
+    assert_int_not_equal(stat(path, &st), 0);
+    /* the function gone, nothing running: the account's cache empties */
+    t_delete_function(&n, acct, "fn", c.hex);
+    pthread_mutex_lock(&n.L.mu);
+    mg_lambda_code_sweep(&n.L, acct, NULL, 0);
+    /* jobs: one sweep per account, not queued twice */
+    mg_lambda_code_sweep_all(&n.L);
+    mg_lambda_code_sweep_all(&n.L);
+    pthread_mutex_unlock(&n.L.mu);
+    assert_int_not_equal(stat(dir, &st), 0);
+    assert_int_equal(n.L.n_jobs, 1);
+    assert_string_equal(n.L.jobs[0].account, acct);
+    assert_string_equal(n.L.jobs[0].sha, "");
+    mg_lambda_code_cleanup(&c);
+    t_node_close(&n);
+}
+
+/* A data folder of an older mcpgate (DATA/lambda/ACCOUNT/NAME/<hex>.zip) is copied into the
+ * store at start, once; a damaged old package is left out with a warning. */
+static void test_lambda_code_migrate(void **state)
+{
+    (void)state;
+    struct t_node n;
+    t_node_open(&n);
+    const char *acct = "123456789012";
+    struct mg_lambda_code c, d;
+    t_package(&n, 10, &c);
+    t_package(&n, 20, &d);
+    t_put_function_as(&n, acct, "old", &c, c.sha256, false);
+    t_put_function_as(&n, acct, "broken", &d, d.sha256, false);
+    char path[1400];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/lambda", n.data_dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/lambda/%s", n.data_dir, acct);
+    assert_int_equal(mkdir(path, 0700), 0);
+    static const char *const names[] = {"old", "broken"};
+    for (size_t i = 0; i < 2; i++) {
+        const struct mg_lambda_code *k = i ? &d : &c;
+        snprintf(path, sizeof(path), "%s/lambda/%s/%s", n.data_dir, acct, names[i]);
+        assert_int_equal(mkdir(path, 0700), 0);
+        snprintf(path, sizeof(path), "%s/lambda/%s/%s/%s.zip", n.data_dir, acct, names[i], k->hex);
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        /* the broken one's file is cut short */
+        assert_int_equal(fwrite(k->zip.ptr, 1, k->zip.len - i, f), k->zip.len - i);
+        fclose(f);
+    }
+    struct mg_buf out;
+    mg_buf_init(&out, MG_LAMBDA_ZIP_MAX);
+    char msg[256];
+    assert_int_equal(mg_lambda_blob_read(n.store, acct, c.hex, &out, msg, sizeof(msg)),
+                     MG_E_NOT_FOUND);
+    mg_lambda_code_migrate(&n.L);
+    assert_int_equal(mg_lambda_blob_read(n.store, acct, c.hex, &out, msg, sizeof(msg)), MG_E_OK);
+    assert_int_equal(out.len, c.zip.len);
+    assert_int_equal(mg_lambda_blob_read(n.store, acct, d.hex, &out, msg, sizeof(msg)),
+                     MG_E_NOT_FOUND);
+    /* the old folder is gone; a second run changes nothing */
+    snprintf(path, sizeof(path), "%s/lambda/%s", n.data_dir, acct);
+    assert_int_not_equal(stat(path, &st), 0);
+    uint64_t gen = mg_store_generation(n.store);
+    mg_lambda_code_migrate(&n.L);
+    assert_int_equal(mg_store_generation(n.store), gen);
+    assert_int_equal(mg_lambda_blob_read(n.store, acct, c.hex, &out, msg, sizeof(msg)), MG_E_OK);
+    mg_buf_cleanup(&out);
+    mg_lambda_code_cleanup(&c);
+    mg_lambda_code_cleanup(&d);
+    t_node_close(&n);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lambda_zip_extract_ok), cmocka_unit_test(test_lambda_zip_traversal),
-        cmocka_unit_test(test_lambda_zip_bombs),      cmocka_unit_test(test_lambda_zip_verify),
-        cmocka_unit_test(test_lambda_zip_garbage),    cmocka_unit_test(test_lambda_codestore_put),
+        cmocka_unit_test(test_lambda_zip_extract_ok),  cmocka_unit_test(test_lambda_zip_traversal),
+        cmocka_unit_test(test_lambda_zip_bombs),       cmocka_unit_test(test_lambda_zip_verify),
+        cmocka_unit_test(test_lambda_zip_garbage),     cmocka_unit_test(test_lambda_code_check),
+        cmocka_unit_test(test_lambda_code_cache_path), cmocka_unit_test(test_lambda_code_blob),
+        cmocka_unit_test(test_lambda_code_sweep),      cmocka_unit_test(test_lambda_code_migrate),
     };
     return MG_RUN_TESTS(tests);
 }

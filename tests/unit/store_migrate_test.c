@@ -59,6 +59,7 @@ static void test_gateway_index_backfill(void **state)
      * being deleted, one without a token, and a row that is not JSON */
     exec_sql(db,
              "DELETE FROM schema_migrations WHERE version > 1;"
+             "DROP TABLE chunks;" /* what 0003 made */
              "DELETE FROM documents;"
              "INSERT INTO documents VALUES ('agentcore_gateway', '111122223333', 'a-0000000001',"
              " '{\"name\":\"a\",\"status\":\"READY\",\"_clientToken\":\"tok-1\"}', 5);"

@@ -1644,6 +1644,79 @@ static void test_pg_embedded_migrations_match_files(void **state)
     }
 }
 
+/* Chunks: binary parts beside the documents, written only in a transaction, with it or not at
+ * all; never in a scan; one key's parts deleted together; per account. */
+static void test_store_chunks(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    const char *a = "111122223333", *b = "444455556666";
+    static const uint8_t bin[] = {0, 1, 2, 0xff, 0, 'x'};
+    struct mg_buf out;
+    mg_buf_init(&out, MG_STORE_DOC_MAX);
+    /* outside a transaction: refused */
+    assert_int_equal(mg_store_chunk_put(s, "blob", a, "k", 0, mg_slice_make(bin, sizeof(bin))),
+                     MG_E_INVALID);
+    assert_int_equal(mg_store_chunk_delete(s, "blob", a, "k"), MG_E_INVALID);
+    /* rolled back: nothing */
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    assert_int_equal(mg_store_chunk_put(s, "blob", a, "k", 0, mg_slice_make(bin, sizeof(bin))),
+                     MG_E_OK);
+    assert_int_equal(mg_store_chunk_get(s, "blob", a, "k", 0, &out), MG_E_OK); /* own write */
+    mg_store_rollback(s);
+    assert_int_equal(mg_store_chunk_get(s, "blob", a, "k", 0, &out), MG_E_NOT_FOUND);
+    /* committed with a document: both there, the generation moved, the scan sees the document
+     * only */
+    uint64_t gen = mg_store_generation(s);
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    assert_int_equal(put_str(s, "blobdoc", a, "k", "{}"), MG_E_OK);
+    assert_int_equal(mg_store_chunk_put(s, "blob", a, "k", 0, mg_slice_make(bin, sizeof(bin))),
+                     MG_E_OK);
+    assert_int_equal(mg_store_chunk_put(s, "blob", a, "k", 1, mg_slice_cstr("second")), MG_E_OK);
+    assert_int_equal(mg_store_chunk_put(s, "blob", a, "k", 2, mg_slice_make(NULL, 0)), MG_E_OK);
+    assert_int_equal(mg_store_commit(s), MG_E_OK);
+    assert_true(mg_store_generation(s) > gen);
+    assert_int_equal(mg_store_chunk_get(s, "blob", a, "k", 0, &out), MG_E_OK);
+    assert_int_equal(out.len, sizeof(bin));
+    assert_memory_equal(out.ptr, bin, sizeof(bin));
+    assert_int_equal(mg_store_chunk_get(s, "blob", a, "k", 1, &out), MG_E_OK);
+    assert_int_equal(out.len, 6);
+    assert_int_equal(mg_store_chunk_get(s, "blob", a, "k", 2, &out), MG_E_OK);
+    assert_int_equal(out.len, 0);
+    assert_int_equal(mg_store_chunk_get(s, "blob", b, "k", 0, &out), MG_E_NOT_FOUND);
+    assert_int_equal(mg_store_chunk_get(s, "blob", a, "k", 3, &out), MG_E_NOT_FOUND);
+    /* a part larger than the caller's buffer is refused, not truncated */
+    struct mg_buf small;
+    mg_buf_init(&small, 3);
+    assert_int_equal(mg_store_chunk_get(s, "blob", a, "k", 0, &small), MG_E_TOO_LARGE);
+    mg_buf_cleanup(&small);
+    /* over the limit */
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    uint8_t *big = mg_calloc(1, MG_STORE_DOC_MAX + 1);
+    assert_non_null(big);
+    assert_int_equal(mg_store_chunk_put(s, "blob", a, "big", 0,
+                                        mg_slice_make(big, MG_STORE_DOC_MAX + 1)),
+                     MG_E_TOO_LARGE);
+    /* exactly the limit */
+    assert_int_equal(mg_store_chunk_put(s, "blob", a, "big", 0,
+                                        mg_slice_make(big, MG_STORE_DOC_MAX)),
+                     MG_E_OK);
+    assert_int_equal(mg_store_commit(s), MG_E_OK);
+    mg_free(big);
+    assert_int_equal(mg_store_chunk_get(s, "blob", a, "big", 0, &out), MG_E_OK);
+    assert_int_equal(out.len, MG_STORE_DOC_MAX);
+    /* delete: every part of the key, another key stays */
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    assert_int_equal(mg_store_chunk_delete(s, "blob", a, "k"), MG_E_OK);
+    assert_int_equal(mg_store_chunk_delete(s, "blob", a, "k"), MG_E_NOT_FOUND);
+    assert_int_equal(mg_store_commit(s), MG_E_OK); /* a miss leaves the transaction usable */
+    for (uint32_t i = 0; i < 3; i++)
+        assert_int_equal(mg_store_chunk_get(s, "blob", a, "k", i, &out), MG_E_NOT_FOUND);
+    assert_int_equal(mg_store_chunk_get(s, "blob", a, "big", 0, &out), MG_E_OK);
+    mg_buf_cleanup(&out);
+    mg_store_close(s);
+}
+
 /* A case on both backends: the SQLite one under its own name, the PostgreSQL one as pg/NAME. */
 #define BOTH(t)                                                                                    \
     cmocka_unit_test_setup_teardown(t, setup, teardown),                                           \
@@ -1682,6 +1755,7 @@ int main(void)
         BOTH(test_store_wait_change),
         BOTH(test_store_lease),
         BOTH(test_store_leader),
+        BOTH(test_store_chunks),
         cmocka_unit_test_setup_teardown(test_store_migrations_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_embedded_migrations_match_files, setup,
                                         teardown),

@@ -49,6 +49,22 @@ const struct mg_store_migration g_mg_store_sqlite_migrations[] = {
         "WHERE kind = 'agentcore_gateway' AND json_valid(doc)\n"
         "  AND json_type(doc, '$._clientToken') = 'text';\n",
     },
+    {
+        3,
+        "0003_lambdacode.sql",
+        "-- 0003_lambdacode.sql: chunks, large values kept beside the documents (Lambda code "
+        "packages),\n"
+        "-- each in parts of at most MG_STORE_DOC_MAX bytes; never read into a snapshot or a "
+        "scan.\n"
+        "CREATE TABLE chunks (\n"
+        "    kind TEXT NOT NULL,\n"
+        "    account TEXT NOT NULL,\n"
+        "    key TEXT NOT NULL,\n"
+        "    part INTEGER NOT NULL,\n"
+        "    data BLOB NOT NULL,\n"
+        "    PRIMARY KEY (kind, account, key, part)\n"
+        ");\n",
+    },
 };
 
 const size_t g_mg_store_sqlite_migration_count = sizeof(g_mg_store_sqlite_migrations) /

@@ -52,6 +52,23 @@ const struct mg_store_migration g_mg_store_pg_migrations[] = {
         "    expires_at timestamptz NOT NULL\n"
         ");\n",
     },
+    {
+        3,
+        "0003_lambdacode.sql",
+        "-- 0003_lambdacode.sql (PostgreSQL): chunks, large values kept beside the documents "
+        "(Lambda code\n"
+        "-- packages), each in parts of at most MG_STORE_DOC_MAX bytes; never read into a snapshot "
+        "or a\n"
+        "-- scan.\n"
+        "CREATE TABLE chunks (\n"
+        "    kind text COLLATE \"C\" NOT NULL,\n"
+        "    account text COLLATE \"C\" NOT NULL,\n"
+        "    key text COLLATE \"C\" NOT NULL,\n"
+        "    part integer NOT NULL,\n"
+        "    data bytea NOT NULL,\n"
+        "    PRIMARY KEY (kind, account, key, part)\n"
+        ");\n",
+    },
 };
 
 const size_t g_mg_store_pg_migration_count = sizeof(g_mg_store_pg_migrations) /
