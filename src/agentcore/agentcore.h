@@ -34,6 +34,10 @@ extern const struct mg_service mg_agentcore_service;
 /* Its operations and handlers (the models of both AgentCore APIs, one signing name). */
 struct mg_call_api;
 extern const struct mg_call_api mg_agentcore_api;
+/* Wakes the background workers (the lifecycle worker and the synchronization of MCP-server
+ * targets) of the service state mg_agentcore_service's start returned (NULL is fine): what a
+ * write does, for changes that other nodes wrote (state/feed.h). */
+void mg_agentcore_kick(void *service_state);
 
 /* Lifecycle of a gateway (GatewayStatus) and of a target (TargetStatus). */
 enum mg_agentcore_status {

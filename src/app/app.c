@@ -9,6 +9,7 @@
 #include "iam/iam.h"
 #include "issuer/issuer.h"
 #include "oidc/oidc.h"
+#include "state/feed.h"
 #include "vault/vault.h"
 
 /* The services, in start order: each module exports its descriptor from its own header. The MCP
@@ -112,6 +113,16 @@ static void s_loop_stop(void *user, int loop)
         mg_state_reader_release(&app->readers[loop]);
 }
 
+/* The change feed applied other nodes' writes: the workers a local write would wake look at
+ * them (the services are started before the feed and stopped after it). */
+static void s_feed_changed(void *user)
+{
+    struct mg_app *app = user;
+    void *ac = NULL;
+    if (mg_app_service(app, mg_slice_cstr("bedrock-agentcore"), &ac) != NULL)
+        mg_agentcore_kick(ac);
+}
+
 enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, struct mg_errinfo *ei)
 {
     memset(app, 0, sizeof(*app));
@@ -127,7 +138,8 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
     mg_agentcore_register_docs(); /* before the first snapshot reads them */
     mg_lambda_register_docs();
     MG_TRY(mg_store_open(cfg->store != NULL ? cfg->store : cfg->data_dir, &app->store, ei));
-    /* the store's generation before the first snapshot is read (see the identities below) */
+    /* the store's generation before the first snapshot is read (see the identities below; the
+     * change feed replays what other nodes commit from there on) */
     uint64_t gen_before = 0;
     enum mg_err e = mg_store_generation_refresh(app->store, &gen_before);
     if (e) {
@@ -194,6 +206,9 @@ enum mg_err mg_app_open(struct mg_app *app, const struct mg_app_config *cfg, str
         e = mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
     if (!e)
         e = mg_app_start_services(app, s_services, MG_APP_SERVICES, ei);
+    /* nodes sharing a PostgreSQL store follow each other's writes; an SQLite store has one */
+    if (!e && cfg->store != NULL && mg_store_location_is_pg(cfg->store))
+        e = mg_state_feed_start(&app->state, gen_before, s_feed_changed, app, &app->feed, ei);
     if (e) {
         mg_app_close(app);
         return e;
@@ -225,6 +240,8 @@ void mg_app_stop(struct mg_app *app)
 void mg_app_close(struct mg_app *app)
 {
     mg_app_stop(app);
+    mg_state_feed_stop(app->feed); /* before the services its hook wakes */
+    app->feed = NULL;
     mg_app_stop_services(app);
     mg_vault_free(app->env.vault);
     app->env.vault = NULL;

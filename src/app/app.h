@@ -61,6 +61,7 @@ struct mg_app {
     struct mg_http_server *http;
     struct mg_http_client *http_client; /* outbound HTTP (http/client.h), env.http */
     struct mg_issuer *issuer;           /* the built-in OAuth issuer (issuer/issuer.h), or NULL */
+    struct mg_state_feed *feed;         /* other nodes' changes (state/feed.h), or NULL */
     uint8_t token_key[32];              /* STS session tokens and MCP session ids: AEAD key */
     struct mg_env env;                  /* what services see of all this */
     struct mg_mcp_config mcp_cfg;

@@ -318,18 +318,18 @@ static enum mg_err s_write(struct mg_store *s, const struct mg_store_row *row,
     }
     if (err == MG_E_OK) {
         uint64_t gen = 0;
+        /* the backend's commit records it in the change log */
+        if (row != NULL)
+            s_changes_add(&s->tx_changes, row->kind, row->account, row->key);
         err = s->ops->tx_commit(s, true, &gen);
         if (err == MG_E_OK) {
             s_generation_seen(s, gen);
-            if (row != NULL) {
-                struct mg_store_changes one = {0};
-                s_changes_add(&one, row->kind, row->account, row->key);
-                s_changes_publish(s, &one);
-            }
+            s_changes_publish(s, &s->tx_changes);
         }
     } else {
         s->ops->tx_rollback(s);
     }
+    mg_store_changes_cleanup(&s->tx_changes);
     pthread_mutex_unlock(&s->write_mu);
     return err;
 }
@@ -454,6 +454,83 @@ enum mg_err mg_store_meta_put(struct mg_store *s, const char *key, struct mg_sli
         return mg_store_note(MG_E_INVALID, "meta key \"generation\" is reserved for the store");
     MG_TRY(s_check_doc(value));
     return s_write(s, NULL, MG_STORE_WRITE_PUT, key, value);
+}
+
+/* ---- the change log ----------------------------------------------------------------------- */
+
+bool mg_store_feed_listed(const struct mg_store *s)
+{
+    return !s->tx_changes.overflow && s->tx_changes.n <= MG_STORE_FEED_TX_ROWS;
+}
+
+bool mg_store_feed_prune_due(uint64_t gen, uint64_t *floor)
+{
+    if (gen % MG_STORE_FEED_PRUNE_EVERY != 0 || gen <= MG_STORE_FEED_KEEP)
+        return false;
+    *floor = gen - MG_STORE_FEED_KEEP;
+    return true;
+}
+
+struct s_feed_read {
+    struct mg_store_changes *out;
+    uint64_t gen;     /* the generation of the last row */
+    size_t gen_start; /* where its rows start in out */
+    size_t rows;      /* rows seen */
+    bool mark;        /* a mark was read */
+};
+
+static bool s_feed_row(void *user, uint64_t generation, const char *kind, const char *account,
+                       const char *key)
+{
+    struct s_feed_read *r = user;
+    if (kind[0] == '\0') {
+        r->mark = true;
+        return false;
+    }
+    if (r->rows == 0 || generation != r->gen) {
+        r->gen = generation;
+        r->gen_start = r->out->n;
+    }
+    r->rows++;
+    s_changes_add(r->out, kind, account, key);
+    return !r->out->overflow;
+}
+
+enum mg_err mg_store_changes_since(struct mg_store *s, uint64_t after, struct mg_store_changes *out,
+                                   uint64_t *upto_out)
+{
+    memset(out, 0, sizeof(*out));
+    *upto_out = after;
+    if (s_holds_tx(s))
+        return mg_store_note(MG_E_INVALID, "reading the change log inside a store transaction");
+    struct s_feed_read r = {.out = out};
+    uint64_t gen = 0, floor = 0;
+    enum mg_err err = s->ops->feed_read(s, after, (size_t)MG_STORE_FEED_READ_ROWS + 1, s_feed_row,
+                                        &r, &gen, &floor);
+    if (err != MG_E_OK) {
+        mg_store_changes_cleanup(out);
+        return err;
+    }
+    s_generation_seen(s, gen);
+    *upto_out = gen;
+    if (gen == after && !r.mark && r.rows == 0)
+        return MG_E_OK;
+    if (gen < after || floor > after || r.mark || out->overflow) {
+        s_changes_overflow(out);
+        return MG_E_OK;
+    }
+    if (r.rows > MG_STORE_FEED_READ_ROWS) {
+        /* the last generation read may go on past the limit: it comes in the next read */
+        if (r.gen_start == 0) { /* one generation past the limit (never: marks cap them) */
+            s_changes_overflow(out);
+            return MG_E_OK;
+        }
+        for (size_t i = r.gen_start; i < out->n; i++)
+            mg_free((char *)out->v[i].kind);
+        out->n = r.gen_start;
+        *upto_out = r.gen - 1;
+    }
+    return MG_E_OK;
 }
 
 /* ---- leases ---- */

@@ -108,6 +108,24 @@ struct mg_store_changes {
 void mg_store_changes_take(struct mg_store *s, struct mg_store_changes *out);
 void mg_store_changes_cleanup(struct mg_store_changes *c);
 
+/* The change log (docs/state.md, "The change feed"): every committing write transaction records
+ * the rows it changed, with the generation its commit gave the store, in the same transaction
+ * (a transaction of more than MG_STORE_FEED_TX_ROWS rows records one mark instead: "everything
+ * may have changed"). Every MG_STORE_FEED_PRUNE_EVERY generations the commit drops the rows of
+ * generations older than the last MG_STORE_FEED_KEEP and raises the log's floor to match.
+ * mg_store_changes_since lists the rows of the generations in (after, *upto_out] from one
+ * consistent read, in generation order (a row may repeat): *upto_out is the stored generation,
+ * or less when more than MG_STORE_FEED_READ_ROWS rows follow `after` (the list then ends at a
+ * whole generation; call again from *upto_out). out->overflow (and no rows) when the log no
+ * longer holds them all (pruned past `after`, a mark in the range, the stored generation below
+ * `after`, out of memory): the reader rebuilds from a full scan. out is cleared first. */
+#define MG_STORE_FEED_TX_ROWS 256u
+#define MG_STORE_FEED_KEEP 4096u
+#define MG_STORE_FEED_PRUNE_EVERY 64u
+#define MG_STORE_FEED_READ_ROWS 4096u
+MG_MUST_USE enum mg_err mg_store_changes_since(struct mg_store *s, uint64_t after,
+                                               struct mg_store_changes *out, uint64_t *upto_out);
+
 /* location with the password of a PostgreSQL URI (user:PASSWORD@ and password=...) replaced by
  * "***", for log lines and messages; a directory is copied as it is. Truncated to fit cap. */
 void mg_store_location_redact(const char *location, char *out, size_t cap);

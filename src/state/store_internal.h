@@ -15,6 +15,11 @@
 
 enum mg_store_write_mode { MG_STORE_WRITE_PUT = 0, MG_STORE_WRITE_INSERT, MG_STORE_WRITE_DELETE };
 
+/* One row of the change log; kind "" is the mark of a generation whose rows are not listed.
+ * Returns false to stop the read. */
+typedef bool (*mg_store_feed_fn)(void *user, uint64_t generation, const char *kind,
+                                 const char *account, const char *key);
+
 /* Backend operations. Write-side calls run with the writer mutex held, between tx_begin and
  * tx_commit/tx_rollback. Read-side calls get on_writer true when the calling thread holds the
  * open transaction: they must then read through the writer connection to see its own writes. */
@@ -50,6 +55,11 @@ struct mg_store_ops {
     /* mg_store_wait_change without the front end's checks; *gen_out the stored generation. */
     enum mg_err (*wait_change)(struct mg_store *s, uint64_t seen, int timeout_ms,
                                uint64_t *gen_out);
+    /* The change log from one consistent read on a read connection: *gen_out the stored
+     * generation, *floor_out the log's floor, then the rows of generations in (after, *gen_out]
+     * in generation order, at most `limit` of them. */
+    enum mg_err (*feed_read)(struct mg_store *s, uint64_t after, size_t limit, mg_store_feed_fn fn,
+                             void *user, uint64_t *gen_out, uint64_t *floor_out);
     /* Leases (mg_store_lease_*), on a connection of their own; NULL: one process uses the store
      * (SQLite) and it always leads. lease_fence runs in the caller's write transaction. */
     enum mg_err (*lease_take)(struct mg_store *s, const char *name, const char *holder,
@@ -77,6 +87,13 @@ struct mg_store {
     pthread_mutex_t changes_mu;
     struct mg_store_changes pending; /* committed, not yet taken (changes_mu) */
 };
+
+/* For a backend's tx_commit, which records the change log after the generation bump: whether
+ * the transaction's rows (s->tx_changes) are listed, or one mark ("" "" "") stands for them. */
+bool mg_store_feed_listed(const struct mg_store *s);
+/* Whether the commit of generation gen prunes the log, and below which generation (rows of
+ * generations <= *floor go, the floor becomes *floor). */
+bool mg_store_feed_prune_due(uint64_t gen, uint64_t *floor);
 
 /* Called by a backend's open on its embedded base. */
 void mg_store_base_init(struct mg_store *s, const struct mg_store_ops *ops);

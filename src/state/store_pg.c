@@ -41,8 +41,11 @@ enum s_stmt_id {
     S_PAGE_KIND_ACCOUNT,
     S_META_GET,
     S_META_PUT,
-    S_GEN_BUMP,
     S_GEN_READ,
+    S_GEN_BUMP_FEED,
+    S_FEED_PRUNE,
+    S_FEED_FLOOR,
+    S_FEED_READ,
     S_LEASE_TAKE,
     S_LEASE_DROP,
     S_LEASE_FENCE,
@@ -94,13 +97,27 @@ static const struct s_stmt_def s_stmts[S_STMT_COUNT] = {
                     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                     2,
                     {S_OID_TEXT, S_OID_BYTEA}},
-    /* The notification goes out when (and only if) the transaction commits. */
-    [S_GEN_BUMP] = {"WITH g AS (UPDATE store_generation SET value = value + 1 WHERE id = 1 "
-                    "RETURNING value) SELECT value, pg_notify('" S_CHANNEL "', value::text) "
-                    "FROM g",
-                    0,
-                    {0}},
     [S_GEN_READ] = {"SELECT value FROM store_generation WHERE id = 1", 0, {0}},
+    /* The generation bump, with the change log's rows ($1 a JSON array of [kind, account, key]):
+     * one round trip for the commit's bookkeeping. The notification goes out when (and only if)
+     * the transaction commits. */
+    [S_GEN_BUMP_FEED] = {"WITH g AS (UPDATE store_generation SET value = value + 1 WHERE id = 1 "
+                         "RETURNING value), l AS (INSERT INTO store_changes "
+                         "(generation, seq, kind, account, key) SELECT g.value, r.n, r.e->>0, "
+                         "r.e->>1, r.e->>2 FROM g, jsonb_array_elements($1::jsonb) "
+                         "WITH ORDINALITY AS r(e, n)) "
+                         "SELECT value, pg_notify('" S_CHANNEL "', value::text) FROM g",
+                         1,
+                         {S_OID_TEXT}},
+    [S_FEED_PRUNE] = {"WITH d AS (DELETE FROM store_changes WHERE generation <= $1) "
+                      "UPDATE store_changes_floor SET value = GREATEST(value, $1) WHERE id = 1",
+                      1,
+                      {S_OID_INT8}},
+    [S_FEED_FLOOR] = {"SELECT value FROM store_changes_floor WHERE id = 1", 0, {0}},
+    [S_FEED_READ] = {"SELECT generation, kind, account, key FROM store_changes "
+                     "WHERE generation > $1 AND generation <= $2 ORDER BY generation, seq LIMIT $3",
+                     3,
+                     {S_OID_INT8, S_OID_INT8, S_OID_INT8}},
     /* A lease: taken when free or expired, renewed by its holder; expiry by the server's clock.
      * The token moves on whenever the lease starts again (a new holder, or the same one after
      * it expired), so a fence with an older token fails. No row returned: another holds it. */
@@ -706,6 +723,9 @@ static void s_tx_rollback(struct mg_store *s)
     (void)s_exec(q, c, "ROLLBACK", PGRES_COMMAND_OK, "rolling back a transaction", NULL);
 }
 
+static PGresult *s_feed_bump(const struct mg_store_pg *q, struct s_conn *c, enum mg_err *err);
+static enum mg_err s_feed_prune(const struct mg_store_pg *q, struct s_conn *c, uint64_t gen);
+
 static enum mg_err s_tx_commit(struct mg_store *s, bool bump, uint64_t *gen_out)
 {
     struct mg_store_pg *q = s_q(s);
@@ -721,8 +741,7 @@ static enum mg_err s_tx_commit(struct mg_store *s, bool bump, uint64_t *gen_out)
                              q->shown);
     }
     if (bump) {
-        PGresult *res = s_run(q, c, S_GEN_BUMP, NULL, NULL, PGRES_TUPLES_OK,
-                              "updating the generation", &err);
+        PGresult *res = s_feed_bump(q, c, &err);
         if (res == NULL)
             goto out;
         int64_t v = 0;
@@ -735,7 +754,10 @@ static enum mg_err s_tx_commit(struct mg_store *s, bool bump, uint64_t *gen_out)
         if (err != MG_E_OK)
             goto out;
     }
-    err = s_exec(q, c, "COMMIT", PGRES_COMMAND_OK, "committing", NULL);
+    if (bump)
+        err = s_feed_prune(q, c, *gen_out);
+    if (err == MG_E_OK)
+        err = s_exec(q, c, "COMMIT", PGRES_COMMAND_OK, "committing", NULL);
 out:
     if (err != MG_E_OK)
         s_tx_rollback(s);
@@ -1079,6 +1101,94 @@ static enum mg_err s_wait_change(struct mg_store *s, uint64_t seen, int timeout_
     return err;
 }
 
+/* ---- the change log ---- */
+
+/* The generation bump of a commit, recording the transaction's rows (or a mark) in the change
+ * log in the same statement. The result as s_run's. */
+static PGresult *s_feed_bump(const struct mg_store_pg *q, struct s_conn *c, enum mg_err *err)
+{
+    const struct mg_store_changes *ch = &q->base.tx_changes;
+    bool listed = mg_store_feed_listed(&q->base);
+    struct mg_buf j;
+    /* at most MG_STORE_FEED_TX_ROWS rows of three names, each escaped at most 6 bytes a byte */
+    mg_buf_init(&j, (size_t)MG_STORE_FEED_TX_ROWS * (3 * 6 * MG_STORE_NAME_MAX + 16) + 16);
+    enum mg_err e = mg_buf_append_byte(&j, '[');
+    if (!listed && e == MG_E_OK)
+        e = mg_buf_append_cstr(&j, "[\"\",\"\",\"\"]");
+    for (size_t i = 0; listed && i < ch->n && e == MG_E_OK; i++) {
+        const char *names[3] = {ch->v[i].kind, ch->v[i].account, ch->v[i].key};
+        e = mg_buf_append_cstr(&j, i ? ",[" : "[");
+        for (int k = 0; k < 3 && e == MG_E_OK; k++) {
+            e = mg_buf_append_cstr(&j, k ? ",\"" : "\"");
+            if (e == MG_E_OK)
+                e = mg_buf_append_json_str(&j, mg_slice_cstr(names[k]));
+            if (e == MG_E_OK)
+                e = mg_buf_append_byte(&j, '"');
+        }
+        if (e == MG_E_OK)
+            e = mg_buf_append_byte(&j, ']');
+    }
+    if (e == MG_E_OK)
+        e = mg_buf_append_byte(&j, ']');
+    if (e != MG_E_OK) {
+        mg_buf_cleanup(&j);
+        *err = mg_store_fail(MG_E_NOMEM, "out of memory recording the change log");
+        return NULL;
+    }
+    const char *vals[1] = {(const char *)j.ptr};
+    const int lens[1] = {(int)j.len};
+    PGresult *res = s_run(q, c, S_GEN_BUMP_FEED, vals, lens, PGRES_TUPLES_OK,
+                          "updating the generation", err);
+    mg_buf_cleanup(&j);
+    return res;
+}
+
+/* The pruning of the change log that falls due with the commit of generation gen. */
+static enum mg_err s_feed_prune(const struct mg_store_pg *q, struct s_conn *c, uint64_t gen)
+{
+    uint64_t floor = 0;
+    if (!mg_store_feed_prune_due(gen, &floor))
+        return MG_E_OK;
+    char v[8];
+    s_be64((int64_t)floor, v);
+    const char *vals[1] = {v};
+    const int lens[1] = {8};
+    enum mg_err err = MG_E_OK;
+    PQclear(
+        s_run(q, c, S_FEED_PRUNE, vals, lens, PGRES_COMMAND_OK, "pruning the change log", &err));
+    return err;
+}
+
+static enum mg_err s_feed_rows(const struct mg_store_pg *q, struct s_conn *c, uint64_t after,
+                               uint64_t upto, size_t limit, mg_store_feed_fn fn, void *user)
+{
+    char a[8], u[8], l[8];
+    s_be64((int64_t)after, a);
+    s_be64((int64_t)upto, u);
+    s_be64((int64_t)limit, l);
+    const char *vals[3] = {a, u, l};
+    const int lens[3] = {8, 8, 8};
+    enum mg_err err = MG_E_OK;
+    PGresult *res = s_run(q, c, S_FEED_READ, vals, lens, PGRES_TUPLES_OK, "reading the change log",
+                          &err);
+    if (res == NULL)
+        return err;
+    int n = PQntuples(res);
+    for (int i = 0; i < n; i++) {
+        int64_t g = 0;
+        if (!s_get_i64(res, i, 0, &g) || g < 0) {
+            err = mg_store_fail(MG_E_STORE, "PostgreSQL %s: a change log row has no generation",
+                                q->shown);
+            break;
+        }
+        if (!fn(user, (uint64_t)g, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+                PQgetvalue(res, i, 3)))
+            break;
+    }
+    PQclear(res);
+    return err;
+}
+
 /* ---- leases ---- */
 
 static enum mg_err s_lease_take(struct mg_store *s, const char *name, const char *holder,
@@ -1211,6 +1321,41 @@ static enum mg_err s_chunk_get(struct mg_store *s, bool on_writer, const char *k
     return err;
 }
 
+static enum mg_err s_feed_read(struct mg_store *s, uint64_t after, size_t limit,
+                               mg_store_feed_fn fn, void *user, uint64_t *gen_out,
+                               uint64_t *floor_out)
+{
+    struct mg_store_pg *q = s_q(s);
+    struct s_conn *c = NULL;
+    MG_TRY(s_read_conn(q, false, &c));
+    /* One snapshot for the generation, the floor and the rows. */
+    enum mg_err err = s_exec(q, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                             PGRES_COMMAND_OK, "starting a read", NULL);
+    bool own_tx = err == MG_E_OK;
+    if (err == MG_E_OK)
+        err = s_read_generation(q, c, gen_out);
+    if (err == MG_E_OK) {
+        PGresult *res = s_run(q, c, S_FEED_FLOOR, NULL, NULL, PGRES_TUPLES_OK,
+                              "reading the change log", &err);
+        int64_t v = 0;
+        if (res != NULL && (PQntuples(res) != 1 || !s_get_i64(res, 0, 0, &v) || v < 0))
+            err = mg_store_fail(MG_E_STORE, "PostgreSQL %s: the change log's floor is missing",
+                                q->shown);
+        *floor_out = (uint64_t)v;
+        PQclear(res);
+    }
+    if (err == MG_E_OK && *gen_out > after)
+        err = s_feed_rows(q, c, after, *gen_out, limit, fn, user);
+    if (own_tx && PQstatus(c->pg) == CONNECTION_OK) {
+        enum mg_err e2 = s_exec(q, c, err == MG_E_OK ? "COMMIT" : "ROLLBACK", PGRES_COMMAND_OK,
+                                "ending a read", NULL);
+        if (err == MG_E_OK)
+            err = e2;
+    }
+    s_read_done(q, c);
+    return err;
+}
+
 static const struct mg_store_ops s_pg_ops = {
     .name = "postgresql",
     .destroy = s_destroy,
@@ -1225,6 +1370,7 @@ static const struct mg_store_ops s_pg_ops = {
     .meta_get = s_meta_get,
     .generation_read = s_generation_read,
     .wait_change = s_wait_change,
+    .feed_read = s_feed_read,
     .lease_take = s_lease_take,
     .lease_drop = s_lease_drop,
     .lease_fence = s_lease_fence,

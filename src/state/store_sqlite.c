@@ -36,6 +36,11 @@ enum s_stmt_id {
     S_META_PUT,
     S_GEN_BUMP,
     S_GEN_READ,
+    S_FEED_ADD,
+    S_FEED_PRUNE,
+    S_FEED_FLOOR_SET,
+    S_FEED_FLOOR,
+    S_FEED_READ,
     S_META_INSERT,
     S_META_SWAP,
     S_STMT_COUNT
@@ -63,6 +68,13 @@ static const char *const s_sql[S_STMT_COUNT] = {
                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     [S_GEN_BUMP] = "UPDATE meta SET value = value + 1 WHERE key = 'generation' RETURNING value",
     [S_GEN_READ] = "SELECT value FROM meta WHERE key = 'generation'",
+    [S_FEED_ADD] = "INSERT INTO store_changes (generation, kind, account, key, seq) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [S_FEED_PRUNE] = "DELETE FROM store_changes WHERE generation <= ?1",
+    [S_FEED_FLOOR_SET] = "UPDATE store_changes_floor SET value = max(value, ?1) WHERE id = 1",
+    [S_FEED_FLOOR] = "SELECT value FROM store_changes_floor WHERE id = 1",
+    [S_FEED_READ] = "SELECT generation, kind, account, key FROM store_changes "
+                    "WHERE generation > ?1 AND generation <= ?2 ORDER BY generation, seq LIMIT ?3",
     [S_META_INSERT] = "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
     [S_META_SWAP] = "UPDATE meta SET value = ?2 WHERE key = ?1 AND value = ?3",
 };
@@ -517,6 +529,8 @@ static void s_tx_rollback(struct mg_store *s)
         (void)s_fail(q, q->writer.db, rc, "rolling back a transaction");
 }
 
+static enum mg_err s_feed_record(struct mg_store_sqlite *q, uint64_t gen);
+
 static enum mg_err s_tx_commit(struct mg_store *s, bool bump, uint64_t *gen_out)
 {
     struct mg_store_sqlite *q = s_q(s);
@@ -542,6 +556,11 @@ static enum mg_err s_tx_commit(struct mg_store *s, bool bump, uint64_t *gen_out)
             err = s_fail(q, c->db, rc, "updating the generation");
             goto out;
         }
+    }
+    if (bump) {
+        err = s_feed_record(q, *gen_out);
+        if (err != MG_E_OK)
+            goto out;
     }
     int rc = s_run(c, S_COMMIT);
     if (rc != SQLITE_OK)
@@ -880,6 +899,126 @@ static enum mg_err s_chunk_get(struct mg_store *s, bool on_writer, const char *k
     return err;
 }
 
+/* ---- the change log ---- */
+
+/* Runs one change-log statement on the writer with an integer first parameter and, for rows,
+ * the names. */
+static int s_feed_step(struct s_conn *c, enum s_stmt_id id, uint64_t v, const char *kind,
+                       const char *account, const char *key, size_t seq)
+{
+    sqlite3_stmt *st = NULL;
+    bool fresh = false;
+    int rc = s_stmt(c, id, &st, &fresh);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)v);
+    if (rc == SQLITE_OK && kind != NULL) {
+        rc = s_bind_text(st, 2, kind, strlen(kind));
+        if (rc == SQLITE_OK)
+            rc = s_bind_text(st, 3, account, strlen(account));
+        if (rc == SQLITE_OK)
+            rc = s_bind_text(st, 4, key, strlen(key));
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(st, 5, (sqlite3_int64)seq);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    s_stmt_done(st, fresh);
+    return rc;
+}
+
+/* In the committing transaction, after the bump to gen: its rows (or a mark), and the pruning
+ * that falls due. */
+static enum mg_err s_feed_record(struct mg_store_sqlite *q, uint64_t gen)
+{
+    struct s_conn *c = &q->writer;
+    const struct mg_store_changes *ch = &q->base.tx_changes;
+    int rc = SQLITE_OK;
+    if (!mg_store_feed_listed(&q->base))
+        rc = s_feed_step(c, S_FEED_ADD, gen, "", "", "", 0);
+    for (size_t i = 0; rc == SQLITE_OK && mg_store_feed_listed(&q->base) && i < ch->n; i++)
+        rc = s_feed_step(c, S_FEED_ADD, gen, ch->v[i].kind, ch->v[i].account, ch->v[i].key, i);
+    uint64_t floor = 0;
+    if (rc == SQLITE_OK && mg_store_feed_prune_due(gen, &floor)) {
+        rc = s_feed_step(c, S_FEED_PRUNE, floor, NULL, NULL, NULL, 0);
+        if (rc == SQLITE_OK)
+            rc = s_feed_step(c, S_FEED_FLOOR_SET, floor, NULL, NULL, NULL, 0);
+    }
+    if (rc != SQLITE_OK)
+        return s_fail(q, c->db, rc, "recording the change log");
+    return MG_E_OK;
+}
+
+static int s_feed_floor(struct s_conn *c, uint64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    bool fresh = false;
+    int rc = s_stmt(c, S_FEED_FLOOR, &st, &fresh);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = (uint64_t)sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_CORRUPT; /* the floor row is gone */
+    }
+    s_stmt_done(st, fresh);
+    return rc;
+}
+
+static enum mg_err s_feed_read(struct mg_store *s, uint64_t after, size_t limit,
+                               mg_store_feed_fn fn, void *user, uint64_t *gen_out,
+                               uint64_t *floor_out)
+{
+    struct mg_store_sqlite *q = s_q(s);
+    struct s_conn *c = NULL;
+    MG_TRY(s_read_conn(q, false, &c));
+    sqlite3_stmt *st = NULL;
+    bool fresh = false;
+    /* One read transaction: the generation, the floor and the rows from the same snapshot. */
+    int rc = s_run(c, S_BEGIN_DEFERRED);
+    bool own_tx = rc == SQLITE_OK;
+    if (rc == SQLITE_OK)
+        rc = s_read_generation(c, gen_out);
+    if (rc == SQLITE_OK)
+        rc = s_feed_floor(c, floor_out);
+    if (rc == SQLITE_OK && *gen_out > after)
+        rc = s_stmt(c, S_FEED_READ, &st, &fresh);
+    if (rc == SQLITE_OK && st != NULL) {
+        rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)*gen_out);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+        while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *kind = (const char *)sqlite3_column_text(st, 1);
+            const char *account = (const char *)sqlite3_column_text(st, 2);
+            const char *key = (const char *)sqlite3_column_text(st, 3);
+            if (kind == NULL || account == NULL || key == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            rc = SQLITE_OK;
+            if (!fn(user, (uint64_t)sqlite3_column_int64(st, 0), kind, account, key))
+                break;
+        }
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    s_stmt_done(st, fresh);
+    enum mg_err err = MG_E_OK;
+    if (rc != SQLITE_OK)
+        err = s_fail(q, c->db, rc, "reading the change log");
+    if (own_tx) {
+        int rc2 = s_run(c, rc == SQLITE_OK ? S_COMMIT : S_ROLLBACK);
+        if (rc2 != SQLITE_OK && err == MG_E_OK)
+            err = s_fail(q, c->db, rc2, "ending a read");
+    }
+    s_read_done(q, c);
+    return err;
+}
+
 static const struct mg_store_ops s_sqlite_ops = {
     .name = "sqlite",
     .destroy = s_destroy,
@@ -896,6 +1035,7 @@ static const struct mg_store_ops s_sqlite_ops = {
     .wait_change = s_wait_change,
     .chunk_write = s_chunk_write,
     .chunk_get = s_chunk_get,
+    .feed_read = s_feed_read,
 };
 
 enum mg_err mg_store_sqlite_open(const char *location, struct mg_store **out, struct mg_errinfo *ei)

@@ -113,7 +113,7 @@ describe('two nodes on one PostgreSQL database', { skip }, () => {
   });
 
   // The follower's row reaches the leader through the cross-node change feed.
-  test('a gateway created on the follower becomes READY', { todo: 'needs the cross-node change feed' }, async () => {
+  test('a gateway created on the follower becomes READY', async () => {
     const c = control(n2);
     const r = await create(c, 'onfollower');
     await waitStatus(c, r.gatewayId, 'READY', 5000);

@@ -60,6 +60,7 @@ static void test_gateway_index_backfill(void **state)
     exec_sql(db,
              "DELETE FROM schema_migrations WHERE version > 1;"
              "DROP TABLE chunks;" /* what 0003 made */
+             "DROP TABLE store_changes; DROP TABLE store_changes_floor;"
              "DELETE FROM documents;"
              "INSERT INTO documents VALUES ('agentcore_gateway', '111122223333', 'a-0000000001',"
              " '{\"name\":\"a\",\"status\":\"READY\",\"_clientToken\":\"tok-1\"}', 5);"

@@ -1113,6 +1113,187 @@ static void test_store_wait_change(void **state)
     mg_store_close(s);
 }
 
+/* ---- the change log ---- */
+
+/* Whether the list holds (kind, account, key). */
+static bool has_change(const struct mg_store_changes *c, const char *kind, const char *account,
+                       const char *key)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->v[i].kind, kind) == 0 && strcmp(c->v[i].account, account) == 0 &&
+            strcmp(c->v[i].key, key) == 0)
+            return true;
+    return false;
+}
+
+/* since() on `other` from `after`: expects upto and n rows, no overflow. */
+static void since_ok(struct mg_store *other, uint64_t after, uint64_t want_upto, size_t want_n,
+                     struct mg_store_changes *out)
+{
+    uint64_t upto = 12345;
+    assert_int_equal(mg_store_changes_since(other, after, out, &upto), MG_E_OK);
+    assert_false(out->overflow);
+    assert_int_equal(upto, want_upto);
+    assert_int_equal(out->n, want_n);
+}
+
+static void since_overflow(struct mg_store *other, uint64_t after)
+{
+    struct mg_store_changes c;
+    uint64_t upto = 0;
+    assert_int_equal(mg_store_changes_since(other, after, &c, &upto), MG_E_OK);
+    assert_true(c.overflow);
+    assert_int_equal(c.n, 0);
+    mg_store_changes_cleanup(&c);
+}
+
+/* Sets the stored generation behind the store's back (as many commits would). */
+static void set_generation(const struct fixture *f, uint64_t gen)
+{
+    char sql[160];
+    if (f->pg)
+        snprintf(sql, sizeof(sql), "UPDATE store_generation SET value = %llu",
+                 (unsigned long long)gen);
+    else
+        snprintf(sql, sizeof(sql), "UPDATE meta SET value = %llu WHERE key = 'generation'",
+                 (unsigned long long)gen);
+    if (f->pg)
+        pg_exec(sql);
+    else
+        exec_sql(f->db, sql);
+}
+
+/* Commits record their rows with their generation; a second handle (another node) reads them. */
+static void test_store_change_log(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    struct mg_store *other = open_ok(f);
+    struct mg_store_changes c;
+    since_ok(other, 0, 0, 0, &c);
+    mg_store_changes_cleanup(&c);
+    /* a write on its own: generation 1 */
+    assert_int_equal(put_str(s, "user", "1", "a", "{}"), MG_E_OK);
+    since_ok(other, 0, 1, 1, &c);
+    assert_true(has_change(&c, "user", "1", "a"));
+    mg_store_changes_cleanup(&c);
+    /* a transaction: its rows under one generation, the delete too */
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    assert_int_equal(put_str(s, "user", "1", "b", "{}"), MG_E_OK);
+    assert_int_equal(put_str(s, "role", "", "c", "{}"), MG_E_OK);
+    assert_int_equal(mg_store_delete(s, "user", "1", "a"), MG_E_OK);
+    assert_int_equal(mg_store_delete(s, "user", "1", "zz"), MG_E_NOT_FOUND); /* not a change */
+    assert_int_equal(mg_store_commit(s), MG_E_OK);
+    since_ok(other, 1, 2, 3, &c);
+    assert_true(has_change(&c, "user", "1", "b"));
+    assert_true(has_change(&c, "role", "", "c"));
+    assert_true(has_change(&c, "user", "1", "a"));
+    mg_store_changes_cleanup(&c);
+    /* a rollback records nothing, and no generation */
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    assert_int_equal(put_str(s, "user", "1", "rolled", "{}"), MG_E_OK);
+    mg_store_rollback(s);
+    since_ok(other, 2, 2, 0, &c);
+    mg_store_changes_cleanup(&c);
+    /* a meta write: a generation without rows */
+    assert_int_equal(mg_store_meta_put(s, "k", MG_SLICE_LIT("v")), MG_E_OK);
+    since_ok(other, 2, 3, 0, &c);
+    mg_store_changes_cleanup(&c);
+    /* across several commits, from the start */
+    since_ok(other, 0, 3, 4, &c);
+    assert_true(has_change(&c, "user", "1", "a"));
+    assert_true(has_change(&c, "user", "1", "b"));
+    mg_store_changes_cleanup(&c);
+    /* not inside a transaction */
+    uint64_t upto = 0;
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    assert_int_equal(mg_store_changes_since(s, 0, &c, &upto), MG_E_INVALID);
+    mg_store_rollback(s);
+    /* a transaction past MG_STORE_FEED_TX_ROWS records a mark: a reader rebuilds */
+    assert_int_equal(mg_store_begin(s), MG_E_OK);
+    for (unsigned i = 0; i <= MG_STORE_FEED_TX_ROWS; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "m%u", i);
+        assert_int_equal(put_str(s, "bulk", "1", key, "{}"), MG_E_OK);
+    }
+    assert_int_equal(mg_store_commit(s), MG_E_OK);
+    since_overflow(other, 3);
+    since_ok(other, 4, 4, 0, &c); /* past the mark: nothing */
+    mg_store_changes_cleanup(&c);
+    /* a stored generation below the reader's: the store was replaced, rebuild */
+    since_overflow(other, 99);
+    mg_store_close(other);
+    mg_store_close(s);
+}
+
+/* More rows than one read returns: the list ends at a whole generation, the next read goes on. */
+static void test_store_change_log_paged(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    struct mg_store *other = open_ok(f);
+    const unsigned per = MG_STORE_FEED_TX_ROWS;
+    const unsigned txs = MG_STORE_FEED_READ_ROWS / per + 4;
+    for (unsigned t = 0; t < txs; t++) {
+        assert_int_equal(mg_store_begin(s), MG_E_OK);
+        for (unsigned i = 0; i < per; i++) {
+            char key[32];
+            snprintf(key, sizeof(key), "t%u-%u", t, i);
+            assert_int_equal(put_str(s, "bulk", "1", key, "{}"), MG_E_OK);
+        }
+        assert_int_equal(mg_store_commit(s), MG_E_OK);
+    }
+    struct mg_store_changes c;
+    uint64_t upto = 0, after = 0;
+    size_t total = 0;
+    int reads = 0;
+    while (after < txs) {
+        assert_int_equal(mg_store_changes_since(other, after, &c, &upto), MG_E_OK);
+        assert_false(c.overflow);
+        assert_true(c.n <= MG_STORE_FEED_READ_ROWS);
+        assert_int_equal(c.n, (size_t)(upto - after) * per); /* whole generations */
+        assert_true(upto > after);
+        total += c.n;
+        after = upto;
+        reads++;
+        mg_store_changes_cleanup(&c);
+    }
+    assert_int_equal(total, (size_t)txs * per);
+    assert_int_equal(reads, 2);
+    mg_store_close(other);
+    mg_store_close(s);
+}
+
+/* Pruning raises the floor: a reader from below it is told to rebuild; above, rows still come. */
+static void test_store_change_log_pruned(void **state)
+{
+    struct fixture *f = *state;
+    struct mg_store *s = open_ok(f);
+    struct mg_store *other = open_ok(f);
+    assert_int_equal(put_str(s, "user", "1", "a", "{}"), MG_E_OK); /* generation 1 */
+    /* the next commit is generation 2 * KEEP: it prunes up to KEEP */
+    set_generation(f, 2u * MG_STORE_FEED_KEEP - 2u);
+    assert_int_equal(put_str(s, "user", "1", "b", "{}"), MG_E_OK);
+    assert_int_equal(put_str(s, "user", "1", "c", "{}"), MG_E_OK);
+    uint64_t g = mg_store_generation(s);
+    assert_int_equal(g, 2u * MG_STORE_FEED_KEEP);
+    since_overflow(other, 0);
+    since_overflow(other, MG_STORE_FEED_KEEP - 1u);
+    struct mg_store_changes c;
+    since_ok(other, MG_STORE_FEED_KEEP, g, 2, &c); /* the floor itself is fine */
+    assert_true(has_change(&c, "user", "1", "b"));
+    assert_true(has_change(&c, "user", "1", "c"));
+    mg_store_changes_cleanup(&c);
+    since_ok(other, g - 1u, g, 1, &c);
+    assert_true(has_change(&c, "user", "1", "c"));
+    mg_store_changes_cleanup(&c);
+    /* the pruned rows are gone from the table, not only hidden */
+    if (f->pg)
+        assert_int_equal(pg_query_int("SELECT count(*) FROM store_changes"), 2);
+    mg_store_close(other);
+    mg_store_close(s);
+}
+
 /* ---- leases ---- */
 
 static struct mg_store_lease take_ok(struct mg_store *s, const char *holder, int lease_ms)
@@ -1753,6 +1934,9 @@ int main(void)
         BOTH(test_store_kill9_durability),
         BOTH(test_store_concurrency),
         BOTH(test_store_wait_change),
+        BOTH(test_store_change_log),
+        BOTH(test_store_change_log_paged),
+        BOTH(test_store_change_log_pruned),
         BOTH(test_store_lease),
         BOTH(test_store_leader),
         BOTH(test_store_chunks),

@@ -65,6 +65,33 @@ const struct mg_store_migration g_mg_store_sqlite_migrations[] = {
         "    PRIMARY KEY (kind, account, key, part)\n"
         ");\n",
     },
+    {
+        4,
+        "0004_feed.sql",
+        "-- 0004_feed.sql: the change log. Every write transaction records the rows it changed "
+        "with the\n"
+        "-- generation its commit gave the store (kind '' marks a generation whose rows are not "
+        "listed:\n"
+        "-- a reader rebuilds in full), seq numbering them within it; one b-tree, so that a commit "
+        "touches\n"
+        "-- one more page. Rows of generations up to store_changes_floor are pruned; the log "
+        "starts at the\n"
+        "-- generation the store had when this ran.\n"
+        "CREATE TABLE store_changes (\n"
+        "    generation INTEGER NOT NULL,\n"
+        "    seq INTEGER NOT NULL,\n"
+        "    kind TEXT NOT NULL,\n"
+        "    account TEXT NOT NULL,\n"
+        "    key TEXT NOT NULL,\n"
+        "    PRIMARY KEY (generation, seq)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE TABLE store_changes_floor (\n"
+        "    id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),\n"
+        "    value INTEGER NOT NULL\n"
+        ");\n"
+        "INSERT INTO store_changes_floor (id, value)\n"
+        "SELECT 1, value FROM meta WHERE key = 'generation';\n",
+    },
 };
 
 const size_t g_mg_store_sqlite_migration_count = sizeof(g_mg_store_sqlite_migrations) /

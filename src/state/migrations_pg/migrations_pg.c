@@ -69,6 +69,33 @@ const struct mg_store_migration g_mg_store_pg_migrations[] = {
         "    PRIMARY KEY (kind, account, key, part)\n"
         ");\n",
     },
+    {
+        4,
+        "0004_feed.sql",
+        "-- 0004_feed.sql (PostgreSQL): the change log. Every write transaction records the rows "
+        "it\n"
+        "-- changed with the generation its commit gave the store (kind '' marks a generation "
+        "whose rows\n"
+        "-- are not listed: a reader rebuilds in full), seq numbering them within it. Rows of "
+        "generations\n"
+        "-- up to store_changes_floor are pruned; the log starts at the generation the store had "
+        "when this\n"
+        "-- ran.\n"
+        "CREATE TABLE store_changes (\n"
+        "    generation bigint NOT NULL,\n"
+        "    seq integer NOT NULL,\n"
+        "    kind text COLLATE \"C\" NOT NULL,\n"
+        "    account text COLLATE \"C\" NOT NULL,\n"
+        "    key text COLLATE \"C\" NOT NULL,\n"
+        "    PRIMARY KEY (generation, seq)\n"
+        ");\n"
+        "CREATE TABLE store_changes_floor (\n"
+        "    id integer PRIMARY KEY NOT NULL CHECK (id = 1),\n"
+        "    value bigint NOT NULL\n"
+        ");\n"
+        "INSERT INTO store_changes_floor (id, value)\n"
+        "SELECT 1, value FROM store_generation WHERE id = 1;\n",
+    },
 };
 
 const size_t g_mg_store_pg_migration_count = sizeof(g_mg_store_pg_migrations) /
