@@ -38,7 +38,8 @@ const median = (xs) => pct(xs, 50);
 const dir = await mkdtemp(path.join(os.tmpdir(), 'mcpgate-bench-pg-'));
 let pgDir = null;
 if (!process.env.MCPGATE_TEST_PG) {
-  pgDir = path.join(dir, 'pg');
+  // its own folder right under the temporary directory: as root, the postgres user must enter it
+  pgDir = await mkdtemp(path.join(os.tmpdir(), 'mcpgate-bench-pgdata-'));
   const { stdout } = await run(path.join(repoRoot, 'scripts', 'pg-server'), ['start', pgDir],
     { env: { ...process.env, PG_FSYNC: 'on' } });
   process.env.MCPGATE_TEST_PG = stdout.trim();
