@@ -787,8 +787,7 @@ static enum mg_err s_catch_up(struct mg_state *st)
                 e = MG_E_NOMEM;
             } else {
                 for (size_t i = 0; i < ch.n; i++)
-                    v[i] = (struct mg_snapshot_change){ch.v[i].kind, ch.v[i].account,
-                                                       ch.v[i].key};
+                    v[i] = (struct mg_snapshot_change){ch.v[i].kind, ch.v[i].account, ch.v[i].key};
                 e = mg_state_apply(st, v, ch.n, &ei);
                 mg_free(v);
             }
