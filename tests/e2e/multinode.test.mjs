@@ -376,18 +376,23 @@ describe('two nodes on PostgreSQL behind nginx', { skip }, () => {
       }
     };
     const probers = cl.nodes.map(prober);
-    await sleep(300);
-    // a 2-second outage: a fast shutdown cuts every connection, then the server is away
-    await run(path.join(repoRoot, 'scripts', 'pg-server'), ['restart', process.env.MCPGATE_TEST_PG_DIR, '2'],
-      { timeout: 60000 });
-    const back = Date.now();
-    // both nodes write again within 10 s, without a restart of theirs
-    for (const n of cl.nodes) {
-      await until(async () => (await controlAt(n.endpoint).send(new CreateGatewayCommand(createInput(uniq('back'))))).gatewayId,
-        10000, `a write on ${n.endpoint} after PostgreSQL came back`);
+    let back;
+    try {
+      await sleep(300);
+      // a 2-second outage: a fast shutdown cuts every connection, then the server is away
+      await run(path.join(repoRoot, 'scripts', 'pg-server'), ['restart', process.env.MCPGATE_TEST_PG_DIR, '2'],
+        { timeout: 60000 });
+      back = Date.now();
+      // both nodes write again within 10 s, without a restart of theirs
+      for (const n of cl.nodes) {
+        await until(async () => (await controlAt(n.endpoint).send(new CreateGatewayCommand(createInput(uniq('back'))))).gatewayId,
+          10000, `a write on ${n.endpoint} after PostgreSQL came back`);
+      }
+    } finally {
+      // the probers stop whatever happened: a failed step must not leave them running
+      stop = true;
+      await Promise.all(probers);
     }
-    stop = true;
-    await Promise.all(probers);
     const failures = statuses.filter((s) => s !== 200);
     assert.ok(failures.length > 0, 'no request saw the outage');
     const notRetryable = failures.filter((s) => !/^(503 |429 |\S+ ThrottlingException)/.test(s));
