@@ -337,6 +337,42 @@ static void s_name_taken(struct mg_call *c, const char *name)
     mg_ac_send_error(c, 409, "ConflictException", msg);
 }
 
+/* The name was taken in the store by another writer of a shared store (another node) whose change
+ * this node's snapshot does not hold yet. When that writer made the gateway for the same
+ * clientToken and the same request (a retry sent to another node), answers it as the node that
+ * made it would (202, that gateway); a different request with the token gets
+ * IdempotentParameterMismatchException. False when no gateway of the token is in the store. */
+static bool s_token_in_store(struct mg_call *c, const char *account, const char *token,
+                             const char *hash)
+{
+    const struct mg_env *env = c->env;
+    struct mg_buf b;
+    mg_buf_init(&b, MG_STORE_DOC_MAX);
+    json_t *row = NULL, *prior = NULL;
+    bool answered = false;
+    if (mg_store_get(env->store, MG_AC_KIND_GATEWAY_TOKEN, account, token, &b) != MG_E_OK)
+        goto out;
+    row = json_loadb((const char *)b.ptr, b.len, 0, NULL);
+    const char *id = json_string_value(json_object_get(row, "gatewayId"));
+    if (id == NULL || mg_store_get(env->store, MG_AC_KIND_GATEWAY, account, id, &b) != MG_E_OK)
+        goto out;
+    prior = json_loadb((const char *)b.ptr, b.len, 0, NULL);
+    if (prior == NULL)
+        goto out;
+    const char *gh = json_string_value(json_object_get(prior, "_requestHash"));
+    if (gh && strcmp(gh, hash) == 0)
+        mg_ac_send_json(c, 202, mg_ac_public_gateway(prior));
+    else
+        mg_ac_send_validation_msg(c, "IdempotentParameterMismatchException",
+                                  "The clientToken was already used with a different request.");
+    answered = true;
+out:
+    json_decref(prior);
+    json_decref(row);
+    mg_buf_cleanup(&b);
+    return answered;
+}
+
 /* An index row {"gatewayId": id} under (kind, account, key); insert: MG_E_CONFLICT when taken. */
 static enum mg_err s_index_put(const struct mg_env *env, const char *kind, const char *account,
                                const char *key, const char *id, bool insert)
@@ -454,9 +490,10 @@ void mg_ac_create_gateway(struct mg_call *c)
     ie = mg_ac_index_get(env, MG_AC_KIND_GATEWAY_NAME, account, name, taken, sizeof(taken));
     if (ie != MG_E_NOT_FOUND) {
         mg_state_write_abort(env->state);
-        if (ie == MG_E_OK)
+        /* the token's gateway may be another node's, not in this node's snapshot yet */
+        if (ie == MG_E_OK && (token == NULL || !s_token_in_store(c, account, token, hash)))
             s_name_taken(c, name);
-        else
+        else if (ie != MG_E_OK)
             mg_ac_write_failed(c, ie);
         goto out;
     }
@@ -512,8 +549,9 @@ void mg_ac_create_gateway(struct mg_call *c)
         mg_state_write_abort(env->state);
     if (e == MG_E_CONFLICT) {
         /* the name row exists in the store though not in the snapshot: another writer of a
-         * shared store took the name first */
-        s_name_taken(c, name);
+         * shared store took the name first, maybe for this very request (its clientToken) */
+        if (token == NULL || !s_token_in_store(c, account, token, hash))
+            s_name_taken(c, name);
         goto out;
     }
     if (e) {

@@ -42,6 +42,9 @@ let upstream; // the OpenAPI target's API
 const seen = [];
 before(async () => {
   gw = await startMcpServer({ args: ['--oauth-issuer', configFile] });
+  // On PostgreSQL (MCPGATE_E2E_STORE=pg) the keys and the recorded URL are in the server's
+  // database: mcpgate token and mcpgate issuer find it as an operator's would, in MCPGATE_STORE.
+  if (gw.store) process.env.MCPGATE_STORE = gw.store;
   issuer = `${gw.endpoint}/_mcpgate/issuer`;
   upstream = await new Promise((resolve) => {
     const srv = http.createServer((req, res) => {

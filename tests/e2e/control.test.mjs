@@ -16,7 +16,7 @@ import {
   DeleteResourcePolicyCommand, TagResourceCommand, UntagResourceCommand,
   ListTagsForResourceCommand, ListAgentRuntimesCommand,
 } from '@aws-sdk/client-bedrock-agentcore-control';
-import { defaultAccounts, startServer } from './lib/server.mjs';
+import { defaultAccounts, sharedStore, startServer } from './lib/server.mjs';
 import { makeClient, sendSigned } from './lib/aws.mjs';
 import { boto3Env, boto3Python } from './lib/python.mjs';
 
@@ -583,8 +583,10 @@ describe('restarts', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'mcpgate-ac-'));
     const data = path.join(dir, 'data');
     const accts = accountsWithRoles();
+    const shared = await sharedStore();
+    let s;
     try {
-      let s = await startServer({ accounts: accts, args: ['--data', data] });
+      s = await startServer({ accounts: accts, args: ['--data', data], ...shared.opts });
       let c = makeClient(BedrockAgentCoreControlClient, s, accts[0].root);
       const g = await c.send(new CreateGatewayCommand({ name: 'persist', roleArn: roleArn(A),
         authorizerType: 'AWS_IAM', tags: { k: 'v' } }));
@@ -594,7 +596,7 @@ describe('restarts', () => {
       await waitStatus(c, { gatewayIdentifier: g.gatewayId, targetId: t.targetId }, 'READY',
         GetGatewayTargetCommand);
       await s.stop();
-      s = await startServer({ accounts: accts, args: ['--data', data] });
+      s = await startServer({ accounts: accts, args: ['--data', data], ...shared.opts });
       c = makeClient(BedrockAgentCoreControlClient, s, accts[0].root);
       const again = await c.send(new GetGatewayCommand({ gatewayIdentifier: g.gatewayId }));
       assert.equal(again.status, 'READY');
@@ -606,16 +608,21 @@ describe('restarts', () => {
         authorizerType: 'AWS_IAM' }));
       process.kill(s.pid, 'SIGKILL');
       await s.stop();
-      s = await startServer({ accounts: accts, args: ['--data', data] });
+      s = await startServer({ accounts: accts, args: ['--data', data], ...shared.opts });
       c = makeClient(BedrockAgentCoreControlClient, s, accts[0].root);
-      const r2 = await waitStatus(c, { gatewayIdentifier: g2.gatewayId }, 'READY');
+      // on a shared store the killed server's lease on the background work lasts until it
+      // expires (10 s, docs/postgresql.md) before the new one takes over
+      const r2 = await waitStatus(c, { gatewayIdentifier: g2.gatewayId }, 'READY', GetGatewayCommand,
+        s.store ? 20000 : 5000);
       assert.equal(r2.name, 'crash');
       const tt = await c.send(new GetGatewayTargetCommand({ gatewayIdentifier: g.gatewayId,
         targetId: t.targetId }));
       assert.equal(tt.status, 'READY');
       await s.stop();
     } finally {
+      await s?.stop();
       await rm(dir, { recursive: true, force: true });
+      await shared.drop();
     }
   });
 });

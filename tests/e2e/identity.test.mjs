@@ -24,7 +24,8 @@ import {
   BedrockAgentCoreClient, GetWorkloadAccessTokenCommand, GetWorkloadAccessTokenForJWTCommand,
   GetWorkloadAccessTokenForUserIdCommand, GetResourceApiKeyCommand,
 } from '@aws-sdk/client-bedrock-agentcore';
-import { defaultAccounts, startServer } from './lib/server.mjs';
+import { psql } from './lib/pg.mjs';
+import { defaultAccounts, sharedStore, startServer } from './lib/server.mjs';
 import { makeClient } from './lib/aws.mjs';
 import { boto3Env, boto3Python } from './lib/python.mjs';
 
@@ -74,10 +75,12 @@ async function dataBytes(dir) {
 describe('AgentCore Identity', () => {
   let gw, accounts, ctlA, ctlB, dpA, dpB;
   let dataDir;
+  let shared; // the restart case starts a second server on the same store
   before(async () => {
     accounts = accountsWithUsers();
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'mcpgate-identity-'));
-    gw = await startServer({ accounts, args: ['--data', dataDir, '--log-level', 'debug'] });
+    shared = await sharedStore();
+    gw = await startServer({ accounts, args: ['--data', dataDir, '--log-level', 'debug'], ...shared.opts });
     ctlA = makeClient(BedrockAgentCoreControlClient, gw, accounts[0].root);
     ctlB = makeClient(BedrockAgentCoreControlClient, gw, accounts[1].root);
     dpA = makeClient(BedrockAgentCoreClient, gw, accounts[0].root);
@@ -87,6 +90,7 @@ describe('AgentCore Identity', () => {
     await gw?.stop();
     assert.doesNotMatch(gw?.stderr() ?? '', /ERROR: AddressSanitizer|runtime error/);
     await rm(dataDir, { recursive: true, force: true });
+    await shared?.drop();
   });
 
   test('API key providers: create, get, update, list, delete; the key never answered', async () => {
@@ -379,8 +383,16 @@ describe('AgentCore Identity', () => {
   });
 
   test('the secrets are not in the data directory in the clear', async () => {
-    const bytes = await dataBytes(dataDir);
-    assert.ok(bytes.indexOf('SQLite format 3') !== -1, 'the database is there');
+    let bytes = await dataBytes(dataDir);
+    if (gw.store) {
+      // on PostgreSQL: no SQLite file here, and the store's rows are what is checked
+      assert.equal(bytes.indexOf('SQLite format 3'), -1, 'an SQLite database in the data directory');
+      const rows = await psql("SELECT coalesce(string_agg(encode(doc, 'escape'), E'\\n'), '') FROM documents", { uri: gw.store }) +
+        await psql("SELECT coalesce(string_agg(encode(value, 'escape'), E'\\n'), '') FROM meta", { uri: gw.store });
+      bytes = Buffer.concat([bytes, Buffer.from(rows)]);
+    } else {
+      assert.ok(bytes.indexOf('SQLite format 3') !== -1, 'the database is there');
+    }
     // the providers are (their names and ARNs), their secrets are not
     assert.notEqual(bytes.indexOf('apikeycredentialprovider/weather'), -1);
     for (const s of [API_KEY, CLIENT_SECRET, 'maps-key']) assert.equal(bytes.indexOf(s), -1, `${s} found`);
@@ -396,7 +408,7 @@ describe('AgentCore Identity', () => {
     assert.doesNotMatch(gw.stderr(), /ERROR: AddressSanitizer|runtime error/);
     // with ASAN_OPTIONS=detect_leaks=1: nothing of the vault leaks
     assert.doesNotMatch(gw.stderr(), /in mg_vault|vault\/[a-z]+\.c/);
-    gw = await startServer({ accounts, args: ['--data', dataDir, '--log-level', 'debug'] });
+    gw = await startServer({ accounts, args: ['--data', dataDir, '--log-level', 'debug'], ...shared.opts });
     ctlA = makeClient(BedrockAgentCoreControlClient, gw, accounts[0].root);
     dpA = makeClient(BedrockAgentCoreClient, gw, accounts[0].root);
     const g = await ctlA.send(new GetApiKeyCredentialProviderCommand({ name: 'weather' }));

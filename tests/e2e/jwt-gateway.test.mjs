@@ -19,7 +19,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { control, mcpAccounts, signedFetch, startMcpServer } from './lib/mcp.mjs';
-import { freePort } from './lib/server.mjs';
+import { freePort, sharedStore } from './lib/server.mjs';
 import { ALGS, now, startIssuer } from './lib/oidc-issuer.mjs';
 
 const MISMATCH_JWT = 'Authorization method mismatch: this gateway authorizes callers with CUSTOM_JWT bearer ' +
@@ -669,11 +669,13 @@ describe('restart with the issuer down', () => {
   let gwB;
   let rIdp;
   let dir;
+  let shared; // gwB starts on gwA's store
   after(async () => {
     await gwA?.stop();
     await gwB?.stop();
     await rIdp?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
+    await shared?.drop();
     for (const g of [gwA, gwB]) {
       const err = g?.stderr() ?? '';
       assert.doesNotMatch(err, /ERROR: AddressSanitizer|runtime error/);
@@ -685,7 +687,8 @@ describe('restart with the issuer down', () => {
     rIdp = await startIssuer({ realm: 'restart', algs: ['ES256'] });
     dir = await mkdtemp(path.join(os.tmpdir(), 'mcpgate-jwt-restart-'));
     const accounts = mcpAccounts();
-    gwA = await startMcpServer({ accounts, args: ['--data', dir] });
+    shared = await sharedStore();
+    gwA = await startMcpServer({ accounts, args: ['--data', dir], ...shared.opts });
     const acct = accounts[0];
     let c = control(gwA, acct.root);
     const out = await c.send(new CreateGatewayCommand({
@@ -695,7 +698,7 @@ describe('restart with the issuer down', () => {
     assert.equal((await waitGateway(c, out.gatewayId)).status, 'READY');
     await gwA.stop();
     await rIdp.down();
-    gwB = await startMcpServer({ accounts, args: ['--data', dir] });
+    gwB = await startMcpServer({ accounts, args: ['--data', dir], ...shared.opts });
     c = control(gwB, acct.root);
     const g = await c.send(new GetGatewayCommand({ gatewayIdentifier: out.gatewayId }));
     assert.equal(g.status, 'READY');

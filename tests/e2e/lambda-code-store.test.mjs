@@ -52,7 +52,9 @@ describe('Lambda code in the store, one node on SQLite', () => {
   before(async () => {
     const accounts = defaultAccounts();
     accounts[0].roles = { exec: { name: 'fn-exec', path: '/', assumeRolePolicyDocument: trust } };
-    gw = await startServer({ accounts });
+    // SQLite even when the suite runs on PostgreSQL (MCPGATE_E2E_STORE=pg): these cases read
+    // and edit DATA/mcpgate.db; the PostgreSQL side is the multi-node case below
+    gw = await startServer({ accounts, store: 'sqlite' });
     lc = makeClient(LambdaClient, gw, accounts[0].root);
   });
 

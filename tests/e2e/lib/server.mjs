@@ -20,6 +20,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freshDatabase, pgAvailable } from './pg.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..', '..');
@@ -123,7 +124,10 @@ export function identitiesDocument(accounts) {
  *   args       extra `serve` arguments, e.g. ['--max-body', '1048576']
  *   env        extra environment variables
  *   timeoutMs  start-up timeout (default 10000)
- *   store      the store's location (--store), e.g. a PostgreSQL URI from lib/pg.mjs freshDatabase()
+ *   store      the store's location (--store), e.g. a PostgreSQL URI from lib/pg.mjs freshDatabase().
+ *              Without it, MCPGATE_E2E_STORE=pg gives every server a fresh database of its own on
+ *              the PostgreSQL of MCPGATE_TEST_PG (dropped at stop(); restart() keeps it), so the
+ *              whole suite runs on PostgreSQL; store: 'sqlite' keeps a server on SQLite even then.
  *   stderrFile write the server's stderr to this file instead of a pipe (benchmarks: a pipe read by
  *              this process costs CPU next to the server); gw.stderr() then reads the file
  */
@@ -135,13 +139,22 @@ export async function startServer(opts = {}) {
   const identitiesFile = path.join(dir, 'identities.json');
   await writeFile(identitiesFile, JSON.stringify(identitiesDocument(accounts), null, 2), { mode: 0o600 });
 
+  // MCPGATE_E2E_STORE=pg: a database of this server's own, dropped when it stops.
+  let ownDb = null;
+  let store = opts.store === 'sqlite' ? null : opts.store;
+  if (!opts.store && onPostgres()) {
+    if (!pgAvailable()) throw new Error('MCPGATE_E2E_STORE=pg needs MCPGATE_TEST_PG (a PostgreSQL URI)');
+    ownDb = await freshDatabase('e2e');
+    store = ownDb.uri;
+  }
+
   const port = await freePort();
   const args = [
     'serve',
     '--listen', `127.0.0.1:${port}`,
     '--data', dataDir,
     '--identities', identitiesFile,
-    ...(opts.store ? ['--store', opts.store] : []),
+    ...(store ? ['--store', store] : []),
     ...(opts.args ?? []),
   ];
   let piped = '';
@@ -207,7 +220,10 @@ export async function startServer(opts = {}) {
     return p.exited;
   }
 
-  const cleanup = () => rm(dir, { recursive: true, force: true });
+  const cleanup = async () => {
+    await rm(dir, { recursive: true, force: true });
+    if (ownDb) await ownDb.drop().catch(() => {});
+  };
   try {
     await waitUp(launch(), opts.timeoutMs ?? 10000);
   } catch (e) {
@@ -236,6 +252,8 @@ export async function startServer(opts = {}) {
     identitiesFile,
     accounts,
     args,
+    /** The store's location (--store), or null for SQLite in dataDir. */
+    store: store ?? null,
     stop,
     /**
      * Stops the process (SIGTERM) and starts a new one with the same arguments, port and data
@@ -264,6 +282,23 @@ export async function startServer(opts = {}) {
     stdout: () => stdout,
   };
   return gw;
+}
+
+/** True when the suite runs every server on PostgreSQL (MCPGATE_E2E_STORE=pg). */
+export function onPostgres() {
+  return process.env.MCPGATE_E2E_STORE === 'pg';
+}
+
+/**
+ * For a test that starts several servers one after the other on the same state (the same
+ * --data folder on SQLite): on PostgreSQL (MCPGATE_E2E_STORE=pg) a database they share. Resolves
+ * { opts, drop() }: spread opts into each startServer call ({} on SQLite, { store } on
+ * PostgreSQL); drop() removes the database once the last server stopped.
+ */
+export async function sharedStore() {
+  if (!onPostgres()) return { opts: {}, drop: async () => {} };
+  const db = await freshDatabase('e2e');
+  return { opts: { store: db.uri }, drop: () => db.drop() };
 }
 
 /** All secrets of an account list, for "never logged" checks. */

@@ -72,22 +72,37 @@ export function adminRole(accountId) {
   };
 }
 
-function clients(endpoint, credentials) {
+/**
+ * SDK clients for `credentials`. settleMs > 0: after each request that is not a Get or a List,
+ * wait that long before the next one, for several nodes behind a load balancer, where the next
+ * request may land on another node, which serves a change within a bounded delay (the change feed
+ * between nodes), not at once as the node that wrote it does.
+ */
+function clients(endpoint, credentials, settleMs = 0) {
   const base = { region: REGION, endpoint, credentials, maxAttempts: 3 };
-  return {
+  const made = {
     sts: new STSClient(base),
     iam: new IAMClient(base),
     lambda: new LambdaClient(base),
     agentcore: new BedrockAgentCoreControlClient(base),
-    credentials,
   };
+  if (settleMs > 0) {
+    for (const c of Object.values(made)) {
+      c.middlewareStack.add((next, context) => async (args) => {
+        const out = await next(args);
+        if (!/^(Get|List)/.test(context.commandName ?? '')) await new Promise((r) => setTimeout(r, settleMs));
+        return out;
+      }, { step: 'initialize', name: 'walkthroughSettle' });
+    }
+  }
+  return { ...made, credentials };
 }
 
 /**
  * Assumes ROLE in `accountId` with the long-term key of an IAM user of that account (AWS does not
  * let the root user assume roles) and returns SDK clients for the session.
  */
-export async function assumeRole(endpoint, userKey, accountId, roleName, sessionName = 'session') {
+export async function assumeRole(endpoint, userKey, accountId, roleName, sessionName = 'session', { settleMs = 0 } = {}) {
   const sts = new STSClient({ region: REGION, endpoint, credentials: userKey, maxAttempts: 3 });
   const out = await sts.send(new AssumeRoleCommand({
     RoleArn: `arn:aws:iam::${accountId}:role/${roleName}`,
@@ -96,7 +111,7 @@ export async function assumeRole(endpoint, userKey, accountId, roleName, session
   const c = out.Credentials;
   return clients(endpoint, {
     accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken,
-  });
+  }, settleMs);
 }
 
 /** Connects an MCP client to the gateway as `credentials`, runs fn(client), closes. */
@@ -240,7 +255,7 @@ export async function removeLeftovers(a, b) {
  * Python source (the tests use it to make a step fail). Returns what each step produced; throws
  * a StepFailed naming the first step whose outcome is not the one AWS gives.
  */
-export async function runWalkthrough({ endpoint, accounts, log = () => {}, lambdaCode = LAMBDA_CODE }) {
+export async function runWalkthrough({ endpoint, accounts, log = () => {}, lambdaCode = LAMBDA_CODE, settleMs = 0 }) {
   const r = {};
   const A = accounts.a.id;
   const B = accounts.b.id;
@@ -255,8 +270,8 @@ export async function runWalkthrough({ endpoint, accounts, log = () => {}, lambd
   let a;
   let b;
   try {
-    a = await assumeRole(endpoint, accounts.a.operator, A, 'AdminRole');
-    b = await assumeRole(endpoint, accounts.b.operator, B, 'AdminRole');
+    a = await assumeRole(endpoint, accounts.a.operator, A, 'AdminRole', 'session', { settleMs });
+    b = await assumeRole(endpoint, accounts.b.operator, B, 'AdminRole', 'session', { settleMs });
     r.callerA = await printCaller('account-a', a, log);
     r.callerB = await printCaller('account-b', b, log);
     for (const [me, id] of [[r.callerA, A], [r.callerB, B]]) {
@@ -442,7 +457,7 @@ export async function runWalkthrough({ endpoint, accounts, log = () => {}, lambd
     }));
     await expectPolicy(`arn:aws:iam::${B}:role/AgentRole`);
     log(`Principal is now arn:aws:iam::${B}:role/AgentRole`);
-    const agent = await assumeRole(endpoint, accounts.b.operator, B, 'AgentRole', 'agent');
+    const agent = await assumeRole(endpoint, accounts.b.operator, B, 'AgentRole', 'agent', { settleMs });
     await printCaller('account-b AgentRole', agent, log);
     r.listAgent = await listTools(r.gatewayUrl, agent.credentials);
     printList(r.listAgent, log);
