@@ -50,7 +50,7 @@ static bool s_pause(struct mg_state_feed *f, int ms)
 /* Publishes the rows (or a full rebuild), under the state's write lock so that no local write
  * interleaves. */
 static enum mg_err s_publish(struct mg_state_feed *f, const struct mg_store_changes *ch,
-                             struct mg_errinfo *ei)
+                             uint64_t upto, struct mg_errinfo *ei)
 {
     struct mg_state *st = f->st;
     enum mg_err e = MG_E_OK;
@@ -64,6 +64,8 @@ static enum mg_err s_publish(struct mg_state_feed *f, const struct mg_store_chan
     }
     pthread_mutex_lock(&st->write_lock);
     e = ch->overflow ? mg_state_rebuild(st, ei) : mg_state_apply(st, v, ch->n, ei);
+    if (e == MG_E_OK && upto > st->store_seen)
+        st->store_seen = upto;
     pthread_mutex_unlock(&st->write_lock);
     mg_free(v);
     return e;
@@ -93,7 +95,7 @@ static enum mg_err s_round(struct mg_state_feed *f, uint64_t *applied, bool *cha
         return e;
     }
     if (ch.overflow || ch.n > 0) {
-        e = s_publish(f, &ch, ei);
+        e = s_publish(f, &ch, upto, ei);
         if (!e) {
             *changed = true;
             pthread_mutex_lock(&f->mu);
@@ -161,6 +163,10 @@ enum mg_err mg_state_feed_start(struct mg_state *st, uint64_t after, mg_state_fe
     f->hook = hook;
     f->user = user;
     f->stats.applied = after;
+    pthread_mutex_lock(&st->write_lock);
+    if (after > st->store_seen)
+        st->store_seen = after;
+    pthread_mutex_unlock(&st->write_lock);
     pthread_mutex_init(&f->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

@@ -765,12 +765,60 @@ enum mg_err mg_state_refresh(struct mg_state *st, struct mg_errinfo *ei)
     return e;
 }
 
+/* With write_lock and a store transaction held: the other nodes' commits up to the barrier's
+ * generation applied to the snapshot. */
+static enum mg_err s_catch_up(struct mg_state *st)
+{
+    uint64_t gen = 0;
+    MG_TRY(mg_store_write_barrier(st->store, &gen));
+    uint64_t seen = st->store_seen;
+    while (seen < gen) {
+        struct mg_store_changes ch;
+        uint64_t upto = seen;
+        MG_TRY(mg_store_changes_since(st->store, seen, &ch, &upto));
+        struct mg_errinfo ei = {0};
+        enum mg_err e = MG_E_OK;
+        if (ch.overflow) {
+            e = mg_state_rebuild(st, &ei); /* reads the store as it is: nobody else commits now */
+            upto = gen;
+        } else if (ch.n > 0) {
+            struct mg_snapshot_change *v = mg_calloc(ch.n, sizeof(*v));
+            if (v == NULL) {
+                e = MG_E_NOMEM;
+            } else {
+                for (size_t i = 0; i < ch.n; i++)
+                    v[i] = (struct mg_snapshot_change){ch.v[i].kind, ch.v[i].account, ch.v[i].key};
+                e = mg_state_apply(st, v, ch.n, &ei);
+                mg_free(v);
+            }
+        }
+        mg_store_changes_cleanup(&ch);
+        if (e)
+            return e;
+        if (upto <= seen)
+            break; /* no progress: the log says nothing more */
+        seen = upto;
+    }
+    if (seen > st->store_seen)
+        st->store_seen = seen;
+    return MG_E_OK;
+}
+
 enum mg_err mg_state_write_begin(struct mg_state *st)
 {
     pthread_mutex_lock(&st->write_lock);
     enum mg_err e = mg_store_begin(st->store);
-    if (e)
+    if (e) {
         pthread_mutex_unlock(&st->write_lock);
+        return e;
+    }
+    if (mg_store_shared(st->store)) {
+        e = s_catch_up(st);
+        if (e) {
+            mg_store_rollback(st->store);
+            pthread_mutex_unlock(&st->write_lock);
+        }
+    }
     return e;
 }
 
@@ -781,6 +829,12 @@ enum mg_err mg_state_write_commit(struct mg_state *st, struct mg_errinfo *ei)
         mg_store_rollback(st->store);
         pthread_mutex_unlock(&st->write_lock);
         return mg_errinfo_set(ei, e, "the store could not commit the change");
+    }
+    if (mg_store_shared(st->store)) {
+        /* nobody committed between the barrier and this commit: the snapshot is the store */
+        uint64_t gen = mg_store_generation(st->store);
+        if (gen > st->store_seen)
+            st->store_seen = gen;
     }
     e = mg_state_refresh(st, ei);
     pthread_mutex_unlock(&st->write_lock);

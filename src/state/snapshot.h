@@ -111,6 +111,10 @@ struct mg_state {
     pthread_mutex_t write_lock;    /* one writer at a time, across store write + rebuild */
     pthread_mutex_t build_lock;    /* one snapshot built at a time (each starts from current) */
     uint64_t full_builds, applies; /* counters, for tests and diagnostics */
+    /* The store generation the snapshot reflects at least (write_lock): on a store several nodes
+     * share, a write first brings the snapshot up to the store (mg_state_write_begin); the
+     * change feed moves it too. Never more than the truth: less only costs a read again. */
+    uint64_t store_seen;
 };
 
 MG_MUST_USE enum mg_err mg_state_init(struct mg_state *st, struct mg_store *store,
@@ -138,7 +142,11 @@ MG_MUST_USE enum mg_err mg_state_apply(struct mg_state *st,
 MG_MUST_USE enum mg_err mg_state_refresh(struct mg_state *st, struct mg_errinfo *ei);
 
 /* Writers: begin takes the write lock and a store transaction; commit makes it durable, applies
- * the rows it wrote to the snapshot and publishes before returning (so the client's next request sees it); abort rolls back. */
+ * the rows it wrote to the snapshot and publishes before returning (so the client's next request
+ * sees it); abort rolls back. On a store several nodes share, begin also takes the store's write
+ * barrier (one write transaction at a time over every node) and applies what other nodes
+ * committed and this snapshot lacks, so that the handler's checks (names, client tokens, quotas,
+ * read-modify-write of policies) see exactly the store, as on one node. */
 MG_MUST_USE enum mg_err mg_state_write_begin(struct mg_state *st);
 MG_MUST_USE enum mg_err mg_state_write_commit(struct mg_state *st, struct mg_errinfo *ei);
 void mg_state_write_abort(struct mg_state *st);

@@ -501,7 +501,9 @@ enum mg_err mg_store_changes_since(struct mg_store *s, uint64_t after, struct mg
 {
     memset(out, 0, sizeof(*out));
     *upto_out = after;
-    if (s_holds_tx(s))
+    /* a shared store reads the log on a connection of its own: allowed in a write transaction
+     * (the catch-up after mg_store_write_barrier) */
+    if (s_holds_tx(s) && s->ops->write_barrier == NULL)
         return mg_store_note(MG_E_INVALID, "reading the change log inside a store transaction");
     struct s_feed_read r = {.out = out};
     uint64_t gen = 0, floor = 0;
@@ -576,6 +578,22 @@ enum mg_err mg_store_lease_fence(struct mg_store *s, const char *name, uint64_t 
     if (err == MG_E_CONFLICT)
         return mg_store_note(err, "lease %s is no longer held with token %llu", name,
                              (unsigned long long)token);
+    if (err != MG_E_OK)
+        s->tx_failed = true;
+    return err;
+}
+
+enum mg_err mg_store_write_barrier(struct mg_store *s, uint64_t *gen_out)
+{
+    if (!s_holds_tx(s))
+        return mg_store_note(MG_E_INVALID, "the write barrier needs an open store transaction");
+    if (s->tx_failed)
+        return mg_store_note(MG_E_STORE, "store transaction already failed: roll it back");
+    if (s->ops->write_barrier == NULL) {
+        *gen_out = mg_store_generation(s);
+        return MG_E_OK;
+    }
+    enum mg_err err = s->ops->write_barrier(s, gen_out);
     if (err != MG_E_OK)
         s->tx_failed = true;
     return err;

@@ -190,6 +190,14 @@ MG_MUST_USE enum mg_err mg_store_lease_drop(struct mg_store *s, const char *name
 MG_MUST_USE enum mg_err mg_store_lease_fence(struct mg_store *s, const char *name, uint64_t token,
                                              int lease_ms);
 
+/* In a write transaction, on a store several nodes share: waits until no other node's write
+ * transaction is open (each takes this barrier, held until it ends), then returns in *gen_out the
+ * stored generation, which counts every write committed before. A node that brings its snapshot
+ * up to that generation before it checks names, tokens or quotas sees exactly what the store
+ * holds, as a single node does (mg_state_write_begin does). On a store of one process (SQLite):
+ * the in-memory generation, no I/O. A failure poisons the transaction like a failed write. */
+MG_MUST_USE enum mg_err mg_store_write_barrier(struct mg_store *s, uint64_t *gen_out);
+
 /* True when other processes may share the store (PostgreSQL): leases are real. False on SQLite,
  * whose one process always holds every lease. */
 bool mg_store_shared(const struct mg_store *s);

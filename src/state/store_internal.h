@@ -66,6 +66,8 @@ struct mg_store_ops {
                               int lease_ms, struct mg_store_lease *out);
     enum mg_err (*lease_drop)(struct mg_store *s, const char *name, const char *holder);
     enum mg_err (*lease_fence)(struct mg_store *s, const char *name, uint64_t token, int lease_ms);
+    /* mg_store_write_barrier in the caller's transaction; NULL: one process writes (SQLite). */
+    enum mg_err (*write_barrier)(struct mg_store *s, uint64_t *gen_out);
     /* Chunks (mg_store_chunk_put ...): data NULL deletes every part of the key (MG_E_NOT_FOUND
      * when there was none); chunk_get reads one part (MG_E_NOT_FOUND when absent). */
     enum mg_err (*chunk_write)(struct mg_store *s, const char *kind, const char *account,

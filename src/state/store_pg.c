@@ -22,6 +22,8 @@
 #define S_CONNECT_TIMEOUT "10"
 /* The advisory lock that serializes migrations between nodes ('mcpgate' as a number). */
 #define S_MIGRATION_LOCK "7810661108127262821"
+/* The transaction-scoped lock every node's write transaction takes (mg_store_write_barrier). */
+#define S_WRITE_LOCK "7810661108127262822"
 
 /* Every commit notifies this channel with the new generation (mg_store_wait_change). */
 #define S_CHANNEL "mcpgate_generation"
@@ -51,6 +53,7 @@ enum s_stmt_id {
     S_LEASE_FENCE,
     S_META_INSERT,
     S_META_SWAP,
+    S_WRITE_BARRIER,
     S_STMT_COUNT
 };
 
@@ -149,6 +152,8 @@ static const struct s_stmt_def s_stmts[S_STMT_COUNT] = {
                      "(SELECT count(*) FROM meta WHERE key = $1)",
                      3,
                      {S_OID_TEXT, S_OID_BYTEA, S_OID_BYTEA}},
+    /* held until the transaction ends: one write transaction at a time over every node */
+    [S_WRITE_BARRIER] = {"SELECT pg_advisory_xact_lock(" S_WRITE_LOCK ")", 0, {0}},
 };
 
 struct s_conn {
@@ -1258,6 +1263,23 @@ static enum mg_err s_lease_fence(struct mg_store *s, const char *name, uint64_t 
     return err;
 }
 
+/* In the caller's write transaction: waits for the write lock of every node, then reads the
+ * generation in a statement of its own (READ COMMITTED: it sees every commit made before the lock
+ * was granted). */
+static enum mg_err s_write_barrier(struct mg_store *s, uint64_t *gen_out)
+{
+    struct mg_store_pg *q = s_q(s);
+    struct s_conn *c = &q->writer;
+    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+        return s_fail(q, c, NULL, "waiting for the other nodes' writes");
+    enum mg_err err = MG_E_OK;
+    PQclear(s_run(q, c, S_WRITE_BARRIER, NULL, NULL, PGRES_TUPLES_OK,
+                  "waiting for the other nodes' writes", &err));
+    if (err == MG_E_OK)
+        err = s_read_generation(q, c, gen_out);
+    return err;
+}
+
 /* ---- chunks (unnamed statements: a chunk is megabytes, its statement's parse is not what it
  * costs) ---- */
 
@@ -1374,6 +1396,7 @@ static const struct mg_store_ops s_pg_ops = {
     .lease_take = s_lease_take,
     .lease_drop = s_lease_drop,
     .lease_fence = s_lease_fence,
+    .write_barrier = s_write_barrier,
     .chunk_write = s_chunk_write,
     .chunk_get = s_chunk_get,
 };

@@ -13,6 +13,7 @@ import {
   GetGatewayCommand, ListGatewaysCommand,
 } from '@aws-sdk/client-bedrock-agentcore-control';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { CreateUserCommand, IAMClient, ListUsersCommand } from '@aws-sdk/client-iam';
 import { startCluster } from './lib/cluster.mjs';
 import { connect, mcpAccounts, signedFetch } from './lib/mcp.mjs';
 import { pgAvailable } from './lib/pg.mjs';
@@ -232,6 +233,39 @@ describe('two nodes on PostgreSQL behind nginx', { skip }, () => {
           return l.length ? l : null;
         }, 5000, `${name} listed`);
         assert.deepEqual(items.map((g) => g.gatewayId), [ok[0].value.gatewayId]);
+      }
+    }
+  });
+
+  test('names checked against the store on every node: a target and an IAM user created on both nodes at once', async () => {
+    const c = cl.nodes.map((n) => controlAt(n.endpoint));
+    const g = await c[0].send(new CreateGatewayCommand(createInput(uniq('names'))));
+    await readyAt(cl.nodes[1].endpoint, g.gatewayId);
+    const iam = cl.nodes.map((n) => new IAMClient({ region: REGION, endpoint: n.endpoint, credentials: A.root, maxAttempts: 1 }));
+    for (let i = 0; i < 5; i++) {
+      const tname = uniq(`t${i}`);
+      const input = {
+        gatewayIdentifier: g.gatewayId, name: tname,
+        targetConfiguration: { mcp: { lambda: {
+          lambdaArn: `arn:aws:lambda:${REGION}:${A.id}:function:absent`,
+          toolSchema: { inlinePayload: [{ name: 'x', description: 'x', inputSchema: { type: 'object' } }] } } } },
+        credentialProviderConfigurations: [{ credentialProviderType: 'GATEWAY_IAM_ROLE' }],
+      };
+      const rs = await Promise.allSettled(c.map((x) => x.send(new CreateGatewayTargetCommand(input))));
+      const ok = rs.filter((r) => r.status === 'fulfilled');
+      assert.equal(ok.length, 1, `${tname}: ${rs.map((r) => r.status === 'fulfilled' ? r.value.targetId : r.reason.name).join(', ')}`);
+      const bad = rs.find((r) => r.status === 'rejected');
+      assert.equal(bad.reason.name, 'ConflictException', bad.reason.message);
+
+      const uname = uniq(`u${i}`);
+      const us = await Promise.allSettled(iam.map((x) => x.send(new CreateUserCommand({ UserName: uname }))));
+      const uok = us.filter((r) => r.status === 'fulfilled');
+      assert.equal(uok.length, 1, `${uname}: ${us.map((r) => r.status === 'fulfilled' ? 'ok' : r.reason.name).join(', ')}`);
+      const ubad = us.find((r) => r.status === 'rejected');
+      assert.equal(ubad.reason.name, 'EntityAlreadyExistsException', ubad.reason.message);
+      for (const x of iam) {
+        const users = (await x.send(new ListUsersCommand({}))).Users.filter((u) => u.UserName === uname);
+        assert.deepEqual(users.map((u) => u.UserId), [uok[0].value.User.UserId]);
       }
     }
   });
