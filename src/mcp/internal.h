@@ -5,6 +5,7 @@
  *   jsonrpc.c       parsing and classifying JSON-RPC messages, error and result envelopes
  *   session.c       Mcp-Session-Id tokens and tools/list cursors
  *   revoke.c        ended sessions (DELETE): bounded, in memory, never stored
+ *   ended.c         ended sessions shared through a PostgreSQL store: one bounded row per gateway
  *   tools.c         initialize, ping, tools/list (cursors), tools/call routing, the schema checker
  *   search.c        x_amz_bedrock_agentcore_search (BM25)
  *   lambda_target.c tools/call of Lambda targets (role session, lambda:InvokeFunction, invoke) and

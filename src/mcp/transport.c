@@ -86,8 +86,6 @@ struct s_module {
     bool stop;
     struct mg_mcp_ended_item *pending; /* S_PENDING_MAX */
     size_t n_pending;
-    struct mg_mcp_ended_item *written; /* the last round's items (the flusher's own) */
-    size_t n_written;
 };
 
 #define S_PENDING_MAX 4096 /* DELETEs between two flushes; past it a flood becomes a floor */
@@ -207,27 +205,21 @@ static int s_item_cmp(const void *a, const void *b)
 }
 
 /* Writes the queued DELETEs, one row per gateway, in one transaction; on failure they are queued
- * again (as far as there is room). Two nodes may read a row at once and the later commit would
- * drop the other's sids (read committed), so each round merges the last round's items once more:
- * a sid lost that way is back within a round (a merge that changes nothing writes nothing). */
+ * again (as far as there is room). On a shared store the transaction takes the write barrier
+ * first (mg_state_write_begin), so two nodes merging into the same row never lose each other's
+ * sids. */
 static void s_flush(struct s_module *m)
 {
     pthread_mutex_lock(&m->mu);
-    size_t fresh = m->n_pending, n = fresh + m->n_written;
+    size_t n = m->n_pending;
     struct mg_mcp_ended_item *items = NULL;
     if (n > 0 && (items = mg_malloc(n * sizeof(*items))) != NULL) {
-        if (fresh)
-            mg_memcpy(items, m->pending, fresh * sizeof(*items));
-        if (m->n_written)
-            mg_memcpy(items + fresh, m->written, m->n_written * sizeof(*items));
+        mg_memcpy(items, m->pending, n * sizeof(*items));
         m->n_pending = 0;
     }
     pthread_mutex_unlock(&m->mu);
     if (items == NULL)
         return;
-    /* this round's new items are the next round's check */
-    mg_memcpy(m->written, items, fresh * sizeof(*items));
-    m->n_written = fresh;
     qsort(items, n, sizeof(*items), s_item_cmp);
     struct mg_errinfo ei = {0};
     struct mg_buf row;
@@ -296,7 +288,7 @@ static void *s_flusher_main(void *arg)
         pthread_mutex_lock(&m->mu);
         while (!m->stop && pthread_cond_timedwait(&m->cv, &m->mu, &ts) != ETIMEDOUT) {
         }
-        bool stop = m->stop, any = m->n_pending > 0 || m->n_written > 0;
+        bool stop = m->stop, any = m->n_pending > 0;
         pthread_mutex_unlock(&m->mu);
         if (stop)
             return NULL;
@@ -308,9 +300,8 @@ static void *s_flusher_main(void *arg)
 static enum mg_err s_flusher_start(struct s_module *m)
 {
     m->pending = mg_calloc(S_PENDING_MAX, sizeof(*m->pending));
-    m->written = mg_calloc(S_PENDING_MAX, sizeof(*m->written));
-    if (m->pending == NULL || m->written == NULL)
-        return MG_E_NOMEM; /* freed by s_stop */
+    if (m->pending == NULL)
+        return MG_E_NOMEM;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -377,7 +368,6 @@ static void s_stop(void *state)
         pthread_cond_destroy(&m->cv);
     }
     mg_free(m->pending);
-    mg_free(m->written);
     mg_mcp_roles_free(m->roles);
     mg_mcp_revoke_free(m->revoked);
     for (int i = 0; i < MG_MAX_LOOPS; i++) {

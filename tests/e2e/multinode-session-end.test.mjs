@@ -116,7 +116,8 @@ test('a flood of DELETEs on one gateway keeps its row bounded and ends no other 
       const node = (i + k) % 2 ? node2 : node1;
       const sid = await init(node, gwA);
       assert.ok(sid);
-      assert.equal(await end(node, gwA, sid), 200);
+      // 404 when a floor raised meanwhile (by the flood itself) already ended it
+      assert.ok([200, 404].includes(await end(node, gwA, sid)));
     }));
   }
   await new Promise((r) => setTimeout(r, 600)); // the flushers' rounds
