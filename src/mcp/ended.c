@@ -5,12 +5,15 @@
  * gateway has one bounded row (kind MG_MCP_ENDED_KIND, account = the gateway's account, key = the
  * gateway id):
  *
- *   {"floor": MS, "ended": {"<sid hex>": EXPIRES, ...}}
+ *   {"floor": MS, "issued": MS, "ended": {"<sid hex>": EXPIRES, ...}}
  *
  * floor (epoch milliseconds, 0: none) ends every session of the gateway issued at or before it;
- * ended holds at most MG_MCP_ENDED_MAX sids, each until its own expiry (epoch seconds). When a
- * merge would pass that, the floor rises to now and the list empties: a flood of DELETEs ends
- * only that gateway's sessions, and the row stays small. A row that covers nothing alive any more
+ * ended holds at most MG_MCP_ENDED_MAX sids, each until its own expiry (epoch seconds), and
+ * issued is the latest issue time among them. When a merge would pass that bound, the floor rises
+ * to the latest issue time of the sids it drops (never past now) and the list empties: every
+ * ended session stays ended, the fewest open ones end with them (those of that gateway issued
+ * before the newest ended one), a flood of DELETEs ends only that gateway's sessions, and the row
+ * stays small. A row that covers nothing alive any more
  * is deleted. The transport writes the rows from a flusher (a commit every few hundred ms for
  * every DELETE since); requests read them from the snapshot (a hash lookup). */
 #include <string.h>
@@ -49,6 +52,13 @@ enum mg_err mg_mcp_ended_merge(const json_t *row, const struct mg_mcp_ended_item
     if (ended == NULL)
         return MG_E_NOMEM;
     int64_t now = now_ms / 1000;
+    /* the latest issue time of the sids kept (an old row without it: now, which covers them) */
+    int64_t issued = 0;
+    json_t *old_issued = json_is_object(row) ? json_object_get(row, "issued") : NULL;
+    if (json_is_integer(old_issued))
+        issued = json_integer_value(old_issued);
+    else if (json_is_object(row))
+        issued = now_ms;
     json_t *old = json_is_object(row) ? json_object_get(row, "ended") : NULL;
     const char *sid;
     json_t *v;
@@ -73,11 +83,21 @@ enum mg_err mg_mcp_ended_merge(const json_t *row, const struct mg_mcp_ended_item
             json_decref(ended);
             return MG_E_NOMEM;
         }
+        if (it->issued_ms > issued)
+            issued = it->issued_ms;
     }
     if (json_object_size(ended) > MG_MCP_ENDED_MAX) {
-        floor = now_ms; /* full: every session of this gateway issued until now is ended */
+        /* full: every session of this gateway issued until the newest ended one is ended (with
+         * items the loop above left out, which were issued at or before theirs as well) */
+        for (size_t i = 0; i < n; i++)
+            if (items[i].sid[0] != '\0' && items[i].issued_ms > issued)
+                issued = items[i].issued_ms;
+        if (issued > floor)
+            floor = issued < now_ms ? issued : now_ms;
         json_object_clear(ended);
     }
+    if (json_object_size(ended) == 0)
+        issued = 0;
     if (floor != 0 && floor < now_ms - S_MAX_SESSION_MS)
         floor = 0; /* every session it covers has expired */
     if (floor == 0 && json_object_size(ended) == 0) {
@@ -86,7 +106,7 @@ enum mg_err mg_mcp_ended_merge(const json_t *row, const struct mg_mcp_ended_item
     }
     json_t *doc = json_object();
     if (doc == NULL || !mg_json_set(doc, "floor", json_integer(floor)) ||
-        !mg_json_set(doc, "ended", ended)) {
+        !mg_json_set(doc, "issued", json_integer(issued)) || !mg_json_set(doc, "ended", ended)) {
         json_decref(doc);
         return MG_E_NOMEM;
     }

@@ -162,17 +162,26 @@ static void s_share_end(struct s_module *m, const struct mg_gateway *gw,
     if (m->n_pending == S_PENDING_MAX) {
         const struct mg_mcp_ended_item last = m->pending[m->n_pending - 1];
         size_t w = 0;
-        for (size_t i = 0; i < m->n_pending; i++)
-            if (strcmp(m->pending[i].gateway_id, last.gateway_id) != 0 ||
-                strcmp(m->pending[i].account, last.account) != 0)
-                m->pending[w++] = m->pending[i];
+        int64_t floor = 0; /* the latest issue time (or floor) of the items folded */
+        for (size_t i = 0; i < m->n_pending; i++) {
+            const struct mg_mcp_ended_item *it = &m->pending[i];
+            if (strcmp(it->gateway_id, last.gateway_id) != 0 ||
+                strcmp(it->account, last.account) != 0) {
+                m->pending[w++] = *it;
+                continue;
+            }
+            int64_t t = it->sid[0] ? it->issued_ms : it->floor_ms;
+            if (t > floor)
+                floor = t;
+        }
         struct mg_mcp_ended_item *f = &m->pending[w++];
         *f = last;
         f->sid[0] = '\0';
-        f->floor_ms = mg_now_ms();
+        f->floor_ms = floor;
         m->n_pending = w;
         MG_LOG(MG_LOG_WARN, MG_SUB_MCP,
-               "ended-session queue full: every session of gateway %s issued until now is ended",
+               "ended-session queue full: every session of gateway %s issued until the newest "
+               "ended one is ended",
                last.gateway_id);
     }
     if (m->n_pending < S_PENDING_MAX) {

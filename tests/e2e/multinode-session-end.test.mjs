@@ -158,3 +158,10 @@ test('a deleted gateway\'s row of ended sessions goes with it', { skip }, async 
   await until(async () => (await row(gwA)) === null, 20000, 'the row to go');
   assert.ok(await row(gwB), 'the other gateway keeps its own');
 });
+
+test('both nodes stop cleanly (the flusher writes its last round and exits)', { skip }, async () => {
+  for (const node of [node1, node2]) {
+    await node.stop();
+    assert.ok(!/ERROR: AddressSanitizer|runtime error:/.test(node.stderr()), node.stderr().slice(-2000));
+  }
+});
