@@ -151,7 +151,8 @@ static void s_drop_stored_revocations(struct s_module *m)
 /* ---- ended sessions shared through the store (ended.c) ----------------------------------------- */
 
 /* Queues a DELETE for the flusher. Past S_PENDING_MAX the gateway of the newest item, the likely
- * flooder, has its items folded into one floor at now (fail-closed: more is ended, never less). */
+ * flooder, has its items folded into one floor at their latest issue time (more is ended, never
+ * less). */
 static void s_share_end(struct s_module *m, const struct mg_gateway *gw,
                         const struct mg_mcp_session *s)
 {
@@ -192,6 +193,13 @@ static void s_share_end(struct s_module *m, const struct mg_gateway *gw,
         snprintf(it->sid, sizeof(it->sid), "%s", s->sid);
         it->expires = s->expires;
         it->issued_ms = s->issued_ms;
+    } else {
+        /* every queued item is of another gateway: this node refuses the session, the others
+         * learn of it only at its expiry */
+        MG_LOG(MG_LOG_WARN, MG_SUB_MCP,
+               "ended-session queue full of other gateways: the end of a session of gateway %s "
+               "is not shared",
+               gw->id);
     }
     pthread_mutex_unlock(&m->mu);
 }
