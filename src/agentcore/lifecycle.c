@@ -156,6 +156,10 @@ static enum mg_err s_gateway(const struct mg_env *env, const struct mg_snapshot 
             if (e && e != MG_E_NOT_FOUND)
                 return e;
         }
+        /* the gateway's ended MCP sessions (MG_MCP_ENDED_KIND, mcp/ended.c) go with it */
+        enum mg_err ee = mg_store_delete(env->store, "mcp_session_ended", d->account, d->key);
+        if (ee && ee != MG_E_NOT_FOUND)
+            return ee;
         enum mg_err e = mg_store_delete(env->store, MG_AC_KIND_GATEWAY, d->account, d->key);
         *changed = true;
         MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "gateway %s deleted", d->key);

@@ -5,6 +5,7 @@
  *   jsonrpc.c       parsing and classifying JSON-RPC messages, error and result envelopes
  *   session.c       Mcp-Session-Id tokens and tools/list cursors
  *   revoke.c        ended sessions (DELETE): bounded, in memory, never stored
+ *   ended.c         ended sessions shared through a PostgreSQL store: one bounded row per gateway
  *   tools.c         initialize, ping, tools/list (cursors), tools/call routing, the schema checker
  *   search.c        x_amz_bedrock_agentcore_search (BM25)
  *   lambda_target.c tools/call of Lambda targets (role session, lambda:InvokeFunction, invoke) and
@@ -179,6 +180,28 @@ struct mg_mcp_revoke_stats {
     int64_t global_floor_ms;
 };
 void mg_mcp_revoke_stats(struct mg_mcp_revocations *r, struct mg_mcp_revoke_stats *out);
+
+/* ---- ended sessions shared through the store (ended.c) ------------------------------------- */
+
+#define MG_MCP_ENDED_KIND "mcp_session_ended"
+#define MG_MCP_ENDED_MAX 256 /* sids per gateway row; past it the row's floor rises to now */
+
+/* One DELETE to share (sid set), or a floor (sid empty, floor_ms set). */
+struct mg_mcp_ended_item {
+    char account[64];
+    char gateway_id[128];
+    char sid[33];
+    int64_t expires;   /* epoch seconds */
+    int64_t issued_ms; /* of the session */
+    int64_t floor_ms;  /* 0, or: every session of the gateway issued at or before it is ended */
+};
+/* Whether the gateway's stored row (a snapshot document, or NULL) ends the session. */
+bool mg_mcp_ended_check(const json_t *row, const struct mg_mcp_session *s);
+/* The row (NULL: none yet) with the items of its gateway merged in, expired sids dropped and the
+ * floor raised to now_ms when more than MG_MCP_ENDED_MAX sids would remain; *out NULL when the
+ * row covers nothing any more (delete it). MG_E_NOMEM. */
+MG_MUST_USE enum mg_err mg_mcp_ended_merge(const json_t *row, const struct mg_mcp_ended_item *items,
+                                           size_t n, int64_t now_ms, json_t **out);
 
 /* ---- cursors --------------------------------------------------------------------------------- */
 

@@ -12,7 +12,9 @@
  *             raised to now and loses its entries: a flood ends the flooder's own sessions first;
  *   global    a floor for every gateway: the time this node started (sessions issued before are
  *             refused: they may have been ended while nobody kept the list), raised to now when
- *             the gateway table (`max_gateways`) is full of live floors.
+ *             the gateway table (`max_gateways`) is full of live floors. On a shared
+ *             (PostgreSQL) store it starts at 0: the ended sessions are also kept there, one
+ *             bounded row per gateway (ended.c), and a restarted node reads them.
  *
  * A session refused by a floor answers 404 like an ended one, and MCP clients initialize again.
  * One lock per list guards it all; lookups are O(1) and a DELETE is O(1) but for a sweep of expired

@@ -6,8 +6,12 @@
  *   (403), NONE, or JWT kinds (401) -> method (405) -> Accept (406), Content-Type (415), size (413)
  *   -> MCP-Protocol-Version (400) -> body (400 -32700/-32600) -> session (400 missing, 404 unknown)
  *   -> JSON-RPC methods (200) or notifications/responses only (202). */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -73,7 +77,19 @@ struct s_module {
     struct mg_mcp_roles *roles;         /* role sessions of Lambda targets (lambda_target.c) */
     struct s_cache *cache[MG_MAX_LOOPS];
     struct s_jwt_cache *jwt_cache[MG_MAX_LOOPS];
+    /* A shared (PostgreSQL) store: DELETEs are queued here and written by the flusher (ended.c) */
+    bool shared;
+    pthread_t flusher;
+    bool flusher_started;
+    pthread_mutex_t mu; /* pending, n_pending, stop */
+    pthread_cond_t cv;  /* signalled by stop */
+    bool stop;
+    struct mg_mcp_ended_item *pending; /* S_PENDING_MAX */
+    size_t n_pending;
 };
+
+#define S_PENDING_MAX 4096 /* DELETEs between two flushes; past it a flood becomes a floor */
+#define S_FLUSH_MS 200
 
 /* Earlier versions stored every ended session as a document of kind "mcp_revoked"; the global
  * floor covers them all now, so they go (once, at the first start of this version). */
@@ -132,6 +148,194 @@ static void s_drop_stored_revocations(struct s_module *m)
     }
 }
 
+/* ---- ended sessions shared through the store (ended.c) ----------------------------------------- */
+
+/* Queues a DELETE for the flusher. Past S_PENDING_MAX the gateway of the newest item, the likely
+ * flooder, has its items folded into one floor at their latest issue time (more is ended, never
+ * less). */
+static void s_share_end(struct s_module *m, const struct mg_gateway *gw,
+                        const struct mg_mcp_session *s)
+{
+    if (!m->shared || strlen(gw->account) >= sizeof(m->pending[0].account) ||
+        strlen(gw->id) >= sizeof(m->pending[0].gateway_id))
+        return;
+    pthread_mutex_lock(&m->mu);
+    if (m->n_pending == S_PENDING_MAX) {
+        const struct mg_mcp_ended_item last = m->pending[m->n_pending - 1];
+        size_t w = 0;
+        int64_t floor = 0; /* the latest issue time (or floor) of the items folded */
+        for (size_t i = 0; i < m->n_pending; i++) {
+            const struct mg_mcp_ended_item *it = &m->pending[i];
+            if (strcmp(it->gateway_id, last.gateway_id) != 0 ||
+                strcmp(it->account, last.account) != 0) {
+                m->pending[w++] = *it;
+                continue;
+            }
+            int64_t t = it->sid[0] ? it->issued_ms : it->floor_ms;
+            if (t > floor)
+                floor = t;
+        }
+        struct mg_mcp_ended_item *f = &m->pending[w++];
+        *f = last;
+        f->sid[0] = '\0';
+        f->floor_ms = floor;
+        m->n_pending = w;
+        MG_LOG(MG_LOG_WARN, MG_SUB_MCP,
+               "ended-session queue full: every session of gateway %s issued until the newest "
+               "ended one is ended",
+               last.gateway_id);
+    }
+    if (m->n_pending < S_PENDING_MAX) {
+        struct mg_mcp_ended_item *it = &m->pending[m->n_pending++];
+        memset(it, 0, sizeof(*it));
+        snprintf(it->account, sizeof(it->account), "%s", gw->account);
+        snprintf(it->gateway_id, sizeof(it->gateway_id), "%s", gw->id);
+        snprintf(it->sid, sizeof(it->sid), "%s", s->sid);
+        it->expires = s->expires;
+        it->issued_ms = s->issued_ms;
+    } else {
+        /* every queued item is of another gateway: this node refuses the session, the others
+         * learn of it only at its expiry */
+        MG_LOG(MG_LOG_WARN, MG_SUB_MCP,
+               "ended-session queue full of other gateways: the end of a session of gateway %s "
+               "is not shared",
+               gw->id);
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* Whether the gateway's stored row ends the session (another node's DELETE). */
+static bool s_ended_stored(const struct s_module *m, const struct mg_snapshot *snap,
+                           const struct mg_gateway *gw, const struct mg_mcp_session *s)
+{
+    if (!m->shared || snap == NULL)
+        return false;
+    const struct mg_snapshot_doc *d = mg_snapshot_get(snap, MG_MCP_ENDED_KIND, gw->account, gw->id);
+    return d != NULL && mg_mcp_ended_check(d->doc, s);
+}
+
+static int s_item_cmp(const void *a, const void *b)
+{
+    const struct mg_mcp_ended_item *x = a, *y = b;
+    int c = strcmp(x->account, y->account);
+    return c != 0 ? c : strcmp(x->gateway_id, y->gateway_id);
+}
+
+/* Writes the queued DELETEs, one row per gateway, in one transaction; on failure they are queued
+ * again (as far as there is room). On a shared store the transaction takes the write barrier
+ * first (mg_state_write_begin), so two nodes merging into the same row never lose each other's
+ * sids. */
+static void s_flush(struct s_module *m)
+{
+    pthread_mutex_lock(&m->mu);
+    size_t n = m->n_pending;
+    struct mg_mcp_ended_item *items = NULL;
+    if (n > 0 && (items = mg_malloc(n * sizeof(*items))) != NULL) {
+        mg_memcpy(items, m->pending, n * sizeof(*items));
+        m->n_pending = 0;
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (items == NULL)
+        return;
+    qsort(items, n, sizeof(*items), s_item_cmp);
+    struct mg_errinfo ei = {0};
+    struct mg_buf row;
+    mg_buf_init(&row, 64 * 1024);
+    enum mg_err e = mg_state_write_begin(m->env->state);
+    bool began = e == MG_E_OK;
+    for (size_t i = 0; i < n && e == MG_E_OK;) {
+        size_t j = i + 1;
+        while (j < n && s_item_cmp(&items[i], &items[j]) == 0)
+            j++;
+        const char *acct = items[i].account, *gid = items[i].gateway_id;
+        json_t *old = NULL, *doc = NULL;
+        mg_buf_reset(&row);
+        e = mg_store_get(m->env->store, MG_MCP_ENDED_KIND, acct, gid, &row);
+        if (e == MG_E_OK)
+            old = json_loadb((const char *)row.ptr, row.len, 0, NULL);
+        else if (e == MG_E_NOT_FOUND)
+            e = MG_E_OK;
+        if (e == MG_E_OK)
+            e = mg_mcp_ended_merge(old, items + i, j - i, mg_now_ms(), &doc);
+        if (e == MG_E_OK && doc != NULL && old != NULL && json_equal(old, doc)) {
+            /* unchanged */
+        } else if (e == MG_E_OK && doc != NULL) {
+            char *text = json_dumps(doc, JSON_COMPACT);
+            e = text
+                    ? mg_store_put(m->env->store, MG_MCP_ENDED_KIND, acct, gid, mg_slice_cstr(text))
+                    : MG_E_NOMEM;
+            mg_free(text);
+        } else if (e == MG_E_OK && old != NULL) {
+            e = mg_store_delete(m->env->store, MG_MCP_ENDED_KIND, acct, gid);
+        }
+        json_decref(old);
+        json_decref(doc);
+        i = j;
+    }
+    if (began) {
+        if (e == MG_E_OK)
+            e = mg_state_write_commit(m->env->state, &ei);
+        else
+            mg_state_write_abort(m->env->state);
+    }
+    mg_buf_cleanup(&row);
+    if (e != MG_E_OK) {
+        MG_LOG(MG_LOG_WARN, MG_SUB_MCP, "cannot store ended sessions (retrying): %s",
+               ei.msg[0] ? ei.msg : mg_err_str(e));
+        pthread_mutex_lock(&m->mu);
+        size_t room = S_PENDING_MAX - m->n_pending, k = n < room ? n : room;
+        mg_memcpy(m->pending + m->n_pending, items, k * sizeof(*items));
+        m->n_pending += k;
+        pthread_mutex_unlock(&m->mu);
+    }
+    mg_free(items);
+}
+
+static void *s_flusher_main(void *arg)
+{
+    struct s_module *m = arg;
+    for (;;) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += S_FLUSH_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&m->mu);
+        while (!m->stop && pthread_cond_timedwait(&m->cv, &m->mu, &ts) != ETIMEDOUT) {
+        }
+        bool stop = m->stop, any = m->n_pending > 0;
+        pthread_mutex_unlock(&m->mu);
+        if (stop)
+            return NULL;
+        if (any)
+            s_flush(m);
+    }
+}
+
+static enum mg_err s_flusher_start(struct s_module *m)
+{
+    m->pending = mg_calloc(S_PENDING_MAX, sizeof(*m->pending));
+    if (m->pending == NULL)
+        return MG_E_NOMEM;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&m->flusher, NULL, s_flusher_main, m) != 0) {
+        pthread_mutex_destroy(&m->mu);
+        pthread_cond_destroy(&m->cv);
+        return MG_E_NOMEM;
+    }
+    m->flusher_started = true;
+    return MG_E_OK;
+}
+
+static void s_stop(void *state);
+
 static enum mg_err s_start(const struct mg_env *env, const void *config, void **state,
                            struct mg_errinfo *ei)
 {
@@ -140,10 +344,12 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
     struct s_module *m = mg_calloc(1, sizeof(*m));
     if (m == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
-    /* Sessions issued before this start may have been ended while nobody kept the list:
-     * the global floor refuses them (clients initialize again). */
-    enum mg_err e = mg_mcp_revoke_new(MG_MCP_REVOKE_ENTRIES, MG_MCP_REVOKE_GATEWAYS, mg_now_ms(),
-                                      &m->revoked);
+    /* Sessions issued before this start may have been ended while nobody kept the list: the
+     * global floor refuses them (clients initialize again). A shared store keeps the list
+     * (ended.c), so sessions outlive a restart there. */
+    m->shared = env->store != NULL && mg_store_shared(env->store);
+    enum mg_err e = mg_mcp_revoke_new(MG_MCP_REVOKE_ENTRIES, MG_MCP_REVOKE_GATEWAYS,
+                                      m->shared ? 0 : mg_now_ms(), &m->revoked);
     if (!e && (m->roles = mg_mcp_roles_new()) == NULL)
         e = MG_E_NOMEM;
     if (e) {
@@ -155,6 +361,11 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
     m->lambda = cfg ? cfg->lambda : NULL;
     *state = m;
     s_drop_stored_revocations(m);
+    if (m->shared && s_flusher_start(m) != MG_E_OK) {
+        s_stop(m);
+        *state = NULL;
+        return mg_errinfo_set(ei, MG_E_NOMEM, "cannot start the ended-session flusher");
+    }
     return MG_E_OK;
 }
 
@@ -163,6 +374,17 @@ static void s_stop(void *state)
     struct s_module *m = state;
     if (m == NULL)
         return;
+    if (m->flusher_started) {
+        pthread_mutex_lock(&m->mu);
+        m->stop = true;
+        pthread_cond_signal(&m->cv);
+        pthread_mutex_unlock(&m->mu);
+        pthread_join(m->flusher, NULL);
+        s_flush(m); /* what was ended since the last round */
+        pthread_mutex_destroy(&m->mu);
+        pthread_cond_destroy(&m->cv);
+    }
+    mg_free(m->pending);
     mg_mcp_roles_free(m->roles);
     mg_mcp_revoke_free(m->revoked);
     for (int i = 0; i < MG_MAX_LOOPS; i++) {
@@ -877,7 +1099,8 @@ static void s_post(struct s_module *mod, struct mg_http_exchange *x, struct mg_s
         }
         struct mg_mcp_session s;
         if (!mg_mcp_session_check(mod->env->token_key, *sid, gw->id, a->caller, mg_now(), &s) ||
-            mg_mcp_session_revoked(mod->revoked, &s) || !mg_mcp_gateway_supports(gw, s.version)) {
+            mg_mcp_session_revoked(mod->revoked, &s) || s_ended_stored(mod, snap, gw, &s) ||
+            !mg_mcp_gateway_supports(gw, s.version)) {
             s_http_error(x, 404, -32001, "Session not found");
             goto out;
         }
@@ -999,8 +1222,8 @@ out:
 
 /* ---- DELETE ------------------------------------------------------------------------------------- */
 
-static void s_delete(struct s_module *m, struct mg_http_exchange *x, const struct mg_gateway *gw,
-                     struct s_auth *a)
+static void s_delete(struct s_module *m, struct mg_http_exchange *x, const struct mg_snapshot *snap,
+                     const struct mg_gateway *gw, struct s_auth *a)
 {
     const struct mg_http_req *r = mg_http_request(x);
     if (!gw->has_session_config) {
@@ -1017,7 +1240,7 @@ static void s_delete(struct s_module *m, struct mg_http_exchange *x, const struc
     }
     struct mg_mcp_session s;
     if (!mg_mcp_session_check(m->env->token_key, *sid, gw->id, a->caller, mg_now(), &s) ||
-        mg_mcp_session_revoked(m->revoked, &s)) {
+        mg_mcp_session_revoked(m->revoked, &s) || s_ended_stored(m, snap, gw, &s)) {
         s_http_error(x, 404, -32001, "Session not found");
         return;
     }
@@ -1030,6 +1253,7 @@ static void s_delete(struct s_module *m, struct mg_http_exchange *x, const struc
                      "be ended");
         return;
     }
+    s_share_end(m, gw, &s);
     MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, r->request_id, "session ended on gateway %s", gw->id);
     mg_http_set_status(x, 200);
     mg_http_send(x);
@@ -1072,7 +1296,7 @@ static void s_serve(struct s_module *m, struct mg_http_exchange *x, struct mg_sl
     if (mg_slice_eq_cstr(r->method, "POST")) {
         s_post(m, x, snap, gw, &a);
     } else if (mg_slice_eq_cstr(r->method, "DELETE")) {
-        s_delete(m, x, gw, &a);
+        s_delete(m, x, snap, gw, &a);
     } else {
         /* GET would open the server stream: this gateway sends nothing outside a request (no
          * list_changed), so it offers none, as the spec allows. */
