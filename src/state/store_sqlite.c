@@ -760,6 +760,21 @@ static enum mg_err s_generation_read(struct mg_store *s, bool on_writer, uint64_
     return err;
 }
 
+/* Ends a read: rc's failure (what was being read), the read transaction it opened committed or
+ * rolled back, the connection given back. */
+static enum mg_err s_read_end(struct mg_store_sqlite *q, struct s_conn *c, bool own_tx, int rc,
+                              const char *what)
+{
+    enum mg_err err = rc == SQLITE_OK ? MG_E_OK : s_fail(q, c->db, rc, what);
+    if (own_tx) {
+        int rc2 = s_run(c, rc == SQLITE_OK ? S_COMMIT : S_ROLLBACK);
+        if (rc2 != SQLITE_OK && err == MG_E_OK)
+            err = s_fail(q, c->db, rc2, "ending a read");
+    }
+    s_read_done(q, c);
+    return err;
+}
+
 static enum mg_err s_doc_iter(struct mg_store *s, bool on_writer, const char *kind,
                               const char *account, mg_store_row_fn fn, void *user,
                               uint64_t *gen_out)
@@ -771,7 +786,6 @@ static enum mg_err s_doc_iter(struct mg_store *s, bool on_writer, const char *ki
     sqlite3_stmt *st = NULL;
     bool fresh = false;
     bool own_tx = false;
-    enum mg_err err = MG_E_OK;
     int rc = SQLITE_OK;
     if (gen_out != NULL) {
         /* One read transaction: the rows and the generation come from the same snapshot. */
@@ -815,15 +829,7 @@ static enum mg_err s_doc_iter(struct mg_store *s, bool on_writer, const char *ki
         rc = SQLITE_OK;
 out:
     s_stmt_done(st, fresh);
-    if (rc != SQLITE_OK)
-        err = s_fail(q, c->db, rc, "reading");
-    if (own_tx) {
-        int rc2 = s_run(c, rc == SQLITE_OK ? S_COMMIT : S_ROLLBACK);
-        if (rc2 != SQLITE_OK && err == MG_E_OK)
-            err = s_fail(q, c->db, rc2, "ending a read");
-    }
-    s_read_done(q, c);
-    return err;
+    return s_read_end(q, c, own_tx, rc, "reading");
 }
 
 /* Another process's commit shows only in the file: the generation is read every 50 ms. */
@@ -1002,16 +1008,7 @@ static enum mg_err s_feed_read(struct mg_store *s, uint64_t after, size_t limit,
             rc = SQLITE_OK;
     }
     s_stmt_done(st, fresh);
-    enum mg_err err = MG_E_OK;
-    if (rc != SQLITE_OK)
-        err = s_fail(q, c->db, rc, "reading the change log");
-    if (own_tx) {
-        int rc2 = s_run(c, rc == SQLITE_OK ? S_COMMIT : S_ROLLBACK);
-        if (rc2 != SQLITE_OK && err == MG_E_OK)
-            err = s_fail(q, c->db, rc2, "ending a read");
-    }
-    s_read_done(q, c);
-    return err;
+    return s_read_end(q, c, own_tx, rc, "reading the change log");
 }
 
 static const struct mg_store_ops s_sqlite_ops = {
