@@ -243,11 +243,18 @@ static void s_flush(struct s_module *m)
     mg_buf_init(&row, 64 * 1024);
     enum mg_err e = mg_state_write_begin(m->env->state);
     bool began = e == MG_E_OK;
+    /* under the write lock the snapshot is the store: a gateway deleted meanwhile (its row went
+     * with it) gets no row again */
+    struct mg_snapshot *snap = began ? mg_state_acquire(m->env->state) : NULL;
     for (size_t i = 0; i < n && e == MG_E_OK;) {
         size_t j = i + 1;
         while (j < n && s_item_cmp(&items[i], &items[j]) == 0)
             j++;
         const char *acct = items[i].account, *gid = items[i].gateway_id;
+        if (snap == NULL || mg_agentcore_gateway(snap, mg_slice_cstr(gid)) == NULL) {
+            i = j;
+            continue;
+        }
         json_t *old = NULL, *doc = NULL;
         mg_buf_reset(&row);
         e = mg_store_get(m->env->store, MG_MCP_ENDED_KIND, acct, gid, &row);
@@ -272,6 +279,7 @@ static void s_flush(struct s_module *m)
         json_decref(doc);
         i = j;
     }
+    mg_snapshot_unref(snap);
     if (began) {
         if (e == MG_E_OK)
             e = mg_state_write_commit(m->env->state, &ei);

@@ -154,8 +154,15 @@ test('a restarted node keeps serving sessions opened before, and still refuses e
 
 test('a deleted gateway\'s row of ended sessions goes with it', { skip }, async () => {
   assert.ok(await row(gwA), 'the flooded gateway has a row');
+  // a session ended on node 1 just before node 2 deletes the gateway: node 1's next write of
+  // ended sessions must not bring the row back
+  const sid = await init(node1, gwA);
+  assert.ok(sid, 'a session on the gateway');
+  assert.equal(await end(node1, gwA, sid), 200);
   await control(node2, accounts[0].root).send(new DeleteGatewayCommand({ gatewayIdentifier: gwA.gatewayId }));
   await until(async () => (await row(gwA)) === null, 20000, 'the row to go');
+  await new Promise((r) => setTimeout(r, 1000)); // several of node 1's 200 ms rounds
+  assert.equal(await row(gwA), null, 'no row of ended sessions for a deleted gateway');
   assert.ok(await row(gwB), 'the other gateway keeps its own');
 });
 
