@@ -354,11 +354,22 @@ bool mg_utf8_valid(struct mg_slice s)
     return true;
 }
 
+/* Printable ASCII that a JSON string holds as it is: everything from ' ' to '~' but '"' and
+ * '\\'. */
+static bool s_json_plain(uint8_t c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 enum mg_err mg_buf_append_json_str(struct mg_buf *b, struct mg_slice s)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i = 0, start = 0;
     while (i < s.len) {
+        while (i < s.len && s_json_plain(s.ptr[i]))
+            i++; /* the run is copied with the next escape, or at the end */
+        if (i == s.len)
+            break;
         uint8_t c = s.ptr[i];
         const char *rep = NULL;
         char u[7];

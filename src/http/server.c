@@ -277,6 +277,13 @@ static void s_owned_dispose(void *p)
         mg_free(o->ptr);
 }
 
+/* "server: mcpgate" as an ordinary header: h2o formats its own server_name with sprintf for
+ * every response (globalconf.server_name is left empty). */
+static void s_add_server_header(h2o_req_t *req)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SERVER, NULL, H2O_STRLIT("mcpgate"));
+}
+
 void mg_http_send(struct mg_http_exchange *x)
 {
     if (x->sent)
@@ -287,6 +294,7 @@ void mg_http_send(struct mg_http_exchange *x)
         h2o_req_t *req = x->req;
         req->res.status = x->status ? x->status : 200;
         req->res.reason = s_reason(req->res.status);
+        s_add_server_header(req);
         if (req->res.status == 204 || req->res.status == 304) {
             static h2o_generator_t gen = {NULL, NULL};
             h2o_start_response(req, &gen);
@@ -404,6 +412,7 @@ void mg_http_stream_start(struct mg_http_exchange *x)
     h2o_req_t *req = x->req;
     req->res.status = x->status ? x->status : 200;
     req->res.reason = s_reason(req->res.status);
+    s_add_server_header(req);
     x->generator.proceed = s_stream_proceed;
     x->generator.stop = s_stream_stop;
     h2o_start_response(req, &x->generator);
@@ -558,12 +567,21 @@ static int s_on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     for (size_t i = 0; i < n; i++) {
         h2o_header_t *hd = &req->headers.entries[i];
-        char *name = h2o_mem_alloc_pool(&req->pool, hd->name->len + 1);
-        for (size_t k = 0; k < hd->name->len; k++) {
-            char c = hd->name->base[k];
-            name[k] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+        /* h2o lower-cases the names it parses (HTTP/1 in place, HTTP/2 requires it): the name
+         * is used as it is unless it holds an upper-case letter after all */
+        const char *name = hd->name->base;
+        bool upper = false;
+        for (size_t k = 0; k < hd->name->len && !upper; k++)
+            upper = name[k] >= 'A' && name[k] <= 'Z';
+        if (upper) {
+            char *low = h2o_mem_alloc_pool(&req->pool, hd->name->len + 1);
+            for (size_t k = 0; k < hd->name->len; k++) {
+                char c = hd->name->base[k];
+                low[k] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+            }
+            low[hd->name->len] = 0;
+            name = low;
         }
-        name[hd->name->len] = 0;
         x->headers[o].name = mg_slice_make(name, hd->name->len);
         x->headers[o].value = mg_slice_make(hd->value.base, hd->value.len);
         if (hd->value.len > srv->cfg.max_header_bytes)
@@ -744,7 +762,7 @@ enum mg_err mg_http_start(const struct mg_http_config *cfg, mg_http_handler_fn f
     }
 
     h2o_config_init(&s->globalconf);
-    s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("mcpgate"));
+    s->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("")); /* s_add_server_header */
     s->globalconf.max_request_entity_size = cfg->max_body;
     s->globalconf.http1.req_timeout = cfg->req_timeout_ms;
     s->globalconf.http2.idle_timeout = cfg->idle_timeout_ms;

@@ -15,6 +15,8 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/slice.h"
+#include "base/util.h"
 #include "unit/leaks.h"
 
 /* A pipe that a thread drains into memory, so that the test can read what was written. */
@@ -119,6 +121,50 @@ static void test_base_log_direct_before_start_and_after_stop(void **state)
                                    "\\\"start\\\"\"}\n"));
     assert_null(strstr(s.data, "below the level"));
     assert_int_equal(s.data[0], '{');
+    s_sink_free(&s);
+    g_mg_log_level = saved;
+}
+
+/* The "time" of a line: the calendar part is kept per thread for the second it names, so a new
+ * second (or a pinned clock moved back) must show at once, and the milliseconds every time. */
+static void test_base_log_time_field(void **state)
+{
+    (void)state;
+    enum mg_log_level saved = g_mg_log_level;
+    g_mg_log_level = MG_LOG_INFO;
+    struct s_sink s;
+    s_sink_open(&s, false);
+    mg_time_pin(1796314398); /* 2026-12-03T16:13:18Z */
+    MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "one");
+    MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "two");
+    mg_time_pin(1796314399);
+    MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "three");
+    mg_time_pin(946684799); /* 1999-12-31T23:59:59Z: back in time */
+    MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "four");
+    mg_time_pin(0);
+    MG_LOG(MG_LOG_INFO, MG_SUB_MAIN, "five");
+    int64_t now = mg_now_ms();
+    s_sink_close(&s);
+    assert_non_null(strstr(s.data, "{\"time\":\"2026-12-03T16:13:18.000Z\",\"level\":\"info\","
+                                   "\"sub\":\"main\",\"msg\":\"one\"}\n"));
+    assert_non_null(strstr(s.data, "\"time\":\"2026-12-03T16:13:18.000Z\",\"level\":\"info\","
+                                   "\"sub\":\"main\",\"msg\":\"two\""));
+    assert_non_null(strstr(s.data, "\"time\":\"2026-12-03T16:13:19.000Z\",\"level\":\"info\","
+                                   "\"sub\":\"main\",\"msg\":\"three\""));
+    assert_non_null(strstr(s.data, "\"time\":\"1999-12-31T23:59:59.000Z\",\"level\":\"info\","
+                                   "\"sub\":\"main\",\"msg\":\"four\""));
+    /* the real clock again: the line's time is the one formatted in full, give or take */
+    const char *five = strstr(s.data, "\"msg\":\"five\"");
+    assert_non_null(five);
+    const char *line = five;
+    while (line > s.data && line[-1] != '\n')
+        line--;
+    assert_int_equal(strncmp(line, "{\"time\":\"", 9), 0);
+    int64_t t = 0;
+    assert_true(mg_time_parse_iso8601(mg_slice_make(line + 9, 24), &t));
+    assert_true(t <= now / 1000 + 1 && t >= now / 1000 - 2);
+    assert_int_equal(line[9 + 19], '.');
+    assert_int_equal(line[9 + 23], 'Z');
     s_sink_free(&s);
     g_mg_log_level = saved;
 }
@@ -305,6 +351,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base_log_direct_before_start_and_after_stop),
+        cmocka_unit_test(test_base_log_time_field),
         cmocka_unit_test(test_base_log_order_and_flush_at_stop),
         cmocka_unit_test(test_base_log_many_threads_keep_their_order),
         cmocka_unit_test(test_base_log_full_buffer_drops_and_reports),

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <string.h>
 
 #include "base/alloc.h"
 #include "base/slice.h"
@@ -60,6 +61,39 @@ static void test_base_ct_equal_and_utf8(void **state)
     assert_true(mg_utf8_valid(MG_SLICE_LIT("\xe1\x88\xb4")));
     assert_false(mg_utf8_valid(MG_SLICE_LIT("\xc0\xaf")));
     assert_false(mg_utf8_valid(MG_SLICE_LIT("\xed\xa0\x80")));
+}
+
+/* The JSON string escaper: runs of plain ASCII are copied as they are, everything else escaped
+ * at its place; invalid UTF-8 becomes U+FFFD, valid sequences stay. */
+static void s_json_str_is(const char *in, size_t n, const char *want)
+{
+    struct mg_buf b;
+    mg_buf_init(&b, 4096);
+    assert_int_equal(mg_buf_append_json_str(&b, mg_slice_make(in, n)), MG_E_OK);
+    assert_int_equal(b.len, strlen(want));
+    assert_memory_equal(b.ptr, want, b.len);
+    mg_buf_cleanup(&b);
+}
+
+static void test_base_json_str(void **state)
+{
+    (void)state;
+    s_json_str_is("", 0, "");
+    s_json_str_is("POST /gateways/gw-1/mcp 200 0.123ms", 35, "POST /gateways/gw-1/mcp 200 0.123ms");
+    s_json_str_is("a\"b\\c", 5, "a\\\"b\\\\c");
+    s_json_str_is("\"", 1, "\\\"");
+    s_json_str_is("x\ny\rz\t", 6, "x\\ny\\rz\\t");
+    s_json_str_is("\x01\x1f\x7f~ ", 5, "\\u0001\\u001f\\u007f~ ");
+    s_json_str_is("a\0b", 3, "a\\u0000b");
+    s_json_str_is("caf\xc3\xa9!", 6, "caf\xc3\xa9!");
+    s_json_str_is("\xe1\x88\xb4", 3, "\xe1\x88\xb4");
+    s_json_str_is("x\xc0\xafy", 4, "x\xef\xbf\xbd\xef\xbf\xbdy");
+    s_json_str_is("end\xe1\x88", 5, "end\xef\xbf\xbd\xef\xbf\xbd");
+    /* a limit that the escaped text exceeds */
+    struct mg_buf b;
+    mg_buf_init(&b, 4);
+    assert_int_equal(mg_buf_append_json_str(&b, MG_SLICE_LIT("ab\"c")), MG_E_TOO_LARGE);
+    mg_buf_cleanup(&b);
 }
 
 /* jansson allocates through the counting allocator: a JSON value left live shows in the count,
@@ -121,6 +155,7 @@ int main(void)
         cmocka_unit_test(test_base_buf_limits),
         cmocka_unit_test(test_base_time_roundtrip),
         cmocka_unit_test(test_base_base64),
+        cmocka_unit_test(test_base_json_str),
         cmocka_unit_test(test_base_ct_equal_and_utf8),
         cmocka_unit_test(test_base_json_uses_counting_allocator),
         cmocka_unit_test(test_base_fmt_fails_instead_of_truncating),
