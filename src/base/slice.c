@@ -6,12 +6,6 @@
 
 #include "base/alloc.h"
 
-void mg_memcpy(void *dst, const void *src, size_t n)
-{
-    if (n)
-        memcpy(dst, src, n);
-}
-
 bool mg_fmt(char *out, size_t cap, const char *fmt, ...)
 {
     if (cap == 0)
@@ -33,19 +27,9 @@ void mg_memmove(void *dst, const void *src, size_t n)
         memmove(dst, src, n);
 }
 
-int mg_memcmp(const void *a, const void *b, size_t n)
-{
-    return n ? memcmp(a, b, n) : 0;
-}
-
 void mg_memzero(void *p, size_t n)
 {
     explicit_bzero(p, n); /* never optimised away */
-}
-
-struct mg_slice mg_slice_cstr(const char *s)
-{
-    return (struct mg_slice){(const uint8_t *)s, s ? strlen(s) : 0};
 }
 
 bool mg_slice_eq(struct mg_slice a, struct mg_slice b)
@@ -77,12 +61,6 @@ bool mg_slice_ieq_cstr(struct mg_slice a, const char *s)
         if (s_lower(a.ptr[i]) != s_lower((uint8_t)s[i]))
             return false;
     return true;
-}
-
-bool mg_slice_starts_with(struct mg_slice a, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return a.len >= n && mg_memcmp(a.ptr, prefix, n) == 0;
 }
 
 int mg_slice_cmp(struct mg_slice a, struct mg_slice b)
@@ -242,11 +220,6 @@ enum mg_err mg_buf_append(struct mg_buf *b, const void *p, size_t n)
 enum mg_err mg_buf_append_slice(struct mg_buf *b, struct mg_slice s)
 {
     return mg_buf_append(b, s.ptr, s.len);
-}
-
-enum mg_err mg_buf_append_cstr(struct mg_buf *b, const char *s)
-{
-    return mg_buf_append(b, s, strlen(s));
 }
 
 enum mg_err mg_buf_append_byte(struct mg_buf *b, uint8_t c)

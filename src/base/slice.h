@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "base/err.h"
 
@@ -28,7 +29,12 @@ struct mg_buf {
 #define MG_SLICE_FMT "%.*s"
 #define MG_SLICE_ARG(s) (int)((s).len > INT_MAX ? INT_MAX : (s).len), (const char *)(s).ptr
 
-struct mg_slice mg_slice_cstr(const char *s);
+/* The short helpers below are inline: their callers mostly pass literals, whose length the
+ * compiler then knows (no strlen call per request), and small fixed-size copies become moves. */
+static inline struct mg_slice mg_slice_cstr(const char *s)
+{
+    return (struct mg_slice){(const uint8_t *)s, s ? strlen(s) : 0};
+}
 static inline struct mg_slice mg_slice_make(const void *p, size_t n)
 {
     return (struct mg_slice){(const uint8_t *)p, n};
@@ -36,7 +42,11 @@ static inline struct mg_slice mg_slice_make(const void *p, size_t n)
 bool mg_slice_eq(struct mg_slice a, struct mg_slice b);
 bool mg_slice_eq_cstr(struct mg_slice a, const char *s);
 bool mg_slice_ieq_cstr(struct mg_slice a, const char *s); /* ASCII case-insensitive */
-bool mg_slice_starts_with(struct mg_slice a, const char *prefix);
+static inline bool mg_slice_starts_with(struct mg_slice a, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return a.len >= n && (n == 0 || memcmp(a.ptr, prefix, n) == 0);
+}
 int mg_slice_cmp(struct mg_slice a, struct mg_slice b); /* bytewise, shorter first on tie */
 /* false, in untouched, if n > len */
 bool mg_slice_take(struct mg_slice *in, size_t n, struct mg_slice *out);
@@ -59,7 +69,10 @@ void mg_buf_reset(struct mg_buf *b);
 MG_MUST_USE enum mg_err mg_buf_reserve(struct mg_buf *b, size_t extra);
 MG_MUST_USE enum mg_err mg_buf_append(struct mg_buf *b, const void *p, size_t n);
 MG_MUST_USE enum mg_err mg_buf_append_slice(struct mg_buf *b, struct mg_slice s);
-MG_MUST_USE enum mg_err mg_buf_append_cstr(struct mg_buf *b, const char *s);
+MG_MUST_USE static inline enum mg_err mg_buf_append_cstr(struct mg_buf *b, const char *s)
+{
+    return mg_buf_append(b, s, strlen(s));
+}
 MG_MUST_USE enum mg_err mg_buf_append_byte(struct mg_buf *b, uint8_t c);
 MG_MUST_USE enum mg_err mg_buf_printf(struct mg_buf *b, const char *fmt, ...) MG_PRINTF(2, 3);
 /* Decimal text of v, without printf. */
@@ -101,9 +114,16 @@ static inline int mg_hex_value(uint8_t c)
 MG_MUST_USE bool mg_fmt(char *out, size_t cap, const char *fmt, ...) MG_PRINTF(3, 4);
 
 /* Raw memory helpers: the only place that calls memcpy/memmove/memcmp (scripts/check-source). */
-void mg_memcpy(void *dst, const void *src, size_t n);
+static inline void mg_memcpy(void *dst, const void *src, size_t n)
+{
+    if (n)
+        memcpy(dst, src, n);
+}
 void mg_memmove(void *dst, const void *src, size_t n); /* regions may overlap */
-int mg_memcmp(const void *a, const void *b, size_t n);
+static inline int mg_memcmp(const void *a, const void *b, size_t n)
+{
+    return n ? memcmp(a, b, n) : 0;
+}
 void mg_memzero(void *p, size_t n); /* not optimised away: for secrets */
 
 #endif

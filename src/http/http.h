@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "base/err.h"
 #include "base/slice.h"
@@ -47,7 +48,11 @@ struct mg_http_exchange; /* a request and its response under construction */
 
 const struct mg_http_req *mg_http_request(struct mg_http_exchange *x);
 /* First value of a header (name lower-case), or NULL. */
-const struct mg_slice *mg_http_header(const struct mg_http_req *r, const char *lname);
+const struct mg_slice *mg_http_header_n(const struct mg_http_req *r, const char *lname, size_t n);
+static inline const struct mg_slice *mg_http_header(const struct mg_http_req *r, const char *lname)
+{
+    return mg_http_header_n(r, lname, strlen(lname)); /* a literal's length is known */
+}
 size_t mg_http_header_count(const struct mg_http_req *r, const char *lname);
 
 /* Response building: status, headers, body (owned buffer the handler appends to). A header's

@@ -93,9 +93,8 @@ const struct mg_http_req *mg_http_request(struct mg_http_exchange *x)
     return &x->view;
 }
 
-const struct mg_slice *mg_http_header(const struct mg_http_req *r, const char *lname)
+const struct mg_slice *mg_http_header_n(const struct mg_http_req *r, const char *lname, size_t n)
 {
-    size_t n = strlen(lname);
     for (size_t i = 0; i < r->n_headers; i++)
         if (r->headers[i].name.len == n && mg_memcmp(r->headers[i].name.ptr, lname, n) == 0)
             return &r->headers[i].value;
