@@ -17,7 +17,6 @@
 #include "base/util.h"
 #include "state/store_internal.h"
 
-#define S_READERS_MAX 8
 #define S_PAGE_ROWS 256
 #define S_CONNECT_TIMEOUT "10"
 /* The advisory lock that serializes migrations between nodes ('mcpgate' as a number). */
@@ -167,10 +166,8 @@ struct mg_store_pg {
     char *shown;          /* the URI with its password replaced, for messages */
     char *password;       /* the password as libpq parsed it (NULL: none), scrubbed from messages */
     struct s_conn writer;
-    pthread_mutex_t pool_mu;
-    pthread_cond_t pool_cv;
-    struct s_conn readers[S_READERS_MAX];
-    bool reader_busy[S_READERS_MAX];
+    struct mg_store_pool pool;
+    struct s_conn readers[MG_STORE_READERS];
     pthread_mutex_t listen_mu;
     struct s_conn listener; /* mg_store_wait_change's LISTEN connection (listen_mu) */
     bool listening;         /* LISTEN has run on the listener's current connection */
@@ -407,35 +404,18 @@ static enum mg_err s_conn_ready(const struct mg_store_pg *q, struct s_conn *c, b
     return s_connect(q, c, writer);
 }
 
+static bool s_reader_open(const void *conns, size_t i)
+{
+    return ((const struct mg_store_pg *)conns)->readers[i].pg != NULL;
+}
+
 static enum mg_err s_reader_acquire(struct mg_store_pg *q, struct s_conn **out)
 {
-    pthread_mutex_lock(&q->pool_mu);
-    size_t pick;
-    for (;;) {
-        pick = S_READERS_MAX;
-        for (size_t i = 0; i < S_READERS_MAX; i++) {
-            if (q->reader_busy[i])
-                continue;
-            if (q->readers[i].pg != NULL) {
-                pick = i;
-                break;
-            }
-            if (pick == S_READERS_MAX)
-                pick = i;
-        }
-        if (pick < S_READERS_MAX)
-            break;
-        pthread_cond_wait(&q->pool_cv, &q->pool_mu);
-    }
-    q->reader_busy[pick] = true;
-    pthread_mutex_unlock(&q->pool_mu);
-    struct s_conn *c = &q->readers[pick];
+    size_t i = mg_store_pool_take(&q->pool, s_reader_open, q);
+    struct s_conn *c = &q->readers[i];
     enum mg_err err = s_conn_ready(q, c, false);
     if (err != MG_E_OK) {
-        pthread_mutex_lock(&q->pool_mu);
-        q->reader_busy[pick] = false;
-        pthread_cond_signal(&q->pool_cv);
-        pthread_mutex_unlock(&q->pool_mu);
+        mg_store_pool_give(&q->pool, i);
         return err;
     }
     *out = c;
@@ -444,11 +424,7 @@ static enum mg_err s_reader_acquire(struct mg_store_pg *q, struct s_conn **out)
 
 static void s_reader_release(struct mg_store_pg *q, struct s_conn *c)
 {
-    size_t i = (size_t)(c - q->readers);
-    pthread_mutex_lock(&q->pool_mu);
-    q->reader_busy[i] = false;
-    pthread_cond_signal(&q->pool_cv);
-    pthread_mutex_unlock(&q->pool_mu);
+    mg_store_pool_give(&q->pool, (size_t)(c - q->readers));
 }
 
 /* The connection a read runs on: the writer inside the caller's transaction, else a reader. */
@@ -680,15 +656,14 @@ static enum mg_err s_migrate(struct mg_store_pg *q)
 static void s_destroy(struct mg_store *s)
 {
     struct mg_store_pg *q = s_q(s);
-    for (size_t i = 0; i < S_READERS_MAX; i++)
+    for (size_t i = 0; i < MG_STORE_READERS; i++)
         s_conn_close(&q->readers[i]);
     s_conn_close(&q->writer);
     s_conn_close(&q->listener);
     s_conn_close(&q->leaser);
     pthread_mutex_destroy(&q->lease_mu);
     pthread_mutex_destroy(&q->listen_mu);
-    pthread_cond_destroy(&q->pool_cv);
-    pthread_mutex_destroy(&q->pool_mu);
+    mg_store_pool_destroy(&q->pool);
     mg_store_base_cleanup(&q->base);
     if (q->uri != NULL)
         mg_memzero(q->uri, strlen(q->uri));
@@ -1434,8 +1409,7 @@ enum mg_err mg_store_pg_open(const char *location, struct mg_store **out, struct
         goto out;
     }
     mg_store_base_init(&q->base, &s_pg_ops);
-    pthread_mutex_init(&q->pool_mu, NULL);
-    pthread_cond_init(&q->pool_cv, NULL);
+    mg_store_pool_init(&q->pool);
     pthread_mutex_init(&q->listen_mu, NULL);
     pthread_mutex_init(&q->lease_mu, NULL);
     size_t cap = strlen(location) + 16;
