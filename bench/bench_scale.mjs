@@ -6,8 +6,12 @@
 // tools) and ListGateways answers, against the same restart of a server holding one gateway
 // without targets, measured in alternating rounds in the same run.
 //   MCPGATE_BIN=build/release/mcpgate node bench/bench_scale.mjs
+// The idle rows: IDLE_STARTS (default 3) servers in their default configuration (no --log-level,
+// SQLite in an empty data folder), each measured once it accepts connections and has answered
+// nothing, then after one signed request (ListGateways); the median of each figure.
 // Environment: N (gateways, default 10000), ROUNDS (restarts of each server, default 3),
-// PARALLEL (requests in flight while the state is built, default 8).
+// PARALLEL (requests in flight while the state is built, default 8), IDLE_ONLY=1 (only the idle
+// rows, a few seconds).
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { makeClient } from '../tests/e2e/lib/aws.mjs';
@@ -22,6 +26,7 @@ const {
 const N = Number(process.env.N ?? 10000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const PARALLEL = Number(process.env.PARALLEL ?? 8);
+const IDLE_STARTS = Number(process.env.IDLE_STARTS ?? 3);
 const ARGS = ['--log-level', 'warn'];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -34,7 +39,36 @@ function memory(pid) {
   // Pss: the shared library pages divided among the processes that map them
   const r = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   const pss = Number(/^Pss:\s+(\d+) kB/m.exec(r)[1]);
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon'), pss };
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile'), pss };
+}
+
+/** Idle servers in their default configuration: before any answer and after one signed request;
+ * each figure the median over IDLE_STARTS starts. */
+async function idleRows() {
+  const before = [];
+  const after = [];
+  for (let i = 0; i < IDLE_STARTS; i++) {
+    const accounts = scaleAccounts(1);
+    const gw = await startServer({ accounts, store: 'sqlite' }); // no --log-level: the default
+    try {
+      await sleep(1000); // start-up work done; nothing answered yet (only a TCP connect)
+      before.push(memory(gw.pid));
+      const cp = makeClient(BedrockAgentCoreControlClient, gw, accounts[0].root);
+      await cp.send(new ListGatewaysCommand({}));
+      cp.destroy();
+      await sleep(500);
+      after.push(memory(gw.pid));
+    } finally {
+      await gw.stop();
+    }
+  }
+  const med = (xs) => Object.fromEntries(Object.keys(xs[0]).map((k) => [k, median(xs.map((x) => x[k]))]));
+  const line = (m) => `VmRSS ${mb(m.rss)} MB (RssAnon ${mb(m.anon)}, RssFile ${mb(m.file)}), Pss ${mb(m.pss)} MB`;
+  const b = med(before);
+  const a = med(after);
+  console.log(`RSS idle empty server, default configuration, median of ${IDLE_STARTS} starts: ` +
+    `${line(b)} before any answer; ${line(a)} after one signed ListGateways`);
+  return { before: b, after: a };
 }
 
 /** The CPU time (user + system, ms) the process and its children that ended have used. */
@@ -113,6 +147,8 @@ async function touchAll(gw, accounts, gateways) {
 
 const servers = [];
 try {
+  await idleRows();
+  if (process.env.IDLE_ONLY === '1') process.exit(0);
   // the baseline: one gateway without targets
   const eAccounts = scaleAccounts(1);
   const empty = await startServer({ accounts: eAccounts, args: ARGS });
@@ -152,7 +188,7 @@ try {
 
   console.log(`scale state: ${N} gateways over ${accounts.length} accounts, ${state.targets} targets, ` +
     `${state.targets * 10} tools (built in ${state.seconds} s with ${PARALLEL} in flight)`);
-  console.log(`RSS idle empty server: VmRSS ${mb(idle.rss)} MB, VmHWM ${mb(idle.hwm)} MB, ` +
+  console.log(`RSS idle empty server (--log-level warn, the restart baseline): VmRSS ${mb(idle.rss)} MB, VmHWM ${mb(idle.hwm)} MB, ` +
     `RssAnon ${mb(idle.anon)} MB, Pss ${mb(idle.pss)} MB (the rest is mapped files: the binary and its libraries); ` +
     `after its restarts: ${mb(emptyAfter.rss)} MB`);
   console.log(`RSS after building: VmRSS ${mb(built.rss)} MB, VmHWM ${mb(built.hwm)} MB; ` +

@@ -8,6 +8,7 @@
 #include "http/client.h"
 #include "iam/iam.h"
 #include "issuer/issuer.h"
+#include "mcp/mcp.h"
 #include "oidc/oidc.h"
 #include "state/feed.h"
 #include "vault/vault.h"
@@ -109,6 +110,9 @@ static void s_loop_stop(void *user, int loop)
 {
     struct mg_app *app = user;
     mg_sigv4_thread_cleanup();
+    void *mcp = NULL;
+    if (mg_app_service(app, mg_slice_cstr("mcp"), &mcp) != NULL)
+        mg_mcp_loops_stopped(mcp);
     if (loop >= 0 && loop < MG_MAX_LOOPS)
         mg_state_reader_release(&app->readers[loop]);
 }

@@ -1,5 +1,9 @@
 /* src/http/client.c: outbound HTTP on libcurl's multi interface, one I/O thread per client.
  *
+ * libcurl is loaded (curl_load.h) and the I/O thread started by the first request, under the
+ * client's mutex (s_start_io), so that a server that never calls an upstream maps neither; after
+ * that, a request pays one flag test for it.
+ *
  * mg_http_fetch copies the request into one block and queues it under the client's mutex, then
  * wakes the I/O thread (curl_multi_wakeup). The thread takes the queue, checks each request
  * (URL, scheme, loopback rule, headers), builds its easy handle and adds it to the one multi
@@ -41,7 +45,6 @@
 
 #include <sys/stat.h>
 
-#include <curl/curl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -50,6 +53,7 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "http/curl_load.h"
 #include "http/egress.h"
 
 #define S_MAX_URL 8192                     /* bytes of a URL */
@@ -92,14 +96,16 @@ struct s_xfer {
 };
 
 struct mg_http_client {
-    CURLM *multi;
-    pthread_t thread;
+    CURLM *multi;     /* NULL until the first request (s_start_io) */
+    pthread_t thread; /* valid once started */
     pthread_mutex_t mu;
     /* under mu */
     struct s_xfer *q_head, *q_tail;
     size_t n_total; /* queued + in flight + completing */
     bool stopping;
-    bool joined; /* the I/O thread has ended (mg_http_client_shutdown) */
+    bool joined;  /* the I/O thread has ended (mg_http_client_shutdown) */
+    bool started; /* libcurl loaded, multi and thread created (at the first request) */
+    bool failed;  /* ... and that failed for good (libcurl cannot be loaded) */
     /* the I/O thread's own */
     struct s_xfer *active; /* added to the multi handle */
     /* operator CA stores, immutable after creation */
@@ -113,14 +119,6 @@ struct s_ca_host {
     char host[MG_HTTP_CLIENT_MAX_CA_HOST + 1];
     X509_STORE *store; /* system + every-host bundles + this host's */
 };
-
-static pthread_once_t s_curl_once = PTHREAD_ONCE_INIT;
-static CURLcode s_curl_init_rc = CURLE_FAILED_INIT;
-
-static void s_curl_init(void)
-{
-    s_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* --- the response ------------------------------------------------------------------------- */
 
@@ -333,10 +331,10 @@ static CURLcode s_ssl_ctx(CURL *easy, void *ssl_ctx, void *user)
 static enum mg_err s_check_url(struct s_xfer *x)
 {
     struct mg_http_out_resp *r = &x->resp;
-    x->cu = curl_url();
+    x->cu = g_mg_curl.url();
     if (x->cu == NULL)
         return MG_E_NOMEM;
-    CURLUcode uc = curl_url_set(x->cu, CURLUPART_URL, x->url, 0);
+    CURLUcode uc = g_mg_curl.url_set(x->cu, CURLUPART_URL, x->url, 0);
     if (uc == CURLUE_OUT_OF_MEMORY)
         return MG_E_NOMEM;
     if (uc != CURLUE_OK) {
@@ -344,24 +342,24 @@ static enum mg_err s_check_url(struct s_xfer *x)
         return MG_E_INVALID;
     }
     char *part = NULL;
-    if (curl_url_get(x->cu, CURLUPART_USER, &part, 0) == CURLUE_OK ||
-        curl_url_get(x->cu, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK ||
-        curl_url_get(x->cu, CURLUPART_OPTIONS, &part, 0) == CURLUE_OK) {
-        curl_free(part);
+    if (g_mg_curl.url_get(x->cu, CURLUPART_USER, &part, 0) == CURLUE_OK ||
+        g_mg_curl.url_get(x->cu, CURLUPART_PASSWORD, &part, 0) == CURLUE_OK ||
+        g_mg_curl.url_get(x->cu, CURLUPART_OPTIONS, &part, 0) == CURLUE_OK) {
+        g_mg_curl.free(part);
         s_resp_fail(r, MG_E_INVALID, "URLs with user information are refused");
         return MG_E_INVALID;
     }
-    if (curl_url_get(x->cu, CURLUPART_SCHEME, &part, 0) != CURLUE_OK) {
+    if (g_mg_curl.url_get(x->cu, CURLUPART_SCHEME, &part, 0) != CURLUE_OK) {
         s_resp_fail(r, MG_E_INVALID, "URL without a scheme");
         return MG_E_INVALID;
     }
     bool https = strcasecmp(part, "https") == 0, http = strcasecmp(part, "http") == 0;
-    curl_free(part);
+    g_mg_curl.free(part);
     if (!https && !http) {
         s_resp_fail(r, MG_E_INVALID, "only http and https URLs are allowed");
         return MG_E_INVALID;
     }
-    if (curl_url_get(x->cu, CURLUPART_HOST, &part, 0) != CURLUE_OK) {
+    if (g_mg_curl.url_get(x->cu, CURLUPART_HOST, &part, 0) != CURLUE_OK) {
         s_resp_fail(r, MG_E_INVALID, "URL without a host");
         return MG_E_INVALID;
     }
@@ -418,7 +416,7 @@ static enum mg_err s_check_header(const char *line, bool *has_ctype, bool *has_e
 
 static enum mg_err s_append_slist(struct s_xfer *x, const char *line)
 {
-    struct curl_slist *s = curl_slist_append(x->slist, line);
+    struct curl_slist *s = g_mg_curl.slist_append(x->slist, line);
     if (s == NULL)
         return MG_E_NOMEM;
     x->slist = s;
@@ -447,13 +445,13 @@ static enum mg_err s_build_headers(struct s_xfer *x)
 
 #define S_SET(opt, val)                                                                            \
     do {                                                                                           \
-        if (curl_easy_setopt(x->easy, (opt), (val)) != CURLE_OK)                                   \
+        if (g_mg_curl.easy_setopt(x->easy, (opt), (val)) != CURLE_OK)                              \
             return MG_E_INTERNAL;                                                                  \
     } while (0)
 
 static enum mg_err s_build_easy(struct s_xfer *x)
 {
-    x->easy = curl_easy_init();
+    x->easy = g_mg_curl.easy_init();
     if (x->easy == NULL)
         return MG_E_NOMEM;
     S_SET(CURLOPT_PRIVATE, (void *)x);
@@ -519,12 +517,12 @@ static void s_list_remove(struct mg_http_client *c, struct s_xfer *x)
 static void s_complete(struct mg_http_client *c, struct s_xfer *x)
 {
     if (x->easy) {
-        curl_easy_cleanup(x->easy);
+        g_mg_curl.easy_cleanup(x->easy);
         x->easy = NULL;
     }
-    curl_slist_free_all(x->slist);
-    curl_url_cleanup(x->cu);
-    curl_free(x->host);
+    g_mg_curl.slist_free_all(x->slist);
+    g_mg_curl.url_cleanup(x->cu);
+    g_mg_curl.free(x->host);
     struct mg_http_out_resp resp = x->resp; /* moved: the callee owns the buffers */
     mg_http_out_cb cb = x->cb;
     void *arg = x->arg;
@@ -539,7 +537,7 @@ static void s_fill_result(struct s_xfer *x, CURLcode rc)
 {
     struct mg_http_out_resp *r = &x->resp;
     long status = 0;
-    (void)curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    (void)g_mg_curl.easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     if (rc == CURLE_OK) {
         r->err = MG_E_OK;
         r->status = status;
@@ -575,7 +573,7 @@ static void s_fill_result(struct s_xfer *x, CURLcode rc)
     if (rc == CURLE_OPERATION_TIMEDOUT) {
         r->timed_out = true;
         curl_off_t connected = 0;
-        (void)curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &connected);
+        (void)g_mg_curl.easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &connected);
         bool connecting = connected == 0 && x->connect_ms < x->timeout_ms;
         if (!mg_fmt(r->msg, sizeof(r->msg), "%s after %ld ms",
                     connecting ? "connect timed out" : "timed out",
@@ -584,12 +582,12 @@ static void s_fill_result(struct s_xfer *x, CURLcode rc)
         return;
     }
     long oserr = 0;
-    (void)curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
+    (void)g_mg_curl.easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
     if (rc == CURLE_COULDNT_CONNECT && oserr == ECONNREFUSED) {
         s_resp_fail(r, MG_E_UPSTREAM, "connection refused");
         return;
     }
-    const char *what = curl_easy_strerror(rc);
+    const char *what = g_mg_curl.easy_strerror(rc);
     bool tls = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||
                rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM;
     /* curl's own detail names hosts, never queries; only TLS failures need it */
@@ -606,7 +604,7 @@ static void s_start(struct mg_http_client *c, struct s_xfer *x)
         e = s_build_headers(x);
     if (!e)
         e = s_build_easy(x);
-    if (!e && curl_multi_add_handle(c->multi, x->easy) != CURLM_OK)
+    if (!e && g_mg_curl.multi_add_handle(c->multi, x->easy) != CURLM_OK)
         e = MG_E_INTERNAL;
     if (e) {
         if (x->resp.err == MG_E_OK)
@@ -626,13 +624,13 @@ static void s_read_done(struct mg_http_client *c)
 {
     CURLMsg *m;
     int left = 0;
-    while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+    while ((m = g_mg_curl.multi_info_read(c->multi, &left)) != NULL) {
         if (m->msg != CURLMSG_DONE)
             continue;
         struct s_xfer *x = NULL;
-        (void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        (void)g_mg_curl.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
         CURLcode rc = m->data.result; /* m is invalid after remove_handle */
-        (void)curl_multi_remove_handle(c->multi, x->easy);
+        (void)g_mg_curl.multi_remove_handle(c->multi, x->easy);
         s_list_remove(c, x);
         s_fill_result(x, rc);
         s_complete(c, x);
@@ -662,16 +660,16 @@ static void *s_thread(void *arg)
         if (stopping)
             break;
         int running = 0;
-        CURLMcode mc = curl_multi_perform(c->multi, &running);
+        CURLMcode mc = g_mg_curl.multi_perform(c->multi, &running);
         s_read_done(c);
         if (mc == CURLM_OK)
-            mc = curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
+            mc = g_mg_curl.multi_poll(c->multi, NULL, 0, 1000, NULL);
         if (mc != CURLM_OK)
-            MG_LOG(MG_LOG_ERROR, MG_SUB_HTTP, "outbound http: %s", curl_multi_strerror(mc));
+            MG_LOG(MG_LOG_ERROR, MG_SUB_HTTP, "outbound http: %s", g_mg_curl.multi_strerror(mc));
     }
     while (c->active) {
         struct s_xfer *x = c->active;
-        (void)curl_multi_remove_handle(c->multi, x->easy);
+        (void)g_mg_curl.multi_remove_handle(c->multi, x->easy);
         s_list_remove(c, x);
         mg_buf_cleanup(&x->resp.body);
         mg_buf_cleanup(&x->resp.headers);
@@ -769,7 +767,7 @@ static enum mg_err s_ca_store(const struct mg_http_client_config *cfg, const cha
     /* libcurl's own defaults: partial chains (a trusted intermediate is an anchor), trusted
      * certificates first */
     (void)X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_TRUSTED_FIRST);
-    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    const curl_version_info_data *v = g_mg_curl.version_info(CURLVERSION_NOW);
     const char *cainfo = v->age >= CURLVERSION_SEVENTH ? v->cainfo : NULL;
     const char *capath = v->age >= CURLVERSION_SEVENTH ? v->capath : NULL;
     const char *bad = NULL;
@@ -851,6 +849,10 @@ static enum mg_err s_ca_init(struct mg_http_client *c, const struct mg_http_clie
     if (cfg->n_cas > MG_HTTP_CLIENT_MAX_CAS || cfg->cas == NULL)
         return mg_errinfo_set(ei, MG_E_INVALID, "more than %d outbound CA bundles",
                               MG_HTTP_CLIENT_MAX_CAS);
+    /* the system store is where libcurl looks for it (s_ca_store): load libcurl now */
+    struct mg_errinfo lei;
+    if (mg_curl_load(&lei) != MG_E_OK)
+        return mg_errinfo_set(ei, MG_E_INVALID, "outbound CA bundles need libcurl: %s", lei.msg);
     size_t n_hosts = 0;
     for (size_t i = 0; i < cfg->n_cas; i++) {
         const struct mg_http_ca *ca = &cfg->cas[i];
@@ -907,11 +909,6 @@ enum mg_err mg_http_client_new_with(struct mg_http_client **out,
                                     const struct mg_http_client_config *cfg, struct mg_errinfo *ei)
 {
     *out = NULL;
-    pthread_once(&s_curl_once, s_curl_init);
-    if (s_curl_init_rc != CURLE_OK)
-        return mg_errinfo_set(ei, MG_E_INTERNAL,
-                              "cannot start the outbound HTTP client: libcurl: %s",
-                              curl_easy_strerror(s_curl_init_rc));
     struct mg_http_client *c = mg_calloc(1, sizeof(*c));
     if (c == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM,
@@ -940,29 +937,49 @@ enum mg_err mg_http_client_new_with(struct mg_http_client **out,
         mg_free(c);
         return e;
     }
-    c->multi = curl_multi_init();
-    if (c->multi == NULL) {
-        s_ca_free(c);
-        mg_free(c);
-        return mg_errinfo_set(ei, MG_E_NOMEM,
-                              "cannot start the outbound HTTP client: no libcurl multi handle");
-    }
-    (void)curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)S_MAX_HOST_CONNECTIONS);
-    (void)curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                            (long)S_MAX_TOTAL_CONNECTIONS);
-    (void)curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)S_MAX_CACHED_CONNECTIONS);
     pthread_mutex_init(&c->mu, NULL);
-    int rc = pthread_create(&c->thread, NULL, s_thread, c);
-    if (rc != 0) {
-        pthread_mutex_destroy(&c->mu);
-        curl_multi_cleanup(c->multi);
-        s_ca_free(c);
-        mg_free(c);
-        return mg_errinfo_set(ei, MG_E_INTERNAL,
-                              "cannot start the outbound HTTP client: thread: %s", strerror(rc));
-    }
     *out = c;
     return MG_E_OK;
+}
+
+/* Under c->mu, at the first request: loads libcurl (once per process), creates the multi handle
+ * and starts the I/O thread. A failure is remembered (c->failed): every later request is refused
+ * at once, and the reason was logged once (curl_load.h). */
+static enum mg_err s_start_io(struct mg_http_client *c)
+{
+    if (c->started)
+        return MG_E_OK;
+    if (c->failed)
+        return MG_E_UPSTREAM;
+    struct mg_errinfo ei;
+    enum mg_err e = mg_curl_load(&ei);
+    if (!e) {
+        c->multi = g_mg_curl.multi_init();
+        if (c->multi == NULL)
+            e = MG_E_NOMEM;
+    }
+    if (!e) {
+        (void)g_mg_curl.multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                                     (long)S_MAX_HOST_CONNECTIONS);
+        (void)g_mg_curl.multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                                     (long)S_MAX_TOTAL_CONNECTIONS);
+        (void)g_mg_curl.multi_setopt(c->multi, CURLMOPT_MAXCONNECTS,
+                                     (long)S_MAX_CACHED_CONNECTIONS);
+        int rc = pthread_create(&c->thread, NULL, s_thread, c);
+        if (rc != 0) {
+            MG_LOG(MG_LOG_ERROR, MG_SUB_HTTP, "cannot start the outbound HTTP thread: %s",
+                   strerror(rc));
+            g_mg_curl.multi_cleanup(c->multi);
+            c->multi = NULL;
+            return MG_E_NOMEM; /* a later request tries again */
+        }
+        c->started = true;
+        return MG_E_OK;
+    }
+    if (e == MG_E_NOMEM)
+        return e; /* a later request tries again */
+    c->failed = true;
+    return MG_E_UPSTREAM;
 }
 
 void mg_http_client_shutdown(struct mg_http_client *c)
@@ -970,13 +987,13 @@ void mg_http_client_shutdown(struct mg_http_client *c)
     if (c == NULL)
         return;
     pthread_mutex_lock(&c->mu);
-    bool joined = c->joined;
+    bool joined = c->joined || !c->started; /* no request ever started the thread */
     c->stopping = true;
     c->joined = true;
     pthread_mutex_unlock(&c->mu);
     if (joined)
         return;
-    (void)curl_multi_wakeup(c->multi);
+    (void)g_mg_curl.multi_wakeup(c->multi);
     pthread_join(c->thread, NULL);
 }
 
@@ -995,7 +1012,8 @@ void mg_http_client_free(struct mg_http_client *c)
     if (c == NULL)
         return;
     mg_http_client_shutdown(c);
-    curl_multi_cleanup(c->multi);
+    if (c->multi != NULL)
+        g_mg_curl.multi_cleanup(c->multi);
     pthread_mutex_destroy(&c->mu);
     s_ca_free(c);
     mg_free(c);
@@ -1089,6 +1107,8 @@ enum mg_err mg_http_fetch(struct mg_http_client *c, const struct mg_http_out_req
         e = MG_E_INTERNAL;
     else if (c->n_total >= MG_HTTP_CLIENT_MAX_IN_FLIGHT)
         e = MG_E_UPSTREAM;
+    else
+        e = s_start_io(c); /* a flag test once started */
     if (!e) {
         c->n_total++;
         if (c->q_tail)
@@ -1102,7 +1122,7 @@ enum mg_err mg_http_fetch(struct mg_http_client *c, const struct mg_http_out_req
         mg_free(x);
         return e;
     }
-    (void)curl_multi_wakeup(c->multi);
+    (void)g_mg_curl.multi_wakeup(c->multi);
     return MG_E_OK;
 }
 
@@ -1131,7 +1151,10 @@ void mg_http_fetch_sync(struct mg_http_client *c, const struct mg_http_out_req *
         s_resp_fail(resp, MG_E_INTERNAL, "no outbound HTTP client");
         return;
     }
-    if (pthread_equal(pthread_self(), c->thread)) {
+    pthread_mutex_lock(&c->mu);
+    bool own = c->started && pthread_equal(pthread_self(), c->thread);
+    pthread_mutex_unlock(&c->mu);
+    if (own) {
         s_resp_fail(resp, MG_E_INTERNAL, "a blocking fetch on the client's own thread");
         return;
     }
@@ -1140,8 +1163,11 @@ void mg_http_fetch_sync(struct mg_http_client *c, const struct mg_http_out_req *
     pthread_cond_init(&w.cv, NULL);
     enum mg_err e = mg_http_fetch(c, req, s_on_sync, &w);
     if (e) {
+        struct mg_errinfo lei;
+        bool nolib = e == MG_E_UPSTREAM && mg_curl_load(&lei) != MG_E_OK;
         s_resp_fail(resp, e,
                     e == MG_E_NOMEM      ? "out of memory"
+                    : nolib              ? lei.msg
                     : e == MG_E_UPSTREAM ? "too many outbound requests in flight"
                                          : "the outbound HTTP client is stopping");
     } else {

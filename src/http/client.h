@@ -101,7 +101,9 @@ struct mg_http_client_config {
     size_t n_allow;
 };
 
-/* Starts the I/O thread. cfg NULL: no operator CA bundles. Each bundle is read here: a file that
+/* Creates a client. libcurl is loaded and the I/O thread started by the first mg_http_fetch
+ * (or here, when cfg names CA bundles: MG_E_INVALID when libcurl cannot be loaded). cfg NULL: no
+ * operator CA bundles. Each bundle is read here: a file that
  * cannot be read, holds no certificate or a malformed one, or a host that is not a host name,
  * fails with MG_E_INVALID and a message naming it ("outbound CA bundle FILE: ..."). Otherwise
  * MG_E_NOMEM / MG_E_INTERNAL with the reason in ei. */
@@ -124,8 +126,9 @@ bool mg_http_client_stopped(struct mg_http_client *c);
 
 /* Starts a request. On MG_E_OK, cb will run exactly once (a request refused by the rules above
  * completes with err MG_E_INVALID); on any other return, cb never runs: MG_E_NOMEM (out of
- * memory), MG_E_UPSTREAM (too many requests queued or in flight, MG_HTTP_CLIENT_MAX_IN_FLIGHT),
- * MG_E_INTERNAL (c, req or cb NULL, or the client is stopping). Never blocks. */
+ * memory), MG_E_UPSTREAM (too many requests queued or in flight, MG_HTTP_CLIENT_MAX_IN_FLIGHT;
+ * or libcurl cannot be loaded: logged once, with the package to install), MG_E_INTERNAL (c, req
+ * or cb NULL, or the client is stopping). Never blocks, but the first request loads libcurl. */
 MG_MUST_USE enum mg_err mg_http_fetch(struct mg_http_client *c, const struct mg_http_out_req *req,
                                       mg_http_out_cb cb, void *arg);
 /* Sends a request and waits for its answer (resp filled as for the callback; clean it up).

@@ -16,4 +16,8 @@ struct mg_mcp_config {
 struct mg_service;
 extern const struct mg_service mg_mcp_service;
 
+/* The event loops are stopping (the process ends): DELETEs still waiting for their end to be
+ * stored are no longer answered. Any thread; service_state is the service's state. */
+void mg_mcp_loops_stopped(void *service_state);
+
 #endif

@@ -81,15 +81,26 @@ struct s_module {
     bool shared;
     pthread_t flusher;
     bool flusher_started;
-    pthread_mutex_t mu; /* pending, n_pending, stop */
-    pthread_cond_t cv;  /* signalled by stop */
+    pthread_mutex_t mu; /* pending, n_pending, waiters, n_waiters, kick, stop, loops_gone */
+    pthread_cond_t cv;  /* signalled by a waiting DELETE and by stop */
+    bool kick;          /* a DELETE waits: flush now */
     bool stop;
+    bool loops_gone; /* the event loops stopped: waiting DELETEs are no longer answered */
     struct mg_mcp_ended_item *pending; /* S_PENDING_MAX */
     size_t n_pending;
+    struct s_waiter *waiters; /* DELETEs answered once their end is stored */
+    size_t n_waiters;
+};
+
+/* A DELETE whose answer waits for the flush that stores its end. */
+struct s_waiter {
+    struct mg_http_exchange *x;
+    struct s_waiter *next;
 };
 
 #define S_PENDING_MAX 4096 /* DELETEs between two flushes; past it a flood becomes a floor */
 #define S_FLUSH_MS 200
+#define S_WAITERS_MAX 4096 /* past it a DELETE is answered at once (its end is still queued) */
 
 /* Earlier versions stored every ended session as a document of kind "mcp_revoked"; the global
  * floor covers them all now, so they go (once, at the first start of this version). */
@@ -148,17 +159,16 @@ static void s_drop_stored_revocations(struct s_module *m)
     }
 }
 
+static void s_http_error(struct mg_http_exchange *x, int status, int code, const char *msg);
+
 /* ---- ended sessions shared through the store (ended.c) ----------------------------------------- */
 
 /* Queues a DELETE for the flusher. Past S_PENDING_MAX the gateway of the newest item, the likely
  * flooder, has its items folded into one floor at their latest issue time (more is ended, never
  * less). */
 static void s_share_end(struct s_module *m, const struct mg_gateway *gw,
-                        const struct mg_mcp_session *s)
+                        const struct mg_mcp_session *s, struct s_waiter *waiter)
 {
-    if (!m->shared || strlen(gw->account) >= sizeof(m->pending[0].account) ||
-        strlen(gw->id) >= sizeof(m->pending[0].gateway_id))
-        return;
     pthread_mutex_lock(&m->mu);
     if (m->n_pending == S_PENDING_MAX) {
         const struct mg_mcp_ended_item last = m->pending[m->n_pending - 1];
@@ -193,6 +203,15 @@ static void s_share_end(struct s_module *m, const struct mg_gateway *gw,
         snprintf(it->sid, sizeof(it->sid), "%s", s->sid);
         it->expires = s->expires;
         it->issued_ms = s->issued_ms;
+        if (waiter != NULL) {
+            /* answered by the flush that takes this item (or a floor folded from it) */
+            waiter->next = m->waiters;
+            m->waiters = waiter;
+            m->n_waiters++;
+            m->kick = true;
+            pthread_cond_signal(&m->cv);
+            waiter = NULL;
+        }
     } else {
         /* every queued item is of another gateway: this node refuses the session, the others
          * learn of it only at its expiry */
@@ -202,6 +221,46 @@ static void s_share_end(struct s_module *m, const struct mg_gateway *gw,
                gw->id);
     }
     pthread_mutex_unlock(&m->mu);
+    if (waiter != NULL) { /* not queued: answered now */
+        mg_http_set_status(waiter->x, 200);
+        mg_http_send(waiter->x);
+        mg_free(waiter);
+    }
+}
+
+static void s_end_stored(void *arg, struct mg_http_exchange *x)
+{
+    (void)arg;
+    if (!mg_http_gone(x))
+        mg_http_set_status(x, 200);
+    mg_http_send(x);
+}
+
+static void s_end_not_stored(void *arg, struct mg_http_exchange *x)
+{
+    (void)arg;
+    if (!mg_http_gone(x))
+        s_http_error(x, 503, MG_JSONRPC_INTERNAL_ERROR,
+                     "Service unavailable: the session is ended on this server, but the store "
+                     "could not record it for the others yet (retrying)");
+    else
+        mg_http_send(x);
+}
+
+/* Answers the DELETEs whose ends the flush took, on their loops; nothing once the loops stopped
+ * (the process is ending: their connections go with it). */
+static void s_answer(struct s_module *m, struct s_waiter *w, bool stored)
+{
+    pthread_mutex_lock(&m->mu);
+    bool gone = m->loops_gone;
+    for (struct s_waiter *n = w; n != NULL && !gone; n = n->next)
+        mg_http_resume_from_thread(n->x, stored ? s_end_stored : s_end_not_stored, m);
+    pthread_mutex_unlock(&m->mu);
+    while (w != NULL) {
+        struct s_waiter *next = w->next;
+        mg_free(w);
+        w = next;
+    }
 }
 
 /* Whether the gateway's stored row ends the session (another node's DELETE). */
@@ -230,10 +289,15 @@ static void s_flush(struct s_module *m)
     pthread_mutex_lock(&m->mu);
     size_t n = m->n_pending;
     struct mg_mcp_ended_item *items = NULL;
+    struct s_waiter *waiters = NULL;
     if (n > 0 && (items = mg_malloc(n * sizeof(*items))) != NULL) {
         mg_memcpy(items, m->pending, n * sizeof(*items));
         m->n_pending = 0;
+        waiters = m->waiters;
+        m->waiters = NULL;
+        m->n_waiters = 0;
     }
+    m->kick = false;
     pthread_mutex_unlock(&m->mu);
     if (items == NULL)
         return;
@@ -296,6 +360,7 @@ static void s_flush(struct s_module *m)
         m->n_pending += k;
         pthread_mutex_unlock(&m->mu);
     }
+    s_answer(m, waiters, e == MG_E_OK);
     mg_free(items);
 }
 
@@ -311,7 +376,7 @@ static void *s_flusher_main(void *arg)
             ts.tv_nsec -= 1000000000L;
         }
         pthread_mutex_lock(&m->mu);
-        while (!m->stop && pthread_cond_timedwait(&m->cv, &m->mu, &ts) != ETIMEDOUT) {
+        while (!m->stop && !m->kick && pthread_cond_timedwait(&m->cv, &m->mu, &ts) != ETIMEDOUT) {
         }
         bool stop = m->stop, any = m->n_pending > 0;
         pthread_mutex_unlock(&m->mu);
@@ -377,6 +442,16 @@ static enum mg_err s_start(const struct mg_env *env, const void *config, void **
     return MG_E_OK;
 }
 
+void mg_mcp_loops_stopped(void *service_state)
+{
+    struct s_module *m = service_state;
+    if (m == NULL || !m->flusher_started)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->loops_gone = true;
+    pthread_mutex_unlock(&m->mu);
+}
+
 static void s_stop(void *state)
 {
     struct s_module *m = state;
@@ -388,7 +463,8 @@ static void s_stop(void *state)
         pthread_cond_signal(&m->cv);
         pthread_mutex_unlock(&m->mu);
         pthread_join(m->flusher, NULL);
-        s_flush(m); /* what was ended since the last round */
+        mg_mcp_loops_stopped(m); /* the loops are gone by now */
+        s_flush(m);              /* what was ended since the last round */
         pthread_mutex_destroy(&m->mu);
         pthread_cond_destroy(&m->cv);
     }
@@ -1261,10 +1337,27 @@ static void s_delete(struct s_module *m, struct mg_http_exchange *x, const struc
                      "be ended");
         return;
     }
-    s_share_end(m, gw, &s);
     MG_LOG_REQ(MG_LOG_INFO, MG_SUB_MCP, r->request_id, "session ended on gateway %s", gw->id);
-    mg_http_set_status(x, 200);
-    mg_http_send(x);
+    if (!m->shared || strlen(gw->account) >= sizeof(m->pending[0].account) ||
+        strlen(gw->id) >= sizeof(m->pending[0].gateway_id)) {
+        mg_http_set_status(x, 200);
+        mg_http_send(x);
+        return;
+    }
+    /* Several nodes: the answer waits until the end is in the store, so every node refuses the
+     * session once the client has its 200 (the flusher is woken at once; DELETEs arriving
+     * meanwhile share its next transaction). */
+    struct s_waiter *w = NULL;
+    pthread_mutex_lock(&m->mu);
+    bool room = m->n_waiters < S_WAITERS_MAX;
+    pthread_mutex_unlock(&m->mu);
+    if (room && (w = mg_calloc(1, sizeof(*w))) != NULL)
+        w->x = x;
+    s_share_end(m, gw, &s, w);
+    if (w == NULL) {
+        mg_http_set_status(x, 200);
+        mg_http_send(x);
+    }
 }
 
 /* ---- entry ------------------------------------------------------------------------------------ */

@@ -75,6 +75,54 @@ void mg_store_base_cleanup(struct mg_store *s)
     pthread_mutex_destroy(&s->write_mu);
 }
 
+void mg_store_pool_init(struct mg_store_pool *p)
+{
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    for (size_t i = 0; i < MG_STORE_READERS; i++)
+        p->busy[i] = false;
+}
+
+void mg_store_pool_destroy(struct mg_store_pool *p)
+{
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+}
+
+size_t mg_store_pool_take(struct mg_store_pool *p, bool (*is_open)(const void *conns, size_t i),
+                          const void *conns)
+{
+    pthread_mutex_lock(&p->mu);
+    size_t pick;
+    for (;;) {
+        pick = MG_STORE_READERS;
+        for (size_t i = 0; i < MG_STORE_READERS; i++) {
+            if (p->busy[i])
+                continue;
+            if (is_open(conns, i)) {
+                pick = i;
+                break;
+            }
+            if (pick == MG_STORE_READERS)
+                pick = i;
+        }
+        if (pick < MG_STORE_READERS)
+            break;
+        pthread_cond_wait(&p->cv, &p->mu);
+    }
+    p->busy[pick] = true;
+    pthread_mutex_unlock(&p->mu);
+    return pick;
+}
+
+void mg_store_pool_give(struct mg_store_pool *p, size_t i)
+{
+    pthread_mutex_lock(&p->mu);
+    p->busy[i] = false;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
 void mg_store_changes_cleanup(struct mg_store_changes *c)
 {
     for (size_t i = 0; i < c->n; i++)

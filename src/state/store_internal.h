@@ -97,6 +97,23 @@ bool mg_store_feed_listed(const struct mg_store *s);
  * generations <= *floor go, the floor becomes *floor). */
 bool mg_store_feed_prune_due(uint64_t gen, uint64_t *floor);
 
+/* A backend's read connections are MG_STORE_READERS index-numbered slots; the pool says which
+ * are lent out. Opening and closing the connections stays with the backend. */
+#define MG_STORE_READERS 8
+struct mg_store_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool busy[MG_STORE_READERS];
+};
+void mg_store_pool_init(struct mg_store_pool *p);
+void mg_store_pool_destroy(struct mg_store_pool *p);
+/* Lends a free slot, waiting until one is free; a slot whose connection is open
+ * (is_open(conns, i)) before one that was never opened. */
+size_t mg_store_pool_take(struct mg_store_pool *p, bool (*is_open)(const void *conns, size_t i),
+                          const void *conns);
+/* Gives slot i back and wakes one waiter. */
+void mg_store_pool_give(struct mg_store_pool *p, size_t i);
+
 /* Called by a backend's open on its embedded base. */
 void mg_store_base_init(struct mg_store *s, const struct mg_store_ops *ops);
 void mg_store_base_cleanup(struct mg_store *s);

@@ -6,8 +6,9 @@
  * connection reconnects. Leases (mg_store_lease_*) live in the table leases, taken and renewed on
  * a connection of their own.
  * Lists page through the primary key (a bounded number of rows in memory at once) inside one
- * REPEATABLE READ transaction, so that the pages and the generation are one consistent read. */
-#include <libpq-fe.h>
+ * REPEATABLE READ transaction, so that the pages and the generation are one consistent read.
+ * libpq is loaded when the first PostgreSQL store opens (pq_load.h): its functions are called
+ * through g_mg_pq. */
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,9 +16,9 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "state/pq_load.h"
 #include "state/store_internal.h"
 
-#define S_READERS_MAX 8
 #define S_PAGE_ROWS 256
 #define S_CONNECT_TIMEOUT "10"
 /* The advisory lock that serializes migrations between nodes ('mcpgate' as a number). */
@@ -167,10 +168,8 @@ struct mg_store_pg {
     char *shown;          /* the URI with its password replaced, for messages */
     char *password;       /* the password as libpq parsed it (NULL: none), scrubbed from messages */
     struct s_conn writer;
-    pthread_mutex_t pool_mu;
-    pthread_cond_t pool_cv;
-    struct s_conn readers[S_READERS_MAX];
-    bool reader_busy[S_READERS_MAX];
+    struct mg_store_pool pool;
+    struct s_conn readers[MG_STORE_READERS];
     pthread_mutex_t listen_mu;
     struct s_conn listener; /* mg_store_wait_change's LISTEN connection (listen_mu) */
     bool listening;         /* LISTEN has run on the listener's current connection */
@@ -295,14 +294,15 @@ static enum mg_err s_fail(const struct mg_store_pg *q, const struct s_conn *c, c
                           const char *doing)
 {
     char detail[300];
-    const char *primary = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *primary = res != NULL ? g_mg_pq.PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                                      : NULL;
     s_clean_message(q,
                     primary != NULL ? primary
-                    : c->pg != NULL ? PQerrorMessage(c->pg)
+                    : c->pg != NULL ? g_mg_pq.PQerrorMessage(c->pg)
                                     : NULL,
                     detail, sizeof(detail));
-    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+    const char *state = res != NULL ? g_mg_pq.PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (c->pg == NULL || g_mg_pq.PQstatus(c->pg) != CONNECTION_OK)
         return mg_store_fail(MG_E_UNAVAILABLE,
                              "lost the connection to PostgreSQL %s while %s: %s; the next call "
                              "reconnects",
@@ -340,7 +340,7 @@ static void s_notice(void *arg, const char *message)
 static void s_conn_close(struct s_conn *c)
 {
     if (c->pg != NULL)
-        PQfinish(c->pg);
+        g_mg_pq.PQfinish(c->pg);
     c->pg = NULL;
     memset(c->prepared, 0, sizeof(c->prepared));
 }
@@ -349,15 +349,15 @@ static void s_conn_close(struct s_conn *c)
 static enum mg_err s_exec(const struct mg_store_pg *q, const struct s_conn *c, const char *sql,
                           ExecStatusType want, const char *doing, PGresult **res_out)
 {
-    PGresult *res = PQexecParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 1);
+    PGresult *res = g_mg_pq.PQexecParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 1);
     enum mg_err err = MG_E_OK;
-    if (PQresultStatus(res) != want)
+    if (g_mg_pq.PQresultStatus(res) != want)
         err = s_fail(q, c, res, doing);
     if (err == MG_E_OK && res_out != NULL) {
         *res_out = res;
         return MG_E_OK;
     }
-    PQclear(res);
+    g_mg_pq.PQclear(res);
     return err;
 }
 
@@ -370,24 +370,24 @@ static enum mg_err s_connect(const struct mg_store_pg *q, struct s_conn *c, bool
         "connect_timeout",     "application_name", "client_encoding", "keepalives_idle",
         "keepalives_interval", "keepalives_count", "dbname",          NULL};
     const char *vals[] = {S_CONNECT_TIMEOUT, "mcpgate", "UTF8", "30", "10", "3", q->uri, NULL};
-    c->pg = PQconnectdbParams(keys, vals, 1);
+    c->pg = g_mg_pq.PQconnectdbParams(keys, vals, 1);
     if (c->pg == NULL)
         return mg_store_fail(MG_E_NOMEM, "out of memory connecting to PostgreSQL %s", q->shown);
-    if (PQstatus(c->pg) != CONNECTION_OK) {
+    if (g_mg_pq.PQstatus(c->pg) != CONNECTION_OK) {
         char detail[300];
-        s_clean_message(q, PQerrorMessage(c->pg), detail, sizeof(detail));
+        s_clean_message(q, g_mg_pq.PQerrorMessage(c->pg), detail, sizeof(detail));
         s_conn_close(c);
         return mg_store_fail(MG_E_UNAVAILABLE, "cannot connect to PostgreSQL %s: %s", q->shown,
                              detail[0] ? detail : "unknown error");
     }
-    PQsetNoticeProcessor(c->pg, s_notice, NULL);
+    g_mg_pq.PQsetNoticeProcessor(c->pg, s_notice, NULL);
     /* The writer's commits wait for the WAL flush whatever the server's default; readers never
      * write. client_encoding is checked: names are sent as UTF-8. */
     enum mg_err err = s_exec(q, c,
                              writer ? "SET synchronous_commit TO on"
                                     : "SET default_transaction_read_only TO on",
                              PGRES_COMMAND_OK, "configuring the connection", NULL);
-    if (err == MG_E_OK && PQclientEncoding(c->pg) != pg_char_to_encoding("UTF8"))
+    if (err == MG_E_OK && g_mg_pq.PQclientEncoding(c->pg) != g_mg_pq.pg_char_to_encoding("UTF8"))
         err = mg_store_fail(MG_E_STORE,
                             "PostgreSQL %s: the connection does not use UTF-8 (remove "
                             "client_encoding from the URI)",
@@ -400,42 +400,25 @@ static enum mg_err s_connect(const struct mg_store_pg *q, struct s_conn *c, bool
 /* Reconnects c when it was never connected or its connection was lost. */
 static enum mg_err s_conn_ready(const struct mg_store_pg *q, struct s_conn *c, bool writer)
 {
-    if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK)
+    if (c->pg != NULL && g_mg_pq.PQstatus(c->pg) == CONNECTION_OK)
         return MG_E_OK;
     if (c->pg != NULL)
         MG_LOG(MG_LOG_WARN, MG_SUB_STORE, "reconnecting to PostgreSQL %s", q->shown);
     return s_connect(q, c, writer);
 }
 
+static bool s_reader_open(const void *conns, size_t i)
+{
+    return ((const struct mg_store_pg *)conns)->readers[i].pg != NULL;
+}
+
 static enum mg_err s_reader_acquire(struct mg_store_pg *q, struct s_conn **out)
 {
-    pthread_mutex_lock(&q->pool_mu);
-    size_t pick;
-    for (;;) {
-        pick = S_READERS_MAX;
-        for (size_t i = 0; i < S_READERS_MAX; i++) {
-            if (q->reader_busy[i])
-                continue;
-            if (q->readers[i].pg != NULL) {
-                pick = i;
-                break;
-            }
-            if (pick == S_READERS_MAX)
-                pick = i;
-        }
-        if (pick < S_READERS_MAX)
-            break;
-        pthread_cond_wait(&q->pool_cv, &q->pool_mu);
-    }
-    q->reader_busy[pick] = true;
-    pthread_mutex_unlock(&q->pool_mu);
-    struct s_conn *c = &q->readers[pick];
+    size_t i = mg_store_pool_take(&q->pool, s_reader_open, q);
+    struct s_conn *c = &q->readers[i];
     enum mg_err err = s_conn_ready(q, c, false);
     if (err != MG_E_OK) {
-        pthread_mutex_lock(&q->pool_mu);
-        q->reader_busy[pick] = false;
-        pthread_cond_signal(&q->pool_cv);
-        pthread_mutex_unlock(&q->pool_mu);
+        mg_store_pool_give(&q->pool, i);
         return err;
     }
     *out = c;
@@ -444,11 +427,7 @@ static enum mg_err s_reader_acquire(struct mg_store_pg *q, struct s_conn **out)
 
 static void s_reader_release(struct mg_store_pg *q, struct s_conn *c)
 {
-    size_t i = (size_t)(c - q->readers);
-    pthread_mutex_lock(&q->pool_mu);
-    q->reader_busy[i] = false;
-    pthread_cond_signal(&q->pool_cv);
-    pthread_mutex_unlock(&q->pool_mu);
+    mg_store_pool_give(&q->pool, (size_t)(c - q->readers));
 }
 
 /* The connection a read runs on: the writer inside the caller's transaction, else a reader. */
@@ -456,7 +435,7 @@ static enum mg_err s_read_conn(struct mg_store_pg *q, bool on_writer, struct s_c
 {
     if (on_writer) {
         *out = &q->writer;
-        if (q->writer.pg == NULL || PQstatus(q->writer.pg) != CONNECTION_OK)
+        if (q->writer.pg == NULL || g_mg_pq.PQstatus(q->writer.pg) != CONNECTION_OK)
             return s_fail(q, &q->writer, NULL, "reading");
         return MG_E_OK;
     }
@@ -469,7 +448,7 @@ static enum mg_err s_read_conn(struct mg_store_pg *q, bool on_writer, struct s_c
 static bool s_read_again(const struct mg_store_pg *q, struct s_conn *c, enum mg_err err)
 {
     if (err != MG_E_UNAVAILABLE || c == &q->writer ||
-        (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK))
+        (c->pg != NULL && g_mg_pq.PQstatus(c->pg) == CONNECTION_OK))
         return false;
     return s_conn_ready(q, c, false) == MG_E_OK;
 }
@@ -492,20 +471,20 @@ static PGresult *s_run(const struct mg_store_pg *q, struct s_conn *c, enum s_stm
     snprintf(name, sizeof(name), "mg_%d", (int)id);
     const struct s_stmt_def *d = &s_stmts[id];
     if (!c->prepared[id]) {
-        PGresult *res = PQprepare(c->pg, name, d->sql, d->nparams, d->types);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        PGresult *res = g_mg_pq.PQprepare(c->pg, name, d->sql, d->nparams, d->types);
+        if (g_mg_pq.PQresultStatus(res) != PGRES_COMMAND_OK) {
             *err = s_fail(q, c, res, "preparing a statement");
-            PQclear(res);
+            g_mg_pq.PQclear(res);
             return NULL;
         }
-        PQclear(res);
+        g_mg_pq.PQclear(res);
         c->prepared[id] = true;
     }
     static const int formats[5] = {1, 1, 1, 1, 1};
-    PGresult *res = PQexecPrepared(c->pg, name, d->nparams, vals, lens, formats, 1);
-    if (PQresultStatus(res) != want) {
+    PGresult *res = g_mg_pq.PQexecPrepared(c->pg, name, d->nparams, vals, lens, formats, 1);
+    if (g_mg_pq.PQresultStatus(res) != want) {
         *err = s_fail(q, c, res, doing);
-        PQclear(res);
+        g_mg_pq.PQclear(res);
         return NULL;
     }
     *err = MG_E_OK;
@@ -524,9 +503,9 @@ static void s_be64(int64_t v, char out[8])
 /* A binary int8 column, or false when it is not one. */
 static bool s_get_i64(const PGresult *res, int row, int col, int64_t *out)
 {
-    if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != 8)
+    if (g_mg_pq.PQgetisnull(res, row, col) || g_mg_pq.PQgetlength(res, row, col) != 8)
         return false;
-    const unsigned char *p = (const unsigned char *)PQgetvalue(res, row, col);
+    const unsigned char *p = (const unsigned char *)g_mg_pq.PQgetvalue(res, row, col);
     uint64_t u = 0;
     for (int i = 0; i < 8; i++)
         u = (u << 8) | p[i];
@@ -576,9 +555,11 @@ static enum mg_err s_migrate_locked(struct mg_store_pg *q)
                   "SELECT to_regclass('schema_migrations') IS NOT NULL, "
                   "to_regclass('documents') IS NOT NULL OR to_regclass('meta') IS NOT NULL",
                   PGRES_TUPLES_OK, "reading the schema", &res));
-    bool have = PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 1 && PQgetvalue(res, 0, 0)[0];
-    bool tables = PQntuples(res) == 1 && PQgetlength(res, 0, 1) == 1 && PQgetvalue(res, 0, 1)[0];
-    PQclear(res);
+    bool have = g_mg_pq.PQntuples(res) == 1 && g_mg_pq.PQgetlength(res, 0, 0) == 1 &&
+                g_mg_pq.PQgetvalue(res, 0, 0)[0];
+    bool tables = g_mg_pq.PQntuples(res) == 1 && g_mg_pq.PQgetlength(res, 0, 1) == 1 &&
+                  g_mg_pq.PQgetvalue(res, 0, 1)[0];
+    g_mg_pq.PQclear(res);
     res = NULL;
     if (!have && tables)
         return mg_store_fail(MG_E_STORE,
@@ -593,12 +574,12 @@ static enum mg_err s_migrate_locked(struct mg_store_pg *q)
                       PGRES_COMMAND_OK, "creating the schema", NULL));
     MG_TRY(s_exec(q, c, "SELECT version::int8 FROM schema_migrations ORDER BY version",
                   PGRES_TUPLES_OK, "reading the schema", &res));
-    int n = PQntuples(res);
+    int n = g_mg_pq.PQntuples(res);
     bool applied[64] = {false};
     for (int i = 0; i < n; i++) {
         int64_t v = 0;
         if (!s_get_i64(res, i, 0, &v) || !s_known_version(v)) {
-            PQclear(res);
+            g_mg_pq.PQclear(res);
             return mg_store_fail(MG_E_STORE,
                                  "PostgreSQL %s has schema migration %lld, which this mcpgate "
                                  "(knowing migrations up to %d) does not: it was written by a "
@@ -609,7 +590,7 @@ static enum mg_err s_migrate_locked(struct mg_store_pg *q)
             if (g_mg_store_pg_migrations[k].version == v)
                 applied[k] = true;
     }
-    PQclear(res);
+    g_mg_pq.PQclear(res);
     for (size_t i = 0; i < g_mg_store_pg_migration_count && i < 64; i++) {
         const struct mg_store_migration *m = &g_mg_store_pg_migrations[i];
         if (applied[i])
@@ -617,17 +598,17 @@ static enum mg_err s_migrate_locked(struct mg_store_pg *q)
         MG_LOG(MG_LOG_INFO, MG_SUB_STORE, "applying migration %s to PostgreSQL %s", m->name,
                q->shown);
         /* The migration's text is fixed in the binary (no input in it); several statements. */
-        res = PQexec(c->pg, m->sql);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        res = g_mg_pq.PQexec(c->pg, m->sql);
+        if (g_mg_pq.PQresultStatus(res) != PGRES_COMMAND_OK) {
             char detail[300];
-            const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-            s_clean_message(q, primary != NULL ? primary : PQerrorMessage(c->pg), detail,
+            const char *primary = g_mg_pq.PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+            s_clean_message(q, primary != NULL ? primary : g_mg_pq.PQerrorMessage(c->pg), detail,
                             sizeof(detail));
-            PQclear(res);
+            g_mg_pq.PQclear(res);
             return mg_store_fail(MG_E_STORE, "migration %s failed on PostgreSQL %s: %s", m->name,
                                  q->shown, detail);
         }
-        PQclear(res);
+        g_mg_pq.PQclear(res);
         char version[4], ms[8];
         /* version is an integer column: int4 in binary. */
         uint32_t v = (uint32_t)m->version;
@@ -640,14 +621,14 @@ static enum mg_err s_migrate_locked(struct mg_store_pg *q)
         const int lens[3] = {4, (int)strlen(m->name), 8};
         const int formats[3] = {1, 1, 1};
         const Oid types[3] = {23u, S_OID_TEXT, S_OID_INT8};
-        res = PQexecParams(c->pg,
-                           "INSERT INTO schema_migrations (version, name, applied_ms) "
-                           "VALUES ($1, $2, $3)",
-                           3, types, vals, lens, formats, 1);
+        res = g_mg_pq.PQexecParams(c->pg,
+                                   "INSERT INTO schema_migrations (version, name, applied_ms) "
+                                   "VALUES ($1, $2, $3)",
+                                   3, types, vals, lens, formats, 1);
         enum mg_err err = MG_E_OK;
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        if (g_mg_pq.PQresultStatus(res) != PGRES_COMMAND_OK)
             err = s_fail(q, c, res, "recording a migration");
-        PQclear(res);
+        g_mg_pq.PQclear(res);
         if (err != MG_E_OK)
             return err;
     }
@@ -666,12 +647,12 @@ static enum mg_err s_migrate(struct mg_store_pg *q)
         err = s_migrate_locked(q);
         if (err == MG_E_OK)
             err = s_exec(q, c, "COMMIT", PGRES_COMMAND_OK, "migrating", NULL);
-        if (err != MG_E_OK && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
-            PQclear(PQexec(c->pg, "ROLLBACK"));
+        if (err != MG_E_OK && g_mg_pq.PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+            g_mg_pq.PQclear(g_mg_pq.PQexec(c->pg, "ROLLBACK"));
     }
     /* A lost connection drops the lock by itself. */
-    if (PQstatus(c->pg) == CONNECTION_OK)
-        PQclear(PQexec(c->pg, "SELECT pg_advisory_unlock(" S_MIGRATION_LOCK ")"));
+    if (g_mg_pq.PQstatus(c->pg) == CONNECTION_OK)
+        g_mg_pq.PQclear(g_mg_pq.PQexec(c->pg, "SELECT pg_advisory_unlock(" S_MIGRATION_LOCK ")"));
     return err;
 }
 
@@ -680,15 +661,14 @@ static enum mg_err s_migrate(struct mg_store_pg *q)
 static void s_destroy(struct mg_store *s)
 {
     struct mg_store_pg *q = s_q(s);
-    for (size_t i = 0; i < S_READERS_MAX; i++)
+    for (size_t i = 0; i < MG_STORE_READERS; i++)
         s_conn_close(&q->readers[i]);
     s_conn_close(&q->writer);
     s_conn_close(&q->listener);
     s_conn_close(&q->leaser);
     pthread_mutex_destroy(&q->lease_mu);
     pthread_mutex_destroy(&q->listen_mu);
-    pthread_cond_destroy(&q->pool_cv);
-    pthread_mutex_destroy(&q->pool_mu);
+    mg_store_pool_destroy(&q->pool);
     mg_store_base_cleanup(&q->base);
     if (q->uri != NULL)
         mg_memzero(q->uri, strlen(q->uri));
@@ -704,13 +684,14 @@ static enum mg_err s_tx_begin(struct mg_store *s)
 {
     struct mg_store_pg *q = s_q(s);
     MG_TRY(s_conn_ready(q, &q->writer, true));
-    if (PQtransactionStatus(q->writer.pg) != PQTRANS_IDLE)
-        PQclear(PQexec(q->writer.pg, "ROLLBACK")); /* left over from a failed call */
+    if (g_mg_pq.PQtransactionStatus(q->writer.pg) != PQTRANS_IDLE)
+        g_mg_pq.PQclear(
+            g_mg_pq.PQexec(q->writer.pg, "ROLLBACK")); /* left over from a failed call */
     enum mg_err err = s_exec(q, &q->writer, "BEGIN", PGRES_COMMAND_OK,
                              "starting a write transaction", NULL);
     /* A connection the server dropped while it sat idle (a restart, an administrator) shows only
      * now: nothing was written yet, so connect again and begin once more. */
-    if (err == MG_E_UNAVAILABLE && PQstatus(q->writer.pg) != CONNECTION_OK) {
+    if (err == MG_E_UNAVAILABLE && g_mg_pq.PQstatus(q->writer.pg) != CONNECTION_OK) {
         MG_TRY(s_conn_ready(q, &q->writer, true));
         err = s_exec(q, &q->writer, "BEGIN", PGRES_COMMAND_OK, "starting a write transaction",
                      NULL);
@@ -722,8 +703,8 @@ static void s_tx_rollback(struct mg_store *s)
 {
     struct mg_store_pg *q = s_q(s);
     struct s_conn *c = &q->writer;
-    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK ||
-        PQtransactionStatus(c->pg) == PQTRANS_IDLE)
+    if (c->pg == NULL || g_mg_pq.PQstatus(c->pg) != CONNECTION_OK ||
+        g_mg_pq.PQtransactionStatus(c->pg) == PQTRANS_IDLE)
         return; /* nothing to roll back: the server drops the transaction of a lost connection */
     (void)s_exec(q, c, "ROLLBACK", PGRES_COMMAND_OK, "rolling back a transaction", NULL);
 }
@@ -736,9 +717,9 @@ static enum mg_err s_tx_commit(struct mg_store *s, bool bump, uint64_t *gen_out)
     struct mg_store_pg *q = s_q(s);
     struct s_conn *c = &q->writer;
     enum mg_err err = MG_E_OK;
-    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+    if (c->pg == NULL || g_mg_pq.PQstatus(c->pg) != CONNECTION_OK)
         return s_fail(q, c, NULL, "committing");
-    if (PQtransactionStatus(c->pg) != PQTRANS_INTRANS) {
+    if (g_mg_pq.PQtransactionStatus(c->pg) != PQTRANS_INTRANS) {
         s_tx_rollback(s);
         return mg_store_fail(MG_E_STORE,
                              "transaction on PostgreSQL %s was aborted by the database after an "
@@ -750,12 +731,12 @@ static enum mg_err s_tx_commit(struct mg_store *s, bool bump, uint64_t *gen_out)
         if (res == NULL)
             goto out;
         int64_t v = 0;
-        if (PQntuples(res) != 1 || !s_get_i64(res, 0, 0, &v) || v < 0)
+        if (g_mg_pq.PQntuples(res) != 1 || !s_get_i64(res, 0, 0, &v) || v < 0)
             err = mg_store_fail(MG_E_STORE, "PostgreSQL %s: the generation row is missing",
                                 q->shown);
         else
             *gen_out = (uint64_t)v;
-        PQclear(res);
+        g_mg_pq.PQclear(res);
         if (err != MG_E_OK)
             goto out;
     }
@@ -775,7 +756,7 @@ static enum mg_err s_doc_write(struct mg_store *s, const struct mg_store_row *ro
     struct mg_store_pg *q = s_q(s);
     struct s_conn *c = &q->writer;
     MG_TRY(s_check_ids(row->kind, row->account, row->key));
-    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+    if (c->pg == NULL || g_mg_pq.PQstatus(c->pg) != CONNECTION_OK)
         return s_fail(q, c, NULL, "writing");
     enum s_stmt_id id = S_PUT;
     switch (mode) {
@@ -792,8 +773,8 @@ static enum mg_err s_doc_write(struct mg_store *s, const struct mg_store_row *ro
     PGresult *res = s_run(q, c, id, vals, lens, PGRES_COMMAND_OK, "writing", &err);
     if (res == NULL)
         return err;
-    bool none = strcmp(PQcmdTuples(res), "0") == 0;
-    PQclear(res);
+    bool none = strcmp(g_mg_pq.PQcmdTuples(res), "0") == 0;
+    g_mg_pq.PQclear(res);
     if (mode == MG_STORE_WRITE_INSERT && none)
         return MG_E_CONFLICT;
     if (mode == MG_STORE_WRITE_DELETE && none)
@@ -806,13 +787,13 @@ static enum mg_err s_meta_write(struct mg_store *s, const char *key, struct mg_s
     struct mg_store_pg *q = s_q(s);
     struct s_conn *c = &q->writer;
     MG_TRY(s_check_utf8("meta key", key));
-    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+    if (c->pg == NULL || g_mg_pq.PQstatus(c->pg) != CONNECTION_OK)
         return s_fail(q, c, NULL, "writing");
     const char *vals[2] = {key, value.ptr != NULL ? (const char *)value.ptr : ""};
     const int lens[2] = {(int)strlen(key), value.ptr != NULL ? (int)value.len : 0};
     enum mg_err err = MG_E_OK;
     PGresult *res = s_run(q, c, S_META_PUT, vals, lens, PGRES_COMMAND_OK, "writing", &err);
-    PQclear(res);
+    g_mg_pq.PQclear(res);
     return err;
 }
 
@@ -822,7 +803,7 @@ static enum mg_err s_meta_write_if(struct mg_store *s, const char *key,
     struct mg_store_pg *q = s_q(s);
     struct s_conn *c = &q->writer;
     MG_TRY(s_check_utf8("meta key", key));
-    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+    if (c->pg == NULL || g_mg_pq.PQstatus(c->pg) != CONNECTION_OK)
         return s_fail(q, c, NULL, "writing");
     const char *vals[3] = {key, value.ptr != NULL ? (const char *)value.ptr : "", ""};
     int lens[3] = {(int)strlen(key), value.ptr != NULL ? (int)value.len : 0, 0};
@@ -835,28 +816,29 @@ static enum mg_err s_meta_write_if(struct mg_store *s, const char *key,
         PGresult *res = s_run(q, c, S_META_INSERT, vals, lens, PGRES_COMMAND_OK, "writing", &err);
         if (res == NULL)
             return err;
-        bool none = strcmp(PQcmdTuples(res), "0") == 0;
-        PQclear(res);
+        bool none = strcmp(g_mg_pq.PQcmdTuples(res), "0") == 0;
+        g_mg_pq.PQclear(res);
         return none ? MG_E_CONFLICT : MG_E_OK;
     }
     PGresult *res = s_run(q, c, S_META_SWAP, vals, lens, PGRES_TUPLES_OK, "writing", &err);
     if (res == NULL)
         return err;
     int64_t swapped = 0, exists = 0;
-    if (PQntuples(res) != 1 || !s_get_i64(res, 0, 0, &swapped) || !s_get_i64(res, 0, 1, &exists))
+    if (g_mg_pq.PQntuples(res) != 1 || !s_get_i64(res, 0, 0, &swapped) ||
+        !s_get_i64(res, 0, 1, &exists))
         err = mg_store_fail(MG_E_STORE, "PostgreSQL %s: unexpected answer to a meta swap",
                             q->shown);
     else if (swapped == 0)
         err = exists == 0 ? MG_E_NOT_FOUND : MG_E_CONFLICT;
-    PQclear(res);
+    g_mg_pq.PQclear(res);
     return err;
 }
 
 /* Copies one binary column into out (cleared by the caller). */
 static enum mg_err s_column_to_buf(const PGresult *res, int col, struct mg_buf *out)
 {
-    size_t n = (size_t)PQgetlength(res, 0, col);
-    enum mg_err err = mg_buf_append(out, PQgetvalue(res, 0, col), n);
+    size_t n = (size_t)g_mg_pq.PQgetlength(res, 0, col);
+    enum mg_err err = mg_buf_append(out, g_mg_pq.PQgetvalue(res, 0, col), n);
     if (err == MG_E_TOO_LARGE)
         return mg_store_note(err,
                              "stored value of %zu bytes does not fit the caller's %zu-byte "
@@ -893,11 +875,11 @@ static enum mg_err s_get_one(struct mg_store_pg *q, bool on_writer, enum s_stmt_
     if (res == NULL && s_read_again(q, c, err))
         res = s_run(q, c, id, vals, lens, PGRES_TUPLES_OK, "reading", &err);
     if (res != NULL) {
-        if (PQntuples(res) == 0)
+        if (g_mg_pq.PQntuples(res) == 0)
             err = MG_E_NOT_FOUND;
         else
             err = s_column_to_buf(res, 0, out);
-        PQclear(res);
+        g_mg_pq.PQclear(res);
     }
     s_read_done(q, c);
     return err;
@@ -923,11 +905,11 @@ static enum mg_err s_read_generation(const struct mg_store_pg *q, struct s_conn 
     if (res == NULL)
         return err;
     int64_t v = 0;
-    if (PQntuples(res) != 1 || !s_get_i64(res, 0, 0, &v) || v < 0)
+    if (g_mg_pq.PQntuples(res) != 1 || !s_get_i64(res, 0, 0, &v) || v < 0)
         err = mg_store_fail(MG_E_STORE, "PostgreSQL %s: the generation row is missing", q->shown);
     else
         *out = (uint64_t)v;
-    PQclear(res);
+    g_mg_pq.PQclear(res);
     return err;
 }
 
@@ -982,21 +964,21 @@ static enum mg_err s_iter_pages(struct mg_store_pg *q, struct s_conn *c, const c
         PGresult *res = s_run(q, c, id, vals, lens, PGRES_TUPLES_OK, "reading", &err);
         if (res == NULL)
             break;
-        int n = PQntuples(res);
+        int n = g_mg_pq.PQntuples(res);
         more = n == S_PAGE_ROWS;
         for (int i = 0; i < n; i++) {
             struct mg_store_row row = {
-                .kind = PQgetvalue(res, i, 0),
-                .account = PQgetvalue(res, i, 1),
-                .key = PQgetvalue(res, i, 2),
-                .doc = PQgetvalue(res, i, 3),
-                .doc_len = (size_t)PQgetlength(res, i, 3),
+                .kind = g_mg_pq.PQgetvalue(res, i, 0),
+                .account = g_mg_pq.PQgetvalue(res, i, 1),
+                .key = g_mg_pq.PQgetvalue(res, i, 2),
+                .doc = g_mg_pq.PQgetvalue(res, i, 3),
+                .doc_len = (size_t)g_mg_pq.PQgetlength(res, i, 3),
                 .updated_ms = 0,
             };
             /* A longer name (written by something else) would not fit the page bound. */
-            if (PQgetlength(res, i, 0) > (int)MG_STORE_NAME_MAX ||
-                PQgetlength(res, i, 1) > (int)MG_STORE_NAME_MAX ||
-                PQgetlength(res, i, 2) > (int)MG_STORE_NAME_MAX) {
+            if (g_mg_pq.PQgetlength(res, i, 0) > (int)MG_STORE_NAME_MAX ||
+                g_mg_pq.PQgetlength(res, i, 1) > (int)MG_STORE_NAME_MAX ||
+                g_mg_pq.PQgetlength(res, i, 2) > (int)MG_STORE_NAME_MAX) {
                 err = mg_store_fail(MG_E_STORE,
                                     "PostgreSQL %s: a stored row's name is longer than %u bytes",
                                     q->shown, MG_STORE_NAME_MAX);
@@ -1007,16 +989,16 @@ static enum mg_err s_iter_pages(struct mg_store_pg *q, struct s_conn *c, const c
                 break;
             }
             if (i == n - 1) {
-                s_cursor_set(cur->kind, row.kind, PQgetlength(res, i, 0));
-                s_cursor_set(cur->account, row.account, PQgetlength(res, i, 1));
-                s_cursor_set(cur->key, row.key, PQgetlength(res, i, 2));
+                s_cursor_set(cur->kind, row.kind, g_mg_pq.PQgetlength(res, i, 0));
+                s_cursor_set(cur->account, row.account, g_mg_pq.PQgetlength(res, i, 1));
+                s_cursor_set(cur->key, row.key, g_mg_pq.PQgetlength(res, i, 2));
             }
             if (!fn(user, &row)) {
                 more = false;
                 break;
             }
         }
-        PQclear(res);
+        g_mg_pq.PQclear(res);
     }
     mg_free(cur);
     return err;
@@ -1048,7 +1030,7 @@ static enum mg_err s_doc_iter(struct mg_store *s, bool on_writer, const char *ki
         err = s_read_generation(q, c, gen_out);
     if (err == MG_E_OK)
         err = s_iter_pages(q, c, kind, account, fn, user);
-    if (own_tx && PQstatus(c->pg) == CONNECTION_OK) {
+    if (own_tx && g_mg_pq.PQstatus(c->pg) == CONNECTION_OK) {
         enum mg_err e2 = s_exec(q, c, err == MG_E_OK ? "COMMIT" : "ROLLBACK", PGRES_COMMAND_OK,
                                 "ending a read", NULL);
         if (err == MG_E_OK)
@@ -1061,11 +1043,11 @@ static enum mg_err s_doc_iter(struct mg_store *s, bool on_writer, const char *ki
 /* Takes the notifications that arrived on c; false when the connection failed. */
 static bool s_drain_notifies(struct s_conn *c)
 {
-    if (PQconsumeInput(c->pg) == 0 || PQstatus(c->pg) != CONNECTION_OK)
+    if (g_mg_pq.PQconsumeInput(c->pg) == 0 || g_mg_pq.PQstatus(c->pg) != CONNECTION_OK)
         return false;
     PGnotify *n;
-    while ((n = PQnotifies(c->pg)) != NULL)
-        PQfreemem(n);
+    while ((n = g_mg_pq.PQnotifies(c->pg)) != NULL)
+        g_mg_pq.PQfreemem(n);
     return true;
 }
 
@@ -1076,7 +1058,7 @@ static enum mg_err s_wait_change(struct mg_store *s, uint64_t seen, int timeout_
     struct s_conn *c = &q->listener;
     uint64_t deadline = mg_mono_ns() + (uint64_t)timeout_ms * 1000000u;
     pthread_mutex_lock(&q->listen_mu);
-    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+    if (c->pg == NULL || g_mg_pq.PQstatus(c->pg) != CONNECTION_OK)
         q->listening = false;
     enum mg_err err = s_conn_ready(q, c, false);
     if (err == MG_E_OK && !q->listening) {
@@ -1095,7 +1077,7 @@ static enum mg_err s_wait_change(struct mg_store *s, uint64_t seen, int timeout_
         if (err != MG_E_OK || *gen_out > seen || now >= deadline)
             break;
         uint64_t left_ms = (deadline - now + 999999u) / 1000000u;
-        struct pollfd pfd = {.fd = PQsocket(c->pg), .events = POLLIN, .revents = 0};
+        struct pollfd pfd = {.fd = g_mg_pq.PQsocket(c->pg), .events = POLLIN, .revents = 0};
         if (pfd.fd < 0) {
             err = s_fail(q, c, NULL, "waiting for changes");
             break;
@@ -1159,7 +1141,7 @@ static enum mg_err s_feed_prune(const struct mg_store_pg *q, struct s_conn *c, u
     const char *vals[1] = {v};
     const int lens[1] = {8};
     enum mg_err err = MG_E_OK;
-    PQclear(
+    g_mg_pq.PQclear(
         s_run(q, c, S_FEED_PRUNE, vals, lens, PGRES_COMMAND_OK, "pruning the change log", &err));
     return err;
 }
@@ -1178,7 +1160,7 @@ static enum mg_err s_feed_rows(const struct mg_store_pg *q, struct s_conn *c, ui
                           &err);
     if (res == NULL)
         return err;
-    int n = PQntuples(res);
+    int n = g_mg_pq.PQntuples(res);
     for (int i = 0; i < n; i++) {
         int64_t g = 0;
         if (!s_get_i64(res, i, 0, &g) || g < 0) {
@@ -1186,11 +1168,11 @@ static enum mg_err s_feed_rows(const struct mg_store_pg *q, struct s_conn *c, ui
                                 q->shown);
             break;
         }
-        if (!fn(user, (uint64_t)g, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-                PQgetvalue(res, i, 3)))
+        if (!fn(user, (uint64_t)g, g_mg_pq.PQgetvalue(res, i, 1), g_mg_pq.PQgetvalue(res, i, 2),
+                g_mg_pq.PQgetvalue(res, i, 3)))
             break;
     }
-    PQclear(res);
+    g_mg_pq.PQclear(res);
     return err;
 }
 
@@ -1214,11 +1196,11 @@ static enum mg_err s_lease_take(struct mg_store *s, const char *name, const char
         res = s_run(q, c, S_LEASE_TAKE, vals, lens, PGRES_TUPLES_OK, "taking a lease", &err);
     if (res != NULL) {
         int64_t token = 0;
-        if (PQntuples(res) == 1 && s_get_i64(res, 0, 0, &token) && token > 0) {
+        if (g_mg_pq.PQntuples(res) == 1 && s_get_i64(res, 0, 0, &token) && token > 0) {
             out->held = true;
             out->token = (uint64_t)token;
         }
-        PQclear(res);
+        g_mg_pq.PQclear(res);
     }
     pthread_mutex_unlock(&q->lease_mu);
     return err;
@@ -1235,7 +1217,8 @@ static enum mg_err s_lease_drop(struct mg_store *s, const char *name, const char
     pthread_mutex_lock(&q->lease_mu);
     enum mg_err err = s_conn_ready(q, c, true);
     if (err == MG_E_OK)
-        PQclear(s_run(q, c, S_LEASE_DROP, vals, lens, PGRES_COMMAND_OK, "giving up a lease", &err));
+        g_mg_pq.PQclear(
+            s_run(q, c, S_LEASE_DROP, vals, lens, PGRES_COMMAND_OK, "giving up a lease", &err));
     pthread_mutex_unlock(&q->lease_mu);
     return err;
 }
@@ -1245,7 +1228,7 @@ static enum mg_err s_lease_fence(struct mg_store *s, const char *name, uint64_t 
     struct mg_store_pg *q = s_q(s);
     struct s_conn *c = &q->writer;
     MG_TRY(s_check_utf8("lease name", name));
-    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+    if (c->pg == NULL || g_mg_pq.PQstatus(c->pg) != CONNECTION_OK)
         return s_fail(q, c, NULL, "checking a lease");
     char tk[8], ms[8];
     s_be64((int64_t)token, tk);
@@ -1257,9 +1240,9 @@ static enum mg_err s_lease_fence(struct mg_store *s, const char *name, uint64_t 
                           &err);
     if (res == NULL)
         return err;
-    if (PQntuples(res) != 1)
+    if (g_mg_pq.PQntuples(res) != 1)
         err = MG_E_CONFLICT;
-    PQclear(res);
+    g_mg_pq.PQclear(res);
     return err;
 }
 
@@ -1270,11 +1253,11 @@ static enum mg_err s_write_barrier(struct mg_store *s, uint64_t *gen_out)
 {
     struct mg_store_pg *q = s_q(s);
     struct s_conn *c = &q->writer;
-    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+    if (c->pg == NULL || g_mg_pq.PQstatus(c->pg) != CONNECTION_OK)
         return s_fail(q, c, NULL, "waiting for the other nodes' writes");
     enum mg_err err = MG_E_OK;
-    PQclear(s_run(q, c, S_WRITE_BARRIER, NULL, NULL, PGRES_TUPLES_OK,
-                  "waiting for the other nodes' writes", &err));
+    g_mg_pq.PQclear(s_run(q, c, S_WRITE_BARRIER, NULL, NULL, PGRES_TUPLES_OK,
+                          "waiting for the other nodes' writes", &err));
     if (err == MG_E_OK)
         err = s_read_generation(q, c, gen_out);
     return err;
@@ -1289,7 +1272,7 @@ static enum mg_err s_chunk_write(struct mg_store *s, const char *kind, const cha
     struct mg_store_pg *q = s_q(s);
     struct s_conn *c = &q->writer;
     MG_TRY(s_check_ids(kind, account, key));
-    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+    if (c->pg == NULL || g_mg_pq.PQstatus(c->pg) != CONNECTION_OK)
         return s_fail(q, c, NULL, "writing a chunk");
     char pbe[4] = {(char)(part >> 24), (char)(part >> 16), (char)(part >> 8), (char)part};
     const char *vals[5] = {kind, account, key, pbe,
@@ -1303,14 +1286,15 @@ static enum mg_err s_chunk_write(struct mg_store *s, const char *kind, const cha
                             "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, account, key, part) "
                             "DO UPDATE SET data = EXCLUDED.data"
                           : "DELETE FROM chunks WHERE kind = $1 AND account = $2 AND key = $3";
-    PGresult *res = PQexecParams(c->pg, sql, data != NULL ? 5 : 3, types, vals, lens, formats, 1);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+    PGresult *res = g_mg_pq.PQexecParams(c->pg, sql, data != NULL ? 5 : 3, types, vals, lens,
+                                         formats, 1);
+    if (g_mg_pq.PQresultStatus(res) != PGRES_COMMAND_OK) {
         enum mg_err err = s_fail(q, c, res, "writing a chunk");
-        PQclear(res);
+        g_mg_pq.PQclear(res);
         return err;
     }
-    bool none = strcmp(PQcmdTuples(res), "0") == 0;
-    PQclear(res);
+    bool none = strcmp(g_mg_pq.PQcmdTuples(res), "0") == 0;
+    g_mg_pq.PQclear(res);
     return data == NULL && none ? MG_E_NOT_FOUND : MG_E_OK;
 }
 
@@ -1327,18 +1311,18 @@ static enum mg_err s_chunk_get(struct mg_store *s, bool on_writer, const char *k
     const int lens[4] = {(int)strlen(kind), (int)strlen(account), (int)strlen(key), 4};
     static const int formats[4] = {1, 1, 1, 1};
     static const Oid types[4] = {S_OID_TEXT, S_OID_TEXT, S_OID_TEXT, 23u /* int4 */};
-    PGresult *res = PQexecParams(c->pg,
-                                 "SELECT data FROM chunks WHERE kind = $1 AND account = $2 "
-                                 "AND key = $3 AND part = $4",
-                                 4, types, vals, lens, formats, 1);
+    PGresult *res = g_mg_pq.PQexecParams(c->pg,
+                                         "SELECT data FROM chunks WHERE kind = $1 AND account = $2 "
+                                         "AND key = $3 AND part = $4",
+                                         4, types, vals, lens, formats, 1);
     enum mg_err err = MG_E_OK;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+    if (g_mg_pq.PQresultStatus(res) != PGRES_TUPLES_OK)
         err = s_fail(q, c, res, "reading a chunk");
-    else if (PQntuples(res) == 0)
+    else if (g_mg_pq.PQntuples(res) == 0)
         err = MG_E_NOT_FOUND;
     else
         err = s_column_to_buf(res, 0, out);
-    PQclear(res);
+    g_mg_pq.PQclear(res);
     s_read_done(q, c);
     return err;
 }
@@ -1360,15 +1344,15 @@ static enum mg_err s_feed_read(struct mg_store *s, uint64_t after, size_t limit,
         PGresult *res = s_run(q, c, S_FEED_FLOOR, NULL, NULL, PGRES_TUPLES_OK,
                               "reading the change log", &err);
         int64_t v = 0;
-        if (res != NULL && (PQntuples(res) != 1 || !s_get_i64(res, 0, 0, &v) || v < 0))
+        if (res != NULL && (g_mg_pq.PQntuples(res) != 1 || !s_get_i64(res, 0, 0, &v) || v < 0))
             err = mg_store_fail(MG_E_STORE, "PostgreSQL %s: the change log's floor is missing",
                                 q->shown);
         *floor_out = (uint64_t)v;
-        PQclear(res);
+        g_mg_pq.PQclear(res);
     }
     if (err == MG_E_OK && *gen_out > after)
         err = s_feed_rows(q, c, after, *gen_out, limit, fn, user);
-    if (own_tx && PQstatus(c->pg) == CONNECTION_OK) {
+    if (own_tx && g_mg_pq.PQstatus(c->pg) == CONNECTION_OK) {
         enum mg_err e2 = s_exec(q, c, err == MG_E_OK ? "COMMIT" : "ROLLBACK", PGRES_COMMAND_OK,
                                 "ending a read", NULL);
         if (err == MG_E_OK)
@@ -1406,9 +1390,9 @@ static enum mg_err s_password_of(const char *uri, char **out)
 {
     *out = NULL;
     char *emsg = NULL;
-    PQconninfoOption *opts = PQconninfoParse(uri, &emsg);
+    PQconninfoOption *opts = g_mg_pq.PQconninfoParse(uri, &emsg);
     if (emsg != NULL)
-        PQfreemem(emsg);
+        g_mg_pq.PQfreemem(emsg);
     if (opts == NULL)
         return MG_E_OK;
     enum mg_err err = MG_E_OK;
@@ -1420,13 +1404,22 @@ static enum mg_err s_password_of(const char *uri, char **out)
             mg_memzero(o->val, strlen(o->val));
         }
     }
-    PQconninfoFree(opts);
+    g_mg_pq.PQconninfoFree(opts);
     return err;
 }
 
 enum mg_err mg_store_pg_open(const char *location, struct mg_store **out, struct mg_errinfo *ei)
 {
     *out = NULL;
+    struct mg_errinfo lei;
+    if (mg_pq_load(&lei) != MG_E_OK) {
+        /* at start-up, a store that cannot open is refused (store.h) */
+        (void)mg_store_fail(MG_E_STORE, "the PostgreSQL store needs libpq: %s", lei.msg);
+        mg_store_last_error(ei);
+        if (ei != NULL)
+            ei->code = MG_E_STORE;
+        return MG_E_STORE;
+    }
     enum mg_err err = MG_E_OK;
     struct mg_store_pg *q = mg_calloc(1, sizeof(*q));
     if (q == NULL) {
@@ -1434,8 +1427,7 @@ enum mg_err mg_store_pg_open(const char *location, struct mg_store **out, struct
         goto out;
     }
     mg_store_base_init(&q->base, &s_pg_ops);
-    pthread_mutex_init(&q->pool_mu, NULL);
-    pthread_cond_init(&q->pool_cv, NULL);
+    mg_store_pool_init(&q->pool);
     pthread_mutex_init(&q->listen_mu, NULL);
     pthread_mutex_init(&q->lease_mu, NULL);
     size_t cap = strlen(location) + 16;
@@ -1447,24 +1439,24 @@ enum mg_err mg_store_pg_open(const char *location, struct mg_store **out, struct
     }
     mg_store_location_redact(location, q->shown, cap);
     char *emsg = NULL;
-    PQconninfoOption *opts = PQconninfoParse(location, &emsg);
+    PQconninfoOption *opts = g_mg_pq.PQconninfoParse(location, &emsg);
     if (opts == NULL) {
         char detail[300];
         s_clean_message(q, emsg, detail, sizeof(detail));
         if (emsg != NULL)
-            PQfreemem(emsg);
+            g_mg_pq.PQfreemem(emsg);
         err = mg_store_fail(MG_E_INVALID, "the store URI %s is not valid: %s", q->shown,
                             detail[0] ? detail : "out of memory");
         goto out;
     }
-    PQconninfoFree(opts);
+    g_mg_pq.PQconninfoFree(opts);
     err = s_connect(q, &q->writer, true);
     if (err == MG_E_OK)
         err = s_migrate(q);
     if (err != MG_E_OK)
         goto out;
     MG_LOG(MG_LOG_DEBUG, MG_SUB_STORE, "store open at PostgreSQL %s (server %d)", q->shown,
-           PQserverVersion(q->writer.pg));
+           g_mg_pq.PQserverVersion(q->writer.pg));
     *out = &q->base;
     q = NULL;
 out:

@@ -18,7 +18,6 @@
 
 #define S_DB_NAME "mcpgate.db"
 #define S_BUSY_TIMEOUT_MS 5000
-#define S_READERS_MAX 8
 
 enum s_stmt_id {
     S_BEGIN_IMMEDIATE = 0,
@@ -88,10 +87,8 @@ struct mg_store_sqlite {
     struct mg_store base; /* first: the front end casts */
     char *path;           /* DIR/mcpgate.db */
     struct s_conn writer;
-    pthread_mutex_t pool_mu;
-    pthread_cond_t pool_cv;
-    struct s_conn readers[S_READERS_MAX]; /* db NULL until first needed */
-    bool reader_busy[S_READERS_MAX];
+    struct mg_store_pool pool;
+    struct s_conn readers[MG_STORE_READERS]; /* db NULL until first needed */
 };
 
 static struct mg_store_sqlite *s_q(struct mg_store *s)
@@ -288,36 +285,19 @@ out:
     return err;
 }
 
+static bool s_reader_open(const void *conns, size_t i)
+{
+    return ((const struct mg_store_sqlite *)conns)->readers[i].db != NULL;
+}
+
 static enum mg_err s_reader_acquire(struct mg_store_sqlite *q, struct s_conn **out)
 {
-    pthread_mutex_lock(&q->pool_mu);
-    size_t pick;
-    for (;;) {
-        pick = S_READERS_MAX;
-        for (size_t i = 0; i < S_READERS_MAX; i++) {
-            if (q->reader_busy[i])
-                continue;
-            if (q->readers[i].db != NULL) {
-                pick = i;
-                break;
-            }
-            if (pick == S_READERS_MAX)
-                pick = i;
-        }
-        if (pick < S_READERS_MAX)
-            break;
-        pthread_cond_wait(&q->pool_cv, &q->pool_mu);
-    }
-    q->reader_busy[pick] = true;
-    pthread_mutex_unlock(&q->pool_mu);
-    struct s_conn *c = &q->readers[pick];
+    size_t i = mg_store_pool_take(&q->pool, s_reader_open, q);
+    struct s_conn *c = &q->readers[i];
     if (c->db == NULL) {
         enum mg_err err = s_conn_open(q, c, false);
         if (err != MG_E_OK) {
-            pthread_mutex_lock(&q->pool_mu);
-            q->reader_busy[pick] = false;
-            pthread_cond_signal(&q->pool_cv);
-            pthread_mutex_unlock(&q->pool_mu);
+            mg_store_pool_give(&q->pool, i);
             return err;
         }
     }
@@ -327,11 +307,7 @@ static enum mg_err s_reader_acquire(struct mg_store_sqlite *q, struct s_conn **o
 
 static void s_reader_release(struct mg_store_sqlite *q, struct s_conn *c)
 {
-    size_t i = (size_t)(c - q->readers);
-    pthread_mutex_lock(&q->pool_mu);
-    q->reader_busy[i] = false;
-    pthread_cond_signal(&q->pool_cv);
-    pthread_mutex_unlock(&q->pool_mu);
+    mg_store_pool_give(&q->pool, (size_t)(c - q->readers));
 }
 
 /* The connection a read runs on: the writer inside the caller's transaction, else a reader. */
@@ -500,11 +476,10 @@ static enum mg_err s_migrate(struct mg_store_sqlite *q)
 static void s_destroy(struct mg_store *s)
 {
     struct mg_store_sqlite *q = s_q(s);
-    for (size_t i = 0; i < S_READERS_MAX; i++)
+    for (size_t i = 0; i < MG_STORE_READERS; i++)
         s_conn_close(&q->readers[i]);
     s_conn_close(&q->writer);
-    pthread_cond_destroy(&q->pool_cv);
-    pthread_mutex_destroy(&q->pool_mu);
+    mg_store_pool_destroy(&q->pool);
     mg_store_base_cleanup(&q->base);
     mg_free(q->path);
     mg_free(q);
@@ -1048,8 +1023,7 @@ enum mg_err mg_store_sqlite_open(const char *location, struct mg_store **out, st
         goto out;
     }
     mg_store_base_init(&q->base, &s_sqlite_ops);
-    pthread_mutex_init(&q->pool_mu, NULL);
-    pthread_cond_init(&q->pool_cv, NULL);
+    mg_store_pool_init(&q->pool);
     size_t n = strlen(location);
     q->path = mg_malloc(n + sizeof("/" S_DB_NAME));
     if (q->path == NULL) {

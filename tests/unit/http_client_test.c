@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -955,6 +956,67 @@ static void test_http_policy_reuse(void **state)
     assert_int_equal(accepted, 1); /* one connection, reused twice */
 }
 
+/* The threads of this process (/proc/self/task). */
+static int s_threads(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "Threads:", 8) == 0)
+            n = (int)strtol(line + 8, NULL, 10);
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* A client starts its I/O thread (and loads libcurl) at its first request, not at creation; one
+ * that never sent anything stops and frees without one. */
+static void test_http_client_starts_on_first_request(void **state)
+{
+    (void)state;
+    int t0 = s_threads();
+    struct mg_http_client *c = s_client();
+    assert_non_null(c);
+    int t_created = s_threads();
+    char url[128];
+    struct mg_http_out_req req = {.method = "GET", .url = s_url(url, sizeof(url), "/hello")};
+    struct mg_http_out_resp r, again;
+    mg_http_fetch_sync(c, &req, &r);
+    int t_used = s_threads();
+    mg_http_fetch_sync(c, &req, &again);
+    int t_again = s_threads();
+    bool ok = r.err == MG_E_OK && r.status == 200 && s_body_is(&r, "hello") &&
+              again.err == MG_E_OK && s_body_is(&again, "hello");
+    mg_http_out_resp_cleanup(&r);
+    mg_http_out_resp_cleanup(&again);
+    mg_http_client_free(c);
+    int t_freed = s_threads();
+
+    /* never used: shut down, then refused */
+    struct mg_http_client *idle = s_client();
+    assert_non_null(idle);
+    mg_http_client_shutdown(idle);
+    bool stopped = mg_http_client_stopped(idle);
+    struct mg_http_out_resp late;
+    mg_http_fetch_sync(idle, &req, &late);
+    enum mg_err late_err = late.err;
+    mg_http_out_resp_cleanup(&late);
+    mg_http_client_free(idle);
+    struct mg_http_client *unused = s_client();
+    mg_http_client_free(unused); /* no request, no shutdown: nothing to join */
+
+    assert_true(t0 > 0);
+    assert_int_equal(t_created, t0);
+    assert_true(ok);
+    /* the I/O thread (the test server may run one of its own per connection) */
+    assert_true(t_used >= t0 + 1);
+    assert_true(t_again == t_used);
+    assert_true(t_freed < t_used);
+    assert_true(stopped);
+    assert_int_equal(late_err, MG_E_INTERNAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -979,6 +1041,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http_policy_deny_local, s_srv_start, s_srv_stop),
         cmocka_unit_test_setup_teardown(test_http_policy_allow_rules, s_srv_start, s_srv_stop),
         cmocka_unit_test_setup_teardown(test_http_policy_reuse, s_srv_start, s_srv_stop),
+        cmocka_unit_test_setup_teardown(test_http_client_starts_on_first_request, s_srv_start,
+                                        s_srv_stop),
     };
     return MG_RUN_TESTS(tests);
 }

@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include "state/snapshot.h"
 #include "state/store.h"
 #include "unit/leaks.h"
+#include "unit/pgtest.h"
 
 #define PG_SCHEMA "mcpgate_feed_test"
 #define PG_APP "mcpgate_feed_test"
@@ -39,29 +39,6 @@ struct fx {
     char loc[1200];
     struct node a, b; /* a writes, b follows */
 };
-
-static const char *pg_uri(void)
-{
-    const char *u = getenv("MCPGATE_TEST_PG");
-    return u != NULL && u[0] != '\0' ? u : NULL;
-}
-
-static void pg_quiet(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
-
-static void pg_exec(const char *sql)
-{
-    PGconn *c = PQconnectdb(pg_uri());
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PQsetNoticeProcessor(c, pg_quiet, NULL);
-    PGresult *r = PQexec(c, sql);
-    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
-    PQclear(r);
-    PQfinish(c);
-}
 
 static void on_change(void *user)
 {
@@ -98,11 +75,11 @@ static int setup_common(void **state, bool pg)
         return -1;
     f->pg = pg;
     *state = f;
-    if (pg && pg_uri() == NULL)
+    if (pg && pgtest_uri() == NULL)
         return 0; /* the case skips itself */
     if (pg) {
-        const char *uri = pg_uri();
-        pg_exec("DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE; CREATE SCHEMA " PG_SCHEMA);
+        const char *uri = pgtest_uri();
+        pgtest_exec(NULL, "DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE; CREATE SCHEMA " PG_SCHEMA);
         /* an application_name of its own: store_test's connection-loss case, which may run at
          * the same time, drops the connections named mcpgate only (and this one drops its own) */
         snprintf(f->loc, sizeof(f->loc),
@@ -142,7 +119,7 @@ static int teardown(void **state)
 
 static void need_backend(const struct fx *f)
 {
-    if (f->pg && pg_uri() == NULL)
+    if (f->pg && pgtest_uri() == NULL)
         skip();
 }
 
@@ -286,7 +263,7 @@ static void test_feed_overflow_rebuilds(void **state)
     if (f->pg) {
         snprintf(sql, sizeof(sql),
                  "SET search_path TO " PG_SCHEMA "; UPDATE store_generation SET value = %llu", g);
-        pg_exec(sql);
+        pgtest_exec(NULL, sql);
     } else {
         char db[128];
         snprintf(db, sizeof(db), "%s/mcpgate.db", f->dir);
@@ -308,8 +285,7 @@ static void test_feed_overflow_rebuilds(void **state)
 
 static int64_t pg_kill_all(void)
 {
-    PGconn *c = PQconnectdb(pg_uri());
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGconn *c = pgtest_connect(NULL);
     PGresult *r = PQexec(c,
                          "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
                          "WHERE datname = current_database() AND application_name = '" PG_APP "'");
@@ -356,7 +332,7 @@ int main(void)
     const char *lvl = getenv("MG_TEST_LOG");
     if (lvl != NULL)
         (void)mg_log_parse_level(lvl, &g_mg_log_level);
-    if (pg_uri() == NULL)
+    if (pgtest_uri() == NULL)
         print_message("state_feed_test: the PostgreSQL cases (pg/...) are skipped: set "
                       "MCPGATE_TEST_PG to a postgresql:// URI to run them\n");
     const struct CMUnitTest tests[] = {

@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -27,6 +26,7 @@
 #include "state/store.h"
 #include "state/store_internal.h"
 #include "unit/leaks.h"
+#include "unit/pgtest.h"
 
 /* The store's tests run against both backends. The cases named pg/... use the PostgreSQL server
  * of MCPGATE_TEST_PG (a postgresql:// URI; scripts/pg-server start DIR prints one, scripts/test
@@ -43,60 +43,6 @@ struct fixture {
     char loc[1200]; /* the location the case opens: dir, or the URI with the test schema */
     long live;
 };
-
-static const char *pg_uri(void)
-{
-    const char *u = getenv("MCPGATE_TEST_PG");
-    return u != NULL && u[0] != '\0' ? u : NULL;
-}
-
-static void pg_quiet(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
-
-/* Runs fixed SQL on the test database (the URI as given, search_path set to the test schema). */
-static void pg_exec(const char *sql)
-{
-    const char *keys[] = {"dbname", "options", NULL};
-    const char *vals[] = {pg_uri(), "-csearch_path=" PG_SCHEMA, NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(c) != CONNECTION_OK) {
-        char msg[512];
-        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c));
-        PQfinish(c);
-        fail_msg("cannot connect to MCPGATE_TEST_PG: %s", msg);
-    }
-    PQsetNoticeProcessor(c, pg_quiet, NULL);
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        char msg[512];
-        snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));
-        PQclear(r);
-        PQfinish(c);
-        fail_msg("sql failed: %s: %s", sql, msg);
-    }
-    PQclear(r);
-    PQfinish(c);
-}
-
-/* One integer from fixed SQL on the test database. */
-static int64_t pg_query_int(const char *sql)
-{
-    const char *keys[] = {"dbname", "options", NULL};
-    const char *vals[] = {pg_uri(), "-csearch_path=" PG_SCHEMA, NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, sql);
-    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-    assert_int_equal(PQntuples(r), 1);
-    int64_t v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    PQclear(r);
-    PQfinish(c);
-    return v;
-}
 
 static void rm_rf(const char *path)
 {
@@ -148,10 +94,10 @@ static int setup_pg(void **state)
         return -1;
     struct fixture *f = *state;
     f->pg = true;
-    const char *uri = pg_uri();
+    const char *uri = pgtest_uri();
     if (uri == NULL)
         return 0; /* the case skips itself */
-    pg_exec("DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE; CREATE SCHEMA " PG_SCHEMA);
+    pgtest_exec(PG_SCHEMA, "DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE; CREATE SCHEMA " PG_SCHEMA);
     snprintf(f->loc, sizeof(f->loc), "%s%soptions=-csearch_path%%3D" PG_SCHEMA, uri,
              strchr(uri, '?') != NULL ? "&" : "?");
     f->live = mg_alloc_live();
@@ -161,7 +107,7 @@ static int setup_pg(void **state)
 /* Skips a pg/ case when there is no server to run it on. */
 static void need_backend(const struct fixture *f)
 {
-    if (f->pg && pg_uri() == NULL)
+    if (f->pg && pgtest_uri() == NULL)
         skip();
 }
 
@@ -1158,7 +1104,7 @@ static void set_generation(const struct fixture *f, uint64_t gen)
         snprintf(sql, sizeof(sql), "UPDATE meta SET value = %llu WHERE key = 'generation'",
                  (unsigned long long)gen);
     if (f->pg)
-        pg_exec(sql);
+        pgtest_exec(PG_SCHEMA, sql);
     else
         exec_sql(f->db, sql);
 }
@@ -1298,7 +1244,7 @@ static void test_store_change_log_pruned(void **state)
     mg_store_changes_cleanup(&c);
     /* the pruned rows are gone from the table, not only hidden */
     if (f->pg)
-        assert_int_equal(pg_query_int("SELECT count(*) FROM store_changes"), 2);
+        assert_int_equal(pgtest_query_int(PG_SCHEMA, "SELECT count(*) FROM store_changes"), 2);
     mg_store_close(other);
     mg_store_close(s);
 }
@@ -1548,19 +1494,19 @@ static void test_pg_migrations_once(void **state)
     struct mg_store *s = open_ok(f);
     assert_int_equal(put_str(s, "user", "1", "a", "A"), MG_E_OK);
     mg_store_close(s);
-    assert_int_equal(pg_query_int("SELECT count(*) FROM schema_migrations"),
+    assert_int_equal(pgtest_query_int(PG_SCHEMA, "SELECT count(*) FROM schema_migrations"),
                      (int64_t)g_mg_store_pg_migration_count);
     for (int i = 0; i < 2; i++) {
         s = open_ok(f);
         assert_doc(s, "user", "1", "a", "A");
         assert_int_equal(mg_store_generation(s), 1); /* read back from the database */
         mg_store_close(s);
-        assert_int_equal(pg_query_int("SELECT count(*) FROM schema_migrations"),
+        assert_int_equal(pgtest_query_int(PG_SCHEMA, "SELECT count(*) FROM schema_migrations"),
                          (int64_t)g_mg_store_pg_migration_count);
     }
     /* A database from a newer version is refused with a clear message. */
-    pg_exec("INSERT INTO schema_migrations (version, name, applied_ms) "
-            "VALUES (9999, '9999_future.sql', 0)");
+    pgtest_exec(PG_SCHEMA, "INSERT INTO schema_migrations (version, name, applied_ms) "
+                           "VALUES (9999, '9999_future.sql', 0)");
     struct mg_errinfo ei = {0};
     s = NULL;
     assert_int_equal(mg_store_open(f->loc, &s, &ei), MG_E_STORE);
@@ -1568,8 +1514,8 @@ static void test_pg_migrations_once(void **state)
     assert_non_null(strstr(ei.msg, "newer version"));
     assert_non_null(strstr(ei.msg, "9999"));
     /* Tables of another program under our names, without our migrations table, are refused. */
-    pg_exec("DROP SCHEMA " PG_SCHEMA " CASCADE; CREATE SCHEMA " PG_SCHEMA
-            "; CREATE TABLE documents (x int)");
+    pgtest_exec(PG_SCHEMA, "DROP SCHEMA " PG_SCHEMA " CASCADE; CREATE SCHEMA " PG_SCHEMA
+                           "; CREATE TABLE documents (x int)");
     assert_int_equal(mg_store_open(f->loc, &s, &ei), MG_E_STORE);
     assert_null(s);
     assert_non_null(strstr(ei.msg, "not created by mcpgate"));
@@ -1605,9 +1551,9 @@ static void test_pg_concurrent_open(void **state)
         pthread_join(t[i], NULL);
     for (int i = 0; i < 4; i++)
         assert_int_equal(o[i].err, MG_E_OK);
-    assert_int_equal(pg_query_int("SELECT count(*) FROM schema_migrations"),
+    assert_int_equal(pgtest_query_int(PG_SCHEMA, "SELECT count(*) FROM schema_migrations"),
                      (int64_t)g_mg_store_pg_migration_count);
-    assert_int_equal(pg_query_int("SELECT value FROM store_generation"), 0);
+    assert_int_equal(pgtest_query_int(PG_SCHEMA, "SELECT value FROM store_generation"), 0);
 }
 
 /* Documents are bytes: NUL, invalid UTF-8 and quotes go in and come back unchanged. */
@@ -1666,7 +1612,7 @@ static void test_pg_paging(void **state)
     assert_int_equal(n, 700);
     /* A row some other program wrote with a name past the limit stops a scan with an error
      * (instead of paging on from a cut name). */
-    pg_exec("INSERT INTO documents VALUES ('row', '1', repeat('x', 2000), '', 0)");
+    pgtest_exec(PG_SCHEMA, "INSERT INTO documents VALUES ('row', '1', repeat('x', 2000), '', 0)");
     n = 0;
     assert_int_equal(mg_store_list(s, "row", "1", count_row, &n), MG_E_STORE);
     mg_store_close(s);
@@ -1676,7 +1622,7 @@ static void test_pg_paging(void **state)
 static void pg_password(char *out, size_t cap)
 {
     out[0] = '\0';
-    PQconninfoOption *o = PQconninfoParse(pg_uri(), NULL);
+    PQconninfoOption *o = PQconninfoParse(pgtest_uri(), NULL);
     assert_non_null(o);
     for (PQconninfoOption *p = o; p->keyword != NULL; p++)
         if (strcmp(p->keyword, "password") == 0 && p->val != NULL)
@@ -1703,7 +1649,7 @@ static void test_pg_connection_loss(void **state)
     static const char kill_sql[] =
         "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
         "WHERE datname = current_database() AND application_name = 'mcpgate'";
-    assert_true(pg_query_int(kill_sql) >= 2);
+    assert_true(pgtest_query_int(PG_SCHEMA, kill_sql) >= 2);
     struct mg_errinfo ei;
     /* Dropped while idle: the write's BEGIN finds out, connects again and goes on; a read too
      * (nothing was done on the dead connection). */
@@ -1716,7 +1662,7 @@ static void test_pg_connection_loss(void **state)
     /* Lost in the middle of a transaction: the commit fails, nothing of it is stored. */
     assert_int_equal(mg_store_begin(s), MG_E_OK);
     assert_int_equal(put_str(s, "user", "1", "c", "C"), MG_E_OK);
-    assert_true(pg_query_int(kill_sql) >= 1);
+    assert_true(pgtest_query_int(PG_SCHEMA, kill_sql) >= 1);
     assert_int_equal(put_str(s, "user", "1", "d", "D"), MG_E_UNAVAILABLE);
     assert_true(mg_store_unavailable(MG_E_STORE));
     mg_store_last_error(&ei);
@@ -1733,7 +1679,7 @@ static void test_pg_connection_loss(void **state)
     assert_int_equal(gen, 3);
     /* The listener of mg_store_wait_change: dropped, it fails once, then listens again. */
     assert_int_equal(mg_store_wait_change(s, 3, 0, &gen), MG_E_OK);
-    assert_true(pg_query_int(kill_sql) >= 1);
+    assert_true(pgtest_query_int(PG_SCHEMA, kill_sql) >= 1);
     enum mg_err werr = mg_store_wait_change(s, 3, 100, &gen);
     if (werr != MG_E_OK)
         werr = mg_store_wait_change(s, 3, 100, &gen);
@@ -1924,7 +1870,7 @@ int main(void)
     const char *lvl = getenv("MG_TEST_LOG");
     if (lvl != NULL)
         (void)mg_log_parse_level(lvl, &g_mg_log_level);
-    if (pg_uri() == NULL)
+    if (pgtest_uri() == NULL)
         print_message("store_test: the PostgreSQL cases (pg/...) are skipped: set "
                       "MCPGATE_TEST_PG to a postgresql:// URI (scripts/pg-server start DIR "
                       "prints one) to run them\n");
