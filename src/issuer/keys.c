@@ -587,7 +587,7 @@ enum mg_err mg_issuer_keys_reload(struct mg_store *st, const struct mg_issuer_ke
         e = s_parse(mg_buf_slice(&b), out, &local);
         if (e)
             mg_errinfo_set(ei, e, "the issuer keys in the store (meta %s): %s", S_META, local.msg);
-        else
+        else if (*out != NULL)
             mg_memcpy((*out)->digest, d, sizeof(d));
     }
     if (b.ptr)

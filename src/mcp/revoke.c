@@ -116,7 +116,9 @@ static struct s_gateway *s_gw_add(struct mg_mcp_revocations *r, uint64_t hash, c
     struct s_gateway *g = &r->gws[at];
     memset(g, 0, sizeof(*g));
     g->hash = hash;
-    mg_memcpy(g->id, id, strlen(id) + 1); /* both 128 bytes */
+    size_t n = id != NULL ? strlen(id) : 0; /* both 128 bytes: n < sizeof(g->id) */
+    mg_memcpy(g->id, id, n);
+    g->id[n] = '\0';
     return g;
 }
 
