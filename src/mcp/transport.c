@@ -203,7 +203,7 @@ static void s_share_end(struct s_module *m, const struct mg_gateway *gw,
         snprintf(it->sid, sizeof(it->sid), "%s", s->sid);
         it->expires = s->expires;
         it->issued_ms = s->issued_ms;
-        if (waiter != NULL) {
+        if (waiter != NULL && m->n_waiters < S_WAITERS_MAX) {
             /* answered by the flush that takes this item (or a floor folded from it) */
             waiter->next = m->waiters;
             m->waiters = waiter;
@@ -221,7 +221,7 @@ static void s_share_end(struct s_module *m, const struct mg_gateway *gw,
                gw->id);
     }
     pthread_mutex_unlock(&m->mu);
-    if (waiter != NULL) { /* not queued: answered now */
+    if (waiter != NULL) { /* not waiting (no room): answered now */
         mg_http_set_status(waiter->x, 200);
         mg_http_send(waiter->x);
         mg_free(waiter);
@@ -1347,11 +1347,8 @@ static void s_delete(struct s_module *m, struct mg_http_exchange *x, const struc
     /* Several nodes: the answer waits until the end is in the store, so every node refuses the
      * session once the client has its 200 (the flusher is woken at once; DELETEs arriving
      * meanwhile share its next transaction). */
-    struct s_waiter *w = NULL;
-    pthread_mutex_lock(&m->mu);
-    bool room = m->n_waiters < S_WAITERS_MAX;
-    pthread_mutex_unlock(&m->mu);
-    if (room && (w = mg_calloc(1, sizeof(*w))) != NULL)
+    struct s_waiter *w = mg_calloc(1, sizeof(*w));
+    if (w != NULL)
         w->x = x;
     s_share_end(m, gw, &s, w);
     if (w == NULL) {
