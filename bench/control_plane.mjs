@@ -6,9 +6,12 @@
 // Beside the rates, the server's CPU time per request (user + system, from /proc, Linux): on a
 // shared machine, where other work takes cores from the server and from wrk, it moves less than
 // the rates do.
-// Environment: DURATION (s, default 5), CONNECTIONS (default 32), THREADS (server loops, default 1),
-// GATEWAYS (default 1000), LOG_LEVEL (server --log-level, default warn), MCPGATE_ARGS (more server
-// options, space-separated).
+// Every shape runs once per round, ROUNDS interleaved rounds; the ratios printed are the medians
+// of the per-round ratios (the machine's speed drifts between rounds; a ratio within one round
+// is steadier than either rate).
+// Environment: ROUNDS (default 5), DURATION (s per shape and round, default 3), CONNECTIONS
+// (default 32), THREADS (server loops, default 1), GATEWAYS (default 1000), LOG_LEVEL (server
+// --log-level, default warn), MCPGATE_ARGS (more server options, space-separated).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +19,8 @@ import { signRequest } from '../tests/e2e/lib/aws.mjs';
 import { defaultAccounts, startServer } from '../tests/e2e/lib/server.mjs';
 import { writeLua, wrk } from './lib/wrk.mjs';
 
-const DURATION = Number(process.env.DURATION ?? 5);
+const DURATION = Number(process.env.DURATION ?? 3);
+const ROUNDS = Math.max(1, Number(process.env.ROUNDS ?? 5));
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
 const THREADS = Number(process.env.THREADS ?? 1);
 const LOG_LEVEL = process.env.LOG_LEVEL ?? 'warn';
@@ -63,21 +67,35 @@ try {
     ['ListGateways maxResults=10', null, await signed('GET', '/gateways/?maxResults=10')],
     ['ListGateways maxResults=100', null, await signed('GET', '/gateways/?maxResults=100')],
   ];
-  const results = [];
-  for (const [name, url, s] of shapes) {
-    const lua = await writeLua(path.join(dir, `${results.length}.lua`), { method: 'GET', headers: s.headers ?? {} });
-    const cpu0 = await cpuUs();
-    const r = await wrk(url ?? s.url, lua, { duration: DURATION, connections: CONNECTIONS });
-    r.cpu = (await cpuUs() - cpu0) / (r.rps * DURATION);
-    if (r.non2xx || r.errors) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-    results.push([name, r]);
+  const rounds = shapes.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < shapes.length; k++) {
+      const [name, url, s] = shapes[k];
+      const lua = await writeLua(path.join(dir, `${k}.lua`), { method: 'GET', headers: s.headers ?? {} });
+      const cpu0 = await cpuUs();
+      const r = await wrk(url ?? s.url, lua, { duration: DURATION, connections: CONNECTIONS });
+      r.cpu = (await cpuUs() - cpu0) / (r.rps * DURATION);
+      if (r.non2xx || r.errors) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+      rounds[k].push(r);
+    }
   }
-  const base = results[0][1].rps, baseCpu = results[0][1].cpu;
-  console.log(`${GATEWAYS} gateways; ${THREADS} server thread(s), ${CONNECTIONS} connections, ${DURATION} s each`);
-  for (const [name, r] of results) {
-    console.log(`${name.padEnd(40)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50} us  p99 ${r.p99} us  ` +
-      `ratio to static ${(r.rps / base).toFixed(2)}  server CPU ${r.cpu.toFixed(1)} us/req ` +
-      `(static/this ${(baseCpu / r.cpu).toFixed(2)})`);
+  const median = (xs) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  };
+  console.log(`${GATEWAYS} gateways; ${THREADS} server thread(s), ${CONNECTIONS} connections, ` +
+    `${ROUNDS} interleaved rounds of ${DURATION} s per shape; medians over the rounds, ratios are ` +
+    'medians of the per-round ratios');
+  const base = rounds[0];
+  for (let k = 0; k < shapes.length; k++) {
+    const rs = rounds[k];
+    const ratios = rs.map((r, i) => r.rps / base[i].rps);
+    const cpuRatios = rs.map((r, i) => base[i].cpu / r.cpu);
+    console.log(`${shapes[k][0].padEnd(40)} ${median(rs.map((r) => r.rps)).toFixed(0).padStart(8)} req/s  ` +
+      `p50 ${median(rs.map((r) => r.p50))} us  p99 ${median(rs.map((r) => r.p99))} us  ` +
+      `ratio to static ${median(ratios).toFixed(2)} (rounds ${Math.min(...ratios).toFixed(2)} to ` +
+      `${Math.max(...ratios).toFixed(2)})  server CPU ${median(rs.map((r) => r.cpu)).toFixed(1)} us/req ` +
+      `(static/this ${median(cpuRatios).toFixed(2)})`);
   }
 } finally {
   await gw.stop();

@@ -12,4 +12,8 @@
 #define MG_LIMIT_RESPONSE (64u * 1024u * 1024u)
 #define MG_LIMIT_IDENTITIES_FILE (16u * 1024u * 1024u)
 
+/* Client connections open at once, all event loops together (--max-connections) */
+#define MG_LIMIT_CONNECTIONS_DEFAULT 4096u
+#define MG_LIMIT_CONNECTIONS_MAX 1000000u
+
 #endif

@@ -37,6 +37,8 @@ static const char s_serve_usage[] =
     "  --access-log on|off     a log line (level info) for each request (default on)\n"
     "  --access-log-sample N   log one request in N (per event loop; default 1, every one)\n"
     "  --max-body BYTES        request body limit (default 6291456)\n"
+    "  --max-connections N     open client connections at once, all event loops (default\n"
+    "                          4096; more wait in the kernel's queue)\n"
     "  --clock-skew SECONDS    allowed SigV4 clock difference (default 900)\n"
     "  --request-timeout MS    time allowed to receive one request (default 10000)\n"
     "  --idle-timeout MS       keep-alive idle timeout (default 10000)\n"
@@ -85,6 +87,7 @@ static const char *const s_serve_opts[] = {
     "--access-log",
     "--access-log-sample",
     "--max-body",
+    "--max-connections",
     "--clock-skew",
     "--request-timeout",
     "--idle-timeout",
@@ -346,6 +349,13 @@ int mg_cli_serve_main(int argc, char **argv)
                 return 2;
             }
             cfg.http.threads = (int)n;
+        } else if (strcmp(a, "--max-connections") == 0) {
+            if (!mg_cli_parse_u64(v, 1, MG_LIMIT_CONNECTIONS_MAX, &n)) {
+                fprintf(stderr, "mcpgate serve: --max-connections wants 1 to %u, got '%s'\n",
+                        MG_LIMIT_CONNECTIONS_MAX, v);
+                return 2;
+            }
+            cfg.http.max_connections = (uint32_t)n;
         } else if (strcmp(a, "--log-level") == 0) {
             if (!mg_log_parse_level(v, &g_mg_log_level)) {
                 fprintf(stderr,

@@ -16,6 +16,7 @@ struct mg_http_config {
     char listen_host[256];
     uint16_t listen_port;
     int threads;                /* event loops; 0 = number of cores */
+    uint32_t max_connections;   /* open client connections; 0 = MG_LIMIT_CONNECTIONS_DEFAULT */
     size_t max_body;            /* request body limit in bytes */
     size_t max_header_bytes;    /* one header value */
     uint64_t req_timeout_ms;    /* time to receive a whole request */

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,6 +35,11 @@ struct s_loop {
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t receiver; /* responses finished on other threads */
     atomic_long inflight;
+    /* Accepting paused: at --max-connections, or out of descriptors. A close on this loop or
+     * the timer (S_PAUSE_MS) looks again. This loop's thread only. */
+    bool accept_paused;
+    h2o_timeout_t pause_timeout;
+    h2o_timeout_entry_t pause_entry;
     uint32_t access_n; /* requests seen, for --access-log-sample (this loop's thread only) */
     bool started;
     /* Answer buffers of S_BODY_CAP bytes given back by finished requests, for the next ones
@@ -60,8 +66,13 @@ struct mg_http_server {
     void *user;
     atomic_int stopping;
     atomic_int exit_now;
+    atomic_uint conns;  /* open client connections, all loops */
+    unsigned max_conns; /* --max-connections, after the descriptor limit */
     uint16_t port;
 };
+
+#define S_PAUSE_MS 10     /* how often a paused listener looks again */
+#define S_FD_RESERVE 256u /* descriptors kept for the store, Lambda and outbound calls */
 
 /* Lives in the request's pool; tells a deferred exchange that the request went away. */
 struct s_guard {
@@ -566,11 +577,12 @@ static int s_on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     for (size_t i = 0; i < n; i++) {
         h2o_header_t *hd = &req->headers.entries[i];
-        /* h2o lower-cases the names it parses (HTTP/1 in place, HTTP/2 requires it): the name
-         * is used as it is unless it holds an upper-case letter after all */
+        /* h2o lower-cases the names it parses (HTTP/1 in place, HTTP/2 requires it), and its
+         * tokens (host, authorization, content-type...) are lower-case by definition: a name is
+         * used as it is unless it holds an upper-case letter after all */
         const char *name = hd->name->base;
-        bool upper = false;
-        for (size_t k = 0; k < hd->name->len && !upper; k++)
+        bool token = h2o_iovec_is_token(hd->name), upper = false;
+        for (size_t k = 0; !token && k < hd->name->len && !upper; k++)
             upper = name[k] >= 'A' && name[k] <= 'Z';
         if (upper) {
             char *low = h2o_mem_alloc_pool(&req->pool, hd->name->len + 1);
@@ -585,7 +597,8 @@ static int s_on_req(h2o_handler_t *self, h2o_req_t *req)
         x->headers[o].value = mg_slice_make(hd->value.base, hd->value.len);
         if (hd->value.len > srv->cfg.max_header_bytes)
             too_big = true;
-        if (mg_slice_eq_cstr(x->headers[o].name, "host")) {
+        if (token ? hd->name == &H2O_TOKEN_HOST->buf
+                  : mg_slice_eq_cstr(x->headers[o].name, "host")) {
             if (v->n_host_headers == 0)
                 v->host = x->headers[o].value;
             v->n_host_headers++;
@@ -614,24 +627,127 @@ static int s_on_req(h2o_handler_t *self, h2o_req_t *req)
 
 /* --- listeners and loops ------------------------------------------------------------------- */
 
+static void s_on_accept(h2o_socket_t *listener, const char *err);
+
+static void s_pause_accept(struct s_loop *l)
+{
+    if (l->accept_paused || l->listener == NULL)
+        return;
+    h2o_socket_read_stop(l->listener);
+    l->accept_paused = true;
+    h2o_timeout_link(l->ctx.loop, &l->pause_timeout, &l->pause_entry);
+}
+
+static void s_resume_accept(struct s_loop *l)
+{
+    if (!l->accept_paused || atomic_load(&l->srv->conns) >= l->srv->max_conns)
+        return;
+    l->accept_paused = false;
+    if (h2o_timeout_is_linked(&l->pause_entry))
+        h2o_timeout_unlink(&l->pause_entry);
+    if (l->listener != NULL)
+        h2o_socket_read_start(l->listener, s_on_accept);
+}
+
+static void s_on_pause_timeout(h2o_timeout_entry_t *e)
+{
+    struct s_loop *l = H2O_STRUCT_FROM_MEMBER(struct s_loop, pause_entry, e);
+    s_resume_accept(l);
+    if (l->accept_paused && l->listener != NULL)
+        h2o_timeout_link(l->ctx.loop, &l->pause_timeout, &l->pause_entry);
+}
+
+/* A client connection of this loop closed (h2o calls it on the loop's thread). */
+static void s_on_conn_close(void *data)
+{
+    struct s_loop *l = data;
+    atomic_fetch_sub(&l->srv->conns, 1);
+    s_resume_accept(l);
+}
+
 static void s_on_accept(h2o_socket_t *listener, const char *err)
 {
     struct s_loop *l = listener->data;
+    struct mg_http_server *srv = l->srv;
     if (err != NULL)
         return;
     for (int i = 0; i < 16; i++) {
-        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
+        /* at the limit, new connections wait in the kernel's backlog (and are refused by it when
+         * that is full): the limit holds without a busy loop over a socket that stays readable */
+        if (atomic_load(&srv->conns) >= srv->max_conns) {
+            s_pause_accept(l);
             return;
-        if (atomic_load(&l->srv->stopping)) {
+        }
+        errno = 0;
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                s_pause_accept(l); /* out of descriptors: look again later, do not spin */
+            return;
+        }
+        if (atomic_load(&srv->stopping)) {
             h2o_socket_close(sock);
             continue;
         }
+        atomic_fetch_add(&srv->conns, 1);
+        sock->on_close.cb = s_on_conn_close;
+        sock->on_close.data = l;
         h2o_accept(&l->accept_ctx, sock);
     }
 }
 
-static int s_listen_fd(const struct mg_http_config *cfg, uint16_t port, struct mg_errinfo *ei)
+/* The connection limit the descriptor limit allows: the soft RLIMIT_NOFILE is raised toward
+ * the hard one so that `want` connections fit beside S_FD_RESERVE other descriptors; when the
+ * hard limit is lower, the connection limit is lowered (and says so). */
+static unsigned s_max_connections(unsigned want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return want;
+    rlim_t need = (rlim_t)want + S_FD_RESERVE;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rlim_t to = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+        struct rlimit raised = {.rlim_cur = to, .rlim_max = rl.rlim_max};
+        if (to > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl.rlim_cur = to;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return want;
+    unsigned fit = rl.rlim_cur > 2 * S_FD_RESERVE ? (unsigned)(rl.rlim_cur - S_FD_RESERVE)
+                                                  : (unsigned)(rl.rlim_cur / 2);
+    MG_LOG(MG_LOG_WARN, MG_SUB_HTTP,
+           "at most %u client connections (wanted %u): the descriptor limit is %llu (ulimit -n)",
+           fit, want, (unsigned long long)rl.rlim_cur);
+    return fit;
+}
+
+/* A socket bound to host:port (SO_REUSEADDR; reuseport: SO_REUSEPORT too), or -1 with errno. */
+static int s_bind(const struct addrinfo *ai, bool reuseport)
+{
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int on = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* The listening sockets, one per loop: with several loops, a group bound with SO_REUSEPORT, in
+ * which the kernel spreads new connections evenly (by their addresses) over the loops. A loop
+ * that polled one shared socket took connections in bursts of up to 16, and one of two loops
+ * could end up with most of them: its clients waited while the other loop idled.
+ * SO_REUSEPORT would also let a second server of the same user join the group and silently take
+ * part of the traffic: before the group is bound, a plain bind of the address checks that
+ * nothing listens there (a second mcpgate fails it against this one's group). */
+static int s_listen_fds(const struct mg_http_config *cfg, uint16_t port, int n, int *fds,
+                        struct mg_errinfo *ei)
 {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -640,10 +756,10 @@ static int s_listen_fd(const struct mg_http_config *cfg, uint16_t port, struct m
     char ports[8];
     snprintf(ports, sizeof(ports), "%u", (unsigned)port);
     const char *host = cfg->listen_host;
+    char tmp[256];
     if (host[0] == '[') {
-        static char tmp[256];
-        size_t n = strlen(host);
-        snprintf(tmp, sizeof(tmp), "%.*s", (int)(n >= 2 ? n - 2 : 0), host + 1);
+        size_t hl = strlen(host);
+        snprintf(tmp, sizeof(tmp), "%.*s", (int)(hl >= 2 ? hl - 2 : 0), host + 1);
         host = tmp;
     }
     int rc = getaddrinfo(host, ports, &hints, &res);
@@ -652,29 +768,51 @@ static int s_listen_fd(const struct mg_http_config *cfg, uint16_t port, struct m
                        gai_strerror(rc));
         return -1;
     }
-    /* No SO_REUSEPORT: with it, a second server (same user) could bind the same address and
-     * silently take part of the traffic. The loops share this one socket instead. SO_REUSEADDR
-     * only lets a restart bind while old connections sit in TIME_WAIT. */
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int on = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
-        if (errno == EADDRINUSE)
-            mg_errinfo_set(ei, MG_E_IO,
-                           "cannot listen on %s:%u: address already in use (another server is "
-                           "listening there: stop it or choose another --listen)",
-                           cfg->listen_host, (unsigned)port);
-        else
-            mg_errinfo_set(ei, MG_E_IO, "cannot listen on %s:%u: %s", cfg->listen_host,
-                           (unsigned)port, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(res);
-        return -1;
+    int made = 0, e = 0;
+    if (n > 1 && port != 0) {
+        int probe = s_bind(res, false);
+        if (probe < 0) {
+            e = errno;
+            goto fail;
+        }
+        close(probe);
+    }
+    for (; made < n; made++) {
+        int fd = s_bind(res, n > 1);
+        if (fd < 0 || listen(fd, SOMAXCONN) != 0) {
+            e = errno;
+            if (fd >= 0)
+                close(fd);
+            goto fail;
+        }
+        fds[made] = fd;
+        if (made == 0 && port == 0) {
+            /* the others join the group on the port the first one got */
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof(ss);
+            if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 || sl < res->ai_addrlen) {
+                e = errno;
+                made++;
+                goto fail;
+            }
+            mg_memcpy(res->ai_addr, &ss, res->ai_addrlen);
+        }
     }
     freeaddrinfo(res);
-    return fd;
+    return 0;
+fail:
+    for (int k = 0; k < made; k++)
+        close(fds[k]);
+    freeaddrinfo(res);
+    if (e == EADDRINUSE)
+        mg_errinfo_set(ei, MG_E_IO,
+                       "cannot listen on %s:%u: address already in use (another server is "
+                       "listening there: stop it or choose another --listen)",
+                       cfg->listen_host, (unsigned)port);
+    else
+        mg_errinfo_set(ei, MG_E_IO, "cannot listen on %s:%u: %s", cfg->listen_host, (unsigned)port,
+                       strerror(e));
+    return -1;
 }
 
 static void *s_loop_main(void *arg)
@@ -689,6 +827,8 @@ static void *s_loop_main(void *arg)
     l->accept_ctx.ssl_ctx = srv->ssl;
     l->listener = h2o_evloop_socket_create(l->ctx.loop, l->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     l->listener->data = l;
+    h2o_timeout_init(l->ctx.loop, &l->pause_timeout, S_PAUSE_MS);
+    l->pause_entry.cb = s_on_pause_timeout;
     h2o_socket_read_start(l->listener, s_on_accept);
     if (srv->on_start)
         srv->on_start(srv->user, l->index);
@@ -697,12 +837,15 @@ static void *s_loop_main(void *arg)
     while (!atomic_load(&srv->exit_now)) {
         h2o_evloop_run(l->ctx.loop, 100);
         if (atomic_load(&srv->stopping) && !closed) {
-            h2o_socket_read_stop(l->listener);
+            if (!l->accept_paused)
+                h2o_socket_read_stop(l->listener);
             h2o_socket_close(l->listener);
             l->listener = NULL;
             closed = true;
         }
     }
+    if (h2o_timeout_is_linked(&l->pause_entry))
+        h2o_timeout_unlink(&l->pause_entry);
     if (srv->on_stop)
         srv->on_stop(srv->user, l->index);
     while (l->n_spare > 0)
@@ -751,6 +894,8 @@ enum mg_err mg_http_start(const struct mg_http_config *cfg, mg_http_handler_fn f
         s->n_loops = 1;
     if (s->n_loops > 64)
         s->n_loops = 64;
+    s->max_conns = s_max_connections(cfg->max_connections ? cfg->max_connections
+                                                          : MG_LIMIT_CONNECTIONS_DEFAULT);
 
     if (cfg->tls_cert && cfg->tls_key) {
         s->ssl = s_ssl_ctx(cfg, ei);
@@ -777,31 +922,29 @@ enum mg_err mg_http_start(const struct mg_http_config *cfg, mg_http_handler_fn f
     if (s->loops == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
     uint16_t port = cfg->listen_port;
+    int *fds = mg_calloc((size_t)s->n_loops, sizeof(*fds));
+    if (fds == NULL || s_listen_fds(cfg, port, s->n_loops, fds, ei) != 0) {
+        if (fds == NULL)
+            mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
+        mg_free(fds);
+        mg_free(s->loops);
+        if (s->ssl)
+            SSL_CTX_free(s->ssl);
+        mg_free(s);
+        return ei ? ei->code : MG_E_IO;
+    }
     for (int i = 0; i < s->n_loops; i++) {
         s->loops[i].srv = s;
         s->loops[i].index = i;
-        /* each loop gets its own descriptor of the one socket (h2o closes it with the loop) */
-        s->loops[i].listen_fd = i == 0 ? s_listen_fd(cfg, port, ei)
-                                       : fcntl(s->loops[0].listen_fd, F_DUPFD_CLOEXEC, 0);
-        if (s->loops[i].listen_fd < 0) {
-            if (i > 0)
-                mg_errinfo_set(ei, MG_E_IO, "cannot share the listening socket: %s",
-                               strerror(errno));
-            for (int k = 0; k < i; k++)
-                close(s->loops[k].listen_fd);
-            mg_free(s->loops);
-            if (s->ssl)
-                SSL_CTX_free(s->ssl);
-            mg_free(s);
-            return ei ? ei->code : MG_E_IO;
-        }
-        if (i == 0 && port == 0) {
-            struct sockaddr_storage ss;
-            socklen_t sl = sizeof(ss);
-            getsockname(s->loops[0].listen_fd, (struct sockaddr *)&ss, &sl);
+        s->loops[i].listen_fd = fds[i]; /* h2o closes it with the loop */
+    }
+    mg_free(fds);
+    if (port == 0) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        if (getsockname(s->loops[0].listen_fd, (struct sockaddr *)&ss, &sl) == 0)
             port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                   : ((struct sockaddr_in *)&ss)->sin_port);
-        }
     }
     s->port = port;
     for (int i = 0; i < s->n_loops; i++) {
