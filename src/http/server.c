@@ -721,33 +721,7 @@ static unsigned s_max_connections(unsigned want)
     return fit;
 }
 
-/* A socket bound to host:port (SO_REUSEADDR; reuseport: SO_REUSEPORT too), or -1 with errno. */
-static int s_bind(const struct addrinfo *ai, bool reuseport)
-{
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int on = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
-        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
-/* The listening sockets, one per loop: with several loops, a group bound with SO_REUSEPORT, in
- * which the kernel spreads new connections evenly (by their addresses) over the loops. A loop
- * that polled one shared socket took connections in bursts of up to 16, and one of two loops
- * could end up with most of them: its clients waited while the other loop idled.
- * SO_REUSEPORT would also let a second server of the same user join the group and silently take
- * part of the traffic: before the group is bound, a plain bind of the address checks that
- * nothing listens there (a second mcpgate fails it against this one's group). */
-static int s_listen_fds(const struct mg_http_config *cfg, uint16_t port, int n, int *fds,
-                        struct mg_errinfo *ei)
+static int s_listen_fd(const struct mg_http_config *cfg, uint16_t port, struct mg_errinfo *ei)
 {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -756,10 +730,10 @@ static int s_listen_fds(const struct mg_http_config *cfg, uint16_t port, int n, 
     char ports[8];
     snprintf(ports, sizeof(ports), "%u", (unsigned)port);
     const char *host = cfg->listen_host;
-    char tmp[256];
     if (host[0] == '[') {
-        size_t hl = strlen(host);
-        snprintf(tmp, sizeof(tmp), "%.*s", (int)(hl >= 2 ? hl - 2 : 0), host + 1);
+        static char tmp[256];
+        size_t n = strlen(host);
+        snprintf(tmp, sizeof(tmp), "%.*s", (int)(n >= 2 ? n - 2 : 0), host + 1);
         host = tmp;
     }
     int rc = getaddrinfo(host, ports, &hints, &res);
@@ -768,51 +742,29 @@ static int s_listen_fds(const struct mg_http_config *cfg, uint16_t port, int n, 
                        gai_strerror(rc));
         return -1;
     }
-    int made = 0, e = 0;
-    if (n > 1 && port != 0) {
-        int probe = s_bind(res, false);
-        if (probe < 0) {
-            e = errno;
-            goto fail;
-        }
-        close(probe);
-    }
-    for (; made < n; made++) {
-        int fd = s_bind(res, n > 1);
-        if (fd < 0 || listen(fd, SOMAXCONN) != 0) {
-            e = errno;
-            if (fd >= 0)
-                close(fd);
-            goto fail;
-        }
-        fds[made] = fd;
-        if (made == 0 && port == 0) {
-            /* the others join the group on the port the first one got */
-            struct sockaddr_storage ss;
-            socklen_t sl = sizeof(ss);
-            if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 || sl < res->ai_addrlen) {
-                e = errno;
-                made++;
-                goto fail;
-            }
-            mg_memcpy(res->ai_addr, &ss, res->ai_addrlen);
-        }
+    /* No SO_REUSEPORT: with it, a second server (same user) could bind the same address and
+     * silently take part of the traffic. The loops share this one socket instead. SO_REUSEADDR
+     * only lets a restart bind while old connections sit in TIME_WAIT. */
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int on = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+        if (errno == EADDRINUSE)
+            mg_errinfo_set(ei, MG_E_IO,
+                           "cannot listen on %s:%u: address already in use (another server is "
+                           "listening there: stop it or choose another --listen)",
+                           cfg->listen_host, (unsigned)port);
+        else
+            mg_errinfo_set(ei, MG_E_IO, "cannot listen on %s:%u: %s", cfg->listen_host,
+                           (unsigned)port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return -1;
     }
     freeaddrinfo(res);
-    return 0;
-fail:
-    for (int k = 0; k < made; k++)
-        close(fds[k]);
-    freeaddrinfo(res);
-    if (e == EADDRINUSE)
-        mg_errinfo_set(ei, MG_E_IO,
-                       "cannot listen on %s:%u: address already in use (another server is "
-                       "listening there: stop it or choose another --listen)",
-                       cfg->listen_host, (unsigned)port);
-    else
-        mg_errinfo_set(ei, MG_E_IO, "cannot listen on %s:%u: %s", cfg->listen_host, (unsigned)port,
-                       strerror(e));
-    return -1;
+    return fd;
 }
 
 static void *s_loop_main(void *arg)
@@ -922,29 +874,31 @@ enum mg_err mg_http_start(const struct mg_http_config *cfg, mg_http_handler_fn f
     if (s->loops == NULL)
         return mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
     uint16_t port = cfg->listen_port;
-    int *fds = mg_calloc((size_t)s->n_loops, sizeof(*fds));
-    if (fds == NULL || s_listen_fds(cfg, port, s->n_loops, fds, ei) != 0) {
-        if (fds == NULL)
-            mg_errinfo_set(ei, MG_E_NOMEM, "out of memory");
-        mg_free(fds);
-        mg_free(s->loops);
-        if (s->ssl)
-            SSL_CTX_free(s->ssl);
-        mg_free(s);
-        return ei ? ei->code : MG_E_IO;
-    }
     for (int i = 0; i < s->n_loops; i++) {
         s->loops[i].srv = s;
         s->loops[i].index = i;
-        s->loops[i].listen_fd = fds[i]; /* h2o closes it with the loop */
-    }
-    mg_free(fds);
-    if (port == 0) {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        if (getsockname(s->loops[0].listen_fd, (struct sockaddr *)&ss, &sl) == 0)
+        /* each loop gets its own descriptor of the one socket (h2o closes it with the loop) */
+        s->loops[i].listen_fd = i == 0 ? s_listen_fd(cfg, port, ei)
+                                       : fcntl(s->loops[0].listen_fd, F_DUPFD_CLOEXEC, 0);
+        if (s->loops[i].listen_fd < 0) {
+            if (i > 0)
+                mg_errinfo_set(ei, MG_E_IO, "cannot share the listening socket: %s",
+                               strerror(errno));
+            for (int k = 0; k < i; k++)
+                close(s->loops[k].listen_fd);
+            mg_free(s->loops);
+            if (s->ssl)
+                SSL_CTX_free(s->ssl);
+            mg_free(s);
+            return ei ? ei->code : MG_E_IO;
+        }
+        if (i == 0 && port == 0) {
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof(ss);
+            getsockname(s->loops[0].listen_fd, (struct sockaddr *)&ss, &sl);
             port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                   : ((struct sockaddr_in *)&ss)->sin_port);
+        }
     }
     s->port = port;
     for (int i = 0; i < s->n_loops; i++) {

@@ -1,7 +1,6 @@
 // Client connections: --max-connections holds (the connection over the limit waits in the
 // kernel's queue and is served once another closes, without the server spinning meanwhile), and
-// a server with several event loops, whose loops listen on one SO_REUSEPORT group, still refuses
-// to share its address with a second server.
+// a server with several event loops refuses to share its address with a second server.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
