@@ -443,8 +443,19 @@ static enum mg_err s_build_headers(struct s_xfer *x)
     return MG_E_OK;
 }
 
+/* libcurl's options are variadic: the argument must have the type the option's number range
+ * says (curl.h's CURLOPTTYPE_*), a long, an object or function pointer, or a curl_off_t. curl.h
+ * checks that under GCC through its curl_easy_setopt macro, which a call through g_mg_curl does
+ * not pass: the same check, at compile time, for the easy and multi options set here. */
+#define S_OPT_TYPE_OK(opt, val)                                                                    \
+    ((opt) < CURLOPTTYPE_OBJECTPOINT     ? _Generic((val), long: 1, default: 0)                    \
+     : (opt) < CURLOPTTYPE_OFF_T         ? __builtin_classify_type(val) == 5 /* a pointer */       \
+     : (opt) < CURLOPTTYPE_OFF_T + 10000 ? _Generic((val), curl_off_t: 1, default: 0)              \
+                                         : 0)
+
 #define S_SET(opt, val)                                                                            \
     do {                                                                                           \
+        _Static_assert(S_OPT_TYPE_OK(opt, val), "wrong argument type for " #opt);                  \
         if (g_mg_curl.easy_setopt(x->easy, (opt), (val)) != CURLE_OK)                              \
             return MG_E_INTERNAL;                                                                  \
     } while (0)
@@ -959,12 +970,15 @@ static enum mg_err s_start_io(struct mg_http_client *c)
             e = MG_E_NOMEM;
     }
     if (!e) {
-        (void)g_mg_curl.multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                                     (long)S_MAX_HOST_CONNECTIONS);
-        (void)g_mg_curl.multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                                     (long)S_MAX_TOTAL_CONNECTIONS);
-        (void)g_mg_curl.multi_setopt(c->multi, CURLMOPT_MAXCONNECTS,
-                                     (long)S_MAX_CACHED_CONNECTIONS);
+#define S_MSET(opt, val)                                                                           \
+    do {                                                                                           \
+        _Static_assert(S_OPT_TYPE_OK(opt, val), "wrong argument type for " #opt);                  \
+        (void)g_mg_curl.multi_setopt(c->multi, (opt), (val));                                      \
+    } while (0)
+        S_MSET(CURLMOPT_MAX_HOST_CONNECTIONS, (long)S_MAX_HOST_CONNECTIONS);
+        S_MSET(CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)S_MAX_TOTAL_CONNECTIONS);
+        S_MSET(CURLMOPT_MAXCONNECTS, (long)S_MAX_CACHED_CONNECTIONS);
+#undef S_MSET
         int rc = pthread_create(&c->thread, NULL, s_thread, c);
         if (rc != 0) {
             MG_LOG(MG_LOG_ERROR, MG_SUB_HTTP, "cannot start the outbound HTTP thread: %s",
