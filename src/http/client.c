@@ -448,9 +448,9 @@ static enum mg_err s_build_headers(struct s_xfer *x)
  * checks that under GCC through its curl_easy_setopt macro, which a call through g_mg_curl does
  * not pass: the same check, at compile time, for the easy and multi options set here. */
 #define S_OPT_TYPE_OK(opt, val)                                                                    \
-    ((opt) < CURLOPTTYPE_OBJECTPOINT     ? _Generic((val), long: 1, default: 0)                    \
+    ((opt) < CURLOPTTYPE_OBJECTPOINT     ? _Generic((val), long : 1, default : 0)                  \
      : (opt) < CURLOPTTYPE_OFF_T         ? __builtin_classify_type(val) == 5 /* a pointer */       \
-     : (opt) < CURLOPTTYPE_OFF_T + 10000 ? _Generic((val), curl_off_t: 1, default: 0)              \
+     : (opt) < CURLOPTTYPE_OFF_T + 10000 ? _Generic((val), curl_off_t : 1, default : 0)            \
                                          : 0)
 
 #define S_SET(opt, val)                                                                            \
