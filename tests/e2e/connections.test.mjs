@@ -3,12 +3,13 @@
 // a server with several event loops refuses to share its address with a second server.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { binaryPath, startServer } from './lib/server.mjs';
+import { binaryPath, freePort, startServer } from './lib/server.mjs';
 
 const LIMIT = 8;
 let gw;
@@ -110,6 +111,51 @@ test('a second server on the address of one with two event loops fails to start'
   const c = await openConn();
   assert.equal(await c.ask(5000), true);
   c.sock.destroy();
+});
+
+test('under a descriptor limit of 64 the connection limit shrinks to fit, and 100 clients make nothing spin', async (t) => {
+  if (!existsSync('/usr/bin/prlimit')) {
+    t.skip('no prlimit (util-linux) on this machine');
+    return;
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mcpgate-conn-'));
+  const p = await freePort();
+  const child = spawn('/usr/bin/prlimit', ['--nofile=64:64', binaryPath(), 'serve', '--listen', `127.0.0.1:${p}`,
+    '--data', path.join(dir, 'data'), '--threads', '2'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d) => { stderr += d; });
+  const socks = [];
+  try {
+    for (let i = 0; i < 100 && !/listening on/.test(stderr); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(stderr, /at most 32 client connections \(wanted 4096\): the descriptor limit is 64/);
+    const first = await (await fetch(`http://127.0.0.1:${p}/_mcpgate/health`)).text();
+    assert.equal(first.trim(), 'ok');
+    for (let i = 0; i < 100; i++) {
+      const s = net.connect(p, '127.0.0.1');
+      s.on('error', () => {});
+      socks.push(s);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const c0 = await cpuMs(child.pid);
+    await new Promise((r) => setTimeout(r, 1500));
+    const cpu = (await cpuMs(child.pid)) - c0;
+    assert.ok(cpu < 500, `the server used ${cpu} ms of CPU in 1.5 s with 100 clients over its limit`);
+    for (const s of socks) s.destroy();
+    socks.length = 0;
+    // once they are gone it serves again
+    let ok = false;
+    for (let i = 0; i < 50 && !ok; i++) {
+      try { ok = (await (await fetch(`http://127.0.0.1:${p}/_mcpgate/health`)).text()).trim() === 'ok'; } catch { /* not yet */ }
+      if (!ok) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(ok, 'served again once the clients left');
+  } finally {
+    for (const s of socks) s.destroy();
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 /** Runs `mcpgate serve ARGS` in a fresh directory until it exits (or 10 s): { code, stderr }. */
