@@ -672,24 +672,28 @@ static void s_on_accept(h2o_socket_t *listener, const char *err)
     if (err != NULL)
         return;
     for (int i = 0; i < 16; i++) {
-        /* at the limit, new connections wait in the kernel's backlog (and are refused by it when
-         * that is full): the limit holds without a busy loop over a socket that stays readable */
-        if (atomic_load(&srv->conns) >= srv->max_conns) {
+        /* At the limit, new connections wait in the kernel's backlog (and are refused by it when
+         * that is full): the limit holds without a busy loop over a socket that stays readable.
+         * The place is taken before the accept, so that loops accepting at once never pass it. */
+        if (atomic_fetch_add(&srv->conns, 1) >= srv->max_conns) {
+            atomic_fetch_sub(&srv->conns, 1);
             s_pause_accept(l);
             return;
         }
         errno = 0;
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            int e = errno;
+            atomic_fetch_sub(&srv->conns, 1);
+            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)
                 s_pause_accept(l); /* out of descriptors: look again later, do not spin */
             return;
         }
         if (atomic_load(&srv->stopping)) {
+            atomic_fetch_sub(&srv->conns, 1);
             h2o_socket_close(sock);
             continue;
         }
-        atomic_fetch_add(&srv->conns, 1);
         sock->on_close.cb = s_on_conn_close;
         sock->on_close.data = l;
         h2o_accept(&l->accept_ctx, sock);
