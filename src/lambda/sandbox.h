@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "base/err.h"
@@ -111,5 +112,17 @@ void mg_lambda_box_kill(const struct mg_lambda_box *box);
 bool mg_lambda_box_release(struct mg_lambda_box *box);
 /* The peak memory of the box in MB, from its memory cgroup (-1 when it has none). */
 long mg_lambda_box_max_memory_mb(const struct mg_lambda_box *box);
+
+/* One past the highest descriptor a freshly forked child may hold: the soft RLIMIT_NOFILE (the
+ * server raises it to fit --max-connections), for the close loops that run where close_range(2)
+ * is missing. Only getrlimit: safe between fork and exec. */
+static inline unsigned mg_lambda_fd_ceiling(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur > (1u << 20))
+        return 1u << 20;
+    return (unsigned)rl.rlim_cur;
+}
 
 #endif

@@ -72,7 +72,7 @@ static void s_close_except(int a, int b, int c)
         from = (unsigned)keep[i] + 1u;
     }
     if (syscall(SYS_close_range, from, ~0u, 0u) != 0)
-        for (unsigned fd = from; fd < 65536u; fd++)
+        for (unsigned fd = from, end = mg_lambda_fd_ceiling(); fd < end; fd++)
             close((int)fd);
 }
 
@@ -283,8 +283,8 @@ static void s_runtime(const struct mg_lambda_box_plan *plan, int in_fd, int out_
     dup2(out_fd, 1);
     dup2(out_fd, 2);
     if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
-        for (int fd = 3; fd < 4096; fd++)
-            close(fd);
+        for (unsigned fd = 3, end = mg_lambda_fd_ceiling(); fd < end; fd++)
+            close((int)fd);
     struct rlimit core = {0, 0};
     setrlimit(RLIMIT_CORE, &core);
     /* Lambda's 1024 file descriptors; it also bounds what the Runtime API's peer check walks */

@@ -286,8 +286,12 @@ static void s_child(pid_t parent, int devnull, int out_fd, const char *dir, char
         dup2(out_fd, 1);
         dup2(out_fd, 2);
         if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
-            for (int fd = 3; fd < 4096; fd++)
-                close(fd);
+            for (unsigned fd = 3, end = mg_lambda_fd_ceiling(); fd < end; fd++)
+                close((int)fd);
+        /* Lambda's 1024 file descriptors, as in a sandbox (the server's own soft limit may have
+         * been raised to fit its connections) */
+        struct rlimit nofile = {1024, 1024};
+        (void)setrlimit(RLIMIT_NOFILE, &nofile);
         if (chdir(dir) != 0)
             _exit(126);
         execve(argv[0], argv, env);
@@ -302,9 +306,9 @@ static void s_child(pid_t parent, int devnull, int out_fd, const char *dir, char
     unsigned keep = status_fd >= 0 ? (unsigned)status_fd : ~0u;
     if ((keep > 0 && syscall(SYS_close_range, 0u, keep - 1u, 0u) != 0) ||
         (keep != ~0u && syscall(SYS_close_range, keep + 1u, ~0u, 0u) != 0))
-        for (int fd = 0; fd < 4096; fd++)
-            if (fd != status_fd)
-                close(fd);
+        for (unsigned fd = 0, end = mg_lambda_fd_ceiling(); fd < end; fd++)
+            if ((int)fd != status_fd)
+                close((int)fd);
     if (rt < 0)
         _exit(127);
     int st = 0;

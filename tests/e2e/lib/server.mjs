@@ -15,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -159,7 +159,10 @@ export async function startServer(opts = {}) {
   ];
   let piped = '';
   let stdout = '';
-  const readErr = () => (opts.stderrFile ? readFileSync(opts.stderrFile, 'utf8') : piped);
+  // Every process this server ran (restart() adds one): their sanitizer reports, when
+  // ASAN_OPTIONS sends them to files (scripts/test), are part of what stderr() shows.
+  const pids = [];
+  const readErr = () => (opts.stderrFile ? readFileSync(opts.stderrFile, 'utf8') : piped) + sanitizerReports(pids);
   // The running process (restart() replaces it): child, exited, exitPromise, spawnError.
   let proc = null;
 
@@ -172,6 +175,7 @@ export async function startServer(opts = {}) {
     });
     if (errFd !== null) closeSync(errFd);
     const p = { child, exited: null, spawnError: null, spawnedAt: process.hrtime.bigint() };
+    if (child.pid) pids.push(child.pid);
     child.stdout.setEncoding('utf8');
     if (errFd === null) {
       child.stderr.setEncoding('utf8');
@@ -282,6 +286,21 @@ export async function startServer(opts = {}) {
     stdout: () => stdout,
   };
   return gw;
+}
+
+/**
+ * What the sanitizers reported for these processes when ASAN_OPTIONS names a log_path (ASan
+ * then writes LOG_PATH.PID instead of stderr), or ''.
+ */
+export function sanitizerReports(pidList) {
+  const base = /(?:^|:)log_path=([^:]+)/.exec(process.env.ASAN_OPTIONS ?? '')?.[1];
+  if (!base) return '';
+  let out = '';
+  for (const pid of pidList) {
+    const f = `${base}.${pid}`;
+    if (existsSync(f)) out += `\n--- sanitizer report ${f} ---\n${readFileSync(f, 'utf8')}`;
+  }
+  return out;
 }
 
 /** True when the suite runs every server on PostgreSQL (MCPGATE_E2E_STORE=pg). */
